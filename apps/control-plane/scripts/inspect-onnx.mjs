@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// Loads an uploaded ONNX file in onnxruntime-node inside this child process (so a hostile or
+// broken file can crash only the child), reads its graph inputs/outputs, and — given an input
+// spec — runs one inference with inputs generated from the spec to prove the spec fits the model.
+// Usage: inspect-onnx.mjs <model.onnx> [<inputs.json>]; prints one JSON line.
+import { readFile } from 'node:fs/promises';
+import ort from 'onnxruntime-node';
+
+const CTOR = { float32: Float32Array, int64: BigInt64Array, int32: Int32Array, bool: Uint8Array, uint8: Uint8Array, int8: Int8Array };
+
+function tensorFor(spec) {
+  const n = spec.shape.reduce((a, b) => a * b, 1);
+  const Ctor = CTOR[spec.dtype];
+  const data = new Ctor(n);
+  const lo = spec.min ?? 0;
+  const hi = spec.max ?? 1;
+  for (let i = 0; i < n; i++) {
+    const v = lo + ((i * 7919) % 997) / 997 * (hi - lo);
+    data[i] = spec.dtype === 'int64' ? BigInt(Math.floor(v)) : spec.dtype === 'float32' ? v : Math.floor(v);
+  }
+  return new ort.Tensor(spec.dtype, data, spec.shape);
+}
+
+function describe(meta) {
+  return meta.map((m) => (m.isTensor ? { name: m.name, type: m.type, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : String(d))) } : { name: m.name, type: 'non-tensor', shape: [] }));
+}
+
+async function main() {
+  const [modelPath, specPath] = process.argv.slice(2);
+  let session;
+  try {
+    session = await ort.InferenceSession.create(await readFile(modelPath), { intraOpNumThreads: 1, graphOptimizationLevel: 'basic' });
+  } catch (e) {
+    return { ok: false, stage: 'load', message: String(e?.message ?? e).split('\n')[0] };
+  }
+  const graph = { inputs: describe(session.inputMetadata), outputs: describe(session.outputMetadata) };
+  if (!specPath) return { ok: true, graph };
+  const specs = JSON.parse(await readFile(specPath, 'utf8'));
+  const feeds = {};
+  for (const s of specs) feeds[s.name] = tensorFor(s);
+  try {
+    const t0 = process.hrtime.bigint();
+    const out = await session.run(feeds);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    const outputs = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.dims]));
+    return { ok: true, graph, run: { latencyMs: ms, outputs } };
+  } catch (e) {
+    return { ok: false, stage: 'run', graph, message: String(e?.message ?? e).split('\n')[0] };
+  }
+}
+
+main().then(
+  (r) => process.stdout.write(`${JSON.stringify(r)}\n`),
+  (e) => process.stdout.write(`${JSON.stringify({ ok: false, stage: 'internal', message: String(e?.message ?? e) })}\n`),
+);

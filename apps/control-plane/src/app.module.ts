@@ -1,0 +1,65 @@
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { MulterModule } from '@nestjs/platform-express';
+import { AssignmentRepository } from './assignments/assignment.repository.js';
+import { AssignmentsService } from './assignments/assignments.service.js';
+import { ApiTokenRepository } from './auth/api-token.repository.js';
+import { OperatorAuthService } from './auth/operator-auth.service.js';
+import { OperatorGuard } from './auth/operator.guard.js';
+import type { Config } from './config.js';
+import { DeviceAuthService } from './devices/device-auth.service.js';
+import { DeviceRepository } from './devices/device.repository.js';
+import { DevicesController } from './devices/devices.controller.js';
+import { DevicesService } from './devices/devices.service.js';
+import { FleetService } from './fleet/fleet.service.js';
+import { HealthController } from './health/health.controller.js';
+import { CONFIG, LOGGER, MQTT_BUS, PG_POOL, PRISMA, REDIS } from './infra/tokens.js';
+import { ModelRepository } from './models/model.repository.js';
+import { ModelsController } from './models/models.controller.js';
+import { ModelsService } from './models/models.service.js';
+import { DeviceMessagesHandler } from './mqtt/device-messages.handler.js';
+import { PolicyRepository } from './policies/policy.repository.js';
+import { TelemetryIngestService } from './telemetry/telemetry-ingest.service.js';
+import { TelemetryRepository } from './telemetry/telemetry.repository.js';
+
+export interface Infra {
+  config: Config;
+  prisma: unknown;
+  pgPool: unknown;
+  redis: unknown;
+  bus: unknown;
+  logger: unknown;
+}
+
+/**
+ * The control plane's composition root. Infrastructure (connections, broker bus) is created by
+ * the entry point and handed in, so nothing connects at import time and tests can build it on
+ * their own database.
+ */
+@Module({})
+export class AppModule {
+  static forRoot(infra: Infra): DynamicModule {
+    const values: Provider[] = [
+      { provide: CONFIG, useValue: infra.config },
+      { provide: PRISMA, useValue: infra.prisma },
+      { provide: PG_POOL, useValue: infra.pgPool },
+      { provide: REDIS, useValue: infra.redis },
+      { provide: MQTT_BUS, useValue: infra.bus },
+      { provide: LOGGER, useValue: infra.logger },
+    ];
+    return {
+      module: AppModule,
+      imports: [MulterModule.register({ limits: { fileSize: infra.config.MAX_UPLOAD_MB * 1024 * 1024, files: 1, fields: 10 } })],
+      controllers: [HealthController, DevicesController, ModelsController],
+      providers: [
+        ...values,
+        ApiTokenRepository, OperatorAuthService, OperatorGuard,
+        DeviceRepository, DeviceAuthService, DevicesService,
+        ModelRepository, ModelsService,
+        AssignmentRepository, AssignmentsService,
+        PolicyRepository, FleetService,
+        TelemetryRepository, TelemetryIngestService,
+        DeviceMessagesHandler,
+      ],
+    };
+  }
+}

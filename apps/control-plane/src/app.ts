@@ -1,0 +1,96 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { createExpressMiddleware } from '@trpc/server/adapters/express';
+import { filters } from '@edge-fleet/shared';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { AppModule } from './app.module.js';
+import { OperatorAuthService } from './auth/operator-auth.service.js';
+import type { Config } from './config.js';
+import { FleetService } from './fleet/fleet.service.js';
+import { HttpErrorFilter } from './infra/http-exception.filter.js';
+import { Logger } from './infra/logger.js';
+import { createPrisma } from './infra/prisma.js';
+import { newSecret } from './infra/secrets.js';
+import { DeviceAuthService } from './devices/device-auth.service.js';
+import { ModelsService } from './models/models.service.js';
+import { EmbeddedBroker } from './mqtt/embedded-broker.js';
+import { DeviceMessagesHandler } from './mqtt/device-messages.handler.js';
+import { MqttBus } from './mqtt/mqtt-bus.js';
+import { TelemetryIngestService } from './telemetry/telemetry-ingest.service.js';
+import { TelemetryRepository } from './telemetry/telemetry.repository.js';
+import { buildRouter } from './trpc/router.js';
+
+export interface ControlPlane {
+  url: string;
+  operatorToken: string;
+  app: NestExpressApplication;
+  ingest: TelemetryIngestService;
+  stop(): Promise<void>;
+}
+
+/** Builds and starts the control plane on an already-migrated database. */
+export async function startControlPlane(config: Config, databaseUrl: string, logger = new Logger('control-plane', config.LOG_LEVEL)): Promise<ControlPlane> {
+  const prisma = createPrisma(databaseUrl);
+  const pgPool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: false });
+  redis.on('error', (e: Error) => logger.warn('redis error', { error: e.message }));
+  const serviceUser = `control-plane-${randomUUID()}`;
+  const servicePassword = newSecret();
+  const bus = new MqttBus({
+    url: config.mqttUrl,
+    clientId: serviceUser,
+    username: config.embeddedBroker ? serviceUser : config.MQTT_USERNAME,
+    password: config.embeddedBroker ? servicePassword : config.MQTT_PASSWORD,
+    filters: [filters.telemetry, filters.reported, filters.status].map((f) => (config.embeddedBroker ? f : filters.shared('edge-fleet', f))),
+    log: logger.child('mqtt-bus'),
+  });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ config, prisma, pgPool, redis, bus, logger }), { logger: ['error', 'warn'] });
+  app.useGlobalFilters(new HttpErrorFilter(logger.child('http')));
+  app.disable('x-powered-by');
+  app.useBodyParser('json', { limit: '1mb' });
+
+  let broker: EmbeddedBroker | null = null;
+  if (config.embeddedBroker) {
+    const deviceAuth = app.get(DeviceAuthService);
+    broker = new EmbeddedBroker({ host: config.MQTT_EMBEDDED_HOST, port: config.MQTT_EMBEDDED_PORT, serviceUsername: serviceUser, servicePassword, verifyDevice: (id, s) => deviceAuth.verify(id, s), log: logger.child('broker') });
+    await broker.start();
+  }
+  const ingest = app.get(TelemetryIngestService);
+  ingest.start();
+  bus.onMessage(app.get(DeviceMessagesHandler).handle);
+  await bus.start();
+
+  const auth = app.get(OperatorAuthService);
+  const router = buildRouter({ fleet: app.get(FleetService), models: app.get(ModelsService), telemetry: app.get(TelemetryRepository) });
+  app.use(
+    '/trpc',
+    createExpressMiddleware({
+      router,
+      createContext: async ({ req }) => ({ operator: await auth.authenticate(req.headers.authorization).catch(() => null) }),
+    }),
+  );
+  await app.listen(config.PORT, config.HOST);
+  const addr = (app.getHttpServer() as Server).address() as AddressInfo;
+  const operatorToken = await auth.ensureBootstrapToken();
+
+  return {
+    url: `http://${config.HOST}:${addr.port}`,
+    operatorToken,
+    app,
+    ingest,
+    stop: async () => {
+      await ingest.stop();
+      await bus.stop();
+      await broker?.stop();
+      await app.close();
+      redis.disconnect();
+      await pgPool.end();
+      await prisma.$disconnect();
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(1).max(65_535);
+
+/** Every setting the control plane reads; parsed once at start (the only reader of process.env). */
+export const ConfigSchema = z.object({
+  HOST: z.string().default('127.0.0.1'),
+  PORT: port.default(8080),
+  DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/edge_fleet'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** External broker; unset means the embedded aedes broker. */
+  MQTT_URL: z.string().url().optional(),
+  MQTT_USERNAME: z.string().optional(),
+  MQTT_PASSWORD: z.string().optional(),
+  MQTT_EMBEDDED_HOST: z.string().default('127.0.0.1'),
+  MQTT_EMBEDDED_PORT: port.default(1884),
+  /** Base URL devices use for artifact downloads. */
+  PUBLIC_URL: z.string().url().optional(),
+  /** Broker URL handed to devices at enrollment. */
+  MQTT_PUBLIC_URL: z.string().url().optional(),
+  DATA_DIR: z.string().default('.data'),
+  MAX_UPLOAD_MB: z.coerce.number().int().min(1).max(4_096).default(256),
+  /** Start an embedded Postgres when DATABASE_URL does not answer. */
+  EMBEDDED_POSTGRES: z.enum(['auto', 'never']).default('auto'),
+  EMBEDDED_POSTGRES_PORT: port.default(54329),
+  /** Start redis-server from PATH when REDIS_URL does not answer. */
+  START_REDIS: z.enum(['auto', 'never']).default('auto'),
+  QUEUE_PREFIX: z.string().regex(/^[a-z0-9_-]+$/).default('edge-fleet'),
+  /** Inference rate and telemetry window handed to devices in their desired state. */
+  DEVICE_RATE_HZ: z.coerce.number().min(0.1).max(1_000).default(10),
+  TELEMETRY_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3_600).default(5),
+  TELEMETRY_FLUSH_MS: z.coerce.number().int().min(5).max(10_000).default(100),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export type RawConfig = z.infer<typeof ConfigSchema>;
+
+export interface Config extends RawConfig {
+  dataDir: string;
+  publicUrl: string;
+  mqttPublicUrl: string;
+  /** The URL the control plane's own MQTT client connects to. */
+  mqttUrl: string;
+  embeddedBroker: boolean;
+}
+
+/** Parses the environment; a bad value stops the process with a message naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return deriveConfig(parsed.data);
+}
+
+export function deriveConfig(raw: RawConfig): Config {
+  const embeddedUrl = `mqtt://${raw.MQTT_EMBEDDED_HOST}:${raw.MQTT_EMBEDDED_PORT}`;
+  return {
+    ...raw,
+    dataDir: path.resolve(raw.DATA_DIR),
+    publicUrl: (raw.PUBLIC_URL ?? `http://${raw.HOST}:${raw.PORT}`).replace(/\/$/, ''),
+    mqttPublicUrl: raw.MQTT_PUBLIC_URL ?? raw.MQTT_URL ?? embeddedUrl,
+    mqttUrl: raw.MQTT_URL ?? embeddedUrl,
+    embeddedBroker: raw.MQTT_URL === undefined,
+  };
+}

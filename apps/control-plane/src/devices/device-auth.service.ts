@@ -1,0 +1,47 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DeviceIdSchema } from '@edge-fleet/shared';
+import { sha256Hex, verifySecret } from '../infra/secrets.js';
+import { DeviceRepository } from './device.repository.js';
+
+const CACHE_TTL_MS = 5 * 60_000;
+const CACHE_MAX = 50_000;
+
+/**
+ * Verifies a device's id + secret against its scrypt hash. Successful checks are cached
+ * (keyed by a sha256 of the secret) so a reconnect storm does not cost one scrypt per CONNECT.
+ */
+@Injectable()
+export class DeviceAuthService {
+  private readonly verified = new Map<string, number>();
+
+  constructor(@Inject(DeviceRepository) private readonly devices: DeviceRepository) {}
+
+  async verify(deviceId: string, secret: string, now = Date.now()): Promise<boolean> {
+    if (!DeviceIdSchema.safeParse(deviceId).success || secret.length < 32 || secret.length > 256) return false;
+    const key = `${deviceId}:${sha256Hex(secret)}`;
+    const until = this.verified.get(key);
+    const cred = await this.devices.credentials(deviceId);
+    if (!cred || cred.status === 'revoked') {
+      this.verified.delete(key);
+      return false;
+    }
+    if (until !== undefined && until > now) return true;
+    const ok = await verifySecret(secret, cred.secretHash);
+    if (ok) {
+      if (this.verified.size >= CACHE_MAX) this.verified.clear();
+      this.verified.set(key, now + CACHE_TTL_MS);
+    }
+    return ok;
+  }
+
+  /** Parses `Authorization: Basic base64(deviceId:secret)`. */
+  async verifyBasicHeader(header: string | undefined): Promise<string | null> {
+    const m = /^Basic ([A-Za-z0-9+/=]{1,1024})$/.exec(header ?? '');
+    if (!m?.[1]) return null;
+    const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) return null;
+    const id = decoded.slice(0, colon);
+    return (await this.verify(id, decoded.slice(colon + 1))) ? id : null;
+  }
+}

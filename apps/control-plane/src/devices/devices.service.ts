@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import type { CreateEnrollmentToken, DeviceStatus, EnrollRequest, EnrollResponse, HardwareProfile } from '@edge-fleet/shared';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import { hashSecret, newSecret, sha256Hex } from '../infra/secrets.js';
+import { CONFIG } from '../infra/tokens.js';
+import { DeviceRepository, type DeviceListQuery, type DeviceSummaryRow } from './device.repository.js';
+
+export interface DeviceSummary {
+  id: string;
+  name: string;
+  scenario: string;
+  status: DeviceStatus;
+  labels: Record<string, string>;
+  hardwareClass: string;
+  accelerator: string;
+  hardwareProfile: HardwareProfile;
+  enrolledAt: string;
+  lastSeenAt: string | null;
+  assignmentVersion: number;
+  reported: {
+    phase: string;
+    activeVariantId: string | null;
+    appliedAssignmentVersion: number | null;
+    reportedAt: string;
+    lastUpdate: unknown;
+  } | null;
+}
+
+export function toDeviceSummary(r: DeviceSummaryRow): DeviceSummary {
+  const payload = (r.reported?.payload ?? null) as { lastUpdate?: unknown } | null;
+  return {
+    id: r.id,
+    name: r.name,
+    scenario: r.scenario,
+    status: r.status as DeviceStatus,
+    labels: r.labels as Record<string, string>,
+    hardwareClass: r.hardwareProfile.hardwareClass,
+    accelerator: r.hardwareProfile.accelerator,
+    hardwareProfile: r.hardwareProfile.spec as HardwareProfile,
+    enrolledAt: r.enrolledAt.toISOString(),
+    lastSeenAt: r.lastSeenAt?.toISOString() ?? null,
+    assignmentVersion: r.assignmentVersion,
+    reported: r.reported
+      ? {
+          phase: r.reported.phase,
+          activeVariantId: r.reported.activeVariantId,
+          appliedAssignmentVersion: r.reported.appliedAssignmentVersion,
+          reportedAt: r.reported.reportedAt.toISOString(),
+          lastUpdate: payload?.lastUpdate ?? null,
+        }
+      : null,
+  };
+}
+
+@Injectable()
+export class DevicesService {
+  constructor(
+    @Inject(DeviceRepository) private readonly repo: DeviceRepository,
+    @Inject(CONFIG) private readonly config: Config,
+  ) {}
+
+  async createEnrollmentToken(input: CreateEnrollmentToken, actor: string) {
+    const token = `eft_enr_${newSecret()}`;
+    const expiresAt = new Date(Date.now() + input.ttlSeconds * 1000);
+    const row = await this.repo.createEnrollmentToken({
+      tokenHash: sha256Hex(token),
+      scenario: input.scenario,
+      labels: input.labels,
+      maxUses: input.maxUses,
+      expiresAt,
+      createdBy: actor,
+    });
+    return { id: row.id, token, scenario: input.scenario, maxUses: input.maxUses, expiresAt: row.expiresAt.toISOString() };
+  }
+
+  async enroll(req: EnrollRequest): Promise<EnrollResponse> {
+    const deviceId = randomUUID();
+    const deviceSecret = newSecret();
+    const { scenario } = await this.repo.enroll(
+      sha256Hex(req.token),
+      {
+        id: deviceId,
+        name: req.name ?? `${req.hardwareProfile.hardwareClass}-${deviceId.slice(0, 8)}`,
+        secretHash: await hashSecret(deviceSecret),
+        hardwareProfile: req.hardwareProfile,
+      },
+      new Date(),
+    );
+    return {
+      deviceId,
+      deviceSecret,
+      scenario,
+      mqtt: { url: this.config.mqttPublicUrl, username: deviceId, clientId: deviceId },
+    };
+  }
+
+  async list(q: DeviceListQuery) {
+    const { items, total } = await this.repo.list(q);
+    return { items: items.map(toDeviceSummary), total, page: q.page, pageSize: q.pageSize };
+  }
+
+  async get(id: string): Promise<DeviceSummary> {
+    const row = await this.repo.get(id);
+    if (!row) throw new AppError('not_found', `device ${id} not found`);
+    return toDeviceSummary(row);
+  }
+}

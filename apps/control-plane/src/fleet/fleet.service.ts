@@ -1,0 +1,61 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { DeviceStatus } from '@edge-fleet/shared';
+import { DeviceRepository, type DeviceListQuery } from '../devices/device.repository.js';
+import { DevicesService } from '../devices/devices.service.js';
+import { PolicyRepository } from '../policies/policy.repository.js';
+import { TelemetryRepository } from '../telemetry/telemetry.repository.js';
+
+/** Read models for the dashboard: fleet overview and the device list with live figures. */
+@Injectable()
+export class FleetService {
+  constructor(
+    @Inject(DeviceRepository) private readonly deviceRepo: DeviceRepository,
+    @Inject(DevicesService) private readonly devices: DevicesService,
+    @Inject(PolicyRepository) private readonly policies: PolicyRepository,
+    @Inject(TelemetryRepository) private readonly telemetry: TelemetryRepository,
+  ) {}
+
+  async overview() {
+    const [byStatusRows, byScenarioRows, policies] = await Promise.all([
+      this.deviceRepo.countsByStatus(),
+      this.deviceRepo.countsByScenario(),
+      this.policies.list(),
+    ]);
+    const byStatus: Record<DeviceStatus, number> = { pending: 0, online: 0, offline: 0, revoked: 0 };
+    for (const r of byStatusRows) if (r.status in byStatus) byStatus[r.status as DeviceStatus] = r.count;
+    const scenarios = policies.map((p) => {
+      const rows = byScenarioRows.filter((r) => r.scenario === p.scenario);
+      return {
+        ...p,
+        total: rows.reduce((a, r) => a + r.count, 0),
+        online: rows.find((r) => r.status === 'online')?.count ?? 0,
+      };
+    });
+    return { total: Object.values(byStatus).reduce((a, b) => a + b, 0), byStatus, scenarios };
+  }
+
+  async deviceList(q: DeviceListQuery) {
+    const page = await this.devices.list(q);
+    const ids = page.items.map((d) => d.id);
+    const variantIds = page.items.flatMap((d) => (d.reported?.activeVariantId ? [d.reported.activeVariantId] : []));
+    const [latest, variants] = await Promise.all([this.telemetry.latestFor(ids), this.policies.variantsByIds(variantIds)]);
+    return {
+      ...page,
+      items: page.items.map((d) => ({
+        ...d,
+        active: d.reported?.activeVariantId ? (variants.get(d.reported.activeVariantId) ?? null) : null,
+        latest: latest.get(d.id) ?? null,
+      })),
+    };
+  }
+
+  async deviceDetail(id: string) {
+    const d = await this.devices.get(id);
+    const [policies, variants] = await Promise.all([
+      this.policies.list(),
+      this.policies.variantsByIds(d.reported?.activeVariantId ? [d.reported.activeVariantId] : []),
+    ]);
+    const policy = policies.find((p) => p.scenario === d.scenario) ?? null;
+    return { ...d, policy, active: d.reported?.activeVariantId ? (variants.get(d.reported.activeVariantId) ?? null) : null };
+  }
+}

@@ -1,0 +1,51 @@
+import { AssignScenarioModelSchema, CreateEnrollmentTokenSchema, EnrollRequestSchema, EnrollResponseSchema, InputSpecListSchema } from '@edge-fleet/shared';
+import { z } from 'zod';
+import { ListDevicesQuerySchema, TelemetryQuerySchema } from '../devices/devices.controller.js';
+
+const json = (schema: z.ZodType) => ({ 'application/json': { schema: z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) } });
+const queryParams = (schema: z.ZodObject) =>
+  Object.keys(schema.shape).map((name) => ({ name, in: 'query', required: false, schema: z.toJSONSchema(schema.shape[name] as z.ZodType, { io: 'input', unrepresentable: 'any' }) }));
+const idParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
+const bearer = [{ operatorToken: [] }];
+const errors = { '400': { description: 'invalid request (message names the field)' }, '401': { description: 'missing or invalid token' } };
+
+/** The OpenAPI 3.1 document, generated from the same zod schemas that validate requests. */
+export function openApiDocument(): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Edge Fleet control plane', version: '0.1.0' },
+    components: {
+      securitySchemes: {
+        operatorToken: { type: 'http', scheme: 'bearer', description: 'operator API token' },
+        deviceBasic: { type: 'http', scheme: 'basic', description: 'device id and per-device secret' },
+      },
+    },
+    paths: {
+      '/api/v1/enrollment-tokens': { post: { summary: 'Create an enrollment token (shown once)', security: bearer, requestBody: { content: json(CreateEnrollmentTokenSchema) }, responses: { '201': { description: 'token' }, ...errors } } },
+      '/api/v1/devices/enroll': { post: { summary: 'Enroll a device with an enrollment token', requestBody: { content: json(EnrollRequestSchema) }, responses: { '201': { description: 'device credentials', content: json(EnrollResponseSchema) }, ...errors } } },
+      '/api/v1/devices': { get: { summary: 'List devices (paged, filterable)', security: bearer, parameters: queryParams(ListDevicesQuerySchema), responses: { '200': { description: 'page of devices' }, ...errors } } },
+      '/api/v1/devices/{id}': { get: { summary: 'One device', security: bearer, parameters: [idParam('id')], responses: { '200': { description: 'device' }, '404': { description: 'unknown device' } } } },
+      '/api/v1/devices/{id}/telemetry': { get: { summary: "A device's telemetry windows", security: bearer, parameters: [idParam('id'), ...queryParams(TelemetryQuerySchema)], responses: { '200': { description: 'points' } } } },
+      '/api/v1/models': {
+        get: { summary: 'List model versions', security: bearer, responses: { '200': { description: 'model versions' } } },
+        post: {
+          summary: 'Upload an FP32 ONNX model version',
+          security: bearer,
+          requestBody: {
+            content: {
+              'multipart/form-data': {
+                schema: { type: 'object', required: ['file', 'name', 'version', 'inputs'], properties: { file: { type: 'string', format: 'binary' }, name: { type: 'string' }, version: { type: 'string' }, inputs: { ...z.toJSONSchema(InputSpecListSchema, { io: 'input', unrepresentable: 'any' }), description: 'JSON-encoded InputSpec[] fixing every dynamic dimension' } } },
+              },
+            },
+          },
+          responses: { '201': { description: 'model version' }, '409': { description: 'version exists' }, '413': { description: 'too large' }, '422': { description: 'not a loadable ONNX model, or the input spec does not fit it' } },
+        },
+      },
+      '/api/v1/models/{id}': { get: { summary: 'One model version', security: bearer, parameters: [idParam('id')], responses: { '200': { description: 'model version' } } } },
+      '/api/v1/scenarios/{scenario}/model': { put: { summary: "Set a scenario's model version; its devices get it", security: bearer, parameters: [idParam('scenario')], requestBody: { content: json(AssignScenarioModelSchema) }, responses: { '200': { description: 'assigned' }, ...errors } } },
+      '/api/v1/artifacts/{sha256}': { get: { summary: 'Download an artifact (HTTP Range supported)', security: [{ deviceBasic: [] }, { operatorToken: [] }], parameters: [idParam('sha256')], responses: { '200': { description: 'bytes' }, '206': { description: 'partial' } } } },
+      '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'ok' } } } },
+      '/readyz': { get: { summary: 'Readiness of Postgres, Redis and MQTT', responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } } },
+    },
+  };
+}

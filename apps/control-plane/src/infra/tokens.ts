@@ -1,0 +1,7 @@
+/** Injection tokens: every dependency is injected explicitly (no reliance on emitted metadata). */
+export const CONFIG = Symbol('CONFIG');
+export const PRISMA = Symbol('PRISMA');
+export const PG_POOL = Symbol('PG_POOL');
+export const LOGGER = Symbol('LOGGER');
+export const MQTT_BUS = Symbol('MQTT_BUS');
+export const REDIS = Symbol('REDIS');

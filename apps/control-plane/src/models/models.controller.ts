@@ -1,0 +1,71 @@
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put, Req, Res, UploadedFile, UseGuards, UseInterceptors } from '@nestjs/common';
+import { FileInterceptor } from '@nestjs/platform-express';
+import type { Response } from 'express';
+import { AssignScenarioModelSchema, ScenarioSchema } from '@edge-fleet/shared';
+import { z } from 'zod';
+import { AssignmentsService } from '../assignments/assignments.service.js';
+import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
+import { OperatorAuthService } from '../auth/operator-auth.service.js';
+import { DeviceAuthService } from '../devices/device-auth.service.js';
+import { AppError } from '../errors.js';
+import { parseInput } from '../infra/validate.js';
+import { ModelRepository } from './model.repository.js';
+import { ModelsService } from './models.service.js';
+
+const Sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lower-case sha256 hex digest');
+
+@Controller('api/v1')
+export class ModelsController {
+  constructor(
+    @Inject(ModelsService) private readonly models: ModelsService,
+    @Inject(ModelRepository) private readonly repo: ModelRepository,
+    @Inject(AssignmentsService) private readonly assignments: AssignmentsService,
+    @Inject(DeviceAuthService) private readonly deviceAuth: DeviceAuthService,
+    @Inject(OperatorAuthService) private readonly operatorAuth: OperatorAuthService,
+  ) {}
+
+  /** Multipart: `file` (the FP32 ONNX), `name`, `version`, `inputs` (JSON InputSpec[]). */
+  @Post('models')
+  @HttpCode(201)
+  @UseGuards(OperatorGuard)
+  @UseInterceptors(FileInterceptor('file'))
+  async upload(@UploadedFile() file: Express.Multer.File | undefined, @Body() body: Record<string, unknown>, @Req() req: OperatorRequest) {
+    return this.models.upload(file?.buffer, body ?? {}, `operator:${operatorOf(req).tokenId}`);
+  }
+
+  @Get('models')
+  @UseGuards(OperatorGuard)
+  async list() {
+    return { items: await this.models.list() };
+  }
+
+  @Get('models/:id')
+  @UseGuards(OperatorGuard)
+  async get(@Param('id') id: string) {
+    return this.models.get(parseInput(z.uuid(), id, 'model version id'));
+  }
+
+  @Put('scenarios/:scenario/model')
+  @UseGuards(OperatorGuard)
+  async assign(@Param('scenario') scenario: string, @Body() body: unknown, @Req() req: OperatorRequest) {
+    const s = parseInput(ScenarioSchema, scenario, 'scenario');
+    const { modelVersionId } = parseInput(AssignScenarioModelSchema, body, 'assignment');
+    parseInput(z.uuid(), modelVersionId, 'modelVersionId');
+    return this.assignments.assignScenario(s, modelVersionId, `operator:${operatorOf(req).tokenId}`);
+  }
+
+  /** Content-addressed artifact download for devices (Basic id:secret) or operators; HTTP Range is supported. */
+  @Get('artifacts/:sha256')
+  async artifact(@Param('sha256') sha256: string, @Req() req: OperatorRequest, @Res() res: Response): Promise<void> {
+    const sha = parseInput(Sha256Schema, sha256, 'artifact id');
+    const header = req.headers.authorization;
+    const allowed = header?.startsWith('Basic ')
+      ? (await this.deviceAuth.verifyBasicHeader(header)) !== null
+      : await this.operatorAuth.authenticate(header).then(() => true);
+    if (!allowed) throw new AppError('unauthorized', 'device credentials are not valid');
+    if (!(await this.repo.artifactKnown(sha))) throw new AppError('not_found', `artifact ${sha} not found`);
+    await new Promise<void>((resolve, reject) => {
+      res.sendFile(this.models.artifactPath(sha), { headers: { 'Content-Type': 'application/octet-stream' }, acceptRanges: true }, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+}

@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import { cpus } from 'node:os';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Inject, Injectable } from '@nestjs/common';
+import { ModelUploadMetaSchema, type InputSpec } from '@edge-fleet/shared';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import { sha256Hex } from '../infra/secrets.js';
+import { parseInput } from '../infra/validate.js';
+import { CONFIG } from '../infra/tokens.js';
+import { checkInputSpec } from './input-spec-check.js';
+import { inspectOnnx } from './onnx-inspector.js';
+import { ModelRepository, type ModelVersionRow } from './model.repository.js';
+
+export interface ModelVersionView {
+  id: string;
+  modelId: string;
+  name: string;
+  version: string;
+  inputs: InputSpec[];
+  createdAt: string;
+  scenarios: string[];
+  variants: { id: string; precision: string; sha256: string; sizeBytes: number; status: string; measured: unknown }[];
+}
+
+export function toView(r: ModelVersionRow): ModelVersionView {
+  return {
+    id: r.id,
+    modelId: r.model.id,
+    name: r.model.name,
+    version: r.version,
+    inputs: r.inputs as InputSpec[],
+    createdAt: r.createdAt.toISOString(),
+    scenarios: r.policies.map((p) => p.scenario),
+    variants: r.variants,
+  };
+}
+
+/** Parses the multipart text fields: `inputs` arrives as a JSON string. */
+function parseMeta(fields: Record<string, unknown>) {
+  let inputs: unknown = fields.inputs;
+  if (typeof inputs === 'string') {
+    try {
+      inputs = JSON.parse(inputs);
+    } catch {
+      throw new AppError('invalid_request', 'invalid model upload: inputs: must be a JSON array of input specs');
+    }
+  }
+  return parseInput(ModelUploadMetaSchema, { name: fields.name, version: fields.version, inputs }, 'model upload');
+}
+
+@Injectable()
+export class ModelsService {
+  constructor(
+    @Inject(ModelRepository) private readonly repo: ModelRepository,
+    @Inject(CONFIG) private readonly config: Config,
+  ) {}
+
+  artifactPath(sha256: string): string {
+    return path.join(this.config.dataDir, 'artifacts', `${sha256}.onnx`);
+  }
+
+  /**
+   * Registers an FP32 ONNX model version: the file is loaded by onnxruntime in a child process,
+   * the input spec is checked against the graph and proven by one real inference; only then is
+   * the artifact stored (content-addressed) and the version recorded. Nothing is stored on failure.
+   */
+  async upload(file: Buffer | undefined, fields: Record<string, unknown>, actor: string): Promise<ModelVersionView> {
+    const meta = parseMeta(fields);
+    if (!file || file.length === 0) throw new AppError('invalid_request', 'invalid model upload: file: an ONNX file is required');
+    const tmpDir = path.join(this.config.dataDir, 'tmp');
+    await mkdir(tmpDir, { recursive: true });
+    const tmp = path.join(tmpDir, `${randomUUID()}.onnx`);
+    const specFile = `${tmp}.inputs.json`;
+    try {
+      await writeFile(tmp, file);
+      await writeFile(specFile, JSON.stringify(meta.inputs));
+      const result = await inspectOnnx(tmp, specFile);
+      if (!result.graph) throw new AppError('invalid_model', `the file is not a loadable ONNX model: ${result.message ?? 'unknown error'}`);
+      const problems = checkInputSpec(meta.inputs, result.graph);
+      if (problems.length > 0) throw new AppError('invalid_model', `the input spec does not match the model: ${problems.join('; ')}`);
+      if (!result.ok || !result.run) throw new AppError('invalid_model', `the model does not run with the input spec: ${result.message ?? 'unknown error'}`);
+      const sha256 = sha256Hex(file);
+      await mkdir(path.dirname(this.artifactPath(sha256)), { recursive: true });
+      await rename(tmp, this.artifactPath(sha256));
+      const cpu = cpus()[0]?.model ?? 'unknown CPU';
+      const row = await this.repo.createVersion({
+        ...meta,
+        graph: result.graph,
+        sha256,
+        sizeBytes: file.length,
+        measured: { firstRunLatencyMs: result.run.latencyMs, machine: `${cpu}, 1 intra-op thread`, note: 'single cold run at upload' },
+        createdBy: actor,
+      });
+      return toView(row);
+    } finally {
+      await rm(tmp, { force: true });
+      await rm(specFile, { force: true });
+    }
+  }
+
+  async list(): Promise<ModelVersionView[]> {
+    return (await this.repo.listVersions()).map(toView);
+  }
+
+  async get(id: string): Promise<ModelVersionView> {
+    const row = await this.repo.getVersion(id);
+    if (!row) throw new AppError('not_found', `model version ${id} not found`);
+    return toView(row);
+  }
+}

@@ -1,0 +1,79 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ReportedStateSchema, StatusMessageSchema, parseTopic } from '@edge-fleet/shared';
+import { AssignmentRepository } from '../assignments/assignment.repository.js';
+import { AssignmentsService } from '../assignments/assignments.service.js';
+import { DeviceRepository } from '../devices/device.repository.js';
+import type { Logger } from '../infra/logger.js';
+import { LOGGER } from '../infra/tokens.js';
+import { TelemetryIngestService } from '../telemetry/telemetry-ingest.service.js';
+
+function parseJson(payload: Buffer): unknown {
+  try {
+    return JSON.parse(payload.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Routes device messages: parse, validate, delegate. The topic's device id is the authenticated one. */
+@Injectable()
+export class DeviceMessagesHandler {
+  private readonly log: Logger;
+
+  constructor(
+    @Inject(TelemetryIngestService) private readonly ingest: TelemetryIngestService,
+    @Inject(DeviceRepository) private readonly devices: DeviceRepository,
+    @Inject(AssignmentRepository) private readonly assignments: AssignmentRepository,
+    @Inject(AssignmentsService) private readonly assign: AssignmentsService,
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.log = logger.child('device-messages');
+  }
+
+  readonly handle = async (topic: string, payload: Buffer): Promise<void> => {
+    const t = parseTopic(topic);
+    if (!t) return;
+    switch (t.kind) {
+      case 'telemetry':
+        await this.ingest.accept(topic, t.deviceId, payload);
+        return;
+      case 'reported':
+        return this.reported(t.deviceId, payload);
+      case 'status':
+        return this.status(t.deviceId, payload);
+      case 'desired':
+      case 'commands':
+      case 'commands/ack':
+        return;
+    }
+  };
+
+  private async reported(deviceId: string, payload: Buffer): Promise<void> {
+    const r = ReportedStateSchema.safeParse(parseJson(payload));
+    if (!r.success || r.data.deviceId !== deviceId) {
+      this.log.warn('reported state rejected', { deviceId, reason: r.success ? 'deviceId does not match topic' : r.error.message.slice(0, 300) });
+      return;
+    }
+    const s = r.data;
+    await this.assignments.saveReported(deviceId, {
+      bootId: s.bootId,
+      phase: s.phase,
+      appliedAssignmentVersion: s.appliedAssignmentVersion,
+      activeVariantId: s.active?.variantId ?? null,
+      activeSha256: s.active?.sha256 ?? null,
+      payload: s,
+      reportedAt: new Date(s.reportedAt),
+    });
+  }
+
+  private async status(deviceId: string, payload: Buffer): Promise<void> {
+    if (payload.length === 0) return;
+    const r = StatusMessageSchema.safeParse(parseJson(payload));
+    if (!r.success) {
+      this.log.warn('status rejected', { deviceId });
+      return;
+    }
+    await this.devices.setPresence(deviceId, r.data.state, r.data.bootId ?? null, new Date());
+    if (r.data.state === 'online') await this.assign.republish(deviceId);
+  }
+}

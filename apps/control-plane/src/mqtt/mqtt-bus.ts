@@ -1,0 +1,70 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Logger } from '../infra/logger.js';
+
+export interface MqttBusOptions {
+  url: string;
+  username?: string | undefined;
+  password?: string | undefined;
+  clientId: string;
+  /** Filters to subscribe to (QoS 1); re-subscribed on every reconnect. */
+  filters: string[];
+  log: Logger;
+}
+
+export type MessageHandler = (topic: string, payload: Buffer) => Promise<void>;
+
+/** The control plane's own MQTT connection. */
+export class MqttBus {
+  private client: MqttClient | null = null;
+  private handler: MessageHandler = () => Promise.resolve();
+
+  constructor(private readonly o: MqttBusOptions) {}
+
+  onMessage(handler: MessageHandler): void {
+    this.handler = handler;
+  }
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  async start(): Promise<void> {
+    const client = mqtt.connect(this.o.url, {
+      clientId: this.o.clientId,
+      username: this.o.username,
+      password: this.o.password,
+      protocolVersion: 4,
+      clean: true,
+      reconnectPeriod: 1_000,
+      connectTimeout: 10_000,
+    });
+    this.client = client;
+    client.on('connect', () => {
+      client.subscribe(this.o.filters, { qos: 1 }, (err) => {
+        if (err) this.o.log.error('subscribe failed', { error: err.message });
+      });
+    });
+    client.on('message', (topic, payload) => {
+      this.handler(topic, payload).catch((e: unknown) => this.o.log.error('mqtt handler failed', { topic, error: String(e) }));
+    });
+    client.on('error', (e) => this.o.log.warn('mqtt error', { error: e.message }));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`MQTT broker at ${this.o.url} did not accept a connection within 10 s`)), 10_000);
+      client.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  async publish(topic: string, payload: string, opts: { retain?: boolean } = {}): Promise<void> {
+    const client = this.client;
+    if (!client) throw new Error('MQTT bus not started');
+    await client.publishAsync(topic, payload, { qos: 1, retain: opts.retain ?? false });
+  }
+
+  async stop(): Promise<void> {
+    await this.client?.endAsync();
+    this.client = null;
+  }
+}

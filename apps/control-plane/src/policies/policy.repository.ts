@@ -1,0 +1,45 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Db } from '../infra/prisma.js';
+import { PRISMA } from '../infra/tokens.js';
+
+export interface PolicyView {
+  scenario: string;
+  tier: string;
+  latencyTargetMs: number;
+  latencyPercentile: string;
+  location: string;
+  precisionOrder: string[];
+  memoryPlacement: string;
+  errorRateMax: number;
+  powerBudgetW: number | null;
+  model: { modelVersionId: string; name: string; version: string } | null;
+}
+
+@Injectable()
+export class PolicyRepository {
+  constructor(@Inject(PRISMA) private readonly db: Db) {}
+
+  async list(): Promise<PolicyView[]> {
+    const rows = await this.db.policy.findMany({
+      orderBy: { scenario: 'asc' },
+      select: {
+        scenario: true, tier: true, latencyTargetMs: true, latencyPercentile: true, location: true, precisionOrder: true,
+        memoryPlacement: true, errorRateMax: true, powerBudgetW: true,
+        modelVersion: { select: { id: true, version: true, model: { select: { name: true } } } },
+      },
+    });
+    return rows.map(({ modelVersion, ...p }) => ({
+      ...p,
+      model: modelVersion ? { modelVersionId: modelVersion.id, name: modelVersion.model.name, version: modelVersion.version } : null,
+    }));
+  }
+
+  async variantsByIds(ids: string[]): Promise<Map<string, { precision: string; name: string; version: string }>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.db.modelVariant.findMany({
+      where: { id: { in: ids } },
+      select: { id: true, precision: true, modelVersion: { select: { version: true, model: { select: { name: true } } } } },
+    });
+    return new Map(rows.map((r) => [r.id, { precision: r.precision, name: r.modelVersion.model.name, version: r.modelVersion.version }]));
+  }
+}

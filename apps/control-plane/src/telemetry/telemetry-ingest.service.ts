@@ -1,0 +1,105 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { TelemetryWindowSchema, type TelemetryWindow } from '@edge-fleet/shared';
+import type { Config } from '../config.js';
+import type { Logger } from '../infra/logger.js';
+import { CONFIG, LOGGER } from '../infra/tokens.js';
+import { TelemetryRepository } from './telemetry.repository.js';
+
+const MAX_BATCH = 1_000;
+const MAX_BUFFER = 200_000;
+const FUTURE_SKEW_MS = 5 * 60_000;
+const MAX_PAYLOAD_BYTES = 64 * 1024;
+
+export type IngestResult = { ok: true } | { ok: false; reason: string };
+
+/**
+ * Validates telemetry windows and writes them in batches. A malformed message is rejected with a
+ * logged reason and kept in RejectedMessage; ingest goes on. A failed write keeps the batch and
+ * retries, so nothing accepted is dropped while Postgres is briefly away.
+ */
+@Injectable()
+export class TelemetryIngestService {
+  private buffer: TelemetryWindow[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+  private readonly log: Logger;
+  readonly stats = { accepted: 0, rejected: 0, inserted: 0, duplicates: 0, writeErrors: 0 };
+
+  constructor(
+    @Inject(TelemetryRepository) private readonly repo: TelemetryRepository,
+    @Inject(CONFIG) private readonly config: Config,
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.log = logger.child('telemetry-ingest');
+  }
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.flush(), this.config.TELEMETRY_FLUSH_MS);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.flush();
+  }
+
+  /** Handles one MQTT telemetry message from the device that owns `topicDeviceId`. */
+  async accept(topic: string, topicDeviceId: string, payload: Buffer, now = Date.now()): Promise<IngestResult> {
+    const reason = this.check(topicDeviceId, payload, now);
+    if (typeof reason === 'string') {
+      this.stats.rejected += 1;
+      this.log.warn('telemetry rejected', { deviceId: topicDeviceId, reason });
+      await this.repo.insertRejected(topic, topicDeviceId, reason, payload.toString('utf8')).catch((e: unknown) => {
+        this.log.error('could not keep rejected message', { error: String(e) });
+      });
+      return { ok: false, reason };
+    }
+    this.stats.accepted += 1;
+    if (this.buffer.length >= MAX_BUFFER) this.buffer.shift();
+    this.buffer.push(reason);
+    if (this.buffer.length >= MAX_BATCH) void this.flush();
+    return { ok: true };
+  }
+
+  private check(topicDeviceId: string, payload: Buffer, now: number): TelemetryWindow | string {
+    if (payload.length > MAX_PAYLOAD_BYTES) return `payload of ${payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`;
+    let json: unknown;
+    try {
+      json = JSON.parse(payload.toString('utf8'));
+    } catch {
+      return 'payload is not valid JSON';
+    }
+    const r = TelemetryWindowSchema.safeParse(json);
+    if (!r.success) {
+      return `schema: ${r.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
+    }
+    if (r.data.deviceId !== topicDeviceId) return 'deviceId in payload does not match the topic';
+    if (Date.parse(r.data.windowEnd) > now + FUTURE_SKEW_MS) return 'windowEnd is in the future';
+    return r.data;
+  }
+
+  /** Writes everything buffered; concurrent callers share one flush. */
+  async flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    this.flushing = this.drain().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.buffer.length > 0) {
+      const batch = this.buffer.slice(0, MAX_BATCH);
+      try {
+        const inserted = await this.repo.insertBatch(batch);
+        this.buffer.splice(0, batch.length);
+        this.stats.inserted += inserted;
+        this.stats.duplicates += batch.length - inserted;
+      } catch (e) {
+        this.stats.writeErrors += 1;
+        this.log.error('telemetry batch write failed; will retry', { rows: batch.length, error: String(e) });
+        return;
+      }
+    }
+  }
+}

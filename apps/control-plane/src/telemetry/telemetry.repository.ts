@@ -1,0 +1,110 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Pool } from 'pg';
+import type { TelemetryWindow } from '@edge-fleet/shared';
+import { PG_POOL } from '../infra/tokens.js';
+
+const COLUMNS = [
+  ['deviceId', 'uuid'], ['bootId', 'uuid'], ['seq', 'int8'], ['windowStart', 'timestamptz'], ['windowEnd', 'timestamptz'],
+  ['modelVersionId', 'text'], ['variantId', 'text'], ['precision', 'text'], ['inferences', 'int4'], ['errors', 'int4'],
+  ['latencyP50Ms', 'float8'], ['latencyP95Ms', 'float8'], ['latencyP99Ms', 'float8'], ['latencyMaxMs', 'float8'],
+  ['powerW', 'float8'], ['powerSource', 'text'], ['powerDetail', 'text'], ['rssMb', 'float8'], ['heapUsedMb', 'float8'],
+  ['cacheHits', 'int4'], ['fallbacks', 'int4'],
+] as const;
+
+/** One multi-row statement per batch: unnest of one array per column, idempotent on (device, boot, seq). */
+const INSERT_SQL = `INSERT INTO "TelemetryWindow" (${COLUMNS.map(([c]) => `"${c}"`).join(', ')})
+SELECT * FROM unnest(${COLUMNS.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')})
+ON CONFLICT ("deviceId", "bootId", "seq") DO NOTHING`;
+
+function toColumns(rows: TelemetryWindow[]): unknown[][] {
+  const cols: unknown[][] = COLUMNS.map(() => []);
+  for (const w of rows) {
+    const values = [
+      w.deviceId, w.bootId, w.seq, w.windowStart, w.windowEnd, w.modelVersionId, w.variantId, w.precision,
+      w.inferences, w.errors, w.latencyMs?.p50 ?? null, w.latencyMs?.p95 ?? null, w.latencyMs?.p99 ?? null,
+      w.latencyMs?.max ?? null, w.power.watts, w.power.source, w.power.detail, w.memory.rssMb, w.memory.heapUsedMb,
+      w.cacheHits, w.fallbacks,
+    ];
+    values.forEach((v, i) => cols[i]?.push(v));
+  }
+  return cols;
+}
+
+export interface TelemetryPoint {
+  windowStart: string;
+  windowEnd: string;
+  modelVersionId: string | null;
+  variantId: string | null;
+  precision: string | null;
+  inferences: number;
+  errors: number;
+  errorRate: number;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  max: number | null;
+  powerW: number;
+  powerSource: string;
+  powerDetail: string;
+  rssMb: number;
+}
+
+interface PointRow {
+  windowStart: Date; windowEnd: Date; modelVersionId: string | null; variantId: string | null; precision: string | null;
+  inferences: number; errors: number; p50: number | null; p95: number | null; p99: number | null; max: number | null;
+  powerW: number; powerSource: string; powerDetail: string; rssMb: number;
+}
+
+@Injectable()
+export class TelemetryRepository {
+  constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
+
+  /** Inserts a batch; returns how many rows were new (duplicates are ignored). */
+  async insertBatch(rows: TelemetryWindow[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    const res = await this.pool.query(INSERT_SQL, toColumns(rows));
+    return res.rowCount ?? 0;
+  }
+
+  async insertRejected(topic: string, deviceId: string | null, reason: string, payload: string): Promise<void> {
+    await this.pool.query('INSERT INTO "RejectedMessage" ("topic", "deviceId", "reason", "payload") VALUES ($1, $2, $3, $4)', [
+      topic.slice(0, 512), deviceId, reason.slice(0, 2_000), payload.slice(0, 16_384),
+    ]);
+  }
+
+  async range(deviceId: string, since: Date, limit: number): Promise<TelemetryPoint[]> {
+    const res = await this.pool.query<PointRow>(
+      `SELECT "windowStart", "windowEnd", "modelVersionId", "variantId", "precision", "inferences", "errors",
+              "latencyP50Ms" AS p50, "latencyP95Ms" AS p95, "latencyP99Ms" AS p99, "latencyMaxMs" AS max,
+              "powerW", "powerSource", "powerDetail", "rssMb"
+         FROM "TelemetryWindow" WHERE "deviceId" = $1 AND "windowEnd" >= $2
+        ORDER BY "windowEnd" DESC LIMIT $3`,
+      [deviceId, since, limit],
+    );
+    return res.rows.reverse().map((r) => ({
+      ...r,
+      windowStart: r.windowStart.toISOString(),
+      windowEnd: r.windowEnd.toISOString(),
+      errorRate: r.inferences > 0 ? r.errors / r.inferences : 0,
+    }));
+  }
+
+  /** Latest window per device, for the fleet list. */
+  async latestFor(deviceIds: string[]): Promise<Map<string, TelemetryPoint>> {
+    if (deviceIds.length === 0) return new Map();
+    const res = await this.pool.query<PointRow & { deviceId: string }>(
+      `SELECT DISTINCT ON ("deviceId") "deviceId", "windowStart", "windowEnd", "modelVersionId", "variantId", "precision",
+              "inferences", "errors", "latencyP50Ms" AS p50, "latencyP95Ms" AS p95, "latencyP99Ms" AS p99,
+              "latencyMaxMs" AS max, "powerW", "powerSource", "powerDetail", "rssMb"
+         FROM "TelemetryWindow" WHERE "deviceId" = ANY($1::uuid[])
+        ORDER BY "deviceId", "windowEnd" DESC`,
+      [deviceIds],
+    );
+    return new Map(
+      res.rows.map((r) => [
+        r.deviceId,
+        { ...r, windowStart: r.windowStart.toISOString(), windowEnd: r.windowEnd.toISOString(), errorRate: r.inferences > 0 ? r.errors / r.inferences : 0 },
+      ]),
+    );
+  }
+}

@@ -1,0 +1,59 @@
+import { initTRPC, TRPCError } from '@trpc/server';
+import { DeviceIdSchema } from '@edge-fleet/shared';
+import { z } from 'zod';
+import type { Operator } from '../auth/api-token.repository.js';
+import { ListDevicesQuerySchema, TelemetryQuerySchema } from '../devices/devices.controller.js';
+import { AppError } from '../errors.js';
+import type { FleetService } from '../fleet/fleet.service.js';
+import type { ModelsService } from '../models/models.service.js';
+import type { TelemetryRepository } from '../telemetry/telemetry.repository.js';
+
+export interface TrpcContext {
+  operator: Operator | null;
+}
+
+const TRPC_CODE = { invalid_request: 'BAD_REQUEST', invalid_model: 'UNPROCESSABLE_CONTENT', unauthorized: 'UNAUTHORIZED', forbidden: 'FORBIDDEN', not_found: 'NOT_FOUND', conflict: 'CONFLICT', payload_too_large: 'PAYLOAD_TOO_LARGE', unavailable: 'SERVICE_UNAVAILABLE' } as const;
+
+const t = initTRPC.context<TrpcContext>().create();
+
+/** Typed errors become tRPC errors once, here. */
+const operatorProcedure = t.procedure.use(async ({ ctx, next }) => {
+  if (!ctx.operator) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'an operator token is required' });
+  try {
+    return await next({ ctx: { operator: ctx.operator } });
+  } catch (e) {
+    if (e instanceof AppError) throw new TRPCError({ code: TRPC_CODE[e.code], message: e.message });
+    throw e;
+  }
+});
+
+export interface RouterDeps {
+  fleet: FleetService;
+  models: ModelsService;
+  telemetry: TelemetryRepository;
+}
+
+/** The dashboard's API; the dashboard imports only this router's type. */
+export function buildRouter(d: RouterDeps) {
+  return t.router({
+    fleet: t.router({
+      overview: operatorProcedure.query(() => d.fleet.overview()),
+    }),
+    devices: t.router({
+      list: operatorProcedure.input(ListDevicesQuerySchema.partial()).query(({ input }) =>
+        d.fleet.deviceList({ page: input.page ?? 1, pageSize: input.pageSize ?? 50, scenario: input.scenario, status: input.status, search: input.search }),
+      ),
+      get: operatorProcedure.input(z.object({ id: DeviceIdSchema })).query(({ input }) => d.fleet.deviceDetail(input.id)),
+      telemetry: operatorProcedure
+        .input(TelemetryQuerySchema.partial().extend({ id: DeviceIdSchema }))
+        .query(async ({ input }) => ({
+          points: await d.telemetry.range(input.id, new Date(Date.now() - (input.sinceMinutes ?? 15) * 60_000), input.limit ?? 500),
+        })),
+    }),
+    models: t.router({
+      list: operatorProcedure.query(async () => ({ items: await d.models.list() })),
+    }),
+  });
+}
+
+export type AppRouter = ReturnType<typeof buildRouter>;

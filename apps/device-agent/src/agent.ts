@@ -1,0 +1,234 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import {
+  type CommandAck,
+  CommandAckSchema,
+  CommandSchema,
+  type DesiredModel,
+  DesiredStateSchema,
+  type ReportedState,
+  ReportedStateSchema,
+  type RuntimeSettings,
+  TelemetryWindowSchema,
+  topics,
+} from '@edge-fleet/shared';
+import { ArtifactDownloader } from './artifact/artifact.downloader.js';
+import { type Clock, systemClock } from './core/clock.js';
+import { errorMessage, type Logger } from './core/logger.js';
+import { AGENT_VERSION } from './core/version.js';
+import type { EngineFactory } from './engine/inference.engine.js';
+import { createWorkerEngine } from './engine/worker-inference.engine.js';
+import { DeviceMqttSession, type InboundKind } from './mqtt/device.mqtt-session.js';
+import { Reconciler } from './reconcile/reconciler.js';
+import { StepExecutor } from './reconcile/step.executor.js';
+import { AgentStateStore } from './storage/agent-state.store.js';
+import type { StoredCredentials } from './storage/credentials.store.js';
+import { LatencyWindow } from './telemetry/latency.window.js';
+import { detectPowerMeter } from './telemetry/power.meter.js';
+import { TelemetryPublisher } from './telemetry/telemetry.publisher.js';
+import { WorkloadGenerator } from './workload/workload.generator.js';
+
+export const DEFAULT_RUNTIME: RuntimeSettings = { targetRateHz: 10, windowSeconds: 10, intraOpThreads: 1 };
+
+export interface AgentOptions {
+  dataDir: string;
+  credentials: StoredCredentials;
+  logger: Logger;
+  seed: number;
+  /** Overrides the broker URL handed out at enrollment. */
+  mqttUrl?: string;
+  clock?: Clock;
+  createEngine?: EngineFactory;
+  powerCounters?: readonly string[];
+  bootId?: string;
+}
+
+/** One device: MQTT presence, desired-state reconcile loop, workload and telemetry. */
+export class DeviceAgent {
+  readonly bootId: string;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly deviceId: string;
+  private readonly session: DeviceMqttSession;
+  private readonly generator: WorkloadGenerator;
+  private readonly telemetry: TelemetryPublisher;
+  private readonly latency = new LatencyWindow();
+  private executor: StepExecutor | null = null;
+  private reconciler: Reconciler | null = null;
+  private activeModel: DesiredModel | null = null;
+
+  constructor(private readonly options: AgentOptions) {
+    const creds = options.credentials;
+    this.bootId = options.bootId ?? randomUUID();
+    this.clock = options.clock ?? systemClock;
+    this.deviceId = creds.deviceId;
+    this.logger = options.logger.child({ deviceId: creds.deviceId, bootId: this.bootId });
+    this.generator = new WorkloadGenerator(this.clock, this.latency, this.logger, DEFAULT_RUNTIME.targetRateHz);
+    this.telemetry = new TelemetryPublisher({
+      clock: this.clock,
+      logger: this.logger,
+      deviceId: creds.deviceId,
+      bootId: this.bootId,
+      window: this.latency,
+      power: detectPowerMeter(creds.hardwareProfile, creds.profileLabel, options.powerCounters),
+      activeModel: () => this.activeModel,
+      publish: (msg) => this.session.publish(topics.telemetry(this.deviceId), TelemetryWindowSchema.parse(msg)),
+    });
+    this.telemetry.setWindowSeconds(DEFAULT_RUNTIME.windowSeconds);
+    this.session = new DeviceMqttSession({
+      url: options.mqttUrl ?? creds.mqtt.url,
+      deviceId: creds.deviceId,
+      deviceSecret: creds.deviceSecret,
+      bootId: this.bootId,
+      clock: this.clock,
+      logger: this.logger,
+      onMessage: (kind, payload) => this.onMessage(kind, payload),
+      onConnected: () => this.publishReported(),
+    });
+  }
+
+  async start(): Promise<void> {
+    const creds = this.options.credentials;
+    const store = new AgentStateStore(this.options.dataDir);
+    const downloader = new ArtifactDownloader({
+      modelsDir: join(this.options.dataDir, 'models'),
+      username: creds.deviceId,
+      password: creds.deviceSecret,
+    });
+    const executor = new StepExecutor(
+      {
+        downloader,
+        createEngine: this.options.createEngine ?? createWorkerEngine,
+        store,
+        clock: this.clock,
+        logger: this.logger,
+        seed: this.options.seed,
+        onEngine: (engine, model) => {
+          this.activeModel = model;
+          this.generator.setEngine(engine);
+        },
+        onRuntime: (runtime) => {
+          this.generator.setRate(runtime.targetRateHz);
+          this.telemetry.setWindowSeconds(runtime.windowSeconds);
+        },
+        onChange: () => void this.publishReported(),
+      },
+      await store.load(),
+    );
+    this.executor = executor;
+    this.logger.info('agent starting', { agentVersion: AGENT_VERSION, seed: this.options.seed });
+    await executor.restore();
+    this.reconciler = new Reconciler({
+      executor,
+      clock: this.clock,
+      logger: this.logger,
+      onPhase: (phase) => {
+        this.logger.info('phase', { phase });
+        void this.publishReported();
+      },
+    });
+    this.generator.start();
+    this.telemetry.start();
+    this.session.start();
+  }
+
+  /** Graceful: finish the reconcile step and the in-flight run, flush telemetry, go offline, release engines. */
+  async stop(): Promise<void> {
+    this.logger.info('agent stopping');
+    await this.reconciler?.stop();
+    await this.generator.stop();
+    if (this.session.connected) await this.telemetry.stop(true);
+    else await this.telemetry.stop(false);
+    await this.session.stop();
+    await this.executor?.close();
+    this.logger.info('agent stopped');
+  }
+
+  /** Resolves when no reconcile pass is running (tests). */
+  async settled(): Promise<void> {
+    await this.reconciler?.idle();
+  }
+
+  reportedState(): ReportedState {
+    const executor = this.executor;
+    const snapshot = executor?.snapshot();
+    const active = snapshot?.active?.model ?? null;
+    return ReportedStateSchema.parse({
+      schema: 1,
+      deviceId: this.deviceId,
+      bootId: this.bootId,
+      phase: this.reconciler?.currentPhase ?? 'idle',
+      appliedAssignmentVersion: executor?.state.watermark ?? null,
+      active:
+        active === null
+          ? null
+          : { modelVersionId: active.modelVersionId, variantId: active.variantId, precision: active.precision, sha256: active.sha256 },
+      lastUpdate: executor?.state.lastUpdate ?? null,
+      agentVersion: AGENT_VERSION,
+      reportedAt: new Date(this.clock.now()).toISOString(),
+    });
+  }
+
+  private async publishReported(): Promise<void> {
+    if (!this.session.connected) return;
+    try {
+      await this.session.publish(topics.reported(this.deviceId), this.reportedState());
+    } catch (err) {
+      this.logger.warn('reported state not published', { error: errorMessage(err) });
+    }
+  }
+
+  private onMessage(kind: InboundKind, payload: Buffer): void {
+    if (payload.length === 0) return; // a cleared retained message
+    let raw: unknown;
+    try {
+      raw = JSON.parse(payload.toString('utf8'));
+    } catch {
+      this.logger.warn('ignored non-JSON message', { kind });
+      return;
+    }
+    if (kind === 'desired') this.onDesired(raw);
+    else void this.onCommand(raw);
+  }
+
+  private onDesired(raw: unknown): void {
+    const parsed = DesiredStateSchema.safeParse(raw);
+    if (!parsed.success) {
+      this.logger.warn('ignored invalid desired state', { issues: parsed.error.issues.slice(0, 5) });
+      return;
+    }
+    if (parsed.data.deviceId !== this.deviceId) {
+      this.logger.warn('ignored desired state for another device', { for: parsed.data.deviceId });
+      return;
+    }
+    this.logger.info('desired state received', { assignmentVersion: parsed.data.assignmentVersion, sha256: parsed.data.model?.sha256 ?? null });
+    this.reconciler?.setTarget(parsed.data);
+  }
+
+  private async onCommand(raw: unknown): Promise<void> {
+    const parsed = CommandSchema.safeParse(raw);
+    if (!parsed.success) {
+      const correlationId = CommandAckSchema.shape.correlationId.safeParse((raw as { correlationId?: unknown } | null)?.correlationId);
+      this.logger.warn('ignored invalid command');
+      if (correlationId.success) await this.ack({ correlationId: correlationId.data, status: 'error', code: 'bad_command', message: 'unknown or malformed command' });
+      return;
+    }
+    const { command, correlationId } = parsed.data;
+    this.logger.info('command', { command, correlationId });
+    switch (command) {
+      case 'ping':
+        return this.ack({ correlationId, status: 'ok' });
+      case 'report-now':
+        await this.publishReported();
+        return this.ack({ correlationId, status: 'ok' });
+    }
+  }
+
+  private async ack(ack: CommandAck): Promise<void> {
+    try {
+      await this.session.publish(topics.commandAck(this.deviceId), CommandAckSchema.parse(ack));
+    } catch (err) {
+      this.logger.warn('command ack not published', { error: errorMessage(err) });
+    }
+  }
+}

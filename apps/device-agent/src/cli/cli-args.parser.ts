@@ -1,0 +1,96 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { HARDWARE_PRESETS, type HardwareProfile, HardwareProfileSchema, hardwarePreset, isHardwarePreset } from '@edge-fleet/shared';
+import { z } from 'zod';
+import { LogLevelSchema } from '../core/logger.js';
+
+export const CliArgsSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: '--url must be an http(s) URL of the control plane' }),
+  dataDir: z.string().min(1, '--data-dir is required'),
+  token: z.string().min(16, '--token looks too short (at least 16 characters)').max(256).optional(),
+  profile: z.string().min(1).optional(),
+  name: z.string().min(1).max(128).optional(),
+  mqttUrl: z
+    .string()
+    .regex(/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/, '--mqtt-url must look like mqtt://host:port')
+    .optional(),
+  logLevel: LogLevelSchema.default('info'),
+  seed: z.coerce.number().int().min(0).max(2 ** 32 - 1).optional(),
+});
+export type CliArgs = z.infer<typeof CliArgsSchema>;
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
+
+export const USAGE =
+  'usage: fleet-agent --url <controlPlaneUrl> --data-dir <dir> [--token <enrollmentToken>] ' +
+  '[--profile <preset|profile.json>] [--name <name>] [--mqtt-url <url>] [--log-level info] [--seed <n>]';
+
+/** Parses argv (without node and script) into validated options, or a message naming the problem. */
+export function parseCliArgs(argv: readonly string[]): Parsed<CliArgs> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        url: { type: 'string' },
+        'data-dir': { type: 'string' },
+        token: { type: 'string' },
+        profile: { type: 'string' },
+        name: { type: 'string' },
+        'mqtt-url': { type: 'string' },
+        'log-level': { type: 'string' },
+        seed: { type: 'string' },
+      },
+    }).values;
+  } catch (err) {
+    return { ok: false, message: `${err instanceof Error ? err.message : String(err)}\n${USAGE}` };
+  }
+  const parsed = CliArgsSchema.safeParse({
+    url: values.url ?? '',
+    dataDir: values['data-dir'] ?? '',
+    token: values.token,
+    profile: values.profile,
+    name: values.name,
+    mqttUrl: values['mqtt-url'],
+    logLevel: values['log-level'],
+    seed: values.seed,
+  });
+  if (!parsed.success) return { ok: false, message: `${formatIssues(parsed.error)}\n${USAGE}` };
+  return { ok: true, value: parsed.data };
+}
+
+export interface ResolvedProfile {
+  profile: HardwareProfile;
+  /** Preset name or file name; labels power estimates. */
+  label: string;
+}
+
+/** `--profile` is a preset name from HARDWARE_PRESETS or a path to a JSON HardwareProfile. */
+export function resolveProfile(
+  value: string,
+  readText: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+): Parsed<ResolvedProfile> {
+  if (isHardwarePreset(value)) return { ok: true, value: { profile: hardwarePreset(value), label: value } };
+  const known = Object.keys(HARDWARE_PRESETS).join(', ');
+  let text: string;
+  try {
+    text = readText(value);
+  } catch {
+    return { ok: false, message: `--profile "${value}" is neither a hardware preset (known: ${known}) nor a readable JSON file` };
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, message: `profile file ${value} is not valid JSON: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  const parsed = HardwareProfileSchema.safeParse(raw);
+  if (!parsed.success) return { ok: false, message: `profile file ${value} is not a valid hardware profile: ${formatIssues(parsed.error)}` };
+  return { ok: true, value: { profile: parsed.data, label: parsed.data.hardwareClass } };
+}
+
+export function formatIssues(error: z.ZodError): string {
+  return error.issues.map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+}

@@ -1,0 +1,28 @@
+import type { InputSpec } from '@edge-fleet/shared';
+import type { TensorValue } from './input.generator.js';
+
+export interface RunResult {
+  ok: boolean;
+  /** Measured around `session.run` with a high-resolution timer; null when the run threw. */
+  latencyMs: number | null;
+  error?: string;
+  /** Inputs fed and outputs produced, only when asked for (tests, smoke diagnostics). */
+  capture?: { inputs: Record<string, TensorValue>; outputs: Record<string, TensorValue> };
+}
+
+/**
+ * One loaded model. Lifecycle: `load` once on activation, `run` many times (one at a time is
+ * enough; calls are serialised), `dispose` waits for in-flight runs before releasing the session.
+ */
+export interface InferenceEngine {
+  load(path: string, inputs: readonly InputSpec[]): Promise<void>;
+  run(options?: { capture?: boolean }): Promise<RunResult>;
+  dispose(): Promise<void>;
+}
+
+export interface EngineOptions {
+  intraOpThreads: number;
+  seed: number;
+}
+
+export type EngineFactory = (options: EngineOptions) => InferenceEngine;

@@ -1,0 +1,47 @@
+import { InputSpecListSchema, TensorDtypeSchema } from '@edge-fleet/shared';
+import { z } from 'zod';
+import type { TensorData } from './input.generator.js';
+
+/** Messages between the main thread and the inference worker; both sides validate what they receive. */
+export const TensorValueSchema = z.strictObject({
+  dtype: TensorDtypeSchema,
+  dims: z.array(z.int().min(0)),
+  data: z.custom<TensorData>(
+    (v) =>
+      v instanceof Float32Array ||
+      v instanceof BigInt64Array ||
+      v instanceof Int32Array ||
+      v instanceof Uint8Array ||
+      v instanceof Int8Array,
+  ),
+});
+
+export const ToWorkerSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('load'),
+    path: z.string().min(1),
+    inputs: InputSpecListSchema,
+    intraOpThreads: z.int().min(1).max(64),
+    seed: z.int(),
+  }),
+  z.strictObject({ type: z.literal('run'), id: z.int(), capture: z.boolean() }),
+  z.strictObject({ type: z.literal('dispose') }),
+]);
+export type ToWorker = z.infer<typeof ToWorkerSchema>;
+
+const TensorMapSchema = z.record(z.string(), TensorValueSchema);
+
+export const FromWorkerSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('loaded'), inputNames: z.array(z.string()), outputNames: z.array(z.string()) }),
+  z.strictObject({ type: z.literal('load-error'), message: z.string() }),
+  z.strictObject({
+    type: z.literal('result'),
+    id: z.int(),
+    ok: z.boolean(),
+    latencyMs: z.number().min(0).nullable(),
+    error: z.string().optional(),
+    capture: z.strictObject({ inputs: TensorMapSchema, outputs: TensorMapSchema }).optional(),
+  }),
+  z.strictObject({ type: z.literal('disposed') }),
+]);
+export type FromWorker = z.infer<typeof FromWorkerSchema>;

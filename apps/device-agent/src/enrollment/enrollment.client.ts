@@ -1,0 +1,43 @@
+import { type EnrollRequest, EnrollRequestSchema, type EnrollResponse, EnrollResponseSchema } from '@edge-fleet/shared';
+import { z } from 'zod';
+import { errorMessage } from '../core/logger.js';
+
+const ApiErrorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
+export class EnrollmentError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+    this.name = 'EnrollmentError';
+  }
+}
+
+/** POST /api/v1/devices/enroll; every failure becomes an EnrollmentError with a readable message. */
+export async function enroll(controlPlaneUrl: string, request: EnrollRequest, timeoutMs = 15_000): Promise<EnrollResponse> {
+  const url = new URL('api/v1/devices/enroll', controlPlaneUrl.endsWith('/') ? controlPlaneUrl : `${controlPlaneUrl}/`);
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify(EnrollRequestSchema.parse(request)),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (err) {
+    throw new EnrollmentError(`cannot reach the control plane at ${url.origin}: ${errorMessage(err)}`, 'unreachable');
+  }
+  const body: unknown = await res.json().catch(() => null);
+  if (!res.ok) {
+    const apiError = ApiErrorSchema.safeParse(body);
+    if (apiError.success) {
+      const { code, message } = apiError.data.error;
+      throw new EnrollmentError(`enrollment refused (HTTP ${res.status} ${code}): ${message}`, code);
+    }
+    throw new EnrollmentError(`enrollment failed with HTTP ${res.status}`, `http_${res.status}`);
+  }
+  const parsed = EnrollResponseSchema.safeParse(body);
+  if (!parsed.success) throw new EnrollmentError('the control plane sent an invalid enrollment response', 'bad_response');
+  return parsed.data;
+}

@@ -1,0 +1,130 @@
+import type { AgentPhase, DesiredModel, DesiredState, RuntimeSettings } from '@edge-fleet/shared';
+
+export type CandidateStage = 'downloaded' | 'verified' | 'loaded' | 'smoked';
+
+/** What the agent has right now, as plain data: the planner's only view of the world. */
+export interface CurrentState {
+  /** Highest assignmentVersion applied so far (anti-rollback watermark). */
+  watermark: number | null;
+  active: { model: DesiredModel; runtime: RuntimeSettings } | null;
+  /** A model being brought up next to the active one. */
+  candidate: { sha256: string; intraOpThreads: number | null; stage: CandidateStage } | null;
+  /** sha256 of artifacts already verified and stored on disk. */
+  verifiedArtifacts: ReadonlySet<string>;
+  /** The last failed attempt; the same (version, sha) is not retried until the target changes. */
+  failed: { assignmentVersion: number; sha256: string | null } | null;
+}
+
+export type Step =
+  | { kind: 'discard-candidate'; sha256: string }
+  | { kind: 'download'; model: DesiredModel }
+  | { kind: 'verify'; model: DesiredModel }
+  | { kind: 'load'; model: DesiredModel; intraOpThreads: number }
+  | { kind: 'smoke'; model: DesiredModel }
+  | { kind: 'activate'; model: DesiredModel; runtime: RuntimeSettings }
+  | { kind: 'update-settings'; model: DesiredModel; runtime: RuntimeSettings }
+  | { kind: 'unload' }
+  | { kind: 'commit'; assignmentVersion: number };
+
+export type StepKind = Step['kind'];
+
+export type Acceptance = { accept: true } | { accept: false; reason: string };
+
+/** Anti-rollback: a desired state older than what was already applied is refused. */
+export function acceptDesired(desired: DesiredState, watermark: number | null): Acceptance {
+  if (watermark !== null && desired.assignmentVersion < watermark) {
+    return {
+      accept: false,
+      reason: `assignmentVersion ${desired.assignmentVersion} is below the applied watermark ${watermark}`,
+    };
+  }
+  return { accept: true };
+}
+
+/**
+ * Pure: the steps that take `current` to `target`, in order. The reconciler executes the first,
+ * refreshes `current` and plans again until the list is empty.
+ */
+export function plan(current: CurrentState, target: DesiredState | null): Step[] {
+  if (target === null || !acceptDesired(target, current.watermark).accept) return [];
+  const sha = target.model?.sha256 ?? null;
+  if (current.failed?.assignmentVersion === target.assignmentVersion && current.failed.sha256 === sha) return [];
+  const candidate = current.candidate;
+  const keepCandidate =
+    candidate !== null &&
+    candidate.sha256 === sha &&
+    (candidate.intraOpThreads === null || candidate.intraOpThreads === target.runtime.intraOpThreads);
+  const steps: Step[] = [];
+  if (candidate !== null && !keepCandidate) steps.push({ kind: 'discard-candidate', sha256: candidate.sha256 });
+  steps.push(...planModel(current, target, keepCandidate ? candidate.stage : null));
+  if (current.watermark !== target.assignmentVersion) {
+    steps.push({ kind: 'commit', assignmentVersion: target.assignmentVersion });
+  }
+  return steps;
+}
+
+function planModel(current: CurrentState, target: DesiredState, stage: CandidateStage | null): Step[] {
+  const model = target.model;
+  const runtime = target.runtime;
+  const active = current.active;
+  if (model === null) return active === null ? [] : [{ kind: 'unload' }];
+  if (active !== null && active.model.sha256 === model.sha256 && active.runtime.intraOpThreads === runtime.intraOpThreads) {
+    const same = sameJson(active.model, model) && sameJson(active.runtime, runtime);
+    return same ? [] : [{ kind: 'update-settings', model, runtime }];
+  }
+  const chain: Step[] = [
+    { kind: 'download', model },
+    { kind: 'verify', model },
+    { kind: 'load', model, intraOpThreads: runtime.intraOpThreads },
+    { kind: 'smoke', model },
+    { kind: 'activate', model, runtime },
+  ];
+  return chain.slice(resumeIndex(stage, current.verifiedArtifacts.has(model.sha256)));
+}
+
+function resumeIndex(stage: CandidateStage | null, onDisk: boolean): number {
+  switch (stage) {
+    case 'smoked':
+      return 4;
+    case 'loaded':
+      return 3;
+    case 'verified':
+      return 2;
+    case 'downloaded':
+      return onDisk ? 2 : 1;
+    case null:
+      return onDisk ? 2 : 0;
+  }
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** The phase reported while a step runs. */
+export function phaseOfStep(kind: StepKind): AgentPhase | null {
+  switch (kind) {
+    case 'download':
+      return 'downloading';
+    case 'verify':
+      return 'verifying';
+    case 'load':
+    case 'smoke':
+      return 'loading';
+    case 'discard-candidate':
+    case 'activate':
+    case 'update-settings':
+    case 'unload':
+    case 'commit':
+      return null;
+  }
+}
+
+/** The phase at rest, once nothing is left to do. */
+export function restingPhase(current: CurrentState, target: DesiredState | null): AgentPhase {
+  const sha = target?.model?.sha256 ?? null;
+  if (target !== null && current.failed?.assignmentVersion === target.assignmentVersion && current.failed.sha256 === sha) {
+    return 'failed';
+  }
+  return current.active === null ? 'idle' : 'running';
+}

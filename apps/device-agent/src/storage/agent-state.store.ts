@@ -1,0 +1,39 @@
+import { join } from 'node:path';
+import { DesiredModelSchema, RuntimeSettingsSchema, UpdateOutcomeSchema } from '@edge-fleet/shared';
+import { z } from 'zod';
+import { readJsonFile, writeJsonAtomic } from './atomic-file.js';
+
+export const ActiveRecordSchema = z.strictObject({
+  model: DesiredModelSchema,
+  runtime: RuntimeSettingsSchema,
+  activatedAt: z.iso.datetime({ offset: true }),
+});
+export type ActiveRecord = z.infer<typeof ActiveRecordSchema>;
+
+/** Survives restarts: the active model (reloaded without download) and the anti-rollback watermark. */
+export const PersistedStateSchema = z.strictObject({
+  schema: z.literal(1),
+  /** Highest assignmentVersion ever applied; lower ones are refused. */
+  watermark: z.int().min(0).nullable(),
+  active: ActiveRecordSchema.nullable(),
+  lastUpdate: UpdateOutcomeSchema.nullable(),
+});
+export type PersistedState = z.infer<typeof PersistedStateSchema>;
+
+export const EMPTY_STATE: PersistedState = { schema: 1, watermark: null, active: null, lastUpdate: null };
+
+export class AgentStateStore {
+  constructor(private readonly dataDir: string) {}
+
+  get path(): string {
+    return join(this.dataDir, 'state.json');
+  }
+
+  async load(): Promise<PersistedState> {
+    return (await readJsonFile(this.path, PersistedStateSchema)) ?? EMPTY_STATE;
+  }
+
+  async save(state: PersistedState): Promise<void> {
+    await writeJsonAtomic(this.path, PersistedStateSchema.parse(state));
+  }
+}

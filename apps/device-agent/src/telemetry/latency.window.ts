@@ -1,0 +1,84 @@
+import { createPrng } from '../engine/input.generator.js';
+
+export interface LatencySummary {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+export interface WindowStats {
+  inferences: number;
+  errors: number;
+  /** Sum of measured inference time: the basis of utilisation. */
+  busyMs: number;
+  latencyMs: LatencySummary | null;
+}
+
+/** Nearest-rank percentile of an ascending-sorted array (p in 0..100). */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) throw new Error('percentile of an empty set');
+  const rank = Math.ceil((p / 100) * sorted.length);
+  const idx = Math.min(sorted.length - 1, Math.max(0, rank - 1));
+  return sorted[idx] ?? 0;
+}
+
+export function summarise(samples: readonly number[], max: number): LatencySummary | null {
+  if (samples.length === 0) return null;
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max };
+}
+
+/**
+ * Collects per-inference latencies for one telemetry window. Exact up to `capacity` samples;
+ * beyond that a uniform reservoir keeps memory bounded at high rates (max stays exact).
+ */
+export class LatencyWindow {
+  private samples: number[] = [];
+  private seen = 0;
+  private inferences = 0;
+  private errors = 0;
+  private busyMs = 0;
+  private max = 0;
+  private readonly rand: () => number;
+
+  constructor(
+    private readonly capacity = 100_000,
+    seed = 1,
+  ) {
+    this.rand = createPrng(seed);
+  }
+
+  /** One attempted inference; `latencyMs` is null when the run threw before producing a time. */
+  record(latencyMs: number | null, ok: boolean): void {
+    this.inferences++;
+    if (!ok) this.errors++;
+    if (latencyMs === null) return;
+    this.busyMs += latencyMs;
+    this.max = Math.max(this.max, latencyMs);
+    this.seen++;
+    if (this.samples.length < this.capacity) {
+      this.samples.push(latencyMs);
+      return;
+    }
+    const j = Math.floor(this.rand() * this.seen);
+    if (j < this.capacity) this.samples[j] = latencyMs;
+  }
+
+  /** Returns this window's figures and starts a new window. */
+  drain(): WindowStats {
+    const stats: WindowStats = {
+      inferences: this.inferences,
+      errors: this.errors,
+      busyMs: this.busyMs,
+      latencyMs: summarise(this.samples, this.max),
+    };
+    this.samples = [];
+    this.seen = 0;
+    this.inferences = 0;
+    this.errors = 0;
+    this.busyMs = 0;
+    this.max = 0;
+    return stats;
+  }
+}

@@ -1,0 +1,4 @@
+export * from './schemas.js';
+export * from './mqtt.js';
+export * from './policy.js';
+export * from './hardware.js';

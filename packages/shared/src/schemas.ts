@@ -1,0 +1,243 @@
+import { z } from 'zod';
+
+/** Numeric precisions a model variant can be stored and run in. */
+export const PrecisionSchema = z.enum(['fp32', 'fp16', 'int8', 'int4']);
+export type Precision = z.infer<typeof PrecisionSchema>;
+
+/** The six scenarios of the default policy set (SPEC.md). */
+export const ScenarioSchema = z.enum([
+  'financial_trading',
+  'autonomous_driving',
+  'customer_support_agent',
+  'robotic_manipulation',
+  'content_generation_agent',
+  'data_analysis_agent',
+]);
+export type Scenario = z.infer<typeof ScenarioSchema>;
+
+export const TierSchema = z.enum(['high', 'medium', 'low']);
+export type Tier = z.infer<typeof TierSchema>;
+
+export const LocationSchema = z.enum(['edge', 'hybrid', 'cloud']);
+export type Location = z.infer<typeof LocationSchema>;
+
+export const DeviceStatusSchema = z.enum(['pending', 'online', 'offline', 'revoked']);
+export type DeviceStatus = z.infer<typeof DeviceStatusSchema>;
+
+/** Device ids are UUIDs: topic-safe, never `#`, `+` or `/`. */
+export const DeviceIdSchema = z.uuid();
+
+const finite = z.number().refine(Number.isFinite, 'must be a finite number');
+const nonNeg = finite.refine((n) => n >= 0, 'must be >= 0');
+const isoDate = z.iso.datetime({ offset: true });
+
+/** What a device's hardware can do; decides which variant it may run. */
+export const HardwareProfileSchema = z.strictObject({
+  name: z.string().min(1).max(64),
+  hardwareClass: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'lower-case letters, digits, ".", "_" or "-"'),
+  accelerator: z.enum(['cpu', 'gpu', 'npu', 'dsa']),
+  tops: nonNeg.max(10_000),
+  sramMb: nonNeg.max(1_024),
+  dramMb: nonNeg.max(4_194_304),
+  powerBudgetW: nonNeg.max(10_000),
+  idlePowerW: nonNeg.max(10_000),
+  activePowerW: nonNeg.max(10_000),
+  precisions: z.array(PrecisionSchema).min(1).max(4),
+  cpuCores: z.int().min(1).max(1024),
+});
+export type HardwareProfile = z.infer<typeof HardwareProfileSchema>;
+
+export const TensorDtypeSchema = z.enum(['float32', 'int64', 'int32', 'bool', 'uint8', 'int8']);
+export type TensorDtype = z.infer<typeof TensorDtypeSchema>;
+
+/**
+ * How to feed one model input. `shape` has every dynamic dimension fixed.
+ * `stateFrom` names an output whose value is fed back on the next run (recurrent state).
+ */
+export const InputSpecSchema = z.strictObject({
+  name: z.string().min(1).max(256),
+  dtype: TensorDtypeSchema,
+  shape: z.array(z.int().min(1).max(1_000_000)).max(8),
+  min: finite.optional(),
+  max: finite.optional(),
+  stateFrom: z.string().min(1).max(256).optional(),
+});
+export type InputSpec = z.infer<typeof InputSpecSchema>;
+
+export const InputSpecListSchema = z
+  .array(InputSpecSchema)
+  .min(1)
+  .max(64)
+  .refine((l) => new Set(l.map((i) => i.name)).size === l.length, 'input names must be unique')
+  .refine(
+    (l) => l.every((i) => i.shape.reduce((a, b) => a * b, 1) <= 16_777_216),
+    'an input may have at most 16,777,216 elements',
+  );
+
+export const RuntimeSettingsSchema = z.strictObject({
+  /** Inferences per second the workload generator drives. */
+  targetRateHz: finite.min(0.1).max(10_000),
+  windowSeconds: z.int().min(1).max(3_600),
+  intraOpThreads: z.int().min(1).max(64),
+});
+export type RuntimeSettings = z.infer<typeof RuntimeSettingsSchema>;
+
+export const DesiredModelSchema = z.strictObject({
+  modelId: z.string().min(1),
+  modelVersionId: z.string().min(1),
+  variantId: z.string().min(1),
+  name: z.string().min(1),
+  version: z.string().min(1),
+  precision: PrecisionSchema,
+  artifactUrl: z.url(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  sizeBytes: z.int().min(1),
+  inputs: InputSpecListSchema,
+});
+export type DesiredModel = z.infer<typeof DesiredModelSchema>;
+
+/** Full desired state of one device: retained, QoS 1, never a diff. */
+export const DesiredStateSchema = z.strictObject({
+  schema: z.literal(1),
+  deviceId: DeviceIdSchema,
+  assignmentVersion: z.int().min(0),
+  issuedAt: isoDate,
+  scenario: ScenarioSchema,
+  /** Why this device runs this model (or nothing), in words. */
+  reason: z.string().max(2_000),
+  model: DesiredModelSchema.nullable(),
+  runtime: RuntimeSettingsSchema,
+});
+export type DesiredState = z.infer<typeof DesiredStateSchema>;
+
+export const UpdateOutcomeSchema = z.strictObject({
+  assignmentVersion: z.int().min(0),
+  outcome: z.enum(['ok', 'failed']),
+  reasonCode: z
+    .enum(['download_failed', 'size_mismatch', 'hash_mismatch', 'load_failed', 'smoke_failed'])
+    .optional(),
+  message: z.string().max(2_000).optional(),
+  at: isoDate,
+});
+export type UpdateOutcome = z.infer<typeof UpdateOutcomeSchema>;
+
+export const ActiveModelSchema = z.strictObject({
+  modelVersionId: z.string().min(1),
+  variantId: z.string().min(1),
+  precision: PrecisionSchema,
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type ActiveModel = z.infer<typeof ActiveModelSchema>;
+
+export const AgentPhaseSchema = z.enum(['idle', 'downloading', 'verifying', 'loading', 'running', 'failed']);
+export type AgentPhase = z.infer<typeof AgentPhaseSchema>;
+
+/** What the device actually runs. */
+export const ReportedStateSchema = z.strictObject({
+  schema: z.literal(1),
+  deviceId: DeviceIdSchema,
+  bootId: z.uuid(),
+  phase: AgentPhaseSchema,
+  appliedAssignmentVersion: z.int().min(0).nullable(),
+  active: ActiveModelSchema.nullable(),
+  lastUpdate: UpdateOutcomeSchema.nullable(),
+  agentVersion: z.string().max(64),
+  reportedAt: isoDate,
+});
+export type ReportedState = z.infer<typeof ReportedStateSchema>;
+
+export const PowerSourceSchema = z.enum(['sensor', 'estimate', 'simulated']);
+export type PowerSource = z.infer<typeof PowerSourceSchema>;
+
+const latencyMs = nonNeg.max(3_600_000);
+
+/** One telemetry window summary; idempotent on (deviceId, bootId, seq). */
+export const TelemetryWindowSchema = z
+  .strictObject({
+    schema: z.literal(1),
+    deviceId: DeviceIdSchema,
+    bootId: z.uuid(),
+    seq: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
+    windowStart: isoDate,
+    windowEnd: isoDate,
+    modelVersionId: z.string().min(1).max(64).nullable(),
+    variantId: z.string().min(1).max(64).nullable(),
+    precision: PrecisionSchema.nullable(),
+    inferences: z.int().min(0).max(1e9),
+    errors: z.int().min(0).max(1e9),
+    latencyMs: z
+      .strictObject({ p50: latencyMs, p95: latencyMs, p99: latencyMs, max: latencyMs })
+      .nullable(),
+    power: z.strictObject({
+      watts: nonNeg.max(10_000),
+      source: PowerSourceSchema,
+      /** Where the figure came from: the sensor path or the estimate's basis. */
+      detail: z.string().max(256),
+    }),
+    memory: z.strictObject({ rssMb: nonNeg.max(1e7), heapUsedMb: nonNeg.max(1e7) }),
+    cacheHits: z.int().min(0).max(1e9).default(0),
+    fallbacks: z.int().min(0).max(1e9).default(0),
+  })
+  .refine((w) => Date.parse(w.windowEnd) >= Date.parse(w.windowStart), {
+    message: 'windowEnd must not be before windowStart',
+    path: ['windowEnd'],
+  })
+  .refine((w) => w.errors <= w.inferences, { message: 'errors exceed inferences', path: ['errors'] });
+export type TelemetryWindow = z.infer<typeof TelemetryWindowSchema>;
+
+/** Presence, retained; the Last Will publishes `offline`. */
+export const StatusMessageSchema = z.strictObject({
+  state: z.enum(['online', 'offline']),
+  bootId: z.uuid().optional(),
+  at: isoDate.optional(),
+});
+export type StatusMessage = z.infer<typeof StatusMessageSchema>;
+
+export const CommandSchema = z.strictObject({
+  correlationId: z.uuid(),
+  command: z.enum(['ping', 'report-now']),
+});
+export type Command = z.infer<typeof CommandSchema>;
+
+export const CommandAckSchema = z.strictObject({
+  correlationId: z.uuid(),
+  status: z.enum(['ok', 'error']),
+  code: z.string().max(64).optional(),
+  message: z.string().max(2_000).optional(),
+});
+export type CommandAck = z.infer<typeof CommandAckSchema>;
+
+export const EnrollRequestSchema = z.strictObject({
+  token: z.string().min(16).max(256),
+  name: z.string().min(1).max(128).optional(),
+  hardwareProfile: HardwareProfileSchema,
+});
+export type EnrollRequest = z.infer<typeof EnrollRequestSchema>;
+
+export const EnrollResponseSchema = z.strictObject({
+  deviceId: DeviceIdSchema,
+  deviceSecret: z.string().min(32),
+  scenario: ScenarioSchema,
+  mqtt: z.strictObject({ url: z.string().min(1), username: z.string(), clientId: z.string() }),
+});
+export type EnrollResponse = z.infer<typeof EnrollResponseSchema>;
+
+export const CreateEnrollmentTokenSchema = z.strictObject({
+  scenario: ScenarioSchema,
+  /** How many devices may enroll with it (bulk tokens); 1 by default. */
+  maxUses: z.int().min(1).max(100_000).default(1),
+  ttlSeconds: z.int().min(60).max(31_536_000).default(86_400),
+  labels: z.record(z.string().max(64), z.string().max(256)).default({}),
+});
+export type CreateEnrollmentToken = z.infer<typeof CreateEnrollmentTokenSchema>;
+
+export const ModelUploadMetaSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'letters, digits, ".", "_" or "-"'),
+  version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}$/, 'letters, digits, ".", "+", "_" or "-"'),
+  inputs: InputSpecListSchema,
+});
+export type ModelUploadMeta = z.infer<typeof ModelUploadMetaSchema>;
+
+export const AssignScenarioModelSchema = z.strictObject({ modelVersionId: z.string().min(1) });
