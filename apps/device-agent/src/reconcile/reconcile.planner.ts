@@ -68,7 +68,13 @@ function planModel(current: CurrentState, target: DesiredState, stage: Candidate
   const runtime = target.runtime;
   const active = current.active;
   if (model === null) return active === null ? [] : [{ kind: 'unload' }];
-  if (active !== null && active.model.sha256 === model.sha256 && active.runtime.intraOpThreads === runtime.intraOpThreads) {
+  // Threads and input specs are baked into the session and its feed generator: changing them reloads.
+  const sameSession =
+    active !== null &&
+    active.model.sha256 === model.sha256 &&
+    active.runtime.intraOpThreads === runtime.intraOpThreads &&
+    sameJson(active.model.inputs, model.inputs);
+  if (active !== null && sameSession) {
     const same = sameJson(active.model, model) && sameJson(active.runtime, runtime);
     return same ? [] : [{ kind: 'update-settings', model, runtime }];
   }

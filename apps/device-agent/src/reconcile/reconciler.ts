@@ -35,8 +35,10 @@ export class Reconciler {
     return this.target;
   }
 
+  /** A failure of the current target shows at once, even before the pass has wound down. */
   get currentPhase(): AgentPhase {
-    return this.phase ?? restingPhase(this.deps.executor.snapshot(), this.target);
+    const resting = restingPhase(this.deps.executor.snapshot(), this.target);
+    return resting === 'failed' ? resting : (this.phase ?? resting);
   }
 
   /** Accepts a validated desired state unless it is older than the applied watermark. */

@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hardwarePreset, type EnrollResponse } from '@edge-fleet/shared';
+import pg from 'pg';
+import { jsonPost, startHarness, type Harness } from '../test-support/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h.close();
+});
+
+async function token(body: Record<string, unknown> = { scenario: 'robotic_manipulation' }): Promise<string> {
+  const res = await jsonPost(h, '/api/v1/enrollment-tokens', body);
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { token: string }).token;
+}
+
+describe('enrollment', () => {
+  it('turns a token into a device with its hardware profile, and stores only a hash of the secret', async () => {
+    const t = await token({ scenario: 'robotic_manipulation', labels: { site: 'lab-1' } });
+    const res = await jsonPost(h, '/api/v1/devices/enroll', { token: t, name: 'arm-1', hardwareProfile: hardwarePreset('robot-npu-arm') }, false);
+    expect(res.status).toBe(201);
+    const e = (await res.json()) as EnrollResponse;
+    expect(e.scenario).toBe('robotic_manipulation');
+    expect(e.mqtt.username).toBe(e.deviceId);
+
+    const dev = (await (await h.api(`/api/v1/devices/${e.deviceId}`)).json()) as { name: string; hardwareClass: string; labels: unknown; status: string };
+    expect(dev).toMatchObject({ name: 'arm-1', hardwareClass: 'edge-npu-10t', labels: { site: 'lab-1' }, status: 'pending' });
+
+    const c = new pg.Client({ connectionString: h.dbUrl });
+    await c.connect();
+    const row = await c.query<{ secretHash: string }>('SELECT "secretHash" FROM "Device" WHERE id = $1', [e.deviceId]);
+    const audit = await c.query('SELECT 1 FROM "AuditEvent" WHERE action = $1 AND "targetId" = $2', ['device.enroll', e.deviceId]);
+    await c.end();
+    expect(row.rows[0]?.secretHash.startsWith('scrypt$')).toBe(true);
+    expect(row.rows[0]?.secretHash).not.toContain(e.deviceSecret);
+    expect(audit.rowCount).toBe(1);
+  });
+
+  it('refuses a reused one-time token and leaves the fleet unchanged', async () => {
+    const t = await token();
+    const profile = hardwarePreset('edge-gpu-kiosk');
+    expect((await jsonPost(h, '/api/v1/devices/enroll', { token: t, hardwareProfile: profile }, false)).status).toBe(201);
+    const before = ((await (await h.api('/api/v1/devices')).json()) as { total: number }).total;
+    const again = await jsonPost(h, '/api/v1/devices/enroll', { token: t, hardwareProfile: profile }, false);
+    expect(again.status).toBe(401);
+    expect(((await again.json()) as { error: { message: string } }).error.message).toMatch(/already been used/);
+    expect(((await (await h.api('/api/v1/devices')).json()) as { total: number }).total).toBe(before);
+  });
+
+  it('refuses an unknown token and a bad hardware profile with messages that name the problem', async () => {
+    const bad = await jsonPost(h, '/api/v1/devices/enroll', { token: 'x'.repeat(40), hardwareProfile: hardwarePreset('edge-gpu-kiosk') }, false);
+    expect(bad.status).toBe(401);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/not valid/);
+    const t = await token();
+    const wrong = await jsonPost(h, '/api/v1/devices/enroll', { token: t, hardwareProfile: { ...hardwarePreset('edge-gpu-kiosk'), tops: -1 } }, false);
+    expect(wrong.status).toBe(400);
+    expect(((await wrong.json()) as { error: { message: string } }).error.message).toMatch(/hardwareProfile\.tops/);
+    // the token was not consumed by the rejected request
+    expect((await jsonPost(h, '/api/v1/devices/enroll', { token: t, hardwareProfile: hardwarePreset('edge-gpu-kiosk') }, false)).status).toBe(201);
+  });
+
+  it('requires an operator token on operator routes, and pages and filters the device list', async () => {
+    expect((await fetch(`${h.cp.url}/api/v1/devices`)).status).toBe(401);
+    expect((await fetch(`${h.cp.url}/api/v1/devices`, { headers: { authorization: 'Bearer not-a-real-token-000000' } })).status).toBe(401);
+    const t = await token({ scenario: 'data_analysis_agent', maxUses: 3 });
+    for (let i = 0; i < 3; i++) {
+      expect((await jsonPost(h, '/api/v1/devices/enroll', { token: t, name: `cloud-${i}`, hardwareProfile: hardwarePreset('cloud-cpu-node') }, false)).status).toBe(201);
+    }
+    const page = (await (await h.api('/api/v1/devices?scenario=data_analysis_agent&pageSize=2&page=2')).json()) as { items: { name: string }[]; total: number };
+    expect(page.total).toBe(3);
+    expect(page.items.map((d) => d.name)).toEqual(['cloud-2']);
+    const badQuery = await h.api('/api/v1/devices?scenario=mining');
+    expect(badQuery.status).toBe(400);
+    expect(((await badQuery.json()) as { error: { message: string } }).error.message).toMatch(/scenario/);
+  });
+});

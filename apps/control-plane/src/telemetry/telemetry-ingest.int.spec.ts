@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { topics } from '@edge-fleet/shared';
+import pg from 'pg';
+import { connectDevice, enrollDevice } from '../test-support/device-client.js';
+import { startHarness, waitFor, type Harness } from '../test-support/harness.js';
+
+let h: Harness;
+let db: pg.Client;
+beforeAll(async () => {
+  h = await startHarness();
+  db = new pg.Client({ connectionString: h.dbUrl });
+  await db.connect();
+});
+afterAll(async () => {
+  await db.end();
+  await h.close();
+});
+
+const BOOT = '00000000-0000-4000-8000-0000000000aa';
+function window(deviceId: string, seq: number, over: Record<string, unknown> = {}) {
+  const end = new Date();
+  return {
+    schema: 1, deviceId, bootId: BOOT, seq, windowStart: new Date(end.getTime() - 5_000).toISOString(), windowEnd: end.toISOString(),
+    modelVersionId: null, variantId: null, precision: null, inferences: 100, errors: 1,
+    latencyMs: { p50: 1.5, p95: 2.5, p99: 3.5, max: 9 }, power: { watts: 3.1, source: 'estimate', detail: 'test' },
+    memory: { rssMb: 60, heapUsedMb: 12 }, ...over,
+  };
+}
+const count = async (sql: string, args: unknown[]) => ((await db.query(sql, args)).rows[0] as { n: number }).n;
+
+describe('telemetry ingest', () => {
+  it('stores each window once even when it is delivered again, in batches', async () => {
+    const e = await enrollDevice(h, 'autonomous_driving', 'edge-dsa-vehicle');
+    const c = await connectDevice(h, e);
+    for (let seq = 0; seq < 200; seq++) c.publish(topics.telemetry(e.deviceId), JSON.stringify(window(e.deviceId, seq)), { qos: 1 });
+    for (let seq = 0; seq < 50; seq++) c.publish(topics.telemetry(e.deviceId), JSON.stringify(window(e.deviceId, seq)), { qos: 1 });
+    await waitFor(async () => h.cp.ingest.stats.accepted >= 250, 20_000, 'all accepted');
+    await h.cp.ingest.flush();
+    expect(await count('SELECT count(*)::int AS n FROM "TelemetryWindow" WHERE "deviceId" = $1', [e.deviceId])).toBe(200);
+    const pts = (await (await h.api(`/api/v1/devices/${e.deviceId}/telemetry?limit=5`)).json()) as { points: { p99: number; errorRate: number; powerSource: string }[] };
+    expect(pts.points).toHaveLength(5);
+    expect(pts.points[0]).toMatchObject({ p99: 3.5, errorRate: 0.01, powerSource: 'estimate' });
+    await c.endAsync();
+  });
+
+  it('rejects malformed windows with a reason, keeps them for inspection, and goes on', async () => {
+    const e = await enrollDevice(h, 'autonomous_driving', 'edge-dsa-vehicle');
+    const c = await connectDevice(h, e);
+    const bad = [
+      '{not json',
+      JSON.stringify(window(e.deviceId, 1, { inferences: -5 })),
+      JSON.stringify(window(e.deviceId, 2, { windowEnd: new Date(Date.now() + 86_400_000).toISOString() })),
+      JSON.stringify(window(e.deviceId, 3, { latencyMs: { p50: 'NaN', p95: 1, p99: 1, max: 1 } })),
+      JSON.stringify({ ...window(e.deviceId, 4), deviceId: '00000000-0000-4000-8000-000000000999' }),
+    ];
+    for (const p of bad) await c.publishAsync(topics.telemetry(e.deviceId), p, { qos: 1 });
+    await c.publishAsync(topics.telemetry(e.deviceId), JSON.stringify(window(e.deviceId, 5)), { qos: 1 });
+    await waitFor(async () => (await count('SELECT count(*)::int AS n FROM "RejectedMessage" WHERE "deviceId" = $1', [e.deviceId])) === 5, 10_000, 'rejections');
+    await h.cp.ingest.flush();
+    await waitFor(async () => (await count('SELECT count(*)::int AS n FROM "TelemetryWindow" WHERE "deviceId" = $1', [e.deviceId])) === 1, 10_000, 'good row');
+    const reasons = (await db.query('SELECT reason FROM "RejectedMessage" WHERE "deviceId" = $1 ORDER BY id', [e.deviceId])).rows.map((r: { reason: string }) => r.reason);
+    expect(reasons[0]).toMatch(/not valid JSON/);
+    expect(reasons[1]).toMatch(/inferences/);
+    expect(reasons[2]).toMatch(/future/);
+    expect(reasons[3]).toMatch(/latencyMs\.p50/);
+    expect(reasons[4]).toMatch(/does not match the topic/);
+    await c.endAsync();
+  });
+});

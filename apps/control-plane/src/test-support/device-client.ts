@@ -1,0 +1,30 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import { hardwarePreset, topics, type EnrollResponse, type HardwarePresetName, type Scenario } from '@edge-fleet/shared';
+import { jsonPost, type Harness } from './harness.js';
+
+export async function enrollDevice(h: Harness, scenario: Scenario, preset: HardwarePresetName = 'edge-npu-trading'): Promise<EnrollResponse> {
+  const tok = (await (await jsonPost(h, '/api/v1/enrollment-tokens', { scenario })).json()) as { token: string };
+  const res = await jsonPost(h, '/api/v1/devices/enroll', { token: tok.token, hardwareProfile: hardwarePreset(preset) }, false);
+  if (res.status !== 201) throw new Error(`enroll failed: ${res.status} ${await res.text()}`);
+  return (await res.json()) as EnrollResponse;
+}
+
+/** Connects as a device; resolves with the client or rejects with the broker's refusal. */
+export async function connectDevice(h: Harness, e: EnrollResponse, opts: { password?: string; clientId?: string; will?: boolean } = {}): Promise<MqttClient> {
+  const client = mqtt.connect(h.config.mqttUrl, {
+    clientId: opts.clientId ?? e.deviceId,
+    username: e.deviceId,
+    password: opts.password ?? e.deviceSecret,
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+    connectTimeout: 5_000,
+    ...(opts.will === false ? {} : { will: { topic: topics.status(e.deviceId), payload: Buffer.from('{"state":"offline"}'), qos: 1 as const, retain: true } }),
+  });
+  return new Promise((resolve, reject) => {
+    client.once('connect', () => resolve(client));
+    client.once('error', (err) => {
+      client.end(true);
+      reject(err);
+    });
+  });
+}

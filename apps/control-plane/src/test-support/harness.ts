@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { startControlPlane, type ControlPlane } from '../app.js';
+import { ConfigSchema, deriveConfig, type Config } from '../config.js';
+import { Logger } from '../infra/logger.js';
+import { ensureDatabase, migrate } from '../infra/services.js';
+
+export const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A fresh, migrated database for one test file. */
+export async function freshDatabase(prefix = 'ef_test'): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  const u = new URL(ADMIN_URL);
+  u.pathname = `/${name}`;
+  const url = u.toString();
+  await ensureDatabase(url);
+  await migrate(url, new Logger('test', 'warn'));
+  return {
+    url,
+    drop: async () => {
+      const c = new pg.Client({ connectionString: ADMIN_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export interface Harness {
+  cp: ControlPlane;
+  config: Config;
+  dbUrl: string;
+  dataDir: string;
+  api: (p: string, init?: RequestInit) => Promise<Response>;
+  close: () => Promise<void>;
+}
+
+/** The real control plane on a fresh database, an embedded broker on a free port, real Redis. */
+export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+  const db = await freshDatabase();
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'ef-cp-'));
+  const port = await freePort();
+  const mqttPort = await freePort();
+  const config = deriveConfig(
+    ConfigSchema.parse({ PORT: String(port), MQTT_EMBEDDED_PORT: String(mqttPort), DATA_DIR: dataDir, DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, LOG_LEVEL: 'error', TELEMETRY_FLUSH_MS: '20', ...env }),
+  );
+  const cp = await startControlPlane(config, db.url, new Logger('test', 'error'));
+  const api = (p: string, init: RequestInit = {}) =>
+    fetch(`${cp.url}${p}`, { ...init, headers: { authorization: `Bearer ${cp.operatorToken}`, ...(init.headers ?? {}) } });
+  return {
+    cp, config, dbUrl: db.url, dataDir, api,
+    close: async () => {
+      await cp.stop();
+      await db.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function jsonPost(h: Harness, p: string, body: unknown, auth = true): Promise<Response> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (!auth) return fetch(`${h.cp.url}${p}`, { method: 'POST', headers, body: JSON.stringify(body) });
+  return h.api(p, { method: 'POST', headers, body: JSON.stringify(body) });
+}
+
+export async function waitFor<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

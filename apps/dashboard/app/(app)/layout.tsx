@@ -1,0 +1,28 @@
+import type { ReactNode } from 'react';
+import { cookies } from 'next/headers';
+import { redirect } from 'next/navigation';
+import { NavBar } from '@/components/nav-bar';
+import { checkOperatorToken } from '@/server/control-plane';
+import { SESSION_COOKIE } from '@/server/session';
+
+/**
+ * Every operator page sits under this layout: the session cookie is checked against the control plane
+ * here (proxy.ts only checks that a cookie exists). An unreachable control plane is not a reason to sign out.
+ */
+export default async function OperatorLayout({ children }: { children: ReactNode }) {
+  const token = (await cookies()).get(SESSION_COOKIE)?.value;
+  if (!token) redirect('/login');
+  const check = await checkOperatorToken(token);
+  if (check === 'invalid') redirect('/login');
+  return (
+    <>
+      <NavBar />
+      {check === 'unreachable' && (
+        <p className="banner error" role="alert">
+          The control plane cannot be reached; figures below will appear once it answers.
+        </p>
+      )}
+      <main className="page">{children}</main>
+    </>
+  );
+}

@@ -1,0 +1,47 @@
+import type { NextRequest } from 'next/server';
+import { isProcedurePath, trpcUrl } from '@/server/control-plane';
+import { SESSION_COOKIE } from '@/server/session';
+
+const UPSTREAM_TIMEOUT_MS = 10_000;
+
+/** A tRPC-shaped error, so the browser's tRPC client reports it like any other procedure error. */
+function trpcError(status: number, code: string, message: string): Response {
+  return Response.json({ error: { message, code: -32603, data: { code, httpStatus: status } } }, { status });
+}
+
+/**
+ * Same-origin tRPC endpoint for the browser: forwards the call to the control plane with the operator's
+ * token from the httpOnly cookie, so the token never reaches page scripts and the control plane is
+ * never called cross-origin.
+ */
+async function forward(req: NextRequest, ctx: RouteContext<'/api/trpc/[trpc]'>): Promise<Response> {
+  const { trpc: path } = await ctx.params;
+  if (!isProcedurePath(path)) return trpcError(404, 'NOT_FOUND', 'unknown procedure path');
+  const token = req.cookies.get(SESSION_COOKIE)?.value;
+  if (!token) return trpcError(401, 'UNAUTHORIZED', 'not signed in');
+
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  const contentType = req.headers.get('content-type');
+  if (contentType) headers['content-type'] = contentType;
+  try {
+    const upstream = await fetch(trpcUrl(path, req.nextUrl.search), {
+      method: req.method,
+      headers,
+      body: req.method === 'POST' ? await req.text() : undefined,
+      cache: 'no-store',
+      signal: AbortSignal.any([req.signal, AbortSignal.timeout(UPSTREAM_TIMEOUT_MS)]),
+    });
+    return new Response(await upstream.arrayBuffer(), {
+      status: upstream.status,
+      headers: {
+        'content-type': upstream.headers.get('content-type') ?? 'application/json',
+        'cache-control': 'no-store',
+      },
+    });
+  } catch {
+    return trpcError(502, 'BAD_GATEWAY', 'the control plane is unreachable');
+  }
+}
+
+export const GET = forward;
+export const POST = forward;

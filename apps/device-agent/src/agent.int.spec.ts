@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  CommandAckSchema,
+  type DesiredState,
+  hardwarePreset,
+  ReportedStateSchema,
+  StatusMessageSchema,
+  TelemetryWindowSchema,
+  topics,
+} from '@edge-fleet/shared';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeviceAgent } from './agent.js';
+import { silentLogger } from './core/logger.js';
+import { saveCredentials, type StoredCredentials } from './storage/credentials.store.js';
+import { ArtifactServer } from './test-support/artifact.server.js';
+import { BROKER_URL, MqttProbe, type Received } from './test-support/mqtt.probe.js';
+import { type ModelFile, sha256, writeModel } from './test-support/models.js';
+
+const deviceId = randomUUID();
+const server = new ArtifactServer();
+const probe = new MqttProbe();
+let dataDir: string;
+let model: ModelFile;
+let creds: StoredCredentials;
+let agent: DeviceAgent | null = null;
+
+function desired(version: number, overrides: Partial<NonNullable<DesiredState['model']>> = {}): DesiredState {
+  return {
+    schema: 1,
+    deviceId,
+    assignmentVersion: version,
+    issuedAt: new Date().toISOString(),
+    scenario: 'financial_trading',
+    reason: 'integration test',
+    model: {
+      modelId: 'm-mlp',
+      modelVersionId: 'mv-1',
+      variantId: 'var-fp32',
+      name: 'mlp',
+      version: '1.0.0',
+      precision: 'fp32',
+      artifactUrl: server.url('/a/mlp.onnx'),
+      sha256: model.sha256,
+      sizeBytes: model.bytes.length,
+      inputs: model.inputs,
+      ...overrides,
+    },
+    runtime: { targetRateHz: 50, windowSeconds: 1, intraOpThreads: 1 },
+  };
+}
+
+const is = (kind: 'reported' | 'telemetry' | 'status' | 'ack', m: Received): boolean =>
+  m.topic === { reported: topics.reported, telemetry: topics.telemetry, status: topics.status, ack: topics.commandAck }[kind](deviceId);
+
+function reportedWhere(pred: (r: ReturnType<typeof ReportedStateSchema.parse>) => boolean) {
+  return (m: Received): boolean => is('reported', m) && pred(ReportedStateSchema.parse(m.payload));
+}
+
+async function startAgent(): Promise<DeviceAgent> {
+  const a = new DeviceAgent({ dataDir, credentials: creds, logger: silentLogger, seed: 7, powerCounters: [] });
+  await a.start();
+  agent = a;
+  return a;
+}
+
+beforeAll(async () => {
+  model = await writeModel('mlp');
+  server.add('/a/mlp.onnx', model.bytes);
+  await server.start();
+  dataDir = await mkdtemp(join(tmpdir(), 'agent-int-'));
+  creds = {
+    schema: 1,
+    deviceId,
+    deviceSecret: 'x'.repeat(40),
+    scenario: 'financial_trading',
+    mqtt: { url: BROKER_URL, username: deviceId, clientId: deviceId },
+    controlPlaneUrl: 'http://127.0.0.1:9',
+    enrolledAt: new Date().toISOString(),
+    hardwareProfile: hardwarePreset('edge-npu-trading'),
+    profileLabel: 'edge-npu-trading',
+  };
+  await saveCredentials(dataDir, creds);
+  await probe.connect(`${topics.deviceRoot(deviceId)}#`);
+});
+
+afterAll(async () => {
+  await agent?.stop();
+  // Clear what this test left retained on the shared broker.
+  await probe.publish(topics.desired(deviceId), null, true);
+  await probe.publish(topics.status(deviceId), null, true);
+  await probe.close();
+  await server.stop();
+});
+
+describe('device agent against Mosquitto', () => {
+  it('applies a retained desired state, runs the model and publishes valid telemetry', async () => {
+    await probe.publish(topics.desired(deviceId), desired(3), true);
+    await startAgent();
+    const online = await probe.waitFor((m) => is('status', m) && StatusMessageSchema.parse(m.payload).state === 'online');
+    expect(online.retain).toBe(false); // live delivery to an existing subscriber
+    const running = await probe.waitFor(reportedWhere((r) => r.phase === 'running'));
+    const report = ReportedStateSchema.parse(running.payload);
+    expect(report.active?.sha256).toBe(model.sha256);
+    expect(report.appliedAssignmentVersion).toBe(3);
+    expect(report.lastUpdate).toMatchObject({ assignmentVersion: 3, outcome: 'ok' });
+    const phases = probe.messages.filter((m) => is('reported', m)).map((m) => ReportedStateSchema.parse(m.payload).phase);
+    expect(phases).toEqual(expect.arrayContaining(['downloading', 'verifying', 'loading', 'running']));
+
+    const from = probe.messages.length;
+    const busy = await probe.waitFor((m) => is('telemetry', m) && TelemetryWindowSchema.parse(m.payload).inferences > 0, 20_000, from);
+    const window = TelemetryWindowSchema.parse(busy.payload);
+    expect(window.variantId).toBe('var-fp32');
+    expect(window.latencyMs?.p99).toBeGreaterThan(0);
+    expect(window.latencyMs?.max).toBeGreaterThanOrEqual(window.latencyMs?.p99 ?? Infinity);
+    expect(window.power.source).toBe('estimate');
+    expect(window.power.detail).toContain('edge-npu-trading');
+    expect(window.bootId).toBe(agent?.bootId);
+  });
+
+  it('answers commands with a correlated ack', async () => {
+    const correlationId = randomUUID();
+    await probe.publish(topics.commands(deviceId), { correlationId, command: 'ping' }, false);
+    const ack = await probe.waitFor((m) => is('ack', m) && CommandAckSchema.parse(m.payload).correlationId === correlationId);
+    expect(CommandAckSchema.parse(ack.payload).status).toBe('ok');
+  });
+
+  it('keeps the running model when a new artifact fails its hash check', async () => {
+    const from = probe.messages.length;
+    await probe.publish(topics.desired(deviceId), desired(4, { sha256: 'b'.repeat(64), variantId: 'var-bad' }), true);
+    const failed = await probe.waitFor(reportedWhere((r) => r.lastUpdate?.assignmentVersion === 4), 20_000, from);
+    const report = ReportedStateSchema.parse(failed.payload);
+    expect(report.lastUpdate).toMatchObject({ outcome: 'failed', reasonCode: 'hash_mismatch' });
+    expect(report.active?.sha256).toBe(model.sha256);
+    const later = probe.messages.length;
+    const tele = await probe.waitFor((m) => is('telemetry', m) && TelemetryWindowSchema.parse(m.payload).inferences > 0, 20_000, later);
+    expect(TelemetryWindowSchema.parse(tele.payload).variantId).toBe('var-fp32');
+  });
+
+  it('keeps the running model when the new one fails to load or fails its smoke run', async () => {
+    const garbage = new TextEncoder().encode('this is not an onnx model at all');
+    server.add('/a/garbage.onnx', garbage);
+    let from = probe.messages.length;
+    const bad = { artifactUrl: server.url('/a/garbage.onnx'), sha256: sha256(garbage), sizeBytes: garbage.length, variantId: 'var-garbage' };
+    await probe.publish(topics.desired(deviceId), desired(5, bad), true);
+    const loadFailed = await probe.waitFor(reportedWhere((r) => r.lastUpdate?.assignmentVersion === 5), 20_000, from);
+    expect(ReportedStateSchema.parse(loadFailed.payload)).toMatchObject({
+      phase: 'failed',
+      lastUpdate: { outcome: 'failed', reasonCode: 'load_failed' },
+      active: { sha256: model.sha256 },
+    });
+
+    const conv = await writeModel('conv');
+    server.add('/a/conv.onnx', conv.bytes);
+    from = probe.messages.length;
+    // Extreme inputs overflow the convolutions: the smoke run sees NaN outputs.
+    const nan = { artifactUrl: server.url('/a/conv.onnx'), sha256: conv.sha256, sizeBytes: conv.bytes.length, variantId: 'var-nan',
+      inputs: conv.inputs.map((i) => ({ ...i, min: 3e38, max: 3.4e38 })) };
+    await probe.publish(topics.desired(deviceId), desired(6, nan), true);
+    const smokeFailed = await probe.waitFor(reportedWhere((r) => r.lastUpdate?.assignmentVersion === 6), 20_000, from);
+    expect(ReportedStateSchema.parse(smokeFailed.payload)).toMatchObject({
+      lastUpdate: { outcome: 'failed', reasonCode: 'smoke_failed' },
+      active: { sha256: model.sha256, variantId: 'var-fp32' },
+    });
+  });
+
+  it('refuses a desired state below the watermark', async () => {
+    await probe.publish(topics.desired(deviceId), desired(2, { variantId: 'var-old' }), true);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(agent?.reportedState().appliedAssignmentVersion).toBe(3);
+    expect(agent?.reportedState().active?.variantId).toBe('var-fp32');
+  });
+
+  it('goes offline on stop and restarts from disk without downloading again', async () => {
+    await probe.publish(topics.desired(deviceId), desired(3), true);
+    const from = probe.messages.length;
+    await agent?.stop();
+    agent = null;
+    const offline = await probe.waitFor((m) => is('status', m) && StatusMessageSchema.parse(m.payload).state === 'offline', 5_000, from);
+    expect(offline.payload).toMatchObject({ state: 'offline' });
+    const requestsBefore = server.requests;
+    const restarted = await startAgent();
+    const report = await probe.waitFor(
+      reportedWhere((r) => r.bootId === restarted.bootId && r.phase === 'running'),
+      20_000,
+      from,
+    );
+    expect(ReportedStateSchema.parse(report.payload).active?.sha256).toBe(model.sha256);
+    expect(server.requests).toBe(requestsBefore);
+  });
+});

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { parseCliArgs, resolveProfile } from './cli-args.parser.js';
+
+const base = ['--url', 'http://127.0.0.1:3000', '--data-dir', '/tmp/d'];
+
+describe('parseCliArgs', () => {
+  it('parses every option', () => {
+    const r = parseCliArgs([
+      ...base,
+      '--token', 'tok_0123456789abcdef',
+      '--profile', 'edge-npu-trading',
+      '--name', 'box-1',
+      '--mqtt-url', 'mqtt://127.0.0.1:1883',
+      '--log-level', 'debug',
+      '--seed', '42',
+    ]);
+    expect(r).toEqual({
+      ok: true,
+      value: {
+        url: 'http://127.0.0.1:3000',
+        dataDir: '/tmp/d',
+        token: 'tok_0123456789abcdef',
+        profile: 'edge-npu-trading',
+        name: 'box-1',
+        mqttUrl: 'mqtt://127.0.0.1:1883',
+        logLevel: 'debug',
+        seed: 42,
+      },
+    });
+  });
+
+  it('defaults the log level and leaves enrollment options optional', () => {
+    expect(parseCliArgs(base)).toMatchObject({ ok: true, value: { logLevel: 'info', token: undefined } });
+  });
+
+  it.each([
+    [['--data-dir', '/tmp/d'], /--url/],
+    [['--url', 'ftp://x', '--data-dir', '/d'], /--url must be an http/],
+    [['--url', 'http://x'], /--data-dir is required/],
+    [[...base, '--log-level', 'loud'], /logLevel/],
+    [[...base, '--mqtt-url', 'localhost'], /--mqtt-url must look like/],
+    [[...base, '--token', 'short'], /--token looks too short/],
+    [[...base, '--bogus'], /Unknown option '--bogus'/],
+    [[...base, '--seed', 'abc'], /seed/],
+  ])('rejects %j with a message naming the problem', (argv, message) => {
+    const r = parseCliArgs(argv);
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.message).toMatch(message);
+      expect(r.message).toContain('usage: fleet-agent');
+    }
+  });
+});
+
+describe('resolveProfile', () => {
+  const files: Record<string, string> = {
+    'good.json': JSON.stringify({
+      name: 'Lab box', hardwareClass: 'lab-cpu', accelerator: 'cpu', tops: 1, sramMb: 0, dramMb: 2048,
+      powerBudgetW: 10, idlePowerW: 2, activePowerW: 8, precisions: ['fp32'], cpuCores: 2,
+    }),
+    'broken.json': '{ "name": ',
+    'invalid.json': JSON.stringify({ name: 'x', hardwareClass: 'UPPER', accelerator: 'tpu' }),
+  };
+  const read = (p: string): string => {
+    const text = files[p];
+    if (text === undefined) throw new Error('ENOENT');
+    return text;
+  };
+
+  it('resolves a preset by name', () => {
+    expect(resolveProfile('cloud-cpu-node', read)).toMatchObject({ ok: true, value: { label: 'cloud-cpu-node', profile: { accelerator: 'cpu' } } });
+  });
+
+  it('reads a JSON profile file', () => {
+    expect(resolveProfile('good.json', read)).toMatchObject({ ok: true, value: { label: 'lab-cpu', profile: { name: 'Lab box' } } });
+  });
+
+  it('names the known presets for an unknown name', () => {
+    const r = resolveProfile('edge-npu-tradnig', read);
+    expect(r).toEqual({ ok: false, message: expect.stringContaining('neither a hardware preset (known: edge-npu-trading,') as unknown });
+  });
+
+  it('says when the file is not JSON', () => {
+    expect(resolveProfile('broken.json', read)).toEqual({ ok: false, message: expect.stringContaining('broken.json is not valid JSON') as unknown });
+  });
+
+  it('names the invalid fields of a profile', () => {
+    const r = resolveProfile('invalid.json', read);
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.message).toContain('not a valid hardware profile');
+      expect(r.message).toContain('hardwareClass');
+      expect(r.message).toContain('accelerator');
+      expect(r.message).toContain('tops');
+    }
+  });
+});

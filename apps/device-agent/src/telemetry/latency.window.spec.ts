@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { LatencyWindow, percentile, summarise } from './latency.window.js';
+
+describe('percentile (nearest rank)', () => {
+  const sorted = Array.from({ length: 100 }, (_, i) => i + 1);
+
+  it('picks the nearest-rank sample', () => {
+    expect(percentile(sorted, 50)).toBe(50);
+    expect(percentile(sorted, 95)).toBe(95);
+    expect(percentile(sorted, 99)).toBe(99);
+    expect(percentile(sorted, 100)).toBe(100);
+    expect(percentile(sorted, 0)).toBe(1);
+  });
+
+  it('handles one sample and refuses none', () => {
+    expect(percentile([7], 99)).toBe(7);
+    expect(() => percentile([], 50)).toThrow();
+  });
+
+  it('summarises unsorted samples', () => {
+    expect(summarise([5, 1, 3, 2, 4], 5)).toEqual({ p50: 3, p95: 5, p99: 5, max: 5 });
+    expect(summarise([], 0)).toBeNull();
+  });
+});
+
+describe('LatencyWindow', () => {
+  it('counts inferences, errors and busy time and resets on drain', () => {
+    const w = new LatencyWindow();
+    w.record(2, true);
+    w.record(4, true);
+    w.record(10, false); // non-finite output: measured, but an error
+    w.record(null, false); // threw: no latency
+    const stats = w.drain();
+    expect(stats).toEqual({ inferences: 4, errors: 2, busyMs: 16, latencyMs: { p50: 4, p95: 10, p99: 10, max: 10 } });
+    expect(w.drain()).toEqual({ inferences: 0, errors: 0, busyMs: 0, latencyMs: null });
+  });
+
+  it('keeps memory bounded past capacity while max and counts stay exact', () => {
+    const w = new LatencyWindow(1_000, 3);
+    for (let i = 1; i <= 50_000; i++) w.record(i % 1_000 === 0 ? 500 : 1, true);
+    w.record(9_999, true);
+    const stats = w.drain();
+    expect(stats.inferences).toBe(50_001);
+    expect(stats.latencyMs?.max).toBe(9_999);
+    expect(stats.latencyMs?.p50).toBe(1);
+  });
+});

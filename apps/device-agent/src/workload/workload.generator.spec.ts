@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../core/logger.js';
+import type { InferenceEngine, RunResult } from '../engine/inference.engine.js';
+import { FakeClock } from '../test-support/fake.clock.js';
+import { WorkloadGenerator } from './workload.generator.js';
+
+/** An engine whose runs take `costMs` of fake time; tracks concurrency. */
+class TimedEngine implements InferenceEngine {
+  runs = 0;
+  inFlight = 0;
+  maxInFlight = 0;
+  constructor(
+    private readonly clock: FakeClock,
+    private readonly costMs: number,
+    private readonly result: Partial<RunResult> = {},
+  ) {}
+  load(): Promise<void> {
+    return Promise.resolve();
+  }
+  async run(): Promise<RunResult> {
+    this.runs++;
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    await Promise.resolve();
+    this.clock.tick(this.costMs);
+    this.inFlight--;
+    return { ok: true, latencyMs: this.costMs, ...this.result };
+  }
+  dispose(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function setup(rateHz: number) {
+  const clock = new FakeClock();
+  const records: Array<[number | null, boolean]> = [];
+  const gen = new WorkloadGenerator(clock, { record: (l, ok) => records.push([l, ok]) }, silentLogger, rateHz);
+  return { clock, records, gen };
+}
+
+describe('WorkloadGenerator', () => {
+  it('runs at the target rate', async () => {
+    const { clock, records, gen } = setup(10);
+    const engine = new TimedEngine(clock, 1);
+    gen.setEngine(engine);
+    gen.start();
+    await clock.advance(1_000);
+    await gen.stop();
+    expect(records.length).toBeGreaterThanOrEqual(10);
+    expect(records.length).toBeLessThanOrEqual(11);
+    expect(engine.maxInFlight).toBe(1);
+  });
+
+  it('idles without an engine and starts when one is set', async () => {
+    const { clock, records, gen } = setup(10);
+    gen.start();
+    await clock.advance(500);
+    expect(records).toEqual([]);
+    gen.setEngine(new TimedEngine(clock, 1));
+    await clock.advance(500);
+    await gen.stop();
+    expect(records.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('counts missed slots instead of piling up when runs are slower than the rate', async () => {
+    const { clock, records, gen } = setup(100); // 10 ms slots, 35 ms runs
+    const engine = new TimedEngine(clock, 35);
+    gen.setEngine(engine);
+    gen.start();
+    await clock.advance(1_000);
+    await gen.stop();
+    expect(engine.maxInFlight).toBe(1);
+    expect(records.length).toBeLessThanOrEqual(30);
+    expect(gen.behind).toBeGreaterThan(50);
+  });
+
+  it('records failed runs as errors, and a throwing engine too', async () => {
+    const { clock, records, gen } = setup(10);
+    gen.setEngine(new TimedEngine(clock, 1, { ok: false, error: 'non-finite output' }));
+    gen.start();
+    await clock.advance(200);
+    const throwing: InferenceEngine = { load: () => Promise.resolve(), run: () => Promise.reject(new Error('boom')), dispose: () => Promise.resolve() };
+    gen.setEngine(throwing);
+    await clock.advance(200);
+    await gen.stop();
+    expect(records.some(([l, ok]) => l === 1 && !ok)).toBe(true);
+    expect(records.some(([l, ok]) => l === null && !ok)).toBe(true);
+    expect(records.every(([, ok]) => !ok)).toBe(true);
+  });
+});
