@@ -59,11 +59,10 @@ describe('telemetry ingest', () => {
     await h.cp.ingest.flush();
     await waitFor(async () => (await count('SELECT count(*)::int AS n FROM "TelemetryWindow" WHERE "deviceId" = $1', [e.deviceId])) === 1, 10_000, 'good row');
     const reasons = (await db.query('SELECT reason FROM "RejectedMessage" WHERE "deviceId" = $1 ORDER BY id', [e.deviceId])).rows.map((r: { reason: string }) => r.reason);
-    expect(reasons[0]).toMatch(/not valid JSON/);
-    expect(reasons[1]).toMatch(/inferences/);
-    expect(reasons[2]).toMatch(/future/);
-    expect(reasons[3]).toMatch(/latencyMs\.p50/);
-    expect(reasons[4]).toMatch(/does not match the topic/);
+    // rejections are written concurrently, so their order is not fixed
+    for (const pattern of [/not valid JSON/, /inferences/, /future/, /latencyMs\.p50/, /does not match the topic/]) {
+      expect(reasons.filter((r) => pattern.test(r))).toHaveLength(1);
+    }
     await c.endAsync();
   });
 });

@@ -1,8 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startControlPlane, type ControlPlane } from '../app.js';
 import { ConfigSchema, deriveConfig, type Config } from '../config.js';
@@ -24,14 +25,54 @@ export async function freePort(): Promise<number> {
   });
 }
 
+const MIGRATIONS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../prisma/migrations');
+
+async function migrationsHash(): Promise<string> {
+  const h = createHash('sha256');
+  for (const dir of (await readdir(MIGRATIONS)).sort()) {
+    if (dir.endsWith('.toml')) continue;
+    h.update(dir).update(await readFile(path.join(MIGRATIONS, dir, 'migration.sql')));
+  }
+  return h.digest('hex').slice(0, 12);
+}
+
+async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: ADMIN_URL });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * A template database built once by the real migrations (`prisma migrate deploy`) for the current
+ * migrations; each test file then gets a copy of it, which takes well under a second.
+ */
+async function templateDatabase(): Promise<string> {
+  const name = `ef_tpl_${await migrationsHash()}`;
+  const exists = await admin(async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1);
+  if (exists) return name;
+  const building = `${name}_${randomBytes(3).toString('hex')}`;
+  const u = new URL(ADMIN_URL);
+  u.pathname = `/${building}`;
+  await ensureDatabase(u.toString());
+  await migrate(u.toString(), new Logger('test', 'warn'));
+  await admin(async (c) => {
+    await c.query(`ALTER DATABASE "${building}" RENAME TO "${name}"`).catch(async () => c.query(`DROP DATABASE IF EXISTS "${building}" WITH (FORCE)`));
+  });
+  return name;
+}
+
 /** A fresh, migrated database for one test file. */
 export async function freshDatabase(prefix = 'ef_test'): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  const template = await templateDatabase();
+  await admin((c) => c.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`));
   const u = new URL(ADMIN_URL);
   u.pathname = `/${name}`;
   const url = u.toString();
-  await ensureDatabase(url);
-  await migrate(url, new Logger('test', 'warn'));
   return {
     url,
     drop: async () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../core/logger.js';
 
@@ -60,6 +60,29 @@ export class ArtifactDownloader {
     );
   }
 
+  /** sha256 of the verified models on disk. */
+  async listVerified(): Promise<string[]> {
+    const names = await readdir(this.options.modelsDir).catch(() => []);
+    return names.flatMap((n) => /^([0-9a-f]{64})\.onnx$/.exec(n)?.slice(1, 2) ?? []);
+  }
+
+  /**
+   * Deletes leftover temp files and every verified model not in `keep` (the active one and the
+   * previous one stay, so a rollback needs no download). Returns the removed sha256s.
+   */
+  async prune(keep: ReadonlySet<string>): Promise<string[]> {
+    const names = await readdir(this.options.modelsDir).catch(() => []);
+    const removed: string[] = [];
+    for (const name of names) {
+      const sha = /^([0-9a-f]{64})\.onnx$/.exec(name)?.[1];
+      if (name.startsWith('.tmp-') || (sha !== undefined && !keep.has(sha))) {
+        await rm(join(this.options.modelsDir, name), { force: true });
+        if (sha !== undefined) removed.push(sha);
+      }
+    }
+    return removed;
+  }
+
   /** Streams the artifact to its temp file, stopping at `sizeBytes`; deletes the file on any failure. */
   async download(ref: ArtifactRef): Promise<string> {
     await mkdir(this.options.modelsDir, { recursive: true });
@@ -108,7 +131,8 @@ export class ArtifactDownloader {
         throw new ArtifactError('size_mismatch', `server announces ${declared} bytes, expected ${ref.sizeBytes}`);
       }
       let received = 0;
-      for await (const chunk of res.body) {
+      const body: AsyncIterable<Uint8Array> = res.body;
+      for await (const chunk of body) {
         received += chunk.byteLength;
         if (received > ref.sizeBytes) {
           abort.abort();

@@ -1,4 +1,3 @@
-import { readdir } from 'node:fs/promises';
 import type { DesiredModel, RuntimeSettings, UpdateOutcome } from '@edge-fleet/shared';
 import { ArtifactError, type ArtifactDownloader, sha256File } from '../artifact/artifact.downloader.js';
 import type { Clock } from '../core/clock.js';
@@ -65,11 +64,10 @@ export class StepExecutor {
 
   /** Reloads the persisted active model (re-checking its hash) so a restart needs no download. */
   async restore(): Promise<void> {
-    for (const name of await readdir(this.deps.downloader.modelsDir).catch(() => [])) {
-      const m = /^([0-9a-f]{64})\.onnx$/.exec(name);
-      if (m?.[1] !== undefined) this.verified.add(m[1]);
-    }
     const active = this.persisted.active;
+    // Temp files are leftovers of an interrupted download; verified models other than the active one go too.
+    await this.deps.downloader.prune(new Set(active === null ? [] : [active.model.sha256]));
+    for (const sha of await this.deps.downloader.listVerified()) this.verified.add(sha);
     if (active === null) return;
     try {
       const path = this.deps.downloader.modelPath(active.model.sha256);
@@ -164,6 +162,7 @@ export class StepExecutor {
     const activatedAt = new Date(this.deps.clock.now()).toISOString();
     await this.persist({ ...this.persisted, active: { model, runtime, activatedAt } });
     const previous = this.activeEngine;
+    const previousSha = this.persisted.active === null ? null : model.sha256;
     this.activeEngine = engine;
     this.candidate = null;
     this.deps.onRuntime(runtime);

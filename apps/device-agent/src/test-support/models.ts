@@ -34,3 +34,8 @@ export async function writeModel(name: ModelName, dir?: string): Promise<ModelFi
   await writeFile(path, generated.bytes);
   return { name, path, bytes: generated.bytes, sha256: sha256(generated.bytes), inputs: generated.inputs };
 }
+
+/** Tensor data as plain numbers (int64 included) for comparisons; [] when absent. */
+export function toNumbers(data: ArrayLike<number | bigint> | undefined): number[] {
+  return Array.from(data ?? [], Number);
+}

@@ -1,0 +1,5 @@
+import { ModelList } from '@/components/model-list';
+
+export default function ModelsPage() {
+  return <ModelList />;
+}

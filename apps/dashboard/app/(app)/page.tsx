@@ -1,0 +1,5 @@
+import { FleetOverview } from '@/components/fleet-overview';
+
+export default function OverviewPage() {
+  return <FleetOverview />;
+}

@@ -1,0 +1,150 @@
+'use client';
+
+import { UpdateOutcomeSchema } from '@edge-fleet/shared/schemas';
+import { formatAgo, formatDateTime, formatLatencyTarget, formatMegabytes, formatMs, formatPercent, formatPower, humanize } from '@/lib/format';
+import { trpc, type DeviceDetail as Detail, type TelemetryPoint } from '@/lib/trpc';
+import { usePolling } from '@/lib/use-polling';
+import { CHART_WINDOW_MINUTES, DeviceCharts } from './device-charts';
+import { PollStatus } from './poll-status';
+import { StatusBadge } from './status-badge';
+
+export function DeviceDetail({ id }: { id: string }) {
+  const state = usePolling(async (signal) => {
+    const [device, telemetry] = await Promise.all([
+      trpc.devices.get.query({ id }, { signal }),
+      trpc.devices.telemetry.query({ id, sinceMinutes: CHART_WINDOW_MINUTES, limit: 1_000 }, { signal }),
+    ]);
+    return { device, points: telemetry.points, at: Date.now() };
+  }, id);
+  if (state.status !== 'ok') return <PollStatus state={state} what="device" />;
+  const { device, points, at } = state.data;
+  return (
+    <>
+      {state.error && <p className="banner error">Refresh failed: {state.error}</p>}
+      <DeviceHeader d={device} />
+      <LatestFigures latest={points.at(-1) ?? null} />
+      <DeviceCharts
+        points={points}
+        now={at}
+        target={device.policy ? { percentile: device.policy.latencyPercentile, ms: device.policy.latencyTargetMs } : null}
+      />
+      <div className="panels">
+        <HardwarePanel d={device} />
+        <PolicyPanel d={device} />
+        <StatePanel d={device} now={at} />
+      </div>
+    </>
+  );
+}
+
+function DeviceHeader({ d }: { d: Detail }) {
+  return (
+    <header className="device-header">
+      <h1 data-testid="device-name">{d.name}</h1>
+      <StatusBadge status={d.status} />
+      <span>{humanize(d.scenario)}</span>
+      {d.policy && <span className={`badge tier-${d.policy.tier}`}>{d.policy.tier} tier</span>}
+      <code className="muted">{d.id}</code>
+    </header>
+  );
+}
+
+function LatestFigures({ latest }: { latest: TelemetryPoint | null }) {
+  return (
+    <section className="stats">
+      <div className="stat">
+        <span className="stat-label">Latest p99</span>
+        <span className="stat-value" data-testid="latest-p99">
+          {formatMs(latest?.p99)}
+        </span>
+      </div>
+      <div className="stat">
+        <span className="stat-label">Latest power</span>
+        <span className="stat-value" data-testid="latest-power" title={latest?.powerDetail}>
+          {formatPower(latest?.powerW, latest?.powerSource)}
+        </span>
+      </div>
+      <div className="stat">
+        <span className="stat-label">Latest error rate</span>
+        <span className="stat-value" data-testid="latest-error-rate">
+          {formatPercent(latest?.errorRate)}
+        </span>
+      </div>
+      <div className="stat">
+        <span className="stat-label">Inferences (last window)</span>
+        <span className="stat-value">{latest ? latest.inferences : '—'}</span>
+      </div>
+    </section>
+  );
+}
+
+function HardwarePanel({ d }: { d: Detail }) {
+  const hw = d.hardwareProfile;
+  const rows: [string, string][] = [
+    ['Profile', hw.name],
+    ['Hardware class', d.hardwareClass],
+    ['Accelerator', hw.accelerator],
+    ['Compute', `${hw.tops} TOPS`],
+    ['On-chip SRAM', formatMegabytes(hw.sramMb)],
+    ['DRAM', formatMegabytes(hw.dramMb)],
+    ['Power budget', `${hw.powerBudgetW} W (idle ${hw.idlePowerW} W, active ${hw.activePowerW} W)`],
+    ['Precisions', hw.precisions.join(', ')],
+    ['CPU cores', String(hw.cpuCores)],
+  ];
+  return <KeyValuePanel title="Hardware profile" rows={rows} testId="hardware-table" />;
+}
+
+function PolicyPanel({ d }: { d: Detail }) {
+  const p = d.policy;
+  if (!p) return <KeyValuePanel title="Policy target" rows={[['Policy', 'none for this scenario']]} />;
+  const rows: [string, string][] = [
+    ['Tier', p.tier],
+    ['Latency target', formatLatencyTarget(p.latencyPercentile, p.latencyTargetMs)],
+    ['Location', p.location],
+    ['Precision order', p.precisionOrder.join(' → ')],
+    ['Memory placement', p.memoryPlacement],
+    ['Max error rate', formatPercent(p.errorRateMax)],
+    ['Power budget', p.powerBudgetW === null ? 'hardware budget' : `${p.powerBudgetW} W`],
+    ['Model', p.model ? `${p.model.name} ${p.model.version}` : 'no model'],
+  ];
+  return <KeyValuePanel title="Policy target" rows={rows} testId="policy-table" />;
+}
+
+function StatePanel({ d, now }: { d: Detail; now: number }) {
+  const r = d.reported;
+  const update = UpdateOutcomeSchema.safeParse(r?.lastUpdate);
+  const outcome = update.success
+    ? `${update.data.outcome} (assignment v${update.data.assignmentVersion}, ${formatAgo(update.data.at, now)})` +
+      (update.data.reasonCode ? ` — ${update.data.reasonCode}` : '') +
+      (update.data.message ? `: ${update.data.message}` : '')
+    : 'none reported';
+  const rows: [string, string][] = [
+    ['Desired assignment', `v${d.assignmentVersion}`],
+    ['Applied assignment', r && r.appliedAssignmentVersion !== null ? `v${r.appliedAssignmentVersion}` : '—'],
+    ['Phase', r?.phase ?? 'not reported'],
+    ['Active model', d.active ? `${d.active.name} ${d.active.version} (${d.active.precision})` : 'none'],
+    ['Last update', outcome],
+    ['Reported', r ? formatAgo(r.reportedAt, now) : 'never'],
+    ['Last seen', formatAgo(d.lastSeenAt, now)],
+    ['Enrolled', formatDateTime(d.enrolledAt)],
+  ];
+  return <KeyValuePanel title="Desired / reported" rows={rows} testId="state-table" />;
+}
+
+function KeyValuePanel({ title, rows, testId }: { title: string; rows: [string, string][]; testId?: string }) {
+  return (
+    <section className="panel">
+      <h2>{title}</h2>
+      <table className="kv" data-testid={testId}>
+        <tbody>
+          {rows.map(([k, v]) => (
+            <tr key={k}>
+              <th scope="row">{k}</th>
+              <td>{v}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}

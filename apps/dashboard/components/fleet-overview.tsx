@@ -1,0 +1,82 @@
+'use client';
+
+import Link from 'next/link';
+import { formatLatencyTarget, humanize } from '@/lib/format';
+import { trpc, type FleetOverview as Overview } from '@/lib/trpc';
+import { usePolling } from '@/lib/use-polling';
+import { PollStatus } from './poll-status';
+
+const STATUSES = ['online', 'offline', 'pending', 'revoked'] as const;
+
+export function FleetOverview() {
+  const state = usePolling((signal) => trpc.fleet.overview.query(undefined, { signal }), 'overview');
+  if (state.status !== 'ok') return <PollStatus state={state} what="fleet overview" />;
+  return <OverviewView data={state.data} error={state.error} />;
+}
+
+function OverviewView({ data, error }: { data: Overview; error: string | null }) {
+  return (
+    <>
+      <h1>Fleet overview</h1>
+      {error && <p className="banner error">Refresh failed: {error}</p>}
+      <section className="stats">
+        <div className="stat">
+          <span className="stat-label">Devices</span>
+          <span className="stat-value" data-testid="fleet-total">
+            {data.total}
+          </span>
+        </div>
+        {STATUSES.map((s) => (
+          <div key={s} className={`stat stat-${s}`}>
+            <span className="stat-label">{s}</span>
+            <span className="stat-value" data-testid={`status-${s}`}>
+              {data.byStatus[s]}
+            </span>
+          </div>
+        ))}
+      </section>
+      {data.total === 0 && (
+        <p className="empty-state">
+          No devices have enrolled yet. Create an enrollment token and start a device agent; it will appear here within seconds.
+        </p>
+      )}
+      <h2>Scenarios</h2>
+      {data.scenarios.length === 0 ? (
+        <p className="empty-state">No risk-tier policies are defined.</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th>Scenario</th>
+              <th>Tier</th>
+              <th>Latency target</th>
+              <th>Location</th>
+              <th>Precision order</th>
+              <th>Model</th>
+              <th className="num">Devices</th>
+              <th className="num">Online</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.scenarios.map((s) => (
+              <tr key={s.scenario} data-testid={`scenario-row-${s.scenario}`}>
+                <td>
+                  <Link href={`/devices?scenario=${encodeURIComponent(s.scenario)}`}>{humanize(s.scenario)}</Link>
+                </td>
+                <td>
+                  <span className={`badge tier-${s.tier}`}>{s.tier}</span>
+                </td>
+                <td>{formatLatencyTarget(s.latencyPercentile, s.latencyTargetMs)}</td>
+                <td>{s.location}</td>
+                <td>{s.precisionOrder.join(' → ')}</td>
+                <td>{s.model ? `${s.model.name} ${s.model.version}` : <span className="muted">no model</span>}</td>
+                <td className="num">{s.total}</td>
+                <td className="num">{s.online}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}

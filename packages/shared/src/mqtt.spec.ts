@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { devicePublishAllowed, deviceSubscribeAllowed, filters, parseTopic, topics } from './mqtt.js';
+
+const a = '3f0e4a52-8a9c-4d1e-9f57-2b1c6f0d9a11';
+const b = '9b2d7c1e-1111-4222-8333-444455556666';
+
+describe('topic map', () => {
+  it('builds and parses every device topic', () => {
+    for (const [kind, build] of [['desired', topics.desired], ['reported', topics.reported], ['telemetry', topics.telemetry], ['status', topics.status], ['commands', topics.commands], ['commands/ack', topics.commandAck]] as const) {
+      expect(parseTopic(build(a))).toEqual({ deviceId: a, kind });
+    }
+  });
+
+  it('refuses topics outside the map', () => {
+    for (const t of ['fleet/v1/devices/+/telemetry', 'fleet/v1/devices/#', `fleet/v1/devices/${a}/telemetry/x`, `fleet/v2/devices/${a}/telemetry`, 'fleet/v1/devices/__proto__/status', `fleet/v1/devices/${a}`, '']) {
+      expect(parseTopic(t)).toBeNull();
+    }
+  });
+
+  it('lets a device publish only its own upstream topics and subscribe only to its own downstream topics', () => {
+    expect(devicePublishAllowed(a, topics.telemetry(a))).toBe(true);
+    expect(devicePublishAllowed(a, topics.telemetry(b))).toBe(false);
+    expect(devicePublishAllowed(a, topics.desired(a))).toBe(false);
+    expect(deviceSubscribeAllowed(a, topics.desired(a))).toBe(true);
+    expect(deviceSubscribeAllowed(a, topics.desired(b))).toBe(false);
+    expect(deviceSubscribeAllowed(a, filters.telemetry)).toBe(false);
+    expect(deviceSubscribeAllowed(a, '#')).toBe(false);
+    expect(filters.shared('cp', filters.telemetry)).toBe('$share/cp/fleet/v1/devices/+/telemetry');
+  });
+});
