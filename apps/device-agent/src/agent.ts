@@ -13,6 +13,7 @@ import {
   topics,
 } from '@edge-fleet/shared';
 import { ArtifactDownloader } from './artifact/artifact.downloader.js';
+import { withTimeout } from './core/async.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { errorMessage, type Logger } from './core/logger.js';
 import { AGENT_VERSION } from './core/version.js';
@@ -137,8 +138,9 @@ export class DeviceAgent {
     this.logger.info('agent stopping');
     await this.reconciler?.stop();
     await this.generator.stop();
-    if (this.session.connected) await this.telemetry.stop(true);
-    else await this.telemetry.stop(false);
+    await withTimeout(this.telemetry.stop(this.session.connected), 2_000, 'final telemetry flush').catch((err: unknown) =>
+      this.logger.warn('final telemetry window not sent', { error: errorMessage(err) }),
+    );
     await this.session.stop();
     await this.executor?.close();
     this.logger.info('agent stopped');

@@ -11,13 +11,19 @@ export function LoginForm() {
   const formRef = useRef<HTMLFormElement>(null);
   const inputRef = useRef<HTMLInputElement>(null);
 
-  // `/login#token=…` (printed by the start script): fill and submit once, and drop the token from the address bar.
+  // `/login#token=…` (printed by the start script): fill and submit, and drop the token from the address bar.
+  // Also on `hashchange`: pasting the link into a tab already on /login changes only the fragment.
   useEffect(() => {
-    const token = tokenFromFragment(window.location.hash);
-    if (!token || !formRef.current || !inputRef.current) return;
-    window.history.replaceState(null, '', window.location.pathname + window.location.search);
-    inputRef.current.value = token;
-    formRef.current.requestSubmit();
+    const submitFromFragment = () => {
+      const token = tokenFromFragment(window.location.hash);
+      if (!token || !formRef.current || !inputRef.current) return;
+      window.history.replaceState(null, '', window.location.pathname + window.location.search);
+      inputRef.current.value = token;
+      formRef.current.requestSubmit();
+    };
+    submitFromFragment();
+    window.addEventListener('hashchange', submitFromFragment);
+    return () => window.removeEventListener('hashchange', submitFromFragment);
   }, []);
 
   return (

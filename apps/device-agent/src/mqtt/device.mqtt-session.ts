@@ -1,5 +1,6 @@
 import { parseTopic, type StatusMessage, StatusMessageSchema, topics } from '@edge-fleet/shared';
 import mqtt, { type MqttClient } from 'mqtt';
+import { withTimeout } from '../core/async.js';
 import type { Clock } from '../core/clock.js';
 import { errorMessage, type Logger } from '../core/logger.js';
 
@@ -104,12 +105,4 @@ export class DeviceMqttSession {
   private nowIso(): string {
     return new Date(this.options.clock.now()).toISOString();
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

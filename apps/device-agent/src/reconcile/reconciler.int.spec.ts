@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentPhase, DesiredModel, DesiredState } from '@edge-fleet/shared';
@@ -32,9 +32,13 @@ class StubEngine implements InferenceEngine {
 }
 
 const server = new ArtifactServer();
-const blobs = { a: new TextEncoder().encode('model A bytes'), b: new TextEncoder().encode('model B bytes!') };
+const blobs = {
+  a: new TextEncoder().encode('model A bytes'),
+  b: new TextEncoder().encode('model B bytes!'),
+  c: new TextEncoder().encode('model C bytes!!'),
+};
 
-function desired(version: number, which: 'a' | 'b'): DesiredState {
+function desired(version: number, which: keyof typeof blobs): DesiredState {
   const bytes = blobs[which];
   const model: DesiredModel = {
     modelId: 'm', modelVersionId: `mv-${which}`, variantId: `v-${which}`, name: 'n', version: '1', precision: 'fp32',
@@ -71,6 +75,7 @@ async function build(dataDir: string) {
 beforeAll(async () => {
   server.add('/a', blobs.a);
   server.add('/b', blobs.b);
+  server.add('/c', blobs.c);
   await server.start();
 });
 
@@ -100,6 +105,17 @@ describe('Reconciler with the real executor', () => {
     await reconciler.idle();
     expect(active.at(-1)).toBe('v-b');
     expect(executor.state.watermark).toBe(2);
+  });
+
+  it('keeps only the active and the previous model on disk', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rec-'));
+    const { reconciler } = await build(dir);
+    for (const [v, which] of [[1, 'a'], [2, 'b'], [3, 'c']] as const) {
+      reconciler.setTarget(desired(v, which));
+      await reconciler.idle();
+    }
+    const files = (await readdir(join(dir, 'models'))).sort();
+    expect(files).toEqual([`${sha256(blobs.b)}.onnx`, `${sha256(blobs.c)}.onnx`].sort());
   });
 
   it('refuses an older version after a restart (watermark is persisted)', async () => {

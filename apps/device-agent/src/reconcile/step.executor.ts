@@ -160,9 +160,10 @@ export class StepExecutor {
     const engine = this.candidate?.engine;
     if (engine == null) throw new StepFailure('load_failed', 'no smoke-tested candidate to activate');
     const activatedAt = new Date(this.deps.clock.now()).toISOString();
+    const keep = new Set([model.sha256]);
+    if (this.persisted.active !== null) keep.add(this.persisted.active.model.sha256);
     await this.persist({ ...this.persisted, active: { model, runtime, activatedAt } });
     const previous = this.activeEngine;
-    const previousSha = this.persisted.active === null ? null : model.sha256;
     this.activeEngine = engine;
     this.candidate = null;
     this.deps.onRuntime(runtime);
@@ -170,6 +171,7 @@ export class StepExecutor {
     // Released only after its in-flight run has finished (InferenceEngine.dispose contract).
     await previous?.dispose();
     this.deps.logger.info('model activated', { sha256: model.sha256, variantId: model.variantId });
+    for (const sha of await this.deps.downloader.prune(keep)) this.verified.delete(sha);
   }
 
   private async unload(): Promise<void> {

@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+// Starts the whole system on this machine: control plane (which finds or starts Postgres and
+// Redis, migrates, and runs the embedded MQTT broker unless MQTT_URL is set), the dashboard, and
+// a demo fleet of real device agents running a model this repo generates itself.
+// Expects a built workspace (scripts/start.sh builds it first).
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const env = process.env;
+const HOST = env.HOST ?? '127.0.0.1';
+const PORT = Number(env.PORT ?? 8080);
+const DASHBOARD_PORT = Number(env.DASHBOARD_PORT ?? 3000);
+const DATA_DIR = path.resolve(env.DATA_DIR ?? path.join(ROOT, '.data'));
+const DEMO = (env.DEMO ?? 'on') !== 'off';
+const API = `http://${HOST}:${PORT}`;
+
+/** One device per scenario of the default policy set, each on different hardware. */
+const DEMO_FLEET = [
+  { scenario: 'financial_trading', profile: 'edge-npu-trading', name: 'trading-box-01', model: 'mlp' },
+  { scenario: 'autonomous_driving', profile: 'edge-dsa-vehicle', name: 'vehicle-07', model: 'convnet' },
+  { scenario: 'customer_support_agent', profile: 'edge-gpu-kiosk', name: 'kiosk-12', model: 'mlp' },
+  { scenario: 'robotic_manipulation', profile: 'robot-npu-arm', name: 'arm-03', model: 'convnet' },
+  { scenario: 'content_generation_agent', profile: 'cloud-gpu-node', name: 'gpu-node-a', model: 'mlp' },
+  { scenario: 'data_analysis_agent', profile: 'cloud-cpu-node', name: 'cpu-node-b', model: 'mlp' },
+];
+
+const children = [];
+function run(name, args, extraEnv = {}) {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...env, DATA_DIR, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const prefix = (line) => `[${name}] ${line}\n`;
+  for (const s of [child.stdout, child.stderr]) {
+    let buf = '';
+    s.on('data', (b) => {
+      buf += b.toString();
+      const lines = buf.split('\n');
+      buf = lines.pop() ?? '';
+      if (env.VERBOSE === '1' || name === 'control-plane') for (const l of lines) if (l) process.stdout.write(prefix(l));
+    });
+  }
+  child.on('exit', (code, signal) => {
+    if (!stopping) process.stdout.write(prefix(`exited (${signal ?? code})`));
+    if (name === 'control-plane' && !stopping) shutdown(1);
+  });
+  children.push(child);
+  return child;
+}
+
+let stopping = false;
+function shutdown(code = 0) {
+  if (stopping) return;
+  stopping = true;
+  for (const c of [...children].reverse()) c.kill('SIGTERM');
+  setTimeout(() => process.exit(code), 3_000).unref();
+  Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r() : c.once('exit', r))))).then(() => process.exit(code));
+}
+process.on('SIGINT', () => shutdown(0));
+process.on('SIGTERM', () => shutdown(0));
+
+async function waitReady(url, timeoutMs) {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`${url} did not become ready within ${timeoutMs / 1000} s`);
+}
+
+async function api(token, method, p, body) {
+  const headers = { authorization: `Bearer ${token}` };
+  const init = { method, headers };
+  if (body instanceof FormData) init.body = body;
+  else if (body !== undefined) {
+    headers['content-type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(`${API}${p}`, init);
+  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+/** Uploads the demo models (generated here, never downloaded) and gives each scenario its model. */
+async function demoModels(token) {
+  const { buildMlpClassifier, buildConvNet } = await import(path.join(ROOT, 'packages/onnx-builder/dist/index.js'));
+  const wanted = { mlp: ['demo-mlp-classifier', buildMlpClassifier({ seed: 1 })], convnet: ['demo-convnet', buildConvNet({ seed: 1 })] };
+  const { items } = await api(token, 'GET', '/api/v1/models');
+  const ids = {};
+  for (const [key, [name, model]] of Object.entries(wanted)) {
+    const existing = items.find((v) => v.name === name && v.version === '1.0.0');
+    if (existing) {
+      ids[key] = existing.id;
+      continue;
+    }
+    const form = new FormData();
+    form.set('file', new Blob([model.bytes]), `${name}.onnx`);
+    form.set('name', name);
+    form.set('version', '1.0.0');
+    form.set('inputs', JSON.stringify(model.inputs));
+    ids[key] = (await api(token, 'POST', '/api/v1/models', form)).id;
+  }
+  const overview = items.flatMap((v) => v.scenarios);
+  for (const d of DEMO_FLEET) {
+    if (!overview.includes(d.scenario)) await api(token, 'PUT', `/api/v1/scenarios/${d.scenario}/model`, { modelVersionId: ids[d.model] });
+  }
+}
+
+async function demoFleet(token) {
+  for (const d of DEMO_FLEET) {
+    const dataDir = path.join(DATA_DIR, 'demo-agents', d.name);
+    const args = ['apps/device-agent/dist/cli.js', '--url', API, '--data-dir', dataDir];
+    if (!existsSync(path.join(dataDir, 'credentials.json'))) {
+      const t = await api(token, 'POST', '/api/v1/enrollment-tokens', { scenario: d.scenario, labels: { demo: 'true' } });
+      args.push('--token', t.token, '--profile', d.profile, '--name', d.name);
+    }
+    run(`agent ${d.name}`, args);
+  }
+}
+
+async function main() {
+  run('control-plane', ['apps/control-plane/dist/main.js']);
+  await waitReady(`${API}/readyz`, 180_000);
+  const token = (await readFile(path.join(DATA_DIR, 'operator-token'), 'utf8')).trim();
+  run('dashboard', ['apps/dashboard/node_modules/next/dist/bin/next', 'start', 'apps/dashboard', '-p', String(DASHBOARD_PORT), '-H', HOST], { CONTROL_PLANE_URL: API, NEXT_TELEMETRY_DISABLED: '1' });
+  if (DEMO) {
+    await demoModels(token);
+    await demoFleet(token);
+  }
+  await waitReady(`http://${HOST}:${DASHBOARD_PORT}/login`, 60_000);
+  process.stdout.write(
+    [
+      '',
+      'Edge Fleet is running.',
+      `  Dashboard:      http://${HOST}:${DASHBOARD_PORT}/login#token=${token}`,
+      `  Operator token: ${token}   (also in ${path.join(DATA_DIR, 'operator-token')})`,
+      `  API:            ${API}/api/v1   (OpenAPI: ${API}/api/v1/openapi.json)`,
+      `  MQTT:           ${env.MQTT_URL ?? `mqtt://127.0.0.1:${env.MQTT_EMBEDDED_PORT ?? 1884}`}`,
+      DEMO ? `  Demo fleet:     ${DEMO_FLEET.length} agents, one per scenario` : '  Demo fleet:     off (DEMO=off)',
+      'Press Ctrl+C to stop.',
+      '',
+    ].join('\n'),
+  );
+}
+
+main().catch((e) => {
+  process.stderr.write(`start failed: ${e instanceof Error ? e.message : String(e)}\n`);
+  shutdown(1);
+});
