@@ -11,7 +11,7 @@ export default tseslint.config(
       '**/generated/**',
       '**/next-env.d.ts',
       '**/*.config.{js,mjs,ts}',
-      'scripts/**',
+      '**/scripts/**',
       '.ci/**',
       '.data/**',
     ],

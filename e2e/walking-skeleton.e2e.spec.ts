@@ -55,7 +55,7 @@ afterAll(async () => {
 
 /** The part of packages/onnx-builder this test uses (loaded from its build, as the start script does). */
 interface OnnxBuilder {
-  buildMlpClassifier(o: { seed: number }): { bytes: Uint8Array; inputs: unknown[] };
+  buildMlpClassifier: (o: { seed: number }) => { bytes: Uint8Array; inputs: unknown[] };
 }
 
 interface Device { id: string; name: string; status: string; hardwareClass: string; reported: { phase: string; activeVariantId: string | null } | null }

@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -75,7 +74,7 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
     }),
   );
   await app.listen(config.PORT, config.HOST);
-  const addr = (app.getHttpServer() as Server).address() as AddressInfo;
+  const addr = app.getHttpServer().address() as AddressInfo;
   const operatorToken = await auth.ensureBootstrapToken();
 
   return {

@@ -1,4 +1,4 @@
-import { formatMs, formatPercent, powerSourceLabel } from '@/lib/format';
+import { powerSourceLabel } from '@/lib/format';
 import type { TelemetryPoint } from '@/lib/trpc';
 import { LineChart } from './line-chart';
 
@@ -33,7 +33,7 @@ export function DeviceCharts({ points, now, target }: Props) {
           { label: 'p99', className: 's-p99', values: points.map((p) => p.p99) },
         ]}
         reference={target ? { value: target.ms, label: `target ${target.percentile} < ${target.ms} ms` } : null}
-        formatTick={(v) => formatMs(v).replace(' ms', '')}
+        emptyLabel="No inferences in this window"
       />
       <LineChart
         testId="power-chart"
@@ -49,8 +49,9 @@ export function DeviceCharts({ points, now, target }: Props) {
         unit="%"
         times={times}
         timeDomain={domain}
-        series={[{ label: 'errors / inferences', className: 's-error', values: points.map((p) => p.errorRate * 100) }]}
-        formatTick={(v) => formatPercent(v / 100).replace(' %', '')}
+        // A window without inferences has no error rate; plotting 0 % there would claim a health it never measured.
+        series={[{ label: 'errors / inferences', className: 's-error', values: points.map((p) => (p.inferences > 0 ? p.errorRate * 100 : null)) }]}
+        emptyLabel="No inferences in this window"
       />
     </div>
   );

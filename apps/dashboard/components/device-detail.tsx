@@ -67,7 +67,7 @@ function LatestFigures({ latest }: { latest: TelemetryPoint | null }) {
       <div className="stat">
         <span className="stat-label">Latest error rate</span>
         <span className="stat-value" data-testid="latest-error-rate">
-          {formatPercent(latest?.errorRate)}
+          {formatPercent(latest && latest.inferences > 0 ? latest.errorRate : null)}
         </span>
       </div>
       <div className="stat">

@@ -129,7 +129,7 @@ function DeviceTable({ items }: { items: DeviceListItem[] }) {
             <td className="num">{formatMs(d.latest?.p50)}</td>
             <td className="num">{formatMs(d.latest?.p95)}</td>
             <td className="num">{formatMs(d.latest?.p99)}</td>
-            <td className="num">{formatPercent(d.latest?.errorRate)}</td>
+            <td className="num">{formatPercent(d.latest && d.latest.inferences > 0 ? d.latest.errorRate : null)}</td>
             <td className="num">{formatPower(d.latest?.powerW, d.latest?.powerSource)}</td>
             <td title={d.lastSeenAt ?? undefined}>{formatAgo(d.lastSeenAt, now)}</td>
           </tr>

@@ -1,4 +1,4 @@
-import { linearScale, polylineSegments, timeTicks, yDomain, type Range } from '@/lib/chart-scale';
+import { formatTick, linearScale, polylineSegments, timeTicks, yDomain, type Range } from '@/lib/chart-scale';
 
 export interface ChartSeries {
   label: string;
@@ -15,7 +15,8 @@ export interface LineChartProps {
   timeDomain: Range;
   series: readonly ChartSeries[];
   reference?: { value: number; label: string } | null;
-  formatTick?: (v: number) => string;
+  /** Shown over the plot area when no series has a value in the window. */
+  emptyLabel?: string;
   testId: string;
 }
 
@@ -29,7 +30,7 @@ function clock(t: number): string {
 }
 
 /** A time-series chart drawn as inline SVG: one polyline per series, gaps kept, lone points drawn as dots. */
-export function LineChart({ title, unit, times, timeDomain, series, reference, formatTick = String, testId }: LineChartProps) {
+export function LineChart({ title, unit, times, timeDomain, series, reference, emptyLabel = 'No telemetry in this window', testId }: LineChartProps) {
   const all = series.flatMap((s) => s.values.filter((v): v is number => v !== null));
   const { domain, ticks } = yDomain(all, reference?.value);
   const sx = linearScale(timeDomain, [PAD.left, W - PAD.right]);
@@ -65,7 +66,7 @@ export function LineChart({ title, unit, times, timeDomain, series, reference, f
             <g key={`y${t}`}>
               <line className="grid" x1={PAD.left} x2={W - PAD.right} y1={sy(t)} y2={sy(t)} />
               <text x={PAD.left - 6} y={sy(t)} dy="0.32em" textAnchor="end">
-                {formatTick(t)}
+                {formatTick(t, ticks)}
               </text>
             </g>
           ))}
@@ -102,7 +103,7 @@ export function LineChart({ title, unit, times, timeDomain, series, reference, f
         })}
         {!hasData && (
           <text className="empty" x={(PAD.left + W - PAD.right) / 2} y={(PAD.top + H - PAD.bottom) / 2} textAnchor="middle">
-            No telemetry in this window
+            {emptyLabel}
           </text>
         )}
       </svg>

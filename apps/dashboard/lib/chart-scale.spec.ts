@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { linearScale, polylineSegments, timeTicks, yDomain } from './chart-scale';
+import { formatTick, linearScale, polylineSegments, timeTicks, yDomain } from './chart-scale';
 
 describe('linearScale', () => {
   it('maps the domain ends onto the range ends, including inverted (SVG y) ranges', () => {
@@ -75,5 +75,14 @@ describe('polylineSegments', () => {
     const sx = linearScale([0, 10], [0, 100]);
     const sy = linearScale([0, 10], [100, 0]);
     expect(polylineSegments([{ x: 5, y: 2.5 }], sx, sy)).toEqual(['50,75']);
+  });
+});
+
+describe('formatTick', () => {
+  it('uses the decimals the tick step needs, the same for every tick of an axis', () => {
+    expect([0, 2, 4].map((t) => formatTick(t, [0, 2, 4]))).toEqual(['0', '2', '4']);
+    expect([0, 0.5, 1].map((t) => formatTick(t, [0, 0.5, 1]))).toEqual(['0.0', '0.5', '1.0']);
+    expect(formatTick(0.02, [0, 0.01, 0.02])).toBe('0.02');
+    expect(formatTick(200, [0, 100, 200])).toBe('200');
   });
 });

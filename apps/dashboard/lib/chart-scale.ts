@@ -76,3 +76,10 @@ export function polylineSegments(points: readonly XY[], sx: (v: number) => numbe
 function round(n: number): number {
   return Math.round(n * 10) / 10;
 }
+
+/** Axis label for a tick: as many decimals as the tick step needs, no more ("0", "2.5", "0.02"). */
+export function formatTick(value: number, ticks: readonly number[]): string {
+  const step = ticks.length > 1 ? Math.abs((ticks[1] ?? 0) - (ticks[0] ?? 0)) : Math.abs(value);
+  const decimals = step > 0 ? Math.min(6, Math.max(0, -Math.floor(Math.log10(step) + 1e-9))) : 0;
+  return value.toFixed(decimals);
+}

@@ -80,7 +80,7 @@ export async function migrate(databaseUrl: string, log: Logger): Promise<void> {
   const bin = path.join(APP_DIR, 'node_modules', '.bin', 'prisma');
   const output: string[] = [];
   const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn(bin, ['migrate', 'deploy'], { cwd: APP_DIR, env: { ...process.env, DATABASE_URL: databaseUrl } });
+    const child = spawn(bin, ['migrate', 'deploy'], { cwd: APP_DIR, env: { ...process.env, DATABASE_URL: databaseUrl, CHECKPOINT_DISABLE: '1', PRISMA_HIDE_UPDATE_MESSAGE: '1' } });
     child.stdout.on('data', (b: Buffer) => output.push(b.toString()));
     child.stderr.on('data', (b: Buffer) => output.push(b.toString()));
     child.on('error', reject);

@@ -52,7 +52,7 @@ describe('embedded broker: per-device identity and topic isolation', () => {
     const a = await enrollDevice(h, 'financial_trading');
     const b = await enrollDevice(h, 'financial_trading');
     const ca = await connectDevice(h, a);
-    const closed = new Promise((resolve) => ca.once('close', resolve));
+    const closed = new Promise<void>((resolve) => ca.once('close', () => resolve()));
     ca.publish(topics.telemetry(b.deviceId), JSON.stringify(window(b.deviceId, 1)), { qos: 1 });
     await closed; // the broker drops a client that publishes outside its own subtree
     const cb = await connectDevice(h, b);

@@ -15,7 +15,8 @@ export interface BrokerOptions {
 }
 
 function authError(message: string, returnCode: 2 | 4 | 5): AuthenticateError {
-  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+  const e: AuthenticateError = Object.assign(new Error(message), { returnCode });
+  return e;
 }
 
 function safeEqual(a: string, b: string): boolean {

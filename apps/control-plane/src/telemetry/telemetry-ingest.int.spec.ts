@@ -34,7 +34,7 @@ describe('telemetry ingest', () => {
     const c = await connectDevice(h, e);
     for (let seq = 0; seq < 200; seq++) c.publish(topics.telemetry(e.deviceId), JSON.stringify(window(e.deviceId, seq)), { qos: 1 });
     for (let seq = 0; seq < 50; seq++) c.publish(topics.telemetry(e.deviceId), JSON.stringify(window(e.deviceId, seq)), { qos: 1 });
-    await waitFor(async () => h.cp.ingest.stats.accepted >= 250, 20_000, 'all accepted');
+    await waitFor(() => Promise.resolve(h.cp.ingest.stats.accepted >= 250), 20_000, 'all accepted');
     await h.cp.ingest.flush();
     expect(await count('SELECT count(*)::int AS n FROM "TelemetryWindow" WHERE "deviceId" = $1', [e.deviceId])).toBe(200);
     const pts = (await (await h.api(`/api/v1/devices/${e.deviceId}/telemetry?limit=5`)).json()) as { points: { p99: number; errorRate: number; powerSource: string }[] };
