@@ -12,7 +12,7 @@ import { DevicesController } from './devices/devices.controller.js';
 import { DevicesService } from './devices/devices.service.js';
 import { FleetService } from './fleet/fleet.service.js';
 import { HealthController } from './health/health.controller.js';
-import { CONFIG, LOGGER, MQTT_BUS, PG_POOL, PRISMA, REDIS } from './infra/tokens.js';
+import { CONFIG, DESIRED_QUEUE, LOGGER, MQTT_BUS, PG_POOL, PRISMA, REDIS } from './infra/tokens.js';
 import { ModelRepository } from './models/model.repository.js';
 import { ModelsController } from './models/models.controller.js';
 import { ModelsService } from './models/models.service.js';
@@ -28,6 +28,7 @@ export interface Infra {
   redis: unknown;
   bus: unknown;
   logger: unknown;
+  desiredQueue: unknown;
 }
 
 /**
@@ -45,6 +46,7 @@ export class AppModule {
       { provide: REDIS, useValue: infra.redis },
       { provide: MQTT_BUS, useValue: infra.bus },
       { provide: LOGGER, useValue: infra.logger },
+      { provide: DESIRED_QUEUE, useValue: infra.desiredQueue },
     ];
     return {
       module: AppModule,

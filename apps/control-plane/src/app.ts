@@ -8,6 +8,8 @@ import { filters } from '@edge-fleet/shared';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { AppModule } from './app.module.js';
+import { AssignmentsService } from './assignments/assignments.service.js';
+import { DesiredStateQueue } from './assignments/desired-state.queue.js';
 import { OperatorAuthService } from './auth/operator-auth.service.js';
 import type { Config } from './config.js';
 import { FleetService } from './fleet/fleet.service.js';
@@ -48,7 +50,11 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
     filters: [filters.telemetry, filters.reported, filters.status].map((f) => (config.embeddedBroker ? f : filters.shared('edge-fleet', f))),
     log: logger.child('mqtt-bus'),
   });
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ config, prisma, pgPool, redis, bus, logger }), { logger: ['error', 'warn'] });
+  let publishLatest: (deviceId: string) => Promise<void> = () => Promise.reject(new Error('not started'));
+  const desiredQueue = new DesiredStateQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, publishLatest: (id) => publishLatest(id), log: logger.child('desired-queue') });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ config, prisma, pgPool, redis, bus, logger, desiredQueue }), { logger: ['error', 'warn'] });
+  const assignments = app.get(AssignmentsService);
+  publishLatest = (id) => assignments.republish(id);
   app.useGlobalFilters(new HttpErrorFilter(logger.child('http')));
   app.disable('x-powered-by');
   app.useBodyParser('json', { limit: '1mb' });
@@ -63,6 +69,7 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
   ingest.start();
   bus.onMessage(app.get(DeviceMessagesHandler).handle);
   await bus.start();
+  await desiredQueue.start();
 
   const auth = app.get(OperatorAuthService);
   const router = buildRouter({ fleet: app.get(FleetService), models: app.get(ModelsService), telemetry: app.get(TelemetryRepository) });
@@ -83,6 +90,7 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
     app,
     ingest,
     stop: async () => {
+      await desiredQueue.stop();
       await ingest.stop();
       await bus.stop();
       await broker?.stop();

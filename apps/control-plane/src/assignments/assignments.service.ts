@@ -2,9 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import { PrecisionSchema, topics, type DesiredState, type Scenario } from '@edge-fleet/shared';
 import type { Config } from '../config.js';
 import type { Logger } from '../infra/logger.js';
-import { CONFIG, LOGGER, MQTT_BUS } from '../infra/tokens.js';
+import { CONFIG, DESIRED_QUEUE, LOGGER, MQTT_BUS } from '../infra/tokens.js';
 import type { MqttBus } from '../mqtt/mqtt-bus.js';
 import { AssignmentRepository, type VariantChoice } from './assignment.repository.js';
+import type { DesiredStateQueue } from './desired-state.queue.js';
 
 @Injectable()
 export class AssignmentsService {
@@ -13,6 +14,7 @@ export class AssignmentsService {
   constructor(
     @Inject(AssignmentRepository) private readonly repo: AssignmentRepository,
     @Inject(MQTT_BUS) private readonly bus: MqttBus,
+    @Inject(DESIRED_QUEUE) private readonly queue: DesiredStateQueue,
     @Inject(CONFIG) private readonly config: Config,
     @Inject(LOGGER) logger: Logger,
   ) {
@@ -46,10 +48,13 @@ export class AssignmentsService {
     runtime: { targetRateHz: this.config.DEVICE_RATE_HZ, windowSeconds: this.config.TELEMETRY_WINDOW_SECONDS, intraOpThreads: 1 },
   });
 
-  /** Gives every device of a scenario this model version; publishes each desired state retained, QoS 1. */
+  /**
+   * Gives every device of a scenario this model version: the assignments are committed in one
+   * transaction, then one queue job per device publishes its desired state retained, QoS 1.
+   */
   async assignScenario(scenario: Scenario, modelVersionId: string, actor: string): Promise<{ scenario: Scenario; modelVersionId: string; devices: number }> {
     const states = await this.repo.assignScenario(scenario, modelVersionId, actor, this.build);
-    await Promise.all(states.map((s) => this.publish(s)));
+    await this.queue.enqueue(states.map((s) => ({ deviceId: s.deviceId, assignmentVersion: s.assignmentVersion })));
     this.log.info('scenario assigned', { scenario, modelVersionId, devices: states.length });
     return { scenario, modelVersionId, devices: states.length };
   }

@@ -5,3 +5,4 @@ export const PG_POOL = Symbol('PG_POOL');
 export const LOGGER = Symbol('LOGGER');
 export const MQTT_BUS = Symbol('MQTT_BUS');
 export const REDIS = Symbol('REDIS');
+export const DESIRED_QUEUE = Symbol('DESIRED_QUEUE');
