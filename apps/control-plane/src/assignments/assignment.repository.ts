@@ -97,13 +97,18 @@ export class AssignmentRepository {
 
   /** The device's latest desired state; creates its first assignment when its scenario has a model. */
   async currentOrInitial(deviceId: string, build: DesiredBuilder): Promise<DesiredState | null> {
-    const latest = await this.db.assignment.findFirst({ where: { deviceId }, orderBy: { version: 'desc' }, select: { desired: true } });
-    if (latest) return latest.desired as DesiredState;
+    const latest = await this.latestDesired(deviceId);
+    if (latest) return latest;
     const device = await this.db.device.findUnique({ where: { id: deviceId }, select: { id: true, scenario: true, assignmentVersion: true, status: true } });
     if (!device || device.status === 'revoked') return null;
     const choice = await this.scenarioChoice(device.scenario as Scenario);
     if (!choice) return null;
     return this.db.$transaction((tx) => this.writeAssignment(tx, device, device.scenario as Scenario, choice, 'system', build));
+  }
+
+  async latestDesired(deviceId: string): Promise<DesiredState | null> {
+    const row = await this.db.assignment.findFirst({ where: { deviceId }, orderBy: { version: 'desc' }, select: { desired: true } });
+    return row ? (row.desired as DesiredState) : null;
   }
 
   async saveReported(deviceId: string, r: { bootId: string; phase: string; appliedAssignmentVersion: number | null; activeVariantId: string | null; activeSha256: string | null; payload: Prisma.InputJsonValue; reportedAt: Date }): Promise<void> {

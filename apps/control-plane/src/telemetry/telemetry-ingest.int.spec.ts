@@ -40,6 +40,8 @@ describe('telemetry ingest', () => {
     const pts = (await (await h.api(`/api/v1/devices/${e.deviceId}/telemetry?limit=5`)).json()) as { points: { p99: number; errorRate: number; powerSource: string }[] };
     expect(pts.points).toHaveLength(5);
     expect(pts.points[0]).toMatchObject({ p99: 3.5, errorRate: 0.01, powerSource: 'estimate' });
+    const seen = (await (await h.api(`/api/v1/devices/${e.deviceId}`)).json()) as { lastSeenAt: string | null };
+    expect(Date.now() - Date.parse(seen.lastSeenAt ?? '1970-01-01')).toBeLessThan(60_000);
     await c.endAsync();
   });
 

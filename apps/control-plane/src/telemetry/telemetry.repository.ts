@@ -59,11 +59,26 @@ interface PointRow {
 export class TelemetryRepository {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
-  /** Inserts a batch; returns how many rows were new (duplicates are ignored). */
+  /**
+   * Inserts a batch and marks its devices as seen, in one transaction; returns how many rows were
+   * new (duplicates are ignored).
+   */
   async insertBatch(rows: TelemetryWindow[]): Promise<number> {
     if (rows.length === 0) return 0;
-    const res = await this.pool.query(INSERT_SQL, toColumns(rows));
-    return res.rowCount ?? 0;
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const res = await client.query(INSERT_SQL, toColumns(rows));
+      const ids = [...new Set(rows.map((r) => r.deviceId))];
+      await client.query('UPDATE "Device" SET "lastSeenAt" = now() WHERE id = ANY($1::uuid[])', [ids]);
+      await client.query('COMMIT');
+      return res.rowCount ?? 0;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
   }
 
   async insertRejected(topic: string, deviceId: string | null, reason: string, payload: string): Promise<void> {

@@ -14,7 +14,8 @@ export interface TrpcContext {
 
 const TRPC_CODE = { invalid_request: 'BAD_REQUEST', invalid_model: 'UNPROCESSABLE_CONTENT', unauthorized: 'UNAUTHORIZED', forbidden: 'FORBIDDEN', not_found: 'NOT_FOUND', conflict: 'CONFLICT', payload_too_large: 'PAYLOAD_TOO_LARGE', unavailable: 'SERVICE_UNAVAILABLE' } as const;
 
-const t = initTRPC.context<TrpcContext>().create();
+// isDev false: error responses carry a code and message, never a stack trace.
+const t = initTRPC.context<TrpcContext>().create({ isDev: false });
 
 /** Typed errors become tRPC errors once, here. */
 const operatorProcedure = t.procedure.use(async ({ ctx, next }) => {
