@@ -80,9 +80,10 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
       createContext: async ({ req }) => ({ operator: await auth.authenticate(req.headers.authorization).catch(() => null) }),
     }),
   );
+  // written before the API answers, so whoever sees /readyz succeed can read the token
+  const operatorToken = await auth.ensureBootstrapToken();
   await app.listen(config.PORT, config.HOST);
   const addr = app.getHttpServer().address() as AddressInfo;
-  const operatorToken = await auth.ensureBootstrapToken();
 
   return {
     url: `http://${config.HOST}:${addr.port}`,

@@ -120,6 +120,8 @@ function StatePanel({ d, now }: { d: Detail; now: number }) {
     : 'none reported';
   const rows: [string, string][] = [
     ['Desired assignment', `v${d.assignmentVersion}`],
+    ['Desired model', d.desired?.model ? `${d.desired.model.name} ${d.desired.model.version} (${d.desired.model.precision})` : 'none'],
+    ['Why', d.desired?.reason ?? '—'],
     ['Applied assignment', r && r.appliedAssignmentVersion !== null ? `v${r.appliedAssignmentVersion}` : '—'],
     ['Phase', r?.phase ?? 'not reported'],
     ['Active model', d.active ? `${d.active.name} ${d.active.version} (${d.active.precision})` : 'none'],

@@ -47,6 +47,7 @@ describe('desired-state queue (BullMQ on real Redis)', () => {
     const url = `redis://127.0.0.1:${port}`;
     await waitFor(async () => {
       const r = new Redis(url, { lazyConnect: true, retryStrategy: () => null });
+      r.on('error', () => undefined);
       try {
         await r.connect();
         return (await r.ping()) === 'PONG';

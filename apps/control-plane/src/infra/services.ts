@@ -110,6 +110,7 @@ export async function migrate(databaseUrl: string, log: Logger): Promise<void> {
 
 async function redisAnswers(url: string): Promise<boolean> {
   const r = new Redis(url, { lazyConnect: true, connectTimeout: 1_500, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on('error', () => undefined); // the failed connect is the answer
   try {
     await r.connect();
     return (await r.ping()) === 'PONG';
