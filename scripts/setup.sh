@@ -11,4 +11,5 @@ if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm -v)" != "$PNPM_VERSION" ]; the
 fi
 export NEXT_TELEMETRY_DISABLED=1
 pnpm install --frozen-lockfile
-pnpm run build
+# `pnpm test` builds by itself; scripts/test.sh passes --no-build to avoid building twice
+if [ "${1:-}" != "--no-build" ]; then pnpm run build; fi

@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-browser.sh
-bash scripts/setup.sh
+bash scripts/setup.sh --no-build
 pnpm test

@@ -10,10 +10,10 @@ async function main(): Promise<void> {
   const owned: Stoppable[] = [];
   const pgSvc = await ensurePostgres(config, log);
   if (pgSvc.embedded) owned.push(pgSvc.embedded);
-  await ensureDatabase(pgSvc.url);
-  await migrate(pgSvc.url, log);
   const redis = await ensureRedis(config, log);
   if (redis) owned.push(redis);
+  await ensureDatabase(pgSvc.url);
+  await migrate(pgSvc.url, log);
   const cp = await startControlPlane(config, pgSvc.url, log);
   log.info('control plane ready', { url: cp.url, mqtt: config.mqttPublicUrl, operatorTokenFile: `${config.dataDir}/operator-token` });
   let stopping = false;
