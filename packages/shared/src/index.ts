@@ -2,3 +2,4 @@ export * from './schemas.js';
 export * from './mqtt.js';
 export * from './policy.js';
 export * from './hardware.js';
+export * from './assignment.js';
