@@ -12,7 +12,7 @@ import { DevicesController } from './devices/devices.controller.js';
 import { DevicesService } from './devices/devices.service.js';
 import { FleetService } from './fleet/fleet.service.js';
 import { HealthController } from './health/health.controller.js';
-import { CONFIG, DESIRED_QUEUE, LOGGER, MQTT_BUS, PG_POOL, PRISMA, REDIS } from './infra/tokens.js';
+import { CONFIG, DESIRED_QUEUE, LOGGER, MQTT_BUS, PG_POOL, PRISMA, REDIS, SIGNING } from './infra/tokens.js';
 import { ModelRepository } from './models/model.repository.js';
 import { ModelsController } from './models/models.controller.js';
 import { ModelsService } from './models/models.service.js';
@@ -29,6 +29,7 @@ export interface Infra {
   bus: unknown;
   logger: unknown;
   desiredQueue: unknown;
+  signing: unknown;
 }
 
 /**
@@ -47,6 +48,7 @@ export class AppModule {
       { provide: MQTT_BUS, useValue: infra.bus },
       { provide: LOGGER, useValue: infra.logger },
       { provide: DESIRED_QUEUE, useValue: infra.desiredQueue },
+      { provide: SIGNING, useValue: infra.signing },
     ];
     return {
       module: AppModule,

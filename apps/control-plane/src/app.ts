@@ -24,6 +24,7 @@ import { DeviceMessagesHandler } from './mqtt/device-messages.handler.js';
 import { MqttBus } from './mqtt/mqtt-bus.js';
 import { TelemetryIngestService } from './telemetry/telemetry-ingest.service.js';
 import { TelemetryRepository } from './telemetry/telemetry.repository.js';
+import { SigningService } from './signing/signing.service.js';
 import { buildRouter } from './trpc/router.js';
 
 export interface ControlPlane {
@@ -52,7 +53,7 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
   });
   let publishLatest: (deviceId: string) => Promise<void> = () => Promise.reject(new Error('not started'));
   const desiredQueue = new DesiredStateQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, publishLatest: (id) => publishLatest(id), log: logger.child('desired-queue') });
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ config, prisma, pgPool, redis, bus, logger, desiredQueue }), { logger: ['error', 'warn'] });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ config, prisma, pgPool, redis, bus, logger, desiredQueue, signing: await SigningService.open(config.dataDir) }), { logger: ['error', 'warn'] });
   const assignments = app.get(AssignmentsService);
   publishLatest = (id) => assignments.republish(id);
   app.useGlobalFilters(new HttpErrorFilter(logger.child('http')));

@@ -1,9 +1,11 @@
+import { TestSigner } from './test-support/test-signer.js';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   CommandAckSchema,
+  type DesiredModel,
   type DesiredState,
   hardwarePreset,
   ReportedStateSchema,
@@ -25,6 +27,13 @@ const probe = new MqttProbe();
 let dataDir: string;
 let model: ModelFile;
 let creds: StoredCredentials;
+
+function unsigned(d: DesiredState): Omit<DesiredModel, 'manifest'> {
+  if (!d.model) throw new Error('desired state without a model');
+  const { manifest: _m, ...rest } = d.model;
+  return rest;
+}
+const signer = new TestSigner();
 let agent: DeviceAgent | null = null;
 
 function desired(version: number, overrides: Partial<NonNullable<DesiredState['model']>> = {}): DesiredState {
@@ -35,19 +44,23 @@ function desired(version: number, overrides: Partial<NonNullable<DesiredState['m
     issuedAt: new Date().toISOString(),
     scenario: 'financial_trading',
     reason: 'integration test',
-    model: {
-      modelId: 'm-mlp',
-      modelVersionId: 'mv-1',
-      variantId: 'var-fp32',
-      name: 'mlp',
-      version: '1.0.0',
-      precision: 'fp32',
-      artifactUrl: server.url('/a/mlp.onnx'),
-      sha256: model.sha256,
-      sizeBytes: model.bytes.length,
-      inputs: model.inputs,
-      ...overrides,
-    },
+    model: signer.signed(
+      {
+        modelId: 'm-mlp',
+        modelVersionId: 'mv-1',
+        variantId: 'var-fp32',
+        name: 'mlp',
+        version: '1.0.0',
+        precision: 'fp32',
+        artifactUrl: server.url('/a/mlp.onnx'),
+        sha256: model.sha256,
+        sizeBytes: model.bytes.length,
+        inputs: model.inputs,
+        ...overrides,
+      },
+      deviceId,
+      version,
+    ),
     runtime: { targetRateHz: 50, windowSeconds: 1, intraOpThreads: 1 },
   };
 }
@@ -77,6 +90,7 @@ beforeAll(async () => {
     deviceSecret: 'x'.repeat(40),
     scenario: 'financial_trading',
     mqtt: { url: BROKER_URL, username: deviceId, clientId: deviceId },
+    rootPublicKey: signer.rootPublicKey,
     controlPlaneUrl: 'http://127.0.0.1:9',
     enrolledAt: new Date().toISOString(),
     hardwareProfile: hardwarePreset('edge-npu-trading'),
@@ -164,6 +178,31 @@ describe('device agent against Mosquitto', () => {
       lastUpdate: { outcome: 'failed', reasonCode: 'smoke_failed' },
       active: { sha256: model.sha256, variantId: 'var-fp32' },
     });
+  });
+
+  it('refuses, before fetching a byte, an artifact whose signed manifest does not check out', async () => {
+    const requestsBefore = server.requests;
+    const forger = new TestSigner();
+    const past = new Date(Date.now() - 60_000).toISOString();
+    const cases: [string, (d: DesiredState) => DesiredModel, RegExp][] = [
+      ['a signing key the root never certified', (d) => forger.signed(unsigned(d), deviceId, 7), /root signature/],
+      ['a manifest naming other bytes', (d) => ({ ...unsigned(d), manifest: signer.signed({ ...unsigned(d), sha256: 'c'.repeat(64) }, deviceId, 8).manifest }), /does not match its signed manifest \(sha256\)/],
+      ['a manifest issued for another device', (d) => signer.signed(unsigned(d), randomUUID(), 9), /another device/],
+      ['an expired manifest', (d) => signer.signed(unsigned(d), deviceId, 10, { expiresAt: past }), /expired/],
+    ];
+    let version = 7;
+    for (const [, forge, message] of cases) {
+      const from = probe.messages.length;
+      const base = desired(version, { variantId: `var-forged-${version}`, sha256: 'd'.repeat(64) });
+      await probe.publish(topics.desired(deviceId), { ...base, model: forge(base) }, true);
+      const failed = await probe.waitFor(reportedWhere((r) => r.lastUpdate?.assignmentVersion === version), 20_000, from);
+      const report = ReportedStateSchema.parse(failed.payload);
+      expect(report.lastUpdate).toMatchObject({ outcome: 'failed', reasonCode: 'signature_invalid' });
+      expect(report.lastUpdate?.message).toMatch(message);
+      expect(report.active?.variantId).toBe('var-fp32');
+      version += 1;
+    }
+    expect(server.requests).toBe(requestsBefore);
   });
 
   it('refuses a desired state below the watermark', async () => {

@@ -13,6 +13,7 @@ import {
   topics,
 } from '@edge-fleet/shared';
 import { ArtifactDownloader } from './artifact/artifact.downloader.js';
+import { verifyManifest } from './artifact/manifest.verifier.js';
 import { withTimeout } from './core/async.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { errorMessage, type Logger } from './core/logger.js';
@@ -104,6 +105,9 @@ export class DeviceAgent {
         clock: this.clock,
         logger: this.logger,
         seed: this.options.seed,
+        verifyManifest: (model) => {
+          verifyManifest(model, { rootPublicKey: creds.rootPublicKey, deviceId: creds.deviceId, now: new Date(this.clock.now()) });
+        },
         onEngine: (engine, model) => {
           this.activeModel = model;
           this.generator.setEngine(engine);

@@ -24,7 +24,8 @@ const telemetry = {
 
 const desired = {
   schema: 1, deviceId, assignmentVersion: 4, issuedAt: '2026-11-29T10:00:00.000Z', scenario: 'robotic_manipulation', reason: 'why',
-  model: { modelId: 'm', modelVersionId: 'mv', variantId: 'v', name: 'arm', version: '1', precision: 'int8', artifactUrl: 'http://127.0.0.1:8080/api/v1/artifacts/x', sha256: sha, sizeBytes: 10, inputs: [{ name: 'x', dtype: 'float32', shape: [1, 4] }] },
+  model: { modelId: 'm', modelVersionId: 'mv', variantId: 'v', name: 'arm', version: '1', precision: 'int8', artifactUrl: 'http://127.0.0.1:8080/api/v1/artifacts/x', sha256: sha, sizeBytes: 10, inputs: [{ name: 'x', dtype: 'float32', shape: [1, 4] }],
+    manifest: { payload: 'eyJhIjoxfQ==', signature: 'c2ln', signingKey: { publicKey: 'cGs=', expiresAt: '2027-11-29T10:00:00.000Z', rootSignature: 'cnM=' } } },
   runtime: { targetRateHz: 10, windowSeconds: 5, intraOpThreads: 1 },
 };
 
@@ -53,6 +54,11 @@ describe('contracts reject bad payloads', () => {
     const r = TelemetryWindowSchema.safeParse(value);
     expect(r.success).toBe(false);
     if (!r.success && path) expect(r.error.issues.map((i) => i.path.join('.'))).toContain(path);
+  });
+
+  it('desired state: refuses a model without a signed manifest', () => {
+    const { manifest: _m, ...unsigned } = desired.model;
+    expect(DesiredStateSchema.safeParse({ ...desired, model: unsigned }).success).toBe(false);
   });
 
   it('desired state: refuses a malformed sha256 and a non-URL artifact', () => {

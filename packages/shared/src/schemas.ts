@@ -84,6 +84,44 @@ export const RuntimeSettingsSchema = z.strictObject({
 });
 export type RuntimeSettings = z.infer<typeof RuntimeSettingsSchema>;
 
+const base64 = z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64').max(8_192);
+
+/** What a signed manifest says about one artifact for one device (TUF-shaped, minimal). */
+export const ManifestPayloadSchema = z.strictObject({
+  schema: z.literal(1),
+  deviceId: DeviceIdSchema,
+  modelVersionId: z.string().min(1),
+  variantId: z.string().min(1),
+  precision: PrecisionSchema,
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  sizeBytes: z.int().min(1),
+  /** Monotonically increasing per device: the assignment version it was issued for. */
+  version: z.int().min(1),
+  /** Hardware classes the artifact is meant for. */
+  hardwareClasses: z.array(z.string().max(64)).max(64),
+  issuedAt: isoDate,
+  expiresAt: isoDate,
+});
+export type ManifestPayload = z.infer<typeof ManifestPayloadSchema>;
+
+/**
+ * A manifest signed with Ed25519 by the control plane's online signing key, whose public key is
+ * in turn certified by the root key the device received at enrollment.
+ */
+export const SignedManifestSchema = z.strictObject({
+  /** base64 of the manifest payload's JSON bytes: the exact bytes that were signed. */
+  payload: base64,
+  signature: base64,
+  signingKey: z.strictObject({
+    /** base64 of the DER (SPKI) Ed25519 public key. */
+    publicKey: base64,
+    expiresAt: isoDate,
+    /** Root signature over `${publicKey}.${expiresAt}`. */
+    rootSignature: base64,
+  }),
+});
+export type SignedManifest = z.infer<typeof SignedManifestSchema>;
+
 export const DesiredModelSchema = z.strictObject({
   modelId: z.string().min(1),
   modelVersionId: z.string().min(1),
@@ -95,6 +133,7 @@ export const DesiredModelSchema = z.strictObject({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   sizeBytes: z.int().min(1),
   inputs: InputSpecListSchema,
+  manifest: SignedManifestSchema,
 });
 export type DesiredModel = z.infer<typeof DesiredModelSchema>;
 
@@ -116,7 +155,7 @@ export const UpdateOutcomeSchema = z.strictObject({
   assignmentVersion: z.int().min(0),
   outcome: z.enum(['ok', 'failed']),
   reasonCode: z
-    .enum(['download_failed', 'size_mismatch', 'hash_mismatch', 'load_failed', 'smoke_failed'])
+    .enum(['download_failed', 'size_mismatch', 'hash_mismatch', 'signature_invalid', 'load_failed', 'smoke_failed'])
     .optional(),
   message: z.string().max(2_000).optional(),
   at: isoDate,
@@ -220,6 +259,8 @@ export const EnrollResponseSchema = z.strictObject({
   deviceId: DeviceIdSchema,
   deviceSecret: z.string().min(32),
   scenario: ScenarioSchema,
+  /** The trust anchor: base64 DER (SPKI) of the root Ed25519 public key that certifies signing keys. */
+  rootPublicKey: base64,
   mqtt: z.strictObject({ url: z.string().min(1), username: z.string(), clientId: z.string() }),
 });
 export type EnrollResponse = z.infer<typeof EnrollResponseSchema>;

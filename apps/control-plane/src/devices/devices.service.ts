@@ -4,7 +4,8 @@ import type { CreateEnrollmentToken, DeviceStatus, EnrollRequest, EnrollResponse
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { hashSecret, newSecret, sha256Hex } from '../infra/secrets.js';
-import { CONFIG } from '../infra/tokens.js';
+import { CONFIG, SIGNING } from '../infra/tokens.js';
+import type { SigningService } from '../signing/signing.service.js';
 import { DeviceRepository, type DeviceListQuery, type DeviceSummaryRow } from './device.repository.js';
 
 export interface DeviceSummary {
@@ -59,6 +60,7 @@ export class DevicesService {
   constructor(
     @Inject(DeviceRepository) private readonly repo: DeviceRepository,
     @Inject(CONFIG) private readonly config: Config,
+    @Inject(SIGNING) private readonly signing: SigningService,
   ) {}
 
   async createEnrollmentToken(input: CreateEnrollmentToken, actor: string) {
@@ -92,6 +94,7 @@ export class DevicesService {
       deviceId,
       deviceSecret,
       scenario,
+      rootPublicKey: this.signing.rootPublicKey,
       mqtt: { url: this.config.mqttPublicUrl, username: deviceId, clientId: deviceId },
     };
   }

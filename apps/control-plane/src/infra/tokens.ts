@@ -6,3 +6,4 @@ export const LOGGER = Symbol('LOGGER');
 export const MQTT_BUS = Symbol('MQTT_BUS');
 export const REDIS = Symbol('REDIS');
 export const DESIRED_QUEUE = Symbol('DESIRED_QUEUE');
+export const SIGNING = Symbol('SIGNING');

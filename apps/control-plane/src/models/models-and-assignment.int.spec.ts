@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { createPublicKey, randomUUID, verify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMlpClassifier, buildMultiInput } from '@edge-fleet/onnx-builder';
-import { DesiredStateSchema, topics, type DesiredState, type InputSpec } from '@edge-fleet/shared';
+import { DesiredStateSchema, ManifestPayloadSchema, topics, type DesiredState, type InputSpec } from '@edge-fleet/shared';
 import type { MqttClient } from 'mqtt';
 import { connectDevice, enrollDevice } from '../test-support/device-client.js';
 import { startHarness, type Harness } from '../test-support/harness.js';
@@ -85,6 +85,15 @@ describe('scenario assignment', () => {
     expect(res.status).toBe(200);
     const d = await got;
     expect(d).toMatchObject({ deviceId: e.deviceId, assignmentVersion: 1, scenario: 'customer_support_agent', model: { name: 'classifier', version: '2.0.0', precision: 'fp32', sha256: v.variants[0]?.sha256 } });
+    // the manifest is signed by a key the root (handed over at enrollment) certified, and names these bytes for this device
+    const manifest = d.model?.manifest;
+    if (!manifest) throw new Error('desired model without a manifest');
+    const key = (b64: string) => createPublicKey({ key: Buffer.from(b64, 'base64'), format: 'der', type: 'spki' });
+    const cert = Buffer.from(`${manifest.signingKey.publicKey}.${manifest.signingKey.expiresAt}`);
+    expect(verify(null, cert, key(e.rootPublicKey), Buffer.from(manifest.signingKey.rootSignature, 'base64'))).toBe(true);
+    const payload = Buffer.from(manifest.payload, 'base64');
+    expect(verify(null, payload, key(manifest.signingKey.publicKey), Buffer.from(manifest.signature, 'base64'))).toBe(true);
+    expect(ManifestPayloadSchema.parse(JSON.parse(payload.toString()))).toMatchObject({ deviceId: e.deviceId, sha256: v.variants[0]?.sha256, sizeBytes: m.bytes.length, version: 1 });
     await c.endAsync();
 
     const basic = `Basic ${Buffer.from(`${e.deviceId}:${e.deviceSecret}`).toString('base64')}`;

@@ -1,5 +1,6 @@
 import type { DesiredModel, DesiredState, RuntimeSettings } from '@edge-fleet/shared';
 import { describe, expect, it } from 'vitest';
+import { UNCHECKED_MANIFEST } from '../test-support/test-signer.js';
 import { acceptDesired, type CurrentState, phaseOfStep, plan, restingPhase, type Step, type StepKind } from './reconcile.planner.js';
 
 const SHA_A = 'a'.repeat(64);
@@ -18,6 +19,7 @@ function model(sha: string, extra: Partial<DesiredModel> = {}): DesiredModel {
     sha256: sha,
     sizeBytes: 10,
     inputs: [{ name: 'x', dtype: 'float32', shape: [1, 4] }],
+    manifest: UNCHECKED_MANIFEST,
     ...extra,
   };
 }

@@ -12,6 +12,7 @@ import { ArtifactServer } from '../test-support/artifact.server.js';
 import { sha256 } from '../test-support/models.js';
 import { Reconciler } from './reconciler.js';
 import { StepExecutor } from './step.executor.js';
+import { UNCHECKED_MANIFEST } from '../test-support/test-signer.js';
 
 /** Loads nothing real: this suite is about ordering and persistence, the engine has its own tests. */
 class StubEngine implements InferenceEngine {
@@ -44,6 +45,7 @@ function desired(version: number, which: keyof typeof blobs): DesiredState {
     modelId: 'm', modelVersionId: `mv-${which}`, variantId: `v-${which}`, name: 'n', version: '1', precision: 'fp32',
     artifactUrl: server.url(`/${which}`), sha256: sha256(bytes), sizeBytes: bytes.length,
     inputs: [{ name: 'x', dtype: 'float32', shape: [1] }],
+    manifest: UNCHECKED_MANIFEST,
   };
   return {
     schema: 1, deviceId: '00000000-0000-4000-8000-000000000009', assignmentVersion: version,
@@ -61,6 +63,7 @@ async function build(dataDir: string) {
       downloader: new ArtifactDownloader({ modelsDir: join(dataDir, 'models'), username: 'u', password: 'p' }),
       createEngine: (o) => new StubEngine(o),
       store, clock: systemClock, logger: silentLogger, seed: 1,
+      verifyManifest: () => undefined, // manifest checks are covered in agent.int.spec and manifest.verifier.spec
       onEngine: (_e, m) => active.push(m?.variantId ?? null),
       onRuntime: () => undefined,
       onChange: () => undefined,

@@ -28,6 +28,8 @@ export interface ExecutorDeps {
   /** The active engine changed (null: nothing runs). */
   onEngine: (engine: InferenceEngine | null, model: DesiredModel | null) => void;
   onRuntime: (runtime: RuntimeSettings) => void;
+  /** Throws an ArtifactError('signature_invalid') unless the model's signed manifest checks out. */
+  verifyManifest: (model: DesiredModel) => void;
   /** Something a reported state shows changed (outcome, watermark, active). */
   onChange: () => void;
 }
@@ -103,6 +105,8 @@ export class StepExecutor {
       case 'discard-candidate':
         return this.discardCandidate();
       case 'download':
+        // the signature chain is checked before a byte is fetched, and so before any parse
+        this.deps.verifyManifest(step.model);
         await this.deps.downloader.download(refOf(step.model));
         this.candidate = { engine: null, state: { sha256: step.model.sha256, intraOpThreads: null, stage: 'downloaded' } };
         return;

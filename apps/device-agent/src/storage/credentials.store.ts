@@ -10,6 +10,8 @@ export const StoredCredentialsSchema = z.strictObject({
   deviceSecret: EnrollResponseSchema.shape.deviceSecret,
   scenario: EnrollResponseSchema.shape.scenario,
   mqtt: EnrollResponseSchema.shape.mqtt,
+  /** Trust anchor for signed manifests, received at enrollment. */
+  rootPublicKey: EnrollResponseSchema.shape.rootPublicKey,
   controlPlaneUrl: z.url(),
   enrolledAt: z.iso.datetime({ offset: true }),
   hardwareProfile: HardwareProfileSchema,

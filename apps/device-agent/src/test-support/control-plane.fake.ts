@@ -1,3 +1,4 @@
+import { TestSigner } from './test-signer.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -62,6 +63,7 @@ export class FakeControlPlane {
       deviceId,
       deviceSecret: randomBytes(24).toString('hex'),
       scenario: 'robotic_manipulation',
+      rootPublicKey: new TestSigner().rootPublicKey,
       mqtt: { url: this.mqttUrl, username: deviceId, clientId: deviceId },
     };
     this.enrolled.push(response);

@@ -1,0 +1,43 @@
+import { createPublicKey, verify } from 'node:crypto';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SigningService } from './signing.service.js';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+const key = (b64: string) => createPublicKey({ key: Buffer.from(b64, 'base64'), format: 'der', type: 'spki' });
+const payload = {
+  schema: 1 as const, deviceId: '3f0e4a52-8a9c-4d1e-9f57-2b1c6f0d9a11', modelVersionId: 'mv', variantId: 'v', precision: 'fp32' as const,
+  sha256: 'a'.repeat(64), sizeBytes: 10, version: 1, hardwareClasses: [], issuedAt: '2026-11-29T10:00:00.000Z', expiresAt: '2026-12-29T10:00:00.000Z',
+};
+
+describe('SigningService', () => {
+  it('keeps its keys across restarts, private keys readable by the owner only', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'ef-keys-'));
+    dirs.push(dir);
+    const a = await SigningService.open(dir);
+    const b = await SigningService.open(dir);
+    expect(b.rootPublicKey).toBe(a.rootPublicKey);
+    expect(b.signManifest(payload).signingKey).toEqual(a.signManifest(payload).signingKey);
+    for (const f of ['root.pem', 'signing.pem']) expect((await stat(path.join(dir, 'keys', f))).mode & 0o777).toBe(0o600);
+  });
+
+  it('signs manifests that verify against the root-certified signing key, and only the exact bytes', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'ef-keys-'));
+    dirs.push(dir);
+    const s = await SigningService.open(dir);
+    const m = s.signManifest(payload);
+    const cert = Buffer.from(`${m.signingKey.publicKey}.${m.signingKey.expiresAt}`);
+    expect(verify(null, cert, key(s.rootPublicKey), Buffer.from(m.signingKey.rootSignature, 'base64'))).toBe(true);
+    const bytes = Buffer.from(m.payload, 'base64');
+    expect(verify(null, bytes, key(m.signingKey.publicKey), Buffer.from(m.signature, 'base64'))).toBe(true);
+    const tampered = Buffer.from(bytes.toString().replace('"sizeBytes":10', '"sizeBytes":11'));
+    expect(verify(null, tampered, key(m.signingKey.publicKey), Buffer.from(m.signature, 'base64'))).toBe(false);
+    expect(Date.parse(m.signingKey.expiresAt) - Date.now()).toBeGreaterThan(300 * 86_400_000);
+  });
+});

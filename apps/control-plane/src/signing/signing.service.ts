@@ -1,0 +1,63 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ManifestPayload, SignedManifest } from '@edge-fleet/shared';
+
+const SIGNING_KEY_DAYS = 365;
+
+interface SigningKeyCert {
+  publicKey: string;
+  expiresAt: string;
+  rootSignature: string;
+}
+
+function spkiBase64(key: KeyObject): string {
+  return createPublicKey(key).export({ type: 'spki', format: 'der' }).toString('base64');
+}
+
+async function loadOrCreateKey(file: string): Promise<KeyObject> {
+  const pem = await readFile(file, 'utf8').catch(() => null);
+  if (pem) return createPrivateKey(pem);
+  const { privateKey } = generateKeyPairSync('ed25519');
+  await writeFile(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+  return privateKey;
+}
+
+/**
+ * Ed25519 manifest signing, TUF-shaped but minimal: a root key (kept under DATA_DIR/keys and
+ * movable offline) certifies an online signing key for a year; devices get the root public key
+ * at enrollment and check the chain before they parse any artifact.
+ */
+export class SigningService {
+  private constructor(
+    private readonly root: KeyObject,
+    private readonly signing: KeyObject,
+    private readonly cert: SigningKeyCert,
+  ) {}
+
+  static async open(dataDir: string, now = new Date()): Promise<SigningService> {
+    const dir = path.join(dataDir, 'keys');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const root = await loadOrCreateKey(path.join(dir, 'root.pem'));
+    const signing = await loadOrCreateKey(path.join(dir, 'signing.pem'));
+    const certFile = path.join(dir, 'signing-cert.json');
+    const existing = await readFile(certFile, 'utf8').then((s) => JSON.parse(s) as SigningKeyCert, () => null);
+    const publicKey = spkiBase64(signing);
+    if (existing && existing.publicKey === publicKey && Date.parse(existing.expiresAt) > now.getTime() + 86_400_000) {
+      return new SigningService(root, signing, existing);
+    }
+    const expiresAt = new Date(now.getTime() + SIGNING_KEY_DAYS * 86_400_000).toISOString();
+    const cert = { publicKey, expiresAt, rootSignature: sign(null, Buffer.from(`${publicKey}.${expiresAt}`), root).toString('base64') };
+    await writeFile(certFile, JSON.stringify(cert), { mode: 0o600 });
+    return new SigningService(root, signing, cert);
+  }
+
+  get rootPublicKey(): string {
+    return spkiBase64(this.root);
+  }
+
+  signManifest(payload: ManifestPayload): SignedManifest {
+    const bytes = Buffer.from(JSON.stringify(payload));
+    return { payload: bytes.toString('base64'), signature: sign(null, bytes, this.signing).toString('base64'), signingKey: this.cert };
+  }
+}

@@ -1,0 +1,44 @@
+import { createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import type { DesiredModel, ManifestPayload, SignedManifest } from '@edge-fleet/shared';
+
+const spki = (k: KeyObject): string => createPublicKey(k).export({ type: 'spki', format: 'der' }).toString('base64');
+
+/** A root and signing key pair that sign manifests the way the control plane does. */
+export class TestSigner {
+  readonly root = generateKeyPairSync('ed25519').privateKey;
+  readonly signing = generateKeyPairSync('ed25519').privateKey;
+
+  get rootPublicKey(): string {
+    return spki(this.root);
+  }
+
+  manifest(payload: ManifestPayload, keyExpiresAt = new Date(Date.now() + 86_400_000).toISOString()): SignedManifest {
+    const publicKey = spki(this.signing);
+    const bytes = Buffer.from(JSON.stringify(payload));
+    return {
+      payload: bytes.toString('base64'),
+      signature: sign(null, bytes, this.signing).toString('base64'),
+      signingKey: { publicKey, expiresAt: keyExpiresAt, rootSignature: sign(null, Buffer.from(`${publicKey}.${keyExpiresAt}`), this.root).toString('base64') },
+    };
+  }
+
+  /** Signs a model for a device; `over` changes the signed payload (to forge mismatches). */
+  signed(model: Omit<DesiredModel, 'manifest'>, deviceId: string, version: number, over: Partial<ManifestPayload> = {}): DesiredModel {
+    const now = Date.now();
+    return {
+      ...model,
+      manifest: this.manifest({
+        schema: 1, deviceId, modelVersionId: model.modelVersionId, variantId: model.variantId, precision: model.precision,
+        sha256: model.sha256, sizeBytes: model.sizeBytes, version, hardwareClasses: [],
+        issuedAt: new Date(now).toISOString(), expiresAt: new Date(now + 86_400_000).toISOString(), ...over,
+      }),
+    };
+  }
+}
+
+/** A structurally valid manifest for tests that never verify it (planner). */
+export const UNCHECKED_MANIFEST: SignedManifest = {
+  payload: 'e30=',
+  signature: 'AA==',
+  signingKey: { publicKey: 'AA==', expiresAt: '2099-01-01T00:00:00.000Z', rootSignature: 'AA==' },
+};

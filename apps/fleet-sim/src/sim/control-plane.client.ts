@@ -1,0 +1,56 @@
+import { EnrollResponseSchema, type EnrollResponse, type HardwareProfile, type Scenario } from '@edge-fleet/shared';
+import { z } from 'zod';
+
+const TokenResponseSchema = z.object({ token: z.string().min(16) });
+const ErrorBodySchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
+/** The few REST calls the simulator makes, with the control plane's error message in every failure. */
+export class ControlPlaneClient {
+  constructor(
+    readonly baseUrl: string,
+    private readonly operatorToken: string | null,
+  ) {}
+
+  async createEnrollmentToken(scenario: Scenario, maxUses: number): Promise<string> {
+    const body = await this.request('POST', '/api/v1/enrollment-tokens', { scenario, maxUses, ttlSeconds: 86_400, labels: { source: 'fleet-sim' } }, true);
+    return TokenResponseSchema.parse(body).token;
+  }
+
+  async enroll(token: string, name: string, hardwareProfile: HardwareProfile): Promise<EnrollResponse> {
+    return EnrollResponseSchema.parse(await this.request('POST', '/api/v1/devices/enroll', { token, name, hardwareProfile }, false));
+  }
+
+  async getJson(p: string): Promise<unknown> {
+    return this.request('GET', p, undefined, true);
+  }
+
+  async request(method: string, p: string, body: unknown, operator: boolean): Promise<unknown> {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (operator) {
+      if (!this.operatorToken) throw new Error(`${method} ${p} needs an operator token (--operator-token or --operator-token-file)`);
+      headers.authorization = `Bearer ${this.operatorToken}`;
+    }
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}${p}`, { method, headers, body: body === undefined ? null : JSON.stringify(body) });
+    } catch (e) {
+      throw new Error(`control plane at ${this.baseUrl} did not answer ${method} ${p}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const text = await res.text();
+    const json: unknown = text.length > 0 ? safeJson(text) : null;
+    if (!res.ok) {
+      const err = ErrorBodySchema.safeParse(json);
+      throw new Error(`${method} ${p} failed with HTTP ${res.status}: ${err.success ? err.data.error.message : text.slice(0, 300)}`);
+    }
+    return json;
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

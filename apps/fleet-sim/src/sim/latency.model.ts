@@ -1,0 +1,81 @@
+import type { HardwareProfile, Precision } from '@edge-fleet/shared';
+import { normal } from '../core/prng.js';
+
+/** Latency figures measured for a variant on real hardware (ModelVariant.measured), when known. */
+export interface MeasuredFigures {
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export interface SimModel {
+  sizeBytes: number;
+  precision: Precision;
+  measured: MeasuredFigures | null;
+}
+
+/**
+ * The documented default when a variant has no measured figures: a model does 2 FLOPs per FP32
+ * parameter (parameters = sizeBytes / 4), a small-batch edge workload reaches about 2 % of the
+ * accelerator's peak TOPS, lower precisions cut the compute time by these factors, and every run
+ * pays a fixed dispatch overhead. Spread: log-normal with p99/p50 = 1.8.
+ */
+export const DEFAULT_COST = {
+  flopsPerParam: 2,
+  peakUtilisation: 0.02,
+  dispatchOverheadMs: 0.05,
+  p99OverP50: 1.8,
+  precisionFactor: { fp32: 1, fp16: 0.6, int8: 0.35, int4: 0.25 } satisfies Record<Precision, number>,
+} as const;
+
+/** z-score of the 99th percentile of a standard normal. */
+const Z99 = 2.326;
+
+export interface LatencyDistribution {
+  /** Median latency (ms). */
+  medianMs: number;
+  /** Log-normal shape; p99 = median × exp(Z99 × sigma). */
+  sigma: number;
+}
+
+/** Where a virtual device's latency comes from: measured figures scaled by TOPS, or the default cost model. */
+export function latencyDistribution(profile: HardwareProfile, model: SimModel, slowFactor = 1, referenceTops = 40): LatencyDistribution {
+  if (model.measured) {
+    // measured on a reference accelerator of `referenceTops`; faster hardware scales it down
+    const scale = referenceTops / Math.max(profile.tops, 0.1);
+    const p50 = model.measured.p50Ms * scale * slowFactor;
+    const ratio = Math.max(1.01, model.measured.p99Ms / Math.max(model.measured.p50Ms, 1e-6));
+    return { medianMs: p50, sigma: Math.log(ratio) / Z99 };
+  }
+  const params = model.sizeBytes / 4;
+  const flops = params * DEFAULT_COST.flopsPerParam;
+  const effectiveFlopsPerMs = Math.max(profile.tops, 0.1) * 1e12 * DEFAULT_COST.peakUtilisation / 1000;
+  const computeMs = (flops / effectiveFlopsPerMs) * DEFAULT_COST.precisionFactor[model.precision];
+  return { medianMs: (computeMs + DEFAULT_COST.dispatchOverheadMs) * slowFactor, sigma: Math.log(DEFAULT_COST.p99OverP50) / Z99 };
+}
+
+export function sampleLatency(d: LatencyDistribution, rand: () => number): number {
+  return d.medianMs * Math.exp(d.sigma * normal(rand));
+}
+
+export interface WindowLatency {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+const round3 = (n: number): number => Math.round(n * 1000) / 1000;
+
+/**
+ * Summarises one window of `inferences` runs. At most `maxSamples` latencies are drawn (a window
+ * summary needs percentiles, not every run), so 10,000 devices cost little CPU.
+ */
+export function windowLatency(d: LatencyDistribution, inferences: number, rand: () => number, maxSamples = 64): WindowLatency | null {
+  if (inferences <= 0) return null;
+  const n = Math.min(inferences, maxSamples);
+  const s = new Float64Array(n);
+  for (let i = 0; i < n; i++) s[i] = sampleLatency(d, rand);
+  s.sort();
+  const at = (p: number): number => s[Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1))] ?? 0;
+  return { p50: round3(at(50)), p95: round3(at(95)), p99: round3(at(99)), max: round3(s[n - 1] ?? 0) };
+}

@@ -1,0 +1,47 @@
+import type { DesiredModel } from '@edge-fleet/shared';
+
+/** How long each simulated update step takes, before the time scale applies. */
+export const UPDATE_COST = {
+  downloadFixedMs: 20,
+  /** 100 Mbit/s. */
+  downloadBytesPerMs: 12_500,
+  verifyFixedMs: 5,
+  verifyBytesPerMs: 400_000,
+  /** Load in the standby slot + smoke test on golden inputs. */
+  activateFixedMs: 50,
+  activateBytesPerMs: 100_000,
+} as const;
+
+export interface UpdateDelays {
+  downloadMs: number;
+  verifyMs: number;
+  activateMs: number;
+}
+
+/** Step durations for a model of this size; `timeScale` 0 makes updates instant (fan-out benchmarks). */
+export function updateDelays(model: Pick<DesiredModel, 'sizeBytes'>, timeScale: number, jitter: number): UpdateDelays {
+  const s = timeScale * (0.8 + 0.4 * jitter);
+  return {
+    downloadMs: s * (UPDATE_COST.downloadFixedMs + model.sizeBytes / UPDATE_COST.downloadBytesPerMs),
+    verifyMs: s * (UPDATE_COST.verifyFixedMs + model.sizeBytes / UPDATE_COST.verifyBytesPerMs),
+    activateMs: s * (UPDATE_COST.activateFixedMs + model.sizeBytes / UPDATE_COST.activateBytesPerMs),
+  };
+}
+
+export type UpdateDecision =
+  | { kind: 'none' }
+  | { kind: 'clear' }
+  | { kind: 'same-model' }
+  | { kind: 'install'; model: DesiredModel };
+
+/** What a new desired state asks for, given what runs; older or equal versions are ignored (anti-rollback watermark). */
+export function decideUpdate(
+  desired: { assignmentVersion: number; model: DesiredModel | null },
+  applied: number | null,
+  activeSha256: string | null,
+): UpdateDecision {
+  if (applied !== null && desired.assignmentVersion <= applied) return { kind: 'none' };
+  if (desired.model === null) return { kind: 'clear' };
+  if (desired.model.sha256 === activeSha256) return { kind: 'same-model' };
+  return { kind: 'install', model: desired.model };
+}

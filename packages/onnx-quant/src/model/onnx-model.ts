@@ -1,0 +1,182 @@
+/**
+ * A mutable, in-memory ONNX model that mirrors onnx/onnx.proto closely enough to write back
+ * what was read. Fields this package does not interpret are kept as raw field bytes (`unknown`).
+ */
+
+/** `TensorProto.DataType` codes. */
+export const DataType = {
+  UNDEFINED: 0,
+  FLOAT: 1,
+  UINT8: 2,
+  INT8: 3,
+  UINT16: 4,
+  INT16: 5,
+  INT32: 6,
+  INT64: 7,
+  STRING: 8,
+  BOOL: 9,
+  FLOAT16: 10,
+  DOUBLE: 11,
+  UINT32: 12,
+  UINT64: 13,
+  BFLOAT16: 16,
+  UINT4: 21,
+  INT4: 22,
+} as const;
+
+/** One key/value string pair (`StringStringEntryProto`). */
+export interface StringEntry {
+  key: string;
+  value: string;
+}
+
+/** A `TensorProto`; the payload is in `rawData` or in exactly one typed field. */
+export interface OnnxTensor {
+  name: string;
+  dataType: number;
+  dims: number[];
+  rawData?: Uint8Array;
+  floatData: number[];
+  int32Data: number[];
+  int64Data: bigint[];
+  doubleData: number[];
+  uint64Data: bigint[];
+  stringData: Uint8Array[];
+  docString: string;
+  /** 0 = DEFAULT, 1 = EXTERNAL. */
+  dataLocation: number;
+  externalData: StringEntry[];
+  unknown: Uint8Array[];
+}
+
+/** A tensor dimension: fixed size, symbolic name, or unknown (`null`). */
+export type OnnxDim = number | string | null;
+
+/** A `TypeProto`; only tensor types are interpreted, other kinds stay in `unknown`. */
+export interface OnnxType {
+  tensor?: { elemType: number; shape?: OnnxDim[] };
+  denotation: string;
+  unknown: Uint8Array[];
+}
+
+/** A `ValueInfoProto`. */
+export interface OnnxValueInfo {
+  name: string;
+  type?: OnnxType;
+  docString: string;
+  unknown: Uint8Array[];
+}
+
+/** The value of an attribute, by `AttributeProto.AttributeType` name. */
+export type OnnxAttributeValue =
+  | { type: 'FLOAT'; value: number }
+  | { type: 'INT'; value: bigint }
+  | { type: 'STRING'; value: string }
+  | { type: 'TENSOR'; value: OnnxTensor }
+  | { type: 'GRAPH'; value: OnnxGraph }
+  | { type: 'FLOATS'; value: number[] }
+  | { type: 'INTS'; value: bigint[] }
+  | { type: 'STRINGS'; value: string[] }
+  | { type: 'TENSORS'; value: OnnxTensor[] }
+  | { type: 'GRAPHS'; value: OnnxGraph[] }
+  /** Sparse tensors and type protos: the payload stays in `unknown`. */
+  | { type: 'OTHER'; code: number };
+
+/** An `AttributeProto`. */
+export type OnnxAttribute = OnnxAttributeValue & {
+  name: string;
+  docString: string;
+  refAttrName: string;
+  unknown: Uint8Array[];
+};
+
+/** A `NodeProto`. */
+export interface OnnxNode {
+  inputs: string[];
+  outputs: string[];
+  name: string;
+  opType: string;
+  domain: string;
+  attributes: OnnxAttribute[];
+  docString: string;
+  unknown: Uint8Array[];
+}
+
+/** A `GraphProto`. */
+export interface OnnxGraph {
+  name: string;
+  nodes: OnnxNode[];
+  initializers: OnnxTensor[];
+  docString: string;
+  inputs: OnnxValueInfo[];
+  outputs: OnnxValueInfo[];
+  valueInfo: OnnxValueInfo[];
+  unknown: Uint8Array[];
+}
+
+/** An `OperatorSetIdProto`. */
+export interface OnnxOpset {
+  domain: string;
+  version: number;
+}
+
+/** A `ModelProto`. */
+export interface OnnxModel {
+  irVersion: number;
+  producerName: string;
+  producerVersion: string;
+  domain: string;
+  modelVersion: number;
+  docString: string;
+  graph: OnnxGraph;
+  opsets: OnnxOpset[];
+  metadata: StringEntry[];
+  unknown: Uint8Array[];
+}
+
+/** A tensor with `raw_data` and no other payload. */
+export function rawTensor(name: string, dataType: number, dims: readonly number[], rawData: Uint8Array): OnnxTensor {
+  return {
+    name,
+    dataType,
+    dims: [...dims],
+    rawData,
+    floatData: [],
+    int32Data: [],
+    int64Data: [],
+    doubleData: [],
+    uint64Data: [],
+    stringData: [],
+    docString: '',
+    dataLocation: 0,
+    externalData: [],
+    unknown: [],
+  };
+}
+
+/** A node in the given domain with no doc string. */
+export function makeNode(
+  opType: string,
+  inputs: readonly string[],
+  outputs: readonly string[],
+  name: string,
+  attributes: OnnxAttribute[] = [],
+  domain = '',
+): OnnxNode {
+  return { inputs: [...inputs], outputs: [...outputs], name, opType, domain, attributes, docString: '', unknown: [] };
+}
+
+/** Builds an attribute from its value. */
+export function makeAttribute(name: string, value: OnnxAttributeValue): OnnxAttribute {
+  return { ...value, name, docString: '', refAttrName: '', unknown: [] };
+}
+
+/** A graph input/output description of a tensor. */
+export function tensorValueInfo(name: string, elemType: number, shape?: OnnxDim[]): OnnxValueInfo {
+  return {
+    name,
+    type: { tensor: shape ? { elemType, shape } : { elemType }, denotation: '', unknown: [] },
+    docString: '',
+    unknown: [],
+  };
+}
