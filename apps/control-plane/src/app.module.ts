@@ -17,6 +17,7 @@ import { ModelRepository } from './models/model.repository.js';
 import { ModelsController } from './models/models.controller.js';
 import { ModelsService } from './models/models.service.js';
 import { DeviceMessagesHandler } from './mqtt/device-messages.handler.js';
+import { PoliciesController } from './policies/policies.controller.js';
 import { PolicyRepository } from './policies/policy.repository.js';
 import { TelemetryIngestService } from './telemetry/telemetry-ingest.service.js';
 import { TelemetryRepository } from './telemetry/telemetry.repository.js';
@@ -53,7 +54,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [MulterModule.register({ limits: { fileSize: infra.config.MAX_UPLOAD_MB * 1024 * 1024, files: 1, fields: 10 } })],
-      controllers: [HealthController, DevicesController, ModelsController],
+      controllers: [HealthController, DevicesController, ModelsController, PoliciesController],
       providers: [
         ...values,
         ApiTokenRepository, OperatorAuthService, OperatorGuard,

@@ -19,6 +19,7 @@ import { createPrisma } from './infra/prisma.js';
 import { newSecret } from './infra/secrets.js';
 import { DeviceAuthService } from './devices/device-auth.service.js';
 import { ModelsService } from './models/models.service.js';
+import { PolicyRepository } from './policies/policy.repository.js';
 import { EmbeddedBroker } from './mqtt/embedded-broker.js';
 import { DeviceMessagesHandler } from './mqtt/device-messages.handler.js';
 import { MqttBus } from './mqtt/mqtt-bus.js';
@@ -59,6 +60,7 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
   app.useGlobalFilters(new HttpErrorFilter(logger.child('http')));
   app.disable('x-powered-by');
   app.useBodyParser('json', { limit: '1mb' });
+  app.useBodyParser('text', { limit: '256kb', type: ['application/yaml', 'text/yaml', 'text/plain'] });
 
   let broker: EmbeddedBroker | null = null;
   if (config.embeddedBroker) {
@@ -73,7 +75,7 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
   await desiredQueue.start();
 
   const auth = app.get(OperatorAuthService);
-  const router = buildRouter({ fleet: app.get(FleetService), models: app.get(ModelsService), telemetry: app.get(TelemetryRepository) });
+  const router = buildRouter({ fleet: app.get(FleetService), models: app.get(ModelsService), telemetry: app.get(TelemetryRepository), policies: app.get(PolicyRepository) });
   app.use(
     '/trpc',
     createExpressMiddleware({

@@ -48,7 +48,7 @@ describe('database schema', () => {
     cleanups.push(db.drop);
     const c = new pg.Client({ connectionString: db.url });
     await c.connect();
-    const rows = (await c.query('SELECT scenario, tier, "latencyTargetMs", "latencyPercentile", location, "precisionOrder", "memoryPlacement", "errorRateMax", "powerBudgetW" FROM "Policy"')).rows as Record<string, unknown>[];
+    const rows = (await c.query('SELECT scenario, tier, "latencyTargetMs", "latencyPercentile", location, "precisionOrder", "memoryPlacement", "errorRateMax", "powerBudgetW", "accuracyFloor" FROM "Policy"')).rows as Record<string, unknown>[];
     await c.end();
     const sorted = [...DEFAULT_POLICIES].sort((a, b) => a.scenario.localeCompare(b.scenario));
     expect(rows.sort((a, b) => String(a.scenario).localeCompare(String(b.scenario)))).toEqual(sorted);

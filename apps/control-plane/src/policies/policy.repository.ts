@@ -1,4 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { PolicySettings, Scenario } from '@edge-fleet/shared';
+import { appendAudit } from '../infra/audit.repository.js';
 import type { Db } from '../infra/prisma.js';
 import { PRISMA } from '../infra/tokens.js';
 
@@ -12,6 +14,7 @@ export interface PolicyView {
   memoryPlacement: string;
   errorRateMax: number;
   powerBudgetW: number | null;
+  accuracyFloor: number;
   model: { modelVersionId: string; name: string; version: string } | null;
 }
 
@@ -24,7 +27,7 @@ export class PolicyRepository {
       orderBy: { scenario: 'asc' },
       select: {
         scenario: true, tier: true, latencyTargetMs: true, latencyPercentile: true, location: true, precisionOrder: true,
-        memoryPlacement: true, errorRateMax: true, powerBudgetW: true,
+        memoryPlacement: true, errorRateMax: true, powerBudgetW: true, accuracyFloor: true,
         modelVersion: { select: { id: true, version: true, model: { select: { name: true } } } },
       },
     });
@@ -32,6 +35,17 @@ export class PolicyRepository {
       ...p,
       model: modelVersion ? { modelVersionId: modelVersion.id, name: modelVersion.model.name, version: modelVersion.version } : null,
     }));
+  }
+
+  /** Replaces the settings of several scenarios in one transaction, each change audited. */
+  async update(changes: { scenario: Scenario; settings: PolicySettings }[], actor: string): Promise<void> {
+    await this.db.$transaction(async (tx) => {
+      for (const { scenario, settings } of changes) {
+        const before = await tx.policy.findUnique({ where: { scenario }, select: { tier: true, latencyTargetMs: true, latencyPercentile: true, location: true, precisionOrder: true, memoryPlacement: true, errorRateMax: true, powerBudgetW: true, accuracyFloor: true } });
+        await tx.policy.update({ where: { scenario }, data: settings });
+        await appendAudit(tx, { actor, action: 'policy.update', targetType: 'scenario', targetId: scenario, details: { before, after: settings } });
+      }
+    });
   }
 
   async variantsByIds(ids: string[]): Promise<Map<string, { precision: string; name: string; version: string }>> {

@@ -1,11 +1,12 @@
 import { initTRPC, TRPCError } from '@trpc/server';
-import { DeviceIdSchema } from '@edge-fleet/shared';
+import { DeviceIdSchema, PolicySettingsSchema, ScenarioSchema } from '@edge-fleet/shared';
 import { z } from 'zod';
 import type { Operator } from '../auth/api-token.repository.js';
 import { ListDevicesQuerySchema, TelemetryQuerySchema } from '../devices/devices.controller.js';
 import { AppError } from '../errors.js';
 import type { FleetService } from '../fleet/fleet.service.js';
 import type { ModelsService } from '../models/models.service.js';
+import type { PolicyRepository } from '../policies/policy.repository.js';
 import type { TelemetryRepository } from '../telemetry/telemetry.repository.js';
 
 export interface TrpcContext {
@@ -32,6 +33,7 @@ export interface RouterDeps {
   fleet: FleetService;
   models: ModelsService;
   telemetry: TelemetryRepository;
+  policies: PolicyRepository;
 }
 
 /** The dashboard's API; the dashboard imports only this router's type. */
@@ -50,6 +52,16 @@ export function buildRouter(d: RouterDeps) {
         .query(async ({ input }) => ({
           points: await d.telemetry.range(input.id, new Date(Date.now() - (input.sinceMinutes ?? 15) * 60_000), input.limit ?? 500),
         })),
+    }),
+    policies: t.router({
+      list: operatorProcedure.query(async () => ({ items: await d.policies.list() })),
+      update: operatorProcedure
+        .input(PolicySettingsSchema.extend({ scenario: ScenarioSchema }))
+        .mutation(async ({ input, ctx }) => {
+          const { scenario, ...settings } = input;
+          await d.policies.update([{ scenario, settings }], `operator:${ctx.operator.tokenId}`);
+          return { items: await d.policies.list() };
+        }),
     }),
     models: t.router({
       list: operatorProcedure.query(async () => ({ items: await d.models.list() })),
