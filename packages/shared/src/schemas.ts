@@ -282,3 +282,28 @@ export const ModelUploadMetaSchema = z.strictObject({
 export type ModelUploadMeta = z.infer<typeof ModelUploadMetaSchema>;
 
 export const AssignScenarioModelSchema = z.strictObject({ modelVersionId: z.string().min(1) });
+
+/** How a variant was produced from the FP32 model. */
+export const VariantMethodSchema = z.enum(['fp32', 'fp16', 'int8-static-qdq', 'int8-dynamic', 'int4-matmulnbits']);
+export type VariantMethod = z.infer<typeof VariantMethodSchema>;
+
+export const VariantStatusSchema = z.enum(['building', 'ready', 'not_applicable', 'failed', 'unusable']);
+export type VariantStatus = z.infer<typeof VariantStatusSchema>;
+
+/** What the variant builder measured of one variant on the reference machine (never assumed). */
+export const VariantMeasurementSchema = z.strictObject({
+  /** The reference machine: CPU model and intra-op threads. */
+  machine: z.string().max(256),
+  threads: z.int().min(1),
+  sizeBytes: z.int().min(1),
+  loadMs: nonNeg,
+  latencyMs: z.strictObject({ p50: nonNeg, p95: nonNeg, p99: nonNeg }),
+  runs: z.int().min(1),
+  /** Agreement with FP32 on held-out inputs; null for the FP32 baseline itself. */
+  agreement: z
+    .strictObject({ maxAbsError: nonNeg, cosine: finite, top1: finite.nullable(), samples: z.int().min(1) })
+    .nullable(),
+  /** Where calibration/evaluation inputs came from. */
+  inputs: z.strictObject({ source: z.enum(['generated', 'uploaded']), seed: z.int().nullable() }),
+});
+export type VariantMeasurement = z.infer<typeof VariantMeasurementSchema>;

@@ -31,14 +31,14 @@ async function loadScenarioChoice(db: Pick<Db, 'policy'>, scenario: Scenario): P
           version: true,
           inputs: true,
           model: { select: { id: true, name: true } },
-          variants: { where: { precision: 'fp32', status: 'ready' }, select: { id: true, precision: true, sha256: true, sizeBytes: true } },
+          variants: { where: { method: 'fp32', status: 'ready' }, select: { id: true, precision: true, sha256: true, sizeBytes: true } },
         },
       },
     },
   });
   const mv = policy?.modelVersion;
   const variant = mv?.variants[0];
-  if (!mv || !variant) return null;
+  if (!mv || !variant?.sha256 || !variant.sizeBytes) return null;
   return {
     modelId: mv.model.id,
     modelVersionId: mv.id,

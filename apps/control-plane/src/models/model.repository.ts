@@ -24,7 +24,7 @@ const versionSelect = {
   graph: true,
   createdAt: true,
   model: { select: { id: true, name: true } },
-  variants: { select: { id: true, precision: true, sha256: true, sizeBytes: true, status: true, measured: true } },
+  variants: { select: { id: true, precision: true, method: true, sha256: true, sizeBytes: true, status: true, reason: true, measured: true }, orderBy: { createdAt: 'asc' } },
   policies: { select: { scenario: true } },
 } satisfies Prisma.ModelVersionSelect;
 
@@ -46,7 +46,7 @@ export class ModelRepository {
           inputs: v.inputs,
           graph: v.graph,
           createdBy: v.createdBy,
-          variants: { create: { precision: 'fp32', sha256: v.sha256, sizeBytes: v.sizeBytes, measured: v.measured } },
+          variants: { create: { precision: 'fp32', method: 'fp32', sha256: v.sha256, sizeBytes: v.sizeBytes, measured: v.measured } },
         },
         select: versionSelect,
       });

@@ -3,7 +3,18 @@ import { cpus } from 'node:os';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
-import { ModelUploadMetaSchema, type InputSpec } from '@edge-fleet/shared';
+import {
+  ModelUploadMetaSchema,
+  PrecisionSchema,
+  VariantMeasurementSchema,
+  VariantMethodSchema,
+  VariantStatusSchema,
+  type InputSpec,
+  type Precision,
+  type VariantMeasurement,
+  type VariantMethod,
+  type VariantStatus,
+} from '@edge-fleet/shared';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { sha256Hex } from '../infra/secrets.js';
@@ -21,7 +32,19 @@ export interface ModelVersionView {
   inputs: InputSpec[];
   createdAt: string;
   scenarios: string[];
-  variants: { id: string; precision: string; sha256: string; sizeBytes: number; status: string; measured: unknown }[];
+  variants: VariantView[];
+}
+
+/** One variant as the API shows it: what was built, whether it can be used, and what was measured. */
+export interface VariantView {
+  id: string;
+  precision: Precision;
+  method: VariantMethod;
+  status: VariantStatus;
+  reason: string | null;
+  sha256: string | null;
+  sizeBytes: number | null;
+  measured: VariantMeasurement | null;
 }
 
 export function toView(r: ModelVersionRow): ModelVersionView {
@@ -33,7 +56,16 @@ export function toView(r: ModelVersionRow): ModelVersionView {
     inputs: r.inputs as InputSpec[],
     createdAt: r.createdAt.toISOString(),
     scenarios: r.policies.map((p) => p.scenario),
-    variants: r.variants,
+    variants: r.variants.map((v) => ({
+      id: v.id,
+      precision: PrecisionSchema.parse(v.precision),
+      method: VariantMethodSchema.parse(v.method),
+      status: VariantStatusSchema.parse(v.status),
+      reason: v.reason,
+      sha256: v.sha256,
+      sizeBytes: v.sizeBytes,
+      measured: VariantMeasurementSchema.safeParse(v.measured).data ?? null,
+    })),
   };
 }
 

@@ -6,6 +6,7 @@ import { ListDevicesQuerySchema, TelemetryQuerySchema } from '../devices/devices
 import { AppError } from '../errors.js';
 import type { FleetService } from '../fleet/fleet.service.js';
 import type { ModelsService } from '../models/models.service.js';
+import { policiesFromYaml, policiesToYaml } from '../policies/policy-yaml.js';
 import type { PolicyRepository } from '../policies/policy.repository.js';
 import type { TelemetryRepository } from '../telemetry/telemetry.repository.js';
 
@@ -62,6 +63,12 @@ export function buildRouter(d: RouterDeps) {
           await d.policies.update([{ scenario, settings }], `operator:${ctx.operator.tokenId}`);
           return { items: await d.policies.list() };
         }),
+      exportYaml: operatorProcedure.query(async () => ({ yaml: policiesToYaml(await d.policies.list()) })),
+      importYaml: operatorProcedure.input(z.object({ yaml: z.string().min(1).max(262_144) })).mutation(async ({ input, ctx }) => {
+        const changes = policiesFromYaml(input.yaml);
+        await d.policies.update(changes, `operator:${ctx.operator.tokenId}`);
+        return { updated: changes.map((c) => c.scenario), items: await d.policies.list() };
+      }),
     }),
     models: t.router({
       list: operatorProcedure.query(async () => ({ items: await d.models.list() })),
