@@ -12,10 +12,11 @@ import { DevicesController } from './devices/devices.controller.js';
 import { DevicesService } from './devices/devices.service.js';
 import { FleetService } from './fleet/fleet.service.js';
 import { HealthController } from './health/health.controller.js';
-import { CONFIG, DESIRED_QUEUE, LOGGER, MQTT_BUS, PG_POOL, PRISMA, REDIS, SIGNING } from './infra/tokens.js';
+import { CONFIG, DESIRED_QUEUE, LOGGER, MQTT_BUS, PG_POOL, PRISMA, REDIS, SIGNING, VARIANT_QUEUE } from './infra/tokens.js';
 import { ModelRepository } from './models/model.repository.js';
 import { ModelsController } from './models/models.controller.js';
 import { ModelsService } from './models/models.service.js';
+import { VariantBuildService } from './models/variant-build.service.js';
 import { DeviceMessagesHandler } from './mqtt/device-messages.handler.js';
 import { PoliciesController } from './policies/policies.controller.js';
 import { PolicyRepository } from './policies/policy.repository.js';
@@ -31,6 +32,7 @@ export interface Infra {
   logger: unknown;
   desiredQueue: unknown;
   signing: unknown;
+  variantQueue: unknown;
 }
 
 /**
@@ -50,6 +52,7 @@ export class AppModule {
       { provide: LOGGER, useValue: infra.logger },
       { provide: DESIRED_QUEUE, useValue: infra.desiredQueue },
       { provide: SIGNING, useValue: infra.signing },
+      { provide: VARIANT_QUEUE, useValue: infra.variantQueue },
     ];
     return {
       module: AppModule,
@@ -59,7 +62,7 @@ export class AppModule {
         ...values,
         ApiTokenRepository, OperatorAuthService, OperatorGuard,
         DeviceRepository, DeviceAuthService, DevicesService,
-        ModelRepository, ModelsService,
+        ModelRepository, ModelsService, VariantBuildService,
         AssignmentRepository, AssignmentsService,
         PolicyRepository, FleetService,
         TelemetryRepository, TelemetryIngestService,

@@ -19,6 +19,8 @@ import { createPrisma } from './infra/prisma.js';
 import { newSecret } from './infra/secrets.js';
 import { DeviceAuthService } from './devices/device-auth.service.js';
 import { ModelsService } from './models/models.service.js';
+import { VariantBuildQueue } from './models/variant-build.queue.js';
+import { VariantBuildService } from './models/variant-build.service.js';
 import { PolicyRepository } from './policies/policy.repository.js';
 import { EmbeddedBroker } from './mqtt/embedded-broker.js';
 import { DeviceMessagesHandler } from './mqtt/device-messages.handler.js';
@@ -53,10 +55,14 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
     log: logger.child('mqtt-bus'),
   });
   let publishLatest: (deviceId: string) => Promise<void> = () => Promise.reject(new Error('not started'));
+  let buildVariants: (id: string) => Promise<void> = () => Promise.reject(new Error('not started'));
+  const variantQueue = new VariantBuildQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, build: (id) => buildVariants(id), log: logger.child('variant-queue') });
   const desiredQueue = new DesiredStateQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, publishLatest: (id) => publishLatest(id), log: logger.child('desired-queue') });
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ config, prisma, pgPool, redis, bus, logger, desiredQueue, signing: await SigningService.open(config.dataDir) }), { logger: ['error', 'warn'] });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ config, prisma, pgPool, redis, bus, logger, desiredQueue, variantQueue, signing: await SigningService.open(config.dataDir) }), { logger: ['error', 'warn'] });
   const assignments = app.get(AssignmentsService);
   publishLatest = (id) => assignments.republish(id);
+  const variantBuilder = app.get(VariantBuildService);
+  buildVariants = (id) => variantBuilder.build(id);
   app.useGlobalFilters(new HttpErrorFilter(logger.child('http')));
   app.disable('x-powered-by');
   app.useBodyParser('json', { limit: '1mb' });
@@ -73,9 +79,10 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
   bus.onMessage(app.get(DeviceMessagesHandler).handle);
   await bus.start();
   await desiredQueue.start();
+  await variantQueue.start();
 
   const auth = app.get(OperatorAuthService);
-  const router = buildRouter({ fleet: app.get(FleetService), models: app.get(ModelsService), telemetry: app.get(TelemetryRepository), policies: app.get(PolicyRepository) });
+  const router = buildRouter({ fleet: app.get(FleetService), models: app.get(ModelsService), telemetry: app.get(TelemetryRepository), policies: app.get(PolicyRepository), assignments });
   app.use(
     '/trpc',
     createExpressMiddleware({
@@ -94,6 +101,7 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
     app,
     ingest,
     stop: async () => {
+      await variantQueue.stop();
       await desiredQueue.stop();
       await ingest.stop();
       await bus.stop();

@@ -30,6 +30,15 @@ export const ConfigSchema = z.object({
   /** Inference rate and telemetry window handed to devices in their desired state. */
   DEVICE_RATE_HZ: z.coerce.number().min(0.1).max(1_000).default(10),
   TELEMETRY_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3_600).default(5),
+  /** Build FP16/INT8/INT4 variants of each uploaded model in a background job. */
+  VARIANT_BUILD: z.enum(['on', 'off']).default('on'),
+  /** Timed runs per variant when the builder measures latency. */
+  VARIANT_BENCH_RUNS: z.coerce.number().int().min(5).max(100_000).default(200),
+  /**
+   * Compute of the reference machine (the one the variant builder measures on), in TOPS: the
+   * scale for predicting a device's latency from the reference figures. Labelled as a prediction.
+   */
+  REFERENCE_TOPS: z.coerce.number().positive().max(10_000).default(0.2),
   TELEMETRY_FLUSH_MS: z.coerce.number().int().min(5).max(10_000).default(100),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });

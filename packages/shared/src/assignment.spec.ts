@@ -65,6 +65,15 @@ describe('chooseVariant', () => {
     expect(d).toMatchObject({ kind: 'assign', latencySource: 'fleet', predictedLatencyMs: 8 });
   });
 
+  it("skips a variant whose agreement with FP32 is below the scenario's accuracy floor", () => {
+    const lossy = v('l8', 'int8', { agreement: { cosine: 0.995, top1: 0.97 } });
+    const close = v('c16', 'fp16', { agreement: { cosine: 0.99999, top1: 1 } });
+    const d = chooseVariant(arm, robotic, [lossy, close], ctx); // floor 0.99
+    expect(d).toMatchObject({ kind: 'assign', variantId: 'c16' });
+    if (d.kind === 'assign') expect(d.reason).toMatch(/skipped int8 \(agreement with FP32 \(cosine 0\.9950, top-1 97\.0 %\) is below the scenario's floor 0\.99\)/);
+    expect(chooseVariant(arm, { ...robotic, accuracyFloor: 0.96 }, [lossy], ctx)).toMatchObject({ kind: 'assign', variantId: 'l8' });
+  });
+
   it('refuses a variant with no measurement yet, and an unusable one', () => {
     const d = chooseVariant(trading, defaultPolicy('financial_trading'), [v('n16', 'fp16', { reference: null }), v('u32', 'fp32', { usable: false, unusableReason: 'cosine 0.91 < 0.99' })], ctx);
     expect(d.kind).toBe('refuse');

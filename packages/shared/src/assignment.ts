@@ -18,6 +18,8 @@ export interface VariantCandidate {
   unusableReason?: string;
   /** Measured on the reference machine by the variant builder; null before measurement. */
   reference: (LatencyFigures & { machine: string }) | null;
+  /** Output agreement with FP32 measured by the builder; null for FP32 itself (the reference). */
+  agreement?: { cosine: number; top1: number | null } | null;
   /** Measured by the fleet, keyed by hardware class (telemetry rollups); absent where none reported. */
   fleet?: Readonly<Record<string, LatencyFigures & { windows: number }>>;
 }
@@ -83,6 +85,13 @@ type Check = { ok: true; placement: Placement; latency: NonNullable<ReturnType<t
 
 function check(v: VariantCandidate, hw: HardwareProfile, policy: ScenarioPolicy, ctx: AssignmentContext): Check {
   if (!v.usable) return { ok: false, why: `unusable: ${v.unusableReason ?? 'no reason recorded'}` };
+  if (v.agreement) {
+    const worst = Math.min(v.agreement.cosine, v.agreement.top1 ?? 1);
+    if (worst < policy.accuracyFloor) {
+      const top1 = v.agreement.top1 === null ? '' : `, top-1 ${(v.agreement.top1 * 100).toFixed(1)} %`;
+      return { ok: false, why: `agreement with FP32 (cosine ${v.agreement.cosine.toFixed(4)}${top1}) is below the scenario's floor ${policy.accuracyFloor}` };
+    }
+  }
   if (!hw.precisions.includes(v.precision)) return { ok: false, why: `${v.precision} is not supported by the ${hw.accelerator} (${hw.precisions.join(', ')})` };
   const placement = placementFor(v.sizeBytes, hw, ctx.dramShare);
   if (!placement) return { ok: false, why: `${(v.sizeBytes / 1048576).toFixed(1)} MB does not fit ${Math.round(hw.dramMb * (ctx.dramShare ?? 0.5))} MB of usable DRAM` };

@@ -297,7 +297,8 @@ export const VariantMeasurementSchema = z.strictObject({
   threads: z.int().min(1),
   sizeBytes: z.int().min(1),
   loadMs: nonNeg,
-  latencyMs: z.strictObject({ p50: nonNeg, p95: nonNeg, p99: nonNeg }),
+  /** p95 is null where the builder did not record it. */
+  latencyMs: z.strictObject({ p50: nonNeg, p95: nonNeg.nullable(), p99: nonNeg }),
   runs: z.int().min(1),
   /** Agreement with FP32 on held-out inputs; null for the FP32 baseline itself. */
   agreement: z

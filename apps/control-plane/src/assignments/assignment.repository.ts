@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { DesiredState, InputSpec, Scenario } from '@edge-fleet/shared';
+import { VariantMeasurementSchema, type DesiredState, type HardwareProfile, type InputSpec, type LatencyFigures, type Scenario } from '@edge-fleet/shared';
 import type { Prisma } from '../generated/prisma/client.js';
-import { AppError } from '../errors.js';
 import { appendAudit } from '../infra/audit.repository.js';
 import type { Db } from '../infra/prisma.js';
 import { PRISMA } from '../infra/tokens.js';
 
+/** A concrete variant a device is given. */
 export interface VariantChoice {
   modelId: string;
   modelVersionId: string;
@@ -18,97 +18,140 @@ export interface VariantChoice {
   inputs: InputSpec[];
 }
 
-/** Builds a device's full desired state for a given assignment version. */
-export type DesiredBuilder = (deviceId: string, version: number, scenario: Scenario, choice: VariantChoice | null) => DesiredState;
-
-async function loadScenarioChoice(db: Pick<Db, 'policy'>, scenario: Scenario): Promise<VariantChoice | null> {
-  const policy = await db.policy.findUnique({
-    where: { scenario },
-    select: {
-      modelVersion: {
-        select: {
-          id: true,
-          version: true,
-          inputs: true,
-          model: { select: { id: true, name: true } },
-          variants: { where: { method: 'fp32', status: 'ready' }, select: { id: true, precision: true, sha256: true, sizeBytes: true } },
-        },
-      },
-    },
-  });
-  const mv = policy?.modelVersion;
-  const variant = mv?.variants[0];
-  if (!mv || !variant?.sha256 || !variant.sizeBytes) return null;
-  return {
-    modelId: mv.model.id,
-    modelVersionId: mv.id,
-    variantId: variant.id,
-    name: mv.model.name,
-    version: mv.version,
-    precision: variant.precision,
-    sha256: variant.sha256,
-    sizeBytes: variant.sizeBytes,
-    inputs: mv.inputs as InputSpec[],
-  };
+/** A model version with every variant the builder produced, as the assignment logic needs it. */
+export interface VersionVariants {
+  modelId: string;
+  modelVersionId: string;
+  name: string;
+  version: string;
+  inputs: InputSpec[];
+  variants: {
+    id: string;
+    precision: string;
+    method: string;
+    status: string;
+    reason: string | null;
+    sha256: string | null;
+    sizeBytes: number | null;
+    measured: ReturnType<typeof VariantMeasurementSchema.safeParse>['data'] | null;
+  }[];
 }
+
+export interface AssignableDevice {
+  id: string;
+  name: string;
+  scenario: Scenario;
+  assignmentVersion: number;
+  hardwareProfile: HardwareProfile;
+}
+
+/** Builds a device's full desired state for a given assignment version. */
+export type DesiredBuilder = (deviceId: string, version: number, scenario: Scenario, choice: VariantChoice | null, reason: string) => DesiredState;
+
+const deviceSelect = { id: true, name: true, scenario: true, assignmentVersion: true, hardwareProfile: { select: { spec: true } } } satisfies Prisma.DeviceSelect;
+type DeviceRow = Prisma.DeviceGetPayload<{ select: typeof deviceSelect }>;
+const toDevice = (d: DeviceRow): AssignableDevice => ({ id: d.id, name: d.name, scenario: d.scenario as Scenario, assignmentVersion: d.assignmentVersion, hardwareProfile: d.hardwareProfile.spec as HardwareProfile });
 
 @Injectable()
 export class AssignmentRepository {
   constructor(@Inject(PRISMA) private readonly db: Db) {}
 
-  /** The variant a scenario's devices run today (FP32 until the variant builder lands). */
-  async scenarioChoice(scenario: Scenario): Promise<VariantChoice | null> {
-    return loadScenarioChoice(this.db, scenario);
+  async versionVariants(modelVersionId: string): Promise<VersionVariants | null> {
+    const mv = await this.db.modelVersion.findUnique({
+      where: { id: modelVersionId },
+      select: { id: true, version: true, inputs: true, model: { select: { id: true, name: true } }, variants: { select: { id: true, precision: true, method: true, status: true, reason: true, sha256: true, sizeBytes: true, measured: true } } },
+    });
+    if (!mv) return null;
+    return {
+      modelId: mv.model.id, modelVersionId: mv.id, name: mv.model.name, version: mv.version, inputs: mv.inputs as InputSpec[],
+      variants: mv.variants.map((v) => ({ ...v, measured: VariantMeasurementSchema.safeParse(v.measured).data ?? null })),
+    };
+  }
+
+  async scenarioModelVersion(scenario: Scenario): Promise<string | null> {
+    return (await this.db.policy.findUnique({ where: { scenario }, select: { modelVersionId: true } }))?.modelVersionId ?? null;
+  }
+
+  async scenarioDevices(scenario: Scenario): Promise<AssignableDevice[]> {
+    const rows = await this.db.device.findMany({ where: { scenario, status: { not: 'revoked' } }, select: deviceSelect, orderBy: { enrolledAt: 'asc' } });
+    return rows.map(toDevice);
+  }
+
+  async device(id: string): Promise<AssignableDevice | null> {
+    const d = await this.db.device.findFirst({ where: { id, status: { not: 'revoked' } }, select: deviceSelect });
+    return d ? toDevice(d) : null;
   }
 
   /**
-   * Points a scenario at a model version and writes a new, higher-numbered assignment for each of
-   * its devices, in one transaction. Returns the desired states to publish.
+   * What the fleet measured of these variants per hardware class over the last day: the median of
+   * the windows' percentiles, with the number of windows it rests on.
    */
-  async assignScenario(scenario: Scenario, modelVersionId: string, actor: string, build: DesiredBuilder): Promise<DesiredState[]> {
-    return this.db.$transaction(async (tx) => {
-      const mv = await tx.modelVersion.findUnique({ where: { id: modelVersionId }, select: { id: true } });
-      if (!mv) throw new AppError('not_found', `model version ${modelVersionId} not found`);
-      await tx.policy.update({ where: { scenario }, data: { modelVersionId } });
-      const choice = await loadScenarioChoice(tx, scenario);
-      if (!choice) throw new AppError('conflict', `model version ${modelVersionId} has no usable FP32 variant`);
-      const devices = await tx.device.findMany({ where: { scenario, status: { not: 'revoked' } }, select: { id: true, assignmentVersion: true } });
-      const states: DesiredState[] = [];
-      for (const d of devices) states.push(await this.writeAssignment(tx, d, scenario, choice, actor, build));
-      await appendAudit(tx, { actor, action: 'scenario.assign_model', targetType: 'scenario', targetId: scenario, details: { modelVersionId, devices: devices.length } });
-      return states;
-    });
+  async fleetLatency(variantIds: string[]): Promise<Map<string, Record<string, LatencyFigures & { windows: number }>>> {
+    const out = new Map<string, Record<string, LatencyFigures & { windows: number }>>();
+    if (variantIds.length === 0) return out;
+    const rows = await this.db.$queryRaw<{ variantId: string; hardwareClass: string; windows: bigint; p50: number; p95: number; p99: number }[]>`
+      SELECT t."variantId", hp."hardwareClass", count(*) AS windows,
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY t."latencyP50Ms") AS p50,
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY t."latencyP95Ms") AS p95,
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY t."latencyP99Ms") AS p99
+        FROM "TelemetryWindow" t
+        JOIN "Device" d ON d.id = t."deviceId"
+        JOIN "HardwareProfile" hp ON hp.id = d."hardwareProfileId"
+       WHERE t."variantId" = ANY(${variantIds}::text[]) AND t."windowEnd" > now() - interval '1 day' AND t.inferences > 0
+       GROUP BY 1, 2`;
+    for (const r of rows) {
+      const byClass = out.get(r.variantId) ?? {};
+      byClass[r.hardwareClass] = { p50: r.p50, p95: r.p95, p99: r.p99, windows: Number(r.windows) };
+      out.set(r.variantId, byClass);
+    }
+    return out;
   }
 
-  private async writeAssignment(
-    tx: Prisma.TransactionClient,
-    d: { id: string; assignmentVersion: number },
+  /**
+   * Writes a new, higher-numbered assignment for each chosen device, points the scenario at the
+   * model version, and audits every refusal, in one transaction. Returns the desired states to publish.
+   */
+  async writeAssignments(
     scenario: Scenario,
-    choice: VariantChoice | null,
+    modelVersionId: string | null,
+    chosen: { device: AssignableDevice; choice: VariantChoice; reason: string }[],
+    refused: { device: AssignableDevice; reason: string }[],
     actor: string,
     build: DesiredBuilder,
-  ): Promise<DesiredState> {
-    const version = d.assignmentVersion + 1;
-    const desired = build(d.id, version, scenario, choice);
-    await tx.assignment.create({ data: { deviceId: d.id, version, modelVariantId: choice?.variantId ?? null, reason: desired.reason, desired, createdBy: actor } });
-    await tx.device.update({ where: { id: d.id }, data: { assignmentVersion: version } });
-    return desired;
-  }
-
-  /** The device's latest desired state; creates its first assignment when its scenario has a model. */
-  async currentOrInitial(deviceId: string, build: DesiredBuilder): Promise<DesiredState | null> {
-    const latest = await this.latestDesired(deviceId);
-    if (latest) return latest;
-    const device = await this.db.device.findUnique({ where: { id: deviceId }, select: { id: true, scenario: true, assignmentVersion: true, status: true } });
-    if (!device || device.status === 'revoked') return null;
-    const choice = await this.scenarioChoice(device.scenario as Scenario);
-    if (!choice) return null;
-    return this.db.$transaction((tx) => this.writeAssignment(tx, device, device.scenario as Scenario, choice, 'system', build));
+  ): Promise<DesiredState[]> {
+    return this.db.$transaction(async (tx) => {
+      if (modelVersionId) await tx.policy.update({ where: { scenario }, data: { modelVersionId } });
+      const states: DesiredState[] = [];
+      for (const c of chosen) {
+        const fresh = await tx.device.update({ where: { id: c.device.id }, data: { assignmentVersion: { increment: 1 } }, select: { assignmentVersion: true } });
+        const desired = build(c.device.id, fresh.assignmentVersion, scenario, c.choice, c.reason);
+        await tx.assignment.create({ data: { deviceId: c.device.id, version: fresh.assignmentVersion, modelVariantId: c.choice.variantId, reason: c.reason, desired, createdBy: actor } });
+        states.push(desired);
+      }
+      for (const r of refused) {
+        await appendAudit(tx, { actor, action: 'assignment.refused', targetType: 'device', targetId: r.device.id, details: { scenario, modelVersionId, reason: r.reason } });
+      }
+      if (modelVersionId) {
+        await appendAudit(tx, { actor, action: 'scenario.assign_model', targetType: 'scenario', targetId: scenario, details: { modelVersionId, assigned: chosen.length, refused: refused.length } });
+      }
+      return states;
+    });
   }
 
   async latestDesired(deviceId: string): Promise<DesiredState | null> {
     const row = await this.db.assignment.findFirst({ where: { deviceId }, orderBy: { version: 'desc' }, select: { desired: true } });
     return row ? (row.desired as DesiredState) : null;
+  }
+
+  /** The latest refusal recorded for a device, if it came after its latest assignment. */
+  async latestRefusal(deviceId: string): Promise<{ at: string; reason: string } | null> {
+    const [refusal, assignment] = await Promise.all([
+      this.db.auditEvent.findFirst({ where: { action: 'assignment.refused', targetType: 'device', targetId: deviceId }, orderBy: { id: 'desc' }, select: { at: true, details: true } }),
+      this.db.assignment.findFirst({ where: { deviceId }, orderBy: { version: 'desc' }, select: { createdAt: true } }),
+    ]);
+    if (!refusal || (assignment && assignment.createdAt > refusal.at)) return null;
+    const reason = (refusal.details as { reason?: unknown }).reason;
+    return { at: refusal.at.toISOString(), reason: typeof reason === 'string' ? reason : '' };
   }
 
   async saveReported(deviceId: string, r: { bootId: string; phase: string; appliedAssignmentVersion: number | null; activeVariantId: string | null; activeSha256: string | null; payload: Prisma.InputJsonValue; reportedAt: Date }): Promise<void> {

@@ -1,29 +1,50 @@
-import { Inject, Injectable } from "@nestjs/common";
-import {
-  PrecisionSchema,
-  topics,
-  type DesiredState,
-  type Scenario,
-} from "@edge-fleet/shared";
-import type { Config } from "../config.js";
-import type { Logger } from "../infra/logger.js";
-import {
-  CONFIG,
-  DESIRED_QUEUE,
-  LOGGER,
-  MQTT_BUS,
-  SIGNING,
-} from "../infra/tokens.js";
-import type { SigningService } from "../signing/signing.service.js";
-import type { MqttBus } from "../mqtt/mqtt-bus.js";
-import {
-  AssignmentRepository,
-  type VariantChoice,
-} from "./assignment.repository.js";
-import type { DesiredStateQueue } from "./desired-state.queue.js";
+import { Inject, Injectable } from '@nestjs/common';
+import { PrecisionSchema, topics, type DesiredState, type Scenario, type VariantCandidate } from '@edge-fleet/shared';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../infra/logger.js';
+import { CONFIG, DESIRED_QUEUE, LOGGER, MQTT_BUS, SIGNING } from '../infra/tokens.js';
+import type { MqttBus } from '../mqtt/mqtt-bus.js';
+import { PolicyRepository } from '../policies/policy.repository.js';
+import type { SigningService } from '../signing/signing.service.js';
+import { planAssignments, type DeviceDecision } from './assignment-planner.js';
+import { AssignmentRepository, type AssignableDevice, type VariantChoice } from './assignment.repository.js';
+import type { DesiredStateQueue } from './desired-state.queue.js';
 
 /** How long a signed manifest stays valid; the desired state is re-signed on every assignment. */
 const MANIFEST_TTL_MS = 30 * 86_400_000;
+
+export interface DecisionView {
+  deviceId: string;
+  name: string;
+  hardwareClass: string;
+  outcome: 'assign' | 'refuse';
+  precision: string | null;
+  variantId: string | null;
+  placement: string | null;
+  predictedLatencyMs: number | null;
+  latencySource: 'fleet' | 'prediction' | null;
+  reason: string;
+}
+
+export interface AssignmentSummary {
+  scenario: Scenario;
+  modelVersionId: string;
+  devices: number;
+  assigned: number;
+  refused: number;
+  byPrecision: Record<string, number>;
+  decisions: DecisionView[];
+}
+
+function view(d: DeviceDecision): DecisionView {
+  const a = d.decision.kind === 'assign' ? d.decision : null;
+  return {
+    deviceId: d.device.id, name: d.device.name, hardwareClass: d.device.hardwareProfile.hardwareClass, outcome: d.decision.kind,
+    precision: a?.precision ?? null, variantId: a?.variantId ?? null, placement: a?.placement ?? null,
+    predictedLatencyMs: a?.predictedLatencyMs ?? null, latencySource: a?.latencySource ?? null, reason: d.decision.reason,
+  };
+}
 
 @Injectable()
 export class AssignmentsService {
@@ -31,107 +52,86 @@ export class AssignmentsService {
 
   constructor(
     @Inject(AssignmentRepository) private readonly repo: AssignmentRepository,
+    @Inject(PolicyRepository) private readonly policies: PolicyRepository,
     @Inject(MQTT_BUS) private readonly bus: MqttBus,
     @Inject(DESIRED_QUEUE) private readonly queue: DesiredStateQueue,
     @Inject(SIGNING) private readonly signing: SigningService,
     @Inject(CONFIG) private readonly config: Config,
     @Inject(LOGGER) logger: Logger,
   ) {
-    this.log = logger.child("assignments");
+    this.log = logger.child('assignments');
   }
 
   /** The full desired state of one device: Postgres keeps it, MQTT carries a retained copy. */
-  readonly build = (
-    deviceId: string,
-    version: number,
-    scenario: Scenario,
-    c: VariantChoice | null,
-  ): DesiredState => {
+  readonly build = (deviceId: string, version: number, scenario: Scenario, c: VariantChoice | null, reason: string): DesiredState => {
     const issuedAt = new Date();
+    const model = c
+      ? {
+          modelId: c.modelId, modelVersionId: c.modelVersionId, variantId: c.variantId, name: c.name, version: c.version,
+          precision: PrecisionSchema.parse(c.precision), artifactUrl: `${this.config.publicUrl}/api/v1/artifacts/${c.sha256}`,
+          sha256: c.sha256, sizeBytes: c.sizeBytes, inputs: c.inputs,
+          manifest: this.signing.signManifest({
+            schema: 1, deviceId, modelVersionId: c.modelVersionId, variantId: c.variantId, precision: PrecisionSchema.parse(c.precision),
+            sha256: c.sha256, sizeBytes: c.sizeBytes, version, hardwareClasses: [],
+            issuedAt: issuedAt.toISOString(), expiresAt: new Date(issuedAt.getTime() + MANIFEST_TTL_MS).toISOString(),
+          }),
+        }
+      : null;
     return {
-      schema: 1,
-      deviceId,
-      assignmentVersion: version,
-      issuedAt: issuedAt.toISOString(),
-      scenario,
-      reason: c
-        ? `scenario ${scenario} runs ${c.name} ${c.version}; ${c.precision.toUpperCase()} is the only variant built so far, so every device of the scenario gets it`
-        : `scenario ${scenario} has no model assigned`,
-      model: c
-        ? {
-            modelId: c.modelId,
-            modelVersionId: c.modelVersionId,
-            variantId: c.variantId,
-            name: c.name,
-            version: c.version,
-            precision: PrecisionSchema.parse(c.precision),
-            artifactUrl: `${this.config.publicUrl}/api/v1/artifacts/${c.sha256}`,
-            sha256: c.sha256,
-            sizeBytes: c.sizeBytes,
-            inputs: c.inputs,
-            manifest: this.signing.signManifest({
-              schema: 1,
-              deviceId,
-              modelVersionId: c.modelVersionId,
-              variantId: c.variantId,
-              precision: PrecisionSchema.parse(c.precision),
-              sha256: c.sha256,
-              sizeBytes: c.sizeBytes,
-              version,
-              hardwareClasses: [],
-              issuedAt: issuedAt.toISOString(),
-              expiresAt: new Date(
-                issuedAt.getTime() + MANIFEST_TTL_MS,
-              ).toISOString(),
-            }),
-          }
-        : null,
-      runtime: {
-        targetRateHz: this.config.DEVICE_RATE_HZ,
-        windowSeconds: this.config.TELEMETRY_WINDOW_SECONDS,
-        intraOpThreads: 1,
-      },
+      schema: 1, deviceId, assignmentVersion: version, issuedAt: issuedAt.toISOString(), scenario, reason, model,
+      runtime: { targetRateHz: this.config.DEVICE_RATE_HZ, windowSeconds: this.config.TELEMETRY_WINDOW_SECONDS, intraOpThreads: 1 },
     };
   };
 
+  private async decide(scenario: Scenario, modelVersionId: string, devices: AssignableDevice[]): Promise<DeviceDecision[]> {
+    const [v, policy] = await Promise.all([this.repo.versionVariants(modelVersionId), this.policies.list().then((l) => l.find((p) => p.scenario === scenario))]);
+    if (!v) throw new AppError('not_found', `model version ${modelVersionId} not found`);
+    if (!policy) throw new AppError('not_found', `no policy for scenario ${scenario}`);
+    const fleet: Map<string, VariantCandidate['fleet']> = await this.repo.fleetLatency(v.variants.map((x) => x.id));
+    return planAssignments(devices, policy, v, fleet, { referenceTops: this.config.REFERENCE_TOPS, requiredRateHz: this.config.DEVICE_RATE_HZ });
+  }
+
+  private summary(scenario: Scenario, modelVersionId: string, decisions: DeviceDecision[]): AssignmentSummary {
+    const views = decisions.map(view);
+    const byPrecision: Record<string, number> = {};
+    for (const d of views) if (d.precision) byPrecision[d.precision] = (byPrecision[d.precision] ?? 0) + 1;
+    const assigned = views.filter((d) => d.outcome === 'assign').length;
+    return { scenario, modelVersionId, devices: views.length, assigned, refused: views.length - assigned, byPrecision, decisions: views };
+  }
+
+  /** What each device of the scenario would run with this model version; writes nothing. */
+  async preview(scenario: Scenario, modelVersionId: string): Promise<AssignmentSummary> {
+    return this.summary(scenario, modelVersionId, await this.decide(scenario, modelVersionId, await this.repo.scenarioDevices(scenario)));
+  }
+
   /**
-   * Gives every device of a scenario this model version: the assignments are committed in one
-   * transaction, then one queue job per device publishes its desired state retained, QoS 1.
+   * Gives the scenario this model version: each device gets the variant that fits it (committed
+   * in one transaction, then published retained through the queue); a device for which nothing
+   * fits is refused with the reason and keeps what it runs.
    */
-  async assignScenario(
-    scenario: Scenario,
-    modelVersionId: string,
-    actor: string,
-  ): Promise<{ scenario: Scenario; modelVersionId: string; devices: number }> {
-    const states = await this.repo.assignScenario(
-      scenario,
-      modelVersionId,
-      actor,
-      this.build,
-    );
-    await this.queue.enqueue(
-      states.map((s) => ({
-        deviceId: s.deviceId,
-        assignmentVersion: s.assignmentVersion,
-      })),
-    );
-    this.log.info("scenario assigned", {
-      scenario,
-      modelVersionId,
-      devices: states.length,
-    });
-    return { scenario, modelVersionId, devices: states.length };
+  async assignScenario(scenario: Scenario, modelVersionId: string, actor: string): Promise<AssignmentSummary> {
+    const decisions = await this.decide(scenario, modelVersionId, await this.repo.scenarioDevices(scenario));
+    const chosen = decisions.flatMap((d) => (d.choice ? [{ device: d.device, choice: d.choice, reason: d.decision.reason }] : []));
+    const refused = decisions.filter((d) => !d.choice).map((d) => ({ device: d.device, reason: d.decision.reason }));
+    const states = await this.repo.writeAssignments(scenario, modelVersionId, chosen, refused, actor, this.build);
+    await this.queue.enqueue(states.map((s) => ({ deviceId: s.deviceId, assignmentVersion: s.assignmentVersion })));
+    this.log.info('scenario assigned', { scenario, modelVersionId, assigned: chosen.length, refused: refused.length });
+    return this.summary(scenario, modelVersionId, decisions);
   }
 
-  /** Re-publishes a device's desired state from Postgres (on reconnect, or its first assignment). */
+  /** Re-publishes a device's desired state from Postgres; a device with none gets its scenario's model if one fits. */
   async republish(deviceId: string): Promise<void> {
-    const desired = await this.repo.currentOrInitial(deviceId, this.build);
-    if (desired) await this.publish(desired);
-  }
-
-  private async publish(s: DesiredState): Promise<void> {
-    await this.bus.publish(topics.desired(s.deviceId), JSON.stringify(s), {
-      retain: true,
-    });
+    let desired = await this.repo.latestDesired(deviceId);
+    if (!desired) {
+      const device = await this.repo.device(deviceId);
+      const mv = device ? await this.repo.scenarioModelVersion(device.scenario) : null;
+      if (!device || !mv) return;
+      const [d] = await this.decide(device.scenario, mv, [device]);
+      if (!d) return;
+      const chosen = d.choice ? [{ device, choice: d.choice, reason: d.decision.reason }] : [];
+      const refused = d.choice ? [] : [{ device, reason: d.decision.reason }];
+      desired = (await this.repo.writeAssignments(device.scenario, null, chosen, refused, 'system', this.build))[0] ?? null;
+    }
+    if (desired) await this.bus.publish(topics.desired(desired.deviceId), JSON.stringify(desired), { retain: true });
   }
 }

@@ -53,15 +53,18 @@ export class FleetService {
 
   async deviceDetail(id: string) {
     const d = await this.devices.get(id);
-    const [policies, variants, desired] = await Promise.all([
+    const [policies, variants, desired, refusal] = await Promise.all([
       this.policies.list(),
       this.policies.variantsByIds(d.reported?.activeVariantId ? [d.reported.activeVariantId] : []),
       this.assignments.latestDesired(id),
+      this.assignments.latestRefusal(id),
     ]);
     const policy = policies.find((p) => p.scenario === d.scenario) ?? null;
     return {
       ...d,
       policy,
+      /** The latest assignment this device was refused (nothing fitted), if newer than its assignment. */
+      refusal,
       active: d.reported?.activeVariantId ? (variants.get(d.reported.activeVariantId) ?? null) : null,
       desired: desired
         ? {

@@ -7,3 +7,4 @@ export const MQTT_BUS = Symbol('MQTT_BUS');
 export const REDIS = Symbol('REDIS');
 export const DESIRED_QUEUE = Symbol('DESIRED_QUEUE');
 export const SIGNING = Symbol('SIGNING');
+export const VARIANT_QUEUE = Symbol('VARIANT_QUEUE');

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { InputSpec } from '@edge-fleet/shared';
-import type { Prisma } from '../generated/prisma/client.js';
+import { Prisma } from '../generated/prisma/client.js';
 import { AppError } from '../errors.js';
 import { appendAudit } from '../infra/audit.repository.js';
 import type { Db } from '../infra/prisma.js';
@@ -15,6 +15,18 @@ export interface NewModelVersion {
   sizeBytes: number;
   measured: Prisma.InputJsonValue;
   createdBy: string;
+  /** Variants the builder will produce; rows are created now with status `building`. */
+  pending: { method: string; precision: string }[];
+}
+
+export interface BuiltVariant {
+  method: string;
+  precision: string;
+  status: 'ready' | 'not_applicable' | 'failed' | 'unusable';
+  reason: string | null;
+  sha256: string | null;
+  sizeBytes: number | null;
+  measured: Prisma.InputJsonValue | null;
 }
 
 const versionSelect = {
@@ -46,7 +58,12 @@ export class ModelRepository {
           inputs: v.inputs,
           graph: v.graph,
           createdBy: v.createdBy,
-          variants: { create: { precision: 'fp32', method: 'fp32', sha256: v.sha256, sizeBytes: v.sizeBytes, measured: v.measured } },
+          variants: {
+            create: [
+              { precision: 'fp32', method: 'fp32', sha256: v.sha256, sizeBytes: v.sizeBytes, measured: v.measured },
+              ...v.pending.map((p) => ({ precision: p.precision, method: p.method, status: 'building' })),
+            ],
+          },
         },
         select: versionSelect,
       });
@@ -67,6 +84,31 @@ export class ModelRepository {
 
   async getVersion(id: string): Promise<ModelVersionRow | null> {
     return this.db.modelVersion.findUnique({ where: { id }, select: versionSelect });
+  }
+
+  /** What the variant builder needs; `pending` is false once every variant has an outcome. */
+  async versionForBuild(id: string): Promise<{ fp32Sha256: string; inputs: InputSpec[]; pending: boolean } | null> {
+    const v = await this.db.modelVersion.findUnique({ where: { id }, select: { inputs: true, variants: { select: { method: true, status: true, sha256: true } } } });
+    const fp32 = v?.variants.find((x) => x.method === 'fp32');
+    if (!v || !fp32?.sha256) return null;
+    return { fp32Sha256: fp32.sha256, inputs: v.inputs as InputSpec[], pending: v.variants.some((x) => x.status === 'building') };
+  }
+
+  /** Records the builder's outcome for every method, and the FP32 baseline's measurement. */
+  async saveBuild(id: string, fp32Measured: Prisma.InputJsonValue, variants: BuiltVariant[]): Promise<void> {
+    await this.db.$transaction(async (tx) => {
+      await tx.modelVariant.update({ where: { modelVersionId_method: { modelVersionId: id, method: 'fp32' } }, data: { measured: fp32Measured } });
+      for (const b of variants) {
+        const data = { precision: b.precision, status: b.status, reason: b.reason, sha256: b.sha256, sizeBytes: b.sizeBytes, measured: b.measured ?? Prisma.JsonNull };
+        await tx.modelVariant.upsert({ where: { modelVersionId_method: { modelVersionId: id, method: b.method } }, create: { modelVersionId: id, method: b.method, ...data }, update: data });
+      }
+      await appendAudit(tx, { actor: 'system', action: 'model_version.variants_built', targetType: 'model_version', targetId: id, details: { variants: variants.map((b) => ({ method: b.method, status: b.status, reason: b.reason })) } });
+    });
+  }
+
+  /** Marks every variant still building as failed (the whole build could not run). */
+  async failPending(id: string, reason: string): Promise<void> {
+    await this.db.modelVariant.updateMany({ where: { modelVersionId: id, status: 'building' }, data: { status: 'failed', reason } });
   }
 
   async artifactKnown(sha256: string): Promise<boolean> {

@@ -83,6 +83,9 @@ describe('scenario assignment', () => {
     const got = nextDesired(c, e.deviceId);
     const res = await h.api('/api/v1/scenarios/customer_support_agent/model', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ modelVersionId: v.id }) });
     expect(res.status).toBe(200);
+    const summary = (await res.json()) as { assigned: number; decisions: { reason: string }[] };
+    expect(summary.assigned).toBe(1);
+    expect(summary.decisions[0]?.reason).toMatch(/^fp32 in SRAM: p99 .* ≤ 50 ms \(predicted: reference p99/);
     const d = await got;
     expect(d).toMatchObject({ deviceId: e.deviceId, assignmentVersion: 1, scenario: 'customer_support_agent', model: { name: 'classifier', version: '2.0.0', precision: 'fp32', sha256: v.variants[0]?.sha256 } });
     // the manifest is signed by a key the root (handed over at enrollment) certified, and names these bytes for this device

@@ -12,6 +12,7 @@ import { parseInput } from '../infra/validate.js';
 import { ModelRepository } from './model.repository.js';
 import { ModelsService } from './models.service.js';
 
+const PreviewSchema = z.strictObject({ scenario: ScenarioSchema, modelVersionId: z.uuid() });
 const Sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lower-case sha256 hex digest');
 
 @Controller('api/v1')
@@ -52,6 +53,15 @@ export class ModelsController {
     const { modelVersionId } = parseInput(AssignScenarioModelSchema, body, 'assignment');
     parseInput(z.uuid(), modelVersionId, 'modelVersionId');
     return this.assignments.assignScenario(s, modelVersionId, `operator:${operatorOf(req).tokenId}`);
+  }
+
+  /** What each device of a scenario would run with this model version, and why; changes nothing. */
+  @Post('assignments/preview')
+  @HttpCode(200)
+  @UseGuards(OperatorGuard)
+  async preview(@Body() body: unknown) {
+    const { scenario, modelVersionId } = parseInput(PreviewSchema, body, 'assignment preview');
+    return this.assignments.preview(scenario, modelVersionId);
   }
 
   /** Content-addressed artifact download for devices (Basic id:secret) or operators; HTTP Range is supported. */

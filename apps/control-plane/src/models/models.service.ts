@@ -19,7 +19,16 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { sha256Hex } from '../infra/secrets.js';
 import { parseInput } from '../infra/validate.js';
-import { CONFIG } from '../infra/tokens.js';
+import { CONFIG, VARIANT_QUEUE } from '../infra/tokens.js';
+import type { VariantBuildQueue } from './variant-build.queue.js';
+
+/** The variants the builder produces from each FP32 upload. */
+export const VARIANT_METHODS = [
+  { method: 'fp16', precision: 'fp16' },
+  { method: 'int8-static-qdq', precision: 'int8' },
+  { method: 'int8-dynamic', precision: 'int8' },
+  { method: 'int4-matmulnbits', precision: 'int4' },
+] as const;
 import { checkInputSpec } from './input-spec-check.js';
 import { inspectOnnx } from './onnx-inspector.js';
 import { ModelRepository, type ModelVersionRow } from './model.repository.js';
@@ -87,6 +96,7 @@ export class ModelsService {
   constructor(
     @Inject(ModelRepository) private readonly repo: ModelRepository,
     @Inject(CONFIG) private readonly config: Config,
+    @Inject(VARIANT_QUEUE) private readonly variantQueue: VariantBuildQueue,
   ) {}
 
   artifactPath(sha256: string): string {
@@ -122,9 +132,15 @@ export class ModelsService {
         graph: result.graph,
         sha256,
         sizeBytes: file.length,
-        measured: { firstRunLatencyMs: result.run.latencyMs, machine: `${cpu}, 1 intra-op thread`, note: 'single cold run at upload' },
+        // a short measurement at upload; the variant builder measures FP32 again with more runs
+        measured: {
+          machine: cpu, threads: 1, sizeBytes: file.length, loadMs: result.run.loadMs, latencyMs: result.run.latency, runs: result.run.runs,
+          agreement: null, inputs: { source: 'generated', seed: null },
+        } satisfies VariantMeasurement,
         createdBy: actor,
+        pending: this.config.VARIANT_BUILD === 'on' ? [...VARIANT_METHODS] : [],
       });
+      if (this.config.VARIANT_BUILD === 'on') await this.variantQueue.enqueue(row.id);
       return toView(row);
     } finally {
       await rm(tmp, { force: true });

@@ -14,7 +14,15 @@ const ResultSchema = z.object({
   stage: z.string().optional(),
   message: z.string().optional(),
   graph: GraphSchema.optional(),
-  run: z.object({ latencyMs: z.number(), outputs: z.record(z.string(), z.array(z.number())) }).optional(),
+  run: z
+    .object({
+      latencyMs: z.number(),
+      loadMs: z.number(),
+      latency: z.object({ p50: z.number(), p95: z.number(), p99: z.number() }),
+      runs: z.number().int(),
+      outputs: z.record(z.string(), z.array(z.number())),
+    })
+    .optional(),
 });
 export type InspectResult = z.infer<typeof ResultSchema>;
 

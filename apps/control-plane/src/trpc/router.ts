@@ -1,6 +1,7 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import { DeviceIdSchema, PolicySettingsSchema, ScenarioSchema } from '@edge-fleet/shared';
 import { z } from 'zod';
+import type { AssignmentsService } from '../assignments/assignments.service.js';
 import type { Operator } from '../auth/api-token.repository.js';
 import { ListDevicesQuerySchema, TelemetryQuerySchema } from '../devices/devices.controller.js';
 import { AppError } from '../errors.js';
@@ -35,6 +36,7 @@ export interface RouterDeps {
   models: ModelsService;
   telemetry: TelemetryRepository;
   policies: PolicyRepository;
+  assignments: AssignmentsService;
 }
 
 /** The dashboard's API; the dashboard imports only this router's type. */
@@ -69,6 +71,11 @@ export function buildRouter(d: RouterDeps) {
         await d.policies.update(changes, `operator:${ctx.operator.tokenId}`);
         return { updated: changes.map((c) => c.scenario), items: await d.policies.list() };
       }),
+    }),
+    assignments: t.router({
+      preview: operatorProcedure
+        .input(z.object({ scenario: ScenarioSchema, modelVersionId: z.uuid() }))
+        .query(({ input }) => d.assignments.preview(input.scenario, input.modelVersionId)),
     }),
     models: t.router({
       list: operatorProcedure.query(async () => ({ items: await d.models.list() })),

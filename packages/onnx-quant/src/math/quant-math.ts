@@ -19,6 +19,9 @@ export const Q_RANGE = {
   int4: { qmin: -8, qmax: 7 },
 } as const satisfies Record<string, QRange>;
 
+/** 7-bit symmetric weights ("reduce_range"), for u8×s8 kernels that saturate int16 pair sums. */
+export const REDUCED_RANGE: QRange = { qmin: -63, qmax: 63 };
+
 /** Scale and zero point of one quantized tensor (or one channel/block of it). */
 export interface QParams {
   scale: number;

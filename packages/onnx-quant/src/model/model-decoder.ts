@@ -164,7 +164,16 @@ function readAttribute(bytes: Uint8Array): OnnxAttribute {
 }
 
 function readNode(bytes: Uint8Array): OnnxNode {
-  const n: OnnxNode = { inputs: [], outputs: [], name: '', opType: '', domain: '', attributes: [], docString: '', unknown: [] };
+  const n: OnnxNode = {
+    inputs: [],
+    outputs: [],
+    name: '',
+    opType: '',
+    domain: '',
+    attributes: [],
+    docString: '',
+    unknown: [],
+  };
   n.unknown = readMessage(bytes, {
     1: [L, (c) => n.inputs.push(c.string())],
     2: [L, (c) => n.outputs.push(c.string())],
@@ -180,7 +189,16 @@ function readNode(bytes: Uint8Array): OnnxNode {
 
 /** Decodes a `GraphProto`. */
 export function decodeGraph(bytes: Uint8Array): OnnxGraph {
-  const g: OnnxGraph = { name: '', nodes: [], initializers: [], docString: '', inputs: [], outputs: [], valueInfo: [], unknown: [] };
+  const g: OnnxGraph = {
+    name: '',
+    nodes: [],
+    initializers: [],
+    docString: '',
+    inputs: [],
+    outputs: [],
+    valueInfo: [],
+    unknown: [],
+  };
   g.unknown = readMessage(bytes, {
     1: [L, (c) => g.nodes.push(readNode(c.bytes()))],
     2: [L, (c) => (g.name = c.string())],
@@ -202,7 +220,15 @@ function readOpset(bytes: Uint8Array): OnnxOpset {
 function readModel(bytes: Uint8Array): OnnxModel {
   let graph: OnnxGraph | undefined;
   const m: Omit<OnnxModel, 'graph'> = {
-    irVersion: 0, producerName: '', producerVersion: '', domain: '', modelVersion: 0, docString: '', opsets: [], metadata: [], unknown: [],
+    irVersion: 0,
+    producerName: '',
+    producerVersion: '',
+    domain: '',
+    modelVersion: 0,
+    docString: '',
+    opsets: [],
+    metadata: [],
+    unknown: [],
   };
   m.unknown = readMessage(bytes, {
     1: [V, (c) => (m.irVersion = c.int())],

@@ -16,7 +16,16 @@ import type {
 } from './onnx-model.js';
 
 const ATTRIBUTE_CODE = {
-  FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7, STRINGS: 8, TENSORS: 9, GRAPHS: 10,
+  FLOAT: 1,
+  INT: 2,
+  STRING: 3,
+  TENSOR: 4,
+  GRAPH: 5,
+  FLOATS: 6,
+  INTS: 7,
+  STRINGS: 8,
+  TENSORS: 9,
+  GRAPHS: 10,
 } as const;
 
 function writeUnknown(w: ProtoWriter, unknown: readonly Uint8Array[]): Uint8Array {

@@ -6,9 +6,7 @@ import { findAttr } from './graph-tools.js';
 import { DataType, type OnnxGraph, type OnnxNode } from './onnx-model.js';
 
 const INT64_OUTPUT = new Set(['Shape', 'Size', 'ArgMax', 'ArgMin', 'NonZero', 'NonMaxSuppression']);
-const BOOL_OUTPUT = new Set([
-  'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor', 'Not', 'IsNaN', 'IsInf',
-]);
+const BOOL_OUTPUT = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor', 'Not', 'IsNaN', 'IsInf']);
 const FLOAT_OUTPUT = new Set(['DequantizeLinear', 'DynamicQuantizeMatMul', 'MatMulNBits', 'MatMulIntegerToFloat']);
 
 function attrElemType(node: OnnxNode, name: string): number | undefined {

@@ -122,10 +122,7 @@ export class ProtoCursor {
 }
 
 /** Calls `onField` per field; a field it does not consume is kept as raw bytes in the returned list. */
-export function readFields(
-  bytes: Uint8Array,
-  onField: (field: number, wireType: number, c: ProtoCursor) => boolean,
-): Uint8Array[] {
+export function readFields(bytes: Uint8Array, onField: (field: number, wireType: number, c: ProtoCursor) => boolean): Uint8Array[] {
   const c = new ProtoCursor(bytes);
   const unknown: Uint8Array[] = [];
   while (c.hasMore()) {

@@ -1,0 +1,164 @@
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  GraphBuilder,
+  buildConvNet,
+  buildMlpClassifier,
+  buildMultiInput,
+  buildRecurrent,
+  floatTensor,
+  type GeneratedModel,
+} from '@edge-fleet/onnx-builder';
+import { InferenceSession } from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { buildVariants, type BuildVariantsOptions, type VariantReport } from './build-variants.js';
+import { generateInputs } from './calibration/input-data.js';
+import { OnnxQuantError } from './errors.js';
+import { decodeModel } from './model/model-decoder.js';
+import { encodeOnnxModel } from './model/model-encoder.js';
+import { runOnce, toFeeds } from './measure/session.js';
+
+const FAST: BuildVariantsOptions = {
+  calibrationSamples: 64,
+  evaluationSamples: 40,
+  measure: { warmupRuns: 2, timedRuns: 5 },
+};
+
+const fixtures: Record<string, GeneratedModel> = {
+  'mlp-gemm': buildMlpClassifier(),
+  'mlp-matmul': buildMlpClassifier({ layers: 'matmul', batch: 3 }),
+  convnet: buildConvNet(),
+  'multi-input': buildMultiInput(),
+  recurrent: buildRecurrent(),
+};
+
+function variant(reports: VariantReport[], method: VariantReport['method']): VariantReport {
+  const v = reports.find((r) => r.method === method);
+  if (!v) throw new Error(`no ${method} report`);
+  return v;
+}
+
+describe('buildVariants on the fixture models', () => {
+  it.each(Object.entries(fixtures))('%s: every variant builds, loads in onnxruntime and agrees with FP32', async (_name, m) => {
+    const build = await buildVariants(m.bytes, m.inputs, FAST);
+    expect(build.fp32.measured.latencyMs.runs).toBe(5);
+    expect(build.calibration).toEqual({ source: 'generated', seed: 0x5eed, samples: 64 });
+    expect(build.evaluation).toMatchObject({ source: 'generated', seed: 0xe7a1 });
+    expect(build.machine.intraOpThreads).toBe(1);
+    for (const v of build.variants) {
+      expect(v.status, `${v.method}: ${v.reason ?? ''}`).not.toBe('failed');
+      expect(v.status).not.toBe('not_applicable');
+      const a = v.measured?.agreement;
+      expect(a, v.method).toBeDefined();
+      // 4-bit weights on tiny layers (K = 8 or 16) lose more; the others must stay close.
+      expect(a?.cosine ?? 0, v.method).toBeGreaterThan(v.precision === 'int4' ? 0.99 : 0.999);
+      if (v.precision !== 'int4' && a?.top1 !== undefined) expect(a.top1, v.method).toBeGreaterThanOrEqual(0.95);
+      expect(v.sha256).toMatch(/^[0-9a-f]{64}$/);
+    }
+    const fp16 = variant(build.variants, 'fp16');
+    expect(fp16.measured?.agreement?.maxAbsError ?? 1).toBeLessThan(1e-2);
+  });
+
+  it('keeps FP16 I/O in float32 and halves the weights', async () => {
+    const m = buildMlpClassifier();
+    const build = await buildVariants(m.bytes, m.inputs, { ...FAST, methods: ['fp16'] });
+    const bytes = variant(build.variants, 'fp16').bytes;
+    if (!bytes) throw new Error('no fp16 bytes');
+    const model = decodeModel(bytes);
+    expect(model.graph.inputs[0]?.type?.tensor?.elemType).toBe(1);
+    expect(model.graph.outputs[0]?.type?.tensor?.elemType).toBe(1);
+    expect(model.graph.initializers.every((t) => t.dataType === 10)).toBe(true);
+    expect(bytes.length / m.bytes.length).toBeLessThan(0.55);
+  });
+
+  it('writes static QDQ that onnxruntime fuses into integer kernels', async () => {
+    for (const [m, fused] of [
+      [buildConvNet(), 'QLinearConv'],
+      [buildMlpClassifier({ layers: 'matmul' }), 'QLinearMatMul'],
+    ] as const) {
+      const build = await buildVariants(m.bytes, m.inputs, { ...FAST, methods: ['int8-static-qdq'] });
+      const bytes = variant(build.variants, 'int8-static-qdq').bytes;
+      if (!bytes) throw new Error('no int8 bytes');
+      const path = join(tmpdir(), `onnx-quant-${process.pid}-${fused}.onnx`);
+      const session = await InferenceSession.create(bytes, {
+        graphOptimizationLevel: 'all',
+        optimizedModelFilePath: path,
+        logSeverityLevel: 3,
+      });
+      await session.release();
+      const ops = decodeModel(new Uint8Array(await readFile(path))).graph.nodes.map((n) => n.opType);
+      await rm(path, { force: true });
+      expect(ops).toContain(fused);
+    }
+  });
+
+  it('reports variants that do not apply, with the reason', async () => {
+    const g = new GraphBuilder('no_linear');
+    const x = g.input('x', 'float32', [1, 4]);
+    const b = g.initializer(floatTensor('b', [4], [0.1, 0.2, 0.3, 0.4]));
+    g.op('Relu', [g.op('Add', [x, b])], { output: 'y' });
+    g.output('y', 'float32', [1, 4]);
+    const build = await buildVariants(g.build(), [{ name: 'x', dtype: 'float32', shape: [1, 4] }], FAST);
+    expect(variant(build.variants, 'fp16').status).toBe('ready');
+    for (const method of ['int8-static-qdq', 'int8-dynamic', 'int4-matmulnbits'] as const) {
+      const v = variant(build.variants, method);
+      expect(v.status).toBe('not_applicable');
+      expect(v.reason).toMatch(/no (Conv, )?MatMul/);
+    }
+  });
+
+  it('records supplied calibration data and marks variants below the floor unusable', async () => {
+    const m = buildMlpClassifier();
+    const calibrationData = { input: [Array.from({ length: 64 }, (_, i) => (i % 7) / 7 - 0.5)] };
+    const build = await buildVariants(m.bytes, m.inputs, {
+      ...FAST,
+      calibrationData,
+      methods: ['int4-matmulnbits'],
+      accuracyFloor: { minCosine: 0.999999 },
+    });
+    expect(build.calibration).toEqual({ source: 'supplied', samples: 1 });
+    const v = variant(build.variants, 'int4-matmulnbits');
+    expect(v.status).toBe('unusable');
+    expect(v.reason).toMatch(/cosine similarity .* < floor 0.999999/);
+  });
+});
+
+describe('encode(decode(m)) runs in onnxruntime with identical outputs', () => {
+  it.each(Object.entries(fixtures))('%s', async (_name, m) => {
+    const [a, b] = await Promise.all([InferenceSession.create(m.bytes), InferenceSession.create(encodeOnnxModel(decodeModel(m.bytes)))]);
+    for (const sample of generateInputs(m.inputs, 3, 11).samples) {
+      const feeds = toFeeds(sample, m.inputs);
+      expect(await runOnce(b, feeds)).toEqual(await runOnce(a, feeds));
+    }
+    await Promise.all([a.release(), b.release()]);
+  });
+});
+
+describe('bad input to buildVariants', () => {
+  async function codeOf(p: Promise<unknown>): Promise<string> {
+    try {
+      await p;
+    } catch (err) {
+      return err instanceof OnnxQuantError ? `${err.code}: ${err.message}` : `untyped: ${String(err)}`;
+    }
+    return 'resolved';
+  }
+  const m = buildMultiInput();
+
+  it('names the problem', async () => {
+    expect(await codeOf(buildVariants(Uint8Array.of(1, 2, 3, 4), m.inputs))).toMatch(/^invalid_onnx/);
+    const old = decodeModel(m.bytes);
+    old.opsets = [{ domain: '', version: 12 }];
+    expect(await codeOf(buildVariants(encodeOnnxModel(old), m.inputs))).toMatch(/^unsupported_opset: default-domain opset 12/);
+    const wrongDtype = m.inputs.map((s) => (s.name === 'token_ids' ? { ...s, dtype: 'int32' as const } : s));
+    expect(await codeOf(buildVariants(m.bytes, wrongDtype))).toMatch(/^invalid_input_spec: input "token_ids": spec says int32/);
+    expect(await codeOf(buildVariants(m.bytes, m.inputs.slice(0, 1)))).toMatch(
+      /^invalid_input_spec: no input spec for model input\(s\): token_ids/,
+    );
+    const badData = { features: [[1, 2]], token_ids: [[1, 2, 3, 4, 5, 6, 7, 8]] };
+    expect(await codeOf(buildVariants(m.bytes, m.inputs, { calibrationData: badData }))).toMatch(
+      /^invalid_calibration_data: input "features": sample 0 has 2 values/,
+    );
+  });
+});

@@ -1,0 +1,118 @@
+import {
+  GraphBuilder,
+  ProtoWriter,
+  attr,
+  buildConvNet,
+  buildMlpClassifier,
+  buildMultiInput,
+  buildRecurrent,
+  floatTensor,
+} from '@edge-fleet/onnx-builder';
+import { describe, expect, it } from 'vitest';
+import { OnnxQuantError } from '../errors.js';
+import { checkModel } from './model-checks.js';
+import { decodeModel } from './model-decoder.js';
+import { encodeOnnxModel } from './model-encoder.js';
+import { DataType, makeAttribute, type OnnxModel } from './onnx-model.js';
+
+const fixtures = {
+  'mlp-gemm': buildMlpClassifier().bytes,
+  'mlp-matmul': buildMlpClassifier({ layers: 'matmul' }).bytes,
+  convnet: buildConvNet().bytes,
+  'multi-input': buildMultiInput().bytes,
+  recurrent: buildRecurrent().bytes,
+};
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return err instanceof OnnxQuantError ? err.code : `not typed: ${String(err)}`;
+  }
+  return undefined;
+}
+
+describe('decode/encode round trip', () => {
+  it.each(Object.entries(fixtures))('%s: decode(encode(m)) equals m and the bytes are identical', (_name, bytes) => {
+    const m = decodeModel(bytes);
+    const again = encodeOnnxModel(m);
+    expect(decodeModel(again)).toEqual(m);
+    expect(Buffer.from(again).equals(Buffer.from(bytes))).toBe(true);
+  });
+
+  it('reads the model structure', () => {
+    const m = decodeModel(fixtures.convnet);
+    expect(m.opsets).toEqual([{ domain: '', version: 17 }]);
+    expect(m.graph.inputs[0]?.type?.tensor).toEqual({ elemType: DataType.FLOAT, shape: [1, 3, 32, 32] });
+    const conv = m.graph.nodes.find((n) => n.opType === 'Conv');
+    expect(conv?.attributes.find((a) => a.name === 'pads')).toMatchObject({ type: 'INTS', value: [1n, 1n, 1n, 1n] });
+  });
+
+  it('reads float_data / int64_data (packed and unpacked), keeps unknown fields and every attribute kind', () => {
+    const tensor = new ProtoWriter().varint(1, 2).varint(2, DataType.FLOAT).packedFloats(4, [1.5, -2]).string(8, 'w');
+    const ints = new ProtoWriter().varint(1, 2).varint(2, DataType.INT64).varint(7, 5).varint(7, -3).string(8, 'shape');
+    const body = decodeModel(fixtures.recurrent).graph;
+    const model = decodeModel(fixtures.recurrent);
+    model.graph.unknown.push(new ProtoWriter().varint(999, 42).finish());
+    model.graph.initializers.push(decodeTensorBytes(tensor.finish()), decodeTensorBytes(ints.finish()));
+    model.graph.nodes.push({
+      inputs: [],
+      outputs: ['k'],
+      name: 'c',
+      opType: 'Constant',
+      domain: '',
+      docString: 'doc',
+      unknown: [],
+      attributes: [
+        makeAttribute('value_floats', { type: 'FLOATS', value: [0.5, 2] }),
+        makeAttribute('s', { type: 'STRINGS', value: ['a', 'b'] }),
+        makeAttribute('body', { type: 'GRAPH', value: body }),
+        makeAttribute('f', { type: 'FLOAT', value: 0.25 }),
+        makeAttribute('i', { type: 'INT', value: -(2n ** 62n) }),
+      ],
+    });
+    const decoded = decodeModel(encodeOnnxModel(model));
+    expect(decoded).toEqual(model);
+    expect(decoded.graph.initializers.find((t) => t.name === 'w')?.floatData).toEqual([1.5, -2]);
+    expect(decoded.graph.initializers.find((t) => t.name === 'shape')?.int64Data).toEqual([5n, -3n]);
+    expect(decoded.graph.unknown).toHaveLength(1);
+  });
+});
+
+function decodeTensorBytes(bytes: Uint8Array): OnnxModel['graph']['initializers'][number] {
+  // A one-initializer graph inside a model, decoded, yields the TensorProto as the reader sees it.
+  const graph = new ProtoWriter().string(2, 'g').bytes(5, bytes).finish();
+  const model = new ProtoWriter().varint(1, 8).bytes(7, graph).bytes(8, new ProtoWriter().varint(2, 17).finish()).finish();
+  const t = decodeModel(model).graph.initializers[0];
+  if (!t) throw new Error('no initializer');
+  return t;
+}
+
+describe('bad input', () => {
+  it('rejects bytes that are not ONNX with invalid_onnx', () => {
+    expect(codeOf(() => decodeModel(new TextEncoder().encode('definitely not a protobuf model')))).toBe('invalid_onnx');
+    expect(codeOf(() => decodeModel(Uint8Array.of(0x0a, 0xff, 0xff)))).toBe('invalid_onnx');
+    expect(codeOf(() => decodeModel(new Uint8Array(0)))).toBe('invalid_onnx');
+  });
+
+  it('rejects external data with external_data', () => {
+    const m = decodeModel(fixtures['mlp-gemm']);
+    const w = m.graph.initializers[0];
+    if (!w) throw new Error('fixture has no initializer');
+    delete w.rawData;
+    w.dataLocation = 1;
+    w.externalData = [{ key: 'location', value: 'weights.bin' }];
+    const reread = decodeModel(encodeOnnxModel(m));
+    expect(codeOf(() => checkModel(reread))).toBe('external_data');
+  });
+
+  it('rejects an opset outside 13–21 with unsupported_opset', () => {
+    const g = new GraphBuilder('old');
+    const x = g.input('x', 'float32', [1, 2]);
+    g.initializer(floatTensor('w', [2, 2], [1, 0, 0, 1]));
+    g.op('MatMul', [x, 'w'], { output: 'y', attributes: [attr.int('unused', 0)] });
+    g.output('y', 'float32', [1, 2]);
+    expect(codeOf(() => checkModel(decodeModel(g.build({ opsets: [{ domain: '', version: 11 }] }))))).toBe('unsupported_opset');
+    expect(codeOf(() => checkModel(decodeModel(g.build({ opsets: [{ domain: '', version: 17 }] }))))).toBeUndefined();
+  });
+});
