@@ -103,6 +103,14 @@ async function demoModels(token) {
     form.set('inputs', JSON.stringify(model.inputs));
     ids[key] = (await api(token, 'POST', '/api/v1/models', form)).id;
   }
+  // wait (bounded) for the variant builder, so each device gets the precision that fits it
+  for (const id of Object.values(ids)) {
+    for (let i = 0; i < 120; i++) {
+      const v = await api(token, 'GET', `/api/v1/models/${id}`);
+      if (v.variants.every((x) => x.status !== 'building')) break;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
   const overview = items.flatMap((v) => v.scenarios);
   for (const d of DEMO_FLEET) {
     if (!overview.includes(d.scenario)) await api(token, 'PUT', `/api/v1/scenarios/${d.scenario}/model`, { modelVersionId: ids[d.model] });

@@ -48,6 +48,11 @@ export type AssignmentDecision =
     }
   | { kind: 'refuse'; reason: string; rejected: { variantId: string; precision: Precision; why: string }[] };
 
+/** Milliseconds with enough digits to mean something at any scale. */
+function ms(x: number): string {
+  return x >= 1 ? x.toFixed(2) : x.toPrecision(2);
+}
+
 /** Where a model of this size lives on this device; null when it does not fit at all. */
 export function placementFor(sizeBytes: number, hw: HardwareProfile, dramShare = 0.5): Placement | null {
   const mb = sizeBytes / (1024 * 1024);
@@ -70,14 +75,14 @@ function latencyFor(
 ): { ms: number; source: 'fleet' | 'prediction'; basis: string } | null {
   const fleet = v.fleet?.[hw.hardwareClass];
   if (fleet && fleet.windows > 0) {
-    return { ms: fleet[pct], source: 'fleet', basis: `measured ${pct} on ${hw.hardwareClass} over ${fleet.windows} windows` };
+    return { ms: fleet[pct], source: 'fleet', basis: `median ${pct} measured on ${hw.hardwareClass} over ${fleet.windows} windows` };
   }
   if (!v.reference) return null;
   const scale = ctx.referenceTops / Math.max(hw.tops, 1e-6);
   return {
     ms: v.reference[pct] * scale,
     source: 'prediction',
-    basis: `predicted: reference ${pct} ${v.reference[pct].toFixed(3)} ms on ${v.reference.machine} × ${ctx.referenceTops} TOPS / ${hw.tops} TOPS`,
+    basis: `predicted: reference ${pct} ${ms(v.reference[pct])} ms on ${v.reference.machine} × ${ctx.referenceTops} TOPS / ${hw.tops} TOPS`,
   };
 }
 
@@ -98,7 +103,7 @@ function check(v: VariantCandidate, hw: HardwareProfile, policy: ScenarioPolicy,
   const latency = latencyFor(v, hw, policy.latencyPercentile, ctx);
   if (!latency) return { ok: false, why: 'no latency measurement yet' };
   if (latency.ms > policy.latencyTargetMs) {
-    return { ok: false, why: `${policy.latencyPercentile} ${latency.ms.toFixed(2)} ms is over the ${policy.latencyTargetMs} ms target (${latency.basis})` };
+    return { ok: false, why: `${policy.latencyPercentile} ${ms(latency.ms)} ms is over the ${policy.latencyTargetMs} ms target (${latency.basis})` };
   }
   const budget = policy.powerBudgetW ?? hw.powerBudgetW;
   const powerW = powerAtRate(hw, latency.ms, ctx.requiredRateHz);
@@ -132,7 +137,7 @@ export function chooseVariant(hw: HardwareProfile, policy: ScenarioPolicy, candi
         predictedLatencyMs: c.latency.ms,
         latencySource: c.latency.source,
         predictedPowerW: c.powerW,
-        reason: `${precision} in ${c.placement}: ${policy.latencyPercentile} ${c.latency.ms.toFixed(2)} ms ≤ ${policy.latencyTargetMs} ms (${c.latency.basis}), ~${c.powerW.toFixed(2)} W (estimate) at ${ctx.requiredRateHz} Hz${skipped}`,
+        reason: `${precision} in ${c.placement}: ${policy.latencyPercentile} ${ms(c.latency.ms)} ms ≤ ${policy.latencyTargetMs} ms (${c.latency.basis}), ~${c.powerW.toFixed(2)} W (estimate) at ${ctx.requiredRateHz} Hz${skipped}`,
       };
     }
   }
