@@ -2,7 +2,8 @@
 // Loads an uploaded ONNX file in onnxruntime-node inside this child process (so a hostile or
 // broken file can crash only the child), reads its graph inputs/outputs, and — given an input
 // spec — runs one inference with inputs generated from the spec to prove the spec fits the model.
-// Usage: inspect-onnx.mjs <model.onnx> [<inputs.json>]; prints one JSON line.
+// Usage: inspect-onnx.mjs <model.onnx> [<inputs.json> [<calibration.json>]]; prints one JSON line.
+// Calibration data, when given, is checked against the spec with the variant builder's own parser.
 import { readFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
 
@@ -32,7 +33,7 @@ function percentile(sorted, p) {
 }
 
 async function main() {
-  const [modelPath, specPath] = process.argv.slice(2);
+  const [modelPath, specPath, calibrationPath] = process.argv.slice(2);
   let session;
   const bytes = await readFile(modelPath);
   const loadStart = process.hrtime.bigint();
@@ -45,6 +46,15 @@ async function main() {
   const graph = { inputs: describe(session.inputMetadata), outputs: describe(session.outputMetadata) };
   if (!specPath) return { ok: true, graph };
   const specs = JSON.parse(await readFile(specPath, 'utf8'));
+  if (calibrationPath) {
+    const { parseSuppliedInputs } = await import('@edge-fleet/onnx-quant');
+    try {
+      const set = parseSuppliedInputs(JSON.parse(await readFile(calibrationPath, 'utf8')), specs);
+      if (set.samples.length === 0) throw new Error('calibration data has no samples');
+    } catch (e) {
+      return { ok: false, stage: 'calibration', graph: { inputs: describe(session.inputMetadata), outputs: describe(session.outputMetadata) }, message: String(e?.message ?? e) };
+    }
+  }
   const feeds = {};
   for (const s of specs) feeds[s.name] = tensorFor(s);
   try {

@@ -56,7 +56,7 @@ export class AppModule {
     ];
     return {
       module: AppModule,
-      imports: [MulterModule.register({ limits: { fileSize: infra.config.MAX_UPLOAD_MB * 1024 * 1024, files: 1, fields: 10 } })],
+      imports: [MulterModule.register({ limits: { fileSize: infra.config.MAX_UPLOAD_MB * 1024 * 1024, files: 2, fields: 10 } })],
       controllers: [HealthController, DevicesController, ModelsController, PoliciesController],
       providers: [
         ...values,

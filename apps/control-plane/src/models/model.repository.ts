@@ -15,6 +15,7 @@ export interface NewModelVersion {
   sizeBytes: number;
   measured: Prisma.InputJsonValue;
   createdBy: string;
+  calibrationSha256: string | null;
   /** Variants the builder will produce; rows are created now with status `building`. */
   pending: { method: string; precision: string }[];
 }
@@ -34,6 +35,7 @@ const versionSelect = {
   version: true,
   inputs: true,
   graph: true,
+  calibrationSha256: true,
   createdAt: true,
   model: { select: { id: true, name: true } },
   variants: { select: { id: true, precision: true, method: true, sha256: true, sizeBytes: true, status: true, reason: true, measured: true }, orderBy: { createdAt: 'asc' } },
@@ -58,6 +60,7 @@ export class ModelRepository {
           inputs: v.inputs,
           graph: v.graph,
           createdBy: v.createdBy,
+          calibrationSha256: v.calibrationSha256,
           variants: {
             create: [
               { precision: 'fp32', method: 'fp32', sha256: v.sha256, sizeBytes: v.sizeBytes, measured: v.measured },
@@ -87,11 +90,11 @@ export class ModelRepository {
   }
 
   /** What the variant builder needs; `pending` is false once every variant has an outcome. */
-  async versionForBuild(id: string): Promise<{ fp32Sha256: string; inputs: InputSpec[]; pending: boolean } | null> {
-    const v = await this.db.modelVersion.findUnique({ where: { id }, select: { inputs: true, variants: { select: { method: true, status: true, sha256: true } } } });
+  async versionForBuild(id: string): Promise<{ fp32Sha256: string; inputs: InputSpec[]; calibrationSha256: string | null; pending: boolean } | null> {
+    const v = await this.db.modelVersion.findUnique({ where: { id }, select: { inputs: true, calibrationSha256: true, variants: { select: { method: true, status: true, sha256: true } } } });
     const fp32 = v?.variants.find((x) => x.method === 'fp32');
     if (!v || !fp32?.sha256) return null;
-    return { fp32Sha256: fp32.sha256, inputs: v.inputs as InputSpec[], pending: v.variants.some((x) => x.status === 'building') };
+    return { fp32Sha256: fp32.sha256, inputs: v.inputs as InputSpec[], calibrationSha256: v.calibrationSha256, pending: v.variants.some((x) => x.status === 'building') };
   }
 
   /** Records the builder's outcome for every method, and the FP32 baseline's measurement. */

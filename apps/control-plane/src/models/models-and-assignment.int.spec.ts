@@ -70,6 +70,30 @@ describe('model registry', () => {
     const dynamicLeft = await upload(m.bytes, 'mlp', '0.1', [{ name: 'input', dtype: 'float32', shape: [0, 64] }]);
     expect(dynamicLeft.status).toBe(400);
   });
+
+  it('refuses calibration data that does not fit the input spec, naming the input, and stores nothing', async () => {
+    const m = buildMlpClassifier({ seed: 4 });
+    const before = await modelCount();
+    const send = async (calibration: string) => {
+      const form = new FormData();
+      form.set('file', new Blob([Buffer.from(m.bytes)]), 'mlp.onnx');
+      form.set('calibration', new Blob([calibration]), 'calibration.json');
+      form.set('name', 'calibrated');
+      form.set('version', '1');
+      form.set('inputs', JSON.stringify(m.inputs));
+      return h.api('/api/v1/models', { method: 'POST', body: form });
+    };
+    const short = await send(JSON.stringify({ input: [[1, 2, 3]] }));
+    expect(short.status).toBe(422);
+    expect(await errorOf(short)).toMatch(/calibration data does not fit the input spec: .*input/);
+    const unknown = await send(JSON.stringify({ pixels: [[1]] }));
+    expect(await errorOf(unknown)).toMatch(/unknown input\(s\): pixels/);
+    expect((await send('{nope')).status).toBe(400);
+    expect(await modelCount()).toBe(before);
+    const good = await send(JSON.stringify({ input: [Array.from({ length: 64 }, (_, i) => i / 64), Array.from({ length: 64 }, () => 0.5)] }));
+    expect(good.status).toBe(201);
+    expect(((await good.json()) as { calibration: string }).calibration).toBe('uploaded');
+  });
 });
 
 describe('scenario assignment', () => {

@@ -1,5 +1,5 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put, Req, Res, UploadedFile, UseGuards, UseInterceptors } from '@nestjs/common';
-import { FileInterceptor } from '@nestjs/platform-express';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put, Req, Res, UploadedFiles, UseGuards, UseInterceptors } from '@nestjs/common';
+import { FileFieldsInterceptor } from '@nestjs/platform-express';
 import type { Response } from 'express';
 import { AssignScenarioModelSchema, ScenarioSchema } from '@edge-fleet/shared';
 import { z } from 'zod';
@@ -25,13 +25,16 @@ export class ModelsController {
     @Inject(OperatorAuthService) private readonly operatorAuth: OperatorAuthService,
   ) {}
 
-  /** Multipart: `file` (the FP32 ONNX), `name`, `version`, `inputs` (JSON InputSpec[]). */
+  /**
+   * Multipart: `file` (the FP32 ONNX), `name`, `version`, `inputs` (JSON InputSpec[]), and optionally
+   * `calibration` (JSON `{ "<input name>": number[][] }`, one flat row-major array per sample).
+   */
   @Post('models')
   @HttpCode(201)
   @UseGuards(OperatorGuard)
-  @UseInterceptors(FileInterceptor('file'))
-  async upload(@UploadedFile() file: Express.Multer.File | undefined, @Body() body: Record<string, unknown>, @Req() req: OperatorRequest) {
-    return this.models.upload(file?.buffer, body ?? {}, `operator:${operatorOf(req).tokenId}`);
+  @UseInterceptors(FileFieldsInterceptor([{ name: 'file', maxCount: 1 }, { name: 'calibration', maxCount: 1 }]))
+  async upload(@UploadedFiles() files: { file?: Express.Multer.File[]; calibration?: Express.Multer.File[] } | undefined, @Body() body: Record<string, unknown>, @Req() req: OperatorRequest) {
+    return this.models.upload(files?.file?.[0]?.buffer, body ?? {}, `operator:${operatorOf(req).tokenId}`, files?.calibration?.[0]?.buffer);
   }
 
   @Get('models')

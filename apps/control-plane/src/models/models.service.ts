@@ -39,6 +39,8 @@ export interface ModelVersionView {
   name: string;
   version: string;
   inputs: InputSpec[];
+  /** Where the builder's calibration inputs come from. */
+  calibration: 'uploaded' | 'generated';
   createdAt: string;
   scenarios: string[];
   variants: VariantView[];
@@ -63,6 +65,7 @@ export function toView(r: ModelVersionRow): ModelVersionView {
     name: r.model.name,
     version: r.version,
     inputs: r.inputs as InputSpec[],
+    calibration: r.calibrationSha256 ? 'uploaded' : 'generated',
     createdAt: r.createdAt.toISOString(),
     scenarios: r.policies.map((p) => p.scenario),
     variants: r.variants.map((v) => ({
@@ -108,17 +111,31 @@ export class ModelsService {
    * the input spec is checked against the graph and proven by one real inference; only then is
    * the artifact stored (content-addressed) and the version recorded. Nothing is stored on failure.
    */
-  async upload(file: Buffer | undefined, fields: Record<string, unknown>, actor: string): Promise<ModelVersionView> {
+  calibrationPath(sha256: string): string {
+    return path.join(this.config.dataDir, 'calibration', `${sha256}.json`);
+  }
+
+  async upload(file: Buffer | undefined, fields: Record<string, unknown>, actor: string, calibration?: Buffer): Promise<ModelVersionView> {
     const meta = parseMeta(fields);
     if (!file || file.length === 0) throw new AppError('invalid_request', 'invalid model upload: file: an ONNX file is required');
+    if (calibration) {
+      try {
+        JSON.parse(calibration.toString('utf8'));
+      } catch {
+        throw new AppError('invalid_request', 'invalid model upload: calibration: must be a JSON object { "<input name>": number[][] }');
+      }
+    }
     const tmpDir = path.join(this.config.dataDir, 'tmp');
     await mkdir(tmpDir, { recursive: true });
     const tmp = path.join(tmpDir, `${randomUUID()}.onnx`);
     const specFile = `${tmp}.inputs.json`;
+    const calibrationFile = `${tmp}.calibration.json`;
     try {
       await writeFile(tmp, file);
       await writeFile(specFile, JSON.stringify(meta.inputs));
-      const result = await inspectOnnx(tmp, specFile);
+      if (calibration) await writeFile(calibrationFile, calibration);
+      const result = await inspectOnnx(tmp, specFile, calibration ? calibrationFile : undefined);
+      if (result.stage === 'calibration') throw new AppError('invalid_model', `the calibration data does not fit the input spec: ${result.message ?? ''}`);
       if (!result.graph) throw new AppError('invalid_model', `the file is not a loadable ONNX model: ${result.message ?? 'unknown error'}`);
       const problems = checkInputSpec(meta.inputs, result.graph);
       if (problems.length > 0) throw new AppError('invalid_model', `the input spec does not match the model: ${problems.join('; ')}`);
@@ -126,6 +143,11 @@ export class ModelsService {
       const sha256 = sha256Hex(file);
       await mkdir(path.dirname(this.artifactPath(sha256)), { recursive: true });
       await rename(tmp, this.artifactPath(sha256));
+      const calibrationSha256 = calibration ? sha256Hex(calibration) : null;
+      if (calibration && calibrationSha256) {
+        await mkdir(path.dirname(this.calibrationPath(calibrationSha256)), { recursive: true });
+        await rename(calibrationFile, this.calibrationPath(calibrationSha256));
+      }
       const cpu = cpus()[0]?.model ?? 'unknown CPU';
       const row = await this.repo.createVersion({
         ...meta,
@@ -138,6 +160,7 @@ export class ModelsService {
           agreement: null, inputs: { source: 'generated', seed: null },
         } satisfies VariantMeasurement,
         createdBy: actor,
+        calibrationSha256,
         pending: this.config.VARIANT_BUILD === 'on' ? [...VARIANT_METHODS] : [],
       });
       if (this.config.VARIANT_BUILD === 'on') await this.variantQueue.enqueue(row.id);
@@ -145,6 +168,7 @@ export class ModelsService {
     } finally {
       await rm(tmp, { force: true });
       await rm(specFile, { force: true });
+      await rm(calibrationFile, { force: true });
     }
   }
 

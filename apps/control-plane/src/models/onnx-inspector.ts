@@ -27,8 +27,8 @@ const ResultSchema = z.object({
 export type InspectResult = z.infer<typeof ResultSchema>;
 
 /** Runs the ONNX inspector in a child process, so a hostile file can crash only the child. */
-export function inspectOnnx(modelPath: string, specPath?: string, timeoutMs = 120_000): Promise<InspectResult> {
-  const args = [INSPECTOR, modelPath, ...(specPath ? [specPath] : [])];
+export function inspectOnnx(modelPath: string, specPath?: string, calibrationPath?: string, timeoutMs = 120_000): Promise<InspectResult> {
+  const args = [INSPECTOR, modelPath, ...(specPath ? [specPath] : []), ...(specPath && calibrationPath ? [calibrationPath] : [])];
   return new Promise((resolve) => {
     execFile(process.execPath, args, { timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024 }, (err, stdout) => {
       const line = stdout.trim().split('\n').pop() ?? '';

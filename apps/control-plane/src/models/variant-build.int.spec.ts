@@ -69,4 +69,23 @@ describe('variant builder and capability-aware assignment', () => {
     expect(tiny?.assignmentVersion).toBe(0); // refused: keeps what it had
     expect(list.items.find((x) => x.name === 'arm-int8')?.assignmentVersion).toBe(1);
   });
+
+  it('calibrates the static INT8 variant on inputs uploaded with the version', async () => {
+    const m = buildMlpClassifier({ seed: 3 });
+    const form = new FormData();
+    form.set('file', new Blob([Buffer.from(m.bytes)]), 'mlp.onnx');
+    const samples = Array.from({ length: 8 }, (_, s) => Array.from({ length: 64 }, (_, i) => Math.sin(s + i)));
+    form.set('calibration', new Blob([JSON.stringify({ input: samples })]), 'calibration.json');
+    form.set('name', 'calibrated-mlp');
+    form.set('version', '1');
+    form.set('inputs', JSON.stringify(m.inputs));
+    const created = (await (await h.api('/api/v1/models', { method: 'POST', body: form })).json()) as Version & { calibration: string };
+    expect(created.calibration).toBe('uploaded');
+    const built = await waitFor(async () => {
+      const v = (await (await h.api(`/api/v1/models/${created.id}`)).json()) as Version;
+      return v.variants.every((x) => x.status !== 'building') ? v : null;
+    }, 180_000, 'variants built');
+    const qdq = built.variants.find((v) => v.method === 'int8-static-qdq');
+    expect(qdq?.status, qdq?.reason ?? '').toBe('ready');
+  });
 });

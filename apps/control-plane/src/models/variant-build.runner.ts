@@ -40,8 +40,13 @@ export type BuildReport = z.infer<typeof BuildReportSchema>;
  * Runs the variant builder (packages/onnx-quant) in a child process: quantizing and measuring
  * load untrusted models into onnxruntime, so a crash there cannot take the control plane down.
  */
-export async function runVariantBuilder(modelPath: string, inputsPath: string, outDir: string, o: { runs: number; timeoutMs: number }): Promise<BuildReport> {
-  const args = [CLI, 'build', modelPath, inputsPath, outDir, '--threads', '1', '--runs', String(o.runs)];
+export async function runVariantBuilder(
+  modelPath: string,
+  inputsPath: string,
+  outDir: string,
+  o: { runs: number; timeoutMs: number; calibrationPath: string | null },
+): Promise<BuildReport> {
+  const args = [CLI, 'build', modelPath, inputsPath, outDir, '--threads', '1', '--runs', String(o.runs), ...(o.calibrationPath ? ['--calibration', o.calibrationPath] : [])];
   await new Promise<void>((resolve, reject) => {
     execFile(process.execPath, args, { timeout: o.timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, _stdout, stderr) => {
       if (err) reject(new Error(`variant builder failed: ${(stderr || err.message).trim().split('\n').slice(-3).join(' ')}`));

@@ -50,7 +50,11 @@ export class VariantBuildService {
     try {
       await writeFile(path.join(work, 'inputs.json'), JSON.stringify(v.inputs));
       const started = Date.now();
-      const report = await runVariantBuilder(this.models.artifactPath(v.fp32Sha256), path.join(work, 'inputs.json'), path.join(work, 'out'), { runs: this.config.VARIANT_BENCH_RUNS, timeoutMs: 20 * 60_000 });
+      const report = await runVariantBuilder(this.models.artifactPath(v.fp32Sha256), path.join(work, 'inputs.json'), path.join(work, 'out'), {
+        runs: this.config.VARIANT_BENCH_RUNS,
+        timeoutMs: 20 * 60_000,
+        calibrationPath: v.calibrationSha256 ? this.models.calibrationPath(v.calibrationSha256) : null,
+      });
       const variants: BuiltVariant[] = [];
       for (const r of report.variants) variants.push(await this.store(r, report));
       await this.repo.saveBuild(modelVersionId, measurement(report.fp32.measured, report), variants);
