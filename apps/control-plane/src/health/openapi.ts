@@ -1,4 +1,4 @@
-import { AssignScenarioModelSchema, CreateEnrollmentTokenSchema, EnrollRequestSchema, EnrollResponseSchema, InputSpecListSchema } from '@edge-fleet/shared';
+import { AssignScenarioModelSchema, CreateEnrollmentTokenSchema, EnrollRequestSchema, EnrollResponseSchema, InputSpecListSchema, PolicySettingsSchema, ScenarioSchema } from '@edge-fleet/shared';
 import { z } from 'zod';
 import { ListDevicesQuerySchema, TelemetryQuerySchema } from '../devices/devices.controller.js';
 
@@ -34,7 +34,7 @@ export function openApiDocument(): Record<string, unknown> {
           requestBody: {
             content: {
               'multipart/form-data': {
-                schema: { type: 'object', required: ['file', 'name', 'version', 'inputs'], properties: { file: { type: 'string', format: 'binary' }, name: { type: 'string' }, version: { type: 'string' }, inputs: { ...z.toJSONSchema(InputSpecListSchema, { io: 'input', unrepresentable: 'any' }), description: 'JSON-encoded InputSpec[] fixing every dynamic dimension' } } },
+                schema: { type: 'object', required: ['file', 'name', 'version', 'inputs'], properties: { file: { type: 'string', format: 'binary' }, calibration: { type: 'string', format: 'binary', description: 'optional JSON { "<input name>": number[][] } of calibration samples' }, name: { type: 'string' }, version: { type: 'string' }, inputs: { ...z.toJSONSchema(InputSpecListSchema, { io: 'input', unrepresentable: 'any' }), description: 'JSON-encoded InputSpec[] fixing every dynamic dimension' } } },
               },
             },
           },
@@ -43,6 +43,11 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/api/v1/models/{id}': { get: { summary: 'One model version', security: bearer, parameters: [idParam('id')], responses: { '200': { description: 'model version' } } } },
       '/api/v1/scenarios/{scenario}/model': { put: { summary: "Set a scenario's model version; its devices get it", security: bearer, parameters: [idParam('scenario')], requestBody: { content: json(AssignScenarioModelSchema) }, responses: { '200': { description: 'assigned' }, ...errors } } },
+      '/api/v1/assignments/preview': { post: { summary: 'What each device of a scenario would run with a model version, and why', security: bearer, requestBody: { content: json(z.object({ scenario: ScenarioSchema, modelVersionId: z.uuid() })) }, responses: { '200': { description: 'per-device decisions and counts' }, ...errors } } },
+      '/api/v1/policies': { get: { summary: 'The risk-tier policy set', security: bearer, responses: { '200': { description: 'policies' } } } },
+      '/api/v1/policies/{scenario}': { put: { summary: "Replace a scenario's policy settings", security: bearer, parameters: [idParam('scenario')], requestBody: { content: json(PolicySettingsSchema) }, responses: { '200': { description: 'policy' }, ...errors } } },
+      '/api/v1/policies/export.yaml': { get: { summary: 'The policy set as YAML (deployment-strategy shape)', security: bearer, responses: { '200': { description: 'YAML' } } } },
+      '/api/v1/policies/import': { post: { summary: 'Replace policies from YAML, all or nothing', security: bearer, requestBody: { content: { 'application/yaml': { schema: { type: 'string' } } } }, responses: { '201': { description: 'applied' }, ...errors } } },
       '/api/v1/artifacts/{sha256}': { get: { summary: 'Download an artifact (HTTP Range supported)', security: [{ deviceBasic: [] }, { operatorToken: [] }], parameters: [idParam('sha256')], responses: { '200': { description: 'bytes' }, '206': { description: 'partial' } } } },
       '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'ok' } } } },
       '/readyz': { get: { summary: 'Readiness of Postgres, Redis and MQTT', responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } } },
