@@ -3,6 +3,7 @@
 import Link from 'next/link';
 import { useEffect, useState } from 'react';
 import { DEVICE_STATUSES, PAGE_SIZE, SCENARIOS, filtersToQuery, listInput, type DeviceFilters } from '@/lib/device-filters';
+import { runsLabel, runsTitle } from '@/lib/device-runs';
 import { formatAgo, formatMs, formatPercent, formatPower, humanize } from '@/lib/format';
 import { trpc, type DeviceListItem } from '@/lib/trpc';
 import { usePolling } from '@/lib/use-polling';
@@ -103,7 +104,7 @@ function DeviceTable({ items }: { items: DeviceListItem[] }) {
           <th>Scenario</th>
           <th>Status</th>
           <th>Hardware</th>
-          <th>Active model</th>
+          <th>Runs</th>
           <th className="num">p50</th>
           <th className="num">p95</th>
           <th className="num">p99</th>
@@ -125,7 +126,9 @@ function DeviceTable({ items }: { items: DeviceListItem[] }) {
             <td>
               {d.hardwareClass} <span className="muted">({d.accelerator})</span>
             </td>
-            <td>{d.active ? `${d.active.name} ${d.active.version} ${d.active.precision}` : '—'}</td>
+            <td title={runsTitle(d)} data-testid="device-runs">
+              {runsLabel(d) ?? <span className="muted">nothing yet</span>}
+            </td>
             <td className="num">{formatMs(d.latest?.p50)}</td>
             <td className="num">{formatMs(d.latest?.p95)}</td>
             <td className="num">{formatMs(d.latest?.p99)}</td>

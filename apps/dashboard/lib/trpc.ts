@@ -1,6 +1,7 @@
 import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
 import type { inferRouterOutputs } from '@trpc/server';
 import type { AppRouter } from '@edge-fleet/control-plane/trpc';
+import { readableErrorMessage } from './error-message';
 
 /** Browser-side client: same-origin calls to the Next proxy, which adds the operator token. */
 export const trpc = createTRPCClient<AppRouter>({
@@ -15,6 +16,8 @@ export type DeviceListItem = DevicePage['items'][number];
 export type DeviceDetail = Outputs['devices']['get'];
 export type TelemetryPoint = Outputs['devices']['telemetry']['points'][number];
 export type ModelVersion = Outputs['models']['list']['items'][number];
+export type ModelVariant = ModelVersion['variants'][number];
+export type Policy = Outputs['policies']['list']['items'][number];
 
 /** The tRPC error code of a failed call (`UNAUTHORIZED`, `NOT_FOUND`, …), if the server sent one. */
 export function errorCode(e: unknown): string | null {
@@ -22,4 +25,9 @@ export function errorCode(e: unknown): string | null {
   const data: unknown = e.data;
   if (typeof data === 'object' && data !== null && 'code' in data && typeof data.code === 'string') return data.code;
   return null;
+}
+
+/** The message of a failed call for people; a forwarded validation error becomes "field: problem; …". */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? readableErrorMessage(e.message) : String(e);
 }

@@ -143,6 +143,15 @@ export class AssignmentRepository {
     return row ? (row.desired as DesiredState) : null;
   }
 
+  /** Why each device runs what it runs: the reason of its latest assignment. */
+  async latestReasons(deviceIds: string[]): Promise<Map<string, string>> {
+    if (deviceIds.length === 0) return new Map();
+    const rows = await this.db.$queryRaw<{ deviceId: string; reason: string }[]>`
+      SELECT DISTINCT ON ("deviceId") "deviceId", reason FROM "Assignment"
+       WHERE "deviceId" = ANY(${deviceIds}::uuid[]) ORDER BY "deviceId", version DESC`;
+    return new Map(rows.map((r) => [r.deviceId, r.reason]));
+  }
+
   /** The latest refusal recorded for a device, if it came after its latest assignment. */
   async latestRefusal(deviceId: string): Promise<{ at: string; reason: string } | null> {
     const [refusal, assignment] = await Promise.all([

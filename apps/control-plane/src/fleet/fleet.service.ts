@@ -40,13 +40,15 @@ export class FleetService {
     const page = await this.devices.list(q);
     const ids = page.items.map((d) => d.id);
     const variantIds = page.items.flatMap((d) => (d.reported?.activeVariantId ? [d.reported.activeVariantId] : []));
-    const [latest, variants] = await Promise.all([this.telemetry.latestFor(ids), this.policies.variantsByIds(variantIds)]);
+    const [latest, variants, reasons] = await Promise.all([this.telemetry.latestFor(ids), this.policies.variantsByIds(variantIds), this.assignments.latestReasons(ids)]);
     return {
       ...page,
       items: page.items.map((d) => ({
         ...d,
         active: d.reported?.activeVariantId ? (variants.get(d.reported.activeVariantId) ?? null) : null,
         latest: latest.get(d.id) ?? null,
+        /** Why the device runs what it was assigned. */
+        reason: reasons.get(d.id) ?? null,
       })),
     };
   }

@@ -41,3 +41,15 @@ describe('tRPC API for the dashboard', () => {
     expect(await res.text()).toMatch(/id/);
   });
 });
+
+describe('tRPC errors', () => {
+  it('maps a typed error raised in a procedure to its code (bad YAML is BAD_REQUEST, not a 500)', async () => {
+    const res = await fetch(`${h.cp.url}/trpc/policies.importYaml`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${h.cp.operatorToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ yaml: 'deployment_strategy:\n  extreme_risk: {}\n' }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(/unknown risk tier/);
+  });
+});

@@ -23,12 +23,12 @@ const t = initTRPC.context<TrpcContext>().create({ isDev: false });
 /** Typed errors become tRPC errors once, here. */
 const operatorProcedure = t.procedure.use(async ({ ctx, next }) => {
   if (!ctx.operator) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'an operator token is required' });
-  try {
-    return await next({ ctx: { operator: ctx.operator } });
-  } catch (e) {
-    if (e instanceof AppError) throw new TRPCError({ code: TRPC_CODE[e.code], message: e.message });
-    throw e;
+  // tRPC 11 hands resolver errors back as a result (not a throw); an AppError inside becomes its code here.
+  const result = await next({ ctx: { operator: ctx.operator } });
+  if (!result.ok && result.error.cause instanceof AppError) {
+    throw new TRPCError({ code: TRPC_CODE[result.error.cause.code], message: result.error.cause.message, cause: result.error.cause });
   }
+  return result;
 });
 
 export interface RouterDeps {

@@ -1,0 +1,5 @@
+import { PolicyPage } from '@/components/policy-page';
+
+export default function PoliciesPage() {
+  return <PolicyPage />;
+}

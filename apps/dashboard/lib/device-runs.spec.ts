@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import { runsLabel, runsTitle } from './device-runs';
+
+const active = { name: 'classifier', version: '2.0.0', precision: 'int8' };
+
+describe('device runs', () => {
+  it('names model, version and precision, or nothing', () => {
+    expect(runsLabel({ active, assignmentVersion: 1, reported: null, reason: null })).toBe('classifier 2.0.0 int8');
+    expect(runsLabel({ active: null, assignmentVersion: 1, reported: null, reason: null })).toBeNull();
+  });
+
+  it('says whether the device has caught up with its assignment', () => {
+    expect(runsTitle({ active, assignmentVersion: 3, reported: { phase: 'running', appliedAssignmentVersion: 3 }, reason: 'int8 in SRAM: p99 0.30 ms ≤ 20 ms' })).toMatch(/^assignment v3 applied\. Why: int8 in SRAM/);
+    expect(runsTitle({ active, assignmentVersion: 4, reported: { phase: 'downloading', appliedAssignmentVersion: 3 }, reason: null })).toMatch(
+      /^assignment v4 desired, v3 applied \(phase: downloading\)\./,
+    );
+    expect(runsTitle({ active: null, assignmentVersion: 1, reported: null, reason: null })).toMatch(/not reported yet/);
+  });
+});

@@ -1,0 +1,26 @@
+/** The parts of a device-list item that say what it runs and whether it has caught up with its assignment. */
+export interface DeviceRunsFacts {
+  active: { name: string; version: string; precision: string } | null;
+  assignmentVersion: number;
+  reported: { phase: string; appliedAssignmentVersion: number | null } | null;
+  /** Why the device was given what it runs (the latest assignment's reason). */
+  reason: string | null;
+}
+
+/** "classifier 2.0.0 int8", or null when nothing is active. */
+export function runsLabel(d: DeviceRunsFacts): string | null {
+  return d.active ? `${d.active.name} ${d.active.version} ${d.active.precision}` : null;
+}
+
+/** Hover text for the "Runs" cell: whether the device runs what it was assigned, and why it was assigned that. */
+export function runsTitle(d: DeviceRunsFacts): string {
+  const desired = `assignment v${d.assignmentVersion}`;
+  let state: string;
+  if (!d.reported) state = `${desired} desired; the device has not reported yet`;
+  else if (d.reported.appliedAssignmentVersion === d.assignmentVersion) state = `${desired} applied`;
+  else {
+    const applied = d.reported.appliedAssignmentVersion === null ? 'none applied' : `v${d.reported.appliedAssignmentVersion} applied`;
+    state = `${desired} desired, ${applied} (phase: ${d.reported.phase})`;
+  }
+  return d.reason ? `${state}. Why: ${d.reason}` : `${state}. No assignment yet.`;
+}
