@@ -163,7 +163,17 @@ export class AssignmentRepository {
     return { at: refusal.at.toISOString(), reason: typeof reason === 'string' ? reason : '' };
   }
 
+  /**
+   * Stores a device's reported state unless a newer report is already stored: MQTT handlers run
+   * concurrently, so two reports a few milliseconds apart may arrive here out of order.
+   */
   async saveReported(deviceId: string, r: { bootId: string; phase: string; appliedAssignmentVersion: number | null; activeVariantId: string | null; activeSha256: string | null; payload: Prisma.InputJsonValue; reportedAt: Date }): Promise<void> {
-    await this.db.reportedState.upsert({ where: { deviceId }, create: { deviceId, ...r }, update: { ...r, receivedAt: new Date() } });
+    await this.db.$executeRaw`
+      INSERT INTO "ReportedState" ("deviceId", "bootId", "phase", "appliedAssignmentVersion", "activeVariantId", "activeSha256", "payload", "reportedAt", "receivedAt")
+      VALUES (${deviceId}::uuid, ${r.bootId}, ${r.phase}, ${r.appliedAssignmentVersion}, ${r.activeVariantId}, ${r.activeSha256}, ${JSON.stringify(r.payload)}::jsonb, ${r.reportedAt}, now())
+      ON CONFLICT ("deviceId") DO UPDATE SET "bootId" = EXCLUDED."bootId", "phase" = EXCLUDED."phase",
+        "appliedAssignmentVersion" = EXCLUDED."appliedAssignmentVersion", "activeVariantId" = EXCLUDED."activeVariantId",
+        "activeSha256" = EXCLUDED."activeSha256", "payload" = EXCLUDED."payload", "reportedAt" = EXCLUDED."reportedAt", "receivedAt" = now()
+      WHERE "ReportedState"."reportedAt" <= EXCLUDED."reportedAt"`;
   }
 }

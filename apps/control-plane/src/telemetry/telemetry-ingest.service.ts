@@ -23,7 +23,7 @@ export class TelemetryIngestService {
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private readonly log: Logger;
-  readonly stats = { accepted: 0, rejected: 0, inserted: 0, duplicates: 0, writeErrors: 0 };
+  readonly stats = { accepted: 0, rejected: 0, inserted: 0, duplicates: 0, writeErrors: 0, dropped: 0 };
 
   constructor(
     @Inject(TelemetryRepository) private readonly repo: TelemetryRepository,
@@ -55,7 +55,12 @@ export class TelemetryIngestService {
       return { ok: false, reason };
     }
     this.stats.accepted += 1;
-    if (this.buffer.length >= MAX_BUFFER) this.buffer.shift();
+    if (this.buffer.length >= MAX_BUFFER) {
+      // bounded memory while Postgres is away or slower than the offered rate: the oldest goes, counted and logged
+      this.buffer.shift();
+      this.stats.dropped += 1;
+      if (this.stats.dropped % 1_000 === 1) this.log.error('telemetry buffer full: dropping the oldest windows', { dropped: this.stats.dropped, buffered: MAX_BUFFER });
+    }
     this.buffer.push(reason);
     if (this.buffer.length >= MAX_BATCH) void this.flush();
     return { ok: true };

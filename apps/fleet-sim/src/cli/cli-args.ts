@@ -19,11 +19,12 @@ export const SimArgsSchema = z.strictObject({
   operatorToken: z.string().min(16).optional(),
   operatorTokenFile: z.string().min(1),
   mqttUrl: z.string().regex(/^(mqtt|tcp):\/\/[^\s]+$/, '--mqtt-url must look like mqtt://host:port').optional(),
-  sourceAddresses: z.union([z.literal('auto'), z.string().transform((v, ctx) => {
+  sourceAddresses: z.string().transform((v, ctx): 'auto' | string[] => {
+    if (v === 'auto') return 'auto';
     const list = v.split(',').map((s) => s.trim()).filter(Boolean);
     for (const a of list) if (!ipv4.safeParse(a).success) ctx.addIssue({ code: 'custom', message: `--source-addresses: "${a}" is not an IPv4 address` });
     return list;
-  })]),
+  }),
   seed: z.coerce.number().int().min(0).max(2 ** 32 - 1).default(1),
   seconds: z.coerce.number().min(1).max(31_536_000).optional(),
   telemetryMs: z.coerce.number().int().min(10, '--telemetry-ms must be at least 10').max(3_600_000).optional(),
@@ -61,7 +62,7 @@ export function parseSimArgs(argv: readonly string[]): Parsed<SimArgs> {
   let values: Record<string, string | undefined>;
   try {
     const options = Object.fromEntries([...Object.keys(FLAGS), ...Object.keys(FAULT_FLAGS)].map((k) => [k, { type: 'string' as const }]));
-    values = parseArgs({ args: [...argv], strict: true, allowPositionals: false, options }).values as Record<string, string | undefined>;
+    values = parseArgs({ args: [...argv], strict: true, allowPositionals: false, options }).values;
   } catch (e) {
     return { ok: false, message: `${e instanceof Error ? e.message : String(e)}\n${USAGE}` };
   }

@@ -1,5 +1,6 @@
-import { EnrollResponseSchema, type EnrollResponse, type HardwareProfile, type Scenario } from '@edge-fleet/shared';
+import type { HardwareProfile, Scenario } from '@edge-fleet/shared';
 import { z } from 'zod';
+import { SimEnrollResponseSchema, type SimEnrollResponse } from './desired.view.js';
 
 const TokenResponseSchema = z.object({ token: z.string().min(16) });
 const ErrorBodySchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
@@ -16,8 +17,8 @@ export class ControlPlaneClient {
     return TokenResponseSchema.parse(body).token;
   }
 
-  async enroll(token: string, name: string, hardwareProfile: HardwareProfile): Promise<EnrollResponse> {
-    return EnrollResponseSchema.parse(await this.request('POST', '/api/v1/devices/enroll', { token, name, hardwareProfile }, false));
+  async enroll(token: string, name: string, hardwareProfile: HardwareProfile): Promise<SimEnrollResponse> {
+    return SimEnrollResponseSchema.parse(await this.request('POST', '/api/v1/devices/enroll', { token, name, hardwareProfile }, false));
   }
 
   async getJson(p: string): Promise<unknown> {

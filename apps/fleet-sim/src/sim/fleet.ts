@@ -84,14 +84,18 @@ export class Fleet {
     );
   }
 
-  /** Starts every device, at most `connectConcurrency` connecting at once; resolves with how many connected. */
-  async start(onProgress?: (connected: number, total: number) => void): Promise<number> {
+  /**
+   * Starts every device, at most `connectConcurrency` connecting at once; resolves with how many
+   * connected. With `holdTelemetry`, no device publishes telemetry until all have connected.
+   */
+  async start(onProgress?: (connected: number, total: number) => void, holdTelemetry = false): Promise<number> {
     let ok = 0;
     await mapLimit(this.devices, this.o.connectConcurrency, async (d) => {
-      d.start();
+      d.start(!holdTelemetry);
       if (await d.connectedOnce()) ok += 1;
       if (onProgress && (ok % 500 === 0 || ok === this.devices.length)) onProgress(ok, this.devices.length);
     });
+    if (holdTelemetry) for (const d of this.devices) d.startTelemetry();
     return ok;
   }
 

@@ -6,6 +6,12 @@ export interface SimTiming {
   /** Multiplies simulated download/verify/activate times; 0 = instant. */
   updateTimeScale: number;
   slowFactor: number;
+  /**
+   * Report downloading/verifying/loading as the real agent does. Off in the fan-out benchmark: the
+   * control plane handles a device's messages concurrently, so two reports a few ms apart can be
+   * stored out of order (see the report's proposed `saveReported` fix).
+   */
+  reportPhases: boolean;
   reconnectBaseMs: number;
   keepaliveSeconds: number;
 }

@@ -14,16 +14,24 @@ export interface SimModel {
 }
 
 /**
- * The documented default when a variant has no measured figures: a model does 2 FLOPs per FP32
- * parameter (parameters = sizeBytes / 4), a small-batch edge workload reaches about 2 % of the
- * accelerator's peak TOPS, lower precisions cut the compute time by these factors, and every run
- * pays a fixed dispatch overhead. Spread: log-normal with p99/p50 = 1.8.
+ * The documented default when a variant has no measured figures. A run is bound by compute or by
+ * reading the weights, whichever is slower, plus a fixed dispatch overhead:
+ * - compute: 2 FLOPs per parameter (parameters = sizeBytes / bytes per parameter of the precision)
+ *   at 2 % of the accelerator's peak TOPS (small-batch edge workloads reach little of the peak),
+ *   with lower precisions cutting compute time by `precisionFactor`;
+ * - weights: from SRAM at 100 GB/s when the variant fits in `sramMb`, else from DRAM at 1 GB/s per
+ *   TOPS (at least 10 GB/s).
+ * Spread: log-normal with p99/p50 = 1.8.
  */
 export const DEFAULT_COST = {
   flopsPerParam: 2,
   peakUtilisation: 0.02,
   dispatchOverheadMs: 0.05,
   p99OverP50: 1.8,
+  sramBytesPerMs: 100e6,
+  dramBytesPerMsPerTops: 1e6,
+  minDramBytesPerMs: 10e6,
+  bytesPerParam: { fp32: 4, fp16: 2, int8: 1, int4: 0.5 } satisfies Record<Precision, number>,
   precisionFactor: { fp32: 1, fp16: 0.6, int8: 0.35, int4: 0.25 } satisfies Record<Precision, number>,
 } as const;
 
@@ -46,11 +54,14 @@ export function latencyDistribution(profile: HardwareProfile, model: SimModel, s
     const ratio = Math.max(1.01, model.measured.p99Ms / Math.max(model.measured.p50Ms, 1e-6));
     return { medianMs: p50, sigma: Math.log(ratio) / Z99 };
   }
-  const params = model.sizeBytes / 4;
-  const flops = params * DEFAULT_COST.flopsPerParam;
-  const effectiveFlopsPerMs = Math.max(profile.tops, 0.1) * 1e12 * DEFAULT_COST.peakUtilisation / 1000;
-  const computeMs = (flops / effectiveFlopsPerMs) * DEFAULT_COST.precisionFactor[model.precision];
-  return { medianMs: (computeMs + DEFAULT_COST.dispatchOverheadMs) * slowFactor, sigma: Math.log(DEFAULT_COST.p99OverP50) / Z99 };
+  const c = DEFAULT_COST;
+  const tops = Math.max(profile.tops, 0.1);
+  const flops = (model.sizeBytes / c.bytesPerParam[model.precision]) * c.flopsPerParam;
+  const computeMs = (flops / ((tops * 1e12 * c.peakUtilisation) / 1000)) * c.precisionFactor[model.precision];
+  const inSram = model.sizeBytes <= profile.sramMb * 1_048_576;
+  const bytesPerMs = inSram ? c.sramBytesPerMs : Math.max(c.minDramBytesPerMs, tops * c.dramBytesPerMsPerTops);
+  const weightsMs = model.sizeBytes / bytesPerMs;
+  return { medianMs: (Math.max(computeMs, weightsMs) + c.dispatchOverheadMs) * slowFactor, sigma: Math.log(c.p99OverP50) / Z99 };
 }
 
 export function sampleLatency(d: LatencyDistribution, rand: () => number): number {

@@ -36,7 +36,7 @@ export async function runFleet(a: SimArgs, log: Log): Promise<void> {
   const sourceAddresses = a.sourceAddresses === 'auto' ? autoSourceAddresses(devices.length) : a.sourceAddresses;
   const fleet = new Fleet({
     devices, mqttUrl, sourceAddresses, faults: a.faults, seed: a.seed, connectConcurrency: a.connectConcurrency, client,
-    timing: { telemetryIntervalMs: a.telemetryMs ?? null, updateTimeScale: a.updateTimeScale, slowFactor: a.slowFactor, reconnectBaseMs: 1_000, keepaliveSeconds: 60 },
+    timing: { telemetryIntervalMs: a.telemetryMs ?? null, updateTimeScale: a.updateTimeScale, slowFactor: a.slowFactor, reportPhases: true, reconnectBaseMs: 1_000, keepaliveSeconds: 60 },
   });
   const faulty = Object.entries(fleet.faultCounts).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`).join(' ');
   log(`connecting ${devices.length} devices to ${mqttUrl} from ${sourceAddresses.join(', ')}${faulty ? `; faults: ${faulty}` : ''}`);

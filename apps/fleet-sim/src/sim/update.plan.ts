@@ -1,4 +1,4 @@
-import type { DesiredModel } from '@edge-fleet/shared';
+import type { SimDesiredModel as DesiredModel } from './desired.view.js';
 
 /** How long each simulated update step takes, before the time scale applies. */
 export const UPDATE_COST = {

@@ -1,17 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
-import {
-  DesiredStateSchema,
-  parseTopic,
-  topics,
-  type DesiredModel,
-  type DesiredState,
-  type ReportedState,
-  type UpdateOutcome,
-} from '@edge-fleet/shared';
+import { parseTopic, topics, type ReportedState, type UpdateOutcome } from '@edge-fleet/shared';
 import { MqttClient } from 'mqtt';
 import { createPrng } from '../core/prng.js';
 import type { SimDeviceCredentials } from './credentials.file.js';
+import { SimDesiredStateSchema, type SimDesiredModel, type SimDesiredState } from './desired.view.js';
 import { FaultState, type FaultSet } from './faults.js';
 import type { FleetHooks, SimTiming } from './fleet.types.js';
 import { buildWindow, type ActiveSimModel } from './telemetry.builder.js';
@@ -41,7 +34,7 @@ export class VirtualDevice {
   private flapTimer: NodeJS.Timeout | null = null;
   private readonly rand: () => number;
   private readonly faults: FaultState;
-  private desired: DesiredState | null = null;
+  private desired: SimDesiredState | null = null;
   private applied: number | null = null;
   private active: ActiveSimModel | null = null;
   private phase: ReportedState['phase'] = 'idle';
@@ -68,7 +61,8 @@ export class VirtualDevice {
     return this.isConnected;
   }
 
-  start(): void {
+  /** Connects; with `telemetry` false, windows start only when `startTelemetry` is called (benchmarks start a whole fleet at once). */
+  start(telemetry = true): void {
     const { creds, broker, localAddress, timing } = this.o;
     const client = new MqttClient(() => net.createConnection({ host: broker.host, port: broker.port, localAddress }), {
       protocolVersion: 4,
@@ -86,7 +80,7 @@ export class VirtualDevice {
     client.on('close', () => this.onClose());
     client.on('error', () => (this.o.hooks.counters.connectErrors += 1));
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
-    this.scheduleWindow(this.rand() * this.windowMs());
+    if (telemetry) this.startTelemetry();
     if (this.faults.has('flap')) this.scheduleFlap();
     this.firstConnect = new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), 30_000);
@@ -95,6 +89,13 @@ export class VirtualDevice {
         resolve(true);
       });
     });
+  }
+
+  /** Opens the first window, with a random phase so the fleet does not publish in lockstep. */
+  startTelemetry(): void {
+    if (this.timer) return;
+    this.windowStart = Date.now();
+    this.scheduleWindow(this.rand() * this.windowMs());
   }
 
   /** Resolves when the first connection is up (true) or after 30 s without one (false); connects are paced on it. */
@@ -115,7 +116,14 @@ export class VirtualDevice {
         setTimeout(resolve, 2_000).unref();
       });
     }
-    await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+    // a clean end waits for every unacknowledged QoS 1 message; an overloaded broker gets 5 s
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => client.end(true, {}, () => resolve()), 5_000);
+      client.end(false, {}, () => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
   }
 
   private onConnect(client: MqttClient): void {
@@ -204,7 +212,7 @@ export class VirtualDevice {
     } catch {
       return;
     }
-    const d = DesiredStateSchema.safeParse(json);
+    const d = SimDesiredStateSchema.safeParse(json);
     if (!d.success || d.data.deviceId !== this.deviceId) return;
     this.o.hooks.counters.desiredReceived += 1;
     this.o.hooks.onDesired?.(this.deviceId, d.data.assignmentVersion, Date.now());
@@ -235,7 +243,7 @@ export class VirtualDevice {
     }
   }
 
-  private async install(version: number, model: DesiredModel): Promise<void> {
+  private async install(version: number, model: SimDesiredModel): Promise<void> {
     const delays = updateDelays(model, this.o.timing.updateTimeScale, this.rand());
     const c = this.o.hooks.counters;
     this.setPhase('downloading');
@@ -272,7 +280,7 @@ export class VirtualDevice {
 
   private setPhase(phase: ReportedState['phase']): void {
     this.phase = phase;
-    this.report();
+    if (this.o.timing.reportPhases) this.report();
   }
 
   /** An abrupt crash: the socket dies (the broker publishes the Last Will), the device reboots with a new boot id. */

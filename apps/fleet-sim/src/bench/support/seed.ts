@@ -1,0 +1,48 @@
+import { createHash, randomBytes, scrypt } from 'node:crypto';
+import { hardwarePreset, type HardwarePresetName, type Scenario } from '@edge-fleet/shared';
+import pg from 'pg';
+import type { SimDeviceCredentials } from '../../sim/credentials.file.js';
+
+/**
+ * The control plane's stored-secret format (apps/control-plane/src/infra/secrets.ts):
+ * `scrypt$N$r$p$salt$hash`. Benchmarks seed devices straight into their own database with it, so
+ * a 1,000-device run does not first spend a minute of scrypt on enrollment.
+ */
+export async function hashLikeControlPlane(secret: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await new Promise<Buffer>((resolve, reject) => scrypt(secret, salt, 32, { N: 16_384, r: 8, p: 1 }, (e, k) => (e ? reject(e) : resolve(k))));
+  return `scrypt$16384$8$1$${salt.toString('base64url')}$${key.toString('base64url')}`;
+}
+
+async function ensureProfile(c: pg.Client, preset: HardwarePresetName): Promise<string> {
+  const spec = hardwarePreset(preset);
+  const id = createHash('sha256').update(JSON.stringify(spec)).digest('hex');
+  await c.query('INSERT INTO "HardwareProfile" (id, "hardwareClass", accelerator, spec) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING', [id, spec.hardwareClass, spec.accelerator, JSON.stringify(spec)]);
+  return id;
+}
+
+/** n devices of one scenario that share one secret (one hash), generated ids, in batches of 5,000. */
+export async function seedDevices(dbUrl: string, n: number, scenario: Scenario, preset: HardwarePresetName = 'edge-npu-trading'): Promise<SimDeviceCredentials[]> {
+  const secret = randomBytes(32).toString('base64url');
+  const hash = await hashLikeControlPlane(secret);
+  const c = new pg.Client({ connectionString: dbUrl });
+  await c.connect();
+  try {
+    const profileId = await ensureProfile(c, preset);
+    const ids: string[] = [];
+    for (let start = 0; start < n; start += 5_000) {
+      const size = Math.min(5_000, n - start);
+      const r = await c.query<{ id: string }>(
+        `INSERT INTO "Device" (id, name, scenario, "hardwareProfileId", "secretHash", "enrolledAt")
+         SELECT gen_random_uuid(), 'bench-' || lpad((g + $1)::text, 6, '0'), $2, $3, $4, now() + (g + $1) * interval '1 millisecond'
+           FROM generate_series(0, $5 - 1) AS g RETURNING id`,
+        [start, scenario, profileId, hash, size],
+      );
+      ids.push(...r.rows.map((row) => row.id));
+    }
+    const profile = hardwarePreset(preset);
+    return ids.map((deviceId, index) => ({ index, deviceId, deviceSecret: secret, scenario, preset, hardwareProfile: profile }));
+  } finally {
+    await c.end();
+  }
+}
