@@ -94,8 +94,9 @@ export interface Harness {
 }
 
 /** The real control plane on a fresh database, an embedded broker on a free port, real Redis. */
-export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
-  const db = await freshDatabase();
+/** `shared`: run against another harness's database (a second replica); it is dropped by its owner. */
+export async function startHarness(env: Record<string, string> = {}, shared?: { dbUrl: string }): Promise<Harness> {
+  const db = shared ? { url: shared.dbUrl, drop: () => Promise.resolve() } : await freshDatabase();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'ef-cp-'));
   const port = await freePort();
   const mqttPort = await freePort();
