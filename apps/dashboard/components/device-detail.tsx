@@ -122,6 +122,7 @@ function StatePanel({ d, now }: { d: Detail; now: number }) {
     ['Desired assignment', `v${d.assignmentVersion}`],
     ['Desired model', d.desired?.model ? `${d.desired.model.name} ${d.desired.model.version} (${d.desired.model.precision})` : 'none'],
     ['Why', d.desired?.reason ?? '—'],
+    ...(d.refusal ? ([['Refused', `${formatAgo(d.refusal.at, now)}: ${d.refusal.reason} (keeps what it runs)`]] as [string, string][]) : []),
     ['Applied assignment', r && r.appliedAssignmentVersion !== null ? `v${r.appliedAssignmentVersion}` : '—'],
     ['Phase', r?.phase ?? 'not reported'],
     ['Active model', d.active ? `${d.active.name} ${d.active.version} (${d.active.precision})` : 'none'],
