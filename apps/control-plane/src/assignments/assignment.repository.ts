@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { VariantMeasurementSchema, type DesiredState, type HardwareProfile, type InputSpec, type LatencyFigures, type Scenario } from '@edge-fleet/shared';
 import type { Prisma } from '../generated/prisma/client.js';
-import { appendAudit } from '../infra/audit.repository.js';
 import type { Db } from '../infra/prisma.js';
 import { PRISMA } from '../infra/tokens.js';
 
@@ -119,23 +118,37 @@ export class AssignmentRepository {
     actor: string,
     build: DesiredBuilder,
   ): Promise<DesiredState[]> {
-    return this.db.$transaction(async (tx) => {
-      if (modelVersionId) await tx.policy.update({ where: { scenario }, data: { modelVersionId } });
-      const states: DesiredState[] = [];
-      for (const c of chosen) {
-        const fresh = await tx.device.update({ where: { id: c.device.id }, data: { assignmentVersion: { increment: 1 } }, select: { assignmentVersion: true } });
-        const desired = build(c.device.id, fresh.assignmentVersion, scenario, c.choice, c.reason);
-        await tx.assignment.create({ data: { deviceId: c.device.id, version: fresh.assignmentVersion, modelVariantId: c.choice.variantId, reason: c.reason, desired, createdBy: actor } });
-        states.push(desired);
-      }
-      for (const r of refused) {
-        await appendAudit(tx, { actor, action: 'assignment.refused', targetType: 'device', targetId: r.device.id, details: { scenario, modelVersionId, reason: r.reason } });
-      }
-      if (modelVersionId) {
-        await appendAudit(tx, { actor, action: 'scenario.assign_model', targetType: 'scenario', targetId: scenario, details: { modelVersionId, assigned: chosen.length, refused: refused.length } });
-      }
-      return states;
-    });
+    // set-based: a fixed number of statements whatever the fleet size (one per 1,000 rows)
+    return this.db.$transaction(
+      async (tx) => {
+        if (modelVersionId) await tx.policy.update({ where: { scenario }, data: { modelVersionId } });
+        const ids = chosen.map((c) => c.device.id);
+        const bumped = ids.length
+          ? await tx.$queryRaw<{ id: string; assignmentVersion: number }[]>`
+              UPDATE "Device" SET "assignmentVersion" = "assignmentVersion" + 1 WHERE id = ANY(${ids}::uuid[]) RETURNING id, "assignmentVersion"`
+          : [];
+        const versionOf = new Map(bumped.map((r) => [r.id, r.assignmentVersion]));
+        const states: DesiredState[] = [];
+        const rows: Prisma.AssignmentCreateManyInput[] = [];
+        for (const c of chosen) {
+          const version = versionOf.get(c.device.id);
+          if (version === undefined) continue; // deleted meanwhile
+          const desired = build(c.device.id, version, scenario, c.choice, c.reason);
+          states.push(desired);
+          rows.push({ deviceId: c.device.id, version, modelVariantId: c.choice.variantId, reason: c.reason, desired, createdBy: actor });
+        }
+        for (let i = 0; i < rows.length; i += 1_000) await tx.assignment.createMany({ data: rows.slice(i, i + 1_000) });
+        const audits: Prisma.AuditEventCreateManyInput[] = refused.map((r) => ({
+          actor, action: 'assignment.refused', targetType: 'device', targetId: r.device.id, details: { scenario, modelVersionId, reason: r.reason },
+        }));
+        if (modelVersionId) {
+          audits.push({ actor, action: 'scenario.assign_model', targetType: 'scenario', targetId: scenario, details: { modelVersionId, assigned: states.length, refused: refused.length } });
+        }
+        for (let i = 0; i < audits.length; i += 1_000) await tx.auditEvent.createMany({ data: audits.slice(i, i + 1_000) });
+        return states;
+      },
+      { timeout: 120_000, maxWait: 10_000 },
+    );
   }
 
   async latestDesired(deviceId: string): Promise<DesiredState | null> {
