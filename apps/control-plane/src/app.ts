@@ -16,7 +16,6 @@ import { FleetService } from './fleet/fleet.service.js';
 import { HttpErrorFilter } from './infra/http-exception.filter.js';
 import { Logger } from './infra/logger.js';
 import { createPrisma } from './infra/prisma.js';
-import { newSecret } from './infra/secrets.js';
 import { DeviceAuthService } from './devices/device-auth.service.js';
 import { ModelsService } from './models/models.service.js';
 import { VariantBuildQueue } from './models/variant-build.queue.js';
@@ -24,7 +23,7 @@ import { VariantBuildService } from './models/variant-build.service.js';
 import { PolicyRepository } from './policies/policy.repository.js';
 import { EmbeddedBroker } from './mqtt/embedded-broker.js';
 import { DeviceMessagesHandler } from './mqtt/device-messages.handler.js';
-import { MqttBus } from './mqtt/mqtt-bus.js';
+import { MqttBus, type MessageBus } from './mqtt/mqtt-bus.js';
 import { TelemetryIngestService } from './telemetry/telemetry-ingest.service.js';
 import { TelemetryRepository } from './telemetry/telemetry.repository.js';
 import { SigningService } from './signing/signing.service.js';
@@ -44,16 +43,22 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
   const pgPool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: false });
   redis.on('error', (e: Error) => logger.warn('redis error', { error: e.message }));
-  const serviceUser = `control-plane-${randomUUID()}`;
-  const servicePassword = newSecret();
-  const bus = new MqttBus({
-    url: config.mqttUrl,
-    clientId: serviceUser,
-    username: config.embeddedBroker ? serviceUser : config.MQTT_USERNAME,
-    password: config.embeddedBroker ? servicePassword : config.MQTT_PASSWORD,
-    filters: [filters.telemetry, filters.reported, filters.status].map((f) => (config.embeddedBroker ? f : filters.shared('edge-fleet', f))),
-    log: logger.child('mqtt-bus'),
-  });
+  // The embedded broker is served in process: no loopback MQTT client between it and the ingest.
+  let verifyDevice: (deviceId: string, secret: string) => Promise<boolean> = () => Promise.resolve(false);
+  const broker = config.embeddedBroker
+    ? new EmbeddedBroker({ host: config.MQTT_EMBEDDED_HOST, port: config.MQTT_EMBEDDED_PORT, verifyDevice: (id, s) => verifyDevice(id, s), log: logger.child('broker') })
+    : null;
+  const deviceFilters = [filters.telemetry, filters.reported, filters.status];
+  const bus: MessageBus = broker
+    ? broker.inProcessBus(deviceFilters, logger.child('mqtt-bus'))
+    : new MqttBus({
+        url: config.mqttUrl,
+        clientId: `control-plane-${randomUUID()}`,
+        username: config.MQTT_USERNAME,
+        password: config.MQTT_PASSWORD,
+        filters: deviceFilters.map((f) => filters.shared('edge-fleet', f)),
+        log: logger.child('mqtt-bus'),
+      });
   let publishLatest: (deviceId: string) => Promise<void> = () => Promise.reject(new Error('not started'));
   let buildVariants: (id: string) => Promise<void> = () => Promise.reject(new Error('not started'));
   const variantQueue = new VariantBuildQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, build: (id) => buildVariants(id), log: logger.child('variant-queue') });
@@ -68,10 +73,9 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
   app.useBodyParser('json', { limit: '1mb' });
   app.useBodyParser('text', { limit: '256kb', type: ['application/yaml', 'text/yaml', 'text/plain'] });
 
-  let broker: EmbeddedBroker | null = null;
-  if (config.embeddedBroker) {
+  if (broker) {
     const deviceAuth = app.get(DeviceAuthService);
-    broker = new EmbeddedBroker({ host: config.MQTT_EMBEDDED_HOST, port: config.MQTT_EMBEDDED_PORT, serviceUsername: serviceUser, servicePassword, verifyDevice: (id, s) => deviceAuth.verify(id, s), log: logger.child('broker') });
+    verifyDevice = (id, s) => deviceAuth.verify(id, s);
     await broker.start();
   }
   const ingest = app.get(TelemetryIngestService);

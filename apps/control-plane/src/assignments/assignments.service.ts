@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../infra/logger.js';
 import { CONFIG, DESIRED_QUEUE, LOGGER, MQTT_BUS, SIGNING } from '../infra/tokens.js';
-import type { MqttBus } from '../mqtt/mqtt-bus.js';
+import type { MessageBus } from '../mqtt/mqtt-bus.js';
 import { PolicyRepository } from '../policies/policy.repository.js';
 import type { SigningService } from '../signing/signing.service.js';
 import { planAssignments, type DeviceDecision } from './assignment-planner.js';
@@ -53,7 +53,7 @@ export class AssignmentsService {
   constructor(
     @Inject(AssignmentRepository) private readonly repo: AssignmentRepository,
     @Inject(PolicyRepository) private readonly policies: PolicyRepository,
-    @Inject(MQTT_BUS) private readonly bus: MqttBus,
+    @Inject(MQTT_BUS) private readonly bus: MessageBus,
     @Inject(DESIRED_QUEUE) private readonly queue: DesiredStateQueue,
     @Inject(SIGNING) private readonly signing: SigningService,
     @Inject(CONFIG) private readonly config: Config,

@@ -3,7 +3,7 @@ import type { Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { Db } from '../infra/prisma.js';
 import { MQTT_BUS, PRISMA, REDIS } from '../infra/tokens.js';
-import type { MqttBus } from '../mqtt/mqtt-bus.js';
+import type { MessageBus } from '../mqtt/mqtt-bus.js';
 import { openApiDocument } from './openapi.js';
 
 async function probe(fn: () => Promise<unknown>, timeoutMs = 2_000): Promise<boolean> {
@@ -22,7 +22,7 @@ export class HealthController {
   constructor(
     @Inject(PRISMA) private readonly db: Db,
     @Inject(REDIS) private readonly redis: Redis,
-    @Inject(MQTT_BUS) private readonly bus: MqttBus,
+    @Inject(MQTT_BUS) private readonly bus: MessageBus,
   ) {}
 
   /** Liveness: the process answers. */

@@ -1,14 +1,12 @@
 import { createServer, type Server } from 'node:net';
-import { timingSafeEqual } from 'node:crypto';
-import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from '../infra/logger.js';
-import { mayPublish, maySubscribe, type Identity } from './broker-acl.js';
+import { mayPublish, maySubscribe } from './broker-acl.js';
+import type { MessageBus, MessageHandler } from './mqtt-bus.js';
 
 export interface BrokerOptions {
   host: string;
   port: number;
-  serviceUsername: string;
-  servicePassword: string;
   /** Verifies a device's id and secret (scrypt hash in Postgres). */
   verifyDevice: (deviceId: string, secret: string) => Promise<boolean>;
   log: Logger;
@@ -19,20 +17,16 @@ function authError(message: string, returnCode: 2 | 4 | 5): AuthenticateError {
   return e;
 }
 
-function safeEqual(a: string, b: string): boolean {
-  const ab = Buffer.from(a);
-  const bb = Buffer.from(b);
-  return ab.length === bb.length && timingSafeEqual(ab, bb);
-}
-
 /**
  * The zero-setup MQTT broker (aedes) with per-device authentication and topic isolation.
- * A device must connect with client id = username = its device id.
+ * A device must connect with client id = username = its device id. The control plane itself is
+ * not a client: it subscribes and publishes in process (`inProcessBus`).
  */
 export class EmbeddedBroker {
   private aedes: Aedes | null = null;
   private server: Server | null = null;
-  private readonly identities = new WeakMap<Client, Identity>();
+  /** The device id each authenticated connection proved. */
+  private readonly identities = new WeakMap<Client, string>();
 
   constructor(private readonly o: BrokerOptions) {}
 
@@ -70,14 +64,46 @@ export class EmbeddedBroker {
   private async authenticate(client: Client, username?: string, password?: Buffer): Promise<void> {
     const secret = password?.toString('utf8') ?? '';
     if (!username) throw authError('username required', 4);
-    if (username === this.o.serviceUsername) {
-      if (!safeEqual(secret, this.o.servicePassword)) throw authError('bad credentials', 4);
-      this.identities.set(client, { kind: 'service' });
-      return;
-    }
     if (client.id !== username) throw authError('client id must equal the device id', 2);
     if (!(await this.o.verifyDevice(username, secret))) throw authError('bad credentials', 4);
-    this.identities.set(client, { kind: 'device', deviceId: username });
+    this.identities.set(client, username);
+  }
+
+  /**
+   * The control plane's in-process side of the embedded broker: subscriptions and publishes go
+   * straight to aedes (no loopback MQTT client, no encode/decode per message).
+   */
+  inProcessBus(filters: string[], log: Logger): MessageBus {
+    let handler: MessageHandler = () => Promise.resolve();
+    const deliver = (packet: AedesPublishPacket, cb: () => void): void => {
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      handler(packet.topic, payload).catch((e: unknown) => log.error('message handler failed', { topic: packet.topic, error: String(e) }));
+      cb(); // aedes needs the callback before deliver returns; the handler runs on
+    };
+    const aedes = (): Aedes => {
+      if (!this.aedes) throw new Error('embedded broker not started');
+      return this.aedes;
+    };
+    return {
+      onMessage: (h) => {
+        handler = h;
+      },
+      get connected() {
+        return true;
+      },
+      start: async () => {
+        for (const f of filters) await new Promise<void>((resolve) => aedes().subscribe(f, deliver, () => resolve()));
+      },
+      publish: (topic, payload, opts = {}) =>
+        new Promise<void>((resolve, reject) => {
+          const packet = { cmd: 'publish' as const, topic, payload: Buffer.from(payload), qos: 1 as const, retain: opts.retain ?? false, dup: false };
+          aedes().publish(packet, (err) => (err ? reject(err) : resolve()));
+        }),
+      stop: async () => {
+        const a = this.aedes;
+        if (a) for (const f of filters) await new Promise<void>((resolve) => a.unsubscribe(f, deliver, () => resolve()));
+      },
+    };
   }
 
   async stop(): Promise<void> {

@@ -13,8 +13,17 @@ export interface MqttBusOptions {
 
 export type MessageHandler = (topic: string, payload: Buffer) => Promise<void>;
 
-/** The control plane's own MQTT connection. */
-export class MqttBus {
+/** How the control plane talks to devices: subscribe to their messages, publish to them. */
+export interface MessageBus {
+  onMessage(handler: MessageHandler): void;
+  readonly connected: boolean;
+  start(): Promise<void>;
+  publish(topic: string, payload: string, opts?: { retain?: boolean }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The control plane's own MQTT connection, to an external broker. */
+export class MqttBus implements MessageBus {
   private client: MqttClient | null = null;
   private handler: MessageHandler = () => Promise.resolve();
 
