@@ -36,6 +36,13 @@ async function main() {
   const [modelPath, specPath, calibrationPath] = process.argv.slice(2);
   let session;
   const bytes = await readFile(modelPath);
+  // Weights in external files cannot come with an upload (and their paths are not ours to open).
+  const { decodeModel, checkModel } = await import('@edge-fleet/onnx-quant');
+  try {
+    checkModel(decodeModel(bytes), { min: 1, max: 1000 });
+  } catch (e) {
+    if (e?.code === 'external_data') return { ok: false, stage: 'check', message: `the model keeps weights in external data files, which an upload cannot carry: ${e.message}` };
+  }
   const loadStart = process.hrtime.bigint();
   try {
     session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });

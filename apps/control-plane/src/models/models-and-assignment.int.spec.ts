@@ -1,6 +1,7 @@
 import { createPublicKey, randomUUID, verify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMlpClassifier, buildMultiInput } from '@edge-fleet/onnx-builder';
+import { decodeModel, encodeOnnxModel } from '@edge-fleet/onnx-quant';
 import { DesiredStateSchema, ManifestPayloadSchema, topics, type DesiredState, type InputSpec } from '@edge-fleet/shared';
 import type { MqttClient } from 'mqtt';
 import { connectDevice, enrollDevice } from '../test-support/device-client.js';
@@ -54,6 +55,21 @@ describe('model registry', () => {
     const res = await upload(new TextEncoder().encode('definitely not a protobuf'), 'junk', '1', [{ name: 'input', dtype: 'float32', shape: [1, 4] }]);
     expect(res.status).toBe(422);
     expect(await errorOf(res)).toMatch(/not a loadable ONNX model/);
+    expect(await modelCount()).toBe(before);
+  });
+
+  it('refuses a model whose weights live in external data files, and stores nothing', async () => {
+    const before = await modelCount();
+    const m = buildMlpClassifier({ seed: 8 });
+    const model = decodeModel(m.bytes);
+    const w = model.graph.initializers[0];
+    if (!w) throw new Error('fixture has no initializer');
+    delete w.rawData;
+    w.dataLocation = 1;
+    w.externalData = [{ key: 'location', value: '../../etc/passwd' }];
+    const res = await upload(encodeOnnxModel(model), 'external', '1', m.inputs);
+    expect(res.status).toBe(422);
+    expect(await errorOf(res)).toMatch(/external data files/);
     expect(await modelCount()).toBe(before);
   });
 

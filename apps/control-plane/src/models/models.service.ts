@@ -135,6 +135,7 @@ export class ModelsService {
       await writeFile(specFile, JSON.stringify(meta.inputs));
       if (calibration) await writeFile(calibrationFile, calibration);
       const result = await inspectOnnx(tmp, specFile, calibration ? calibrationFile : undefined);
+      if (result.stage === 'check') throw new AppError('invalid_model', result.message ?? 'the model cannot be registered');
       if (result.stage === 'calibration') throw new AppError('invalid_model', `the calibration data does not fit the input spec: ${result.message ?? ''}`);
       if (!result.graph) throw new AppError('invalid_model', `the file is not a loadable ONNX model: ${result.message ?? 'unknown error'}`);
       const problems = checkInputSpec(meta.inputs, result.graph);
