@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildMlpClassifier } from '@edge-fleet/onnx-builder';
+import { buildMlpClassifier, GraphBuilder } from '@edge-fleet/onnx-builder';
 import { hardwarePreset, VariantMeasurementSchema, type HardwareProfile } from '@edge-fleet/shared';
 import { jsonPost, startHarness, waitFor, type Harness } from '../test-support/harness.js';
 
@@ -68,6 +68,30 @@ describe('variant builder and capability-aware assignment', () => {
     const tiny = list.items.find((x) => x.name === 'arm-tiny');
     expect(tiny?.assignmentVersion).toBe(0); // refused: keeps what it had
     expect(list.items.find((x) => x.name === 'arm-int8')?.assignmentVersion).toBe(1);
+  });
+
+  it('keeps a model with an opset the builder does not support registered, FP32 usable, variants failed with the reason', async () => {
+    const g = new GraphBuilder('relu22');
+    g.input('x', 'float32', [1, 4]);
+    g.output(g.op('Relu', ['x'], { output: 'y' }), 'float32', [1, 4]);
+    const bytes = g.build({ irVersion: 10, opsets: [{ domain: '', version: 22 }] });
+    const form = new FormData();
+    form.set('file', new Blob([Buffer.from(bytes)]), 'relu.onnx');
+    form.set('name', 'new-opset');
+    form.set('version', '1');
+    form.set('inputs', JSON.stringify([{ name: 'x', dtype: 'float32', shape: [1, 4] }]));
+    const res = await h.api('/api/v1/models', { method: 'POST', body: form });
+    expect(res.status, await res.clone().text()).toBe(201);
+    const created = (await res.json()) as Version;
+    const built = await waitFor(async () => {
+      const v = (await (await h.api(`/api/v1/models/${created.id}`)).json()) as Version;
+      return v.variants.every((x) => x.status !== 'building') ? v : null;
+    }, 120_000, 'variants settled');
+    expect(built.variants.find((v) => v.method === 'fp32')?.status).toBe('ready');
+    for (const v of built.variants.filter((x) => x.method !== 'fp32')) {
+      expect(v.status).toBe('failed');
+      expect(v.reason).toMatch(/opset 22/);
+    }
   });
 
   it('calibrates the static INT8 variant on inputs uploaded with the version', async () => {
