@@ -34,13 +34,13 @@ beforeAll(async () => {
   u.pathname = `/${dbName}`;
   api = `http://127.0.0.1:${port}`;
   cp = startProcess(['apps/control-plane/dist/main.js'], {
-    PORT: String(port), MQTT_EMBEDDED_PORT: String(await freePort()), DATA_DIR: path.join(dataDir, 'cp'), DATABASE_URL: u.toString(),
+    PORT: String(port), MQTT_EMBEDDED_PORT: String(await freePort()), DATA_DIR: path.join(dataDir, '.data'), DATABASE_URL: u.toString(),
     EMBEDDED_POSTGRES: 'never', DEVICE_RATE_HZ: '20', TELEMETRY_WINDOW_SECONDS: '1',
   });
   procs.push(cp);
   await waitFor(async () => (await fetch(`${api}/readyz`)).ok, 120_000, 'control plane ready', cp);
   const { readFile } = await import('node:fs/promises');
-  token = (await readFile(path.join(dataDir, 'cp', 'operator-token'), 'utf8')).trim();
+  token = (await readFile(path.join(dataDir, '.data', 'operator-token'), 'utf8')).trim();
 });
 
 afterAll(async () => {

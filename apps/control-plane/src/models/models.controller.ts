@@ -78,7 +78,7 @@ export class ModelsController {
     if (!allowed) throw new AppError('unauthorized', 'device credentials are not valid');
     if (!(await this.repo.artifactKnown(sha))) throw new AppError('not_found', `artifact ${sha} not found`);
     await new Promise<void>((resolve, reject) => {
-      res.sendFile(this.models.artifactPath(sha), { headers: { 'Content-Type': 'application/octet-stream' }, acceptRanges: true }, (err) => (err ? reject(err) : resolve()));
+      res.sendFile(this.models.artifactPath(sha), { headers: { 'Content-Type': 'application/octet-stream' }, acceptRanges: true, dotfiles: 'allow' }, (err) => (err ? reject(err) : resolve()));
     });
   }
 }

@@ -97,7 +97,8 @@ export interface Harness {
 /** `shared`: run against another harness's database (a second replica); it is dropped by its owner. */
 export async function startHarness(env: Record<string, string> = {}, shared?: { dbUrl: string }): Promise<Harness> {
   const db = shared ? { url: shared.dbUrl, drop: () => Promise.resolve() } : await freshDatabase();
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'ef-cp-'));
+  // like the default DATA_DIR (.data), the path has a dot-directory in it
+  const dataDir = path.join(await mkdtemp(path.join(tmpdir(), 'ef-cp-')), '.data');
   const port = await freePort();
   const mqttPort = await freePort();
   const config = deriveConfig(
@@ -111,7 +112,7 @@ export async function startHarness(env: Record<string, string> = {}, shared?: { 
     close: async () => {
       await cp.stop();
       await db.drop();
-      await rm(dataDir, { recursive: true, force: true });
+      await rm(path.dirname(dataDir), { recursive: true, force: true });
     },
   };
 }
