@@ -6,9 +6,12 @@ import {
   CommandSchema,
   type DesiredModel,
   DesiredStateSchema,
+  defaultPolicy,
   type ReportedState,
   ReportedStateSchema,
   type RuntimeSettings,
+  type Scenario,
+  type TelemetryWindow,
   TelemetryWindowSchema,
   topics,
 } from '@edge-fleet/shared';
@@ -16,11 +19,13 @@ import { ArtifactDownloader } from './artifact/artifact.downloader.js';
 import { verifyManifest } from './artifact/manifest.verifier.js';
 import { withTimeout } from './core/async.js';
 import { type Clock, systemClock } from './core/clock.js';
+import { type CrashPoint, crashNow } from './core/crash-points.js';
 import { errorMessage, type Logger } from './core/logger.js';
 import { AGENT_VERSION } from './core/version.js';
 import type { EngineFactory } from './engine/inference.engine.js';
 import { createWorkerEngine } from './engine/worker-inference.engine.js';
 import { DeviceMqttSession, type InboundKind } from './mqtt/device.mqtt-session.js';
+import { DEFAULT_WATCHDOG, ModelWatchdog, type WatchdogConfig, type WatchdogPolicy } from './reconcile/model.watchdog.js';
 import { Reconciler } from './reconcile/reconciler.js';
 import { StepExecutor } from './reconcile/step.executor.js';
 import { AgentStateStore } from './storage/agent-state.store.js';
@@ -43,6 +48,14 @@ export interface AgentOptions {
   createEngine?: EngineFactory;
   powerCounters?: readonly string[];
   bootId?: string;
+  /** Download stall timeout and overall deadline (ms); 30 s and 10 min by default. */
+  download?: { stallTimeoutMs?: number; deadlineMs?: number };
+  /** How many windows after an activation are judged, and how many bad ones roll back (3 and 2). */
+  watchdog?: WatchdogConfig;
+  /** The targets a new model is judged against; `defaultPolicy(scenario)` unless overridden (tests). */
+  watchdogPolicy?: (scenario: Scenario) => WatchdogPolicy;
+  /** Crash-safety tests: exit with 137 at this point (FLEET_AGENT_CRASH_AT). */
+  crashAt?: CrashPoint;
 }
 
 /** One device: MQTT presence, desired-state reconcile loop, workload and telemetry. */
@@ -55,6 +68,7 @@ export class DeviceAgent {
   private readonly generator: WorkloadGenerator;
   private readonly telemetry: TelemetryPublisher;
   private readonly latency = new LatencyWindow();
+  private readonly watchdog: ModelWatchdog;
   private executor: StepExecutor | null = null;
   private reconciler: Reconciler | null = null;
   private activeModel: DesiredModel | null = null;
@@ -65,6 +79,7 @@ export class DeviceAgent {
     this.clock = options.clock ?? systemClock;
     this.deviceId = creds.deviceId;
     this.logger = options.logger.child({ deviceId: creds.deviceId, bootId: this.bootId });
+    this.watchdog = new ModelWatchdog(options.watchdog ?? DEFAULT_WATCHDOG);
     this.generator = new WorkloadGenerator(this.clock, this.latency, this.logger, DEFAULT_RUNTIME.targetRateHz);
     this.telemetry = new TelemetryPublisher({
       clock: this.clock,
@@ -75,6 +90,7 @@ export class DeviceAgent {
       power: detectPowerMeter(creds.hardwareProfile, creds.profileLabel, options.powerCounters),
       activeModel: () => this.activeModel,
       publish: (msg) => this.session.publish(topics.telemetry(this.deviceId), TelemetryWindowSchema.parse(msg)),
+      onWindow: (msg) => this.judgeWindow(msg),
     });
     this.telemetry.setWindowSeconds(DEFAULT_RUNTIME.windowSeconds);
     this.session = new DeviceMqttSession({
@@ -96,6 +112,10 @@ export class DeviceAgent {
       modelsDir: join(this.options.dataDir, 'models'),
       username: creds.deviceId,
       password: creds.deviceSecret,
+      ...this.options.download,
+      onProgress: (have, ref) => {
+        if (have * 2 >= ref.sizeBytes) this.crashPoint('mid-download');
+      },
     });
     const executor = new StepExecutor(
       {
@@ -117,6 +137,12 @@ export class DeviceAgent {
           this.telemetry.setWindowSeconds(runtime.windowSeconds);
         },
         onChange: () => void this.publishReported(),
+        onProbation: (model, scenario, since) => {
+          const policy = (this.options.watchdogPolicy ?? defaultPolicy)(scenario);
+          this.watchdog.arm(model, policy, since);
+          this.logger.info('watchdog armed', { sha256: model.sha256, scenario, ...pickPolicy(policy) });
+        },
+        crashPoint: (point) => this.crashPoint(point),
       },
       await store.load(),
     );
@@ -173,6 +199,30 @@ export class DeviceAgent {
       agentVersion: AGENT_VERSION,
       reportedAt: new Date(this.clock.now()).toISOString(),
     });
+  }
+
+  /** Telemetry windows feed the watchdog; it needs no control plane to send the device back. */
+  private judgeWindow(window: TelemetryWindow): void {
+    const verdict = this.watchdog.observe(window);
+    switch (verdict.kind) {
+      case 'idle':
+      case 'watching':
+        return;
+      case 'passed':
+        this.logger.info('watchdog passed the new model', { variantId: window.variantId });
+        void this.executor?.endProbation().catch((err: unknown) => this.logger.warn('probation end not saved', { error: errorMessage(err) }));
+        return;
+      case 'rollback':
+        this.logger.error('watchdog rolls back', { reason: verdict.reason });
+        this.reconciler?.rollback(verdict.reason);
+        return;
+    }
+  }
+
+  private crashPoint(point: CrashPoint): void {
+    if (this.options.crashAt !== point) return;
+    this.logger.error('crash point reached; killing the process', { point });
+    crashNow();
   }
 
   private async publishReported(): Promise<void> {
@@ -237,4 +287,8 @@ export class DeviceAgent {
       this.logger.warn('command ack not published', { error: errorMessage(err) });
     }
   }
+}
+
+function pickPolicy(p: WatchdogPolicy): WatchdogPolicy {
+  return { latencyTargetMs: p.latencyTargetMs, latencyPercentile: p.latencyPercentile, errorRateMax: p.errorRateMax };
 }

@@ -7,7 +7,7 @@ import { createLogger, errorMessage } from './core/logger.js';
 import { EnrollmentError } from './enrollment/enrollment.client.js';
 
 async function main(argv: readonly string[]): Promise<number> {
-  const args = parseCliArgs(argv);
+  const args = parseCliArgs(argv, process.env);
   if (!args.ok) {
     process.stderr.write(`fleet-agent: ${args.message}\n`);
     return 2;
@@ -34,6 +34,9 @@ async function main(argv: readonly string[]): Promise<number> {
     logger,
     seed,
     ...(args.value.mqttUrl !== undefined ? { mqttUrl: args.value.mqttUrl } : {}),
+    ...(args.value.crashAt !== undefined ? { crashAt: args.value.crashAt } : {}),
+    download: { stallTimeoutMs: args.value.downloadStallTimeoutS * 1000, deadlineMs: args.value.downloadDeadlineS * 1000 },
+    watchdog: { windows: args.value.watchdogWindows, breachesToRollback: args.value.watchdogBreaches },
   });
   await agent.start();
   await waitForSignal();

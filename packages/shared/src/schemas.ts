@@ -155,7 +155,7 @@ export const UpdateOutcomeSchema = z.strictObject({
   assignmentVersion: z.int().min(0),
   outcome: z.enum(['ok', 'failed']),
   reasonCode: z
-    .enum(['download_failed', 'size_mismatch', 'hash_mismatch', 'signature_invalid', 'load_failed', 'smoke_failed'])
+    .enum(['download_failed', 'size_mismatch', 'hash_mismatch', 'signature_invalid', 'load_failed', 'smoke_failed', 'watchdog_failed'])
     .optional(),
   message: z.string().max(2_000).optional(),
   at: isoDate,

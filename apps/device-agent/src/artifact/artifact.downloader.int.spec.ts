@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -23,8 +23,7 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  server.mode = 'ok';
-  server.chunked = false;
+  server.reset();
   modelsDir = join(await mkdtemp(join(tmpdir(), 'agent-dl-')), 'models');
   downloader = new ArtifactDownloader({ modelsDir, username: 'dev-1', password: 's3cret' });
   ref = { url: server.url('/artifacts/mlp.onnx'), sha256: model.sha256, sizeBytes: model.bytes.length };
@@ -92,5 +91,118 @@ describe('ArtifactDownloader against a loopback HTTP server', () => {
   it('reports an unreachable server as download_failed', async () => {
     ref = { ...ref, url: 'http://127.0.0.1:1/nothing' };
     await expectRejected('download_failed');
+  });
+});
+
+/** Attempts `download` with a fresh downloader each time (as after a restart) until it succeeds. */
+async function downloadWithRestarts(maxAttempts: number, options: Partial<ConstructorParameters<typeof ArtifactDownloader>[0]> = {}): Promise<ArtifactError[]> {
+  const failures: ArtifactError[] = [];
+  for (let i = 0; i < maxAttempts; i++) {
+    const fresh = new ArtifactDownloader({ modelsDir, username: 'dev-1', password: 's3cret', ...options });
+    try {
+      await fresh.download(ref);
+      return failures;
+    } catch (err) {
+      if (!(err instanceof ArtifactError)) throw err;
+      failures.push(err);
+    }
+  }
+  throw new Error(`no complete download in ${maxAttempts} attempts: ${failures.map((f) => f.message).join('; ')}`);
+}
+
+const tmpName = (): string => `.tmp-${model.sha256}`;
+
+describe('resumable download (HTTP Range)', () => {
+  it('resumes a download interrupted at several offsets, across restarts, fetching each byte once', async () => {
+    const size = model.bytes.length;
+    const offsets = [1_000, Math.floor(size / 2), size - 1];
+    server.mode = 'drop';
+    server.dropAt = [...offsets];
+    const failures = await downloadWithRestarts(10);
+    expect(failures.map((f) => f.reasonCode)).toEqual(['download_failed', 'download_failed', 'download_failed']);
+    expect(server.ranges).toEqual([null, ...offsets.map((o) => `bytes=${o}-`)]);
+    expect(server.bytesServed).toBe(size);
+    expect(await downloader.verify(ref)).toBe(join(modelsDir, `${model.sha256}.onnx`));
+    expect(await readdir(modelsDir)).toEqual([`${model.sha256}.onnx`]);
+  });
+
+  it('keeps the partial file across a 5xx and resumes afterwards', async () => {
+    server.mode = 'drop';
+    server.dropAt = [4_000];
+    await expect(downloader.download(ref)).rejects.toThrow(ArtifactError);
+    server.mode = 'http500';
+    await expect(downloader.download(ref)).rejects.toThrow(/HTTP 500/);
+    expect((await stat(join(modelsDir, tmpName()))).size).toBe(4_000);
+    server.mode = 'ok';
+    await fetchAndVerify();
+    expect(server.ranges.slice(-2)).toEqual(['bytes=4000-', 'bytes=4000-']);
+  });
+
+  it.each([
+    ['answers 200 to a Range request', 'ignore-range', [null, 'bytes=3000-']],
+    ['answers 416', 'refuse-range', [null, 'bytes=3000-', null]],
+    ['sends a Content-Range that starts elsewhere', 'bad-content-range', [null, 'bytes=3000-', null]],
+  ] as const)('restarts from zero when the server %s', async (_what, mode, ranges) => {
+    server.mode = 'drop';
+    server.dropAt = [3_000];
+    await expect(downloader.download(ref)).rejects.toThrow(ArtifactError);
+    server.mode = mode;
+    await fetchAndVerify();
+    expect(server.ranges).toEqual(ranges);
+  });
+
+  it('cuts an endless stream at the signed length, rejects it and deletes it', async () => {
+    server.mode = 'endless';
+    let most = 0;
+    downloader = new ArtifactDownloader({ modelsDir, username: 'u', password: 'p', onProgress: (n) => (most = Math.max(most, n)) });
+    await expectRejected('size_mismatch');
+    expect(most).toBeLessThanOrEqual(model.bytes.length);
+  });
+
+  it('aborts a stalled download within the stall timeout and keeps what arrived', async () => {
+    server.mode = 'stall';
+    server.stallAfterBytes = 2_000;
+    downloader = new ArtifactDownloader({ modelsDir, username: 'u', password: 'p', stallTimeoutMs: 300 });
+    const started = Date.now();
+    const error = await downloader.download(ref).catch((e: unknown) => e);
+    const elapsed = Date.now() - started;
+    expect((error as ArtifactError).reasonCode).toBe('download_failed');
+    expect((error as ArtifactError).message).toMatch(/stalled: no data for 300 ms/);
+    expect(elapsed).toBeGreaterThanOrEqual(290);
+    expect(elapsed).toBeLessThan(1_500);
+    expect((await stat(join(modelsDir, tmpName()))).size).toBe(2_000);
+    server.mode = 'ok';
+    await fetchAndVerify();
+    expect(server.ranges.at(-1)).toBe('bytes=2000-');
+  });
+
+  it('enforces the overall deadline on a trickle that never stalls', async () => {
+    server.mode = 'trickle';
+    server.trickleBytes = 50;
+    server.trickleMs = 10;
+    downloader = new ArtifactDownloader({ modelsDir, username: 'u', password: 'p', stallTimeoutMs: 1_000, deadlineMs: 400 });
+    const started = Date.now();
+    const error = await downloader.download(ref).catch((e: unknown) => e);
+    expect((error as ArtifactError).message).toMatch(/400 ms deadline/);
+    expect(Date.now() - started).toBeLessThan(1_500);
+    const kept = (await stat(join(modelsDir, tmpName()))).size;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(model.bytes.length);
+  });
+
+  it('keeps only the current candidate\'s temp file', async () => {
+    await downloader.download({ ...ref, sizeBytes: 1 }).catch(() => undefined);
+    const stale = join(modelsDir, `.tmp-${'e'.repeat(64)}`);
+    await writeFile(stale, 'partial of an abandoned candidate');
+    await fetchAndVerify();
+    expect(await readdir(modelsDir)).toEqual([`${model.sha256}.onnx`]);
+  });
+
+  it('starts over when the partial file is longer than the signed size', async () => {
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(modelsDir, { recursive: true });
+    await writeFile(join(modelsDir, tmpName()), Buffer.alloc(model.bytes.length + 10, 7));
+    await fetchAndVerify();
+    expect(server.ranges).toEqual([null]);
   });
 });

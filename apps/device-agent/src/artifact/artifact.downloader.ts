@@ -26,13 +26,23 @@ export interface DownloaderOptions {
   modelsDir: string;
   username: string;
   password: string;
-  /** Abort when no byte arrives for this long. */
+  /** Abort when no byte arrives for this long (default 30 s); the partial file is kept for a resume. */
   stallTimeoutMs?: number;
+  /** Abort a single download attempt after this long in total (default 10 min). */
+  deadlineMs?: number;
+  /** Called after each chunk is written with the bytes now on disk (crash points, progress). */
+  onProgress?: (bytesOnDisk: number, ref: ArtifactRef) => void;
 }
+
+export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
+export const DEFAULT_DOWNLOAD_DEADLINE_MS = 600_000;
+
 
 /**
  * Fetches model artifacts into `<modelsDir>/.tmp-<sha>` and promotes them to `<sha>.onnx` only
  * after size and sha256 match. Nothing unverified is ever at a path the engine loads from.
+ * A partial temp file survives network failures and restarts and is resumed with an HTTP Range
+ * request; only the current candidate's temp file is ever kept.
  */
 export class ArtifactDownloader {
   private readonly authHeader: string;
@@ -66,9 +76,17 @@ export class ArtifactDownloader {
     return names.flatMap((n) => /^([0-9a-f]{64})\.onnx$/.exec(n)?.slice(1, 2) ?? []);
   }
 
+  /** Bytes of a partial download on disk (0 when there is none). */
+  async partialSize(sha256: string): Promise<number> {
+    return stat(this.tmpPath(sha256)).then(
+      (s) => s.size,
+      () => 0,
+    );
+  }
+
   /**
-   * Deletes leftover temp files and every verified model not in `keep` (the active one and the
-   * previous one stay, so a rollback needs no download). Returns the removed sha256s.
+   * Deletes every verified model not in `keep` (the active one and the previous one stay, so a
+   * rollback needs no download) and every temp file. Returns the removed sha256s.
    */
   async prune(keep: ReadonlySet<string>): Promise<string[]> {
     const names = await readdir(this.options.modelsDir).catch(() => []);
@@ -83,15 +101,27 @@ export class ArtifactDownloader {
     return removed;
   }
 
-  /** Streams the artifact to its temp file, stopping at `sizeBytes`; deletes the file on any failure. */
+  /**
+   * Streams the artifact to its temp file, resuming a partial one, never past `sizeBytes`.
+   * Network failures keep the partial file for the next attempt; content errors delete it.
+   */
   async download(ref: ArtifactRef): Promise<string> {
     await mkdir(this.options.modelsDir, { recursive: true });
     const tmp = this.tmpPath(ref.sha256);
+    // Temp space is bounded: only the current candidate's partial file may exist.
+    for (const name of await readdir(this.options.modelsDir)) {
+      if (name.startsWith('.tmp-') && name !== `.tmp-${ref.sha256}`) await rm(join(this.options.modelsDir, name), { force: true });
+    }
     try {
       await this.fetchTo(ref, tmp);
       return tmp;
     } catch (err) {
-      await rm(tmp, { force: true });
+      if (err instanceof ArtifactError && err.reasonCode !== 'download_failed') {
+        await rm(tmp, { force: true });
+        throw err;
+      }
+      // An empty partial file is worth nothing; a non-empty one is resumed next time.
+      if ((await this.partialSize(ref.sha256)) === 0) await rm(tmp, { force: true });
       if (err instanceof ArtifactError) throw err;
       throw new ArtifactError('download_failed', `download of ${ref.url} failed: ${errorMessage(err)}`);
     }
@@ -120,34 +150,79 @@ export class ArtifactDownloader {
 
   private async fetchTo(ref: ArtifactRef, tmp: string): Promise<void> {
     const abort = new AbortController();
-    const stallMs = this.options.stallTimeoutMs ?? 30_000;
-    let stall = setTimeout(() => abort.abort(new Error(`stalled for ${stallMs} ms`)), stallMs);
-    const file = await open(tmp, 'w', 0o600);
+    const stallMs = this.options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    const deadlineMs = this.options.deadlineMs ?? DEFAULT_DOWNLOAD_DEADLINE_MS;
+    let have = await this.partialSize(ref.sha256);
+    if (have > ref.sizeBytes) {
+      await rm(tmp, { force: true });
+      have = 0;
+    }
+    if (have === ref.sizeBytes) return; // complete already (e.g. killed after download, before verify)
+    const deadline = setTimeout(() => abort.abort(new Error(`not complete within the ${deadlineMs} ms deadline`)), deadlineMs);
+    let stall = setTimeout(() => abort.abort(new Error(`stalled: no data for ${stallMs} ms`)), stallMs);
+    const touch = (): void => {
+      clearTimeout(stall);
+      stall = setTimeout(() => abort.abort(new Error(`stalled: no data for ${stallMs} ms`)), stallMs);
+    };
+    // Positional writes: 'a' would ignore the offset (O_APPEND).
+    const file = await open(tmp, have > 0 ? 'r+' : 'w', 0o600);
     try {
-      const res = await fetch(ref.url, { headers: { authorization: this.authHeader }, signal: abort.signal });
-      if (!res.ok || res.body === null) throw new ArtifactError('download_failed', `GET ${ref.url} answered HTTP ${res.status}`);
-      const declared = Number(res.headers.get('content-length') ?? NaN);
-      if (declared > ref.sizeBytes) {
-        throw new ArtifactError('size_mismatch', `server announces ${declared} bytes, expected ${ref.sizeBytes}`);
+      let res = await this.request(ref, have, abort.signal);
+      if (have > 0 && [200, 206, 416].includes(res.status) && !resumes(res, have, ref.sizeBytes)) {
+        // 200, 416 or a Content-Range that is not what we asked for: the partial file is not trusted.
+        await file.truncate(0);
+        have = 0;
+        if (res.status !== 200) {
+          await res.body?.cancel().catch(() => undefined);
+          res = await this.request(ref, 0, abort.signal);
+        }
       }
-      let received = 0;
+      const expected = have > 0 ? 206 : 200;
+      if (res.status !== expected || res.body === null) {
+        throw new ArtifactError('download_failed', `GET ${ref.url} answered HTTP ${res.status}`);
+      }
+      const declared = Number(res.headers.get('content-length') ?? NaN);
+      if (have + declared > ref.sizeBytes) {
+        throw new ArtifactError('size_mismatch', `server announces ${have + declared} bytes, expected ${ref.sizeBytes}`);
+      }
+      touch();
       const body: AsyncIterable<Uint8Array> = res.body;
       for await (const chunk of body) {
-        received += chunk.byteLength;
-        if (received > ref.sizeBytes) {
+        if (have + chunk.byteLength > ref.sizeBytes) {
           abort.abort();
-          throw new ArtifactError('size_mismatch', `artifact exceeds the expected ${ref.sizeBytes} bytes`);
+          throw new ArtifactError('size_mismatch', `artifact exceeds the signed ${ref.sizeBytes} bytes`);
         }
-        await file.write(chunk);
-        clearTimeout(stall);
-        stall = setTimeout(() => abort.abort(new Error(`stalled for ${stallMs} ms`)), stallMs);
+        await file.write(chunk, 0, chunk.byteLength, have);
+        have += chunk.byteLength;
+        touch();
+        this.options.onProgress?.(have, ref);
       }
       await file.sync();
+    } catch (err) {
+      // An abort reason (stall, deadline) says more than undici's generic AbortError.
+      if (abort.signal.aborted && !(err instanceof ArtifactError) && abort.signal.reason instanceof Error) {
+        throw new ArtifactError('download_failed', `download of ${ref.url} aborted at ${have}/${ref.sizeBytes} bytes: ${abort.signal.reason.message}`);
+      }
+      throw err;
     } finally {
       clearTimeout(stall);
+      clearTimeout(deadline);
       await file.close();
     }
   }
+
+  private request(ref: ArtifactRef, from: number, signal: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = { authorization: this.authHeader };
+    if (from > 0) headers.range = `bytes=${from}-`;
+    return fetch(ref.url, { headers, signal });
+  }
+}
+
+/** Only a 206 whose Content-Range starts where the partial file ends and names the signed total continues it. */
+function resumes(res: Response, have: number, size: number): boolean {
+  if (res.status !== 206) return false;
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
+  return m !== null && Number(m[1]) === have && (m[3] === '*' || Number(m[3]) === size);
 }
 
 export async function sha256File(path: string): Promise<string> {

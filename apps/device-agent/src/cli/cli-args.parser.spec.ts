@@ -13,7 +13,11 @@ describe('parseCliArgs', () => {
       '--mqtt-url', 'mqtt://127.0.0.1:1883',
       '--log-level', 'debug',
       '--seed', '42',
-    ]);
+      '--download-stall-timeout', '5',
+      '--download-deadline', '120',
+      '--watchdog-windows', '4',
+      '--watchdog-breaches', '3',
+    ], { FLEET_AGENT_CRASH_AT: 'before-swap' });
     expect(r).toEqual({
       ok: true,
       value: {
@@ -25,8 +29,25 @@ describe('parseCliArgs', () => {
         mqttUrl: 'mqtt://127.0.0.1:1883',
         logLevel: 'debug',
         seed: 42,
+        downloadStallTimeoutS: 5,
+        downloadDeadlineS: 120,
+        watchdogWindows: 4,
+        watchdogBreaches: 3,
+        crashAt: 'before-swap',
       },
     });
+  });
+
+  it('defaults the download timeouts and the watchdog to 30 s, 10 min, 2 bad of 3 windows', () => {
+    expect(parseCliArgs(base)).toMatchObject({
+      ok: true,
+      value: { downloadStallTimeoutS: 30, downloadDeadlineS: 600, watchdogWindows: 3, watchdogBreaches: 2, crashAt: undefined },
+    });
+  });
+
+  it('names FLEET_AGENT_CRASH_AT when it holds an unknown crash point', () => {
+    const r = parseCliArgs(base, { FLEET_AGENT_CRASH_AT: 'sometime' });
+    expect(r).toEqual({ ok: false, message: expect.stringContaining('FLEET_AGENT_CRASH_AT:') as unknown });
   });
 
   it('defaults the log level and leaves enrollment options optional', () => {
@@ -42,6 +63,8 @@ describe('parseCliArgs', () => {
     [[...base, '--token', 'short'], /--token looks too short/],
     [[...base, '--bogus'], /Unknown option '--bogus'/],
     [[...base, '--seed', 'abc'], /seed/],
+    [[...base, '--download-stall-timeout', '0'], /--download-stall-timeout must be > 0/],
+    [[...base, '--watchdog-windows', '2', '--watchdog-breaches', '3'], /--watchdog-breaches must not exceed --watchdog-windows/],
   ])('rejects %j with a message naming the problem', (argv, message) => {
     const r = parseCliArgs(argv);
     expect(r.ok).toBe(false);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { HARDWARE_PRESETS, type HardwareProfile, HardwareProfileSchema, hardwarePreset, isHardwarePreset } from '@edge-fleet/shared';
 import { z } from 'zod';
+import { CrashPointSchema } from '../core/crash-points.js';
 import { LogLevelSchema } from '../core/logger.js';
 
 export const CliArgsSchema = z.strictObject({
@@ -16,17 +17,27 @@ export const CliArgsSchema = z.strictObject({
     .optional(),
   logLevel: LogLevelSchema.default('info'),
   seed: z.coerce.number().int().min(0).max(2 ** 32 - 1).optional(),
-});
+  downloadStallTimeoutS: z.coerce.number({ error: '--download-stall-timeout must be a number of seconds' }).positive('--download-stall-timeout must be > 0 seconds').max(3_600).default(30),
+  downloadDeadlineS: z.coerce.number({ error: '--download-deadline must be a number of seconds' }).positive('--download-deadline must be > 0 seconds').max(86_400).default(600),
+  watchdogWindows: z.coerce.number().int().min(1, '--watchdog-windows must be at least 1').max(1_000).default(3),
+  watchdogBreaches: z.coerce.number().int().min(1, '--watchdog-breaches must be at least 1').max(1_000).default(2),
+  /** From FLEET_AGENT_CRASH_AT (crash-safety tests only). */
+  crashAt: CrashPointSchema.optional(),
+}).refine((a) => a.watchdogBreaches <= a.watchdogWindows, { message: '--watchdog-breaches must not exceed --watchdog-windows', path: ['watchdogBreaches'] });
 export type CliArgs = z.infer<typeof CliArgsSchema>;
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 
 export const USAGE =
   'usage: fleet-agent --url <controlPlaneUrl> --data-dir <dir> [--token <enrollmentToken>] ' +
-  '[--profile <preset|profile.json>] [--name <name>] [--mqtt-url <url>] [--log-level info] [--seed <n>]';
+  '[--profile <preset|profile.json>] [--name <name>] [--mqtt-url <url>] [--log-level info] [--seed <n>] ' +
+  '[--download-stall-timeout <s>] [--download-deadline <s>] [--watchdog-windows <n>] [--watchdog-breaches <n>]';
 
-/** Parses argv (without node and script) into validated options, or a message naming the problem. */
-export function parseCliArgs(argv: readonly string[]): Parsed<CliArgs> {
+/** The one environment variable the agent reads (tests kill it at a chosen step). */
+export const CRASH_ENV = 'FLEET_AGENT_CRASH_AT';
+
+/** Parses argv (without node and script) and the environment into validated options, or a message naming the problem. */
+export function parseCliArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): Parsed<CliArgs> {
   let values: Record<string, string | boolean | undefined>;
   try {
     values = parseArgs({
@@ -42,6 +53,10 @@ export function parseCliArgs(argv: readonly string[]): Parsed<CliArgs> {
         'mqtt-url': { type: 'string' },
         'log-level': { type: 'string' },
         seed: { type: 'string' },
+        'download-stall-timeout': { type: 'string' },
+        'download-deadline': { type: 'string' },
+        'watchdog-windows': { type: 'string' },
+        'watchdog-breaches': { type: 'string' },
       },
     }).values;
   } catch (err) {
@@ -56,6 +71,11 @@ export function parseCliArgs(argv: readonly string[]): Parsed<CliArgs> {
     mqttUrl: values['mqtt-url'],
     logLevel: values['log-level'],
     seed: values.seed,
+    downloadStallTimeoutS: values['download-stall-timeout'],
+    downloadDeadlineS: values['download-deadline'],
+    watchdogWindows: values['watchdog-windows'],
+    watchdogBreaches: values['watchdog-breaches'],
+    crashAt: env[CRASH_ENV] === '' ? undefined : env[CRASH_ENV],
   });
   if (!parsed.success) return { ok: false, message: `${formatIssues(parsed.error)}\n${USAGE}` };
   return { ok: true, value: parsed.data };
@@ -92,5 +112,10 @@ export function resolveProfile(
 }
 
 export function formatIssues(error: z.ZodError): string {
-  return error.issues.map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+  return error.issues
+    .map((i) => {
+      const at = i.path[0] === 'crashAt' ? CRASH_ENV : i.path.join('.');
+      return at.length > 0 ? `${at}: ${i.message}` : i.message;
+    })
+    .join('; ');
 }

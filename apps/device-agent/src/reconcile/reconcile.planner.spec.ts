@@ -49,6 +49,25 @@ describe('plan', () => {
     expect(plan(current(), null)).toEqual([]);
   });
 
+  it('puts a watchdog rollback before anything else, with or without a target', () => {
+    const active = { model: model(SHA_B), runtime: RUNTIME };
+    expect(plan(current({ active, watermark: 2, rollbackRequested: true }), target(3, model(SHA_A)))).toEqual([{ kind: 'rollback' }]);
+    expect(plan(current({ active, rollbackRequested: true }), null)).toEqual([{ kind: 'rollback' }]);
+  });
+
+  it('does not re-apply a model the watchdog rolled back, but takes the next version', () => {
+    const active = { model: model(SHA_A), runtime: RUNTIME };
+    const c = current({ active, watermark: 2, failed: { assignmentVersion: 2, sha256: SHA_B } });
+    expect(plan(c, target(2, model(SHA_B)))).toEqual([]);
+    expect(restingPhase(c, target(2, model(SHA_B)))).toBe('failed');
+    expect(kinds(plan(c, target(3, model(SHA_B))))).toEqual(FULL);
+  });
+
+  it('tells the activation which scenario it serves (the watchdog judges against its tier)', () => {
+    const activate = plan(current(), target(1, model(SHA_A))).find((st) => st.kind === 'activate');
+    expect(activate).toMatchObject({ kind: 'activate', scenario: 'financial_trading' });
+  });
+
   it('runs the whole chain for a new model', () => {
     expect(kinds(plan(current(), target(1, model(SHA_A))))).toEqual(FULL);
   });

@@ -1,4 +1,4 @@
-import type { AgentPhase, DesiredModel, DesiredState, RuntimeSettings } from '@edge-fleet/shared';
+import type { AgentPhase, DesiredModel, DesiredState, RuntimeSettings, Scenario } from '@edge-fleet/shared';
 
 export type CandidateStage = 'downloaded' | 'verified' | 'loaded' | 'smoked';
 
@@ -13,6 +13,8 @@ export interface CurrentState {
   verifiedArtifacts: ReadonlySet<string>;
   /** The last failed attempt; the same (version, sha) is not retried until the target changes. */
   failed: { assignmentVersion: number; sha256: string | null } | null;
+  /** The watchdog asked to return to the previous slot; this comes before anything else. */
+  rollbackRequested?: boolean;
 }
 
 export type Step =
@@ -21,7 +23,8 @@ export type Step =
   | { kind: 'verify'; model: DesiredModel }
   | { kind: 'load'; model: DesiredModel; intraOpThreads: number }
   | { kind: 'smoke'; model: DesiredModel }
-  | { kind: 'activate'; model: DesiredModel; runtime: RuntimeSettings }
+  | { kind: 'activate'; model: DesiredModel; runtime: RuntimeSettings; scenario: Scenario }
+  | { kind: 'rollback' }
   | { kind: 'update-settings'; model: DesiredModel; runtime: RuntimeSettings }
   | { kind: 'unload' }
   | { kind: 'commit'; assignmentVersion: number };
@@ -46,6 +49,7 @@ export function acceptDesired(desired: DesiredState, watermark: number | null): 
  * refreshes `current` and plans again until the list is empty.
  */
 export function plan(current: CurrentState, target: DesiredState | null): Step[] {
+  if (current.rollbackRequested === true) return [{ kind: 'rollback' }];
   if (target === null || !acceptDesired(target, current.watermark).accept) return [];
   const sha = target.model?.sha256 ?? null;
   if (current.failed?.assignmentVersion === target.assignmentVersion && current.failed.sha256 === sha) return [];
@@ -83,7 +87,7 @@ function planModel(current: CurrentState, target: DesiredState, stage: Candidate
     { kind: 'verify', model },
     { kind: 'load', model, intraOpThreads: runtime.intraOpThreads },
     { kind: 'smoke', model },
-    { kind: 'activate', model, runtime },
+    { kind: 'activate', model, runtime, scenario: target.scenario },
   ];
   return chain.slice(resumeIndex(stage, current.verifiedArtifacts.has(model.sha256)));
 }
@@ -116,6 +120,8 @@ export function phaseOfStep(kind: StepKind): AgentPhase | null {
       return 'verifying';
     case 'load':
     case 'smoke':
+      return 'loading';
+    case 'rollback':
       return 'loading';
     case 'discard-candidate':
     case 'activate':

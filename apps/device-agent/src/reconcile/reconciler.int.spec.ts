@@ -1,4 +1,4 @@
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentPhase, DesiredModel, DesiredState } from '@edge-fleet/shared';
@@ -135,5 +135,30 @@ describe('Reconciler with the real executor', () => {
     await second.reconciler.idle();
     expect(second.executor.snapshot().active?.model.variantId).toBe('v-b');
     expect(second.reconciler.setTarget(desired(7, 'b'))).toBe(true);
+  });
+
+  it('re-hashes at start: a damaged active file falls back to the previous model, never to none', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rec-'));
+    const first = await build(dir);
+    for (const [v, which] of [[1, 'a'], [2, 'b']] as const) {
+      first.reconciler.setTarget(desired(v, which));
+      await first.reconciler.idle();
+    }
+    await first.executor.close();
+    await writeFile(join(dir, 'models', `${sha256(blobs.b)}.onnx`), 'bit rot');
+
+    const second = await build(dir);
+    expect(second.executor.snapshot().active?.model.variantId).toBe('v-a');
+    expect((await second.store.load()).active?.model.variantId).toBe('v-a');
+    expect(await readdir(join(dir, 'models'))).toEqual([`${sha256(blobs.a)}.onnx`]);
+  });
+
+  it('keeps a partial download across a restart so it can be resumed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rec-'));
+    await mkdir(join(dir, 'models'), { recursive: true });
+    const partial = `.tmp-${sha256(blobs.c)}`;
+    await writeFile(join(dir, 'models', partial), blobs.c.subarray(0, 5));
+    await build(dir);
+    expect(await readdir(join(dir, 'models'))).toEqual([partial]);
   });
 });

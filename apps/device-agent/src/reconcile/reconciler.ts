@@ -54,6 +54,12 @@ export class Reconciler {
     return true;
   }
 
+  /** The watchdog's verdict: the rollback runs as the next step, serialised with any update in progress. */
+  rollback(reason: string): void {
+    this.deps.executor.requestRollback(reason);
+    this.kick();
+  }
+
   /** Starts a pass, or marks one to follow the pass in progress. */
   kick(): void {
     if (this.stopped) return;
@@ -89,11 +95,12 @@ export class Reconciler {
       const target = this.target;
       const steps = plan(this.deps.executor.snapshot(), target);
       const step = steps[0];
-      if (step === undefined || target === null) break;
-      this.deps.logger.info('reconcile step', { step: step.kind, assignmentVersion: target.assignmentVersion });
+      if (step === undefined) break;
+      const version = target?.assignmentVersion ?? this.deps.executor.state.watermark ?? 0;
+      this.deps.logger.info('reconcile step', { step: step.kind, assignmentVersion: version });
       const phase = phaseOfStep(step.kind);
       if (phase !== null) this.setPhase(phase);
-      await this.deps.executor.execute(step, target.assignmentVersion);
+      await this.deps.executor.execute(step, version);
     }
     const snapshot = this.deps.executor.snapshot();
     this.setPhase(restingPhase(snapshot, this.target));

@@ -1,22 +1,14 @@
-import type { DesiredModel, RuntimeSettings, UpdateOutcome } from '@edge-fleet/shared';
+import { rm } from 'node:fs/promises';
+import type { DesiredModel, RuntimeSettings, Scenario, UpdateOutcome } from '@edge-fleet/shared';
 import { ArtifactError, type ArtifactDownloader, sha256File } from '../artifact/artifact.downloader.js';
+import type { CrashPoint } from '../core/crash-points.js';
 import type { Clock } from '../core/clock.js';
 import { errorMessage, type Logger } from '../core/logger.js';
 import type { EngineFactory, InferenceEngine } from '../engine/inference.engine.js';
-import type { AgentStateStore, PersistedState } from '../storage/agent-state.store.js';
+import type { ActiveRecord, AgentStateStore, PersistedState } from '../storage/agent-state.store.js';
 import type { CurrentState, Step } from './reconcile.planner.js';
+import { type FailureCode, StepFailure } from './step.failure.js';
 
-export type FailureCode = NonNullable<UpdateOutcome['reasonCode']>;
-
-export class StepFailure extends Error {
-  constructor(
-    readonly reasonCode: FailureCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'StepFailure';
-  }
-}
 
 export interface ExecutorDeps {
   downloader: ArtifactDownloader;
@@ -32,6 +24,10 @@ export interface ExecutorDeps {
   verifyManifest: (model: DesiredModel) => void;
   /** Something a reported state shows changed (outcome, watermark, active). */
   onChange: () => void;
+  /** A new model went live (or was restored still on probation): the watchdog starts judging it. */
+  onProbation?: (model: DesiredModel, scenario: Scenario, since: number) => void;
+  /** Test hook: the process dies here when the point is selected (FLEET_AGENT_CRASH_AT). */
+  crashPoint?: (point: CrashPoint) => void;
 }
 
 /** Executes planner steps and owns what they change: engines, files and persisted state. */
@@ -39,14 +35,17 @@ export class StepExecutor {
   private persisted: PersistedState;
   private activeEngine: InferenceEngine | null = null;
   private candidate: { engine: InferenceEngine | null; state: NonNullable<CurrentState['candidate']> } | null = null;
-  private failed: CurrentState['failed'] = null;
+  private failed: CurrentState['failed'];
   private readonly verified = new Set<string>();
+  private rollbackReason: string | null = null;
+  private writes: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly deps: ExecutorDeps,
     initial: PersistedState,
   ) {
     this.persisted = initial;
+    this.failed = initial.rejected;
   }
 
   snapshot(): CurrentState {
@@ -57,6 +56,7 @@ export class StepExecutor {
       candidate: this.candidate === null ? null : { ...this.candidate.state },
       verifiedArtifacts: new Set(this.verified),
       failed: this.failed,
+      rollbackRequested: this.rollbackReason !== null,
     };
   }
 
@@ -64,26 +64,50 @@ export class StepExecutor {
     return this.persisted;
   }
 
-  /** Reloads the persisted active model (re-checking its hash) so a restart needs no download. */
+  /**
+   * Brings back a loadable model after a (re)start: every stored artifact is re-hashed, then the
+   * active one is loaded, or the previous one if the active file is gone or damaged. A partial
+   * download is kept for a resume (download() keeps only the current candidate's).
+   */
   async restore(): Promise<void> {
-    const active = this.persisted.active;
-    // Temp files are leftovers of an interrupted download; verified models other than the active one go too.
-    await this.deps.downloader.prune(new Set(active === null ? [] : [active.model.sha256]));
-    for (const sha of await this.deps.downloader.listVerified()) this.verified.add(sha);
-    if (active === null) return;
-    try {
-      const path = this.deps.downloader.modelPath(active.model.sha256);
-      if ((await sha256File(path)) !== active.model.sha256) throw new Error('stored model no longer matches its sha256');
-      const engine = await this.loadEngine(path, active.model, active.runtime.intraOpThreads);
-      this.activeEngine = engine;
-      this.deps.onRuntime(active.runtime);
-      this.deps.onEngine(engine, active.model);
-      this.deps.logger.info('restored active model', { sha256: active.model.sha256 });
-    } catch (err) {
-      this.deps.logger.error('could not restore the active model', { error: errorMessage(err) });
-      this.verified.delete(active.model.sha256);
-      await this.persist({ ...this.persisted, active: null });
+    for (const sha of await this.deps.downloader.listVerified()) {
+      const path = this.deps.downloader.modelPath(sha);
+      if ((await sha256File(path).catch(() => null)) === sha) this.verified.add(sha);
+      else await rm(path, { force: true });
     }
+    const { active, previous } = this.persisted;
+    for (const record of [active, previous]) {
+      if (record === null) continue;
+      if (!this.verified.has(record.model.sha256)) {
+        this.deps.logger.error('stored model is missing or no longer matches its sha256', { sha256: record.model.sha256 });
+        continue;
+      }
+      try {
+        const engine = await this.loadEngine(this.deps.downloader.modelPath(record.model.sha256), record.model, record.runtime.intraOpThreads);
+        this.activeEngine = engine;
+        if (record !== active) await this.persist({ ...this.persisted, active: record, previous: null, probation: null });
+        this.deps.onRuntime(record.runtime);
+        this.deps.onEngine(engine, record.model);
+        this.deps.logger.info('restored active model', { sha256: record.model.sha256, fallback: record !== active });
+        const probation = this.persisted.probation;
+        if (probation?.sha256 === record.model.sha256) this.deps.onProbation?.(record.model, probation.scenario, this.deps.clock.now());
+        return;
+      } catch (err) {
+        this.deps.logger.error('could not restore a stored model', { sha256: record.model.sha256, error: errorMessage(err) });
+      }
+    }
+    if (active !== null) await this.persist({ ...this.persisted, active: null, previous: null, probation: null });
+  }
+
+  /** The watchdog's verdict: return to the previous slot at the next reconcile step. */
+  requestRollback(reason: string): void {
+    this.rollbackReason = reason;
+  }
+
+  /** The model on probation met its targets: it is kept, the previous one stays as the fallback. */
+  async endProbation(): Promise<void> {
+    if (this.persisted.probation === null) return;
+    await this.persist({ ...this.persisted, probation: null });
   }
 
   clearFailure(): void {
@@ -92,7 +116,7 @@ export class StepExecutor {
 
   async execute(step: Step, assignmentVersion: number): Promise<void> {
     try {
-      await this.run(step);
+      await this.run(step, assignmentVersion);
     } catch (err) {
       const sha = 'model' in step ? step.model.sha256 : null;
       const code = err instanceof StepFailure || err instanceof ArtifactError ? err.reasonCode : 'load_failed';
@@ -100,7 +124,7 @@ export class StepExecutor {
     }
   }
 
-  private async run(step: Step): Promise<void> {
+  private async run(step: Step, assignmentVersion: number): Promise<void> {
     switch (step.kind) {
       case 'discard-candidate':
         return this.discardCandidate();
@@ -108,19 +132,25 @@ export class StepExecutor {
         // the signature chain is checked before a byte is fetched, and so before any parse
         this.deps.verifyManifest(step.model);
         await this.deps.downloader.download(refOf(step.model));
+        this.crash('after-download');
         this.candidate = { engine: null, state: { sha256: step.model.sha256, intraOpThreads: null, stage: 'downloaded' } };
         return;
       case 'verify':
         await this.deps.downloader.verify(refOf(step.model));
         this.verified.add(step.model.sha256);
         if (this.candidate !== null) this.candidate.state.stage = 'verified';
+        this.crash('after-verify');
         return;
       case 'load':
-        return this.loadCandidate(step.model, step.intraOpThreads);
+        await this.loadCandidate(step.model, step.intraOpThreads);
+        this.crash('after-load');
+        return;
       case 'smoke':
         return this.smoke();
       case 'activate':
-        return this.activate(step.model, step.runtime);
+        return this.activate(step.model, step.runtime, step.scenario, assignmentVersion);
+      case 'rollback':
+        return this.rollback();
       case 'update-settings':
         await this.persist({ ...this.persisted, active: { ...this.activeRecord(), model: step.model, runtime: step.runtime } });
         this.deps.onRuntime(step.runtime);
@@ -160,21 +190,64 @@ export class StepExecutor {
     this.deps.logger.info('smoke run passed', { sha256: c.state.sha256, latencyMs: result.latencyMs });
   }
 
-  private async activate(model: DesiredModel, runtime: RuntimeSettings): Promise<void> {
+  private async activate(model: DesiredModel, runtime: RuntimeSettings, scenario: Scenario, assignmentVersion: number): Promise<void> {
     const engine = this.candidate?.engine;
     if (engine == null) throw new StepFailure('load_failed', 'no smoke-tested candidate to activate');
-    const activatedAt = new Date(this.deps.clock.now()).toISOString();
-    const keep = new Set([model.sha256]);
-    if (this.persisted.active !== null) keep.add(this.persisted.active.model.sha256);
-    await this.persist({ ...this.persisted, active: { model, runtime, activatedAt } });
-    const previous = this.activeEngine;
+    const now = this.deps.clock.now();
+    const current = this.persisted.active;
+    // The model we leave becomes the fallback slot; re-activating the same sha keeps the older fallback.
+    const previous = current !== null && current.model.sha256 !== model.sha256 ? current : this.persisted.previous;
+    this.crash('before-swap');
+    const replaced = this.activeEngine;
     this.activeEngine = engine;
     this.candidate = null;
     this.deps.onRuntime(runtime);
     this.deps.onEngine(engine, model);
+    this.crash('after-swap-before-persist');
+    const active: ActiveRecord = { model, runtime, activatedAt: new Date(now).toISOString() };
+    await this.persist({ ...this.persisted, active, previous, probation: { assignmentVersion, sha256: model.sha256, scenario } });
+    this.crash('after-persist-before-report');
     // Released only after its in-flight run has finished (InferenceEngine.dispose contract).
-    await previous?.dispose();
-    this.deps.logger.info('model activated', { sha256: model.sha256, variantId: model.variantId });
+    await replaced?.dispose();
+    this.deps.logger.info('model activated', { sha256: model.sha256, variantId: model.variantId, previous: previous?.model.sha256 ?? null });
+    await this.pruneArtifacts();
+    this.deps.onProbation?.(model, scenario, now);
+  }
+
+  /** Back to the previous slot (no download): its file is re-hashed, loaded and swapped in. */
+  private async rollback(): Promise<void> {
+    const reason = this.rollbackReason;
+    this.rollbackReason = null;
+    const { active: bad, previous, probation } = this.persisted;
+    if (reason === null || bad === null) return;
+    const version = probation?.assignmentVersion ?? this.persisted.watermark ?? 0;
+    if (previous === null) {
+      this.deps.logger.error('watchdog wants a rollback but there is no previous model', { reason });
+      await this.persist({ ...this.persisted, probation: null });
+      return;
+    }
+    const path = this.deps.downloader.modelPath(previous.model.sha256);
+    if ((await sha256File(path).catch(() => null)) !== previous.model.sha256) {
+      throw new StepFailure('watchdog_failed', `${reason} (rollback impossible: the previous model file is missing or damaged)`);
+    }
+    const engine = await this.loadEngine(path, previous.model, previous.runtime.intraOpThreads);
+    const replaced = this.activeEngine;
+    this.activeEngine = engine;
+    this.deps.onRuntime(previous.runtime);
+    this.deps.onEngine(engine, previous.model);
+    this.failed = { assignmentVersion: version, sha256: bad.model.sha256 };
+    const lastUpdate: UpdateOutcome = { assignmentVersion: version, outcome: 'failed', reasonCode: 'watchdog_failed', message: reason.slice(0, 2000), at: new Date(this.deps.clock.now()).toISOString() };
+    await this.persist({ ...this.persisted, active: previous, previous: null, probation: null, rejected: this.failed, lastUpdate });
+    await replaced?.dispose();
+    this.deps.logger.error('rolled back to the previous model', { from: bad.model.sha256, to: previous.model.sha256, reason });
+    await this.pruneArtifacts();
+    this.deps.onChange();
+  }
+
+  /** Only the active and the previous model stay on disk. */
+  private async pruneArtifacts(): Promise<void> {
+    const keep = new Set<string>();
+    for (const r of [this.persisted.active, this.persisted.previous]) if (r !== null) keep.add(r.model.sha256);
     for (const sha of await this.deps.downloader.prune(keep)) this.verified.delete(sha);
   }
 
@@ -182,7 +255,7 @@ export class StepExecutor {
     const previous = this.activeEngine;
     this.activeEngine = null;
     this.deps.onEngine(null, null);
-    await this.persist({ ...this.persisted, active: null });
+    await this.persist({ ...this.persisted, active: null, probation: null });
     await previous?.dispose();
   }
 
@@ -190,7 +263,7 @@ export class StepExecutor {
     const at = new Date(this.deps.clock.now()).toISOString();
     const watermark = Math.max(assignmentVersion, this.persisted.watermark ?? 0);
     this.failed = null;
-    await this.persist({ ...this.persisted, watermark, lastUpdate: { assignmentVersion, outcome: 'ok', at } });
+    await this.persist({ ...this.persisted, watermark, rejected: null, lastUpdate: { assignmentVersion, outcome: 'ok', at } });
     this.deps.onChange();
   }
 
@@ -210,15 +283,22 @@ export class StepExecutor {
     this.deps.onChange();
   }
 
-  private activeRecord(): NonNullable<PersistedState['active']> {
+  private crash(point: CrashPoint): void {
+    this.deps.crashPoint?.(point);
+  }
+
+  private activeRecord(): ActiveRecord {
     const a = this.persisted.active;
     if (a === null) throw new Error('no active model');
     return a;
   }
 
+  /** Writes are serialised and each writes the latest state, so a late rename never lands an older one. */
   private async persist(next: PersistedState): Promise<void> {
     this.persisted = next;
-    await this.deps.store.save(next);
+    const write = this.writes.then(() => this.deps.store.save(this.persisted));
+    this.writes = write.catch(() => undefined);
+    await write;
   }
 
   /** Releases every engine (shutdown). */

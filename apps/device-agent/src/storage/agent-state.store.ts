@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { DesiredModelSchema, RuntimeSettingsSchema, UpdateOutcomeSchema } from '@edge-fleet/shared';
+import { DesiredModelSchema, RuntimeSettingsSchema, ScenarioSchema, UpdateOutcomeSchema } from '@edge-fleet/shared';
 import { z } from 'zod';
 import { readJsonFile, writeJsonAtomic } from './atomic-file.js';
 
@@ -17,10 +17,27 @@ export const PersistedStateSchema = z.strictObject({
   watermark: z.int().min(0).nullable(),
   active: ActiveRecordSchema.nullable(),
   lastUpdate: UpdateOutcomeSchema.nullable(),
+  /** The model active before `active`: its file stays on disk so the watchdog can return to it without a download. */
+  previous: ActiveRecordSchema.nullable().default(null),
+  /** `active` is on probation: the watchdog judges its first telemetry windows (survives a restart). */
+  probation: z
+    .strictObject({ assignmentVersion: z.int().min(0), sha256: z.string(), scenario: ScenarioSchema })
+    .nullable()
+    .default(null),
+  /** A (version, sha) the watchdog rolled back: not applied again until the target changes. */
+  rejected: z.strictObject({ assignmentVersion: z.int().min(0), sha256: z.string().nullable() }).nullable().default(null),
 });
 export type PersistedState = z.infer<typeof PersistedStateSchema>;
 
-export const EMPTY_STATE: PersistedState = { schema: 1, watermark: null, active: null, lastUpdate: null };
+export const EMPTY_STATE: PersistedState = {
+  schema: 1,
+  watermark: null,
+  active: null,
+  lastUpdate: null,
+  previous: null,
+  probation: null,
+  rejected: null,
+};
 
 export class AgentStateStore {
   constructor(private readonly dataDir: string) {}

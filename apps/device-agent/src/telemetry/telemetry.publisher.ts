@@ -14,6 +14,8 @@ export interface TelemetryDeps {
   /** What runs right now (labels the window); null when nothing runs. */
   activeModel: () => DesiredModel | null;
   publish: (msg: TelemetryWindow) => Promise<void>;
+  /** Sees every closed window, published or not (the local watchdog works without a network). */
+  onWindow?: (msg: TelemetryWindow) => void;
   memory?: () => { rss: number; heapUsed: number };
 }
 
@@ -102,6 +104,11 @@ export class TelemetryPublisher {
     } catch (err) {
       this.deps.logger.error('telemetry window invalid; dropped', { error: errorMessage(err) });
       return Promise.resolve();
+    }
+    try {
+      this.deps.onWindow?.(msg);
+    } catch (err) {
+      this.deps.logger.error('window observer failed', { error: errorMessage(err) });
     }
     return this.deps.publish(msg).then(
       () => this.deps.logger.debug('telemetry published', { seq: msg.seq, inferences: msg.inferences }),

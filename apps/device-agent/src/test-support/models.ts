@@ -2,7 +2,17 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildConvNet, buildMlpClassifier, buildMultiInput, buildRecurrent } from '@edge-fleet/onnx-builder';
+import {
+  buildConvNet,
+  buildMlpClassifier,
+  buildMultiInput,
+  buildRecurrent,
+  floatTensor,
+  type GeneratedModel,
+  GraphBuilder,
+  glorotUniform,
+  mulberry32,
+} from '@edge-fleet/onnx-builder';
 import type { InputSpec } from '@edge-fleet/shared';
 
 export interface ModelFile {
@@ -18,7 +28,21 @@ export const MODEL_FACTORIES = {
   conv: () => buildConvNet(),
   multi: () => buildMultiInput(),
   recurrent: () => buildRecurrent(),
+  slow: () => buildSlowModel(),
 } as const;
+
+/**
+ * Deliberately slow but healthy: a chain of [size×size]·[size×size] MatMuls, each squashed by Tanh so
+ * outputs stay finite (it passes the smoke run) while every inference takes tens of milliseconds.
+ */
+export function buildSlowModel(size = 384, depth = 48): GeneratedModel {
+  const g = new GraphBuilder('slow_matmul_chain');
+  let x = g.input('x', 'float32', [size, size]);
+  const w = g.initializer(floatTensor('w', [size, size], glorotUniform(mulberry32(3), size, size)));
+  for (let i = 0; i < depth; i++) x = g.op('Tanh', [g.op('MatMul', [x, w])], i === depth - 1 ? { output: 'y' } : {});
+  g.output('y', 'float32', [size, size]);
+  return { bytes: g.build(), inputs: [{ name: 'x', dtype: 'float32', shape: [size, size], min: -1, max: 1 }], description: `slow ${depth}×MatMul ${size}` };
+}
 
 export type ModelName = keyof typeof MODEL_FACTORIES;
 
