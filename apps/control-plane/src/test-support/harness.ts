@@ -58,7 +58,12 @@ async function templateDatabase(): Promise<string> {
   const u = new URL(ADMIN_URL);
   u.pathname = `/${building}`;
   await ensureDatabase(u.toString());
-  await migrate(u.toString(), new Logger('test', 'warn'));
+  try {
+    await migrate(u.toString(), new Logger('test', 'warn'));
+  } catch (e) {
+    await admin((c) => c.query(`DROP DATABASE IF EXISTS "${building}" WITH (FORCE)`));
+    throw e;
+  }
   await admin(async (c) => {
     await c.query(`ALTER DATABASE "${building}" RENAME TO "${name}"`).catch(async () => c.query(`DROP DATABASE IF EXISTS "${building}" WITH (FORCE)`));
   });
