@@ -3,3 +3,4 @@ export * from './mqtt.js';
 export * from './policy.js';
 export * from './hardware.js';
 export * from './assignment.js';
+export * from './random.js';

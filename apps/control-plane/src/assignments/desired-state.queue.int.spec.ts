@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
 import { Logger } from '../infra/logger.js';
+import { redisAnswers } from '../infra/services.js';
 import { freePort, TEST_REDIS_URL, waitFor } from '../test-support/harness.js';
 import { DesiredStateQueue } from './desired-state.queue.js';
 
@@ -45,18 +45,7 @@ describe('desired-state queue (BullMQ on real Redis)', () => {
     const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'allkeys-lru'], { stdio: 'ignore' });
     servers.push(server);
     const url = `redis://127.0.0.1:${port}`;
-    await waitFor(async () => {
-      const r = new Redis(url, { lazyConnect: true, retryStrategy: () => null });
-      r.on('error', () => undefined);
-      try {
-        await r.connect();
-        return (await r.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        r.disconnect();
-      }
-    }, 10_000, 'redis up');
+    await waitFor(() => redisAnswers(url), 10_000, 'redis up');
     const q = new DesiredStateQueue({ redisUrl: url, prefix: 'ef-evict', log, publishLatest: () => Promise.resolve() });
     await expect(q.start()).rejects.toThrow(/maxmemory-policy is "allkeys-lru".*noeviction/);
     await q.stop();

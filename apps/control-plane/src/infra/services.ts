@@ -108,7 +108,8 @@ export async function migrate(databaseUrl: string, log: Logger): Promise<void> {
   log.info('migrations applied');
 }
 
-async function redisAnswers(url: string): Promise<boolean> {
+/** True when a Redis answers PING at the URL within a short timeout. */
+export async function redisAnswers(url: string): Promise<boolean> {
   const r = new Redis(url, { lazyConnect: true, connectTimeout: 1_500, maxRetriesPerRequest: 0, retryStrategy: () => null });
   r.on('error', () => undefined); // the failed connect is the answer
   try {

@@ -1,3 +1,4 @@
+import { mulberry32 } from '@edge-fleet/shared/random';
 import type { InputSpec, TensorDtype } from '@edge-fleet/shared';
 
 export type TensorData = Float32Array | BigInt64Array | Int32Array | Uint8Array | Int8Array;
@@ -9,17 +10,8 @@ export interface TensorValue {
   data: TensorData;
 }
 
-/** mulberry32: small, fast, seeded; good enough for synthetic workloads and replayable. */
-export function createPrng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** Seeded, replayable workloads (mulberry32, shared). */
+export const createPrng: (seed: number) => () => number = mulberry32;
 
 export function elementCount(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);

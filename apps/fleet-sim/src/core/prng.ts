@@ -1,14 +1,7 @@
-/** mulberry32: small, fast, seeded; the simulator's every random choice is replayable from a seed. */
-export function createPrng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { mulberry32 } from '@edge-fleet/shared/random';
+
+/** The simulator's every random choice is replayable from a seed (mulberry32, shared). */
+export const createPrng: (seed: number) => () => number = mulberry32;
 
 /** A standard normal sample (Box–Muller). */
 export function normal(rand: () => number): number {
