@@ -12,7 +12,7 @@ import { DevicesController } from './devices/devices.controller.js';
 import { DevicesService } from './devices/devices.service.js';
 import { FleetService } from './fleet/fleet.service.js';
 import { HealthController } from './health/health.controller.js';
-import { CONFIG, DESIRED_QUEUE, LOGGER, MQTT_BUS, PG_POOL, PRISMA, REDIS, SIGNING, VARIANT_QUEUE } from './infra/tokens.js';
+import { CONFIG, DESIRED_QUEUE, LOGGER, MQTT_BUS, PG_POOL, PRISMA, REDIS, ROLLOUT_QUEUE, SIGNING, VARIANT_QUEUE } from './infra/tokens.js';
 import { ModelRepository } from './models/model.repository.js';
 import { ModelsController } from './models/models.controller.js';
 import { ModelsService } from './models/models.service.js';
@@ -20,6 +20,9 @@ import { VariantBuildService } from './models/variant-build.service.js';
 import { DeviceMessagesHandler } from './mqtt/device-messages.handler.js';
 import { PoliciesController } from './policies/policies.controller.js';
 import { PolicyRepository } from './policies/policy.repository.js';
+import { RolloutRepository } from './rollouts/rollout.repository.js';
+import { RolloutsController } from './rollouts/rollouts.controller.js';
+import { RolloutsService } from './rollouts/rollouts.service.js';
 import { TelemetryIngestService } from './telemetry/telemetry-ingest.service.js';
 import { TelemetryRepository } from './telemetry/telemetry.repository.js';
 
@@ -33,6 +36,7 @@ export interface Infra {
   desiredQueue: unknown;
   signing: unknown;
   variantQueue: unknown;
+  rolloutQueue: unknown;
 }
 
 /**
@@ -53,11 +57,12 @@ export class AppModule {
       { provide: DESIRED_QUEUE, useValue: infra.desiredQueue },
       { provide: SIGNING, useValue: infra.signing },
       { provide: VARIANT_QUEUE, useValue: infra.variantQueue },
+      { provide: ROLLOUT_QUEUE, useValue: infra.rolloutQueue },
     ];
     return {
       module: AppModule,
       imports: [MulterModule.register({ limits: { fileSize: infra.config.MAX_UPLOAD_MB * 1024 * 1024, files: 2, fields: 10 } })],
-      controllers: [HealthController, DevicesController, ModelsController, PoliciesController],
+      controllers: [HealthController, DevicesController, ModelsController, PoliciesController, RolloutsController],
       providers: [
         ...values,
         ApiTokenRepository, OperatorAuthService, OperatorGuard,
@@ -66,6 +71,7 @@ export class AppModule {
         AssignmentRepository, AssignmentsService,
         PolicyRepository, FleetService,
         TelemetryRepository, TelemetryIngestService,
+        RolloutRepository, RolloutsService,
         DeviceMessagesHandler,
       ],
     };

@@ -20,6 +20,8 @@ import { DeviceAuthService } from './devices/device-auth.service.js';
 import { ModelsService } from './models/models.service.js';
 import { VariantBuildQueue } from './models/variant-build.queue.js';
 import { VariantBuildService } from './models/variant-build.service.js';
+import { RolloutQueue } from './rollouts/rollout.queue.js';
+import { RolloutsService } from './rollouts/rollouts.service.js';
 import { PolicyRepository } from './policies/policy.repository.js';
 import { EmbeddedBroker } from './mqtt/embedded-broker.js';
 import { DeviceMessagesHandler } from './mqtt/device-messages.handler.js';
@@ -62,10 +64,14 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
   let publishLatest: (deviceId: string) => Promise<void> = () => Promise.reject(new Error('not started'));
   let buildVariants: (id: string) => Promise<void> = () => Promise.reject(new Error('not started'));
   const variantQueue = new VariantBuildQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, build: (id) => buildVariants(id), log: logger.child('variant-queue') });
+  let advanceRollout: (job: { rolloutId: string; step: number }) => Promise<void> = () => Promise.reject(new Error('not started'));
+  const rolloutQueue = new RolloutQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, advance: (j) => advanceRollout(j), log: logger.child('rollout-queue') });
   const desiredQueue = new DesiredStateQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, publishLatest: (id) => publishLatest(id), log: logger.child('desired-queue') });
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ config, prisma, pgPool, redis, bus, logger, desiredQueue, variantQueue, signing: await SigningService.open(config.dataDir) }), { logger: ['error', 'warn'] });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ config, prisma, pgPool, redis, bus, logger, desiredQueue, variantQueue, rolloutQueue, signing: await SigningService.open(config.dataDir) }), { logger: ['error', 'warn'] });
   const assignments = app.get(AssignmentsService);
   publishLatest = (id) => assignments.republish(id);
+  const rollouts = app.get(RolloutsService);
+  advanceRollout = rollouts.advance;
   const variantBuilder = app.get(VariantBuildService);
   buildVariants = (id) => variantBuilder.build(id);
   app.useGlobalFilters(new HttpErrorFilter(logger.child('http')));
@@ -80,13 +86,24 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
   }
   const ingest = app.get(TelemetryIngestService);
   ingest.start();
-  bus.onMessage(app.get(DeviceMessagesHandler).handle);
+  // handlers still running at shutdown finish before the database connections close
+  const handleDeviceMessage = app.get(DeviceMessagesHandler).handle;
+  const inflight = new Set<Promise<void>>();
+  let accepting = true;
+  bus.onMessage((topic, payload) => {
+    if (!accepting) return Promise.resolve();
+    const p = handleDeviceMessage(topic, payload).finally(() => inflight.delete(p));
+    inflight.add(p);
+    return p;
+  });
   await bus.start();
   await desiredQueue.start();
   await variantQueue.start();
+  await rolloutQueue.start();
+  rollouts.startSweeping();
 
   const auth = app.get(OperatorAuthService);
-  const router = buildRouter({ fleet: app.get(FleetService), models: app.get(ModelsService), telemetry: app.get(TelemetryRepository), policies: app.get(PolicyRepository), assignments });
+  const router = buildRouter({ fleet: app.get(FleetService), models: app.get(ModelsService), telemetry: app.get(TelemetryRepository), policies: app.get(PolicyRepository), assignments, rollouts });
   app.use(
     '/trpc',
     createExpressMiddleware({
@@ -105,11 +122,15 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
     app,
     ingest,
     stop: async () => {
+      rollouts.stopSweeping();
+      await rolloutQueue.stop();
       await variantQueue.stop();
       await desiredQueue.stop();
-      await ingest.stop();
       await bus.stop();
       await broker?.stop();
+      accepting = false;
+      await Promise.allSettled([...inflight]);
+      await ingest.stop();
       await app.close();
       redis.disconnect();
       await pgPool.end();

@@ -30,6 +30,8 @@ export const ConfigSchema = z.object({
   /** Inference rate and telemetry window handed to devices in their desired state. */
   DEVICE_RATE_HZ: z.coerce.number().min(0.1).max(1_000).default(10),
   TELEMETRY_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3_600).default(5),
+  /** How often each replica checks that every running rollout has its next step queued (recovery after a crash). */
+  ROLLOUT_SWEEP_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   /** Build FP16/INT8/INT4 variants of each uploaded model in a background job. */
   VARIANT_BUILD: z.enum(['on', 'off']).default('on'),
   /** Timed runs per variant when the builder measures latency. */

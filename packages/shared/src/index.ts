@@ -4,3 +4,4 @@ export * from './policy.js';
 export * from './hardware.js';
 export * from './assignment.js';
 export * from './random.js';
+export * from './rollout.js';

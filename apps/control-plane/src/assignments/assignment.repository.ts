@@ -45,6 +45,37 @@ export interface AssignableDevice {
 }
 
 /** Builds a device's full desired state for a given assignment version. */
+export interface AssignmentItem {
+  device: Pick<AssignableDevice, 'id' | 'scenario'>;
+  /** null: the device is told to run no model. */
+  choice: VariantChoice | null;
+  reason: string;
+}
+
+/**
+ * Gives each device a new, higher-numbered assignment inside the caller's transaction, set-based
+ * (a fixed number of statements per 1,000 devices). Returns the desired states to publish.
+ */
+export async function insertAssignments(tx: Prisma.TransactionClient, items: readonly AssignmentItem[], actor: string, build: DesiredBuilder): Promise<DesiredState[]> {
+  const ids = items.map((c) => c.device.id);
+  const bumped = ids.length
+    ? await tx.$queryRaw<{ id: string; assignmentVersion: number }[]>`
+        UPDATE "Device" SET "assignmentVersion" = "assignmentVersion" + 1 WHERE id = ANY(${ids}::uuid[]) RETURNING id, "assignmentVersion"`
+    : [];
+  const versionOf = new Map(bumped.map((r) => [r.id, r.assignmentVersion]));
+  const states: DesiredState[] = [];
+  const rows: Prisma.AssignmentCreateManyInput[] = [];
+  for (const c of items) {
+    const version = versionOf.get(c.device.id);
+    if (version === undefined) continue; // deleted meanwhile
+    const desired = build(c.device.id, version, c.device.scenario, c.choice, c.reason);
+    states.push(desired);
+    rows.push({ deviceId: c.device.id, version, modelVariantId: c.choice?.variantId ?? null, reason: c.reason, desired, createdBy: actor });
+  }
+  for (let i = 0; i < rows.length; i += 1_000) await tx.assignment.createMany({ data: rows.slice(i, i + 1_000) });
+  return states;
+}
+
 export type DesiredBuilder = (deviceId: string, version: number, scenario: Scenario, choice: VariantChoice | null, reason: string) => DesiredState;
 
 const deviceSelect = { id: true, name: true, scenario: true, assignmentVersion: true, hardwareProfile: { select: { spec: true } } } satisfies Prisma.DeviceSelect;
@@ -122,22 +153,7 @@ export class AssignmentRepository {
     return this.db.$transaction(
       async (tx) => {
         if (modelVersionId) await tx.policy.update({ where: { scenario }, data: { modelVersionId } });
-        const ids = chosen.map((c) => c.device.id);
-        const bumped = ids.length
-          ? await tx.$queryRaw<{ id: string; assignmentVersion: number }[]>`
-              UPDATE "Device" SET "assignmentVersion" = "assignmentVersion" + 1 WHERE id = ANY(${ids}::uuid[]) RETURNING id, "assignmentVersion"`
-          : [];
-        const versionOf = new Map(bumped.map((r) => [r.id, r.assignmentVersion]));
-        const states: DesiredState[] = [];
-        const rows: Prisma.AssignmentCreateManyInput[] = [];
-        for (const c of chosen) {
-          const version = versionOf.get(c.device.id);
-          if (version === undefined) continue; // deleted meanwhile
-          const desired = build(c.device.id, version, scenario, c.choice, c.reason);
-          states.push(desired);
-          rows.push({ deviceId: c.device.id, version, modelVariantId: c.choice.variantId, reason: c.reason, desired, createdBy: actor });
-        }
-        for (let i = 0; i < rows.length; i += 1_000) await tx.assignment.createMany({ data: rows.slice(i, i + 1_000) });
+        const states = await insertAssignments(tx, chosen, actor, build);
         const audits: Prisma.AuditEventCreateManyInput[] = refused.map((r) => ({
           actor, action: 'assignment.refused', targetType: 'device', targetId: r.device.id, details: { scenario, modelVersionId, reason: r.reason },
         }));
@@ -148,6 +164,29 @@ export class AssignmentRepository {
         return states;
       },
       { timeout: 120_000, maxWait: 10_000 },
+    );
+  }
+
+  /** Devices of a scenario that an active rollout is changing: a direct assignment must not race it. */
+  async devicesInActiveRollouts(scenario: Scenario): Promise<{ deviceId: string; rolloutId: string }[]> {
+    return this.db.$queryRaw<{ deviceId: string; rolloutId: string }[]>`
+      SELECT rd."deviceId"::text AS "deviceId", r.id::text AS "rolloutId" FROM "RolloutDevice" rd
+        JOIN "Rollout" r ON r.id = rd."rolloutId" JOIN "Device" d ON d.id = rd."deviceId"
+       WHERE d.scenario = ${scenario} AND r.status IN ('running', 'awaiting_approval', 'paused') LIMIT 1000`;
+  }
+
+  /** The concrete variants behind these ids (what a rollback pins again). */
+  async choicesOf(variantIds: string[]): Promise<Map<string, VariantChoice>> {
+    if (variantIds.length === 0) return new Map();
+    const rows = await this.db.modelVariant.findMany({
+      where: { id: { in: variantIds }, sha256: { not: null }, sizeBytes: { not: null } },
+      select: { id: true, precision: true, sha256: true, sizeBytes: true, modelVersion: { select: { id: true, version: true, inputs: true, model: { select: { id: true, name: true } } } } },
+    });
+    return new Map(
+      rows.map((v) => [
+        v.id,
+        { modelId: v.modelVersion.model.id, modelVersionId: v.modelVersion.id, variantId: v.id, name: v.modelVersion.model.name, version: v.modelVersion.version, precision: v.precision, sha256: v.sha256 ?? '', sizeBytes: v.sizeBytes ?? 0, inputs: v.modelVersion.inputs as InputSpec[] },
+      ]),
     );
   }
 

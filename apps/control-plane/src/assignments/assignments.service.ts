@@ -83,7 +83,8 @@ export class AssignmentsService {
     };
   };
 
-  private async decide(scenario: Scenario, modelVersionId: string, devices: AssignableDevice[]): Promise<DeviceDecision[]> {
+  /** Which variant of the model version each device (all of this scenario) gets, with the reason; writes nothing. */
+  async decide(scenario: Scenario, modelVersionId: string, devices: AssignableDevice[]): Promise<DeviceDecision[]> {
     const [v, policy] = await Promise.all([this.repo.versionVariants(modelVersionId), this.policies.list().then((l) => l.find((p) => p.scenario === scenario))]);
     if (!v) throw new AppError('not_found', `model version ${modelVersionId} not found`);
     if (!policy) throw new AppError('not_found', `no policy for scenario ${scenario}`);
@@ -110,6 +111,10 @@ export class AssignmentsService {
    * fits is refused with the reason and keeps what it runs.
    */
   async assignScenario(scenario: Scenario, modelVersionId: string, actor: string): Promise<AssignmentSummary> {
+    const busy = await this.repo.devicesInActiveRollouts(scenario);
+    if (busy.length > 0) {
+      throw new AppError('conflict', `${busy.length} device(s) of ${scenario} are in active rollout(s) ${[...new Set(busy.map((b) => b.rolloutId))].join(', ')} (${busy.slice(0, 10).map((b) => b.deviceId).join(', ')}${busy.length > 10 ? ', …' : ''}); finish or abort the rollout first`);
+    }
     const decisions = await this.decide(scenario, modelVersionId, await this.repo.scenarioDevices(scenario));
     const chosen = decisions.flatMap((d) => (d.choice ? [{ device: d.device, choice: d.choice, reason: d.decision.reason }] : []));
     const refused = decisions.filter((d) => !d.choice).map((d) => ({ device: d.device, reason: d.decision.reason }));

@@ -3,7 +3,8 @@ import { JobQueue } from '../infra/job-queue.js';
 import type { Logger } from '../infra/logger.js';
 
 const JobSchema = z.strictObject({ deviceId: z.uuid(), assignmentVersion: z.int().min(0) });
-export type PublishDesiredJob = z.infer<typeof JobSchema>;
+/** `delayMs`: a rollout spreads its notifications over time (rate limit with jitter). */
+export type PublishDesiredJob = z.infer<typeof JobSchema> & { delayMs?: number };
 
 export interface DesiredStateQueueOptions {
   redisUrl: string;
@@ -41,7 +42,7 @@ export class DesiredStateQueue {
   }
 
   enqueue(jobs: PublishDesiredJob[]): Promise<void> {
-    return this.queue.enqueue(jobs.map((j) => ({ id: `desired-${j.deviceId}-${j.assignmentVersion}`, data: j })));
+    return this.queue.enqueue(jobs.map(({ delayMs, ...data }) => ({ id: `desired-${data.deviceId}-${data.assignmentVersion}`, data, ...(delayMs ? { delayMs } : {}) })));
   }
 
   stop(): Promise<void> {

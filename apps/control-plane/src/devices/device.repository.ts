@@ -77,16 +77,11 @@ export class DeviceRepository {
       });
       if (used.count === 0) throw new AppError('unauthorized', 'enrollment token has already been used');
       const profileId = sha256Hex(JSON.stringify(d.hardwareProfile));
-      await tx.hardwareProfile.upsert({
-        where: { id: profileId },
-        create: {
-          id: profileId,
-          hardwareClass: d.hardwareProfile.hardwareClass,
-          accelerator: d.hardwareProfile.accelerator,
-          spec: d.hardwareProfile,
-        },
-        update: {},
-      });
+      // devices with the same hardware enrolling at the same moment: an upsert would race on the key
+      await tx.$executeRaw`
+        INSERT INTO "HardwareProfile" (id, "hardwareClass", accelerator, spec)
+        VALUES (${profileId}, ${d.hardwareProfile.hardwareClass}, ${d.hardwareProfile.accelerator}, ${JSON.stringify(d.hardwareProfile)}::jsonb)
+        ON CONFLICT (id) DO NOTHING`;
       await tx.device.create({
         data: {
           id: d.id,

@@ -4,7 +4,9 @@ import type { CreateEnrollmentToken, DeviceStatus, EnrollRequest, EnrollResponse
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { hashSecret, newSecret, sha256Hex } from '../infra/secrets.js';
-import { CONFIG, SIGNING } from '../infra/tokens.js';
+import type { Logger } from '../infra/logger.js';
+import { CONFIG, LOGGER, SIGNING } from '../infra/tokens.js';
+import { RolloutsService } from '../rollouts/rollouts.service.js';
 import type { SigningService } from '../signing/signing.service.js';
 import { DeviceRepository, type DeviceListQuery, type DeviceSummaryRow } from './device.repository.js';
 
@@ -61,6 +63,8 @@ export class DevicesService {
     @Inject(DeviceRepository) private readonly repo: DeviceRepository,
     @Inject(CONFIG) private readonly config: Config,
     @Inject(SIGNING) private readonly signing: SigningService,
+    @Inject(RolloutsService) private readonly rollouts: RolloutsService,
+    @Inject(LOGGER) private readonly log: Logger,
   ) {}
 
   async createEnrollmentToken(input: CreateEnrollmentToken, actor: string) {
@@ -90,6 +94,8 @@ export class DevicesService {
       },
       new Date(),
     );
+    // a device enrolled into an active rollout's target joins its current wave; enrollment stands either way
+    await this.rollouts.joinIfTargeted(deviceId).catch((e: unknown) => this.log.warn('enrolled device could not join its rollout', { deviceId, error: e instanceof Error ? e.message : String(e) }));
     return {
       deviceId,
       deviceSecret,

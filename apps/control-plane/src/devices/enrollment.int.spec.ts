@@ -39,6 +39,13 @@ describe('enrollment', () => {
     expect(audit.rowCount).toBe(1);
   });
 
+  it('enrolls devices with the same new hardware at the same moment (an upsert on the profile once raced to a 500)', async () => {
+    const profile = { ...hardwarePreset('edge-gpu-kiosk'), name: 'Kiosk, new board revision' };
+    const tokens = await Promise.all(Array.from({ length: 8 }, () => token()));
+    const results = await Promise.all(tokens.map((t) => jsonPost(h, '/api/v1/devices/enroll', { token: t, hardwareProfile: profile }, false)));
+    expect(results.map((r) => r.status)).toEqual(Array.from({ length: 8 }, () => 201));
+  });
+
   it('refuses a reused one-time token and leaves the fleet unchanged', async () => {
     const t = await token();
     const profile = hardwarePreset('edge-gpu-kiosk');

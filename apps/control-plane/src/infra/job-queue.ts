@@ -52,9 +52,18 @@ export class JobQueue<S extends z.ZodType> {
     await this.o.handle(this.o.schema.parse(job.data));
   }
 
-  async enqueue(jobs: { id: string; data: z.infer<S> }[]): Promise<void> {
+  /** `delayMs`: the job runs no earlier than that; a job whose id exists already is not added again. */
+  async enqueue(jobs: { id: string; data: z.infer<S>; delayMs?: number }[]): Promise<void> {
     if (!this.queue) throw new Error(`${this.o.queue} queue not started`);
-    await this.queue.addBulk(jobs.map((j) => ({ name: this.o.jobName, data: this.o.schema.parse(j.data), opts: { ...this.o.defaults, jobId: j.id } })));
+    for (let i = 0; i < jobs.length; i += 1_000) {
+      await this.queue.addBulk(
+        jobs.slice(i, i + 1_000).map((j) => ({
+          name: this.o.jobName,
+          data: this.o.schema.parse(j.data),
+          opts: { ...this.o.defaults, jobId: j.id, ...(j.delayMs && j.delayMs > 0 ? { delay: Math.round(j.delayMs) } : {}) },
+        })),
+      );
+    }
   }
 
   /** Workers close before the connections they use. */

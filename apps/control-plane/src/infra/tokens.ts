@@ -8,3 +8,4 @@ export const REDIS = Symbol('REDIS');
 export const DESIRED_QUEUE = Symbol('DESIRED_QUEUE');
 export const SIGNING = Symbol('SIGNING');
 export const VARIANT_QUEUE = Symbol('VARIANT_QUEUE');
+export const ROLLOUT_QUEUE = Symbol('ROLLOUT_QUEUE');

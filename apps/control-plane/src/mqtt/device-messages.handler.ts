@@ -5,6 +5,7 @@ import { AssignmentsService } from '../assignments/assignments.service.js';
 import { DeviceRepository } from '../devices/device.repository.js';
 import type { Logger } from '../infra/logger.js';
 import { LOGGER } from '../infra/tokens.js';
+import { RolloutsService } from '../rollouts/rollouts.service.js';
 import { TelemetryIngestService } from '../telemetry/telemetry-ingest.service.js';
 
 function parseJson(payload: Buffer): unknown {
@@ -25,6 +26,7 @@ export class DeviceMessagesHandler {
     @Inject(DeviceRepository) private readonly devices: DeviceRepository,
     @Inject(AssignmentRepository) private readonly assignments: AssignmentRepository,
     @Inject(AssignmentsService) private readonly assign: AssignmentsService,
+    @Inject(RolloutsService) private readonly rollouts: RolloutsService,
     @Inject(LOGGER) logger: Logger,
   ) {
     this.log = logger.child('device-messages');
@@ -64,6 +66,7 @@ export class DeviceMessagesHandler {
       payload: s,
       reportedAt: new Date(s.reportedAt),
     });
+    await this.rollouts.onReported(deviceId, { appliedAssignmentVersion: s.appliedAssignmentVersion, activeVariantId: s.active?.variantId ?? null, lastUpdate: s.lastUpdate });
   }
 
   private async status(deviceId: string, payload: Buffer): Promise<void> {

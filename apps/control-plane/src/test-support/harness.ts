@@ -107,7 +107,7 @@ export async function startHarness(env: Record<string, string> = {}, shared?: { 
   const port = await freePort();
   const mqttPort = await freePort();
   const config = deriveConfig(
-    ConfigSchema.parse({ PORT: String(port), MQTT_EMBEDDED_PORT: String(mqttPort), DATA_DIR: dataDir, DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, LOG_LEVEL: 'error', TELEMETRY_FLUSH_MS: '20', QUEUE_PREFIX: `ef-test-${randomBytes(4).toString('hex')}`, VARIANT_BUILD: 'off', ...env }),
+    ConfigSchema.parse({ PORT: String(port), MQTT_EMBEDDED_PORT: String(mqttPort), DATA_DIR: dataDir, DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error', TELEMETRY_FLUSH_MS: '20', QUEUE_PREFIX: `ef-test-${randomBytes(4).toString('hex')}`, VARIANT_BUILD: 'off', ...env }),
   );
   const cp = await startControlPlane(config, db.url, new Logger('test', 'error'));
   const api = (p: string, init: RequestInit = {}) =>

@@ -1,5 +1,5 @@
 import { initTRPC, TRPCError } from '@trpc/server';
-import { DeviceIdSchema, PolicySettingsSchema, ScenarioSchema } from '@edge-fleet/shared';
+import { CreateRolloutSchema, DeviceIdSchema, PolicySettingsSchema, ScenarioSchema } from '@edge-fleet/shared';
 import { z } from 'zod';
 import type { AssignmentsService } from '../assignments/assignments.service.js';
 import type { Operator } from '../auth/api-token.repository.js';
@@ -9,6 +9,7 @@ import type { FleetService } from '../fleet/fleet.service.js';
 import type { ModelsService } from '../models/models.service.js';
 import { policiesFromYaml, policiesToYaml } from '../policies/policy-yaml.js';
 import type { PolicyRepository } from '../policies/policy.repository.js';
+import type { RolloutsService } from '../rollouts/rollouts.service.js';
 import type { TelemetryRepository } from '../telemetry/telemetry.repository.js';
 
 export interface TrpcContext {
@@ -37,6 +38,7 @@ export interface RouterDeps {
   telemetry: TelemetryRepository;
   policies: PolicyRepository;
   assignments: AssignmentsService;
+  rollouts: RolloutsService;
 }
 
 /** The dashboard's API; the dashboard imports only this router's type. */
@@ -79,6 +81,14 @@ export function buildRouter(d: RouterDeps) {
     }),
     models: t.router({
       list: operatorProcedure.query(async () => ({ items: await d.models.list() })),
+    }),
+    rollouts: t.router({
+      list: operatorProcedure.query(async () => ({ items: await d.rollouts.list() })),
+      get: operatorProcedure.input(z.object({ id: z.uuid() })).query(({ input }) => d.rollouts.get(input.id)),
+      create: operatorProcedure.input(CreateRolloutSchema).mutation(({ input, ctx }) => d.rollouts.create(input, `operator:${ctx.operator.tokenId}`)),
+      act: operatorProcedure
+        .input(z.object({ id: z.uuid(), action: z.enum(['pause', 'resume', 'abort', 'approve']) }))
+        .mutation(({ input, ctx }) => d.rollouts[input.action](input.id, `operator:${ctx.operator.tokenId}`)),
     }),
   });
 }

@@ -1,0 +1,190 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildMlpClassifier } from '@edge-fleet/onnx-builder';
+import type { CreateRolloutInput, GateResult, Scenario } from '@edge-fleet/shared';
+import pg from 'pg';
+import { jsonPost, startHarness, waitFor, type Harness } from '../test-support/harness.js';
+import { VirtualDevice, type VirtualDeviceBehaviour } from '../test-support/virtual-device.js';
+import { RolloutsService, type RolloutView } from './rollouts.service.js';
+
+let h: Harness;
+let db: pg.Client;
+const devices: VirtualDevice[] = [];
+let v1: { id: string; variant: string };
+let v2: { id: string; variant: string };
+const SCENARIO: Scenario = 'data_analysis_agent'; // p99 target 500 ms, fp32
+
+async function upload(name: string, version: string, seed: number): Promise<{ id: string; variant: string }> {
+  const m = buildMlpClassifier({ seed });
+  const form = new FormData();
+  form.set('file', new Blob([Buffer.from(m.bytes)]), 'm.onnx');
+  form.set('name', name);
+  form.set('version', version);
+  form.set('inputs', JSON.stringify(m.inputs));
+  const v = (await (await h.api('/api/v1/models', { method: 'POST', body: form })).json()) as { id: string; variants: { id: string; precision: string }[] };
+  return { id: v.id, variant: v.variants.find((x) => x.precision === 'fp32')?.id ?? '' };
+}
+
+beforeAll(async () => {
+  h = await startHarness({ ROLLOUT_SWEEP_MS: '500' });
+  db = new pg.Client({ connectionString: h.dbUrl });
+  await db.connect();
+  v1 = await upload('detector', '1', 1);
+  v2 = await upload('detector', '2', 2);
+  for (const s of [SCENARIO, 'content_generation_agent']) {
+    const res = await h.api(`/api/v1/scenarios/${s}/model`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ modelVersionId: v1.id }) });
+    expect(res.status).toBe(200);
+  }
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(devices.map((d) => d.stop()));
+  await db.end();
+  await h.close();
+});
+
+/** n virtual devices running v1. */
+async function fleet(n: number, behaviour: VirtualDeviceBehaviour = {}, scenario: Scenario = SCENARIO): Promise<VirtualDevice[]> {
+  const out = await Promise.all(Array.from({ length: n }, () => VirtualDevice.start(h, scenario, 'cloud-cpu-node', behaviour)));
+  devices.push(...out);
+  await waitFor(() => Promise.resolve(out.every((d) => d.active?.variantId === v1.variant)), 15_000, 'devices running v1');
+  return out;
+}
+
+const create = (body: Partial<CreateRolloutInput> & Pick<CreateRolloutInput, 'target' | 'waves'>) => jsonPost(h, '/api/v1/rollouts', { modelVersionId: v2.id, ...body });
+const view = async (id: string) => (await (await h.api(`/api/v1/rollouts/${id}`)).json()) as RolloutView;
+const until = (id: string, statuses: string[], ms = 30_000) => waitFor(async () => { const v = await view(id); return statuses.includes(v.status) ? v : null; }, ms, `rollout ${statuses.join('/')}`);
+const errorOf = async (r: Response) => ((await r.json()) as { error: { message: string } }).error.message;
+const gateOf = (g: GateResult | null | undefined, metric: string) => g?.gates.find((x) => x.metric === metric);
+const slowOnV2 = (variantId: string) => (variantId === v2.variant ? 900 : 5);
+
+describe('staged rollouts', () => {
+  it('takes a healthy model through every wave, judged against a baseline on the same hardware', async () => {
+    const ds = await fleet(4);
+    const res = await create({ name: 'healthy', target: { deviceIds: ds.map((d) => d.id) }, waves: [{ count: 1, soakSeconds: 2 }, { percent: 50, soakSeconds: 2 }, { percent: 50, soakSeconds: 1 }] });
+    expect(res.status).toBe(201);
+    const created = (await res.json()) as RolloutView;
+    expect(created.waves.map((w) => w.size)).toEqual([1, 2, 1]);
+    const done = await until(created.id, ['completed', 'paused', 'rolled_back']);
+    expect(done.status, done.reason).toBe('completed');
+    expect(done.waves.map((w) => w.status)).toEqual(['passed', 'passed', 'passed']);
+    expect(ds.every((d) => d.active?.variantId === v2.variant)).toBe(true);
+    const canary = done.waves[0]?.gate;
+    expect(gateOf(canary, 'latency')).toMatchObject({ passed: true, judged: 1, figure: 5, threshold: 500 });
+    // the three devices of the later waves still ran v1 on the same hardware class: the canary is compared with them
+    expect(gateOf(canary, 'baseline_regression')).toMatchObject({ passed: true, judged: 1 });
+    expect(gateOf(canary, 'baseline_regression')?.detail).toContain('dc-cpu-100t: baseline 5 ms over 3 device(s)');
+    const audit = await db.query<{ action: string }>(`SELECT action FROM "AuditEvent" WHERE "targetId" = $1 ORDER BY id`, [created.id]);
+    expect(audit.rows.map((r) => r.action)).toEqual(['rollout.created', 'rollout.wave_started', 'rollout.wave_passed', 'rollout.wave_started', 'rollout.wave_passed', 'rollout.wave_started', 'rollout.wave_passed', 'rollout.status']);
+  }, 60_000);
+
+  it('stops a slow model at the canary and sends the canary back to the model it ran', async () => {
+    const ds = await fleet(3, { latencyMs: slowOnV2 });
+    const created = (await (await create({ name: 'slow', target: { deviceIds: ds.map((d) => d.id) }, waves: [{ count: 1, soakSeconds: 2 }, { percent: 100, soakSeconds: 2 }] })).json()) as RolloutView;
+    const done = await until(created.id, ['completed', 'paused', 'rolled_back']);
+    expect(done.status).toBe('rolled_back');
+    expect(done.reason).toContain('wave 1 failed its gates: latency');
+    const latency = gateOf(done.waves[0]?.gate, 'latency');
+    expect(latency).toMatchObject({ passed: false, failing: 1, figure: 900, threshold: 500 });
+    expect(latency?.failingDevices[0]?.why).toBe('p99 900 ms > 500 ms');
+    expect(done.waves.map((w) => w.status)).toEqual(['rolled_back', 'pending']);
+    const canary = ds.find((d) => d.received.some((s) => s.model?.variantId === v2.variant));
+    expect(canary).toBeDefined();
+    await waitFor(() => Promise.resolve(canary?.active?.variantId === v1.variant), 10_000, 'canary back on v1');
+    // the rollback is a new, higher-numbered instruction pinning the old model
+    const last = canary?.received.at(-1);
+    expect(last?.model?.variantId).toBe(v1.variant);
+    expect(last?.reason).toContain('rolled back');
+    expect(ds.filter((d) => d !== canary).every((d) => d.received.every((s) => s.model?.variantId !== v2.variant))).toBe(true);
+  }, 60_000);
+
+  it('counts a silent device as failed, pauses on the pause policy, and abort rolls it back', async () => {
+    const ds = await fleet(2, {});
+    for (const d of ds) d.behaviour = { silent: true };
+    const created = (await (await create({ name: 'silent', target: { deviceIds: ds.map((d) => d.id) }, waves: [{ count: 1, soakSeconds: 2 }, { percent: 100, soakSeconds: 1 }], failurePolicy: 'pause' })).json()) as RolloutView;
+    const paused = await until(created.id, ['paused', 'completed', 'rolled_back']);
+    expect(paused.status).toBe('paused');
+    expect(paused.reason).toContain('silence');
+    expect(gateOf(paused.waves[0]?.gate, 'silence')?.failingDevices[0]?.why).toBe('applied the model but sent no telemetry with it');
+    const aborted = (await (await h.api(`/api/v1/rollouts/${created.id}/abort`, { method: 'POST' })).json()) as RolloutView;
+    expect(aborted.status).toBe('aborted');
+    expect(aborted.deviceStates.filter((d) => d.state === 'rolled_back')).toHaveLength(1);
+    const again = await h.api(`/api/v1/rollouts/${created.id}/resume`, { method: 'POST' });
+    expect(again.status).toBe(409);
+    expect(await errorOf(again)).toContain('only a paused rollout can be resumed');
+  }, 60_000);
+
+  it('fails the gate on an update the device reports as failed (smoke test)', async () => {
+    const ds = await fleet(2, {});
+    for (const d of ds) d.behaviour = { failUpdate: 'smoke_failed' };
+    const created = (await (await create({ name: 'nan', target: { deviceIds: ds.map((d) => d.id) }, waves: [{ count: 1, soakSeconds: 2 }, { percent: 100, soakSeconds: 1 }] })).json()) as RolloutView;
+    const done = await until(created.id, ['rolled_back', 'completed', 'paused']);
+    expect(done.status).toBe('rolled_back');
+    expect(gateOf(done.waves[0]?.gate, 'update_failures')?.failingDevices[0]?.why).toContain('smoke_failed');
+    expect(done.deviceStates.find((d) => d.wave === 0)?.reason).toContain('smoke_failed');
+  }, 60_000);
+
+  it('refuses bad input with an error naming the problem, and changes nothing', async () => {
+    const ds = await fleet(2);
+    const ids = ds.map((d) => d.id);
+    const before = await db.query<{ a: number; r: number }>('SELECT (SELECT count(*) FROM "Assignment")::int AS a, (SELECT count(*) FROM "Rollout")::int AS r');
+    const cases: [Partial<CreateRolloutInput> & Pick<CreateRolloutInput, 'target' | 'waves'>, number, string][] = [
+      [{ modelVersionId: '00000000-0000-4000-8000-000000000000', target: { deviceIds: ids }, waves: [{ percent: 100, soakSeconds: 1 }] }, 404, 'model version 00000000-0000-4000-8000-000000000000 not found'],
+      [{ target: {}, waves: [{ percent: 100, soakSeconds: 1 }] }, 400, 'the target is empty'],
+      [{ target: { deviceIds: ids }, waves: [{ percent: 10, soakSeconds: 1 }, { percent: 80, soakSeconds: 1 }] }, 400, 'the waves add up to 90 % of the target; they must add up to 100 %'],
+      [{ target: { deviceIds: ids }, waves: [{ percent: 100, soakSeconds: 1 }], gates: [{ metric: 'temperature' as 'latency' }] }, 400, 'gates.0.metric: metric "temperature" does not exist'],
+      [{ target: { deviceIds: [...ids, '00000000-0000-4000-8000-0000000000ff'] }, waves: [{ percent: 100, soakSeconds: 1 }] }, 400, 'unknown or revoked device(s): 00000000-0000-4000-8000-0000000000ff'],
+      [{ target: { scenario: 'financial_trading' }, waves: [{ percent: 100, soakSeconds: 1 }] }, 400, 'the target matches no device'],
+    ];
+    for (const [body, status, message] of cases) {
+      const res = await create(body);
+      expect(res.status, message).toBe(status);
+      expect(await errorOf(res)).toContain(message);
+    }
+    const after = await db.query<{ a: number; r: number }>('SELECT (SELECT count(*) FROM "Assignment")::int AS a, (SELECT count(*) FROM "Rollout")::int AS r');
+    expect(after.rows[0]).toEqual(before.rows[0]);
+
+    // one active rollout per device: the second is refused naming the devices they share
+    const first = (await (await create({ name: 'long', target: { deviceIds: [ids[0] ?? ''] }, waves: [{ percent: 100, soakSeconds: 600 }] })).json()) as RolloutView;
+    const overlap = await create({ target: { deviceIds: ids }, waves: [{ percent: 100, soakSeconds: 1 }] });
+    expect(overlap.status).toBe(409);
+    const msg = await errorOf(overlap);
+    expect(msg).toContain(`already in active rollout long (${first.id})`);
+    expect(msg).toContain(ids[0]);
+    expect(msg).not.toContain(ids[1]);
+    // and a direct scenario assignment would race the rollout
+    const direct = await h.api(`/api/v1/scenarios/${SCENARIO}/model`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ modelVersionId: v2.id }) });
+    expect(direct.status).toBe(409);
+    expect((await (await h.api(`/api/v1/rollouts/${first.id}/abort`, { method: 'POST' })).json()) as RolloutView).toMatchObject({ status: 'aborted' });
+    expect((await h.api(`/api/v1/rollouts/${first.id}/explode`, { method: 'POST' })).status).toBe(400);
+  }, 60_000);
+
+  it('lets a device enrolled into the target join the running wave, and gives the scenario the model at the end', async () => {
+    const scenario: Scenario = 'content_generation_agent';
+    await fleet(2, {}, scenario);
+    const created = (await (await create({ name: 'late', target: { scenario }, waves: [{ count: 1, soakSeconds: 4 }, { percent: 100, soakSeconds: 1 }] })).json()) as RolloutView;
+    await waitFor(async () => (await view(created.id)).waves[0]?.status === 'soaking', 10_000, 'canary soaking');
+    const [late] = await Promise.all([VirtualDevice.start(h, scenario, 'cloud-cpu-node')]);
+    if (!late) throw new Error('no device');
+    devices.push(late);
+    await waitFor(() => Promise.resolve(late.active?.variantId === v2.variant), 10_000, 'late device on v2');
+    const done = await until(created.id, ['completed', 'paused', 'rolled_back']);
+    expect(done.status, done.reason).toBe('completed');
+    expect(done.deviceStates.find((d) => d.deviceId === late.id)).toMatchObject({ wave: 0, late: true, state: 'applied' });
+    expect(done.reason).toContain(`${scenario} now runs this model version`);
+    const policy = await db.query<{ v: string }>('SELECT "modelVersionId" AS v FROM "Policy" WHERE scenario = $1', [scenario]);
+    expect(policy.rows[0]?.v).toBe(v2.id);
+  }, 60_000);
+
+  it('runs a step once however many times its job is delivered', async () => {
+    const ds = await fleet(3);
+    const created = (await (await create({ name: 'once', target: { deviceIds: ds.map((d) => d.id) }, waves: [{ count: 2, soakSeconds: 600 }, { percent: 100, soakSeconds: 1 }] })).json()) as RolloutView;
+    const service = h.cp.app.get(RolloutsService);
+    // the queued job, a replica's duplicate and a late retry all race on step 1 (one that finds the row locked fails and would be retried)
+    await Promise.allSettled([service.advance({ rolloutId: created.id, step: 1 }), service.advance({ rolloutId: created.id, step: 1 }), service.advance({ rolloutId: created.id, step: 1 })]);
+    await waitFor(async () => (await view(created.id)).waves[0]?.status === 'soaking', 10_000, 'wave soaking');
+    await service.advance({ rolloutId: created.id, step: 1 });
+    const rows = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Assignment" WHERE "createdBy" = $1`, [`rollout:${created.id}`]);
+    expect(rows.rows[0]?.n).toBe(2);
+    await h.api(`/api/v1/rollouts/${created.id}/abort`, { method: 'POST' });
+  }, 60_000);
+});
