@@ -81,6 +81,11 @@ describe('evaluateGates', () => {
     expect(g).toMatchObject({ passed: false, judged: 1, failing: 1 });
     expect(g?.failingDevices[0]?.why).toContain('+100 %');
   });
+  it('does not call sub-millisecond jitter a regression: the increase must also exceed a tenth of the tier target', () => {
+    const baseline = (): BaselineFigures => ({ devices: 2, latencyMs: 0.49, errorRate: 0 });
+    expect(evaluateGates([dev({ latencyMs: 0.84 })], DEFAULT_GATES, baseline, at).passed).toBe(true);
+    expect(evaluateGates([dev({ latencyMs: 1.6 })], DEFAULT_GATES, baseline, at).passed).toBe(false);
+  });
 });
 
 describe('orderForWaves', () => {

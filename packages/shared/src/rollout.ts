@@ -52,6 +52,9 @@ export const DEFAULT_GATES: readonly GateSpec[] = [
   { metric: 'baseline_regression', max: 0.25, maxFailingShare: 0 },
 ];
 
+/** A latency regression against the baseline counts only beyond this share of the tier target as well. */
+export const BASELINE_SLACK_OF_TARGET = 0.1;
+
 export const FailurePolicySchema = z.enum(['pause', 'rollback']);
 export type FailurePolicy = z.infer<typeof FailurePolicySchema>;
 
@@ -250,7 +253,8 @@ export function evaluateGates(evidence: readonly DeviceEvidence[], gates: readon
         });
         for (const d of judged) {
           const b = baseline(d.hardwareClass) as BaselineFigures;
-          const limit = (b.latencyMs as number) * (1 + tol);
+          // a regression must also exceed a tenth of the tier target: sub-millisecond jitter is no regression
+          const limit = Math.max((b.latencyMs as number) * (1 + tol), (b.latencyMs as number) + BASELINE_SLACK_OF_TARGET * d.policy.latencyTargetMs);
           if ((d.latencyMs as number) > limit) failing.push({ deviceId: d.deviceId, why: `${fmt(d.latencyMs as number)} ms vs baseline ${fmt(b.latencyMs as number)} ms on ${d.hardwareClass} (+${fmt(((d.latencyMs as number) / (b.latencyMs as number) - 1) * 100)} %)` });
         }
         for (const hc of new Set(judged.map((d) => d.hardwareClass))) {
@@ -258,7 +262,7 @@ export function evaluateGates(evidence: readonly DeviceEvidence[], gates: readon
           compared.push(`${hc}: baseline ${fmt(b.latencyMs as number)} ms over ${b.devices} device(s)`);
         }
         figure = median(judged.map((d) => (d.latencyMs as number) / ((baseline(d.hardwareClass) as BaselineFigures).latencyMs as number)));
-        detail = judged.length === 0 ? 'no baseline cohort on the same hardware class still runs the old model; not compared' : `latency vs the old model on the same hardware class, tolerance +${fmt(tol * 100)} % (${compared.join('; ')})`;
+        detail = judged.length === 0 ? 'no baseline cohort on the same hardware class still runs the old model; not compared' : `latency vs the old model on the same hardware class, tolerance +${fmt(tol * 100)} % and at least ${BASELINE_SLACK_OF_TARGET * 100} % of the tier target (${compared.join('; ')})`;
         break;
       }
     }

@@ -106,8 +106,8 @@ export class RolloutRepository {
   }
 
   /**
-   * What each device of the wave showed since it was notified: windows of the new variant only,
-   * latency at its scenario's tier percentile.
+   * What each device of the wave showed since it applied the new variant (windows that opened
+   * after its report, so none mixes old and new runs), latency at its scenario's tier percentile.
    */
   async evidence(rolloutId: string, wave: number): Promise<(Omit<DeviceEvidence, 'policy'> & { scenario: Scenario })[]> {
     const rows = await this.db.$queryRaw<
@@ -122,7 +122,7 @@ export class RolloutRepository {
         JOIN "HardwareProfile" hp ON hp.id = d."hardwareProfileId"
         JOIN "Policy" p ON p.scenario = d.scenario
         LEFT JOIN "TelemetryWindow" t ON t."deviceId" = rd."deviceId" AND t."variantId" = rd."targetVariantId"::text
-             AND t."windowEnd" > rd."notifiedAt" AND t.inferences > 0
+             AND t."windowStart" >= COALESCE(rd."appliedAt", rd."notifiedAt") AND t.inferences > 0
        WHERE rd."rolloutId" = ${rolloutId}::uuid AND rd.wave = ${wave} AND rd.state IN ('notified', 'applied', 'failed')
        GROUP BY rd."deviceId", hp."hardwareClass", d.scenario, rd.state, rd.reason, rd.late`;
     return rows.map((r) => ({

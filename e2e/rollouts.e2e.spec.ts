@@ -1,0 +1,168 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { freePort, ROOT, startProcess, waitFor, type Proc } from './processes.js';
+
+/**
+ * Staged rollouts with real agents (onnxruntime-node) on the control plane's broker: a healthy
+ * model goes through every wave; a slow one stops at the canary and the canary goes back; a model
+ * whose outputs are NaN fails its smoke test on the device and never serves.
+ */
+const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const dbName = `ef_e2e_ro_${Date.now().toString(36)}`;
+const SCENARIO = 'financial_trading';
+const procs: Proc[] = [];
+const agents: Proc[] = [];
+let dataDir = '';
+let api = '';
+let token = '';
+let cp: Proc;
+
+interface Generated { bytes: Uint8Array; inputs: { name: string; min?: number; max?: number }[] }
+interface OnnxBuilder {
+  buildMlpClassifier: (o: { seed: number; inputSize?: number; hidden?: number; batch?: number }) => Generated;
+  buildConvNet: (o: { seed: number }) => Generated;
+}
+interface Version { id: string; variants: { id: string; precision: string }[] }
+interface Device { id: string; name: string; status: string; reported: { phase: string; activeVariantId: string | null } | null }
+interface Gate { metric: string; passed: boolean; figure: number | null; failingDevices: { deviceId: string; why: string }[] }
+interface Rollout {
+  id: string;
+  status: string;
+  reason: string;
+  waves: { status: string; size: number; gate: { passed: boolean; gates: Gate[] } | null }[];
+  deviceStates: { deviceId: string; wave: number; state: string; reason: string }[];
+}
+
+async function call<T>(method: string, p: string, body?: unknown): Promise<T> {
+  const init: RequestInit = { method, headers: { authorization: `Bearer ${token}` } };
+  if (body instanceof FormData) init.body = body;
+  else if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers = { ...init.headers, 'content-type': 'application/json' };
+  }
+  const res = await fetch(`${api}${p}`, init);
+  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+async function upload(name: string, version: string, m: Generated): Promise<{ id: string; fp32: string }> {
+  const form = new FormData();
+  form.set('file', new Blob([Buffer.from(m.bytes)]), `${name}.onnx`);
+  form.set('name', name);
+  form.set('version', version);
+  form.set('inputs', JSON.stringify(m.inputs));
+  const v = await call<Version>('POST', '/api/v1/models', form);
+  return { id: v.id, fp32: v.variants.find((x) => x.precision === 'fp32')?.id ?? '' };
+}
+
+const devices = async () => (await call<{ items: Device[] }>('GET', `/api/v1/devices?scenario=${SCENARIO}`)).items;
+let lastSeen: unknown = null;
+const allRunning = (variantId: string) => waitFor(async () => {
+  const ds = await devices();
+  lastSeen = ds.map((d) => ({ name: d.name, reported: d.reported }));
+  return ds.length === 3 && ds.every((d) => d.reported?.phase === 'running' && d.reported.activeVariantId === variantId) ? ds : null;
+}, 60_000, `every agent running ${variantId}`).catch((e: unknown) => {
+  throw new Error(`${e instanceof Error ? e.message : String(e)}; devices: ${JSON.stringify(lastSeen)}`);
+});
+const finished = (id: string) => waitFor(async () => {
+  const r = await call<Rollout>('GET', `/api/v1/rollouts/${id}`);
+  return ['completed', 'rolled_back', 'paused', 'aborted'].includes(r.status) ? r : null;
+}, 150_000, `rollout ${id} to finish`, cp);
+
+let builder: OnnxBuilder;
+let v1: { id: string; fp32: string };
+
+beforeAll(async () => {
+  builder = (await import(path.join(ROOT, 'packages/onnx-builder/dist/index.js'))) as OnnxBuilder;
+  dataDir = await mkdtemp(path.join(tmpdir(), 'ef-e2e-ro-'));
+  const port = await freePort();
+  const u = new URL(ADMIN_URL);
+  u.pathname = `/${dbName}`;
+  api = `http://127.0.0.1:${port}`;
+  cp = startProcess(['apps/control-plane/dist/main.js'], {
+    PORT: String(port), MQTT_EMBEDDED_PORT: String(await freePort()), DATA_DIR: path.join(dataDir, '.data'), DATABASE_URL: u.toString(),
+    EMBEDDED_POSTGRES: 'never', DEVICE_RATE_HZ: '20', TELEMETRY_WINDOW_SECONDS: '1', VARIANT_BUILD: 'off', QUEUE_PREFIX: `ef-e2e-ro-${Date.now().toString(36)}`,
+  });
+  procs.push(cp);
+  await waitFor(async () => (await fetch(`${api}/readyz`)).ok, 120_000, 'control plane ready', cp);
+  token = (await readFile(path.join(dataDir, '.data', 'operator-token'), 'utf8')).trim();
+  // a tier target between the small model (well under a millisecond) and the slow one (tens of milliseconds)
+  const policy = (await call<{ items: Record<string, unknown>[] }>('GET', '/api/v1/policies')).items.find((p) => p.scenario === SCENARIO) ?? {};
+  const { scenario: _s, model: _m, ...settings } = policy;
+  await call('PUT', `/api/v1/policies/${SCENARIO}`, { ...settings, latencyTargetMs: 4 });
+
+  v1 = await upload('ticker', '1', builder.buildMlpClassifier({ seed: 1 }));
+  await call('PUT', `/api/v1/scenarios/${SCENARIO}/model`, { modelVersionId: v1.id });
+  const { token: enroll } = await call<{ token: string }>('POST', '/api/v1/enrollment-tokens', { scenario: SCENARIO, maxUses: 3 });
+  for (let i = 0; i < 3; i++) {
+    const a = startProcess(['apps/device-agent/dist/cli.js', '--url', api, '--token', enroll, '--profile', 'edge-npu-trading', '--name', `ro-${i}`, '--data-dir', path.join(dataDir, `agent-${i}`)], {});
+    agents.push(a);
+    procs.push(a);
+  }
+  await allRunning(v1.fp32);
+}, 240_000);
+
+afterAll(async () => {
+  for (const p of procs.reverse()) await p.stop();
+  const c = new pg.Client({ connectionString: ADMIN_URL });
+  await c.connect();
+  await c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+  await c.end();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('staged rollouts on real agents', () => {
+  let v2: { id: string; fp32: string };
+
+  it('takes a healthy model through the canary and the rest of the fleet', async () => {
+    v2 = await upload('ticker', '2', builder.buildMlpClassifier({ seed: 2 }));
+    const r = await call<Rollout>('POST', '/api/v1/rollouts', { modelVersionId: v2.id, target: { scenario: SCENARIO }, waves: [{ count: 1, soakSeconds: 6 }, { percent: 100, soakSeconds: 5 }] });
+    const done = await finished(r.id);
+    expect(done.status, done.reason).toBe('completed');
+    expect(done.waves.map((w) => [w.size, w.status])).toEqual([[1, 'passed'], [2, 'passed']]);
+    const latency = done.waves[0]?.gate?.gates.find((g) => g.metric === 'latency');
+    expect(latency?.figure).toBeGreaterThan(0);
+    expect(latency?.figure).toBeLessThan(4);
+    await allRunning(v2.fp32);
+  });
+
+  it('stops a model over the latency target at the canary and sends the canary back', async () => {
+    // 256 rows per run through 256→512→10: tens of milliseconds on one thread, 4 ms target
+    const slow = await upload('ticker', '3-slow', builder.buildMlpClassifier({ seed: 3, inputSize: 256, hidden: 512, batch: 256 }));
+    const r = await call<Rollout>('POST', '/api/v1/rollouts', { modelVersionId: slow.id, target: { scenario: SCENARIO }, waves: [{ count: 1, soakSeconds: 8 }, { percent: 100, soakSeconds: 5 }] });
+    const done = await finished(r.id);
+    expect(done.status, done.reason).toBe('rolled_back');
+    expect(done.waves.map((w) => w.status)).toEqual(['rolled_back', 'pending']);
+    const failed = done.waves[0]?.gate?.gates.filter((g) => !g.passed).map((g) => g.metric) ?? [];
+    // the canary is judged by the control plane on its latency, or by its own watchdog first (an update failure)
+    expect(failed.some((m) => m === 'latency' || m === 'update_failures' || m === 'baseline_regression')).toBe(true);
+    const canary = done.deviceStates.find((d) => d.wave === 0);
+    expect(canary?.state).toBe('rolled_back');
+    // every agent ends on v2: the canary by the control plane's rollback (or its own watchdog), the rest never left it
+    await allRunning(v2.fp32);
+  });
+
+  it('refuses on the device a model whose outputs are NaN: it fails its smoke test and never serves', async () => {
+    const conv = builder.buildConvNet({ seed: 4 });
+    // inputs this large overflow the convolutions: every output is NaN
+    const nan = await upload('ticker', '4-nan', { ...conv, inputs: conv.inputs.map((i) => ({ ...i, min: 3e38, max: 3.4e38 })) });
+    const r = await call<Rollout>('POST', '/api/v1/rollouts', { modelVersionId: nan.id, target: { scenario: SCENARIO }, waves: [{ count: 1, soakSeconds: 6 }, { percent: 100, soakSeconds: 5 }] });
+    const done = await finished(r.id);
+    expect(done.status, done.reason).toBe('rolled_back');
+    const updates = done.waves[0]?.gate?.gates.find((g) => g.metric === 'update_failures');
+    expect(updates?.passed).toBe(false);
+    expect(updates?.failingDevices[0]?.why).toContain('smoke_failed');
+    // no telemetry window ever carried the NaN model: it never served
+    const dbUrl = new URL(ADMIN_URL);
+    dbUrl.pathname = `/${dbName}`;
+    const c = new pg.Client({ connectionString: dbUrl.toString() });
+    await c.connect();
+    const served = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM "TelemetryWindow" WHERE "modelVersionId" = $1 AND inferences > 0`, [nan.id]);
+    await c.end();
+    expect(served.rows[0]?.n).toBe(0);
+    await allRunning(v2.fp32);
+  });
+});
