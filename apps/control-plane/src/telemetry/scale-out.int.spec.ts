@@ -6,7 +6,8 @@ import { buildMlpClassifier } from '@edge-fleet/onnx-builder';
 import { topics } from '@edge-fleet/shared';
 import { VARIANT_QUEUE } from '../infra/tokens.js';
 import type { VariantBuildQueue } from '../models/variant-build.queue.js';
-import { startHarness, waitFor, type Harness } from '../test-support/harness.js';
+import { jsonPost, startHarness, waitFor, type Harness } from '../test-support/harness.js';
+import { VirtualDevice } from '../test-support/virtual-device.js';
 
 /**
  * Two control-plane replicas (API + ingest + queues each) on one external broker (the machine's
@@ -16,7 +17,7 @@ const MOSQUITTO = process.env.TEST_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 let a: Harness;
 let b: Harness;
 beforeAll(async () => {
-  const env = { MQTT_URL: MOSQUITTO, QUEUE_PREFIX: `ef-scale-${randomBytes(4).toString('hex')}`, VARIANT_BUILD: 'on', VARIANT_BENCH_RUNS: '10' };
+  const env = { MQTT_URL: MOSQUITTO, QUEUE_PREFIX: `ef-scale-${randomBytes(4).toString('hex')}`, VARIANT_BUILD: 'on', VARIANT_BENCH_RUNS: '10', ROLLOUT_SWEEP_MS: '300' };
   a = await startHarness(env);
   b = await startHarness(env, { dbUrl: a.dbUrl });
 });
@@ -79,4 +80,40 @@ describe('scale-out: two replicas behind one broker', () => {
     expect(b.cp.ingest.stats.accepted).toBeGreaterThan(0);
     expect(a.cp.ingest.stats.accepted + b.cp.ingest.stats.accepted).toBe(total + 50);
   });
+
+  it('runs each step of a rollout once although both replicas run its queue and sweep it', async () => {
+    const m = buildMlpClassifier({ seed: 10 });
+    const form = new FormData();
+    form.set('file', new Blob([Buffer.from(m.bytes)]), 'mlp.onnx');
+    form.set('name', 'scale-rollout');
+    form.set('version', '1');
+    form.set('inputs', JSON.stringify(m.inputs));
+    const v = (await (await a.api('/api/v1/models', { method: 'POST', body: form })).json()) as { id: string };
+    // devices on the shared broker, enrolled through either replica
+    const devices = await Promise.all([a, b, a, b].map((h) => VirtualDevice.start(h, 'data_analysis_agent', 'cloud-cpu-node')));
+    try {
+      const res = await jsonPost(b, '/api/v1/rollouts', { modelVersionId: v.id, target: { deviceIds: devices.map((d) => d.id) }, waves: [{ count: 2, soakSeconds: 2 }, { percent: 100, soakSeconds: 1 }] });
+      expect(res.status).toBe(201);
+      const { id } = (await res.json()) as { id: string };
+      const done = await waitFor(async () => {
+        const r = (await (await a.api(`/api/v1/rollouts/${id}`)).json()) as { status: string; reason: string };
+        return ['completed', 'rolled_back', 'paused'].includes(r.status) ? r : null;
+      }, 60_000, 'rollout finished');
+      expect(done.status, done.reason).toBe('completed');
+      const db = new pg.Client({ connectionString: a.dbUrl });
+      await db.connect();
+      const assignments = await db.query<{ n: number; devices: number }>(`SELECT count(*)::int AS n, count(DISTINCT "deviceId")::int AS devices FROM "Assignment" WHERE "createdBy" = $1`, [`rollout:${id}`]);
+      const steps = await db.query<{ action: string; n: number }>(`SELECT action, count(*)::int AS n FROM "AuditEvent" WHERE "targetId" = $1 GROUP BY action ORDER BY action`, [id]);
+      await db.end();
+      expect(assignments.rows[0]).toEqual({ n: 4, devices: 4 });
+      expect(steps.rows).toEqual([
+        { action: 'rollout.created', n: 1 },
+        { action: 'rollout.status', n: 1 },
+        { action: 'rollout.wave_passed', n: 2 },
+        { action: 'rollout.wave_started', n: 2 },
+      ]);
+    } finally {
+      await Promise.all(devices.map((d) => d.stop()));
+    }
+  }, 90_000);
 });
