@@ -1,4 +1,4 @@
-import { AssignScenarioModelSchema, CreateEnrollmentTokenSchema, EnrollRequestSchema, EnrollResponseSchema, InputSpecListSchema, PolicySettingsSchema, ScenarioSchema } from '@edge-fleet/shared';
+import { AssignScenarioModelSchema, CreateEnrollmentTokenSchema, CreateRolloutSchema, EnrollRequestSchema, EnrollResponseSchema, InputSpecListSchema, PolicySettingsSchema, ScenarioSchema } from '@edge-fleet/shared';
 import { z } from 'zod';
 import { ListDevicesQuerySchema, TelemetryQuerySchema } from '../devices/devices.controller.js';
 
@@ -49,6 +49,12 @@ export function openApiDocument(): Record<string, unknown> {
       '/api/v1/policies/export.yaml': { get: { summary: 'The policy set as YAML (deployment-strategy shape)', security: bearer, responses: { '200': { description: 'YAML' } } } },
       '/api/v1/policies/import': { post: { summary: 'Replace policies from YAML, all or nothing', security: bearer, requestBody: { content: { 'application/yaml': { schema: { type: 'string' } } } }, responses: { '201': { description: 'applied' }, ...errors } } },
       '/api/v1/artifacts/{sha256}': { get: { summary: 'Download an artifact (HTTP Range supported)', security: [{ deviceBasic: [] }, { operatorToken: [] }], parameters: [idParam('sha256')], responses: { '200': { description: 'bytes' }, '206': { description: 'partial' } } } },
+      '/api/v1/rollouts': {
+        get: { summary: 'Rollouts, newest first, with device counts by state', security: bearer, responses: { '200': { description: 'rollouts' } } },
+        post: { summary: 'Start a staged rollout of a model version (waves, gates, failure policy)', security: bearer, requestBody: { content: json(CreateRolloutSchema) }, responses: { '201': { description: 'rollout' }, '404': { description: 'unknown model version' }, '409': { description: 'target devices already in an active rollout (named)' }, ...errors } },
+      },
+      '/api/v1/rollouts/{id}': { get: { summary: 'One rollout: waves, gate results with their figures, device states', security: bearer, parameters: [idParam('id')], responses: { '200': { description: 'rollout' }, '404': { description: 'unknown rollout' } } } },
+      '/api/v1/rollouts/{id}/{action}': { post: { summary: 'pause | resume | abort (rolls back what changed) | approve (the next wave)', security: bearer, parameters: [idParam('id'), idParam('action')], responses: { '200': { description: 'rollout' }, '409': { description: 'the action does not apply to the rollout status' }, ...errors } } },
       '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'ok' } } } },
       '/readyz': { get: { summary: 'Readiness of Postgres, Redis and MQTT', responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } } },
     },
