@@ -8,6 +8,7 @@ const LINKS = [
   { href: '/', label: 'Overview' },
   { href: '/devices', label: 'Devices' },
   { href: '/models', label: 'Models' },
+  { href: '/rollouts', label: 'Rollouts' },
   { href: '/policies', label: 'Policies' },
 ] as const;
 

@@ -1,3 +1,4 @@
-export function StatusBadge({ status }: { status: string }) {
-  return <span className={`badge status-${status}`}>{status}</span>;
+/** A status as a coloured pill; `label` is what it reads (the raw status by default). */
+export function StatusBadge({ status, label }: { status: string; label?: string }) {
+  return <span className={`badge status-${status}`}>{label ?? status}</span>;
 }

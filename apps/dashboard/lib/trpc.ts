@@ -18,6 +18,12 @@ export type TelemetryPoint = Outputs['devices']['telemetry']['points'][number];
 export type ModelVersion = Outputs['models']['list']['items'][number];
 export type ModelVariant = ModelVersion['variants'][number];
 export type Policy = Outputs['policies']['list']['items'][number];
+export type RolloutSummary = Outputs['rollouts']['list']['items'][number];
+export type RolloutView = Outputs['rollouts']['get'];
+export type RolloutWave = RolloutView['waves'][number];
+export type RolloutGate = NonNullable<RolloutWave['gate']>;
+export type RolloutGateOutcome = RolloutGate['gates'][number];
+export type RolloutDeviceState = RolloutView['deviceStates'][number];
 
 /** The tRPC error code of a failed call (`UNAUTHORIZED`, `NOT_FOUND`, …), if the server sent one. */
 export function errorCode(e: unknown): string | null {

@@ -12,17 +12,25 @@ export type PollState<T> =
   | { status: 'ok'; data: T; error: string }
   | { status: 'error'; error: string; code: string | null };
 
+export interface PollOptions<T> {
+  /** Polls again after an answer only while this holds (a finished rollout stops changing); default always. */
+  continueWhile?: (data: T) => boolean;
+}
+
 /**
- * Calls `load` now and every 2 s after the previous call settles (never two in flight), until unmount or a
- * key change. Keeps the last good data on a failed poll; an expired session sends the operator to sign in.
+ * Calls `load` now and every 2 s after the previous call settles (never two in flight), until unmount, a
+ * key change, or an answer for which `continueWhile` is false. Keeps the last good data on a failed poll;
+ * an expired session sends the operator to sign in.
  */
-export function usePolling<T>(load: (signal: AbortSignal) => Promise<T>, key: string): PollState<T> {
+export function usePolling<T>(load: (signal: AbortSignal) => Promise<T>, key: string, options: PollOptions<T> = {}): PollState<T> {
   const [state, setState] = useState<PollState<T>>({ status: 'loading' });
   const router = useRouter();
   // The latest `load` closure (it sees the current filters); `key` says when to start over.
   const loadRef = useRef(load);
+  const continueRef = useRef(options.continueWhile);
   useEffect(() => {
     loadRef.current = load;
+    continueRef.current = options.continueWhile;
   });
 
   useEffect(() => {
@@ -33,7 +41,9 @@ export function usePolling<T>(load: (signal: AbortSignal) => Promise<T>, key: st
     const tick = async () => {
       try {
         const data = await loadRef.current(abort.signal);
-        if (!abort.signal.aborted) setState({ status: 'ok', data, error: null });
+        if (abort.signal.aborted) return;
+        setState({ status: 'ok', data, error: null });
+        if (continueRef.current && !continueRef.current(data)) return;
       } catch (e) {
         if (abort.signal.aborted) return;
         const code = errorCode(e);

@@ -36,7 +36,7 @@ function unsigned(d: DesiredState): Omit<DesiredModel, 'manifest'> {
 const signer = new TestSigner();
 let agent: DeviceAgent | null = null;
 
-function desired(version: number, overrides: Partial<NonNullable<DesiredState['model']>> = {}): DesiredState {
+function desired(version: number, overrides: Partial<NonNullable<DesiredState['model']>> = {}, runtime: Partial<DesiredState['runtime']> = {}): DesiredState {
   return {
     schema: 1,
     deviceId,
@@ -61,7 +61,7 @@ function desired(version: number, overrides: Partial<NonNullable<DesiredState['m
       deviceId,
       version,
     ),
-    runtime: { targetRateHz: 50, windowSeconds: 1, intraOpThreads: 1 },
+    runtime: { targetRateHz: 50, windowSeconds: 1, intraOpThreads: 1, ...runtime },
   };
 }
 
@@ -178,6 +178,15 @@ describe('device agent against Mosquitto', () => {
       lastUpdate: { outcome: 'failed', reasonCode: 'smoke_failed' },
       active: { sha256: model.sha256, variantId: 'var-fp32' },
     });
+
+    // a healthy model that is too slow for the tier target the control plane sent never serves either
+    // (version 11: the next test uses 7 to 10, which stay above the watermark because failures do not raise it)
+    from = probe.messages.length;
+    const slow = { artifactUrl: server.url('/a/conv.onnx'), sha256: conv.sha256, sizeBytes: conv.bytes.length, variantId: 'var-slow', inputs: conv.inputs };
+    await probe.publish(topics.desired(deviceId), desired(11, slow, { health: { latencyTargetMs: 0.000_001, latencyPercentile: 'p99', errorRateMax: 0.01 } }), true);
+    const tooSlow = ReportedStateSchema.parse((await probe.waitFor(reportedWhere((r) => r.lastUpdate?.assignmentVersion === 11), 20_000, from)).payload);
+    expect(tooSlow).toMatchObject({ lastUpdate: { outcome: 'failed', reasonCode: 'smoke_failed' }, active: { sha256: model.sha256, variantId: 'var-fp32' } });
+    expect(tooSlow.lastUpdate?.message).toMatch(/^smoke latency median [\d.]+ ms over 5 runs exceeds the tier target p99 < 0\.000001 ms$/);
   });
 
   it('refuses, before fetching a byte, an artifact whose signed manifest does not check out', async () => {

@@ -52,7 +52,7 @@ export interface AgentOptions {
   download?: { stallTimeoutMs?: number; deadlineMs?: number };
   /** How many windows after an activation are judged, and how many bad ones roll back (3 and 2). */
   watchdog?: WatchdogConfig;
-  /** The targets a new model is judged against; `defaultPolicy(scenario)` unless overridden (tests). */
+  /** The targets a new model is judged against: overridden here (tests), else those in its desired state, else `defaultPolicy(scenario)`. */
   watchdogPolicy?: (scenario: Scenario) => WatchdogPolicy;
   /** Crash-safety tests: exit with 137 at this point (FLEET_AGENT_CRASH_AT). */
   crashAt?: CrashPoint;
@@ -137,8 +137,9 @@ export class DeviceAgent {
           this.telemetry.setWindowSeconds(runtime.windowSeconds);
         },
         onChange: () => void this.publishReported(),
-        onProbation: (model, scenario, since) => {
-          const policy = (this.options.watchdogPolicy ?? defaultPolicy)(scenario);
+        onProbation: (model, scenario, since, health) => {
+          // the targets the control plane sent with the model (the operator's policy), else the scenario's default
+          const policy = this.options.watchdogPolicy?.(scenario) ?? health ?? defaultPolicy(scenario);
           this.watchdog.arm(model, policy, since);
           this.logger.info('watchdog armed', { sha256: model.sha256, scenario, ...pickPolicy(policy) });
         },

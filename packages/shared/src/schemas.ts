@@ -76,11 +76,21 @@ export const InputSpecListSchema = z
     'an input may have at most 16,777,216 elements',
   );
 
+/** The tier targets of the device's scenario policy: its smoke test and watchdog judge a new model by them. */
+export const HealthTargetsSchema = z.strictObject({
+  latencyTargetMs: z.number().positive().max(3_600_000),
+  latencyPercentile: z.enum(['p50', 'p95', 'p99']),
+  errorRateMax: z.number().min(0).max(1),
+});
+export type HealthTargets = z.infer<typeof HealthTargetsSchema>;
+
 export const RuntimeSettingsSchema = z.strictObject({
   /** Inferences per second the workload generator drives. */
   targetRateHz: finite.min(0.1).max(10_000),
   windowSeconds: z.int().min(1).max(3_600),
   intraOpThreads: z.int().min(1).max(64),
+  /** Absent from older control planes: the agent then falls back to the default policy of its scenario. */
+  health: HealthTargetsSchema.optional(),
 });
 export type RuntimeSettings = z.infer<typeof RuntimeSettingsSchema>;
 

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { VariantMeasurementSchema, type DesiredState, type HardwareProfile, type InputSpec, type LatencyFigures, type Scenario } from '@edge-fleet/shared';
+import { VariantMeasurementSchema, type DesiredState, type HardwareProfile, type HealthTargets, type InputSpec, type LatencyFigures, type Scenario } from '@edge-fleet/shared';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { Db } from '../infra/prisma.js';
 import { PRISMA } from '../infra/tokens.js';
@@ -63,12 +63,15 @@ export async function insertAssignments(tx: Prisma.TransactionClient, items: rea
         UPDATE "Device" SET "assignmentVersion" = "assignmentVersion" + 1 WHERE id = ANY(${ids}::uuid[]) RETURNING id, "assignmentVersion"`
     : [];
   const versionOf = new Map(bumped.map((r) => [r.id, r.assignmentVersion]));
+  // the scenario's tier targets travel with the desired state: the device's smoke test and watchdog use them
+  const policies = ids.length ? await tx.policy.findMany({ select: { scenario: true, latencyTargetMs: true, latencyPercentile: true, errorRateMax: true } }) : [];
+  const healthOf = new Map(policies.map((p) => [p.scenario, { latencyTargetMs: p.latencyTargetMs, latencyPercentile: p.latencyPercentile as HealthTargets['latencyPercentile'], errorRateMax: p.errorRateMax }]));
   const states: DesiredState[] = [];
   const rows: Prisma.AssignmentCreateManyInput[] = [];
   for (const c of items) {
     const version = versionOf.get(c.device.id);
     if (version === undefined) continue; // deleted meanwhile
-    const desired = build(c.device.id, version, c.device.scenario, c.choice, c.reason);
+    const desired = build(c.device.id, version, c.device.scenario, c.choice, c.reason, healthOf.get(c.device.scenario) ?? null);
     states.push(desired);
     rows.push({ deviceId: c.device.id, version, modelVariantId: c.choice?.variantId ?? null, reason: c.reason, desired, createdBy: actor });
   }
@@ -76,7 +79,7 @@ export async function insertAssignments(tx: Prisma.TransactionClient, items: rea
   return states;
 }
 
-export type DesiredBuilder = (deviceId: string, version: number, scenario: Scenario, choice: VariantChoice | null, reason: string) => DesiredState;
+export type DesiredBuilder = (deviceId: string, version: number, scenario: Scenario, choice: VariantChoice | null, reason: string, health: HealthTargets | null) => DesiredState;
 
 const deviceSelect = { id: true, name: true, scenario: true, assignmentVersion: true, hardwareProfile: { select: { spec: true } } } satisfies Prisma.DeviceSelect;
 type DeviceRow = Prisma.DeviceGetPayload<{ select: typeof deviceSelect }>;

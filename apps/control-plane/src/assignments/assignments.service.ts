@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { PrecisionSchema, topics, type DesiredState, type Scenario, type VariantCandidate } from '@edge-fleet/shared';
+import { PrecisionSchema, topics, type DesiredState, type HealthTargets, type Scenario, type VariantCandidate } from '@edge-fleet/shared';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../infra/logger.js';
@@ -63,7 +63,7 @@ export class AssignmentsService {
   }
 
   /** The full desired state of one device: Postgres keeps it, MQTT carries a retained copy. */
-  readonly build = (deviceId: string, version: number, scenario: Scenario, c: VariantChoice | null, reason: string): DesiredState => {
+  readonly build = (deviceId: string, version: number, scenario: Scenario, c: VariantChoice | null, reason: string, health: HealthTargets | null): DesiredState => {
     const issuedAt = new Date();
     const model = c
       ? {
@@ -79,7 +79,7 @@ export class AssignmentsService {
       : null;
     return {
       schema: 1, deviceId, assignmentVersion: version, issuedAt: issuedAt.toISOString(), scenario, reason, model,
-      runtime: { targetRateHz: this.config.DEVICE_RATE_HZ, windowSeconds: this.config.TELEMETRY_WINDOW_SECONDS, intraOpThreads: 1 },
+      runtime: { targetRateHz: this.config.DEVICE_RATE_HZ, windowSeconds: this.config.TELEMETRY_WINDOW_SECONDS, intraOpThreads: 1, ...(health ? { health } : {}) },
     };
   };
 

@@ -107,6 +107,7 @@ describe('staged rollouts', () => {
     expect(gateOf(paused.waves[0]?.gate, 'silence')?.failingDevices[0]?.why).toBe('applied the model but sent no telemetry with it');
     const aborted = (await (await h.api(`/api/v1/rollouts/${created.id}/abort`, { method: 'POST' })).json()) as RolloutView;
     expect(aborted.status).toBe('aborted');
+    expect(aborted.waves.map((w) => w.status)).toEqual(['rolled_back', 'pending']);
     expect(aborted.deviceStates.filter((d) => d.state === 'rolled_back')).toHaveLength(1);
     const again = await h.api(`/api/v1/rollouts/${created.id}/resume`, { method: 'POST' });
     expect(again.status).toBe(409);

@@ -161,6 +161,8 @@ export class RolloutsService {
     await this.act(id, actor, 'abort', async (tx, r) => {
       if (!['running', 'awaiting_approval', 'paused'].includes(r.status)) throw new AppError('conflict', `rollout ${id} is ${r.status}; it has already ended`);
       const desired = await this.rollBack(tx, r, null, `rollout "${r.name}" aborted by ${actor}`);
+      // every wave that reached its devices was undone (a pending wave stays pending: it never started)
+      await tx.rolloutWave.updateMany({ where: { rolloutId: id, status: { in: ['soaking', 'passed', 'failed'] } }, data: { status: 'rolled_back' } });
       await this.transition(tx, r, { status: 'aborted', reason: `aborted by ${actor}; ${desired.length} device(s) sent back to their previous model` });
       return { desired, step: null };
     });

@@ -142,6 +142,13 @@ describe('plan', () => {
     expect(kinds(plan(c, target(1, model(SHA_B))))).toEqual(FULL);
   });
 
+  it('hands the tier targets from the desired state to the smoke step', () => {
+    const health = { latencyTargetMs: 4, latencyPercentile: 'p99' as const, errorRateMax: 0.01 };
+    const steps = plan(current(), target(1, model(SHA_A), { ...RUNTIME, health }));
+    expect(steps.find((s) => s.kind === 'smoke')).toEqual({ kind: 'smoke', model: model(SHA_A), health });
+    expect(plan(current(), target(1, model(SHA_A))).find((s) => s.kind === 'smoke')).toEqual({ kind: 'smoke', model: model(SHA_A) });
+  });
+
   it('plans nothing for a target below the watermark', () => {
     expect(plan(current({ watermark: 5 }), target(4, model(SHA_A)))).toEqual([]);
   });

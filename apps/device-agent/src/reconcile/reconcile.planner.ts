@@ -1,4 +1,4 @@
-import type { AgentPhase, DesiredModel, DesiredState, RuntimeSettings, Scenario } from '@edge-fleet/shared';
+import type { AgentPhase, DesiredModel, DesiredState, HealthTargets, RuntimeSettings, Scenario } from '@edge-fleet/shared';
 
 export type CandidateStage = 'downloaded' | 'verified' | 'loaded' | 'smoked';
 
@@ -22,7 +22,8 @@ export type Step =
   | { kind: 'download'; model: DesiredModel }
   | { kind: 'verify'; model: DesiredModel }
   | { kind: 'load'; model: DesiredModel; intraOpThreads: number }
-  | { kind: 'smoke'; model: DesiredModel }
+  /** `health`: the tier targets the candidate's smoke runs must meet, where the control plane sent them. */
+  | { kind: 'smoke'; model: DesiredModel; health?: HealthTargets }
   | { kind: 'activate'; model: DesiredModel; runtime: RuntimeSettings; scenario: Scenario }
   | { kind: 'rollback' }
   | { kind: 'update-settings'; model: DesiredModel; runtime: RuntimeSettings }
@@ -86,7 +87,7 @@ function planModel(current: CurrentState, target: DesiredState, stage: Candidate
     { kind: 'download', model },
     { kind: 'verify', model },
     { kind: 'load', model, intraOpThreads: runtime.intraOpThreads },
-    { kind: 'smoke', model },
+    { kind: 'smoke', model, ...(runtime.health ? { health: runtime.health } : {}) },
     { kind: 'activate', model, runtime, scenario: target.scenario },
   ];
   return chain.slice(resumeIndex(stage, current.verifiedArtifacts.has(model.sha256)));

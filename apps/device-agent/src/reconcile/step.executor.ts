@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import type { DesiredModel, RuntimeSettings, Scenario, UpdateOutcome } from '@edge-fleet/shared';
+import type { DesiredModel, HealthTargets, RuntimeSettings, Scenario, UpdateOutcome } from '@edge-fleet/shared';
 import { ArtifactError, type ArtifactDownloader, sha256File } from '../artifact/artifact.downloader.js';
 import type { CrashPoint } from '../core/crash-points.js';
 import type { Clock } from '../core/clock.js';
@@ -8,6 +8,9 @@ import type { EngineFactory, InferenceEngine } from '../engine/inference.engine.
 import type { ActiveRecord, AgentStateStore, PersistedState } from '../storage/agent-state.store.js';
 import type { CurrentState, Step } from './reconcile.planner.js';
 import { type FailureCode, StepFailure } from './step.failure.js';
+
+/** Smoke runs of a candidate; the first pays for warm-up and is not timed. */
+const SMOKE_RUNS = 6;
 
 
 export interface ExecutorDeps {
@@ -25,7 +28,8 @@ export interface ExecutorDeps {
   /** Something a reported state shows changed (outcome, watermark, active). */
   onChange: () => void;
   /** A new model went live (or was restored still on probation): the watchdog starts judging it. */
-  onProbation?: (model: DesiredModel, scenario: Scenario, since: number) => void;
+  /** `health`: the tier targets that came with the model (absent from older control planes). */
+  onProbation?: (model: DesiredModel, scenario: Scenario, since: number, health: HealthTargets | undefined) => void;
   /** Test hook: the process dies here when the point is selected (FLEET_AGENT_CRASH_AT). */
   crashPoint?: (point: CrashPoint) => void;
 }
@@ -90,7 +94,7 @@ export class StepExecutor {
         this.deps.onEngine(engine, record.model);
         this.deps.logger.info('restored active model', { sha256: record.model.sha256, fallback: record !== active });
         const probation = this.persisted.probation;
-        if (probation?.sha256 === record.model.sha256) this.deps.onProbation?.(record.model, probation.scenario, this.deps.clock.now());
+        if (probation?.sha256 === record.model.sha256) this.deps.onProbation?.(record.model, probation.scenario, this.deps.clock.now(), record.runtime.health);
         return;
       } catch (err) {
         this.deps.logger.error('could not restore a stored model', { sha256: record.model.sha256, error: errorMessage(err) });
@@ -146,7 +150,7 @@ export class StepExecutor {
         this.crash('after-load');
         return;
       case 'smoke':
-        return this.smoke();
+        return this.smoke(step.health);
       case 'activate':
         return this.activate(step.model, step.runtime, step.scenario, assignmentVersion);
       case 'rollback':
@@ -180,14 +184,26 @@ export class StepExecutor {
     }
   }
 
-  /** One inference with finite outputs before the candidate may replace the active model. */
-  private async smoke(): Promise<void> {
+  /**
+   * Smoke runs on the candidate before it may replace the active model: every output finite, and
+   * (where the control plane sent the tier targets) the median latency within the target — the
+   * first run, which pays for warm-up, is not counted.
+   */
+  private async smoke(health?: HealthTargets): Promise<void> {
     const c = this.candidate;
     if (c?.engine == null) throw new StepFailure('smoke_failed', 'no candidate loaded');
-    const result = await c.engine.run();
-    if (!result.ok) throw new StepFailure('smoke_failed', `smoke run failed: ${result.error ?? 'unknown error'}`);
+    const latencies: number[] = [];
+    for (let i = 0; i < SMOKE_RUNS; i++) {
+      const result = await c.engine.run();
+      if (!result.ok) throw new StepFailure('smoke_failed', `smoke run failed: ${result.error ?? 'unknown error'}`);
+      if (i > 0 && result.latencyMs !== null) latencies.push(result.latencyMs);
+    }
+    const median = [...latencies].sort((a, b) => a - b)[latencies.length >> 1] ?? 0;
+    if (health && median > health.latencyTargetMs) {
+      throw new StepFailure('smoke_failed', `smoke latency median ${median.toFixed(3)} ms over ${SMOKE_RUNS - 1} runs exceeds the tier target ${health.latencyPercentile} < ${health.latencyTargetMs} ms`);
+    }
     c.state.stage = 'smoked';
-    this.deps.logger.info('smoke run passed', { sha256: c.state.sha256, latencyMs: result.latencyMs });
+    this.deps.logger.info('smoke runs passed', { sha256: c.state.sha256, runs: SMOKE_RUNS, medianLatencyMs: median, targetMs: health?.latencyTargetMs ?? null });
   }
 
   private async activate(model: DesiredModel, runtime: RuntimeSettings, scenario: Scenario, assignmentVersion: number): Promise<void> {
@@ -211,7 +227,7 @@ export class StepExecutor {
     await replaced?.dispose();
     this.deps.logger.info('model activated', { sha256: model.sha256, variantId: model.variantId, previous: previous?.model.sha256 ?? null });
     await this.pruneArtifacts();
-    this.deps.onProbation?.(model, scenario, now);
+    this.deps.onProbation?.(model, scenario, now, runtime.health);
   }
 
   /** Back to the previous slot (no download): its file is re-hashed, loaded and swapped in. */

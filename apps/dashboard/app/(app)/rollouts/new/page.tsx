@@ -1,0 +1,5 @@
+import { RolloutForm } from '@/components/rollout-form';
+
+export default function NewRolloutPage() {
+  return <RolloutForm />;
+}

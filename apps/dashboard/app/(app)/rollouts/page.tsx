@@ -1,0 +1,5 @@
+import { RolloutList } from '@/components/rollout-list';
+
+export default function RolloutsPage() {
+  return <RolloutList />;
+}
