@@ -97,6 +97,26 @@ describe('staged rollouts', () => {
     expect(ds.filter((d) => d !== canary).every((d) => d.received.every((s) => s.model?.variantId !== v2.variant))).toBe(true);
   }, 60_000);
 
+  it('pauses before the next wave when 30 % of the canaries break the target and only 20 % may (reliability row 23)', async () => {
+    const ds = await fleet(20);
+    const gates = [{ metric: 'latency' as const, maxFailingShare: 0.2 }, { metric: 'silence' as const }, { metric: 'update_failures' as const }];
+    const res = await create({ name: 'thirty-percent', target: { deviceIds: ds.map((d) => d.id) }, waves: [{ count: 10, soakSeconds: 3 }, { percent: 100, soakSeconds: 1 }], gates, failurePolicy: 'pause' });
+    expect(res.status).toBe(201);
+    const created = (await res.json()) as RolloutView;
+    // three of the ten canaries (drawn by hash) turn out slow on the new model
+    const canary = new Set(created.deviceStates.filter((d) => d.wave === 0).map((d) => d.deviceId));
+    const slow = ds.filter((d) => canary.has(d.id)).slice(0, 3);
+    for (const d of slow) d.behaviour = { latencyMs: slowOnV2 };
+    const done = await until(created.id, ['paused', 'completed', 'rolled_back']);
+    expect(done.status).toBe('paused');
+    expect(gateOf(done.waves[0]?.gate, 'latency')).toMatchObject({ passed: false, judged: 10, failing: 3, maxFailingShare: 0.2 });
+    expect(done.waves.map((w) => w.status)).toEqual(['failed', 'pending']);
+    expect(done.reason).toContain('wave 1 failed its gates: latency (3 of 10 device(s)');
+    // nothing reached the second wave
+    expect(ds.filter((d) => !canary.has(d.id)).every((d) => d.received.every((s) => s.model?.variantId !== v2.variant))).toBe(true);
+    await h.api(`/api/v1/rollouts/${created.id}/abort`, { method: 'POST' });
+  }, 60_000);
+
   it('counts a silent device as failed, pauses on the pause policy, and abort rolls it back', async () => {
     const ds = await fleet(2, {});
     for (const d of ds) d.behaviour = { silent: true };
