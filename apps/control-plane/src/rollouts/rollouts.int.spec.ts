@@ -198,12 +198,15 @@ describe('staged rollouts', () => {
 
   it('runs a step once however many times its job is delivered', async () => {
     const ds = await fleet(3);
-    const created = (await (await create({ name: 'once', target: { deviceIds: ds.map((d) => d.id) }, waves: [{ count: 2, soakSeconds: 600 }, { percent: 100, soakSeconds: 1 }] })).json()) as RolloutView;
+    const created = (await (await create({ name: 'once', target: { deviceIds: ds.map((d) => d.id) }, waves: [{ count: 2, soakSeconds: 600 }, { percent: 100, soakSeconds: 1 }], notifyRatePerSecond: 1 })).json()) as RolloutView;
     const service = h.cp.app.get(RolloutsService);
     // the queued job, a replica's duplicate and a late retry all race on step 1 (one that finds the row locked fails and would be retried)
     await Promise.allSettled([service.advance({ rolloutId: created.id, step: 1 }), service.advance({ rolloutId: created.id, step: 1 }), service.advance({ rolloutId: created.id, step: 1 })]);
     await waitFor(async () => (await view(created.id)).waves[0]?.status === 'soaking', 10_000, 'wave soaking');
     await service.advance({ rolloutId: created.id, step: 1 });
+    // at one notification a second the last canary hears 2 s after the first: its soak starts then
+    const wave = (await view(created.id)).waves[0];
+    expect(Date.parse(wave?.soakUntil ?? '') - Date.parse(wave?.startedAt ?? '')).toBe(602_000);
     const rows = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Assignment" WHERE "createdBy" = $1`, [`rollout:${created.id}`]);
     expect(rows.rows[0]?.n).toBe(2);
     await h.api(`/api/v1/rollouts/${created.id}/abort`, { method: 'POST' });

@@ -221,11 +221,13 @@ export class RolloutsService {
     const gone = ids.filter((id) => !devices.some((d) => d.id === id));
     if (gone.length) await tx.rolloutDevice.updateMany({ where: { rolloutId: r.id, deviceId: { in: gone } }, data: { state: 'skipped', reason: 'revoked before its wave' } });
     const now = new Date();
-    const soakUntil = new Date(now.getTime() + wave.soakSeconds * 1_000);
+    // the soak starts for the last device when its (rate-limited) notification goes out
+    const spreadMs = Math.ceil((desired.length / plan.notifyRatePerSecond) * 1_000);
+    const soakUntil = new Date(now.getTime() + spreadMs + wave.soakSeconds * 1_000);
     await tx.rolloutWave.update({ where: { rolloutId_index: { rolloutId: r.id, index: wave.index } }, data: { status: 'soaking', startedAt: now, soakUntil } });
     const step = await this.transition(tx, r, { reason: `wave ${wave.index + 1} started: ${desired.length} device(s) notified${skipped ? `, ${skipped} skipped (no variant fits)` : ''}` });
     await appendAudit(tx, { actor: 'system', action: 'rollout.wave_started', targetType: 'rollout', targetId: r.id, details: { wave: wave.index, notified: desired.length, skipped: skipped + gone.length, soakUntil: soakUntil.toISOString() } });
-    return { desired: spread(desired, plan.notifyRatePerSecond), step: { rolloutId: r.id, step, delayMs: wave.soakSeconds * 1_000 } };
+    return { desired: spread(desired, plan.notifyRatePerSecond), step: { rolloutId: r.id, step, delayMs: soakUntil.getTime() - now.getTime() } };
   }
 
   /** Which variant each device gets (reads only: done before the caller takes locks where it can). */
