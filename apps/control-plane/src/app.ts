@@ -101,6 +101,9 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
   await variantQueue.start();
   await rolloutQueue.start();
   rollouts.startSweeping();
+  const refreshManifests = () => void assignments.refreshExpiringManifests().catch((e: unknown) => logger.warn('manifest refresh failed', { error: e instanceof Error ? e.message : String(e) }));
+  const manifestTimer = setInterval(refreshManifests, config.MANIFEST_REFRESH_INTERVAL_MS);
+  manifestTimer.unref();
 
   const auth = app.get(OperatorAuthService);
   const router = buildRouter({ fleet: app.get(FleetService), models: app.get(ModelsService), telemetry: app.get(TelemetryRepository), policies: app.get(PolicyRepository), assignments, rollouts });
@@ -122,6 +125,7 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
     app,
     ingest,
     stop: async () => {
+      clearInterval(manifestTimer);
       rollouts.stopSweeping();
       await rolloutQueue.stop();
       await variantQueue.stop();

@@ -170,6 +170,36 @@ export class AssignmentRepository {
     );
   }
 
+  /**
+   * Gives every device whose current assignment (with a model) was issued before `cutoff` a new
+   * assignment to the same variant, with the same reason; skips devices in active rollouts. Runs
+   * under a transaction-level advisory lock taken without waiting: another replica doing it means
+   * this one returns nothing.
+   */
+  async refreshAssignments(cutoff: Date, actor: string, build: DesiredBuilder): Promise<DesiredState[]> {
+    return this.db.$transaction(
+      async (tx) => {
+        const [lock] = await tx.$queryRaw<{ ok: boolean }[]>`SELECT pg_try_advisory_xact_lock(hashtext('edge-fleet.manifest-refresh')) AS ok`;
+        if (!lock?.ok) return [];
+        const due = await tx.$queryRaw<{ deviceId: string; scenario: string; modelVariantId: string; reason: string }[]>`
+          SELECT a."deviceId"::text AS "deviceId", d.scenario, a."modelVariantId"::text AS "modelVariantId", a.reason
+            FROM "Device" d JOIN "Assignment" a ON a."deviceId" = d.id AND a.version = d."assignmentVersion"
+           WHERE d.status <> 'revoked' AND a."modelVariantId" IS NOT NULL AND a."createdAt" < ${cutoff}
+             AND NOT EXISTS (SELECT 1 FROM "RolloutDevice" rd JOIN "Rollout" r ON r.id = rd."rolloutId"
+                              WHERE rd."deviceId" = d.id AND r.status IN ('running', 'awaiting_approval', 'paused'))
+           LIMIT 10000`;
+        if (due.length === 0) return [];
+        const choices = await this.choicesOf([...new Set(due.map((d) => d.modelVariantId))]);
+        const items = due.flatMap((d) => {
+          const choice = choices.get(d.modelVariantId);
+          return choice ? [{ device: { id: d.deviceId, scenario: d.scenario as Scenario }, choice, reason: d.reason }] : [];
+        });
+        return insertAssignments(tx, items, actor, build);
+      },
+      { timeout: 120_000, maxWait: 10_000 },
+    );
+  }
+
   /** Devices of a scenario that an active rollout is changing: a direct assignment must not race it. */
   async devicesInActiveRollouts(scenario: Scenario): Promise<{ deviceId: string; rolloutId: string }[]> {
     return this.db.$queryRaw<{ deviceId: string; rolloutId: string }[]>`

@@ -11,8 +11,6 @@ import { planAssignments, type DeviceDecision } from './assignment-planner.js';
 import { AssignmentRepository, type AssignableDevice, type VariantChoice } from './assignment.repository.js';
 import type { DesiredStateQueue } from './desired-state.queue.js';
 
-/** How long a signed manifest stays valid; the desired state is re-signed on every assignment. */
-const MANIFEST_TTL_MS = 30 * 86_400_000;
 
 export interface DecisionView {
   deviceId: string;
@@ -73,7 +71,7 @@ export class AssignmentsService {
           manifest: this.signing.signManifest({
             schema: 1, deviceId, modelVersionId: c.modelVersionId, variantId: c.variantId, precision: PrecisionSchema.parse(c.precision),
             sha256: c.sha256, sizeBytes: c.sizeBytes, version, hardwareClasses: [],
-            issuedAt: issuedAt.toISOString(), expiresAt: new Date(issuedAt.getTime() + MANIFEST_TTL_MS).toISOString(),
+            issuedAt: issuedAt.toISOString(), expiresAt: new Date(issuedAt.getTime() + this.config.MANIFEST_TTL_SECONDS * 1_000).toISOString(),
           }),
         }
       : null;
@@ -122,6 +120,21 @@ export class AssignmentsService {
     await this.queue.enqueue(states.map((s) => ({ deviceId: s.deviceId, assignmentVersion: s.assignmentVersion })));
     this.log.info('scenario assigned', { scenario, modelVersionId, assigned: chosen.length, refused: refused.length });
     return this.summary(scenario, modelVersionId, decisions);
+  }
+
+  /**
+   * Re-issues, with fresh manifests, the desired states whose manifests expire within the refresh
+   * window (same model, same reason, a new assignment number), so a healthy device never holds
+   * expired metadata; devices in an active rollout are left to it. One replica at a time.
+   */
+  async refreshExpiringManifests(now = new Date()): Promise<number> {
+    const cutoff = new Date(now.getTime() - (this.config.MANIFEST_TTL_SECONDS - this.config.MANIFEST_REFRESH_AHEAD_SECONDS) * 1_000);
+    const states = await this.repo.refreshAssignments(cutoff, 'system:manifest-refresh', this.build);
+    if (states.length) {
+      await this.queue.enqueue(states.map((s) => ({ deviceId: s.deviceId, assignmentVersion: s.assignmentVersion })));
+      this.log.info('manifests refreshed', { devices: states.length });
+    }
+    return states.length;
   }
 
   /** Re-publishes a device's desired state from Postgres; a device with none gets its scenario's model if one fits. */
