@@ -22,10 +22,17 @@ export interface MessageBus {
   stop(): Promise<void>;
 }
 
-/** The control plane's own MQTT connection, to an external broker. */
+/**
+ * The control plane's own MQTT connection, to an external broker. It is `connected` only once its
+ * subscriptions are back after a (re)connect: the broker forgets a clean session, and a publish
+ * that went out before the subscriptions were renewed could draw device replies nobody receives.
+ * Until then `publish` refuses at once (the desired-state job retries with backoff) instead of
+ * letting the client buffer it.
+ */
 export class MqttBus implements MessageBus {
   private client: MqttClient | null = null;
   private handler: MessageHandler = () => Promise.resolve();
+  private subscribed = false;
 
   constructor(private readonly o: MqttBusOptions) {}
 
@@ -34,7 +41,7 @@ export class MqttBus implements MessageBus {
   }
 
   get connected(): boolean {
-    return this.client?.connected ?? false;
+    return (this.client?.connected ?? false) && this.subscribed;
   }
 
   async start(): Promise<void> {
@@ -46,34 +53,48 @@ export class MqttBus implements MessageBus {
       clean: true,
       reconnectPeriod: 1_000,
       connectTimeout: 10_000,
+      // nothing is queued while the broker is away: publish refuses and its job retries
+      queueQoSZero: false,
     });
     this.client = client;
-    client.on('connect', () => {
-      client.subscribe(this.o.filters, { qos: 1 }, (err) => {
-        if (err) this.o.log.error('subscribe failed', { error: err.message });
+    const ready = new Promise<void>((resolve) => {
+      client.on('connect', () => {
+        client.subscribe(this.o.filters, { qos: 1 }, (err) => {
+          if (err) {
+            this.o.log.error('subscribe failed', { error: err.message });
+            return;
+          }
+          this.subscribed = true;
+          resolve();
+        });
       });
+    });
+    client.on('close', () => {
+      this.subscribed = false;
     });
     client.on('message', (topic, payload) => {
       this.handler(topic, payload).catch((e: unknown) => this.o.log.error('mqtt handler failed', { topic, error: String(e) }));
     });
     client.on('error', (e) => this.o.log.warn('mqtt error', { error: e.message }));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`MQTT broker at ${this.o.url} did not accept a connection within 10 s`)), 10_000);
-      client.once('connect', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      ready,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`MQTT broker at ${this.o.url} did not accept a connection and subscriptions within 10 s`)), 10_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
   }
 
   async publish(topic: string, payload: string, opts: { retain?: boolean } = {}): Promise<void> {
     const client = this.client;
     if (!client) throw new Error('MQTT bus not started');
+    if (!this.connected) throw new Error(`MQTT broker at ${this.o.url} is not connected (or its subscriptions are not renewed yet): publish refused, to be retried`);
     await client.publishAsync(topic, payload, { qos: 1, retain: opts.retain ?? false });
   }
 
   async stop(): Promise<void> {
     await this.client?.endAsync();
     this.client = null;
+    this.subscribed = false;
   }
 }

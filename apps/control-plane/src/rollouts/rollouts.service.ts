@@ -265,6 +265,12 @@ export class RolloutsService {
       const p = policies.get(scenario);
       return { ...e, policy: { latencyTargetMs: p?.latencyTargetMs ?? Infinity, latencyPercentile: (p?.latencyPercentile ?? 'p99') as LatencyPercentile, errorRateMax: p?.errorRateMax ?? 1, powerBudgetW: p?.powerBudgetW ?? null } };
     });
+    // a device whose report was lost (broker restart) but whose telemetry shows the new variant runs it
+    const running = evidence.filter((e) => e.state === 'notified' && e.windows > 0).map((e) => e.deviceId);
+    if (running.length) {
+      await tx.rolloutDevice.updateMany({ where: { rolloutId: r.id, deviceId: { in: running }, state: 'notified' }, data: { state: 'applied', appliedAt: new Date(), reason: 'applied (seen in its telemetry; no report received)' } });
+      for (const e of evidence) if (running.includes(e.deviceId)) e.state = 'applied';
+    }
     const baseline = await this.repo.baseline(r.id, wave.startedAt ?? new Date(0));
     const result = evaluateGates(evidence, (plan.gates ?? DEFAULT_GATES), (hc) => baseline.get(hc) ?? null, new Date());
     const figures = new Map<string, Prisma.InputJsonValue>(

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { MqttClient } from 'mqtt';
+import mqtt, { type MqttClient } from 'mqtt';
 import { DesiredStateSchema, topics, type DesiredState, type EnrollResponse, type HardwarePresetName, type ReportedState, type Scenario, type UpdateOutcome } from '@edge-fleet/shared';
 import { connectDevice, enrollDevice } from './device-client.js';
 import type { Harness } from './harness.js';
@@ -12,7 +12,19 @@ export interface VirtualDeviceBehaviour {
   /** Applies updates but sends no telemetry. */
   silent?: boolean;
   windowMs?: number;
+  /**
+   * Opt-in, read once by `start`: the device outlives broker outages as the real agent does. mqtt.js
+   * reconnects every `reconnectPeriodMs` (300 ms unless told); on every (re)connect the device
+   * subscribes to its desired state again when the broker kept no session, publishes `status`
+   * `online` (retained) so the control plane re-publishes its desired state from Postgres, and
+   * reports what it runs. While disconnected it sends no telemetry (windows are not queued).
+   * Without it, the device makes one connection and never reconnects.
+   */
+  reconnect?: boolean;
+  reconnectPeriodMs?: number;
 }
+
+const offline = (): Buffer => Buffer.from('{"state":"offline"}');
 
 /**
  * A device speaking the real protocol over the real broker, without onnxruntime: it applies each
@@ -26,8 +38,13 @@ export class VirtualDevice {
   applied: number | null = null;
   lastUpdate: UpdateOutcome | null = null;
   readonly received: DesiredState[] = [];
+  /** Connections made to the broker (the first one included); with `reconnect` it grows after each outage. */
+  connections = 0;
+  /** Publishes that failed or on-connect work that did not complete (e.g. the session ended meanwhile). */
+  readonly errors: string[] = [];
   private seq = 0;
   private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
 
   private constructor(
     readonly enrollment: EnrollResponse,
@@ -39,15 +56,85 @@ export class VirtualDevice {
     return this.enrollment.deviceId;
   }
 
+  /** Whether the MQTT session is up right now. */
+  get connected(): boolean {
+    return this.client.connected;
+  }
+
   static async start(h: Harness, scenario: Scenario, preset: HardwarePresetName, behaviour: VirtualDeviceBehaviour = {}): Promise<VirtualDevice> {
     const e = await enrollDevice(h, scenario, preset);
+    if (behaviour.reconnect) return VirtualDevice.startReconnecting(h, e, behaviour);
     const client = await connectDevice(h, e);
     const d = new VirtualDevice(e, client, behaviour);
+    d.connections = 1;
     client.on('message', (_topic, payload) => d.onDesired(payload));
     await client.subscribeAsync(topics.desired(e.deviceId), { qos: 1 });
-    await client.publishAsync(topics.status(e.deviceId), JSON.stringify({ state: 'online', bootId: d.bootId, at: new Date().toISOString() }), { qos: 1, retain: true });
+    await client.publishAsync(topics.status(e.deviceId), d.online(), { qos: 1, retain: true });
     d.timer = setInterval(() => d.window(), behaviour.windowMs ?? 200);
     return d;
+  }
+
+  /**
+   * Like `connectDevice` (same identity, credentials and Last Will), but mqtt.js keeps reconnecting;
+   * resolves once the first connection has subscribed and said `online`.
+   */
+  private static async startReconnecting(h: Harness, e: EnrollResponse, behaviour: VirtualDeviceBehaviour): Promise<VirtualDevice> {
+    const client = mqtt.connect(h.config.mqttUrl, {
+      clientId: e.deviceId,
+      username: e.deviceId,
+      password: e.deviceSecret,
+      protocolVersion: 4,
+      clean: true,
+      reconnectPeriod: behaviour.reconnectPeriodMs ?? 300,
+      connectTimeout: 5_000,
+      // subscriptions are made in onConnect, where the CONNACK says whether the broker kept them
+      resubscribe: false,
+      will: { topic: topics.status(e.deviceId), payload: offline(), qos: 1, retain: true },
+    });
+    const d = new VirtualDevice(e, client, behaviour);
+    client.on('message', (_topic, payload) => d.onDesired(payload));
+    // refused connections while the broker is away are expected: mqtt.js tries again
+    client.on('error', (err) => d.errors.push(`mqtt: ${err.message}`));
+    const first = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`device ${e.deviceId} did not connect to ${h.config.mqttUrl} within 5 s`)), 5_000);
+      client.on('connect', (connack) => {
+        d.onConnect(connack.sessionPresent).then(
+          (ok) => {
+            if (!ok) return;
+            clearTimeout(timer);
+            resolve();
+          },
+          (err: unknown) => d.errors.push(`on-connect: ${String(err)}`),
+        );
+      });
+    });
+    try {
+      await first;
+    } catch (err) {
+      client.end(true);
+      throw err;
+    }
+    d.timer = setInterval(() => d.window(), behaviour.windowMs ?? 200);
+    return d;
+  }
+
+  /** What the real agent does on each connection: subscriptions, presence, then its reported state. */
+  private async onConnect(sessionPresent: boolean): Promise<boolean> {
+    if (this.stopped) return false;
+    this.connections++;
+    try {
+      if (!sessionPresent) await this.client.subscribeAsync(topics.desired(this.id), { qos: 1 });
+      await this.client.publishAsync(topics.status(this.id), this.online(), { qos: 1, retain: true });
+      if (this.connections > 1 && (this.applied !== null || this.lastUpdate)) await this.report();
+      return true;
+    } catch (err) {
+      this.errors.push(`on-connect: ${err instanceof Error ? err.message : String(err)}`);
+      return false;
+    }
+  }
+
+  private online(): string {
+    return JSON.stringify({ state: 'online', bootId: this.bootId, at: new Date().toISOString() });
   }
 
   private onDesired(payload: Buffer): void {
@@ -66,17 +153,23 @@ export class VirtualDevice {
     void this.report();
   }
 
+  /** Never rejects: a report still in flight when the device stops is dropped with its connection. */
   private async report(): Promise<void> {
     const r: ReportedState = {
       schema: 1, deviceId: this.id, bootId: this.bootId, phase: this.active ? 'running' : 'idle', appliedAssignmentVersion: this.applied,
       active: this.active ? { modelVersionId: this.active.modelVersionId, variantId: this.active.variantId, precision: this.active.precision, sha256: this.active.sha256 } : null,
       lastUpdate: this.lastUpdate, agentVersion: 'virtual-device', reportedAt: new Date().toISOString(),
     };
-    await this.client.publishAsync(topics.reported(this.id), JSON.stringify(r), { qos: 1 });
+    try {
+      await this.client.publishAsync(topics.reported(this.id), JSON.stringify(r), { qos: 1 });
+    } catch (err) {
+      if (!this.stopped) this.errors.push(`report: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   private window(): void {
     if (!this.active || this.behaviour.silent) return;
+    if (this.behaviour.reconnect && !this.client.connected) return;
     const end = new Date();
     const ms = this.behaviour.latencyMs?.(this.active.variantId) ?? 5;
     const w = {
@@ -89,6 +182,7 @@ export class VirtualDevice {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.client.endAsync(true);
   }

@@ -1,0 +1,340 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildMlpClassifier } from '@edge-fleet/onnx-builder';
+import type { Scenario } from '@edge-fleet/shared';
+import pg from 'pg';
+import { freePort, jsonPost, startHarness, waitFor, type Harness } from '../test-support/harness.js';
+import { VirtualDevice } from '../test-support/virtual-device.js';
+import type { RolloutView } from './rollouts.service.js';
+
+/**
+ * Reliability: the MQTT broker is killed (SIGKILL, no persistence: every retained message and
+ * session is lost) just as wave 2 of a rollout is notified, and comes back on the same port a few
+ * seconds later. The control plane's rollout steps need only Postgres and Redis, so wave 2 starts
+ * during the outage and its desired-state publishes cannot reach the broker; the devices (which
+ * reconnect like the real agent) must still end on exactly what Postgres says they should run.
+ *
+ * A private Mosquitto on a free loopback port, for this file only: the machine's Mosquitto on 1883
+ * is shared and must not be killed.
+ */
+const MOSQUITTO_BIN = '/usr/sbin/mosquitto';
+const SCENARIO: Scenario = 'data_analysis_agent'; // p99 target 500 ms, fp32
+const DEVICES = 4;
+/** Wave 1 (the canary) soaks this long; the broker dies this long before that soak ends, i.e. before wave 2 is notified. */
+const WAVE1_SOAK_S = 3;
+const KILL_LEAD_MS = 300;
+const OUTAGE_MS = 2_500;
+/**
+ * Devices send no telemetry while the broker is away, and a wave-2 device can only apply v2 (and then
+ * send windows on it) once the broker and the control plane's connection to it are back: the broker
+ * returns ~2.2 s into wave 2's soak, the control plane reconnects within 1 s after that (its
+ * reconnect period), the devices within 0.3 s. A 6 s soak leaves ~2.5 s of telemetry on v2 before
+ * the gates judge wave 2. With a soak shorter than the outage, the silence gate would (rightly) fail
+ * wave 2 and the rollout would roll back; that is not what this test is about.
+ */
+const WAVE2_SOAK_S = 6;
+
+/** A Mosquitto process that can be killed and started again on the same port. */
+class Mosquitto {
+  private proc: ChildProcess | null = null;
+  private readonly killOnExit = () => this.proc?.kill('SIGKILL');
+
+  private constructor(
+    readonly dir: string,
+    readonly port: number,
+  ) {}
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
+
+  private get conf(): string {
+    return path.join(this.dir, 'mosquitto.conf');
+  }
+
+  private get logFile(): string {
+    return path.join(this.dir, 'mosquitto.log');
+  }
+
+  static async create(): Promise<Mosquitto> {
+    const m = new Mosquitto(await mkdtemp(path.join(tmpdir(), 'ef-mosquitto-')), await freePort());
+    await writeFile(m.conf, [`listener ${m.port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', ''].join('\n'));
+    process.once('exit', m.killOnExit); // should the test runner die before afterAll
+    return m;
+  }
+
+  /** Starts the broker and resolves once it accepts TCP connections. */
+  async start(): Promise<void> {
+    if (this.proc) throw new Error('mosquitto is already running');
+    const log = openSync(this.logFile, 'a');
+    const status: { exited: string | null } = { exited: null };
+    try {
+      const proc = spawn(MOSQUITTO_BIN, ['-c', this.conf], { stdio: ['ignore', log, log] });
+      this.proc = proc;
+      proc.once('exit', (code, signal) => {
+        status.exited = `exited with ${signal ?? `code ${String(code)}`}`;
+        if (this.proc === proc) this.proc = null;
+      });
+      proc.once('error', (e) => {
+        status.exited = `failed to start: ${e.message}`;
+      });
+    } finally {
+      closeSync(log);
+    }
+    const until = Date.now() + 5_000;
+    for (;;) {
+      if (status.exited) throw new Error(`mosquitto ${status.exited}:\n${this.log()}`);
+      if (await this.accepts()) return;
+      if (Date.now() > until) throw new Error(`mosquitto did not accept connections on ${this.port} within 5 s:\n${this.log()}`);
+      await sleep(25);
+    }
+  }
+
+  /** SIGKILL: no clean shutdown, no will messages, nothing saved. */
+  async kill(): Promise<void> {
+    const proc = this.proc;
+    if (!proc) return;
+    const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    proc.kill('SIGKILL');
+    await gone;
+    this.proc = null;
+  }
+
+  async close(): Promise<void> {
+    await this.kill();
+    process.removeListener('exit', this.killOnExit);
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  log(): string {
+    try {
+      return readFileSync(this.logFile, 'utf8').split('\n').slice(-20).join('\n');
+    } catch {
+      return '(no log)';
+    }
+  }
+
+  private accepts(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const s = connect({ host: '127.0.0.1', port: this.port });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => {
+        s.destroy();
+        resolve(false);
+      });
+    });
+  }
+}
+
+let mosquitto: Mosquitto | undefined;
+let h: Harness | undefined;
+let db: pg.Client | undefined;
+const devices: VirtualDevice[] = [];
+let v1: { id: string; variant: string };
+let v2: { id: string; variant: string };
+
+function harness(): Harness {
+  if (!h) throw new Error('harness not started');
+  return h;
+}
+
+function pgClient(): pg.Client {
+  if (!db) throw new Error('database not connected');
+  return db;
+}
+
+async function upload(name: string, version: string, seed: number): Promise<{ id: string; variant: string }> {
+  const m = buildMlpClassifier({ seed });
+  const form = new FormData();
+  form.set('file', new Blob([Buffer.from(m.bytes)]), 'm.onnx');
+  form.set('name', name);
+  form.set('version', version);
+  form.set('inputs', JSON.stringify(m.inputs));
+  const res = await harness().api('/api/v1/models', { method: 'POST', body: form });
+  expect(res.status).toBe(201);
+  const v = (await res.json()) as { id: string; variants: { id: string; precision: string; status: string }[] };
+  const fp32 = v.variants.find((x) => x.precision === 'fp32');
+  expect(fp32?.status).toBe('ready');
+  return { id: v.id, variant: fp32?.id ?? '' };
+}
+
+beforeAll(async () => {
+  mosquitto = await Mosquitto.create();
+  await mosquitto.start();
+  h = await startHarness({ MQTT_URL: mosquitto.url, ROLLOUT_SWEEP_MS: '500' });
+  db = new pg.Client({ connectionString: h.dbUrl });
+  await db.connect();
+  v1 = await upload('restart-detector', '1', 1);
+  v2 = await upload('restart-detector', '2', 2);
+  const res = await h.api(`/api/v1/scenarios/${SCENARIO}/model`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ modelVersionId: v1.id }) });
+  expect(res.status).toBe(200);
+}, 60_000);
+
+afterAll(async () => {
+  // each step runs whatever failed before it; the first error is reported at the end
+  const errors: unknown[] = [];
+  const step = async (fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (e) {
+      errors.push(e);
+    }
+  };
+  await step(() => Promise.all(devices.map((d) => d.stop())));
+  await step(async () => db?.end());
+  await step(async () => h?.close());
+  await step(async () => mosquitto?.close());
+  if (errors.length) throw errors[0];
+});
+
+const view = async (id: string) => (await (await harness().api(`/api/v1/rollouts/${id}`)).json()) as RolloutView;
+const TERMINAL = ['completed', 'rolled_back', 'aborted'];
+
+interface DeviceRow {
+  deviceId: string;
+  wave: number;
+  state: string;
+  reason: string;
+  assignmentVersion: number | null;
+  fromAssignmentVersion: number | null;
+  targetVariantId: string | null;
+  notifiedAt: Date | null;
+}
+
+describe('reliability: broker killed mid-rollout, restarted', () => {
+  it('keeps the rollout consistent in Postgres and re-derives every device\'s desired state from it after the restart', async () => {
+    const broker = mosquitto;
+    if (!broker) throw new Error('no broker');
+    const q = pgClient();
+
+    const ds = await Promise.all(Array.from({ length: DEVICES }, () => VirtualDevice.start(harness(), SCENARIO, 'cloud-cpu-node', { reconnect: true, reconnectPeriodMs: 300 })));
+    devices.push(...ds);
+    await waitFor(() => Promise.resolve(ds.every((d) => d.active?.variantId === v1.variant)), 15_000, 'devices running v1');
+
+    const res = await jsonPost(harness(), '/api/v1/rollouts', {
+      name: 'broker-restart', modelVersionId: v2.id, target: { deviceIds: ds.map((d) => d.id) },
+      waves: [{ count: 1, soakSeconds: WAVE1_SOAK_S }, { percent: 100, soakSeconds: WAVE2_SOAK_S }],
+    });
+    expect(res.status).toBe(201);
+    const created = (await res.json()) as RolloutView;
+    expect(created.waves.map((w) => w.size)).toEqual([1, DEVICES - 1]);
+
+    // wave 2 is notified when wave 1's soak ends (the gates pass, the next step runs at once): kill the broker just before
+    const soaking = await waitFor(async () => {
+      const v = await view(created.id);
+      return v.waves[0]?.status === 'soaking' && v.waves[0].soakUntil ? v : null;
+    }, 10_000, 'wave 1 soaking');
+    const wave1End = Date.parse(soaking.waves[0]?.soakUntil ?? '');
+    await sleep(Math.max(0, wave1End - KILL_LEAD_MS - Date.now()));
+    const canary = ds.filter((d) => d.active?.variantId === v2.variant);
+    expect(canary, 'the canary applied v2 before the outage').toHaveLength(1);
+
+    const killedAt = Date.now();
+    await broker.kill();
+    await sleep(OUTAGE_MS);
+    // the scenario did what it says: wave 1 was judged and wave 2 started while nobody could reach the broker
+    const during = await view(created.id);
+    expect(during.status).toBe('running');
+    expect(during.waves.map((w) => w.status)).toEqual(['passed', 'soaking']);
+    expect(ds.some((d) => d.connected)).toBe(false);
+    const restartedAt = Date.now();
+    const receivedBefore = ds.map((d) => d.received.length);
+    await broker.start();
+
+    const done = await waitFor(async () => {
+      const v = await view(created.id);
+      return TERMINAL.includes(v.status) ? v : null;
+    }, (WAVE1_SOAK_S + WAVE2_SOAK_S) * 1_000 + 15_000, 'rollout terminal');
+
+    // What the system should do: every device is healthy and, once the broker is back, gets its
+    // wave-2 instruction (the control plane could not deliver it while the broker was away) and sends
+    // telemetry on v2 well within wave 2's soak, so every gate passes and the rollout completes.
+    // A rollback here would mean a device never got (or never ran) what Postgres says it should run.
+    expect(done.status, `${done.status}: ${done.reason}`).toBe('completed');
+    expect(done.waves.map((w) => w.status)).toEqual(['passed', 'passed']);
+
+    const ids = ds.map((d) => d.id);
+    const rows = (
+      await q.query<DeviceRow>(
+        `SELECT "deviceId"::text AS "deviceId", wave, state, reason, "assignmentVersion", "fromAssignmentVersion", "targetVariantId"::text AS "targetVariantId", "notifiedAt"
+           FROM "RolloutDevice" WHERE "rolloutId" = $1 ORDER BY wave, "deviceId"`,
+        [created.id],
+      )
+    ).rows;
+    expect(rows).toHaveLength(DEVICES);
+    // the scenario did what it says: wave 2's notifications were committed (and queued) during the outage
+    for (const r of rows.filter((x) => x.wave === 1)) {
+      expect(r.notifiedAt?.getTime(), `wave-2 device ${r.deviceId} notified during the outage`).toBeGreaterThanOrEqual(killedAt);
+      expect(r.notifiedAt?.getTime(), `wave-2 device ${r.deviceId} notified during the outage`).toBeLessThan(restartedAt);
+    }
+    // exactly one rollout assignment per device: no notification was doubled by the outage
+    const made = await q.query<{ n: number; devices: number }>(`SELECT count(*)::int AS n, count(DISTINCT "deviceId")::int AS devices FROM "Assignment" WHERE "createdBy" = $1`, [`rollout:${created.id}`]);
+    expect(made.rows[0]).toEqual({ n: DEVICES, devices: DEVICES });
+
+    // Postgres: each device's latest assignment, which the devices must run exactly
+    const latest = new Map(
+      (
+        await q.query<{ deviceId: string; modelVariantId: string | null; version: number }>(
+          `SELECT DISTINCT ON ("deviceId") "deviceId"::text AS "deviceId", "modelVariantId"::text AS "modelVariantId", version
+             FROM "Assignment" WHERE "deviceId" = ANY($1::uuid[]) ORDER BY "deviceId", version DESC`,
+          [ids],
+        )
+      ).rows.map((r) => [r.deviceId, r]),
+    );
+    expect([...latest.values()].map((a) => a.modelVariantId)).toEqual(ds.map(() => v2.variant));
+    // what the control plane has recorded of each device's reports (given a moment for reports in flight)
+    const reported = async () =>
+      new Map(
+        (
+          await q.query<{ deviceId: string; appliedAssignmentVersion: number | null; activeVariantId: string | null; receivedAt: Date }>(
+            `SELECT "deviceId"::text AS "deviceId", "appliedAssignmentVersion", "activeVariantId", "receivedAt" FROM "ReportedState" WHERE "deviceId" = ANY($1::uuid[])`,
+            [ids],
+          )
+        ).rows.map((r) => [r.deviceId, r]),
+      );
+    const agrees = (rep: Awaited<ReturnType<typeof reported>>) => ds.every((d) => rep.get(d.id)?.appliedAssignmentVersion === d.applied && rep.get(d.id)?.activeVariantId === d.active?.variantId);
+    const rep = await waitFor(async () => { const r = await reported(); return agrees(r) ? r : null; }, 3_000, 'reported state').catch(() => reported());
+
+    // Once failed (fixed in MqttBus): on reconnect the control plane's MQTT client replayed the
+    // desired-state publishes it had buffered during the outage before it subscribed again to the
+    // devices' topics (the broker lost its session), so devices already back applied v2 and their
+    // `reported` went to nobody: RolloutDevice stayed `notified` and ReportedState still said v1.
+    // The bus now refuses to publish until its subscriptions are renewed; the desired-state job retries.
+    for (const d of ds) {
+      const want = latest.get(d.id);
+      const row = rows.find((r) => r.deviceId === d.id);
+      const got = rep.get(d.id);
+      const evidence = `device ${d.id} (wave ${String(row?.wave)}): runs assignment ${String(d.applied)}; RolloutDevice ${String(row?.state)}; ReportedState says assignment ${String(got?.appliedAssignmentVersion)} received ${got?.receivedAt.toISOString() ?? '-'}; broker killed ${new Date(killedAt).toISOString()}, restarted ${new Date(restartedAt).toISOString()}`;
+      // runs exactly what Postgres says it should (variant and assignment version)
+      expect.soft({ variant: d.active?.variantId ?? null, applied: d.applied }, evidence).toEqual({ variant: want?.modelVariantId ?? null, applied: want?.version ?? null });
+      // desired state re-derived from Postgres after the reconnect: the restarted broker held no
+      // retained message, so whatever the device got after the restart the control plane published
+      // from Postgres; the last one it got is its latest assignment
+      expect.soft(d.connections, `${evidence}: reconnected`).toBeGreaterThanOrEqual(2);
+      expect.soft(d.received.length, `${evidence}: got a desired state after the restart`).toBeGreaterThan(receivedBefore[ds.indexOf(d)] ?? 0);
+      expect.soft({ version: d.received.at(-1)?.assignmentVersion, variant: d.received.at(-1)?.model?.variantId ?? null }, evidence).toEqual({ version: want?.version, variant: want?.modelVariantId ?? null });
+      // the rollout's record of the device agrees with what it runs: the new model and `applied`
+      // (or the old one with a reported failure / a rollback, which a completed rollout has none of)
+      expect.soft(row?.state, `${evidence}: RolloutDevice state of a device running v2 in a completed rollout`).toBe('applied');
+      expect.soft({ target: row?.targetVariantId, version: row?.assignmentVersion, from: row?.fromAssignmentVersion }, evidence).toEqual({ target: v2.variant, version: want?.version, from: (want?.version ?? 0) - 1 });
+      // and the control plane's record of the device's reports agrees with the device
+      expect.soft({ applied: got?.appliedAssignmentVersion, variant: got?.activeVariantId }, `${evidence}: ReportedState in Postgres`).toEqual({ applied: d.applied, variant: d.active?.variantId });
+    }
+    // RolloutDevice rows agree with the terminal status: nothing left notified or pending (no wave was left untaken)
+    expect.soft(rows.filter((r) => r.state === 'notified' || r.state === 'pending').map((r) => `${r.deviceId}: ${r.state}`), 'devices left notified/pending in a completed rollout').toEqual([]);
+
+    // the audit trail: one wave_started per started wave, every step once
+    const audit = await q.query<{ action: string; wave: number | null }>(`SELECT action, (details->>'wave')::int AS wave FROM "AuditEvent" WHERE "targetId" = $1 ORDER BY id`, [created.id]);
+    expect(audit.rows.filter((r) => r.action === 'rollout.wave_started').map((r) => r.wave)).toEqual([0, 1]);
+    expect(audit.rows.map((r) => r.action)).toEqual(['rollout.created', 'rollout.wave_started', 'rollout.wave_passed', 'rollout.wave_started', 'rollout.wave_passed', 'rollout.status']);
+  }, 60_000);
+});
