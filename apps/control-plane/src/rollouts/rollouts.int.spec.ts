@@ -117,6 +117,28 @@ describe('staged rollouts', () => {
     await h.api(`/api/v1/rollouts/${created.id}/abort`, { method: 'POST' });
   }, 60_000);
 
+  it('waits for an approval before a wave that asks for one, and refuses actions that do not apply', async () => {
+    const ds = await fleet(3);
+    const created = (await (await create({ name: 'approval', target: { deviceIds: ds.map((d) => d.id) }, waves: [{ count: 1, soakSeconds: 1 }, { percent: 100, soakSeconds: 1, requireApproval: true }] })).json()) as RolloutView;
+    const waiting = await until(created.id, ['awaiting_approval', 'completed', 'rolled_back', 'paused']);
+    expect(waiting.status).toBe('awaiting_approval');
+    expect(waiting.reason).toBe('wave 2 waits for an operator\'s approval');
+    expect(waiting.waves.map((w) => w.status)).toEqual(['passed', 'pending']);
+    expect(ds.filter((d) => d.received.some((s) => s.model?.variantId === v2.variant))).toHaveLength(1);
+    const resume = await h.api(`/api/v1/rollouts/${created.id}/resume`, { method: 'POST' });
+    expect(resume.status).toBe(409);
+    expect(await errorOf(resume)).toContain('only a paused rollout can be resumed');
+    const approved = await h.api(`/api/v1/rollouts/${created.id}/approve`, { method: 'POST' });
+    expect(approved.status).toBe(200);
+    const done = await until(created.id, ['completed', 'rolled_back', 'paused']);
+    expect(done.status, done.reason).toBe('completed');
+    expect(ds.every((d) => d.active?.variantId === v2.variant)).toBe(true);
+    const audit = await db.query<{ action: string; actor: string }>(`SELECT action, actor FROM "AuditEvent" WHERE "targetId" = $1 AND action = 'rollout.approve'`, [created.id]);
+    expect(audit.rows).toHaveLength(1);
+    expect(audit.rows[0]?.actor).toMatch(/^operator:/);
+    expect((await h.api(`/api/v1/rollouts/${created.id}/approve`, { method: 'POST' })).status).toBe(409);
+  }, 60_000);
+
   it('counts a silent device as failed, pauses on the pause policy, and abort rolls it back', async () => {
     const ds = await fleet(2, {});
     for (const d of ds) d.behaviour = { silent: true };
