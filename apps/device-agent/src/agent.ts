@@ -16,7 +16,8 @@ import {
   topics,
 } from '@edge-fleet/shared';
 import { ArtifactDownloader } from './artifact/artifact.downloader.js';
-import { verifyManifest } from './artifact/manifest.verifier.js';
+import { authenticateManifest, verifyManifest } from './artifact/manifest.verifier.js';
+import { MetadataFreshness } from './artifact/metadata.freshness.js';
 import { withTimeout } from './core/async.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { type CrashPoint, crashNow } from './core/crash-points.js';
@@ -69,6 +70,7 @@ export class DeviceAgent {
   private readonly telemetry: TelemetryPublisher;
   private readonly latency = new LatencyWindow();
   private readonly watchdog: ModelWatchdog;
+  private readonly freshness: MetadataFreshness;
   private executor: StepExecutor | null = null;
   private reconciler: Reconciler | null = null;
   private activeModel: DesiredModel | null = null;
@@ -93,6 +95,12 @@ export class DeviceAgent {
       onWindow: (msg) => this.judgeWindow(msg),
     });
     this.telemetry.setWindowSeconds(DEFAULT_RUNTIME.windowSeconds);
+    this.freshness = new MetadataFreshness({
+      clock: this.clock,
+      logger: this.logger,
+      authenticate: (model) => authenticateManifest(model, { rootPublicKey: creds.rootPublicKey, deviceId: creds.deviceId }),
+      onChange: () => void this.publishReported(),
+    });
     this.session = new DeviceMqttSession({
       url: options.mqttUrl ?? creds.mqtt.url,
       deviceId: creds.deviceId,
@@ -150,6 +158,9 @@ export class DeviceAgent {
     this.executor = executor;
     this.logger.info('agent starting', { agentVersion: AGENT_VERSION, seed: this.options.seed });
     await executor.restore();
+    // Until the retained desired state arrives, the restored model's manifest is the newest metadata held.
+    const restored = executor.snapshot().active?.model ?? null;
+    if (restored !== null) this.freshness.hold(restored);
     this.reconciler = new Reconciler({
       executor,
       clock: this.clock,
@@ -167,6 +178,7 @@ export class DeviceAgent {
   /** Graceful: finish the reconcile step and the in-flight run, flush telemetry, go offline, release engines. */
   async stop(): Promise<void> {
     this.logger.info('agent stopping');
+    this.freshness.stop();
     await this.reconciler?.stop();
     await this.generator.stop();
     await withTimeout(this.telemetry.stop(this.session.connected), 2_000, 'final telemetry flush').catch((err: unknown) =>
@@ -186,6 +198,7 @@ export class DeviceAgent {
     const executor = this.executor;
     const snapshot = executor?.snapshot();
     const active = snapshot?.active?.model ?? null;
+    const stale = this.freshness.staleMetadata;
     return ReportedStateSchema.parse({
       schema: 1,
       deviceId: this.deviceId,
@@ -199,6 +212,14 @@ export class DeviceAgent {
       lastUpdate: executor?.state.lastUpdate ?? null,
       agentVersion: AGENT_VERSION,
       reportedAt: new Date(this.clock.now()).toISOString(),
+      // While metadata is stale, everything else still states facts: the model runs (phase, active),
+      // that assignment was applied and its update went as it went (appliedAssignmentVersion,
+      // lastUpdate). Rewriting them would misreport what runs, and the control plane's rollouts would
+      // read a failed lastUpdate as a failed update and a lower applied version as one not applied. What the
+      // agent can no longer claim is that it knows the newest assignment: that claim is withdrawn by
+      // `staleMetadata`. The key is left out rather than sent as null while fresh, so control planes
+      // whose strict schema predates it keep accepting every report without an alarm.
+      ...(stale === null ? {} : { staleMetadata: stale }),
     });
   }
 
@@ -259,7 +280,8 @@ export class DeviceAgent {
       return;
     }
     this.logger.info('desired state received', { assignmentVersion: parsed.data.assignmentVersion, sha256: parsed.data.model?.sha256 ?? null });
-    this.reconciler?.setTarget(parsed.data);
+    // a state refused as older than the watermark (a replay) is not held, so it has no say in freshness
+    if (this.reconciler?.setTarget(parsed.data) === true) this.freshness.hold(parsed.data.model, parsed.data.assignmentVersion);
   }
 
   private async onCommand(raw: unknown): Promise<void> {

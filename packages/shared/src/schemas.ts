@@ -194,6 +194,22 @@ export const ReportedStateSchema = z.strictObject({
   lastUpdate: UpdateOutcomeSchema.nullable(),
   agentVersion: z.string().max(64),
   reportedAt: isoDate,
+  /**
+   * Stale-metadata alarm: the newest desired state the agent holds is past its metadata expiry (a
+   * frozen or replayed desired state), so the agent cannot vouch that it is up to date. It keeps
+   * running its model. Absent or null: not stale (absent from older agents).
+   */
+  staleMetadata: z
+    .strictObject({
+      /** The assignment whose metadata expired. */
+      assignmentVersion: z.int().min(0),
+      /** When it expired: the earlier of the manifest's and its signing key's expiry. */
+      expiresAt: isoDate,
+      /** When the agent noticed. */
+      detectedAt: isoDate,
+    })
+    .nullable()
+    .optional(),
 });
 export type ReportedState = z.infer<typeof ReportedStateSchema>;
 

@@ -20,12 +20,31 @@ function checkSignature(data: Buffer, signatureB64: string, key: KeyObject, what
   if (!ok) fail(`${what} does not verify`);
 }
 
+export interface TrustContext {
+  /** base64 DER (SPKI) of the root key from enrollment. */
+  rootPublicKey: string;
+  deviceId: string;
+}
+
 /**
  * Checks a desired model's signed manifest before anything is downloaded or parsed: the signing
  * key is certified by the root key from enrollment and not expired, the manifest is signed by it,
  * is for this device, has not expired, and names exactly the artifact the desired state points at.
  */
-export function verifyManifest(model: DesiredModel, ctx: { rootPublicKey: string; deviceId: string; now: Date }): ManifestPayload {
+export function verifyManifest(model: DesiredModel, ctx: TrustContext & { now: Date }): ManifestPayload {
+  return checkManifest(model, ctx, ctx.now.getTime());
+}
+
+/**
+ * Every check of `verifyManifest` except the two expiries: whether the manifest is genuine, not
+ * whether it is still valid. The stale-metadata check reads expiry only from a genuine manifest.
+ */
+export function authenticateManifest(model: DesiredModel, ctx: TrustContext): ManifestPayload {
+  return checkManifest(model, ctx, null);
+}
+
+/** `now` null: expiry is not checked. */
+function checkManifest(model: DesiredModel, ctx: TrustContext, now: number | null): ManifestPayload {
   const { signingKey } = model.manifest;
   let root: KeyObject;
   let signer: KeyObject;
@@ -36,7 +55,7 @@ export function verifyManifest(model: DesiredModel, ctx: { rootPublicKey: string
     return fail('manifest keys are not valid Ed25519 public keys');
   }
   checkSignature(Buffer.from(`${signingKey.publicKey}.${signingKey.expiresAt}`), signingKey.rootSignature, root, 'the signing key certificate (root signature)');
-  if (Date.parse(signingKey.expiresAt) <= ctx.now.getTime()) fail(`the signing key expired at ${signingKey.expiresAt}`);
+  if (now !== null && Date.parse(signingKey.expiresAt) <= now) fail(`the signing key expired at ${signingKey.expiresAt}`);
   const bytes = Buffer.from(model.manifest.payload, 'base64');
   checkSignature(bytes, model.manifest.signature, signer, 'the manifest signature');
   let parsed: unknown;
@@ -49,7 +68,7 @@ export function verifyManifest(model: DesiredModel, ctx: { rootPublicKey: string
   if (!r.success) return fail(`the signed manifest is malformed: ${r.error.issues[0]?.message ?? ''}`);
   const m = r.data;
   if (m.deviceId !== ctx.deviceId) fail('the manifest was issued for another device');
-  if (Date.parse(m.expiresAt) <= ctx.now.getTime()) fail(`the manifest expired at ${m.expiresAt}`);
+  if (now !== null && Date.parse(m.expiresAt) <= now) fail(`the manifest expired at ${m.expiresAt}`);
   const mismatched = (['sha256', 'sizeBytes', 'variantId', 'modelVersionId', 'precision'] as const).filter((k) => m[k] !== model[k]);
   if (mismatched.length > 0) fail(`the desired state does not match its signed manifest (${mismatched.join(', ')})`);
   return m;
