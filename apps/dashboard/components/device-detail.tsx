@@ -2,6 +2,7 @@
 
 import { UpdateOutcomeSchema } from '@edge-fleet/shared/schemas';
 import { formatAgo, formatDateTime, formatLatencyTarget, formatMegabytes, formatMs, formatPercent, formatPower, humanize } from '@/lib/format';
+import { metadataLabel } from '@/lib/device-runs';
 import { trpc, type DeviceDetail as Detail, type TelemetryPoint } from '@/lib/trpc';
 import { usePolling } from '@/lib/use-polling';
 import { CHART_WINDOW_MINUTES, DeviceCharts } from './device-charts';
@@ -127,6 +128,7 @@ function StatePanel({ d, now }: { d: Detail; now: number }) {
     ['Phase', r?.phase ?? 'not reported'],
     ['Active model', d.active ? `${d.active.name} ${d.active.version} (${d.active.precision})` : 'none'],
     ['Last update', outcome],
+    ['Metadata', metadataLabel(r?.staleMetadata, r !== null)],
     ['Reported', r ? formatAgo(r.reportedAt, now) : 'never'],
     ['Last seen', formatAgo(d.lastSeenAt, now)],
     ['Enrolled', formatDateTime(d.enrolledAt)],

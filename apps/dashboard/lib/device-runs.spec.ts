@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runsLabel, runsTitle } from './device-runs';
+import { metadataLabel, runsLabel, runsTitle } from './device-runs';
 
 const active = { name: 'classifier', version: '2.0.0', precision: 'int8' };
 
@@ -15,5 +15,17 @@ describe('device runs', () => {
       /^assignment v4 desired, v3 applied \(phase: downloading\)\./,
     );
     expect(runsTitle({ active: null, assignmentVersion: 1, reported: null, reason: null })).toMatch(/not reported yet/);
+  });
+});
+
+describe('metadata label', () => {
+  it('says fresh, stale with the figures, or not reported', () => {
+    expect(metadataLabel(null, true)).toBe('fresh');
+    expect(metadataLabel(undefined, true)).toBe('fresh');
+    expect(metadataLabel(null, false)).toBe('not reported');
+    expect(metadataLabel({ assignmentVersion: 4, expiresAt: '2026-11-29T12:00:00.000Z', detectedAt: '2026-11-29T12:00:01.000Z' }, true)).toBe(
+      'STALE: the manifest of assignment v4 expired at 2026-11-29T12:00:00.000Z; the device keeps its model but cannot vouch that it is up to date',
+    );
+    expect(metadataLabel({ assignmentVersion: '4' }, true)).toBe('not reported (unreadable alarm)');
   });
 });

@@ -24,3 +24,16 @@ export function runsTitle(d: DeviceRunsFacts): string {
   }
   return d.reason ? `${state}. Why: ${d.reason}` : `${state}. No assignment yet.`;
 }
+
+/**
+ * The agent's stale-metadata alarm in words: its desired-state manifest expired (a frozen or
+ * replayed desired state), so it cannot vouch that it is up to date. Anything malformed reads as
+ * "not reported" rather than as fresh.
+ */
+export function metadataLabel(stale: unknown, hasReport: boolean): string {
+  if (!hasReport) return 'not reported';
+  if (stale === null || stale === undefined) return 'fresh';
+  const s = stale as { assignmentVersion?: unknown; expiresAt?: unknown };
+  if (typeof s.assignmentVersion !== 'number' || typeof s.expiresAt !== 'string') return 'not reported (unreadable alarm)';
+  return `STALE: the manifest of assignment v${s.assignmentVersion} expired at ${s.expiresAt}; the device keeps its model but cannot vouch that it is up to date`;
+}

@@ -28,11 +28,12 @@ export interface DeviceSummary {
     appliedAssignmentVersion: number | null;
     reportedAt: string;
     lastUpdate: unknown;
+    staleMetadata: unknown;
   } | null;
 }
 
 export function toDeviceSummary(r: DeviceSummaryRow): DeviceSummary {
-  const payload = (r.reported?.payload ?? null) as { lastUpdate?: unknown } | null;
+  const payload = (r.reported?.payload ?? null) as { lastUpdate?: unknown; staleMetadata?: unknown } | null;
   return {
     id: r.id,
     name: r.name,
@@ -52,6 +53,8 @@ export function toDeviceSummary(r: DeviceSummaryRow): DeviceSummary {
           appliedAssignmentVersion: r.reported.appliedAssignmentVersion,
           reportedAt: r.reported.reportedAt.toISOString(),
           lastUpdate: payload?.lastUpdate ?? null,
+          /** The agent's stale-metadata alarm (its desired-state manifest expired), or null. */
+          staleMetadata: payload?.staleMetadata ?? null,
         }
       : null,
   };
