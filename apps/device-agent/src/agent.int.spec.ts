@@ -180,11 +180,11 @@ describe('device agent against Mosquitto', () => {
     });
 
     // a healthy model that is too slow for the tier target the control plane sent never serves either
-    // (version 11: the next test uses 7 to 10, which stay above the watermark because failures do not raise it)
+    // (version 12: the next test uses 7 to 11, which stay above the watermark because failures do not raise it)
     from = probe.messages.length;
     const slow = { artifactUrl: server.url('/a/conv.onnx'), sha256: conv.sha256, sizeBytes: conv.bytes.length, variantId: 'var-slow', inputs: conv.inputs };
-    await probe.publish(topics.desired(deviceId), desired(11, slow, { health: { latencyTargetMs: 0.000_001, latencyPercentile: 'p99', errorRateMax: 0.01 } }), true);
-    const tooSlow = ReportedStateSchema.parse((await probe.waitFor(reportedWhere((r) => r.lastUpdate?.assignmentVersion === 11), 20_000, from)).payload);
+    await probe.publish(topics.desired(deviceId), desired(12, slow, { health: { latencyTargetMs: 0.000_001, latencyPercentile: 'p99', errorRateMax: 0.01 } }), true);
+    const tooSlow = ReportedStateSchema.parse((await probe.waitFor(reportedWhere((r) => r.lastUpdate?.assignmentVersion === 12), 20_000, from)).payload);
     expect(tooSlow).toMatchObject({ lastUpdate: { outcome: 'failed', reasonCode: 'smoke_failed' }, active: { sha256: model.sha256, variantId: 'var-fp32' } });
     expect(tooSlow.lastUpdate?.message).toMatch(/^smoke latency median [\d.]+ ms over 5 runs exceeds the tier target p99 < 0\.000001 ms$/);
   });
@@ -198,6 +198,7 @@ describe('device agent against Mosquitto', () => {
       ['a manifest naming other bytes', (d) => ({ ...unsigned(d), manifest: signer.signed({ ...unsigned(d), sha256: 'c'.repeat(64) }, deviceId, 8).manifest }), /does not match its signed manifest \(sha256\)/],
       ['a manifest issued for another device', (d) => signer.signed(unsigned(d), randomUUID(), 9), /another device/],
       ['an expired manifest', (d) => signer.signed(unsigned(d), deviceId, 10, { expiresAt: past }), /expired/],
+      ['a genuine manifest signed for an older assignment', (d) => signer.signed(unsigned(d), deviceId, 3), /signed for assignment 3, not for assignment 11/],
     ];
     let version = 7;
     for (const [, forge, message] of cases) {

@@ -15,7 +15,7 @@ import {
   TelemetryWindowSchema,
   topics,
 } from '@edge-fleet/shared';
-import { ArtifactDownloader } from './artifact/artifact.downloader.js';
+import { ArtifactDownloader, ArtifactError } from './artifact/artifact.downloader.js';
 import { authenticateManifest, verifyManifest } from './artifact/manifest.verifier.js';
 import { MetadataFreshness } from './artifact/metadata.freshness.js';
 import { withTimeout } from './core/async.js';
@@ -133,8 +133,10 @@ export class DeviceAgent {
         clock: this.clock,
         logger: this.logger,
         seed: this.options.seed,
-        verifyManifest: (model) => {
-          verifyManifest(model, { rootPublicKey: creds.rootPublicKey, deviceId: creds.deviceId, now: new Date(this.clock.now()) });
+        verifyManifest: (model, assignmentVersion) => {
+          const signed = verifyManifest(model, { rootPublicKey: creds.rootPublicKey, deviceId: creds.deviceId, now: new Date(this.clock.now()) });
+          // the manifest is bound to the instruction it was issued with: an old genuine manifest cannot ride a new number
+          if (signed.version !== assignmentVersion) throw new ArtifactError('signature_invalid', `the manifest was signed for assignment ${signed.version}, not for assignment ${assignmentVersion}`);
         },
         onEngine: (engine, model) => {
           this.activeModel = model;

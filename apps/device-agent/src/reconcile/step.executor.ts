@@ -23,8 +23,8 @@ export interface ExecutorDeps {
   /** The active engine changed (null: nothing runs). */
   onEngine: (engine: InferenceEngine | null, model: DesiredModel | null) => void;
   onRuntime: (runtime: RuntimeSettings) => void;
-  /** Throws an ArtifactError('signature_invalid') unless the model's signed manifest checks out. */
-  verifyManifest: (model: DesiredModel) => void;
+  /** Throws an ArtifactError('signature_invalid') unless the model's signed manifest checks out, for this assignment number. */
+  verifyManifest: (model: DesiredModel, assignmentVersion: number) => void;
   /** Something a reported state shows changed (outcome, watermark, active). */
   onChange: () => void;
   /** A new model went live (or was restored still on probation): the watchdog starts judging it. */
@@ -134,7 +134,7 @@ export class StepExecutor {
         return this.discardCandidate();
       case 'download':
         // the signature chain is checked before a byte is fetched, and so before any parse
-        this.deps.verifyManifest(step.model);
+        this.deps.verifyManifest(step.model, assignmentVersion);
         await this.deps.downloader.download(refOf(step.model));
         this.crash('after-download');
         this.candidate = { engine: null, state: { sha256: step.model.sha256, intraOpThreads: null, stage: 'downloaded' } };
