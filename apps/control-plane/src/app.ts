@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
-import { filters } from '@edge-fleet/shared';
+import { filters, parseTopic } from '@edge-fleet/shared';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { AppModule } from './app.module.js';
@@ -47,12 +47,17 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
   redis.on('error', (e: Error) => logger.warn('redis error', { error: e.message }));
   // The embedded broker is served in process: no loopback MQTT client between it and the ingest.
   let verifyDevice: (deviceId: string, secret: string) => Promise<boolean> = () => Promise.resolve(false);
+  let ingestTelemetry: (topic: string, payload: Buffer) => Promise<void> = () => Promise.reject(new Error('not started'));
   const broker = config.embeddedBroker
-    ? new EmbeddedBroker({ host: config.MQTT_EMBEDDED_HOST, port: config.MQTT_EMBEDDED_PORT, verifyDevice: (id, s) => verifyDevice(id, s), log: logger.child('broker') })
+    ? new EmbeddedBroker({
+        host: config.MQTT_EMBEDDED_HOST, port: config.MQTT_EMBEDDED_PORT, verifyDevice: (id, s) => verifyDevice(id, s), log: logger.child('broker'),
+        // telemetry is committed before the device's PUBACK (RELIABILITY row 18)
+        ackAfter: { matches: (topic) => parseTopic(topic)?.kind === 'telemetry', handle: (topic, payload) => ingestTelemetry(topic, payload) },
+      })
     : null;
   const deviceFilters = [filters.telemetry, filters.reported, filters.status];
   const bus: MessageBus = broker
-    ? broker.inProcessBus(deviceFilters, logger.child('mqtt-bus'))
+    ? broker.inProcessBus([filters.reported, filters.status], logger.child('mqtt-bus'))
     : new MqttBus({
         url: config.mqttUrl,
         clientId: `control-plane-${randomUUID()}`,
@@ -70,6 +75,8 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ config, prisma, pgPool, redis, bus, logger, desiredQueue, variantQueue, rolloutQueue, signing: await SigningService.open(config.dataDir) }), { logger: ['error', 'warn'] });
   const assignments = app.get(AssignmentsService);
   publishLatest = (id) => assignments.republish(id);
+  const handleDeviceMessage = app.get(DeviceMessagesHandler).handle;
+  ingestTelemetry = handleDeviceMessage;
   const rollouts = app.get(RolloutsService);
   advanceRollout = rollouts.advance;
   const variantBuilder = app.get(VariantBuildService);
@@ -87,7 +94,6 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
   const ingest = app.get(TelemetryIngestService);
   ingest.start();
   // handlers still running at shutdown finish before the database connections close
-  const handleDeviceMessage = app.get(DeviceMessagesHandler).handle;
   const inflight = new Set<Promise<void>>();
   let accepting = true;
   bus.onMessage((topic, payload) => {

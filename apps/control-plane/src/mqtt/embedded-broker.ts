@@ -9,6 +9,12 @@ export interface BrokerOptions {
   port: number;
   /** Verifies a device's id and secret (scrypt hash in Postgres). */
   verifyDevice: (deviceId: string, secret: string) => Promise<boolean>;
+  /**
+   * Handles an authorised device publish on a topic of `ackAfter` before aedes acknowledges it
+   * (aedes writes the QoS 1 PUBACK before it delivers to subscribers): telemetry is committed to
+   * Postgres first, so an acknowledged window is never lost. Such topics are not delivered in process.
+   */
+  ackAfter?: { matches: (topic: string) => boolean; handle: (topic: string, payload: Buffer) => Promise<void> };
   log: Logger;
 }
 
@@ -42,7 +48,18 @@ export class EmbeddedBroker {
       },
       authorizePublish: (client, packet, cb) => {
         const id = client ? this.identities.get(client) : undefined;
-        cb(id && mayPublish(id, packet.topic) ? null : new Error(`publish to ${packet.topic} denied`));
+        if (!id || !mayPublish(id, packet.topic)) return cb(new Error(`publish to ${packet.topic} denied`));
+        const after = this.o.ackAfter;
+        if (!after?.matches(packet.topic)) return cb(null);
+        const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+        after.handle(packet.topic, payload).then(
+          () => cb(null),
+          (e: unknown) => {
+            // not acknowledged: the device keeps the message and sends it again
+            this.o.log.error('device publish not handled; left unacknowledged', { topic: packet.topic, error: String(e) });
+            cb(new Error('not handled'));
+          },
+        );
       },
       authorizeSubscribe: (client, sub, cb) => {
         const id = this.identities.get(client);

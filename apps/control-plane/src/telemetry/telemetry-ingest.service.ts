@@ -12,14 +12,22 @@ const MAX_PAYLOAD_BYTES = 64 * 1024;
 
 export type IngestResult = { ok: true } | { ok: false; reason: string };
 
+interface Pending {
+  window: TelemetryWindow;
+  /** Settles the sender's wait: the row is committed (or, buffer full, dropped). */
+  done: (r: IngestResult) => void;
+}
+
 /**
  * Validates telemetry windows and writes them in batches. A malformed message is rejected with a
  * logged reason and kept in RejectedMessage; ingest goes on. A failed write keeps the batch and
- * retries, so nothing accepted is dropped while Postgres is briefly away.
+ * retries, so nothing accepted is dropped while Postgres is briefly away. `accept` resolves only
+ * once the window is committed, so the broker can hold the device's PUBACK until then: a crash
+ * between receipt and commit leaves the message unacknowledged, and the device sends it again.
  */
 @Injectable()
 export class TelemetryIngestService {
-  private buffer: TelemetryWindow[] = [];
+  private buffer: Pending[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private readonly log: Logger;
@@ -57,13 +65,13 @@ export class TelemetryIngestService {
     this.stats.accepted += 1;
     if (this.buffer.length >= MAX_BUFFER) {
       // bounded memory while Postgres is away or slower than the offered rate: the oldest goes, counted and logged
-      this.buffer.shift();
+      this.buffer.shift()?.done({ ok: false, reason: 'dropped: ingest buffer full' });
       this.stats.dropped += 1;
       if (this.stats.dropped % 1_000 === 1) this.log.error('telemetry buffer full: dropping the oldest windows', { dropped: this.stats.dropped, buffered: MAX_BUFFER });
     }
-    this.buffer.push(reason);
+    const committed = new Promise<IngestResult>((done) => this.buffer.push({ window: reason, done }));
     if (this.buffer.length >= MAX_BATCH) void this.flush();
-    return { ok: true };
+    return committed;
   }
 
   private check(topicDeviceId: string, payload: Buffer, now: number): TelemetryWindow | string {
@@ -96,8 +104,9 @@ export class TelemetryIngestService {
     while (this.buffer.length > 0) {
       const batch = this.buffer.slice(0, MAX_BATCH);
       try {
-        const inserted = await this.repo.insertBatch(batch);
+        const inserted = await this.repo.insertBatch(batch.map((p) => p.window));
         this.buffer.splice(0, batch.length);
+        for (const p of batch) p.done({ ok: true });
         this.stats.inserted += inserted;
         this.stats.duplicates += batch.length - inserted;
       } catch (e) {
