@@ -24,6 +24,7 @@ import { type CrashPoint, crashNow } from './core/crash-points.js';
 import { errorMessage, type Logger } from './core/logger.js';
 import { AGENT_VERSION } from './core/version.js';
 import type { EngineFactory } from './engine/inference.engine.js';
+import { createChildVetter, type ModelVetter } from './engine/model-vetting.js';
 import { createWorkerEngine } from './engine/worker-inference.engine.js';
 import { DeviceMqttSession, type InboundKind } from './mqtt/device.mqtt-session.js';
 import { DEFAULT_WATCHDOG, ModelWatchdog, type WatchdogConfig, type WatchdogPolicy } from './reconcile/model.watchdog.js';
@@ -47,6 +48,8 @@ export interface AgentOptions {
   mqttUrl?: string;
   clock?: Clock;
   createEngine?: EngineFactory;
+  /** Vets each candidate before it is loaded for serving; a child process per candidate by default. */
+  vetModel?: ModelVetter;
   powerCounters?: readonly string[];
   bootId?: string;
   /** Download stall timeout and overall deadline (ms); 30 s and 10 min by default. */
@@ -129,6 +132,7 @@ export class DeviceAgent {
       {
         downloader,
         createEngine: this.options.createEngine ?? createWorkerEngine,
+        vetModel: this.options.vetModel ?? createChildVetter(),
         store,
         clock: this.clock,
         logger: this.logger,

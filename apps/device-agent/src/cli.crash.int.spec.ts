@@ -106,7 +106,7 @@ afterAll(async () => {
   await server.stop();
 });
 
-const POINTS: CrashPoint[] = ['mid-download', 'after-download', 'after-verify', 'after-load', 'before-swap', 'after-swap-before-persist', 'after-persist-before-report'];
+const POINTS: CrashPoint[] = ['mid-download', 'after-download', 'after-verify', 'during-vetting', 'after-load', 'before-swap', 'after-swap-before-persist', 'after-persist-before-report'];
 
 describe('fleet-agent killed at each update step (FLEET_AGENT_CRASH_AT)', () => {
   it.each(POINTS)('%s: restarts with one complete, verified active model, reports it, and finishes the update', async (point) => {

@@ -8,6 +8,7 @@ export const CrashPointSchema = z.enum([
   'mid-download',
   'after-download',
   'after-verify',
+  'during-vetting',
   'after-load',
   'before-swap',
   'after-swap-before-persist',

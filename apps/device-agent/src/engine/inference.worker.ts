@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import { parentPort } from 'node:worker_threads';
 import type { InputSpec } from '@edge-fleet/shared';
-import { TensorDtypeSchema } from '@edge-fleet/shared';
 import * as ort from 'onnxruntime-node';
 import { FeedGenerator, type TensorValue } from './input.generator.js';
+import { feedsFor, finiteOutput, fromOrt, sessionOptions } from './ort-session.js';
 import { type FromWorker, type ToWorker, ToWorkerSchema } from './worker.protocol.js';
 
 /**
@@ -18,30 +18,9 @@ function send(msg: FromWorker): void {
   parentPort?.postMessage(msg);
 }
 
-function toOrt(value: TensorValue): ort.Tensor {
-  return new ort.Tensor(value.dtype, value.data, value.dims);
-}
-
-function fromOrt(tensor: ort.Tensor): TensorValue | null {
-  const dtype = TensorDtypeSchema.safeParse(tensor.type);
-  if (!dtype.success) return null;
-  return { dtype: dtype.data, dims: [...tensor.dims], data: tensor.data as TensorValue['data'] };
-}
-
-function finiteOutput(tensor: ort.Tensor): boolean {
-  const data = tensor.data;
-  if (data instanceof Float32Array || data instanceof Float64Array) return data.every(Number.isFinite);
-  return true;
-}
-
 async function load(path: string, inputs: InputSpec[], threads: number, seed: number): Promise<void> {
   try {
-    session = await ort.InferenceSession.create(path, {
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
+    session = await ort.InferenceSession.create(path, sessionOptions(threads));
     feeds = new FeedGenerator(inputs, seed);
     send({ type: 'loaded', inputNames: [...session.inputNames], outputNames: [...session.outputNames] });
   } catch (err) {
@@ -55,8 +34,7 @@ async function run(id: number, capture: boolean): Promise<void> {
     return;
   }
   const input = feeds.next();
-  const ortFeeds: Record<string, ort.Tensor> = {};
-  for (const [name, value] of input) ortFeeds[name] = toOrt(value);
+  const ortFeeds = feedsFor(input);
   try {
     const started = performance.now();
     const out = await session.run(ortFeeds);

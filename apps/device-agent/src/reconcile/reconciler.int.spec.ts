@@ -62,6 +62,7 @@ async function build(dataDir: string) {
     {
       downloader: new ArtifactDownloader({ modelsDir: join(dataDir, 'models'), username: 'u', password: 'p' }),
       createEngine: (o) => new StubEngine(o),
+      vetModel: () => Promise.resolve({ ok: true, report: { loadMs: 0, latenciesMs: [], totalMs: 0 } }),
       store, clock: systemClock, logger: silentLogger, seed: 1,
       verifyManifest: () => undefined, // manifest checks are covered in agent.int.spec and manifest.verifier.spec
       onEngine: (_e, m) => active.push(m?.variantId ?? null),

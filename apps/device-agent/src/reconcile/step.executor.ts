@@ -5,6 +5,7 @@ import type { CrashPoint } from '../core/crash-points.js';
 import type { Clock } from '../core/clock.js';
 import { errorMessage, type Logger } from '../core/logger.js';
 import type { EngineFactory, InferenceEngine } from '../engine/inference.engine.js';
+import type { ModelVetter } from '../engine/model-vetting.js';
 import type { ActiveRecord, AgentStateStore, PersistedState } from '../storage/agent-state.store.js';
 import type { CurrentState, Step } from './reconcile.planner.js';
 import { type FailureCode, StepFailure } from './step.failure.js';
@@ -16,6 +17,11 @@ const SMOKE_RUNS = 6;
 export interface ExecutorDeps {
   downloader: ArtifactDownloader;
   createEngine: EngineFactory;
+  /**
+   * Loads and runs a candidate outside the agent process before the serving worker opens it, so a
+   * model that crashes or exhausts the runtime takes down only that process (RELIABILITY rows 4, 10).
+   */
+  vetModel: ModelVetter;
   store: AgentStateStore;
   clock: Clock;
   logger: Logger;
@@ -169,8 +175,21 @@ export class StepExecutor {
 
   private async loadCandidate(model: DesiredModel, intraOpThreads: number): Promise<void> {
     await this.discardCandidate();
-    const engine = await this.loadEngine(this.deps.downloader.modelPath(model.sha256), model, intraOpThreads);
+    const path = this.deps.downloader.modelPath(model.sha256);
+    await this.vet(path, model, intraOpThreads);
+    const engine = await this.loadEngine(path, model, intraOpThreads);
     this.candidate = { engine, state: { sha256: model.sha256, intraOpThreads, stage: 'loaded' } };
+  }
+
+  /** Nothing is persisted or kept from vetting: a crash during it leaves the candidate 'verified'. */
+  private async vet(path: string, model: DesiredModel, intraOpThreads: number): Promise<void> {
+    const outcome = await this.deps.vetModel(
+      { path, inputs: model.inputs, intraOpThreads, seed: this.deps.seed },
+      { onStarted: () => this.crash('during-vetting') },
+    );
+    if (!outcome.ok) throw new StepFailure(outcome.code, `model ${model.sha256} failed its vetting: ${outcome.message}`);
+    const { loadMs, latenciesMs, totalMs } = outcome.report;
+    this.deps.logger.info('candidate vetted in a child process', { sha256: model.sha256, loadMs, latenciesMs, totalMs });
   }
 
   private async loadEngine(path: string, model: DesiredModel, intraOpThreads: number): Promise<InferenceEngine> {
