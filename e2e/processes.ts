@@ -58,3 +58,16 @@ export async function waitFor<T>(fn: () => Promise<T | null | undefined | false>
     await new Promise((r) => setTimeout(r, 250));
   }
 }
+
+/** A call to the control plane's REST API with the operator token; an error status throws with the body. */
+export async function callApi<T>(api: string, token: string, method: string, p: string, body?: unknown): Promise<T> {
+  const init: RequestInit = { method, headers: { authorization: `Bearer ${token}` } };
+  if (body instanceof FormData) init.body = body;
+  else if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers = { ...init.headers, 'content-type': 'application/json' };
+  }
+  const res = await fetch(`${api}${p}`, init);
+  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import pg from 'pg';
-import { freePort, ROOT, startProcess, waitFor, type Proc } from './processes.js';
+import { callApi, freePort, ROOT, startProcess, waitFor, type Proc } from './processes.js';
 
 /**
  * Staged rollouts with real agents (onnxruntime-node) on the control plane's broker: a healthy
@@ -39,17 +39,7 @@ interface Rollout {
   deviceStates: { deviceId: string; wave: number; state: string; reason: string }[];
 }
 
-async function call<T>(method: string, p: string, body?: unknown): Promise<T> {
-  const init: RequestInit = { method, headers: { authorization: `Bearer ${token}` } };
-  if (body instanceof FormData) init.body = body;
-  else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    init.headers = { ...init.headers, 'content-type': 'application/json' };
-  }
-  const res = await fetch(`${api}${p}`, init);
-  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
+const call = <T>(method: string, p: string, body?: unknown): Promise<T> => callApi<T>(api, token, method, p, body);
 
 async function upload(name: string, version: string, m: Generated): Promise<{ id: string; fp32: string }> {
   const form = new FormData();

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import pg from 'pg';
-import { freePort, ROOT, startProcess, waitFor, type Proc } from './processes.js';
+import { callApi, freePort, ROOT, startProcess, waitFor, type Proc } from './processes.js';
 
 const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const dbName = `ef_e2e_${Date.now().toString(36)}`;
@@ -15,17 +15,7 @@ let token = '';
 let cp: Proc;
 let browser: Browser | null = null;
 
-async function call<T>(method: string, p: string, body?: unknown): Promise<T> {
-  const init: RequestInit = { method, headers: { authorization: `Bearer ${token}` } };
-  if (body instanceof FormData) init.body = body;
-  else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    init.headers = { ...init.headers, 'content-type': 'application/json' };
-  }
-  const res = await fetch(`${api}${p}`, init);
-  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
+const call = <T>(method: string, p: string, body?: unknown): Promise<T> => callApi<T>(api, token, method, p, body);
 
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(tmpdir(), 'ef-e2e-'));

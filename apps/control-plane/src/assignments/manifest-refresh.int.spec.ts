@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildMlpClassifier } from '@edge-fleet/onnx-builder';
 import { ManifestPayloadSchema } from '@edge-fleet/shared';
-import { startHarness, waitFor, type Harness } from '../test-support/harness.js';
+import { startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
 import { VirtualDevice } from '../test-support/virtual-device.js';
 
 /** Manifests live 20 s here and are re-issued once older than 2 s (in production: 30 days, 7 days ahead). */
@@ -17,13 +16,7 @@ afterAll(async () => {
 
 describe('manifest refresh', () => {
   it('re-issues a desired state with a fresh manifest before it expires: same model, same reason, a higher number', async () => {
-    const m = buildMlpClassifier({ seed: 21 });
-    const form = new FormData();
-    form.set('file', new Blob([Buffer.from(m.bytes)]), 'm.onnx');
-    form.set('name', 'refresh');
-    form.set('version', '1');
-    form.set('inputs', JSON.stringify(m.inputs));
-    const v = (await (await h.api('/api/v1/models', { method: 'POST', body: form })).json()) as { id: string };
+    const v = await uploadMlp(h, 'refresh', '1', 21);
     device = await VirtualDevice.start(h, 'data_analysis_agent', 'cloud-cpu-node');
     await h.api('/api/v1/scenarios/data_analysis_agent/model', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ modelVersionId: v.id }) });
     const first = await waitFor(() => Promise.resolve(device.received.find((d) => d.model !== null)), 10_000, 'first desired state');

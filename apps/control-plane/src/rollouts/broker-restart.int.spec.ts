@@ -6,10 +6,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildMlpClassifier } from '@edge-fleet/onnx-builder';
 import type { Scenario } from '@edge-fleet/shared';
 import pg from 'pg';
-import { freePort, jsonPost, startHarness, waitFor, type Harness } from '../test-support/harness.js';
+import { freePort, jsonPost, startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
 import { VirtualDevice } from '../test-support/virtual-device.js';
 import type { RolloutView } from './rollouts.service.js';
 
@@ -152,29 +151,14 @@ function pgClient(): pg.Client {
   return db;
 }
 
-async function upload(name: string, version: string, seed: number): Promise<{ id: string; variant: string }> {
-  const m = buildMlpClassifier({ seed });
-  const form = new FormData();
-  form.set('file', new Blob([Buffer.from(m.bytes)]), 'm.onnx');
-  form.set('name', name);
-  form.set('version', version);
-  form.set('inputs', JSON.stringify(m.inputs));
-  const res = await harness().api('/api/v1/models', { method: 'POST', body: form });
-  expect(res.status).toBe(201);
-  const v = (await res.json()) as { id: string; variants: { id: string; precision: string; status: string }[] };
-  const fp32 = v.variants.find((x) => x.precision === 'fp32');
-  expect(fp32?.status).toBe('ready');
-  return { id: v.id, variant: fp32?.id ?? '' };
-}
-
 beforeAll(async () => {
   mosquitto = await Mosquitto.create();
   await mosquitto.start();
   h = await startHarness({ MQTT_URL: mosquitto.url, ROLLOUT_SWEEP_MS: '500' });
   db = new pg.Client({ connectionString: h.dbUrl });
   await db.connect();
-  v1 = await upload('restart-detector', '1', 1);
-  v2 = await upload('restart-detector', '2', 2);
+  v1 = await uploadMlp(harness(), 'restart-detector', '1', 1);
+  v2 = await uploadMlp(harness(), 'restart-detector', '2', 2);
   const res = await h.api(`/api/v1/scenarios/${SCENARIO}/model`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ modelVersionId: v1.id }) });
   expect(res.status).toBe(200);
 }, 60_000);

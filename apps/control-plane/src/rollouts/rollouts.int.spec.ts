@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildMlpClassifier } from '@edge-fleet/onnx-builder';
 import type { CreateRolloutInput, GateResult, Scenario } from '@edge-fleet/shared';
 import pg from 'pg';
-import { jsonPost, startHarness, waitFor, type Harness } from '../test-support/harness.js';
+import { jsonPost, startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
 import { VirtualDevice, type VirtualDeviceBehaviour } from '../test-support/virtual-device.js';
 import { RolloutsService, type RolloutView } from './rollouts.service.js';
 
@@ -13,23 +12,12 @@ let v1: { id: string; variant: string };
 let v2: { id: string; variant: string };
 const SCENARIO: Scenario = 'data_analysis_agent'; // p99 target 500 ms, fp32
 
-async function upload(name: string, version: string, seed: number): Promise<{ id: string; variant: string }> {
-  const m = buildMlpClassifier({ seed });
-  const form = new FormData();
-  form.set('file', new Blob([Buffer.from(m.bytes)]), 'm.onnx');
-  form.set('name', name);
-  form.set('version', version);
-  form.set('inputs', JSON.stringify(m.inputs));
-  const v = (await (await h.api('/api/v1/models', { method: 'POST', body: form })).json()) as { id: string; variants: { id: string; precision: string }[] };
-  return { id: v.id, variant: v.variants.find((x) => x.precision === 'fp32')?.id ?? '' };
-}
-
 beforeAll(async () => {
   h = await startHarness({ ROLLOUT_SWEEP_MS: '500' });
   db = new pg.Client({ connectionString: h.dbUrl });
   await db.connect();
-  v1 = await upload('detector', '1', 1);
-  v2 = await upload('detector', '2', 2);
+  v1 = await uploadMlp(h, 'detector', '1', 1);
+  v2 = await uploadMlp(h, 'detector', '2', 2);
   for (const s of [SCENARIO, 'content_generation_agent']) {
     const res = await h.api(`/api/v1/scenarios/${s}/model`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ modelVersionId: v1.id }) });
     expect(res.status).toBe(200);

@@ -6,7 +6,7 @@ import { buildMlpClassifier } from '@edge-fleet/onnx-builder';
 import { topics } from '@edge-fleet/shared';
 import { VARIANT_QUEUE } from '../infra/tokens.js';
 import type { VariantBuildQueue } from '../models/variant-build.queue.js';
-import { jsonPost, startHarness, waitFor, type Harness } from '../test-support/harness.js';
+import { jsonPost, startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
 import { VirtualDevice } from '../test-support/virtual-device.js';
 
 /**
@@ -83,13 +83,7 @@ describe('scale-out: two replicas behind one broker', () => {
   });
 
   it('runs each step of a rollout once although both replicas run its queue and sweep it', async () => {
-    const m = buildMlpClassifier({ seed: 10 });
-    const form = new FormData();
-    form.set('file', new Blob([Buffer.from(m.bytes)]), 'mlp.onnx');
-    form.set('name', 'scale-rollout');
-    form.set('version', '1');
-    form.set('inputs', JSON.stringify(m.inputs));
-    const v = (await (await a.api('/api/v1/models', { method: 'POST', body: form })).json()) as { id: string };
+    const v = await uploadMlp(a, 'scale-rollout', '1', 10);
     // devices on the shared broker, enrolled through either replica
     const devices = await Promise.all([a, b, a, b].map((h) => VirtualDevice.start(h, 'data_analysis_agent', 'cloud-cpu-node')));
     try {

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildMlpClassifier } from '@edge-fleet/onnx-builder';
 import pg from 'pg';
 import { startControlPlane, type ControlPlane } from '../app.js';
 import { ConfigSchema, deriveConfig, type Config } from '../config.js';
@@ -136,4 +137,20 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | null | false>
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Uploads a generated MLP classifier as a model version; returns its id and its FP32 variant's id. */
+export async function uploadMlp(h: Harness, name: string, version: string, seed: number): Promise<{ id: string; variant: string }> {
+  const m = buildMlpClassifier({ seed });
+  const form = new FormData();
+  form.set('file', new Blob([Buffer.from(m.bytes)]), `${name}.onnx`);
+  form.set('name', name);
+  form.set('version', version);
+  form.set('inputs', JSON.stringify(m.inputs));
+  const res = await h.api('/api/v1/models', { method: 'POST', body: form });
+  if (res.status !== 201) throw new Error(`upload of ${name} ${version} failed: ${res.status} ${await res.text()}`);
+  const v = (await res.json()) as { id: string; variants: { id: string; precision: string }[] };
+  const fp32 = v.variants.find((x) => x.precision === 'fp32');
+  if (!fp32) throw new Error(`upload of ${name} ${version} has no FP32 variant`);
+  return { id: v.id, variant: fp32.id };
 }
