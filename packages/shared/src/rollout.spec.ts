@@ -39,6 +39,12 @@ describe('CreateRolloutSchema', () => {
     expect(CreateRolloutSchema.safeParse({ ...base, target: {} }).error?.issues[0]?.message).toContain('the target is empty');
     expect(CreateRolloutSchema.safeParse({ ...base, waves: [{ percent: 100, count: 1, soakSeconds: 1 }] }).success).toBe(false);
   });
+  it('takes gates for one wave, and names a bad metric there too', () => {
+    const ok = CreateRolloutSchema.parse({ ...base, waves: [{ count: 1, soakSeconds: 5, gates: [{ metric: 'latency', max: 2 }] }, { percent: 100, soakSeconds: 5 }] });
+    expect(ok.waves[0]?.gates).toEqual([{ metric: 'latency', max: 2, maxFailingShare: 0 }]);
+    const bad = CreateRolloutSchema.safeParse({ ...base, waves: [{ percent: 100, soakSeconds: 5, gates: [{ metric: 'fps' }] }] });
+    expect(bad.error?.issues[0]?.path).toEqual(['waves', 0, 'gates', 0, 'metric']);
+  });
   it('fills in the defaults', () => {
     expect(CreateRolloutSchema.parse(base)).toMatchObject({ failurePolicy: 'rollback', notifyRatePerSecond: 100, waves: [{ requireApproval: false }] });
   });

@@ -14,20 +14,6 @@ export const RolloutTargetSchema = z
   });
 export type RolloutTarget = z.infer<typeof RolloutTargetSchema>;
 
-export const WaveSpecSchema = z
-  .strictObject({
-    /** A number of devices, or */
-    count: z.int().min(1).max(1_000_000).optional(),
-    /** a share of the target, in percent. */
-    percent: z.number().gt(0).max(100).optional(),
-    /** How long the wave's devices run the new model before the gates judge it. */
-    soakSeconds: z.int().min(1).max(7 * 86_400),
-    /** The wave waits for an operator's approval before it starts (not allowed on the first wave). */
-    requireApproval: z.boolean().default(false),
-  })
-  .refine((w) => (w.count === undefined) !== (w.percent === undefined), { message: 'a wave has either a count or a percent, not both or neither' });
-export type WaveSpec = z.infer<typeof WaveSpecSchema>;
-
 export const GATE_METRICS = ['latency', 'error_rate', 'power', 'update_failures', 'silence', 'baseline_regression'] as const;
 export type GateMetric = (typeof GATE_METRICS)[number];
 
@@ -51,6 +37,26 @@ export const DEFAULT_GATES: readonly GateSpec[] = [
   { metric: 'silence', maxFailingShare: 0 },
   { metric: 'baseline_regression', max: 0.25, maxFailingShare: 0 },
 ];
+
+export const WaveSpecSchema = z
+  .strictObject({
+    /** A number of devices, or */
+    count: z.int().min(1).max(1_000_000).optional(),
+    /** a share of the target, in percent. */
+    percent: z.number().gt(0).max(100).optional(),
+    /** How long the wave's devices run the new model before the gates judge it. */
+    soakSeconds: z.int().min(1).max(7 * 86_400),
+    /** The wave waits for an operator's approval before it starts (not allowed on the first wave). */
+    requireApproval: z.boolean().default(false),
+    /** Gates for this wave only, replacing the rollout's (e.g. a stricter canary). */
+    gates: z
+      .array(GateSpecSchema)
+      .max(GATE_METRICS.length)
+      .refine((g) => new Set(g.map((x) => x.metric)).size === g.length, 'a metric may have one gate only')
+      .optional(),
+  })
+  .refine((w) => (w.count === undefined) !== (w.percent === undefined), { message: 'a wave has either a count or a percent, not both or neither' });
+export type WaveSpec = z.infer<typeof WaveSpecSchema>;
 
 /** A latency regression against the baseline counts only beyond this share of the tier target as well. */
 export const BASELINE_SLACK_OF_TARGET = 0.1;

@@ -87,8 +87,9 @@ describe('staged rollouts', () => {
 
   it('pauses before the next wave when 30 % of the canaries break the target and only 20 % may (reliability row 23)', async () => {
     const ds = await fleet(20);
+    // the canary's own gates (the rollout's default gates would allow no failing device at all)
     const gates = [{ metric: 'latency' as const, maxFailingShare: 0.2 }, { metric: 'silence' as const }, { metric: 'update_failures' as const }];
-    const res = await create({ name: 'thirty-percent', target: { deviceIds: ds.map((d) => d.id) }, waves: [{ count: 10, soakSeconds: 3 }, { percent: 100, soakSeconds: 1 }], gates, failurePolicy: 'pause' });
+    const res = await create({ name: 'thirty-percent', target: { deviceIds: ds.map((d) => d.id) }, waves: [{ count: 10, soakSeconds: 3, gates }, { percent: 100, soakSeconds: 1 }], failurePolicy: 'pause' });
     expect(res.status).toBe(201);
     const created = (await res.json()) as RolloutView;
     // three of the ten canaries (drawn by hash) turn out slow on the new model
@@ -98,6 +99,7 @@ describe('staged rollouts', () => {
     const done = await until(created.id, ['paused', 'completed', 'rolled_back']);
     expect(done.status).toBe('paused');
     expect(gateOf(done.waves[0]?.gate, 'latency')).toMatchObject({ passed: false, judged: 10, failing: 3, maxFailingShare: 0.2 });
+    expect(done.waves[0]?.gate?.gates.map((g) => g.metric)).toEqual(['latency', 'silence', 'update_failures']);
     expect(done.waves.map((w) => w.status)).toEqual(['failed', 'pending']);
     expect(done.reason).toContain('wave 1 failed its gates: latency (3 of 10 device(s)');
     // nothing reached the second wave

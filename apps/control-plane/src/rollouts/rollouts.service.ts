@@ -272,7 +272,9 @@ export class RolloutsService {
       for (const e of evidence) if (running.includes(e.deviceId)) e.state = 'applied';
     }
     const baseline = await this.repo.baseline(r.id, wave.startedAt ?? new Date(0));
-    const result = evaluateGates(evidence, (plan.gates ?? DEFAULT_GATES), (hc) => baseline.get(hc) ?? null, new Date());
+    // a wave's own gates replace the rollout's (a stricter canary, a looser last wave)
+    const gates = plan.waves[wave.index]?.gates ?? plan.gates ?? DEFAULT_GATES;
+    const result = evaluateGates(evidence, gates, (hc) => baseline.get(hc) ?? null, new Date());
     const figures = new Map<string, Prisma.InputJsonValue>(
       evidence.map((e) => [e.deviceId, { windows: e.windows, inferences: e.inferences, errors: e.errors, latencyMs: e.latencyMs, percentile: e.policy.latencyPercentile, targetMs: Number.isFinite(e.policy.latencyTargetMs) ? e.policy.latencyTargetMs : null, powerW: e.powerW, powerSource: e.powerSource }]),
     );
