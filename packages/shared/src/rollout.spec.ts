@@ -87,6 +87,14 @@ describe('evaluateGates', () => {
     expect(g).toMatchObject({ passed: false, judged: 1, failing: 1 });
     expect(g?.failingDevices[0]?.why).toContain('+100 %');
   });
+  it('calls a rise in errors against the baseline a regression, beyond the tolerance and a tenth of the tier maximum', () => {
+    const baseline = (): BaselineFigures => ({ devices: 3, latencyMs: 4, errorRate: 0.001 });
+    // 0.005 is under the tier's 0.01 maximum (the error_rate gate passes) but five times what the old model does
+    const r = evaluateGates([dev({ errors: 15, inferences: 3_000 })], DEFAULT_GATES, baseline, at);
+    expect(r.gates.find((g) => g.metric === 'error_rate')?.passed).toBe(true);
+    expect(r.gates.find((g) => g.metric === 'baseline_regression')?.failingDevices[0]?.why).toBe('error rate 0.005 vs baseline 0.001 on arm');
+    expect(evaluateGates([dev({ errors: 5, inferences: 3_000 })], DEFAULT_GATES, baseline, at).passed).toBe(true);
+  });
   it('does not call sub-millisecond jitter a regression: the increase must also exceed a tenth of the tier target', () => {
     const baseline = (): BaselineFigures => ({ devices: 2, latencyMs: 0.49, errorRate: 0 });
     expect(evaluateGates([dev({ latencyMs: 0.84 })], DEFAULT_GATES, baseline, at).passed).toBe(true);

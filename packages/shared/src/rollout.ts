@@ -261,14 +261,22 @@ export function evaluateGates(evidence: readonly DeviceEvidence[], gates: readon
           const b = baseline(d.hardwareClass) as BaselineFigures;
           // a regression must also exceed a tenth of the tier target: sub-millisecond jitter is no regression
           const limit = Math.max((b.latencyMs as number) * (1 + tol), (b.latencyMs as number) + BASELINE_SLACK_OF_TARGET * d.policy.latencyTargetMs);
-          if ((d.latencyMs as number) > limit) failing.push({ deviceId: d.deviceId, why: `${fmt(d.latencyMs as number)} ms vs baseline ${fmt(b.latencyMs as number)} ms on ${d.hardwareClass} (+${fmt(((d.latencyMs as number) / (b.latencyMs as number) - 1) * 100)} %)` });
+          if ((d.latencyMs as number) > limit) {
+            failing.push({ deviceId: d.deviceId, why: `${fmt(d.latencyMs as number)} ms vs baseline ${fmt(b.latencyMs as number)} ms on ${d.hardwareClass} (+${fmt(((d.latencyMs as number) / (b.latencyMs as number) - 1) * 100)} %)` });
+            continue;
+          }
+          // errors too: beyond the tolerance and a tenth of the tier's maximum error rate
+          const rate = d.errors / d.inferences;
+          if (b.errorRate !== null && rate > Math.max(b.errorRate * (1 + tol), b.errorRate + BASELINE_SLACK_OF_TARGET * d.policy.errorRateMax)) {
+            failing.push({ deviceId: d.deviceId, why: `error rate ${fmt(rate)} vs baseline ${fmt(b.errorRate)} on ${d.hardwareClass}` });
+          }
         }
         for (const hc of new Set(judged.map((d) => d.hardwareClass))) {
           const b = baseline(hc) as BaselineFigures;
           compared.push(`${hc}: baseline ${fmt(b.latencyMs as number)} ms over ${b.devices} device(s)`);
         }
         figure = median(judged.map((d) => (d.latencyMs as number) / ((baseline(d.hardwareClass) as BaselineFigures).latencyMs as number)));
-        detail = judged.length === 0 ? 'no baseline cohort on the same hardware class still runs the old model; not compared' : `latency vs the old model on the same hardware class, tolerance +${fmt(tol * 100)} % and at least ${BASELINE_SLACK_OF_TARGET * 100} % of the tier target (${compared.join('; ')})`;
+        detail = judged.length === 0 ? 'no baseline cohort on the same hardware class still runs the old model; not compared' : `latency and error rate vs the old model on the same hardware class, tolerance +${fmt(tol * 100)} % and at least ${BASELINE_SLACK_OF_TARGET * 100} % of the tier target / maximum error rate (${compared.join('; ')})`;
         break;
       }
     }
