@@ -42,7 +42,10 @@ export interface ControlPlane {
 /** Builds and starts the control plane on an already-migrated database. */
 export async function startControlPlane(config: Config, databaseUrl: string, logger = new Logger('control-plane', config.LOG_LEVEL)): Promise<ControlPlane> {
   const prisma = createPrisma(databaseUrl);
-  const pgPool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+  // a connection attempt that gets no answer (a partition) fails after 5 s instead of hanging a request
+  const pgPool = new pg.Pool({ connectionString: databaseUrl, max: 10, connectionTimeoutMillis: 5_000 });
+  // an idle client dropped by the server (Postgres restarted or away) is an event, not an uncaught exception
+  pgPool.on('error', (e: Error) => logger.warn('postgres pool: idle connection lost', { error: e.message }));
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: false });
   redis.on('error', (e: Error) => logger.warn('redis error', { error: e.message }));
   // The embedded broker is served in process: no loopback MQTT client between it and the ingest.

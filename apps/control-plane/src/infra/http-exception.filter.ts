@@ -23,7 +23,11 @@ export class HttpErrorFilter implements ExceptionFilter {
       return;
     }
     const msg = e instanceof Error ? e.message : String(e);
-    const dbDown = /ECONNREFUSED|Connection terminated|connect ETIMEDOUT|DatabaseNotReachable/i.test(msg);
+    // pg's and Prisma's ways of saying Postgres is away (P1001: can't reach, P1017: server closed the connection)
+    const code = typeof e === 'object' && e !== null && 'code' in e ? String(e.code) : '';
+    const dbDown =
+      ['P1001', 'P1002', 'P1017', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03'].includes(code) ||
+      /ECONNREFUSED|ECONNRESET|Connection terminated|connect ETIMEDOUT|DatabaseNotReachable|Can't reach database server|timeout exceeded when trying to connect|the database system is (starting up|shutting down)/i.test(msg);
     this.log.error('request failed', { error: msg });
     res
       .status(dbDown ? 503 : 500)
