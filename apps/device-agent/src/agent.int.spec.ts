@@ -134,6 +134,12 @@ describe('device agent against Mosquitto', () => {
     expect(window.bootId).toBe(agent?.bootId);
   });
 
+  it('stamps reports with strictly increasing times, so the newest report never ties an older one', () => {
+    const a = agent?.reportedState();
+    const b = agent?.reportedState();
+    expect(Date.parse(b?.reportedAt ?? '')).toBeGreaterThan(Date.parse(a?.reportedAt ?? ''));
+  });
+
   it('answers commands with a correlated ack', async () => {
     const correlationId = randomUUID();
     await probe.publish(topics.commands(deviceId), { correlationId, command: 'ping' }, false);

@@ -200,7 +200,16 @@ export class DeviceAgent {
     await this.reconciler?.idle();
   }
 
+  /**
+   * Reports carry strictly increasing times within a boot: two reports in one millisecond (the
+   * commit's and the phase change's) would otherwise tie, and the control plane, which keeps the
+   * newest, could keep the older one.
+   */
+  private lastReportedAtMs = 0;
+
   reportedState(): ReportedState {
+    const reportedAtMs = Math.max(this.clock.now(), this.lastReportedAtMs + 1);
+    this.lastReportedAtMs = reportedAtMs;
     const executor = this.executor;
     const snapshot = executor?.snapshot();
     const active = snapshot?.active?.model ?? null;
@@ -217,7 +226,7 @@ export class DeviceAgent {
           : { modelVersionId: active.modelVersionId, variantId: active.variantId, precision: active.precision, sha256: active.sha256 },
       lastUpdate: executor?.state.lastUpdate ?? null,
       agentVersion: AGENT_VERSION,
-      reportedAt: new Date(this.clock.now()).toISOString(),
+      reportedAt: new Date(reportedAtMs).toISOString(),
       // While metadata is stale, everything else still states facts: the model runs (phase, active),
       // that assignment was applied and its update went as it went (appliedAssignmentVersion,
       // lastUpdate). Rewriting them would misreport what runs, and the control plane's rollouts would
