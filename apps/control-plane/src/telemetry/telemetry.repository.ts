@@ -66,6 +66,13 @@ export class TelemetryRepository {
   async insertBatch(rows: TelemetryWindow[]): Promise<number> {
     if (rows.length === 0) return 0;
     const client = await this.pool.connect();
+    // a checked-out client whose connection drops emits 'error' besides failing its query: without a
+    // listener that is an uncaught exception (seen with Postgres cut mid-batch)
+    let broken: Error | undefined;
+    const onError = (e: Error): void => {
+      broken = e;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const res = await client.query(INSERT_SQL, toColumns(rows));
@@ -74,10 +81,13 @@ export class TelemetryRepository {
       await client.query('COMMIT');
       return res.rowCount ?? 0;
     } catch (e) {
+      broken ??= e instanceof Error ? e : new Error(String(e));
       await client.query('ROLLBACK').catch(() => undefined);
       throw e;
     } finally {
-      client.release();
+      client.off('error', onError);
+      // a client that failed goes away instead of back into the pool
+      client.release(broken);
     }
   }
 
