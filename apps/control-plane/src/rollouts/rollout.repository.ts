@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { BaselineFigures, DeviceEvidence, GateResult, HardwareProfile, RolloutTarget, Scenario } from '@edge-fleet/shared';
 import type { AssignableDevice } from '../assignments/assignment.repository.js';
-import type { Prisma } from '../generated/prisma/client.js';
+import { Prisma } from '../generated/prisma/client.js';
 import type { Db } from '../infra/prisma.js';
 import { PRISMA } from '../infra/tokens.js';
 
@@ -86,9 +86,7 @@ export class RolloutRepository {
    */
   async lockRollout(tx: Tx, id: string, wait = true): Promise<RolloutRow | null> {
     if (wait) await tx.$executeRaw`SET LOCAL lock_timeout = '5s'`;
-    const rows = wait
-      ? await tx.$queryRaw<RolloutRow[]>`SELECT id::text AS id, name, "modelVersionId"::text AS "modelVersionId", target, plan, status, "currentWave", step, reason, "createdAt", "createdBy", "updatedAt" FROM "Rollout" WHERE id = ${id}::uuid FOR UPDATE`
-      : await tx.$queryRaw<RolloutRow[]>`SELECT id::text AS id, name, "modelVersionId"::text AS "modelVersionId", target, plan, status, "currentWave", step, reason, "createdAt", "createdBy", "updatedAt" FROM "Rollout" WHERE id = ${id}::uuid FOR UPDATE NOWAIT`;
+    const rows = await tx.$queryRaw<RolloutRow[]>`SELECT id::text AS id, name, "modelVersionId"::text AS "modelVersionId", target, plan, status, "currentWave", step, reason, "createdAt", "createdBy", "updatedAt" FROM "Rollout" WHERE id = ${id}::uuid FOR UPDATE ${wait ? Prisma.empty : Prisma.raw('NOWAIT')}`;
     return rows[0] ?? null;
   }
 
