@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { VariantMeasurementSchema, type DesiredState, type HardwareProfile, type HealthTargets, type InputSpec, type LatencyFigures, type Scenario } from '@edge-fleet/shared';
+import { ACTIVE_ROLLOUT_STATUSES, VariantMeasurementSchema, type DesiredState, type HardwareProfile, type HealthTargets, type InputSpec, type LatencyFigures, type Scenario } from '@edge-fleet/shared';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { Db } from '../infra/prisma.js';
 import { PRISMA } from '../infra/tokens.js';
@@ -186,7 +186,7 @@ export class AssignmentRepository {
             FROM "Device" d JOIN "Assignment" a ON a."deviceId" = d.id AND a.version = d."assignmentVersion"
            WHERE d.status <> 'revoked' AND a."modelVariantId" IS NOT NULL AND a."createdAt" < ${cutoff}
              AND NOT EXISTS (SELECT 1 FROM "RolloutDevice" rd JOIN "Rollout" r ON r.id = rd."rolloutId"
-                              WHERE rd."deviceId" = d.id AND r.status IN ('running', 'awaiting_approval', 'paused'))
+                              WHERE rd."deviceId" = d.id AND r.status = ANY(${[...ACTIVE_ROLLOUT_STATUSES]}::text[]))
            LIMIT 10000`;
         if (due.length === 0) return [];
         const choices = await this.choicesOf([...new Set(due.map((d) => d.modelVariantId))]);
@@ -205,7 +205,7 @@ export class AssignmentRepository {
     return this.db.$queryRaw<{ deviceId: string; rolloutId: string }[]>`
       SELECT rd."deviceId"::text AS "deviceId", r.id::text AS "rolloutId" FROM "RolloutDevice" rd
         JOIN "Rollout" r ON r.id = rd."rolloutId" JOIN "Device" d ON d.id = rd."deviceId"
-       WHERE d.scenario = ${scenario} AND r.status IN ('running', 'awaiting_approval', 'paused') LIMIT 1000`;
+       WHERE d.scenario = ${scenario} AND r.status = ANY(${[...ACTIVE_ROLLOUT_STATUSES]}::text[]) LIMIT 1000`;
   }
 
   /** The concrete variants behind these ids (what a rollback pins again). */

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { BaselineFigures, DeviceEvidence, GateResult, HardwareProfile, RolloutTarget, Scenario } from '@edge-fleet/shared';
+import { ACTIVE_ROLLOUT_STATUSES, type BaselineFigures, type DeviceEvidence, type GateResult, type HardwareProfile, type RolloutTarget, type Scenario } from '@edge-fleet/shared';
 import type { AssignableDevice } from '../assignments/assignment.repository.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { Db } from '../infra/prisma.js';
@@ -38,7 +38,7 @@ export interface WaveRow {
   gate: unknown;
 }
 
-const ACTIVE = ['running', 'awaiting_approval', 'paused'];
+const ACTIVE = [...ACTIVE_ROLLOUT_STATUSES];
 
 /** The rollout tables: every write here runs inside the caller's transaction. */
 @Injectable()

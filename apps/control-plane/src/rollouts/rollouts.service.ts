@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import {
-  DEFAULT_GATES, evaluateGates, orderForWaves, planWaveSizes, RolloutPlanError,
+  ACTIVE_ROLLOUT_STATUSES, DEFAULT_GATES, evaluateGates, orderForWaves, planWaveSizes, RolloutPlanError,
   type CreateRollout, type DeviceEvidence, type LatencyPercentile, type RolloutTarget, type Scenario, type UpdateOutcome,
 } from '@edge-fleet/shared';
 import { AssignmentRepository, insertAssignments, type AssignmentItem } from '../assignments/assignment.repository.js';
@@ -159,7 +159,7 @@ export class RolloutsService {
   /** Stops the rollout and sends every device it changed back to what it ran before. */
   async abort(id: string, actor: string): Promise<RolloutView> {
     await this.act(id, actor, 'abort', async (tx, r) => {
-      if (!['running', 'awaiting_approval', 'paused'].includes(r.status)) throw new AppError('conflict', `rollout ${id} is ${r.status}; it has already ended`);
+      if (!isActive(r.status)) throw new AppError('conflict', `rollout ${id} is ${r.status}; it has already ended`);
       const desired = await this.rollBack(tx, r, null, `rollout "${r.name}" aborted by ${actor}`);
       // every wave that reached its devices was undone (a pending wave stays pending: it never started)
       await tx.rolloutWave.updateMany({ where: { rolloutId: id, status: { in: ['soaking', 'passed', 'failed'] } }, data: { status: 'rolled_back' } });
@@ -380,7 +380,7 @@ export class RolloutsService {
       await this.repo.lockMembership(tx);
       if ((await this.repo.conflicts(tx, [deviceId])).length) return none();
       const r = await this.repo.lockRollout(tx, match.r.id);
-      if (!r || !['running', 'awaiting_approval', 'paused'].includes(r.status)) return none();
+      if (!r || !isActive(r.status)) return none();
       const wave = (await this.repo.waves(tx, r.id))[r.currentWave];
       if (!wave) return none();
       await tx.rolloutDevice.create({ data: { rolloutId: r.id, deviceId, wave: wave.index, late: true } });
@@ -469,6 +469,11 @@ export class RolloutsService {
       deviceStates: devices.map((d) => ({ ...d, notifiedAt: d.notifiedAt?.toISOString() ?? null, appliedAt: d.appliedAt?.toISOString() ?? null, figures: (d.figures ?? null) as Record<string, number | string | null> | null })),
     };
   }
+}
+
+/** A rollout in one of these statuses holds its devices (one active rollout per device). */
+function isActive(status: string): boolean {
+  return (ACTIVE_ROLLOUT_STATUSES as readonly string[]).includes(status);
 }
 
 function groupBy<T, K>(xs: readonly T[], key: (x: T) => K): Map<K, T[]> {
