@@ -81,7 +81,7 @@ export function DeviceList({ initial }: { initial: DeviceFilters }) {
           {state.error && <p className="banner error">Refresh failed: {state.error}</p>}
           <DeviceTable items={state.data.items} />
           <Pager
-            page={state.data.page}
+            page={state.data.page ?? filters.page}
             total={state.data.total}
             onPage={(page) => setFilters((f) => ({ ...f, page }))}
           />

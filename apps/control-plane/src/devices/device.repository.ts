@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { DeviceStatus, HardwareProfile, Scenario } from '@edge-fleet/shared';
-import type { Prisma } from '../generated/prisma/client.js';
+import type { Pool } from 'pg';
 import { AppError } from '../errors.js';
 import { appendAudit } from '../infra/audit.repository.js';
 import type { Db } from '../infra/prisma.js';
 import { sha256Hex } from '../infra/secrets.js';
-import { PRISMA } from '../infra/tokens.js';
+import { PG_POOL, PRISMA } from '../infra/tokens.js';
 
 export interface NewEnrollmentToken {
   tokenHash: string;
@@ -25,30 +25,91 @@ export interface NewDevice {
 
 export interface DeviceListQuery {
   page: number;
+  /** keyset paging: the previous page's nextCursor (then `page` is not used) */
+  after?: string | undefined;
   pageSize: number;
   scenario?: Scenario | undefined;
   status?: DeviceStatus | undefined;
   search?: string | undefined;
 }
 
-const deviceSummarySelect = {
-  id: true,
-  name: true,
-  scenario: true,
-  status: true,
-  labels: true,
-  lastSeenAt: true,
-  enrolledAt: true,
-  assignmentVersion: true,
-  hardwareProfile: { select: { hardwareClass: true, accelerator: true, spec: true } },
-  reported: { select: { phase: true, activeVariantId: true, appliedAssignmentVersion: true, reportedAt: true, payload: true } },
-} satisfies Prisma.DeviceSelect;
+/** A device list page: the devices, the matching total and the cursor of the next page. */
+export interface DeviceListPage {
+  items: DeviceSummaryRow[];
+  total: number;
+  /** When `total` was counted: now, or up to TOTAL_CACHE_MS ago for totals above EXACT_TOTAL_LIMIT. */
+  totalCountedAt: Date;
+  /** Pass as `after` for the page that follows; null on the last page. */
+  nextCursor: string | null;
+}
 
-export type DeviceSummaryRow = Prisma.DeviceGetPayload<{ select: typeof deviceSummarySelect }>;
+interface DeviceTotal {
+  total: number;
+  at: Date;
+}
+
+/** One device as the list and the device page show it: one row of one query, no per-relation round trips. */
+export interface DeviceSummaryRow {
+  id: string;
+  name: string;
+  scenario: string;
+  status: string;
+  labels: unknown;
+  enrolledAt: Date;
+  lastSeenAt: Date | null;
+  assignmentVersion: number;
+  hardwareClass: string;
+  accelerator: string;
+  hardwareProfile: unknown;
+  /** null when the device never reported */
+  phase: string | null;
+  activeVariantId: string | null;
+  appliedAssignmentVersion: number | null;
+  reportedAt: Date | null;
+  lastUpdate: unknown;
+  staleMetadata: unknown;
+}
+
+// Prisma's DateTime columns are UTC `timestamp(3)`: read them as timestamptz so pg builds the right
+// Date whatever the process's time zone; only two fields of the report's payload are read
+const SUMMARY_SQL = `
+  SELECT d.id, d.name, d.scenario, d.status, d.labels, d."assignmentVersion",
+         d."enrolledAt" AT TIME ZONE 'UTC' AS "enrolledAt", d."lastSeenAt" AT TIME ZONE 'UTC' AS "lastSeenAt",
+         h."hardwareClass", h.accelerator, h.spec AS "hardwareProfile",
+         r.phase, r."activeVariantId", r."appliedAssignmentVersion", r."reportedAt" AT TIME ZONE 'UTC' AS "reportedAt",
+         r.payload -> 'lastUpdate' AS "lastUpdate", r.payload -> 'staleMetadata' AS "staleMetadata"
+    FROM "Device" d
+    JOIN "HardwareProfile" h ON h.id = d."hardwareProfileId"
+    LEFT JOIN "ReportedState" r ON r."deviceId" = d.id`;
+
+/** Totals up to this many are counted exactly on every request (a capped count stops there). */
+export const EXACT_TOTAL_LIMIT = 10_000;
+/** Larger totals are counted in full at most this often per filter and replica. */
+export const TOTAL_CACHE_MS = 5_000;
+
+/** The list's keyset cursor: the (enrolledAt, id) of the last device of a page, opaque to clients. */
+export function encodeCursor(enrolledAt: Date, id: string): string {
+  return Buffer.from(`${enrolledAt.toISOString()}|${id}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { enrolledAt: Date; id: string } {
+  const [at, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const enrolledAt = new Date(at ?? '');
+  if (rest.length > 0 || !id || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id) || Number.isNaN(enrolledAt.getTime())) {
+    throw new AppError('invalid_request', 'after: not a cursor this API gave out (pass nextCursor from the previous page)');
+  }
+  return { enrolledAt, id };
+}
 
 @Injectable()
 export class DeviceRepository {
-  constructor(@Inject(PRISMA) private readonly db: Db) {}
+  /** Full counts of large filters, by filter: see total() */
+  private readonly totals = new Map<string, { value?: DeviceTotal; pending?: Promise<DeviceTotal> }>();
+
+  constructor(
+    @Inject(PRISMA) private readonly db: Db,
+    @Inject(PG_POOL) private readonly pool: Pool,
+  ) {}
 
   async createEnrollmentToken(t: NewEnrollmentToken): Promise<{ id: string; expiresAt: Date }> {
     return this.db.$transaction(async (tx) => {
@@ -104,27 +165,82 @@ export class DeviceRepository {
     });
   }
 
-  async list(q: DeviceListQuery): Promise<{ items: DeviceSummaryRow[]; total: number }> {
-    const where: Prisma.DeviceWhereInput = {
-      ...(q.scenario ? { scenario: q.scenario } : {}),
-      ...(q.status ? { status: q.status } : {}),
-      ...(q.search ? { name: { contains: q.search, mode: 'insensitive' } } : {}),
-    };
-    const [items, total] = await Promise.all([
-      this.db.device.findMany({
-        where,
-        select: deviceSummarySelect,
-        orderBy: [{ enrolledAt: 'asc' }, { id: 'asc' }],
-        skip: (q.page - 1) * q.pageSize,
-        take: q.pageSize,
-      }),
-      this.db.device.count({ where }),
+  async list(q: DeviceListQuery): Promise<DeviceListPage> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const param = (v: unknown): string => `$${params.push(v)}`;
+    if (q.scenario) where.push(`d.scenario = ${param(q.scenario)}`);
+    if (q.status) where.push(`d.status = ${param(q.status)}`);
+    // ILIKE with the pattern's own wildcards escaped: a search for "50%" finds "50%", not everything
+    if (q.search) where.push(`d.name ILIKE ${param(`%${q.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)}`);
+    const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const filterParams = [...params];
+    let paging: string;
+    if (q.after) {
+      const c = decodeCursor(q.after);
+      where.push(`(d."enrolledAt", d.id) > (${param(c.enrolledAt)}::timestamptz AT TIME ZONE 'UTC', ${param(c.id)}::uuid)`);
+      paging = `LIMIT ${param(q.pageSize + 1)}`;
+    } else {
+      paging = `LIMIT ${param(q.pageSize + 1)} OFFSET ${param((q.page - 1) * q.pageSize)}`;
+    }
+    const [rows, counted] = await Promise.all([
+      // the page is picked from Device alone (an index-only scan on the list's index) and only its
+      // rows are joined: joining first sorted every matching device's wide row, 24 ms vs 2 ms at 100k
+      this.pool.query<DeviceSummaryRow>(
+        `WITH page AS (SELECT d.id FROM "Device" d ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d."enrolledAt", d.id ${paging})
+         ${SUMMARY_SQL} JOIN page ON page.id = d.id ORDER BY d."enrolledAt", d.id`,
+        params,
+      ),
+      this.total(filter, filterParams),
     ]);
-    return { items, total };
+    // one row more than the page says whether another page follows
+    const items = rows.rows.slice(0, q.pageSize);
+    const last = items.at(-1);
+    const nextCursor = rows.rows.length > q.pageSize && last ? encodeCursor(last.enrolledAt, last.id) : null;
+    return { items, total: counted.total, totalCountedAt: counted.at, nextCursor };
+  }
+
+  /**
+   * The number of devices a filter matches. Counting 100k rows on every poll of every dashboard
+   * would keep Postgres busy, so a count capped at EXACT_TOTAL_LIMIT runs first: small fleets and
+   * narrow filters get an exact figure every time; above the cap the full count is shared by
+   * concurrent requests and reused for TOTAL_CACHE_MS, and the answer says when it was counted.
+   */
+  private async total(filter: string, params: unknown[]): Promise<DeviceTotal> {
+    const key = `${filter}|${JSON.stringify(params)}`;
+    const entry = this.totals.get(key);
+    if (entry?.value && Date.now() - entry.value.at.getTime() < TOTAL_CACHE_MS) return entry.value;
+    if (entry?.pending) return entry.pending;
+    const capped = await this.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM (SELECT 1 FROM "Device" d ${filter} LIMIT ${EXACT_TOTAL_LIMIT + 1}) s`,
+      params,
+    );
+    const n = capped.rows[0]?.n ?? 0;
+    if (n <= EXACT_TOTAL_LIMIT) return { total: n, at: new Date() };
+    const pending = this.countAll(filter, params).then(
+      (value) => {
+        this.totals.set(key, { value });
+        return value;
+      },
+      (e: unknown) => {
+        this.totals.delete(key);
+        throw e;
+      },
+    );
+    this.totals.set(key, { ...entry, pending });
+    if (this.totals.size > 256) this.totals.delete(this.totals.keys().next().value as string);
+    return pending;
+  }
+
+  private async countAll(filter: string, params: unknown[]): Promise<DeviceTotal> {
+    const at = new Date();
+    const res = await this.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Device" d ${filter}`, params);
+    return { total: res.rows[0]?.n ?? 0, at };
   }
 
   async get(id: string): Promise<DeviceSummaryRow | null> {
-    return this.db.device.findUnique({ where: { id }, select: deviceSummarySelect });
+    const res = await this.pool.query<DeviceSummaryRow>(`${SUMMARY_SQL} WHERE d.id = $1`, [id]);
+    return res.rows[0] ?? null;
   }
 
   async credentials(id: string): Promise<{ secretHash: string; status: string } | null> {

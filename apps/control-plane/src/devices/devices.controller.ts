@@ -6,13 +6,18 @@ import { parseInput } from '../infra/validate.js';
 import { TelemetryRepository } from '../telemetry/telemetry.repository.js';
 import { DevicesService } from './devices.service.js';
 
-export const ListDevicesQuerySchema = z.strictObject({
-  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
-  pageSize: z.coerce.number().int().min(1).max(200).default(50),
-  scenario: ScenarioSchema.optional(),
-  status: DeviceStatusSchema.optional(),
-  search: z.string().min(1).max(128).optional(),
-});
+export const ListDevicesQuerySchema = z
+  .strictObject({
+    /** page number (OFFSET paging, for jumping to a page) */
+    page: z.coerce.number().int().min(1).max(1_000_000).optional(),
+    /** keyset paging: the previous page's nextCursor; stays fast however deep the page */
+    after: z.string().min(1).max(200).optional(),
+    pageSize: z.coerce.number().int().min(1).max(200).default(50),
+    scenario: ScenarioSchema.optional(),
+    status: DeviceStatusSchema.optional(),
+    search: z.string().min(1).max(128).optional(),
+  })
+  .refine((q) => q.page === undefined || q.after === undefined, { message: 'give either page or after, not both', path: ['after'] });
 
 export const TelemetryQuerySchema = z.strictObject({
   sinceMinutes: z.coerce.number().int().min(1).max(10_080).default(15),
@@ -43,7 +48,8 @@ export class DevicesController {
   @Get('devices')
   @UseGuards(OperatorGuard)
   async list(@Query() query: unknown) {
-    return this.devices.list(parseInput(ListDevicesQuerySchema, query, 'device query'));
+    const q = parseInput(ListDevicesQuerySchema, query, 'device query');
+    return this.devices.list({ ...q, page: q.page ?? 1 });
   }
 
   @Get('devices/:id')

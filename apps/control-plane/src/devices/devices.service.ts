@@ -33,30 +33,30 @@ export interface DeviceSummary {
 }
 
 export function toDeviceSummary(r: DeviceSummaryRow): DeviceSummary {
-  const payload = (r.reported?.payload ?? null) as { lastUpdate?: unknown; staleMetadata?: unknown } | null;
   return {
     id: r.id,
     name: r.name,
     scenario: r.scenario,
     status: r.status as DeviceStatus,
     labels: r.labels as Record<string, string>,
-    hardwareClass: r.hardwareProfile.hardwareClass,
-    accelerator: r.hardwareProfile.accelerator,
-    hardwareProfile: r.hardwareProfile.spec as HardwareProfile,
+    hardwareClass: r.hardwareClass,
+    accelerator: r.accelerator,
+    hardwareProfile: r.hardwareProfile as HardwareProfile,
     enrolledAt: r.enrolledAt.toISOString(),
     lastSeenAt: r.lastSeenAt?.toISOString() ?? null,
     assignmentVersion: r.assignmentVersion,
-    reported: r.reported
-      ? {
-          phase: r.reported.phase,
-          activeVariantId: r.reported.activeVariantId,
-          appliedAssignmentVersion: r.reported.appliedAssignmentVersion,
-          reportedAt: r.reported.reportedAt.toISOString(),
-          lastUpdate: payload?.lastUpdate ?? null,
-          /** The agent's stale-metadata alarm (its desired-state manifest expired), or null. */
-          staleMetadata: payload?.staleMetadata ?? null,
-        }
-      : null,
+    reported:
+      r.phase !== null && r.reportedAt !== null
+        ? {
+            phase: r.phase,
+            activeVariantId: r.activeVariantId,
+            appliedAssignmentVersion: r.appliedAssignmentVersion,
+            reportedAt: r.reportedAt.toISOString(),
+            lastUpdate: r.lastUpdate ?? null,
+            /** The agent's stale-metadata alarm (its desired-state manifest expired), or null. */
+            staleMetadata: r.staleMetadata ?? null,
+          }
+        : null,
   };
 }
 
@@ -109,8 +109,16 @@ export class DevicesService {
   }
 
   async list(q: DeviceListQuery) {
-    const { items, total } = await this.repo.list(q);
-    return { items: items.map(toDeviceSummary), total, page: q.page, pageSize: q.pageSize };
+    const { items, total, totalCountedAt, nextCursor } = await this.repo.list(q);
+    return {
+      items: items.map(toDeviceSummary),
+      total,
+      totalCountedAt: totalCountedAt.toISOString(),
+      // with a cursor there is no page number
+      page: q.after ? null : q.page,
+      pageSize: q.pageSize,
+      nextCursor,
+    };
   }
 
   async get(id: string): Promise<DeviceSummary> {

@@ -23,7 +23,7 @@ export function openApiDocument(): Record<string, unknown> {
     paths: {
       '/api/v1/enrollment-tokens': { post: { summary: 'Create an enrollment token (shown once)', security: bearer, requestBody: { content: json(CreateEnrollmentTokenSchema) }, responses: { '201': { description: 'token' }, ...errors } } },
       '/api/v1/devices/enroll': { post: { summary: 'Enroll a device with an enrollment token', requestBody: { content: json(EnrollRequestSchema) }, responses: { '201': { description: 'device credentials', content: json(EnrollResponseSchema) }, ...errors } } },
-      '/api/v1/devices': { get: { summary: 'List devices (paged, filterable)', security: bearer, parameters: queryParams(ListDevicesQuerySchema), responses: { '200': { description: 'page of devices' }, ...errors } } },
+      '/api/v1/devices': { get: { summary: 'List devices, filtered, by page number or by keyset cursor (after = the previous nextCursor); totals up to 10,000 are exact, larger ones counted at most every 5 s (totalCountedAt)', security: bearer, parameters: queryParams(ListDevicesQuerySchema), responses: { '200': { description: 'page of devices' }, ...errors } } },
       '/api/v1/devices/{id}': { get: { summary: 'One device', security: bearer, parameters: [idParam('id')], responses: { '200': { description: 'device' }, '404': { description: 'unknown device' } } } },
       '/api/v1/devices/{id}/telemetry': { get: { summary: "A device's telemetry windows", security: bearer, parameters: [idParam('id'), ...queryParams(TelemetryQuerySchema)], responses: { '200': { description: 'points' } } } },
       '/api/v1/models': {

@@ -114,15 +114,20 @@ export class TelemetryRepository {
     }));
   }
 
-  /** Latest window per device, for the fleet list. */
+  /**
+   * Latest window per device, for the fleet list: one index probe per device (LATERAL … LIMIT 1
+   * on (deviceId, windowEnd)); DISTINCT ON read every window the page's devices ever sent.
+   */
   async latestFor(deviceIds: string[]): Promise<Map<string, TelemetryPoint>> {
     if (deviceIds.length === 0) return new Map();
     const res = await this.pool.query<PointRow & { deviceId: string }>(
-      `SELECT DISTINCT ON ("deviceId") "deviceId", "windowStart", "windowEnd", "modelVersionId", "variantId", "precision",
-              "inferences", "errors", "latencyP50Ms" AS p50, "latencyP95Ms" AS p95, "latencyP99Ms" AS p99,
-              "latencyMaxMs" AS max, "powerW", "powerSource", "powerDetail", "rssMb"
-         FROM "TelemetryWindow" WHERE "deviceId" = ANY($1::uuid[])
-        ORDER BY "deviceId", "windowEnd" DESC`,
+      `SELECT ids.id AS "deviceId", w."windowStart", w."windowEnd", w."modelVersionId", w."variantId", w."precision",
+              w."inferences", w."errors", w."latencyP50Ms" AS p50, w."latencyP95Ms" AS p95, w."latencyP99Ms" AS p99,
+              w."latencyMaxMs" AS max, w."powerW", w."powerSource", w."powerDetail", w."rssMb"
+         FROM unnest($1::uuid[]) AS ids(id)
+         CROSS JOIN LATERAL (
+           SELECT * FROM "TelemetryWindow" t WHERE t."deviceId" = ids.id ORDER BY t."windowEnd" DESC LIMIT 1
+         ) w`,
       [deviceIds],
     );
     return new Map(

@@ -48,9 +48,7 @@ export function buildRouter(d: RouterDeps) {
       overview: operatorProcedure.query(() => d.fleet.overview()),
     }),
     devices: t.router({
-      list: operatorProcedure.input(ListDevicesQuerySchema.partial()).query(({ input }) =>
-        d.fleet.deviceList({ page: input.page ?? 1, pageSize: input.pageSize ?? 50, scenario: input.scenario, status: input.status, search: input.search }),
-      ),
+      list: operatorProcedure.input(ListDevicesQuerySchema).query(({ input }) => d.fleet.deviceList({ ...input, page: input.page ?? 1 })),
       get: operatorProcedure.input(z.object({ id: DeviceIdSchema })).query(({ input }) => d.fleet.deviceDetail(input.id)),
       telemetry: operatorProcedure
         .input(TelemetryQuerySchema.partial().extend({ id: DeviceIdSchema }))

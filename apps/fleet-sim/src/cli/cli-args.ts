@@ -58,11 +58,19 @@ const FAULT_FLAGS = {
 } as const;
 
 /** Parses argv (without node and script) into validated options, or a message naming the problem. */
+/**
+ * `pnpm sim -- --devices 10` hands the script a literal `--` first (pnpm 12 passes it through);
+ * it separates pnpm's own flags from the script's, so it is dropped rather than refused.
+ */
+export function withoutLeadingDashDash(argv: readonly string[]): string[] {
+  return argv[0] === '--' ? argv.slice(1) : [...argv];
+}
+
 export function parseSimArgs(argv: readonly string[]): Parsed<SimArgs> {
   let values: Record<string, string | undefined>;
   try {
     const options = Object.fromEntries([...Object.keys(FLAGS), ...Object.keys(FAULT_FLAGS)].map((k) => [k, { type: 'string' as const }]));
-    values = parseArgs({ args: [...argv], strict: true, allowPositionals: false, options }).values;
+    values = parseArgs({ args: withoutLeadingDashDash(argv), strict: true, allowPositionals: false, options }).values;
   } catch (e) {
     return { ok: false, message: `${e instanceof Error ? e.message : String(e)}\n${USAGE}` };
   }

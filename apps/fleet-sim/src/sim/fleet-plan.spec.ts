@@ -43,6 +43,13 @@ describe('CLI arguments', () => {
     expect(r.ok && r.value).toMatchObject({ devices: 200, faults: { slow: 0.1, flap: 0.05, silent: 0 }, sourceAddresses: ['127.0.0.2', '127.0.0.3'], scenarioMix: { kind: 'even' } });
   });
 
+  it('takes the literal -- that `pnpm sim -- …` passes first, and only there', () => {
+    const r = parseSimArgs(['--', '--url', 'http://127.0.0.1:8080', '--devices', '3']);
+    expect(r.ok && r.value).toMatchObject({ devices: 3 });
+    const later = parseSimArgs(['--url', 'http://127.0.0.1:8080', '--', '--devices', '3']);
+    expect(later.ok).toBe(false);
+  });
+
   it('names the flag that is wrong', () => {
     const bad = parseSimArgs(['--url', 'http://127.0.0.1:8080', '--devices', '10', '--slow', '2']);
     expect(!bad.ok && bad.message).toMatch(/--slow must be <= 1/);

@@ -42,6 +42,8 @@ export interface StartOptions {
   mqttUrl?: string | undefined;
   env?: Record<string, string>;
   dbPrefix?: string;
+  /** Node flags for the control plane, e.g. `--cpu-prof`; `BENCH_CP_NODE_ARGS` adds to them, so any bench can profile it. */
+  nodeArgs?: string[];
 }
 
 /**
@@ -61,7 +63,8 @@ export async function startControlPlaneProcess(o: StartOptions = {}): Promise<Co
     REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', QUEUE_PREFIX: `ef-bench-${randomBytes(4).toString('hex')}`,
     LOG_LEVEL: 'warn', EMBEDDED_POSTGRES: 'never', START_REDIS: 'never', ...(o.mqttUrl ? { MQTT_URL: o.mqttUrl } : {}), ...o.env,
   };
-  const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const nodeArgs = [...(o.nodeArgs ?? []), ...(process.env.BENCH_CP_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const child = spawn(process.execPath, [...nodeArgs, MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];
   const keep = (b: Buffer): void => {
     tail.push(b.toString());

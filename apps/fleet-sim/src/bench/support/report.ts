@@ -2,6 +2,7 @@ import { cpus } from 'node:os';
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { z } from 'zod';
+import { withoutLeadingDashDash } from '../../cli/cli-args.js';
 
 /** The machine line every benchmark prints first, so figures are never read without it. */
 export function machineLine(): string {
@@ -19,7 +20,7 @@ export function benchArgs<S extends z.ZodObject>(schema: S, usage: string): z.in
   const kebab = (k: string): string => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
   try {
     const options = Object.fromEntries(Object.keys(schema.shape).map((k) => [kebab(k), { type: 'string' as const }]));
-    values = parseArgs({ args: process.argv.slice(2), strict: true, allowPositionals: false, options }).values;
+    values = parseArgs({ args: withoutLeadingDashDash(process.argv.slice(2)), strict: true, allowPositionals: false, options }).values;
   } catch (e) {
     process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n${usage}\n`);
     process.exit(2);
