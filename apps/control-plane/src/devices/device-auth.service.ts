@@ -1,14 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DeviceIdSchema } from '@edge-fleet/shared';
-import { sha256Hex, verifySecret } from '../infra/secrets.js';
+import { hashSecret, isLegacyHash, sha256Hex, verifySecret } from '../infra/secrets.js';
 import { DeviceRepository } from './device.repository.js';
 
 const CACHE_TTL_MS = 5 * 60_000;
 const CACHE_MAX = 50_000;
 
 /**
- * Verifies a device's id + secret against its scrypt hash. Successful checks are cached
- * (keyed by a sha256 of the secret) so a reconnect storm does not cost one scrypt per CONNECT.
+ * Verifies a device's id + secret against its stored hash. Successful checks are cached (keyed by
+ * a sha256 of the secret) for a few minutes; a device still on the older scrypt hash has it
+ * replaced by the fast one after its first successful check, so scrypt is paid once per device.
  */
 @Injectable()
 export class DeviceAuthService {
@@ -27,6 +28,7 @@ export class DeviceAuthService {
     }
     if (until !== undefined && until > now) return true;
     const ok = await verifySecret(secret, cred.secretHash);
+    if (ok && isLegacyHash(cred.secretHash)) await this.devices.replaceSecretHash(deviceId, cred.secretHash, hashSecret(secret));
     if (ok) {
       if (this.verified.size >= CACHE_MAX) this.verified.clear();
       this.verified.set(key, now + CACHE_TTL_MS);

@@ -247,6 +247,11 @@ export class DeviceRepository {
     return this.db.device.findUnique({ where: { id }, select: { secretHash: true, status: true } });
   }
 
+  /** Swaps a device's stored hash, only if it is still the one that was checked. */
+  async replaceSecretHash(id: string, was: string, now: string): Promise<void> {
+    await this.pool.query('UPDATE "Device" SET "secretHash" = $3 WHERE id = $1 AND "secretHash" = $2', [id, was, now]);
+  }
+
   async setPresence(id: string, status: 'online' | 'offline', bootId: string | null, at: Date): Promise<void> {
     await this.db.device.updateMany({
       where: { id, status: { not: 'revoked' } },

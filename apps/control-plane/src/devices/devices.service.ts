@@ -92,7 +92,7 @@ export class DevicesService {
       {
         id: deviceId,
         name: req.name ?? `${req.hardwareProfile.hardwareClass}-${deviceId.slice(0, 8)}`,
-        secretHash: await hashSecret(deviceSecret),
+        secretHash: hashSecret(deviceSecret),
         hardwareProfile: req.hardwareProfile,
       },
       new Date(),

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hardwarePreset, type EnrollResponse } from '@edge-fleet/shared';
+import { randomBytes, scryptSync } from 'node:crypto';
 import pg from 'pg';
+import { connectDevice, enrollDevice } from '../test-support/device-client.js';
 import { jsonPost, startHarness, type Harness } from '../test-support/harness.js';
 
 let h: Harness;
@@ -34,9 +36,32 @@ describe('enrollment', () => {
     const row = await c.query<{ secretHash: string }>('SELECT "secretHash" FROM "Device" WHERE id = $1', [e.deviceId]);
     const audit = await c.query('SELECT 1 FROM "AuditEvent" WHERE action = $1 AND "targetId" = $2', ['device.enroll', e.deviceId]);
     await c.end();
-    expect(row.rows[0]?.secretHash.startsWith('scrypt$')).toBe(true);
+    expect(row.rows[0]?.secretHash).toMatch(/^sha256\$[\w-]{22}\$[\w-]{43}$/);
     expect(row.rows[0]?.secretHash).not.toContain(e.deviceSecret);
     expect(audit.rowCount).toBe(1);
+  });
+
+  it('accepts a device still on the older scrypt hash, then replaces that hash with the fast one; a wrong secret changes nothing', async () => {
+    const e = await enrollDevice(h, 'robotic_manipulation');
+    const salt = randomBytes(16);
+    const key = scryptSync(e.deviceSecret, salt, 32, { N: 16_384, r: 8, p: 1 });
+    const legacy = `scrypt$16384$8$1$${salt.toString('base64url')}$${key.toString('base64url')}`;
+    const c = new pg.Client({ connectionString: h.dbUrl });
+    await c.connect();
+    const stored = async () => (await c.query<{ secretHash: string }>('SELECT "secretHash" FROM "Device" WHERE id = $1', [e.deviceId])).rows[0]?.secretHash;
+    try {
+      await c.query('UPDATE "Device" SET "secretHash" = $2 WHERE id = $1', [e.deviceId, legacy]);
+      await expect(connectDevice(h, e, { password: 'y'.repeat(43) })).rejects.toThrow(/Not authorized|Bad username or password/);
+      expect(await stored()).toBe(legacy);
+      const client = await connectDevice(h, e);
+      await client.endAsync();
+      expect(await stored()).toMatch(/^sha256\$/);
+      // and the upgraded hash admits the same secret
+      const again = await connectDevice(h, e);
+      await again.endAsync();
+    } finally {
+      await c.end();
+    }
   });
 
   it('enrolls devices with the same new hardware at the same moment (an upsert on the profile once raced to a 500)', async () => {

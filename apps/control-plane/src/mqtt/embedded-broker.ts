@@ -7,7 +7,7 @@ import type { MessageBus, MessageHandler } from './mqtt-bus.js';
 export interface BrokerOptions {
   host: string;
   port: number;
-  /** Verifies a device's id and secret (scrypt hash in Postgres). */
+  /** Verifies a device's id and secret (its hash in Postgres). */
   verifyDevice: (deviceId: string, secret: string) => Promise<boolean>;
   /**
    * Handles an authorised device publish on a topic of `ackAfter` before aedes acknowledges it

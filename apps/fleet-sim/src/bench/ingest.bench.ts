@@ -31,7 +31,7 @@ try {
   const fleet = loadFleet(creds, cp.mqttUrl, a.rate);
   const t = Date.now();
   const connected = await fleet.start(undefined, true);
-  out(`connected ${connected}/${a.devices} devices in ${fmt((Date.now() - t) / 1000)} s (each CONNECT costs one scrypt check on the control plane)`);
+  out(`connected ${connected}/${a.devices} devices in ${fmt((Date.now() - t) / 1000)} s`);
   await sleep(3_000); // warm-up
   const cpu = new ProcSampler(cp.pid);
   const pgCpu = new CommSampler(a.broker === 'mosquitto' ? ['postgres', 'mosquitto'] : ['postgres']);

@@ -10,8 +10,8 @@ export interface EnrollOptions {
   existing: CredentialsFile | null;
   file: string;
   /**
-   * Enrollments in flight. The control plane hashes each new secret with scrypt (about 50 ms of
-   * CPU per device), so on two cores more than 4–8 in flight only queues up.
+   * Enrollments in flight. Each is a transaction on the control plane (device, profile, audit,
+   * token use), so on two cores a handful in flight is enough.
    */
   concurrency: number;
   namePrefix: string;

@@ -16,7 +16,7 @@ export interface FleetOptions {
   faults: FaultShares;
   seed: number;
   timing: SimTiming;
-  /** Connections being set up at once; the broker checks each device's scrypt hash on CONNECT. */
+  /** Connections being set up at once; the broker checks each device's secret hash on CONNECT. */
   connectConcurrency: number;
   /** Reads variants' measured figures over REST when an operator token is at hand. */
   client: ControlPlaneClient | null;

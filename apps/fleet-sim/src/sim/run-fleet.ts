@@ -22,7 +22,7 @@ export async function prepareCredentials(a: SimArgs, client: ControlPlaneClient,
   const plans = planFleet(a.devices, a.scenarioMix, a.seed);
   const have = existing?.devices.filter((d) => d.index < a.devices).length ?? 0;
   if (have < a.devices) {
-    log(`enrolling ${a.devices - have} devices (${have} reused from ${a.credentials}); the control plane spends ~50 ms of scrypt per device, ${a.enrollConcurrency} at a time`);
+    log(`enrolling ${a.devices - have} devices (${have} reused from ${a.credentials}), ${a.enrollConcurrency} at a time`);
   }
   return enrollFleet({ client, plans, existing, file: a.credentials, concurrency: a.enrollConcurrency, namePrefix: a.namePrefix, log });
 }

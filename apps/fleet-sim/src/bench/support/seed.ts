@@ -1,17 +1,16 @@
-import { createHash, randomBytes, scrypt } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { hardwarePreset, type HardwarePresetName, type Scenario } from '@edge-fleet/shared';
 import pg from 'pg';
 import type { SimDeviceCredentials } from '../../sim/credentials.file.js';
 
 /**
  * The control plane's stored-secret format (apps/control-plane/src/infra/secrets.ts):
- * `scrypt$N$r$p$salt$hash`. Benchmarks seed devices straight into their own database with it, so
- * a 1,000-device run does not first spend a minute of scrypt on enrollment.
+ * `sha256$salt$hash`. Benchmarks seed devices straight into their own database with it, so a
+ * large run does not first go through enrollment over HTTP.
  */
-export async function hashLikeControlPlane(secret: string): Promise<string> {
-  const salt = randomBytes(16);
-  const key = await new Promise<Buffer>((resolve, reject) => scrypt(secret, salt, 32, { N: 16_384, r: 8, p: 1 }, (e, k) => (e ? reject(e) : resolve(k))));
-  return `scrypt$16384$8$1$${salt.toString('base64url')}$${key.toString('base64url')}`;
+export function hashLikeControlPlane(secret: string): string {
+  const salt = randomBytes(16).toString('base64url');
+  return `sha256$${salt}$${createHash('sha256').update(salt).update(secret).digest('base64url')}`;
 }
 
 async function ensureProfile(c: pg.Client, preset: HardwarePresetName): Promise<string> {
@@ -24,7 +23,7 @@ async function ensureProfile(c: pg.Client, preset: HardwarePresetName): Promise<
 /** n devices of one scenario that share one secret (one hash), generated ids, in batches of 5,000. */
 export async function seedDevices(dbUrl: string, n: number, scenario: Scenario, preset: HardwarePresetName = 'edge-npu-trading'): Promise<SimDeviceCredentials[]> {
   const secret = randomBytes(32).toString('base64url');
-  const hash = await hashLikeControlPlane(secret);
+  const hash = hashLikeControlPlane(secret);
   const c = new pg.Client({ connectionString: dbUrl });
   await c.connect();
   try {
