@@ -70,14 +70,16 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
         log: logger.child('mqtt-bus'),
       });
   let publishLatest: (deviceId: string) => Promise<void> = () => Promise.reject(new Error('not started'));
+  let publishLatestMany: (deviceIds: string[]) => Promise<void> = () => Promise.reject(new Error('not started'));
   let buildVariants: (id: string) => Promise<void> = () => Promise.reject(new Error('not started'));
   const variantQueue = new VariantBuildQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, build: (id) => buildVariants(id), log: logger.child('variant-queue') });
   let advanceRollout: (job: { rolloutId: string; step: number }) => Promise<void> = () => Promise.reject(new Error('not started'));
   const rolloutQueue = new RolloutQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, advance: (j) => advanceRollout(j), log: logger.child('rollout-queue') });
-  const desiredQueue = new DesiredStateQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, publishLatest: (id) => publishLatest(id), log: logger.child('desired-queue') });
+  const desiredQueue = new DesiredStateQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, publishLatest: (id) => publishLatest(id), publishLatestMany: (ids) => publishLatestMany(ids), log: logger.child('desired-queue') });
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ config, prisma, pgPool, redis, bus, logger, desiredQueue, variantQueue, rolloutQueue, signing: await SigningService.open(config.dataDir) }), { logger: ['error', 'warn'] });
   const assignments = app.get(AssignmentsService);
   publishLatest = (id) => assignments.republish(id);
+  publishLatestMany = (ids) => assignments.republishMany(ids);
   const handleDeviceMessage = app.get(DeviceMessagesHandler).handle;
   ingestTelemetry = handleDeviceMessage;
   const rollouts = app.get(RolloutsService);

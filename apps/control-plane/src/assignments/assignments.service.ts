@@ -137,6 +137,17 @@ export class AssignmentsService {
     return states.length;
   }
 
+  /** republish() for many devices: their latest desired states read in one query and published together. */
+  async republishMany(deviceIds: string[]): Promise<void> {
+    const states = await this.repo.latestDesiredMany(deviceIds);
+    const have = new Set(states.map((d) => d.deviceId));
+    await Promise.all([
+      ...states.map((d) => this.bus.publish(topics.desired(d.deviceId), JSON.stringify(d), { retain: true })),
+      // a device with no assignment yet goes the single way, which may give it its scenario's model
+      ...deviceIds.filter((id) => !have.has(id)).map((id) => this.republish(id)),
+    ]);
+  }
+
   /** Re-publishes a device's desired state from Postgres; a device with none gets its scenario's model if one fits. */
   async republish(deviceId: string): Promise<void> {
     let desired = await this.repo.latestDesired(deviceId);

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMlpClassifier } from '@edge-fleet/onnx-builder';
-import { hardwarePreset } from '@edge-fleet/shared';
+import { hardwarePreset, topics, type DesiredState } from '@edge-fleet/shared';
 import pg from 'pg';
-import { startHarness, type Harness } from '../test-support/harness.js';
+import mqtt from 'mqtt';
+import { hashSecret, newSecret } from '../infra/secrets.js';
+import { startHarness, waitFor, type Harness } from '../test-support/harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -34,8 +36,21 @@ describe('assignment at fleet scale', () => {
     expect(await res.json()).toMatchObject({ assigned: n, refused: 0 });
     const rows = await db.query<{ n: number; versions: number }>('SELECT count(*)::int AS n, count(DISTINCT "deviceId")::int AS versions FROM "Assignment" WHERE version = 1');
     const devices = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM "Device" WHERE "assignmentVersion" = 1');
-    await db.end();
     expect(rows.rows[0]).toEqual({ n, versions: n });
     expect(devices.rows[0]?.n).toBe(n);
+    // the publishes went out in batch jobs: devices from every batch, first and last included, hold
+    // their own desired state (retained), read as themselves over MQTT
+    const sample = [0, 499, 500, 2_222, n - 1].map((i) => ids[i] ?? '');
+    const secret = newSecret();
+    await db.query('UPDATE "Device" SET "secretHash" = $2 WHERE id = ANY($1::uuid[])', [sample, hashSecret(secret)]);
+    await db.end();
+    for (const id of sample) {
+      const client = await mqtt.connectAsync(h.config.mqttUrl, { clientId: id, username: id, password: secret, protocolVersion: 4, reconnectPeriod: 0 });
+      const got = new Promise<DesiredState>((resolve) => client.on('message', (_t, payload) => resolve(JSON.parse(payload.toString()) as DesiredState)));
+      await client.subscribeAsync(topics.desired(id), { qos: 1 });
+      const desired = await waitFor(() => Promise.race([got, new Promise<null>((r) => setTimeout(() => r(null), 200))]), 20_000, `desired state of ${id}`);
+      expect(desired).toMatchObject({ deviceId: id, assignmentVersion: 1, model: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown } });
+      await client.endAsync();
+    }
   });
 });

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Logger } from '../infra/logger.js';
 import { redisAnswers } from '../infra/services.js';
 import { freePort, TEST_REDIS_URL, waitFor } from '../test-support/harness.js';
-import { DesiredStateQueue } from './desired-state.queue.js';
+import { DesiredStateQueue, PUBLISH_BATCH } from './desired-state.queue.js';
 
 const log = new Logger('test', 'error');
 const servers: ChildProcess[] = [];
@@ -13,30 +13,62 @@ afterAll(() => {
 });
 
 describe('desired-state queue (BullMQ on real Redis)', () => {
-  it('publishes once per (device, version) however often the job is enqueued, and retries a failed publish', async () => {
+  it('publishes a doubled enqueue once, batches the devices due now, and retries a failed publish', async () => {
     const published: string[] = [];
+    const batches: number[] = [];
     let failOnce = true;
     const q = new DesiredStateQueue({
       redisUrl: TEST_REDIS_URL,
       prefix: `ef-test-${randomBytes(4).toString('hex')}`,
       log,
       publishLatest: (id) => {
+        published.push(id);
+        return Promise.resolve();
+      },
+      publishLatestMany: (ids) => {
         if (failOnce) {
           failOnce = false;
           return Promise.reject(new Error('broker away'));
         }
-        published.push(id);
+        batches.push(ids.length);
+        published.push(...ids);
         return Promise.resolve();
       },
     });
     await q.start();
-    const a = randomUUID();
-    const b = randomUUID();
-    await q.enqueue([{ deviceId: a, assignmentVersion: 1 }, { deviceId: b, assignmentVersion: 1 }]);
-    await q.enqueue([{ deviceId: a, assignmentVersion: 1 }]);
-    await waitFor(() => Promise.resolve(published.length >= 2), 15_000, 'publishes');
+    const many = Array.from({ length: PUBLISH_BATCH + 3 }, () => randomUUID());
+    const one = randomUUID();
+    const jobs = many.map((deviceId) => ({ deviceId, assignmentVersion: 1 }));
+    await q.enqueue(jobs);
+    await q.enqueue(jobs);
+    await q.enqueue([{ deviceId: one, assignmentVersion: 1 }]);
+    await q.enqueue([{ deviceId: one, assignmentVersion: 1 }]);
+    await waitFor(() => Promise.resolve(published.length >= many.length + 1), 15_000, 'publishes');
     await new Promise((r) => setTimeout(r, 1_500));
-    expect(published.sort()).toEqual([a, b].sort());
+    expect(published.sort()).toEqual([...many, one].sort());
+    expect(batches.sort((x, y) => x - y)).toEqual([3, PUBLISH_BATCH]);
+    await q.stop();
+  });
+
+  it("keeps a delayed notification (a rollout's rate limit) a job of its own, run no earlier than asked", async () => {
+    const at = new Map<string, number>();
+    const q = new DesiredStateQueue({
+      redisUrl: TEST_REDIS_URL,
+      prefix: `ef-test-${randomBytes(4).toString('hex')}`,
+      log,
+      publishLatest: (id) => {
+        at.set(id, Date.now());
+        return Promise.resolve();
+      },
+      publishLatestMany: (ids) => Promise.reject(new Error(`unexpected batch of ${ids.length}`)),
+    });
+    await q.start();
+    const [a, b] = [randomUUID(), randomUUID()];
+    const t0 = Date.now();
+    await q.enqueue([{ deviceId: a, assignmentVersion: 2, delayMs: 600 }, { deviceId: b, assignmentVersion: 2, delayMs: 1_200 }]);
+    await waitFor(() => Promise.resolve(at.size === 2), 15_000, 'delayed publishes');
+    expect((at.get(a) ?? 0) - t0).toBeGreaterThanOrEqual(600);
+    expect((at.get(b) ?? 0) - t0).toBeGreaterThanOrEqual(1_200);
     await q.stop();
   });
 
@@ -46,7 +78,7 @@ describe('desired-state queue (BullMQ on real Redis)', () => {
     servers.push(server);
     const url = `redis://127.0.0.1:${port}`;
     await waitFor(() => redisAnswers(url), 10_000, 'redis up');
-    const q = new DesiredStateQueue({ redisUrl: url, prefix: 'ef-evict', log, publishLatest: () => Promise.resolve() });
+    const q = new DesiredStateQueue({ redisUrl: url, prefix: 'ef-evict', log, publishLatest: () => Promise.resolve(), publishLatestMany: () => Promise.resolve() });
     await expect(q.start()).rejects.toThrow(/maxmemory-policy is "allkeys-lru".*noeviction/);
     await q.stop();
   });

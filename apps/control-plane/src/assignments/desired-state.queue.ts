@@ -1,24 +1,33 @@
 import { z } from 'zod';
 import { JobQueue } from '../infra/job-queue.js';
+import { sha256Hex } from '../infra/secrets.js';
 import type { Logger } from '../infra/logger.js';
 
-const JobSchema = z.strictObject({ deviceId: z.uuid(), assignmentVersion: z.int().min(0) });
+const OneSchema = z.strictObject({ deviceId: z.uuid(), assignmentVersion: z.int().min(0) });
+const JobSchema = z.union([OneSchema, z.strictObject({ devices: z.array(OneSchema).min(1).max(1_000) })]);
 /** `delayMs`: a rollout spreads its notifications over time (rate limit with jitter). */
-export type PublishDesiredJob = z.infer<typeof JobSchema> & { delayMs?: number };
+export type PublishDesiredJob = z.infer<typeof OneSchema> & { delayMs?: number };
+
+/** Devices per batch job: a 10,000-device assignment is 20 jobs, each one query and 500 publishes. */
+export const PUBLISH_BATCH = 500;
 
 export interface DesiredStateQueueOptions {
   redisUrl: string;
   prefix: string;
   /** Publishes the device's *latest* desired state from Postgres (so job order cannot regress it). */
   publishLatest: (deviceId: string) => Promise<void>;
+  /** The same for many devices at once (one read for all). */
+  publishLatestMany: (deviceIds: string[]) => Promise<void>;
   log: Logger;
   concurrency?: number;
 }
 
 /**
- * Fan-out of desired states to devices through BullMQ: one job per (device, assignment version)
- * with a deterministic id, so a retried or doubled enqueue publishes once, and a failed publish
- * (broker away) is retried with backoff instead of being lost.
+ * Fan-out of desired states to devices through BullMQ, with deterministic job ids so a retried or
+ * doubled enqueue publishes once, and a failed publish (broker away) is retried with backoff
+ * instead of being lost. Notifications due now go in batch jobs of PUBLISH_BATCH devices (one job
+ * per device took 23 s to notify 10,000 devices); a delayed one (a rollout's rate limit) is a job
+ * of its own.
  */
 export class DesiredStateQueue {
   private readonly queue: JobQueue<typeof JobSchema>;
@@ -31,7 +40,7 @@ export class DesiredStateQueue {
       redisUrl: o.redisUrl,
       prefix: o.prefix,
       concurrency: o.concurrency ?? 50,
-      handle: (job) => o.publishLatest(job.deviceId),
+      handle: (job) => ('devices' in job ? o.publishLatestMany(job.devices.map((d) => d.deviceId)) : o.publishLatest(job.deviceId)),
       defaults: { attempts: 10, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: { age: 3_600, count: 10_000 }, removeOnFail: { age: 86_400 } },
       log: o.log,
     });
@@ -42,7 +51,16 @@ export class DesiredStateQueue {
   }
 
   enqueue(jobs: PublishDesiredJob[]): Promise<void> {
-    return this.queue.enqueue(jobs.map(({ delayMs, ...data }) => ({ id: `desired-${data.deviceId}-${data.assignmentVersion}`, data, ...(delayMs ? { delayMs } : {}) })));
+    const delayed = jobs.filter((j) => j.delayMs);
+    const now = jobs.filter((j) => !j.delayMs).map(({ deviceId, assignmentVersion }) => ({ deviceId, assignmentVersion }));
+    const batches = [];
+    for (let i = 0; i < now.length; i += PUBLISH_BATCH) {
+      const devices = now.slice(i, i + PUBLISH_BATCH);
+      // the id names exactly this set of (device, version) pairs
+      const id = devices.length === 1 ? `desired-${devices[0]?.deviceId}-${devices[0]?.assignmentVersion}` : `desired-batch-${sha256Hex(devices.map((d) => `${d.deviceId}:${d.assignmentVersion}`).join(','))}`;
+      batches.push({ id, data: devices.length === 1 && devices[0] ? devices[0] : { devices } });
+    }
+    return this.queue.enqueue([...batches, ...delayed.map(({ delayMs, ...data }) => ({ id: `desired-${data.deviceId}-${data.assignmentVersion}`, data, delayMs }))]);
   }
 
   stop(): Promise<void> {

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:net';
+import { Readable } from 'node:stream';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from '../infra/logger.js';
 import { mayPublish, maySubscribe } from './broker-acl.js';
@@ -21,6 +22,57 @@ export interface BrokerOptions {
 function authError(message: string, returnCode: 2 | 4 | 5): AuthenticateError {
   const e: AuthenticateError = Object.assign(new Error(message), { returnCode });
   return e;
+}
+
+interface RetainedStore {
+  storeRetained: (packet: AedesPublishPacket, cb?: unknown) => unknown;
+  createRetainedStreamCombi: (patterns: string[]) => Readable;
+}
+
+/**
+ * aedes' memory persistence finds the retained messages for a SUBSCRIBE by testing every retained
+ * topic against the filter: each device's subscription to its own desired-state topic scanned the
+ * whole fleet's retained messages, so admitting N devices cost O(N²) (10,000 devices took 108 s
+ * to connect in bench:fanout, a third of the broker's CPU in that scan). Device subscriptions are
+ * exact topics, so those are answered from a map by topic; a filter with a wildcard still goes to
+ * the scan. Every retained write passes through here, so the map cannot drift from the store.
+ */
+export function indexRetainedByTopic(aedes: Aedes): void {
+  const store = (aedes as unknown as { persistence: RetainedStore }).persistence;
+  const byTopic = new Map<string, AedesPublishPacket>();
+  const storeRetained = store.storeRetained.bind(store);
+  const scan = store.createRetainedStreamCombi.bind(store);
+  store.storeRetained = (packet, cb) => {
+    if (packet.payload.length === 0) byTopic.delete(packet.topic);
+    else byTopic.set(packet.topic, { ...packet });
+    return storeRetained(packet, cb);
+  };
+  store.createRetainedStreamCombi = (patterns) =>
+    patterns.some((p) => p.includes('+') || p.includes('#')) ? scan(patterns) : Readable.from(patterns.flatMap((p) => byTopic.get(p) ?? []));
+}
+
+/** Publishes from the control plane that aedes works on at once; the rest wait their turn here. */
+export const IN_PROCESS_PUBLISHES_IN_FLIGHT = 64;
+
+/** At most `max` tasks at once, the rest started in order as earlier ones end. */
+export class Limiter {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly max: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running++;
+    try {
+      return await task();
+    } finally {
+      // a finished task hands its slot straight to the next waiting one
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
 }
 
 /**
@@ -68,6 +120,7 @@ export class EmbeddedBroker {
         return cb(new Error(`subscribe to ${sub.topic} denied`));
       },
     });
+    indexRetainedByTopic(aedes);
     this.aedes = aedes;
     aedes.on('clientError', (client: Client, err: Error) => this.o.log.debug('mqtt client error', { clientId: client.id, error: err.message }));
     this.server = createServer(aedes.handle);
@@ -95,12 +148,19 @@ export class EmbeddedBroker {
     const deliver = (packet: AedesPublishPacket, cb: () => void): void => {
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
       handler(packet.topic, payload).catch((e: unknown) => log.error('message handler failed', { topic: packet.topic, error: String(e) }));
-      cb(); // aedes needs the callback before deliver returns; the handler runs on
+      // released on the next tick, not inside deliver: aedes runs what follows a delivery (the
+      // publisher's next packets, the next queued message) inside this callback, and at 10,000
+      // devices (bench:fanout) that chain nested until the stack overflowed and the process died.
+      // The handler itself runs on; the broker does not wait for it.
+      process.nextTick(cb);
     };
     const aedes = (): Aedes => {
       if (!this.aedes) throw new Error('embedded broker not started');
       return this.aedes;
     };
+    // a fleet-wide assignment publishes thousands of desired states at once: at most this many are
+    // in aedes at a time (its emitter queues what exceeds 100), so device traffic keeps its turn
+    const inFlight = new Limiter(IN_PROCESS_PUBLISHES_IN_FLIGHT);
     return {
       onMessage: (h) => {
         handler = h;
@@ -111,11 +171,10 @@ export class EmbeddedBroker {
       start: async () => {
         for (const f of filters) await new Promise<void>((resolve) => aedes().subscribe(f, deliver, () => resolve()));
       },
-      publish: (topic, payload, opts = {}) =>
-        new Promise<void>((resolve, reject) => {
-          const packet = { cmd: 'publish' as const, topic, payload: Buffer.from(payload), qos: 1 as const, retain: opts.retain ?? false, dup: false };
-          aedes().publish(packet, (err) => (err ? reject(err) : resolve()));
-        }),
+      publish: async (topic, payload, opts = {}) => {
+        const packet = { cmd: 'publish' as const, topic, payload: Buffer.from(payload), qos: 1 as const, retain: opts.retain ?? false, dup: false };
+        await inFlight.run(() => new Promise<void>((resolve, reject) => aedes().publish(packet, (err) => (err ? reject(err) : resolve()))));
+      },
       stop: async () => {
         const a = this.aedes;
         if (a) for (const f of filters) await new Promise<void>((resolve) => a.unsubscribe(f, deliver, () => resolve()));

@@ -70,8 +70,12 @@ try {
   out(`acknowledgements stored (reported state with the new model): 50 % ${s(at(ackMs, 0.5))}, 99 % ${s(at(ackMs, 0.99))}, 100 % ${s(at(ackMs, 1))} (${ackMs.length}/${assigned}); goal 99 % ≤ 10 s at 10,000`);
   out(`control plane during fan-out: ${fmt(stats.cores, 2)} cores, peak RSS ${fmt(stats.peakRssMb, 0)} MB`);
   await fleet.stop();
+} catch (e) {
+  // the control plane's own last words say more than the bench's
+  process.stderr.write(`fan-out failed: ${e instanceof Error ? e.message : String(e)}\ncontrol plane log tail:\n${cp.logTail()}\n`);
+  process.exitCode = 1;
 } finally {
   await db.end().catch(() => undefined);
   await cp.stop();
 }
-process.exit(0);
+process.exit(process.exitCode ?? 0);
