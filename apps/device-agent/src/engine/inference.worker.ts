@@ -1,79 +1,54 @@
-import { performance } from 'node:perf_hooks';
 import { parentPort } from 'node:worker_threads';
-import type { InputSpec } from '@edge-fleet/shared';
-import * as ort from 'onnxruntime-node';
-import { FeedGenerator, type TensorValue } from './input.generator.js';
-import { feedsFor, finiteOutput, fromOrt, sessionOptions } from './ort-session.js';
-import { type FromWorker, type ToWorker, ToWorkerSchema } from './worker.protocol.js';
+import { SessionRunner } from './session-runner.js';
+import { asToWorker } from './worker.checks.js';
+import type { FromWorker, ToWorker } from './worker.protocol.js';
 
 /**
  * Owns one onnxruntime-node session. `session.run` blocks its thread for the whole inference,
- * so it lives here and not on the main loop, which must keep MQTT keepalives going.
+ * so a model too slow for the main loop (inline-placement.ts) is served from here, and every model is
+ * loaded and timed here first. No zod in this thread: its isolate would carry the schemas' ~14 MB.
  */
-let session: ort.InferenceSession | null = null;
-let feeds: FeedGenerator | null = null;
+let runner: SessionRunner | null = null;
 let queue: Promise<void> = Promise.resolve();
 
 function send(msg: FromWorker): void {
   parentPort?.postMessage(msg);
 }
 
-async function load(path: string, inputs: InputSpec[], threads: number, seed: number): Promise<void> {
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
   try {
-    session = await ort.InferenceSession.create(path, sessionOptions(threads));
-    feeds = new FeedGenerator(inputs, seed);
-    send({ type: 'loaded', inputNames: [...session.inputNames], outputNames: [...session.outputNames] });
+    runner = await SessionRunner.load(msg.path, msg.inputs, msg.intraOpThreads, msg.seed, msg.handover);
+    // Timed before the reply so the engine can decide, from these figures, to run the model inline;
+    // a model handed over from the main thread has left it for good.
+    const calibration = msg.handover === undefined ? await runner.calibrate() : { loadMs: runner.loadMs, latenciesMs: [], failed: false };
+    send({ type: 'loaded', inputNames: runner.inputNames, outputNames: runner.outputNames, calibration });
   } catch (err) {
-    send({ type: 'load-error', message: err instanceof Error ? err.message : String(err) });
+    send({ type: 'load-error', message: message(err) });
   }
 }
 
 async function run(id: number, capture: boolean): Promise<void> {
-  if (session === null || feeds === null) {
+  if (runner === null) {
     send({ type: 'result', id, ok: false, latencyMs: null, error: 'no model loaded' });
     return;
   }
-  const input = feeds.next();
-  const ortFeeds = feedsFor(input);
-  try {
-    const started = performance.now();
-    const out = await session.run(ortFeeds);
-    const latencyMs = performance.now() - started;
-    const outputs = new Map<string, TensorValue>();
-    let ok = true;
-    for (const [name, tensor] of Object.entries(out)) {
-      ok &&= finiteOutput(tensor);
-      const value = fromOrt(tensor);
-      if (value !== null) outputs.set(name, value);
-    }
-    const missing = feeds.absorb(outputs);
-    const error = !ok ? 'non-finite output' : missing.length > 0 ? `missing state output ${missing.join(', ')}` : undefined;
-    send({ type: 'result', id, ok: error === undefined, latencyMs, error, ...captured(capture, input, outputs) });
-  } catch (err) {
-    send({ type: 'result', id, ok: false, latencyMs: null, error: err instanceof Error ? err.message : String(err) });
-  }
-}
-
-function captured(
-  capture: boolean,
-  inputs: Map<string, TensorValue>,
-  outputs: Map<string, TensorValue>,
-): { capture?: { inputs: Record<string, TensorValue>; outputs: Record<string, TensorValue> } } {
-  if (!capture) return {};
-  return { capture: { inputs: Object.fromEntries(inputs), outputs: Object.fromEntries(outputs) } };
+  send({ type: 'result', id, ...(await runner.run(capture)) });
 }
 
 async function dispose(): Promise<void> {
-  await session?.release();
-  session = null;
-  feeds = null;
+  await runner?.release();
+  runner = null;
   send({ type: 'disposed' });
 }
 
 async function handle(msg: ToWorker): Promise<void> {
   switch (msg.type) {
     case 'load':
-      return load(msg.path, msg.inputs, msg.intraOpThreads, msg.seed);
+      return load(msg);
     case 'run':
       return run(msg.id, msg.capture);
     case 'dispose':
@@ -82,8 +57,8 @@ async function handle(msg: ToWorker): Promise<void> {
 }
 
 parentPort?.on('message', (raw: unknown) => {
-  const parsed = ToWorkerSchema.safeParse(raw);
-  if (!parsed.success) return;
+  const msg = asToWorker(raw);
+  if (msg === null) return;
   // One message at a time: recurrent state must be fed back before the next run starts.
-  queue = queue.then(() => handle(parsed.data));
+  queue = queue.then(() => handle(msg));
 });

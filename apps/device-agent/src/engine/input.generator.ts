@@ -108,6 +108,16 @@ export class FeedGenerator {
     return feeds;
   }
 
+  /** The recurrent state the next run would be fed, to hand a model over to another thread. */
+  heldState(): Record<string, TensorValue> {
+    return Object.fromEntries(this.state);
+  }
+
+  /** Continues from state handed over by `heldState` (values for unknown or stateless inputs are ignored). */
+  resume(state: Readonly<Record<string, TensorValue>>): void {
+    for (const [name, value] of Object.entries(state)) if (this.state.has(name)) this.state.set(name, value);
+  }
+
   /** Feeds recurrent outputs back; returns the names of state outputs that were missing. */
   absorb(outputs: ReadonlyMap<string, TensorValue>): string[] {
     const missing: string[] = [];

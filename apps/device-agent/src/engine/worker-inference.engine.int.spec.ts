@@ -2,13 +2,14 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ModelName, toNumbers, writeModel } from '../test-support/models.js';
-import type { InferenceEngine } from './inference.engine.js';
-import { WorkerInferenceEngine } from './worker-inference.engine.js';
+import { INLINE_BUDGET, type InlineBudget } from './inline-placement.js';
+import { FeedGenerator } from './input.generator.js';
+import { defaultWorkerUrl, WorkerInferenceEngine } from './worker-inference.engine.js';
 
-const engines: InferenceEngine[] = [];
+const engines: WorkerInferenceEngine[] = [];
 
-function newEngine(): InferenceEngine {
-  const engine = new WorkerInferenceEngine({ intraOpThreads: 1, seed: 42 });
+function newEngine(budget?: InlineBudget): WorkerInferenceEngine {
+  const engine = new WorkerInferenceEngine({ intraOpThreads: 1, seed: 42 }, defaultWorkerUrl(), budget);
   engines.push(engine);
   return engine;
 }
@@ -88,5 +89,88 @@ describe('WorkerInferenceEngine with real onnxruntime-node', () => {
     const inFlight = engine.run();
     await engine.dispose();
     expect((await inFlight).ok).toBe(true);
+  });
+
+  it('runs a model that measured within the inline budget on the main thread, and ends its worker', async () => {
+    const model = await writeModel('mlp');
+    const engine = newEngine();
+    await engine.load(model.path, model.inputs);
+    expect(engine.placement).toBe('inline');
+    const result = await engine.run();
+    expect(result.ok).toBe(true);
+    await engine.dispose();
+    expect(engine.placement).toBeNull();
+    expect(await engine.run()).toMatchObject({ ok: false, error: 'engine disposed' });
+  });
+
+  it('keeps a slow model in the worker, where its runs do not hold up the main loop', async () => {
+    const model = await writeModel('slow');
+    const engine = newEngine();
+    await engine.load(model.path, model.inputs);
+    expect(engine.placement).toBe('worker');
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const started = performance.now();
+    const result = await engine.run();
+    const elapsed = performance.now() - started;
+    clearInterval(timer);
+    expect(result.ok).toBe(true);
+    // the run held its own thread for tens of ms; this one kept firing its 1 ms timer meanwhile
+    expect(elapsed).toBeGreaterThan(10);
+    expect(ticks).toBeGreaterThan(elapsed / 4);
+  });
+
+  it('yields to the main loop between inline runs', async () => {
+    const model = await writeModel('mlp');
+    const engine = newEngine();
+    await engine.load(model.path, model.inputs);
+    expect(engine.placement).toBe('inline');
+    let fired = false;
+    setTimeout(() => (fired = true), 1);
+    let runs = 0;
+    const started = performance.now();
+    while (!fired && performance.now() - started < 2_000) {
+      await engine.run();
+      runs++;
+    }
+    expect(fired).toBe(true);
+    expect(runs).toBeGreaterThan(1);
+  });
+
+  it.each(['recurrent', 'slow'] as const)('serves the seed\'s inputs from the first run on (%s): the calibration runs on a generator of its own', async (name) => {
+    const model = await writeModel(name);
+    const engine = newEngine();
+    await engine.load(model.path, model.inputs);
+    const expected = new FeedGenerator(model.inputs, 42).next();
+    const { capture } = await engine.run({ capture: true });
+    for (const [input, value] of expected) {
+      const served = toNumbers(capture?.inputs[input]?.data);
+      // a boolean, not toEqual: a failing diff of the slow model's 147k values takes vitest minutes
+      expect(served.length === value.data.length && served.every((v, i) => v === Number(value.data[i]))).toBe(true);
+    }
+  });
+
+  it('moves an inline model whose runs turn slow to a worker, which continues from its recurrent state', async () => {
+    const model = await writeModel('recurrent');
+    // every run counts as slow here, as if the model had turned slow after its calibration
+    const engine = newEngine({ ...INLINE_BUDGET, slowRunMs: 0 });
+    await engine.load(model.path, model.inputs);
+    expect(engine.placement).toBe('inline');
+    const results = [];
+    for (let i = 0; i < INLINE_BUDGET.slowRunsToLeave + 3; i++) results.push(await engine.run({ capture: true }));
+    expect(engine.placement).toBe('worker');
+    expect(results.every((r) => r.ok)).toBe(true);
+    // the state runs on across the move: each run is fed the h_out of the one before
+    for (let i = 1; i < results.length; i++) {
+      expect(toNumbers(results[i]?.capture?.inputs.h_in?.data)).toEqual(toNumbers(results[i - 1]?.capture?.outputs.h_out?.data));
+    }
+  });
+
+  it('keeps an inline model whose runs stay within the budget on the main thread', async () => {
+    const model = await writeModel('mlp');
+    const engine = newEngine();
+    await engine.load(model.path, model.inputs);
+    for (let i = 0; i < 200; i++) expect((await engine.run()).ok).toBe(true);
+    expect(engine.placement).toBe('inline');
   });
 });

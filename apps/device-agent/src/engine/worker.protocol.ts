@@ -2,7 +2,12 @@ import { InputSpecListSchema, TensorDtypeSchema } from '@edge-fleet/shared';
 import { z } from 'zod';
 import type { TensorData } from './input.generator.js';
 
-/** Messages between the main thread and the inference worker; both sides validate what they receive. */
+/**
+ * Messages between the main thread and the inference worker; both sides validate what they receive.
+ * These schemas are the reference; the hot path (run requests, run results without capture) and the
+ * worker, which starts without zod to save its isolate ~14 MB, use the hand checks in worker.checks.ts,
+ * which worker.checks.spec.ts holds equal to these schemas.
+ */
 export const TensorValueSchema = z.strictObject({
   dtype: TensorDtypeSchema,
   dims: z.array(z.int().min(0)),
@@ -16,6 +21,8 @@ export const TensorValueSchema = z.strictObject({
   ),
 });
 
+const TensorMapSchema = z.record(z.string(), TensorValueSchema);
+
 export const ToWorkerSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('load'),
@@ -23,16 +30,22 @@ export const ToWorkerSchema = z.discriminatedUnion('type', [
     inputs: InputSpecListSchema,
     intraOpThreads: z.int().min(1).max(64),
     seed: z.int(),
+    /** Set when a model served inline moves to the worker: its recurrent state; no calibration then. */
+    handover: TensorMapSchema.optional(),
   }),
   z.strictObject({ type: z.literal('run'), id: z.int(), capture: z.boolean() }),
   z.strictObject({ type: z.literal('dispose') }),
 ]);
 export type ToWorker = z.infer<typeof ToWorkerSchema>;
 
-const TensorMapSchema = z.record(z.string(), TensorValueSchema);
-
 export const FromWorkerSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('loaded'), inputNames: z.array(z.string()), outputNames: z.array(z.string()) }),
+  z.strictObject({
+    type: z.literal('loaded'),
+    inputNames: z.array(z.string()),
+    outputNames: z.array(z.string()),
+    /** The model's measured load and run times, from which the engine decides where it runs (inline-placement.ts). */
+    calibration: z.strictObject({ loadMs: z.number().min(0), latenciesMs: z.array(z.number().min(0)), failed: z.boolean() }),
+  }),
   z.strictObject({ type: z.literal('load-error'), message: z.string() }),
   z.strictObject({
     type: z.literal('result'),
@@ -45,3 +58,4 @@ export const FromWorkerSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('disposed') }),
 ]);
 export type FromWorker = z.infer<typeof FromWorkerSchema>;
+export type RunResultMessage = Extract<FromWorker, { type: 'result' }>;

@@ -1,0 +1,96 @@
+import { performance } from 'node:perf_hooks';
+import type { InputSpec } from '@edge-fleet/shared';
+import * as ort from 'onnxruntime-node';
+import type { RunResult } from './inference.engine.js';
+import { calibrationVerdict, type Calibration } from './inline-placement.js';
+import { FeedGenerator, type TensorValue } from './input.generator.js';
+import { feedsFor, finiteOutput, fromOrt, sessionOptions } from './ort-session.js';
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * One loaded session and its seeded feeds; runs one inference at a time. The same code serves a model
+ * in the inference worker and inline on the agent's main thread, so both report runs alike.
+ */
+export class SessionRunner {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly specs: readonly InputSpec[],
+    private readonly seed: number,
+    private readonly feeds: FeedGenerator,
+    /** Wall time of InferenceSession.create. */
+    readonly loadMs: number,
+  ) {}
+
+  /** `handover`: recurrent state to continue from (the model moved here from another thread). */
+  static async load(path: string, specs: readonly InputSpec[], intraOpThreads: number, seed: number, handover?: Record<string, TensorValue>): Promise<SessionRunner> {
+    const started = performance.now();
+    const session = await ort.InferenceSession.create(path, sessionOptions(intraOpThreads));
+    const feeds = new FeedGenerator(specs, seed);
+    if (handover !== undefined) feeds.resume(handover);
+    return new SessionRunner(session, specs, seed, feeds, performance.now() - started);
+  }
+
+  get inputNames(): string[] {
+    return [...this.session.inputNames];
+  }
+
+  get outputNames(): string[] {
+    return [...this.session.outputNames];
+  }
+
+  heldState(): Record<string, TensorValue> {
+    return this.feeds.heldState();
+  }
+
+  run(capture = false): Promise<RunResult> {
+    return runOnce(this.session, this.feeds, capture);
+  }
+
+  /**
+   * Times runs until calibrationVerdict knows where the model belongs. On a generator of its own
+   * (same seed), so the served sequence of inputs and recurrent state starts as if it had not run.
+   */
+  async calibrate(): Promise<Calibration> {
+    const feeds = new FeedGenerator(this.specs, this.seed);
+    const latenciesMs: number[] = [];
+    while (calibrationVerdict(latenciesMs) === 'undecided') {
+      const result = await runOnce(this.session, feeds, false);
+      if (!result.ok || result.latencyMs === null) return { loadMs: this.loadMs, latenciesMs, failed: true };
+      latenciesMs.push(result.latencyMs);
+    }
+    return { loadMs: this.loadMs, latenciesMs, failed: false };
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}
+
+/** One run: fresh feeds, session.run timed on its own, outputs checked, recurrent state fed back. */
+async function runOnce(session: ort.InferenceSession, feeds: FeedGenerator, capture: boolean): Promise<RunResult> {
+  try {
+    const input = feeds.next();
+    const ortFeeds = feedsFor(input);
+    const started = performance.now();
+    const out = await session.run(ortFeeds);
+    const latencyMs = performance.now() - started;
+    const outputs = new Map<string, TensorValue>();
+    let finite = true;
+    for (const [name, tensor] of Object.entries(out)) {
+      finite &&= finiteOutput(tensor);
+      const value = fromOrt(tensor);
+      if (value !== null) outputs.set(name, value);
+    }
+    const missing = feeds.absorb(outputs);
+    const error = !finite ? 'non-finite output' : missing.length > 0 ? `missing state output ${missing.join(', ')}` : undefined;
+    const result: RunResult = { ok: error === undefined, latencyMs };
+    if (error !== undefined) result.error = error;
+    if (capture) result.capture = { inputs: Object.fromEntries(input), outputs: Object.fromEntries(outputs) };
+    return result;
+  } catch (err) {
+    return { ok: false, latencyMs: null, error: message(err) };
+  }
+}
