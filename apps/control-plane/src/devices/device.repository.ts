@@ -243,8 +243,10 @@ export class DeviceRepository {
     return res.rows[0] ?? null;
   }
 
+  /** Per CONNECT, so on the pg pool (see findActive in ApiTokenRepository). */
   async credentials(id: string): Promise<{ secretHash: string; status: string } | null> {
-    return this.db.device.findUnique({ where: { id }, select: { secretHash: true, status: true } });
+    const res = await this.pool.query<{ secretHash: string; status: string }>('SELECT "secretHash", status FROM "Device" WHERE id = $1', [id]);
+    return res.rows[0] ?? null;
   }
 
   /** Swaps a device's stored hash, only if it is still the one that was checked. */
@@ -252,11 +254,12 @@ export class DeviceRepository {
     await this.pool.query('UPDATE "Device" SET "secretHash" = $3 WHERE id = $1 AND "secretHash" = $2', [id, was, now]);
   }
 
+  /** Per device status message, so on the pg pool. */
   async setPresence(id: string, status: 'online' | 'offline', bootId: string | null, at: Date): Promise<void> {
-    await this.db.device.updateMany({
-      where: { id, status: { not: 'revoked' } },
-      data: { status, lastSeenAt: at, ...(bootId ? { bootId } : {}) },
-    });
+    await this.pool.query(
+      `UPDATE "Device" SET status = $2, "lastSeenAt" = $3::timestamptz AT TIME ZONE 'UTC', "bootId" = COALESCE($4, "bootId") WHERE id = $1 AND status <> 'revoked'`,
+      [id, status, at, bootId],
+    );
   }
 
   async countsByStatus(): Promise<{ status: string; count: number }[]> {

@@ -25,11 +25,7 @@ export class HealthController {
     @Inject(MQTT_BUS) private readonly bus: MessageBus,
   ) {}
 
-  /** Liveness: the process answers. */
-  @Get('healthz')
-  healthz() {
-    return { status: 'ok' };
-  }
+  // Liveness, GET /healthz, is answered before Express: see answerLivenessFirst in app.ts.
 
   /** Readiness: Postgres, Redis and the MQTT broker all answer. */
   @Get('readyz')

@@ -57,7 +57,8 @@ try {
     if (next) cursors.push(next);
   }
   const routes: [string, string[], Record<string, string>, string][] = [
-    ['GET /healthz', ['/healthz'], {}, 'goal ≥ 15,000 req/s'],
+    ['GET /healthz (answered before Express and Nest)', ['/healthz'], {}, 'goal ≥ 15,000 req/s'],
+    ['GET /api/v1/no-such-route (the floor of a route through Express + Nest: routing, error filter, JSON 404)', ['/api/v1/no-such-route'], {}, ''],
     ['GET /api/v1/devices (page of 50, scenario + status filter, random page number)', Array.from({ length: pages }, (_, i) => `${filtered}&page=${i + 1}`), auth, 'goal p99 ≤ 50 ms'],
     [`GET /api/v1/devices (page of 50, scenario + status filter, random cursor of ${cursors.length})`, cursors.map((c) => `${filtered}&after=${c}`), auth, 'goal p99 ≤ 50 ms'],
     ['GET /api/v1/devices (first page, no filter)', ['/api/v1/devices?pageSize=50'], auth, 'goal p99 ≤ 50 ms'],
