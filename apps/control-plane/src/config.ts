@@ -48,6 +48,8 @@ export const ConfigSchema = z.object({
    */
   REFERENCE_TOPS: z.coerce.number().positive().max(10_000).default(0.2),
   TELEMETRY_FLUSH_MS: z.coerce.number().int().min(5).max(10_000).default(100),
+  /** Telemetry windows held for their commit at most; beyond it a new window is refused unacknowledged (the device sends it again). */
+  TELEMETRY_BUFFER_MAX: z.coerce.number().int().min(1).max(5_000_000).default(200_000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 

@@ -36,9 +36,13 @@ export class DeviceMessagesHandler {
     const t = parseTopic(topic);
     if (!t) return;
     switch (t.kind) {
-      case 'telemetry':
-        await this.ingest.accept(topic, t.deviceId, payload);
+      case 'telemetry': {
+        const r = await this.ingest.accept(topic, t.deviceId, payload);
+        // a window the ingest could not take now must not be acknowledged (the broker leaves it
+        // unacknowledged on an error); a malformed one is kept as rejected and acknowledged
+        if (!r.ok && r.retry) throw new Error(r.reason);
         return;
+      }
       case 'reported':
         return this.reported(t.deviceId, payload);
       case 'status':

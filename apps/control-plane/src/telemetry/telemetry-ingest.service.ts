@@ -6,15 +6,15 @@ import { CONFIG, LOGGER } from '../infra/tokens.js';
 import { TelemetryRepository } from './telemetry.repository.js';
 
 const MAX_BATCH = 1_000;
-const MAX_BUFFER = 200_000;
 const FUTURE_SKEW_MS = 5 * 60_000;
 const MAX_PAYLOAD_BYTES = 64 * 1024;
 
-export type IngestResult = { ok: true } | { ok: false; reason: string };
+/** `retry`: not taken now (the buffer is full); the sender must not be acknowledged, so it sends again. */
+export type IngestResult = { ok: true } | { ok: false; reason: string; retry?: true };
 
 interface Pending {
   window: TelemetryWindow;
-  /** Settles the sender's wait: the row is committed (or, buffer full, dropped). */
+  /** Settles the sender's wait: the row is committed. */
   done: (r: IngestResult) => void;
 }
 
@@ -31,7 +31,7 @@ export class TelemetryIngestService {
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private readonly log: Logger;
-  readonly stats = { accepted: 0, rejected: 0, inserted: 0, duplicates: 0, writeErrors: 0, dropped: 0 };
+  readonly stats = { accepted: 0, rejected: 0, inserted: 0, duplicates: 0, writeErrors: 0, refusedFull: 0 };
 
   constructor(
     @Inject(TelemetryRepository) private readonly repo: TelemetryRepository,
@@ -62,13 +62,16 @@ export class TelemetryIngestService {
       });
       return { ok: false, reason };
     }
-    this.stats.accepted += 1;
-    if (this.buffer.length >= MAX_BUFFER) {
-      // bounded memory while Postgres is away or slower than the offered rate: the oldest goes, counted and logged
-      this.buffer.shift()?.done({ ok: false, reason: 'dropped: ingest buffer full' });
-      this.stats.dropped += 1;
-      if (this.stats.dropped % 1_000 === 1) this.log.error('telemetry buffer full: dropping the oldest windows', { dropped: this.stats.dropped, buffered: MAX_BUFFER });
+    if (this.buffer.length >= this.config.TELEMETRY_BUFFER_MAX) {
+      // bounded memory while Postgres is away or slower than the offered rate. The new window is
+      // refused and left unacknowledged, so its device keeps it and sends it again. Dropping the
+      // oldest instead (as before) resolved their waits too, and the broker acknowledged windows
+      // that were never stored: 166,778 of 394,603 at 16k msg/s offered (bench:ingest).
+      this.stats.refusedFull += 1;
+      if (this.stats.refusedFull % 1_000 === 1) this.log.error('telemetry buffer full: refusing new windows until it drains', { refused: this.stats.refusedFull, buffered: this.buffer.length });
+      return { ok: false, reason: 'ingest buffer full', retry: true };
     }
+    this.stats.accepted += 1;
     const committed = new Promise<IngestResult>((done) => this.buffer.push({ window: reason, done }));
     if (this.buffer.length >= MAX_BATCH) void this.flush();
     return committed;
