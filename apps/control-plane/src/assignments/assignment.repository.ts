@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { ACTIVE_ROLLOUT_STATUSES, VariantMeasurementSchema, type DesiredState, type HardwareProfile, type HealthTargets, type InputSpec, type LatencyFigures, type Scenario } from '@edge-fleet/shared';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { Db } from '../infra/prisma.js';
+import { withTransaction } from '../infra/pg-transaction.js';
 import { PG_POOL, PRISMA } from '../infra/tokens.js';
 
 /** A concrete variant a device is given. */
@@ -57,15 +58,18 @@ export interface AssignmentItem {
  * Gives each device a new, higher-numbered assignment inside the caller's transaction, set-based
  * (a fixed number of statements per 1,000 devices). Returns the desired states to publish.
  */
-export async function insertAssignments(tx: Prisma.TransactionClient, items: readonly AssignmentItem[], actor: string, build: DesiredBuilder): Promise<DesiredState[]> {
+export async function insertAssignments(tx: Prisma.TransactionClient | PoolClient, items: readonly AssignmentItem[], actor: string, build: DesiredBuilder): Promise<DesiredState[]> {
+  // the same statements on a Prisma transaction (rollouts) or on a pg client (a scenario
+  // assignment, whose 20 MB of parameters Prisma took over a second to hand over)
+  const sql = async <T>(text: string, params: unknown[]): Promise<T[]> =>
+    '$queryRawUnsafe' in tx ? tx.$queryRawUnsafe<T[]>(text, ...params) : (await tx.query(text, params)).rows as T[];
   const ids = items.map((c) => c.device.id);
   const bumped = ids.length
-    ? await tx.$queryRaw<{ id: string; assignmentVersion: number }[]>`
-        UPDATE "Device" SET "assignmentVersion" = "assignmentVersion" + 1 WHERE id = ANY(${ids}::uuid[]) RETURNING id, "assignmentVersion"`
+    ? await sql<{ id: string; assignmentVersion: number }>('UPDATE "Device" SET "assignmentVersion" = "assignmentVersion" + 1 WHERE id = ANY($1::uuid[]) RETURNING id::text AS id, "assignmentVersion"', [ids])
     : [];
   const versionOf = new Map(bumped.map((r) => [r.id, r.assignmentVersion]));
   // the scenario's tier targets travel with the desired state: the device's smoke test and watchdog use them
-  const policies = ids.length ? await tx.policy.findMany({ select: { scenario: true, latencyTargetMs: true, latencyPercentile: true, errorRateMax: true } }) : [];
+  const policies = ids.length ? await sql<{ scenario: string; latencyTargetMs: number; latencyPercentile: string; errorRateMax: number }>('SELECT scenario, "latencyTargetMs", "latencyPercentile", "errorRateMax" FROM "Policy"', []) : [];
   const healthOf = new Map(policies.map((p) => [p.scenario, { latencyTargetMs: p.latencyTargetMs, latencyPercentile: p.latencyPercentile as HealthTargets['latencyPercentile'], errorRateMax: p.errorRateMax }]));
   const states: DesiredState[] = [];
   const rows: { deviceId: string; version: number; modelVariantId: string | null; reason: string; desired: DesiredState }[] = [];
@@ -79,10 +83,12 @@ export async function insertAssignments(tx: Prisma.TransactionClient, items: rea
   // one JSON parameter per 2,000 rows, unpacked by Postgres: Prisma's createMany spent most of a
   // 10,000-device assignment (7.6 s) in its query compiler and argument mapping
   for (let i = 0; i < rows.length; i += 2_000) {
-    await tx.$executeRaw`
-      INSERT INTO "Assignment" (id, "deviceId", version, "modelVariantId", reason, desired, "createdBy")
-      SELECT gen_random_uuid(), x."deviceId", x.version, x."modelVariantId", x.reason, x.desired, ${actor}
-        FROM jsonb_to_recordset(${JSON.stringify(rows.slice(i, i + 2_000))}::jsonb) AS x("deviceId" uuid, version int, "modelVariantId" uuid, reason text, desired jsonb)`;
+    await sql(
+      `INSERT INTO "Assignment" (id, "deviceId", version, "modelVariantId", reason, desired, "createdBy")
+       SELECT gen_random_uuid(), x."deviceId", x.version, x."modelVariantId", x.reason, x.desired, $2
+         FROM jsonb_to_recordset($1::jsonb) AS x("deviceId" uuid, version int, "modelVariantId" uuid, reason text, desired jsonb)`,
+      [JSON.stringify(rows.slice(i, i + 2_000)), actor],
+    );
   }
   return states;
 }
@@ -167,22 +173,25 @@ export class AssignmentRepository {
     actor: string,
     build: DesiredBuilder,
   ): Promise<DesiredState[]> {
-    // set-based: a fixed number of statements whatever the fleet size (one per 1,000 rows)
-    return this.db.$transaction(
-      async (tx) => {
-        if (modelVersionId) await tx.policy.update({ where: { scenario }, data: { modelVersionId } });
-        const states = await insertAssignments(tx, chosen, actor, build);
-        const audits: Prisma.AuditEventCreateManyInput[] = refused.map((r) => ({
-          actor, action: 'assignment.refused', targetType: 'device', targetId: r.device.id, details: { scenario, modelVersionId, reason: r.reason },
-        }));
-        if (modelVersionId) {
-          audits.push({ actor, action: 'scenario.assign_model', targetType: 'scenario', targetId: scenario, details: { modelVersionId, assigned: states.length, refused: refused.length } });
-        }
-        for (let i = 0; i < audits.length; i += 1_000) await tx.auditEvent.createMany({ data: audits.slice(i, i + 1_000) });
-        return states;
-      },
-      { timeout: 120_000, maxWait: 10_000 },
-    );
+    // set-based: a fixed number of statements whatever the fleet size, on a pg client (see insertAssignments)
+    return withTransaction(this.pool, async (client) => {
+      if (modelVersionId) await client.query(`UPDATE "Policy" SET "modelVersionId" = $2, "updatedAt" = now() AT TIME ZONE 'UTC' WHERE scenario = $1`, [scenario, modelVersionId]);
+      const states = await insertAssignments(client, chosen, actor, build);
+      const audits: { actor: string; action: string; targetType: string; targetId: string; details: Record<string, unknown> }[] = refused.map((r) => ({
+        actor, action: 'assignment.refused', targetType: 'device', targetId: r.device.id, details: { scenario, modelVersionId, reason: r.reason },
+      }));
+      if (modelVersionId) {
+        audits.push({ actor, action: 'scenario.assign_model', targetType: 'scenario', targetId: scenario, details: { modelVersionId, assigned: states.length, refused: refused.length } });
+      }
+      for (let i = 0; i < audits.length; i += 2_000) {
+        await client.query(
+          `INSERT INTO "AuditEvent" (actor, action, "targetType", "targetId", details)
+           SELECT x.actor, x.action, x."targetType", x."targetId", x.details FROM jsonb_to_recordset($1::jsonb) AS x(actor text, action text, "targetType" text, "targetId" text, details jsonb)`,
+          [JSON.stringify(audits.slice(i, i + 2_000))],
+        );
+      }
+      return states;
+    });
   }
 
   /**

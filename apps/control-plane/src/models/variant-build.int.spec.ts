@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMlpClassifier, GraphBuilder } from '@edge-fleet/onnx-builder';
 import { hardwarePreset, VariantMeasurementSchema, type HardwareProfile } from '@edge-fleet/shared';
@@ -68,6 +69,22 @@ describe('variant builder and capability-aware assignment', () => {
     const tiny = list.items.find((x) => x.name === 'arm-tiny');
     expect(tiny?.assignmentVersion).toBe(0); // refused: keeps what it had
     expect(list.items.find((x) => x.name === 'arm-int8')?.assignmentVersion).toBe(1);
+    // in the same transaction: the scenario points at the version, the refusal and the assignment are audited
+    const c = new pg.Client({ connectionString: h.dbUrl });
+    await c.connect();
+    try {
+      const policy = await c.query<{ modelVersionId: string }>(`SELECT "modelVersionId"::text AS "modelVersionId" FROM "Policy" WHERE scenario = 'robotic_manipulation'`);
+      expect(policy.rows[0]?.modelVersionId).toBe(created.id);
+      const audits = await c.query<{ action: string; targetId: string; details: Record<string, unknown> }>(
+        `SELECT action, "targetId", details FROM "AuditEvent" WHERE action IN ('assignment.refused', 'scenario.assign_model') ORDER BY id`,
+      );
+      expect(audits.rows).toEqual([
+        { action: 'assignment.refused', targetId: tiny?.id, details: expect.objectContaining({ scenario: 'robotic_manipulation', modelVersionId: created.id, reason: expect.stringMatching(/does not fit/) as unknown }) as unknown },
+        { action: 'scenario.assign_model', targetId: 'robotic_manipulation', details: { modelVersionId: created.id, assigned: 2, refused: 1 } },
+      ]);
+    } finally {
+      await c.end();
+    }
   });
 
   it('keeps a model with an opset the builder does not support registered, FP32 usable, variants failed with the reason', async () => {

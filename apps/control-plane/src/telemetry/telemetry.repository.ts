@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
 import type { TelemetryWindow } from '@edge-fleet/shared';
+import { withTransaction } from '../infra/pg-transaction.js';
 import { PG_POOL } from '../infra/tokens.js';
 
 const COLUMNS = [
@@ -65,30 +66,12 @@ export class TelemetryRepository {
    */
   async insertBatch(rows: TelemetryWindow[]): Promise<number> {
     if (rows.length === 0) return 0;
-    const client = await this.pool.connect();
-    // a checked-out client whose connection drops emits 'error' besides failing its query: without a
-    // listener that is an uncaught exception (seen with Postgres cut mid-batch)
-    let broken: Error | undefined;
-    const onError = (e: Error): void => {
-      broken = e;
-    };
-    client.on('error', onError);
-    try {
-      await client.query('BEGIN');
+    return withTransaction(this.pool, async (client) => {
       const res = await client.query(INSERT_SQL, toColumns(rows));
       const ids = [...new Set(rows.map((r) => r.deviceId))];
       await client.query('UPDATE "Device" SET "lastSeenAt" = now() WHERE id = ANY($1::uuid[])', [ids]);
-      await client.query('COMMIT');
       return res.rowCount ?? 0;
-    } catch (e) {
-      broken ??= e instanceof Error ? e : new Error(String(e));
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      client.off('error', onError);
-      // a client that failed goes away instead of back into the pool
-      client.release(broken);
-    }
+    });
   }
 
   async insertRejected(topic: string, deviceId: string | null, reason: string, payload: string): Promise<void> {
