@@ -7,11 +7,11 @@ import { startHarness, waitFor, type Harness } from '../test-support/harness.js'
 
 /** A buffer of 3 and a slow flush: a burst of windows overflows it at once. */
 let h: Harness;
-let db: pg.Client;
+/** A pool: the checks below run concurrently, one per acknowledged window. */
+let db: pg.Pool;
 beforeAll(async () => {
   h = await startHarness({ TELEMETRY_FLUSH_MS: '700', TELEMETRY_BUFFER_MAX: '3' });
-  db = new pg.Client({ connectionString: h.dbUrl });
-  await db.connect();
+  db = new pg.Pool({ connectionString: h.dbUrl, max: 4 });
 });
 afterAll(async () => {
   await db.end();
