@@ -95,9 +95,6 @@ export async function insertAssignments(tx: Prisma.TransactionClient | PoolClien
 
 export type DesiredBuilder = (deviceId: string, version: number, scenario: Scenario, choice: VariantChoice | null, reason: string, health: HealthTargets | null) => DesiredState;
 
-const deviceSelect = { id: true, name: true, scenario: true, assignmentVersion: true, hardwareProfile: { select: { spec: true } } } satisfies Prisma.DeviceSelect;
-type DeviceRow = Prisma.DeviceGetPayload<{ select: typeof deviceSelect }>;
-const toDevice = (d: DeviceRow): AssignableDevice => ({ id: d.id, name: d.name, scenario: d.scenario as Scenario, assignmentVersion: d.assignmentVersion, hardwareProfile: d.hardwareProfile.spec as HardwareProfile });
 
 @Injectable()
 export class AssignmentRepository {
@@ -118,8 +115,10 @@ export class AssignmentRepository {
     };
   }
 
+  /** Per device coming online without an assignment, so on the pg pool. */
   async scenarioModelVersion(scenario: Scenario): Promise<string | null> {
-    return (await this.db.policy.findUnique({ where: { scenario }, select: { modelVersionId: true } }))?.modelVersionId ?? null;
+    const res = await this.pool.query<{ modelVersionId: string | null }>('SELECT "modelVersionId"::text AS "modelVersionId" FROM "Policy" WHERE scenario = $1', [scenario]);
+    return res.rows[0]?.modelVersionId ?? null;
   }
 
   async scenarioDevices(scenario: Scenario): Promise<AssignableDevice[]> {
@@ -131,9 +130,15 @@ export class AssignmentRepository {
        ORDER BY d."enrolledAt", d.id`;
   }
 
+  /** Per device coming online without an assignment, so on the pg pool. */
   async device(id: string): Promise<AssignableDevice | null> {
-    const d = await this.db.device.findFirst({ where: { id, status: { not: 'revoked' } }, select: deviceSelect });
-    return d ? toDevice(d) : null;
+    const res = await this.pool.query<AssignableDevice>(
+      `SELECT d.id::text AS id, d.name, d.scenario, d."assignmentVersion", h.spec AS "hardwareProfile"
+         FROM "Device" d JOIN "HardwareProfile" h ON h.id = d."hardwareProfileId"
+        WHERE d.id = $1 AND d.status <> 'revoked'`,
+      [id],
+    );
+    return res.rows[0] ?? null;
   }
 
   /**
