@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '@edge-fleet/shared';
 import pg from 'pg';
-import { connectDevice, enrollDevice } from '../test-support/device-client.js';
+import { connectDevice, enrollDevice, telemetryWindow } from '../test-support/device-client.js';
 import { startHarness, type Harness } from '../test-support/harness.js';
 
 /** A slow flush (400 ms) makes the difference visible: the PUBACK must wait for the commit. */
@@ -24,12 +24,7 @@ describe('telemetry acknowledged only once committed (RELIABILITY row 18)', () =
     try {
       const bootId = '00000000-0000-4000-8000-0000000000bb';
       for (let seq = 0; seq < 5; seq++) {
-        const end = new Date();
-        const w = {
-          schema: 1, deviceId: e.deviceId, bootId, seq, windowStart: new Date(end.getTime() - 1_000).toISOString(), windowEnd: end.toISOString(),
-          modelVersionId: null, variantId: null, precision: null, inferences: 10, errors: 0, latencyMs: { p50: 1, p95: 1, p99: 1, max: 1 },
-          power: { watts: 1, source: 'estimate', detail: 'test' }, memory: { rssMb: 1, heapUsedMb: 1 },
-        };
+        const w = telemetryWindow(e.deviceId, bootId, seq);
         const sent = Date.now();
         await c.publishAsync(topics.telemetry(e.deviceId), JSON.stringify(w), { qos: 1 }); // resolves on PUBACK
         const acked = Date.now() - sent;

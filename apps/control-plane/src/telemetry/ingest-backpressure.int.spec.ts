@@ -2,7 +2,7 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '@edge-fleet/shared';
 import pg from 'pg';
-import { enrollDevice } from '../test-support/device-client.js';
+import { enrollDevice, telemetryWindow } from '../test-support/device-client.js';
 import { startHarness, waitFor, type Harness } from '../test-support/harness.js';
 
 /** A buffer of 3 and a slow flush: a burst of windows overflows it at once. */
@@ -28,12 +28,7 @@ describe('telemetry ingest under overload', () => {
     try {
       await Promise.all(
         Array.from({ length: n }, async (_, seq) => {
-          const end = new Date();
-          const w = {
-            schema: 1, deviceId: e.deviceId, bootId, seq, windowStart: new Date(end.getTime() - 1_000).toISOString(), windowEnd: end.toISOString(),
-            modelVersionId: null, variantId: null, precision: null, inferences: 10, errors: 0, latencyMs: { p50: 1, p95: 1, p99: 1, max: 1 },
-            power: { watts: 1, source: 'estimate', detail: 'test' }, memory: { rssMb: 1, heapUsedMb: 1 },
-          };
+          const w = telemetryWindow(e.deviceId, bootId, seq);
           await c.publishAsync(topics.telemetry(e.deviceId), JSON.stringify(w), { qos: 1 }); // resolves on PUBACK
           const row = await db.query('SELECT 1 FROM "TelemetryWindow" WHERE "deviceId" = $1 AND seq = $2', [e.deviceId, seq]);
           acked.push({ seq, stored: row.rowCount === 1 });

@@ -28,3 +28,13 @@ export async function connectDevice(h: Harness, e: EnrollResponse, opts: { passw
     });
   });
 }
+
+/** A valid telemetry window of one second ending now (the schema the agent sends). */
+export function telemetryWindow(deviceId: string, bootId: string, seq: number): Record<string, unknown> {
+  const end = new Date();
+  return {
+    schema: 1, deviceId, bootId, seq, windowStart: new Date(end.getTime() - 1_000).toISOString(), windowEnd: end.toISOString(),
+    modelVersionId: null, variantId: null, precision: null, inferences: 10, errors: 0, latencyMs: { p50: 1, p95: 1, p99: 1, max: 1 },
+    power: { watts: 1, source: 'estimate', detail: 'test' }, memory: { rssMb: 1, heapUsedMb: 1 },
+  };
+}
