@@ -6,6 +6,7 @@ import pg from 'pg';
 import mqtt from 'mqtt';
 import { hashSecret, newSecret } from '../infra/secrets.js';
 import { startHarness, waitFor, type Harness } from '../test-support/harness.js';
+import { AssignmentsService } from './assignments.service.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -14,6 +15,21 @@ beforeAll(async () => {
 afterAll(async () => {
   await h.close();
 });
+
+/** The desired state retained for a device, read over MQTT as that device. */
+async function retainedDesired(id: string, secret: string): Promise<DesiredState> {
+  const client = await mqtt.connectAsync(h.config.mqttUrl, { clientId: id, username: id, password: secret, protocolVersion: 4, reconnectPeriod: 0 });
+  try {
+    const got = new Promise<DesiredState>((resolve) => client.on('message', (_t, payload) => resolve(JSON.parse(payload.toString()) as DesiredState)));
+    await client.subscribeAsync(topics.desired(id), { qos: 1 });
+    return await waitFor(() => Promise.race([got, new Promise<null>((r) => setTimeout(() => r(null), 200))]), 20_000, `desired state of ${id}`);
+  } finally {
+    await client.endAsync();
+  }
+}
+
+/** A device of the first test, which has its assignment. */
+let first = '';
 
 describe('assignment at fleet scale', () => {
   it('assigns a model to 4,000 devices in one transaction (per-device statements once broke the 5 s transaction limit at 3,000)', async () => {
@@ -45,12 +61,24 @@ describe('assignment at fleet scale', () => {
     await db.query('UPDATE "Device" SET "secretHash" = $2 WHERE id = ANY($1::uuid[])', [sample, hashSecret(secret)]);
     await db.end();
     for (const id of sample) {
-      const client = await mqtt.connectAsync(h.config.mqttUrl, { clientId: id, username: id, password: secret, protocolVersion: 4, reconnectPeriod: 0 });
-      const got = new Promise<DesiredState>((resolve) => client.on('message', (_t, payload) => resolve(JSON.parse(payload.toString()) as DesiredState)));
-      await client.subscribeAsync(topics.desired(id), { qos: 1 });
-      const desired = await waitFor(() => Promise.race([got, new Promise<null>((r) => setTimeout(() => r(null), 200))]), 20_000, `desired state of ${id}`);
-      expect(desired).toMatchObject({ deviceId: id, assignmentVersion: 1, model: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown } });
-      await client.endAsync();
+      expect(await retainedDesired(id, secret)).toMatchObject({ deviceId: id, assignmentVersion: 1, model: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown } });
     }
+    first = ids[0] ?? '';
+  });
+
+  it('publishes in a batch a device with no assignment yet by giving it its scenario model, beside devices that have theirs', async () => {
+    const db = new pg.Client({ connectionString: h.dbUrl });
+    await db.connect();
+    const fresh = randomUUID();
+    const secret = newSecret();
+    try {
+      await db.query(`INSERT INTO "Device" (id, name, scenario, "hardwareProfileId", "secretHash") VALUES ($1, 'fresh', 'data_analysis_agent', 'bulk', $2)`, [fresh, hashSecret(secret)]);
+      await db.query('UPDATE "Device" SET "secretHash" = $2 WHERE id = $1', [first, hashSecret(secret)]);
+    } finally {
+      await db.end();
+    }
+    await h.cp.app.get(AssignmentsService).republishMany([first, fresh]);
+    expect(await retainedDesired(fresh, secret)).toMatchObject({ deviceId: fresh, assignmentVersion: 1, model: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown } });
+    expect(await retainedDesired(first, secret)).toMatchObject({ deviceId: first, assignmentVersion: 1 });
   });
 });
