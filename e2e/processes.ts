@@ -45,7 +45,12 @@ export function startProcess(args: string[], env: Record<string, string>): Proc 
   };
 }
 
-export async function waitFor<T>(fn: () => Promise<T | null | undefined | false>, timeoutMs: number, what: string, proc?: Proc): Promise<T> {
+export async function waitFor<T>(
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs: number,
+  what: string,
+  proc?: Proc,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -23,14 +23,30 @@ let cp: Proc;
 let browser: Browser | null = null;
 let slowRolloutId = '';
 
-interface Generated { bytes: Uint8Array; inputs: { name: string; min?: number; max?: number }[] }
+interface Generated {
+  bytes: Uint8Array;
+  inputs: { name: string; min?: number; max?: number }[];
+}
 interface OnnxBuilder {
   buildMlpClassifier: (o: { seed: number; inputSize?: number; hidden?: number; batch?: number }) => Generated;
   buildConvNet: (o: { seed: number }) => Generated;
 }
-interface Version { id: string; variants: { id: string; precision: string }[] }
-interface Device { id: string; name: string; status: string; reported: { phase: string; activeVariantId: string | null } | null }
-interface Gate { metric: string; passed: boolean; figure: number | null; failingDevices: { deviceId: string; why: string }[] }
+interface Version {
+  id: string;
+  variants: { id: string; precision: string }[];
+}
+interface Device {
+  id: string;
+  name: string;
+  status: string;
+  reported: { phase: string; activeVariantId: string | null } | null;
+}
+interface Gate {
+  metric: string;
+  passed: boolean;
+  figure: number | null;
+  failingDevices: { deviceId: string; why: string }[];
+}
 interface Rollout {
   id: string;
   status: string;
@@ -53,17 +69,28 @@ async function upload(name: string, version: string, m: Generated): Promise<{ id
 
 const devices = async () => (await call<{ items: Device[] }>('GET', `/api/v1/devices?scenario=${SCENARIO}`)).items;
 let lastSeen: unknown = null;
-const allRunning = (variantId: string) => waitFor(async () => {
-  const ds = await devices();
-  lastSeen = ds.map((d) => ({ name: d.name, reported: d.reported }));
-  return ds.length === 3 && ds.every((d) => d.reported?.phase === 'running' && d.reported.activeVariantId === variantId) ? ds : null;
-}, 60_000, `every agent running ${variantId}`).catch((e: unknown) => {
-  throw new Error(`${e instanceof Error ? e.message : String(e)}; devices: ${JSON.stringify(lastSeen)}`);
-});
-const finished = (id: string) => waitFor(async () => {
-  const r = await call<Rollout>('GET', `/api/v1/rollouts/${id}`);
-  return ['completed', 'rolled_back', 'paused', 'aborted'].includes(r.status) ? r : null;
-}, 150_000, `rollout ${id} to finish`, cp);
+const allRunning = (variantId: string) =>
+  waitFor(
+    async () => {
+      const ds = await devices();
+      lastSeen = ds.map((d) => ({ name: d.name, reported: d.reported }));
+      return ds.length === 3 && ds.every((d) => d.reported?.phase === 'running' && d.reported.activeVariantId === variantId) ? ds : null;
+    },
+    60_000,
+    `every agent running ${variantId}`,
+  ).catch((e: unknown) => {
+    throw new Error(`${e instanceof Error ? e.message : String(e)}; devices: ${JSON.stringify(lastSeen)}`);
+  });
+const finished = (id: string) =>
+  waitFor(
+    async () => {
+      const r = await call<Rollout>('GET', `/api/v1/rollouts/${id}`);
+      return ['completed', 'rolled_back', 'paused', 'aborted'].includes(r.status) ? r : null;
+    },
+    150_000,
+    `rollout ${id} to finish`,
+    cp,
+  );
 
 let builder: OnnxBuilder;
 let v1: { id: string; fp32: string };
@@ -76,14 +103,22 @@ beforeAll(async () => {
   u.pathname = `/${dbName}`;
   api = `http://127.0.0.1:${port}`;
   cp = startProcess(['apps/control-plane/dist/main.js'], {
-    PORT: String(port), MQTT_EMBEDDED_PORT: String(await freePort()), DATA_DIR: path.join(dataDir, '.data'), DATABASE_URL: u.toString(),
-    EMBEDDED_POSTGRES: 'never', DEVICE_RATE_HZ: '20', TELEMETRY_WINDOW_SECONDS: '1', VARIANT_BUILD: 'off', QUEUE_PREFIX: `ef-e2e-ro-${Date.now().toString(36)}`,
+    PORT: String(port),
+    MQTT_EMBEDDED_PORT: String(await freePort()),
+    DATA_DIR: path.join(dataDir, '.data'),
+    DATABASE_URL: u.toString(),
+    EMBEDDED_POSTGRES: 'never',
+    DEVICE_RATE_HZ: '20',
+    TELEMETRY_WINDOW_SECONDS: '1',
+    VARIANT_BUILD: 'off',
+    QUEUE_PREFIX: `ef-e2e-ro-${Date.now().toString(36)}`,
   });
   procs.push(cp);
   await waitFor(async () => (await fetch(`${api}/readyz`)).ok, 120_000, 'control plane ready', cp);
   token = (await readFile(path.join(dataDir, '.data', 'operator-token'), 'utf8')).trim();
   // a tier target between the small model (well under a millisecond) and the slow one (tens of milliseconds)
-  const policy = (await call<{ items: Record<string, unknown>[] }>('GET', '/api/v1/policies')).items.find((p) => p.scenario === SCENARIO) ?? {};
+  const policy =
+    (await call<{ items: Record<string, unknown>[] }>('GET', '/api/v1/policies')).items.find((p) => p.scenario === SCENARIO) ?? {};
   const { scenario: _s, model: _m, ...settings } = policy;
   await call('PUT', `/api/v1/policies/${SCENARIO}`, { ...settings, latencyTargetMs: 4 });
 
@@ -91,7 +126,22 @@ beforeAll(async () => {
   await call('PUT', `/api/v1/scenarios/${SCENARIO}/model`, { modelVersionId: v1.id });
   const { token: enroll } = await call<{ token: string }>('POST', '/api/v1/enrollment-tokens', { scenario: SCENARIO, maxUses: 3 });
   for (let i = 0; i < 3; i++) {
-    const a = startProcess(['apps/device-agent/dist/cli.js', '--url', api, '--token', enroll, '--profile', 'edge-npu-trading', '--name', `ro-${i}`, '--data-dir', path.join(dataDir, `agent-${i}`)], {});
+    const a = startProcess(
+      [
+        'apps/device-agent/dist/cli.js',
+        '--url',
+        api,
+        '--token',
+        enroll,
+        '--profile',
+        'edge-npu-trading',
+        '--name',
+        `ro-${i}`,
+        '--data-dir',
+        path.join(dataDir, `agent-${i}`),
+      ],
+      {},
+    );
     agents.push(a);
     procs.push(a);
   }
@@ -113,10 +163,20 @@ describe('staged rollouts on real agents', () => {
 
   it('takes a healthy model through the canary and the rest of the fleet', async () => {
     v2 = await upload('ticker', '2', builder.buildMlpClassifier({ seed: 2 }));
-    const r = await call<Rollout>('POST', '/api/v1/rollouts', { modelVersionId: v2.id, target: { scenario: SCENARIO }, waves: [{ count: 1, soakSeconds: 6 }, { percent: 100, soakSeconds: 5 }] });
+    const r = await call<Rollout>('POST', '/api/v1/rollouts', {
+      modelVersionId: v2.id,
+      target: { scenario: SCENARIO },
+      waves: [
+        { count: 1, soakSeconds: 6 },
+        { percent: 100, soakSeconds: 5 },
+      ],
+    });
     const done = await finished(r.id);
     expect(done.status, done.reason).toBe('completed');
-    expect(done.waves.map((w) => [w.size, w.status])).toEqual([[1, 'passed'], [2, 'passed']]);
+    expect(done.waves.map((w) => [w.size, w.status])).toEqual([
+      [1, 'passed'],
+      [2, 'passed'],
+    ]);
     const latency = done.waves[0]?.gate?.gates.find((g) => g.metric === 'latency');
     expect(latency?.figure).toBeGreaterThan(0);
     expect(latency?.figure).toBeLessThan(4);
@@ -126,7 +186,14 @@ describe('staged rollouts on real agents', () => {
   it('stops a model over the latency target at the canary and sends the canary back', async () => {
     // 1,024 rows per run through 256→512→10 (~140 M multiply-adds): over the 4 ms target on this machine under load
     const slow = await upload('ticker', '3-slow', builder.buildMlpClassifier({ seed: 3, inputSize: 256, hidden: 512, batch: 1024 }));
-    const r = await call<Rollout>('POST', '/api/v1/rollouts', { modelVersionId: slow.id, target: { scenario: SCENARIO }, waves: [{ count: 1, soakSeconds: 8 }, { percent: 100, soakSeconds: 5 }] });
+    const r = await call<Rollout>('POST', '/api/v1/rollouts', {
+      modelVersionId: slow.id,
+      target: { scenario: SCENARIO },
+      waves: [
+        { count: 1, soakSeconds: 8 },
+        { percent: 100, soakSeconds: 5 },
+      ],
+    });
     slowRolloutId = r.id;
     const done = await finished(r.id);
     expect(done.status, done.reason).toBe('rolled_back');
@@ -137,7 +204,8 @@ describe('staged rollouts on real agents', () => {
     const failed = gates.filter((g) => !g.passed).map((g) => g.metric);
     expect(failed.length, JSON.stringify(gates)).toBeGreaterThan(0);
     for (const g of gates.filter((x) => !x.passed)) {
-      if (g.metric === 'update_failures') expect(g.failingDevices[0]?.why).toMatch(/^(smoke_failed: smoke latency median|watchdog_failed: )/);
+      if (g.metric === 'update_failures')
+        expect(g.failingDevices[0]?.why).toMatch(/^(smoke_failed: smoke latency median|watchdog_failed: )/);
       else expect(['latency', 'baseline_regression']).toContain(g.metric);
     }
     const canary = done.deviceStates.find((d) => d.wave === 0);
@@ -150,7 +218,14 @@ describe('staged rollouts on real agents', () => {
     const conv = builder.buildConvNet({ seed: 4 });
     // inputs this large overflow the convolutions: every output is NaN
     const nan = await upload('ticker', '4-nan', { ...conv, inputs: conv.inputs.map((i) => ({ ...i, min: 3e38, max: 3.4e38 })) });
-    const r = await call<Rollout>('POST', '/api/v1/rollouts', { modelVersionId: nan.id, target: { scenario: SCENARIO }, waves: [{ count: 1, soakSeconds: 6 }, { percent: 100, soakSeconds: 5 }] });
+    const r = await call<Rollout>('POST', '/api/v1/rollouts', {
+      modelVersionId: nan.id,
+      target: { scenario: SCENARIO },
+      waves: [
+        { count: 1, soakSeconds: 6 },
+        { percent: 100, soakSeconds: 5 },
+      ],
+    });
     const done = await finished(r.id);
     expect(done.status, done.reason).toBe('rolled_back');
     const updates = done.waves[0]?.gate?.gates.find((g) => g.metric === 'update_failures');
@@ -161,7 +236,10 @@ describe('staged rollouts on real agents', () => {
     dbUrl.pathname = `/${dbName}`;
     const c = new pg.Client({ connectionString: dbUrl.toString() });
     await c.connect();
-    const served = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM "TelemetryWindow" WHERE "modelVersionId" = $1 AND inferences > 0`, [nan.id]);
+    const served = await c.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM "TelemetryWindow" WHERE "modelVersionId" = $1 AND inferences > 0`,
+      [nan.id],
+    );
     await c.end();
     expect(served.rows[0]?.n).toBe(0);
     await allRunning(v2.fp32);
@@ -169,13 +247,25 @@ describe('staged rollouts on real agents', () => {
 
   it('shows the stopped rollout in the dashboard: its reason, the failed gate and the devices', async () => {
     const dashPort = await freePort();
-    const dash = startProcess(['apps/dashboard/node_modules/next/dist/bin/next', 'start', 'apps/dashboard', '-p', String(dashPort), '-H', '127.0.0.1'], { CONTROL_PLANE_URL: api, NEXT_TELEMETRY_DISABLED: '1' });
+    const dash = startProcess(
+      ['apps/dashboard/node_modules/next/dist/bin/next', 'start', 'apps/dashboard', '-p', String(dashPort), '-H', '127.0.0.1'],
+      { CONTROL_PLANE_URL: api, NEXT_TELEMETRY_DISABLED: '1' },
+    );
     procs.push(dash);
     const web = `http://127.0.0.1:${dashPort}`;
     await waitFor(async () => (await fetch(`${web}/login`)).ok, 60_000, 'dashboard up', dash);
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     const page = await browser.newPage();
     await page.goto(`${web}/login`);

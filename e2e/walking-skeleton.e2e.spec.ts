@@ -24,8 +24,13 @@ beforeAll(async () => {
   u.pathname = `/${dbName}`;
   api = `http://127.0.0.1:${port}`;
   cp = startProcess(['apps/control-plane/dist/main.js'], {
-    PORT: String(port), MQTT_EMBEDDED_PORT: String(await freePort()), DATA_DIR: path.join(dataDir, '.data'), DATABASE_URL: u.toString(),
-    EMBEDDED_POSTGRES: 'never', DEVICE_RATE_HZ: '20', TELEMETRY_WINDOW_SECONDS: '1',
+    PORT: String(port),
+    MQTT_EMBEDDED_PORT: String(await freePort()),
+    DATA_DIR: path.join(dataDir, '.data'),
+    DATABASE_URL: u.toString(),
+    EMBEDDED_POSTGRES: 'never',
+    DEVICE_RATE_HZ: '20',
+    TELEMETRY_WINDOW_SECONDS: '1',
   });
   procs.push(cp);
   await waitFor(async () => (await fetch(`${api}/readyz`)).ok, 120_000, 'control plane ready', cp);
@@ -48,18 +53,44 @@ interface OnnxBuilder {
   buildMlpClassifier: (o: { seed: number }) => { bytes: Uint8Array; inputs: unknown[] };
 }
 
-interface Device { id: string; name: string; status: string; hardwareClass: string; reported: { phase: string; activeVariantId: string | null } | null }
+interface Device {
+  id: string;
+  name: string;
+  status: string;
+  hardwareClass: string;
+  reported: { phase: string; activeVariantId: string | null } | null;
+}
 
 describe('the whole loop on real processes', () => {
   it('enrolls an agent, assigns it a model, runs it in onnxruntime, stores its telemetry and shows it in the browser', async () => {
     const { token: enrollToken } = await call<{ token: string }>('POST', '/api/v1/enrollment-tokens', { scenario: 'robotic_manipulation' });
-    const agent = startProcess(['apps/device-agent/dist/cli.js', '--url', api, '--token', enrollToken, '--profile', 'robot-npu-arm', '--name', 'e2e-arm', '--data-dir', path.join(dataDir, 'agent')], {});
+    const agent = startProcess(
+      [
+        'apps/device-agent/dist/cli.js',
+        '--url',
+        api,
+        '--token',
+        enrollToken,
+        '--profile',
+        'robot-npu-arm',
+        '--name',
+        'e2e-arm',
+        '--data-dir',
+        path.join(dataDir, 'agent'),
+      ],
+      {},
+    );
     procs.push(agent);
 
-    const device = await waitFor(async () => {
-      const list = await call<{ items: Device[] }>('GET', '/api/v1/devices?search=e2e-arm');
-      return list.items.find((d) => d.status === 'online');
-    }, 60_000, 'agent enrolled and online', agent);
+    const device = await waitFor(
+      async () => {
+        const list = await call<{ items: Device[] }>('GET', '/api/v1/devices?search=e2e-arm');
+        return list.items.find((d) => d.status === 'online');
+      },
+      60_000,
+      'agent enrolled and online',
+      agent,
+    );
     expect(device.hardwareClass).toBe('edge-npu-10t');
 
     const { buildMlpClassifier } = (await import(path.join(ROOT, 'packages/onnx-builder/dist/index.js'))) as OnnxBuilder;
@@ -72,29 +103,54 @@ describe('the whole loop on real processes', () => {
     const version = await call<{ id: string; variants: { id: string }[] }>('POST', '/api/v1/models', form);
     await call('PUT', '/api/v1/scenarios/robotic_manipulation/model', { modelVersionId: version.id });
 
-    const running = await waitFor(async () => {
-      const d = await call<Device>('GET', `/api/v1/devices/${device.id}`);
-      return d.reported?.phase === 'running' && d.reported.activeVariantId === version.variants[0]?.id ? d : null;
-    }, 90_000, 'agent running the assigned model', agent);
+    const running = await waitFor(
+      async () => {
+        const d = await call<Device>('GET', `/api/v1/devices/${device.id}`);
+        return d.reported?.phase === 'running' && d.reported.activeVariantId === version.variants[0]?.id ? d : null;
+      },
+      90_000,
+      'agent running the assigned model',
+      agent,
+    );
     expect(running.reported?.activeVariantId).toBe(version.variants[0]?.id);
 
-    const points = await waitFor(async () => {
-      const t = await call<{ points: { inferences: number; p99: number | null; powerSource: string; variantId: string | null }[] }>('GET', `/api/v1/devices/${device.id}/telemetry`);
-      const withModel = t.points.filter((p) => p.variantId === version.variants[0]?.id && p.inferences > 0);
-      return withModel.length >= 2 ? withModel : null;
-    }, 60_000, 'telemetry rows of the new model', agent);
+    const points = await waitFor(
+      async () => {
+        const t = await call<{ points: { inferences: number; p99: number | null; powerSource: string; variantId: string | null }[] }>(
+          'GET',
+          `/api/v1/devices/${device.id}/telemetry`,
+        );
+        const withModel = t.points.filter((p) => p.variantId === version.variants[0]?.id && p.inferences > 0);
+        return withModel.length >= 2 ? withModel : null;
+      },
+      60_000,
+      'telemetry rows of the new model',
+      agent,
+    );
     expect(points[0]?.p99).toBeGreaterThan(0);
     expect(['estimate', 'sensor']).toContain(points[0]?.powerSource);
 
     const dashPort = await freePort();
-    const dash = startProcess(['apps/dashboard/node_modules/next/dist/bin/next', 'start', 'apps/dashboard', '-p', String(dashPort), '-H', '127.0.0.1'], { CONTROL_PLANE_URL: api, NEXT_TELEMETRY_DISABLED: '1' });
+    const dash = startProcess(
+      ['apps/dashboard/node_modules/next/dist/bin/next', 'start', 'apps/dashboard', '-p', String(dashPort), '-H', '127.0.0.1'],
+      { CONTROL_PLANE_URL: api, NEXT_TELEMETRY_DISABLED: '1' },
+    );
     procs.push(dash);
     const web = `http://127.0.0.1:${dashPort}`;
     await waitFor(async () => (await fetch(`${web}/login`)).ok, 60_000, 'dashboard up', dash);
 
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     const page = await browser.newPage();
     await page.goto(`${web}/devices/${device.id}`);
@@ -108,7 +164,9 @@ describe('the whole loop on real processes', () => {
     await page.goto(`${web}/devices/${device.id}`);
     await page.waitForSelector('[data-testid="device-name"]');
     expect(await page.textContent('[data-testid="device-name"]')).toContain('e2e-arm');
-    await page.waitForFunction(() => /\d/.test(document.querySelector('[data-testid="latest-p99"]')?.textContent ?? ''), undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => /\d/.test(document.querySelector('[data-testid="latest-p99"]')?.textContent ?? ''), undefined, {
+      timeout: 30_000,
+    });
     expect(await page.locator('[data-testid="latency-chart"] polyline').count()).toBeGreaterThan(0);
     expect(await page.textContent('[data-testid="latest-power"]')).toMatch(/estimate|sensor/);
     await page.screenshot({ path: path.join(tmpdir(), 'ef-e2e-device.png'), fullPage: true });

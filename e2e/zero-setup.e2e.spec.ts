@@ -21,15 +21,23 @@ describe('zero-setup start (M24)', () => {
     const redisPort = await freePort();
     const pgPort = await freePort();
     const cp = startProcess(['apps/control-plane/dist/main.js'], {
-      PORT: String(port), MQTT_EMBEDDED_PORT: String(await freePort()), DATA_DIR: dataDir,
-      DATABASE_URL: `postgresql://postgres@127.0.0.1:${await freePort()}/edge_fleet`, EMBEDDED_POSTGRES_PORT: String(pgPort),
+      PORT: String(port),
+      MQTT_EMBEDDED_PORT: String(await freePort()),
+      DATA_DIR: dataDir,
+      DATABASE_URL: `postgresql://postgres@127.0.0.1:${await freePort()}/edge_fleet`,
+      EMBEDDED_POSTGRES_PORT: String(pgPort),
       REDIS_URL: `redis://127.0.0.1:${redisPort}`,
     });
     procs.push(cp);
-    const ready = await waitFor(async () => {
-      const r = await fetch(`http://127.0.0.1:${port}/readyz`);
-      return r.ok ? ((await r.json()) as { checks: Record<string, boolean> }) : null;
-    }, 180_000, 'ready on embedded services', cp);
+    const ready = await waitFor(
+      async () => {
+        const r = await fetch(`http://127.0.0.1:${port}/readyz`);
+        return r.ok ? ((await r.json()) as { checks: Record<string, boolean> }) : null;
+      },
+      180_000,
+      'ready on embedded services',
+      cp,
+    );
     expect(ready.checks).toEqual({ postgres: true, redis: true, mqtt: true });
     expect(cp.output()).toMatch(/starting an embedded Postgres/);
     expect(cp.output()).toMatch(/started redis-server/);
@@ -57,7 +65,10 @@ describe('zero-setup start (M24)', () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'ef-zero-'));
     dirs.push(dataDir);
     const cp = startProcess(['apps/control-plane/dist/main.js'], {
-      PORT: String(await freePort()), DATA_DIR: dataDir, REDIS_URL: `redis://127.0.0.1:${await freePort()}`, START_REDIS: 'never',
+      PORT: String(await freePort()),
+      DATA_DIR: dataDir,
+      REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+      START_REDIS: 'never',
       DATABASE_URL: `postgresql://postgres@127.0.0.1:5432/ef_zero_${Date.now().toString(36)}`,
     });
     procs.push(cp);

@@ -65,7 +65,9 @@ async function waitReady(url, timeoutMs) {
   while (Date.now() < until) {
     try {
       if ((await fetch(url)).ok) return;
-    } catch { /* not up yet */ }
+    } catch {
+      /* not up yet */
+    }
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(`${url} did not become ready within ${timeoutMs / 1000} s`);
@@ -133,7 +135,11 @@ async function main() {
   run('control-plane', ['apps/control-plane/dist/main.js']);
   await waitReady(`${API}/readyz`, 180_000);
   const token = (await readFile(path.join(DATA_DIR, 'operator-token'), 'utf8')).trim();
-  run('dashboard', ['apps/dashboard/node_modules/next/dist/bin/next', 'start', 'apps/dashboard', '-p', String(DASHBOARD_PORT), '-H', HOST], { CONTROL_PLANE_URL: API, NEXT_TELEMETRY_DISABLED: '1' });
+  run(
+    'dashboard',
+    ['apps/dashboard/node_modules/next/dist/bin/next', 'start', 'apps/dashboard', '-p', String(DASHBOARD_PORT), '-H', HOST],
+    { CONTROL_PLANE_URL: API, NEXT_TELEMETRY_DISABLED: '1' },
+  );
   if (DEMO) {
     await demoModels(token);
     await demoFleet(token);

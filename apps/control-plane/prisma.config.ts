@@ -9,7 +9,5 @@ export default defineConfig({
   schema: '../../prisma/schema.prisma',
   migrations: { path: '../../prisma/migrations' },
   adapter: async () =>
-    Promise.resolve(
-      new PrismaPg({ connectionString: process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/edge_fleet' }),
-    ),
+    Promise.resolve(new PrismaPg({ connectionString: process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/edge_fleet' })),
 });

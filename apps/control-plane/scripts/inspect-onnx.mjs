@@ -16,14 +16,18 @@ function tensorFor(spec) {
   const lo = spec.min ?? 0;
   const hi = spec.max ?? 1;
   for (let i = 0; i < n; i++) {
-    const v = lo + ((i * 7919) % 997) / 997 * (hi - lo);
+    const v = lo + (((i * 7919) % 997) / 997) * (hi - lo);
     data[i] = spec.dtype === 'int64' ? BigInt(Math.floor(v)) : spec.dtype === 'float32' ? v : Math.floor(v);
   }
   return new ort.Tensor(spec.dtype, data, spec.shape);
 }
 
 function describe(meta) {
-  return meta.map((m) => (m.isTensor ? { name: m.name, type: m.type, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : String(d))) } : { name: m.name, type: 'non-tensor', shape: [] }));
+  return meta.map((m) =>
+    m.isTensor
+      ? { name: m.name, type: m.type, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : String(d))) }
+      : { name: m.name, type: 'non-tensor', shape: [] },
+  );
 }
 
 const TIMED_RUNS = 20;
@@ -41,7 +45,12 @@ async function main() {
   try {
     checkModel(decodeModel(bytes), { min: 1, max: 1000 });
   } catch (e) {
-    if (e?.code === 'external_data') return { ok: false, stage: 'check', message: `the model keeps weights in external data files, which an upload cannot carry: ${e.message}` };
+    if (e?.code === 'external_data')
+      return {
+        ok: false,
+        stage: 'check',
+        message: `the model keeps weights in external data files, which an upload cannot carry: ${e.message}`,
+      };
   }
   const loadStart = process.hrtime.bigint();
   try {
@@ -59,7 +68,12 @@ async function main() {
       const set = parseSuppliedInputs(JSON.parse(await readFile(calibrationPath, 'utf8')), specs);
       if (set.samples.length === 0) throw new Error('calibration data has no samples');
     } catch (e) {
-      return { ok: false, stage: 'calibration', graph: { inputs: describe(session.inputMetadata), outputs: describe(session.outputMetadata) }, message: String(e?.message ?? e) };
+      return {
+        ok: false,
+        stage: 'calibration',
+        graph: { inputs: describe(session.inputMetadata), outputs: describe(session.outputMetadata) },
+        message: String(e?.message ?? e),
+      };
     }
   }
   const feeds = {};

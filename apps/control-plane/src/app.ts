@@ -41,7 +41,11 @@ export interface ControlPlane {
 }
 
 /** Builds and starts the control plane on an already-migrated database. */
-export async function startControlPlane(config: Config, databaseUrl: string, logger = new Logger('control-plane', config.LOG_LEVEL)): Promise<ControlPlane> {
+export async function startControlPlane(
+  config: Config,
+  databaseUrl: string,
+  logger = new Logger('control-plane', config.LOG_LEVEL),
+): Promise<ControlPlane> {
   const prisma = createPrisma(databaseUrl);
   // a connection attempt that gets no answer (a partition) fails after 5 s instead of hanging a request
   const pgPool = new pg.Pool({ connectionString: databaseUrl, max: 10, connectionTimeoutMillis: 5_000 });
@@ -54,9 +58,15 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
   let ingestTelemetry: (topic: string, payload: Buffer) => Promise<void> = () => Promise.reject(new Error('not started'));
   const broker = config.embeddedBroker
     ? new EmbeddedBroker({
-        host: config.MQTT_EMBEDDED_HOST, port: config.MQTT_EMBEDDED_PORT, verifyDevice: (id, s) => verifyDevice(id, s), log: logger.child('broker'),
+        host: config.MQTT_EMBEDDED_HOST,
+        port: config.MQTT_EMBEDDED_PORT,
+        verifyDevice: (id, s) => verifyDevice(id, s),
+        log: logger.child('broker'),
         // telemetry is committed before the device's PUBACK (RELIABILITY row 18)
-        ackAfter: { matches: (topic) => parseTopic(topic)?.kind === 'telemetry', handle: (topic, payload) => ingestTelemetry(topic, payload) },
+        ackAfter: {
+          matches: (topic) => parseTopic(topic)?.kind === 'telemetry',
+          handle: (topic, payload) => ingestTelemetry(topic, payload),
+        },
       })
     : null;
   const deviceFilters = [filters.telemetry, filters.reported, filters.status];
@@ -73,11 +83,41 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
   let publishLatest: (deviceId: string) => Promise<void> = () => Promise.reject(new Error('not started'));
   let publishLatestMany: (deviceIds: string[]) => Promise<void> = () => Promise.reject(new Error('not started'));
   let buildVariants: (id: string) => Promise<void> = () => Promise.reject(new Error('not started'));
-  const variantQueue = new VariantBuildQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, build: (id) => buildVariants(id), log: logger.child('variant-queue') });
+  const variantQueue = new VariantBuildQueue({
+    redisUrl: config.REDIS_URL,
+    prefix: config.QUEUE_PREFIX,
+    build: (id) => buildVariants(id),
+    log: logger.child('variant-queue'),
+  });
   let advanceRollout: (job: { rolloutId: string; step: number }) => Promise<void> = () => Promise.reject(new Error('not started'));
-  const rolloutQueue = new RolloutQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, advance: (j) => advanceRollout(j), log: logger.child('rollout-queue') });
-  const desiredQueue = new DesiredStateQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, publishLatest: (id) => publishLatest(id), publishLatestMany: (ids) => publishLatestMany(ids), log: logger.child('desired-queue') });
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ config, prisma, pgPool, redis, bus, logger, desiredQueue, variantQueue, rolloutQueue, signing: await SigningService.open(config.dataDir) }), { logger: ['error', 'warn'] });
+  const rolloutQueue = new RolloutQueue({
+    redisUrl: config.REDIS_URL,
+    prefix: config.QUEUE_PREFIX,
+    advance: (j) => advanceRollout(j),
+    log: logger.child('rollout-queue'),
+  });
+  const desiredQueue = new DesiredStateQueue({
+    redisUrl: config.REDIS_URL,
+    prefix: config.QUEUE_PREFIX,
+    publishLatest: (id) => publishLatest(id),
+    publishLatestMany: (ids) => publishLatestMany(ids),
+    log: logger.child('desired-queue'),
+  });
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot({
+      config,
+      prisma,
+      pgPool,
+      redis,
+      bus,
+      logger,
+      desiredQueue,
+      variantQueue,
+      rolloutQueue,
+      signing: await SigningService.open(config.dataDir),
+    }),
+    { logger: ['error', 'warn'] },
+  );
   const assignments = app.get(AssignmentsService);
   publishLatest = (id) => assignments.republish(id);
   publishLatestMany = (ids) => assignments.republishMany(ids);
@@ -113,12 +153,22 @@ export async function startControlPlane(config: Config, databaseUrl: string, log
   await variantQueue.start();
   await rolloutQueue.start();
   rollouts.startSweeping();
-  const refreshManifests = () => void assignments.refreshExpiringManifests().catch((e: unknown) => logger.warn('manifest refresh failed', { error: e instanceof Error ? e.message : String(e) }));
+  const refreshManifests = () =>
+    void assignments
+      .refreshExpiringManifests()
+      .catch((e: unknown) => logger.warn('manifest refresh failed', { error: e instanceof Error ? e.message : String(e) }));
   const manifestTimer = setInterval(refreshManifests, config.MANIFEST_REFRESH_INTERVAL_MS);
   manifestTimer.unref();
 
   const auth = app.get(OperatorAuthService);
-  const router = buildRouter({ fleet: app.get(FleetService), models: app.get(ModelsService), telemetry: app.get(TelemetryRepository), policies: app.get(PolicyRepository), assignments, rollouts });
+  const router = buildRouter({
+    fleet: app.get(FleetService),
+    models: app.get(ModelsService),
+    telemetry: app.get(TelemetryRepository),
+    policies: app.get(PolicyRepository),
+    assignments,
+    rollouts,
+  });
   app.use(
     '/trpc',
     createExpressMiddleware({
@@ -169,7 +219,11 @@ export function answerLivenessFirst(server: HttpServer): void {
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if ((req.url === '/healthz' || req.url?.startsWith('/healthz?')) && (req.method === 'GET' || req.method === 'HEAD')) {
-      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(LIVENESS_BODY), 'cache-control': 'no-store' });
+      res.writeHead(200, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(LIVENESS_BODY),
+        'cache-control': 'no-store',
+      });
       res.end(req.method === 'HEAD' ? undefined : LIVENESS_BODY);
       return;
     }

@@ -26,14 +26,27 @@ export const ConfigSchema = z.object({
   EMBEDDED_POSTGRES_PORT: port.default(54329),
   /** Start redis-server from PATH when REDIS_URL does not answer. */
   START_REDIS: z.enum(['auto', 'never']).default('auto'),
-  QUEUE_PREFIX: z.string().regex(/^[a-z0-9_-]+$/).default('edge-fleet'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9_-]+$/)
+    .default('edge-fleet'),
   /** Inference rate and telemetry window handed to devices in their desired state. */
   DEVICE_RATE_HZ: z.coerce.number().min(0.1).max(1_000).default(10),
   TELEMETRY_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3_600).default(5),
   /** How long a signed model manifest stays valid; devices raise a stale-metadata alarm past it. */
-  MANIFEST_TTL_SECONDS: z.coerce.number().int().min(10).max(366 * 86_400).default(30 * 86_400),
+  MANIFEST_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(366 * 86_400)
+    .default(30 * 86_400),
   /** Desired states are re-issued with fresh manifests this long before they expire. */
-  MANIFEST_REFRESH_AHEAD_SECONDS: z.coerce.number().int().min(1).max(365 * 86_400).default(7 * 86_400),
+  MANIFEST_REFRESH_AHEAD_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(365 * 86_400)
+    .default(7 * 86_400),
   /** How often a replica looks for manifests to refresh (one replica at a time does it). */
   MANIFEST_REFRESH_INTERVAL_MS: z.coerce.number().int().min(100).max(86_400_000).default(3_600_000),
   /** How often each replica checks that every running rollout has its next step queued (recovery after a crash). */

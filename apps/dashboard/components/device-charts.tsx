@@ -50,7 +50,9 @@ export function DeviceCharts({ points, now, target }: Props) {
         times={times}
         timeDomain={domain}
         // A window without inferences has no error rate; plotting 0 % there would claim a health it never measured.
-        series={[{ label: 'errors / inferences', className: 's-error', values: points.map((p) => (p.inferences > 0 ? p.errorRate * 100 : null)) }]}
+        series={[
+          { label: 'errors / inferences', className: 's-error', values: points.map((p) => (p.inferences > 0 ? p.errorRate * 100 : null)) },
+        ]}
         emptyLabel="No inferences in this window"
       />
     </div>

@@ -1,7 +1,16 @@
 'use client';
 
 import { UpdateOutcomeSchema } from '@edge-fleet/shared/schemas';
-import { formatAgo, formatDateTime, formatLatencyTarget, formatMegabytes, formatMs, formatPercent, formatPower, humanize } from '@/lib/format';
+import {
+  formatAgo,
+  formatDateTime,
+  formatLatencyTarget,
+  formatMegabytes,
+  formatMs,
+  formatPercent,
+  formatPower,
+  humanize,
+} from '@/lib/format';
 import { metadataLabel } from '@/lib/device-runs';
 import { trpc, type DeviceDetail as Detail, type TelemetryPoint } from '@/lib/trpc';
 import { usePolling } from '@/lib/use-polling';
@@ -123,7 +132,9 @@ function StatePanel({ d, now }: { d: Detail; now: number }) {
     ['Desired assignment', `v${d.assignmentVersion}`],
     ['Desired model', d.desired?.model ? `${d.desired.model.name} ${d.desired.model.version} (${d.desired.model.precision})` : 'none'],
     ['Why', d.desired?.reason ?? '—'],
-    ...(d.refusal ? ([['Refused', `${formatAgo(d.refusal.at, now)}: ${d.refusal.reason} (keeps what it runs)`]] as [string, string][]) : []),
+    ...(d.refusal
+      ? ([['Refused', `${formatAgo(d.refusal.at, now)}: ${d.refusal.reason} (keeps what it runs)`]] as [string, string][])
+      : []),
     ['Applied assignment', r && r.appliedAssignmentVersion !== null ? `v${r.appliedAssignmentVersion}` : '—'],
     ['Phase', r?.phase ?? 'not reported'],
     ['Active model', d.active ? `${d.active.name} ${d.active.version} (${d.active.precision})` : 'none'],

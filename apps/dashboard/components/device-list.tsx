@@ -18,7 +18,10 @@ export function DeviceList({ initial }: { initial: DeviceFilters }) {
 
   // Typing narrows the list after a pause, not on every key stroke.
   useEffect(() => {
-    const t = setTimeout(() => setFilters((f) => (f.search === searchText ? f : { ...f, search: searchText, page: 1 })), SEARCH_DEBOUNCE_MS);
+    const t = setTimeout(
+      () => setFilters((f) => (f.search === searchText ? f : { ...f, search: searchText, page: 1 })),
+      SEARCH_DEBOUNCE_MS,
+    );
     return () => clearTimeout(t);
   }, [searchText]);
 
@@ -80,11 +83,7 @@ export function DeviceList({ initial }: { initial: DeviceFilters }) {
         <>
           {state.error && <p className="banner error">Refresh failed: {state.error}</p>}
           <DeviceTable items={state.data.items} />
-          <Pager
-            page={state.data.page ?? filters.page}
-            total={state.data.total}
-            onPage={(page) => setFilters((f) => ({ ...f, page }))}
-          />
+          <Pager page={state.data.page ?? filters.page} total={state.data.total} onPage={(page) => setFilters((f) => ({ ...f, page }))} />
         </>
       ) : (
         <PollStatus state={state} what="device list" />

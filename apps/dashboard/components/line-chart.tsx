@@ -30,7 +30,16 @@ function clock(t: number): string {
 }
 
 /** A time-series chart drawn as inline SVG: one polyline per series, gaps kept, lone points drawn as dots. */
-export function LineChart({ title, unit, times, timeDomain, series, reference, emptyLabel = 'No telemetry in this window', testId }: LineChartProps) {
+export function LineChart({
+  title,
+  unit,
+  times,
+  timeDomain,
+  series,
+  reference,
+  emptyLabel = 'No telemetry in this window',
+  testId,
+}: LineChartProps) {
   const all = series.flatMap((s) => s.values.filter((v): v is number => v !== null));
   const { domain, ticks } = yDomain(all, reference?.value);
   const sx = linearScale(timeDomain, [PAD.left, W - PAD.right]);
@@ -77,16 +86,20 @@ export function LineChart({ title, unit, times, timeDomain, series, reference, e
           ))}
           <line x1={PAD.left} x2={W - PAD.right} y1={H - PAD.bottom} y2={H - PAD.bottom} />
           <line x1={PAD.left} x2={PAD.left} y1={PAD.top} y2={H - PAD.bottom} />
-          <text className="unit" x={12} y={(PAD.top + H - PAD.bottom) / 2} textAnchor="middle" transform={`rotate(-90 12 ${(PAD.top + H - PAD.bottom) / 2})`}>
+          <text
+            className="unit"
+            x={12}
+            y={(PAD.top + H - PAD.bottom) / 2}
+            textAnchor="middle"
+            transform={`rotate(-90 12 ${(PAD.top + H - PAD.bottom) / 2})`}
+          >
             {unit}
           </text>
           <text className="unit" x={W - PAD.right} y={H - 4} textAnchor="end">
             time (local)
           </text>
         </g>
-        {reference && (
-          <line className="reference" x1={PAD.left} x2={W - PAD.right} y1={sy(reference.value)} y2={sy(reference.value)} />
-        )}
+        {reference && <line className="reference" x1={PAD.left} x2={W - PAD.right} y1={sy(reference.value)} y2={sy(reference.value)} />}
         {series.map((s) => {
           const points = s.values.map((y, i) => ({ x: times[i] ?? Number.NaN, y }));
           return (

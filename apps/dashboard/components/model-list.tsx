@@ -36,9 +36,7 @@ function ModelVersionSection({ m }: { m: ModelVersion }) {
           {m.name} <span className="muted">{m.version}</span>
         </h2>
         <span className="muted">registered {formatDateTime(m.createdAt)}</span>
-        <span>
-          Used by: {m.scenarios.length === 0 ? <span className="muted">no scenario</span> : m.scenarios.map(humanize).join(', ')}
-        </span>
+        <span>Used by: {m.scenarios.length === 0 ? <span className="muted">no scenario</span> : m.scenarios.map(humanize).join(', ')}</span>
       </header>
       <p className="model-inputs">
         <span className="muted">Inputs</span> <code>{inputsSummary(m.inputs)}</code>

@@ -71,7 +71,12 @@ export function PolicyForm({ policy, onCancel, onSaved }: { policy: Policy; onCa
     >
       <div className="form-grid">
         <Labelled label="Tier" invalid={invalid('tier')}>
-          <select data-testid="policy-field-tier" value={draft.tier} onChange={(e) => set('tier', e.target.value)} aria-invalid={invalid('tier')}>
+          <select
+            data-testid="policy-field-tier"
+            value={draft.tier}
+            onChange={(e) => set('tier', e.target.value)}
+            aria-invalid={invalid('tier')}
+          >
             {TIERS.map((t) => (
               <option key={t} value={t}>
                 {t} risk
@@ -138,7 +143,9 @@ export function PolicyForm({ policy, onCancel, onSaved }: { policy: Policy; onCa
               aria-invalid={invalid('errorRateMax')}
               onChange={(e) => set('errorRateMax', e.target.value)}
             />
-            <span className="muted">{draft.errorRateMax.trim() !== '' && Number.isFinite(errorRate) ? `= ${formatPercent(errorRate)}` : ''}</span>
+            <span className="muted">
+              {draft.errorRateMax.trim() !== '' && Number.isFinite(errorRate) ? `= ${formatPercent(errorRate)}` : ''}
+            </span>
           </span>
         </Labelled>
         <Labelled label="Power budget (W, empty = hardware budget)" invalid={invalid('powerBudgetW')}>
@@ -165,7 +172,11 @@ export function PolicyForm({ policy, onCancel, onSaved }: { policy: Policy; onCa
           />
         </Labelled>
       </div>
-      <PrecisionPicker order={draft.precisionOrder} invalid={invalid('precisionOrder')} onChange={(order) => set('precisionOrder', order)} />
+      <PrecisionPicker
+        order={draft.precisionOrder}
+        invalid={invalid('precisionOrder')}
+        onChange={(order) => set('precisionOrder', order)}
+      />
       <div className="form-actions">
         <button type="submit" className="button primary" disabled={pending} data-testid="policy-save">
           {pending ? 'Saving…' : 'Save'}

@@ -28,8 +28,8 @@ export function PolicyPage() {
     <>
       <h1>Policies</h1>
       <p className="muted intro">
-        One risk-tier policy per scenario. A change applies to new assignment decisions for the scenario&apos;s devices and is
-        audited with your operator token.
+        One risk-tier policy per scenario. A change applies to new assignment decisions for the scenario&apos;s devices and is audited with
+        your operator token.
       </p>
       {state.error && <p className="banner error">Refresh failed: {state.error}</p>}
       {notice && (
@@ -94,7 +94,11 @@ export function PolicyPage() {
           </tbody>
         </table>
       )}
-      <PolicyYaml onImported={(next, updated) => applied(next, `Imported ${updated.length} ${updated.length === 1 ? 'policy' : 'policies'}: ${updated.map(humanize).join(', ')}.`)} />
+      <PolicyYaml
+        onImported={(next, updated) =>
+          applied(next, `Imported ${updated.length} ${updated.length === 1 ? 'policy' : 'policies'}: ${updated.map(humanize).join(', ')}.`)
+        }
+      />
     </>
   );
 }

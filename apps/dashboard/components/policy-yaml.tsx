@@ -62,12 +62,23 @@ export function PolicyYaml({ onImported }: { onImported: (items: Policy[], updat
         <h2>Export YAML</h2>
         <p className="muted">The policy set in the deployment-strategy shape: risk tier → scenario → settings.</p>
         <div className="form-actions">
-          <button type="button" className="button" disabled={exporting} data-testid="policy-export-button" onClick={() => void exportYaml()}>
+          <button
+            type="button"
+            className="button"
+            disabled={exporting}
+            data-testid="policy-export-button"
+            onClick={() => void exportYaml()}
+          >
             {exporting ? 'Exporting…' : exported ? 'Export again' : 'Export YAML'}
           </button>
           {exported && (
             <>
-              <a className="button" href={yamlDataUrl(exported.yaml)} download={policyExportFileName(exported.at)} data-testid="policy-download">
+              <a
+                className="button"
+                href={yamlDataUrl(exported.yaml)}
+                download={policyExportFileName(exported.at)}
+                data-testid="policy-download"
+              >
                 Download {policyExportFileName(exported.at)}
               </a>
               <button type="button" className="button" onClick={() => setText(exported.yaml)}>
@@ -81,7 +92,16 @@ export function PolicyYaml({ onImported }: { onImported: (items: Policy[], updat
             {exportError}
           </p>
         )}
-        {exported && <textarea className="yaml" readOnly rows={18} value={exported.yaml} aria-label="Exported policy YAML" data-testid="policy-export" />}
+        {exported && (
+          <textarea
+            className="yaml"
+            readOnly
+            rows={18}
+            value={exported.yaml}
+            aria-label="Exported policy YAML"
+            data-testid="policy-export"
+          />
+        )}
       </div>
       <div className="panel">
         <h2>Import YAML</h2>

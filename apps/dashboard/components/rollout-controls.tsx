@@ -66,10 +66,22 @@ export function RolloutControls({ view, onDone }: { view: RolloutView; onDone: (
         <div className="confirm" role="alertdialog" aria-label="Confirm abort" data-testid="rollout-abort-confirm">
           <p>{abortQuestion(view.name, sumByState(view.waves.map((w) => w.byState)))}</p>
           <div className="form-actions">
-            <button type="button" className="button danger" disabled={pending !== null} data-testid="rollout-abort-yes" onClick={() => void run('abort')}>
+            <button
+              type="button"
+              className="button danger"
+              disabled={pending !== null}
+              data-testid="rollout-abort-yes"
+              onClick={() => void run('abort')}
+            >
               {pending === 'abort' ? 'Aborting…' : 'Yes, abort the rollout'}
             </button>
-            <button type="button" className="button" disabled={pending !== null} data-testid="rollout-abort-no" onClick={() => setConfirmingAbort(false)}>
+            <button
+              type="button"
+              className="button"
+              disabled={pending !== null}
+              data-testid="rollout-abort-no"
+              onClick={() => setConfirmingAbort(false)}
+            >
               Cancel
             </button>
           </div>
@@ -88,4 +100,3 @@ export function RolloutControls({ view, onDone }: { view: RolloutView; onDone: (
     </section>
   );
 }
-

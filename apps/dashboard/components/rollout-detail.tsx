@@ -39,11 +39,9 @@ interface DeviceRow extends RolloutDeviceState {
 
 /** The live view of one rollout: refreshes every 2 s while it can still change, then stops. */
 export function RolloutDetail({ id }: { id: string }) {
-  const state = usePolling(
-    async (signal) => ({ view: await trpc.rollouts.get.query({ id }, { signal }), at: Date.now() }),
-    id,
-    { continueWhile: (d) => isActiveRollout(d.view.status) },
-  );
+  const state = usePolling(async (signal) => ({ view: await trpc.rollouts.get.query({ id }, { signal }), at: Date.now() }), id, {
+    continueWhile: (d) => isActiveRollout(d.view.status),
+  });
   // What an action returned, shown until the next poll answers.
   const [fresh, setFresh] = useState<{ view: RolloutView; at: number; basedOn: unknown } | null>(null);
   if (state.status !== 'ok') return <PollStatus state={state} what="rollout" />;
@@ -70,7 +68,15 @@ export function RolloutDetail({ id }: { id: string }) {
       <PlanPanel view={view} />
       <h2>Waves</h2>
       {view.waves.map((w) => (
-        <WaveSection key={w.index} wave={w} count={view.waves.length} live={live} current={view.currentWave === w.index && live} devices={devices} now={at} />
+        <WaveSection
+          key={w.index}
+          wave={w}
+          count={view.waves.length}
+          live={live}
+          current={view.currentWave === w.index && live}
+          devices={devices}
+          now={at}
+        />
       ))}
       <DeviceTable devices={devices} total={view.devices} />
     </>
@@ -119,7 +125,21 @@ function PlanPanel({ view }: { view: RolloutView }) {
   );
 }
 
-function WaveSection({ wave, count, live, current, devices, now }: { wave: RolloutWave; count: number; live: boolean; current: boolean; devices: DeviceRow[]; now: number }) {
+function WaveSection({
+  wave,
+  count,
+  live,
+  current,
+  devices,
+  now,
+}: {
+  wave: RolloutWave;
+  count: number;
+  live: boolean;
+  current: boolean;
+  devices: DeviceRow[];
+  now: number;
+}) {
   const waveDevices = devices.filter((d) => d.wave === wave.index);
   // an ended rollout leaves its wave as it was: a soak that was cut short is no longer counting down
   const stopped = !live && (wave.status === 'soaking' || wave.status === 'pending');
@@ -145,7 +165,11 @@ function WaveSection({ wave, count, live, current, devices, now }: { wave: Rollo
         <div>
           <dt>Soak until</dt>
           <dd title={wave.soakUntil ?? undefined}>
-            {wave.soakUntil ? (stopped ? formatDateTime(wave.soakUntil) : `${formatDateTime(wave.soakUntil)} (${formatRelative(wave.soakUntil, now)})`) : '—'}
+            {wave.soakUntil
+              ? stopped
+                ? formatDateTime(wave.soakUntil)
+                : `${formatDateTime(wave.soakUntil)} (${formatRelative(wave.soakUntil, now)})`
+              : '—'}
           </dd>
         </div>
         <div>
@@ -162,7 +186,9 @@ function WaveSection({ wave, count, live, current, devices, now }: { wave: Rollo
       {wave.gate ? (
         <GateResult gate={wave.gate} waveDevices={waveDevices} devices={devices} />
       ) : (
-        <p className="muted">{stopped ? 'Not judged: the rollout ended before the gates judged this wave.' : 'The gates judge this wave once it has soaked.'}</p>
+        <p className="muted">
+          {stopped ? 'Not judged: the rollout ended before the gates judged this wave.' : 'The gates judge this wave once it has soaked.'}
+        </p>
       )}
     </section>
   );
@@ -171,13 +197,17 @@ function WaveSection({ wave, count, live, current, devices, now }: { wave: Rollo
 function GateResult({ gate, waveDevices, devices }: { gate: RolloutGate; waveDevices: DeviceRow[]; devices: DeviceRow[] }) {
   const powerSource = combinedPowerSource(waveDevices.map((d) => d.parsed?.powerSource));
   const names = new Map(devices.map((d) => [d.deviceId, d.name]));
-  const baseline = baselineRows(gate.baseline, waveDevices.map((d) => ({ hardwareClass: d.hardwareClass, figures: d.parsed })));
+  const baseline = baselineRows(
+    gate.baseline,
+    waveDevices.map((d) => ({ hardwareClass: d.hardwareClass, figures: d.parsed })),
+  );
   // a gate stored before baselines were kept has none
   const baselineClasses = Object.keys(gate.baseline ?? {}).sort();
   return (
     <>
       <p className={gate.passed ? 'gate-summary success' : 'gate-summary error'} data-testid="gate-summary">
-        {gate.passed ? 'Passed its gates' : 'Failed its gates'} — {gate.judged} of {gate.devices} {gate.devices === 1 ? 'device' : 'devices'} judged, {formatDateTime(gate.evaluatedAt)}
+        {gate.passed ? 'Passed its gates' : 'Failed its gates'} — {gate.judged} of {gate.devices}{' '}
+        {gate.devices === 1 ? 'device' : 'devices'} judged, {formatDateTime(gate.evaluatedAt)}
       </p>
       <table className="gates" data-testid="gate-table">
         <thead>
@@ -241,7 +271,9 @@ function GateRow({ g, powerSource, names }: { g: RolloutGateOutcome; powerSource
       <td>
         <span className={g.passed ? 'badge status-passed' : 'badge status-failed'}>{g.passed ? 'passed' : 'failed'}</span>
       </td>
-      <td className={g.metric === 'power' && !isMeasuredPower(powerSource) ? 'not-measured' : undefined}>{formatGateFigure(g.metric, g.figure, powerSource)}</td>
+      <td className={g.metric === 'power' && !isMeasuredPower(powerSource) ? 'not-measured' : undefined}>
+        {formatGateFigure(g.metric, g.figure, powerSource)}
+      </td>
       <td>{formatGateThreshold(g.metric, g.threshold, g.maxFailingShare)}</td>
       <td>{formatFailing(g.failing, g.judged, g.maxFailingShare)}</td>
       <td className="wrap">
@@ -315,9 +347,14 @@ function DeviceRowView({ d }: { d: DeviceRow }) {
       <td>
         <StatusBadge status={d.state} label={humanize(d.state)} />
       </td>
-      <td className={latencyOverTarget(f) ? 'over-target' : undefined}>{f ? formatDeviceLatency(f) : <span className="muted">not judged yet</span>}</td>
+      <td className={latencyOverTarget(f) ? 'over-target' : undefined}>
+        {f ? formatDeviceLatency(f) : <span className="muted">not judged yet</span>}
+      </td>
       <td className="num">{formatPercent(deviceErrorRate(f))}</td>
-      <td className={measured ? 'num' : 'num not-measured'} title={typeof f?.powerW === 'number' && !measured ? 'not a sensor measurement' : undefined}>
+      <td
+        className={measured ? 'num' : 'num not-measured'}
+        title={typeof f?.powerW === 'number' && !measured ? 'not a sensor measurement' : undefined}
+      >
         {formatPowerWithSource(f?.powerW, f?.powerSource)}
       </td>
       <td className="wrap reason">{d.reason}</td>

@@ -39,14 +39,16 @@ interface FormError {
 /** Starts a rollout; the control plane decides whether the plan is valid and says why not, in its words. */
 export function RolloutForm() {
   // The model versions, loaded once (a new upload shows after a reload).
-  const models = usePolling((signal) => trpc.models.list.query(undefined, { signal }), 'rollout-form-models', { continueWhile: () => false });
+  const models = usePolling((signal) => trpc.models.list.query(undefined, { signal }), 'rollout-form-models', {
+    continueWhile: () => false,
+  });
   return (
     <>
       <h1>New rollout</h1>
       <p className="muted intro">
-        Every target filter given must match: a scenario, labels, explicit devices. The first wave is the canary and starts at once;
-        each wave soaks, then the gates judge it before the next one starts. Waves are a number of devices or a percentage of the
-        target; the last wave takes every device the earlier ones did not.
+        Every target filter given must match: a scenario, labels, explicit devices. The first wave is the canary and starts at once; each
+        wave soaks, then the gates judge it before the next one starts. Waves are a number of devices or a percentage of the target; the
+        last wave takes every device the earlier ones did not.
       </p>
       {models.status === 'ok' ? <FormBody models={models.data.items} /> : <PollStatus state={models} what="model versions" />}
     </>
@@ -101,7 +103,12 @@ function FormBody({ models }: { models: ModelVersion[] }) {
     >
       <div className="form-grid">
         <Labelled label="Model version" invalid={invalid('modelVersionId')}>
-          <select data-testid="rollout-field-model" value={draft.modelVersionId} aria-invalid={invalid('modelVersionId')} onChange={(e) => set('modelVersionId', e.target.value)}>
+          <select
+            data-testid="rollout-field-model"
+            value={draft.modelVersionId}
+            aria-invalid={invalid('modelVersionId')}
+            onChange={(e) => set('modelVersionId', e.target.value)}
+          >
             <option value="">Choose a model version…</option>
             {models.map((m) => (
               <option key={m.id} value={m.id}>
@@ -111,7 +118,12 @@ function FormBody({ models }: { models: ModelVersion[] }) {
           </select>
         </Labelled>
         <Labelled label="Target scenario" invalid={invalid('scenario', 'target')}>
-          <select data-testid="rollout-field-scenario" value={draft.scenario} aria-invalid={invalid('scenario', 'target')} onChange={(e) => set('scenario', e.target.value)}>
+          <select
+            data-testid="rollout-field-scenario"
+            value={draft.scenario}
+            aria-invalid={invalid('scenario', 'target')}
+            onChange={(e) => set('scenario', e.target.value)}
+          >
             <option value="">No scenario filter</option>
             {SCENARIOS.map((s) => (
               <option key={s} value={s}>
@@ -121,7 +133,14 @@ function FormBody({ models }: { models: ModelVersion[] }) {
           </select>
         </Labelled>
         <Labelled label="Name (optional)" invalid={invalid('name')}>
-          <input type="text" maxLength={120} placeholder="model name and version" data-testid="rollout-field-name" value={draft.name} onChange={(e) => set('name', e.target.value)} />
+          <input
+            type="text"
+            maxLength={120}
+            placeholder="model name and version"
+            data-testid="rollout-field-name"
+            value={draft.name}
+            onChange={(e) => set('name', e.target.value)}
+          />
         </Labelled>
       </div>
       {models.length === 0 && (
@@ -133,7 +152,13 @@ function FormBody({ models }: { models: ModelVersion[] }) {
         <Labelled
           label="Device ids (optional, one per line)"
           invalid={invalid('deviceIds', 'target') || !idsCheck.ok}
-          note={<LineFeedback check={idsCheck} ok={(ids) => (ids.length ? `${ids.length} ${ids.length === 1 ? 'device' : 'devices'}` : null)} testId="rollout-deviceIds-check" />}
+          note={
+            <LineFeedback
+              check={idsCheck}
+              ok={(ids) => (ids.length ? `${ids.length} ${ids.length === 1 ? 'device' : 'devices'}` : null)}
+              testId="rollout-deviceIds-check"
+            />
+          }
         >
           <textarea
             rows={5}
@@ -182,15 +207,32 @@ function FormBody({ models }: { models: ModelVersion[] }) {
           </thead>
           <tbody>
             {draft.waves.map((w, i) => (
-              <WaveRow key={i} w={w} i={i} count={draft.waves.length} onChange={(patch) => setWaves((ws) => updateWave(ws, i, patch))} onRemove={() => setWaves((ws) => removeWave(ws, i))} />
+              <WaveRow
+                key={i}
+                w={w}
+                i={i}
+                count={draft.waves.length}
+                onChange={(patch) => setWaves((ws) => updateWave(ws, i, patch))}
+                onRemove={() => setWaves((ws) => removeWave(ws, i))}
+              />
             ))}
           </tbody>
         </table>
         <div className="form-actions">
-          <button type="button" className="button" disabled={draft.waves.length >= MAX_WAVES} data-testid="rollout-add-wave" onClick={() => setWaves(addWave)}>
+          <button
+            type="button"
+            className="button"
+            disabled={draft.waves.length >= MAX_WAVES}
+            data-testid="rollout-add-wave"
+            onClick={() => setWaves(addWave)}
+          >
             Add a wave
           </button>
-          {hint && <span className="muted" data-testid="rollout-wave-hint">{hint}</span>}
+          {hint && (
+            <span className="muted" data-testid="rollout-wave-hint">
+              {hint}
+            </span>
+          )}
         </div>
       </fieldset>
 
@@ -247,7 +289,19 @@ function FormBody({ models }: { models: ModelVersion[] }) {
   );
 }
 
-function WaveRow({ w, i, count, onChange, onRemove }: { w: WaveDraft; i: number; count: number; onChange: (patch: Partial<WaveDraft>) => void; onRemove: () => void }) {
+function WaveRow({
+  w,
+  i,
+  count,
+  onChange,
+  onRemove,
+}: {
+  w: WaveDraft;
+  i: number;
+  count: number;
+  onChange: (patch: Partial<WaveDraft>) => void;
+  onRemove: () => void;
+}) {
   return (
     <tr data-testid={`rollout-wave-${i + 1}`}>
       <th scope="row">
@@ -302,7 +356,14 @@ function WaveRow({ w, i, count, onChange, onRemove }: { w: WaveDraft; i: number;
         </label>
       </td>
       <td>
-        <button type="button" className="button small" disabled={count <= 1} aria-label={`Remove wave ${i + 1}`} data-testid={`rollout-wave-${i + 1}-remove`} onClick={onRemove}>
+        <button
+          type="button"
+          className="button small"
+          disabled={count <= 1}
+          aria-label={`Remove wave ${i + 1}`}
+          data-testid={`rollout-wave-${i + 1}-remove`}
+          onClick={onRemove}
+        >
           Remove
         </button>
       </td>
@@ -310,7 +371,15 @@ function WaveRow({ w, i, count, onChange, onRemove }: { w: WaveDraft; i: number;
   );
 }
 
-function LineFeedback<T>({ check, ok, testId }: { check: { ok: true; value: T } | { ok: false; errors: string[] }; ok: (value: T) => string | null; testId: string }) {
+function LineFeedback<T>({
+  check,
+  ok,
+  testId,
+}: {
+  check: { ok: true; value: T } | { ok: false; errors: string[] };
+  ok: (value: T) => string | null;
+  testId: string;
+}) {
   if (check.ok) {
     const text = ok(check.value);
     return text ? <span className="field-note muted">{text}</span> : null;

@@ -58,11 +58,30 @@ describe('polylineSegments', () => {
   const id = (v: number) => v;
 
   it('joins consecutive points into one polyline', () => {
-    expect(polylineSegments([{ x: 0, y: 1 }, { x: 1, y: 2 }, { x: 2, y: 3 }], id, id)).toEqual(['0,1 1,2 2,3']);
+    expect(
+      polylineSegments(
+        [
+          { x: 0, y: 1 },
+          { x: 1, y: 2 },
+          { x: 2, y: 3 },
+        ],
+        id,
+        id,
+      ),
+    ).toEqual(['0,1 1,2 2,3']);
   });
 
   it('breaks the line where a value is missing instead of bridging the gap', () => {
-    const segs = polylineSegments([{ x: 0, y: 1 }, { x: 1, y: null }, { x: 2, y: 3 }, { x: 3, y: 4 }], id, id);
+    const segs = polylineSegments(
+      [
+        { x: 0, y: 1 },
+        { x: 1, y: null },
+        { x: 2, y: 3 },
+        { x: 3, y: 4 },
+      ],
+      id,
+      id,
+    );
     expect(segs).toEqual(['0,1', '2,3 3,4']);
   });
 

@@ -10,10 +10,17 @@ describe('device runs', () => {
   });
 
   it('says whether the device has caught up with its assignment', () => {
-    expect(runsTitle({ active, assignmentVersion: 3, reported: { phase: 'running', appliedAssignmentVersion: 3 }, reason: 'int8 in SRAM: p99 0.30 ms ≤ 20 ms' })).toMatch(/^assignment v3 applied\. Why: int8 in SRAM/);
-    expect(runsTitle({ active, assignmentVersion: 4, reported: { phase: 'downloading', appliedAssignmentVersion: 3 }, reason: null })).toMatch(
-      /^assignment v4 desired, v3 applied \(phase: downloading\)\./,
-    );
+    expect(
+      runsTitle({
+        active,
+        assignmentVersion: 3,
+        reported: { phase: 'running', appliedAssignmentVersion: 3 },
+        reason: 'int8 in SRAM: p99 0.30 ms ≤ 20 ms',
+      }),
+    ).toMatch(/^assignment v3 applied\. Why: int8 in SRAM/);
+    expect(
+      runsTitle({ active, assignmentVersion: 4, reported: { phase: 'downloading', appliedAssignmentVersion: 3 }, reason: null }),
+    ).toMatch(/^assignment v4 desired, v3 applied \(phase: downloading\)\./);
     expect(runsTitle({ active: null, assignmentVersion: 1, reported: null, reason: null })).toMatch(/not reported yet/);
   });
 });
@@ -23,7 +30,9 @@ describe('metadata label', () => {
     expect(metadataLabel(null, true)).toBe('fresh');
     expect(metadataLabel(undefined, true)).toBe('fresh');
     expect(metadataLabel(null, false)).toBe('not reported');
-    expect(metadataLabel({ assignmentVersion: 4, expiresAt: '2026-11-29T12:00:00.000Z', detectedAt: '2026-11-29T12:00:01.000Z' }, true)).toBe(
+    expect(
+      metadataLabel({ assignmentVersion: 4, expiresAt: '2026-11-29T12:00:00.000Z', detectedAt: '2026-11-29T12:00:01.000Z' }, true),
+    ).toBe(
       'STALE: the manifest of assignment v4 expired at 2026-11-29T12:00:00.000Z; the device keeps its model but cannot vouch that it is up to date',
     );
     expect(metadataLabel({ assignmentVersion: '4' }, true)).toBe('not reported (unreadable alarm)');

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { formatAgo, formatBytes, formatLatencyTarget, formatMegabytes, formatMs, formatPercent, formatPower, powerSourceLabel } from './format';
+import {
+  formatAgo,
+  formatBytes,
+  formatLatencyTarget,
+  formatMegabytes,
+  formatMs,
+  formatPercent,
+  formatPower,
+  powerSourceLabel,
+} from './format';
 
 describe('formatMs', () => {
   it('keeps precision where it matters and shows a dash for missing figures', () => {

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { describePolicyError, draftFromPolicy, groupByTier, inputFromDraft, movePrecision, precisionChoices, togglePrecision, type PolicyRow } from './policy-form';
+import {
+  describePolicyError,
+  draftFromPolicy,
+  groupByTier,
+  inputFromDraft,
+  movePrecision,
+  precisionChoices,
+  togglePrecision,
+  type PolicyRow,
+} from './policy-form';
 
 const trading: PolicyRow = {
   scenario: 'financial_trading',
@@ -51,16 +60,28 @@ describe('inputFromDraft', () => {
   });
 
   it('names the field that is not a number, and leaves range checks to the server', () => {
-    expect(inputFromDraft('financial_trading', { ...draftFromPolicy(trading), latencyTargetMs: '' })).toMatchObject({ ok: false, field: 'latencyTargetMs' });
-    expect(inputFromDraft('financial_trading', { ...draftFromPolicy(trading), powerBudgetW: 'lots' })).toMatchObject({ ok: false, field: 'powerBudgetW' });
-    expect(inputFromDraft('financial_trading', { ...draftFromPolicy(trading), errorRateMax: '2' })).toMatchObject({ ok: true, input: { errorRateMax: 2 } });
+    expect(inputFromDraft('financial_trading', { ...draftFromPolicy(trading), latencyTargetMs: '' })).toMatchObject({
+      ok: false,
+      field: 'latencyTargetMs',
+    });
+    expect(inputFromDraft('financial_trading', { ...draftFromPolicy(trading), powerBudgetW: 'lots' })).toMatchObject({
+      ok: false,
+      field: 'powerBudgetW',
+    });
+    expect(inputFromDraft('financial_trading', { ...draftFromPolicy(trading), errorRateMax: '2' })).toMatchObject({
+      ok: true,
+      input: { errorRateMax: 2 },
+    });
   });
 });
 
 describe('describePolicyError', () => {
   it('labels each refused field of a validation error', () => {
     const message = JSON.stringify([{ code: 'too_big', path: ['errorRateMax'], message: 'Too big: expected number to be <=1' }], null, 2);
-    expect(describePolicyError(message)).toEqual({ text: 'Max error rate (errorRateMax): Too big: expected number to be <=1', fields: ['errorRateMax'] });
+    expect(describePolicyError(message)).toEqual({
+      text: 'Max error rate (errorRateMax): Too big: expected number to be <=1',
+      fields: ['errorRateMax'],
+    });
   });
 
   it('passes a plain server message through', () => {

@@ -94,7 +94,8 @@ export function inputFromDraft(scenario: string, d: PolicyDraft): DraftResult {
   if (accuracyFloor === null) return { ok: false, field: 'accuracyFloor', message: 'enter a value between 0 and 1' };
   const noBudget = d.powerBudgetW.trim() === '';
   const powerBudgetW = noBudget ? null : parseNumber(d.powerBudgetW);
-  if (!noBudget && powerBudgetW === null) return { ok: false, field: 'powerBudgetW', message: 'enter a number of watts, or leave it empty' };
+  if (!noBudget && powerBudgetW === null)
+    return { ok: false, field: 'powerBudgetW', message: 'enter a number of watts, or leave it empty' };
   return {
     ok: true,
     input: {

@@ -26,7 +26,10 @@ describe('parseDeviceIds', () => {
   it('names every bad line by its number', () => {
     expect(parseDeviceIds(`${A}\nnot-an-id\n\n${A}, ${B}`)).toEqual({
       ok: false,
-      errors: ['line 2: "not-an-id" is not a device id (a UUID such as 0b6f…-…)', `line 4: "${`${A}, ${B}`.slice(0, 45)}…" is not a device id (a UUID such as 0b6f…-…)`],
+      errors: [
+        'line 2: "not-an-id" is not a device id (a UUID such as 0b6f…-…)',
+        `line 4: "${`${A}, ${B}`.slice(0, 45)}…" is not a device id (a UUID such as 0b6f…-…)`,
+      ],
     });
   });
 
@@ -42,7 +45,10 @@ describe('parseDeviceIds', () => {
 
 describe('parseLabels', () => {
   it('splits key=value lines at the first "=" and trims both sides', () => {
-    expect(parseLabels('site = north\n\nrack=3\nexpr=a=b\nempty=')).toEqual({ ok: true, value: { site: 'north', rack: '3', expr: 'a=b', empty: '' } });
+    expect(parseLabels('site = north\n\nrack=3\nexpr=a=b\nempty=')).toEqual({
+      ok: true,
+      value: { site: 'north', rack: '3', expr: 'a=b', empty: '' },
+    });
   });
 
   it('keeps a key such as __proto__ as a label rather than touching the prototype', () => {
@@ -66,7 +72,12 @@ describe('parseLabels', () => {
 });
 
 describe('inputFromRolloutDraft', () => {
-  const draft = (over: Partial<RolloutDraft> = {}): RolloutDraft => ({ ...newRolloutDraft(), modelVersionId: MODEL, scenario: 'financial_trading', ...over });
+  const draft = (over: Partial<RolloutDraft> = {}): RolloutDraft => ({
+    ...newRolloutDraft(),
+    modelVersionId: MODEL,
+    scenario: 'financial_trading',
+    ...over,
+  });
 
   it('builds the create request, leaving out empty filters and an empty name', () => {
     expect(inputFromRolloutDraft(draft())).toEqual({
@@ -118,7 +129,11 @@ describe('inputFromRolloutDraft', () => {
 
   it('names the input that cannot be read, and leaves the rules to the server', () => {
     expect(inputFromRolloutDraft(draft({ modelVersionId: '' }))).toMatchObject({ ok: false, field: 'modelVersionId' });
-    expect(inputFromRolloutDraft(draft({ deviceIds: 'nope' }))).toMatchObject({ ok: false, field: 'deviceIds', message: expect.stringContaining('line 1') as unknown });
+    expect(inputFromRolloutDraft(draft({ deviceIds: 'nope' }))).toMatchObject({
+      ok: false,
+      field: 'deviceIds',
+      message: expect.stringContaining('line 1') as unknown,
+    });
     expect(inputFromRolloutDraft(draft({ labels: 'nope' }))).toMatchObject({ ok: false, field: 'labels' });
     expect(inputFromRolloutDraft(draft({ waves: [{ mode: 'count', amount: '', soakSeconds: '1', requireApproval: false }] }))).toEqual({
       ok: false,
@@ -127,7 +142,9 @@ describe('inputFromRolloutDraft', () => {
     });
     expect(inputFromRolloutDraft(draft({ notifyRatePerSecond: 'fast' }))).toMatchObject({ ok: false, field: 'notifyRatePerSecond' });
     // 90 % in total and an empty target are for the control plane to refuse, in its own words
-    expect(inputFromRolloutDraft(draft({ scenario: '', waves: [{ mode: 'percent', amount: '90', soakSeconds: '1', requireApproval: false }] }))).toMatchObject({
+    expect(
+      inputFromRolloutDraft(draft({ scenario: '', waves: [{ mode: 'percent', amount: '90', soakSeconds: '1', requireApproval: false }] })),
+    ).toMatchObject({
       ok: true,
       input: { target: {}, waves: [{ percent: 90 }] },
     });
@@ -149,7 +166,9 @@ describe('wave editing', () => {
 
   it('says what the percentages add up to', () => {
     expect(wavePercentHint(waves)).toBe('The waves add up to 100 % of the target.');
-    expect(wavePercentHint(updateWave(waves, 2, { amount: '40' }))).toBe('The waves add up to 90 % of the target; they must add up to 100 %.');
+    expect(wavePercentHint(updateWave(waves, 2, { amount: '40' }))).toBe(
+      'The waves add up to 90 % of the target; they must add up to 100 %.',
+    );
     expect(wavePercentHint(updateWave(waves, 2, { mode: 'count' }))).toBeNull();
   });
 });
@@ -167,7 +186,11 @@ describe('describeRolloutError', () => {
 
   it('turns a validation error into path: problem, marking each field', () => {
     const message = JSON.stringify([
-      { code: 'custom', path: ['waves', 0, 'requireApproval'], message: 'the first wave (the canary) starts at once; approval applies to later waves' },
+      {
+        code: 'custom',
+        path: ['waves', 0, 'requireApproval'],
+        message: 'the first wave (the canary) starts at once; approval applies to later waves',
+      },
       { code: 'custom', path: ['target'], message: 'the target is empty: give a scenario, labels or deviceIds' },
     ]);
     expect(describeRolloutError(message)).toEqual({
@@ -179,7 +202,11 @@ describe('describeRolloutError', () => {
 
 describe('modelOptionLabel', () => {
   it('says how many variants are ready', () => {
-    expect(modelOptionLabel({ name: 'detector', version: '2', variants: [{ status: 'ready' }, { status: 'building' }] })).toBe('detector 2 — 1 ready variant');
-    expect(modelOptionLabel({ name: 'detector', version: '3', variants: [{ status: 'failed' }] })).toBe('detector 3 — no ready variant yet');
+    expect(modelOptionLabel({ name: 'detector', version: '2', variants: [{ status: 'ready' }, { status: 'building' }] })).toBe(
+      'detector 2 — 1 ready variant',
+    );
+    expect(modelOptionLabel({ name: 'detector', version: '3', variants: [{ status: 'failed' }] })).toBe(
+      'detector 3 — no ready variant yet',
+    );
   });
 });

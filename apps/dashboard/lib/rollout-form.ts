@@ -34,7 +34,8 @@ export interface RolloutDraft {
 }
 
 /** The parts of the form a refusal can point at. */
-export type RolloutField = 'name' | 'modelVersionId' | 'scenario' | 'deviceIds' | 'labels' | 'target' | 'waves' | 'gates' | 'failurePolicy' | 'notifyRatePerSecond';
+export type RolloutField =
+  'name' | 'modelVersionId' | 'scenario' | 'deviceIds' | 'labels' | 'target' | 'waves' | 'gates' | 'failurePolicy' | 'notifyRatePerSecond';
 
 export const FIELD_LABELS: Record<RolloutField, string> = {
   name: 'Name',
@@ -119,7 +120,8 @@ export function parseLabels(text: string): LinesResult<Record<string, string>> {
     const value = line.slice(eq + 1).trim();
     if (key === '') errors.push(`line ${n}: ${quote(line)} has no key before "="`);
     else if (key.length > MAX_LABEL_KEY) errors.push(`line ${n}: the key is longer than ${MAX_LABEL_KEY} characters`);
-    else if (value.length > MAX_LABEL_VALUE) errors.push(`line ${n}: the value of ${quote(key)} is longer than ${MAX_LABEL_VALUE} characters`);
+    else if (value.length > MAX_LABEL_VALUE)
+      errors.push(`line ${n}: the value of ${quote(key)} is longer than ${MAX_LABEL_VALUE} characters`);
     else {
       const earlier = labels.get(key);
       if (earlier) errors.push(`line ${n}: the label ${quote(key)} is already given on line ${earlier.n}`);
@@ -144,7 +146,9 @@ export function removeWave(waves: readonly WaveDraft[], index: number): WaveDraf
 }
 
 export function updateWave(waves: readonly WaveDraft[], index: number, patch: Partial<WaveDraft>): WaveDraft[] {
-  return waves.map((w, i) => (i === index ? { ...w, ...patch, requireApproval: i === 0 ? false : (patch.requireApproval ?? w.requireApproval) } : w));
+  return waves.map((w, i) =>
+    i === index ? { ...w, ...patch, requireApproval: i === 0 ? false : (patch.requireApproval ?? w.requireApproval) } : w,
+  );
 }
 
 /** A hint while the waves are typed: what the percentages add up to, when every wave is a percentage. */
@@ -153,7 +157,9 @@ export function wavePercentHint(waves: readonly WaveDraft[]): string | null {
   const values = waves.map((w) => parseNumber(w.amount));
   if (values.some((v) => v === null)) return null;
   const sum = Math.round(values.reduce<number>((a, b) => a + (b ?? 0), 0) * 100) / 100;
-  return sum === 100 ? 'The waves add up to 100 % of the target.' : `The waves add up to ${sum} % of the target; they must add up to 100 %.`;
+  return sum === 100
+    ? 'The waves add up to 100 % of the target.'
+    : `The waves add up to ${sum} % of the target; they must add up to 100 %.`;
 }
 
 // ---------------------------------------------------------------- the request
@@ -184,13 +190,19 @@ export function inputFromRolloutDraft(d: RolloutDraft): RolloutDraftResult {
   const waves: CreateRolloutInput['waves'] = [];
   for (const [i, w] of d.waves.entries()) {
     const amount = parseNumber(w.amount);
-    if (amount === null) return { ok: false, field: 'waves', message: `wave ${i + 1}: enter ${w.mode === 'percent' ? 'a percentage of the target' : 'a number of devices'}` };
+    if (amount === null)
+      return {
+        ok: false,
+        field: 'waves',
+        message: `wave ${i + 1}: enter ${w.mode === 'percent' ? 'a percentage of the target' : 'a number of devices'}`,
+      };
     const soakSeconds = parseNumber(w.soakSeconds);
     if (soakSeconds === null) return { ok: false, field: 'waves', message: `wave ${i + 1}: enter the soak time in seconds` };
     waves.push({ ...(w.mode === 'percent' ? { percent: amount } : { count: amount }), soakSeconds, requireApproval: w.requireApproval });
   }
   const notifyRatePerSecond = parseNumber(d.notifyRatePerSecond);
-  if (notifyRatePerSecond === null) return { ok: false, field: 'notifyRatePerSecond', message: 'enter how many devices to notify per second' };
+  if (notifyRatePerSecond === null)
+    return { ok: false, field: 'notifyRatePerSecond', message: 'enter how many devices to notify per second' };
 
   const name = d.name.trim();
   return {

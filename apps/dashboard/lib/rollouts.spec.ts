@@ -41,9 +41,14 @@ describe('rolloutActions', () => {
   });
 
   it('says how many devices an abort sends back before it is confirmed', () => {
-    const total = sumByState([{ applied: 3, pending: 10 }, { notified: 1, failed: 1, skipped: 2 }]);
+    const total = sumByState([
+      { applied: 3, pending: 10 },
+      { notified: 1, failed: 1, skipped: 2 },
+    ]);
     expect(total).toEqual({ applied: 3, pending: 10, notified: 1, failed: 1, skipped: 2 });
-    expect(abortQuestion('detector 2', total)).toBe('Abort the rollout "detector 2"? 5 devices it changed will be sent back to the model they ran before. This cannot be undone.');
+    expect(abortQuestion('detector 2', total)).toBe(
+      'Abort the rollout "detector 2"? 5 devices it changed will be sent back to the model they ran before. This cannot be undone.',
+    );
     expect(abortQuestion('x', { applied: 1 })).toContain('1 device it changed will be sent back to the model it ran before');
     expect(abortQuestion('x', { pending: 4 })).toContain('No device has been changed yet');
   });
@@ -127,7 +132,9 @@ describe('gate figures', () => {
   it('describes the configured gates of a plan', () => {
     expect(describeGateSpec({ metric: 'latency', maxFailingShare: 0 })).toBe('Latency: the tier policy threshold; 0 % of devices may fail');
     expect(describeGateSpec({ metric: 'power', max: 7.5, maxFailingShare: 0.1 })).toBe('Power: ≤ 7.5 W; 10 % of devices may fail');
-    expect(describeGateSpec({ metric: 'baseline_regression', maxFailingShare: 0 })).toBe('Baseline regression: ≤ +25 % vs baseline; 0 % of devices may fail');
+    expect(describeGateSpec({ metric: 'baseline_regression', maxFailingShare: 0 })).toBe(
+      'Baseline regression: ≤ +25 % vs baseline; 0 % of devices may fail',
+    );
     expect(describeGateSpec({ metric: 'silence', maxFailingShare: 0 })).toBe('Silence: any occurrence counts; 0 % of devices may fail');
   });
 });
@@ -154,7 +161,16 @@ describe('power sources', () => {
 });
 
 describe('device figures', () => {
-  const figures = { windows: 4, inferences: 200, errors: 2, latencyMs: 12.5, percentile: 'p99', targetMs: 10, powerW: 3.1, powerSource: 'estimate' };
+  const figures = {
+    windows: 4,
+    inferences: 200,
+    errors: 2,
+    latencyMs: 12.5,
+    percentile: 'p99',
+    targetMs: 10,
+    powerW: 3.1,
+    powerSource: 'estimate',
+  };
 
   it('reads stored figures, and turns malformed fields into missing ones', () => {
     expect(parseFigures(figures)).toEqual(figures);
@@ -190,8 +206,24 @@ describe('baselineRows', () => {
       { hardwareClass: 'junk', figures: fig(1) },
     ]);
     expect(rows).toEqual([
-      { hardwareClass: 'arm-npu', baselineDevices: 1, baselineLatencyMs: null, baselineErrorRate: null, waveDevices: 1, waveLatencyMs: 2, change: null },
-      { hardwareClass: 'dc-cpu-100t', baselineDevices: 3, baselineLatencyMs: 5, baselineErrorRate: 0, waveDevices: 3, waveLatencyMs: 5.5, change: expect.closeTo(0.1, 10) as unknown },
+      {
+        hardwareClass: 'arm-npu',
+        baselineDevices: 1,
+        baselineLatencyMs: null,
+        baselineErrorRate: null,
+        waveDevices: 1,
+        waveLatencyMs: 2,
+        change: null,
+      },
+      {
+        hardwareClass: 'dc-cpu-100t',
+        baselineDevices: 3,
+        baselineLatencyMs: 5,
+        baselineErrorRate: 0,
+        waveDevices: 3,
+        waveLatencyMs: 5.5,
+        change: expect.closeTo(0.1, 10) as unknown,
+      },
     ]);
   });
 
@@ -203,7 +235,9 @@ describe('baselineRows', () => {
 
 describe('describeTarget', () => {
   it('names every filter of the target', () => {
-    expect(describeTarget({ scenario: 'financial_trading', labels: { site: 'north' }, deviceIds: ['a', 'b'] })).toBe('scenario financial trading · labels site=north · 2 listed devices');
+    expect(describeTarget({ scenario: 'financial_trading', labels: { site: 'north' }, deviceIds: ['a', 'b'] })).toBe(
+      'scenario financial trading · labels site=north · 2 listed devices',
+    );
     expect(describeTarget({})).toBe('—');
   });
 });

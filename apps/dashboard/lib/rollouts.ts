@@ -57,7 +57,10 @@ export function sumByState(counts: readonly Record<string, number>[]): Record<st
 /** The question asked before an abort: what it will do, with the number of devices it sends back. */
 export function abortQuestion(name: string, byState: Record<string, number>): string {
   const changed = CHANGED_STATES.reduce((n, s) => n + (byState[s] ?? 0), 0);
-  const back = changed === 0 ? 'No device has been changed yet' : `${changed} ${changed === 1 ? 'device' : 'devices'} it changed will be sent back to the model ${changed === 1 ? 'it' : 'they'} ran before`;
+  const back =
+    changed === 0
+      ? 'No device has been changed yet'
+      : `${changed} ${changed === 1 ? 'device' : 'devices'} it changed will be sent back to the model ${changed === 1 ? 'it' : 'they'} ran before`;
   return `Abort the rollout "${name}"? ${back}. This cannot be undone.`;
 }
 
@@ -212,7 +215,8 @@ export function describeGateSpec(g: { metric: string; max?: number; maxFailingSh
   const share = g.maxFailingShare ?? 0;
   let limit: string;
   if (g.metric === 'update_failures' || g.metric === 'silence') limit = 'any occurrence counts';
-  else if (g.max === undefined) limit = g.metric === 'baseline_regression' ? formatGateThreshold(g.metric, 0.25, share) : 'the tier policy threshold';
+  else if (g.max === undefined)
+    limit = g.metric === 'baseline_regression' ? formatGateThreshold(g.metric, 0.25, share) : 'the tier policy threshold';
   else limit = formatGateThreshold(g.metric, g.max, share);
   return `${metricLabel(g.metric)}: ${limit}; ${formatShare(share)} of devices may fail`;
 }
@@ -305,7 +309,10 @@ function median(xs: number[]): number | null {
  * The baseline cohort (devices still on the old model) of each hardware class the wave has devices on,
  * beside the wave's own latency on that class. Entries that are not baseline figures are left out.
  */
-export function baselineRows(baseline: Record<string, unknown> | null | undefined, waveDevices: readonly { hardwareClass: string; figures: DeviceFigures | null }[]): BaselineRow[] {
+export function baselineRows(
+  baseline: Record<string, unknown> | null | undefined,
+  waveDevices: readonly { hardwareClass: string; figures: DeviceFigures | null }[],
+): BaselineRow[] {
   if (!baseline) return [];
   return Object.entries(baseline)
     .flatMap(([hardwareClass, raw]) => {
@@ -313,8 +320,19 @@ export function baselineRows(baseline: Record<string, unknown> | null | undefine
       const onClass = waveDevices.filter((d) => d.hardwareClass === hardwareClass);
       if (!b.success || onClass.length === 0) return [];
       const waveLatencyMs = median(onClass.flatMap((d) => (d.figures && finite(d.figures.latencyMs) ? [d.figures.latencyMs] : [])));
-      const change = waveLatencyMs !== null && finite(b.data.latencyMs) && b.data.latencyMs > 0 ? waveLatencyMs / b.data.latencyMs - 1 : null;
-      return [{ hardwareClass, baselineDevices: b.data.devices, baselineLatencyMs: b.data.latencyMs, baselineErrorRate: b.data.errorRate, waveDevices: onClass.length, waveLatencyMs, change }];
+      const change =
+        waveLatencyMs !== null && finite(b.data.latencyMs) && b.data.latencyMs > 0 ? waveLatencyMs / b.data.latencyMs - 1 : null;
+      return [
+        {
+          hardwareClass,
+          baselineDevices: b.data.devices,
+          baselineLatencyMs: b.data.latencyMs,
+          baselineErrorRate: b.data.errorRate,
+          waveDevices: onClass.length,
+          waveLatencyMs,
+          change,
+        },
+      ];
     })
     .sort((a, b) => a.hardwareClass.localeCompare(b.hardwareClass));
 }

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { VariantMeasurement } from '@edge-fleet/shared/schemas';
-import { formatAbsError, formatCosine, formatLatency, formatRatio, formatTop1, measurementCaption, missingFiguresNote, tradeoffRow, type VariantFigures } from './tradeoff';
+import {
+  formatAbsError,
+  formatCosine,
+  formatLatency,
+  formatRatio,
+  formatTop1,
+  measurementCaption,
+  missingFiguresNote,
+  tradeoffRow,
+  type VariantFigures,
+} from './tradeoff';
 
 function measured(over: Partial<VariantMeasurement> = {}): VariantMeasurement {
   return {
@@ -16,7 +26,15 @@ function measured(over: Partial<VariantMeasurement> = {}): VariantMeasurement {
   };
 }
 
-const fp32: VariantFigures = { id: 'a', precision: 'fp32', method: 'fp32', status: 'ready', reason: null, sizeBytes: 4000, measured: measured() };
+const fp32: VariantFigures = {
+  id: 'a',
+  precision: 'fp32',
+  method: 'fp32',
+  status: 'ready',
+  reason: null,
+  sizeBytes: 4000,
+  measured: measured(),
+};
 const int8: VariantFigures = {
   id: 'b',
   precision: 'int8',
@@ -24,7 +42,10 @@ const int8: VariantFigures = {
   status: 'ready',
   reason: null,
   sizeBytes: 1000,
-  measured: measured({ latencyMs: { p50: 1, p95: 1.5, p99: 3 }, agreement: { maxAbsError: 0.0031, cosine: 0.999876, top1: 0.984, samples: 64 } }),
+  measured: measured({
+    latencyMs: { p50: 1, p95: 1.5, p99: 3 },
+    agreement: { maxAbsError: 0.0031, cosine: 0.999876, top1: 0.984, samples: 64 },
+  }),
 };
 
 describe('formatRatio', () => {
@@ -68,7 +89,16 @@ describe('tradeoffRow', () => {
   it('compares a quantised variant with FP32 measured on the same machine', () => {
     const row = tradeoffRow(int8, fp32);
     expect(row.sizeRatio).toBe('0.25×');
-    expect(row.figures).toMatchObject({ p50: '1.0 ms', p50Ratio: '0.50×', p99: '3.0 ms', p99Ratio: '0.75×', cosine: '0.99988', top1: '98.4 %', maxAbsError: '3.10e-3', ratioNote: null });
+    expect(row.figures).toMatchObject({
+      p50: '1.0 ms',
+      p50Ratio: '0.50×',
+      p99: '3.0 ms',
+      p99Ratio: '0.75×',
+      cosine: '0.99988',
+      top1: '98.4 %',
+      maxAbsError: '3.10e-3',
+      ratioNote: null,
+    });
   });
 
   it('marks the FP32 row as the baseline instead of comparing it with itself', () => {

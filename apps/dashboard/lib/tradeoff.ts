@@ -14,7 +14,8 @@ export interface VariantFigures {
 
 /** value / baseline as "0.48×"; a dash when either figure is missing or the baseline is zero. */
 export function formatRatio(value: number | null | undefined, baseline: number | null | undefined): string {
-  if (typeof value !== 'number' || typeof baseline !== 'number' || !Number.isFinite(value) || !Number.isFinite(baseline) || baseline <= 0) return DASH;
+  if (typeof value !== 'number' || typeof baseline !== 'number' || !Number.isFinite(value) || !Number.isFinite(baseline) || baseline <= 0)
+    return DASH;
   const r = value / baseline;
   if (r > 0 && r < 0.01) return '<0.01×';
   return `${r < 10 ? r.toFixed(2) : r.toFixed(1)}×`;
@@ -115,7 +116,12 @@ export function tradeoffRow(v: VariantFigures, baseline: VariantFigures | null):
       cosine: m.agreement ? formatCosine(m.agreement.cosine) : isBaseline ? 'baseline' : DASH,
       top1: m.agreement ? formatTop1(m.agreement.top1) : isBaseline ? 'baseline' : DASH,
       maxAbsError: m.agreement ? formatAbsError(m.agreement.maxAbsError) : isBaseline ? 'baseline' : DASH,
-      ratioNote: isBaseline || comparable ? null : base ? 'FP32 was measured on another machine or thread count' : 'FP32 has no measurement to compare with',
+      ratioNote:
+        isBaseline || comparable
+          ? null
+          : base
+            ? 'FP32 was measured on another machine or thread count'
+            : 'FP32 has no measurement to compare with',
     },
   };
 }

@@ -52,7 +52,9 @@ export function usePolling<T>(load: (signal: AbortSignal) => Promise<T>, key: st
           return;
         }
         const message = e instanceof Error ? e.message : String(e);
-        setState((prev) => (prev.status === 'ok' ? { status: 'ok', data: prev.data, error: message } : { status: 'error', error: message, code }));
+        setState((prev) =>
+          prev.status === 'ok' ? { status: 'ok', data: prev.data, error: message } : { status: 'error', error: message, code },
+        );
       }
       if (!abort.signal.aborted) timer = setTimeout(() => void tick(), POLL_INTERVAL_MS);
     };

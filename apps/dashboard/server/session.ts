@@ -1,4 +1,3 @@
-
 /** httpOnly, SameSite=Strict cookie holding the operator's bearer token; never readable by page scripts. */
 export const SESSION_COOKIE = 'ef_operator';
 

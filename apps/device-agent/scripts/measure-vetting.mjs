@@ -21,11 +21,18 @@ const repeats = Number(process.argv[2] ?? 10);
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const dir = await mkdtemp(join(tmpdir(), 'vetting-measure-'));
 const rows = [];
-for (const [name, build] of [['mlp (default)', buildMlpClassifier], ['conv', buildConvNet], ['slow 48×MatMul 384²', slow]]) {
+for (const [name, build] of [
+  ['mlp (default)', buildMlpClassifier],
+  ['conv', buildConvNet],
+  ['slow 48×MatMul 384²', slow],
+]) {
   const m = build();
   const path = join(dir, `${name.split(' ')[0]}.onnx`);
   await writeFile(path, m.bytes);
-  const total = [], load = [], run = [], serve = [];
+  const total = [],
+    load = [],
+    run = [],
+    serve = [];
   for (let i = 0; i < repeats; i++) {
     const out = await vetModelInChild({ path, inputs: m.inputs, intraOpThreads: 1, seed: 42 });
     if (!out.ok) throw new Error(`${name}: ${out.message}`);
@@ -39,7 +46,14 @@ for (const [name, build] of [['mlp (default)', buildMlpClassifier], ['conv', bui
     serve.push(performance.now() - t0);
     await engine.dispose();
   }
-  rows.push({ model: name, bytes: m.bytes.length, 'vetting total ms (median)': median(total).toFixed(1), 'vetting max ms': Math.max(...total).toFixed(1),
-    'child load ms': median(load).toFixed(1), 'child run ms': median(run).toFixed(2), 'worker load+smoke ms (existing)': median(serve).toFixed(1) });
+  rows.push({
+    model: name,
+    bytes: m.bytes.length,
+    'vetting total ms (median)': median(total).toFixed(1),
+    'vetting max ms': Math.max(...total).toFixed(1),
+    'child load ms': median(load).toFixed(1),
+    'child run ms': median(run).toFixed(2),
+    'worker load+smoke ms (existing)': median(serve).toFixed(1),
+  });
 }
 console.table(rows);

@@ -36,7 +36,11 @@ function unsigned(d: DesiredState): Omit<DesiredModel, 'manifest'> {
 const signer = new TestSigner();
 let agent: DeviceAgent | null = null;
 
-function desired(version: number, overrides: Partial<NonNullable<DesiredState['model']>> = {}, runtime: Partial<DesiredState['runtime']> = {}): DesiredState {
+function desired(
+  version: number,
+  overrides: Partial<NonNullable<DesiredState['model']>> = {},
+  runtime: Partial<DesiredState['runtime']> = {},
+): DesiredState {
   return {
     schema: 1,
     deviceId,
@@ -150,7 +154,11 @@ describe('device agent against Mosquitto', () => {
   it('keeps the running model when a new artifact fails its hash check', async () => {
     const from = probe.messages.length;
     await probe.publish(topics.desired(deviceId), desired(4, { sha256: 'b'.repeat(64), variantId: 'var-bad' }), true);
-    const failed = await probe.waitFor(reportedWhere((r) => r.lastUpdate?.assignmentVersion === 4), 20_000, from);
+    const failed = await probe.waitFor(
+      reportedWhere((r) => r.lastUpdate?.assignmentVersion === 4),
+      20_000,
+      from,
+    );
     const report = ReportedStateSchema.parse(failed.payload);
     expect(report.lastUpdate).toMatchObject({ outcome: 'failed', reasonCode: 'hash_mismatch' });
     expect(report.active?.sha256).toBe(model.sha256);
@@ -163,9 +171,18 @@ describe('device agent against Mosquitto', () => {
     const garbage = new TextEncoder().encode('this is not an onnx model at all');
     server.add('/a/garbage.onnx', garbage);
     let from = probe.messages.length;
-    const bad = { artifactUrl: server.url('/a/garbage.onnx'), sha256: sha256(garbage), sizeBytes: garbage.length, variantId: 'var-garbage' };
+    const bad = {
+      artifactUrl: server.url('/a/garbage.onnx'),
+      sha256: sha256(garbage),
+      sizeBytes: garbage.length,
+      variantId: 'var-garbage',
+    };
     await probe.publish(topics.desired(deviceId), desired(5, bad), true);
-    const loadFailed = await probe.waitFor(reportedWhere((r) => r.lastUpdate?.assignmentVersion === 5), 20_000, from);
+    const loadFailed = await probe.waitFor(
+      reportedWhere((r) => r.lastUpdate?.assignmentVersion === 5),
+      20_000,
+      from,
+    );
     expect(ReportedStateSchema.parse(loadFailed.payload)).toMatchObject({
       phase: 'failed',
       lastUpdate: { outcome: 'failed', reasonCode: 'load_failed' },
@@ -176,10 +193,19 @@ describe('device agent against Mosquitto', () => {
     server.add('/a/conv.onnx', conv.bytes);
     from = probe.messages.length;
     // Extreme inputs overflow the convolutions: the smoke run sees NaN outputs.
-    const nan = { artifactUrl: server.url('/a/conv.onnx'), sha256: conv.sha256, sizeBytes: conv.bytes.length, variantId: 'var-nan',
-      inputs: conv.inputs.map((i) => ({ ...i, min: 3e38, max: 3.4e38 })) };
+    const nan = {
+      artifactUrl: server.url('/a/conv.onnx'),
+      sha256: conv.sha256,
+      sizeBytes: conv.bytes.length,
+      variantId: 'var-nan',
+      inputs: conv.inputs.map((i) => ({ ...i, min: 3e38, max: 3.4e38 })),
+    };
     await probe.publish(topics.desired(deviceId), desired(6, nan), true);
-    const smokeFailed = await probe.waitFor(reportedWhere((r) => r.lastUpdate?.assignmentVersion === 6), 20_000, from);
+    const smokeFailed = await probe.waitFor(
+      reportedWhere((r) => r.lastUpdate?.assignmentVersion === 6),
+      20_000,
+      from,
+    );
     expect(ReportedStateSchema.parse(smokeFailed.payload)).toMatchObject({
       lastUpdate: { outcome: 'failed', reasonCode: 'smoke_failed' },
       active: { sha256: model.sha256, variantId: 'var-fp32' },
@@ -188,10 +214,31 @@ describe('device agent against Mosquitto', () => {
     // a healthy model that is too slow for the tier target the control plane sent never serves either
     // (version 12: the next test uses 7 to 11, which stay above the watermark because failures do not raise it)
     from = probe.messages.length;
-    const slow = { artifactUrl: server.url('/a/conv.onnx'), sha256: conv.sha256, sizeBytes: conv.bytes.length, variantId: 'var-slow', inputs: conv.inputs };
-    await probe.publish(topics.desired(deviceId), desired(12, slow, { health: { latencyTargetMs: 0.000_001, latencyPercentile: 'p99', errorRateMax: 0.01 } }), true);
-    const tooSlow = ReportedStateSchema.parse((await probe.waitFor(reportedWhere((r) => r.lastUpdate?.assignmentVersion === 12), 20_000, from)).payload);
-    expect(tooSlow).toMatchObject({ lastUpdate: { outcome: 'failed', reasonCode: 'smoke_failed' }, active: { sha256: model.sha256, variantId: 'var-fp32' } });
+    const slow = {
+      artifactUrl: server.url('/a/conv.onnx'),
+      sha256: conv.sha256,
+      sizeBytes: conv.bytes.length,
+      variantId: 'var-slow',
+      inputs: conv.inputs,
+    };
+    await probe.publish(
+      topics.desired(deviceId),
+      desired(12, slow, { health: { latencyTargetMs: 0.000_001, latencyPercentile: 'p99', errorRateMax: 0.01 } }),
+      true,
+    );
+    const tooSlow = ReportedStateSchema.parse(
+      (
+        await probe.waitFor(
+          reportedWhere((r) => r.lastUpdate?.assignmentVersion === 12),
+          20_000,
+          from,
+        )
+      ).payload,
+    );
+    expect(tooSlow).toMatchObject({
+      lastUpdate: { outcome: 'failed', reasonCode: 'smoke_failed' },
+      active: { sha256: model.sha256, variantId: 'var-fp32' },
+    });
     expect(tooSlow.lastUpdate?.message).toMatch(/^smoke latency median [\d.]+ ms over 5 runs exceeds the tier target p99 < 0\.000001 ms$/);
   });
 
@@ -201,17 +248,29 @@ describe('device agent against Mosquitto', () => {
     const past = new Date(Date.now() - 60_000).toISOString();
     const cases: [string, (d: DesiredState) => DesiredModel, RegExp][] = [
       ['a signing key the root never certified', (d) => forger.signed(unsigned(d), deviceId, 7), /root signature/],
-      ['a manifest naming other bytes', (d) => ({ ...unsigned(d), manifest: signer.signed({ ...unsigned(d), sha256: 'c'.repeat(64) }, deviceId, 8).manifest }), /does not match its signed manifest \(sha256\)/],
+      [
+        'a manifest naming other bytes',
+        (d) => ({ ...unsigned(d), manifest: signer.signed({ ...unsigned(d), sha256: 'c'.repeat(64) }, deviceId, 8).manifest }),
+        /does not match its signed manifest \(sha256\)/,
+      ],
       ['a manifest issued for another device', (d) => signer.signed(unsigned(d), randomUUID(), 9), /another device/],
       ['an expired manifest', (d) => signer.signed(unsigned(d), deviceId, 10, { expiresAt: past }), /expired/],
-      ['a genuine manifest signed for an older assignment', (d) => signer.signed(unsigned(d), deviceId, 3), /signed for assignment 3, not for assignment 11/],
+      [
+        'a genuine manifest signed for an older assignment',
+        (d) => signer.signed(unsigned(d), deviceId, 3),
+        /signed for assignment 3, not for assignment 11/,
+      ],
     ];
     let version = 7;
     for (const [, forge, message] of cases) {
       const from = probe.messages.length;
       const base = desired(version, { variantId: `var-forged-${version}`, sha256: 'd'.repeat(64) });
       await probe.publish(topics.desired(deviceId), { ...base, model: forge(base) }, true);
-      const failed = await probe.waitFor(reportedWhere((r) => r.lastUpdate?.assignmentVersion === version), 20_000, from);
+      const failed = await probe.waitFor(
+        reportedWhere((r) => r.lastUpdate?.assignmentVersion === version),
+        20_000,
+        from,
+      );
       const report = ReportedStateSchema.parse(failed.payload);
       expect(report.lastUpdate).toMatchObject({ outcome: 'failed', reasonCode: 'signature_invalid' });
       expect(report.lastUpdate?.message).toMatch(message);

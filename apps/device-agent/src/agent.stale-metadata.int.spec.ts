@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type DesiredModel, type DesiredState, hardwarePreset, type ReportedState, ReportedStateSchema, TelemetryWindowSchema, topics } from '@edge-fleet/shared';
+import {
+  type DesiredModel,
+  type DesiredState,
+  hardwarePreset,
+  type ReportedState,
+  ReportedStateSchema,
+  TelemetryWindowSchema,
+  topics,
+} from '@edge-fleet/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceAgent } from './agent.js';
 import { createLogger } from './core/logger.js';
@@ -26,18 +34,39 @@ let agent: DeviceAgent | null = null;
 
 function desired(version: number, expiresAt: string, over: Partial<Omit<DesiredModel, 'manifest'>> = {}, by = signer): DesiredState {
   return {
-    schema: 1, deviceId, assignmentVersion: version, issuedAt: new Date().toISOString(), scenario: 'financial_trading', reason: 'stale metadata test',
+    schema: 1,
+    deviceId,
+    assignmentVersion: version,
+    issuedAt: new Date().toISOString(),
+    scenario: 'financial_trading',
+    reason: 'stale metadata test',
     model: by.signed(
-      { modelId: 'm-mlp', modelVersionId: 'mv-1', variantId: 'var-fp32', name: 'mlp', version: '1.0.0', precision: 'fp32',
-        artifactUrl: server.url('/a/mlp.onnx'), sha256: model.sha256, sizeBytes: model.bytes.length, inputs: model.inputs, ...over },
-      deviceId, version, { expiresAt }),
+      {
+        modelId: 'm-mlp',
+        modelVersionId: 'mv-1',
+        variantId: 'var-fp32',
+        name: 'mlp',
+        version: '1.0.0',
+        precision: 'fp32',
+        artifactUrl: server.url('/a/mlp.onnx'),
+        sha256: model.sha256,
+        sizeBytes: model.bytes.length,
+        inputs: model.inputs,
+        ...over,
+      },
+      deviceId,
+      version,
+      { expiresAt },
+    ),
     runtime: { targetRateHz: 50, windowSeconds: 1, intraOpThreads: 1 },
   };
 }
 
 const inFuture = (ms: number): string => new Date(Date.now() + ms).toISOString();
-const reported = (pred: (r: ReportedState) => boolean) => (m: Received): boolean =>
-  m.topic === topics.reported(deviceId) && pred(ReportedStateSchema.parse(m.payload));
+const reported =
+  (pred: (r: ReportedState) => boolean) =>
+  (m: Received): boolean =>
+    m.topic === topics.reported(deviceId) && pred(ReportedStateSchema.parse(m.payload));
 const staleLogs = (): number => logs.filter((l) => l.level === 'error' && l.msg.startsWith('stale metadata')).length;
 
 async function startAgent(): Promise<DeviceAgent> {
@@ -61,10 +90,16 @@ beforeAll(async () => {
   await server.start();
   dataDir = await mkdtemp(join(tmpdir(), 'agent-stale-'));
   creds = {
-    schema: 1, deviceId, deviceSecret: 'z'.repeat(40), scenario: 'financial_trading',
-    mqtt: { url: BROKER_URL, username: deviceId, clientId: deviceId }, rootPublicKey: signer.rootPublicKey,
-    controlPlaneUrl: 'http://127.0.0.1:9', enrolledAt: new Date().toISOString(),
-    hardwareProfile: hardwarePreset('edge-npu-trading'), profileLabel: 'edge-npu-trading',
+    schema: 1,
+    deviceId,
+    deviceSecret: 'z'.repeat(40),
+    scenario: 'financial_trading',
+    mqtt: { url: BROKER_URL, username: deviceId, clientId: deviceId },
+    rootPublicKey: signer.rootPublicKey,
+    controlPlaneUrl: 'http://127.0.0.1:9',
+    enrolledAt: new Date().toISOString(),
+    hardwareProfile: hardwarePreset('edge-npu-trading'),
+    profileLabel: 'edge-npu-trading',
   };
   await saveCredentials(dataDir, creds);
   await probe.connect(`${topics.deviceRoot(deviceId)}#`);
@@ -85,12 +120,22 @@ describe('stale desired-state metadata on Mosquitto', () => {
     firstExpiry.at = inFuture(3_000);
     await probe.publish(topics.desired(deviceId), desired(1, firstExpiry.at), true);
     await startAgent();
-    const applied = ReportedStateSchema.parse((await probe.waitFor(reported((r) => r.appliedAssignmentVersion === 1 && r.phase === 'running'))).payload);
+    const applied = ReportedStateSchema.parse(
+      (await probe.waitFor(reported((r) => r.appliedAssignmentVersion === 1 && r.phase === 'running'))).payload,
+    );
     expect(Date.now()).toBeLessThan(Date.parse(firstExpiry.at)); // applied while still fresh
     expect(applied).not.toHaveProperty('staleMetadata');
 
     const from = probe.messages.length;
-    const stale = ReportedStateSchema.parse((await probe.waitFor(reported((r) => r.staleMetadata != null), 8_000, from)).payload);
+    const stale = ReportedStateSchema.parse(
+      (
+        await probe.waitFor(
+          reported((r) => r.staleMetadata != null),
+          8_000,
+          from,
+        )
+      ).payload,
+    );
     expect(stale).toMatchObject({
       staleMetadata: { assignmentVersion: 1, expiresAt: firstExpiry.at },
       phase: 'running',
@@ -104,7 +149,15 @@ describe('stale desired-state metadata on Mosquitto', () => {
     expect(lag).toBeLessThan(1_000);
 
     const later = probe.messages.length;
-    const window = TelemetryWindowSchema.parse((await probe.waitFor((m) => m.topic === topics.telemetry(deviceId) && TelemetryWindowSchema.parse(m.payload).inferences > 0, 10_000, later)).payload);
+    const window = TelemetryWindowSchema.parse(
+      (
+        await probe.waitFor(
+          (m) => m.topic === topics.telemetry(deviceId) && TelemetryWindowSchema.parse(m.payload).inferences > 0,
+          10_000,
+          later,
+        )
+      ).payload,
+    );
     expect(window).toMatchObject({ variantId: 'var-fp32', bootId: agent?.bootId });
     expect(agent?.reportedState().staleMetadata).toMatchObject({ assignmentVersion: 1 });
     expect(staleLogs()).toBe(1);
@@ -116,8 +169,20 @@ describe('stale desired-state metadata on Mosquitto', () => {
     await probe.publish(topics.desired(deviceId), null, true); // nothing retained: only what is on disk
     const from = probe.messages.length;
     const restarted = await startAgent();
-    const first = ReportedStateSchema.parse((await probe.waitFor(reported((r) => r.bootId === restarted.bootId), 10_000, from)).payload);
-    expect(first).toMatchObject({ phase: 'running', active: { sha256: model.sha256 }, staleMetadata: { assignmentVersion: 1, expiresAt: firstExpiry.at } });
+    const first = ReportedStateSchema.parse(
+      (
+        await probe.waitFor(
+          reported((r) => r.bootId === restarted.bootId),
+          10_000,
+          from,
+        )
+      ).payload,
+    );
+    expect(first).toMatchObject({
+      phase: 'running',
+      active: { sha256: model.sha256 },
+      staleMetadata: { assignmentVersion: 1, expiresAt: firstExpiry.at },
+    });
   });
 
   it('refuses, before fetching a byte, a stale desired state that asks for a new model, and raises the alarm for it', async () => {
@@ -125,7 +190,15 @@ describe('stale desired-state metadata on Mosquitto', () => {
     const past = inFuture(-60_000);
     const from = probe.messages.length;
     await probe.publish(topics.desired(deviceId), desired(2, past, { variantId: 'var-new', sha256: 'e'.repeat(64) }), true);
-    const failed = ReportedStateSchema.parse((await probe.waitFor(reported((r) => r.lastUpdate?.assignmentVersion === 2), 10_000, from)).payload);
+    const failed = ReportedStateSchema.parse(
+      (
+        await probe.waitFor(
+          reported((r) => r.lastUpdate?.assignmentVersion === 2),
+          10_000,
+          from,
+        )
+      ).payload,
+    );
     expect(failed).toMatchObject({
       lastUpdate: { outcome: 'failed', reasonCode: 'signature_invalid' },
       active: { sha256: model.sha256, variantId: 'var-fp32' },
@@ -145,11 +218,57 @@ describe('stale desired-state metadata on Mosquitto', () => {
     const fresh = inFuture(86_400_000);
     const from = probe.messages.length;
     await probe.publish(topics.desired(deviceId), desired(4, fresh), true);
-    console.log(JSON.stringify(probe.messages.slice(from - 6).filter((m) => m.topic === topics.reported(deviceId)).map((m) => { const r = ReportedStateSchema.parse(m.payload); return [r.phase, r.appliedAssignmentVersion, r.lastUpdate?.assignmentVersion, r.lastUpdate?.outcome, r.staleMetadata?.assignmentVersion]; })));
-    const cleared = ReportedStateSchema.parse((await probe.waitFor(reported((r) => r.staleMetadata == null), 10_000, from)).payload);
-    console.log(JSON.stringify(probe.messages.slice(from - 6).filter((m) => m.topic === topics.reported(deviceId)).map((m) => { const r = ReportedStateSchema.parse(m.payload); return [r.phase, r.appliedAssignmentVersion, r.lastUpdate?.assignmentVersion, r.lastUpdate?.outcome, r.staleMetadata?.assignmentVersion]; })));
+    console.log(
+      JSON.stringify(
+        probe.messages
+          .slice(from - 6)
+          .filter((m) => m.topic === topics.reported(deviceId))
+          .map((m) => {
+            const r = ReportedStateSchema.parse(m.payload);
+            return [
+              r.phase,
+              r.appliedAssignmentVersion,
+              r.lastUpdate?.assignmentVersion,
+              r.lastUpdate?.outcome,
+              r.staleMetadata?.assignmentVersion,
+            ];
+          }),
+      ),
+    );
+    const cleared = ReportedStateSchema.parse(
+      (
+        await probe.waitFor(
+          reported((r) => r.staleMetadata == null),
+          10_000,
+          from,
+        )
+      ).payload,
+    );
+    console.log(
+      JSON.stringify(
+        probe.messages
+          .slice(from - 6)
+          .filter((m) => m.topic === topics.reported(deviceId))
+          .map((m) => {
+            const r = ReportedStateSchema.parse(m.payload);
+            return [
+              r.phase,
+              r.appliedAssignmentVersion,
+              r.lastUpdate?.assignmentVersion,
+              r.lastUpdate?.outcome,
+              r.staleMetadata?.assignmentVersion,
+            ];
+          }),
+      ),
+    );
     expect(cleared.active).toMatchObject({ sha256: model.sha256, variantId: 'var-fp32' });
-    await probe.waitFor(reported((r) => r.appliedAssignmentVersion === 4 && r.phase === 'running' && r.lastUpdate?.outcome === 'ok' && r.staleMetadata == null), 10_000, from);
+    await probe.waitFor(
+      reported(
+        (r) => r.appliedAssignmentVersion === 4 && r.phase === 'running' && r.lastUpdate?.outcome === 'ok' && r.staleMetadata == null,
+      ),
+      10_000,
+      from,
+    );
     expect(server.requests).toBe(requests); // same model: nothing fetched
     expect(staleLogs()).toBe(3); // version 1, again at the restart, version 2
   });

@@ -138,9 +138,17 @@ export class DeviceAgent {
         logger: this.logger,
         seed: this.options.seed,
         verifyManifest: (model, assignmentVersion) => {
-          const signed = verifyManifest(model, { rootPublicKey: creds.rootPublicKey, deviceId: creds.deviceId, now: new Date(this.clock.now()) });
+          const signed = verifyManifest(model, {
+            rootPublicKey: creds.rootPublicKey,
+            deviceId: creds.deviceId,
+            now: new Date(this.clock.now()),
+          });
           // the manifest is bound to the instruction it was issued with: an old genuine manifest cannot ride a new number
-          if (signed.version !== assignmentVersion) throw new ArtifactError('signature_invalid', `the manifest was signed for assignment ${signed.version}, not for assignment ${assignmentVersion}`);
+          if (signed.version !== assignmentVersion)
+            throw new ArtifactError(
+              'signature_invalid',
+              `the manifest was signed for assignment ${signed.version}, not for assignment ${assignmentVersion}`,
+            );
         },
         onEngine: (engine, model) => {
           this.activeModel = model;
@@ -247,7 +255,9 @@ export class DeviceAgent {
         return;
       case 'passed':
         this.logger.info('watchdog passed the new model', { variantId: window.variantId });
-        void this.executor?.endProbation().catch((err: unknown) => this.logger.warn('probation end not saved', { error: errorMessage(err) }));
+        void this.executor
+          ?.endProbation()
+          .catch((err: unknown) => this.logger.warn('probation end not saved', { error: errorMessage(err) }));
         return;
       case 'rollback':
         this.logger.error('watchdog rolls back', { reason: verdict.reason });
@@ -294,7 +304,10 @@ export class DeviceAgent {
       this.logger.warn('ignored desired state for another device', { for: parsed.data.deviceId });
       return;
     }
-    this.logger.info('desired state received', { assignmentVersion: parsed.data.assignmentVersion, sha256: parsed.data.model?.sha256 ?? null });
+    this.logger.info('desired state received', {
+      assignmentVersion: parsed.data.assignmentVersion,
+      sha256: parsed.data.model?.sha256 ?? null,
+    });
     // a state refused as older than the watermark (a replay) is not held, so it has no say in freshness
     if (this.reconciler?.setTarget(parsed.data) === true) this.freshness.hold(parsed.data.model, parsed.data.assignmentVersion);
   }
@@ -304,7 +317,13 @@ export class DeviceAgent {
     if (!parsed.success) {
       const correlationId = CommandAckSchema.shape.correlationId.safeParse((raw as { correlationId?: unknown } | null)?.correlationId);
       this.logger.warn('ignored invalid command');
-      if (correlationId.success) await this.ack({ correlationId: correlationId.data, status: 'error', code: 'bad_command', message: 'unknown or malformed command' });
+      if (correlationId.success)
+        await this.ack({
+          correlationId: correlationId.data,
+          status: 'error',
+          code: 'bad_command',
+          message: 'unknown or malformed command',
+        });
       return;
     }
     const { command, correlationId } = parsed.data;

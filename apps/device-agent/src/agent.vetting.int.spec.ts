@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type DesiredState, hardwarePreset, type ReportedState, ReportedStateSchema, TelemetryWindowSchema, topics } from '@edge-fleet/shared';
+import {
+  type DesiredState,
+  hardwarePreset,
+  type ReportedState,
+  ReportedStateSchema,
+  TelemetryWindowSchema,
+  topics,
+} from '@edge-fleet/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceAgent } from './agent.js';
 import { createLogger } from './core/logger.js';
@@ -28,22 +35,43 @@ let agent: DeviceAgent | null = null;
 function desired(version: number, which: keyof typeof models): DesiredState {
   const m = models[which];
   return {
-    schema: 1, deviceId, assignmentVersion: version, issuedAt: new Date().toISOString(), scenario: 'financial_trading', reason: 'vetting test',
+    schema: 1,
+    deviceId,
+    assignmentVersion: version,
+    issuedAt: new Date().toISOString(),
+    scenario: 'financial_trading',
+    reason: 'vetting test',
     model: signer.signed(
-      { modelId: 'm', modelVersionId: `mv-${which}`, variantId: `var-${which}`, name: m.name, version: '1', precision: 'fp32',
-        artifactUrl: server.url(`/a/${which}.onnx`), sha256: m.sha256, sizeBytes: m.bytes.length, inputs: m.inputs },
-      deviceId, version),
+      {
+        modelId: 'm',
+        modelVersionId: `mv-${which}`,
+        variantId: `var-${which}`,
+        name: m.name,
+        version: '1',
+        precision: 'fp32',
+        artifactUrl: server.url(`/a/${which}.onnx`),
+        sha256: m.sha256,
+        sizeBytes: m.bytes.length,
+        inputs: m.inputs,
+      },
+      deviceId,
+      version,
+    ),
     runtime: { targetRateHz: 50, windowSeconds: 1, intraOpThreads: 1 },
   };
 }
 
-const reported = (pred: (r: ReportedState) => boolean) => (m: Received): boolean =>
-  m.topic === topics.reported(deviceId) && pred(ReportedStateSchema.parse(m.payload));
-const busyTelemetry = (variantId: string) => (m: Received): boolean => {
-  if (m.topic !== topics.telemetry(deviceId)) return false;
-  const t = TelemetryWindowSchema.parse(m.payload);
-  return t.inferences > 0 && t.variantId === variantId;
-};
+const reported =
+  (pred: (r: ReportedState) => boolean) =>
+  (m: Received): boolean =>
+    m.topic === topics.reported(deviceId) && pred(ReportedStateSchema.parse(m.payload));
+const busyTelemetry =
+  (variantId: string) =>
+  (m: Received): boolean => {
+    if (m.topic !== topics.telemetry(deviceId)) return false;
+    const t = TelemetryWindowSchema.parse(m.payload);
+    return t.inferences > 0 && t.variantId === variantId;
+  };
 
 beforeAll(async () => {
   models.good = await writeModel('mlp');
@@ -53,10 +81,16 @@ beforeAll(async () => {
   await server.start();
   dataDir = await mkdtemp(join(tmpdir(), 'agent-vetting-'));
   creds = {
-    schema: 1, deviceId, deviceSecret: 'v'.repeat(40), scenario: 'financial_trading',
-    mqtt: { url: BROKER_URL, username: deviceId, clientId: deviceId }, rootPublicKey: signer.rootPublicKey,
-    controlPlaneUrl: 'http://127.0.0.1:9', enrolledAt: new Date().toISOString(),
-    hardwareProfile: hardwarePreset('edge-npu-trading'), profileLabel: 'edge-npu-trading',
+    schema: 1,
+    deviceId,
+    deviceSecret: 'v'.repeat(40),
+    scenario: 'financial_trading',
+    mqtt: { url: BROKER_URL, username: deviceId, clientId: deviceId },
+    rootPublicKey: signer.rootPublicKey,
+    controlPlaneUrl: 'http://127.0.0.1:9',
+    enrolledAt: new Date().toISOString(),
+    hardwareProfile: hardwarePreset('edge-npu-trading'),
+    profileLabel: 'edge-npu-trading',
   };
   await saveCredentials(dataDir, creds);
   await probe.connect(`${topics.deviceRoot(deviceId)}#`);
@@ -74,17 +108,38 @@ describe('device agent vets each candidate in a child process', () => {
   it('reports a candidate whose vetting child crashes as load_failed, keeps serving, then takes the next good update', async () => {
     // the real child-process vetter; for the hostile file only, the child kills itself with SIGSEGV after loading it
     agent = new DeviceAgent({
-      dataDir, credentials: creds, logger, seed: 9, powerCounters: [],
-      vetModel: (request, hooks) => vetModelInChild(request, request.path.includes(models.hostile.sha256) ? { simulate: 'segv' } : {}, hooks),
+      dataDir,
+      credentials: creds,
+      logger,
+      seed: 9,
+      powerCounters: [],
+      vetModel: (request, hooks) =>
+        vetModelInChild(request, request.path.includes(models.hostile.sha256) ? { simulate: 'segv' } : {}, hooks),
     });
     await probe.publish(topics.desired(deviceId), desired(1, 'good'), true);
     await agent.start();
-    await probe.waitFor(reported((r) => r.appliedAssignmentVersion === 1 && r.phase === 'running'), 20_000);
+    await probe.waitFor(
+      reported((r) => r.appliedAssignmentVersion === 1 && r.phase === 'running'),
+      20_000,
+    );
 
     let from = probe.messages.length;
     await probe.publish(topics.desired(deviceId), desired(2, 'hostile'), true);
-    const failed = ReportedStateSchema.parse((await probe.waitFor(reported((r) => r.lastUpdate?.assignmentVersion === 2), 20_000, from)).payload);
-    expect(failed).toMatchObject({ phase: 'failed', appliedAssignmentVersion: 1, active: { variantId: 'var-good', sha256: models.good.sha256 }, lastUpdate: { outcome: 'failed', reasonCode: 'load_failed' } });
+    const failed = ReportedStateSchema.parse(
+      (
+        await probe.waitFor(
+          reported((r) => r.lastUpdate?.assignmentVersion === 2),
+          20_000,
+          from,
+        )
+      ).payload,
+    );
+    expect(failed).toMatchObject({
+      phase: 'failed',
+      appliedAssignmentVersion: 1,
+      active: { variantId: 'var-good', sha256: models.good.sha256 },
+      lastUpdate: { outcome: 'failed', reasonCode: 'load_failed' },
+    });
     expect(failed.lastUpdate?.message).toBe(
       `model ${models.hostile.sha256} failed its vetting: the model crashed the runtime in the vetting process (signal SIGSEGV) right after loading the model`,
     );
@@ -95,8 +150,19 @@ describe('device agent vets each candidate in a child process', () => {
 
     from = probe.messages.length;
     await probe.publish(topics.desired(deviceId), desired(3, 'next'), true);
-    const done = ReportedStateSchema.parse((await probe.waitFor(reported((r) => r.appliedAssignmentVersion === 3 && r.phase === 'running'), 20_000, from)).payload);
-    expect(done).toMatchObject({ active: { variantId: 'var-next', sha256: models.next.sha256 }, lastUpdate: { assignmentVersion: 3, outcome: 'ok' } });
+    const done = ReportedStateSchema.parse(
+      (
+        await probe.waitFor(
+          reported((r) => r.appliedAssignmentVersion === 3 && r.phase === 'running'),
+          20_000,
+          from,
+        )
+      ).payload,
+    );
+    expect(done).toMatchObject({
+      active: { variantId: 'var-next', sha256: models.next.sha256 },
+      lastUpdate: { assignmentVersion: 3, outcome: 'ok' },
+    });
     await probe.waitFor(busyTelemetry('var-next'), 20_000, probe.messages.length);
 
     const vetted = logs.filter((l) => l.msg === 'candidate vetted in a child process');

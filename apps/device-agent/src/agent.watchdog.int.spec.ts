@@ -36,17 +36,36 @@ function model(which: keyof typeof models): ModelFile {
 function desired(version: number, which: keyof typeof models): DesiredState {
   const m = model(which);
   return {
-    schema: 1, deviceId, assignmentVersion: version, issuedAt: new Date().toISOString(), scenario: SCENARIO, reason: 'watchdog test',
+    schema: 1,
+    deviceId,
+    assignmentVersion: version,
+    issuedAt: new Date().toISOString(),
+    scenario: SCENARIO,
+    reason: 'watchdog test',
     model: signer.signed(
-      { modelId: 'm', modelVersionId: `mv-${which}`, variantId: `var-${which}`, name: which, version: '1', precision: 'fp32',
-        artifactUrl: server.url(`/a/${which}.onnx`), sha256: m.sha256, sizeBytes: m.bytes.length, inputs: m.inputs },
-      deviceId, version),
+      {
+        modelId: 'm',
+        modelVersionId: `mv-${which}`,
+        variantId: `var-${which}`,
+        name: which,
+        version: '1',
+        precision: 'fp32',
+        artifactUrl: server.url(`/a/${which}.onnx`),
+        sha256: m.sha256,
+        sizeBytes: m.bytes.length,
+        inputs: m.inputs,
+      },
+      deviceId,
+      version,
+    ),
     runtime: { targetRateHz: 20, windowSeconds: 1, intraOpThreads: 1 },
   };
 }
 
-const reported = (pred: (r: ReportedState) => boolean) => (m: Received): boolean =>
-  m.topic === topics.reported(deviceId) && pred(ReportedStateSchema.parse(m.payload));
+const reported =
+  (pred: (r: ReportedState) => boolean) =>
+  (m: Received): boolean =>
+    m.topic === topics.reported(deviceId) && pred(ReportedStateSchema.parse(m.payload));
 
 async function until<T>(what: string, read: () => T | null, ms: number): Promise<T> {
   const deadline = Date.now() + ms;
@@ -68,15 +87,28 @@ beforeAll(async () => {
   await proxy.start();
   dataDir = await mkdtemp(join(tmpdir(), 'agent-watchdog-'));
   const creds: StoredCredentials = {
-    schema: 1, deviceId, deviceSecret: 'y'.repeat(40), scenario: SCENARIO,
-    mqtt: { url: BROKER_URL, username: deviceId, clientId: deviceId }, rootPublicKey: signer.rootPublicKey,
-    controlPlaneUrl: 'http://127.0.0.1:9', enrolledAt: new Date().toISOString(),
-    hardwareProfile: hardwarePreset('robot-npu-arm'), profileLabel: 'robot-npu-arm',
+    schema: 1,
+    deviceId,
+    deviceSecret: 'y'.repeat(40),
+    scenario: SCENARIO,
+    mqtt: { url: BROKER_URL, username: deviceId, clientId: deviceId },
+    rootPublicKey: signer.rootPublicKey,
+    controlPlaneUrl: 'http://127.0.0.1:9',
+    enrolledAt: new Date().toISOString(),
+    hardwareProfile: hardwarePreset('robot-npu-arm'),
+    profileLabel: 'robot-npu-arm',
   };
   await saveCredentials(dataDir, creds);
   await probe.connect(`${topics.deviceRoot(deviceId)}#`);
   const { host, port } = proxy.address;
-  agent = new DeviceAgent({ dataDir, credentials: creds, logger: silentLogger, seed: 3, powerCounters: [], mqttUrl: `mqtt://${host}:${port}` });
+  agent = new DeviceAgent({
+    dataDir,
+    credentials: creds,
+    logger: silentLogger,
+    seed: 3,
+    powerCounters: [],
+    mqttUrl: `mqtt://${host}:${port}`,
+  });
   await agent.start();
 });
 
@@ -96,16 +128,24 @@ describe('local watchdog on Mosquitto', () => {
 
     let from = probe.messages.length;
     await probe.publish(topics.desired(deviceId), desired(2, 'slow'), true);
-    await probe.waitFor(reported((r) => r.appliedAssignmentVersion === 2 && r.active?.sha256 === model('slow').sha256 && r.lastUpdate?.outcome === 'ok'), 20_000, from);
+    await probe.waitFor(
+      reported((r) => r.appliedAssignmentVersion === 2 && r.active?.sha256 === model('slow').sha256 && r.lastUpdate?.outcome === 'ok'),
+      20_000,
+      from,
+    );
     const requests = server.requests;
     await proxy.cut(); // from here the agent is on its own
 
     const local = agent;
     if (local === null) throw new Error('agent not started');
-    const rolledBack = await until('the local rollback', () => {
-      const r = local.reportedState();
-      return r.active?.sha256 === model('good').sha256 ? r : null;
-    }, 15_000);
+    const rolledBack = await until(
+      'the local rollback',
+      () => {
+        const r = local.reportedState();
+        return r.active?.sha256 === model('good').sha256 ? r : null;
+      },
+      15_000,
+    );
     await local.settled();
     expect(rolledBack.lastUpdate).toMatchObject({ assignmentVersion: 2, outcome: 'failed', reasonCode: 'watchdog_failed' });
     expect(rolledBack.lastUpdate?.message).toMatch(/^watchdog: model var-slow .*p99 \d+(\.\d+)? ms > 20 ms/);
@@ -118,13 +158,28 @@ describe('local watchdog on Mosquitto', () => {
 
     from = probe.messages.length;
     await proxy.start();
-    const report = await probe.waitFor(reported((r) => r.lastUpdate?.assignmentVersion === 2 && r.lastUpdate.outcome === 'failed'), 20_000, from);
-    expect(ReportedStateSchema.parse(report.payload)).toMatchObject({ active: { sha256: model('good').sha256 }, phase: 'failed', appliedAssignmentVersion: 2 });
+    const report = await probe.waitFor(
+      reported((r) => r.lastUpdate?.assignmentVersion === 2 && r.lastUpdate.outcome === 'failed'),
+      20_000,
+      from,
+    );
+    expect(ReportedStateSchema.parse(report.payload)).toMatchObject({
+      active: { sha256: model('good').sha256 },
+      phase: 'failed',
+      appliedAssignmentVersion: 2,
+    });
     expect(ReportedStateSchema.parse(report.payload).lastUpdate?.message).toMatch(/^watchdog:/);
 
     from = probe.messages.length;
     await probe.publish(topics.desired(deviceId), desired(3, 'next'), true);
-    const next = await probe.waitFor(reported((r) => r.appliedAssignmentVersion === 3 && r.phase === 'running'), 20_000, from);
-    expect(ReportedStateSchema.parse(next.payload)).toMatchObject({ active: { sha256: model('next').sha256 }, lastUpdate: { assignmentVersion: 3, outcome: 'ok' } });
+    const next = await probe.waitFor(
+      reported((r) => r.appliedAssignmentVersion === 3 && r.phase === 'running'),
+      20_000,
+      from,
+    );
+    expect(ReportedStateSchema.parse(next.payload)).toMatchObject({
+      active: { sha256: model('next').sha256 },
+      lastUpdate: { assignmentVersion: 3, outcome: 'ok' },
+    });
   }, 60_000);
 });

@@ -32,7 +32,11 @@ interface Run {
 
 function runCli(dataDir: string, crashAt?: CrashPoint): Run {
   const env = { ...process.env, FLEET_AGENT_CRASH_AT: crashAt ?? '' };
-  const child = spawn(process.execPath, [CLI, '--url', 'http://127.0.0.1:9', '--data-dir', dataDir, '--watchdog-windows', '1', '--watchdog-breaches', '1'], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = spawn(
+    process.execPath,
+    [CLI, '--url', 'http://127.0.0.1:9', '--data-dir', dataDir, '--watchdog-windows', '1', '--watchdog-breaches', '1'],
+    { stdio: ['ignore', 'pipe', 'pipe'], env },
+  );
   const run: Run = { child, stdout: [], exited: new Promise((r) => child.on('exit', (code, signal) => r(signal ?? code))) };
   child.stdout?.on('data', (d: Buffer) => run.stdout.push(d.toString('utf8')));
   return run;
@@ -49,29 +53,53 @@ async function withDeadline(run: Run, ms: number): Promise<number | string | nul
 
 function desired(deviceId: string, version: number, m: ModelFile): DesiredState {
   return {
-    schema: 1, deviceId, assignmentVersion: version, issuedAt: new Date().toISOString(),
+    schema: 1,
+    deviceId,
+    assignmentVersion: version,
+    issuedAt: new Date().toISOString(),
     // low tier (p99 <= 500 ms): the ~60 ms model is healthy here, so only the crash decides
-    scenario: 'data_analysis_agent', reason: 'crash test',
+    scenario: 'data_analysis_agent',
+    reason: 'crash test',
     model: signer.signed(
-      { modelId: 'm', modelVersionId: `mv-${m.name}`, variantId: `var-${m.name}`, name: m.name, version: '1', precision: 'fp32',
-        artifactUrl: server.url(`/a/${m.name}.onnx`), sha256: m.sha256, sizeBytes: m.bytes.length, inputs: m.inputs },
-      deviceId, version),
+      {
+        modelId: 'm',
+        modelVersionId: `mv-${m.name}`,
+        variantId: `var-${m.name}`,
+        name: m.name,
+        version: '1',
+        precision: 'fp32',
+        artifactUrl: server.url(`/a/${m.name}.onnx`),
+        sha256: m.sha256,
+        sizeBytes: m.bytes.length,
+        inputs: m.inputs,
+      },
+      deviceId,
+      version,
+    ),
     runtime: { targetRateHz: 5, windowSeconds: 1, intraOpThreads: 1 },
   };
 }
 
-const reportedBy = (deviceId: string, pred: (r: ReportedState) => boolean) => (m: Received): boolean =>
-  m.topic === topics.reported(deviceId) && pred(ReportedStateSchema.parse(m.payload));
+const reportedBy =
+  (deviceId: string, pred: (r: ReportedState) => boolean) =>
+  (m: Received): boolean =>
+    m.topic === topics.reported(deviceId) && pred(ReportedStateSchema.parse(m.payload));
 
 async function newDevice(): Promise<{ deviceId: string; dataDir: string; store: AgentStateStore }> {
   const deviceId = randomUUID();
   cleanup.push(deviceId);
   const dataDir = await mkdtemp(join(tmpdir(), 'agent-crash-'));
   await saveCredentials(dataDir, {
-    schema: 1, deviceId, deviceSecret: 'z'.repeat(40), scenario: 'data_analysis_agent',
-    mqtt: { url: BROKER_URL, username: deviceId, clientId: deviceId }, rootPublicKey: signer.rootPublicKey,
-    controlPlaneUrl: 'http://127.0.0.1:9', enrolledAt: new Date().toISOString(),
-    hardwareProfile: hardwarePreset('robot-npu-arm'), profileLabel: 'robot-npu-arm',
+    schema: 1,
+    deviceId,
+    deviceSecret: 'z'.repeat(40),
+    scenario: 'data_analysis_agent',
+    mqtt: { url: BROKER_URL, username: deviceId, clientId: deviceId },
+    rootPublicKey: signer.rootPublicKey,
+    controlPlaneUrl: 'http://127.0.0.1:9',
+    enrolledAt: new Date().toISOString(),
+    hardwareProfile: hardwarePreset('robot-npu-arm'),
+    profileLabel: 'robot-npu-arm',
   });
   return { deviceId, dataDir, store: new AgentStateStore(dataDir) };
 }
@@ -106,51 +134,80 @@ afterAll(async () => {
   await server.stop();
 });
 
-const POINTS: CrashPoint[] = ['mid-download', 'after-download', 'after-verify', 'during-vetting', 'after-load', 'before-swap', 'after-swap-before-persist', 'after-persist-before-report'];
+const POINTS: CrashPoint[] = [
+  'mid-download',
+  'after-download',
+  'after-verify',
+  'during-vetting',
+  'after-load',
+  'before-swap',
+  'after-swap-before-persist',
+  'after-persist-before-report',
+];
 
 describe('fleet-agent killed at each update step (FLEET_AGENT_CRASH_AT)', () => {
-  it.each(POINTS)('%s: restarts with one complete, verified active model, reports it, and finishes the update', async (point) => {
-    const { deviceId, dataDir, store } = await newDevice();
-    await probe.publish(topics.desired(deviceId), desired(deviceId, 1, oldModel), true);
-    const first = runCli(dataDir);
-    await probe.waitFor(reportedBy(deviceId, (r) => r.appliedAssignmentVersion === 1 && r.phase === 'running'));
-    first.child.kill('SIGTERM');
-    expect(await withDeadline(first, 10_000)).toBe(0);
+  it.each(POINTS)(
+    '%s: restarts with one complete, verified active model, reports it, and finishes the update',
+    async (point) => {
+      const { deviceId, dataDir, store } = await newDevice();
+      await probe.publish(topics.desired(deviceId), desired(deviceId, 1, oldModel), true);
+      const first = runCli(dataDir);
+      await probe.waitFor(reportedBy(deviceId, (r) => r.appliedAssignmentVersion === 1 && r.phase === 'running'));
+      first.child.kill('SIGTERM');
+      expect(await withDeadline(first, 10_000)).toBe(0);
 
-    await probe.publish(topics.desired(deviceId), desired(deviceId, 2, newModel), true);
-    const crashing = runCli(dataDir, point);
-    const ended = await withDeadline(crashing, 20_000);
-    expect(ended, crashing.stdout.join('').slice(-500)).toBe('SIGKILL');
-    expect(crashing.stdout.join('')).toContain(`"point":"${point}"`);
-    const atCrash = await store.load();
-    const survivor = point === 'after-persist-before-report' ? newModel : oldModel;
-    expect(atCrash.active?.model.sha256).toBe(survivor.sha256);
-    expect(atCrash.watermark).toBe(1);
-    const leftover = await checkDisk(dataDir, atCrash);
-    const partial = point === 'mid-download' ? (await stat(join(dataDir, 'models', `.tmp-${newModel.sha256}`))).size : 0;
-    if (point === 'mid-download') {
-      expect(partial).toBeGreaterThanOrEqual(newModel.bytes.length / 2);
-      expect(partial).toBeLessThan(newModel.bytes.length);
-    }
+      await probe.publish(topics.desired(deviceId), desired(deviceId, 2, newModel), true);
+      const crashing = runCli(dataDir, point);
+      const ended = await withDeadline(crashing, 20_000);
+      expect(ended, crashing.stdout.join('').slice(-500)).toBe('SIGKILL');
+      expect(crashing.stdout.join('')).toContain(`"point":"${point}"`);
+      const atCrash = await store.load();
+      const survivor = point === 'after-persist-before-report' ? newModel : oldModel;
+      expect(atCrash.active?.model.sha256).toBe(survivor.sha256);
+      expect(atCrash.watermark).toBe(1);
+      const leftover = await checkDisk(dataDir, atCrash);
+      const partial = point === 'mid-download' ? (await stat(join(dataDir, 'models', `.tmp-${newModel.sha256}`))).size : 0;
+      if (point === 'mid-download') {
+        expect(partial).toBeGreaterThanOrEqual(newModel.bytes.length / 2);
+        expect(partial).toBeLessThan(newModel.bytes.length);
+      }
 
-    const from = probe.messages.length;
-    const rangesBefore = server.ranges.length;
-    const restarted = runCli(dataDir);
-    try {
-      const firstReport = await probe.waitFor(reportedBy(deviceId, () => true), 20_000, from);
-      // what the restarted agent says first is what it runs: the model state.json had at the crash
-      expect(ReportedStateSchema.parse(firstReport.payload).active?.sha256).toBe(survivor.sha256);
-      const done = await probe.waitFor(reportedBy(deviceId, (r) => r.appliedAssignmentVersion === 2 && r.phase === 'running'), 20_000, from);
-      expect(ReportedStateSchema.parse(done.payload)).toMatchObject({ active: { sha256: newModel.sha256 }, lastUpdate: { assignmentVersion: 2, outcome: 'ok' } });
-    } finally {
-      restarted.child.kill('SIGTERM');
-      expect(await withDeadline(restarted, 10_000)).toBe(0);
-    }
-    const final = await store.load();
-    expect(final).toMatchObject({ watermark: 2, active: { model: { sha256: newModel.sha256 } }, previous: { model: { sha256: oldModel.sha256 } } });
-    expect(await checkDisk(dataDir, final)).toEqual([`${oldModel.sha256}.onnx`, `${newModel.sha256}.onnx`].sort());
-    const ranges = server.ranges.slice(rangesBefore);
-    if (point === 'mid-download') expect(ranges).toEqual([`bytes=${partial}-`]); // resumed, not restarted
-    else if (leftover.some((n) => n.includes(newModel.sha256))) expect(ranges).toEqual([]); // nothing fetched twice
-  }, 60_000);
+      const from = probe.messages.length;
+      const rangesBefore = server.ranges.length;
+      const restarted = runCli(dataDir);
+      try {
+        const firstReport = await probe.waitFor(
+          reportedBy(deviceId, () => true),
+          20_000,
+          from,
+        );
+        // what the restarted agent says first is what it runs: the model state.json had at the crash
+        expect(ReportedStateSchema.parse(firstReport.payload).active?.sha256).toBe(survivor.sha256);
+        const done = await probe.waitFor(
+          reportedBy(deviceId, (r) => r.appliedAssignmentVersion === 2 && r.phase === 'running'),
+          20_000,
+          from,
+        );
+        expect(ReportedStateSchema.parse(done.payload)).toMatchObject({
+          active: { sha256: newModel.sha256 },
+          lastUpdate: { assignmentVersion: 2, outcome: 'ok' },
+        });
+      } finally {
+        restarted.child.kill('SIGTERM');
+        expect(await withDeadline(restarted, 10_000)).toBe(0);
+      }
+      const final = await store.load();
+      expect(final).toMatchObject({
+        watermark: 2,
+        active: { model: { sha256: newModel.sha256 } },
+        previous: { model: { sha256: oldModel.sha256 } },
+      });
+      expect(await checkDisk(dataDir, final)).toEqual([`${oldModel.sha256}.onnx`, `${newModel.sha256}.onnx`].sort());
+      const ranges = server.ranges.slice(rangesBefore);
+      if (point === 'mid-download')
+        expect(ranges).toEqual([`bytes=${partial}-`]); // resumed, not restarted
+      else if (leftover.some((n) => n.includes(newModel.sha256))) expect(ranges).toEqual([]); // nothing fetched twice
+    },
+    60_000,
+  );
 });

@@ -68,7 +68,16 @@ describe('fleet-agent CLI', () => {
   });
 
   it('prints the control plane message for a wrong token', async () => {
-    const run = runCli(['--url', cp.url, '--data-dir', await freshDir(), '--token', 'wrong-token-0123456789', '--profile', 'robot-npu-arm']);
+    const run = runCli([
+      '--url',
+      cp.url,
+      '--data-dir',
+      await freshDir(),
+      '--token',
+      'wrong-token-0123456789',
+      '--profile',
+      'robot-npu-arm',
+    ]);
     expect(await run.exited).toBe(1);
     expect(run.stderr.join('')).toContain('enrollment refused (HTTP 401 invalid_token): unknown or expired enrollment token');
   });
@@ -85,7 +94,11 @@ describe('fleet-agent CLI', () => {
     const from = probe.messages.length;
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
-    await probe.waitFor((m) => m.topic === topics.status(creds.deviceId) && StatusMessageSchema.parse(m.payload).state === 'offline', 5_000, from);
+    await probe.waitFor(
+      (m) => m.topic === topics.status(creds.deviceId) && StatusMessageSchema.parse(m.payload).state === 'offline',
+      5_000,
+      from,
+    );
     const out = run.stdout.join('');
     expect(out).not.toContain(creds.deviceSecret);
     for (const line of out.trim().split('\n')) expect(JSON.parse(line)).toHaveProperty('level');

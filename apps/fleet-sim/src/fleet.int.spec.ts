@@ -41,7 +41,8 @@ async function waitFor(what: string, fn: () => Promise<boolean>, ms = 60_000): P
   }
 }
 
-const count = async (sql: string, params: unknown[] = []): Promise<number> => Number((await db.query<{ n: string }>(sql, params)).rows[0]?.n ?? 0);
+const count = async (sql: string, params: unknown[] = []): Promise<number> =>
+  Number((await db.query<{ n: string }>(sql, params)).rows[0]?.n ?? 0);
 
 describe('fleet-sim against the real control plane', () => {
   it('enrolls 50 devices, brings them online, applies a desired state, and its telemetry lands in Postgres', async () => {
@@ -51,15 +52,35 @@ describe('fleet-sim against the real control plane', () => {
     const creds = await enrollFleet({ client, plans, existing: null, file, concurrency: 4, namePrefix: 'it', log: () => undefined });
     expect(creds.devices).toHaveLength(N);
     // a second run reuses the saved credentials and enrolls nobody
-    const again = await enrollFleet({ client, plans, existing: await loadCredentialsFile(file), file, concurrency: 4, namePrefix: 'it', log: () => undefined });
+    const again = await enrollFleet({
+      client,
+      plans,
+      existing: await loadCredentialsFile(file),
+      file,
+      concurrency: 4,
+      namePrefix: 'it',
+      log: () => undefined,
+    });
     expect(again.devices.map((d) => d.deviceId).sort()).toEqual(creds.devices.map((d) => d.deviceId).sort());
     expect(await count('SELECT count(*) AS n FROM "Device"')).toBe(N);
 
     const desiredAt = new Map<string, number>();
     const fleet = new Fleet({
-      devices: creds.devices, mqttUrl: cp.mqttUrl, sourceAddresses: ['127.0.0.2', '127.0.0.3'], seed: 3, connectConcurrency: 16, client,
+      devices: creds.devices,
+      mqttUrl: cp.mqttUrl,
+      sourceAddresses: ['127.0.0.2', '127.0.0.3'],
+      seed: 3,
+      connectConcurrency: 16,
+      client,
       faults: { slow: 0, errorBurst: 0, powerSpike: 0, silent: 0, flap: 0, failDownload: 0, crashActivation: 0 },
-      timing: { telemetryIntervalMs: 500, updateTimeScale: 0.2, slowFactor: 3, reportPhases: false, reconnectBaseMs: 500, keepaliveSeconds: 30 },
+      timing: {
+        telemetryIntervalMs: 500,
+        updateTimeScale: 0.2,
+        slowFactor: 3,
+        reportPhases: false,
+        reconnectBaseMs: 500,
+        keepaliveSeconds: 30,
+      },
       onDesired: (id, v) => desiredAt.set(id, v),
     });
     try {
@@ -69,16 +90,29 @@ describe('fleet-sim against the real control plane', () => {
       const model = await uploadMlp(cp.url, cp.operatorToken, 'sim-it-mlp');
       expect(await assignScenario(cp.url, cp.operatorToken, 'robotic_manipulation', model.id)).toBe(N);
       await waitFor('every device to receive its desired state', () => Promise.resolve(desiredAt.size === N));
-      await waitFor('every device to report the new model', async () =>
-        (await count(`SELECT count(*) AS n FROM "ReportedState" WHERE phase = 'running' AND "appliedAssignmentVersion" >= 1 AND "activeVariantId" IS NOT NULL`)) === N,
+      await waitFor(
+        'every device to report the new model',
+        async () =>
+          (await count(
+            `SELECT count(*) AS n FROM "ReportedState" WHERE phase = 'running' AND "appliedAssignmentVersion" >= 1 AND "activeVariantId" IS NOT NULL`,
+          )) === N,
       );
-      await waitFor('telemetry of the new model from every device', async () =>
-        (await count(`SELECT count(DISTINCT "deviceId") AS n FROM "TelemetryWindow" WHERE "modelVersionId" = $1 AND "latencyP50Ms" > 0 AND "powerSource" = 'simulated'`, [model.id])) === N,
+      await waitFor(
+        'telemetry of the new model from every device',
+        async () =>
+          (await count(
+            `SELECT count(DISTINCT "deviceId") AS n FROM "TelemetryWindow" WHERE "modelVersionId" = $1 AND "latencyP50Ms" > 0 AND "powerSource" = 'simulated'`,
+            [model.id],
+          )) === N,
       );
       expect(await count('SELECT count(*) AS n FROM "RejectedMessage"')).toBe(0);
     } finally {
       await fleet.stop();
     }
-    await waitFor('every device offline after a clean stop', async () => (await count(`SELECT count(*) AS n FROM "Device" WHERE status = 'offline'`)) === N, 20_000);
+    await waitFor(
+      'every device offline after a clean stop',
+      async () => (await count(`SELECT count(*) AS n FROM "Device" WHERE status = 'offline'`)) === N,
+      20_000,
+    );
   });
 });

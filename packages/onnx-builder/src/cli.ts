@@ -17,9 +17,7 @@ async function main(): Promise<void> {
   const { outDir, seed } = parseArgs(process.argv.slice(2));
   const written = await writeModels(resolve(outDir), seed);
   for (const m of written) {
-    console.log(
-      `${m.name.padEnd(12)} ${String(m.sizeBytes).padStart(8)} B  ${m.sha256.slice(0, 12)}  ${m.description}`,
-    );
+    console.log(`${m.name.padEnd(12)} ${String(m.sizeBytes).padStart(8)} B  ${m.sha256.slice(0, 12)}  ${m.description}`);
   }
   console.log(`wrote ${written.length} models to ${resolve(outDir)}`);
 }

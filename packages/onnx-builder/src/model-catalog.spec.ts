@@ -17,9 +17,7 @@ describe('writeModels', () => {
     dir = await mkdtemp(join(tmpdir(), 'onnx-gen-'));
     const written = await writeModels(join(dir, 'out'));
     expect(written.map((w) => w.name)).toEqual(['mlp', 'convnet', 'multi-input', 'recurrent']);
-    expect((await readdir(join(dir, 'out'))).sort()).toEqual(
-      written.flatMap((w) => [`${w.name}.inputs.json`, `${w.name}.onnx`]).sort(),
-    );
+    expect((await readdir(join(dir, 'out'))).sort()).toEqual(written.flatMap((w) => [`${w.name}.inputs.json`, `${w.name}.onnx`]).sort());
     for (const w of written) {
       const bytes = await readFile(w.modelPath);
       expect(bytes.length).toBe(w.sizeBytes);

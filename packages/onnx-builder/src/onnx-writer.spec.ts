@@ -15,9 +15,7 @@ describe('ONNX message encoding', () => {
   });
 
   it('encodes a float32 TensorProto as dims 1, data_type 2, name 8, raw_data 9', () => {
-    expect(hex(encodeTensor(floatTensor('w', [2], [1, -2])))).toBe(
-      `0802 1001 4201${ascii('w')} 4a08 0000803f 000000c0`.replace(/ /g, ''),
-    );
+    expect(hex(encodeTensor(floatTensor('w', [2], [1, -2])))).toBe(`0802 1001 4201${ascii('w')} 4a08 0000803f 000000c0`.replace(/ /g, ''));
   });
 
   it('encodes an int64 TensorProto little-endian', () => {
@@ -28,19 +26,14 @@ describe('ONNX message encoding', () => {
 
   it('rejects tensors whose data does not match their dims', () => {
     expect(() => floatTensor('w', [2, 2], [1, 2, 3])).toThrow(RangeError);
-    expect(() => encodeTensor({ name: 'w', elemType: 'float32', dims: [2], rawData: new Uint8Array(4) })).toThrow(
-      RangeError,
-    );
+    expect(() => encodeTensor({ name: 'w', elemType: 'float32', dims: [2], rawData: new Uint8Array(4) })).toThrow(RangeError);
   });
 
   it.each([
     [attr.int('axis', -1), `0a04${ascii('axis')}18ffffffffffffffffff01a00102`],
     [attr.float('alpha', 0.5), `0a05${ascii('alpha')}150000003fa00101`],
     [attr.string('mode', 'x'), `0a04${ascii('mode')}2201${ascii('x')}a00103`],
-    [
-      attr.tensor('value', floatTensor('c', [], [2])),
-      `0a05${ascii('value')}2a0b10014201${ascii('c')}4a0400000040a00104`,
-    ],
+    [attr.tensor('value', floatTensor('c', [], [2])), `0a05${ascii('value')}2a0b10014201${ascii('c')}4a0400000040a00104`],
     [attr.floats('s', [1]), `0a01${ascii('s')}3d0000803fa00106`],
     [attr.ints('pads', [1, 2]), `0a04${ascii('pads')}40014002a00107`],
   ])('encodes AttributeProto %j', (a, expected) => {
@@ -57,10 +50,7 @@ describe('ONNX message encoding', () => {
       attributes: [attr.int('k', 1)],
     });
     expect(hex(node)).toBe(
-      `0a01${ascii('x')}1201${ascii('y')}1a01${ascii('n')}2204${ascii('Relu')}2a08 0a016b 1801 a00102 3a01${ascii('d')}`.replace(
-        / /g,
-        '',
-      ),
+      `0a01${ascii('x')}1201${ascii('y')}1a01${ascii('n')}2204${ascii('Relu')}2a08 0a016b 1801 a00102 3a01${ascii('d')}`.replace(/ /g, ''),
     );
   });
 

@@ -70,12 +70,20 @@ describe('chooseVariant', () => {
     const close = v('c16', 'fp16', { agreement: { cosine: 0.99999, top1: 1 } });
     const d = chooseVariant(arm, robotic, [lossy, close], ctx); // floor 0.99
     expect(d).toMatchObject({ kind: 'assign', variantId: 'c16' });
-    if (d.kind === 'assign') expect(d.reason).toMatch(/skipped int8 \(agreement with FP32 \(cosine 0\.9950, top-1 97\.0 %\) is below the scenario's floor 0\.99\)/);
+    if (d.kind === 'assign')
+      expect(d.reason).toMatch(
+        /skipped int8 \(agreement with FP32 \(cosine 0\.9950, top-1 97\.0 %\) is below the scenario's floor 0\.99\)/,
+      );
     expect(chooseVariant(arm, { ...robotic, accuracyFloor: 0.96 }, [lossy], ctx)).toMatchObject({ kind: 'assign', variantId: 'l8' });
   });
 
   it('refuses a variant with no measurement yet, and an unusable one', () => {
-    const d = chooseVariant(trading, defaultPolicy('financial_trading'), [v('n16', 'fp16', { reference: null }), v('u32', 'fp32', { usable: false, unusableReason: 'cosine 0.91 < 0.99' })], ctx);
+    const d = chooseVariant(
+      trading,
+      defaultPolicy('financial_trading'),
+      [v('n16', 'fp16', { reference: null }), v('u32', 'fp32', { usable: false, unusableReason: 'cosine 0.91 < 0.99' })],
+      ctx,
+    );
     expect(d.kind).toBe('refuse');
     if (d.kind === 'refuse') {
       expect(d.rejected.map((r) => r.why)).toEqual(['no latency measurement yet', 'unusable: cosine 0.91 < 0.99']);

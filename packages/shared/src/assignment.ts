@@ -86,7 +86,8 @@ function latencyFor(
   };
 }
 
-type Check = { ok: true; placement: Placement; latency: NonNullable<ReturnType<typeof latencyFor>>; powerW: number } | { ok: false; why: string };
+type Check =
+  { ok: true; placement: Placement; latency: NonNullable<ReturnType<typeof latencyFor>>; powerW: number } | { ok: false; why: string };
 
 function check(v: VariantCandidate, hw: HardwareProfile, policy: ScenarioPolicy, ctx: AssignmentContext): Check {
   if (!v.usable) return { ok: false, why: `unusable: ${v.unusableReason ?? 'no reason recorded'}` };
@@ -94,16 +95,27 @@ function check(v: VariantCandidate, hw: HardwareProfile, policy: ScenarioPolicy,
     const worst = Math.min(v.agreement.cosine, v.agreement.top1 ?? 1);
     if (worst < policy.accuracyFloor) {
       const top1 = v.agreement.top1 === null ? '' : `, top-1 ${(v.agreement.top1 * 100).toFixed(1)} %`;
-      return { ok: false, why: `agreement with FP32 (cosine ${v.agreement.cosine.toFixed(4)}${top1}) is below the scenario's floor ${policy.accuracyFloor}` };
+      return {
+        ok: false,
+        why: `agreement with FP32 (cosine ${v.agreement.cosine.toFixed(4)}${top1}) is below the scenario's floor ${policy.accuracyFloor}`,
+      };
     }
   }
-  if (!hw.precisions.includes(v.precision)) return { ok: false, why: `${v.precision} is not supported by the ${hw.accelerator} (${hw.precisions.join(', ')})` };
+  if (!hw.precisions.includes(v.precision))
+    return { ok: false, why: `${v.precision} is not supported by the ${hw.accelerator} (${hw.precisions.join(', ')})` };
   const placement = placementFor(v.sizeBytes, hw, ctx.dramShare);
-  if (!placement) return { ok: false, why: `${(v.sizeBytes / 1048576).toFixed(1)} MB does not fit ${Math.round(hw.dramMb * (ctx.dramShare ?? 0.5))} MB of usable DRAM` };
+  if (!placement)
+    return {
+      ok: false,
+      why: `${(v.sizeBytes / 1048576).toFixed(1)} MB does not fit ${Math.round(hw.dramMb * (ctx.dramShare ?? 0.5))} MB of usable DRAM`,
+    };
   const latency = latencyFor(v, hw, policy.latencyPercentile, ctx);
   if (!latency) return { ok: false, why: 'no latency measurement yet' };
   if (latency.ms > policy.latencyTargetMs) {
-    return { ok: false, why: `${policy.latencyPercentile} ${ms(latency.ms)} ms is over the ${policy.latencyTargetMs} ms target (${latency.basis})` };
+    return {
+      ok: false,
+      why: `${policy.latencyPercentile} ${ms(latency.ms)} ms is over the ${policy.latencyTargetMs} ms target (${latency.basis})`,
+    };
   }
   const budget = policy.powerBudgetW ?? hw.powerBudgetW;
   const powerW = powerAtRate(hw, latency.ms, ctx.requiredRateHz);
@@ -119,7 +131,12 @@ function check(v: VariantCandidate, hw: HardwareProfile, policy: ScenarioPolicy,
  * and meets the tier's latency target (measured on this hardware class where the fleet has
  * reported it, else predicted from the reference measurement). Every outcome says why.
  */
-export function chooseVariant(hw: HardwareProfile, policy: ScenarioPolicy, candidates: readonly VariantCandidate[], ctx: AssignmentContext): AssignmentDecision {
+export function chooseVariant(
+  hw: HardwareProfile,
+  policy: ScenarioPolicy,
+  candidates: readonly VariantCandidate[],
+  ctx: AssignmentContext,
+): AssignmentDecision {
   const rejected: { variantId: string; precision: Precision; why: string }[] = [];
   for (const precision of policy.precisionOrder) {
     for (const v of candidates.filter((c) => c.precision === precision)) {
@@ -141,6 +158,13 @@ export function chooseVariant(hw: HardwareProfile, policy: ScenarioPolicy, candi
       };
     }
   }
-  const none = candidates.length === 0 ? 'the model version has no variants' : `no variant in the policy's order (${policy.precisionOrder.join(' → ')}) fits`;
-  return { kind: 'refuse', reason: `${none}${rejected.length ? `: ${rejected.map((r) => `${r.precision}: ${r.why}`).join('; ')}` : ''}`, rejected };
+  const none =
+    candidates.length === 0
+      ? 'the model version has no variants'
+      : `no variant in the policy's order (${policy.precisionOrder.join(' → ')}) fits`;
+  return {
+    kind: 'refuse',
+    reason: `${none}${rejected.length ? `: ${rejected.map((r) => `${r.precision}: ${r.why}`).join('; ')}` : ''}`,
+    rejected,
+  };
 }

@@ -6,13 +6,28 @@ const b = '9b2d7c1e-1111-4222-8333-444455556666';
 
 describe('topic map', () => {
   it('builds and parses every device topic', () => {
-    for (const [kind, build] of [['desired', topics.desired], ['reported', topics.reported], ['telemetry', topics.telemetry], ['status', topics.status], ['commands', topics.commands], ['commands/ack', topics.commandAck]] as const) {
+    for (const [kind, build] of [
+      ['desired', topics.desired],
+      ['reported', topics.reported],
+      ['telemetry', topics.telemetry],
+      ['status', topics.status],
+      ['commands', topics.commands],
+      ['commands/ack', topics.commandAck],
+    ] as const) {
       expect(parseTopic(build(a))).toEqual({ deviceId: a, kind });
     }
   });
 
   it('refuses topics outside the map', () => {
-    for (const t of ['fleet/v1/devices/+/telemetry', 'fleet/v1/devices/#', `fleet/v1/devices/${a}/telemetry/x`, `fleet/v2/devices/${a}/telemetry`, 'fleet/v1/devices/__proto__/status', `fleet/v1/devices/${a}`, '']) {
+    for (const t of [
+      'fleet/v1/devices/+/telemetry',
+      'fleet/v1/devices/#',
+      `fleet/v1/devices/${a}/telemetry/x`,
+      `fleet/v2/devices/${a}/telemetry`,
+      'fleet/v1/devices/__proto__/status',
+      `fleet/v1/devices/${a}`,
+      '',
+    ]) {
       expect(parseTopic(t)).toBeNull();
     }
   });

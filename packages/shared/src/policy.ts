@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { LocationSchema, PrecisionSchema, ScenarioSchema, TierSchema, type Location, type Precision, type Scenario, type Tier } from './schemas.js';
+import {
+  LocationSchema,
+  PrecisionSchema,
+  ScenarioSchema,
+  TierSchema,
+  type Location,
+  type Precision,
+  type Scenario,
+  type Tier,
+} from './schemas.js';
 
 export type LatencyPercentile = 'p50' | 'p95' | 'p99';
 
@@ -45,12 +54,78 @@ export const ScenarioPolicySchema = PolicySettingsSchema.extend({ scenario: Scen
 
 /** The default policy set: the brief's deployment strategy table (SPEC.md). */
 export const DEFAULT_POLICIES: readonly ScenarioPolicy[] = [
-  { scenario: 'financial_trading', tier: 'high', latencyTargetMs: 10, latencyPercentile: 'p99', location: 'edge', precisionOrder: ['fp16', 'fp32'], memoryPlacement: 'SRAM+DRAM', errorRateMax: 0.0001, powerBudgetW: null, accuracyFloor: 0.999 },
-  { scenario: 'autonomous_driving', tier: 'high', latencyTargetMs: 5, latencyPercentile: 'p95', location: 'edge', precisionOrder: ['int8', 'fp16', 'fp32'], memoryPlacement: 'SRAM+L2+L3', errorRateMax: 0.001, powerBudgetW: null, accuracyFloor: 0.99 },
-  { scenario: 'customer_support_agent', tier: 'medium', latencyTargetMs: 50, latencyPercentile: 'p99', location: 'hybrid', precisionOrder: ['fp16', 'fp32'], memoryPlacement: 'DRAM+cache', errorRateMax: 0.01, powerBudgetW: null, accuracyFloor: 0.99 },
-  { scenario: 'robotic_manipulation', tier: 'medium', latencyTargetMs: 20, latencyPercentile: 'p99', location: 'hybrid', precisionOrder: ['int8', 'fp16', 'fp32'], memoryPlacement: 'L2+L3+DRAM', errorRateMax: 0.01, powerBudgetW: 5, accuracyFloor: 0.99 },
-  { scenario: 'content_generation_agent', tier: 'low', latencyTargetMs: 200, latencyPercentile: 'p99', location: 'cloud', precisionOrder: ['fp32'], memoryPlacement: 'DRAM+disk', errorRateMax: 0.05, powerBudgetW: null, accuracyFloor: 0.98 },
-  { scenario: 'data_analysis_agent', tier: 'low', latencyTargetMs: 500, latencyPercentile: 'p99', location: 'cloud', precisionOrder: ['fp32'], memoryPlacement: 'DRAM+disk', errorRateMax: 0.05, powerBudgetW: null, accuracyFloor: 0.98 },
+  {
+    scenario: 'financial_trading',
+    tier: 'high',
+    latencyTargetMs: 10,
+    latencyPercentile: 'p99',
+    location: 'edge',
+    precisionOrder: ['fp16', 'fp32'],
+    memoryPlacement: 'SRAM+DRAM',
+    errorRateMax: 0.0001,
+    powerBudgetW: null,
+    accuracyFloor: 0.999,
+  },
+  {
+    scenario: 'autonomous_driving',
+    tier: 'high',
+    latencyTargetMs: 5,
+    latencyPercentile: 'p95',
+    location: 'edge',
+    precisionOrder: ['int8', 'fp16', 'fp32'],
+    memoryPlacement: 'SRAM+L2+L3',
+    errorRateMax: 0.001,
+    powerBudgetW: null,
+    accuracyFloor: 0.99,
+  },
+  {
+    scenario: 'customer_support_agent',
+    tier: 'medium',
+    latencyTargetMs: 50,
+    latencyPercentile: 'p99',
+    location: 'hybrid',
+    precisionOrder: ['fp16', 'fp32'],
+    memoryPlacement: 'DRAM+cache',
+    errorRateMax: 0.01,
+    powerBudgetW: null,
+    accuracyFloor: 0.99,
+  },
+  {
+    scenario: 'robotic_manipulation',
+    tier: 'medium',
+    latencyTargetMs: 20,
+    latencyPercentile: 'p99',
+    location: 'hybrid',
+    precisionOrder: ['int8', 'fp16', 'fp32'],
+    memoryPlacement: 'L2+L3+DRAM',
+    errorRateMax: 0.01,
+    powerBudgetW: 5,
+    accuracyFloor: 0.99,
+  },
+  {
+    scenario: 'content_generation_agent',
+    tier: 'low',
+    latencyTargetMs: 200,
+    latencyPercentile: 'p99',
+    location: 'cloud',
+    precisionOrder: ['fp32'],
+    memoryPlacement: 'DRAM+disk',
+    errorRateMax: 0.05,
+    powerBudgetW: null,
+    accuracyFloor: 0.98,
+  },
+  {
+    scenario: 'data_analysis_agent',
+    tier: 'low',
+    latencyTargetMs: 500,
+    latencyPercentile: 'p99',
+    location: 'cloud',
+    precisionOrder: ['fp32'],
+    memoryPlacement: 'DRAM+disk',
+    errorRateMax: 0.05,
+    powerBudgetW: null,
+    accuracyFloor: 0.98,
+  },
 ];
 
 export function defaultPolicy(scenario: Scenario): ScenarioPolicy {

@@ -1,11 +1,30 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { CreateRolloutSchema, DEFAULT_GATES, evaluateGates, orderForWaves, planWaveSizes, type BaselineFigures, type DeviceEvidence } from './rollout.js';
+import {
+  CreateRolloutSchema,
+  DEFAULT_GATES,
+  evaluateGates,
+  orderForWaves,
+  planWaveSizes,
+  type BaselineFigures,
+  type DeviceEvidence,
+} from './rollout.js';
 
 const policy = { latencyTargetMs: 10, latencyPercentile: 'p99' as const, errorRateMax: 0.01, powerBudgetW: 5 };
 const dev = (over: Partial<DeviceEvidence> = {}): DeviceEvidence => ({
-  deviceId: over.deviceId ?? 'd1', hardwareClass: 'arm', state: 'applied', failure: null, late: false,
-  windows: 3, inferences: 300, errors: 0, latencyMs: 4, powerW: 2, powerSource: 'estimate', policy, ...over,
+  deviceId: over.deviceId ?? 'd1',
+  hardwareClass: 'arm',
+  state: 'applied',
+  failure: null,
+  late: false,
+  windows: 3,
+  inferences: 300,
+  errors: 0,
+  latencyMs: 4,
+  powerW: 2,
+  powerSource: 'estimate',
+  policy,
+  ...over,
 });
 const noBaseline = (): BaselineFigures | null => null;
 const at = new Date('2026-11-29T12:00:00Z');
@@ -19,16 +38,24 @@ describe('planWaveSizes', () => {
     expect(planWaveSizes(100, [{ count: 2 }, { percent: 50 }, { percent: 50 }])).toEqual([2, 50, 48]);
   });
   it('refuses waves that do not add up, naming the figures', () => {
-    expect(() => planWaveSizes(10, [{ percent: 10 }, { percent: 80 }])).toThrow('the waves add up to 90 % of the target; they must add up to 100 %');
+    expect(() => planWaveSizes(10, [{ percent: 10 }, { percent: 80 }])).toThrow(
+      'the waves add up to 90 % of the target; they must add up to 100 %',
+    );
     expect(() => planWaveSizes(10, [{ percent: 60 }, { percent: 60 }])).toThrow('may not exceed 100 %');
-    expect(() => planWaveSizes(10, [{ count: 1 }, { count: 5 }])).toThrow('the last wave asks for 5 device(s) but 9 of the 10 target devices remain');
+    expect(() => planWaveSizes(10, [{ count: 1 }, { count: 5 }])).toThrow(
+      'the last wave asks for 5 device(s) but 9 of the 10 target devices remain',
+    );
     expect(() => planWaveSizes(2, [{ count: 2 }, { percent: 50 }])).toThrow('wave 2 would have no device');
     expect(() => planWaveSizes(0, [{ percent: 100 }])).toThrow('the target matches no device');
   });
 });
 
 describe('CreateRolloutSchema', () => {
-  const base = { modelVersionId: '00000000-0000-4000-8000-000000000001', target: { scenario: 'financial_trading' }, waves: [{ percent: 100, soakSeconds: 60 }] };
+  const base = {
+    modelVersionId: '00000000-0000-4000-8000-000000000001',
+    target: { scenario: 'financial_trading' },
+    waves: [{ percent: 100, soakSeconds: 60 }],
+  };
   it('names a gate metric that does not exist', () => {
     const r = CreateRolloutSchema.safeParse({ ...base, gates: [{ metric: 'cpu_temperature' }] });
     expect(r.success).toBe(false);
@@ -40,13 +67,23 @@ describe('CreateRolloutSchema', () => {
     expect(CreateRolloutSchema.safeParse({ ...base, waves: [{ percent: 100, count: 1, soakSeconds: 1 }] }).success).toBe(false);
   });
   it('takes gates for one wave, and names a bad metric there too', () => {
-    const ok = CreateRolloutSchema.parse({ ...base, waves: [{ count: 1, soakSeconds: 5, gates: [{ metric: 'latency', max: 2 }] }, { percent: 100, soakSeconds: 5 }] });
+    const ok = CreateRolloutSchema.parse({
+      ...base,
+      waves: [
+        { count: 1, soakSeconds: 5, gates: [{ metric: 'latency', max: 2 }] },
+        { percent: 100, soakSeconds: 5 },
+      ],
+    });
     expect(ok.waves[0]?.gates).toEqual([{ metric: 'latency', max: 2, maxFailingShare: 0 }]);
     const bad = CreateRolloutSchema.safeParse({ ...base, waves: [{ percent: 100, soakSeconds: 5, gates: [{ metric: 'fps' }] }] });
     expect(bad.error?.issues[0]?.path).toEqual(['waves', 0, 'gates', 0, 'metric']);
   });
   it('fills in the defaults', () => {
-    expect(CreateRolloutSchema.parse(base)).toMatchObject({ failurePolicy: 'rollback', notifyRatePerSecond: 100, waves: [{ requireApproval: false }] });
+    expect(CreateRolloutSchema.parse(base)).toMatchObject({
+      failurePolicy: 'rollback',
+      notifyRatePerSecond: 100,
+      waves: [{ requireApproval: false }],
+    });
   });
 });
 
@@ -63,14 +100,36 @@ describe('evaluateGates', () => {
     expect(g).toMatchObject({ passed: false, failing: 1, failingDevices: [{ deviceId: 'slow', why: 'p99 25 ms > 10 ms' }] });
   });
   it('counts a silent device as failing, but not a late joiner that has not reported yet', () => {
-    const silent = evaluateGates([dev({ deviceId: 'a' }), dev({ deviceId: 's', state: 'notified', windows: 0, inferences: 0, latencyMs: null, powerW: null })], DEFAULT_GATES, noBaseline, at);
+    const silent = evaluateGates(
+      [dev({ deviceId: 'a' }), dev({ deviceId: 's', state: 'notified', windows: 0, inferences: 0, latencyMs: null, powerW: null })],
+      DEFAULT_GATES,
+      noBaseline,
+      at,
+    );
     expect(silent.gates.find((g) => g.metric === 'silence')).toMatchObject({ passed: false, failing: 1 });
-    const late = evaluateGates([dev({ deviceId: 'a' }), dev({ deviceId: 'l', late: true, state: 'notified', windows: 0, inferences: 0, latencyMs: null, powerW: null })], DEFAULT_GATES, noBaseline, at);
+    const late = evaluateGates(
+      [
+        dev({ deviceId: 'a' }),
+        dev({ deviceId: 'l', late: true, state: 'notified', windows: 0, inferences: 0, latencyMs: null, powerW: null }),
+      ],
+      DEFAULT_GATES,
+      noBaseline,
+      at,
+    );
     expect(late.passed).toBe(true);
   });
   it('fails on an update failure and tolerates a share when asked', () => {
-    const ev = [dev({ deviceId: 'a' }), dev({ deviceId: 'b' }), dev({ deviceId: 'c' }), dev({ deviceId: 'f', state: 'failed', failure: 'smoke_failed: NaN', windows: 0 })];
-    expect(evaluateGates(ev, DEFAULT_GATES, noBaseline, at).gates.find((g) => g.metric === 'update_failures')).toMatchObject({ passed: false, failing: 1, judged: 4 });
+    const ev = [
+      dev({ deviceId: 'a' }),
+      dev({ deviceId: 'b' }),
+      dev({ deviceId: 'c' }),
+      dev({ deviceId: 'f', state: 'failed', failure: 'smoke_failed: NaN', windows: 0 }),
+    ];
+    expect(evaluateGates(ev, DEFAULT_GATES, noBaseline, at).gates.find((g) => g.metric === 'update_failures')).toMatchObject({
+      passed: false,
+      failing: 1,
+      judged: 4,
+    });
     expect(evaluateGates(ev, [{ metric: 'update_failures', maxFailingShare: 0.3 }], noBaseline, at).passed).toBe(true);
   });
   it('judges error rate and power against the policy or the gate max', () => {
@@ -82,7 +141,12 @@ describe('evaluateGates', () => {
   });
   it('compares with the baseline cohort on the same hardware class', () => {
     const baseline = (hc: string): BaselineFigures | null => (hc === 'arm' ? { devices: 4, latencyMs: 2, errorRate: 0 } : null);
-    const r = evaluateGates([dev({ latencyMs: 4 }), dev({ deviceId: 'x86', hardwareClass: 'x86', latencyMs: 9 })], DEFAULT_GATES, baseline, at);
+    const r = evaluateGates(
+      [dev({ latencyMs: 4 }), dev({ deviceId: 'x86', hardwareClass: 'x86', latencyMs: 9 })],
+      DEFAULT_GATES,
+      baseline,
+      at,
+    );
     const g = r.gates.find((x) => x.metric === 'baseline_regression');
     expect(g).toMatchObject({ passed: false, judged: 1, failing: 1 });
     expect(g?.failingDevices[0]?.why).toContain('+100 %');
@@ -92,7 +156,9 @@ describe('evaluateGates', () => {
     // 0.005 is under the tier's 0.01 maximum (the error_rate gate passes) but five times what the old model does
     const r = evaluateGates([dev({ errors: 15, inferences: 3_000 })], DEFAULT_GATES, baseline, at);
     expect(r.gates.find((g) => g.metric === 'error_rate')?.passed).toBe(true);
-    expect(r.gates.find((g) => g.metric === 'baseline_regression')?.failingDevices[0]?.why).toBe('error rate 0.005 vs baseline 0.001 on arm');
+    expect(r.gates.find((g) => g.metric === 'baseline_regression')?.failingDevices[0]?.why).toBe(
+      'error rate 0.005 vs baseline 0.001 on arm',
+    );
     expect(evaluateGates([dev({ errors: 5, inferences: 3_000 })], DEFAULT_GATES, baseline, at).passed).toBe(true);
   });
   it('does not call sub-millisecond jitter a regression: the increase must also exceed a tenth of the tier target', () => {
@@ -107,7 +173,12 @@ describe('orderForWaves', () => {
     const hash = (s: string) => createHash('sha256').update(s).digest('hex');
     const devices = [...Array.from({ length: 6 }, (_, i) => ({ id: `a${i}`, hardwareClass: 'arm' })), { id: 'x0', hardwareClass: 'x86' }];
     const o = orderForWaves(devices, 'r1', hash);
-    expect(o.slice(0, 2).map((d) => d.hardwareClass).sort()).toEqual(['arm', 'x86']);
+    expect(
+      o
+        .slice(0, 2)
+        .map((d) => d.hardwareClass)
+        .sort(),
+    ).toEqual(['arm', 'x86']);
     expect(orderForWaves(devices, 'r1', hash)).toEqual(o);
     expect(o).toHaveLength(7);
   });

@@ -18,7 +18,9 @@ export const GATE_METRICS = ['latency', 'error_rate', 'power', 'update_failures'
 export type GateMetric = (typeof GATE_METRICS)[number];
 
 export const GateSpecSchema = z.strictObject({
-  metric: z.enum(GATE_METRICS, { error: (i) => `metric ${JSON.stringify(i.input)} does not exist; gates can use ${GATE_METRICS.join(', ')}` }),
+  metric: z.enum(GATE_METRICS, {
+    error: (i) => `metric ${JSON.stringify(i.input)} does not exist; gates can use ${GATE_METRICS.join(', ')}`,
+  }),
   /**
    * The threshold, where it is not the policy's: latency ms, error rate (0..1), watts; for
    * baseline_regression the tolerated relative increase (0.25 = 25 %). Unused by update_failures and silence.
@@ -45,7 +47,10 @@ export const WaveSpecSchema = z
     /** a share of the target, in percent. */
     percent: z.number().gt(0).max(100).optional(),
     /** How long the wave's devices run the new model before the gates judge it. */
-    soakSeconds: z.int().min(1).max(7 * 86_400),
+    soakSeconds: z
+      .int()
+      .min(1)
+      .max(7 * 86_400),
     /** The wave waits for an operator's approval before it starts (not allowed on the first wave). */
     requireApproval: z.boolean().default(false),
     /** Gates for this wave only, replacing the rollout's (e.g. a stricter canary). */
@@ -55,7 +60,9 @@ export const WaveSpecSchema = z
       .refine((g) => new Set(g.map((x) => x.metric)).size === g.length, 'a metric may have one gate only')
       .optional(),
   })
-  .refine((w) => (w.count === undefined) !== (w.percent === undefined), { message: 'a wave has either a count or a percent, not both or neither' });
+  .refine((w) => (w.count === undefined) !== (w.percent === undefined), {
+    message: 'a wave has either a count or a percent, not both or neither',
+  });
 export type WaveSpec = z.infer<typeof WaveSpecSchema>;
 
 /** A latency regression against the baseline counts only beyond this share of the tier target as well. */
@@ -80,7 +87,10 @@ export const CreateRolloutSchema = z
     /** Devices notified per second (each with jitter), so a wave is no thundering herd. */
     notifyRatePerSecond: z.number().min(0.1).max(10_000).default(100),
   })
-  .refine((r) => r.waves[0]?.requireApproval !== true, { message: 'the first wave (the canary) starts at once; approval applies to later waves', path: ['waves', 0, 'requireApproval'] });
+  .refine((r) => r.waves[0]?.requireApproval !== true, {
+    message: 'the first wave (the canary) starts at once; approval applies to later waves',
+    path: ['waves', 0, 'requireApproval'],
+  });
 export type CreateRollout = z.infer<typeof CreateRolloutSchema>;
 export type CreateRolloutInput = z.input<typeof CreateRolloutSchema>;
 
@@ -102,7 +112,8 @@ export function planWaveSizes(total: number, waves: readonly Pick<WaveSpec, 'cou
   if (total <= 0) throw new RolloutPlanError('the target matches no device');
   const percents = waves.map((w) => w.percent ?? 0);
   const percentSum = percents.reduce((a, b) => a + b, 0);
-  if (percentSum > 100 + 1e-9) throw new RolloutPlanError(`the waves add up to ${round(percentSum)} % of the target; they may not exceed 100 %`);
+  if (percentSum > 100 + 1e-9)
+    throw new RolloutPlanError(`the waves add up to ${round(percentSum)} % of the target; they may not exceed 100 %`);
   if (waves.every((w) => w.percent !== undefined) && Math.abs(percentSum - 100) > 1e-9) {
     throw new RolloutPlanError(`the waves add up to ${round(percentSum)} % of the target; they must add up to 100 %`);
   }
@@ -112,10 +123,13 @@ export function planWaveSizes(total: number, waves: readonly Pick<WaveSpec, 'cou
     const last = i === waves.length - 1;
     const asked = w.count ?? Math.ceil((total * (w.percent ?? 0)) / 100 - 1e-9);
     if (last && w.count !== undefined && w.count !== remaining) {
-      throw new RolloutPlanError(`the last wave asks for ${w.count} device(s) but ${remaining} of the ${total} target devices remain for it; give the last wave the rest (a percent so the waves add up to 100 %, or count ${remaining})`);
+      throw new RolloutPlanError(
+        `the last wave asks for ${w.count} device(s) but ${remaining} of the ${total} target devices remain for it; give the last wave the rest (a percent so the waves add up to 100 %, or count ${remaining})`,
+      );
     }
     const size = last ? remaining : Math.min(asked, remaining);
-    if (size <= 0) throw new RolloutPlanError(`wave ${i + 1} would have no device: the earlier waves already cover all ${total} target devices`);
+    if (size <= 0)
+      throw new RolloutPlanError(`wave ${i + 1} would have no device: the earlier waves already cover all ${total} target devices`);
     sizes.push(size);
     remaining -= size;
   });
@@ -191,7 +205,12 @@ const fmt = (x: number, digits = 3): string => Number(x.toPrecision(digits)).toS
  * its share of them break the threshold. Silent devices fail the silence gate; a late joiner that
  * has not reported yet is not judged.
  */
-export function evaluateGates(evidence: readonly DeviceEvidence[], gates: readonly GateSpec[], baseline: (hardwareClass: string) => BaselineFigures | null, now: Date): GateResult {
+export function evaluateGates(
+  evidence: readonly DeviceEvidence[],
+  gates: readonly GateSpec[],
+  baseline: (hardwareClass: string) => BaselineFigures | null,
+  now: Date,
+): GateResult {
   const reporting = evidence.filter((d) => d.state !== 'failed' && d.windows > 0 && d.inferences > 0);
   const judgedAll = evidence.filter((d) => !(d.late && d.windows === 0 && d.state !== 'failed'));
   const outcomes = gates.map((g): GateOutcome => {
@@ -205,7 +224,8 @@ export function evaluateGates(evidence: readonly DeviceEvidence[], gates: readon
         judged = reporting.filter((d) => d.latencyMs !== null);
         for (const d of judged) {
           const target = g.max ?? d.policy.latencyTargetMs;
-          if ((d.latencyMs ?? 0) > target) failing.push({ deviceId: d.deviceId, why: `${d.policy.latencyPercentile} ${fmt(d.latencyMs ?? 0)} ms > ${fmt(target)} ms` });
+          if ((d.latencyMs ?? 0) > target)
+            failing.push({ deviceId: d.deviceId, why: `${d.policy.latencyPercentile} ${fmt(d.latencyMs ?? 0)} ms > ${fmt(target)} ms` });
         }
         figure = median(judged.map((d) => d.latencyMs ?? 0));
         threshold = g.max ?? judged[0]?.policy.latencyTargetMs ?? null;
@@ -217,7 +237,8 @@ export function evaluateGates(evidence: readonly DeviceEvidence[], gates: readon
         for (const d of judged) {
           const rate = d.errors / d.inferences;
           const max = g.max ?? d.policy.errorRateMax;
-          if (rate > max) failing.push({ deviceId: d.deviceId, why: `error rate ${fmt(rate)} > ${fmt(max)} (${d.errors}/${d.inferences})` });
+          if (rate > max)
+            failing.push({ deviceId: d.deviceId, why: `error rate ${fmt(rate)} > ${fmt(max)} (${d.errors}/${d.inferences})` });
         }
         figure = median(judged.map((d) => d.errors / d.inferences));
         threshold = g.max ?? judged[0]?.policy.errorRateMax ?? null;
@@ -228,11 +249,18 @@ export function evaluateGates(evidence: readonly DeviceEvidence[], gates: readon
         judged = reporting.filter((d) => d.powerW !== null && (g.max ?? d.policy.powerBudgetW) !== null);
         for (const d of judged) {
           const budget = (g.max ?? d.policy.powerBudgetW) as number;
-          if ((d.powerW ?? 0) > budget) failing.push({ deviceId: d.deviceId, why: `power ${fmt(d.powerW ?? 0)} W (${d.powerSource ?? 'unknown source'}) > ${fmt(budget)} W` });
+          if ((d.powerW ?? 0) > budget)
+            failing.push({
+              deviceId: d.deviceId,
+              why: `power ${fmt(d.powerW ?? 0)} W (${d.powerSource ?? 'unknown source'}) > ${fmt(budget)} W`,
+            });
         }
         figure = median(judged.map((d) => d.powerW ?? 0));
         threshold = g.max ?? judged[0]?.policy.powerBudgetW ?? null;
-        detail = judged.length === 0 && reporting.length > 0 ? 'no power budget applies (the policy sets none and the gate gives no max)' : `mean power vs the budget: median ${figure === null ? 'n/a' : `${fmt(figure)} W`}`;
+        detail =
+          judged.length === 0 && reporting.length > 0
+            ? 'no power budget applies (the policy sets none and the gate gives no max)'
+            : `mean power vs the budget: median ${figure === null ? 'n/a' : `${fmt(figure)} W`}`;
         break;
       }
       case 'update_failures': {
@@ -244,7 +272,12 @@ export function evaluateGates(evidence: readonly DeviceEvidence[], gates: readon
       }
       case 'silence': {
         judged = judgedAll.filter((d) => d.state !== 'failed');
-        for (const d of judged) if (d.windows === 0) failing.push({ deviceId: d.deviceId, why: d.state === 'applied' ? 'applied the model but sent no telemetry with it' : 'has not reported running the model' });
+        for (const d of judged)
+          if (d.windows === 0)
+            failing.push({
+              deviceId: d.deviceId,
+              why: d.state === 'applied' ? 'applied the model but sent no telemetry with it' : 'has not reported running the model',
+            });
         figure = judged.length ? failing.length / judged.length : null;
         detail = `${failing.length} of ${judged.length} device(s) silent since notified`;
         break;
@@ -260,14 +293,23 @@ export function evaluateGates(evidence: readonly DeviceEvidence[], gates: readon
         for (const d of judged) {
           const b = baseline(d.hardwareClass) as BaselineFigures;
           // a regression must also exceed a tenth of the tier target: sub-millisecond jitter is no regression
-          const limit = Math.max((b.latencyMs as number) * (1 + tol), (b.latencyMs as number) + BASELINE_SLACK_OF_TARGET * d.policy.latencyTargetMs);
+          const limit = Math.max(
+            (b.latencyMs as number) * (1 + tol),
+            (b.latencyMs as number) + BASELINE_SLACK_OF_TARGET * d.policy.latencyTargetMs,
+          );
           if ((d.latencyMs as number) > limit) {
-            failing.push({ deviceId: d.deviceId, why: `${fmt(d.latencyMs as number)} ms vs baseline ${fmt(b.latencyMs as number)} ms on ${d.hardwareClass} (+${fmt(((d.latencyMs as number) / (b.latencyMs as number) - 1) * 100)} %)` });
+            failing.push({
+              deviceId: d.deviceId,
+              why: `${fmt(d.latencyMs as number)} ms vs baseline ${fmt(b.latencyMs as number)} ms on ${d.hardwareClass} (+${fmt(((d.latencyMs as number) / (b.latencyMs as number) - 1) * 100)} %)`,
+            });
             continue;
           }
           // errors too: beyond the tolerance and a tenth of the tier's maximum error rate
           const rate = d.errors / d.inferences;
-          if (b.errorRate !== null && rate > Math.max(b.errorRate * (1 + tol), b.errorRate + BASELINE_SLACK_OF_TARGET * d.policy.errorRateMax)) {
+          if (
+            b.errorRate !== null &&
+            rate > Math.max(b.errorRate * (1 + tol), b.errorRate + BASELINE_SLACK_OF_TARGET * d.policy.errorRateMax)
+          ) {
             failing.push({ deviceId: d.deviceId, why: `error rate ${fmt(rate)} vs baseline ${fmt(b.errorRate)} on ${d.hardwareClass}` });
           }
         }
@@ -276,21 +318,44 @@ export function evaluateGates(evidence: readonly DeviceEvidence[], gates: readon
           compared.push(`${hc}: baseline ${fmt(b.latencyMs as number)} ms over ${b.devices} device(s)`);
         }
         figure = median(judged.map((d) => (d.latencyMs as number) / ((baseline(d.hardwareClass) as BaselineFigures).latencyMs as number)));
-        detail = judged.length === 0 ? 'no baseline cohort on the same hardware class still runs the old model; not compared' : `latency and error rate vs the old model on the same hardware class, tolerance +${fmt(tol * 100)} % and at least ${BASELINE_SLACK_OF_TARGET * 100} % of the tier target / maximum error rate (${compared.join('; ')})`;
+        detail =
+          judged.length === 0
+            ? 'no baseline cohort on the same hardware class still runs the old model; not compared'
+            : `latency and error rate vs the old model on the same hardware class, tolerance +${fmt(tol * 100)} % and at least ${BASELINE_SLACK_OF_TARGET * 100} % of the tier target / maximum error rate (${compared.join('; ')})`;
         break;
       }
     }
     const passed = judged.length === 0 || failing.length / judged.length <= g.maxFailingShare + 1e-12;
-    return { metric: g.metric, passed, detail, judged: judged.length, failing: failing.length, maxFailingShare: g.maxFailingShare, figure, threshold, failingDevices: failing.slice(0, 50) };
+    return {
+      metric: g.metric,
+      passed,
+      detail,
+      judged: judged.length,
+      failing: failing.length,
+      maxFailingShare: g.maxFailingShare,
+      figure,
+      threshold,
+      failingDevices: failing.slice(0, 50),
+    };
   });
-  return { passed: outcomes.every((o) => o.passed), evaluatedAt: now.toISOString(), devices: evidence.length, judged: judgedAll.length, gates: outcomes };
+  return {
+    passed: outcomes.every((o) => o.passed),
+    evaluatedAt: now.toISOString(),
+    devices: evidence.length,
+    judged: judgedAll.length,
+    gates: outcomes,
+  };
 }
 
 /**
  * Spreads devices over the waves: devices are ordered by a hash of (rollout, device) within their
  * hardware class and the classes are interleaved, so a small canary still covers the classes.
  */
-export function orderForWaves<T extends { id: string; hardwareClass: string }>(devices: readonly T[], salt: string, hash: (s: string) => string): T[] {
+export function orderForWaves<T extends { id: string; hardwareClass: string }>(
+  devices: readonly T[],
+  salt: string,
+  hash: (s: string) => string,
+): T[] {
   const byClass = new Map<string, { d: T; k: string }[]>();
   for (const d of devices) {
     const l = byClass.get(d.hardwareClass) ?? [];

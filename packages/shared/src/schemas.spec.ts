@@ -16,16 +16,48 @@ const bootId = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
 const sha = 'a'.repeat(64);
 
 const telemetry = {
-  schema: 1, deviceId, bootId, seq: 3, windowStart: '2026-11-29T10:00:00.000Z', windowEnd: '2026-11-29T10:00:05.000Z',
-  modelVersionId: 'mv1', variantId: 'v1', precision: 'fp32', inferences: 50, errors: 1,
-  latencyMs: { p50: 1.2, p95: 2.5, p99: 3.9, max: 7.1 }, power: { watts: 3.4, source: 'estimate', detail: 'idle 1.2 W + active' },
-  memory: { rssMb: 80.5, heapUsedMb: 12.25 }, cacheHits: 0, fallbacks: 0,
+  schema: 1,
+  deviceId,
+  bootId,
+  seq: 3,
+  windowStart: '2026-11-29T10:00:00.000Z',
+  windowEnd: '2026-11-29T10:00:05.000Z',
+  modelVersionId: 'mv1',
+  variantId: 'v1',
+  precision: 'fp32',
+  inferences: 50,
+  errors: 1,
+  latencyMs: { p50: 1.2, p95: 2.5, p99: 3.9, max: 7.1 },
+  power: { watts: 3.4, source: 'estimate', detail: 'idle 1.2 W + active' },
+  memory: { rssMb: 80.5, heapUsedMb: 12.25 },
+  cacheHits: 0,
+  fallbacks: 0,
 };
 
 const desired = {
-  schema: 1, deviceId, assignmentVersion: 4, issuedAt: '2026-11-29T10:00:00.000Z', scenario: 'robotic_manipulation', reason: 'why',
-  model: { modelId: 'm', modelVersionId: 'mv', variantId: 'v', name: 'arm', version: '1', precision: 'int8', artifactUrl: 'http://127.0.0.1:8080/api/v1/artifacts/x', sha256: sha, sizeBytes: 10, inputs: [{ name: 'x', dtype: 'float32', shape: [1, 4] }],
-    manifest: { payload: 'eyJhIjoxfQ==', signature: 'c2ln', signingKey: { publicKey: 'cGs=', expiresAt: '2027-11-29T10:00:00.000Z', rootSignature: 'cnM=' } } },
+  schema: 1,
+  deviceId,
+  assignmentVersion: 4,
+  issuedAt: '2026-11-29T10:00:00.000Z',
+  scenario: 'robotic_manipulation',
+  reason: 'why',
+  model: {
+    modelId: 'm',
+    modelVersionId: 'mv',
+    variantId: 'v',
+    name: 'arm',
+    version: '1',
+    precision: 'int8',
+    artifactUrl: 'http://127.0.0.1:8080/api/v1/artifacts/x',
+    sha256: sha,
+    sizeBytes: 10,
+    inputs: [{ name: 'x', dtype: 'float32', shape: [1, 4] }],
+    manifest: {
+      payload: 'eyJhIjoxfQ==',
+      signature: 'c2ln',
+      signingKey: { publicKey: 'cGs=', expiresAt: '2027-11-29T10:00:00.000Z', rootSignature: 'cnM=' },
+    },
+  },
   runtime: { targetRateHz: 10, windowSeconds: 5, intraOpThreads: 1 },
 };
 
@@ -34,7 +66,21 @@ describe('contracts round-trip', () => {
     ['telemetry window', TelemetryWindowSchema, telemetry],
     ['desired state', DesiredStateSchema, desired],
     ['desired state without a model', DesiredStateSchema, { ...desired, model: null }],
-    ['reported state', ReportedStateSchema, { schema: 1, deviceId, bootId, phase: 'running', appliedAssignmentVersion: 4, active: { modelVersionId: 'mv', variantId: 'v', precision: 'int8', sha256: sha }, lastUpdate: { assignmentVersion: 4, outcome: 'ok', at: '2026-11-29T10:00:00.000Z' }, agentVersion: '0.1.0', reportedAt: '2026-11-29T10:00:00.000Z' }],
+    [
+      'reported state',
+      ReportedStateSchema,
+      {
+        schema: 1,
+        deviceId,
+        bootId,
+        phase: 'running',
+        appliedAssignmentVersion: 4,
+        active: { modelVersionId: 'mv', variantId: 'v', precision: 'int8', sha256: sha },
+        lastUpdate: { assignmentVersion: 4, outcome: 'ok', at: '2026-11-29T10:00:00.000Z' },
+        agentVersion: '0.1.0',
+        reportedAt: '2026-11-29T10:00:00.000Z',
+      },
+    ],
     ['status', StatusMessageSchema, { state: 'offline' }],
   ])('%s survives JSON and parsing unchanged', (_name, schema, value) => {
     expect(schema.parse(JSON.parse(JSON.stringify(value)))).toEqual(value);
@@ -67,7 +113,12 @@ describe('contracts reject bad payloads', () => {
   });
 
   it('input specs: refuse duplicate names, unfixed dimensions and huge tensors', () => {
-    expect(InputSpecListSchema.safeParse([{ name: 'a', dtype: 'float32', shape: [1] }, { name: 'a', dtype: 'int64', shape: [1] }]).success).toBe(false);
+    expect(
+      InputSpecListSchema.safeParse([
+        { name: 'a', dtype: 'float32', shape: [1] },
+        { name: 'a', dtype: 'int64', shape: [1] },
+      ]).success,
+    ).toBe(false);
     expect(InputSpecListSchema.safeParse([{ name: 'a', dtype: 'float32', shape: [-1, 4] }]).success).toBe(false);
     expect(InputSpecListSchema.safeParse([{ name: 'a', dtype: 'float32', shape: [4096, 4096, 2] }]).success).toBe(false);
     expect(InputSpecListSchema.safeParse([{ name: 'a', dtype: 'float32', shape: [1, 3, 224, 224] }]).success).toBe(true);
@@ -75,7 +126,10 @@ describe('contracts reject bad payloads', () => {
 
   it('enrollment: refuses a short token and a profile without precisions', () => {
     expect(EnrollRequestSchema.safeParse({ token: 'short', hardwareProfile: hardwarePreset('cloud-cpu-node') }).success).toBe(false);
-    expect(EnrollRequestSchema.safeParse({ token: 'x'.repeat(32), hardwareProfile: { ...hardwarePreset('cloud-cpu-node'), precisions: [] } }).success).toBe(false);
+    expect(
+      EnrollRequestSchema.safeParse({ token: 'x'.repeat(32), hardwareProfile: { ...hardwarePreset('cloud-cpu-node'), precisions: [] } })
+        .success,
+    ).toBe(false);
   });
 });
 

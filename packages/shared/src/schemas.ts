@@ -34,9 +34,7 @@ const isoDate = z.iso.datetime({ offset: true });
 /** What a device's hardware can do; decides which variant it may run. */
 export const HardwareProfileSchema = z.strictObject({
   name: z.string().min(1).max(64),
-  hardwareClass: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'lower-case letters, digits, ".", "_" or "-"'),
+  hardwareClass: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'lower-case letters, digits, ".", "_" or "-"'),
   accelerator: z.enum(['cpu', 'gpu', 'npu', 'dsa']),
   tops: nonNeg.max(10_000),
   sramMb: nonNeg.max(1_024),
@@ -71,10 +69,7 @@ export const InputSpecListSchema = z
   .min(1)
   .max(64)
   .refine((l) => new Set(l.map((i) => i.name)).size === l.length, 'input names must be unique')
-  .refine(
-    (l) => l.every((i) => i.shape.reduce((a, b) => a * b, 1) <= 16_777_216),
-    'an input may have at most 16,777,216 elements',
-  );
+  .refine((l) => l.every((i) => i.shape.reduce((a, b) => a * b, 1) <= 16_777_216), 'an input may have at most 16,777,216 elements');
 
 /** The tier targets of the device's scenario policy: its smoke test and watchdog judge a new model by them. */
 export const HealthTargetsSchema = z.strictObject({
@@ -94,7 +89,10 @@ export const RuntimeSettingsSchema = z.strictObject({
 });
 export type RuntimeSettings = z.infer<typeof RuntimeSettingsSchema>;
 
-const base64 = z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64').max(8_192);
+const base64 = z
+  .string()
+  .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64')
+  .max(8_192);
 
 /** What a signed manifest says about one artifact for one device (TUF-shaped, minimal). */
 export const ManifestPayloadSchema = z.strictObject({
@@ -232,9 +230,7 @@ export const TelemetryWindowSchema = z
     precision: PrecisionSchema.nullable(),
     inferences: z.int().min(0).max(1e9),
     errors: z.int().min(0).max(1e9),
-    latencyMs: z
-      .strictObject({ p50: latencyMs, p95: latencyMs, p99: latencyMs, max: latencyMs })
-      .nullable(),
+    latencyMs: z.strictObject({ p50: latencyMs, p95: latencyMs, p99: latencyMs, max: latencyMs }).nullable(),
     power: z.strictObject({
       watts: nonNeg.max(10_000),
       source: PowerSourceSchema,
@@ -327,9 +323,7 @@ export const VariantMeasurementSchema = z.strictObject({
   latencyMs: z.strictObject({ p50: nonNeg, p95: nonNeg.nullable(), p99: nonNeg }),
   runs: z.int().min(1),
   /** Agreement with FP32 on held-out inputs; null for the FP32 baseline itself. */
-  agreement: z
-    .strictObject({ maxAbsError: nonNeg, cosine: finite, top1: finite.nullable(), samples: z.int().min(1) })
-    .nullable(),
+  agreement: z.strictObject({ maxAbsError: nonNeg, cosine: finite, top1: finite.nullable(), samples: z.int().min(1) }).nullable(),
   /** Where calibration/evaluation inputs came from. */
   inputs: z.strictObject({ source: z.enum(['generated', 'uploaded']), seed: z.int().nullable() }),
 });

@@ -21,7 +21,14 @@ export function candidatesOf(v: VersionVariants, fleet: Map<string, VariantCandi
         usable: x.status === 'ready',
         ...(x.reason ? { unusableReason: x.reason } : {}),
         // p95 falls back to p99, an upper bound, where the builder did not record it
-        reference: m ? { p50: m.latencyMs.p50, p95: m.latencyMs.p95 ?? m.latencyMs.p99, p99: m.latencyMs.p99, machine: `${m.machine}, ${m.threads} thread(s)` } : null,
+        reference: m
+          ? {
+              p50: m.latencyMs.p50,
+              p95: m.latencyMs.p95 ?? m.latencyMs.p99,
+              p99: m.latencyMs.p99,
+              machine: `${m.machine}, ${m.threads} thread(s)`,
+            }
+          : null,
         agreement: m?.agreement ? { cosine: m.agreement.cosine, top1: m.agreement.top1 } : null,
         ...(fleet.get(x.id) ? { fleet: fleet.get(x.id) } : {}),
       };
@@ -45,7 +52,17 @@ export function planAssignments(
     const variant = v.variants.find((x) => x.id === decision.variantId);
     const choice: VariantChoice | null =
       variant?.sha256 && variant.sizeBytes
-        ? { modelId: v.modelId, modelVersionId: v.modelVersionId, variantId: variant.id, name: v.name, version: v.version, precision: variant.precision, sha256: variant.sha256, sizeBytes: variant.sizeBytes, inputs: v.inputs }
+        ? {
+            modelId: v.modelId,
+            modelVersionId: v.modelVersionId,
+            variantId: variant.id,
+            name: v.name,
+            version: v.version,
+            precision: variant.precision,
+            sha256: variant.sha256,
+            sizeBytes: variant.sizeBytes,
+            inputs: v.inputs,
+          }
         : null;
     return { device, decision, choice };
   });

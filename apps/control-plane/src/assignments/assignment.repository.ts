@@ -1,6 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool, PoolClient } from 'pg';
-import { ACTIVE_ROLLOUT_STATUSES, VariantMeasurementSchema, type DesiredState, type HardwareProfile, type HealthTargets, type InputSpec, type LatencyFigures, type Scenario } from '@edge-fleet/shared';
+import {
+  ACTIVE_ROLLOUT_STATUSES,
+  VariantMeasurementSchema,
+  type DesiredState,
+  type HardwareProfile,
+  type HealthTargets,
+  type InputSpec,
+  type LatencyFigures,
+  type Scenario,
+} from '@edge-fleet/shared';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { Db } from '../infra/prisma.js';
 import { withTransaction } from '../infra/pg-transaction.js';
@@ -58,19 +67,41 @@ export interface AssignmentItem {
  * Gives each device a new, higher-numbered assignment inside the caller's transaction, set-based
  * (a fixed number of statements per 1,000 devices). Returns the desired states to publish.
  */
-export async function insertAssignments(tx: Prisma.TransactionClient | PoolClient, items: readonly AssignmentItem[], actor: string, build: DesiredBuilder): Promise<DesiredState[]> {
+export async function insertAssignments(
+  tx: Prisma.TransactionClient | PoolClient,
+  items: readonly AssignmentItem[],
+  actor: string,
+  build: DesiredBuilder,
+): Promise<DesiredState[]> {
   // the same statements on a Prisma transaction (rollouts) or on a pg client (a scenario
   // assignment, whose 20 MB of parameters Prisma took over a second to hand over)
   const sql = async <T>(text: string, params: unknown[]): Promise<T[]> =>
-    '$queryRawUnsafe' in tx ? tx.$queryRawUnsafe<T[]>(text, ...params) : (await tx.query(text, params)).rows as T[];
+    '$queryRawUnsafe' in tx ? tx.$queryRawUnsafe<T[]>(text, ...params) : ((await tx.query(text, params)).rows as T[]);
   const ids = items.map((c) => c.device.id);
   const bumped = ids.length
-    ? await sql<{ id: string; assignmentVersion: number }>('UPDATE "Device" SET "assignmentVersion" = "assignmentVersion" + 1 WHERE id = ANY($1::uuid[]) RETURNING id::text AS id, "assignmentVersion"', [ids])
+    ? await sql<{ id: string; assignmentVersion: number }>(
+        'UPDATE "Device" SET "assignmentVersion" = "assignmentVersion" + 1 WHERE id = ANY($1::uuid[]) RETURNING id::text AS id, "assignmentVersion"',
+        [ids],
+      )
     : [];
   const versionOf = new Map(bumped.map((r) => [r.id, r.assignmentVersion]));
   // the scenario's tier targets travel with the desired state: the device's smoke test and watchdog use them
-  const policies = ids.length ? await sql<{ scenario: string; latencyTargetMs: number; latencyPercentile: string; errorRateMax: number }>('SELECT scenario, "latencyTargetMs", "latencyPercentile", "errorRateMax" FROM "Policy"', []) : [];
-  const healthOf = new Map(policies.map((p) => [p.scenario, { latencyTargetMs: p.latencyTargetMs, latencyPercentile: p.latencyPercentile as HealthTargets['latencyPercentile'], errorRateMax: p.errorRateMax }]));
+  const policies = ids.length
+    ? await sql<{ scenario: string; latencyTargetMs: number; latencyPercentile: string; errorRateMax: number }>(
+        'SELECT scenario, "latencyTargetMs", "latencyPercentile", "errorRateMax" FROM "Policy"',
+        [],
+      )
+    : [];
+  const healthOf = new Map(
+    policies.map((p) => [
+      p.scenario,
+      {
+        latencyTargetMs: p.latencyTargetMs,
+        latencyPercentile: p.latencyPercentile as HealthTargets['latencyPercentile'],
+        errorRateMax: p.errorRateMax,
+      },
+    ]),
+  );
   const states: DesiredState[] = [];
   const rows: { deviceId: string; version: number; modelVariantId: string | null; reason: string; desired: DesiredState }[] = [];
   for (const c of items) {
@@ -93,8 +124,14 @@ export async function insertAssignments(tx: Prisma.TransactionClient | PoolClien
   return states;
 }
 
-export type DesiredBuilder = (deviceId: string, version: number, scenario: Scenario, choice: VariantChoice | null, reason: string, health: HealthTargets | null) => DesiredState;
-
+export type DesiredBuilder = (
+  deviceId: string,
+  version: number,
+  scenario: Scenario,
+  choice: VariantChoice | null,
+  reason: string,
+  health: HealthTargets | null,
+) => DesiredState;
 
 @Injectable()
 export class AssignmentRepository {
@@ -106,18 +143,33 @@ export class AssignmentRepository {
   async versionVariants(modelVersionId: string): Promise<VersionVariants | null> {
     const mv = await this.db.modelVersion.findUnique({
       where: { id: modelVersionId },
-      select: { id: true, version: true, inputs: true, model: { select: { id: true, name: true } }, variants: { select: { id: true, precision: true, method: true, status: true, reason: true, sha256: true, sizeBytes: true, measured: true } } },
+      select: {
+        id: true,
+        version: true,
+        inputs: true,
+        model: { select: { id: true, name: true } },
+        variants: {
+          select: { id: true, precision: true, method: true, status: true, reason: true, sha256: true, sizeBytes: true, measured: true },
+        },
+      },
     });
     if (!mv) return null;
     return {
-      modelId: mv.model.id, modelVersionId: mv.id, name: mv.model.name, version: mv.version, inputs: mv.inputs as InputSpec[],
+      modelId: mv.model.id,
+      modelVersionId: mv.id,
+      name: mv.model.name,
+      version: mv.version,
+      inputs: mv.inputs as InputSpec[],
       variants: mv.variants.map((v) => ({ ...v, measured: VariantMeasurementSchema.safeParse(v.measured).data ?? null })),
     };
   }
 
   /** Per device coming online without an assignment, so on the pg pool. */
   async scenarioModelVersion(scenario: Scenario): Promise<string | null> {
-    const res = await this.pool.query<{ modelVersionId: string | null }>('SELECT "modelVersionId"::text AS "modelVersionId" FROM "Policy" WHERE scenario = $1', [scenario]);
+    const res = await this.pool.query<{ modelVersionId: string | null }>(
+      'SELECT "modelVersionId"::text AS "modelVersionId" FROM "Policy" WHERE scenario = $1',
+      [scenario],
+    );
     return res.rows[0]?.modelVersionId ?? null;
   }
 
@@ -148,7 +200,9 @@ export class AssignmentRepository {
   async fleetLatency(variantIds: string[]): Promise<Map<string, Record<string, LatencyFigures & { windows: number }>>> {
     const out = new Map<string, Record<string, LatencyFigures & { windows: number }>>();
     if (variantIds.length === 0) return out;
-    const rows = await this.db.$queryRaw<{ variantId: string; hardwareClass: string; windows: bigint; p50: number; p95: number; p99: number }[]>`
+    const rows = await this.db.$queryRaw<
+      { variantId: string; hardwareClass: string; windows: bigint; p50: number; p95: number; p99: number }[]
+    >`
       SELECT t."variantId", hp."hardwareClass", count(*) AS windows,
              percentile_cont(0.5) WITHIN GROUP (ORDER BY t."latencyP50Ms") AS p50,
              percentile_cont(0.5) WITHIN GROUP (ORDER BY t."latencyP95Ms") AS p95,
@@ -180,13 +234,28 @@ export class AssignmentRepository {
   ): Promise<DesiredState[]> {
     // set-based: a fixed number of statements whatever the fleet size, on a pg client (see insertAssignments)
     return withTransaction(this.pool, async (client) => {
-      if (modelVersionId) await client.query(`UPDATE "Policy" SET "modelVersionId" = $2, "updatedAt" = now() AT TIME ZONE 'UTC' WHERE scenario = $1`, [scenario, modelVersionId]);
+      if (modelVersionId)
+        await client.query(`UPDATE "Policy" SET "modelVersionId" = $2, "updatedAt" = now() AT TIME ZONE 'UTC' WHERE scenario = $1`, [
+          scenario,
+          modelVersionId,
+        ]);
       const states = await insertAssignments(client, chosen, actor, build);
-      const audits: { actor: string; action: string; targetType: string; targetId: string; details: Record<string, unknown> }[] = refused.map((r) => ({
-        actor, action: 'assignment.refused', targetType: 'device', targetId: r.device.id, details: { scenario, modelVersionId, reason: r.reason },
-      }));
+      const audits: { actor: string; action: string; targetType: string; targetId: string; details: Record<string, unknown> }[] =
+        refused.map((r) => ({
+          actor,
+          action: 'assignment.refused',
+          targetType: 'device',
+          targetId: r.device.id,
+          details: { scenario, modelVersionId, reason: r.reason },
+        }));
       if (modelVersionId) {
-        audits.push({ actor, action: 'scenario.assign_model', targetType: 'scenario', targetId: scenario, details: { modelVersionId, assigned: states.length, refused: refused.length } });
+        audits.push({
+          actor,
+          action: 'scenario.assign_model',
+          targetType: 'scenario',
+          targetId: scenario,
+          details: { modelVersionId, assigned: states.length, refused: refused.length },
+        });
       }
       for (let i = 0; i < audits.length; i += 2_000) {
         await client.query(
@@ -208,7 +277,9 @@ export class AssignmentRepository {
   async refreshAssignments(cutoff: Date, actor: string, build: DesiredBuilder): Promise<DesiredState[]> {
     return this.db.$transaction(
       async (tx) => {
-        const [lock] = await tx.$queryRaw<{ ok: boolean }[]>`SELECT pg_try_advisory_xact_lock(hashtext('edge-fleet.manifest-refresh')) AS ok`;
+        const [lock] = await tx.$queryRaw<
+          { ok: boolean }[]
+        >`SELECT pg_try_advisory_xact_lock(hashtext('edge-fleet.manifest-refresh')) AS ok`;
         if (!lock?.ok) return [];
         const due = await tx.$queryRaw<{ deviceId: string; scenario: string; modelVariantId: string; reason: string }[]>`
           SELECT a."deviceId"::text AS "deviceId", d.scenario, a."modelVariantId"::text AS "modelVariantId", a.reason
@@ -242,12 +313,28 @@ export class AssignmentRepository {
     if (variantIds.length === 0) return new Map();
     const rows = await this.db.modelVariant.findMany({
       where: { id: { in: variantIds }, sha256: { not: null }, sizeBytes: { not: null } },
-      select: { id: true, precision: true, sha256: true, sizeBytes: true, modelVersion: { select: { id: true, version: true, inputs: true, model: { select: { id: true, name: true } } } } },
+      select: {
+        id: true,
+        precision: true,
+        sha256: true,
+        sizeBytes: true,
+        modelVersion: { select: { id: true, version: true, inputs: true, model: { select: { id: true, name: true } } } },
+      },
     });
     return new Map(
       rows.map((v) => [
         v.id,
-        { modelId: v.modelVersion.model.id, modelVersionId: v.modelVersion.id, variantId: v.id, name: v.modelVersion.model.name, version: v.modelVersion.version, precision: v.precision, sha256: v.sha256 ?? '', sizeBytes: v.sizeBytes ?? 0, inputs: v.modelVersion.inputs as InputSpec[] },
+        {
+          modelId: v.modelVersion.model.id,
+          modelVersionId: v.modelVersion.id,
+          variantId: v.id,
+          name: v.modelVersion.model.name,
+          version: v.modelVersion.version,
+          precision: v.precision,
+          sha256: v.sha256 ?? '',
+          sizeBytes: v.sizeBytes ?? 0,
+          inputs: v.modelVersion.inputs as InputSpec[],
+        },
       ]),
     );
   }
@@ -266,7 +353,10 @@ export class AssignmentRepository {
   }
 
   async latestDesired(deviceId: string): Promise<DesiredState | null> {
-    const res = await this.pool.query<{ desired: DesiredState }>('SELECT desired FROM "Assignment" WHERE "deviceId" = $1 ORDER BY version DESC LIMIT 1', [deviceId]);
+    const res = await this.pool.query<{ desired: DesiredState }>(
+      'SELECT desired FROM "Assignment" WHERE "deviceId" = $1 ORDER BY version DESC LIMIT 1',
+      [deviceId],
+    );
     return res.rows[0]?.desired ?? null;
   }
 
@@ -282,7 +372,11 @@ export class AssignmentRepository {
   /** The latest refusal recorded for a device, if it came after its latest assignment. */
   async latestRefusal(deviceId: string): Promise<{ at: string; reason: string } | null> {
     const [refusal, assignment] = await Promise.all([
-      this.db.auditEvent.findFirst({ where: { action: 'assignment.refused', targetType: 'device', targetId: deviceId }, orderBy: { id: 'desc' }, select: { at: true, details: true } }),
+      this.db.auditEvent.findFirst({
+        where: { action: 'assignment.refused', targetType: 'device', targetId: deviceId },
+        orderBy: { id: 'desc' },
+        select: { at: true, details: true },
+      }),
       this.db.assignment.findFirst({ where: { deviceId }, orderBy: { version: 'desc' }, select: { createdAt: true } }),
     ]);
     if (!refusal || (assignment && assignment.createdAt > refusal.at)) return null;
@@ -294,7 +388,18 @@ export class AssignmentRepository {
    * Stores a device's reported state unless a newer report is already stored: MQTT handlers run
    * concurrently, so two reports a few milliseconds apart may arrive here out of order.
    */
-  async saveReported(deviceId: string, r: { bootId: string; phase: string; appliedAssignmentVersion: number | null; activeVariantId: string | null; activeSha256: string | null; payload: unknown; reportedAt: Date }): Promise<void> {
+  async saveReported(
+    deviceId: string,
+    r: {
+      bootId: string;
+      phase: string;
+      appliedAssignmentVersion: number | null;
+      activeVariantId: string | null;
+      activeSha256: string | null;
+      payload: unknown;
+      reportedAt: Date;
+    },
+  ): Promise<void> {
     await this.pool.query(
       `INSERT INTO "ReportedState" ("deviceId", "bootId", "phase", "appliedAssignmentVersion", "activeVariantId", "activeSha256", "payload", "reportedAt", "receivedAt")
        VALUES ($1::uuid, $2, $3, $4, $5, $6, $7::jsonb, $8::timestamptz AT TIME ZONE 'UTC', now())
@@ -305,5 +410,4 @@ export class AssignmentRepository {
       [deviceId, r.bootId, r.phase, r.appliedAssignmentVersion, r.activeVariantId, r.activeSha256, JSON.stringify(r.payload), r.reportedAt],
     );
   }
-
 }

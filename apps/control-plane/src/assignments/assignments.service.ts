@@ -11,7 +11,6 @@ import { planAssignments, type DeviceDecision } from './assignment-planner.js';
 import { AssignmentRepository, type AssignableDevice, type VariantChoice } from './assignment.repository.js';
 import type { DesiredStateQueue } from './desired-state.queue.js';
 
-
 export interface DecisionView {
   deviceId: string;
   name: string;
@@ -38,9 +37,16 @@ export interface AssignmentSummary {
 function view(d: DeviceDecision): DecisionView {
   const a = d.decision.kind === 'assign' ? d.decision : null;
   return {
-    deviceId: d.device.id, name: d.device.name, hardwareClass: d.device.hardwareProfile.hardwareClass, outcome: d.decision.kind,
-    precision: a?.precision ?? null, variantId: a?.variantId ?? null, placement: a?.placement ?? null,
-    predictedLatencyMs: a?.predictedLatencyMs ?? null, latencySource: a?.latencySource ?? null, reason: d.decision.reason,
+    deviceId: d.device.id,
+    name: d.device.name,
+    hardwareClass: d.device.hardwareProfile.hardwareClass,
+    outcome: d.decision.kind,
+    precision: a?.precision ?? null,
+    variantId: a?.variantId ?? null,
+    placement: a?.placement ?? null,
+    predictedLatencyMs: a?.predictedLatencyMs ?? null,
+    latencySource: a?.latencySource ?? null,
+    reason: d.decision.reason,
   };
 }
 
@@ -61,33 +67,72 @@ export class AssignmentsService {
   }
 
   /** The full desired state of one device: Postgres keeps it, MQTT carries a retained copy. */
-  readonly build = (deviceId: string, version: number, scenario: Scenario, c: VariantChoice | null, reason: string, health: HealthTargets | null): DesiredState => {
+  readonly build = (
+    deviceId: string,
+    version: number,
+    scenario: Scenario,
+    c: VariantChoice | null,
+    reason: string,
+    health: HealthTargets | null,
+  ): DesiredState => {
     const issuedAt = new Date();
     const model = c
       ? {
-          modelId: c.modelId, modelVersionId: c.modelVersionId, variantId: c.variantId, name: c.name, version: c.version,
-          precision: PrecisionSchema.parse(c.precision), artifactUrl: `${this.config.publicUrl}/api/v1/artifacts/${c.sha256}`,
-          sha256: c.sha256, sizeBytes: c.sizeBytes, inputs: c.inputs,
+          modelId: c.modelId,
+          modelVersionId: c.modelVersionId,
+          variantId: c.variantId,
+          name: c.name,
+          version: c.version,
+          precision: PrecisionSchema.parse(c.precision),
+          artifactUrl: `${this.config.publicUrl}/api/v1/artifacts/${c.sha256}`,
+          sha256: c.sha256,
+          sizeBytes: c.sizeBytes,
+          inputs: c.inputs,
           manifest: this.signing.signManifest({
-            schema: 1, deviceId, modelVersionId: c.modelVersionId, variantId: c.variantId, precision: PrecisionSchema.parse(c.precision),
-            sha256: c.sha256, sizeBytes: c.sizeBytes, version, hardwareClasses: [],
-            issuedAt: issuedAt.toISOString(), expiresAt: new Date(issuedAt.getTime() + this.config.MANIFEST_TTL_SECONDS * 1_000).toISOString(),
+            schema: 1,
+            deviceId,
+            modelVersionId: c.modelVersionId,
+            variantId: c.variantId,
+            precision: PrecisionSchema.parse(c.precision),
+            sha256: c.sha256,
+            sizeBytes: c.sizeBytes,
+            version,
+            hardwareClasses: [],
+            issuedAt: issuedAt.toISOString(),
+            expiresAt: new Date(issuedAt.getTime() + this.config.MANIFEST_TTL_SECONDS * 1_000).toISOString(),
           }),
         }
       : null;
     return {
-      schema: 1, deviceId, assignmentVersion: version, issuedAt: issuedAt.toISOString(), scenario, reason, model,
-      runtime: { targetRateHz: this.config.DEVICE_RATE_HZ, windowSeconds: this.config.TELEMETRY_WINDOW_SECONDS, intraOpThreads: 1, ...(health ? { health } : {}) },
+      schema: 1,
+      deviceId,
+      assignmentVersion: version,
+      issuedAt: issuedAt.toISOString(),
+      scenario,
+      reason,
+      model,
+      runtime: {
+        targetRateHz: this.config.DEVICE_RATE_HZ,
+        windowSeconds: this.config.TELEMETRY_WINDOW_SECONDS,
+        intraOpThreads: 1,
+        ...(health ? { health } : {}),
+      },
     };
   };
 
   /** Which variant of the model version each device (all of this scenario) gets, with the reason; writes nothing. */
   async decide(scenario: Scenario, modelVersionId: string, devices: AssignableDevice[]): Promise<DeviceDecision[]> {
-    const [v, policy] = await Promise.all([this.repo.versionVariants(modelVersionId), this.policies.list().then((l) => l.find((p) => p.scenario === scenario))]);
+    const [v, policy] = await Promise.all([
+      this.repo.versionVariants(modelVersionId),
+      this.policies.list().then((l) => l.find((p) => p.scenario === scenario)),
+    ]);
     if (!v) throw new AppError('not_found', `model version ${modelVersionId} not found`);
     if (!policy) throw new AppError('not_found', `no policy for scenario ${scenario}`);
     const fleet: Map<string, VariantCandidate['fleet']> = await this.repo.fleetLatency(v.variants.map((x) => x.id));
-    return planAssignments(devices, policy, v, fleet, { referenceTops: this.config.REFERENCE_TOPS, requiredRateHz: this.config.DEVICE_RATE_HZ });
+    return planAssignments(devices, policy, v, fleet, {
+      referenceTops: this.config.REFERENCE_TOPS,
+      requiredRateHz: this.config.DEVICE_RATE_HZ,
+    });
   }
 
   private summary(scenario: Scenario, modelVersionId: string, decisions: DeviceDecision[]): AssignmentSummary {
@@ -111,7 +156,13 @@ export class AssignmentsService {
   async assignScenario(scenario: Scenario, modelVersionId: string, actor: string): Promise<AssignmentSummary> {
     const busy = await this.repo.devicesInActiveRollouts(scenario);
     if (busy.length > 0) {
-      throw new AppError('conflict', `${busy.length} device(s) of ${scenario} are in active rollout(s) ${[...new Set(busy.map((b) => b.rolloutId))].join(', ')} (${busy.slice(0, 10).map((b) => b.deviceId).join(', ')}${busy.length > 10 ? ', …' : ''}); finish or abort the rollout first`);
+      throw new AppError(
+        'conflict',
+        `${busy.length} device(s) of ${scenario} are in active rollout(s) ${[...new Set(busy.map((b) => b.rolloutId))].join(', ')} (${busy
+          .slice(0, 10)
+          .map((b) => b.deviceId)
+          .join(', ')}${busy.length > 10 ? ', …' : ''}); finish or abort the rollout first`,
+      );
     }
     const decisions = await this.decide(scenario, modelVersionId, await this.repo.scenarioDevices(scenario));
     const chosen = decisions.flatMap((d) => (d.choice ? [{ device: d.device, choice: d.choice, reason: d.decision.reason }] : []));

@@ -18,11 +18,23 @@ afterAll(async () => {
 
 /** The desired state retained for a device, read over MQTT as that device. */
 async function retainedDesired(id: string, secret: string): Promise<DesiredState> {
-  const client = await mqtt.connectAsync(h.config.mqttUrl, { clientId: id, username: id, password: secret, protocolVersion: 4, reconnectPeriod: 0 });
+  const client = await mqtt.connectAsync(h.config.mqttUrl, {
+    clientId: id,
+    username: id,
+    password: secret,
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+  });
   try {
-    const got = new Promise<DesiredState>((resolve) => client.on('message', (_t, payload) => resolve(JSON.parse(payload.toString()) as DesiredState)));
+    const got = new Promise<DesiredState>((resolve) =>
+      client.on('message', (_t, payload) => resolve(JSON.parse(payload.toString()) as DesiredState)),
+    );
     await client.subscribeAsync(topics.desired(id), { qos: 1 });
-    return await waitFor(() => Promise.race([got, new Promise<null>((r) => setTimeout(() => r(null), 200))]), 20_000, `desired state of ${id}`);
+    return await waitFor(
+      () => Promise.race([got, new Promise<null>((r) => setTimeout(() => r(null), 200))]),
+      20_000,
+      `desired state of ${id}`,
+    );
   } finally {
     await client.endAsync();
   }
@@ -37,9 +49,16 @@ describe('assignment at fleet scale', () => {
     const db = new pg.Client({ connectionString: h.dbUrl });
     await db.connect();
     const spec = hardwarePreset('cloud-cpu-node');
-    await db.query(`INSERT INTO "HardwareProfile" (id, "hardwareClass", accelerator, spec) VALUES ('bulk', $1, $2, $3)`, [spec.hardwareClass, spec.accelerator, spec]);
+    await db.query(`INSERT INTO "HardwareProfile" (id, "hardwareClass", accelerator, spec) VALUES ('bulk', $1, $2, $3)`, [
+      spec.hardwareClass,
+      spec.accelerator,
+      spec,
+    ]);
     const ids = Array.from({ length: n }, () => randomUUID());
-    await db.query(`INSERT INTO "Device" (id, name, scenario, "hardwareProfileId", "secretHash") SELECT id, 'bulk-' || id, 'data_analysis_agent', 'bulk', 'x' FROM unnest($1::uuid[]) AS id`, [ids]);
+    await db.query(
+      `INSERT INTO "Device" (id, name, scenario, "hardwareProfileId", "secretHash") SELECT id, 'bulk-' || id, 'data_analysis_agent', 'bulk', 'x' FROM unnest($1::uuid[]) AS id`,
+      [ids],
+    );
     const m = buildMlpClassifier({ seed: 6 });
     const form = new FormData();
     form.set('file', new Blob([Buffer.from(m.bytes)]), 'mlp.onnx');
@@ -47,10 +66,16 @@ describe('assignment at fleet scale', () => {
     form.set('version', '1');
     form.set('inputs', JSON.stringify(m.inputs));
     const v = (await (await h.api('/api/v1/models', { method: 'POST', body: form })).json()) as { id: string };
-    const res = await h.api('/api/v1/scenarios/data_analysis_agent/model', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ modelVersionId: v.id }) });
+    const res = await h.api('/api/v1/scenarios/data_analysis_agent/model', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ modelVersionId: v.id }),
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ assigned: n, refused: 0 });
-    const rows = await db.query<{ n: number; versions: number }>('SELECT count(*)::int AS n, count(DISTINCT "deviceId")::int AS versions FROM "Assignment" WHERE version = 1');
+    const rows = await db.query<{ n: number; versions: number }>(
+      'SELECT count(*)::int AS n, count(DISTINCT "deviceId")::int AS versions FROM "Assignment" WHERE version = 1',
+    );
     const devices = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM "Device" WHERE "assignmentVersion" = 1');
     expect(rows.rows[0]).toEqual({ n, versions: n });
     expect(devices.rows[0]?.n).toBe(n);
@@ -61,7 +86,11 @@ describe('assignment at fleet scale', () => {
     await db.query('UPDATE "Device" SET "secretHash" = $2 WHERE id = ANY($1::uuid[])', [sample, hashSecret(secret)]);
     await db.end();
     for (const id of sample) {
-      expect(await retainedDesired(id, secret)).toMatchObject({ deviceId: id, assignmentVersion: 1, model: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown } });
+      expect(await retainedDesired(id, secret)).toMatchObject({
+        deviceId: id,
+        assignmentVersion: 1,
+        model: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown },
+      });
     }
     first = ids[0] ?? '';
   });
@@ -72,13 +101,20 @@ describe('assignment at fleet scale', () => {
     const fresh = randomUUID();
     const secret = newSecret();
     try {
-      await db.query(`INSERT INTO "Device" (id, name, scenario, "hardwareProfileId", "secretHash") VALUES ($1, 'fresh', 'data_analysis_agent', 'bulk', $2)`, [fresh, hashSecret(secret)]);
+      await db.query(
+        `INSERT INTO "Device" (id, name, scenario, "hardwareProfileId", "secretHash") VALUES ($1, 'fresh', 'data_analysis_agent', 'bulk', $2)`,
+        [fresh, hashSecret(secret)],
+      );
       await db.query('UPDATE "Device" SET "secretHash" = $2 WHERE id = $1', [first, hashSecret(secret)]);
     } finally {
       await db.end();
     }
     await h.cp.app.get(AssignmentsService).republishMany([first, fresh]);
-    expect(await retainedDesired(fresh, secret)).toMatchObject({ deviceId: fresh, assignmentVersion: 1, model: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown } });
+    expect(await retainedDesired(fresh, secret)).toMatchObject({
+      deviceId: fresh,
+      assignmentVersion: 1,
+      model: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown },
+    });
     expect(await retainedDesired(first, secret)).toMatchObject({ deviceId: first, assignmentVersion: 1 });
   });
 });

@@ -65,7 +65,10 @@ describe('desired-state queue (BullMQ on real Redis)', () => {
     await q.start();
     const [a, b] = [randomUUID(), randomUUID()];
     const t0 = Date.now();
-    await q.enqueue([{ deviceId: a, assignmentVersion: 2, delayMs: 600 }, { deviceId: b, assignmentVersion: 2, delayMs: 1_200 }]);
+    await q.enqueue([
+      { deviceId: a, assignmentVersion: 2, delayMs: 600 },
+      { deviceId: b, assignmentVersion: 2, delayMs: 1_200 },
+    ]);
     await waitFor(() => Promise.resolve(at.size === 2), 15_000, 'delayed publishes');
     expect((at.get(a) ?? 0) - t0).toBeGreaterThanOrEqual(600);
     expect((at.get(b) ?? 0) - t0).toBeGreaterThanOrEqual(1_200);
@@ -74,11 +77,21 @@ describe('desired-state queue (BullMQ on real Redis)', () => {
 
   it('refuses to start on a Redis that evicts keys', async () => {
     const port = await freePort();
-    const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'allkeys-lru'], { stdio: 'ignore' });
+    const server = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'allkeys-lru'],
+      { stdio: 'ignore' },
+    );
     servers.push(server);
     const url = `redis://127.0.0.1:${port}`;
     await waitFor(() => redisAnswers(url), 10_000, 'redis up');
-    const q = new DesiredStateQueue({ redisUrl: url, prefix: 'ef-evict', log, publishLatest: () => Promise.resolve(), publishLatestMany: () => Promise.resolve() });
+    const q = new DesiredStateQueue({
+      redisUrl: url,
+      prefix: 'ef-evict',
+      log,
+      publishLatest: () => Promise.resolve(),
+      publishLatestMany: () => Promise.resolve(),
+    });
     await expect(q.start()).rejects.toThrow(/maxmemory-policy is "allkeys-lru".*noeviction/);
     await q.stop();
   });

@@ -41,7 +41,12 @@ export class DesiredStateQueue {
       prefix: o.prefix,
       concurrency: o.concurrency ?? 50,
       handle: (job) => ('devices' in job ? o.publishLatestMany(job.devices.map((d) => d.deviceId)) : o.publishLatest(job.deviceId)),
-      defaults: { attempts: 10, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: { age: 3_600, count: 10_000 }, removeOnFail: { age: 86_400 } },
+      defaults: {
+        attempts: 10,
+        backoff: { type: 'exponential', delay: 500 },
+        removeOnComplete: { age: 3_600, count: 10_000 },
+        removeOnFail: { age: 86_400 },
+      },
       log: o.log,
     });
   }
@@ -57,10 +62,16 @@ export class DesiredStateQueue {
     for (let i = 0; i < now.length; i += PUBLISH_BATCH) {
       const devices = now.slice(i, i + PUBLISH_BATCH);
       // the id names exactly this set of (device, version) pairs
-      const id = devices.length === 1 ? `desired-${devices[0]?.deviceId}-${devices[0]?.assignmentVersion}` : `desired-batch-${sha256Hex(devices.map((d) => `${d.deviceId}:${d.assignmentVersion}`).join(','))}`;
+      const id =
+        devices.length === 1
+          ? `desired-${devices[0]?.deviceId}-${devices[0]?.assignmentVersion}`
+          : `desired-batch-${sha256Hex(devices.map((d) => `${d.deviceId}:${d.assignmentVersion}`).join(','))}`;
       batches.push({ id, data: devices.length === 1 && devices[0] ? devices[0] : { devices } });
     }
-    return this.queue.enqueue([...batches, ...delayed.map(({ delayMs, ...data }) => ({ id: `desired-${data.deviceId}-${data.assignmentVersion}`, data, delayMs }))]);
+    return this.queue.enqueue([
+      ...batches,
+      ...delayed.map(({ delayMs, ...data }) => ({ id: `desired-${data.deviceId}-${data.assignmentVersion}`, data, delayMs })),
+    ]);
   }
 
   stop(): Promise<void> {

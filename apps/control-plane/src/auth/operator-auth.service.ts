@@ -31,7 +31,10 @@ export class OperatorAuthService {
    */
   async ensureBootstrapToken(): Promise<string> {
     const file = path.join(this.config.dataDir, OPERATOR_TOKEN_FILE);
-    const existing = await readFile(file, 'utf8').then((s) => s.trim(), () => null);
+    const existing = await readFile(file, 'utf8').then(
+      (s) => s.trim(),
+      () => null,
+    );
     if (existing && (await this.tokens.findActive(sha256Hex(existing)))) return existing;
     const token = `eft_op_${newSecret()}`;
     await this.tokens.create('bootstrap admin', sha256Hex(token), 'admin');

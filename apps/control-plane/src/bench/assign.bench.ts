@@ -18,7 +18,11 @@ try {
   const db = new pg.Client({ connectionString: h.dbUrl });
   await db.connect();
   const spec = hardwarePreset('robot-npu-arm');
-  await db.query(`INSERT INTO "HardwareProfile" (id, "hardwareClass", accelerator, spec) VALUES ('bench', $1, $2, $3)`, [spec.hardwareClass, spec.accelerator, spec]);
+  await db.query(`INSERT INTO "HardwareProfile" (id, "hardwareClass", accelerator, spec) VALUES ('bench', $1, $2, $3)`, [
+    spec.hardwareClass,
+    spec.accelerator,
+    spec,
+  ]);
   const ids = Array.from({ length: n }, () => randomUUID());
   const t0 = performance.now();
   await db.query(
@@ -34,7 +38,11 @@ try {
   form.set('inputs', JSON.stringify(m.inputs));
   const v = (await (await h.api('/api/v1/models', { method: 'POST', body: form })).json()) as { id: string };
   const t1 = performance.now();
-  const res = await h.api('/api/v1/scenarios/robotic_manipulation/model', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ modelVersionId: v.id }) });
+  const res = await h.api('/api/v1/scenarios/robotic_manipulation/model', {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ modelVersionId: v.id }),
+  });
   const putMs = performance.now() - t1;
   const body = (await res.json()) as { assigned: number };
   const rows = ((await db.query('SELECT count(*)::int AS n FROM "Assignment"')).rows[0] as { n: number }).n;

@@ -33,7 +33,10 @@ async function list(query: string): Promise<Page> {
 /** Devices inserted by SQL (enrollment is tested elsewhere), one millisecond apart, named prefix-000000… */
 async function insertDevices(n: number, scenario: string, prefix: string, status = 'offline'): Promise<void> {
   const spec = hardwarePreset('cloud-cpu-node');
-  await db.query('INSERT INTO "HardwareProfile" (id, "hardwareClass", accelerator, spec) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING', ['list-test', spec.hardwareClass, spec.accelerator, JSON.stringify(spec)]);
+  await db.query(
+    'INSERT INTO "HardwareProfile" (id, "hardwareClass", accelerator, spec) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING',
+    ['list-test', spec.hardwareClass, spec.accelerator, JSON.stringify(spec)],
+  );
   await db.query(
     `INSERT INTO "Device" (id, name, scenario, status, "hardwareProfileId", "secretHash", "enrolledAt")
      SELECT gen_random_uuid(), $1 || lpad(g::text, 6, '0'), $2, $3, 'list-test', 'scrypt$x', now() + g * interval '1 millisecond'
@@ -86,7 +89,8 @@ describe('device list', () => {
     );
     const input = encodeURIComponent(JSON.stringify({ scenario: 'robotic_manipulation', pageSize: 2 }));
     const res = await fetch(`${h.cp.url}/trpc/devices.list?input=${input}`, { headers: { authorization: `Bearer ${h.cp.operatorToken}` } });
-    const items = ((await res.json()) as { result: { data: { items: { id: string; latest: { p99: number; errors: number } | null }[] } } }).result.data.items;
+    const items = ((await res.json()) as { result: { data: { items: { id: string; latest: { p99: number; errors: number } | null }[] } } })
+      .result.data.items;
     expect(items.map((d) => d.id)).toEqual([a?.id, b?.id]);
     expect(items[0]?.latest).toMatchObject({ p99: 3, errors: 0 });
     expect(items[1]?.latest).toBeNull();
@@ -101,7 +105,11 @@ describe('device list', () => {
   });
 
   it('refuses a forged cursor and page with a cursor, naming the parameter', async () => {
-    for (const q of ['after=bm90LWEtY3Vyc29y', `after=${Buffer.from('2026-01-01T00:00:00.000Z|1; DROP TABLE').toString('base64url')}`, 'after=x&page=2']) {
+    for (const q of [
+      'after=bm90LWEtY3Vyc29y',
+      `after=${Buffer.from('2026-01-01T00:00:00.000Z|1; DROP TABLE').toString('base64url')}`,
+      'after=x&page=2',
+    ]) {
       const res = await h.api(`/api/v1/devices?${q}`);
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/after/);
@@ -122,7 +130,16 @@ describe('device list', () => {
     expect((await list('scenario=autonomous_driving&status=online')).total).toBe(3);
     // and an enrolment through the API shows in a small filter's total on the next request
     const t = (await (await jsonPost(h, '/api/v1/enrollment-tokens', { scenario: 'autonomous_driving' })).json()) as { token: string };
-    expect((await jsonPost(h, '/api/v1/devices/enroll', { token: t.token, name: 'fresh', hardwareProfile: hardwarePreset('cloud-cpu-node') }, false)).status).toBe(201);
+    expect(
+      (
+        await jsonPost(
+          h,
+          '/api/v1/devices/enroll',
+          { token: t.token, name: 'fresh', hardwareProfile: hardwarePreset('cloud-cpu-node') },
+          false,
+        )
+      ).status,
+    ).toBe(201);
     expect((await list('scenario=autonomous_driving&status=pending')).total).toBe(1);
     await new Promise((r) => setTimeout(r, 5_100));
     const later = await list('scenario=autonomous_driving&pageSize=1');

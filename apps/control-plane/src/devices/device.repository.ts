@@ -199,8 +199,11 @@ export class DeviceRepository {
       // the page is picked from Device alone (an index-only scan on the list's index) and only its
       // rows are joined: joining first sorted every matching device's wide row, 24 ms vs 2 ms at 100k
       this.pool.query<DeviceSummaryRow>(
-        prepared(`WITH page AS (SELECT d.id FROM "Device" d ${whereOf(where)} ORDER BY d."enrolledAt", d.id ${paging})
-         ${SUMMARY_SQL} JOIN page ON page.id = d.id ORDER BY d."enrolledAt", d.id`, params),
+        prepared(
+          `WITH page AS (SELECT d.id FROM "Device" d ${whereOf(where)} ORDER BY d."enrolledAt", d.id ${paging})
+         ${SUMMARY_SQL} JOIN page ON page.id = d.id ORDER BY d."enrolledAt", d.id`,
+          params,
+        ),
       ),
       this.total(filter, filterParams),
     ]);
@@ -222,7 +225,9 @@ export class DeviceRepository {
     const entry = this.totals.get(key);
     if (entry?.value && Date.now() - entry.value.at.getTime() < TOTAL_CACHE_MS) return entry.value;
     if (entry?.pending) return entry.pending;
-    const capped = await this.pool.query<{ n: number }>(prepared(`SELECT count(*)::int AS n FROM (SELECT 1 FROM "Device" d ${filter} LIMIT ${EXACT_TOTAL_LIMIT + 1}) s`, params));
+    const capped = await this.pool.query<{ n: number }>(
+      prepared(`SELECT count(*)::int AS n FROM (SELECT 1 FROM "Device" d ${filter} LIMIT ${EXACT_TOTAL_LIMIT + 1}) s`, params),
+    );
     const n = capped.rows[0]?.n ?? 0;
     if (n <= EXACT_TOTAL_LIMIT) return { total: n, at: new Date() };
     const pending = this.countAll(filter, params).then(
@@ -253,7 +258,9 @@ export class DeviceRepository {
 
   /** Per CONNECT, so on the pg pool (see findActive in ApiTokenRepository). */
   async credentials(id: string): Promise<{ secretHash: string; status: string } | null> {
-    const res = await this.pool.query<{ secretHash: string; status: string }>('SELECT "secretHash", status FROM "Device" WHERE id = $1', [id]);
+    const res = await this.pool.query<{ secretHash: string; status: string }>('SELECT "secretHash", status FROM "Device" WHERE id = $1', [
+      id,
+    ]);
     return res.rows[0] ?? null;
   }
 

@@ -98,7 +98,11 @@ export class DevicesService {
       new Date(),
     );
     // a device enrolled into an active rollout's target joins its current wave; enrollment stands either way
-    await this.rollouts.joinIfTargeted(deviceId).catch((e: unknown) => this.log.warn('enrolled device could not join its rollout', { deviceId, error: e instanceof Error ? e.message : String(e) }));
+    await this.rollouts
+      .joinIfTargeted(deviceId)
+      .catch((e: unknown) =>
+        this.log.warn('enrolled device could not join its rollout', { deviceId, error: e instanceof Error ? e.message : String(e) }),
+      );
     return {
       deviceId,
       deviceSecret,

@@ -22,13 +22,23 @@ async function token(body: Record<string, unknown> = { scenario: 'robotic_manipu
 describe('enrollment', () => {
   it('turns a token into a device with its hardware profile, and stores only a hash of the secret', async () => {
     const t = await token({ scenario: 'robotic_manipulation', labels: { site: 'lab-1' } });
-    const res = await jsonPost(h, '/api/v1/devices/enroll', { token: t, name: 'arm-1', hardwareProfile: hardwarePreset('robot-npu-arm') }, false);
+    const res = await jsonPost(
+      h,
+      '/api/v1/devices/enroll',
+      { token: t, name: 'arm-1', hardwareProfile: hardwarePreset('robot-npu-arm') },
+      false,
+    );
     expect(res.status).toBe(201);
     const e = (await res.json()) as EnrollResponse;
     expect(e.scenario).toBe('robotic_manipulation');
     expect(e.mqtt.username).toBe(e.deviceId);
 
-    const dev = (await (await h.api(`/api/v1/devices/${e.deviceId}`)).json()) as { name: string; hardwareClass: string; labels: unknown; status: string };
+    const dev = (await (await h.api(`/api/v1/devices/${e.deviceId}`)).json()) as {
+      name: string;
+      hardwareClass: string;
+      labels: unknown;
+      status: string;
+    };
     expect(dev).toMatchObject({ name: 'arm-1', hardwareClass: 'edge-npu-10t', labels: { site: 'lab-1' }, status: 'pending' });
 
     const c = new pg.Client({ connectionString: h.dbUrl });
@@ -48,7 +58,8 @@ describe('enrollment', () => {
     const legacy = `scrypt$16384$8$1$${salt.toString('base64url')}$${key.toString('base64url')}`;
     const c = new pg.Client({ connectionString: h.dbUrl });
     await c.connect();
-    const stored = async () => (await c.query<{ secretHash: string }>('SELECT "secretHash" FROM "Device" WHERE id = $1', [e.deviceId])).rows[0]?.secretHash;
+    const stored = async () =>
+      (await c.query<{ secretHash: string }>('SELECT "secretHash" FROM "Device" WHERE id = $1', [e.deviceId])).rows[0]?.secretHash;
     try {
       await c.query('UPDATE "Device" SET "secretHash" = $2 WHERE id = $1', [e.deviceId, legacy]);
       await expect(connectDevice(h, e, { password: 'y'.repeat(43) })).rejects.toThrow(/Not authorized|Bad username or password/);
@@ -67,7 +78,9 @@ describe('enrollment', () => {
   it('enrolls devices with the same new hardware at the same moment (an upsert on the profile once raced to a 500)', async () => {
     const profile = { ...hardwarePreset('edge-gpu-kiosk'), name: 'Kiosk, new board revision' };
     const tokens = await Promise.all(Array.from({ length: 8 }, () => token()));
-    const results = await Promise.all(tokens.map((t) => jsonPost(h, '/api/v1/devices/enroll', { token: t, hardwareProfile: profile }, false)));
+    const results = await Promise.all(
+      tokens.map((t) => jsonPost(h, '/api/v1/devices/enroll', { token: t, hardwareProfile: profile }, false)),
+    );
     expect(results.map((r) => r.status)).toEqual(Array.from({ length: 8 }, () => 201));
   });
 
@@ -83,15 +96,27 @@ describe('enrollment', () => {
   });
 
   it('refuses an unknown token and a bad hardware profile with messages that name the problem', async () => {
-    const bad = await jsonPost(h, '/api/v1/devices/enroll', { token: 'x'.repeat(40), hardwareProfile: hardwarePreset('edge-gpu-kiosk') }, false);
+    const bad = await jsonPost(
+      h,
+      '/api/v1/devices/enroll',
+      { token: 'x'.repeat(40), hardwareProfile: hardwarePreset('edge-gpu-kiosk') },
+      false,
+    );
     expect(bad.status).toBe(401);
     expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/not valid/);
     const t = await token();
-    const wrong = await jsonPost(h, '/api/v1/devices/enroll', { token: t, hardwareProfile: { ...hardwarePreset('edge-gpu-kiosk'), tops: -1 } }, false);
+    const wrong = await jsonPost(
+      h,
+      '/api/v1/devices/enroll',
+      { token: t, hardwareProfile: { ...hardwarePreset('edge-gpu-kiosk'), tops: -1 } },
+      false,
+    );
     expect(wrong.status).toBe(400);
     expect(((await wrong.json()) as { error: { message: string } }).error.message).toMatch(/hardwareProfile\.tops/);
     // the token was not consumed by the rejected request
-    expect((await jsonPost(h, '/api/v1/devices/enroll', { token: t, hardwareProfile: hardwarePreset('edge-gpu-kiosk') }, false)).status).toBe(201);
+    expect(
+      (await jsonPost(h, '/api/v1/devices/enroll', { token: t, hardwareProfile: hardwarePreset('edge-gpu-kiosk') }, false)).status,
+    ).toBe(201);
   });
 
   it('requires an operator token on operator routes, and pages and filters the device list', async () => {
@@ -99,9 +124,21 @@ describe('enrollment', () => {
     expect((await fetch(`${h.cp.url}/api/v1/devices`, { headers: { authorization: 'Bearer not-a-real-token-000000' } })).status).toBe(401);
     const t = await token({ scenario: 'data_analysis_agent', maxUses: 3 });
     for (let i = 0; i < 3; i++) {
-      expect((await jsonPost(h, '/api/v1/devices/enroll', { token: t, name: `cloud-${i}`, hardwareProfile: hardwarePreset('cloud-cpu-node') }, false)).status).toBe(201);
+      expect(
+        (
+          await jsonPost(
+            h,
+            '/api/v1/devices/enroll',
+            { token: t, name: `cloud-${i}`, hardwareProfile: hardwarePreset('cloud-cpu-node') },
+            false,
+          )
+        ).status,
+      ).toBe(201);
     }
-    const page = (await (await h.api('/api/v1/devices?scenario=data_analysis_agent&pageSize=2&page=2')).json()) as { items: { name: string }[]; total: number };
+    const page = (await (await h.api('/api/v1/devices?scenario=data_analysis_agent&pageSize=2&page=2')).json()) as {
+      items: { name: string }[];
+      total: number;
+    };
     expect(page.total).toBe(3);
     expect(page.items.map((d) => d.name)).toEqual(['cloud-2']);
     const badQuery = await h.api('/api/v1/devices?scenario=mining');

@@ -40,7 +40,11 @@ export class FleetService {
     const page = await this.devices.list(q);
     const ids = page.items.map((d) => d.id);
     const variantIds = page.items.flatMap((d) => (d.reported?.activeVariantId ? [d.reported.activeVariantId] : []));
-    const [latest, variants, reasons] = await Promise.all([this.telemetry.latestFor(ids), this.policies.variantsByIds(variantIds), this.assignments.latestReasons(ids)]);
+    const [latest, variants, reasons] = await Promise.all([
+      this.telemetry.latestFor(ids),
+      this.policies.variantsByIds(variantIds),
+      this.assignments.latestReasons(ids),
+    ]);
     return {
       ...page,
       items: page.items.map((d) => ({
@@ -73,7 +77,14 @@ export class FleetService {
             assignmentVersion: desired.assignmentVersion,
             issuedAt: desired.issuedAt,
             reason: desired.reason,
-            model: desired.model ? { name: desired.model.name, version: desired.model.version, precision: desired.model.precision, sha256: desired.model.sha256 } : null,
+            model: desired.model
+              ? {
+                  name: desired.model.name,
+                  version: desired.model.version,
+                  precision: desired.model.precision,
+                  sha256: desired.model.sha256,
+                }
+              : null,
           }
         : null,
     };

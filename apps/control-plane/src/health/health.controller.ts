@@ -11,7 +11,10 @@ async function probe(fn: () => Promise<unknown>, timeoutMs = 2_000): Promise<boo
   const timeout = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), timeoutMs);
   });
-  const ok = fn().then(() => true, () => false);
+  const ok = fn().then(
+    () => true,
+    () => false,
+  );
   const result = await Promise.race([ok, timeout]);
   clearTimeout(timer);
   return result;

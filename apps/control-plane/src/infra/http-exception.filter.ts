@@ -3,7 +3,15 @@ import type { Response } from 'express';
 import { AppError } from '../errors.js';
 import type { Logger } from './logger.js';
 
-const CODE_BY_STATUS: Record<number, string> = { 400: 'invalid_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 413: 'payload_too_large', 503: 'unavailable' };
+const CODE_BY_STATUS: Record<number, string> = {
+  400: 'invalid_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  413: 'payload_too_large',
+  503: 'unavailable',
+};
 
 /** Translates every error once, at the HTTP edge, into `{ error: { code, message } }`. */
 @Catch()
@@ -27,7 +35,9 @@ export class HttpErrorFilter implements ExceptionFilter {
     const code = typeof e === 'object' && e !== null && 'code' in e ? String(e.code) : '';
     const dbDown =
       ['P1001', 'P1002', 'P1017', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03'].includes(code) ||
-      /ECONNREFUSED|ECONNRESET|Connection terminated|connect ETIMEDOUT|DatabaseNotReachable|Can't reach database server|timeout exceeded when trying to connect|the database system is (starting up|shutting down)/i.test(msg);
+      /ECONNREFUSED|ECONNRESET|Connection terminated|connect ETIMEDOUT|DatabaseNotReachable|Can't reach database server|timeout exceeded when trying to connect|the database system is (starting up|shutting down)/i.test(
+        msg,
+      );
     this.log.error('request failed', { error: msg });
     res
       .status(dbDown ? 503 : 500)

@@ -8,7 +8,9 @@ export async function assertNoEviction(redis: Redis): Promise<void> {
   const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
   const policy = reply[1];
   if (policy && policy !== 'noeviction') {
-    throw new Error(`Redis maxmemory-policy is "${policy}"; the job queue needs "noeviction" (set it with CONFIG SET maxmemory-policy noeviction)`);
+    throw new Error(
+      `Redis maxmemory-policy is "${policy}"; the job queue needs "noeviction" (set it with CONFIG SET maxmemory-policy noeviction)`,
+    );
   }
 }
 
@@ -43,7 +45,11 @@ export class JobQueue<S extends z.ZodType> {
     this.queue = new Queue(this.o.queue, { connection, prefix: this.o.prefix });
     const workerConnection = connection.duplicate();
     this.connections.push(workerConnection);
-    this.worker = new Worker(this.o.queue, (job: Job) => this.process(job), { connection: workerConnection, prefix: this.o.prefix, concurrency: this.o.concurrency });
+    this.worker = new Worker(this.o.queue, (job: Job) => this.process(job), {
+      connection: workerConnection,
+      prefix: this.o.prefix,
+      concurrency: this.o.concurrency,
+    });
     this.worker.on('failed', (job, err) => this.o.log.warn(`${this.o.queue} job failed`, { jobId: job?.id, error: err.message }));
   }
 

@@ -18,7 +18,10 @@ afterAll(async () => {
 
 async function schemaDump(url: string): Promise<string> {
   const { stdout } = await run('pg_dump', ['--schema-only', '--no-owner', '--no-privileges', '--exclude-table=_prisma_migrations', url]);
-  return stdout.split('\n').filter((l) => !l.startsWith('--') && !l.startsWith('\\restrict') && !l.startsWith('\\unrestrict')).join('\n');
+  return stdout
+    .split('\n')
+    .filter((l) => !l.startsWith('--') && !l.startsWith('\\restrict') && !l.startsWith('\\unrestrict'))
+    .join('\n');
 }
 
 describe('database schema', () => {
@@ -26,7 +29,11 @@ describe('database schema', () => {
     const migrated = await freshDatabase('ef_drift_m');
     cleanups.push(migrated.drop);
     await migrate(migrated.url, new Logger('test', 'warn')); // deploy on a migrated copy is a no-op: proves it is idempotent
-    const { stdout: sql } = await run(path.join(APP, 'node_modules/.bin/prisma'), ['migrate', 'diff', '--from-empty', '--to-schema-datamodel', '../../prisma/schema.prisma', '--script'], { cwd: APP, env: { ...process.env, DATABASE_URL: migrated.url } });
+    const { stdout: sql } = await run(
+      path.join(APP, 'node_modules/.bin/prisma'),
+      ['migrate', 'diff', '--from-empty', '--to-schema-datamodel', '../../prisma/schema.prisma', '--script'],
+      { cwd: APP, env: { ...process.env, DATABASE_URL: migrated.url } },
+    );
     const u = new URL(ADMIN_URL);
     u.pathname = `/ef_drift_s_${Date.now().toString(36)}`;
     await ensureDatabase(u.toString());
@@ -48,7 +55,11 @@ describe('database schema', () => {
     cleanups.push(db.drop);
     const c = new pg.Client({ connectionString: db.url });
     await c.connect();
-    const rows = (await c.query('SELECT scenario, tier, "latencyTargetMs", "latencyPercentile", location, "precisionOrder", "memoryPlacement", "errorRateMax", "powerBudgetW", "accuracyFloor" FROM "Policy"')).rows as Record<string, unknown>[];
+    const rows = (
+      await c.query(
+        'SELECT scenario, tier, "latencyTargetMs", "latencyPercentile", location, "precisionOrder", "memoryPlacement", "errorRateMax", "powerBudgetW", "accuracyFloor" FROM "Policy"',
+      )
+    ).rows as Record<string, unknown>[];
     await c.end();
     const sorted = [...DEFAULT_POLICIES].sort((a, b) => a.scenario.localeCompare(b.scenario));
     expect(rows.sort((a, b) => String(a.scenario).localeCompare(String(b.scenario)))).toEqual(sorted);

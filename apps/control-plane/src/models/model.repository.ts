@@ -38,7 +38,10 @@ const versionSelect = {
   calibrationSha256: true,
   createdAt: true,
   model: { select: { id: true, name: true } },
-  variants: { select: { id: true, precision: true, method: true, sha256: true, sizeBytes: true, status: true, reason: true, measured: true }, orderBy: { createdAt: 'asc' } },
+  variants: {
+    select: { id: true, precision: true, method: true, sha256: true, sizeBytes: true, status: true, reason: true, measured: true },
+    orderBy: { createdAt: 'asc' },
+  },
   policies: { select: { scenario: true } },
 } satisfies Prisma.ModelVersionSelect;
 
@@ -51,7 +54,10 @@ export class ModelRepository {
   async createVersion(v: NewModelVersion): Promise<ModelVersionRow> {
     return this.db.$transaction(async (tx) => {
       const model = await tx.model.upsert({ where: { name: v.name }, create: { name: v.name }, update: {}, select: { id: true } });
-      const clash = await tx.modelVersion.findUnique({ where: { modelId_version: { modelId: model.id, version: v.version } }, select: { id: true } });
+      const clash = await tx.modelVersion.findUnique({
+        where: { modelId_version: { modelId: model.id, version: v.version } },
+        select: { id: true },
+      });
       if (clash) throw new AppError('conflict', `model ${v.name} already has a version ${v.version}`);
       const created = await tx.modelVersion.create({
         data: {
@@ -90,22 +96,52 @@ export class ModelRepository {
   }
 
   /** What the variant builder needs; `pending` is false once every variant has an outcome. */
-  async versionForBuild(id: string): Promise<{ fp32Sha256: string; inputs: InputSpec[]; calibrationSha256: string | null; pending: boolean } | null> {
-    const v = await this.db.modelVersion.findUnique({ where: { id }, select: { inputs: true, calibrationSha256: true, variants: { select: { method: true, status: true, sha256: true } } } });
+  async versionForBuild(
+    id: string,
+  ): Promise<{ fp32Sha256: string; inputs: InputSpec[]; calibrationSha256: string | null; pending: boolean } | null> {
+    const v = await this.db.modelVersion.findUnique({
+      where: { id },
+      select: { inputs: true, calibrationSha256: true, variants: { select: { method: true, status: true, sha256: true } } },
+    });
     const fp32 = v?.variants.find((x) => x.method === 'fp32');
     if (!v || !fp32?.sha256) return null;
-    return { fp32Sha256: fp32.sha256, inputs: v.inputs as InputSpec[], calibrationSha256: v.calibrationSha256, pending: v.variants.some((x) => x.status === 'building') };
+    return {
+      fp32Sha256: fp32.sha256,
+      inputs: v.inputs as InputSpec[],
+      calibrationSha256: v.calibrationSha256,
+      pending: v.variants.some((x) => x.status === 'building'),
+    };
   }
 
   /** Records the builder's outcome for every method, and the FP32 baseline's measurement. */
   async saveBuild(id: string, fp32Measured: Prisma.InputJsonValue, variants: BuiltVariant[]): Promise<void> {
     await this.db.$transaction(async (tx) => {
-      await tx.modelVariant.update({ where: { modelVersionId_method: { modelVersionId: id, method: 'fp32' } }, data: { measured: fp32Measured } });
+      await tx.modelVariant.update({
+        where: { modelVersionId_method: { modelVersionId: id, method: 'fp32' } },
+        data: { measured: fp32Measured },
+      });
       for (const b of variants) {
-        const data = { precision: b.precision, status: b.status, reason: b.reason, sha256: b.sha256, sizeBytes: b.sizeBytes, measured: b.measured ?? Prisma.JsonNull };
-        await tx.modelVariant.upsert({ where: { modelVersionId_method: { modelVersionId: id, method: b.method } }, create: { modelVersionId: id, method: b.method, ...data }, update: data });
+        const data = {
+          precision: b.precision,
+          status: b.status,
+          reason: b.reason,
+          sha256: b.sha256,
+          sizeBytes: b.sizeBytes,
+          measured: b.measured ?? Prisma.JsonNull,
+        };
+        await tx.modelVariant.upsert({
+          where: { modelVersionId_method: { modelVersionId: id, method: b.method } },
+          create: { modelVersionId: id, method: b.method, ...data },
+          update: data,
+        });
       }
-      await appendAudit(tx, { actor: 'system', action: 'model_version.variants_built', targetType: 'model_version', targetId: id, details: { variants: variants.map((b) => ({ method: b.method, status: b.status, reason: b.reason })) } });
+      await appendAudit(tx, {
+        actor: 'system',
+        action: 'model_version.variants_built',
+        targetType: 'model_version',
+        targetId: id,
+        details: { variants: variants.map((b) => ({ method: b.method, status: b.status, reason: b.reason })) },
+      });
     });
   }
 

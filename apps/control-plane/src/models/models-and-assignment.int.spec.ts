@@ -15,7 +15,12 @@ afterAll(async () => {
   await h.close();
 });
 
-interface Version { id: string; name: string; version: string; variants: { precision: string; sha256: string; sizeBytes: number }[] }
+interface Version {
+  id: string;
+  name: string;
+  version: string;
+  variants: { precision: string; sha256: string; sizeBytes: number }[];
+}
 
 async function upload(bytes: Uint8Array, name: string, version: string, inputs: InputSpec[] | string): Promise<Response> {
   const form = new FormData();
@@ -52,7 +57,9 @@ describe('model registry', () => {
 
   it('refuses a file that is not ONNX, and stores nothing', async () => {
     const before = await modelCount();
-    const res = await upload(new TextEncoder().encode('definitely not a protobuf'), 'junk', '1', [{ name: 'input', dtype: 'float32', shape: [1, 4] }]);
+    const res = await upload(new TextEncoder().encode('definitely not a protobuf'), 'junk', '1', [
+      { name: 'input', dtype: 'float32', shape: [1, 4] },
+    ]);
     expect(res.status).toBe(422);
     expect(await errorOf(res)).toMatch(/not a loadable ONNX model/);
     expect(await modelCount()).toBe(before);
@@ -106,7 +113,9 @@ describe('model registry', () => {
     expect(await errorOf(unknown)).toMatch(/unknown input\(s\): pixels/);
     expect((await send('{nope')).status).toBe(400);
     expect(await modelCount()).toBe(before);
-    const good = await send(JSON.stringify({ input: [Array.from({ length: 64 }, (_, i) => i / 64), Array.from({ length: 64 }, () => 0.5)] }));
+    const good = await send(
+      JSON.stringify({ input: [Array.from({ length: 64 }, (_, i) => i / 64), Array.from({ length: 64 }, () => 0.5)] }),
+    );
     expect(good.status).toBe(201);
     expect(((await good.json()) as { calibration: string }).calibration).toBe('uploaded');
   });
@@ -121,13 +130,22 @@ describe('scenario assignment', () => {
     const c = await connectDevice(h, e);
     await c.subscribeAsync(topics.desired(e.deviceId), { qos: 1 });
     const got = nextDesired(c, e.deviceId);
-    const res = await h.api('/api/v1/scenarios/customer_support_agent/model', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ modelVersionId: v.id }) });
+    const res = await h.api('/api/v1/scenarios/customer_support_agent/model', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ modelVersionId: v.id }),
+    });
     expect(res.status).toBe(200);
     const summary = (await res.json()) as { assigned: number; decisions: { reason: string }[] };
     expect(summary.assigned).toBe(1);
     expect(summary.decisions[0]?.reason).toMatch(/^fp32 in SRAM: p99 .* ≤ 50 ms \(predicted: reference p99/);
     const d = await got;
-    expect(d).toMatchObject({ deviceId: e.deviceId, assignmentVersion: 1, scenario: 'customer_support_agent', model: { name: 'classifier', version: '2.0.0', precision: 'fp32', sha256: v.variants[0]?.sha256 } });
+    expect(d).toMatchObject({
+      deviceId: e.deviceId,
+      assignmentVersion: 1,
+      scenario: 'customer_support_agent',
+      model: { name: 'classifier', version: '2.0.0', precision: 'fp32', sha256: v.variants[0]?.sha256 },
+    });
     // the manifest is signed by a key the root (handed over at enrollment) certified, and names these bytes for this device
     const manifest = d.model?.manifest;
     if (!manifest) throw new Error('desired model without a manifest');
@@ -136,7 +154,12 @@ describe('scenario assignment', () => {
     expect(verify(null, cert, key(e.rootPublicKey), Buffer.from(manifest.signingKey.rootSignature, 'base64'))).toBe(true);
     const payload = Buffer.from(manifest.payload, 'base64');
     expect(verify(null, payload, key(manifest.signingKey.publicKey), Buffer.from(manifest.signature, 'base64'))).toBe(true);
-    expect(ManifestPayloadSchema.parse(JSON.parse(payload.toString()))).toMatchObject({ deviceId: e.deviceId, sha256: v.variants[0]?.sha256, sizeBytes: m.bytes.length, version: 1 });
+    expect(ManifestPayloadSchema.parse(JSON.parse(payload.toString()))).toMatchObject({
+      deviceId: e.deviceId,
+      sha256: v.variants[0]?.sha256,
+      sizeBytes: m.bytes.length,
+      version: 1,
+    });
     await c.endAsync();
 
     const basic = `Basic ${Buffer.from(`${e.deviceId}:${e.deviceSecret}`).toString('base64')}`;
@@ -171,9 +194,17 @@ describe('scenario assignment', () => {
   });
 
   it('refuses an unknown model version or scenario, and changes nothing', async () => {
-    const unknown = await h.api('/api/v1/scenarios/customer_support_agent/model', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ modelVersionId: randomUUID() }) });
+    const unknown = await h.api('/api/v1/scenarios/customer_support_agent/model', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ modelVersionId: randomUUID() }),
+    });
     expect(unknown.status).toBe(404);
-    const badScenario = await h.api('/api/v1/scenarios/bitcoin_mining/model', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ modelVersionId: randomUUID() }) });
+    const badScenario = await h.api('/api/v1/scenarios/bitcoin_mining/model', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ modelVersionId: randomUUID() }),
+    });
     expect(badScenario.status).toBe(400);
     const models = (await (await h.api('/api/v1/models')).json()) as { items: { name: string; scenarios: string[] }[] };
     expect(models.items.find((x) => x.name === 'classifier')?.scenarios).toEqual(['customer_support_agent']);

@@ -1,4 +1,18 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put, Req, Res, UploadedFiles, UseGuards, UseInterceptors } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  Put,
+  Req,
+  Res,
+  UploadedFiles,
+  UseGuards,
+  UseInterceptors,
+} from '@nestjs/common';
 import { FileFieldsInterceptor } from '@nestjs/platform-express';
 import type { Response } from 'express';
 import { AssignScenarioModelSchema, ScenarioSchema } from '@edge-fleet/shared';
@@ -32,8 +46,17 @@ export class ModelsController {
   @Post('models')
   @HttpCode(201)
   @UseGuards(OperatorGuard)
-  @UseInterceptors(FileFieldsInterceptor([{ name: 'file', maxCount: 1 }, { name: 'calibration', maxCount: 1 }]))
-  async upload(@UploadedFiles() files: { file?: Express.Multer.File[]; calibration?: Express.Multer.File[] } | undefined, @Body() body: Record<string, unknown>, @Req() req: OperatorRequest) {
+  @UseInterceptors(
+    FileFieldsInterceptor([
+      { name: 'file', maxCount: 1 },
+      { name: 'calibration', maxCount: 1 },
+    ]),
+  )
+  async upload(
+    @UploadedFiles() files: { file?: Express.Multer.File[]; calibration?: Express.Multer.File[] } | undefined,
+    @Body() body: Record<string, unknown>,
+    @Req() req: OperatorRequest,
+  ) {
     return this.models.upload(files?.file?.[0]?.buffer, body ?? {}, `operator:${operatorOf(req).tokenId}`, files?.calibration?.[0]?.buffer);
   }
 
@@ -78,7 +101,11 @@ export class ModelsController {
     if (!allowed) throw new AppError('unauthorized', 'device credentials are not valid');
     if (!(await this.repo.artifactKnown(sha))) throw new AppError('not_found', `artifact ${sha} not found`);
     await new Promise<void>((resolve, reject) => {
-      res.sendFile(this.models.artifactPath(sha), { headers: { 'Content-Type': 'application/octet-stream' }, acceptRanges: true, dotfiles: 'allow' }, (err) => (err ? reject(err) : resolve()));
+      res.sendFile(
+        this.models.artifactPath(sha),
+        { headers: { 'Content-Type': 'application/octet-stream' }, acceptRanges: true, dotfiles: 'allow' },
+        (err) => (err ? reject(err) : resolve()),
+      );
     });
   }
 }

@@ -136,11 +136,13 @@ export class ModelsService {
       if (calibration) await writeFile(calibrationFile, calibration);
       const result = await inspectOnnx(tmp, specFile, calibration ? calibrationFile : undefined);
       if (result.stage === 'check') throw new AppError('invalid_model', result.message ?? 'the model cannot be registered');
-      if (result.stage === 'calibration') throw new AppError('invalid_model', `the calibration data does not fit the input spec: ${result.message ?? ''}`);
+      if (result.stage === 'calibration')
+        throw new AppError('invalid_model', `the calibration data does not fit the input spec: ${result.message ?? ''}`);
       if (!result.graph) throw new AppError('invalid_model', `the file is not a loadable ONNX model: ${result.message ?? 'unknown error'}`);
       const problems = checkInputSpec(meta.inputs, result.graph);
       if (problems.length > 0) throw new AppError('invalid_model', `the input spec does not match the model: ${problems.join('; ')}`);
-      if (!result.ok || !result.run) throw new AppError('invalid_model', `the model does not run with the input spec: ${result.message ?? 'unknown error'}`);
+      if (!result.ok || !result.run)
+        throw new AppError('invalid_model', `the model does not run with the input spec: ${result.message ?? 'unknown error'}`);
       const sha256 = sha256Hex(file);
       await mkdir(path.dirname(this.artifactPath(sha256)), { recursive: true });
       await rename(tmp, this.artifactPath(sha256));
@@ -157,8 +159,14 @@ export class ModelsService {
         sizeBytes: file.length,
         // a short measurement at upload; the variant builder measures FP32 again with more runs
         measured: {
-          machine: cpu, threads: 1, sizeBytes: file.length, loadMs: result.run.loadMs, latencyMs: result.run.latency, runs: result.run.runs,
-          agreement: null, inputs: { source: 'generated', seed: null },
+          machine: cpu,
+          threads: 1,
+          sizeBytes: file.length,
+          loadMs: result.run.loadMs,
+          latencyMs: result.run.latency,
+          runs: result.run.runs,
+          agreement: null,
+          inputs: { source: 'generated', seed: null },
         } satisfies VariantMeasurement,
         createdBy: actor,
         calibrationSha256,

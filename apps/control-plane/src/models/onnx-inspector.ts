@@ -35,7 +35,11 @@ export function inspectOnnx(modelPath: string, specPath?: string, calibrationPat
       try {
         resolve(ResultSchema.parse(JSON.parse(line)));
       } catch {
-        resolve({ ok: false, stage: 'crash', message: err ? `inspector failed: ${err.message.split('\n')[0] ?? ''}` : 'inspector gave no result' });
+        resolve({
+          ok: false,
+          stage: 'crash',
+          message: err ? `inspector failed: ${err.message.split('\n')[0] ?? ''}` : 'inspector gave no result',
+        });
       }
     });
   });

@@ -12,12 +12,31 @@ afterAll(async () => {
   await h.close();
 });
 
-interface Variant { id: string; precision: string; method: string; status: string; reason: string | null; sha256: string | null; sizeBytes: number | null; measured: unknown }
-interface Version { id: string; variants: Variant[] }
-interface Summary { assigned: number; refused: number; byPrecision: Record<string, number>; decisions: { name: string; outcome: string; precision: string | null; reason: string }[] }
+interface Variant {
+  id: string;
+  precision: string;
+  method: string;
+  status: string;
+  reason: string | null;
+  sha256: string | null;
+  sizeBytes: number | null;
+  measured: unknown;
+}
+interface Version {
+  id: string;
+  variants: Variant[];
+}
+interface Summary {
+  assigned: number;
+  refused: number;
+  byPrecision: Record<string, number>;
+  decisions: { name: string; outcome: string; precision: string | null; reason: string }[];
+}
 
 async function enroll(name: string, profile: HardwareProfile): Promise<void> {
-  const { token } = (await (await jsonPost(h, '/api/v1/enrollment-tokens', { scenario: 'robotic_manipulation' })).json()) as { token: string };
+  const { token } = (await (await jsonPost(h, '/api/v1/enrollment-tokens', { scenario: 'robotic_manipulation' })).json()) as {
+    token: string;
+  };
   expect((await jsonPost(h, '/api/v1/devices/enroll', { token, name, hardwareProfile: profile }, false)).status).toBe(201);
 }
 
@@ -30,12 +49,22 @@ describe('variant builder and capability-aware assignment', () => {
     form.set('version', '1');
     form.set('inputs', JSON.stringify(m.inputs));
     const created = (await (await h.api('/api/v1/models', { method: 'POST', body: form })).json()) as Version;
-    expect(created.variants.map((v) => `${v.method}:${v.status}`)).toEqual(['fp32:ready', 'fp16:building', 'int8-static-qdq:building', 'int8-dynamic:building', 'int4-matmulnbits:building']);
+    expect(created.variants.map((v) => `${v.method}:${v.status}`)).toEqual([
+      'fp32:ready',
+      'fp16:building',
+      'int8-static-qdq:building',
+      'int8-dynamic:building',
+      'int4-matmulnbits:building',
+    ]);
 
-    const built = await waitFor(async () => {
-      const v = (await (await h.api(`/api/v1/models/${created.id}`)).json()) as Version;
-      return v.variants.every((x) => x.status !== 'building') ? v : null;
-    }, 180_000, 'variants built');
+    const built = await waitFor(
+      async () => {
+        const v = (await (await h.api(`/api/v1/models/${created.id}`)).json()) as Version;
+        return v.variants.every((x) => x.status !== 'building') ? v : null;
+      },
+      180_000,
+      'variants built',
+    );
     const by = Object.fromEntries(built.variants.map((v) => [v.method, v]));
     for (const method of ['fp32', 'fp16', 'int8-static-qdq', 'int8-dynamic']) {
       expect(by[method]?.status, `${method}: ${by[method]?.reason ?? ''}`).toBe('ready');
@@ -54,7 +83,9 @@ describe('variant builder and capability-aware assignment', () => {
     await enroll('arm-int8', hardwarePreset('robot-npu-arm'));
     await enroll('arm-no-int8', { ...hardwarePreset('robot-npu-arm'), precisions: ['fp32', 'fp16'] });
     await enroll('arm-tiny', { ...hardwarePreset('robot-npu-arm'), precisions: ['int8'], sramMb: 0, dramMb: 0.1 });
-    const preview = (await (await jsonPost(h, '/api/v1/assignments/preview', { scenario: 'robotic_manipulation', modelVersionId: created.id })).json()) as Summary;
+    const preview = (await (
+      await jsonPost(h, '/api/v1/assignments/preview', { scenario: 'robotic_manipulation', modelVersionId: created.id })
+    ).json()) as Summary;
     const d = Object.fromEntries(preview.decisions.map((x) => [x.name, x]));
     expect(d['arm-int8']).toMatchObject({ outcome: 'assign', precision: 'int8' });
     expect(d['arm-no-int8']).toMatchObject({ outcome: 'assign', precision: 'fp16' });
@@ -63,9 +94,15 @@ describe('variant builder and capability-aware assignment', () => {
     expect(d['arm-tiny']?.reason).toMatch(/does not fit/);
     expect(preview).toMatchObject({ assigned: 2, refused: 1, byPrecision: { int8: 1, fp16: 1 } });
 
-    const res = await h.api('/api/v1/scenarios/robotic_manipulation/model', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ modelVersionId: created.id }) });
+    const res = await h.api('/api/v1/scenarios/robotic_manipulation/model', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ modelVersionId: created.id }),
+    });
     expect(await res.json()).toMatchObject({ assigned: 2, refused: 1 });
-    const list = (await (await h.api('/api/v1/devices?scenario=robotic_manipulation')).json()) as { items: { id: string; name: string; assignmentVersion: number }[] };
+    const list = (await (await h.api('/api/v1/devices?scenario=robotic_manipulation')).json()) as {
+      items: { id: string; name: string; assignmentVersion: number }[];
+    };
     const tiny = list.items.find((x) => x.name === 'arm-tiny');
     expect(tiny?.assignmentVersion).toBe(0); // refused: keeps what it had
     expect(list.items.find((x) => x.name === 'arm-int8')?.assignmentVersion).toBe(1);
@@ -73,14 +110,28 @@ describe('variant builder and capability-aware assignment', () => {
     const c = new pg.Client({ connectionString: h.dbUrl });
     await c.connect();
     try {
-      const policy = await c.query<{ modelVersionId: string }>(`SELECT "modelVersionId"::text AS "modelVersionId" FROM "Policy" WHERE scenario = 'robotic_manipulation'`);
+      const policy = await c.query<{ modelVersionId: string }>(
+        `SELECT "modelVersionId"::text AS "modelVersionId" FROM "Policy" WHERE scenario = 'robotic_manipulation'`,
+      );
       expect(policy.rows[0]?.modelVersionId).toBe(created.id);
       const audits = await c.query<{ action: string; targetId: string; details: Record<string, unknown> }>(
         `SELECT action, "targetId", details FROM "AuditEvent" WHERE action IN ('assignment.refused', 'scenario.assign_model') ORDER BY id`,
       );
       expect(audits.rows).toEqual([
-        { action: 'assignment.refused', targetId: tiny?.id, details: expect.objectContaining({ scenario: 'robotic_manipulation', modelVersionId: created.id, reason: expect.stringMatching(/does not fit/) as unknown }) as unknown },
-        { action: 'scenario.assign_model', targetId: 'robotic_manipulation', details: { modelVersionId: created.id, assigned: 2, refused: 1 } },
+        {
+          action: 'assignment.refused',
+          targetId: tiny?.id,
+          details: expect.objectContaining({
+            scenario: 'robotic_manipulation',
+            modelVersionId: created.id,
+            reason: expect.stringMatching(/does not fit/) as unknown,
+          }) as unknown,
+        },
+        {
+          action: 'scenario.assign_model',
+          targetId: 'robotic_manipulation',
+          details: { modelVersionId: created.id, assigned: 2, refused: 1 },
+        },
       ]);
     } finally {
       await c.end();
@@ -100,10 +151,14 @@ describe('variant builder and capability-aware assignment', () => {
     const res = await h.api('/api/v1/models', { method: 'POST', body: form });
     expect(res.status, await res.clone().text()).toBe(201);
     const created = (await res.json()) as Version;
-    const built = await waitFor(async () => {
-      const v = (await (await h.api(`/api/v1/models/${created.id}`)).json()) as Version;
-      return v.variants.every((x) => x.status !== 'building') ? v : null;
-    }, 120_000, 'variants settled');
+    const built = await waitFor(
+      async () => {
+        const v = (await (await h.api(`/api/v1/models/${created.id}`)).json()) as Version;
+        return v.variants.every((x) => x.status !== 'building') ? v : null;
+      },
+      120_000,
+      'variants settled',
+    );
     expect(built.variants.find((v) => v.method === 'fp32')?.status).toBe('ready');
     for (const v of built.variants.filter((x) => x.method !== 'fp32')) {
       expect(v.status).toBe('failed');
@@ -122,10 +177,14 @@ describe('variant builder and capability-aware assignment', () => {
     form.set('inputs', JSON.stringify(m.inputs));
     const created = (await (await h.api('/api/v1/models', { method: 'POST', body: form })).json()) as Version & { calibration: string };
     expect(created.calibration).toBe('uploaded');
-    const built = await waitFor(async () => {
-      const v = (await (await h.api(`/api/v1/models/${created.id}`)).json()) as Version;
-      return v.variants.every((x) => x.status !== 'building') ? v : null;
-    }, 180_000, 'variants built');
+    const built = await waitFor(
+      async () => {
+        const v = (await (await h.api(`/api/v1/models/${created.id}`)).json()) as Version;
+        return v.variants.every((x) => x.status !== 'building') ? v : null;
+      },
+      180_000,
+      'variants built',
+    );
     const qdq = built.variants.find((v) => v.method === 'int8-static-qdq');
     expect(qdq?.status, qdq?.reason ?? '').toBe('ready');
   });

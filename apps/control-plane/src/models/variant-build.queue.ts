@@ -17,7 +17,12 @@ export class VariantBuildQueue {
       prefix: o.prefix,
       concurrency: 1,
       handle: (job) => o.build(job.modelVersionId),
-      defaults: { attempts: 3, backoff: { type: 'exponential', delay: 5_000 }, removeOnComplete: { age: 86_400 }, removeOnFail: { age: 7 * 86_400 } },
+      defaults: {
+        attempts: 3,
+        backoff: { type: 'exponential', delay: 5_000 },
+        removeOnComplete: { age: 86_400 },
+        removeOnFail: { age: 7 * 86_400 },
+      },
       log: o.log,
     });
   }

@@ -46,7 +46,18 @@ export async function runVariantBuilder(
   outDir: string,
   o: { runs: number; timeoutMs: number; calibrationPath: string | null },
 ): Promise<BuildReport> {
-  const args = [CLI, 'build', modelPath, inputsPath, outDir, '--threads', '1', '--runs', String(o.runs), ...(o.calibrationPath ? ['--calibration', o.calibrationPath] : [])];
+  const args = [
+    CLI,
+    'build',
+    modelPath,
+    inputsPath,
+    outDir,
+    '--threads',
+    '1',
+    '--runs',
+    String(o.runs),
+    ...(o.calibrationPath ? ['--calibration', o.calibrationPath] : []),
+  ];
   await new Promise<void>((resolve, reject) => {
     execFile(process.execPath, args, { timeout: o.timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, _stdout, stderr) => {
       if (err) reject(new Error(`variant builder failed: ${(stderr || err.message).trim().split('\n').slice(-3).join(' ')}`));

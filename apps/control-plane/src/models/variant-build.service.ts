@@ -18,7 +18,9 @@ function measurement(m: BuilderMeasurement, r: BuildReport): VariantMeasurement 
     loadMs: m.loadMs,
     latencyMs: { p50: m.latencyMs.p50, p95: m.latencyMs.p95 ?? null, p99: m.latencyMs.p99 },
     runs: m.latencyMs.runs,
-    agreement: m.agreement ? { maxAbsError: m.agreement.maxAbsError, cosine: m.agreement.cosine, top1: m.agreement.top1 ?? null, samples: r.evaluation.samples } : null,
+    agreement: m.agreement
+      ? { maxAbsError: m.agreement.maxAbsError, cosine: m.agreement.cosine, top1: m.agreement.top1 ?? null, samples: r.evaluation.samples }
+      : null,
     inputs: { source: r.evaluation.source === 'supplied' ? 'uploaded' : 'generated', seed: r.evaluation.seed ?? null },
   };
 }
@@ -50,15 +52,24 @@ export class VariantBuildService {
     try {
       await writeFile(path.join(work, 'inputs.json'), JSON.stringify(v.inputs));
       const started = Date.now();
-      const report = await runVariantBuilder(this.models.artifactPath(v.fp32Sha256), path.join(work, 'inputs.json'), path.join(work, 'out'), {
-        runs: this.config.VARIANT_BENCH_RUNS,
-        timeoutMs: 20 * 60_000,
-        calibrationPath: v.calibrationSha256 ? this.models.calibrationPath(v.calibrationSha256) : null,
-      });
+      const report = await runVariantBuilder(
+        this.models.artifactPath(v.fp32Sha256),
+        path.join(work, 'inputs.json'),
+        path.join(work, 'out'),
+        {
+          runs: this.config.VARIANT_BENCH_RUNS,
+          timeoutMs: 20 * 60_000,
+          calibrationPath: v.calibrationSha256 ? this.models.calibrationPath(v.calibrationSha256) : null,
+        },
+      );
       const variants: BuiltVariant[] = [];
       for (const r of report.variants) variants.push(await this.store(r, report));
       await this.repo.saveBuild(modelVersionId, measurement(report.fp32.measured, report), variants);
-      this.log.info('variants built', { modelVersionId, ms: Date.now() - started, outcomes: variants.map((x) => `${x.method}:${x.status}`).join(' ') });
+      this.log.info('variants built', {
+        modelVersionId,
+        ms: Date.now() - started,
+        outcomes: variants.map((x) => `${x.method}:${x.status}`).join(' '),
+      });
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
       this.log.error('variant build failed', { modelVersionId, reason });
@@ -70,7 +81,8 @@ export class VariantBuildService {
 
   private async store(r: BuildReport['variants'][number], report: BuildReport): Promise<BuiltVariant> {
     const base = { method: r.method, precision: r.precision, status: r.status, reason: r.reason ?? null };
-    if (!r.file || (r.status !== 'ready' && r.status !== 'unusable')) return { ...base, sha256: null, sizeBytes: null, measured: r.measured ? measurement(r.measured, report) : null };
+    if (!r.file || (r.status !== 'ready' && r.status !== 'unusable'))
+      return { ...base, sha256: null, sizeBytes: null, measured: r.measured ? measurement(r.measured, report) : null };
     const bytes = await readFile(r.file);
     const sha = sha256Hex(bytes);
     await rename(r.file, this.models.artifactPath(sha));

@@ -24,11 +24,20 @@ async function telemetryRows(deviceId: string): Promise<number> {
 function window(deviceId: string, seq: number) {
   const end = new Date();
   return {
-    schema: 1, deviceId, bootId: '00000000-0000-4000-8000-000000000001', seq,
-    windowStart: new Date(end.getTime() - 5_000).toISOString(), windowEnd: end.toISOString(),
-    modelVersionId: null, variantId: null, precision: null, inferences: 10, errors: 0,
+    schema: 1,
+    deviceId,
+    bootId: '00000000-0000-4000-8000-000000000001',
+    seq,
+    windowStart: new Date(end.getTime() - 5_000).toISOString(),
+    windowEnd: end.toISOString(),
+    modelVersionId: null,
+    variantId: null,
+    precision: null,
+    inferences: 10,
+    errors: 0,
     latencyMs: { p50: 1, p95: 2, p99: 3, max: 4 },
-    power: { watts: 2.5, source: 'estimate', detail: 'test' }, memory: { rssMb: 50, heapUsedMb: 10 },
+    power: { watts: 2.5, source: 'estimate', detail: 'test' },
+    memory: { rssMb: 50, heapUsedMb: 10 },
   };
 }
 
@@ -39,13 +48,21 @@ describe('embedded broker: per-device identity and topic isolation', () => {
     await expect(connectDevice(h, e, { clientId: 'someone-else' })).rejects.toThrow(/Identifier rejected/i);
   });
 
-  it("marks a device online on connect and offline through its Last Will", async () => {
+  it('marks a device online on connect and offline through its Last Will', async () => {
     const e = await enrollDevice(h, 'financial_trading');
     const c = await connectDevice(h, e);
     await c.publishAsync(topics.status(e.deviceId), JSON.stringify({ state: 'online', bootId: randomUUID() }), { qos: 1, retain: true });
-    await waitFor(async () => ((await (await h.api(`/api/v1/devices/${e.deviceId}`)).json()) as { status: string }).status === 'online', 10_000, 'online');
+    await waitFor(
+      async () => ((await (await h.api(`/api/v1/devices/${e.deviceId}`)).json()) as { status: string }).status === 'online',
+      10_000,
+      'online',
+    );
     c.stream.destroy(); // an unclean drop fires the Last Will
-    await waitFor(async () => ((await (await h.api(`/api/v1/devices/${e.deviceId}`)).json()) as { status: string }).status === 'offline', 10_000, 'offline');
+    await waitFor(
+      async () => ((await (await h.api(`/api/v1/devices/${e.deviceId}`)).json()) as { status: string }).status === 'offline',
+      10_000,
+      'offline',
+    );
   });
 
   it("keeps device A out of device B's topics: forged telemetry never reaches Postgres", async () => {

@@ -57,7 +57,10 @@ export class DeviceMessagesHandler {
   private async reported(deviceId: string, payload: Buffer): Promise<void> {
     const r = ReportedStateSchema.safeParse(parseJson(payload));
     if (!r.success || r.data.deviceId !== deviceId) {
-      this.log.warn('reported state rejected', { deviceId, reason: r.success ? 'deviceId does not match topic' : r.error.message.slice(0, 300) });
+      this.log.warn('reported state rejected', {
+        deviceId,
+        reason: r.success ? 'deviceId does not match topic' : r.error.message.slice(0, 300),
+      });
       return;
     }
     const s = r.data;
@@ -70,7 +73,11 @@ export class DeviceMessagesHandler {
       payload: s,
       reportedAt: new Date(s.reportedAt),
     });
-    await this.rollouts.onReported(deviceId, { appliedAssignmentVersion: s.appliedAssignmentVersion, activeVariantId: s.active?.variantId ?? null, lastUpdate: s.lastUpdate });
+    await this.rollouts.onReported(deviceId, {
+      appliedAssignmentVersion: s.appliedAssignmentVersion,
+      activeVariantId: s.active?.variantId ?? null,
+      lastUpdate: s.lastUpdate,
+    });
   }
 
   private async status(deviceId: string, payload: Buffer): Promise<void> {

@@ -29,14 +29,20 @@ describe('embedded broker, in-process side', () => {
     }
   });
 
-  it("hands a subscribing device its own retained message from the index, and nothing for a cleared topic", async () => {
+  it('hands a subscribing device its own retained message from the index, and nothing for a cleared topic', async () => {
     const port = await freePort();
     const broker = new EmbeddedBroker({ host: '127.0.0.1', port, verifyDevice: () => Promise.resolve(true), log });
     await broker.start();
     const bus = broker.inProcessBus([], log);
     const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
     const retainedOf = async (id: string): Promise<string[]> => {
-      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: id, username: id, password: 'x'.repeat(43), protocolVersion: 4, reconnectPeriod: 0 });
+      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+        clientId: id,
+        username: id,
+        password: 'x'.repeat(43),
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+      });
       const got: string[] = [];
       client.on('message', (topic, payload, packet) => {
         if (packet.retain) got.push(`${topic} ${payload.toString()}`);

@@ -48,7 +48,9 @@ export function indexRetainedByTopic(aedes: Aedes): void {
     return storeRetained(packet, cb);
   };
   store.createRetainedStreamCombi = (patterns) =>
-    patterns.some((p) => p.includes('+') || p.includes('#')) ? scan(patterns) : Readable.from(patterns.flatMap((p) => byTopic.get(p) ?? []));
+    patterns.some((p) => p.includes('+') || p.includes('#'))
+      ? scan(patterns)
+      : Readable.from(patterns.flatMap((p) => byTopic.get(p) ?? []));
 }
 
 /** Publishes from the control plane that aedes works on at once; the rest wait their turn here. */
@@ -122,7 +124,9 @@ export class EmbeddedBroker {
     });
     indexRetainedByTopic(aedes);
     this.aedes = aedes;
-    aedes.on('clientError', (client: Client, err: Error) => this.o.log.debug('mqtt client error', { clientId: client.id, error: err.message }));
+    aedes.on('clientError', (client: Client, err: Error) =>
+      this.o.log.debug('mqtt client error', { clientId: client.id, error: err.message }),
+    );
     this.server = createServer(aedes.handle);
     await new Promise<void>((resolve, reject) => {
       this.server?.once('error', reject);
@@ -172,7 +176,14 @@ export class EmbeddedBroker {
         for (const f of filters) await new Promise<void>((resolve) => aedes().subscribe(f, deliver, () => resolve()));
       },
       publish: async (topic, payload, opts = {}) => {
-        const packet = { cmd: 'publish' as const, topic, payload: Buffer.from(payload), qos: 1 as const, retain: opts.retain ?? false, dup: false };
+        const packet = {
+          cmd: 'publish' as const,
+          topic,
+          payload: Buffer.from(payload),
+          qos: 1 as const,
+          retain: opts.retain ?? false,
+          dup: false,
+        };
         await inFlight.run(() => new Promise<void>((resolve, reject) => aedes().publish(packet, (err) => (err ? reject(err) : resolve()))));
       },
       stop: async () => {

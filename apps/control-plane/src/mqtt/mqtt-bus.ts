@@ -80,7 +80,10 @@ export class MqttBus implements MessageBus {
     await Promise.race([
       ready,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`MQTT broker at ${this.o.url} did not accept a connection and subscriptions within 10 s`)), 10_000);
+        timer = setTimeout(
+          () => reject(new Error(`MQTT broker at ${this.o.url} did not accept a connection and subscriptions within 10 s`)),
+          10_000,
+        );
       }),
     ]).finally(() => clearTimeout(timer));
   }
@@ -88,7 +91,10 @@ export class MqttBus implements MessageBus {
   async publish(topic: string, payload: string, opts: { retain?: boolean } = {}): Promise<void> {
     const client = this.client;
     if (!client) throw new Error('MQTT bus not started');
-    if (!this.connected) throw new Error(`MQTT broker at ${this.o.url} is not connected (or its subscriptions are not renewed yet): publish refused, to be retried`);
+    if (!this.connected)
+      throw new Error(
+        `MQTT broker at ${this.o.url} is not connected (or its subscriptions are not renewed yet): publish refused, to be retried`,
+      );
     await client.publishAsync(topic, payload, { qos: 1, retain: opts.retain ?? false });
   }
 

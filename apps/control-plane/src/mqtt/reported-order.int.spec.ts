@@ -18,7 +18,15 @@ describe('reported state', () => {
     const repo = h.cp.app.get(AssignmentRepository);
     const bootId = randomUUID();
     const at = (ms: number) => new Date(Date.parse('2026-11-29T10:00:00.000Z') + ms);
-    const report = (phase: string, ms: number) => ({ bootId, phase, appliedAssignmentVersion: 1, activeVariantId: null, activeSha256: null, payload: { phase }, reportedAt: at(ms) });
+    const report = (phase: string, ms: number) => ({
+      bootId,
+      phase,
+      appliedAssignmentVersion: 1,
+      activeVariantId: null,
+      activeSha256: null,
+      payload: { phase },
+      reportedAt: at(ms),
+    });
     await repo.saveReported(e.deviceId, report('running', 20));
     await repo.saveReported(e.deviceId, report('loading', 10)); // older, arrives late
     const d = (await (await h.api(`/api/v1/devices/${e.deviceId}`)).json()) as { reported: { phase: string } };

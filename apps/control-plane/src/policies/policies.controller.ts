@@ -25,7 +25,8 @@ export class PoliciesController {
   /** Body: the YAML document as text (Content-Type application/yaml or text/plain). All or nothing. */
   @Post('import')
   async importYaml(@Body() body: unknown, @Req() req: OperatorRequest) {
-    if (typeof body !== 'string' || body.length === 0) throw new AppError('invalid_request', 'send the policy YAML as the request body with Content-Type: application/yaml');
+    if (typeof body !== 'string' || body.length === 0)
+      throw new AppError('invalid_request', 'send the policy YAML as the request body with Content-Type: application/yaml');
     const changes = policiesFromYaml(body);
     await this.policies.update(changes, `operator:${operatorOf(req).tokenId}`);
     return { updated: changes.map((c) => c.scenario), items: await this.policies.list() };

@@ -10,7 +10,13 @@ afterAll(async () => {
   await h.close();
 });
 
-interface Policy { scenario: string; latencyTargetMs: number; precisionOrder: string[]; accuracyFloor: number; powerBudgetW: number | null }
+interface Policy {
+  scenario: string;
+  latencyTargetMs: number;
+  precisionOrder: string[];
+  accuracyFloor: number;
+  powerBudgetW: number | null;
+}
 const list = async () => ((await (await h.api('/api/v1/policies')).json()) as { items: Policy[] }).items;
 const yaml = (body: string) => h.api('/api/v1/policies/import', { method: 'POST', headers: { 'content-type': 'application/yaml' }, body });
 const errorOf = async (r: Response) => ((await r.json()) as { error: { message: string } }).error.message;
@@ -32,10 +38,25 @@ describe('risk-tier policies', () => {
     const res = await h.api('/api/v1/policies/robotic_manipulation', {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ tier: 'medium', latencyTargetMs: 15, latencyPercentile: 'p99', location: 'hybrid', precisionOrder: ['int8', 'int4'], memoryPlacement: 'L2+L3+DRAM', errorRateMax: 0.01, powerBudgetW: 4, accuracyFloor: 0.97 }),
+      body: JSON.stringify({
+        tier: 'medium',
+        latencyTargetMs: 15,
+        latencyPercentile: 'p99',
+        location: 'hybrid',
+        precisionOrder: ['int8', 'int4'],
+        memoryPlacement: 'L2+L3+DRAM',
+        errorRateMax: 0.01,
+        powerBudgetW: 4,
+        accuracyFloor: 0.97,
+      }),
     });
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ scenario: 'robotic_manipulation', latencyTargetMs: 15, precisionOrder: ['int8', 'int4'], powerBudgetW: 4 });
+    expect(await res.json()).toMatchObject({
+      scenario: 'robotic_manipulation',
+      latencyTargetMs: 15,
+      precisionOrder: ['int8', 'int4'],
+      powerBudgetW: 4,
+    });
     const c = new pg.Client({ connectionString: h.dbUrl });
     await c.connect();
     const audit = await c.query(`SELECT details FROM "AuditEvent" WHERE action = 'policy.update' AND "targetId" = 'robotic_manipulation'`);
@@ -45,7 +66,11 @@ describe('risk-tier policies', () => {
 
   it('refuses bad policies with a message naming the place, and changes nothing', async () => {
     const before = await list();
-    const bad = await h.api('/api/v1/policies/financial_trading', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...before[0], scenario: undefined, precisionOrder: ['fp16', 'fp16'] }) });
+    const bad = await h.api('/api/v1/policies/financial_trading', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...before[0], scenario: undefined, precisionOrder: ['fp16', 'fp16'] }),
+    });
     expect(bad.status).toBe(400);
     expect(await errorOf(bad)).toMatch(/precisionOrder: precisions must not repeat/);
     const mixed = `deployment_strategy:

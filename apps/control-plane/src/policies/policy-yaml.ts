@@ -51,10 +51,16 @@ export function policiesFromYaml(text: string): { scenario: Scenario; settings: 
   try {
     doc = parse(text, { maxAliasCount: 10 });
   } catch (e) {
-    fail(e instanceof Error ? e.message.split('\n')[0] ?? 'unparseable' : 'unparseable');
+    fail(e instanceof Error ? (e.message.split('\n')[0] ?? 'unparseable') : 'unparseable');
   }
   const r = DocumentSchema.safeParse(doc);
-  if (!r.success) fail(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).slice(0, 5).join('; '));
+  if (!r.success)
+    fail(
+      r.error.issues
+        .map((i) => `${i.path.join('.')}: ${i.message}`)
+        .slice(0, 5)
+        .join('; '),
+    );
   const out: { scenario: Scenario; settings: PolicySettings }[] = [];
   for (const [tierKey, scenarios] of Object.entries(r.data.deployment_strategy)) {
     const tier = TierSchema.safeParse(tierKey.replace(/_risk$/, ''));
@@ -64,11 +70,18 @@ export function policiesFromYaml(text: string): { scenario: Scenario; settings: 
       if (!scenario.success) fail(`deployment_strategy.${tierKey}.${name}: unknown scenario`);
       const [, pct, ms] = LATENCY.exec(s.latency_target) ?? [];
       const settings = PolicySettingsSchema.safeParse({
-        tier: tier.data, latencyTargetMs: Number(ms), latencyPercentile: pct, location: s.location,
-        precisionOrder: Array.isArray(s.precision) ? s.precision : [s.precision], memoryPlacement: s.memory_placement,
-        errorRateMax: s.error_rate_max, powerBudgetW: s.power_budget_w ?? null, accuracyFloor: s.accuracy_floor,
+        tier: tier.data,
+        latencyTargetMs: Number(ms),
+        latencyPercentile: pct,
+        location: s.location,
+        precisionOrder: Array.isArray(s.precision) ? s.precision : [s.precision],
+        memoryPlacement: s.memory_placement,
+        errorRateMax: s.error_rate_max,
+        powerBudgetW: s.power_budget_w ?? null,
+        accuracyFloor: s.accuracy_floor,
       });
-      if (!settings.success) fail(`deployment_strategy.${tierKey}.${name}: ${settings.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      if (!settings.success)
+        fail(`deployment_strategy.${tierKey}.${name}: ${settings.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       out.push({ scenario: scenario.data, settings: settings.data });
     }
   }

@@ -26,8 +26,16 @@ export class PolicyRepository {
     const rows = await this.db.policy.findMany({
       orderBy: { scenario: 'asc' },
       select: {
-        scenario: true, tier: true, latencyTargetMs: true, latencyPercentile: true, location: true, precisionOrder: true,
-        memoryPlacement: true, errorRateMax: true, powerBudgetW: true, accuracyFloor: true,
+        scenario: true,
+        tier: true,
+        latencyTargetMs: true,
+        latencyPercentile: true,
+        location: true,
+        precisionOrder: true,
+        memoryPlacement: true,
+        errorRateMax: true,
+        powerBudgetW: true,
+        accuracyFloor: true,
         modelVersion: { select: { id: true, version: true, model: { select: { name: true } } } },
       },
     });
@@ -41,9 +49,28 @@ export class PolicyRepository {
   async update(changes: { scenario: Scenario; settings: PolicySettings }[], actor: string): Promise<void> {
     await this.db.$transaction(async (tx) => {
       for (const { scenario, settings } of changes) {
-        const before = await tx.policy.findUnique({ where: { scenario }, select: { tier: true, latencyTargetMs: true, latencyPercentile: true, location: true, precisionOrder: true, memoryPlacement: true, errorRateMax: true, powerBudgetW: true, accuracyFloor: true } });
+        const before = await tx.policy.findUnique({
+          where: { scenario },
+          select: {
+            tier: true,
+            latencyTargetMs: true,
+            latencyPercentile: true,
+            location: true,
+            precisionOrder: true,
+            memoryPlacement: true,
+            errorRateMax: true,
+            powerBudgetW: true,
+            accuracyFloor: true,
+          },
+        });
         await tx.policy.update({ where: { scenario }, data: settings });
-        await appendAudit(tx, { actor, action: 'policy.update', targetType: 'scenario', targetId: scenario, details: { before, after: settings } });
+        await appendAudit(tx, {
+          actor,
+          action: 'policy.update',
+          targetType: 'scenario',
+          targetId: scenario,
+          details: { before, after: settings },
+        });
       }
     });
   }

@@ -159,7 +159,11 @@ beforeAll(async () => {
   await db.connect();
   v1 = await uploadMlp(harness(), 'restart-detector', '1', 1);
   v2 = await uploadMlp(harness(), 'restart-detector', '2', 2);
-  const res = await h.api(`/api/v1/scenarios/${SCENARIO}/model`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ modelVersionId: v1.id }) });
+  const res = await h.api(`/api/v1/scenarios/${SCENARIO}/model`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ modelVersionId: v1.id }),
+  });
   expect(res.status).toBe(200);
 }, 60_000);
 
@@ -195,28 +199,41 @@ interface DeviceRow {
 }
 
 describe('reliability: broker killed mid-rollout, restarted', () => {
-  it('keeps the rollout consistent in Postgres and re-derives every device\'s desired state from it after the restart', async () => {
+  it("keeps the rollout consistent in Postgres and re-derives every device's desired state from it after the restart", async () => {
     const broker = mosquitto;
     if (!broker) throw new Error('no broker');
     const q = pgClient();
 
-    const ds = await Promise.all(Array.from({ length: DEVICES }, () => VirtualDevice.start(harness(), SCENARIO, 'cloud-cpu-node', { reconnect: true, reconnectPeriodMs: 300 })));
+    const ds = await Promise.all(
+      Array.from({ length: DEVICES }, () =>
+        VirtualDevice.start(harness(), SCENARIO, 'cloud-cpu-node', { reconnect: true, reconnectPeriodMs: 300 }),
+      ),
+    );
     devices.push(...ds);
     await waitFor(() => Promise.resolve(ds.every((d) => d.active?.variantId === v1.variant)), 15_000, 'devices running v1');
 
     const res = await jsonPost(harness(), '/api/v1/rollouts', {
-      name: 'broker-restart', modelVersionId: v2.id, target: { deviceIds: ds.map((d) => d.id) },
-      waves: [{ count: 1, soakSeconds: WAVE1_SOAK_S }, { percent: 100, soakSeconds: WAVE2_SOAK_S }],
+      name: 'broker-restart',
+      modelVersionId: v2.id,
+      target: { deviceIds: ds.map((d) => d.id) },
+      waves: [
+        { count: 1, soakSeconds: WAVE1_SOAK_S },
+        { percent: 100, soakSeconds: WAVE2_SOAK_S },
+      ],
     });
     expect(res.status).toBe(201);
     const created = (await res.json()) as RolloutView;
     expect(created.waves.map((w) => w.size)).toEqual([1, DEVICES - 1]);
 
     // wave 2 is notified when wave 1's soak ends (the gates pass, the next step runs at once): kill the broker just before
-    const soaking = await waitFor(async () => {
-      const v = await view(created.id);
-      return v.waves[0]?.status === 'soaking' && v.waves[0].soakUntil ? v : null;
-    }, 10_000, 'wave 1 soaking');
+    const soaking = await waitFor(
+      async () => {
+        const v = await view(created.id);
+        return v.waves[0]?.status === 'soaking' && v.waves[0].soakUntil ? v : null;
+      },
+      10_000,
+      'wave 1 soaking',
+    );
     const wave1End = Date.parse(soaking.waves[0]?.soakUntil ?? '');
     await sleep(Math.max(0, wave1End - KILL_LEAD_MS - Date.now()));
     const canary = ds.filter((d) => d.active?.variantId === v2.variant);
@@ -234,10 +251,14 @@ describe('reliability: broker killed mid-rollout, restarted', () => {
     const receivedBefore = ds.map((d) => d.received.length);
     await broker.start();
 
-    const done = await waitFor(async () => {
-      const v = await view(created.id);
-      return TERMINAL.includes(v.status) ? v : null;
-    }, (WAVE1_SOAK_S + WAVE2_SOAK_S) * 1_000 + 15_000, 'rollout terminal');
+    const done = await waitFor(
+      async () => {
+        const v = await view(created.id);
+        return TERMINAL.includes(v.status) ? v : null;
+      },
+      (WAVE1_SOAK_S + WAVE2_SOAK_S) * 1_000 + 15_000,
+      'rollout terminal',
+    );
 
     // What the system should do: every device is healthy and, once the broker is back, gets its
     // wave-2 instruction (the control plane could not deliver it while the broker was away) and sends
@@ -261,7 +282,10 @@ describe('reliability: broker killed mid-rollout, restarted', () => {
       expect(r.notifiedAt?.getTime(), `wave-2 device ${r.deviceId} notified during the outage`).toBeLessThan(restartedAt);
     }
     // exactly one rollout assignment per device: no notification was doubled by the outage
-    const made = await q.query<{ n: number; devices: number }>(`SELECT count(*)::int AS n, count(DISTINCT "deviceId")::int AS devices FROM "Assignment" WHERE "createdBy" = $1`, [`rollout:${created.id}`]);
+    const made = await q.query<{ n: number; devices: number }>(
+      `SELECT count(*)::int AS n, count(DISTINCT "deviceId")::int AS devices FROM "Assignment" WHERE "createdBy" = $1`,
+      [`rollout:${created.id}`],
+    );
     expect(made.rows[0]).toEqual({ n: DEVICES, devices: DEVICES });
 
     // Postgres: each device's latest assignment, which the devices must run exactly
@@ -285,8 +309,16 @@ describe('reliability: broker killed mid-rollout, restarted', () => {
           )
         ).rows.map((r) => [r.deviceId, r]),
       );
-    const agrees = (rep: Awaited<ReturnType<typeof reported>>) => ds.every((d) => rep.get(d.id)?.appliedAssignmentVersion === d.applied && rep.get(d.id)?.activeVariantId === d.active?.variantId);
-    const rep = await waitFor(async () => { const r = await reported(); return agrees(r) ? r : null; }, 3_000, 'reported state').catch(() => reported());
+    const agrees = (rep: Awaited<ReturnType<typeof reported>>) =>
+      ds.every((d) => rep.get(d.id)?.appliedAssignmentVersion === d.applied && rep.get(d.id)?.activeVariantId === d.active?.variantId);
+    const rep = await waitFor(
+      async () => {
+        const r = await reported();
+        return agrees(r) ? r : null;
+      },
+      3_000,
+      'reported state',
+    ).catch(() => reported());
 
     // Once failed (fixed in MqttBus): on reconnect the control plane's MQTT client replayed the
     // desired-state publishes it had buffered during the outage before it subscribed again to the
@@ -299,26 +331,51 @@ describe('reliability: broker killed mid-rollout, restarted', () => {
       const got = rep.get(d.id);
       const evidence = `device ${d.id} (wave ${String(row?.wave)}): runs assignment ${String(d.applied)}; RolloutDevice ${String(row?.state)}; ReportedState says assignment ${String(got?.appliedAssignmentVersion)} received ${got?.receivedAt.toISOString() ?? '-'}; broker killed ${new Date(killedAt).toISOString()}, restarted ${new Date(restartedAt).toISOString()}`;
       // runs exactly what Postgres says it should (variant and assignment version)
-      expect.soft({ variant: d.active?.variantId ?? null, applied: d.applied }, evidence).toEqual({ variant: want?.modelVariantId ?? null, applied: want?.version ?? null });
+      expect
+        .soft({ variant: d.active?.variantId ?? null, applied: d.applied }, evidence)
+        .toEqual({ variant: want?.modelVariantId ?? null, applied: want?.version ?? null });
       // desired state re-derived from Postgres after the reconnect: the restarted broker held no
       // retained message, so whatever the device got after the restart the control plane published
       // from Postgres; the last one it got is its latest assignment
       expect.soft(d.connections, `${evidence}: reconnected`).toBeGreaterThanOrEqual(2);
-      expect.soft(d.received.length, `${evidence}: got a desired state after the restart`).toBeGreaterThan(receivedBefore[ds.indexOf(d)] ?? 0);
-      expect.soft({ version: d.received.at(-1)?.assignmentVersion, variant: d.received.at(-1)?.model?.variantId ?? null }, evidence).toEqual({ version: want?.version, variant: want?.modelVariantId ?? null });
+      expect
+        .soft(d.received.length, `${evidence}: got a desired state after the restart`)
+        .toBeGreaterThan(receivedBefore[ds.indexOf(d)] ?? 0);
+      expect
+        .soft({ version: d.received.at(-1)?.assignmentVersion, variant: d.received.at(-1)?.model?.variantId ?? null }, evidence)
+        .toEqual({ version: want?.version, variant: want?.modelVariantId ?? null });
       // the rollout's record of the device agrees with what it runs: the new model and `applied`
       // (or the old one with a reported failure / a rollback, which a completed rollout has none of)
       expect.soft(row?.state, `${evidence}: RolloutDevice state of a device running v2 in a completed rollout`).toBe('applied');
-      expect.soft({ target: row?.targetVariantId, version: row?.assignmentVersion, from: row?.fromAssignmentVersion }, evidence).toEqual({ target: v2.variant, version: want?.version, from: (want?.version ?? 0) - 1 });
+      expect
+        .soft({ target: row?.targetVariantId, version: row?.assignmentVersion, from: row?.fromAssignmentVersion }, evidence)
+        .toEqual({ target: v2.variant, version: want?.version, from: (want?.version ?? 0) - 1 });
       // and the control plane's record of the device's reports agrees with the device
-      expect.soft({ applied: got?.appliedAssignmentVersion, variant: got?.activeVariantId }, `${evidence}: ReportedState in Postgres`).toEqual({ applied: d.applied, variant: d.active?.variantId });
+      expect
+        .soft({ applied: got?.appliedAssignmentVersion, variant: got?.activeVariantId }, `${evidence}: ReportedState in Postgres`)
+        .toEqual({ applied: d.applied, variant: d.active?.variantId });
     }
     // RolloutDevice rows agree with the terminal status: nothing left notified or pending (no wave was left untaken)
-    expect.soft(rows.filter((r) => r.state === 'notified' || r.state === 'pending').map((r) => `${r.deviceId}: ${r.state}`), 'devices left notified/pending in a completed rollout').toEqual([]);
+    expect
+      .soft(
+        rows.filter((r) => r.state === 'notified' || r.state === 'pending').map((r) => `${r.deviceId}: ${r.state}`),
+        'devices left notified/pending in a completed rollout',
+      )
+      .toEqual([]);
 
     // the audit trail: one wave_started per started wave, every step once
-    const audit = await q.query<{ action: string; wave: number | null }>(`SELECT action, (details->>'wave')::int AS wave FROM "AuditEvent" WHERE "targetId" = $1 ORDER BY id`, [created.id]);
+    const audit = await q.query<{ action: string; wave: number | null }>(
+      `SELECT action, (details->>'wave')::int AS wave FROM "AuditEvent" WHERE "targetId" = $1 ORDER BY id`,
+      [created.id],
+    );
     expect(audit.rows.filter((r) => r.action === 'rollout.wave_started').map((r) => r.wave)).toEqual([0, 1]);
-    expect(audit.rows.map((r) => r.action)).toEqual(['rollout.created', 'rollout.wave_started', 'rollout.wave_passed', 'rollout.wave_started', 'rollout.wave_passed', 'rollout.status']);
+    expect(audit.rows.map((r) => r.action)).toEqual([
+      'rollout.created',
+      'rollout.wave_started',
+      'rollout.wave_passed',
+      'rollout.wave_started',
+      'rollout.wave_passed',
+      'rollout.status',
+    ]);
   }, 60_000);
 });

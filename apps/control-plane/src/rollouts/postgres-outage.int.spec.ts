@@ -45,7 +45,11 @@ beforeAll(async () => {
   await direct.connect();
   v1 = await uploadMlp(h, 'detector', '1', 1);
   v2 = await uploadMlp(h, 'detector', '2', 2);
-  const res = await h.api(`/api/v1/scenarios/${SCENARIO}/model`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ modelVersionId: v1.id }) });
+  const res = await h.api(`/api/v1/scenarios/${SCENARIO}/model`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ modelVersionId: v1.id }),
+  });
   expect(res.status).toBe(200);
 }, 60_000);
 
@@ -76,7 +80,15 @@ describe('Postgres away for 8 s during ingest and a rollout (RELIABILITY row 19)
     devices.push(...ds);
     await waitFor(() => Promise.resolve(ds.every((d) => d.active?.variantId === v1.variant)), 15_000, 'devices running v1');
 
-    const res = await jsonPost(h, '/api/v1/rollouts', { modelVersionId: v2.id, name: 'pg-outage', target: { deviceIds: ds.map((d) => d.id) }, waves: [{ count: 1, soakSeconds: SOAK_S }, { percent: 100, soakSeconds: SOAK_S }] });
+    const res = await jsonPost(h, '/api/v1/rollouts', {
+      modelVersionId: v2.id,
+      name: 'pg-outage',
+      target: { deviceIds: ds.map((d) => d.id) },
+      waves: [
+        { count: 1, soakSeconds: SOAK_S },
+        { percent: 100, soakSeconds: SOAK_S },
+      ],
+    });
     expect(res.status).toBe(201);
     const created = (await res.json()) as RolloutView;
     const canaryId = created.deviceStates.find((d) => d.wave === 0)?.deviceId;
@@ -84,10 +96,18 @@ describe('Postgres away for 8 s during ingest and a rollout (RELIABILITY row 19)
     if (!canary) throw new Error('no canary in wave 1');
 
     // wave 1 soaks and the canary runs v2 (its report recorded): the outage starts now, well inside the soak
-    const soaking = await waitFor(async () => {
-      const v = await view(created.id);
-      return v.waves[0]?.status === 'soaking' && v.deviceStates.find((d) => d.deviceId === canary.id)?.state === 'applied' && canary.active?.variantId === v2.variant ? v : null;
-    }, 10_000, 'wave 1 soaking with the canary on v2');
+    const soaking = await waitFor(
+      async () => {
+        const v = await view(created.id);
+        return v.waves[0]?.status === 'soaking' &&
+          v.deviceStates.find((d) => d.deviceId === canary.id)?.state === 'applied' &&
+          canary.active?.variantId === v2.variant
+          ? v
+          : null;
+      },
+      10_000,
+      'wave 1 soaking with the canary on v2',
+    );
     const soakUntil = Date.parse(soaking.waves[0]?.soakUntil ?? '');
     const cutAt = Date.now();
     expect(soakUntil - cutAt, 'the soak must end inside the outage').toBeGreaterThan(500);
@@ -129,11 +149,17 @@ describe('Postgres away for 8 s during ingest and a rollout (RELIABILITY row 19)
     // `internal` because Prisma's "Can't reach database server at …" (P1001) was not recognised as the
     // database being down (src/infra/http-exception.filter.ts now knows P1001 and its message)
     const wrong = probes.filter((p) => p.status !== 503 || !p.body.includes('"code":"unavailable"'));
-    expect(wrong.map((p) => `+${p.at}ms ${String(p.status)} ${p.body}`), `every probe while blind must be 503 unavailable: ${summary}`).toEqual([]);
+    expect(
+      wrong.map((p) => `+${p.at}ms ${String(p.status)} ${p.body}`),
+      `every probe while blind must be 503 unavailable: ${summary}`,
+    ).toEqual([]);
     // the soak ended during the outage, yet nothing was judged or advanced
     expect(Date.now()).toBeGreaterThan(soakUntil);
     expect(blindChecks.length).toBeGreaterThan(0);
-    expect(blindChecks.every((c) => c.status === 'soaking' && c.evaluatedAt === null && c.currentWave === 0), JSON.stringify(blindChecks)).toBe(true);
+    expect(
+      blindChecks.every((c) => c.status === 'soaking' && c.evaluatedAt === null && c.currentWave === 0),
+      JSON.stringify(blindChecks),
+    ).toBe(true);
 
     // once found here: the telemetry repository's own pg.Pool (src/app.ts) had no 'error' listener, so an idle
     // connection of it that Postgres dropped was re-emitted as an uncaught exception ("Connection terminated
@@ -141,16 +167,23 @@ describe('Postgres away for 8 s during ingest and a rollout (RELIABILITY row 19)
     expect(h.cp.app.get<pg.Pool>(PG_POOL).listenerCount('error'), 'the telemetry pg.Pool needs an error listener').toBeGreaterThan(0);
 
     // after the restore: the step retries (BullMQ backoff), judges wave 1 with what the canary sent, and the rollout completes
-    const done = await waitFor(async () => {
-      const r = await h.api(`/api/v1/rollouts/${created.id}`);
-      if (r.status !== 200) return null;
-      const v = (await r.json()) as RolloutView;
-      return ['completed', 'paused', 'rolled_back', 'aborted'].includes(v.status) ? v : null;
-    }, 40_000, 'the rollout to end after the outage');
+    const done = await waitFor(
+      async () => {
+        const r = await h.api(`/api/v1/rollouts/${created.id}`);
+        if (r.status !== 200) return null;
+        const v = (await r.json()) as RolloutView;
+        return ['completed', 'paused', 'rolled_back', 'aborted'].includes(v.status) ? v : null;
+      },
+      40_000,
+      'the rollout to end after the outage',
+    );
     expect(done.status, done.reason).toBe('completed');
     expect(done.waves.map((w) => w.status)).toEqual(['passed', 'passed']);
     const wave1 = done.waves[0];
-    expect(Date.parse(wave1?.evaluatedAt ?? ''), `wave 1 evaluated at ${String(wave1?.evaluatedAt)}, restored at ${new Date(restoredAt).toISOString()}`).toBeGreaterThanOrEqual(restoredAt);
+    expect(
+      Date.parse(wave1?.evaluatedAt ?? ''),
+      `wave 1 evaluated at ${String(wave1?.evaluatedAt)}, restored at ${new Date(restoredAt).toISOString()}`,
+    ).toBeGreaterThanOrEqual(restoredAt);
     expect(Date.parse(done.waves[1]?.startedAt ?? '')).toBeGreaterThanOrEqual(restoredAt);
     // the canary is counted as reporting (not silent), and its figures include the windows sent while blind
     expect(gateOf(wave1?.gate, 'silence')).toMatchObject({ passed: true, judged: 1, failing: 0 });
@@ -160,21 +193,51 @@ describe('Postgres away for 8 s during ingest and a rollout (RELIABILITY row 19)
     expect(ds.every((d) => d.active?.variantId === v2.variant)).toBe(true);
     // one wave_passed per wave, no wave_failed, no rollback
     const audit = await direct.query<{ action: string }>(`SELECT action FROM "AuditEvent" WHERE "targetId" = $1 ORDER BY id`, [created.id]);
-    expect(audit.rows.map((r) => r.action)).toEqual(['rollout.created', 'rollout.wave_started', 'rollout.wave_passed', 'rollout.wave_started', 'rollout.wave_passed', 'rollout.status']);
+    expect(audit.rows.map((r) => r.action)).toEqual([
+      'rollout.created',
+      'rollout.wave_started',
+      'rollout.wave_passed',
+      'rollout.wave_started',
+      'rollout.wave_passed',
+      'rollout.status',
+    ]);
 
     // no telemetry lost: every window every device sent, the outage's included, is in Postgres, without a gap
     for (const d of ds) {
       const sent = sentBy(d);
-      const rows = await waitFor(async () => {
-        const q = await direct.query<{ seq: string }>(`SELECT seq::text FROM "TelemetryWindow" WHERE "deviceId" = $1 AND "bootId" = $2 AND seq < $3 ORDER BY seq`, [d.id, d.bootId, sent]);
-        return q.rows.length === sent ? q.rows : null;
-      }, 10_000, `all ${sent} windows of device ${d.id}`).catch(async () => (await direct.query<{ seq: string }>(`SELECT seq::text FROM "TelemetryWindow" WHERE "deviceId" = $1 AND "bootId" = $2 AND seq < $3 ORDER BY seq`, [d.id, d.bootId, sent])).rows);
+      const rows = await waitFor(
+        async () => {
+          const q = await direct.query<{ seq: string }>(
+            `SELECT seq::text FROM "TelemetryWindow" WHERE "deviceId" = $1 AND "bootId" = $2 AND seq < $3 ORDER BY seq`,
+            [d.id, d.bootId, sent],
+          );
+          return q.rows.length === sent ? q.rows : null;
+        },
+        10_000,
+        `all ${sent} windows of device ${d.id}`,
+      ).catch(
+        async () =>
+          (
+            await direct.query<{ seq: string }>(
+              `SELECT seq::text FROM "TelemetryWindow" WHERE "deviceId" = $1 AND "bootId" = $2 AND seq < $3 ORDER BY seq`,
+              [d.id, d.bootId, sent],
+            )
+          ).rows,
+      );
       const seqs = rows.map((r) => Number(r.seq));
       const missing = Array.from({ length: sent }, (_, i) => i).filter((i) => !seqs.includes(i));
-      expect(missing, `device ${d.id}${d === canary ? ' (canary)' : ''}: ${missing.length} of ${sent} windows missing (outage: seq ${sentAtCut}..${sentAtRestore - 1} for the canary)`).toEqual([]);
+      expect(
+        missing,
+        `device ${d.id}${d === canary ? ' (canary)' : ''}: ${missing.length} of ${sent} windows missing (outage: seq ${sentAtCut}..${sentAtRestore - 1} for the canary)`,
+      ).toEqual([]);
     }
-    const outage = await direct.query<{ n: number }>(`SELECT count(*)::int AS n FROM "TelemetryWindow" WHERE "deviceId" = $1 AND "bootId" = $2 AND seq >= $3 AND seq < $4`, [canary.id, canary.bootId, sentAtCut, sentAtRestore]);
+    const outage = await direct.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM "TelemetryWindow" WHERE "deviceId" = $1 AND "bootId" = $2 AND seq >= $3 AND seq < $4`,
+      [canary.id, canary.bootId, sentAtCut, sentAtRestore],
+    );
     expect(outage.rows[0]?.n).toBe(sentAtRestore - sentAtCut);
-    console.log(`[postgres-outage] probes: ${summary}; canary sent ${sentAtRestore - sentAtCut} windows while blind; wave 1 evaluated ${Date.parse(wave1?.evaluatedAt ?? '') - restoredAt} ms after the restore; canary figures ${JSON.stringify(figures)}`);
+    console.log(
+      `[postgres-outage] probes: ${summary}; canary sent ${sentAtRestore - sentAtCut} windows while blind; wave 1 evaluated ${Date.parse(wave1?.evaluatedAt ?? '') - restoredAt} ms after the restore; canary figures ${JSON.stringify(figures)}`,
+    );
   }, 60_000);
 });

@@ -30,7 +30,12 @@ export class RolloutQueue {
       prefix: o.prefix,
       concurrency: 4,
       handle: o.advance,
-      defaults: { attempts: 30, backoff: { type: 'exponential', delay: 1_000 }, removeOnComplete: { age: 7 * 86_400, count: 100_000 }, removeOnFail: { age: 7 * 86_400 } },
+      defaults: {
+        attempts: 30,
+        backoff: { type: 'exponential', delay: 1_000 },
+        removeOnComplete: { age: 7 * 86_400, count: 100_000 },
+        removeOnFail: { age: 7 * 86_400 },
+      },
       log: o.log,
     });
   }

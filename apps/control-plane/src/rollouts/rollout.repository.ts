@@ -1,6 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
-import { ACTIVE_ROLLOUT_STATUSES, type BaselineFigures, type DeviceEvidence, type GateResult, type HardwareProfile, type RolloutTarget, type Scenario } from '@edge-fleet/shared';
+import {
+  ACTIVE_ROLLOUT_STATUSES,
+  type BaselineFigures,
+  type DeviceEvidence,
+  type GateResult,
+  type HardwareProfile,
+  type RolloutTarget,
+  type Scenario,
+} from '@edge-fleet/shared';
 import type { AssignableDevice } from '../assignments/assignment.repository.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { Db } from '../infra/prisma.js';
@@ -51,7 +59,9 @@ export class RolloutRepository {
 
   /** Devices (not revoked) matching every filter of the target. */
   async targetDevices(t: RolloutTarget, onlyIds?: string[], db: Tx | Db = this.db): Promise<TargetDevice[]> {
-    const rows = await db.$queryRaw<{ id: string; name: string; scenario: string; assignmentVersion: number; spec: HardwareProfile; hardwareClass: string }[]>`
+    const rows = await db.$queryRaw<
+      { id: string; name: string; scenario: string; assignmentVersion: number; spec: HardwareProfile; hardwareClass: string }[]
+    >`
       SELECT d.id::text AS id, d.name, d.scenario, d."assignmentVersion", hp.spec, hp."hardwareClass"
         FROM "Device" d JOIN "HardwareProfile" hp ON hp.id = d."hardwareProfileId"
        WHERE d.status <> 'revoked'
@@ -60,7 +70,14 @@ export class RolloutRepository {
          AND (${t.deviceIds ?? null}::uuid[] IS NULL OR d.id = ANY(${t.deviceIds ?? null}::uuid[]))
          AND (${onlyIds ?? null}::uuid[] IS NULL OR d.id = ANY(${onlyIds ?? null}::uuid[]))
        ORDER BY d."enrolledAt", d.id`;
-    return rows.map((r) => ({ id: r.id, name: r.name, scenario: r.scenario as Scenario, assignmentVersion: r.assignmentVersion, hardwareProfile: r.spec, hardwareClass: r.hardwareClass }));
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      scenario: r.scenario as Scenario,
+      assignmentVersion: r.assignmentVersion,
+      hardwareProfile: r.spec,
+      hardwareClass: r.hardwareClass,
+    }));
   }
 
   /** Which of these ids are not enrolled, active devices. */
@@ -90,7 +107,9 @@ export class RolloutRepository {
    */
   async lockRollout(tx: Tx, id: string, wait = true): Promise<RolloutRow | null> {
     if (wait) await tx.$executeRaw`SET LOCAL lock_timeout = '5s'`;
-    const rows = await tx.$queryRaw<RolloutRow[]>`SELECT id::text AS id, name, "modelVersionId"::text AS "modelVersionId", target, plan, status, "currentWave", step, reason, "createdAt", "createdBy", "updatedAt" FROM "Rollout" WHERE id = ${id}::uuid FOR UPDATE ${wait ? Prisma.empty : Prisma.raw('NOWAIT')}`;
+    const rows = await tx.$queryRaw<
+      RolloutRow[]
+    >`SELECT id::text AS id, name, "modelVersionId"::text AS "modelVersionId", target, plan, status, "currentWave", step, reason, "createdAt", "createdBy", "updatedAt" FROM "Rollout" WHERE id = ${id}::uuid FOR UPDATE ${wait ? Prisma.empty : Prisma.raw('NOWAIT')}`;
     return rows[0] ?? null;
   }
 
@@ -113,7 +132,20 @@ export class RolloutRepository {
    */
   async evidence(rolloutId: string, wave: number): Promise<(Omit<DeviceEvidence, 'policy'> & { scenario: Scenario })[]> {
     const rows = await this.db.$queryRaw<
-      { deviceId: string; hardwareClass: string; scenario: string; state: string; reason: string; late: boolean; windows: bigint; inferences: bigint | null; errors: bigint | null; latency: number | null; power: number | null; powerSource: string | null }[]
+      {
+        deviceId: string;
+        hardwareClass: string;
+        scenario: string;
+        state: string;
+        reason: string;
+        late: boolean;
+        windows: bigint;
+        inferences: bigint | null;
+        errors: bigint | null;
+        latency: number | null;
+        power: number | null;
+        powerSource: string | null;
+      }[]
     >`
       SELECT rd."deviceId"::text AS "deviceId", hp."hardwareClass", d.scenario, rd.state, rd.reason, rd.late,
              count(t.id) AS windows, sum(t.inferences) AS inferences, sum(t.errors) AS errors,
@@ -128,14 +160,26 @@ export class RolloutRepository {
        WHERE rd."rolloutId" = ${rolloutId}::uuid AND rd.wave = ${wave} AND rd.state IN ('notified', 'applied', 'failed')
        GROUP BY rd."deviceId", hp."hardwareClass", d.scenario, rd.state, rd.reason, rd.late`;
     return rows.map((r) => ({
-      deviceId: r.deviceId, hardwareClass: r.hardwareClass, scenario: r.scenario as Scenario, state: r.state, failure: r.state === 'failed' ? r.reason : null, late: r.late,
-      windows: Number(r.windows), inferences: Number(r.inferences ?? 0), errors: Number(r.errors ?? 0), latencyMs: r.latency, powerW: r.power, powerSource: r.powerSource,
+      deviceId: r.deviceId,
+      hardwareClass: r.hardwareClass,
+      scenario: r.scenario as Scenario,
+      state: r.state,
+      failure: r.state === 'failed' ? r.reason : null,
+      late: r.late,
+      windows: Number(r.windows),
+      inferences: Number(r.inferences ?? 0),
+      errors: Number(r.errors ?? 0),
+      latencyMs: r.latency,
+      powerW: r.power,
+      powerSource: r.powerSource,
     }));
   }
 
   /** Devices of the rollout still on the old model (later waves), per hardware class, over the same period. */
   async baseline(rolloutId: string, since: Date): Promise<Map<string, BaselineFigures>> {
-    const rows = await this.db.$queryRaw<{ hardwareClass: string; devices: bigint; latency: number | null; inferences: bigint | null; errors: bigint | null }[]>`
+    const rows = await this.db.$queryRaw<
+      { hardwareClass: string; devices: bigint; latency: number | null; inferences: bigint | null; errors: bigint | null }[]
+    >`
       SELECT hp."hardwareClass", count(DISTINCT t."deviceId") AS devices,
              percentile_cont(0.5) WITHIN GROUP (ORDER BY CASE p."latencyPercentile" WHEN 'p50' THEN t."latencyP50Ms" WHEN 'p95' THEN t."latencyP95Ms" ELSE t."latencyP99Ms" END) AS latency,
              sum(t.inferences) AS inferences, sum(t.errors) AS errors
@@ -147,12 +191,25 @@ export class RolloutRepository {
        WHERE rd."rolloutId" = ${rolloutId}::uuid AND rd.state = 'pending'
        GROUP BY hp."hardwareClass"`;
     return new Map(
-      rows.map((r) => [r.hardwareClass, { devices: Number(r.devices), latencyMs: r.latency, errorRate: r.inferences ? Number(r.errors ?? 0) / Number(r.inferences) : null }]),
+      rows.map((r) => [
+        r.hardwareClass,
+        { devices: Number(r.devices), latencyMs: r.latency, errorRate: r.inferences ? Number(r.errors ?? 0) / Number(r.inferences) : null },
+      ]),
     );
   }
 
-  async saveGate(tx: Tx, rolloutId: string, wave: number, status: string, gate: GateResult, figures: Map<string, Prisma.InputJsonValue>): Promise<void> {
-    await tx.rolloutWave.update({ where: { rolloutId_index: { rolloutId, index: wave } }, data: { status, gate: gate as unknown as Prisma.InputJsonValue, evaluatedAt: new Date(gate.evaluatedAt) } });
+  async saveGate(
+    tx: Tx,
+    rolloutId: string,
+    wave: number,
+    status: string,
+    gate: GateResult,
+    figures: Map<string, Prisma.InputJsonValue>,
+  ): Promise<void> {
+    await tx.rolloutWave.update({
+      where: { rolloutId_index: { rolloutId, index: wave } },
+      data: { status, gate: gate as unknown as Prisma.InputJsonValue, evaluatedAt: new Date(gate.evaluatedAt) },
+    });
     const ids = [...figures.keys()];
     if (ids.length === 0) return;
     await tx.$executeRaw`
@@ -170,7 +227,14 @@ export class RolloutRepository {
    * Runs for every reported state of every device, so on the pg pool: through Prisma each statement
    * cost ~1 ms of control-plane CPU, which bounded how fast 10,000 devices' acknowledgements landed.
    */
-  async recordReport(deviceId: string, r: { applied: number | null; activeVariantId: string | null; lastUpdate: { assignmentVersion: number; outcome: string; reasonCode?: string | undefined; message?: string | undefined } | null }): Promise<void> {
+  async recordReport(
+    deviceId: string,
+    r: {
+      applied: number | null;
+      activeVariantId: string | null;
+      lastUpdate: { assignmentVersion: number; outcome: string; reasonCode?: string | undefined; message?: string | undefined } | null;
+    },
+  ): Promise<void> {
     const lu = r.lastUpdate;
     if (lu?.outcome === 'failed') {
       const why = `${lu.reasonCode ?? 'failed'}${lu.message ? `: ${lu.message}` : ''}`.slice(0, 2_000);

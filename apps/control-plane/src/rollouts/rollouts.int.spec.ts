@@ -19,7 +19,11 @@ beforeAll(async () => {
   v1 = await uploadMlp(h, 'detector', '1', 1);
   v2 = await uploadMlp(h, 'detector', '2', 2);
   for (const s of [SCENARIO, 'content_generation_agent']) {
-    const res = await h.api(`/api/v1/scenarios/${s}/model`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ modelVersionId: v1.id }) });
+    const res = await h.api(`/api/v1/scenarios/${s}/model`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ modelVersionId: v1.id }),
+    });
     expect(res.status).toBe(200);
   }
 }, 60_000);
@@ -38,9 +42,18 @@ async function fleet(n: number, behaviour: VirtualDeviceBehaviour = {}, scenario
   return out;
 }
 
-const create = (body: Partial<CreateRolloutInput> & Pick<CreateRolloutInput, 'target' | 'waves'>) => jsonPost(h, '/api/v1/rollouts', { modelVersionId: v2.id, ...body });
+const create = (body: Partial<CreateRolloutInput> & Pick<CreateRolloutInput, 'target' | 'waves'>) =>
+  jsonPost(h, '/api/v1/rollouts', { modelVersionId: v2.id, ...body });
 const view = async (id: string) => (await (await h.api(`/api/v1/rollouts/${id}`)).json()) as RolloutView;
-const until = (id: string, statuses: string[], ms = 30_000) => waitFor(async () => { const v = await view(id); return statuses.includes(v.status) ? v : null; }, ms, `rollout ${statuses.join('/')}`);
+const until = (id: string, statuses: string[], ms = 30_000) =>
+  waitFor(
+    async () => {
+      const v = await view(id);
+      return statuses.includes(v.status) ? v : null;
+    },
+    ms,
+    `rollout ${statuses.join('/')}`,
+  );
 const errorOf = async (r: Response) => ((await r.json()) as { error: { message: string } }).error.message;
 const gateOf = (g: GateResult | null | undefined, metric: string) => g?.gates.find((x) => x.metric === metric);
 const slowOnV2 = (variantId: string) => (variantId === v2.variant ? 900 : 5);
@@ -48,7 +61,15 @@ const slowOnV2 = (variantId: string) => (variantId === v2.variant ? 900 : 5);
 describe('staged rollouts', () => {
   it('takes a healthy model through every wave, judged against a baseline on the same hardware', async () => {
     const ds = await fleet(4);
-    const res = await create({ name: 'healthy', target: { deviceIds: ds.map((d) => d.id) }, waves: [{ count: 1, soakSeconds: 2 }, { percent: 50, soakSeconds: 2 }, { percent: 50, soakSeconds: 1 }] });
+    const res = await create({
+      name: 'healthy',
+      target: { deviceIds: ds.map((d) => d.id) },
+      waves: [
+        { count: 1, soakSeconds: 2 },
+        { percent: 50, soakSeconds: 2 },
+        { percent: 50, soakSeconds: 1 },
+      ],
+    });
     expect(res.status).toBe(201);
     const created = (await res.json()) as RolloutView;
     expect(created.waves.map((w) => w.size)).toEqual([1, 2, 1]);
@@ -62,12 +83,30 @@ describe('staged rollouts', () => {
     expect(gateOf(canary, 'baseline_regression')).toMatchObject({ passed: true, judged: 1 });
     expect(gateOf(canary, 'baseline_regression')?.detail).toContain('dc-cpu-100t: baseline 5 ms over 3 device(s)');
     const audit = await db.query<{ action: string }>(`SELECT action FROM "AuditEvent" WHERE "targetId" = $1 ORDER BY id`, [created.id]);
-    expect(audit.rows.map((r) => r.action)).toEqual(['rollout.created', 'rollout.wave_started', 'rollout.wave_passed', 'rollout.wave_started', 'rollout.wave_passed', 'rollout.wave_started', 'rollout.wave_passed', 'rollout.status']);
+    expect(audit.rows.map((r) => r.action)).toEqual([
+      'rollout.created',
+      'rollout.wave_started',
+      'rollout.wave_passed',
+      'rollout.wave_started',
+      'rollout.wave_passed',
+      'rollout.wave_started',
+      'rollout.wave_passed',
+      'rollout.status',
+    ]);
   }, 60_000);
 
   it('stops a slow model at the canary and sends the canary back to the model it ran', async () => {
     const ds = await fleet(3, { latencyMs: slowOnV2 });
-    const created = (await (await create({ name: 'slow', target: { deviceIds: ds.map((d) => d.id) }, waves: [{ count: 1, soakSeconds: 2 }, { percent: 100, soakSeconds: 2 }] })).json()) as RolloutView;
+    const created = (await (
+      await create({
+        name: 'slow',
+        target: { deviceIds: ds.map((d) => d.id) },
+        waves: [
+          { count: 1, soakSeconds: 2 },
+          { percent: 100, soakSeconds: 2 },
+        ],
+      })
+    ).json()) as RolloutView;
     const done = await until(created.id, ['completed', 'paused', 'rolled_back']);
     expect(done.status).toBe('rolled_back');
     expect(done.reason).toContain('wave 1 failed its gates: latency');
@@ -88,8 +127,20 @@ describe('staged rollouts', () => {
   it('pauses before the next wave when 30 % of the canaries break the target and only 20 % may (reliability row 23)', async () => {
     const ds = await fleet(20);
     // the canary's own gates (the rollout's default gates would allow no failing device at all)
-    const gates = [{ metric: 'latency' as const, maxFailingShare: 0.2 }, { metric: 'silence' as const }, { metric: 'update_failures' as const }];
-    const res = await create({ name: 'thirty-percent', target: { deviceIds: ds.map((d) => d.id) }, waves: [{ count: 10, soakSeconds: 3, gates }, { percent: 100, soakSeconds: 1 }], failurePolicy: 'pause' });
+    const gates = [
+      { metric: 'latency' as const, maxFailingShare: 0.2 },
+      { metric: 'silence' as const },
+      { metric: 'update_failures' as const },
+    ];
+    const res = await create({
+      name: 'thirty-percent',
+      target: { deviceIds: ds.map((d) => d.id) },
+      waves: [
+        { count: 10, soakSeconds: 3, gates },
+        { percent: 100, soakSeconds: 1 },
+      ],
+      failurePolicy: 'pause',
+    });
     expect(res.status).toBe(201);
     const created = (await res.json()) as RolloutView;
     // three of the ten canaries (drawn by hash) turn out slow on the new model
@@ -109,10 +160,19 @@ describe('staged rollouts', () => {
 
   it('waits for an approval before a wave that asks for one, and refuses actions that do not apply', async () => {
     const ds = await fleet(3);
-    const created = (await (await create({ name: 'approval', target: { deviceIds: ds.map((d) => d.id) }, waves: [{ count: 1, soakSeconds: 1 }, { percent: 100, soakSeconds: 1, requireApproval: true }] })).json()) as RolloutView;
+    const created = (await (
+      await create({
+        name: 'approval',
+        target: { deviceIds: ds.map((d) => d.id) },
+        waves: [
+          { count: 1, soakSeconds: 1 },
+          { percent: 100, soakSeconds: 1, requireApproval: true },
+        ],
+      })
+    ).json()) as RolloutView;
     const waiting = await until(created.id, ['awaiting_approval', 'completed', 'rolled_back', 'paused']);
     expect(waiting.status).toBe('awaiting_approval');
-    expect(waiting.reason).toBe('wave 2 waits for an operator\'s approval');
+    expect(waiting.reason).toBe("wave 2 waits for an operator's approval");
     expect(waiting.waves.map((w) => w.status)).toEqual(['passed', 'pending']);
     expect(ds.filter((d) => d.received.some((s) => s.model?.variantId === v2.variant))).toHaveLength(1);
     const resume = await h.api(`/api/v1/rollouts/${created.id}/resume`, { method: 'POST' });
@@ -123,7 +183,10 @@ describe('staged rollouts', () => {
     const done = await until(created.id, ['completed', 'rolled_back', 'paused']);
     expect(done.status, done.reason).toBe('completed');
     expect(ds.every((d) => d.active?.variantId === v2.variant)).toBe(true);
-    const audit = await db.query<{ action: string; actor: string }>(`SELECT action, actor FROM "AuditEvent" WHERE "targetId" = $1 AND action = 'rollout.approve'`, [created.id]);
+    const audit = await db.query<{ action: string; actor: string }>(
+      `SELECT action, actor FROM "AuditEvent" WHERE "targetId" = $1 AND action = 'rollout.approve'`,
+      [created.id],
+    );
     expect(audit.rows).toHaveLength(1);
     expect(audit.rows[0]?.actor).toMatch(/^operator:/);
     expect((await h.api(`/api/v1/rollouts/${created.id}/approve`, { method: 'POST' })).status).toBe(409);
@@ -132,7 +195,17 @@ describe('staged rollouts', () => {
   it('counts a silent device as failed, pauses on the pause policy, and abort rolls it back', async () => {
     const ds = await fleet(2, {});
     for (const d of ds) d.behaviour = { silent: true };
-    const created = (await (await create({ name: 'silent', target: { deviceIds: ds.map((d) => d.id) }, waves: [{ count: 1, soakSeconds: 2 }, { percent: 100, soakSeconds: 1 }], failurePolicy: 'pause' })).json()) as RolloutView;
+    const created = (await (
+      await create({
+        name: 'silent',
+        target: { deviceIds: ds.map((d) => d.id) },
+        waves: [
+          { count: 1, soakSeconds: 2 },
+          { percent: 100, soakSeconds: 1 },
+        ],
+        failurePolicy: 'pause',
+      })
+    ).json()) as RolloutView;
     const paused = await until(created.id, ['paused', 'completed', 'rolled_back']);
     expect(paused.status).toBe('paused');
     expect(paused.reason).toContain('silence');
@@ -149,7 +222,16 @@ describe('staged rollouts', () => {
   it('fails the gate on an update the device reports as failed (smoke test)', async () => {
     const ds = await fleet(2, {});
     for (const d of ds) d.behaviour = { failUpdate: 'smoke_failed' };
-    const created = (await (await create({ name: 'nan', target: { deviceIds: ds.map((d) => d.id) }, waves: [{ count: 1, soakSeconds: 2 }, { percent: 100, soakSeconds: 1 }] })).json()) as RolloutView;
+    const created = (await (
+      await create({
+        name: 'nan',
+        target: { deviceIds: ds.map((d) => d.id) },
+        waves: [
+          { count: 1, soakSeconds: 2 },
+          { percent: 100, soakSeconds: 1 },
+        ],
+      })
+    ).json()) as RolloutView;
     const done = await until(created.id, ['rolled_back', 'completed', 'paused']);
     expect(done.status).toBe('rolled_back');
     expect(gateOf(done.waves[0]?.gate, 'update_failures')?.failingDevices[0]?.why).toContain('smoke_failed');
@@ -159,13 +241,37 @@ describe('staged rollouts', () => {
   it('refuses bad input with an error naming the problem, and changes nothing', async () => {
     const ds = await fleet(2);
     const ids = ds.map((d) => d.id);
-    const before = await db.query<{ a: number; r: number }>('SELECT (SELECT count(*) FROM "Assignment")::int AS a, (SELECT count(*) FROM "Rollout")::int AS r');
+    const before = await db.query<{ a: number; r: number }>(
+      'SELECT (SELECT count(*) FROM "Assignment")::int AS a, (SELECT count(*) FROM "Rollout")::int AS r',
+    );
     const cases: [Partial<CreateRolloutInput> & Pick<CreateRolloutInput, 'target' | 'waves'>, number, string][] = [
-      [{ modelVersionId: '00000000-0000-4000-8000-000000000000', target: { deviceIds: ids }, waves: [{ percent: 100, soakSeconds: 1 }] }, 404, 'model version 00000000-0000-4000-8000-000000000000 not found'],
+      [
+        { modelVersionId: '00000000-0000-4000-8000-000000000000', target: { deviceIds: ids }, waves: [{ percent: 100, soakSeconds: 1 }] },
+        404,
+        'model version 00000000-0000-4000-8000-000000000000 not found',
+      ],
       [{ target: {}, waves: [{ percent: 100, soakSeconds: 1 }] }, 400, 'the target is empty'],
-      [{ target: { deviceIds: ids }, waves: [{ percent: 10, soakSeconds: 1 }, { percent: 80, soakSeconds: 1 }] }, 400, 'the waves add up to 90 % of the target; they must add up to 100 %'],
-      [{ target: { deviceIds: ids }, waves: [{ percent: 100, soakSeconds: 1 }], gates: [{ metric: 'temperature' as 'latency' }] }, 400, 'gates.0.metric: metric "temperature" does not exist'],
-      [{ target: { deviceIds: [...ids, '00000000-0000-4000-8000-0000000000ff'] }, waves: [{ percent: 100, soakSeconds: 1 }] }, 400, 'unknown or revoked device(s): 00000000-0000-4000-8000-0000000000ff'],
+      [
+        {
+          target: { deviceIds: ids },
+          waves: [
+            { percent: 10, soakSeconds: 1 },
+            { percent: 80, soakSeconds: 1 },
+          ],
+        },
+        400,
+        'the waves add up to 90 % of the target; they must add up to 100 %',
+      ],
+      [
+        { target: { deviceIds: ids }, waves: [{ percent: 100, soakSeconds: 1 }], gates: [{ metric: 'temperature' as 'latency' }] },
+        400,
+        'gates.0.metric: metric "temperature" does not exist',
+      ],
+      [
+        { target: { deviceIds: [...ids, '00000000-0000-4000-8000-0000000000ff'] }, waves: [{ percent: 100, soakSeconds: 1 }] },
+        400,
+        'unknown or revoked device(s): 00000000-0000-4000-8000-0000000000ff',
+      ],
       [{ target: { scenario: 'financial_trading' }, waves: [{ percent: 100, soakSeconds: 1 }] }, 400, 'the target matches no device'],
     ];
     for (const [body, status, message] of cases) {
@@ -173,11 +279,15 @@ describe('staged rollouts', () => {
       expect(res.status, message).toBe(status);
       expect(await errorOf(res)).toContain(message);
     }
-    const after = await db.query<{ a: number; r: number }>('SELECT (SELECT count(*) FROM "Assignment")::int AS a, (SELECT count(*) FROM "Rollout")::int AS r');
+    const after = await db.query<{ a: number; r: number }>(
+      'SELECT (SELECT count(*) FROM "Assignment")::int AS a, (SELECT count(*) FROM "Rollout")::int AS r',
+    );
     expect(after.rows[0]).toEqual(before.rows[0]);
 
     // one active rollout per device: the second is refused naming the devices they share
-    const first = (await (await create({ name: 'long', target: { deviceIds: [ids[0] ?? ''] }, waves: [{ percent: 100, soakSeconds: 600 }] })).json()) as RolloutView;
+    const first = (await (
+      await create({ name: 'long', target: { deviceIds: [ids[0] ?? ''] }, waves: [{ percent: 100, soakSeconds: 600 }] })
+    ).json()) as RolloutView;
     const overlap = await create({ target: { deviceIds: ids }, waves: [{ percent: 100, soakSeconds: 1 }] });
     expect(overlap.status).toBe(409);
     const msg = await errorOf(overlap);
@@ -185,16 +295,31 @@ describe('staged rollouts', () => {
     expect(msg).toContain(ids[0]);
     expect(msg).not.toContain(ids[1]);
     // and a direct scenario assignment would race the rollout
-    const direct = await h.api(`/api/v1/scenarios/${SCENARIO}/model`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ modelVersionId: v2.id }) });
+    const direct = await h.api(`/api/v1/scenarios/${SCENARIO}/model`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ modelVersionId: v2.id }),
+    });
     expect(direct.status).toBe(409);
-    expect((await (await h.api(`/api/v1/rollouts/${first.id}/abort`, { method: 'POST' })).json()) as RolloutView).toMatchObject({ status: 'aborted' });
+    expect((await (await h.api(`/api/v1/rollouts/${first.id}/abort`, { method: 'POST' })).json()) as RolloutView).toMatchObject({
+      status: 'aborted',
+    });
     expect((await h.api(`/api/v1/rollouts/${first.id}/explode`, { method: 'POST' })).status).toBe(400);
   }, 60_000);
 
   it('lets a device enrolled into the target join the running wave, and gives the scenario the model at the end', async () => {
     const scenario: Scenario = 'content_generation_agent';
     await fleet(2, {}, scenario);
-    const created = (await (await create({ name: 'late', target: { scenario }, waves: [{ count: 1, soakSeconds: 4 }, { percent: 100, soakSeconds: 1 }] })).json()) as RolloutView;
+    const created = (await (
+      await create({
+        name: 'late',
+        target: { scenario },
+        waves: [
+          { count: 1, soakSeconds: 4 },
+          { percent: 100, soakSeconds: 1 },
+        ],
+      })
+    ).json()) as RolloutView;
     await waitFor(async () => (await view(created.id)).waves[0]?.status === 'soaking', 10_000, 'canary soaking');
     const [late] = await Promise.all([VirtualDevice.start(h, scenario, 'cloud-cpu-node')]);
     if (!late) throw new Error('no device');
@@ -210,16 +335,32 @@ describe('staged rollouts', () => {
 
   it('runs a step once however many times its job is delivered', async () => {
     const ds = await fleet(3);
-    const created = (await (await create({ name: 'once', target: { deviceIds: ds.map((d) => d.id) }, waves: [{ count: 2, soakSeconds: 600 }, { percent: 100, soakSeconds: 1 }], notifyRatePerSecond: 1 })).json()) as RolloutView;
+    const created = (await (
+      await create({
+        name: 'once',
+        target: { deviceIds: ds.map((d) => d.id) },
+        waves: [
+          { count: 2, soakSeconds: 600 },
+          { percent: 100, soakSeconds: 1 },
+        ],
+        notifyRatePerSecond: 1,
+      })
+    ).json()) as RolloutView;
     const service = h.cp.app.get(RolloutsService);
     // the queued job, a replica's duplicate and a late retry all race on step 1 (one that finds the row locked fails and would be retried)
-    await Promise.allSettled([service.advance({ rolloutId: created.id, step: 1 }), service.advance({ rolloutId: created.id, step: 1 }), service.advance({ rolloutId: created.id, step: 1 })]);
+    await Promise.allSettled([
+      service.advance({ rolloutId: created.id, step: 1 }),
+      service.advance({ rolloutId: created.id, step: 1 }),
+      service.advance({ rolloutId: created.id, step: 1 }),
+    ]);
     await waitFor(async () => (await view(created.id)).waves[0]?.status === 'soaking', 10_000, 'wave soaking');
     await service.advance({ rolloutId: created.id, step: 1 });
     // at one notification a second the last canary hears 2 s after the first: its soak starts then
     const wave = (await view(created.id)).waves[0];
     expect(Date.parse(wave?.soakUntil ?? '') - Date.parse(wave?.startedAt ?? '')).toBe(602_000);
-    const rows = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Assignment" WHERE "createdBy" = $1`, [`rollout:${created.id}`]);
+    const rows = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Assignment" WHERE "createdBy" = $1`, [
+      `rollout:${created.id}`,
+    ]);
     expect(rows.rows[0]?.n).toBe(2);
     await h.api(`/api/v1/rollouts/${created.id}/abort`, { method: 'POST' });
   }, 60_000);

@@ -12,8 +12,17 @@ afterAll(async () => {
 
 const key = (b64: string) => createPublicKey({ key: Buffer.from(b64, 'base64'), format: 'der', type: 'spki' });
 const payload = {
-  schema: 1 as const, deviceId: '3f0e4a52-8a9c-4d1e-9f57-2b1c6f0d9a11', modelVersionId: 'mv', variantId: 'v', precision: 'fp32' as const,
-  sha256: 'a'.repeat(64), sizeBytes: 10, version: 1, hardwareClasses: [], issuedAt: '2026-11-29T10:00:00.000Z', expiresAt: '2026-12-29T10:00:00.000Z',
+  schema: 1 as const,
+  deviceId: '3f0e4a52-8a9c-4d1e-9f57-2b1c6f0d9a11',
+  modelVersionId: 'mv',
+  variantId: 'v',
+  precision: 'fp32' as const,
+  sha256: 'a'.repeat(64),
+  sizeBytes: 10,
+  version: 1,
+  hardwareClasses: [],
+  issuedAt: '2026-11-29T10:00:00.000Z',
+  expiresAt: '2026-12-29T10:00:00.000Z',
 };
 
 describe('SigningService', () => {

@@ -41,7 +41,10 @@ export class SigningService {
     const root = await loadOrCreateKey(path.join(dir, 'root.pem'));
     const signing = await loadOrCreateKey(path.join(dir, 'signing.pem'));
     const certFile = path.join(dir, 'signing-cert.json');
-    const existing = await readFile(certFile, 'utf8').then((s) => JSON.parse(s) as SigningKeyCert, () => null);
+    const existing = await readFile(certFile, 'utf8').then(
+      (s) => JSON.parse(s) as SigningKeyCert,
+      () => null,
+    );
     const publicKey = spkiBase64(signing);
     if (existing && existing.publicKey === publicKey && Date.parse(existing.expiresAt) > now.getTime() + 86_400_000) {
       return new SigningService(root, signing, existing);

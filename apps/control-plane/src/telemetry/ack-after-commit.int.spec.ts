@@ -28,12 +28,17 @@ describe('telemetry acknowledged only once committed (RELIABILITY row 18)', () =
         const sent = Date.now();
         await c.publishAsync(topics.telemetry(e.deviceId), JSON.stringify(w), { qos: 1 }); // resolves on PUBACK
         const acked = Date.now() - sent;
-        const rows = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM "TelemetryWindow" WHERE "deviceId" = $1 AND seq = $2', [e.deviceId, seq]);
+        const rows = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM "TelemetryWindow" WHERE "deviceId" = $1 AND seq = $2', [
+          e.deviceId,
+          seq,
+        ]);
         expect(rows.rows[0]?.n, `window ${seq} acknowledged after ${acked} ms but not committed`).toBe(1);
       }
       // a malformed window is acknowledged once it is kept in the dead-letter table
       await c.publishAsync(topics.telemetry(e.deviceId), '{"schema":1', { qos: 1 });
-      const rejected = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM "RejectedMessage" WHERE "deviceId" = $1', [e.deviceId]);
+      const rejected = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM "RejectedMessage" WHERE "deviceId" = $1', [
+        e.deviceId,
+      ]);
       expect(rejected.rows[0]?.n).toBe(1);
     } finally {
       await c.endAsync();

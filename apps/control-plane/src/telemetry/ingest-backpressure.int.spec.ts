@@ -21,7 +21,14 @@ afterAll(async () => {
 describe('telemetry ingest under overload', () => {
   it('refuses windows beyond its buffer unacknowledged, so every acknowledged window is stored and the device sends the rest again', async () => {
     const e = await enrollDevice(h, 'autonomous_driving', 'edge-dsa-vehicle');
-    const c = await mqtt.connectAsync(h.config.mqttUrl, { clientId: e.deviceId, username: e.deviceId, password: e.deviceSecret, protocolVersion: 4, reconnectPeriod: 300, clean: true });
+    const c = await mqtt.connectAsync(h.config.mqttUrl, {
+      clientId: e.deviceId,
+      username: e.deviceId,
+      password: e.deviceSecret,
+      protocolVersion: 4,
+      reconnectPeriod: 300,
+      clean: true,
+    });
     const bootId = '00000000-0000-4000-8000-0000000000cc';
     const n = 12;
     const acked: { seq: number; stored: boolean }[] = [];
@@ -37,7 +44,9 @@ describe('telemetry ingest under overload', () => {
       await waitFor(() => Promise.resolve(acked.length === n), 30_000, 'every window acknowledged');
       expect(acked.filter((a) => !a.stored)).toEqual([]);
       expect(h.cp.ingest.stats.refusedFull).toBeGreaterThan(0);
-      const rows = await db.query<{ n: number }>('SELECT count(DISTINCT seq)::int AS n FROM "TelemetryWindow" WHERE "deviceId" = $1', [e.deviceId]);
+      const rows = await db.query<{ n: number }>('SELECT count(DISTINCT seq)::int AS n FROM "TelemetryWindow" WHERE "deviceId" = $1', [
+        e.deviceId,
+      ]);
       expect(rows.rows[0]?.n).toBe(n);
     } finally {
       await c.endAsync(true);

@@ -17,7 +17,13 @@ const MOSQUITTO = process.env.TEST_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 let a: Harness;
 let b: Harness;
 beforeAll(async () => {
-  const env = { MQTT_URL: MOSQUITTO, QUEUE_PREFIX: `ef-scale-${randomBytes(4).toString('hex')}`, VARIANT_BUILD: 'on', VARIANT_BENCH_RUNS: '10', ROLLOUT_SWEEP_MS: '300' };
+  const env = {
+    MQTT_URL: MOSQUITTO,
+    QUEUE_PREFIX: `ef-scale-${randomBytes(4).toString('hex')}`,
+    VARIANT_BUILD: 'on',
+    VARIANT_BENCH_RUNS: '10',
+    ROLLOUT_SWEEP_MS: '300',
+  };
   a = await startHarness(env);
   b = await startHarness(env, { dbUrl: a.dbUrl });
 });
@@ -36,14 +42,21 @@ describe('scale-out: two replicas behind one broker', () => {
     form.set('inputs', JSON.stringify(m.inputs));
     const v = (await (await a.api('/api/v1/models', { method: 'POST', body: form })).json()) as { id: string };
     await b.cp.app.get<VariantBuildQueue>(VARIANT_QUEUE).enqueue(v.id); // the other replica asks for the same build
-    await waitFor(async () => {
-      const got = (await (await b.api(`/api/v1/models/${v.id}`)).json()) as { variants: { status: string }[] };
-      return got.variants.every((x) => x.status !== 'building');
-    }, 120_000, 'variants built');
+    await waitFor(
+      async () => {
+        const got = (await (await b.api(`/api/v1/models/${v.id}`)).json()) as { variants: { status: string }[] };
+        return got.variants.every((x) => x.status !== 'building');
+      },
+      120_000,
+      'variants built',
+    );
     await new Promise((r) => setTimeout(r, 1_000));
     const db = new pg.Client({ connectionString: a.dbUrl });
     await db.connect();
-    const builds = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "AuditEvent" WHERE action = 'model_version.variants_built' AND "targetId" = $1`, [v.id]);
+    const builds = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM "AuditEvent" WHERE action = 'model_version.variants_built' AND "targetId" = $1`,
+      [v.id],
+    );
     await db.end();
     expect(builds.rows[0]?.n).toBe(1);
   });
@@ -56,23 +69,56 @@ describe('scale-out: two replicas behind one broker', () => {
     for (let seq = 0; seq < total; seq++) {
       const end = new Date();
       const w = {
-        schema: 1, deviceId, bootId, seq, windowStart: new Date(end.getTime() - 1_000).toISOString(), windowEnd: end.toISOString(),
-        modelVersionId: null, variantId: null, precision: null, inferences: 5, errors: 0, latencyMs: { p50: 1, p95: 1, p99: 1, max: 1 },
-        power: { watts: 1, source: 'simulated', detail: 'scale-out test' }, memory: { rssMb: 1, heapUsedMb: 1 },
+        schema: 1,
+        deviceId,
+        bootId,
+        seq,
+        windowStart: new Date(end.getTime() - 1_000).toISOString(),
+        windowEnd: end.toISOString(),
+        modelVersionId: null,
+        variantId: null,
+        precision: null,
+        inferences: 5,
+        errors: 0,
+        latencyMs: { p50: 1, p95: 1, p99: 1, max: 1 },
+        power: { watts: 1, source: 'simulated', detail: 'scale-out test' },
+        memory: { rssMb: 1, heapUsedMb: 1 },
       };
       await client.publishAsync(topics.telemetry(deviceId), JSON.stringify(w), { qos: 1 });
     }
     // a redelivery of the first 50 (as after a device reconnect) must not add rows
     for (let seq = 0; seq < 50; seq++) {
       const end = new Date();
-      await client.publishAsync(topics.telemetry(deviceId), JSON.stringify({ schema: 1, deviceId, bootId, seq, windowStart: new Date(end.getTime() - 1_000).toISOString(), windowEnd: end.toISOString(), modelVersionId: null, variantId: null, precision: null, inferences: 5, errors: 0, latencyMs: { p50: 1, p95: 1, p99: 1, max: 1 }, power: { watts: 1, source: 'simulated', detail: 'scale-out test' }, memory: { rssMb: 1, heapUsedMb: 1 } }), { qos: 1 });
+      await client.publishAsync(
+        topics.telemetry(deviceId),
+        JSON.stringify({
+          schema: 1,
+          deviceId,
+          bootId,
+          seq,
+          windowStart: new Date(end.getTime() - 1_000).toISOString(),
+          windowEnd: end.toISOString(),
+          modelVersionId: null,
+          variantId: null,
+          precision: null,
+          inferences: 5,
+          errors: 0,
+          latencyMs: { p50: 1, p95: 1, p99: 1, max: 1 },
+          power: { watts: 1, source: 'simulated', detail: 'scale-out test' },
+          memory: { rssMb: 1, heapUsedMb: 1 },
+        }),
+        { qos: 1 },
+      );
     }
     await client.endAsync();
     await waitFor(() => Promise.resolve(a.cp.ingest.stats.accepted + b.cp.ingest.stats.accepted >= total + 50), 20_000, 'all delivered');
     await Promise.all([a.cp.ingest.flush(), b.cp.ingest.flush()]);
     const db = new pg.Client({ connectionString: a.dbUrl });
     await db.connect();
-    const rows = await db.query<{ n: number; distinct: number }>('SELECT count(*)::int AS n, count(DISTINCT seq)::int AS distinct FROM "TelemetryWindow" WHERE "deviceId" = $1', [deviceId]);
+    const rows = await db.query<{ n: number; distinct: number }>(
+      'SELECT count(*)::int AS n, count(DISTINCT seq)::int AS distinct FROM "TelemetryWindow" WHERE "deviceId" = $1',
+      [deviceId],
+    );
     await db.end();
     expect(rows.rows[0]).toEqual({ n: total, distinct: total });
     // each replica took a share: the broker split the load (duplicates would show in the row count above)
@@ -87,18 +133,35 @@ describe('scale-out: two replicas behind one broker', () => {
     // devices on the shared broker, enrolled through either replica
     const devices = await Promise.all([a, b, a, b].map((h) => VirtualDevice.start(h, 'data_analysis_agent', 'cloud-cpu-node')));
     try {
-      const res = await jsonPost(b, '/api/v1/rollouts', { modelVersionId: v.id, target: { deviceIds: devices.map((d) => d.id) }, waves: [{ count: 2, soakSeconds: 2 }, { percent: 100, soakSeconds: 1 }] });
+      const res = await jsonPost(b, '/api/v1/rollouts', {
+        modelVersionId: v.id,
+        target: { deviceIds: devices.map((d) => d.id) },
+        waves: [
+          { count: 2, soakSeconds: 2 },
+          { percent: 100, soakSeconds: 1 },
+        ],
+      });
       expect(res.status).toBe(201);
       const { id } = (await res.json()) as { id: string };
-      const done = await waitFor(async () => {
-        const r = (await (await a.api(`/api/v1/rollouts/${id}`)).json()) as { status: string; reason: string };
-        return ['completed', 'rolled_back', 'paused'].includes(r.status) ? r : null;
-      }, 60_000, 'rollout finished');
+      const done = await waitFor(
+        async () => {
+          const r = (await (await a.api(`/api/v1/rollouts/${id}`)).json()) as { status: string; reason: string };
+          return ['completed', 'rolled_back', 'paused'].includes(r.status) ? r : null;
+        },
+        60_000,
+        'rollout finished',
+      );
       expect(done.status, done.reason).toBe('completed');
       const db = new pg.Client({ connectionString: a.dbUrl });
       await db.connect();
-      const assignments = await db.query<{ n: number; devices: number }>(`SELECT count(*)::int AS n, count(DISTINCT "deviceId")::int AS devices FROM "Assignment" WHERE "createdBy" = $1`, [`rollout:${id}`]);
-      const steps = await db.query<{ action: string; n: number }>(`SELECT action, count(*)::int AS n FROM "AuditEvent" WHERE "targetId" = $1 GROUP BY action ORDER BY action`, [id]);
+      const assignments = await db.query<{ n: number; devices: number }>(
+        `SELECT count(*)::int AS n, count(DISTINCT "deviceId")::int AS devices FROM "Assignment" WHERE "createdBy" = $1`,
+        [`rollout:${id}`],
+      );
+      const steps = await db.query<{ action: string; n: number }>(
+        `SELECT action, count(*)::int AS n FROM "AuditEvent" WHERE "targetId" = $1 GROUP BY action ORDER BY action`,
+        [id],
+      );
       await db.end();
       expect(assignments.rows[0]).toEqual({ n: 4, devices: 4 });
       expect(steps.rows).toEqual([

@@ -20,10 +20,21 @@ const BOOT = '00000000-0000-4000-8000-0000000000aa';
 function window(deviceId: string, seq: number, over: Record<string, unknown> = {}) {
   const end = new Date();
   return {
-    schema: 1, deviceId, bootId: BOOT, seq, windowStart: new Date(end.getTime() - 5_000).toISOString(), windowEnd: end.toISOString(),
-    modelVersionId: null, variantId: null, precision: null, inferences: 100, errors: 1,
-    latencyMs: { p50: 1.5, p95: 2.5, p99: 3.5, max: 9 }, power: { watts: 3.1, source: 'estimate', detail: 'test' },
-    memory: { rssMb: 60, heapUsedMb: 12 }, ...over,
+    schema: 1,
+    deviceId,
+    bootId: BOOT,
+    seq,
+    windowStart: new Date(end.getTime() - 5_000).toISOString(),
+    windowEnd: end.toISOString(),
+    modelVersionId: null,
+    variantId: null,
+    precision: null,
+    inferences: 100,
+    errors: 1,
+    latencyMs: { p50: 1.5, p95: 2.5, p99: 3.5, max: 9 },
+    power: { watts: 3.1, source: 'estimate', detail: 'test' },
+    memory: { rssMb: 60, heapUsedMb: 12 },
+    ...over,
   };
 }
 const count = async (sql: string, args: unknown[]) => ((await db.query(sql, args)).rows[0] as { n: number }).n;
@@ -37,7 +48,9 @@ describe('telemetry ingest', () => {
     await waitFor(() => Promise.resolve(h.cp.ingest.stats.accepted >= 250), 20_000, 'all accepted');
     await h.cp.ingest.flush();
     expect(await count('SELECT count(*)::int AS n FROM "TelemetryWindow" WHERE "deviceId" = $1', [e.deviceId])).toBe(200);
-    const pts = (await (await h.api(`/api/v1/devices/${e.deviceId}/telemetry?limit=5`)).json()) as { points: { p99: number; errorRate: number; powerSource: string }[] };
+    const pts = (await (await h.api(`/api/v1/devices/${e.deviceId}/telemetry?limit=5`)).json()) as {
+      points: { p99: number; errorRate: number; powerSource: string }[];
+    };
     expect(pts.points).toHaveLength(5);
     expect(pts.points[0]).toMatchObject({ p99: 3.5, errorRate: 0.01, powerSource: 'estimate' });
     const seen = (await (await h.api(`/api/v1/devices/${e.deviceId}`)).json()) as { lastSeenAt: string | null };
@@ -57,10 +70,20 @@ describe('telemetry ingest', () => {
     ];
     for (const p of bad) await c.publishAsync(topics.telemetry(e.deviceId), p, { qos: 1 });
     await c.publishAsync(topics.telemetry(e.deviceId), JSON.stringify(window(e.deviceId, 5)), { qos: 1 });
-    await waitFor(async () => (await count('SELECT count(*)::int AS n FROM "RejectedMessage" WHERE "deviceId" = $1', [e.deviceId])) === 5, 10_000, 'rejections');
+    await waitFor(
+      async () => (await count('SELECT count(*)::int AS n FROM "RejectedMessage" WHERE "deviceId" = $1', [e.deviceId])) === 5,
+      10_000,
+      'rejections',
+    );
     await h.cp.ingest.flush();
-    await waitFor(async () => (await count('SELECT count(*)::int AS n FROM "TelemetryWindow" WHERE "deviceId" = $1', [e.deviceId])) === 1, 10_000, 'good row');
-    const reasons = (await db.query('SELECT reason FROM "RejectedMessage" WHERE "deviceId" = $1 ORDER BY id', [e.deviceId])).rows.map((r: { reason: string }) => r.reason);
+    await waitFor(
+      async () => (await count('SELECT count(*)::int AS n FROM "TelemetryWindow" WHERE "deviceId" = $1', [e.deviceId])) === 1,
+      10_000,
+      'good row',
+    );
+    const reasons = (await db.query('SELECT reason FROM "RejectedMessage" WHERE "deviceId" = $1 ORDER BY id', [e.deviceId])).rows.map(
+      (r: { reason: string }) => r.reason,
+    );
     // rejections are written concurrently, so their order is not fixed
     for (const pattern of [/not valid JSON/, /inferences/, /future/, /latencyMs\.p50/, /does not match the topic/]) {
       expect(reasons.filter((r) => pattern.test(r))).toHaveLength(1);

@@ -68,7 +68,11 @@ export class TelemetryIngestService {
       // oldest instead (as before) resolved their waits too, and the broker acknowledged windows
       // that were never stored: 166,778 of 394,603 at 16k msg/s offered (bench:ingest).
       this.stats.refusedFull += 1;
-      if (this.stats.refusedFull % 1_000 === 1) this.log.error('telemetry buffer full: refusing new windows until it drains', { refused: this.stats.refusedFull, buffered: this.buffer.length });
+      if (this.stats.refusedFull % 1_000 === 1)
+        this.log.error('telemetry buffer full: refusing new windows until it drains', {
+          refused: this.stats.refusedFull,
+          buffered: this.buffer.length,
+        });
       return { ok: false, reason: 'ingest buffer full', retry: true };
     }
     this.stats.accepted += 1;
@@ -87,7 +91,10 @@ export class TelemetryIngestService {
     }
     const r = TelemetryWindowSchema.safeParse(json);
     if (!r.success) {
-      return `schema: ${r.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
+      return `schema: ${r.error.issues
+        .slice(0, 5)
+        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+        .join('; ')}`;
     }
     if (r.data.deviceId !== topicDeviceId) return 'deviceId in payload does not match the topic';
     if (Date.parse(r.data.windowEnd) > now + FUTURE_SKEW_MS) return 'windowEnd is in the future';

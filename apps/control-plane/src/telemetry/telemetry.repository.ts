@@ -5,11 +5,27 @@ import { withTransaction } from '../infra/pg-transaction.js';
 import { PG_POOL } from '../infra/tokens.js';
 
 const COLUMNS = [
-  ['deviceId', 'uuid'], ['bootId', 'uuid'], ['seq', 'int8'], ['windowStart', 'timestamptz'], ['windowEnd', 'timestamptz'],
-  ['modelVersionId', 'text'], ['variantId', 'text'], ['precision', 'text'], ['inferences', 'int4'], ['errors', 'int4'],
-  ['latencyP50Ms', 'float8'], ['latencyP95Ms', 'float8'], ['latencyP99Ms', 'float8'], ['latencyMaxMs', 'float8'],
-  ['powerW', 'float8'], ['powerSource', 'text'], ['powerDetail', 'text'], ['rssMb', 'float8'], ['heapUsedMb', 'float8'],
-  ['cacheHits', 'int4'], ['fallbacks', 'int4'],
+  ['deviceId', 'uuid'],
+  ['bootId', 'uuid'],
+  ['seq', 'int8'],
+  ['windowStart', 'timestamptz'],
+  ['windowEnd', 'timestamptz'],
+  ['modelVersionId', 'text'],
+  ['variantId', 'text'],
+  ['precision', 'text'],
+  ['inferences', 'int4'],
+  ['errors', 'int4'],
+  ['latencyP50Ms', 'float8'],
+  ['latencyP95Ms', 'float8'],
+  ['latencyP99Ms', 'float8'],
+  ['latencyMaxMs', 'float8'],
+  ['powerW', 'float8'],
+  ['powerSource', 'text'],
+  ['powerDetail', 'text'],
+  ['rssMb', 'float8'],
+  ['heapUsedMb', 'float8'],
+  ['cacheHits', 'int4'],
+  ['fallbacks', 'int4'],
 ] as const;
 
 /** One multi-row statement per batch: unnest of one array per column, idempotent on (device, boot, seq). */
@@ -21,10 +37,27 @@ function toColumns(rows: TelemetryWindow[]): unknown[][] {
   const cols: unknown[][] = COLUMNS.map(() => []);
   for (const w of rows) {
     const values = [
-      w.deviceId, w.bootId, w.seq, w.windowStart, w.windowEnd, w.modelVersionId, w.variantId, w.precision,
-      w.inferences, w.errors, w.latencyMs?.p50 ?? null, w.latencyMs?.p95 ?? null, w.latencyMs?.p99 ?? null,
-      w.latencyMs?.max ?? null, w.power.watts, w.power.source, w.power.detail, w.memory.rssMb, w.memory.heapUsedMb,
-      w.cacheHits, w.fallbacks,
+      w.deviceId,
+      w.bootId,
+      w.seq,
+      w.windowStart,
+      w.windowEnd,
+      w.modelVersionId,
+      w.variantId,
+      w.precision,
+      w.inferences,
+      w.errors,
+      w.latencyMs?.p50 ?? null,
+      w.latencyMs?.p95 ?? null,
+      w.latencyMs?.p99 ?? null,
+      w.latencyMs?.max ?? null,
+      w.power.watts,
+      w.power.source,
+      w.power.detail,
+      w.memory.rssMb,
+      w.memory.heapUsedMb,
+      w.cacheHits,
+      w.fallbacks,
     ];
     values.forEach((v, i) => cols[i]?.push(v));
   }
@@ -51,9 +84,21 @@ export interface TelemetryPoint {
 }
 
 interface PointRow {
-  windowStart: Date; windowEnd: Date; modelVersionId: string | null; variantId: string | null; precision: string | null;
-  inferences: number; errors: number; p50: number | null; p95: number | null; p99: number | null; max: number | null;
-  powerW: number; powerSource: string; powerDetail: string; rssMb: number;
+  windowStart: Date;
+  windowEnd: Date;
+  modelVersionId: string | null;
+  variantId: string | null;
+  precision: string | null;
+  inferences: number;
+  errors: number;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  max: number | null;
+  powerW: number;
+  powerSource: string;
+  powerDetail: string;
+  rssMb: number;
 }
 
 @Injectable()
@@ -76,7 +121,10 @@ export class TelemetryRepository {
 
   async insertRejected(topic: string, deviceId: string | null, reason: string, payload: string): Promise<void> {
     await this.pool.query('INSERT INTO "RejectedMessage" ("topic", "deviceId", "reason", "payload") VALUES ($1, $2, $3, $4)', [
-      topic.slice(0, 512), deviceId, reason.slice(0, 2_000), payload.slice(0, 16_384),
+      topic.slice(0, 512),
+      deviceId,
+      reason.slice(0, 2_000),
+      payload.slice(0, 16_384),
     ]);
   }
 
@@ -116,7 +164,12 @@ export class TelemetryRepository {
     return new Map(
       res.rows.map((r) => [
         r.deviceId,
-        { ...r, windowStart: r.windowStart.toISOString(), windowEnd: r.windowEnd.toISOString(), errorRate: r.inferences > 0 ? r.errors / r.inferences : 0 },
+        {
+          ...r,
+          windowStart: r.windowStart.toISOString(),
+          windowEnd: r.windowEnd.toISOString(),
+          errorRate: r.inferences > 0 ? r.errors / r.inferences : 0,
+        },
       ]),
     );
   }

@@ -2,7 +2,11 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { hardwarePreset, topics, type EnrollResponse, type HardwarePresetName, type Scenario } from '@edge-fleet/shared';
 import { jsonPost, type Harness } from './harness.js';
 
-export async function enrollDevice(h: Harness, scenario: Scenario, preset: HardwarePresetName = 'edge-npu-trading'): Promise<EnrollResponse> {
+export async function enrollDevice(
+  h: Harness,
+  scenario: Scenario,
+  preset: HardwarePresetName = 'edge-npu-trading',
+): Promise<EnrollResponse> {
   const tok = (await (await jsonPost(h, '/api/v1/enrollment-tokens', { scenario })).json()) as { token: string };
   const res = await jsonPost(h, '/api/v1/devices/enroll', { token: tok.token, hardwareProfile: hardwarePreset(preset) }, false);
   if (res.status !== 201) throw new Error(`enroll failed: ${res.status} ${await res.text()}`);
@@ -10,7 +14,11 @@ export async function enrollDevice(h: Harness, scenario: Scenario, preset: Hardw
 }
 
 /** Connects as a device; resolves with the client or rejects with the broker's refusal. */
-export async function connectDevice(h: Harness, e: EnrollResponse, opts: { password?: string; clientId?: string; will?: boolean } = {}): Promise<MqttClient> {
+export async function connectDevice(
+  h: Harness,
+  e: EnrollResponse,
+  opts: { password?: string; clientId?: string; will?: boolean } = {},
+): Promise<MqttClient> {
   const client = mqtt.connect(h.config.mqttUrl, {
     clientId: opts.clientId ?? e.deviceId,
     username: e.deviceId,
@@ -18,7 +26,9 @@ export async function connectDevice(h: Harness, e: EnrollResponse, opts: { passw
     protocolVersion: 4,
     reconnectPeriod: 0,
     connectTimeout: 5_000,
-    ...(opts.will === false ? {} : { will: { topic: topics.status(e.deviceId), payload: Buffer.from('{"state":"offline"}'), qos: 1 as const, retain: true } }),
+    ...(opts.will === false
+      ? {}
+      : { will: { topic: topics.status(e.deviceId), payload: Buffer.from('{"state":"offline"}'), qos: 1 as const, retain: true } }),
   });
   return new Promise((resolve, reject) => {
     client.once('connect', () => resolve(client));
@@ -33,8 +43,19 @@ export async function connectDevice(h: Harness, e: EnrollResponse, opts: { passw
 export function telemetryWindow(deviceId: string, bootId: string, seq: number): Record<string, unknown> {
   const end = new Date();
   return {
-    schema: 1, deviceId, bootId, seq, windowStart: new Date(end.getTime() - 1_000).toISOString(), windowEnd: end.toISOString(),
-    modelVersionId: null, variantId: null, precision: null, inferences: 10, errors: 0, latencyMs: { p50: 1, p95: 1, p99: 1, max: 1 },
-    power: { watts: 1, source: 'estimate', detail: 'test' }, memory: { rssMb: 1, heapUsedMb: 1 },
+    schema: 1,
+    deviceId,
+    bootId,
+    seq,
+    windowStart: new Date(end.getTime() - 1_000).toISOString(),
+    windowEnd: end.toISOString(),
+    modelVersionId: null,
+    variantId: null,
+    precision: null,
+    inferences: 10,
+    errors: 0,
+    latencyMs: { p50: 1, p95: 1, p99: 1, max: 1 },
+    power: { watts: 1, source: 'estimate', detail: 'test' },
+    memory: { rssMb: 1, heapUsedMb: 1 },
   };
 }

@@ -66,7 +66,9 @@ async function templateDatabase(): Promise<string> {
     throw e;
   }
   await admin(async (c) => {
-    await c.query(`ALTER DATABASE "${building}" RENAME TO "${name}"`).catch(async () => c.query(`DROP DATABASE IF EXISTS "${building}" WITH (FORCE)`));
+    await c
+      .query(`ALTER DATABASE "${building}" RENAME TO "${name}"`)
+      .catch(async () => c.query(`DROP DATABASE IF EXISTS "${building}" WITH (FORCE)`));
   });
   return name;
 }
@@ -108,13 +110,28 @@ export async function startHarness(env: Record<string, string> = {}, shared?: { 
   const port = await freePort();
   const mqttPort = await freePort();
   const config = deriveConfig(
-    ConfigSchema.parse({ PORT: String(port), MQTT_EMBEDDED_PORT: String(mqttPort), DATA_DIR: dataDir, DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error', TELEMETRY_FLUSH_MS: '20', QUEUE_PREFIX: `ef-test-${randomBytes(4).toString('hex')}`, VARIANT_BUILD: 'off', ...env }),
+    ConfigSchema.parse({
+      PORT: String(port),
+      MQTT_EMBEDDED_PORT: String(mqttPort),
+      DATA_DIR: dataDir,
+      DATABASE_URL: db.url,
+      REDIS_URL: TEST_REDIS_URL,
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+      TELEMETRY_FLUSH_MS: '20',
+      QUEUE_PREFIX: `ef-test-${randomBytes(4).toString('hex')}`,
+      VARIANT_BUILD: 'off',
+      ...env,
+    }),
   );
   const cp = await startControlPlane(config, db.url, new Logger('test', 'error'));
   const api = (p: string, init: RequestInit = {}) =>
     fetch(`${cp.url}${p}`, { ...init, headers: { authorization: `Bearer ${cp.operatorToken}`, ...(init.headers ?? {}) } });
   return {
-    cp, config, dbUrl: db.url, dataDir, api,
+    cp,
+    config,
+    dbUrl: db.url,
+    dataDir,
+    api,
     close: async () => {
       await cp.stop();
       await db.drop();

@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
-import { DesiredStateSchema, topics, type DesiredState, type EnrollResponse, type HardwarePresetName, type ReportedState, type Scenario, type UpdateOutcome } from '@edge-fleet/shared';
+import {
+  DesiredStateSchema,
+  topics,
+  type DesiredState,
+  type EnrollResponse,
+  type HardwarePresetName,
+  type ReportedState,
+  type Scenario,
+  type UpdateOutcome,
+} from '@edge-fleet/shared';
 import { connectDevice, enrollDevice } from './device-client.js';
 import type { Harness } from './harness.js';
 
@@ -61,7 +70,12 @@ export class VirtualDevice {
     return this.client.connected;
   }
 
-  static async start(h: Harness, scenario: Scenario, preset: HardwarePresetName, behaviour: VirtualDeviceBehaviour = {}): Promise<VirtualDevice> {
+  static async start(
+    h: Harness,
+    scenario: Scenario,
+    preset: HardwarePresetName,
+    behaviour: VirtualDeviceBehaviour = {},
+  ): Promise<VirtualDevice> {
     const e = await enrollDevice(h, scenario, preset);
     if (behaviour.reconnect) return VirtualDevice.startReconnecting(h, e, behaviour);
     const client = await connectDevice(h, e);
@@ -144,7 +158,13 @@ export class VirtualDevice {
     this.desired = desired;
     const at = new Date().toISOString();
     if (this.behaviour.failUpdate && desired.model && desired.model.variantId !== this.active?.variantId) {
-      this.lastUpdate = { assignmentVersion: desired.assignmentVersion, outcome: 'failed', reasonCode: this.behaviour.failUpdate, message: `virtual device told to fail with ${this.behaviour.failUpdate}`, at };
+      this.lastUpdate = {
+        assignmentVersion: desired.assignmentVersion,
+        outcome: 'failed',
+        reasonCode: this.behaviour.failUpdate,
+        message: `virtual device told to fail with ${this.behaviour.failUpdate}`,
+        at,
+      };
     } else {
       this.active = desired.model;
       this.applied = desired.assignmentVersion;
@@ -156,9 +176,22 @@ export class VirtualDevice {
   /** Never rejects: a report still in flight when the device stops is dropped with its connection. */
   private async report(): Promise<void> {
     const r: ReportedState = {
-      schema: 1, deviceId: this.id, bootId: this.bootId, phase: this.active ? 'running' : 'idle', appliedAssignmentVersion: this.applied,
-      active: this.active ? { modelVersionId: this.active.modelVersionId, variantId: this.active.variantId, precision: this.active.precision, sha256: this.active.sha256 } : null,
-      lastUpdate: this.lastUpdate, agentVersion: 'virtual-device', reportedAt: new Date().toISOString(),
+      schema: 1,
+      deviceId: this.id,
+      bootId: this.bootId,
+      phase: this.active ? 'running' : 'idle',
+      appliedAssignmentVersion: this.applied,
+      active: this.active
+        ? {
+            modelVersionId: this.active.modelVersionId,
+            variantId: this.active.variantId,
+            precision: this.active.precision,
+            sha256: this.active.sha256,
+          }
+        : null,
+      lastUpdate: this.lastUpdate,
+      agentVersion: 'virtual-device',
+      reportedAt: new Date().toISOString(),
     };
     try {
       await this.client.publishAsync(topics.reported(this.id), JSON.stringify(r), { qos: 1 });
@@ -173,10 +206,20 @@ export class VirtualDevice {
     const end = new Date();
     const ms = this.behaviour.latencyMs?.(this.active.variantId) ?? 5;
     const w = {
-      schema: 1, deviceId: this.id, bootId: this.bootId, seq: this.seq++, windowStart: new Date(end.getTime() - (this.behaviour.windowMs ?? 200)).toISOString(), windowEnd: end.toISOString(),
-      modelVersionId: this.active.modelVersionId, variantId: this.active.variantId, precision: this.active.precision,
-      inferences: 20, errors: 0, latencyMs: { p50: ms, p95: ms, p99: ms, max: ms },
-      power: { watts: 3, source: 'simulated', detail: 'virtual device in a test' }, memory: { rssMb: 50, heapUsedMb: 10 },
+      schema: 1,
+      deviceId: this.id,
+      bootId: this.bootId,
+      seq: this.seq++,
+      windowStart: new Date(end.getTime() - (this.behaviour.windowMs ?? 200)).toISOString(),
+      windowEnd: end.toISOString(),
+      modelVersionId: this.active.modelVersionId,
+      variantId: this.active.variantId,
+      precision: this.active.precision,
+      inferences: 20,
+      errors: 0,
+      latencyMs: { p50: ms, p95: ms, p99: ms, max: ms },
+      power: { watts: 3, source: 'simulated', detail: 'virtual device in a test' },
+      memory: { rssMb: 50, heapUsedMb: 10 },
     };
     this.client.publish(topics.telemetry(this.id), JSON.stringify(w), { qos: 1 });
   }

@@ -25,10 +25,16 @@ describe('tRPC API for the dashboard', () => {
     const e = await enrollDevice(h, 'financial_trading');
     const c = await connectDevice(h, e);
     await c.publishAsync(`fleet/v1/devices/${e.deviceId}/status`, JSON.stringify({ state: 'online' }), { qos: 1, retain: true });
-    const overview = await waitFor(async () => {
-      const r = (await (await trpc('fleet.overview', h.cp.operatorToken)).json()) as { result: { data: { total: number; byStatus: { online: number }; scenarios: { scenario: string; online: number }[] } } };
-      return r.result.data.byStatus.online === 1 ? r.result.data : null;
-    }, 10_000, 'online count');
+    const overview = await waitFor(
+      async () => {
+        const r = (await (await trpc('fleet.overview', h.cp.operatorToken)).json()) as {
+          result: { data: { total: number; byStatus: { online: number }; scenarios: { scenario: string; online: number }[] } };
+        };
+        return r.result.data.byStatus.online === 1 ? r.result.data : null;
+      },
+      10_000,
+      'online count',
+    );
     expect(overview.total).toBe(1);
     expect(overview.scenarios).toHaveLength(6);
     expect(overview.scenarios.find((s) => s.scenario === 'financial_trading')?.online).toBe(1);

@@ -16,7 +16,16 @@ export interface TrpcContext {
   operator: Operator | null;
 }
 
-const TRPC_CODE = { invalid_request: 'BAD_REQUEST', invalid_model: 'UNPROCESSABLE_CONTENT', unauthorized: 'UNAUTHORIZED', forbidden: 'FORBIDDEN', not_found: 'NOT_FOUND', conflict: 'CONFLICT', payload_too_large: 'PAYLOAD_TOO_LARGE', unavailable: 'SERVICE_UNAVAILABLE' } as const;
+const TRPC_CODE = {
+  invalid_request: 'BAD_REQUEST',
+  invalid_model: 'UNPROCESSABLE_CONTENT',
+  unauthorized: 'UNAUTHORIZED',
+  forbidden: 'FORBIDDEN',
+  not_found: 'NOT_FOUND',
+  conflict: 'CONFLICT',
+  payload_too_large: 'PAYLOAD_TOO_LARGE',
+  unavailable: 'SERVICE_UNAVAILABLE',
+} as const;
 
 // isDev false: error responses carry a code and message, never a stack trace.
 const t = initTRPC.context<TrpcContext>().create({ isDev: false });
@@ -50,21 +59,17 @@ export function buildRouter(d: RouterDeps) {
     devices: t.router({
       list: operatorProcedure.input(ListDevicesQuerySchema).query(({ input }) => d.fleet.deviceList({ ...input, page: input.page ?? 1 })),
       get: operatorProcedure.input(z.object({ id: DeviceIdSchema })).query(({ input }) => d.fleet.deviceDetail(input.id)),
-      telemetry: operatorProcedure
-        .input(TelemetryQuerySchema.partial().extend({ id: DeviceIdSchema }))
-        .query(async ({ input }) => ({
-          points: await d.telemetry.range(input.id, new Date(Date.now() - (input.sinceMinutes ?? 15) * 60_000), input.limit ?? 500),
-        })),
+      telemetry: operatorProcedure.input(TelemetryQuerySchema.partial().extend({ id: DeviceIdSchema })).query(async ({ input }) => ({
+        points: await d.telemetry.range(input.id, new Date(Date.now() - (input.sinceMinutes ?? 15) * 60_000), input.limit ?? 500),
+      })),
     }),
     policies: t.router({
       list: operatorProcedure.query(async () => ({ items: await d.policies.list() })),
-      update: operatorProcedure
-        .input(PolicySettingsSchema.extend({ scenario: ScenarioSchema }))
-        .mutation(async ({ input, ctx }) => {
-          const { scenario, ...settings } = input;
-          await d.policies.update([{ scenario, settings }], `operator:${ctx.operator.tokenId}`);
-          return { items: await d.policies.list() };
-        }),
+      update: operatorProcedure.input(PolicySettingsSchema.extend({ scenario: ScenarioSchema })).mutation(async ({ input, ctx }) => {
+        const { scenario, ...settings } = input;
+        await d.policies.update([{ scenario, settings }], `operator:${ctx.operator.tokenId}`);
+        return { items: await d.policies.list() };
+      }),
       exportYaml: operatorProcedure.query(async () => ({ yaml: policiesToYaml(await d.policies.list()) })),
       importYaml: operatorProcedure.input(z.object({ yaml: z.string().min(1).max(262_144) })).mutation(async ({ input, ctx }) => {
         const changes = policiesFromYaml(input.yaml);
@@ -83,7 +88,9 @@ export function buildRouter(d: RouterDeps) {
     rollouts: t.router({
       list: operatorProcedure.query(async () => ({ items: await d.rollouts.list() })),
       get: operatorProcedure.input(z.object({ id: z.uuid() })).query(({ input }) => d.rollouts.get(input.id)),
-      create: operatorProcedure.input(CreateRolloutSchema).mutation(({ input, ctx }) => d.rollouts.create(input, `operator:${ctx.operator.tokenId}`)),
+      create: operatorProcedure
+        .input(CreateRolloutSchema)
+        .mutation(({ input, ctx }) => d.rollouts.create(input, `operator:${ctx.operator.tokenId}`)),
       act: operatorProcedure
         .input(z.object({ id: z.uuid(), action: z.enum(['pause', 'resume', 'abort', 'approve']) }))
         .mutation(({ input, ctx }) => d.rollouts[input.action](input.id, `operator:${ctx.operator.tokenId}`)),

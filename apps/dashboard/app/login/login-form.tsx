@@ -29,15 +29,7 @@ export function LoginForm() {
   return (
     <form ref={formRef} action={action} className="login-form">
       <label htmlFor="token">Operator token</label>
-      <input
-        ref={inputRef}
-        id="token"
-        name="token"
-        type="password"
-        autoComplete="off"
-        required
-        data-testid="token-input"
-      />
+      <input ref={inputRef} id="token" name="token" type="password" autoComplete="off" required data-testid="token-input" />
       <button type="submit" disabled={pending} data-testid="login-submit">
         {pending ? 'Signing in…' : 'Sign in'}
       </button>

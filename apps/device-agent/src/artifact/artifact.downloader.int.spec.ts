@@ -95,7 +95,10 @@ describe('ArtifactDownloader against a loopback HTTP server', () => {
 });
 
 /** Attempts `download` with a fresh downloader each time (as after a restart) until it succeeds. */
-async function downloadWithRestarts(maxAttempts: number, options: Partial<ConstructorParameters<typeof ArtifactDownloader>[0]> = {}): Promise<ArtifactError[]> {
+async function downloadWithRestarts(
+  maxAttempts: number,
+  options: Partial<ConstructorParameters<typeof ArtifactDownloader>[0]> = {},
+): Promise<ArtifactError[]> {
   const failures: ArtifactError[] = [];
   for (let i = 0; i < maxAttempts; i++) {
     const fresh = new ArtifactDownloader({ modelsDir, username: 'dev-1', password: 's3cret', ...options });
@@ -190,7 +193,7 @@ describe('resumable download (HTTP Range)', () => {
     expect(kept).toBeLessThan(model.bytes.length);
   });
 
-  it('keeps only the current candidate\'s temp file', async () => {
+  it("keeps only the current candidate's temp file", async () => {
     await downloader.download({ ...ref, sizeBytes: 1 }).catch(() => undefined);
     const stale = join(modelsDir, `.tmp-${'e'.repeat(64)}`);
     await writeFile(stale, 'partial of an abandoned candidate');

@@ -37,7 +37,6 @@ export interface DownloaderOptions {
 export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 export const DEFAULT_DOWNLOAD_DEADLINE_MS = 600_000;
 
-
 /**
  * Fetches model artifacts into `<modelsDir>/.tmp-<sha>` and promotes them to `<sha>.onnx` only
  * after size and sha256 match. Nothing unverified is ever at a path the engine loads from.
@@ -201,7 +200,10 @@ export class ArtifactDownloader {
     } catch (err) {
       // An abort reason (stall, deadline) says more than undici's generic AbortError.
       if (abort.signal.aborted && !(err instanceof ArtifactError) && abort.signal.reason instanceof Error) {
-        throw new ArtifactError('download_failed', `download of ${ref.url} aborted at ${have}/${ref.sizeBytes} bytes: ${abort.signal.reason.message}`);
+        throw new ArtifactError(
+          'download_failed',
+          `download of ${ref.url} aborted at ${have}/${ref.sizeBytes} bytes: ${abort.signal.reason.message}`,
+        );
       }
       throw err;
     } finally {

@@ -54,7 +54,12 @@ function checkManifest(model: DesiredModel, ctx: TrustContext, now: number | nul
   } catch {
     return fail('manifest keys are not valid Ed25519 public keys');
   }
-  checkSignature(Buffer.from(`${signingKey.publicKey}.${signingKey.expiresAt}`), signingKey.rootSignature, root, 'the signing key certificate (root signature)');
+  checkSignature(
+    Buffer.from(`${signingKey.publicKey}.${signingKey.expiresAt}`),
+    signingKey.rootSignature,
+    root,
+    'the signing key certificate (root signature)',
+  );
   if (now !== null && Date.parse(signingKey.expiresAt) <= now) fail(`the signing key expired at ${signingKey.expiresAt}`);
   const bytes = Buffer.from(model.manifest.payload, 'base64');
   checkSignature(bytes, model.manifest.signature, signer, 'the manifest signature');

@@ -14,12 +14,31 @@ const iso = (t: number): string => new Date(t).toISOString();
 /** A model whose manifest (issued for `version`) expires at `expiresAt`, its signing key at `keyExpiresAt`. */
 function model(version: number, expiresAt: number, keyExpiresAt = T0 + 365 * 86_400_000, by = signer): DesiredModel {
   const base = {
-    modelId: 'm', modelVersionId: 'mv', variantId: 'v', name: 'n', version: '1', precision: 'fp32' as const,
-    artifactUrl: 'http://127.0.0.1:9/a', sha256: 'a'.repeat(64), sizeBytes: 10, inputs: [{ name: 'x', dtype: 'float32' as const, shape: [1] }],
+    modelId: 'm',
+    modelVersionId: 'mv',
+    variantId: 'v',
+    name: 'n',
+    version: '1',
+    precision: 'fp32' as const,
+    artifactUrl: 'http://127.0.0.1:9/a',
+    sha256: 'a'.repeat(64),
+    sizeBytes: 10,
+    inputs: [{ name: 'x', dtype: 'float32' as const, shape: [1] }],
   };
   const manifest = by.manifest(
-    { schema: 1, deviceId, modelVersionId: base.modelVersionId, variantId: base.variantId, precision: base.precision, sha256: base.sha256,
-      sizeBytes: base.sizeBytes, version, hardwareClasses: [], issuedAt: iso(T0), expiresAt: iso(expiresAt) },
+    {
+      schema: 1,
+      deviceId,
+      modelVersionId: base.modelVersionId,
+      variantId: base.variantId,
+      precision: base.precision,
+      sha256: base.sha256,
+      sizeBytes: base.sizeBytes,
+      version,
+      hardwareClasses: [],
+      issuedAt: iso(T0),
+      expiresAt: iso(expiresAt),
+    },
     iso(keyExpiresAt),
   );
   return { ...base, manifest };

@@ -78,7 +78,10 @@ export class MetadataFreshness {
       try {
         manifest = this.deps.authenticate(model);
       } catch (err) {
-        this.deps.logger.warn('desired-state metadata is not genuine; the stale-metadata check keeps the previous one', { assignmentVersion, error: errorMessage(err) });
+        this.deps.logger.warn('desired-state metadata is not genuine; the stale-metadata check keeps the previous one', {
+          assignmentVersion,
+          error: errorMessage(err),
+        });
         return;
       }
       held = { assignmentVersion: assignmentVersion ?? manifest.version, expiresAt: metadataExpiry(model, manifest) };
@@ -99,13 +102,19 @@ export class MetadataFreshness {
     const stale = staleMetadataOf(this.held, now);
     if (stale === null) {
       if (this.alarm !== null) {
-        this.deps.logger.info('stale-metadata alarm cleared', { assignmentVersion: this.held?.assignmentVersion, expiresAt: this.held?.expiresAt });
+        this.deps.logger.info('stale-metadata alarm cleared', {
+          assignmentVersion: this.held?.assignmentVersion,
+          expiresAt: this.held?.expiresAt,
+        });
         this.alarm = null;
         this.deps.onChange();
       }
     } else if (this.alarm?.assignmentVersion !== stale.assignmentVersion || this.alarm.expiresAt !== stale.expiresAt) {
       this.alarm = { ...stale, detectedAt: new Date(now).toISOString() };
-      this.deps.logger.error('stale metadata: the newest desired state has expired; keeping the running model, but updates may be withheld', stale);
+      this.deps.logger.error(
+        'stale metadata: the newest desired state has expired; keeping the running model, but updates may be withheld',
+        stale,
+      );
       this.deps.onChange();
     }
     this.timer = this.deps.clock.setTimeout(() => this.check(), nextCheckInMs(this.held, now, this.deps.intervalMs));

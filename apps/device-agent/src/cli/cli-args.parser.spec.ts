@@ -5,19 +5,32 @@ const base = ['--url', 'http://127.0.0.1:3000', '--data-dir', '/tmp/d'];
 
 describe('parseCliArgs', () => {
   it('parses every option', () => {
-    const r = parseCliArgs([
-      ...base,
-      '--token', 'tok_0123456789abcdef',
-      '--profile', 'edge-npu-trading',
-      '--name', 'box-1',
-      '--mqtt-url', 'mqtt://127.0.0.1:1883',
-      '--log-level', 'debug',
-      '--seed', '42',
-      '--download-stall-timeout', '5',
-      '--download-deadline', '120',
-      '--watchdog-windows', '4',
-      '--watchdog-breaches', '3',
-    ], { FLEET_AGENT_CRASH_AT: 'before-swap' });
+    const r = parseCliArgs(
+      [
+        ...base,
+        '--token',
+        'tok_0123456789abcdef',
+        '--profile',
+        'edge-npu-trading',
+        '--name',
+        'box-1',
+        '--mqtt-url',
+        'mqtt://127.0.0.1:1883',
+        '--log-level',
+        'debug',
+        '--seed',
+        '42',
+        '--download-stall-timeout',
+        '5',
+        '--download-deadline',
+        '120',
+        '--watchdog-windows',
+        '4',
+        '--watchdog-breaches',
+        '3',
+      ],
+      { FLEET_AGENT_CRASH_AT: 'before-swap' },
+    );
     expect(r).toEqual({
       ok: true,
       value: {
@@ -78,8 +91,17 @@ describe('parseCliArgs', () => {
 describe('resolveProfile', () => {
   const files: Record<string, string> = {
     'good.json': JSON.stringify({
-      name: 'Lab box', hardwareClass: 'lab-cpu', accelerator: 'cpu', tops: 1, sramMb: 0, dramMb: 2048,
-      powerBudgetW: 10, idlePowerW: 2, activePowerW: 8, precisions: ['fp32'], cpuCores: 2,
+      name: 'Lab box',
+      hardwareClass: 'lab-cpu',
+      accelerator: 'cpu',
+      tops: 1,
+      sramMb: 0,
+      dramMb: 2048,
+      powerBudgetW: 10,
+      idlePowerW: 2,
+      activePowerW: 8,
+      precisions: ['fp32'],
+      cpuCores: 2,
     }),
     'broken.json': '{ "name": ',
     'invalid.json': JSON.stringify({ name: 'x', hardwareClass: 'UPPER', accelerator: 'tpu' }),
@@ -91,7 +113,10 @@ describe('resolveProfile', () => {
   };
 
   it('resolves a preset by name', () => {
-    expect(resolveProfile('cloud-cpu-node', read)).toMatchObject({ ok: true, value: { label: 'cloud-cpu-node', profile: { accelerator: 'cpu' } } });
+    expect(resolveProfile('cloud-cpu-node', read)).toMatchObject({
+      ok: true,
+      value: { label: 'cloud-cpu-node', profile: { accelerator: 'cpu' } },
+    });
   });
 
   it('reads a JSON profile file', () => {
@@ -104,7 +129,10 @@ describe('resolveProfile', () => {
   });
 
   it('says when the file is not JSON', () => {
-    expect(resolveProfile('broken.json', read)).toEqual({ ok: false, message: expect.stringContaining('broken.json is not valid JSON') as unknown });
+    expect(resolveProfile('broken.json', read)).toEqual({
+      ok: false,
+      message: expect.stringContaining('broken.json is not valid JSON') as unknown,
+    });
   });
 
   it('names the invalid fields of a profile', () => {

@@ -5,25 +5,43 @@ import { z } from 'zod';
 import { CrashPointSchema } from '../core/crash-points.js';
 import { LogLevelSchema } from '../core/logger.js';
 
-export const CliArgsSchema = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: '--url must be an http(s) URL of the control plane' }),
-  dataDir: z.string().min(1, '--data-dir is required'),
-  token: z.string().min(16, '--token looks too short (at least 16 characters)').max(256).optional(),
-  profile: z.string().min(1).optional(),
-  name: z.string().min(1).max(128).optional(),
-  mqttUrl: z
-    .string()
-    .regex(/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/, '--mqtt-url must look like mqtt://host:port')
-    .optional(),
-  logLevel: LogLevelSchema.default('info'),
-  seed: z.coerce.number().int().min(0).max(2 ** 32 - 1).optional(),
-  downloadStallTimeoutS: z.coerce.number({ error: '--download-stall-timeout must be a number of seconds' }).positive('--download-stall-timeout must be > 0 seconds').max(3_600).default(30),
-  downloadDeadlineS: z.coerce.number({ error: '--download-deadline must be a number of seconds' }).positive('--download-deadline must be > 0 seconds').max(86_400).default(600),
-  watchdogWindows: z.coerce.number().int().min(1, '--watchdog-windows must be at least 1').max(1_000).default(3),
-  watchdogBreaches: z.coerce.number().int().min(1, '--watchdog-breaches must be at least 1').max(1_000).default(2),
-  /** From FLEET_AGENT_CRASH_AT (crash-safety tests only). */
-  crashAt: CrashPointSchema.optional(),
-}).refine((a) => a.watchdogBreaches <= a.watchdogWindows, { message: '--watchdog-breaches must not exceed --watchdog-windows', path: ['watchdogBreaches'] });
+export const CliArgsSchema = z
+  .strictObject({
+    url: z.url({ protocol: /^https?$/, error: '--url must be an http(s) URL of the control plane' }),
+    dataDir: z.string().min(1, '--data-dir is required'),
+    token: z.string().min(16, '--token looks too short (at least 16 characters)').max(256).optional(),
+    profile: z.string().min(1).optional(),
+    name: z.string().min(1).max(128).optional(),
+    mqttUrl: z
+      .string()
+      .regex(/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/, '--mqtt-url must look like mqtt://host:port')
+      .optional(),
+    logLevel: LogLevelSchema.default('info'),
+    seed: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .optional(),
+    downloadStallTimeoutS: z.coerce
+      .number({ error: '--download-stall-timeout must be a number of seconds' })
+      .positive('--download-stall-timeout must be > 0 seconds')
+      .max(3_600)
+      .default(30),
+    downloadDeadlineS: z.coerce
+      .number({ error: '--download-deadline must be a number of seconds' })
+      .positive('--download-deadline must be > 0 seconds')
+      .max(86_400)
+      .default(600),
+    watchdogWindows: z.coerce.number().int().min(1, '--watchdog-windows must be at least 1').max(1_000).default(3),
+    watchdogBreaches: z.coerce.number().int().min(1, '--watchdog-breaches must be at least 1').max(1_000).default(2),
+    /** From FLEET_AGENT_CRASH_AT (crash-safety tests only). */
+    crashAt: CrashPointSchema.optional(),
+  })
+  .refine((a) => a.watchdogBreaches <= a.watchdogWindows, {
+    message: '--watchdog-breaches must not exceed --watchdog-windows',
+    path: ['watchdogBreaches'],
+  });
 export type CliArgs = z.infer<typeof CliArgsSchema>;
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
@@ -107,7 +125,8 @@ export function resolveProfile(
     return { ok: false, message: `profile file ${value} is not valid JSON: ${err instanceof Error ? err.message : String(err)}` };
   }
   const parsed = HardwareProfileSchema.safeParse(raw);
-  if (!parsed.success) return { ok: false, message: `profile file ${value} is not a valid hardware profile: ${formatIssues(parsed.error)}` };
+  if (!parsed.success)
+    return { ok: false, message: `profile file ${value} is not a valid hardware profile: ${formatIssues(parsed.error)}` };
   return { ok: true, value: { profile: parsed.data, label: parsed.data.hardwareClass } };
 }
 

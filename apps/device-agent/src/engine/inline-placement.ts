@@ -12,7 +12,20 @@
  * starts each run from setImmediate, so the loop gets a turn (timers, MQTT I/O) between runs. Above
  * 0.5 ms the hop is ≤ 20 % of the run and the worker is the safe place.
  */
-export type InlineBudget = Readonly<Record<'runMs' | 'warmupRuns' | 'warmupCeilingMs' | 'timedRuns' | 'overBudgetAllowed' | 'loadMs' | 'slowRunMs' | 'slowRunsToLeave' | 'slowWindowRuns', number>>;
+export type InlineBudget = Readonly<
+  Record<
+    | 'runMs'
+    | 'warmupRuns'
+    | 'warmupCeilingMs'
+    | 'timedRuns'
+    | 'overBudgetAllowed'
+    | 'loadMs'
+    | 'slowRunMs'
+    | 'slowRunsToLeave'
+    | 'slowWindowRuns',
+    number
+  >
+>;
 
 export const INLINE_BUDGET: InlineBudget = Object.freeze({
   /** A run at or under this, measured, may block the main loop. */

@@ -5,7 +5,11 @@ import { buildExternalDataModel, writeModel } from '../test-support/models.js';
 import { type ChildVettingOptions, type VettingOutcome, vetModelInChild } from './model-vetting.js';
 
 /** Real onnxruntime-node in a real child process; only the "hostile model" crashes are simulated. */
-async function vet(name: 'mlp' | 'conv' | 'slow', options: ChildVettingOptions = {}, adjust: (m: Awaited<ReturnType<typeof writeModel>>) => Partial<{ path: string; inputs: typeof m.inputs }> = () => ({})): Promise<VettingOutcome> {
+async function vet(
+  name: 'mlp' | 'conv' | 'slow',
+  options: ChildVettingOptions = {},
+  adjust: (m: Awaited<ReturnType<typeof writeModel>>) => Partial<{ path: string; inputs: typeof m.inputs }> = () => ({}),
+): Promise<VettingOutcome> {
   const model = await writeModel(name);
   return vetModelInChild({ path: model.path, inputs: model.inputs, intraOpThreads: 1, seed: 42, ...adjust(model) }, options);
 }
@@ -19,7 +23,11 @@ describe('vetting a candidate in a child process (real onnxruntime)', () => {
   it.each(['mlp', 'conv'] as const)('passes the healthy %s model with load and run latencies', async (name) => {
     let started = 0;
     const model = await writeModel(name);
-    const outcome = await vetModelInChild({ path: model.path, inputs: model.inputs, intraOpThreads: 1, seed: 42 }, {}, { onStarted: () => started++ });
+    const outcome = await vetModelInChild(
+      { path: model.path, inputs: model.inputs, intraOpThreads: 1, seed: 42 },
+      {},
+      { onStarted: () => started++ },
+    );
     if (!outcome.ok) throw new Error(outcome.message);
     expect(started).toBe(1);
     expect(outcome.report.loadMs).toBeGreaterThan(0);
@@ -42,7 +50,9 @@ describe('vetting a candidate in a child process (real onnxruntime)', () => {
     const before = process.memoryUsage().rss;
     const { code, message } = failure(await vet('mlp', { simulate: 'oom', maxOldSpaceMb: 48 }));
     expect(code).toBe('load_failed');
-    expect(message).toMatch(/the model crashed the runtime in the vetting process \(signal SIGABRT\) right after loading the model|exited with code/);
+    expect(message).toMatch(
+      /the model crashed the runtime in the vetting process \(signal SIGABRT\) right after loading the model|exited with code/,
+    );
     expect(message).toMatch(/heap limit|out of memory/i);
     expect(process.memoryUsage().rss - before).toBeLessThan(100 * 1024 * 1024);
   });
@@ -83,15 +93,20 @@ describe('vetting a candidate in a child process (real onnxruntime)', () => {
     expect(message).toMatch(/^the model file is not a well-formed ONNX protobuf: /);
   });
 
-  it.each(['initializer', 'subgraph'] as const)('refuses a model with external data (%s) before loading it, naming the tensor', async (where) => {
-    const model = await writeModel('mlp');
-    const path = join(model.path, '..', `external-${where}.onnx`);
-    const generated = buildExternalDataModel('../../../etc/passwd', where);
-    await writeFile(path, generated.bytes);
-    const { code, message } = failure(await vetModelInChild({ path, inputs: generated.inputs, intraOpThreads: 1, seed: 1 }));
-    expect(code).toBe('load_failed');
-    expect(message).toBe('the model references external data for tensor "w_ext" (location "../../../etc/passwd"); only self-contained models are accepted');
-  });
+  it.each(['initializer', 'subgraph'] as const)(
+    'refuses a model with external data (%s) before loading it, naming the tensor',
+    async (where) => {
+      const model = await writeModel('mlp');
+      const path = join(model.path, '..', `external-${where}.onnx`);
+      const generated = buildExternalDataModel('../../../etc/passwd', where);
+      await writeFile(path, generated.bytes);
+      const { code, message } = failure(await vetModelInChild({ path, inputs: generated.inputs, intraOpThreads: 1, seed: 1 }));
+      expect(code).toBe('load_failed');
+      expect(message).toBe(
+        'the model references external data for tensor "w_ext" (location "../../../etc/passwd"); only self-contained models are accepted',
+      );
+    },
+  );
 
   it("ignores FLEET_AGENT_VETTING_CRASH in the agent's own environment", async () => {
     process.env.FLEET_AGENT_VETTING_CRASH = 'abort';

@@ -21,9 +21,7 @@ export interface VettingReport {
   totalMs: number;
 }
 
-export type VettingOutcome =
-  | { ok: true; report: VettingReport }
-  | { ok: false; code: 'load_failed' | 'smoke_failed'; message: string };
+export type VettingOutcome = { ok: true; report: VettingReport } | { ok: false; code: 'load_failed' | 'smoke_failed'; message: string };
 
 /** Vets one candidate before the serving process touches it; `onStarted` fires once the child runs. */
 export type ModelVetter = (request: VettingRequest, hooks?: { onStarted?: () => void }) => Promise<VettingOutcome>;
@@ -69,7 +67,11 @@ function where(s: Stage): string {
  * that crashes onnxruntime natively, exhausts the child's heap or hangs kills or stalls only that
  * child, and the update fails with `load_failed`; the agent process goes on serving. Never throws.
  */
-export function vetModelInChild(request: VettingRequest, options: ChildVettingOptions = {}, hooks: { onStarted?: () => void } = {}): Promise<VettingOutcome> {
+export function vetModelInChild(
+  request: VettingRequest,
+  options: ChildVettingOptions = {},
+  hooks: { onStarted?: () => void } = {},
+): Promise<VettingOutcome> {
   const timeoutMs = options.timeoutMs ?? VETTING_DEFAULTS.timeoutMs;
   const started = performance.now();
   return new Promise<VettingOutcome>((resolve) => {
@@ -172,7 +174,10 @@ function formatSeconds(ms: number): string {
 
 /** The telling stderr line of a dead child (a V8 or onnxruntime fatal message, else the last one), shortened. */
 function stderrHint(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const telling = lines.find((l) => /fatal|out of memory|terminate called|what\(\)|error/i.test(l));
   return (telling ?? lines.at(-1) ?? '').slice(0, 300);
 }

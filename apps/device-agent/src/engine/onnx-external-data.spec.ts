@@ -18,7 +18,10 @@ describe('findExternalData', () => {
 
   it('treats external_data entries alone, or data_location alone, as external', () => {
     const graph = (tensor: Uint8Array) => new ProtoWriter().bytes(7, new ProtoWriter().bytes(5, tensor).finish()).finish();
-    const entriesOnly = new ProtoWriter().string(8, 'a').message(13, (e) => e.string(1, 'location').string(2, 'a.bin')).finish();
+    const entriesOnly = new ProtoWriter()
+      .string(8, 'a')
+      .message(13, (e) => e.string(1, 'location').string(2, 'a.bin'))
+      .finish();
     const flagOnly = new ProtoWriter().string(8, 'b').varint(14, 1).finish();
     const defaultFlag = new ProtoWriter().string(8, 'c').varint(14, 0).finish();
     expect(findExternalData(graph(entriesOnly))).toEqual({ name: 'a', location: 'a.bin' });

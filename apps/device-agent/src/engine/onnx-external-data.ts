@@ -25,17 +25,34 @@ type Kind = 'model' | 'function' | 'graph' | 'node' | 'attribute' | 'sparse' | '
 /** Per message kind: field number → kind of the (length-delimited) sub-message to enter. */
 const CHILDREN: Record<Exclude<Kind, 'tensor'>, ReadonlyMap<number, Kind>> = {
   // ModelProto.graph = 7, ModelProto.functions = 25
-  model: new Map<number, Kind>([[7, 'graph'], [25, 'function']]),
+  model: new Map<number, Kind>([
+    [7, 'graph'],
+    [25, 'function'],
+  ]),
   // FunctionProto.node = 7
   function: new Map<number, Kind>([[7, 'node']]),
   // GraphProto.node = 1, initializer = 5, sparse_initializer = 15
-  graph: new Map<number, Kind>([[1, 'node'], [5, 'tensor'], [15, 'sparse']]),
+  graph: new Map<number, Kind>([
+    [1, 'node'],
+    [5, 'tensor'],
+    [15, 'sparse'],
+  ]),
   // NodeProto.attribute = 5
   node: new Map<number, Kind>([[5, 'attribute']]),
   // AttributeProto.t = 5, g = 6, tensors = 10, graphs = 11, sparse_tensor = 22, sparse_tensors = 23
-  attribute: new Map<number, Kind>([[5, 'tensor'], [6, 'graph'], [10, 'tensor'], [11, 'graph'], [22, 'sparse'], [23, 'sparse']]),
+  attribute: new Map<number, Kind>([
+    [5, 'tensor'],
+    [6, 'graph'],
+    [10, 'tensor'],
+    [11, 'graph'],
+    [22, 'sparse'],
+    [23, 'sparse'],
+  ]),
   // SparseTensorProto.values = 1, indices = 2
-  sparse: new Map<number, Kind>([[1, 'tensor'], [2, 'tensor']]),
+  sparse: new Map<number, Kind>([
+    [1, 'tensor'],
+    [2, 'tensor'],
+  ]),
 };
 
 export interface ExternalTensor {
@@ -80,8 +97,10 @@ function scanTensor(bytes: Uint8Array, start: number, end: number): ExternalTens
   let location: string | null = null;
   while (r.more()) {
     const { field, wire } = r.tag();
-    if (field === 8 && wire === WIRE_LEN) name = r.text(200); // name
-    else if (field === 14 && wire === WIRE_VARINT) external = r.varint() === EXTERNAL; // data_location
+    if (field === 8 && wire === WIRE_LEN)
+      name = r.text(200); // name
+    else if (field === 14 && wire === WIRE_VARINT)
+      external = r.varint() === EXTERNAL; // data_location
     else if (field === 13 && wire === WIRE_LEN) {
       // external_data: StringStringEntryProto { key = 1; value = 2 }
       external = true;

@@ -41,4 +41,3 @@ export function feedsFor(input: ReadonlyMap<string, TensorValue>): Record<string
   for (const [name, value] of input) feeds[name] = toOrt(value);
   return feeds;
 }
-

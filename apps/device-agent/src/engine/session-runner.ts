@@ -25,7 +25,13 @@ export class SessionRunner {
   ) {}
 
   /** `handover`: recurrent state to continue from (the model moved here from another thread). */
-  static async load(path: string, specs: readonly InputSpec[], intraOpThreads: number, seed: number, handover?: Record<string, TensorValue>): Promise<SessionRunner> {
+  static async load(
+    path: string,
+    specs: readonly InputSpec[],
+    intraOpThreads: number,
+    seed: number,
+    handover?: Record<string, TensorValue>,
+  ): Promise<SessionRunner> {
     const started = performance.now();
     const session = await ort.InferenceSession.create(path, sessionOptions(intraOpThreads));
     const feeds = new FeedGenerator(specs, seed);

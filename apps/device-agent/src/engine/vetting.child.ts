@@ -54,7 +54,11 @@ async function vet(req: ToVetting): Promise<FromVetting> {
     const external = findExternalData(bytes);
     if (external !== null) {
       const where = external.location === null ? '' : ` (location "${external.location}")`;
-      return { type: 'failed', phase: 'load', message: `the model references external data for tensor "${external.name}"${where}; only self-contained models are accepted` };
+      return {
+        type: 'failed',
+        phase: 'load',
+        message: `the model references external data for tensor "${external.name}"${where}; only self-contained models are accepted`,
+      };
     }
   } catch (err) {
     const what = err instanceof OnnxScanError ? 'is not a well-formed ONNX protobuf' : 'could not be read';
@@ -117,8 +121,25 @@ function asRequest(raw: unknown): ToVetting | null {
   if (typeof raw !== 'object' || raw === null) return null;
   const r = raw as Partial<Record<keyof ToVetting, unknown>>;
   const int = (v: unknown, min: number, max: number): v is number => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
-  const specs = Array.isArray(r.inputs) && r.inputs.every((i) => typeof i === 'object' && i !== null && typeof (i as { name?: unknown }).name === 'string' && Array.isArray((i as { shape?: unknown }).shape));
-  if (r.type !== 'vet' || typeof r.path !== 'string' || r.path === '' || !specs || !int(r.intraOpThreads, 1, 64) || !int(r.seed, -(2 ** 53), 2 ** 53) || !int(r.runs, 1, 100)) return null;
+  const specs =
+    Array.isArray(r.inputs) &&
+    r.inputs.every(
+      (i) =>
+        typeof i === 'object' &&
+        i !== null &&
+        typeof (i as { name?: unknown }).name === 'string' &&
+        Array.isArray((i as { shape?: unknown }).shape),
+    );
+  if (
+    r.type !== 'vet' ||
+    typeof r.path !== 'string' ||
+    r.path === '' ||
+    !specs ||
+    !int(r.intraOpThreads, 1, 64) ||
+    !int(r.seed, -(2 ** 53), 2 ** 53) ||
+    !int(r.runs, 1, 100)
+  )
+    return null;
   return raw as ToVetting;
 }
 
@@ -126,9 +147,8 @@ function asRequest(raw: unknown): ToVetting | null {
 process.on('disconnect', () => process.exit(0));
 process.once('message', (raw: unknown) => {
   const request = asRequest(raw);
-  const verdict: Promise<FromVetting> = request !== null
-    ? vet(request)
-    : Promise.resolve({ type: 'failed', phase: 'load', message: 'malformed vetting request' });
+  const verdict: Promise<FromVetting> =
+    request !== null ? vet(request) : Promise.resolve({ type: 'failed', phase: 'load', message: 'malformed vetting request' });
   void verdict
     .catch((err: unknown): FromVetting => ({ type: 'failed', phase: 'load', message: message(err) }))
     .then(send)

@@ -26,4 +26,3 @@ export const FromVettingSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('failed'), phase: z.enum(['load', 'run']), message: text }),
 ]);
 export type FromVetting = z.infer<typeof FromVettingSchema>;
-

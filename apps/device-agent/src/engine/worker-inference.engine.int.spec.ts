@@ -137,18 +137,21 @@ describe('WorkerInferenceEngine with real onnxruntime-node', () => {
     expect(runs).toBeGreaterThan(1);
   });
 
-  it.each(['recurrent', 'slow'] as const)('serves the seed\'s inputs from the first run on (%s): the calibration runs on a generator of its own', async (name) => {
-    const model = await writeModel(name);
-    const engine = newEngine();
-    await engine.load(model.path, model.inputs);
-    const expected = new FeedGenerator(model.inputs, 42).next();
-    const { capture } = await engine.run({ capture: true });
-    for (const [input, value] of expected) {
-      const served = toNumbers(capture?.inputs[input]?.data);
-      // a boolean, not toEqual: a failing diff of the slow model's 147k values takes vitest minutes
-      expect(served.length === value.data.length && served.every((v, i) => v === Number(value.data[i]))).toBe(true);
-    }
-  });
+  it.each(['recurrent', 'slow'] as const)(
+    "serves the seed's inputs from the first run on (%s): the calibration runs on a generator of its own",
+    async (name) => {
+      const model = await writeModel(name);
+      const engine = newEngine();
+      await engine.load(model.path, model.inputs);
+      const expected = new FeedGenerator(model.inputs, 42).next();
+      const { capture } = await engine.run({ capture: true });
+      for (const [input, value] of expected) {
+        const served = toNumbers(capture?.inputs[input]?.data);
+        // a boolean, not toEqual: a failing diff of the slow model's 147k values takes vitest minutes
+        expect(served.length === value.data.length && served.every((v, i) => v === Number(value.data[i]))).toBe(true);
+      }
+    },
+  );
 
   it('moves an inline model whose runs turn slow to a worker, which continues from its recurrent state', async () => {
     const model = await writeModel('recurrent');

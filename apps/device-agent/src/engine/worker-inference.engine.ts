@@ -23,9 +23,7 @@ const WORKER_LIMITS = { maxYoungGenerationSizeMb: 2 };
 /** The compiled worker; under vitest this module runs from src, so point at the build output. */
 export function defaultWorkerUrl(): URL {
   const here = import.meta.url;
-  return here.endsWith('.ts')
-    ? new URL('../../dist/engine/inference.worker.js', here)
-    : new URL('./inference.worker.js', here);
+  return here.endsWith('.ts') ? new URL('../../dist/engine/inference.worker.js', here) : new URL('./inference.worker.js', here);
 }
 
 /**

@@ -27,7 +27,13 @@ function inputSpecs(v: unknown): boolean {
     v.every((i: unknown) => {
       if (typeof i !== 'object' || i === null) return false;
       const s = i as { name?: unknown; dtype?: unknown; shape?: unknown };
-      return typeof s.name === 'string' && s.name !== '' && DTYPES.has(s.dtype) && Array.isArray(s.shape) && s.shape.every((d) => int(d, 1, 1_000_000));
+      return (
+        typeof s.name === 'string' &&
+        s.name !== '' &&
+        DTYPES.has(s.dtype) &&
+        Array.isArray(s.shape) &&
+        s.shape.every((d) => int(d, 1, 1_000_000))
+      );
     })
   );
 }
@@ -37,7 +43,12 @@ function tensorMap(v: unknown): boolean {
   return Object.values(v).every((t: unknown) => {
     if (typeof t !== 'object' || t === null || !keysWithin(t, ['dtype', 'dims', 'data'])) return false;
     const { dtype, dims, data } = t as { dtype?: unknown; dims?: unknown; data?: unknown };
-    const typed = data instanceof Float32Array || data instanceof BigInt64Array || data instanceof Int32Array || data instanceof Uint8Array || data instanceof Int8Array;
+    const typed =
+      data instanceof Float32Array ||
+      data instanceof BigInt64Array ||
+      data instanceof Int32Array ||
+      data instanceof Uint8Array ||
+      data instanceof Int8Array;
     return DTYPES.has(dtype) && Array.isArray(dims) && dims.every((d) => int(d, 0, Number.MAX_SAFE_INTEGER)) && typed;
   });
 }
@@ -48,7 +59,9 @@ export function asToWorker(raw: unknown): ToWorker | null {
   const m = raw as Fields<Extract<ToWorker, { type: 'load' }> & Extract<ToWorker, { type: 'run' }>>;
   switch (m.type) {
     case 'run':
-      return keysWithin(raw, ['type', 'id', 'capture']) && Number.isSafeInteger(m.id) && typeof m.capture === 'boolean' ? (raw as ToWorker) : null;
+      return keysWithin(raw, ['type', 'id', 'capture']) && Number.isSafeInteger(m.id) && typeof m.capture === 'boolean'
+        ? (raw as ToWorker)
+        : null;
     case 'load':
       return keysWithin(raw, ['type', 'path', 'inputs', 'intraOpThreads', 'seed', 'handover']) &&
         (m.handover === undefined || tensorMap(m.handover)) &&
@@ -73,7 +86,8 @@ export function asToWorker(raw: unknown): ToWorker | null {
 export function asRunResult(raw: unknown): RunResultMessage | null {
   if (typeof raw !== 'object' || raw === null) return null;
   const m = raw as Fields<RunResultMessage>;
-  if (m.type !== 'result' || m.capture !== undefined || !keysWithin(raw, ['type', 'id', 'ok', 'latencyMs', 'error', 'capture'])) return null;
+  if (m.type !== 'result' || m.capture !== undefined || !keysWithin(raw, ['type', 'id', 'ok', 'latencyMs', 'error', 'capture']))
+    return null;
   const latencyOk = m.latencyMs === null || (typeof m.latencyMs === 'number' && m.latencyMs >= 0 && Number.isFinite(m.latencyMs));
   const errorOk = m.error === undefined || typeof m.error === 'string';
   return Number.isSafeInteger(m.id) && typeof m.ok === 'boolean' && latencyOk && errorOk ? (raw as RunResultMessage) : null;

@@ -8,11 +8,23 @@ const MODEL = { variantId: 'var-new', sha256: 'a'.repeat(64) };
 
 function win(seq: number, p99: number, over: Partial<TelemetryWindow> = {}): TelemetryWindow {
   return {
-    schema: 1, deviceId: '00000000-0000-4000-8000-000000000001', bootId: '00000000-0000-4000-8000-000000000002', seq,
-    windowStart: new Date(T0 + seq * 1000).toISOString(), windowEnd: new Date(T0 + (seq + 1) * 1000).toISOString(),
-    modelVersionId: 'mv', variantId: 'var-new', precision: 'fp32', inferences: 100, errors: 0,
-    latencyMs: { p50: p99 / 2, p95: p99, p99, max: p99 }, power: { watts: 1, source: 'estimate', detail: '' },
-    memory: { rssMb: 1, heapUsedMb: 1 }, cacheHits: 0, fallbacks: 0, ...over,
+    schema: 1,
+    deviceId: '00000000-0000-4000-8000-000000000001',
+    bootId: '00000000-0000-4000-8000-000000000002',
+    seq,
+    windowStart: new Date(T0 + seq * 1000).toISOString(),
+    windowEnd: new Date(T0 + (seq + 1) * 1000).toISOString(),
+    modelVersionId: 'mv',
+    variantId: 'var-new',
+    precision: 'fp32',
+    inferences: 100,
+    errors: 0,
+    latencyMs: { p50: p99 / 2, p95: p99, p99, max: p99 },
+    power: { watts: 1, source: 'estimate', detail: '' },
+    memory: { rssMb: 1, heapUsedMb: 1 },
+    cacheHits: 0,
+    fallbacks: 0,
+    ...over,
   };
 }
 
@@ -53,6 +65,8 @@ describe('ModelWatchdog', () => {
     expect(judgeWindow(win(0, 1, { errors: 2 }), POLICY)).toBe('error rate 0.02 > 0.01');
     expect(judgeWindow(win(0, 1, { errors: 1 }), POLICY)).toBeNull();
     expect(judgeWindow(win(0, 0, { inferences: 0, latencyMs: null }), POLICY)).toBe('no inference completed');
-    expect(judgeWindow(win(0, 1, { latencyMs: { p50: 1, p95: 30, p99: 1, max: 30 } }), { ...POLICY, latencyPercentile: 'p95' })).toBe('p95 30 ms > 20 ms');
+    expect(judgeWindow(win(0, 1, { latencyMs: { p50: 1, p95: 30, p99: 1, max: 30 } }), { ...POLICY, latencyPercentile: 'p95' })).toBe(
+      'p95 30 ms > 20 ms',
+    );
   });
 });

@@ -17,10 +17,7 @@ export interface WatchdogConfig {
 export const DEFAULT_WATCHDOG: WatchdogConfig = { windows: 3, breachesToRollback: 2 };
 
 export type WatchdogVerdict =
-  | { kind: 'idle' }
-  | { kind: 'watching'; judged: number; breaches: number }
-  | { kind: 'passed' }
-  | { kind: 'rollback'; reason: string };
+  { kind: 'idle' } | { kind: 'watching'; judged: number; breaches: number } | { kind: 'passed' } | { kind: 'rollback'; reason: string };
 
 interface Watch {
   variantId: string;

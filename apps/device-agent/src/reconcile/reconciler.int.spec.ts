@@ -42,14 +42,26 @@ const blobs = {
 function desired(version: number, which: keyof typeof blobs): DesiredState {
   const bytes = blobs[which];
   const model: DesiredModel = {
-    modelId: 'm', modelVersionId: `mv-${which}`, variantId: `v-${which}`, name: 'n', version: '1', precision: 'fp32',
-    artifactUrl: server.url(`/${which}`), sha256: sha256(bytes), sizeBytes: bytes.length,
+    modelId: 'm',
+    modelVersionId: `mv-${which}`,
+    variantId: `v-${which}`,
+    name: 'n',
+    version: '1',
+    precision: 'fp32',
+    artifactUrl: server.url(`/${which}`),
+    sha256: sha256(bytes),
+    sizeBytes: bytes.length,
     inputs: [{ name: 'x', dtype: 'float32', shape: [1] }],
     manifest: UNCHECKED_MANIFEST,
   };
   return {
-    schema: 1, deviceId: '00000000-0000-4000-8000-000000000009', assignmentVersion: version,
-    issuedAt: new Date().toISOString(), scenario: 'data_analysis_agent', reason: '', model,
+    schema: 1,
+    deviceId: '00000000-0000-4000-8000-000000000009',
+    assignmentVersion: version,
+    issuedAt: new Date().toISOString(),
+    scenario: 'data_analysis_agent',
+    reason: '',
+    model,
     runtime: { targetRateHz: 1, windowSeconds: 5, intraOpThreads: 1 },
   };
 }
@@ -63,7 +75,10 @@ async function build(dataDir: string) {
       downloader: new ArtifactDownloader({ modelsDir: join(dataDir, 'models'), username: 'u', password: 'p' }),
       createEngine: (o) => new StubEngine(o),
       vetModel: () => Promise.resolve({ ok: true, report: { loadMs: 0, latenciesMs: [], totalMs: 0 } }),
-      store, clock: systemClock, logger: silentLogger, seed: 1,
+      store,
+      clock: systemClock,
+      logger: silentLogger,
+      seed: 1,
       verifyManifest: () => undefined, // manifest checks are covered in agent.int.spec and manifest.verifier.spec
       onEngine: (_e, m) => active.push(m?.variantId ?? null),
       onRuntime: () => undefined,
@@ -114,7 +129,11 @@ describe('Reconciler with the real executor', () => {
   it('keeps only the active and the previous model on disk', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'rec-'));
     const { reconciler } = await build(dir);
-    for (const [v, which] of [[1, 'a'], [2, 'b'], [3, 'c']] as const) {
+    for (const [v, which] of [
+      [1, 'a'],
+      [2, 'b'],
+      [3, 'c'],
+    ] as const) {
       reconciler.setTarget(desired(v, which));
       await reconciler.idle();
     }
@@ -141,7 +160,10 @@ describe('Reconciler with the real executor', () => {
   it('re-hashes at start: a damaged active file falls back to the previous model, never to none', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'rec-'));
     const first = await build(dir);
-    for (const [v, which] of [[1, 'a'], [2, 'b']] as const) {
+    for (const [v, which] of [
+      [1, 'a'],
+      [2, 'b'],
+    ] as const) {
       first.reconciler.setTarget(desired(v, which));
       await first.reconciler.idle();
     }

@@ -13,7 +13,6 @@ import { type FailureCode, StepFailure } from './step.failure.js';
 /** Smoke runs of a candidate; the first pays for warm-up and is not timed. */
 const SMOKE_RUNS = 6;
 
-
 export interface ExecutorDeps {
   downloader: ArtifactDownloader;
   createEngine: EngineFactory;
@@ -93,14 +92,19 @@ export class StepExecutor {
         continue;
       }
       try {
-        const engine = await this.loadEngine(this.deps.downloader.modelPath(record.model.sha256), record.model, record.runtime.intraOpThreads);
+        const engine = await this.loadEngine(
+          this.deps.downloader.modelPath(record.model.sha256),
+          record.model,
+          record.runtime.intraOpThreads,
+        );
         this.activeEngine = engine;
         if (record !== active) await this.persist({ ...this.persisted, active: record, previous: null, probation: null });
         this.deps.onRuntime(record.runtime);
         this.deps.onEngine(engine, record.model);
         this.deps.logger.info('restored active model', { sha256: record.model.sha256, fallback: record !== active });
         const probation = this.persisted.probation;
-        if (probation?.sha256 === record.model.sha256) this.deps.onProbation?.(record.model, probation.scenario, this.deps.clock.now(), record.runtime.health);
+        if (probation?.sha256 === record.model.sha256)
+          this.deps.onProbation?.(record.model, probation.scenario, this.deps.clock.now(), record.runtime.health);
         return;
       } catch (err) {
         this.deps.logger.error('could not restore a stored model', { sha256: record.model.sha256, error: errorMessage(err) });
@@ -219,10 +223,18 @@ export class StepExecutor {
     }
     const median = [...latencies].sort((a, b) => a - b)[latencies.length >> 1] ?? 0;
     if (health && median > health.latencyTargetMs) {
-      throw new StepFailure('smoke_failed', `smoke latency median ${median.toFixed(3)} ms over ${SMOKE_RUNS - 1} runs exceeds the tier target ${health.latencyPercentile} < ${health.latencyTargetMs} ms`);
+      throw new StepFailure(
+        'smoke_failed',
+        `smoke latency median ${median.toFixed(3)} ms over ${SMOKE_RUNS - 1} runs exceeds the tier target ${health.latencyPercentile} < ${health.latencyTargetMs} ms`,
+      );
     }
     c.state.stage = 'smoked';
-    this.deps.logger.info('smoke runs passed', { sha256: c.state.sha256, runs: SMOKE_RUNS, medianLatencyMs: median, targetMs: health?.latencyTargetMs ?? null });
+    this.deps.logger.info('smoke runs passed', {
+      sha256: c.state.sha256,
+      runs: SMOKE_RUNS,
+      medianLatencyMs: median,
+      targetMs: health?.latencyTargetMs ?? null,
+    });
   }
 
   private async activate(model: DesiredModel, runtime: RuntimeSettings, scenario: Scenario, assignmentVersion: number): Promise<void> {
@@ -244,7 +256,11 @@ export class StepExecutor {
     this.crash('after-persist-before-report');
     // Released only after its in-flight run has finished (InferenceEngine.dispose contract).
     await replaced?.dispose();
-    this.deps.logger.info('model activated', { sha256: model.sha256, variantId: model.variantId, previous: previous?.model.sha256 ?? null });
+    this.deps.logger.info('model activated', {
+      sha256: model.sha256,
+      variantId: model.variantId,
+      previous: previous?.model.sha256 ?? null,
+    });
     await this.pruneArtifacts();
     this.deps.onProbation?.(model, scenario, now, runtime.health);
   }
@@ -271,7 +287,13 @@ export class StepExecutor {
     this.deps.onRuntime(previous.runtime);
     this.deps.onEngine(engine, previous.model);
     this.failed = { assignmentVersion: version, sha256: bad.model.sha256 };
-    const lastUpdate: UpdateOutcome = { assignmentVersion: version, outcome: 'failed', reasonCode: 'watchdog_failed', message: reason.slice(0, 2000), at: new Date(this.deps.clock.now()).toISOString() };
+    const lastUpdate: UpdateOutcome = {
+      assignmentVersion: version,
+      outcome: 'failed',
+      reasonCode: 'watchdog_failed',
+      message: reason.slice(0, 2000),
+      at: new Date(this.deps.clock.now()).toISOString(),
+    };
     await this.persist({ ...this.persisted, active: previous, previous: null, probation: null, rejected: this.failed, lastUpdate });
     await replaced?.dispose();
     this.deps.logger.error('rolled back to the previous model', { from: bad.model.sha256, to: previous.model.sha256, reason });
@@ -313,7 +335,13 @@ export class StepExecutor {
     await this.discardCandidate();
     this.failed = { assignmentVersion: version, sha256: sha };
     const at = new Date(this.deps.clock.now()).toISOString();
-    const lastUpdate: UpdateOutcome = { assignmentVersion: version, outcome: 'failed', reasonCode: code, message: message.slice(0, 2000), at };
+    const lastUpdate: UpdateOutcome = {
+      assignmentVersion: version,
+      outcome: 'failed',
+      reasonCode: code,
+      message: message.slice(0, 2000),
+      at,
+    };
     await this.persist({ ...this.persisted, lastUpdate });
     this.deps.onChange();
   }

@@ -25,7 +25,10 @@ export const PersistedStateSchema = z.strictObject({
     .nullable()
     .default(null),
   /** A (version, sha) the watchdog rolled back: not applied again until the target changes. */
-  rejected: z.strictObject({ assignmentVersion: z.int().min(0), sha256: z.string().nullable() }).nullable().default(null),
+  rejected: z
+    .strictObject({ assignmentVersion: z.int().min(0), sha256: z.string().nullable() })
+    .nullable()
+    .default(null),
 });
 export type PersistedState = z.infer<typeof PersistedStateSchema>;
 

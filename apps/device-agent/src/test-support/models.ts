@@ -47,7 +47,11 @@ export function buildSlowModel(size = 384, depth = 48): GeneratedModel {
   const w = g.initializer(floatTensor('w', [size, size], glorotUniform(mulberry32(3), size, size)));
   for (let i = 0; i < depth; i++) x = g.op('Tanh', [g.op('MatMul', [x, w])], i === depth - 1 ? { output: 'y' } : {});
   g.output('y', 'float32', [size, size]);
-  return { bytes: g.build(), inputs: [{ name: 'x', dtype: 'float32', shape: [size, size], min: -1, max: 1 }], description: `slow ${depth}×MatMul ${size}` };
+  return {
+    bytes: g.build(),
+    inputs: [{ name: 'x', dtype: 'float32', shape: [size, size], min: -1, max: 1 }],
+    description: `slow ${depth}×MatMul ${size}`,
+  };
 }
 
 export type ModelName = keyof typeof MODEL_FACTORIES;
@@ -75,7 +79,10 @@ export function toNumbers(data: ArrayLike<number | bigint> | undefined): number[
  * `external_data` location, here one pointing out of the model dir). `where`: the initializer list,
  * or a Constant node's tensor attribute inside an If branch (a subgraph).
  */
-export function buildExternalDataModel(location = '../../../etc/passwd', where: 'initializer' | 'subgraph' = 'initializer'): GeneratedModel {
+export function buildExternalDataModel(
+  location = '../../../etc/passwd',
+  where: 'initializer' | 'subgraph' = 'initializer',
+): GeneratedModel {
   const tensor = new ProtoWriter()
     .varint(1, 4) // dims
     .varint(2, ELEM_TYPE.float32) // data_type
@@ -113,6 +120,11 @@ export function buildExternalDataModel(location = '../../../etc/passwd', where: 
   graph.bytes(11, encodeValueInfo({ name: 'x', elemType: 'float32', shape: [4] }));
   if (where === 'subgraph') graph.bytes(11, encodeValueInfo({ name: 'cond', elemType: 'bool', shape: [] }));
   graph.bytes(12, encodeValueInfo({ name: 'y', elemType: 'float32', shape: [4] }));
-  const bytes = new ProtoWriter().varint(1, 8).string(2, 'edge-fleet').bytes(7, graph.finish()).bytes(8, encodeOpset({ domain: '', version: 17 })).finish();
+  const bytes = new ProtoWriter()
+    .varint(1, 8)
+    .string(2, 'edge-fleet')
+    .bytes(7, graph.finish())
+    .bytes(8, encodeOpset({ domain: '', version: 17 }))
+    .finish();
   return { bytes, inputs: [{ name: 'x', dtype: 'float32', shape: [4] }], description: `external data (${where})` };
 }

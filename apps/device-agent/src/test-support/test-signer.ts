@@ -18,7 +18,11 @@ export class TestSigner {
     return {
       payload: bytes.toString('base64'),
       signature: sign(null, bytes, this.signing).toString('base64'),
-      signingKey: { publicKey, expiresAt: keyExpiresAt, rootSignature: sign(null, Buffer.from(`${publicKey}.${keyExpiresAt}`), this.root).toString('base64') },
+      signingKey: {
+        publicKey,
+        expiresAt: keyExpiresAt,
+        rootSignature: sign(null, Buffer.from(`${publicKey}.${keyExpiresAt}`), this.root).toString('base64'),
+      },
     };
   }
 
@@ -28,9 +32,18 @@ export class TestSigner {
     return {
       ...model,
       manifest: this.manifest({
-        schema: 1, deviceId, modelVersionId: model.modelVersionId, variantId: model.variantId, precision: model.precision,
-        sha256: model.sha256, sizeBytes: model.sizeBytes, version, hardwareClasses: [],
-        issuedAt: new Date(now).toISOString(), expiresAt: new Date(now + 86_400_000).toISOString(), ...over,
+        schema: 1,
+        deviceId,
+        modelVersionId: model.modelVersionId,
+        variantId: model.variantId,
+        precision: model.precision,
+        sha256: model.sha256,
+        sizeBytes: model.sizeBytes,
+        version,
+        hardwareClasses: [],
+        issuedAt: new Date(now).toISOString(),
+        expiresAt: new Date(now + 86_400_000).toISOString(),
+        ...over,
       }),
     };
   }

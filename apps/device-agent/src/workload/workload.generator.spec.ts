@@ -79,7 +79,11 @@ describe('WorkloadGenerator', () => {
     gen.setEngine(new TimedEngine(clock, 1, { ok: false, error: 'non-finite output' }));
     gen.start();
     await clock.advance(200);
-    const throwing: InferenceEngine = { load: () => Promise.resolve(), run: () => Promise.reject(new Error('boom')), dispose: () => Promise.resolve() };
+    const throwing: InferenceEngine = {
+      load: () => Promise.resolve(),
+      run: () => Promise.reject(new Error('boom')),
+      dispose: () => Promise.resolve(),
+    };
     gen.setEngine(throwing);
     await clock.advance(200);
     await gen.stop();

@@ -25,7 +25,8 @@ function asCmd(raw: unknown): Cmd {
 }
 
 const [mode, modelPath, inputsFile, threadsArg, seedArg] = process.argv.slice(2);
-if ((mode !== 'agent' && mode !== 'raw') || !modelPath || !inputsFile) throw new Error('usage: agent-side agent|raw <model.onnx> <inputs.json> <threads> <seed>');
+if ((mode !== 'agent' && mode !== 'raw') || !modelPath || !inputsFile)
+  throw new Error('usage: agent-side agent|raw <model.onnx> <inputs.json> <threads> <seed>');
 const inputsJson: unknown = JSON.parse(readFileSync(inputsFile, 'utf8'));
 const threads = Number(threadsArg ?? '1');
 const seed = Number(seedArg ?? '1');
@@ -53,7 +54,12 @@ async function rawRunner(): Promise<{ run: RunOnce; placement: () => string }> {
   // written by agent.bench from the generated model, not untrusted
   const inputs = inputsJson as InputSpec[];
   // the same session options as the agent's engine
-  const session = await ort.InferenceSession.create(modelPath ?? '', { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(modelPath ?? '', {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
   const feeds = new FeedGenerator(inputs, seed);
   const run: RunOnce = async () => {
     const input = feeds.next();
@@ -81,7 +87,14 @@ async function block(runs: number): Promise<void> {
     inner.push(r.inner);
   }
   h.disable();
-  process.send?.({ type: 'result', latencies, inner, loopP99Ms: h.percentile(99) / 1e6, loopMaxMs: h.max / 1e6, rssMb: process.memoryUsage().rss / 1_048_576 });
+  process.send?.({
+    type: 'result',
+    latencies,
+    inner,
+    loopP99Ms: h.percentile(99) / 1e6,
+    loopMaxMs: h.max / 1e6,
+    rssMb: process.memoryUsage().rss / 1_048_576,
+  });
 }
 
 /**
@@ -98,7 +111,15 @@ async function soak(ms: number): Promise<void> {
     runs++;
   }
   h.disable();
-  process.send?.({ type: 'soaked', placement: placement(), runs, samples: h.count, loopP99Ms: h.percentile(99) / 1e6, loopMaxMs: h.max / 1e6, rssMb: process.memoryUsage().rss / 1_048_576 });
+  process.send?.({
+    type: 'soaked',
+    placement: placement(),
+    runs,
+    samples: h.count,
+    loopP99Ms: h.percentile(99) / 1e6,
+    loopMaxMs: h.max / 1e6,
+    rssMb: process.memoryUsage().rss / 1_048_576,
+  });
 }
 
 process.on('message', (raw: unknown) => {

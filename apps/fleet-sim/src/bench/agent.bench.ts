@@ -19,12 +19,30 @@ const Args = z.object({
   /** Node/V8 flags given to both sides alike, for experiments (e.g. "--max-semi-space-size=1"). */
   nodeFlags: z.string().default(''),
 });
-const a = benchArgs(Args, 'usage: bench:agent [--model mlp|conv] [--runs 2000 per block] [--rounds 5] [--threads 1] [--seed 1] [--loop-seconds 3] [--node-flags="--max-semi-space-size=1 ..."]');
+const a = benchArgs(
+  Args,
+  'usage: bench:agent [--model mlp|conv] [--runs 2000 per block] [--rounds 5] [--threads 1] [--seed 1] [--loop-seconds 3] [--node-flags="--max-semi-space-size=1 ..."]',
+);
 
 const Ready = z.object({ type: z.literal('ready'), placement: z.string() });
-const Result = z.object({ type: z.literal('result'), latencies: z.array(z.number()), inner: z.array(z.number()), loopP99Ms: z.number(), loopMaxMs: z.number(), rssMb: z.number() });
+const Result = z.object({
+  type: z.literal('result'),
+  latencies: z.array(z.number()),
+  inner: z.array(z.number()),
+  loopP99Ms: z.number(),
+  loopMaxMs: z.number(),
+  rssMb: z.number(),
+});
 type BlockResult = z.infer<typeof Result>;
-const Soaked = z.object({ type: z.literal('soaked'), placement: z.string(), runs: z.number(), samples: z.number(), loopP99Ms: z.number(), loopMaxMs: z.number(), rssMb: z.number() });
+const Soaked = z.object({
+  type: z.literal('soaked'),
+  placement: z.string(),
+  runs: z.number(),
+  samples: z.number(),
+  loopP99Ms: z.number(),
+  loopMaxMs: z.number(),
+  rssMb: z.number(),
+});
 type SoakResult = z.infer<typeof Soaked>;
 
 type Side = { child: ChildProcess; placement: string };
@@ -32,7 +50,10 @@ type Side = { child: ChildProcess; placement: string };
 function startSide(mode: 'agent' | 'raw', modelFile: string, inputsFile: string): Promise<Side> {
   const script = fileURLToPath(new URL('./agent-side.js', import.meta.url));
   const execArgv = a.nodeFlags.split(' ').filter((f) => f !== '');
-  const child = fork(script, [mode, modelFile, inputsFile, String(a.threads), String(a.seed)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+  const child = fork(script, [mode, modelFile, inputsFile, String(a.threads), String(a.seed)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv,
+  });
   return new Promise((resolve, reject) => {
     child.once('message', (m: unknown) => resolve({ child, placement: Ready.parse(m).placement }));
     child.once('exit', (code) => reject(new Error(`${mode} side exited with code ${code} before it was ready`)));
@@ -60,7 +81,9 @@ const modelFile = path.join(dir, 'model.onnx');
 const inputsFile = path.join(dir, 'inputs.json');
 await writeFile(modelFile, m.bytes);
 await writeFile(inputsFile, JSON.stringify(m.inputs));
-out(`model: ${m.description} (${fmt(m.bytes.length / 1024)} KB), ${a.threads} intra-op thread(s), ${a.rounds} rounds × ${a.runs} runs each way, interleaved${a.nodeFlags === '' ? '' : `, node flags on both sides: ${a.nodeFlags}`}`);
+out(
+  `model: ${m.description} (${fmt(m.bytes.length / 1024)} KB), ${a.threads} intra-op thread(s), ${a.rounds} rounds × ${a.runs} runs each way, interleaved${a.nodeFlags === '' ? '' : `, node flags on both sides: ${a.nodeFlags}`}`,
+);
 
 const agentSide = await startSide('agent', modelFile, inputsFile);
 const rawSide = await startSide('raw', modelFile, inputsFile);
@@ -106,14 +129,27 @@ const as = summarize(agentLat);
 const rs = summarize(rawLat);
 const us = (ms: number): string => `${fmt(ms * 1000, 1)} µs`;
 out(`raw session.run (main thread):   p50 ${us(rs.p50)}  p99 ${us(rs.p99)}  (n=${rs.n})`);
-out(`agent engine.run (model placed: ${agentSide.placement} after load, ${agentSoak.placement} at the end): p50 ${us(as.p50)}  p99 ${us(as.p99)}  (n=${as.n}, measured on the agent's main thread around engine.run)`);
+out(
+  `agent engine.run (model placed: ${agentSide.placement} after load, ${agentSoak.placement} at the end): p50 ${us(as.p50)}  p99 ${us(as.p99)}  (n=${as.n}, measured on the agent's main thread around engine.run)`,
+);
 const inner = summarize(agentInner);
-const rest = agentSide.placement === 'worker' ? 'the thread hop (two postMessage, result check) and feeds built in the worker' : 'feeds built, outputs checked, state fed back';
+const rest =
+  agentSide.placement === 'worker'
+    ? 'the thread hop (two postMessage, result check) and feeds built in the worker'
+    : 'feeds built, outputs checked, state fed back';
 out(`  of which the engine's own session.run: p50 ${us(inner.p50)}  p99 ${us(inner.p99)}; the rest is ${rest}`);
 const allowance = Math.max(rs.p50 * 0.02, 0.03);
-out(`p50 overhead ${us(as.p50 - rs.p50)} (${fmt((as.p50 / rs.p50 - 1) * 100, 1)} %), ratio ${fmt(as.p50 / rs.p50, 3)}; p99 ratio ${fmt(as.p99 / rs.p99, 3)}; goal p50 ≤ raw + ${us(allowance)}: ${as.p50 <= rs.p50 + allowance ? 'met' : 'MISSED'}`);
+out(
+  `p50 overhead ${us(as.p50 - rs.p50)} (${fmt((as.p50 / rs.p50 - 1) * 100, 1)} %), ratio ${fmt(as.p50 / rs.p50, 3)}; p99 ratio ${fmt(as.p99 / rs.p99, 3)}; goal p50 ≤ raw + ${us(allowance)}: ${as.p50 <= rs.p50 + allowance ? 'met' : 'MISSED'}`,
+);
 const loop = agentSoak.loopP99Ms;
-out(`main event-loop delay p99 while inferring back-to-back for ${fmt(a.loopSeconds, 1)} s: agent ${fmt(loop, 2)} ms (max ${fmt(agentSoak.loopMaxMs, 2)}, ${agentSoak.samples} samples, ${agentSoak.runs} runs; goal ≤ 5 ms: ${loop <= 5 ? 'met' : 'MISSED'}), raw session.run on the main loop ${fmt(rawSoak.loopP99Ms, 2)} ms (max ${fmt(rawSoak.loopMaxMs, 2)})`);
-out(`  worst p99 of the short latency blocks (~${Math.round(a.runs * as.p50)} ms each, so ~1 sample per ms: their p99 is their worst hiccup): agent ${fmt(agentLoopP99, 2)} ms, raw ${fmt(rawLoopP99, 2)} ms`);
-out(`RSS: agent inference process ${fmt(agentRss, 0)} MB (goal ≤ 100 MB: ${agentRss <= 100 ? 'met' : 'MISSED'}), bare onnxruntime process (no zod, no shared schemas) ${fmt(rawRss, 0)} MB`);
+out(
+  `main event-loop delay p99 while inferring back-to-back for ${fmt(a.loopSeconds, 1)} s: agent ${fmt(loop, 2)} ms (max ${fmt(agentSoak.loopMaxMs, 2)}, ${agentSoak.samples} samples, ${agentSoak.runs} runs; goal ≤ 5 ms: ${loop <= 5 ? 'met' : 'MISSED'}), raw session.run on the main loop ${fmt(rawSoak.loopP99Ms, 2)} ms (max ${fmt(rawSoak.loopMaxMs, 2)})`,
+);
+out(
+  `  worst p99 of the short latency blocks (~${Math.round(a.runs * as.p50)} ms each, so ~1 sample per ms: their p99 is their worst hiccup): agent ${fmt(agentLoopP99, 2)} ms, raw ${fmt(rawLoopP99, 2)} ms`,
+);
+out(
+  `RSS: agent inference process ${fmt(agentRss, 0)} MB (goal ≤ 100 MB: ${agentRss <= 100 ? 'met' : 'MISSED'}), bare onnxruntime process (no zod, no shared schemas) ${fmt(rawRss, 0)} MB`,
+);
 process.exit(0);

@@ -14,7 +14,10 @@ const Args = z.object({
   lightConcurrency: z.coerce.number().int().min(1).max(1_000).default(4),
   generator: z.enum(['wrk', 'node']).optional(),
 });
-const a = benchArgs(Args, 'usage: bench:api [--devices 100000] [--seconds 15 per route] [--concurrency 32] [--light-concurrency 4] [--generator wrk|node (default: wrk when installed)]');
+const a = benchArgs(
+  Args,
+  'usage: bench:api [--devices 100000] [--seconds 15 per route] [--concurrency 32] [--light-concurrency 4] [--generator wrk|node (default: wrk when installed)]',
+);
 
 const generator = a.generator ?? (haveWrk() ? 'wrk' : 'node');
 if (generator === 'wrk' && !haveWrk()) {
@@ -45,7 +48,9 @@ try {
   // what autovacuum does on a live system: statistics and the visibility map that index-only scans need
   await db.query('VACUUM ANALYZE');
   const total = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM "Device"')).rows[0]?.n ?? 0);
-  out(`api: ${fmt(total, 0)} devices and 2,880 telemetry windows seeded in ${fmt((Date.now() - t) / 1000)} s; ${a.concurrency} keep-alive connections, ${a.seconds} s per route`);
+  out(
+    `api: ${fmt(total, 0)} devices and 2,880 telemetry windows seeded in ${fmt((Date.now() - t) / 1000)} s; ${a.concurrency} keep-alive connections, ${a.seconds} s per route`,
+  );
 
   const auth = { authorization: `Bearer ${cp.operatorToken}` };
   const pages = Math.max(1, Math.floor(total / scenarios.length / 2 / 50));
@@ -59,13 +64,30 @@ try {
   }
   const routes: [string, string[], Record<string, string>, string][] = [
     ['GET /healthz (answered before Express and Nest)', ['/healthz'], {}, 'goal ≥ 15,000 req/s'],
-    ['GET /api/v1/no-such-route (the floor of a route through Express + Nest: routing, error filter, JSON 404; counted as errors)', ['/api/v1/no-such-route'], {}, ''],
-    ['GET /api/v1/devices (page of 50, scenario + status filter, random page number)', Array.from({ length: pages }, (_, i) => `${filtered}&page=${i + 1}`), auth, 'goal p99 ≤ 50 ms'],
-    [`GET /api/v1/devices (page of 50, scenario + status filter, random cursor of ${cursors.length})`, cursors.map((c) => `${filtered}&after=${c}`), auth, 'goal p99 ≤ 50 ms'],
+    [
+      'GET /api/v1/no-such-route (the floor of a route through Express + Nest: routing, error filter, JSON 404; counted as errors)',
+      ['/api/v1/no-such-route'],
+      {},
+      '',
+    ],
+    [
+      'GET /api/v1/devices (page of 50, scenario + status filter, random page number)',
+      Array.from({ length: pages }, (_, i) => `${filtered}&page=${i + 1}`),
+      auth,
+      'goal p99 ≤ 50 ms',
+    ],
+    [
+      `GET /api/v1/devices (page of 50, scenario + status filter, random cursor of ${cursors.length})`,
+      cursors.map((c) => `${filtered}&after=${c}`),
+      auth,
+      'goal p99 ≤ 50 ms',
+    ],
     ['GET /api/v1/devices (first page, no filter)', ['/api/v1/devices?pageSize=50'], auth, 'goal p99 ≤ 50 ms'],
     ['GET /api/v1/devices/:id/telemetry (24 h, 500 points)', [`/api/v1/devices/${first}/telemetry?sinceMinutes=1440&limit=500`], auth, ''],
   ];
-  out(`load generator: ${generator === 'wrk' ? 'wrk, one thread' : "Node's http client (wrk not installed: its own CPU cost lowers the figures)"}`);
+  out(
+    `load generator: ${generator === 'wrk' ? 'wrk, one thread' : "Node's http client (wrk not installed: its own CPU cost lowers the figures)"}`,
+  );
   // each route at full load (the req/s it sustains), and the list routes also at light load: a
   // latency figure from a saturated closed loop is mostly queueing (Little's law: connections / req/s)
   for (const [name, paths, headers, goal] of routes) {
@@ -78,14 +100,23 @@ try {
           : await httpLoad(cp.url, () => paths[Math.floor(Math.random() * paths.length)] ?? paths[0] ?? '/', headers, c, a.seconds);
       const used = cpu.finish();
       const p = pgCpu.finish();
-      out(`${name}, ${c} connections: ${fmt(r.rps, 0)} req/s, p50 ${fmt(r.latencyMs.p50, 2)} ms, p99 ${fmt(r.latencyMs.p99, 2)} ms, errors ${r.errors}; control plane ${fmt(used.cores, 2)} cores, postgres ${fmt(p.postgres ?? 0, 2)} cores${goal ? ` (${goal})` : ''}`);
+      out(
+        `${name}, ${c} connections: ${fmt(r.rps, 0)} req/s, p50 ${fmt(r.latencyMs.p50, 2)} ms, p99 ${fmt(r.latencyMs.p99, 2)} ms, errors ${r.errors}; control plane ${fmt(used.cores, 2)} cores, postgres ${fmt(p.postgres ?? 0, 2)} cores${goal ? ` (${goal})` : ''}`,
+      );
     }
   }
   const plan = await db.query<{ 'QUERY PLAN': string }>(
     `EXPLAIN (ANALYZE, BUFFERS) SELECT id FROM "Device" WHERE scenario = 'autonomous_driving' AND status = 'online' ORDER BY "enrolledAt", id OFFSET ${50 * Math.floor(pages / 2)} LIMIT 50`,
   );
-  const count = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN ANALYZE SELECT count(*) FROM "Device" WHERE scenario = 'autonomous_driving' AND status = 'online'`);
-  const last = (rows: { 'QUERY PLAN': string }[]) => rows.map((r) => r['QUERY PLAN']).filter((l) => /Execution Time|Sort Method|Scan/.test(l)).map((l) => `  ${l.trim()}`).join('\n');
+  const count = await db.query<{ 'QUERY PLAN': string }>(
+    `EXPLAIN ANALYZE SELECT count(*) FROM "Device" WHERE scenario = 'autonomous_driving' AND status = 'online'`,
+  );
+  const last = (rows: { 'QUERY PLAN': string }[]) =>
+    rows
+      .map((r) => r['QUERY PLAN'])
+      .filter((l) => /Execution Time|Sort Method|Scan/.test(l))
+      .map((l) => `  ${l.trim()}`)
+      .join('\n');
   out(`EXPLAIN ANALYZE, device list page (mid-range offset):\n${last(plan.rows)}`);
   out(`EXPLAIN ANALYZE, its count:\n${last(count.rows)}`);
 } finally {

@@ -14,13 +14,20 @@ const Args = z.object({
   broker: z.enum(['embedded', 'mosquitto']).default('embedded'),
   mqttUrl: z.string().default('mqtt://127.0.0.1:1883'),
 });
-const a = benchArgs(Args, 'usage: bench:ingest [--devices 500] [--rate 5000 msg/s offered in total] [--seconds 60] [--baseline-seconds 15] [--broker embedded|mosquitto] [--mqtt-url mqtt://127.0.0.1:1883]');
+const a = benchArgs(
+  Args,
+  'usage: bench:ingest [--devices 500] [--rate 5000 msg/s offered in total] [--seconds 60] [--baseline-seconds 15] [--broker embedded|mosquitto] [--mqtt-url mqtt://127.0.0.1:1883]',
+);
 
 out(machineLine());
-out(`ingest: ${a.devices} devices, ${fmt(a.rate, 0)} msg/s offered (QoS 1), ${a.seconds} s, broker ${a.broker === 'embedded' ? 'embedded aedes' : a.mqttUrl}`);
+out(
+  `ingest: ${a.devices} devices, ${fmt(a.rate, 0)} msg/s offered (QoS 1), ${a.seconds} s, broker ${a.broker === 'embedded' ? 'embedded aedes' : a.mqttUrl}`,
+);
 if (a.baselineSeconds > 0) {
   const b = await measureBaseline(a.broker === 'embedded' ? 'aedes' : 'external', a.mqttUrl, a.devices, a.rate, a.baselineSeconds);
-  out(`baseline, ${b.broker} → bare subscriber (${a.baselineSeconds} s): offered ${fmt(b.offered, 0)} msg/s, delivered ${fmt(b.delivered, 0)} msg/s, delivery lag p50 ${fmt(b.lagP50Ms)} ms p99 ${fmt(b.lagP99Ms)} ms`);
+  out(
+    `baseline, ${b.broker} → bare subscriber (${a.baselineSeconds} s): offered ${fmt(b.offered, 0)} msg/s, delivered ${fmt(b.delivered, 0)} msg/s, delivery lag p50 ${fmt(b.lagP50Ms)} ms p99 ${fmt(b.lagP99Ms)} ms`,
+  );
 }
 
 const cp = await startControlPlaneProcess({ mqttUrl: a.broker === 'mosquitto' ? a.mqttUrl : undefined, dbPrefix: 'ef_bench_ingest' });
@@ -54,7 +61,10 @@ try {
     if (rows >= fleet.counters.telemetryAcked) break;
     await sleep(500);
   }
-  const committedRows = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM "TelemetryWindow" WHERE "receivedAt" >= $1 AND "receivedAt" < $2', [t0, t1])).rows[0]?.n ?? 0);
+  const committedRows = Number(
+    (await db.query<{ n: string }>('SELECT count(*) AS n FROM "TelemetryWindow" WHERE "receivedAt" >= $1 AND "receivedAt" < $2', [t0, t1]))
+      .rows[0]?.n ?? 0,
+  );
   const win = await db.query<{ n: string; p50: number | null; p99: number | null }>(
     `SELECT count(*) AS n,
             percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM "receivedAt" - "windowEnd") * 1000) AS p50,
@@ -66,13 +76,23 @@ try {
   const offered = (c1.telemetrySent - c0.telemetrySent) / a.seconds;
   const acked = (c1.telemetryAcked - c0.telemetryAcked) / a.seconds;
   const rejected = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM "RejectedMessage"')).rows[0]?.n ?? 0);
-  out(`offered ${fmt(offered, 0)} msg/s, PUBACKed ${fmt(acked, 0)} msg/s, committed ${fmt(committed, 0)} msg/s (rows committed during the ${a.seconds} s window)`);
+  out(
+    `offered ${fmt(offered, 0)} msg/s, PUBACKed ${fmt(acked, 0)} msg/s, committed ${fmt(committed, 0)} msg/s (rows committed during the ${a.seconds} s window)`,
+  );
   out(`ingest lag (publish → row committed): p50 ${fmt(win.rows[0]?.p50 ?? Number.NaN)} ms, p99 ${fmt(win.rows[0]?.p99 ?? Number.NaN)} ms`);
   // more rows than PUBACKs is no loss: windows committed whose PUBACK had not reached the device yet
   const lost = Math.max(0, fleet.counters.telemetryAcked - rows);
-  out(`rows lost: ${lost} (PUBACKed ${fleet.counters.telemetryAcked}, rows ${rows}${rows > fleet.counters.telemetryAcked ? `, of which ${rows - fleet.counters.telemetryAcked} committed with their PUBACK still on the way` : ''}, rejected ${rejected}, publish errors ${fleet.counters.telemetryFailed})`);
-  out(`control plane: ${fmt(cpStats.cores, 2)} cores CPU, peak RSS ${fmt(cpStats.peakRssMb, 0)} MB; simulator: ${fmt((simCpu.user + simCpu.system) / 1e6 / a.seconds, 2)} cores`);
-  out(`other processes: ${Object.entries(others).map(([k, v]) => `${k} ${fmt(v, 2)} cores`).join(', ')}`);
+  out(
+    `rows lost: ${lost} (PUBACKed ${fleet.counters.telemetryAcked}, rows ${rows}${rows > fleet.counters.telemetryAcked ? `, of which ${rows - fleet.counters.telemetryAcked} committed with their PUBACK still on the way` : ''}, rejected ${rejected}, publish errors ${fleet.counters.telemetryFailed})`,
+  );
+  out(
+    `control plane: ${fmt(cpStats.cores, 2)} cores CPU, peak RSS ${fmt(cpStats.peakRssMb, 0)} MB; simulator: ${fmt((simCpu.user + simCpu.system) / 1e6 / a.seconds, 2)} cores`,
+  );
+  out(
+    `other processes: ${Object.entries(others)
+      .map(([k, v]) => `${k} ${fmt(v, 2)} cores`)
+      .join(', ')}`,
+  );
   out(`goal (10 min): ≥ 25,000 msg/s committed, p99 lag ≤ 500 ms, 0 lost`);
 } finally {
   await db.end().catch(() => undefined);

@@ -13,7 +13,10 @@ const Args = z.object({
   mqttUrl: z.string().default('mqtt://127.0.0.1:1883'),
   sourceAddresses: z.coerce.number().int().min(0).max(250).default(0),
 });
-const a = benchArgs(Args, 'usage: bench:sim [--devices 10000] [--seconds 60] [--mqtt-url mqtt://127.0.0.1:1883] [--source-addresses n (0 = auto)]');
+const a = benchArgs(
+  Args,
+  'usage: bench:sim [--devices 10000] [--seconds 60] [--mqtt-url mqtt://127.0.0.1:1883] [--source-addresses n (0 = auto)]',
+);
 
 /**
  * How many virtual devices one process holds, and at what memory: devices with made-up
@@ -22,12 +25,31 @@ const a = benchArgs(Args, 'usage: bench:sim [--devices 10000] [--seconds 60] [--
 out(machineLine());
 const secret = randomBytes(32).toString('base64url');
 const devices = planFleet(a.devices, { kind: 'even' }, 1).map((p) => ({
-  index: p.index, deviceId: randomUUID(), deviceSecret: secret, scenario: p.scenario, preset: p.preset, hardwareProfile: hardwarePreset(p.preset),
+  index: p.index,
+  deviceId: randomUUID(),
+  deviceSecret: secret,
+  scenario: p.scenario,
+  preset: p.preset,
+  hardwareProfile: hardwarePreset(p.preset),
 }));
-const sourceAddresses = a.sourceAddresses > 0 ? Array.from({ length: a.sourceAddresses }, (_, i) => `127.0.0.${i + 1}`) : autoSourceAddresses(a.devices);
+const sourceAddresses =
+  a.sourceAddresses > 0 ? Array.from({ length: a.sourceAddresses }, (_, i) => `127.0.0.${i + 1}`) : autoSourceAddresses(a.devices);
 const fleet = new Fleet({
-  devices, mqttUrl: a.mqttUrl, sourceAddresses, seed: 1, connectConcurrency: 500, client: null, faults: FaultSharesSchema.parse({}),
-  timing: { telemetryIntervalMs: null, updateTimeScale: 1, slowFactor: 3, reportPhases: true, reconnectBaseMs: 2_000, keepaliveSeconds: 60 },
+  devices,
+  mqttUrl: a.mqttUrl,
+  sourceAddresses,
+  seed: 1,
+  connectConcurrency: 500,
+  client: null,
+  faults: FaultSharesSchema.parse({}),
+  timing: {
+    telemetryIntervalMs: null,
+    updateTimeScale: 1,
+    slowFactor: 3,
+    reportPhases: true,
+    reconnectBaseMs: 2_000,
+    keepaliveSeconds: 60,
+  },
 });
 const t0 = Date.now();
 const connected = await fleet.start();
@@ -41,8 +63,12 @@ while (Date.now() < until) {
   peak = Math.max(peak, process.memoryUsage().rss / 1_048_576);
 }
 const rate = (fleet.counters.telemetryAcked - acked0) / a.seconds;
-out(`simulator: ${fmt(connected, 0)}/${fmt(a.devices, 0)} devices connected to ${a.mqttUrl} from ${sourceAddresses.length} source address(es) in ${fmt(connectS)} s`);
+out(
+  `simulator: ${fmt(connected, 0)}/${fmt(a.devices, 0)} devices connected to ${a.mqttUrl} from ${sourceAddresses.length} source address(es) in ${fmt(connectS)} s`,
+);
 out(`  telemetry acked ${fmt(rate, 0)} msg/s (one window per device per 10 s until a desired state says otherwise)`);
-out(`  RSS after connect ${fmt(rssAfterConnect, 0)} MB, peak over ${a.seconds} s ${fmt(peak, 0)} MB (${fmt((peak * 1024) / Math.max(1, connected), 1)} KB per device); goal ≤ 512 MB for 10,000`);
+out(
+  `  RSS after connect ${fmt(rssAfterConnect, 0)} MB, peak over ${a.seconds} s ${fmt(peak, 0)} MB (${fmt((peak * 1024) / Math.max(1, connected), 1)} KB per device); goal ≤ 512 MB for 10,000`,
+);
 await fleet.stop();
 process.exit(0);

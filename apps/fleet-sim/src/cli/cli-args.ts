@@ -3,7 +3,12 @@ import { z } from 'zod';
 import { FaultSharesSchema } from '../sim/faults.js';
 import { parseScenarioMix, type ScenarioMix } from '../sim/fleet-mix.js';
 
-const share = (flag: string) => z.coerce.number({ error: `${flag} takes a share of the fleet between 0 and 1` }).min(0, `${flag} must be >= 0`).max(1, `${flag} must be <= 1`).default(0);
+const share = (flag: string) =>
+  z.coerce
+    .number({ error: `${flag} takes a share of the fleet between 0 and 1` })
+    .min(0, `${flag} must be >= 0`)
+    .max(1, `${flag} must be <= 1`)
+    .default(0);
 const ipv4 = z.ipv4({ error: '--source-addresses takes IPv4 addresses (e.g. 127.0.0.2,127.0.0.3) or "auto"' });
 
 export const SimArgsSchema = z.strictObject({
@@ -18,21 +23,36 @@ export const SimArgsSchema = z.strictObject({
   credentials: z.string().min(1),
   operatorToken: z.string().min(16).optional(),
   operatorTokenFile: z.string().min(1),
-  mqttUrl: z.string().regex(/^(mqtt|tcp):\/\/[^\s]+$/, '--mqtt-url must look like mqtt://host:port').optional(),
+  mqttUrl: z
+    .string()
+    .regex(/^(mqtt|tcp):\/\/[^\s]+$/, '--mqtt-url must look like mqtt://host:port')
+    .optional(),
   sourceAddresses: z.string().transform((v, ctx): 'auto' | string[] => {
     if (v === 'auto') return 'auto';
-    const list = v.split(',').map((s) => s.trim()).filter(Boolean);
-    for (const a of list) if (!ipv4.safeParse(a).success) ctx.addIssue({ code: 'custom', message: `--source-addresses: "${a}" is not an IPv4 address` });
+    const list = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const a of list)
+      if (!ipv4.safeParse(a).success) ctx.addIssue({ code: 'custom', message: `--source-addresses: "${a}" is not an IPv4 address` });
     return list;
   }),
-  seed: z.coerce.number().int().min(0).max(2 ** 32 - 1).default(1),
+  seed: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1)
+    .default(1),
   seconds: z.coerce.number().min(1).max(31_536_000).optional(),
   telemetryMs: z.coerce.number().int().min(10, '--telemetry-ms must be at least 10').max(3_600_000).optional(),
   updateTimeScale: z.coerce.number().min(0).max(100).default(1),
   slowFactor: z.coerce.number().min(1, '--slow-factor must be >= 1').max(1_000).default(3),
   enrollConcurrency: z.coerce.number().int().min(1).max(64).default(4),
   connectConcurrency: z.coerce.number().int().min(1).max(2_000).default(32),
-  namePrefix: z.string().regex(/^[A-Za-z0-9._-]{1,40}$/, '--name-prefix: letters, digits, ".", "_" or "-"').default('sim'),
+  namePrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,40}$/, '--name-prefix: letters, digits, ".", "_" or "-"')
+    .default('sim'),
   faults: FaultSharesSchema,
 });
 export type SimArgs = z.infer<typeof SimArgsSchema>;
@@ -47,14 +67,32 @@ export const USAGE = `usage: fleet-sim --url <controlPlaneUrl> --devices <n> [--
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 
 const FLAGS = {
-  url: 'url', devices: 'devices', 'scenario-mix': 'scenarioMix', credentials: 'credentials', 'operator-token': 'operatorToken',
-  'operator-token-file': 'operatorTokenFile', 'mqtt-url': 'mqttUrl', 'source-addresses': 'sourceAddresses', seed: 'seed', seconds: 'seconds',
-  'telemetry-ms': 'telemetryMs', 'update-time-scale': 'updateTimeScale', 'slow-factor': 'slowFactor', 'enroll-concurrency': 'enrollConcurrency',
-  'connect-concurrency': 'connectConcurrency', 'name-prefix': 'namePrefix',
+  url: 'url',
+  devices: 'devices',
+  'scenario-mix': 'scenarioMix',
+  credentials: 'credentials',
+  'operator-token': 'operatorToken',
+  'operator-token-file': 'operatorTokenFile',
+  'mqtt-url': 'mqttUrl',
+  'source-addresses': 'sourceAddresses',
+  seed: 'seed',
+  seconds: 'seconds',
+  'telemetry-ms': 'telemetryMs',
+  'update-time-scale': 'updateTimeScale',
+  'slow-factor': 'slowFactor',
+  'enroll-concurrency': 'enrollConcurrency',
+  'connect-concurrency': 'connectConcurrency',
+  'name-prefix': 'namePrefix',
 } as const;
 
 const FAULT_FLAGS = {
-  slow: 'slow', 'error-burst': 'errorBurst', 'power-spike': 'powerSpike', silent: 'silent', flap: 'flap', 'fail-download': 'failDownload', 'crash-activation': 'crashActivation',
+  slow: 'slow',
+  'error-burst': 'errorBurst',
+  'power-spike': 'powerSpike',
+  silent: 'silent',
+  flap: 'flap',
+  'fail-download': 'failDownload',
+  'crash-activation': 'crashActivation',
 } as const;
 
 /** Parses argv (without node and script) into validated options, or a message naming the problem. */
@@ -74,7 +112,13 @@ export function parseSimArgs(argv: readonly string[]): Parsed<SimArgs> {
   } catch (e) {
     return { ok: false, message: `${e instanceof Error ? e.message : String(e)}\n${USAGE}` };
   }
-  const raw: Record<string, unknown> = { scenarioMix: 'even', credentials: '.data/fleet-sim/credentials.json', operatorTokenFile: '.data/operator-token', sourceAddresses: 'auto', devices: '' };
+  const raw: Record<string, unknown> = {
+    scenarioMix: 'even',
+    credentials: '.data/fleet-sim/credentials.json',
+    operatorTokenFile: '.data/operator-token',
+    sourceAddresses: 'auto',
+    devices: '',
+  };
   for (const [flag, key] of Object.entries(FLAGS)) if (values[flag] !== undefined) raw[key] = values[flag];
   const faults: Record<string, number> = {};
   for (const [flag, key] of Object.entries(FAULT_FLAGS)) {

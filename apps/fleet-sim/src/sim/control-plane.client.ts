@@ -13,7 +13,12 @@ export class ControlPlaneClient {
   ) {}
 
   async createEnrollmentToken(scenario: Scenario, maxUses: number): Promise<string> {
-    const body = await this.request('POST', '/api/v1/enrollment-tokens', { scenario, maxUses, ttlSeconds: 86_400, labels: { source: 'fleet-sim' } }, true);
+    const body = await this.request(
+      'POST',
+      '/api/v1/enrollment-tokens',
+      { scenario, maxUses, ttlSeconds: 86_400, labels: { source: 'fleet-sim' } },
+      true,
+    );
     return TokenResponseSchema.parse(body).token;
   }
 

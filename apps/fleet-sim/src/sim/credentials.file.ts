@@ -37,7 +37,8 @@ export async function loadCredentialsFile(file: string): Promise<CredentialsFile
     throw new Error(`credentials file ${file} is not valid JSON; delete it to enroll a new fleet`);
   }
   const parsed = CredentialsFileSchema.safeParse(json);
-  if (!parsed.success) throw new Error(`credentials file ${file} is not a fleet-sim credentials file: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  if (!parsed.success)
+    throw new Error(`credentials file ${file} is not a fleet-sim credentials file: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
   return parsed.data;
 }
 

@@ -44,7 +44,14 @@ export async function enrollFleet(o: EnrollOptions): Promise<CredentialsFile> {
     if (!token) throw new Error(`no enrollment token for scenario ${p.scenario}`);
     const profile = hardwarePreset(p.preset);
     const res = await o.client.enroll(token, `${o.namePrefix}-${String(p.index).padStart(6, '0')}`, profile);
-    const cred: SimDeviceCredentials = { index: p.index, deviceId: res.deviceId, deviceSecret: res.deviceSecret, scenario: res.scenario, preset: p.preset, hardwareProfile: profile };
+    const cred: SimDeviceCredentials = {
+      index: p.index,
+      deviceId: res.deviceId,
+      deviceSecret: res.deviceSecret,
+      scenario: res.scenario,
+      preset: p.preset,
+      hardwareProfile: profile,
+    };
     state.devices.push(cred);
     state.mqttUrl = res.mqtt.url;
     done += 1;

@@ -37,7 +37,15 @@ export function selectFaults(n: number, shares: FaultShares, seed: number): Faul
 
 /** How many devices carry each fault. */
 export function faultCounts(sets: readonly FaultSet[]): Record<FaultKind, number> {
-  const counts: Record<FaultKind, number> = { slow: 0, errorBurst: 0, powerSpike: 0, silent: 0, flap: 0, failDownload: 0, crashActivation: 0 };
+  const counts: Record<FaultKind, number> = {
+    slow: 0,
+    errorBurst: 0,
+    powerSpike: 0,
+    silent: 0,
+    flap: 0,
+    failDownload: 0,
+    crashActivation: 0,
+  };
   for (const s of sets) for (const k of s) counts[k] += 1;
   return counts;
 }

@@ -30,7 +30,8 @@ export function planFleet(n: number, mix: ScenarioMix, seed: number): DevicePlan
   const rand = createPrng(seed);
   return Array.from({ length: n }, (_, index) => {
     const scenario = pickScenario(mix, index, rand);
-    const preset = mix.kind === 'random' ? (PRESET_NAMES[Math.floor(rand() * PRESET_NAMES.length)] ?? 'cloud-cpu-node') : SCENARIO_PRESET[scenario];
+    const preset =
+      mix.kind === 'random' ? (PRESET_NAMES[Math.floor(rand() * PRESET_NAMES.length)] ?? 'cloud-cpu-node') : SCENARIO_PRESET[scenario];
     return { index, scenario, preset };
   });
 }

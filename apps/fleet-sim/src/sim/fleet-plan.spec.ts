@@ -39,8 +39,24 @@ describe('update decisions', () => {
 
 describe('CLI arguments', () => {
   it('parses fault shares and a source address list', () => {
-    const r = parseSimArgs(['--url', 'http://127.0.0.1:8080', '--devices', '200', '--slow', '0.1', '--flap', '0.05', '--source-addresses', '127.0.0.2,127.0.0.3']);
-    expect(r.ok && r.value).toMatchObject({ devices: 200, faults: { slow: 0.1, flap: 0.05, silent: 0 }, sourceAddresses: ['127.0.0.2', '127.0.0.3'], scenarioMix: { kind: 'even' } });
+    const r = parseSimArgs([
+      '--url',
+      'http://127.0.0.1:8080',
+      '--devices',
+      '200',
+      '--slow',
+      '0.1',
+      '--flap',
+      '0.05',
+      '--source-addresses',
+      '127.0.0.2,127.0.0.3',
+    ]);
+    expect(r.ok && r.value).toMatchObject({
+      devices: 200,
+      faults: { slow: 0.1, flap: 0.05, silent: 0 },
+      sourceAddresses: ['127.0.0.2', '127.0.0.3'],
+      scenarioMix: { kind: 'even' },
+    });
   });
 
   it('takes the literal -- that `pnpm sim -- …` passes first, and only there', () => {

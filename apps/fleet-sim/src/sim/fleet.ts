@@ -30,7 +30,8 @@ const ModelVersionSchema = z.object({ variants: z.array(z.object({ id: z.string(
 /** Parses `mqtt://host:port`; `localhost` becomes 127.0.0.1 so 127.0.0.x source addresses can reach it. */
 export function brokerAddress(url: string): { host: string; port: number } {
   const u = new URL(url);
-  if (u.protocol !== 'mqtt:' && u.protocol !== 'tcp:') throw new Error(`fleet-sim speaks plain MQTT over TCP; ${url} is not an mqtt:// URL`);
+  if (u.protocol !== 'mqtt:' && u.protocol !== 'tcp:')
+    throw new Error(`fleet-sim speaks plain MQTT over TCP; ${url} is not an mqtt:// URL`);
   const host = u.hostname === 'localhost' ? '127.0.0.1' : u.hostname;
   return { host, port: u.port ? Number(u.port) : 1883 };
 }

@@ -40,7 +40,17 @@ export interface FleetCounters {
 }
 
 export const newCounters = (): FleetCounters => ({
-  connected: 0, connects: 0, connectErrors: 0, telemetrySent: 0, telemetryAcked: 0, telemetryFailed: 0, telemetrySkippedOffline: 0,
-  reportedSent: 0, desiredReceived: 0, updatesOk: 0, updatesFailed: 0, crashes: 0, flaps: 0,
+  connected: 0,
+  connects: 0,
+  connectErrors: 0,
+  telemetrySent: 0,
+  telemetryAcked: 0,
+  telemetryFailed: 0,
+  telemetrySkippedOffline: 0,
+  reportedSent: 0,
+  desiredReceived: 0,
+  updatesOk: 0,
+  updatesFailed: 0,
+  crashes: 0,
+  flaps: 0,
 });
-

@@ -19,7 +19,9 @@ describe('latency model', () => {
     const npu = latencyDistribution(hardwarePreset('robot-npu-arm'), big).medianMs;
     expect(latencyDistribution(hardwarePreset('cloud-gpu-node'), big).medianMs).toBeLessThan(npu);
     // the INT8 variant of the same model is a quarter of the size
-    expect(latencyDistribution(hardwarePreset('robot-npu-arm'), { ...big, sizeBytes: big.sizeBytes / 4, precision: 'int8' }).medianMs).toBeLessThan(npu);
+    expect(
+      latencyDistribution(hardwarePreset('robot-npu-arm'), { ...big, sizeBytes: big.sizeBytes / 4, precision: 'int8' }).medianMs,
+    ).toBeLessThan(npu);
     expect(latencyDistribution(hardwarePreset('robot-npu-arm'), big, 3).medianMs).toBeCloseTo(npu * 3, 6);
   });
 

@@ -10,14 +10,19 @@ export type Log = (msg: string) => void;
 
 async function operatorToken(a: SimArgs): Promise<string | null> {
   if (a.operatorToken) return a.operatorToken;
-  return readFile(a.operatorTokenFile, 'utf8').then((t) => t.trim() || null, () => null);
+  return readFile(a.operatorTokenFile, 'utf8').then(
+    (t) => t.trim() || null,
+    () => null,
+  );
 }
 
 /** Brings the fleet's credentials up to `--devices`: reuses the credentials file, enrolls the rest. */
 export async function prepareCredentials(a: SimArgs, client: ControlPlaneClient, log: Log): Promise<CredentialsFile> {
   const existing = await loadCredentialsFile(a.credentials);
   if (existing && existing.controlPlaneUrl !== client.baseUrl) {
-    throw new Error(`${a.credentials} holds devices of ${existing.controlPlaneUrl}, not ${client.baseUrl}; pass another --credentials file`);
+    throw new Error(
+      `${a.credentials} holds devices of ${existing.controlPlaneUrl}, not ${client.baseUrl}; pass another --credentials file`,
+    );
   }
   const plans = planFleet(a.devices, a.scenarioMix, a.seed);
   const have = existing?.devices.filter((d) => d.index < a.devices).length ?? 0;
@@ -35,10 +40,26 @@ export async function runFleet(a: SimArgs, log: Log): Promise<void> {
   const mqttUrl = a.mqttUrl ?? creds.mqttUrl;
   const sourceAddresses = a.sourceAddresses === 'auto' ? autoSourceAddresses(devices.length) : a.sourceAddresses;
   const fleet = new Fleet({
-    devices, mqttUrl, sourceAddresses, faults: a.faults, seed: a.seed, connectConcurrency: a.connectConcurrency, client,
-    timing: { telemetryIntervalMs: a.telemetryMs ?? null, updateTimeScale: a.updateTimeScale, slowFactor: a.slowFactor, reportPhases: true, reconnectBaseMs: 1_000, keepaliveSeconds: 60 },
+    devices,
+    mqttUrl,
+    sourceAddresses,
+    faults: a.faults,
+    seed: a.seed,
+    connectConcurrency: a.connectConcurrency,
+    client,
+    timing: {
+      telemetryIntervalMs: a.telemetryMs ?? null,
+      updateTimeScale: a.updateTimeScale,
+      slowFactor: a.slowFactor,
+      reportPhases: true,
+      reconnectBaseMs: 1_000,
+      keepaliveSeconds: 60,
+    },
   });
-  const faulty = Object.entries(fleet.faultCounts).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`).join(' ');
+  const faulty = Object.entries(fleet.faultCounts)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${k}=${n}`)
+    .join(' ');
   log(`connecting ${devices.length} devices to ${mqttUrl} from ${sourceAddresses.join(', ')}${faulty ? `; faults: ${faulty}` : ''}`);
   const started = Date.now();
   const ok = await fleet.start((n, total) => log(`connected ${n}/${total}`));
@@ -47,7 +68,9 @@ export async function runFleet(a: SimArgs, log: Log): Promise<void> {
   const timer = setInterval(() => {
     const c = fleet.counters;
     const rss = process.memoryUsage().rss / 1_048_576;
-    log(`online ${c.connected} | telemetry ${((c.telemetryAcked - last.telemetryAcked) / 10).toFixed(0)}/s acked, ${c.telemetryFailed} failed | desired ${c.desiredReceived} | updates ok ${c.updatesOk} failed ${c.updatesFailed} | flaps ${c.flaps} crashes ${c.crashes} | rss ${rss.toFixed(0)} MB`);
+    log(
+      `online ${c.connected} | telemetry ${((c.telemetryAcked - last.telemetryAcked) / 10).toFixed(0)}/s acked, ${c.telemetryFailed} failed | desired ${c.desiredReceived} | updates ok ${c.updatesOk} failed ${c.updatesFailed} | flaps ${c.flaps} crashes ${c.crashes} | rss ${rss.toFixed(0)} MB`,
+    );
     last = { ...c };
   }, 10_000);
   await new Promise<void>((resolve) => {

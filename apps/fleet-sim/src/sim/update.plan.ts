@@ -28,11 +28,7 @@ export function updateDelays(model: Pick<DesiredModel, 'sizeBytes'>, timeScale: 
   };
 }
 
-export type UpdateDecision =
-  | { kind: 'none' }
-  | { kind: 'clear' }
-  | { kind: 'same-model' }
-  | { kind: 'install'; model: DesiredModel };
+export type UpdateDecision = { kind: 'none' } | { kind: 'clear' } | { kind: 'same-model' } | { kind: 'install'; model: DesiredModel };
 
 /** What a new desired state asks for, given what runs; older or equal versions are ignored (anti-rollback watermark). */
 export function decideUpdate(

@@ -173,11 +173,18 @@ export class VirtualDevice {
       return;
     }
     const w = buildWindow({
-      deviceId: this.deviceId, bootId: this.bootId, seq: this.seq, startMs: this.windowStart, endMs: now,
-      profile: this.o.creds.hardwareProfile, preset: this.o.creds.preset,
+      deviceId: this.deviceId,
+      bootId: this.bootId,
+      seq: this.seq,
+      startMs: this.windowStart,
+      endMs: now,
+      profile: this.o.creds.hardwareProfile,
+      preset: this.o.creds.preset,
       model: this.active ? { ...this.active, measured: this.o.hooks.measured(this.active.modelVersionId, this.active.variantId) } : null,
-      rateHz: this.desired?.runtime.targetRateHz ?? 10, slowFactor: this.faults.has('slow') ? this.o.timing.slowFactor : 1,
-      faults: this.faults, rand: this.rand,
+      rateHz: this.desired?.runtime.targetRateHz ?? 10,
+      slowFactor: this.faults.has('slow') ? this.o.timing.slowFactor : 1,
+      faults: this.faults,
+      rand: this.rand,
     });
     this.seq += 1;
     this.windowStart = now;
@@ -195,9 +202,22 @@ export class VirtualDevice {
     const client = this.client;
     if (!client || !this.isConnected || Date.now() >= this.silentAt) return;
     const r: ReportedState = {
-      schema: 1, deviceId: this.deviceId, bootId: this.bootId, phase: this.phase, appliedAssignmentVersion: this.applied,
-      active: this.active ? { modelVersionId: this.active.modelVersionId, variantId: this.active.variantId, precision: this.active.precision, sha256: this.active.sha256 } : null,
-      lastUpdate: this.lastUpdate, agentVersion: SIM_AGENT_VERSION, reportedAt: new Date().toISOString(),
+      schema: 1,
+      deviceId: this.deviceId,
+      bootId: this.bootId,
+      phase: this.phase,
+      appliedAssignmentVersion: this.applied,
+      active: this.active
+        ? {
+            modelVersionId: this.active.modelVersionId,
+            variantId: this.active.variantId,
+            precision: this.active.precision,
+            sha256: this.active.sha256,
+          }
+        : null,
+      lastUpdate: this.lastUpdate,
+      agentVersion: SIM_AGENT_VERSION,
+      reportedAt: new Date().toISOString(),
     };
     this.o.hooks.counters.reportedSent += 1;
     client.publish(topics.reported(this.deviceId), JSON.stringify(r), { qos: 1 });
@@ -250,7 +270,11 @@ export class VirtualDevice {
     await pause(delays.downloadMs);
     if (this.faults.has('failDownload')) {
       c.updatesFailed += 1;
-      this.finish(version, { outcome: 'failed', reasonCode: 'download_failed', message: 'simulated: artifact download failed (fault injection)' });
+      this.finish(version, {
+        outcome: 'failed',
+        reasonCode: 'download_failed',
+        message: 'simulated: artifact download failed (fault injection)',
+      });
       return;
     }
     this.setPhase('verifying');
@@ -261,10 +285,21 @@ export class VirtualDevice {
       c.crashes += 1;
       c.updatesFailed += 1;
       await this.crash();
-      this.finish(version, { outcome: 'failed', reasonCode: 'load_failed', message: 'simulated: device crashed during activation; previous model kept' });
+      this.finish(version, {
+        outcome: 'failed',
+        reasonCode: 'load_failed',
+        message: 'simulated: device crashed during activation; previous model kept',
+      });
       return;
     }
-    this.active = { modelVersionId: model.modelVersionId, variantId: model.variantId, sha256: model.sha256, precision: model.precision, sizeBytes: model.sizeBytes, measured: null };
+    this.active = {
+      modelVersionId: model.modelVersionId,
+      variantId: model.variantId,
+      sha256: model.sha256,
+      precision: model.precision,
+      sizeBytes: model.sizeBytes,
+      measured: null,
+    };
     c.updatesOk += 1;
     this.finish(version, { outcome: 'ok' });
   }
@@ -292,14 +327,17 @@ export class VirtualDevice {
   }
 
   private scheduleFlap(): void {
-    this.flapTimer = setTimeout(() => {
-      const client = this.client;
-      if (!client || this.stopped) return;
-      this.o.hooks.counters.flaps += 1;
-      client.options.reconnectPeriod = 2_000 + this.rand() * 8_000;
-      client.stream.destroy();
-      this.scheduleFlap();
-    }, 20_000 + this.rand() * 40_000);
+    this.flapTimer = setTimeout(
+      () => {
+        const client = this.client;
+        if (!client || this.stopped) return;
+        this.o.hooks.counters.flaps += 1;
+        client.options.reconnectPeriod = 2_000 + this.rand() * 8_000;
+        client.stream.destroy();
+        this.scheduleFlap();
+      },
+      20_000 + this.rand() * 40_000,
+    );
   }
 }
 

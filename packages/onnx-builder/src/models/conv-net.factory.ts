@@ -12,9 +12,7 @@ export interface ConvNetOptions {
 function convRelu(g: GraphBuilder, random: Random, x: string, cin: number, cout: number, prefix: string): string {
   const fanIn = cin * 9;
   const fanOut = cout * 9;
-  const w = g.initializer(
-    floatTensor(`${prefix}.weight`, [cout, cin, 3, 3], glorotUniform(random, fanIn, fanOut, cout * cin * 9)),
-  );
+  const w = g.initializer(floatTensor(`${prefix}.weight`, [cout, cin, 3, 3], glorotUniform(random, fanIn, fanOut, cout * cin * 9)));
   const b = g.initializer(floatTensor(`${prefix}.bias`, [cout], uniform(random, cout, -0.1, 0.1)));
   const y = g.op('Conv', [x, w, b], {
     attributes: [attr.ints('kernel_shape', [3, 3]), attr.ints('pads', [1, 1, 1, 1]), attr.ints('strides', [1, 1])],

@@ -59,9 +59,18 @@ export async function startControlPlaneProcess(o: StartOptions = {}): Promise<Co
   const port = await freePort();
   const mqttPort = await freePort();
   const env: Record<string, string> = {
-    ...filteredEnv(), PORT: String(port), MQTT_EMBEDDED_PORT: String(mqttPort), DATA_DIR: dataDir, DATABASE_URL: dbUrl.toString(),
-    REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', QUEUE_PREFIX: `ef-bench-${randomBytes(4).toString('hex')}`,
-    LOG_LEVEL: 'warn', EMBEDDED_POSTGRES: 'never', START_REDIS: 'never', ...(o.mqttUrl ? { MQTT_URL: o.mqttUrl } : {}), ...o.env,
+    ...filteredEnv(),
+    PORT: String(port),
+    MQTT_EMBEDDED_PORT: String(mqttPort),
+    DATA_DIR: dataDir,
+    DATABASE_URL: dbUrl.toString(),
+    REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    QUEUE_PREFIX: `ef-bench-${randomBytes(4).toString('hex')}`,
+    LOG_LEVEL: 'warn',
+    EMBEDDED_POSTGRES: 'never',
+    START_REDIS: 'never',
+    ...(o.mqttUrl ? { MQTT_URL: o.mqttUrl } : {}),
+    ...o.env,
   };
   const nodeArgs = [...(o.nodeArgs ?? []), ...(process.env.BENCH_CP_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const child = spawn(process.execPath, [...nodeArgs, MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -86,7 +95,11 @@ export async function startControlPlaneProcess(o: StartOptions = {}): Promise<Co
   }
   const operatorToken = (await readFile(path.join(dataDir, 'operator-token'), 'utf8')).trim();
   return {
-    url, dbUrl: dbUrl.toString(), dataDir, operatorToken, pid: child.pid ?? -1,
+    url,
+    dbUrl: dbUrl.toString(),
+    dataDir,
+    operatorToken,
+    pid: child.pid ?? -1,
     mqttUrl: o.mqttUrl ?? `mqtt://127.0.0.1:${mqttPort}`,
     logTail: () => tail.join('').slice(-4_000),
     stop: async () => {
@@ -106,7 +119,10 @@ async function waitReady(url: string, child: ChildProcess, tail: () => string): 
   const until = Date.now() + 90_000;
   while (Date.now() < until) {
     if (child.exitCode !== null) throw new Error(`control plane exited with code ${child.exitCode}:\n${tail().slice(-2_000)}`);
-    const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     await sleep(200);
   }

@@ -17,7 +17,13 @@ export interface LoadResult {
  * A closed-loop load generator (autocannon-like): `concurrency` keep-alive connections, each
  * sending its next request as soon as the previous answer is read, for `seconds`.
  */
-export async function httpLoad(baseUrl: string, pathFor: () => string, headers: Record<string, string>, concurrency: number, seconds: number): Promise<LoadResult> {
+export async function httpLoad(
+  baseUrl: string,
+  pathFor: () => string,
+  headers: Record<string, string>,
+  concurrency: number,
+  seconds: number,
+): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const u = new URL(baseUrl);
   const latencies: number[] = [];
@@ -61,13 +67,31 @@ export function haveWrk(): boolean {
  * request than Node's http client, which matters when it shares the machine's two cores with the
  * server it measures. `paths` are picked at random per request by a small Lua script.
  */
-export async function wrkLoad(baseUrl: string, paths: string[], headers: Record<string, string>, concurrency: number, seconds: number): Promise<LoadResult> {
+export async function wrkLoad(
+  baseUrl: string,
+  paths: string[],
+  headers: Record<string, string>,
+  concurrency: number,
+  seconds: number,
+): Promise<LoadResult> {
   const dir = await mkdtemp(path.join(tmpdir(), 'ef-wrk-'));
   try {
     const script = path.join(dir, 'paths.lua');
     const list = paths.map((p) => `[[${p}]]`).join(',\n');
-    await writeFile(script, `local paths = {\n${list}\n}\nrequest = function()\n  return wrk.format("GET", paths[math.random(#paths)])\nend\n`);
-    const args = ['-t1', `-c${concurrency}`, `-d${seconds}s`, '--latency', '-s', script, ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), baseUrl];
+    await writeFile(
+      script,
+      `local paths = {\n${list}\n}\nrequest = function()\n  return wrk.format("GET", paths[math.random(#paths)])\nend\n`,
+    );
+    const args = [
+      '-t1',
+      `-c${concurrency}`,
+      `-d${seconds}s`,
+      '--latency',
+      '-s',
+      script,
+      ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]),
+      baseUrl,
+    ];
     const r = spawnSync('wrk', args, { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
     if (r.status !== 0) throw new Error(`wrk failed (${r.status ?? r.signal}): ${r.stderr}`);
     return parseWrk(r.stdout);

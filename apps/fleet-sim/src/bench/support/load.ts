@@ -10,11 +10,28 @@ import { autoSourceAddresses, Fleet } from '../../sim/fleet.js';
 import { freePort } from './control-plane.process.js';
 
 /** A fleet that publishes telemetry at `ratePerSecond` in total (each device one window per devices/rate s). */
-export function loadFleet(devices: SimDeviceCredentials[], mqttUrl: string, ratePerSecond: number, onAcked?: (publishedAt: number, ackedAt: number) => void): Fleet {
+export function loadFleet(
+  devices: SimDeviceCredentials[],
+  mqttUrl: string,
+  ratePerSecond: number,
+  onAcked?: (publishedAt: number, ackedAt: number) => void,
+): Fleet {
   return new Fleet({
-    devices, mqttUrl, sourceAddresses: autoSourceAddresses(devices.length), seed: 1, connectConcurrency: 64, client: null,
+    devices,
+    mqttUrl,
+    sourceAddresses: autoSourceAddresses(devices.length),
+    seed: 1,
+    connectConcurrency: 64,
+    client: null,
     faults: FaultSharesSchema.parse({}),
-    timing: { telemetryIntervalMs: Math.max(10, Math.round((devices.length / ratePerSecond) * 1000)), updateTimeScale: 0, slowFactor: 1, reportPhases: false, reconnectBaseMs: 1_000, keepaliveSeconds: 60 },
+    timing: {
+      telemetryIntervalMs: Math.max(10, Math.round((devices.length / ratePerSecond) * 1000)),
+      updateTimeScale: 0,
+      slowFactor: 1,
+      reportPhases: false,
+      reconnectBaseMs: 1_000,
+      keepaliveSeconds: 60,
+    },
     onTelemetryAcked: onAcked,
   });
 }
@@ -22,7 +39,14 @@ export function loadFleet(devices: SimDeviceCredentials[], mqttUrl: string, rate
 export function fakeDevices(n: number): SimDeviceCredentials[] {
   const secret = randomBytes(32).toString('base64url');
   const profile = hardwarePreset('edge-npu-trading');
-  return Array.from({ length: n }, (_, index) => ({ index, deviceId: randomUUID(), deviceSecret: secret, scenario: 'financial_trading' as const, preset: 'edge-npu-trading', hardwareProfile: profile }));
+  return Array.from({ length: n }, (_, index) => ({
+    index,
+    deviceId: randomUUID(),
+    deviceSecret: secret,
+    scenario: 'financial_trading' as const,
+    preset: 'edge-npu-trading',
+    hardwareProfile: profile,
+  }));
 }
 
 export interface BaselineResult {
@@ -38,18 +62,27 @@ export interface BaselineResult {
  * in a child process (the embedded broker's library, without auth, ACL or ingest), or an external
  * broker as it is.
  */
-export async function measureBaseline(kind: 'aedes' | 'external', externalUrl: string, devices: number, rate: number, seconds: number): Promise<BaselineResult> {
+export async function measureBaseline(
+  kind: 'aedes' | 'external',
+  externalUrl: string,
+  devices: number,
+  rate: number,
+  seconds: number,
+): Promise<BaselineResult> {
   let url = externalUrl;
   let stopBroker = (): Promise<void> => Promise.resolve();
   if (kind === 'aedes') {
     const port = await freePort();
-    const child = fork(fileURLToPath(new URL('../bare-broker.js', import.meta.url)), [String(port)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(fileURLToPath(new URL('../bare-broker.js', import.meta.url)), [String(port)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     await new Promise<void>((resolve) => child.once('message', () => resolve()));
     url = `mqtt://127.0.0.1:${port}`;
-    stopBroker = () => new Promise((resolve) => {
-      child.once('exit', () => resolve());
-      child.send({ type: 'stop' });
-    });
+    stopBroker = () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.send({ type: 'stop' });
+      });
   }
   const fleetDevices = fakeDevices(devices);
   const mine = new Set(fleetDevices.map((d) => d.deviceId));
@@ -79,5 +112,11 @@ export async function measureBaseline(kind: 'aedes' | 'external', externalUrl: s
   await stopBroker();
   lags.sort((a, b) => a - b);
   const at = (p: number): number => lags[Math.min(lags.length - 1, Math.floor((p / 100) * lags.length))] ?? Number.NaN;
-  return { broker: kind === 'aedes' ? 'bare aedes 1.2 (child process)' : url, offered: sent / seconds, delivered: delivered / seconds, lagP50Ms: at(50), lagP99Ms: at(99) };
+  return {
+    broker: kind === 'aedes' ? 'bare aedes 1.2 (child process)' : url,
+    offered: sent / seconds,
+    delivered: delivered / seconds,
+    lagP50Ms: at(50),
+    lagP99Ms: at(99),
+  };
 }

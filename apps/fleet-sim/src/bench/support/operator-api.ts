@@ -3,7 +3,10 @@ import type { Scenario } from '@edge-fleet/shared';
 import { z } from 'zod';
 
 // variants other than FP32 may still be building (no sha256/size yet)
-const ModelVersionSchema = z.object({ id: z.uuid(), variants: z.array(z.object({ id: z.string(), precision: z.string(), sha256: z.string().nullable(), sizeBytes: z.number().nullable() })) });
+const ModelVersionSchema = z.object({
+  id: z.uuid(),
+  variants: z.array(z.object({ id: z.string(), precision: z.string(), sha256: z.string().nullable(), sizeBytes: z.number().nullable() })),
+});
 export type UploadedModel = z.infer<typeof ModelVersionSchema>;
 
 async function failText(res: Response, what: string): Promise<never> {

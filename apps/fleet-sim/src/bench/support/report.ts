@@ -70,7 +70,10 @@ export class ProcSampler {
     clearInterval(this.timer);
     this.sample();
     const now = procUsage(this.pid);
-    return { cores: (now.cpuSeconds - this.start.cpuSeconds) / Math.max(0.001, (Date.now() - this.start.at) / 1000), peakRssMb: this.peakRssMb };
+    return {
+      cores: (now.cpuSeconds - this.start.cpuSeconds) / Math.max(0.001, (Date.now() - this.start.at) / 1000),
+      peakRssMb: this.peakRssMb,
+    };
   }
 }
 

@@ -16,12 +16,20 @@ export function hashLikeControlPlane(secret: string): string {
 async function ensureProfile(c: pg.Client, preset: HardwarePresetName): Promise<string> {
   const spec = hardwarePreset(preset);
   const id = createHash('sha256').update(JSON.stringify(spec)).digest('hex');
-  await c.query('INSERT INTO "HardwareProfile" (id, "hardwareClass", accelerator, spec) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING', [id, spec.hardwareClass, spec.accelerator, JSON.stringify(spec)]);
+  await c.query(
+    'INSERT INTO "HardwareProfile" (id, "hardwareClass", accelerator, spec) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING',
+    [id, spec.hardwareClass, spec.accelerator, JSON.stringify(spec)],
+  );
   return id;
 }
 
 /** n devices of one scenario that share one secret (one hash), generated ids, in batches of 5,000. */
-export async function seedDevices(dbUrl: string, n: number, scenario: Scenario, preset: HardwarePresetName = 'edge-npu-trading'): Promise<SimDeviceCredentials[]> {
+export async function seedDevices(
+  dbUrl: string,
+  n: number,
+  scenario: Scenario,
+  preset: HardwarePresetName = 'edge-npu-trading',
+): Promise<SimDeviceCredentials[]> {
   const secret = randomBytes(32).toString('base64url');
   const hash = hashLikeControlPlane(secret);
   const c = new pg.Client({ connectionString: dbUrl });
