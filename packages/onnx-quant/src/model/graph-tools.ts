@@ -38,19 +38,30 @@ export function int32Raw(values: Int32Array): Uint8Array {
   return out;
 }
 
+/** Little-endian bytes of int64 values. */
+export function int64Raw(values: readonly (number | bigint)[]): Uint8Array {
+  const out = new Uint8Array(values.length * 8);
+  const view = new DataView(out.buffer);
+  values.forEach((v, i) => view.setBigInt64(i * 8, BigInt(v), true));
+  return out;
+}
+
 /** Allocates value/node names that do not clash with anything already in a graph. */
 export class NameScope {
   private readonly used = new Set<string>();
 
+  /** Subgraph names are reserved too: a body may read any outer value by name. */
   constructor(graph: OnnxGraph) {
     const add = (n: string): void => void this.used.add(n);
-    graph.inputs.forEach((v) => add(v.name));
-    graph.outputs.forEach((v) => add(v.name));
-    graph.initializers.forEach((t) => add(t.name));
-    for (const n of graph.nodes) {
-      n.inputs.forEach(add);
-      n.outputs.forEach(add);
-      add(n.name);
+    for (const g of [graph, ...subgraphsOf(graph)]) {
+      g.inputs.forEach((v) => add(v.name));
+      g.outputs.forEach((v) => add(v.name));
+      g.initializers.forEach((t) => add(t.name));
+      for (const n of g.nodes) {
+        n.inputs.forEach(add);
+        n.outputs.forEach(add);
+        add(n.name);
+      }
     }
   }
 
