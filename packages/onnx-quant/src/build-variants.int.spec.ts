@@ -73,6 +73,40 @@ describe('buildVariants on the fixture models', () => {
     expect(bytes.length / m.bytes.length).toBeLessThan(0.55);
   });
 
+  it('FP16 keeps a node whose constant exceeds the fp16 range in float32 (issue 16: PaddleOCR BatchNormalization variance 1e8)', async () => {
+    const g = new GraphBuilder('big_variance');
+    const x = g.input('x', 'float32', [1, 2, 3, 3]);
+    const p = (n: string, v: number[]): string => g.initializer(floatTensor(n, [2], v));
+    const bn = g.op('BatchNormalization', [x, p('scale', [1, 2]), p('bias', [0, 0]), p('mean', [0.1, -0.1]), p('var', [9.8e7, 1e8])]);
+    g.op('Relu', [bn], { output: 'y' });
+    g.output('y', 'float32', [1, 2, 3, 3]);
+    const build = await buildVariants(g.build(), [{ name: 'x', dtype: 'float32', shape: [1, 2, 3, 3] }], { ...FAST, methods: ['fp16'] });
+    const fp16 = variant(build.variants, 'fp16');
+    expect(fp16.status, fp16.reason).toBe('ready');
+    expect(fp16.measured?.agreement?.cosine ?? 0).toBeGreaterThan(0.999);
+    expect(fp16.notes.join('\n')).toMatch(
+      /BatchNormalization "BatchNormalization_\d+" kept in float32: a constant input reaches 1\.00e\+8, beyond fp16's 65504/,
+    );
+  });
+
+  it('quantizes weights an exporter wrote as Constant nodes (issue 16: paddle2onnx)', async () => {
+    const g = new GraphBuilder('constant_weights');
+    const x = g.input('x', 'float32', [1, 32]);
+    const weight = floatTensor(
+      'w',
+      [32, 16],
+      Array.from({ length: 512 }, (_, i) => Math.cos(i) / 5),
+    );
+    const w = g.op('Constant', [], { attributes: [attr.tensor('value', weight)] });
+    g.op('MatMul', [x, w], { output: 'y' });
+    g.output('y', 'float32', [1, 16]);
+    const build = await buildVariants(g.build(), [{ name: 'x', dtype: 'float32', shape: [1, 32] }], FAST);
+    for (const v of build.variants) {
+      expect(['ready', 'unusable'], `${v.method}: ${v.reason ?? ''}`).toContain(v.status);
+      expect(v.notes).toContain('1 Constant node(s) read as initializers');
+    }
+  });
+
   it('writes static QDQ that onnxruntime fuses into integer kernels', async () => {
     for (const [m, fused] of [
       [buildConvNet(), 'QLinearConv'],

@@ -163,7 +163,10 @@ export async function buildVariants(
     }
   } else {
     const context = { model: usable.model, specs, calibration, evaluation, measure, reference: baseline.outputs, opts };
-    for (const method of methods) variants.push(await buildOne(method, context, baseline.measurement, floor));
+    for (const method of methods) {
+      const report = await buildOne(method, context, baseline.measurement, floor);
+      variants.push({ ...report, notes: [...usable.notes, ...report.notes] });
+    }
   }
   return {
     ...('upgrade' in usable && usable.upgrade ? { upgrade: usable.upgrade } : {}),

