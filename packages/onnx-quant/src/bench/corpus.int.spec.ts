@@ -72,4 +72,16 @@ describe('corpus through the variant builder (issue 16)', () => {
     expect(fp16?.status, fp16?.reason).toBe('ready');
     expect(fp16?.notes.join('\n')).toMatch(/BatchNormalization "p2o.BatchNormalization.1" kept in float32/);
   });
+
+  it('Silero VAD gets FP16 through its If bodies; the integer variants name the ops inside them', async () => {
+    const c = CORPUS_MODELS.vad;
+    if (!c) throw new Error('no vad');
+    const result = await build(c);
+    const fp16 = result.variants.find((v) => v.method === 'fp16');
+    expect(fp16?.status, fp16?.reason).toBe('ready');
+    expect(fp16?.notes.join('\n')).toMatch(/18 If\/Loop\/Scan bod\(ies\) converted inside/);
+    for (const v of result.variants.filter((x) => x.method !== 'fp16')) expect(v.status).toBe('not_applicable');
+    const qdq = result.variants.find((v) => v.method === 'int8-static-qdq');
+    expect(qdq?.reason).toMatch(/the main graph has no Conv, MatMul or Gemm; \d+ Conv are inside If\/Loop\/Scan bodies/);
+  });
 });

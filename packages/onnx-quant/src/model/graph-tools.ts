@@ -134,3 +134,18 @@ export function pruneInitializers(graph: OnnxGraph): void {
   const uses = useCounts(graph);
   graph.initializers = graph.initializers.filter((t) => (uses.get(t.name) ?? 0) > 0);
 }
+
+/**
+ * Why a transform found none of `ops` in the main graph: none anywhere, or (precisely, per op)
+ * only inside If/Loop/Scan bodies, which the integer transforms do not enter.
+ */
+export function noTargetsReason(graph: OnnxGraph, ops: readonly string[]): string {
+  const inBodies = new Map<string, number>();
+  for (const g of subgraphsOf(graph)) {
+    for (const n of g.nodes) if (ops.includes(n.opType)) inBodies.set(n.opType, (inBodies.get(n.opType) ?? 0) + 1);
+  }
+  const list = ops.length > 2 ? `${ops.slice(0, -1).join(', ')} or ${ops.at(-1) ?? ''}` : ops.join(' or ');
+  if (inBodies.size === 0) return `the model has no ${list}`;
+  const found = [...inBodies].map(([op, n]) => `${n} ${op}`).join(', ');
+  return `the main graph has no ${list}; ${found} are inside If/Loop/Scan bodies, which integer quantization does not enter`;
+}
