@@ -62,6 +62,7 @@ export async function startControlPlane(
         host: config.MQTT_EMBEDDED_HOST,
         port: config.MQTT_EMBEDDED_PORT,
         verifyDevice: (id, s) => verifyDevice(id, s),
+        maxPacketBytes: config.MQTT_MAX_PACKET_KB * 1024,
         log: logger.child('broker'),
         // telemetry is committed before the device's PUBACK (RELIABILITY row 18)
         ackAfter: {
