@@ -19,6 +19,7 @@ import { Logger } from './infra/logger.js';
 import { createPrisma } from './infra/prisma.js';
 import { DeviceAuthService } from './devices/device-auth.service.js';
 import { ModelsService } from './models/models.service.js';
+import { limitUploadBody } from './models/upload-limit.middleware.js';
 import { VariantBuildQueue } from './models/variant-build.queue.js';
 import { VariantBuildService } from './models/variant-build.service.js';
 import { RolloutQueue } from './rollouts/rollout.queue.js';
@@ -61,6 +62,7 @@ export async function startControlPlane(
         host: config.MQTT_EMBEDDED_HOST,
         port: config.MQTT_EMBEDDED_PORT,
         verifyDevice: (id, s) => verifyDevice(id, s),
+        maxPacketBytes: config.MQTT_MAX_PACKET_KB * 1024,
         log: logger.child('broker'),
         // telemetry is committed before the device's PUBACK (RELIABILITY row 18)
         ackAfter: {
@@ -130,6 +132,7 @@ export async function startControlPlane(
   app.useGlobalFilters(new HttpErrorFilter(logger.child('http')));
   app.disable('x-powered-by');
   app.useBodyParser('json', { limit: '1mb' });
+  app.use('/api/v1/models', limitUploadBody(config.MAX_UPLOAD_MB * 1024 * 1024));
   app.useBodyParser('text', { limit: '256kb', type: ['application/yaml', 'text/yaml', 'text/plain'] });
 
   if (broker) {

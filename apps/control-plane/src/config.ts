@@ -15,6 +15,8 @@ export const ConfigSchema = z.object({
   MQTT_PASSWORD: z.string().optional(),
   MQTT_EMBEDDED_HOST: z.string().default('127.0.0.1'),
   MQTT_EMBEDDED_PORT: port.default(1884),
+  /** Largest MQTT packet an authenticated device may send to the embedded broker (before authentication: 8 KiB). */
+  MQTT_MAX_PACKET_KB: z.coerce.number().int().min(16).max(262_144).default(256),
   /** Base URL devices use for artifact downloads. */
   PUBLIC_URL: z.string().url().optional(),
   /** Broker URL handed to devices at enrollment. */

@@ -166,10 +166,15 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/api/v1/artifacts/{sha256}': {
         get: {
-          summary: 'Download an artifact (HTTP Range supported)',
+          summary: 'Download an artifact (HTTP Range supported); a device only one its current or previous desired state named',
           security: [{ deviceBasic: [] }, { operatorToken: [] }],
           parameters: [idParam('sha256')],
-          responses: { '200': { description: 'bytes' }, '206': { description: 'partial' } },
+          responses: {
+            '200': { description: 'bytes' },
+            '206': { description: 'partial' },
+            '403': { description: 'not named by a desired state of this device' },
+            '416': { description: 'range outside the artifact (Content-Range: bytes */size)' },
+          },
         },
       },
       '/api/v1/rollouts': {

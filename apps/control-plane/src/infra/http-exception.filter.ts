@@ -1,6 +1,7 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import { AppError } from '../errors.js';
+import { UPLOAD_TOO_LARGE } from '../models/upload-limit.middleware.js';
 import type { Logger } from './logger.js';
 
 const CODE_BY_STATUS: Record<number, string> = {
@@ -20,13 +21,17 @@ export class HttpErrorFilter implements ExceptionFilter {
 
   catch(e: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
+    // answered already (an upload cut at its limit): the parser's late error has nothing left to say
+    if (res.headersSent) return;
     if (e instanceof AppError) {
       res.status(e.status).json({ error: { code: e.code, message: e.message } });
       return;
     }
     if (e instanceof HttpException) {
       const status = e.getStatus();
-      const message = status === 413 ? 'the upload is larger than MAX_UPLOAD_MB allows' : e.message;
+      const message = status === 413 ? UPLOAD_TOO_LARGE : e.message;
+      // an upload cut at the limit: closing the connection stops the server reading (multer drains) the rest
+      if (status === 413) res.set('Connection', 'close');
       res.status(status).json({ error: { code: CODE_BY_STATUS[status] ?? 'error', message } });
       return;
     }

@@ -153,4 +153,22 @@ export class ModelRepository {
   async artifactKnown(sha256: string): Promise<boolean> {
     return (await this.db.modelVariant.count({ where: { sha256 } })) > 0;
   }
+
+  /**
+   * The artifacts the device's most recent signed desired states named, newest first, at most
+   * `take` distinct variants (the current one and the one before it). A rollback is itself a new
+   * desired state, so its target is among them.
+   */
+  async artifactsNamedFor(deviceId: string, take: number): Promise<string[]> {
+    const recent = await this.db.assignment.groupBy({
+      by: ['modelVariantId'],
+      where: { deviceId, modelVariantId: { not: null } },
+      _max: { version: true },
+      orderBy: { _max: { version: 'desc' } },
+      take,
+    });
+    const ids = recent.flatMap((r) => (r.modelVariantId === null ? [] : [r.modelVariantId]));
+    const variants = await this.db.modelVariant.findMany({ where: { id: { in: ids } }, select: { sha256: true } });
+    return variants.flatMap((v) => (v.sha256 === null ? [] : [v.sha256]));
+  }
 }

@@ -90,21 +90,28 @@ export class ModelsController {
     return this.assignments.preview(scenario, modelVersionId);
   }
 
-  /** Content-addressed artifact download for devices (Basic id:secret) or operators; HTTP Range is supported. */
+  /**
+   * Content-addressed artifact download for devices (Basic id:secret; only artifacts their own desired
+   * states named) or operators (any); HTTP Range is supported, a range past the end answers 416.
+   */
   @Get('artifacts/:sha256')
   async artifact(@Param('sha256') sha256: string, @Req() req: OperatorRequest, @Res() res: Response): Promise<void> {
     const sha = parseInput(Sha256Schema, sha256, 'artifact id');
     const header = req.headers.authorization;
-    const allowed = header?.startsWith('Basic ')
-      ? (await this.deviceAuth.verifyBasicHeader(header)) !== null
-      : await this.operatorAuth.authenticate(header).then(() => true);
-    if (!allowed) throw new AppError('unauthorized', 'device credentials are not valid');
-    if (!(await this.repo.artifactKnown(sha))) throw new AppError('not_found', `artifact ${sha} not found`);
+    const device = header?.startsWith('Basic ') ? await this.deviceAuth.verifyBasicHeader(header) : undefined;
+    if (device === null) throw new AppError('unauthorized', 'device credentials are not valid');
+    if (device === undefined) await this.operatorAuth.authenticate(header);
+    await this.models.authoriseArtifact(device === undefined ? 'operator' : { device }, sha);
     await new Promise<void>((resolve, reject) => {
       res.sendFile(
         this.models.artifactPath(sha),
         { headers: { 'Content-Type': 'application/octet-stream' }, acceptRanges: true, dotfiles: 'allow' },
-        (err) => (err ? reject(err) : resolve()),
+        (err: (Error & { status?: number }) | undefined) => {
+          if (!err) return resolve();
+          // `send` has set `Content-Range: bytes */<size>` already; only the status and body are ours
+          if (err.status === 416) reject(new AppError('range_not_satisfiable', `the requested range is outside artifact ${sha}`));
+          else reject(err);
+        },
       );
     });
   }

@@ -22,6 +22,9 @@ import { parseInput } from '../infra/validate.js';
 import { CONFIG, VARIANT_QUEUE } from '../infra/tokens.js';
 import type { VariantBuildQueue } from './variant-build.queue.js';
 
+/** Distinct artifacts a device may download: its current desired state's and the previous one's. */
+const ARTIFACTS_PER_DEVICE = 2;
+
 /** The variants the builder produces from each FP32 upload. */
 export const VARIANT_METHODS = [
   { method: 'fp16', precision: 'fp16' },
@@ -104,6 +107,18 @@ export class ModelsService {
 
   artifactPath(sha256: string): string {
     return path.join(this.config.dataDir, 'artifacts', `${sha256}.onnx`);
+  }
+
+  /**
+   * Who may download an artifact: an operator any known one; a device only one that its current or
+   * previous signed desired state named (issue 10 item 6), so a device cannot fetch other devices'
+   * models. An artifact a device may not have is 403 whether it exists or not.
+   */
+  async authoriseArtifact(who: { device: string } | 'operator', sha256: string): Promise<void> {
+    if (who !== 'operator' && !(await this.repo.artifactsNamedFor(who.device, ARTIFACTS_PER_DEVICE)).includes(sha256)) {
+      throw new AppError('forbidden', `artifact ${sha256} is not named by a current or previous desired state of device ${who.device}`);
+    }
+    if (!(await this.repo.artifactKnown(sha256))) throw new AppError('not_found', `artifact ${sha256} not found`);
   }
 
   /**

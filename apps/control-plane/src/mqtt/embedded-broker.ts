@@ -1,15 +1,18 @@
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from '../infra/logger.js';
 import { mayPublish, maySubscribe } from './broker-acl.js';
 import type { MessageBus, MessageHandler } from './mqtt-bus.js';
+import { PacketSizeGuard, guardSocket } from './packet-size-guard.js';
 
 export interface BrokerOptions {
   host: string;
   port: number;
   /** Verifies a device's id and secret (its hash in Postgres). */
   verifyDevice: (deviceId: string, secret: string) => Promise<boolean>;
+  /** Largest packet (remaining length) an authenticated device may send; before authentication a few KiB. */
+  maxPacketBytes?: number;
   /**
    * Handles an authorised device publish on a topic of `ackAfter` before aedes acknowledges it
    * (aedes writes the QoS 1 PUBACK before it delivers to subscribers): telemetry is committed to
@@ -53,6 +56,9 @@ export function indexRetainedByTopic(aedes: Aedes): void {
       : Readable.from(patterns.flatMap((p) => byTopic.get(p) ?? []));
 }
 
+/** Default largest packet an authenticated device may send (MQTT_MAX_PACKET_KB). */
+export const DEFAULT_MAX_PACKET_BYTES = 256 * 1024;
+
 /** Publishes from the control plane that aedes works on at once; the rest wait their turn here. */
 export const IN_PROCESS_PUBLISHES_IN_FLIGHT = 64;
 
@@ -87,6 +93,8 @@ export class EmbeddedBroker {
   private server: Server | null = null;
   /** The device id each authenticated connection proved. */
   private readonly identities = new WeakMap<Client, string>();
+  /** The packet-size guard of each connection, raised to the full limit once it authenticates. */
+  private readonly guards = new WeakMap<object, PacketSizeGuard>();
 
   constructor(private readonly o: BrokerOptions) {}
 
@@ -127,7 +135,15 @@ export class EmbeddedBroker {
     aedes.on('clientError', (client: Client, err: Error) =>
       this.o.log.debug('mqtt client error', { clientId: client.id, error: err.message }),
     );
-    this.server = createServer(aedes.handle);
+    const maxPacketBytes = this.o.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
+    this.server = createServer((socket: Socket) => {
+      const guard = new PacketSizeGuard(maxPacketBytes);
+      this.guards.set(socket, guard);
+      guardSocket(socket, guard, (reason) =>
+        this.o.log.warn('mqtt connection closed: packet too large', { remote: socket.remoteAddress, reason }),
+      );
+      aedes.handle(socket);
+    });
     await new Promise<void>((resolve, reject) => {
       this.server?.once('error', reject);
       this.server?.listen(this.o.port, this.o.host, () => resolve());
@@ -141,6 +157,7 @@ export class EmbeddedBroker {
     if (client.id !== username) throw authError('client id must equal the device id', 2);
     if (!(await this.o.verifyDevice(username, secret))) throw authError('bad credentials', 4);
     this.identities.set(client, username);
+    this.guards.get(client.conn)?.authenticate();
   }
 
   /**

@@ -63,7 +63,10 @@ class Mosquitto {
 
   static async create(): Promise<Mosquitto> {
     const m = new Mosquitto(await mkdtemp(path.join(tmpdir(), 'ef-mosquitto-')), await freePort());
-    await writeFile(m.conf, [`listener ${m.port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', ''].join('\n'));
+    await writeFile(
+      m.conf,
+      [`listener ${m.port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'max_packet_size 262144', ''].join('\n'),
+    );
     process.once('exit', m.killOnExit); // should the test runner die before afterAll
     return m;
   }

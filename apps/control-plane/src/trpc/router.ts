@@ -24,6 +24,7 @@ const TRPC_CODE = {
   not_found: 'NOT_FOUND',
   conflict: 'CONFLICT',
   payload_too_large: 'PAYLOAD_TOO_LARGE',
+  range_not_satisfiable: 'BAD_REQUEST',
   unavailable: 'SERVICE_UNAVAILABLE',
 } as const;
 
