@@ -65,6 +65,21 @@ export const ConfigSchema = z.object({
   TELEMETRY_FLUSH_MS: z.coerce.number().int().min(5).max(10_000).default(100),
   /** Telemetry windows held for their commit at most; beyond it a new window is refused unacknowledged (the device sends it again). */
   TELEMETRY_BUFFER_MAX: z.coerce.number().int().min(1).max(5_000_000).default(200_000),
+  /** Windows that start more than this before their device's enrollment are refused (clock reset, year-0 dates). */
+  TELEMETRY_BEFORE_ENROLLMENT_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(3_650 * 86_400)
+    .default(86_400),
+  /** Windows (and reports) dated more than this after the control plane's clock are refused. */
+  TELEMETRY_FUTURE_SKEW_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+  /** The longest a window may span (windowEnd - windowStart). */
+  TELEMETRY_MAX_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(3_600),
+  /** Per-device quota: how many windows per expected window a device may send for one period (of max(60 s, the window length)). */
+  TELEMETRY_QUOTA_SLACK: z.coerce.number().min(1).max(1_000).default(2),
+  /** /readyz reports the ingest as not committing when a window has waited this long for its commit. */
+  TELEMETRY_STALL_SECONDS: z.coerce.number().min(0.1).max(3_600).default(30),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 

@@ -5,3 +5,4 @@ export * from './hardware.js';
 export * from './assignment.js';
 export * from './random.js';
 export * from './rollout.js';
+export * from './text.js';

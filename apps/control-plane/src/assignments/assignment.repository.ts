@@ -388,6 +388,23 @@ export class AssignmentRepository {
    * Stores a device's reported state unless a newer report is already stored: MQTT handlers run
    * concurrently, so two reports a few milliseconds apart may arrive here out of order.
    */
+  /**
+   * What a report is checked against: the highest assignment number issued to the device, and
+   * whether its active variant is a variant of that model version. Null: no such device.
+   */
+  async reportRefs(
+    deviceId: string,
+    active: { variantId: string; modelVersionId: string } | null,
+  ): Promise<{ assignmentVersion: number; activeExists: boolean } | null> {
+    const r = await this.pool.query<{ assignmentVersion: number; activeExists: boolean }>(
+      `SELECT d."assignmentVersion",
+              EXISTS (SELECT 1 FROM "ModelVariant" v WHERE v.id = $2::uuid AND v."modelVersionId" = $3::uuid) AS "activeExists"
+         FROM "Device" d WHERE d.id = $1::uuid`,
+      [deviceId, active?.variantId ?? null, active?.modelVersionId ?? null],
+    );
+    return r.rows[0] ?? null;
+  }
+
   async saveReported(
     deviceId: string,
     r: {

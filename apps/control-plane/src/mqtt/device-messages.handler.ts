@@ -1,20 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ReportedStateSchema, StatusMessageSchema, parseTopic } from '@edge-fleet/shared';
-import { AssignmentRepository } from '../assignments/assignment.repository.js';
+import { StatusMessageSchema, parseTopic } from '@edge-fleet/shared';
 import { AssignmentsService } from '../assignments/assignments.service.js';
+import { ReportedIngestService } from '../assignments/reported-ingest.service.js';
 import { DeviceRepository } from '../devices/device.repository.js';
 import type { Logger } from '../infra/logger.js';
 import { LOGGER } from '../infra/tokens.js';
-import { RolloutsService } from '../rollouts/rollouts.service.js';
+import { parseJson } from '../infra/validate.js';
 import { TelemetryIngestService } from '../telemetry/telemetry-ingest.service.js';
-
-function parseJson(payload: Buffer): unknown {
-  try {
-    return JSON.parse(payload.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-}
 
 /** Routes device messages: parse, validate, delegate. The topic's device id is the authenticated one. */
 @Injectable()
@@ -24,9 +16,8 @@ export class DeviceMessagesHandler {
   constructor(
     @Inject(TelemetryIngestService) private readonly ingest: TelemetryIngestService,
     @Inject(DeviceRepository) private readonly devices: DeviceRepository,
-    @Inject(AssignmentRepository) private readonly assignments: AssignmentRepository,
     @Inject(AssignmentsService) private readonly assign: AssignmentsService,
-    @Inject(RolloutsService) private readonly rollouts: RolloutsService,
+    @Inject(ReportedIngestService) private readonly reportedIngest: ReportedIngestService,
     @Inject(LOGGER) logger: Logger,
   ) {
     this.log = logger.child('device-messages');
@@ -44,7 +35,7 @@ export class DeviceMessagesHandler {
         return;
       }
       case 'reported':
-        return this.reported(t.deviceId, payload);
+        return this.reportedIngest.accept(topic, t.deviceId, payload);
       case 'status':
         return this.status(t.deviceId, payload);
       case 'desired':
@@ -53,32 +44,6 @@ export class DeviceMessagesHandler {
         return;
     }
   };
-
-  private async reported(deviceId: string, payload: Buffer): Promise<void> {
-    const r = ReportedStateSchema.safeParse(parseJson(payload));
-    if (!r.success || r.data.deviceId !== deviceId) {
-      this.log.warn('reported state rejected', {
-        deviceId,
-        reason: r.success ? 'deviceId does not match topic' : r.error.message.slice(0, 300),
-      });
-      return;
-    }
-    const s = r.data;
-    await this.assignments.saveReported(deviceId, {
-      bootId: s.bootId,
-      phase: s.phase,
-      appliedAssignmentVersion: s.appliedAssignmentVersion,
-      activeVariantId: s.active?.variantId ?? null,
-      activeSha256: s.active?.sha256 ?? null,
-      payload: s,
-      reportedAt: new Date(s.reportedAt),
-    });
-    await this.rollouts.onReported(deviceId, {
-      appliedAssignmentVersion: s.appliedAssignmentVersion,
-      activeVariantId: s.active?.variantId ?? null,
-      lastUpdate: s.lastUpdate,
-    });
-  }
 
   private async status(deviceId: string, payload: Buffer): Promise<void> {
     if (payload.length === 0) return;
