@@ -118,7 +118,7 @@ describe('stale desired-state metadata on Mosquitto', () => {
 
   it('raises the alarm at the expiry instant, keeps serving its model and withdraws no other fact', async () => {
     firstExpiry.at = inFuture(3_000);
-    await probe.publish(topics.desired(deviceId), desired(1, firstExpiry.at), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(1, firstExpiry.at)), true);
     await startAgent();
     const applied = ReportedStateSchema.parse(
       (await probe.waitFor(reported((r) => r.appliedAssignmentVersion === 1 && r.phase === 'running'))).payload,
@@ -189,7 +189,7 @@ describe('stale desired-state metadata on Mosquitto', () => {
     const requests = server.requests;
     const past = inFuture(-60_000);
     const from = probe.messages.length;
-    await probe.publish(topics.desired(deviceId), desired(2, past, { variantId: 'var-new', sha256: 'e'.repeat(64) }), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(2, past, { variantId: 'var-new', sha256: 'e'.repeat(64) })), true);
     const failed = ReportedStateSchema.parse(
       (
         await probe.waitFor(
@@ -210,14 +210,14 @@ describe('stale desired-state metadata on Mosquitto', () => {
 
   it('is not cleared by fresh metadata that is not genuine, and is cleared by a genuine fresh desired state', async () => {
     const warnings = logs.length;
-    await probe.publish(topics.desired(deviceId), desired(3, inFuture(86_400_000), {}, new TestSigner()), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(3, inFuture(86_400_000), {}, new TestSigner())), true);
     await until('the forged desired state to be seen', () => logs.slice(warnings).some((l) => l.msg.includes('not genuine')));
     expect(agent?.reportedState().staleMetadata).toMatchObject({ assignmentVersion: 2 });
 
     const requests = server.requests;
     const fresh = inFuture(86_400_000);
     const from = probe.messages.length;
-    await probe.publish(topics.desired(deviceId), desired(4, fresh), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(4, fresh)), true);
     console.log(
       JSON.stringify(
         probe.messages
@@ -275,7 +275,7 @@ describe('stale desired-state metadata on Mosquitto', () => {
 
   it('is not raised again by a replay of the expired state below the watermark', async () => {
     const seen = logs.length;
-    await probe.publish(topics.desired(deviceId), desired(1, firstExpiry.at), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(1, firstExpiry.at)), true);
     await until('the replay to be refused', () => logs.slice(seen).some((l) => l.msg === 'desired state refused'));
     expect(agent?.reportedState()).not.toHaveProperty('staleMetadata');
     expect(staleLogs()).toBe(3);

@@ -116,7 +116,7 @@ describe('device agent vets each candidate in a child process', () => {
       vetModel: (request, hooks) =>
         vetModelInChild(request, request.path.includes(models.hostile.sha256) ? { simulate: 'segv' } : {}, hooks),
     });
-    await probe.publish(topics.desired(deviceId), desired(1, 'good'), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(1, 'good')), true);
     await agent.start();
     await probe.waitFor(
       reported((r) => r.appliedAssignmentVersion === 1 && r.phase === 'running'),
@@ -124,7 +124,7 @@ describe('device agent vets each candidate in a child process', () => {
     );
 
     let from = probe.messages.length;
-    await probe.publish(topics.desired(deviceId), desired(2, 'hostile'), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(2, 'hostile')), true);
     const failed = ReportedStateSchema.parse(
       (
         await probe.waitFor(
@@ -149,7 +149,7 @@ describe('device agent vets each candidate in a child process', () => {
     expect(agent.reportedState().active?.variantId).toBe('var-good');
 
     from = probe.messages.length;
-    await probe.publish(topics.desired(deviceId), desired(3, 'next'), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(3, 'next')), true);
     const done = ReportedStateSchema.parse(
       (
         await probe.waitFor(
