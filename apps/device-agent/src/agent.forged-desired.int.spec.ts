@@ -2,22 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  type DesiredState,
-  hardwarePreset,
-  type ReportedState,
-  ReportedStateSchema,
-  TelemetryWindowSchema,
-  topics,
-} from '@edge-fleet/shared';
+import { type DesiredState, type ReportedState, ReportedStateSchema, TelemetryWindowSchema, topics } from '@edge-fleet/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceAgent } from './agent.js';
 import { createLogger } from './core/logger.js';
 import { AgentStateStore } from './storage/agent-state.store.js';
-import { saveCredentials, type StoredCredentials } from './storage/credentials.store.js';
+import type { StoredCredentials } from './storage/credentials.store.js';
 import { ArtifactServer } from './test-support/artifact.server.js';
 import { type ModelFile, writeModel } from './test-support/models.js';
-import { BROKER_URL, MqttProbe, type Received } from './test-support/mqtt.probe.js';
+import { MqttProbe, type Received } from './test-support/mqtt.probe.js';
+import { clearRetained, enrolledTestDevice, testDesired } from './test-support/agent.fixture.js';
 import { TestSigner } from './test-support/test-signer.js';
 
 // RELIABILITY row 27 / issue 10 item 4. The broker is the local anonymous Mosquitto: anyone may
@@ -38,35 +32,8 @@ let capturedOld: unknown;
 const MAX_INT = 2_147_483_647;
 
 function state(version: number, which: keyof typeof models | null, forDevice = deviceId): DesiredState {
-  const m = which === null ? null : models[which];
-  return {
-    schema: 1,
-    deviceId: forDevice,
-    assignmentVersion: version,
-    issuedAt: new Date().toISOString(),
-    scenario: 'financial_trading',
-    reason: 'forged desired state test',
-    model:
-      m === null
-        ? null
-        : signer.signed(
-            {
-              modelId: `m-${m.name}`,
-              modelVersionId: `mv-${m.name}`,
-              variantId: `var-${m.name}`,
-              name: m.name,
-              version: '1.0.0',
-              precision: 'fp32',
-              artifactUrl: server.url(`/a/${m.name}.onnx`),
-              sha256: m.sha256,
-              sizeBytes: m.bytes.length,
-              inputs: m.inputs,
-            },
-            forDevice,
-            version,
-          ),
-    runtime: { targetRateHz: 50, windowSeconds: 1, intraOpThreads: 1 },
-  };
+  const served = which === null ? null : { key: which, file: models[which], url: server.url(`/a/${which}.onnx`) };
+  return testDesired(signer, forDevice, version, served, { reason: 'forged desired state test' });
 }
 
 const reported =
@@ -110,30 +77,17 @@ async function runs(variantId: string): Promise<void> {
 beforeAll(async () => {
   models.mlp = await writeModel('mlp');
   models.conv = await writeModel('conv');
-  for (const m of Object.values(models)) server.add(`/a/${m.name}.onnx`, m.bytes);
+  for (const [key, m] of Object.entries(models)) server.add(`/a/${key}.onnx`, m.bytes);
   await server.start();
   dataDir = await mkdtemp(join(tmpdir(), 'agent-forged-'));
-  creds = {
-    schema: 1,
-    deviceId,
-    deviceSecret: 'f'.repeat(40),
-    scenario: 'financial_trading',
-    mqtt: { url: BROKER_URL, username: deviceId, clientId: deviceId },
-    rootPublicKey: signer.rootPublicKey,
-    controlPlaneUrl: 'http://127.0.0.1:9',
-    enrolledAt: new Date().toISOString(),
-    hardwareProfile: hardwarePreset('edge-npu-trading'),
-    profileLabel: 'edge-npu-trading',
-  };
-  await saveCredentials(dataDir, creds);
+  creds = await enrolledTestDevice(dataDir, deviceId, signer.rootPublicKey, 'f');
   await probe.connect(`${topics.deviceRoot(deviceId)}#`);
   capturedOld = signer.desired(state(2, null));
 });
 
 afterAll(async () => {
   await agent?.stop();
-  await probe.publish(topics.desired(deviceId), null, true);
-  await probe.publish(topics.status(deviceId), null, true);
+  await clearRetained(probe, deviceId);
   await probe.close();
   await server.stop();
 });

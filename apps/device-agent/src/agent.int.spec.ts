@@ -1,3 +1,4 @@
+import { clearRetained, enrolledTestDevice } from './test-support/agent.fixture.js';
 import { TestSigner } from './test-support/test-signer.js';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
@@ -7,7 +8,6 @@ import {
   CommandAckSchema,
   type DesiredModel,
   type DesiredState,
-  hardwarePreset,
   ReportedStateSchema,
   StatusMessageSchema,
   TelemetryWindowSchema,
@@ -16,9 +16,9 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceAgent } from './agent.js';
 import { silentLogger } from './core/logger.js';
-import { saveCredentials, type StoredCredentials } from './storage/credentials.store.js';
+import type { StoredCredentials } from './storage/credentials.store.js';
 import { ArtifactServer } from './test-support/artifact.server.js';
-import { BROKER_URL, MqttProbe, type Received } from './test-support/mqtt.probe.js';
+import { MqttProbe, type Received } from './test-support/mqtt.probe.js';
 import { type ModelFile, sha256, writeModel } from './test-support/models.js';
 
 const deviceId = randomUUID();
@@ -88,27 +88,14 @@ beforeAll(async () => {
   server.add('/a/mlp.onnx', model.bytes);
   await server.start();
   dataDir = await mkdtemp(join(tmpdir(), 'agent-int-'));
-  creds = {
-    schema: 1,
-    deviceId,
-    deviceSecret: 'x'.repeat(40),
-    scenario: 'financial_trading',
-    mqtt: { url: BROKER_URL, username: deviceId, clientId: deviceId },
-    rootPublicKey: signer.rootPublicKey,
-    controlPlaneUrl: 'http://127.0.0.1:9',
-    enrolledAt: new Date().toISOString(),
-    hardwareProfile: hardwarePreset('edge-npu-trading'),
-    profileLabel: 'edge-npu-trading',
-  };
-  await saveCredentials(dataDir, creds);
+  creds = await enrolledTestDevice(dataDir, deviceId, signer.rootPublicKey, 'x');
   await probe.connect(`${topics.deviceRoot(deviceId)}#`);
 });
 
 afterAll(async () => {
   await agent?.stop();
   // Clear what this test left retained on the shared broker.
-  await probe.publish(topics.desired(deviceId), null, true);
-  await probe.publish(topics.status(deviceId), null, true);
+  await clearRetained(probe, deviceId);
   await probe.close();
   await server.stop();
 });

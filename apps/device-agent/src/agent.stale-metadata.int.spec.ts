@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import {
   type DesiredModel,
   type DesiredState,
-  hardwarePreset,
   type ReportedState,
   ReportedStateSchema,
   TelemetryWindowSchema,
@@ -14,10 +13,11 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceAgent } from './agent.js';
 import { createLogger } from './core/logger.js';
-import { saveCredentials, type StoredCredentials } from './storage/credentials.store.js';
+import type { StoredCredentials } from './storage/credentials.store.js';
 import { ArtifactServer } from './test-support/artifact.server.js';
 import { type ModelFile, writeModel } from './test-support/models.js';
-import { BROKER_URL, MqttProbe, type Received } from './test-support/mqtt.probe.js';
+import { MqttProbe, type Received } from './test-support/mqtt.probe.js';
+import { clearRetained, enrolledTestDevice } from './test-support/agent.fixture.js';
 import { TestSigner } from './test-support/test-signer.js';
 
 // Reliability row 8: expired desired-state metadata served forever (TUF's freeze attack).
@@ -89,26 +89,13 @@ beforeAll(async () => {
   server.add('/a/mlp.onnx', model.bytes);
   await server.start();
   dataDir = await mkdtemp(join(tmpdir(), 'agent-stale-'));
-  creds = {
-    schema: 1,
-    deviceId,
-    deviceSecret: 'z'.repeat(40),
-    scenario: 'financial_trading',
-    mqtt: { url: BROKER_URL, username: deviceId, clientId: deviceId },
-    rootPublicKey: signer.rootPublicKey,
-    controlPlaneUrl: 'http://127.0.0.1:9',
-    enrolledAt: new Date().toISOString(),
-    hardwareProfile: hardwarePreset('edge-npu-trading'),
-    profileLabel: 'edge-npu-trading',
-  };
-  await saveCredentials(dataDir, creds);
+  creds = await enrolledTestDevice(dataDir, deviceId, signer.rootPublicKey, 'z');
   await probe.connect(`${topics.deviceRoot(deviceId)}#`);
 });
 
 afterAll(async () => {
   await agent?.stop();
-  await probe.publish(topics.desired(deviceId), null, true);
-  await probe.publish(topics.status(deviceId), null, true);
+  await clearRetained(probe, deviceId);
   await probe.close();
   await server.stop();
 });

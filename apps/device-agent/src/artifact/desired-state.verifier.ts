@@ -1,5 +1,5 @@
 import { DesiredStatePayloadSchema, DesiredStateSchema, SignedDesiredStateSchema, type DesiredStatePayload } from '@edge-fleet/shared';
-import { openSignedEnvelope } from './signed-envelope.js';
+import { readSignedJson } from './signed-envelope.js';
 import type { TrustContext } from './manifest.verifier.js';
 
 /** A message on the desired topic that the agent will not act on; `message` says why. */
@@ -32,16 +32,7 @@ export function verifyDesiredState(message: unknown, ctx: TrustContext & { now: 
     );
   }
   const now = ctx.now.getTime();
-  const bytes = openSignedEnvelope(envelope.data, ctx.rootPublicKey, now, 'desired state', refuse);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    return refuse('the signed desired state is not JSON');
-  }
-  const r = DesiredStatePayloadSchema.safeParse(parsed);
-  if (!r.success) return refuse(`the signed desired state is malformed: ${r.error.issues[0]?.message ?? ''}`);
-  const d = r.data;
+  const d = readSignedJson(envelope.data, DesiredStatePayloadSchema, ctx.rootPublicKey, now, 'desired state', refuse);
   if (d.deviceId !== ctx.deviceId) refuse(`the desired state was signed for another device (${d.deviceId})`);
   if (Date.parse(d.expiresAt) <= now) refuse(`the desired state expired at ${d.expiresAt}`);
   if (d.assignmentVersion > d.highWaterMark) {

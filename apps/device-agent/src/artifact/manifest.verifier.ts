@@ -1,6 +1,6 @@
 import { ManifestPayloadSchema, type DesiredModel, type ManifestPayload } from '@edge-fleet/shared';
 import { ArtifactError } from './artifact.downloader.js';
-import { openSignedEnvelope } from './signed-envelope.js';
+import { readSignedJson } from './signed-envelope.js';
 
 function fail(message: string): never {
   throw new ArtifactError('signature_invalid', message);
@@ -31,16 +31,7 @@ export function authenticateManifest(model: DesiredModel, ctx: TrustContext): Ma
 
 /** `now` null: expiry is not checked. */
 function checkManifest(model: DesiredModel, ctx: TrustContext, now: number | null): ManifestPayload {
-  const bytes = openSignedEnvelope(model.manifest, ctx.rootPublicKey, now, 'manifest', fail);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    return fail('the signed manifest is not JSON');
-  }
-  const r = ManifestPayloadSchema.safeParse(parsed);
-  if (!r.success) return fail(`the signed manifest is malformed: ${r.error.issues[0]?.message ?? ''}`);
-  const m = r.data;
+  const m = readSignedJson(model.manifest, ManifestPayloadSchema, ctx.rootPublicKey, now, 'manifest', fail);
   if (m.deviceId !== ctx.deviceId) fail('the manifest was issued for another device');
   if (now !== null && Date.parse(m.expiresAt) <= now) fail(`the manifest expired at ${m.expiresAt}`);
   const mismatched = (['sha256', 'sizeBytes', 'variantId', 'modelVersionId', 'precision'] as const).filter((k) => m[k] !== model[k]);

@@ -1,5 +1,6 @@
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import type { SigningKeyCert } from '@edge-fleet/shared';
+import type { z } from 'zod';
 
 /** Anything the control plane signs: base64 of the exact JSON bytes, their signature, and the certified signing key. */
 export interface SignedEnvelope {
@@ -52,4 +53,25 @@ export function openSignedEnvelope(
   const bytes = Buffer.from(envelope.payload, 'base64');
   checkSignature(bytes, envelope.signature, signer, `the ${what} signature`);
   return bytes;
+}
+
+/** `openSignedEnvelope`, then the signed bytes parsed as JSON and validated by `schema`. */
+export function readSignedJson<S extends z.ZodType>(
+  envelope: SignedEnvelope,
+  schema: S,
+  rootPublicKey: string,
+  now: number | null,
+  what: string,
+  fail: (reason: string) => never,
+): z.infer<S> {
+  const bytes = openSignedEnvelope(envelope, rootPublicKey, now, what, fail);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return fail(`the signed ${what} is not JSON`);
+  }
+  const r = schema.safeParse(parsed);
+  if (!r.success) return fail(`the signed ${what} is malformed: ${r.error.issues[0]?.message ?? ''}`);
+  return r.data;
 }
