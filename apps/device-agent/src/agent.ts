@@ -5,7 +5,7 @@ import {
   CommandAckSchema,
   CommandSchema,
   type DesiredModel,
-  DesiredStateSchema,
+  type DesiredStatePayload,
   defaultPolicy,
   type ReportedState,
   ReportedStateSchema,
@@ -16,6 +16,7 @@ import {
   topics,
 } from '@edge-fleet/shared';
 import { ArtifactDownloader, ArtifactError } from './artifact/artifact.downloader.js';
+import { DesiredStateRefused, verifyDesiredState } from './artifact/desired-state.verifier.js';
 import { authenticateManifest, verifyManifest } from './artifact/manifest.verifier.js';
 import { MetadataFreshness } from './artifact/metadata.freshness.js';
 import { withTimeout } from './core/async.js';
@@ -294,22 +295,20 @@ export class DeviceAgent {
     else void this.onCommand(raw);
   }
 
+  /** Only a verified desired state reaches the reconciler; a refused one changes nothing (model, watermark, target). */
   private onDesired(raw: unknown): void {
-    const parsed = DesiredStateSchema.safeParse(raw);
-    if (!parsed.success) {
-      this.logger.warn('ignored invalid desired state', { issues: parsed.error.issues.slice(0, 5) });
+    const { rootPublicKey } = this.options.credentials;
+    let desired: DesiredStatePayload;
+    try {
+      desired = verifyDesiredState(raw, { rootPublicKey, deviceId: this.deviceId, now: new Date(this.clock.now()) });
+    } catch (err) {
+      if (!(err instanceof DesiredStateRefused)) throw err;
+      this.logger.warn('desired state refused', { reason: err.message });
       return;
     }
-    if (parsed.data.deviceId !== this.deviceId) {
-      this.logger.warn('ignored desired state for another device', { for: parsed.data.deviceId });
-      return;
-    }
-    this.logger.info('desired state received', {
-      assignmentVersion: parsed.data.assignmentVersion,
-      sha256: parsed.data.model?.sha256 ?? null,
-    });
+    this.logger.info('desired state received', { assignmentVersion: desired.assignmentVersion, sha256: desired.model?.sha256 ?? null });
     // a state refused as older than the watermark (a replay) is not held, so it has no say in freshness
-    if (this.reconciler?.setTarget(parsed.data) === true) this.freshness.hold(parsed.data.model, parsed.data.assignmentVersion);
+    if (this.reconciler?.setTarget(desired) === true) this.freshness.hold(desired.model, desired.assignmentVersion);
   }
 
   private async onCommand(raw: unknown): Promise<void> {

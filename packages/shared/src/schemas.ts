@@ -90,10 +90,12 @@ export const RuntimeSettingsSchema = z.strictObject({
 });
 export type RuntimeSettings = z.infer<typeof RuntimeSettingsSchema>;
 
-const base64 = z
-  .string()
-  .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64')
-  .max(8_192);
+const base64Of = (maxChars: number) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64')
+    .max(maxChars);
+const base64 = base64Of(8_192);
 
 /** What a signed manifest says about one artifact for one device (TUF-shaped, minimal). */
 export const ManifestPayloadSchema = z.strictObject({
@@ -117,17 +119,21 @@ export type ManifestPayload = z.infer<typeof ManifestPayloadSchema>;
  * A manifest signed with Ed25519 by the control plane's online signing key, whose public key is
  * in turn certified by the root key the device received at enrollment.
  */
+/** The control plane's online signing key, certified by the root key the device received at enrollment. */
+export const SigningKeyCertSchema = z.strictObject({
+  /** base64 of the DER (SPKI) Ed25519 public key. */
+  publicKey: base64,
+  expiresAt: isoDate,
+  /** Root signature over `${publicKey}.${expiresAt}`. */
+  rootSignature: base64,
+});
+export type SigningKeyCert = z.infer<typeof SigningKeyCertSchema>;
+
 export const SignedManifestSchema = z.strictObject({
   /** base64 of the manifest payload's JSON bytes: the exact bytes that were signed. */
   payload: base64,
   signature: base64,
-  signingKey: z.strictObject({
-    /** base64 of the DER (SPKI) Ed25519 public key. */
-    publicKey: base64,
-    expiresAt: isoDate,
-    /** Root signature over `${publicKey}.${expiresAt}`. */
-    rootSignature: base64,
-  }),
+  signingKey: SigningKeyCertSchema,
 });
 export type SignedManifest = z.infer<typeof SignedManifestSchema>;
 
@@ -159,6 +165,33 @@ export const DesiredStateSchema = z.strictObject({
   runtime: RuntimeSettingsSchema,
 });
 export type DesiredState = z.infer<typeof DesiredStateSchema>;
+
+/**
+ * What the control plane signs when it publishes a desired state: the whole state (model or none,
+ * runtime settings, assignment number, device), when it was signed and until when it may be
+ * acted on, and the device's assignment high-water mark at signing time. An agent takes no number
+ * above that mark, so no message can raise its watermark beyond what the control plane issued.
+ */
+export const DesiredStatePayloadSchema = DesiredStateSchema.extend({
+  /** The highest assignment number the control plane had issued to this device when it signed. */
+  highWaterMark: z.int().min(0),
+  signedAt: isoDate,
+  expiresAt: isoDate,
+});
+export type DesiredStatePayload = z.infer<typeof DesiredStatePayloadSchema>;
+
+/**
+ * The message on `fleet/v1/devices/{id}/desired`: a desired state signed as a whole with Ed25519.
+ * The signed JSON travels as base64 of its exact bytes, so there is nothing to canonicalise; the
+ * device reads the state only from those bytes, after the signature checks out.
+ */
+export const SignedDesiredStateSchema = z.strictObject({
+  /** base64 of a DesiredStatePayload's JSON bytes. */
+  payload: base64Of(262_144),
+  signature: base64,
+  signingKey: SigningKeyCertSchema,
+});
+export type SignedDesiredState = z.infer<typeof SignedDesiredStateSchema>;
 
 export const UpdateOutcomeSchema = z.strictObject({
   assignmentVersion: z.int().min(0).max(INT4_MAX),

@@ -1,15 +1,9 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ManifestPayload, SignedManifest } from '@edge-fleet/shared';
+import type { DesiredStatePayload, ManifestPayload, SignedDesiredState, SignedManifest, SigningKeyCert } from '@edge-fleet/shared';
 
 const SIGNING_KEY_DAYS = 365;
-
-interface SigningKeyCert {
-  publicKey: string;
-  expiresAt: string;
-  rootSignature: string;
-}
 
 function spkiBase64(key: KeyObject): string {
   return createPublicKey(key).export({ type: 'spki', format: 'der' }).toString('base64');
@@ -60,7 +54,17 @@ export class SigningService {
   }
 
   signManifest(payload: ManifestPayload): SignedManifest {
-    const bytes = Buffer.from(JSON.stringify(payload));
+    return this.signJson(payload);
+  }
+
+  /** A whole desired state, as published: devices act only on the signed bytes. */
+  signDesired(payload: DesiredStatePayload): SignedDesiredState {
+    return this.signJson(payload);
+  }
+
+  /** Signs the exact JSON bytes and ships them as base64, so the verifier never re-serialises. */
+  private signJson(value: unknown): { payload: string; signature: string; signingKey: SigningKeyCert } {
+    const bytes = Buffer.from(JSON.stringify(value));
     return { payload: bytes.toString('base64'), signature: sign(null, bytes, this.signing).toString('base64'), signingKey: this.cert };
   }
 }
