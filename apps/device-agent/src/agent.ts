@@ -30,6 +30,8 @@ import { createWorkerEngine } from './engine/worker-inference.engine.js';
 import { DeviceMqttSession, type InboundKind } from './mqtt/device.mqtt-session.js';
 import { DEFAULT_WATCHDOG, ModelWatchdog, type WatchdogConfig, type WatchdogPolicy } from './reconcile/model.watchdog.js';
 import { Reconciler } from './reconcile/reconciler.js';
+import { LocalInferenceService } from './serve/local-inference.service.js';
+import type { ServeConfig } from './serve/serve.settings.js';
 import { StepExecutor } from './reconcile/step.executor.js';
 import { AgentStateStore } from './storage/agent-state.store.js';
 import type { StoredCredentials } from './storage/credentials.store.js';
@@ -61,6 +63,8 @@ export interface AgentOptions {
   watchdogPolicy?: (scenario: Scenario) => WatchdogPolicy;
   /** Crash-safety tests: exit with 137 at this point (FLEET_AGENT_CRASH_AT). */
   crashAt?: CrashPoint;
+  /** The local inference API (Open Inference Protocol); absent = not served. */
+  serve?: ServeConfig;
 }
 
 /** One device: MQTT presence, desired-state reconcile loop, workload and telemetry. */
@@ -78,6 +82,8 @@ export class DeviceAgent {
   private executor: StepExecutor | null = null;
   private reconciler: Reconciler | null = null;
   private activeModel: DesiredModel | null = null;
+  /** Applications' inference requests; null when the agent serves none. */
+  readonly inference: LocalInferenceService | null;
 
   constructor(private readonly options: AgentOptions) {
     const creds = options.credentials;
@@ -86,6 +92,7 @@ export class DeviceAgent {
     this.deviceId = creds.deviceId;
     this.logger = options.logger.child({ deviceId: creds.deviceId, bootId: this.bootId });
     this.watchdog = new ModelWatchdog(options.watchdog ?? DEFAULT_WATCHDOG);
+    this.inference = options.serve === undefined ? null : new LocalInferenceService(options.serve, this.logger);
     this.generator = new WorkloadGenerator(this.clock, this.latency, this.logger, DEFAULT_RUNTIME.targetRateHz);
     this.telemetry = new TelemetryPublisher({
       clock: this.clock,
@@ -154,6 +161,7 @@ export class DeviceAgent {
         onEngine: (engine, model) => {
           this.activeModel = model;
           this.generator.setEngine(engine);
+          this.inference?.setActive(engine, model, creds.scenario);
         },
         onRuntime: (runtime) => {
           this.generator.setRate(runtime.targetRateHz);
@@ -186,6 +194,7 @@ export class DeviceAgent {
       },
     });
     this.generator.start();
+    await this.inference?.start();
     this.telemetry.start();
     this.session.start();
   }
@@ -195,6 +204,7 @@ export class DeviceAgent {
     this.logger.info('agent stopping');
     this.freshness.stop();
     await this.reconciler?.stop();
+    await this.inference?.stop();
     await this.generator.stop();
     await withTimeout(this.telemetry.stop(this.session.connected), 2_000, 'final telemetry flush').catch((err: unknown) =>
       this.logger.warn('final telemetry window not sent', { error: errorMessage(err) }),

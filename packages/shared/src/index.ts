@@ -6,3 +6,5 @@ export * from './assignment.js';
 export * from './random.js';
 export * from './rollout.js';
 export * from './text.js';
+export * from './inference-protocol.js';
+export * from './float16.js';
