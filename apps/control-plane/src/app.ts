@@ -116,7 +116,7 @@ export async function startControlPlane(
       desiredQueue,
       variantQueue,
       rolloutQueue,
-      signing: await SigningService.open(config.dataDir),
+      signing: await SigningService.open(config.signingKeysDir),
     }),
     { logger: ['error', 'warn'] },
   );

@@ -22,6 +22,8 @@ export const ConfigSchema = z.object({
   /** Broker URL handed to devices at enrollment. */
   MQTT_PUBLIC_URL: z.string().url().optional(),
   DATA_DIR: z.string().default('.data'),
+  /** The root and signing keys; every replica of one fleet must read the same keys (a shared mount). */
+  SIGNING_KEYS_DIR: z.string().min(1).optional(),
   MAX_UPLOAD_MB: z.coerce.number().int().min(1).max(4_096).default(256),
   /** Start an embedded Postgres when DATABASE_URL does not answer. */
   EMBEDDED_POSTGRES: z.enum(['auto', 'never']).default('auto'),
@@ -87,6 +89,7 @@ export type RawConfig = z.infer<typeof ConfigSchema>;
 
 export interface Config extends RawConfig {
   dataDir: string;
+  signingKeysDir: string;
   publicUrl: string;
   mqttPublicUrl: string;
   /** The URL the control plane's own MQTT client connects to. */
@@ -109,6 +112,7 @@ export function deriveConfig(raw: RawConfig): Config {
   return {
     ...raw,
     dataDir: path.resolve(raw.DATA_DIR),
+    signingKeysDir: path.resolve(raw.SIGNING_KEYS_DIR ?? path.join(raw.DATA_DIR, 'keys')),
     publicUrl: (raw.PUBLIC_URL ?? `http://${raw.HOST}:${raw.PORT}`).replace(/\/$/, ''),
     mqttPublicUrl: raw.MQTT_PUBLIC_URL ?? raw.MQTT_URL ?? embeddedUrl,
     mqttUrl: raw.MQTT_URL ?? embeddedUrl,

@@ -20,7 +20,7 @@ afterAll(async () => {
 
 /** The desired state retained for a device, read over MQTT as that device. */
 async function retainedDesired(id: string, secret: string): Promise<DesiredStatePayload> {
-  const { rootPublicKey } = await SigningService.open(h.dataDir);
+  const { rootPublicKey } = await SigningService.open(h.config.signingKeysDir);
   const client = await mqtt.connectAsync(h.config.mqttUrl, {
     clientId: id,
     username: id,

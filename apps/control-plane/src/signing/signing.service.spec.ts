@@ -33,7 +33,7 @@ describe('SigningService', () => {
     const b = await SigningService.open(dir);
     expect(b.rootPublicKey).toBe(a.rootPublicKey);
     expect(b.signManifest(payload).signingKey).toEqual(a.signManifest(payload).signingKey);
-    for (const f of ['root.pem', 'signing.pem']) expect((await stat(path.join(dir, 'keys', f))).mode & 0o777).toBe(0o600);
+    for (const f of ['root.pem', 'signing.pem']) expect((await stat(path.join(dir, f))).mode & 0o777).toBe(0o600);
   });
 
   it('signs manifests that verify against the root-certified signing key, and only the exact bytes', async () => {

@@ -18,7 +18,7 @@ async function loadOrCreateKey(file: string): Promise<KeyObject> {
 }
 
 /**
- * Ed25519 manifest signing, TUF-shaped but minimal: a root key (kept under DATA_DIR/keys and
+ * Ed25519 manifest signing, TUF-shaped but minimal: a root key (kept under SIGNING_KEYS_DIR and
  * movable offline) certifies an online signing key for a year; devices get the root public key
  * at enrollment and check the chain before they parse any artifact.
  */
@@ -29,8 +29,8 @@ export class SigningService {
     private readonly cert: SigningKeyCert,
   ) {}
 
-  static async open(dataDir: string, now = new Date()): Promise<SigningService> {
-    const dir = path.join(dataDir, 'keys');
+  /** `dir` holds the keys (SIGNING_KEYS_DIR): replicas that sign for one fleet must share it. */
+  static async open(dir: string, now = new Date()): Promise<SigningService> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const root = await loadOrCreateKey(path.join(dir, 'root.pem'));
     const signing = await loadOrCreateKey(path.join(dir, 'signing.pem'));

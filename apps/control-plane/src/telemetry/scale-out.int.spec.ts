@@ -26,7 +26,8 @@ beforeAll(async () => {
     ROLLOUT_SWEEP_MS: '300',
   };
   a = await startHarness(env);
-  b = await startHarness(env, { dbUrl: a.dbUrl });
+  // one fleet, one root: replica b signs desired states that devices enrolled through a verify
+  b = await startHarness({ ...env, SIGNING_KEYS_DIR: a.config.signingKeysDir }, { dbUrl: a.dbUrl });
 });
 afterAll(async () => {
   await b.close();
