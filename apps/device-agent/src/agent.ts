@@ -16,7 +16,7 @@ import {
   topics,
 } from '@edge-fleet/shared';
 import { ArtifactDownloader, ArtifactError } from './artifact/artifact.downloader.js';
-import { DesiredStateRefused, verifyDesiredState } from './artifact/desired-state.verifier.js';
+import { verifyDesiredState } from './artifact/desired-state.verifier.js';
 import { authenticateManifest, verifyManifest } from './artifact/manifest.verifier.js';
 import { MetadataFreshness } from './artifact/metadata.freshness.js';
 import { withTimeout } from './core/async.js';
@@ -312,8 +312,8 @@ export class DeviceAgent {
     try {
       desired = verifyDesiredState(raw, { rootPublicKey, deviceId: this.deviceId, now: new Date(this.clock.now()) });
     } catch (err) {
-      if (!(err instanceof DesiredStateRefused)) throw err;
-      this.logger.warn('desired state refused', { reason: err.message });
+      // anything the verifier could not vouch for is refused: an MQTT handler must not throw
+      this.logger.warn('desired state refused', { reason: errorMessage(err) });
       return;
     }
     this.logger.info('desired state received', { assignmentVersion: desired.assignmentVersion, sha256: desired.model?.sha256 ?? null });

@@ -115,10 +115,6 @@ export const ManifestPayloadSchema = z.strictObject({
 });
 export type ManifestPayload = z.infer<typeof ManifestPayloadSchema>;
 
-/**
- * A manifest signed with Ed25519 by the control plane's online signing key, whose public key is
- * in turn certified by the root key the device received at enrollment.
- */
 /** The control plane's online signing key, certified by the root key the device received at enrollment. */
 export const SigningKeyCertSchema = z.strictObject({
   /** base64 of the DER (SPKI) Ed25519 public key. */
@@ -129,6 +125,10 @@ export const SigningKeyCertSchema = z.strictObject({
 });
 export type SigningKeyCert = z.infer<typeof SigningKeyCertSchema>;
 
+/**
+ * A manifest signed with Ed25519 by the control plane's online signing key, whose public key is
+ * in turn certified by the root key the device received at enrollment.
+ */
 export const SignedManifestSchema = z.strictObject({
   /** base64 of the manifest payload's JSON bytes: the exact bytes that were signed. */
   payload: base64,
