@@ -2,6 +2,8 @@
 import type { InputSpec } from '@edge-fleet/shared/schemas';
 import type { Sample } from '../calibration/input-data.js';
 import type { RunOutputs } from '../measure/agreement.js';
+import { foldBatchNorms } from '../model/fold-batchnorm.js';
+import { NameScope, cloneModel } from '../model/graph-tools.js';
 import { hoistConstants } from '../model/hoist-constants.js';
 import { defaultOpset } from '../model/model-checks.js';
 import { encodeOnnxModel } from '../model/model-encoder.js';
@@ -33,15 +35,20 @@ export interface TransformableInput {
 export type Transformable = { model: OnnxModel; upgrade?: UpgradeReport; notes: string[] } | { notApplicable: string };
 
 /**
- * The uploaded model (Constant weights moved to initializers) when its opset is in range; an
+ * The uploaded model (Constant weights moved to initializers, BatchNormalization folded) when its opset is in range; an
  * upgraded copy whose outputs match the original's when it is older; otherwise the reason
  * every non-FP32 variant is not built.
  */
 export async function transformableModel(input: TransformableInput): Promise<Transformable> {
   const usable = await upgraded(input);
   if ('notApplicable' in usable) return usable;
-  const { model, hoisted } = hoistConstants(usable.model);
-  const notes = hoisted > 0 ? [`${hoisted} Constant node(s) read as initializers`] : [];
+  const { model, hoisted } = hoistConstants(cloneModel(usable.model));
+  const names = new NameScope(model.graph);
+  const folded = foldBatchNorms(model.graph, (base) => names.fresh(base));
+  const notes = [
+    ...(hoisted > 0 ? [`${hoisted} Constant node(s) read as initializers`] : []),
+    ...(folded > 0 ? [`${folded} BatchNormalization node(s) folded into the Conv before them`] : []),
+  ];
   return { ...usable, model, notes };
 }
 
