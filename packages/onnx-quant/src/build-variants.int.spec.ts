@@ -1,6 +1,3 @@
-import { readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   GraphBuilder,
   attr,
@@ -17,7 +14,9 @@ import { buildVariants, sha256, type BuildVariantsOptions, type VariantReport } 
 import { generateInputs } from './calibration/input-data.js';
 import { OnnxQuantError } from './errors.js';
 import { decodeModel } from './model/model-decoder.js';
+import { DataType, tensorValueInfo } from './model/onnx-model.js';
 import { encodeOnnxModel } from './model/model-encoder.js';
+import { optimizedOpTypes } from './measure/optimized-graph.js';
 import { runOnce, toFeeds } from './measure/session.js';
 
 const FAST: BuildVariantsOptions = {
@@ -115,15 +114,7 @@ describe('buildVariants on the fixture models', () => {
       const build = await buildVariants(m.bytes, m.inputs, { ...FAST, methods: ['int8-static-qdq'] });
       const bytes = variant(build.variants, 'int8-static-qdq').bytes;
       if (!bytes) throw new Error('no int8 bytes');
-      const path = join(tmpdir(), `onnx-quant-${process.pid}-${fused}.onnx`);
-      const session = await InferenceSession.create(bytes, {
-        graphOptimizationLevel: 'all',
-        optimizedModelFilePath: path,
-        logSeverityLevel: 3,
-      });
-      await session.release();
-      const ops = decodeModel(new Uint8Array(await readFile(path))).graph.nodes.map((n) => n.opType);
-      await rm(path, { force: true });
+      const ops = await optimizedOpTypes(bytes);
       expect(ops).toContain(fused);
     }
   });
@@ -197,6 +188,20 @@ describe('models outside the opsets the transforms take (issue 16)', () => {
     // INT4 blocks on a 16-wide layer may fall below the top-1 floor: unusable is an honest outcome, failed is not.
     for (const v of build.variants) expect(['ready', 'unusable'], `${v.method}: ${v.reason ?? ''}`).toContain(v.status);
     expect(build.variants.find((v) => v.method === 'fp16')?.status).toBe('ready');
+  });
+
+  it('an IR-3 model that lists its weights as graph inputs gets every variant, none failed', async () => {
+    const model = decodeModel(opset9Classifier());
+    model.irVersion = 3;
+    model.opsets = [{ domain: '', version: 8 }];
+    // IR 3 exporters list every initializer among the graph inputs.
+    model.graph.inputs.push(tensorValueInfo('w', DataType.FLOAT, [16, 8]), tensorValueInfo('b', DataType.FLOAT, [8]));
+    const build = await buildVariants(encodeOnnxModel(model), [{ name: 'x', dtype: 'float32', shape: [1, 16] }], FAST);
+    expect(build.upgrade?.fromOpset).toBe(8);
+    for (const v of build.variants) {
+      expect(['ready', 'unusable'], `${v.method}: ${v.reason ?? ''}`).toContain(v.status);
+      expect(v.notes).toContain('2 initializer(s) listed as graph inputs treated as constants');
+    }
   });
 
   it.each([6, 22])('opset %i: FP32 measured, every other variant not_applicable with the reason', async (opset) => {

@@ -370,5 +370,13 @@ export const VariantMeasurementSchema = z.strictObject({
   agreement: z.strictObject({ maxAbsError: nonNeg, cosine: finite, top1: finite.nullable(), samples: z.int().min(1) }).nullable(),
   /** Where calibration/evaluation inputs came from. */
   inputs: z.strictObject({ source: z.enum(['generated', 'uploaded']), seed: z.int().nullable() }),
+  /**
+   * Set on variants built from an opset upgrade of the uploaded model (whose FP32 file is served
+   * unchanged): the upgraded model's largest output difference from the uploaded one on the
+   * held-out inputs, checked before any variant was built.
+   */
+  opsetUpgrade: z
+    .strictObject({ fromOpset: z.int().min(1), toOpset: z.int().min(1), maxAbsError: nonNeg, samples: z.int().min(1) })
+    .optional(),
 });
 export type VariantMeasurement = z.infer<typeof VariantMeasurementSchema>;

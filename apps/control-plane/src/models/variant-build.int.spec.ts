@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildMlpClassifier, GraphBuilder } from '@edge-fleet/onnx-builder';
+import { attr, buildMlpClassifier, floatTensor, GraphBuilder } from '@edge-fleet/onnx-builder';
 import { hardwarePreset, VariantMeasurementSchema, type HardwareProfile } from '@edge-fleet/shared';
 import { jsonPost, startHarness, waitFor, type Harness } from '../test-support/harness.js';
 
@@ -138,20 +138,17 @@ describe('variant builder and capability-aware assignment', () => {
     }
   });
 
-  it('keeps a model with an opset the builder does not support registered, FP32 usable, variants not_applicable with the reason (issue 16)', async () => {
-    const g = new GraphBuilder('relu22');
-    g.input('x', 'float32', [1, 4]);
-    g.output(g.op('Relu', ['x'], { output: 'y' }), 'float32', [1, 4]);
-    const bytes = g.build({ irVersion: 10, opsets: [{ domain: '', version: 22 }] });
+  /** Uploads a one-input model and waits until no variant is still building. */
+  async function uploadSettled(bytes: Uint8Array, name: string, inputs: unknown): Promise<Version> {
     const form = new FormData();
-    form.set('file', new Blob([Buffer.from(bytes)]), 'relu.onnx');
-    form.set('name', 'new-opset');
+    form.set('file', new Blob([Buffer.from(bytes)]), `${name}.onnx`);
+    form.set('name', name);
     form.set('version', '1');
-    form.set('inputs', JSON.stringify([{ name: 'x', dtype: 'float32', shape: [1, 4] }]));
+    form.set('inputs', JSON.stringify(inputs));
     const res = await h.api('/api/v1/models', { method: 'POST', body: form });
     expect(res.status, await res.clone().text()).toBe(201);
     const created = (await res.json()) as Version;
-    const built = await waitFor(
+    return waitFor(
       async () => {
         const v = (await (await h.api(`/api/v1/models/${created.id}`)).json()) as Version;
         return v.variants.every((x) => x.status !== 'building') ? v : null;
@@ -159,10 +156,53 @@ describe('variant builder and capability-aware assignment', () => {
       120_000,
       'variants settled',
     );
+  }
+
+  it('keeps a model with an opset the builder does not support registered, FP32 usable, variants not_applicable with the reason (issue 16)', async () => {
+    const g = new GraphBuilder('relu22');
+    g.input('x', 'float32', [1, 4]);
+    g.output(g.op('Relu', ['x'], { output: 'y' }), 'float32', [1, 4]);
+    const bytes = g.build({ irVersion: 10, opsets: [{ domain: '', version: 22 }] });
+    const built = await uploadSettled(bytes, 'new-opset', [{ name: 'x', dtype: 'float32', shape: [1, 4] }]);
     expect(built.variants.find((v) => v.method === 'fp32')?.status).toBe('ready');
     for (const v of built.variants.filter((x) => x.method !== 'fp32')) {
       expect(v.status).toBe('not_applicable');
       expect(v.reason).toMatch(/opset 22 is outside the supported range/);
+    }
+  });
+
+  it('builds the variants of an opset-9 model from its verified opset-13 upgrade and states the difference (issue 16)', async () => {
+    const g = new GraphBuilder('old_classifier');
+    g.input('x', 'float32', [1, 16]);
+    g.initializer(
+      floatTensor(
+        'w',
+        [16, 8],
+        Array.from({ length: 128 }, (_, i) => Math.sin(i) / 4),
+      ),
+    );
+    g.initializer(
+      floatTensor(
+        'b',
+        [8],
+        Array.from({ length: 8 }, (_, i) => i / 20),
+      ),
+    );
+    const clipped = g.op('Clip', [g.op('Gemm', ['x', 'w', 'b'])], { attributes: [attr.float('min', 0), attr.float('max', 6)] });
+    g.output(g.op('Softmax', [clipped], { attributes: [attr.int('axis', 1)], output: 'y' }), 'float32', [1, 8]);
+    const bytes = g.build({ irVersion: 4, opsets: [{ domain: '', version: 9 }] });
+    const built = await uploadSettled(bytes, 'opset9-classifier', [{ name: 'x', dtype: 'float32', shape: [1, 16] }]);
+    const fp32 = built.variants.find((v) => v.method === 'fp32');
+    expect(VariantMeasurementSchema.parse(fp32?.measured).opsetUpgrade).toBeUndefined();
+    const fp16 = built.variants.find((v) => v.method === 'fp16');
+    expect(fp16?.status, fp16?.reason ?? '').toBe('ready');
+    for (const v of built.variants.filter((x) => x.method !== 'fp32' && x.measured !== null)) {
+      expect(VariantMeasurementSchema.parse(v.measured).opsetUpgrade, v.method).toEqual({
+        fromOpset: 9,
+        toOpset: 13,
+        maxAbsError: 0,
+        samples: 100,
+      });
     }
   });
 

@@ -33,6 +33,7 @@ export const BuildReportSchema = z.object({
   machine: z.object({ cpuModel: z.string(), intraOpThreads: z.number() }),
   calibration: InputInfoSchema,
   evaluation: InputInfoSchema,
+  upgrade: z.object({ fromOpset: z.number(), toOpset: z.number(), maxAbsError: z.number(), samples: z.number() }).optional(),
 });
 export type BuildReport = z.infer<typeof BuildReportSchema>;
 

