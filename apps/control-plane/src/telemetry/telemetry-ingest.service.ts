@@ -62,6 +62,8 @@ export class TelemetryIngestService {
     refusedFull: 0,
     poison: 0,
     overQuota: 0,
+    /** Insert attempts spent on parts of refused batches: the price of isolating poison. */
+    splitInserts: 0,
   };
 
   constructor(
@@ -210,6 +212,7 @@ export class TelemetryIngestService {
   private async commit(batch: Pending[]): Promise<unknown> {
     const parts: Pending[][] = [batch];
     for (let part = parts.pop(); part; part = parts.pop()) {
+      if (part !== batch) this.stats.splitInserts += 1;
       try {
         const inserted = await this.repo.insertBatch(part.map((p) => p.window));
         this.stats.inserted += inserted;
