@@ -68,7 +68,7 @@ export const ConfigSchema = z.object({
   /** Telemetry windows held for their commit at most; beyond it a new window is refused unacknowledged (the device sends it again). */
   TELEMETRY_BUFFER_MAX: z.coerce.number().int().min(1).max(5_000_000).default(200_000),
   /** Windows that start more than this before their device's enrollment are refused (clock reset, year-0 dates). */
-  TELEMETRY_BEFORE_ENROLLMENT_SECONDS: z.coerce
+  TELEMETRY_PRE_ENROLL_SECONDS: z.coerce
     .number()
     .int()
     .min(0)

@@ -11,7 +11,7 @@ import {
   formatPower,
   humanize,
 } from '@/lib/format';
-import { metadataLabel } from '@/lib/device-runs';
+import { metadataLabel, overQuotaLabel } from '@/lib/device-runs';
 import { trpc, type DeviceDetail as Detail, type TelemetryPoint } from '@/lib/trpc';
 import { usePolling } from '@/lib/use-polling';
 import { CHART_WINDOW_MINUTES, DeviceCharts } from './device-charts';
@@ -142,6 +142,7 @@ function StatePanel({ d, now }: { d: Detail; now: number }) {
     ['Metadata', metadataLabel(r?.staleMetadata, r !== null)],
     ['Reported', r ? formatAgo(r.reportedAt, now) : 'never'],
     ['Last seen', formatAgo(d.lastSeenAt, now)],
+    ['Telemetry over quota', overQuotaLabel(d.telemetryOverQuota)],
     ['Enrolled', formatDateTime(d.enrolledAt)],
   ];
   return <KeyValuePanel title="Desired / reported" rows={rows} testId="state-table" />;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { metadataLabel, runsLabel, runsTitle } from './device-runs';
+import { metadataLabel, overQuotaLabel, runsLabel, runsTitle } from './device-runs';
 
 const active = { name: 'classifier', version: '2.0.0', precision: 'int8' };
 
@@ -36,5 +36,11 @@ describe('metadata label', () => {
       'STALE: the manifest of assignment v4 expired at 2026-11-29T12:00:00.000Z; the device keeps its model but cannot vouch that it is up to date',
     );
     expect(metadataLabel({ assignmentVersion: '4' }, true)).toBe('not reported (unreadable alarm)');
+  });
+
+  it('issue 10 item 7: counts the windows the quota dead-lettered', () => {
+    expect(overQuotaLabel(0)).toBe('none');
+    expect(overQuotaLabel(1)).toBe('1 window over the quota, kept as dead letters');
+    expect(overQuotaLabel(4976)).toBe('4,976 windows over the quota, kept as dead letters');
   });
 });

@@ -37,3 +37,9 @@ export function metadataLabel(stale: unknown, hasReport: boolean): string {
   if (typeof s.assignmentVersion !== 'number' || typeof s.expiresAt !== 'string') return 'not reported (unreadable alarm)';
   return `STALE: the manifest of assignment v${s.assignmentVersion} expired at ${s.expiresAt}; the device keeps its model but cannot vouch that it is up to date`;
 }
+
+/** Telemetry windows the per-device quota dead-lettered (the device sent more than its window length allows). */
+export function overQuotaLabel(windows: number): string {
+  if (windows === 0) return 'none';
+  return `${windows.toLocaleString('en-US')} ${windows === 1 ? 'window' : 'windows'} over the quota, kept as dead letters`;
+}

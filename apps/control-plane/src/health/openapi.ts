@@ -218,9 +218,12 @@ export function openApiDocument(): Record<string, unknown> {
       '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'ok' } } } },
       '/readyz': {
         get: {
-          summary: 'Readiness of Postgres, Redis and MQTT',
+          summary: 'Readiness of Postgres, Redis, MQTT and the telemetry ingest (no window waiting longer than TELEMETRY_STALL_SECONDS)',
           responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } },
         },
+      },
+      '/metrics': {
+        get: { summary: 'Prometheus text: the telemetry ingest (edge_fleet_ingest_*)', responses: { '200': { description: 'metrics' } } },
       },
     },
   };

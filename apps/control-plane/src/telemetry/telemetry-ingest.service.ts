@@ -62,6 +62,8 @@ export class TelemetryIngestService {
     refusedFull: 0,
     poison: 0,
     overQuota: 0,
+    /** Insert attempts spent on parts of refused batches: the price of isolating poison. */
+    splitInserts: 0,
   };
 
   constructor(
@@ -72,7 +74,7 @@ export class TelemetryIngestService {
   ) {
     this.log = logger.child('telemetry-ingest');
     this.limits = {
-      beforeEnrollmentMs: config.TELEMETRY_BEFORE_ENROLLMENT_SECONDS * 1000,
+      beforeEnrollmentMs: config.TELEMETRY_PRE_ENROLL_SECONDS * 1000,
       futureSkewMs: config.TELEMETRY_FUTURE_SKEW_SECONDS * 1000,
       maxWindowMs: config.TELEMETRY_MAX_WINDOW_SECONDS * 1000,
     };
@@ -210,6 +212,7 @@ export class TelemetryIngestService {
   private async commit(batch: Pending[]): Promise<unknown> {
     const parts: Pending[][] = [batch];
     for (let part = parts.pop(); part; part = parts.pop()) {
+      if (part !== batch) this.stats.splitInserts += 1;
       try {
         const inserted = await this.repo.insertBatch(part.map((p) => p.window));
         this.stats.inserted += inserted;
@@ -223,9 +226,12 @@ export class TelemetryIngestService {
           if (unavailable) return unavailable;
           continue;
         }
-        const half = Math.ceil(part.length / 2);
+        // poison usually comes from one device: with the batch ordered by device, halving
+        // separates devices first and keeps one device's bad windows together
+        const ordered = part === batch ? [...part].sort((x, y) => (x.window.deviceId < y.window.deviceId ? -1 : 1)) : part;
+        const half = Math.ceil(ordered.length / 2);
         // the second half is pushed first so that the first is tried first
-        parts.push(part.slice(half), part.slice(0, half));
+        parts.push(ordered.slice(half), ordered.slice(0, half));
       }
     }
     return null;
