@@ -24,6 +24,7 @@ import { appendAudit } from '../infra/audit.repository.js';
 import type { Logger } from '../infra/logger.js';
 import { CONFIG, DESIRED_QUEUE, LOGGER, ROLLOUT_QUEUE } from '../infra/tokens.js';
 import { PolicyRepository } from '../policies/policy.repository.js';
+import { TelemetryIngestService } from '../telemetry/telemetry-ingest.service.js';
 import type { RolloutQueue } from './rollout.queue.js';
 import { RolloutRepository, type RolloutRow, type TargetDevice, type Tx, type WaveRow } from './rollout.repository.js';
 
@@ -64,6 +65,9 @@ export interface RolloutSummary {
   updatedAt: string;
 }
 
+/** How long a wave's verdict waits for an ingest that has fallen behind before it looks again. */
+const INGEST_CATCH_UP_MS = 1_000;
+
 @Injectable()
 export class RolloutsService {
   private readonly log: Logger;
@@ -77,6 +81,7 @@ export class RolloutsService {
     @Inject(ROLLOUT_QUEUE) private readonly queue: RolloutQueue,
     @Inject(DESIRED_QUEUE) private readonly desired: DesiredStateQueue,
     @Inject(CONFIG) private readonly config: Config,
+    @Inject(TelemetryIngestService) private readonly ingest: TelemetryIngestService,
     @Inject(LOGGER) logger: Logger,
   ) {
     this.log = logger.child('rollouts');
@@ -283,12 +288,24 @@ export class RolloutsService {
           const step = await this.transition(tx, r, {});
           return { desired: [], step: { rolloutId: r.id, step, delayMs: left } };
         }
+        if (this.ingestBlind()) {
+          // windows the devices sent are still waiting for Postgres: judging now would count them
+          // as silence (row 19), so the wave is judged once the ingest has caught up
+          const step = await this.transition(tx, r, {});
+          return { desired: [], step: { rolloutId: r.id, step, delayMs: INGEST_CATCH_UP_MS } };
+        }
         return this.evaluateWave(tx, r, wave, waves.length, plan);
       }
       return none();
     }, TX);
     await this.apply(follow);
   };
+
+  /** This replica's ingest failed its last flush or holds windows older than one catch-up period. */
+  private ingestBlind(): boolean {
+    const h = this.ingest.health();
+    return h.consecutiveFailedFlushes > 0 || h.oldestBufferedSeconds * 1_000 > INGEST_CATCH_UP_MS;
+  }
 
   private async startWave(tx: Tx, r: RolloutRow, wave: WaveRow, plan: RolloutPlan): Promise<FollowUps> {
     const pending = await tx.rolloutDevice.findMany({
