@@ -17,6 +17,7 @@ import { ModelRepository } from './models/model.repository.js';
 import { ModelsController } from './models/models.controller.js';
 import { ModelsService } from './models/models.service.js';
 import { VariantBuildService } from './models/variant-build.service.js';
+import { PresenceService } from './mqtt/presence.service.js';
 import { DeviceMessagesHandler } from './mqtt/device-messages.handler.js';
 import { PoliciesController } from './policies/policies.controller.js';
 import { PolicyRepository } from './policies/policy.repository.js';
@@ -83,6 +84,7 @@ export class AppModule {
         RolloutRepository,
         RolloutsService,
         DeviceMessagesHandler,
+        PresenceService,
       ],
     };
   }

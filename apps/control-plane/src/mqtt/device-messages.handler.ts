@@ -1,11 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ReportedStateSchema, StatusMessageSchema, parseTopic } from '@edge-fleet/shared';
+import { ReportedStateSchema, parseTopic } from '@edge-fleet/shared';
 import { AssignmentRepository } from '../assignments/assignment.repository.js';
-import { AssignmentsService } from '../assignments/assignments.service.js';
-import { DeviceRepository } from '../devices/device.repository.js';
 import type { Logger } from '../infra/logger.js';
 import { LOGGER } from '../infra/tokens.js';
 import { RolloutsService } from '../rollouts/rollouts.service.js';
+import { PresenceService } from './presence.service.js';
 import { TelemetryIngestService } from '../telemetry/telemetry-ingest.service.js';
 
 function parseJson(payload: Buffer): unknown {
@@ -23,10 +22,9 @@ export class DeviceMessagesHandler {
 
   constructor(
     @Inject(TelemetryIngestService) private readonly ingest: TelemetryIngestService,
-    @Inject(DeviceRepository) private readonly devices: DeviceRepository,
     @Inject(AssignmentRepository) private readonly assignments: AssignmentRepository,
-    @Inject(AssignmentsService) private readonly assign: AssignmentsService,
     @Inject(RolloutsService) private readonly rollouts: RolloutsService,
+    @Inject(PresenceService) private readonly presence: PresenceService,
     @Inject(LOGGER) logger: Logger,
   ) {
     this.log = logger.child('device-messages');
@@ -46,7 +44,7 @@ export class DeviceMessagesHandler {
       case 'reported':
         return this.reported(t.deviceId, payload);
       case 'status':
-        return this.status(t.deviceId, payload);
+        return this.status(topic, t.deviceId, payload);
       case 'desired':
       case 'commands':
       case 'commands/ack':
@@ -80,14 +78,9 @@ export class DeviceMessagesHandler {
     });
   }
 
-  private async status(deviceId: string, payload: Buffer): Promise<void> {
+  private async status(topic: string, deviceId: string, payload: Buffer): Promise<void> {
+    // an empty payload clears a retained status: nothing to store
     if (payload.length === 0) return;
-    const r = StatusMessageSchema.safeParse(parseJson(payload));
-    if (!r.success) {
-      this.log.warn('status rejected', { deviceId });
-      return;
-    }
-    await this.devices.setPresence(deviceId, r.data.state, r.data.bootId ?? null, new Date());
-    if (r.data.state === 'online') await this.assign.republish(deviceId);
+    await this.presence.statusMessage(deviceId, topic, parseJson(payload), payload);
   }
 }

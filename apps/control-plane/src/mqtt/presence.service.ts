@@ -1,0 +1,73 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { StatusMessageSchema } from '@edge-fleet/shared';
+import { AssignmentsService } from '../assignments/assignments.service.js';
+import type { Config } from '../config.js';
+import { DeviceRepository } from '../devices/device.repository.js';
+import type { Logger } from '../infra/logger.js';
+import { CONFIG, LOGGER } from '../infra/tokens.js';
+import { TelemetryRepository } from '../telemetry/telemetry.repository.js';
+
+type Presence = 'online' | 'offline';
+
+/**
+ * Whether a device is online. On the embedded broker that is the connection itself (issue 10
+ * item 5): its authenticated CONNECT makes it online, the end of the connection (clean or not)
+ * offline, whatever the device publishes; a device's `status` message only names its boot id.
+ * On an external broker the control plane sees no connections, so the device's `status` message
+ * and its Last Will (published by the broker) are what there is.
+ */
+@Injectable()
+export class PresenceService {
+  private readonly log: Logger;
+  /** Per device, the last presence write: the next waits for it, so writes land in event order. */
+  private readonly chains = new Map<string, Promise<void>>();
+
+  constructor(
+    @Inject(DeviceRepository) private readonly devices: DeviceRepository,
+    @Inject(AssignmentsService) private readonly assign: AssignmentsService,
+    @Inject(TelemetryRepository) private readonly deadLetters: TelemetryRepository,
+    @Inject(CONFIG) private readonly config: Config,
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.log = logger.child('presence');
+  }
+
+  /** A connection event of the embedded broker. Never rejects: a failed write is logged. */
+  connection(deviceId: string, state: Presence): Promise<void> {
+    return this.inOrder(deviceId, async () => {
+      await this.devices.setPresence(deviceId, state, null, new Date());
+      // a device coming online gets its desired state again (the retained copy may be missing)
+      if (state === 'online') await this.assign.republish(deviceId);
+    });
+  }
+
+  /** A `status` message a device (or the broker, as its Last Will) published; `parsed` is its JSON or undefined. */
+  async statusMessage(deviceId: string, topic: string, parsed: unknown, raw: Buffer): Promise<void> {
+    const r = StatusMessageSchema.safeParse(parsed);
+    if (!r.success) {
+      const reason =
+        parsed === undefined ? 'status: not JSON' : `status: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+      this.log.warn('status rejected', { deviceId, reason });
+      await this.deadLetters.insertRejected(topic, deviceId, reason, raw.toString('utf8'));
+      return;
+    }
+    const { state, bootId } = r.data;
+    // on the embedded broker the connection says online/offline; the message keeps only its boot id
+    const presence = this.config.embeddedBroker ? null : state;
+    await this.inOrder(deviceId, async () => {
+      await this.devices.setPresence(deviceId, presence, bootId ?? null, new Date());
+      if (state === 'online') await this.assign.republish(deviceId);
+    });
+  }
+
+  private inOrder(deviceId: string, write: () => Promise<void>): Promise<void> {
+    const next = (this.chains.get(deviceId) ?? Promise.resolve())
+      .then(write)
+      .catch((e: unknown) => this.log.warn('presence not stored', { deviceId, error: e instanceof Error ? e.message : String(e) }))
+      .finally(() => {
+        if (this.chains.get(deviceId) === next) this.chains.delete(deviceId);
+      });
+    this.chains.set(deviceId, next);
+    return next;
+  }
+}
