@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { topics } from '@edge-fleet/shared';
+import { DesiredStateSchema, topics, type DesiredState } from '@edge-fleet/shared';
 import pg from 'pg';
 import { connectDevice, enrollDevice } from '../test-support/device-client.js';
-import { startHarness, waitFor, type Harness } from '../test-support/harness.js';
+import { startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -33,6 +33,27 @@ describe('presence from the broker: issue 10 item 5', () => {
     expect(await statusOf(e.deviceId)).toBe('online');
     await c.endAsync(); // clean: no Last Will; the retained "online" stays on the broker
     await becomes(e.deviceId, 'offline');
+  });
+
+  it('issue 10 item 5: a device coming online by its connection alone gets its desired state (no status message needed)', async () => {
+    const v = await uploadMlp(h, 'presence-model', '1.0.0', 51);
+    const assigned = await h.api('/api/v1/scenarios/customer_support_agent/model', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ modelVersionId: v.id }),
+    });
+    expect(assigned.status).toBe(200);
+    // enrolled after the assignment: its desired state is made when it comes online
+    const e = await enrollDevice(h, 'customer_support_agent', 'edge-gpu-kiosk');
+    const c = await connectDevice(h, e, { will: false });
+    const desired = new Promise<DesiredState>((resolve) =>
+      c.on('message', (topic, payload) => {
+        if (topic === topics.desired(e.deviceId)) resolve(DesiredStateSchema.parse(JSON.parse(payload.toString())));
+      }),
+    );
+    await c.subscribeAsync(topics.desired(e.deviceId), { qos: 1 });
+    expect((await desired).model?.variantId).toBe(v.variant);
+    await c.endAsync();
   });
 
   it('issue 10 item 5: a session taken over by a new connection of the same device leaves it online, in event order', async () => {

@@ -52,11 +52,12 @@ export class PresenceService {
       return;
     }
     const { state, bootId } = r.data;
-    // on the embedded broker the connection says online/offline; the message keeps only its boot id
-    const presence = this.config.embeddedBroker ? null : state;
+    // on the embedded broker the connection says online/offline (and its 'online' republished the
+    // desired state already); the message keeps only its boot id
+    const embedded = this.config.embeddedBroker;
     await this.inOrder(deviceId, async () => {
-      await this.devices.setPresence(deviceId, presence, bootId ?? null, new Date());
-      if (state === 'online') await this.assign.republish(deviceId);
+      await this.devices.setPresence(deviceId, embedded ? null : state, bootId ?? null, new Date());
+      if (state === 'online' && !embedded) await this.assign.republish(deviceId);
     });
   }
 
