@@ -160,6 +160,7 @@ export async function startControlPlane(
     return p;
   });
   await bus.start();
+  presence.startStaleSweep();
   await desiredQueue.start();
   await variantQueue.start();
   await rolloutQueue.start();
@@ -201,6 +202,7 @@ export async function startControlPlane(
     stop: async () => {
       clearInterval(manifestTimer);
       rollouts.stopSweeping();
+      presence.stopStaleSweep();
       await rolloutQueue.stop();
       await variantQueue.stop();
       await desiredQueue.stop();

@@ -277,6 +277,16 @@ export class DeviceRepository {
     );
   }
 
+  /** Marks offline every online device last seen before `before`; returns how many. */
+  async markStaleOffline(before: Date): Promise<number> {
+    const res = await this.pool.query(
+      `UPDATE "Device" SET status = 'offline'
+        WHERE status = 'online' AND ("lastSeenAt" IS NULL OR "lastSeenAt" < $1::timestamptz AT TIME ZONE 'UTC')`,
+      [before],
+    );
+    return res.rowCount ?? 0;
+  }
+
   async countsByStatus(): Promise<{ status: string; count: number }[]> {
     const rows = await this.db.device.groupBy({ by: ['status'], _count: { _all: true } });
     return rows.map((r) => ({ status: r.status, count: r._count._all }));

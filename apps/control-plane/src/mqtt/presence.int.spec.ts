@@ -89,7 +89,7 @@ describe('presence from the broker: issue 10 item 5', () => {
       const rows = await waitFor(
         async () => {
           const r = await db.query<{ topic: string; reason: string; payload: string }>(
-            'SELECT topic, reason, payload FROM "RejectedMessage" WHERE "deviceId" = $1 ORDER BY id',
+            'SELECT topic, reason, payload FROM "RejectedMessage" WHERE "deviceId" = $1 ORDER BY payload COLLATE "C"',
             [e.deviceId],
           );
           return r.rows.length === 2 ? r.rows : undefined;
@@ -98,8 +98,8 @@ describe('presence from the broker: issue 10 item 5', () => {
         'two dead letters',
       );
       expect(rows).toEqual([
-        { topic: topics.status(e.deviceId), reason: expect.stringMatching(/^status: state: /) as unknown, payload: '{"state":"sleeping"}' },
         { topic: topics.status(e.deviceId), reason: 'status: not JSON', payload: 'not json' },
+        { topic: topics.status(e.deviceId), reason: expect.stringMatching(/^status: state: /) as unknown, payload: '{"state":"sleeping"}' },
       ]);
     } finally {
       await db.end();
