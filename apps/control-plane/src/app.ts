@@ -149,6 +149,7 @@ export async function startControlPlane(
   if (broker) {
     const deviceAuth = app.get(DeviceAuthService);
     verifyDevice = (id, s) => deviceAuth.verify(id, s);
+    await presence.noDeviceConnectedYet();
     await broker.start();
   }
   const ingest = app.get(TelemetryIngestService);

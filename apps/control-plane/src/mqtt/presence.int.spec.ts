@@ -68,6 +68,20 @@ describe('presence from the broker: issue 10 item 5', () => {
     await becomes(e.deviceId, 'offline');
   });
 
+  it('issue 10 item 5: an "online" left by a control plane that died is cleared when the embedded broker starts', async () => {
+    const e = await enrollDevice(h, 'financial_trading');
+    const db = new pg.Client({ connectionString: h.dbUrl });
+    await db.connect();
+    await db.query(`UPDATE "Device" SET status = 'online', "lastSeenAt" = now() WHERE id = $1`, [e.deviceId]);
+    await db.end();
+    const restarted = await startHarness({}, { dbUrl: h.dbUrl }); // a new process on the same database
+    try {
+      expect(await statusOf(e.deviceId)).toBe('offline');
+    } finally {
+      await restarted.close();
+    }
+  });
+
   it('issue 10 item 5: a case variant of the device id as client id and username is refused at CONNECT', async () => {
     const e = await enrollDevice(h, 'financial_trading');
     const upper = e.deviceId.toUpperCase();

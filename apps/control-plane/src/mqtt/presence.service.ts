@@ -63,6 +63,18 @@ export class PresenceService {
   }
 
   /**
+   * Embedded broker, before it listens: no device is connected to a broker that has not started, so
+   * an `online` left in Postgres by a process that died without closing its connections is cleared
+   * (a clean stop writes each connection's end itself). Devices are online again as they reconnect.
+   */
+  async noDeviceConnectedYet(): Promise<void> {
+    await this.devices.markStaleOffline(new Date()).then(
+      (n) => n > 0 && this.log.info('devices shown offline until they reconnect to the embedded broker', { devices: n }),
+      (e: unknown) => this.log.warn('stale presence not cleared', { error: e instanceof Error ? e.message : String(e) }),
+    );
+  }
+
+  /**
    * External broker: a device's own `online` is believed only while it is heard from (telemetry
    * commits refresh lastSeenAt); one silent for PRESENCE_STALE_SECONDS is shown offline, which
    * covers a clean disconnect without an `offline` message (no Last Will is sent then).
