@@ -120,9 +120,10 @@ async function demoModels(token) {
 }
 
 async function demoFleet(token) {
-  for (const d of DEMO_FLEET) {
+  for (const [i, d] of DEMO_FLEET.entries()) {
     const dataDir = path.join(DATA_DIR, 'demo-agents', d.name);
-    const args = ['apps/device-agent/dist/cli.js', '--url', API, '--data-dir', dataDir];
+    // one machine, six "devices": each agent's local inference API gets its own loopback port
+    const args = ['apps/device-agent/dist/cli.js', '--url', API, '--data-dir', dataDir, '--serve-port', String(8701 + i)];
     if (!existsSync(path.join(dataDir, 'credentials.json'))) {
       const t = await api(token, 'POST', '/api/v1/enrollment-tokens', { scenario: d.scenario, labels: { demo: 'true' } });
       args.push('--token', t.token, '--profile', d.profile, '--name', d.name);

@@ -2,6 +2,7 @@ import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { MulterModule } from '@nestjs/platform-express';
 import { AssignmentRepository } from './assignments/assignment.repository.js';
 import { AssignmentsService } from './assignments/assignments.service.js';
+import { ReportedIngestService } from './assignments/reported-ingest.service.js';
 import { ApiTokenRepository } from './auth/api-token.repository.js';
 import { OperatorAuthService } from './auth/operator-auth.service.js';
 import { OperatorGuard } from './auth/operator.guard.js';
@@ -24,6 +25,7 @@ import { PolicyRepository } from './policies/policy.repository.js';
 import { RolloutRepository } from './rollouts/rollout.repository.js';
 import { RolloutsController } from './rollouts/rollouts.controller.js';
 import { RolloutsService } from './rollouts/rollouts.service.js';
+import { DeadLetterRepository } from './telemetry/dead-letter.repository.js';
 import { TelemetryIngestService } from './telemetry/telemetry-ingest.service.js';
 import { TelemetryRepository } from './telemetry/telemetry.repository.js';
 
@@ -77,9 +79,11 @@ export class AppModule {
         VariantBuildService,
         AssignmentRepository,
         AssignmentsService,
+        ReportedIngestService,
         PolicyRepository,
         FleetService,
         TelemetryRepository,
+        DeadLetterRepository,
         TelemetryIngestService,
         RolloutRepository,
         RolloutsService,

@@ -119,7 +119,7 @@ export async function startControlPlane(
       desiredQueue,
       variantQueue,
       rolloutQueue,
-      signing: await SigningService.open(config.dataDir),
+      signing: await SigningService.open(config.signingKeysDir),
     }),
     { logger: ['error', 'warn'] },
   );

@@ -27,6 +27,8 @@ export const ConfigSchema = z.object({
   /** Broker URL handed to devices at enrollment. */
   MQTT_PUBLIC_URL: z.string().url().optional(),
   DATA_DIR: z.string().default('.data'),
+  /** The root and signing keys; every replica of one fleet must read the same keys (a shared mount). */
+  SIGNING_KEYS_DIR: z.string().min(1).optional(),
   MAX_UPLOAD_MB: z.coerce.number().int().min(1).max(4_096).default(256),
   /** Start an embedded Postgres when DATABASE_URL does not answer. */
   EMBEDDED_POSTGRES: z.enum(['auto', 'never']).default('auto'),
@@ -70,6 +72,21 @@ export const ConfigSchema = z.object({
   TELEMETRY_FLUSH_MS: z.coerce.number().int().min(5).max(10_000).default(100),
   /** Telemetry windows held for their commit at most; beyond it a new window is refused unacknowledged (the device sends it again). */
   TELEMETRY_BUFFER_MAX: z.coerce.number().int().min(1).max(5_000_000).default(200_000),
+  /** Windows that start more than this before their device's enrollment are refused (clock reset, year-0 dates). */
+  TELEMETRY_BEFORE_ENROLLMENT_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(3_650 * 86_400)
+    .default(86_400),
+  /** Windows (and reports) dated more than this after the control plane's clock are refused. */
+  TELEMETRY_FUTURE_SKEW_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+  /** The longest a window may span (windowEnd - windowStart). */
+  TELEMETRY_MAX_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(3_600),
+  /** Per-device quota: how many windows per expected window a device may send for one period (of max(60 s, the window length)). */
+  TELEMETRY_QUOTA_SLACK: z.coerce.number().min(1).max(1_000).default(2),
+  /** /readyz reports the ingest as not committing when a window has waited this long for its commit. */
+  TELEMETRY_STALL_SECONDS: z.coerce.number().min(0.1).max(3_600).default(30),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 
@@ -77,6 +94,7 @@ export type RawConfig = z.infer<typeof ConfigSchema>;
 
 export interface Config extends RawConfig {
   dataDir: string;
+  signingKeysDir: string;
   publicUrl: string;
   mqttPublicUrl: string;
   /** The URL the control plane's own MQTT client connects to. */
@@ -99,6 +117,7 @@ export function deriveConfig(raw: RawConfig): Config {
   return {
     ...raw,
     dataDir: path.resolve(raw.DATA_DIR),
+    signingKeysDir: path.resolve(raw.SIGNING_KEYS_DIR ?? path.join(raw.DATA_DIR, 'keys')),
     publicUrl: (raw.PUBLIC_URL ?? `http://${raw.HOST}:${raw.PORT}`).replace(/\/$/, ''),
     mqttPublicUrl: raw.MQTT_PUBLIC_URL ?? raw.MQTT_URL ?? embeddedUrl,
     mqttUrl: raw.MQTT_URL ?? embeddedUrl,

@@ -1,3 +1,4 @@
+import { clearRetained, enrolledTestDevice } from './test-support/agent.fixture.js';
 import { TestSigner } from './test-support/test-signer.js';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
@@ -7,7 +8,6 @@ import {
   CommandAckSchema,
   type DesiredModel,
   type DesiredState,
-  hardwarePreset,
   ReportedStateSchema,
   StatusMessageSchema,
   TelemetryWindowSchema,
@@ -16,9 +16,9 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceAgent } from './agent.js';
 import { silentLogger } from './core/logger.js';
-import { saveCredentials, type StoredCredentials } from './storage/credentials.store.js';
+import type { StoredCredentials } from './storage/credentials.store.js';
 import { ArtifactServer } from './test-support/artifact.server.js';
-import { BROKER_URL, MqttProbe, type Received } from './test-support/mqtt.probe.js';
+import { MqttProbe, type Received } from './test-support/mqtt.probe.js';
 import { type ModelFile, sha256, writeModel } from './test-support/models.js';
 
 const deviceId = randomUUID();
@@ -88,34 +88,21 @@ beforeAll(async () => {
   server.add('/a/mlp.onnx', model.bytes);
   await server.start();
   dataDir = await mkdtemp(join(tmpdir(), 'agent-int-'));
-  creds = {
-    schema: 1,
-    deviceId,
-    deviceSecret: 'x'.repeat(40),
-    scenario: 'financial_trading',
-    mqtt: { url: BROKER_URL, username: deviceId, clientId: deviceId },
-    rootPublicKey: signer.rootPublicKey,
-    controlPlaneUrl: 'http://127.0.0.1:9',
-    enrolledAt: new Date().toISOString(),
-    hardwareProfile: hardwarePreset('edge-npu-trading'),
-    profileLabel: 'edge-npu-trading',
-  };
-  await saveCredentials(dataDir, creds);
+  creds = await enrolledTestDevice(dataDir, deviceId, signer.rootPublicKey, 'x');
   await probe.connect(`${topics.deviceRoot(deviceId)}#`);
 });
 
 afterAll(async () => {
   await agent?.stop();
   // Clear what this test left retained on the shared broker.
-  await probe.publish(topics.desired(deviceId), null, true);
-  await probe.publish(topics.status(deviceId), null, true);
+  await clearRetained(probe, deviceId);
   await probe.close();
   await server.stop();
 });
 
 describe('device agent against Mosquitto', () => {
   it('applies a retained desired state, runs the model and publishes valid telemetry', async () => {
-    await probe.publish(topics.desired(deviceId), desired(3), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(3)), true);
     await startAgent();
     const online = await probe.waitFor((m) => is('status', m) && StatusMessageSchema.parse(m.payload).state === 'online');
     expect(online.retain).toBe(false); // live delivery to an existing subscriber
@@ -153,7 +140,7 @@ describe('device agent against Mosquitto', () => {
 
   it('keeps the running model when a new artifact fails its hash check', async () => {
     const from = probe.messages.length;
-    await probe.publish(topics.desired(deviceId), desired(4, { sha256: 'b'.repeat(64), variantId: 'var-bad' }), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(4, { sha256: 'b'.repeat(64), variantId: 'var-bad' })), true);
     const failed = await probe.waitFor(
       reportedWhere((r) => r.lastUpdate?.assignmentVersion === 4),
       20_000,
@@ -177,7 +164,7 @@ describe('device agent against Mosquitto', () => {
       sizeBytes: garbage.length,
       variantId: 'var-garbage',
     };
-    await probe.publish(topics.desired(deviceId), desired(5, bad), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(5, bad)), true);
     const loadFailed = await probe.waitFor(
       reportedWhere((r) => r.lastUpdate?.assignmentVersion === 5),
       20_000,
@@ -200,7 +187,7 @@ describe('device agent against Mosquitto', () => {
       variantId: 'var-nan',
       inputs: conv.inputs.map((i) => ({ ...i, min: 3e38, max: 3.4e38 })),
     };
-    await probe.publish(topics.desired(deviceId), desired(6, nan), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(6, nan)), true);
     const smokeFailed = await probe.waitFor(
       reportedWhere((r) => r.lastUpdate?.assignmentVersion === 6),
       20_000,
@@ -212,7 +199,7 @@ describe('device agent against Mosquitto', () => {
     });
 
     // a healthy model that is too slow for the tier target the control plane sent never serves either
-    // (version 12: the next test uses 7 to 11, which stay above the watermark because failures do not raise it)
+    // (the next test uses 8 to 12, which stay above the watermark because failures do not raise it)
     from = probe.messages.length;
     const slow = {
       artifactUrl: server.url('/a/conv.onnx'),
@@ -223,13 +210,13 @@ describe('device agent against Mosquitto', () => {
     };
     await probe.publish(
       topics.desired(deviceId),
-      desired(12, slow, { health: { latencyTargetMs: 0.000_001, latencyPercentile: 'p99', errorRateMax: 0.01 } }),
+      signer.desired(desired(7, slow, { health: { latencyTargetMs: 0.000_001, latencyPercentile: 'p99', errorRateMax: 0.01 } })),
       true,
     );
     const tooSlow = ReportedStateSchema.parse(
       (
         await probe.waitFor(
-          reportedWhere((r) => r.lastUpdate?.assignmentVersion === 12),
+          reportedWhere((r) => r.lastUpdate?.assignmentVersion === 7),
           20_000,
           from,
         )
@@ -247,25 +234,25 @@ describe('device agent against Mosquitto', () => {
     const forger = new TestSigner();
     const past = new Date(Date.now() - 60_000).toISOString();
     const cases: [string, (d: DesiredState) => DesiredModel, RegExp][] = [
-      ['a signing key the root never certified', (d) => forger.signed(unsigned(d), deviceId, 7), /root signature/],
+      ['a signing key the root never certified', (d) => forger.signed(unsigned(d), deviceId, 8), /root signature/],
       [
         'a manifest naming other bytes',
-        (d) => ({ ...unsigned(d), manifest: signer.signed({ ...unsigned(d), sha256: 'c'.repeat(64) }, deviceId, 8).manifest }),
+        (d) => ({ ...unsigned(d), manifest: signer.signed({ ...unsigned(d), sha256: 'c'.repeat(64) }, deviceId, 9).manifest }),
         /does not match its signed manifest \(sha256\)/,
       ],
-      ['a manifest issued for another device', (d) => signer.signed(unsigned(d), randomUUID(), 9), /another device/],
-      ['an expired manifest', (d) => signer.signed(unsigned(d), deviceId, 10, { expiresAt: past }), /expired/],
+      ['a manifest issued for another device', (d) => signer.signed(unsigned(d), randomUUID(), 10), /another device/],
+      ['an expired manifest', (d) => signer.signed(unsigned(d), deviceId, 11, { expiresAt: past }), /expired/],
       [
         'a genuine manifest signed for an older assignment',
         (d) => signer.signed(unsigned(d), deviceId, 3),
-        /signed for assignment 3, not for assignment 11/,
+        /signed for assignment 3, not for assignment 12/,
       ],
     ];
-    let version = 7;
+    let version = 8;
     for (const [, forge, message] of cases) {
       const from = probe.messages.length;
       const base = desired(version, { variantId: `var-forged-${version}`, sha256: 'd'.repeat(64) });
-      await probe.publish(topics.desired(deviceId), { ...base, model: forge(base) }, true);
+      await probe.publish(topics.desired(deviceId), signer.desired({ ...base, model: forge(base) }), true);
       const failed = await probe.waitFor(
         reportedWhere((r) => r.lastUpdate?.assignmentVersion === version),
         20_000,
@@ -281,14 +268,14 @@ describe('device agent against Mosquitto', () => {
   });
 
   it('refuses a desired state below the watermark', async () => {
-    await probe.publish(topics.desired(deviceId), desired(2, { variantId: 'var-old' }), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(2, { variantId: 'var-old' })), true);
     await new Promise((r) => setTimeout(r, 500));
     expect(agent?.reportedState().appliedAssignmentVersion).toBe(3);
     expect(agent?.reportedState().active?.variantId).toBe('var-fp32');
   });
 
   it('goes offline on stop and restarts from disk without downloading again', async () => {
-    await probe.publish(topics.desired(deviceId), desired(3), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(3)), true);
     const from = probe.messages.length;
     await agent?.stop();
     agent = null;

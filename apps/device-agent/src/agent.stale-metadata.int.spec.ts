@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import {
   type DesiredModel,
   type DesiredState,
-  hardwarePreset,
   type ReportedState,
   ReportedStateSchema,
   TelemetryWindowSchema,
@@ -14,10 +13,11 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceAgent } from './agent.js';
 import { createLogger } from './core/logger.js';
-import { saveCredentials, type StoredCredentials } from './storage/credentials.store.js';
+import type { StoredCredentials } from './storage/credentials.store.js';
 import { ArtifactServer } from './test-support/artifact.server.js';
 import { type ModelFile, writeModel } from './test-support/models.js';
-import { BROKER_URL, MqttProbe, type Received } from './test-support/mqtt.probe.js';
+import { MqttProbe, type Received } from './test-support/mqtt.probe.js';
+import { clearRetained, enrolledTestDevice } from './test-support/agent.fixture.js';
 import { TestSigner } from './test-support/test-signer.js';
 
 // Reliability row 8: expired desired-state metadata served forever (TUF's freeze attack).
@@ -89,26 +89,13 @@ beforeAll(async () => {
   server.add('/a/mlp.onnx', model.bytes);
   await server.start();
   dataDir = await mkdtemp(join(tmpdir(), 'agent-stale-'));
-  creds = {
-    schema: 1,
-    deviceId,
-    deviceSecret: 'z'.repeat(40),
-    scenario: 'financial_trading',
-    mqtt: { url: BROKER_URL, username: deviceId, clientId: deviceId },
-    rootPublicKey: signer.rootPublicKey,
-    controlPlaneUrl: 'http://127.0.0.1:9',
-    enrolledAt: new Date().toISOString(),
-    hardwareProfile: hardwarePreset('edge-npu-trading'),
-    profileLabel: 'edge-npu-trading',
-  };
-  await saveCredentials(dataDir, creds);
+  creds = await enrolledTestDevice(dataDir, deviceId, signer.rootPublicKey, 'z');
   await probe.connect(`${topics.deviceRoot(deviceId)}#`);
 });
 
 afterAll(async () => {
   await agent?.stop();
-  await probe.publish(topics.desired(deviceId), null, true);
-  await probe.publish(topics.status(deviceId), null, true);
+  await clearRetained(probe, deviceId);
   await probe.close();
   await server.stop();
 });
@@ -118,7 +105,7 @@ describe('stale desired-state metadata on Mosquitto', () => {
 
   it('raises the alarm at the expiry instant, keeps serving its model and withdraws no other fact', async () => {
     firstExpiry.at = inFuture(3_000);
-    await probe.publish(topics.desired(deviceId), desired(1, firstExpiry.at), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(1, firstExpiry.at)), true);
     await startAgent();
     const applied = ReportedStateSchema.parse(
       (await probe.waitFor(reported((r) => r.appliedAssignmentVersion === 1 && r.phase === 'running'))).payload,
@@ -189,7 +176,7 @@ describe('stale desired-state metadata on Mosquitto', () => {
     const requests = server.requests;
     const past = inFuture(-60_000);
     const from = probe.messages.length;
-    await probe.publish(topics.desired(deviceId), desired(2, past, { variantId: 'var-new', sha256: 'e'.repeat(64) }), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(2, past, { variantId: 'var-new', sha256: 'e'.repeat(64) })), true);
     const failed = ReportedStateSchema.parse(
       (
         await probe.waitFor(
@@ -210,14 +197,14 @@ describe('stale desired-state metadata on Mosquitto', () => {
 
   it('is not cleared by fresh metadata that is not genuine, and is cleared by a genuine fresh desired state', async () => {
     const warnings = logs.length;
-    await probe.publish(topics.desired(deviceId), desired(3, inFuture(86_400_000), {}, new TestSigner()), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(3, inFuture(86_400_000), {}, new TestSigner())), true);
     await until('the forged desired state to be seen', () => logs.slice(warnings).some((l) => l.msg.includes('not genuine')));
     expect(agent?.reportedState().staleMetadata).toMatchObject({ assignmentVersion: 2 });
 
     const requests = server.requests;
     const fresh = inFuture(86_400_000);
     const from = probe.messages.length;
-    await probe.publish(topics.desired(deviceId), desired(4, fresh), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(4, fresh)), true);
     console.log(
       JSON.stringify(
         probe.messages
@@ -275,7 +262,7 @@ describe('stale desired-state metadata on Mosquitto', () => {
 
   it('is not raised again by a replay of the expired state below the watermark', async () => {
     const seen = logs.length;
-    await probe.publish(topics.desired(deviceId), desired(1, firstExpiry.at), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(1, firstExpiry.at)), true);
     await until('the replay to be refused', () => logs.slice(seen).some((l) => l.msg === 'desired state refused'));
     expect(agent?.reportedState()).not.toHaveProperty('staleMetadata');
     expect(staleLogs()).toBe(3);

@@ -5,7 +5,7 @@ import {
   CommandAckSchema,
   CommandSchema,
   type DesiredModel,
-  DesiredStateSchema,
+  type DesiredStatePayload,
   defaultPolicy,
   type ReportedState,
   ReportedStateSchema,
@@ -16,6 +16,7 @@ import {
   topics,
 } from '@edge-fleet/shared';
 import { ArtifactDownloader, ArtifactError } from './artifact/artifact.downloader.js';
+import { verifyDesiredState } from './artifact/desired-state.verifier.js';
 import { authenticateManifest, verifyManifest } from './artifact/manifest.verifier.js';
 import { MetadataFreshness } from './artifact/metadata.freshness.js';
 import { withTimeout } from './core/async.js';
@@ -29,6 +30,8 @@ import { createWorkerEngine } from './engine/worker-inference.engine.js';
 import { DeviceMqttSession, type InboundKind } from './mqtt/device.mqtt-session.js';
 import { DEFAULT_WATCHDOG, ModelWatchdog, type WatchdogConfig, type WatchdogPolicy } from './reconcile/model.watchdog.js';
 import { Reconciler } from './reconcile/reconciler.js';
+import { LocalInferenceService } from './serve/local-inference.service.js';
+import type { ServeConfig } from './serve/serve.settings.js';
 import { StepExecutor } from './reconcile/step.executor.js';
 import { AgentStateStore } from './storage/agent-state.store.js';
 import type { StoredCredentials } from './storage/credentials.store.js';
@@ -60,6 +63,8 @@ export interface AgentOptions {
   watchdogPolicy?: (scenario: Scenario) => WatchdogPolicy;
   /** Crash-safety tests: exit with 137 at this point (FLEET_AGENT_CRASH_AT). */
   crashAt?: CrashPoint;
+  /** The local inference API (Open Inference Protocol); absent = not served. */
+  serve?: ServeConfig;
 }
 
 /** One device: MQTT presence, desired-state reconcile loop, workload and telemetry. */
@@ -77,6 +82,8 @@ export class DeviceAgent {
   private executor: StepExecutor | null = null;
   private reconciler: Reconciler | null = null;
   private activeModel: DesiredModel | null = null;
+  /** Applications' inference requests; null when the agent serves none. */
+  readonly inference: LocalInferenceService | null;
 
   constructor(private readonly options: AgentOptions) {
     const creds = options.credentials;
@@ -85,6 +92,7 @@ export class DeviceAgent {
     this.deviceId = creds.deviceId;
     this.logger = options.logger.child({ deviceId: creds.deviceId, bootId: this.bootId });
     this.watchdog = new ModelWatchdog(options.watchdog ?? DEFAULT_WATCHDOG);
+    this.inference = options.serve === undefined ? null : new LocalInferenceService(options.serve, this.logger);
     this.generator = new WorkloadGenerator(this.clock, this.latency, this.logger, DEFAULT_RUNTIME.targetRateHz);
     this.telemetry = new TelemetryPublisher({
       clock: this.clock,
@@ -153,6 +161,7 @@ export class DeviceAgent {
         onEngine: (engine, model) => {
           this.activeModel = model;
           this.generator.setEngine(engine);
+          this.inference?.setActive(engine, model, creds.scenario);
         },
         onRuntime: (runtime) => {
           this.generator.setRate(runtime.targetRateHz);
@@ -185,6 +194,7 @@ export class DeviceAgent {
       },
     });
     this.generator.start();
+    await this.inference?.start();
     this.telemetry.start();
     this.session.start();
   }
@@ -194,6 +204,7 @@ export class DeviceAgent {
     this.logger.info('agent stopping');
     this.freshness.stop();
     await this.reconciler?.stop();
+    await this.inference?.stop();
     await this.generator.stop();
     await withTimeout(this.telemetry.stop(this.session.connected), 2_000, 'final telemetry flush').catch((err: unknown) =>
       this.logger.warn('final telemetry window not sent', { error: errorMessage(err) }),
@@ -294,22 +305,20 @@ export class DeviceAgent {
     else void this.onCommand(raw);
   }
 
+  /** Only a verified desired state reaches the reconciler; a refused one changes nothing (model, watermark, target). */
   private onDesired(raw: unknown): void {
-    const parsed = DesiredStateSchema.safeParse(raw);
-    if (!parsed.success) {
-      this.logger.warn('ignored invalid desired state', { issues: parsed.error.issues.slice(0, 5) });
+    const { rootPublicKey } = this.options.credentials;
+    let desired: DesiredStatePayload;
+    try {
+      desired = verifyDesiredState(raw, { rootPublicKey, deviceId: this.deviceId, now: new Date(this.clock.now()) });
+    } catch (err) {
+      // anything the verifier could not vouch for is refused: an MQTT handler must not throw
+      this.logger.warn('desired state refused', { reason: errorMessage(err) });
       return;
     }
-    if (parsed.data.deviceId !== this.deviceId) {
-      this.logger.warn('ignored desired state for another device', { for: parsed.data.deviceId });
-      return;
-    }
-    this.logger.info('desired state received', {
-      assignmentVersion: parsed.data.assignmentVersion,
-      sha256: parsed.data.model?.sha256 ?? null,
-    });
+    this.logger.info('desired state received', { assignmentVersion: desired.assignmentVersion, sha256: desired.model?.sha256 ?? null });
     // a state refused as older than the watermark (a replay) is not held, so it has no say in freshness
-    if (this.reconciler?.setTarget(parsed.data) === true) this.freshness.hold(parsed.data.model, parsed.data.assignmentVersion);
+    if (this.reconciler?.setTarget(desired) === true) this.freshness.hold(desired.model, desired.assignmentVersion);
   }
 
   private async onCommand(raw: unknown): Promise<void> {

@@ -2,22 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  type DesiredState,
-  hardwarePreset,
-  type ReportedState,
-  ReportedStateSchema,
-  TelemetryWindowSchema,
-  topics,
-} from '@edge-fleet/shared';
+import { type DesiredState, type ReportedState, ReportedStateSchema, TelemetryWindowSchema, topics } from '@edge-fleet/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceAgent } from './agent.js';
 import { createLogger } from './core/logger.js';
 import { vetModelInChild } from './engine/model-vetting.js';
-import { saveCredentials, type StoredCredentials } from './storage/credentials.store.js';
+import type { StoredCredentials } from './storage/credentials.store.js';
 import { ArtifactServer } from './test-support/artifact.server.js';
 import { type ModelFile, writeModel } from './test-support/models.js';
-import { BROKER_URL, MqttProbe, type Received } from './test-support/mqtt.probe.js';
+import { MqttProbe, type Received } from './test-support/mqtt.probe.js';
+import { clearRetained, enrolledTestDevice, testDesired } from './test-support/agent.fixture.js';
 import { TestSigner } from './test-support/test-signer.js';
 
 // Reliability rows 4 and 10: a model that crashes onnxruntime natively takes down only the vetting child.
@@ -33,32 +27,13 @@ let creds: StoredCredentials;
 let agent: DeviceAgent | null = null;
 
 function desired(version: number, which: keyof typeof models): DesiredState {
-  const m = models[which];
-  return {
-    schema: 1,
+  return testDesired(
+    signer,
     deviceId,
-    assignmentVersion: version,
-    issuedAt: new Date().toISOString(),
-    scenario: 'financial_trading',
-    reason: 'vetting test',
-    model: signer.signed(
-      {
-        modelId: 'm',
-        modelVersionId: `mv-${which}`,
-        variantId: `var-${which}`,
-        name: m.name,
-        version: '1',
-        precision: 'fp32',
-        artifactUrl: server.url(`/a/${which}.onnx`),
-        sha256: m.sha256,
-        sizeBytes: m.bytes.length,
-        inputs: m.inputs,
-      },
-      deviceId,
-      version,
-    ),
-    runtime: { targetRateHz: 50, windowSeconds: 1, intraOpThreads: 1 },
-  };
+    version,
+    { key: which, file: models[which], url: server.url(`/a/${which}.onnx`) },
+    { reason: 'vetting test' },
+  );
 }
 
 const reported =
@@ -80,26 +55,13 @@ beforeAll(async () => {
   for (const [which, m] of Object.entries(models)) server.add(`/a/${which}.onnx`, m.bytes);
   await server.start();
   dataDir = await mkdtemp(join(tmpdir(), 'agent-vetting-'));
-  creds = {
-    schema: 1,
-    deviceId,
-    deviceSecret: 'v'.repeat(40),
-    scenario: 'financial_trading',
-    mqtt: { url: BROKER_URL, username: deviceId, clientId: deviceId },
-    rootPublicKey: signer.rootPublicKey,
-    controlPlaneUrl: 'http://127.0.0.1:9',
-    enrolledAt: new Date().toISOString(),
-    hardwareProfile: hardwarePreset('edge-npu-trading'),
-    profileLabel: 'edge-npu-trading',
-  };
-  await saveCredentials(dataDir, creds);
+  creds = await enrolledTestDevice(dataDir, deviceId, signer.rootPublicKey, 'v');
   await probe.connect(`${topics.deviceRoot(deviceId)}#`);
 });
 
 afterAll(async () => {
   await agent?.stop();
-  await probe.publish(topics.desired(deviceId), null, true);
-  await probe.publish(topics.status(deviceId), null, true);
+  await clearRetained(probe, deviceId);
   await probe.close();
   await server.stop();
 });
@@ -116,7 +78,7 @@ describe('device agent vets each candidate in a child process', () => {
       vetModel: (request, hooks) =>
         vetModelInChild(request, request.path.includes(models.hostile.sha256) ? { simulate: 'segv' } : {}, hooks),
     });
-    await probe.publish(topics.desired(deviceId), desired(1, 'good'), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(1, 'good')), true);
     await agent.start();
     await probe.waitFor(
       reported((r) => r.appliedAssignmentVersion === 1 && r.phase === 'running'),
@@ -124,7 +86,7 @@ describe('device agent vets each candidate in a child process', () => {
     );
 
     let from = probe.messages.length;
-    await probe.publish(topics.desired(deviceId), desired(2, 'hostile'), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(2, 'hostile')), true);
     const failed = ReportedStateSchema.parse(
       (
         await probe.waitFor(
@@ -149,7 +111,7 @@ describe('device agent vets each candidate in a child process', () => {
     expect(agent.reportedState().active?.variantId).toBe('var-good');
 
     from = probe.messages.length;
-    await probe.publish(topics.desired(deviceId), desired(3, 'next'), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(3, 'next')), true);
     const done = ReportedStateSchema.parse(
       (
         await probe.waitFor(

@@ -123,11 +123,11 @@ afterAll(async () => {
 
 describe('local watchdog on Mosquitto', () => {
   it('rolls a slow model back by itself while the control plane is unreachable, reports why on reconnect, and takes the next update', async () => {
-    await probe.publish(topics.desired(deviceId), desired(1, 'good'), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(1, 'good')), true);
     await probe.waitFor(reported((r) => r.appliedAssignmentVersion === 1 && r.phase === 'running'));
 
     let from = probe.messages.length;
-    await probe.publish(topics.desired(deviceId), desired(2, 'slow'), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(2, 'slow')), true);
     await probe.waitFor(
       reported((r) => r.appliedAssignmentVersion === 2 && r.active?.sha256 === model('slow').sha256 && r.lastUpdate?.outcome === 'ok'),
       20_000,
@@ -171,7 +171,7 @@ describe('local watchdog on Mosquitto', () => {
     expect(ReportedStateSchema.parse(report.payload).lastUpdate?.message).toMatch(/^watchdog:/);
 
     from = probe.messages.length;
-    await probe.publish(topics.desired(deviceId), desired(3, 'next'), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(3, 'next')), true);
     const next = await probe.waitFor(
       reported((r) => r.appliedAssignmentVersion === 3 && r.phase === 'running'),
       20_000,

@@ -150,13 +150,13 @@ describe('fleet-agent killed at each update step (FLEET_AGENT_CRASH_AT)', () => 
     '%s: restarts with one complete, verified active model, reports it, and finishes the update',
     async (point) => {
       const { deviceId, dataDir, store } = await newDevice();
-      await probe.publish(topics.desired(deviceId), desired(deviceId, 1, oldModel), true);
+      await probe.publish(topics.desired(deviceId), signer.desired(desired(deviceId, 1, oldModel)), true);
       const first = runCli(dataDir);
       await probe.waitFor(reportedBy(deviceId, (r) => r.appliedAssignmentVersion === 1 && r.phase === 'running'));
       first.child.kill('SIGTERM');
       expect(await withDeadline(first, 10_000)).toBe(0);
 
-      await probe.publish(topics.desired(deviceId), desired(deviceId, 2, newModel), true);
+      await probe.publish(topics.desired(deviceId), signer.desired(desired(deviceId, 2, newModel)), true);
       const crashing = runCli(dataDir, point);
       const ended = await withDeadline(crashing, 20_000);
       expect(ended, crashing.stdout.join('').slice(-500)).toBe('SIGKILL');

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { randomInt } from 'node:crypto';
 import { DeviceAgent } from './agent.js';
-import { parseCliArgs } from './cli/cli-args.parser.js';
+import { parseCliArgs, serveConfigFrom } from './cli/cli-args.parser.js';
 import { ensureEnrolled } from './cli/enrollment.bootstrap.js';
 import { createLogger, errorMessage } from './core/logger.js';
 import { EnrollmentError } from './enrollment/enrollment.client.js';
@@ -10,6 +10,11 @@ async function main(argv: readonly string[]): Promise<number> {
   const args = parseCliArgs(argv, process.env);
   if (!args.ok) {
     process.stderr.write(`fleet-agent: ${args.message}\n`);
+    return 2;
+  }
+  const serve = serveConfigFrom(args.value);
+  if (!serve.ok) {
+    process.stderr.write(`fleet-agent: ${serve.message}\n`);
     return 2;
   }
   const logger = createLogger(args.value.logLevel);
@@ -37,6 +42,7 @@ async function main(argv: readonly string[]): Promise<number> {
     ...(args.value.crashAt !== undefined ? { crashAt: args.value.crashAt } : {}),
     download: { stallTimeoutMs: args.value.downloadStallTimeoutS * 1000, deadlineMs: args.value.downloadDeadlineS * 1000 },
     watchdog: { windows: args.value.watchdogWindows, breachesToRollback: args.value.watchdogBreaches },
+    serve: serve.value,
   });
   await agent.start();
   await waitForSignal();

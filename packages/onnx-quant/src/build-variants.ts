@@ -8,6 +8,7 @@ import { CALIBRATION_SEED, EVALUATION_SEED, generateInputs, parseSuppliedInputs,
 import { OnnxQuantError } from './errors.js';
 import { checkInputSpecs } from './model/input-spec-check.js';
 import { checkModel, SUPPORTED_OPSETS } from './model/model-checks.js';
+import { transformableModel, type UpgradeReport } from './upgrade/transformable-model.js';
 import { decodeModel } from './model/model-decoder.js';
 import type { OnnxModel } from './model/onnx-model.js';
 import type { RunOutputs } from './measure/agreement.js';
@@ -45,6 +46,7 @@ export interface BuildVariantsOptions {
   evaluationSamples?: number;
   accuracyFloor?: Partial<AccuracyFloor>;
   measure?: Partial<MeasureOptions>;
+  /** Default-domain opsets the transforms accept (older models are upgraded to `min`). */
   opsets?: { min: number; max: number };
   fp16?: Fp16Options;
   int8Static?: Int8StaticOptions;
@@ -86,6 +88,8 @@ export interface VariantBuild {
   machine: MachineInfo;
   calibration: InputSetInfo;
   evaluation: InputSetInfo;
+  /** Present when the model's opset was upgraded for the transforms (the FP32 variant stays the uploaded file). */
+  upgrade?: UpgradeReport;
 }
 
 /** All methods, in report order. */
@@ -105,13 +109,9 @@ function info(set: InputSet): InputSetInfo {
 }
 
 /** Parses and validates the model and specs; throws `OnnxQuantError` on bad input. */
-export function prepareModel(
-  fp32Bytes: Uint8Array,
-  inputs: unknown,
-  opts: BuildVariantsOptions = {},
-): { model: OnnxModel; specs: InputSpec[] } {
+export function prepareModel(fp32Bytes: Uint8Array, inputs: unknown): { model: OnnxModel; specs: InputSpec[] } {
   const model = decodeModel(fp32Bytes);
-  checkModel(model, opts.opsets ?? SUPPORTED_OPSETS);
+  checkModel(model);
   return { model, specs: checkInputSpecs(model, inputs) };
 }
 
@@ -131,26 +131,45 @@ async function measureBaseline(
 
 /**
  * Builds and measures every requested variant of an FP32 model. Bad input (unparseable bytes,
- * external data, unsupported opset, specs or calibration data that contradict the model) rejects
- * with `OnnxQuantError`; a variant that cannot be built or loaded is reported, never skipped.
+ * external data, specs or calibration data that contradict the model) rejects with
+ * `OnnxQuantError`; a variant that cannot be built or loaded is reported, never skipped. A model
+ * of opset 7–12 is upgraded to 13 for the transforms once its outputs are shown to match; an
+ * opset or op the upgrader cannot handle makes every variant `not_applicable` with the reason.
  */
 export async function buildVariants(
   fp32Bytes: Uint8Array,
   inputs: readonly InputSpec[],
   opts: BuildVariantsOptions = {},
 ): Promise<VariantBuild> {
-  const { model, specs } = prepareModel(fp32Bytes, inputs, opts);
+  const { model, specs } = prepareModel(fp32Bytes, inputs);
   const calibration = inputSet(opts.calibrationData, specs, opts.calibrationSamples ?? 128, CALIBRATION_SEED);
   const evaluation = inputSet(opts.evaluationData, specs, opts.evaluationSamples ?? 100, EVALUATION_SEED);
   const measure = { ...DEFAULT_MEASURE_OPTIONS, ...opts.measure };
   const baseline = await measureBaseline(fp32Bytes, specs, evaluation, measure);
   const floor: AccuracyFloor = { minCosine: 0.99, minTop1: 0.95, ...opts.accuracyFloor };
-  const context = { model, specs, calibration, evaluation, measure, reference: baseline.outputs, opts };
+  const usable = await transformableModel({
+    model,
+    opsets: opts.opsets ?? SUPPORTED_OPSETS,
+    specs,
+    evaluation: evaluation.samples,
+    reference: baseline.outputs,
+    intraOpThreads: measure.intraOpThreads,
+  });
+  const methods = opts.methods ?? ALL_METHODS;
   const variants: VariantReport[] = [];
-  for (const method of opts.methods ?? ALL_METHODS) {
-    variants.push(await buildOne(method, context, baseline.measurement, floor));
+  if ('notApplicable' in usable) {
+    for (const method of methods) {
+      variants.push({ precision: METHOD_PRECISION[method], method, status: 'not_applicable', reason: usable.notApplicable, notes: [] });
+    }
+  } else {
+    const context = { model: usable.model, specs, calibration, evaluation, measure, reference: baseline.outputs, opts };
+    for (const method of methods) {
+      const report = await buildOne(method, context, baseline.measurement, floor);
+      variants.push({ ...report, notes: [...usable.notes, ...report.notes] });
+    }
   }
   return {
+    ...('upgrade' in usable && usable.upgrade ? { upgrade: usable.upgrade } : {}),
     fp32: { sizeBytes: fp32Bytes.length, sha256: sha256(fp32Bytes), measured: baseline.measurement },
     variants,
     machine: machineInfo(measure.intraOpThreads),

@@ -1,6 +1,7 @@
 /** Builds one variant's bytes with its transform and measures it in onnxruntime. */
 import type { VariantContext } from './build-variants.js';
 import { calibrateRanges } from './calibration/calibrate.js';
+import { noTargetsReason } from './model/graph-tools.js';
 import { encodeOnnxModel } from './model/model-encoder.js';
 import { measureVariant, type Measurement } from './measure/measure-variant.js';
 import { toFp16 } from './transforms/fp16.transform.js';
@@ -39,7 +40,7 @@ async function transform(method: VariantMethod, ctx: VariantContext, keepFloat32
       return toInt4(model, opts.int4);
     case 'int8-static-qdq': {
       const { targets, skipped } = planQdq(model.graph);
-      if (targets.length === 0) return { notApplicable: skipped.join('; ') || 'the model has no Conv, MatMul or Gemm' };
+      if (targets.length === 0) return { notApplicable: skipped.join('; ') || noTargetsReason(model.graph, ['Conv', 'MatMul', 'Gemm']) };
       const names = calibrationTensors(model.graph, targets);
       const ranges = await calibrateRanges(model, names, ctx.specs, ctx.calibration.samples, ctx.measure.intraOpThreads);
       return toInt8Static(model, ranges, opts.int8Static);

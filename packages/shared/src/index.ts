@@ -5,3 +5,6 @@ export * from './hardware.js';
 export * from './assignment.js';
 export * from './random.js';
 export * from './rollout.js';
+export * from './text.js';
+export * from './inference-protocol.js';
+export * from './float16.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { INT4_MAX, repairedText, storableText } from './text.js';
 
 /** Numeric precisions a model variant can be stored and run in. */
 export const PrecisionSchema = z.enum(['fp32', 'fp16', 'int8', 'int4']);
@@ -89,10 +90,12 @@ export const RuntimeSettingsSchema = z.strictObject({
 });
 export type RuntimeSettings = z.infer<typeof RuntimeSettingsSchema>;
 
-const base64 = z
-  .string()
-  .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64')
-  .max(8_192);
+const base64Of = (maxChars: number) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64')
+    .max(maxChars);
+const base64 = base64Of(8_192);
 
 /** What a signed manifest says about one artifact for one device (TUF-shaped, minimal). */
 export const ManifestPayloadSchema = z.strictObject({
@@ -112,6 +115,16 @@ export const ManifestPayloadSchema = z.strictObject({
 });
 export type ManifestPayload = z.infer<typeof ManifestPayloadSchema>;
 
+/** The control plane's online signing key, certified by the root key the device received at enrollment. */
+export const SigningKeyCertSchema = z.strictObject({
+  /** base64 of the DER (SPKI) Ed25519 public key. */
+  publicKey: base64,
+  expiresAt: isoDate,
+  /** Root signature over `${publicKey}.${expiresAt}`. */
+  rootSignature: base64,
+});
+export type SigningKeyCert = z.infer<typeof SigningKeyCertSchema>;
+
 /**
  * A manifest signed with Ed25519 by the control plane's online signing key, whose public key is
  * in turn certified by the root key the device received at enrollment.
@@ -120,13 +133,7 @@ export const SignedManifestSchema = z.strictObject({
   /** base64 of the manifest payload's JSON bytes: the exact bytes that were signed. */
   payload: base64,
   signature: base64,
-  signingKey: z.strictObject({
-    /** base64 of the DER (SPKI) Ed25519 public key. */
-    publicKey: base64,
-    expiresAt: isoDate,
-    /** Root signature over `${publicKey}.${expiresAt}`. */
-    rootSignature: base64,
-  }),
+  signingKey: SigningKeyCertSchema,
 });
 export type SignedManifest = z.infer<typeof SignedManifestSchema>;
 
@@ -159,20 +166,47 @@ export const DesiredStateSchema = z.strictObject({
 });
 export type DesiredState = z.infer<typeof DesiredStateSchema>;
 
+/**
+ * What the control plane signs when it publishes a desired state: the whole state (model or none,
+ * runtime settings, assignment number, device), when it was signed and until when it may be
+ * acted on, and the device's assignment high-water mark at signing time. An agent takes no number
+ * above that mark, so no message can raise its watermark beyond what the control plane issued.
+ */
+export const DesiredStatePayloadSchema = DesiredStateSchema.extend({
+  /** The highest assignment number the control plane had issued to this device when it signed. */
+  highWaterMark: z.int().min(0),
+  signedAt: isoDate,
+  expiresAt: isoDate,
+});
+export type DesiredStatePayload = z.infer<typeof DesiredStatePayloadSchema>;
+
+/**
+ * The message on `fleet/v1/devices/{id}/desired`: a desired state signed as a whole with Ed25519.
+ * The signed JSON travels as base64 of its exact bytes, so there is nothing to canonicalise; the
+ * device reads the state only from those bytes, after the signature checks out.
+ */
+export const SignedDesiredStateSchema = z.strictObject({
+  /** base64 of a DesiredStatePayload's JSON bytes. */
+  payload: base64Of(262_144),
+  signature: base64,
+  signingKey: SigningKeyCertSchema,
+});
+export type SignedDesiredState = z.infer<typeof SignedDesiredStateSchema>;
+
 export const UpdateOutcomeSchema = z.strictObject({
-  assignmentVersion: z.int().min(0),
+  assignmentVersion: z.int().min(0).max(INT4_MAX),
   outcome: z.enum(['ok', 'failed']),
   reasonCode: z
     .enum(['download_failed', 'size_mismatch', 'hash_mismatch', 'signature_invalid', 'load_failed', 'smoke_failed', 'watchdog_failed'])
     .optional(),
-  message: z.string().max(2_000).optional(),
+  message: repairedText(2_000).optional(),
   at: isoDate,
 });
 export type UpdateOutcome = z.infer<typeof UpdateOutcomeSchema>;
 
 export const ActiveModelSchema = z.strictObject({
-  modelVersionId: z.string().min(1),
-  variantId: z.string().min(1),
+  modelVersionId: storableText(64).min(1),
+  variantId: storableText(64).min(1),
   precision: PrecisionSchema,
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
@@ -187,10 +221,10 @@ export const ReportedStateSchema = z.strictObject({
   deviceId: DeviceIdSchema,
   bootId: z.uuid(),
   phase: AgentPhaseSchema,
-  appliedAssignmentVersion: z.int().min(0).nullable(),
+  appliedAssignmentVersion: z.int().min(0).max(INT4_MAX).nullable(),
   active: ActiveModelSchema.nullable(),
   lastUpdate: UpdateOutcomeSchema.nullable(),
-  agentVersion: z.string().max(64),
+  agentVersion: storableText(64),
   reportedAt: isoDate,
   /**
    * Stale-metadata alarm: the newest desired state the agent holds is past its metadata expiry (a
@@ -200,7 +234,7 @@ export const ReportedStateSchema = z.strictObject({
   staleMetadata: z
     .strictObject({
       /** The assignment whose metadata expired. */
-      assignmentVersion: z.int().min(0),
+      assignmentVersion: z.int().min(0).max(INT4_MAX),
       /** When it expired: the earlier of the manifest's and its signing key's expiry. */
       expiresAt: isoDate,
       /** When the agent noticed. */
@@ -210,6 +244,16 @@ export const ReportedStateSchema = z.strictObject({
     .optional(),
 });
 export type ReportedState = z.infer<typeof ReportedStateSchema>;
+
+/**
+ * A reported state as the control plane stores and shows it: the active model's ids are UUIDs,
+ * because the control plane issued them (whether the rows exist is checked at ingest). The agent
+ * builds its report with ReportedStateSchema, whose ids are any bounded text, so agents driven by
+ * test fixtures with readable ids keep working.
+ */
+export const StoredReportedStateSchema = ReportedStateSchema.extend({
+  active: ActiveModelSchema.extend({ modelVersionId: z.uuid(), variantId: z.uuid() }).nullable(),
+});
 
 export const PowerSourceSchema = z.enum(['sensor', 'estimate', 'simulated']);
 export type PowerSource = z.infer<typeof PowerSourceSchema>;
@@ -225,8 +269,8 @@ export const TelemetryWindowSchema = z
     seq: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
     windowStart: isoDate,
     windowEnd: isoDate,
-    modelVersionId: z.string().min(1).max(64).nullable(),
-    variantId: z.string().min(1).max(64).nullable(),
+    modelVersionId: storableText(64).min(1).nullable(),
+    variantId: storableText(64).min(1).nullable(),
     precision: PrecisionSchema.nullable(),
     inferences: z.int().min(0).max(1e9),
     errors: z.int().min(0).max(1e9),
@@ -235,7 +279,7 @@ export const TelemetryWindowSchema = z
       watts: nonNeg.max(10_000),
       source: PowerSourceSchema,
       /** Where the figure came from: the sensor path or the estimate's basis. */
-      detail: z.string().max(256),
+      detail: repairedText(256),
     }),
     memory: z.strictObject({ rssMb: nonNeg.max(1e7), heapUsedMb: nonNeg.max(1e7) }),
     cacheHits: z.int().min(0).max(1e9).default(0),

@@ -55,6 +55,12 @@ export interface AssignableDevice {
   hardwareProfile: HardwareProfile;
 }
 
+/** A stored desired state and its device's assignment high-water mark, ready to be signed and published. */
+export interface PublishableDesired {
+  desired: DesiredState;
+  highWaterMark: number;
+}
+
 /** Builds a device's full desired state for a given assignment version. */
 export interface AssignmentItem {
   device: Pick<AssignableDevice, 'id' | 'scenario'>;
@@ -342,14 +348,19 @@ export class AssignmentRepository {
   // The reads and writes below run per device message (a device coming online, its reports) or per
   // batch of the fan-out, so they use the pg pool: through Prisma each cost ~1 ms of CPU.
 
-  /** The latest desired state of each of these devices that has one, in one query. */
-  async latestDesiredMany(deviceIds: string[]): Promise<DesiredState[]> {
+  /**
+   * The latest desired state of each of these devices that has one, in one query, with the device's
+   * assignment counter now: the high-water mark the published copy is signed with.
+   */
+  async latestDesiredMany(deviceIds: string[]): Promise<PublishableDesired[]> {
     if (deviceIds.length === 0) return [];
-    const res = await this.pool.query<{ desired: DesiredState }>(
-      `SELECT DISTINCT ON ("deviceId") desired FROM "Assignment" WHERE "deviceId" = ANY($1::uuid[]) ORDER BY "deviceId", version DESC`,
+    const res = await this.pool.query<PublishableDesired>(
+      `SELECT DISTINCT ON (a."deviceId") a.desired, d."assignmentVersion" AS "highWaterMark"
+         FROM "Assignment" a JOIN "Device" d ON d.id = a."deviceId"
+        WHERE a."deviceId" = ANY($1::uuid[]) ORDER BY a."deviceId", a.version DESC`,
       [deviceIds],
     );
-    return res.rows.map((r) => r.desired);
+    return res.rows;
   }
 
   async latestDesired(deviceId: string): Promise<DesiredState | null> {
@@ -388,6 +399,23 @@ export class AssignmentRepository {
    * Stores a device's reported state unless a newer report is already stored: MQTT handlers run
    * concurrently, so two reports a few milliseconds apart may arrive here out of order.
    */
+  /**
+   * What a report is checked against: the highest assignment number issued to the device, and
+   * whether its active variant is a variant of that model version. Null: no such device.
+   */
+  async reportRefs(
+    deviceId: string,
+    active: { variantId: string; modelVersionId: string } | null,
+  ): Promise<{ assignmentVersion: number; activeExists: boolean } | null> {
+    const r = await this.pool.query<{ assignmentVersion: number; activeExists: boolean }>(
+      `SELECT d."assignmentVersion",
+              EXISTS (SELECT 1 FROM "ModelVariant" v WHERE v.id = $2::uuid AND v."modelVersionId" = $3::uuid) AS "activeExists"
+         FROM "Device" d WHERE d.id = $1::uuid`,
+      [deviceId, active?.variantId ?? null, active?.modelVersionId ?? null],
+    );
+    return r.rows[0] ?? null;
+  }
+
   async saveReported(
     deviceId: string,
     r: {

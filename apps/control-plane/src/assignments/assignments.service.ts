@@ -8,7 +8,7 @@ import type { MessageBus } from '../mqtt/mqtt-bus.js';
 import { PolicyRepository } from '../policies/policy.repository.js';
 import type { SigningService } from '../signing/signing.service.js';
 import { planAssignments, type DeviceDecision } from './assignment-planner.js';
-import { AssignmentRepository, type AssignableDevice, type VariantChoice } from './assignment.repository.js';
+import { AssignmentRepository, type AssignableDevice, type PublishableDesired, type VariantChoice } from './assignment.repository.js';
 import type { DesiredStateQueue } from './desired-state.queue.js';
 
 export interface DecisionView {
@@ -191,9 +191,9 @@ export class AssignmentsService {
   /** republish() for many devices: their latest desired states read in one query and published together. */
   async republishMany(deviceIds: string[]): Promise<void> {
     const states = await this.repo.latestDesiredMany(deviceIds);
-    const have = new Set(states.map((d) => d.deviceId));
+    const have = new Set(states.map((s) => s.desired.deviceId));
     await Promise.all([
-      ...states.map((d) => this.bus.publish(topics.desired(d.deviceId), JSON.stringify(d), { retain: true })),
+      this.publishSigned(states),
       // a device with no assignment yet goes the single way, which may give it its scenario's model
       ...deviceIds.filter((id) => !have.has(id)).map((id) => this.republish(id)),
     ]);
@@ -201,17 +201,40 @@ export class AssignmentsService {
 
   /** Re-publishes a device's desired state from Postgres; a device with none gets its scenario's model if one fits. */
   async republish(deviceId: string): Promise<void> {
-    let desired = await this.repo.latestDesired(deviceId);
-    if (!desired) {
-      const device = await this.repo.device(deviceId);
-      const mv = device ? await this.repo.scenarioModelVersion(device.scenario) : null;
-      if (!device || !mv) return;
-      const [d] = await this.decide(device.scenario, mv, [device]);
-      if (!d) return;
-      const chosen = d.choice ? [{ device, choice: d.choice, reason: d.decision.reason }] : [];
-      const refused = d.choice ? [] : [{ device, reason: d.decision.reason }];
-      desired = (await this.repo.writeAssignments(device.scenario, null, chosen, refused, 'system', this.build))[0] ?? null;
-    }
-    if (desired) await this.bus.publish(topics.desired(desired.deviceId), JSON.stringify(desired), { retain: true });
+    const [stored] = await this.repo.latestDesiredMany([deviceId]);
+    if (stored) return this.publishSigned([stored]);
+    const device = await this.repo.device(deviceId);
+    const mv = device ? await this.repo.scenarioModelVersion(device.scenario) : null;
+    if (!device || !mv) return;
+    const [d] = await this.decide(device.scenario, mv, [device]);
+    if (!d) return;
+    const chosen = d.choice ? [{ device, choice: d.choice, reason: d.decision.reason }] : [];
+    const refused = d.choice ? [] : [{ device, reason: d.decision.reason }];
+    const written = await this.repo.writeAssignments(device.scenario, null, chosen, refused, 'system', this.build);
+    // just issued: its number is the device's high-water mark
+    await this.publishSigned(written.map((desired) => ({ desired, highWaterMark: desired.assignmentVersion })));
+  }
+
+  /**
+   * The only way a desired state reaches the broker: signed as a whole at publish time, with the
+   * device's high-water mark and an expiry, so a device can refuse anything forged, meant for another
+   * device, replayed past its expiry, or numbered beyond what this control plane ever issued. Postgres
+   * keeps the plain state; every publish (assignment, rollout wave or rollback, refresh, republish on
+   * reconnect) comes through here.
+   */
+  private async publishSigned(states: readonly PublishableDesired[]): Promise<void> {
+    const signedAt = new Date();
+    const expiresAt = new Date(signedAt.getTime() + this.config.MANIFEST_TTL_SECONDS * 1_000).toISOString();
+    await Promise.all(
+      states.map(({ desired, highWaterMark }) => {
+        const signed = this.signing.signDesired({
+          ...desired,
+          highWaterMark,
+          signedAt: signedAt.toISOString(),
+          expiresAt,
+        });
+        return this.bus.publish(topics.desired(desired.deviceId), JSON.stringify(signed), { retain: true });
+      }),
+    );
   }
 }

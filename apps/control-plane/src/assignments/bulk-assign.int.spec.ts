@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMlpClassifier } from '@edge-fleet/onnx-builder';
-import { hardwarePreset, topics, type DesiredState } from '@edge-fleet/shared';
+import { hardwarePreset, topics, type DesiredStatePayload } from '@edge-fleet/shared';
 import pg from 'pg';
 import mqtt from 'mqtt';
 import { hashSecret, newSecret } from '../infra/secrets.js';
+import { SigningService } from '../signing/signing.service.js';
 import { startHarness, waitFor, type Harness } from '../test-support/harness.js';
+import { openSignedDesired } from '../test-support/signed-desired.js';
 import { AssignmentsService } from './assignments.service.js';
 
 let h: Harness;
@@ -17,7 +19,8 @@ afterAll(async () => {
 });
 
 /** The desired state retained for a device, read over MQTT as that device. */
-async function retainedDesired(id: string, secret: string): Promise<DesiredState> {
+async function retainedDesired(id: string, secret: string): Promise<DesiredStatePayload> {
+  const { rootPublicKey } = await SigningService.open(h.config.signingKeysDir);
   const client = await mqtt.connectAsync(h.config.mqttUrl, {
     clientId: id,
     username: id,
@@ -26,8 +29,8 @@ async function retainedDesired(id: string, secret: string): Promise<DesiredState
     reconnectPeriod: 0,
   });
   try {
-    const got = new Promise<DesiredState>((resolve) =>
-      client.on('message', (_t, payload) => resolve(JSON.parse(payload.toString()) as DesiredState)),
+    const got = new Promise<DesiredStatePayload>((resolve) =>
+      client.on('message', (_t, payload) => resolve(openSignedDesired(payload, rootPublicKey))),
     );
     await client.subscribeAsync(topics.desired(id), { qos: 1 });
     return await waitFor(

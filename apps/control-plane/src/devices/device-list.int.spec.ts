@@ -72,10 +72,13 @@ describe('device list', () => {
     expect(first?.reported).toBeNull();
     await db.query(
       `INSERT INTO "ReportedState" ("deviceId", "bootId", phase, payload, "reportedAt") VALUES ($1, 'b', 'running', $2, now())`,
-      [first?.id, JSON.stringify({ lastUpdate: { outcome: 'applied' }, big: 'x'.repeat(10_000) })],
+      [
+        first?.id,
+        JSON.stringify({ lastUpdate: { assignmentVersion: 3, outcome: 'ok', at: '2026-12-01T00:00:00.000Z' }, big: 'x'.repeat(10_000) }),
+      ],
     );
     const again = (await list('scenario=robotic_manipulation&pageSize=1')).items[0];
-    expect(again?.reported).toMatchObject({ phase: 'running', lastUpdate: { outcome: 'applied' }, staleMetadata: null });
+    expect(again?.reported).toMatchObject({ phase: 'running', lastUpdate: { outcome: 'ok' }, staleMetadata: null });
     expect(JSON.stringify(again)).not.toContain('xxxx');
   });
 

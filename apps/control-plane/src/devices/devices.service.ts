@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import type { CreateEnrollmentToken, DeviceStatus, EnrollRequest, EnrollResponse, HardwareProfile } from '@edge-fleet/shared';
+import {
+  ReportedStateSchema,
+  UpdateOutcomeSchema,
+  type CreateEnrollmentToken,
+  type DeviceStatus,
+  type EnrollRequest,
+  type EnrollResponse,
+  type HardwareProfile,
+} from '@edge-fleet/shared';
+import { z } from 'zod';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { hashSecret, newSecret, sha256Hex } from '../infra/secrets.js';
@@ -8,7 +17,17 @@ import type { Logger } from '../infra/logger.js';
 import { CONFIG, LOGGER, SIGNING } from '../infra/tokens.js';
 import { RolloutsService } from '../rollouts/rollouts.service.js';
 import type { SigningService } from '../signing/signing.service.js';
+import { DeadLetterRepository } from '../telemetry/dead-letter.repository.js';
 import { DeviceRepository, type DeviceListQuery, type DeviceSummaryRow } from './device.repository.js';
+
+const VariantIdSchema = z.uuid();
+const StaleMetadataSchema = ReportedStateSchema.shape.staleMetadata.unwrap().unwrap();
+
+/** A stored field that fails its schema (rows written before it was checked) is shown as null, never passed on. */
+function valid<T>(schema: z.ZodType<T>, value: unknown): T | null {
+  const r = schema.safeParse(value);
+  return r.success ? r.data : null;
+}
 
 export interface DeviceSummary {
   id: string;
@@ -27,8 +46,8 @@ export interface DeviceSummary {
     activeVariantId: string | null;
     appliedAssignmentVersion: number | null;
     reportedAt: string;
-    lastUpdate: unknown;
-    staleMetadata: unknown;
+    lastUpdate: z.infer<typeof UpdateOutcomeSchema> | null;
+    staleMetadata: z.infer<typeof StaleMetadataSchema> | null;
   } | null;
 }
 
@@ -49,12 +68,12 @@ export function toDeviceSummary(r: DeviceSummaryRow): DeviceSummary {
       r.phase !== null && r.reportedAt !== null
         ? {
             phase: r.phase,
-            activeVariantId: r.activeVariantId,
+            activeVariantId: valid(VariantIdSchema, r.activeVariantId),
             appliedAssignmentVersion: r.appliedAssignmentVersion,
             reportedAt: r.reportedAt.toISOString(),
-            lastUpdate: r.lastUpdate ?? null,
+            lastUpdate: valid(UpdateOutcomeSchema, r.lastUpdate),
             /** The agent's stale-metadata alarm (its desired-state manifest expired), or null. */
-            staleMetadata: r.staleMetadata ?? null,
+            staleMetadata: valid(StaleMetadataSchema, r.staleMetadata),
           }
         : null,
   };
@@ -68,6 +87,7 @@ export class DevicesService {
     @Inject(SIGNING) private readonly signing: SigningService,
     @Inject(RolloutsService) private readonly rollouts: RolloutsService,
     @Inject(LOGGER) private readonly log: Logger,
+    @Inject(DeadLetterRepository) private readonly deadLetters: DeadLetterRepository,
   ) {}
 
   async createEnrollmentToken(input: CreateEnrollmentToken, actor: string) {
@@ -125,9 +145,10 @@ export class DevicesService {
     };
   }
 
-  async get(id: string): Promise<DeviceSummary> {
-    const row = await this.repo.get(id);
+  async get(id: string): Promise<DeviceSummary & { telemetryOverQuota: number }> {
+    const [row, overQuota] = await Promise.all([this.repo.get(id), this.deadLetters.countFor(id, 'quota')]);
     if (!row) throw new AppError('not_found', `device ${id} not found`);
-    return toDeviceSummary(row);
+    /** Telemetry windows dead-lettered because the device sent more than its quota. */
+    return { ...toDeviceSummary(row), telemetryOverQuota: overQuota };
   }
 }

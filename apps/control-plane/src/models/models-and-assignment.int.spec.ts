@@ -2,10 +2,11 @@ import { createPublicKey, randomUUID, verify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMlpClassifier, buildMultiInput } from '@edge-fleet/onnx-builder';
 import { decodeModel, encodeOnnxModel } from '@edge-fleet/onnx-quant';
-import { DesiredStateSchema, ManifestPayloadSchema, topics, type DesiredState, type InputSpec } from '@edge-fleet/shared';
+import { ManifestPayloadSchema, topics, type DesiredStatePayload, type InputSpec } from '@edge-fleet/shared';
 import type { MqttClient } from 'mqtt';
 import { connectDevice, enrollDevice } from '../test-support/device-client.js';
 import { startHarness, type Harness } from '../test-support/harness.js';
+import { openSignedDesired } from '../test-support/signed-desired.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -33,12 +34,12 @@ async function upload(bytes: Uint8Array, name: string, version: string, inputs: 
 const errorOf = async (r: Response) => ((await r.json()) as { error: { message: string } }).error.message;
 const modelCount = async () => ((await (await h.api('/api/v1/models')).json()) as { items: unknown[] }).items.length;
 
-function nextDesired(c: MqttClient, deviceId: string, predicate: (d: DesiredState) => boolean = () => true): Promise<DesiredState> {
+/** The next desired state on the device's topic, verified as the agent does (throws on anything unsigned). */
+function nextDesired(c: MqttClient, e: { deviceId: string; rootPublicKey: string }): Promise<DesiredStatePayload> {
   return new Promise((resolve) => {
     const on = (topic: string, payload: Buffer) => {
-      if (topic !== topics.desired(deviceId)) return;
-      const d = DesiredStateSchema.parse(JSON.parse(payload.toString()));
-      if (!predicate(d)) return;
+      if (topic !== topics.desired(e.deviceId)) return;
+      const d = openSignedDesired(payload, e.rootPublicKey);
       c.off('message', on);
       resolve(d);
     };
@@ -129,7 +130,7 @@ describe('scenario assignment', () => {
     const e = await enrollDevice(h, 'customer_support_agent', 'edge-gpu-kiosk');
     const c = await connectDevice(h, e);
     await c.subscribeAsync(topics.desired(e.deviceId), { qos: 1 });
-    const got = nextDesired(c, e.deviceId);
+    const got = nextDesired(c, e);
     const res = await h.api('/api/v1/scenarios/customer_support_agent/model', {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
@@ -140,12 +141,15 @@ describe('scenario assignment', () => {
     expect(summary.assigned).toBe(1);
     expect(summary.decisions[0]?.reason).toMatch(/^fp32 in SRAM: p99 .* ≤ 50 ms \(predicted: reference p99/);
     const d = await got;
+    // issue 10 item 4: signed as a whole, bound to the device, with the device's high-water mark and an expiry
     expect(d).toMatchObject({
       deviceId: e.deviceId,
       assignmentVersion: 1,
+      highWaterMark: 1,
       scenario: 'customer_support_agent',
       model: { name: 'classifier', version: '2.0.0', precision: 'fp32', sha256: v.variants[0]?.sha256 },
     });
+    expect(Date.parse(d.expiresAt)).toBeGreaterThan(Date.now() + 86_400_000);
     // the manifest is signed by a key the root (handed over at enrollment) certified, and names these bytes for this device
     const manifest = d.model?.manifest;
     if (!manifest) throw new Error('desired model without a manifest');
@@ -175,7 +179,7 @@ describe('scenario assignment', () => {
 
     // a fresh session (no memory of the earlier delivery) gets the retained copy
     const again = await connectDevice(h, e);
-    const retained = nextDesired(again, e.deviceId);
+    const retained = nextDesired(again, e);
     await again.subscribeAsync(topics.desired(e.deviceId), { qos: 1 });
     expect((await retained).assignmentVersion).toBe(1);
     await again.endAsync();
@@ -185,7 +189,7 @@ describe('scenario assignment', () => {
     const e = await enrollDevice(h, 'customer_support_agent', 'edge-gpu-kiosk');
     const c = await connectDevice(h, e);
     await c.subscribeAsync(topics.desired(e.deviceId), { qos: 1 });
-    const got = nextDesired(c, e.deviceId);
+    const got = nextDesired(c, e);
     await c.publishAsync(topics.status(e.deviceId), JSON.stringify({ state: 'online', bootId: randomUUID() }), { qos: 1, retain: true });
     const d = await got;
     expect(d.model?.name).toBe('classifier');

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DesiredStateSchema, topics, type DesiredState } from '@edge-fleet/shared';
+import { topics, type DesiredStatePayload } from '@edge-fleet/shared';
 import pg from 'pg';
 import { connectDevice, enrollDevice } from '../test-support/device-client.js';
 import { startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
+import { openSignedDesired } from '../test-support/signed-desired.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -46,9 +47,9 @@ describe('presence from the broker: issue 10 item 5', () => {
     // enrolled after the assignment: its desired state is made when it comes online
     const e = await enrollDevice(h, 'customer_support_agent', 'edge-gpu-kiosk');
     const c = await connectDevice(h, e, { will: false });
-    const desired = new Promise<DesiredState>((resolve) =>
+    const desired = new Promise<DesiredStatePayload>((resolve) =>
       c.on('message', (topic, payload) => {
-        if (topic === topics.desired(e.deviceId)) resolve(DesiredStateSchema.parse(JSON.parse(payload.toString())));
+        if (topic === topics.desired(e.deviceId)) resolve(openSignedDesired(payload, e.rootPublicKey));
       }),
     );
     await c.subscribeAsync(topics.desired(e.deviceId), { qos: 1 });

@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import { DeviceRepository } from '../devices/device.repository.js';
 import type { Logger } from '../infra/logger.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
-import { TelemetryRepository } from '../telemetry/telemetry.repository.js';
+import { DeadLetterRepository } from '../telemetry/dead-letter.repository.js';
 
 type Presence = 'online' | 'offline';
 
@@ -26,7 +26,7 @@ export class PresenceService {
   constructor(
     @Inject(DeviceRepository) private readonly devices: DeviceRepository,
     @Inject(AssignmentsService) private readonly assign: AssignmentsService,
-    @Inject(TelemetryRepository) private readonly deadLetters: TelemetryRepository,
+    @Inject(DeadLetterRepository) private readonly deadLetters: DeadLetterRepository,
     @Inject(CONFIG) private readonly config: Config,
     @Inject(LOGGER) logger: Logger,
   ) {
@@ -49,7 +49,7 @@ export class PresenceService {
       const reason =
         parsed === undefined ? 'status: not JSON' : `status: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
       this.log.warn('status rejected', { deviceId, reason });
-      await this.deadLetters.insertRejected(topic, deviceId, reason, raw.toString('utf8'));
+      await this.deadLetters.add({ topic, deviceId, code: 'status', reason, payload: raw });
       return;
     }
     const { state, bootId } = r.data;

@@ -1,8 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { PolicySettings, Scenario } from '@edge-fleet/shared';
+import { z } from 'zod';
 import { appendAudit } from '../infra/audit.repository.js';
 import type { Db } from '../infra/prisma.js';
 import { PRISMA } from '../infra/tokens.js';
+
+const VARIANT_ID = z.uuid();
 
 export interface PolicyView {
   scenario: string;
@@ -76,9 +79,11 @@ export class PolicyRepository {
   }
 
   async variantsByIds(ids: string[]): Promise<Map<string, { precision: string; name: string; version: string }>> {
-    if (ids.length === 0) return new Map();
+    // only UUIDs can name a variant; anything else would make the query itself fail
+    const uuids = ids.filter((id) => VARIANT_ID.safeParse(id).success);
+    if (uuids.length === 0) return new Map();
     const rows = await this.db.modelVariant.findMany({
-      where: { id: { in: ids } },
+      where: { id: { in: uuids } },
       select: { id: true, precision: true, modelVersion: { select: { version: true, model: { select: { name: true } } } } },
     });
     return new Map(rows.map((r) => [r.id, { precision: r.precision, name: r.modelVersion.model.name, version: r.modelVersion.version }]));

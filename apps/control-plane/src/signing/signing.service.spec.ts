@@ -3,6 +3,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DesiredStatePayloadSchema, SignedDesiredStateSchema } from '@edge-fleet/shared';
 import { SigningService } from './signing.service.js';
 
 const dirs: string[] = [];
@@ -33,7 +34,7 @@ describe('SigningService', () => {
     const b = await SigningService.open(dir);
     expect(b.rootPublicKey).toBe(a.rootPublicKey);
     expect(b.signManifest(payload).signingKey).toEqual(a.signManifest(payload).signingKey);
-    for (const f of ['root.pem', 'signing.pem']) expect((await stat(path.join(dir, 'keys', f))).mode & 0o777).toBe(0o600);
+    for (const f of ['root.pem', 'signing.pem']) expect((await stat(path.join(dir, f))).mode & 0o777).toBe(0o600);
   });
 
   it('signs manifests that verify against the root-certified signing key, and only the exact bytes', async () => {
@@ -48,5 +49,29 @@ describe('SigningService', () => {
     const tampered = Buffer.from(bytes.toString().replace('"sizeBytes":10', '"sizeBytes":11'));
     expect(verify(null, tampered, key(m.signingKey.publicKey), Buffer.from(m.signature, 'base64'))).toBe(false);
     expect(Date.parse(m.signingKey.expiresAt) - Date.now()).toBeGreaterThan(300 * 86_400_000);
+  });
+
+  it('issue 10 item 4: signs a whole desired state, `model: null` included, as the exact bytes it ships', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'ef-keys-'));
+    dirs.push(dir);
+    const s = await SigningService.open(dir);
+    const desired = {
+      schema: 1 as const,
+      deviceId: payload.deviceId,
+      assignmentVersion: 2,
+      issuedAt: payload.issuedAt,
+      scenario: 'financial_trading' as const,
+      reason: 'unassigned',
+      model: null,
+      runtime: { targetRateHz: 10, windowSeconds: 5, intraOpThreads: 1 },
+      highWaterMark: 2,
+      signedAt: payload.issuedAt,
+      expiresAt: payload.expiresAt,
+    };
+    const signed = SignedDesiredStateSchema.parse(s.signDesired(desired));
+    const bytes = Buffer.from(signed.payload, 'base64');
+    expect(verify(null, bytes, key(signed.signingKey.publicKey), Buffer.from(signed.signature, 'base64'))).toBe(true);
+    expect(DesiredStatePayloadSchema.parse(JSON.parse(bytes.toString()))).toEqual(desired);
+    expect(signed.signingKey).toEqual(s.signManifest(payload).signingKey);
   });
 });

@@ -1,15 +1,9 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ManifestPayload, SignedManifest } from '@edge-fleet/shared';
+import type { DesiredStatePayload, ManifestPayload, SignedDesiredState, SignedManifest, SigningKeyCert } from '@edge-fleet/shared';
 
 const SIGNING_KEY_DAYS = 365;
-
-interface SigningKeyCert {
-  publicKey: string;
-  expiresAt: string;
-  rootSignature: string;
-}
 
 function spkiBase64(key: KeyObject): string {
   return createPublicKey(key).export({ type: 'spki', format: 'der' }).toString('base64');
@@ -24,7 +18,7 @@ async function loadOrCreateKey(file: string): Promise<KeyObject> {
 }
 
 /**
- * Ed25519 manifest signing, TUF-shaped but minimal: a root key (kept under DATA_DIR/keys and
+ * Ed25519 manifest signing, TUF-shaped but minimal: a root key (kept under SIGNING_KEYS_DIR and
  * movable offline) certifies an online signing key for a year; devices get the root public key
  * at enrollment and check the chain before they parse any artifact.
  */
@@ -35,8 +29,8 @@ export class SigningService {
     private readonly cert: SigningKeyCert,
   ) {}
 
-  static async open(dataDir: string, now = new Date()): Promise<SigningService> {
-    const dir = path.join(dataDir, 'keys');
+  /** `dir` holds the keys (SIGNING_KEYS_DIR): replicas that sign for one fleet must share it. */
+  static async open(dir: string, now = new Date()): Promise<SigningService> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const root = await loadOrCreateKey(path.join(dir, 'root.pem'));
     const signing = await loadOrCreateKey(path.join(dir, 'signing.pem'));
@@ -60,7 +54,17 @@ export class SigningService {
   }
 
   signManifest(payload: ManifestPayload): SignedManifest {
-    const bytes = Buffer.from(JSON.stringify(payload));
+    return this.signJson(payload);
+  }
+
+  /** A whole desired state, as published: devices act only on the signed bytes. */
+  signDesired(payload: DesiredStatePayload): SignedDesiredState {
+    return this.signJson(payload);
+  }
+
+  /** Signs the exact JSON bytes and ships them as base64, so the verifier never re-serialises. */
+  private signJson(value: unknown): { payload: string; signature: string; signingKey: SigningKeyCert } {
+    const bytes = Buffer.from(JSON.stringify(value));
     return { payload: bytes.toString('base64'), signature: sign(null, bytes, this.signing).toString('base64'), signingKey: this.cert };
   }
 }

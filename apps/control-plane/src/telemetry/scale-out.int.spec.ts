@@ -6,6 +6,7 @@ import { buildMlpClassifier } from '@edge-fleet/onnx-builder';
 import { topics } from '@edge-fleet/shared';
 import { VARIANT_QUEUE } from '../infra/tokens.js';
 import type { VariantBuildQueue } from '../models/variant-build.queue.js';
+import { enrollDevice, telemetryWindow } from '../test-support/device-client.js';
 import { jsonPost, startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
 import { VirtualDevice } from '../test-support/virtual-device.js';
 
@@ -25,7 +26,8 @@ beforeAll(async () => {
     ROLLOUT_SWEEP_MS: '300',
   };
   a = await startHarness(env);
-  b = await startHarness(env, { dbUrl: a.dbUrl });
+  // one fleet, one root: replica b signs desired states that devices enrolled through a verify
+  b = await startHarness({ ...env, SIGNING_KEYS_DIR: a.config.signingKeysDir }, { dbUrl: a.dbUrl });
 });
 afterAll(async () => {
   await b.close();
@@ -62,53 +64,17 @@ describe('scale-out: two replicas behind one broker', () => {
   });
 
   it('splits telemetry between the replicas with no duplicate rows and nothing lost', async () => {
-    const deviceId = randomUUID();
+    // an enrolled device: ingest refuses windows of devices that do not exist
+    const { deviceId } = await enrollDevice(a, 'autonomous_driving', 'edge-dsa-vehicle');
     const bootId = randomUUID();
     const client = await mqtt.connectAsync(MOSQUITTO, { clientId: `scale-${deviceId.slice(0, 8)}`, protocolVersion: 4 });
     const total = 400;
     for (let seq = 0; seq < total; seq++) {
-      const end = new Date();
-      const w = {
-        schema: 1,
-        deviceId,
-        bootId,
-        seq,
-        windowStart: new Date(end.getTime() - 1_000).toISOString(),
-        windowEnd: end.toISOString(),
-        modelVersionId: null,
-        variantId: null,
-        precision: null,
-        inferences: 5,
-        errors: 0,
-        latencyMs: { p50: 1, p95: 1, p99: 1, max: 1 },
-        power: { watts: 1, source: 'simulated', detail: 'scale-out test' },
-        memory: { rssMb: 1, heapUsedMb: 1 },
-      };
-      await client.publishAsync(topics.telemetry(deviceId), JSON.stringify(w), { qos: 1 });
+      await client.publishAsync(topics.telemetry(deviceId), JSON.stringify(telemetryWindow(deviceId, bootId, seq)), { qos: 1 });
     }
     // a redelivery of the first 50 (as after a device reconnect) must not add rows
     for (let seq = 0; seq < 50; seq++) {
-      const end = new Date();
-      await client.publishAsync(
-        topics.telemetry(deviceId),
-        JSON.stringify({
-          schema: 1,
-          deviceId,
-          bootId,
-          seq,
-          windowStart: new Date(end.getTime() - 1_000).toISOString(),
-          windowEnd: end.toISOString(),
-          modelVersionId: null,
-          variantId: null,
-          precision: null,
-          inferences: 5,
-          errors: 0,
-          latencyMs: { p50: 1, p95: 1, p99: 1, max: 1 },
-          power: { watts: 1, source: 'simulated', detail: 'scale-out test' },
-          memory: { rssMb: 1, heapUsedMb: 1 },
-        }),
-        { qos: 1 },
-      );
+      await client.publishAsync(topics.telemetry(deviceId), JSON.stringify(telemetryWindow(deviceId, bootId, seq)), { qos: 1 });
     }
     await client.endAsync();
     await waitFor(() => Promise.resolve(a.cp.ingest.stats.accepted + b.cp.ingest.stats.accepted >= total + 50), 20_000, 'all delivered');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '@edge-fleet/shared';
 import pg from 'pg';
-import { connectDevice, enrollDevice } from '../test-support/device-client.js';
+import { connectDevice, enrollDevice, telemetryWindow } from '../test-support/device-client.js';
 import { startHarness, waitFor, type Harness } from '../test-support/harness.js';
 
 let h: Harness;
@@ -18,24 +18,13 @@ afterAll(async () => {
 
 const BOOT = '00000000-0000-4000-8000-0000000000aa';
 function window(deviceId: string, seq: number, over: Record<string, unknown> = {}) {
-  const end = new Date();
-  return {
-    schema: 1,
-    deviceId,
-    bootId: BOOT,
-    seq,
-    windowStart: new Date(end.getTime() - 5_000).toISOString(),
-    windowEnd: end.toISOString(),
-    modelVersionId: null,
-    variantId: null,
-    precision: null,
+  return telemetryWindow(deviceId, BOOT, seq, {
     inferences: 100,
     errors: 1,
     latencyMs: { p50: 1.5, p95: 2.5, p99: 3.5, max: 9 },
     power: { watts: 3.1, source: 'estimate', detail: 'test' },
-    memory: { rssMb: 60, heapUsedMb: 12 },
     ...over,
-  };
+  });
 }
 const count = async (sql: string, args: unknown[]) => ((await db.query(sql, args)).rows[0] as { n: number }).n;
 

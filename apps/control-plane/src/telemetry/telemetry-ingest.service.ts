@@ -1,44 +1,82 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { TelemetryWindowSchema, type TelemetryWindow } from '@edge-fleet/shared';
+import type { TelemetryWindow } from '@edge-fleet/shared';
 import type { Config } from '../config.js';
 import type { Logger } from '../infra/logger.js';
+import { errorText, isDataError } from '../infra/pg-errors.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
+import { DeadLetterRepository, type DeadLetterCode } from './dead-letter.repository.js';
 import { TelemetryRepository } from './telemetry.repository.js';
+import { parseWindow, timestampProblem, type TimeLimits } from './window-checks.js';
+import { WindowQuota } from './window-quota.js';
 
 const MAX_BATCH = 1_000;
-const FUTURE_SKEW_MS = 5 * 60_000;
-const MAX_PAYLOAD_BYTES = 64 * 1024;
+/** Retry backoff while Postgres is unavailable: doubles per failed flush up to this. */
+const MAX_BACKOFF_MS = 5_000;
+const ENROLLMENT_CACHE_MAX = 100_000;
 
-/** `retry`: not taken now (the buffer is full); the sender must not be acknowledged, so it sends again. */
+/** `retry`: not taken now (buffer full, or the database is away); the sender must not be acknowledged, so it sends again. */
 export type IngestResult = { ok: true } | { ok: false; reason: string; retry?: true };
 
 interface Pending {
   window: TelemetryWindow;
-  /** Settles the sender's wait: the row is committed. */
+  topic: string;
+  receivedAt: number;
+  settled: boolean;
+  /** Settles the sender's wait: the window is a row or a dead letter. */
   done: (r: IngestResult) => void;
 }
 
+/** What /readyz and /metrics report of the ingest. */
+export interface IngestHealth {
+  committing: boolean;
+  buffered: number;
+  oldestBufferedSeconds: number;
+  consecutiveFailedFlushes: number;
+}
+
 /**
- * Validates telemetry windows and writes them in batches. A malformed message is rejected with a
- * logged reason and kept in RejectedMessage; ingest goes on. A failed write keeps the batch and
- * retries, so nothing accepted is dropped while Postgres is briefly away. `accept` resolves only
- * once the window is committed, so the broker can hold the device's PUBACK until then: a crash
- * between receipt and commit leaves the message unacknowledged, and the device sends it again.
+ * Validates telemetry windows and writes them in batches. A window is acknowledged (`accept`
+ * resolves) only once it is a row or a dead letter. A refused window (malformed, impossible dates,
+ * over its device's quota) becomes a dead letter at once. A batch the database refuses for its
+ * data is split in halves until the offending windows are alone; they become dead letters with the
+ * database's reason and the rest commits, so one device's content cannot stall anyone else. A
+ * batch that fails because the database is unavailable is kept whole and retried with backoff.
  */
 @Injectable()
 export class TelemetryIngestService {
   private buffer: Pending[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
+  private failures = 0;
+  private retryAt = 0;
+  private readonly enrolled = new Map<string, Date>();
+  private readonly limits: TimeLimits;
+  private readonly quota: WindowQuota;
   private readonly log: Logger;
-  readonly stats = { accepted: 0, rejected: 0, inserted: 0, duplicates: 0, writeErrors: 0, refusedFull: 0 };
+  readonly stats = {
+    accepted: 0,
+    rejected: 0,
+    inserted: 0,
+    duplicates: 0,
+    writeErrors: 0,
+    refusedFull: 0,
+    poison: 0,
+    overQuota: 0,
+  };
 
   constructor(
     @Inject(TelemetryRepository) private readonly repo: TelemetryRepository,
+    @Inject(DeadLetterRepository) private readonly deadLetters: DeadLetterRepository,
     @Inject(CONFIG) private readonly config: Config,
     @Inject(LOGGER) logger: Logger,
   ) {
     this.log = logger.child('telemetry-ingest');
+    this.limits = {
+      beforeEnrollmentMs: config.TELEMETRY_BEFORE_ENROLLMENT_SECONDS * 1000,
+      futureSkewMs: config.TELEMETRY_FUTURE_SKEW_SECONDS * 1000,
+      maxWindowMs: config.TELEMETRY_MAX_WINDOW_SECONDS * 1000,
+    };
+    this.quota = new WindowQuota(config.TELEMETRY_WINDOW_SECONDS, config.TELEMETRY_QUOTA_SLACK);
   }
 
   start(): void {
@@ -48,57 +86,89 @@ export class TelemetryIngestService {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.retryAt = 0;
     await this.flush();
   }
 
   /** Handles one MQTT telemetry message from the device that owns `topicDeviceId`. */
   async accept(topic: string, topicDeviceId: string, payload: Buffer, now = Date.now()): Promise<IngestResult> {
-    const reason = this.check(topicDeviceId, payload, now);
-    if (typeof reason === 'string') {
-      this.stats.rejected += 1;
-      this.log.warn('telemetry rejected', { deviceId: topicDeviceId, reason });
-      await this.repo.insertRejected(topic, topicDeviceId, reason, payload.toString('utf8')).catch((e: unknown) => {
-        this.log.error('could not keep rejected message', { error: String(e) });
-      });
-      return { ok: false, reason };
+    const parsed = parseWindow(topicDeviceId, payload);
+    if (typeof parsed === 'string') return this.refuse({ topic, deviceId: topicDeviceId, code: 'invalid', reason: parsed, payload });
+    const w = parsed;
+    let enrolledAt: Date | null;
+    try {
+      enrolledAt = await this.enrolledAt(topicDeviceId);
+    } catch (e) {
+      return { ok: false, reason: `database unavailable: ${errorText(e)}`, retry: true };
     }
-    if (this.buffer.length >= this.config.TELEMETRY_BUFFER_MAX) {
-      // bounded memory while Postgres is away or slower than the offered rate. The new window is
-      // refused and left unacknowledged, so its device keeps it and sends it again. Dropping the
-      // oldest instead (as before) resolved their waits too, and the broker acknowledged windows
-      // that were never stored: 166,778 of 394,603 at 16k msg/s offered (bench:ingest).
-      this.stats.refusedFull += 1;
-      if (this.stats.refusedFull % 1_000 === 1)
-        this.log.error('telemetry buffer full: refusing new windows until it drains', {
-          refused: this.stats.refusedFull,
-          buffered: this.buffer.length,
-        });
-      return { ok: false, reason: 'ingest buffer full', retry: true };
+    const late = enrolledAt ? timestampProblem(w, enrolledAt, now, this.limits) : 'the device is not enrolled';
+    if (late !== null) return this.refuse({ topic, deviceId: topicDeviceId, code: 'timestamp', reason: late, payload });
+    if (this.buffer.length >= this.config.TELEMETRY_BUFFER_MAX) return this.refuseFull();
+    if (!this.quota.admit(w)) {
+      this.stats.overQuota += 1;
+      const reason = `quota: more than ${this.quota.limit} windows start in the ${this.quota.periodMs / 1000} s period from ${this.quota.periodOf(w)}`;
+      return this.refuse({ topic, deviceId: topicDeviceId, code: 'quota', reason, payload });
     }
     this.stats.accepted += 1;
-    const committed = new Promise<IngestResult>((done) => this.buffer.push({ window: reason, done }));
+    const committed = new Promise<IngestResult>((done) => this.buffer.push({ window: w, topic, receivedAt: now, settled: false, done }));
     if (this.buffer.length >= MAX_BATCH) void this.flush();
     return committed;
   }
 
-  private check(topicDeviceId: string, payload: Buffer, now: number): TelemetryWindow | string {
-    if (payload.length > MAX_PAYLOAD_BYTES) return `payload of ${payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`;
-    let json: unknown;
+  /** Keeps a refused message as a dead letter; acknowledged only once it is kept. */
+  private async refuse(l: {
+    topic: string;
+    deviceId: string;
+    code: DeadLetterCode;
+    reason: string;
+    payload: Buffer;
+  }): Promise<IngestResult> {
+    // quota refusals are counted apart (overQuota), so the outcomes in /metrics do not overlap
+    if (l.code !== 'quota') this.stats.rejected += 1;
+    this.log.warn('telemetry rejected', { deviceId: l.deviceId, code: l.code, reason: l.reason });
     try {
-      json = JSON.parse(payload.toString('utf8'));
-    } catch {
-      return 'payload is not valid JSON';
+      await this.deadLetters.add(l);
+      return { ok: false, reason: l.reason };
+    } catch (e) {
+      this.log.error('could not keep rejected message; the device will send it again', { error: errorText(e) });
+      return { ok: false, reason: l.reason, retry: true };
     }
-    const r = TelemetryWindowSchema.safeParse(json);
-    if (!r.success) {
-      return `schema: ${r.error.issues
-        .slice(0, 5)
-        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
-        .join('; ')}`;
+  }
+
+  private refuseFull(): IngestResult {
+    // bounded memory while Postgres is away or slower than the offered rate. The new window is
+    // refused and left unacknowledged, so its device keeps it and sends it again. Dropping the
+    // oldest instead (as before) resolved their waits too, and the broker acknowledged windows
+    // that were never stored: 166,778 of 394,603 at 16k msg/s offered (bench:ingest).
+    this.stats.refusedFull += 1;
+    if (this.stats.refusedFull % 1_000 === 1)
+      this.log.error('telemetry buffer full: refusing new windows until it drains', {
+        refused: this.stats.refusedFull,
+        buffered: this.buffer.length,
+      });
+    return { ok: false, reason: 'ingest buffer full', retry: true };
+  }
+
+  private async enrolledAt(deviceId: string): Promise<Date | null> {
+    const cached = this.enrolled.get(deviceId);
+    if (cached) return cached;
+    const at = await this.repo.enrolledAt(deviceId);
+    if (at) {
+      if (this.enrolled.size >= ENROLLMENT_CACHE_MAX) this.enrolled.clear();
+      this.enrolled.set(deviceId, at);
     }
-    if (r.data.deviceId !== topicDeviceId) return 'deviceId in payload does not match the topic';
-    if (Date.parse(r.data.windowEnd) > now + FUTURE_SKEW_MS) return 'windowEnd is in the future';
-    return r.data;
+    return at;
+  }
+
+  health(now = Date.now()): IngestHealth {
+    const oldest = this.buffer[0];
+    const oldestBufferedSeconds = oldest ? Math.max(0, now - oldest.receivedAt) / 1000 : 0;
+    return {
+      committing: oldestBufferedSeconds <= this.config.TELEMETRY_STALL_SECONDS,
+      buffered: this.buffer.length,
+      oldestBufferedSeconds,
+      consecutiveFailedFlushes: this.failures,
+    };
   }
 
   /** Writes everything buffered; concurrent callers share one flush. */
@@ -111,19 +181,78 @@ export class TelemetryIngestService {
   }
 
   private async drain(): Promise<void> {
-    while (this.buffer.length > 0) {
+    while (this.buffer.length > 0 && Date.now() >= this.retryAt) {
       const batch = this.buffer.slice(0, MAX_BATCH);
-      try {
-        const inserted = await this.repo.insertBatch(batch.map((p) => p.window));
-        this.buffer.splice(0, batch.length);
-        for (const p of batch) p.done({ ok: true });
-        this.stats.inserted += inserted;
-        this.stats.duplicates += batch.length - inserted;
-      } catch (e) {
+      const unavailable = await this.commit(batch);
+      // what is still unsettled (the database went away mid-way) stays at the front, in order
+      this.buffer.splice(0, batch.length, ...batch.filter((p) => !p.settled));
+      if (unavailable) {
+        this.failures += 1;
         this.stats.writeErrors += 1;
-        this.log.error('telemetry batch write failed; will retry', { rows: batch.length, error: String(e) });
+        const backoff = Math.min(MAX_BACKOFF_MS, this.config.TELEMETRY_FLUSH_MS * 2 ** this.failures);
+        this.retryAt = Date.now() + backoff * (0.5 + Math.random() / 2);
+        this.log.error('telemetry write failed: database unavailable; will retry', {
+          buffered: this.buffer.length,
+          retryInMs: Math.round(this.retryAt - Date.now()),
+          error: errorText(unavailable),
+        });
         return;
       }
+      this.failures = 0;
     }
   }
+
+  /**
+   * Commits a batch, splitting it while the database refuses its data, until every window is a
+   * row or a dead letter. Returns the error if the database became unavailable (the windows not
+   * yet settled stay buffered), else null.
+   */
+  private async commit(batch: Pending[]): Promise<unknown> {
+    const parts: Pending[][] = [batch];
+    for (let part = parts.pop(); part; part = parts.pop()) {
+      try {
+        const inserted = await this.repo.insertBatch(part.map((p) => p.window));
+        this.stats.inserted += inserted;
+        this.stats.duplicates += part.length - inserted;
+        for (const p of part) settle(p, { ok: true });
+      } catch (e) {
+        if (!isDataError(e)) return e;
+        const [only] = part;
+        if (part.length === 1 && only) {
+          const unavailable = await this.poison(only, errorText(e));
+          if (unavailable) return unavailable;
+          continue;
+        }
+        const half = Math.ceil(part.length / 2);
+        // the second half is pushed first so that the first is tried first
+        parts.push(part.slice(half), part.slice(0, half));
+      }
+    }
+    return null;
+  }
+
+  /** One window the database refuses for its content: a dead letter with the database's reason. */
+  private async poison(p: Pending, dbReason: string): Promise<unknown> {
+    const reason = `database refused the window: ${dbReason}`;
+    try {
+      await this.deadLetters.add({
+        topic: p.topic,
+        deviceId: p.window.deviceId,
+        code: 'poison',
+        reason,
+        payload: JSON.stringify(p.window),
+      });
+    } catch (e) {
+      return e;
+    }
+    this.stats.poison += 1;
+    this.log.warn('telemetry window isolated as poison', { deviceId: p.window.deviceId, seq: p.window.seq, reason });
+    settle(p, { ok: false, reason });
+    return null;
+  }
+}
+
+function settle(p: Pending, r: IngestResult): void {
+  p.settled = true;
+  p.done(r);
 }

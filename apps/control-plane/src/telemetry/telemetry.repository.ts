@@ -119,13 +119,12 @@ export class TelemetryRepository {
     });
   }
 
-  async insertRejected(topic: string, deviceId: string | null, reason: string, payload: string): Promise<void> {
-    await this.pool.query('INSERT INTO "RejectedMessage" ("topic", "deviceId", "reason", "payload") VALUES ($1, $2, $3, $4)', [
-      topic.slice(0, 512),
+  /** When the device enrolled (null: no such device), the floor of its believable window dates. */
+  async enrolledAt(deviceId: string): Promise<Date | null> {
+    const r = await this.pool.query<{ at: Date }>(`SELECT "enrolledAt" AT TIME ZONE 'UTC' AS at FROM "Device" WHERE id = $1::uuid`, [
       deviceId,
-      reason.slice(0, 2_000),
-      payload.slice(0, 16_384),
     ]);
+    return r.rows[0]?.at ?? null;
   }
 
   async range(deviceId: string, since: Date, limit: number): Promise<TelemetryPoint[]> {

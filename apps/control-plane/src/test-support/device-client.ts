@@ -39,15 +39,24 @@ export async function connectDevice(
   });
 }
 
-/** A valid telemetry window of one second ending now (the schema the agent sends). */
-export function telemetryWindow(deviceId: string, bootId: string, seq: number): Record<string, unknown> {
-  const end = new Date();
+/**
+ * A valid telemetry window (the schema the agent sends) of five seconds, the default window length:
+ * window `seq` ends `seq` windows before now, so a run of them stays within the per-device quota
+ * the way a real device's consecutive windows do.
+ */
+export function telemetryWindow(
+  deviceId: string,
+  bootId: string,
+  seq: number,
+  over: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const end = new Date(Date.now() - seq * 5_000);
   return {
     schema: 1,
     deviceId,
     bootId,
     seq,
-    windowStart: new Date(end.getTime() - 1_000).toISOString(),
+    windowStart: new Date(end.getTime() - 5_000).toISOString(),
     windowEnd: end.toISOString(),
     modelVersionId: null,
     variantId: null,
@@ -57,5 +66,6 @@ export function telemetryWindow(deviceId: string, bootId: string, seq: number): 
     latencyMs: { p50: 1, p95: 1, p99: 1, max: 1 },
     power: { watts: 1, source: 'estimate', detail: 'test' },
     memory: { rssMb: 1, heapUsedMb: 1 },
+    ...over,
   };
 }

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import {
-  DesiredStateSchema,
   topics,
   type DesiredState,
+  type DesiredStatePayload,
   type EnrollResponse,
   type HardwarePresetName,
   type ReportedState,
@@ -12,6 +12,7 @@ import {
 } from '@edge-fleet/shared';
 import { connectDevice, enrollDevice } from './device-client.js';
 import type { Harness } from './harness.js';
+import { openSignedDesired } from './signed-desired.js';
 
 export interface VirtualDeviceBehaviour {
   /** Latency the device reports for a variant (ms at every percentile). */
@@ -46,7 +47,8 @@ export class VirtualDevice {
   active: DesiredState['model'] = null;
   applied: number | null = null;
   lastUpdate: UpdateOutcome | null = null;
-  readonly received: DesiredState[] = [];
+  /** Every desired state received, as signed (the control plane signs each one as a whole). */
+  readonly received: DesiredStatePayload[] = [];
   /** Connections made to the broker (the first one included); with `reconnect` it grows after each outage. */
   connections = 0;
   /** Publishes that failed or on-connect work that did not complete (e.g. the session ended meanwhile). */
@@ -152,7 +154,14 @@ export class VirtualDevice {
   }
 
   private onDesired(payload: Buffer): void {
-    const desired = DesiredStateSchema.parse(JSON.parse(payload.toString('utf8')));
+    if (payload.length === 0) return; // a cleared retained message
+    let desired: DesiredStatePayload;
+    try {
+      desired = openSignedDesired(payload, this.enrollment.rootPublicKey);
+    } catch (err) {
+      this.errors.push(`desired state refused: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
     this.received.push(desired);
     if (this.applied !== null && desired.assignmentVersion <= this.applied) return;
     this.desired = desired;

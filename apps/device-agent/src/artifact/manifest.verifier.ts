@@ -1,23 +1,9 @@
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { ManifestPayloadSchema, type DesiredModel, type ManifestPayload } from '@edge-fleet/shared';
 import { ArtifactError } from './artifact.downloader.js';
-
-function publicKey(base64Der: string): KeyObject {
-  return createPublicKey({ key: Buffer.from(base64Der, 'base64'), format: 'der', type: 'spki' });
-}
+import { readSignedJson } from './signed-envelope.js';
 
 function fail(message: string): never {
   throw new ArtifactError('signature_invalid', message);
-}
-
-function checkSignature(data: Buffer, signatureB64: string, key: KeyObject, what: string): void {
-  let ok = false;
-  try {
-    ok = verify(null, data, key, Buffer.from(signatureB64, 'base64'));
-  } catch (err) {
-    fail(`${what}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  if (!ok) fail(`${what} does not verify`);
 }
 
 export interface TrustContext {
@@ -45,33 +31,7 @@ export function authenticateManifest(model: DesiredModel, ctx: TrustContext): Ma
 
 /** `now` null: expiry is not checked. */
 function checkManifest(model: DesiredModel, ctx: TrustContext, now: number | null): ManifestPayload {
-  const { signingKey } = model.manifest;
-  let root: KeyObject;
-  let signer: KeyObject;
-  try {
-    root = publicKey(ctx.rootPublicKey);
-    signer = publicKey(signingKey.publicKey);
-  } catch {
-    return fail('manifest keys are not valid Ed25519 public keys');
-  }
-  checkSignature(
-    Buffer.from(`${signingKey.publicKey}.${signingKey.expiresAt}`),
-    signingKey.rootSignature,
-    root,
-    'the signing key certificate (root signature)',
-  );
-  if (now !== null && Date.parse(signingKey.expiresAt) <= now) fail(`the signing key expired at ${signingKey.expiresAt}`);
-  const bytes = Buffer.from(model.manifest.payload, 'base64');
-  checkSignature(bytes, model.manifest.signature, signer, 'the manifest signature');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    return fail('the signed manifest is not JSON');
-  }
-  const r = ManifestPayloadSchema.safeParse(parsed);
-  if (!r.success) return fail(`the signed manifest is malformed: ${r.error.issues[0]?.message ?? ''}`);
-  const m = r.data;
+  const m = readSignedJson(model.manifest, ManifestPayloadSchema, ctx.rootPublicKey, now, 'manifest', fail);
   if (m.deviceId !== ctx.deviceId) fail('the manifest was issued for another device');
   if (now !== null && Date.parse(m.expiresAt) <= now) fail(`the manifest expired at ${m.expiresAt}`);
   const mismatched = (['sha256', 'sizeBytes', 'variantId', 'modelVersionId', 'precision'] as const).filter((k) => m[k] !== model[k]);

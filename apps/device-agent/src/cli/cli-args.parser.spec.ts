@@ -1,5 +1,6 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseCliArgs, resolveProfile } from './cli-args.parser.js';
+import { parseCliArgs, resolveProfile, serveConfigFrom } from './cli-args.parser.js';
 
 const base = ['--url', 'http://127.0.0.1:3000', '--data-dir', '/tmp/d'];
 
@@ -47,7 +48,52 @@ describe('parseCliArgs', () => {
         watchdogWindows: 4,
         watchdogBreaches: 3,
         crashAt: 'before-swap',
+        servePort: 8701,
+        serveHost: '127.0.0.1',
+        serveQueue: 64,
+        serveMaxBodyMb: 64,
       },
+    });
+  });
+
+  it('local inference API: socket in the data dir and loopback port 8701 by default; "off" disables either', () => {
+    const r = parseCliArgs(base);
+    if (!r.ok) throw new Error(r.message);
+    expect(serveConfigFrom(r.value)).toEqual({
+      ok: true,
+      value: {
+        socketPath: join(r.value.dataDir, 'inference.sock'),
+        host: '127.0.0.1',
+        port: 8701,
+        token: null,
+        maxBodyBytes: 64 * 1024 * 1024,
+        queueDepth: 64,
+        deadlineMs: null,
+      },
+    });
+    const off = parseCliArgs([...base, '--serve-socket', 'off', '--serve-port', 'off']);
+    if (!off.ok) throw new Error(off.message);
+    expect(serveConfigFrom(off.value)).toMatchObject({ ok: true, value: { socketPath: null, port: null } });
+  });
+
+  it('serving on another address needs a bearer token file, read from the file', () => {
+    expect(parseCliArgs([...base, '--serve-host', '0.0.0.0'])).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/--serve-host other than loopback needs --serve-token-file/) as unknown,
+    });
+    const r = parseCliArgs([...base, '--serve-host', '0.0.0.0', '--serve-token-file', '/etc/tok']);
+    if (!r.ok) throw new Error(r.message);
+    expect(serveConfigFrom(r.value, () => 'abcdefghijklmnopqrstuvwxyz\n')).toMatchObject({
+      ok: true,
+      value: { token: 'abcdefghijklmnopqrstuvwxyz' },
+    });
+    expect(serveConfigFrom(r.value, () => 'short')).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/at least 16 characters/) as unknown,
+    });
+    expect(parseCliArgs([...base, '--serve-port', 'eighty'])).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/--serve-port must be a port number/) as unknown,
     });
   });
 

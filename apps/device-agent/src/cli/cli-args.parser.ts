@@ -1,9 +1,18 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HARDWARE_PRESETS, type HardwareProfile, HardwareProfileSchema, hardwarePreset, isHardwarePreset } from '@edge-fleet/shared';
 import { z } from 'zod';
 import { CrashPointSchema } from '../core/crash-points.js';
 import { LogLevelSchema } from '../core/logger.js';
+import { isLoopback } from '../serve/oip.http-server.js';
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_QUEUE_DEPTH,
+  DEFAULT_SERVE_PORT,
+  DEFAULT_SOCKET_NAME,
+  type ServeConfig,
+} from '../serve/serve.settings.js';
 
 export const CliArgsSchema = z
   .strictObject({
@@ -35,12 +44,33 @@ export const CliArgsSchema = z
       .default(600),
     watchdogWindows: z.coerce.number().int().min(1, '--watchdog-windows must be at least 1').max(1_000).default(3),
     watchdogBreaches: z.coerce.number().int().min(1, '--watchdog-breaches must be at least 1').max(1_000).default(2),
+    /** Local inference API: socket path (default <data-dir>/inference.sock) or "off". */
+    serveSocket: z.string().min(1).max(100, '--serve-socket: a Unix socket path has at most 100 characters').optional(),
+    /** TCP port or "off". */
+    servePort: z
+      .union([z.literal('off'), z.coerce.number().int().min(0).max(65_535)], {
+        error: '--serve-port must be a port number (0-65535) or "off"',
+      })
+      .default(DEFAULT_SERVE_PORT),
+    serveHost: z.string().min(1).max(255).default('127.0.0.1'),
+    serveTokenFile: z.string().min(1).optional(),
+    serveQueue: z.coerce.number().int().min(1, '--serve-queue must be at least 1').max(100_000).default(DEFAULT_QUEUE_DEPTH),
+    serveDeadlineMs: z.coerce.number().int().min(1, '--serve-deadline-ms must be at least 1').max(3_600_000).optional(),
+    serveMaxBodyMb: z.coerce
+      .number()
+      .positive('--serve-max-body-mb must be > 0')
+      .max(4_096)
+      .default(DEFAULT_MAX_BODY_BYTES / 1024 / 1024),
     /** From FLEET_AGENT_CRASH_AT (crash-safety tests only). */
     crashAt: CrashPointSchema.optional(),
   })
   .refine((a) => a.watchdogBreaches <= a.watchdogWindows, {
     message: '--watchdog-breaches must not exceed --watchdog-windows',
     path: ['watchdogBreaches'],
+  })
+  .refine((a) => a.servePort === 'off' || isLoopback(a.serveHost) || a.serveTokenFile !== undefined, {
+    message: '--serve-host other than loopback needs --serve-token-file (a bearer token)',
+    path: ['serveHost'],
   });
 export type CliArgs = z.infer<typeof CliArgsSchema>;
 
@@ -49,7 +79,9 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 export const USAGE =
   'usage: fleet-agent --url <controlPlaneUrl> --data-dir <dir> [--token <enrollmentToken>] ' +
   '[--profile <preset|profile.json>] [--name <name>] [--mqtt-url <url>] [--log-level info] [--seed <n>] ' +
-  '[--download-stall-timeout <s>] [--download-deadline <s>] [--watchdog-windows <n>] [--watchdog-breaches <n>]';
+  '[--download-stall-timeout <s>] [--download-deadline <s>] [--watchdog-windows <n>] [--watchdog-breaches <n>] ' +
+  '[--serve-socket <path|off>] [--serve-port <n|off>] [--serve-host <addr>] [--serve-token-file <path>] [--serve-queue <n>] ' +
+  '[--serve-deadline-ms <n>] [--serve-max-body-mb <n>]';
 
 /** The one environment variable the agent reads (tests kill it at a chosen step). */
 export const CRASH_ENV = 'FLEET_AGENT_CRASH_AT';
@@ -75,6 +107,13 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
         'download-deadline': { type: 'string' },
         'watchdog-windows': { type: 'string' },
         'watchdog-breaches': { type: 'string' },
+        'serve-socket': { type: 'string' },
+        'serve-port': { type: 'string' },
+        'serve-host': { type: 'string' },
+        'serve-token-file': { type: 'string' },
+        'serve-queue': { type: 'string' },
+        'serve-deadline-ms': { type: 'string' },
+        'serve-max-body-mb': { type: 'string' },
       },
     }).values;
   } catch (err) {
@@ -93,6 +132,13 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
     downloadDeadlineS: values['download-deadline'],
     watchdogWindows: values['watchdog-windows'],
     watchdogBreaches: values['watchdog-breaches'],
+    serveSocket: values['serve-socket'],
+    servePort: values['serve-port'],
+    serveHost: values['serve-host'],
+    serveTokenFile: values['serve-token-file'],
+    serveQueue: values['serve-queue'],
+    serveDeadlineMs: values['serve-deadline-ms'],
+    serveMaxBodyMb: values['serve-max-body-mb'],
     crashAt: env[CRASH_ENV] === '' ? undefined : env[CRASH_ENV],
   });
   if (!parsed.success) return { ok: false, message: `${formatIssues(parsed.error)}\n${USAGE}` };
@@ -137,4 +183,30 @@ export function formatIssues(error: z.ZodError): string {
       return at.length > 0 ? `${at}: ${i.message}` : i.message;
     })
     .join('; ');
+}
+
+/** The local inference API's settings from the CLI; the token is read from its file so it never shows in `ps`. */
+export function serveConfigFrom(args: CliArgs, readText: (path: string) => string = (p) => readFileSync(p, 'utf8')): Parsed<ServeConfig> {
+  let token: string | null = null;
+  if (args.serveTokenFile !== undefined) {
+    try {
+      token = readText(args.serveTokenFile).trim();
+    } catch {
+      return { ok: false, message: `--serve-token-file ${args.serveTokenFile} cannot be read` };
+    }
+    if (token.length < 16)
+      return { ok: false, message: `--serve-token-file ${args.serveTokenFile}: the token needs at least 16 characters` };
+  }
+  return {
+    ok: true,
+    value: {
+      socketPath: args.serveSocket === 'off' ? null : (args.serveSocket ?? join(args.dataDir, DEFAULT_SOCKET_NAME)),
+      host: args.serveHost,
+      port: args.servePort === 'off' ? null : args.servePort,
+      token,
+      maxBodyBytes: Math.round(args.serveMaxBodyMb * 1024 * 1024),
+      queueDepth: args.serveQueue,
+      deadlineMs: args.serveDeadlineMs ?? null,
+    },
+  };
 }

@@ -1,5 +1,6 @@
 import type { InputSpec } from '@edge-fleet/shared';
 import type { TensorValue } from './input.generator.js';
+import type { InferResult, ModelSignature, ServedTensor } from './served-tensor.js';
 
 export interface RunResult {
   ok: boolean;
@@ -18,6 +19,10 @@ export interface InferenceEngine {
   load(path: string, inputs: readonly InputSpec[]): Promise<void>;
   run(options?: { capture?: boolean }): Promise<RunResult>;
   dispose(): Promise<void>;
+  /** Local inference API: one run on an application's inputs; never rejects. Engines without it cannot serve applications. */
+  infer?(inputs: Record<string, ServedTensor>): Promise<InferResult>;
+  /** The loaded model's declared inputs and outputs (null before load). */
+  signature?(): ModelSignature | null;
 }
 
 export interface EngineOptions {

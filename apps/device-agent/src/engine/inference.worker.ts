@@ -25,7 +25,7 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
     // Timed before the reply so the engine can decide, from these figures, to run the model inline;
     // a model handed over from the main thread has left it for good.
     const calibration = msg.handover === undefined ? await runner.calibrate() : { loadMs: runner.loadMs, latenciesMs: [], failed: false };
-    send({ type: 'loaded', inputNames: runner.inputNames, outputNames: runner.outputNames, calibration });
+    send({ type: 'loaded', inputNames: runner.inputNames, outputNames: runner.outputNames, calibration, signature: runner.signature() });
   } catch (err) {
     send({ type: 'load-error', message: message(err) });
   }
@@ -37,6 +37,14 @@ async function run(id: number, capture: boolean): Promise<void> {
     return;
   }
   send({ type: 'result', id, ...(await runner.run(capture)) });
+}
+
+async function infer(msg: Extract<ToWorker, { type: 'infer' }>): Promise<void> {
+  if (runner === null) {
+    send({ type: 'inferred', id: msg.id, ok: false, latencyMs: null, error: 'no model loaded' });
+    return;
+  }
+  send({ type: 'inferred', id: msg.id, ...(await runner.infer(msg.inputs)) });
 }
 
 async function dispose(): Promise<void> {
@@ -51,6 +59,8 @@ async function handle(msg: ToWorker): Promise<void> {
       return load(msg);
     case 'run':
       return run(msg.id, msg.capture);
+    case 'infer':
+      return infer(msg);
     case 'dispose':
       return dispose();
   }

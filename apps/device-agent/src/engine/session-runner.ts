@@ -5,6 +5,7 @@ import type { RunResult } from './inference.engine.js';
 import { calibrationVerdict, type Calibration } from './inline-placement.js';
 import { FeedGenerator, type TensorValue } from './input.generator.js';
 import { feedsFor, finiteOutput, fromOrt, sessionOptions } from './ort-session.js';
+import { type InferResult, isServedType, type ModelSignature, type ServedTensor, type TensorSignature } from './served-tensor.js';
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -47,6 +48,31 @@ export class SessionRunner {
     return [...this.session.outputNames];
   }
 
+  /** Inputs and outputs as the model declares them; a symbolic (dynamic) dimension is -1. */
+  signature(): ModelSignature {
+    return { inputs: this.session.inputMetadata.map(describe), outputs: this.session.outputMetadata.map(describe) };
+  }
+
+  /** One run on an application's inputs (the local inference API): no generated feeds, no recurrent state kept here. */
+  async infer(inputs: Record<string, ServedTensor>): Promise<InferResult> {
+    try {
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(inputs)) feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+      const started = performance.now();
+      const out = await this.session.run(feeds);
+      const latencyMs = performance.now() - started;
+      const outputs: Record<string, ServedTensor> = {};
+      for (const [name, tensor] of Object.entries(out)) {
+        if (!isServedType(tensor.type))
+          return { ok: false, latencyMs, error: `output ${name} has type ${tensor.type}, which the API cannot send` };
+        outputs[name] = { type: tensor.type, dims: [...tensor.dims], data: tensor.data as ServedTensor['data'] };
+      }
+      return { ok: true, latencyMs, outputs };
+    } catch (err) {
+      return { ok: false, latencyMs: null, error: message(err) };
+    }
+  }
+
   heldState(): Record<string, TensorValue> {
     return this.feeds.heldState();
   }
@@ -73,6 +99,11 @@ export class SessionRunner {
   release(): Promise<void> {
     return this.session.release();
   }
+}
+
+function describe(m: ort.InferenceSession.ValueMetadata): TensorSignature {
+  if (!m.isTensor) return { name: m.name, type: 'non-tensor', shape: [] };
+  return { name: m.name, type: m.type, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) };
 }
 
 /** One run: fresh feeds, session.run timed on its own, outputs checked, recurrent state fed back. */

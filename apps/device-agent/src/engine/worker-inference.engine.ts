@@ -3,9 +3,10 @@ import type { InputSpec } from '@edge-fleet/shared';
 import type { EngineOptions, InferenceEngine, RunResult } from './inference.engine.js';
 import { INLINE_BUDGET, type InlineBudget, InlineWatch, runsInline } from './inline-placement.js';
 import type { TensorValue } from './input.generator.js';
+import type { InferResult, ModelSignature, ServedTensor } from './served-tensor.js';
 import type { SessionRunner } from './session-runner.js';
-import { asRunResult } from './worker.checks.js';
-import { type FromWorker, FromWorkerSchema, type RunResultMessage, type ToWorker } from './worker.protocol.js';
+import { asInferResult, asRunResult } from './worker.checks.js';
+import { type FromWorker, FromWorkerSchema, type InferResultMessage, type RunResultMessage, type ToWorker } from './worker.protocol.js';
 
 type Pending = { resolve: (msg: FromWorker) => void };
 type Loaded = Extract<FromWorker, { type: 'loaded' }>;
@@ -44,6 +45,9 @@ export class WorkerInferenceEngine implements InferenceEngine {
   /** Inline runs are chained like the worker's queue: recurrent state is fed back before the next run. */
   private inlineTail: Promise<unknown> = Promise.resolve();
   private readonly runs = new Map<number, Pending>();
+  /** Local inference API requests in the worker. */
+  private readonly infers = new Map<number, (msg: InferResultMessage) => void>();
+  private declared: ModelSignature | null = null;
   private control: Pending | null = null;
   private nextId = 0;
   private dead: string | null = null;
@@ -65,7 +69,28 @@ export class WorkerInferenceEngine implements InferenceEngine {
       this.dead ??= 'engine disposed';
       throw err;
     }
+    this.declared = loaded.signature ?? null;
     if (runsInline(loaded.calibration, this.budget)) await this.moveInline();
+  }
+
+  /** The loaded model's inputs and outputs as its session declares them. */
+  signature(): ModelSignature | null {
+    return this.declared;
+  }
+
+  /** One run on an application's inputs, wherever the model runs now; never rejects. */
+  infer(inputs: Record<string, ServedTensor>): Promise<InferResult> {
+    if (this.dead !== null || this.disposing || (this.worker === null && this.inline === null)) {
+      return Promise.resolve({ ok: false, latencyMs: null, error: this.dead ?? 'engine not running' });
+    }
+    return this.onMainOrWorker(
+      async (runner) => {
+        const result = await runner.infer(inputs);
+        if (this.watch?.note(result.latencyMs) === true) this.leaving = true;
+        return result;
+      },
+      () => this.inferInWorker(inputs),
+    );
   }
 
   /** Where the model runs now; null before load and after dispose or a crash. */
@@ -96,7 +121,7 @@ export class WorkerInferenceEngine implements InferenceEngine {
       await inline.release();
       return;
     }
-    while (this.runs.size > 0 && this.dead === null) await new Promise((r) => setTimeout(r, 5));
+    while ((this.runs.size > 0 || this.infers.size > 0) && this.dead === null) await new Promise((r) => setTimeout(r, 5));
     if (this.worker !== null && this.dead === null) await this.request({ type: 'dispose' });
     await this.terminate();
   }
@@ -136,6 +161,7 @@ export class WorkerInferenceEngine implements InferenceEngine {
     }
     await this.request({ type: 'dispose' });
     await this.endWorker();
+    this.declared ??= runner.signature();
     this.inline = runner;
     this.watch = new InlineWatch(this.budget);
   }
@@ -161,10 +187,30 @@ export class WorkerInferenceEngine implements InferenceEngine {
   }
 
   private runInline(capture: boolean): Promise<RunResult> {
-    // run() never rejects: failures come back as results. A run queued behind a move to the worker goes there.
-    const result = this.inlineTail.then(() => (this.inline !== null ? this.watchedRun(this.inline, capture) : this.runInWorker(capture)));
+    return this.onMainOrWorker(
+      (runner) => this.watchedRun(runner, capture),
+      () => this.runInWorker(capture),
+    );
+  }
+
+  /** Chained behind the inline runs before it; one queued behind a move to the worker goes there. Never rejects. */
+  private onMainOrWorker<T>(inline: (runner: SessionRunner) => Promise<T>, inWorker: () => Promise<T>): Promise<T> {
+    const result = this.inlineTail.then(() => (this.inline !== null ? inline(this.inline) : inWorker()));
     this.inlineTail = result.then(() => (this.leaving ? this.moveToWorker() : undefined));
     return result;
+  }
+
+  private inferInWorker(inputs: Record<string, ServedTensor>): Promise<InferResult> {
+    const id = this.nextId++;
+    return new Promise<InferResult>((resolve) => {
+      this.infers.set(id, (msg) => {
+        const result: InferResult = { ok: msg.ok, latencyMs: msg.latencyMs };
+        if (msg.outputs !== undefined) result.outputs = msg.outputs;
+        if (msg.error !== undefined) result.error = msg.error;
+        resolve(result);
+      });
+      this.post({ type: 'infer', id, inputs });
+    });
   }
 
   private async watchedRun(runner: SessionRunner, capture: boolean): Promise<RunResult> {
@@ -204,6 +250,13 @@ export class WorkerInferenceEngine implements InferenceEngine {
 
   private onMessage(raw: unknown): void {
     // Plain run results, one per run, get the cheap hand check; the rest the full schema.
+    const inferred = asInferResult(raw);
+    if (inferred !== null) {
+      const pending = this.infers.get(inferred.id);
+      this.infers.delete(inferred.id);
+      pending?.(inferred);
+      return;
+    }
     const msg = asRunResult(raw) ?? parseFromWorker(raw);
     if (msg === null) return;
     if (msg.type === 'result') {
@@ -222,6 +275,8 @@ export class WorkerInferenceEngine implements InferenceEngine {
     this.dead = reason;
     for (const p of this.runs.values()) p.resolve({ type: 'result', id: -1, ok: false, latencyMs: null, error: reason });
     this.runs.clear();
+    for (const p of this.infers.values()) p({ type: 'inferred', id: -1, ok: false, latencyMs: null, error: reason });
+    this.infers.clear();
     this.control?.resolve({ type: 'load-error', message: reason });
     this.control = null;
   }

@@ -1,4 +1,5 @@
-import type { RunResultMessage, ToWorker } from './worker.protocol.js';
+import { isServedTensorMap } from './served-tensor.js';
+import type { InferResultMessage, RunResultMessage, ToWorker } from './worker.protocol.js';
 
 /**
  * Hand-written checks of the worker messages, without zod: the worker imports only these (zod and the
@@ -72,6 +73,12 @@ export function asToWorker(raw: unknown): ToWorker | null {
         Number.isSafeInteger(m.seed)
         ? (raw as ToWorker)
         : null;
+    case 'infer': {
+      const inputs = (raw as { inputs?: unknown }).inputs;
+      return keysWithin(raw, ['type', 'id', 'inputs']) && Number.isSafeInteger(m.id) && isServedTensorMap(inputs)
+        ? (raw as ToWorker)
+        : null;
+    }
     case 'dispose':
       return keysWithin(raw, ['type']) ? (raw as ToWorker) : null;
     default:
@@ -91,4 +98,15 @@ export function asRunResult(raw: unknown): RunResultMessage | null {
   const latencyOk = m.latencyMs === null || (typeof m.latencyMs === 'number' && m.latencyMs >= 0 && Number.isFinite(m.latencyMs));
   const errorOk = m.error === undefined || typeof m.error === 'string';
   return Number.isSafeInteger(m.id) && typeof m.ok === 'boolean' && latencyOk && errorOk ? (raw as RunResultMessage) : null;
+}
+
+/** An inference result of the local API, or null; checked by hand because it arrives once per application request. */
+export function asInferResult(raw: unknown): InferResultMessage | null {
+  if (typeof raw !== 'object' || raw === null) return null;
+  const m = raw as Fields<InferResultMessage>;
+  if (m.type !== 'inferred' || !keysWithin(raw, ['type', 'id', 'ok', 'latencyMs', 'outputs', 'error'])) return null;
+  const latencyOk = m.latencyMs === null || (typeof m.latencyMs === 'number' && m.latencyMs >= 0 && Number.isFinite(m.latencyMs));
+  const outputsOk = m.outputs === undefined || isServedTensorMap(m.outputs);
+  const errorOk = m.error === undefined || typeof m.error === 'string';
+  return Number.isSafeInteger(m.id) && typeof m.ok === 'boolean' && latencyOk && outputsOk && errorOk ? (raw as InferResultMessage) : null;
 }

@@ -1,6 +1,7 @@
 import { InputSpecListSchema, TensorDtypeSchema } from '@edge-fleet/shared';
 import { z } from 'zod';
 import type { TensorData } from './input.generator.js';
+import { isModelSignature, isServedTensorMap, type ModelSignature, type ServedTensor } from './served-tensor.js';
 
 /**
  * Messages between the main thread and the inference worker; both sides validate what they receive.
@@ -22,6 +23,8 @@ export const TensorValueSchema = z.strictObject({
 });
 
 const TensorMapSchema = z.record(z.string(), TensorValueSchema);
+/** Application tensors of the local inference API (checked by hand, shared with the worker). */
+const ServedTensorMapSchema = z.custom<Record<string, ServedTensor>>(isServedTensorMap);
 
 export const ToWorkerSchema = z.discriminatedUnion('type', [
   z.strictObject({
@@ -34,6 +37,7 @@ export const ToWorkerSchema = z.discriminatedUnion('type', [
     handover: TensorMapSchema.optional(),
   }),
   z.strictObject({ type: z.literal('run'), id: z.int(), capture: z.boolean() }),
+  z.strictObject({ type: z.literal('infer'), id: z.int(), inputs: ServedTensorMapSchema }),
   z.strictObject({ type: z.literal('dispose') }),
 ]);
 export type ToWorker = z.infer<typeof ToWorkerSchema>;
@@ -45,6 +49,8 @@ export const FromWorkerSchema = z.discriminatedUnion('type', [
     outputNames: z.array(z.string()),
     /** The model's measured load and run times, from which the engine decides where it runs (inline-placement.ts). */
     calibration: z.strictObject({ loadMs: z.number().min(0), latenciesMs: z.array(z.number().min(0)), failed: z.boolean() }),
+    /** Inputs and outputs as the session declares them, for the local inference API's model metadata. */
+    signature: z.custom<ModelSignature>(isModelSignature).optional(),
   }),
   z.strictObject({ type: z.literal('load-error'), message: z.string() }),
   z.strictObject({
@@ -55,7 +61,16 @@ export const FromWorkerSchema = z.discriminatedUnion('type', [
     error: z.string().optional(),
     capture: z.strictObject({ inputs: TensorMapSchema, outputs: TensorMapSchema }).optional(),
   }),
+  z.strictObject({
+    type: z.literal('inferred'),
+    id: z.int(),
+    ok: z.boolean(),
+    latencyMs: z.number().min(0).nullable(),
+    outputs: ServedTensorMapSchema.optional(),
+    error: z.string().optional(),
+  }),
   z.strictObject({ type: z.literal('disposed') }),
 ]);
 export type FromWorker = z.infer<typeof FromWorkerSchema>;
 export type RunResultMessage = Extract<FromWorker, { type: 'result' }>;
+export type InferResultMessage = Extract<FromWorker, { type: 'inferred' }>;

@@ -168,6 +168,14 @@ describe('acceptDesired (anti-rollback watermark)', () => {
     const verdict = acceptDesired(target(4, null), 5);
     expect(verdict).toEqual({ accept: false, reason: expect.stringMatching(/4.*5/) as unknown });
   });
+
+  it('issue 10 item 4: refuses a replay older than the target still being applied, above the watermark', () => {
+    expect(acceptDesired(target(6, null), 5, 7)).toEqual({
+      accept: false,
+      reason: 'assignmentVersion 6 is below the target being applied 7',
+    });
+    expect(acceptDesired(target(7, null), 5, 7).accept).toBe(true);
+  });
 });
 
 describe('phases', () => {

@@ -34,12 +34,23 @@ export type StepKind = Step['kind'];
 
 export type Acceptance = { accept: true } | { accept: false; reason: string };
 
-/** Anti-rollback: a desired state older than what was already applied is refused. */
-export function acceptDesired(desired: DesiredState, watermark: number | null): Acceptance {
+/**
+ * Anti-rollback: a desired state older than what was already applied is refused, and so is one older
+ * than the target being applied (a replay must not pull an update back before it commits). The same
+ * number is accepted: the control plane signs one state per number, so it is a re-delivery (the
+ * retained copy after a restart), which lets an interrupted update resume.
+ */
+export function acceptDesired(desired: DesiredState, watermark: number | null, targetVersion: number | null = null): Acceptance {
   if (watermark !== null && desired.assignmentVersion < watermark) {
     return {
       accept: false,
       reason: `assignmentVersion ${desired.assignmentVersion} is below the applied watermark ${watermark}`,
+    };
+  }
+  if (targetVersion !== null && desired.assignmentVersion < targetVersion) {
+    return {
+      accept: false,
+      reason: `assignmentVersion ${desired.assignmentVersion} is below the target being applied ${targetVersion}`,
     };
   }
   return { accept: true };

@@ -115,6 +115,19 @@ describe('Reconciler with the real executor', () => {
     expect(saved.active?.model.variantId).toBe('v-a');
   });
 
+  it('issue 10 item 4: a replayed older state cannot pull back an update still in progress', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rec-'));
+    const { reconciler, active, store } = await build(dir);
+    reconciler.setTarget(desired(1, 'a'));
+    await reconciler.idle();
+    expect(reconciler.setTarget(desired(3, 'b'))).toBe(true);
+    // the watermark is still 1 while 3 downloads: a genuine but older 2 must not become the target
+    expect(reconciler.setTarget(desired(2, 'c'))).toBe(false);
+    await reconciler.idle();
+    expect(active).toEqual(['v-a', 'v-b']);
+    expect((await store.load()).watermark).toBe(3);
+  });
+
   it('serialises: a newer desired state arriving mid-update wins once the step in progress ends', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'rec-'));
     const { reconciler, active, executor } = await build(dir);

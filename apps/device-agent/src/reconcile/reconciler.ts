@@ -41,9 +41,9 @@ export class Reconciler {
     return resting === 'failed' ? resting : (this.phase ?? resting);
   }
 
-  /** Accepts a validated desired state unless it is older than the applied watermark. */
+  /** Accepts a verified desired state unless it is older than the applied watermark or the current target. */
   setTarget(desired: DesiredState): boolean {
-    const verdict = acceptDesired(desired, this.deps.executor.state.watermark);
+    const verdict = acceptDesired(desired, this.deps.executor.state.watermark, this.target?.assignmentVersion ?? null);
     if (!verdict.accept) {
       this.deps.logger.warn('desired state refused', { reason: verdict.reason });
       return false;

@@ -1,5 +1,12 @@
 import { createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import type { DesiredModel, ManifestPayload, SignedManifest } from '@edge-fleet/shared';
+import type {
+  DesiredModel,
+  DesiredState,
+  DesiredStatePayload,
+  ManifestPayload,
+  SignedDesiredState,
+  SignedManifest,
+} from '@edge-fleet/shared';
 
 const spki = (k: KeyObject): string => createPublicKey(k).export({ type: 'spki', format: 'der' }).toString('base64');
 
@@ -13,8 +20,32 @@ export class TestSigner {
   }
 
   manifest(payload: ManifestPayload, keyExpiresAt = new Date(Date.now() + 86_400_000).toISOString()): SignedManifest {
+    return this.envelope(payload, keyExpiresAt);
+  }
+
+  /**
+   * A desired state signed as a whole, as the control plane publishes it: by default its own number is
+   * the high-water mark and it expires in a day; `over` changes the signed payload (to forge).
+   */
+  desired(
+    state: DesiredState,
+    over: Partial<Omit<DesiredStatePayload, keyof DesiredState>> = {},
+    keyExpiresAt?: string,
+  ): SignedDesiredState {
+    const now = Date.now();
+    const payload = {
+      ...state,
+      highWaterMark: state.assignmentVersion,
+      signedAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + 86_400_000).toISOString(),
+      ...over,
+    };
+    return this.envelope(payload, keyExpiresAt);
+  }
+
+  private envelope(value: unknown, keyExpiresAt = new Date(Date.now() + 86_400_000).toISOString()): SignedManifest {
     const publicKey = spki(this.signing);
-    const bytes = Buffer.from(JSON.stringify(payload));
+    const bytes = Buffer.from(JSON.stringify(value));
     return {
       payload: bytes.toString('base64'),
       signature: sign(null, bytes, this.signing).toString('base64'),

@@ -1,4 +1,4 @@
-import { DesiredModelSchema, DesiredStateSchema, EnrollResponseSchema } from '@edge-fleet/shared';
+import { DesiredModelSchema, DesiredStateSchema, EnrollResponseSchema, SignedDesiredStateSchema } from '@edge-fleet/shared';
 import { z } from 'zod';
 
 /**
@@ -24,6 +24,25 @@ export const SimDesiredStateSchema = z.looseObject({
   runtime: DesiredStateSchema.shape.runtime,
 });
 export type SimDesiredState = z.infer<typeof SimDesiredStateSchema>;
+
+const SimSignedDesiredSchema = z.looseObject({ payload: SignedDesiredStateSchema.shape.payload });
+
+/**
+ * The desired state inside a message on the desired topic, which the control plane signs as a
+ * whole: read from the signed bytes without checking the signature (simulated devices trust the
+ * broker; the real agent verifies). null: not a signed desired state.
+ */
+export function readSimDesired(message: unknown): SimDesiredState | null {
+  const envelope = SimSignedDesiredSchema.safeParse(message);
+  if (!envelope.success) return null;
+  let inner: unknown;
+  try {
+    inner = JSON.parse(Buffer.from(envelope.data.payload, 'base64').toString('utf8'));
+  } catch {
+    return null;
+  }
+  return SimDesiredStateSchema.safeParse(inner).data ?? null;
+}
 
 /** What the simulator keeps from an enrollment answer (the trust anchor is for real agents that verify manifests). */
 export const SimEnrollResponseSchema = z.looseObject({

@@ -4,7 +4,7 @@ import { parseTopic, topics, type ReportedState, type UpdateOutcome } from '@edg
 import { MqttClient } from 'mqtt';
 import { createPrng } from '../core/prng.js';
 import type { SimDeviceCredentials } from './credentials.file.js';
-import { SimDesiredStateSchema, type SimDesiredModel, type SimDesiredState } from './desired.view.js';
+import { readSimDesired, type SimDesiredModel, type SimDesiredState } from './desired.view.js';
 import { FaultState, type FaultSet } from './faults.js';
 import type { FleetHooks, SimTiming } from './fleet.types.js';
 import { buildWindow, type ActiveSimModel } from './telemetry.builder.js';
@@ -232,11 +232,11 @@ export class VirtualDevice {
     } catch {
       return;
     }
-    const d = SimDesiredStateSchema.safeParse(json);
-    if (!d.success || d.data.deviceId !== this.deviceId) return;
+    const d = readSimDesired(json);
+    if (d?.deviceId !== this.deviceId) return;
     this.o.hooks.counters.desiredReceived += 1;
-    this.o.hooks.onDesired?.(this.deviceId, d.data.assignmentVersion, Date.now());
-    this.desired = d.data;
+    this.o.hooks.onDesired?.(this.deviceId, d.assignmentVersion, Date.now());
+    this.desired = d;
     void this.reconcile();
   }
 

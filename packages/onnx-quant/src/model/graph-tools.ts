@@ -38,19 +38,30 @@ export function int32Raw(values: Int32Array): Uint8Array {
   return out;
 }
 
+/** Little-endian bytes of int64 values. */
+export function int64Raw(values: readonly (number | bigint)[]): Uint8Array {
+  const out = new Uint8Array(values.length * 8);
+  const view = new DataView(out.buffer);
+  values.forEach((v, i) => view.setBigInt64(i * 8, BigInt(v), true));
+  return out;
+}
+
 /** Allocates value/node names that do not clash with anything already in a graph. */
 export class NameScope {
   private readonly used = new Set<string>();
 
+  /** Subgraph names are reserved too: a body may read any outer value by name. */
   constructor(graph: OnnxGraph) {
     const add = (n: string): void => void this.used.add(n);
-    graph.inputs.forEach((v) => add(v.name));
-    graph.outputs.forEach((v) => add(v.name));
-    graph.initializers.forEach((t) => add(t.name));
-    for (const n of graph.nodes) {
-      n.inputs.forEach(add);
-      n.outputs.forEach(add);
-      add(n.name);
+    for (const g of [graph, ...subgraphsOf(graph)]) {
+      g.inputs.forEach((v) => add(v.name));
+      g.outputs.forEach((v) => add(v.name));
+      g.initializers.forEach((t) => add(t.name));
+      for (const n of g.nodes) {
+        n.inputs.forEach(add);
+        n.outputs.forEach(add);
+        add(n.name);
+      }
     }
   }
 
@@ -122,4 +133,19 @@ export function ensureOpset(model: OnnxModel, domain: string, version: number): 
 export function pruneInitializers(graph: OnnxGraph): void {
   const uses = useCounts(graph);
   graph.initializers = graph.initializers.filter((t) => (uses.get(t.name) ?? 0) > 0);
+}
+
+/**
+ * Why a transform found none of `ops` in the main graph: none anywhere, or (precisely, per op)
+ * only inside If/Loop/Scan bodies, which the integer transforms do not enter.
+ */
+export function noTargetsReason(graph: OnnxGraph, ops: readonly string[]): string {
+  const inBodies = new Map<string, number>();
+  for (const g of subgraphsOf(graph)) {
+    for (const n of g.nodes) if (ops.includes(n.opType)) inBodies.set(n.opType, (inBodies.get(n.opType) ?? 0) + 1);
+  }
+  const list = ops.length > 2 ? `${ops.slice(0, -1).join(', ')} or ${ops.at(-1) ?? ''}` : ops.join(' or ');
+  if (inBodies.size === 0) return `the model has no ${list}`;
+  const found = [...inBodies].map(([op, n]) => `${n} ${op}`).join(', ');
+  return `the main graph has no ${list}; ${found} are inside If/Loop/Scan bodies, which integer quantization does not enter`;
 }

@@ -2,7 +2,7 @@
 import { OnnxQuantError } from '../errors.js';
 import type { OnnxGraph, OnnxModel, OnnxTensor } from './onnx-model.js';
 
-/** Default-domain opsets the builder accepts (DequantizeLinear `axis` needs 13). */
+/** Default-domain opsets the transforms accept (DequantizeLinear `axis` needs 13); older models are upgraded first. */
 export const SUPPORTED_OPSETS = { min: 13, max: 21 } as const;
 
 function tensorsOf(graph: OnnxGraph): OnnxTensor[] {
@@ -25,21 +25,16 @@ export function defaultOpset(model: OnnxModel): number {
 
 /**
  * Throws `OnnxQuantError` for models the builder must refuse: external data
- * (`data_location = EXTERNAL` or `external_data` entries) or an unsupported opset.
+ * (`data_location = EXTERNAL` or `external_data` entries). An opset the transforms do not
+ * support is not refused: the FP32 model is still served and each variant says why it was not
+ * built (see `transformableModel`).
  */
-export function checkModel(model: OnnxModel, opsets: { min: number; max: number } = SUPPORTED_OPSETS): void {
+export function checkModel(model: OnnxModel): void {
   const external = tensorsOf(model.graph).find((t) => t.dataLocation === 1 || t.externalData.length > 0);
   if (external) {
     throw new OnnxQuantError(
       'external_data',
       `tensor "${external.name}" keeps its data in an external file; upload a single-file model (onnx.save(..., save_as_external_data=False))`,
-    );
-  }
-  const opset = defaultOpset(model);
-  if (opset < opsets.min || opset > opsets.max) {
-    throw new OnnxQuantError(
-      'unsupported_opset',
-      `default-domain opset ${opset === 0 ? '(none)' : opset} is outside the supported range ${opsets.min}–${opsets.max}`,
     );
   }
 }

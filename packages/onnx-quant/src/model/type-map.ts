@@ -16,9 +16,18 @@ function attrElemType(node: OnnxNode, name: string): number | undefined {
   return undefined;
 }
 
+/** If/Loop/Scan outputs have the types their body declares (Loop's body starts with `cond`). */
+function bodyOutputType(node: OnnxNode, index: number): number | undefined {
+  const body = node.attributes.find((a) => a.type === 'GRAPH');
+  if (body?.type !== 'GRAPH') return undefined;
+  const offset = node.opType === 'Loop' ? 1 : 0;
+  return body.value.outputs[index + offset]?.type?.tensor?.elemType;
+}
+
 /** The element type of output `index` of `node`, given the types known so far. */
 function outputType(node: OnnxNode, index: number, types: Map<string, number>): number | undefined {
   const op = node.opType;
+  if (op === 'If' || op === 'Loop' || op === 'Scan') return bodyOutputType(node, index);
   if (op === 'Cast') return attrElemType(node, 'to');
   if (op === 'Constant') return attrElemType(node, 'value') ?? DataType.FLOAT;
   if (op === 'ConstantOfShape') return attrElemType(node, 'value') ?? DataType.FLOAT;
@@ -35,9 +44,9 @@ function outputType(node: OnnxNode, index: number, types: Map<string, number>): 
   return first === undefined ? undefined : types.get(first);
 }
 
-/** Element type of every value in the graph that can be determined. */
-export function inferElemTypes(graph: OnnxGraph): Map<string, number> {
-  const types = new Map<string, number>();
+/** Element type of every value in the graph that can be determined; a body starts from its enclosing scope's. */
+export function inferElemTypes(graph: OnnxGraph, outer: ReadonlyMap<string, number> = new Map()): Map<string, number> {
+  const types = new Map<string, number>(outer);
   for (const v of [...graph.inputs, ...graph.outputs, ...graph.valueInfo]) {
     if (v.type?.tensor) types.set(v.name, v.type.tensor.elemType);
   }

@@ -6,7 +6,16 @@
  */
 import { toFloat16Raw } from '../math/float16.js';
 import { NameScope, cloneModel, findAttr, floatValues, pruneInitializers, subgraphsOf } from '../model/graph-tools.js';
-import { DataType, makeAttribute, makeNode, rawTensor, type OnnxGraph, type OnnxNode, type OnnxTensor } from '../model/onnx-model.js';
+import {
+  DataType,
+  makeAttribute,
+  makeNode,
+  rawTensor,
+  type OnnxGraph,
+  type OnnxNode,
+  type OnnxTensor,
+  type OnnxValueInfo,
+} from '../model/onnx-model.js';
 import type { OnnxModel } from '../model/onnx-model.js';
 import { inferElemTypes } from '../model/type-map.js';
 import type { TransformResult } from './transform.js';
@@ -19,11 +28,44 @@ export interface Fp16Options {
 
 type Where = 'half' | 'single';
 
+/** Ops whose bodies are converted on their own, with float32 at the body boundary. */
+const CONTROL_FLOW = new Set(['If', 'Loop', 'Scan']);
+
+/** What a body inherits from the graph around it. */
+interface Scope {
+  names: NameScope;
+  types: ReadonlyMap<string, number>;
+  where: ReadonlyMap<string, Where>;
+}
+
 /** Inputs that the ONNX spec types as float32 whatever the data type (`[op, input index]`). */
 const ALWAYS_FLOAT32_INPUTS: ReadonlyArray<readonly [string, number]> = [
   ['Resize', 2],
   ['Upsample', 1],
 ];
+
+/** The largest finite binary16 value; a weight beyond it would turn into infinity. */
+const FP16_MAX = 65504;
+
+/**
+ * Nodes that read a float32 constant fp16 cannot hold (e.g. a BatchNormalization running
+ * variance of 1e8 in PaddleOCR's detector), with that constant's largest magnitude.
+ */
+function beyondHalfRange(graph: OnnxGraph): Map<OnnxNode, number> {
+  const largest = new Map<string, number>();
+  for (const t of graph.initializers) {
+    if (t.dataType !== DataType.FLOAT) continue;
+    let max = 0;
+    for (const v of floatValues(t)) if (Number.isFinite(v)) max = Math.max(max, Math.abs(v));
+    if (max > FP16_MAX) largest.set(t.name, max);
+  }
+  const out = new Map<OnnxNode, number>();
+  for (const node of graph.nodes) {
+    const max = Math.max(0, ...node.inputs.map((i) => largest.get(i) ?? 0));
+    if (max > 0) out.set(node, max);
+  }
+  return out;
+}
 
 function toHalfTensor(t: OnnxTensor): OnnxTensor {
   return { ...rawTensor(t.name, DataType.FLOAT16, t.dims, toFloat16Raw(floatValues(t))), docString: t.docString };
@@ -55,20 +97,57 @@ function retypeAttributes(node: OnnxNode): void {
 class Fp16Rewriter {
   private readonly names: NameScope;
   private readonly types: Map<string, number>;
-  private readonly where = new Map<string, Where>();
+  private readonly where: Map<string, Where>;
   private readonly casts = new Map<string, string>();
   private readonly keep: Set<string>;
+  private readonly outOfRange: Map<OnnxNode, number>;
   /** Graph output name → the internal name its value is produced under. */
   private readonly pendingOutputs = new Map<string, string>();
   readonly islands = new Set<string>();
+  /** Notes of the bodies converted inside this graph. */
+  private readonly bodyNotes: string[] = [];
 
+  /** `scope` is the enclosing graph's when `graph` is an If/Loop/Scan body. */
   constructor(
     private readonly graph: OnnxGraph,
-    keepOps: readonly string[],
+    private readonly keepOps: readonly string[],
+    scope?: Scope,
   ) {
-    this.names = new NameScope(graph);
-    this.types = inferElemTypes(graph);
+    this.names = scope?.names ?? new NameScope(graph);
+    this.types = inferElemTypes(graph, scope?.types);
+    this.where = new Map(scope?.where);
     this.keep = new Set(keepOps);
+    this.outOfRange = beyondHalfRange(graph);
+  }
+
+  /** Every note: islands, out-of-range constants, and those of the bodies. */
+  notes(): string[] {
+    return [...[...this.islands].map((op) => `${op} kept in float32 (Cast island)`), ...this.rangeNotes(), ...this.bodyNotes];
+  }
+
+  /**
+   * Converts the bodies of a control-flow node before the node itself: each body reads outer
+   * values in whatever precision they have here, and hands float32 back at its outputs, so the
+   * node's own inputs and outputs stay float32 whichever branch or iteration runs.
+   */
+  private convertBodies(node: OnnxNode): void {
+    for (const a of node.attributes) {
+      const bodies = a.type === 'GRAPH' ? [a.value] : a.type === 'GRAPHS' ? a.value : [];
+      for (const body of bodies) {
+        const inner = new Fp16Rewriter(body, this.keepOps, { names: this.names, types: this.types, where: this.where });
+        inner.run();
+        for (const n of inner.notes()) if (!this.bodyNotes.includes(n)) this.bodyNotes.push(n);
+        for (const op of inner.islands) this.islands.add(op);
+      }
+    }
+  }
+
+  /** Why single nodes run in float32 although their op has a half kernel. */
+  rangeNotes(): string[] {
+    return [...this.outOfRange].map(
+      ([node, max]) =>
+        `${node.opType} "${node.name}" kept in float32: a constant input reaches ${max.toExponential(2)}, beyond fp16's ${FP16_MAX}`,
+    );
   }
 
   run(): void {
@@ -76,15 +155,16 @@ class Fp16Rewriter {
     this.placeInitializers();
     const nodes: OnnxNode[] = [];
     for (const node of this.graph.nodes) {
+      if (CONTROL_FLOW.has(node.opType)) this.convertBodies(node);
       const single = this.isIsland(node);
-      if (single) this.islands.add(node.opType);
+      if (single && !this.outOfRange.has(node) && !CONTROL_FLOW.has(node.opType)) this.islands.add(node.opType);
       node.inputs = node.inputs.map((input, i) => this.feed(input, this.required(node, i, single), nodes));
       if (!single) retypeAttributes(node);
       for (const o of node.outputs) if (this.isFloat(o)) this.where.set(o, single ? 'single' : 'half');
       nodes.push(node);
     }
     this.graph.nodes = nodes;
-    for (const o of this.graph.outputs) this.graph.nodes.push(...this.outputCast(o.name));
+    for (const o of this.graph.outputs) this.graph.nodes.push(...this.outputCast(o));
     this.retypeValueInfo();
   }
 
@@ -93,7 +173,8 @@ class Fp16Rewriter {
   }
 
   private isIsland(node: OnnxNode): boolean {
-    return (node.domain !== '' && node.domain !== 'ai.onnx') || this.keep.has(node.opType);
+    const op = node.opType;
+    return (node.domain !== '' && node.domain !== 'ai.onnx') || this.keep.has(op) || CONTROL_FLOW.has(op) || this.outOfRange.has(node);
   }
 
   private required(node: OnnxNode, index: number, single: boolean): Where {
@@ -109,24 +190,29 @@ class Fp16Rewriter {
       if (!producer || inputs.has(out.name) || !this.isFloat(out.name)) continue;
       const inner = this.names.fresh(`${out.name}_fp16`);
       producer.outputs = producer.outputs.map((o) => (o === out.name ? inner : o));
-      for (const n of this.graph.nodes) n.inputs = n.inputs.map((i) => (i === out.name ? inner : i));
+      for (const g of [this.graph, ...subgraphsOf(this.graph)])
+        for (const n of g.nodes) n.inputs = n.inputs.map((i) => (i === out.name ? inner : i));
       this.types.set(inner, DataType.FLOAT);
       this.pendingOutputs.set(out.name, inner);
     }
     for (const i of this.graph.inputs) if (this.isFloat(i.name)) this.where.set(i.name, 'single');
   }
 
-  private outputCast(name: string): OnnxNode[] {
-    const inner = this.pendingOutputs.get(name);
-    if (inner === undefined) return [];
+  private outputCast(output: OnnxValueInfo): OnnxNode[] {
     const to = makeAttribute('to', { type: 'INT', value: BigInt(DataType.FLOAT) });
-    return [makeNode('Cast', [inner], [name], this.names.fresh(`${name}_cast_fp32`), [to])];
+    const name = output.name;
+    const inner = this.pendingOutputs.get(name);
+    if (inner !== undefined) return [makeNode('Cast', [inner], [name], this.names.fresh(`${name}_cast_fp32`), [to])];
+    if (this.where.get(name) !== 'half') return [];
+    // A body output that is an outer value now in half: body outputs bind by position, so rename.
+    output.name = this.names.fresh(`${name}_fp32`);
+    return [makeNode('Cast', [name], [output.name], this.names.fresh(`${name}_cast_fp32`), [to])];
   }
 
-  /** Float initializers become half unless every reader needs float32. */
+  /** Float initializers become half unless every reader (bodies included) needs float32. */
   private placeInitializers(): void {
     const readers = new Map<string, Where[]>();
-    for (const node of this.graph.nodes) {
+    for (const node of [this.graph, ...subgraphsOf(this.graph)].flatMap((g) => g.nodes)) {
       const single = this.isIsland(node);
       node.inputs.forEach((input, i) => {
         const list = readers.get(input) ?? [];
@@ -167,16 +253,25 @@ class Fp16Rewriter {
 }
 
 /** Converts a float32 model to FP16 with float32 I/O. */
+/** Float32 weights anywhere: initializers or Constant nodes, in the graph or its bodies. */
+function hasFloatWeights(graph: OnnxGraph): boolean {
+  return [graph, ...subgraphsOf(graph)].some(
+    (g) =>
+      g.initializers.some((t) => t.dataType === DataType.FLOAT) ||
+      g.nodes.some((n) => n.opType === 'Constant' && n.attributes.some((a) => a.type === 'TENSOR' && a.value.dataType === DataType.FLOAT)),
+  );
+}
+
+/** Converts a float32 model to FP16 with float32 I/O; If/Loop/Scan bodies are converted too. */
 export function toFp16(model: OnnxModel, options: Fp16Options = {}): TransformResult {
-  if (subgraphsOf(model.graph).length > 0) {
-    return { notApplicable: 'control-flow subgraphs (If/Loop/Scan) are not converted to fp16' };
-  }
   const out = cloneModel(model);
-  const hasFloat = out.graph.initializers.some((t) => t.dataType === DataType.FLOAT);
-  if (!hasFloat) return { notApplicable: 'the model has no float32 weights to convert' };
+  if (!hasFloatWeights(out.graph)) return { notApplicable: 'the model has no float32 weights to convert' };
   const rewriter = new Fp16Rewriter(out.graph, options.keepFloat32Ops ?? []);
   rewriter.run();
   pruneInitializers(out.graph);
-  const notes = [...rewriter.islands].map((op) => `${op} kept in float32 (Cast island)`);
-  return { model: out, notes };
+  const bodies = subgraphsOf(out.graph).length;
+  return {
+    model: out,
+    notes: [...(bodies > 0 ? [`${bodies} If/Loop/Scan bod(ies) converted inside, float32 at their boundaries`] : []), ...rewriter.notes()],
+  };
 }

@@ -1,6 +1,6 @@
 /** INT4: weight-only block quantization of MatMul/Gemm weights into com.microsoft MatMulNBits. */
 import { quantizeInt4Blocks } from '../math/int4-pack.js';
-import { NameScope, cloneModel, ensureOpset, floatRaw, initializerMap, pruneInitializers } from '../model/graph-tools.js';
+import { NameScope, cloneModel, ensureOpset, floatRaw, initializerMap, noTargetsReason, pruneInitializers } from '../model/graph-tools.js';
 import { DataType, makeAttribute, makeNode, rawTensor, type OnnxGraph, type OnnxModel, type OnnxNode } from '../model/onnx-model.js';
 import { linearLayer, type LinearLayer } from './linear-weights.js';
 import type { TransformResult } from './transform.js';
@@ -72,7 +72,9 @@ export function toInt4(model: OnnxModel, options: Int4Options = {}): TransformRe
   });
   if (count === 0)
     return {
-      notApplicable: notes.length ? `no MatMul/Gemm with a constant weight: ${notes.join('; ')}` : 'the model has no MatMul or Gemm',
+      notApplicable: notes.length
+        ? `no MatMul/Gemm with a constant weight: ${notes.join('; ')}`
+        : noTargetsReason(model.graph, ['MatMul', 'Gemm']),
     };
   pruneInitializers(m.graph);
   ensureOpset(m, 'com.microsoft', 1);

@@ -4,7 +4,7 @@
  * (onnxruntime docs/ContribOperators.md#com.microsoft.DynamicQuantizeMatMul).
  */
 import { Q_RANGE, REDUCED_RANGE, quantizePerChannel, type QRange } from '../math/quant-math.js';
-import { NameScope, cloneModel, ensureOpset, floatRaw, initializerMap, pruneInitializers } from '../model/graph-tools.js';
+import { NameScope, cloneModel, ensureOpset, floatRaw, initializerMap, noTargetsReason, pruneInitializers } from '../model/graph-tools.js';
 import { DataType, makeNode, rawTensor, type OnnxGraph, type OnnxModel, type OnnxNode } from '../model/onnx-model.js';
 import { linearLayer, type LinearLayer } from './linear-weights.js';
 import type { TransformResult } from './transform.js';
@@ -74,7 +74,9 @@ export function toInt8Dynamic(model: OnnxModel, options: Int8DynamicOptions = {}
   });
   if (quantized === 0) {
     return {
-      notApplicable: notes.length ? `no MatMul/Gemm with constant weights: ${notes.join('; ')}` : 'the model has no MatMul or Gemm',
+      notApplicable: notes.length
+        ? `no MatMul/Gemm with constant weights: ${notes.join('; ')}`
+        : noTargetsReason(model.graph, ['MatMul', 'Gemm']),
     };
   }
   pruneInitializers(graph);

@@ -8,7 +8,7 @@
 import type { TensorRange } from '../calibration/calibrate.js';
 import { quantizeAlongAxis, quantizeBias } from '../math/per-axis.js';
 import { Q_RANGE, REDUCED_RANGE, asymmetricParams, type QParams, type QRange } from '../math/quant-math.js';
-import { NameScope, cloneModel, floatRaw, floatValues, int32Raw, pruneInitializers } from '../model/graph-tools.js';
+import { NameScope, cloneModel, floatRaw, floatValues, int32Raw, noTargetsReason, pruneInitializers } from '../model/graph-tools.js';
 import { DataType, makeAttribute, makeNode, rawTensor, type OnnxGraph, type OnnxModel, type OnnxNode } from '../model/onnx-model.js';
 import { paramSource, planQdq, quantizedOutputs, type QdqTarget } from './qdq-plan.js';
 import type { TransformResult } from './transform.js';
@@ -122,7 +122,8 @@ export function toInt8Static(model: OnnxModel, ranges: ReadonlyMap<string, Tenso
   const m = cloneModel(model);
   const graph = m.graph;
   const { targets, skipped } = planQdq(graph);
-  if (targets.length === 0) return { notApplicable: skipped.length ? skipped.join('; ') : 'the model has no Conv, MatMul or Gemm' };
+  if (targets.length === 0)
+    return { notApplicable: skipped.length ? skipped.join('; ') : noTargetsReason(model.graph, ['Conv', 'MatMul', 'Gemm']) };
   const uint8 = (options.activationType ?? 'uint8') === 'uint8';
   const activation = { type: uint8 ? DataType.UINT8 : DataType.INT8, range: uint8 ? Q_RANGE.uint8 : Q_RANGE.int8 };
   const params = paramsFor(ranges, activation.range);

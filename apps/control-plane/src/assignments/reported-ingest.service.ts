@@ -1,0 +1,85 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { StoredReportedStateSchema, type ReportedState } from '@edge-fleet/shared';
+import type { Config } from '../config.js';
+import type { Logger } from '../infra/logger.js';
+import { errorText, isDataError } from '../infra/pg-errors.js';
+import { CONFIG, LOGGER } from '../infra/tokens.js';
+import { issuesText, parseJson } from '../infra/validate.js';
+import { RolloutsService } from '../rollouts/rollouts.service.js';
+import { DeadLetterRepository } from '../telemetry/dead-letter.repository.js';
+import { AssignmentRepository } from './assignment.repository.js';
+
+/**
+ * Reported states: every field the control plane stores or shows is checked to its type and
+ * against what exists (the active variant, the assignment numbers issued) before anything is
+ * written; a report that fails any check is kept whole as a dead letter, never stored in part.
+ */
+@Injectable()
+export class ReportedIngestService {
+  private readonly log: Logger;
+
+  constructor(
+    @Inject(AssignmentRepository) private readonly assignments: AssignmentRepository,
+    @Inject(RolloutsService) private readonly rollouts: RolloutsService,
+    @Inject(DeadLetterRepository) private readonly deadLetters: DeadLetterRepository,
+    @Inject(CONFIG) private readonly config: Config,
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.log = logger.child('reported-ingest');
+  }
+
+  async accept(topic: string, deviceId: string, payload: Buffer, now = Date.now()): Promise<void> {
+    const json = parseJson(payload);
+    if (json === undefined) return this.refuse(topic, deviceId, 'payload is not valid JSON', payload);
+    const r = StoredReportedStateSchema.safeParse(json);
+    if (!r.success) return this.refuse(topic, deviceId, `schema: ${issuesText(r.error.issues, 5)}`, payload);
+    const s = r.data;
+    const problem = await this.problem(deviceId, s, now);
+    if (problem) return this.refuse(topic, deviceId, problem, payload);
+    try {
+      await this.assignments.saveReported(deviceId, {
+        bootId: s.bootId,
+        phase: s.phase,
+        appliedAssignmentVersion: s.appliedAssignmentVersion,
+        activeVariantId: s.active?.variantId ?? null,
+        activeSha256: s.active?.sha256 ?? null,
+        payload: s,
+        reportedAt: new Date(s.reportedAt),
+      });
+    } catch (e) {
+      // the database is away: thrown, so the message is not taken as handled
+      if (!isDataError(e)) throw e;
+      return this.refuse(topic, deviceId, `database refused the report: ${errorText(e)}`, payload);
+    }
+    await this.rollouts.onReported(deviceId, {
+      appliedAssignmentVersion: s.appliedAssignmentVersion,
+      activeVariantId: s.active?.variantId ?? null,
+      lastUpdate: s.lastUpdate,
+    });
+  }
+
+  /** Why the report cannot be true of this device, or null. */
+  private async problem(deviceId: string, s: ReportedState, now: number): Promise<string | null> {
+    if (s.deviceId !== deviceId) return 'deviceId does not match the topic';
+    const skewMs = this.config.TELEMETRY_FUTURE_SKEW_SECONDS * 1000;
+    // a report dated ahead would win the newest-report-wins ordering and freeze the stored state
+    if (Date.parse(s.reportedAt) > now + skewMs) return `reportedAt ${s.reportedAt} is in the future`;
+    const refs = await this.assignments.reportRefs(deviceId, s.active);
+    if (!refs) return 'the device is not enrolled';
+    for (const [field, n] of [
+      ['appliedAssignmentVersion', s.appliedAssignmentVersion],
+      ['lastUpdate.assignmentVersion', s.lastUpdate?.assignmentVersion ?? null],
+    ] as const) {
+      if (n !== null && n > refs.assignmentVersion) return `${field} ${n} was never issued (highest: ${refs.assignmentVersion})`;
+    }
+    if (s.active && !refs.activeExists) {
+      return `active.variantId ${s.active.variantId} is not a variant of model version ${s.active.modelVersionId}`;
+    }
+    return null;
+  }
+
+  private async refuse(topic: string, deviceId: string, reason: string, payload: Buffer): Promise<void> {
+    this.log.warn('reported state rejected', { deviceId, reason });
+    await this.deadLetters.add({ topic, deviceId, code: 'reported', reason, payload });
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * Whether a Postgres error is about the data itself (this row can never be stored as it is) rather
+ * than about reaching the database. SQLSTATE class 22 is "data exception" (bad byte sequence, date
+ * out of range, numeric overflow), 23 "integrity constraint violation", 54 "program limit exceeded"
+ * (e.g. a row too large). Everything else, and anything without a SQLSTATE (a refused or dropped
+ * connection, a timeout), is treated as the database being unavailable: retried, never blamed on a row.
+ * https://www.postgresql.org/docs/current/errcodes-appendix.html
+ */
+export function isDataError(e: unknown): boolean {
+  const code = typeof e === 'object' && e !== null && 'code' in e ? e.code : undefined;
+  return typeof code === 'string' && /^(22|23|54)[0-9A-Z]{3}$/.test(code);
+}
+
+/** The database's own words for an error, for a dead letter or a log line. */
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

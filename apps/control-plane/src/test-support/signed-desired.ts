@@ -1,0 +1,20 @@
+import { createPublicKey, verify } from 'node:crypto';
+import { DesiredStatePayloadSchema, SignedDesiredStateSchema, type DesiredStatePayload } from '@edge-fleet/shared';
+
+const spki = (b64: string) => createPublicKey({ key: Buffer.from(b64, 'base64'), format: 'der', type: 'spki' });
+const checks = (data: string | Buffer, signature: string, keyB64: string): boolean =>
+  verify(null, Buffer.from(data), spki(keyB64), Buffer.from(signature, 'base64'));
+
+/**
+ * What a device does with a message on its desired topic, for control-plane tests: the envelope
+ * must be signed by a key the enrollment's root certified, and the state is read only from the
+ * signed bytes. Throws otherwise, so a publish path that forgot to sign shows up in any test.
+ */
+export function openSignedDesired(message: Buffer, rootPublicKey: string): DesiredStatePayload {
+  const envelope = SignedDesiredStateSchema.parse(JSON.parse(message.toString('utf8')));
+  const { publicKey, expiresAt, rootSignature } = envelope.signingKey;
+  if (!checks(`${publicKey}.${expiresAt}`, rootSignature, rootPublicKey)) throw new Error('signing key not certified by the root');
+  const bytes = Buffer.from(envelope.payload, 'base64');
+  if (!checks(bytes, envelope.signature, publicKey)) throw new Error('desired state signature does not verify');
+  return DesiredStatePayloadSchema.parse(JSON.parse(bytes.toString('utf8')));
+}

@@ -1,0 +1,54 @@
+import type { DesiredModel, Scenario } from '@edge-fleet/shared';
+import { errorMessage, type Logger } from '../core/logger.js';
+import { AGENT_VERSION } from '../core/version.js';
+import type { InferenceEngine } from '../engine/inference.engine.js';
+import { OipHandler } from './oip.handler.js';
+import { OipHttpServer } from './oip.http-server.js';
+import { type ServeConfig, serveDeadlineMs } from './serve.settings.js';
+import { type ServedRequest, ServingSlot } from './serving.slot.js';
+
+/** Requests handed to the engine at once: one running, the next already crossing to the worker. */
+const MAX_IN_FLIGHT = 2;
+
+/** The agent's local inference API: the serving slot the reconcile loop swaps, and its listeners. */
+export class LocalInferenceService {
+  readonly slot: ServingSlot;
+  private readonly server: OipHttpServer;
+
+  constructor(
+    config: ServeConfig,
+    private readonly logger: Logger,
+    onRequest?: (r: ServedRequest) => void,
+  ) {
+    this.slot = new ServingSlot({ queueDepth: config.queueDepth, maxInFlight: MAX_IN_FLIGHT }, onRequest);
+    const handler = new OipHandler({
+      slot: this.slot,
+      serverName: 'edge-fleet-agent',
+      serverVersion: AGENT_VERSION,
+      deadlineMs: (scenario) => serveDeadlineMs(config, scenario),
+    });
+    this.server = new OipHttpServer(config, handler, logger);
+  }
+
+  /** Called on every activation, rollback and unload: new requests go to this engine from now on. */
+  setActive(engine: InferenceEngine | null, model: DesiredModel | null, scenario: Scenario): void {
+    this.slot.setActive(engine === null || model === null ? null : { engine, model, scenario });
+  }
+
+  /** A listener that cannot start (a port in use) is logged, not fatal: the device keeps taking updates and serving on the others. */
+  async start(): Promise<void> {
+    try {
+      await this.server.start();
+    } catch (err) {
+      this.logger.error('inference API not started', { error: errorMessage(err) });
+    }
+  }
+
+  get port(): number | null {
+    return this.server.port;
+  }
+
+  async stop(): Promise<void> {
+    await this.server.stop();
+  }
+}

@@ -1,0 +1,202 @@
+import {
+  type OipInferResponse,
+  type OipModelMetadata,
+  type OipResponseOutput,
+  type OipServerMetadata,
+  type OipTensorMetadata,
+  type Scenario,
+  INFERENCE_HEADER_CONTENT_LENGTH,
+} from '@edge-fleet/shared';
+import type { ModelSignature, ServedTensor, TensorSignature } from '../engine/served-tensor.js';
+import { type DecodedRequest, decodeInferRequest } from './oip.request.js';
+import { BadRequest, NotFound, ServeError } from './serve.errors.js';
+import type { ActiveServing, Served, ServingSlot } from './serving.slot.js';
+import { oipDatatypeOf, toBinary, toJsonData } from './tensor.codec.js';
+
+export interface OipReply {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+export interface OipHandlerOptions {
+  slot: ServingSlot;
+  serverName: string;
+  serverVersion: string;
+  /** Per-request deadline for the scenario now served. */
+  deadlineMs: (scenario: Scenario) => number;
+}
+
+const MODEL_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer)?$/;
+
+/** The Open Inference Protocol's REST routes over the serving slot; transport-free, so every answer is testable. */
+export class OipHandler {
+  constructor(private readonly options: OipHandlerOptions) {}
+
+  async handle(
+    method: string,
+    path: string,
+    headers: Readonly<Record<string, string | string[] | undefined>>,
+    body: Buffer,
+  ): Promise<OipReply> {
+    try {
+      return await this.route(method, path, headers, body);
+    } catch (err) {
+      if (err instanceof ServeError) return errorReply(err);
+      return errorReply(new ServeError(500, `internal error: ${err instanceof Error ? err.message : String(err)}`));
+    }
+  }
+
+  private async route(
+    method: string,
+    path: string,
+    headers: Readonly<Record<string, string | string[] | undefined>>,
+    body: Buffer,
+  ): Promise<OipReply> {
+    const slot = this.options.slot;
+    if (path === '/v2/health/live') return get(method, () => json(200, { live: true }));
+    if (path === '/v2/health/ready') return get(method, () => (this.ready() ? json(200, { ready: true }) : json(400, { ready: false })));
+    if (path === '/v2' || path === '/v2/') return get(method, () => json(200, this.serverMetadata()));
+    const match = MODEL_PATH.exec(path);
+    if (match === null) throw new NotFound(`no route for ${path}`);
+    const name = decode(match[1] ?? '');
+    const version = match[2] === undefined ? null : decode(match[2]);
+    const action = match[3];
+    if (action === '/infer') {
+      if (method !== 'POST') throw new ServeError(405, `${path} takes POST, not ${method}`);
+      const active = this.resolve(name, version);
+      const signature = signatureOf(active);
+      const request = decodeInferRequest(body, headerLength(headers), signature);
+      const served = await slot.submit(request.inputs, this.options.deadlineMs(active.scenario));
+      return inferReply(name, request, served);
+    }
+    if (action === '/ready') {
+      return get(method, () => {
+        const active = this.resolve(name, version);
+        return json(200, { name, ready: active.engine.infer !== undefined });
+      });
+    }
+    return get(method, () => json(200, modelMetadata(name, this.resolve(name, version))));
+  }
+
+  private ready(): boolean {
+    return this.options.slot.current?.engine.infer !== undefined;
+  }
+
+  private serverMetadata(): OipServerMetadata {
+    return { name: this.options.serverName, version: this.options.serverVersion, extensions: ['binary_tensor_data'] };
+  }
+
+  /** The active model answers to its scenario's name and to its registered model name; version = the model version. */
+  private resolve(name: string, version: string | null): ActiveServing {
+    const active = this.options.slot.current;
+    if (active === null) throw new ServeError(503, 'no model is loaded yet');
+    const { model, scenario } = active;
+    if (name !== scenario && name !== model.name)
+      throw new NotFound(`unknown model "${name}"; this device serves "${model.name}" (also addressed as "${scenario}")`);
+    if (version !== null && version !== model.version)
+      throw new NotFound(`model "${name}" has no version "${version}"; it serves version "${model.version}"`);
+    return active;
+  }
+}
+
+function get(method: string, answer: () => OipReply): OipReply {
+  if (method !== 'GET') throw new ServeError(405, `this route takes GET, not ${method}`);
+  return answer();
+}
+
+function decode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new BadRequest(`malformed path segment "${segment}"`);
+  }
+}
+
+function headerLength(headers: Readonly<Record<string, string | string[] | undefined>>): number | null {
+  const raw = headers[INFERENCE_HEADER_CONTENT_LENGTH];
+  if (raw === undefined) return null;
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  if (value === undefined || !/^\d{1,12}$/.test(value))
+    throw new BadRequest(`Inference-Header-Content-Length "${String(value)}" is not a byte count`);
+  return Number(value);
+}
+
+function signatureOf(active: ActiveServing): ModelSignature {
+  const signature = active.engine.signature?.() ?? null;
+  if (signature === null) throw new ServeError(503, 'the active model does not declare its inputs; it cannot serve applications');
+  return signature;
+}
+
+function tensorMetadata(s: TensorSignature): OipTensorMetadata | null {
+  const datatype = oipDatatypeOf(s.type);
+  return datatype === null ? null : { name: s.name, datatype, shape: s.shape };
+}
+
+function modelMetadata(name: string, active: ActiveServing): OipModelMetadata {
+  const signature = signatureOf(active);
+  const { model, scenario } = active;
+  return {
+    name,
+    versions: [model.version],
+    platform: 'onnx_onnxv1',
+    inputs: signature.inputs.map(tensorMetadata).filter((t) => t !== null),
+    outputs: signature.outputs.map(tensorMetadata).filter((t) => t !== null),
+    // which build of the model answers: the fleet may serve a quantized variant of the registered version
+    parameters: { model_name: model.name, scenario, variant_id: model.variantId, precision: model.precision, sha256: model.sha256 },
+  };
+}
+
+function inferReply(name: string, request: DecodedRequest, served: Served): OipReply {
+  const { result, by, queueMs } = served;
+  if (!result.ok || result.outputs === undefined) throw new ServeError(500, `inference failed: ${result.error ?? 'no outputs'}`);
+  const produced = result.outputs;
+  const wanted = request.outputs ?? Object.keys(produced).map((n) => ({ name: n, binary: request.binaryByDefault }));
+  const outputs: OipResponseOutput[] = [];
+  const chunks: Uint8Array[] = [];
+  for (const { name: outName, binary } of wanted) {
+    const tensor: ServedTensor | undefined = produced[outName];
+    const datatype = tensor === undefined ? null : oipDatatypeOf(tensor.type);
+    if (tensor === undefined || datatype === null) throw new ServeError(500, `the model produced no usable output "${outName}"`);
+    if (binary) {
+      const bytes = toBinary(tensor);
+      chunks.push(bytes);
+      outputs.push({ name: outName, shape: tensor.dims, datatype, parameters: { binary_data_size: bytes.byteLength } });
+    } else outputs.push({ name: outName, shape: tensor.dims, datatype, data: toJsonData(tensor) });
+  }
+  const response: OipInferResponse = {
+    model_name: name,
+    model_version: by.model.version,
+    ...(request.id === undefined ? {} : { id: request.id }),
+    // where and how it ran: an application (and a test) can tell which session answered
+    parameters: {
+      executed_on: 'local',
+      sha256: by.model.sha256,
+      precision: by.model.precision,
+      queue_ms: round(queueMs),
+      inference_ms: round(result.latencyMs ?? 0),
+    },
+    outputs,
+  };
+  const header = Buffer.from(JSON.stringify(response), 'utf8');
+  if (chunks.length === 0) return { status: 200, headers: { 'content-type': 'application/json' }, body: header };
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/octet-stream', [INFERENCE_HEADER_CONTENT_LENGTH]: String(header.length) },
+    body: Buffer.concat([header, ...chunks]),
+  };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+function json(status: number, value: unknown): OipReply {
+  return { status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(value), 'utf8') };
+}
+
+export function errorReply(err: ServeError): OipReply {
+  const reply = json(err.status, { error: err.message });
+  Object.assign(reply.headers, err.headers);
+  return reply;
+}

@@ -1,0 +1,158 @@
+import { performance } from 'node:perf_hooks';
+import type { DesiredModel, Scenario } from '@edge-fleet/shared';
+import type { InferenceEngine } from '../engine/inference.engine.js';
+import type { InferResult, ServedTensor } from '../engine/served-tensor.js';
+import { ServeError } from './serve.errors.js';
+
+/** What serves requests now: swapped as a whole on activation and rollback. */
+export interface ActiveServing {
+  engine: InferenceEngine;
+  model: DesiredModel;
+  scenario: Scenario;
+}
+
+/** One finished request, for the telemetry of real traffic. */
+export interface ServedRequest {
+  ok: boolean;
+  queueMs: number;
+  inferenceMs: number | null;
+}
+
+export interface Served {
+  result: InferResult;
+  by: ActiveServing;
+  queueMs: number;
+}
+
+export interface SlotLimits {
+  /** Requests waiting for the session beyond those running; one more is answered 429. */
+  queueDepth: number;
+  /** Runs handed to the engine at once: 2 lets the next request cross to the worker while one runs. */
+  maxInFlight: number;
+}
+
+interface Ticket {
+  inputs: Record<string, ServedTensor>;
+  acceptedAt: number;
+  deadlineMs: number;
+  settled: boolean;
+  timer: NodeJS.Timeout | null;
+  resolve: (served: Served) => void;
+  reject: (err: ServeError) => void;
+}
+
+/**
+ * The active model's request queue. Bounded, so memory stays bounded under any load; each request
+ * is dispatched to whatever session is active at that moment, so an activation or rollback sends new
+ * requests to the new session while those already running finish on the old one (the engine's
+ * dispose waits for them).
+ */
+export class ServingSlot {
+  private active: ActiveServing | null = null;
+  private readonly waiting: Ticket[] = [];
+  private inFlight = 0;
+  /** Mean inference time, for the Retry-After estimate. */
+  private meanInferenceMs = 1;
+
+  constructor(
+    private readonly limits: SlotLimits,
+    private readonly onDone: (r: ServedRequest) => void = () => undefined,
+  ) {}
+
+  setActive(active: ActiveServing | null): void {
+    this.active = active;
+    if (active === null)
+      for (const t of this.waiting.splice(0)) this.settle(t, new ServeError(503, 'no model is loaded: the model was unloaded'));
+  }
+
+  get current(): ActiveServing | null {
+    return this.active;
+  }
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  submit(inputs: Record<string, ServedTensor>, deadlineMs: number): Promise<Served> {
+    if (this.active === null) return Promise.reject(new ServeError(503, 'no model is loaded yet'));
+    if (this.waiting.length >= this.limits.queueDepth && this.inFlight >= this.limits.maxInFlight) {
+      const seconds = Math.max(1, Math.ceil((this.waiting.length * this.meanInferenceMs) / this.limits.maxInFlight / 1000));
+      this.onDone({ ok: false, queueMs: 0, inferenceMs: null });
+      return Promise.reject(
+        new ServeError(429, `the queue is full (${this.limits.queueDepth} requests waiting); retry after ${seconds} s`, {
+          'retry-after': String(seconds),
+        }),
+      );
+    }
+    return new Promise<Served>((resolve, reject) => {
+      const ticket: Ticket = { inputs, acceptedAt: performance.now(), deadlineMs, settled: false, timer: null, resolve, reject };
+      ticket.timer = setTimeout(() => this.expire(ticket), deadlineMs);
+      this.waiting.push(ticket);
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.limits.maxInFlight) {
+      const ticket = this.waiting.shift();
+      if (ticket === undefined) return;
+      void this.dispatch(ticket);
+    }
+  }
+
+  private async dispatch(ticket: Ticket): Promise<void> {
+    this.inFlight++;
+    const queueMs = performance.now() - ticket.acceptedAt;
+    try {
+      let by = this.active;
+      if (by === null) throw new ServeError(503, 'no model is loaded');
+      let result = await this.run(by, ticket.inputs);
+      // A run that reached a session just being released (an activation raced the hand-off) is not
+      // the application's failure: it runs again on the session that replaced it.
+      const now = this.active;
+      if (!result.ok && result.latencyMs === null && now !== null && now.engine !== by.engine) {
+        by = now;
+        result = await this.run(by, ticket.inputs);
+      }
+      if (result.latencyMs !== null) this.meanInferenceMs = this.meanInferenceMs * 0.9 + result.latencyMs * 0.1;
+      this.onDone({ ok: result.ok, queueMs, inferenceMs: result.latencyMs });
+      if (ticket.settled) return;
+      this.settle(ticket, { result, by, queueMs });
+    } catch (err) {
+      this.onDone({ ok: false, queueMs, inferenceMs: null });
+      this.settle(ticket, err instanceof ServeError ? err : new ServeError(500, String(err)));
+    } finally {
+      this.inFlight--;
+      this.pump();
+    }
+  }
+
+  private run(by: ActiveServing, inputs: Record<string, ServedTensor>): Promise<InferResult> {
+    const infer = by.engine.infer?.bind(by.engine);
+    if (infer === undefined) throw new ServeError(503, 'the active engine cannot serve applications');
+    return infer(inputs);
+  }
+
+  private expire(ticket: Ticket): void {
+    const at = this.waiting.indexOf(ticket);
+    const waited = Math.round(performance.now() - ticket.acceptedAt);
+    if (at >= 0) {
+      this.waiting.splice(at, 1);
+      this.onDone({ ok: false, queueMs: waited, inferenceMs: null });
+      this.settle(ticket, new ServeError(504, `deadline of ${ticket.deadlineMs} ms exceeded after ${waited} ms waiting in the queue`));
+      return;
+    }
+    this.settle(
+      ticket,
+      new ServeError(504, `deadline of ${ticket.deadlineMs} ms exceeded while the model ran; the result of this run is discarded`),
+    );
+  }
+
+  private settle(ticket: Ticket, outcome: Served | ServeError): void {
+    if (ticket.settled) return;
+    ticket.settled = true;
+    if (ticket.timer !== null) clearTimeout(ticket.timer);
+    if (outcome instanceof ServeError) ticket.reject(outcome);
+    else ticket.resolve(outcome);
+  }
+}
