@@ -18,6 +18,7 @@ import { ModelRepository } from './models/model.repository.js';
 import { ModelsController } from './models/models.controller.js';
 import { ModelsService } from './models/models.service.js';
 import { VariantBuildService } from './models/variant-build.service.js';
+import { PresenceService } from './mqtt/presence.service.js';
 import { DeviceMessagesHandler } from './mqtt/device-messages.handler.js';
 import { PoliciesController } from './policies/policies.controller.js';
 import { PolicyRepository } from './policies/policy.repository.js';
@@ -87,6 +88,7 @@ export class AppModule {
         RolloutRepository,
         RolloutsService,
         DeviceMessagesHandler,
+        PresenceService,
       ],
     };
   }

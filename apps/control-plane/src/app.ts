@@ -27,6 +27,7 @@ import { RolloutsService } from './rollouts/rollouts.service.js';
 import { PolicyRepository } from './policies/policy.repository.js';
 import { EmbeddedBroker } from './mqtt/embedded-broker.js';
 import { DeviceMessagesHandler } from './mqtt/device-messages.handler.js';
+import { PresenceService } from './mqtt/presence.service.js';
 import { MqttBus, type MessageBus } from './mqtt/mqtt-bus.js';
 import { TelemetryIngestService } from './telemetry/telemetry-ingest.service.js';
 import { TelemetryRepository } from './telemetry/telemetry.repository.js';
@@ -57,12 +58,14 @@ export async function startControlPlane(
   // The embedded broker is served in process: no loopback MQTT client between it and the ingest.
   let verifyDevice: (deviceId: string, secret: string) => Promise<boolean> = () => Promise.resolve(false);
   let ingestTelemetry: (topic: string, payload: Buffer) => Promise<void> = () => Promise.reject(new Error('not started'));
+  let onPresence: (deviceId: string, state: 'online' | 'offline') => void = () => undefined;
   const broker = config.embeddedBroker
     ? new EmbeddedBroker({
         host: config.MQTT_EMBEDDED_HOST,
         port: config.MQTT_EMBEDDED_PORT,
         verifyDevice: (id, s) => verifyDevice(id, s),
         maxPacketBytes: config.MQTT_MAX_PACKET_KB * 1024,
+        presence: (id, state) => onPresence(id, state),
         log: logger.child('broker'),
         // telemetry is committed before the device's PUBACK (RELIABILITY row 18)
         ackAfter: {
@@ -135,16 +138,22 @@ export async function startControlPlane(
   app.use('/api/v1/models', limitUploadBody(config.MAX_UPLOAD_MB * 1024 * 1024));
   app.useBodyParser('text', { limit: '256kb', type: ['application/yaml', 'text/yaml', 'text/plain'] });
 
+  // handlers and presence writes still running at shutdown finish before the database connections close
+  const inflight = new Set<Promise<void>>();
+  let accepting = true;
+  const presence = app.get(PresenceService);
+  onPresence = (id, state) => {
+    const p = presence.connection(id, state).finally(() => inflight.delete(p));
+    inflight.add(p);
+  };
   if (broker) {
     const deviceAuth = app.get(DeviceAuthService);
     verifyDevice = (id, s) => deviceAuth.verify(id, s);
+    await presence.noDeviceConnectedYet();
     await broker.start();
   }
   const ingest = app.get(TelemetryIngestService);
   ingest.start();
-  // handlers still running at shutdown finish before the database connections close
-  const inflight = new Set<Promise<void>>();
-  let accepting = true;
   bus.onMessage((topic, payload) => {
     if (!accepting) return Promise.resolve();
     const p = handleDeviceMessage(topic, payload).finally(() => inflight.delete(p));
@@ -152,6 +161,7 @@ export async function startControlPlane(
     return p;
   });
   await bus.start();
+  presence.startStaleSweep();
   await desiredQueue.start();
   await variantQueue.start();
   await rolloutQueue.start();
@@ -193,6 +203,7 @@ export async function startControlPlane(
     stop: async () => {
       clearInterval(manifestTimer);
       rollouts.stopSweeping();
+      presence.stopStaleSweep();
       await rolloutQueue.stop();
       await variantQueue.stop();
       await desiredQueue.stop();

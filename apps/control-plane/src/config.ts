@@ -15,6 +15,11 @@ export const ConfigSchema = z.object({
   MQTT_PASSWORD: z.string().optional(),
   MQTT_EMBEDDED_HOST: z.string().default('127.0.0.1'),
   MQTT_EMBEDDED_PORT: port.default(1884),
+  /**
+   * External broker only (the control plane sees no connections there): a device last heard from
+   * (status or telemetry) longer ago than this is shown offline, whatever `online` it sent.
+   */
+  PRESENCE_STALE_SECONDS: z.coerce.number().int().min(2).max(86_400).default(60),
   /** Largest MQTT packet an authenticated device may send to the embedded broker (before authentication: 8 KiB). */
   MQTT_MAX_PACKET_KB: z.coerce.number().int().min(16).max(262_144).default(256),
   /** Base URL devices use for artifact downloads. */

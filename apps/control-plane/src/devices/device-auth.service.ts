@@ -3,6 +3,15 @@ import { DeviceIdSchema } from '@edge-fleet/shared';
 import { hashSecret, isLegacyHash, sha256Hex, verifySecret } from '../infra/secrets.js';
 import { DeviceRepository } from './device.repository.js';
 
+/**
+ * A device id as the control plane issued it: a lowercase UUID. Postgres compares uuids without
+ * regard to case, so an upper-case variant would pass the secret check and open a second, inert
+ * identity (a session under topics no one reads); it is refused instead (issue 10 item 5).
+ */
+export function isCanonicalDeviceId(deviceId: string): boolean {
+  return DeviceIdSchema.safeParse(deviceId).success && deviceId === deviceId.toLowerCase();
+}
+
 const CACHE_TTL_MS = 5 * 60_000;
 const CACHE_MAX = 50_000;
 
@@ -18,7 +27,7 @@ export class DeviceAuthService {
   constructor(@Inject(DeviceRepository) private readonly devices: DeviceRepository) {}
 
   async verify(deviceId: string, secret: string, now = Date.now()): Promise<boolean> {
-    if (!DeviceIdSchema.safeParse(deviceId).success || secret.length < 32 || secret.length > 256) return false;
+    if (!isCanonicalDeviceId(deviceId) || secret.length < 32 || secret.length > 256) return false;
     const key = `${deviceId}:${sha256Hex(secret)}`;
     const until = this.verified.get(key);
     const cred = await this.devices.credentials(deviceId);

@@ -269,12 +269,22 @@ export class DeviceRepository {
     await this.pool.query('UPDATE "Device" SET "secretHash" = $3 WHERE id = $1 AND "secretHash" = $2', [id, was, now]);
   }
 
-  /** Per device status message, so on the pg pool. */
-  async setPresence(id: string, status: 'online' | 'offline', bootId: string | null, at: Date): Promise<void> {
+  /** Per device connection event or status message, so on the pg pool. `status` null keeps the stored one. */
+  async setPresence(id: string, status: 'online' | 'offline' | null, bootId: string | null, at: Date): Promise<void> {
     await this.pool.query(
-      `UPDATE "Device" SET status = $2, "lastSeenAt" = $3::timestamptz AT TIME ZONE 'UTC', "bootId" = COALESCE($4, "bootId") WHERE id = $1 AND status <> 'revoked'`,
+      `UPDATE "Device" SET status = COALESCE($2, status), "lastSeenAt" = $3::timestamptz AT TIME ZONE 'UTC', "bootId" = COALESCE($4, "bootId") WHERE id = $1 AND status <> 'revoked'`,
       [id, status, at, bootId],
     );
+  }
+
+  /** Marks offline every online device last seen before `before`; returns how many. */
+  async markStaleOffline(before: Date): Promise<number> {
+    const res = await this.pool.query(
+      `UPDATE "Device" SET status = 'offline'
+        WHERE status = 'online' AND ("lastSeenAt" IS NULL OR "lastSeenAt" < $1::timestamptz AT TIME ZONE 'UTC')`,
+      [before],
+    );
+    return res.rowCount ?? 0;
   }
 
   async countsByStatus(): Promise<{ status: string; count: number }[]> {

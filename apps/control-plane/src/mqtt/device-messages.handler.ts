@@ -1,27 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { StatusMessageSchema, parseTopic } from '@edge-fleet/shared';
-import { AssignmentsService } from '../assignments/assignments.service.js';
+import { parseTopic } from '@edge-fleet/shared';
 import { ReportedIngestService } from '../assignments/reported-ingest.service.js';
-import { DeviceRepository } from '../devices/device.repository.js';
-import type { Logger } from '../infra/logger.js';
-import { LOGGER } from '../infra/tokens.js';
 import { parseJson } from '../infra/validate.js';
 import { TelemetryIngestService } from '../telemetry/telemetry-ingest.service.js';
+import { PresenceService } from './presence.service.js';
 
 /** Routes device messages: parse, validate, delegate. The topic's device id is the authenticated one. */
 @Injectable()
 export class DeviceMessagesHandler {
-  private readonly log: Logger;
-
   constructor(
     @Inject(TelemetryIngestService) private readonly ingest: TelemetryIngestService,
-    @Inject(DeviceRepository) private readonly devices: DeviceRepository,
-    @Inject(AssignmentsService) private readonly assign: AssignmentsService,
     @Inject(ReportedIngestService) private readonly reportedIngest: ReportedIngestService,
-    @Inject(LOGGER) logger: Logger,
-  ) {
-    this.log = logger.child('device-messages');
-  }
+    @Inject(PresenceService) private readonly presence: PresenceService,
+  ) {}
 
   readonly handle = async (topic: string, payload: Buffer): Promise<void> => {
     const t = parseTopic(topic);
@@ -37,7 +28,7 @@ export class DeviceMessagesHandler {
       case 'reported':
         return this.reportedIngest.accept(topic, t.deviceId, payload);
       case 'status':
-        return this.status(t.deviceId, payload);
+        return this.status(topic, t.deviceId, payload);
       case 'desired':
       case 'commands':
       case 'commands/ack':
@@ -45,14 +36,9 @@ export class DeviceMessagesHandler {
     }
   };
 
-  private async status(deviceId: string, payload: Buffer): Promise<void> {
+  private async status(topic: string, deviceId: string, payload: Buffer): Promise<void> {
+    // an empty payload clears a retained status: nothing to store
     if (payload.length === 0) return;
-    const r = StatusMessageSchema.safeParse(parseJson(payload));
-    if (!r.success) {
-      this.log.warn('status rejected', { deviceId });
-      return;
-    }
-    await this.devices.setPresence(deviceId, r.data.state, r.data.bootId ?? null, new Date());
-    if (r.data.state === 'online') await this.assign.republish(deviceId);
+    await this.presence.statusMessage(deviceId, topic, parseJson(payload), payload);
   }
 }

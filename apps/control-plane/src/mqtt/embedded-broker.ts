@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
+import { isCanonicalDeviceId } from '../devices/device-auth.service.js';
 import type { Logger } from '../infra/logger.js';
 import { mayPublish, maySubscribe } from './broker-acl.js';
 import type { MessageBus, MessageHandler } from './mqtt-bus.js';
@@ -19,6 +20,11 @@ export interface BrokerOptions {
    * Postgres first, so an acknowledged window is never lost. Such topics are not delivered in process.
    */
   ackAfter?: { matches: (topic: string) => boolean; handle: (topic: string, payload: Buffer) => Promise<void> };
+  /**
+   * Called when an authenticated device's connection is established (after its CONNACK) and when it
+   * ends, cleanly or not: presence comes from the connection, not from what the device says.
+   */
+  presence?: (deviceId: string, state: 'online' | 'offline') => void;
   log: Logger;
 }
 
@@ -132,6 +138,8 @@ export class EmbeddedBroker {
     });
     indexRetainedByTopic(aedes);
     this.aedes = aedes;
+    aedes.on('clientReady', (client: Client) => this.presence(client, 'online'));
+    aedes.on('clientDisconnect', (client: Client) => this.presence(client, 'offline'));
     aedes.on('clientError', (client: Client, err: Error) =>
       this.o.log.debug('mqtt client error', { clientId: client.id, error: err.message }),
     );
@@ -151,10 +159,16 @@ export class EmbeddedBroker {
     this.o.log.info('embedded MQTT broker listening', { url: `mqtt://${this.o.host}:${this.o.port}` });
   }
 
+  private presence(client: Client, state: 'online' | 'offline'): void {
+    const id = this.identities.get(client);
+    if (id !== undefined) this.o.presence?.(id, state);
+  }
+
   private async authenticate(client: Client, username?: string, password?: Buffer): Promise<void> {
     const secret = password?.toString('utf8') ?? '';
     if (!username) throw authError('username required', 4);
     if (client.id !== username) throw authError('client id must equal the device id', 2);
+    if (!isCanonicalDeviceId(username)) throw authError('the device id must be given as issued (a lowercase UUID)', 2);
     if (!(await this.o.verifyDevice(username, secret))) throw authError('bad credentials', 4);
     this.identities.set(client, username);
     this.guards.get(client.conn)?.authenticate();

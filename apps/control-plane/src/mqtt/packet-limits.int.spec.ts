@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '@edge-fleet/shared';
+import mqtt from 'mqtt';
 import { connectDevice, enrollDevice } from '../test-support/device-client.js';
 import { startHarness, type Harness } from '../test-support/harness.js';
+import { Mosquitto } from '../test-support/mosquitto.js';
 
 const MiB = 1024 * 1024;
 
@@ -90,5 +92,27 @@ describe('embedded broker packet limits: issue 10 item 3 (row 16: protocol fuzz,
     // only that connection: the device may connect again
     const back = await connectDevice(h, e);
     await back.endAsync();
+  });
+});
+
+describe('Mosquitto with the max_packet_size README recommends: row 16 on the reference broker', () => {
+  it('issue 10 item 3 / row 16: Mosquitto closes CONNECTs declaring 268 MB at once and keeps serving a canary', async () => {
+    const m = await Mosquitto.create();
+    await m.start();
+    try {
+      const floods = await Promise.all([1, 2, 3].map(() => oversizedConnect(m.port, 64 * MiB)));
+      for (const f of floods) {
+        expect(f.closedByBroker).toBe(true);
+        expect(f.sent).toBeLessThan(16 * MiB);
+      }
+      const canary = await mqtt.connectAsync(m.url, { clientId: `canary-${randomUUID()}`, reconnectPeriod: 0 });
+      const echoed = new Promise<string>((resolve) => canary.once('message', (_topic, payload) => resolve(payload.toString())));
+      await canary.subscribeAsync('canary/echo', { qos: 1 });
+      await canary.publishAsync('canary/echo', 'alive', { qos: 1 });
+      expect(await echoed).toBe('alive');
+      await canary.endAsync();
+    } finally {
+      await m.close();
+    }
   });
 });

@@ -76,6 +76,12 @@ describe('ArtifactDownloader against a loopback HTTP server', () => {
     await expectRejected('size_mismatch');
   });
 
+  it("issue 10 item 6: a 403 (an artifact none of this device's desired states named) is a download_failed naming it; nothing kept", async () => {
+    server.mode = 'forbidden';
+    await expectRejected('download_failed');
+    await expect(downloader.download(ref)).rejects.toThrow(/HTTP 403/);
+  });
+
   it('reports HTTP errors as download_failed', async () => {
     server.mode = 'http500';
     await expectRejected('download_failed');
@@ -124,6 +130,8 @@ describe('resumable download (HTTP Range)', () => {
     const failures = await downloadWithRestarts(10);
     expect(failures.map((f) => f.reasonCode)).toEqual(['download_failed', 'download_failed', 'download_failed']);
     expect(server.ranges).toEqual([null, ...offsets.map((o) => `bytes=${o}-`)]);
+    // issue 10 item 6: the control plane checks the device on every request, a resumed one too
+    expect(server.authorizations).toEqual(Array.from(server.ranges, () => `Basic ${Buffer.from('dev-1:s3cret').toString('base64')}`));
     expect(server.bytesServed).toBe(size);
     expect(await downloader.verify(ref)).toBe(join(modelsDir, `${model.sha256}.onnx`));
     expect(await readdir(modelsDir)).toEqual([`${model.sha256}.onnx`]);

@@ -7,6 +7,8 @@ export type FaultMode =
   | 'truncate'
   | 'append'
   | 'http500'
+  /** 403, as the control plane answers a device asking for an artifact none of its desired states named. */
+  | 'forbidden'
   | 'no-auth'
   /** Serve up to the next offset in `dropAt` (absolute, in the artifact), then cut the connection. */
   | 'drop'
@@ -34,6 +36,8 @@ export class ArtifactServer {
   requests = 0;
   /** The Range header of every request (null when absent), in order. */
   readonly ranges: Array<string | null> = [];
+  /** The Authorization header of every request (null when absent), in order. */
+  readonly authorizations: Array<string | null> = [];
   /** Body bytes written to sockets, over all requests. */
   bytesServed = 0;
   /** 'drop': one offset consumed per request; once empty, requests are served whole. */
@@ -57,6 +61,7 @@ export class ArtifactServer {
     this.mode = 'ok';
     this.chunked = false;
     this.ranges.length = 0;
+    this.authorizations.length = 0;
     this.bytesServed = 0;
     this.dropAt = [];
     this.stallAfterBytes = 0;
@@ -80,9 +85,10 @@ export class ArtifactServer {
     this.requests++;
     this.lastAuthorization = req.headers.authorization;
     this.ranges.push(req.headers.range ?? null);
+    this.authorizations.push(req.headers.authorization ?? null);
     const body = this.files.get(req.url ?? '');
-    if (body === undefined || this.mode === 'http500') {
-      res.writeHead(body === undefined ? 404 : 500).end();
+    if (body === undefined || this.mode === 'http500' || this.mode === 'forbidden') {
+      res.writeHead(body === undefined ? 404 : this.mode === 'forbidden' ? 403 : 500).end();
       return;
     }
     const served = faulty(body, this.mode);
@@ -176,6 +182,7 @@ function faulty(body: Uint8Array, mode: FaultMode): Buffer {
       return Buffer.concat([copy, Buffer.alloc(4096, 1)]);
     case 'ok':
     case 'http500':
+    case 'forbidden':
     case 'no-auth':
     case 'drop':
     case 'stall':

@@ -1,0 +1,113 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { StatusMessageSchema } from '@edge-fleet/shared';
+import { AssignmentsService } from '../assignments/assignments.service.js';
+import type { Config } from '../config.js';
+import { DeviceRepository } from '../devices/device.repository.js';
+import type { Logger } from '../infra/logger.js';
+import { CONFIG, LOGGER } from '../infra/tokens.js';
+import { DeadLetterRepository } from '../telemetry/dead-letter.repository.js';
+
+type Presence = 'online' | 'offline';
+
+/**
+ * Whether a device is online. On the embedded broker that is the connection itself (issue 10
+ * item 5): its authenticated CONNECT makes it online, the end of the connection (clean or not)
+ * offline, whatever the device publishes; a device's `status` message only names its boot id.
+ * On an external broker the control plane sees no connections, so the device's `status` message
+ * and its Last Will (published by the broker) are what there is.
+ */
+@Injectable()
+export class PresenceService {
+  private readonly log: Logger;
+  /** Per device, the last presence write: the next waits for it, so writes land in event order. */
+  private readonly chains = new Map<string, Promise<void>>();
+  private sweep: NodeJS.Timeout | null = null;
+
+  constructor(
+    @Inject(DeviceRepository) private readonly devices: DeviceRepository,
+    @Inject(AssignmentsService) private readonly assign: AssignmentsService,
+    @Inject(DeadLetterRepository) private readonly deadLetters: DeadLetterRepository,
+    @Inject(CONFIG) private readonly config: Config,
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.log = logger.child('presence');
+  }
+
+  /** A connection event of the embedded broker. Never rejects: a failed write is logged. */
+  connection(deviceId: string, state: Presence): Promise<void> {
+    return this.inOrder(deviceId, async () => {
+      await this.devices.setPresence(deviceId, state, null, new Date());
+      // a device coming online gets its desired state again (the retained copy may be missing)
+      if (state === 'online') await this.assign.republish(deviceId);
+    });
+  }
+
+  /** A `status` message a device (or the broker, as its Last Will) published; `parsed` is its JSON or undefined. */
+  async statusMessage(deviceId: string, topic: string, parsed: unknown, raw: Buffer): Promise<void> {
+    const r = StatusMessageSchema.safeParse(parsed);
+    if (!r.success) {
+      const reason =
+        parsed === undefined ? 'status: not JSON' : `status: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+      this.log.warn('status rejected', { deviceId, reason });
+      await this.deadLetters.add({ topic, deviceId, code: 'status', reason, payload: raw });
+      return;
+    }
+    const { state, bootId } = r.data;
+    // on the embedded broker the connection says online/offline (and its 'online' republished the
+    // desired state already); the message keeps only its boot id
+    const embedded = this.config.embeddedBroker;
+    await this.inOrder(deviceId, async () => {
+      await this.devices.setPresence(deviceId, embedded ? null : state, bootId ?? null, new Date());
+      if (state === 'online' && !embedded) await this.assign.republish(deviceId);
+    });
+  }
+
+  /**
+   * Embedded broker, before it listens: no device is connected to a broker that has not started, so
+   * an `online` left in Postgres by a process that died without closing its connections is cleared
+   * (a clean stop writes each connection's end itself). Devices are online again as they reconnect.
+   */
+  async noDeviceConnectedYet(): Promise<void> {
+    await this.devices.markStaleOffline(new Date()).then(
+      (n) => n > 0 && this.log.info('devices shown offline until they reconnect to the embedded broker', { devices: n }),
+      (e: unknown) => this.log.warn('stale presence not cleared', { error: e instanceof Error ? e.message : String(e) }),
+    );
+  }
+
+  /**
+   * External broker: a device's own `online` is believed only while it is heard from (telemetry
+   * commits refresh lastSeenAt); one silent for PRESENCE_STALE_SECONDS is shown offline, which
+   * covers a clean disconnect without an `offline` message (no Last Will is sent then).
+   */
+  startStaleSweep(): void {
+    if (this.config.embeddedBroker || this.sweep) return;
+    const staleMs = this.config.PRESENCE_STALE_SECONDS * 1_000;
+    this.sweep = setInterval(() => void this.sweepStale(staleMs), Math.max(500, staleMs / 4));
+    this.sweep.unref();
+  }
+
+  stopStaleSweep(): void {
+    if (this.sweep) clearInterval(this.sweep);
+    this.sweep = null;
+  }
+
+  private async sweepStale(staleMs: number): Promise<void> {
+    try {
+      const n = await this.devices.markStaleOffline(new Date(Date.now() - staleMs));
+      if (n > 0) this.log.info('devices not heard from shown offline', { devices: n, staleSeconds: staleMs / 1_000 });
+    } catch (e) {
+      this.log.warn('presence sweep failed', { error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+
+  private inOrder(deviceId: string, write: () => Promise<void>): Promise<void> {
+    const next = (this.chains.get(deviceId) ?? Promise.resolve())
+      .then(write)
+      .catch((e: unknown) => this.log.warn('presence not stored', { deviceId, error: e instanceof Error ? e.message : String(e) }))
+      .finally(() => {
+        if (this.chains.get(deviceId) === next) this.chains.delete(deviceId);
+      });
+    this.chains.set(deviceId, next);
+    return next;
+  }
+}
