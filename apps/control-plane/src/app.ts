@@ -191,33 +191,34 @@ export async function startControlPlane(
   );
   // written before the API answers, so whoever sees /readyz succeed can read the token
   const operatorToken = await auth.ensureBootstrapToken();
-  await app.listen(config.PORT, config.HOST);
+  const stop = async (): Promise<void> => {
+    clearInterval(manifestTimer);
+    rollouts.stopSweeping();
+    presence.stopStaleSweep();
+    await rolloutQueue.stop();
+    await variantQueue.stop();
+    await desiredQueue.stop();
+    await bus.stop();
+    await broker?.stop();
+    accepting = false;
+    await Promise.allSettled([...inflight]);
+    await ingest.stop();
+    await app.close();
+    redis.disconnect();
+    await pgPool.end();
+    await prisma.$disconnect();
+  };
+  try {
+    await app.listen(config.PORT, config.HOST);
+  } catch (e) {
+    // the port is taken: release everything started so far, so the caller may try again or exit
+    await stop().catch(() => undefined);
+    throw e;
+  }
   answerLivenessFirst(app.getHttpServer());
   const addr = app.getHttpServer().address() as AddressInfo;
 
-  return {
-    url: `http://${config.HOST}:${addr.port}`,
-    operatorToken,
-    app,
-    ingest,
-    stop: async () => {
-      clearInterval(manifestTimer);
-      rollouts.stopSweeping();
-      presence.stopStaleSweep();
-      await rolloutQueue.stop();
-      await variantQueue.stop();
-      await desiredQueue.stop();
-      await bus.stop();
-      await broker?.stop();
-      accepting = false;
-      await Promise.allSettled([...inflight]);
-      await ingest.stop();
-      await app.close();
-      redis.disconnect();
-      await pgPool.end();
-      await prisma.$disconnect();
-    },
-  };
+  return { url: `http://${config.HOST}:${addr.port}`, operatorToken, app, ingest, stop };
 }
 
 const LIVENESS_BODY = JSON.stringify({ status: 'ok' });

@@ -92,6 +92,45 @@ export async function freshDatabase(prefix = 'ef_test'): Promise<{ url: string; 
   };
 }
 
+/**
+ * Starts the control plane on two free ports. A port found free can be taken by another process
+ * before the control plane binds it (seen as EADDRINUSE in CI), so that case is tried again on new ports.
+ */
+async function startOnFreePorts(
+  env: Record<string, string>,
+  dbUrl: string,
+  dataDir: string,
+): Promise<{ cp: ControlPlane; config: Config }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const mqttPort = await freePort();
+    if (mqttPort === port) continue;
+    const config = deriveConfig(
+      ConfigSchema.parse({
+        PORT: String(port),
+        MQTT_EMBEDDED_PORT: String(mqttPort),
+        DATA_DIR: dataDir,
+        DATABASE_URL: dbUrl,
+        REDIS_URL: TEST_REDIS_URL,
+        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+        TELEMETRY_FLUSH_MS: '20',
+        QUEUE_PREFIX: `ef-test-${randomBytes(4).toString('hex')}`,
+        VARIANT_BUILD: 'off',
+        // VirtualDevice sends a window every 200 ms against the 5 s window of the configuration: a
+        // quota wide enough for that; the quota's own test sets the production slack
+        TELEMETRY_QUOTA_SLACK: '100',
+        ...env,
+      }),
+    );
+    try {
+      return { cp: await startControlPlane(config, dbUrl, new Logger('test', 'error')), config };
+    } catch (e) {
+      const inUse = e instanceof Error && 'code' in e && e.code === 'EADDRINUSE';
+      if (!inUse || attempt >= 3 || env.PORT !== undefined || env.MQTT_EMBEDDED_PORT !== undefined) throw e;
+    }
+  }
+}
+
 export interface Harness {
   cp: ControlPlane;
   config: Config;
@@ -107,26 +146,7 @@ export async function startHarness(env: Record<string, string> = {}, shared?: { 
   const db = shared ? { url: shared.dbUrl, drop: () => Promise.resolve() } : await freshDatabase();
   // like the default DATA_DIR (.data), the path has a dot-directory in it
   const dataDir = path.join(await mkdtemp(path.join(tmpdir(), 'ef-cp-')), '.data');
-  const port = await freePort();
-  const mqttPort = await freePort();
-  const config = deriveConfig(
-    ConfigSchema.parse({
-      PORT: String(port),
-      MQTT_EMBEDDED_PORT: String(mqttPort),
-      DATA_DIR: dataDir,
-      DATABASE_URL: db.url,
-      REDIS_URL: TEST_REDIS_URL,
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
-      TELEMETRY_FLUSH_MS: '20',
-      QUEUE_PREFIX: `ef-test-${randomBytes(4).toString('hex')}`,
-      VARIANT_BUILD: 'off',
-      // VirtualDevice sends a window every 200 ms against the 5 s window of the configuration: a
-      // quota wide enough for that; the quota's own test sets the production slack
-      TELEMETRY_QUOTA_SLACK: '100',
-      ...env,
-    }),
-  );
-  const cp = await startControlPlane(config, db.url, new Logger('test', 'error'));
+  const { cp, config } = await startOnFreePorts(env, db.url, dataDir);
   const api = (p: string, init: RequestInit = {}) =>
     fetch(`${cp.url}${p}`, { ...init, headers: { authorization: `Bearer ${cp.operatorToken}`, ...(init.headers ?? {}) } });
   return {
