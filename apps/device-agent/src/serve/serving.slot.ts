@@ -104,16 +104,11 @@ export class ServingSlot {
     this.inFlight++;
     const queueMs = performance.now() - ticket.acceptedAt;
     try {
-      let by = this.active;
+      // the session active now, not the one active when the request arrived: after a swap, queued
+      // requests go to the new session while the old one finishes what it already runs
+      const by = this.active;
       if (by === null) throw new ServeError(503, 'no model is loaded');
-      let result = await this.run(by, ticket.inputs);
-      // A run that reached a session just being released (an activation raced the hand-off) is not
-      // the application's failure: it runs again on the session that replaced it.
-      const now = this.active;
-      if (!result.ok && result.latencyMs === null && now !== null && now.engine !== by.engine) {
-        by = now;
-        result = await this.run(by, ticket.inputs);
-      }
+      const result = await this.run(by, ticket.inputs);
       if (result.latencyMs !== null) this.meanInferenceMs = this.meanInferenceMs * 0.9 + result.latencyMs * 0.1;
       this.onDone({ ok: result.ok, queueMs, inferenceMs: result.latencyMs });
       if (ticket.settled) return;
