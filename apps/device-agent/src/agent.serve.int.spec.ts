@@ -3,7 +3,15 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildConvNet } from '@edge-fleet/onnx-builder';
-import { type DesiredState, OipInferResponseSchema, ReportedStateSchema, type Scenario, topics } from '@edge-fleet/shared';
+import {
+  type DesiredState,
+  OipInferResponseSchema,
+  ReportedStateSchema,
+  type Scenario,
+  type TelemetryWindow,
+  TelemetryWindowSchema,
+  topics,
+} from '@edge-fleet/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceAgent } from './agent.js';
 import { silentLogger } from './core/logger.js';
@@ -167,4 +175,46 @@ describe('updates under traffic (row 28)', () => {
     );
     expect(ReportedStateSchema.parse(report.payload).active?.sha256).toBe(file('1.0.0').sha256);
   }, 60_000);
+
+  it('telemetry from real traffic: windows with requests say source traffic and count exactly the requests answered; the probe fills idle windows', async () => {
+    const a = agent;
+    if (a === null) throw new Error('agent not running');
+    const windows = (): TelemetryWindow[] =>
+      probe.messages.filter((m) => m.topic === topics.telemetry(deviceId)).map((m) => TelemetryWindowSchema.parse(m.payload));
+    // a window without traffic first, so every traffic window from here on is this test's
+    const quiet = probe.messages.length;
+    await probe.waitFor(
+      (m) => m.topic === topics.telemetry(deviceId) && TelemetryWindowSchema.parse(m.payload).source === 'probe',
+      10_000,
+      quiet,
+    );
+    const from = windows().length;
+    let answered = 0;
+    const until = Date.now() + 2_500;
+    await Promise.all(
+      [0, 1].map(async () => {
+        while (Date.now() < until) if ((await infer(answered)).status === 200) answered++;
+      }),
+    );
+    const stopped = probe.messages.length;
+    await probe.waitFor(
+      (m) =>
+        m.topic === topics.telemetry(deviceId) &&
+        TelemetryWindowSchema.parse(m.payload).source === 'probe' &&
+        TelemetryWindowSchema.parse(m.payload).inferences > 0,
+      10_000,
+      stopped,
+    );
+    await a.stop();
+    agent = null;
+    const mine = windows().slice(from);
+    const traffic = mine.filter((w) => w.source === 'traffic');
+    expect(traffic.length).toBeGreaterThanOrEqual(2);
+    expect(traffic.reduce((n, w) => n + w.inferences, 0)).toBe(answered);
+    for (const w of traffic) {
+      expect(w.errors).toBe(0);
+      expect(w.queueMs).not.toBeNull();
+      expect(w.latencyMs?.p50).toBeGreaterThan(0);
+    }
+  }, 30_000);
 });

@@ -52,6 +52,7 @@ describe('parseCliArgs', () => {
         serveHost: '127.0.0.1',
         serveQueue: 64,
         serveMaxBodyMb: 64,
+        probe: 'idle',
       },
     });
   });

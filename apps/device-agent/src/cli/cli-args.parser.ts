@@ -61,6 +61,7 @@ export const CliArgsSchema = z
       .positive('--serve-max-body-mb must be > 0')
       .max(4_096)
       .default(DEFAULT_MAX_BODY_BYTES / 1024 / 1024),
+    probe: z.enum(['idle', 'always', 'off'], { error: '--probe must be idle, always or off' }).default('idle'),
     /** From FLEET_AGENT_CRASH_AT (crash-safety tests only). */
     crashAt: CrashPointSchema.optional(),
   })
@@ -81,7 +82,7 @@ export const USAGE =
   '[--profile <preset|profile.json>] [--name <name>] [--mqtt-url <url>] [--log-level info] [--seed <n>] ' +
   '[--download-stall-timeout <s>] [--download-deadline <s>] [--watchdog-windows <n>] [--watchdog-breaches <n>] ' +
   '[--serve-socket <path|off>] [--serve-port <n|off>] [--serve-host <addr>] [--serve-token-file <path>] [--serve-queue <n>] ' +
-  '[--serve-deadline-ms <n>] [--serve-max-body-mb <n>]';
+  '[--serve-deadline-ms <n>] [--serve-max-body-mb <n>] [--probe idle|always|off]';
 
 /** The one environment variable the agent reads (tests kill it at a chosen step). */
 export const CRASH_ENV = 'FLEET_AGENT_CRASH_AT';
@@ -114,6 +115,7 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
         'serve-queue': { type: 'string' },
         'serve-deadline-ms': { type: 'string' },
         'serve-max-body-mb': { type: 'string' },
+        probe: { type: 'string' },
       },
     }).values;
   } catch (err) {
@@ -139,6 +141,7 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
     serveQueue: values['serve-queue'],
     serveDeadlineMs: values['serve-deadline-ms'],
     serveMaxBodyMb: values['serve-max-body-mb'],
+    probe: values.probe,
     crashAt: env[CRASH_ENV] === '' ? undefined : env[CRASH_ENV],
   });
   if (!parsed.success) return { ok: false, message: `${formatIssues(parsed.error)}\n${USAGE}` };
