@@ -1,11 +1,11 @@
-import type { DesiredModel, Scenario } from '@edge-fleet/shared';
+import type { Scenario } from '@edge-fleet/shared';
 import { errorMessage, type Logger } from '../core/logger.js';
 import { AGENT_VERSION } from '../core/version.js';
 import type { InferenceEngine } from '../engine/inference.engine.js';
 import { OipHandler } from './oip.handler.js';
 import { OipHttpServer } from './oip.http-server.js';
 import { type ServeConfig, serveDeadlineMs } from './serve.settings.js';
-import { type ServedRequest, ServingSlot } from './serving.slot.js';
+import { type ServedModelInfo, type ServedRequest, ServingSlot } from './serving.slot.js';
 
 /** Requests handed to the engine at once: one running, the next already crossing to the worker. */
 const MAX_IN_FLIGHT = 2;
@@ -31,7 +31,7 @@ export class LocalInferenceService {
   }
 
   /** Called on every activation, rollback and unload: new requests go to this engine from now on. */
-  setActive(engine: InferenceEngine | null, model: DesiredModel | null, scenario: Scenario): void {
+  setActive(engine: InferenceEngine | null, model: ServedModelInfo | null, scenario: Scenario): void {
     this.slot.setActive(engine === null || model === null ? null : { engine, model, scenario });
   }
 

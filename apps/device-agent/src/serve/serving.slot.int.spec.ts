@@ -23,8 +23,9 @@ describe('ServingSlot swap with real engines', () => {
   it('row 28: requests queued before an activation run on the new session while the old one finishes and is released', async () => {
     const slot = new ServingSlot({ queueDepth: 64, maxInFlight: 2 });
     slot.setActive({ engine: a.engine, model: a.model, scenario });
-    const x = { type: 'float32' as const, dims: [SIZE, SIZE], data: new Float32Array(SIZE * SIZE).fill(0.01) };
-    const pending = Array.from({ length: 20 }, () => slot.submit({ x }, 30_000));
+    // a tensor per request: the engine takes ownership of input buffers
+    const x = () => ({ type: 'float32' as const, dims: [SIZE, SIZE], data: new Float32Array(SIZE * SIZE).fill(0.01) });
+    const pending = Array.from({ length: 20 }, () => slot.submit({ x: x() }, 30_000));
     expect(slot.queued).toBe(18);
     // as the step executor does: swap, then release the old engine (its dispose waits for its runs)
     slot.setActive({ engine: b.engine, model: b.model, scenario });
@@ -34,5 +35,15 @@ describe('ServingSlot swap with real engines', () => {
     const versions = served.map((s) => s.by.model.version);
     expect(versions.slice(0, 2)).toEqual(['1', '1']);
     expect(versions.slice(2)).toEqual(new Array<string>(18).fill('2'));
+  });
+
+  it('a worker engine moves request buffers instead of copying them; a buffer already moved is refused, never hangs', async () => {
+    expect(b.engine.placement).toBe('worker');
+    const x = { type: 'float32' as const, dims: [SIZE, SIZE], data: new Float32Array(SIZE * SIZE).fill(0.01) };
+    const first = await b.engine.infer({ x });
+    expect(first.ok).toBe(true);
+    expect(x.data.byteLength).toBe(0);
+    const again = await b.engine.infer({ x });
+    expect(again).toMatchObject({ ok: false, error: expect.stringMatching(/does not fill its dims/) as unknown });
   });
 });

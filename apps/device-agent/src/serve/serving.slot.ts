@@ -4,10 +4,13 @@ import type { InferenceEngine } from '../engine/inference.engine.js';
 import type { InferResult, ServedTensor } from '../engine/served-tensor.js';
 import { ServeError } from './serve.errors.js';
 
+/** What the API says about the model that answers (from its desired state). */
+export type ServedModelInfo = Pick<DesiredModel, 'name' | 'version' | 'variantId' | 'precision' | 'sha256'>;
+
 /** What serves requests now: swapped as a whole on activation and rollback. */
 export interface ActiveServing {
   engine: InferenceEngine;
-  model: DesiredModel;
+  model: ServedModelInfo;
   scenario: Scenario;
 }
 
