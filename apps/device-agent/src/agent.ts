@@ -95,7 +95,16 @@ export class DeviceAgent {
     this.logger = options.logger.child({ deviceId: creds.deviceId, bootId: this.bootId });
     this.watchdog = new ModelWatchdog(options.watchdog ?? DEFAULT_WATCHDOG);
     const traffic = new TrafficMeter(this.clock);
-    this.inference = options.serve === undefined ? null : new LocalInferenceService(options.serve, this.logger, (r) => traffic.record(r));
+    this.inference =
+      options.serve === undefined
+        ? null
+        : new LocalInferenceService(
+            options.serve,
+            this.logger,
+            (r) => traffic.record(r),
+            () => traffic.recordCacheHit(),
+            this.clock,
+          );
     this.generator = new WorkloadGenerator(this.clock, this.latency, this.logger, DEFAULT_RUNTIME.targetRateHz);
     this.generator.setGate(probeGate(options.probe ?? 'idle', traffic));
     this.telemetry = new TelemetryPublisher({

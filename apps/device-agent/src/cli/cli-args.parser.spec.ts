@@ -53,6 +53,8 @@ describe('parseCliArgs', () => {
         serveQueue: 64,
         serveMaxBodyMb: 64,
         probe: 'idle',
+        serveCacheEntries: 0,
+        serveCacheTtlMs: 60_000,
       },
     });
   });
@@ -70,6 +72,8 @@ describe('parseCliArgs', () => {
         maxBodyBytes: 64 * 1024 * 1024,
         queueDepth: 64,
         deadlineMs: null,
+        cacheEntries: 0,
+        cacheTtlMs: 60_000,
       },
     });
     const off = parseCliArgs([...base, '--serve-socket', 'off', '--serve-port', 'off']);

@@ -5,7 +5,7 @@ import type { InferResult, ServedTensor } from '../engine/served-tensor.js';
 import { ServeError } from './serve.errors.js';
 
 /** What the API says about the model that answers (from its desired state). */
-export type ServedModelInfo = Pick<DesiredModel, 'name' | 'version' | 'variantId' | 'precision' | 'sha256'>;
+export type ServedModelInfo = Pick<DesiredModel, 'name' | 'version' | 'variantId' | 'precision' | 'sha256' | 'inputs'>;
 
 /** What serves requests now: swapped as a whole on activation and rollback. */
 export interface ActiveServing {

@@ -38,6 +38,7 @@ describe('telemetry from real traffic', () => {
     traffic.record({ ok: true, queueMs: 0.5, inferenceMs: 2 });
     traffic.record({ ok: true, queueMs: 1.5, inferenceMs: 4 });
     traffic.record({ ok: false, queueMs: 3, inferenceMs: null });
+    traffic.recordCacheHit();
     await clock.advance(1_000);
     expect(published[0]).toMatchObject({
       source: 'traffic',
@@ -45,6 +46,7 @@ describe('telemetry from real traffic', () => {
       errors: 1,
       latencyMs: { p50: 2, max: 4 },
       queueMs: { p50: 1.5, max: 3 },
+      cacheHits: 1,
     });
   });
 

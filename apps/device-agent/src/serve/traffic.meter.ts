@@ -5,6 +5,8 @@ import type { ServedRequest } from './serving.slot.js';
 export interface TrafficWindow {
   stats: WindowStats;
   queueMs: LatencySummary | null;
+  /** Requests answered from the result cache (no run). */
+  cacheHits: number;
 }
 
 /**
@@ -16,6 +18,7 @@ export class TrafficMeter {
   private readonly inference = new LatencyWindow();
   private readonly queue = new LatencyWindow();
   private lastAt = Number.NEGATIVE_INFINITY;
+  private cacheHits = 0;
 
   constructor(private readonly clock: Clock) {}
 
@@ -25,13 +28,20 @@ export class TrafficMeter {
     this.queue.record(r.queueMs, true);
   }
 
+  recordCacheHit(): void {
+    this.lastAt = this.clock.now();
+    this.cacheHits++;
+  }
+
   /** Milliseconds since the last request (Infinity before the first). */
   idleMs(): number {
     return this.clock.now() - this.lastAt;
   }
 
   drain(): TrafficWindow {
-    return { stats: this.inference.drain(), queueMs: this.queue.drain().latencyMs };
+    const cacheHits = this.cacheHits;
+    this.cacheHits = 0;
+    return { stats: this.inference.drain(), queueMs: this.queue.drain().latencyMs, cacheHits };
   }
 }
 

@@ -18,7 +18,7 @@ export interface TelemetryDeps {
   onWindow?: (msg: TelemetryWindow) => void;
   memory?: () => { rss: number; heapUsed: number };
   /** Applications' requests in this window; when there were any, the window reports them instead of the probe. */
-  traffic?: { drain(): { stats: WindowStats; queueMs: LatencySummary | null } };
+  traffic?: { drain(): { stats: WindowStats; queueMs: LatencySummary | null; cacheHits: number } };
 }
 
 const MB = 1024 * 1024;
@@ -87,7 +87,7 @@ export class TelemetryPublisher {
       latencyMs: roundLatency(stats.latencyMs),
       power: d.power.end(seconds, utilisation),
       memory: { rssMb: round(mem.rss / MB), heapUsedMb: round(mem.heapUsed / MB) },
-      cacheHits: 0,
+      cacheHits: traffic?.cacheHits ?? 0,
       fallbacks: 0,
       source: fromTraffic ? 'traffic' : 'probe',
       ...(fromTraffic ? { queueMs: roundLatency(traffic.queueMs) } : {}),

@@ -31,7 +31,7 @@ const service = new LocalInferenceService(
 await service.start();
 service.setActive(
   engine,
-  { name: 'bench', version: '1', variantId: 'bench-fp32', precision: 'fp32', sha256: '0'.repeat(64) },
+  { name: 'bench', version: '1', variantId: 'bench-fp32', precision: 'fp32', sha256: '0'.repeat(64), inputs },
   'data_analysis_agent',
 );
 process.send?.({ type: 'ready', placement: engine.placement ?? 'none', port: service.port });
