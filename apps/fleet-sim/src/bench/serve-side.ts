@@ -8,9 +8,9 @@ import { LocalInferenceService } from '@edge-fleet/device-agent/dist/serve/local
 /**
  * The agent's serving stack in a process of its own (its RSS is its own): the engine with its
  * placement rule, the serving slot and the listeners on a Unix socket and loopback TCP.
- * argv: <model.onnx> <inputs.json> <socket> <queueDepth> <threads>
+ * argv: <model.onnx> <inputs.json> <socket> <queueDepth> <threads> [cacheEntries]
  */
-const [modelPath, inputsFile, socketPath, queueArg, threadsArg] = process.argv.slice(2);
+const [modelPath, inputsFile, socketPath, queueArg, threadsArg, cacheArg] = process.argv.slice(2);
 if (modelPath === undefined || inputsFile === undefined || socketPath === undefined)
   throw new Error('usage: serve-side <model.onnx> <inputs.json> <socket> <queueDepth> <threads>');
 const inputs = InputSpecListSchema.parse(JSON.parse(readFileSync(inputsFile, 'utf8')));
@@ -24,6 +24,7 @@ const service = new LocalInferenceService(
     token: null,
     maxBodyBytes: 64 * 1024 * 1024,
     queueDepth: Number(queueArg ?? '64'),
+    cacheEntries: Number(cacheArg ?? '0'),
     deadlineMs: 60_000,
   },
   silentLogger,

@@ -198,6 +198,13 @@ for (const c of cases) {
     );
   }
   side.child.kill('SIGTERM');
+  if (c.input === 'input') {
+    // the result cache: the same input again and again is answered without a run
+    const cachedSock = path.join(dir, 'cached.sock');
+    const cached = await start('./serve-side.js', [modelFile, inputsFile, cachedSock, '64', String(a.threads), '1024']);
+    out(row('  JSON over the socket, cache hits', base, await latencies({ socketPath: cachedSock }, jsonCall(c.input, c.shape), c.runs)));
+    cached.child.kill('SIGTERM');
+  }
 }
 out();
 out(
