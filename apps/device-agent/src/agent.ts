@@ -32,6 +32,7 @@ import { DEFAULT_WATCHDOG, ModelWatchdog, type WatchdogConfig, type WatchdogPoli
 import { Reconciler } from './reconcile/reconciler.js';
 import { LocalInferenceService } from './serve/local-inference.service.js';
 import type { ServeConfig } from './serve/serve.settings.js';
+import { type ProbeMode, probeGate, TrafficMeter } from './serve/traffic.meter.js';
 import { StepExecutor } from './reconcile/step.executor.js';
 import { AgentStateStore } from './storage/agent-state.store.js';
 import type { StoredCredentials } from './storage/credentials.store.js';
@@ -65,6 +66,8 @@ export interface AgentOptions {
   crashAt?: CrashPoint;
   /** The local inference API (Open Inference Protocol); absent = not served. */
   serve?: ServeConfig;
+  /** When the synthetic probe runs: `idle` (default: only while no application sends requests), `always`, `off`. */
+  probe?: ProbeMode;
 }
 
 /** One device: MQTT presence, desired-state reconcile loop, workload and telemetry. */
@@ -92,8 +95,19 @@ export class DeviceAgent {
     this.deviceId = creds.deviceId;
     this.logger = options.logger.child({ deviceId: creds.deviceId, bootId: this.bootId });
     this.watchdog = new ModelWatchdog(options.watchdog ?? DEFAULT_WATCHDOG);
-    this.inference = options.serve === undefined ? null : new LocalInferenceService(options.serve, this.logger);
+    const traffic = new TrafficMeter(this.clock);
+    this.inference =
+      options.serve === undefined
+        ? null
+        : new LocalInferenceService(
+            options.serve,
+            this.logger,
+            (r) => traffic.record(r),
+            () => traffic.recordCacheHit(),
+            this.clock,
+          );
     this.generator = new WorkloadGenerator(this.clock, this.latency, this.logger, DEFAULT_RUNTIME.targetRateHz);
+    this.generator.setGate(probeGate(options.probe ?? 'idle', traffic));
     this.telemetry = new TelemetryPublisher({
       clock: this.clock,
       logger: this.logger,
@@ -104,6 +118,7 @@ export class DeviceAgent {
       activeModel: () => this.activeModel,
       publish: (msg) => this.session.publish(topics.telemetry(this.deviceId), TelemetryWindowSchema.parse(msg)),
       onWindow: (msg) => this.judgeWindow(msg),
+      traffic,
     });
     this.telemetry.setWindowSeconds(DEFAULT_RUNTIME.windowSeconds);
     this.freshness = new MetadataFreshness({

@@ -43,6 +43,7 @@ async function main(argv: readonly string[]): Promise<number> {
     download: { stallTimeoutMs: args.value.downloadStallTimeoutS * 1000, deadlineMs: args.value.downloadDeadlineS * 1000 },
     watchdog: { windows: args.value.watchdogWindows, breachesToRollback: args.value.watchdogBreaches },
     serve: serve.value,
+    probe: args.value.probe,
   });
   await agent.start();
   await waitForSignal();

@@ -32,6 +32,7 @@ const telemetry = {
   memory: { rssMb: 80.5, heapUsedMb: 12.25 },
   cacheHits: 0,
   fallbacks: 0,
+  source: 'probe',
 };
 
 const desired = {
@@ -100,6 +101,14 @@ describe('contracts reject bad payloads', () => {
     const r = TelemetryWindowSchema.safeParse(value);
     expect(r.success).toBe(false);
     if (!r.success && path) expect(r.error.issues.map((i) => i.path.join('.'))).toContain(path);
+  });
+
+  it('telemetry source: a window from an agent that predates it is the probe’s; a traffic window carries queue wait', () => {
+    const { source: _s, ...old } = telemetry;
+    expect(TelemetryWindowSchema.parse(old).source).toBe('probe');
+    const q = { p50: 0.1, p95: 0.2, p99: 0.3, max: 0.4 };
+    expect(TelemetryWindowSchema.parse({ ...telemetry, source: 'traffic', queueMs: q })).toMatchObject({ source: 'traffic', queueMs: q });
+    expect(TelemetryWindowSchema.safeParse({ ...telemetry, source: 'users' }).success).toBe(false);
   });
 
   it('desired state: refuses a model without a signed manifest', () => {

@@ -261,6 +261,13 @@ export type PowerSource = z.infer<typeof PowerSourceSchema>;
 const latencyMs = nonNeg.max(3_600_000);
 
 /** One telemetry window summary; idempotent on (deviceId, bootId, seq). */
+/**
+ * `traffic`: applications' requests through the agent's local inference API; `probe`: the synthetic
+ * workload, run where configured or while a device has no traffic.
+ */
+export const TelemetrySourceSchema = z.enum(['traffic', 'probe']);
+export type TelemetrySource = z.infer<typeof TelemetrySourceSchema>;
+
 export const TelemetryWindowSchema = z
   .strictObject({
     schema: z.literal(1),
@@ -284,6 +291,10 @@ export const TelemetryWindowSchema = z
     memory: z.strictObject({ rssMb: nonNeg.max(1e7), heapUsedMb: nonNeg.max(1e7) }),
     cacheHits: z.int().min(0).max(1e9).default(0),
     fallbacks: z.int().min(0).max(1e9).default(0),
+    /** Whose work the figures describe; windows from agents that predate the field were all the probe's. */
+    source: TelemetrySourceSchema.default('probe'),
+    /** Traffic windows: how long requests waited in the agent's queue (`latencyMs` is the run alone). */
+    queueMs: z.strictObject({ p50: latencyMs, p95: latencyMs, p99: latencyMs, max: latencyMs }).nullable().optional(),
   })
   .refine((w) => Date.parse(w.windowEnd) >= Date.parse(w.windowStart), {
     message: 'windowEnd must not be before windowStart',

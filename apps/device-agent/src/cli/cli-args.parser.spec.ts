@@ -52,6 +52,9 @@ describe('parseCliArgs', () => {
         serveHost: '127.0.0.1',
         serveQueue: 64,
         serveMaxBodyMb: 64,
+        probe: 'idle',
+        serveCacheEntries: 0,
+        serveCacheTtlMs: 60_000,
       },
     });
   });
@@ -69,6 +72,8 @@ describe('parseCliArgs', () => {
         maxBodyBytes: 64 * 1024 * 1024,
         queueDepth: 64,
         deadlineMs: null,
+        cacheEntries: 0,
+        cacheTtlMs: 60_000,
       },
     });
     const off = parseCliArgs([...base, '--serve-socket', 'off', '--serve-port', 'off']);

@@ -7,6 +7,7 @@ import { CrashPointSchema } from '../core/crash-points.js';
 import { LogLevelSchema } from '../core/logger.js';
 import { isLoopback } from '../serve/oip.http-server.js';
 import {
+  DEFAULT_CACHE_TTL_MS,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_QUEUE_DEPTH,
   DEFAULT_SERVE_PORT,
@@ -61,6 +62,14 @@ export const CliArgsSchema = z
       .positive('--serve-max-body-mb must be > 0')
       .max(4_096)
       .default(DEFAULT_MAX_BODY_BYTES / 1024 / 1024),
+    serveCacheEntries: z.coerce.number().int().min(0, '--serve-cache-entries must be 0 (off) or more').max(1_000_000).default(0),
+    serveCacheTtlMs: z.coerce
+      .number()
+      .int()
+      .min(1, '--serve-cache-ttl-ms must be at least 1')
+      .max(86_400_000)
+      .default(DEFAULT_CACHE_TTL_MS),
+    probe: z.enum(['idle', 'always', 'off'], { error: '--probe must be idle, always or off' }).default('idle'),
     /** From FLEET_AGENT_CRASH_AT (crash-safety tests only). */
     crashAt: CrashPointSchema.optional(),
   })
@@ -81,7 +90,8 @@ export const USAGE =
   '[--profile <preset|profile.json>] [--name <name>] [--mqtt-url <url>] [--log-level info] [--seed <n>] ' +
   '[--download-stall-timeout <s>] [--download-deadline <s>] [--watchdog-windows <n>] [--watchdog-breaches <n>] ' +
   '[--serve-socket <path|off>] [--serve-port <n|off>] [--serve-host <addr>] [--serve-token-file <path>] [--serve-queue <n>] ' +
-  '[--serve-deadline-ms <n>] [--serve-max-body-mb <n>]';
+  '[--serve-deadline-ms <n>] [--serve-max-body-mb <n>] [--probe idle|always|off] ' +
+  '[--serve-cache-entries <n>] [--serve-cache-ttl-ms <n>]';
 
 /** The one environment variable the agent reads (tests kill it at a chosen step). */
 export const CRASH_ENV = 'FLEET_AGENT_CRASH_AT';
@@ -114,6 +124,9 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
         'serve-queue': { type: 'string' },
         'serve-deadline-ms': { type: 'string' },
         'serve-max-body-mb': { type: 'string' },
+        probe: { type: 'string' },
+        'serve-cache-entries': { type: 'string' },
+        'serve-cache-ttl-ms': { type: 'string' },
       },
     }).values;
   } catch (err) {
@@ -139,6 +152,9 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
     serveQueue: values['serve-queue'],
     serveDeadlineMs: values['serve-deadline-ms'],
     serveMaxBodyMb: values['serve-max-body-mb'],
+    probe: values.probe,
+    serveCacheEntries: values['serve-cache-entries'],
+    serveCacheTtlMs: values['serve-cache-ttl-ms'],
     crashAt: env[CRASH_ENV] === '' ? undefined : env[CRASH_ENV],
   });
   if (!parsed.success) return { ok: false, message: `${formatIssues(parsed.error)}\n${USAGE}` };
@@ -207,6 +223,8 @@ export function serveConfigFrom(args: CliArgs, readText: (path: string) => strin
       maxBodyBytes: Math.round(args.serveMaxBodyMb * 1024 * 1024),
       queueDepth: args.serveQueue,
       deadlineMs: args.serveDeadlineMs ?? null,
+      cacheEntries: args.serveCacheEntries,
+      cacheTtlMs: args.serveCacheTtlMs,
     },
   };
 }

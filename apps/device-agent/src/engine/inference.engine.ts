@@ -19,7 +19,10 @@ export interface InferenceEngine {
   load(path: string, inputs: readonly InputSpec[]): Promise<void>;
   run(options?: { capture?: boolean }): Promise<RunResult>;
   dispose(): Promise<void>;
-  /** Local inference API: one run on an application's inputs; never rejects. Engines without it cannot serve applications. */
+  /**
+   * Local inference API: one run on an application's inputs; never rejects. Takes ownership of the inputs' buffers
+   * (they may be moved to another thread). Engines without it cannot serve applications.
+   */
   infer?(inputs: Record<string, ServedTensor>): Promise<InferResult>;
   /** The loaded model's declared inputs and outputs (null before load). */
   signature?(): ModelSignature | null;

@@ -201,6 +201,15 @@ export class WorkerInferenceEngine implements InferenceEngine {
   }
 
   private inferInWorker(inputs: Record<string, ServedTensor>): Promise<InferResult> {
+    // A buffer already moved to the worker reads as empty here, and Node drops (silently) a message whose
+    // transfer list holds one: refuse it, or the request would wait forever.
+    const short = Object.entries(inputs).find(([, t]) => t.data.length !== t.dims.reduce((a, b) => a * b, 1));
+    if (short !== undefined)
+      return Promise.resolve({
+        ok: false,
+        latencyMs: null,
+        error: `input ${short[0]}: its data does not fill its dims (a buffer already handed over?)`,
+      });
     const id = this.nextId++;
     return new Promise<InferResult>((resolve) => {
       this.infers.set(id, (msg) => {
@@ -209,7 +218,12 @@ export class WorkerInferenceEngine implements InferenceEngine {
         if (msg.error !== undefined) result.error = msg.error;
         resolve(result);
       });
-      this.post({ type: 'infer', id, inputs });
+      // the decoded inputs belong to this request alone: moved to the worker, not copied (a 1×3×640×640 image is 4.9 MB)
+      const buffers = new Set(Object.values(inputs).map((t) => t.data.buffer));
+      this.post(
+        { type: 'infer', id, inputs },
+        [...buffers].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer && b.byteLength > 0),
+      );
     });
   }
 
@@ -244,8 +258,8 @@ export class WorkerInferenceEngine implements InferenceEngine {
     });
   }
 
-  private post(msg: ToWorker): void {
-    this.worker?.postMessage(msg);
+  private post(msg: ToWorker, transfer: ArrayBuffer[] = []): void {
+    this.worker?.postMessage(msg, transfer);
   }
 
   private onMessage(raw: unknown): void {

@@ -24,6 +24,7 @@ function win(seq: number, p99: number, over: Partial<TelemetryWindow> = {}): Tel
     memory: { rssMb: 1, heapUsedMb: 1 },
     cacheHits: 0,
     fallbacks: 0,
+    source: 'probe',
     ...over,
   };
 }

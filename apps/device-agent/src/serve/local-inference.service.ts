@@ -1,11 +1,13 @@
-import type { DesiredModel, Scenario } from '@edge-fleet/shared';
+import type { Scenario } from '@edge-fleet/shared';
+import { type Clock, systemClock } from '../core/clock.js';
 import { errorMessage, type Logger } from '../core/logger.js';
 import { AGENT_VERSION } from '../core/version.js';
 import type { InferenceEngine } from '../engine/inference.engine.js';
 import { OipHandler } from './oip.handler.js';
 import { OipHttpServer } from './oip.http-server.js';
-import { type ServeConfig, serveDeadlineMs } from './serve.settings.js';
-import { type ServedRequest, ServingSlot } from './serving.slot.js';
+import { ResultCache } from './result.cache.js';
+import { DEFAULT_CACHE_TTL_MS, type ServeConfig, serveDeadlineMs } from './serve.settings.js';
+import { type ServedModelInfo, type ServedRequest, ServingSlot } from './serving.slot.js';
 
 /** Requests handed to the engine at once: one running, the next already crossing to the worker. */
 const MAX_IN_FLIGHT = 2;
@@ -19,6 +21,8 @@ export class LocalInferenceService {
     config: ServeConfig,
     private readonly logger: Logger,
     onRequest?: (r: ServedRequest) => void,
+    onCacheHit?: () => void,
+    clock: Clock = systemClock,
   ) {
     this.slot = new ServingSlot({ queueDepth: config.queueDepth, maxInFlight: MAX_IN_FLIGHT }, onRequest);
     const handler = new OipHandler({
@@ -26,12 +30,15 @@ export class LocalInferenceService {
       serverName: 'edge-fleet-agent',
       serverVersion: AGENT_VERSION,
       deadlineMs: (scenario) => serveDeadlineMs(config, scenario),
+      cache:
+        (config.cacheEntries ?? 0) > 0 ? new ResultCache(config.cacheEntries ?? 0, config.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS, clock) : null,
+      ...(onCacheHit === undefined ? {} : { onCacheHit }),
     });
     this.server = new OipHttpServer(config, handler, logger);
   }
 
   /** Called on every activation, rollback and unload: new requests go to this engine from now on. */
-  setActive(engine: InferenceEngine | null, model: DesiredModel | null, scenario: Scenario): void {
+  setActive(engine: InferenceEngine | null, model: ServedModelInfo | null, scenario: Scenario): void {
     this.slot.setActive(engine === null || model === null ? null : { engine, model, scenario });
   }
 

@@ -14,7 +14,13 @@ export interface ServeConfig {
   queueDepth: number;
   /** Per-request deadline; null = from the tier's latency budget (serveDeadlineMs). */
   deadlineMs: number | null;
+  /** Result cache entries; 0 or absent = off (always off for models with state inputs). */
+  cacheEntries?: number;
+  /** How long a cached answer is served (60 s by default). */
+  cacheTtlMs?: number;
 }
+
+export const DEFAULT_CACHE_TTL_MS = 60_000;
 
 export const DEFAULT_SERVE_PORT = 8701;
 export const DEFAULT_SOCKET_NAME = 'inference.sock';

@@ -4,10 +4,13 @@ import type { InferenceEngine } from '../engine/inference.engine.js';
 import type { InferResult, ServedTensor } from '../engine/served-tensor.js';
 import { ServeError } from './serve.errors.js';
 
+/** What the API says about the model that answers (from its desired state). */
+export type ServedModelInfo = Pick<DesiredModel, 'name' | 'version' | 'variantId' | 'precision' | 'sha256' | 'inputs'>;
+
 /** What serves requests now: swapped as a whole on activation and rollback. */
 export interface ActiveServing {
   engine: InferenceEngine;
-  model: DesiredModel;
+  model: ServedModelInfo;
   scenario: Scenario;
 }
 
@@ -104,16 +107,11 @@ export class ServingSlot {
     this.inFlight++;
     const queueMs = performance.now() - ticket.acceptedAt;
     try {
-      let by = this.active;
+      // the session active now, not the one active when the request arrived: after a swap, queued
+      // requests go to the new session while the old one finishes what it already runs
+      const by = this.active;
       if (by === null) throw new ServeError(503, 'no model is loaded');
-      let result = await this.run(by, ticket.inputs);
-      // A run that reached a session just being released (an activation raced the hand-off) is not
-      // the application's failure: it runs again on the session that replaced it.
-      const now = this.active;
-      if (!result.ok && result.latencyMs === null && now !== null && now.engine !== by.engine) {
-        by = now;
-        result = await this.run(by, ticket.inputs);
-      }
+      const result = await this.run(by, ticket.inputs);
       if (result.latencyMs !== null) this.meanInferenceMs = this.meanInferenceMs * 0.9 + result.latencyMs * 0.1;
       this.onDone({ ok: result.ok, queueMs, inferenceMs: result.latencyMs });
       if (ticket.settled) return;

@@ -1,7 +1,7 @@
 import { type DesiredModel, type TelemetryWindow, TelemetryWindowSchema } from '@edge-fleet/shared';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { errorMessage, type Logger } from '../core/logger.js';
-import type { LatencySummary, LatencyWindow } from './latency.window.js';
+import type { LatencySummary, LatencyWindow, WindowStats } from './latency.window.js';
 import type { PowerMeter } from './power.meter.js';
 
 export interface TelemetryDeps {
@@ -17,6 +17,8 @@ export interface TelemetryDeps {
   /** Sees every closed window, published or not (the local watchdog works without a network). */
   onWindow?: (msg: TelemetryWindow) => void;
   memory?: () => { rss: number; heapUsed: number };
+  /** Applications' requests in this window; when there were any, the window reports them instead of the probe. */
+  traffic?: { drain(): { stats: WindowStats; queueMs: LatencySummary | null; cacheHits: number } };
 }
 
 const MB = 1024 * 1024;
@@ -59,9 +61,15 @@ export class TelemetryPublisher {
   buildWindow(): TelemetryWindow {
     const d = this.deps;
     const end = Math.max(d.clock.now(), this.windowStart);
-    const stats = d.window.drain();
+    const probe = d.window.drain();
+    const traffic = d.traffic?.drain() ?? null;
+    // gates and the watchdog judge real traffic whenever there is any; the probe only speaks for an idle device
+    const fromTraffic = traffic !== null && traffic.stats.inferences > 0;
+    const stats = fromTraffic ? traffic.stats : probe;
     const seconds = (end - this.windowStart) / 1000;
-    const utilisation = seconds > 0 ? stats.busyMs / (seconds * 1000) : 0;
+    // both loaded the device, so both count for the power estimate
+    const busyMs = probe.busyMs + (traffic?.stats.busyMs ?? 0);
+    const utilisation = seconds > 0 ? busyMs / (seconds * 1000) : 0;
     const model = d.activeModel();
     const mem = (d.memory ?? (() => process.memoryUsage()))();
     const msg = TelemetryWindowSchema.parse({
@@ -79,8 +87,10 @@ export class TelemetryPublisher {
       latencyMs: roundLatency(stats.latencyMs),
       power: d.power.end(seconds, utilisation),
       memory: { rssMb: round(mem.rss / MB), heapUsedMb: round(mem.heapUsed / MB) },
-      cacheHits: 0,
+      cacheHits: traffic?.cacheHits ?? 0,
       fallbacks: 0,
+      source: fromTraffic ? 'traffic' : 'probe',
+      ...(fromTraffic ? { queueMs: roundLatency(traffic.queueMs) } : {}),
     });
     this.seq++;
     this.windowStart = end;

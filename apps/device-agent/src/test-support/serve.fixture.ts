@@ -57,6 +57,7 @@ export async function loadServedModel(
 /** A started inference service on a fresh socket and a free loopback port. */
 export async function startService(
   over: Partial<ServeConfig> = {},
+  onCacheHit?: () => void,
 ): Promise<{ service: LocalInferenceService; config: ServeConfig; socketPath: string; port: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'serve-sock-'));
   const config: ServeConfig = {
@@ -69,7 +70,7 @@ export async function startService(
     deadlineMs: null,
     ...over,
   };
-  const service = new LocalInferenceService(config, silentLogger);
+  const service = new LocalInferenceService(config, silentLogger, undefined, onCacheHit);
   await service.start();
   const port = service.port;
   if (config.socketPath === null || port === null) throw new Error('service did not start');

@@ -51,6 +51,20 @@ describe('WorkloadGenerator', () => {
     expect(engine.maxInFlight).toBe(1);
   });
 
+  it('the probe does not run while its gate is closed (applications send traffic) and resumes when it opens', async () => {
+    const { clock, records, gen } = setup(10);
+    let open = false;
+    gen.setGate(() => open);
+    gen.setEngine(new TimedEngine(clock, 1));
+    gen.start();
+    await clock.advance(1_000);
+    expect(records).toEqual([]);
+    open = true;
+    await clock.advance(1_000);
+    await gen.stop();
+    expect(records.length).toBeGreaterThanOrEqual(9);
+  });
+
   it('idles without an engine and starts when one is set', async () => {
     const { clock, records, gen } = setup(10);
     gen.start();

@@ -18,6 +18,8 @@ export class WorkloadGenerator {
   private loopDone: Promise<void> = Promise.resolve();
   private wake: (() => void) | null = null;
   private timer: TimerHandle | null = null;
+  /** Whether the probe may run now (false while applications' traffic speaks for the device). */
+  private gate: () => boolean = () => true;
   /** Schedule slots skipped because the previous run was still going. */
   behind = 0;
 
@@ -48,6 +50,10 @@ export class WorkloadGenerator {
     this.interrupt();
   }
 
+  setGate(gate: () => boolean): void {
+    this.gate = gate;
+  }
+
   setRate(rateHz: number): void {
     this.intervalMs = 1000 / rateHz;
   }
@@ -58,6 +64,11 @@ export class WorkloadGenerator {
       const engine = this.engine;
       if (engine === null) {
         await this.waitFor(null);
+        next = this.clock.now();
+        continue;
+      }
+      if (!this.gate()) {
+        await this.waitFor(this.intervalMs);
         next = this.clock.now();
         continue;
       }

@@ -68,5 +68,7 @@ export function buildWindow(w: WindowInput): TelemetryWindow {
     memory: { rssMb: round3(48 + (w.model ? w.model.sizeBytes / 1_048_576 : 0)), heapUsedMb: 12 },
     cacheHits: 0,
     fallbacks: 0,
+    // simulated devices have no applications: their windows are the synthetic workload's
+    source: 'probe',
   };
 }

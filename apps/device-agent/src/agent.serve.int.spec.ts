@@ -1,0 +1,220 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildConvNet } from '@edge-fleet/onnx-builder';
+import {
+  type DesiredState,
+  OipInferResponseSchema,
+  ReportedStateSchema,
+  type Scenario,
+  type TelemetryWindow,
+  TelemetryWindowSchema,
+  topics,
+} from '@edge-fleet/shared';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeviceAgent } from './agent.js';
+import { silentLogger } from './core/logger.js';
+import type { WatchdogPolicy } from './reconcile/model.watchdog.js';
+import { DEFAULT_MAX_BODY_BYTES } from './serve/serve.settings.js';
+import { saveCredentials } from './storage/credentials.store.js';
+import { ArtifactServer } from './test-support/artifact.server.js';
+import { type ModelFile, sha256, writeModel } from './test-support/models.js';
+import { clearRetainedAndClose, signedDesiredState, testCredentials } from './test-support/agent.fixture.js';
+import { MqttProbe } from './test-support/mqtt.probe.js';
+import { oipRequest } from './test-support/oip.client.js';
+import { TestSigner } from './test-support/test-signer.js';
+
+const SCENARIO: Scenario = 'robotic_manipulation';
+const deviceId = randomUUID();
+const signer = new TestSigner();
+const server = new ArtifactServer();
+const probe = new MqttProbe();
+const VERSIONS = { '1.0.0': null as ModelFile | null, '2.0.0': null as ModelFile | null };
+type Version = keyof typeof VERSIONS;
+let agent: DeviceAgent | null = null;
+let socketPath: string;
+
+function file(version: Version): ModelFile {
+  const m = VERSIONS[version];
+  if (m === null) throw new Error(`model ${version} not built`);
+  return m;
+}
+
+function desired(assignment: number, version: Version): DesiredState {
+  const m = file(version);
+  return signedDesiredState(
+    signer,
+    deviceId,
+    assignment,
+    SCENARIO,
+    {
+      modelId: 'm-conv',
+      modelVersionId: `mv-${version}`,
+      variantId: `var-${version}`,
+      name: 'classifier',
+      version,
+      precision: 'fp32',
+      artifactUrl: server.url(`/a/${version}.onnx`),
+      sha256: m.sha256,
+      sizeBytes: m.bytes.length,
+      inputs: m.inputs,
+    },
+    { targetRateHz: 20, windowSeconds: 1, intraOpThreads: 1 },
+  );
+}
+
+/** v1 passes its probation; v2 breaches a target no model can meet, so the watchdog rolls the device back to v1. */
+const LENIENT: WatchdogPolicy = { latencyTargetMs: 10_000, latencyPercentile: 'p99', errorRateMax: 1 };
+const IMPOSSIBLE: WatchdogPolicy = { latencyTargetMs: 0.000_001, latencyPercentile: 'p50', errorRateMax: 1 };
+let activations = 0;
+
+beforeAll(async () => {
+  // the conv net runs long enough (~1 ms) that a backlog of queued requests spans the swap
+  VERSIONS['1.0.0'] = await writeModel('conv');
+  const next = buildConvNet({ seed: 2 });
+  VERSIONS['2.0.0'] = { ...file('1.0.0'), bytes: next.bytes, sha256: sha256(next.bytes) };
+  for (const v of ['1.0.0', '2.0.0'] as const) server.add(`/a/${v}.onnx`, file(v).bytes);
+  await server.start();
+  const dataDir = await mkdtemp(join(tmpdir(), 'agent-serve-'));
+  socketPath = join(dataDir, 'inference.sock');
+  const credentials = testCredentials(deviceId, signer, SCENARIO, 'robot-npu-arm');
+  await saveCredentials(dataDir, credentials);
+  await probe.connect(`${topics.deviceRoot(deviceId)}#`);
+  agent = new DeviceAgent({
+    dataDir,
+    credentials,
+    logger: silentLogger,
+    seed: 5,
+    powerCounters: [],
+    watchdog: { windows: 2, breachesToRollback: 2 },
+    watchdogPolicy: () => (++activations === 2 ? IMPOSSIBLE : LENIENT),
+    serve: {
+      socketPath,
+      host: '127.0.0.1',
+      port: null,
+      token: null,
+      maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+      queueDepth: 256,
+      deadlineMs: 10_000,
+    },
+  });
+});
+
+afterAll(async () => {
+  await agent?.stop();
+  await clearRetainedAndClose(probe, deviceId);
+  await server.stop();
+});
+
+interface Answer {
+  status: number;
+  version: string | null;
+  sha256: string | null;
+  error: string | null;
+}
+
+async function infer(i: number): Promise<Answer> {
+  const data = Array.from({ length: 3 * 32 * 32 }, (_, k) => Math.abs(Math.sin(i + k)));
+  const res = await oipRequest({ socketPath }, 'POST', '/v2/models/classifier/infer', {
+    id: `r${i}`,
+    inputs: [{ name: 'image', shape: [1, 3, 32, 32], datatype: 'FP32', data }],
+  });
+  if (res.status !== 200) return { status: res.status, version: null, sha256: null, error: res.body.toString('utf8') };
+  const body = OipInferResponseSchema.parse(res.json());
+  return { status: 200, version: body.model_version ?? null, sha256: String(body.parameters?.sha256), error: null };
+}
+
+describe('updates under traffic (row 28)', () => {
+  it('row 28: continuous requests across an activation and a watchdog rollback: zero failures, each answer from exactly one version', async () => {
+    await probe.publish(topics.desired(deviceId), desired(1, '1.0.0'), true);
+    await agent?.start();
+    const answers: Answer[] = [];
+    // the API answers 503 until the first model is active: wait for it, then count everything
+    for (let i = 0; ; i++) {
+      const a = await infer(i);
+      if (a.status === 200) break;
+      expect(a.status).toBe(503);
+      if (i > 400) throw new Error('no model became active');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    let stop = false;
+    let sent = 0;
+    const clients = Array.from({ length: 16 }, async () => {
+      while (!stop) answers.push(await infer(sent++));
+    });
+    const seen = (v: Version, after = 0): boolean => answers.slice(after).some((a) => a.version === v);
+    const waitFor = async (what: string, pred: () => boolean): Promise<void> => {
+      for (let t = 0; !pred(); t++) {
+        if (t > 600) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    await waitFor('answers from v1', () => seen('1.0.0'));
+    await probe.publish(topics.desired(deviceId), desired(2, '2.0.0'), true);
+    await waitFor('answers from v2', () => seen('2.0.0'));
+    const swappedAt = answers.findIndex((a) => a.version === '2.0.0');
+    await waitFor('answers from v1 again after the rollback', () =>
+      seen('1.0.0', swappedAt + answers.slice(swappedAt).findLastIndex((a) => a.version === '2.0.0') + 1),
+    );
+    // a few more after the rollback, then stop
+    const n = answers.length;
+    await waitFor('traffic after the rollback', () => answers.length > n + 50);
+    stop = true;
+    await Promise.all(clients);
+
+    const failed = answers.filter((a) => a.status !== 200);
+    expect(failed).toEqual([]);
+    for (const a of answers) expect(a.sha256).toBe(file(a.version as Version).sha256);
+    const order = answers.map((a) => a.version).filter((v, i, all) => i === 0 || all[i - 1] !== v);
+    expect(order.slice(0, 3)).toEqual(['1.0.0', '2.0.0', '1.0.0']);
+    expect(answers.length).toBeGreaterThan(200);
+    const report = await probe.waitFor(
+      (m) => m.topic === topics.reported(deviceId) && ReportedStateSchema.parse(m.payload).lastUpdate?.reasonCode === 'watchdog_failed',
+      10_000,
+    );
+    expect(ReportedStateSchema.parse(report.payload).active?.sha256).toBe(file('1.0.0').sha256);
+  }, 60_000);
+
+  it('telemetry from real traffic: windows with requests say source traffic and count exactly the requests answered; the probe fills idle windows', async () => {
+    const a = agent;
+    if (a === null) throw new Error('agent not running');
+    const windows = (): TelemetryWindow[] =>
+      probe.messages.filter((m) => m.topic === topics.telemetry(deviceId)).map((m) => TelemetryWindowSchema.parse(m.payload));
+    // a window without traffic first, so every traffic window from here on is this test's
+    const quiet = probe.messages.length;
+    await probe.waitFor(
+      (m) => m.topic === topics.telemetry(deviceId) && TelemetryWindowSchema.parse(m.payload).source === 'probe',
+      10_000,
+      quiet,
+    );
+    const from = windows().length;
+    let answered = 0;
+    const until = Date.now() + 2_500;
+    await Promise.all(
+      [0, 1].map(async () => {
+        while (Date.now() < until) if ((await infer(answered)).status === 200) answered++;
+      }),
+    );
+    const stopped = probe.messages.length;
+    await probe.waitFor(
+      (m) =>
+        m.topic === topics.telemetry(deviceId) &&
+        TelemetryWindowSchema.parse(m.payload).source === 'probe' &&
+        TelemetryWindowSchema.parse(m.payload).inferences > 0,
+      10_000,
+      stopped,
+    );
+    await a.stop();
+    agent = null;
+    const mine = windows().slice(from);
+    const traffic = mine.filter((w) => w.source === 'traffic');
+    expect(traffic.length).toBeGreaterThanOrEqual(2);
+    expect(traffic.reduce((n, w) => n + w.inferences, 0)).toBe(answered);
+    for (const w of traffic) {
+      expect(w.errors).toBe(0);
+      expect(w.queueMs).not.toBeNull();
+      expect(w.latencyMs?.p50).toBeGreaterThan(0);
+    }
+  }, 30_000);
+});

@@ -1,0 +1,63 @@
+import type { Clock } from '../core/clock.js';
+import { LatencyWindow, type LatencySummary, type WindowStats } from '../telemetry/latency.window.js';
+import type { ServedRequest } from './serving.slot.js';
+
+export interface TrafficWindow {
+  stats: WindowStats;
+  queueMs: LatencySummary | null;
+  /** Requests answered from the result cache (no run). */
+  cacheHits: number;
+}
+
+/**
+ * Applications' requests for the telemetry window: inference time and queue wait kept apart (a
+ * slow model and an overloaded device look different to an operator), and when the last one came,
+ * so the probe can stand aside while there is real traffic.
+ */
+export class TrafficMeter {
+  private readonly inference = new LatencyWindow();
+  private readonly queue = new LatencyWindow();
+  private lastAt = Number.NEGATIVE_INFINITY;
+  private cacheHits = 0;
+
+  constructor(private readonly clock: Clock) {}
+
+  record(r: ServedRequest): void {
+    this.lastAt = this.clock.now();
+    this.inference.record(r.inferenceMs, r.ok);
+    this.queue.record(r.queueMs, true);
+  }
+
+  recordCacheHit(): void {
+    this.lastAt = this.clock.now();
+    this.cacheHits++;
+  }
+
+  /** Milliseconds since the last request (Infinity before the first). */
+  idleMs(): number {
+    return this.clock.now() - this.lastAt;
+  }
+
+  drain(): TrafficWindow {
+    const cacheHits = this.cacheHits;
+    this.cacheHits = 0;
+    return { stats: this.inference.drain(), queueMs: this.queue.drain().latencyMs, cacheHits };
+  }
+}
+
+/** `idle`: the probe runs only while no application has sent a request for PROBE_IDLE_MS; `always`; `off`. */
+export type ProbeMode = 'idle' | 'always' | 'off';
+
+/** Long enough that steady traffic at ≥ 1 request/s keeps the probe quiet, short enough that a window rarely goes empty. */
+export const PROBE_IDLE_MS = 1_000;
+
+export function probeGate(mode: ProbeMode, meter: TrafficMeter): () => boolean {
+  switch (mode) {
+    case 'always':
+      return () => true;
+    case 'off':
+      return () => false;
+    case 'idle':
+      return () => meter.idleMs() >= PROBE_IDLE_MS;
+  }
+}
