@@ -38,7 +38,7 @@ describe('zero-setup start (M24)', () => {
       'ready on embedded services',
       cp,
     );
-    expect(ready.checks).toEqual({ postgres: true, redis: true, mqtt: true });
+    expect(ready.checks).toEqual({ postgres: true, redis: true, mqtt: true, ingest: true });
     expect(cp.output()).toMatch(/starting an embedded Postgres/);
     expect(cp.output()).toMatch(/started redis-server/);
     const token = (await readFile(path.join(dataDir, 'operator-token'), 'utf8')).trim();

@@ -127,7 +127,7 @@ async function infer(i: number): Promise<Answer> {
 
 describe('updates under traffic (row 28)', () => {
   it('row 28: continuous requests across an activation and a watchdog rollback: zero failures, each answer from exactly one version', async () => {
-    await probe.publish(topics.desired(deviceId), desired(1, '1.0.0'), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(1, '1.0.0')), true);
     await agent?.start();
     const answers: Answer[] = [];
     // the API answers 503 until the first model is active: wait for it, then count everything
@@ -151,7 +151,7 @@ describe('updates under traffic (row 28)', () => {
       }
     };
     await waitFor('answers from v1', () => seen('1.0.0'));
-    await probe.publish(topics.desired(deviceId), desired(2, '2.0.0'), true);
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(2, '2.0.0')), true);
     await waitFor('answers from v2', () => seen('2.0.0'));
     const swappedAt = answers.findIndex((a) => a.version === '2.0.0');
     await waitFor('answers from v1 again after the rollback', () =>
