@@ -338,7 +338,8 @@ export type StatusMessage = z.infer<typeof StatusMessageSchema>;
 
 export const CommandSchema = z.strictObject({
   correlationId: z.uuid(),
-  command: z.enum(['ping', 'report-now']),
+  /** `benchmark`: re-run the reference benchmark and report it (acked when done). */
+  command: z.enum(['ping', 'report-now', 'benchmark']),
 });
 export type Command = z.infer<typeof CommandSchema>;
 
