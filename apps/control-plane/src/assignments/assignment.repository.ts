@@ -5,7 +5,9 @@ import {
   DeviceBenchmarkSchema,
   MeasuredLatencySchema,
   VariantMeasurementSchema,
+  type DeviceBenchmark,
   type DeviceMeasurements,
+  type MeasuredLatency,
   type DesiredState,
   type HardwareProfile,
   type HealthTargets,
@@ -16,6 +18,7 @@ import {
 import type { Prisma } from '../generated/prisma/client.js';
 import type { Db } from '../infra/prisma.js';
 import { withTransaction } from '../infra/pg-transaction.js';
+import { measurementsOf } from './device-measurements.js';
 import { PG_POOL, PRISMA } from '../infra/tokens.js';
 
 /** A concrete variant a device is given. */
@@ -58,16 +61,6 @@ export interface AssignableDevice {
   hardwareProfile: HardwareProfile;
   /** What the device measured itself (its latest reported state); absent where not read. */
   measurements?: DeviceMeasurements;
-}
-
-/** The measurements in a stored reported state; a part that does not parse (an older agent's) is left out. */
-export function measurementsOf(measuredLatency: unknown, benchmark: unknown): DeviceMeasurements {
-  const variants: Record<string, LatencyFigures & { runs: number; executionProvider: string }> = {};
-  const list = MeasuredLatencySchema.array().safeParse(measuredLatency ?? []);
-  // newest first: the first measurement of a variant wins
-  for (const m of list.data ?? []) variants[m.variantId] ??= { ...m };
-  const bench = DeviceBenchmarkSchema.safeParse(benchmark);
-  return { variants, benchmark: bench.success ? { model: bench.data.model, p50Ms: bench.data.p50Ms } : null };
 }
 
 type DeviceRow = Omit<AssignableDevice, 'measurements'> & { measuredLatency: unknown; benchmark: unknown };
@@ -221,6 +214,19 @@ export class AssignmentRepository {
     ]);
     const row = res.rows[0];
     return row ? assignable(row) : null;
+  }
+
+  /** What the device last reported measuring (its reference benchmark and its variants' smoke runs), for its page. */
+  async reportedMeasurements(id: string): Promise<{ benchmark: DeviceBenchmark | null; measuredLatency: MeasuredLatency[] }> {
+    const res = await this.pool.query<{ measuredLatency: unknown; benchmark: unknown }>(
+      `SELECT payload->'measuredLatency' AS "measuredLatency", payload->'benchmark' AS "benchmark" FROM "ReportedState" WHERE "deviceId" = $1`,
+      [id],
+    );
+    const row = res.rows[0];
+    return {
+      benchmark: DeviceBenchmarkSchema.safeParse(row?.benchmark).data ?? null,
+      measuredLatency: MeasuredLatencySchema.array().safeParse(row?.measuredLatency ?? []).data ?? [],
+    };
   }
 
   /**

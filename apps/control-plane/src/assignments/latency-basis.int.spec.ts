@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMlpClassifier, REFERENCE_BENCHMARK } from '@edge-fleet/onnx-builder';
 import { topics, VariantMeasurementSchema, type EnrollResponse, type ReportedState } from '@edge-fleet/shared';
@@ -150,5 +151,45 @@ describe('assignment preview predicts latency from what the device measured', ()
       return x.variantId !== chosen ? x : null;
     });
     expect(slow.reason).toMatch(/p95 57\.00 ms is over the 5 ms target \(p95 measured on this device over 10 smoke runs \(cpu\)\)/);
+  });
+
+  it("the device page shows what the device measured: benchmark, execution providers and each variant's smoke runs", async () => {
+    const input = encodeURIComponent(JSON.stringify({ id: device.deviceId }));
+    const body = (await (await h.api(`/trpc/devices.get?input=${input}`)).json()) as {
+      result: { data: { measured: { benchmark: { p50Ms: number; executionProviders: string[] }; variants: unknown[] } } };
+    };
+    const m = body.result.data.measured;
+    expect(m.benchmark).toMatchObject({ p50Ms: 1, executionProviders: ['cpu'] });
+    expect(m.variants).toEqual([
+      expect.objectContaining({
+        p95: 57,
+        runs: 10,
+        executionProvider: 'cpu',
+        variant: expect.objectContaining({ name: 'measured-mlp' }) as unknown,
+      }),
+    ]);
+  });
+
+  it("a rollout to the device predicts from the device's own measurement too", async () => {
+    const res = await jsonPost(h, '/api/v1/rollouts', {
+      modelVersionId: versionId,
+      name: 'measured',
+      target: { deviceIds: [device.deviceId] },
+      waves: [{ percent: 100, soakSeconds: 60 }],
+    });
+    expect(res.status, await res.clone().text()).toBe(201);
+    const c = new pg.Client({ connectionString: h.dbUrl });
+    await c.connect();
+    try {
+      const reason = await waitFor(async () => {
+        const r = await c.query<{ reason: string }>('SELECT reason FROM "Assignment" WHERE "deviceId" = $1 ORDER BY version DESC LIMIT 1', [
+          device.deviceId,
+        ]);
+        return r.rows[0]?.reason ?? null;
+      });
+      expect(reason).toMatch(/^rollout "measured": .*\(p95 measured on this device over 10 smoke runs \(cpu\)\)/);
+    } finally {
+      await c.end();
+    }
   });
 });
