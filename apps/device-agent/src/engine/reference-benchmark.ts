@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REFERENCE_BENCHMARK, referenceBenchmarkModel } from '@edge-fleet/onnx-builder';
 import { type DeviceBenchmark, DeviceBenchmarkSchema } from '@edge-fleet/shared';
@@ -35,13 +35,14 @@ export class ReferenceBenchmark {
     await mkdir(dir, { recursive: true });
     const file = join(dir, `${REFERENCE_BENCHMARK.id}.onnx`);
     await writeFile(file, model.bytes);
+    // the model (a few MB) is regenerated whenever it is needed, so it does not stay on the device
     const outcome = await vetModelInChild(
       { path: file, inputs: model.inputs, intraOpThreads: 1, seed: 1 },
-      { ...this.options, runs: REFERENCE_BENCHMARK.runs + 1 },
-    );
+      { ...this.options, runs: REFERENCE_BENCHMARK.warmupRuns + REFERENCE_BENCHMARK.runs },
+    ).finally(() => rm(file, { force: true }));
     if (!outcome.ok) throw new Error(`the reference benchmark did not run: ${outcome.message}`);
-    // the first run pays for warm-up, as on the builder
-    const timed = outcome.report.latenciesMs.slice(1).sort((a, b) => a - b);
+    // the warm-up runs are not timed, as on the builder
+    const timed = outcome.report.latenciesMs.slice(REFERENCE_BENCHMARK.warmupRuns).sort((a, b) => a - b);
     const result = DeviceBenchmarkSchema.parse({
       model: REFERENCE_BENCHMARK.id,
       p50Ms: Math.max(percentile(timed, 50), 1e-6),

@@ -11,7 +11,7 @@ export interface ReferenceBenchmarkFigure {
 }
 
 /**
- * Times the reference benchmark as a device does (one warm-up run, then REFERENCE_BENCHMARK.runs),
+ * Times the reference benchmark as a device does (REFERENCE_BENCHMARK's warm-up, then timed runs),
  * in the same build as the variants, so a device's own run of it scales these figures by a
  * measured ratio between the two machines.
  */
@@ -20,7 +20,7 @@ export async function measureReferenceBenchmark(intraOpThreads: number): Promise
   const inputs = generateInputs(model.inputs, 1, EVALUATION_SEED);
   const { measurement } = await measureVariant(model.bytes, model.inputs, inputs.samples, undefined, {
     intraOpThreads,
-    warmupRuns: 1,
+    warmupRuns: REFERENCE_BENCHMARK.warmupRuns,
     timedRuns: REFERENCE_BENCHMARK.runs,
   });
   return { model: REFERENCE_BENCHMARK.id, p50Ms: measurement.latencyMs.p50, runs: measurement.latencyMs.runs };
