@@ -64,11 +64,6 @@ export const ConfigSchema = z.object({
   VARIANT_BUILD: z.enum(['on', 'off']).default('on'),
   /** Timed runs per variant when the builder measures latency. */
   VARIANT_BENCH_RUNS: z.coerce.number().int().min(5).max(100_000).default(200),
-  /**
-   * Compute of the reference machine (the one the variant builder measures on), in TOPS: the
-   * scale for predicting a device's latency from the reference figures. Labelled as a prediction.
-   */
-  REFERENCE_TOPS: z.coerce.number().positive().max(10_000).default(0.2),
   TELEMETRY_FLUSH_MS: z.coerce.number().int().min(5).max(10_000).default(100),
   /** Telemetry windows held for their commit at most; beyond it a new window is refused unacknowledged (the device sends it again). */
   TELEMETRY_BUFFER_MAX: z.coerce.number().int().min(1).max(5_000_000).default(200_000),

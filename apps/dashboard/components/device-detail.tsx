@@ -12,6 +12,7 @@ import {
   humanize,
 } from '@/lib/format';
 import { metadataLabel, overQuotaLabel } from '@/lib/device-runs';
+import { measuredRows } from '@/lib/measured';
 import { trpc, type DeviceDetail as Detail, type TelemetryPoint } from '@/lib/trpc';
 import { usePolling } from '@/lib/use-polling';
 import { CHART_WINDOW_MINUTES, DeviceCharts } from './device-charts';
@@ -42,6 +43,7 @@ export function DeviceDetail({ id }: { id: string }) {
         <HardwarePanel d={device} />
         <PolicyPanel d={device} />
         <StatePanel d={device} now={at} />
+        <MeasuredPanel d={device} now={at} />
       </div>
     </>
   );
@@ -146,6 +148,11 @@ function StatePanel({ d, now }: { d: Detail; now: number }) {
     ['Enrolled', formatDateTime(d.enrolledAt)],
   ];
   return <KeyValuePanel title="Desired / reported" rows={rows} testId="state-table" />;
+}
+
+/** What the device measured itself: the first bases of every latency prediction for it ("Why" states which one was used). */
+function MeasuredPanel({ d, now }: { d: Detail; now: number }) {
+  return <KeyValuePanel title="Measured on this device" rows={measuredRows(d.measured, now)} testId="measured-table" />;
 }
 
 function KeyValuePanel({ title, rows, testId }: { title: string; rows: [string, string][]; testId?: string }) {

@@ -5,6 +5,7 @@ import {
   CommandAckSchema,
   CommandSchema,
   type DesiredModel,
+  type DeviceBenchmark,
   type DesiredStatePayload,
   defaultPolicy,
   type ReportedState,
@@ -26,6 +27,7 @@ import { errorMessage, type Logger } from './core/logger.js';
 import { AGENT_VERSION } from './core/version.js';
 import type { EngineFactory } from './engine/inference.engine.js';
 import { createChildVetter, type ModelVetter } from './engine/model-vetting.js';
+import { ReferenceBenchmark } from './engine/reference-benchmark.js';
 import { createWorkerEngine } from './engine/worker-inference.engine.js';
 import { DeviceMqttSession, type InboundKind } from './mqtt/device.mqtt-session.js';
 import { DEFAULT_WATCHDOG, ModelWatchdog, type WatchdogConfig, type WatchdogPolicy } from './reconcile/model.watchdog.js';
@@ -68,6 +70,8 @@ export interface AgentOptions {
   serve?: ServeConfig;
   /** When the synthetic probe runs: `idle` (default: only while no application sends requests), `always`, `off`. */
   probe?: ProbeMode;
+  /** false: skip the reference benchmark at first start (tests that do not look at it). */
+  benchmark?: boolean;
 }
 
 /** One device: MQTT presence, desired-state reconcile loop, workload and telemetry. */
@@ -85,6 +89,8 @@ export class DeviceAgent {
   private executor: StepExecutor | null = null;
   private reconciler: Reconciler | null = null;
   private activeModel: DesiredModel | null = null;
+  private readonly referenceBenchmark: ReferenceBenchmark;
+  private benchmark: DeviceBenchmark | null = null;
   /** Applications' inference requests; null when the agent serves none. */
   readonly inference: LocalInferenceService | null;
 
@@ -106,6 +112,7 @@ export class DeviceAgent {
             () => traffic.recordCacheHit(),
             this.clock,
           );
+    this.referenceBenchmark = new ReferenceBenchmark(options.dataDir, () => this.clock.now());
     this.generator = new WorkloadGenerator(this.clock, this.latency, this.logger, DEFAULT_RUNTIME.targetRateHz);
     this.generator.setGate(probeGate(options.probe ?? 'idle', traffic));
     this.telemetry = new TelemetryPublisher({
@@ -208,6 +215,9 @@ export class DeviceAgent {
         void this.publishReported();
       },
     });
+    // before the first connection, so the first report carries it and no candidate is vetted meanwhile
+    this.benchmark = await this.referenceBenchmark.stored();
+    if (this.benchmark === null && this.options.benchmark !== false) await this.runBenchmark().catch(() => undefined);
     this.generator.start();
     await this.inference?.start();
     this.telemetry.start();
@@ -269,7 +279,22 @@ export class DeviceAgent {
       // `staleMetadata`. The key is left out rather than sent as null while fresh, so control planes
       // whose strict schema predates it keep accepting every report without an alarm.
       ...(stale === null ? {} : { staleMetadata: stale }),
+      // left out until there is something, for control planes whose strict schema predates them
+      ...(executor?.state.measured.length ? { measuredLatency: executor.state.measured } : {}),
+      ...(this.benchmark === null ? {} : { benchmark: this.benchmark }),
     });
+  }
+
+  /** Times the reference benchmark (at first start and on the `benchmark` command) and keeps the result. */
+  private async runBenchmark(): Promise<DeviceBenchmark> {
+    try {
+      this.benchmark = await this.referenceBenchmark.run();
+      this.logger.info('reference benchmark measured', { ...this.benchmark });
+      return this.benchmark;
+    } catch (err) {
+      this.logger.warn('reference benchmark failed', { error: errorMessage(err) });
+      throw err;
+    }
   }
 
   /** Telemetry windows feed the watchdog; it needs no control plane to send the device back. */
@@ -356,6 +381,14 @@ export class DeviceAgent {
       case 'ping':
         return this.ack({ correlationId, status: 'ok' });
       case 'report-now':
+        await this.publishReported();
+        return this.ack({ correlationId, status: 'ok' });
+      case 'benchmark':
+        try {
+          await this.runBenchmark();
+        } catch (err) {
+          return this.ack({ correlationId, status: 'error', code: 'benchmark_failed', message: errorMessage(err).slice(0, 2_000) });
+        }
         await this.publishReported();
         return this.ack({ correlationId, status: 'ok' });
     }

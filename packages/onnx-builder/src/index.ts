@@ -35,3 +35,4 @@ export { buildConvNet, type ConvNetOptions } from './models/conv-net.factory.js'
 export { buildMultiInput, type MultiInputOptions } from './models/multi-input.factory.js';
 export { buildRecurrent, type RecurrentOptions } from './models/recurrent.factory.js';
 export { MODEL_CATALOG, writeModels, type WrittenModel } from './model-catalog.js';
+export { REFERENCE_BENCHMARK, referenceBenchmarkModel } from './reference-benchmark.js';

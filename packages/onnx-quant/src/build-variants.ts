@@ -20,6 +20,7 @@ import {
   type MeasureOptions,
   type Measurement,
 } from './measure/measure-variant.js';
+import { measureReferenceBenchmark, type ReferenceBenchmarkFigure } from './measure/reference-benchmark.js';
 import type { Fp16Options } from './transforms/fp16.transform.js';
 import type { Int4Options } from './transforms/int4.transform.js';
 import type { Int8DynamicOptions } from './transforms/int8-dynamic.transform.js';
@@ -86,6 +87,8 @@ export interface VariantBuild {
   fp32: { sizeBytes: number; sha256: string; measured: Measurement };
   variants: VariantReport[];
   machine: MachineInfo;
+  /** The reference benchmark timed on `machine` in this build: devices scale the figures by their own run of it. */
+  referenceBenchmark: ReferenceBenchmarkFigure;
   calibration: InputSetInfo;
   evaluation: InputSetInfo;
   /** Present when the model's opset was upgraded for the transforms (the FP32 variant stays the uploaded file). */
@@ -173,6 +176,7 @@ export async function buildVariants(
     fp32: { sizeBytes: fp32Bytes.length, sha256: sha256(fp32Bytes), measured: baseline.measurement },
     variants,
     machine: machineInfo(measure.intraOpThreads),
+    referenceBenchmark: await measureReferenceBenchmark(measure.intraOpThreads),
     calibration: info(calibration),
     evaluation: info(evaluation),
   };

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { chooseVariant, placementFor, powerAtRate, type VariantCandidate } from './assignment.js';
+import { chooseVariant, placementFor, powerAtRate, predictLatency, type VariantCandidate } from './assignment.js';
 import { hardwarePreset } from './hardware.js';
 import { defaultPolicy } from './policy.js';
 import type { HardwareProfile } from './schemas.js';
 
-const ctx = { referenceTops: 1, requiredRateHz: 10 };
+const ctx = { requiredRateHz: 10 };
 const ref = (p50: number, p95: number, p99: number) => ({ p50, p95, p99, machine: 'ref-cpu' });
 function v(id: string, precision: VariantCandidate['precision'], over: Partial<VariantCandidate> = {}): VariantCandidate {
   return { variantId: id, precision, sizeBytes: 1024 * 1024, usable: true, reference: ref(1, 2, 3), ...over };
@@ -16,10 +16,10 @@ const robotic = defaultPolicy('robotic_manipulation'); // p99 < 20 ms, int8 → 
 describe('chooseVariant', () => {
   it('takes the first precision of the policy order that passes every check, and says why', () => {
     const d = chooseVariant(arm, robotic, [v('a32', 'fp32'), v('a16', 'fp16'), v('a8', 'int8')], ctx);
-    expect(d).toMatchObject({ kind: 'assign', variantId: 'a8', precision: 'int8', placement: 'SRAM', latencySource: 'prediction' });
+    expect(d).toMatchObject({ kind: 'assign', variantId: 'a8', precision: 'int8', placement: 'SRAM', latencySource: 'unmeasured' });
     if (d.kind === 'assign') {
-      expect(d.predictedLatencyMs).toBeCloseTo(0.3); // 3 ms × 1 TOPS / 10 TOPS
-      expect(d.reason).toMatch(/p99 0\.30 ms ≤ 20 ms/);
+      expect(d.predictedLatencyMs).toBe(3);
+      expect(d.reason).toMatch(/p99 3\.00 ms ≤ 20 ms \(unmeasured device/);
     }
   });
 
@@ -42,7 +42,7 @@ describe('chooseVariant', () => {
 
   it('refuses a variant whose estimated power at the required rate is over the budget', () => {
     const fleet = { 'edge-npu-10t': { p50: 15, p95: 18, p99: 19, windows: 5 } };
-    const busy = { referenceTops: 1, requiredRateHz: 60 }; // 19 ms × 60 Hz: busy all the time
+    const busy = { requiredRateHz: 60 }; // 19 ms × 60 Hz: busy all the time
     expect(powerAtRate(arm, 19, 60)).toBeCloseTo(0.5 + 2.7 * 1);
     const within = chooseVariant(arm, robotic, [v('p8', 'int8', { fleet })], busy);
     expect(within).toMatchObject({ kind: 'assign', variantId: 'p8' });
@@ -53,10 +53,10 @@ describe('chooseVariant', () => {
   });
 
   it('refuses a variant predicted too slow for the tier target', () => {
-    const slow = v('s8', 'int8', { reference: ref(100, 200, 300) }); // 300 / 10 = 30 ms > 20 ms
+    const slow = v('s8', 'int8', { reference: ref(10, 20, 30) }); // 30 ms > 20 ms, whatever TOPS the profile claims
     const d = chooseVariant(arm, robotic, [slow], ctx);
     expect(d.kind).toBe('refuse');
-    if (d.kind === 'refuse') expect(d.rejected[0]?.why).toMatch(/p99 30\.00 ms is over the 20 ms target \(predicted/);
+    if (d.kind === 'refuse') expect(d.rejected[0]?.why).toMatch(/p99 30\.00 ms is over the 20 ms target \(unmeasured device/);
   });
 
   it('prefers what the fleet measured on the same hardware class over the prediction', () => {
@@ -95,5 +95,59 @@ describe('chooseVariant', () => {
     const d = chooseVariant(trading, defaultPolicy('financial_trading'), [v('x8', 'int8')], ctx);
     expect(d.kind).toBe('refuse');
     expect(chooseVariant(arm, robotic, [], ctx)).toMatchObject({ kind: 'refuse', reason: 'the model version has no variants' });
+  });
+});
+
+describe('predictLatency (issue 16: latency measured where it runs)', () => {
+  const vehicle = hardwarePreset('edge-dsa-vehicle'); // "100 TOPS" on its spec sheet, runs onnxruntime's CPU provider
+  const builderBench = { model: 'convnet-seed1', p50Ms: 1.5 };
+  const detector = v('det', 'fp32', {
+    reference: { p50: 50, p95: 56.9, p99: 60, machine: 'builder-cpu, 1 thread(s)', benchmark: builderBench },
+    fleet: { 'edge-dsa-100t': { p50: 70, p95: 80, p99: 90, windows: 4 } },
+  });
+  const own = { det: { p50: 40, p95: 45, p99: 47, runs: 10, executionProvider: 'cpu' } };
+  const bench = { model: 'convnet-seed1', p50Ms: 3 }; // twice as slow as the builder
+
+  it("uses this device's own measurement of the variant first", () => {
+    const p = predictLatency(detector, vehicle, 'p95', { variants: own, benchmark: bench });
+    expect(p).toEqual({ ms: 45, source: 'device', basis: 'p95 measured on this device over 10 smoke runs (cpu)' });
+  });
+
+  it("then the fleet's measurement on the same hardware class", () => {
+    const p = predictLatency(detector, vehicle, 'p95', { variants: { other: own.det }, benchmark: bench });
+    expect(p).toMatchObject({ ms: 80, source: 'fleet' });
+    expect(p?.basis).toMatch(/median p95 measured on edge-dsa-100t over 4 windows/);
+  });
+
+  it("then the reference figure scaled by the device's measured benchmark speed", () => {
+    const p = predictLatency({ ...detector, fleet: {} }, vehicle, 'p95', { benchmark: bench });
+    expect(p?.source).toBe('speed-factor');
+    expect(p?.ms).toBeCloseTo(113.8); // 56.9 ms × 3 / 1.5
+    expect(p?.basis).toMatch(
+      /reference p95 56\.90 ms on builder-cpu, 1 thread\(s\) × 2\.00 \(convnet-seed1 benchmark: 3\.00 ms on this device, 1\.50 ms on the builder\)/,
+    );
+  });
+
+  it('never scales by the TOPS ratio: an unmeasured 100 TOPS device gets the reference figure, labelled as such', () => {
+    const p = predictLatency({ ...detector, fleet: {} }, vehicle, 'p95');
+    expect(p).toEqual({
+      ms: 56.9,
+      source: 'unmeasured',
+      basis: 'unmeasured device: reference p95 56.90 ms on builder-cpu, 1 thread(s), not scaled (it has not reported a benchmark)',
+    });
+  });
+
+  it('does not compare benchmarks of different models', () => {
+    const p = predictLatency({ ...detector, fleet: {} }, vehicle, 'p95', { benchmark: { model: 'mlp-seed1', p50Ms: 0.1 } });
+    expect(p).toMatchObject({ ms: 56.9, source: 'unmeasured' });
+    expect(p?.basis).toMatch(/its benchmark cannot be compared with this build/);
+  });
+
+  it("a device's own measurement over the target makes chooseVariant skip the variant, with the basis in the reason", () => {
+    const driving = { ...robotic, latencyPercentile: 'p95' as const, latencyTargetMs: 5, precisionOrder: ['fp32' as const] };
+    const d = chooseVariant(vehicle, driving, [detector], ctx, { variants: own });
+    expect(d.kind).toBe('refuse');
+    if (d.kind === 'refuse')
+      expect(d.reason).toMatch(/p95 45\.00 ms is over the 5 ms target \(p95 measured on this device over 10 smoke runs/);
   });
 });

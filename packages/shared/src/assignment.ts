@@ -8,6 +8,13 @@ export interface LatencyFigures {
   p99: number;
 }
 
+/** The reference benchmark's median as timed on one machine (builder or device). */
+export interface BenchmarkFigure {
+  /** Which fixed benchmark model was timed; figures of different models never compare. */
+  model: string;
+  p50Ms: number;
+}
+
 /** One built variant of a model version, with what was measured of it. */
 export interface VariantCandidate {
   variantId: string;
@@ -16,22 +23,38 @@ export interface VariantCandidate {
   /** Unusable variants (failed agreement, failed build) are never chosen. */
   usable: boolean;
   unusableReason?: string;
-  /** Measured on the reference machine by the variant builder; null before measurement. */
-  reference: (LatencyFigures & { machine: string }) | null;
+  /**
+   * Measured on the reference machine by the variant builder; null before measurement. `benchmark`:
+   * the reference benchmark timed on that machine in the same build, to scale by a device's own.
+   */
+  reference: (LatencyFigures & { machine: string; benchmark?: BenchmarkFigure }) | null;
   /** Output agreement with FP32 measured by the builder; null for FP32 itself (the reference). */
   agreement?: { cosine: number; top1: number | null } | null;
   /** Measured by the fleet, keyed by hardware class (telemetry rollups); absent where none reported. */
   fleet?: Readonly<Record<string, LatencyFigures & { windows: number }>>;
 }
 
+/** What one device measured itself (its reported state); every part is absent until measured. */
+export interface DeviceMeasurements {
+  /** Its smoke-run latency per variant id. */
+  variants?: Readonly<Record<string, LatencyFigures & { runs: number; executionProvider: string }>>;
+  /** Its run of the reference benchmark. */
+  benchmark?: BenchmarkFigure | null;
+}
+
 export interface AssignmentContext {
-  /** Compute of the reference machine in TOPS, for scaling reference latencies to a device. */
-  referenceTops: number;
   /** Inference rate the device must sustain (inferences per second). */
   requiredRateHz: number;
   /** Share of DRAM a model may take (the rest is for the OS and the application). */
   dramShare?: number;
 }
+
+/**
+ * Where a latency prediction came from, best first: this device's own runs of the variant, the
+ * fleet's on its hardware class, the builder's figure scaled by the device's measured benchmark
+ * speed, or the builder's figure as is because nothing was measured on the device.
+ */
+export type LatencySource = 'device' | 'fleet' | 'speed-factor' | 'unmeasured';
 
 export type Placement = 'SRAM' | 'DRAM' | 'storage';
 
@@ -42,7 +65,7 @@ export type AssignmentDecision =
       precision: Precision;
       placement: Placement;
       predictedLatencyMs: number;
-      latencySource: 'fleet' | 'prediction';
+      latencySource: LatencySource;
       predictedPowerW: number;
       reason: string;
     }
@@ -67,29 +90,59 @@ export function powerAtRate(hw: HardwareProfile, latencyMs: number, rateHz: numb
   return hw.idlePowerW + (hw.activePowerW - hw.idlePowerW) * busy;
 }
 
-function latencyFor(
+/**
+ * The variant's latency at `pct` on this device, with its basis in words. Never a spec-sheet (TOPS)
+ * ratio: that predicted 0.11 ms for a model the device runs in ~57 ms (issue 16), because every
+ * agent runs onnxruntime's CPU provider whatever accelerator its profile names.
+ */
+export function predictLatency(
   v: VariantCandidate,
   hw: HardwareProfile,
   pct: LatencyPercentile,
-  ctx: AssignmentContext,
-): { ms: number; source: 'fleet' | 'prediction'; basis: string } | null {
+  device: DeviceMeasurements = {},
+): { ms: number; source: LatencySource; basis: string } | null {
+  const own = device.variants?.[v.variantId];
+  if (own) {
+    return {
+      ms: own[pct],
+      source: 'device',
+      basis: `${pct} measured on this device over ${own.runs} smoke runs (${own.executionProvider})`,
+    };
+  }
   const fleet = v.fleet?.[hw.hardwareClass];
   if (fleet && fleet.windows > 0) {
     return { ms: fleet[pct], source: 'fleet', basis: `median ${pct} measured on ${hw.hardwareClass} over ${fleet.windows} windows` };
   }
-  if (!v.reference) return null;
-  const scale = ctx.referenceTops / Math.max(hw.tops, 1e-6);
+  const ref = v.reference;
+  if (!ref) return null;
+  const builder = ref.benchmark;
+  const bench = device.benchmark;
+  if (builder && bench && builder.model === bench.model && builder.p50Ms > 0) {
+    const slowdown = bench.p50Ms / builder.p50Ms;
+    return {
+      ms: ref[pct] * slowdown,
+      source: 'speed-factor',
+      basis: `reference ${pct} ${ms(ref[pct])} ms on ${ref.machine} × ${slowdown.toFixed(2)} (${bench.model} benchmark: ${ms(bench.p50Ms)} ms on this device, ${ms(builder.p50Ms)} ms on the builder)`,
+    };
+  }
+  const why = bench ? 'its benchmark cannot be compared with this build' : 'it has not reported a benchmark';
   return {
-    ms: v.reference[pct] * scale,
-    source: 'prediction',
-    basis: `predicted: reference ${pct} ${ms(v.reference[pct])} ms on ${v.reference.machine} × ${ctx.referenceTops} TOPS / ${hw.tops} TOPS`,
+    ms: ref[pct],
+    source: 'unmeasured',
+    basis: `unmeasured device: reference ${pct} ${ms(ref[pct])} ms on ${ref.machine}, not scaled (${why})`,
   };
 }
 
 type Check =
-  { ok: true; placement: Placement; latency: NonNullable<ReturnType<typeof latencyFor>>; powerW: number } | { ok: false; why: string };
+  { ok: true; placement: Placement; latency: NonNullable<ReturnType<typeof predictLatency>>; powerW: number } | { ok: false; why: string };
 
-function check(v: VariantCandidate, hw: HardwareProfile, policy: ScenarioPolicy, ctx: AssignmentContext): Check {
+function check(
+  v: VariantCandidate,
+  hw: HardwareProfile,
+  policy: ScenarioPolicy,
+  ctx: AssignmentContext,
+  device: DeviceMeasurements,
+): Check {
   if (!v.usable) return { ok: false, why: `unusable: ${v.unusableReason ?? 'no reason recorded'}` };
   if (v.agreement) {
     const worst = Math.min(v.agreement.cosine, v.agreement.top1 ?? 1);
@@ -109,7 +162,7 @@ function check(v: VariantCandidate, hw: HardwareProfile, policy: ScenarioPolicy,
       ok: false,
       why: `${(v.sizeBytes / 1048576).toFixed(1)} MB does not fit ${Math.round(hw.dramMb * (ctx.dramShare ?? 0.5))} MB of usable DRAM`,
     };
-  const latency = latencyFor(v, hw, policy.latencyPercentile, ctx);
+  const latency = predictLatency(v, hw, policy.latencyPercentile, device);
   if (!latency) return { ok: false, why: 'no latency measurement yet' };
   if (latency.ms > policy.latencyTargetMs) {
     return {
@@ -128,19 +181,20 @@ function check(v: VariantCandidate, hw: HardwareProfile, policy: ScenarioPolicy,
 /**
  * Decides which variant a device runs: the first precision of the policy's order whose variant
  * the hardware supports, fits in memory, stays within the power budget at the required rate,
- * and meets the tier's latency target (measured on this hardware class where the fleet has
- * reported it, else predicted from the reference measurement). Every outcome says why.
+ * and meets the tier's latency target (predicted by `predictLatency`, which states its basis).
+ * Every outcome says why.
  */
 export function chooseVariant(
   hw: HardwareProfile,
   policy: ScenarioPolicy,
   candidates: readonly VariantCandidate[],
   ctx: AssignmentContext,
+  device: DeviceMeasurements = {},
 ): AssignmentDecision {
   const rejected: { variantId: string; precision: Precision; why: string }[] = [];
   for (const precision of policy.precisionOrder) {
     for (const v of candidates.filter((c) => c.precision === precision)) {
-      const c = check(v, hw, policy, ctx);
+      const c = check(v, hw, policy, ctx, device);
       if (!c.ok) {
         rejected.push({ variantId: v.variantId, precision, why: c.why });
         continue;

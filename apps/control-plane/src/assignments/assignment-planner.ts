@@ -1,4 +1,10 @@
-import { chooseVariant, ScenarioPolicySchema, type AssignmentDecision, type VariantCandidate } from '@edge-fleet/shared';
+import {
+  chooseVariant,
+  ScenarioPolicySchema,
+  type AssignmentContext,
+  type AssignmentDecision,
+  type VariantCandidate,
+} from '@edge-fleet/shared';
 import type { PolicyView } from '../policies/policy.repository.js';
 import type { AssignableDevice, VariantChoice, VersionVariants } from './assignment.repository.js';
 
@@ -27,6 +33,7 @@ export function candidatesOf(v: VersionVariants, fleet: Map<string, VariantCandi
               p95: m.latencyMs.p95 ?? m.latencyMs.p99,
               p99: m.latencyMs.p99,
               machine: `${m.machine}, ${m.threads} thread(s)`,
+              ...(m.referenceBenchmark ? { benchmark: { model: m.referenceBenchmark.model, p50Ms: m.referenceBenchmark.p50Ms } } : {}),
             }
           : null,
         agreement: m?.agreement ? { cosine: m.agreement.cosine, top1: m.agreement.top1 } : null,
@@ -41,13 +48,13 @@ export function planAssignments(
   policyView: PolicyView,
   v: VersionVariants,
   fleet: Map<string, VariantCandidate['fleet']>,
-  ctx: { referenceTops: number; requiredRateHz: number },
+  ctx: AssignmentContext,
 ): DeviceDecision[] {
   const { model: _model, ...settings } = policyView;
   const policy = ScenarioPolicySchema.parse(settings);
   const candidates = candidatesOf(v, fleet);
   return devices.map((device) => {
-    const decision = chooseVariant(device.hardwareProfile, policy, candidates, ctx);
+    const decision = chooseVariant(device.hardwareProfile, policy, candidates, ctx, device.measurements);
     if (decision.kind === 'refuse') return { device, decision, choice: null };
     const variant = v.variants.find((x) => x.id === decision.variantId);
     const choice: VariantChoice | null =

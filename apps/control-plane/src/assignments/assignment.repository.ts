@@ -2,7 +2,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Pool, PoolClient } from 'pg';
 import {
   ACTIVE_ROLLOUT_STATUSES,
+  DeviceBenchmarkSchema,
+  MeasuredLatencySchema,
   VariantMeasurementSchema,
+  type DeviceBenchmark,
+  type DeviceMeasurements,
+  type MeasuredLatency,
   type DesiredState,
   type HardwareProfile,
   type HealthTargets,
@@ -13,6 +18,7 @@ import {
 import type { Prisma } from '../generated/prisma/client.js';
 import type { Db } from '../infra/prisma.js';
 import { withTransaction } from '../infra/pg-transaction.js';
+import { measurementsOf } from './device-measurements.js';
 import { PG_POOL, PRISMA } from '../infra/tokens.js';
 
 /** A concrete variant a device is given. */
@@ -53,7 +59,20 @@ export interface AssignableDevice {
   scenario: Scenario;
   assignmentVersion: number;
   hardwareProfile: HardwareProfile;
+  /** What the device measured itself (its latest reported state); absent where not read. */
+  measurements?: DeviceMeasurements;
 }
+
+type DeviceRow = Omit<AssignableDevice, 'measurements'> & { measuredLatency: unknown; benchmark: unknown };
+
+function assignable({ measuredLatency, benchmark, ...d }: DeviceRow): AssignableDevice {
+  return { ...d, measurements: measurementsOf(measuredLatency, benchmark) };
+}
+
+/** The device columns assignment reads, with its own measurements from the latest reported state. */
+const DEVICE_COLUMNS = `d.id::text AS id, d.name, d.scenario, d."assignmentVersion", h.spec AS "hardwareProfile",
+  r.payload->'measuredLatency' AS "measuredLatency", r.payload->'benchmark' AS "benchmark"`;
+const DEVICE_FROM = `"Device" d JOIN "HardwareProfile" h ON h.id = d."hardwareProfileId" LEFT JOIN "ReportedState" r ON r."deviceId" = d.id`;
 
 /** A stored desired state and its device's assignment high-water mark, ready to be signed and published. */
 export interface PublishableDesired {
@@ -181,22 +200,33 @@ export class AssignmentRepository {
 
   async scenarioDevices(scenario: Scenario): Promise<AssignableDevice[]> {
     // one query with the profile joined (Prisma's nested select costs a second query and its row mapping)
-    return this.db.$queryRaw<AssignableDevice[]>`
-      SELECT d.id::text AS id, d.name, d.scenario, d."assignmentVersion", h.spec AS "hardwareProfile"
-        FROM "Device" d JOIN "HardwareProfile" h ON h.id = d."hardwareProfileId"
-       WHERE d.scenario = ${scenario} AND d.status <> 'revoked'
-       ORDER BY d."enrolledAt", d.id`;
+    const rows = await this.db.$queryRawUnsafe<DeviceRow[]>(
+      `SELECT ${DEVICE_COLUMNS} FROM ${DEVICE_FROM} WHERE d.scenario = $1 AND d.status <> 'revoked' ORDER BY d."enrolledAt", d.id`,
+      scenario,
+    );
+    return rows.map(assignable);
   }
 
   /** Per device coming online without an assignment, so on the pg pool. */
   async device(id: string): Promise<AssignableDevice | null> {
-    const res = await this.pool.query<AssignableDevice>(
-      `SELECT d.id::text AS id, d.name, d.scenario, d."assignmentVersion", h.spec AS "hardwareProfile"
-         FROM "Device" d JOIN "HardwareProfile" h ON h.id = d."hardwareProfileId"
-        WHERE d.id = $1 AND d.status <> 'revoked'`,
+    const res = await this.pool.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM ${DEVICE_FROM} WHERE d.id = $1 AND d.status <> 'revoked'`, [
+      id,
+    ]);
+    const row = res.rows[0];
+    return row ? assignable(row) : null;
+  }
+
+  /** What the device last reported measuring (its reference benchmark and its variants' smoke runs), for its page. */
+  async reportedMeasurements(id: string): Promise<{ benchmark: DeviceBenchmark | null; measuredLatency: MeasuredLatency[] }> {
+    const res = await this.pool.query<{ measuredLatency: unknown; benchmark: unknown }>(
+      `SELECT payload->'measuredLatency' AS "measuredLatency", payload->'benchmark' AS "benchmark" FROM "ReportedState" WHERE "deviceId" = $1`,
       [id],
     );
-    return res.rows[0] ?? null;
+    const row = res.rows[0];
+    return {
+      benchmark: DeviceBenchmarkSchema.safeParse(row?.benchmark).data ?? null,
+      measuredLatency: MeasuredLatencySchema.array().safeParse(row?.measuredLatency ?? []).data ?? [],
+    };
   }
 
   /**

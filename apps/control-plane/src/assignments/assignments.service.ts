@@ -1,5 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { PrecisionSchema, topics, type DesiredState, type HealthTargets, type Scenario, type VariantCandidate } from '@edge-fleet/shared';
+import {
+  PrecisionSchema,
+  topics,
+  type DesiredState,
+  type HealthTargets,
+  type LatencySource,
+  type Scenario,
+  type VariantCandidate,
+} from '@edge-fleet/shared';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../infra/logger.js';
@@ -20,7 +28,8 @@ export interface DecisionView {
   variantId: string | null;
   placement: string | null;
   predictedLatencyMs: number | null;
-  latencySource: 'fleet' | 'prediction' | null;
+  /** What the prediction rests on; its words are in `reason`. */
+  latencySource: LatencySource | null;
   reason: string;
 }
 
@@ -129,10 +138,7 @@ export class AssignmentsService {
     if (!v) throw new AppError('not_found', `model version ${modelVersionId} not found`);
     if (!policy) throw new AppError('not_found', `no policy for scenario ${scenario}`);
     const fleet: Map<string, VariantCandidate['fleet']> = await this.repo.fleetLatency(v.variants.map((x) => x.id));
-    return planAssignments(devices, policy, v, fleet, {
-      referenceTops: this.config.REFERENCE_TOPS,
-      requiredRateHz: this.config.DEVICE_RATE_HZ,
-    });
+    return planAssignments(devices, policy, v, fleet, { requiredRateHz: this.config.DEVICE_RATE_HZ });
   }
 
   private summary(scenario: Scenario, modelVersionId: string, decisions: DeviceDecision[]): AssignmentSummary {

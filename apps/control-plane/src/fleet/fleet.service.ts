@@ -59,11 +59,15 @@ export class FleetService {
 
   async deviceDetail(id: string) {
     const d = await this.devices.get(id);
-    const [policies, variants, desired, refusal] = await Promise.all([
+    const [policies, desired, refusal, measured] = await Promise.all([
       this.policies.list(),
-      this.policies.variantsByIds(d.reported?.activeVariantId ? [d.reported.activeVariantId] : []),
       this.assignments.latestDesired(id),
       this.assignments.latestRefusal(id),
+      this.assignments.reportedMeasurements(id),
+    ]);
+    const variants = await this.policies.variantsByIds([
+      ...(d.reported?.activeVariantId ? [d.reported.activeVariantId] : []),
+      ...measured.measuredLatency.map((m) => m.variantId),
     ]);
     const policy = policies.find((p) => p.scenario === d.scenario) ?? null;
     return {
@@ -72,6 +76,11 @@ export class FleetService {
       /** The latest assignment this device was refused (nothing fitted), if newer than its assignment. */
       refusal,
       active: d.reported?.activeVariantId ? (variants.get(d.reported.activeVariantId) ?? null) : null,
+      /** What the device measured itself: assignment predicts from it before anything else. */
+      measured: {
+        benchmark: measured.benchmark,
+        variants: measured.measuredLatency.map((m) => ({ ...m, variant: variants.get(m.variantId) ?? null })),
+      },
       desired: desired
         ? {
             assignmentVersion: desired.assignmentVersion,

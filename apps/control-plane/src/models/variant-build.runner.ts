@@ -31,6 +31,8 @@ export const BuildReportSchema = z.object({
     }),
   ),
   machine: z.object({ cpuModel: z.string(), intraOpThreads: z.number() }),
+  /** Absent from builders that predate it. */
+  referenceBenchmark: z.object({ model: z.string().max(64), p50Ms: z.number().min(0), runs: z.int().min(1) }).optional(),
   calibration: InputInfoSchema,
   evaluation: InputInfoSchema,
   upgrade: z.object({ fromOpset: z.number(), toOpset: z.number(), maxAbsError: z.number(), samples: z.number() }).optional(),

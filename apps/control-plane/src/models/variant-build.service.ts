@@ -22,6 +22,7 @@ function measurement(m: BuilderMeasurement, r: BuildReport): VariantMeasurement 
       ? { maxAbsError: m.agreement.maxAbsError, cosine: m.agreement.cosine, top1: m.agreement.top1 ?? null, samples: r.evaluation.samples }
       : null,
     inputs: { source: r.evaluation.source === 'supplied' ? 'uploaded' : 'generated', seed: r.evaluation.seed ?? null },
+    ...(r.referenceBenchmark ? { referenceBenchmark: r.referenceBenchmark } : {}),
   };
 }
 

@@ -10,6 +10,7 @@ import {
   type Scenario,
 } from '@edge-fleet/shared';
 import type { AssignableDevice } from '../assignments/assignment.repository.js';
+import { measurementsOf } from '../assignments/device-measurements.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { Db } from '../infra/prisma.js';
 import { PG_POOL, PRISMA } from '../infra/tokens.js';
@@ -60,10 +61,21 @@ export class RolloutRepository {
   /** Devices (not revoked) matching every filter of the target. */
   async targetDevices(t: RolloutTarget, onlyIds?: string[], db: Tx | Db = this.db): Promise<TargetDevice[]> {
     const rows = await db.$queryRaw<
-      { id: string; name: string; scenario: string; assignmentVersion: number; spec: HardwareProfile; hardwareClass: string }[]
+      {
+        id: string;
+        name: string;
+        scenario: string;
+        assignmentVersion: number;
+        spec: HardwareProfile;
+        hardwareClass: string;
+        measuredLatency: unknown;
+        benchmark: unknown;
+      }[]
     >`
-      SELECT d.id::text AS id, d.name, d.scenario, d."assignmentVersion", hp.spec, hp."hardwareClass"
+      SELECT d.id::text AS id, d.name, d.scenario, d."assignmentVersion", hp.spec, hp."hardwareClass",
+             r.payload->'measuredLatency' AS "measuredLatency", r.payload->'benchmark' AS "benchmark"
         FROM "Device" d JOIN "HardwareProfile" hp ON hp.id = d."hardwareProfileId"
+        LEFT JOIN "ReportedState" r ON r."deviceId" = d.id
        WHERE d.status <> 'revoked'
          AND (${t.scenario ?? null}::text IS NULL OR d.scenario = ${t.scenario ?? null}::text)
          AND (${t.labels ? JSON.stringify(t.labels) : null}::jsonb IS NULL OR d.labels @> ${t.labels ? JSON.stringify(t.labels) : null}::jsonb)
@@ -77,6 +89,8 @@ export class RolloutRepository {
       assignmentVersion: r.assignmentVersion,
       hardwareProfile: r.spec,
       hardwareClass: r.hardwareClass,
+      // a rollout predicts from what each device measured, as the scenario assignment does
+      measurements: measurementsOf(r.measuredLatency, r.benchmark),
     }));
   }
 

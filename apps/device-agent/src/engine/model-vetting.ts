@@ -19,6 +19,8 @@ export interface VettingReport {
   latenciesMs: number[];
   /** Spawn to verdict, as the update waited for it. */
   totalMs: number;
+  /** What onnxruntime offers in the child (absent where the child did not say). */
+  executionProviders?: string[];
 }
 
 export type VettingOutcome = { ok: true; report: VettingReport } | { ok: false; code: 'load_failed' | 'smoke_failed'; message: string };
@@ -133,7 +135,15 @@ export function vetModelInChild(
           stage = msg.stage === 'run' ? { stage: 'run', run: msg.run ?? 0 } : { stage: msg.stage };
           return;
         case 'passed':
-          verdict = { ok: true, report: { loadMs: msg.loadMs, latenciesMs: msg.latenciesMs, totalMs: 0 } };
+          verdict = {
+            ok: true,
+            report: {
+              loadMs: msg.loadMs,
+              latenciesMs: msg.latenciesMs,
+              totalMs: 0,
+              ...(msg.executionProviders ? { executionProviders: msg.executionProviders } : {}),
+            },
+          };
           return;
         case 'failed':
           verdict = { ok: false, code: msg.phase === 'load' ? 'load_failed' : 'smoke_failed', message: msg.message };

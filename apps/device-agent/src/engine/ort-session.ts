@@ -7,7 +7,24 @@ import type { TensorValue } from './input.generator.js';
  * served: the session options, the tensor conversions and the output check.
  */
 export function sessionOptions(intraOpThreads: number): ort.InferenceSession.SessionOptions {
-  return { intraOpNumThreads: intraOpThreads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
+  return {
+    executionProviders: [SERVING_EXECUTION_PROVIDER],
+    intraOpNumThreads: intraOpThreads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  };
+}
+
+/** Named explicitly (it is onnxruntime's default) so the provider a measurement reports is the one that ran. */
+export const SERVING_EXECUTION_PROVIDER = 'cpu';
+
+/** The execution providers this onnxruntime build can use here: those whose libraries ship with it. */
+export function offeredExecutionProviders(): string[] {
+  return ort
+    .listSupportedBackends()
+    .filter((b) => b.bundled)
+    .map((b) => b.name);
 }
 
 export function toOrt(value: TensorValue): ort.Tensor {

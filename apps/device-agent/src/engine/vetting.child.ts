@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import { FeedGenerator, type TensorValue } from './input.generator.js';
 import { findExternalData, OnnxScanError } from './onnx-external-data.js';
-import { feedsFor, finiteOutput, fromOrt, sessionOptions } from './ort-session.js';
+import { feedsFor, finiteOutput, fromOrt, offeredExecutionProviders, sessionOptions } from './ort-session.js';
 import type { FromVetting, ToVetting } from './vetting.protocol.js';
 import { isVettingSimulation, VETTING_CRASH_ENV, type VettingSimulation } from './vetting.simulation.js';
 
@@ -80,7 +80,9 @@ async function vet(req: ToVetting): Promise<FromVetting> {
 
   try {
     const latenciesMs = await runs(session, req);
-    return Array.isArray(latenciesMs) ? { type: 'passed', loadMs, latenciesMs } : latenciesMs;
+    return Array.isArray(latenciesMs)
+      ? { type: 'passed', loadMs, latenciesMs, executionProviders: offeredExecutionProviders() }
+      : latenciesMs;
   } finally {
     await session.release().catch(() => undefined);
   }

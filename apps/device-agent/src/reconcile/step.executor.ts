@@ -6,12 +6,14 @@ import type { Clock } from '../core/clock.js';
 import { errorMessage, type Logger } from '../core/logger.js';
 import type { EngineFactory, InferenceEngine } from '../engine/inference.engine.js';
 import type { ModelVetter } from '../engine/model-vetting.js';
-import type { ActiveRecord, AgentStateStore, PersistedState } from '../storage/agent-state.store.js';
+import { SERVING_EXECUTION_PROVIDER } from '../engine/ort-session.js';
+import { type ActiveRecord, type AgentStateStore, MEASUREMENTS_KEPT, type PersistedState } from '../storage/agent-state.store.js';
+import { summarise } from '../telemetry/latency.window.js';
 import type { CurrentState, Step } from './reconcile.planner.js';
 import { type FailureCode, StepFailure } from './step.failure.js';
 
-/** Smoke runs of a candidate; the first pays for warm-up and is not timed. */
-const SMOKE_RUNS = 6;
+/** Smoke runs of a candidate; the first pays for warm-up and is not timed (10 timed: a p95 that means something). */
+const SMOKE_RUNS = 11;
 
 export interface ExecutorDeps {
   downloader: ArtifactDownloader;
@@ -160,7 +162,7 @@ export class StepExecutor {
         this.crash('after-load');
         return;
       case 'smoke':
-        return this.smoke(step.health);
+        return this.smoke(step.model, step.health);
       case 'activate':
         return this.activate(step.model, step.runtime, step.scenario, assignmentVersion);
       case 'rollback':
@@ -210,9 +212,10 @@ export class StepExecutor {
   /**
    * Smoke runs on the candidate before it may replace the active model: every output finite, and
    * (where the control plane sent the tier targets) the median latency within the target — the
-   * first run, which pays for warm-up, is not counted.
+   * first run, which pays for warm-up, is not counted. The timed runs are kept as this device's
+   * measurement of the variant, whether or not it meets the target: assignment predicts from it.
    */
-  private async smoke(health?: HealthTargets): Promise<void> {
+  private async smoke(model: DesiredModel, health?: HealthTargets): Promise<void> {
     const c = this.candidate;
     if (c?.engine == null) throw new StepFailure('smoke_failed', 'no candidate loaded');
     const latencies: number[] = [];
@@ -222,6 +225,7 @@ export class StepExecutor {
       if (i > 0 && result.latencyMs !== null) latencies.push(result.latencyMs);
     }
     const median = [...latencies].sort((a, b) => a - b)[latencies.length >> 1] ?? 0;
+    await this.recordMeasurement(model.variantId, latencies);
     if (health && median > health.latencyTargetMs) {
       throw new StepFailure(
         'smoke_failed',
@@ -235,6 +239,22 @@ export class StepExecutor {
       medianLatencyMs: median,
       targetMs: health?.latencyTargetMs ?? null,
     });
+  }
+
+  private async recordMeasurement(variantId: string, latencies: readonly number[]): Promise<void> {
+    const summary = summarise(latencies, Math.max(...latencies));
+    if (summary === null) return;
+    const measurement = {
+      variantId,
+      p50: summary.p50,
+      p95: summary.p95,
+      p99: summary.p99,
+      runs: latencies.length,
+      executionProvider: SERVING_EXECUTION_PROVIDER,
+      measuredAt: new Date(this.deps.clock.now()).toISOString(),
+    };
+    const older = this.persisted.measured.filter((m) => m.variantId !== variantId);
+    await this.persist({ ...this.persisted, measured: [measurement, ...older].slice(0, MEASUREMENTS_KEPT) });
   }
 
   private async activate(model: DesiredModel, runtime: RuntimeSettings, scenario: Scenario, assignmentVersion: number): Promise<void> {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { DesiredModelSchema, RuntimeSettingsSchema, ScenarioSchema, UpdateOutcomeSchema } from '@edge-fleet/shared';
+import { DesiredModelSchema, MeasuredLatencySchema, RuntimeSettingsSchema, ScenarioSchema, UpdateOutcomeSchema } from '@edge-fleet/shared';
 import { z } from 'zod';
 import { readJsonFile, writeJsonAtomic } from './atomic-file.js';
 
@@ -9,6 +9,9 @@ export const ActiveRecordSchema = z.strictObject({
   activatedAt: z.iso.datetime({ offset: true }),
 });
 export type ActiveRecord = z.infer<typeof ActiveRecordSchema>;
+
+/** How many variants' smoke-run measurements the agent keeps and reports. */
+export const MEASUREMENTS_KEPT = 8;
 
 /** Survives restarts: the active model (reloaded without download) and the anti-rollback watermark. */
 export const PersistedStateSchema = z.strictObject({
@@ -29,6 +32,8 @@ export const PersistedStateSchema = z.strictObject({
     .strictObject({ assignmentVersion: z.int().min(0), sha256: z.string().nullable() })
     .nullable()
     .default(null),
+  /** The latest variants measured in smoke runs, newest first: reported so assignment predicts from them. */
+  measured: z.array(MeasuredLatencySchema).max(MEASUREMENTS_KEPT).default([]),
 });
 export type PersistedState = z.infer<typeof PersistedStateSchema>;
 
@@ -40,6 +45,7 @@ export const EMPTY_STATE: PersistedState = {
   previous: null,
   probation: null,
   rejected: null,
+  measured: [],
 };
 
 export class AgentStateStore {
