@@ -330,7 +330,7 @@ export class RolloutsService {
       data: { status: 'soaking', startedAt: now, soakUntil },
     });
     const step = await this.transition(tx, r, {
-      reason: `wave ${wave.index + 1} started: ${desired.length} device(s) notified${skipped ? `, ${skipped} skipped (no variant fits)` : ''}`,
+      reason: `wave ${wave.index + 1} started: ${desired.length} device(s) notified${skipped ? `, ${skipped} refused (no variant fits)` : ''}`,
     });
     await appendAudit(tx, {
       actor: 'system',
@@ -380,10 +380,12 @@ export class RolloutsService {
           FROM unnest(${ids}::uuid[], ${states.map((s) => s.assignmentVersion)}::int[], ${ids.map((id) => variantOf.get(id) ?? null)}::uuid[]) AS u(id, v, variant)
          WHERE rd."rolloutId" = ${r.id}::uuid AND rd."deviceId" = u.id`;
     }
+    // a device the model cannot run on fails the wave's update gate: a wave of such devices used to
+    // pass empty, and the rollout completed and moved the scenario to a model no device could run
     for (const x of refused)
       await tx.rolloutDevice.update({
         where: { rolloutId_deviceId: { rolloutId: r.id, deviceId: x.id } },
-        data: { state: 'skipped', reason: x.reason.slice(0, 2_000) },
+        data: { state: 'failed', reason: `refused before download: ${x.reason}`.slice(0, 2_000) },
       });
     return { desired: states.map((s) => ({ deviceId: s.deviceId, assignmentVersion: s.assignmentVersion })), skipped: refused.length };
   }
@@ -486,7 +488,8 @@ export class RolloutsService {
    */
   private async rollBack(tx: Tx, r: RolloutRow, wave: number | null, reason: string): Promise<PublishDesiredJob[]> {
     const rows = await tx.rolloutDevice.findMany({
-      where: { rolloutId: r.id, state: { in: CHANGED }, ...(wave === null ? {} : { wave }) },
+      // a device refused before download was never given the model: nothing to take back
+      where: { rolloutId: r.id, state: { in: CHANGED }, assignmentVersion: { not: null }, ...(wave === null ? {} : { wave }) },
       select: { deviceId: true, fromAssignmentVersion: true },
     });
     if (rows.length === 0) return [];
