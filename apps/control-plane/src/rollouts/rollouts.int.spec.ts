@@ -238,6 +238,42 @@ describe('staged rollouts', () => {
     expect(done.deviceStates.find((d) => d.wave === 0)?.reason).toContain('smoke_failed');
   }, 60_000);
 
+  it('fails the wave when no variant of the model fits its devices, instead of passing it empty', async () => {
+    const scenario: Scenario = 'content_generation_agent';
+    const ds = await fleet(2, {}, scenario);
+    const policy = ((await (await h.api('/api/v1/policies')).json()) as { items: Record<string, unknown>[] }).items.find(
+      (p) => p.scenario === scenario,
+    );
+    const { scenario: _s, model: _m, ...settings } = policy ?? {};
+    const put = (latencyTargetMs: unknown) =>
+      h.api(`/api/v1/policies/${scenario}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...settings, latencyTargetMs }),
+      });
+    // a target no measured or predicted latency meets: every device is refused before download
+    expect((await put(0.000_001)).status).toBe(200);
+    try {
+      const created = (await (
+        await create({
+          name: 'fits nothing',
+          target: { deviceIds: ds.map((d) => d.id) },
+          waves: [
+            { count: 1, soakSeconds: 1 },
+            { percent: 100, soakSeconds: 1 },
+          ],
+        })
+      ).json()) as RolloutView;
+      const done = await until(created.id, ['rolled_back', 'completed', 'paused']);
+      expect(done.status, done.reason).toBe('rolled_back');
+      expect(done.waves.map((w) => w.status)).toEqual(['rolled_back', 'pending']);
+      expect(gateOf(done.waves[0]?.gate, 'update_failures')?.failingDevices[0]?.why).toMatch(/^refused before download: /);
+      expect(ds.every((d) => d.active?.variantId === v1.variant)).toBe(true);
+    } finally {
+      await put(settings.latencyTargetMs);
+    }
+  }, 60_000);
+
   it('refuses bad input with an error naming the problem, and changes nothing', async () => {
     const ds = await fleet(2);
     const ids = ds.map((d) => d.id);
