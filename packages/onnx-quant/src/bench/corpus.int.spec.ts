@@ -66,11 +66,25 @@ describe('corpus through the variant builder (issue 16)', () => {
     expect(ops.filter((op) => op === 'QLinearConv')).toHaveLength(53);
     expect(ops).not.toContain('Conv');
     expect(ops).toContain('QLinearMatMul');
+    // Its residual Adds and the SE blocks' pooling read quantized tensors and stay integer: 89 Q/DQ before, 75 now.
+    expect(ops.filter((op) => op === 'QLinearAdd')).toHaveLength(7);
+    expect(ops.filter((op) => op === 'QuantizeLinear' || op === 'DequantizeLinear')).toHaveLength(75);
     for (const method of ['fp16', 'int8-dynamic'] as const) {
       const v = result.variants.find((x) => x.method === method);
       expect(v?.status, `${method}: ${v?.reason ?? ''}`).toBe('ready');
       expect(v?.measured?.agreement?.top1, method).toBe(1);
     }
+  });
+
+  it("the TF speech embedding's LeakyReLU after each quantized conv runs as QLinearLeakyRelu", async () => {
+    const c = CORPUS_MODELS['speech-embedding'];
+    if (!c) throw new Error('no speech-embedding');
+    const qdq = (await build(c)).variants.find((v) => v.method === 'int8-static-qdq');
+    expect(qdq?.status, qdq?.reason).toBe('ready');
+    if (!qdq?.bytes) throw new Error('no static int8 bytes');
+    const ops = await optimizedOpTypes(qdq.bytes);
+    expect(ops.filter((op) => op === 'QLinearLeakyRelu')).toHaveLength(19);
+    expect(ops).not.toContain('LeakyRelu');
   });
 
   it('the opset-11 text detector gets a usable FP16 variant (its BatchNormalization with variance 1e8, inf in fp16, folded away)', async () => {
