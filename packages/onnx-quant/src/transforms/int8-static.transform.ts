@@ -11,7 +11,7 @@ import { Q_RANGE, REDUCED_RANGE, asymmetricParams, type QParams, type QRange } f
 import { NameScope, cloneModel, floatRaw, floatValues, int32Raw, noTargetsReason, pruneInitializers } from '../model/graph-tools.js';
 import { DataType, makeAttribute, makeNode, rawTensor, type OnnxGraph, type OnnxModel, type OnnxNode } from '../model/onnx-model.js';
 import { paramSource, planQdq, quantizedTensors, rangeSources, type QdqTarget } from './qdq-plan.js';
-import type { TransformResult } from './transform.js';
+import type { CalibrationMethod, TransformResult } from './transform.js';
 
 /** Options of `toInt8Static`. */
 export interface Int8StaticOptions {
@@ -19,6 +19,8 @@ export interface Int8StaticOptions {
   activationType?: 'uint8' | 'int8';
   /** 7-bit weights (default true), against u8×s8 saturation on x86 CPUs without VNNI (see `Int8DynamicOptions`). */
   reduceRange?: boolean;
+  /** Activation calibration: `auto` (default) builds with min/max and percentile and keeps the closer to FP32 on the calibration inputs. */
+  calibration?: 'auto' | CalibrationMethod;
 }
 
 class QdqWriter {
@@ -156,7 +158,11 @@ export function toInt8Static(model: OnnxModel, ranges: ReadonlyMap<string, Tenso
     model: m,
     notes: [
       `${targets.length} node(s) in QDQ form (weights int8 per channel, activations ${kind} per tensor)`,
-      `${neighbours} tensor(s) around Add/Mul/Concat/pooling/Resize/Sigmoid/LeakyRelu quantized so onnxruntime keeps those ops in integer`,
+      ...(neighbours > 0
+        ? [
+            `${neighbours} tensor(s) after Add/Mul/Concat/pooling/Resize/Sigmoid/LeakyRelu quantized so onnxruntime keeps those ops in integer`,
+          ]
+        : []),
       ...skipped,
     ],
   };

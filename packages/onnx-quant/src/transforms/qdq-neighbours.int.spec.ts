@@ -43,6 +43,6 @@ describe('static QDQ around the ops onnxruntime fuses (issue 16: activations bet
     // Only the image is quantized and only the head's output dequantized: MaxPool and Resize run on the 8-bit tensor.
     expect(ops.filter((op) => op === 'QuantizeLinear')).toHaveLength(1);
     expect(ops.filter((op) => op === 'DequantizeLinear')).toHaveLength(1);
-    expect(qdq.notes.join('\n')).toMatch(/^6 tensor\(s\) around/m);
+    expect(qdq.notes.join('\n')).toMatch(/^6 tensor\(s\) after/m);
   });
 });
