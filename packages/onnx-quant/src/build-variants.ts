@@ -25,7 +25,7 @@ import type { Fp16Options } from './transforms/fp16.transform.js';
 import type { Int4Options } from './transforms/int4.transform.js';
 import type { Int8DynamicOptions } from './transforms/int8-dynamic.transform.js';
 import type { Int8StaticOptions } from './transforms/int8-static.transform.js';
-import type { Precision, VariantMethod } from './transforms/transform.js';
+import type { CalibrationMethod, Precision, VariantMethod } from './transforms/transform.js';
 import { buildVariantBytes, METHOD_PRECISION } from './variant-runner.js';
 
 /** Agreement a variant needs to be usable; a variant below it is reported `unusable`. */
@@ -69,6 +69,8 @@ export interface VariantReport {
   reason?: string;
   /** What the transform did (nodes quantized, ops kept in float…). */
   notes: string[];
+  /** Static INT8: how its activation ranges were calibrated. */
+  calibration?: CalibrationMethod;
   bytes?: Uint8Array;
   sha256?: string;
   sizeBytes?: number;
@@ -210,7 +212,7 @@ async function buildOne(method: VariantMethod, ctx: VariantContext, base: Measur
   const artifactOf = (bytes: Uint8Array | undefined): Pick<VariantReport, 'bytes' | 'sha256' | 'sizeBytes'> =>
     bytes ? { bytes, sha256: sha256(bytes), sizeBytes: bytes.length } : {};
   if ('error' in built) return { precision, method, status: 'failed', reason: built.error, notes: built.notes, ...artifactOf(built.bytes) };
-  const artifact = { ...artifactOf(built.bytes), notes: built.notes };
+  const artifact = { ...artifactOf(built.bytes), notes: built.notes, ...(built.calibration ? { calibration: built.calibration } : {}) };
   const m = built.measurement;
   const measured: VariantMeasurement = {
     ...m,

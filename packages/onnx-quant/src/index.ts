@@ -44,5 +44,5 @@ export { toInt8Dynamic, type Int8DynamicOptions } from './transforms/int8-dynami
 export { toInt8Static, type Int8StaticOptions } from './transforms/int8-static.transform.js';
 export { toInt4, type Int4Options } from './transforms/int4.transform.js';
 export { calibrationTensors, planQdq } from './transforms/qdq-plan.js';
-export type { Precision, TransformResult, VariantMethod } from './transforms/transform.js';
+export type { CalibrationMethod, Precision, TransformResult, VariantMethod } from './transforms/transform.js';
 export { float16BitsToFloat32, float32ToFloat16Bits } from './math/float16.js';

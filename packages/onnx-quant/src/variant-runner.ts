@@ -1,15 +1,14 @@
 /** Builds one variant's bytes with its transform and measures it in onnxruntime. */
 import type { VariantContext } from './build-variants.js';
-import { calibrateRanges } from './calibration/calibrate.js';
+import { calibratedInt8Static } from './calibration/choose-calibration.js';
 import { noTargetsReason } from './model/graph-tools.js';
 import { encodeOnnxModel } from './model/model-encoder.js';
 import { measureVariant, type Measurement } from './measure/measure-variant.js';
 import { toFp16 } from './transforms/fp16.transform.js';
 import { toInt4 } from './transforms/int4.transform.js';
 import { toInt8Dynamic } from './transforms/int8-dynamic.transform.js';
-import { toInt8Static } from './transforms/int8-static.transform.js';
-import { calibrationTensors, planQdq } from './transforms/qdq-plan.js';
-import type { Precision, TransformResult, VariantMethod } from './transforms/transform.js';
+import { planQdq } from './transforms/qdq-plan.js';
+import type { CalibrationMethod, Precision, TransformResult, VariantMethod } from './transforms/transform.js';
 
 /** The precision each method produces. */
 export const METHOD_PRECISION: Readonly<Record<VariantMethod, Precision>> = {
@@ -23,7 +22,7 @@ export const METHOD_PRECISION: Readonly<Record<VariantMethod, Precision>> = {
 export type BuiltVariant =
   | { notApplicable: string }
   | { error: string; notes: string[]; bytes?: Uint8Array }
-  | { bytes: Uint8Array; notes: string[]; measurement: Measurement };
+  | { bytes: Uint8Array; notes: string[]; measurement: Measurement; calibration?: CalibrationMethod };
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -41,9 +40,7 @@ async function transform(method: VariantMethod, ctx: VariantContext, keepFloat32
     case 'int8-static-qdq': {
       const { targets, skipped } = planQdq(model.graph);
       if (targets.length === 0) return { notApplicable: skipped.join('; ') || noTargetsReason(model.graph, ['Conv', 'MatMul', 'Gemm']) };
-      const names = calibrationTensors(model.graph, targets);
-      const ranges = await calibrateRanges(model, names, ctx.specs, ctx.calibration.samples, ctx.measure.intraOpThreads);
-      return toInt8Static(model, ranges, opts.int8Static);
+      return calibratedInt8Static(model, targets, ctx.specs, ctx.calibration.samples, ctx.measure.intraOpThreads, opts.int8Static ?? {});
     }
   }
 }
@@ -68,7 +65,7 @@ export async function buildVariantBytes(method: VariantMethod, ctx: VariantConte
     const bytes = encodeOnnxModel(result.model);
     try {
       const { measurement } = await measureVariant(bytes, ctx.specs, ctx.evaluation.samples, ctx.reference, ctx.measure);
-      return { bytes, notes: result.notes, measurement };
+      return { bytes, notes: result.notes, measurement, ...(result.calibration ? { calibration: result.calibration } : {}) };
     } catch (err) {
       const missing = MISSING_KERNEL.exec(message(err))?.[1];
       if (method !== 'fp16' || missing === undefined || islands.includes(missing)) {

@@ -66,6 +66,9 @@ describe('corpus through the variant builder (issue 16)', () => {
     expect(ops.filter((op) => op === 'QLinearConv')).toHaveLength(53);
     expect(ops).not.toContain('Conv');
     expect(ops).toContain('QLinearMatMul');
+    // Its residual Adds and the SE blocks' pooling read quantized tensors and stay integer: 89 Q/DQ before, 75 now.
+    expect(ops.filter((op) => op === 'QLinearAdd')).toHaveLength(7);
+    expect(ops.filter((op) => op === 'QuantizeLinear' || op === 'DequantizeLinear')).toHaveLength(75);
     for (const method of ['fp16', 'int8-dynamic'] as const) {
       const v = result.variants.find((x) => x.method === method);
       expect(v?.status, `${method}: ${v?.reason ?? ''}`).toBe('ready');
@@ -73,12 +76,29 @@ describe('corpus through the variant builder (issue 16)', () => {
     }
   });
 
-  it('the opset-11 text detector gets a usable FP16 variant (its BatchNormalization with variance 1e8, inf in fp16, folded away)', async () => {
+  it("the TF speech embedding's LeakyReLU after each quantized conv runs as QLinearLeakyRelu", async () => {
+    const c = CORPUS_MODELS['speech-embedding'];
+    if (!c) throw new Error('no speech-embedding');
+    const qdq = (await build(c)).variants.find((v) => v.method === 'int8-static-qdq');
+    expect(qdq?.status, qdq?.reason).toBe('ready');
+    if (!qdq?.bytes) throw new Error('no static int8 bytes');
+    const ops = await optimizedOpTypes(qdq.bytes);
+    expect(ops.filter((op) => op === 'QLinearLeakyRelu')).toHaveLength(19);
+    expect(ops).not.toContain('LeakyRelu');
+  });
+
+  it('the opset-11 text detector gets a usable FP16 variant (its BatchNormalization with variance 1e8, inf in fp16, folded away) and keeps min/max calibration for static INT8', async () => {
     const c = CORPUS_MODELS['ocr-det'];
     if (!c) throw new Error('no ocr-det');
-    const fp16 = (await build(c)).variants.find((v) => v.method === 'fp16');
+    const result = await build(c);
+    const fp16 = result.variants.find((v) => v.method === 'fp16');
     expect(fp16?.status, fp16?.reason).toBe('ready');
     expect(fp16?.notes.join('\n')).toMatch(/2 BatchNormalization node\(s\) folded into the Conv before them/);
+    // Percentile clipping costs the detector far more than min/max (0.70 against 0.91 measured): min/max is kept and recorded.
+    const qdq = result.variants.find((v) => v.method === 'int8-static-qdq');
+    expect(qdq?.calibration).toBe('minmax');
+    const scores = /minmax (\d\.\d+), percentile (\d\.\d+)/.exec(qdq?.notes.join('\n') ?? '');
+    expect(Number(scores?.[1])).toBeGreaterThan(Number(scores?.[2]));
   });
 
   it('Silero VAD gets FP16 through its If bodies; the integer variants name the ops inside them', async () => {

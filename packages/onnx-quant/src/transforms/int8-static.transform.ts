@@ -10,8 +10,8 @@ import { quantizeAlongAxis, quantizeBias } from '../math/per-axis.js';
 import { Q_RANGE, REDUCED_RANGE, asymmetricParams, type QParams, type QRange } from '../math/quant-math.js';
 import { NameScope, cloneModel, floatRaw, floatValues, int32Raw, noTargetsReason, pruneInitializers } from '../model/graph-tools.js';
 import { DataType, makeAttribute, makeNode, rawTensor, type OnnxGraph, type OnnxModel, type OnnxNode } from '../model/onnx-model.js';
-import { paramSource, planQdq, quantizedOutputs, type QdqTarget } from './qdq-plan.js';
-import type { TransformResult } from './transform.js';
+import { paramSource, planQdq, quantizedTensors, rangeSources, type QdqTarget } from './qdq-plan.js';
+import type { CalibrationMethod, TransformResult } from './transform.js';
 
 /** Options of `toInt8Static`. */
 export interface Int8StaticOptions {
@@ -19,6 +19,8 @@ export interface Int8StaticOptions {
   activationType?: 'uint8' | 'int8';
   /** 7-bit weights (default true), against u8×s8 saturation on x86 CPUs without VNNI (see `Int8DynamicOptions`). */
   reduceRange?: boolean;
+  /** Activation calibration: `auto` (default) builds with min/max and percentile and keeps the closer to FP32 on the calibration inputs. */
+  calibration?: 'auto' | CalibrationMethod;
 }
 
 class QdqWriter {
@@ -128,8 +130,10 @@ export function toInt8Static(model: OnnxModel, ranges: ReadonlyMap<string, Tenso
   const activation = { type: uint8 ? DataType.UINT8 : DataType.INT8, range: uint8 ? Q_RANGE.uint8 : Q_RANGE.int8 };
   const params = paramsFor(ranges, activation.range);
   const writer = new QdqWriter(graph, params, activation, (options.reduceRange ?? true) ? REDUCED_RANGE : Q_RANGE.int8Symmetric);
-  const outputs = quantizedOutputs(targets);
-  // Each quantized output is produced under a new name; Q → DQ restores the original name.
+  const outputs = quantizedTensors(graph, targets);
+  const sources = rangeSources(graph, outputs);
+  const neighbours = outputs.size - targets.filter((t) => t.output !== undefined).length;
+  // Each quantized tensor is produced under a new name; Q → DQ restores the original name, so every reader gets the DQ.
   const renamed = new Map<string, string>();
   for (const name of outputs) {
     const producer = graph.nodes.find((n) => n.outputs.includes(name));
@@ -144,7 +148,7 @@ export function toInt8Static(model: OnnxModel, ranges: ReadonlyMap<string, Tenso
     nodes.push(node);
     for (const o of node.outputs) {
       const original = renamed.get(o);
-      if (original !== undefined) writer.pair(o, original, nodes, original);
+      if (original !== undefined) writer.pair(o, sources.get(original) ?? original, nodes, original);
     }
   }
   graph.nodes = nodes;
@@ -152,6 +156,14 @@ export function toInt8Static(model: OnnxModel, ranges: ReadonlyMap<string, Tenso
   const kind = uint8 ? 'uint8' : 'int8';
   return {
     model: m,
-    notes: [`${targets.length} node(s) in QDQ form (weights int8 per channel, activations ${kind} per tensor)`, ...skipped],
+    notes: [
+      `${targets.length} node(s) in QDQ form (weights int8 per channel, activations ${kind} per tensor)`,
+      ...(neighbours > 0
+        ? [
+            `${neighbours} tensor(s) after Add/Mul/Concat/pooling/Resize/Sigmoid/LeakyRelu quantized so onnxruntime keeps those ops in integer`,
+          ]
+        : []),
+      ...skipped,
+    ],
   };
 }

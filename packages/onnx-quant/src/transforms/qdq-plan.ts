@@ -1,6 +1,7 @@
 /** Which nodes static QDQ quantizes, and which tensors it needs calibrated ranges for. */
 import { initializerMap, intAttr, useCounts } from '../model/graph-tools.js';
 import { DataType, type OnnxGraph, type OnnxNode, type OnnxTensor } from '../model/onnx-model.js';
+import { neighbourTensors, preservesRange } from './qdq-neighbours.js';
 
 /** One Conv/MatMul/Gemm to wrap in DQ → op → Q. */
 export interface QdqTarget {
@@ -16,9 +17,6 @@ export interface QdqTarget {
    */
   output?: string;
 }
-
-/** Ops whose output range lies within their input's, so their output reuses the input's parameters. */
-const RANGE_PRESERVING = new Set(['MaxPool', 'Reshape', 'Flatten', 'Transpose', 'Squeeze', 'Unsqueeze', 'Identity']);
 
 function constFloat(t: OnnxTensor | undefined): t is OnnxTensor {
   return t !== undefined && t.dataType === DataType.FLOAT;
@@ -98,21 +96,38 @@ export function paramSource(graph: OnnxGraph, name: string, quantizedOutputs: Re
   for (let hops = 0; hops < 16; hops += 1) {
     if (quantizedOutputs.has(current)) return current;
     const producer = graph.nodes.find((n) => n.outputs[0] === current);
-    if (!producer || producer.domain !== '' || !RANGE_PRESERVING.has(producer.opType)) return name;
+    if (!producer || !preservesRange(producer)) return name;
     current = producer.inputs[0] ?? '';
   }
   return name;
 }
 
-/** The tensors quantized after their op. */
-export function quantizedOutputs(targets: readonly QdqTarget[]): Set<string> {
-  return new Set(targets.flatMap((t) => (t.output === undefined ? [] : [t.output])));
+/** The tensors quantized right after the op producing them: the targets' outputs and the fusable ops' outputs downstream. */
+export function quantizedTensors(graph: OnnxGraph, targets: readonly QdqTarget[]): Set<string> {
+  const outputs = new Set(targets.flatMap((t) => (t.output === undefined ? [] : [t.output])));
+  return new Set([...outputs, ...neighbourTensors(graph, outputs)]);
+}
+
+/**
+ * Whose calibrated range quantizes each of `quantized`: its own, or, after MaxPool/Resize/Reshape…,
+ * its input's, so DQ → op → Q share one scale and onnxruntime runs the op on the 8-bit tensor.
+ */
+export function rangeSources(graph: OnnxGraph, quantized: ReadonlySet<string>): Map<string, string> {
+  const sources = new Map<string, string>();
+  // Graph order, so a chain MaxPool → Resize resolves to the tensor before the MaxPool.
+  for (const node of graph.nodes) {
+    const name = node.outputs[0] ?? '';
+    if (!quantized.has(name)) continue;
+    const upstream = preservesRange(node) ? paramSource(graph, node.inputs[0] ?? '', quantized) : undefined;
+    sources.set(name, upstream !== undefined && quantized.has(upstream) ? (sources.get(upstream) ?? upstream) : name);
+  }
+  return sources;
 }
 
 /** Every tensor the plan needs a range for. */
 export function calibrationTensors(graph: OnnxGraph, targets: readonly QdqTarget[]): string[] {
-  const outputs = quantizedOutputs(targets);
-  const names = new Set<string>(outputs);
-  for (const t of targets) names.add(paramSource(graph, t.node.inputs[0] ?? '', outputs));
+  const quantized = quantizedTensors(graph, targets);
+  const names = new Set<string>(rangeSources(graph, quantized).values());
+  for (const t of targets) names.add(paramSource(graph, t.node.inputs[0] ?? '', quantized));
   return [...names];
 }
