@@ -1,0 +1,82 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildConvNet } from '@edge-fleet/onnx-builder';
+// the client is checked against the real agent's compiled serving stack, as the serve benchmark does
+import { silentLogger } from '@edge-fleet/device-agent/dist/core/logger.js';
+import { createWorkerEngine } from '@edge-fleet/device-agent/dist/engine/worker-inference.engine.js';
+import { LocalInferenceService } from '@edge-fleet/device-agent/dist/serve/local-inference.service.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { driveTraffic } from './device-traffic.js';
+
+const SCENARIO = 'autonomous_driving';
+const served: { ok: number; failed: number } = { ok: 0, failed: 0 };
+let service: LocalInferenceService;
+let baseUrl: string;
+const engine = createWorkerEngine({ intraOpThreads: 1, seed: 1 });
+
+beforeAll(async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'demo-traffic-'));
+  service = new LocalInferenceService(
+    {
+      socketPath: join(dir, 'inference.sock'),
+      host: '127.0.0.1',
+      port: 0,
+      token: null,
+      maxBodyBytes: 1 << 20,
+      queueDepth: 16,
+      cacheEntries: 0,
+      deadlineMs: 10_000,
+    },
+    silentLogger,
+    (r) => (r.ok ? served.ok++ : served.failed++),
+  );
+  await service.start();
+  baseUrl = `http://127.0.0.1:${String(service.port)}`;
+  const model = buildConvNet({ seed: 1 });
+  const file = join(dir, 'convnet.onnx');
+  await writeFile(file, model.bytes);
+  await engine.load(file, model.inputs);
+});
+
+afterAll(async () => {
+  await service.stop();
+  await engine.dispose();
+});
+
+describe('demo traffic client (issue 18)', () => {
+  it('waits while the agent has no model, then sends requests of the metadata shapes at the rate, all answered', async () => {
+    const stop = new AbortController();
+    const run = driveTraffic({ name: 'vehicle', baseUrl, model: SCENARIO, ratePerSecond: 40 }, stop.signal);
+    // no model yet: the client polls readiness and sends nothing
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect(served.ok + served.failed).toBe(0);
+    const model = buildConvNet({ seed: 1 });
+    service.setActive(
+      engine,
+      { name: 'demo-convnet', version: '1.0.0', variantId: 'v-fp32', precision: 'fp32', sha256: '0'.repeat(64), inputs: model.inputs },
+      SCENARIO,
+    );
+    const started = Date.now();
+    await new Promise((r) => setTimeout(r, 3_000));
+    stop.abort();
+    const counts = await run;
+    const seconds = (Date.now() - started) / 1000;
+    expect(counts.failed).toBe(0);
+    expect(counts.refused).toBe(0);
+    // the first second may go to noticing readiness; after that the rate holds
+    expect(counts.ok).toBeGreaterThanOrEqual(Math.floor((seconds - 1.2) * 40));
+    expect(counts.ok).toBeLessThanOrEqual(Math.ceil(seconds * 40) + 1);
+    expect(served).toEqual({ ok: counts.ok, failed: 0 });
+  });
+
+  it('stops promptly when aborted while the agent is unreachable', async () => {
+    const stop = new AbortController();
+    const run = driveTraffic({ name: 'gone', baseUrl: 'http://127.0.0.1:9', model: SCENARIO, ratePerSecond: 10 }, stop.signal);
+    await new Promise((r) => setTimeout(r, 300));
+    const at = Date.now();
+    stop.abort();
+    expect(await run).toEqual({ ok: 0, refused: 0, failed: 0, skipped: 0 });
+    expect(Date.now() - at).toBeLessThan(500);
+  });
+});
