@@ -1,4 +1,5 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildConvNet } from '@edge-fleet/onnx-builder';
@@ -78,5 +79,32 @@ describe('demo traffic client (issue 18)', () => {
     stop.abort();
     expect(await run).toEqual({ ok: 0, refused: 0, failed: 0, skipped: 0 });
     expect(Date.now() - at).toBeLessThan(500);
+  });
+
+  it('does not count requests it cut off itself when stopped as failures, and keeps at most 4 open', async () => {
+    // an agent whose model never answers: every request stays open until the client stops
+    const held = new Set<() => void>();
+    const slow = createServer((req, res) => {
+      if (req.url?.endsWith('/infer')) return held.add(() => res.destroy());
+      const meta = { name: SCENARIO, platform: 'onnx_onnxv1', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4] }], outputs: [] };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(req.url?.endsWith('/ready') ? { ready: true } : meta));
+    });
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    const address = slow.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    const stop = new AbortController();
+    const run = driveTraffic(
+      { name: 'stuck', baseUrl: `http://127.0.0.1:${String(port)}`, model: SCENARIO, ratePerSecond: 50 },
+      stop.signal,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    expect(held.size).toBe(4);
+    stop.abort();
+    const counts = await run;
+    expect(counts).toMatchObject({ ok: 0, refused: 0, failed: 0 });
+    expect(counts.skipped).toBeGreaterThan(10);
+    for (const close of held) close();
+    slow.closeAllConnections();
+    await new Promise((r) => slow.close(r));
   });
 });

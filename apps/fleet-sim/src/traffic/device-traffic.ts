@@ -62,6 +62,8 @@ export async function driveTraffic(target: TrafficTarget, signal: AbortSignal, s
       else {
         const body = JSON.stringify({ id: `demo-${counts.ok + counts.failed + counts.refused}`, inputs: exampleInputs(metadata, rand) });
         const p = send(`${url}/infer`, body, signal).then((status) => {
+          // a request cut off by the stop is the client's doing, not the agent's failure
+          if (status === 0 && signal.aborted) return;
           if (status === 200) counts.ok++;
           else if (status === 429) counts.refused++;
           else {
