@@ -63,6 +63,7 @@ interface Device {
 
 describe('the whole loop on real processes', () => {
   it('enrolls an agent, assigns it a model, runs it in onnxruntime, stores its telemetry and shows it in the browser', async () => {
+    const servePort = await freePort();
     const { token: enrollToken } = await call<{ token: string }>('POST', '/api/v1/enrollment-tokens', { scenario: 'robotic_manipulation' });
     const agent = startProcess(
       [
@@ -77,6 +78,8 @@ describe('the whole loop on real processes', () => {
         'e2e-arm',
         '--data-dir',
         path.join(dataDir, 'agent'),
+        '--serve-port',
+        String(servePort),
       ],
       {},
     );
@@ -169,6 +172,37 @@ describe('the whole loop on real processes', () => {
     });
     expect(await page.locator('[data-testid="latency-chart"] polyline').count()).toBeGreaterThan(0);
     expect(await page.textContent('[data-testid="latest-power"]')).toMatch(/estimate|sensor/);
+    // no application has called the model yet: the figures are the probe's, and the page says so
+    expect(await page.textContent('[data-testid="telemetry-source"]')).toBe('probe (no traffic)');
+
+    // issue 18: the demo's application client sends real requests to the agent's local inference API
+    const { items: policies } = await call<{ items: { scenario: string; tier: string }[] }>('GET', '/api/v1/policies');
+    const tier = policies.find((p) => p.scenario === 'robotic_manipulation')?.tier;
+    const targets = [{ name: 'e2e-arm', baseUrl: `http://127.0.0.1:${servePort}`, model: 'robotic_manipulation', tier }];
+    const traffic = startProcess(['apps/fleet-sim/dist/traffic/demo-traffic.cli.js', JSON.stringify(targets)], {});
+    procs.push(traffic);
+    const served = await waitFor(
+      async () => {
+        const t = await call<{ points: { source: string; inferences: number; queueP99: number | null }[] }>(
+          'GET',
+          `/api/v1/devices/${device.id}/telemetry`,
+        );
+        return t.points.filter((p) => p.source === 'traffic' && p.inferences > 0).at(-1);
+      },
+      60_000,
+      'telemetry windows of real traffic',
+      traffic,
+    );
+    expect(served.queueP99).toBeGreaterThanOrEqual(0);
+    await page.waitForFunction(
+      () => /^traffic: \d+ requests?$/.test(document.querySelector('[data-testid="telemetry-source"]')?.textContent ?? ''),
+      undefined,
+      { timeout: 30_000 },
+    );
+    expect(await page.textContent('[data-testid="latency-chart"]')).toMatch(/Inference latency — probe \/ traffic/);
+    expect(await page.textContent('[data-testid="latest-queue-p99"]')).toMatch(/\d+(\.\d+)? ms/);
+    await traffic.stop();
+    expect(traffic.output()).toMatch(/e2e-arm: \{"ok":[1-9]\d*,"refused":0,"failed":0/);
     await page.screenshot({ path: path.join(tmpdir(), 'ef-e2e-device.png'), fullPage: true });
   });
 });

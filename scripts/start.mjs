@@ -16,6 +16,8 @@ const PORT = Number(env.PORT ?? 8080);
 const DASHBOARD_PORT = Number(env.DASHBOARD_PORT ?? 3000);
 const DATA_DIR = path.resolve(env.DATA_DIR ?? path.join(ROOT, '.data'));
 const DEMO = (env.DEMO ?? 'on') !== 'off';
+/** DEMO_TRAFFIC=off leaves the demo agents without applications: their windows are then the probe's. */
+const TRAFFIC = (env.DEMO_TRAFFIC ?? 'on') !== 'off';
 const API = `http://${HOST}:${PORT}`;
 
 /** One device per scenario of the default policy set, each on different hardware. */
@@ -132,6 +134,23 @@ async function demoFleet(token) {
   }
 }
 
+/**
+ * The demo devices' applications: one process sending real inference requests to each agent's local
+ * API at its scenario's tier rate, so the dashboard shows traffic, not the probe. A child of this
+ * script: it stops with the demo (and by itself if this script dies).
+ */
+async function demoTraffic(token) {
+  const { items } = await api(token, 'GET', '/api/v1/policies');
+  const tierOf = new Map(items.map((p) => [p.scenario, p.tier]));
+  const targets = DEMO_FLEET.map((d, i) => ({
+    name: d.name,
+    baseUrl: `http://127.0.0.1:${8701 + i}`,
+    model: d.scenario,
+    tier: tierOf.get(d.scenario) ?? 'low',
+  }));
+  run('demo-traffic', ['apps/fleet-sim/dist/traffic/demo-traffic.cli.js', JSON.stringify(targets)]);
+}
+
 async function main() {
   run('control-plane', ['apps/control-plane/dist/main.js']);
   await waitReady(`${API}/readyz`, 180_000);
@@ -144,6 +163,7 @@ async function main() {
   if (DEMO) {
     await demoModels(token);
     await demoFleet(token);
+    if (TRAFFIC) await demoTraffic(token);
   }
   await waitReady(`http://${HOST}:${DASHBOARD_PORT}/login`, 60_000);
   process.stdout.write(
@@ -155,6 +175,7 @@ async function main() {
       `  API:            ${API}/api/v1   (OpenAPI: ${API}/api/v1/openapi.json)`,
       `  MQTT:           ${env.MQTT_URL ?? `mqtt://127.0.0.1:${env.MQTT_EMBEDDED_PORT ?? 1884}`}`,
       DEMO ? `  Demo fleet:     ${DEMO_FLEET.length} agents, one per scenario` : '  Demo fleet:     off (DEMO=off)',
+      ...(DEMO && TRAFFIC ? ["  Demo traffic:   inference requests to ports 8701-8706 at each tier's rate (DEMO_TRAFFIC=off: none)"] : []),
       'Press Ctrl+C to stop.',
       '',
     ].join('\n'),

@@ -1,4 +1,5 @@
 import { powerSourceLabel } from '@/lib/format';
+import { chartSources } from '@/lib/telemetry-source';
 import type { TelemetryPoint } from '@/lib/trpc';
 import { LineChart } from './line-chart';
 
@@ -23,7 +24,8 @@ export function DeviceCharts({ points, now, target }: Props) {
     <div className="charts">
       <LineChart
         testId="latency-chart"
-        title="Inference latency"
+        // traffic latency is the run alone (queue wait is apart); a probe's is what nobody asked for
+        title={`Inference latency — ${chartSources(points)}`}
         unit="ms"
         times={times}
         timeDomain={domain}

@@ -13,6 +13,7 @@ import {
 } from '@/lib/format';
 import { metadataLabel, overQuotaLabel } from '@/lib/device-runs';
 import { measuredRows } from '@/lib/measured';
+import { cacheHitRate, windowSourceLabel } from '@/lib/telemetry-source';
 import { trpc, type DeviceDetail as Detail, type TelemetryPoint } from '@/lib/trpc';
 import { usePolling } from '@/lib/use-polling';
 import { CHART_WINDOW_MINUTES, DeviceCharts } from './device-charts';
@@ -33,7 +34,7 @@ export function DeviceDetail({ id }: { id: string }) {
     <>
       {state.error && <p className="banner error">Refresh failed: {state.error}</p>}
       <DeviceHeader d={device} />
-      <LatestFigures latest={points.at(-1) ?? null} />
+      <LatestFigures latest={points.at(-1) ?? null} cacheRate={cacheHitRate(points)} />
       <DeviceCharts
         points={points}
         now={at}
@@ -61,9 +62,15 @@ function DeviceHeader({ d }: { d: Detail }) {
   );
 }
 
-function LatestFigures({ latest }: { latest: TelemetryPoint | null }) {
+function LatestFigures({ latest, cacheRate }: { latest: TelemetryPoint | null; cacheRate: number | null }) {
   return (
     <section className="stats">
+      <div className="stat">
+        <span className="stat-label">Figures from (last window)</span>
+        <span className="stat-value" data-testid="telemetry-source">
+          {windowSourceLabel(latest)}
+        </span>
+      </div>
       <div className="stat">
         <span className="stat-label">Latest p99</span>
         <span className="stat-value" data-testid="latest-p99">
@@ -86,6 +93,22 @@ function LatestFigures({ latest }: { latest: TelemetryPoint | null }) {
         <span className="stat-label">Inferences (last window)</span>
         <span className="stat-value">{latest ? latest.inferences : '—'}</span>
       </div>
+      {latest?.source === 'traffic' && (
+        <div className="stat">
+          <span className="stat-label">Queue wait p99 (last window)</span>
+          <span className="stat-value" data-testid="latest-queue-p99">
+            {formatMs(latest.queueP99)}
+          </span>
+        </div>
+      )}
+      {cacheRate !== null && (
+        <div className="stat">
+          <span className="stat-label">Cache hit rate ({CHART_WINDOW_MINUTES} min)</span>
+          <span className="stat-value" data-testid="cache-hit-rate">
+            {formatPercent(cacheRate)}
+          </span>
+        </div>
+      )}
     </section>
   );
 }

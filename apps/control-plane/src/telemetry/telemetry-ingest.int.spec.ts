@@ -47,6 +47,41 @@ describe('telemetry ingest', () => {
     await c.endAsync();
   });
 
+  it('issue 18: stores whose work each window describes (traffic | probe), its queue wait and cache hits, and reads them back', async () => {
+    const e = await enrollDevice(h, 'autonomous_driving', 'edge-dsa-vehicle');
+    const c = await connectDevice(h, e);
+    const traffic = window(e.deviceId, 0, { source: 'traffic', queueMs: { p50: 0.25, p95: 0.5, p99: 0.75, max: 2 }, cacheHits: 40 });
+    const probe = window(e.deviceId, 1, { source: 'probe' });
+    // an agent that predates the field sent only probe windows
+    const legacy = window(e.deviceId, 2);
+    for (const w of [traffic, probe, legacy]) await c.publishAsync(topics.telemetry(e.deviceId), JSON.stringify(w), { qos: 1 });
+    await waitFor(
+      async () => {
+        await h.cp.ingest.flush();
+        return (await count('SELECT count(*)::int AS n FROM "TelemetryWindow" WHERE "deviceId" = $1', [e.deviceId])) === 3;
+      },
+      10_000,
+      'three windows',
+    );
+    const stored = await db.query(
+      'SELECT seq::int, source, "queueP95Ms", "queueMaxMs" FROM "TelemetryWindow" WHERE "deviceId" = $1 ORDER BY seq',
+      [e.deviceId],
+    );
+    expect(stored.rows).toEqual([
+      { seq: 0, source: 'traffic', queueP95Ms: 0.5, queueMaxMs: 2 },
+      { seq: 1, source: 'probe', queueP95Ms: null, queueMaxMs: null },
+      { seq: 2, source: 'probe', queueP95Ms: null, queueMaxMs: null },
+    ]);
+    const pts = (await (await h.api(`/api/v1/devices/${e.deviceId}/telemetry`)).json()) as { points: Record<string, unknown>[] };
+    // oldest first: seq 2, 1, 0
+    expect(pts.points.map((p) => [p.source, p.queueP50, p.queueP99, p.cacheHits])).toEqual([
+      ['probe', null, null, 0],
+      ['probe', null, null, 0],
+      ['traffic', 0.25, 0.75, 40],
+    ]);
+    await c.endAsync();
+  });
+
   it('rejects malformed windows with a reason, keeps them for inspection, and goes on', async () => {
     const e = await enrollDevice(h, 'autonomous_driving', 'edge-dsa-vehicle');
     const c = await connectDevice(h, e);

@@ -26,6 +26,11 @@ const COLUMNS = [
   ['heapUsedMb', 'float8'],
   ['cacheHits', 'int4'],
   ['fallbacks', 'int4'],
+  ['source', 'text'],
+  ['queueP50Ms', 'float8'],
+  ['queueP95Ms', 'float8'],
+  ['queueP99Ms', 'float8'],
+  ['queueMaxMs', 'float8'],
 ] as const;
 
 /** One multi-row statement per batch: unnest of one array per column, idempotent on (device, boot, seq). */
@@ -58,6 +63,11 @@ function toColumns(rows: TelemetryWindow[]): unknown[][] {
       w.memory.heapUsedMb,
       w.cacheHits,
       w.fallbacks,
+      w.source,
+      w.queueMs?.p50 ?? null,
+      w.queueMs?.p95 ?? null,
+      w.queueMs?.p99 ?? null,
+      w.queueMs?.max ?? null,
     ];
     values.forEach((v, i) => cols[i]?.push(v));
   }
@@ -81,25 +91,17 @@ export interface TelemetryPoint {
   powerSource: string;
   powerDetail: string;
   rssMb: number;
+  /** Whose work the figures describe: `traffic` (applications' requests) or `probe` (the synthetic workload). */
+  source: 'traffic' | 'probe';
+  /** Traffic windows: median queue wait before the run; null for the probe. */
+  queueP50: number | null;
+  queueP99: number | null;
+  /** Requests answered from the agent's result cache (not counted in `inferences`). */
+  cacheHits: number;
 }
 
-interface PointRow {
-  windowStart: Date;
-  windowEnd: Date;
-  modelVersionId: string | null;
-  variantId: string | null;
-  precision: string | null;
-  inferences: number;
-  errors: number;
-  p50: number | null;
-  p95: number | null;
-  p99: number | null;
-  max: number | null;
-  powerW: number;
-  powerSource: string;
-  powerDetail: string;
-  rssMb: number;
-}
+/** A row as Postgres returns it: dates as Date, no derived figures. */
+type PointRow = Omit<TelemetryPoint, 'windowStart' | 'windowEnd' | 'errorRate'> & { windowStart: Date; windowEnd: Date };
 
 @Injectable()
 export class TelemetryRepository {
@@ -131,7 +133,8 @@ export class TelemetryRepository {
     const res = await this.pool.query<PointRow>(
       `SELECT "windowStart", "windowEnd", "modelVersionId", "variantId", "precision", "inferences", "errors",
               "latencyP50Ms" AS p50, "latencyP95Ms" AS p95, "latencyP99Ms" AS p99, "latencyMaxMs" AS max,
-              "powerW", "powerSource", "powerDetail", "rssMb"
+              "powerW", "powerSource", "powerDetail", "rssMb", "source",
+              "queueP50Ms" AS "queueP50", "queueP99Ms" AS "queueP99", "cacheHits"
          FROM "TelemetryWindow" WHERE "deviceId" = $1 AND "windowEnd" >= $2
         ORDER BY "windowEnd" DESC LIMIT $3`,
       [deviceId, since, limit],
@@ -153,7 +156,8 @@ export class TelemetryRepository {
     const res = await this.pool.query<PointRow & { deviceId: string }>(
       `SELECT ids.id AS "deviceId", w."windowStart", w."windowEnd", w."modelVersionId", w."variantId", w."precision",
               w."inferences", w."errors", w."latencyP50Ms" AS p50, w."latencyP95Ms" AS p95, w."latencyP99Ms" AS p99,
-              w."latencyMaxMs" AS max, w."powerW", w."powerSource", w."powerDetail", w."rssMb"
+              w."latencyMaxMs" AS max, w."powerW", w."powerSource", w."powerDetail", w."rssMb",
+              w."source", w."queueP50Ms" AS "queueP50", w."queueP99Ms" AS "queueP99", w."cacheHits"
          FROM unnest($1::uuid[]) AS ids(id)
          CROSS JOIN LATERAL (
            SELECT * FROM "TelemetryWindow" t WHERE t."deviceId" = ids.id ORDER BY t."windowEnd" DESC LIMIT 1

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { cacheHitRate, chartSources, windowSourceLabel } from './telemetry-source';
+
+const traffic = (inferences: number, cacheHits = 0) => ({ source: 'traffic' as const, inferences, cacheHits });
+const probe = (inferences: number) => ({ source: 'probe' as const, inferences, cacheHits: 0 });
+
+describe('telemetry source on the device page (issue 18)', () => {
+  it('names whose work the latest window describes: traffic with its request count, or the probe', () => {
+    expect(windowSourceLabel(traffic(120, 30))).toBe('traffic: 150 requests');
+    expect(windowSourceLabel(traffic(1))).toBe('traffic: 1 request');
+    expect(windowSourceLabel(probe(500))).toBe('probe (no traffic)');
+    expect(windowSourceLabel(null)).toBe('—');
+  });
+
+  it('lists the sources of the charted range in order of appearance', () => {
+    expect(chartSources([probe(5), traffic(3), traffic(4)])).toBe('probe / traffic');
+    expect(chartSources([traffic(3)])).toBe('traffic');
+    expect(chartSources([])).toBe('no data');
+  });
+
+  it('gives the cache hit rate over the range, counting hits that did not run the model, and none when nothing hit', () => {
+    expect(cacheHitRate([traffic(60, 20), probe(400), traffic(20, 0)])).toBe(0.2);
+    expect(cacheHitRate([traffic(60), probe(400)])).toBeNull();
+    expect(cacheHitRate([])).toBeNull();
+    // every request of the window hit, so the agent reported the probe's runs for it
+    expect(cacheHitRate([{ source: 'probe', inferences: 500, cacheHits: 10 }, traffic(30, 10)])).toBe(0.4);
+  });
+});
