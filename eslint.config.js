@@ -2,6 +2,12 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** Apps never import each other (ARCHITECTURE.md); `packages/*` import no app. */
+const APPS = ['control-plane', 'device-agent', 'dashboard', 'fleet-sim'];
+const appImports = (...apps) =>
+  apps.map((a) => ({ group: [`@edge-fleet/${a}`, `@edge-fleet/${a}/*`], message: `apps never import another app (${a})` }));
+const boundary = (files, patterns) => ({ files, rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns }] } });
+
 export default tseslint.config(
   {
     ignores: [
@@ -31,4 +37,21 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  boundary(['packages/**'], appImports(...APPS)),
+  boundary(['apps/control-plane/**'], appImports('device-agent', 'dashboard', 'fleet-sim')),
+  boundary(['apps/device-agent/**'], appImports('control-plane', 'dashboard', 'fleet-sim')),
+  // the dashboard may import the tRPC router's type, nothing that runs
+  boundary(
+    ['apps/dashboard/**'],
+    [
+      ...appImports('device-agent', 'fleet-sim'),
+      {
+        group: ['@edge-fleet/control-plane', '@edge-fleet/control-plane/*'],
+        allowTypeImports: true,
+        message: 'the dashboard imports only the router type',
+      },
+    ],
+  ),
+  // bench:agent still drives the agent's engine from fleet-sim (to move into the agent package: issue 11)
+  boundary(['apps/fleet-sim/**'], appImports('control-plane', 'dashboard')),
 );
