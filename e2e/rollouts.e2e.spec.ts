@@ -2,9 +2,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import pg from 'pg';
-import { callApi, freePort, ROOT, startProcess, waitFor, type Proc } from './processes.js';
+import { callApi, freePort, launchBrowser, ROOT, startProcess, waitFor, type Proc } from './processes.js';
 
 /**
  * Staged rollouts with real agents (onnxruntime-node) on the control plane's broker: a healthy
@@ -262,19 +262,7 @@ describe('staged rollouts on real agents', () => {
     procs.push(dash);
     const web = `http://127.0.0.1:${dashPort}`;
     await waitFor(async () => (await fetch(`${web}/login`)).ok, 60_000, 'dashboard up', dash);
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchBrowser();
     const page = await browser.newPage();
     await page.goto(`${web}/login`);
     await page.fill('[data-testid="token-input"]', token);

@@ -2,9 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import pg from 'pg';
-import { callApi, freePort, ROOT, startProcess, waitFor, type Proc } from './processes.js';
+import { callApi, freePort, launchBrowser, ROOT, startProcess, waitFor, type Proc } from './processes.js';
 
 const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const dbName = `ef_e2e_${Date.now().toString(36)}`;
@@ -142,19 +142,7 @@ describe('the whole loop on real processes', () => {
     const web = `http://127.0.0.1:${dashPort}`;
     await waitFor(async () => (await fetch(`${web}/login`)).ok, 60_000, 'dashboard up', dash);
 
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchBrowser();
     const page = await browser.newPage();
     await page.goto(`${web}/devices/${device.id}`);
     await page.waitForURL(/\/login/);
