@@ -1,5 +1,6 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { MulterModule } from '@nestjs/platform-express';
+import { LoggerModule } from 'nestjs-pino';
 import { AssignmentRepository } from './assignments/assignment.repository.js';
 import { AssignmentsService } from './assignments/assignments.service.js';
 import { ReportedIngestService } from './assignments/reported-ingest.service.js';
@@ -13,6 +14,8 @@ import { DevicesController } from './devices/devices.controller.js';
 import { DevicesService } from './devices/devices.service.js';
 import { FleetService } from './fleet/fleet.service.js';
 import { HealthController } from './health/health.controller.js';
+import { httpLogging, type Logger } from './infra/logger.js';
+import { Metrics } from './infra/metrics.js';
 import { CONFIG, DESIRED_QUEUE, LOGGER, MQTT_BUS, PG_POOL, PRISMA, REDIS, ROLLOUT_QUEUE, SIGNING, VARIANT_QUEUE } from './infra/tokens.js';
 import { ModelRepository } from './models/model.repository.js';
 import { ModelsController } from './models/models.controller.js';
@@ -35,7 +38,8 @@ export interface Infra {
   pgPool: unknown;
   redis: unknown;
   bus: unknown;
-  logger: unknown;
+  logger: Logger;
+  metrics: Metrics;
   desiredQueue: unknown;
   signing: unknown;
   variantQueue: unknown;
@@ -57,6 +61,7 @@ export class AppModule {
       { provide: REDIS, useValue: infra.redis },
       { provide: MQTT_BUS, useValue: infra.bus },
       { provide: LOGGER, useValue: infra.logger },
+      { provide: Metrics, useValue: infra.metrics },
       { provide: DESIRED_QUEUE, useValue: infra.desiredQueue },
       { provide: SIGNING, useValue: infra.signing },
       { provide: VARIANT_QUEUE, useValue: infra.variantQueue },
@@ -64,7 +69,10 @@ export class AppModule {
     ];
     return {
       module: AppModule,
-      imports: [MulterModule.register({ limits: { fileSize: infra.config.MAX_UPLOAD_MB * 1024 * 1024, files: 2, fields: 10 } })],
+      imports: [
+        LoggerModule.forRoot(httpLogging(infra.logger)),
+        MulterModule.register({ limits: { fileSize: infra.config.MAX_UPLOAD_MB * 1024 * 1024, files: 2, fields: 10 } }),
+      ],
       controllers: [HealthController, DevicesController, ModelsController, PoliciesController, RolloutsController],
       providers: [
         ...values,

@@ -15,7 +15,8 @@ import { OperatorAuthService } from './auth/operator-auth.service.js';
 import type { Config } from './config.js';
 import { FleetService } from './fleet/fleet.service.js';
 import { HttpErrorFilter } from './infra/http-exception.filter.js';
-import { Logger } from './infra/logger.js';
+import { Logger, NestLogs } from './infra/logger.js';
+import { Metrics, type ProcessRole } from './infra/metrics.js';
 import { createPrisma } from './infra/prisma.js';
 import { DeviceAuthService } from './devices/device-auth.service.js';
 import { ModelsService } from './models/models.service.js';
@@ -23,6 +24,7 @@ import { limitUploadBody } from './models/upload-limit.middleware.js';
 import { VariantBuildQueue } from './models/variant-build.queue.js';
 import { VariantBuildService } from './models/variant-build.service.js';
 import { RolloutQueue } from './rollouts/rollout.queue.js';
+import { RolloutRepository } from './rollouts/rollout.repository.js';
 import { RolloutsService } from './rollouts/rollouts.service.js';
 import { PolicyRepository } from './policies/policy.repository.js';
 import { EmbeddedBroker } from './mqtt/embedded-broker.js';
@@ -47,7 +49,9 @@ export async function startControlPlane(
   config: Config,
   databaseUrl: string,
   logger = new Logger('control-plane', config.LOG_LEVEL),
+  role: ProcessRole = 'all',
 ): Promise<ControlPlane> {
+  const metrics = new Metrics(role);
   const prisma = createPrisma(databaseUrl);
   // a connection attempt that gets no answer (a partition) fails after 5 s instead of hanging a request
   const pgPool = new pg.Pool({ connectionString: databaseUrl, max: 10, connectionTimeoutMillis: 5_000 });
@@ -93,6 +97,7 @@ export async function startControlPlane(
     prefix: config.QUEUE_PREFIX,
     build: (id) => buildVariants(id),
     log: logger.child('variant-queue'),
+    metrics,
   });
   let advanceRollout: (job: { rolloutId: string; step: number }) => Promise<void> = () => Promise.reject(new Error('not started'));
   const rolloutQueue = new RolloutQueue({
@@ -100,6 +105,7 @@ export async function startControlPlane(
     prefix: config.QUEUE_PREFIX,
     advance: (j) => advanceRollout(j),
     log: logger.child('rollout-queue'),
+    metrics,
   });
   const desiredQueue = new DesiredStateQueue({
     redisUrl: config.REDIS_URL,
@@ -107,6 +113,7 @@ export async function startControlPlane(
     publishLatest: (id) => publishLatest(id),
     publishLatestMany: (ids) => publishLatestMany(ids),
     log: logger.child('desired-queue'),
+    metrics,
   });
   const app = await NestFactory.create<NestExpressApplication>(
     AppModule.forRoot({
@@ -116,12 +123,13 @@ export async function startControlPlane(
       redis,
       bus,
       logger,
+      metrics,
       desiredQueue,
       variantQueue,
       rolloutQueue,
       signing: await SigningService.open(config.signingKeysDir),
     }),
-    { logger: ['error', 'warn'] },
+    { logger: new NestLogs(logger) },
   );
   const assignments = app.get(AssignmentsService);
   publishLatest = (id) => assignments.republish(id);
@@ -132,7 +140,17 @@ export async function startControlPlane(
   advanceRollout = rollouts.advance;
   const variantBuilder = app.get(VariantBuildService);
   buildVariants = (id) => variantBuilder.build(id);
+  const auth = app.get(OperatorAuthService);
+  const router = buildRouter({
+    fleet: app.get(FleetService),
+    models: app.get(ModelsService),
+    telemetry: app.get(TelemetryRepository),
+    policies: app.get(PolicyRepository),
+    assignments,
+    rollouts,
+  });
   app.useGlobalFilters(new HttpErrorFilter(logger.child('http')));
+  app.use(metrics.httpTimer(new Set(Object.keys(router._def.procedures))));
   app.disable('x-powered-by');
   app.useBodyParser('json', { limit: '1mb' });
   app.use('/api/v1/models', limitUploadBody(config.MAX_UPLOAD_MB * 1024 * 1024));
@@ -154,6 +172,10 @@ export async function startControlPlane(
   }
   const ingest = app.get(TelemetryIngestService);
   ingest.start();
+  metrics.watchIngest(ingest);
+  metrics.watchConnections(() => (broker ? broker.connectedClients : bus.connected ? 1 : 0));
+  const rolloutRepo = app.get(RolloutRepository);
+  metrics.watchRollouts(() => rolloutRepo.countByStatus());
   bus.onMessage((topic, payload) => {
     if (!accepting) return Promise.resolve();
     const p = handleDeviceMessage(topic, payload).finally(() => inflight.delete(p));
@@ -173,15 +195,6 @@ export async function startControlPlane(
   const manifestTimer = setInterval(refreshManifests, config.MANIFEST_REFRESH_INTERVAL_MS);
   manifestTimer.unref();
 
-  const auth = app.get(OperatorAuthService);
-  const router = buildRouter({
-    fleet: app.get(FleetService),
-    models: app.get(ModelsService),
-    telemetry: app.get(TelemetryRepository),
-    policies: app.get(PolicyRepository),
-    assignments,
-    rollouts,
-  });
   app.use(
     '/trpc',
     createExpressMiddleware({

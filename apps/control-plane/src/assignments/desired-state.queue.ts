@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { JobQueue } from '../infra/job-queue.js';
 import { sha256Hex } from '../infra/secrets.js';
 import type { Logger } from '../infra/logger.js';
+import type { Metrics } from '../infra/metrics.js';
 
 const OneSchema = z.strictObject({ deviceId: z.uuid(), assignmentVersion: z.int().min(0) });
 const JobSchema = z.union([OneSchema, z.strictObject({ devices: z.array(OneSchema).min(1).max(1_000) })]);
@@ -19,6 +20,7 @@ export interface DesiredStateQueueOptions {
   /** The same for many devices at once (one read for all). */
   publishLatestMany: (deviceIds: string[]) => Promise<void>;
   log: Logger;
+  metrics?: Metrics;
   concurrency?: number;
 }
 
@@ -48,6 +50,7 @@ export class DesiredStateQueue {
         removeOnFail: { age: 86_400 },
       },
       log: o.log,
+      metrics: o.metrics,
     });
   }
 

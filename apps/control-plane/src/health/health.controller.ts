@@ -2,6 +2,7 @@ import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { Db } from '../infra/prisma.js';
+import { Metrics } from '../infra/metrics.js';
 import { MQTT_BUS, PRISMA, REDIS } from '../infra/tokens.js';
 import type { MessageBus } from '../mqtt/mqtt-bus.js';
 import { TelemetryIngestService } from '../telemetry/telemetry-ingest.service.js';
@@ -21,10 +22,6 @@ async function probe(fn: () => Promise<unknown>, timeoutMs = 2_000): Promise<boo
   return result;
 }
 
-function gauge(name: string, help: string, value: number): string {
-  return `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${name} ${value}`;
-}
-
 @Controller()
 export class HealthController {
   constructor(
@@ -32,6 +29,7 @@ export class HealthController {
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(MQTT_BUS) private readonly bus: MessageBus,
     @Inject(TelemetryIngestService) private readonly ingest: TelemetryIngestService,
+    @Inject(Metrics) private readonly prom: Metrics,
   ) {}
 
   // Liveness, GET /healthz, is answered before Express: see answerLivenessFirst in app.ts.
@@ -50,39 +48,14 @@ export class HealthController {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks, ingest });
   }
 
-  /** Prometheus text format: the ingest's state and counters. */
+  /**
+   * Prometheus text format (prom-client): ingest rates, commit lag and buffer depth, refused windows,
+   * queue depths and job durations, rollouts by status, MQTT connections, HTTP latency, process figures.
+   */
   @Get('metrics')
-  metrics(@Res() res: Response): void {
-    const h = this.ingest.health();
-    const s = this.ingest.stats;
-    const lines = [
-      gauge('edge_fleet_ingest_committing', 'Whether telemetry ingest is committing (1) or stalled (0)', h.committing ? 1 : 0),
-      gauge(
-        'edge_fleet_ingest_oldest_buffered_seconds',
-        'Age of the oldest telemetry window waiting for its commit',
-        h.oldestBufferedSeconds,
-      ),
-      gauge('edge_fleet_ingest_buffered_windows', 'Telemetry windows waiting for their commit', h.buffered),
-      gauge(
-        'edge_fleet_ingest_consecutive_failed_flushes',
-        'Flushes failed in a row because the database was unavailable',
-        h.consecutiveFailedFlushes,
-      ),
-      '# HELP edge_fleet_ingest_windows_total Telemetry windows by outcome',
-      '# TYPE edge_fleet_ingest_windows_total counter',
-      ...(
-        [
-          ['inserted', s.inserted],
-          ['duplicate', s.duplicates],
-          ['rejected', s.rejected],
-          ['poison', s.poison],
-          ['over_quota', s.overQuota],
-          ['refused_buffer_full', s.refusedFull],
-        ] as const
-      ).map(([outcome, n]) => `edge_fleet_ingest_windows_total{outcome="${outcome}"} ${n}`),
-      '',
-    ];
-    res.type('text/plain; version=0.0.4').send(lines.join('\n'));
+  async metrics(@Res() res: Response): Promise<void> {
+    const { contentType, body } = await this.prom.text();
+    res.type(contentType).send(body);
   }
 
   @Get('api/v1/openapi.json')

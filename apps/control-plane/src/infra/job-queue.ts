@@ -2,6 +2,7 @@ import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { z } from 'zod';
 import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
 
 /** BullMQ needs every key kept: an evicting Redis would lose jobs silently. */
 export async function assertNoEviction(redis: Redis): Promise<void> {
@@ -25,6 +26,8 @@ export interface JobQueueOptions<S extends z.ZodType> {
   handle: (data: z.infer<S>) => Promise<void>;
   defaults: JobsOptions;
   log: Logger;
+  /** Job durations and queue depths are reported here when given. */
+  metrics?: Metrics;
 }
 
 /**
@@ -51,11 +54,19 @@ export class JobQueue<S extends z.ZodType> {
       concurrency: this.o.concurrency,
     });
     this.worker.on('failed', (job, err) => this.o.log.warn(`${this.o.queue} job failed`, { jobId: job?.id, error: err.message }));
+    this.o.metrics?.watchQueue(this.o.queue, () => this.queue?.getJobCounts() ?? Promise.resolve({}));
   }
 
   private async process(job: Job): Promise<void> {
     if (job.name !== this.o.jobName) throw new Error(`no handler for job ${job.name} on ${this.o.queue}`);
-    await this.o.handle(this.o.schema.parse(job.data));
+    const started = performance.now();
+    let outcome: 'completed' | 'failed' = 'failed';
+    try {
+      await this.o.handle(this.o.schema.parse(job.data));
+      outcome = 'completed';
+    } finally {
+      this.o.metrics?.jobFinished(this.o.queue, job.name, outcome, (performance.now() - started) / 1000);
+    }
   }
 
   /** `delayMs`: the job runs no earlier than that; a job whose id exists already is not added again. */

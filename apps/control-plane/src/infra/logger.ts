@@ -1,15 +1,39 @@
-type Level = 'debug' | 'info' | 'warn' | 'error';
-const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { LoggerService } from '@nestjs/common';
+import { PinoLogger, type Params } from 'nestjs-pino';
+import { pino, stdTimeFunctions, type DestinationStream, type Logger as Pino, type LoggerOptions } from 'pino';
 
-/** One JSON line per event on stdout; fields carry ids, never secrets. */
+export type Level = 'debug' | 'info' | 'warn' | 'error';
+
+/** Keys whose values never reach a log line, at the top level or one object down. */
+const SECRET_PATHS = ['secret', 'password', 'token', 'authorization', 'operatorToken']
+  .flatMap((k) => [k, `*.${k}`])
+  .concat(['req.headers.authorization', 'req.headers.cookie']);
+
+/** A caller-chosen request id is kept when it is short and plain; otherwise we make one. */
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/**
+ * The one logger of the control plane: pino, one JSON line per event on stdout, fields carrying
+ * ids and never secrets. Inside an HTTP request every line carries the request's `reqId` (from
+ * nestjs-pino's request context), so a failed request can be followed through the services it
+ * called. `component` names the part of the system that speaks.
+ */
 export class Logger {
-  constructor(
-    private readonly component: string,
-    private readonly minLevel: Level = 'info',
-  ) {}
+  private readonly pino: Pino;
+
+  constructor(component: string, level: Level = 'info', root?: Pino) {
+    this.pino = (root ?? createRootPino(level)).child({ component });
+  }
+
+  /** The pino logger under this one: for nestjs-pino's HTTP logging, which must share its output. */
+  get root(): Pino {
+    return this.pino;
+  }
 
   child(component: string): Logger {
-    return new Logger(component, this.minLevel);
+    return new Logger(component, this.pino.level as Level, this.pino);
   }
 
   debug(msg: string, fields: Record<string, unknown> = {}): void {
@@ -26,8 +50,109 @@ export class Logger {
   }
 
   private write(level: Level, msg: string, fields: Record<string, unknown>): void {
-    if (ORDER[level] < ORDER[this.minLevel]) return;
-    const line = JSON.stringify({ t: new Date().toISOString(), level, component: this.component, msg, ...fields });
-    process.stdout.write(`${line}\n`);
+    if (!this.pino.isLevelEnabled(level)) return;
+    const reqId = requestId();
+    this.pino[level](reqId === undefined ? fields : { reqId, ...fields }, msg);
   }
+}
+
+/** The root pino of a process (or of a test that reads its lines from `destination`). */
+export function createRootPino(level: Level, destination?: DestinationStream): Pino {
+  const options: LoggerOptions = {
+    level,
+    messageKey: 'msg',
+    timestamp: stdTimeFunctions.isoTime,
+    // `level` as its name ("warn"), as the lines were before pino, so existing log queries keep working
+    formatters: { level: (label) => ({ level: label }) },
+    base: undefined,
+    redact: { paths: SECRET_PATHS, censor: '[redacted]' },
+  };
+  return destination ? pino(options, destination) : pino(options);
+}
+
+/**
+ * nestjs-pino keeps each request's logger in an AsyncLocalStorage; a `PinoLogger` reads it. One
+ * instance is enough for the whole process (the request context is per async chain, not per object).
+ */
+let requestContext: PinoLogger | null = null;
+
+function requestId(): string | undefined {
+  const current = requestContext?.logger;
+  if (!current) return undefined;
+  const id = (current.bindings() as { reqId?: unknown }).reqId;
+  return typeof id === 'string' ? id : undefined;
+}
+
+/**
+ * nestjs-pino's parameters: request logs written through `log`'s pino, a request id per request
+ * (the caller's `X-Request-Id` when it is plain, else a UUID) echoed in the response, failures at
+ * warn/error, successful reads at debug (dashboards poll every second), changes at info.
+ */
+export function httpLogging(log: Logger): Params {
+  const params: Params = {
+    pinoHttp: {
+      logger: log.root.child({ component: 'http' }),
+      quietReqLogger: true,
+      quietResLogger: true,
+      customAttributeKeys: { reqId: 'reqId' },
+      genReqId: (req: IncomingMessage, res: ServerResponse) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+      customLogLevel: (req, res, err) => {
+        if (err || res.statusCode >= 500) return 'error';
+        if (res.statusCode >= 400) return 'warn';
+        return req.method === 'GET' || req.method === 'HEAD' || req.url?.startsWith('/trpc/') === true ? 'debug' : 'info';
+      },
+      autoLogging: { ignore: (req) => req.url === '/metrics' || req.url === '/readyz' },
+      serializers: {
+        req: (req: { method?: string; url?: string }) => ({ method: req.method, url: req.url }),
+        res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+      },
+    },
+  };
+  requestContext ??= new PinoLogger(params);
+  return params;
+}
+
+/**
+ * Nest's own messages (module wiring, route mapping, its exceptions) through the same pino output,
+ * as component `nest`: its routine chatter at debug, its warnings and errors as such.
+ */
+export class NestLogs implements LoggerService {
+  private readonly out: Logger;
+
+  constructor(log: Logger) {
+    this.out = log.child('nest');
+  }
+
+  log(message: unknown, ...rest: unknown[]): void {
+    this.out.debug(text(message), context(rest));
+  }
+  warn(message: unknown, ...rest: unknown[]): void {
+    this.out.warn(text(message), context(rest));
+  }
+  error(message: unknown, ...rest: unknown[]): void {
+    this.out.error(text(message), context(rest));
+  }
+  debug(message: unknown, ...rest: unknown[]): void {
+    this.out.debug(text(message), context(rest));
+  }
+  verbose(message: unknown, ...rest: unknown[]): void {
+    this.out.debug(text(message), context(rest));
+  }
+}
+
+function text(message: unknown): string {
+  return message instanceof Error ? message.message : typeof message === 'string' ? message : JSON.stringify(message);
+}
+
+/** Nest passes its context (the class speaking) last, and a stack before it for errors. */
+function context(rest: unknown[]): Record<string, unknown> {
+  const strings = rest.filter((r): r is string => typeof r === 'string');
+  const ctx = strings.at(-1);
+  const stack = strings.length > 1 ? strings[0] : undefined;
+  return { ...(ctx ? { context: ctx } : {}), ...(stack ? { stack } : {}) };
 }

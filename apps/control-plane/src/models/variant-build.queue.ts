@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { JobQueue } from '../infra/job-queue.js';
 import type { Logger } from '../infra/logger.js';
+import type { Metrics } from '../infra/metrics.js';
 
 const JobSchema = z.strictObject({ modelVersionId: z.uuid() });
 
@@ -8,7 +9,7 @@ const JobSchema = z.strictObject({ modelVersionId: z.uuid() });
 export class VariantBuildQueue {
   private readonly queue: JobQueue<typeof JobSchema>;
 
-  constructor(o: { redisUrl: string; prefix: string; build: (modelVersionId: string) => Promise<void>; log: Logger }) {
+  constructor(o: { redisUrl: string; prefix: string; build: (modelVersionId: string) => Promise<void>; log: Logger; metrics?: Metrics }) {
     this.queue = new JobQueue({
       queue: 'variant-build',
       jobName: 'build-variants',
@@ -24,6 +25,7 @@ export class VariantBuildQueue {
         removeOnFail: { age: 7 * 86_400 },
       },
       log: o.log,
+      metrics: o.metrics,
     });
   }
 

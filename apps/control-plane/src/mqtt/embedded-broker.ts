@@ -104,6 +104,11 @@ export class EmbeddedBroker {
 
   constructor(private readonly o: BrokerOptions) {}
 
+  /** Clients connected now (devices and any other authenticated client). */
+  get connectedClients(): number {
+    return this.aedes?.connectedClients ?? 0;
+  }
+
   async start(): Promise<void> {
     const aedes = await Aedes.createBroker({
       maxClientsIdLength: 64,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { JobQueue } from '../infra/job-queue.js';
 import type { Logger } from '../infra/logger.js';
+import type { Metrics } from '../infra/metrics.js';
 
 const JobSchema = z.strictObject({ rolloutId: z.uuid(), step: z.int().min(0) });
 export type RolloutStepJob = z.infer<typeof JobSchema>;
@@ -11,6 +12,7 @@ export interface RolloutQueueOptions {
   /** Advances the rollout if it is still at this step; a stale step does nothing. */
   advance: (job: RolloutStepJob) => Promise<void>;
   log: Logger;
+  metrics?: Metrics;
 }
 
 /**
@@ -37,6 +39,7 @@ export class RolloutQueue {
         removeOnFail: { age: 7 * 86_400 },
       },
       log: o.log,
+      metrics: o.metrics,
     });
   }
 

@@ -276,4 +276,10 @@ export class RolloutRepository {
     const rows = await this.db.rolloutDevice.groupBy({ by: ['wave', 'state'], where: { rolloutId }, _count: { _all: true } });
     return rows.map((r) => ({ wave: r.wave, state: r.state, n: r._count._all }));
   }
+
+  /** How many rollouts are in each status (for /metrics). */
+  async countByStatus(): Promise<Record<string, number>> {
+    const rows = await this.db.rollout.groupBy({ by: ['status'], _count: { _all: true } });
+    return Object.fromEntries(rows.map((r) => [r.status, r._count._all]));
+  }
 }

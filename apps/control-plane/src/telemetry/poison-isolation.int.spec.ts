@@ -112,15 +112,15 @@ describe('poison isolation in telemetry ingest', () => {
       );
       expect(stuck.body.checks).toMatchObject({ ingest: false, postgres: true });
       const metrics = await (await fetch(`${h.cp.url}/metrics`)).text();
-      expect(metrics).toMatch(/^edge_fleet_ingest_committing 0$/m);
-      expect(metrics).toMatch(/^edge_fleet_ingest_buffered_windows 1$/m);
+      expect(metrics).toMatch(/^edge_fleet_ingest_committing\{role="all"\} 0$/m);
+      expect(metrics).toMatch(/^edge_fleet_ingest_buffered_windows\{role="all"\} 1$/m);
     } finally {
       await locker.query('COMMIT');
       await locker.end();
     }
     await acked;
     expect((await ready()).status).toBe(200);
-    expect(await (await fetch(`${h.cp.url}/metrics`)).text()).toMatch(/^edge_fleet_ingest_committing 1$/m);
+    expect(await (await fetch(`${h.cp.url}/metrics`)).text()).toMatch(/^edge_fleet_ingest_committing\{role="all"\} 1$/m);
     await a.client.endAsync();
   });
 

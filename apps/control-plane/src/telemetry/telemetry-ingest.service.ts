@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { TelemetryWindow } from '@edge-fleet/shared';
 import type { Config } from '../config.js';
 import type { Logger } from '../infra/logger.js';
+import { Metrics } from '../infra/metrics.js';
 import { errorText, isDataError } from '../infra/pg-errors.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
 import { DeadLetterRepository, type DeadLetterCode } from './dead-letter.repository.js';
@@ -71,6 +72,7 @@ export class TelemetryIngestService {
     @Inject(DeadLetterRepository) private readonly deadLetters: DeadLetterRepository,
     @Inject(CONFIG) private readonly config: Config,
     @Inject(LOGGER) logger: Logger,
+    @Inject(Metrics) private readonly metrics: Metrics,
   ) {
     this.log = logger.child('telemetry-ingest');
     this.limits = {
@@ -217,6 +219,7 @@ export class TelemetryIngestService {
         const inserted = await this.repo.insertBatch(part.map((p) => p.window));
         this.stats.inserted += inserted;
         this.stats.duplicates += part.length - inserted;
+        this.metrics.committed(part.map((p) => p.receivedAt));
         for (const p of part) settle(p, { ok: true });
       } catch (e) {
         if (!isDataError(e)) return e;

@@ -100,6 +100,7 @@ async function startOnFreePorts(
   env: Record<string, string>,
   dbUrl: string,
   dataDir: string,
+  logger: Logger,
 ): Promise<{ cp: ControlPlane; config: Config }> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
@@ -123,7 +124,7 @@ async function startOnFreePorts(
       }),
     );
     try {
-      return { cp: await startControlPlane(config, dbUrl, new Logger('test', 'error')), config };
+      return { cp: await startControlPlane(config, dbUrl, logger), config };
     } catch (e) {
       const inUse = e instanceof Error && 'code' in e && e.code === 'EADDRINUSE';
       if (!inUse || attempt >= 3 || env.PORT !== undefined || env.MQTT_EMBEDDED_PORT !== undefined) throw e;
@@ -142,11 +143,16 @@ export interface Harness {
 
 /** The real control plane on a fresh database, an embedded broker on a free port, real Redis. */
 /** `shared`: run against another harness's database (a second replica); it is dropped by its owner. */
-export async function startHarness(env: Record<string, string> = {}, shared?: { dbUrl: string }): Promise<Harness> {
+/** `logger`: where the control plane's log lines go (default: errors only, to stdout). */
+export async function startHarness(
+  env: Record<string, string> = {},
+  shared?: { dbUrl: string },
+  logger = new Logger('test', 'error'),
+): Promise<Harness> {
   const db = shared ? { url: shared.dbUrl, drop: () => Promise.resolve() } : await freshDatabase();
   // like the default DATA_DIR (.data), the path has a dot-directory in it
   const dataDir = path.join(await mkdtemp(path.join(tmpdir(), 'ef-cp-')), '.data');
-  const { cp, config } = await startOnFreePorts(env, db.url, dataDir);
+  const { cp, config } = await startOnFreePorts(env, db.url, dataDir, logger);
   const api = (p: string, init: RequestInit = {}) =>
     fetch(`${cp.url}${p}`, { ...init, headers: { authorization: `Bearer ${cp.operatorToken}`, ...(init.headers ?? {}) } });
   return {
