@@ -24,7 +24,7 @@ export async function runProcess(kind: ProcessKind): Promise<void> {
     await waitForMigrations(config.DATABASE_URL, config.SCHEMA_WAIT_SECONDS * 1_000, log);
     const w = await startWorker(config, config.DATABASE_URL, log);
     log.info('worker ready', { queuePrefix: config.QUEUE_PREFIX });
-    stopControlPlane = w.stop;
+    stopControlPlane = () => w.stop();
   } else {
     const pgSvc = await ensurePostgres(config, log);
     if (pgSvc.embedded) owned.push(pgSvc.embedded);
@@ -38,7 +38,7 @@ export async function runProcess(kind: ProcessKind): Promise<void> {
       mqtt: config.mqttPublicUrl,
       operatorTokenFile: `${config.dataDir}/operator-token`,
     });
-    stopControlPlane = cp.stop;
+    stopControlPlane = () => cp.stop();
   }
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -10,7 +10,7 @@ import type { Db } from './prisma.js';
  * An injection token that names the type of what it injects: providers are made only through
  * `provideValue`, which refuses a value of another type (a plain Symbol would take anything).
  */
-export type Token<T> = symbol & { readonly __injects?: T };
+export type Token<T> = symbol & { readonly __injects: T };
 
 function token<T>(name: string): Token<T> {
   return Symbol(name) as Token<T>;
@@ -25,6 +25,6 @@ export const MQTT_BUS = token<MessageBus>('MQTT_BUS');
 export const REDIS = token<Redis>('REDIS');
 export const SIGNING = token<SigningService>('SIGNING');
 
-export function provideValue<T>(provide: Token<T>, useValue: T): { provide: Token<T>; useValue: T } {
+export function provideValue<T>(provide: Token<T>, useValue: NoInfer<T>): { provide: Token<T>; useValue: T } {
   return { provide, useValue };
 }
