@@ -10,9 +10,8 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DESIRED_STATE } from '../assignments/desired-state.queue.js';
-import { ensureDatabase } from '../infra/services.js';
 import { ROLLOUT_STEPS } from '../rollouts/rollout.queue.js';
-import { ADMIN_URL, freePort, jsonPost, TEST_REDIS_URL, uploadMlp, waitFor, type ApiTarget } from '../test-support/harness.js';
+import { freePort, freshDatabase, jsonPost, TEST_REDIS_URL, uploadMlp, waitFor, type ApiTarget } from '../test-support/harness.js';
 import { Mosquitto } from '../test-support/mosquitto.js';
 import { VirtualDevice } from '../test-support/virtual-device.js';
 import { MAINTENANCE } from '../worker/maintenance.queue.js';
@@ -20,7 +19,8 @@ import { MAINTENANCE } from '../worker/maintenance.queue.js';
 /**
  * Scale-out as deployed: two `api` processes and one `worker` process of the built control plane
  * (dist/api.js, dist/worker.js) on one Postgres, one Redis and an external broker (a private
- * Mosquitto). The worker starts first, on an empty database, and waits for the api to migrate it.
+ * Mosquitto). The worker starts first; the api migrates (a no-op here: the database is a copy of
+ * the migrated template, and infra/wait-for-migrations.int.spec.ts covers the worker's wait).
  */
 const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist');
 const SCENARIO = 'data_analysis_agent';
@@ -57,8 +57,7 @@ function start(entry: 'api' | 'worker', env: Record<string, string>): Proc {
 const procs: Proc[] = [];
 let mosquitto: Mosquitto;
 let dir = '';
-let dbUrl = '';
-let dbName = '';
+let db: { url: string; drop: () => Promise<void> };
 let prefix = '';
 let worker: Proc;
 let api1: ApiTarget;
@@ -74,7 +73,7 @@ async function startApi(env: Record<string, string>): Promise<ApiTarget> {
     90_000,
     `api on ${port} ready\n${p.output().slice(-3_000)}`,
   );
-  // written before the api listens; both apis share DATA_DIR, so the second finds the first's token
+  // written before the api listens (both apis share DATA_DIR)
   const operatorToken = (await readFile(path.join(dir, 'operator-token'), 'utf8')).trim();
   return {
     cp: { url },
@@ -90,14 +89,10 @@ beforeAll(async () => {
   mosquitto = await Mosquitto.create();
   await mosquitto.start();
   dir = await mkdtemp(path.join(tmpdir(), 'ef-split-'));
-  dbName = `ef_test_split_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${dbName}`;
-  dbUrl = u.toString();
-  await ensureDatabase(dbUrl); // empty: the api migrates it
+  db = await freshDatabase('ef_test_split');
   prefix = `ef-split-${randomBytes(4).toString('hex')}`;
   const env = {
-    DATABASE_URL: dbUrl,
+    DATABASE_URL: db.url,
     REDIS_URL: TEST_REDIS_URL,
     MQTT_URL: mosquitto.url,
     QUEUE_PREFIX: prefix,
@@ -112,19 +107,16 @@ beforeAll(async () => {
   };
   worker = start('worker', env);
   procs.push(worker);
-  await waitFor(() => Promise.resolve(/waiting for the api to migrate/.test(worker.output())), 30_000, 'the worker waiting');
-  api1 = await startApi(env);
-  api2 = await startApi(env);
+  // started together, as replicas are: each migrates (Prisma's lock makes that safe) and may write
+  // the bootstrap token file; whichever token the file ends with is valid for both (one database)
+  [api1, api2] = await Promise.all([startApi(env), startApi(env)]);
   await waitFor(() => Promise.resolve(/worker ready/.test(worker.output())), 30_000, `worker ready\n${worker.output().slice(-3_000)}`);
 }, 240_000);
 
 afterAll(async () => {
   for (const p of procs.reverse()) await p.stop();
   await mosquitto?.close();
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-  await admin.end();
+  await db?.drop();
   await rm(dir, { recursive: true, force: true });
 }, 60_000);
 
@@ -176,8 +168,8 @@ describe('two api processes and one worker process', () => {
         modelVersionId: v2.id,
         target: { deviceIds: devices.map((d) => d.id) },
         waves: [
-          { count: 1, soakSeconds: 1 },
-          { percent: 100, soakSeconds: 1 },
+          { count: 1, soakSeconds: 2 },
+          { percent: 100, soakSeconds: 2 },
         ],
       });
       expect(res.status).toBe(201);
@@ -194,13 +186,13 @@ describe('two api processes and one worker process', () => {
       for (const d of devices) expect(d.active?.variantId).toBe(v2.variant);
       // the shared subscription splits the devices' windows between the two apis; both commit
       await waitFor(async () => (await windowsInserted(api1)) > 0 && (await windowsInserted(api2)) > 0, 20_000, 'both apis committing');
-      const db = new pg.Client({ connectionString: dbUrl });
-      await db.connect();
-      const rows = await db.query<{ devices: number }>(
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      const rows = await client.query<{ devices: number }>(
         'SELECT count(DISTINCT "deviceId")::int AS devices FROM "TelemetryWindow" WHERE "deviceId" = ANY($1::uuid[])',
         [devices.map((d) => d.id)],
       );
-      await db.end();
+      await client.end();
       expect(rows.rows[0]?.devices).toBe(2);
     } finally {
       await Promise.all(devices.map((d) => d.stop()));
