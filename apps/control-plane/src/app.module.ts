@@ -1,102 +1,80 @@
-import { Module, type DynamicModule, type Provider } from '@nestjs/common';
-import { MulterModule } from '@nestjs/platform-express';
+import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
-import { AssignmentRepository } from './assignments/assignment.repository.js';
-import { AssignmentsService } from './assignments/assignments.service.js';
-import { ReportedIngestService } from './assignments/reported-ingest.service.js';
-import { ApiTokenRepository } from './auth/api-token.repository.js';
-import { OperatorAuthService } from './auth/operator-auth.service.js';
-import { OperatorGuard } from './auth/operator.guard.js';
-import type { Config } from './config.js';
-import { DeviceAuthService } from './devices/device-auth.service.js';
-import { DeviceRepository } from './devices/device.repository.js';
-import { DevicesController } from './devices/devices.controller.js';
-import { DevicesService } from './devices/devices.service.js';
-import { FleetService } from './fleet/fleet.service.js';
-import { HealthController } from './health/health.controller.js';
-import { httpLogging, type Logger } from './infra/logger.js';
-import { Metrics } from './infra/metrics.js';
-import { CONFIG, DESIRED_QUEUE, LOGGER, MQTT_BUS, PG_POOL, PRISMA, REDIS, ROLLOUT_QUEUE, SIGNING, VARIANT_QUEUE } from './infra/tokens.js';
-import { ModelRepository } from './models/model.repository.js';
-import { ModelsController } from './models/models.controller.js';
-import { ModelsService } from './models/models.service.js';
-import { VariantBuildService } from './models/variant-build.service.js';
-import { PresenceService } from './mqtt/presence.service.js';
-import { DeviceMessagesHandler } from './mqtt/device-messages.handler.js';
-import { PoliciesController } from './policies/policies.controller.js';
-import { PolicyRepository } from './policies/policy.repository.js';
-import { RolloutRepository } from './rollouts/rollout.repository.js';
-import { RolloutsController } from './rollouts/rollouts.controller.js';
-import { RolloutsService } from './rollouts/rollouts.service.js';
-import { DeadLetterRepository } from './telemetry/dead-letter.repository.js';
-import { TelemetryIngestService } from './telemetry/telemetry-ingest.service.js';
-import { TelemetryRepository } from './telemetry/telemetry.repository.js';
+import { AssignmentsModule } from './assignments/assignments.module.js';
+import { DesiredStateProcessor } from './assignments/desired-state.processor.js';
+import { DESIRED_STATE } from './assignments/desired-state.queue.js';
+import { AuthModule } from './auth/auth.module.js';
+import { DevicesModule } from './devices/devices.module.js';
+import { FleetModule } from './fleet/fleet.module.js';
+import { HealthModule } from './health/health.module.js';
+import { InfraModule, type Infra } from './infra/infra.module.js';
+import type { JobProcessor, QueueDefinition } from './infra/jobs.js';
+import { httpLogging } from './infra/logger.js';
+import { ModelsModule } from './models/models.module.js';
+import { VariantBuildProcessor } from './models/variant-build.processor.js';
+import { VARIANT_BUILDS } from './models/variant-build.queue.js';
+import { MqttModule } from './mqtt/mqtt.module.js';
+import { PoliciesModule } from './policies/policies.module.js';
+import { RolloutProcessor } from './rollouts/rollout.processor.js';
+import { ROLLOUT_STEPS } from './rollouts/rollout.queue.js';
+import { RolloutsModule } from './rollouts/rollouts.module.js';
+import { TelemetryModule } from './telemetry/telemetry.module.js';
+import { MaintenanceModule } from './worker/maintenance.module.js';
+import { MaintenanceProcessor } from './worker/maintenance.processor.js';
+import { MAINTENANCE } from './worker/maintenance.queue.js';
 
-export interface Infra {
-  config: Config;
-  prisma: unknown;
-  pgPool: unknown;
-  redis: unknown;
-  bus: unknown;
-  logger: Logger;
-  metrics: Metrics;
-  desiredQueue: unknown;
-  signing: unknown;
-  variantQueue: unknown;
-  rolloutQueue: unknown;
-}
+export type { Infra } from './infra/infra.module.js';
+
+/** One Nest module per domain; both entry points load all of them (one codebase). */
+const DOMAIN_MODULES = [
+  AuthModule,
+  TelemetryModule,
+  PoliciesModule,
+  AssignmentsModule,
+  RolloutsModule,
+  DevicesModule,
+  ModelsModule,
+  MqttModule,
+  FleetModule,
+];
+
+export type Role = 'api' | 'worker';
 
 /**
- * The control plane's composition root. Infrastructure (connections, broker bus) is created by
- * the entry point and handed in, so nothing connects at import time and tests can build it on
- * their own database.
+ * Which process runs which queue's jobs. The desired-state queue is the api's: publishing needs the
+ * broker, which the api holds (embedded in it, or its own connection to an external one), so the
+ * worker reaches devices only by enqueueing there. Everything else runs in the worker.
+ */
+export const ROLE_QUEUES: Record<Role, readonly QueueDefinition[]> = {
+  api: [DESIRED_STATE],
+  worker: [ROLLOUT_STEPS, VARIANT_BUILDS, MAINTENANCE],
+};
+
+export const ROLE_PROCESSORS: Record<Role, readonly Type<JobProcessor>[]> = {
+  api: [DesiredStateProcessor],
+  worker: [RolloutProcessor, VariantBuildProcessor, MaintenanceProcessor],
+};
+
+/** The modules only one side needs: the HTTP edge, or the maintenance schedules. */
+const ROLE_MODULES: Record<Role, readonly Type[]> = { api: [HealthModule], worker: [MaintenanceModule] };
+
+/**
+ * The control plane's composition root, immich-style: one module graph for every process, the
+ * role(s) choosing the edge modules. Infrastructure (connections, the broker bus, the job queues)
+ * is created by the entry point and handed in, so nothing connects at import time and tests can
+ * build it on their own database.
  */
 @Module({})
 export class AppModule {
-  static forRoot(infra: Infra): DynamicModule {
-    const values: Provider[] = [
-      { provide: CONFIG, useValue: infra.config },
-      { provide: PRISMA, useValue: infra.prisma },
-      { provide: PG_POOL, useValue: infra.pgPool },
-      { provide: REDIS, useValue: infra.redis },
-      { provide: MQTT_BUS, useValue: infra.bus },
-      { provide: LOGGER, useValue: infra.logger },
-      { provide: Metrics, useValue: infra.metrics },
-      { provide: DESIRED_QUEUE, useValue: infra.desiredQueue },
-      { provide: SIGNING, useValue: infra.signing },
-      { provide: VARIANT_QUEUE, useValue: infra.variantQueue },
-      { provide: ROLLOUT_QUEUE, useValue: infra.rolloutQueue },
-    ];
+  static forRoles(infra: Infra, roles: readonly Role[]): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        LoggerModule.forRoot(httpLogging(infra.logger)),
-        MulterModule.register({ limits: { fileSize: infra.config.MAX_UPLOAD_MB * 1024 * 1024, files: 2, fields: 10 } }),
-      ],
-      controllers: [HealthController, DevicesController, ModelsController, PoliciesController, RolloutsController],
-      providers: [
-        ...values,
-        ApiTokenRepository,
-        OperatorAuthService,
-        OperatorGuard,
-        DeviceRepository,
-        DeviceAuthService,
-        DevicesService,
-        ModelRepository,
-        ModelsService,
-        VariantBuildService,
-        AssignmentRepository,
-        AssignmentsService,
-        ReportedIngestService,
-        PolicyRepository,
-        FleetService,
-        TelemetryRepository,
-        DeadLetterRepository,
-        TelemetryIngestService,
-        RolloutRepository,
-        RolloutsService,
-        DeviceMessagesHandler,
-        PresenceService,
+        InfraModule.forRoot(infra),
+        // HTTP request logs with request ids, for the process that serves HTTP
+        ...(roles.includes('api') ? [LoggerModule.forRoot(httpLogging(infra.logger))] : []),
+        ...DOMAIN_MODULES,
+        ...roles.flatMap((r) => ROLE_MODULES[r]),
       ],
     };
   }

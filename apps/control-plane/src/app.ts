@@ -2,39 +2,39 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import { filters, parseTopic } from '@edge-fleet/shared';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { AppModule } from './app.module.js';
+import { AppModule, ROLE_PROCESSORS, ROLE_QUEUES, type Infra, type Role } from './app.module.js';
 import { AssignmentsService } from './assignments/assignments.service.js';
-import { DesiredStateQueue } from './assignments/desired-state.queue.js';
 import { OperatorAuthService } from './auth/operator-auth.service.js';
 import type { Config } from './config.js';
+import { DeviceAuthService } from './devices/device-auth.service.js';
 import { FleetService } from './fleet/fleet.service.js';
 import { HttpErrorFilter } from './infra/http-exception.filter.js';
+import { JobQueues, JobWorkers } from './infra/jobs.js';
 import { Logger, NestLogs } from './infra/logger.js';
-import { Metrics, type ProcessRole } from './infra/metrics.js';
+import { Metrics, serveMetrics, type ProcessRole } from './infra/metrics.js';
 import { createPrisma } from './infra/prisma.js';
-import { DeviceAuthService } from './devices/device-auth.service.js';
 import { ModelsService } from './models/models.service.js';
 import { limitUploadBody } from './models/upload-limit.middleware.js';
-import { VariantBuildQueue } from './models/variant-build.queue.js';
-import { VariantBuildService } from './models/variant-build.service.js';
-import { RolloutQueue } from './rollouts/rollout.queue.js';
+import { DetachedBus } from './mqtt/detached-bus.js';
+import { DeviceMessagesHandler } from './mqtt/device-messages.handler.js';
+import { EmbeddedBroker } from './mqtt/embedded-broker.js';
+import { MqttBus, type MessageBus } from './mqtt/mqtt-bus.js';
+import { PresenceService } from './mqtt/presence.service.js';
+import { PolicyRepository } from './policies/policy.repository.js';
 import { RolloutRepository } from './rollouts/rollout.repository.js';
 import { RolloutsService } from './rollouts/rollouts.service.js';
-import { PolicyRepository } from './policies/policy.repository.js';
-import { EmbeddedBroker } from './mqtt/embedded-broker.js';
-import { DeviceMessagesHandler } from './mqtt/device-messages.handler.js';
-import { PresenceService } from './mqtt/presence.service.js';
-import { MqttBus, type MessageBus } from './mqtt/mqtt-bus.js';
+import { SigningService } from './signing/signing.service.js';
 import { TelemetryIngestService } from './telemetry/telemetry-ingest.service.js';
 import { TelemetryRepository } from './telemetry/telemetry.repository.js';
-import { SigningService } from './signing/signing.service.js';
 import { buildRouter } from './trpc/router.js';
+import { scheduleMaintenance } from './worker/maintenance.queue.js';
 
 export interface ControlPlane {
   url: string;
@@ -44,14 +44,21 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
-/** Builds and starts the control plane on an already-migrated database. */
-export async function startControlPlane(
+export interface ControlPlaneWorker {
+  app: INestApplicationContext;
+  /** Where the worker's GET /metrics answers (WORKER_METRICS_PORT, or the port chosen for 0). */
+  metricsPort: number;
+  stop(): Promise<void>;
+}
+
+/** The connections every process opens, and the order they close in (after everything that uses them). */
+async function openInfra(
   config: Config,
   databaseUrl: string,
-  logger = new Logger('control-plane', config.LOG_LEVEL),
-  role: ProcessRole = 'all',
-): Promise<ControlPlane> {
-  const metrics = new Metrics(role);
+  logger: Logger,
+  bus: MessageBus,
+  role: ProcessRole,
+): Promise<Infra & { close(): Promise<void> }> {
   const prisma = createPrisma(databaseUrl);
   // a connection attempt that gets no answer (a partition) fails after 5 s instead of hanging a request
   const pgPool = new pg.Pool({ connectionString: databaseUrl, max: 10, connectionTimeoutMillis: 5_000 });
@@ -59,26 +66,62 @@ export async function startControlPlane(
   pgPool.on('error', (e: Error) => logger.warn('postgres pool: idle connection lost', { error: e.message }));
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: false });
   redis.on('error', (e: Error) => logger.warn('redis error', { error: e.message }));
-  // The embedded broker is served in process: no loopback MQTT client between it and the ingest.
-  let verifyDevice: (deviceId: string, secret: string) => Promise<boolean> = () => Promise.resolve(false);
-  let ingestTelemetry: (topic: string, payload: Buffer) => Promise<void> = () => Promise.reject(new Error('not started'));
-  let onPresence: (deviceId: string, state: 'online' | 'offline') => void = () => undefined;
+  const jobs = new JobQueues({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX });
+  const close = async (): Promise<void> => {
+    await jobs.stop();
+    redis.disconnect();
+    await pgPool.end();
+    await prisma.$disconnect();
+  };
+  try {
+    await jobs.start();
+    const signing = await SigningService.open(config.signingKeysDir);
+    return { config, prisma, pgPool, redis, bus, logger, signing, jobs, metrics: new Metrics(role), close };
+  } catch (e) {
+    await close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** The queue processors of these roles, checked to cover every job of every queue the roles serve. */
+async function startProcessors(app: INestApplicationContext, infra: Infra, roles: readonly Role[]): Promise<JobWorkers> {
+  const workers = new JobWorkers({
+    redisUrl: infra.config.REDIS_URL,
+    prefix: infra.config.QUEUE_PREFIX,
+    log: infra.logger.child('jobs'),
+    metrics: infra.metrics,
+  });
+  const queues = roles.flatMap((r) => ROLE_QUEUES[r]);
+  await workers.start(
+    roles.flatMap((r) => ROLE_PROCESSORS[r].map((p) => app.get(p))),
+    queues,
+  );
+  for (const q of queues) infra.metrics.watchQueue(q.name, () => infra.jobs.counts(q));
+  if (roles.includes('worker')) await scheduleMaintenance(infra.jobs, infra.config);
+  return workers;
+}
+
+/**
+ * Builds and starts the control plane's api on an already-migrated database: HTTP (REST, tRPC),
+ * the embedded broker or the subscription to an external one, telemetry ingest, and the publishing
+ * of desired states. With `worker` (the default, what `main` and the tests run) the same process
+ * also runs the worker's job processors and schedulers.
+ */
+export async function startControlPlane(
+  config: Config,
+  databaseUrl: string,
+  logger = new Logger('control-plane', config.LOG_LEVEL),
+  roles: readonly Role[] = ['api', 'worker'],
+): Promise<ControlPlane> {
   const broker = config.embeddedBroker
     ? new EmbeddedBroker({
         host: config.MQTT_EMBEDDED_HOST,
         port: config.MQTT_EMBEDDED_PORT,
-        verifyDevice: (id, s) => verifyDevice(id, s),
         maxPacketBytes: config.MQTT_MAX_PACKET_KB * 1024,
-        presence: (id, state) => onPresence(id, state),
         log: logger.child('broker'),
-        // telemetry is committed before the device's PUBACK (RELIABILITY row 18)
-        ackAfter: {
-          matches: (topic) => parseTopic(topic)?.kind === 'telemetry',
-          handle: (topic, payload) => ingestTelemetry(topic, payload),
-        },
       })
     : null;
-  const deviceFilters = [filters.telemetry, filters.reported, filters.status];
+  // The embedded broker is served in process: no loopback MQTT client between it and the ingest.
   const bus: MessageBus = broker
     ? broker.inProcessBus([filters.reported, filters.status], logger.child('mqtt-bus'))
     : new MqttBus({
@@ -86,71 +129,24 @@ export async function startControlPlane(
         clientId: `control-plane-${randomUUID()}`,
         username: config.MQTT_USERNAME,
         password: config.MQTT_PASSWORD,
-        filters: deviceFilters.map((f) => filters.shared('edge-fleet', f)),
+        filters: [filters.telemetry, filters.reported, filters.status].map((f) => filters.shared('edge-fleet', f)),
         log: logger.child('mqtt-bus'),
       });
-  let publishLatest: (deviceId: string) => Promise<void> = () => Promise.reject(new Error('not started'));
-  let publishLatestMany: (deviceIds: string[]) => Promise<void> = () => Promise.reject(new Error('not started'));
-  let buildVariants: (id: string) => Promise<void> = () => Promise.reject(new Error('not started'));
-  const variantQueue = new VariantBuildQueue({
-    redisUrl: config.REDIS_URL,
-    prefix: config.QUEUE_PREFIX,
-    build: (id) => buildVariants(id),
-    log: logger.child('variant-queue'),
-    metrics,
+  const infra = await openInfra(config, databaseUrl, logger, bus, roles.includes('worker') ? 'all' : 'api');
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoles(infra, ['api', ...roles.filter((r) => r !== 'api')]), {
+    logger: new NestLogs(logger),
   });
-  let advanceRollout: (job: { rolloutId: string; step: number }) => Promise<void> = () => Promise.reject(new Error('not started'));
-  const rolloutQueue = new RolloutQueue({
-    redisUrl: config.REDIS_URL,
-    prefix: config.QUEUE_PREFIX,
-    advance: (j) => advanceRollout(j),
-    log: logger.child('rollout-queue'),
-    metrics,
-  });
-  const desiredQueue = new DesiredStateQueue({
-    redisUrl: config.REDIS_URL,
-    prefix: config.QUEUE_PREFIX,
-    publishLatest: (id) => publishLatest(id),
-    publishLatestMany: (ids) => publishLatestMany(ids),
-    log: logger.child('desired-queue'),
-    metrics,
-  });
-  const app = await NestFactory.create<NestExpressApplication>(
-    AppModule.forRoot({
-      config,
-      prisma,
-      pgPool,
-      redis,
-      bus,
-      logger,
-      metrics,
-      desiredQueue,
-      variantQueue,
-      rolloutQueue,
-      signing: await SigningService.open(config.signingKeysDir),
-    }),
-    { logger: new NestLogs(logger) },
-  );
-  const assignments = app.get(AssignmentsService);
-  publishLatest = (id) => assignments.republish(id);
-  publishLatestMany = (ids) => assignments.republishMany(ids);
-  const handleDeviceMessage = app.get(DeviceMessagesHandler).handle;
-  ingestTelemetry = handleDeviceMessage;
-  const rollouts = app.get(RolloutsService);
-  advanceRollout = rollouts.advance;
-  const variantBuilder = app.get(VariantBuildService);
-  buildVariants = (id) => variantBuilder.build(id);
   const auth = app.get(OperatorAuthService);
   const router = buildRouter({
     fleet: app.get(FleetService),
     models: app.get(ModelsService),
     telemetry: app.get(TelemetryRepository),
     policies: app.get(PolicyRepository),
-    assignments,
-    rollouts,
+    assignments: app.get(AssignmentsService),
+    rollouts: app.get(RolloutsService),
   });
   app.useGlobalFilters(new HttpErrorFilter(logger.child('http')));
-  app.use(metrics.httpTimer(new Set(Object.keys(router._def.procedures))));
+  app.use(infra.metrics.httpTimer(new Set(Object.keys(router._def.procedures))));
   app.disable('x-powered-by');
   app.useBodyParser('json', { limit: '1mb' });
   app.use('/api/v1/models', limitUploadBody(config.MAX_UPLOAD_MB * 1024 * 1024));
@@ -158,42 +154,50 @@ export async function startControlPlane(
 
   // handlers and presence writes still running at shutdown finish before the database connections close
   const inflight = new Set<Promise<void>>();
+  const track = (p: Promise<void>): Promise<void> => {
+    const tracked = p.finally(() => inflight.delete(tracked));
+    inflight.add(tracked);
+    return tracked;
+  };
   let accepting = true;
   const presence = app.get(PresenceService);
-  onPresence = (id, state) => {
-    const p = presence.connection(id, state).finally(() => inflight.delete(p));
-    inflight.add(p);
-  };
-  if (broker) {
-    const deviceAuth = app.get(DeviceAuthService);
-    verifyDevice = (id, s) => deviceAuth.verify(id, s);
-    await presence.noDeviceConnectedYet();
-    await broker.start();
-  }
+  const messages = app.get(DeviceMessagesHandler);
   const ingest = app.get(TelemetryIngestService);
-  ingest.start();
-  metrics.watchIngest(ingest);
-  metrics.watchConnections(() => (broker ? broker.connectedClients : bus.connected ? 1 : 0));
+  let workers: JobWorkers | null = null;
+  const stop = async (): Promise<void> => {
+    // job processors first (a running job finishes), then no new device messages, then what is in flight
+    await workers?.stop();
+    await bus.stop();
+    await broker?.stop();
+    accepting = false;
+    await Promise.allSettled([...inflight]);
+    await ingest.stop();
+    await app.close();
+    await infra.close();
+  };
+  try {
+    if (broker) {
+      const deviceAuth = app.get(DeviceAuthService);
+      await presence.noDeviceConnectedYet();
+      await broker.start({
+        verifyDevice: (id, secret) => deviceAuth.verify(id, secret),
+        presence: (id, state) => void track(presence.connection(id, state)),
+        // telemetry is committed before the device's PUBACK (RELIABILITY row 18)
+        ackAfter: { matches: (topic) => parseTopic(topic)?.kind === 'telemetry', handle: messages.handle },
+      });
+    }
+    ingest.start();
+    bus.onMessage((topic, payload) => (accepting ? track(messages.handle(topic, payload)) : Promise.resolve()));
+    await bus.start();
+    workers = await startProcessors(app, infra, roles);
+  } catch (e) {
+    await stop().catch(() => undefined);
+    throw e;
+  }
+  infra.metrics.watchIngest(ingest);
+  infra.metrics.watchConnections(() => (broker ? broker.connectedClients : bus.connected ? 1 : 0));
   const rolloutRepo = app.get(RolloutRepository);
-  metrics.watchRollouts(() => rolloutRepo.countByStatus());
-  bus.onMessage((topic, payload) => {
-    if (!accepting) return Promise.resolve();
-    const p = handleDeviceMessage(topic, payload).finally(() => inflight.delete(p));
-    inflight.add(p);
-    return p;
-  });
-  await bus.start();
-  presence.startStaleSweep();
-  await desiredQueue.start();
-  await variantQueue.start();
-  await rolloutQueue.start();
-  rollouts.startSweeping();
-  const refreshManifests = () =>
-    void assignments
-      .refreshExpiringManifests()
-      .catch((e: unknown) => logger.warn('manifest refresh failed', { error: e instanceof Error ? e.message : String(e) }));
-  const manifestTimer = setInterval(refreshManifests, config.MANIFEST_REFRESH_INTERVAL_MS);
-  manifestTimer.unref();
+  infra.metrics.watchRollouts(() => rolloutRepo.countByStatus());
 
   app.use(
     '/trpc',
@@ -204,23 +208,6 @@ export async function startControlPlane(
   );
   // written before the API answers, so whoever sees /readyz succeed can read the token
   const operatorToken = await auth.ensureBootstrapToken();
-  const stop = async (): Promise<void> => {
-    clearInterval(manifestTimer);
-    rollouts.stopSweeping();
-    presence.stopStaleSweep();
-    await rolloutQueue.stop();
-    await variantQueue.stop();
-    await desiredQueue.stop();
-    await bus.stop();
-    await broker?.stop();
-    accepting = false;
-    await Promise.allSettled([...inflight]);
-    await ingest.stop();
-    await app.close();
-    redis.disconnect();
-    await pgPool.end();
-    await prisma.$disconnect();
-  };
   try {
     await app.listen(config.PORT, config.HOST);
   } catch (e) {
@@ -232,6 +219,38 @@ export async function startControlPlane(
   const addr = app.getHttpServer().address() as AddressInfo;
 
   return { url: `http://${config.HOST}:${addr.port}`, operatorToken, app, ingest, stop };
+}
+
+/**
+ * The worker alone: BullMQ processors and job schedulers, no HTTP and no broker connection (the
+ * desired states it decides reach devices through the desired-state queue, which the api runs).
+ */
+export async function startWorker(
+  config: Config,
+  databaseUrl: string,
+  logger = new Logger('control-plane-worker', config.LOG_LEVEL),
+): Promise<ControlPlaneWorker> {
+  const infra = await openInfra(config, databaseUrl, logger, new DetachedBus(), 'worker');
+  const app = await NestFactory.createApplicationContext(AppModule.forRoles(infra, ['worker']), { logger: new NestLogs(logger) });
+  let workers: JobWorkers | null = null;
+  let metricsServer: { port: number; close(): Promise<void> } | null = null;
+  const stop = async (): Promise<void> => {
+    await metricsServer?.close();
+    await workers?.stop();
+    await app.close();
+    await infra.close();
+  };
+  try {
+    workers = await startProcessors(app, infra, ['worker']);
+    const rolloutRepo = app.get(RolloutRepository);
+    infra.metrics.watchRollouts(() => rolloutRepo.countByStatus());
+    // the worker has no API: its /metrics is a bare HTTP server of its own
+    metricsServer = await serveMetrics(infra.metrics, config.HOST, config.WORKER_METRICS_PORT, logger.child('metrics'));
+  } catch (e) {
+    await stop().catch(() => undefined);
+    throw e;
+  }
+  return { app, metricsPort: metricsServer.port, stop };
 }
 
 const LIVENESS_BODY = JSON.stringify({ status: 'ok' });

@@ -7,6 +7,8 @@ const port = z.coerce.number().int().min(1).max(65_535);
 export const ConfigSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
   PORT: port.default(8080),
+  /** The worker process's own GET /metrics (it serves no API); 0 picks a free port. */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/edge_fleet'),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   /** External broker; unset means the embedded aedes broker. */
@@ -56,9 +58,9 @@ export const ConfigSchema = z.object({
     .min(1)
     .max(365 * 86_400)
     .default(7 * 86_400),
-  /** How often a replica looks for manifests to refresh (one replica at a time does it). */
+  /** How often the worker's job scheduler looks for manifests to refresh (one job per interval for all workers). */
   MANIFEST_REFRESH_INTERVAL_MS: z.coerce.number().int().min(100).max(86_400_000).default(3_600_000),
-  /** How often each replica checks that every running rollout has its next step queued (recovery after a crash). */
+  /** How often the worker's job scheduler checks that every running rollout has its next step queued (recovery after a crash). */
   ROLLOUT_SWEEP_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   /** Build FP16/INT8/INT4 variants of each uploaded model in a background job. */
   VARIANT_BUILD: z.enum(['on', 'off']).default('on'),
@@ -82,6 +84,8 @@ export const ConfigSchema = z.object({
   TELEMETRY_QUOTA_SLACK: z.coerce.number().min(1).max(1_000).default(2),
   /** /readyz reports the ingest as not committing when a window has waited this long for its commit. */
   TELEMETRY_STALL_SECONDS: z.coerce.number().min(0.1).max(3_600).default(30),
+  /** The worker does not migrate: it waits this long for the api (or main) to have applied every migration it knows. */
+  SCHEMA_WAIT_SECONDS: z.coerce.number().int().min(0).max(3_600).default(120),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 

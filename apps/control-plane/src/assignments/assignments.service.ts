@@ -11,13 +11,13 @@ import {
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../infra/logger.js';
-import { CONFIG, DESIRED_QUEUE, LOGGER, MQTT_BUS, SIGNING } from '../infra/tokens.js';
+import { CONFIG, LOGGER, MQTT_BUS, SIGNING } from '../infra/tokens.js';
 import type { MessageBus } from '../mqtt/mqtt-bus.js';
 import { PolicyRepository } from '../policies/policy.repository.js';
 import type { SigningService } from '../signing/signing.service.js';
 import { planAssignments, type DeviceDecision } from './assignment-planner.js';
 import { AssignmentRepository, type AssignableDevice, type PublishableDesired, type VariantChoice } from './assignment.repository.js';
-import type { DesiredStateQueue } from './desired-state.queue.js';
+import { DesiredStateQueue } from './desired-state.queue.js';
 
 export interface DecisionView {
   deviceId: string;
@@ -67,7 +67,7 @@ export class AssignmentsService {
     @Inject(AssignmentRepository) private readonly repo: AssignmentRepository,
     @Inject(PolicyRepository) private readonly policies: PolicyRepository,
     @Inject(MQTT_BUS) private readonly bus: MessageBus,
-    @Inject(DESIRED_QUEUE) private readonly queue: DesiredStateQueue,
+    @Inject(DesiredStateQueue) private readonly queue: DesiredStateQueue,
     @Inject(SIGNING) private readonly signing: SigningService,
     @Inject(CONFIG) private readonly config: Config,
     @Inject(LOGGER) logger: Logger,

@@ -1,10 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
+import { JobQueues, JobWorkers } from '../infra/jobs.js';
 import { Logger } from '../infra/logger.js';
 import { redisAnswers } from '../infra/services.js';
 import { freePort, TEST_REDIS_URL, waitFor } from '../test-support/harness.js';
-import { DesiredStateQueue, PUBLISH_BATCH } from './desired-state.queue.js';
+import { DesiredStateProcessor } from './desired-state.processor.js';
+import { DESIRED_STATE, DesiredStateQueue, PUBLISH_BATCH } from './desired-state.queue.js';
 
 const log = new Logger('test', 'error');
 const servers: ChildProcess[] = [];
@@ -12,15 +14,31 @@ afterAll(() => {
   for (const s of servers) s.kill('SIGKILL');
 });
 
+/** The producer and the processor of the queue, the processor publishing through `publish`. */
+async function desiredQueue(publish: {
+  publishLatest: (deviceId: string) => Promise<void>;
+  publishLatestMany: (deviceIds: string[]) => Promise<void>;
+}): Promise<DesiredStateQueue & { stop: () => Promise<void> }> {
+  const o = { redisUrl: TEST_REDIS_URL, prefix: `ef-test-${randomBytes(4).toString('hex')}` };
+  const jobs = new JobQueues(o);
+  const workers = new JobWorkers({ ...o, log });
+  await jobs.start();
+  const processor = new DesiredStateProcessor({ republish: publish.publishLatest, republishMany: publish.publishLatestMany });
+  await workers.start([processor], [DESIRED_STATE]);
+  return Object.assign(new DesiredStateQueue(jobs), {
+    stop: async () => {
+      await workers.stop();
+      await jobs.stop();
+    },
+  });
+}
+
 describe('desired-state queue (BullMQ on real Redis)', () => {
   it('publishes a doubled enqueue once, batches the devices due now, and retries a failed publish', async () => {
     const published: string[] = [];
     const batches: number[] = [];
     let failOnce = true;
-    const q = new DesiredStateQueue({
-      redisUrl: TEST_REDIS_URL,
-      prefix: `ef-test-${randomBytes(4).toString('hex')}`,
-      log,
+    const q = await desiredQueue({
       publishLatest: (id) => {
         published.push(id);
         return Promise.resolve();
@@ -35,7 +53,6 @@ describe('desired-state queue (BullMQ on real Redis)', () => {
         return Promise.resolve();
       },
     });
-    await q.start();
     const many = Array.from({ length: PUBLISH_BATCH + 3 }, () => randomUUID());
     const one = randomUUID();
     const jobs = many.map((deviceId) => ({ deviceId, assignmentVersion: 1 }));
@@ -52,17 +69,13 @@ describe('desired-state queue (BullMQ on real Redis)', () => {
 
   it("keeps a delayed notification (a rollout's rate limit) a job of its own, run no earlier than asked", async () => {
     const at = new Map<string, number>();
-    const q = new DesiredStateQueue({
-      redisUrl: TEST_REDIS_URL,
-      prefix: `ef-test-${randomBytes(4).toString('hex')}`,
-      log,
+    const q = await desiredQueue({
       publishLatest: (id) => {
         at.set(id, Date.now());
         return Promise.resolve();
       },
       publishLatestMany: (ids) => Promise.reject(new Error(`unexpected batch of ${ids.length}`)),
     });
-    await q.start();
     const [a, b] = [randomUUID(), randomUUID()];
     const t0 = Date.now();
     await q.enqueue([
@@ -85,14 +98,12 @@ describe('desired-state queue (BullMQ on real Redis)', () => {
     servers.push(server);
     const url = `redis://127.0.0.1:${port}`;
     await waitFor(() => redisAnswers(url), 10_000, 'redis up');
-    const q = new DesiredStateQueue({
-      redisUrl: url,
-      prefix: 'ef-evict',
-      log,
-      publishLatest: () => Promise.resolve(),
-      publishLatestMany: () => Promise.resolve(),
-    });
-    await expect(q.start()).rejects.toThrow(/maxmemory-policy is "allkeys-lru".*noeviction/);
-    await q.stop();
+    const jobs = new JobQueues({ redisUrl: url, prefix: 'ef-evict' });
+    await expect(jobs.start()).rejects.toThrow(/maxmemory-policy is "allkeys-lru".*noeviction/);
+    await jobs.stop();
+    const workers = new JobWorkers({ redisUrl: url, prefix: 'ef-evict', log });
+    const processor = new DesiredStateProcessor({ republish: () => Promise.resolve(), republishMany: () => Promise.resolve() });
+    await expect(workers.start([processor], [DESIRED_STATE])).rejects.toThrow(/noeviction/);
+    await workers.stop();
   });
 });

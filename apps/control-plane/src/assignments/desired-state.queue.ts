@@ -1,62 +1,42 @@
+import { Inject, Injectable } from '@nestjs/common';
 import { z } from 'zod';
-import { JobQueue } from '../infra/job-queue.js';
+import { defineQueue, JobQueues } from '../infra/jobs.js';
 import { sha256Hex } from '../infra/secrets.js';
-import type { Logger } from '../infra/logger.js';
-import type { Metrics } from '../infra/metrics.js';
 
 const OneSchema = z.strictObject({ deviceId: z.uuid(), assignmentVersion: z.int().min(0) });
-const JobSchema = z.union([OneSchema, z.strictObject({ devices: z.array(OneSchema).min(1).max(1_000) })]);
+
+/**
+ * Fan-out of desired states to devices through BullMQ, with deterministic job ids so a retried or
+ * doubled enqueue publishes once, and a failed publish (broker away) is retried with backoff
+ * instead of being lost. It is the api's outbound edge to the broker: the api processes it (the
+ * process that holds the broker, embedded or external), so the worker reaches devices only by
+ * enqueueing here.
+ */
+export const DESIRED_STATE = defineQueue({
+  name: 'desired-state',
+  jobs: { 'publish-desired': z.union([OneSchema, z.strictObject({ devices: z.array(OneSchema).min(1).max(1_000) })]) },
+  defaults: {
+    attempts: 10,
+    backoff: { type: 'exponential', delay: 500 },
+    removeOnComplete: { age: 3_600, count: 10_000 },
+    removeOnFail: { age: 86_400 },
+  },
+});
+
 /** `delayMs`: a rollout spreads its notifications over time (rate limit with jitter). */
 export type PublishDesiredJob = z.infer<typeof OneSchema> & { delayMs?: number };
 
 /** Devices per batch job: a 10,000-device assignment is 20 jobs, each one query and 500 publishes. */
 export const PUBLISH_BATCH = 500;
 
-export interface DesiredStateQueueOptions {
-  redisUrl: string;
-  prefix: string;
-  /** Publishes the device's *latest* desired state from Postgres (so job order cannot regress it). */
-  publishLatest: (deviceId: string) => Promise<void>;
-  /** The same for many devices at once (one read for all). */
-  publishLatestMany: (deviceIds: string[]) => Promise<void>;
-  log: Logger;
-  metrics?: Metrics;
-  concurrency?: number;
-}
-
 /**
- * Fan-out of desired states to devices through BullMQ, with deterministic job ids so a retried or
- * doubled enqueue publishes once, and a failed publish (broker away) is retried with backoff
- * instead of being lost. Notifications due now go in batch jobs of PUBLISH_BATCH devices (one job
- * per device took 23 s to notify 10,000 devices); a delayed one (a rollout's rate limit) is a job
- * of its own.
+ * The producer of desired-state publishes (enqueue only). Notifications due now go in batch jobs of
+ * PUBLISH_BATCH devices (one job per device took 23 s to notify 10,000 devices); a delayed one (a
+ * rollout's rate limit) is a job of its own.
  */
+@Injectable()
 export class DesiredStateQueue {
-  private readonly queue: JobQueue<typeof JobSchema>;
-
-  constructor(o: DesiredStateQueueOptions) {
-    this.queue = new JobQueue({
-      queue: 'desired-state',
-      jobName: 'publish-desired',
-      schema: JobSchema,
-      redisUrl: o.redisUrl,
-      prefix: o.prefix,
-      concurrency: o.concurrency ?? 50,
-      handle: (job) => ('devices' in job ? o.publishLatestMany(job.devices.map((d) => d.deviceId)) : o.publishLatest(job.deviceId)),
-      defaults: {
-        attempts: 10,
-        backoff: { type: 'exponential', delay: 500 },
-        removeOnComplete: { age: 3_600, count: 10_000 },
-        removeOnFail: { age: 86_400 },
-      },
-      log: o.log,
-      metrics: o.metrics,
-    });
-  }
-
-  start(): Promise<void> {
-    return this.queue.start();
-  }
+  constructor(@Inject(JobQueues) private readonly jobs: JobQueues) {}
 
   enqueue(jobs: PublishDesiredJob[]): Promise<void> {
     const delayed = jobs.filter((j) => j.delayMs);
@@ -71,13 +51,9 @@ export class DesiredStateQueue {
           : `desired-batch-${sha256Hex(devices.map((d) => `${d.deviceId}:${d.assignmentVersion}`).join(','))}`;
       batches.push({ id, data: devices.length === 1 && devices[0] ? devices[0] : { devices } });
     }
-    return this.queue.enqueue([
+    return this.jobs.add(DESIRED_STATE, 'publish-desired', [
       ...batches,
       ...delayed.map(({ delayMs, ...data }) => ({ id: `desired-${data.deviceId}-${data.assignmentVersion}`, data, delayMs })),
     ]);
-  }
-
-  stop(): Promise<void> {
-    return this.queue.stop();
   }
 }

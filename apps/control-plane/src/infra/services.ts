@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -111,6 +111,43 @@ export async function migrate(databaseUrl: string, log: Logger): Promise<void> {
   });
   if (code !== 0) throw new Error(`migrations failed:\n${output.join('').slice(-2_000)}`);
   log.info('migrations applied');
+}
+
+const MIGRATIONS_DIR = path.resolve(APP_DIR, '../../prisma/migrations');
+
+/**
+ * Waits until every migration this build ships has been applied (by `main` or an `api`), for the
+ * worker, which does not migrate: running against an older schema would fail in odd places.
+ */
+export async function waitForMigrations(databaseUrl: string, timeoutMs: number, log: Logger): Promise<void> {
+  const wanted = (await readdir(MIGRATIONS_DIR, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+  const until = Date.now() + timeoutMs;
+  let missing: string[] = wanted;
+  let reason = '';
+  for (let waited = false; ; waited = true) {
+    const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 2_000 });
+    try {
+      await client.connect();
+      const r = await client.query<{ name: string }>(
+        'SELECT migration_name AS name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
+      );
+      const applied = new Set(r.rows.map((x) => x.name));
+      missing = wanted.filter((m) => !applied.has(m));
+      reason = missing.length ? `${missing.length} migration(s) not applied yet, first ${missing[0]}` : '';
+    } catch (e) {
+      reason = e instanceof Error ? e.message : String(e);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    if (!reason) return;
+    if (Date.now() > until) {
+      throw new Error(
+        `the database at DATABASE_URL is not migrated for this worker (${reason}); start the api (or main) first, which migrates`,
+      );
+    }
+    if (!waited) log.info('waiting for the api to migrate the database', { reason });
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 /** True when a Redis answers PING at the URL within a short timeout. */

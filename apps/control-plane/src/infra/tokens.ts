@@ -1,11 +1,30 @@
+import type { Redis } from 'ioredis';
+import type { Pool } from 'pg';
+import type { Config } from '../config.js';
+import type { MessageBus } from '../mqtt/mqtt-bus.js';
+import type { SigningService } from '../signing/signing.service.js';
+import type { Logger } from './logger.js';
+import type { Db } from './prisma.js';
+
+/**
+ * An injection token that names the type of what it injects: providers are made only through
+ * `provideValue`, which refuses a value of another type (a plain Symbol would take anything).
+ */
+export type Token<T> = symbol & { readonly __injects: T };
+
+function token<T>(name: string): Token<T> {
+  return Symbol(name) as Token<T>;
+}
+
 /** Injection tokens: every dependency is injected explicitly (no reliance on emitted metadata). */
-export const CONFIG = Symbol('CONFIG');
-export const PRISMA = Symbol('PRISMA');
-export const PG_POOL = Symbol('PG_POOL');
-export const LOGGER = Symbol('LOGGER');
-export const MQTT_BUS = Symbol('MQTT_BUS');
-export const REDIS = Symbol('REDIS');
-export const DESIRED_QUEUE = Symbol('DESIRED_QUEUE');
-export const SIGNING = Symbol('SIGNING');
-export const VARIANT_QUEUE = Symbol('VARIANT_QUEUE');
-export const ROLLOUT_QUEUE = Symbol('ROLLOUT_QUEUE');
+export const CONFIG = token<Config>('CONFIG');
+export const PRISMA = token<Db>('PRISMA');
+export const PG_POOL = token<Pool>('PG_POOL');
+export const LOGGER = token<Logger>('LOGGER');
+export const MQTT_BUS = token<MessageBus>('MQTT_BUS');
+export const REDIS = token<Redis>('REDIS');
+export const SIGNING = token<SigningService>('SIGNING');
+
+export function provideValue<T>(provide: Token<T>, useValue: NoInfer<T>): { provide: Token<T>; useValue: T } {
+  return { provide, useValue };
+}

@@ -19,8 +19,8 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { sha256Hex } from '../infra/secrets.js';
 import { parseInput } from '../infra/validate.js';
-import { CONFIG, VARIANT_QUEUE } from '../infra/tokens.js';
-import type { VariantBuildQueue } from './variant-build.queue.js';
+import { CONFIG } from '../infra/tokens.js';
+import { VariantBuildQueue } from './variant-build.queue.js';
 
 /** Distinct artifacts a device may download: its current desired state's and the previous one's. */
 const ARTIFACTS_PER_DEVICE = 2;
@@ -102,7 +102,7 @@ export class ModelsService {
   constructor(
     @Inject(ModelRepository) private readonly repo: ModelRepository,
     @Inject(CONFIG) private readonly config: Config,
-    @Inject(VARIANT_QUEUE) private readonly variantQueue: VariantBuildQueue,
+    @Inject(VariantBuildQueue) private readonly variantQueue: VariantBuildQueue,
   ) {}
 
   artifactPath(sha256: string): string {

@@ -1,43 +1,25 @@
+import { Inject, Injectable } from '@nestjs/common';
 import { z } from 'zod';
-import { JobQueue } from '../infra/job-queue.js';
-import type { Logger } from '../infra/logger.js';
-import type { Metrics } from '../infra/metrics.js';
-
-const JobSchema = z.strictObject({ modelVersionId: z.uuid() });
+import { defineQueue, JobQueues } from '../infra/jobs.js';
 
 /** One variant build per model version (deterministic job id); builds run one at a time, they load the CPU. */
+export const VARIANT_BUILDS = defineQueue({
+  name: 'variant-build',
+  jobs: { 'build-variants': z.strictObject({ modelVersionId: z.uuid() }) },
+  defaults: {
+    attempts: 3,
+    backoff: { type: 'exponential', delay: 5_000 },
+    removeOnComplete: { age: 86_400 },
+    removeOnFail: { age: 7 * 86_400 },
+  },
+});
+
+/** The producer of variant builds (enqueue only; the worker's VariantBuildProcessor runs them). */
+@Injectable()
 export class VariantBuildQueue {
-  private readonly queue: JobQueue<typeof JobSchema>;
-
-  constructor(o: { redisUrl: string; prefix: string; build: (modelVersionId: string) => Promise<void>; log: Logger; metrics?: Metrics }) {
-    this.queue = new JobQueue({
-      queue: 'variant-build',
-      jobName: 'build-variants',
-      schema: JobSchema,
-      redisUrl: o.redisUrl,
-      prefix: o.prefix,
-      concurrency: 1,
-      handle: (job) => o.build(job.modelVersionId),
-      defaults: {
-        attempts: 3,
-        backoff: { type: 'exponential', delay: 5_000 },
-        removeOnComplete: { age: 86_400 },
-        removeOnFail: { age: 7 * 86_400 },
-      },
-      log: o.log,
-      metrics: o.metrics,
-    });
-  }
-
-  start(): Promise<void> {
-    return this.queue.start();
-  }
+  constructor(@Inject(JobQueues) private readonly jobs: JobQueues) {}
 
   enqueue(modelVersionId: string): Promise<void> {
-    return this.queue.enqueue([{ id: `variants-${modelVersionId}`, data: { modelVersionId } }]);
-  }
-
-  stop(): Promise<void> {
-    return this.queue.stop();
+    return this.jobs.add(VARIANT_BUILDS, 'build-variants', [{ id: `variants-${modelVersionId}`, data: { modelVersionId } }]);
   }
 }

@@ -10,8 +10,8 @@ const log = new Logger('test', 'error');
 
 describe('embedded broker, in-process side', () => {
   it('delivers every message of a fleet-wide burst of 20,000 publishes made at once', async () => {
-    const broker = new EmbeddedBroker({ host: '127.0.0.1', port: await freePort(), verifyDevice: () => Promise.resolve(false), log });
-    await broker.start();
+    const broker = new EmbeddedBroker({ host: '127.0.0.1', port: await freePort(), log });
+    await broker.start({ verifyDevice: () => Promise.resolve(false) });
     try {
       const bus = broker.inProcessBus(['burst/#'], log);
       const seen = new Set<string>();
@@ -31,8 +31,8 @@ describe('embedded broker, in-process side', () => {
 
   it('hands a subscribing device its own retained message from the index, and nothing for a cleared topic', async () => {
     const port = await freePort();
-    const broker = new EmbeddedBroker({ host: '127.0.0.1', port, verifyDevice: () => Promise.resolve(true), log });
-    await broker.start();
+    const broker = new EmbeddedBroker({ host: '127.0.0.1', port, log });
+    await broker.start({ verifyDevice: () => Promise.resolve(true) });
     const bus = broker.inProcessBus([], log);
     const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
     const retainedOf = async (id: string): Promise<string[]> => {

@@ -10,10 +10,15 @@ import { PacketSizeGuard, guardSocket } from './packet-size-guard.js';
 export interface BrokerOptions {
   host: string;
   port: number;
-  /** Verifies a device's id and secret (its hash in Postgres). */
-  verifyDevice: (deviceId: string, secret: string) => Promise<boolean>;
   /** Largest packet (remaining length) an authenticated device may send; before authentication a few KiB. */
   maxPacketBytes?: number;
+  log: Logger;
+}
+
+/** The control plane's services the broker calls; given at `start`, once they exist. */
+export interface DeviceHooks {
+  /** Verifies a device's id and secret (its hash in Postgres). */
+  verifyDevice: (deviceId: string, secret: string) => Promise<boolean>;
   /**
    * Handles an authorised device publish on a topic of `ackAfter` before aedes acknowledges it
    * (aedes writes the QoS 1 PUBACK before it delivers to subscribers): telemetry is committed to
@@ -25,7 +30,6 @@ export interface BrokerOptions {
    * ends, cleanly or not: presence comes from the connection, not from what the device says.
    */
   presence?: (deviceId: string, state: 'online' | 'offline') => void;
-  log: Logger;
 }
 
 function authError(message: string, returnCode: 2 | 4 | 5): AuthenticateError {
@@ -102,6 +106,8 @@ export class EmbeddedBroker {
   /** The packet-size guard of each connection, raised to the full limit once it authenticates. */
   private readonly guards = new WeakMap<object, PacketSizeGuard>();
 
+  private hooks: DeviceHooks = { verifyDevice: () => Promise.resolve(false) };
+
   constructor(private readonly o: BrokerOptions) {}
 
   /** Clients connected now (devices and any other authenticated client). */
@@ -109,7 +115,12 @@ export class EmbeddedBroker {
     return this.aedes?.connectedClients ?? 0;
   }
 
-  async start(): Promise<void> {
+  /**
+   * The broker exists before the services (the in-process bus is infrastructure they are built
+   * with); the services it calls are handed in here, before it accepts a connection.
+   */
+  async start(hooks: DeviceHooks): Promise<void> {
+    this.hooks = hooks;
     const aedes = await Aedes.createBroker({
       maxClientsIdLength: 64,
       drainTimeout: 30_000,
@@ -122,7 +133,7 @@ export class EmbeddedBroker {
       authorizePublish: (client, packet, cb) => {
         const id = client ? this.identities.get(client) : undefined;
         if (!id || !mayPublish(id, packet.topic)) return cb(new Error(`publish to ${packet.topic} denied`));
-        const after = this.o.ackAfter;
+        const after = this.hooks.ackAfter;
         if (!after?.matches(packet.topic)) return cb(null);
         const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
         after.handle(packet.topic, payload).then(
@@ -166,7 +177,7 @@ export class EmbeddedBroker {
 
   private presence(client: Client, state: 'online' | 'offline'): void {
     const id = this.identities.get(client);
-    if (id !== undefined) this.o.presence?.(id, state);
+    if (id !== undefined) this.hooks.presence?.(id, state);
   }
 
   private async authenticate(client: Client, username?: string, password?: Buffer): Promise<void> {
@@ -174,7 +185,7 @@ export class EmbeddedBroker {
     if (!username) throw authError('username required', 4);
     if (client.id !== username) throw authError('client id must equal the device id', 2);
     if (!isCanonicalDeviceId(username)) throw authError('the device id must be given as issued (a lowercase UUID)', 2);
-    if (!(await this.o.verifyDevice(username, secret))) throw authError('bad credentials', 4);
+    if (!(await this.hooks.verifyDevice(username, secret))) throw authError('bad credentials', 4);
     this.identities.set(client, username);
     this.guards.get(client.conn)?.authenticate();
   }

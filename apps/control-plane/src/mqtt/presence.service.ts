@@ -21,7 +21,6 @@ export class PresenceService {
   private readonly log: Logger;
   /** Per device, the last presence write: the next waits for it, so writes land in event order. */
   private readonly chains = new Map<string, Promise<void>>();
-  private sweep: NodeJS.Timeout | null = null;
 
   constructor(
     @Inject(DeviceRepository) private readonly devices: DeviceRepository,
@@ -77,27 +76,14 @@ export class PresenceService {
   /**
    * External broker: a device's own `online` is believed only while it is heard from (telemetry
    * commits refresh lastSeenAt); one silent for PRESENCE_STALE_SECONDS is shown offline, which
-   * covers a clean disconnect without an `offline` message (no Last Will is sent then).
+   * covers a clean disconnect without an `offline` message (no Last Will is sent then). The worker's
+   * maintenance job scheduler runs it; on the embedded broker the connections say it, so it does nothing.
    */
-  startStaleSweep(): void {
-    if (this.config.embeddedBroker || this.sweep) return;
+  async sweepStale(): Promise<void> {
+    if (this.config.embeddedBroker) return;
     const staleMs = this.config.PRESENCE_STALE_SECONDS * 1_000;
-    this.sweep = setInterval(() => void this.sweepStale(staleMs), Math.max(500, staleMs / 4));
-    this.sweep.unref();
-  }
-
-  stopStaleSweep(): void {
-    if (this.sweep) clearInterval(this.sweep);
-    this.sweep = null;
-  }
-
-  private async sweepStale(staleMs: number): Promise<void> {
-    try {
-      const n = await this.devices.markStaleOffline(new Date(Date.now() - staleMs));
-      if (n > 0) this.log.info('devices not heard from shown offline', { devices: n, staleSeconds: staleMs / 1_000 });
-    } catch (e) {
-      this.log.warn('presence sweep failed', { error: e instanceof Error ? e.message : String(e) });
-    }
+    const n = await this.devices.markStaleOffline(new Date(Date.now() - staleMs));
+    if (n > 0) this.log.info('devices not heard from shown offline', { devices: n, staleSeconds: staleMs / 1_000 });
   }
 
   private inOrder(deviceId: string, write: () => Promise<void>): Promise<void> {

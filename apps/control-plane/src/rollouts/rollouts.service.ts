@@ -16,16 +16,16 @@ import {
 } from '@edge-fleet/shared';
 import { AssignmentRepository, insertAssignments, type AssignmentItem } from '../assignments/assignment.repository.js';
 import { AssignmentsService } from '../assignments/assignments.service.js';
-import type { DesiredStateQueue, PublishDesiredJob } from '../assignments/desired-state.queue.js';
+import { DesiredStateQueue, type PublishDesiredJob } from '../assignments/desired-state.queue.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { appendAudit } from '../infra/audit.repository.js';
 import type { Logger } from '../infra/logger.js';
-import { CONFIG, DESIRED_QUEUE, LOGGER, ROLLOUT_QUEUE } from '../infra/tokens.js';
+import { CONFIG, LOGGER } from '../infra/tokens.js';
 import { PolicyRepository } from '../policies/policy.repository.js';
 import { TelemetryIngestService } from '../telemetry/telemetry-ingest.service.js';
-import type { RolloutQueue } from './rollout.queue.js';
+import { RolloutQueue } from './rollout.queue.js';
 import { RolloutRepository, type RolloutRow, type TargetDevice, type Tx, type WaveRow } from './rollout.repository.js';
 
 /** The stored plan: the create request without target and model. */
@@ -71,15 +71,14 @@ const INGEST_CATCH_UP_MS = 1_000;
 @Injectable()
 export class RolloutsService {
   private readonly log: Logger;
-  private sweepTimer: NodeJS.Timeout | null = null;
 
   constructor(
     @Inject(RolloutRepository) private readonly repo: RolloutRepository,
     @Inject(AssignmentRepository) private readonly assignmentRepo: AssignmentRepository,
     @Inject(AssignmentsService) private readonly assignments: AssignmentsService,
     @Inject(PolicyRepository) private readonly policies: PolicyRepository,
-    @Inject(ROLLOUT_QUEUE) private readonly queue: RolloutQueue,
-    @Inject(DESIRED_QUEUE) private readonly desired: DesiredStateQueue,
+    @Inject(RolloutQueue) private readonly queue: RolloutQueue,
+    @Inject(DesiredStateQueue) private readonly desired: DesiredStateQueue,
     @Inject(CONFIG) private readonly config: Config,
     @Inject(TelemetryIngestService) private readonly ingest: TelemetryIngestService,
     @Inject(LOGGER) logger: Logger,
@@ -611,7 +610,8 @@ export class RolloutsService {
 
   /**
    * Makes sure every running rollout has its current step queued (ids are deterministic, so this is
-   * a no-op when it is): after a restart, or when a replica died between commit and enqueue.
+   * a no-op when it is): after a restart, or when a replica died between commit and enqueue. The
+   * worker's maintenance job scheduler runs it every ROLLOUT_SWEEP_MS.
    */
   async sweep(): Promise<void> {
     for (const r of await this.repo.runningRollouts()) {
@@ -626,19 +626,6 @@ export class RolloutsService {
         await this.desired.enqueue(notified.map((n) => ({ deviceId: n.deviceId, assignmentVersion: n.assignmentVersion ?? 0 })));
       }
     }
-  }
-
-  startSweeping(): void {
-    const run = () =>
-      void this.sweep().catch((e: unknown) => this.log.warn('rollout sweep failed', { error: e instanceof Error ? e.message : String(e) }));
-    run();
-    this.sweepTimer = setInterval(run, this.config.ROLLOUT_SWEEP_MS);
-    this.sweepTimer.unref();
-  }
-
-  stopSweeping(): void {
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
-    this.sweepTimer = null;
   }
 
   // ---------------------------------------------------------------- views

@@ -27,6 +27,13 @@ const payload = {
 };
 
 describe('SigningService', () => {
+  it('gives replicas opening an empty key directory together one root key', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'ef-keys-'));
+    dirs.push(dir);
+    const opened = await Promise.all(Array.from({ length: 8 }, () => SigningService.open(dir)));
+    expect(new Set(opened.map((s) => s.rootPublicKey)).size).toBe(1);
+  });
+
   it('keeps its keys across restarts, private keys readable by the owner only', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'ef-keys-'));
     dirs.push(dir);

@@ -13,7 +13,13 @@ async function loadOrCreateKey(file: string): Promise<KeyObject> {
   const pem = await readFile(file, 'utf8').catch(() => null);
   if (pem) return createPrivateKey(pem);
   const { privateKey } = generateKeyPairSync('ed25519');
-  await writeFile(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+  try {
+    await writeFile(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+  } catch (e) {
+    // another replica (an api and the worker starting together) created it first: theirs is the key
+    if (e instanceof Error && 'code' in e && e.code === 'EEXIST') return createPrivateKey(await readFile(file, 'utf8'));
+    throw e;
+  }
   return privateKey;
 }
 

@@ -4,8 +4,7 @@ import mqtt from 'mqtt';
 import pg from 'pg';
 import { buildMlpClassifier } from '@edge-fleet/onnx-builder';
 import { topics } from '@edge-fleet/shared';
-import { VARIANT_QUEUE } from '../infra/tokens.js';
-import type { VariantBuildQueue } from '../models/variant-build.queue.js';
+import { VariantBuildQueue } from '../models/variant-build.queue.js';
 import { enrollDevice, telemetryWindow } from '../test-support/device-client.js';
 import { jsonPost, startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
 import { VirtualDevice } from '../test-support/virtual-device.js';
@@ -43,7 +42,7 @@ describe('scale-out: two replicas behind one broker', () => {
     form.set('version', '1');
     form.set('inputs', JSON.stringify(m.inputs));
     const v = (await (await a.api('/api/v1/models', { method: 'POST', body: form })).json()) as { id: string };
-    await b.cp.app.get<VariantBuildQueue>(VARIANT_QUEUE).enqueue(v.id); // the other replica asks for the same build
+    await b.cp.app.get(VariantBuildQueue).enqueue(v.id); // the other replica asks for the same build
     await waitFor(
       async () => {
         const got = (await (await b.api(`/api/v1/models/${v.id}`)).json()) as { variants: { status: string }[] };

@@ -1,9 +1,9 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { hardwarePreset, topics, type EnrollResponse, type HardwarePresetName, type Scenario } from '@edge-fleet/shared';
-import { jsonPost, type Harness } from './harness.js';
+import { jsonPost, type ApiTarget } from './harness.js';
 
 export async function enrollDevice(
-  h: Harness,
+  h: ApiTarget,
   scenario: Scenario,
   preset: HardwarePresetName = 'edge-npu-trading',
 ): Promise<EnrollResponse> {
@@ -15,7 +15,7 @@ export async function enrollDevice(
 
 /** Connects as a device; resolves with the client or rejects with the broker's refusal. */
 export async function connectDevice(
-  h: Harness,
+  h: ApiTarget,
   e: EnrollResponse,
   opts: { password?: string; clientId?: string; will?: boolean } = {},
 ): Promise<MqttClient> {

@@ -169,7 +169,17 @@ export async function startHarness(
   };
 }
 
-export async function jsonPost(h: Harness, p: string, body: unknown, auth = true): Promise<Response> {
+/**
+ * What the device and API helpers need of a control plane: its URL, an authorised call and the
+ * broker URL. A Harness is one; so is a control plane running as separate processes.
+ */
+export interface ApiTarget {
+  cp: { url: string };
+  config: { mqttUrl: string };
+  api: (p: string, init?: RequestInit) => Promise<Response>;
+}
+
+export async function jsonPost(h: ApiTarget, p: string, body: unknown, auth = true): Promise<Response> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (!auth) return fetch(`${h.cp.url}${p}`, { method: 'POST', headers, body: JSON.stringify(body) });
   return h.api(p, { method: 'POST', headers, body: JSON.stringify(body) });
@@ -186,7 +196,7 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | null | false>
 }
 
 /** Uploads a generated MLP classifier as a model version; returns its id and its FP32 variant's id. */
-export async function uploadMlp(h: Harness, name: string, version: string, seed: number): Promise<{ id: string; variant: string }> {
+export async function uploadMlp(h: ApiTarget, name: string, version: string, seed: number): Promise<{ id: string; variant: string }> {
   const m = buildMlpClassifier({ seed });
   const form = new FormData();
   form.set('file', new Blob([Buffer.from(m.bytes)]), `${name}.onnx`);

@@ -11,7 +11,7 @@ import {
   type UpdateOutcome,
 } from '@edge-fleet/shared';
 import { connectDevice, enrollDevice } from './device-client.js';
-import type { Harness } from './harness.js';
+import type { ApiTarget } from './harness.js';
 import { openSignedDesired } from './signed-desired.js';
 
 export interface VirtualDeviceBehaviour {
@@ -73,7 +73,7 @@ export class VirtualDevice {
   }
 
   static async start(
-    h: Harness,
+    h: ApiTarget,
     scenario: Scenario,
     preset: HardwarePresetName,
     behaviour: VirtualDeviceBehaviour = {},
@@ -94,7 +94,7 @@ export class VirtualDevice {
    * Like `connectDevice` (same identity, credentials and Last Will), but mqtt.js keeps reconnecting;
    * resolves once the first connection has subscribed and said `online`.
    */
-  private static async startReconnecting(h: Harness, e: EnrollResponse, behaviour: VirtualDeviceBehaviour): Promise<VirtualDevice> {
+  private static async startReconnecting(h: ApiTarget, e: EnrollResponse, behaviour: VirtualDeviceBehaviour): Promise<VirtualDevice> {
     const client = mqtt.connect(h.config.mqttUrl, {
       clientId: e.deviceId,
       username: e.deviceId,

@@ -7,7 +7,7 @@ import { CONFIG, LOGGER } from '../infra/tokens.js';
 import { issuesText, parseJson } from '../infra/validate.js';
 import { RolloutsService } from '../rollouts/rollouts.service.js';
 import { DeadLetterRepository } from '../telemetry/dead-letter.repository.js';
-import { AssignmentRepository } from './assignment.repository.js';
+import { AssignmentRepository } from '../assignments/assignment.repository.js';
 
 /**
  * Reported states: every field the control plane stores or shows is checked to its type and

@@ -1,0 +1,49 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import type { Pool } from 'pg';
+import type { Config } from '../config.js';
+import type { MessageBus } from '../mqtt/mqtt-bus.js';
+import type { SigningService } from '../signing/signing.service.js';
+import { JobQueues } from './jobs.js';
+import type { Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+import type { Db } from './prisma.js';
+import { CONFIG, LOGGER, MQTT_BUS, PG_POOL, PRISMA, REDIS, SIGNING, provideValue } from './tokens.js';
+
+/** The process's connections and shared objects, made by the entry point before Nest is built. */
+export interface Infra {
+  config: Config;
+  prisma: Db;
+  pgPool: Pool;
+  redis: Redis;
+  /** How the control plane reaches devices; the worker's refuses to publish (see DetachedBus). */
+  bus: MessageBus;
+  logger: Logger;
+  signing: SigningService;
+  /** The producer side of every BullMQ queue. */
+  jobs: JobQueues;
+  /** The process's Prometheus registry (one per process: api, worker, or both). */
+  metrics: Metrics;
+}
+
+/**
+ * Global: every domain module injects infrastructure by typed token (or, for the job queues, by
+ * class) without importing this module. Nothing connects here: the entry point hands the objects in.
+ */
+@Module({})
+export class InfraModule {
+  static forRoot(infra: Infra): DynamicModule {
+    const providers = [
+      provideValue(CONFIG, infra.config),
+      provideValue(PRISMA, infra.prisma),
+      provideValue(PG_POOL, infra.pgPool),
+      provideValue(REDIS, infra.redis),
+      provideValue(MQTT_BUS, infra.bus),
+      provideValue(LOGGER, infra.logger),
+      provideValue(SIGNING, infra.signing),
+      { provide: JobQueues, useValue: infra.jobs },
+      { provide: Metrics, useValue: infra.metrics },
+    ];
+    return { module: InfraModule, global: true, providers, exports: providers.map((p) => p.provide) };
+  }
+}

@@ -1,0 +1,19 @@
+import { Module } from '@nestjs/common';
+import { AssignmentsModule } from '../assignments/assignments.module.js';
+import { DevicesModule } from '../devices/devices.module.js';
+import { RolloutsModule } from '../rollouts/rollouts.module.js';
+import { TelemetryModule } from '../telemetry/telemetry.module.js';
+import { DeviceMessagesHandler } from './device-messages.handler.js';
+import { PresenceService } from './presence.service.js';
+import { ReportedIngestService } from './reported-ingest.service.js';
+
+/**
+ * What devices send over MQTT: one handler routes each message (telemetry, reported state, status)
+ * to the service that owns it; presence. The broker itself and the bus are infrastructure.
+ */
+@Module({
+  imports: [AssignmentsModule, DevicesModule, RolloutsModule, TelemetryModule],
+  providers: [DeviceMessagesHandler, PresenceService, ReportedIngestService],
+  exports: [DeviceMessagesHandler, PresenceService],
+})
+export class MqttModule {}

@@ -1,0 +1,4 @@
+import { runOrExit } from './bootstrap/run-process.js';
+
+/** Entry point of a worker replica: BullMQ processors and job schedulers. */
+runOrExit('worker');

@@ -1,0 +1,24 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { AssignmentsService } from '../assignments/assignments.service.js';
+import type { JobHandlers, JobProcessor } from '../infra/jobs.js';
+import { PresenceService } from '../mqtt/presence.service.js';
+import { RolloutsService } from '../rollouts/rollouts.service.js';
+import { MAINTENANCE } from './maintenance.queue.js';
+
+@Injectable()
+export class MaintenanceProcessor implements JobProcessor<typeof MAINTENANCE> {
+  readonly queue = MAINTENANCE;
+  readonly concurrency = 1;
+
+  constructor(
+    @Inject(RolloutsService) private readonly rollouts: RolloutsService,
+    @Inject(AssignmentsService) private readonly assignments: AssignmentsService,
+    @Inject(PresenceService) private readonly presence: PresenceService,
+  ) {}
+
+  readonly handlers: JobHandlers<typeof MAINTENANCE> = {
+    'sweep-rollouts': () => this.rollouts.sweep(),
+    'refresh-manifests': async () => void (await this.assignments.refreshExpiringManifests()),
+    'sweep-presence': () => this.presence.sweepStale(),
+  };
+}

@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigSchema, deriveConfig } from '../config.js';
+import { JobQueues, JobWorkers, type JobHandlers } from '../infra/jobs.js';
+import { Logger } from '../infra/logger.js';
+import { TEST_REDIS_URL } from '../test-support/harness.js';
+import { MAINTENANCE, scheduleMaintenance } from './maintenance.queue.js';
+
+const log = new Logger('test', 'error');
+const stops: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const s of stops.reverse()) await s();
+});
+
+const config = (env: Record<string, string>) => deriveConfig(ConfigSchema.parse({ REDIS_URL: TEST_REDIS_URL, ...env }));
+
+async function schedulerIds(prefix: string): Promise<string[]> {
+  const connection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+  const q = new Queue(MAINTENANCE.name, { connection, prefix });
+  try {
+    return (await q.getJobSchedulers()).map((s) => s.key).sort();
+  } finally {
+    await q.close();
+    connection.disconnect();
+  }
+}
+
+describe('maintenance job schedulers (BullMQ on real Redis)', () => {
+  it('runs each scheduled job once per interval for two worker replicas together, not once per replica', async () => {
+    const prefix = `ef-test-${randomBytes(4).toString('hex')}`;
+    const runs = { 'sweep-rollouts': 0, 'refresh-manifests': 0, 'sweep-presence': 0 };
+    const handlers: JobHandlers<typeof MAINTENANCE> = {
+      'sweep-rollouts': () => Promise.resolve(void runs['sweep-rollouts']++),
+      'refresh-manifests': () => Promise.resolve(void runs['refresh-manifests']++),
+      'sweep-presence': () => Promise.resolve(void runs['sweep-presence']++),
+    };
+    const c = config({ QUEUE_PREFIX: prefix, ROLLOUT_SWEEP_MS: '400', MANIFEST_REFRESH_INTERVAL_MS: '60000' });
+    // two replicas, each with its producer side (which upserts the schedulers) and its processor
+    for (let i = 0; i < 2; i++) {
+      const jobs = new JobQueues({ redisUrl: TEST_REDIS_URL, prefix });
+      const workers = new JobWorkers({ redisUrl: TEST_REDIS_URL, prefix, log });
+      await jobs.start();
+      await workers.start([{ queue: MAINTENANCE, concurrency: 1, handlers }], [MAINTENANCE]);
+      await scheduleMaintenance(jobs, c);
+      stops.push(async () => {
+        await workers.stop();
+        await jobs.stop();
+      });
+    }
+    const t0 = Date.now();
+    await new Promise((r) => setTimeout(r, 2_100));
+    const elapsed = Date.now() - t0;
+    // every 400 ms: about 5 or 6 runs in 2.1 s for the pair; one timer per replica would make 10 or more
+    expect(runs['sweep-rollouts']).toBeGreaterThanOrEqual(3);
+    expect(runs['sweep-rollouts']).toBeLessThanOrEqual(Math.ceil(elapsed / 400) + 1);
+    // an interval of a minute: its first run comes at once, and only one
+    expect(runs['refresh-manifests']).toBe(1);
+    // MQTT_URL unset (the embedded broker): there is no presence sweep to run
+    expect(runs['sweep-presence']).toBe(0);
+    expect(await schedulerIds(prefix)).toEqual(['refresh-manifests', 'sweep-rollouts']);
+  });
+
+  it('schedules the presence sweep on an external broker, and removes it when the broker is embedded again', async () => {
+    const prefix = `ef-test-${randomBytes(4).toString('hex')}`;
+    const jobs = new JobQueues({ redisUrl: TEST_REDIS_URL, prefix });
+    await jobs.start();
+    stops.push(() => jobs.stop());
+    await scheduleMaintenance(jobs, config({ QUEUE_PREFIX: prefix, MQTT_URL: 'mqtt://127.0.0.1:1883' }));
+    expect(await schedulerIds(prefix)).toEqual(['refresh-manifests', 'sweep-presence', 'sweep-rollouts']);
+    await scheduleMaintenance(jobs, config({ QUEUE_PREFIX: prefix }));
+    expect(await schedulerIds(prefix)).toEqual(['refresh-manifests', 'sweep-rollouts']);
+  });
+});

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import type { Config } from '../config.js';
+import { defineQueue, type JobQueues } from '../infra/jobs.js';
+
+const Nothing = z.strictObject({});
+
+/**
+ * Fleet-wide periodic work, run by BullMQ job schedulers: one job per interval for all worker
+ * replicas together (no timer per process, no lock deciding which replica does it).
+ */
+export const MAINTENANCE = defineQueue({
+  name: 'maintenance',
+  jobs: { 'sweep-rollouts': Nothing, 'refresh-manifests': Nothing, 'sweep-presence': Nothing },
+  // a missed run is the next interval's: no retries piling up behind the schedule
+  defaults: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+});
+
+/** Upserts the schedulers (idempotent: every worker replica does it at start, and the last settings win). */
+export async function scheduleMaintenance(jobs: JobQueues, config: Config): Promise<void> {
+  await jobs.schedule(MAINTENANCE, 'sweep-rollouts', config.ROLLOUT_SWEEP_MS, {});
+  await jobs.schedule(MAINTENANCE, 'refresh-manifests', config.MANIFEST_REFRESH_INTERVAL_MS, {});
+  // only an external broker needs it: the embedded one sees every connection end
+  if (config.embeddedBroker) await jobs.unschedule(MAINTENANCE, 'sweep-presence');
+  else await jobs.schedule(MAINTENANCE, 'sweep-presence', Math.max(500, (config.PRESENCE_STALE_SECONDS * 1_000) / 4), {});
+}
