@@ -2,18 +2,36 @@ import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { MulterModule } from '@nestjs/platform-express';
 import { AssignmentRepository } from './assignments/assignment.repository.js';
 import { AssignmentsService } from './assignments/assignments.service.js';
-import { ReportedIngestService } from './assignments/reported-ingest.service.js';
 import { ApiTokenRepository } from './auth/api-token.repository.js';
 import { OperatorAuthService } from './auth/operator-auth.service.js';
 import { OperatorGuard } from './auth/operator.guard.js';
 import type { Config } from './config.js';
+import { DesiredStateBuilder } from './desired-state/desired-state.builder.js';
+import { DesiredStatePublisher } from './desired-state/desired-state.publisher.js';
+import { DesiredStateRepository } from './desired-state/desired-state.repository.js';
+import { DesiredStateService } from './desired-state/desired-state.service.js';
 import { DeviceAuthService } from './devices/device-auth.service.js';
 import { DeviceRepository } from './devices/device.repository.js';
 import { DevicesController } from './devices/devices.controller.js';
 import { DevicesService } from './devices/devices.service.js';
 import { FleetService } from './fleet/fleet.service.js';
 import { HealthController } from './health/health.controller.js';
-import { CONFIG, DESIRED_QUEUE, LOGGER, MQTT_BUS, PG_POOL, PRISMA, REDIS, ROLLOUT_QUEUE, SIGNING, VARIANT_QUEUE } from './infra/tokens.js';
+import { HealthRepository } from './health/health.repository.js';
+import { AuditRepository } from './infra/audit.repository.js';
+import {
+  CONFIG,
+  DESIRED_QUEUE,
+  ENROLLMENT_LISTENER,
+  LOGGER,
+  MQTT_BUS,
+  PG_POOL,
+  PRISMA,
+  REDIS,
+  ROLLOUT_QUEUE,
+  SIGNING,
+  VARIANT_QUEUE,
+} from './infra/tokens.js';
+import { UnitOfWork } from './infra/unit-of-work.js';
 import { ModelRepository } from './models/model.repository.js';
 import { ModelsController } from './models/models.controller.js';
 import { ModelsService } from './models/models.service.js';
@@ -22,10 +40,20 @@ import { PresenceService } from './mqtt/presence.service.js';
 import { DeviceMessagesHandler } from './mqtt/device-messages.handler.js';
 import { PoliciesController } from './policies/policies.controller.js';
 import { PolicyRepository } from './policies/policy.repository.js';
+import { ReportedIngestService } from './reported/reported-ingest.service.js';
+import { ReportedStateRepository } from './reported/reported-state.repository.js';
+import { RolloutDeviceRepository } from './rollouts/rollout-device.repository.js';
+import { RolloutReports } from './rollouts/rollout-reports.service.js';
+import { RolloutRollback } from './rollouts/rollout-rollback.service.js';
+import { RolloutSteps } from './rollouts/rollout-steps.service.js';
+import { RolloutSweep } from './rollouts/rollout-sweep.service.js';
+import { RolloutTargeting } from './rollouts/rollout-targeting.service.js';
+import { RolloutTransitions } from './rollouts/rollout-transitions.service.js';
+import { RolloutViews } from './rollouts/rollout-views.service.js';
 import { RolloutRepository } from './rollouts/rollout.repository.js';
 import { RolloutsController } from './rollouts/rollouts.controller.js';
 import { RolloutsService } from './rollouts/rollouts.service.js';
-import { DeadLetterRepository } from './telemetry/dead-letter.repository.js';
+import { DeadLetterRepository } from './infra/dead-letter.repository.js';
 import { TelemetryIngestService } from './telemetry/telemetry-ingest.service.js';
 import { TelemetryRepository } from './telemetry/telemetry.repository.js';
 
@@ -86,7 +114,25 @@ export class AppModule {
         DeadLetterRepository,
         TelemetryIngestService,
         RolloutRepository,
+        RolloutDeviceRepository,
+        RolloutTransitions,
+        RolloutTargeting,
+        RolloutRollback,
+        RolloutSteps,
+        RolloutReports,
+        RolloutSweep,
+        RolloutViews,
         RolloutsService,
+        // a device enrolled into an active rollout's target joins it (devices do not import rollouts)
+        { provide: ENROLLMENT_LISTENER, useExisting: RolloutReports },
+        UnitOfWork,
+        AuditRepository,
+        HealthRepository,
+        ReportedStateRepository,
+        DesiredStateRepository,
+        DesiredStateBuilder,
+        DesiredStatePublisher,
+        DesiredStateService,
         DeviceMessagesHandler,
         PresenceService,
       ],

@@ -10,7 +10,8 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { AppModule } from './app.module.js';
 import { AssignmentsService } from './assignments/assignments.service.js';
-import { DesiredStateQueue } from './assignments/desired-state.queue.js';
+import { DesiredStateQueue } from './desired-state/desired-state.queue.js';
+import { DesiredStateService } from './desired-state/desired-state.service.js';
 import { OperatorAuthService } from './auth/operator-auth.service.js';
 import type { Config } from './config.js';
 import { FleetService } from './fleet/fleet.service.js';
@@ -166,8 +167,9 @@ export async function startControlPlane(
   await variantQueue.start();
   await rolloutQueue.start();
   rollouts.startSweeping();
+  const desiredStates = app.get(DesiredStateService);
   const refreshManifests = () =>
-    void assignments
+    void desiredStates
       .refreshExpiringManifests()
       .catch((e: unknown) => logger.warn('manifest refresh failed', { error: e instanceof Error ? e.message : String(e) }));
   const manifestTimer = setInterval(refreshManifests, config.MANIFEST_REFRESH_INTERVAL_MS);

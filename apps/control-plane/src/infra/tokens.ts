@@ -9,3 +9,5 @@ export const DESIRED_QUEUE = Symbol('DESIRED_QUEUE');
 export const SIGNING = Symbol('SIGNING');
 export const VARIANT_QUEUE = Symbol('VARIANT_QUEUE');
 export const ROLLOUT_QUEUE = Symbol('ROLLOUT_QUEUE');
+/** Who is told when a device enrolls (see EnrollmentListener). */
+export const ENROLLMENT_LISTENER = Symbol('ENROLLMENT_LISTENER');
