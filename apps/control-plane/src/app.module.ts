@@ -43,13 +43,13 @@ import { PolicyRepository } from './policies/policy.repository.js';
 import { ReportedIngestService } from './reported/reported-ingest.service.js';
 import { ReportedStateRepository } from './reported/reported-state.repository.js';
 import { RolloutDeviceRepository } from './rollouts/rollout-device.repository.js';
-import { RolloutReports } from './rollouts/rollout-reports.service.js';
-import { RolloutRollback } from './rollouts/rollout-rollback.service.js';
-import { RolloutSteps } from './rollouts/rollout-steps.service.js';
-import { RolloutSweep } from './rollouts/rollout-sweep.service.js';
-import { RolloutTargeting } from './rollouts/rollout-targeting.service.js';
-import { RolloutTransitions } from './rollouts/rollout-transitions.service.js';
-import { RolloutViews } from './rollouts/rollout-views.service.js';
+import { RolloutReportsService } from './rollouts/rollout-reports.service.js';
+import { RolloutRollbackService } from './rollouts/rollout-rollback.service.js';
+import { RolloutStepsService } from './rollouts/rollout-steps.service.js';
+import { RolloutSweepService } from './rollouts/rollout-sweep.service.js';
+import { RolloutTargetingService } from './rollouts/rollout-targeting.service.js';
+import { RolloutTransitionsService } from './rollouts/rollout-transitions.service.js';
+import { RolloutViewsService } from './rollouts/rollout-views.service.js';
 import { RolloutRepository } from './rollouts/rollout.repository.js';
 import { RolloutsController } from './rollouts/rollouts.controller.js';
 import { RolloutsService } from './rollouts/rollouts.service.js';
@@ -115,16 +115,16 @@ export class AppModule {
         TelemetryIngestService,
         RolloutRepository,
         RolloutDeviceRepository,
-        RolloutTransitions,
-        RolloutTargeting,
-        RolloutRollback,
-        RolloutSteps,
-        RolloutReports,
-        RolloutSweep,
-        RolloutViews,
+        RolloutTransitionsService,
+        RolloutTargetingService,
+        RolloutRollbackService,
+        RolloutStepsService,
+        RolloutReportsService,
+        RolloutSweepService,
+        RolloutViewsService,
         RolloutsService,
         // a device enrolled into an active rollout's target joins it (devices do not import rollouts)
-        { provide: ENROLLMENT_LISTENER, useExisting: RolloutReports },
+        { provide: ENROLLMENT_LISTENER, useExisting: RolloutReportsService },
         UnitOfWork,
         AuditRepository,
         HealthRepository,

@@ -4,19 +4,19 @@ import { AuditRepository } from '../infra/audit.repository.js';
 import { UnitOfWork } from '../infra/unit-of-work.js';
 import { isActive, none, ROLLOUT_TX, type FollowUps } from './rollout-plan.js';
 import { RolloutDeviceRepository } from './rollout-device.repository.js';
-import { RolloutTargeting } from './rollout-targeting.service.js';
-import { RolloutTransitions } from './rollout-transitions.service.js';
+import { RolloutTargetingService } from './rollout-targeting.service.js';
+import { RolloutTransitionsService } from './rollout-transitions.service.js';
 import { RolloutRepository, type RolloutRow, type TargetDevice } from './rollout.repository.js';
 
 /** What devices tell rollouts: their update reports, and their enrollment into a rollout's target. */
 @Injectable()
-export class RolloutReports {
+export class RolloutReportsService {
   constructor(
     @Inject(UnitOfWork) private readonly uow: UnitOfWork,
     @Inject(RolloutRepository) private readonly rollouts: RolloutRepository,
     @Inject(RolloutDeviceRepository) private readonly members: RolloutDeviceRepository,
-    @Inject(RolloutTargeting) private readonly targeting: RolloutTargeting,
-    @Inject(RolloutTransitions) private readonly transitions: RolloutTransitions,
+    @Inject(RolloutTargetingService) private readonly targeting: RolloutTargetingService,
+    @Inject(RolloutTransitionsService) private readonly transitions: RolloutTransitionsService,
     @Inject(AuditRepository) private readonly audit: AuditRepository,
   ) {}
 

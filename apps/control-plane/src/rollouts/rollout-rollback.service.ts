@@ -12,7 +12,7 @@ import { RolloutRepository, type RolloutRow, type TargetDevice } from './rollout
 
 /** Sends the devices a rollout changed back to what they ran before it. */
 @Injectable()
-export class RolloutRollback {
+export class RolloutRollbackService {
   constructor(
     @Inject(RolloutRepository) private readonly rollouts: RolloutRepository,
     @Inject(RolloutDeviceRepository) private readonly members: RolloutDeviceRepository,

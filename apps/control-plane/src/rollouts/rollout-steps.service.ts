@@ -7,9 +7,9 @@ import { PolicyRepository } from '../policies/policy.repository.js';
 import { TelemetryIngestService } from '../telemetry/telemetry-ingest.service.js';
 import { none, ROLLOUT_TX, spread, type FollowUps, type RolloutPlan } from './rollout-plan.js';
 import { RolloutDeviceRepository } from './rollout-device.repository.js';
-import { RolloutRollback } from './rollout-rollback.service.js';
-import { RolloutTargeting } from './rollout-targeting.service.js';
-import { RolloutTransitions } from './rollout-transitions.service.js';
+import { RolloutRollbackService } from './rollout-rollback.service.js';
+import { RolloutTargetingService } from './rollout-targeting.service.js';
+import { RolloutTransitionsService } from './rollout-transitions.service.js';
 import { RolloutRepository, type RolloutRow, type WaveRow } from './rollout.repository.js';
 
 /** How long a wave's verdict waits for an ingest that has fallen behind before it looks again. */
@@ -19,14 +19,14 @@ type GateVerdict = ReturnType<typeof evaluateGates>;
 
 /** The step engine: each queued step starts a wave, waits out its soak, or judges it against its gates. */
 @Injectable()
-export class RolloutSteps {
+export class RolloutStepsService {
   constructor(
     @Inject(UnitOfWork) private readonly uow: UnitOfWork,
     @Inject(RolloutRepository) private readonly rollouts: RolloutRepository,
     @Inject(RolloutDeviceRepository) private readonly members: RolloutDeviceRepository,
-    @Inject(RolloutTransitions) private readonly transitions: RolloutTransitions,
-    @Inject(RolloutTargeting) private readonly targeting: RolloutTargeting,
-    @Inject(RolloutRollback) private readonly rollback: RolloutRollback,
+    @Inject(RolloutTransitionsService) private readonly transitions: RolloutTransitionsService,
+    @Inject(RolloutTargetingService) private readonly targeting: RolloutTargetingService,
+    @Inject(RolloutRollbackService) private readonly rollback: RolloutRollbackService,
     @Inject(PolicyRepository) private readonly policies: PolicyRepository,
     @Inject(AuditRepository) private readonly audit: AuditRepository,
     @Inject(TelemetryIngestService) private readonly ingest: TelemetryIngestService,

@@ -9,7 +9,7 @@ import { RolloutRepository } from './rollout.repository.js';
 
 /** Recovery: every running rollout has its current step queued, and its soaking wave's notifications sent. */
 @Injectable()
-export class RolloutSweep {
+export class RolloutSweepService {
   private readonly log: Logger;
   private sweepTimer: NodeJS.Timeout | null = null;
 

@@ -16,7 +16,7 @@ export interface Decided {
 
 /** Gives devices the rollout's model: the variant that fits each, or a refusal that fails its update gate. */
 @Injectable()
-export class RolloutTargeting {
+export class RolloutTargetingService {
   constructor(
     @Inject(AssignmentsService) private readonly assignments: AssignmentsService,
     @Inject(DesiredStateService) private readonly desired: DesiredStateService,

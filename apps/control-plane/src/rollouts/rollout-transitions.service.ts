@@ -9,7 +9,7 @@ import { RolloutRepository, type RolloutRow } from './rollout.repository.js';
 
 /** Moves rollouts through their states, and sends what a committed step leaves to do. */
 @Injectable()
-export class RolloutTransitions {
+export class RolloutTransitionsService {
   constructor(
     @Inject(RolloutRepository) private readonly rollouts: RolloutRepository,
     @Inject(AuditRepository) private readonly audit: AuditRepository,

@@ -5,7 +5,7 @@ import type { RolloutPlan } from './rollout-plan.js';
 import { RolloutDeviceRepository } from './rollout-device.repository.js';
 import { RolloutRepository } from './rollout.repository.js';
 
-export type RolloutView = Awaited<ReturnType<RolloutViews['get']>>;
+export type RolloutView = Awaited<ReturnType<RolloutViewsService['get']>>;
 
 export interface RolloutSummary {
   id: string;
@@ -26,7 +26,7 @@ export interface RolloutSummary {
 
 /** Rollouts as operators see them: the list, and one rollout with its waves and devices. */
 @Injectable()
-export class RolloutViews {
+export class RolloutViewsService {
   constructor(
     @Inject(RolloutRepository) private readonly rollouts: RolloutRepository,
     @Inject(RolloutDeviceRepository) private readonly members: RolloutDeviceRepository,

@@ -9,12 +9,12 @@ import { LOGGER, ROLLOUT_QUEUE } from '../infra/tokens.js';
 import { UnitOfWork, type Tx } from '../infra/unit-of-work.js';
 import { isActive, none, ROLLOUT_TX, type FollowUps, type RolloutPlan } from './rollout-plan.js';
 import { RolloutDeviceRepository } from './rollout-device.repository.js';
-import { RolloutReports } from './rollout-reports.service.js';
-import { RolloutRollback } from './rollout-rollback.service.js';
-import { RolloutSteps } from './rollout-steps.service.js';
-import { RolloutSweep } from './rollout-sweep.service.js';
-import { RolloutTransitions } from './rollout-transitions.service.js';
-import { RolloutViews, type RolloutSummary, type RolloutView } from './rollout-views.service.js';
+import { RolloutReportsService } from './rollout-reports.service.js';
+import { RolloutRollbackService } from './rollout-rollback.service.js';
+import { RolloutStepsService } from './rollout-steps.service.js';
+import { RolloutSweepService } from './rollout-sweep.service.js';
+import { RolloutTransitionsService } from './rollout-transitions.service.js';
+import { RolloutViewsService, type RolloutSummary, type RolloutView } from './rollout-views.service.js';
 import type { RolloutQueue } from './rollout.queue.js';
 import { RolloutRepository, type RolloutRow, type TargetDevice, type WaveRow } from './rollout.repository.js';
 
@@ -36,12 +36,12 @@ export class RolloutsService {
     @Inject(RolloutDeviceRepository) private readonly members: RolloutDeviceRepository,
     @Inject(AssignmentRepository) private readonly assignmentReads: AssignmentRepository,
     @Inject(AuditRepository) private readonly audit: AuditRepository,
-    @Inject(RolloutTransitions) private readonly transitions: RolloutTransitions,
-    @Inject(RolloutRollback) private readonly rollback: RolloutRollback,
-    @Inject(RolloutSteps) private readonly steps: RolloutSteps,
-    @Inject(RolloutReports) private readonly reports: RolloutReports,
-    @Inject(RolloutSweep) private readonly sweeper: RolloutSweep,
-    @Inject(RolloutViews) private readonly views: RolloutViews,
+    @Inject(RolloutTransitionsService) private readonly transitions: RolloutTransitionsService,
+    @Inject(RolloutRollbackService) private readonly rollback: RolloutRollbackService,
+    @Inject(RolloutStepsService) private readonly steps: RolloutStepsService,
+    @Inject(RolloutReportsService) private readonly reports: RolloutReportsService,
+    @Inject(RolloutSweepService) private readonly sweeper: RolloutSweepService,
+    @Inject(RolloutViewsService) private readonly views: RolloutViewsService,
     @Inject(ROLLOUT_QUEUE) private readonly queue: RolloutQueue,
     @Inject(LOGGER) logger: Logger,
   ) {
