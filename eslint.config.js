@@ -54,4 +54,30 @@ export default tseslint.config(
   ),
   // bench:agent still drives the agent's engine from fleet-sim (to move into the agent package: issue 11)
   boundary(['apps/fleet-sim/**'], appImports('control-plane', 'dashboard')),
+  // only repositories (and the data layer under infra/) reach the database: services take an opaque
+  // Tx from the UnitOfWork, never a client (STYLE practice 9)
+  {
+    files: ['apps/control-plane/src/**/*.ts'],
+    ignores: [
+      'apps/control-plane/src/**/*.repository.ts',
+      'apps/control-plane/src/infra/{prisma,unit-of-work,pg-transaction,services}.ts',
+      'apps/control-plane/src/app.ts',
+      'apps/control-plane/src/**/*.spec.ts',
+      'apps/control-plane/src/{test-support,bench}/**',
+    ],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...appImports('device-agent', 'dashboard', 'fleet-sim'),
+            {
+              group: ['pg', '@prisma/*', '**/generated/prisma/*', '**/infra/prisma.js', '**/infra/pg-transaction.js', './prisma.js'],
+              message: 'only repositories touch the database: take a Tx from UnitOfWork and call a repository',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

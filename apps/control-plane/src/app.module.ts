@@ -2,7 +2,7 @@ import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { AssignmentsModule } from './assignments/assignments.module.js';
 import { DesiredStateProcessor } from './assignments/desired-state.processor.js';
-import { DESIRED_STATE } from './assignments/desired-state.queue.js';
+import { DESIRED_STATE } from './desired-state/desired-state.queue.js';
 import { AuthModule } from './auth/auth.module.js';
 import { DevicesModule } from './devices/devices.module.js';
 import { FleetModule } from './fleet/fleet.module.js';

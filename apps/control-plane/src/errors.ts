@@ -13,6 +13,9 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
+/** The message of every refused upload (the body limit and multer's file limit say the same). */
+export const UPLOAD_TOO_LARGE = 'the upload is larger than MAX_UPLOAD_MB allows';
+
 /** A typed error raised inside the control plane and translated once at each edge. */
 export class AppError extends Error {
   constructor(

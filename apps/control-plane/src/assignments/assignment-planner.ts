@@ -6,7 +6,8 @@ import {
   type VariantCandidate,
 } from '@edge-fleet/shared';
 import type { PolicyView } from '../policies/policy.repository.js';
-import type { AssignableDevice, VariantChoice, VersionVariants } from './assignment.repository.js';
+import type { VariantChoice } from '../desired-state/desired-state.builder.js';
+import type { AssignableDevice, VersionVariants } from './assignment.repository.js';
 
 export interface DeviceDecision {
   device: AssignableDevice;

@@ -1,14 +1,17 @@
 import { Module } from '@nestjs/common';
+import { DesiredStateModule } from '../desired-state/desired-state.module.js';
 import { PoliciesModule } from '../policies/policies.module.js';
 import { AssignmentRepository } from './assignment.repository.js';
 import { AssignmentsService } from './assignments.service.js';
 import { DesiredStateProcessor } from './desired-state.processor.js';
-import { DesiredStateQueue } from './desired-state.queue.js';
 
-/** Assignments and desired state: deciding, storing, signing and publishing (through its queue). */
+/**
+ * Assignments: which variant each device runs, decided per scenario; the desired-state queue's
+ * processor (a device with no state yet gets its scenario's model when it is republished).
+ */
 @Module({
-  imports: [PoliciesModule],
-  providers: [AssignmentRepository, AssignmentsService, DesiredStateQueue, DesiredStateProcessor],
-  exports: [AssignmentsService, AssignmentRepository, DesiredStateQueue, DesiredStateProcessor],
+  imports: [PoliciesModule, DesiredStateModule],
+  providers: [AssignmentRepository, AssignmentsService, DesiredStateProcessor],
+  exports: [AssignmentsService, AssignmentRepository, DesiredStateProcessor],
 })
 export class AssignmentsModule {}

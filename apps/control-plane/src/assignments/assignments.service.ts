@@ -1,23 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  PrecisionSchema,
-  topics,
-  type DesiredState,
-  type HealthTargets,
-  type LatencySource,
-  type Scenario,
-  type VariantCandidate,
-} from '@edge-fleet/shared';
+import type { DesiredState, LatencySource, Scenario, VariantCandidate } from '@edge-fleet/shared';
 import type { Config } from '../config.js';
+import type { AssignmentItem } from '../desired-state/desired-state.builder.js';
+import { DesiredStateService, publishJobs } from '../desired-state/desired-state.service.js';
 import { AppError } from '../errors.js';
+import { AuditRepository, type AuditInput } from '../infra/audit.repository.js';
 import type { Logger } from '../infra/logger.js';
-import { CONFIG, LOGGER, MQTT_BUS, SIGNING } from '../infra/tokens.js';
-import type { MessageBus } from '../mqtt/mqtt-bus.js';
+import { CONFIG, LOGGER } from '../infra/tokens.js';
+import { UnitOfWork } from '../infra/unit-of-work.js';
 import { PolicyRepository } from '../policies/policy.repository.js';
-import type { SigningService } from '../signing/signing.service.js';
 import { planAssignments, type DeviceDecision } from './assignment-planner.js';
-import { AssignmentRepository, type AssignableDevice, type PublishableDesired, type VariantChoice } from './assignment.repository.js';
-import { DesiredStateQueue } from './desired-state.queue.js';
+import { AssignmentRepository, type AssignableDevice } from './assignment.repository.js';
 
 export interface DecisionView {
   deviceId: string;
@@ -66,68 +59,14 @@ export class AssignmentsService {
   constructor(
     @Inject(AssignmentRepository) private readonly repo: AssignmentRepository,
     @Inject(PolicyRepository) private readonly policies: PolicyRepository,
-    @Inject(MQTT_BUS) private readonly bus: MessageBus,
-    @Inject(DesiredStateQueue) private readonly queue: DesiredStateQueue,
-    @Inject(SIGNING) private readonly signing: SigningService,
+    @Inject(DesiredStateService) private readonly desired: DesiredStateService,
+    @Inject(AuditRepository) private readonly audit: AuditRepository,
+    @Inject(UnitOfWork) private readonly uow: UnitOfWork,
     @Inject(CONFIG) private readonly config: Config,
     @Inject(LOGGER) logger: Logger,
   ) {
     this.log = logger.child('assignments');
   }
-
-  /** The full desired state of one device: Postgres keeps it, MQTT carries a retained copy. */
-  readonly build = (
-    deviceId: string,
-    version: number,
-    scenario: Scenario,
-    c: VariantChoice | null,
-    reason: string,
-    health: HealthTargets | null,
-  ): DesiredState => {
-    const issuedAt = new Date();
-    const model = c
-      ? {
-          modelId: c.modelId,
-          modelVersionId: c.modelVersionId,
-          variantId: c.variantId,
-          name: c.name,
-          version: c.version,
-          precision: PrecisionSchema.parse(c.precision),
-          artifactUrl: `${this.config.publicUrl}/api/v1/artifacts/${c.sha256}`,
-          sha256: c.sha256,
-          sizeBytes: c.sizeBytes,
-          inputs: c.inputs,
-          manifest: this.signing.signManifest({
-            schema: 1,
-            deviceId,
-            modelVersionId: c.modelVersionId,
-            variantId: c.variantId,
-            precision: PrecisionSchema.parse(c.precision),
-            sha256: c.sha256,
-            sizeBytes: c.sizeBytes,
-            version,
-            hardwareClasses: [],
-            issuedAt: issuedAt.toISOString(),
-            expiresAt: new Date(issuedAt.getTime() + this.config.MANIFEST_TTL_SECONDS * 1_000).toISOString(),
-          }),
-        }
-      : null;
-    return {
-      schema: 1,
-      deviceId,
-      assignmentVersion: version,
-      issuedAt: issuedAt.toISOString(),
-      scenario,
-      reason,
-      model,
-      runtime: {
-        targetRateHz: this.config.DEVICE_RATE_HZ,
-        windowSeconds: this.config.TELEMETRY_WINDOW_SECONDS,
-        intraOpThreads: 1,
-        ...(health ? { health } : {}),
-      },
-    };
-  };
 
   /** Which variant of the model version each device (all of this scenario) gets, with the reason; writes nothing. */
   async decide(scenario: Scenario, modelVersionId: string, devices: AssignableDevice[]): Promise<DeviceDecision[]> {
@@ -173,33 +112,18 @@ export class AssignmentsService {
     const decisions = await this.decide(scenario, modelVersionId, await this.repo.scenarioDevices(scenario));
     const chosen = decisions.flatMap((d) => (d.choice ? [{ device: d.device, choice: d.choice, reason: d.decision.reason }] : []));
     const refused = decisions.filter((d) => !d.choice).map((d) => ({ device: d.device, reason: d.decision.reason }));
-    const states = await this.repo.writeAssignments(scenario, modelVersionId, chosen, refused, actor, this.build);
-    await this.queue.enqueue(states.map((s) => ({ deviceId: s.deviceId, assignmentVersion: s.assignmentVersion })));
+    const states = await this.write(scenario, modelVersionId, chosen, refused, actor);
+    await this.desired.enqueue(publishJobs(states));
     this.log.info('scenario assigned', { scenario, modelVersionId, assigned: chosen.length, refused: refused.length });
     return this.summary(scenario, modelVersionId, decisions);
   }
 
-  /**
-   * Re-issues, with fresh manifests, the desired states whose manifests expire within the refresh
-   * window (same model, same reason, a new assignment number), so a healthy device never holds
-   * expired metadata; devices in an active rollout are left to it. One replica at a time.
-   */
-  async refreshExpiringManifests(now = new Date()): Promise<number> {
-    const cutoff = new Date(now.getTime() - (this.config.MANIFEST_TTL_SECONDS - this.config.MANIFEST_REFRESH_AHEAD_SECONDS) * 1_000);
-    const states = await this.repo.refreshAssignments(cutoff, 'system:manifest-refresh', this.build);
-    if (states.length) {
-      await this.queue.enqueue(states.map((s) => ({ deviceId: s.deviceId, assignmentVersion: s.assignmentVersion })));
-      this.log.info('manifests refreshed', { devices: states.length });
-    }
-    return states.length;
-  }
-
   /** republish() for many devices: their latest desired states read in one query and published together. */
   async republishMany(deviceIds: string[]): Promise<void> {
-    const states = await this.repo.latestDesiredMany(deviceIds);
+    const states = await this.desired.stored(deviceIds);
     const have = new Set(states.map((s) => s.desired.deviceId));
     await Promise.all([
-      this.publishSigned(states),
+      this.desired.publish(states),
       // a device with no assignment yet goes the single way, which may give it its scenario's model
       ...deviceIds.filter((id) => !have.has(id)).map((id) => this.republish(id)),
     ]);
@@ -207,8 +131,8 @@ export class AssignmentsService {
 
   /** Re-publishes a device's desired state from Postgres; a device with none gets its scenario's model if one fits. */
   async republish(deviceId: string): Promise<void> {
-    const [stored] = await this.repo.latestDesiredMany([deviceId]);
-    if (stored) return this.publishSigned([stored]);
+    const [stored] = await this.desired.stored([deviceId]);
+    if (stored) return this.desired.publish([stored]);
     const device = await this.repo.device(deviceId);
     const mv = device ? await this.repo.scenarioModelVersion(device.scenario) : null;
     if (!device || !mv) return;
@@ -216,31 +140,43 @@ export class AssignmentsService {
     if (!d) return;
     const chosen = d.choice ? [{ device, choice: d.choice, reason: d.decision.reason }] : [];
     const refused = d.choice ? [] : [{ device, reason: d.decision.reason }];
-    const written = await this.repo.writeAssignments(device.scenario, null, chosen, refused, 'system', this.build);
-    // just issued: its number is the device's high-water mark
-    await this.publishSigned(written.map((desired) => ({ desired, highWaterMark: desired.assignmentVersion })));
+    const written = await this.write(device.scenario, null, chosen, refused, 'system');
+    await this.desired.publishIssued(written);
   }
 
   /**
-   * The only way a desired state reaches the broker: signed as a whole at publish time, with the
-   * device's high-water mark and an expiry, so a device can refuse anything forged, meant for another
-   * device, replayed past its expiry, or numbered beyond what this control plane ever issued. Postgres
-   * keeps the plain state; every publish (assignment, rollout wave or rollback, refresh, republish on
-   * reconnect) comes through here.
+   * Writes a new, higher-numbered assignment for each chosen device, points the scenario at the
+   * model version (when given), and audits every refusal, in one transaction; set-based, on the pg
+   * driver (see BulkTx). Returns the desired states to publish.
    */
-  private async publishSigned(states: readonly PublishableDesired[]): Promise<void> {
-    const signedAt = new Date();
-    const expiresAt = new Date(signedAt.getTime() + this.config.MANIFEST_TTL_SECONDS * 1_000).toISOString();
-    await Promise.all(
-      states.map(({ desired, highWaterMark }) => {
-        const signed = this.signing.signDesired({
-          ...desired,
-          highWaterMark,
-          signedAt: signedAt.toISOString(),
-          expiresAt,
+  private write(
+    scenario: Scenario,
+    modelVersionId: string | null,
+    chosen: (AssignmentItem & { device: AssignableDevice })[],
+    refused: { device: AssignableDevice; reason: string }[],
+    actor: string,
+  ): Promise<DesiredState[]> {
+    return this.uow.runBulk(async (tx) => {
+      if (modelVersionId) await this.policies.setScenarioModel(tx, scenario, modelVersionId);
+      const states = await this.desired.issue(tx, chosen, actor);
+      const audits: AuditInput[] = refused.map((r) => ({
+        actor,
+        action: 'assignment.refused',
+        targetType: 'device',
+        targetId: r.device.id,
+        details: { scenario, modelVersionId, reason: r.reason },
+      }));
+      if (modelVersionId) {
+        audits.push({
+          actor,
+          action: 'scenario.assign_model',
+          targetType: 'scenario',
+          targetId: scenario,
+          details: { modelVersionId, assigned: states.length, refused: refused.length },
         });
-        return this.bus.publish(topics.desired(desired.deviceId), JSON.stringify(signed), { retain: true });
-      }),
-    );
+      }
+      await this.audit.appendMany(tx, audits);
+      return states;
+    });
   }
 }

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { JobHandlers, JobProcessor } from '../infra/jobs.js';
 import { AssignmentsService } from './assignments.service.js';
-import { DESIRED_STATE } from './desired-state.queue.js';
+import { DESIRED_STATE } from '../desired-state/desired-state.queue.js';
 
 /**
  * Publishes desired states for the desired-state queue: always the device's *latest* state from

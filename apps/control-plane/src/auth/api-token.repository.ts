@@ -1,7 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
+import { appendAudit } from '../infra/audit.repository.js';
 import type { Db } from '../infra/prisma.js';
 import { PG_POOL, PRISMA } from '../infra/tokens.js';
+import { asTx } from '../infra/unit-of-work.js';
 
 export interface Operator {
   tokenId: string;
@@ -33,8 +35,12 @@ export class ApiTokenRepository {
   async create(name: string, tokenHash: string, role: Operator['role']): Promise<string> {
     return this.db.$transaction(async (tx) => {
       const row = await tx.apiToken.create({ data: { name, tokenHash, role }, select: { id: true } });
-      await tx.auditEvent.create({
-        data: { actor: 'system', action: 'api_token.create', targetType: 'api_token', targetId: row.id, details: { name, role } },
+      await appendAudit(asTx(tx), {
+        actor: 'system',
+        action: 'api_token.create',
+        targetType: 'api_token',
+        targetId: row.id,
+        details: { name, role },
       });
       return row.id;
     });

@@ -9,7 +9,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DESIRED_STATE } from '../assignments/desired-state.queue.js';
+import { DESIRED_STATE } from '../desired-state/desired-state.queue.js';
 import { ROLLOUT_STEPS } from '../rollouts/rollout.queue.js';
 import { freePort, freshDatabase, jsonPost, TEST_REDIS_URL, uploadMlp, waitFor, type ApiTarget } from '../test-support/harness.js';
 import { Mosquitto } from '../test-support/mosquitto.js';

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { AppError } from '../errors.js';
 import { appendAudit } from '../infra/audit.repository.js';
+import { asTx, txExecute, txQuery, type AnyTx } from '../infra/unit-of-work.js';
 import type { Db } from '../infra/prisma.js';
 import { sha256Hex } from '../infra/secrets.js';
 import { PG_POOL, PRISMA } from '../infra/tokens.js';
@@ -125,7 +126,7 @@ export class DeviceRepository {
   async createEnrollmentToken(t: NewEnrollmentToken): Promise<{ id: string; expiresAt: Date }> {
     return this.db.$transaction(async (tx) => {
       const row = await tx.enrollmentToken.create({ data: t, select: { id: true, expiresAt: true } });
-      await appendAudit(tx, {
+      await appendAudit(asTx(tx), {
         actor: t.createdBy,
         action: 'enrollment_token.create',
         targetType: 'enrollment_token',
@@ -165,7 +166,7 @@ export class DeviceRepository {
           enrollmentTokenId: token.id,
         },
       });
-      await appendAudit(tx, {
+      await appendAudit(asTx(tx), {
         actor: `enrollment_token:${token.id}`,
         action: 'device.enroll',
         targetType: 'device',
@@ -275,6 +276,25 @@ export class DeviceRepository {
       `UPDATE "Device" SET status = COALESCE($2, status), "lastSeenAt" = $3::timestamptz AT TIME ZONE 'UTC', "bootId" = COALESCE($4, "bootId") WHERE id = $1 AND status <> 'revoked'`,
       [id, status, at, bootId],
     );
+  }
+
+  /** Devices heard from (their telemetry committed in the same transaction). */
+  async markSeen(tx: AnyTx, ids: readonly string[]): Promise<void> {
+    await txExecute(tx, 'UPDATE "Device" SET "lastSeenAt" = now() WHERE id = ANY($1::uuid[])', [ids]);
+  }
+
+  /**
+   * Takes the next assignment number of each device, inside the transaction that writes the
+   * assignments; a device deleted meanwhile has none.
+   */
+  async nextAssignmentVersions(tx: AnyTx, ids: readonly string[]): Promise<Map<string, number>> {
+    if (ids.length === 0) return new Map();
+    const rows = await txQuery<{ id: string; assignmentVersion: number }>(
+      tx,
+      'UPDATE "Device" SET "assignmentVersion" = "assignmentVersion" + 1 WHERE id = ANY($1::uuid[]) RETURNING id::text AS id, "assignmentVersion"',
+      [ids],
+    );
+    return new Map(rows.map((r) => [r.id, r.assignmentVersion]));
   }
 
   /** Marks offline every online device last seen before `before`; returns how many. */

@@ -14,10 +14,9 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { hashSecret, newSecret, sha256Hex } from '../infra/secrets.js';
 import type { Logger } from '../infra/logger.js';
-import { CONFIG, LOGGER, SIGNING } from '../infra/tokens.js';
-import { RolloutsService } from '../rollouts/rollouts.service.js';
+import { CONFIG, ENROLLMENT_LISTENER, LOGGER, SIGNING } from '../infra/tokens.js';
 import type { SigningService } from '../signing/signing.service.js';
-import { DeadLetterRepository } from '../telemetry/dead-letter.repository.js';
+import { DeadLetterRepository } from '../infra/dead-letter.repository.js';
 import { DeviceRepository, type DeviceListQuery, type DeviceSummaryRow } from './device.repository.js';
 
 const VariantIdSchema = z.uuid();
@@ -79,13 +78,21 @@ export function toDeviceSummary(r: DeviceSummaryRow): DeviceSummary {
   };
 }
 
+/**
+ * Told of each new device once it is enrolled (the rollouts domain: a device enrolled into an
+ * active rollout's target joins its current wave). Injected, so devices need not import rollouts.
+ */
+export interface EnrollmentListener {
+  deviceEnrolled(deviceId: string): Promise<void>;
+}
+
 @Injectable()
 export class DevicesService {
   constructor(
     @Inject(DeviceRepository) private readonly repo: DeviceRepository,
     @Inject(CONFIG) private readonly config: Config,
     @Inject(SIGNING) private readonly signing: SigningService,
-    @Inject(RolloutsService) private readonly rollouts: RolloutsService,
+    @Inject(ENROLLMENT_LISTENER) private readonly enrolled: EnrollmentListener,
     @Inject(LOGGER) private readonly log: Logger,
     @Inject(DeadLetterRepository) private readonly deadLetters: DeadLetterRepository,
   ) {}
@@ -118,8 +125,8 @@ export class DevicesService {
       new Date(),
     );
     // a device enrolled into an active rollout's target joins its current wave; enrollment stands either way
-    await this.rollouts
-      .joinIfTargeted(deviceId)
+    await this.enrolled
+      .deviceEnrolled(deviceId)
       .catch((e: unknown) =>
         this.log.warn('enrolled device could not join its rollout', { deviceId, error: e instanceof Error ? e.message : String(e) }),
       );

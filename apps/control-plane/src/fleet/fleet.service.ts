@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { DeviceStatus } from '@edge-fleet/shared';
 import { AssignmentRepository } from '../assignments/assignment.repository.js';
+import { DesiredStateRepository } from '../desired-state/desired-state.repository.js';
 import { DeviceRepository, type DeviceListQuery } from '../devices/device.repository.js';
 import { DevicesService } from '../devices/devices.service.js';
 import { PolicyRepository } from '../policies/policy.repository.js';
@@ -15,6 +16,7 @@ export class FleetService {
     @Inject(PolicyRepository) private readonly policies: PolicyRepository,
     @Inject(TelemetryRepository) private readonly telemetry: TelemetryRepository,
     @Inject(AssignmentRepository) private readonly assignments: AssignmentRepository,
+    @Inject(DesiredStateRepository) private readonly desiredStates: DesiredStateRepository,
   ) {}
 
   async overview() {
@@ -43,7 +45,7 @@ export class FleetService {
     const [latest, variants, reasons] = await Promise.all([
       this.telemetry.latestFor(ids),
       this.policies.variantsByIds(variantIds),
-      this.assignments.latestReasons(ids),
+      this.desiredStates.latestReasons(ids),
     ]);
     return {
       ...page,
@@ -61,7 +63,7 @@ export class FleetService {
     const d = await this.devices.get(id);
     const [policies, desired, refusal, measured] = await Promise.all([
       this.policies.list(),
-      this.assignments.latestDesired(id),
+      this.desiredStates.latest(id),
       this.assignments.latestRefusal(id),
       this.assignments.reportedMeasurements(id),
     ]);

@@ -1,11 +1,11 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import type { Redis } from 'ioredis';
-import type { Db } from '../infra/prisma.js';
 import { Metrics } from '../infra/metrics.js';
-import { MQTT_BUS, PRISMA, REDIS } from '../infra/tokens.js';
+import { MQTT_BUS, REDIS } from '../infra/tokens.js';
 import type { MessageBus } from '../mqtt/mqtt-bus.js';
 import { TelemetryIngestService } from '../telemetry/telemetry-ingest.service.js';
+import { HealthRepository } from './health.repository.js';
 import { openApiDocument } from './openapi.js';
 
 async function probe(fn: () => Promise<unknown>, timeoutMs = 2_000): Promise<boolean> {
@@ -25,7 +25,7 @@ async function probe(fn: () => Promise<unknown>, timeoutMs = 2_000): Promise<boo
 @Controller()
 export class HealthController {
   constructor(
-    @Inject(PRISMA) private readonly db: Db,
+    @Inject(HealthRepository) private readonly database: HealthRepository,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(MQTT_BUS) private readonly bus: MessageBus,
     @Inject(TelemetryIngestService) private readonly ingest: TelemetryIngestService,
@@ -41,7 +41,7 @@ export class HealthController {
    */
   @Get('readyz')
   async readyz(@Res() res: Response): Promise<void> {
-    const [postgres, redis] = await Promise.all([probe(() => this.db.$queryRawUnsafe('SELECT 1')), probe(() => this.redis.ping())]);
+    const [postgres, redis] = await Promise.all([probe(() => this.database.ping()), probe(() => this.redis.ping())]);
     const ingest = this.ingest.health();
     const checks = { postgres, redis, mqtt: this.bus.connected, ingest: ingest.committing };
     const ready = Object.values(checks).every(Boolean);

@@ -1,7 +1,6 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
-import { AppError } from '../errors.js';
-import { UPLOAD_TOO_LARGE } from '../models/upload-limit.middleware.js';
+import { AppError, UPLOAD_TOO_LARGE } from '../errors.js';
 import type { Logger } from './logger.js';
 
 const CODE_BY_STATUS: Record<number, string> = {

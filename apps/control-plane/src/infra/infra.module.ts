@@ -4,10 +4,13 @@ import type { Pool } from 'pg';
 import type { Config } from '../config.js';
 import type { MessageBus } from '../mqtt/mqtt-bus.js';
 import type { SigningService } from '../signing/signing.service.js';
+import { AuditRepository } from './audit.repository.js';
+import { DeadLetterRepository } from './dead-letter.repository.js';
 import { JobQueues } from './jobs.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import type { Db } from './prisma.js';
+import { UnitOfWork } from './unit-of-work.js';
 import { CONFIG, LOGGER, MQTT_BUS, PG_POOL, PRISMA, REDIS, SIGNING, provideValue } from './tokens.js';
 
 /** The process's connections and shared objects, made by the entry point before Nest is built. */
@@ -44,6 +47,13 @@ export class InfraModule {
       { provide: JobQueues, useValue: infra.jobs },
       { provide: Metrics, useValue: infra.metrics },
     ];
-    return { module: InfraModule, global: true, providers, exports: providers.map((p) => p.provide) };
+    // the data layer's shared parts: transactions across repositories, the audit log, dead letters
+    const shared = [UnitOfWork, AuditRepository, DeadLetterRepository];
+    return {
+      module: InfraModule,
+      global: true,
+      providers: [...providers, ...shared],
+      exports: [...providers.map((p) => p.provide), ...shared],
+    };
   }
 }

@@ -28,3 +28,6 @@ export const SIGNING = token<SigningService>('SIGNING');
 export function provideValue<T>(provide: Token<T>, useValue: NoInfer<T>): { provide: Token<T>; useValue: T } {
   return { provide, useValue };
 }
+
+/** Who is told when a device enrolls (see EnrollmentListener in devices.service.ts); bound with useExisting. */
+export const ENROLLMENT_LISTENER = Symbol('ENROLLMENT_LISTENER');

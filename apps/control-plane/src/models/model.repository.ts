@@ -3,6 +3,7 @@ import type { InputSpec } from '@edge-fleet/shared';
 import { Prisma } from '../generated/prisma/client.js';
 import { AppError } from '../errors.js';
 import { appendAudit } from '../infra/audit.repository.js';
+import { asTx } from '../infra/unit-of-work.js';
 import type { Db } from '../infra/prisma.js';
 import { PRISMA } from '../infra/tokens.js';
 
@@ -76,7 +77,7 @@ export class ModelRepository {
         },
         select: versionSelect,
       });
-      await appendAudit(tx, {
+      await appendAudit(asTx(tx), {
         actor: v.createdBy,
         action: 'model_version.create',
         targetType: 'model_version',
@@ -135,7 +136,7 @@ export class ModelRepository {
           update: data,
         });
       }
-      await appendAudit(tx, {
+      await appendAudit(asTx(tx), {
         actor: 'system',
         action: 'model_version.variants_built',
         targetType: 'model_version',

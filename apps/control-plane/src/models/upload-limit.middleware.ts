@@ -1,6 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-
-export const UPLOAD_TOO_LARGE = 'the upload is larger than MAX_UPLOAD_MB allows';
+import { UPLOAD_TOO_LARGE } from '../errors.js';
 
 function refuse(res: Response, detail: string): void {
   // `Connection: close` ends the exchange once the 413 is written: the client's remaining bytes are never read

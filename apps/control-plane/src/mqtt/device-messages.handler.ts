@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { parseTopic } from '@edge-fleet/shared';
-import { ReportedIngestService } from './reported-ingest.service.js';
+import { ReportedIngestService } from '../reported/reported-ingest.service.js';
 import { parseJson } from '../infra/validate.js';
 import { TelemetryIngestService } from '../telemetry/telemetry-ingest.service.js';
 import { PresenceService } from './presence.service.js';

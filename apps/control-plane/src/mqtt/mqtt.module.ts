@@ -5,7 +5,8 @@ import { RolloutsModule } from '../rollouts/rollouts.module.js';
 import { TelemetryModule } from '../telemetry/telemetry.module.js';
 import { DeviceMessagesHandler } from './device-messages.handler.js';
 import { PresenceService } from './presence.service.js';
-import { ReportedIngestService } from './reported-ingest.service.js';
+import { ReportedIngestService } from '../reported/reported-ingest.service.js';
+import { ReportedStateRepository } from '../reported/reported-state.repository.js';
 
 /**
  * What devices send over MQTT: one handler routes each message (telemetry, reported state, status)
@@ -13,7 +14,7 @@ import { ReportedIngestService } from './reported-ingest.service.js';
  */
 @Module({
   imports: [AssignmentsModule, DevicesModule, RolloutsModule, TelemetryModule],
-  providers: [DeviceMessagesHandler, PresenceService, ReportedIngestService],
+  providers: [DeviceMessagesHandler, PresenceService, ReportedIngestService, ReportedStateRepository],
   exports: [DeviceMessagesHandler, PresenceService],
 })
 export class MqttModule {}

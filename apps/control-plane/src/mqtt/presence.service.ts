@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import { DeviceRepository } from '../devices/device.repository.js';
 import type { Logger } from '../infra/logger.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
-import { DeadLetterRepository } from '../telemetry/dead-letter.repository.js';
+import { DeadLetterRepository } from '../infra/dead-letter.repository.js';
 
 type Presence = 'online' | 'offline';
 

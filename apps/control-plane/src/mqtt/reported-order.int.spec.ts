@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AssignmentRepository } from '../assignments/assignment.repository.js';
+import { ReportedStateRepository } from '../reported/reported-state.repository.js';
 import { enrollDevice } from '../test-support/device-client.js';
 import { startHarness, type Harness } from '../test-support/harness.js';
 
@@ -15,7 +15,7 @@ afterAll(async () => {
 describe('reported state', () => {
   it('keeps the newest report when two arrive out of order', async () => {
     const e = await enrollDevice(h, 'data_analysis_agent', 'cloud-cpu-node');
-    const repo = h.cp.app.get(AssignmentRepository);
+    const repo = h.cp.app.get(ReportedStateRepository);
     const bootId = randomUUID();
     const at = (ms: number) => new Date(Date.parse('2026-11-29T10:00:00.000Z') + ms);
     const report = (phase: string, ms: number) => ({

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { PolicySettings, Scenario } from '@edge-fleet/shared';
+import type { HealthTargets, PolicySettings, Scenario } from '@edge-fleet/shared';
 import { z } from 'zod';
 import { appendAudit } from '../infra/audit.repository.js';
+import { asTx, txExecute, txQuery, type AnyTx } from '../infra/unit-of-work.js';
 import type { Db } from '../infra/prisma.js';
 import { PRISMA } from '../infra/tokens.js';
 
@@ -67,7 +68,7 @@ export class PolicyRepository {
           },
         });
         await tx.policy.update({ where: { scenario }, data: settings });
-        await appendAudit(tx, {
+        await appendAudit(asTx(tx), {
           actor,
           action: 'policy.update',
           targetType: 'scenario',
@@ -76,6 +77,32 @@ export class PolicyRepository {
         });
       }
     });
+  }
+
+  /** Points a scenario at a model version (its devices' assignments are written in the same transaction). */
+  async setScenarioModel(tx: AnyTx, scenario: Scenario, modelVersionId: string): Promise<void> {
+    await txExecute(tx, `UPDATE "Policy" SET "modelVersionId" = $2::uuid, "updatedAt" = now() AT TIME ZONE 'UTC' WHERE scenario = $1`, [
+      scenario,
+      modelVersionId,
+    ]);
+  }
+
+  /** Each scenario's tier targets, read in the transaction that writes desired states carrying them. */
+  async healthTargets(tx: AnyTx): Promise<Map<string, HealthTargets>> {
+    const rows = await txQuery<{ scenario: string; latencyTargetMs: number; latencyPercentile: string; errorRateMax: number }>(
+      tx,
+      'SELECT scenario, "latencyTargetMs", "latencyPercentile", "errorRateMax" FROM "Policy"',
+    );
+    return new Map(
+      rows.map((p) => [
+        p.scenario,
+        {
+          latencyTargetMs: p.latencyTargetMs,
+          latencyPercentile: p.latencyPercentile as HealthTargets['latencyPercentile'],
+          errorRateMax: p.errorRateMax,
+        },
+      ]),
+    );
   }
 
   async variantsByIds(ids: string[]): Promise<Map<string, { precision: string; name: string; version: string }>> {

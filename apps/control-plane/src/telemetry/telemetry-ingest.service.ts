@@ -5,7 +5,7 @@ import type { Logger } from '../infra/logger.js';
 import { Metrics } from '../infra/metrics.js';
 import { errorText, isDataError } from '../infra/pg-errors.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
-import { DeadLetterRepository, type DeadLetterCode } from './dead-letter.repository.js';
+import { DeadLetterRepository, type DeadLetterCode } from '../infra/dead-letter.repository.js';
 import { TelemetryRepository } from './telemetry.repository.js';
 import { parseWindow, timestampProblem, type TimeLimits } from './window-checks.js';
 import { WindowQuota } from './window-quota.js';

@@ -1,14 +1,13 @@
 import { Module } from '@nestjs/common';
-import { DeadLetterRepository } from './dead-letter.repository.js';
 import { TelemetryIngestService } from './telemetry-ingest.service.js';
 import { TelemetryRepository } from './telemetry.repository.js';
 
 /**
- * Telemetry windows (ingest, queries) and the dead letters every device-message handler keeps.
- * The ingest buffers and commits only where it is started (the api side).
+ * Telemetry windows (ingest, queries). The ingest buffers and commits only where it is started (the
+ * api side). Dead letters, which every device-message handler keeps, are infrastructure.
  */
 @Module({
-  providers: [TelemetryRepository, DeadLetterRepository, TelemetryIngestService],
-  exports: [TelemetryRepository, DeadLetterRepository, TelemetryIngestService],
+  providers: [TelemetryRepository, TelemetryIngestService],
+  exports: [TelemetryRepository, TelemetryIngestService],
 })
 export class TelemetryModule {}

@@ -1,8 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
 import type { TelemetryWindow } from '@edge-fleet/shared';
+import { DeviceRepository } from '../devices/device.repository.js';
 import { withTransaction } from '../infra/pg-transaction.js';
 import { PG_POOL } from '../infra/tokens.js';
+import { asBulkTx } from '../infra/unit-of-work.js';
 
 const COLUMNS = [
   ['deviceId', 'uuid'],
@@ -105,7 +107,10 @@ type PointRow = Omit<TelemetryPoint, 'windowStart' | 'windowEnd' | 'errorRate'> 
 
 @Injectable()
 export class TelemetryRepository {
-  constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(DeviceRepository) private readonly devices: DeviceRepository,
+  ) {}
 
   /**
    * Inserts a batch and marks its devices as seen, in one transaction; returns how many rows were
@@ -115,8 +120,7 @@ export class TelemetryRepository {
     if (rows.length === 0) return 0;
     return withTransaction(this.pool, async (client) => {
       const res = await client.query(INSERT_SQL, toColumns(rows));
-      const ids = [...new Set(rows.map((r) => r.deviceId))];
-      await client.query('UPDATE "Device" SET "lastSeenAt" = now() WHERE id = ANY($1::uuid[])', [ids]);
+      await this.devices.markSeen(asBulkTx(client), [...new Set(rows.map((r) => r.deviceId))]);
       return res.rowCount ?? 0;
     });
   }

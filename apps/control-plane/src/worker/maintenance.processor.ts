@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { AssignmentsService } from '../assignments/assignments.service.js';
+import { DesiredStateService } from '../desired-state/desired-state.service.js';
 import type { JobHandlers, JobProcessor } from '../infra/jobs.js';
 import { PresenceService } from '../mqtt/presence.service.js';
 import { RolloutsService } from '../rollouts/rollouts.service.js';
@@ -12,13 +12,13 @@ export class MaintenanceProcessor implements JobProcessor<typeof MAINTENANCE> {
 
   constructor(
     @Inject(RolloutsService) private readonly rollouts: RolloutsService,
-    @Inject(AssignmentsService) private readonly assignments: AssignmentsService,
+    @Inject(DesiredStateService) private readonly desired: DesiredStateService,
     @Inject(PresenceService) private readonly presence: PresenceService,
   ) {}
 
   readonly handlers: JobHandlers<typeof MAINTENANCE> = {
     'sweep-rollouts': () => this.rollouts.sweep(),
-    'refresh-manifests': async () => void (await this.assignments.refreshExpiringManifests()),
+    'refresh-manifests': async () => void (await this.desired.refreshExpiringManifests()),
     'sweep-presence': () => this.presence.sweepStale(),
   };
 }

@@ -5,7 +5,7 @@ import { JobQueues, JobWorkers } from '../infra/jobs.js';
 import { Logger } from '../infra/logger.js';
 import { redisAnswers } from '../infra/services.js';
 import { freePort, TEST_REDIS_URL, waitFor } from '../test-support/harness.js';
-import { DesiredStateProcessor } from './desired-state.processor.js';
+import { DesiredStateProcessor } from '../assignments/desired-state.processor.js';
 import { DESIRED_STATE, DesiredStateQueue, PUBLISH_BATCH } from './desired-state.queue.js';
 
 const log = new Logger('test', 'error');

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { toStorableText } from '@edge-fleet/shared';
-import { PG_POOL } from '../infra/tokens.js';
+import { PG_POOL } from './tokens.js';
 
 /** Why a message became a dead letter, as a class; the reason says the rest in words. */
 export type DeadLetterCode = 'invalid' | 'timestamp' | 'poison' | 'quota' | 'reported' | 'status';

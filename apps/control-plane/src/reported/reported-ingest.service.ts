@@ -6,8 +6,8 @@ import { errorText, isDataError } from '../infra/pg-errors.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
 import { issuesText, parseJson } from '../infra/validate.js';
 import { RolloutsService } from '../rollouts/rollouts.service.js';
-import { DeadLetterRepository } from '../telemetry/dead-letter.repository.js';
-import { AssignmentRepository } from '../assignments/assignment.repository.js';
+import { DeadLetterRepository } from '../infra/dead-letter.repository.js';
+import { ReportedStateRepository } from './reported-state.repository.js';
 
 /**
  * Reported states: every field the control plane stores or shows is checked to its type and
@@ -19,7 +19,7 @@ export class ReportedIngestService {
   private readonly log: Logger;
 
   constructor(
-    @Inject(AssignmentRepository) private readonly assignments: AssignmentRepository,
+    @Inject(ReportedStateRepository) private readonly reports: ReportedStateRepository,
     @Inject(RolloutsService) private readonly rollouts: RolloutsService,
     @Inject(DeadLetterRepository) private readonly deadLetters: DeadLetterRepository,
     @Inject(CONFIG) private readonly config: Config,
@@ -37,7 +37,7 @@ export class ReportedIngestService {
     const problem = await this.problem(deviceId, s, now);
     if (problem) return this.refuse(topic, deviceId, problem, payload);
     try {
-      await this.assignments.saveReported(deviceId, {
+      await this.reports.saveReported(deviceId, {
         bootId: s.bootId,
         phase: s.phase,
         appliedAssignmentVersion: s.appliedAssignmentVersion,
@@ -64,7 +64,7 @@ export class ReportedIngestService {
     const skewMs = this.config.TELEMETRY_FUTURE_SKEW_SECONDS * 1000;
     // a report dated ahead would win the newest-report-wins ordering and freeze the stored state
     if (Date.parse(s.reportedAt) > now + skewMs) return `reportedAt ${s.reportedAt} is in the future`;
-    const refs = await this.assignments.reportRefs(deviceId, s.active);
+    const refs = await this.reports.reportRefs(deviceId, s.active);
     if (!refs) return 'the device is not enrolled';
     for (const [field, n] of [
       ['appliedAssignmentVersion', s.appliedAssignmentVersion],

@@ -1,0 +1,83 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { PrecisionSchema, type DesiredState, type HealthTargets, type InputSpec, type Scenario } from '@edge-fleet/shared';
+import type { Config } from '../config.js';
+import { CONFIG, SIGNING } from '../infra/tokens.js';
+import type { SigningService } from '../signing/signing.service.js';
+
+/** A concrete variant a device is given. */
+export interface VariantChoice {
+  modelId: string;
+  modelVersionId: string;
+  variantId: string;
+  name: string;
+  version: string;
+  precision: string;
+  sha256: string;
+  sizeBytes: number;
+  inputs: InputSpec[];
+}
+
+/** What a device is to run, and why: the input of one new assignment. */
+export interface AssignmentItem {
+  device: { id: string; scenario: Scenario };
+  /** null: the device is told to run no model. */
+  choice: VariantChoice | null;
+  reason: string;
+}
+
+/** Builds a device's full desired state for one assignment number, with the model's signed manifest. */
+@Injectable()
+export class DesiredStateBuilder {
+  constructor(
+    @Inject(CONFIG) private readonly config: Config,
+    @Inject(SIGNING) private readonly signing: SigningService,
+  ) {}
+
+  /** The full desired state of one device: Postgres keeps it, MQTT carries a retained copy. */
+  build(deviceId: string, version: number, item: AssignmentItem, health: HealthTargets | null): DesiredState {
+    const issuedAt = new Date();
+    const c = item.choice;
+    const model = c
+      ? {
+          modelId: c.modelId,
+          modelVersionId: c.modelVersionId,
+          variantId: c.variantId,
+          name: c.name,
+          version: c.version,
+          precision: PrecisionSchema.parse(c.precision),
+          artifactUrl: `${this.config.publicUrl}/api/v1/artifacts/${c.sha256}`,
+          sha256: c.sha256,
+          sizeBytes: c.sizeBytes,
+          inputs: c.inputs,
+          manifest: this.signing.signManifest({
+            schema: 1,
+            deviceId,
+            modelVersionId: c.modelVersionId,
+            variantId: c.variantId,
+            precision: PrecisionSchema.parse(c.precision),
+            sha256: c.sha256,
+            sizeBytes: c.sizeBytes,
+            version,
+            hardwareClasses: [],
+            issuedAt: issuedAt.toISOString(),
+            expiresAt: new Date(issuedAt.getTime() + this.config.MANIFEST_TTL_SECONDS * 1_000).toISOString(),
+          }),
+        }
+      : null;
+    return {
+      schema: 1,
+      deviceId,
+      assignmentVersion: version,
+      issuedAt: issuedAt.toISOString(),
+      scenario: item.device.scenario,
+      reason: item.reason,
+      model,
+      runtime: {
+        targetRateHz: this.config.DEVICE_RATE_HZ,
+        windowSeconds: this.config.TELEMETRY_WINDOW_SECONDS,
+        intraOpThreads: 1,
+        ...(health ? { health } : {}),
+      },
+    };
+  }
+}

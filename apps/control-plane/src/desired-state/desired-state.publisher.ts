@@ -1,0 +1,43 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { topics } from '@edge-fleet/shared';
+import type { Config } from '../config.js';
+import { CONFIG, MQTT_BUS, SIGNING } from '../infra/tokens.js';
+import type { SigningService } from '../signing/signing.service.js';
+import type { PublishableDesired } from './desired-state.repository.js';
+
+/** What publishing needs of the broker connection (the MQTT bus provides it). */
+export interface RetainedPublisher {
+  publish(topic: string, payload: string, opts?: { retain?: boolean }): Promise<void>;
+}
+
+/**
+ * The only way a desired state reaches the broker: signed as a whole at publish time, with the
+ * device's high-water mark and an expiry, so a device can refuse anything forged, meant for another
+ * device, replayed past its expiry, or numbered beyond what this control plane ever issued. Postgres
+ * keeps the plain state; every publish (assignment, rollout wave or rollback, refresh, republish on
+ * reconnect) comes through here.
+ */
+@Injectable()
+export class DesiredStatePublisher {
+  constructor(
+    @Inject(MQTT_BUS) private readonly bus: RetainedPublisher,
+    @Inject(SIGNING) private readonly signing: SigningService,
+    @Inject(CONFIG) private readonly config: Config,
+  ) {}
+
+  async publishSigned(states: readonly PublishableDesired[]): Promise<void> {
+    const signedAt = new Date();
+    const expiresAt = new Date(signedAt.getTime() + this.config.MANIFEST_TTL_SECONDS * 1_000).toISOString();
+    await Promise.all(
+      states.map(({ desired, highWaterMark }) => {
+        const signed = this.signing.signDesired({
+          ...desired,
+          highWaterMark,
+          signedAt: signedAt.toISOString(),
+          expiresAt,
+        });
+        return this.bus.publish(topics.desired(desired.deviceId), JSON.stringify(signed), { retain: true });
+      }),
+    );
+  }
+}

@@ -1,0 +1,113 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { DesiredState, HealthTargets } from '@edge-fleet/shared';
+import type { Config } from '../config.js';
+import { DeviceRepository } from '../devices/device.repository.js';
+import type { Logger } from '../infra/logger.js';
+import { CONFIG, LOGGER } from '../infra/tokens.js';
+import { UnitOfWork, type AnyTx } from '../infra/unit-of-work.js';
+import { PolicyRepository } from '../policies/policy.repository.js';
+import { DesiredStateBuilder, type AssignmentItem } from './desired-state.builder.js';
+import { DesiredStatePublisher } from './desired-state.publisher.js';
+import { DesiredStateQueue, type PublishDesiredJob } from './desired-state.queue.js';
+import { DesiredStateRepository, type NewAssignment, type PublishableDesired } from './desired-state.repository.js';
+
+/** The publish jobs of desired states just issued. */
+export function publishJobs(states: readonly DesiredState[]): PublishDesiredJob[] {
+  return states.map((s) => ({ deviceId: s.deviceId, assignmentVersion: s.assignmentVersion }));
+}
+
+/**
+ * Desired states, end to end: issuing them (a new assignment number, the state built and its
+ * manifest signed, stored), queueing and publishing them signed, and refreshing manifests before
+ * they expire. Postgres keeps every state; MQTT carries a retained, signed copy.
+ */
+@Injectable()
+export class DesiredStateService {
+  private readonly log: Logger;
+
+  constructor(
+    @Inject(DesiredStateRepository) private readonly repo: DesiredStateRepository,
+    @Inject(DeviceRepository) private readonly devices: DeviceRepository,
+    @Inject(PolicyRepository) private readonly policies: PolicyRepository,
+    @Inject(DesiredStateBuilder) private readonly builder: DesiredStateBuilder,
+    @Inject(DesiredStatePublisher) private readonly publisher: DesiredStatePublisher,
+    @Inject(DesiredStateQueue) private readonly queue: DesiredStateQueue,
+    @Inject(UnitOfWork) private readonly uow: UnitOfWork,
+    @Inject(CONFIG) private readonly config: Config,
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.log = logger.child('desired-state');
+  }
+
+  /**
+   * Gives each device a new, higher-numbered assignment inside the caller's transaction, set-based
+   * (a fixed number of statements per 1,000 devices). Returns the desired states to publish once
+   * the transaction has committed.
+   */
+  async issue(tx: AnyTx, items: readonly AssignmentItem[], actor: string): Promise<DesiredState[]> {
+    const ids = items.map((c) => c.device.id);
+    const versionOf = await this.devices.nextAssignmentVersions(tx, ids);
+    // the scenario's tier targets travel with the desired state: the device's smoke test and watchdog use them
+    const healthOf = ids.length ? await this.policies.healthTargets(tx) : new Map<string, HealthTargets>();
+    const rows: NewAssignment[] = [];
+    for (const item of items) {
+      const version = versionOf.get(item.device.id);
+      if (version === undefined) continue; // deleted meanwhile
+      const desired = this.builder.build(item.device.id, version, item, healthOf.get(item.device.scenario) ?? null);
+      rows.push({ deviceId: item.device.id, version, modelVariantId: item.choice?.variantId ?? null, reason: item.reason, desired });
+    }
+    await this.repo.insert(tx, rows, actor);
+    return rows.map((r) => r.desired);
+  }
+
+  /** Queues publications (after the transaction that issued them committed); retried until the broker takes them. */
+  enqueue(jobs: PublishDesiredJob[]): Promise<void> {
+    return this.queue.enqueue(jobs);
+  }
+
+  /** The latest stored desired state of each of these devices that has one. */
+  stored(deviceIds: string[]): Promise<PublishableDesired[]> {
+    return this.repo.latestMany(deviceIds);
+  }
+
+  /** Signs and publishes (retained) these stored states. */
+  publish(states: readonly PublishableDesired[]): Promise<void> {
+    return this.publisher.publishSigned(states);
+  }
+
+  /** Publishes states just issued: their number is the device's high-water mark. */
+  publishIssued(states: readonly DesiredState[]): Promise<void> {
+    return this.publisher.publishSigned(states.map((desired) => ({ desired, highWaterMark: desired.assignmentVersion })));
+  }
+
+  /**
+   * Re-issues, with fresh manifests, the desired states whose manifests expire within the refresh
+   * window (same model, same reason, a new assignment number), so a healthy device never holds
+   * expired metadata; devices in an active rollout are left to it. One replica at a time: the
+   * others find the lock taken and return at once.
+   */
+  async refreshExpiringManifests(now = new Date()): Promise<number> {
+    const cutoff = new Date(now.getTime() - (this.config.MANIFEST_TTL_SECONDS - this.config.MANIFEST_REFRESH_AHEAD_SECONDS) * 1_000);
+    const states = await this.uow.run(
+      async (tx) => {
+        if (!(await this.repo.tryLockRefresh(tx))) return [];
+        const due = await this.repo.dueForRefresh(tx, cutoff);
+        if (due.length === 0) return [];
+        const choices = await this.repo.choicesOf([...new Set(due.map((d) => d.modelVariantId))]);
+        const items = due.flatMap((d): AssignmentItem[] => {
+          const choice = choices.get(d.modelVariantId);
+          return choice
+            ? [{ device: { id: d.deviceId, scenario: d.scenario as AssignmentItem['device']['scenario'] }, choice, reason: d.reason }]
+            : [];
+        });
+        return this.issue(tx, items, 'system:manifest-refresh');
+      },
+      { timeoutMs: 120_000, maxWaitMs: 10_000 },
+    );
+    if (states.length) {
+      await this.enqueue(publishJobs(states));
+      this.log.info('manifests refreshed', { devices: states.length });
+    }
+    return states.length;
+  }
+}

@@ -1,0 +1,10 @@
+import { Module } from '@nestjs/common';
+import { DeviceRepository } from './device.repository.js';
+
+/**
+ * The `Device` table's one owner, on its own: desired states, presence and rollouts write devices
+ * through it without importing the devices module (whose enrollment tells rollouts, so importing it
+ * from there would be a cycle).
+ */
+@Module({ providers: [DeviceRepository], exports: [DeviceRepository] })
+export class DeviceDataModule {}

@@ -1,0 +1,260 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Pool } from 'pg';
+import { ACTIVE_ROLLOUT_STATUSES, type BaselineFigures, type DeviceEvidence, type Scenario } from '@edge-fleet/shared';
+import type { JsonValue } from '../infra/json.js';
+import type { Db } from '../infra/prisma.js';
+import { PG_POOL, PRISMA } from '../infra/tokens.js';
+import { prismaOf, type Tx } from '../infra/unit-of-work.js';
+
+const ACTIVE = [...ACTIVE_ROLLOUT_STATUSES];
+/** States of a device the rollout changed (told to update): a rollback takes these back. */
+const CHANGED = ['notified', 'applied', 'failed'];
+
+export interface DeviceStateRow {
+  deviceId: string;
+  name: string;
+  hardwareClass: string;
+  scenario: string;
+  wave: number;
+  state: string;
+  reason: string;
+  late: boolean;
+  notifiedAt: Date | null;
+  appliedAt: Date | null;
+  figures: unknown;
+}
+
+/** A device told to update: the assignment it was given and the variant that assignment pins. */
+export interface Notified {
+  deviceId: string;
+  assignmentVersion: number;
+  variantId: string | null;
+}
+
+/** The "RolloutDevice" table: each device's place and progress in a rollout. */
+@Injectable()
+export class RolloutDeviceRepository {
+  constructor(
+    @Inject(PRISMA) private readonly db: Db,
+    @Inject(PG_POOL) private readonly pool: Pool,
+  ) {}
+
+  /** Places devices in their waves (pending). */
+  async add(tx: Tx, rolloutId: string, members: readonly { deviceId: string; wave: number }[]): Promise<void> {
+    const rows = members.map((m) => ({ rolloutId, deviceId: m.deviceId, wave: m.wave }));
+    for (let i = 0; i < rows.length; i += 5_000) await prismaOf(tx).rolloutDevice.createMany({ data: rows.slice(i, i + 5_000) });
+  }
+
+  /** A device that joined after the rollout started. */
+  async addLate(tx: Tx, rolloutId: string, deviceId: string, wave: number): Promise<void> {
+    await prismaOf(tx).rolloutDevice.create({ data: { rolloutId, deviceId, wave, late: true } });
+  }
+
+  /** Which of these devices an active rollout already holds. */
+  async conflicts(tx: Tx, deviceIds: string[]): Promise<{ deviceId: string; rolloutId: string; name: string }[]> {
+    if (deviceIds.length === 0) return [];
+    return prismaOf(tx).$queryRaw`
+      SELECT rd."deviceId"::text AS "deviceId", r.id::text AS "rolloutId", r.name FROM "RolloutDevice" rd JOIN "Rollout" r ON r.id = rd."rolloutId"
+       WHERE r.status = ANY(${ACTIVE}::text[]) AND rd."deviceId" = ANY(${deviceIds}::uuid[]) LIMIT 1000`;
+  }
+
+  async pendingInWave(tx: Tx, rolloutId: string, wave: number): Promise<string[]> {
+    const rows = await prismaOf(tx).rolloutDevice.findMany({ where: { rolloutId, wave, state: 'pending' }, select: { deviceId: true } });
+    return rows.map((r) => r.deviceId);
+  }
+
+  async markSkipped(tx: Tx, rolloutId: string, deviceIds: string[], reason: string): Promise<void> {
+    await prismaOf(tx).rolloutDevice.updateMany({ where: { rolloutId, deviceId: { in: deviceIds } }, data: { state: 'skipped', reason } });
+  }
+
+  async markNotified(tx: Tx, rolloutId: string, notified: readonly Notified[], late: boolean): Promise<void> {
+    if (notified.length === 0) return;
+    await prismaOf(tx).$executeRaw`
+      UPDATE "RolloutDevice" rd SET state = 'notified', "notifiedAt" = now(), "assignmentVersion" = u.v, "fromAssignmentVersion" = u.v - 1, "targetVariantId" = u.variant, late = rd.late OR ${late}
+        FROM unnest(${notified.map((n) => n.deviceId)}::uuid[], ${notified.map((n) => n.assignmentVersion)}::int[], ${notified.map((n) => n.variantId)}::uuid[]) AS u(id, v, variant)
+       WHERE rd."rolloutId" = ${rolloutId}::uuid AND rd."deviceId" = u.id`;
+  }
+
+  /** Devices the model cannot run on: failed before download, with the reason. */
+  async markRefused(tx: Tx, rolloutId: string, refused: readonly { id: string; reason: string }[]): Promise<void> {
+    for (const x of refused)
+      await prismaOf(tx).rolloutDevice.update({
+        where: { rolloutId_deviceId: { rolloutId, deviceId: x.id } },
+        data: { state: 'failed', reason: `refused before download: ${x.reason}`.slice(0, 2_000) },
+      });
+  }
+
+  /** Notified devices whose telemetry shows the new variant running: applied, though no report came. */
+  async markAppliedFromTelemetry(tx: Tx, rolloutId: string, deviceIds: string[]): Promise<void> {
+    await prismaOf(tx).rolloutDevice.updateMany({
+      where: { rolloutId, deviceId: { in: deviceIds }, state: 'notified' },
+      data: { state: 'applied', appliedAt: new Date(), reason: 'applied (seen in its telemetry; no report received)' },
+    });
+  }
+
+  /** Devices the rollout changed (of one wave, or all): what a rollback takes back, with what each ran before. */
+  async changed(tx: Tx, rolloutId: string, wave: number | null): Promise<{ deviceId: string; fromAssignmentVersion: number | null }[]> {
+    return prismaOf(tx).rolloutDevice.findMany({
+      // a device refused before download was never given the model: nothing to take back
+      where: { rolloutId, state: { in: CHANGED }, assignmentVersion: { not: null }, ...(wave === null ? {} : { wave }) },
+      select: { deviceId: true, fromAssignmentVersion: true },
+    });
+  }
+
+  async markRolledBack(tx: Tx, rolloutId: string, deviceIds: string[]): Promise<void> {
+    await prismaOf(tx).rolloutDevice.updateMany({ where: { rolloutId, deviceId: { in: deviceIds } }, data: { state: 'rolled_back' } });
+  }
+
+  /** Devices of the wave told to update that have not reported it applied yet. */
+  async notifiedInWave(rolloutId: string, wave: number): Promise<{ deviceId: string; assignmentVersion: number }[]> {
+    const rows = await this.db.rolloutDevice.findMany({
+      where: { rolloutId, wave, state: 'notified', assignmentVersion: { not: null } },
+      select: { deviceId: true, assignmentVersion: true },
+    });
+    return rows.map((n) => ({ deviceId: n.deviceId, assignmentVersion: n.assignmentVersion ?? 0 }));
+  }
+
+  /**
+   * What each device of the wave showed since it applied the new variant (windows that opened
+   * after its report, so none mixes old and new runs), latency at its scenario's tier percentile.
+   */
+  async evidence(rolloutId: string, wave: number): Promise<(Omit<DeviceEvidence, 'policy'> & { scenario: Scenario })[]> {
+    const rows = await this.db.$queryRaw<
+      {
+        deviceId: string;
+        hardwareClass: string;
+        scenario: string;
+        state: string;
+        reason: string;
+        late: boolean;
+        windows: bigint;
+        inferences: bigint | null;
+        errors: bigint | null;
+        latency: number | null;
+        power: number | null;
+        powerSource: string | null;
+      }[]
+    >`
+      SELECT rd."deviceId"::text AS "deviceId", hp."hardwareClass", d.scenario, rd.state, rd.reason, rd.late,
+             count(t.id) AS windows, sum(t.inferences) AS inferences, sum(t.errors) AS errors,
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY CASE p."latencyPercentile" WHEN 'p50' THEN t."latencyP50Ms" WHEN 'p95' THEN t."latencyP95Ms" ELSE t."latencyP99Ms" END) AS latency,
+             avg(t."powerW") AS power, max(t."powerSource") AS "powerSource"
+        FROM "RolloutDevice" rd
+        JOIN "Device" d ON d.id = rd."deviceId"
+        JOIN "HardwareProfile" hp ON hp.id = d."hardwareProfileId"
+        JOIN "Policy" p ON p.scenario = d.scenario
+        LEFT JOIN "TelemetryWindow" t ON t."deviceId" = rd."deviceId" AND t."variantId" = rd."targetVariantId"::text
+             AND t."windowStart" >= COALESCE(rd."appliedAt", rd."notifiedAt") AND t.inferences > 0
+       WHERE rd."rolloutId" = ${rolloutId}::uuid AND rd.wave = ${wave} AND rd.state IN ('notified', 'applied', 'failed')
+       GROUP BY rd."deviceId", hp."hardwareClass", d.scenario, rd.state, rd.reason, rd.late`;
+    return rows.map((r) => ({
+      deviceId: r.deviceId,
+      hardwareClass: r.hardwareClass,
+      scenario: r.scenario as Scenario,
+      state: r.state,
+      failure: r.state === 'failed' ? r.reason : null,
+      late: r.late,
+      windows: Number(r.windows),
+      inferences: Number(r.inferences ?? 0),
+      errors: Number(r.errors ?? 0),
+      latencyMs: r.latency,
+      powerW: r.power,
+      powerSource: r.powerSource,
+    }));
+  }
+
+  /** Devices of the rollout still on the old model (later waves), per hardware class, over the same period. */
+  async baseline(rolloutId: string, since: Date): Promise<Map<string, BaselineFigures>> {
+    const rows = await this.db.$queryRaw<
+      { hardwareClass: string; devices: bigint; latency: number | null; inferences: bigint | null; errors: bigint | null }[]
+    >`
+      SELECT hp."hardwareClass", count(DISTINCT t."deviceId") AS devices,
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY CASE p."latencyPercentile" WHEN 'p50' THEN t."latencyP50Ms" WHEN 'p95' THEN t."latencyP95Ms" ELSE t."latencyP99Ms" END) AS latency,
+             sum(t.inferences) AS inferences, sum(t.errors) AS errors
+        FROM "RolloutDevice" rd
+        JOIN "Device" d ON d.id = rd."deviceId"
+        JOIN "HardwareProfile" hp ON hp.id = d."hardwareProfileId"
+        JOIN "Policy" p ON p.scenario = d.scenario
+        JOIN "TelemetryWindow" t ON t."deviceId" = rd."deviceId" AND t."windowEnd" > ${since} AND t.inferences > 0
+       WHERE rd."rolloutId" = ${rolloutId}::uuid AND rd.state = 'pending'
+       GROUP BY hp."hardwareClass"`;
+    return new Map(
+      rows.map((r) => [
+        r.hardwareClass,
+        { devices: Number(r.devices), latencyMs: r.latency, errorRate: r.inferences ? Number(r.errors ?? 0) / Number(r.inferences) : null },
+      ]),
+    );
+  }
+
+  /** Each device's figures of the wave's gate evaluation. */
+  async saveFigures(tx: Tx, rolloutId: string, figures: Map<string, JsonValue>): Promise<void> {
+    const ids = [...figures.keys()];
+    if (ids.length === 0) return;
+    await prismaOf(tx).$executeRaw`
+      UPDATE "RolloutDevice" rd SET figures = f.figures
+        FROM unnest(${ids}::uuid[], ${ids.map((id) => JSON.stringify(figures.get(id)))}::jsonb[]) AS f("deviceId", figures)
+       WHERE rd."rolloutId" = ${rolloutId}::uuid AND rd."deviceId" = f."deviceId"`;
+  }
+
+  /**
+   * A device's report moves its rollout state: failed when it reports a failed update of the
+   * rollout's assignment (also after applying it: the local watchdog sent it back), applied when it
+   * runs the rollout's variant at (or past) that assignment. Runs for every reported state of every
+   * device, so on the pg pool: through Prisma each statement cost ~1 ms of control-plane CPU, which
+   * bounded how fast 10,000 devices' acknowledgements landed.
+   */
+  async recordReport(
+    deviceId: string,
+    r: {
+      applied: number | null;
+      activeVariantId: string | null;
+      lastUpdate: { assignmentVersion: number; outcome: string; reasonCode?: string | undefined; message?: string | undefined } | null;
+    },
+  ): Promise<void> {
+    const lu = r.lastUpdate;
+    if (lu?.outcome === 'failed') {
+      const why = `${lu.reasonCode ?? 'failed'}${lu.message ? `: ${lu.message}` : ''}`.slice(0, 2_000);
+      await this.pool.query(
+        `UPDATE "RolloutDevice" rd SET state = 'failed', reason = $2
+           FROM "Rollout" r
+          WHERE r.id = rd."rolloutId" AND r.status = ANY($3::text[]) AND rd."deviceId" = $1::uuid
+            AND rd.state IN ('notified', 'applied') AND rd."assignmentVersion" = $4`,
+        [deviceId, why, ACTIVE, lu.assignmentVersion],
+      );
+    }
+    if (r.applied !== null && r.activeVariantId !== null) {
+      await this.pool.query(
+        `UPDATE "RolloutDevice" rd SET state = 'applied', "appliedAt" = now()
+           FROM "Rollout" r
+          WHERE r.id = rd."rolloutId" AND r.status = ANY($2::text[]) AND rd."deviceId" = $1::uuid
+            AND rd.state = 'notified' AND rd."assignmentVersion" <= $3 AND rd."targetVariantId"::text = $4`,
+        [deviceId, ACTIVE, r.applied, r.activeVariantId],
+      );
+    }
+  }
+
+  /** Device counts by wave and state. */
+  async counts(rolloutId: string): Promise<{ wave: number; state: string; n: number }[]> {
+    const rows = await this.db.rolloutDevice.groupBy({ by: ['wave', 'state'], where: { rolloutId }, _count: { _all: true } });
+    return rows.map((r) => ({ wave: r.wave, state: r.state, n: r._count._all }));
+  }
+
+  /** Device counts by rollout and state. */
+  async countsByRollout(rolloutIds: string[]): Promise<{ rolloutId: string; state: string; n: number }[]> {
+    if (rolloutIds.length === 0) return [];
+    const rows = await this.db.rolloutDevice.groupBy({
+      by: ['rolloutId', 'state'],
+      where: { rolloutId: { in: rolloutIds } },
+      _count: { _all: true },
+    });
+    return rows.map((r) => ({ rolloutId: r.rolloutId, state: r.state, n: r._count._all }));
+  }
+
+  /** The first 500 devices of the rollout (by wave, then name) with their state. */
+  async states(rolloutId: string): Promise<DeviceStateRow[]> {
+    return this.db.$queryRaw<DeviceStateRow[]>`
+      SELECT rd."deviceId"::text AS "deviceId", d.name, hp."hardwareClass", d.scenario, rd.wave, rd.state, rd.reason, rd.late, rd."notifiedAt", rd."appliedAt", rd.figures
+        FROM "RolloutDevice" rd JOIN "Device" d ON d.id = rd."deviceId" JOIN "HardwareProfile" hp ON hp.id = d."hardwareProfileId"
+       WHERE rd."rolloutId" = ${rolloutId}::uuid ORDER BY rd.wave, d.name LIMIT 500`;
+  }
+}

@@ -1,0 +1,103 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { evaluateGates } from '@edge-fleet/shared';
+import { AppError } from '../errors.js';
+import type { RolloutPlan } from './rollout-plan.js';
+import { RolloutDeviceRepository } from './rollout-device.repository.js';
+import { RolloutRepository } from './rollout.repository.js';
+
+export type RolloutView = Awaited<ReturnType<RolloutViewsService['get']>>;
+
+export interface RolloutSummary {
+  id: string;
+  name: string;
+  modelVersionId: string;
+  model: string;
+  status: string;
+  reason: string;
+  currentWave: number;
+  waves: number;
+  devices: number;
+  byState: Record<string, number>;
+  failurePolicy: string;
+  createdAt: string;
+  createdBy: string;
+  updatedAt: string;
+}
+
+/** Rollouts as operators see them: the list, and one rollout with its waves and devices. */
+@Injectable()
+export class RolloutViewsService {
+  constructor(
+    @Inject(RolloutRepository) private readonly rollouts: RolloutRepository,
+    @Inject(RolloutDeviceRepository) private readonly members: RolloutDeviceRepository,
+  ) {}
+
+  async list(): Promise<RolloutSummary[]> {
+    const rows = await this.rollouts.list();
+    const counts = await this.members.countsByRollout(rows.map((r) => r.id));
+    return rows.map((r) => {
+      const byState: Record<string, number> = {};
+      for (const c of counts) if (c.rolloutId === r.id) byState[c.state] = c.n;
+      return {
+        id: r.id,
+        name: r.name,
+        modelVersionId: r.modelVersionId,
+        model: r.model,
+        status: r.status,
+        reason: r.reason,
+        currentWave: r.currentWave,
+        waves: r.waves,
+        devices: Object.values(byState).reduce((a, b) => a + b, 0),
+        byState,
+        failurePolicy: (r.plan as RolloutPlan).failurePolicy,
+        createdAt: r.createdAt.toISOString(),
+        createdBy: r.createdBy,
+        updatedAt: r.updatedAt.toISOString(),
+      };
+    });
+  }
+
+  async get(id: string) {
+    const r = await this.rollouts.find(id);
+    if (!r) throw new AppError('not_found', `rollout ${id} not found`);
+    const [waves, counts, devices] = await Promise.all([this.rollouts.waves(id), this.members.counts(id), this.members.states(id)]);
+    const plan = r.plan as RolloutPlan;
+    return {
+      id: r.id,
+      name: r.name,
+      modelVersionId: r.modelVersionId,
+      model: r.model,
+      status: r.status,
+      reason: r.reason,
+      currentWave: r.currentWave,
+      target: r.target,
+      plan,
+      createdAt: r.createdAt.toISOString(),
+      createdBy: r.createdBy,
+      updatedAt: r.updatedAt.toISOString(),
+      devices: counts.reduce((a, c) => a + c.n, 0),
+      waves: waves.map((w) => {
+        const byState: Record<string, number> = {};
+        for (const c of counts) if (c.wave === w.index) byState[c.state] = c.n;
+        return {
+          index: w.index,
+          soakSeconds: w.soakSeconds,
+          requireApproval: w.requireApproval,
+          status: w.status,
+          size: Object.values(byState).reduce((a, b) => a + b, 0),
+          byState,
+          startedAt: w.startedAt?.toISOString() ?? null,
+          soakUntil: w.soakUntil?.toISOString() ?? null,
+          evaluatedAt: w.evaluatedAt?.toISOString() ?? null,
+          gate: (w.gate ?? null) as (ReturnType<typeof evaluateGates> & { baseline: Record<string, unknown> }) | null,
+        };
+      }),
+      deviceStates: devices.map((d) => ({
+        ...d,
+        notifiedAt: d.notifiedAt?.toISOString() ?? null,
+        appliedAt: d.appliedAt?.toISOString() ?? null,
+        figures: (d.figures ?? null) as Record<string, number | string | null> | null,
+      })),
+    };
+  }
+}
