@@ -12,8 +12,9 @@ import { describe, expect, it } from 'vitest';
 const SRC = path.dirname(fileURLToPath(import.meta.url));
 
 const EDGE_FILE = /\.(controller|module|processor|handler|mqtt-handler|router)\.ts$/;
-const EDGES = new Set(['app.ts', 'app.module.ts', 'main.ts', 'health/openapi.ts']);
-const EDGE_FOLDERS = new Set(['trpc']);
+// the entry points and the typed injection tokens (wiring: they name every domain's infrastructure type)
+const EDGES = new Set(['app.ts', 'app.module.ts', 'main.ts', 'api.ts', 'worker.ts', 'health/openapi.ts', 'infra/tokens.ts']);
+const EDGE_FOLDERS = new Set(['trpc', 'bootstrap']);
 const SKIPPED_FOLDERS = new Set(['generated', 'test-support', 'bench']);
 
 type Graph = Map<string, Set<string>>;
