@@ -4,6 +4,7 @@ import {
   devicePublishAllowed,
   deviceSubscribeAllowed,
   encodeMessage,
+  lastWill,
   mqttContract,
   parseMessage,
   parsePayload,
@@ -93,6 +94,7 @@ describe('MQTT contract', () => {
       options: { qos: 1, retain: true },
     });
     expect(publishArgs('desired', deviceId, samples.desired).options).toEqual({ qos: 1, retain: true });
+    expect(lastWill(deviceId)).toEqual({ topic: topics.status(deviceId), payload: '{"state":"offline"}', qos: 1, retain: true });
   });
 
   it('fills in defaults for a receiver: a telemetry window from an older agent is the probe’s', () => {

@@ -166,6 +166,21 @@ export function publishArgs<K extends MessageKind>(kind: K, deviceId: string, pa
   return { topic: topicOf(kind, deviceId), payload: encodeMessage(kind, payload), options: publishOptions(kind) };
 }
 
+/** A connection's Last Will, in the shape MQTT.js's `will` option takes. */
+export interface LastWill extends PublishOptions {
+  topic: string;
+  payload: string;
+}
+
+/**
+ * The Last Will every device connects with: `offline` on its status topic, retained, which the
+ * broker publishes when the connection ends without a clean stop.
+ */
+export function lastWill(deviceId: string): LastWill {
+  const m = publishArgs('status', deviceId, { state: 'offline' });
+  return { topic: m.topic, payload: m.payload, ...m.options };
+}
+
 /** The topic of one kind for one device. */
 export function topicOf(kind: MessageKind, deviceId: string): string {
   switch (kind) {

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   PrecisionSchema,
-  topics,
+  publishArgs,
   type DesiredState,
   type HealthTargets,
   type LatencySource,
@@ -239,7 +239,8 @@ export class AssignmentsService {
           signedAt: signedAt.toISOString(),
           expiresAt,
         });
-        return this.bus.publish(topics.desired(desired.deviceId), JSON.stringify(signed), { retain: true });
+        const m = publishArgs('desired', desired.deviceId, signed);
+        return this.bus.publish(m.topic, m.payload, m.options);
       }),
     );
   }
