@@ -52,6 +52,5 @@ export default tseslint.config(
       },
     ],
   ),
-  // bench:agent still drives the agent's engine from fleet-sim (to move into the agent package: issue 11)
-  boundary(['apps/fleet-sim/**'], appImports('control-plane', 'dashboard')),
+  boundary(['apps/fleet-sim/**'], appImports('control-plane', 'device-agent', 'dashboard')),
 );
