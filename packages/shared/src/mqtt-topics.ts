@@ -1,7 +1,10 @@
 /** The MQTT topic map: every topic is built and parsed here, never written as a literal (payloads: mqtt-contract.ts). */
+/** Every device topic starts here. */
 export const TOPIC_ROOT = 'fleet/v1/devices';
 
+/** The kinds of message a device topic carries, one topic per kind (their payloads: `mqttContract`). */
 export const TOPIC_KINDS = ['desired', 'reported', 'telemetry', 'status', 'commands', 'commands/ack'] as const;
+/** One of `TOPIC_KINDS`. */
 export type TopicKind = (typeof TOPIC_KINDS)[number];
 
 const kindSet: ReadonlySet<string> = new Set(TOPIC_KINDS);
@@ -28,6 +31,7 @@ export const filters = {
   shared: (group: string, filter: string): string => `$share/${group}/${filter}`,
 } as const;
 
+/** A device topic read back: whose it is and which kind. */
 export interface ParsedTopic {
   deviceId: string;
   kind: TopicKind;
