@@ -13,7 +13,8 @@ import { LocalInferenceService } from '../serve/local-inference.service.js';
  *
  * argv[2]: the options as JSON (ServeSideOptions). IPC: answers `ready` with the placement and TCP
  * port once listening; then `rss` → its RSS, `activate` → the model is served (when started with
- * `activate: false`), `served` → the requests answered so far, ok and failed.
+ * `activate: false`; the answer counts the requests answered before), `served` → the requests
+ * answered so far, ok and failed.
  */
 const ServeSideOptionsSchema = z.strictObject({
   model: z.string().min(1),
@@ -63,7 +64,8 @@ process.on('message', (raw: unknown) => {
   if (type === 'rss') process.send?.({ type: 'rss', rssMb: process.memoryUsage().rss / 1_048_576 });
   if (type === 'served') process.send?.({ type: 'served', ...served });
   if (type === 'activate') {
+    const before = { ...served };
     activate();
-    process.send?.({ type: 'activated' });
+    process.send?.({ type: 'activated', ...before });
   }
 });

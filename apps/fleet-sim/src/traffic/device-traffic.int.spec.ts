@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { buildConvNet } from '@edge-fleet/onnx-builder';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forkAgentEntry } from '../bench/support/agent-entry.js';
-import { driveTraffic } from './device-traffic.js';
+import { driveTraffic, MAX_IN_FLIGHT } from './device-traffic.js';
 
 const SCENARIO = 'autonomous_driving';
 let agent: ChildProcess;
@@ -51,9 +51,9 @@ describe('demo traffic client (issue 18)', () => {
     const run = driveTraffic({ name: 'vehicle', baseUrl, model: SCENARIO, ratePerSecond: 40 }, stop.signal);
     // no model yet: the client polls readiness and sends nothing
     await new Promise((r) => setTimeout(r, 1_200));
-    const idle = await served();
+    // activated in one IPC round trip, which answers what was served before: nothing
+    const idle = await ask<{ ok: number; failed: number }>('activate');
     expect(idle.ok + idle.failed).toBe(0);
-    await ask('activate');
     const started = Date.now();
     await new Promise((r) => setTimeout(r, 3_000));
     stop.abort();
@@ -64,7 +64,12 @@ describe('demo traffic client (issue 18)', () => {
     // the first second may go to noticing readiness; after that the rate holds
     expect(counts.ok).toBeGreaterThanOrEqual(Math.floor((seconds - 1.2) * 40));
     expect(counts.ok).toBeLessThanOrEqual(Math.ceil(seconds * 40) + 1);
-    expect(await served()).toEqual({ ok: counts.ok, failed: 0 });
+    // the agent answered every request the client counted; a request the client cut off at the stop
+    // (at most MAX_IN_FLIGHT) may still finish in the agent's process and count there
+    const agentSide = await served();
+    expect(agentSide.failed).toBe(0);
+    expect(agentSide.ok - counts.ok).toBeGreaterThanOrEqual(0);
+    expect(agentSide.ok - counts.ok).toBeLessThanOrEqual(MAX_IN_FLIGHT);
   });
 
   it('stops promptly when aborted while the agent is unreachable', async () => {
