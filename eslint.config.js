@@ -52,8 +52,7 @@ export default tseslint.config(
       },
     ],
   ),
-  // bench:agent still drives the agent's engine from fleet-sim (to move into the agent package: issue 11)
-  boundary(['apps/fleet-sim/**'], appImports('control-plane', 'dashboard')),
+  boundary(['apps/fleet-sim/**'], appImports('control-plane', 'device-agent', 'dashboard')),
   // only repositories (and the data layer under infra/) reach the database: services take an opaque
   // Tx from the UnitOfWork, never a client (STYLE practice 9)
   {

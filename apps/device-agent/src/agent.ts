@@ -13,8 +13,6 @@ import {
   type RuntimeSettings,
   type Scenario,
   type TelemetryWindow,
-  TelemetryWindowSchema,
-  topics,
 } from '@edge-fleet/shared';
 import { ArtifactDownloader, ArtifactError } from './artifact/artifact.downloader.js';
 import { verifyDesiredState } from './artifact/desired-state.verifier.js';
@@ -29,7 +27,7 @@ import type { EngineFactory } from './engine/inference.engine.js';
 import { createChildVetter, type ModelVetter } from './engine/model-vetting.js';
 import { ReferenceBenchmark } from './engine/reference-benchmark.js';
 import { createWorkerEngine } from './engine/worker-inference.engine.js';
-import { DeviceMqttSession, type InboundKind } from './mqtt/device.mqtt-session.js';
+import { DeviceMqttSession, type InboundMessage } from './mqtt/device.mqtt-session.js';
 import { DEFAULT_WATCHDOG, ModelWatchdog, type WatchdogConfig, type WatchdogPolicy } from './reconcile/model.watchdog.js';
 import { Reconciler } from './reconcile/reconciler.js';
 import { LocalInferenceService } from './serve/local-inference.service.js';
@@ -123,7 +121,7 @@ export class DeviceAgent {
       window: this.latency,
       power: detectPowerMeter(creds.hardwareProfile, creds.profileLabel, options.powerCounters),
       activeModel: () => this.activeModel,
-      publish: (msg) => this.session.publish(topics.telemetry(this.deviceId), TelemetryWindowSchema.parse(msg)),
+      publish: (msg) => this.session.publish('telemetry', msg),
       onWindow: (msg) => this.judgeWindow(msg),
       traffic,
     });
@@ -141,7 +139,7 @@ export class DeviceAgent {
       bootId: this.bootId,
       clock: this.clock,
       logger: this.logger,
-      onMessage: (kind, payload) => this.onMessage(kind, payload),
+      onMessage: (m) => this.onMessage(m),
       onConnected: () => this.publishReported(),
     });
   }
@@ -326,23 +324,36 @@ export class DeviceAgent {
   private async publishReported(): Promise<void> {
     if (!this.session.connected) return;
     try {
-      await this.session.publish(topics.reported(this.deviceId), this.reportedState());
+      await this.session.publish('reported', this.reportedState());
     } catch (err) {
       this.logger.warn('reported state not published', { error: errorMessage(err) });
     }
   }
 
-  private onMessage(kind: InboundKind, payload: Buffer): void {
-    if (payload.length === 0) return; // a cleared retained message
-    let raw: unknown;
-    try {
-      raw = JSON.parse(payload.toString('utf8'));
-    } catch {
-      this.logger.warn('ignored non-JSON message', { kind });
+  private onMessage(m: InboundMessage): void {
+    if (m.ok) {
+      if (m.kind === 'desired') this.onDesired(m.payload);
+      else void this.onCommand(m.payload);
       return;
     }
-    if (kind === 'desired') this.onDesired(raw);
-    else void this.onCommand(raw);
+    switch (m.error.code) {
+      case 'cleared':
+        return;
+      // JSON that fails the contract still goes to its handler, which says why and, for a
+      // command with a readable correlation id, answers `bad_command`
+      case 'schema':
+        if (m.kind === 'desired') this.onDesired(m.error.value);
+        else void this.onCommand(m.error.value);
+        return;
+      case 'bad_json':
+        this.logger.warn('ignored non-JSON message', { kind: m.kind });
+        return;
+      case 'too_large':
+      case 'device_mismatch':
+      case 'unknown_topic':
+        this.logger.warn('ignored message', { kind: m.kind, reason: m.error.reason });
+        return;
+    }
   }
 
   /** Only a verified desired state reaches the reconciler; a refused one changes nothing (model, watermark, target). */
@@ -396,7 +407,7 @@ export class DeviceAgent {
 
   private async ack(ack: CommandAck): Promise<void> {
     try {
-      await this.session.publish(topics.commandAck(this.deviceId), CommandAckSchema.parse(ack));
+      await this.session.publish('commands/ack', ack);
     } catch (err) {
       this.logger.warn('command ack not published', { error: errorMessage(err) });
     }

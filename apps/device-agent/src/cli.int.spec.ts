@@ -3,7 +3,7 @@ import { mkdtemp, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { StatusMessageSchema, topics } from '@edge-fleet/shared';
+import { filters, StatusMessageSchema, topics } from '@edge-fleet/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCredentials } from './storage/credentials.store.js';
 import { FakeControlPlane } from './test-support/control-plane.fake.js';
@@ -44,7 +44,7 @@ const freshDir = (): Promise<string> => mkdtemp(join(tmpdir(), 'agent-cli-'));
 beforeAll(async () => {
   cp.addToken(TOKEN);
   await cp.start();
-  await probe.connect('fleet/v1/devices/+/status');
+  await probe.connect(filters.status);
 });
 
 afterAll(async () => {

@@ -1,14 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { topics } from '@edge-fleet/shared';
+import { publishArgs } from '@edge-fleet/shared';
 import type { Config } from '../config.js';
 import { CONFIG, MQTT_BUS, SIGNING } from '../infra/tokens.js';
+import type { MessageBus } from '../mqtt/mqtt-bus.js';
 import type { SigningService } from '../signing/signing.service.js';
 import type { PublishableDesired } from './desired-state.repository.js';
 
 /** What publishing needs of the broker connection (the MQTT bus provides it). */
-export interface RetainedPublisher {
-  publish(topic: string, payload: string, opts?: { retain?: boolean }): Promise<void>;
-}
+export type RetainedPublisher = Pick<MessageBus, 'publish'>;
 
 /**
  * The only way a desired state reaches the broker: signed as a whole at publish time, with the
@@ -36,7 +35,8 @@ export class DesiredStatePublisher {
           signedAt: signedAt.toISOString(),
           expiresAt,
         });
-        return this.bus.publish(topics.desired(desired.deviceId), JSON.stringify(signed), { retain: true });
+        const m = publishArgs('desired', desired.deviceId, signed);
+        return this.bus.publish(m.topic, m.payload, m.options);
       }),
     );
   }

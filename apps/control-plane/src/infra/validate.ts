@@ -15,12 +15,3 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, what 
   if (r.success) return r.data;
   throw new AppError('invalid_request', `invalid ${what}: ${issuesText(r.error.issues)}`);
 }
-
-/** A device message's JSON, or undefined when it is not JSON. */
-export function parseJson(payload: Buffer): unknown {
-  try {
-    return JSON.parse(payload.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-}

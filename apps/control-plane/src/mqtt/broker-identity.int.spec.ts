@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { topics } from '@edge-fleet/shared';
+import { filters, topics } from '@edge-fleet/shared';
 import pg from 'pg';
 import { connectDevice, enrollDevice } from '../test-support/device-client.js';
 import { startHarness, waitFor, type Harness } from '../test-support/harness.js';
@@ -82,7 +82,7 @@ describe('embedded broker: per-device identity and topic isolation', () => {
   it('denies subscriptions to other devices, to # and to $SYS', async () => {
     const a = await enrollDevice(h, 'financial_trading');
     const b = await enrollDevice(h, 'financial_trading');
-    for (const filter of [topics.desired(b.deviceId), '#', '$SYS/#', 'fleet/v1/devices/+/telemetry']) {
+    for (const filter of [topics.desired(b.deviceId), '#', '$SYS/#', filters.telemetry]) {
       const c = await connectDevice(h, a, { will: false });
       const granted = await c.subscribeAsync(filter, { qos: 1 }).then(
         (g) => g[0]?.qos,

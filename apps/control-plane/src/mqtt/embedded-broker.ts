@@ -227,7 +227,7 @@ export class EmbeddedBroker {
           cmd: 'publish' as const,
           topic,
           payload: Buffer.from(payload),
-          qos: 1 as const,
+          qos: opts.qos ?? 1,
           retain: opts.retain ?? false,
           dup: false,
         };

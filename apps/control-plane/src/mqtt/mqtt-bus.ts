@@ -1,3 +1,4 @@
+import type { PublishOptions } from '@edge-fleet/shared';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../infra/logger.js';
 
@@ -18,7 +19,8 @@ export interface MessageBus {
   onMessage(handler: MessageHandler): void;
   readonly connected: boolean;
   start(): Promise<void>;
-  publish(topic: string, payload: string, opts?: { retain?: boolean }): Promise<void>;
+  /** QoS 1 and not retained unless `opts` says otherwise (`publishArgs` gives a kind's options). */
+  publish(topic: string, payload: string, opts?: Partial<PublishOptions>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -88,14 +90,14 @@ export class MqttBus implements MessageBus {
     ]).finally(() => clearTimeout(timer));
   }
 
-  async publish(topic: string, payload: string, opts: { retain?: boolean } = {}): Promise<void> {
+  async publish(topic: string, payload: string, opts: Partial<PublishOptions> = {}): Promise<void> {
     const client = this.client;
     if (!client) throw new Error('MQTT bus not started');
     if (!this.connected)
       throw new Error(
         `MQTT broker at ${this.o.url} is not connected (or its subscriptions are not renewed yet): publish refused, to be retried`,
       );
-    await client.publishAsync(topic, payload, { qos: 1, retain: opts.retain ?? false });
+    await client.publishAsync(topic, payload, { qos: opts.qos ?? 1, retain: opts.retain ?? false });
   }
 
   async stop(): Promise<void> {

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { StatusMessageSchema } from '@edge-fleet/shared';
+import { formatIssues, type Parsed } from '@edge-fleet/shared';
 import { AssignmentsService } from '../assignments/assignments.service.js';
 import type { Config } from '../config.js';
 import { DeviceRepository } from '../devices/device.repository.js';
@@ -41,17 +41,19 @@ export class PresenceService {
     });
   }
 
-  /** A `status` message a device (or the broker, as its Last Will) published; `parsed` is its JSON or undefined. */
-  async statusMessage(deviceId: string, topic: string, parsed: unknown, raw: Buffer): Promise<void> {
-    const r = StatusMessageSchema.safeParse(parsed);
-    if (!r.success) {
-      const reason =
-        parsed === undefined ? 'status: not JSON' : `status: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+  /** A `status` message a device (or the broker, as its Last Will) published, parsed against the contract. */
+  async statusMessage(topic: string, m: Parsed<'status'>, raw: Buffer): Promise<void> {
+    const deviceId = m.deviceId;
+    if (!m.ok) {
+      // an empty payload clears a retained status: nothing to store
+      if (m.error.code === 'cleared') return;
+      const e = m.error;
+      const reason = e.code === 'bad_json' ? 'status: not JSON' : `status: ${e.code === 'schema' ? formatIssues(e.issues) : e.reason}`;
       this.log.warn('status rejected', { deviceId, reason });
       await this.deadLetters.add({ topic, deviceId, code: 'status', reason, payload: raw });
       return;
     }
-    const { state, bootId } = r.data;
+    const { state, bootId } = m.payload;
     // on the embedded broker the connection says online/offline (and its 'online' republished the
     // desired state already); the message keeps only its boot id
     const embedded = this.config.embeddedBroker;

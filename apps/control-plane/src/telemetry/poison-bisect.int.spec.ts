@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { topics, type EnrollResponse } from '@edge-fleet/shared';
+import { parsePayload, topics, type EnrollResponse } from '@edge-fleet/shared';
 import pg from 'pg';
 import { enrollDevice, telemetryWindow } from '../test-support/device-client.js';
 import { startHarness, type Harness } from '../test-support/harness.js';
@@ -38,7 +38,8 @@ describe('bisection of a poisoned batch', () => {
           seq,
           poison ? { power: { watts: 1, source: 'sensor', detail: 'poison-by-constraint' } } : {},
         );
-        return h.cp.ingest.accept(topics.telemetry(d.deviceId), d.deviceId, Buffer.from(JSON.stringify(w)));
+        const bytes = Buffer.from(JSON.stringify(w));
+        return h.cp.ingest.accept(topics.telemetry(d.deviceId), parsePayload('telemetry', d.deviceId, bytes), bytes);
       }),
     );
     expect(results.filter((r) => r.ok)).toHaveLength(990);

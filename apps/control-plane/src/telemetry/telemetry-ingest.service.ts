@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { TelemetryWindow } from '@edge-fleet/shared';
+import type { Parsed, TelemetryWindow } from '@edge-fleet/shared';
 import type { Config } from '../config.js';
 import type { Logger } from '../infra/logger.js';
 import { Metrics } from '../infra/metrics.js';
@@ -7,7 +7,7 @@ import { errorText, isDataError } from '../infra/pg-errors.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
 import { DeadLetterRepository, type DeadLetterCode } from '../infra/dead-letter.repository.js';
 import { TelemetryRepository } from './telemetry.repository.js';
-import { parseWindow, timestampProblem, type TimeLimits } from './window-checks.js';
+import { timestampProblem, type TimeLimits } from './window-checks.js';
 import { WindowQuota } from './window-quota.js';
 
 const MAX_BATCH = 1_000;
@@ -94,11 +94,11 @@ export class TelemetryIngestService {
     await this.flush();
   }
 
-  /** Handles one MQTT telemetry message from the device that owns `topicDeviceId`. */
-  async accept(topic: string, topicDeviceId: string, payload: Buffer, now = Date.now()): Promise<IngestResult> {
-    const parsed = parseWindow(topicDeviceId, payload);
-    if (typeof parsed === 'string') return this.refuse({ topic, deviceId: topicDeviceId, code: 'invalid', reason: parsed, payload });
-    const w = parsed;
+  /** Handles one MQTT telemetry message, parsed against the contract; its device is the topic's (the authenticated one). */
+  async accept(topic: string, m: Parsed<'telemetry'>, payload: Buffer, now = Date.now()): Promise<IngestResult> {
+    const topicDeviceId = m.deviceId;
+    if (!m.ok) return this.refuse({ topic, deviceId: topicDeviceId, code: 'invalid', reason: m.error.reason, payload });
+    const w = m.payload;
     let enrolledAt: Date | null;
     try {
       enrolledAt = await this.enrolledAt(topicDeviceId);

@@ -1,24 +1,10 @@
-import { TelemetryWindowSchema, type TelemetryWindow } from '@edge-fleet/shared';
-import { issuesText, parseJson } from '../infra/validate.js';
-
-const MAX_PAYLOAD_BYTES = 64 * 1024;
+import type { TelemetryWindow } from '@edge-fleet/shared';
 
 /** The bounds of a believable window, from configuration. */
 export interface TimeLimits {
   beforeEnrollmentMs: number;
   futureSkewMs: number;
   maxWindowMs: number;
-}
-
-/** Parses one telemetry message of the device that owns `topicDeviceId`; a string is the reason it is refused. */
-export function parseWindow(topicDeviceId: string, payload: Buffer): TelemetryWindow | string {
-  if (payload.length > MAX_PAYLOAD_BYTES) return `payload of ${payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`;
-  const json = parseJson(payload);
-  if (json === undefined) return 'payload is not valid JSON';
-  const r = TelemetryWindowSchema.safeParse(json);
-  if (!r.success) return `schema: ${issuesText(r.error.issues, 5)}`;
-  if (r.data.deviceId !== topicDeviceId) return 'deviceId in payload does not match the topic';
-  return r.data;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { publishArgs } from '@edge-fleet/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDevice, enrollDevice } from '../test-support/device-client.js';
 import { startHarness, waitFor, type Harness } from '../test-support/harness.js';
@@ -24,7 +25,8 @@ describe('tRPC API for the dashboard', () => {
   it('serves the fleet overview with the six default scenarios and live device counts', async () => {
     const e = await enrollDevice(h, 'financial_trading');
     const c = await connectDevice(h, e);
-    await c.publishAsync(`fleet/v1/devices/${e.deviceId}/status`, JSON.stringify({ state: 'online' }), { qos: 1, retain: true });
+    const online = publishArgs('status', e.deviceId, { state: 'online' });
+    await c.publishAsync(online.topic, online.payload, online.options);
     const overview = await waitFor(
       async () => {
         const r = (await (await trpc('fleet.overview', h.cp.operatorToken)).json()) as {

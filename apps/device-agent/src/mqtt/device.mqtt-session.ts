@@ -1,10 +1,23 @@
-import { parseTopic, type StatusMessage, StatusMessageSchema, topics } from '@edge-fleet/shared';
+import {
+  encodeJson,
+  lastWill,
+  mqttContract,
+  parseMessage,
+  publishArgs,
+  publishOptions,
+  topicOf,
+  topics,
+  type DeviceMessageKind,
+  type Parsed,
+  type Payload,
+} from '@edge-fleet/shared';
 import mqtt, { type MqttClient } from 'mqtt';
 import { withTimeout } from '../core/async.js';
 import type { Clock } from '../core/clock.js';
 import { errorMessage, type Logger } from '../core/logger.js';
 
-export type InboundKind = 'desired' | 'commands';
+/** A message on one of the device's own downstream topics, parsed against the MQTT contract (or why it was refused). */
+export type InboundMessage = Parsed<'desired'> | Parsed<'commands'>;
 
 export interface MqttSessionOptions {
   url: string;
@@ -13,14 +26,14 @@ export interface MqttSessionOptions {
   bootId: string;
   clock: Clock;
   logger: Logger;
-  onMessage: (kind: InboundKind, payload: Buffer) => void;
+  onMessage: (message: InboundMessage) => void;
   /** Runs after presence and subscriptions are in place on every (re)connect. */
   onConnected: () => Promise<void>;
   /** Reconnect period base; each connection picks base..3×base so a fleet does not reconnect in step. */
   reconnectBaseMs?: number;
 }
 
-/** The agent's MQTT identity: presence with Last Will, its two subscriptions, JSON publishing. */
+/** The agent's MQTT identity: presence with Last Will, its two subscriptions, publishing by the contract. */
 export class DeviceMqttSession {
   private client: MqttClient | null = null;
 
@@ -32,7 +45,6 @@ export class DeviceMqttSession {
 
   start(): void {
     const o = this.options;
-    const offline: StatusMessage = StatusMessageSchema.parse({ state: 'offline' });
     const client = mqtt.connect(o.url, {
       protocolVersion: 4,
       clientId: o.deviceId,
@@ -42,7 +54,7 @@ export class DeviceMqttSession {
       keepalive: 30,
       connectTimeout: 10_000,
       reconnectPeriod: this.jitteredPeriod(),
-      will: { topic: topics.status(o.deviceId), payload: Buffer.from(JSON.stringify(offline)), qos: 1, retain: true },
+      will: lastWill(o.deviceId),
     });
     this.client = client;
     client.on('connect', () => void this.onConnect(client));
@@ -52,10 +64,15 @@ export class DeviceMqttSession {
     client.on('reconnect', () => o.logger.info('mqtt reconnecting'));
   }
 
-  async publish(topic: string, payload: unknown, retain = false): Promise<void> {
+  /**
+   * Publishes one message of a kind devices send, with the contract's topic, QoS and retain flag.
+   * Validated first: what leaves the device is what the control plane accepts (defaults filled in).
+   */
+  async publish<K extends DeviceMessageKind>(kind: K, payload: Payload<K>): Promise<void> {
     const client = this.client;
     if (client === null) throw new Error('mqtt session not started');
-    await client.publishAsync(topic, JSON.stringify(payload), { qos: 1, retain });
+    const valid: unknown = mqttContract[kind].schema.parse(payload);
+    await client.publishAsync(topicOf(kind, this.options.deviceId), encodeJson(valid), publishOptions(kind));
   }
 
   /** Publishes `offline` (retained) while still connected, then disconnects cleanly. */
@@ -64,11 +81,10 @@ export class DeviceMqttSession {
     this.client = null;
     if (client === null) return;
     if (client.connected) {
-      const offline = StatusMessageSchema.parse({ state: 'offline', bootId: this.options.bootId, at: this.nowIso() });
-      await withTimeout(
-        client.publishAsync(topics.status(this.options.deviceId), JSON.stringify(offline), { qos: 1, retain: true }),
-        2_000,
-      ).catch((err: unknown) => this.options.logger.warn('offline status not sent', { error: errorMessage(err) }));
+      const offline = publishArgs('status', this.options.deviceId, { state: 'offline', bootId: this.options.bootId, at: this.nowIso() });
+      await withTimeout(client.publishAsync(offline.topic, offline.payload, offline.options), 2_000).catch((err: unknown) =>
+        this.options.logger.warn('offline status not sent', { error: errorMessage(err) }),
+      );
       await withTimeout(client.endAsync(), 2_000).catch(() => client.end(true));
     } else {
       client.end(true);
@@ -80,9 +96,12 @@ export class DeviceMqttSession {
     client.options.reconnectPeriod = this.jitteredPeriod();
     o.logger.info('mqtt connected', { url: o.url });
     try {
-      const online = StatusMessageSchema.parse({ state: 'online', bootId: o.bootId, at: this.nowIso() });
-      await client.publishAsync(topics.status(o.deviceId), JSON.stringify(online), { qos: 1, retain: true });
-      const granted = await client.subscribeAsync({ [topics.desired(o.deviceId)]: { qos: 1 }, [topics.commands(o.deviceId)]: { qos: 1 } });
+      const online = publishArgs('status', o.deviceId, { state: 'online', bootId: o.bootId, at: this.nowIso() });
+      await client.publishAsync(online.topic, online.payload, online.options);
+      const granted = await client.subscribeAsync({
+        [topics.desired(o.deviceId)]: { qos: mqttContract.desired.qos },
+        [topics.commands(o.deviceId)]: { qos: mqttContract.commands.qos },
+      });
       const refused = granted.filter((g) => g.qos === 128);
       if (refused.length > 0) o.logger.error('subscription refused', { topics: refused.map((g) => g.topic) });
       await o.onConnected();
@@ -92,9 +111,9 @@ export class DeviceMqttSession {
   }
 
   private route(topic: string, payload: Buffer): void {
-    const parsed = parseTopic(topic);
-    if (parsed === null || parsed.deviceId !== this.options.deviceId) return;
-    if (parsed.kind === 'desired' || parsed.kind === 'commands') this.options.onMessage(parsed.kind, payload);
+    const m = parseMessage(topic, payload);
+    if (m.deviceId !== this.options.deviceId) return;
+    if (m.kind === 'desired' || m.kind === 'commands') this.options.onMessage(m);
   }
 
   private jitteredPeriod(): number {

@@ -1,11 +1,11 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildConvNet, buildMlpClassifier } from '@edge-fleet/onnx-builder';
 import { z } from 'zod';
 import { fmt, summarize } from '../core/stats.js';
+import { forkAgentEntry } from './support/agent-entry.js';
 import { benchArgs, machineLine, out } from './support/report.js';
 
 const Args = z.object({
@@ -48,12 +48,8 @@ type SoakResult = z.infer<typeof Soaked>;
 type Side = { child: ChildProcess; placement: string };
 
 function startSide(mode: 'agent' | 'raw', modelFile: string, inputsFile: string): Promise<Side> {
-  const script = fileURLToPath(new URL('./agent-side.js', import.meta.url));
   const execArgv = a.nodeFlags.split(' ').filter((f) => f !== '');
-  const child = fork(script, [mode, modelFile, inputsFile, String(a.threads), String(a.seed)], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv,
-  });
+  const child = forkAgentEntry('agent-side', [mode, modelFile, inputsFile, String(a.threads), String(a.seed)], execArgv);
   return new Promise((resolve, reject) => {
     child.once('message', (m: unknown) => resolve({ child, placement: Ready.parse(m).placement }));
     child.once('exit', (code) => reject(new Error(`${mode} side exited with code ${code} before it was ready`)));

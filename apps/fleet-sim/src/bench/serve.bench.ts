@@ -1,13 +1,13 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { attr, buildMlpClassifier, type GeneratedModel, GraphBuilder } from '@edge-fleet/onnx-builder';
 import { z } from 'zod';
 import { fmt, summarize } from '../core/stats.js';
+import { forkAgentEntry, type AgentEntry } from './support/agent-entry.js';
 import { benchArgs, machineLine, out, procUsage } from './support/report.js';
 
 const Args = z.object({
@@ -39,8 +39,8 @@ interface Side {
   ready: Record<string, unknown>;
 }
 
-function start(script: string, args: string[]): Promise<Side> {
-  const child = fork(fileURLToPath(new URL(script, import.meta.url)), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+function start(script: AgentEntry, args: string[]): Promise<Side> {
+  const child = forkAgentEntry(script, args);
   return new Promise((resolve, reject) => {
     child.once('message', (m: unknown) => resolve({ child, ready: m as Record<string, unknown> }));
     child.once('exit', (code) => reject(new Error(`${script} exited with code ${code} before it was ready`)));
@@ -49,7 +49,7 @@ function start(script: string, args: string[]): Promise<Side> {
 
 /** Raw session.run in a bare process (agent-side.js raw mode): the per-run latencies. */
 async function raw(modelFile: string, inputsFile: string, runs: number): Promise<number[]> {
-  const side = await start('./agent-side.js', ['raw', modelFile, inputsFile, String(a.threads), '1']);
+  const side = await start('agent-side', ['raw', modelFile, inputsFile, String(a.threads), '1']);
   const latencies = await new Promise<number[]>((resolve) => {
     side.child.once('message', (m: unknown) => resolve((m as { latencies: number[] }).latencies));
     side.child.send({ type: 'block', runs });
@@ -165,7 +165,7 @@ for (const c of cases) {
   await writeFile(inputsFile, JSON.stringify(c.model.inputs));
   const base = await raw(modelFile, inputsFile, c.runs);
   const socketPath = path.join(dir, `${c.input}.sock`);
-  const side = await start('./serve-side.js', [modelFile, inputsFile, socketPath, '64', String(a.threads)]);
+  const side = await start('serve-side', [JSON.stringify({ model: modelFile, inputs: inputsFile, socketPath, threads: a.threads })]);
   const tcp = { port: Number(side.ready.port) };
   const sock = { socketPath };
   out();
@@ -201,7 +201,9 @@ for (const c of cases) {
   if (c.input === 'input') {
     // the result cache: the same input again and again is answered without a run
     const cachedSock = path.join(dir, 'cached.sock');
-    const cached = await start('./serve-side.js', [modelFile, inputsFile, cachedSock, '64', String(a.threads), '1024']);
+    const cached = await start('serve-side', [
+      JSON.stringify({ model: modelFile, inputs: inputsFile, socketPath: cachedSock, threads: a.threads, cacheEntries: 1024 }),
+    ]);
     out(row('  JSON over the socket, cache hits', base, await latencies({ socketPath: cachedSock }, jsonCall(c.input, c.shape), c.runs)));
     cached.child.kill('SIGTERM');
   }

@@ -1,4 +1,4 @@
-import { DesiredModelSchema, DesiredStateSchema, EnrollResponseSchema, SignedDesiredStateSchema } from '@edge-fleet/shared';
+import { decodeJson, DesiredModelSchema, DesiredStateSchema, EnrollResponseSchema, type SignedDesiredState } from '@edge-fleet/shared';
 import { z } from 'zod';
 
 /**
@@ -25,23 +25,13 @@ export const SimDesiredStateSchema = z.looseObject({
 });
 export type SimDesiredState = z.infer<typeof SimDesiredStateSchema>;
 
-const SimSignedDesiredSchema = z.looseObject({ payload: SignedDesiredStateSchema.shape.payload });
-
 /**
- * The desired state inside a message on the desired topic, which the control plane signs as a
- * whole: read from the signed bytes without checking the signature (simulated devices trust the
- * broker; the real agent verifies). null: not a signed desired state.
+ * The desired state inside a message on the desired topic (parsed against the MQTT contract), which
+ * the control plane signs as a whole: read from the signed bytes without checking the signature
+ * (simulated devices trust the broker; the real agent verifies). null: not a desired state.
  */
-export function readSimDesired(message: unknown): SimDesiredState | null {
-  const envelope = SimSignedDesiredSchema.safeParse(message);
-  if (!envelope.success) return null;
-  let inner: unknown;
-  try {
-    inner = JSON.parse(Buffer.from(envelope.data.payload, 'base64').toString('utf8'));
-  } catch {
-    return null;
-  }
-  return SimDesiredStateSchema.safeParse(inner).data ?? null;
+export function readSimDesired(envelope: SignedDesiredState): SimDesiredState | null {
+  return SimDesiredStateSchema.safeParse(decodeJson(Buffer.from(envelope.payload, 'base64'))).data ?? null;
 }
 
 /** What the simulator keeps from an enrollment answer (the trust anchor is for real agents that verify manifests). */

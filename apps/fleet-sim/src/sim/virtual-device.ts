@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
-import { parseTopic, topics, type ReportedState, type UpdateOutcome } from '@edge-fleet/shared';
+import {
+  lastWill,
+  mqttContract,
+  parseMessage,
+  publishArgs,
+  topics,
+  type PublishArgs,
+  type ReportedState,
+  type UpdateOutcome,
+} from '@edge-fleet/shared';
 import { MqttClient } from 'mqtt';
 import { createPrng } from '../core/prng.js';
 import type { SimDeviceCredentials } from './credentials.file.js';
@@ -73,7 +82,7 @@ export class VirtualDevice {
       keepalive: timing.keepaliveSeconds,
       connectTimeout: 30_000,
       reconnectPeriod: this.jittered(),
-      will: { topic: topics.status(creds.deviceId), payload: Buffer.from('{"state":"offline"}'), qos: 1, retain: true },
+      will: lastWill(creds.deviceId),
     });
     this.client = client;
     client.on('connect', () => this.onConnect(client));
@@ -112,7 +121,8 @@ export class VirtualDevice {
     if (!client) return;
     if (client.connected) {
       await new Promise<void>((resolve) => {
-        client.publish(topics.status(this.deviceId), this.statusPayload('offline'), { qos: 1, retain: true }, () => resolve());
+        const m = this.status('offline');
+        client.publish(m.topic, m.payload, m.options, () => resolve());
         setTimeout(resolve, 2_000).unref();
       });
     }
@@ -132,8 +142,15 @@ export class VirtualDevice {
     c.connected += 1;
     c.connects += 1;
     client.options.reconnectPeriod = this.jittered();
-    client.publish(topics.status(this.deviceId), this.statusPayload('online'), { qos: 1, retain: true });
-    client.subscribe({ [topics.desired(this.deviceId)]: { qos: 1 }, [topics.commands(this.deviceId)]: { qos: 1 } }, () => this.report());
+    const online = this.status('online');
+    client.publish(online.topic, online.payload, online.options);
+    client.subscribe(
+      {
+        [topics.desired(this.deviceId)]: { qos: mqttContract.desired.qos },
+        [topics.commands(this.deviceId)]: { qos: mqttContract.commands.qos },
+      },
+      () => this.report(),
+    );
   }
 
   private onClose(): void {
@@ -142,8 +159,8 @@ export class VirtualDevice {
     this.o.hooks.counters.connected -= 1;
   }
 
-  private statusPayload(state: 'online' | 'offline'): string {
-    return JSON.stringify({ state, bootId: this.bootId, at: new Date().toISOString() });
+  private status(state: 'online' | 'offline'): PublishArgs {
+    return publishArgs('status', this.deviceId, { state, bootId: this.bootId, at: new Date().toISOString() });
   }
 
   private jittered(): number {
@@ -189,7 +206,8 @@ export class VirtualDevice {
     this.seq += 1;
     this.windowStart = now;
     c.telemetrySent += 1;
-    client.publish(topics.telemetry(this.deviceId), JSON.stringify(w), { qos: 1 }, (err) => {
+    const m = publishArgs('telemetry', this.deviceId, w);
+    client.publish(m.topic, m.payload, m.options, (err) => {
       if (err) c.telemetryFailed += 1;
       else {
         c.telemetryAcked += 1;
@@ -220,19 +238,14 @@ export class VirtualDevice {
       reportedAt: new Date().toISOString(),
     };
     this.o.hooks.counters.reportedSent += 1;
-    client.publish(topics.reported(this.deviceId), JSON.stringify(r), { qos: 1 });
+    const m = publishArgs('reported', this.deviceId, r);
+    client.publish(m.topic, m.payload, m.options);
   }
 
   private onMessage(topic: string, payload: Buffer): void {
-    const t = parseTopic(topic);
-    if (!t || t.deviceId !== this.deviceId || t.kind !== 'desired' || payload.length === 0) return;
-    let json: unknown;
-    try {
-      json = JSON.parse(payload.toString('utf8'));
-    } catch {
-      return;
-    }
-    const d = readSimDesired(json);
+    const m = parseMessage(topic, payload);
+    if (m.kind !== 'desired' || !m.ok || m.deviceId !== this.deviceId) return;
+    const d = readSimDesired(m.payload);
     if (d?.deviceId !== this.deviceId) return;
     this.o.hooks.counters.desiredReceived += 1;
     this.o.hooks.onDesired?.(this.deviceId, d.assignmentVersion, Date.now());

@@ -1,12 +1,13 @@
 import { performance, monitorEventLoopDelay } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 import type { InputSpec } from '@edge-fleet/shared';
-// The benchmark measures the real agent, so it runs the agent's own compiled engine and input generator.
-import { FeedGenerator } from '@edge-fleet/device-agent/dist/engine/input.generator.js';
 import * as ort from 'onnxruntime-node';
+import { FeedGenerator } from '../engine/input.generator.js';
 
 /**
- * One side of the agent benchmark, in its own process so its RSS is its own:
+ * One side of the agent benchmark (`pnpm bench:agent`, driven by fleet-sim's agent.bench), in its own
+ * process so its RSS is its own; the agent package exports it as `@edge-fleet/device-agent/bench/agent-side`
+ * so the benchmark runs the agent's own engine without importing another app's code:
  * `agent` drives the agent's engine (what the workload generator calls; it runs the model inline or
  * in its worker thread, as it decides), `raw` calls onnxruntime-node's session.run on the main thread.
  * Same model, inputs (same seed), thread count and session options. Commands arrive over IPC.
@@ -37,7 +38,7 @@ type RunOnce = () => Promise<{ outer: number; inner: number }>;
 async function agentRunner(): Promise<{ run: RunOnce; placement: () => string }> {
   // the agent validates input specs with the shared schema, so its side does too
   const { InputSpecListSchema } = await import('@edge-fleet/shared');
-  const { createWorkerEngine } = await import('@edge-fleet/device-agent/dist/engine/worker-inference.engine.js');
+  const { createWorkerEngine } = await import('../engine/worker-inference.engine.js');
   const engine = createWorkerEngine({ intraOpThreads: threads, seed });
   await engine.load(modelPath ?? '', InputSpecListSchema.parse(inputsJson));
   const run: RunOnce = async () => {
