@@ -198,6 +198,15 @@ describe('two api processes and one worker process', () => {
       await Promise.all(devices.map((d) => d.stop()));
     }
   }, 120_000);
+
+  it('stops each process cleanly on SIGTERM (job processors first, then the connections)', async () => {
+    for (const p of procs) {
+      await p.stop();
+      expect({ code: p.child.exitCode, signal: p.child.signalCode }, p.output().slice(-2_000)).toEqual({ code: 0, signal: null });
+      expect(p.output()).toMatch(/"msg":"shutting down"/);
+      expect(p.output()).not.toMatch(/"msg":"stop failed"/);
+    }
+  }, 60_000);
 });
 
 function jsonBody(method: string, body: unknown): RequestInit {
