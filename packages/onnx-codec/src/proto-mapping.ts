@@ -1,0 +1,425 @@
+/**
+ * Maps the generated ONNX messages to the typed layer (`onnx-model.ts`) and back. Numbers
+ * replace int64 bigints where ONNX means a count or a version; every field the layer does not
+ * model travels in `extra`. Encoding sets a field only where ONNX's own writers do (empty
+ * names and doc strings are left out), so a model built here encodes as it always has.
+ */
+import { create, isFieldSet } from '@bufbuild/protobuf';
+import {
+  AttributeProtoSchema,
+  GraphProtoSchema,
+  ModelProtoSchema,
+  NodeProtoSchema,
+  OperatorSetIdProtoSchema,
+  StringStringEntryProtoSchema,
+  TensorProtoSchema,
+  TensorShapeProto_DimensionSchema,
+  TensorShapeProtoSchema,
+  TypeProto_TensorSchema,
+  TypeProtoSchema,
+  ValueInfoProtoSchema,
+  type AttributeProto,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+  type OperatorSetIdProto,
+  type StringStringEntryProto,
+  type TensorProto,
+  type TensorShapeProto_Dimension,
+  type TypeProto,
+  type ValueInfoProto,
+} from 'onnx-buf';
+import type {
+  ExtraFields,
+  OnnxAttribute,
+  OnnxAttributeValue,
+  OnnxDim,
+  OnnxGraph,
+  OnnxModel,
+  OnnxNode,
+  OnnxOpset,
+  OnnxTensor,
+  OnnxType,
+  OnnxValueInfo,
+  StringEntry,
+} from './onnx-model.js';
+
+const utf8 = new TextDecoder('utf-8');
+const utf8Encoder = new TextEncoder();
+
+/** An int64 that ONNX uses as a count, size or version; refuses what a JS number cannot hold. */
+function toNumber(v: bigint): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`int64 ${v} is not a safe integer`);
+  return n;
+}
+
+/**
+ * The fields of `msg` outside `modeled` that hold something (unknown fields included), or
+ * undefined when there are none: empty lists and unset oneofs are left behind.
+ */
+function extraOf<M extends object>(msg: M, modeled: ReadonlySet<string>): ExtraFields<M> | undefined {
+  const extra: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(msg)) {
+    if (key === '$typeName' || modeled.has(key) || value === undefined) continue;
+    if (Array.isArray(value) && value.length === 0) continue;
+    if (typeof value === 'object' && value !== null && 'case' in value && value.case === undefined) continue;
+    extra[key] = value;
+  }
+  return Object.keys(extra).length === 0 ? undefined : (extra as ExtraFields<M>);
+}
+
+/** Puts the carried fields back on a message being encoded. */
+function withExtra<M extends object>(msg: M, extra: ExtraFields<M> | undefined): M {
+  return extra ? Object.assign(msg, extra) : msg;
+}
+
+const fields = (...names: string[]): ReadonlySet<string> => new Set(names);
+const TENSOR_FIELDS = fields(
+  'dims',
+  'dataType',
+  'floatData',
+  'int32Data',
+  'stringData',
+  'int64Data',
+  'name',
+  'rawData',
+  'doubleData',
+  'uint64Data',
+  'docString',
+  'externalData',
+  'dataLocation',
+);
+const TYPE_FIELDS = fields('denotation');
+const VALUE_INFO_FIELDS = fields('name', 'type', 'docString');
+const ATTRIBUTE_FIELDS = fields(
+  'name',
+  'refAttrName',
+  'docString',
+  'type',
+  'f',
+  'i',
+  's',
+  't',
+  'g',
+  'floats',
+  'ints',
+  'strings',
+  'tensors',
+  'graphs',
+);
+const NODE_FIELDS = fields('input', 'output', 'name', 'opType', 'domain', 'attribute', 'docString');
+const GRAPH_FIELDS = fields('node', 'name', 'initializer', 'docString', 'input', 'output', 'valueInfo');
+const MODEL_FIELDS = fields(
+  'irVersion',
+  'opsetImport',
+  'producerName',
+  'producerVersion',
+  'domain',
+  'modelVersion',
+  'docString',
+  'graph',
+  'metadataProps',
+);
+
+// ---- messages → layer ----
+
+const entryFrom = (e: StringStringEntryProto): StringEntry => ({ key: e.key, value: e.value });
+
+/** A `TensorProto` as a layer tensor; `raw_data` stays a view into the decoded bytes. */
+export function tensorFromProto(t: TensorProto): OnnxTensor {
+  const out: OnnxTensor = {
+    name: t.name,
+    dataType: t.dataType,
+    dims: t.dims.map(toNumber),
+    floatData: t.floatData,
+    int32Data: t.int32Data,
+    int64Data: t.int64Data,
+    doubleData: t.doubleData,
+    uint64Data: t.uint64Data,
+    stringData: t.stringData,
+    docString: t.docString,
+    dataLocation: t.dataLocation,
+    externalData: t.externalData.map(entryFrom),
+  };
+  if (isFieldSet(t, TensorProtoSchema.field.rawData)) out.rawData = t.rawData;
+  const extra = extraOf(t, TENSOR_FIELDS);
+  if (extra) out.extra = extra;
+  return out;
+}
+
+function dimFrom(d: TensorShapeProto_Dimension): OnnxDim {
+  if (d.value.case === 'dimValue') return toNumber(d.value.value);
+  if (d.value.case === 'dimParam') return d.value.value;
+  return null;
+}
+
+function typeFrom(t: TypeProto): OnnxType {
+  const out: OnnxType = { denotation: t.denotation };
+  if (t.value.case === 'tensorType') {
+    const { elemType, shape } = t.value.value;
+    out.tensor = shape ? { elemType, shape: shape.dim.map(dimFrom) } : { elemType };
+  }
+  // Sequence, map, optional and sparse types are not interpreted: they travel as they are.
+  const extra = extraOf(t, t.value.case === 'tensorType' ? fields('denotation', 'value') : TYPE_FIELDS);
+  if (extra) out.extra = extra;
+  return out;
+}
+
+function valueInfoFrom(v: ValueInfoProto): OnnxValueInfo {
+  const out: OnnxValueInfo = { name: v.name, docString: v.docString };
+  if (v.type) out.type = typeFrom(v.type);
+  const extra = extraOf(v, VALUE_INFO_FIELDS);
+  if (extra) out.extra = extra;
+  return out;
+}
+
+const ATTRIBUTE_TYPES: readonly string[] = [
+  '',
+  'FLOAT',
+  'INT',
+  'STRING',
+  'TENSOR',
+  'GRAPH',
+  'FLOATS',
+  'INTS',
+  'STRINGS',
+  'TENSORS',
+  'GRAPHS',
+];
+
+function attributeValueFrom(a: AttributeProto): OnnxAttributeValue {
+  const kind = ATTRIBUTE_TYPES[a.type] ?? '';
+  if (kind === 'FLOAT') return { type: kind, value: a.f };
+  if (kind === 'INT') return { type: kind, value: a.i };
+  if (kind === 'STRING') return { type: kind, value: utf8.decode(a.s) };
+  if (kind === 'TENSOR' && a.t) return { type: kind, value: tensorFromProto(a.t) };
+  if (kind === 'GRAPH' && a.g) return { type: kind, value: graphFromProto(a.g) };
+  if (kind === 'FLOATS') return { type: kind, value: a.floats };
+  if (kind === 'INTS') return { type: kind, value: a.ints };
+  if (kind === 'STRINGS') return { type: kind, value: a.strings.map((s) => utf8.decode(s)) };
+  if (kind === 'TENSORS') return { type: kind, value: a.tensors.map(tensorFromProto) };
+  if (kind === 'GRAPHS') return { type: kind, value: a.graphs.map(graphFromProto) };
+  if (a.type === 0 || kind !== '') throw new RangeError(`attribute ${a.name}: type ${a.type} without its value`);
+  return { type: 'OTHER', code: a.type };
+}
+
+function attributeFrom(a: AttributeProto): OnnxAttribute {
+  const out: OnnxAttribute = { ...attributeValueFrom(a), name: a.name, docString: a.docString, refAttrName: a.refAttrName };
+  const extra = extraOf(a, ATTRIBUTE_FIELDS);
+  if (extra) out.extra = extra;
+  return out;
+}
+
+function nodeFrom(n: NodeProto): OnnxNode {
+  if (n.opType === '') throw new RangeError('node without op_type');
+  const out: OnnxNode = {
+    inputs: n.input,
+    outputs: n.output,
+    name: n.name,
+    opType: n.opType,
+    domain: n.domain,
+    attributes: n.attribute.map(attributeFrom),
+    docString: n.docString,
+  };
+  const extra = extraOf(n, NODE_FIELDS);
+  if (extra) out.extra = extra;
+  return out;
+}
+
+/** A `GraphProto` (a main graph or an If/Loop/Scan body) as a layer graph. */
+export function graphFromProto(g: GraphProto): OnnxGraph {
+  const out: OnnxGraph = {
+    name: g.name,
+    nodes: g.node.map(nodeFrom),
+    initializers: g.initializer.map(tensorFromProto),
+    docString: g.docString,
+    inputs: g.input.map(valueInfoFrom),
+    outputs: g.output.map(valueInfoFrom),
+    valueInfo: g.valueInfo.map(valueInfoFrom),
+  };
+  const extra = extraOf(g, GRAPH_FIELDS);
+  if (extra) out.extra = extra;
+  return out;
+}
+
+/** A `ModelProto` as a layer model; throws a `RangeError` when it has no graph or is not an ONNX IR. */
+export function modelFromProto(m: ModelProto): OnnxModel {
+  if (!m.graph) throw new RangeError('no graph (ModelProto field 7)');
+  const irVersion = toNumber(m.irVersion);
+  if (irVersion < 3) throw new RangeError(`ir_version ${irVersion} is not an ONNX model`);
+  const out: OnnxModel = {
+    irVersion,
+    producerName: m.producerName,
+    producerVersion: m.producerVersion,
+    domain: m.domain,
+    modelVersion: toNumber(m.modelVersion),
+    docString: m.docString,
+    graph: graphFromProto(m.graph),
+    opsets: m.opsetImport.map((o) => ({ domain: o.domain, version: toNumber(o.version) })),
+    metadata: m.metadataProps.map(entryFrom),
+  };
+  const extra = extraOf(m, MODEL_FIELDS);
+  if (extra) out.extra = extra;
+  return out;
+}
+
+// ---- layer → messages ----
+
+const entryTo = (e: StringEntry): StringStringEntryProto => create(StringStringEntryProtoSchema, { key: e.key, value: e.value });
+
+/** A layer tensor as a `TensorProto`. */
+export function tensorToProto(t: OnnxTensor): TensorProto {
+  const msg = create(TensorProtoSchema, {
+    dims: t.dims.map(BigInt),
+    dataType: t.dataType,
+    floatData: t.floatData,
+    int32Data: t.int32Data,
+    // The generated types ask for ArrayBuffer-backed bytes; the writer reads any Uint8Array.
+    stringData: t.stringData as Uint8Array<ArrayBuffer>[],
+    int64Data: t.int64Data,
+    doubleData: t.doubleData,
+    uint64Data: t.uint64Data,
+    externalData: t.externalData.map(entryTo),
+  });
+  if (t.name) msg.name = t.name;
+  // raw_data is passed through, not copied: encoding copies it once into the output.
+  if (t.rawData) msg.rawData = t.rawData as Uint8Array<ArrayBuffer>;
+  if (t.docString) msg.docString = t.docString;
+  if (t.dataLocation) msg.dataLocation = t.dataLocation;
+  return withExtra(msg, t.extra);
+}
+
+function dimTo(d: OnnxDim): TensorShapeProto_Dimension {
+  if (typeof d === 'number') return create(TensorShapeProto_DimensionSchema, { value: { case: 'dimValue', value: BigInt(d) } });
+  if (typeof d === 'string') return create(TensorShapeProto_DimensionSchema, { value: { case: 'dimParam', value: d } });
+  return create(TensorShapeProto_DimensionSchema);
+}
+
+function typeTo(t: OnnxType): TypeProto {
+  const msg = create(TypeProtoSchema);
+  if (t.tensor) {
+    const tensor = create(TypeProto_TensorSchema, { elemType: t.tensor.elemType });
+    if (t.tensor.shape) tensor.shape = create(TensorShapeProtoSchema, { dim: t.tensor.shape.map(dimTo) });
+    msg.value = { case: 'tensorType', value: tensor };
+  }
+  if (t.denotation) msg.denotation = t.denotation;
+  return withExtra(msg, t.extra);
+}
+
+export function valueInfoToProto(v: OnnxValueInfo): ValueInfoProto {
+  const msg = create(ValueInfoProtoSchema, { name: v.name });
+  if (v.type) msg.type = typeTo(v.type);
+  if (v.docString) msg.docString = v.docString;
+  return withExtra(msg, v.extra);
+}
+
+const ATTRIBUTE_CODE = {
+  FLOAT: 1,
+  INT: 2,
+  STRING: 3,
+  TENSOR: 4,
+  GRAPH: 5,
+  FLOATS: 6,
+  INTS: 7,
+  STRINGS: 8,
+  TENSORS: 9,
+  GRAPHS: 10,
+} as const;
+
+function setAttributeValue(msg: AttributeProto, a: OnnxAttribute): void {
+  switch (a.type) {
+    case 'FLOAT':
+      msg.f = a.value;
+      return;
+    case 'INT':
+      msg.i = a.value;
+      return;
+    case 'STRING':
+      msg.s = utf8Encoder.encode(a.value);
+      return;
+    case 'TENSOR':
+      msg.t = tensorToProto(a.value);
+      return;
+    case 'GRAPH':
+      msg.g = graphToProto(a.value);
+      return;
+    case 'FLOATS':
+      msg.floats = a.value;
+      return;
+    case 'INTS':
+      msg.ints = a.value;
+      return;
+    case 'STRINGS':
+      msg.strings = a.value.map((s) => utf8Encoder.encode(s));
+      return;
+    case 'TENSORS':
+      msg.tensors = a.value.map(tensorToProto);
+      return;
+    case 'GRAPHS':
+      msg.graphs = a.value.map(graphToProto);
+      return;
+    case 'OTHER':
+      return; // the payload (sparse tensors, type protos) is in `extra`
+  }
+}
+
+/** A layer attribute as an `AttributeProto`; `type` is always set, as IR >= 2 requires. */
+export function attributeToProto(a: OnnxAttribute): AttributeProto {
+  const msg = create(AttributeProtoSchema, { name: a.name, type: a.type === 'OTHER' ? a.code : ATTRIBUTE_CODE[a.type] });
+  setAttributeValue(msg, a);
+  if (a.docString) msg.docString = a.docString;
+  if (a.refAttrName) msg.refAttrName = a.refAttrName;
+  return withExtra(msg, a.extra);
+}
+
+/** A layer node as a `NodeProto`. */
+export function nodeToProto(n: OnnxNode): NodeProto {
+  const msg = create(NodeProtoSchema, {
+    input: n.inputs,
+    output: n.outputs,
+    opType: n.opType,
+    attribute: n.attributes.map(attributeToProto),
+  });
+  if (n.name) msg.name = n.name;
+  if (n.docString) msg.docString = n.docString;
+  if (n.domain) msg.domain = n.domain;
+  return withExtra(msg, n.extra);
+}
+
+/** A layer graph as a `GraphProto`. */
+export function graphToProto(g: OnnxGraph): GraphProto {
+  const msg = create(GraphProtoSchema, {
+    node: g.nodes.map(nodeToProto),
+    name: g.name,
+    initializer: g.initializers.map(tensorToProto),
+    input: g.inputs.map(valueInfoToProto),
+    output: g.outputs.map(valueInfoToProto),
+    valueInfo: g.valueInfo.map(valueInfoToProto),
+  });
+  if (g.docString) msg.docString = g.docString;
+  return withExtra(msg, g.extra);
+}
+
+/** A layer opset import as an `OperatorSetIdProto`; the empty default domain is left out, as onnx does. */
+export function opsetToProto(o: OnnxOpset): OperatorSetIdProto {
+  const msg = create(OperatorSetIdProtoSchema, { version: BigInt(o.version) });
+  if (o.domain) msg.domain = o.domain;
+  return msg;
+}
+
+/** A layer model as a `ModelProto`. */
+export function modelToProto(m: OnnxModel): ModelProto {
+  const msg = create(ModelProtoSchema, {
+    irVersion: BigInt(m.irVersion),
+    graph: graphToProto(m.graph),
+    opsetImport: m.opsets.map(opsetToProto),
+    metadataProps: m.metadata.map(entryTo),
+  });
+  if (m.producerName) msg.producerName = m.producerName;
+  if (m.producerVersion) msg.producerVersion = m.producerVersion;
+  if (m.domain) msg.domain = m.domain;
+  if (m.modelVersion) msg.modelVersion = BigInt(m.modelVersion);
+  if (m.docString) msg.docString = m.docString;
+  return withExtra(msg, m.extra);
+}
