@@ -6,6 +6,7 @@
  */
 import { create, isFieldSet } from '@bufbuild/protobuf';
 import {
+  AttributeProto_AttributeType,
   AttributeProtoSchema,
   GraphProtoSchema,
   ModelProtoSchema,
@@ -60,7 +61,7 @@ function toNumber(v: bigint): number {
  */
 function extraOf<M extends object>(msg: M, modeled: ReadonlySet<string>): ExtraFields<M> | undefined {
   const extra: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(msg)) {
+  for (const [key, value] of Object.entries(msg) as Array<[string, unknown]>) {
     if (key === '$typeName' || modeled.has(key) || value === undefined) continue;
     if (Array.isArray(value) && value.length === 0) continue;
     if (typeof value === 'object' && value !== null && 'case' in value && value.case === undefined) continue;
@@ -200,7 +201,8 @@ function attributeValueFrom(a: AttributeProto): OnnxAttributeValue {
   if (kind === 'STRINGS') return { type: kind, value: a.strings.map((s) => utf8.decode(s)) };
   if (kind === 'TENSORS') return { type: kind, value: a.tensors.map(tensorFromProto) };
   if (kind === 'GRAPHS') return { type: kind, value: a.graphs.map(graphFromProto) };
-  if (a.type === 0 || kind !== '') throw new RangeError(`attribute ${a.name}: type ${a.type} without its value`);
+  if (a.type === AttributeProto_AttributeType.UNDEFINED || kind !== '')
+    throw new RangeError(`attribute ${a.name}: type ${a.type} without its value`);
   return { type: 'OTHER', code: a.type };
 }
 
