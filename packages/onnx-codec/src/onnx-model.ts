@@ -4,7 +4,16 @@
  * `structuredClone` can copy. Each object keeps the fields of its message it does not model in
  * `extra` (the message's own, as decoded), so a decode → encode round trip loses nothing.
  */
-import type { AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto, TypeProto, ValueInfoProto } from 'onnx-buf';
+import type {
+  AttributeProto,
+  GraphProto,
+  ModelProto,
+  NodeProto,
+  OperatorSetIdProto,
+  TensorProto,
+  TypeProto,
+  ValueInfoProto,
+} from 'onnx-buf';
 
 /** The fields of a message this layer does not model, carried through unchanged (and its unknown fields). */
 export type ExtraFields<M> = Partial<Omit<M, '$typeName'>>;
@@ -124,6 +133,7 @@ export interface OnnxGraph {
 export interface OnnxOpset {
   domain: string;
   version: number;
+  extra?: ExtraFields<OperatorSetIdProto>;
 }
 
 /** A `ModelProto`. */

@@ -56,13 +56,20 @@ function toNumber(v: bigint): number {
 }
 
 /**
- * The fields of `msg` outside `modeled` that hold something (unknown fields included), or
- * undefined when there are none: empty lists and unset oneofs are left behind.
+ * The fields of `msg` outside `modeled` that hold something (unknown fields included), and the
+ * modelled ones present with a default value, or undefined when there are none: empty lists and
+ * unset oneofs are left behind.
  */
 function extraOf<M extends object>(msg: M, modeled: ReadonlySet<string>): ExtraFields<M> | undefined {
   const extra: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(msg) as Array<[string, unknown]>) {
-    if (key === '$typeName' || modeled.has(key) || value === undefined) continue;
+    if (key === '$typeName' || value === undefined) continue;
+    if (modeled.has(key)) {
+      // A modelled field the file sets to its default (an explicit empty name, say) is written
+      // back as it was; the layer alone would leave it out.
+      if (isDefaultScalar(value)) extra[key] = value;
+      continue;
+    }
     if (Array.isArray(value) && value.length === 0) continue;
     if (typeof value === 'object' && value !== null && 'case' in value && value.case === undefined) continue;
     extra[key] = value;
@@ -70,7 +77,9 @@ function extraOf<M extends object>(msg: M, modeled: ReadonlySet<string>): ExtraF
   return Object.keys(extra).length === 0 ? undefined : (extra as ExtraFields<M>);
 }
 
-/** Puts the carried fields back on a message being encoded. */
+const isDefaultScalar = (v: unknown): boolean => v === '' || v === 0 || v === 0n || v === false;
+
+/** A new message holding the carried fields; the layer's own fields are set on it afterwards. */
 function withExtra<M extends object>(msg: M, extra: ExtraFields<M> | undefined): M {
   return extra ? Object.assign(msg, extra) : msg;
 }
@@ -92,6 +101,7 @@ const TENSOR_FIELDS = fields(
   'dataLocation',
 );
 const TYPE_FIELDS = fields('denotation');
+const OPSET_FIELDS = fields('domain', 'version');
 const VALUE_INFO_FIELDS = fields('name', 'type', 'docString');
 const ATTRIBUTE_FIELDS = fields(
   'name',
@@ -245,6 +255,13 @@ export function graphFromProto(g: GraphProto): OnnxGraph {
   return out;
 }
 
+function opsetFrom(o: OperatorSetIdProto): OnnxOpset {
+  const out: OnnxOpset = { domain: o.domain, version: toNumber(o.version) };
+  const extra = extraOf(o, OPSET_FIELDS);
+  if (extra) out.extra = extra;
+  return out;
+}
+
 /** A `ModelProto` as a layer model; throws a `RangeError` when it has no graph or is not an ONNX IR. */
 export function modelFromProto(m: ModelProto): OnnxModel {
   if (!m.graph) throw new RangeError('no graph (ModelProto field 7)');
@@ -258,7 +275,7 @@ export function modelFromProto(m: ModelProto): OnnxModel {
     modelVersion: toNumber(m.modelVersion),
     docString: m.docString,
     graph: graphFromProto(m.graph),
-    opsets: m.opsetImport.map((o) => ({ domain: o.domain, version: toNumber(o.version) })),
+    opsets: m.opsetImport.map(opsetFrom),
     metadata: m.metadataProps.map(entryFrom),
   };
   const extra = extraOf(m, MODEL_FIELDS);
@@ -272,7 +289,7 @@ const entryTo = (e: StringEntry): StringStringEntryProto => create(StringStringE
 
 /** A layer tensor as a `TensorProto`. */
 export function tensorToProto(t: OnnxTensor): TensorProto {
-  const msg = create(TensorProtoSchema, {
+  const msg = Object.assign(withExtra(create(TensorProtoSchema), t.extra), {
     dims: t.dims.map(BigInt),
     dataType: t.dataType,
     floatData: t.floatData,
@@ -289,7 +306,7 @@ export function tensorToProto(t: OnnxTensor): TensorProto {
   if (t.rawData) msg.rawData = t.rawData as Uint8Array<ArrayBuffer>;
   if (t.docString) msg.docString = t.docString;
   if (t.dataLocation) msg.dataLocation = t.dataLocation;
-  return withExtra(msg, t.extra);
+  return msg;
 }
 
 function dimTo(d: OnnxDim): TensorShapeProto_Dimension {
@@ -299,21 +316,21 @@ function dimTo(d: OnnxDim): TensorShapeProto_Dimension {
 }
 
 function typeTo(t: OnnxType): TypeProto {
-  const msg = create(TypeProtoSchema);
+  const msg = withExtra(create(TypeProtoSchema), t.extra);
   if (t.tensor) {
     const tensor = create(TypeProto_TensorSchema, { elemType: t.tensor.elemType });
     if (t.tensor.shape) tensor.shape = create(TensorShapeProtoSchema, { dim: t.tensor.shape.map(dimTo) });
     msg.value = { case: 'tensorType', value: tensor };
   }
   if (t.denotation) msg.denotation = t.denotation;
-  return withExtra(msg, t.extra);
+  return msg;
 }
 
 export function valueInfoToProto(v: OnnxValueInfo): ValueInfoProto {
-  const msg = create(ValueInfoProtoSchema, { name: v.name });
+  const msg = Object.assign(withExtra(create(ValueInfoProtoSchema), v.extra), { name: v.name });
   if (v.type) msg.type = typeTo(v.type);
   if (v.docString) msg.docString = v.docString;
-  return withExtra(msg, v.extra);
+  return msg;
 }
 
 const ATTRIBUTE_CODE = {
@@ -368,16 +385,19 @@ function setAttributeValue(msg: AttributeProto, a: OnnxAttribute): void {
 
 /** A layer attribute as an `AttributeProto`; `type` is always set, as IR >= 2 requires. */
 export function attributeToProto(a: OnnxAttribute): AttributeProto {
-  const msg = create(AttributeProtoSchema, { name: a.name, type: a.type === 'OTHER' ? a.code : ATTRIBUTE_CODE[a.type] });
+  const msg = Object.assign(withExtra(create(AttributeProtoSchema), a.extra), {
+    name: a.name,
+    type: a.type === 'OTHER' ? a.code : ATTRIBUTE_CODE[a.type],
+  });
   setAttributeValue(msg, a);
   if (a.docString) msg.docString = a.docString;
   if (a.refAttrName) msg.refAttrName = a.refAttrName;
-  return withExtra(msg, a.extra);
+  return msg;
 }
 
 /** A layer node as a `NodeProto`. */
 export function nodeToProto(n: OnnxNode): NodeProto {
-  const msg = create(NodeProtoSchema, {
+  const msg = Object.assign(withExtra(create(NodeProtoSchema), n.extra), {
     input: n.inputs,
     output: n.outputs,
     opType: n.opType,
@@ -386,12 +406,12 @@ export function nodeToProto(n: OnnxNode): NodeProto {
   if (n.name) msg.name = n.name;
   if (n.docString) msg.docString = n.docString;
   if (n.domain) msg.domain = n.domain;
-  return withExtra(msg, n.extra);
+  return msg;
 }
 
 /** A layer graph as a `GraphProto`. */
 export function graphToProto(g: OnnxGraph): GraphProto {
-  const msg = create(GraphProtoSchema, {
+  const msg = Object.assign(withExtra(create(GraphProtoSchema), g.extra), {
     node: g.nodes.map(nodeToProto),
     name: g.name,
     initializer: g.initializers.map(tensorToProto),
@@ -400,19 +420,19 @@ export function graphToProto(g: OnnxGraph): GraphProto {
     valueInfo: g.valueInfo.map(valueInfoToProto),
   });
   if (g.docString) msg.docString = g.docString;
-  return withExtra(msg, g.extra);
+  return msg;
 }
 
 /** A layer opset import as an `OperatorSetIdProto`; the empty default domain is left out, as onnx does. */
 export function opsetToProto(o: OnnxOpset): OperatorSetIdProto {
-  const msg = create(OperatorSetIdProtoSchema, { version: BigInt(o.version) });
+  const msg = Object.assign(withExtra(create(OperatorSetIdProtoSchema), o.extra), { version: BigInt(o.version) });
   if (o.domain) msg.domain = o.domain;
   return msg;
 }
 
 /** A layer model as a `ModelProto`. */
 export function modelToProto(m: OnnxModel): ModelProto {
-  const msg = create(ModelProtoSchema, {
+  const msg = Object.assign(withExtra(create(ModelProtoSchema), m.extra), {
     irVersion: BigInt(m.irVersion),
     graph: graphToProto(m.graph),
     opsetImport: m.opsets.map(opsetToProto),
@@ -423,5 +443,5 @@ export function modelToProto(m: OnnxModel): ModelProto {
   if (m.domain) msg.domain = m.domain;
   if (m.modelVersion) msg.modelVersion = BigInt(m.modelVersion);
   if (m.docString) msg.docString = m.docString;
-  return withExtra(msg, m.extra);
+  return msg;
 }
