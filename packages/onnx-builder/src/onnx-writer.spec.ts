@@ -28,6 +28,10 @@ describe('ONNX message encoding', () => {
   it('rejects tensors whose data does not match their dims', () => {
     expect(() => floatTensor('w', [2, 2], [1, 2, 3])).toThrow(RangeError);
     expect(() => encodeTensor(rawTensor('w', DataType.FLOAT, [2], new Uint8Array(4)))).toThrow(RangeError);
+    const g = new GraphBuilder('bad');
+    const c = g.op('Constant', [], { attributes: [attr.tensor('value', rawTensor('c', DataType.FLOAT, [2], new Uint8Array(4)))] });
+    g.output(c, 'float32', [2]);
+    expect(() => g.build()).toThrow(/raw_data has 4 bytes, dims need 8/);
   });
 
   it.each([

@@ -45,6 +45,7 @@ export function modelOf(graph: OnnxGraph, options: ModelOptions = {}): OnnxModel
 /** Encodes a model around `graph`: the bytes of an `.onnx` file. Raw tensors are checked against their dims. */
 export function encodeModel(graph: OnnxGraph, options: ModelOptions = {}): Uint8Array {
   graph.initializers.forEach(checkRawTensor);
+  for (const a of graph.nodes.flatMap((n) => n.attributes)) if (a.type === 'TENSOR') checkRawTensor(a.value);
   return codec.encodeModel(modelOf(graph, options));
 }
 

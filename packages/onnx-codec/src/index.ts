@@ -11,15 +11,5 @@ export {
   encodeValueInfo,
 } from './onnx-codec.js';
 export * from './onnx-model.js';
-export {
-  attributeToProto,
-  graphFromProto,
-  graphToProto,
-  modelFromProto,
-  modelToProto,
-  nodeToProto,
-  opsetToProto,
-  tensorFromProto,
-  tensorToProto,
-  valueInfoToProto,
-} from './proto-mapping.js';
+export { graphFromProto, modelFromProto, tensorFromProto } from './from-proto.js';
+export { attributeToProto, graphToProto, modelToProto, nodeToProto, opsetToProto, tensorToProto, valueInfoToProto } from './to-proto.js';

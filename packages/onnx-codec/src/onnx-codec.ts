@@ -16,16 +16,8 @@ import {
   type ModelProto,
 } from 'onnx-buf';
 import type { OnnxAttribute, OnnxGraph, OnnxModel, OnnxNode, OnnxOpset, OnnxTensor, OnnxValueInfo } from './onnx-model.js';
-import {
-  attributeToProto,
-  graphToProto,
-  modelFromProto,
-  modelToProto,
-  nodeToProto,
-  opsetToProto,
-  tensorToProto,
-  valueInfoToProto,
-} from './proto-mapping.js';
+import { modelFromProto } from './from-proto.js';
+import { attributeToProto, graphToProto, modelToProto, nodeToProto, opsetToProto, tensorToProto, valueInfoToProto } from './to-proto.js';
 
 /**
  * Decodes `.onnx` bytes into the generated `ModelProto`. `bytes` fields (`raw_data`, …) are
