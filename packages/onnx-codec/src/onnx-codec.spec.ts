@@ -1,9 +1,11 @@
 import { create } from '@bufbuild/protobuf';
 import {
+  FunctionProtoSchema,
   GraphProtoSchema,
   ModelProtoSchema,
   NodeProtoSchema,
   OperatorSetIdProtoSchema,
+  SparseTensorProtoSchema,
   TensorProtoSchema,
   TypeProto_SequenceSchema,
   TypeProto_TensorSchema,
@@ -86,6 +88,29 @@ describe('decodeModel / encodeModel', () => {
     const layer = decodeModel(bytes);
     expect(layer.graph.valueInfo[0]?.type?.tensor).toBeUndefined();
     expect(layer.graph.valueInfo[0]?.type?.extra?.value?.case).toBe('sequenceType');
+    expect(hex(encodeModel(structuredClone(layer)))).toBe(hex(bytes));
+  });
+
+  it('carries model functions and sparse initializers through a copy of the layer', () => {
+    const fn = create(FunctionProtoSchema, {
+      name: 'f',
+      domain: 'custom',
+      input: ['a'],
+      output: ['b'],
+      node: [create(NodeProtoSchema, { opType: 'Relu', input: ['a'], output: ['b'] })],
+    });
+    const sparse = create(SparseTensorProtoSchema, {
+      values: create(TensorProtoSchema, { dims: [2n], dataType: DataType.FLOAT, floatData: [1, 2] }),
+      indices: create(TensorProtoSchema, { dims: [2n], dataType: DataType.INT64, int64Data: [0n, 3n] }),
+      dims: [4n],
+    });
+    const proto = decodeModelProto(encodeModel(tinyModel()));
+    proto.functions.push(fn);
+    proto.graph?.sparseInitializer.push(sparse);
+    const bytes = encodeModelProto(proto);
+    const layer = decodeModel(bytes);
+    expect(Object.keys(layer.extra ?? {})).toEqual(['functions']);
+    expect(Object.keys(layer.graph.extra ?? {})).toEqual(['sparseInitializer']);
     expect(hex(encodeModel(structuredClone(layer)))).toBe(hex(bytes));
   });
 
