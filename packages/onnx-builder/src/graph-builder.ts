@@ -1,20 +1,29 @@
+import {
+  makeAttribute,
+  type OnnxAttribute,
+  type OnnxGraph,
+  type OnnxNode,
+  type OnnxTensor,
+  type OnnxValueInfo,
+} from '@edge-fleet/onnx-codec';
 import type { TensorDtype } from '@edge-fleet/shared/schemas';
-import { encodeModel } from './onnx-writer.js';
-import type { AttributeSpec, Dim, GraphSpec, ModelSpec, NodeSpec, TensorSpec, ValueInfoSpec } from './onnx-types.js';
+import { nodeOf, valueInfoOf, type Dim, type NodeSpec } from './onnx-types.js';
+import { encodeModel, type ModelOptions } from './onnx-writer.js';
 
 /** Shorthands for typed node attributes. */
 export const attr = {
-  int: (name: string, value: number | bigint): AttributeSpec => ({ name, type: 'INT', value }),
-  float: (name: string, value: number): AttributeSpec => ({ name, type: 'FLOAT', value }),
-  ints: (name: string, value: readonly (number | bigint)[]): AttributeSpec => ({ name, type: 'INTS', value }),
-  floats: (name: string, value: readonly number[]): AttributeSpec => ({ name, type: 'FLOATS', value }),
-  string: (name: string, value: string): AttributeSpec => ({ name, type: 'STRING', value }),
-  tensor: (name: string, value: TensorSpec): AttributeSpec => ({ name, type: 'TENSOR', value }),
+  int: (name: string, value: number | bigint): OnnxAttribute => makeAttribute(name, { type: 'INT', value: BigInt(value) }),
+  float: (name: string, value: number): OnnxAttribute => makeAttribute(name, { type: 'FLOAT', value }),
+  ints: (name: string, value: readonly (number | bigint)[]): OnnxAttribute =>
+    makeAttribute(name, { type: 'INTS', value: value.map(BigInt) }),
+  floats: (name: string, value: readonly number[]): OnnxAttribute => makeAttribute(name, { type: 'FLOATS', value: [...value] }),
+  string: (name: string, value: string): OnnxAttribute => makeAttribute(name, { type: 'STRING', value }),
+  tensor: (name: string, value: OnnxTensor): OnnxAttribute => makeAttribute(name, { type: 'TENSOR', value }),
 };
 
 /** Options of `GraphBuilder.op`. */
 export interface OpOptions {
-  attributes?: readonly AttributeSpec[];
+  attributes?: readonly OnnxAttribute[];
   /** Output name; a unique one is generated when omitted. */
   output?: string;
   domain?: string;
@@ -26,10 +35,10 @@ export interface OpOptions {
  * rather than when a runtime loads the file.
  */
 export class GraphBuilder {
-  private readonly nodes: NodeSpec[] = [];
-  private readonly initializers: TensorSpec[] = [];
-  private readonly inputs: ValueInfoSpec[] = [];
-  private readonly outputs: ValueInfoSpec[] = [];
+  private readonly nodes: OnnxNode[] = [];
+  private readonly initializers: OnnxTensor[] = [];
+  private readonly inputs: OnnxValueInfo[] = [];
+  private readonly outputs: OnnxValueInfo[] = [];
   private readonly defined = new Set<string>();
   private counter = 0;
 
@@ -38,12 +47,12 @@ export class GraphBuilder {
   /** Declares a graph input and returns its name. */
   input(name: string, elemType: TensorDtype, shape: readonly Dim[]): string {
     this.define(name);
-    this.inputs.push({ name, elemType, shape: [...shape] });
+    this.inputs.push(valueInfoOf({ name, elemType, shape }));
     return name;
   }
 
   /** Adds a constant (weight) tensor and returns its name. */
-  initializer(tensor: TensorSpec): string {
+  initializer(tensor: OnnxTensor): string {
     this.define(tensor.name);
     this.initializers.push(tensor);
     return tensor.name;
@@ -72,31 +81,32 @@ export class GraphBuilder {
       throw new Error(`${spec.opType}: undefined input(s) ${missing.join(', ')}`);
     }
     for (const o of spec.outputs) this.define(o);
-    this.nodes.push(spec);
+    this.nodes.push(nodeOf(spec));
   }
 
   /** Declares an existing value as a graph output. */
   output(name: string, elemType: TensorDtype, shape: readonly Dim[]): void {
     if (!this.defined.has(name)) throw new Error(`output ${name} is not produced by the graph`);
-    this.outputs.push({ name, elemType, shape: [...shape] });
+    this.outputs.push(valueInfoOf({ name, elemType, shape }));
   }
 
   /** The graph as assembled so far. */
-  graph(docString?: string): GraphSpec {
+  graph(docString = ''): OnnxGraph {
     return {
       name: this.name,
       nodes: [...this.nodes],
       initializers: [...this.initializers],
+      docString,
       inputs: [...this.inputs],
       outputs: [...this.outputs],
-      ...(docString ? { docString } : {}),
+      valueInfo: [],
     };
   }
 
   /** Encodes the graph into a complete model file. */
-  build(model: Omit<ModelSpec, 'graph'> = {}): Uint8Array {
+  build(options: ModelOptions = {}): Uint8Array {
     if (this.outputs.length === 0) throw new Error(`graph ${this.name} has no outputs`);
-    return encodeModel({ ...model, graph: this.graph() });
+    return encodeModel(this.graph(), options);
   }
 
   private define(name: string): void {

@@ -1,30 +1,28 @@
-export { ProtoWriter, WireType, encodeVarint } from './protobuf-writer.js';
-export { ProtoReader, type ProtoTag } from './protobuf-reader.js';
+export { ProtoWriter, WireType } from './protobuf-writer.js';
 export {
   ELEM_TYPE,
   ELEM_SIZE,
+  checkRawTensor,
   dtypeFromElemType,
   floatTensor,
   int64Tensor,
-  type AttributeSpec,
+  nodeOf,
+  valueInfoOf,
   type Dim,
-  type GraphSpec,
-  type ModelSpec,
   type NodeSpec,
-  type OpsetSpec,
-  type TensorSpec,
   type ValueInfoSpec,
 } from './onnx-types.js';
 export {
   DEFAULT_IR_VERSION,
   DEFAULT_OPSETS,
   encodeAttribute,
-  encodeGraph,
   encodeModel,
   encodeNode,
   encodeOpset,
   encodeTensor,
   encodeValueInfo,
+  modelOf,
+  type ModelOptions,
 } from './onnx-writer.js';
 export { readModelSignature, type ModelSignature, type ValueSignature } from './onnx-reader.js';
 export { GraphBuilder, attr, type OpOptions } from './graph-builder.js';

@@ -1,13 +1,27 @@
+/**
+ * The builder's shorthands over the codec's typed layer: element types by dtype name, and the
+ * tensors, nodes and value infos a hand-built graph is made of.
+ */
+import {
+  DataType,
+  makeNode,
+  rawTensor,
+  tensorValueInfo,
+  type OnnxAttribute,
+  type OnnxNode,
+  type OnnxTensor,
+  type OnnxValueInfo,
+} from '@edge-fleet/onnx-codec';
 import type { TensorDtype } from '@edge-fleet/shared/schemas';
 
-/** `TensorProto.DataType` codes of the element types we write (onnx/onnx.proto3). */
+/** `TensorProto.DataType` codes of the element types we write. */
 export const ELEM_TYPE: Readonly<Record<TensorDtype, number>> = {
-  float32: 1,
-  uint8: 2,
-  int8: 3,
-  int32: 6,
-  int64: 7,
-  bool: 9,
+  float32: DataType.FLOAT,
+  uint8: DataType.UINT8,
+  int8: DataType.INT8,
+  int32: DataType.INT32,
+  int64: DataType.INT64,
+  bool: DataType.BOOL,
 };
 
 /** Bytes per element in `raw_data` for each element type. */
@@ -29,31 +43,14 @@ export function dtypeFromElemType(code: number): TensorDtype | undefined {
 /** A tensor dimension: a fixed size, or a symbolic name (`dim_param`) for a dynamic one. */
 export type Dim = number | string;
 
-/** A graph input or output: name, element type and (possibly symbolic) shape. */
+/** A graph input or output by dtype name: shorthand for a tensor `ValueInfoProto`. */
 export interface ValueInfoSpec {
   name: string;
   elemType: TensorDtype;
   shape: readonly Dim[];
 }
 
-/** A constant tensor stored as little-endian `raw_data`. */
-export interface TensorSpec {
-  name: string;
-  elemType: TensorDtype;
-  dims: readonly number[];
-  rawData: Uint8Array;
-}
-
-/** One node attribute; `type` is the `AttributeProto.AttributeType` name. */
-export type AttributeSpec =
-  | { name: string; type: 'FLOAT'; value: number }
-  | { name: string; type: 'INT'; value: number | bigint }
-  | { name: string; type: 'STRING'; value: string }
-  | { name: string; type: 'TENSOR'; value: TensorSpec }
-  | { name: string; type: 'FLOATS'; value: readonly number[] }
-  | { name: string; type: 'INTS'; value: readonly (number | bigint)[] };
-
-/** One operator invocation. */
+/** One operator invocation; what is left out is empty. Shorthand for a `NodeProto`. */
 export interface NodeSpec {
   opType: string;
   inputs: readonly string[];
@@ -61,37 +58,27 @@ export interface NodeSpec {
   name?: string;
   /** Operator-set domain; empty for the default `ai.onnx` domain. */
   domain?: string;
-  attributes?: readonly AttributeSpec[];
+  attributes?: readonly OnnxAttribute[];
 }
 
-/** A computation graph; nodes must be in topological order. */
-export interface GraphSpec {
-  name: string;
-  nodes: readonly NodeSpec[];
-  initializers: readonly TensorSpec[];
-  inputs: readonly ValueInfoSpec[];
-  outputs: readonly ValueInfoSpec[];
-  docString?: string;
+/** The codec's value info for a spec. */
+export function valueInfoOf(v: ValueInfoSpec): OnnxValueInfo {
+  return tensorValueInfo(v.name, ELEM_TYPE[v.elemType], [...v.shape]);
 }
 
-/** An imported operator set: `domain` '' is the default ONNX domain. */
-export interface OpsetSpec {
-  domain: string;
-  version: number;
+/** The codec's node for a spec. */
+export function nodeOf(n: NodeSpec): OnnxNode {
+  return makeNode(n.opType, n.inputs, n.outputs, n.name ?? '', [...(n.attributes ?? [])], n.domain ?? '');
 }
 
-/** A whole model file. */
-export interface ModelSpec {
-  graph: GraphSpec;
-  /** Defaults to 8 (ONNX 1.10+, read by every onnxruntime since 1.10). */
-  irVersion?: number;
-  /** Defaults to the default domain at opset 17. */
-  opsets?: readonly OpsetSpec[];
-  /** Defaults to `edge-fleet`. */
-  producerName?: string;
-  producerVersion?: string;
-  docString?: string;
-  metadata?: Readonly<Record<string, string>>;
+/** Throws unless a `raw_data` tensor of a known element type holds exactly what its dims need. */
+export function checkRawTensor(t: OnnxTensor): void {
+  const dtype = dtypeFromElemType(t.dataType);
+  if (!t.rawData || dtype === undefined) return;
+  const expected = t.dims.reduce((a, b) => a * b, 1) * ELEM_SIZE[dtype];
+  if (t.rawData.length !== expected) {
+    throw new RangeError(`tensor ${t.name}: raw_data has ${t.rawData.length} bytes, dims need ${expected}`);
+  }
 }
 
 function checkDims(dims: readonly number[], count: number, name: string): void {
@@ -105,19 +92,19 @@ function checkDims(dims: readonly number[], count: number, name: string): void {
 }
 
 /** Builds a float32 tensor; values are written little-endian whatever the host order. */
-export function floatTensor(name: string, dims: readonly number[], values: ArrayLike<number>): TensorSpec {
+export function floatTensor(name: string, dims: readonly number[], values: ArrayLike<number>): OnnxTensor {
   checkDims(dims, values.length, name);
   const rawData = new Uint8Array(values.length * 4);
   const view = new DataView(rawData.buffer);
   for (let i = 0; i < values.length; i += 1) view.setFloat32(i * 4, values[i] ?? 0, true);
-  return { name, elemType: 'float32', dims: [...dims], rawData };
+  return rawTensor(name, DataType.FLOAT, dims, rawData);
 }
 
 /** Builds an int64 tensor; values are written little-endian whatever the host order. */
-export function int64Tensor(name: string, dims: readonly number[], values: ArrayLike<number | bigint>): TensorSpec {
+export function int64Tensor(name: string, dims: readonly number[], values: ArrayLike<number | bigint>): OnnxTensor {
   checkDims(dims, values.length, name);
   const rawData = new Uint8Array(values.length * 8);
   const view = new DataView(rawData.buffer);
   for (let i = 0; i < values.length; i += 1) view.setBigInt64(i * 8, BigInt(values[i] ?? 0), true);
-  return { name, elemType: 'int64', dims: [...dims], rawData };
+  return rawTensor(name, DataType.INT64, dims, rawData);
 }

@@ -1,7 +1,8 @@
+import { DataType, rawTensor } from '@edge-fleet/onnx-codec';
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder, attr } from './graph-builder.js';
 import { readModelSignature } from './onnx-reader.js';
-import { floatTensor, int64Tensor } from './onnx-types.js';
+import { floatTensor, int64Tensor, nodeOf, valueInfoOf } from './onnx-types.js';
 import { encodeAttribute, encodeModel, encodeNode, encodeOpset, encodeTensor, encodeValueInfo } from './onnx-writer.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -26,7 +27,11 @@ describe('ONNX message encoding', () => {
 
   it('rejects tensors whose data does not match their dims', () => {
     expect(() => floatTensor('w', [2, 2], [1, 2, 3])).toThrow(RangeError);
-    expect(() => encodeTensor({ name: 'w', elemType: 'float32', dims: [2], rawData: new Uint8Array(4) })).toThrow(RangeError);
+    expect(() => encodeTensor(rawTensor('w', DataType.FLOAT, [2], new Uint8Array(4)))).toThrow(RangeError);
+    const g = new GraphBuilder('bad');
+    const c = g.op('Constant', [], { attributes: [attr.tensor('value', rawTensor('c', DataType.FLOAT, [2], new Uint8Array(4)))] });
+    g.output(c, 'float32', [2]);
+    expect(() => g.build()).toThrow(/raw_data has 4 bytes, dims need 8/);
   });
 
   it.each([
@@ -36,7 +41,7 @@ describe('ONNX message encoding', () => {
     [attr.tensor('value', floatTensor('c', [], [2])), `0a05${ascii('value')}2a0b10014201${ascii('c')}4a0400000040a00104`],
     [attr.floats('s', [1]), `0a01${ascii('s')}3d0000803fa00106`],
     [attr.ints('pads', [1, 2]), `0a04${ascii('pads')}40014002a00107`],
-  ])('encodes AttributeProto %j', (a, expected) => {
+  ])('encodes AttributeProto %#', (a, expected) => {
     expect(hex(encodeAttribute(a))).toBe(expected);
   });
 
@@ -68,13 +73,13 @@ describe('ONNX message encoding', () => {
     const graph = `0a0c${node} 1201${ascii('g')} 5a0f${vi('x')} 620f${vi('y')}`.replace(/ /g, '');
     const expected = `0808 120a${ascii('edge-fleet')} 3a33${graph} 42021011`.replace(/ /g, '');
     const bytes = encodeModel({
-      graph: {
-        name: 'g',
-        nodes: [{ opType: 'Relu', inputs: ['x'], outputs: ['y'] }],
-        initializers: [],
-        inputs: [{ name: 'x', elemType: 'float32', shape: [1] }],
-        outputs: [{ name: 'y', elemType: 'float32', shape: [1] }],
-      },
+      name: 'g',
+      nodes: [nodeOf({ opType: 'Relu', inputs: ['x'], outputs: ['y'] })],
+      initializers: [],
+      docString: '',
+      inputs: [valueInfoOf({ name: 'x', elemType: 'float32', shape: [1] })],
+      outputs: [valueInfoOf({ name: 'y', elemType: 'float32', shape: [1] })],
+      valueInfo: [],
     });
     expect(hex(bytes)).toBe(expected);
   });

@@ -14,8 +14,7 @@ import { buildVariants, sha256, type BuildVariantsOptions, type VariantReport } 
 import { generateInputs } from './calibration/input-data.js';
 import { OnnxQuantError } from './errors.js';
 import { decodeModel } from './model/model-decoder.js';
-import { DataType, tensorValueInfo } from './model/onnx-model.js';
-import { encodeOnnxModel } from './model/model-encoder.js';
+import { DataType, tensorValueInfo, encodeModel } from '@edge-fleet/onnx-codec';
 import { optimizedOpTypes } from './measure/optimized-graph.js';
 import { runOnce, toFeeds } from './measure/session.js';
 
@@ -196,7 +195,7 @@ describe('models outside the opsets the transforms take (issue 16)', () => {
     model.opsets = [{ domain: '', version: 8 }];
     // IR 3 exporters list every initializer among the graph inputs.
     model.graph.inputs.push(tensorValueInfo('w', DataType.FLOAT, [16, 8]), tensorValueInfo('b', DataType.FLOAT, [8]));
-    const build = await buildVariants(encodeOnnxModel(model), [{ name: 'x', dtype: 'float32', shape: [1, 16] }], FAST);
+    const build = await buildVariants(encodeModel(model), [{ name: 'x', dtype: 'float32', shape: [1, 16] }], FAST);
     expect(build.upgrade?.fromOpset).toBe(8);
     for (const v of build.variants) {
       expect(['ready', 'unusable'], `${v.method}: ${v.reason ?? ''}`).toContain(v.status);
@@ -224,7 +223,7 @@ describe('models outside the opsets the transforms take (issue 16)', () => {
 
 describe('encode(decode(m)) runs in onnxruntime with identical outputs', () => {
   it.each(Object.entries(fixtures))('%s', async (_name, m) => {
-    const [a, b] = await Promise.all([InferenceSession.create(m.bytes), InferenceSession.create(encodeOnnxModel(decodeModel(m.bytes)))]);
+    const [a, b] = await Promise.all([InferenceSession.create(m.bytes), InferenceSession.create(encodeModel(decodeModel(m.bytes)))]);
     for (const sample of generateInputs(m.inputs, 3, 11).samples) {
       const feeds = toFeeds(sample, m.inputs);
       expect(await runOnce(b, feeds)).toEqual(await runOnce(a, feeds));

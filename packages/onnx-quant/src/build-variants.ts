@@ -10,7 +10,7 @@ import { checkInputSpecs } from './model/input-spec-check.js';
 import { checkModel, SUPPORTED_OPSETS } from './model/model-checks.js';
 import { transformableModel, type UpgradeReport } from './upgrade/transformable-model.js';
 import { decodeModel } from './model/model-decoder.js';
-import type { OnnxModel } from './model/onnx-model.js';
+import type { OnnxModel } from '@edge-fleet/onnx-codec';
 import type { RunOutputs } from './measure/agreement.js';
 import {
   DEFAULT_MEASURE_OPTIONS,

@@ -14,11 +14,12 @@ export {
 } from './build-variants.js';
 export { toJsonReport, type JsonReport } from './report.js';
 export { decodeModel } from './model/model-decoder.js';
-export { encodeOnnxModel } from './model/model-encoder.js';
+/** The shared codec's encoder, under the name this package has always exported. */
+export { encodeModel as encodeOnnxModel } from '@edge-fleet/onnx-codec';
 export { checkModel, defaultOpset, SUPPORTED_OPSETS } from './model/model-checks.js';
 export { checkInputSpecs } from './model/input-spec-check.js';
-export type * from './model/onnx-model.js';
-export { DataType } from './model/onnx-model.js';
+export type * from '@edge-fleet/onnx-codec';
+export { DataType } from '@edge-fleet/onnx-codec';
 export {
   CALIBRATION_SEED,
   EVALUATION_SEED,

@@ -2,7 +2,7 @@
 import type { VariantContext } from './build-variants.js';
 import { calibratedInt8Static } from './calibration/choose-calibration.js';
 import { noTargetsReason } from './model/graph-tools.js';
-import { encodeOnnxModel } from './model/model-encoder.js';
+import { encodeModel } from '@edge-fleet/onnx-codec';
 import { measureVariant, type Measurement } from './measure/measure-variant.js';
 import { toFp16 } from './transforms/fp16.transform.js';
 import { toInt4 } from './transforms/int4.transform.js';
@@ -62,7 +62,7 @@ export async function buildVariantBytes(method: VariantMethod, ctx: VariantConte
       return { error: `transform failed: ${message(err)}`, notes: [] };
     }
     if ('notApplicable' in result) return result;
-    const bytes = encodeOnnxModel(result.model);
+    const bytes = encodeModel(result.model);
     try {
       const { measurement } = await measureVariant(bytes, ctx.specs, ctx.evaluation.samples, ctx.reference, ctx.measure);
       return { bytes, notes: result.notes, measurement, ...(result.calibration ? { calibration: result.calibration } : {}) };

@@ -4,8 +4,7 @@
  */
 import type { InputSpec } from '@edge-fleet/shared/schemas';
 import { cloneModel } from '../model/graph-tools.js';
-import { encodeOnnxModel } from '../model/model-encoder.js';
-import { DataType, tensorValueInfo, type OnnxModel } from '../model/onnx-model.js';
+import { DataType, tensorValueInfo, type OnnxModel, encodeModel } from '@edge-fleet/onnx-codec';
 import { createSession, runOnce, toFeeds } from '../measure/session.js';
 import type { CalibrationMethod } from '../transforms/transform.js';
 import type { Sample } from './input-data.js';
@@ -95,7 +94,7 @@ async function observe(
   for (const n of exposed) {
     if (!augmented.graph.outputs.some((o) => o.name === n)) augmented.graph.outputs.push(tensorValueInfo(n, DataType.FLOAT));
   }
-  const session = await createSession(encodeOnnxModel(augmented), { intraOpThreads });
+  const session = await createSession(encodeModel(augmented), { intraOpThreads });
   try {
     for (const sample of samples) {
       for (const n of names.filter((x) => inputs.has(x))) {

@@ -8,8 +8,8 @@
 import type { InputSpec } from '@edge-fleet/shared/schemas';
 import { compareOutputs, type RunOutputs } from '../measure/agreement.js';
 import { createSession, runOnce, toFeeds } from '../measure/session.js';
-import { encodeOnnxModel } from '../model/model-encoder.js';
-import type { OnnxModel } from '../model/onnx-model.js';
+import { encodeModel } from '@edge-fleet/onnx-codec';
+import type { OnnxModel } from '@edge-fleet/onnx-codec';
 import { toInt8Static, type Int8StaticOptions } from '../transforms/int8-static.transform.js';
 import { calibrationTensors, type QdqTarget } from '../transforms/qdq-plan.js';
 import type { CalibrationMethod, TransformResult } from '../transforms/transform.js';
@@ -22,7 +22,7 @@ async function outputsOn(
   samples: readonly Sample[],
   threads: number,
 ): Promise<RunOutputs[]> {
-  const session = await createSession(encodeOnnxModel(model), { intraOpThreads: threads });
+  const session = await createSession(encodeModel(model), { intraOpThreads: threads });
   try {
     const outputs: RunOutputs[] = [];
     for (const sample of samples) outputs.push(await runOnce(session, toFeeds(sample, specs)));

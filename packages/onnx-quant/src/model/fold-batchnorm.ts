@@ -6,7 +6,7 @@
  *   y = gamma · (W∗x + b − mean) / √(var + ε) + beta  =  (W·k)∗x + ((b − mean)·k + beta),  k = gamma / √(var + ε)
  */
 import { floatAttr, floatRaw, floatValues, initializerMap, intAttr, pruneInitializers, useCounts } from './graph-tools.js';
-import { DataType, rawTensor, type OnnxGraph, type OnnxNode, type OnnxTensor } from './onnx-model.js';
+import { DataType, rawTensor, type OnnxGraph, type OnnxNode, type OnnxTensor } from '@edge-fleet/onnx-codec';
 
 function vector(t: OnnxTensor | undefined, length: number): Float32Array | undefined {
   if (t?.dataType !== DataType.FLOAT || t.dims.length !== 1 || t.dims[0] !== length) return undefined;

@@ -1,5 +1,5 @@
 /** Helpers the transforms share: reading tensors, naming new values, finding consumers. */
-import { DataType, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode, type OnnxTensor } from './onnx-model.js';
+import { DataType, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode, type OnnxTensor } from '@edge-fleet/onnx-codec';
 
 /** A deep copy, so a transform never mutates the model it was given. */
 export function cloneModel(model: OnnxModel): OnnxModel {

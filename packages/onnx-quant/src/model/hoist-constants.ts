@@ -3,7 +3,7 @@
  * them) write every weight as a Constant node; the transforms look for weights among the
  * initializers, as onnxruntime's quantization tool does after its pre-processing.
  */
-import type { OnnxModel } from './onnx-model.js';
+import type { OnnxModel } from '@edge-fleet/onnx-codec';
 
 /** A copy of `model`'s graph with tensor-valued Constant nodes as initializers; the count moved. */
 export function hoistConstants(model: OnnxModel): { model: OnnxModel; hoisted: number } {

@@ -1,7 +1,7 @@
 /** Checks that the caller's InputSpec list describes the model's actual inputs. */
 import { InputSpecListSchema, type InputSpec, type TensorDtype } from '@edge-fleet/shared/schemas';
 import { OnnxQuantError } from '../errors.js';
-import { DataType, type OnnxModel } from './onnx-model.js';
+import { DataType, type OnnxModel } from '@edge-fleet/onnx-codec';
 
 const ELEM_TYPE: Readonly<Record<TensorDtype, number>> = {
   float32: DataType.FLOAT,

@@ -1,6 +1,6 @@
 /** Checks a decoded model against what the variant builder supports. */
 import { OnnxQuantError } from '../errors.js';
-import type { OnnxGraph, OnnxModel, OnnxTensor } from './onnx-model.js';
+import type { OnnxGraph, OnnxModel, OnnxTensor } from '@edge-fleet/onnx-codec';
 
 /** Default-domain opsets the transforms accept (DequantizeLinear `axis` needs 13); older models are upgraded first. */
 export const SUPPORTED_OPSETS = { min: 13, max: 21 } as const;

@@ -3,7 +3,7 @@
  * full ONNX shape-inference engine. Declared value_info wins over inference.
  */
 import { findAttr } from './graph-tools.js';
-import { DataType, type OnnxGraph, type OnnxNode } from './onnx-model.js';
+import { DataType, type OnnxGraph, type OnnxNode } from '@edge-fleet/onnx-codec';
 
 const INT64_OUTPUT = new Set(['Shape', 'Size', 'ArgMax', 'ArgMin', 'NonZero', 'NonMaxSuppression']);
 const BOOL_OUTPUT = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor', 'Not', 'IsNaN', 'IsInf']);

@@ -1,10 +1,9 @@
-import { GraphBuilder, floatTensor } from '@edge-fleet/onnx-builder';
+import { GraphBuilder, attr, floatTensor } from '@edge-fleet/onnx-builder';
+import { DataType, encodeModel, makeAttribute, makeNode, type OnnxGraph } from '@edge-fleet/onnx-codec';
 import type { InputSpec } from '@edge-fleet/shared/schemas';
 import { describe, expect, it } from 'vitest';
 import { buildVariants } from '../build-variants.js';
 import { decodeModel } from '../model/model-decoder.js';
-import { encodeOnnxModel } from '../model/model-encoder.js';
-import { DataType, makeAttribute, makeNode, type OnnxGraph } from '../model/onnx-model.js';
 
 const FAST = { calibrationSamples: 16, evaluationSamples: 40, measure: { warmupRuns: 1, timedRuns: 3 } };
 const SPECS: InputSpec[] = [
@@ -18,7 +17,7 @@ function branch(weight: string, bias: number, out: string): OnnxGraph {
   g.input('x', 'float32', [1, 8]);
   g.input(weight, 'float32', [8, 4]);
   const b = g.op('Constant', [], {
-    attributes: [{ name: 'value', type: 'TENSOR', value: floatTensor('b', [4], [bias, -bias, bias / 2, 0]) }],
+    attributes: [attr.tensor('value', floatTensor('b', [4], [bias, -bias, bias / 2, 0]))],
   });
   g.output(g.op('Add', [g.op('MatMul', ['x', weight]), b], { output: out }), 'float32', [1, 4]);
   const body = decodeModel(g.build()).graph;
@@ -57,11 +56,10 @@ function ifModel(): Uint8Array {
   const y = {
     name: 'y',
     docString: '',
-    unknown: [],
-    type: { tensor: { elemType: DataType.FLOAT, shape: [1, 4] }, denotation: '', unknown: [] },
+    type: { tensor: { elemType: DataType.FLOAT, shape: [1, 4] }, denotation: '' },
   };
   model.graph.outputs = [y];
-  return encodeOnnxModel(model);
+  return encodeModel(model);
 }
 
 describe('FP16 inside If/Loop/Scan bodies (issue 16)', () => {

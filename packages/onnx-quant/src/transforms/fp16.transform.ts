@@ -15,8 +15,8 @@ import {
   type OnnxNode,
   type OnnxTensor,
   type OnnxValueInfo,
-} from '../model/onnx-model.js';
-import type { OnnxModel } from '../model/onnx-model.js';
+} from '@edge-fleet/onnx-codec';
+import type { OnnxModel } from '@edge-fleet/onnx-codec';
 import { inferElemTypes } from '../model/type-map.js';
 import type { TransformResult } from './transform.js';
 

@@ -1,7 +1,7 @@
 /** INT4: weight-only block quantization of MatMul/Gemm weights into com.microsoft MatMulNBits. */
 import { quantizeInt4Blocks } from '../math/int4-pack.js';
 import { NameScope, cloneModel, ensureOpset, floatRaw, initializerMap, noTargetsReason, pruneInitializers } from '../model/graph-tools.js';
-import { DataType, makeAttribute, makeNode, rawTensor, type OnnxGraph, type OnnxModel, type OnnxNode } from '../model/onnx-model.js';
+import { DataType, makeAttribute, makeNode, rawTensor, type OnnxGraph, type OnnxModel, type OnnxNode } from '@edge-fleet/onnx-codec';
 import { linearLayer, type LinearLayer } from './linear-weights.js';
 import type { TransformResult } from './transform.js';
 

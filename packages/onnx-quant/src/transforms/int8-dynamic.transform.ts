@@ -5,7 +5,7 @@
  */
 import { Q_RANGE, REDUCED_RANGE, quantizePerChannel, type QRange } from '../math/quant-math.js';
 import { NameScope, cloneModel, ensureOpset, floatRaw, initializerMap, noTargetsReason, pruneInitializers } from '../model/graph-tools.js';
-import { DataType, makeNode, rawTensor, type OnnxGraph, type OnnxModel, type OnnxNode } from '../model/onnx-model.js';
+import { DataType, makeNode, rawTensor, type OnnxGraph, type OnnxModel, type OnnxNode } from '@edge-fleet/onnx-codec';
 import { linearLayer, type LinearLayer } from './linear-weights.js';
 import type { TransformResult } from './transform.js';
 

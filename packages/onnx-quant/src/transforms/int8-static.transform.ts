@@ -9,7 +9,7 @@ import type { TensorRange } from '../calibration/calibrate.js';
 import { quantizeAlongAxis, quantizeBias } from '../math/per-axis.js';
 import { Q_RANGE, REDUCED_RANGE, asymmetricParams, type QParams, type QRange } from '../math/quant-math.js';
 import { NameScope, cloneModel, floatRaw, floatValues, int32Raw, noTargetsReason, pruneInitializers } from '../model/graph-tools.js';
-import { DataType, makeAttribute, makeNode, rawTensor, type OnnxGraph, type OnnxModel, type OnnxNode } from '../model/onnx-model.js';
+import { DataType, makeAttribute, makeNode, rawTensor, type OnnxGraph, type OnnxModel, type OnnxNode } from '@edge-fleet/onnx-codec';
 import { paramSource, planQdq, quantizedTensors, rangeSources, type QdqTarget } from './qdq-plan.js';
 import type { CalibrationMethod, TransformResult } from './transform.js';
 

@@ -1,6 +1,6 @@
 /** Reading the constant weight of a MatMul/Gemm node as a `[K, N]` float matrix. */
 import { floatAttr, floatValues, intAttr } from '../model/graph-tools.js';
-import { DataType, type OnnxNode, type OnnxTensor } from '../model/onnx-model.js';
+import { DataType, type OnnxNode, type OnnxTensor } from '@edge-fleet/onnx-codec';
 
 /** A MatMul/Gemm whose right-hand side is a constant 2-D float matrix. */
 export interface LinearLayer {

@@ -7,7 +7,7 @@
  * each of them costs a dequantize before and a quantize after in the optimized graph.
  */
 import { findAttr, initializerMap } from '../model/graph-tools.js';
-import { DataType, type OnnxGraph, type OnnxNode } from '../model/onnx-model.js';
+import { DataType, type OnnxGraph, type OnnxNode } from '@edge-fleet/onnx-codec';
 import { inferElemTypes } from '../model/type-map.js';
 
 /** Which inputs carry data: the first (the rest are sizes, scales…) or all of them. */

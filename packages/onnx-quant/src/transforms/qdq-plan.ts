@@ -1,6 +1,6 @@
 /** Which nodes static QDQ quantizes, and which tensors it needs calibrated ranges for. */
 import { initializerMap, intAttr, useCounts } from '../model/graph-tools.js';
-import { DataType, type OnnxGraph, type OnnxNode, type OnnxTensor } from '../model/onnx-model.js';
+import { DataType, type OnnxGraph, type OnnxNode, type OnnxTensor } from '@edge-fleet/onnx-codec';
 import { neighbourTensors, preservesRange } from './qdq-neighbours.js';
 
 /** One Conv/MatMul/Gemm to wrap in DQ → op → Q. */

@@ -1,4 +1,4 @@
-import type { OnnxModel } from '../model/onnx-model.js';
+import type { OnnxModel } from '@edge-fleet/onnx-codec';
 
 /** How static INT8 took its activation ranges: min/max, or percentile (99.99 % of values inside). */
 export type CalibrationMethod = 'minmax' | 'percentile';

@@ -6,7 +6,7 @@
  * the reason it cannot convert it.
  */
 import { findAttr, floatRaw, int64Raw, type NameScope } from '../model/graph-tools.js';
-import { DataType, makeAttribute, makeNode, rawTensor, type OnnxGraph, type OnnxNode, type OnnxTensor } from '../model/onnx-model.js';
+import { DataType, makeAttribute, makeNode, rawTensor, type OnnxGraph, type OnnxNode, type OnnxTensor } from '@edge-fleet/onnx-codec';
 
 /** What an adapter may use: the graph the node lives in (initializers go there) and fresh names. */
 export interface AdaptContext {

@@ -6,8 +6,7 @@ import type { RunOutputs } from '../measure/agreement.js';
 import { createSession, runOnce, toFeeds } from '../measure/session.js';
 import { defaultOpset } from '../model/model-checks.js';
 import { decodeModel } from '../model/model-decoder.js';
-import { encodeOnnxModel } from '../model/model-encoder.js';
-import { makeAttribute, makeNode, type OnnxModel } from '../model/onnx-model.js';
+import { makeAttribute, makeNode, type OnnxModel, encodeModel } from '@edge-fleet/onnx-codec';
 import { upgradeOpset } from './opset-upgrade.js';
 import { verifyUpgrade } from './verify-upgrade.js';
 
@@ -49,7 +48,7 @@ async function expectFaithfulUpgrade(bytes: Uint8Array, specs: InputSpec[]): Pro
   if ('notApplicable' in result) throw new Error(result.notApplicable);
   expect(defaultOpset(result.model)).toBe(13);
   const samples = generateInputs(specs, 6, 99).samples;
-  const check = await verifyUpgrade(encodeOnnxModel(result.model), specs, samples, reference, 1);
+  const check = await verifyUpgrade(encodeModel(result.model), specs, samples, reference, 1);
   if ('drift' in check) throw new Error(check.drift);
   expect(check.maxAbsError).toBe(0);
   return result.model;
@@ -257,14 +256,13 @@ describe('opset upgrader (issue 16: opsets 7–12 → 13, outputs equal in onnxr
       ...model.graph.inputs[0],
       name: 'z',
       docString: '',
-      unknown: [],
-      type: { tensor: { elemType: 1 }, denotation: '', unknown: [] },
+      type: { tensor: { elemType: 1 }, denotation: '' },
     });
     const specs: InputSpec[] = [
       { name: 'x', dtype: 'float32', shape: [3, 4] },
       { name: 'flag', dtype: 'bool', shape: [] },
     ];
-    const upgraded = await expectFaithfulUpgrade(encodeOnnxModel(model), specs);
+    const upgraded = await expectFaithfulUpgrade(encodeModel(model), specs);
     const inner = upgraded.graph.nodes.find((n) => n.opType === 'If')?.attributes[0];
     expect(inner?.type === 'GRAPH' ? inner.value.nodes.map((n) => n.inputs.length) : []).toEqual([2]);
   });
@@ -313,7 +311,7 @@ describe('opset upgrader refusals name the op and the change', () => {
     const naive = decodeModel(bytes);
     // What a converter that only bumps the version would write: per-axis softmax, not 2-D softmax.
     naive.opsets = [{ domain: '', version: 13 }];
-    const check = await verifyUpgrade(encodeOnnxModel(naive), specs, generateInputs(specs, 6, 99).samples, reference, 1);
+    const check = await verifyUpgrade(encodeModel(naive), specs, generateInputs(specs, 6, 99).samples, reference, 1);
     expect('drift' in check ? check.drift : 'no drift').toMatch(/drift from the original's: max abs error \S+ > 1\.00e-5/);
   });
 });

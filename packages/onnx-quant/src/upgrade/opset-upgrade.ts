@@ -7,7 +7,7 @@
  */
 import { defaultOpset } from '../model/model-checks.js';
 import { NameScope, cloneModel } from '../model/graph-tools.js';
-import type { OnnxGraph, OnnxModel, OnnxNode } from '../model/onnx-model.js';
+import type { OnnxGraph, OnnxModel, OnnxNode } from '@edge-fleet/onnx-codec';
 import { OP_ADAPTERS, type AdaptContext, type OpAdapter } from './op-adapters.js';
 
 /** The opset the upgrader writes. */

@@ -6,8 +6,8 @@ import { foldBatchNorms } from '../model/fold-batchnorm.js';
 import { NameScope, cloneModel } from '../model/graph-tools.js';
 import { hoistConstants } from '../model/hoist-constants.js';
 import { defaultOpset } from '../model/model-checks.js';
-import { encodeOnnxModel } from '../model/model-encoder.js';
-import type { OnnxGraph, OnnxModel } from '../model/onnx-model.js';
+import { encodeModel } from '@edge-fleet/onnx-codec';
+import type { OnnxGraph, OnnxModel } from '@edge-fleet/onnx-codec';
 import { upgradeOpset } from './opset-upgrade.js';
 import { verifyUpgrade, type UpgradeCheck } from './verify-upgrade.js';
 
@@ -77,7 +77,7 @@ async function upgraded(input: TransformableInput): Promise<{ model: OnnxModel; 
   if (upgraded.toOpset < opsets.min) {
     return { notApplicable: `default-domain opset ${opset} is outside the supported range ${opsets.min}–${opsets.max}` };
   }
-  const check = await verifyUpgrade(encodeOnnxModel(upgraded.model), input.specs, input.evaluation, input.reference, input.intraOpThreads);
+  const check = await verifyUpgrade(encodeModel(upgraded.model), input.specs, input.evaluation, input.reference, input.intraOpThreads);
   if ('drift' in check) return { notApplicable: `opset ${opset} → ${upgraded.toOpset} upgrade: ${check.drift}` };
   const { fromOpset, toOpset, rewritten } = upgraded;
   return { model: upgraded.model, upgrade: { fromOpset, toOpset, rewritten, ...check } };

@@ -1,7 +1,22 @@
 /**
- * A mutable, in-memory ONNX model that mirrors onnx/onnx.proto closely enough to write back
- * what was read. Fields this package does not interpret are kept as raw field bytes (`unknown`).
+ * The typed layer over the generated ONNX messages that the builder and the quantizer work on:
+ * plain mutable objects (numbers for dims and versions, attributes as a tagged union) that
+ * `structuredClone` can copy. Each object keeps the fields of its message it does not model in
+ * `extra` (the message's own, as decoded), so a decode → encode round trip loses nothing.
  */
+import type {
+  AttributeProto,
+  GraphProto,
+  ModelProto,
+  NodeProto,
+  OperatorSetIdProto,
+  TensorProto,
+  TypeProto,
+  ValueInfoProto,
+} from 'onnx-buf';
+
+/** The fields of a message this layer does not model, carried through unchanged (and its unknown fields). */
+export type ExtraFields<M> = Partial<Omit<M, '$typeName'>>;
 
 /** `TensorProto.DataType` codes. */
 export const DataType = {
@@ -46,17 +61,17 @@ export interface OnnxTensor {
   /** 0 = DEFAULT, 1 = EXTERNAL. */
   dataLocation: number;
   externalData: StringEntry[];
-  unknown: Uint8Array[];
+  extra?: ExtraFields<TensorProto>;
 }
 
 /** A tensor dimension: fixed size, symbolic name, or unknown (`null`). */
 export type OnnxDim = number | string | null;
 
-/** A `TypeProto`; only tensor types are interpreted, other kinds stay in `unknown`. */
+/** A `TypeProto`; only tensor types are interpreted, other kinds stay in `extra`. */
 export interface OnnxType {
   tensor?: { elemType: number; shape?: OnnxDim[] };
   denotation: string;
-  unknown: Uint8Array[];
+  extra?: ExtraFields<TypeProto>;
 }
 
 /** A `ValueInfoProto`. */
@@ -64,7 +79,7 @@ export interface OnnxValueInfo {
   name: string;
   type?: OnnxType;
   docString: string;
-  unknown: Uint8Array[];
+  extra?: ExtraFields<ValueInfoProto>;
 }
 
 /** The value of an attribute, by `AttributeProto.AttributeType` name. */
@@ -79,7 +94,7 @@ export type OnnxAttributeValue =
   | { type: 'STRINGS'; value: string[] }
   | { type: 'TENSORS'; value: OnnxTensor[] }
   | { type: 'GRAPHS'; value: OnnxGraph[] }
-  /** Sparse tensors and type protos: the payload stays in `unknown`. */
+  /** Sparse tensors and type protos: the payload stays in `extra`. */
   | { type: 'OTHER'; code: number };
 
 /** An `AttributeProto`. */
@@ -87,7 +102,7 @@ export type OnnxAttribute = OnnxAttributeValue & {
   name: string;
   docString: string;
   refAttrName: string;
-  unknown: Uint8Array[];
+  extra?: ExtraFields<AttributeProto>;
 };
 
 /** A `NodeProto`. */
@@ -99,7 +114,7 @@ export interface OnnxNode {
   domain: string;
   attributes: OnnxAttribute[];
   docString: string;
-  unknown: Uint8Array[];
+  extra?: ExtraFields<NodeProto>;
 }
 
 /** A `GraphProto`. */
@@ -111,13 +126,14 @@ export interface OnnxGraph {
   inputs: OnnxValueInfo[];
   outputs: OnnxValueInfo[];
   valueInfo: OnnxValueInfo[];
-  unknown: Uint8Array[];
+  extra?: ExtraFields<GraphProto>;
 }
 
 /** An `OperatorSetIdProto`. */
 export interface OnnxOpset {
   domain: string;
   version: number;
+  extra?: ExtraFields<OperatorSetIdProto>;
 }
 
 /** A `ModelProto`. */
@@ -131,7 +147,7 @@ export interface OnnxModel {
   graph: OnnxGraph;
   opsets: OnnxOpset[];
   metadata: StringEntry[];
-  unknown: Uint8Array[];
+  extra?: ExtraFields<ModelProto>;
 }
 
 /** A tensor with `raw_data` and no other payload. */
@@ -150,7 +166,6 @@ export function rawTensor(name: string, dataType: number, dims: readonly number[
     docString: '',
     dataLocation: 0,
     externalData: [],
-    unknown: [],
   };
 }
 
@@ -163,20 +178,19 @@ export function makeNode(
   attributes: OnnxAttribute[] = [],
   domain = '',
 ): OnnxNode {
-  return { inputs: [...inputs], outputs: [...outputs], name, opType, domain, attributes, docString: '', unknown: [] };
+  return { inputs: [...inputs], outputs: [...outputs], name, opType, domain, attributes, docString: '' };
 }
 
 /** Builds an attribute from its value. */
 export function makeAttribute(name: string, value: OnnxAttributeValue): OnnxAttribute {
-  return { ...value, name, docString: '', refAttrName: '', unknown: [] };
+  return { ...value, name, docString: '', refAttrName: '' };
 }
 
 /** A graph input/output description of a tensor. */
 export function tensorValueInfo(name: string, elemType: number, shape?: OnnxDim[]): OnnxValueInfo {
   return {
     name,
-    type: { tensor: shape ? { elemType, shape } : { elemType }, denotation: '', unknown: [] },
+    type: { tensor: shape ? { elemType, shape } : { elemType }, denotation: '' },
     docString: '',
-    unknown: [],
   };
 }
