@@ -1,22 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { WaitForOptions } from '@edge-fleet/test-utils';
 import { chromium, type Browser } from 'playwright-core';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Proc {
   child: ChildProcess;
@@ -46,23 +34,9 @@ export function startProcess(args: string[], env: Record<string, string>): Proc 
   };
 }
 
-export async function waitFor<T>(
-  fn: () => Promise<T | null | undefined | false>,
-  timeoutMs: number,
-  what: string,
-  proc?: Proc,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${proc ? `\n--- output ---\n${proc.output()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+/** How a test polls a real process: every 250 ms, a refused request is "not yet", a timeout shows its output. */
+export function polling(proc?: Proc): WaitForOptions {
+  return { intervalMs: 250, retryErrors: true, ...(proc ? { detail: () => `--- output ---\n${proc.output()}` } : {}) };
 }
 
 /** A call to the control plane's REST API with the operator token; an error status throws with the body. */

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import pg from 'pg';
-import { callApi, freePort, launchBrowser, ROOT, startProcess, waitFor, type Proc } from './processes.js';
+import { freePort, waitFor } from '@edge-fleet/test-utils';
+import { callApi, launchBrowser, ROOT, polling, startProcess, type Proc } from './processes.js';
 
 /**
  * Staged rollouts with real agents (onnxruntime-node) on the control plane's broker: a healthy
@@ -78,6 +79,7 @@ const allRunning = (variantId: string) =>
     },
     60_000,
     `every agent running ${variantId}`,
+    polling(),
   ).catch((e: unknown) => {
     const logs = agents.map((a, i) => `--- agent ${i} ---\n${a.output().slice(-3_000)}`).join('\n');
     throw new Error(`${e instanceof Error ? e.message : String(e)}; devices: ${JSON.stringify(lastSeen)}\n${logs}`);
@@ -90,7 +92,7 @@ const finished = (id: string) =>
     },
     150_000,
     `rollout ${id} to finish`,
-    cp,
+    polling(cp),
   );
 
 let builder: OnnxBuilder;
@@ -115,7 +117,7 @@ beforeAll(async () => {
     QUEUE_PREFIX: `ef-e2e-ro-${Date.now().toString(36)}`,
   });
   procs.push(cp);
-  await waitFor(async () => (await fetch(`${api}/readyz`)).ok, 120_000, 'control plane ready', cp);
+  await waitFor(async () => (await fetch(`${api}/readyz`)).ok, 120_000, 'control plane ready', polling(cp));
   token = (await readFile(path.join(dataDir, '.data', 'operator-token'), 'utf8')).trim();
   // a tier target between the small model (well under a millisecond) and the slow one (tens of milliseconds)
   const policy =
@@ -261,7 +263,7 @@ describe('staged rollouts on real agents', () => {
     );
     procs.push(dash);
     const web = `http://127.0.0.1:${dashPort}`;
-    await waitFor(async () => (await fetch(`${web}/login`)).ok, 60_000, 'dashboard up', dash);
+    await waitFor(async () => (await fetch(`${web}/login`)).ok, 60_000, 'dashboard up', polling(dash));
     browser = await launchBrowser();
     const page = await browser.newPage();
     await page.goto(`${web}/login`);

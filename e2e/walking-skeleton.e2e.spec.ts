@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import pg from 'pg';
-import { callApi, freePort, launchBrowser, ROOT, startProcess, waitFor, type Proc } from './processes.js';
+import { freePort, waitFor } from '@edge-fleet/test-utils';
+import { callApi, launchBrowser, ROOT, polling, startProcess, type Proc } from './processes.js';
 
 const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const dbName = `ef_e2e_${Date.now().toString(36)}`;
@@ -33,7 +34,7 @@ beforeAll(async () => {
     TELEMETRY_WINDOW_SECONDS: '1',
   });
   procs.push(cp);
-  await waitFor(async () => (await fetch(`${api}/readyz`)).ok, 120_000, 'control plane ready', cp);
+  await waitFor(async () => (await fetch(`${api}/readyz`)).ok, 120_000, 'control plane ready', polling(cp));
   const { readFile } = await import('node:fs/promises');
   token = (await readFile(path.join(dataDir, '.data', 'operator-token'), 'utf8')).trim();
 });
@@ -92,7 +93,7 @@ describe('the whole loop on real processes', () => {
       },
       60_000,
       'agent enrolled and online',
-      agent,
+      polling(agent),
     );
     expect(device.hardwareClass).toBe('edge-npu-10t');
 
@@ -113,7 +114,7 @@ describe('the whole loop on real processes', () => {
       },
       90_000,
       'agent running the assigned model',
-      agent,
+      polling(agent),
     );
     expect(running.reported?.activeVariantId).toBe(version.variants[0]?.id);
 
@@ -128,7 +129,7 @@ describe('the whole loop on real processes', () => {
       },
       60_000,
       'telemetry rows of the new model',
-      agent,
+      polling(agent),
     );
     expect(points[0]?.p99).toBeGreaterThan(0);
     expect(['estimate', 'sensor']).toContain(points[0]?.powerSource);
@@ -140,7 +141,7 @@ describe('the whole loop on real processes', () => {
     );
     procs.push(dash);
     const web = `http://127.0.0.1:${dashPort}`;
-    await waitFor(async () => (await fetch(`${web}/login`)).ok, 60_000, 'dashboard up', dash);
+    await waitFor(async () => (await fetch(`${web}/login`)).ok, 60_000, 'dashboard up', polling(dash));
 
     browser = await launchBrowser();
     const page = await browser.newPage();
@@ -179,7 +180,7 @@ describe('the whole loop on real processes', () => {
       },
       60_000,
       'telemetry windows of real traffic',
-      traffic,
+      polling(traffic),
     );
     expect(served.queueP99).toBeGreaterThanOrEqual(0);
     await page.waitForFunction(
