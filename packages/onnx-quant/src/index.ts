@@ -33,7 +33,6 @@ export {
   DEFAULT_MEASURE_OPTIONS,
   machineInfo,
   measureVariant,
-  percentile,
   type MachineInfo,
   type MeasureOptions,
   type Measurement,
