@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseSimArgs } from '../cli/cli-args.js';
-import { autoSourceAddresses, brokerAddress } from './fleet.js';
+import { autoSourceAddresses } from './fleet.js';
 import { planFleet } from './fleet-mix.js';
-import { decideUpdate, updateDelays } from './update.plan.js';
+import { brokerAddress, decideUpdate } from '@edge-fleet/test-utils/virtual-device';
+import { updateDelays } from './update.plan.js';
 
 const model = { modelVersionId: 'mv', variantId: 'v', precision: 'fp32' as const, sha256: 'a'.repeat(64), sizeBytes: 1_000_000 };
 

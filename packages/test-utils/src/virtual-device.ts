@@ -1,0 +1,407 @@
+import { randomUUID } from 'node:crypto';
+import net from 'node:net';
+import { parseTopic, topics, type DesiredModel, type DesiredState, type ReportedState, type UpdateOutcome } from '@edge-fleet/shared';
+import { MqttClient } from 'mqtt';
+
+/** The part of a desired model a virtual device acts on (it runs nothing, so it needs no inputs or manifest). */
+export type VirtualModel = Pick<DesiredModel, 'modelVersionId' | 'variantId' | 'precision' | 'sha256' | 'sizeBytes'>;
+
+/** The part of a desired state a virtual device acts on. */
+export interface VirtualDesired {
+  deviceId: string;
+  assignmentVersion: number;
+  model: VirtualModel | null;
+  runtime: Pick<DesiredState['runtime'], 'windowSeconds' | 'targetRateHz'>;
+}
+
+export type UpdateDecision<M extends VirtualModel = VirtualModel> =
+  { kind: 'none' } | { kind: 'clear' } | { kind: 'same-model' } | { kind: 'install'; model: M };
+
+/** What a new desired state asks for, given what runs; older or equal versions are ignored (the anti-rollback watermark). */
+export function decideUpdate<M extends VirtualModel>(
+  desired: { assignmentVersion: number; model: M | null },
+  applied: number | null,
+  activeSha256: string | null,
+): UpdateDecision<M> {
+  if (applied !== null && desired.assignmentVersion <= applied) return { kind: 'none' };
+  if (desired.model === null) return { kind: 'clear' };
+  if (desired.model.sha256 === activeSha256) return { kind: 'same-model' };
+  return { kind: 'install', model: desired.model };
+}
+
+export type InstallResult =
+  { outcome: 'ok' } | { outcome: 'failed'; reasonCode: NonNullable<UpdateOutcome['reasonCode']>; message: string };
+
+/** What an install may do to the device while it runs. */
+export interface InstallContext {
+  /** Enters an update step; reported at once when the device reports its phases. */
+  setPhase(phase: 'downloading' | 'verifying' | 'loading'): void;
+  /** An abrupt crash: the socket dies (the broker publishes the Last Will) and the device boots again with a new boot id. */
+  crash(): void;
+}
+
+/** What a telemetry window is built from. */
+export interface WindowContext<D extends VirtualDesired> {
+  deviceId: string;
+  bootId: string;
+  seq: number;
+  /** Where the previous window ended (or telemetry started). */
+  startMs: number;
+  endMs: number;
+  active: NonNullable<D['model']> | null;
+  desired: D | null;
+}
+
+/**
+ * The device's own character: how it reads its desired topic, installs models and fills telemetry
+ * windows. The control plane's tests and the fleet simulator each bring theirs; the protocol around
+ * it (session, presence, watermark, reports) is the same for both.
+ */
+export interface VirtualDeviceBehaviour<D extends VirtualDesired> {
+  /** Reads a message on the desired topic: the state, or null to ignore it; throwing refuses it (kept in `errors`). */
+  readDesired(payload: Buffer): D | null;
+  /** Installs a model (download, verify, load): as fast, slow or faulty as this device is. */
+  install(model: NonNullable<D['model']>, assignmentVersion: number, ctx: InstallContext): Promise<InstallResult>;
+  /** The window that closes now, or null to send none this time. */
+  window(ctx: WindowContext<D>): object | null;
+  /** How long the next telemetry window lasts. */
+  windowMs(desired: D | null): number;
+  /** A hung device: while true it sends neither reports nor telemetry. */
+  mute?(): boolean;
+}
+
+/** What a fleet counts and a test watches; every hook is optional. */
+export interface VirtualDeviceEvents<D extends VirtualDesired> {
+  connect(): void;
+  close(): void;
+  error(err: Error): void;
+  desired(d: D, at: number): void;
+  reported(r: ReportedState): void;
+  telemetrySent(): void;
+  telemetryAcked(publishedAt: number, ackedAt: number): void;
+  telemetryFailed(): void;
+  telemetrySkippedOffline(): void;
+}
+
+export interface VirtualDeviceOptions<D extends VirtualDesired> {
+  deviceId: string;
+  deviceSecret: string;
+  /** The broker's TCP address, and the local address to connect from (a fleet spreads over several). */
+  broker: { host: string; port: number; localAddress?: string | undefined };
+  agentVersion: string;
+  behaviour: VirtualDeviceBehaviour<D>;
+  /** Time before each reconnect, asked again on every connect (jitter); 0: the device never reconnects. */
+  reconnectPeriodMs: () => number;
+  keepaliveSeconds?: number;
+  connectTimeoutMs?: number;
+  /** Report downloading/verifying/loading as the real agent does (default true). */
+  reportPhases?: boolean;
+  events?: Partial<VirtualDeviceEvents<D>>;
+}
+
+/** The TCP address of a plain MQTT broker URL; `localhost` becomes 127.0.0.1 so 127.0.0.x source addresses can reach it. */
+export function brokerAddress(url: string): { host: string; port: number } {
+  const u = new URL(url);
+  if (u.protocol !== 'mqtt:' && u.protocol !== 'tcp:')
+    throw new Error(`virtual devices speak plain MQTT over TCP; ${url} is not an mqtt:// URL`);
+  const host = u.hostname === 'localhost' ? '127.0.0.1' : u.hostname;
+  return { host, port: u.port ? Number(u.port) : 1883 };
+}
+
+const OFFLINE = '{"state":"offline"}';
+/** How many received states and errors a device keeps: enough for any test, bounded for a fleet of 10,000 running for hours. */
+const KEEP = 1_000;
+
+/**
+ * A device speaking the real protocol over the real broker without onnxruntime: presence (retained
+ * `online`, `offline` as Last Will), desired state → update → reported state under the watermark
+ * rules of the real agent, telemetry windows while connected. One update runs at a time, always
+ * towards the newest desired state; a version whose update failed is not retried (the real agent
+ * needs a new assignment too). On every (re)connect it subscribes again when the broker kept no
+ * session, says `online` and reports what it runs.
+ */
+export class VirtualDevice<D extends VirtualDesired> {
+  bootId = randomUUID();
+  desired: D | null = null;
+  active: NonNullable<D['model']> | null = null;
+  applied: number | null = null;
+  lastUpdate: UpdateOutcome | null = null;
+  phase: ReportedState['phase'] = 'idle';
+  /** Every desired state read off the broker, in order (the first 1,000). */
+  readonly received: D[] = [];
+  /** Connections made (the first included); grows after each outage when the device reconnects. */
+  connections = 0;
+  /** Refused desired states, failed publishes and on-connect work that did not complete (the first 1,000). */
+  readonly errors: string[] = [];
+  private client: MqttClient | null = null;
+  private seq = 0;
+  private windowStart = Date.now();
+  private timer: NodeJS.Timeout | null = null;
+  private updating = false;
+  private gaveUp: number | null = null;
+  private firstConnect: Promise<boolean> | null = null;
+  private stopped = false;
+  private isConnected = false;
+
+  constructor(private readonly o: VirtualDeviceOptions<D>) {}
+
+  get id(): string {
+    return this.o.deviceId;
+  }
+
+  /** Whether the MQTT session is up right now. */
+  get connected(): boolean {
+    return this.isConnected;
+  }
+
+  /** Connects (telemetry starts with `startTelemetry`); `connectedOnce` tells when the first connection is ready. */
+  start(): void {
+    const { deviceId, deviceSecret, broker } = this.o;
+    const client = new MqttClient(() => net.createConnection({ host: broker.host, port: broker.port, localAddress: broker.localAddress }), {
+      protocolVersion: 4,
+      clientId: deviceId,
+      username: deviceId,
+      password: deviceSecret,
+      clean: true,
+      keepalive: this.o.keepaliveSeconds ?? 60,
+      connectTimeout: this.o.connectTimeoutMs ?? 30_000,
+      reconnectPeriod: this.o.reconnectPeriodMs(),
+      // subscriptions are made on connect, where the CONNACK says whether the broker kept them
+      resubscribe: false,
+      will: { topic: topics.status(deviceId), payload: Buffer.from(OFFLINE), qos: 1, retain: true },
+    });
+    this.client = client;
+    client.on('close', () => this.onClose());
+    client.on('error', (err) => {
+      this.error(`mqtt: ${err.message}`);
+      this.o.events?.error?.(err);
+    });
+    client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    this.firstConnect = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), this.o.connectTimeoutMs ?? 30_000);
+      client.on('connect', (connack) => {
+        this.onConnect(client, connack.sessionPresent).then(
+          (ok) => {
+            if (!ok) return;
+            clearTimeout(timer);
+            resolve(true);
+          },
+          () => undefined, // onConnect records its own failures
+        );
+      });
+    });
+  }
+
+  /** Resolves true once the first connection has subscribed and said `online`, false if none did in the connect timeout. */
+  connectedOnce(): Promise<boolean> {
+    return this.firstConnect ?? Promise.resolve(false);
+  }
+
+  /** Opens the first window after `firstDelayMs` (a fleet spreads its devices' phases), then one window after another. */
+  startTelemetry(firstDelayMs = this.o.behaviour.windowMs(this.desired)): void {
+    if (this.timer || this.stopped) return;
+    this.windowStart = Date.now();
+    this.scheduleWindow(firstDelayMs);
+  }
+
+  /**
+   * Stops. `clean`: says `offline` itself and disconnects once its QoS 1 messages are acknowledged
+   * (5 s at most); otherwise the socket just closes and the broker publishes the Last Will.
+   */
+  async stop({ clean = true }: { clean?: boolean } = {}): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    const client = this.client;
+    this.client = null;
+    if (!client) return;
+    if (!clean) {
+      await client.endAsync(true);
+      return;
+    }
+    if (client.connected) {
+      await new Promise<void>((resolve) => {
+        client.publish(topics.status(this.id), this.statusPayload('offline'), { qos: 1, retain: true }, () => resolve());
+        setTimeout(resolve, 2_000).unref();
+      });
+    }
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => client.end(true, {}, () => resolve()), 5_000);
+      client.end(false, {}, () => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Drops the connection as a network would; with `reconnectAfterMs` the next attempt waits that
+   * long (a flapping link), else the usual period.
+   */
+  dropConnection(reconnectAfterMs?: number): void {
+    const client = this.client;
+    if (!client || this.stopped) return;
+    if (reconnectAfterMs !== undefined) client.options.reconnectPeriod = reconnectAfterMs;
+    client.stream.destroy();
+  }
+
+  private async onConnect(client: MqttClient, sessionPresent: boolean): Promise<boolean> {
+    if (this.stopped) return false;
+    this.isConnected = true;
+    this.connections++;
+    client.options.reconnectPeriod = this.o.reconnectPeriodMs();
+    this.o.events?.connect?.();
+    try {
+      await Promise.all([
+        sessionPresent
+          ? Promise.resolve()
+          : client.subscribeAsync({ [topics.desired(this.id)]: { qos: 1 }, [topics.commands(this.id)]: { qos: 1 } }),
+        client.publishAsync(topics.status(this.id), this.statusPayload('online'), { qos: 1, retain: true }),
+      ]);
+      this.report();
+      return true;
+    } catch (err) {
+      this.error(`on-connect: ${err instanceof Error ? err.message : String(err)}`);
+      return false;
+    }
+  }
+
+  private onClose(): void {
+    if (!this.isConnected) return;
+    this.isConnected = false;
+    this.o.events?.close?.();
+  }
+
+  private error(what: string): void {
+    if (this.errors.length < KEEP) this.errors.push(what);
+  }
+
+  private statusPayload(state: 'online' | 'offline'): string {
+    return JSON.stringify({ state, bootId: this.bootId, at: new Date().toISOString() });
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    const t = parseTopic(topic);
+    if (t?.deviceId !== this.id || t.kind !== 'desired' || payload.length === 0) return; // a cleared retained message
+    let d: D | null;
+    try {
+      d = this.o.behaviour.readDesired(payload);
+    } catch (err) {
+      this.error(`desired state refused: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    if (d?.deviceId !== this.id) return;
+    if (this.received.length < KEEP) this.received.push(d);
+    this.o.events?.desired?.(d, Date.now());
+    this.desired = d;
+    void this.reconcile();
+  }
+
+  private async reconcile(): Promise<void> {
+    if (this.updating) return;
+    this.updating = true;
+    try {
+      for (;;) {
+        const target = this.desired;
+        if (!target || this.stopped) return;
+        const version = target.assignmentVersion;
+        const decision = decideUpdate(target, this.applied, this.active?.sha256 ?? null);
+        if (decision.kind === 'none' || (decision.kind === 'install' && version === this.gaveUp)) return;
+        const result = decision.kind === 'install' ? await this.install(version, decision.model) : { outcome: 'ok' as const };
+        if (decision.kind === 'clear') this.active = null;
+        this.finish(version, result);
+      }
+    } finally {
+      this.updating = false;
+    }
+  }
+
+  private async install(version: number, model: NonNullable<D['model']>): Promise<InstallResult> {
+    const result = await this.o.behaviour.install(model, version, {
+      setPhase: (phase) => {
+        this.phase = phase;
+        if (this.o.reportPhases !== false) this.report();
+      },
+      crash: () => this.crash(),
+    });
+    if (result.outcome === 'ok') this.active = model;
+    return result;
+  }
+
+  /** Like the real agent: success moves the watermark; a failure keeps the previous model and says why. */
+  private finish(version: number, result: InstallResult): void {
+    this.lastUpdate = { assignmentVersion: version, ...result, at: new Date().toISOString() };
+    if (result.outcome === 'ok') this.applied = version;
+    else this.gaveUp = version;
+    this.phase = result.outcome === 'failed' ? 'failed' : this.active ? 'running' : 'idle';
+    this.report();
+  }
+
+  private crash(): void {
+    this.client?.stream.destroy();
+    this.bootId = randomUUID();
+    this.seq = 0;
+  }
+
+  private report(): void {
+    const client = this.client;
+    if (!client || !this.isConnected || this.o.behaviour.mute?.()) return;
+    const r: ReportedState = {
+      schema: 1,
+      deviceId: this.id,
+      bootId: this.bootId,
+      phase: this.phase,
+      appliedAssignmentVersion: this.applied,
+      active: this.active
+        ? {
+            modelVersionId: this.active.modelVersionId,
+            variantId: this.active.variantId,
+            precision: this.active.precision,
+            sha256: this.active.sha256,
+          }
+        : null,
+      lastUpdate: this.lastUpdate,
+      agentVersion: this.o.agentVersion,
+      reportedAt: new Date().toISOString(),
+    };
+    this.o.events?.reported?.(r);
+    client.publish(topics.reported(this.id), JSON.stringify(r), { qos: 1 }, (err) => {
+      // a report still in flight when the device stops is dropped with its connection
+      if (err && !this.stopped) this.error(`report: ${err.message}`);
+    });
+  }
+
+  private scheduleWindow(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.closeWindow();
+      this.scheduleWindow(this.o.behaviour.windowMs(this.desired));
+    }, delayMs);
+  }
+
+  private closeWindow(): void {
+    const now = Date.now();
+    const client = this.client;
+    if (this.o.behaviour.mute?.()) return;
+    if (!client || !this.isConnected) {
+      this.o.events?.telemetrySkippedOffline?.();
+      return;
+    }
+    const w = this.o.behaviour.window({
+      deviceId: this.id,
+      bootId: this.bootId,
+      seq: this.seq,
+      startMs: this.windowStart,
+      endMs: now,
+      active: this.active,
+      desired: this.desired,
+    });
+    this.windowStart = now;
+    if (w === null) return;
+    this.seq += 1;
+    this.o.events?.telemetrySent?.();
+    client.publish(topics.telemetry(this.id), JSON.stringify(w), { qos: 1 }, (err) => {
+      if (err) this.o.events?.telemetryFailed?.();
+      else this.o.events?.telemetryAcked?.(now, Date.now());
+    });
+  }
+}
