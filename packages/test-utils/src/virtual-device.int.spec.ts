@@ -108,9 +108,17 @@ describe('VirtualDevice (shared by the control-plane tests and the fleet simulat
     expect(installs).toEqual([2, 3]);
   });
 
+  it('takes the same bytes under new names without installing them again', async () => {
+    const renamed = { ...model(2), modelVersionId: 'mv-2b', variantId: 'var-2b' };
+    await publishDesired(desired(4, renamed));
+    const same = await report('applied 4', (r) => r.appliedAssignmentVersion === 4);
+    expect(same).toMatchObject({ phase: 'running', active: { variantId: 'var-2b', sha256: renamed.sha256 } });
+    expect(installs).toEqual([2, 3]);
+  });
+
   it('applies a state without a model by unloading, and moves the watermark', async () => {
-    await publishDesired(desired(4, null));
-    const idle = await report('idle 4', (r) => r.appliedAssignmentVersion === 4);
-    expect(idle).toMatchObject({ phase: 'idle', active: null, lastUpdate: { assignmentVersion: 4, outcome: 'ok' } });
+    await publishDesired(desired(5, null));
+    const idle = await report('idle 5', (r) => r.appliedAssignmentVersion === 5);
+    expect(idle).toMatchObject({ phase: 'idle', active: null, lastUpdate: { assignmentVersion: 5, outcome: 'ok' } });
   });
 });

@@ -15,7 +15,7 @@ export interface VirtualDesired {
 }
 
 export type UpdateDecision<M extends VirtualModel = VirtualModel> =
-  { kind: 'none' } | { kind: 'clear' } | { kind: 'same-model' } | { kind: 'install'; model: M };
+  { kind: 'none' } | { kind: 'clear' } | { kind: 'same-model'; model: M } | { kind: 'install'; model: M };
 
 /** What a new desired state asks for, given what runs; older or equal versions are ignored (the anti-rollback watermark). */
 export function decideUpdate<M extends VirtualModel>(
@@ -25,7 +25,7 @@ export function decideUpdate<M extends VirtualModel>(
 ): UpdateDecision<M> {
   if (applied !== null && desired.assignmentVersion <= applied) return { kind: 'none' };
   if (desired.model === null) return { kind: 'clear' };
-  if (desired.model.sha256 === activeSha256) return { kind: 'same-model' };
+  if (desired.model.sha256 === activeSha256) return { kind: 'same-model', model: desired.model };
   return { kind: 'install', model: desired.model };
 }
 
@@ -152,6 +152,11 @@ export class VirtualDevice<D extends VirtualDesired> {
   /** Whether the MQTT session is up right now. */
   get connected(): boolean {
     return this.isConnected;
+  }
+
+  /** The next telemetry window's sequence number: how many windows this boot has sent. */
+  get nextSeq(): number {
+    return this.seq;
   }
 
   /** Connects (telemetry starts with `startTelemetry`); `connectedOnce` tells when the first connection is ready. */
@@ -308,6 +313,8 @@ export class VirtualDevice<D extends VirtualDesired> {
         if (decision.kind === 'none' || (decision.kind === 'install' && version === this.gaveUp)) return;
         const result = decision.kind === 'install' ? await this.install(version, decision.model) : { outcome: 'ok' as const };
         if (decision.kind === 'clear') this.active = null;
+        // the same bytes under the names the new state gives them (another variant or model version can share a file)
+        if (decision.kind === 'same-model') this.active = decision.model;
         this.finish(version, result);
       }
     } finally {

@@ -94,6 +94,10 @@ export class VirtualDevice {
   get connected(): boolean {
     return this.device.connected;
   }
+  /** The next telemetry window's number: how many windows the device has sent. */
+  get seq(): number {
+    return this.device.nextSeq;
+  }
 
   /** Enrolls a device and connects it; resolves once it has subscribed and said `online`. */
   static async start(

@@ -27,7 +27,7 @@ describe('update decisions', () => {
   it('ignores versions at or below the watermark, clears on a null model, skips a download of the running model', () => {
     expect(decideUpdate({ assignmentVersion: 2, model }, 2, null)).toEqual({ kind: 'none' });
     expect(decideUpdate({ assignmentVersion: 3, model: null }, 2, 'x')).toEqual({ kind: 'clear' });
-    expect(decideUpdate({ assignmentVersion: 3, model }, 2, model.sha256)).toEqual({ kind: 'same-model' });
+    expect(decideUpdate({ assignmentVersion: 3, model }, 2, model.sha256)).toEqual({ kind: 'same-model', model });
     expect(decideUpdate({ assignmentVersion: 1, model }, null, null)).toEqual({ kind: 'install', model });
   });
 
