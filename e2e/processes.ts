@@ -96,6 +96,23 @@ export async function startE2eControlPlane(name: string, env: Record<string, str
   }
 }
 
+/** The dashboard (its production build) against the control plane at `api`; resolves with its process and URL once it serves. */
+export async function startDashboard(api: string): Promise<{ proc: Proc; web: string }> {
+  const port = await freePort();
+  const proc = startProcess(
+    ['apps/dashboard/node_modules/next/dist/bin/next', 'start', 'apps/dashboard', '-p', String(port), '-H', '127.0.0.1'],
+    { CONTROL_PLANE_URL: api, NEXT_TELEMETRY_DISABLED: '1' },
+  );
+  const web = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor(async () => (await fetch(`${web}/login`)).ok, 60_000, 'dashboard up', polling(proc));
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  return { proc, web };
+}
+
 /** A call to the control plane's REST API with the operator token; an error status throws with the body. */
 export async function callApi<T>(api: string, token: string, method: string, p: string, body?: unknown): Promise<T> {
   const init: RequestInit = { method, headers: { authorization: `Bearer ${token}` } };

@@ -2,8 +2,18 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import pg from 'pg';
-import { freePort, waitFor } from '@edge-fleet/test-utils';
-import { callApi, type E2eControlPlane, launchBrowser, polling, ROOT, startE2eControlPlane, startProcess, type Proc } from './processes.js';
+import { waitFor } from '@edge-fleet/test-utils';
+import {
+  callApi,
+  type E2eControlPlane,
+  launchBrowser,
+  polling,
+  ROOT,
+  startDashboard,
+  startE2eControlPlane,
+  startProcess,
+  type Proc,
+} from './processes.js';
 
 /**
  * Staged rollouts with real agents (onnxruntime-node) on the control plane's broker: a healthy
@@ -230,14 +240,8 @@ describe('staged rollouts on real agents', () => {
   });
 
   it('shows the stopped rollout in the dashboard: its reason, the failed gate and the devices', async () => {
-    const dashPort = await freePort();
-    const dash = startProcess(
-      ['apps/dashboard/node_modules/next/dist/bin/next', 'start', 'apps/dashboard', '-p', String(dashPort), '-H', '127.0.0.1'],
-      { CONTROL_PLANE_URL: api, NEXT_TELEMETRY_DISABLED: '1' },
-    );
+    const { proc: dash, web } = await startDashboard(api);
     procs.push(dash);
-    const web = `http://127.0.0.1:${dashPort}`;
-    await waitFor(async () => (await fetch(`${web}/login`)).ok, 60_000, 'dashboard up', polling(dash));
     browser = await launchBrowser();
     const page = await browser.newPage();
     await page.goto(`${web}/login`);

@@ -3,7 +3,17 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { freePort, waitFor } from '@edge-fleet/test-utils';
-import { callApi, type E2eControlPlane, launchBrowser, polling, ROOT, startE2eControlPlane, startProcess, type Proc } from './processes.js';
+import {
+  callApi,
+  type E2eControlPlane,
+  launchBrowser,
+  polling,
+  ROOT,
+  startDashboard,
+  startE2eControlPlane,
+  startProcess,
+  type Proc,
+} from './processes.js';
 
 const procs: Proc[] = [];
 let run: E2eControlPlane | undefined;
@@ -110,14 +120,8 @@ describe('the whole loop on real processes', () => {
     expect(points[0]?.p99).toBeGreaterThan(0);
     expect(['estimate', 'sensor']).toContain(points[0]?.powerSource);
 
-    const dashPort = await freePort();
-    const dash = startProcess(
-      ['apps/dashboard/node_modules/next/dist/bin/next', 'start', 'apps/dashboard', '-p', String(dashPort), '-H', '127.0.0.1'],
-      { CONTROL_PLANE_URL: api, NEXT_TELEMETRY_DISABLED: '1' },
-    );
+    const { proc: dash, web } = await startDashboard(api);
     procs.push(dash);
-    const web = `http://127.0.0.1:${dashPort}`;
-    await waitFor(async () => (await fetch(`${web}/login`)).ok, 60_000, 'dashboard up', polling(dash));
 
     browser = await launchBrowser();
     const page = await browser.newPage();
