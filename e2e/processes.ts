@@ -1,22 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, waitFor, type WaitForOptions } from '@edge-fleet/test-utils';
+import pg from 'pg';
 import { chromium, type Browser } from 'playwright-core';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Proc {
   child: ChildProcess;
@@ -46,23 +37,80 @@ export function startProcess(args: string[], env: Record<string, string>): Proc 
   };
 }
 
-export async function waitFor<T>(
-  fn: () => Promise<T | null | undefined | false>,
-  timeoutMs: number,
-  what: string,
-  proc?: Proc,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${proc ? `\n--- output ---\n${proc.output()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
+/** How a test polls a real process: every 250 ms, a refused request is "not yet", a timeout shows its output. */
+export function polling(proc?: Proc): WaitForOptions {
+  return { intervalMs: 250, retryErrors: true, ...(proc ? { detail: () => `--- output ---\n${proc.output()}` } : {}) };
+}
+
+const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+
+/** A control plane running as a real process on a database and a data directory of its own. */
+export interface E2eControlPlane {
+  proc: Proc;
+  /** Its base URL, http://127.0.0.1:<port>. */
+  api: string;
+  /** The operator token it wrote at first start. */
+  token: string;
+  dataDir: string;
+  dbUrl: string;
+  /** Stops it, drops its database and removes its data directory: stop whatever uses them first. */
+  stop: () => Promise<void>;
+}
+
+/**
+ * Starts the control plane (embedded broker, external Postgres) on a fresh database named after
+ * `name` and a fresh data directory, and waits until it is ready. `env` adds to or overrides the
+ * settings every e2e test uses (20 Hz probe, 1 s telemetry windows).
+ */
+export async function startE2eControlPlane(name: string, env: Record<string, string> = {}): Promise<E2eControlPlane> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), `${name}-`));
+  const dbName = `${name.replaceAll('-', '_')}_${Date.now().toString(36)}`;
+  const db = new URL(ADMIN_URL);
+  db.pathname = `/${dbName}`;
+  const api = `http://127.0.0.1:${await freePort()}`;
+  const proc = startProcess(['apps/control-plane/dist/main.js'], {
+    PORT: new URL(api).port,
+    MQTT_EMBEDDED_PORT: String(await freePort()),
+    DATA_DIR: path.join(dataDir, '.data'),
+    DATABASE_URL: db.toString(),
+    EMBEDDED_POSTGRES: 'never',
+    DEVICE_RATE_HZ: '20',
+    TELEMETRY_WINDOW_SECONDS: '1',
+    ...env,
+  });
+  const stop = async (): Promise<void> => {
+    await proc.stop();
+    const c = new pg.Client({ connectionString: ADMIN_URL });
+    await c.connect();
+    await c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+    await c.end();
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(async () => (await fetch(`${api}/readyz`)).ok, 120_000, 'control plane ready', polling(proc));
+    const token = (await readFile(path.join(dataDir, '.data', 'operator-token'), 'utf8')).trim();
+    return { proc, api, token, dataDir, dbUrl: db.toString(), stop };
+  } catch (err) {
+    await stop();
+    throw err;
   }
+}
+
+/** The dashboard (its production build) against the control plane at `api`; resolves with its process and URL once it serves. */
+export async function startDashboard(api: string): Promise<{ proc: Proc; web: string }> {
+  const port = await freePort();
+  const proc = startProcess(
+    ['apps/dashboard/node_modules/next/dist/bin/next', 'start', 'apps/dashboard', '-p', String(port), '-H', '127.0.0.1'],
+    { CONTROL_PLANE_URL: api, NEXT_TELEMETRY_DISABLED: '1' },
+  );
+  const web = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor(async () => (await fetch(`${web}/login`)).ok, 60_000, 'dashboard up', polling(proc));
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  return { proc, web };
 }
 
 /** A call to the control plane's REST API with the operator token; an error status throws with the body. */

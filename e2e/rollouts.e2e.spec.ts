@@ -1,21 +1,29 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import pg from 'pg';
-import { callApi, freePort, launchBrowser, ROOT, startProcess, waitFor, type Proc } from './processes.js';
+import { waitFor } from '@edge-fleet/test-utils';
+import {
+  callApi,
+  type E2eControlPlane,
+  launchBrowser,
+  polling,
+  ROOT,
+  startDashboard,
+  startE2eControlPlane,
+  startProcess,
+  type Proc,
+} from './processes.js';
 
 /**
  * Staged rollouts with real agents (onnxruntime-node) on the control plane's broker: a healthy
  * model goes through every wave; a slow one stops at the canary and the canary goes back; a model
  * whose outputs are NaN fails its smoke test on the device and never serves.
  */
-const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-const dbName = `ef_e2e_ro_${Date.now().toString(36)}`;
 const SCENARIO = 'financial_trading';
 const procs: Proc[] = [];
 const agents: Proc[] = [];
+let run: E2eControlPlane | undefined;
 let dataDir = '';
 let api = '';
 let token = '';
@@ -78,6 +86,7 @@ const allRunning = (variantId: string) =>
     },
     60_000,
     `every agent running ${variantId}`,
+    polling(),
   ).catch((e: unknown) => {
     const logs = agents.map((a, i) => `--- agent ${i} ---\n${a.output().slice(-3_000)}`).join('\n');
     throw new Error(`${e instanceof Error ? e.message : String(e)}; devices: ${JSON.stringify(lastSeen)}\n${logs}`);
@@ -90,7 +99,7 @@ const finished = (id: string) =>
     },
     150_000,
     `rollout ${id} to finish`,
-    cp,
+    polling(cp),
   );
 
 let builder: OnnxBuilder;
@@ -98,25 +107,8 @@ let v1: { id: string; fp32: string };
 
 beforeAll(async () => {
   builder = (await import(path.join(ROOT, 'packages/onnx-builder/dist/index.js'))) as OnnxBuilder;
-  dataDir = await mkdtemp(path.join(tmpdir(), 'ef-e2e-ro-'));
-  const port = await freePort();
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${dbName}`;
-  api = `http://127.0.0.1:${port}`;
-  cp = startProcess(['apps/control-plane/dist/main.js'], {
-    PORT: String(port),
-    MQTT_EMBEDDED_PORT: String(await freePort()),
-    DATA_DIR: path.join(dataDir, '.data'),
-    DATABASE_URL: u.toString(),
-    EMBEDDED_POSTGRES: 'never',
-    DEVICE_RATE_HZ: '20',
-    TELEMETRY_WINDOW_SECONDS: '1',
-    VARIANT_BUILD: 'off',
-    QUEUE_PREFIX: `ef-e2e-ro-${Date.now().toString(36)}`,
-  });
-  procs.push(cp);
-  await waitFor(async () => (await fetch(`${api}/readyz`)).ok, 120_000, 'control plane ready', cp);
-  token = (await readFile(path.join(dataDir, '.data', 'operator-token'), 'utf8')).trim();
+  run = await startE2eControlPlane('ef-e2e-ro', { VARIANT_BUILD: 'off', QUEUE_PREFIX: `ef-e2e-ro-${Date.now().toString(36)}` });
+  ({ dataDir, api, token, proc: cp } = run);
   // a tier target between the small model (well under a millisecond) and the slow one (tens of milliseconds)
   const policy =
     (await call<{ items: Record<string, unknown>[] }>('GET', '/api/v1/policies')).items.find((p) => p.scenario === SCENARIO) ?? {};
@@ -152,11 +144,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   for (const p of procs.reverse()) await p.stop();
-  const c = new pg.Client({ connectionString: ADMIN_URL });
-  await c.connect();
-  await c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-  await c.end();
-  await rm(dataDir, { recursive: true, force: true });
+  await run?.stop();
 });
 
 describe('staged rollouts on real agents', () => {
@@ -240,9 +228,7 @@ describe('staged rollouts on real agents', () => {
     expect(updates?.passed).toBe(false);
     expect(updates?.failingDevices[0]?.why).toContain('smoke_failed');
     // no telemetry window ever carried the NaN model: it never served
-    const dbUrl = new URL(ADMIN_URL);
-    dbUrl.pathname = `/${dbName}`;
-    const c = new pg.Client({ connectionString: dbUrl.toString() });
+    const c = new pg.Client({ connectionString: run?.dbUrl });
     await c.connect();
     const served = await c.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM "TelemetryWindow" WHERE "modelVersionId" = $1 AND inferences > 0`,
@@ -254,14 +240,8 @@ describe('staged rollouts on real agents', () => {
   });
 
   it('shows the stopped rollout in the dashboard: its reason, the failed gate and the devices', async () => {
-    const dashPort = await freePort();
-    const dash = startProcess(
-      ['apps/dashboard/node_modules/next/dist/bin/next', 'start', 'apps/dashboard', '-p', String(dashPort), '-H', '127.0.0.1'],
-      { CONTROL_PLANE_URL: api, NEXT_TELEMETRY_DISABLED: '1' },
-    );
+    const { proc: dash, web } = await startDashboard(api);
     procs.push(dash);
-    const web = `http://127.0.0.1:${dashPort}`;
-    await waitFor(async () => (await fetch(`${web}/login`)).ok, 60_000, 'dashboard up', dash);
     browser = await launchBrowser();
     const page = await browser.newPage();
     await page.goto(`${web}/login`);

@@ -1,51 +1,38 @@
-import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import pg from 'pg';
-import { callApi, freePort, launchBrowser, ROOT, startProcess, waitFor, type Proc } from './processes.js';
+import { freePort, waitFor } from '@edge-fleet/test-utils';
+import {
+  callApi,
+  type E2eControlPlane,
+  launchBrowser,
+  polling,
+  ROOT,
+  startDashboard,
+  startE2eControlPlane,
+  startProcess,
+  type Proc,
+} from './processes.js';
 
-const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-const dbName = `ef_e2e_${Date.now().toString(36)}`;
 const procs: Proc[] = [];
+let run: E2eControlPlane | undefined;
 let dataDir = '';
 let api = '';
 let token = '';
-let cp: Proc;
 let browser: Browser | null = null;
 
 const call = <T>(method: string, p: string, body?: unknown): Promise<T> => callApi<T>(api, token, method, p, body);
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(path.join(tmpdir(), 'ef-e2e-'));
-  const port = await freePort();
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${dbName}`;
-  api = `http://127.0.0.1:${port}`;
-  cp = startProcess(['apps/control-plane/dist/main.js'], {
-    PORT: String(port),
-    MQTT_EMBEDDED_PORT: String(await freePort()),
-    DATA_DIR: path.join(dataDir, '.data'),
-    DATABASE_URL: u.toString(),
-    EMBEDDED_POSTGRES: 'never',
-    DEVICE_RATE_HZ: '20',
-    TELEMETRY_WINDOW_SECONDS: '1',
-  });
-  procs.push(cp);
-  await waitFor(async () => (await fetch(`${api}/readyz`)).ok, 120_000, 'control plane ready', cp);
-  const { readFile } = await import('node:fs/promises');
-  token = (await readFile(path.join(dataDir, '.data', 'operator-token'), 'utf8')).trim();
+  run = await startE2eControlPlane('ef-e2e');
+  ({ dataDir, api, token } = run);
 });
 
 afterAll(async () => {
   await browser?.close();
   for (const p of procs.reverse()) await p.stop();
-  const c = new pg.Client({ connectionString: ADMIN_URL });
-  await c.connect();
-  await c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-  await c.end();
-  await rm(dataDir, { recursive: true, force: true });
+  await run?.stop();
 });
 
 /** The part of packages/onnx-builder this test uses (loaded from its build, as the start script does). */
@@ -92,7 +79,7 @@ describe('the whole loop on real processes', () => {
       },
       60_000,
       'agent enrolled and online',
-      agent,
+      polling(agent),
     );
     expect(device.hardwareClass).toBe('edge-npu-10t');
 
@@ -113,7 +100,7 @@ describe('the whole loop on real processes', () => {
       },
       90_000,
       'agent running the assigned model',
-      agent,
+      polling(agent),
     );
     expect(running.reported?.activeVariantId).toBe(version.variants[0]?.id);
 
@@ -128,19 +115,13 @@ describe('the whole loop on real processes', () => {
       },
       60_000,
       'telemetry rows of the new model',
-      agent,
+      polling(agent),
     );
     expect(points[0]?.p99).toBeGreaterThan(0);
     expect(['estimate', 'sensor']).toContain(points[0]?.powerSource);
 
-    const dashPort = await freePort();
-    const dash = startProcess(
-      ['apps/dashboard/node_modules/next/dist/bin/next', 'start', 'apps/dashboard', '-p', String(dashPort), '-H', '127.0.0.1'],
-      { CONTROL_PLANE_URL: api, NEXT_TELEMETRY_DISABLED: '1' },
-    );
+    const { proc: dash, web } = await startDashboard(api);
     procs.push(dash);
-    const web = `http://127.0.0.1:${dashPort}`;
-    await waitFor(async () => (await fetch(`${web}/login`)).ok, 60_000, 'dashboard up', dash);
 
     browser = await launchBrowser();
     const page = await browser.newPage();
@@ -179,7 +160,7 @@ describe('the whole loop on real processes', () => {
       },
       60_000,
       'telemetry windows of real traffic',
-      traffic,
+      polling(traffic),
     );
     expect(served.queueP99).toBeGreaterThanOrEqual(0);
     await page.waitForFunction(

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, startProcess, waitFor, type Proc } from './processes.js';
+import { freePort, waitFor } from '@edge-fleet/test-utils';
+import { polling, startProcess, type Proc } from './processes.js';
 
 const dirs: string[] = [];
 const procs: Proc[] = [];
@@ -36,7 +37,7 @@ describe('zero-setup start (M24)', () => {
       },
       180_000,
       'ready on embedded services',
-      cp,
+      polling(cp),
     );
     expect(ready.checks).toEqual({ postgres: true, redis: true, mqtt: true, ingest: true });
     expect(cp.output()).toMatch(/starting an embedded Postgres/);

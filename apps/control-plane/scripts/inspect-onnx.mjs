@@ -5,6 +5,7 @@
 // Usage: inspect-onnx.mjs <model.onnx> [<inputs.json> [<calibration.json>]]; prints one JSON line.
 // Calibration data, when given, is checked against the spec with the variant builder's own parser.
 import { readFile } from 'node:fs/promises';
+import { percentile } from '@edge-fleet/shared/stats';
 import ort from 'onnxruntime-node';
 
 const CTOR = { float32: Float32Array, int64: BigInt64Array, int32: Int32Array, bool: Uint8Array, uint8: Uint8Array, int8: Int8Array };
@@ -31,10 +32,6 @@ function describe(meta) {
 }
 
 const TIMED_RUNS = 20;
-
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
 
 async function main() {
   const [modelPath, specPath, calibrationPath] = process.argv.slice(2);

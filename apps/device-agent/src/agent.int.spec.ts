@@ -1,9 +1,4 @@
-import { clearRetained, enrolledTestDevice } from './test-support/agent.fixture.js';
-import { TestSigner } from './test-support/test-signer.js';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   CommandAckSchema,
   type DesiredModel,
@@ -14,91 +9,48 @@ import {
   topics,
 } from '@edge-fleet/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeviceAgent } from './agent.js';
-import { silentLogger } from './core/logger.js';
-import type { StoredCredentials } from './storage/credentials.store.js';
-import { ArtifactServer } from './test-support/artifact.server.js';
-import { MqttProbe, type Received } from './test-support/mqtt.probe.js';
+import type { DeviceAgent } from './agent.js';
+import { AgentFixture } from './test-support/agent.fixture.js';
+import type { Received } from './test-support/mqtt.probe.js';
 import { type ModelFile, sha256, writeModel } from './test-support/models.js';
+import { TestSigner } from './test-support/test-signer.js';
 
-const deviceId = randomUUID();
-const server = new ArtifactServer();
-const probe = new MqttProbe();
-let dataDir: string;
+const fx = new AgentFixture({ dataDirPrefix: 'agent-int-', secretChar: 'x', models: { mlp: 'mlp' } });
+const { deviceId, signer, server, probe } = fx;
 let model: ModelFile;
-let creds: StoredCredentials;
+let agent: DeviceAgent | null = null;
 
 function unsigned(d: DesiredState): Omit<DesiredModel, 'manifest'> {
   if (!d.model) throw new Error('desired state without a model');
   const { manifest: _m, ...rest } = d.model;
   return rest;
 }
-const signer = new TestSigner();
-let agent: DeviceAgent | null = null;
 
 function desired(
   version: number,
-  overrides: Partial<NonNullable<DesiredState['model']>> = {},
+  overrides: Partial<Omit<DesiredModel, 'manifest'>> = {},
   runtime: Partial<DesiredState['runtime']> = {},
 ): DesiredState {
-  return {
-    schema: 1,
-    deviceId,
-    assignmentVersion: version,
-    issuedAt: new Date().toISOString(),
-    scenario: 'financial_trading',
-    reason: 'integration test',
-    model: signer.signed(
-      {
-        modelId: 'm-mlp',
-        modelVersionId: 'mv-1',
-        variantId: 'var-fp32',
-        name: 'mlp',
-        version: '1.0.0',
-        precision: 'fp32',
-        artifactUrl: server.url('/a/mlp.onnx'),
-        sha256: model.sha256,
-        sizeBytes: model.bytes.length,
-        inputs: model.inputs,
-        ...overrides,
-      },
-      deviceId,
-      version,
-    ),
-    runtime: { targetRateHz: 50, windowSeconds: 1, intraOpThreads: 1, ...runtime },
-  };
+  return fx.desired(version, 'mlp', {
+    model: { modelId: 'm-mlp', modelVersionId: 'mv-1', variantId: 'var-fp32', name: 'mlp', version: '1.0.0', ...overrides },
+    runtime,
+  });
 }
 
 const is = (kind: 'reported' | 'telemetry' | 'status' | 'ack', m: Received): boolean =>
   m.topic === { reported: topics.reported, telemetry: topics.telemetry, status: topics.status, ack: topics.commandAck }[kind](deviceId);
-
-function reportedWhere(pred: (r: ReturnType<typeof ReportedStateSchema.parse>) => boolean) {
-  return (m: Received): boolean => is('reported', m) && pred(ReportedStateSchema.parse(m.payload));
-}
+const reportedWhere = fx.reported.bind(fx);
 
 async function startAgent(): Promise<DeviceAgent> {
-  const a = new DeviceAgent({ dataDir, credentials: creds, logger: silentLogger, seed: 7, powerCounters: [] });
-  await a.start();
-  agent = a;
-  return a;
+  agent = await fx.startAgent({ seed: 7 });
+  return agent;
 }
 
 beforeAll(async () => {
-  model = await writeModel('mlp');
-  server.add('/a/mlp.onnx', model.bytes);
-  await server.start();
-  dataDir = await mkdtemp(join(tmpdir(), 'agent-int-'));
-  creds = await enrolledTestDevice(dataDir, deviceId, signer.rootPublicKey, 'x');
-  await probe.connect(`${topics.deviceRoot(deviceId)}#`);
+  await fx.setUp();
+  model = fx.models.mlp;
 });
-
-afterAll(async () => {
-  await agent?.stop();
-  // Clear what this test left retained on the shared broker.
-  await clearRetained(probe, deviceId);
-  await probe.close();
-  await server.stop();
-});
+afterAll(() => fx.tearDown());
 
 describe('device agent against Mosquitto', () => {
   it('applies a retained desired state, runs the model and publishes valid telemetry', async () => {
@@ -277,7 +229,7 @@ describe('device agent against Mosquitto', () => {
   it('goes offline on stop and restarts from disk without downloading again', async () => {
     await probe.publish(topics.desired(deviceId), signer.desired(desired(3)), true);
     const from = probe.messages.length;
-    await agent?.stop();
+    await fx.stopAgent();
     agent = null;
     const offline = await probe.waitFor((m) => is('status', m) && StatusMessageSchema.parse(m.payload).state === 'offline', 5_000, from);
     expect(offline.payload).toMatchObject({ state: 'offline' });

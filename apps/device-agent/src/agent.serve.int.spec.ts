@@ -1,6 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildConvNet } from '@edge-fleet/onnx-builder';
 import {
@@ -13,55 +10,36 @@ import {
   topics,
 } from '@edge-fleet/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeviceAgent } from './agent.js';
-import { silentLogger } from './core/logger.js';
+import type { AgentOptions, DeviceAgent } from './agent.js';
 import type { WatchdogPolicy } from './reconcile/model.watchdog.js';
 import { DEFAULT_MAX_BODY_BYTES } from './serve/serve.settings.js';
-import { saveCredentials } from './storage/credentials.store.js';
-import { ArtifactServer } from './test-support/artifact.server.js';
-import { type ModelFile, sha256, writeModel } from './test-support/models.js';
-import { clearRetainedAndClose, signedDesiredState, testCredentials } from './test-support/agent.fixture.js';
-import { MqttProbe } from './test-support/mqtt.probe.js';
+import { AgentFixture } from './test-support/agent.fixture.js';
+import { type ModelFile, sha256 } from './test-support/models.js';
 import { oipRequest } from './test-support/oip.client.js';
-import { TestSigner } from './test-support/test-signer.js';
 
 const SCENARIO: Scenario = 'robotic_manipulation';
-const deviceId = randomUUID();
-const signer = new TestSigner();
-const server = new ArtifactServer();
-const probe = new MqttProbe();
-const VERSIONS = { '1.0.0': null as ModelFile | null, '2.0.0': null as ModelFile | null };
-type Version = keyof typeof VERSIONS;
+// the conv net runs long enough (~1 ms) that a backlog of queued requests spans the swap; 2.0.0 is
+// replaced by another conv net (another seed) once set up
+const fx = new AgentFixture({
+  dataDirPrefix: 'agent-serve-',
+  scenario: SCENARIO,
+  preset: 'robot-npu-arm',
+  models: { '1.0.0': 'conv', '2.0.0': 'conv' },
+});
+const { deviceId, signer, probe } = fx;
+type Version = '1.0.0' | '2.0.0';
 let agent: DeviceAgent | null = null;
 let socketPath: string;
 
-function file(version: Version): ModelFile {
-  const m = VERSIONS[version];
-  if (m === null) throw new Error(`model ${version} not built`);
-  return m;
-}
+const file = (version: Version): ModelFile => fx.served.file(version);
 
 function desired(assignment: number, version: Version): DesiredState {
-  const m = file(version);
-  return signedDesiredState(
-    signer,
-    deviceId,
-    assignment,
-    SCENARIO,
-    {
-      modelId: 'm-conv',
-      modelVersionId: `mv-${version}`,
-      variantId: `var-${version}`,
-      name: 'classifier',
-      version,
-      precision: 'fp32',
-      artifactUrl: server.url(`/a/${version}.onnx`),
-      sha256: m.sha256,
-      sizeBytes: m.bytes.length,
-      inputs: m.inputs,
-    },
-    { targetRateHz: 20, windowSeconds: 1, intraOpThreads: 1 },
-  );
+  return fx.desired(assignment, version, {
+    scenario: SCENARIO,
+    reason: 'test',
+    model: { modelId: 'm-conv', name: 'classifier', version },
+    runtime: { targetRateHz: 20 },
+  });
 }
 
 /** v1 passes its probation; v2 breaches a target no model can meet, so the watchdog rolls the device back to v1. */
@@ -69,43 +47,30 @@ const LENIENT: WatchdogPolicy = { latencyTargetMs: 10_000, latencyPercentile: 'p
 const IMPOSSIBLE: WatchdogPolicy = { latencyTargetMs: 0.000_001, latencyPercentile: 'p50', errorRateMax: 1 };
 let activations = 0;
 
-beforeAll(async () => {
-  // the conv net runs long enough (~1 ms) that a backlog of queued requests spans the swap
-  VERSIONS['1.0.0'] = await writeModel('conv');
-  const next = buildConvNet({ seed: 2 });
-  VERSIONS['2.0.0'] = { ...file('1.0.0'), bytes: next.bytes, sha256: sha256(next.bytes) };
-  for (const v of ['1.0.0', '2.0.0'] as const) server.add(`/a/${v}.onnx`, file(v).bytes);
-  await server.start();
-  const dataDir = await mkdtemp(join(tmpdir(), 'agent-serve-'));
-  socketPath = join(dataDir, 'inference.sock');
-  const credentials = testCredentials(deviceId, signer, SCENARIO, 'robot-npu-arm');
-  await saveCredentials(dataDir, credentials);
-  await probe.connect(`${topics.deviceRoot(deviceId)}#`);
-  agent = new DeviceAgent({
-    dataDir,
-    credentials,
-    logger: silentLogger,
-    seed: 5,
-    powerCounters: [],
-    watchdog: { windows: 2, breachesToRollback: 2 },
-    watchdogPolicy: () => (++activations === 2 ? IMPOSSIBLE : LENIENT),
-    serve: {
-      socketPath,
-      host: '127.0.0.1',
-      port: null,
-      token: null,
-      maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
-      queueDepth: 256,
-      deadlineMs: 10_000,
-    },
-  });
+/** The agent under test: serving on a Unix socket, with a watchdog that judges two windows. */
+const agentOptions = (): Partial<AgentOptions> => ({
+  seed: 5,
+  watchdog: { windows: 2, breachesToRollback: 2 },
+  watchdogPolicy: () => (++activations === 2 ? IMPOSSIBLE : LENIENT),
+  serve: {
+    socketPath,
+    host: '127.0.0.1',
+    port: null,
+    token: null,
+    maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+    queueDepth: 256,
+    deadlineMs: 10_000,
+  },
 });
 
-afterAll(async () => {
-  await agent?.stop();
-  await clearRetainedAndClose(probe, deviceId);
-  await server.stop();
+beforeAll(async () => {
+  await fx.setUp();
+  const next = buildConvNet({ seed: 2 });
+  fx.served.add('2.0.0', { ...file('1.0.0'), bytes: next.bytes, sha256: sha256(next.bytes) });
+  socketPath = join(fx.dataDir, 'inference.sock');
 });
+
+afterAll(() => fx.tearDown());
 
 interface Answer {
   status: number;
@@ -128,7 +93,7 @@ async function infer(i: number): Promise<Answer> {
 describe('updates under traffic (row 28)', () => {
   it('row 28: continuous requests across an activation and a watchdog rollback: zero failures, each answer from exactly one version', async () => {
     await probe.publish(topics.desired(deviceId), signer.desired(desired(1, '1.0.0')), true);
-    await agent?.start();
+    agent = await fx.startAgent(agentOptions());
     const answers: Answer[] = [];
     // the API answers 503 until the first model is active: wait for it, then count everything
     for (let i = 0; ; i++) {
@@ -205,7 +170,7 @@ describe('updates under traffic (row 28)', () => {
       10_000,
       stopped,
     );
-    await a.stop();
+    await fx.stopAgent();
     agent = null;
     const mine = windows().slice(from);
     const traffic = mine.filter((w) => w.source === 'traffic');

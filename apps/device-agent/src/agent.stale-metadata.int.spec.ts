@@ -1,104 +1,37 @@
-import { randomUUID } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  type DesiredModel,
-  type DesiredState,
-  type ReportedState,
-  ReportedStateSchema,
-  TelemetryWindowSchema,
-  topics,
-} from '@edge-fleet/shared';
+import { type DesiredModel, type DesiredState, ReportedStateSchema, TelemetryWindowSchema, topics } from '@edge-fleet/shared';
+import { waitFor } from '@edge-fleet/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeviceAgent } from './agent.js';
-import { createLogger } from './core/logger.js';
-import type { StoredCredentials } from './storage/credentials.store.js';
-import { ArtifactServer } from './test-support/artifact.server.js';
-import { type ModelFile, writeModel } from './test-support/models.js';
-import { MqttProbe, type Received } from './test-support/mqtt.probe.js';
-import { clearRetained, enrolledTestDevice } from './test-support/agent.fixture.js';
+import { AgentFixture } from './test-support/agent.fixture.js';
+import { captureLogs } from './test-support/log.capture.js';
+import type { ModelFile } from './test-support/models.js';
 import { TestSigner } from './test-support/test-signer.js';
 
 // Reliability row 8: expired desired-state metadata served forever (TUF's freeze attack).
-const deviceId = randomUUID();
-const signer = new TestSigner();
-const server = new ArtifactServer();
-const probe = new MqttProbe();
-const logs: { level: string; msg: string }[] = [];
-const logger = createLogger('warn', (line) => logs.push(JSON.parse(line) as { level: string; msg: string }));
-let dataDir: string;
-let creds: StoredCredentials;
-let model: ModelFile;
-let agent: DeviceAgent | null = null;
+const fx = new AgentFixture({ dataDirPrefix: 'agent-stale-', secretChar: 'z', models: { mlp: 'mlp' } });
+const { deviceId, signer, server, probe } = fx;
+const { logger, logs } = captureLogs<{ level: string; msg: string }>('warn');
 
 function desired(version: number, expiresAt: string, over: Partial<Omit<DesiredModel, 'manifest'>> = {}, by = signer): DesiredState {
-  return {
-    schema: 1,
-    deviceId,
-    assignmentVersion: version,
-    issuedAt: new Date().toISOString(),
-    scenario: 'financial_trading',
+  return fx.desired(version, 'mlp', {
     reason: 'stale metadata test',
-    model: by.signed(
-      {
-        modelId: 'm-mlp',
-        modelVersionId: 'mv-1',
-        variantId: 'var-fp32',
-        name: 'mlp',
-        version: '1.0.0',
-        precision: 'fp32',
-        artifactUrl: server.url('/a/mlp.onnx'),
-        sha256: model.sha256,
-        sizeBytes: model.bytes.length,
-        inputs: model.inputs,
-        ...over,
-      },
-      deviceId,
-      version,
-      { expiresAt },
-    ),
-    runtime: { targetRateHz: 50, windowSeconds: 1, intraOpThreads: 1 },
-  };
+    model: { modelId: 'm-mlp', modelVersionId: 'mv-1', variantId: 'var-fp32', name: 'mlp', version: '1.0.0', ...over },
+    signedBy: by,
+    manifest: { expiresAt },
+  });
 }
 
 const inFuture = (ms: number): string => new Date(Date.now() + ms).toISOString();
-const reported =
-  (pred: (r: ReportedState) => boolean) =>
-  (m: Received): boolean =>
-    m.topic === topics.reported(deviceId) && pred(ReportedStateSchema.parse(m.payload));
+const reported = fx.reported.bind(fx);
 const staleLogs = (): number => logs.filter((l) => l.level === 'error' && l.msg.startsWith('stale metadata')).length;
-
-async function startAgent(): Promise<DeviceAgent> {
-  const a = new DeviceAgent({ dataDir, credentials: creds, logger, seed: 5, powerCounters: [] });
-  await a.start();
-  agent = a;
-  return a;
-}
-
-async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const startAgent = () => fx.startAgent({ logger, seed: 5 });
+const until = (what: string, ok: () => boolean): Promise<true> => waitFor(ok, 10_000, what, { intervalMs: 25 });
+let model: ModelFile;
 
 beforeAll(async () => {
-  model = await writeModel('mlp');
-  server.add('/a/mlp.onnx', model.bytes);
-  await server.start();
-  dataDir = await mkdtemp(join(tmpdir(), 'agent-stale-'));
-  creds = await enrolledTestDevice(dataDir, deviceId, signer.rootPublicKey, 'z');
-  await probe.connect(`${topics.deviceRoot(deviceId)}#`);
+  await fx.setUp();
+  model = fx.models.mlp;
 });
-
-afterAll(async () => {
-  await agent?.stop();
-  await clearRetained(probe, deviceId);
-  await probe.close();
-  await server.stop();
-});
+afterAll(() => fx.tearDown());
 
 describe('stale desired-state metadata on Mosquitto', () => {
   const firstExpiry = { at: '' };
@@ -145,14 +78,13 @@ describe('stale desired-state metadata on Mosquitto', () => {
         )
       ).payload,
     );
-    expect(window).toMatchObject({ variantId: 'var-fp32', bootId: agent?.bootId });
-    expect(agent?.reportedState().staleMetadata).toMatchObject({ assignmentVersion: 1 });
+    expect(window).toMatchObject({ variantId: 'var-fp32', bootId: fx.agent?.bootId });
+    expect(fx.agent?.reportedState().staleMetadata).toMatchObject({ assignmentVersion: 1 });
     expect(staleLogs()).toBe(1);
   });
 
   it('raises it at start from the model restored from disk, before any desired state arrives', async () => {
-    await agent?.stop();
-    agent = null;
+    await fx.stopAgent();
     await probe.publish(topics.desired(deviceId), null, true); // nothing retained: only what is on disk
     const from = probe.messages.length;
     const restarted = await startAgent();
@@ -199,29 +131,12 @@ describe('stale desired-state metadata on Mosquitto', () => {
     const warnings = logs.length;
     await probe.publish(topics.desired(deviceId), signer.desired(desired(3, inFuture(86_400_000), {}, new TestSigner())), true);
     await until('the forged desired state to be seen', () => logs.slice(warnings).some((l) => l.msg.includes('not genuine')));
-    expect(agent?.reportedState().staleMetadata).toMatchObject({ assignmentVersion: 2 });
+    expect(fx.agent?.reportedState().staleMetadata).toMatchObject({ assignmentVersion: 2 });
 
     const requests = server.requests;
     const fresh = inFuture(86_400_000);
     const from = probe.messages.length;
     await probe.publish(topics.desired(deviceId), signer.desired(desired(4, fresh)), true);
-    console.log(
-      JSON.stringify(
-        probe.messages
-          .slice(from - 6)
-          .filter((m) => m.topic === topics.reported(deviceId))
-          .map((m) => {
-            const r = ReportedStateSchema.parse(m.payload);
-            return [
-              r.phase,
-              r.appliedAssignmentVersion,
-              r.lastUpdate?.assignmentVersion,
-              r.lastUpdate?.outcome,
-              r.staleMetadata?.assignmentVersion,
-            ];
-          }),
-      ),
-    );
     const cleared = ReportedStateSchema.parse(
       (
         await probe.waitFor(
@@ -230,23 +145,6 @@ describe('stale desired-state metadata on Mosquitto', () => {
           from,
         )
       ).payload,
-    );
-    console.log(
-      JSON.stringify(
-        probe.messages
-          .slice(from - 6)
-          .filter((m) => m.topic === topics.reported(deviceId))
-          .map((m) => {
-            const r = ReportedStateSchema.parse(m.payload);
-            return [
-              r.phase,
-              r.appliedAssignmentVersion,
-              r.lastUpdate?.assignmentVersion,
-              r.lastUpdate?.outcome,
-              r.staleMetadata?.assignmentVersion,
-            ];
-          }),
-      ),
     );
     expect(cleared.active).toMatchObject({ sha256: model.sha256, variantId: 'var-fp32' });
     await probe.waitFor(
@@ -264,7 +162,7 @@ describe('stale desired-state metadata on Mosquitto', () => {
     const seen = logs.length;
     await probe.publish(topics.desired(deviceId), signer.desired(desired(1, firstExpiry.at)), true);
     await until('the replay to be refused', () => logs.slice(seen).some((l) => l.msg === 'desired state refused'));
-    expect(agent?.reportedState()).not.toHaveProperty('staleMetadata');
+    expect(fx.agent?.reportedState()).not.toHaveProperty('staleMetadata');
     expect(staleLogs()).toBe(3);
   });
 });

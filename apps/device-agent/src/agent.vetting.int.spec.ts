@@ -1,92 +1,41 @@
-import { randomUUID } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type DesiredState, type ReportedState, ReportedStateSchema, TelemetryWindowSchema, topics } from '@edge-fleet/shared';
+import { type DesiredState, ReportedStateSchema } from '@edge-fleet/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeviceAgent } from './agent.js';
-import { createLogger } from './core/logger.js';
 import { vetModelInChild } from './engine/model-vetting.js';
-import type { StoredCredentials } from './storage/credentials.store.js';
-import { ArtifactServer } from './test-support/artifact.server.js';
-import { type ModelFile, writeModel } from './test-support/models.js';
-import { MqttProbe, type Received } from './test-support/mqtt.probe.js';
-import { clearRetained, enrolledTestDevice, testDesired } from './test-support/agent.fixture.js';
-import { TestSigner } from './test-support/test-signer.js';
+import { AgentFixture } from './test-support/agent.fixture.js';
+import { captureLogs } from './test-support/log.capture.js';
 
 // Reliability rows 4 and 10: a model that crashes onnxruntime natively takes down only the vetting child.
-const deviceId = randomUUID();
-const signer = new TestSigner();
-const server = new ArtifactServer();
-const probe = new MqttProbe();
-const logs: Record<string, unknown>[] = [];
-const logger = createLogger('info', (line) => logs.push(JSON.parse(line) as Record<string, unknown>));
-const models: Record<'good' | 'hostile' | 'next', ModelFile> = {} as never;
-let dataDir: string;
-let creds: StoredCredentials;
-let agent: DeviceAgent | null = null;
+const fx = new AgentFixture({ dataDirPrefix: 'agent-vetting-', secretChar: 'v', models: { good: 'mlp', hostile: 'conv', next: 'multi' } });
+const { probe, models } = fx;
+const { logger, logs } = captureLogs('info');
 
 function desired(version: number, which: keyof typeof models): DesiredState {
-  return testDesired(
-    signer,
-    deviceId,
-    version,
-    { key: which, file: models[which], url: server.url(`/a/${which}.onnx`) },
-    { reason: 'vetting test' },
-  );
+  return fx.desired(version, which, { reason: 'vetting test' });
 }
 
-const reported =
-  (pred: (r: ReportedState) => boolean) =>
-  (m: Received): boolean =>
-    m.topic === topics.reported(deviceId) && pred(ReportedStateSchema.parse(m.payload));
-const busyTelemetry =
-  (variantId: string) =>
-  (m: Received): boolean => {
-    if (m.topic !== topics.telemetry(deviceId)) return false;
-    const t = TelemetryWindowSchema.parse(m.payload);
-    return t.inferences > 0 && t.variantId === variantId;
-  };
+const reported = fx.reported.bind(fx);
+const busyTelemetry = fx.busyTelemetry.bind(fx);
 
-beforeAll(async () => {
-  models.good = await writeModel('mlp');
-  models.hostile = await writeModel('conv');
-  models.next = await writeModel('multi');
-  for (const [which, m] of Object.entries(models)) server.add(`/a/${which}.onnx`, m.bytes);
-  await server.start();
-  dataDir = await mkdtemp(join(tmpdir(), 'agent-vetting-'));
-  creds = await enrolledTestDevice(dataDir, deviceId, signer.rootPublicKey, 'v');
-  await probe.connect(`${topics.deviceRoot(deviceId)}#`);
-});
-
-afterAll(async () => {
-  await agent?.stop();
-  await clearRetained(probe, deviceId);
-  await probe.close();
-  await server.stop();
-});
+beforeAll(() => fx.setUp());
+afterAll(() => fx.tearDown());
 
 describe('device agent vets each candidate in a child process', () => {
   it('reports a candidate whose vetting child crashes as load_failed, keeps serving, then takes the next good update', async () => {
     // the real child-process vetter; for the hostile file only, the child kills itself with SIGSEGV after loading it
-    agent = new DeviceAgent({
-      dataDir,
-      credentials: creds,
+    await fx.publishDesired(desired(1, 'good'));
+    const agent = await fx.startAgent({
       logger,
       seed: 9,
-      powerCounters: [],
       vetModel: (request, hooks) =>
         vetModelInChild(request, request.path.includes(models.hostile.sha256) ? { simulate: 'segv' } : {}, hooks),
     });
-    await probe.publish(topics.desired(deviceId), signer.desired(desired(1, 'good')), true);
-    await agent.start();
     await probe.waitFor(
       reported((r) => r.appliedAssignmentVersion === 1 && r.phase === 'running'),
       20_000,
     );
 
     let from = probe.messages.length;
-    await probe.publish(topics.desired(deviceId), signer.desired(desired(2, 'hostile')), true);
+    await fx.publishDesired(desired(2, 'hostile'));
     const failed = ReportedStateSchema.parse(
       (
         await probe.waitFor(
@@ -111,7 +60,7 @@ describe('device agent vets each candidate in a child process', () => {
     expect(agent.reportedState().active?.variantId).toBe('var-good');
 
     from = probe.messages.length;
-    await probe.publish(topics.desired(deviceId), signer.desired(desired(3, 'next')), true);
+    await fx.publishDesired(desired(3, 'next'));
     const done = ReportedStateSchema.parse(
       (
         await probe.waitFor(

@@ -1,124 +1,56 @@
-import { randomUUID } from 'node:crypto';
-import { mkdtemp, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildMlpClassifier } from '@edge-fleet/onnx-builder';
-import { type DesiredState, hardwarePreset, type ReportedState, ReportedStateSchema, topics } from '@edge-fleet/shared';
+import { type DesiredState, ReportedStateSchema, topics } from '@edge-fleet/shared';
+import { TcpProxy, waitFor } from '@edge-fleet/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeviceAgent } from './agent.js';
-import { silentLogger } from './core/logger.js';
 import { AgentStateStore } from './storage/agent-state.store.js';
-import { saveCredentials, type StoredCredentials } from './storage/credentials.store.js';
-import { ArtifactServer } from './test-support/artifact.server.js';
-import { type ModelFile, sha256, writeModel } from './test-support/models.js';
-import { BROKER_URL, MqttProbe, type Received } from './test-support/mqtt.probe.js';
-import { TcpProxy } from './test-support/tcp.proxy.js';
-import { TestSigner } from './test-support/test-signer.js';
+import { AgentFixture } from './test-support/agent.fixture.js';
+import { sha256 } from './test-support/models.js';
+import { BROKER_URL } from './test-support/mqtt.probe.js';
 
 // robotic_manipulation: p99 <= 20 ms. The MLP runs in well under 1 ms; the MatMul chain takes ~60 ms.
 const SCENARIO = 'robotic_manipulation';
-const deviceId = randomUUID();
-const signer = new TestSigner();
-const server = new ArtifactServer();
-const probe = new MqttProbe();
+const fx = new AgentFixture({
+  dataDirPrefix: 'agent-watchdog-',
+  secretChar: 'y',
+  scenario: SCENARIO,
+  preset: 'robot-npu-arm',
+  // `next` is replaced by a second MLP (another seed) once set up
+  models: { good: 'mlp', slow: 'slow', next: 'mlp' },
+});
+const { deviceId, signer, server, probe } = fx;
 const broker = new URL(BROKER_URL);
-const proxy = new TcpProxy(broker.hostname, Number(broker.port || 1883));
-let dataDir: string;
-let agent: DeviceAgent | null = null;
-const models: Record<'good' | 'slow' | 'next', ModelFile | null> = { good: null, slow: null, next: null };
+let proxy: TcpProxy;
 
-function model(which: keyof typeof models): ModelFile {
-  const m = models[which];
-  if (m === null) throw new Error(`model ${which} not built`);
-  return m;
-}
+const model = (which: 'good' | 'slow' | 'next') => fx.served.file(which);
 
-function desired(version: number, which: keyof typeof models): DesiredState {
-  const m = model(which);
-  return {
-    schema: 1,
-    deviceId,
-    assignmentVersion: version,
-    issuedAt: new Date().toISOString(),
+function desired(version: number, which: 'good' | 'slow' | 'next'): DesiredState {
+  return fx.desired(version, which, {
     scenario: SCENARIO,
     reason: 'watchdog test',
-    model: signer.signed(
-      {
-        modelId: 'm',
-        modelVersionId: `mv-${which}`,
-        variantId: `var-${which}`,
-        name: which,
-        version: '1',
-        precision: 'fp32',
-        artifactUrl: server.url(`/a/${which}.onnx`),
-        sha256: m.sha256,
-        sizeBytes: m.bytes.length,
-        inputs: m.inputs,
-      },
-      deviceId,
-      version,
-    ),
-    runtime: { targetRateHz: 20, windowSeconds: 1, intraOpThreads: 1 },
-  };
+    model: { name: which },
+    runtime: { targetRateHz: 20 },
+  });
 }
 
-const reported =
-  (pred: (r: ReportedState) => boolean) =>
-  (m: Received): boolean =>
-    m.topic === topics.reported(deviceId) && pred(ReportedStateSchema.parse(m.payload));
+const reported = fx.reported.bind(fx);
 
-async function until<T>(what: string, read: () => T | null, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = read();
-    if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Polls `read` every 50 ms until it gives a value (not null). */
+const until = <T>(what: string, read: () => T | null, ms: number): Promise<T> => waitFor(read, ms, what, { intervalMs: 50 });
 
 beforeAll(async () => {
-  models.good = await writeModel('mlp');
-  models.slow = await writeModel('slow');
+  await fx.setUp();
   const next = buildMlpClassifier({ seed: 2 });
-  models.next = { ...model('good'), name: 'next', bytes: next.bytes, sha256: sha256(next.bytes), inputs: next.inputs };
-  for (const which of ['good', 'slow', 'next'] as const) server.add(`/a/${which}.onnx`, model(which).bytes);
-  await server.start();
-  await proxy.start();
-  dataDir = await mkdtemp(join(tmpdir(), 'agent-watchdog-'));
-  const creds: StoredCredentials = {
-    schema: 1,
-    deviceId,
-    deviceSecret: 'y'.repeat(40),
-    scenario: SCENARIO,
-    mqtt: { url: BROKER_URL, username: deviceId, clientId: deviceId },
-    rootPublicKey: signer.rootPublicKey,
-    controlPlaneUrl: 'http://127.0.0.1:9',
-    enrolledAt: new Date().toISOString(),
-    hardwareProfile: hardwarePreset('robot-npu-arm'),
-    profileLabel: 'robot-npu-arm',
-  };
-  await saveCredentials(dataDir, creds);
-  await probe.connect(`${topics.deviceRoot(deviceId)}#`);
+  fx.served.add('next', { ...model('good'), name: 'next', bytes: next.bytes, sha256: sha256(next.bytes), inputs: next.inputs });
+  proxy = await TcpProxy.start(broker.hostname, Number(broker.port || 1883));
   const { host, port } = proxy.address;
-  agent = new DeviceAgent({
-    dataDir,
-    credentials: creds,
-    logger: silentLogger,
-    seed: 3,
-    powerCounters: [],
-    mqttUrl: `mqtt://${host}:${port}`,
-  });
-  await agent.start();
+  await fx.startAgent({ seed: 3, mqttUrl: `mqtt://${host}:${port}` });
 });
 
 afterAll(async () => {
-  await agent?.stop();
-  await probe.publish(topics.desired(deviceId), null, true);
-  await probe.publish(topics.status(deviceId), null, true);
-  await probe.close();
-  await proxy.cut();
-  await server.stop();
+  await fx.tearDown();
+  await proxy.close();
 });
 
 describe('local watchdog on Mosquitto', () => {
@@ -136,7 +68,7 @@ describe('local watchdog on Mosquitto', () => {
     const requests = server.requests;
     await proxy.cut(); // from here the agent is on its own
 
-    const local = agent;
+    const local = fx.agent;
     if (local === null) throw new Error('agent not started');
     const rolledBack = await until(
       'the local rollback',
@@ -151,13 +83,13 @@ describe('local watchdog on Mosquitto', () => {
     expect(rolledBack.lastUpdate?.message).toMatch(/^watchdog: model var-slow .*p99 \d+(\.\d+)? ms > 20 ms/);
     expect(rolledBack.phase).toBe('failed');
     expect(server.requests).toBe(requests); // the previous model came from disk
-    const saved = await new AgentStateStore(dataDir).load();
+    const saved = await new AgentStateStore(fx.dataDir).load();
     expect(saved.active?.model.sha256).toBe(model('good').sha256);
     expect(saved.rejected).toEqual({ assignmentVersion: 2, sha256: model('slow').sha256 });
-    expect(await readdir(join(dataDir, 'models'))).toEqual([`${model('good').sha256}.onnx`]);
+    expect(await readdir(join(fx.dataDir, 'models'))).toEqual([`${model('good').sha256}.onnx`]);
 
     from = probe.messages.length;
-    await proxy.start();
+    await proxy.restore();
     const report = await probe.waitFor(
       reported((r) => r.lastUpdate?.assignmentVersion === 2 && r.lastUpdate.outcome === 'failed'),
       20_000,

@@ -4,15 +4,16 @@ import { mkdtemp, readdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type DesiredState, filters, hardwarePreset, type ReportedState, ReportedStateSchema, topics } from '@edge-fleet/shared';
+import { type DesiredState, filters, type ReportedState, ReportedStateSchema, topics } from '@edge-fleet/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256File } from './artifact/artifact.downloader.js';
 import type { CrashPoint } from './core/crash-points.js';
 import { AgentStateStore, type PersistedState } from './storage/agent-state.store.js';
 import { saveCredentials } from './storage/credentials.store.js';
+import { testCredentials, testDesired } from './test-support/agent.fixture.js';
 import { ArtifactServer } from './test-support/artifact.server.js';
 import { type ModelFile, writeModel } from './test-support/models.js';
-import { BROKER_URL, MqttProbe, type Received } from './test-support/mqtt.probe.js';
+import { MqttProbe, type Received } from './test-support/mqtt.probe.js';
 import { TestSigner } from './test-support/test-signer.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
@@ -52,32 +53,13 @@ async function withDeadline(run: Run, ms: number): Promise<number | string | nul
 }
 
 function desired(deviceId: string, version: number, m: ModelFile): DesiredState {
-  return {
-    schema: 1,
-    deviceId,
-    assignmentVersion: version,
-    issuedAt: new Date().toISOString(),
-    // low tier (p99 <= 500 ms): the ~60 ms model is healthy here, so only the crash decides
+  const served = { key: m.name, file: m, url: server.url(`/a/${m.name}.onnx`) };
+  // low tier (p99 <= 500 ms): the ~60 ms model is healthy here, so only the crash decides
+  return testDesired(signer, deviceId, version, served, {
     scenario: 'data_analysis_agent',
     reason: 'crash test',
-    model: signer.signed(
-      {
-        modelId: 'm',
-        modelVersionId: `mv-${m.name}`,
-        variantId: `var-${m.name}`,
-        name: m.name,
-        version: '1',
-        precision: 'fp32',
-        artifactUrl: server.url(`/a/${m.name}.onnx`),
-        sha256: m.sha256,
-        sizeBytes: m.bytes.length,
-        inputs: m.inputs,
-      },
-      deviceId,
-      version,
-    ),
-    runtime: { targetRateHz: 5, windowSeconds: 1, intraOpThreads: 1 },
-  };
+    runtime: { targetRateHz: 5 },
+  });
 }
 
 const reportedBy =
@@ -89,18 +71,7 @@ async function newDevice(): Promise<{ deviceId: string; dataDir: string; store: 
   const deviceId = randomUUID();
   cleanup.push(deviceId);
   const dataDir = await mkdtemp(join(tmpdir(), 'agent-crash-'));
-  await saveCredentials(dataDir, {
-    schema: 1,
-    deviceId,
-    deviceSecret: 'z'.repeat(40),
-    scenario: 'data_analysis_agent',
-    mqtt: { url: BROKER_URL, username: deviceId, clientId: deviceId },
-    rootPublicKey: signer.rootPublicKey,
-    controlPlaneUrl: 'http://127.0.0.1:9',
-    enrolledAt: new Date().toISOString(),
-    hardwareProfile: hardwarePreset('robot-npu-arm'),
-    profileLabel: 'robot-npu-arm',
-  });
+  await saveCredentials(dataDir, testCredentials(deviceId, signer, 'data_analysis_agent', 'robot-npu-arm', 'z'));
   return { deviceId, dataDir, store: new AgentStateStore(dataDir) };
 }
 

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlaneProcess, type ControlPlaneProcess } from './bench/support/control-plane.process.js';
 import { assignScenario, uploadMlp } from './bench/support/operator-api.js';
-import { sleep } from './core/stats.js';
+import { waitFor } from '@edge-fleet/test-utils';
 import { ControlPlaneClient } from './sim/control-plane.client.js';
 import { loadCredentialsFile } from './sim/credentials.file.js';
 import { enrollFleet } from './sim/enroller.js';
@@ -30,16 +30,15 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function waitFor(what: string, fn: () => Promise<boolean>, ms = 60_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > until) {
+/** Polls until `ok`; a timeout shows a sample of reported states and the control plane's log tail. */
+const until = (what: string, ok: () => Promise<boolean>, ms = 60_000): Promise<true> =>
+  waitFor(ok, ms, what, {
+    intervalMs: 200,
+    detail: async () => {
       const sample = await db.query('SELECT phase, "activeVariantId", "appliedAssignmentVersion", payload FROM "ReportedState" LIMIT 2');
-      throw new Error(`timed out waiting for ${what}; reported sample: ${JSON.stringify(sample.rows)}\n${cp.logTail().slice(-1500)}`);
-    }
-    await sleep(200);
-  }
-}
+      return `reported sample: ${JSON.stringify(sample.rows)}\n${cp.logTail().slice(-1500)}`;
+    },
+  });
 
 const count = async (sql: string, params: unknown[] = []): Promise<number> =>
   Number((await db.query<{ n: string }>(sql, params)).rows[0]?.n ?? 0);
@@ -85,19 +84,19 @@ describe('fleet-sim against the real control plane', () => {
     });
     try {
       expect(await fleet.start()).toBe(N);
-      await waitFor('every device online', async () => (await count(`SELECT count(*) AS n FROM "Device" WHERE status = 'online'`)) === N);
+      await until('every device online', async () => (await count(`SELECT count(*) AS n FROM "Device" WHERE status = 'online'`)) === N);
 
       const model = await uploadMlp(cp.url, cp.operatorToken, 'sim-it-mlp');
       expect(await assignScenario(cp.url, cp.operatorToken, 'robotic_manipulation', model.id)).toBe(N);
-      await waitFor('every device to receive its desired state', () => Promise.resolve(desiredAt.size === N));
-      await waitFor(
+      await until('every device to receive its desired state', () => Promise.resolve(desiredAt.size === N));
+      await until(
         'every device to report the new model',
         async () =>
           (await count(
             `SELECT count(*) AS n FROM "ReportedState" WHERE phase = 'running' AND "appliedAssignmentVersion" >= 1 AND "activeVariantId" IS NOT NULL`,
           )) === N,
       );
-      await waitFor(
+      await until(
         'telemetry of the new model from every device',
         async () =>
           (await count(
@@ -109,7 +108,7 @@ describe('fleet-sim against the real control plane', () => {
     } finally {
       await fleet.stop();
     }
-    await waitFor(
+    await until(
       'every device offline after a clean stop',
       async () => (await count(`SELECT count(*) AS n FROM "Device" WHERE status = 'offline'`)) === N,
       20_000,

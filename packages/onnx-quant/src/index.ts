@@ -34,7 +34,6 @@ export {
   DEFAULT_MEASURE_OPTIONS,
   machineInfo,
   measureVariant,
-  percentile,
   type MachineInfo,
   type MeasureOptions,
   type Measurement,

@@ -4,7 +4,7 @@ import type { GateResult, Scenario } from '@edge-fleet/shared';
 import pg from 'pg';
 import { PG_POOL } from '../infra/tokens.js';
 import { freshDatabase, jsonPost, startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
-import { TcpProxy } from '../test-support/tcp-proxy.js';
+import { TcpProxy } from '@edge-fleet/test-utils';
 import { VirtualDevice } from '../test-support/virtual-device.js';
 import type { RolloutView } from './rollouts.service.js';
 

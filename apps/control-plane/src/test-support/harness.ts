@@ -1,30 +1,21 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildMlpClassifier } from '@edge-fleet/onnx-builder';
+import { freePort } from '@edge-fleet/test-utils';
 import pg from 'pg';
 import { startControlPlane, type ControlPlane } from '../app.js';
 import { ConfigSchema, deriveConfig, type Config } from '../config.js';
 import { Logger } from '../infra/logger.js';
 import { ensureDatabase, migrate } from '../infra/services.js';
 
+// the repository's one freePort and waitFor (packages/test-utils), re-exported so a spec's test kit stays one import
+export { freePort, waitFor } from '@edge-fleet/test-utils';
+
 export const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const MIGRATIONS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../prisma/migrations');
 
@@ -183,16 +174,6 @@ export async function jsonPost(h: ApiTarget, p: string, body: unknown, auth = tr
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (!auth) return fetch(`${h.cp.url}${p}`, { method: 'POST', headers, body: JSON.stringify(body) });
   return h.api(p, { method: 'POST', headers, body: JSON.stringify(body) });
-}
-
-export async function waitFor<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** Uploads a generated MLP classifier as a model version; returns its id and its FP32 variant's id. */

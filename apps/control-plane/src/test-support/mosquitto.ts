@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from './harness.js';
+import { freePort } from '@edge-fleet/test-utils';
 
 /**
  * A private Mosquitto on a free loopback port, anonymous, configured as README recommends: the

@@ -2,8 +2,8 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REFERENCE_BENCHMARK, referenceBenchmarkModel } from '@edge-fleet/onnx-builder';
 import { type DeviceBenchmark, DeviceBenchmarkSchema } from '@edge-fleet/shared';
+import { percentile } from '@edge-fleet/shared/stats';
 import { readJsonFile, writeJsonAtomic } from '../storage/atomic-file.js';
-import { percentile } from '../telemetry/latency.window.js';
 import { type ChildVettingOptions, vetModelInChild } from './model-vetting.js';
 
 /**

@@ -1,22 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { LatencyWindow, percentile, summarise } from './latency.window.js';
+import { LatencyWindow, summarise } from './latency.window.js';
 
-describe('percentile (nearest rank)', () => {
-  const sorted = Array.from({ length: 100 }, (_, i) => i + 1);
-
-  it('picks the nearest-rank sample', () => {
-    expect(percentile(sorted, 50)).toBe(50);
-    expect(percentile(sorted, 95)).toBe(95);
-    expect(percentile(sorted, 99)).toBe(99);
-    expect(percentile(sorted, 100)).toBe(100);
-    expect(percentile(sorted, 0)).toBe(1);
-  });
-
-  it('handles one sample and refuses none', () => {
-    expect(percentile([7], 99)).toBe(7);
-    expect(() => percentile([], 50)).toThrow();
-  });
-
+// the percentile itself is tested where it lives, packages/shared/src/stats.spec.ts
+describe('summarise', () => {
   it('summarises unsorted samples', () => {
     expect(summarise([5, 1, 3, 2, 4], 5)).toEqual({ p50: 3, p95: 5, p99: 5, max: 5 });
     expect(summarise([], 0)).toBeNull();

@@ -1,3 +1,4 @@
+import { percentile } from '@edge-fleet/shared/stats';
 import { createPrng } from '../engine/input.generator.js';
 
 export interface LatencySummary {
@@ -13,14 +14,6 @@ export interface WindowStats {
   /** Sum of measured inference time: the basis of utilisation. */
   busyMs: number;
   latencyMs: LatencySummary | null;
-}
-
-/** Nearest-rank percentile of an ascending-sorted array (p in 0..100). */
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) throw new Error('percentile of an empty set');
-  const rank = Math.ceil((p / 100) * sorted.length);
-  const idx = Math.min(sorted.length - 1, Math.max(0, rank - 1));
-  return sorted[idx] ?? 0;
 }
 
 export function summarise(samples: readonly number[], max: number): LatencySummary | null {

@@ -1,9 +1,4 @@
-/** Nearest-rank percentile of an ascending-sorted array (p in 0..100); NaN when empty. */
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))] ?? Number.NaN;
-}
+import { percentile } from '@edge-fleet/shared/stats';
 
 export interface Summary {
   n: number;
@@ -13,13 +8,10 @@ export interface Summary {
   max: number;
 }
 
+/** Nearest-rank p50/p95/p99 and the max of `values`; NaN for each when there are none. */
 export function summarize(values: readonly number[]): Summary {
   const s = Float64Array.from(values).sort();
-  const at = (p: number): number => {
-    if (s.length === 0) return Number.NaN;
-    const rank = Math.ceil((p / 100) * s.length);
-    return s[Math.min(s.length - 1, Math.max(0, rank - 1))] ?? Number.NaN;
-  };
+  const at = (p: number): number => percentile(s, p);
   return { n: s.length, p50: at(50), p95: at(95), p99: at(99), max: s.length ? (s[s.length - 1] ?? Number.NaN) : Number.NaN };
 }
 

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseSimArgs } from '../cli/cli-args.js';
-import { autoSourceAddresses, brokerAddress } from './fleet.js';
+import { autoSourceAddresses } from './fleet.js';
 import { planFleet } from './fleet-mix.js';
-import { decideUpdate, updateDelays } from './update.plan.js';
+import { brokerAddress, decideUpdate } from '@edge-fleet/test-utils/virtual-device';
+import { updateDelays } from './update.plan.js';
 
 const model = { modelVersionId: 'mv', variantId: 'v', precision: 'fp32' as const, sha256: 'a'.repeat(64), sizeBytes: 1_000_000 };
 
@@ -26,7 +27,7 @@ describe('update decisions', () => {
   it('ignores versions at or below the watermark, clears on a null model, skips a download of the running model', () => {
     expect(decideUpdate({ assignmentVersion: 2, model }, 2, null)).toEqual({ kind: 'none' });
     expect(decideUpdate({ assignmentVersion: 3, model: null }, 2, 'x')).toEqual({ kind: 'clear' });
-    expect(decideUpdate({ assignmentVersion: 3, model }, 2, model.sha256)).toEqual({ kind: 'same-model' });
+    expect(decideUpdate({ assignmentVersion: 3, model }, 2, model.sha256)).toEqual({ kind: 'same-model', model });
     expect(decideUpdate({ assignmentVersion: 1, model }, null, null)).toEqual({ kind: 'install', model });
   });
 

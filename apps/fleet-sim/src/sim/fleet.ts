@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { brokerAddress } from '@edge-fleet/test-utils/virtual-device';
 import { z } from 'zod';
 import { mapLimit } from '../core/stats.js';
 import type { ControlPlaneClient } from './control-plane.client.js';
@@ -26,15 +27,6 @@ export interface FleetOptions {
 
 const MeasuredSchema = z.object({ p50Ms: z.number().positive(), p99Ms: z.number().positive() });
 const ModelVersionSchema = z.object({ variants: z.array(z.object({ id: z.string(), measured: z.unknown() })) });
-
-/** Parses `mqtt://host:port`; `localhost` becomes 127.0.0.1 so 127.0.0.x source addresses can reach it. */
-export function brokerAddress(url: string): { host: string; port: number } {
-  const u = new URL(url);
-  if (u.protocol !== 'mqtt:' && u.protocol !== 'tcp:')
-    throw new Error(`fleet-sim speaks plain MQTT over TCP; ${url} is not an mqtt:// URL`);
-  const host = u.hostname === 'localhost' ? '127.0.0.1' : u.hostname;
-  return { host, port: u.port ? Number(u.port) : 1883 };
-}
 
 /** Ephemeral ports one source address can use towards one broker port. */
 export function ephemeralPorts(read: () => string = () => readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')): number {

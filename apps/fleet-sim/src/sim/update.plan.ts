@@ -27,17 +27,3 @@ export function updateDelays(model: Pick<DesiredModel, 'sizeBytes'>, timeScale: 
     activateMs: s * (UPDATE_COST.activateFixedMs + model.sizeBytes / UPDATE_COST.activateBytesPerMs),
   };
 }
-
-export type UpdateDecision = { kind: 'none' } | { kind: 'clear' } | { kind: 'same-model' } | { kind: 'install'; model: DesiredModel };
-
-/** What a new desired state asks for, given what runs; older or equal versions are ignored (anti-rollback watermark). */
-export function decideUpdate(
-  desired: { assignmentVersion: number; model: DesiredModel | null },
-  applied: number | null,
-  activeSha256: string | null,
-): UpdateDecision {
-  if (applied !== null && desired.assignmentVersion <= applied) return { kind: 'none' };
-  if (desired.model === null) return { kind: 'clear' };
-  if (desired.model.sha256 === activeSha256) return { kind: 'same-model' };
-  return { kind: 'install', model: desired.model };
-}

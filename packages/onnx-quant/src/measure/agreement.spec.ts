@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { compareOutputs, cosineSimilarity, looksLikeClassScores, type RunOutputs } from './agreement.js';
-import { percentile } from './measure-variant.js';
 
 const out = (dims: number[], values: number[]): RunOutputs => ({ y: { dims, data: Float64Array.from(values) } });
 
@@ -23,12 +22,5 @@ describe('agreement', () => {
     expect(looksLikeClassScores([1, 1])).toBe(false);
     expect(looksLikeClassScores([1, 3, 4])).toBe(false);
     expect(compareOutputs([out([1, 1], [2])], [out([1, 1], [2])]).top1).toBeUndefined();
-  });
-
-  it('nearest-rank percentiles', () => {
-    const sorted = Array.from({ length: 100 }, (_, i) => i + 1);
-    expect(percentile(sorted, 50)).toBe(50);
-    expect(percentile(sorted, 99)).toBe(99);
-    expect(percentile([5], 99)).toBe(5);
   });
 });

@@ -3,6 +3,7 @@ import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { env, type InferenceSession, type Tensor } from 'onnxruntime-node';
 import type { InputSpec } from '@edge-fleet/shared/schemas';
+import { percentile } from '@edge-fleet/shared/stats';
 import type { Sample } from '../calibration/input-data.js';
 import { compareOutputs, type Agreement, type RunOutputs } from './agreement.js';
 import { createSession, runOnce, toFeeds, type SessionSettings } from './session.js';
@@ -47,13 +48,6 @@ export function machineInfo(intraOpThreads: number): MachineInfo {
     node: process.version,
     onnxruntime: env.versions.node ?? env.versions.common,
   };
-}
-
-/** Nearest-rank percentile of sorted values. */
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
-  return sorted[rank - 1] ?? Number.NaN;
 }
 
 type Feeds = Record<string, Tensor>;

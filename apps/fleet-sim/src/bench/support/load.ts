@@ -7,7 +7,7 @@ import { sleep } from '../../core/stats.js';
 import type { SimDeviceCredentials } from '../../sim/credentials.file.js';
 import { FaultSharesSchema } from '../../sim/faults.js';
 import { autoSourceAddresses, Fleet } from '../../sim/fleet.js';
-import { freePort } from './control-plane.process.js';
+import { freePort } from '@edge-fleet/test-utils';
 
 /** A fleet that publishes telemetry at `ratePerSecond` in total (each device one window per devices/rate s). */
 export function loadFleet(

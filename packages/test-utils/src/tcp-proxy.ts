@@ -1,0 +1,194 @@
+import { connect, createServer, type Server, type Socket } from 'node:net';
+
+/** How a cut looks from outside: the server is down (refused) or the network swallows everything (black hole). */
+export type CutMode = 'refuse' | 'blackhole';
+
+interface Connection {
+  client: Socket;
+  upstream: Socket;
+  /** Bytes forwarded from the target to the client so far (what `cutAfter` counts). */
+  down: number;
+  /** When the last delayed chunk each way is due: later chunks never overtake it. */
+  due: { up: number; down: number };
+}
+
+/**
+ * A loopback TCP proxy for fault tests: everything connects to `port` and is piped to the target,
+ * and the test breaks the path the ways a network breaks:
+ * - `cut('refuse')` severs every open connection and stops listening, so new connections are refused
+ *   (ECONNREFUSED, as when the server is down);
+ * - `cut('blackhole')` severs every open connection and accepts new ones without ever answering
+ *   (a network partition);
+ * - `setDelay(ms)` holds every chunk, both ways, `ms` before passing it on (a slow link);
+ * - `cutAfter(bytes)` severs each connection once it has carried `bytes` from the target to the
+ *   client (a download that dies mid-stream);
+ * - `restore()` forwards normally again, on the same port.
+ */
+export class TcpProxy {
+  readonly host = '127.0.0.1';
+  private server: Server | null = null;
+  private readonly connections = new Set<Connection>();
+  /** Sockets accepted while black-holed: never forwarded, destroyed by `restore()` or `close()`. */
+  private readonly held = new Set<Socket>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private mode: 'open' | CutMode = 'open';
+  private delayMs = 0;
+  private cutAfterBytes: number | null = null;
+  /** Connections forwarded, connections black-holed, sockets destroyed by a cut, connections cut mid-stream. */
+  readonly stats = { forwarded: 0, blackholed: 0, destroyed: 0, cutMidStream: 0 };
+
+  private constructor(
+    private readonly targetHost: string,
+    private readonly targetPort: number,
+    public port: number,
+  ) {}
+
+  /** Listens on `port` of 127.0.0.1 (0: any free port, read `port` afterwards) and forwards to the target. */
+  static async start(targetHost: string, targetPort: number, port = 0): Promise<TcpProxy> {
+    const p = new TcpProxy(targetHost, targetPort, port);
+    await p.listen();
+    return p;
+  }
+
+  get address(): { host: string; port: number } {
+    return { host: this.host, port: this.port };
+  }
+
+  /** Severs every open connection; new ones are refused or black-holed until `restore()`. */
+  async cut(how: CutMode = 'refuse'): Promise<void> {
+    this.mode = how;
+    const closing = how === 'refuse' ? this.stopListening() : Promise.resolve();
+    this.destroyAll();
+    await closing;
+  }
+
+  /** Holds every chunk, in both directions, `ms` before forwarding it (0: no delay); open connections included. */
+  setDelay(ms: number): void {
+    this.delayMs = Math.max(0, ms);
+  }
+
+  /** Severs each connection, open or new, once it has carried `bytes` from the target (null: never). */
+  cutAfter(bytes: number | null): void {
+    this.cutAfterBytes = bytes;
+  }
+
+  /** Forwards again without faults (no delay, no mid-stream cut), listening on the same port. */
+  async restore(): Promise<void> {
+    const wasBlackhole = this.mode === 'blackhole';
+    this.mode = 'open';
+    this.delayMs = 0;
+    this.cutAfterBytes = null;
+    if (wasBlackhole) this.destroyAll(); // connections accepted while black-holed were never forwarded
+    if (!this.server) await this.listen();
+  }
+
+  async close(): Promise<void> {
+    this.mode = 'refuse';
+    const closing = this.stopListening();
+    this.destroyAll();
+    await closing;
+  }
+
+  private listen(): Promise<void> {
+    const server = createServer((client) => this.accept(client));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, this.host, () => {
+        const addr = server.address();
+        if (typeof addr === 'object' && addr) this.port = addr.port;
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  private accept(client: Socket): void {
+    client.on('error', () => undefined);
+    if (this.mode === 'blackhole') {
+      this.stats.blackholed++;
+      this.held.add(client);
+      client.on('close', () => this.held.delete(client));
+      return; // never answered
+    }
+    this.stats.forwarded++;
+    const upstream = connect(this.targetPort, this.targetHost);
+    upstream.on('error', () => undefined);
+    const conn: Connection = { client, upstream, down: 0, due: { up: 0, down: 0 } };
+    this.connections.add(conn);
+    const sever = (): void => {
+      this.connections.delete(conn);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', sever);
+    upstream.on('close', sever);
+    this.forward(conn, 'up', sever);
+    this.forward(conn, 'down', sever);
+  }
+
+  /** Copies one direction chunk by chunk, so a delay or a mid-stream cut can act on each chunk. */
+  private forward(conn: Connection, dir: 'up' | 'down', sever: () => void): void {
+    const [from, to] = dir === 'up' ? [conn.client, conn.upstream] : [conn.upstream, conn.client];
+    from.on('data', (chunk: Buffer) => {
+      let data = chunk;
+      let last = false;
+      if (dir === 'down' && this.cutAfterBytes !== null) {
+        const left = Math.max(0, this.cutAfterBytes - conn.down);
+        if (data.length >= left) {
+          data = data.subarray(0, left);
+          last = true;
+          from.pause();
+        }
+        conn.down += data.length;
+      }
+      const send = (): void => {
+        if (to.destroyed) return;
+        if (last) {
+          this.stats.cutMidStream++;
+          to.write(data, sever); // what came before the cut arrives; nothing after it
+        } else if (!to.write(data)) {
+          from.pause();
+          to.once('drain', () => from.resume());
+        }
+      };
+      this.later(conn, dir, send);
+    });
+    from.on('end', () => this.later(conn, dir, () => to.end()));
+  }
+
+  private later(conn: Connection, dir: 'up' | 'down', fn: () => void): void {
+    if (this.delayMs === 0 && conn.due[dir] <= Date.now()) return fn();
+    const at = Math.max(Date.now() + this.delayMs, conn.due[dir]);
+    conn.due[dir] = at;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, at - Date.now());
+    this.timers.add(t);
+  }
+
+  private destroyAll(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const c of this.connections) {
+      for (const s of [c.client, c.upstream]) {
+        s.destroy();
+        this.stats.destroyed++;
+      }
+    }
+    this.connections.clear();
+    for (const s of this.held) {
+      s.destroy();
+      this.stats.destroyed++;
+    }
+    this.held.clear();
+  }
+
+  private async stopListening(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (!server) return;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
