@@ -4,6 +4,7 @@ import {
   VirtualDevice as ProtocolDevice,
   type WindowContext,
 } from '@edge-fleet/test-utils/virtual-device';
+import { parsePayload } from '@edge-fleet/shared';
 import { createPrng } from '../core/prng.js';
 import type { SimDeviceCredentials } from './credentials.file.js';
 import { readSimDesired, type SimDesiredModel, type SimDesiredState } from './desired.view.js';
@@ -53,7 +54,10 @@ export class VirtualDevice {
       reconnectPeriodMs: () => this.jittered(),
       reportPhases: o.timing.reportPhases,
       behaviour: {
-        readDesired: (payload) => readSimDesired(JSON.parse(payload.toString('utf8'))),
+        readDesired: (payload) => {
+          const m = parsePayload('desired', o.creds.deviceId, payload);
+          return m.ok ? readSimDesired(m.payload) : null;
+        },
         install: (model, version, ctx) => this.install(model, version, ctx),
         window: (w) => this.window(w),
         windowMs: (desired) => o.timing.telemetryIntervalMs ?? (desired ? desired.runtime.windowSeconds * 1000 : DEFAULT_WINDOW_MS),
