@@ -21,12 +21,14 @@ import { VariantBuildService } from './models/variant-build.service.js';
 import { PresenceService } from './mqtt/presence.service.js';
 import { DeviceMessagesHandler } from './mqtt/device-messages.handler.js';
 import { PoliciesController } from './policies/policies.controller.js';
+import { PoliciesService } from './policies/policies.service.js';
 import { PolicyRepository } from './policies/policy.repository.js';
 import { RolloutRepository } from './rollouts/rollout.repository.js';
 import { RolloutsController } from './rollouts/rollouts.controller.js';
 import { RolloutsService } from './rollouts/rollouts.service.js';
 import { DeadLetterRepository } from './telemetry/dead-letter.repository.js';
 import { TelemetryIngestService } from './telemetry/telemetry-ingest.service.js';
+import { TelemetryQueries } from './telemetry/telemetry.queries.js';
 import { TelemetryRepository } from './telemetry/telemetry.repository.js';
 
 export interface Infra {
@@ -81,8 +83,10 @@ export class AppModule {
         AssignmentsService,
         ReportedIngestService,
         PolicyRepository,
+        PoliciesService,
         FleetService,
         TelemetryRepository,
+        TelemetryQueries,
         DeadLetterRepository,
         TelemetryIngestService,
         RolloutRepository,

@@ -24,13 +24,13 @@ import { VariantBuildQueue } from './models/variant-build.queue.js';
 import { VariantBuildService } from './models/variant-build.service.js';
 import { RolloutQueue } from './rollouts/rollout.queue.js';
 import { RolloutsService } from './rollouts/rollouts.service.js';
-import { PolicyRepository } from './policies/policy.repository.js';
+import { PoliciesService } from './policies/policies.service.js';
 import { EmbeddedBroker } from './mqtt/embedded-broker.js';
 import { DeviceMessagesHandler } from './mqtt/device-messages.handler.js';
 import { PresenceService } from './mqtt/presence.service.js';
 import { MqttBus, type MessageBus } from './mqtt/mqtt-bus.js';
 import { TelemetryIngestService } from './telemetry/telemetry-ingest.service.js';
-import { TelemetryRepository } from './telemetry/telemetry.repository.js';
+import { TelemetryQueries } from './telemetry/telemetry.queries.js';
 import { SigningService } from './signing/signing.service.js';
 import { buildRouter } from './trpc/router.js';
 
@@ -177,8 +177,8 @@ export async function startControlPlane(
   const router = buildRouter({
     fleet: app.get(FleetService),
     models: app.get(ModelsService),
-    telemetry: app.get(TelemetryRepository),
-    policies: app.get(PolicyRepository),
+    telemetry: app.get(TelemetryQueries),
+    policies: app.get(PoliciesService),
     assignments,
     rollouts,
   });

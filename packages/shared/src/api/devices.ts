@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { DeviceIdSchema, DeviceStatusSchema, ScenarioSchema } from '../schemas.js';
+
+/** REST `GET /api/v1/devices` query and tRPC `devices.list` input. */
+export const ListDevicesQuerySchema = z
+  .strictObject({
+    /** page number (OFFSET paging, for jumping to a page) */
+    page: z.coerce.number().int().min(1).max(1_000_000).optional(),
+    /** keyset paging: the previous page's nextCursor; stays fast however deep the page */
+    after: z.string().min(1).max(200).optional(),
+    pageSize: z.coerce.number().int().min(1).max(200).default(50),
+    scenario: ScenarioSchema.optional(),
+    status: DeviceStatusSchema.optional(),
+    search: z.string().min(1).max(128).optional(),
+  })
+  .refine((q) => q.page === undefined || q.after === undefined, { message: 'give either page or after, not both', path: ['after'] });
+export type ListDevicesQuery = z.infer<typeof ListDevicesQuerySchema>;
+
+/** Path parameters of `/api/v1/devices/{id}…`; also tRPC `devices.get` input. */
+export const DeviceIdParamsSchema = z.strictObject({ id: DeviceIdSchema });
+export type DeviceIdParams = z.infer<typeof DeviceIdParamsSchema>;
+
+/** REST `GET /api/v1/devices/{id}/telemetry` query. */
+export const TelemetryQuerySchema = z.strictObject({
+  sinceMinutes: z.coerce.number().int().min(1).max(10_080).default(15),
+  limit: z.coerce.number().int().min(1).max(5_000).default(500),
+});
+export type TelemetryQuery = z.infer<typeof TelemetryQuerySchema>;
+
+/** tRPC `devices.telemetry` input: the REST path parameter and query in one object. */
+export const DeviceTelemetryInputSchema = TelemetryQuerySchema.extend({ id: DeviceIdSchema });
+export type DeviceTelemetryInput = z.infer<typeof DeviceTelemetryInputSchema>;
+
+/** One telemetry window as charts read it. */
+export const TelemetryPointSchema = z.object({
+  windowStart: z.iso.datetime(),
+  windowEnd: z.iso.datetime(),
+  modelVersionId: z.string().nullable(),
+  variantId: z.string().nullable(),
+  precision: z.string().nullable(),
+  inferences: z.number(),
+  errors: z.number(),
+  errorRate: z.number(),
+  p50: z.number().nullable(),
+  p95: z.number().nullable(),
+  p99: z.number().nullable(),
+  max: z.number().nullable(),
+  powerW: z.number(),
+  powerSource: z.string(),
+  powerDetail: z.string(),
+  rssMb: z.number(),
+  /** Whose work the figures describe: `traffic` (applications' requests) or `probe` (the synthetic workload). */
+  source: z.enum(['traffic', 'probe']),
+  /** Traffic windows: median queue wait before the run; null for the probe. */
+  queueP50: z.number().nullable(),
+  queueP99: z.number().nullable(),
+  /** Requests answered from the agent's result cache (not counted in `inferences`). */
+  cacheHits: z.number(),
+});
+export type TelemetryPoint = z.infer<typeof TelemetryPointSchema>;
+
+/** REST `GET /api/v1/devices/{id}/telemetry` and tRPC `devices.telemetry` result: windows, oldest first. */
+export const DeviceTelemetrySchema = z.object({ deviceId: DeviceIdSchema, points: z.array(TelemetryPointSchema) });
+export type DeviceTelemetry = z.infer<typeof DeviceTelemetrySchema>;
+
+/** REST `POST /api/v1/enrollment-tokens` result: the token is shown once. */
+export const EnrollmentTokenCreatedSchema = z.object({
+  id: z.string(),
+  token: z.string(),
+  scenario: ScenarioSchema,
+  maxUses: z.number().int(),
+  expiresAt: z.iso.datetime(),
+});
+export type EnrollmentTokenCreated = z.infer<typeof EnrollmentTokenCreatedSchema>;

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { ScenarioSchema } from '../schemas.js';
+
+/** Path parameters of `/api/v1/models/{id}`. */
+export const ModelVersionIdParamsSchema = z.strictObject({ id: z.uuid() });
+export type ModelVersionIdParams = z.infer<typeof ModelVersionIdParamsSchema>;
+
+/** Path parameters of `/api/v1/scenarios/{scenario}/…` and `/api/v1/policies/{scenario}`. */
+export const ScenarioParamsSchema = z.strictObject({ scenario: ScenarioSchema });
+export type ScenarioParams = z.infer<typeof ScenarioParamsSchema>;
+
+/** REST `PUT /api/v1/scenarios/{scenario}/model` body. */
+export const AssignScenarioModelSchema = z.strictObject({ modelVersionId: z.uuid() });
+export type AssignScenarioModel = z.infer<typeof AssignScenarioModelSchema>;
+
+/** REST `POST /api/v1/assignments/preview` body and tRPC `assignments.preview` input. */
+export const AssignmentPreviewInputSchema = z.strictObject({ scenario: ScenarioSchema, modelVersionId: z.uuid() });
+export type AssignmentPreviewInput = z.infer<typeof AssignmentPreviewInputSchema>;
+
+/** Path parameters of `/api/v1/artifacts/{sha256}`: artifacts are content-addressed. */
+export const ArtifactParamsSchema = z.strictObject({
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a lower-case sha256 hex digest'),
+});
+export type ArtifactParams = z.infer<typeof ArtifactParamsSchema>;
+
+/**
+ * REST `POST /api/v1/models` multipart form: the FP32 ONNX file, its name and version, the input spec
+ * and optional calibration samples. The service parses `name`, `version` and `inputs` with
+ * `ModelUploadMetaSchema`; this schema documents the form as it arrives.
+ */
+export const ModelUploadFormSchema = z.object({
+  file: z.file().describe('the FP32 ONNX model'),
+  name: z.string(),
+  version: z.string(),
+  inputs: z.string().describe('JSON-encoded InputSpec[] fixing every dynamic dimension'),
+  calibration: z.file().optional().describe('optional JSON { "<input name>": number[][] } of calibration samples'),
+});
