@@ -10,7 +10,18 @@ import { healthPaths } from './health.openapi.js';
  * `@edge-fleet/shared/api` that the controller validates with. openapi.int.spec.ts checks this table
  * against the routes Nest registered, both ways.
  */
-export const apiPaths: ZodOpenApiPathsObject = { ...devicesPaths, ...modelsPaths, ...policiesPaths, ...rolloutsPaths, ...healthPaths };
+export const apiPaths = joinPaths(devicesPaths, modelsPaths, policiesPaths, rolloutsPaths, healthPaths);
+
+/** The domains' route documents as one; a path two domains document would hide one of them, so it stops the start. */
+function joinPaths(...parts: ZodOpenApiPathsObject[]): ZodOpenApiPathsObject {
+  const all: ZodOpenApiPathsObject = {};
+  for (const part of parts)
+    for (const [path, item] of Object.entries(part)) {
+      if (path in all) throw new Error(`${path} is documented twice`);
+      all[path] = item;
+    }
+  return all;
+}
 
 // zod-openapi types its result with its newest OpenAPI model (3.2); the document itself says 3.1.0
 export type OpenApiDocument = oas32.OpenAPIObject;

@@ -4,14 +4,17 @@ import { DeviceIdSchema, DeviceStatusSchema, ScenarioSchema } from '../schemas.j
 /** REST `GET /api/v1/devices` query and tRPC `devices.list` input. */
 export const ListDevicesQuerySchema = z
   .strictObject({
-    /** page number (OFFSET paging, for jumping to a page) */
-    page: z.coerce.number().int().min(1).max(1_000_000).optional(),
-    /** keyset paging: the previous page's nextCursor; stays fast however deep the page */
-    after: z.string().min(1).max(200).optional(),
+    page: z.coerce.number().int().min(1).max(1_000_000).optional().describe('page number (OFFSET paging, for jumping to a page)'),
+    after: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .describe("keyset paging: the previous page's nextCursor; stays fast however deep the page"),
     pageSize: z.coerce.number().int().min(1).max(200).default(50),
     scenario: ScenarioSchema.optional(),
     status: DeviceStatusSchema.optional(),
-    search: z.string().min(1).max(128).optional(),
+    search: z.string().min(1).max(128).optional().describe('a part of the device name'),
   })
   .refine((q) => q.page === undefined || q.after === undefined, { message: 'give either page or after, not both', path: ['after'] });
 export type ListDevicesQuery = z.infer<typeof ListDevicesQuerySchema>;
@@ -22,8 +25,8 @@ export type DeviceIdParams = z.infer<typeof DeviceIdParamsSchema>;
 
 /** REST `GET /api/v1/devices/{id}/telemetry` query. */
 export const TelemetryQuerySchema = z.strictObject({
-  sinceMinutes: z.coerce.number().int().min(1).max(10_080).default(15),
-  limit: z.coerce.number().int().min(1).max(5_000).default(500),
+  sinceMinutes: z.coerce.number().int().min(1).max(10_080).default(15).describe('windows that ended in the last N minutes'),
+  limit: z.coerce.number().int().min(1).max(5_000).default(500).describe('at most this many, the newest'),
 });
 export type TelemetryQuery = z.infer<typeof TelemetryQuerySchema>;
 
