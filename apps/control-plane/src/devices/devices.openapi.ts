@@ -1,6 +1,8 @@
 import { CreateEnrollmentTokenSchema, EnrollRequestSchema, EnrollResponseSchema } from '@edge-fleet/shared';
 import {
   DeviceIdParamsSchema,
+  DevicePageSchema,
+  DeviceSchema,
   DeviceTelemetrySchema,
   EnrollmentTokenCreatedSchema,
   ListDevicesQuerySchema,
@@ -36,7 +38,7 @@ export const devicesPaths: ZodOpenApiPathsObject = {
         'List devices, filtered, by page number or by keyset cursor (after = the previous nextCursor); totals up to 10,000 are exact, larger ones counted at most every 5 s (totalCountedAt)',
       security: operatorSecurity,
       requestParams: { query: ListDevicesQuerySchema },
-      responses: { '200': { description: 'a page of devices' }, ...operatorErrors },
+      responses: { '200': { description: 'a page of devices', content: json(DevicePageSchema) }, ...operatorErrors },
     },
   },
   '/api/v1/devices/{id}': {
@@ -44,7 +46,11 @@ export const devicesPaths: ZodOpenApiPathsObject = {
       summary: 'One device',
       security: operatorSecurity,
       requestParams: { path: DeviceIdParamsSchema },
-      responses: { '200': { description: 'the device' }, ...operatorErrors, '404': errorResponse('unknown device') },
+      responses: {
+        '200': { description: 'the device', content: json(DeviceSchema) },
+        ...operatorErrors,
+        '404': errorResponse('unknown device'),
+      },
     },
   },
   '/api/v1/devices/{id}/telemetry': {

@@ -1,6 +1,16 @@
 import type { INestApplication } from '@nestjs/common';
+import {
+  DevicePageSchema,
+  DeviceSchema,
+  DeviceTelemetrySchema,
+  ModelVersionListSchema,
+  ModelVersionViewSchema,
+  PolicyListSchema,
+} from '@edge-fleet/shared/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, type Harness } from '../test-support/harness.js';
+import type { z } from 'zod';
+import { enrollDevice } from '../test-support/device-client.js';
+import { startHarness, uploadMlp, type Harness } from '../test-support/harness.js';
 import { apiPaths } from './openapi.js';
 
 let h: Harness;
@@ -76,5 +86,26 @@ describe('the OpenAPI document and the routes Nest serves', () => {
         'application/json': { schema: { type: 'object', required: expect.arrayContaining(['modelVersionId', 'waves']) as unknown } },
       },
     });
+  });
+});
+
+describe('documented response schemas', () => {
+  /** The answer of a GET, checked against the schema its route documents; the error names the field. */
+  const answers = async (path: string, schema: z.ZodType) => {
+    const res = await h.api(path);
+    expect(res.status, path).toBe(200);
+    const parsed = schema.safeParse(await res.json());
+    expect(parsed.success ? [] : parsed.error.issues, path).toEqual([]);
+  };
+
+  it('are what the API answers', async () => {
+    const e = await enrollDevice(h, 'robotic_manipulation');
+    const model = await uploadMlp(h, 'documented', '1.0.0', 7);
+    await answers('/api/v1/devices?pageSize=10', DevicePageSchema);
+    await answers(`/api/v1/devices/${e.deviceId}`, DeviceSchema);
+    await answers(`/api/v1/devices/${e.deviceId}/telemetry`, DeviceTelemetrySchema);
+    await answers('/api/v1/models', ModelVersionListSchema);
+    await answers(`/api/v1/models/${model.id}`, ModelVersionViewSchema);
+    await answers('/api/v1/policies', PolicyListSchema);
   });
 });

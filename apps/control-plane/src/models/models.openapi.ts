@@ -4,6 +4,8 @@ import {
   AssignScenarioModelSchema,
   ModelUploadFormSchema,
   ModelVersionIdParamsSchema,
+  ModelVersionListSchema,
+  ModelVersionViewSchema,
   ScenarioParamsSchema,
 } from '@edge-fleet/shared/api';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
@@ -15,14 +17,14 @@ export const modelsPaths: ZodOpenApiPathsObject = {
     get: {
       summary: 'List model versions',
       security: operatorSecurity,
-      responses: { '200': { description: 'model versions' }, ...operatorErrors },
+      responses: { '200': { description: 'model versions', content: json(ModelVersionListSchema) }, ...operatorErrors },
     },
     post: {
       summary: 'Upload an FP32 ONNX model version',
       security: operatorSecurity,
       requestBody: { content: { 'multipart/form-data': { schema: ModelUploadFormSchema } } },
       responses: {
-        '201': { description: 'the model version' },
+        '201': { description: 'the model version; its variants build in the background', content: json(ModelVersionViewSchema) },
         ...operatorErrors,
         '409': errorResponse('the version exists'),
         '413': errorResponse('too large'),
@@ -35,7 +37,11 @@ export const modelsPaths: ZodOpenApiPathsObject = {
       summary: 'One model version',
       security: operatorSecurity,
       requestParams: { path: ModelVersionIdParamsSchema },
-      responses: { '200': { description: 'the model version' }, ...operatorErrors, '404': errorResponse('unknown model version') },
+      responses: {
+        '200': { description: 'the model version', content: json(ModelVersionViewSchema) },
+        ...operatorErrors,
+        '404': errorResponse('unknown model version'),
+      },
     },
   },
   '/api/v1/scenarios/{scenario}/model': {

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { DeviceIdSchema, DeviceStatusSchema, ScenarioSchema } from '../schemas.js';
+import {
+  DeviceIdSchema,
+  DeviceStatusSchema,
+  HardwareProfileSchema,
+  ReportedStateSchema,
+  ScenarioSchema,
+  UpdateOutcomeSchema,
+} from '../schemas.js';
 
 /** REST `GET /api/v1/devices` query and tRPC `devices.list` input. */
 export const ListDevicesQuerySchema = z
@@ -75,3 +82,53 @@ export const EnrollmentTokenCreatedSchema = z.object({
   expiresAt: z.iso.datetime(),
 });
 export type EnrollmentTokenCreated = z.infer<typeof EnrollmentTokenCreatedSchema>;
+
+/** The agent's stale-metadata alarm (its desired-state manifest expired), as stored from its report. */
+export const StaleMetadataSchema = ReportedStateSchema.shape.staleMetadata.unwrap().unwrap();
+
+/** One device as REST returns it: identity, hardware, status and what it last reported. */
+export const DeviceSummarySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  scenario: z.string(),
+  status: DeviceStatusSchema,
+  labels: z.record(z.string(), z.string()),
+  hardwareClass: z.string(),
+  accelerator: z.string(),
+  hardwareProfile: HardwareProfileSchema,
+  enrolledAt: z.iso.datetime(),
+  lastSeenAt: z.iso.datetime().nullable(),
+  assignmentVersion: z.number().int(),
+  reported: z
+    .object({
+      phase: z.string(),
+      activeVariantId: z.string().nullable(),
+      appliedAssignmentVersion: z.number().int().nullable(),
+      reportedAt: z.iso.datetime(),
+      // as stored: the device's message was repaired on the way in, so here it is plain text
+      lastUpdate: UpdateOutcomeSchema.extend({ message: z.string().optional() }).nullable(),
+      staleMetadata: StaleMetadataSchema.nullable(),
+    })
+    .nullable(),
+});
+export type DeviceSummary = z.infer<typeof DeviceSummarySchema>;
+
+/** REST `GET /api/v1/devices/{id}` result. */
+export const DeviceSchema = DeviceSummarySchema.extend({
+  /** Telemetry windows dead-lettered because the device sent more than its quota. */
+  telemetryOverQuota: z.number().int(),
+});
+export type Device = z.infer<typeof DeviceSchema>;
+
+/** REST `GET /api/v1/devices` result: one page and how to get the next. */
+export const DevicePageSchema = z.object({
+  items: z.array(DeviceSummarySchema),
+  total: z.number().int(),
+  /** When `total` was counted: exact up to 10,000, larger totals are recounted at most every 5 s. */
+  totalCountedAt: z.iso.datetime(),
+  /** null when the page was asked for by cursor */
+  page: z.number().int().nullable(),
+  pageSize: z.number().int(),
+  nextCursor: z.string().nullable(),
+});
+export type DevicePage = z.infer<typeof DevicePageSchema>;

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { ScenarioSchema } from '../schemas.js';
+import {
+  InputSpecSchema,
+  PrecisionSchema,
+  ScenarioSchema,
+  VariantMeasurementSchema,
+  VariantMethodSchema,
+  VariantStatusSchema,
+} from '../schemas.js';
 
 /** Path parameters of `/api/v1/models/{id}`. */
 export const ModelVersionIdParamsSchema = z.strictObject({ id: z.uuid() });
@@ -35,3 +42,35 @@ export const ModelUploadFormSchema = z.object({
   inputs: z.string().describe('JSON-encoded InputSpec[] fixing every dynamic dimension'),
   calibration: z.file().optional().describe('optional JSON { "<input name>": number[][] } of calibration samples'),
 });
+
+/** One variant as the API shows it: what was built, whether it can be used, and what was measured. */
+export const VariantViewSchema = z.object({
+  id: z.string(),
+  precision: PrecisionSchema,
+  method: VariantMethodSchema,
+  status: VariantStatusSchema,
+  reason: z.string().nullable(),
+  sha256: z.string().nullable(),
+  sizeBytes: z.number().int().nullable(),
+  measured: VariantMeasurementSchema.nullable(),
+});
+export type VariantView = z.infer<typeof VariantViewSchema>;
+
+/** One model version with its variants and the scenarios it is assigned to. */
+export const ModelVersionViewSchema = z.object({
+  id: z.string(),
+  modelId: z.string(),
+  name: z.string(),
+  version: z.string(),
+  inputs: z.array(InputSpecSchema),
+  /** Where the builder's calibration inputs come from. */
+  calibration: z.enum(['uploaded', 'generated']),
+  createdAt: z.iso.datetime(),
+  scenarios: z.array(z.string()),
+  variants: z.array(VariantViewSchema),
+});
+export type ModelVersionView = z.infer<typeof ModelVersionViewSchema>;
+
+/** REST `GET /api/v1/models` and tRPC `models.list` result. */
+export const ModelVersionListSchema = z.object({ items: z.array(ModelVersionViewSchema) });
+export type ModelVersionList = z.infer<typeof ModelVersionListSchema>;
