@@ -1,13 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  PrecisionSchema,
-  topics,
-  type DesiredState,
-  type HealthTargets,
-  type LatencySource,
-  type Scenario,
-  type VariantCandidate,
-} from '@edge-fleet/shared';
+import { PrecisionSchema, topics, type DesiredState, type HealthTargets, type Scenario, type VariantCandidate } from '@edge-fleet/shared';
+import type { AssignmentDecision as DecisionView, AssignmentSummary } from '@edge-fleet/shared/api';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../infra/logger.js';
@@ -19,29 +12,8 @@ import { planAssignments, type DeviceDecision } from './assignment-planner.js';
 import { AssignmentRepository, type AssignableDevice, type PublishableDesired, type VariantChoice } from './assignment.repository.js';
 import type { DesiredStateQueue } from './desired-state.queue.js';
 
-export interface DecisionView {
-  deviceId: string;
-  name: string;
-  hardwareClass: string;
-  outcome: 'assign' | 'refuse';
-  precision: string | null;
-  variantId: string | null;
-  placement: string | null;
-  predictedLatencyMs: number | null;
-  /** What the prediction rests on; its words are in `reason`. */
-  latencySource: LatencySource | null;
-  reason: string;
-}
-
-export interface AssignmentSummary {
-  scenario: Scenario;
-  modelVersionId: string;
-  devices: number;
-  assigned: number;
-  refused: number;
-  byPrecision: Record<string, number>;
-  decisions: DecisionView[];
-}
+/** The shapes are the API contract's (`AssignmentDecisionSchema`, `AssignmentSummarySchema`). */
+export type { AssignmentSummary, DecisionView };
 
 function view(d: DeviceDecision): DecisionView {
   const a = d.decision.kind === 'assign' ? d.decision : null;

@@ -1,8 +1,11 @@
 import type { INestApplication } from '@nestjs/common';
+import { EnrollResponseSchema, hardwarePreset } from '@edge-fleet/shared';
 import {
+  AssignmentSummarySchema,
   DevicePageSchema,
   DeviceSchema,
   DeviceTelemetrySchema,
+  EnrollmentTokenCreatedSchema,
   ModelVersionListSchema,
   ModelVersionViewSchema,
   PolicyListSchema,
@@ -10,7 +13,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { enrollDevice } from '../test-support/device-client.js';
-import { startHarness, uploadMlp, type Harness } from '../test-support/harness.js';
+import { jsonPost, startHarness, uploadMlp, type Harness } from '../test-support/harness.js';
 import { apiPaths } from './openapi.js';
 
 let h: Harness;
@@ -91,9 +94,9 @@ describe('the OpenAPI document and the routes Nest serves', () => {
 
 describe('documented response schemas', () => {
   /** The answer of a GET, checked against the schema its route documents; the error names the field. */
-  const answers = async (path: string, schema: z.ZodType) => {
-    const res = await h.api(path);
-    expect(res.status, path).toBe(200);
+  const answers = async (path: string, schema: z.ZodType, post?: { body: unknown; status: number; auth?: boolean }) => {
+    const res = post ? await jsonPost(h, path, post.body, post.auth ?? true) : await h.api(path);
+    expect(res.status, path).toBe(post?.status ?? 200);
     const parsed = schema.safeParse(await res.json());
     expect(parsed.success ? [] : parsed.error.issues, path).toEqual([]);
   };
@@ -107,5 +110,13 @@ describe('documented response schemas', () => {
     await answers('/api/v1/models', ModelVersionListSchema);
     await answers(`/api/v1/models/${model.id}`, ModelVersionViewSchema);
     await answers('/api/v1/policies', PolicyListSchema);
+    const preview = { scenario: 'robotic_manipulation', modelVersionId: model.id };
+    await answers('/api/v1/assignments/preview', AssignmentSummarySchema, { body: preview, status: 200 });
+    await answers('/api/v1/enrollment-tokens', EnrollmentTokenCreatedSchema, { body: { scenario: 'robotic_manipulation' }, status: 201 });
+    const { token } = (await (await jsonPost(h, '/api/v1/enrollment-tokens', { scenario: 'robotic_manipulation' })).json()) as {
+      token: string;
+    };
+    const enroll = { token, hardwareProfile: hardwarePreset('edge-npu-trading') };
+    await answers('/api/v1/devices/enroll', EnrollResponseSchema, { body: enroll, status: 201, auth: false });
   });
 });

@@ -1,6 +1,7 @@
 import {
   ArtifactParamsSchema,
   AssignmentPreviewInputSchema,
+  AssignmentSummarySchema,
   AssignScenarioModelSchema,
   ModelUploadFormSchema,
   ModelVersionIdParamsSchema,
@@ -50,7 +51,12 @@ export const modelsPaths: ZodOpenApiPathsObject = {
       security: operatorSecurity,
       requestParams: { path: ScenarioParamsSchema },
       requestBody: { content: json(AssignScenarioModelSchema) },
-      responses: { '200': { description: 'assigned' }, ...operatorErrors, '404': errorResponse('unknown model version') },
+      responses: {
+        '200': { description: 'what each device was given, or why it was refused', content: json(AssignmentSummarySchema) },
+        ...operatorErrors,
+        '404': errorResponse('unknown model version'),
+        '409': errorResponse('devices of the scenario are in an active rollout (named)'),
+      },
     },
   },
   '/api/v1/assignments/preview': {
@@ -58,7 +64,7 @@ export const modelsPaths: ZodOpenApiPathsObject = {
       summary: 'What each device of a scenario would run with a model version, and why; changes nothing',
       security: operatorSecurity,
       requestBody: { content: json(AssignmentPreviewInputSchema) },
-      responses: { '200': { description: 'per-device decisions and counts' }, ...operatorErrors },
+      responses: { '200': { description: 'per-device decisions and counts', content: json(AssignmentSummarySchema) }, ...operatorErrors },
     },
   },
   '/api/v1/artifacts/{sha256}': {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { LatencySource } from '../assignment.js';
 import {
   InputSpecSchema,
   PrecisionSchema,
@@ -74,3 +75,31 @@ export type ModelVersionView = z.infer<typeof ModelVersionViewSchema>;
 /** REST `GET /api/v1/models` and tRPC `models.list` result. */
 export const ModelVersionListSchema = z.object({ items: z.array(ModelVersionViewSchema) });
 export type ModelVersionList = z.infer<typeof ModelVersionListSchema>;
+
+/** One device's assignment decision: the variant it gets and the predicted latency, or a refusal; always why. */
+export const AssignmentDecisionSchema = z.object({
+  deviceId: z.string(),
+  name: z.string(),
+  hardwareClass: z.string(),
+  outcome: z.enum(['assign', 'refuse']),
+  precision: z.string().nullable(),
+  variantId: z.string().nullable(),
+  placement: z.string().nullable(),
+  predictedLatencyMs: z.number().nullable(),
+  /** What the prediction rests on; its words are in `reason`. */
+  latencySource: z.enum(['device', 'fleet', 'speed-factor', 'unmeasured'] satisfies LatencySource[]).nullable(),
+  reason: z.string(),
+});
+export type AssignmentDecision = z.infer<typeof AssignmentDecisionSchema>;
+
+/** REST `PUT /api/v1/scenarios/{scenario}/model` and `POST /api/v1/assignments/preview` result (also tRPC's). */
+export const AssignmentSummarySchema = z.object({
+  scenario: ScenarioSchema,
+  modelVersionId: z.string(),
+  devices: z.number().int(),
+  assigned: z.number().int(),
+  refused: z.number().int(),
+  byPrecision: z.record(z.string(), z.number().int()),
+  decisions: z.array(AssignmentDecisionSchema),
+});
+export type AssignmentSummary = z.infer<typeof AssignmentSummarySchema>;
