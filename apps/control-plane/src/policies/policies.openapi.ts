@@ -3,7 +3,7 @@ import {
   PolicyImportResultSchema,
   PolicyListSchema,
   PolicyViewSchema,
-  PolicyYamlSchema,
+  PolicyYamlDocumentSchema,
   ScenarioParamsSchema,
 } from '@edge-fleet/shared/api';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
@@ -31,14 +31,17 @@ export const policiesPaths: ZodOpenApiPathsObject = {
     get: {
       summary: 'The policy set as YAML (deployment-strategy shape)',
       security: operatorSecurity,
-      responses: { '200': { description: 'YAML', content: { 'application/yaml': { schema: PolicyYamlSchema } } }, ...operatorErrors },
+      responses: {
+        '200': { description: 'YAML', content: { 'application/yaml': { schema: PolicyYamlDocumentSchema } } },
+        ...operatorErrors,
+      },
     },
   },
   '/api/v1/policies/import': {
     post: {
       summary: 'Replace policies from YAML, all or nothing',
       security: operatorSecurity,
-      requestBody: { content: { 'application/yaml': { schema: PolicyYamlSchema } } },
+      requestBody: { content: { 'application/yaml': { schema: PolicyYamlDocumentSchema } } },
       responses: { '201': { description: 'applied', content: json(PolicyImportResultSchema) }, ...operatorErrors },
     },
   },

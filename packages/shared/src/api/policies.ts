@@ -28,6 +28,26 @@ export type PolicyUpdateInput = z.infer<typeof PolicyUpdateInputSchema>;
 /** The policy YAML document (deployment-strategy shape): REST sends it as the request body. */
 export const PolicyYamlSchema = z.string().min(1).max(262_144);
 
+/** A latency target as the brief writes it: `p99 < 10ms`. */
+export const POLICY_YAML_LATENCY = /^(p50|p95|p99)\s*<\s*(\d+(?:\.\d+)?)\s*ms$/;
+
+/** One scenario's settings in the YAML document: snake_case keys, the latency target as text. */
+export const PolicyYamlScenarioSchema = z.strictObject({
+  latency_target: z.string().regex(POLICY_YAML_LATENCY, 'must look like "p99 < 10ms"'),
+  location: z.string(),
+  precision: z.union([z.string(), z.array(z.string())]),
+  memory_placement: z.string(),
+  error_rate_max: z.number(),
+  power_budget_w: z.number().nullable().optional(),
+  accuracy_floor: z.number(),
+});
+
+/** The parsed YAML document: risk tier (`high_risk`, …) → scenario → settings. */
+export const PolicyYamlDocumentSchema = z.strictObject({
+  deployment_strategy: z.record(z.string(), z.record(z.string(), PolicyYamlScenarioSchema)),
+});
+export type PolicyYamlDocument = z.infer<typeof PolicyYamlDocumentSchema>;
+
 /** tRPC `policies.importYaml` input. */
 export const PolicyYamlImportInputSchema = z.strictObject({ yaml: PolicyYamlSchema });
 export type PolicyYamlImportInput = z.infer<typeof PolicyYamlImportInputSchema>;
