@@ -39,6 +39,14 @@ export default tseslint.config(
   },
   boundary(['packages/**'], appImports(...APPS)),
   boundary(['apps/control-plane/**'], appImports('device-agent', 'dashboard', 'fleet-sim')),
+  // API edges define no schema: REST and tRPC validate with, and OpenAPI documents, @edge-fleet/shared/api (STYLE 5)
+  boundary(
+    ['apps/control-plane/src/**/*.controller.ts', 'apps/control-plane/src/trpc/*.ts', 'apps/control-plane/src/**/*.openapi.ts'],
+    [
+      ...appImports('device-agent', 'dashboard', 'fleet-sim'),
+      { group: ['zod', 'zod/*'], allowTypeImports: true, message: 'API schemas live in @edge-fleet/shared/api' },
+    ],
+  ),
   boundary(['apps/device-agent/**'], appImports('control-plane', 'dashboard', 'fleet-sim')),
   // the dashboard may import the tRPC router's type, nothing that runs
   boundary(

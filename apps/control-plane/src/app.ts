@@ -27,12 +27,12 @@ import { DeviceMessagesHandler } from './mqtt/device-messages.handler.js';
 import { EmbeddedBroker } from './mqtt/embedded-broker.js';
 import { MqttBus, type MessageBus } from './mqtt/mqtt-bus.js';
 import { PresenceService } from './mqtt/presence.service.js';
-import { PolicyRepository } from './policies/policy.repository.js';
+import { PoliciesService } from './policies/policies.service.js';
 import { RolloutRepository } from './rollouts/rollout.repository.js';
 import { RolloutsService } from './rollouts/rollouts.service.js';
 import { SigningService } from './signing/signing.service.js';
 import { TelemetryIngestService } from './telemetry/telemetry-ingest.service.js';
-import { TelemetryRepository } from './telemetry/telemetry.repository.js';
+import { TelemetryQueries } from './telemetry/telemetry.queries.js';
 import { buildRouter } from './trpc/router.js';
 import { scheduleMaintenance } from './worker/maintenance.queue.js';
 
@@ -140,8 +140,8 @@ export async function startControlPlane(
   const router = buildRouter({
     fleet: app.get(FleetService),
     models: app.get(ModelsService),
-    telemetry: app.get(TelemetryRepository),
-    policies: app.get(PolicyRepository),
+    telemetry: app.get(TelemetryQueries),
+    policies: app.get(PoliciesService),
     assignments: app.get(AssignmentsService),
     rollouts: app.get(RolloutsService),
   });

@@ -1,5 +1,6 @@
 'use client';
 
+import { useQuery } from '@tanstack/react-query';
 import { UpdateOutcomeSchema } from '@edge-fleet/shared/schemas';
 import {
   formatAgo,
@@ -14,25 +15,26 @@ import {
 import { metadataLabel, overQuotaLabel } from '@/lib/device-runs';
 import { measuredRows } from '@/lib/measured';
 import { cacheHitRate, windowSourceLabel } from '@/lib/telemetry-source';
-import { trpc, type DeviceDetail as Detail, type TelemetryPoint } from '@/lib/trpc';
-import { usePolling } from '@/lib/use-polling';
+import { POLL_INTERVAL_MS } from '@/lib/live';
+import { useTRPC, type DeviceDetail as Detail, type TelemetryPoint } from '@/lib/trpc';
 import { CHART_WINDOW_MINUTES, DeviceCharts } from './device-charts';
-import { PollStatus } from './poll-status';
+import { QueryStatus, RefreshError } from './query-status';
 import { StatusBadge } from './status-badge';
 
 export function DeviceDetail({ id }: { id: string }) {
-  const state = usePolling(async (signal) => {
-    const [device, telemetry] = await Promise.all([
-      trpc.devices.get.query({ id }, { signal }),
-      trpc.devices.telemetry.query({ id, sinceMinutes: CHART_WINDOW_MINUTES, limit: 1_000 }, { signal }),
-    ]);
-    return { device, points: telemetry.points, at: Date.now() };
-  }, id);
-  if (state.status !== 'ok') return <PollStatus state={state} what="device" />;
-  const { device, points, at } = state.data;
+  const trpc = useTRPC();
+  const live = { refetchInterval: POLL_INTERVAL_MS };
+  const detail = useQuery(trpc.devices.get.queryOptions({ id }, live));
+  const telemetry = useQuery(trpc.devices.telemetry.queryOptions({ id, sinceMinutes: CHART_WINDOW_MINUTES, limit: 1_000 }, live));
+  if (detail.data === undefined || telemetry.data === undefined)
+    return <QueryStatus error={detail.error ?? telemetry.error} what="device" />;
+  const device = detail.data;
+  const points = telemetry.data.points;
+  // "now" of the charts and ages: when the figures were fetched, not when the page re-rendered
+  const at = telemetry.dataUpdatedAt;
   return (
     <>
-      {state.error && <p className="banner error">Refresh failed: {state.error}</p>}
+      <RefreshError error={detail.error ?? telemetry.error} />
       <DeviceHeader d={device} />
       <LatestFigures latest={points.at(-1) ?? null} cacheRate={cacheHitRate(points)} />
       <DeviceCharts

@@ -1,13 +1,14 @@
 'use client';
 
+import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useEffect, useState } from 'react';
 import { DEVICE_STATUSES, PAGE_SIZE, SCENARIOS, filtersToQuery, listInput, type DeviceFilters } from '@/lib/device-filters';
 import { runsLabel, runsTitle } from '@/lib/device-runs';
 import { formatAgo, formatMs, formatPercent, formatPower, humanize } from '@/lib/format';
-import { trpc, type DeviceListItem } from '@/lib/trpc';
-import { usePolling } from '@/lib/use-polling';
-import { PollStatus } from './poll-status';
+import { POLL_INTERVAL_MS } from '@/lib/live';
+import { useTRPC, type DeviceListItem } from '@/lib/trpc';
+import { QueryStatus, RefreshError } from './query-status';
 import { StatusBadge } from './status-badge';
 
 const SEARCH_DEBOUNCE_MS = 300;
@@ -30,8 +31,9 @@ export function DeviceList({ initial }: { initial: DeviceFilters }) {
     window.history.replaceState(null, '', `/devices${filtersToQuery(filters)}`);
   }, [filters]);
 
-  const input = listInput(filters);
-  const state = usePolling((signal) => trpc.devices.list.query(input, { signal }), JSON.stringify(input));
+  const trpc = useTRPC();
+  // each filter set is its own query (the input is part of its key)
+  const devices = useQuery(trpc.devices.list.queryOptions(listInput(filters), { refetchInterval: POLL_INTERVAL_MS }));
 
   return (
     <>
@@ -79,14 +81,18 @@ export function DeviceList({ initial }: { initial: DeviceFilters }) {
           />
         </label>
       </form>
-      {state.status === 'ok' ? (
+      {devices.data !== undefined ? (
         <>
-          {state.error && <p className="banner error">Refresh failed: {state.error}</p>}
-          <DeviceTable items={state.data.items} />
-          <Pager page={state.data.page ?? filters.page} total={state.data.total} onPage={(page) => setFilters((f) => ({ ...f, page }))} />
+          <RefreshError error={devices.error} />
+          <DeviceTable items={devices.data.items} />
+          <Pager
+            page={devices.data.page ?? filters.page}
+            total={devices.data.total}
+            onPage={(page) => setFilters((f) => ({ ...f, page }))}
+          />
         </>
       ) : (
-        <PollStatus state={state} what="device list" />
+        <QueryStatus error={devices.error} what="device list" />
       )}
     </>
   );

@@ -1,24 +1,26 @@
 'use client';
 
+import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { formatLatencyTarget, humanize } from '@/lib/format';
-import { trpc, type FleetOverview as Overview } from '@/lib/trpc';
-import { usePolling } from '@/lib/use-polling';
-import { PollStatus } from './poll-status';
+import { POLL_INTERVAL_MS } from '@/lib/live';
+import { useTRPC, type FleetOverview as Overview } from '@/lib/trpc';
+import { QueryStatus, RefreshError } from './query-status';
 
 const STATUSES = ['online', 'offline', 'pending', 'revoked'] as const;
 
 export function FleetOverview() {
-  const state = usePolling((signal) => trpc.fleet.overview.query(undefined, { signal }), 'overview');
-  if (state.status !== 'ok') return <PollStatus state={state} what="fleet overview" />;
-  return <OverviewView data={state.data} error={state.error} />;
+  const trpc = useTRPC();
+  const overview = useQuery(trpc.fleet.overview.queryOptions(undefined, { refetchInterval: POLL_INTERVAL_MS }));
+  if (overview.data === undefined) return <QueryStatus error={overview.error} what="fleet overview" />;
+  return <OverviewView data={overview.data} error={overview.error} />;
 }
 
-function OverviewView({ data, error }: { data: Overview; error: string | null }) {
+function OverviewView({ data, error }: { data: Overview; error: unknown }) {
   return (
     <>
       <h1>Fleet overview</h1>
-      {error && <p className="banner error">Refresh failed: {error}</p>}
+      <RefreshError error={error} />
       <section className="stats">
         <div className="stat">
           <span className="stat-label">Devices</span>

@@ -1,9 +1,10 @@
 'use client';
 
+import { useQuery } from '@tanstack/react-query';
 import { formatDateTime, humanize } from '@/lib/format';
-import { trpc, type ModelVersion } from '@/lib/trpc';
-import { usePolling } from '@/lib/use-polling';
-import { PollStatus } from './poll-status';
+import { POLL_INTERVAL_MS } from '@/lib/live';
+import { useTRPC, type ModelVersion } from '@/lib/trpc';
+import { QueryStatus, RefreshError } from './query-status';
 import { TradeoffTable } from './tradeoff-table';
 
 /** "input_ids int64[1×128], mask bool[1×128]" */
@@ -12,13 +13,14 @@ function inputsSummary(inputs: ModelVersion['inputs']): string {
 }
 
 export function ModelList() {
-  const state = usePolling((signal) => trpc.models.list.query(undefined, { signal }), 'models');
-  if (state.status !== 'ok') return <PollStatus state={state} what="model versions" />;
-  const items = state.data.items;
+  const trpc = useTRPC();
+  const models = useQuery(trpc.models.list.queryOptions(undefined, { refetchInterval: POLL_INTERVAL_MS }));
+  if (models.data === undefined) return <QueryStatus error={models.error} what="model versions" />;
+  const items = models.data.items;
   return (
     <>
       <h1>Models</h1>
-      {state.error && <p className="banner error">Refresh failed: {state.error}</p>}
+      <RefreshError error={models.error} />
       {items.length === 0 ? (
         <p className="empty-state">No model versions are registered yet. Upload an FP32 ONNX model through the API or CLI.</p>
       ) : (

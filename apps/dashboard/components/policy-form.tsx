@@ -1,7 +1,7 @@
 'use client';
 
+import { useMutation } from '@tanstack/react-query';
 import { useState, type ReactNode } from 'react';
-import { useRouter } from 'next/navigation';
 import type { PolicySettings } from '@edge-fleet/shared/policy';
 import type { Precision } from '@edge-fleet/shared/schemas';
 import { formatPercent, humanize } from '@/lib/format';
@@ -18,7 +18,7 @@ import {
   togglePrecision,
   type PolicyDraft,
 } from '@/lib/policy-form';
-import { errorCode, trpc, type Policy } from '@/lib/trpc';
+import { useTRPC, type Policy } from '@/lib/trpc';
 
 type Field = keyof PolicySettings;
 interface FormError {
@@ -27,34 +27,28 @@ interface FormError {
 }
 
 /** The inline editor of one scenario's policy; the server decides what is valid and says why not. */
-export function PolicyForm({ policy, onCancel, onSaved }: { policy: Policy; onCancel: () => void; onSaved: (items: Policy[]) => void }) {
+export function PolicyForm({ policy, onCancel, onSaved }: { policy: Policy; onCancel: () => void; onSaved: (saved: Policy) => void }) {
+  const trpc = useTRPC();
   const [draft, setDraft] = useState<PolicyDraft>(() => draftFromPolicy(policy));
-  const [pending, setPending] = useState(false);
   const [error, setError] = useState<FormError | null>(null);
-  const router = useRouter();
+  const update = useMutation(
+    trpc.policies.update.mutationOptions({
+      onSuccess: onSaved,
+      onError: (e) => setError(describePolicyError(e.message)),
+    }),
+  );
+  const pending = update.isPending;
   const set = <K extends keyof PolicyDraft>(key: K, value: PolicyDraft[K]) => setDraft((d) => ({ ...d, [key]: value }));
   const invalid = (f: Field) => error?.fields.includes(f) ?? false;
 
-  const save = async () => {
+  const save = () => {
     const r = inputFromDraft(policy.scenario, draft);
     if (!r.ok) {
       setError({ text: r.field ? `${FIELD_LABELS[r.field]}: ${r.message}` : r.message, fields: r.field ? [r.field] : [] });
       return;
     }
-    setPending(true);
     setError(null);
-    try {
-      const res = await trpc.policies.update.mutate(r.input);
-      onSaved(res.items);
-    } catch (e) {
-      if (errorCode(e) === 'UNAUTHORIZED') {
-        router.replace('/login');
-        return;
-      }
-      setError(describePolicyError(e instanceof Error ? e.message : String(e)));
-    } finally {
-      setPending(false);
-    }
+    update.mutate(r.input);
   };
 
   const errorRate = Number(draft.errorRateMax);
@@ -66,7 +60,7 @@ export function PolicyForm({ policy, onCancel, onSaved }: { policy: Policy; onCa
       aria-label={`Edit the ${humanize(policy.scenario)} policy`}
       onSubmit={(e) => {
         e.preventDefault();
-        void save();
+        save();
       }}
     >
       <div className="form-grid">

@@ -1,26 +1,28 @@
 'use client';
 
+import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { Fragment, useState } from 'react';
 import { formatLatencyTarget, formatPercent, humanize } from '@/lib/format';
 import { groupByTier, tierLabel } from '@/lib/policy-form';
-import { trpc, type Policy } from '@/lib/trpc';
-import { usePolling } from '@/lib/use-polling';
+import { POLL_INTERVAL_MS } from '@/lib/live';
+import { useTRPC, type Policy } from '@/lib/trpc';
 import { PolicyForm } from './policy-form';
 import { PolicyYaml } from './policy-yaml';
-import { PollStatus } from './poll-status';
+import { QueryStatus, RefreshError } from './query-status';
 
 const COLUMNS = 10;
 
 export function PolicyPage() {
-  const state = usePolling((signal) => trpc.policies.list.query(undefined, { signal }), 'policies');
-  // What a save or import returned, shown until the next poll answers (so the table never lags the message).
-  const [fresh, setFresh] = useState<{ items: Policy[]; basedOn: unknown } | null>(null);
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const policies = useQuery(trpc.policies.list.queryOptions(undefined, { refetchInterval: POLL_INTERVAL_MS }));
   const [editing, setEditing] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  if (state.status !== 'ok') return <PollStatus state={state} what="policies" />;
-  const items = fresh && fresh.basedOn === state.data ? fresh.items : state.data.items;
-  const applied = (next: Policy[], message: string) => {
-    setFresh({ items: next, basedOn: state.data });
+  if (policies.data === undefined) return <QueryStatus error={policies.error} what="policies" />;
+  const items = policies.data.items;
+  // What a save or import returned goes into the cache at once, so the table never lags the message.
+  const applied = (update: (items: Policy[]) => Policy[], message: string) => {
+    queryClient.setQueryData(trpc.policies.list.queryKey(), (old) => (old ? { items: update(old.items) } : old));
     setNotice(message);
   };
 
@@ -31,7 +33,7 @@ export function PolicyPage() {
         One risk-tier policy per scenario. A change applies to new assignment decisions for the scenario&apos;s devices and is audited with
         your operator token.
       </p>
-      {state.error && <p className="banner error">Refresh failed: {state.error}</p>}
+      <RefreshError error={policies.error} />
       {notice && (
         <p className="banner success" role="status" data-testid="policy-saved">
           {notice}
@@ -79,9 +81,12 @@ export function PolicyPage() {
                           <PolicyForm
                             policy={p}
                             onCancel={() => setEditing(null)}
-                            onSaved={(next) => {
+                            onSaved={(saved) => {
                               setEditing(null);
-                              applied(next, `Saved the ${humanize(p.scenario)} policy.`);
+                              applied(
+                                (old) => old.map((x) => (x.scenario === saved.scenario ? saved : x)),
+                                `Saved the ${humanize(p.scenario)} policy.`,
+                              );
                             }}
                           />
                         </td>
@@ -96,7 +101,10 @@ export function PolicyPage() {
       )}
       <PolicyYaml
         onImported={(next, updated) =>
-          applied(next, `Imported ${updated.length} ${updated.length === 1 ? 'policy' : 'policies'}: ${updated.map(humanize).join(', ')}.`)
+          applied(
+            () => next,
+            `Imported ${updated.length} ${updated.length === 1 ? 'policy' : 'policies'}: ${updated.map(humanize).join(', ')}.`,
+          )
         }
       />
     </>

@@ -1,9 +1,9 @@
 'use client';
 
-import { useState } from 'react';
 import { useRouter } from 'next/navigation';
+import { useState } from 'react';
 import { policyExportFileName, yamlDataUrl } from '@/lib/download';
-import { errorCode, errorMessage, trpc, type Policy } from '@/lib/trpc';
+import { errorCode, errorMessage, useTRPCClient, type Policy } from '@/lib/trpc';
 
 /** The API's limit on an imported document. */
 const MAX_YAML_CHARS = 262_144;
@@ -13,6 +13,7 @@ type ImportOutcome = { ok: true; updated: string[] } | { ok: false; error: strin
 /** Export the whole policy set as YAML, and import one back (all or nothing: the server applies every scenario or none). */
 export function PolicyYaml({ onImported }: { onImported: (items: Policy[], updated: string[]) => void }) {
   const router = useRouter();
+  const client = useTRPCClient();
   const [exported, setExported] = useState<{ yaml: string; at: Date } | null>(null);
   const [exportError, setExportError] = useState<string | null>(null);
   const [exporting, setExporting] = useState(false);
@@ -35,7 +36,7 @@ export function PolicyYaml({ onImported }: { onImported: (items: Policy[], updat
 
   const exportYaml = async () => {
     setExporting(true);
-    const r = await run(() => trpc.policies.exportYaml.query());
+    const r = await run(() => client.policies.exportYaml.query());
     setExporting(false);
     if (!r) return;
     if (r.ok) {
@@ -47,7 +48,7 @@ export function PolicyYaml({ onImported }: { onImported: (items: Policy[], updat
   const importYaml = async () => {
     setImporting(true);
     setOutcome(null);
-    const r = await run(() => trpc.policies.importYaml.mutate({ yaml: text }));
+    const r = await run(() => client.policies.importYaml.mutate({ yaml: text }));
     setImporting(false);
     if (!r) return;
     if (r.ok) {

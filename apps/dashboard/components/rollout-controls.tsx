@@ -1,43 +1,37 @@
 'use client';
 
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { useRouter } from 'next/navigation';
 import { ACTION_DONE, ACTION_LABELS, abortQuestion, rolloutActions, sumByState, type RolloutAction } from '@/lib/rollouts';
-import { errorCode, errorMessage, trpc, type RolloutView } from '@/lib/trpc';
+import { errorMessage, useTRPC, type RolloutView } from '@/lib/trpc';
 
 type Outcome = { ok: true; text: string } | { ok: false; text: string };
 
 /**
  * Pause / Resume / Approve / Abort, each shown only in the statuses it applies to; an abort asks first.
  * A refused action (the rollout moved on meanwhile, say) shows the control plane's message, and stays
- * visible even when the new status leaves no control to show.
+ * visible even when the new status leaves no control to show. The rollout an action returns replaces the
+ * cached view at once, so the page shows it before the next poll.
  */
-export function RolloutControls({ view, onDone }: { view: RolloutView; onDone: (next: RolloutView) => void }) {
-  const router = useRouter();
-  const [pending, setPending] = useState<RolloutAction | null>(null);
+export function RolloutControls({ view }: { view: RolloutView }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
   const [confirmingAbort, setConfirmingAbort] = useState(false);
   const [outcome, setOutcome] = useState<Outcome | null>(null);
   const actions = rolloutActions(view.status);
-
-  const run = async (action: RolloutAction) => {
-    setPending(action);
-    setOutcome(null);
-    try {
-      const next = await trpc.rollouts.act.mutate({ id: view.id, action });
-      setConfirmingAbort(false);
-      setOutcome({ ok: true, text: ACTION_DONE[action] });
-      onDone(next);
-    } catch (e) {
-      if (errorCode(e) === 'UNAUTHORIZED') {
-        router.replace('/login');
-        return;
-      }
-      setConfirmingAbort(false);
-      setOutcome({ ok: false, text: `Could not ${action} the rollout: ${errorMessage(e)}` });
-    } finally {
-      setPending(null);
-    }
-  };
+  const act = useMutation(
+    trpc.rollouts.act.mutationOptions({
+      onMutate: () => setOutcome(null),
+      onSuccess: (next, { action }) => {
+        queryClient.setQueryData(trpc.rollouts.get.queryKey({ id: next.id }), next);
+        setOutcome({ ok: true, text: ACTION_DONE[action] });
+      },
+      onError: (e, { action }) => setOutcome({ ok: false, text: `Could not ${action} the rollout: ${errorMessage(e)}` }),
+      onSettled: () => setConfirmingAbort(false),
+    }),
+  );
+  const pending = act.isPending ? act.variables.action : null;
+  const run = (action: RolloutAction) => act.mutate({ id: view.id, action });
 
   return (
     <section className="rollout-controls" aria-label="Rollout controls">
@@ -54,7 +48,7 @@ export function RolloutControls({ view, onDone }: { view: RolloutView; onDone: (
                 if (a === 'abort') {
                   setOutcome(null);
                   setConfirmingAbort(true);
-                } else void run(a);
+                } else run(a);
               }}
             >
               {pending === a ? `${ACTION_LABELS[a]}…` : ACTION_LABELS[a]}
@@ -71,7 +65,7 @@ export function RolloutControls({ view, onDone }: { view: RolloutView; onDone: (
               className="button danger"
               disabled={pending !== null}
               data-testid="rollout-abort-yes"
-              onClick={() => void run('abort')}
+              onClick={() => run('abort')}
             >
               {pending === 'abort' ? 'Aborting…' : 'Yes, abort the rollout'}
             </button>

@@ -1,7 +1,7 @@
 'use client';
 
+import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
-import { useState } from 'react';
 import { formatDateTime, formatMs, formatPercent, humanize } from '@/lib/format';
 import {
   baselineRows,
@@ -25,9 +25,16 @@ import {
   waveProgress,
   type DeviceFigures,
 } from '@/lib/rollouts';
-import { POLL_INTERVAL_MS, usePolling } from '@/lib/use-polling';
-import { trpc, type RolloutDeviceState, type RolloutGate, type RolloutGateOutcome, type RolloutView, type RolloutWave } from '@/lib/trpc';
-import { PollStatus } from './poll-status';
+import { POLL_INTERVAL_MS } from '@/lib/live';
+import {
+  useTRPC,
+  type RolloutDeviceState,
+  type RolloutGate,
+  type RolloutGateOutcome,
+  type RolloutView,
+  type RolloutWave,
+} from '@/lib/trpc';
+import { QueryStatus, RefreshError } from './query-status';
 import { RolloutControls } from './rollout-controls';
 import { StateCounts } from './state-counts';
 import { StatusBadge } from './status-badge';
@@ -39,13 +46,17 @@ interface DeviceRow extends RolloutDeviceState {
 
 /** The live view of one rollout: refreshes every 2 s while it can still change, then stops. */
 export function RolloutDetail({ id }: { id: string }) {
-  const state = usePolling(async (signal) => ({ view: await trpc.rollouts.get.query({ id }, { signal }), at: Date.now() }), id, {
-    continueWhile: (d) => isActiveRollout(d.view.status),
-  });
-  // What an action returned, shown until the next poll answers.
-  const [fresh, setFresh] = useState<{ view: RolloutView; at: number; basedOn: unknown } | null>(null);
-  if (state.status !== 'ok') return <PollStatus state={state} what="rollout" />;
-  const { view, at } = fresh && fresh.basedOn === state.data ? fresh : state.data;
+  const trpc = useTRPC();
+  const rollout = useQuery(
+    trpc.rollouts.get.queryOptions(
+      { id },
+      // an ended rollout no longer changes: stop asking (an action's answer can make it live again)
+      { refetchInterval: (q) => (q.state.data && !isActiveRollout(q.state.data.status) ? false : POLL_INTERVAL_MS) },
+    ),
+  );
+  if (rollout.data === undefined) return <QueryStatus error={rollout.error} what="rollout" />;
+  const view = rollout.data;
+  const at = rollout.dataUpdatedAt;
   const devices: DeviceRow[] = view.deviceStates.map((d) => ({ ...d, parsed: parseFigures(d.figures) }));
   const live = isActiveRollout(view.status);
 
@@ -60,11 +71,11 @@ export function RolloutDetail({ id }: { id: string }) {
           {live ? `live: refreshes every ${POLL_INTERVAL_MS / 1000} s` : 'ended: no longer refreshing'}
         </span>
       </header>
-      {state.error && <p className="banner error">Refresh failed: {state.error}</p>}
+      <RefreshError error={rollout.error} />
       <p className={`rollout-reason status-text-${view.status}`} data-testid="rollout-reason">
         {view.reason}
       </p>
-      <RolloutControls view={view} onDone={(next) => setFresh({ view: next, at: Date.now(), basedOn: state.data })} />
+      <RolloutControls view={view} />
       <PlanPanel view={view} />
       <h2>Waves</h2>
       {view.waves.map((w) => (

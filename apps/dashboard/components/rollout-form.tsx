@@ -1,5 +1,6 @@
 'use client';
 
+import { useMutation, useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useState, type ReactNode } from 'react';
 import { useRouter } from 'next/navigation';
@@ -25,9 +26,9 @@ import {
 } from '@/lib/rollout-form';
 import { describeGateSpec } from '@/lib/rollouts';
 import { DEFAULT_GATES } from '@edge-fleet/shared/rollout';
-import { errorCode, trpc, type ModelVersion } from '@/lib/trpc';
-import { usePolling } from '@/lib/use-polling';
-import { PollStatus } from './poll-status';
+import { POLL_INTERVAL_MS } from '@/lib/live';
+import { useTRPC, type ModelVersion } from '@/lib/trpc';
+import { QueryStatus } from './query-status';
 
 const MAX_WAVES = 20;
 
@@ -38,10 +39,15 @@ interface FormError {
 
 /** Starts a rollout; the control plane decides whether the plan is valid and says why not, in its words. */
 export function RolloutForm() {
-  // The model versions, loaded once (a new upload shows after a reload).
-  const models = usePolling((signal) => trpc.models.list.query(undefined, { signal }), 'rollout-form-models', {
-    continueWhile: () => false,
-  });
+  // The model versions, loaded once (a new upload shows after a reload); asked again only until they come.
+  const trpc = useTRPC();
+  const models = useQuery(
+    trpc.models.list.queryOptions(undefined, {
+      refetchInterval: (q) => (q.state.data ? false : POLL_INTERVAL_MS),
+      refetchOnWindowFocus: false,
+      staleTime: Infinity,
+    }),
+  );
   return (
     <>
       <h1>New rollout</h1>
@@ -50,7 +56,7 @@ export function RolloutForm() {
         wave soaks, then the gates judge it before the next one starts. Waves are a number of devices or a percentage of the target; the
         last wave takes every device the earlier ones did not.
       </p>
-      {models.status === 'ok' ? <FormBody models={models.data.items} /> : <PollStatus state={models} what="model versions" />}
+      {models.data !== undefined ? <FormBody models={models.data.items} /> : <QueryStatus error={models.error} what="model versions" />}
     </>
   );
 }
@@ -58,8 +64,16 @@ export function RolloutForm() {
 function FormBody({ models }: { models: ModelVersion[] }) {
   const router = useRouter();
   const [draft, setDraft] = useState<RolloutDraft>(newRolloutDraft);
-  const [pending, setPending] = useState(false);
+  const trpc = useTRPC();
   const [error, setError] = useState<FormError | null>(null);
+  const create = useMutation(
+    trpc.rollouts.create.mutationOptions({
+      onSuccess: (created) => router.push(`/rollouts/${created.id}`),
+      onError: (e) => setError(describeRolloutError(e.message)),
+    }),
+  );
+  // still "starting" while the browser moves to the new rollout's page
+  const pending = create.isPending || create.isSuccess;
   const set = <K extends keyof RolloutDraft>(key: K, value: RolloutDraft[K]) => setDraft((d) => ({ ...d, [key]: value }));
   const setWaves = (f: (waves: WaveDraft[]) => WaveDraft[]) => setDraft((d) => ({ ...d, waves: f(d.waves) }));
   const invalid = (...f: RolloutField[]) => f.some((x) => error?.fields.includes(x) ?? false);
@@ -69,25 +83,14 @@ function FormBody({ models }: { models: ModelVersion[] }) {
   const labelsCheck = parseLabels(draft.labels);
   const hint = wavePercentHint(draft.waves);
 
-  const submit = async () => {
+  const submit = () => {
     const r = inputFromRolloutDraft(draft);
     if (!r.ok) {
       setError({ text: `${FIELD_LABELS[r.field]}: ${r.message}`, fields: [r.field] });
       return;
     }
-    setPending(true);
     setError(null);
-    try {
-      const created = await trpc.rollouts.create.mutate(r.input);
-      router.push(`/rollouts/${created.id}`);
-    } catch (e) {
-      if (errorCode(e) === 'UNAUTHORIZED') {
-        router.replace('/login');
-        return;
-      }
-      setError(describeRolloutError(e instanceof Error ? e.message : String(e)));
-      setPending(false);
-    }
+    create.mutate(r.input);
   };
 
   return (
@@ -98,7 +101,7 @@ function FormBody({ models }: { models: ModelVersion[] }) {
       aria-label="New rollout"
       onSubmit={(e) => {
         e.preventDefault();
-        void submit();
+        submit();
       }}
     >
       <div className="form-grid">

@@ -1,16 +1,18 @@
 'use client';
 
+import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { formatDateTime, humanize } from '@/lib/format';
+import { POLL_INTERVAL_MS } from '@/lib/live';
 import { waveProgress } from '@/lib/rollouts';
-import { trpc, type RolloutSummary } from '@/lib/trpc';
-import { usePolling } from '@/lib/use-polling';
-import { PollStatus } from './poll-status';
+import { useTRPC, type RolloutSummary } from '@/lib/trpc';
+import { QueryStatus, RefreshError } from './query-status';
 import { StateCounts } from './state-counts';
 import { StatusBadge } from './status-badge';
 
 export function RolloutList() {
-  const state = usePolling((signal) => trpc.rollouts.list.query(undefined, { signal }), 'rollouts');
+  const trpc = useTRPC();
+  const rollouts = useQuery(trpc.rollouts.list.queryOptions(undefined, { refetchInterval: POLL_INTERVAL_MS }));
   return (
     <>
       <header className="page-header">
@@ -23,13 +25,13 @@ export function RolloutList() {
         Staged rollouts of a model version: each wave soaks, then health gates judge it before the next wave starts. The latest 200
         rollouts, newest first.
       </p>
-      {state.status === 'ok' ? (
+      {rollouts.data !== undefined ? (
         <>
-          {state.error && <p className="banner error">Refresh failed: {state.error}</p>}
-          <RolloutTable items={state.data.items} />
+          <RefreshError error={rollouts.error} />
+          <RolloutTable items={rollouts.data.items} />
         </>
       ) : (
-        <PollStatus state={state} what="rollouts" />
+        <QueryStatus error={rollouts.error} what="rollouts" />
       )}
     </>
   );

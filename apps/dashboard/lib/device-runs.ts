@@ -1,10 +1,8 @@
+import type { DeviceListItem } from './api-types';
+
 /** The parts of a device-list item that say what it runs and whether it has caught up with its assignment. */
-export interface DeviceRunsFacts {
-  active: { name: string; version: string; precision: string } | null;
-  assignmentVersion: number;
-  reported: { phase: string; appliedAssignmentVersion: number | null } | null;
-  /** Why the device was given what it runs (the latest assignment's reason). */
-  reason: string | null;
+export interface DeviceRunsFacts extends Pick<DeviceListItem, 'active' | 'assignmentVersion' | 'reason'> {
+  reported: Pick<NonNullable<DeviceListItem['reported']>, 'phase' | 'appliedAssignmentVersion'> | null;
 }
 
 /** "classifier 2.0.0 int8", or null when nothing is active. */

@@ -1,19 +1,8 @@
+import type { DeviceDetail } from './api-types';
 import { formatAgo, formatMs } from './format';
 
 /** What a device measured itself, as the device page receives it. */
-export interface DeviceMeasured {
-  benchmark: { model: string; p50Ms: number; runs: number; executionProviders: string[]; measuredAt: string } | null;
-  variants: {
-    variantId: string;
-    p50: number;
-    p95: number;
-    p99: number;
-    runs: number;
-    executionProvider: string;
-    measuredAt: string;
-    variant: { name: string; version: string; precision: string } | null;
-  }[];
-}
+export type DeviceMeasured = DeviceDetail['measured'];
 
 /**
  * The device page's "Measured on this device" rows: the reference benchmark (the basis of the speed

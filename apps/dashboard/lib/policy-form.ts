@@ -1,5 +1,6 @@
 import { LatencyPercentileSchema, type PolicySettings } from '@edge-fleet/shared/policy';
-import { LocationSchema, PrecisionSchema, ScenarioSchema, TierSchema, type Precision, type Scenario } from '@edge-fleet/shared/schemas';
+import { LocationSchema, PrecisionSchema, ScenarioSchema, TierSchema, type Precision } from '@edge-fleet/shared/schemas';
+import type { Policy, PolicyUpdateInput } from './api-types';
 import { errorIssues } from './error-message';
 
 export const TIERS = TierSchema.options;
@@ -7,19 +8,8 @@ export const LOCATIONS = LocationSchema.options;
 export const PERCENTILES = LatencyPercentileSchema.options;
 export const PRECISIONS = PrecisionSchema.options;
 
-/** What the policy list returns for one scenario (the router types these fields as plain strings). */
-export interface PolicyRow {
-  scenario: string;
-  tier: string;
-  latencyTargetMs: number;
-  latencyPercentile: string;
-  location: string;
-  precisionOrder: string[];
-  memoryPlacement: string;
-  errorRateMax: number;
-  powerBudgetW: number | null;
-  accuracyFloor: number;
-}
+/** The fields of a listed policy that the edit form starts from. */
+export type PolicyRow = Omit<Policy, 'model'>;
 
 /** The edit form's state: number fields stay text while typed, so "0." or "" are not rewritten under the cursor. */
 export interface PolicyDraft {
@@ -34,8 +24,6 @@ export interface PolicyDraft {
   powerBudgetW: string;
   accuracyFloor: string;
 }
-
-export type PolicyUpdateInput = PolicySettings & { scenario: Scenario };
 
 export const FIELD_LABELS: Record<keyof PolicySettings, string> = {
   tier: 'Tier',

@@ -1,11 +1,8 @@
+import type { TelemetryPoint } from './api-types';
 import { DASH } from './format';
 
-/** What these helpers read of a telemetry point (the control plane's TelemetryPoint). */
-export interface SourcedWindow {
-  source: 'traffic' | 'probe';
-  inferences: number;
-  cacheHits: number;
-}
+/** What these helpers read of a telemetry point. */
+export type SourcedWindow = Pick<TelemetryPoint, 'source' | 'inferences' | 'cacheHits'>;
 
 /**
  * Whose work a window's figures describe. An operator judging a device must know whether the latency is

@@ -1,16 +1,9 @@
-import type { VariantMeasurement, VariantMethod, VariantStatus } from '@edge-fleet/shared/schemas';
+import type { VariantMeasurement } from '@edge-fleet/shared/schemas';
+import type { ModelVariant } from './api-types';
 import { DASH, formatBytes, formatMs } from './format';
 
 /** The part of a model variant the trade-off table reads. */
-export interface VariantFigures {
-  id: string;
-  precision: string;
-  method: VariantMethod;
-  status: VariantStatus;
-  reason: string | null;
-  sizeBytes: number | null;
-  measured: VariantMeasurement | null;
-}
+export type VariantFigures = Pick<ModelVariant, 'id' | 'precision' | 'method' | 'status' | 'reason' | 'sizeBytes' | 'measured'>;
 
 /** value / baseline as "0.48×"; a dash when either figure is missing or the baseline is zero. */
 export function formatRatio(value: number | null | undefined, baseline: number | null | undefined): string {

@@ -395,8 +395,6 @@ export const ModelUploadMetaSchema = z.strictObject({
 });
 export type ModelUploadMeta = z.infer<typeof ModelUploadMetaSchema>;
 
-export const AssignScenarioModelSchema = z.strictObject({ modelVersionId: z.string().min(1) });
-
 /** How a variant was produced from the FP32 model. */
 export const VariantMethodSchema = z.enum(['fp32', 'fp16', 'int8-static-qdq', 'int8-dynamic', 'int4-matmulnbits']);
 export type VariantMethod = z.infer<typeof VariantMethodSchema>;

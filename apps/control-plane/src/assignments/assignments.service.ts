@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { DesiredState, LatencySource, Scenario, VariantCandidate } from '@edge-fleet/shared';
+import type { DesiredState, Scenario, VariantCandidate } from '@edge-fleet/shared';
+import type { AssignmentDecision as DecisionView, AssignmentSummary } from '@edge-fleet/shared/api';
 import type { Config } from '../config.js';
 import type { AssignmentItem } from '../desired-state/desired-state.builder.js';
 import { DesiredStateService, publishJobs } from '../desired-state/desired-state.service.js';
@@ -12,29 +13,8 @@ import { PolicyRepository } from '../policies/policy.repository.js';
 import { planAssignments, type DeviceDecision } from './assignment-planner.js';
 import { AssignmentRepository, type AssignableDevice } from './assignment.repository.js';
 
-export interface DecisionView {
-  deviceId: string;
-  name: string;
-  hardwareClass: string;
-  outcome: 'assign' | 'refuse';
-  precision: string | null;
-  variantId: string | null;
-  placement: string | null;
-  predictedLatencyMs: number | null;
-  /** What the prediction rests on; its words are in `reason`. */
-  latencySource: LatencySource | null;
-  reason: string;
-}
-
-export interface AssignmentSummary {
-  scenario: Scenario;
-  modelVersionId: string;
-  devices: number;
-  assigned: number;
-  refused: number;
-  byPrecision: Record<string, number>;
-  decisions: DecisionView[];
-}
+/** The shapes are the API contract's (`AssignmentDecisionSchema`, `AssignmentSummarySchema`). */
+export type { AssignmentSummary, DecisionView };
 
 function view(d: DeviceDecision): DecisionView {
   const a = d.decision.kind === 'assign' ? d.decision : null;

@@ -1,34 +1,16 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req, UseGuards } from '@nestjs/common';
-import { CreateEnrollmentTokenSchema, DeviceIdSchema, DeviceStatusSchema, EnrollRequestSchema, ScenarioSchema } from '@edge-fleet/shared';
-import { z } from 'zod';
+import { CreateEnrollmentTokenSchema, EnrollRequestSchema } from '@edge-fleet/shared';
+import { DeviceIdParamsSchema, ListDevicesQuerySchema, TelemetryQuerySchema } from '@edge-fleet/shared/api';
 import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
 import { parseInput } from '../infra/validate.js';
-import { TelemetryRepository } from '../telemetry/telemetry.repository.js';
+import { TelemetryQueries } from '../telemetry/telemetry.queries.js';
 import { DevicesService } from './devices.service.js';
-
-export const ListDevicesQuerySchema = z
-  .strictObject({
-    /** page number (OFFSET paging, for jumping to a page) */
-    page: z.coerce.number().int().min(1).max(1_000_000).optional(),
-    /** keyset paging: the previous page's nextCursor; stays fast however deep the page */
-    after: z.string().min(1).max(200).optional(),
-    pageSize: z.coerce.number().int().min(1).max(200).default(50),
-    scenario: ScenarioSchema.optional(),
-    status: DeviceStatusSchema.optional(),
-    search: z.string().min(1).max(128).optional(),
-  })
-  .refine((q) => q.page === undefined || q.after === undefined, { message: 'give either page or after, not both', path: ['after'] });
-
-export const TelemetryQuerySchema = z.strictObject({
-  sinceMinutes: z.coerce.number().int().min(1).max(10_080).default(15),
-  limit: z.coerce.number().int().min(1).max(5_000).default(500),
-});
 
 @Controller('api/v1')
 export class DevicesController {
   constructor(
     @Inject(DevicesService) private readonly devices: DevicesService,
-    @Inject(TelemetryRepository) private readonly telemetry: TelemetryRepository,
+    @Inject(TelemetryQueries) private readonly telemetry: TelemetryQueries,
   ) {}
 
   @Post('enrollment-tokens')
@@ -54,16 +36,14 @@ export class DevicesController {
 
   @Get('devices/:id')
   @UseGuards(OperatorGuard)
-  async get(@Param('id') id: string) {
-    return this.devices.get(parseInput(DeviceIdSchema, id, 'device id'));
+  async get(@Param() params: unknown) {
+    return this.devices.get(parseInput(DeviceIdParamsSchema, params, 'device id').id);
   }
 
   @Get('devices/:id/telemetry')
   @UseGuards(OperatorGuard)
-  async deviceTelemetry(@Param('id') id: string, @Query() query: unknown) {
-    const device = await this.devices.get(parseInput(DeviceIdSchema, id, 'device id'));
-    const q = parseInput(TelemetryQuerySchema, query, 'telemetry query');
-    const points = await this.telemetry.range(device.id, new Date(Date.now() - q.sinceMinutes * 60_000), q.limit);
-    return { deviceId: device.id, points };
+  async deviceTelemetry(@Param() params: unknown, @Query() query: unknown) {
+    const { id } = parseInput(DeviceIdParamsSchema, params, 'device id');
+    return this.telemetry.deviceTelemetry(id, parseInput(TelemetryQuerySchema, query, 'telemetry query'));
   }
 }

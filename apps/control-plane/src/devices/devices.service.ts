@@ -9,6 +9,7 @@ import {
   type EnrollResponse,
   type HardwareProfile,
 } from '@edge-fleet/shared';
+import type { DeviceSummary } from '@edge-fleet/shared/api';
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
@@ -28,27 +29,8 @@ function valid<T>(schema: z.ZodType<T>, value: unknown): T | null {
   return r.success ? r.data : null;
 }
 
-export interface DeviceSummary {
-  id: string;
-  name: string;
-  scenario: string;
-  status: DeviceStatus;
-  labels: Record<string, string>;
-  hardwareClass: string;
-  accelerator: string;
-  hardwareProfile: HardwareProfile;
-  enrolledAt: string;
-  lastSeenAt: string | null;
-  assignmentVersion: number;
-  reported: {
-    phase: string;
-    activeVariantId: string | null;
-    appliedAssignmentVersion: number | null;
-    reportedAt: string;
-    lastUpdate: z.infer<typeof UpdateOutcomeSchema> | null;
-    staleMetadata: z.infer<typeof StaleMetadataSchema> | null;
-  } | null;
-}
+/** The shape is the API contract's (`DeviceSummarySchema`). */
+export type { DeviceSummary };
 
 export function toDeviceSummary(r: DeviceSummaryRow): DeviceSummary {
   return {

@@ -6,7 +6,7 @@ import { MQTT_BUS, REDIS } from '../infra/tokens.js';
 import type { MessageBus } from '../mqtt/mqtt-bus.js';
 import { TelemetryIngestService } from '../telemetry/telemetry-ingest.service.js';
 import { HealthRepository } from './health.repository.js';
-import { openApiDocument } from './openapi.js';
+import { openApiDocument, type OpenApiDocument } from './openapi.js';
 
 async function probe(fn: () => Promise<unknown>, timeoutMs = 2_000): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -59,7 +59,7 @@ export class HealthController {
   }
 
   @Get('api/v1/openapi.json')
-  openapi() {
+  openapi(): OpenApiDocument {
     return openApiDocument();
   }
 }

@@ -15,8 +15,13 @@ import {
 } from '@nestjs/common';
 import { FileFieldsInterceptor } from '@nestjs/platform-express';
 import type { Response } from 'express';
-import { AssignScenarioModelSchema, ScenarioSchema } from '@edge-fleet/shared';
-import { z } from 'zod';
+import {
+  ArtifactParamsSchema,
+  AssignmentPreviewInputSchema,
+  AssignScenarioModelSchema,
+  ModelVersionIdParamsSchema,
+  ScenarioParamsSchema,
+} from '@edge-fleet/shared/api';
 import { AssignmentsService } from '../assignments/assignments.service.js';
 import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
 import { OperatorAuthService } from '../auth/operator-auth.service.js';
@@ -25,9 +30,6 @@ import { AppError } from '../errors.js';
 import { parseInput } from '../infra/validate.js';
 import { ModelRepository } from './model.repository.js';
 import { ModelsService } from './models.service.js';
-
-const PreviewSchema = z.strictObject({ scenario: ScenarioSchema, modelVersionId: z.uuid() });
-const Sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lower-case sha256 hex digest');
 
 @Controller('api/v1')
 export class ModelsController {
@@ -68,17 +70,16 @@ export class ModelsController {
 
   @Get('models/:id')
   @UseGuards(OperatorGuard)
-  async get(@Param('id') id: string) {
-    return this.models.get(parseInput(z.uuid(), id, 'model version id'));
+  async get(@Param() params: unknown) {
+    return this.models.get(parseInput(ModelVersionIdParamsSchema, params, 'model version id').id);
   }
 
   @Put('scenarios/:scenario/model')
   @UseGuards(OperatorGuard)
-  async assign(@Param('scenario') scenario: string, @Body() body: unknown, @Req() req: OperatorRequest) {
-    const s = parseInput(ScenarioSchema, scenario, 'scenario');
+  async assign(@Param() params: unknown, @Body() body: unknown, @Req() req: OperatorRequest) {
+    const { scenario } = parseInput(ScenarioParamsSchema, params, 'scenario');
     const { modelVersionId } = parseInput(AssignScenarioModelSchema, body, 'assignment');
-    parseInput(z.uuid(), modelVersionId, 'modelVersionId');
-    return this.assignments.assignScenario(s, modelVersionId, `operator:${operatorOf(req).tokenId}`);
+    return this.assignments.assignScenario(scenario, modelVersionId, `operator:${operatorOf(req).tokenId}`);
   }
 
   /** What each device of a scenario would run with this model version, and why; changes nothing. */
@@ -86,7 +87,7 @@ export class ModelsController {
   @HttpCode(200)
   @UseGuards(OperatorGuard)
   async preview(@Body() body: unknown) {
-    const { scenario, modelVersionId } = parseInput(PreviewSchema, body, 'assignment preview');
+    const { scenario, modelVersionId } = parseInput(AssignmentPreviewInputSchema, body, 'assignment preview');
     return this.assignments.preview(scenario, modelVersionId);
   }
 
@@ -95,8 +96,8 @@ export class ModelsController {
    * states named) or operators (any); HTTP Range is supported, a range past the end answers 416.
    */
   @Get('artifacts/:sha256')
-  async artifact(@Param('sha256') sha256: string, @Req() req: OperatorRequest, @Res() res: Response): Promise<void> {
-    const sha = parseInput(Sha256Schema, sha256, 'artifact id');
+  async artifact(@Param() params: unknown, @Req() req: OperatorRequest, @Res() res: Response): Promise<void> {
+    const sha = parseInput(ArtifactParamsSchema, params, 'artifact id').sha256;
     const header = req.headers.authorization;
     const device = header?.startsWith('Basic ') ? await this.deviceAuth.verifyBasicHeader(header) : undefined;
     if (device === null) throw new AppError('unauthorized', 'device credentials are not valid');

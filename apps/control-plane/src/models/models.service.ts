@@ -10,11 +10,9 @@ import {
   VariantMethodSchema,
   VariantStatusSchema,
   type InputSpec,
-  type Precision,
   type VariantMeasurement,
-  type VariantMethod,
-  type VariantStatus,
 } from '@edge-fleet/shared';
+import type { ModelVersionView, VariantView } from '@edge-fleet/shared/api';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { sha256Hex } from '../infra/secrets.js';
@@ -36,30 +34,8 @@ import { checkInputSpec } from './input-spec-check.js';
 import { inspectOnnx } from './onnx-inspector.js';
 import { ModelRepository, type ModelVersionRow } from './model.repository.js';
 
-export interface ModelVersionView {
-  id: string;
-  modelId: string;
-  name: string;
-  version: string;
-  inputs: InputSpec[];
-  /** Where the builder's calibration inputs come from. */
-  calibration: 'uploaded' | 'generated';
-  createdAt: string;
-  scenarios: string[];
-  variants: VariantView[];
-}
-
-/** One variant as the API shows it: what was built, whether it can be used, and what was measured. */
-export interface VariantView {
-  id: string;
-  precision: Precision;
-  method: VariantMethod;
-  status: VariantStatus;
-  reason: string | null;
-  sha256: string | null;
-  sizeBytes: number | null;
-  measured: VariantMeasurement | null;
-}
+/** The shapes are the API contract's (`ModelVersionViewSchema`, `VariantViewSchema`). */
+export type { ModelVersionView, VariantView };
 
 export function toView(r: ModelVersionRow): ModelVersionView {
   return {

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { PoliciesService } from './policies.service.js';
 import { AuthModule } from '../auth/auth.module.js';
 import { PoliciesController } from './policies.controller.js';
 import { PolicyRepository } from './policy.repository.js';
@@ -6,7 +7,7 @@ import { PolicyRepository } from './policy.repository.js';
 @Module({
   imports: [AuthModule],
   controllers: [PoliciesController],
-  providers: [PolicyRepository],
-  exports: [PolicyRepository],
+  providers: [PoliciesService, PolicyRepository],
+  exports: [PoliciesService, PolicyRepository],
 })
 export class PoliciesModule {}

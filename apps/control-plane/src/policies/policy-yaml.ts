@@ -1,6 +1,6 @@
 import { PolicySettingsSchema, ScenarioSchema, TierSchema, type PolicySettings, type Scenario } from '@edge-fleet/shared';
 import { parse, stringify } from 'yaml';
-import { z } from 'zod';
+import { POLICY_YAML_LATENCY as LATENCY, PolicyYamlDocumentSchema as DocumentSchema } from '@edge-fleet/shared/api';
 import { AppError } from '../errors.js';
 import type { PolicyView } from './policy.repository.js';
 
@@ -8,22 +8,6 @@ import type { PolicyView } from './policy.repository.js';
  * The policy set as YAML in the shape of the brief's deployment strategy: risk tier → scenario →
  * settings, with snake_case keys and the latency target written as the brief writes it.
  */
-const LATENCY = /^(p50|p95|p99)\s*<\s*(\d+(?:\.\d+)?)\s*ms$/;
-
-const ScenarioYamlSchema = z.strictObject({
-  latency_target: z.string().regex(LATENCY, 'must look like "p99 < 10ms"'),
-  location: z.string(),
-  precision: z.union([z.string(), z.array(z.string())]),
-  memory_placement: z.string(),
-  error_rate_max: z.number(),
-  power_budget_w: z.number().nullable().optional(),
-  accuracy_floor: z.number(),
-});
-
-const DocumentSchema = z.strictObject({
-  deployment_strategy: z.record(z.string(), z.record(z.string(), ScenarioYamlSchema)),
-});
-
 export function policiesToYaml(policies: PolicyView[]): string {
   const strategy: Record<string, Record<string, unknown>> = {};
   for (const p of policies) {

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { HealthTargets, PolicySettings, Scenario } from '@edge-fleet/shared';
+import type { PolicyView } from '@edge-fleet/shared/api';
 import { z } from 'zod';
 import { appendAudit } from '../infra/audit.repository.js';
 import { asTx, txExecute, txQuery, type AnyTx } from '../infra/unit-of-work.js';
@@ -8,19 +9,8 @@ import { PRISMA } from '../infra/tokens.js';
 
 const VARIANT_ID = z.uuid();
 
-export interface PolicyView {
-  scenario: string;
-  tier: string;
-  latencyTargetMs: number;
-  latencyPercentile: string;
-  location: string;
-  precisionOrder: string[];
-  memoryPlacement: string;
-  errorRateMax: number;
-  powerBudgetW: number | null;
-  accuracyFloor: number;
-  model: { modelVersionId: string; name: string; version: string } | null;
-}
+/** The shape is the API contract's (`PolicyViewSchema`); this repository's `select` fills it. */
+export type { PolicyView };
 
 @Injectable()
 export class PolicyRepository {

@@ -1,13 +1,9 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Req, UseGuards } from '@nestjs/common';
 import { CreateRolloutSchema } from '@edge-fleet/shared';
-import { z } from 'zod';
+import { RolloutActionParamsSchema, RolloutIdParamsSchema } from '@edge-fleet/shared/api';
 import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
 import { parseInput } from '../infra/validate.js';
 import { RolloutsService } from './rollouts.service.js';
-
-const IdSchema = z.uuid();
-const ACTIONS = ['pause', 'resume', 'abort', 'approve'] as const;
-const ActionSchema = z.enum(ACTIONS, { error: (i) => `unknown action ${JSON.stringify(i.input)}; use one of ${ACTIONS.join(', ')}` });
 
 @Controller('api/v1/rollouts')
 @UseGuards(OperatorGuard)
@@ -26,16 +22,15 @@ export class RolloutsController {
   }
 
   @Get(':id')
-  async get(@Param('id') id: string) {
-    return this.rollouts.get(parseInput(IdSchema, id, 'rollout id'));
+  async get(@Param() params: unknown) {
+    return this.rollouts.get(parseInput(RolloutIdParamsSchema, params, 'rollout id').id);
   }
 
   /** pause | resume | abort | approve */
   @Post(':id/:action')
   @HttpCode(200)
-  async act(@Param('id') id: string, @Param('action') action: string, @Req() req: OperatorRequest) {
-    const rolloutId = parseInput(IdSchema, id, 'rollout id');
-    const a = parseInput(ActionSchema, action, 'action');
-    return this.rollouts[a](rolloutId, `operator:${operatorOf(req).tokenId}`);
+  async act(@Param() params: unknown, @Req() req: OperatorRequest) {
+    const { id, action } = parseInput(RolloutActionParamsSchema, params, 'rollout action');
+    return this.rollouts[action](id, `operator:${operatorOf(req).tokenId}`);
   }
 }

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { TelemetryQueries } from './telemetry.queries.js';
 import { TelemetryIngestService } from './telemetry-ingest.service.js';
 import { TelemetryRepository } from './telemetry.repository.js';
 
@@ -7,7 +8,7 @@ import { TelemetryRepository } from './telemetry.repository.js';
  * api side). Dead letters, which every device-message handler keeps, are infrastructure.
  */
 @Module({
-  providers: [TelemetryRepository, TelemetryIngestService],
-  exports: [TelemetryRepository, TelemetryIngestService],
+  providers: [TelemetryQueries, TelemetryRepository, TelemetryIngestService],
+  exports: [TelemetryQueries, TelemetryRepository, TelemetryIngestService],
 })
 export class TelemetryModule {}

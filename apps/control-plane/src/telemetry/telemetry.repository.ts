@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
 import type { TelemetryWindow } from '@edge-fleet/shared';
+import type { TelemetryPoint } from '@edge-fleet/shared/api';
 import { DeviceRepository } from '../devices/device.repository.js';
 import { withTransaction } from '../infra/pg-transaction.js';
 import { PG_POOL } from '../infra/tokens.js';
@@ -76,31 +77,8 @@ function toColumns(rows: TelemetryWindow[]): unknown[][] {
   return cols;
 }
 
-export interface TelemetryPoint {
-  windowStart: string;
-  windowEnd: string;
-  modelVersionId: string | null;
-  variantId: string | null;
-  precision: string | null;
-  inferences: number;
-  errors: number;
-  errorRate: number;
-  p50: number | null;
-  p95: number | null;
-  p99: number | null;
-  max: number | null;
-  powerW: number;
-  powerSource: string;
-  powerDetail: string;
-  rssMb: number;
-  /** Whose work the figures describe: `traffic` (applications' requests) or `probe` (the synthetic workload). */
-  source: 'traffic' | 'probe';
-  /** Traffic windows: median queue wait before the run; null for the probe. */
-  queueP50: number | null;
-  queueP99: number | null;
-  /** Requests answered from the agent's result cache (not counted in `inferences`). */
-  cacheHits: number;
-}
+/** The shape is the API contract's (`TelemetryPointSchema`). */
+export type { TelemetryPoint };
 
 /** A row as Postgres returns it: dates as Date, no derived figures. */
 type PointRow = Omit<TelemetryPoint, 'windowStart' | 'windowEnd' | 'errorRate'> & { windowStart: Date; windowEnd: Date };

@@ -61,3 +61,49 @@ describe('tRPC errors', () => {
     expect(await res.text()).toMatch(/unknown risk tier/);
   });
 });
+
+describe('one operation, one service method: tRPC answers as REST does', () => {
+  const auth = () => ({ authorization: `Bearer ${h.cp.operatorToken}`, 'content-type': 'application/json' });
+
+  it('updates a policy through the same method as PUT /api/v1/policies/{scenario}: the same answer', async () => {
+    const settings = {
+      tier: 'medium',
+      latencyTargetMs: 250,
+      latencyPercentile: 'p95',
+      location: 'edge',
+      precisionOrder: ['int8', 'fp16'],
+      memoryPlacement: 'gpu',
+      errorRateMax: 0.02,
+      powerBudgetW: null,
+      accuracyFloor: 0.9,
+    };
+    const viaTrpc = await fetch(`${h.cp.url}/trpc/policies.update`, {
+      method: 'POST',
+      headers: auth(),
+      body: JSON.stringify({ scenario: 'robotic_manipulation', ...settings }),
+    });
+    expect(viaTrpc.status).toBe(200);
+    const trpcPolicy = ((await viaTrpc.json()) as { result: { data: unknown } }).result.data;
+    expect(trpcPolicy).toMatchObject({ scenario: 'robotic_manipulation', ...settings });
+    const viaRest = await h.api('/api/v1/policies/robotic_manipulation', {
+      method: 'PUT',
+      headers: auth(),
+      body: JSON.stringify(settings),
+    });
+    expect(await viaRest.json()).toEqual(trpcPolicy);
+  });
+
+  it("reads a device's telemetry as REST does, and an unknown device is NOT_FOUND on both", async () => {
+    const e = await enrollDevice(h, 'financial_trading');
+    const input = encodeURIComponent(JSON.stringify({ id: e.deviceId, sinceMinutes: 60, limit: 10 }));
+    const viaTrpc = (await (await trpc(`devices.telemetry?input=${input}`, h.cp.operatorToken)).json()) as { result: { data: unknown } };
+    const viaRest = await (await h.api(`/api/v1/devices/${e.deviceId}/telemetry?sinceMinutes=60&limit=10`)).json();
+    expect(viaTrpc.result.data).toEqual({ deviceId: e.deviceId, points: [] });
+    expect(viaRest).toEqual(viaTrpc.result.data);
+
+    const unknown = '00000000-0000-4000-8000-000000000000';
+    const missing = await trpc(`devices.telemetry?input=${encodeURIComponent(JSON.stringify({ id: unknown }))}`, h.cp.operatorToken);
+    expect(missing.status).toBe(404);
+    expect((await h.api(`/api/v1/devices/${unknown}/telemetry`)).status).toBe(404);
+  });
+});

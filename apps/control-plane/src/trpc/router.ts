@@ -1,16 +1,28 @@
 import { initTRPC, TRPCError } from '@trpc/server';
-import { CreateRolloutSchema, DeviceIdSchema, PolicySettingsSchema, ScenarioSchema } from '@edge-fleet/shared';
-import { z } from 'zod';
+import { CreateRolloutSchema } from '@edge-fleet/shared';
+import {
+  AssignmentPreviewInputSchema,
+  DeviceIdParamsSchema,
+  DeviceTelemetryInputSchema,
+  DeviceTelemetrySchema,
+  ListDevicesQuerySchema,
+  PolicyImportResultSchema,
+  PolicyListSchema,
+  PolicyUpdateInputSchema,
+  PolicyViewSchema,
+  PolicyYamlExportSchema,
+  PolicyYamlImportInputSchema,
+  RolloutActionParamsSchema,
+  RolloutIdParamsSchema,
+} from '@edge-fleet/shared/api';
 import type { AssignmentsService } from '../assignments/assignments.service.js';
 import type { Operator } from '../auth/api-token.repository.js';
-import { ListDevicesQuerySchema, TelemetryQuerySchema } from '../devices/devices.controller.js';
 import { AppError } from '../errors.js';
 import type { FleetService } from '../fleet/fleet.service.js';
 import type { ModelsService } from '../models/models.service.js';
-import { policiesFromYaml, policiesToYaml } from '../policies/policy-yaml.js';
-import type { PolicyRepository } from '../policies/policy.repository.js';
+import type { PoliciesService } from '../policies/policies.service.js';
 import type { RolloutsService } from '../rollouts/rollouts.service.js';
-import type { TelemetryRepository } from '../telemetry/telemetry.repository.js';
+import type { TelemetryQueries } from '../telemetry/telemetry.queries.js';
 
 export interface TrpcContext {
   operator: Operator | null;
@@ -45,42 +57,46 @@ const operatorProcedure = t.procedure.use(async ({ ctx, next }) => {
 export interface RouterDeps {
   fleet: FleetService;
   models: ModelsService;
-  telemetry: TelemetryRepository;
-  policies: PolicyRepository;
+  telemetry: TelemetryQueries;
+  policies: PoliciesService;
   assignments: AssignmentsService;
   rollouts: RolloutsService;
 }
 
-/** The dashboard's API; the dashboard imports only this router's type. */
+/**
+ * The dashboard's API; the dashboard imports only this router's type. Every input and output schema
+ * comes from `@edge-fleet/shared/api`, and each procedure calls the service method its REST route calls.
+ */
 export function buildRouter(d: RouterDeps) {
+  const actor = (o: Operator) => `operator:${o.tokenId}`;
   return t.router({
     fleet: t.router({
       overview: operatorProcedure.query(() => d.fleet.overview()),
     }),
     devices: t.router({
+      // the dashboard's read models: the REST device list and device with live figures, reasons and policy added
       list: operatorProcedure.input(ListDevicesQuerySchema).query(({ input }) => d.fleet.deviceList({ ...input, page: input.page ?? 1 })),
-      get: operatorProcedure.input(z.object({ id: DeviceIdSchema })).query(({ input }) => d.fleet.deviceDetail(input.id)),
-      telemetry: operatorProcedure.input(TelemetryQuerySchema.partial().extend({ id: DeviceIdSchema })).query(async ({ input }) => ({
-        points: await d.telemetry.range(input.id, new Date(Date.now() - (input.sinceMinutes ?? 15) * 60_000), input.limit ?? 500),
-      })),
+      get: operatorProcedure.input(DeviceIdParamsSchema).query(({ input }) => d.fleet.deviceDetail(input.id)),
+      telemetry: operatorProcedure
+        .input(DeviceTelemetryInputSchema)
+        .output(DeviceTelemetrySchema)
+        .query(({ input: { id, ...q } }) => d.telemetry.deviceTelemetry(id, q)),
     }),
     policies: t.router({
-      list: operatorProcedure.query(async () => ({ items: await d.policies.list() })),
-      update: operatorProcedure.input(PolicySettingsSchema.extend({ scenario: ScenarioSchema })).mutation(async ({ input, ctx }) => {
-        const { scenario, ...settings } = input;
-        await d.policies.update([{ scenario, settings }], `operator:${ctx.operator.tokenId}`);
-        return { items: await d.policies.list() };
-      }),
-      exportYaml: operatorProcedure.query(async () => ({ yaml: policiesToYaml(await d.policies.list()) })),
-      importYaml: operatorProcedure.input(z.object({ yaml: z.string().min(1).max(262_144) })).mutation(async ({ input, ctx }) => {
-        const changes = policiesFromYaml(input.yaml);
-        await d.policies.update(changes, `operator:${ctx.operator.tokenId}`);
-        return { updated: changes.map((c) => c.scenario), items: await d.policies.list() };
-      }),
+      list: operatorProcedure.output(PolicyListSchema).query(async () => ({ items: await d.policies.list() })),
+      update: operatorProcedure
+        .input(PolicyUpdateInputSchema)
+        .output(PolicyViewSchema)
+        .mutation(({ input: { scenario, ...settings }, ctx }) => d.policies.update(scenario, settings, actor(ctx.operator))),
+      exportYaml: operatorProcedure.output(PolicyYamlExportSchema).query(async () => ({ yaml: await d.policies.exportYaml() })),
+      importYaml: operatorProcedure
+        .input(PolicyYamlImportInputSchema)
+        .output(PolicyImportResultSchema)
+        .mutation(({ input, ctx }) => d.policies.importYaml(input.yaml, actor(ctx.operator))),
     }),
     assignments: t.router({
       preview: operatorProcedure
-        .input(z.object({ scenario: ScenarioSchema, modelVersionId: z.uuid() }))
+        .input(AssignmentPreviewInputSchema)
         .query(({ input }) => d.assignments.preview(input.scenario, input.modelVersionId)),
     }),
     models: t.router({
@@ -88,13 +104,11 @@ export function buildRouter(d: RouterDeps) {
     }),
     rollouts: t.router({
       list: operatorProcedure.query(async () => ({ items: await d.rollouts.list() })),
-      get: operatorProcedure.input(z.object({ id: z.uuid() })).query(({ input }) => d.rollouts.get(input.id)),
-      create: operatorProcedure
-        .input(CreateRolloutSchema)
-        .mutation(({ input, ctx }) => d.rollouts.create(input, `operator:${ctx.operator.tokenId}`)),
+      get: operatorProcedure.input(RolloutIdParamsSchema).query(({ input }) => d.rollouts.get(input.id)),
+      create: operatorProcedure.input(CreateRolloutSchema).mutation(({ input, ctx }) => d.rollouts.create(input, actor(ctx.operator))),
       act: operatorProcedure
-        .input(z.object({ id: z.uuid(), action: z.enum(['pause', 'resume', 'abort', 'approve']) }))
-        .mutation(({ input, ctx }) => d.rollouts[input.action](input.id, `operator:${ctx.operator.tokenId}`)),
+        .input(RolloutActionParamsSchema)
+        .mutation(({ input, ctx }) => d.rollouts[input.action](input.id, actor(ctx.operator))),
     }),
   });
 }

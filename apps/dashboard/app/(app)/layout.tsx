@@ -2,6 +2,7 @@ import type { ReactNode } from 'react';
 import { cookies } from 'next/headers';
 import { redirect } from 'next/navigation';
 import { NavBar } from '@/components/nav-bar';
+import { QueryProvider } from '@/components/query-provider';
 import { checkOperatorToken } from '@/server/control-plane';
 import { SESSION_COOKIE } from '@/server/session';
 
@@ -15,7 +16,7 @@ export default async function OperatorLayout({ children }: { children: ReactNode
   const check = await checkOperatorToken(token);
   if (check === 'invalid') redirect('/login');
   return (
-    <>
+    <QueryProvider>
       <NavBar />
       {check === 'unreachable' && (
         <p className="banner error" role="alert">
@@ -23,6 +24,6 @@ export default async function OperatorLayout({ children }: { children: ReactNode
         </p>
       )}
       <main className="page">{children}</main>
-    </>
+    </QueryProvider>
   );
 }

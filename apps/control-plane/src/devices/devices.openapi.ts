@@ -1,0 +1,68 @@
+import { CreateEnrollmentTokenSchema, EnrollRequestSchema, EnrollResponseSchema } from '@edge-fleet/shared';
+import {
+  DeviceIdParamsSchema,
+  DevicePageSchema,
+  DeviceSchema,
+  DeviceTelemetrySchema,
+  EnrollmentTokenCreatedSchema,
+  ListDevicesQuerySchema,
+  TelemetryQuerySchema,
+} from '@edge-fleet/shared/api';
+import type { ZodOpenApiPathsObject } from 'zod-openapi';
+import { errorResponse, json, operatorErrors, operatorSecurity } from '../infra/openapi.js';
+
+/** The routes of devices.controller.ts. */
+export const devicesPaths: ZodOpenApiPathsObject = {
+  '/api/v1/enrollment-tokens': {
+    post: {
+      summary: 'Create an enrollment token (shown once)',
+      security: operatorSecurity,
+      requestBody: { content: json(CreateEnrollmentTokenSchema) },
+      responses: { '201': { description: 'the token', content: json(EnrollmentTokenCreatedSchema) }, ...operatorErrors },
+    },
+  },
+  '/api/v1/devices/enroll': {
+    post: {
+      summary: 'Enroll a device with an enrollment token',
+      requestBody: { content: json(EnrollRequestSchema) },
+      responses: {
+        '201': { description: 'device credentials', content: json(EnrollResponseSchema) },
+        '400': errorResponse('invalid request'),
+        '401': errorResponse('unknown, used-up or expired enrollment token'),
+      },
+    },
+  },
+  '/api/v1/devices': {
+    get: {
+      summary:
+        'List devices, filtered, by page number or by keyset cursor (after = the previous nextCursor); totals up to 10,000 are exact, larger ones counted at most every 5 s (totalCountedAt)',
+      security: operatorSecurity,
+      requestParams: { query: ListDevicesQuerySchema },
+      responses: { '200': { description: 'a page of devices', content: json(DevicePageSchema) }, ...operatorErrors },
+    },
+  },
+  '/api/v1/devices/{id}': {
+    get: {
+      summary: 'One device',
+      security: operatorSecurity,
+      requestParams: { path: DeviceIdParamsSchema },
+      responses: {
+        '200': { description: 'the device', content: json(DeviceSchema) },
+        ...operatorErrors,
+        '404': errorResponse('unknown device'),
+      },
+    },
+  },
+  '/api/v1/devices/{id}/telemetry': {
+    get: {
+      summary: "A device's telemetry windows, oldest first",
+      security: operatorSecurity,
+      requestParams: { path: DeviceIdParamsSchema, query: TelemetryQuerySchema },
+      responses: {
+        '200': { description: 'windows', content: json(DeviceTelemetrySchema) },
+        ...operatorErrors,
+        '404': errorResponse('unknown device'),
+      },
+    },
+  },
+};

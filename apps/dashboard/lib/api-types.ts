@@ -1,0 +1,29 @@
+import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
+import type { AppRouter } from '@edge-fleet/control-plane/trpc';
+
+/**
+ * Every shape the dashboard shows or sends, inferred from the control plane's router (whose schemas
+ * live in `@edge-fleet/shared/api`): nothing here is written by hand, so a change on the server is a
+ * compile error here rather than a blank cell at run time. Types only: safe to import from pure helpers.
+ */
+type Outputs = inferRouterOutputs<AppRouter>;
+type Inputs = inferRouterInputs<AppRouter>;
+
+export type FleetOverview = Outputs['fleet']['overview'];
+export type ScenarioOverview = FleetOverview['scenarios'][number];
+export type DeviceListInput = Inputs['devices']['list'];
+export type DevicePage = Outputs['devices']['list'];
+export type DeviceListItem = DevicePage['items'][number];
+export type DeviceDetail = Outputs['devices']['get'];
+export type TelemetryPoint = Outputs['devices']['telemetry']['points'][number];
+export type ModelVersion = Outputs['models']['list']['items'][number];
+export type ModelVariant = ModelVersion['variants'][number];
+export type Policy = Outputs['policies']['list']['items'][number];
+export type PolicyUpdateInput = Inputs['policies']['update'];
+export type RolloutCreateInput = Inputs['rollouts']['create'];
+export type RolloutSummary = Outputs['rollouts']['list']['items'][number];
+export type RolloutView = Outputs['rollouts']['get'];
+export type RolloutWave = RolloutView['waves'][number];
+export type RolloutGate = NonNullable<RolloutWave['gate']>;
+export type RolloutGateOutcome = RolloutGate['gates'][number];
+export type RolloutDeviceState = RolloutView['deviceStates'][number];

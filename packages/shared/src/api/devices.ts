@@ -1,0 +1,134 @@
+import { z } from 'zod';
+import {
+  DeviceIdSchema,
+  DeviceStatusSchema,
+  HardwareProfileSchema,
+  ReportedStateSchema,
+  ScenarioSchema,
+  UpdateOutcomeSchema,
+} from '../schemas.js';
+
+/** REST `GET /api/v1/devices` query and tRPC `devices.list` input. */
+export const ListDevicesQuerySchema = z
+  .strictObject({
+    page: z.coerce.number().int().min(1).max(1_000_000).optional().describe('page number (OFFSET paging, for jumping to a page)'),
+    after: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .describe("keyset paging: the previous page's nextCursor; stays fast however deep the page"),
+    pageSize: z.coerce.number().int().min(1).max(200).default(50),
+    scenario: ScenarioSchema.optional(),
+    status: DeviceStatusSchema.optional(),
+    search: z.string().min(1).max(128).optional().describe('a part of the device name'),
+  })
+  .refine((q) => q.page === undefined || q.after === undefined, { message: 'give either page or after, not both', path: ['after'] });
+export type ListDevicesQuery = z.infer<typeof ListDevicesQuerySchema>;
+
+/** Path parameters of `/api/v1/devices/{id}…`; also tRPC `devices.get` input. */
+export const DeviceIdParamsSchema = z.strictObject({ id: DeviceIdSchema });
+export type DeviceIdParams = z.infer<typeof DeviceIdParamsSchema>;
+
+/** REST `GET /api/v1/devices/{id}/telemetry` query. */
+export const TelemetryQuerySchema = z.strictObject({
+  sinceMinutes: z.coerce.number().int().min(1).max(10_080).default(15).describe('windows that ended in the last N minutes'),
+  limit: z.coerce.number().int().min(1).max(5_000).default(500).describe('at most this many, the newest'),
+});
+export type TelemetryQuery = z.infer<typeof TelemetryQuerySchema>;
+
+/** tRPC `devices.telemetry` input: the REST path parameter and query in one object. */
+export const DeviceTelemetryInputSchema = TelemetryQuerySchema.extend({ id: DeviceIdSchema });
+export type DeviceTelemetryInput = z.infer<typeof DeviceTelemetryInputSchema>;
+
+/** One telemetry window as charts read it. */
+export const TelemetryPointSchema = z.object({
+  windowStart: z.iso.datetime(),
+  windowEnd: z.iso.datetime(),
+  modelVersionId: z.string().nullable(),
+  variantId: z.string().nullable(),
+  precision: z.string().nullable(),
+  inferences: z.number(),
+  errors: z.number(),
+  errorRate: z.number(),
+  p50: z.number().nullable(),
+  p95: z.number().nullable(),
+  p99: z.number().nullable(),
+  max: z.number().nullable(),
+  powerW: z.number(),
+  powerSource: z.string(),
+  powerDetail: z.string(),
+  rssMb: z.number(),
+  /** Whose work the figures describe: `traffic` (applications' requests) or `probe` (the synthetic workload). */
+  source: z.enum(['traffic', 'probe']),
+  /** Traffic windows: median queue wait before the run; null for the probe. */
+  queueP50: z.number().nullable(),
+  queueP99: z.number().nullable(),
+  /** Requests answered from the agent's result cache (not counted in `inferences`). */
+  cacheHits: z.number(),
+});
+export type TelemetryPoint = z.infer<typeof TelemetryPointSchema>;
+
+/** REST `GET /api/v1/devices/{id}/telemetry` and tRPC `devices.telemetry` result: windows, oldest first. */
+export const DeviceTelemetrySchema = z.object({ deviceId: DeviceIdSchema, points: z.array(TelemetryPointSchema) });
+export type DeviceTelemetry = z.infer<typeof DeviceTelemetrySchema>;
+
+/** REST `POST /api/v1/enrollment-tokens` result: the token is shown once. */
+export const EnrollmentTokenCreatedSchema = z.object({
+  id: z.string(),
+  token: z.string(),
+  scenario: ScenarioSchema,
+  maxUses: z.number().int(),
+  expiresAt: z.iso.datetime(),
+});
+export type EnrollmentTokenCreated = z.infer<typeof EnrollmentTokenCreatedSchema>;
+
+/** The agent's stale-metadata alarm (its desired-state manifest expired), as stored from its report. */
+export const StaleMetadataSchema = ReportedStateSchema.shape.staleMetadata.unwrap().unwrap();
+
+/** One device as REST returns it: identity, hardware, status and what it last reported. */
+export const DeviceSummarySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  scenario: z.string(),
+  status: DeviceStatusSchema,
+  labels: z.record(z.string(), z.string()),
+  hardwareClass: z.string(),
+  accelerator: z.string(),
+  hardwareProfile: HardwareProfileSchema,
+  enrolledAt: z.iso.datetime(),
+  lastSeenAt: z.iso.datetime().nullable(),
+  assignmentVersion: z.number().int(),
+  reported: z
+    .object({
+      phase: z.string(),
+      activeVariantId: z.string().nullable(),
+      appliedAssignmentVersion: z.number().int().nullable(),
+      reportedAt: z.iso.datetime(),
+      // as stored: the device's message was repaired on the way in, so here it is plain text
+      lastUpdate: UpdateOutcomeSchema.extend({ message: z.string().optional() }).nullable(),
+      staleMetadata: StaleMetadataSchema.nullable(),
+    })
+    .nullable(),
+});
+export type DeviceSummary = z.infer<typeof DeviceSummarySchema>;
+
+/** REST `GET /api/v1/devices/{id}` result. */
+export const DeviceSchema = DeviceSummarySchema.extend({
+  /** Telemetry windows dead-lettered because the device sent more than its quota. */
+  telemetryOverQuota: z.number().int(),
+});
+export type Device = z.infer<typeof DeviceSchema>;
+
+/** REST `GET /api/v1/devices` result: one page and how to get the next. */
+export const DevicePageSchema = z.object({
+  items: z.array(DeviceSummarySchema),
+  total: z.number().int(),
+  /** When `total` was counted: exact up to 10,000, larger totals are recounted at most every 5 s. */
+  totalCountedAt: z.iso.datetime(),
+  /** null when the page was asked for by cursor */
+  page: z.number().int().nullable(),
+  pageSize: z.number().int(),
+  nextCursor: z.string().nullable(),
+});
+export type DevicePage = z.infer<typeof DevicePageSchema>;

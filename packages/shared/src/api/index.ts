@@ -1,0 +1,10 @@
+/**
+ * The control plane's API contract: every REST body, query and path schema and every tRPC input and
+ * output schema, one file per domain. Controllers, tRPC procedures and the OpenAPI document import
+ * them from here; the device-side contract (enrollment, MQTT payloads) stays in `../schemas`.
+ */
+export * from './devices.js';
+export * from './models.js';
+export * from './policies.js';
+export * from './rollouts.js';
+export * from './errors.js';
