@@ -1,58 +1,32 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import pg from 'pg';
-import { callApi, freePort, launchBrowser, startProcess, waitFor, type Proc } from './processes.js';
+import { callApi, launchBrowser, startDashboard, startE2eControlPlane, type E2eControlPlane, type Proc } from './processes.js';
 
 /**
  * The dashboard's data layer (TanStack Query through tRPC): a save shows at once, a change made
  * elsewhere shows without a reload, and an expired session goes to sign-in from any live view.
  */
-const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-const dbName = `ef_e2e_live_${Date.now().toString(36)}`;
-const procs: Proc[] = [];
-let dataDir = '';
+let cp: E2eControlPlane | null = null;
+let dash: Proc | null = null;
 let api = '';
 let web = '';
 let token = '';
 let browser: Browser | null = null;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(path.join(tmpdir(), 'ef-e2e-live-'));
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${dbName}`;
-  api = `http://127.0.0.1:${await freePort()}`;
-  const cp = startProcess(['apps/control-plane/dist/main.js'], {
-    PORT: new URL(api).port,
-    MQTT_EMBEDDED_PORT: String(await freePort()),
-    DATA_DIR: path.join(dataDir, '.data'),
-    DATABASE_URL: u.toString(),
-    EMBEDDED_POSTGRES: 'never',
-  });
-  procs.push(cp);
-  await waitFor(async () => (await fetch(`${api}/readyz`)).ok, 120_000, 'control plane ready', cp);
-  token = (await readFile(path.join(dataDir, '.data', 'operator-token'), 'utf8')).trim();
-  const dashPort = await freePort();
-  const dash = startProcess(
-    ['apps/dashboard/node_modules/next/dist/bin/next', 'start', 'apps/dashboard', '-p', String(dashPort), '-H', '127.0.0.1'],
-    { CONTROL_PLANE_URL: api, NEXT_TELEMETRY_DISABLED: '1' },
-  );
-  procs.push(dash);
-  web = `http://127.0.0.1:${dashPort}`;
-  await waitFor(async () => (await fetch(`${web}/login`)).ok, 60_000, 'dashboard up', dash);
+  cp = await startE2eControlPlane('ef-e2e-live');
+  api = cp.api;
+  token = cp.token;
+  const d = await startDashboard(api);
+  dash = d.proc;
+  web = d.web;
   browser = await launchBrowser();
 });
 
 afterAll(async () => {
   await browser?.close();
-  for (const p of procs.reverse()) await p.stop();
-  const c = new pg.Client({ connectionString: ADMIN_URL });
-  await c.connect();
-  await c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-  await c.end();
-  await rm(dataDir, { recursive: true, force: true });
+  await dash?.stop();
+  await cp?.stop();
 });
 
 async function signIn(page: Page): Promise<void> {
