@@ -60,6 +60,7 @@ let dir = '';
 let db: { url: string; drop: () => Promise<void> };
 let prefix = '';
 let worker: Proc;
+let workerMetrics = '';
 let api1: ApiTarget;
 let api2: ApiTarget;
 
@@ -105,7 +106,8 @@ beforeAll(async () => {
     ROLLOUT_SWEEP_MS: '500',
     LOG_LEVEL: 'info',
   };
-  worker = start('worker', env);
+  workerMetrics = `http://127.0.0.1:${await freePort()}/metrics`;
+  worker = start('worker', { ...env, WORKER_METRICS_PORT: new URL(workerMetrics).port });
   procs.push(worker);
   // started together, as replicas are: each migrates (Prisma's lock makes that safe) and may write
   // the bootstrap token file; whichever token the file ends with is valid for both (one database)
@@ -122,7 +124,7 @@ afterAll(async () => {
 
 async function windowsInserted(a: ApiTarget): Promise<number> {
   const text = await (await a.api('/metrics')).text();
-  return Number(/edge_fleet_ingest_windows_total\{outcome="inserted"\} (\d+)/.exec(text)?.[1] ?? 0);
+  return Number(/edge_fleet_ingest_windows_total\{outcome="inserted",role="api"\} (\d+)/.exec(text)?.[1] ?? 0);
 }
 
 describe('two api processes and one worker process', () => {
@@ -194,6 +196,13 @@ describe('two api processes and one worker process', () => {
       );
       await client.end();
       expect(rows.rows[0]?.devices).toBe(2);
+      // the worker serves its own /metrics: the rollout's steps ran there, not in the apis
+      const workerText = await (await fetch(workerMetrics)).text();
+      expect(workerText).toMatch(
+        /^edge_fleet_job_duration_seconds_count\{role="worker",queue="rollout-steps",job="[a-z-]+",outcome="completed"\} [1-9]/m,
+      );
+      expect(workerText).toMatch(/^edge_fleet_rollouts\{status="completed",role="worker"\} [1-9]/m);
+      expect(await (await api1.api('/metrics')).text()).not.toMatch(/queue="rollout-steps"/);
     } finally {
       await Promise.all(devices.map((d) => d.stop()));
     }

@@ -11,7 +11,7 @@ export const healthPaths: ZodOpenApiPathsObject = {
   },
   '/metrics': {
     get: {
-      summary: 'Prometheus text: the telemetry ingest (edge_fleet_ingest_*)',
+      summary: 'Prometheus metrics (prom-client): ingest, commit lag, queues and jobs, rollouts, MQTT connections, HTTP latency, process',
       responses: { '200': { description: 'metrics', content: { 'text/plain': {} } } },
     },
   },
