@@ -21,19 +21,17 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
  * called. `component` names the part of the system that speaks.
  */
 export class Logger {
+  /** The process's pino, without a component: every Logger of the process is a child of it. */
+  readonly root: Pino;
   private readonly pino: Pino;
 
   constructor(component: string, level: Level = 'info', root?: Pino) {
-    this.pino = (root ?? createRootPino(level)).child({ component });
-  }
-
-  /** The pino logger under this one: for nestjs-pino's HTTP logging, which must share its output. */
-  get root(): Pino {
-    return this.pino;
+    this.root = root ?? createRootPino(level);
+    this.pino = this.root.child({ component });
   }
 
   child(component: string): Logger {
-    return new Logger(component, this.pino.level as Level, this.pino);
+    return new Logger(component, this.root.level as Level, this.root);
   }
 
   debug(msg: string, fields: Record<string, unknown> = {}): void {

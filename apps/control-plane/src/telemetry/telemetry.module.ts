@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { DeviceDataModule } from '../devices/device-data.module.js';
 import { TelemetryQueries } from './telemetry.queries.js';
 import { TelemetryIngestService } from './telemetry-ingest.service.js';
 import { TelemetryRepository } from './telemetry.repository.js';
@@ -8,6 +9,7 @@ import { TelemetryRepository } from './telemetry.repository.js';
  * api side). Dead letters, which every device-message handler keeps, are infrastructure.
  */
 @Module({
+  imports: [DeviceDataModule],
   providers: [TelemetryQueries, TelemetryRepository, TelemetryIngestService],
   exports: [TelemetryQueries, TelemetryRepository, TelemetryIngestService],
 })
