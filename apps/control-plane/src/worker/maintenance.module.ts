@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
-import { AssignmentsModule } from '../assignments/assignments.module.js';
+import { DesiredStateModule } from '../desired-state/desired-state.module.js';
 import { MqttModule } from '../mqtt/mqtt.module.js';
 import { RolloutsModule } from '../rollouts/rollouts.module.js';
 import { MaintenanceProcessor } from './maintenance.processor.js';
 
 @Module({
-  imports: [AssignmentsModule, MqttModule, RolloutsModule],
+  imports: [DesiredStateModule, MqttModule, RolloutsModule],
   providers: [MaintenanceProcessor],
   exports: [MaintenanceProcessor],
 })
