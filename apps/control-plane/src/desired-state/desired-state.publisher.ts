@@ -1,13 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { publishArgs } from '@edge-fleet/shared';
+import { publishArgs, type PublishArgs } from '@edge-fleet/shared';
 import type { Config } from '../config.js';
 import { CONFIG, MQTT_BUS, SIGNING } from '../infra/tokens.js';
-import type { MessageBus } from '../mqtt/mqtt-bus.js';
 import type { SigningService } from '../signing/signing.service.js';
 import type { PublishableDesired } from './desired-state.repository.js';
 
 /** What publishing needs of the broker connection (the MQTT bus provides it). */
-export type RetainedPublisher = Pick<MessageBus, 'publish'>;
+export interface RetainedPublisher {
+  publish(topic: string, payload: string, opts: PublishArgs['options']): Promise<void>;
+}
 
 /**
  * The only way a desired state reaches the broker: signed as a whole at publish time, with the

@@ -108,6 +108,8 @@ export function httpLogging(log: Logger): Params {
       serializers: {
         req: (req: { method?: string; url?: string }) => ({ method: req.method, url: req.url }),
         res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+        // pino-http makes an Error for every 5xx: its message is enough, a stack of pino-http's own frames is noise
+        err: (e: { name?: string; message?: string }) => ({ type: e.name, message: e.message }),
       },
     },
   };
