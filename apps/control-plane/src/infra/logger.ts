@@ -83,8 +83,9 @@ function requestId(): string | undefined {
 
 /**
  * nestjs-pino's parameters: request logs written through `log`'s pino, a request id per request
- * (the caller's `X-Request-Id` when it is plain, else a UUID) echoed in the response, failures at
- * warn/error, successful reads at debug (dashboards poll every second), changes at info.
+ * (the caller's `X-Request-Id` when it is plain, else a UUID) echoed in the response; 5xx at error,
+ * 401/403/429 at warn, other 4xx and successful reads at debug (dashboards poll every second),
+ * changes at info.
  */
 export function httpLogging(log: Logger): Params {
   const params: Params = {
@@ -101,7 +102,10 @@ export function httpLogging(log: Logger): Params {
       },
       customLogLevel: (req, res, err) => {
         if (err || res.statusCode >= 500) return 'error';
-        if (res.statusCode >= 400) return 'warn';
+        // refused credentials and rate limits matter to an operator; any other 4xx is the caller's
+        // mistake, and at info a client sending bad requests would turn each into a log write
+        if (res.statusCode === 401 || res.statusCode === 403 || res.statusCode === 429) return 'warn';
+        if (res.statusCode >= 400) return 'debug';
         return req.method === 'GET' || req.method === 'HEAD' || req.url?.startsWith('/trpc/') === true ? 'debug' : 'info';
       },
       autoLogging: { ignore: (req) => req.url === '/metrics' || req.url === '/readyz' },
