@@ -1,5 +1,4 @@
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
-import { LoggerModule } from 'nestjs-pino';
 import { AssignmentsModule } from './assignments/assignments.module.js';
 import { DesiredStateProcessor } from './assignments/desired-state.processor.js';
 import { DESIRED_STATE } from './desired-state/desired-state.queue.js';
@@ -9,7 +8,6 @@ import { FleetModule } from './fleet/fleet.module.js';
 import { HealthModule } from './health/health.module.js';
 import { InfraModule, type Infra } from './infra/infra.module.js';
 import type { JobProcessor, QueueDefinition } from './infra/jobs.js';
-import { httpLogging } from './infra/logger.js';
 import { ModelsModule } from './models/models.module.js';
 import { VariantBuildProcessor } from './models/variant-build.processor.js';
 import { VARIANT_BUILDS } from './models/variant-build.queue.js';
@@ -69,13 +67,7 @@ export class AppModule {
   static forRoles(infra: Infra, roles: readonly Role[]): DynamicModule {
     return {
       module: AppModule,
-      imports: [
-        InfraModule.forRoot(infra),
-        // HTTP request logs with request ids, for the process that serves HTTP
-        ...(roles.includes('api') ? [LoggerModule.forRoot(httpLogging(infra.logger))] : []),
-        ...DOMAIN_MODULES,
-        ...roles.flatMap((r) => ROLE_MODULES[r]),
-      ],
+      imports: [InfraModule.forRoot(infra), ...DOMAIN_MODULES, ...roles.flatMap((r) => ROLE_MODULES[r])],
     };
   }
 }

@@ -17,7 +17,7 @@ import { DeviceAuthService } from './devices/device-auth.service.js';
 import { FleetService } from './fleet/fleet.service.js';
 import { HttpErrorFilter } from './infra/http-exception.filter.js';
 import { JobQueues, JobWorkers } from './infra/jobs.js';
-import { Logger, NestLogs } from './infra/logger.js';
+import { Logger, NestLogs, requestLogging } from './infra/logger.js';
 import { Metrics, serveMetrics, type ProcessRole } from './infra/metrics.js';
 import { createPrisma } from './infra/prisma.js';
 import { ModelsService } from './models/models.service.js';
@@ -146,6 +146,8 @@ export async function startControlPlane(
     rollouts: app.get(RolloutsService),
   });
   app.useGlobalFilters(new HttpErrorFilter(logger.child('http')));
+  // first: every later middleware and handler runs inside the request's context (its reqId)
+  app.use(requestLogging(logger));
   app.use(infra.metrics.httpTimer(new Set(Object.keys(router._def.procedures))));
   app.disable('x-powered-by');
   app.useBodyParser('json', { limit: '1mb' });

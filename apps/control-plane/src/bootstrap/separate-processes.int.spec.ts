@@ -69,10 +69,18 @@ async function startApi(env: Record<string, string>): Promise<ApiTarget> {
   const p = start('api', { ...env, PORT: String(port) });
   procs.push(p);
   const url = `http://127.0.0.1:${port}`;
+  let lastAnswer = 'no answer yet';
   await waitFor(
-    async () => (await fetch(`${url}/readyz`).catch(() => null))?.ok,
+    async () => {
+      if (p.child.exitCode !== null) throw new Error(`api on ${port} exited with code ${p.child.exitCode}:\n${p.output().slice(-3_000)}`);
+      const res = await fetch(`${url}/readyz`).catch((e: unknown) => String(e));
+      if (typeof res === 'string') return void (lastAnswer = res);
+      lastAnswer = `${res.status} ${await res.text()}`;
+      return res.ok;
+    },
     90_000,
-    `api on ${port} ready\n${p.output().slice(-3_000)}`,
+    `api on ${port} ready`,
+    { detail: () => `last /readyz: ${lastAnswer}\nexit code ${String(p.child.exitCode)}\n${p.output().slice(-3_000)}` },
   );
   // written before the api listens (both apis share DATA_DIR)
   const operatorToken = (await readFile(path.join(dir, 'operator-token'), 'utf8')).trim();
@@ -112,7 +120,7 @@ beforeAll(async () => {
   // started together, as replicas are: each migrates (Prisma's lock makes that safe) and may write
   // the bootstrap token file; whichever token the file ends with is valid for both (one database)
   [api1, api2] = await Promise.all([startApi(env), startApi(env)]);
-  await waitFor(() => Promise.resolve(/worker ready/.test(worker.output())), 30_000, `worker ready\n${worker.output().slice(-3_000)}`);
+  await waitFor(() => /worker ready/.test(worker.output()), 30_000, 'worker ready', { detail: () => worker.output().slice(-3_000) });
 }, 240_000);
 
 afterAll(async () => {

@@ -38,9 +38,6 @@ function registeredRoutes(app: INestApplication): string[] {
   const express = app.getHttpAdapter().getInstance() as { router: { stack: ExpressLayer[] } };
   return express.router.stack.flatMap((layer) => {
     if (!layer.route || typeof layer.route.path !== 'string') return [];
-    // a wildcard is a middleware mount (nestjs-pino's request logging registers `{/*splat}` for
-    // every method), not an endpoint: no controller route of ours has one
-    if (layer.route.path.includes('*')) return [];
     const path = layer.route.path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
     return Object.keys(layer.route.methods)
       .filter((m) => m !== '_all')

@@ -206,7 +206,7 @@ export class Metrics {
 
 function routeLabel(req: Request, procedures: ReadonlySet<string>): string {
   const route = (req.route as { path?: unknown } | undefined)?.path;
-  // Nest answers unknown paths from a catch-all route (`{/*splat}`): that is no route of ours
+  // a wildcard pattern is a mount, not one of our routes: its label would say nothing
   if (typeof route === 'string' && !route.includes('*')) return `${req.baseUrl}${route}`;
   if (req.originalUrl.startsWith('/trpc/')) {
     // a batched call names several procedures joined by commas

@@ -3,7 +3,7 @@ import { formatIssues, type Parsed } from '@edge-fleet/shared';
 import { AssignmentsService } from '../assignments/assignments.service.js';
 import type { Config } from '../config.js';
 import { DeviceRepository } from '../devices/device.repository.js';
-import type { Logger } from '../infra/logger.js';
+import { RateLimitedLog, type Logger } from '../infra/logger.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
 import { DeadLetterRepository } from '../infra/dead-letter.repository.js';
 
@@ -19,6 +19,8 @@ type Presence = 'online' | 'offline';
 @Injectable()
 export class PresenceService {
   private readonly log: Logger;
+  /** Refusals a device can cause at will: rate-limited per device. */
+  private readonly refusals: RateLimitedLog;
   /** Per device, the last presence write: the next waits for it, so writes land in event order. */
   private readonly chains = new Map<string, Promise<void>>();
 
@@ -30,6 +32,7 @@ export class PresenceService {
     @Inject(LOGGER) logger: Logger,
   ) {
     this.log = logger.child('presence');
+    this.refusals = new RateLimitedLog(this.log);
   }
 
   /** A connection event of the embedded broker. Never rejects: a failed write is logged. */
@@ -49,7 +52,7 @@ export class PresenceService {
       if (m.error.code === 'cleared') return;
       const e = m.error;
       const reason = e.code === 'bad_json' ? 'status: not JSON' : `status: ${e.code === 'schema' ? formatIssues(e.issues) : e.reason}`;
-      this.log.warn('status rejected', { deviceId, reason });
+      this.refusals.warn(deviceId, 'status rejected', { deviceId, reason });
       await this.deadLetters.add({ topic, deviceId, code: 'status', reason, payload: raw });
       return;
     }

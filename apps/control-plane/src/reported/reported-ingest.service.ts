@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { StoredReportedStateSchema, type Parsed, type ReportedState } from '@edge-fleet/shared';
 import type { Config } from '../config.js';
-import type { Logger } from '../infra/logger.js';
+import { RateLimitedLog, type Logger } from '../infra/logger.js';
 import { errorText, isDataError } from '../infra/pg-errors.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
 import { issuesText } from '../infra/validate.js';
@@ -17,6 +17,8 @@ import { ReportedStateRepository } from './reported-state.repository.js';
 @Injectable()
 export class ReportedIngestService {
   private readonly log: Logger;
+  /** Refusals a device can cause at will: rate-limited per device. */
+  private readonly refusals: RateLimitedLog;
 
   constructor(
     @Inject(ReportedStateRepository) private readonly reports: ReportedStateRepository,
@@ -26,6 +28,7 @@ export class ReportedIngestService {
     @Inject(LOGGER) logger: Logger,
   ) {
     this.log = logger.child('reported-ingest');
+    this.refusals = new RateLimitedLog(this.log);
   }
 
   /** Handles one MQTT reported state, parsed against the contract; its device is the topic's (the authenticated one). */
@@ -81,7 +84,7 @@ export class ReportedIngestService {
   }
 
   private async refuse(topic: string, deviceId: string, reason: string, payload: Buffer): Promise<void> {
-    this.log.warn('reported state rejected', { deviceId, reason });
+    this.refusals.warn(deviceId, 'reported state rejected', { deviceId, reason });
     await this.deadLetters.add({ topic, deviceId, code: 'reported', reason, payload });
   }
 }

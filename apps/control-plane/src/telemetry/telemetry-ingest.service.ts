@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Parsed, TelemetryWindow } from '@edge-fleet/shared';
 import type { Config } from '../config.js';
-import type { Logger } from '../infra/logger.js';
+import { RateLimitedLog, type Logger } from '../infra/logger.js';
 import { Metrics } from '../infra/metrics.js';
 import { errorText, isDataError } from '../infra/pg-errors.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
@@ -54,6 +54,8 @@ export class TelemetryIngestService {
   private readonly limits: TimeLimits;
   private readonly quota: WindowQuota;
   private readonly log: Logger;
+  /** A refused window is a dead letter whatever happens; its log line is rate-limited per device. */
+  private readonly refusals: RateLimitedLog;
   readonly stats = {
     accepted: 0,
     rejected: 0,
@@ -75,6 +77,7 @@ export class TelemetryIngestService {
     @Inject(Metrics) private readonly metrics: Metrics,
   ) {
     this.log = logger.child('telemetry-ingest');
+    this.refusals = new RateLimitedLog(this.log);
     this.limits = {
       beforeEnrollmentMs: config.TELEMETRY_PRE_ENROLL_SECONDS * 1000,
       futureSkewMs: config.TELEMETRY_FUTURE_SKEW_SECONDS * 1000,
@@ -129,7 +132,7 @@ export class TelemetryIngestService {
   }): Promise<IngestResult> {
     // quota refusals are counted apart (overQuota), so the outcomes in /metrics do not overlap
     if (l.code !== 'quota') this.stats.rejected += 1;
-    this.log.warn('telemetry rejected', { deviceId: l.deviceId, code: l.code, reason: l.reason });
+    this.refusals.warn(l.deviceId, 'telemetry rejected', { deviceId: l.deviceId, code: l.code, reason: l.reason });
     try {
       await this.deadLetters.add(l);
       return { ok: false, reason: l.reason };

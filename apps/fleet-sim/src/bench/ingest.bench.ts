@@ -30,7 +30,17 @@ if (a.baselineSeconds > 0) {
   );
 }
 
-const cp = await startControlPlaneProcess({ mqttUrl: a.broker === 'mosquitto' ? a.mqttUrl : undefined, dbPrefix: 'ef_bench_ingest' });
+// The bench measures the ingest path, not the per-device quota: the quota is raised to twice the
+// offered rate per device, unless the caller sets TELEMETRY_QUOTA_SLACK to measure refusals.
+const WINDOW_SECONDS = 5;
+const quotaSlack =
+  process.env.TELEMETRY_QUOTA_SLACK ?? String(Math.min(1_000, Math.max(2, Math.ceil((a.rate / a.devices) * WINDOW_SECONDS * 2))));
+out(`quota: TELEMETRY_QUOTA_SLACK ${quotaSlack} (windows per device per ${WINDOW_SECONDS} s period)`);
+const cp = await startControlPlaneProcess({
+  mqttUrl: a.broker === 'mosquitto' ? a.mqttUrl : undefined,
+  dbPrefix: 'ef_bench_ingest',
+  env: { TELEMETRY_WINDOW_SECONDS: String(WINDOW_SECONDS), TELEMETRY_QUOTA_SLACK: quotaSlack },
+});
 const db = new pg.Client({ connectionString: cp.dbUrl });
 try {
   await db.connect();
