@@ -249,7 +249,15 @@ export class RateLimitedLog {
   ) {}
 
   warn(key: string, msg: string, fields: Record<string, unknown>): void {
+    this.write('warn', key, msg, fields);
+  }
+
+  error(key: string, msg: string, fields: Record<string, unknown>): void {
+    this.write('error', key, msg, fields);
+  }
+
+  private write(level: 'warn' | 'error', key: string, msg: string, fields: Record<string, unknown>): void {
     const admitted = this.throttle.admit(key);
-    if (admitted.write) this.log.warn(msg, admitted.suppressed > 0 ? { ...fields, notLoggedBefore: admitted.suppressed } : fields);
+    if (admitted.write) this.log[level](msg, admitted.suppressed > 0 ? { ...fields, notLoggedBefore: admitted.suppressed } : fields);
   }
 }

@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
 import { isCanonicalDeviceId } from '../devices/device-auth.service.js';
-import type { Logger } from '../infra/logger.js';
+import { RateLimitedLog, type Logger } from '../infra/logger.js';
 import { mayPublish, maySubscribe } from './broker-acl.js';
 import type { MessageBus, MessageHandler } from './mqtt-bus.js';
 import { PacketSizeGuard, guardSocket } from './packet-size-guard.js';
@@ -108,7 +108,12 @@ export class EmbeddedBroker {
 
   private hooks: DeviceHooks = { verifyDevice: () => Promise.resolve(false) };
 
-  constructor(private readonly o: BrokerOptions) {}
+  /** Publishes left unacknowledged (the ingest buffer full, the database away) happen per message: rate-limited per client. */
+  private readonly unhandled: RateLimitedLog;
+
+  constructor(private readonly o: BrokerOptions) {
+    this.unhandled = new RateLimitedLog(o.log);
+  }
 
   /** Clients connected now (devices and any other authenticated client). */
   get connectedClients(): number {
@@ -140,7 +145,7 @@ export class EmbeddedBroker {
           () => cb(null),
           (e: unknown) => {
             // not acknowledged: the device keeps the message and sends it again
-            this.o.log.error('device publish not handled; left unacknowledged', { topic: packet.topic, error: String(e) });
+            this.unhandled.error(id, 'device publish not handled; left unacknowledged', { topic: packet.topic, error: String(e) });
             cb(new Error('not handled'));
           },
         );
