@@ -18,7 +18,9 @@ import { FleetService } from './fleet/fleet.service.js';
 import { HttpErrorFilter } from './infra/http-exception.filter.js';
 import { JobQueues, JobWorkers } from './infra/jobs.js';
 import { Logger, NestLogs, requestLogging } from './infra/logger.js';
-import { Metrics, serveMetrics, type ProcessRole } from './infra/metrics.js';
+import { Metrics, serveWorkerHttp, type ProcessRole } from './infra/metrics.js';
+import { probe } from './infra/probe.js';
+import { HealthRepository } from './health/health.repository.js';
 import { createPrisma } from './infra/prisma.js';
 import { ModelsService } from './models/models.service.js';
 import { limitUploadBody } from './models/upload-limit.middleware.js';
@@ -246,8 +248,13 @@ export async function startWorker(
     workers = await startProcessors(app, infra, ['worker']);
     const rolloutRepo = app.get(RolloutRepository);
     infra.metrics.watchRollouts(() => rolloutRepo.countByStatus());
-    // the worker has no API: its /metrics is a bare HTTP server of its own
-    metricsServer = await serveMetrics(infra.metrics, config.HOST, config.WORKER_METRICS_PORT, logger.child('metrics'));
+    // the worker has no API: its /metrics and /readyz are a bare HTTP server of its own
+    const database = new HealthRepository(infra.prisma);
+    const readiness = async () => {
+      const [postgres, redis] = await Promise.all([probe(() => database.ping()), probe(() => infra.redis.ping())]);
+      return { postgres, redis };
+    };
+    metricsServer = await serveWorkerHttp(infra.metrics, readiness, config.HOST, config.WORKER_METRICS_PORT, logger.child('metrics'));
   } catch (e) {
     await stop().catch(() => undefined);
     throw e;

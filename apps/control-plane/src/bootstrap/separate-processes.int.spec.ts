@@ -211,6 +211,10 @@ describe('two api processes and one worker process', () => {
       );
       expect(workerText).toMatch(/^edge_fleet_rollouts\{status="completed",role="worker"\} [1-9]/m);
       expect(await (await api1.api('/metrics')).text()).not.toMatch(/queue="rollout-steps"/);
+      // and its own readiness: Postgres and Redis answer
+      const ready = await fetch(workerMetrics.replace('/metrics', '/readyz'));
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toEqual({ status: 'ready', checks: { postgres: true, redis: true } });
     } finally {
       await Promise.all(devices.map((d) => d.stop()));
     }

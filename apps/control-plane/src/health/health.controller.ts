@@ -2,25 +2,12 @@ import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import type { Redis } from 'ioredis';
 import { Metrics } from '../infra/metrics.js';
+import { probe } from '../infra/probe.js';
 import { MQTT_BUS, REDIS } from '../infra/tokens.js';
 import type { MessageBus } from '../mqtt/mqtt-bus.js';
 import { TelemetryIngestService } from '../telemetry/telemetry-ingest.service.js';
 import { HealthRepository } from './health.repository.js';
 import { openApiDocument, type OpenApiDocument } from './openapi.js';
-
-async function probe(fn: () => Promise<unknown>, timeoutMs = 2_000): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs);
-  });
-  const ok = fn().then(
-    () => true,
-    () => false,
-  );
-  const result = await Promise.race([ok, timeout]);
-  clearTimeout(timer);
-  return result;
-}
 
 @Controller()
 export class HealthController {

@@ -217,18 +217,32 @@ function routeLabel(req: Request, procedures: ReadonlySet<string>): string {
 }
 
 /**
- * `/metrics` for a process with no API (the worker): a bare HTTP server that answers only that.
- * Returns the bound port, so port 0 works in tests.
+ * The HTTP endpoints of a process with no API (the worker): `GET /metrics`, and `GET /readyz`
+ * answering 200 when every check of `readiness` passes, else 503 naming the failing ones. A bare
+ * HTTP server that answers nothing else. Returns the bound port, so port 0 works in tests.
  */
-export async function serveMetrics(
+export async function serveWorkerHttp(
   metrics: Metrics,
+  readiness: () => Promise<Record<string, boolean>>,
   host: string,
   port: number,
   log: Logger,
 ): Promise<{ port: number; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
-    if (req.method !== 'GET' || (req.url !== '/metrics' && !req.url?.startsWith('/metrics?'))) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not_found","message":"only GET /metrics here"}}');
+    const path = req.url?.split('?', 1)[0];
+    if (req.method === 'GET' && path === '/readyz') {
+      void readiness().then((checks) => {
+        const ready = Object.values(checks).every(Boolean);
+        res
+          .writeHead(ready ? 200 : 503, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ status: ready ? 'ready' : 'not_ready', checks }));
+      });
+      return;
+    }
+    if (req.method !== 'GET' || path !== '/metrics') {
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end('{"error":{"code":"not_found","message":"only GET /metrics and GET /readyz here"}}');
       return;
     }
     metrics.text().then(
