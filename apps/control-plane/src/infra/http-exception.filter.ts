@@ -42,7 +42,9 @@ export class HttpErrorFilter implements ExceptionFilter {
       /ECONNREFUSED|ECONNRESET|Connection terminated|connect ETIMEDOUT|DatabaseNotReachable|Can't reach database server|timeout exceeded when trying to connect|the database system is (starting up|shutting down)/i.test(
         msg,
       );
-    this.log.error('request failed', { error: msg });
+    // named from the response: a read runs outside the request context (see requestLogging)
+    const reqId = res.getHeader('x-request-id');
+    this.log.error('request failed', { error: msg, ...(typeof reqId === 'string' ? { reqId } : {}) });
     res
       .status(dbDown ? 503 : 500)
       .json({ error: { code: dbDown ? 'unavailable' : 'internal', message: dbDown ? 'the database is not reachable' : 'internal error' } });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRootPino, LogThrottle, Logger, RateLimitedLog } from './logger.js';
+import { createRootPino, LogThrottle, Logger, RateLimitedLog, requestLogging } from './logger.js';
 
 describe('LogThrottle', () => {
   it('writes at most perKey lines of one key per window, then reports how many it held back', () => {
@@ -59,5 +59,45 @@ describe('Logger', () => {
     // the caller's object is not changed
     expect(fields.authorization).toBe('Bearer x');
     expect(fields.nested.password).toBe('p');
+  });
+});
+
+describe('requestLogging', () => {
+  it('runs a change in its request context and a read outside any, even while a change is in flight', async () => {
+    const { createServer } = await import('node:http');
+    const lines: Record<string, unknown>[] = [];
+    const log = new Logger(
+      'svc',
+      'debug',
+      createRootPino('debug', { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) }),
+    );
+    const middleware = requestLogging(log);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const server = createServer((req, res) =>
+      middleware(req, res, () => {
+        void (async () => {
+          if (req.method === 'POST') await gate;
+          await Promise.resolve();
+          log.info(`handled ${req.method ?? ''}`);
+          res.end('ok');
+        })();
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/x`;
+    const change = fetch(url, { method: 'POST', headers: { 'x-request-id': 'change-1' } });
+    const read = await fetch(url, { headers: { 'x-request-id': 'read-1' } });
+    expect(read.headers.get('x-request-id')).toBe('read-1');
+    release();
+    await (await change).text();
+    server.close();
+    const handledGet = lines.find((l) => l.msg === 'handled GET');
+    const handledPost = lines.find((l) => l.msg === 'handled POST');
+    expect(handledGet).toBeDefined();
+    expect(handledGet?.reqId).toBeUndefined();
+    expect(handledPost).toMatchObject({ reqId: 'change-1', component: 'svc' });
+    // each request still has its own request line with its id
+    expect(lines.filter((l) => l.msg === 'request completed').map((l) => l.reqId)).toEqual(expect.arrayContaining(['read-1', 'change-1']));
   });
 });
