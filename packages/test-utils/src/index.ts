@@ -1,3 +1,4 @@
 export { freePort } from './free-port.js';
 export { TcpProxy, type CutMode } from './tcp-proxy.js';
 export { waitFor, type WaitForOptions } from './wait-for.js';
+export { startNodeProcess, type Proc, type StartProcessOptions } from './child-process.js';

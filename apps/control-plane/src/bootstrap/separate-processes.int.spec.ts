@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -8,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { startNodeProcess, type Proc } from '@edge-fleet/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DESIRED_STATE } from '../desired-state/desired-state.queue.js';
 import { ROLLOUT_STEPS } from '../rollouts/rollout.queue.js';
@@ -25,33 +25,8 @@ import { MAINTENANCE } from '../worker/maintenance.queue.js';
 const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist');
 const SCENARIO = 'data_analysis_agent';
 
-interface Proc {
-  child: ChildProcess;
-  output: () => string;
-  stop: () => Promise<void>;
-}
-
 function start(entry: 'api' | 'worker', env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, [path.join(DIST, `${entry}.js`)], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  for (const s of [child.stdout, child.stderr]) s.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-50_000)));
-  return {
-    child,
-    output: () => out,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        child.once('exit', () => {
-          clearTimeout(t);
-          resolve();
-        });
-        child.kill('SIGTERM');
-      }),
-  };
+  return startNodeProcess([path.join(DIST, `${entry}.js`)], { env });
 }
 
 const procs: Proc[] = [];
