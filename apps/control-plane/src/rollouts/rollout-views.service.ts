@@ -3,7 +3,7 @@ import type { evaluateGates } from '@edge-fleet/shared';
 import { AppError } from '../errors.js';
 import type { RolloutPlan } from './rollout-plan.js';
 import { RolloutDeviceRepository } from './rollout-device.repository.js';
-import { RolloutRepository } from './rollout.repository.js';
+import { RolloutRepository, type RolloutWithModel } from './rollout.repository.js';
 
 export type RolloutView = Awaited<ReturnType<RolloutViewsService['get']>>;
 
@@ -39,20 +39,11 @@ export class RolloutViewsService {
       const byState: Record<string, number> = {};
       for (const c of counts) if (c.rolloutId === r.id) byState[c.state] = c.n;
       return {
-        id: r.id,
-        name: r.name,
-        modelVersionId: r.modelVersionId,
-        model: r.model,
-        status: r.status,
-        reason: r.reason,
-        currentWave: r.currentWave,
+        ...header(r),
         waves: r.waves,
         devices: Object.values(byState).reduce((a, b) => a + b, 0),
         byState,
         failurePolicy: (r.plan as RolloutPlan).failurePolicy,
-        createdAt: r.createdAt.toISOString(),
-        createdBy: r.createdBy,
-        updatedAt: r.updatedAt.toISOString(),
       };
     });
   }
@@ -63,18 +54,9 @@ export class RolloutViewsService {
     const [waves, counts, devices] = await Promise.all([this.rollouts.waves(id), this.members.counts(id), this.members.states(id)]);
     const plan = r.plan as RolloutPlan;
     return {
-      id: r.id,
-      name: r.name,
-      modelVersionId: r.modelVersionId,
-      model: r.model,
-      status: r.status,
-      reason: r.reason,
-      currentWave: r.currentWave,
+      ...header(r),
       target: r.target,
       plan,
-      createdAt: r.createdAt.toISOString(),
-      createdBy: r.createdBy,
-      updatedAt: r.updatedAt.toISOString(),
       devices: counts.reduce((a, c) => a + c.n, 0),
       waves: waves.map((w) => {
         const byState: Record<string, number> = {};
@@ -100,4 +82,20 @@ export class RolloutViewsService {
       })),
     };
   }
+}
+
+/** What the list and the single view both say of a rollout. */
+function header(r: RolloutWithModel) {
+  return {
+    id: r.id,
+    name: r.name,
+    modelVersionId: r.modelVersionId,
+    model: r.model,
+    status: r.status,
+    reason: r.reason,
+    currentWave: r.currentWave,
+    createdAt: r.createdAt.toISOString(),
+    createdBy: r.createdBy,
+    updatedAt: r.updatedAt.toISOString(),
+  };
 }
