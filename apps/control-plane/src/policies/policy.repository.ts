@@ -12,6 +12,19 @@ const VARIANT_ID = z.uuid();
 /** The shape is the API contract's (`PolicyViewSchema`); this repository's `select` fills it. */
 export type { PolicyView };
 
+/** The columns of a scenario's policy settings: what an operator edits, and what the audit's "before" records. */
+const SETTINGS = {
+  tier: true,
+  latencyTargetMs: true,
+  latencyPercentile: true,
+  location: true,
+  precisionOrder: true,
+  memoryPlacement: true,
+  errorRateMax: true,
+  powerBudgetW: true,
+  accuracyFloor: true,
+} as const;
+
 @Injectable()
 export class PolicyRepository {
   constructor(@Inject(PRISMA) private readonly db: Db) {}
@@ -21,15 +34,7 @@ export class PolicyRepository {
       orderBy: { scenario: 'asc' },
       select: {
         scenario: true,
-        tier: true,
-        latencyTargetMs: true,
-        latencyPercentile: true,
-        location: true,
-        precisionOrder: true,
-        memoryPlacement: true,
-        errorRateMax: true,
-        powerBudgetW: true,
-        accuracyFloor: true,
+        ...SETTINGS,
         modelVersion: { select: { id: true, version: true, model: { select: { name: true } } } },
       },
     });
@@ -45,17 +50,7 @@ export class PolicyRepository {
       for (const { scenario, settings } of changes) {
         const before = await tx.policy.findUnique({
           where: { scenario },
-          select: {
-            tier: true,
-            latencyTargetMs: true,
-            latencyPercentile: true,
-            location: true,
-            precisionOrder: true,
-            memoryPlacement: true,
-            errorRateMax: true,
-            powerBudgetW: true,
-            accuracyFloor: true,
-          },
+          select: SETTINGS,
         });
         await tx.policy.update({ where: { scenario }, data: settings });
         await appendAudit(asTx(tx), {
