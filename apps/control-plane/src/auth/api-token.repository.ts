@@ -45,4 +45,14 @@ export class ApiTokenRepository {
       return row.id;
     });
   }
+
+  /** Revokes a token (its next request is refused), audited in the same transaction; false when it was not active. */
+  async revoke(id: string, actor = 'system'): Promise<boolean> {
+    return this.db.$transaction(async (tx) => {
+      const { count } = await tx.apiToken.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
+      if (count === 0) return false;
+      await appendAudit(asTx(tx), { actor, action: 'api_token.revoke', targetType: 'api_token', targetId: id, details: {} });
+      return true;
+    });
+  }
 }

@@ -24,6 +24,7 @@ import {
 } from '@edge-fleet/shared/api';
 import { AssignmentsService } from '../assignments/assignments.service.js';
 import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
+import { NeedsRole } from '../auth/roles.js';
 import { OperatorAuthService } from '../auth/operator-auth.service.js';
 import { DeviceAuthService } from '../devices/device-auth.service.js';
 import { AppError } from '../errors.js';
@@ -86,6 +87,7 @@ export class ModelsController {
   @Post('assignments/preview')
   @HttpCode(200)
   @UseGuards(OperatorGuard)
+  @NeedsRole('viewer')
   async preview(@Body() body: unknown) {
     const { scenario, modelVersionId } = parseInput(AssignmentPreviewInputSchema, body, 'assignment preview');
     return this.assignments.preview(scenario, modelVersionId);

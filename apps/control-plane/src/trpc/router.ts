@@ -17,6 +17,7 @@ import {
 } from '@edge-fleet/shared/api';
 import type { AssignmentsService } from '../assignments/assignments.service.js';
 import type { Operator } from '../auth/api-token.repository.js';
+import { forbiddenMessage, hasRole } from '../auth/roles.js';
 import { AppError } from '../errors.js';
 import type { FleetService } from '../fleet/fleet.service.js';
 import type { ModelsService } from '../models/models.service.js';
@@ -44,8 +45,11 @@ const TRPC_CODE = {
 const t = initTRPC.context<TrpcContext>().create({ isDev: false });
 
 /** Typed errors become tRPC errors once, here. */
-const operatorProcedure = t.procedure.use(async ({ ctx, next }) => {
+const operatorProcedure = t.procedure.use(async ({ ctx, next, type }) => {
   if (!ctx.operator) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'an operator token is required' });
+  // as on REST: a query is open to every role, a mutation needs at least `operator`
+  if (type === 'mutation' && !hasRole(ctx.operator, 'operator'))
+    throw new TRPCError({ code: 'FORBIDDEN', message: forbiddenMessage(ctx.operator, 'operator') });
   // tRPC 11 hands resolver errors back as a result (not a throw); an AppError inside becomes its code here.
   const result = await next({ ctx: { operator: ctx.operator } });
   if (!result.ok && result.error.cause instanceof AppError) {
