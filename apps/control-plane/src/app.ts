@@ -17,6 +17,7 @@ import { DeviceAuthService } from './devices/device-auth.service.js';
 import { FleetService } from './fleet/fleet.service.js';
 import { HttpErrorFilter } from './infra/http-exception.filter.js';
 import { JobQueues, JobWorkers } from './infra/jobs.js';
+import { securityHeaders, trpcBatchLimit } from './infra/http-hardening.js';
 import { Logger, NestLogs, requestLogging } from './infra/logger.js';
 import { Metrics, serveWorkerHttp, type ProcessRole } from './infra/metrics.js';
 import { probe } from './infra/probe.js';
@@ -150,6 +151,7 @@ export async function startControlPlane(
   app.useGlobalFilters(new HttpErrorFilter(logger.child('http')));
   // first: every later middleware and handler runs inside the request's context (its reqId)
   app.use(requestLogging(logger));
+  app.use(securityHeaders());
   app.use(infra.metrics.httpTimer(new Set(Object.keys(router._def.procedures))));
   app.disable('x-powered-by');
   app.useBodyParser('json', { limit: '1mb' });
@@ -203,6 +205,7 @@ export async function startControlPlane(
   const rolloutRepo = app.get(RolloutRepository);
   infra.metrics.watchRollouts(() => rolloutRepo.countByStatus());
 
+  app.use('/trpc', trpcBatchLimit());
   app.use(
     '/trpc',
     createExpressMiddleware({

@@ -1,6 +1,7 @@
 import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
 import { createTRPCContext } from '@trpc/tanstack-react-query';
 import type { AppRouter } from '@edge-fleet/control-plane/trpc';
+import { MAX_TRPC_BATCH } from '@edge-fleet/shared/api';
 import { readableErrorMessage } from './error-message';
 
 export type * from './api-types';
@@ -14,7 +15,7 @@ export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRou
 
 /** Browser-side client: same-origin calls to the Next proxy, which adds the operator token. */
 export function makeTrpcClient() {
-  return createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: '/api/trpc' })] });
+  return createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: '/api/trpc', maxItems: MAX_TRPC_BATCH })] });
 }
 
 /** The tRPC error code of a failed call (`UNAUTHORIZED`, `NOT_FOUND`, …), if the server sent one. */

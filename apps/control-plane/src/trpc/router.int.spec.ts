@@ -43,6 +43,37 @@ describe('tRPC API for the dashboard', () => {
     await c.endAsync();
   });
 
+  it('refuses a batch of more than 16 procedures before running any, and serves one of 16', async () => {
+    const batch = (n: number) => Array.from({ length: n }, () => 'fleet.overview').join(',');
+    const input = (n: number) => encodeURIComponent(JSON.stringify(Object.fromEntries(Array.from({ length: n }, (_, i) => [i, {}]))));
+    const over = await trpc(`${batch(17)}?batch=1&input=${input(17)}`, h.cp.operatorToken);
+    expect(over.status).toBe(400);
+    expect(await over.text()).toContain('a tRPC batch may call at most 16 procedures; this one calls 17');
+    // 600 mutations in one POST (the probe's case): refused before any runs
+    const names = Array.from({ length: 600 }, () => 'policies.update').join(',');
+    const big = await fetch(`${h.cp.url}/trpc/${names}?batch=1`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${h.cp.operatorToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(
+        Object.fromEntries(Array.from({ length: 600 }, (_, i) => [i, { scenario: 'data_analysis_agent', latencyTargetMs: 99 }])),
+      ),
+    });
+    expect(big.status).toBe(400);
+    expect(await big.text()).toContain('this one calls 600');
+    const ok = await trpc(`${batch(16)}?batch=1&input=${input(16)}`, h.cp.operatorToken);
+    expect(ok.status).toBe(200);
+    expect((await ok.json()) as unknown[]).toHaveLength(16);
+  });
+
+  it('answers with headers that forbid framing, sniffing and referrers', async () => {
+    for (const res of [await trpc('fleet.overview', h.cp.operatorToken), await h.api('/api/v1/devices')]) {
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
+      expect(res.headers.get('x-frame-options')).toBe('DENY');
+      expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    }
+  });
+
   it('validates procedure input and names the field', async () => {
     const res = await trpc(`devices.get?input=${encodeURIComponent(JSON.stringify({ id: 'nope' }))}`, h.cp.operatorToken);
     expect(res.status).toBe(400);

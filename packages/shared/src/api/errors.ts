@@ -3,3 +3,10 @@ import { z } from 'zod';
 /** Every REST error answer: a stable code (`invalid_request`, `not_found`, …) and a message for people. */
 export const ApiErrorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) }).meta({ id: 'ApiError' });
 export type ApiError = z.infer<typeof ApiErrorSchema>;
+
+/**
+ * Procedures one tRPC request may batch (the control plane refuses more with 400; the dashboard's
+ * client splits its batches at this size). A page batches a handful; 600 in one request was one
+ * caller's way to multiply its request rate.
+ */
+export const MAX_TRPC_BATCH = 16;

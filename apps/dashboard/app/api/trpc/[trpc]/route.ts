@@ -10,6 +10,22 @@ function trpcError(status: number, code: string, message: string): Response {
 }
 
 /**
+ * A change (POST) is accepted only from this dashboard's own pages: the browser's Origin header
+ * must name this host. SameSite=Strict already keeps the cookie off cross-site requests; this is
+ * the second wall, as for Next's server actions.
+ */
+function sameOrigin(req: NextRequest): boolean {
+  const origin = req.headers.get('origin');
+  const host = req.headers.get('x-forwarded-host') ?? req.headers.get('host');
+  if (!origin || !host) return false;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Same-origin tRPC endpoint for the browser: forwards the call to the control plane with the operator's
  * token from the httpOnly cookie, so the token never reaches page scripts and the control plane is
  * never called cross-origin.
@@ -19,6 +35,8 @@ async function forward(req: NextRequest, ctx: RouteContext<'/api/trpc/[trpc]'>):
   if (!isProcedurePath(path)) return trpcError(404, 'NOT_FOUND', 'unknown procedure path');
   const token = req.cookies.get(SESSION_COOKIE)?.value;
   if (!token) return trpcError(401, 'UNAUTHORIZED', 'not signed in');
+  if (req.method === 'POST' && !sameOrigin(req))
+    return trpcError(403, 'FORBIDDEN', 'a change must come from a page of this dashboard (the Origin header does not match)');
 
   const headers: Record<string, string> = { authorization: `Bearer ${token}` };
   const contentType = req.headers.get('content-type');
