@@ -1,5 +1,6 @@
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { AssignmentsModule } from './assignments/assignments.module.js';
+import { AuditModule } from './audit/audit.module.js';
 import { DesiredStateProcessor } from './assignments/desired-state.processor.js';
 import { DESIRED_STATE } from './desired-state/desired-state.queue.js';
 import { AuthModule } from './auth/auth.module.js';
@@ -54,7 +55,7 @@ export const ROLE_PROCESSORS: Record<Role, readonly Type<JobProcessor>[]> = {
 };
 
 /** The modules only one side needs: the HTTP edge, or the maintenance schedules. */
-const ROLE_MODULES: Record<Role, readonly Type[]> = { api: [HealthModule], worker: [MaintenanceModule] };
+const ROLE_MODULES: Record<Role, readonly Type[]> = { api: [HealthModule, AuditModule], worker: [MaintenanceModule] };
 
 /**
  * The control plane's composition root, immich-style: one module graph for every process, the

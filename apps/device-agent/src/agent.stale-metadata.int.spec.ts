@@ -37,7 +37,8 @@ describe('stale desired-state metadata on Mosquitto', () => {
   const firstExpiry = { at: '' };
 
   it('raises the alarm at the expiry instant, keeps serving its model and withdraws no other fact', async () => {
-    firstExpiry.at = inFuture(3_000);
+    // far enough ahead that a loaded machine applies the model before it expires
+    firstExpiry.at = inFuture(8_000);
     await probe.publish(topics.desired(deviceId), signer.desired(desired(1, firstExpiry.at)), true);
     await startAgent();
     const applied = ReportedStateSchema.parse(
@@ -51,7 +52,7 @@ describe('stale desired-state metadata on Mosquitto', () => {
       (
         await probe.waitFor(
           reported((r) => r.staleMetadata != null),
-          8_000,
+          Math.max(0, Date.parse(firstExpiry.at) - Date.now()) + 10_000,
           from,
         )
       ).payload,
@@ -63,10 +64,11 @@ describe('stale desired-state metadata on Mosquitto', () => {
       active: { sha256: model.sha256, variantId: 'var-fp32' },
       lastUpdate: { assignmentVersion: 1, outcome: 'ok' },
     });
-    // detected by the timer set for the expiry instant, not by the next 30 s check
+    // detected by the timer set for the expiry instant, not by the next 30 s check (a loaded
+    // machine may fire the timer late, but nowhere near 30 s)
     const lag = Date.parse(stale.staleMetadata?.detectedAt ?? '') - Date.parse(firstExpiry.at);
     expect(lag).toBeGreaterThanOrEqual(0);
-    expect(lag).toBeLessThan(1_000);
+    expect(lag).toBeLessThan(5_000);
 
     const later = probe.messages.length;
     const window = TelemetryWindowSchema.parse(
@@ -81,7 +83,7 @@ describe('stale desired-state metadata on Mosquitto', () => {
     expect(window).toMatchObject({ variantId: 'var-fp32', bootId: fx.agent?.bootId });
     expect(fx.agent?.reportedState().staleMetadata).toMatchObject({ assignmentVersion: 1 });
     expect(staleLogs()).toBe(1);
-  });
+  }, 60_000);
 
   it('raises it at start from the model restored from disk, before any desired state arrives', async () => {
     await fx.stopAgent();

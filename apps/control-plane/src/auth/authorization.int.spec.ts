@@ -55,6 +55,8 @@ const MATRIX: { method: string; path: string; needs: Role | 'device' | 'public';
   { method: 'GET', path: '/api/v1/devices', needs: 'viewer' },
   { method: 'GET', path: '/api/v1/devices/{id}', needs: 'viewer' },
   { method: 'GET', path: '/api/v1/devices/{id}/telemetry', needs: 'viewer' },
+  { method: 'GET', path: '/api/v1/audit', needs: 'admin' },
+  { method: 'GET', path: '/api/v1/audit/verify', needs: 'admin' },
   { method: 'GET', path: '/healthz', needs: 'public' },
   { method: 'GET', path: '/readyz', needs: 'public' },
   { method: 'GET', path: '/metrics', needs: 'public' },

@@ -8,3 +8,4 @@ export * from './models.js';
 export * from './policies.js';
 export * from './rollouts.js';
 export * from './errors.js';
+export * from './audit.js';
