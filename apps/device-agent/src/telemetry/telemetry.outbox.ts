@@ -110,10 +110,11 @@ export class TelemetryOutbox {
       entries.push({ n, file: name, windowEndMs: Number(m[2]), bytes: blocks(size) });
     }
     this.entries = entries.sort((a, b) => a.n - b.n);
-    this.next = Math.max(this.state.droppedThrough, ...this.entries.map((e) => e.n)) + 1;
+    // numbers only grow, so the order of files (and the drop watermark) holds across restarts
+    this.next = Math.max(this.entries.at(-1)?.n ?? -1, this.state.droppedThrough) + 1;
     if (this.entries.length > 0 || this.state.droppedWindows > 0)
       d.logger.info('telemetry outbox opened', { pending: this.entries.length, droppedWindows: this.state.droppedWindows });
-    await this.enforceLimits();
+    await this.locked(() => this.enforceLimitsLocked());
   }
 
   /** Stores the window durably, applies the caps, and starts a drain. Resolves once it is on disk. */
@@ -156,37 +157,38 @@ export class TelemetryOutbox {
   private async drain(): Promise<void> {
     const d = this.deps;
     while (!this.stopped && d.canSend()) {
-      await this.enforceLimits();
-      const head = this.entries[0];
+      // in flight from here on, so a cap applied meanwhile spares it: it is either delivered or dropped, never both
+      const head = await this.locked(async () => {
+        await this.enforceLimitsLocked();
+        const oldest = this.entries[0];
+        this.inFlight = oldest?.n ?? null;
+        return oldest;
+      });
       if (head === undefined) return;
       let msg: TelemetryWindow;
       try {
         msg = TelemetryWindowSchema.parse(JSON.parse(await readFile(join(d.dir, head.file), 'utf8')));
       } catch (err) {
         d.logger.warn('telemetry outbox: unreadable window dropped', { file: head.file, error: errorMessage(err) });
-        await this.locked(() => this.drop(1, 'unreadable', null));
+        this.inFlight = null;
+        await this.locked(() => (this.entries[0]?.n === head.n ? this.drop(1, 'unreadable', null) : Promise.resolve()));
         continue;
       }
-      this.inFlight = head.n;
       try {
         await withTimeout(d.send(msg), d.ackTimeoutMs ?? 60_000, 'PUBACK');
       } catch (err) {
         // still on disk; the next window or reconnect starts another drain
+        this.inFlight = null;
         d.logger.warn('telemetry publish failed', { seq: msg.seq, bootId: msg.bootId, error: errorMessage(err) });
         return;
-      } finally {
-        this.inFlight = null;
       }
       await this.locked(async () => {
         await rm(join(d.dir, head.file), { force: true });
         this.entries = this.entries.filter((e) => e.n !== head.n);
+        this.inFlight = null;
       });
       d.logger.debug('telemetry published', { seq: msg.seq, bootId: msg.bootId, pending: this.entries.length });
     }
-  }
-
-  private enforceLimits(): Promise<void> {
-    return this.locked(() => this.enforceLimitsLocked());
   }
 
   /** Drops the oldest windows (never the one in flight) past the age cap, then past the size cap. */
