@@ -38,6 +38,7 @@ import { AgentStateStore } from './storage/agent-state.store.js';
 import type { StoredCredentials } from './storage/credentials.store.js';
 import { LatencyWindow } from './telemetry/latency.window.js';
 import { detectPowerMeter } from './telemetry/power.meter.js';
+import { DEFAULT_OUTBOX_LIMITS, type OutboxLimits, TelemetryOutbox } from './telemetry/telemetry.outbox.js';
 import { TelemetryPublisher } from './telemetry/telemetry.publisher.js';
 import { WorkloadGenerator } from './workload/workload.generator.js';
 
@@ -70,6 +71,8 @@ export interface AgentOptions {
   probe?: ProbeMode;
   /** false: skip the reference benchmark at first start (tests that do not look at it). */
   benchmark?: boolean;
+  /** Caps of the on-disk telemetry outbox (10 MiB, 24 h by default). */
+  outbox?: Partial<OutboxLimits>;
 }
 
 /** One device: MQTT presence, desired-state reconcile loop, workload and telemetry. */
@@ -81,6 +84,7 @@ export class DeviceAgent {
   private readonly session: DeviceMqttSession;
   private readonly generator: WorkloadGenerator;
   private readonly telemetry: TelemetryPublisher;
+  private readonly outbox: TelemetryOutbox;
   private readonly latency = new LatencyWindow();
   private readonly watchdog: ModelWatchdog;
   private readonly freshness: MetadataFreshness;
@@ -113,6 +117,15 @@ export class DeviceAgent {
     this.referenceBenchmark = new ReferenceBenchmark(options.dataDir, () => this.clock.now());
     this.generator = new WorkloadGenerator(this.clock, this.latency, this.logger, DEFAULT_RUNTIME.targetRateHz);
     this.generator.setGate(probeGate(options.probe ?? 'idle', traffic));
+    this.outbox = new TelemetryOutbox({
+      dir: join(options.dataDir, 'outbox'),
+      limits: { ...DEFAULT_OUTBOX_LIMITS, ...options.outbox },
+      clock: this.clock,
+      logger: this.logger,
+      send: (msg) => this.session.publish('telemetry', msg),
+      canSend: () => this.session.connected,
+      onDropped: () => void this.publishReported(),
+    });
     this.telemetry = new TelemetryPublisher({
       clock: this.clock,
       logger: this.logger,
@@ -121,7 +134,7 @@ export class DeviceAgent {
       window: this.latency,
       power: detectPowerMeter(creds.hardwareProfile, creds.profileLabel, options.powerCounters),
       activeModel: () => this.activeModel,
-      publish: (msg) => this.session.publish('telemetry', msg),
+      publish: (msg) => this.outbox.add(msg),
       onWindow: (msg) => this.judgeWindow(msg),
       traffic,
     });
@@ -140,7 +153,10 @@ export class DeviceAgent {
       clock: this.clock,
       logger: this.logger,
       onMessage: (m) => this.onMessage(m),
-      onConnected: () => this.publishReported(),
+      onConnected: async () => {
+        await this.publishReported();
+        this.outbox.kick();
+      },
     });
   }
 
@@ -218,6 +234,7 @@ export class DeviceAgent {
     if (this.benchmark === null && this.options.benchmark !== false) await this.runBenchmark().catch(() => undefined);
     this.generator.start();
     await this.inference?.start();
+    await this.outbox.open();
     this.telemetry.start();
     this.session.start();
   }
@@ -229,9 +246,16 @@ export class DeviceAgent {
     await this.reconciler?.stop();
     await this.inference?.stop();
     await this.generator.stop();
-    await withTimeout(this.telemetry.stop(this.session.connected), 2_000, 'final telemetry flush').catch((err: unknown) =>
-      this.logger.warn('final telemetry window not sent', { error: errorMessage(err) }),
-    );
+    // the last window goes to the outbox whether or not the broker is there; a backlog gets 2 s to drain
+    await this.telemetry.stop(true);
+    if (this.session.connected)
+      await withTimeout(this.outbox.idle(), 2_000, 'final telemetry flush').catch((err: unknown) =>
+        this.logger.warn('telemetry outbox not drained; kept for the next start', {
+          error: errorMessage(err),
+          pending: this.outbox.pending,
+        }),
+      );
+    this.outbox.stop();
     await this.session.stop();
     await this.executor?.close();
     this.logger.info('agent stopped');
@@ -280,6 +304,7 @@ export class DeviceAgent {
       // left out until there is something, for control planes whose strict schema predates them
       ...(executor?.state.measured.length ? { measuredLatency: executor.state.measured } : {}),
       ...(this.benchmark === null ? {} : { benchmark: this.benchmark }),
+      ...(this.outbox.droppedWindows > 0 ? { telemetryDroppedWindows: this.outbox.droppedWindows } : {}),
     });
   }
 

@@ -44,6 +44,7 @@ async function main(argv: readonly string[]): Promise<number> {
     watchdog: { windows: args.value.watchdogWindows, breachesToRollback: args.value.watchdogBreaches },
     serve: serve.value,
     probe: args.value.probe,
+    outbox: { maxBytes: Math.round(args.value.outboxMaxMb * 1024 * 1024), maxAgeMs: Math.round(args.value.outboxMaxAgeHours * 3_600_000) },
   });
   await agent.start();
   await waitForSignal();

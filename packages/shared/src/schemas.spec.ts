@@ -5,6 +5,7 @@ import {
   InputSpecListSchema,
   ReportedStateSchema,
   StatusMessageSchema,
+  StoredReportedStateSchema,
   TelemetryWindowSchema,
 } from './schemas.js';
 import { hardwarePreset, HARDWARE_PRESETS } from './hardware.js';
@@ -85,6 +86,30 @@ describe('contracts round-trip', () => {
     ['status', StatusMessageSchema, { state: 'offline' }],
   ])('%s survives JSON and parsing unchanged', (_name, schema, value) => {
     expect(schema.parse(JSON.parse(JSON.stringify(value)))).toEqual(value);
+  });
+});
+
+describe('reported telemetry drops (row 17)', () => {
+  const report = {
+    schema: 1,
+    deviceId,
+    bootId,
+    phase: 'running',
+    appliedAssignmentVersion: null,
+    active: null,
+    lastUpdate: null,
+    agentVersion: '0.1.0',
+    reportedAt: '2026-11-29T10:00:00.000Z',
+  };
+
+  it('the control plane’s strict stored schema takes the optional drop count, and a report without it', () => {
+    expect(StoredReportedStateSchema.parse({ ...report, telemetryDroppedWindows: 12 })).toMatchObject({ telemetryDroppedWindows: 12 });
+    expect(StoredReportedStateSchema.parse(report)).not.toHaveProperty('telemetryDroppedWindows');
+  });
+
+  it('refuses a negative or fractional drop count', () => {
+    for (const bad of [-1, 1.5, '3'])
+      expect(ReportedStateSchema.safeParse({ ...report, telemetryDroppedWindows: bad }).success, String(bad)).toBe(false);
   });
 });
 

@@ -278,6 +278,13 @@ export const ReportedStateSchema = z.strictObject({
   measuredLatency: z.array(MeasuredLatencySchema).max(8).optional(),
   /** The reference benchmark, once run (absent from older agents and before it ran). */
   benchmark: DeviceBenchmarkSchema.optional(),
+  /**
+   * Telemetry windows the agent's outbox dropped, oldest first, past its size or age cap while the
+   * broker was unreachable: a running total over the life of its data directory, so the windows
+   * stored for the device are those it produced minus this. Absent from older agents and while
+   * nothing was dropped.
+   */
+  telemetryDroppedWindows: z.int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 export type ReportedState = z.infer<typeof ReportedStateSchema>;
 

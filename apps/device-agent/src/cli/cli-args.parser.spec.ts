@@ -55,6 +55,8 @@ describe('parseCliArgs', () => {
         probe: 'idle',
         serveCacheEntries: 0,
         serveCacheTtlMs: 60_000,
+        outboxMaxMb: 10,
+        outboxMaxAgeHours: 24,
       },
     });
   });
@@ -106,6 +108,21 @@ describe('parseCliArgs', () => {
     expect(parseCliArgs(base)).toMatchObject({
       ok: true,
       value: { downloadStallTimeoutS: 30, downloadDeadlineS: 600, watchdogWindows: 3, watchdogBreaches: 2, crashAt: undefined },
+    });
+  });
+
+  it('takes the telemetry outbox caps in MiB and hours, fractions included, and refuses zero', () => {
+    expect(parseCliArgs([...base, '--outbox-max-mb', '0.5', '--outbox-max-age-hours', '1.5'])).toMatchObject({
+      ok: true,
+      value: { outboxMaxMb: 0.5, outboxMaxAgeHours: 1.5 },
+    });
+    expect(parseCliArgs([...base, '--outbox-max-mb', '0'])).toEqual({
+      ok: false,
+      message: expect.stringContaining('--outbox-max-mb must be > 0') as unknown,
+    });
+    expect(parseCliArgs([...base, '--outbox-max-age-hours', 'soon'])).toEqual({
+      ok: false,
+      message: expect.stringContaining('--outbox-max-age-hours must be a number of hours') as unknown,
     });
   });
 

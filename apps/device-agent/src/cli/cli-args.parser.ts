@@ -70,6 +70,18 @@ export const CliArgsSchema = z
       .max(86_400_000)
       .default(DEFAULT_CACHE_TTL_MS),
     probe: z.enum(['idle', 'always', 'off'], { error: '--probe must be idle, always or off' }).default('idle'),
+    /** Disk the telemetry outbox may take while the broker is unreachable; past it the oldest windows are dropped. */
+    outboxMaxMb: z.coerce
+      .number({ error: '--outbox-max-mb must be a number of MiB' })
+      .positive('--outbox-max-mb must be > 0')
+      .max(10_240)
+      .default(10),
+    /** A buffered window older than this is dropped. */
+    outboxMaxAgeHours: z.coerce
+      .number({ error: '--outbox-max-age-hours must be a number of hours' })
+      .positive('--outbox-max-age-hours must be > 0')
+      .max(8_760)
+      .default(24),
     /** From FLEET_AGENT_CRASH_AT (crash-safety tests only). */
     crashAt: CrashPointSchema.optional(),
   })
@@ -91,7 +103,7 @@ export const USAGE =
   '[--download-stall-timeout <s>] [--download-deadline <s>] [--watchdog-windows <n>] [--watchdog-breaches <n>] ' +
   '[--serve-socket <path|off>] [--serve-port <n|off>] [--serve-host <addr>] [--serve-token-file <path>] [--serve-queue <n>] ' +
   '[--serve-deadline-ms <n>] [--serve-max-body-mb <n>] [--probe idle|always|off] ' +
-  '[--serve-cache-entries <n>] [--serve-cache-ttl-ms <n>]';
+  '[--serve-cache-entries <n>] [--serve-cache-ttl-ms <n>] [--outbox-max-mb <MiB>] [--outbox-max-age-hours <h>]';
 
 /** The one environment variable the agent reads (tests kill it at a chosen step). */
 export const CRASH_ENV = 'FLEET_AGENT_CRASH_AT';
@@ -127,6 +139,8 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
         probe: { type: 'string' },
         'serve-cache-entries': { type: 'string' },
         'serve-cache-ttl-ms': { type: 'string' },
+        'outbox-max-mb': { type: 'string' },
+        'outbox-max-age-hours': { type: 'string' },
       },
     }).values;
   } catch (err) {
@@ -155,6 +169,8 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
     probe: values.probe,
     serveCacheEntries: values['serve-cache-entries'],
     serveCacheTtlMs: values['serve-cache-ttl-ms'],
+    outboxMaxMb: values['outbox-max-mb'],
+    outboxMaxAgeHours: values['outbox-max-age-hours'],
     crashAt: env[CRASH_ENV] === '' ? undefined : env[CRASH_ENV],
   });
   if (!parsed.success) return { ok: false, message: `${formatIssues(parsed.error)}\n${USAGE}` };

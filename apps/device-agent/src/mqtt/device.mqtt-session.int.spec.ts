@@ -6,6 +6,7 @@ import { systemClock } from '../core/clock.js';
 import { silentLogger } from '../core/logger.js';
 import { BROKER_URL } from '../test-support/mqtt.probe.js';
 import { DeviceMqttSession, type InboundMessage } from './device.mqtt-session.js';
+import { idleWindow } from '../test-support/telemetry.windows.js';
 
 const deviceId = randomUUID();
 const bootId = randomUUID();
@@ -85,22 +86,7 @@ describe('the agent’s MQTT session speaks the shared contract', () => {
     };
     await expect(session.publish('reported', { ...report, appliedAssignmentVersion: -1 })).rejects.toThrow(/appliedAssignmentVersion/);
     await session.publish('reported', report);
-    const window = {
-      schema: 1 as const,
-      deviceId,
-      bootId,
-      seq: 0,
-      windowStart: at,
-      windowEnd: at,
-      modelVersionId: null,
-      variantId: null,
-      precision: null,
-      inferences: 0,
-      errors: 0,
-      latencyMs: null,
-      power: { watts: 1, source: 'estimate' as const, detail: 'test' },
-      memory: { rssMb: 1, heapUsedMb: 1 },
-    };
+    const window = idleWindow(deviceId, bootId, 0, at);
     await session.publish('telemetry', window);
     const got = await until('telemetry', () => upstream.find((u) => u.parsed.kind === 'telemetry'));
     expect(got.parsed).toMatchObject({ ok: true, payload: { ...window, source: 'probe', cacheHits: 0, fallbacks: 0 } });

@@ -13,6 +13,7 @@ export interface TelemetryDeps {
   power: PowerMeter;
   /** What runs right now (labels the window); null when nothing runs. */
   activeModel: () => DesiredModel | null;
+  /** Hands the window on (to the outbox, which stores it durably before it resolves). */
   publish: (msg: TelemetryWindow) => Promise<void>;
   /** Sees every closed window, published or not (the local watchdog works without a network). */
   onWindow?: (msg: TelemetryWindow) => void;
@@ -121,8 +122,8 @@ export class TelemetryPublisher {
       this.deps.logger.error('window observer failed', { error: errorMessage(err) });
     }
     return this.deps.publish(msg).then(
-      () => this.deps.logger.debug('telemetry published', { seq: msg.seq, inferences: msg.inferences }),
-      (err: unknown) => this.deps.logger.warn('telemetry publish failed', { seq: msg.seq, error: errorMessage(err) }),
+      () => this.deps.logger.debug('telemetry window closed', { seq: msg.seq, inferences: msg.inferences }),
+      (err: unknown) => this.deps.logger.warn('telemetry window not stored', { seq: msg.seq, error: errorMessage(err) }),
     );
   }
 }
