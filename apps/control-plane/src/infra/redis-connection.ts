@@ -29,11 +29,6 @@ export class RedisConnectionLog {
     this.out = new RateLimitedLog(log, new LogThrottle(4, 20, 60_000));
   }
 
-  /** Whether some client of the process is without Redis right now. */
-  get unreachable(): boolean {
-    return this.down.size > 0;
-  }
-
   /** An ioredis client of ours: its errors and its returns are the process's Redis state. */
   watch(name: string, client: Redis): void {
     client.on('error', (e: Error) => this.lost(name, e));
@@ -41,16 +36,14 @@ export class RedisConnectionLog {
   }
 
   /**
-   * A BullMQ Queue or Worker: it forwards its connections' errors (those are the outage, logged
-   * once by the clients watched) and its own failures, which are logged, rate-limited.
+   * A BullMQ Queue or Worker: it forwards its connections' errors and its own failures. The
+   * connection errors are not logged here: the clients watched share the Redis and say when it
+   * goes and comes back (a worker's blocking connection often notices first, so logging it would
+   * add lines before that one); its own failures are logged, rate-limited.
    */
   watchEmitter(name: string, emitter: EventEmitter): void {
     emitter.on('error', (e: Error) => {
-      if (isConnectionError(e)) {
-        if (!this.unreachable) this.out.warn(`redis:${name}`, 'redis connection error', { client: name, error: e.message });
-        return;
-      }
-      this.out.warn(`error:${name}`, `${name} error`, { error: e.message });
+      if (!isConnectionError(e)) this.out.warn(`error:${name}`, `${name} error`, { error: e.message });
     });
   }
 

@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, waitFor } from '@edge-fleet/test-utils';
 import { redisAnswers } from '../infra/services.js';
+import { ChildServer } from './child-process.js';
 
 /**
  * A private `redis-server` on a free loopback port, with its own data directory, configured as
@@ -11,15 +12,14 @@ import { redisAnswers } from '../infra/services.js';
  * otherwise): a test may kill it and start it again on the same port with the same data. The
  * machine's Redis on 6379 is shared and must never be killed.
  */
-export class RedisServer {
-  private proc: ChildProcess | null = null;
-  private readonly killOnExit = () => this.proc?.kill('SIGKILL');
-
+export class RedisServer extends ChildServer {
   private constructor(
-    readonly dir: string,
-    readonly port: number,
+    dir: string,
+    port: number,
     private readonly args: readonly string[],
-  ) {}
+  ) {
+    super(dir, port);
+  }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -30,9 +30,7 @@ export class RedisServer {
     const dir = await mkdtemp(path.join(tmpdir(), 'ef-redis-'));
     const port = await freePort();
     const args = ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'yes'];
-    const r = new RedisServer(dir, port, [...args, '--maxmemory-policy', o.policy ?? 'noeviction']);
-    process.once('exit', r.killOnExit); // should the test runner die before afterAll
-    return r;
+    return new RedisServer(dir, port, [...args, '--maxmemory-policy', o.policy ?? 'noeviction']);
   }
 
   /** Starts the server and resolves once it answers PING. */
@@ -54,21 +52,5 @@ export class RedisServer {
       10_000,
       `redis-server on ${this.port} answering`,
     );
-  }
-
-  /** SIGKILL: the outage as a crash, nothing flushed beyond what the AOF holds. */
-  async kill(): Promise<void> {
-    const proc = this.proc;
-    if (!proc) return;
-    const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill('SIGKILL');
-    await gone;
-    this.proc = null;
-  }
-
-  async close(): Promise<void> {
-    await this.kill();
-    process.removeListener('exit', this.killOnExit);
-    await rm(this.dir, { recursive: true, force: true });
   }
 }
