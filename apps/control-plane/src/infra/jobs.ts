@@ -83,8 +83,9 @@ export class JobQueues {
 
   async start(): Promise<void> {
     // No offline queue: while Redis is away an enqueue fails at once (a 503 at the API) instead of
-    // waiting, inside a request, for Redis to return (bullmq docs/gitbook/guide/going-to-production.md,
-    // "enableOfflineQueue"); the workers' connections keep theirs, as BullMQ requires.
+    // waiting, inside a request, for Redis to return
+    // (https://docs.bullmq.io/patterns/failing-fast-when-redis-is-down); the workers' connections
+    // keep theirs, as BullMQ requires.
     const connection = new Redis(this.o.redisUrl, { maxRetriesPerRequest: null, enableOfflineQueue: false, lazyConnect: true });
     this.redisLog.watch('queues', connection);
     this.connection = connection;
