@@ -1,5 +1,4 @@
 import type { EventEmitter } from 'node:events';
-import type { Redis } from 'ioredis';
 import { LogThrottle, RateLimitedLog, type Logger } from './logger.js';
 
 /** How ioredis and BullMQ say the server is not there (refused, reset, closed, timed out). */
@@ -29,8 +28,8 @@ export class RedisConnectionLog {
     this.out = new RateLimitedLog(log, new LogThrottle(4, 20, 60_000));
   }
 
-  /** An ioredis client of ours: its errors and its returns are the process's Redis state. */
-  watch(name: string, client: Redis): void {
+  /** An ioredis client of ours: its errors and its returns ('ready') are the process's Redis state. */
+  watch(name: string, client: EventEmitter): void {
     client.on('error', (e: Error) => this.lost(name, e));
     client.on('ready', () => this.back(name));
   }
