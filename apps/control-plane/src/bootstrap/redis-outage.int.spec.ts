@@ -212,6 +212,43 @@ describe('row 20: the control plane while its Redis is down', () => {
   }, 120_000);
 });
 
+describe('row 20: a worker process while its Redis is down', () => {
+  it('row 20: exits promptly with code 0 on SIGTERM', async () => {
+    const redis = await RedisServer.create();
+    await redis.start();
+    const db = await freshDatabase('ef_test_redis_worker');
+    const dir = await mkdtemp(path.join(tmpdir(), 'ef-redis-worker-'));
+    const p = startControlPlaneProcess('worker', {
+      ...baseEnv({ dbUrl: db.url, redisUrl: redis.url, dataDir: dir }),
+      WORKER_METRICS_PORT: String(await freePort()),
+    });
+    try {
+      await waitFor(
+        () => {
+          if (p.child.exitCode !== null) throw new Error(`worker exited with ${p.child.exitCode}:\n${p.output().slice(-3_000)}`);
+          return /"msg":"worker ready"/.test(p.output());
+        },
+        60_000,
+        'worker ready',
+        { intervalMs: 250, detail: () => p.output().slice(-3_000) },
+      );
+      await redis.kill();
+      const t0 = Date.now();
+      const exit = exited(p);
+      p.child.kill('SIGTERM');
+      const result = await Promise.race([exit, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 20_000))]);
+      console.info(`row 20: worker SIGTERM with Redis down: exited after ${Date.now() - t0} ms`);
+      expect(result, p.output().slice(-3_000)).toEqual({ code: 0, signal: null });
+      expect(Date.now() - t0).toBeLessThan(15_000);
+    } finally {
+      await p.stop();
+      await redis.close();
+      await db.drop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
 describe('row 20: a Redis that evicts keys', () => {
   it('row 20: refuses to start, naming the policy, before anything else starts (no migration ran)', async () => {
     const redis = await RedisServer.create({ policy: 'allkeys-lru' });

@@ -9,8 +9,8 @@ import { RedisConnectionLog } from './redis-connection.js';
 /** How long a shutdown waits for BullMQ to close on a Redis that answers; on one that does not, it does not wait. */
 const CLOSE_GRACE_MS = 10_000;
 
-/** Whether the promise settled within `ms` (it is left to run either way). */
-export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+/** Whether the promise settled within `ms` and before `giveUp` resolved (it is left to run either way). */
+export async function settlesWithin(p: Promise<unknown>, ms: number, giveUp?: Promise<void>): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
   try {
@@ -20,6 +20,7 @@ export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<bo
         () => true,
       ),
       late,
+      ...(giveUp ? [giveUp.then(() => false as const)] : []),
     ]);
   } finally {
     clearTimeout(timer);
@@ -231,13 +232,20 @@ export class JobWorkers {
    */
   async stop(graceMs = CLOSE_GRACE_MS): Promise<void> {
     const up = this.connections.every((c) => c.status === 'ready');
-    const closed = up && (await settlesWithin(Promise.allSettled(this.workers.map((w) => w.close())), graceMs));
+    // Redis lost during the wait ends it too (a SIGTERM often comes before the process has noticed)
+    let lostMeanwhile = false;
+    let onLost = (): void => undefined;
+    const lost = new Promise<void>((resolve) => (onLost = resolve)).then(() => void (lostMeanwhile = true));
+    for (const c of this.connections) c.once('close', onLost);
+    const closed = up && (await settlesWithin(Promise.allSettled(this.workers.map((w) => w.close())), graceMs, lost));
+    for (const c of this.connections) c.off('close', onLost);
     if (!closed) {
       this.o.log.warn('closing job workers without waiting for their jobs', {
-        reason: up ? `not closed within ${graceMs} ms` : 'redis unreachable',
+        reason: !up ? 'redis unreachable' : lostMeanwhile ? 'redis lost while closing' : `not closed within ${graceMs} ms`,
       });
+      // connections dropped first: BullMQ's last commands then fail at once instead of waiting for Redis
+      for (const c of this.connections) c.disconnect();
       await settlesWithin(Promise.allSettled(this.workers.map((w) => w.close(true))), 2_000);
-      await settlesWithin(Promise.allSettled(this.workers.map((w) => w.disconnect())), 1_000);
     }
     this.workers.length = 0;
     for (const c of this.connections) c.disconnect();
