@@ -23,6 +23,7 @@ import { Metrics, serveWorkerHttp, type ProcessRole } from './infra/metrics.js';
 import { probe } from './infra/probe.js';
 import { HealthRepository } from './health/health.repository.js';
 import { createPrisma } from './infra/prisma.js';
+import { RedisConnectionLog } from './infra/redis-connection.js';
 import { ModelsService } from './models/models.service.js';
 import { limitUploadBody } from './models/upload-limit.middleware.js';
 import { DetachedBus } from './mqtt/detached-bus.js';
@@ -67,9 +68,10 @@ async function openInfra(
   const pgPool = new pg.Pool({ connectionString: databaseUrl, max: 10, connectionTimeoutMillis: 5_000 });
   // an idle client dropped by the server (Postgres restarted or away) is an event, not an uncaught exception
   pgPool.on('error', (e: Error) => logger.warn('postgres pool: idle connection lost', { error: e.message }));
+  const redisLog = new RedisConnectionLog(logger.child('redis'));
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: false });
-  redis.on('error', (e: Error) => logger.warn('redis error', { error: e.message }));
-  const jobs = new JobQueues({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX });
+  redisLog.watch('probe', redis);
+  const jobs = new JobQueues({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, redisLog });
   const close = async (): Promise<void> => {
     await jobs.stop();
     redis.disconnect();
@@ -79,7 +81,7 @@ async function openInfra(
   try {
     await jobs.start();
     const signing = await SigningService.open(config.signingKeysDir);
-    return { config, prisma, pgPool, redis, bus, logger, signing, jobs, metrics: new Metrics(role), close };
+    return { config, prisma, pgPool, redis, redisLog, bus, logger, signing, jobs, metrics: new Metrics(role), close };
   } catch (e) {
     await close().catch(() => undefined);
     throw e;
@@ -93,6 +95,7 @@ async function startProcessors(app: INestApplicationContext, infra: Infra, roles
     prefix: infra.config.QUEUE_PREFIX,
     log: infra.logger.child('jobs'),
     metrics: infra.metrics,
+    redisLog: infra.redisLog,
   });
   const queues = roles.flatMap((r) => ROLE_QUEUES[r]);
   await workers.start(

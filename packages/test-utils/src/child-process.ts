@@ -5,6 +5,10 @@ export interface Proc {
   child: ChildProcess;
   /** The last `keepChars` characters it wrote to stdout and stderr together. */
   output: () => string;
+  /** A position in the output, for outputSince. */
+  mark: () => number;
+  /** What stdout and stderr received after the mark (as far as it is still kept). */
+  outputSince: (mark: number) => string;
   /** SIGTERM, then SIGKILL after `killAfterMs` if it has not exited; resolves once it has. */
   stop: () => Promise<void>;
 }
@@ -26,10 +30,20 @@ export function startNodeProcess(args: string[], o: StartProcessOptions = {}): P
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  for (const s of [child.stdout, child.stderr]) s.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-keep)));
+  let dropped = 0;
+  for (const s of [child.stdout, child.stderr])
+    s.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out.length > keep) {
+        dropped += out.length - keep;
+        out = out.slice(-keep);
+      }
+    });
   return {
     child,
     output: () => out,
+    mark: () => dropped + out.length,
+    outputSince: (mark) => out.slice(Math.max(0, mark - dropped)),
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();

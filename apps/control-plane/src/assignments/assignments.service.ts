@@ -3,7 +3,7 @@ import type { DesiredState, Scenario, VariantCandidate } from '@edge-fleet/share
 import type { AssignmentDecision as DecisionView, AssignmentSummary } from '@edge-fleet/shared/api';
 import type { Config } from '../config.js';
 import type { AssignmentItem } from '../desired-state/desired-state.builder.js';
-import { DesiredStateService, publishJobs } from '../desired-state/desired-state.service.js';
+import { DesiredStateService } from '../desired-state/desired-state.service.js';
 import { AppError } from '../errors.js';
 import { AuditRepository, type AuditInput } from '../infra/audit.repository.js';
 import type { Logger } from '../infra/logger.js';
@@ -92,8 +92,10 @@ export class AssignmentsService {
     const decisions = await this.decide(scenario, modelVersionId, await this.repo.scenarioDevices(scenario));
     const chosen = decisions.flatMap((d) => (d.choice ? [{ device: d.device, choice: d.choice, reason: d.decision.reason }] : []));
     const refused = decisions.filter((d) => !d.choice).map((d) => ({ device: d.device, reason: d.decision.reason }));
+    // Redis away: 503 now, nothing written (issue 14: the request waited for the whole outage)
+    await this.desired.assertCanNotify();
     const states = await this.write(scenario, modelVersionId, chosen, refused, actor);
-    await this.desired.enqueue(publishJobs(states));
+    await this.desired.notifyIssued(states);
     this.log.info('scenario assigned', { scenario, modelVersionId, assigned: chosen.length, refused: refused.length });
     return this.summary(scenario, modelVersionId, decisions);
   }

@@ -1,7 +1,21 @@
 import { startControlPlane, startWorker } from '../app.js';
 import { loadConfig } from '../config.js';
 import { Logger } from '../infra/logger.js';
-import { ensureDatabase, ensurePostgres, ensureRedis, migrate, waitForMigrations, type Stoppable } from '../infra/services.js';
+import {
+  assertRedisKeepsJobs,
+  ensureDatabase,
+  ensurePostgres,
+  ensureRedis,
+  migrate,
+  waitForMigrations,
+  type Stoppable,
+} from '../infra/services.js';
+
+/**
+ * The bound on a shutdown whatever is down: each step waits for its service within its own bound
+ * (BullMQ 10 s, see JobWorkers.stop), so reaching this one means something unforeseen hangs.
+ */
+const SHUTDOWN_DEADLINE_MS = 30_000;
 
 /**
  * The three entry points of one codebase:
@@ -21,15 +35,23 @@ export async function runProcess(kind: ProcessKind): Promise<void> {
   const owned: Stoppable[] = [];
   let stopControlPlane: () => Promise<void>;
   if (kind === 'worker') {
+    await assertRedisKeepsJobs(config.REDIS_URL);
     await waitForMigrations(config.DATABASE_URL, config.SCHEMA_WAIT_SECONDS * 1_000, log);
     const w = await startWorker(config, config.DATABASE_URL, log);
     log.info('worker ready', { queuePrefix: config.QUEUE_PREFIX });
     stopControlPlane = () => w.stop();
   } else {
-    const pgSvc = await ensurePostgres(config, log);
-    if (pgSvc.embedded) owned.push(pgSvc.embedded);
+    // Redis first: an evicting one is refused before Postgres is started or migrated
     const redis = await ensureRedis(config, log);
     if (redis) owned.push(redis);
+    try {
+      await assertRedisKeepsJobs(config.REDIS_URL);
+    } catch (e) {
+      await redis?.stop();
+      throw e;
+    }
+    const pgSvc = await ensurePostgres(config, log);
+    if (pgSvc.embedded) owned.push(pgSvc.embedded);
     await ensureDatabase(pgSvc.url);
     await migrate(pgSvc.url, log);
     const cp = await startControlPlane(config, pgSvc.url, log, kind === 'main' ? ['api', 'worker'] : ['api']);
@@ -45,6 +67,10 @@ export async function runProcess(kind: ProcessKind): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info('shutting down', { signal });
+    setTimeout(() => {
+      log.error('shutdown did not finish in time; exiting', { deadlineMs: SHUTDOWN_DEADLINE_MS });
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
     void (async () => {
       await stopControlPlane().catch((e: unknown) => log.error('stop failed', { error: String(e) }));
       for (const s of owned.reverse()) await s.stop().catch(() => undefined);

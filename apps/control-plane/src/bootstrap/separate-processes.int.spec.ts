@@ -3,14 +3,13 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { startNodeProcess, type Proc } from '@edge-fleet/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DESIRED_STATE } from '../desired-state/desired-state.queue.js';
 import { ROLLOUT_STEPS } from '../rollouts/rollout.queue.js';
+import { DIST, startControlPlaneProcess as start, type Proc } from '../test-support/control-plane-process.js';
 import { freePort, freshDatabase, jsonPost, TEST_REDIS_URL, uploadMlp, waitFor, type ApiTarget } from '../test-support/harness.js';
 import { Mosquitto } from '../test-support/mosquitto.js';
 import { VirtualDevice } from '../test-support/virtual-device.js';
@@ -22,12 +21,7 @@ import { MAINTENANCE } from '../worker/maintenance.queue.js';
  * Mosquitto). The worker starts first; the api migrates (a no-op here: the database is a copy of
  * the migrated template, and infra/wait-for-migrations.int.spec.ts covers the worker's wait).
  */
-const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist');
 const SCENARIO = 'data_analysis_agent';
-
-function start(entry: 'api' | 'worker', env: Record<string, string>): Proc {
-  return startNodeProcess([path.join(DIST, `${entry}.js`)], { env });
-}
 
 const procs: Proc[] = [];
 let mosquitto: Mosquitto;

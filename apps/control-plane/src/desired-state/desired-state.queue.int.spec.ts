@@ -1,18 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { JobQueues, JobWorkers } from '../infra/jobs.js';
 import { Logger } from '../infra/logger.js';
-import { redisAnswers } from '../infra/services.js';
-import { freePort, TEST_REDIS_URL, waitFor } from '../test-support/harness.js';
+import { TEST_REDIS_URL, waitFor } from '../test-support/harness.js';
+import { RedisServer } from '../test-support/redis-server.js';
 import { DesiredStateProcessor } from '../assignments/desired-state.processor.js';
 import { DESIRED_STATE, DesiredStateQueue, PUBLISH_BATCH } from './desired-state.queue.js';
 
 const log = new Logger('test', 'error');
-const servers: ChildProcess[] = [];
-afterAll(() => {
-  for (const s of servers) s.kill('SIGKILL');
-});
 
 /** The producer and the processor of the queue, the processor publishing through `publish`. */
 async function desiredQueue(publish: {
@@ -89,15 +84,9 @@ describe('desired-state queue (BullMQ on real Redis)', () => {
   });
 
   it('refuses to start on a Redis that evicts keys', async () => {
-    const port = await freePort();
-    const server = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'allkeys-lru'],
-      { stdio: 'ignore' },
-    );
-    servers.push(server);
-    const url = `redis://127.0.0.1:${port}`;
-    await waitFor(() => redisAnswers(url), 10_000, 'redis up');
+    const server = await RedisServer.create({ policy: 'allkeys-lru' });
+    await server.start();
+    const url = server.url;
     const jobs = new JobQueues({ redisUrl: url, prefix: 'ef-evict' });
     await expect(jobs.start()).rejects.toThrow(/maxmemory-policy is "allkeys-lru".*noeviction/);
     await jobs.stop();
@@ -105,5 +94,6 @@ describe('desired-state queue (BullMQ on real Redis)', () => {
     const processor = new DesiredStateProcessor({ republish: () => Promise.resolve(), republishMany: () => Promise.resolve() });
     await expect(workers.start([processor], [DESIRED_STATE])).rejects.toThrow(/noeviction/);
     await workers.stop();
+    await server.close();
   });
 });

@@ -38,6 +38,11 @@ export const PUBLISH_BATCH = 500;
 export class DesiredStateQueue {
   constructor(@Inject(JobQueues) private readonly jobs: JobQueues) {}
 
+  /** Throws `unavailable` when Redis does not answer now (see JobQueues.assertReachable). */
+  assertReachable(): Promise<void> {
+    return this.jobs.assertReachable();
+  }
+
   enqueue(jobs: PublishDesiredJob[]): Promise<void> {
     const delayed = jobs.filter((j) => j.delayMs);
     const now = jobs.filter((j) => !j.delayMs).map(({ deviceId, assignmentVersion }) => ({ deviceId, assignmentVersion }));

@@ -65,6 +65,32 @@ export class DesiredStateService {
     return this.queue.enqueue(jobs);
   }
 
+  /**
+   * Throws `unavailable` (503) naming Redis when the queue that carries notifications cannot take
+   * them now: a caller asks before it writes, so a Redis outage refuses the change instead of
+   * storing one whose notification would wait for Redis.
+   */
+  assertCanNotify(): Promise<void> {
+    return this.queue.assertReachable();
+  }
+
+  /**
+   * Queues the publications of states just issued; should Redis have gone away since the caller's
+   * assertCanNotify (the change is committed by now), publishes them directly instead, so the
+   * devices still hear of it (the api holds the broker; the stored state stays the truth).
+   */
+  async notifyIssued(states: readonly DesiredState[]): Promise<void> {
+    try {
+      await this.queue.enqueue(publishJobs(states));
+    } catch (e) {
+      this.log.warn('could not queue desired-state notifications; publishing them directly', {
+        devices: states.length,
+        error: e instanceof Error ? e.message : String(e),
+      });
+      await this.publishIssued(states);
+    }
+  }
+
   /** The latest stored desired state of each of these devices that has one. */
   stored(deviceIds: string[]): Promise<PublishableDesired[]> {
     return this.repo.latestMany(deviceIds);

@@ -10,6 +10,7 @@ import { JobQueues } from './jobs.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import type { Db } from './prisma.js';
+import type { RedisConnectionLog } from './redis-connection.js';
 import { UnitOfWork } from './unit-of-work.js';
 import { CONFIG, LOGGER, MQTT_BUS, PG_POOL, PRISMA, REDIS, SIGNING, provideValue } from './tokens.js';
 
@@ -19,6 +20,8 @@ export interface Infra {
   prisma: Db;
   pgPool: Pool;
   redis: Redis;
+  /** Where every Redis client of the process reports its connection state (one line per outage). */
+  redisLog: RedisConnectionLog;
   /** How the control plane reaches devices; the worker's refuses to publish (see DetachedBus). */
   bus: MessageBus;
   logger: Logger;

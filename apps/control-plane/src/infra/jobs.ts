@@ -1,8 +1,36 @@
 import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { z } from 'zod';
-import type { Logger } from './logger.js';
+import { AppError } from '../errors.js';
+import { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { RedisConnectionLog } from './redis-connection.js';
+
+/** How long a shutdown waits for BullMQ to close on a Redis that answers; on one that does not, it does not wait. */
+const CLOSE_GRACE_MS = 10_000;
+
+/** Whether the promise settled within `ms` and before `giveUp` resolved (it is left to run either way). */
+export async function settlesWithin(p: Promise<unknown>, ms: number, giveUp?: Promise<void>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([
+      p.then(
+        () => true,
+        () => true,
+      ),
+      late,
+      ...(giveUp ? [giveUp.then(() => false as const)] : []),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** What an enqueue answers while Redis is away: an `unavailable` (503 at the edges) naming Redis. */
+function redisUnavailable(detail: string): AppError {
+  return new AppError('unavailable', `Redis (the job queue) is not reachable: ${detail}`);
+}
 
 /** BullMQ needs every key kept: an evicting Redis would lose jobs silently. */
 export async function assertNoEviction(redis: Redis): Promise<void> {
@@ -47,23 +75,51 @@ export interface JobProcessor<D extends QueueDefinition = QueueDefinition> {
 export class JobQueues {
   private connection: Redis | null = null;
   private readonly queues = new Map<string, Queue>();
+  private readonly redisLog: RedisConnectionLog;
 
-  constructor(private readonly o: { redisUrl: string; prefix: string }) {}
+  /** `redisLog`: where connection errors go (the process's one, see RedisConnectionLog). */
+  constructor(private readonly o: { redisUrl: string; prefix: string; redisLog?: RedisConnectionLog }) {
+    this.redisLog = o.redisLog ?? new RedisConnectionLog(new Logger('jobs', 'warn'));
+  }
 
   async start(): Promise<void> {
-    const connection = new Redis(this.o.redisUrl, { maxRetriesPerRequest: null });
+    // No offline queue: while Redis is away an enqueue fails at once (a 503 at the API) instead of
+    // waiting, inside a request, for Redis to return
+    // (https://docs.bullmq.io/patterns/failing-fast-when-redis-is-down); the workers' connections
+    // keep theirs, as BullMQ requires.
+    const connection = new Redis(this.o.redisUrl, { maxRetriesPerRequest: null, enableOfflineQueue: false, lazyConnect: true });
+    this.redisLog.watch('queues', connection);
     this.connection = connection;
+    await connection.connect();
     await assertNoEviction(connection);
   }
 
   private queue(def: QueueDefinition): Queue {
     if (!this.connection) throw new Error(`${def.name} queue not started`);
+    // a Queue made while Redis is away would wait for it in its first command, offline queue or not
+    if (this.connection.status !== 'ready') throw redisUnavailable(`connection ${this.connection.status}`);
     let q = this.queues.get(def.name);
     if (!q) {
       q = new Queue(def.name, { connection: this.connection, prefix: this.o.prefix });
+      this.redisLog.watchEmitter(`${def.name} queue`, q);
       this.queues.set(def.name, q);
     }
     return q;
+  }
+
+  /**
+   * Resolves when Redis answers a PING within `timeoutMs`, else throws `unavailable`: a caller
+   * about to change something it must then enqueue asks first, so an outage changes nothing.
+   */
+  async assertReachable(timeoutMs = 1_500): Promise<void> {
+    const c = this.connection;
+    if (!c || c.status !== 'ready') throw redisUnavailable(`connection ${c?.status ?? 'not started'}`);
+    const ping = c.ping();
+    ping.catch(() => undefined);
+    if (!(await settlesWithin(ping, timeoutMs))) throw redisUnavailable(`no answer to PING within ${timeoutMs} ms`);
+    await ping.catch((e: unknown) => {
+      throw redisUnavailable(e instanceof Error ? e.message : String(e));
+    });
   }
 
   /** `delayMs`: the job runs no earlier than that; a job whose id exists already is not added again. */
@@ -101,7 +157,7 @@ export class JobQueues {
   }
 
   /** Jobs of the queue by state (BullMQ's counts), for /metrics. */
-  counts(def: QueueDefinition): Promise<Record<string, number>> {
+  async counts(def: QueueDefinition): Promise<Record<string, number>> {
     return this.queue(def).getJobCounts();
   }
 
@@ -110,8 +166,10 @@ export class JobQueues {
     await this.queue(def).removeJobScheduler(name);
   }
 
-  async stop(): Promise<void> {
-    for (const q of this.queues.values()) await q.close();
+  /** Closes the queues, waiting at most `graceMs` (a close waits on a Redis that may be gone), then drops the connection. */
+  async stop(graceMs = CLOSE_GRACE_MS): Promise<void> {
+    const up = this.connection?.status === 'ready';
+    if (up) await settlesWithin(Promise.allSettled([...this.queues.values()].map((q) => q.close())), graceMs);
     this.queues.clear();
     this.connection?.disconnect();
     this.connection = null;
@@ -127,8 +185,12 @@ export class JobWorkers {
   private readonly workers: Worker[] = [];
   private readonly connections: Redis[] = [];
 
-  /** `metrics`: each job's run time is reported there when given. */
-  constructor(private readonly o: { redisUrl: string; prefix: string; log: Logger; metrics?: Metrics }) {}
+  private readonly redisLog: RedisConnectionLog;
+
+  /** `metrics`: each job's run time is reported there when given; `redisLog`: the process's one. */
+  constructor(private readonly o: { redisUrl: string; prefix: string; log: Logger; metrics?: Metrics; redisLog?: RedisConnectionLog }) {
+    this.redisLog = o.redisLog ?? new RedisConnectionLog(o.log);
+  }
 
   static check(processors: readonly JobProcessor[], mustServe: readonly QueueDefinition[]): void {
     for (const def of mustServe) {
@@ -145,6 +207,7 @@ export class JobWorkers {
     JobWorkers.check(processors, mustServe);
     for (const p of processors) {
       const connection = new Redis(this.o.redisUrl, { maxRetriesPerRequest: null });
+      this.redisLog.watch(`${p.queue.name} worker`, connection);
       this.connections.push(connection);
       await assertNoEviction(connection);
       const worker = new Worker(p.queue.name, (job: Job) => runJob(p, job, this.o.metrics), {
@@ -155,14 +218,35 @@ export class JobWorkers {
       worker.on('failed', (job, err) =>
         this.o.log.warn(`${p.queue.name} job failed`, { jobId: job?.id, job: job?.name, error: err.message }),
       );
-      worker.on('error', (err) => this.o.log.warn(`${p.queue.name} worker error`, { error: err.message }));
+      this.redisLog.watchEmitter(`${p.queue.name} worker`, worker);
       this.workers.push(worker);
     }
   }
 
-  /** Workers finish their running jobs and close before their connections (and before the database). */
-  async stop(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.close()));
+  /**
+   * Workers finish their running jobs and close before their connections (and before the
+   * database), within `graceMs`. BullMQ's close waits on Redis, forever when it is gone (issue 14:
+   * a SIGTERM during an outage never exited): then the workers are closed without waiting for
+   * their jobs and the connections dropped. A job cut short is not lost: its lock expires and
+   * another worker runs it again (the processors are idempotent).
+   */
+  async stop(graceMs = CLOSE_GRACE_MS): Promise<void> {
+    const up = this.connections.every((c) => c.status === 'ready');
+    // Redis lost during the wait ends it too (a SIGTERM often comes before the process has noticed)
+    let lostMeanwhile = false;
+    let onLost = (): void => undefined;
+    const lost = new Promise<void>((resolve) => (onLost = resolve)).then(() => void (lostMeanwhile = true));
+    for (const c of this.connections) c.once('close', onLost);
+    const closed = up && (await settlesWithin(Promise.allSettled(this.workers.map((w) => w.close())), graceMs, lost));
+    for (const c of this.connections) c.off('close', onLost);
+    if (!closed) {
+      this.o.log.warn('closing job workers without waiting for their jobs', {
+        reason: !up ? 'redis unreachable' : lostMeanwhile ? 'redis lost while closing' : `not closed within ${graceMs} ms`,
+      });
+      // connections dropped first: BullMQ's last commands then fail at once instead of waiting for Redis
+      for (const c of this.connections) c.disconnect();
+      await settlesWithin(Promise.allSettled(this.workers.map((w) => w.close(true))), 2_000);
+    }
     this.workers.length = 0;
     for (const c of this.connections) c.disconnect();
     this.connections.length = 0;

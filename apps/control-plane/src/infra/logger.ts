@@ -268,6 +268,10 @@ export class RateLimitedLog {
     private readonly throttle = new LogThrottle(),
   ) {}
 
+  info(key: string, msg: string, fields: Record<string, unknown>): void {
+    this.write('info', key, msg, fields);
+  }
+
   warn(key: string, msg: string, fields: Record<string, unknown>): void {
     this.write('warn', key, msg, fields);
   }
@@ -276,7 +280,7 @@ export class RateLimitedLog {
     this.write('error', key, msg, fields);
   }
 
-  private write(level: 'warn' | 'error', key: string, msg: string, fields: Record<string, unknown>): void {
+  private write(level: 'info' | 'warn' | 'error', key: string, msg: string, fields: Record<string, unknown>): void {
     const admitted = this.throttle.admit(key);
     if (admitted.write) this.log[level](msg, admitted.suppressed > 0 ? { ...fields, notLoggedBefore: admitted.suppressed } : fields);
   }

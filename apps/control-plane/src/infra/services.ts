@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { Config } from '../config.js';
+import { assertNoEviction } from './jobs.js';
 import type { Logger } from './logger.js';
 
 const APP_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -159,6 +160,23 @@ export async function redisAnswers(url: string): Promise<boolean> {
     return (await r.ping()) === 'PONG';
   } catch {
     return false;
+  } finally {
+    r.disconnect();
+  }
+}
+
+/**
+ * Refuses a Redis that may evict keys (it would drop queued jobs without a word), before anything
+ * else starts: no migration, no broker, no port taken (issue 14 found it 15.7 s in, after all of them).
+ */
+export async function assertRedisKeepsJobs(url: string): Promise<void> {
+  const r = new Redis(url, { lazyConnect: true, connectTimeout: 3_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on('error', () => undefined); // the failed connect is the answer
+  try {
+    await r.connect().catch((e: unknown) => {
+      throw new Error(`Redis does not answer at REDIS_URL (${new URL(url).host}): ${e instanceof Error ? e.message : String(e)}`);
+    });
+    await assertNoEviction(r);
   } finally {
     r.disconnect();
   }

@@ -13,13 +13,14 @@ describe('UnitOfWork: one transaction across repositories', () => {
   let pool: pg.Pool;
   let uow: UnitOfWork;
   let devices: DeviceRepository;
-  const audit = new AuditRepository();
+  let audit: AuditRepository;
   const deviceId = randomUUID();
 
   beforeAll(async () => {
     db = await freshDatabase('ef_uow');
     prisma = createPrisma(db.url);
     pool = new pg.Pool({ connectionString: db.url, max: 4 });
+    audit = new AuditRepository(pool);
     uow = new UnitOfWork(prisma, pool);
     devices = new DeviceRepository(prisma, pool);
     await pool.query(`INSERT INTO "HardwareProfile" (id, "hardwareClass", accelerator, spec) VALUES ('hp', 'cpu-small', 'none', '{}')`);

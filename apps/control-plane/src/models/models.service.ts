@@ -116,6 +116,8 @@ export class ModelsService {
         throw new AppError('invalid_request', 'invalid model upload: calibration: must be a JSON object { "<input name>": number[][] }');
       }
     }
+    // Redis away: 503 before anything is stored, rather than a model whose variant builds were never queued
+    if (this.config.VARIANT_BUILD === 'on') await this.variantQueue.assertReachable();
     const tmpDir = path.join(this.config.dataDir, 'tmp');
     await mkdir(tmpDir, { recursive: true });
     const tmp = path.join(tmpDir, `${randomUUID()}.onnx`);

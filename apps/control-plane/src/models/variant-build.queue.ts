@@ -19,6 +19,11 @@ export const VARIANT_BUILDS = defineQueue({
 export class VariantBuildQueue {
   constructor(@Inject(JobQueues) private readonly jobs: JobQueues) {}
 
+  /** Throws `unavailable` when Redis does not answer now (see JobQueues.assertReachable). */
+  assertReachable(): Promise<void> {
+    return this.jobs.assertReachable();
+  }
+
   enqueue(modelVersionId: string): Promise<void> {
     return this.jobs.add(VARIANT_BUILDS, 'build-variants', [{ id: `variants-${modelVersionId}`, data: { modelVersionId } }]);
   }

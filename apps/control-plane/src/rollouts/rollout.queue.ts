@@ -25,6 +25,11 @@ export type RolloutStepJob = JobData<typeof ROLLOUT_STEPS, 'advance-rollout'>;
 export class RolloutQueue {
   constructor(@Inject(JobQueues) private readonly jobs: JobQueues) {}
 
+  /** Throws `unavailable` when Redis does not answer now (see JobQueues.assertReachable). */
+  assertReachable(): Promise<void> {
+    return this.jobs.assertReachable();
+  }
+
   enqueue(job: RolloutStepJob, delayMs = 0): Promise<void> {
     return this.jobs.add(ROLLOUT_STEPS, 'advance-rollout', [{ id: `rollout-${job.rolloutId}-${job.step}`, data: job, delayMs }]);
   }

@@ -68,6 +68,8 @@ export class RolloutsService {
       notifyRatePerSecond: input.notifyRatePerSecond,
     };
     const name = input.name ?? `${version.name} ${version.version}`;
+    // Redis away: 503 now, no rollout stored (its steps could not be queued)
+    await this.queue.assertReachable();
     const id = await this.uow.run(async (tx) => {
       await this.rollouts.lockMembership(tx);
       await this.refuseBusy(
@@ -93,7 +95,15 @@ export class RolloutsService {
       return id;
     }, ROLLOUT_TX);
     this.log.info('rollout created', { id, devices: devices.length, waves: sizes });
-    await this.queue.enqueue({ rolloutId: id, step: 1 });
+    // Redis gone since the check: the rollout is committed, and the sweep queues its step once Redis is back
+    await this.queue
+      .enqueue({ rolloutId: id, step: 1 })
+      .catch((e: unknown) =>
+        this.log.warn('could not queue the first rollout step; the rollout sweep will', {
+          id,
+          error: e instanceof Error ? e.message : String(e),
+        }),
+      );
     return this.get(id);
   }
 

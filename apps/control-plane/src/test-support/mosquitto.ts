@@ -1,11 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '@edge-fleet/test-utils';
+import { ChildServer } from './child-process.js';
 
 /**
  * A private Mosquitto on a free loopback port, anonymous, configured as README recommends: the
@@ -14,14 +15,10 @@ import { freePort } from '@edge-fleet/test-utils';
 const MOSQUITTO_BIN = '/usr/sbin/mosquitto';
 
 /** A Mosquitto process that can be killed and started again on the same port. */
-export class Mosquitto {
-  private proc: ChildProcess | null = null;
-  private readonly killOnExit = () => this.proc?.kill('SIGKILL');
-
-  private constructor(
-    readonly dir: string,
-    readonly port: number,
-  ) {}
+export class Mosquitto extends ChildServer {
+  private constructor(dir: string, port: number) {
+    super(dir, port);
+  }
 
   get url(): string {
     return `mqtt://127.0.0.1:${this.port}`;
@@ -42,7 +39,6 @@ export class Mosquitto {
       m.conf,
       [`listener ${m.port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'max_packet_size 262144', ''].join('\n'),
     );
-    process.once('exit', m.killOnExit); // should the test runner die before afterAll
     return m;
   }
 
@@ -71,22 +67,6 @@ export class Mosquitto {
       if (Date.now() > until) throw new Error(`mosquitto did not accept connections on ${this.port} within 5 s:\n${this.log()}`);
       await sleep(25);
     }
-  }
-
-  /** SIGKILL: no clean shutdown, no will messages, nothing saved. */
-  async kill(): Promise<void> {
-    const proc = this.proc;
-    if (!proc) return;
-    const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill('SIGKILL');
-    await gone;
-    this.proc = null;
-  }
-
-  async close(): Promise<void> {
-    await this.kill();
-    process.removeListener('exit', this.killOnExit);
-    await rm(this.dir, { recursive: true, force: true });
   }
 
   log(): string {
