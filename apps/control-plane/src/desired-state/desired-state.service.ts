@@ -65,6 +65,11 @@ export class DesiredStateService {
     return this.queue.enqueue(jobs);
   }
 
+  /** Queues each device's publication under its own job id: one already queued or done is not repeated. */
+  enqueueEach(jobs: PublishDesiredJob[]): Promise<void> {
+    return this.queue.enqueueEach(jobs);
+  }
+
   /** The latest stored desired state of each of these devices that has one. */
   stored(deviceIds: string[]): Promise<PublishableDesired[]> {
     return this.repo.latestMany(deviceIds);

@@ -369,6 +369,33 @@ describe('staged rollouts', () => {
     expect(policy.rows[0]?.v).toBe(v2.id);
   }, 60_000);
 
+  it('notifies a wave at its rate, each device once, with the sweep running', async () => {
+    // the sweep (every 500 ms here) once re-queued every notified device as one batch: all six heard at once, then again each at its time
+    const rate = 0.5;
+    const ds = await fleet(6);
+    const created = (await (
+      await create({
+        name: 'paced',
+        target: { deviceIds: ds.map((d) => d.id) },
+        waves: [{ percent: 100, soakSeconds: 1 }],
+        notifyRatePerSecond: rate,
+      })
+    ).json()) as RolloutView;
+    const onV2 = (d: VirtualDevice) => d.deliveries.filter((x) => x.variantId === v2.variant);
+    await waitFor(() => Promise.resolve(ds.every((d) => onV2(d).length > 0)), 60_000, 'every device told of v2');
+    // every notification was due before the soak ended: a doubled one has arrived by then
+    await until(created.id, ['completed', 'paused', 'rolled_back'], 60_000);
+    const startedAt = Date.parse((await view(created.id)).waves[0]?.startedAt ?? '');
+    expect(Number.isFinite(startedAt)).toBe(true);
+    for (const d of ds) expect(onV2(d), `device ${d.id} told of v2 once`).toHaveLength(1);
+    const heardAfterMs = ds.map((d) => (onV2(d)[0]?.at ?? 0) - startedAt).sort((a, b) => a - b);
+    // device k's notification is due k / rate s after the wave started (plus up to one slot of jitter);
+    // lower bounds only: a loaded machine makes every delivery later, never earlier
+    heardAfterMs.forEach((ms, k) =>
+      expect(ms, `device #${k + 1} heard ${ms} ms after the wave started`).toBeGreaterThanOrEqual((k / rate) * 1_000 - 250),
+    );
+  }, 120_000);
+
   it('runs a step once however many times its job is delivered', async () => {
     const ds = await fleet(3);
     const created = (await (
