@@ -1,40 +1,18 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitFor, type WaitForOptions } from '@edge-fleet/test-utils';
+import { freePort, startProcess as startNodeProcess, waitFor, type Proc, type WaitForOptions } from '@edge-fleet/test-utils';
 import pg from 'pg';
 import { chromium, type Browser } from 'playwright-core';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-export interface Proc {
-  child: ChildProcess;
-  output: () => string;
-  stop: () => Promise<void>;
-}
+export type { Proc };
 
-/** Starts a real process of the system, keeping its output for the failure message. */
+/** Starts a real process of the system from the repository root, keeping its output for the failure message. */
 export function startProcess(args: string[], env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-20_000)));
-  child.stderr?.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-20_000)));
-  return {
-    child,
-    output: () => out,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        child.once('exit', () => {
-          clearTimeout(t);
-          resolve();
-        });
-        child.kill('SIGTERM');
-      }),
-  };
+  return startNodeProcess(args, env, { cwd: ROOT });
 }
 
 /** How a test polls a real process: every 250 ms, a refused request is "not yet", a timeout shows its output. */

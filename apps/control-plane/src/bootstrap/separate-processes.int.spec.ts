@@ -1,10 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -13,6 +11,7 @@ import { DESIRED_STATE } from '../desired-state/desired-state.queue.js';
 import { ROLLOUT_STEPS } from '../rollouts/rollout.queue.js';
 import { freePort, freshDatabase, jsonPost, TEST_REDIS_URL, uploadMlp, waitFor, type ApiTarget } from '../test-support/harness.js';
 import { Mosquitto } from '../test-support/mosquitto.js';
+import { DIST, startProcess, type ControlPlaneProc } from '../test-support/control-plane.process.js';
 import { VirtualDevice } from '../test-support/virtual-device.js';
 import { MAINTENANCE } from '../worker/maintenance.queue.js';
 
@@ -22,37 +21,9 @@ import { MAINTENANCE } from '../worker/maintenance.queue.js';
  * Mosquitto). The worker starts first; the api migrates (a no-op here: the database is a copy of
  * the migrated template, and infra/wait-for-migrations.int.spec.ts covers the worker's wait).
  */
-const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist');
 const SCENARIO = 'data_analysis_agent';
 
-interface Proc {
-  child: ChildProcess;
-  output: () => string;
-  stop: () => Promise<void>;
-}
-
-function start(entry: 'api' | 'worker', env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, [path.join(DIST, `${entry}.js`)], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  for (const s of [child.stdout, child.stderr]) s.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-50_000)));
-  return {
-    child,
-    output: () => out,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        child.once('exit', () => {
-          clearTimeout(t);
-          resolve();
-        });
-        child.kill('SIGTERM');
-      }),
-  };
-}
+type Proc = ControlPlaneProc;
 
 const procs: Proc[] = [];
 let mosquitto: Mosquitto;
@@ -66,7 +37,7 @@ let api2: ApiTarget;
 
 async function startApi(env: Record<string, string>): Promise<ApiTarget> {
   const port = await freePort();
-  const p = start('api', { ...env, PORT: String(port) });
+  const p = startProcess('api', { ...env, PORT: String(port) });
   procs.push(p);
   const url = `http://127.0.0.1:${port}`;
   let lastAnswer = 'no answer yet';
@@ -115,7 +86,7 @@ beforeAll(async () => {
     LOG_LEVEL: 'info',
   };
   workerMetrics = `http://127.0.0.1:${await freePort()}/metrics`;
-  worker = start('worker', { ...env, WORKER_METRICS_PORT: new URL(workerMetrics).port });
+  worker = startProcess('worker', { ...env, WORKER_METRICS_PORT: new URL(workerMetrics).port });
   procs.push(worker);
   // started together, as replicas are: each migrates (Prisma's lock makes that safe) and may write
   // the bootstrap token file; whichever token the file ends with is valid for both (one database)
