@@ -166,7 +166,8 @@ describe('staged rollouts', () => {
         target: { deviceIds: ds.map((d) => d.id) },
         waves: [
           { count: 1, soakSeconds: 1 },
-          { percent: 100, soakSeconds: 1, requireApproval: true },
+          // 3 s: with 1 s, a loaded machine once judged a device silent before its first window was in
+          { percent: 100, soakSeconds: 3, requireApproval: true },
         ],
       })
     ).json()) as RolloutView;
