@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreateRolloutInput, GateResult, Scenario } from '@edge-fleet/shared';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import pg from 'pg';
-import { jsonPost, startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
+import { DESIRED_STATE } from '../desired-state/desired-state.queue.js';
+import { jsonPost, startHarness, TEST_REDIS_URL, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
 import { VirtualDevice, type VirtualDeviceBehaviour } from '../test-support/virtual-device.js';
 import { RolloutsService, type RolloutView } from './rollouts.service.js';
 
@@ -395,6 +398,46 @@ describe('staged rollouts', () => {
     heardAfterMs.forEach((ms, k) =>
       expect(ms, `device #${k + 1} heard ${ms} ms after the wave started`).toBeGreaterThanOrEqual((k / rate) * 1_000 - 250),
     );
+  }, 120_000);
+
+  it('re-queues a notification lost between commit and enqueue for its own time, and sends it once', async () => {
+    const rate = 0.5;
+    const ds = await fleet(4);
+    const connection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+    const queue = new Queue(DESIRED_STATE.name, { connection, prefix: h.config.QUEUE_PREFIX });
+    try {
+      const created = (await (
+        await create({
+          name: 'recovered',
+          target: { deviceIds: ds.map((d) => d.id) },
+          waves: [{ percent: 100, soakSeconds: 1 }],
+          notifyRatePerSecond: rate,
+        })
+      ).json()) as RolloutView;
+      await waitFor(async () => (await view(created.id)).waves[0]?.status === 'soaking', 20_000, 'wave soaking');
+      // as if the process that started the wave died after its commit: its notifications leave the queue
+      const ours = new Set(ds.map((d) => d.id));
+      let removed = 0;
+      for (const job of await queue.getDelayed()) {
+        if (!ours.has((job.data as { deviceId?: string }).deviceId ?? '')) continue;
+        await job.remove();
+        removed++;
+      }
+      // devices 3 and 4 are due 4 s and 6 s after the start: at least they were still waiting
+      expect(removed).toBeGreaterThanOrEqual(2);
+      const onV2 = (d: VirtualDevice) => d.deliveries.filter((x) => x.variantId === v2.variant);
+      await waitFor(() => Promise.resolve(ds.every((d) => onV2(d).length > 0)), 60_000, 'every device told of v2 by the sweep');
+      await until(created.id, ['completed', 'paused', 'rolled_back'], 60_000);
+      const startedAt = Date.parse((await view(created.id)).waves[0]?.startedAt ?? '');
+      for (const d of ds) expect(onV2(d), `device ${d.id} told of v2 once`).toHaveLength(1);
+      const heardAfterMs = ds.map((d) => (onV2(d)[0]?.at ?? 0) - startedAt).sort((a, b) => a - b);
+      heardAfterMs.forEach((ms, k) =>
+        expect(ms, `device #${k + 1} heard ${ms} ms after the wave started`).toBeGreaterThanOrEqual((k / rate) * 1_000 - 250),
+      );
+    } finally {
+      await queue.close();
+      connection.disconnect();
+    }
   }, 120_000);
 
   it('runs a step once however many times its job is delivered', async () => {
