@@ -8,8 +8,10 @@ import {
   TelemetryWindowSchema,
   topics,
 } from '@edge-fleet/shared';
+import { waitFor } from '@edge-fleet/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceAgent } from './agent.js';
+import { createLogger } from './core/logger.js';
 import { AgentFixture } from './test-support/agent.fixture.js';
 import type { Received } from './test-support/mqtt.probe.js';
 import { type ModelFile, sha256, writeModel } from './test-support/models.js';
@@ -219,11 +221,36 @@ describe('device agent against Mosquitto', () => {
     expect(server.requests).toBe(requestsBefore);
   });
 
-  it('refuses a desired state below the watermark', async () => {
-    await probe.publish(topics.desired(deviceId), signer.desired(desired(2, { variantId: 'var-old' })), true);
-    await new Promise((r) => setTimeout(r, 500));
-    expect(agent?.reportedState().appliedAssignmentVersion).toBe(3);
-    expect(agent?.reportedState().active?.variantId).toBe('var-fp32');
+  it('refuses a desired state below the watermark, also after a restart with no target to compare with', async () => {
+    // restarted with nothing retained, the agent has no target: only its persisted watermark (3) can
+    // refuse the replay (before the restart, the failed assignment 12 it targets would refuse it too)
+    await probe.publish(topics.desired(deviceId), null, true);
+    await fx.stopAgent();
+    const warnings: string[] = [];
+    const from = probe.messages.length;
+    const restarted = await fx.startAgent({ seed: 7, logger: createLogger('warn', (line) => void warnings.push(line)) });
+    agent = restarted;
+    await probe.waitFor(
+      reportedWhere((r) => r.bootId === restarted.bootId),
+      20_000,
+      from,
+    );
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(2, { variantId: 'var-old' })), false);
+    // the refusal is an event of its own: waiting for it, not for a fixed time, shows the state was looked at
+    await waitFor(
+      () =>
+        Promise.resolve(
+          warnings.some((l) => l.includes('desired state refused') && l.includes('assignmentVersion 2 is below the applied watermark 3')),
+        ),
+      10_000,
+      'assignment 2 refused',
+    );
+    expect(restarted.reportedState()).toMatchObject({ appliedAssignmentVersion: 3, active: { variantId: 'var-fp32' } });
+    const reports = probe.messages
+      .slice(from)
+      .filter((m) => is('reported', m))
+      .map((m) => ReportedStateSchema.parse(m.payload));
+    expect(reports.filter((r) => r.lastUpdate?.assignmentVersion === 2 || r.active?.variantId === 'var-old')).toEqual([]);
   });
 
   it('goes offline on stop and restarts from disk without downloading again', async () => {

@@ -56,9 +56,20 @@ export class DesiredStateQueue {
           : `desired-batch-${sha256Hex(devices.map((d) => `${d.deviceId}:${d.assignmentVersion}`).join(','))}`;
       batches.push({ id, data: devices.length === 1 && devices[0] ? devices[0] : { devices } });
     }
-    return this.jobs.add(DESIRED_STATE, 'publish-desired', [
-      ...batches,
-      ...delayed.map(({ delayMs, ...data }) => ({ id: `desired-${data.deviceId}-${data.assignmentVersion}`, data, delayMs })),
-    ]);
+    return this.jobs.add(DESIRED_STATE, 'publish-desired', [...batches, ...delayed.map(oneJob)]);
   }
+
+  /**
+   * Queues each device's publish as a job of its own under the id a single or delayed enqueue
+   * gives it, so a device whose publish is already queued, running or done (completed jobs are kept
+   * an hour) is not published again: how a sweep repairs a lost enqueue without repeating the
+   * ones that were not lost.
+   */
+  enqueueEach(jobs: PublishDesiredJob[]): Promise<void> {
+    return this.jobs.add(DESIRED_STATE, 'publish-desired', jobs.map(oneJob));
+  }
+}
+
+function oneJob({ delayMs, ...data }: PublishDesiredJob): { id: string; data: z.infer<typeof OneSchema>; delayMs?: number } {
+  return { id: `desired-${data.deviceId}-${data.assignmentVersion}`, data, ...(delayMs ? { delayMs } : {}) };
 }

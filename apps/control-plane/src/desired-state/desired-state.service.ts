@@ -91,6 +91,11 @@ export class DesiredStateService {
     }
   }
 
+  /** Queues each device's publication under its own job id: one already queued or done is not repeated. */
+  enqueueEach(jobs: PublishDesiredJob[]): Promise<void> {
+    return this.queue.enqueueEach(jobs);
+  }
+
   /** The latest stored desired state of each of these devices that has one. */
   stored(deviceIds: string[]): Promise<PublishableDesired[]> {
     return this.repo.latestMany(deviceIds);

@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filters, topics } from '@edge-fleet/shared';
+import mqtt, { type MqttClient } from 'mqtt';
 import pg from 'pg';
 import { connectDevice, enrollDevice } from '../test-support/device-client.js';
 import { startHarness, waitFor, type Harness } from '../test-support/harness.js';
+import { MQTT_BUS } from '../infra/tokens.js';
+import type { MessageBus } from './mqtt-bus.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -79,21 +82,52 @@ describe('embedded broker: per-device identity and topic isolation', () => {
     await cb.endAsync();
   });
 
-  it('denies subscriptions to other devices, to # and to $SYS', async () => {
+  it('denies subscriptions to other devices, to # and to $SYS, and delivers nothing on them', async () => {
     const a = await enrollDevice(h, 'financial_trading');
     const b = await enrollDevice(h, 'financial_trading');
-    for (const filter of [topics.desired(b.deviceId), '#', '$SYS/#', filters.telemetry]) {
-      const c = await connectDevice(h, a, { will: false });
-      const granted = await c.subscribeAsync(filter, { qos: 1 }).then(
-        (g) => g[0]?.qos,
-        () => 128,
+    const bus = h.cp.app.get<MessageBus>(MQTT_BUS);
+    const cb = await connectDevice(h, b, { will: false });
+    const own = topics.commands(a.deviceId);
+    for (const [i, filter] of [topics.desired(b.deviceId), '#', '$SYS/#', filters.telemetry].entries()) {
+      // a persistent session: a denied filter must not end up in it either
+      const got: string[] = [];
+      const session = (clean: boolean) => {
+        const c = mqtt.connect(h.config.mqttUrl, {
+          clientId: a.deviceId,
+          username: a.deviceId,
+          password: a.deviceSecret,
+          protocolVersion: 4,
+          clean,
+          reconnectPeriod: 0,
+        });
+        c.on('message', (topic) => got.push(topic));
+        return new Promise<MqttClient>((resolve, reject) => {
+          c.once('connect', () => resolve(c));
+          c.once('error', reject);
+        });
+      };
+      // a clean connect first ends whatever session the last filter's round left
+      let c = await session(true);
+      await c.endAsync();
+      c = await session(false);
+      expect((await c.subscribeAsync(own, { qos: 1 })).map((g) => g.qos)).toEqual([1]);
+      // refused: a SUBACK failure (128), or the broker drops the connection (aedes); never a grant
+      const refusal = await c.subscribeAsync(filter, { qos: 1 }).then(
+        (g) => g.map((x) => x.qos),
+        (e: unknown) => (e instanceof Error && /Connection closed/.test(e.message) && !c.connected ? 'closed' : e),
       );
-      expect([128, undefined]).toContain(granted);
-      c.end(true);
+      expect([[128], 'closed'], `subscribing ${filter}`).toContainEqual(refusal);
+      if (refusal === 'closed') c = await session(false);
+      // traffic the denied filter would match: B's telemetry, B's desired state, and the $SYS
+      // announcements the broker makes of every connect and subscribe (A's own included)
+      await cb.publishAsync(topics.telemetry(b.deviceId), JSON.stringify(window(b.deviceId, i + 1)), { qos: 1 });
+      await bus.publish(topics.desired(b.deviceId), '{"probe":"for B"}');
+      // positive control: a message A may receive, sent after all of that: once it is here, the rest had its chance
+      await bus.publish(own, '{"probe":"for A"}');
+      await waitFor(() => Promise.resolve(got.includes(own)), 10_000, `A's own message (after ${filter})`);
+      expect(got, `delivered to A after subscribing ${filter}`).toEqual([own]);
+      await c.endAsync();
     }
-    const own = await connectDevice(h, a, { will: false });
-    const g = await own.subscribeAsync(topics.desired(a.deviceId), { qos: 1 });
-    expect(g[0]?.qos).toBe(1);
-    await own.endAsync();
+    await cb.endAsync();
   });
 });

@@ -3,7 +3,7 @@ import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { topics } from '@edge-fleet/shared';
 import { Logger } from '../infra/logger.js';
-import { freePort } from '../test-support/harness.js';
+import { freePort, waitFor } from '../test-support/harness.js';
 import { EmbeddedBroker, Limiter } from './embedded-broker.js';
 
 const log = new Logger('test', 'error');
@@ -44,15 +44,21 @@ describe('embedded broker, in-process side', () => {
         reconnectPeriod: 0,
       });
       const got: string[] = [];
+      let marker = false;
       client.on('message', (topic, payload, packet) => {
-        if (packet.retain) got.push(`${topic} ${payload.toString()}`);
+        if (topic === topics.commands(id)) marker = true;
+        else if (packet.retain) got.push(`${topic} ${payload.toString()}`);
       });
-      await client.subscribeAsync(topics.desired(id), { qos: 1 });
-      await new Promise((r) => setTimeout(r, 300));
+      // one SUBSCRIBE, desired state first: the broker sends the retained messages of one SUBSCRIBE
+      // in one stream, in the order of its topics, so once the marker retained on the second topic
+      // is here, whatever the first topic had retained has come before it
+      await client.subscribeAsync({ [topics.desired(id)]: { qos: 1 }, [topics.commands(id)]: { qos: 1 } });
+      await waitFor(() => Promise.resolve(marker), 10_000, `${id}'s retained marker`);
       await client.endAsync();
       return got;
     };
     try {
+      for (const id of [a, b, c]) await bus.publish(topics.commands(id), '{"marker":true}', { retain: true });
       for (let i = 0; i < 2_000; i++) await bus.publish(topics.desired(randomUUID()), '{"other":true}', { retain: true });
       await bus.publish(topics.desired(a), '{"v":1}', { retain: true });
       await bus.publish(topics.desired(a), '{"v":2}', { retain: true });

@@ -105,13 +105,28 @@ export class RolloutDeviceRepository {
     await prismaOf(tx).rolloutDevice.updateMany({ where: { rolloutId, deviceId: { in: deviceIds } }, data: { state: 'rolled_back' } });
   }
 
-  /** Devices of the wave told to update that have not reported it applied yet. */
-  async notifiedInWave(rolloutId: string, wave: number): Promise<{ deviceId: string; assignmentVersion: number }[]> {
+  /**
+   * Devices of the wave told to update that have not reported it applied yet, with when their
+   * (rate-limited) notification is due.
+   */
+  async notifiedInWave(
+    rolloutId: string,
+    wave: number,
+  ): Promise<{ deviceId: string; assignmentVersion: number; notifiedAt: Date | null }[]> {
     const rows = await this.db.rolloutDevice.findMany({
       where: { rolloutId, wave, state: 'notified', assignmentVersion: { not: null } },
-      select: { deviceId: true, assignmentVersion: true },
+      select: { deviceId: true, assignmentVersion: true, notifiedAt: true },
     });
-    return rows.map((n) => ({ deviceId: n.deviceId, assignmentVersion: n.assignmentVersion ?? 0 }));
+    return rows.map((n) => ({ deviceId: n.deviceId, assignmentVersion: n.assignmentVersion ?? 0, notifiedAt: n.notifiedAt }));
+  }
+
+  /** When each device's rate-limited notification goes out: what the sweep re-queues a lost one for. */
+  async scheduleNotifications(tx: Tx, rolloutId: string, due: readonly { deviceId: string; at: Date }[]): Promise<void> {
+    if (due.length === 0) return;
+    await prismaOf(tx).$executeRaw`
+      UPDATE "RolloutDevice" rd SET "notifiedAt" = u.at
+        FROM unnest(${due.map((d) => d.deviceId)}::uuid[], ${due.map((d) => d.at)}::timestamptz[]) AS u(id, at)
+       WHERE rd."rolloutId" = ${rolloutId}::uuid AND rd."deviceId" = u.id`;
   }
 
   /**

@@ -99,6 +99,13 @@ export class RolloutStepsService {
     const step = await this.transitions.transition(tx, r, {
       reason: `wave ${wave.index + 1} started: ${desired.length} device(s) notified${skipped ? `, ${skipped} refused (no variant fits)` : ''}`,
     });
+    const notifications = spread(desired, plan.notifyRatePerSecond);
+    // each device's notification time is kept, so the sweep re-queues a lost one for that time, never sooner
+    await this.members.scheduleNotifications(
+      tx,
+      r.id,
+      notifications.map((n) => ({ deviceId: n.deviceId, at: new Date(now.getTime() + (n.delayMs ?? 0)) })),
+    );
     await this.audit.append(tx, {
       actor: 'system',
       action: 'rollout.wave_started',
@@ -107,7 +114,7 @@ export class RolloutStepsService {
       details: { wave: wave.index, notified: desired.length, skipped: skipped + gone.length, soakUntil: soakUntil.toISOString() },
     });
     return {
-      desired: spread(desired, plan.notifyRatePerSecond),
+      desired: notifications,
       step: { rolloutId: r.id, step, delayMs: soakUntil.getTime() - now.getTime() },
     };
   }

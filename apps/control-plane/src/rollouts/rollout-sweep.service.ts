@@ -24,7 +24,18 @@ export class RolloutSweepService {
       const wave = (await this.rollouts.waves(r.id))[r.currentWave];
       const delayMs = wave?.status === 'soaking' ? Math.max(0, (wave.soakUntil?.getTime() ?? 0) - Date.now()) : 0;
       await this.queue.enqueue({ rolloutId: r.id, step: r.step }, delayMs);
-      if (wave?.status === 'soaking') await this.desired.enqueue(await this.members.notifiedInWave(r.id, wave.index));
+      if (wave?.status !== 'soaking') continue;
+      // a notification lost between commit and enqueue goes out at its own time (the rollout's rate);
+      // one already queued or sent has a job under the same id, and is not sent again
+      const now = Date.now();
+      const notified = await this.members.notifiedInWave(r.id, wave.index);
+      await this.desired.enqueueEach(
+        notified.map((n) => ({
+          deviceId: n.deviceId,
+          assignmentVersion: n.assignmentVersion,
+          delayMs: Math.max(0, (n.notifiedAt?.getTime() ?? 0) - now),
+        })),
+      );
     }
   }
 }

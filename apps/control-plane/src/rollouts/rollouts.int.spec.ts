@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreateRolloutInput, GateResult, Scenario } from '@edge-fleet/shared';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import pg from 'pg';
-import { jsonPost, startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
+import { DESIRED_STATE } from '../desired-state/desired-state.queue.js';
+import { jsonPost, startHarness, TEST_REDIS_URL, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
 import { VirtualDevice, type VirtualDeviceBehaviour } from '../test-support/virtual-device.js';
 import { RolloutsService, type RolloutView } from './rollouts.service.js';
 
@@ -166,7 +169,8 @@ describe('staged rollouts', () => {
         target: { deviceIds: ds.map((d) => d.id) },
         waves: [
           { count: 1, soakSeconds: 1 },
-          { percent: 100, soakSeconds: 1, requireApproval: true },
+          // 3 s: with 1 s, a loaded machine once judged a device silent before its first window was in
+          { percent: 100, soakSeconds: 3, requireApproval: true },
         ],
       })
     ).json()) as RolloutView;
@@ -368,6 +372,77 @@ describe('staged rollouts', () => {
     const policy = await db.query<{ v: string }>('SELECT "modelVersionId" AS v FROM "Policy" WHERE scenario = $1', [scenario]);
     expect(policy.rows[0]?.v).toBe(v2.id);
   }, 60_000);
+
+  it('notifies a wave at its rate, each device once, with the sweep running', async () => {
+    // the sweep (every 500 ms here) once re-queued every notified device as one batch: all six heard at once, then again each at its time
+    const rate = 0.5;
+    const ds = await fleet(6);
+    const created = (await (
+      await create({
+        name: 'paced',
+        target: { deviceIds: ds.map((d) => d.id) },
+        waves: [{ percent: 100, soakSeconds: 1 }],
+        notifyRatePerSecond: rate,
+      })
+    ).json()) as RolloutView;
+    const onV2 = (d: VirtualDevice) => d.deliveries.filter((x) => x.variantId === v2.variant);
+    await waitFor(() => Promise.resolve(ds.every((d) => onV2(d).length > 0)), 60_000, 'every device told of v2');
+    // every notification was due before the soak ended: a doubled one has arrived by then
+    await until(created.id, ['completed', 'paused', 'rolled_back'], 60_000);
+    const startedAt = Date.parse((await view(created.id)).waves[0]?.startedAt ?? '');
+    expect(Number.isFinite(startedAt)).toBe(true);
+    for (const d of ds) expect(onV2(d), `device ${d.id} told of v2 once`).toHaveLength(1);
+    const heardAfterMs = ds.map((d) => (onV2(d)[0]?.at ?? 0) - startedAt).sort((a, b) => a - b);
+    // device k's notification is due k / rate s after the wave started (plus up to one slot of jitter);
+    // lower bounds only: a loaded machine makes every delivery later, never earlier
+    heardAfterMs.forEach((ms, k) =>
+      expect(ms, `device #${k + 1} heard ${ms} ms after the wave started`).toBeGreaterThanOrEqual((k / rate) * 1_000 - 250),
+    );
+  }, 120_000);
+
+  it('re-queues a notification lost between commit and enqueue for its own time, and sends it once', async () => {
+    const rate = 0.5;
+    const ds = await fleet(4);
+    const connection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+    const queue = new Queue(DESIRED_STATE.name, { connection, prefix: h.config.QUEUE_PREFIX });
+    try {
+      const created = (await (
+        await create({
+          name: 'recovered',
+          target: { deviceIds: ds.map((d) => d.id) },
+          waves: [{ percent: 100, soakSeconds: 1 }],
+          notifyRatePerSecond: rate,
+        })
+      ).json()) as RolloutView;
+      await waitFor(async () => (await view(created.id)).waves[0]?.status === 'soaking', 20_000, 'wave soaking');
+      // as if the process that started the wave died after its commit: its notifications leave the
+      // queue (they are enqueued just after the commit that says "soaking", so they are waited for;
+      // devices 3 and 4 are due 4 s and 6 s after the start, so at least they are still delayed)
+      const ours = new Set(ds.map((d) => d.id));
+      const delayed = await waitFor(
+        async () => {
+          const jobs = (await queue.getDelayed()).filter((j) => ours.has((j.data as { deviceId?: string }).deviceId ?? ''));
+          return jobs.length >= 2 ? jobs : null;
+        },
+        20_000,
+        "the wave's delayed notifications",
+      );
+      // one that turned due meanwhile is being sent, not lost: it stays
+      for (const job of delayed) await job.remove().catch(() => undefined);
+      const onV2 = (d: VirtualDevice) => d.deliveries.filter((x) => x.variantId === v2.variant);
+      await waitFor(() => Promise.resolve(ds.every((d) => onV2(d).length > 0)), 60_000, 'every device told of v2 by the sweep');
+      await until(created.id, ['completed', 'paused', 'rolled_back'], 60_000);
+      const startedAt = Date.parse((await view(created.id)).waves[0]?.startedAt ?? '');
+      for (const d of ds) expect(onV2(d), `device ${d.id} told of v2 once`).toHaveLength(1);
+      const heardAfterMs = ds.map((d) => (onV2(d)[0]?.at ?? 0) - startedAt).sort((a, b) => a - b);
+      heardAfterMs.forEach((ms, k) =>
+        expect(ms, `device #${k + 1} heard ${ms} ms after the wave started`).toBeGreaterThanOrEqual((k / rate) * 1_000 - 250),
+      );
+    } finally {
+      await queue.close();
+      connection.disconnect();
+    }
+  }, 120_000);
 
   it('runs a step once however many times its job is delivered', async () => {
     const ds = await fleet(3);

@@ -96,14 +96,12 @@ export class RolloutsService {
     }, ROLLOUT_TX);
     this.log.info('rollout created', { id, devices: devices.length, waves: sizes });
     // Redis gone since the check: the rollout is committed, and the sweep queues its step once Redis is back
-    await this.queue
-      .enqueue({ rolloutId: id, step: 1 })
-      .catch((e: unknown) =>
-        this.log.warn('could not queue the first rollout step; the rollout sweep will', {
-          id,
-          error: e instanceof Error ? e.message : String(e),
-        }),
-      );
+    await this.queue.enqueue({ rolloutId: id, step: 1 }).catch((e: unknown) =>
+      this.log.warn('could not queue the first rollout step; the rollout sweep will', {
+        id,
+        error: e instanceof Error ? e.message : String(e),
+      }),
+    );
     return this.get(id);
   }
 

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startNodeProcess, type Proc } from '@edge-fleet/test-utils';
@@ -12,5 +13,8 @@ const KEPT_OUTPUT = 4 * 1024 * 1024;
 
 /** Starts an entry point of the built control plane (dist/<entry>.js) as a real process with `env` added. */
 export function startControlPlaneProcess(entry: 'main' | 'api' | 'worker', env: Record<string, string>): Proc {
-  return startNodeProcess([path.join(DIST, `${entry}.js`)], { env, keepChars: KEPT_OUTPUT });
+  const file = path.join(DIST, `${entry}.js`);
+  if (!existsSync(file))
+    throw new Error(`${file} is missing: build the control plane first (pnpm --filter @edge-fleet/control-plane run build)`);
+  return startNodeProcess([file], { env, keepChars: KEPT_OUTPUT });
 }

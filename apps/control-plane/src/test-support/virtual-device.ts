@@ -38,6 +38,8 @@ export interface VirtualDeviceBehaviour {
  */
 export class VirtualDevice {
   private readonly device: ProtocolDevice<DesiredStatePayload>;
+  /** When each desired state reached the device (`Date.now()` on arrival) and the variant it named, in order. */
+  readonly deliveries: { assignmentVersion: number; variantId: string | null; at: number }[] = [];
 
   private constructor(
     readonly enrollment: EnrollResponse,
@@ -58,6 +60,11 @@ export class VirtualDevice {
         install: (model) => Promise.resolve(this.install(model)),
         window: (w) => this.window(w, windowMs()),
         windowMs,
+      },
+      events: {
+        desired: (d, at) => {
+          this.deliveries.push({ assignmentVersion: d.assignmentVersion, variantId: d.model?.variantId ?? null, at });
+        },
       },
     });
   }

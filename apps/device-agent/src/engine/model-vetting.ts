@@ -25,8 +25,8 @@ export interface VettingReport {
 
 export type VettingOutcome = { ok: true; report: VettingReport } | { ok: false; code: 'load_failed' | 'smoke_failed'; message: string };
 
-/** Vets one candidate before the serving process touches it; `onStarted` fires once the child runs. */
-export type ModelVetter = (request: VettingRequest, hooks?: { onStarted?: () => void }) => Promise<VettingOutcome>;
+/** Vets one candidate before the serving process touches it; `onStarted` fires once the child runs, with its pid. */
+export type ModelVetter = (request: VettingRequest, hooks?: { onStarted?: (pid: number) => void }) => Promise<VettingOutcome>;
 
 export interface ChildVettingOptions {
   /** Wall-clock limit from spawn to verdict (60 s). */
@@ -72,7 +72,7 @@ function where(s: Stage): string {
 export function vetModelInChild(
   request: VettingRequest,
   options: ChildVettingOptions = {},
-  hooks: { onStarted?: () => void } = {},
+  hooks: { onStarted?: (pid: number) => void } = {},
 ): Promise<VettingOutcome> {
   const timeoutMs = options.timeoutMs ?? VETTING_DEFAULTS.timeoutMs;
   const started = performance.now();
@@ -115,7 +115,7 @@ export function vetModelInChild(
       stderr.push(d.toString('utf8'));
       if (stderr.length > 20) stderr.splice(0, stderr.length - 20);
     });
-    proc.once('spawn', () => hooks.onStarted?.());
+    proc.once('spawn', () => hooks.onStarted?.(proc.pid ?? -1));
     proc.on('error', (err) => {
       // spawn failure, or the IPC channel broke; the exit event (if any) decides otherwise
       if (proc.pid === undefined) fail(`the vetting process could not be started: ${err.message}`);
