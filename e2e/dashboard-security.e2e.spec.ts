@@ -65,7 +65,9 @@ describe('dashboard security', () => {
     await page.fill('[data-testid="token-input"]', cp.token);
     await page.click('[data-testid="login-submit"]');
     await page.waitForURL((u) => !u.pathname.startsWith('/login'));
-    await page.waitForLoadState('networkidle');
+    // a live page (it polls, so the network is never idle): its rows come from tRPC through the proxy
+    await page.goto(`${web}/policies`);
+    await page.waitForSelector('[data-testid="policy-row-robotic_manipulation"]');
     expect(refused).toEqual([]);
     await page.close();
   });
