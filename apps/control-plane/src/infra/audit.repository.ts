@@ -20,17 +20,8 @@ const BATCH = 2_000;
 /** Events read per page when the chain is verified. */
 const VERIFY_PAGE = 5_000;
 
-interface StoredEvent {
-  id: string;
-  at: Date;
-  actor: string;
-  action: string;
-  targetType: string;
-  targetId: string;
-  details: JsonValue;
-  prevHash: string | null;
-  hash: string | null;
-}
+/** An event as stored: what its hash covers, and the chain's two hashes. */
+type StoredEvent = AuditRow & { prevHash: string | null; hash: string | null };
 
 const COLUMNS = `id::text AS id, at, actor, action, "targetType", "targetId", details, "prevHash", hash`;
 
