@@ -58,13 +58,6 @@ export interface CompareOptions {
   confidence: number;
   iterations: number;
   seed: number;
-  /**
-   * `cohort`: each replicate redraws as many devices as each cohort has (a cluster bootstrap: the
-   * spread between devices counts, not only the spread between inferences). `device`: the canary
-   * side is one device, compared with one baseline device drawn at random per replicate, so a device
-   * fails only when it is slower than the baseline devices themselves vary.
-   */
-  mode: 'cohort' | 'device';
 }
 
 /** Standard normal draw (Box–Muller) from a uniform source. */
@@ -91,12 +84,12 @@ class Resampler {
     this.acc = new Float64Array(idx.length);
   }
 
-  /** The q-quantile of `draws` devices drawn with replacement (or the listed ones), with the inferences' own sampling noise. */
-  replicate(q: number, draws: number, rand: Random, fixed: number | null): number {
+  /** The q-quantile of `draws` devices drawn with replacement, with the inferences' own sampling noise. */
+  replicate(q: number, draws: number, rand: Random): number {
     this.acc.fill(0);
     let n = 0;
     for (let k = 0; k < draws; k++) {
-      const row = this.rows[fixed ?? Math.floor(rand() * this.rows.length)];
+      const row = this.rows[Math.floor(rand() * this.rows.length)];
       if (!row) continue;
       for (let j = 0; j < row.pos.length; j++)
         this.acc[row.pos[j] as number] = (this.acc[row.pos[j] as number] ?? 0) + (row.counts[j] ?? 0);
@@ -149,8 +142,10 @@ export function compareQuantile(
   const effects = new Float64Array(o.iterations);
   let noRegression = 0;
   for (let i = 0; i < o.iterations; i++) {
-    const x = o.mode === 'device' ? rc.replicate(o.q, 1, rand, 0) : rc.replicate(o.q, c.length, rand, null);
-    const y = o.mode === 'device' ? rb.replicate(o.q, 1, rand, null) : rb.replicate(o.q, b.length, rand, null);
+    // each replicate redraws as many devices as each cohort has (a cluster bootstrap: the spread
+    // between devices counts, not only the spread between inferences)
+    const x = rc.replicate(o.q, c.length, rand);
+    const y = rb.replicate(o.q, b.length, rand);
     const e = x / y - 1;
     effects[i] = e;
     if (!(e > 0)) noRegression++;
@@ -176,4 +171,106 @@ export function seedOf(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
   return h;
+}
+
+/** ln Γ(x) (Lanczos). */
+function logGamma(x: number): number {
+  const g = [76.18009172947146, -86.50532032941677, 24.01409824083091, -1.231739572450155, 0.001208650973866179, -0.000005395239384953];
+  let y = x;
+  const tmp = x + 5.5 - (x + 0.5) * Math.log(x + 5.5);
+  let ser = 1.000000000190015;
+  for (const c of g) ser += c / ++y;
+  return -tmp + Math.log((2.5066282746310005 * ser) / x);
+}
+
+/** The regularised incomplete beta I_x(a, b) by its continued fraction (Lentz). */
+function incompleteBeta(x: number, a: number, b: number): number {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
+  if (x > (a + 1) / (a + b + 2)) return 1 - incompleteBeta(1 - x, b, a);
+  let c = 1;
+  let d = 1 - ((a + b) * x) / (a + 1);
+  d = 1 / (Math.abs(d) < 1e-300 ? 1e-300 : d);
+  let h = d;
+  for (let m = 1; m <= 300; m++) {
+    for (const num of [
+      (m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m)),
+      (-(a + m) * (a + b + m) * x) / ((a + 2 * m) * (a + 2 * m + 1)),
+    ]) {
+      d = 1 + num * d;
+      d = 1 / (Math.abs(d) < 1e-300 ? 1e-300 : d);
+      c = 1 + num / c;
+      if (Math.abs(c) < 1e-300) c = 1e-300;
+      h *= d * c;
+    }
+    if (Math.abs(d * c - 1) < 1e-12) break;
+  }
+  return (front * h) / a;
+}
+
+/** P(T > t) for Student's t with `df` degrees of freedom. */
+export function studentTUpper(t: number, df: number): number {
+  const tail = 0.5 * incompleteBeta(df / (df + t * t), df / 2, 0.5);
+  return t >= 0 ? tail : 1 - tail;
+}
+
+/** The t with P(T > t) = p (bisection on studentTUpper). */
+export function studentTQuantileUpper(p: number, df: number): number {
+  let lo = -1e3;
+  let hi = 1e3;
+  for (let i = 0; i < 200; i++) {
+    const mid = (lo + hi) / 2;
+    if (studentTUpper(mid, df) > p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+export interface DeviceOutlierTest {
+  /** The device's percentile over the typical baseline device's (geometric mean) − 1. */
+  effect: number;
+  effectMs: number;
+  /** Prediction interval of `effect` at the per-device confidence. */
+  interval: [number, number];
+  /** One-sided p-value of "no slower than a baseline device". */
+  pValue: number;
+  /** p below (1 − confidence) / 2 / devices: family-wise over the wave's devices (Bonferroni). */
+  significant: boolean;
+}
+
+/**
+ * A device's percentile against the spread of the baseline devices' own percentiles: units of one
+ * hardware class differ, so a device is significantly slow only when it lies outside what baseline
+ * devices vary (a prediction interval on log-percentiles, Student's t with k − 1 degrees of
+ * freedom), at the gate's confidence shared over the `devices` judged (Bonferroni), so ten healthy
+ * canaries are not ten chances of a false alarm.
+ */
+export function deviceVsBaseline(
+  deviceQuantileMs: number,
+  baselineQuantilesMs: readonly number[],
+  confidence: number,
+  devices: number,
+): DeviceOutlierTest | null {
+  const logs = baselineQuantilesMs.filter((x) => x > 0).map(Math.log);
+  const k = logs.length;
+  if (k < 3 || !(deviceQuantileMs > 0)) return null;
+  const mean = logs.reduce((s, x) => s + x, 0) / k;
+  const sd = Math.max(1e-6, Math.sqrt(logs.reduce((s, x) => s + (x - mean) ** 2, 0) / (k - 1)));
+  const scale = sd * Math.sqrt(1 + 1 / k);
+  const t = (Math.log(deviceQuantileMs) - mean) / scale;
+  const alpha = (1 - confidence) / 2 / Math.max(1, devices);
+  const crit = studentTQuantileUpper(alpha, k - 1);
+  const pValue = studentTUpper(t, k - 1);
+  const typical = Math.exp(mean);
+  return {
+    effect: deviceQuantileMs / typical - 1,
+    effectMs: deviceQuantileMs - typical,
+    interval: [
+      Math.exp(Math.log(deviceQuantileMs) - mean - crit * scale) - 1,
+      Math.exp(Math.log(deviceQuantileMs) - mean + crit * scale) - 1,
+    ],
+    pValue,
+    significant: pValue < alpha,
+  };
 }

@@ -1,6 +1,7 @@
 import {
   compareQuantile,
   defaultEvidence,
+  deviceVsBaseline,
   seedOf,
   summariseCohort,
   type CohortSummary,
@@ -16,8 +17,8 @@ export type GateVerdictKind = 'passed' | 'failed' | 'insufficient_evidence';
 /** The quantile of a tier percentile. */
 export const quantileOf = (p: LatencyPercentile): number => ({ p50: 0.5, p95: 0.95, p99: 0.99 })[p];
 
-/** Canary vs baseline at the tier percentile are compared at this confidence (two-sided interval). */
-export const DEFAULT_GATE_CONFIDENCE = 0.95;
+/** Canary vs baseline at the tier percentile are compared at this confidence (two-sided interval; Kayenta judges at 98 %, the per-device tests share it over the wave). */
+export const DEFAULT_GATE_CONFIDENCE = 0.99;
 /** A latency regression must also exceed this share of the tier target in ms: sub-millisecond jitter is no regression. */
 export const LATENCY_SLACK_OF_TARGET = 0.02;
 /** Bootstrap replicates per comparison: enough for a stable 95 % interval, cheap at 10,000 devices. */
@@ -205,7 +206,7 @@ export function compareWithBaseline(
       continue;
     }
     const opts = { q, confidence, iterations: BOOTSTRAP_ITERATIONS, seed: seedOf(hc) };
-    const r = compareQuantile(c, b, { ...opts, mode: 'cohort' });
+    const r = compareQuantile(c, b, opts);
     const failed = r.significant && r.effect > thresholds.relative && r.effectMs > thresholds.absoluteMs;
     classes.push({
       ...base,
@@ -216,6 +217,12 @@ export function compareWithBaseline(
       interval: r.interval,
       pValue: r.pValue,
     });
+    const judgeable = members
+      .map(distributionOf)
+      .filter((d): d is DeviceDistribution => d !== null && shortOf(rule, countOf(d.histogram), d.windows) === null);
+    const baselineQs = b
+      .filter((d) => shortOf(rule, countOf(d.histogram), d.windows) === null)
+      .map((d) => LatencyHistogram.fromSparse(d.histogram).quantile(q));
     for (const d of members) {
       const own = distributionOf(d);
       if (!own) continue;
@@ -224,14 +231,18 @@ export function compareWithBaseline(
         devices.push({ deviceId: d.deviceId, verdict: 'insufficient_evidence', figureMs: null, approximate: false, why: dShort });
         continue;
       }
-      const rd = compareQuantile([own], b, { ...opts, seed: seedOf(`${hc}:${d.deviceId}`), mode: 'device' });
+      const figure = LatencyHistogram.fromSparse(own.histogram).quantile(q);
+      // against the baseline devices' spread; with fewer than 3 of them, against the merged baseline
+      const rd =
+        deviceVsBaseline(figure, baselineQs, confidence, judgeable.length) ??
+        compareQuantile([own], b, { ...opts, seed: seedOf(`${hc}:${d.deviceId}`) });
       const dFailed = rd.significant && rd.effect > thresholds.relative && rd.effectMs > thresholds.absoluteMs;
       devices.push({
         deviceId: d.deviceId,
         verdict: dFailed ? 'failed' : 'passed',
-        figureMs: rd.canary.quantileMs,
+        figureMs: figure,
         approximate: false,
-        why: explain(hc, p, rd.effect, rd.effectMs, rd.interval, rd.pValue, rd.significant, thresholds, confidence),
+        why: `${d.deviceId}: ${explain(hc, p, rd.effect, rd.effectMs, rd.interval, rd.pValue, rd.significant, thresholds, confidence)}`,
       });
     }
   }

@@ -43,10 +43,16 @@ export const GateSpecSchema = z.strictObject({
   minWindows: z.int().min(1).max(10_000).optional(),
   /** baseline_regression: the smallest regression in ms that counts (default 2 % of the tier target). */
   minAbsoluteMs: z.number().min(0).max(3_600_000).optional(),
-  /** baseline_regression: confidence of the canary vs baseline test (default 0.95). */
+  /** baseline_regression: confidence of the canary vs baseline test (default 0.99). */
   confidence: z.number().min(0.5).max(0.999).optional(),
 });
 export type GateSpec = z.infer<typeof GateSpecSchema>;
+
+/**
+ * The practical threshold of baseline_regression: a slowdown at the tier percentile smaller than
+ * this share is no regression, however significant (bench:gates measures what it costs).
+ */
+export const DEFAULT_REGRESSION_TOLERANCE = 0.15;
 
 export const DEFAULT_GATES: readonly GateSpec[] = [
   { metric: 'latency', maxFailingShare: 0 },
@@ -54,7 +60,7 @@ export const DEFAULT_GATES: readonly GateSpec[] = [
   { metric: 'power', maxFailingShare: 0 },
   { metric: 'update_failures', maxFailingShare: 0 },
   { metric: 'silence', maxFailingShare: 0 },
-  { metric: 'baseline_regression', max: 0.2, maxFailingShare: 0 },
+  { metric: 'baseline_regression', max: DEFAULT_REGRESSION_TOLERANCE, maxFailingShare: 0 },
 ];
 
 export const WaveSpecSchema = z
@@ -281,7 +287,7 @@ function judgeBaseline(
   g: GateSpec,
   baseline: (hardwareClass: string) => BaselineFigures | null,
 ): { verdicts: DeviceJudgement[]; classes: ClassComparison[]; detail: string } {
-  const tol = g.max ?? 0.2;
+  const tol = g.max ?? DEFAULT_REGRESSION_TOLERANCE;
   const { classes, devices } = compareWithBaseline(reporting, { ...g, relative: tol }, (hc) => {
     const b = baseline(hc);
     return b && b.distributions.length > 0 ? b : null;
@@ -406,7 +412,7 @@ export function evaluateGates(
         const r = judgeBaseline(reporting, g, baseline);
         ({ judged, waiting } = split(r.verdicts, reporting, failing));
         classes = r.classes;
-        threshold = g.max ?? 0.2;
+        threshold = g.max ?? DEFAULT_REGRESSION_TOLERANCE;
         figure = median(classes.filter((c) => c.effect !== null).map((c) => c.effect as number));
         insufficient = classes.some((c) => c.verdict === 'insufficient_evidence') || (judged.length === 0 && waiting.length > 0);
         cohortFailed = classes.some((c) => c.verdict === 'failed');
