@@ -311,14 +311,17 @@ function judgeBaseline(
     }
     if (v) verdicts.push(v);
   }
-  const legacy = verdicts.filter((v) => v.approximate).length;
+  const legacyClasses = [
+    ...new Set(reporting.filter((d) => verdicts.some((v) => v.approximate && v.deviceId === d.deviceId)).map((d) => d.hardwareClass)),
+  ];
+  const legacy = legacyClasses.map((hc) => {
+    const b = baseline(hc) as BaselineFigures;
+    return `${hc}: baseline ≈ ${b.latencyMs === null ? 'n/a' : `${fmt(b.latencyMs)} ms`} over ${b.devices} device(s), compared approximately (legacy agents without histograms: medians of window percentiles)`;
+  });
   const detail =
     verdicts.length === 0 && classes.length === 0
       ? 'no baseline cohort on the same hardware class still runs the old model; not compared'
-      : [
-          ...classes.map((c) => c.why),
-          ...(legacy ? [`${legacy} device(s) compared approximately (legacy agents without histograms)`] : []),
-        ].join('; ');
+      : [...classes.map((c) => c.why), ...legacy].join('; ');
   return { verdicts, classes, detail };
 }
 
