@@ -416,7 +416,8 @@ export function evaluateGates(
         ({ judged, waiting } = split(r.verdicts, reporting, failing));
         classes = r.classes;
         threshold = g.max ?? DEFAULT_REGRESSION_TOLERANCE;
-        figure = median(classes.filter((c) => c.effect !== null).map((c) => c.effect as number));
+        // as before: the canary's figure over the baseline's (1.3 = 30 % slower), median over hardware classes
+        figure = median(classes.filter((c) => c.effect !== null).map((c) => 1 + (c.effect as number)));
         insufficient = classes.some((c) => c.verdict === 'insufficient_evidence') || (judged.length === 0 && waiting.length > 0);
         cohortFailed = classes.some((c) => c.verdict === 'failed');
         detail = r.detail;
