@@ -173,46 +173,35 @@ export function seedOf(text: string): number {
   return h;
 }
 
-/** ln Γ(x) (Lanczos). */
-function logGamma(x: number): number {
-  const g = [76.18009172947146, -86.50532032941677, 24.01409824083091, -1.231739572450155, 0.001208650973866179, -0.000005395239384953];
-  let y = x;
-  const tmp = x + 5.5 - (x + 0.5) * Math.log(x + 5.5);
-  let ser = 1.000000000190015;
-  for (const c of g) ser += c / ++y;
-  return -tmp + Math.log((2.5066282746310005 * ser) / x);
-}
-
-/** The regularised incomplete beta I_x(a, b) by its continued fraction (Lentz). */
-function incompleteBeta(x: number, a: number, b: number): number {
-  if (x <= 0) return 0;
-  if (x >= 1) return 1;
-  const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
-  if (x > (a + 1) / (a + b + 2)) return 1 - incompleteBeta(1 - x, b, a);
-  let c = 1;
-  let d = 1 - ((a + b) * x) / (a + 1);
-  d = 1 / (Math.abs(d) < 1e-300 ? 1e-300 : d);
-  let h = d;
-  for (let m = 1; m <= 300; m++) {
-    for (const num of [
-      (m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m)),
-      (-(a + m) * (a + b + m) * x) / ((a + 2 * m) * (a + 2 * m + 1)),
-    ]) {
-      d = 1 + num * d;
-      d = 1 / (Math.abs(d) < 1e-300 ? 1e-300 : d);
-      c = 1 + num / c;
-      if (Math.abs(c) < 1e-300) c = 1e-300;
-      h *= d * c;
-    }
-    if (Math.abs(d * c - 1) < 1e-12) break;
-  }
-  return (front * h) / a;
-}
-
-/** P(T > t) for Student's t with `df` degrees of freedom. */
+/**
+ * P(T > t) for Student's t with an integer number of degrees of freedom, by the finite series of
+ * Abramowitz & Stegun 26.7.3 (odd df) and 26.7.4 (even df) for A(t|df) = P(|T| < t).
+ */
 export function studentTUpper(t: number, df: number): number {
-  const tail = 0.5 * incompleteBeta(df / (df + t * t), df / 2, 0.5);
-  return t >= 0 ? tail : 1 - tail;
+  const n = Math.max(1, Math.round(df));
+  const theta = Math.atan(Math.abs(t) / Math.sqrt(n));
+  const c2 = Math.cos(theta) ** 2;
+  const sin = Math.sin(theta);
+  let a: number;
+  if (n % 2 === 1) {
+    let sum = 0;
+    let term = Math.cos(theta);
+    for (let k = 3; k <= n; k += 2) {
+      sum += term;
+      term *= ((k - 1) / k) * c2;
+    }
+    a = (2 / Math.PI) * (theta + sin * sum);
+  } else {
+    let sum = 0;
+    let term = 1;
+    for (let k = 2; k <= n; k += 2) {
+      sum += term;
+      term *= ((k - 1) / k) * c2;
+    }
+    a = sin * sum;
+  }
+  const upper = Math.max(0, (1 - a) / 2);
+  return t >= 0 ? upper : 1 - upper;
 }
 
 /** The t with P(T > t) = p (bisection on studentTUpper). */
