@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LatencyHistogram, mulberry32, type CreateRolloutInput, type GateResult, type SparseHistogram } from '@edge-fleet/shared';
 import pg from 'pg';
-import { jsonPost, startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
+import { jsonPost, setScenarioModel, startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
+import { rolloutView, untilRollout } from '../test-support/rollout-client.js';
 import { VirtualDevice, type VirtualDeviceBehaviour } from '../test-support/virtual-device.js';
 import type { RolloutView } from './rollouts.service.js';
 
@@ -21,12 +22,7 @@ beforeAll(async () => {
   await db.connect();
   v1 = await uploadMlp(h, 'scorer', '1', 1);
   v2 = await uploadMlp(h, 'scorer', '2', 2);
-  const res = await h.api(`/api/v1/scenarios/data_analysis_agent/model`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ modelVersionId: v1.id }),
-  });
-  expect(res.status).toBe(200);
+  await setScenarioModel(h, 'data_analysis_agent', v1.id);
 }, 60_000);
 
 afterAll(async () => {
@@ -63,16 +59,8 @@ async function fleet(n: number, slowdown: number, perWindow: number, seed: numbe
 }
 
 const create = (body: Pick<CreateRolloutInput, 'target' | 'waves'>) => jsonPost(h, '/api/v1/rollouts', { modelVersionId: v2.id, ...body });
-const view = async (id: string) => (await (await h.api(`/api/v1/rollouts/${id}`)).json()) as RolloutView;
-const until = (id: string, statuses: string[], ms = 45_000) =>
-  waitFor(
-    async () => {
-      const v = await view(id);
-      return statuses.includes(v.status) ? v : null;
-    },
-    ms,
-    `rollout ${statuses.join('/')}`,
-  );
+const view = (id: string) => rolloutView(h, id);
+const until = (id: string, statuses: string[], ms = 45_000) => untilRollout(h, id, statuses, ms);
 const gateOf = (g: GateResult | null | undefined, metric: string) => g?.gates.find((x) => x.metric === metric);
 
 describe('statistical rollout gates', () => {
