@@ -162,13 +162,15 @@ describe('staged rollouts on real agents', () => {
       // the default gates, but a baseline regression only beyond 5×: this model runs in ~0.4 ms, and
       // on CI's loaded 2-core machine one canary measured 1.09 ms against a 0.39 ms baseline (the gate
       // itself is tested in packages/shared and by the next test's failing canary)
+      // and since a 20 Hz probe over seconds of soak yields ~100 runs a device, far from the 1,000 a
+      // p99 needs by default (the gates would wait, then pause for want of evidence), a smaller minimum
       gates: [
-        { metric: 'latency' },
+        { metric: 'latency', minInferences: 60, minWindows: 3 },
         { metric: 'error_rate' },
         { metric: 'power' },
         { metric: 'update_failures' },
         { metric: 'silence' },
-        { metric: 'baseline_regression', max: 4 },
+        { metric: 'baseline_regression', max: 4, minInferences: 60, minWindows: 3 },
       ],
     });
     const done = await finished(r.id);

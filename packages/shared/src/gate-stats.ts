@@ -263,3 +263,25 @@ export function deviceVsBaseline(
     significant: pValue < alpha,
   };
 }
+
+/**
+ * P(K ≥ k) for K ~ Binomial(n, p): how likely `k` or more of `n` runs beyond a percentile would be
+ * if the percentile held. Summed in log space from k up (terms shrink fast past the mean).
+ */
+export function binomialUpperTail(n: number, k: number, p: number): number {
+  if (k <= 0) return 1;
+  if (k > n) return 0;
+  if (p <= 0) return 0;
+  if (p >= 1) return 1;
+  let logC = 0;
+  for (let i = 1; i <= k; i++) logC += Math.log((n - k + i) / i);
+  let logTerm = logC + k * Math.log(p) + (n - k) * Math.log(1 - p);
+  let sum = 0;
+  for (let j = k; j <= n; j++) {
+    const t = Math.exp(logTerm);
+    sum += t;
+    if (t < sum * 1e-15 && j > n * p) break;
+    logTerm += Math.log((n - j) / (j + 1)) + Math.log(p / (1 - p));
+  }
+  return Math.min(1, sum);
+}

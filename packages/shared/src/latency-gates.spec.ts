@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deviceVsBaseline, studentTQuantileUpper, studentTUpper } from './gate-stats.js';
+import { binomialUpperTail, deviceVsBaseline, studentTQuantileUpper, studentTUpper } from './gate-stats.js';
 import { LatencyHistogram, type SparseHistogram } from './histogram.js';
 import { mulberry32 } from './random.js';
 import { DEFAULT_GATES, evaluateGates, type BaselineFigures, type DeviceEvidence, type GateSpec } from './rollout.js';
@@ -67,8 +67,8 @@ describe('latency gate on merged histograms', () => {
   });
 
   it('row 29: a device with too few inferences or windows is neither passing nor failing; a wave of them waits', () => {
-    const few = dev('few', 50, 6, 100); // 600 inferences < 1000 for a p99, far over the target
-    const short = dev('short', 50, 2, 1_000); // 2 windows < 3
+    const few = dev('few', 2, 6, 100); // 600 inferences < 1000 for a p99
+    const short = dev('short', 2, 2, 1_000); // 2 windows < 3
     const r = evaluateGates([few, short], DEFAULT_GATES, () => null, at);
     const g = gate(r, 'latency');
     expect(g).toMatchObject({ outcome: 'insufficient_evidence', passed: false, judged: 0, failing: 0 });
@@ -81,6 +81,22 @@ describe('latency gate on merged histograms', () => {
     // with one judged device the gate judges, and the waiting one still counts for nothing
     const mixed = evaluateGates([few, dev('ok', 2)], DEFAULT_GATES, () => null, at);
     expect(gate(mixed, 'latency')).toMatchObject({ outcome: 'passed', judged: 1 });
+  });
+
+  it('fails fast, passes slow: a device already clearly over the target fails before the minimum evidence', () => {
+    // 100 runs around 50 ms against a 10 ms p99 target: almost all of them over it
+    const r = evaluateGates([dev('slow', 50, 2, 50)], DEFAULT_GATES, () => null, at);
+    expect(gate(r, 'latency')?.outcome).toBe('failed');
+    expect(gate(r, 'latency')?.failingDevices[0]?.why).toMatch(
+      /^p99 over 10 ms before the minimum evidence: 100 of 100 run\(s\) already above it/,
+    );
+    // runs near the target are no proof yet: it waits
+    expect(
+      gate(
+        evaluateGates([dev('near', 5, 2, 50)], DEFAULT_GATES, () => null, at),
+        'latency',
+      )?.outcome,
+    ).toBe('insufficient_evidence');
   });
 
   it('row 29: never passes on zero evidence', () => {
@@ -176,6 +192,13 @@ describe('baseline_regression as a test', () => {
 });
 
 describe('the statistics', () => {
+  it('binomial upper tails are exact', () => {
+    expect(binomialUpperTail(10, 0, 0.5)).toBe(1);
+    expect(binomialUpperTail(10, 10, 0.5)).toBeCloseTo(1 / 1024, 12);
+    expect(binomialUpperTail(10, 9, 0.5)).toBeCloseTo(11 / 1024, 12);
+    expect(binomialUpperTail(100, 5, 0.01)).toBeCloseTo(0.00343, 4);
+    expect(binomialUpperTail(5, 6, 0.5)).toBe(0);
+  });
   it('Student t tails match the tables', () => {
     expect(studentTUpper(2.262, 9)).toBeCloseTo(0.025, 3);
     expect(studentTUpper(-2.262, 9)).toBeCloseTo(0.975, 3);

@@ -1,4 +1,5 @@
 import {
+  binomialUpperTail,
   compareQuantile,
   defaultEvidence,
   deviceVsBaseline,
@@ -8,7 +9,7 @@ import {
   type DeviceDistribution,
   type EvidenceRule,
 } from './gate-stats.js';
-import { LatencyHistogram, type SparseHistogram } from './histogram.js';
+import { bucketEdges, LatencyHistogram, type SparseHistogram } from './histogram.js';
 import type { LatencyPercentile } from './policy.js';
 
 /** What a latency gate's verdict is: judged either way, or not judged for want of evidence. */
@@ -113,7 +114,16 @@ export function judgeLatencyVsTarget(devices: readonly LatencyEvidence[], g: Lat
     }
     const n = countOf(d.histogram);
     const short = shortOf(evidenceRule(g, p), n, d.histogramWindows);
-    if (short) return { deviceId: d.deviceId, verdict: 'insufficient_evidence', figureMs: null, approximate: false, why: short };
+    if (short)
+      return (
+        overTargetAlready(d.deviceId, d.histogram, p, target, g.confidence ?? DEFAULT_GATE_CONFIDENCE) ?? {
+          deviceId: d.deviceId,
+          verdict: 'insufficient_evidence',
+          figureMs: null,
+          approximate: false,
+          why: short,
+        }
+      );
     const figure = LatencyHistogram.fromSparse(d.histogram).quantile(quantileOf(p));
     const failed = figure > target;
     return {
@@ -124,6 +134,32 @@ export function judgeLatencyVsTarget(devices: readonly LatencyEvidence[], g: Lat
       why: `${p} ${fmt(figure)} ms over ${n} inference(s) ${failed ? '>' : '≤'} ${fmt(target)} ms`,
     };
   });
+}
+
+/**
+ * Fail fast, pass slow (as sequential canary analysis does): before the minimum evidence, a device
+ * fails when so many of its runs already lie wholly above the target that its percentile cannot
+ * be within it at the gate's confidence (a one-sided binomial test); a pass always waits for the
+ * minimum.
+ */
+function overTargetAlready(
+  deviceId: string,
+  h: SparseHistogram,
+  p: LatencyPercentile,
+  target: number,
+  confidence: number,
+): DeviceJudgement | null {
+  const n = countOf(h);
+  const over = h.filter(([i]) => bucketEdges(i)[0] > target).reduce((s, [, c]) => s + c, 0);
+  const tail = binomialUpperTail(n, over, 1 - quantileOf(p));
+  if (!(tail < (1 - confidence) / 2)) return null;
+  return {
+    deviceId,
+    verdict: 'failed',
+    figureMs: LatencyHistogram.fromSparse(h).quantile(quantileOf(p)),
+    approximate: false,
+    why: `${p} over ${fmt(target)} ms before the minimum evidence: ${over} of ${n} run(s) already above it (p = ${fmt(tail, 2)} were the ${p} within it)`,
+  };
 }
 
 function distributionOf(d: LatencyEvidence): DeviceDistribution | null {
