@@ -299,7 +299,7 @@ function waitingSummary(result: GateVerdict): string {
 /** The failed gates in words, with up to three failing devices each. */
 function failureSummary(result: GateVerdict): string {
   return result.gates
-    .filter((g) => !g.passed)
+    .filter((g) => g.outcome === 'failed')
     .map(
       (g) =>
         `${g.metric} (${g.failing} of ${g.judged} device(s): ${g.failingDevices
