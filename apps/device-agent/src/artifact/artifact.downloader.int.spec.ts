@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TcpProxy, waitFor } from '@edge-fleet/test-utils';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ArtifactServer } from '../test-support/artifact.server.js';
 import { type ModelFile, writeModel } from '../test-support/models.js';
@@ -185,6 +186,42 @@ describe('resumable download (HTTP Range)', () => {
     server.mode = 'ok';
     await fetchAndVerify();
     expect(server.ranges.at(-1)).toBe('bytes=2000-');
+  });
+
+  it('row 9: a path that goes half-open mid-download (no FIN, no RST) is aborted at the stall timeout, keeps what arrived, and resumes once the path is back', async () => {
+    const proxy = await TcpProxy.start('127.0.0.1', Number(new URL(server.url('/')).port));
+    try {
+      const viaProxy = { ...ref, url: `http://127.0.0.1:${proxy.port}/artifacts/mlp.onnx` };
+      proxy.throttle(16 * 1024); // a thin link: the model takes over 2 s, so the path dies mid-stream
+      downloader = new ArtifactDownloader({ modelsDir, username: 'u', password: 'p', stallTimeoutMs: 400 });
+      const tmp = join(modelsDir, tmpName());
+      const failed = downloader.download(viaProxy).catch((e: unknown) => e);
+      await waitFor(
+        async () =>
+          (await stat(tmp).then(
+            (x) => x.size,
+            () => 0,
+          )) > 4_000
+            ? true
+            : null,
+        10_000,
+        'the first bytes',
+      );
+      await proxy.cut('half-open');
+      const error = await failed;
+      expect((error as ArtifactError).reasonCode).toBe('download_failed');
+      expect((error as ArtifactError).message).toMatch(/stalled: no data for 400 ms/);
+      const kept = (await stat(tmp)).size;
+      expect(kept).toBeGreaterThan(4_000);
+      expect(kept).toBeLessThan(model.bytes.length);
+
+      await proxy.restore();
+      await downloader.download(viaProxy);
+      expect(await downloader.verify(viaProxy)).toBe(join(modelsDir, `${model.sha256}.onnx`));
+      expect(server.ranges.at(-1)).toBe(`bytes=${kept}-`);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('enforces the overall deadline on a trickle that never stalls', async () => {
