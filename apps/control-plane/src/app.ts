@@ -15,6 +15,7 @@ import { OperatorAuthService } from './auth/operator-auth.service.js';
 import type { Config } from './config.js';
 import { DeviceAuthService } from './devices/device-auth.service.js';
 import { FleetService } from './fleet/fleet.service.js';
+import { DatabaseBreaker } from './infra/database-breaker.js';
 import { HttpErrorFilter } from './infra/http-exception.filter.js';
 import { JobQueues, JobWorkers } from './infra/jobs.js';
 import { securityHeaders, trpcBatchLimit } from './infra/http-hardening.js';
@@ -151,10 +152,12 @@ export async function startControlPlane(
     assignments: app.get(AssignmentsService),
     rollouts: app.get(RolloutsService),
   });
-  app.useGlobalFilters(new HttpErrorFilter(logger.child('http')));
+  const databaseBreaker = new DatabaseBreaker(() => infra.pgPool.query('SELECT 1'), logger.child('database'));
+  app.useGlobalFilters(new HttpErrorFilter(logger.child('http'), databaseBreaker));
   // first: every later middleware and handler runs inside the request's context (its reqId)
   app.use(requestLogging(logger));
   app.use(securityHeaders());
+  app.use(databaseBreaker.middleware());
   app.use(infra.metrics.httpTimer(new Set(Object.keys(router._def.procedures))));
   app.disable('x-powered-by');
   app.useBodyParser('json', { limit: '1mb' });
@@ -181,6 +184,7 @@ export async function startControlPlane(
     accepting = false;
     await Promise.allSettled([...inflight]);
     await ingest.stop();
+    await databaseBreaker.stop();
     await app.close();
     await infra.close();
   };
