@@ -2,8 +2,8 @@ import type { RequestHandler } from 'express';
 import type { Logger } from './logger.js';
 import { probe } from './probe.js';
 
-/** Paths the breaker answers for: those that need the database (not /healthz, /readyz, /metrics). */
-const GUARDED = /^\/(api|trpc)\//;
+/** Paths the breaker answers for: those that need the database (not /healthz, /readyz, /metrics, the OpenAPI document). */
+const GUARDED = /^\/(api|trpc)\/(?!v1\/openapi\.json$)/;
 
 /**
  * Answers operator requests with 503 at once while Postgres is known to be unreachable (RELIABILITY
