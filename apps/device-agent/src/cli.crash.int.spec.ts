@@ -138,7 +138,7 @@ const POINTS: CrashPoint[] = [
 
 describe('fleet-agent killed at each update step (FLEET_AGENT_CRASH_AT)', () => {
   it.each(POINTS)(
-    '%s: restarts with one complete, verified active model, reports it, and finishes the update',
+    'row 3: %s: restarts with one complete, verified active model, reports it, and finishes the update',
     async (point) => {
       const { deviceId, dataDir, store } = await deviceOnOldModel();
 

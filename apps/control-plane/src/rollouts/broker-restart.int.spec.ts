@@ -98,7 +98,7 @@ interface DeviceRow {
 }
 
 describe('reliability: broker killed mid-rollout, restarted', () => {
-  it("keeps the rollout consistent in Postgres and re-derives every device's desired state from it after the restart", async () => {
+  it("row 1: keeps the rollout consistent in Postgres and re-derives every device's desired state from it after the restart", async () => {
     const broker = mosquitto;
     if (!broker) throw new Error('no broker');
     const q = pgClient();
