@@ -74,30 +74,32 @@ const WINDOW_METRICS = `('latency_ms', 'error_rate', 'power_w', 'throughput_ips'
  * conditions read the device, reported-state and rollout rows. Only pairs that breach or have an
  * open alert come back.
  */
-const OBSERVE_SQL = `
+export const OBSERVE_SQL = `
 WITH r AS (SELECT * FROM "AlertRule" WHERE enabled),
 win AS (
   SELECT r.id AS "ruleId", d.id::text AS subject, 'device' AS "subjectKind", d.scenario,
-    CASE r.metric
-      WHEN 'latency_ms' THEN
-        sum(w.inferences * CASE COALESCE(r.percentile, p."latencyPercentile") WHEN 'p50' THEN w."latencyP50Ms" WHEN 'p95' THEN w."latencyP95Ms" ELSE w."latencyP99Ms" END)
-        / NULLIF(sum(w.inferences) FILTER (WHERE (CASE COALESCE(r.percentile, p."latencyPercentile") WHEN 'p50' THEN w."latencyP50Ms" WHEN 'p95' THEN w."latencyP95Ms" ELSE w."latencyP99Ms" END) IS NOT NULL), 0)
-      WHEN 'error_rate' THEN sum(w.errors)::float8 / NULLIF(sum(w.inferences), 0)
-      WHEN 'power_w' THEN avg(w."powerW")
-      WHEN 'throughput_ips' THEN sum(w.inferences)::float8 / NULLIF(sum(extract(epoch FROM w."windowEnd" - w."windowStart")), 0)
-      WHEN 'memory_rss_mb' THEN max(w."rssMb")
-    END AS value,
+    CASE r.metric WHEN 'latency_ms' THEN agg.latency WHEN 'error_rate' THEN agg.errors WHEN 'power_w' THEN agg.power
+      WHEN 'throughput_ips' THEN agg.ips WHEN 'memory_rss_mb' THEN agg.rss END AS value,
     COALESCE(r.threshold, CASE r.metric WHEN 'latency_ms' THEN p."latencyTargetMs" WHEN 'error_rate' THEN p."errorRateMax" WHEN 'power_w' THEN p."powerBudgetW" END) AS threshold,
-    count(*)::int AS windows,
-    r.metric = 'throughput_ips' AS floor, r.hysteresis
-  -- the table, not the CTE: grouping by its key covers its other columns
-  FROM "AlertRule" r
+    agg.windows, r.metric = 'throughput_ips' AS floor, r.hysteresis
+  FROM r
   JOIN "Device" d ON (r.scenario IS NULL OR d.scenario = r.scenario) AND d.status <> 'revoked'
   LEFT JOIN "Policy" p ON p.scenario = d.scenario
-  JOIN "TelemetryWindow" w ON w."deviceId" = d.id
-   AND w."windowEnd" > $1::timestamptz - make_interval(secs => r."lookbackSeconds") AND w."windowEnd" <= $1::timestamptz
-  WHERE r.enabled AND r.metric IN ${WINDOW_METRICS}
-  GROUP BY r.id, d.id, p.scenario
+  -- per (rule, device) an index range scan of its windows in the lookback: the cost follows the
+  -- fleet's size, not how much history the table holds
+  CROSS JOIN LATERAL (
+    SELECT count(*)::int AS windows,
+      sum(w.inferences * x.pct) / NULLIF(sum(w.inferences) FILTER (WHERE x.pct IS NOT NULL), 0) AS latency,
+      sum(w.errors)::float8 / NULLIF(sum(w.inferences), 0) AS errors,
+      avg(w."powerW") AS power,
+      sum(w.inferences)::float8 / NULLIF(sum(extract(epoch FROM w."windowEnd" - w."windowStart")), 0) AS ips,
+      max(w."rssMb") AS rss
+    FROM "TelemetryWindow" w
+    CROSS JOIN LATERAL (SELECT CASE COALESCE(r.percentile, p."latencyPercentile")
+      WHEN 'p50' THEN w."latencyP50Ms" WHEN 'p95' THEN w."latencyP95Ms" ELSE w."latencyP99Ms" END AS pct) x
+    WHERE w."deviceId" = d.id AND w."windowEnd" > $1::timestamptz - make_interval(secs => r."lookbackSeconds") AND w."windowEnd" <= $1::timestamptz
+  ) agg
+  WHERE r.metric IN ${WINDOW_METRICS} AND agg.windows > 0
 ),
 fleet AS (
   SELECT r.id AS "ruleId", d.id::text AS subject, 'device' AS "subjectKind", d.scenario,
@@ -151,7 +153,10 @@ export class AlertEvaluationRepository {
     return withTransaction(this.pool, async (client) => {
       const tx = asBulkTx(client);
       const [got] = await txQuery<{ ok: boolean }>(tx, 'SELECT pg_try_advisory_xact_lock($1) AS ok', [EVALUATION_LOCK]);
-      return got?.ok ? fn(tx) : null;
+      if (!got?.ok) return null;
+      // measured at 10,000 devices: JIT compiling the statement cost ~0.8 s of a ~1 s pass, every pass
+      await txExecute(tx, 'SET LOCAL jit = off');
+      return fn(tx);
     });
   }
 

@@ -98,10 +98,12 @@ beforeAll(async () => {
   evaluator = h.cp.app.get(AlertEvaluator);
   const { id } = await uploadMlp(h, 'trader', '1.0.0', 7);
   expect((await json('PUT', `/api/v1/scenarios/${SCENARIO}/model`, { modelVersionId: id })).status).toBe(200);
-  slow = await VirtualDevice.start(h, SCENARIO, 'edge-npu-trading', { latencyMs: () => slowMs });
+  // the fast one first: assignment predicts a new device's latency from its hardware class's
+  // telemetry, so a device enrolled after 40 ms windows of its class would be refused the model
   fast = await VirtualDevice.start(h, SCENARIO, 'edge-npu-trading', { latencyMs: () => fastMs });
-  // a latency rule an operator tuned for the test: fire after 2 s of breach, over the last second's windows
-  await setRule('latency_over_target', { forSeconds: 2, lookbackSeconds: 1 });
+  slow = await VirtualDevice.start(h, SCENARIO, 'edge-npu-trading', { latencyMs: () => slowMs });
+  // a latency rule an operator tuned for the test: fire after 2 s of breach, over the last 2 seconds' windows
+  await setRule('latency_over_target', { forSeconds: 2, lookbackSeconds: 2 });
   const create = async (name: string, url: string) => {
     const res = await json('POST', '/api/v1/webhooks', { name, url, secret: SECRET });
     expect(res.status, await res.clone().text()).toBe(201);
@@ -123,7 +125,12 @@ beforeAll(async () => {
     }),
   );
   hangingId = await create('hanging', await receiver(() => undefined));
-  await waitFor(async () => (await count(`SELECT count(DISTINCT "deviceId")::int AS n FROM "TelemetryWindow"`)) === 2, 40_000);
+  await waitFor(async () => (await count(`SELECT count(DISTINCT "deviceId")::int AS n FROM "TelemetryWindow"`)) === 2, 40_000).catch(
+    (e: unknown) => {
+      const state = (d: VirtualDevice) => ({ id: d.id, active: d.active?.variantId, applied: d.applied, errors: d.errors });
+      throw new Error(`devices sent no telemetry: ${JSON.stringify([state(slow), state(fast)])}`, { cause: e });
+    },
+  );
 }, 90_000);
 
 afterAll(async () => {
