@@ -5,9 +5,10 @@ import { appendAudit } from '../infra/audit.repository.js';
 import { withTransaction } from '../infra/pg-transaction.js';
 import { PG_POOL } from '../infra/tokens.js';
 import { asBulkTx, txQuery } from '../infra/unit-of-work.js';
+import { iso } from './sql.js';
 
 const VIEW = `id, name, metric, scenario, threshold, percentile, "forSeconds", "lookbackSeconds", hysteresis, severity, enabled, origin,
-  to_char("updatedAt" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt"`;
+  ${iso('"updatedAt"')} AS "updatedAt"`;
 
 const SETTINGS = [
   'name',

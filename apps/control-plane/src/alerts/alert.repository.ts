@@ -5,8 +5,7 @@ import { appendAudit } from '../infra/audit.repository.js';
 import { withTransaction } from '../infra/pg-transaction.js';
 import { PG_POOL } from '../infra/tokens.js';
 import { asBulkTx, txQuery } from '../infra/unit-of-work.js';
-
-const iso = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+import { iso } from './sql.js';
 
 /** An active silence whose matchers all match the alert's labels (`a` is the alert). */
 const SILENCED_BY = `(SELECT s.id::text FROM "Silence" s

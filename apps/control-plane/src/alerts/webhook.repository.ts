@@ -5,8 +5,8 @@ import { appendAudit } from '../infra/audit.repository.js';
 import { withTransaction } from '../infra/pg-transaction.js';
 import { PG_POOL } from '../infra/tokens.js';
 import { asBulkTx, txQuery } from '../infra/unit-of-work.js';
+import { iso } from './sql.js';
 
-const iso = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 const VIEW = `id, name, url, enabled, ${iso('"createdAt"')} AS "createdAt"`;
 
 export interface DeliveryRecord {

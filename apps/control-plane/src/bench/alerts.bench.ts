@@ -10,11 +10,12 @@ import { randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { hardwarePreset, ScenarioSchema } from '@edge-fleet/shared';
+import { ScenarioSchema } from '@edge-fleet/shared';
 import pg from 'pg';
 import { OBSERVE_SQL } from '../alerts/alert-evaluation.repository.js';
 import { AlertEvaluator } from '../alerts/alert-evaluator.service.js';
 import { startHarness } from '../test-support/harness.js';
+import { insertBenchProfile } from './bench-devices.js';
 
 const n = Number(process.argv[2] ?? 10_000);
 const seconds = Number(process.argv[3] ?? 30);
@@ -45,12 +46,7 @@ const h = await startHarness({ LOG_LEVEL: 'error', ALERT_EVAL_INTERVAL_MS: '0' }
 try {
   const db = new pg.Client({ connectionString: h.dbUrl });
   await db.connect();
-  const spec = hardwarePreset('robot-npu-arm');
-  await db.query(`INSERT INTO "HardwareProfile" (id, "hardwareClass", accelerator, spec) VALUES ('bench', $1, $2, $3)`, [
-    spec.hardwareClass,
-    spec.accelerator,
-    spec,
-  ]);
+  await insertBenchProfile(db);
   const ids = Array.from({ length: n }, () => randomUUID());
   const scenarios = ScenarioSchema.options;
   await db.query(
