@@ -34,6 +34,8 @@ export interface OpenAlertRow {
   activeAt: Date | null;
   subject: string;
   scenario: string | null;
+  /** Its rule is disabled, or its device revoked: the alert ends (a firing one resolves). */
+  retired: boolean;
 }
 
 /** An alert's new state as a pass decided it. */
@@ -164,12 +166,13 @@ export class AlertEvaluationRepository {
     return txQuery<ObservationRow>(tx, OBSERVE_SQL, [now]);
   }
 
-  /** Pending and firing alerts of enabled rules. */
+  /** Pending and firing alerts, with whether their rule or device is gone. */
   async openAlerts(tx: BulkTx): Promise<OpenAlertRow[]> {
     return txQuery<OpenAlertRow>(
       tx,
-      `SELECT a.fingerprint, a."ruleId", r."forSeconds", a.state, a."activeAt", a.subject, a.scenario
-         FROM "Alert" a JOIN "AlertRule" r ON r.id = a."ruleId" AND r.enabled
+      `SELECT a.fingerprint, a."ruleId", r."forSeconds", a.state, a."activeAt", a.subject, a.scenario,
+              (NOT r.enabled OR EXISTS (SELECT 1 FROM "Device" d WHERE d.id::text = a.subject AND d.status = 'revoked')) AS retired
+         FROM "Alert" a JOIN "AlertRule" r ON r.id = a."ruleId"
         WHERE a.state IN ('pending', 'firing')`,
     );
   }

@@ -86,10 +86,11 @@ export class AlertEvaluator {
           },
         });
       }
-      // open alerts of pairs that measured nothing this pass (no windows in the lookback)
+      // open alerts of pairs that measured nothing this pass (no windows in the lookback, or rule or device gone)
       for (const a of open) {
         if (seen.has(a.fingerprint)) continue;
-        const step = nextState({ state: a.state, activeAt: a.activeAt }, null, a.forSeconds, now);
+        const ended = a.retired ? { value: null, threshold: null, breach: false, clear: true } : null;
+        const step = nextState({ state: a.state, activeAt: a.activeAt }, ended, a.forSeconds, now);
         if (!step.transition) continue;
         writes.push({
           fingerprint: a.fingerprint,
@@ -101,7 +102,7 @@ export class AlertEvaluator {
           threshold: null,
           activeAt: step.activeAt,
           labels: {},
-          transition: { ...step.transition, figures: { noData: true } },
+          transition: { ...step.transition, figures: a.retired ? { retired: 'rule disabled or device revoked' } : { noData: true } },
         });
       }
       return { observed: observed.length, transitions: await this.evaluation.write(tx, now, writes) };

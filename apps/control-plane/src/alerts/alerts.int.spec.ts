@@ -267,6 +267,10 @@ describe('alerts (M15)', () => {
     const a = (await alertsOf('firing')).find((x) => x.ruleName === 'device_offline' && x.subject === quiet.id);
     expect(a).toMatchObject({ state: 'firing', value: 1 });
     expect((await alertsOf('firing')).filter((x) => x.ruleName === 'device_offline' && x.subject !== quiet.id)).toEqual([]);
+    // an operator turning the rule off ends its alerts (a firing one resolves) instead of leaving them firing
+    await setRule('device_offline', { enabled: false });
+    await pass();
+    expect((await alertsOf()).find((x) => x.id === a?.id)?.state).toBe('resolved');
   }, 30_000);
 
   it('bad rule input is a 400 naming the problem, and nothing is stored', async () => {
