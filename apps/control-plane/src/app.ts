@@ -10,6 +10,7 @@ import { filters, parseTopic } from '@edge-fleet/shared';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { AppModule, ROLE_PROCESSORS, ROLE_QUEUES, type Infra, type Role } from './app.module.js';
+import { AlertsService } from './alerts/alerts.service.js';
 import { AssignmentsService } from './assignments/assignments.service.js';
 import { OperatorAuthService } from './auth/operator-auth.service.js';
 import type { Config } from './config.js';
@@ -151,6 +152,7 @@ export async function startControlPlane(
     policies: app.get(PoliciesService),
     assignments: app.get(AssignmentsService),
     rollouts: app.get(RolloutsService),
+    alerts: app.get(AlertsService),
   });
   const databaseBreaker = new DatabaseBreaker(() => infra.pgPool.query('SELECT 1'), logger.child('database'));
   app.useGlobalFilters(new HttpErrorFilter(logger.child('http'), databaseBreaker));

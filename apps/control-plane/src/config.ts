@@ -86,6 +86,15 @@ export const ConfigSchema = z.object({
   TELEMETRY_STALL_SECONDS: z.coerce.number().min(0.1).max(3_600).default(30),
   /** The worker does not migrate: it waits this long for the api (or main) to have applied every migration it knows. */
   SCHEMA_WAIT_SECONDS: z.coerce.number().int().min(0).max(3_600).default(120),
+  /** How often the worker evaluates the alert rules over the stored windows (one pass per interval for all workers); 0: never. */
+  ALERT_EVAL_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
+  /** Addresses (CIDRs, comma-separated) webhooks may reach although internal (loopback, private, link-local); empty: none. */
+  WEBHOOK_ALLOWED_CIDRS: z.string().default(''),
+  /** How long a webhook receiver has to answer one delivery. */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
+  /** Attempts per notification and receiver, the first included; retries back off exponentially from WEBHOOK_BACKOFF_MS. */
+  WEBHOOK_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(6),
+  WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(2_000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 

@@ -1,7 +1,14 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import { CreateRolloutSchema } from '@edge-fleet/shared';
 import {
+  AlertIdParamsSchema,
+  AlertListQuerySchema,
+  AlertListSchema,
+  AlertRuleListSchema,
+  AlertRuleUpdateInputSchema,
   AssignmentPreviewInputSchema,
+  CreateSilenceSchema,
+  SilenceListSchema,
   DeviceIdParamsSchema,
   DeviceTelemetryInputSchema,
   DeviceTelemetrySchema,
@@ -15,6 +22,7 @@ import {
   RolloutActionParamsSchema,
   RolloutIdParamsSchema,
 } from '@edge-fleet/shared/api';
+import type { AlertsService } from '../alerts/alerts.service.js';
 import type { AssignmentsService } from '../assignments/assignments.service.js';
 import type { Operator } from '../auth/api-token.repository.js';
 import { forbiddenMessage, hasRole } from '../auth/roles.js';
@@ -65,6 +73,7 @@ export interface RouterDeps {
   policies: PoliciesService;
   assignments: AssignmentsService;
   rollouts: RolloutsService;
+  alerts: AlertsService;
 }
 
 /**
@@ -113,6 +122,26 @@ export function buildRouter(d: RouterDeps) {
       act: operatorProcedure
         .input(RolloutActionParamsSchema)
         .mutation(({ input, ctx }) => d.rollouts[input.action](input.id, actor(ctx.operator))),
+    }),
+    alerts: t.router({
+      list: operatorProcedure
+        .input(AlertListQuerySchema)
+        .output(AlertListSchema)
+        .query(({ input }) => d.alerts.list(input)),
+      get: operatorProcedure.input(AlertIdParamsSchema).query(({ input }) => d.alerts.get(input.id)),
+      rules: operatorProcedure.output(AlertRuleListSchema).query(async () => ({ items: await d.alerts.listRules() })),
+      // the rule body is validated by the service, so REST and tRPC name a bad field alike
+      createRule: operatorProcedure.input((v: unknown) => v).mutation(({ input, ctx }) => d.alerts.createRule(input, actor(ctx.operator))),
+      updateRule: operatorProcedure
+        .input(AlertRuleUpdateInputSchema)
+        .mutation(({ input, ctx }) => d.alerts.updateRule(input.id, input.rule, actor(ctx.operator))),
+      silences: operatorProcedure.output(SilenceListSchema).query(async () => ({ items: await d.alerts.listSilences(false) })),
+      createSilence: operatorProcedure
+        .input(CreateSilenceSchema)
+        .mutation(({ input, ctx }) => d.alerts.createSilence(input, actor(ctx.operator))),
+      expireSilence: operatorProcedure
+        .input(AlertIdParamsSchema)
+        .mutation(({ input, ctx }) => d.alerts.expireSilence(input.id, actor(ctx.operator))),
     }),
   });
 }
