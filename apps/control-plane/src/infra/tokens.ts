@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { Config } from '../config.js';
+import type { BrokerAccess } from '../mqtt/broker-access.js';
 import type { MessageBus } from '../mqtt/mqtt-bus.js';
 import type { SigningService } from '../signing/signing.service.js';
 import type { Logger } from './logger.js';
@@ -23,6 +24,7 @@ export const PG_POOL = token<Pool>('PG_POOL');
 export const LOGGER = token<Logger>('LOGGER');
 export const MQTT_BUS = token<MessageBus>('MQTT_BUS');
 export const REDIS = token<Redis>('REDIS');
+export const BROKER_ACCESS = token<BrokerAccess>('BROKER_ACCESS');
 export const SIGNING = token<SigningService>('SIGNING');
 
 export function provideValue<T>(provide: Token<T>, useValue: NoInfer<T>): { provide: Token<T>; useValue: T } {

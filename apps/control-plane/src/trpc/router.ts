@@ -16,6 +16,7 @@ import {
   RolloutIdParamsSchema,
 } from '@edge-fleet/shared/api';
 import type { AssignmentsService } from '../assignments/assignments.service.js';
+import type { DeviceRevocationService } from '../devices/device-revocation.service.js';
 import type { Operator } from '../auth/api-token.repository.js';
 import { forbiddenMessage, hasRole } from '../auth/roles.js';
 import { AppError } from '../errors.js';
@@ -65,6 +66,7 @@ export interface RouterDeps {
   policies: PoliciesService;
   assignments: AssignmentsService;
   rollouts: RolloutsService;
+  revocation: DeviceRevocationService;
 }
 
 /**
@@ -85,6 +87,13 @@ export function buildRouter(d: RouterDeps) {
         .input(DeviceTelemetryInputSchema)
         .output(DeviceTelemetrySchema)
         .query(({ input: { id, ...q } }) => d.telemetry.deviceTelemetry(id, q)),
+      // the same service methods as POST /devices/:id/revoke and /enable
+      revoke: operatorProcedure
+        .input(DeviceIdParamsSchema)
+        .mutation(({ input, ctx }) => d.revocation.revoke(input.id, actor(ctx.operator))),
+      enable: operatorProcedure
+        .input(DeviceIdParamsSchema)
+        .mutation(({ input, ctx }) => d.revocation.enable(input.id, actor(ctx.operator))),
     }),
     policies: t.router({
       list: operatorProcedure.output(PolicyListSchema).query(async () => ({ items: await d.policies.list() })),
