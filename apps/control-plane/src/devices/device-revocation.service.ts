@@ -1,14 +1,25 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { publishOptions, topics } from '@edge-fleet/shared';
-import { AssignmentsService } from '../assignments/assignments.service.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../infra/logger.js';
-import { BROKER_ACCESS, LOGGER, MQTT_BUS } from '../infra/tokens.js';
+import { BROKER_ACCESS, DEVICE_ENABLED_LISTENER, LOGGER, MQTT_BUS } from '../infra/tokens.js';
 import { UnitOfWork } from '../infra/unit-of-work.js';
-import type { BrokerAccess } from '../mqtt/broker-access.js';
-import type { MessageBus } from '../mqtt/mqtt-bus.js';
+import type { BrokerAccess } from './broker-access.js';
 import { DeviceRepository } from './device.repository.js';
 import { DevicesService } from './devices.service.js';
+
+/**
+ * Told when a revoked device is enabled again (assignments: its desired state is republished from
+ * Postgres). Injected, so devices need not import assignments.
+ */
+export interface DeviceEnabledListener {
+  deviceEnabled(deviceId: string): Promise<void>;
+}
+
+/** What revocation needs of the broker connection (the MQTT bus provides it): clearing retained messages. */
+interface RetainedClearer {
+  publish(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }): Promise<void>;
+}
 
 /**
  * Revoking a device and enabling it again. Postgres first (with the audit event, one transaction):
@@ -24,9 +35,9 @@ export class DeviceRevocationService {
     @Inject(UnitOfWork) private readonly uow: UnitOfWork,
     @Inject(DeviceRepository) private readonly repo: DeviceRepository,
     @Inject(DevicesService) private readonly devices: DevicesService,
-    @Inject(AssignmentsService) private readonly assignments: AssignmentsService,
+    @Inject(DEVICE_ENABLED_LISTENER) private readonly enabled: DeviceEnabledListener,
     @Inject(BROKER_ACCESS) private readonly broker: BrokerAccess,
-    @Inject(MQTT_BUS) private readonly bus: MessageBus,
+    @Inject(MQTT_BUS) private readonly bus: RetainedClearer,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
 
@@ -47,7 +58,7 @@ export class DeviceRevocationService {
     await this.onBroker(deviceId, 'enabled', async () => {
       await this.broker.deviceEnabled(deviceId);
       // the retained desired state cleared at revocation is back, from Postgres
-      await this.assignments.republish(deviceId);
+      await this.enabled.deviceEnabled(deviceId);
     });
     return this.devices.get(deviceId);
   }

@@ -1,11 +1,13 @@
 import { Module } from '@nestjs/common';
 import { AssignmentsModule } from '../assignments/assignments.module.js';
+import { AssignmentsService } from '../assignments/assignments.service.js';
+import { DEVICE_ENABLED_LISTENER } from '../infra/tokens.js';
 import { AuthModule } from '../auth/auth.module.js';
 import { RolloutsModule } from '../rollouts/rollouts.module.js';
 import { TelemetryModule } from '../telemetry/telemetry.module.js';
 import { DeviceAuthService } from './device-auth.service.js';
 import { DeviceDataModule } from './device-data.module.js';
-import { DeviceRevocationService } from './device-revocation.service.js';
+import { DeviceRevocationService, type DeviceEnabledListener } from './device-revocation.service.js';
 import { DevicesController } from './devices.controller.js';
 import { DevicesService } from './devices.service.js';
 
@@ -13,7 +15,17 @@ import { DevicesService } from './devices.service.js';
 @Module({
   imports: [AssignmentsModule, AuthModule, DeviceDataModule, RolloutsModule, TelemetryModule],
   controllers: [DevicesController],
-  providers: [DeviceAuthService, DevicesService, DeviceRevocationService],
+  providers: [
+    DeviceAuthService,
+    DevicesService,
+    DeviceRevocationService,
+    // a device enabled again gets its desired state republished (devices' services do not import assignments)
+    {
+      provide: DEVICE_ENABLED_LISTENER,
+      useFactory: (a: AssignmentsService): DeviceEnabledListener => ({ deviceEnabled: (id) => a.republish(id) }),
+      inject: [AssignmentsService],
+    },
+  ],
   exports: [DevicesService, DeviceRevocationService, DeviceAuthService, DeviceDataModule],
 })
 export class DevicesModule {}

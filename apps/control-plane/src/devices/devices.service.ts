@@ -16,7 +16,7 @@ import { AppError } from '../errors.js';
 import { hashSecret, newSecret, sha256Hex } from '../infra/secrets.js';
 import type { Logger } from '../infra/logger.js';
 import { BROKER_ACCESS, CONFIG, ENROLLMENT_LISTENER, LOGGER, SIGNING } from '../infra/tokens.js';
-import type { BrokerAccess } from '../mqtt/broker-access.js';
+import type { BrokerAccess } from './broker-access.js';
 import type { SigningService } from '../signing/signing.service.js';
 import { DeadLetterRepository } from '../infra/dead-letter.repository.js';
 import { DeviceRepository, type DeviceListQuery, type DeviceSummaryRow } from './device.repository.js';

@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { Config } from '../config.js';
-import type { BrokerAccess } from '../mqtt/broker-access.js';
+import type { BrokerAccess } from '../devices/broker-access.js';
 import type { MessageBus } from '../mqtt/mqtt-bus.js';
 import type { SigningService } from '../signing/signing.service.js';
 import { AuditRepository } from './audit.repository.js';

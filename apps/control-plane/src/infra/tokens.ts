@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { Config } from '../config.js';
-import type { BrokerAccess } from '../mqtt/broker-access.js';
+import type { BrokerAccess } from '../devices/broker-access.js';
 import type { MessageBus } from '../mqtt/mqtt-bus.js';
 import type { SigningService } from '../signing/signing.service.js';
 import type { Logger } from './logger.js';
@@ -33,3 +33,6 @@ export function provideValue<T>(provide: Token<T>, useValue: NoInfer<T>): { prov
 
 /** Who is told when a device enrolls (see EnrollmentListener in devices.service.ts); bound with useExisting. */
 export const ENROLLMENT_LISTENER = Symbol('ENROLLMENT_LISTENER');
+
+/** Who is told when a revoked device is enabled again (see DeviceEnabledListener in device-revocation.service.ts). */
+export const DEVICE_ENABLED_LISTENER = Symbol('DEVICE_ENABLED_LISTENER');

@@ -9,7 +9,7 @@ import {
 } from '@edge-fleet/shared';
 import { isCanonicalDeviceId } from '../devices/device-auth.service.js';
 import type { Logger } from '../infra/logger.js';
-import type { BrokerAccess, DeviceAccess, ReconcileReport } from './broker-access.js';
+import type { BrokerAccess, DeviceAccess, ReconcileReport } from '../devices/broker-access.js';
 import type { DynsecClient, DynsecCommand } from './dynsec-client.js';
 
 /** The marker on every client this control plane made, so reconciliation touches no one else's. */
