@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DYNSEC_RESPONSE_TOPIC, DYNSEC_TOPIC, DynsecResponsesSchema, decodeJson, type DynsecResponse } from '@edge-fleet/shared';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../infra/logger.js';
+import { controlPlaneClientOptions } from './mqtt-bus.js';
 
 /** One command of Mosquitto's dynamic-security plugin (plugins/dynamic-security/README.md). */
 export interface DynsecCommand {
@@ -36,17 +37,7 @@ export class DynsecClient {
   constructor(private readonly o: DynsecClientOptions) {}
 
   async start(): Promise<void> {
-    const client = mqtt.connect(this.o.url, {
-      clientId: `edge-fleet-dynsec-${randomUUID()}`,
-      username: this.o.username,
-      password: this.o.password,
-      protocolVersion: 4,
-      clean: true,
-      reconnectPeriod: 1_000,
-      connectTimeout: 10_000,
-      // a request made while the broker is away fails at once; the caller retries it
-      queueQoSZero: false,
-    });
+    const client = mqtt.connect(this.o.url, controlPlaneClientOptions({ ...this.o, clientId: `edge-fleet-dynsec-${randomUUID()}` }));
     this.client = client;
     client.on('message', (topic, payload) => {
       if (topic === DYNSEC_RESPONSE_TOPIC) this.answer(payload);
