@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { connect as connectTcp } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DYNSEC_RESPONSE_TOPIC, DYNSEC_TOPIC, filters, topics, type EnrollResponse } from '@edge-fleet/shared';
@@ -13,7 +14,7 @@ import { DynsecClient } from './dynsec-client.js';
 import type { MessageBus } from './mqtt-bus.js';
 
 /**
- * RELIABILITY rows 11, 12 and 14 on both brokers, with real MQTT clients: the embedded aedes broker
+ * RELIABILITY rows 11, 12, 14 and 16 on both brokers, with real MQTT clients: the embedded aedes broker
  * (which checks identities and ACLs itself) and Mosquitto with the dynamic-security plugin, no
  * anonymous access, every device provisioned by the control plane through the plugin's control topic.
  */
@@ -28,7 +29,12 @@ async function setUp(kind: BrokerKind): Promise<Setup> {
   if (kind === 'embedded') return { h: await startHarness(), mosquitto: null };
   const mosquitto = await Mosquitto.create('dynsec');
   await mosquitto.start();
-  return { h: await startHarness(mosquitto.controlPlaneEnv), mosquitto };
+  try {
+    return { h: await startHarness(mosquitto.controlPlaneEnv), mosquitto };
+  } catch (e) {
+    await mosquitto.close();
+    throw e;
+  }
 }
 
 async function count(h: Harness, sql: string, params: unknown[]): Promise<number> {
@@ -266,6 +272,70 @@ describe.each<BrokerKind>(['embedded', 'mosquitto'])('broker ACLs on the %s brok
     await waitFor(async () => (await telemetryRows(h, b.deviceId)) === 1, 10_000, 'B row');
     expect(((await (await h.api(`/api/v1/devices/${b.deviceId}`)).json()) as { status: string }).status).toBe('online');
     await cb.endAsync();
+  });
+  it('row 16: mutated packets, bad lengths and prototype-key topics leave the broker and the ingest serving a canary', async () => {
+    const { h } = s;
+    const a = await enrollDevice(h, 'financial_trading');
+    const canaryDevice = await enrollDevice(h, 'financial_trading');
+    const canary = await connectDevice(h, canaryDevice, { will: false });
+    const { hostname, port } = new URL(h.config.mqttUrl);
+    // a valid CONNECT of A's, as bytes, to mutate
+    const clientId = Buffer.from(a.deviceId);
+    const user = Buffer.from(a.deviceId);
+    const pass = Buffer.from(a.deviceSecret);
+    const str = (b: Buffer) => Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
+    const body = Buffer.concat([str(Buffer.from('MQTT')), Buffer.from([4, 0xc2, 0, 30]), str(clientId), str(user), str(pass)]);
+    const connect = Buffer.concat([Buffer.from([0x10, (body.length & 0x7f) | 0x80, body.length >> 7]), body]);
+    let seed = 12345;
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const packets: Buffer[] = [
+      Buffer.from([0x10, 0xff, 0xff, 0xff, 0xff, 0x7f]), // a remaining length of five bytes: malformed
+      Buffer.from([0x30, 0x00]), // PUBLISH before CONNECT
+      Buffer.from([0xf0, 0x00]), // reserved packet type
+    ];
+    for (let i = 0; i < 60; i++) {
+      const m = Buffer.from(connect);
+      for (let k = 0; k < 1 + rand(4); k++) m[rand(m.length)] = rand(256);
+      packets.push(m.subarray(0, 1 + rand(m.length)));
+    }
+    for (let i = 0; i < 20; i++) packets.push(Buffer.from(Array.from({ length: 1 + rand(64) }, () => rand(256))));
+    await Promise.all(
+      packets.map(
+        (p) =>
+          new Promise<void>((resolve) => {
+            const sock = connectTcp({ host: hostname, port: Number(port) }, () => sock.end(p));
+            sock.on('data', () => undefined);
+            sock.on('error', () => resolve());
+            sock.on('close', () => resolve());
+            sock.setTimeout(3_000, () => sock.destroy());
+          }),
+      ),
+    );
+    // an authenticated device: prototype-key topics and a prototype-key payload on its own topic
+    const ca = await connectDevice(h, a, { will: false });
+    for (const topic of [
+      '__proto__',
+      'constructor/prototype',
+      `fleet/v1/devices/__proto__/telemetry`,
+      'fleet/v1/devices/constructor/status',
+    ])
+      if (ca.connected) ca.publish(topic, '{}', { qos: 1 });
+    if (ca.connected)
+      ca.publish(topics.telemetry(a.deviceId), '{"__proto__":{"polluted":true},"constructor":{"prototype":{}}}', { qos: 1 });
+    ca.end(true);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    // the canary still gets a window to Postgres, and the control plane is ready
+    expect(canary.connected).toBe(true);
+    await canary.publishAsync(
+      topics.telemetry(canaryDevice.deviceId),
+      JSON.stringify(telemetryWindow(canaryDevice.deviceId, randomUUID(), 1)),
+      {
+        qos: 1,
+      },
+    );
+    await waitFor(async () => (await telemetryRows(h, canaryDevice.deviceId)) === 1, 10_000, 'canary row');
+    expect((await fetch(`${h.cp.url}/readyz`)).status).toBe(200);
+    await canary.endAsync();
   });
 });
 
