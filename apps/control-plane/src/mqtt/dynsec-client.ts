@@ -70,11 +70,23 @@ export class DynsecClient {
     ]).finally(() => clearTimeout(timer));
   }
 
-  /** Runs commands in order; resolves with one answer per command (an answer may carry an `error`). */
+  /**
+   * Runs commands in order; resolves with one answer per command (an answer may carry an `error`).
+   * A request left unanswered is sent once more: another replica changing the control plane's role
+   * disconnects this connection too, and an answer published before the subscription is renewed is
+   * lost (the callers' commands are idempotent: "already exists" is what a repeat gets).
+   */
   async run(commands: readonly DynsecCommand[]): Promise<DynsecResponse[]> {
     const out: DynsecResponse[] = [];
-    for (let i = 0; i < commands.length; i += COMMANDS_PER_REQUEST)
-      out.push(...(await this.request(commands.slice(i, i + COMMANDS_PER_REQUEST))));
+    for (let i = 0; i < commands.length; i += COMMANDS_PER_REQUEST) {
+      const batch = commands.slice(i, i + COMMANDS_PER_REQUEST);
+      const answers = await this.request(batch).catch(async (e: unknown) => {
+        this.o.log.warn('dynamic-security request unanswered; sent again', { error: e instanceof Error ? e.message : String(e) });
+        await this.waitAnswering();
+        return this.request(batch);
+      });
+      out.push(...answers);
+    }
     return out;
   }
 
