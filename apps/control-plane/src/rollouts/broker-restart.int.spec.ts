@@ -53,7 +53,7 @@ function pgClient(): pg.Client {
 beforeAll(async () => {
   mosquitto = await Mosquitto.create();
   await mosquitto.start();
-  h = await startHarness({ MQTT_URL: mosquitto.url, ROLLOUT_SWEEP_MS: '500' });
+  h = await startHarness({ ...mosquitto.controlPlaneEnv, ROLLOUT_SWEEP_MS: '500' });
   db = new pg.Client({ connectionString: h.dbUrl });
   await db.connect();
   v1 = await uploadMlp(harness(), 'restart-detector', '1', 1);
