@@ -1,4 +1,7 @@
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
+import { AlertsModule } from './alerts/alerts.module.js';
+import { AlertWebhookProcessor } from './alerts/alert-webhook.processor.js';
+import { ALERT_WEBHOOKS } from './alerts/alert-webhook.queue.js';
 import { AssignmentsModule } from './assignments/assignments.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { DesiredStateProcessor } from './assignments/desired-state.processor.js';
@@ -35,6 +38,7 @@ const DOMAIN_MODULES = [
   ModelsModule,
   MqttModule,
   FleetModule,
+  AlertsModule,
 ];
 
 export type Role = 'api' | 'worker';
@@ -46,12 +50,12 @@ export type Role = 'api' | 'worker';
  */
 export const ROLE_QUEUES: Record<Role, readonly QueueDefinition[]> = {
   api: [DESIRED_STATE],
-  worker: [ROLLOUT_STEPS, VARIANT_BUILDS, MAINTENANCE],
+  worker: [ROLLOUT_STEPS, VARIANT_BUILDS, MAINTENANCE, ALERT_WEBHOOKS],
 };
 
 export const ROLE_PROCESSORS: Record<Role, readonly Type<JobProcessor>[]> = {
   api: [DesiredStateProcessor],
-  worker: [RolloutProcessor, VariantBuildProcessor, MaintenanceProcessor],
+  worker: [RolloutProcessor, VariantBuildProcessor, MaintenanceProcessor, AlertWebhookProcessor],
 };
 
 /** The modules only one side needs: the HTTP edge, or the maintenance schedules. */

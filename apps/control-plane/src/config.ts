@@ -15,6 +15,12 @@ export const ConfigSchema = z.object({
   MQTT_URL: z.string().url().optional(),
   MQTT_USERNAME: z.string().optional(),
   MQTT_PASSWORD: z.string().optional(),
+  /**
+   * External broker only: `dynsec` provisions every device on Mosquitto's dynamic-security plugin
+   * (MQTT_USERNAME/MQTT_PASSWORD are its admin); `none` provisions nothing (the broker's ACLs are
+   * managed elsewhere; an anonymous broker lets any client forge any device).
+   */
+  MQTT_PROVISIONING: z.enum(['dynsec', 'none']).default('dynsec'),
   MQTT_EMBEDDED_HOST: z.string().default('127.0.0.1'),
   MQTT_EMBEDDED_PORT: port.default(1884),
   /**
@@ -86,6 +92,15 @@ export const ConfigSchema = z.object({
   TELEMETRY_STALL_SECONDS: z.coerce.number().min(0.1).max(3_600).default(30),
   /** The worker does not migrate: it waits this long for the api (or main) to have applied every migration it knows. */
   SCHEMA_WAIT_SECONDS: z.coerce.number().int().min(0).max(3_600).default(120),
+  /** How often the worker evaluates the alert rules over the stored windows (one pass per interval for all workers); 0: never. */
+  ALERT_EVAL_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
+  /** Addresses (CIDRs, comma-separated) webhooks may reach although internal (loopback, private, link-local); empty: none. */
+  WEBHOOK_ALLOWED_CIDRS: z.string().default(''),
+  /** How long a webhook receiver has to answer one delivery. */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
+  /** Attempts per notification and receiver, the first included; retries back off exponentially from WEBHOOK_BACKOFF_MS. */
+  WEBHOOK_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(6),
+  WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(2_000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 
@@ -112,6 +127,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 export function deriveConfig(raw: RawConfig): Config {
+  if (raw.MQTT_URL !== undefined && raw.MQTT_PROVISIONING === 'dynsec' && (!raw.MQTT_USERNAME || !raw.MQTT_PASSWORD))
+    throw new Error(
+      'invalid configuration:\n  MQTT_USERNAME, MQTT_PASSWORD: required with MQTT_URL, as the dynamic-security admin the control plane provisions devices with (or set MQTT_PROVISIONING=none)',
+    );
   const embeddedUrl = `mqtt://${raw.MQTT_EMBEDDED_HOST}:${raw.MQTT_EMBEDDED_PORT}`;
   return {
     ...raw,

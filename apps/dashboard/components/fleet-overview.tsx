@@ -12,11 +12,12 @@ const STATUSES = ['online', 'offline', 'pending', 'revoked'] as const;
 export function FleetOverview() {
   const trpc = useTRPC();
   const overview = useQuery(trpc.fleet.overview.queryOptions(undefined, { refetchInterval: POLL_INTERVAL_MS }));
+  const alerts = useQuery(trpc.alerts.list.queryOptions({ state: 'firing', limit: 1 }, { refetchInterval: POLL_INTERVAL_MS }));
   if (overview.data === undefined) return <QueryStatus error={overview.error} what="fleet overview" />;
-  return <OverviewView data={overview.data} error={overview.error} />;
+  return <OverviewView data={overview.data} error={overview.error} firing={alerts.data?.firing ?? null} />;
 }
 
-function OverviewView({ data, error }: { data: Overview; error: unknown }) {
+function OverviewView({ data, error, firing }: { data: Overview; error: unknown; firing: number | null }) {
   return (
     <>
       <h1>Fleet overview</h1>
@@ -28,6 +29,12 @@ function OverviewView({ data, error }: { data: Overview; error: unknown }) {
             {data.total}
           </span>
         </div>
+        <Link href="/alerts" className={`stat ${firing ? 'stat-offline' : ''}`}>
+          <span className="stat-label">Firing alerts</span>
+          <span className="stat-value" data-testid="alerts-firing">
+            {firing ?? '—'}
+          </span>
+        </Link>
         {STATUSES.map((s) => (
           <div key={s} className={`stat stat-${s}`}>
             <span className="stat-label">{s}</span>

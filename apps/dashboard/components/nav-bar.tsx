@@ -10,6 +10,7 @@ const LINKS = [
   { href: '/models', label: 'Models' },
   { href: '/rollouts', label: 'Rollouts' },
   { href: '/policies', label: 'Policies' },
+  { href: '/alerts', label: 'Alerts' },
 ] as const;
 
 function isActive(pathname: string, href: string): boolean {

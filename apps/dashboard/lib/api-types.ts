@@ -27,3 +27,6 @@ export type RolloutWave = RolloutView['waves'][number];
 export type RolloutGate = NonNullable<RolloutWave['gate']>;
 export type RolloutGateOutcome = RolloutGate['gates'][number];
 export type RolloutDeviceState = RolloutView['deviceStates'][number];
+export type AlertList = Outputs['alerts']['list'];
+export type AlertItem = AlertList['items'][number];
+export type Silence = Outputs['alerts']['silences']['items'][number];

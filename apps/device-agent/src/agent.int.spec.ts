@@ -221,7 +221,7 @@ describe('device agent against Mosquitto', () => {
     expect(server.requests).toBe(requestsBefore);
   });
 
-  it('refuses a desired state below the watermark, also after a restart with no target to compare with', async () => {
+  it('row 7: refuses a desired state below the watermark, also after a restart with no target to compare with', async () => {
     // restarted with nothing retained, the agent has no target: only its persisted watermark (3) can
     // refuse the replay (before the restart, the failed assignment 12 it targets would refuse it too)
     await probe.publish(topics.desired(deviceId), null, true);

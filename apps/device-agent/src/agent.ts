@@ -209,6 +209,7 @@ export class DeviceAgent {
           const policy = this.options.watchdogPolicy?.(scenario) ?? health ?? defaultPolicy(scenario);
           this.watchdog.arm(model, policy, since);
           this.logger.info('watchdog armed', { sha256: model.sha256, scenario, ...pickPolicy(policy) });
+          if (this.options.crashAt === 'serving-on-probation') setTimeout(() => this.crashPoint('serving-on-probation'), 300);
         },
         crashPoint: (point) => this.crashPoint(point),
       },

@@ -20,7 +20,7 @@ beforeAll(() => fx.setUp());
 afterAll(() => fx.tearDown());
 
 describe('device agent vets each candidate in a child process', () => {
-  it('reports a candidate whose vetting child crashes as load_failed, keeps serving, then takes the next good update', async () => {
+  it('row 10: reports a candidate whose vetting child crashes as load_failed, keeps serving, then takes the next good update', async () => {
     // the real child-process vetter; for the hostile file only, the child kills itself with SIGSEGV after loading it
     await fx.publishDesired(desired(1, 'good'));
     const agent = await fx.startAgent({

@@ -54,7 +54,7 @@ afterAll(async () => {
 });
 
 describe('local watchdog on Mosquitto', () => {
-  it('rolls a slow model back by itself while the control plane is unreachable, reports why on reconnect, and takes the next update', async () => {
+  it('row 4: rolls a slow model back by itself while the control plane is unreachable, reports why on reconnect, and takes the next update', async () => {
     await probe.publish(topics.desired(deviceId), signer.desired(desired(1, 'good')), true);
     await probe.waitFor(reported((r) => r.appliedAssignmentVersion === 1 && r.phase === 'running'));
 

@@ -134,4 +134,43 @@ describe('TcpProxy', () => {
     expect(await drain(cut)).toBe(10_000);
     expect(proxy.stats.cutMidStream).toBe(1);
   });
+
+  it('throttle(rate) carries a download no faster than the rate, whole and in order; restore() lifts it', async () => {
+    proxy = await TcpProxy.start('127.0.0.1', targetPort);
+    proxy.throttle(512 * 1024); // BIG takes at least 500 ms at this rate
+    const thin = await open();
+    const t0 = Date.now();
+    const chunks: Buffer[] = [];
+    thin.on('data', (d: Buffer) => chunks.push(d));
+    thin.write('download');
+    await once(thin, 'close');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(450);
+    expect(Buffer.concat(chunks).equals(Buffer.alloc(BIG, 7))).toBe(true);
+    expect(() => proxy.throttle(0)).toThrow(/not a rate/);
+
+    await proxy.restore();
+    const fast = await open();
+    fast.write('download');
+    expect(await drain(fast)).toBe(BIG);
+  });
+
+  it("cut('half-open') keeps open connections open but silent both ways, black-holes new ones; restore() ends them and forwards again", async () => {
+    proxy = await TcpProxy.start('127.0.0.1', targetPort);
+    const s = await open();
+    let closed = false;
+    s.on('close', () => (closed = true));
+    expect((await roundTrip(s, 'before'))?.answer).toBe('before');
+    await proxy.cut('half-open');
+    expect(await roundTrip(s, 'lost', 300)).toBeNull();
+    expect(closed).toBe(false); // no FIN, no RST: only the client's own timeout can tell
+    expect(proxy.stats.droppedHalfOpen).toBe('lost'.length);
+    const late = await open(); // accepted, never answered
+    expect(await roundTrip(late, 'hello?', 300)).toBeNull();
+    expect(proxy.stats.blackholed).toBe(1);
+
+    await proxy.restore();
+    await once(s, 'close');
+    const again = await open();
+    expect((await roundTrip(again, 'after'))?.answer).toBe('after');
+  });
 });

@@ -1,7 +1,11 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
-/** How a cut looks from outside: the server is down (refused) or the network swallows everything (black hole). */
-export type CutMode = 'refuse' | 'blackhole';
+/**
+ * How a cut looks from outside: the server is down (refused), the network swallows everything (black
+ * hole: open connections severed, new ones never answered), or the path dies under open connections
+ * (half-open: they stay open, and nothing more crosses either way, no FIN, no RST).
+ */
+export type CutMode = 'refuse' | 'blackhole' | 'half-open';
 
 interface Connection {
   client: Socket;
@@ -19,7 +23,10 @@ interface Connection {
  *   (ECONNREFUSED, as when the server is down);
  * - `cut('blackhole')` severs every open connection and accepts new ones without ever answering
  *   (a network partition);
+ * - `cut('half-open')` keeps open connections open but drops everything on them, both ways, and
+ *   black-holes new ones (a NAT or a link that died: only a timeout of the peer's own notices);
  * - `setDelay(ms)` holds every chunk, both ways, `ms` before passing it on (a slow link);
+ * - `throttle(bytesPerSecond)` passes each direction of each connection at that rate (a thin link);
  * - `cutAfter(bytes)` severs each connection once it has carried `bytes` from the target to the
  *   client (a download that dies mid-stream);
  * - `restore()` forwards normally again, on the same port.
@@ -33,9 +40,10 @@ export class TcpProxy {
   private readonly timers = new Set<NodeJS.Timeout>();
   private mode: 'open' | CutMode = 'open';
   private delayMs = 0;
+  private bytesPerSecond: number | null = null;
   private cutAfterBytes: number | null = null;
   /** Connections forwarded, connections black-holed, sockets destroyed by a cut, connections cut mid-stream. */
-  readonly stats = { forwarded: 0, blackholed: 0, destroyed: 0, cutMidStream: 0 };
+  readonly stats = { forwarded: 0, blackholed: 0, destroyed: 0, cutMidStream: 0, droppedHalfOpen: 0 };
 
   private constructor(
     private readonly targetHost: string,
@@ -54,12 +62,19 @@ export class TcpProxy {
     return { host: this.host, port: this.port };
   }
 
-  /** Severs every open connection; new ones are refused or black-holed until `restore()`. */
+  /** Severs every open connection (half-open: silences it); new ones are refused or black-holed until `restore()`. */
   async cut(how: CutMode = 'refuse'): Promise<void> {
     this.mode = how;
     const closing = how === 'refuse' ? this.stopListening() : Promise.resolve();
-    this.destroyAll();
+    if (how !== 'half-open') this.destroyAll();
+    else this.dropInFlight(); // what a delay or a throttle still held was on the dead path too
     await closing;
+  }
+
+  /** Passes each direction of each connection at `bytesPerSecond` (null: unlimited); open connections included. */
+  throttle(bytesPerSecond: number | null): void {
+    if (bytesPerSecond !== null && !(bytesPerSecond > 0)) throw new Error(`throttle: ${bytesPerSecond} bytes/s is not a rate`);
+    this.bytesPerSecond = bytesPerSecond;
   }
 
   /** Holds every chunk, in both directions, `ms` before forwarding it (0: no delay); open connections included. */
@@ -74,11 +89,14 @@ export class TcpProxy {
 
   /** Forwards again without faults (no delay, no mid-stream cut), listening on the same port. */
   async restore(): Promise<void> {
-    const wasBlackhole = this.mode === 'blackhole';
+    const silenced = this.mode === 'blackhole' || this.mode === 'half-open';
     this.mode = 'open';
     this.delayMs = 0;
+    this.bytesPerSecond = null;
     this.cutAfterBytes = null;
-    if (wasBlackhole) this.destroyAll(); // connections accepted while black-holed were never forwarded
+    // connections accepted while black-holed were never forwarded; half-open ones lost bytes: the peer
+    // that comes back has no state for them, so they end (as its RST would end them)
+    if (silenced) this.destroyAll();
     if (!this.server) await this.listen();
   }
 
@@ -105,7 +123,7 @@ export class TcpProxy {
 
   private accept(client: Socket): void {
     client.on('error', () => undefined);
-    if (this.mode === 'blackhole') {
+    if (this.mode === 'blackhole' || this.mode === 'half-open') {
       this.stats.blackholed++;
       this.held.add(client);
       client.on('close', () => this.held.delete(client));
@@ -121,8 +139,10 @@ export class TcpProxy {
       client.destroy();
       upstream.destroy();
     };
-    client.on('close', sever);
-    upstream.on('close', sever);
+    // a close travels behind the bytes still held by a delay or a throttle, as a FIN would; on a
+    // half-open path it does not travel at all (restore() ends the connection)
+    client.on('close', () => this.mode === 'half-open' || this.later(conn, 'up', sever));
+    upstream.on('close', () => this.mode === 'half-open' || this.later(conn, 'down', sever));
     this.forward(conn, 'up', sever);
     this.forward(conn, 'down', sever);
   }
@@ -131,6 +151,10 @@ export class TcpProxy {
   private forward(conn: Connection, dir: 'up' | 'down', sever: () => void): void {
     const [from, to] = dir === 'up' ? [conn.client, conn.upstream] : [conn.upstream, conn.client];
     from.on('data', (chunk: Buffer) => {
+      if (this.mode === 'half-open') {
+        this.stats.droppedHalfOpen += chunk.length;
+        return;
+      }
       let data = chunk;
       let last = false;
       if (dir === 'down' && this.cutAfterBytes !== null) {
@@ -152,14 +176,24 @@ export class TcpProxy {
           to.once('drain', () => from.resume());
         }
       };
-      this.later(conn, dir, send);
+      const rate = this.bytesPerSecond;
+      if (rate === null || last) return this.later(conn, dir, send);
+      // throttled: in slices of ~50 ms each, every slice due when the link would have carried it
+      const slice = Math.max(1, Math.floor(rate / 20));
+      for (let at = 0; at < data.length; at += slice) {
+        const part = data.subarray(at, at + slice);
+        this.later(conn, dir, () => to.destroyed || to.write(part), (part.length * 1000) / rate);
+      }
     });
-    from.on('end', () => this.later(conn, dir, () => to.end()));
+    from.on('end', () => {
+      if (this.mode !== 'half-open') this.later(conn, dir, () => to.end());
+    });
   }
 
-  private later(conn: Connection, dir: 'up' | 'down', fn: () => void): void {
-    if (this.delayMs === 0 && conn.due[dir] <= Date.now()) return fn();
-    const at = Math.max(Date.now() + this.delayMs, conn.due[dir]);
+  /** Runs `fn` after the delay, never before what was queued before it, and `transferMs` after that. */
+  private later(conn: Connection, dir: 'up' | 'down', fn: () => void, transferMs = 0): void {
+    if (this.delayMs === 0 && transferMs === 0 && conn.due[dir] <= Date.now()) return fn();
+    const at = Math.max(Date.now() + this.delayMs, conn.due[dir]) + transferMs;
     conn.due[dir] = at;
     const t = setTimeout(() => {
       this.timers.delete(t);
@@ -168,9 +202,13 @@ export class TcpProxy {
     this.timers.add(t);
   }
 
-  private destroyAll(): void {
+  private dropInFlight(): void {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+  }
+
+  private destroyAll(): void {
+    this.dropInFlight();
     for (const c of this.connections) {
       for (const s of [c.client, c.upstream]) {
         s.destroy();

@@ -8,21 +8,16 @@ import { randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { buildMlpClassifier } from '@edge-fleet/onnx-builder';
-import { hardwarePreset } from '@edge-fleet/shared';
 import pg from 'pg';
 import { startHarness } from '../test-support/harness.js';
+import { insertBenchProfile } from './bench-devices.js';
 
 const n = Number(process.argv[2] ?? 2_000);
 const h = await startHarness({ LOG_LEVEL: 'error' });
 try {
   const db = new pg.Client({ connectionString: h.dbUrl });
   await db.connect();
-  const spec = hardwarePreset('robot-npu-arm');
-  await db.query(`INSERT INTO "HardwareProfile" (id, "hardwareClass", accelerator, spec) VALUES ('bench', $1, $2, $3)`, [
-    spec.hardwareClass,
-    spec.accelerator,
-    spec,
-  ]);
+  await insertBenchProfile(db);
   const ids = Array.from({ length: n }, () => randomUUID());
   const t0 = performance.now();
   await db.query(

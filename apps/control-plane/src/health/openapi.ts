@@ -1,4 +1,5 @@
 import { createDocument, type oas32, type ZodOpenApiPathsObject } from 'zod-openapi';
+import { alertsPaths } from '../alerts/alerts.openapi.js';
 import { auditPaths } from '../audit/audit.openapi.js';
 import { devicesPaths } from '../devices/devices.openapi.js';
 import { modelsPaths } from '../models/models.openapi.js';
@@ -11,7 +12,7 @@ import { healthPaths } from './health.openapi.js';
  * `@edge-fleet/shared/api` that the controller validates with. openapi.int.spec.ts checks this table
  * against the routes Nest registered, both ways.
  */
-export const apiPaths = joinPaths(devicesPaths, modelsPaths, policiesPaths, rolloutsPaths, auditPaths, healthPaths);
+export const apiPaths = joinPaths(devicesPaths, modelsPaths, policiesPaths, rolloutsPaths, auditPaths, alertsPaths, healthPaths);
 
 /** The domains' route documents as one; a path two domains document would hide one of them, so it stops the start. */
 function joinPaths(...parts: ZodOpenApiPathsObject[]): ZodOpenApiPathsObject {

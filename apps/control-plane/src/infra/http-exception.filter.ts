@@ -1,7 +1,9 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import { AppError, UPLOAD_TOO_LARGE } from '../errors.js';
+import type { DatabaseBreaker } from './database-breaker.js';
 import type { Logger } from './logger.js';
+import { isDatabaseUnreachable } from './pg-errors.js';
 
 const CODE_BY_STATUS: Record<number, string> = {
   400: 'invalid_request',
@@ -16,7 +18,10 @@ const CODE_BY_STATUS: Record<number, string> = {
 /** Translates every error once, at the HTTP edge, into `{ error: { code, message } }`. */
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly breaker?: DatabaseBreaker,
+  ) {}
 
   catch(e: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
@@ -35,13 +40,8 @@ export class HttpErrorFilter implements ExceptionFilter {
       return;
     }
     const msg = e instanceof Error ? e.message : String(e);
-    // pg's and Prisma's ways of saying Postgres is away (P1001: can't reach, P1017: server closed the connection)
-    const code = typeof e === 'object' && e !== null && 'code' in e ? String(e.code) : '';
-    const dbDown =
-      ['P1001', 'P1002', 'P1017', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03'].includes(code) ||
-      /ECONNREFUSED|ECONNRESET|Connection terminated|connect ETIMEDOUT|DatabaseNotReachable|Can't reach database server|timeout exceeded when trying to connect|the database system is (starting up|shutting down)/i.test(
-        msg,
-      );
+    const dbDown = isDatabaseUnreachable(e);
+    if (dbDown) this.breaker?.tripped(msg);
     // named from the response: a read runs outside the request context (see requestLogging)
     const reqId = res.getHeader('x-request-id');
     this.log.error('request failed', { error: msg, ...(typeof reqId === 'string' ? { reqId } : {}) });

@@ -15,3 +15,16 @@ export function isDataError(e: unknown): boolean {
 export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/**
+ * Whether an error says Postgres cannot be reached (as opposed to a bad query): pg's and Prisma's
+ * ways of saying it (P1001: can't reach, P1017: server closed the connection, 57P01/57P03: shutting
+ * down or starting up), and the socket errors beneath them.
+ */
+export function isDatabaseUnreachable(e: unknown): boolean {
+  const code = typeof e === 'object' && e !== null && 'code' in e ? String(e.code) : '';
+  if (['P1001', 'P1002', 'P1017', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03'].includes(code)) return true;
+  return /ECONNREFUSED|ECONNRESET|Connection terminated|connect ETIMEDOUT|DatabaseNotReachable|Can't reach database server|timeout exceeded when trying to connect|the database system is (starting up|shutting down)/i.test(
+    errorText(e),
+  );
+}

@@ -53,7 +53,7 @@ function pgClient(): pg.Client {
 beforeAll(async () => {
   mosquitto = await Mosquitto.create();
   await mosquitto.start();
-  h = await startHarness({ MQTT_URL: mosquitto.url, ROLLOUT_SWEEP_MS: '500' });
+  h = await startHarness({ ...mosquitto.controlPlaneEnv, ROLLOUT_SWEEP_MS: '500' });
   db = new pg.Client({ connectionString: h.dbUrl });
   await db.connect();
   v1 = await uploadMlp(harness(), 'restart-detector', '1', 1);
@@ -98,7 +98,7 @@ interface DeviceRow {
 }
 
 describe('reliability: broker killed mid-rollout, restarted', () => {
-  it("keeps the rollout consistent in Postgres and re-derives every device's desired state from it after the restart", async () => {
+  it("row 1: keeps the rollout consistent in Postgres and re-derives every device's desired state from it after the restart", async () => {
     const broker = mosquitto;
     if (!broker) throw new Error('no broker');
     const q = pgClient();

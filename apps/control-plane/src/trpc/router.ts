@@ -1,7 +1,14 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import { CreateRolloutSchema } from '@edge-fleet/shared';
 import {
+  AlertIdParamsSchema,
+  AlertListQuerySchema,
+  AlertListSchema,
+  AlertRuleListSchema,
+  AlertRuleUpdateInputSchema,
   AssignmentPreviewInputSchema,
+  CreateSilenceSchema,
+  SilenceListSchema,
   DeviceIdParamsSchema,
   DeviceTelemetryInputSchema,
   DeviceTelemetrySchema,
@@ -15,7 +22,9 @@ import {
   RolloutActionParamsSchema,
   RolloutIdParamsSchema,
 } from '@edge-fleet/shared/api';
+import type { AlertsService } from '../alerts/alerts.service.js';
 import type { AssignmentsService } from '../assignments/assignments.service.js';
+import type { DeviceRevocationService } from '../devices/device-revocation.service.js';
 import type { Operator } from '../auth/api-token.repository.js';
 import { forbiddenMessage, hasRole } from '../auth/roles.js';
 import { AppError } from '../errors.js';
@@ -65,6 +74,8 @@ export interface RouterDeps {
   policies: PoliciesService;
   assignments: AssignmentsService;
   rollouts: RolloutsService;
+  alerts: AlertsService;
+  revocation: DeviceRevocationService;
 }
 
 /**
@@ -85,6 +96,13 @@ export function buildRouter(d: RouterDeps) {
         .input(DeviceTelemetryInputSchema)
         .output(DeviceTelemetrySchema)
         .query(({ input: { id, ...q } }) => d.telemetry.deviceTelemetry(id, q)),
+      // the same service methods as POST /devices/:id/revoke and /enable
+      revoke: operatorProcedure
+        .input(DeviceIdParamsSchema)
+        .mutation(({ input, ctx }) => d.revocation.revoke(input.id, actor(ctx.operator))),
+      enable: operatorProcedure
+        .input(DeviceIdParamsSchema)
+        .mutation(({ input, ctx }) => d.revocation.enable(input.id, actor(ctx.operator))),
     }),
     policies: t.router({
       list: operatorProcedure.output(PolicyListSchema).query(async () => ({ items: await d.policies.list() })),
@@ -113,6 +131,26 @@ export function buildRouter(d: RouterDeps) {
       act: operatorProcedure
         .input(RolloutActionParamsSchema)
         .mutation(({ input, ctx }) => d.rollouts[input.action](input.id, actor(ctx.operator))),
+    }),
+    alerts: t.router({
+      list: operatorProcedure
+        .input(AlertListQuerySchema)
+        .output(AlertListSchema)
+        .query(({ input }) => d.alerts.list(input)),
+      get: operatorProcedure.input(AlertIdParamsSchema).query(({ input }) => d.alerts.get(input.id)),
+      rules: operatorProcedure.output(AlertRuleListSchema).query(async () => ({ items: await d.alerts.listRules() })),
+      // the rule body is validated by the service, so REST and tRPC name a bad field alike
+      createRule: operatorProcedure.input((v: unknown) => v).mutation(({ input, ctx }) => d.alerts.createRule(input, actor(ctx.operator))),
+      updateRule: operatorProcedure
+        .input(AlertRuleUpdateInputSchema)
+        .mutation(({ input, ctx }) => d.alerts.updateRule(input.id, input.rule, actor(ctx.operator))),
+      silences: operatorProcedure.output(SilenceListSchema).query(async () => ({ items: await d.alerts.listSilences(false) })),
+      createSilence: operatorProcedure
+        .input(CreateSilenceSchema)
+        .mutation(({ input, ctx }) => d.alerts.createSilence(input, actor(ctx.operator))),
+      expireSilence: operatorProcedure
+        .input(AlertIdParamsSchema)
+        .mutation(({ input, ctx }) => d.alerts.expireSilence(input.id, actor(ctx.operator))),
     }),
   });
 }

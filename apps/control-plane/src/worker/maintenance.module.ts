@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
+import { AlertsModule } from '../alerts/alerts.module.js';
 import { DesiredStateModule } from '../desired-state/desired-state.module.js';
 import { MqttModule } from '../mqtt/mqtt.module.js';
 import { RolloutsModule } from '../rollouts/rollouts.module.js';
 import { MaintenanceProcessor } from './maintenance.processor.js';
 
 @Module({
-  imports: [DesiredStateModule, MqttModule, RolloutsModule],
+  imports: [AlertsModule, DesiredStateModule, MqttModule, RolloutsModule],
   providers: [MaintenanceProcessor],
   exports: [MaintenanceProcessor],
 })

@@ -30,13 +30,19 @@ async function schedulerIds(prefix: string): Promise<string[]> {
 describe('maintenance job schedulers (BullMQ on real Redis)', () => {
   it('runs each scheduled job once per interval for two worker replicas together, not once per replica', async () => {
     const prefix = `ef-test-${randomBytes(4).toString('hex')}`;
-    const runs = { 'sweep-rollouts': 0, 'refresh-manifests': 0, 'sweep-presence': 0 };
+    const runs = { 'sweep-rollouts': 0, 'refresh-manifests': 0, 'sweep-presence': 0, 'evaluate-alerts': 0 };
     const handlers: JobHandlers<typeof MAINTENANCE> = {
       'sweep-rollouts': () => Promise.resolve(void runs['sweep-rollouts']++),
       'refresh-manifests': () => Promise.resolve(void runs['refresh-manifests']++),
       'sweep-presence': () => Promise.resolve(void runs['sweep-presence']++),
+      'evaluate-alerts': () => Promise.resolve(void runs['evaluate-alerts']++),
     };
-    const c = config({ QUEUE_PREFIX: prefix, ROLLOUT_SWEEP_MS: '400', MANIFEST_REFRESH_INTERVAL_MS: '60000' });
+    const c = config({
+      QUEUE_PREFIX: prefix,
+      ROLLOUT_SWEEP_MS: '400',
+      MANIFEST_REFRESH_INTERVAL_MS: '60000',
+      ALERT_EVAL_INTERVAL_MS: '60000',
+    });
     // two replicas, each with its producer side (which upserts the schedulers) and its processor
     for (let i = 0; i < 2; i++) {
       const jobs = new JobQueues({ redisUrl: TEST_REDIS_URL, prefix });
@@ -57,9 +63,10 @@ describe('maintenance job schedulers (BullMQ on real Redis)', () => {
     expect(runs['sweep-rollouts']).toBeLessThanOrEqual(Math.ceil(elapsed / 400) + 1);
     // an interval of a minute: its first run comes at once, and only one
     expect(runs['refresh-manifests']).toBe(1);
+    expect(runs['evaluate-alerts']).toBe(1);
     // MQTT_URL unset (the embedded broker): there is no presence sweep to run
     expect(runs['sweep-presence']).toBe(0);
-    expect(await schedulerIds(prefix)).toEqual(['refresh-manifests', 'sweep-rollouts']);
+    expect(await schedulerIds(prefix)).toEqual(['evaluate-alerts', 'refresh-manifests', 'sweep-rollouts']);
   });
 
   it('schedules the presence sweep on an external broker, and removes it when the broker is embedded again', async () => {
@@ -67,9 +74,12 @@ describe('maintenance job schedulers (BullMQ on real Redis)', () => {
     const jobs = new JobQueues({ redisUrl: TEST_REDIS_URL, prefix });
     await jobs.start();
     stops.push(() => jobs.stop());
-    await scheduleMaintenance(jobs, config({ QUEUE_PREFIX: prefix, MQTT_URL: 'mqtt://127.0.0.1:1883' }));
-    expect(await schedulerIds(prefix)).toEqual(['refresh-manifests', 'sweep-presence', 'sweep-rollouts']);
+    await scheduleMaintenance(jobs, config({ QUEUE_PREFIX: prefix, MQTT_URL: 'mqtt://127.0.0.1:1883', MQTT_PROVISIONING: 'none' }));
+    expect(await schedulerIds(prefix)).toEqual(['evaluate-alerts', 'refresh-manifests', 'sweep-presence', 'sweep-rollouts']);
     await scheduleMaintenance(jobs, config({ QUEUE_PREFIX: prefix }));
+    expect(await schedulerIds(prefix)).toEqual(['evaluate-alerts', 'refresh-manifests', 'sweep-rollouts']);
+    // alert evaluation off (interval 0): its scheduler is removed
+    await scheduleMaintenance(jobs, config({ QUEUE_PREFIX: prefix, ALERT_EVAL_INTERVAL_MS: '0' }));
     expect(await schedulerIds(prefix)).toEqual(['refresh-manifests', 'sweep-rollouts']);
   });
 });

@@ -10,7 +10,7 @@ const Nothing = z.strictObject({});
  */
 export const MAINTENANCE = defineQueue({
   name: 'maintenance',
-  jobs: { 'sweep-rollouts': Nothing, 'refresh-manifests': Nothing, 'sweep-presence': Nothing },
+  jobs: { 'sweep-rollouts': Nothing, 'refresh-manifests': Nothing, 'sweep-presence': Nothing, 'evaluate-alerts': Nothing },
   // a missed run is the next interval's: no retries piling up behind the schedule
   defaults: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
 });
@@ -19,6 +19,8 @@ export const MAINTENANCE = defineQueue({
 export async function scheduleMaintenance(jobs: JobQueues, config: Config): Promise<void> {
   await jobs.schedule(MAINTENANCE, 'sweep-rollouts', config.ROLLOUT_SWEEP_MS, {});
   await jobs.schedule(MAINTENANCE, 'refresh-manifests', config.MANIFEST_REFRESH_INTERVAL_MS, {});
+  if (config.ALERT_EVAL_INTERVAL_MS > 0) await jobs.schedule(MAINTENANCE, 'evaluate-alerts', config.ALERT_EVAL_INTERVAL_MS, {});
+  else await jobs.unschedule(MAINTENANCE, 'evaluate-alerts');
   // only an external broker needs it: the embedded one sees every connection end
   if (config.embeddedBroker) await jobs.unschedule(MAINTENANCE, 'sweep-presence');
   else await jobs.schedule(MAINTENANCE, 'sweep-presence', Math.max(500, (config.PRESENCE_STALE_SECONDS * 1_000) / 4), {});

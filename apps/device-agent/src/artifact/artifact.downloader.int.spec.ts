@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TcpProxy, waitFor } from '@edge-fleet/test-utils';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ArtifactServer } from '../test-support/artifact.server.js';
 import { type ModelFile, writeModel } from '../test-support/models.js';
@@ -55,22 +56,22 @@ describe('ArtifactDownloader against a loopback HTTP server', () => {
     expect(await readdir(modelsDir)).toEqual([`${model.sha256}.onnx`]);
   });
 
-  it('rejects a flipped byte as hash_mismatch', async () => {
+  it('row 5: rejects a flipped byte as hash_mismatch', async () => {
     server.mode = 'mutate';
     await expectRejected('hash_mismatch');
   });
 
-  it('rejects a truncated file as size_mismatch', async () => {
+  it('row 5: rejects a truncated file as size_mismatch', async () => {
     server.mode = 'truncate';
     await expectRejected('size_mismatch');
   });
 
-  it('rejects a too-long file announced by Content-Length', async () => {
+  it('row 5: rejects a too-long file announced by Content-Length', async () => {
     server.mode = 'append';
     await expectRejected('size_mismatch');
   });
 
-  it('stops reading a too-long chunked stream at the expected size', async () => {
+  it('row 5: stops reading a too-long chunked stream at the expected size', async () => {
     server.mode = 'append';
     server.chunked = true;
     await expectRejected('size_mismatch');
@@ -87,7 +88,7 @@ describe('ArtifactDownloader against a loopback HTTP server', () => {
     await expectRejected('download_failed');
   });
 
-  it('rejects a right-sized file with the wrong expected sha', async () => {
+  it('row 5: rejects a right-sized file with the wrong expected sha', async () => {
     ref = { ...ref, sha256: 'a'.repeat(64) };
     const error = await fetchAndVerify().catch((e: unknown) => e);
     expect((error as ArtifactError).reasonCode).toBe('hash_mismatch');
@@ -122,7 +123,7 @@ async function downloadWithRestarts(
 const tmpName = (): string => `.tmp-${model.sha256}`;
 
 describe('resumable download (HTTP Range)', () => {
-  it('resumes a download interrupted at several offsets, across restarts, fetching each byte once', async () => {
+  it('row 2: resumes a download interrupted at several offsets, across restarts, fetching each byte once', async () => {
     const size = model.bytes.length;
     const offsets = [1_000, Math.floor(size / 2), size - 1];
     server.mode = 'drop';
@@ -162,7 +163,7 @@ describe('resumable download (HTTP Range)', () => {
     expect(server.ranges).toEqual(ranges);
   });
 
-  it('cuts an endless stream at the signed length, rejects it and deletes it', async () => {
+  it('row 9: cuts an endless stream at the signed length, rejects it and deletes it', async () => {
     server.mode = 'endless';
     let most = 0;
     downloader = new ArtifactDownloader({ modelsDir, username: 'u', password: 'p', onProgress: (n) => (most = Math.max(most, n)) });
@@ -170,7 +171,7 @@ describe('resumable download (HTTP Range)', () => {
     expect(most).toBeLessThanOrEqual(model.bytes.length);
   });
 
-  it('aborts a stalled download within the stall timeout and keeps what arrived', async () => {
+  it('row 9: aborts a stalled download within the stall timeout and keeps what arrived', async () => {
     server.mode = 'stall';
     server.stallAfterBytes = 2_000;
     downloader = new ArtifactDownloader({ modelsDir, username: 'u', password: 'p', stallTimeoutMs: 300 });
@@ -187,7 +188,43 @@ describe('resumable download (HTTP Range)', () => {
     expect(server.ranges.at(-1)).toBe('bytes=2000-');
   });
 
-  it('enforces the overall deadline on a trickle that never stalls', async () => {
+  it('row 9: a path that goes half-open mid-download (no FIN, no RST) is aborted at the stall timeout, keeps what arrived, and resumes once the path is back', async () => {
+    const proxy = await TcpProxy.start('127.0.0.1', Number(new URL(server.url('/')).port));
+    try {
+      const viaProxy = { ...ref, url: `http://127.0.0.1:${proxy.port}/artifacts/mlp.onnx` };
+      proxy.throttle(16 * 1024); // a thin link: the model takes over 2 s, so the path dies mid-stream
+      downloader = new ArtifactDownloader({ modelsDir, username: 'u', password: 'p', stallTimeoutMs: 400 });
+      const tmp = join(modelsDir, tmpName());
+      const failed = downloader.download(viaProxy).catch((e: unknown) => e);
+      await waitFor(
+        async () =>
+          (await stat(tmp).then(
+            (x) => x.size,
+            () => 0,
+          )) > 4_000
+            ? true
+            : null,
+        10_000,
+        'the first bytes',
+      );
+      await proxy.cut('half-open');
+      const error = await failed;
+      expect((error as ArtifactError).reasonCode).toBe('download_failed');
+      expect((error as ArtifactError).message).toMatch(/stalled: no data for 400 ms/);
+      const kept = (await stat(tmp)).size;
+      expect(kept).toBeGreaterThan(4_000);
+      expect(kept).toBeLessThan(model.bytes.length);
+
+      await proxy.restore();
+      await downloader.download(viaProxy);
+      expect(await downloader.verify(viaProxy)).toBe(join(modelsDir, `${model.sha256}.onnx`));
+      expect(server.ranges.at(-1)).toBe(`bytes=${kept}-`);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('row 9: enforces the overall deadline on a trickle that never stalls', async () => {
     server.mode = 'trickle';
     server.trickleBytes = 50;
     server.trickleMs = 10;

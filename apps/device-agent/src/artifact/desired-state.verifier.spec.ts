@@ -67,7 +67,7 @@ describe('issue 10 item 4: desired-state verifier', () => {
       /not a signed desired state/,
     ],
     ['an expired signing key', () => signer.desired(state(4), {}, new Date(now.getTime() - 1).toISOString()), /the signing key expired/],
-  ])('refuses %s', (_what, message, reason) => {
+  ])('row 6/7: refuses %s', (_what, message, reason) => {
     expect(() => verifyDesiredState(message(), ctx)).toThrow(reason);
   });
 });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * Where `FLEET_AGENT_CRASH_AT` kills the agent so tests can check that every step of an update
- * survives a crash (RELIABILITY.md rows 2 and 3).
+ * survives a crash (RELIABILITY.md rows 2 and 3), and that a model whose runtime crashes is left (row 4).
  */
 export const CrashPointSchema = z.enum([
   'mid-download',
@@ -13,6 +13,9 @@ export const CrashPointSchema = z.enum([
   'before-swap',
   'after-swap-before-persist',
   'after-persist-before-report',
+  // not an update step: the serving runtime of a model on probation dies (a native crash in
+  // onnxruntime kills the whole process), at activation and at every restart with it (row 4)
+  'serving-on-probation',
 ]);
 export type CrashPoint = z.infer<typeof CrashPointSchema>;
 

@@ -57,7 +57,7 @@ describe('vetting a candidate in a child process (real onnxruntime)', () => {
     expect(children).toHaveLength(2);
   });
 
-  it('a model exhausting the child heap (--max-old-space-size) is load_failed, the parent unharmed', async () => {
+  it('row 10: a model exhausting the child heap (--max-old-space-size) is load_failed, the parent unharmed', async () => {
     const before = process.memoryUsage().rss;
     const { code, message } = failure(await vet('mlp', { simulate: 'oom', maxOldSpaceMb: 48 }));
     expect(code).toBe('load_failed');
@@ -68,7 +68,7 @@ describe('vetting a candidate in a child process (real onnxruntime)', () => {
     expect(process.memoryUsage().rss - before).toBeLessThan(100 * 1024 * 1024);
   });
 
-  it('a child that blocks and never answers is killed at the wall-clock timeout', async () => {
+  it('row 10: a child that blocks and never answers is killed at the wall-clock timeout', async () => {
     // 6 s: on a loaded machine the child once took over 1.5 s to load the model, and the timeout then
     // struck before the hang it is meant to catch
     const t0 = Date.now();
@@ -99,7 +99,7 @@ describe('vetting a candidate in a child process (real onnxruntime)', () => {
     expect(message).toMatch(/^run 1 failed: /);
   });
 
-  it('a file that is not ONNX is load_failed', async () => {
+  it('row 10: a file that is not ONNX is load_failed', async () => {
     const model = await writeModel('mlp');
     const bad = join(model.path, '..', 'garbage.onnx');
     await writeFile(bad, 'definitely not a protobuf');
@@ -109,7 +109,7 @@ describe('vetting a candidate in a child process (real onnxruntime)', () => {
   });
 
   it.each(['initializer', 'subgraph'] as const)(
-    'refuses a model with external data (%s) before loading it, naming the tensor',
+    'row 10: refuses a model with external data (%s) before loading it, naming the tensor',
     async (where) => {
       const model = await writeModel('mlp');
       const path = join(model.path, '..', `external-${where}.onnx`);

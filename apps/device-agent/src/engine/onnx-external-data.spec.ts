@@ -29,13 +29,13 @@ describe('findExternalData', () => {
     expect(findExternalData(graph(defaultFlag))).toBeNull();
   });
 
-  it('refuses malformed protobuf instead of guessing', () => {
+  it('row 10: refuses malformed protobuf instead of guessing', () => {
     const good = MODEL_FACTORIES.mlp().bytes;
     expect(() => findExternalData(good.subarray(0, good.length - 7))).toThrow(OnnxScanError);
     expect(() => findExternalData(new TextEncoder().encode('definitely not a protobuf'))).toThrow(OnnxScanError);
   });
 
-  it('caps nesting without recursion: a deep chain of subgraphs is refused, not a stack overflow', () => {
+  it('row 10: caps nesting without recursion: a deep chain of subgraphs is refused, not a stack overflow', () => {
     // graph → node → attribute(g) → graph … 1 000 levels deep
     let inner = new ProtoWriter().string(2, 'leaf').finish();
     for (let i = 0; i < 1_000; i++) {

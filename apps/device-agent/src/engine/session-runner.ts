@@ -65,6 +65,9 @@ export class SessionRunner {
       for (const [name, tensor] of Object.entries(out)) {
         if (!isServedType(tensor.type))
           return { ok: false, latencyMs, error: `output ${name} has type ${tensor.type}, which the API cannot send` };
+        // a NaN or an infinity is the model failing on this input (JSON would even turn it into null):
+        // the application gets an error naming it, and the window counts it for the watchdog (row 4)
+        if (!finiteOutput(tensor)) return { ok: false, latencyMs, error: `non-finite output ${name} (NaN or infinity)` };
         outputs[name] = { type: tensor.type, dims: [...tensor.dims], data: tensor.data as ServedTensor['data'] };
       }
       return { ok: true, latencyMs, outputs };

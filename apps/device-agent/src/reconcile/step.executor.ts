@@ -42,6 +42,9 @@ export interface ExecutorDeps {
 }
 
 /** Executes planner steps and owns what they change: engines, files and persisted state. */
+/** Runs on probation ended by a crash, in a row, after which the model is rejected at the next start. */
+export const PROBATION_CRASH_LIMIT = 3;
+
 export class StepExecutor {
   private persisted: PersistedState;
   private activeEngine: InferenceEngine | null = null;
@@ -86,6 +89,7 @@ export class StepExecutor {
       if ((await sha256File(path).catch(() => null)) === sha) this.verified.add(sha);
       else await rm(path, { force: true });
     }
+    const crashLooped = await this.leaveCrashLoop();
     const { active, previous } = this.persisted;
     for (const record of [active, previous]) {
       if (record === null) continue;
@@ -105,14 +109,45 @@ export class StepExecutor {
         this.deps.onEngine(engine, record.model);
         this.deps.logger.info('restored active model', { sha256: record.model.sha256, fallback: record !== active });
         const probation = this.persisted.probation;
-        if (probation?.sha256 === record.model.sha256)
+        if (probation?.sha256 === record.model.sha256) {
+          // counted before the watchdog starts: a runtime that kills the process again finds it here
+          await this.persist({ ...this.persisted, probation: { ...probation, uncleanRuns: probation.uncleanRuns + 1 } });
           this.deps.onProbation?.(record.model, probation.scenario, this.deps.clock.now(), record.runtime.health);
+        }
+        if (crashLooped) await this.pruneArtifacts();
         return;
       } catch (err) {
         this.deps.logger.error('could not restore a stored model', { sha256: record.model.sha256, error: errorMessage(err) });
       }
     }
     if (active !== null) await this.persist({ ...this.persisted, active: null, previous: null, probation: null });
+  }
+
+  /**
+   * A model whose runtime kills the agent (a native crash in onnxruntime, an out-of-memory kill)
+   * never lives through a telemetry window, so the watchdog never judges it: each restart would load
+   * it again. The way RAUC and Mender count boot attempts, a model on probation whose runs ended
+   * uncleanly PROBATION_CRASH_LIMIT times in a row is rejected here, before it is loaded again, and
+   * the previous model becomes active. Returns whether that happened.
+   */
+  private async leaveCrashLoop(): Promise<boolean> {
+    const { active, previous, probation } = this.persisted;
+    if (active === null || probation === null || probation.sha256 !== active.model.sha256) return false;
+    if (probation.uncleanRuns < PROBATION_CRASH_LIMIT || previous === null) return false;
+    const reason =
+      `watchdog: model ${active.model.variantId} (${active.model.sha256.slice(0, 12)}) ended the agent without a clean stop ` +
+      `${probation.uncleanRuns} times in a row while on probation (the serving runtime crashed or was killed); returned to the previous model`;
+    this.failed = { assignmentVersion: probation.assignmentVersion, sha256: active.model.sha256 };
+    const lastUpdate: UpdateOutcome = {
+      assignmentVersion: probation.assignmentVersion,
+      outcome: 'failed',
+      reasonCode: 'watchdog_failed',
+      message: reason,
+      at: new Date(this.deps.clock.now()).toISOString(),
+    };
+    await this.persist({ ...this.persisted, active: previous, previous: null, probation: null, rejected: this.failed, lastUpdate });
+    this.deps.logger.error('rolled back to the previous model', { from: active.model.sha256, to: previous.model.sha256, reason });
+    return true;
   }
 
   /** The watchdog's verdict: return to the previous slot at the next reconcile step. */
@@ -272,7 +307,12 @@ export class StepExecutor {
     this.deps.onEngine(engine, model);
     this.crash('after-swap-before-persist');
     const active: ActiveRecord = { model, runtime, activatedAt: new Date(now).toISOString() };
-    await this.persist({ ...this.persisted, active, previous, probation: { assignmentVersion, sha256: model.sha256, scenario } });
+    await this.persist({
+      ...this.persisted,
+      active,
+      previous,
+      probation: { assignmentVersion, sha256: model.sha256, scenario, uncleanRuns: 1 },
+    });
     this.crash('after-persist-before-report');
     // Released only after its in-flight run has finished (InferenceEngine.dispose contract).
     await replaced?.dispose();
@@ -386,6 +426,10 @@ export class StepExecutor {
 
   /** Releases every engine (shutdown). */
   async close(): Promise<void> {
+    const probation = this.persisted.probation;
+    // a clean stop is not a crash: the model on probation starts its count again
+    if (probation !== null && probation.uncleanRuns > 0)
+      await this.persist({ ...this.persisted, probation: { ...probation, uncleanRuns: 0 } });
     await this.discardCandidate();
     const engine = this.activeEngine;
     this.activeEngine = null;

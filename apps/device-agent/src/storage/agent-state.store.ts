@@ -24,7 +24,16 @@ export const PersistedStateSchema = z.strictObject({
   previous: ActiveRecordSchema.nullable().default(null),
   /** `active` is on probation: the watchdog judges its first telemetry windows (survives a restart). */
   probation: z
-    .strictObject({ assignmentVersion: z.int().min(0), sha256: z.string(), scenario: ScenarioSchema })
+    .strictObject({
+      assignmentVersion: z.int().min(0),
+      sha256: z.string(),
+      scenario: ScenarioSchema,
+      /**
+       * Runs of the agent on this probation that have not ended in a clean stop: the running one and
+       * every one that crashed (see PROBATION_CRASH_LIMIT). A clean stop sets it back to 0.
+       */
+      uncleanRuns: z.int().min(0).default(1),
+    })
     .nullable()
     .default(null),
   /** A (version, sha) the watchdog rolled back: not applied again until the target changes. */

@@ -12,11 +12,13 @@ const Args = z.object({
   seconds: z.coerce.number().min(2).max(600).default(15),
   concurrency: z.coerce.number().int().min(1).max(1_000).default(32),
   lightConcurrency: z.coerce.number().int().min(1).max(1_000).default(4),
+  warmup: z.coerce.number().min(0).max(60).default(2),
+  only: z.string().min(1).optional(),
   generator: z.enum(['wrk', 'node']).optional(),
 });
 const a = benchArgs(
   Args,
-  'usage: bench:api [--devices 100000] [--seconds 15 per route] [--concurrency 32] [--light-concurrency 4] [--generator wrk|node (default: wrk when installed)]',
+  'usage: bench:api [--devices 100000] [--seconds 15 per route] [--concurrency 32] [--light-concurrency 4] [--warmup 2 s per route, not counted] [--only <part of a route name, to run or profile one route>] [--generator wrk|node (default: wrk when installed)]',
 );
 
 const generator = a.generator ?? (haveWrk() ? 'wrk' : 'node');
@@ -90,14 +92,18 @@ try {
   );
   // each route at full load (the req/s it sustains), and the list routes also at light load: a
   // latency figure from a saturated closed loop is mostly queueing (Little's law: connections / req/s)
-  for (const [name, paths, headers, goal] of routes) {
+  const load = (paths: string[], headers: Record<string, string>, c: number, seconds: number): Promise<LoadResult> =>
+    generator === 'wrk'
+      ? wrkLoad(cp.url, paths, headers, c, seconds)
+      : httpLoad(cp.url, () => paths[Math.floor(Math.random() * paths.length)] ?? paths[0] ?? '/', headers, c, seconds);
+  for (const [name, paths, headers, goal] of routes.filter(([name]) => !a.only || name.includes(a.only))) {
+    // a route's first seconds are JIT compilation and cold caches: measured, the route that happens to
+    // run first would pay for them
+    if (a.warmup > 0) await load(paths, headers, a.concurrency, a.warmup);
     for (const c of goal.includes('p99') ? [a.concurrency, a.lightConcurrency] : [a.concurrency]) {
       const cpu = new ProcSampler(cp.pid);
       const pgCpu = new CommSampler(['postgres']);
-      const r: LoadResult =
-        generator === 'wrk'
-          ? await wrkLoad(cp.url, paths, headers, c, a.seconds)
-          : await httpLoad(cp.url, () => paths[Math.floor(Math.random() * paths.length)] ?? paths[0] ?? '/', headers, c, a.seconds);
+      const r = await load(paths, headers, c, a.seconds);
       const used = cpu.finish();
       const p = pgCpu.finish();
       out(

@@ -9,3 +9,4 @@ export * from './policies.js';
 export * from './rollouts.js';
 export * from './errors.js';
 export * from './audit.js';
+export * from './alerts.js';

@@ -1,0 +1,5 @@
+import { AlertList } from '@/components/alert-list';
+
+export default function AlertsPage() {
+  return <AlertList />;
+}
