@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scenario } from '@edge-fleet/shared';
 import pg from 'pg';
 import { jsonPost, startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
+import { checkRollout, modelViolations } from '../test-support/history.js';
 import { Mosquitto } from '../test-support/mosquitto.js';
 import { VirtualDevice } from '../test-support/virtual-device.js';
 import type { RolloutView } from './rollouts.service.js';
@@ -268,6 +269,7 @@ describe('reliability: broker killed mid-rollout, restarted', () => {
       [created.id],
     );
     expect(audit.rows.filter((r) => r.action === 'rollout.wave_started').map((r) => r.wave)).toEqual([0, 1]);
+    expect(await checkRollout(q, created.id)).toEqual([]);
     expect(audit.rows.map((r) => r.action)).toEqual([
       'rollout.created',
       'rollout.wave_started',
@@ -376,8 +378,14 @@ describe('reliability: broker killed mid-rollout, restarted', () => {
         expect.soft(report?.activeVariantId, evidence).toBe(v2.variant);
       }
     }
-    // no device runs anything but the old or the new model, and none was left without a verdict
-    expect(ds.every((d) => d.active?.variantId === v1.variant || d.active?.variantId === v2.variant)).toBe(true);
+    // no device runs anything but the old or the new model, no illegal rollout move, none left without a verdict
+    expect(
+      modelViolations(
+        ds.map((d) => ({ id: d.id, activeVariantId: d.active?.variantId ?? null })),
+        [v1.variant, v2.variant],
+      ),
+    ).toEqual([]);
+    expect(await checkRollout(q, created.id)).toEqual([]);
     expect(rows.filter((r) => r.state === 'notified' || r.state === 'pending').map((r) => r.deviceId)).toEqual([]);
   }, 60_000);
 });

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { PG_POOL } from '../infra/tokens.js';
 import { freshDatabase, jsonPost, startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
 import { TcpProxy } from '@edge-fleet/test-utils';
+import { checkRollout, checkTelemetry, modelViolations } from '../test-support/history.js';
 import { VirtualDevice } from '../test-support/virtual-device.js';
 import type { RolloutView } from './rollouts.service.js';
 
@@ -243,6 +244,16 @@ describe('Postgres away for 30 s during ingest and a rollout (RELIABILITY row 19
         [canary.id, canary.bootId, sentAtCut, sentAtRestore],
       );
       expect(outage.rows[0]?.n).toBe(sentAtRestore - sentAtCut);
+      // the history checkers: no window lost or doubled, no illegal rollout move, no device off both models
+      const sent = ds.map((d) => ({ deviceId: d.id, bootId: d.bootId, acknowledged: Array.from({ length: sentBy(d) }, (_, i) => i) }));
+      expect(await checkTelemetry(direct, sent)).toEqual([]);
+      expect(await checkRollout(direct, created.id)).toEqual([]);
+      expect(
+        modelViolations(
+          ds.map((d) => ({ id: d.id, activeVariantId: d.active?.variantId ?? null })),
+          [v1.variant, v2.variant],
+        ),
+      ).toEqual([]);
       console.log(
         `[postgres-outage ${cut}] probes: ${summary}; canary sent ${sentAtRestore - sentAtCut} windows while blind; wave 1 evaluated ${Date.parse(wave1?.evaluatedAt ?? '') - restoredAt} ms after the restore; canary figures ${JSON.stringify(figures)}`,
       );
