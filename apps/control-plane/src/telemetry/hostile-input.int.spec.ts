@@ -203,4 +203,66 @@ describe('hostile device input (property-based)', () => {
       { numRuns: RUNS },
     );
   }, 120_000);
+
+  it('row 15: oversized, huge-array, non-JSON, NaN and far-future telemetry is each a dead letter with its reason, kept within its bound; ingest goes on', async () => {
+    const e = await enrollDevice(h, 'robotic_manipulation');
+    const c = await connectDevice(h, e);
+    const bootId = randomUUID();
+    const window = (seq: number, over: Record<string, unknown> = {}) =>
+      JSON.stringify({ ...telemetryWindow(e.deviceId, bootId, seq), ...over });
+    const far = new Date(Date.now() + 50 * 365 * 86_400_000);
+    // each a kind of bad, with the reason its dead letter must give
+    const bad: [string, string, RegExp][] = [
+      // 200 KB: over the telemetry topic's 64 KiB, under the broker's packet limit, so it reaches ingest
+      ['oversized', window(1, { padding: 'x'.repeat(200_000) }), /64 ?KiB|65536|too large/i],
+      ['huge array', window(2, { latencyMs: { p50: Array.from({ length: 6_000 }, () => 1), p95: 1, p99: 1, max: 1 } }), /latencyMs/],
+      ['not JSON', '{"schema":1,"seq":3,', /JSON/i],
+      ['a NaN literal', `{"schema":1,"deviceId":"${e.deviceId}","bootId":"${bootId}","seq":4,"inferences":NaN}`, /JSON/i],
+      [
+        'far-future timestamps',
+        window(5, { windowStart: far.toISOString(), windowEnd: new Date(far.getTime() + 5_000).toISOString() }),
+        /future|windowEnd|windowStart|time/i,
+      ],
+    ];
+    try {
+      const before =
+        (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM "RejectedMessage" WHERE "deviceId" = $1', [e.deviceId])).rows[0]
+          ?.n ?? 0;
+      // PUBACK comes only once each is a row or a dead letter
+      for (let round = 0; round < 20; round++) {
+        await Promise.all(bad.map(([, payload]) => c.publishAsync(topics.telemetry(e.deviceId), payload, { qos: 1 })));
+      }
+      const seq = control.seq++;
+      await control.c.publishAsync(
+        topics.telemetry(control.e.deviceId),
+        JSON.stringify(telemetryWindow(control.e.deviceId, CONTROL_BOOT, seq)),
+        {
+          qos: 1,
+        },
+      );
+      // the well-behaved device's window committed after the barrage
+      expect(
+        (await db.query('SELECT 1 FROM "TelemetryWindow" WHERE "deviceId" = $1 AND seq = $2', [control.e.deviceId, seq])).rowCount,
+      ).toBe(1);
+      // none of the bad device's windows became a row
+      expect((await db.query('SELECT 1 FROM "TelemetryWindow" WHERE "deviceId" = $1', [e.deviceId])).rowCount).toBe(0);
+      const letters = await db.query<{ reason: string; payload: string }>(
+        'SELECT reason, payload FROM "RejectedMessage" WHERE "deviceId" = $1 ORDER BY id',
+        [e.deviceId],
+      );
+      // each kind is there with its reason (a dead letter per message, or fewer once the device's quota counts them)
+      expect(letters.rows.length - before).toBeGreaterThanOrEqual(bad.length);
+      for (const [what, , reason] of bad) {
+        expect(
+          letters.rows.some((r) => reason.test(r.reason)),
+          `${what}: no dead letter whose reason matches ${String(reason)}; reasons: ${[...new Set(letters.rows.map((r) => r.reason.slice(0, 120)))].join(' | ')}`,
+        ).toBe(true);
+      }
+      // what is kept of a message is bounded: the 200 KB one is stored cut to the dead-letter bound
+      expect(Math.max(...letters.rows.map((r) => r.payload.length))).toBeLessThanOrEqual(16_384);
+      expect(await operatorReads(e.deviceId)).toEqual([200, 200, 200, 200]);
+    } finally {
+      await c.endAsync();
+    }
+  }, 60_000);
 });
