@@ -7,6 +7,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALERT_WEBHOOKS } from '../alerts/alert-webhook.queue.js';
 import { DESIRED_STATE } from '../desired-state/desired-state.queue.js';
 import { ROLLOUT_STEPS } from '../rollouts/rollout.queue.js';
 import { DIST, startControlPlaneProcess as start, type Proc } from '../test-support/control-plane-process.js';
@@ -119,10 +120,11 @@ describe('two api processes and one worker process', () => {
       expect(await count(DESIRED_STATE.name)).toBe(2);
       expect(await count(ROLLOUT_STEPS.name)).toBe(1);
       expect(await count(MAINTENANCE.name)).toBe(1);
+      expect(await count(ALERT_WEBHOOKS.name)).toBe(1);
       const q = new Queue(MAINTENANCE.name, { connection, prefix });
       const schedulers = (await q.getJobSchedulers()).map((s) => s.key).sort();
       await q.close();
-      expect(schedulers).toEqual(['refresh-manifests', 'sweep-presence', 'sweep-rollouts']);
+      expect(schedulers).toEqual(['evaluate-alerts', 'refresh-manifests', 'sweep-presence', 'sweep-rollouts']);
     } finally {
       connection.disconnect();
     }
