@@ -12,6 +12,8 @@ import {
   DeviceIdParamsSchema,
   DeviceTelemetryInputSchema,
   DeviceTelemetrySchema,
+  EnergyQuerySchema,
+  EnergyReportSchema,
   ListDevicesQuerySchema,
   PolicyImportResultSchema,
   PolicyListSchema,
@@ -27,6 +29,7 @@ import type { AssignmentsService } from '../assignments/assignments.service.js';
 import type { Operator } from '../auth/api-token.repository.js';
 import { forbiddenMessage, hasRole } from '../auth/roles.js';
 import { AppError } from '../errors.js';
+import type { EnergyService } from '../energy/energy.service.js';
 import type { FleetService } from '../fleet/fleet.service.js';
 import type { ModelsService } from '../models/models.service.js';
 import type { PoliciesService } from '../policies/policies.service.js';
@@ -74,6 +77,7 @@ export interface RouterDeps {
   assignments: AssignmentsService;
   rollouts: RolloutsService;
   alerts: AlertsService;
+  energy: EnergyService;
 }
 
 /**
@@ -142,6 +146,12 @@ export function buildRouter(d: RouterDeps) {
       expireSilence: operatorProcedure
         .input(AlertIdParamsSchema)
         .mutation(({ input, ctx }) => d.alerts.expireSilence(input.id, actor(ctx.operator))),
+    }),
+    energy: t.router({
+      report: operatorProcedure
+        .input(EnergyQuerySchema)
+        .output(EnergyReportSchema)
+        .query(({ input }) => d.energy.report(input)),
     }),
   });
 }
