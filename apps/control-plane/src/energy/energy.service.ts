@@ -1,12 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type {
-  EnergyBasis,
-  EnergyComparison,
-  EnergyFigures,
-  EnergyQuery,
-  EnergyReport,
-  ScenarioEnergy,
-  VariantEnergy,
+import {
+  noEnergyFigures,
+  type EnergyBasis,
+  type EnergyComparison,
+  type EnergyFigures,
+  type EnergyQuery,
+  type EnergyReport,
+  type ScenarioEnergy,
+  type VariantEnergy,
 } from '@edge-fleet/shared/api';
 import { PrecisionSchema, type Precision } from '@edge-fleet/shared';
 import type { Config } from '../config.js';
@@ -22,25 +23,9 @@ type Tariff = EnergyReport['tariff'];
 /** A variant's figures from the sums of one class of its windows; no windows: nulls and the reason. */
 export function figuresOf(s: WindowSums | null, tariff: Tariff, kind: 'observed' | 'simulated'): EnergyFigures {
   if (s === null || s.windows === 0) {
-    const none = kind === 'observed' ? 'no sensor or estimated power windows in the period' : 'no simulated windows in the period';
-    return {
-      basis: null,
-      windows: 0,
-      sensorWindows: 0,
-      estimateWindows: 0,
-      simulatedWindows: 0,
-      devices: 0,
-      inferences: 0,
-      windowSeconds: null,
-      spanSeconds: null,
-      meanPowerW: null,
-      energyJ: null,
-      energyPerInferenceMj: null,
-      ratePerSecond: null,
-      kwhPerDay: null,
-      costPerDay: null,
-      reason: none,
-    };
+    return noEnergyFigures(
+      kind === 'observed' ? 'no sensor or estimated power windows in the period' : 'no simulated windows in the period',
+    );
   }
   const basis: EnergyBasis = kind === 'simulated' ? 'simulated' : s.estimateWindows > 0 ? 'estimated' : 'measured';
   const meanPowerW = s.windowSeconds > 0 ? s.energyJ / s.windowSeconds : null;

@@ -99,3 +99,25 @@ export const EnergyReportSchema = z.object({
   scenarios: z.array(ScenarioEnergySchema),
 });
 export type EnergyReport = z.infer<typeof EnergyReportSchema>;
+
+/** The figures of a variant without windows of a kind: every figure null, and why. */
+export function noEnergyFigures(reason: string): EnergyFigures {
+  return {
+    basis: null,
+    windows: 0,
+    sensorWindows: 0,
+    estimateWindows: 0,
+    simulatedWindows: 0,
+    devices: 0,
+    inferences: 0,
+    windowSeconds: null,
+    spanSeconds: null,
+    meanPowerW: null,
+    energyJ: null,
+    energyPerInferenceMj: null,
+    ratePerSecond: null,
+    kwhPerDay: null,
+    costPerDay: null,
+    reason,
+  };
+}
