@@ -34,26 +34,38 @@ export interface VariantEnergyRow {
 
 /**
  * One statement: the windows that ended after `$1` of devices in the scenario (`$2`, null: all),
- * grouped per (scenario, variant, simulated or not), joined with the variants of each scenario's
+ * summed per device first (each device's windows are read through its (deviceId, windowEnd) index,
+ * not a scan of the table), then per (scenario, variant, simulated or not), joined with the variants of each scenario's
  * policy model version so a variant without windows is still listed.
  */
-const ENERGY_SQL = `
-WITH w AS (
-  SELECT d.scenario, t."variantId", (t."powerSource" = 'simulated') AS sim,
-         max(t.precision) AS precision,
-         count(*)::int AS windows,
-         (count(*) FILTER (WHERE t."powerSource" = 'sensor'))::int AS "sensorWindows",
-         (count(*) FILTER (WHERE t."powerSource" = 'estimate'))::int AS "estimateWindows",
-         (count(*) FILTER (WHERE t."powerSource" = 'simulated'))::int AS "simulatedWindows",
-         count(DISTINCT t."deviceId")::int AS devices,
-         sum(t.inferences)::float8 AS inferences,
-         sum(t."powerW" * extract(epoch FROM t."windowEnd" - t."windowStart"))::float8 AS "energyJ",
-         sum(extract(epoch FROM t."windowEnd" - t."windowStart"))::float8 AS "windowSeconds",
-         extract(epoch FROM max(t."windowEnd") - min(t."windowStart"))::float8 AS "spanSeconds"
+export const ENERGY_SQL = `
+WITH per_device AS (
+  SELECT d.scenario, x.*
     FROM "Device" d
-    JOIN "TelemetryWindow" t ON t."deviceId" = d.id AND t."windowEnd" > $1
-   WHERE t."variantId" IS NOT NULL AND ($2::text IS NULL OR d.scenario = $2)
-   GROUP BY d.scenario, t."variantId", sim
+   CROSS JOIN LATERAL (
+     SELECT t."variantId", (t."powerSource" = 'simulated') AS sim, max(t.precision) AS precision,
+            count(*)::int AS windows,
+            (count(*) FILTER (WHERE t."powerSource" = 'sensor'))::int AS sensor,
+            (count(*) FILTER (WHERE t."powerSource" = 'estimate'))::int AS estimate,
+            (count(*) FILTER (WHERE t."powerSource" = 'simulated'))::int AS simulated,
+            sum(t.inferences)::float8 AS inferences,
+            sum(t."powerW" * extract(epoch FROM t."windowEnd" - t."windowStart"))::float8 AS energy,
+            sum(extract(epoch FROM t."windowEnd" - t."windowStart"))::float8 AS seconds,
+            min(t."windowStart") AS first, max(t."windowEnd") AS last
+       FROM "TelemetryWindow" t
+      WHERE t."deviceId" = d.id AND t."windowEnd" > $1 AND t."variantId" IS NOT NULL
+      GROUP BY t."variantId", sim
+   ) x
+   WHERE $2::text IS NULL OR d.scenario = $2
+),
+w AS (
+  SELECT scenario, "variantId", sim, max(precision) AS precision,
+         sum(windows)::int AS windows, sum(sensor)::int AS "sensorWindows", sum(estimate)::int AS "estimateWindows",
+         sum(simulated)::int AS "simulatedWindows", count(*)::int AS devices, sum(inferences)::float8 AS inferences,
+         sum(energy)::float8 AS "energyJ", sum(seconds)::float8 AS "windowSeconds",
+         extract(epoch FROM max(last) - min(first))::float8 AS "spanSeconds"
+    FROM per_device
+   GROUP BY scenario, "variantId", sim
 ),
 listed AS (
   SELECT p.scenario, v.id::text AS "variantId"
