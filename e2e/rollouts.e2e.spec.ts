@@ -107,7 +107,12 @@ let v1: { id: string; fp32: string };
 
 beforeAll(async () => {
   builder = (await import(path.join(ROOT, 'packages/onnx-builder/dist/index.js'))) as OnnxBuilder;
-  run = await startE2eControlPlane('ef-e2e-ro', { VARIANT_BUILD: 'off', QUEUE_PREFIX: `ef-e2e-ro-${Date.now().toString(36)}` });
+  // a 50 Hz probe: the latency gates judge a p99 only with 1,000 runs a device (issue 17)
+  run = await startE2eControlPlane('ef-e2e-ro', {
+    VARIANT_BUILD: 'off',
+    QUEUE_PREFIX: `ef-e2e-ro-${Date.now().toString(36)}`,
+    DEVICE_RATE_HZ: '50',
+  });
   ({ dataDir, api, token, proc: cp } = run);
   // a tier target between the small model (well under a millisecond) and the slow one (tens of milliseconds)
   const policy =
@@ -155,9 +160,10 @@ describe('staged rollouts on real agents', () => {
     const r = await call<Rollout>('POST', '/api/v1/rollouts', {
       modelVersionId: v2.id,
       target: { scenario: SCENARIO },
+      // a p99 needs 1,000 runs a device by default: at the 50 Hz probe, 22 s of soak
       waves: [
-        { count: 1, soakSeconds: 6 },
-        { percent: 100, soakSeconds: 5 },
+        { count: 1, soakSeconds: 22 },
+        { percent: 100, soakSeconds: 22 },
       ],
       // the default gates, but a baseline regression only beyond 5×: this model runs in ~0.4 ms, and
       // on CI's loaded 2-core machine one canary measured 1.09 ms against a 0.39 ms baseline (the gate

@@ -15,6 +15,8 @@ import { AssignmentsService } from './assignments/assignments.service.js';
 import { OperatorAuthService } from './auth/operator-auth.service.js';
 import type { Config } from './config.js';
 import { DeviceAuthService } from './devices/device-auth.service.js';
+import { DeviceRepository } from './devices/device.repository.js';
+import { DeviceRevocationService } from './devices/device-revocation.service.js';
 import { FleetService } from './fleet/fleet.service.js';
 import { DatabaseBreaker } from './infra/database-breaker.js';
 import { HttpErrorFilter } from './infra/http-exception.filter.js';
@@ -28,7 +30,11 @@ import { createPrisma } from './infra/prisma.js';
 import { RedisConnectionLog } from './infra/redis-connection.js';
 import { ModelsService } from './models/models.service.js';
 import { limitUploadBody } from './models/upload-limit.middleware.js';
+import type { BrokerAccess } from './devices/broker-access.js';
+import { DetachedBrokerAccess, EmbeddedBrokerAccess, UnprovisionedBrokerAccess } from './mqtt/broker-access.js';
 import { DetachedBus } from './mqtt/detached-bus.js';
+import { DynsecBrokerAccess } from './mqtt/dynsec-broker-access.js';
+import { DynsecClient } from './mqtt/dynsec-client.js';
 import { DeviceMessagesHandler } from './mqtt/device-messages.handler.js';
 import { EmbeddedBroker } from './mqtt/embedded-broker.js';
 import { MqttBus, type MessageBus } from './mqtt/mqtt-bus.js';
@@ -64,6 +70,7 @@ async function openInfra(
   databaseUrl: string,
   logger: Logger,
   bus: MessageBus,
+  brokerAccess: BrokerAccess,
   role: ProcessRole,
 ): Promise<Infra & { close(): Promise<void> }> {
   const prisma = createPrisma(databaseUrl);
@@ -84,7 +91,7 @@ async function openInfra(
   try {
     await jobs.start();
     const signing = await SigningService.open(config.signingKeysDir);
-    return { config, prisma, pgPool, redis, redisLog, bus, logger, signing, jobs, metrics: new Metrics(role), close };
+    return { config, prisma, pgPool, redis, redisLog, bus, brokerAccess, logger, signing, jobs, metrics: new Metrics(role), close };
   } catch (e) {
     await close().catch(() => undefined);
     throw e;
@@ -108,6 +115,30 @@ async function startProcessors(app: INestApplicationContext, infra: Infra, roles
   for (const q of queues) infra.metrics.watchQueue(q.name, () => infra.jobs.counts(q));
   if (roles.includes('worker')) await scheduleMaintenance(infra.jobs, infra.config);
   return workers;
+}
+
+/** The shared-subscription group of the ingest on an external broker: replicas split device messages. */
+const SHARE_GROUP = 'edge-fleet';
+
+/**
+ * Who tells the broker which devices may connect: nobody on the embedded broker (it asks Postgres at
+ * every CONNECT), the dynamic-security plugin on an external Mosquitto, or nobody when
+ * MQTT_PROVISIONING=none (the broker's ACLs are someone else's, and the log says so).
+ */
+function brokerAccessFor(config: Config, broker: EmbeddedBroker | null, logger: Logger): BrokerAccess {
+  if (broker) return new EmbeddedBrokerAccess(broker);
+  if (config.MQTT_PROVISIONING === 'none' || config.MQTT_USERNAME === undefined || config.MQTT_PASSWORD === undefined) {
+    logger.warn(
+      'external broker without provisioning (MQTT_PROVISIONING=none): the broker itself must keep each device to its own topics',
+      {
+        url: config.mqttUrl,
+      },
+    );
+    return new UnprovisionedBrokerAccess();
+  }
+  const log = logger.child('broker-access');
+  const dynsec = new DynsecClient({ url: config.mqttUrl, username: config.MQTT_USERNAME, password: config.MQTT_PASSWORD, log });
+  return new DynsecBrokerAccess(dynsec, config.MQTT_USERNAME, SHARE_GROUP, log);
 }
 
 /**
@@ -138,10 +169,11 @@ export async function startControlPlane(
         clientId: `control-plane-${randomUUID()}`,
         username: config.MQTT_USERNAME,
         password: config.MQTT_PASSWORD,
-        filters: [filters.telemetry, filters.reported, filters.status].map((f) => filters.shared('edge-fleet', f)),
+        filters: [filters.telemetry, filters.reported, filters.status].map((f) => filters.shared(SHARE_GROUP, f)),
         log: logger.child('mqtt-bus'),
       });
-  const infra = await openInfra(config, databaseUrl, logger, bus, roles.includes('worker') ? 'all' : 'api');
+  const brokerAccess = brokerAccessFor(config, broker, logger);
+  const infra = await openInfra(config, databaseUrl, logger, bus, brokerAccess, roles.includes('worker') ? 'all' : 'api');
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoles(infra, ['api', ...roles.filter((r) => r !== 'api')]), {
     logger: new NestLogs(logger),
   });
@@ -155,6 +187,7 @@ export async function startControlPlane(
     rollouts: app.get(RolloutsService),
     alerts: app.get(AlertsService),
     energy: app.get(EnergyService),
+    revocation: app.get(DeviceRevocationService),
   });
   const databaseBreaker = new DatabaseBreaker(() => infra.pgPool.query('SELECT 1'), logger.child('database'));
   app.useGlobalFilters(new HttpErrorFilter(logger.child('http'), databaseBreaker));
@@ -184,6 +217,7 @@ export async function startControlPlane(
     // job processors first (a running job finishes), then no new device messages, then what is in flight
     await workers?.stop();
     await bus.stop();
+    await brokerAccess.stop();
     await broker?.stop();
     accepting = false;
     await Promise.allSettled([...inflight]);
@@ -203,6 +237,9 @@ export async function startControlPlane(
         ackAfter: { matches: (topic) => parseTopic(topic)?.kind === 'telemetry', handle: messages.handle },
       });
     }
+    // the broker knows every device Postgres has, as Postgres has it, before the control plane listens to them
+    await brokerAccess.start();
+    await brokerAccess.reconcile(await app.get(DeviceRepository).accessList());
     ingest.start();
     bus.onMessage((topic, payload) => (accepting ? track(messages.handle(topic, payload)) : Promise.resolve()));
     await bus.start();
@@ -248,7 +285,7 @@ export async function startWorker(
   databaseUrl: string,
   logger = new Logger('control-plane-worker', config.LOG_LEVEL),
 ): Promise<ControlPlaneWorker> {
-  const infra = await openInfra(config, databaseUrl, logger, new DetachedBus(), 'worker');
+  const infra = await openInfra(config, databaseUrl, logger, new DetachedBus(), new DetachedBrokerAccess(), 'worker');
   const app = await NestFactory.createApplicationContext(AppModule.forRoles(infra, ['worker']), { logger: new NestLogs(logger) });
   let workers: JobWorkers | null = null;
   let metricsServer: { port: number; close(): Promise<void> } | null = null;

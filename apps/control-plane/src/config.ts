@@ -15,6 +15,12 @@ export const ConfigSchema = z.object({
   MQTT_URL: z.string().url().optional(),
   MQTT_USERNAME: z.string().optional(),
   MQTT_PASSWORD: z.string().optional(),
+  /**
+   * External broker only: `dynsec` provisions every device on Mosquitto's dynamic-security plugin
+   * (MQTT_USERNAME/MQTT_PASSWORD are its admin); `none` provisions nothing (the broker's ACLs are
+   * managed elsewhere; an anonymous broker lets any client forge any device).
+   */
+  MQTT_PROVISIONING: z.enum(['dynsec', 'none']).default('dynsec'),
   MQTT_EMBEDDED_HOST: z.string().default('127.0.0.1'),
   MQTT_EMBEDDED_PORT: port.default(1884),
   /**
@@ -128,6 +134,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 export function deriveConfig(raw: RawConfig): Config {
+  if (raw.MQTT_URL !== undefined && raw.MQTT_PROVISIONING === 'dynsec' && (!raw.MQTT_USERNAME || !raw.MQTT_PASSWORD))
+    throw new Error(
+      'invalid configuration:\n  MQTT_USERNAME, MQTT_PASSWORD: required with MQTT_URL, as the dynamic-security admin the control plane provisions devices with (or set MQTT_PROVISIONING=none)',
+    );
   const embeddedUrl = `mqtt://${raw.MQTT_EMBEDDED_HOST}:${raw.MQTT_EMBEDDED_PORT}`;
   return {
     ...raw,

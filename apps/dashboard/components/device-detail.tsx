@@ -17,6 +17,7 @@ import { measuredRows } from '@/lib/measured';
 import { cacheHitRate, windowSourceLabel } from '@/lib/telemetry-source';
 import { POLL_INTERVAL_MS } from '@/lib/live';
 import { useTRPC, type DeviceDetail as Detail, type TelemetryPoint } from '@/lib/trpc';
+import { DeviceAccess } from './device-access';
 import { CHART_WINDOW_MINUTES, DeviceCharts } from './device-charts';
 import { QueryStatus, RefreshError } from './query-status';
 import { StatusBadge } from './status-badge';
@@ -36,6 +37,7 @@ export function DeviceDetail({ id }: { id: string }) {
     <>
       <RefreshError error={detail.error ?? telemetry.error} />
       <DeviceHeader d={device} />
+      <DeviceAccess id={device.id} name={device.name} revoked={device.status === 'revoked'} />
       <LatestFigures latest={points.at(-1) ?? null} cacheRate={cacheHitRate(points)} />
       <DeviceCharts
         points={points}

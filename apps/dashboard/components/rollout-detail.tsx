@@ -1,5 +1,7 @@
 'use client';
 
+import { GateComparison } from './gate-comparison';
+import { verdictClass, verdictOf, VERDICT_LABELS, type GateVerdict } from '@/lib/gate-comparison';
 import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { formatDateTime, formatMs, formatPercent, humanize } from '@/lib/format';
@@ -205,6 +207,13 @@ function WaveSection({
   );
 }
 
+const SUMMARY: Record<GateVerdict, string> = {
+  passed: 'Passed its gates',
+  failed: 'Failed its gates',
+  insufficient_evidence: 'Not judged yet: too little evidence',
+};
+const SUMMARY_CLASS: Record<GateVerdict, string> = { passed: 'success', failed: 'error', insufficient_evidence: 'warning' };
+
 function GateResult({ gate, waveDevices, devices }: { gate: RolloutGate; waveDevices: DeviceRow[]; devices: DeviceRow[] }) {
   const powerSource = combinedPowerSource(waveDevices.map((d) => d.parsed?.powerSource));
   const names = new Map(devices.map((d) => [d.deviceId, d.name]));
@@ -216,9 +225,9 @@ function GateResult({ gate, waveDevices, devices }: { gate: RolloutGate; waveDev
   const baselineClasses = Object.keys(gate.baseline ?? {}).sort();
   return (
     <>
-      <p className={gate.passed ? 'gate-summary success' : 'gate-summary error'} data-testid="gate-summary">
-        {gate.passed ? 'Passed its gates' : 'Failed its gates'} — {gate.judged} of {gate.devices}{' '}
-        {gate.devices === 1 ? 'device' : 'devices'} judged, {formatDateTime(gate.evaluatedAt)}
+      <p className={`gate-summary ${SUMMARY_CLASS[verdictOf(gate)]}`} data-testid="gate-summary">
+        {SUMMARY[verdictOf(gate)]} — {gate.judged} of {gate.devices} {gate.devices === 1 ? 'device' : 'devices'} judged,{' '}
+        {formatDateTime(gate.evaluatedAt)}
       </p>
       <table className="gates" data-testid="gate-table">
         <thead>
@@ -280,7 +289,7 @@ function GateRow({ g, powerSource, names }: { g: RolloutGateOutcome; powerSource
     <tr data-testid={`gate-${g.metric}`}>
       <th scope="row">{metricLabel(g.metric)}</th>
       <td>
-        <span className={g.passed ? 'badge status-passed' : 'badge status-failed'}>{g.passed ? 'passed' : 'failed'}</span>
+        <span className={`badge ${verdictClass(verdictOf(g))}`}>{VERDICT_LABELS[verdictOf(g)]}</span>
       </td>
       <td className={g.metric === 'power' && !isMeasuredPower(powerSource) ? 'not-measured' : undefined}>
         {formatGateFigure(g.metric, g.figure, powerSource)}
@@ -299,6 +308,16 @@ function GateRow({ g, powerSource, names }: { g: RolloutGateOutcome; powerSource
             {g.failing > g.failingDevices.length && <li className="muted">… and {g.failing - g.failingDevices.length} more</li>}
           </ul>
         )}
+        {(g.waitingDevices ?? []).length > 0 && (
+          <ul className="waiting-devices" data-testid="waiting-devices">
+            {(g.waitingDevices ?? []).map((f) => (
+              <li key={f.deviceId}>
+                <Link href={`/devices/${f.deviceId}`}>{names.get(f.deviceId) ?? f.deviceId}</Link>: waits for evidence, {f.why}
+              </li>
+            ))}
+          </ul>
+        )}
+        {g.classes && g.classes.length > 0 && <GateComparison classes={g.classes} />}
       </td>
     </tr>
   );

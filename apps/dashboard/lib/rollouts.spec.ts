@@ -133,7 +133,7 @@ describe('gate figures', () => {
     expect(describeGateSpec({ metric: 'latency', maxFailingShare: 0 })).toBe('Latency: the tier policy threshold; 0 % of devices may fail');
     expect(describeGateSpec({ metric: 'power', max: 7.5, maxFailingShare: 0.1 })).toBe('Power: ≤ 7.5 W; 10 % of devices may fail');
     expect(describeGateSpec({ metric: 'baseline_regression', maxFailingShare: 0 })).toBe(
-      'Baseline regression: ≤ +25 % vs baseline; 0 % of devices may fail',
+      'Baseline regression: ≤ +15 % vs baseline; 0 % of devices may fail',
     );
     expect(describeGateSpec({ metric: 'silence', maxFailingShare: 0 })).toBe('Silence: any occurrence counts; 0 % of devices may fail');
   });

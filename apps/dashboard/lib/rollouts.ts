@@ -1,3 +1,4 @@
+import { DEFAULT_REGRESSION_TOLERANCE } from '@edge-fleet/shared/rollout';
 import { z } from 'zod';
 import { ACTIVE_ROLLOUT_STATUSES } from '@edge-fleet/shared/rollout';
 import { DASH, formatAgo, formatLatencyTarget, formatMs, formatPercent, humanize } from './format';
@@ -216,7 +217,8 @@ export function describeGateSpec(g: { metric: string; max?: number; maxFailingSh
   let limit: string;
   if (g.metric === 'update_failures' || g.metric === 'silence') limit = 'any occurrence counts';
   else if (g.max === undefined)
-    limit = g.metric === 'baseline_regression' ? formatGateThreshold(g.metric, 0.25, share) : 'the tier policy threshold';
+    limit =
+      g.metric === 'baseline_regression' ? formatGateThreshold(g.metric, DEFAULT_REGRESSION_TOLERANCE, share) : 'the tier policy threshold';
   else limit = formatGateThreshold(g.metric, g.max, share);
   return `${metricLabel(g.metric)}: ${limit}; ${formatShare(share)} of devices may fail`;
 }

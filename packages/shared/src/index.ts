@@ -8,3 +8,6 @@ export * from './rollout.js';
 export * from './text.js';
 export * from './inference-protocol.js';
 export * from './float16.js';
+export * from './histogram.js';
+export * from './gate-stats.js';
+export * from './latency-gates.js';

@@ -43,3 +43,26 @@ describe('topic map', () => {
     expect(filters.shared('cp', filters.telemetry)).toBe('$share/cp/fleet/v1/devices/+/telemetry');
   });
 });
+
+describe('broker ACLs for an external broker', () => {
+  it('name exactly the topics the embedded ACL allows a device, in the same direction', async () => {
+    const { deviceBrokerAcls } = await import('./broker-admin.js');
+    const { TOPIC_KINDS } = await import('./mqtt-topics.js');
+    const { topicOf } = await import('./mqtt-contract.js');
+    const a = '11111111-1111-4111-8111-111111111111';
+    const acls = deviceBrokerAcls(a);
+    for (const kind of TOPIC_KINDS) {
+      const topic = topicOf(kind, a);
+      expect(
+        acls.some((x) => x.acltype === 'publishClientSend' && x.topic === topic),
+        `publish ${kind}`,
+      ).toBe(devicePublishAllowed(a, topic));
+      expect(
+        acls.some((x) => x.acltype === 'subscribeLiteral' && x.topic === topic),
+        `subscribe ${kind}`,
+      ).toBe(deviceSubscribeAllowed(a, topic));
+    }
+    // nothing but the device's own topics, no wildcard, all allow
+    expect(acls.every((x) => x.allow && x.topic.startsWith(topics.deviceRoot(a)) && !/[+#]/.test(x.topic))).toBe(true);
+  });
+});

@@ -21,6 +21,8 @@ const dev = (over: Partial<DeviceEvidence> = {}): DeviceEvidence => ({
   inferences: 300,
   errors: 0,
   latencyMs: 4,
+  histogram: null,
+  histogramWindows: 0,
   powerW: 2,
   powerSource: 'estimate',
   policy,
@@ -97,7 +99,8 @@ describe('evaluateGates', () => {
     const r = evaluateGates([dev({ deviceId: 'a' }), dev({ deviceId: 'slow', latencyMs: 25 })], DEFAULT_GATES, noBaseline, at);
     expect(r.passed).toBe(false);
     const g = r.gates.find((x) => x.metric === 'latency');
-    expect(g).toMatchObject({ passed: false, failing: 1, failingDevices: [{ deviceId: 'slow', why: 'p99 25 ms > 10 ms' }] });
+    expect(g).toMatchObject({ passed: false, failing: 1 });
+    expect(g?.failingDevices[0]?.why).toContain('p99 ≈ 25 ms (median of window p99s: legacy agent without histograms) > 10 ms');
   });
   it('counts a silent device as failing, but not a late joiner that has not reported yet', () => {
     const silent = evaluateGates(
@@ -140,7 +143,8 @@ describe('evaluateGates', () => {
     expect(evaluateGates(ev, [{ metric: 'power', max: 10, maxFailingShare: 0 }], noBaseline, at).passed).toBe(true);
   });
   it('compares with the baseline cohort on the same hardware class', () => {
-    const baseline = (hc: string): BaselineFigures | null => (hc === 'arm' ? { devices: 4, latencyMs: 2, errorRate: 0 } : null);
+    const baseline = (hc: string): BaselineFigures | null =>
+      hc === 'arm' ? { devices: 4, latencyMs: 2, errorRate: 0, distributions: [] } : null;
     const r = evaluateGates(
       [dev({ latencyMs: 4 }), dev({ deviceId: 'x86', hardwareClass: 'x86', latencyMs: 9 })],
       DEFAULT_GATES,
@@ -152,7 +156,7 @@ describe('evaluateGates', () => {
     expect(g?.failingDevices[0]?.why).toContain('+100 %');
   });
   it('calls a rise in errors against the baseline a regression, beyond the tolerance and a tenth of the tier maximum', () => {
-    const baseline = (): BaselineFigures => ({ devices: 3, latencyMs: 4, errorRate: 0.001 });
+    const baseline = (): BaselineFigures => ({ devices: 3, latencyMs: 4, errorRate: 0.001, distributions: [] });
     // 0.005 is under the tier's 0.01 maximum (the error_rate gate passes) but five times what the old model does
     const r = evaluateGates([dev({ errors: 15, inferences: 3_000 })], DEFAULT_GATES, baseline, at);
     expect(r.gates.find((g) => g.metric === 'error_rate')?.passed).toBe(true);
@@ -162,7 +166,7 @@ describe('evaluateGates', () => {
     expect(evaluateGates([dev({ errors: 5, inferences: 3_000 })], DEFAULT_GATES, baseline, at).passed).toBe(true);
   });
   it('does not call sub-millisecond jitter a regression: the increase must also exceed a tenth of the tier target', () => {
-    const baseline = (): BaselineFigures => ({ devices: 2, latencyMs: 0.49, errorRate: 0 });
+    const baseline = (): BaselineFigures => ({ devices: 2, latencyMs: 0.49, errorRate: 0, distributions: [] });
     expect(evaluateGates([dev({ latencyMs: 0.84 })], DEFAULT_GATES, baseline, at).passed).toBe(true);
     expect(evaluateGates([dev({ latencyMs: 1.6 })], DEFAULT_GATES, baseline, at).passed).toBe(false);
   });

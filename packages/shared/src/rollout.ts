@@ -1,4 +1,13 @@
 import { z } from 'zod';
+import type { DeviceDistribution } from './gate-stats.js';
+import type { SparseHistogram } from './histogram.js';
+import {
+  compareWithBaseline,
+  judgeLatencyVsTarget,
+  type ClassComparison,
+  type DeviceJudgement,
+  type GateVerdictKind,
+} from './latency-gates.js';
 import type { LatencyPercentile } from './policy.js';
 import { DeviceIdSchema, ScenarioSchema } from './schemas.js';
 
@@ -28,8 +37,22 @@ export const GateSpecSchema = z.strictObject({
   max: z.number().min(0).max(3_600_000).optional(),
   /** The share of judged devices that may fail this gate before the wave fails (0 = none). */
   maxFailingShare: z.number().min(0).max(1).default(0),
+  /** latency, baseline_regression: inferences a device and a cohort need (default 10 / (1 − q) for the tier's percentile q). */
+  minInferences: z.int().min(1).max(1e9).optional(),
+  /** latency, baseline_regression: telemetry windows a device and a cohort need (default 3). */
+  minWindows: z.int().min(1).max(10_000).optional(),
+  /** baseline_regression: the smallest regression in ms that counts (default 2 % of the tier target). */
+  minAbsoluteMs: z.number().min(0).max(3_600_000).optional(),
+  /** baseline_regression: confidence of the canary vs baseline test (default 0.99). */
+  confidence: z.number().min(0.5).max(0.999).optional(),
 });
 export type GateSpec = z.infer<typeof GateSpecSchema>;
+
+/**
+ * The practical threshold of baseline_regression: a slowdown at the tier percentile smaller than
+ * this share is no regression, however significant (bench:gates measures what it costs).
+ */
+export const DEFAULT_REGRESSION_TOLERANCE = 0.15;
 
 export const DEFAULT_GATES: readonly GateSpec[] = [
   { metric: 'latency', maxFailingShare: 0 },
@@ -37,7 +60,7 @@ export const DEFAULT_GATES: readonly GateSpec[] = [
   { metric: 'power', maxFailingShare: 0 },
   { metric: 'update_failures', maxFailingShare: 0 },
   { metric: 'silence', maxFailingShare: 0 },
-  { metric: 'baseline_regression', max: 0.25, maxFailingShare: 0 },
+  { metric: 'baseline_regression', max: DEFAULT_REGRESSION_TOLERANCE, maxFailingShare: 0 },
 ];
 
 export const WaveSpecSchema = z
@@ -51,6 +74,15 @@ export const WaveSpecSchema = z
       .int()
       .min(1)
       .max(7 * 86_400),
+    /**
+     * How long past the soak the gates may wait for enough evidence (default: the soak again, at
+     * most a day); then they report insufficient evidence and the rollout pauses.
+     */
+    evidenceWaitSeconds: z
+      .int()
+      .min(0)
+      .max(7 * 86_400)
+      .optional(),
     /** The wave waits for an operator's approval before it starts (not allowed on the first wave). */
     requireApproval: z.boolean().default(false),
     /** Gates for this wave only, replacing the rollout's (e.g. a stricter canary). */
@@ -153,8 +185,12 @@ export interface DeviceEvidence {
   windows: number;
   inferences: number;
   errors: number;
-  /** Median over its windows of the latency at the tier percentile, ms. */
+  /** Legacy agents: median over its windows of the latency at the tier percentile, ms (approximate). */
   latencyMs: number | null;
+  /** Its windows' latency histograms merged (null: no window carried one). */
+  histogram: SparseHistogram | null;
+  /** Windows that carried a histogram. */
+  histogramWindows: number;
   /** Mean power over its windows, W, with where it came from. */
   powerW: number | null;
   powerSource: string | null;
@@ -165,12 +201,17 @@ export interface DeviceEvidence {
 /** Devices of the same hardware class still on the old model over the same period. */
 export interface BaselineFigures {
   devices: number;
+  /** Legacy: median of the windows' percentile. */
   latencyMs: number | null;
   errorRate: number | null;
+  /** Each baseline device's merged histogram. */
+  distributions: DeviceDistribution[];
 }
 
 export interface GateOutcome {
   metric: GateMetric;
+  /** insufficient_evidence: too few inferences or windows to judge; the wave waits, then pauses. */
+  outcome: GateVerdictKind;
   passed: boolean;
   /** In words, with the figures: what was compared with what. */
   detail: string;
@@ -181,9 +222,14 @@ export interface GateOutcome {
   figure: number | null;
   threshold: number | null;
   failingDevices: { deviceId: string; why: string }[];
+  /** Devices neither passing nor failing for want of evidence, with their counts. */
+  waitingDevices?: { deviceId: string; why: string }[];
+  /** baseline_regression: the canary vs baseline test per hardware class. */
+  classes?: ClassComparison[];
 }
 
 export interface GateResult {
+  outcome: GateVerdictKind;
   passed: boolean;
   evaluatedAt: string;
   devices: number;
@@ -199,6 +245,85 @@ const median = (xs: number[]): number | null => {
 };
 
 const fmt = (x: number, digits = 3): string => Number(x.toPrecision(digits)).toString();
+
+/** Sorts a gate's per-device verdicts: judged (pass or fail, failures listed) and waiting for evidence. */
+function split(
+  verdicts: readonly DeviceJudgement[],
+  reporting: readonly DeviceEvidence[],
+  failing: { deviceId: string; why: string }[],
+): { judged: DeviceEvidence[]; waiting: { deviceId: string; why: string }[] } {
+  const byId = new Map(verdicts.map((v) => [v.deviceId, v]));
+  const waiting: { deviceId: string; why: string }[] = [];
+  const judged = reporting.filter((d) => {
+    const v = byId.get(d.deviceId);
+    if (!v) return false;
+    if (v.verdict === 'insufficient_evidence') {
+      waiting.push({ deviceId: d.deviceId, why: v.why });
+      return false;
+    }
+    if (v.verdict === 'failed') failing.push({ deviceId: d.deviceId, why: v.why });
+    return true;
+  });
+  return { judged, waiting };
+}
+
+/** The old rule, for devices or baselines without histograms (old agents): medians of window percentiles, approximate. */
+function legacyRegression(d: DeviceEvidence, b: BaselineFigures, tol: number): DeviceJudgement | null {
+  if (b.latencyMs === null || d.latencyMs === null) return null;
+  const limit = Math.max(b.latencyMs * (1 + tol), b.latencyMs + BASELINE_SLACK_OF_TARGET * d.policy.latencyTargetMs);
+  const failed = d.latencyMs > limit;
+  return {
+    deviceId: d.deviceId,
+    verdict: failed ? 'failed' : 'passed',
+    figureMs: d.latencyMs,
+    approximate: true,
+    why: `≈ ${fmt(d.latencyMs)} ms vs baseline ≈ ${fmt(b.latencyMs)} ms on ${d.hardwareClass} (+${fmt((d.latencyMs / b.latencyMs - 1) * 100)} %; approximate: legacy agents without histograms)`,
+  };
+}
+
+/** Canary vs baseline per hardware class (latency by the statistical test, error rate by its tolerance). */
+function judgeBaseline(
+  reporting: readonly DeviceEvidence[],
+  g: GateSpec,
+  baseline: (hardwareClass: string) => BaselineFigures | null,
+): { verdicts: DeviceJudgement[]; classes: ClassComparison[]; detail: string } {
+  const tol = g.max ?? DEFAULT_REGRESSION_TOLERANCE;
+  const { classes, devices } = compareWithBaseline(reporting, { ...g, relative: tol }, (hc) => {
+    const b = baseline(hc);
+    return b && b.distributions.length > 0 ? b : null;
+  });
+  const statistical = new Map(devices.map((d) => [d.deviceId, d]));
+  const verdicts: DeviceJudgement[] = [];
+  for (const d of reporting) {
+    const b = baseline(d.hardwareClass);
+    if (!b) continue;
+    let v = statistical.get(d.deviceId) ?? legacyRegression(d, b, tol);
+    // errors too: beyond the tolerance and a tenth of the tier's maximum error rate
+    const rate = d.errors / d.inferences;
+    if (b.errorRate !== null && rate > Math.max(b.errorRate * (1 + tol), b.errorRate + BASELINE_SLACK_OF_TARGET * d.policy.errorRateMax)) {
+      v = {
+        deviceId: d.deviceId,
+        verdict: 'failed',
+        figureMs: v?.figureMs ?? null,
+        approximate: false,
+        why: `error rate ${fmt(rate)} vs baseline ${fmt(b.errorRate)} on ${d.hardwareClass}`,
+      };
+    }
+    if (v) verdicts.push(v);
+  }
+  const legacyClasses = [
+    ...new Set(reporting.filter((d) => verdicts.some((v) => v.approximate && v.deviceId === d.deviceId)).map((d) => d.hardwareClass)),
+  ];
+  const legacy = legacyClasses.map((hc) => {
+    const b = baseline(hc) as BaselineFigures;
+    return `${hc}: baseline ≈ ${b.latencyMs === null ? 'n/a' : `${fmt(b.latencyMs)} ms`} over ${b.devices} device(s), compared approximately (legacy agents without histograms: medians of window percentiles)`;
+  });
+  const detail =
+    verdicts.length === 0 && classes.length === 0
+      ? 'no baseline cohort on the same hardware class still runs the old model; not compared'
+      : [...classes.map((c) => c.why), ...legacy].join('; ');
+  return { verdicts, classes, detail };
+}
 
 /**
  * Judges a wave (pure): each gate looks at every device it can judge, and fails when more than
@@ -219,17 +344,21 @@ export function evaluateGates(
     let figure: number | null = null;
     let threshold: number | null = null;
     let detail = '';
+    let waiting: { deviceId: string; why: string }[] = [];
+    let classes: ClassComparison[] = [];
+    let insufficient = false;
+    let cohortFailed = false;
     switch (g.metric) {
       case 'latency': {
-        judged = reporting.filter((d) => d.latencyMs !== null);
-        for (const d of judged) {
-          const target = g.max ?? d.policy.latencyTargetMs;
-          if ((d.latencyMs ?? 0) > target)
-            failing.push({ deviceId: d.deviceId, why: `${d.policy.latencyPercentile} ${fmt(d.latencyMs ?? 0)} ms > ${fmt(target)} ms` });
-        }
-        figure = median(judged.map((d) => d.latencyMs ?? 0));
+        const verdicts = judgeLatencyVsTarget(reporting, g);
+        ({ judged, waiting } = split(verdicts, reporting, failing));
+        figure = median(verdicts.filter((v) => v.figureMs !== null).map((v) => v.figureMs as number));
         threshold = g.max ?? judged[0]?.policy.latencyTargetMs ?? null;
-        detail = `latency at the tier percentile vs ${g.max !== undefined ? `${fmt(g.max)} ms` : 'the tier target'}: median ${figure === null ? 'n/a' : `${fmt(figure)} ms`}`;
+        const approx = verdicts.some((v) => v.approximate && v.figureMs !== null)
+          ? ' (approximate for legacy agents without histograms)'
+          : '';
+        detail = `latency at the tier percentile of each device's merged distribution vs ${g.max !== undefined ? `${fmt(g.max)} ms` : 'the tier target'}: median ${figure === null ? 'n/a' : `${fmt(figure)} ms`}${approx}; ${judged.length} judged, ${waiting.length} waiting for evidence`;
+        insufficient = judged.length === 0;
         break;
       }
       case 'error_rate': {
@@ -283,52 +412,24 @@ export function evaluateGates(
         break;
       }
       case 'baseline_regression': {
-        const tol = g.max ?? 0.25;
-        threshold = tol;
-        const compared: string[] = [];
-        judged = reporting.filter((d) => {
-          const b = baseline(d.hardwareClass);
-          return b !== null && b.latencyMs !== null && d.latencyMs !== null;
-        });
-        for (const d of judged) {
-          const b = baseline(d.hardwareClass) as BaselineFigures;
-          // a regression must also exceed a tenth of the tier target: sub-millisecond jitter is no regression
-          const limit = Math.max(
-            (b.latencyMs as number) * (1 + tol),
-            (b.latencyMs as number) + BASELINE_SLACK_OF_TARGET * d.policy.latencyTargetMs,
-          );
-          if ((d.latencyMs as number) > limit) {
-            failing.push({
-              deviceId: d.deviceId,
-              why: `${fmt(d.latencyMs as number)} ms vs baseline ${fmt(b.latencyMs as number)} ms on ${d.hardwareClass} (+${fmt(((d.latencyMs as number) / (b.latencyMs as number) - 1) * 100)} %)`,
-            });
-            continue;
-          }
-          // errors too: beyond the tolerance and a tenth of the tier's maximum error rate
-          const rate = d.errors / d.inferences;
-          if (
-            b.errorRate !== null &&
-            rate > Math.max(b.errorRate * (1 + tol), b.errorRate + BASELINE_SLACK_OF_TARGET * d.policy.errorRateMax)
-          ) {
-            failing.push({ deviceId: d.deviceId, why: `error rate ${fmt(rate)} vs baseline ${fmt(b.errorRate)} on ${d.hardwareClass}` });
-          }
-        }
-        for (const hc of new Set(judged.map((d) => d.hardwareClass))) {
-          const b = baseline(hc) as BaselineFigures;
-          compared.push(`${hc}: baseline ${fmt(b.latencyMs as number)} ms over ${b.devices} device(s)`);
-        }
-        figure = median(judged.map((d) => (d.latencyMs as number) / ((baseline(d.hardwareClass) as BaselineFigures).latencyMs as number)));
-        detail =
-          judged.length === 0
-            ? 'no baseline cohort on the same hardware class still runs the old model; not compared'
-            : `latency and error rate vs the old model on the same hardware class, tolerance +${fmt(tol * 100)} % and at least ${BASELINE_SLACK_OF_TARGET * 100} % of the tier target / maximum error rate (${compared.join('; ')})`;
+        const r = judgeBaseline(reporting, g, baseline);
+        ({ judged, waiting } = split(r.verdicts, reporting, failing));
+        classes = r.classes;
+        threshold = g.max ?? DEFAULT_REGRESSION_TOLERANCE;
+        // as before: the canary's figure over the baseline's (1.3 = 30 % slower), median over hardware classes
+        figure = median(classes.filter((c) => c.effect !== null).map((c) => 1 + (c.effect as number)));
+        insufficient = classes.some((c) => c.verdict === 'insufficient_evidence') || (judged.length === 0 && waiting.length > 0);
+        cohortFailed = classes.some((c) => c.verdict === 'failed');
+        detail = r.detail;
         break;
       }
     }
-    const passed = judged.length === 0 || failing.length / judged.length <= g.maxFailingShare + 1e-12;
+    const failed = cohortFailed || (judged.length > 0 && failing.length / judged.length > g.maxFailingShare + 1e-12);
+    const outcome: GateVerdictKind = failed ? 'failed' : insufficient ? 'insufficient_evidence' : 'passed';
     return {
       metric: g.metric,
-      passed,
+      outcome,
+      passed: outcome === 'passed',
       detail,
       judged: judged.length,
       failing: failing.length,
@@ -336,10 +437,18 @@ export function evaluateGates(
       figure,
       threshold,
       failingDevices: failing.slice(0, 50),
+      ...(waiting.length ? { waitingDevices: waiting.slice(0, 50) } : {}),
+      ...(classes.length ? { classes } : {}),
     };
   });
+  const overall: GateVerdictKind = outcomes.some((o) => o.outcome === 'failed')
+    ? 'failed'
+    : outcomes.some((o) => o.outcome === 'insufficient_evidence')
+      ? 'insufficient_evidence'
+      : 'passed';
   return {
-    passed: outcomes.every((o) => o.passed),
+    outcome: overall,
+    passed: overall === 'passed',
     evaluatedAt: now.toISOString(),
     devices: evidence.length,
     judged: judgedAll.length,

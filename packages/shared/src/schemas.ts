@@ -1,3 +1,4 @@
+import { SparseHistogramSchema } from './histogram.js';
 import { z } from 'zod';
 import { INT4_MAX, repairedText, storableText } from './text.js';
 
@@ -338,12 +339,22 @@ export const TelemetryWindowSchema = z
     source: TelemetrySourceSchema.default('probe'),
     /** Traffic windows: how long requests waited in the agent's queue (`latencyMs` is the run alone). */
     queueMs: z.strictObject({ p50: latencyMs, p95: latencyMs, p99: latencyMs, max: latencyMs }).nullable().optional(),
+    /**
+     * Every timed inference of the window in a mergeable log-linear histogram (histogram.ts): gates
+     * merge them across windows and devices. Absent from agents that predate it, whose p50/p95/p99
+     * are then all there is (approximate: percentiles of percentiles once merged).
+     */
+    latencyHistogram: SparseHistogramSchema.nullable().optional(),
   })
   .refine((w) => Date.parse(w.windowEnd) >= Date.parse(w.windowStart), {
     message: 'windowEnd must not be before windowStart',
     path: ['windowEnd'],
   })
-  .refine((w) => w.errors <= w.inferences, { message: 'errors exceed inferences', path: ['errors'] });
+  .refine((w) => w.errors <= w.inferences, { message: 'errors exceed inferences', path: ['errors'] })
+  .refine((w) => (w.latencyHistogram ?? []).reduce((s, [, c]) => s + c, 0) <= w.inferences, {
+    message: 'the latency histogram counts more inferences than the window has',
+    path: ['latencyHistogram'],
+  });
 export type TelemetryWindow = z.infer<typeof TelemetryWindowSchema>;
 
 /** Presence, retained; the Last Will publishes `offline`. */

@@ -55,6 +55,8 @@ const MATRIX: { method: string; path: string; needs: Role | 'device' | 'public';
   { method: 'GET', path: '/api/v1/devices', needs: 'viewer' },
   { method: 'GET', path: '/api/v1/devices/{id}', needs: 'viewer' },
   { method: 'GET', path: '/api/v1/devices/{id}/telemetry', needs: 'viewer' },
+  { method: 'POST', path: '/api/v1/devices/{id}/revoke', needs: 'operator', body: '{}' },
+  { method: 'POST', path: '/api/v1/devices/{id}/enable', needs: 'operator', body: '{}' },
   { method: 'GET', path: '/api/v1/audit', needs: 'admin' },
   { method: 'GET', path: '/api/v1/audit/verify', needs: 'admin' },
   { method: 'GET', path: '/api/v1/alerts', needs: 'viewer' },

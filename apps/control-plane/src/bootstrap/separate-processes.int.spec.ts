@@ -72,7 +72,7 @@ beforeAll(async () => {
   const env = {
     DATABASE_URL: db.url,
     REDIS_URL: TEST_REDIS_URL,
-    MQTT_URL: mosquitto.url,
+    ...mosquitto.controlPlaneEnv,
     QUEUE_PREFIX: prefix,
     DATA_DIR: dir,
     EMBEDDED_POSTGRES: 'never',

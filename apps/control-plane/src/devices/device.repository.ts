@@ -137,8 +137,17 @@ export class DeviceRepository {
     });
   }
 
-  /** Consumes one use of the token and creates the device, atomically. */
-  async enroll(tokenHash: string, d: NewDevice, now: Date): Promise<{ scenario: Scenario }> {
+  /**
+   * Consumes one use of the token and creates the device, atomically. `beforeCommit` runs inside
+   * the transaction once the token is accepted (the broker is told of the device): if it fails,
+   * nothing is stored and the token keeps its use.
+   */
+  async enroll(
+    tokenHash: string,
+    d: NewDevice,
+    now: Date,
+    beforeCommit: () => Promise<void> = () => Promise.resolve(),
+  ): Promise<{ scenario: Scenario }> {
     return this.db.$transaction(async (tx) => {
       const token = await tx.enrollmentToken.findUnique({ where: { tokenHash } });
       if (!token) throw new AppError('unauthorized', 'enrollment token is not valid');
@@ -173,6 +182,7 @@ export class DeviceRepository {
         targetId: d.id,
         details: { scenario: token.scenario, hardwareClass: d.hardwareProfile.hardwareClass },
       });
+      await beforeCommit();
       return { scenario: token.scenario as Scenario };
     });
   }
@@ -263,6 +273,40 @@ export class DeviceRepository {
       id,
     ]);
     return res.rows[0] ?? null;
+  }
+
+  /** Every device's id and whether it is revoked: what the broker's access control must match. */
+  async accessList(): Promise<{ id: string; revoked: boolean }[]> {
+    const res = await this.pool.query<{ id: string; revoked: boolean }>(
+      `SELECT id::text AS id, status = 'revoked' AS revoked FROM "Device"`,
+    );
+    return res.rows;
+  }
+
+  /**
+   * Revokes (`revoked`) or enables a device, with its audit event, in one transaction. Returns the
+   * status it had, or null for an unknown device; a device already in the asked state is left as it
+   * is, unaudited. An enabled device is `offline` until it connects.
+   */
+  async setRevoked(tx: AnyTx, id: string, revoked: boolean, actor: string): Promise<string | null> {
+    const [row] = await txQuery<{ status: string }>(tx, 'SELECT status FROM "Device" WHERE id = $1::uuid FOR UPDATE', [id]);
+    if (!row) return null;
+    if ((row.status === 'revoked') === revoked) return row.status;
+    await txExecute(
+      tx,
+      revoked
+        ? `UPDATE "Device" SET status = 'revoked', "revokedAt" = now() WHERE id = $1::uuid`
+        : `UPDATE "Device" SET status = 'offline', "revokedAt" = NULL WHERE id = $1::uuid`,
+      [id],
+    );
+    await appendAudit(tx, {
+      actor,
+      action: revoked ? 'device.revoke' : 'device.enable',
+      targetType: 'device',
+      targetId: id,
+      details: { previousStatus: row.status },
+    });
+    return row.status;
   }
 
   /** Swaps a device's stored hash, only if it is still the one that was checked. */

@@ -5,6 +5,7 @@ import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operato
 import { NeedsRole } from '../auth/roles.js';
 import { parseInput } from '../infra/validate.js';
 import { TelemetryQueries } from '../telemetry/telemetry.queries.js';
+import { DeviceRevocationService } from './device-revocation.service.js';
 import { DevicesService } from './devices.service.js';
 
 @Controller('api/v1')
@@ -12,6 +13,7 @@ export class DevicesController {
   constructor(
     @Inject(DevicesService) private readonly devices: DevicesService,
     @Inject(TelemetryQueries) private readonly telemetry: TelemetryQueries,
+    @Inject(DeviceRevocationService) private readonly revocation: DeviceRevocationService,
   ) {}
 
   /** Creates device credentials: an admin's act. */
@@ -41,6 +43,23 @@ export class DevicesController {
   @UseGuards(OperatorGuard)
   async get(@Param() params: unknown) {
     return this.devices.get(parseInput(DeviceIdParamsSchema, params, 'device id').id);
+  }
+
+  /** Refused at CONNECT from now on, its live session ended, its downloads refused, its retained messages cleared. */
+  @Post('devices/:id/revoke')
+  @HttpCode(200)
+  @UseGuards(OperatorGuard)
+  async revoke(@Param() params: unknown, @Req() req: OperatorRequest) {
+    const { id } = parseInput(DeviceIdParamsSchema, params, 'device id');
+    return this.revocation.revoke(id, `operator:${operatorOf(req).tokenId}`);
+  }
+
+  @Post('devices/:id/enable')
+  @HttpCode(200)
+  @UseGuards(OperatorGuard)
+  async enable(@Param() params: unknown, @Req() req: OperatorRequest) {
+    const { id } = parseInput(DeviceIdParamsSchema, params, 'device id');
+    return this.revocation.enable(id, `operator:${operatorOf(req).tokenId}`);
   }
 
   @Get('devices/:id/telemetry')

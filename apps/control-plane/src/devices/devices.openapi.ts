@@ -53,6 +53,33 @@ export const devicesPaths: ZodOpenApiPathsObject = {
       },
     },
   },
+  '/api/v1/devices/{id}/revoke': {
+    post: {
+      summary:
+        'Revoke a device: refused at CONNECT from now on (both brokers), its live session ended at once, artifact downloads refused, its retained messages cleared; audited. Idempotent.',
+      security: operatorSecurity,
+      requestParams: { path: DeviceIdParamsSchema },
+      responses: {
+        '200': { description: 'the device, revoked', content: json(DeviceSchema) },
+        ...operatorErrors,
+        '404': errorResponse('unknown device'),
+        '503': errorResponse('revoked in the database, the broker not updated: repeat the call'),
+      },
+    },
+  },
+  '/api/v1/devices/{id}/enable': {
+    post: {
+      summary: 'Enable a revoked device again (it is offline until it connects; its desired state is republished); audited. Idempotent.',
+      security: operatorSecurity,
+      requestParams: { path: DeviceIdParamsSchema },
+      responses: {
+        '200': { description: 'the device, enabled', content: json(DeviceSchema) },
+        ...operatorErrors,
+        '404': errorResponse('unknown device'),
+        '503': errorResponse('enabled in the database, the broker not updated: repeat the call'),
+      },
+    },
+  },
   '/api/v1/devices/{id}/telemetry': {
     get: {
       summary: "A device's telemetry windows, oldest first",

@@ -15,7 +15,8 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { hashSecret, newSecret, sha256Hex } from '../infra/secrets.js';
 import type { Logger } from '../infra/logger.js';
-import { CONFIG, ENROLLMENT_LISTENER, LOGGER, SIGNING } from '../infra/tokens.js';
+import { BROKER_ACCESS, CONFIG, ENROLLMENT_LISTENER, LOGGER, SIGNING } from '../infra/tokens.js';
+import type { BrokerAccess } from './broker-access.js';
 import type { SigningService } from '../signing/signing.service.js';
 import { DeadLetterRepository } from '../infra/dead-letter.repository.js';
 import { DeviceRepository, type DeviceListQuery, type DeviceSummaryRow } from './device.repository.js';
@@ -77,6 +78,7 @@ export class DevicesService {
     @Inject(ENROLLMENT_LISTENER) private readonly enrolled: EnrollmentListener,
     @Inject(LOGGER) private readonly log: Logger,
     @Inject(DeadLetterRepository) private readonly deadLetters: DeadLetterRepository,
+    @Inject(BROKER_ACCESS) private readonly broker: BrokerAccess,
   ) {}
 
   async createEnrollmentToken(input: CreateEnrollmentToken, actor: string) {
@@ -105,6 +107,16 @@ export class DevicesService {
         hardwareProfile: req.hardwareProfile,
       },
       new Date(),
+      // the broker learns the device (and its secret, known in clear only here) before the enrollment
+      // commits: a broker that refuses leaves no device it would not let in
+      () =>
+        this.broker.deviceEnrolled(deviceId, deviceSecret).catch((e: unknown) => {
+          this.log.error('device not provisioned on the broker; enrollment refused', {
+            deviceId,
+            error: e instanceof Error ? e.message : String(e),
+          });
+          throw new AppError('unavailable', 'the MQTT broker could not be told of the device; enroll again later');
+        }),
     );
     // a device enrolled into an active rollout's target joins its current wave; enrollment stands either way
     await this.enrolled

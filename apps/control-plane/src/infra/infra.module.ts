@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { Config } from '../config.js';
+import type { BrokerAccess } from '../devices/broker-access.js';
 import type { MessageBus } from '../mqtt/mqtt-bus.js';
 import type { SigningService } from '../signing/signing.service.js';
 import { AuditRepository } from './audit.repository.js';
@@ -12,7 +13,7 @@ import { Metrics } from './metrics.js';
 import type { Db } from './prisma.js';
 import type { RedisConnectionLog } from './redis-connection.js';
 import { UnitOfWork } from './unit-of-work.js';
-import { CONFIG, LOGGER, MQTT_BUS, PG_POOL, PRISMA, REDIS, SIGNING, provideValue } from './tokens.js';
+import { BROKER_ACCESS, CONFIG, LOGGER, MQTT_BUS, PG_POOL, PRISMA, REDIS, SIGNING, provideValue } from './tokens.js';
 
 /** The process's connections and shared objects, made by the entry point before Nest is built. */
 export interface Infra {
@@ -24,6 +25,8 @@ export interface Infra {
   redisLog: RedisConnectionLog;
   /** How the control plane reaches devices; the worker's refuses to publish (see DetachedBus). */
   bus: MessageBus;
+  /** Who may connect to the broker: provisioning on an external Mosquitto, nothing to do on the embedded one. */
+  brokerAccess: BrokerAccess;
   logger: Logger;
   signing: SigningService;
   /** The producer side of every BullMQ queue. */
@@ -45,6 +48,7 @@ export class InfraModule {
       provideValue(PG_POOL, infra.pgPool),
       provideValue(REDIS, infra.redis),
       provideValue(MQTT_BUS, infra.bus),
+      provideValue(BROKER_ACCESS, infra.brokerAccess),
       provideValue(LOGGER, infra.logger),
       provideValue(SIGNING, infra.signing),
       { provide: JobQueues, useValue: infra.jobs },

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { Config } from '../config.js';
+import type { BrokerAccess } from '../devices/broker-access.js';
 import type { MessageBus } from '../mqtt/mqtt-bus.js';
 import type { SigningService } from '../signing/signing.service.js';
 import type { Logger } from './logger.js';
@@ -23,6 +24,7 @@ export const PG_POOL = token<Pool>('PG_POOL');
 export const LOGGER = token<Logger>('LOGGER');
 export const MQTT_BUS = token<MessageBus>('MQTT_BUS');
 export const REDIS = token<Redis>('REDIS');
+export const BROKER_ACCESS = token<BrokerAccess>('BROKER_ACCESS');
 export const SIGNING = token<SigningService>('SIGNING');
 
 export function provideValue<T>(provide: Token<T>, useValue: NoInfer<T>): { provide: Token<T>; useValue: T } {
@@ -31,3 +33,6 @@ export function provideValue<T>(provide: Token<T>, useValue: NoInfer<T>): { prov
 
 /** Who is told when a device enrolls (see EnrollmentListener in devices.service.ts); bound with useExisting. */
 export const ENROLLMENT_LISTENER = Symbol('ENROLLMENT_LISTENER');
+
+/** Who is told when a revoked device is enabled again (see DeviceEnabledListener in device-revocation.service.ts). */
+export const DEVICE_ENABLED_LISTENER = Symbol('DEVICE_ENABLED_LISTENER');

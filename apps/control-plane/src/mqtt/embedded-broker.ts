@@ -180,6 +180,19 @@ export class EmbeddedBroker {
     this.o.log.info('embedded MQTT broker listening', { url: `mqtt://${this.o.host}:${this.o.port}` });
   }
 
+  /**
+   * Ends a device's live session at once (a revoked device): its Last Will is dropped first, so the
+   * broker publishes nothing on its behalf afterwards. Its next CONNECT meets the check in Postgres.
+   */
+  disconnectDevice(deviceId: string): boolean {
+    const client = (this.aedes as unknown as { clients: Record<string, Client | undefined> } | null)?.clients[deviceId];
+    if (!client) return false;
+    (client as unknown as { will: unknown }).will = null;
+    client.close();
+    this.o.log.info('device session ended by the control plane', { deviceId });
+    return true;
+  }
+
   private presence(client: Client, state: 'online' | 'offline'): void {
     const id = this.identities.get(client);
     if (id !== undefined) this.hooks.presence?.(id, state);

@@ -12,6 +12,24 @@ export interface MqttBusOptions {
   log: Logger;
 }
 
+/**
+ * How each of the control plane's own connections to an external broker connects: a clean session
+ * (it renews its subscriptions on every connect), reconnecting every second, nothing queued while
+ * the broker is away (a publish or request refuses at once and its caller retries).
+ */
+export function controlPlaneClientOptions(o: { clientId: string; username?: string | undefined; password?: string | undefined }) {
+  return {
+    clientId: o.clientId,
+    username: o.username,
+    password: o.password,
+    protocolVersion: 4 as const,
+    clean: true,
+    reconnectPeriod: 1_000,
+    connectTimeout: 10_000,
+    queueQoSZero: false,
+  };
+}
+
 export type MessageHandler = (topic: string, payload: Buffer) => Promise<void>;
 
 /** How the control plane talks to devices: subscribe to their messages, publish to them. */
@@ -47,17 +65,7 @@ export class MqttBus implements MessageBus {
   }
 
   async start(): Promise<void> {
-    const client = mqtt.connect(this.o.url, {
-      clientId: this.o.clientId,
-      username: this.o.username,
-      password: this.o.password,
-      protocolVersion: 4,
-      clean: true,
-      reconnectPeriod: 1_000,
-      connectTimeout: 10_000,
-      // nothing is queued while the broker is away: publish refuses and its job retries
-      queueQoSZero: false,
-    });
+    const client = mqtt.connect(this.o.url, controlPlaneClientOptions(this.o));
     this.client = client;
     const ready = new Promise<void>((resolve) => {
       client.on('connect', () => {

@@ -4,22 +4,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics, type EnrollResponse } from '@edge-fleet/shared';
 import { enrollDevice, telemetryWindow } from '../test-support/device-client.js';
 import { startHarness, waitFor, type Harness } from '../test-support/harness.js';
+import { Mosquitto } from '../test-support/mosquitto.js';
 
-/** The control plane on the machine's Mosquitto (anonymous): it sees messages, never connections. */
-const MOSQUITTO = process.env.TEST_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
+/** The control plane on a private Mosquitto with dynamic security: it sees messages, never connections. */
+let mosquitto: Mosquitto;
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ MQTT_URL: MOSQUITTO, PRESENCE_STALE_SECONDS: '2' });
+  mosquitto = await Mosquitto.create();
+  await mosquitto.start();
+  h = await startHarness({ ...mosquitto.controlPlaneEnv, PRESENCE_STALE_SECONDS: '2' });
 });
 afterAll(async () => {
   await h.close();
+  await mosquitto.close();
 });
 
 const statusOf = async (deviceId: string): Promise<string> =>
   ((await (await h.api(`/api/v1/devices/${deviceId}`)).json()) as { status: string }).status;
 
 const connectAs = (e: EnrollResponse): Promise<MqttClient> =>
-  mqtt.connectAsync(MOSQUITTO, { clientId: e.deviceId, username: e.deviceId, password: e.deviceSecret, reconnectPeriod: 0 });
+  mqtt.connectAsync(mosquitto.url, { clientId: e.deviceId, username: e.deviceId, password: e.deviceSecret, reconnectPeriod: 0 });
 
 describe('presence on an external broker: issue 10 item 5', () => {
   it('issue 10 item 5: a device-sent "online" is believed only while the device is heard from (PRESENCE_STALE_SECONDS)', async () => {

@@ -53,7 +53,7 @@ function pgClient(): pg.Client {
 beforeAll(async () => {
   mosquitto = await Mosquitto.create();
   await mosquitto.start();
-  h = await startHarness({ MQTT_URL: mosquitto.url, ROLLOUT_SWEEP_MS: '500' });
+  h = await startHarness({ ...mosquitto.controlPlaneEnv, ROLLOUT_SWEEP_MS: '500' });
   db = new pg.Client({ connectionString: h.dbUrl });
   await db.connect();
   v1 = await uploadMlp(harness(), 'restart-detector', '1', 1);
@@ -276,5 +276,108 @@ describe('reliability: broker killed mid-rollout, restarted', () => {
       'rollout.wave_passed',
       'rollout.status',
     ]);
+  }, 60_000);
+
+  it('row 1: the failure branch: with the broker killed as wave 2 is notified and two of its devices failing the update, each device ends on the new model or on the old one with a reported failure', async () => {
+    const broker = mosquitto;
+    if (!broker) throw new Error('no broker');
+    const q = pgClient();
+    // this run starts from v1 again (the first run made v2 the scenario's model)
+    const put = await harness().api(`/api/v1/scenarios/${SCENARIO}/model`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ modelVersionId: v1.id }),
+    });
+    expect(put.status).toBe(200);
+    const ds = await Promise.all(
+      Array.from({ length: DEVICES }, () =>
+        VirtualDevice.start(harness(), SCENARIO, 'cloud-cpu-node', { reconnect: true, reconnectPeriodMs: 300 }),
+      ),
+    );
+    devices.push(...ds);
+    await waitFor(() => Promise.resolve(ds.every((d) => d.active?.variantId === v1.variant)), 15_000, 'devices running v1');
+
+    const res = await jsonPost(harness(), '/api/v1/rollouts', {
+      name: 'broker-restart-failing',
+      modelVersionId: v2.id,
+      target: { deviceIds: ds.map((d) => d.id) },
+      waves: [
+        { count: 1, soakSeconds: WAVE1_SOAK_S },
+        { percent: 100, soakSeconds: WAVE2_SOAK_S },
+      ],
+      failurePolicy: 'pause',
+    });
+    expect(res.status).toBe(201);
+    const created = (await res.json()) as RolloutView;
+    const soaking = await waitFor(
+      async () => {
+        const v = await view(created.id);
+        return v.waves[0]?.status === 'soaking' && v.waves[0].soakUntil ? v : null;
+      },
+      10_000,
+      'wave 1 soaking',
+    );
+    const canaryId = soaking.deviceStates.find((d) => d.wave === 0)?.deviceId;
+    // two of wave 2's three devices will fail their update (a download that never completes)
+    const failing = ds.filter((d) => d.id !== canaryId).slice(0, 2);
+    for (const d of failing) d.behaviour.failUpdate = 'download_failed';
+
+    const wave1End = Date.parse(soaking.waves[0]?.soakUntil ?? '');
+    await sleep(Math.max(0, wave1End - KILL_LEAD_MS - Date.now()));
+    await broker.kill();
+    await sleep(OUTAGE_MS);
+    await broker.start();
+
+    const ended = await waitFor(
+      async () => {
+        const v = await view(created.id);
+        return [...TERMINAL, 'paused'].includes(v.status) ? v : null;
+      },
+      (WAVE1_SOAK_S + WAVE2_SOAK_S) * 1_000 + 15_000,
+      'rollout paused or terminal',
+    );
+    // 2 of 3 failing breaks the default update-failure share: the rollout stops where it is (failurePolicy pause)
+    expect(ended.status, `${ended.status}: ${ended.reason}`).toBe('paused');
+
+    const rows = (
+      await q.query<DeviceRow>(
+        `SELECT "deviceId"::text AS "deviceId", wave, state, reason, "assignmentVersion", "fromAssignmentVersion", "targetVariantId"::text AS "targetVariantId", "notifiedAt"
+           FROM "RolloutDevice" WHERE "rolloutId" = $1 ORDER BY wave, "deviceId"`,
+        [created.id],
+      )
+    ).rows;
+    const reports = new Map(
+      (
+        await q.query<{ deviceId: string; activeVariantId: string | null; outcome: string | null; reasonCode: string | null }>(
+          `SELECT "deviceId"::text AS "deviceId", "activeVariantId", payload->'lastUpdate'->>'outcome' AS outcome, payload->'lastUpdate'->>'reasonCode' AS "reasonCode"
+             FROM "ReportedState" WHERE "deviceId" = ANY($1::uuid[])`,
+          [ds.map((d) => d.id)],
+        )
+      ).rows.map((r) => [r.deviceId, r]),
+    );
+    for (const d of ds) {
+      const row = rows.find((r) => r.deviceId === d.id);
+      const report = reports.get(d.id);
+      const evidence = `device ${d.id} (wave ${String(row?.wave)}): runs ${String(d.active?.variantId)}; RolloutDevice ${String(row?.state)} ${String(row?.reason)}; reported ${JSON.stringify(report)}`;
+      if (failing.includes(d)) {
+        // on the old model, with the failure reported and recorded
+        expect.soft(d.active?.variantId, evidence).toBe(v1.variant);
+        expect.soft(row?.state, evidence).toBe('failed');
+        expect.soft(row?.reason ?? '', evidence).toMatch(/download_failed/);
+        expect.soft({ variant: report?.activeVariantId, outcome: report?.outcome, code: report?.reasonCode }, evidence).toEqual({
+          variant: v1.variant,
+          outcome: 'failed',
+          code: 'download_failed',
+        });
+      } else {
+        // on the new model, recorded as applied
+        expect.soft(d.active?.variantId, evidence).toBe(v2.variant);
+        expect.soft(row?.state, evidence).toBe('applied');
+        expect.soft(report?.activeVariantId, evidence).toBe(v2.variant);
+      }
+    }
+    // no device runs anything but the old or the new model, and none was left without a verdict
+    expect(ds.every((d) => d.active?.variantId === v1.variant || d.active?.variantId === v2.variant)).toBe(true);
+    expect(rows.filter((r) => r.state === 'notified' || r.state === 'pending').map((r) => r.deviceId)).toEqual([]);
   }, 60_000);
 });

@@ -1,6 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
-import { ACTIVE_ROLLOUT_STATUSES, type BaselineFigures, type DeviceEvidence, type Scenario } from '@edge-fleet/shared';
+import {
+  ACTIVE_ROLLOUT_STATUSES,
+  LatencyHistogram,
+  type BaselineFigures,
+  type DeviceDistribution,
+  type DeviceEvidence,
+  type Scenario,
+  type SparseHistogram,
+} from '@edge-fleet/shared';
 import type { JsonValue } from '../infra/json.js';
 import type { Db } from '../infra/prisma.js';
 import { PG_POOL, PRISMA } from '../infra/tokens.js';
@@ -148,12 +156,16 @@ export class RolloutDeviceRepository {
         latency: number | null;
         power: number | null;
         powerSource: string | null;
+        histograms: SparseHistogram[] | null;
+        histogramWindows: bigint;
       }[]
     >`
       SELECT rd."deviceId"::text AS "deviceId", hp."hardwareClass", d.scenario, rd.state, rd.reason, rd.late,
              count(t.id) AS windows, sum(t.inferences) AS inferences, sum(t.errors) AS errors,
              percentile_cont(0.5) WITHIN GROUP (ORDER BY CASE p."latencyPercentile" WHEN 'p50' THEN t."latencyP50Ms" WHEN 'p95' THEN t."latencyP95Ms" ELSE t."latencyP99Ms" END) AS latency,
-             avg(t."powerW") AS power, max(t."powerSource") AS "powerSource"
+             avg(t."powerW") AS power, max(t."powerSource") AS "powerSource",
+             jsonb_agg(t."latencyHistogram") FILTER (WHERE t."latencyHistogram" IS NOT NULL) AS histograms,
+             count(t."latencyHistogram") AS "histogramWindows"
         FROM "RolloutDevice" rd
         JOIN "Device" d ON d.id = rd."deviceId"
         JOIN "HardwareProfile" hp ON hp.id = d."hardwareProfileId"
@@ -173,6 +185,8 @@ export class RolloutDeviceRepository {
       inferences: Number(r.inferences ?? 0),
       errors: Number(r.errors ?? 0),
       latencyMs: r.latency,
+      histogram: r.histograms ? LatencyHistogram.merged(r.histograms).toSparse() : null,
+      histogramWindows: Number(r.histogramWindows),
       powerW: r.power,
       powerSource: r.powerSource,
     }));
@@ -193,10 +207,30 @@ export class RolloutDeviceRepository {
         JOIN "TelemetryWindow" t ON t."deviceId" = rd."deviceId" AND t."windowEnd" > ${since} AND t.inferences > 0
        WHERE rd."rolloutId" = ${rolloutId}::uuid AND rd.state = 'pending'
        GROUP BY hp."hardwareClass"`;
+    const perDevice = await this.db.$queryRaw<
+      { deviceId: string; hardwareClass: string; histograms: SparseHistogram[]; windows: bigint }[]
+    >`
+      SELECT t."deviceId"::text AS "deviceId", hp."hardwareClass", jsonb_agg(t."latencyHistogram") AS histograms, count(*) AS windows
+        FROM "RolloutDevice" rd
+        JOIN "Device" d ON d.id = rd."deviceId"
+        JOIN "HardwareProfile" hp ON hp.id = d."hardwareProfileId"
+        JOIN "TelemetryWindow" t ON t."deviceId" = rd."deviceId" AND t."windowEnd" > ${since} AND t.inferences > 0
+             AND t."latencyHistogram" IS NOT NULL
+       WHERE rd."rolloutId" = ${rolloutId}::uuid AND rd.state = 'pending'
+       GROUP BY t."deviceId", hp."hardwareClass"`;
+    const distributions = (hc: string): DeviceDistribution[] =>
+      perDevice
+        .filter((d) => d.hardwareClass === hc)
+        .map((d) => ({ deviceId: d.deviceId, histogram: LatencyHistogram.merged(d.histograms).toSparse(), windows: Number(d.windows) }));
     return new Map(
       rows.map((r) => [
         r.hardwareClass,
-        { devices: Number(r.devices), latencyMs: r.latency, errorRate: r.inferences ? Number(r.errors ?? 0) / Number(r.inferences) : null },
+        {
+          devices: Number(r.devices),
+          latencyMs: r.latency,
+          errorRate: r.inferences ? Number(r.errors ?? 0) / Number(r.inferences) : null,
+          distributions: distributions(r.hardwareClass),
+        },
       ]),
     );
   }

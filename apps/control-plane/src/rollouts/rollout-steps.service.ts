@@ -1,5 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DEFAULT_GATES, evaluateGates, type DeviceEvidence, type LatencyPercentile, type Scenario } from '@edge-fleet/shared';
+import {
+  DEFAULT_GATES,
+  evaluateGates,
+  LatencyHistogram,
+  quantileOf,
+  type BaselineFigures,
+  type DeviceEvidence,
+  type LatencyPercentile,
+  type Scenario,
+} from '@edge-fleet/shared';
 import { AuditRepository } from '../infra/audit.repository.js';
 import type { JsonValue } from '../infra/json.js';
 import { UnitOfWork, type Tx } from '../infra/unit-of-work.js';
@@ -150,7 +159,8 @@ export class RolloutStepsService {
     // a wave's own gates replace the rollout's (a stricter canary, a looser last wave)
     const gates = plan.waves[wave.index]?.gates ?? plan.gates ?? DEFAULT_GATES;
     const result = evaluateGates(evidence, gates, (hc) => baseline.get(hc) ?? null, new Date());
-    const stored = { ...result, baseline: Object.fromEntries(baseline) } as unknown as JsonValue;
+    const stored = { ...result, baseline: baselineSummary(baseline) } as unknown as JsonValue;
+    if (result.outcome === 'insufficient_evidence') return this.insufficient(tx, r, wave, plan, result, stored);
     await this.audit.append(tx, {
       actor: 'system',
       action: result.passed ? 'rollout.wave_passed' : 'rollout.wave_failed',
@@ -179,6 +189,42 @@ export class RolloutStepsService {
       reason: `${why}; ${desired.length} device(s) sent back to their previous model`,
     });
     return { desired, step: null };
+  }
+
+  /**
+   * Too little evidence to judge: the soak is extended (the gates look again) until the wave's
+   * evidence wait runs out; then the verdict is `insufficient_evidence`, never a pass or a fail by
+   * accident, and the rollout pauses for an operator (resume soaks the wave again).
+   */
+  private async insufficient(
+    tx: Tx,
+    r: RolloutRow,
+    wave: WaveRow,
+    plan: RolloutPlan,
+    result: GateVerdict,
+    stored: JsonValue,
+  ): Promise<FollowUps> {
+    const waitSeconds = plan.waves[wave.index]?.evidenceWaitSeconds ?? Math.min(86_400, wave.soakSeconds);
+    const deadline = (wave.soakUntil?.getTime() ?? Date.now()) + waitSeconds * 1_000;
+    const left = deadline - Date.now();
+    const evaluatedAt = new Date(result.evaluatedAt);
+    if (left > 0) {
+      // the wave keeps soaking; its gate result says what it waits for
+      await this.rollouts.saveGate(tx, r.id, wave.index, 'soaking', stored, evaluatedAt);
+      const step = await this.transitions.transition(tx, r, {});
+      return { desired: [], step: { rolloutId: r.id, step, delayMs: Math.min(left, evidenceRecheckMs(wave.soakSeconds)) } };
+    }
+    const why = `wave ${wave.index + 1} has insufficient evidence after ${wave.soakSeconds} s of soak and ${waitSeconds} s of waiting: ${waitingSummary(result)}`;
+    await this.rollouts.saveGate(tx, r.id, wave.index, 'insufficient_evidence', stored, evaluatedAt);
+    await this.audit.append(tx, {
+      actor: 'system',
+      action: 'rollout.wave_insufficient_evidence',
+      targetType: 'rollout',
+      targetId: r.id,
+      details: { wave: wave.index, gate: stored },
+    });
+    await this.transitions.transition(tx, r, { status: 'paused', reason: why });
+    return none();
   }
 
   /** The next wave, or — after the last — the rollout completes (and a whole scenario now runs the model). */
@@ -210,7 +256,10 @@ function figuresOf(evidence: DeviceEvidence[]): Map<string, JsonValue> {
         windows: e.windows,
         inferences: e.inferences,
         errors: e.errors,
-        latencyMs: e.latencyMs,
+        // from the merged histogram; old agents' median of window percentiles is marked approximate
+        latencyMs: e.histogram ? LatencyHistogram.fromSparse(e.histogram).quantile(quantileOf(e.policy.latencyPercentile)) : e.latencyMs,
+        latencyApproximate: e.histogram === null && e.latencyMs !== null,
+        histogramWindows: e.histogramWindows,
         percentile: e.policy.latencyPercentile,
         targetMs: Number.isFinite(e.policy.latencyTargetMs) ? e.policy.latencyTargetMs : null,
         powerW: e.powerW,
@@ -220,10 +269,37 @@ function figuresOf(evidence: DeviceEvidence[]): Map<string, JsonValue> {
   );
 }
 
+/** How often a waiting wave's gates look again: a few times per soak period, between 1 s and 30 s. */
+function evidenceRecheckMs(soakSeconds: number): number {
+  return Math.max(1_000, Math.min(30_000, (soakSeconds * 1_000) / 3));
+}
+
+/** The baseline as stored with the verdict: its figures, without every device's histogram (the classes carry the plots). */
+function baselineSummary(baseline: Map<string, BaselineFigures>): Record<string, unknown> {
+  return Object.fromEntries(
+    [...baseline].map(([hc, b]) => [
+      hc,
+      { devices: b.devices, latencyMs: b.latencyMs, errorRate: b.errorRate, withHistograms: b.distributions.length },
+    ]),
+  );
+}
+
+/** The gates waiting for evidence in words, with their counts. */
+function waitingSummary(result: GateVerdict): string {
+  return result.gates
+    .filter((g) => g.outcome === 'insufficient_evidence')
+    .map((g) => {
+      const classes = (g.classes ?? []).filter((c) => c.verdict === 'insufficient_evidence').map((c) => c.why);
+      const devices = (g.waitingDevices ?? []).slice(0, 3).map((d) => `${d.deviceId}: ${d.why}`);
+      return `${g.metric} (${[...classes, ...devices].join('; ') || g.detail})`;
+    })
+    .join(', ');
+}
+
 /** The failed gates in words, with up to three failing devices each. */
 function failureSummary(result: GateVerdict): string {
   return result.gates
-    .filter((g) => !g.passed)
+    .filter((g) => g.outcome === 'failed')
     .map(
       (g) =>
         `${g.metric} (${g.failing} of ${g.judged} device(s): ${g.failingDevices

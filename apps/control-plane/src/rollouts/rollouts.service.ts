@@ -121,7 +121,7 @@ export class RolloutsService {
       if (r.status !== 'paused') throw new AppError('conflict', `rollout ${id} is ${r.status}; only a paused rollout can be resumed`);
       const wave = waves[r.currentWave];
       let delayMs = 0;
-      if (wave && (wave.status === 'failed' || wave.status === 'soaking')) {
+      if (wave && (wave.status === 'failed' || wave.status === 'soaking' || wave.status === 'insufficient_evidence')) {
         const soakUntil = new Date(Date.now() + wave.soakSeconds * 1_000);
         await this.rollouts.updateWave(tx, id, wave.index, { status: 'soaking', soakUntil });
         delayMs = wave.soakSeconds * 1_000;

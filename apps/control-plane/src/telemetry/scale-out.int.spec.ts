@@ -7,18 +7,22 @@ import { topics } from '@edge-fleet/shared';
 import { VariantBuildQueue } from '../models/variant-build.queue.js';
 import { enrollDevice, telemetryWindow } from '../test-support/device-client.js';
 import { jsonPost, startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
+import { Mosquitto } from '../test-support/mosquitto.js';
 import { VirtualDevice } from '../test-support/virtual-device.js';
 
 /**
- * Two control-plane replicas (API + ingest + queues each) on one external broker (the machine's
- * Mosquitto), one Postgres and one Redis: the shared subscription splits telemetry between them.
+ * Two control-plane replicas (API + ingest + queues each) on one external broker (a private
+ * Mosquitto with dynamic security), one Postgres and one Redis: the shared subscription splits
+ * telemetry between them.
  */
-const MOSQUITTO = process.env.TEST_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
+let mosquitto: Mosquitto;
 let a: Harness;
 let b: Harness;
 beforeAll(async () => {
+  mosquitto = await Mosquitto.create();
+  await mosquitto.start();
   const env = {
-    MQTT_URL: MOSQUITTO,
+    ...mosquitto.controlPlaneEnv,
     QUEUE_PREFIX: `ef-scale-${randomBytes(4).toString('hex')}`,
     VARIANT_BUILD: 'on',
     VARIANT_BENCH_RUNS: '10',
@@ -31,6 +35,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await b.close();
   await a.close();
+  await mosquitto.close();
 });
 
 describe('scale-out: two replicas behind one broker', () => {
@@ -64,10 +69,15 @@ describe('scale-out: two replicas behind one broker', () => {
 
   it('splits telemetry between the replicas with no duplicate rows and nothing lost', async () => {
     // an enrolled device: ingest refuses windows of devices that do not exist
-    const { deviceId } = await enrollDevice(a, 'autonomous_driving', 'edge-dsa-vehicle');
+    const { deviceId, deviceSecret } = await enrollDevice(a, 'autonomous_driving', 'edge-dsa-vehicle');
     const bootId = randomUUID();
     const before = { a: { ...a.cp.ingest.stats }, b: { ...b.cp.ingest.stats } };
-    const client = await mqtt.connectAsync(MOSQUITTO, { clientId: `scale-${deviceId.slice(0, 8)}`, protocolVersion: 4 });
+    const client = await mqtt.connectAsync(mosquitto.url, {
+      clientId: deviceId,
+      username: deviceId,
+      password: deviceSecret,
+      protocolVersion: 4,
+    });
     const total = 400;
     for (let seq = 0; seq < total; seq++) {
       await client.publishAsync(topics.telemetry(deviceId), JSON.stringify(telemetryWindow(deviceId, bootId, seq)), { qos: 1 });

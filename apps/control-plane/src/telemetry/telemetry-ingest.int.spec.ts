@@ -82,6 +82,52 @@ describe('telemetry ingest', () => {
     await c.endAsync();
   });
 
+  it("issue 17: stores each window's latency histogram as sent, and refuses a hostile one with the reason", async () => {
+    const e = await enrollDevice(h, 'autonomous_driving', 'edge-dsa-vehicle');
+    const c = await connectDevice(h, e);
+    const histogram = [
+      [70, 60],
+      [140, 39],
+      [400, 1],
+    ];
+    const bad = [
+      window(e.deviceId, 1, { latencyHistogram: [[70, 200]] }), // counts more than the window's 100 inferences
+      window(e.deviceId, 2, {
+        latencyHistogram: [
+          [70, 1],
+          [60, 1],
+        ],
+      }), // not in order
+      window(e.deviceId, 3, { latencyHistogram: [[99_999, 1]] }), // no such bucket
+    ];
+    for (const w of [window(e.deviceId, 0, { latencyHistogram: histogram }), ...bad, window(e.deviceId, 4)])
+      await c.publishAsync(topics.telemetry(e.deviceId), JSON.stringify(w), { qos: 1 });
+    await waitFor(
+      async () => {
+        await h.cp.ingest.flush();
+        return (
+          (await count('SELECT count(*)::int AS n FROM "TelemetryWindow" WHERE "deviceId" = $1', [e.deviceId])) === 2 &&
+          (await count('SELECT count(*)::int AS n FROM "RejectedMessage" WHERE "deviceId" = $1', [e.deviceId])) === 3
+        );
+      },
+      10_000,
+      'two windows and three rejections',
+    );
+    const stored = await db.query('SELECT seq::int, "latencyHistogram" FROM "TelemetryWindow" WHERE "deviceId" = $1 ORDER BY seq', [
+      e.deviceId,
+    ]);
+    // an agent that predates histograms: NULL, its p50/p95/p99 all there is
+    expect(stored.rows).toEqual([
+      { seq: 0, latencyHistogram: histogram },
+      { seq: 4, latencyHistogram: null },
+    ]);
+    const reasons = (await db.query('SELECT reason FROM "RejectedMessage" WHERE "deviceId" = $1', [e.deviceId])).rows.map(
+      (r: { reason: string }) => r.reason,
+    );
+    expect(reasons.filter((r) => r.includes('latencyHistogram'))).toHaveLength(3);
+    await c.endAsync();
+  });
+
   it('rejects malformed windows with a reason, keeps them for inspection, and goes on', async () => {
     const e = await enrollDevice(h, 'autonomous_driving', 'edge-dsa-vehicle');
     const c = await connectDevice(h, e);

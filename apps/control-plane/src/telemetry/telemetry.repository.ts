@@ -34,6 +34,7 @@ const COLUMNS = [
   ['queueP95Ms', 'float8'],
   ['queueP99Ms', 'float8'],
   ['queueMaxMs', 'float8'],
+  ['latencyHistogram', 'jsonb'],
 ] as const;
 
 /** One multi-row statement per batch: unnest of one array per column, idempotent on (device, boot, seq). */
@@ -71,6 +72,7 @@ function toColumns(rows: TelemetryWindow[]): unknown[][] {
       w.queueMs?.p95 ?? null,
       w.queueMs?.p99 ?? null,
       w.queueMs?.max ?? null,
+      w.latencyHistogram ? JSON.stringify(w.latencyHistogram) : null,
     ];
     values.forEach((v, i) => cols[i]?.push(v));
   }

@@ -191,3 +191,13 @@ export async function uploadMlp(h: ApiTarget, name: string, version: string, see
   if (!fp32) throw new Error(`upload of ${name} ${version} has no FP32 variant`);
   return { id: v.id, variant: fp32.id };
 }
+
+/** Gives a scenario a model version (what its devices run before a rollout); throws unless the API accepts it. */
+export async function setScenarioModel(h: ApiTarget, scenario: string, modelVersionId: string): Promise<void> {
+  const res = await h.api(`/api/v1/scenarios/${scenario}/model`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ modelVersionId }),
+  });
+  if (res.status !== 200) throw new Error(`setting the model of ${scenario} failed: ${res.status} ${await res.text()}`);
+}

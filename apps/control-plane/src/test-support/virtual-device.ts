@@ -1,4 +1,4 @@
-import type { DesiredStatePayload, EnrollResponse, HardwarePresetName, Scenario, UpdateOutcome } from '@edge-fleet/shared';
+import type { DesiredStatePayload, EnrollResponse, HardwarePresetName, Scenario, SparseHistogram, UpdateOutcome } from '@edge-fleet/shared';
 import {
   brokerAddress,
   type InstallResult,
@@ -17,6 +17,11 @@ export interface VirtualDeviceBehaviour {
   /** Applies updates but sends no telemetry. */
   silent?: boolean;
   windowMs?: number;
+  /**
+   * The window's latency histogram and inference count for a variant (an agent with histograms);
+   * without it the device reports only p50/p95/p99 like an agent that predates them.
+   */
+  histogram?: (variantId: string, seq: number) => { inferences: number; histogram: SparseHistogram };
   /**
    * Opt-in, read once by `start`: the device outlives broker outages as the real agent does. It
    * reconnects every `reconnectPeriodMs` (300 ms unless told); on every (re)connect it subscribes to
@@ -140,6 +145,7 @@ export class VirtualDevice {
     const active = w.active;
     if (!active || this.behaviour.silent) return null;
     const ms = this.behaviour.latencyMs?.(active.variantId) ?? 5;
+    const h = this.behaviour.histogram?.(active.variantId, w.seq);
     return {
       schema: 1,
       deviceId: w.deviceId,
@@ -150,11 +156,12 @@ export class VirtualDevice {
       modelVersionId: active.modelVersionId,
       variantId: active.variantId,
       precision: active.precision,
-      inferences: 20,
+      inferences: h?.inferences ?? 20,
       errors: 0,
       latencyMs: { p50: ms, p95: ms, p99: ms, max: ms },
       power: { watts: 3, source: 'simulated', detail: 'virtual device in a test' },
       memory: { rssMb: 50, heapUsedMb: 10 },
+      ...(h ? { latencyHistogram: h.histogram } : {}),
     };
   }
 }

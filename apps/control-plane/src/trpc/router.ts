@@ -26,6 +26,7 @@ import {
 } from '@edge-fleet/shared/api';
 import type { AlertsService } from '../alerts/alerts.service.js';
 import type { AssignmentsService } from '../assignments/assignments.service.js';
+import type { DeviceRevocationService } from '../devices/device-revocation.service.js';
 import type { Operator } from '../auth/api-token.repository.js';
 import { forbiddenMessage, hasRole } from '../auth/roles.js';
 import { AppError } from '../errors.js';
@@ -78,6 +79,7 @@ export interface RouterDeps {
   rollouts: RolloutsService;
   alerts: AlertsService;
   energy: EnergyService;
+  revocation: DeviceRevocationService;
 }
 
 /**
@@ -98,6 +100,13 @@ export function buildRouter(d: RouterDeps) {
         .input(DeviceTelemetryInputSchema)
         .output(DeviceTelemetrySchema)
         .query(({ input: { id, ...q } }) => d.telemetry.deviceTelemetry(id, q)),
+      // the same service methods as POST /devices/:id/revoke and /enable
+      revoke: operatorProcedure
+        .input(DeviceIdParamsSchema)
+        .mutation(({ input, ctx }) => d.revocation.revoke(input.id, actor(ctx.operator))),
+      enable: operatorProcedure
+        .input(DeviceIdParamsSchema)
+        .mutation(({ input, ctx }) => d.revocation.enable(input.id, actor(ctx.operator))),
     }),
     policies: t.router({
       list: operatorProcedure.output(PolicyListSchema).query(async () => ({ items: await d.policies.list() })),

@@ -74,7 +74,7 @@ describe('maintenance job schedulers (BullMQ on real Redis)', () => {
     const jobs = new JobQueues({ redisUrl: TEST_REDIS_URL, prefix });
     await jobs.start();
     stops.push(() => jobs.stop());
-    await scheduleMaintenance(jobs, config({ QUEUE_PREFIX: prefix, MQTT_URL: 'mqtt://127.0.0.1:1883' }));
+    await scheduleMaintenance(jobs, config({ QUEUE_PREFIX: prefix, MQTT_URL: 'mqtt://127.0.0.1:1883', MQTT_PROVISIONING: 'none' }));
     expect(await schedulerIds(prefix)).toEqual(['evaluate-alerts', 'refresh-manifests', 'sweep-presence', 'sweep-rollouts']);
     await scheduleMaintenance(jobs, config({ QUEUE_PREFIX: prefix }));
     expect(await schedulerIds(prefix)).toEqual(['evaluate-alerts', 'refresh-manifests', 'sweep-rollouts']);

@@ -31,11 +31,27 @@ export interface MqttSessionOptions {
   onConnected: () => Promise<void>;
   /** Reconnect period base; each connection picks base..3×base so a fleet does not reconnect in step. */
   reconnectBaseMs?: number;
+  /** Longest wait between CONNECTs the broker refuses (revoked, not provisioned yet): the backoff doubles up to it. */
+  refusedBackoffCapMs?: number;
+}
+
+/** Default cap of the backoff after refused CONNECTs: a revoked device asks about every 5 minutes. */
+export const REFUSED_BACKOFF_CAP_MS = 5 * 60_000;
+
+/**
+ * The wait before the next CONNECT after `refusals` refused ones in a row: doubling from the base up
+ * to the cap, with jitter (half to all of it) so a refused fleet does not come back in step.
+ */
+export function refusedBackoffMs(refusals: number, baseMs: number, capMs: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(refusals, 30));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
 /** The agent's MQTT identity: presence with Last Will, its two subscriptions, publishing by the contract. */
 export class DeviceMqttSession {
   private client: MqttClient | null = null;
+  /** CONNECTs refused in a row (CONNACK with an error code); reset by an accepted one. */
+  private refusals = 0;
 
   constructor(private readonly options: MqttSessionOptions) {}
 
@@ -54,12 +70,28 @@ export class DeviceMqttSession {
       keepalive: 30,
       connectTimeout: 10_000,
       reconnectPeriod: this.jitteredPeriod(),
+      // MQTT.js gives up for good on a refused CONNECT by default: a device revoked and enabled
+      // again, or provisioned after it enrolled, stayed disconnected until restarted
+      reconnectOnConnackError: true,
       will: lastWill(o.deviceId),
     });
     this.client = client;
     client.on('connect', () => void this.onConnect(client));
     client.on('message', (topic, payload) => this.route(topic, payload));
-    client.on('error', (err) => o.logger.warn('mqtt error', { error: err.message }));
+    client.on('error', (err) => {
+      const code = (err as { code?: unknown }).code;
+      // a CONNACK refusal: emitted just before MQTT.js schedules its reconnect, which takes this period
+      if (typeof code === 'number' && code > 0 && /^Connection refused/.test(err.message)) {
+        client.options.reconnectPeriod = refusedBackoffMs(
+          this.refusals++,
+          o.reconnectBaseMs ?? 1_000,
+          o.refusedBackoffCapMs ?? REFUSED_BACKOFF_CAP_MS,
+        );
+        o.logger.warn('mqtt connection refused by the broker', { error: err.message, retryInMs: client.options.reconnectPeriod });
+        return;
+      }
+      o.logger.warn('mqtt error', { error: err.message });
+    });
     client.on('offline', () => o.logger.warn('mqtt offline'));
     client.on('reconnect', () => o.logger.info('mqtt reconnecting'));
   }
@@ -94,6 +126,7 @@ export class DeviceMqttSession {
   private async onConnect(client: MqttClient): Promise<void> {
     const o = this.options;
     client.options.reconnectPeriod = this.jitteredPeriod();
+    this.refusals = 0;
     o.logger.info('mqtt connected', { url: o.url });
     try {
       const online = publishArgs('status', o.deviceId, { state: 'online', bootId: o.bootId, at: this.nowIso() });

@@ -1,3 +1,4 @@
+import { LatencyHistogram, type SparseHistogram } from '@edge-fleet/shared/histogram';
 import { percentile } from '@edge-fleet/shared/stats';
 import { createPrng } from '../engine/input.generator.js';
 
@@ -14,6 +15,8 @@ export interface WindowStats {
   /** Sum of measured inference time: the basis of utilisation. */
   busyMs: number;
   latencyMs: LatencySummary | null;
+  /** Every timed inference of the window (not only the reservoir's): what the gates merge. */
+  histogram: SparseHistogram | null;
 }
 
 export function summarise(samples: readonly number[], max: number): LatencySummary | null {
@@ -33,6 +36,7 @@ export class LatencyWindow {
   private errors = 0;
   private busyMs = 0;
   private max = 0;
+  private histogram = new LatencyHistogram();
   private readonly rand: () => number;
 
   constructor(
@@ -48,6 +52,7 @@ export class LatencyWindow {
     if (!ok) this.errors++;
     if (latencyMs === null) return;
     this.busyMs += latencyMs;
+    this.histogram.record(latencyMs);
     this.max = Math.max(this.max, latencyMs);
     this.seen++;
     if (this.samples.length < this.capacity) {
@@ -65,7 +70,9 @@ export class LatencyWindow {
       errors: this.errors,
       busyMs: this.busyMs,
       latencyMs: summarise(this.samples, this.max),
+      histogram: this.histogram.count > 0 ? this.histogram.toSparse() : null,
     };
+    this.histogram = new LatencyHistogram();
     this.samples = [];
     this.seen = 0;
     this.inferences = 0;

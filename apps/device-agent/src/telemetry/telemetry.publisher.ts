@@ -92,6 +92,7 @@ export class TelemetryPublisher {
       fallbacks: 0,
       source: fromTraffic ? 'traffic' : 'probe',
       ...(fromTraffic ? { queueMs: roundLatency(traffic.queueMs) } : {}),
+      latencyHistogram: stats.histogram,
     });
     this.seq++;
     this.windowStart = end;

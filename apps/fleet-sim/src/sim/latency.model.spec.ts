@@ -1,7 +1,7 @@
-import { hardwarePreset } from '@edge-fleet/shared';
+import { hardwarePreset, LatencyHistogram, SparseHistogramSchema } from '@edge-fleet/shared';
 import { describe, expect, it } from 'vitest';
 import { createPrng } from '../core/prng.js';
-import { DEFAULT_COST, latencyDistribution, windowLatency } from './latency.model.js';
+import { DEFAULT_COST, deviceSpeedFactor, latencyDistribution, windowHistogram, windowLatency } from './latency.model.js';
 
 const small = { sizeBytes: 40_000, precision: 'fp32' as const, measured: null };
 const big = { sizeBytes: 400_000_000, precision: 'fp32' as const, measured: null };
@@ -47,5 +47,24 @@ describe('latency model', () => {
     expect(w.p99).toBeLessThanOrEqual(w.max);
     expect(windowLatency(d, 0, createPrng(1))).toBeNull();
     expect(windowLatency(d, 50, createPrng(1))).toEqual(w);
+  });
+
+  it('issue 17: a window histogram counts its runs and spreads as the distribution says (p99 = median · e^(2.326 sigma))', () => {
+    const d = { medianMs: 2, sigma: Math.log(1.8) / 2.326 };
+    const h = LatencyHistogram.fromSparse(SparseHistogramSchema.parse(windowHistogram(d, 20_000, createPrng(4), 20_000, 0)));
+    expect(h.count).toBe(20_000);
+    expect(h.quantile(0.5)).toBeCloseTo(2, 1);
+    expect(h.quantile(0.99) / 3.6).toBeGreaterThan(0.95);
+    expect(h.quantile(0.99) / 3.6).toBeLessThan(1.05);
+    expect(windowHistogram(d, 5_000, createPrng(4), 1_000)?.reduce((s, [, c]) => s + c, 0)).toBe(1_000);
+    expect(windowHistogram(d, 0, createPrng(4))).toBeNull();
+  });
+  it('issue 17: devices of one class differ by a seeded factor of about ±10 %', () => {
+    const rand = createPrng(9);
+    const logs = Array.from({ length: 2_000 }, () => Math.log(deviceSpeedFactor(rand)));
+    const mean = logs.reduce((a, b) => a + b, 0) / logs.length;
+    const sd = Math.sqrt(logs.reduce((a, b) => a + (b - mean) ** 2, 0) / logs.length);
+    expect(sd).toBeCloseTo(0.1, 2);
+    expect(deviceSpeedFactor(createPrng(3))).toBe(deviceSpeedFactor(createPrng(3)));
   });
 });

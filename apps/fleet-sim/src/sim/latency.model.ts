@@ -1,4 +1,4 @@
-import type { HardwareProfile, Precision } from '@edge-fleet/shared';
+import { LatencyHistogram, type HardwareProfile, type Precision, type SparseHistogram } from '@edge-fleet/shared';
 import { normal } from '../core/prng.js';
 
 /** Latency figures measured for a variant on real hardware (ModelVariant.measured), when known. */
@@ -89,4 +89,35 @@ export function windowLatency(d: LatencyDistribution, inferences: number, rand: 
   s.sort();
   const at = (p: number): number => s[Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1))] ?? 0;
   return { p50: round3(at(50)), p95: round3(at(95)), p99: round3(at(99)), max: round3(s[n - 1] ?? 0) };
+}
+
+/**
+ * Noise between devices of one hardware class and between windows of one device, so gates meet
+ * what they meet on real fleets: units of one class differ (thermal state, clocks, background load;
+ * log-normal, sigma 0.1 ≈ ±10 %), and each window shifts with the scheduler (sigma 0.05).
+ */
+export const DEFAULT_NOISE = { deviceSigma: 0.1, windowSigma: 0.05 } as const;
+
+/** A device's persistent speed factor (multiplies its median), drawn once from its seeded source. */
+export function deviceSpeedFactor(rand: () => number, sigma: number = DEFAULT_NOISE.deviceSigma): number {
+  return Math.exp(sigma * normal(rand));
+}
+
+/**
+ * One window's latency histogram: `inferences` runs with this window's scheduler shift. At most
+ * `maxSamples` are drawn (the histogram then counts that many timed runs, never more than ran).
+ */
+export function windowHistogram(
+  d: LatencyDistribution,
+  inferences: number,
+  rand: () => number,
+  maxSamples = 1_000,
+  windowSigma: number = DEFAULT_NOISE.windowSigma,
+): SparseHistogram | null {
+  if (inferences <= 0) return null;
+  const shift = Math.exp(windowSigma * normal(rand));
+  const h = new LatencyHistogram();
+  const n = Math.min(inferences, maxSamples);
+  for (let i = 0; i < n; i++) h.record(sampleLatency(d, rand) * shift);
+  return h.toSparse();
 }

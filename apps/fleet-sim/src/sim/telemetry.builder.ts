@@ -1,6 +1,6 @@
 import type { HardwareProfile, TelemetryWindow } from '@edge-fleet/shared';
 import type { FaultState } from './faults.js';
-import { latencyDistribution, windowLatency, type SimModel } from './latency.model.js';
+import { latencyDistribution, windowHistogram, windowLatency, type SimModel } from './latency.model.js';
 
 export interface ActiveSimModel extends SimModel {
   modelVersionId: string;
@@ -19,6 +19,8 @@ export interface WindowInput {
   model: ActiveSimModel | null;
   rateHz: number;
   slowFactor: number;
+  /** The device's persistent speed factor among its hardware class (deviceSpeedFactor). */
+  deviceFactor?: number;
   faults: FaultState;
   rand: () => number;
 }
@@ -36,13 +38,15 @@ export function buildWindow(w: WindowInput): TelemetryWindow {
   let inferences = 0;
   let errors = 0;
   let latency = null;
+  let histogram = null;
   let utilisation = 0;
   if (w.model) {
-    const dist = latencyDistribution(w.profile, w.model, w.slowFactor);
+    const dist = latencyDistribution(w.profile, w.model, w.slowFactor * (w.deviceFactor ?? 1));
     const rate = Math.min(w.rateHz, 1000 / Math.max(dist.medianMs, 1e-3));
     inferences = Math.max(0, Math.round(rate * seconds * (0.98 + 0.04 * w.rand())));
     errors = Math.min(inferences, Math.round(inferences * effects.errorRate * w.rand() * 2));
     latency = windowLatency(dist, inferences, w.rand);
+    histogram = windowHistogram(dist, inferences, w.rand);
     utilisation = Math.min(1, (rate * dist.medianMs) / 1000);
   }
   const p = w.profile;
@@ -70,5 +74,6 @@ export function buildWindow(w: WindowInput): TelemetryWindow {
     fallbacks: 0,
     // simulated devices have no applications: their windows are the synthetic workload's
     source: 'probe',
+    latencyHistogram: histogram,
   };
 }

@@ -11,6 +11,7 @@ import { readSimDesired, type SimDesiredModel, type SimDesiredState } from './de
 import { FaultState, type FaultSet } from './faults.js';
 import type { FleetHooks, SimTiming } from './fleet.types.js';
 import { buildWindow } from './telemetry.builder.js';
+import { deviceSpeedFactor } from './latency.model.js';
 import { updateDelays } from './update.plan.js';
 
 export const SIM_AGENT_VERSION = 'fleet-sim/0.1.0';
@@ -38,9 +39,12 @@ export class VirtualDevice {
   private readonly faults: FaultState;
   private flapTimer: NodeJS.Timeout | null = null;
   private silentAt = Number.POSITIVE_INFINITY;
+  /** This unit's speed among its hardware class, from its own seed (so a run replays). */
+  private readonly deviceFactor: number;
 
   constructor(private readonly o: VirtualDeviceOptions) {
     this.rand = createPrng(o.seed);
+    this.deviceFactor = deviceSpeedFactor(createPrng(o.seed ^ 0x5eed));
     this.faults = new FaultState(o.faults, this.rand);
     if (this.faults.has('silent')) this.silentAt = Date.now() + 10_000 + this.rand() * 50_000;
     const c = o.hooks.counters;
@@ -145,6 +149,7 @@ export class VirtualDevice {
         : null,
       rateHz: w.desired?.runtime.targetRateHz ?? 10,
       slowFactor: this.faults.has('slow') ? this.o.timing.slowFactor : 1,
+      deviceFactor: this.deviceFactor,
       faults: this.faults,
       rand: this.rand,
     });

@@ -57,7 +57,9 @@ export async function startControlPlaneProcess(o: StartOptions = {}): Promise<Co
     LOG_LEVEL: 'warn',
     EMBEDDED_POSTGRES: 'never',
     START_REDIS: 'never',
-    ...(o.mqttUrl ? { MQTT_URL: o.mqttUrl } : {}),
+    // the machine's anonymous Mosquitto provisions nothing (README, "Running with Mosquitto"): it
+    // measures the broker's throughput; its ACLs are not the benchmark's subject
+    ...(o.mqttUrl ? { MQTT_URL: o.mqttUrl, MQTT_PROVISIONING: 'none' } : {}),
     ...o.env,
   };
   const nodeArgs = [...(o.nodeArgs ?? []), ...(process.env.BENCH_CP_NODE_ARGS ?? '').split(' ').filter(Boolean)];
