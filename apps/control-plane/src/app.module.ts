@@ -7,6 +7,7 @@ import { AuditModule } from './audit/audit.module.js';
 import { DesiredStateProcessor } from './assignments/desired-state.processor.js';
 import { DESIRED_STATE } from './desired-state/desired-state.queue.js';
 import { AuthModule } from './auth/auth.module.js';
+import { EnergyModule } from './energy/energy.module.js';
 import { DevicesModule } from './devices/devices.module.js';
 import { FleetModule } from './fleet/fleet.module.js';
 import { HealthModule } from './health/health.module.js';
@@ -39,6 +40,7 @@ const DOMAIN_MODULES = [
   MqttModule,
   FleetModule,
   AlertsModule,
+  EnergyModule,
 ];
 
 export type Role = 'api' | 'worker';

@@ -44,6 +44,7 @@ import { RolloutRepository } from './rollouts/rollout.repository.js';
 import { RolloutsService } from './rollouts/rollouts.service.js';
 import { SigningService } from './signing/signing.service.js';
 import { TelemetryIngestService } from './telemetry/telemetry-ingest.service.js';
+import { EnergyService } from './energy/energy.service.js';
 import { TelemetryQueries } from './telemetry/telemetry.queries.js';
 import { buildRouter } from './trpc/router.js';
 import { scheduleMaintenance } from './worker/maintenance.queue.js';
@@ -185,6 +186,7 @@ export async function startControlPlane(
     assignments: app.get(AssignmentsService),
     rollouts: app.get(RolloutsService),
     alerts: app.get(AlertsService),
+    energy: app.get(EnergyService),
     revocation: app.get(DeviceRevocationService),
   });
   const databaseBreaker = new DatabaseBreaker(() => infra.pgPool.query('SELECT 1'), logger.child('database'));

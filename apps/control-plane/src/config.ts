@@ -101,6 +101,13 @@ export const ConfigSchema = z.object({
   /** Attempts per notification and receiver, the first included; retries back off exponentially from WEBHOOK_BACKOFF_MS. */
   WEBHOOK_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(6),
   WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(2_000),
+  /** Electricity price per kWh for the energy report's cost figures; unset: costs are null (no constant stands in). */
+  ENERGY_TARIFF_PER_KWH: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().finite().min(0).max(1_000).optional()),
+  /** The tariff's currency (ISO 4217 code). */
+  ENERGY_CURRENCY: z
+    .string()
+    .regex(/^[A-Z]{3}$/, 'ENERGY_CURRENCY must be a three-letter ISO 4217 code such as EUR')
+    .default('EUR'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 

@@ -30,3 +30,7 @@ export type RolloutDeviceState = RolloutView['deviceStates'][number];
 export type AlertList = Outputs['alerts']['list'];
 export type AlertItem = AlertList['items'][number];
 export type Silence = Outputs['alerts']['silences']['items'][number];
+export type EnergyReport = Outputs['energy']['report'];
+export type ScenarioEnergy = EnergyReport['scenarios'][number];
+export type VariantEnergy = ScenarioEnergy['variants'][number];
+export type EnergyFigures = VariantEnergy['observed'];

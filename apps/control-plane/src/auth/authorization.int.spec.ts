@@ -72,6 +72,7 @@ const MATRIX: { method: string; path: string; needs: Role | 'device' | 'public';
   { method: 'POST', path: '/api/v1/webhooks', needs: 'admin', body: '{}' },
   { method: 'DELETE', path: '/api/v1/webhooks/{id}', needs: 'admin' },
   { method: 'GET', path: '/api/v1/webhooks/{id}/deliveries', needs: 'viewer' },
+  { method: 'GET', path: '/api/v1/energy', needs: 'viewer' },
   { method: 'GET', path: '/healthz', needs: 'public' },
   { method: 'GET', path: '/readyz', needs: 'public' },
   { method: 'GET', path: '/metrics', needs: 'public' },

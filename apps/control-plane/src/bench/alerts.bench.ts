@@ -6,16 +6,13 @@
  * time per pass, the lag (how old the newest window a pass saw was when the pass ended), and the CPU
  * of this process and of Postgres (all its processes, from /proc) per pass.
  */
-import { randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { ScenarioSchema } from '@edge-fleet/shared';
-import pg from 'pg';
 import { OBSERVE_SQL } from '../alerts/alert-evaluation.repository.js';
 import { AlertEvaluator } from '../alerts/alert-evaluator.service.js';
 import { startHarness } from '../test-support/harness.js';
-import { insertBenchProfile } from './bench-devices.js';
+import { openBenchFleet } from './bench-devices.js';
 
 const n = Number(process.argv[2] ?? 10_000);
 const seconds = Number(process.argv[3] ?? 30);
@@ -44,17 +41,7 @@ const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math
 
 const h = await startHarness({ LOG_LEVEL: 'error', ALERT_EVAL_INTERVAL_MS: '0' });
 try {
-  const db = new pg.Client({ connectionString: h.dbUrl });
-  await db.connect();
-  await insertBenchProfile(db);
-  const ids = Array.from({ length: n }, () => randomUUID());
-  const scenarios = ScenarioSchema.options;
-  await db.query(
-    `INSERT INTO "Device" (id, name, scenario, "hardwareProfileId", "secretHash", status, "enrolledAt")
-     SELECT id, 'bench-' || id, ($2::text[])[1 + (ord % array_length($2::text[], 1))], 'bench', 'x', 'online', now() AT TIME ZONE 'UTC' - interval '1 hour'
-       FROM unnest($1::uuid[]) WITH ORDINALITY AS u(id, ord)`,
-    [ids, scenarios],
-  );
+  const { db, ids } = await openBenchFleet(h.dbUrl, n, 1);
   /** One window per device ending at `end`; device i is slow (40 ms) when i % 10 == 0. */
   const insertWindows = async (end: Date, seq: number) => {
     await db.query(

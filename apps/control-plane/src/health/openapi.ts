@@ -1,5 +1,6 @@
 import { createDocument, type oas32, type ZodOpenApiPathsObject } from 'zod-openapi';
 import { alertsPaths } from '../alerts/alerts.openapi.js';
+import { energyPaths } from '../energy/energy.openapi.js';
 import { auditPaths } from '../audit/audit.openapi.js';
 import { devicesPaths } from '../devices/devices.openapi.js';
 import { modelsPaths } from '../models/models.openapi.js';
@@ -12,7 +13,16 @@ import { healthPaths } from './health.openapi.js';
  * `@edge-fleet/shared/api` that the controller validates with. openapi.int.spec.ts checks this table
  * against the routes Nest registered, both ways.
  */
-export const apiPaths = joinPaths(devicesPaths, modelsPaths, policiesPaths, rolloutsPaths, auditPaths, alertsPaths, healthPaths);
+export const apiPaths = joinPaths(
+  devicesPaths,
+  modelsPaths,
+  policiesPaths,
+  rolloutsPaths,
+  auditPaths,
+  alertsPaths,
+  energyPaths,
+  healthPaths,
+);
 
 /** The domains' route documents as one; a path two domains document would hide one of them, so it stops the start. */
 function joinPaths(...parts: ZodOpenApiPathsObject[]): ZodOpenApiPathsObject {

@@ -12,6 +12,8 @@ import {
   DeviceIdParamsSchema,
   DeviceTelemetryInputSchema,
   DeviceTelemetrySchema,
+  EnergyQuerySchema,
+  EnergyReportSchema,
   ListDevicesQuerySchema,
   PolicyImportResultSchema,
   PolicyListSchema,
@@ -28,6 +30,7 @@ import type { DeviceRevocationService } from '../devices/device-revocation.servi
 import type { Operator } from '../auth/api-token.repository.js';
 import { forbiddenMessage, hasRole } from '../auth/roles.js';
 import { AppError } from '../errors.js';
+import type { EnergyService } from '../energy/energy.service.js';
 import type { FleetService } from '../fleet/fleet.service.js';
 import type { ModelsService } from '../models/models.service.js';
 import type { PoliciesService } from '../policies/policies.service.js';
@@ -75,6 +78,7 @@ export interface RouterDeps {
   assignments: AssignmentsService;
   rollouts: RolloutsService;
   alerts: AlertsService;
+  energy: EnergyService;
   revocation: DeviceRevocationService;
 }
 
@@ -151,6 +155,12 @@ export function buildRouter(d: RouterDeps) {
       expireSilence: operatorProcedure
         .input(AlertIdParamsSchema)
         .mutation(({ input, ctx }) => d.alerts.expireSilence(input.id, actor(ctx.operator))),
+    }),
+    energy: t.router({
+      report: operatorProcedure
+        .input(EnergyQuerySchema)
+        .output(EnergyReportSchema)
+        .query(({ input }) => d.energy.report(input)),
     }),
   });
 }

@@ -10,3 +10,4 @@ export * from './rollouts.js';
 export * from './errors.js';
 export * from './audit.js';
 export * from './alerts.js';
+export * from './energy.js';

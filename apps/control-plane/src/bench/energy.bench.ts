@@ -1,0 +1,70 @@
+/**
+ * `pnpm bench:energy [devices] [hours]`: the energy report over a fleet's stored windows. N devices
+ * (inserted with SQL, spread over the six scenarios, each running one of two variants, a third of
+ * them with sensor power) each have `hours` of 60 s telemetry windows; then the report is asked for
+ * the whole fleet and for one scenario, five times each, over the last 24 h and over the last hour.
+ * Reports the windows stored and the time per report.
+ */
+import { randomUUID } from 'node:crypto';
+import { cpus } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { ENERGY_SQL } from '../energy/energy.repository.js';
+import { EnergyService } from '../energy/energy.service.js';
+import { startHarness } from '../test-support/harness.js';
+import { openBenchFleet } from './bench-devices.js';
+
+const n = Number(process.argv[2] ?? 1_000);
+const hours = Number(process.argv[3] ?? 24);
+const WINDOW_S = 60;
+const RUNS = 5;
+
+const h = await startHarness({ LOG_LEVEL: 'error', ALERT_EVAL_INTERVAL_MS: '0', ENERGY_TARIFF_PER_KWH: '0.3' });
+try {
+  const { db, ids, scenarios } = await openBenchFleet(h.dbUrl, n, hours + 1);
+  const variants = scenarios.flatMap(() => [randomUUID(), randomUUID()]);
+  const t0 = performance.now();
+  // device `ord` runs variant 2 × its scenario + (ord / 6) % 2; a third have a sensor
+  await db.query(
+    `INSERT INTO "TelemetryWindow" ("deviceId", "bootId", seq, "windowStart", "windowEnd", "variantId", precision, inferences, errors,
+       "latencyP50Ms", "latencyP95Ms", "latencyP99Ms", "latencyMaxMs", "powerW", "powerSource", "powerDetail", "rssMb", "heapUsedMb")
+     SELECT id, id, k, now() - (k + 1) * interval '${WINDOW_S} seconds', now() - k * interval '${WINDOW_S} seconds',
+            ($2::text[])[1 + 2 * (ord % 6) + (ord / 6) % 2], CASE WHEN (ord / 6) % 2 = 0 THEN 'fp32' ELSE 'int8' END, 600, 0,
+            2, 3, 4, 5, 2 + (ord % 7) * 0.5, CASE WHEN ord % 3 = 0 THEN 'sensor' ELSE 'estimate' END, 'bench', 60, 20
+       FROM unnest($1::uuid[]) WITH ORDINALITY AS u(id, ord), generate_series(0, $3::int - 1) AS k`,
+    [ids, variants, Math.round((hours * 3_600) / WINDOW_S)],
+  );
+  const insertS = (performance.now() - t0) / 1_000;
+  await db.query('ANALYZE');
+  const windows = ((await db.query('SELECT count(*)::int AS n FROM "TelemetryWindow"')).rows[0] as { n: number }).n;
+  // EXPLAIN=1: the plan of the report's statement for the whole fleet over the last hour
+  if (process.env.EXPLAIN) {
+    const plan = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${ENERGY_SQL}`, [
+      new Date(Date.now() - 3_600_000),
+      null,
+    ]);
+    console.log(plan.rows.map((r) => r['QUERY PLAN']).join('\n'));
+  }
+  await db.end();
+
+  const energy = h.cp.app.get(EnergyService);
+  const time = async (label: string, q: Parameters<EnergyService['report']>[0]) => {
+    const ms: number[] = [];
+    let rows = 0;
+    for (let i = 0; i < RUNS; i++) {
+      const t = performance.now();
+      const r = await energy.report(q);
+      ms.push(performance.now() - t);
+      rows = r.scenarios.reduce((a, s) => a + s.variants.length, 0);
+    }
+    ms.sort((a, b) => a - b);
+    console.log(`${label}: p50 ${ms[Math.floor(RUNS / 2)]?.toFixed(0)} ms, max ${ms[RUNS - 1]?.toFixed(0)} ms (${rows} variant rows)`);
+  };
+  console.log(
+    `energy report: ${n} devices, ${windows} windows of ${WINDOW_S} s (${hours} h) inserted in ${insertS.toFixed(1)} s; ${cpus().length} cores`,
+  );
+  await time('whole fleet, last 24 h', { sinceHours: 24 });
+  await time('one scenario, last 24 h', { sinceHours: 24, scenario: 'autonomous_driving' });
+  await time('whole fleet, last 1 h', { sinceHours: 1 });
+} finally {
+  await h.close();
+}

@@ -1,0 +1,16 @@
+import { Controller, Get, Inject, Query, UseGuards } from '@nestjs/common';
+import { EnergyQuerySchema } from '@edge-fleet/shared/api';
+import { OperatorGuard } from '../auth/operator.guard.js';
+import { parseInput } from '../infra/validate.js';
+import { EnergyService } from './energy.service.js';
+
+@Controller('api/v1/energy')
+@UseGuards(OperatorGuard)
+export class EnergyController {
+  constructor(@Inject(EnergyService) private readonly energy: EnergyService) {}
+
+  @Get()
+  async report(@Query() query: unknown) {
+    return this.energy.report(parseInput(EnergyQuerySchema, query, 'query'));
+  }
+}

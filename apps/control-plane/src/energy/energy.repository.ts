@@ -1,0 +1,106 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Pool } from 'pg';
+import { PG_POOL } from '../infra/tokens.js';
+
+/** One class of a variant's windows (real: sensor or estimate; or simulated), summed over the period. */
+export interface WindowSums {
+  windows: number;
+  sensorWindows: number;
+  estimateWindows: number;
+  simulatedWindows: number;
+  devices: number;
+  inferences: number;
+  energyJ: number;
+  windowSeconds: number;
+  spanSeconds: number;
+}
+
+/** A (scenario, variant) pair: listed by the scenario's policy, or seen in its devices' windows. */
+export interface VariantEnergyRow {
+  scenario: string;
+  variantId: string;
+  /** The variant table's, else the one the windows reported. */
+  precision: string | null;
+  method: string | null;
+  status: string | null;
+  sizeBytes: number | null;
+  modelName: string | null;
+  modelVersion: string | null;
+  /** The variant belongs to the scenario's current model version. */
+  current: boolean;
+  observed: WindowSums | null;
+  simulated: WindowSums | null;
+}
+
+/**
+ * One statement: the windows that ended after `$1` of devices in the scenario (`$2`, null: all),
+ * summed per device first (each device's windows are read through its (deviceId, windowEnd) index,
+ * not a scan of the table), then per (scenario, variant, simulated or not), joined with the variants of each scenario's
+ * policy model version so a variant without windows is still listed.
+ */
+export const ENERGY_SQL = `
+WITH per_device AS (
+  SELECT d.scenario, x.*
+    FROM "Device" d
+   CROSS JOIN LATERAL (
+     SELECT t."variantId", (t."powerSource" = 'simulated') AS sim, max(t.precision) AS precision,
+            count(*)::int AS windows,
+            (count(*) FILTER (WHERE t."powerSource" = 'sensor'))::int AS sensor,
+            (count(*) FILTER (WHERE t."powerSource" = 'estimate'))::int AS estimate,
+            (count(*) FILTER (WHERE t."powerSource" = 'simulated'))::int AS simulated,
+            sum(t.inferences)::float8 AS inferences,
+            sum(t."powerW" * extract(epoch FROM t."windowEnd" - t."windowStart"))::float8 AS energy,
+            sum(extract(epoch FROM t."windowEnd" - t."windowStart"))::float8 AS seconds,
+            min(t."windowStart") AS first, max(t."windowEnd") AS last
+       FROM "TelemetryWindow" t
+      WHERE t."deviceId" = d.id AND t."windowEnd" > $1 AND t."variantId" IS NOT NULL
+      GROUP BY t."variantId", sim
+   ) x
+   WHERE $2::text IS NULL OR d.scenario = $2
+),
+w AS (
+  SELECT scenario, "variantId", sim, max(precision) AS precision,
+         sum(windows)::int AS windows, sum(sensor)::int AS "sensorWindows", sum(estimate)::int AS "estimateWindows",
+         sum(simulated)::int AS "simulatedWindows", count(*)::int AS devices, sum(inferences)::float8 AS inferences,
+         sum(energy)::float8 AS "energyJ", sum(seconds)::float8 AS "windowSeconds",
+         extract(epoch FROM max(last) - min(first))::float8 AS "spanSeconds"
+    FROM per_device
+   GROUP BY scenario, "variantId", sim
+),
+listed AS (
+  SELECT p.scenario, v.id::text AS "variantId"
+    FROM "Policy" p JOIN "ModelVariant" v ON v."modelVersionId" = p."modelVersionId"
+   WHERE $2::text IS NULL OR p.scenario = $2
+  UNION
+  SELECT scenario, "variantId" FROM w
+)
+SELECT l.scenario, l."variantId",
+       coalesce(v.precision, wo.precision, ws.precision) AS precision,
+       v.method, v.status, v."sizeBytes", m.name AS "modelName", mv.version AS "modelVersion",
+       (p."modelVersionId" IS NOT NULL AND p."modelVersionId" = v."modelVersionId") AS "current",
+       CASE WHEN wo.windows IS NULL THEN NULL ELSE json_build_object(
+         'windows', wo.windows, 'sensorWindows', wo."sensorWindows", 'estimateWindows', wo."estimateWindows",
+         'simulatedWindows', wo."simulatedWindows", 'devices', wo.devices, 'inferences', wo.inferences,
+         'energyJ', wo."energyJ", 'windowSeconds', wo."windowSeconds", 'spanSeconds', wo."spanSeconds") END AS observed,
+       CASE WHEN ws.windows IS NULL THEN NULL ELSE json_build_object(
+         'windows', ws.windows, 'sensorWindows', ws."sensorWindows", 'estimateWindows', ws."estimateWindows",
+         'simulatedWindows', ws."simulatedWindows", 'devices', ws.devices, 'inferences', ws.inferences,
+         'energyJ', ws."energyJ", 'windowSeconds', ws."windowSeconds", 'spanSeconds', ws."spanSeconds") END AS simulated
+  FROM listed l
+  LEFT JOIN "ModelVariant" v ON v.id::text = l."variantId"
+  LEFT JOIN "ModelVersion" mv ON mv.id = v."modelVersionId"
+  LEFT JOIN "Model" m ON m.id = mv."modelId"
+  LEFT JOIN "Policy" p ON p.scenario = l.scenario
+  LEFT JOIN w wo ON wo.scenario = l.scenario AND wo."variantId" = l."variantId" AND NOT wo.sim
+  LEFT JOIN w ws ON ws.scenario = l.scenario AND ws."variantId" = l."variantId" AND ws.sim
+ ORDER BY l.scenario, "current" DESC, mv."createdAt", l."variantId"`;
+
+/** Energy figures' SQL (M20): the sums per variant the service turns into figures. */
+@Injectable()
+export class EnergyRepository {
+  constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
+
+  async variantSums(since: Date, scenario: string | null): Promise<VariantEnergyRow[]> {
+    return (await this.pool.query<VariantEnergyRow>(ENERGY_SQL, [since, scenario])).rows;
+  }
+}

@@ -1,0 +1,5 @@
+import { EnergyPage } from '@/components/energy-page';
+
+export default function Energy() {
+  return <EnergyPage />;
+}
