@@ -2,9 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scenario } from '@edge-fleet/shared';
 import pg from 'pg';
-import { jsonPost, startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
+import { jsonPost, setScenarioModel, startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
 import { checkRollout, modelViolations } from '../test-support/history.js';
 import { Mosquitto } from '../test-support/mosquitto.js';
+import { untilRollout } from '../test-support/rollout-client.js';
 import { VirtualDevice } from '../test-support/virtual-device.js';
 import type { RolloutView } from './rollouts.service.js';
 
@@ -84,6 +85,18 @@ afterAll(async () => {
   if (errors.length) throw errors[0];
 });
 
+/** DEVICES new devices that reconnect like the real agent, once they run v1. */
+async function startDevicesOnV1(): Promise<VirtualDevice[]> {
+  const ds = await Promise.all(
+    Array.from({ length: DEVICES }, () =>
+      VirtualDevice.start(harness(), SCENARIO, 'cloud-cpu-node', { reconnect: true, reconnectPeriodMs: 300 }),
+    ),
+  );
+  devices.push(...ds);
+  await waitFor(() => Promise.resolve(ds.every((d) => d.active?.variantId === v1.variant)), 15_000, 'devices running v1');
+  return ds;
+}
+
 const view = async (id: string) => (await (await harness().api(`/api/v1/rollouts/${id}`)).json()) as RolloutView;
 const TERMINAL = ['completed', 'rolled_back', 'aborted'];
 
@@ -104,13 +117,7 @@ describe('reliability: broker killed mid-rollout, restarted', () => {
     if (!broker) throw new Error('no broker');
     const q = pgClient();
 
-    const ds = await Promise.all(
-      Array.from({ length: DEVICES }, () =>
-        VirtualDevice.start(harness(), SCENARIO, 'cloud-cpu-node', { reconnect: true, reconnectPeriodMs: 300 }),
-      ),
-    );
-    devices.push(...ds);
-    await waitFor(() => Promise.resolve(ds.every((d) => d.active?.variantId === v1.variant)), 15_000, 'devices running v1');
+    const ds = await startDevicesOnV1();
 
     const res = await jsonPost(harness(), '/api/v1/rollouts', {
       name: 'broker-restart',
@@ -285,19 +292,8 @@ describe('reliability: broker killed mid-rollout, restarted', () => {
     if (!broker) throw new Error('no broker');
     const q = pgClient();
     // this run starts from v1 again (the first run made v2 the scenario's model)
-    const put = await harness().api(`/api/v1/scenarios/${SCENARIO}/model`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ modelVersionId: v1.id }),
-    });
-    expect(put.status).toBe(200);
-    const ds = await Promise.all(
-      Array.from({ length: DEVICES }, () =>
-        VirtualDevice.start(harness(), SCENARIO, 'cloud-cpu-node', { reconnect: true, reconnectPeriodMs: 300 }),
-      ),
-    );
-    devices.push(...ds);
-    await waitFor(() => Promise.resolve(ds.every((d) => d.active?.variantId === v1.variant)), 15_000, 'devices running v1');
+    await setScenarioModel(harness(), SCENARIO, v1.id);
+    const ds = await startDevicesOnV1();
 
     const res = await jsonPost(harness(), '/api/v1/rollouts', {
       name: 'broker-restart-failing',
@@ -330,14 +326,7 @@ describe('reliability: broker killed mid-rollout, restarted', () => {
     await sleep(OUTAGE_MS);
     await broker.start();
 
-    const ended = await waitFor(
-      async () => {
-        const v = await view(created.id);
-        return [...TERMINAL, 'paused'].includes(v.status) ? v : null;
-      },
-      (WAVE1_SOAK_S + WAVE2_SOAK_S) * 1_000 + 15_000,
-      'rollout paused or terminal',
-    );
+    const ended = await untilRollout(harness(), created.id, [...TERMINAL, 'paused'], (WAVE1_SOAK_S + WAVE2_SOAK_S) * 1_000 + 15_000);
     // 2 of 3 failing breaks the default update-failure share: the rollout stops where it is (failurePolicy pause)
     expect(ended.status, `${ended.status}: ${ended.reason}`).toBe('paused');
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GateResult, Scenario } from '@edge-fleet/shared';
 import pg from 'pg';
 import { PG_POOL } from '../infra/tokens.js';
-import { freshDatabase, jsonPost, startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
+import { freshDatabase, jsonPost, setScenarioModel, startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
 import { TcpProxy } from '@edge-fleet/test-utils';
 import { checkRollout, checkTelemetry, modelViolations } from '../test-support/history.js';
 import { VirtualDevice } from '../test-support/virtual-device.js';
@@ -76,12 +76,7 @@ describe('Postgres away for 30 s during ingest and a rollout (RELIABILITY row 19
     'row 19 (%s): answers 503 fast, judges no wave while blind, loses no telemetry, and completes the rollout afterwards',
     async (cut) => {
       // each run starts from v1 (the previous run's rollout made v2 the scenario's model)
-      const put = await h.api(`/api/v1/scenarios/${SCENARIO}/model`, {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ modelVersionId: v1.id }),
-      });
-      expect(put.status).toBe(200);
+      await setScenarioModel(h, SCENARIO, v1.id);
       const ds = await Promise.all(Array.from({ length: DEVICES }, () => VirtualDevice.start(h, SCENARIO, 'cloud-cpu-node')));
       devices.push(...ds);
       await waitFor(() => Promise.resolve(ds.every((d) => d.active?.variantId === v1.variant)), 15_000, 'devices running v1');
