@@ -285,3 +285,22 @@ export function binomialUpperTail(n: number, k: number, p: number): number {
   }
   return Math.min(1, sum);
 }
+
+/**
+ * Clopper–Pearson upper bound of a binomial share: the largest p at which `k` or fewer successes
+ * in `n` trials would still happen with probability `alpha` (one-sided). Found by bisection on
+ * the exact tail, so it holds for small `n` and for `k` = 0 where normal approximations fail.
+ */
+export function binomialShareUpper(n: number, k: number, alpha: number): number {
+  if (n <= 0) return 1;
+  if (k >= n) return 1;
+  let lo = k / n;
+  let hi = 1;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    // P(K ≤ k | n, mid) = 1 − P(K ≥ k + 1)
+    if (1 - binomialUpperTail(n, k + 1, mid) > alpha) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}

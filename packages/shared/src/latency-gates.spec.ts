@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { binomialUpperTail, deviceVsBaseline, studentTQuantileUpper, studentTUpper } from './gate-stats.js';
+import { binomialShareUpper, binomialUpperTail, deviceVsBaseline, studentTQuantileUpper, studentTUpper } from './gate-stats.js';
 import { LatencyHistogram, type SparseHistogram } from './histogram.js';
 import { mulberry32 } from './random.js';
 import { DEFAULT_GATES, evaluateGates, type BaselineFigures, type DeviceEvidence, type GateSpec } from './rollout.js';
@@ -198,6 +198,14 @@ describe('the statistics', () => {
     expect(binomialUpperTail(10, 9, 0.5)).toBeCloseTo(11 / 1024, 12);
     expect(binomialUpperTail(100, 5, 0.01)).toBeCloseTo(0.00343, 4);
     expect(binomialUpperTail(5, 6, 0.5)).toBe(0);
+  });
+  it('Clopper–Pearson upper bounds of a share match the closed forms and tables', () => {
+    // k = 0: (1 − p)^n = alpha
+    expect(binomialShareUpper(100, 0, 0.05)).toBeCloseTo(1 - 0.05 ** (1 / 100), 6);
+    // 5 of 10 at 97.5 % one-sided: 0.8129 (tables)
+    expect(binomialShareUpper(10, 5, 0.025)).toBeCloseTo(0.8129, 3);
+    expect(binomialShareUpper(10, 10, 0.025)).toBe(1);
+    expect(binomialShareUpper(0, 0, 0.025)).toBe(1);
   });
   it('Student t tails match the tables', () => {
     expect(studentTUpper(2.262, 9)).toBeCloseTo(0.025, 3);

@@ -1,4 +1,4 @@
-import type { TelemetryWindow } from '@edge-fleet/shared';
+import { LatencyHistogram, type TelemetryWindow } from '@edge-fleet/shared';
 import { describe, expect, it } from 'vitest';
 import { judgeWindow, ModelWatchdog, type WatchdogPolicy } from './model.watchdog.js';
 
@@ -29,7 +29,7 @@ function win(seq: number, p99: number, over: Partial<TelemetryWindow> = {}): Tel
   };
 }
 
-describe('ModelWatchdog', () => {
+describe('ModelWatchdog on windows without histograms (one by one)', () => {
   it('rolls back after the configured number of breaching windows, with a reason that starts "watchdog:"', () => {
     const w = new ModelWatchdog({ windows: 3, breachesToRollback: 2 });
     w.arm(MODEL, POLICY, T0 + 500);
@@ -69,5 +69,90 @@ describe('ModelWatchdog', () => {
     expect(judgeWindow(win(0, 1, { latencyMs: { p50: 1, p95: 30, p99: 1, max: 30 } }), { ...POLICY, latencyPercentile: 'p95' })).toBe(
       'p95 30 ms > 20 ms',
     );
+  });
+});
+
+/** A window whose runs are `fast` at 1 ms and `slow` at `slowMs`, with its histogram. */
+function runs(seq: number, fast: number, slow: number, slowMs = 30, over: Partial<TelemetryWindow> = {}): TelemetryWindow {
+  const h = new LatencyHistogram();
+  h.record(1, fast);
+  if (slow > 0) h.record(slowMs, slow);
+  const n = fast + slow;
+  const q = (x: number) => h.quantile(x);
+  return win(seq, q(0.99), {
+    inferences: n,
+    latencyMs: { p50: q(0.5), p95: q(0.95), p99: q(0.99), max: slow > 0 ? slowMs : 1 },
+    latencyHistogram: h.toSparse(),
+    ...over,
+  });
+}
+
+describe('ModelWatchdog on the runs since the activation', () => {
+  it('passes a healthy model whose every 50-run window has one slow run over the target (scheduler noise)', () => {
+    const w = new ModelWatchdog({ windows: 3, breachesToRollback: 2 });
+    w.arm(MODEL, POLICY, T0);
+    // Each window's p99 is 30 ms > 20 ms: judged one by one, two such windows rolled it back.
+    expect(judgeWindow(runs(0, 49, 1), POLICY)).toMatch(/^p99 30(\.\d+)? ms > 20 ms$/);
+    expect(w.observe(runs(0, 49, 1)).kind).toBe('watching');
+    expect(w.observe(runs(1, 49, 1)).kind).toBe('watching');
+    expect(w.observe(runs(2, 49, 1))).toEqual({ kind: 'passed' });
+  });
+
+  it('rolls a model back at its first window when its runs are over the target beyond doubt, naming the figures', () => {
+    const w = new ModelWatchdog({ windows: 3, breachesToRollback: 2 });
+    w.arm(MODEL, POLICY, T0);
+    const verdict = w.observe(runs(0, 45, 5));
+    expect(verdict.kind).toBe('rollback');
+    if (verdict.kind === 'rollback') {
+      expect(verdict.reason).toMatch(/^watchdog: model var-new .*p99 \d+(\.\d+)? ms > 20 ms over 50 run\(s\) in 1 window/);
+      expect(verdict.reason).toContain('5 run(s) above 20 ms (the tier allows 1 %; p = ');
+    }
+  });
+
+  it('does not blame a new model for a device that is as slow with the previous one, and does blame a slower one', () => {
+    const arm = () => {
+      const w = new ModelWatchdog({ windows: 3, breachesToRollback: 2 });
+      // The previous model on this device: 8 % of its runs over the target.
+      for (let s = 0; s < 6; s++) expect(w.observe(runs(s, 46, 4, 30, { variantId: 'var-old' })).kind).toBe('idle');
+      w.arm(MODEL, POLICY, T0 + 10_000);
+      return w;
+    };
+    const same = arm();
+    expect(same.observe(runs(10, 46, 4)).kind).toBe('watching');
+    expect(same.observe(runs(11, 46, 4)).kind).toBe('watching');
+    expect(same.observe(runs(12, 46, 4))).toEqual({ kind: 'passed' });
+
+    const slower = arm();
+    expect(slower.observe(runs(10, 30, 20)).kind).toBe('rollback');
+
+    // Without that record the same 8 % is a breach of the tier's 1 %.
+    const fresh = new ModelWatchdog({ windows: 3, breachesToRollback: 2 });
+    fresh.arm(MODEL, POLICY, T0);
+    expect(fresh.observe(runs(10, 46, 4)).kind).toBe('rollback');
+  });
+
+  it('judges errors over all runs: a stray error passes, a failing model is rolled back', () => {
+    const stray = new ModelWatchdog({ windows: 3, breachesToRollback: 2 });
+    stray.arm(MODEL, POLICY, T0);
+    // 2 errors in 100 is over 0.01 in that window, but not beyond doubt.
+    expect(stray.observe(runs(0, 100, 0, 30, { errors: 2 })).kind).toBe('watching');
+    expect(stray.observe(runs(1, 100, 0)).kind).toBe('watching');
+    expect(stray.observe(runs(2, 100, 0))).toEqual({ kind: 'passed' });
+
+    const failing = new ModelWatchdog({ windows: 3, breachesToRollback: 2 });
+    failing.arm(MODEL, POLICY, T0);
+    const verdict = failing.observe(runs(0, 100, 0, 30, { errors: 12 }));
+    expect(verdict.kind).toBe('rollback');
+    if (verdict.kind === 'rollback') expect(verdict.reason).toContain('12 error(s) in 100 inference(s)');
+  });
+
+  it('rolls back a hung model: windows in which nothing completed', () => {
+    const w = new ModelWatchdog({ windows: 3, breachesToRollback: 2 });
+    w.arm(MODEL, POLICY, T0);
+    expect(w.observe(runs(0, 50, 0)).kind).toBe('watching');
+    expect(w.observe(win(1, 0, { inferences: 0, latencyMs: null })).kind).toBe('watching');
+    const verdict = w.observe(win(2, 0, { inferences: 0, latencyMs: null }));
+    expect(verdict.kind).toBe('rollback');
+    if (verdict.kind === 'rollback') expect(verdict.reason).toContain('window 2: no inference completed');
   });
 });
