@@ -1,6 +1,8 @@
+import { waitFor } from '@edge-fleet/test-utils';
+import { brokerAddress, VirtualDevice, type VirtualDesired, type WindowContext } from '@edge-fleet/test-utils/virtual-device';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callApi, launchBrowser, startDashboard, startE2eControlPlane, type E2eControlPlane, type Proc } from './processes.js';
+import { callApi, launchBrowser, polling, startDashboard, startE2eControlPlane, type E2eControlPlane, type Proc } from './processes.js';
 
 /** The dashboard's own walls: security headers on every page, and changes only from its own pages. */
 let cp: E2eControlPlane | null = null;
@@ -70,5 +72,116 @@ describe('dashboard security', () => {
     await page.waitForSelector('[data-testid="policy-row-robotic_manipulation"]');
     expect(refused).toEqual([]);
     await page.close();
+  });
+
+  it('row 15: shows the strings a device sends (name, hardware, update message, power basis) as text, never as markup', async () => {
+    if (!cp || !browser) throw new Error('not started');
+    // Each string would run script if it reached the page as HTML; each sets its own marker.
+    const hostile = {
+      name: `<img src=x onerror="window.__xss='name'">`,
+      hardware: `<svg onload="window.__xss='hardware'">`,
+      message: `</td><script>window.__xss='message'</script><img src=x onerror="window.__xss='message-img'">`,
+      detail: `"><img src=x onerror="window.__xss='detail'">`,
+    };
+    const { token } = await callApi<{ token: string }>(cp.api, cp.token, 'POST', '/api/v1/enrollment-tokens', {
+      scenario: 'robotic_manipulation',
+    });
+    const enrolled = await fetch(`${cp.api}/api/v1/devices/enroll`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        token,
+        name: hostile.name,
+        hardwareProfile: {
+          name: hostile.hardware,
+          hardwareClass: 'edge-npu-40t',
+          accelerator: 'npu',
+          tops: 40,
+          sramMb: 32,
+          dramMb: 4096,
+          powerBudgetW: 5,
+          idlePowerW: 1.2,
+          activePowerW: 4.5,
+          precisions: ['fp32'],
+          cpuCores: 4,
+        },
+      }),
+    });
+    expect(enrolled.status).toBe(201);
+    const creds = (await enrolled.json()) as { deviceId: string; deviceSecret: string; mqtt: { url: string } };
+    const device = new VirtualDevice<VirtualDesired>({
+      deviceId: creds.deviceId,
+      deviceSecret: creds.deviceSecret,
+      broker: brokerAddress(creds.mqtt.url),
+      agentVersion: 'e2e-hostile',
+      reconnectPeriodMs: () => 500,
+      behaviour: {
+        readDesired: () => null,
+        install: () => Promise.resolve({ outcome: 'ok' }),
+        windowMs: () => 1_000,
+        window: (w: WindowContext<VirtualDesired>) => ({
+          schema: 1,
+          deviceId: w.deviceId,
+          bootId: w.bootId,
+          seq: w.seq,
+          windowStart: new Date(w.startMs).toISOString(),
+          windowEnd: new Date(w.endMs).toISOString(),
+          modelVersionId: null,
+          variantId: null,
+          precision: null,
+          inferences: 0,
+          errors: 0,
+          latencyMs: null,
+          power: { watts: 1.5, source: 'estimate', detail: hostile.detail },
+          memory: { rssMb: 50, heapUsedMb: 10 },
+        }),
+      },
+    });
+    // reported on connect, as an agent reports the outcome of its last update after a restart
+    device.lastUpdate = {
+      assignmentVersion: 0,
+      outcome: 'failed',
+      reasonCode: 'load_failed',
+      message: hostile.message,
+      at: new Date().toISOString(),
+    };
+    device.start();
+    device.startTelemetry(200);
+    try {
+      await waitFor(() => device.connected, 20_000, 'device connected', polling());
+      const page = await browser.newPage();
+      await page.goto(`${web}/login`);
+      await page.fill('[data-testid="token-input"]', cp.token);
+      await page.click('[data-testid="login-submit"]');
+      await page.waitForURL((u) => !u.pathname.startsWith('/login'));
+      await page.goto(`${web}/devices/${creds.deviceId}`);
+      const text = async (testId: string) => (await page.textContent(`[data-testid="${testId}"]`)) ?? '';
+      // positive controls: every hostile string arrived and is on the page, character for character
+      await page
+        .waitForFunction((m) => document.body.innerText.includes(m), hostile.message, { timeout: 30_000 })
+        .catch(async (e: unknown) => {
+          throw new Error(`${String(e)}\n--- page text ---\n${await page.innerText('body')}`);
+        });
+      await page.waitForFunction(
+        (d) => document.querySelector('[data-testid="latest-power"]')?.getAttribute('title') === d,
+        hostile.detail,
+        { timeout: 30_000 },
+      );
+      expect(await text('device-name')).toBe(hostile.name);
+      expect(await text('state-table')).toContain(hostile.message);
+      expect(await page.textContent('body')).toContain(hostile.hardware);
+      // and none of it became markup or ran
+      expect(await page.evaluate(() => (window as unknown as { __xss?: string }).__xss)).toBeUndefined();
+      expect(await page.locator('img[src="x"], svg[onload], script:has-text("__xss")').count()).toBe(0);
+
+      // the fleet list shows the name too
+      await page.goto(`${web}/devices?search=${encodeURIComponent('<img')}`);
+      await page.waitForFunction((n) => document.body.innerText.includes(n), hostile.name, { timeout: 30_000 });
+      expect(await page.evaluate(() => (window as unknown as { __xss?: string }).__xss)).toBeUndefined();
+      expect(await page.locator('img[src="x"]').count()).toBe(0);
+      await page.close();
+    } finally {
+      await device.stop();
+    }
   });
 });
