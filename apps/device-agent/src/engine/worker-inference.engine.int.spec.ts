@@ -4,12 +4,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type ModelName, toNumbers, writeModel } from '../test-support/models.js';
 import { INLINE_BUDGET, type InlineBudget } from './inline-placement.js';
 import { FeedGenerator } from './input.generator.js';
-import { defaultWorkerUrl, WorkerInferenceEngine } from './worker-inference.engine.js';
+import type { Worker } from 'node:worker_threads';
+import { waitFor } from '@edge-fleet/test-utils';
+import { defaultWorkerUrl, RESTART_BUDGET, type RestartBudget, WorkerInferenceEngine } from './worker-inference.engine.js';
 
 const engines: WorkerInferenceEngine[] = [];
 
-function newEngine(budget?: InlineBudget): WorkerInferenceEngine {
-  const engine = new WorkerInferenceEngine({ intraOpThreads: 1, seed: 42 }, defaultWorkerUrl(), budget);
+function newEngine(budget?: InlineBudget, restarts: RestartBudget = RESTART_BUDGET): WorkerInferenceEngine {
+  const engine = new WorkerInferenceEngine({ intraOpThreads: 1, seed: 42 }, defaultWorkerUrl(), budget, restarts);
   engines.push(engine);
   return engine;
 }
@@ -177,5 +179,49 @@ describe('WorkerInferenceEngine with real onnxruntime-node', () => {
     await engine.load(model.path, model.inputs);
     for (let i = 0; i < 200; i++) expect((await engine.run()).ok).toBe(true);
     expect(engine.placement).toBe('inline');
+  });
+
+  describe('a worker that dies while serving', () => {
+    /** Never inline: the model stays in the worker whatever this machine measures. */
+    const IN_WORKER: InlineBudget = { ...INLINE_BUDGET, loadMs: -1 };
+    /** Ends the engine's worker thread from outside, as a fatal error in the thread would. */
+    const killWorker = async (engine: WorkerInferenceEngine) => {
+      const worker = (engine as unknown as { worker: Worker | null }).worker;
+      if (worker === null) throw new Error('no worker to kill');
+      await worker.terminate();
+    };
+
+    it('is started again: runs fail with the reason while it restarts, then the model serves again', async () => {
+      const model = await writeModel('mlp');
+      const engine = newEngine(IN_WORKER, { max: 3, windowMs: 60_000, backoffMs: 50 });
+      await engine.load(model.path, model.inputs);
+      expect(engine.placement).toBe('worker');
+      await killWorker(engine);
+      const during = await engine.run();
+      expect(during.ok).toBe(false);
+      expect(during.error).toMatch(/inference worker restarting after: inference worker exited with code 1/);
+      await waitFor(() => engine.placement === 'worker', 20_000, 'worker started again');
+      expect(engine.restarts).toBe(1);
+      const after = await engine.run();
+      expect(after.error).toBeUndefined();
+      expect(after.ok).toBe(true);
+    });
+
+    it('is not started again past its budget: the engine then stays down, saying why', async () => {
+      const model = await writeModel('mlp');
+      const engine = newEngine(IN_WORKER, { max: 2, windowMs: 60_000, backoffMs: 10 });
+      await engine.load(model.path, model.inputs);
+      for (let i = 1; i <= 2; i++) {
+        await killWorker(engine);
+        await waitFor(() => engine.placement === 'worker', 20_000, `worker started again (${i})`);
+        expect((await engine.run()).ok).toBe(true);
+      }
+      await killWorker(engine);
+      const result = await engine.run();
+      expect(result.ok).toBe(false);
+      expect(result.error).toMatch(/exited with code 1; the worker was started again 2 time\(s\) in the last 60 s, not again/);
+      expect(engine.placement).toBeNull();
+      expect(engine.restarts).toBe(2);
+    });
   });
 });

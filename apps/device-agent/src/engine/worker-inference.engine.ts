@@ -21,6 +21,20 @@ export type Placement = 'inline' | 'worker';
  */
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 2 };
 
+/**
+ * A worker thread that ends unexpectedly (a fatal error in the thread, its heap limit) is started
+ * again after `backoffMs × 2^k`, at most `max` times in `windowMs`; past that the engine stays down
+ * (every run an error) until the next activation loads a model again, and the telemetry and the
+ * watchdog see it. A model whose crash is its own soon exhausts the budget.
+ */
+export interface RestartBudget {
+  max: number;
+  windowMs: number;
+  backoffMs: number;
+}
+
+export const RESTART_BUDGET: RestartBudget = { max: 3, windowMs: 60_000, backoffMs: 250 };
+
 /** The compiled worker; under vitest this module runs from src, so point at the build output. */
 export function defaultWorkerUrl(): URL {
   const here = import.meta.url;
@@ -52,11 +66,18 @@ export class WorkerInferenceEngine implements InferenceEngine {
   private nextId = 0;
   private dead: string | null = null;
   private disposing = false;
+  /** Why the worker is being started again after it died; runs fail with it meanwhile. */
+  private down: string | null = null;
+  /** When the worker died unexpectedly, within the restart budget's window. */
+  private crashes: number[] = [];
+  private restartTimer: NodeJS.Timeout | null = null;
+  private restarting: Promise<void> | null = null;
 
   constructor(
     private readonly options: EngineOptions,
     private readonly workerUrl: URL = defaultWorkerUrl(),
     private readonly budget: InlineBudget = INLINE_BUDGET,
+    private readonly restartBudget: RestartBudget = RESTART_BUDGET,
   ) {}
 
   async load(path: string, inputs: readonly InputSpec[]): Promise<void> {
@@ -80,9 +101,8 @@ export class WorkerInferenceEngine implements InferenceEngine {
 
   /** One run on an application's inputs, wherever the model runs now; never rejects. */
   infer(inputs: Record<string, ServedTensor>): Promise<InferResult> {
-    if (this.dead !== null || this.disposing || (this.worker === null && this.inline === null)) {
-      return Promise.resolve({ ok: false, latencyMs: null, error: this.dead ?? 'engine not running' });
-    }
+    const refused = this.refusal();
+    if (refused !== null) return Promise.resolve({ ok: false, latencyMs: null, error: refused });
     return this.onMainOrWorker(
       async (runner) => {
         const result = await runner.infer(inputs);
@@ -93,17 +113,30 @@ export class WorkerInferenceEngine implements InferenceEngine {
     );
   }
 
+  /** Why a run cannot start now, or null. */
+  private refusal(): string | null {
+    if (this.dead !== null) return this.dead;
+    if (this.down !== null) return `inference worker restarting after: ${this.down}`;
+    if (this.disposing || (this.worker === null && this.inline === null)) return 'engine not running';
+    return null;
+  }
+
+  /** Times the worker died and was started again (within the budget's window or not). */
+  get restarts(): number {
+    return this.restartCount;
+  }
+  private restartCount = 0;
+
   /** Where the model runs now; null before load and after dispose or a crash. */
   get placement(): Placement | null {
-    if (this.dead !== null) return null;
+    if (this.dead !== null || this.down !== null) return null;
     if (this.inline !== null) return 'inline';
     return this.worker === null ? null : 'worker';
   }
 
   run(options: { capture?: boolean } = {}): Promise<RunResult> {
-    if (this.dead !== null || this.disposing || (this.worker === null && this.inline === null)) {
-      return Promise.resolve({ ok: false, latencyMs: null, error: this.dead ?? 'engine not running' });
-    }
+    const refused = this.refusal();
+    if (refused !== null) return Promise.resolve({ ok: false, latencyMs: null, error: refused });
     const capture = options.capture ?? false;
     return this.inline !== null ? this.runInline(capture) : this.runInWorker(capture);
   }
@@ -112,6 +145,9 @@ export class WorkerInferenceEngine implements InferenceEngine {
   async dispose(): Promise<void> {
     if (this.disposing) return;
     this.disposing = true;
+    if (this.restartTimer !== null) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
+    await this.restarting;
     // in-flight inline runs, and a move to a worker under way
     await this.inlineTail;
     const inline = this.inline;
@@ -133,8 +169,8 @@ export class WorkerInferenceEngine implements InferenceEngine {
     const worker = new Worker(this.workerUrl, { resourceLimits: WORKER_LIMITS });
     this.worker = worker;
     worker.on('message', (raw: unknown) => this.onMessage(raw));
-    worker.on('error', (err) => this.fail(`inference worker crashed: ${err.message}`));
-    worker.on('exit', (code) => this.fail(`inference worker exited with code ${code}`));
+    worker.on('error', (err) => this.workerDied(worker, `inference worker crashed: ${err.message}`));
+    worker.on('exit', (code) => this.workerDied(worker, `inference worker exited with code ${code}`));
     const { path, inputs } = model;
     const { intraOpThreads, seed } = this.options;
     const reply = await this.request({ type: 'load', path, inputs, intraOpThreads, seed, ...(handover === undefined ? {} : { handover }) });
@@ -284,9 +320,64 @@ export class WorkerInferenceEngine implements InferenceEngine {
     control?.resolve(msg);
   }
 
+  /**
+   * The worker ended without being asked: its runs fail with the reason; a load or dispose waiting
+   * on it is answered; a serving worker is started again within the restart budget.
+   */
+  private workerDied(worker: Worker, reason: string): void {
+    if (this.dead !== null || worker !== this.worker) return;
+    this.worker = null;
+    worker.removeAllListeners();
+    worker.on('error', () => undefined); // it is gone; nothing it says now matters
+    const control = this.control;
+    if (control !== null || this.disposing || this.model === null) {
+      // a load (first, restart, or a move from inline) or a dispose is waiting on this worker: it decides
+      if (control === null || this.disposing) {
+        this.fail(reason);
+        return;
+      }
+      this.failPending(reason);
+      this.control = null;
+      control.resolve({ type: 'load-error', message: reason });
+      return;
+    }
+    this.failPending(reason);
+    const now = Date.now();
+    this.crashes = this.crashes.filter((t) => now - t < this.restartBudget.windowMs);
+    if (this.crashes.length >= this.restartBudget.max) {
+      this.fail(
+        `${reason}; the worker was started again ${this.crashes.length} time(s) in the last ${this.restartBudget.windowMs / 1000} s, not again`,
+      );
+      return;
+    }
+    const delay = this.restartBudget.backoffMs * 2 ** this.crashes.length;
+    this.crashes.push(now);
+    this.down = reason;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      this.restarting = this.startWorker()
+        .then(() => {
+          this.restartCount++;
+          this.down = null;
+        })
+        .catch((err: unknown) => this.fail(`${reason}; starting it again failed: ${err instanceof Error ? err.message : String(err)}`))
+        .finally(() => {
+          this.restarting = null;
+        });
+    }, delay);
+  }
+
+  private failPending(reason: string): void {
+    for (const p of this.runs.values()) p.resolve({ type: 'result', id: -1, ok: false, latencyMs: null, error: reason });
+    this.runs.clear();
+    for (const p of this.infers.values()) p({ type: 'inferred', id: -1, ok: false, latencyMs: null, error: reason });
+    this.infers.clear();
+  }
+
   private fail(reason: string): void {
     if (this.dead !== null) return;
     this.dead = reason;
+    this.down = null;
     for (const p of this.runs.values()) p.resolve({ type: 'result', id: -1, ok: false, latencyMs: null, error: reason });
     this.runs.clear();
     for (const p of this.infers.values()) p({ type: 'inferred', id: -1, ok: false, latencyMs: null, error: reason });
