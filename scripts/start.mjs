@@ -125,7 +125,17 @@ async function demoFleet(token) {
   for (const [i, d] of DEMO_FLEET.entries()) {
     const dataDir = path.join(DATA_DIR, 'demo-agents', d.name);
     // one machine, six "devices": each agent's local inference API gets its own loopback port
-    const args = ['apps/device-agent/dist/cli.js', '--url', API, '--data-dir', dataDir, '--serve-port', String(8701 + i)];
+    // the young-generation size the agent's own `fleet-agent` command starts with (its RSS figure in the README)
+    const args = [
+      '--max-semi-space-size=1',
+      'apps/device-agent/dist/cli.js',
+      '--url',
+      API,
+      '--data-dir',
+      dataDir,
+      '--serve-port',
+      String(8701 + i),
+    ];
     if (!existsSync(path.join(dataDir, 'credentials.json'))) {
       const t = await api(token, 'POST', '/api/v1/enrollment-tokens', { scenario: d.scenario, labels: { demo: 'true' } });
       args.push('--token', t.token, '--profile', d.profile, '--name', d.name);

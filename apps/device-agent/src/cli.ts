@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 import { randomInt } from 'node:crypto';
 import { DeviceAgent } from './agent.js';
 import { parseCliArgs, serveConfigFrom } from './cli/cli-args.parser.js';

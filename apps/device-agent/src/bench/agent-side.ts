@@ -35,7 +35,7 @@ const seed = Number(seedArg ?? '1');
 /** Latency seen by the caller, and (agent only) the engine's own session.run time. */
 type RunOnce = () => Promise<{ outer: number; inner: number }>;
 
-async function agentRunner(): Promise<{ run: RunOnce; placement: () => string }> {
+async function agentRunner(): Promise<{ run: RunOnce; placement: () => string; basis: string }> {
   // the agent validates input specs with the shared schema, so its side does too
   const { InputSpecListSchema } = await import('@edge-fleet/shared');
   const { createWorkerEngine } = await import('../engine/worker-inference.engine.js');
@@ -48,10 +48,10 @@ async function agentRunner(): Promise<{ run: RunOnce; placement: () => string }>
     if (!r.ok) throw new Error(`agent run failed: ${r.error ?? 'unknown'}`);
     return { outer: ms, inner: r.latencyMs ?? Number.NaN };
   };
-  return { run, placement: () => engine.placement ?? 'none' };
+  return { run, placement: () => engine.placement ?? 'none', basis: engine.placementBasis() ?? 'none' };
 }
 
-async function rawRunner(): Promise<{ run: RunOnce; placement: () => string }> {
+async function rawRunner(): Promise<{ run: RunOnce; placement: () => string; basis: string }> {
   // written by agent.bench from the generated model, not untrusted
   const inputs = inputsJson as InputSpec[];
   // the same session options as the agent's engine
@@ -71,11 +71,11 @@ async function rawRunner(): Promise<{ run: RunOnce; placement: () => string }> {
     const ms = performance.now() - t;
     return { outer: ms, inner: ms };
   };
-  return { run, placement: () => 'main thread' };
+  return { run, placement: () => 'main thread', basis: 'raw session.run on the main thread' };
 }
 
-const { run, placement } = mode === 'agent' ? await agentRunner() : await rawRunner();
-process.send?.({ type: 'ready', placement: placement() });
+const { run, placement, basis } = mode === 'agent' ? await agentRunner() : await rawRunner();
+process.send?.({ type: 'ready', placement: placement(), basis });
 
 async function block(runs: number): Promise<void> {
   const h = monitorEventLoopDelay({ resolution: 1 });

@@ -26,6 +26,8 @@ export interface InferenceEngine {
   infer?(inputs: Record<string, ServedTensor>): Promise<InferResult>;
   /** The loaded model's declared inputs and outputs (null before load). */
   signature?(): ModelSignature | null;
+  /** Where the model runs and the figures that decided it (null before load). */
+  placementBasis?(): string | null;
 }
 
 export interface EngineOptions {

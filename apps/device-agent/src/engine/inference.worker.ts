@@ -21,6 +21,7 @@ function message(err: unknown): string {
 
 async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
   try {
+    if (msg.handover === undefined) await SessionRunner.warmRuntime();
     runner = await SessionRunner.load(msg.path, msg.inputs, msg.intraOpThreads, msg.seed, msg.handover);
     // Timed before the reply so the engine can decide, from these figures, to run the model inline;
     // a model handed over from the main thread has left it for good.

@@ -12,11 +12,17 @@ describe('calibrationVerdict', () => {
     expect(calibrationVerdict([...warm(), ...timed(timedRuns)])).toBe('inline');
   });
 
-  it('decides on the first run when a warm-up run is already over the ceiling (a slow model pays one extra run)', () => {
-    expect(calibrationVerdict([warmupCeilingMs + 0.1])).toBe('worker');
+  it('decides after the warm-up when every warm-up run is over the ceiling (a slow model pays the warm-up runs)', () => {
+    expect(calibrationVerdict([warmupCeilingMs + 0.1])).toBe('undecided');
+    expect(calibrationVerdict(warm(warmupCeilingMs + 0.1))).toBe('worker');
   });
 
-  it('tolerates a few preempted runs but not more: the 90th percentile decides', () => {
+  it('does not send a model to the worker for one slow warm-up run (its first run allocates; a busy machine stalls one)', () => {
+    expect(calibrationVerdict([warmupCeilingMs + 3, ...warm().slice(1), ...timed(timedRuns)])).toBe('inline');
+  });
+
+  it('tolerates a quarter of the timed runs stalled but not more: the 75th percentile decides', () => {
+    expect(overBudgetAllowed).toBe(Math.floor(timedRuns / 4));
     const slow = runMs + 0.01;
     expect(calibrationVerdict([...warm(), ...timed(overBudgetAllowed, slow), ...timed(timedRuns - overBudgetAllowed)])).toBe('inline');
     expect(calibrationVerdict([...warm(), ...timed(overBudgetAllowed + 1, slow)])).toBe('worker');

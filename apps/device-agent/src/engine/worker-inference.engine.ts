@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { InputSpec } from '@edge-fleet/shared';
 import type { EngineOptions, InferenceEngine, RunResult } from './inference.engine.js';
-import { INLINE_BUDGET, type InlineBudget, InlineWatch, runsInline } from './inline-placement.js';
+import { INLINE_BUDGET, type InlineBudget, InlineWatch, placementBasis, runsInline } from './inline-placement.js';
 import type { TensorValue } from './input.generator.js';
 import type { InferResult, ModelSignature, ServedTensor } from './served-tensor.js';
 import type { SessionRunner } from './session-runner.js';
@@ -91,7 +91,16 @@ export class WorkerInferenceEngine implements InferenceEngine {
       throw err;
     }
     this.declared = loaded.signature ?? null;
+    this.basis = placementBasis(loaded.calibration, this.budget);
     if (runsInline(loaded.calibration, this.budget)) await this.moveInline();
+    if (this.inline === null && this.basis.startsWith('inline')) this.basis = `worker: it did not load on the main thread (${this.basis})`;
+  }
+
+  private basis: string | null = null;
+
+  /** Where the model was placed at load and the figures that decided it. */
+  placementBasis(): string | null {
+    return this.basis;
   }
 
   /** The loaded model's inputs and outputs as its session declares them. */

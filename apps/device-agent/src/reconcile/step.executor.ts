@@ -237,6 +237,7 @@ export class StepExecutor {
     const engine = this.deps.createEngine({ intraOpThreads, seed: this.deps.seed });
     try {
       await engine.load(path, model.inputs);
+      this.deps.logger.info('model loaded', { sha256: model.sha256, placement: engine.placementBasis?.() ?? null });
       return engine;
     } catch (err) {
       await engine.dispose();

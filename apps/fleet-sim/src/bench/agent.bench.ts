@@ -24,7 +24,7 @@ const a = benchArgs(
   'usage: bench:agent [--model mlp|conv] [--runs 2000 per block] [--rounds 5] [--threads 1] [--seed 1] [--loop-seconds 3] [--node-flags="--max-semi-space-size=1 ..."]',
 );
 
-const Ready = z.object({ type: z.literal('ready'), placement: z.string() });
+const Ready = z.object({ type: z.literal('ready'), placement: z.string(), basis: z.string() });
 const Result = z.object({
   type: z.literal('result'),
   latencies: z.array(z.number()),
@@ -45,13 +45,16 @@ const Soaked = z.object({
 });
 type SoakResult = z.infer<typeof Soaked>;
 
-type Side = { child: ChildProcess; placement: string };
+type Side = { child: ChildProcess; placement: string; basis: string };
 
 function startSide(mode: 'agent' | 'raw', modelFile: string, inputsFile: string): Promise<Side> {
   const execArgv = a.nodeFlags.split(' ').filter((f) => f !== '');
   const child = forkAgentEntry('agent-side', [mode, modelFile, inputsFile, String(a.threads), String(a.seed)], execArgv);
   return new Promise((resolve, reject) => {
-    child.once('message', (m: unknown) => resolve({ child, placement: Ready.parse(m).placement }));
+    child.once('message', (m: unknown) => {
+      const ready = Ready.parse(m);
+      resolve({ child, placement: ready.placement, basis: ready.basis });
+    });
     child.once('exit', (code) => reject(new Error(`${mode} side exited with code ${code} before it was ready`)));
   });
 }
@@ -128,6 +131,7 @@ out(`raw session.run (main thread):   p50 ${us(rs.p50)}  p99 ${us(rs.p99)}  (n=$
 out(
   `agent engine.run (model placed: ${agentSide.placement} after load, ${agentSoak.placement} at the end): p50 ${us(as.p50)}  p99 ${us(as.p99)}  (n=${as.n}, measured on the agent's main thread around engine.run)`,
 );
+out(`  placement basis (the agent's calibration at load): ${agentSide.basis}`);
 const inner = summarize(agentInner);
 const rest =
   agentSide.placement === 'worker'
