@@ -105,7 +105,7 @@ try {
       const pgCpu = new CommSampler(['postgres']);
       const r = await load(paths, headers, c, a.seconds);
       const used = cpu.finish();
-      const p = pgCpu.finish();
+      const p = await pgCpu.finish();
       out(
         `${name}, ${c} connections: ${fmt(r.rps, 0)} req/s, p50 ${fmt(r.latencyMs.p50, 2)} ms, p99 ${fmt(r.latencyMs.p99, 2)} ms, errors ${r.errors}; control plane ${fmt(used.cores, 2)} cores, postgres ${fmt(p.postgres ?? 0, 2)} cores${goal ? ` (${goal})` : ''}`,
       );

@@ -82,7 +82,7 @@ try {
     await sleep(250);
   }
   const stats = cpu.finish();
-  const pgStats = pgCpu.finish();
+  const pgStats = await pgCpu.finish();
   const simCpu = process.cpuUsage(simCpu0);
   const times = [...notified.values()].map((t) => t - t0).sort((x, y) => x - y);
   const ackRows = await db.query<{ ms: number }>(

@@ -8,6 +8,8 @@ import type { SimDeviceCredentials } from '../../sim/credentials.file.js';
 import { FaultSharesSchema } from '../../sim/faults.js';
 import { autoSourceAddresses, Fleet } from '../../sim/fleet.js';
 import { freePort } from '@edge-fleet/test-utils';
+import { RawLoad, type RawLoadStats } from './raw-load.js';
+import { CommSampler, ProcSampler } from './report.js';
 
 /** A fleet that publishes telemetry at `ratePerSecond` in total (each device one window per devices/rate s). */
 export function loadFleet(
@@ -55,6 +57,8 @@ export interface BaselineResult {
   delivered: number;
   lagP50Ms: number;
   lagP99Ms: number;
+  /** The broker's CPU per delivered message (µs): the bare aedes child's, or every `mosquitto` process's. */
+  brokerCpuPerMessageUs: number;
 }
 
 /**
@@ -68,8 +72,11 @@ export async function measureBaseline(
   devices: number,
   rate: number,
   seconds: number,
+  generator: 'raw' | 'fleet' = 'fleet',
+  processes = 2,
 ): Promise<BaselineResult> {
   let url = externalUrl;
+  let brokerPid: number | null = null;
   let stopBroker = (): Promise<void> => Promise.resolve();
   if (kind === 'aedes') {
     const port = await freePort();
@@ -78,6 +85,7 @@ export async function measureBaseline(
     });
     await new Promise<void>((resolve) => child.once('message', () => resolve()));
     url = `mqtt://127.0.0.1:${port}`;
+    brokerPid = child.pid ?? null;
     stopBroker = () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());
@@ -99,15 +107,17 @@ export async function measureBaseline(
     const m = /"windowEnd":"([^"]+)"/.exec(payload.toString('utf8'));
     if (m?.[1] && delivered % 10 === 0) lags.push(Date.now() - Date.parse(m[1]));
   });
-  const fleet = loadFleet(fleetDevices, url, rate);
-  await fleet.start(undefined, true);
+  const load = await startLoad(generator, fleetDevices, url, rate, processes);
   await sleep(2_000);
-  const sent0 = fleet.counters.telemetrySent;
+  const sent0 = await load.sent();
+  const brokerCpu = brokerPid !== null ? new ProcSampler(brokerPid) : new CommSampler(['mosquitto']);
+  const delivered0 = delivered;
   counting = true;
   await sleep(seconds * 1000);
   counting = false;
-  const sent = fleet.counters.telemetrySent - sent0;
-  await fleet.stop();
+  const brokerCores = brokerCpu instanceof ProcSampler ? brokerCpu.finish().cores : ((await brokerCpu.finish()).mosquitto ?? Number.NaN);
+  const sent = (await load.sent()) - sent0;
+  await load.stop();
   await sub.endAsync();
   await stopBroker();
   lags.sort((a, b) => a - b);
@@ -118,5 +128,63 @@ export async function measureBaseline(
     delivered: delivered / seconds,
     lagP50Ms: at(50),
     lagP99Ms: at(99),
+    brokerCpuPerMessageUs: ((brokerCores * seconds) / Math.max(1, delivered - delivered0)) * 1e6,
+  };
+}
+
+/** Either load generator behind one face: the raw one (low CPU) or the simulated fleet (full device behaviour). */
+export interface Load {
+  sent(): Promise<number>;
+  acked(): Promise<number>;
+  failed(): number;
+  /** The generator's own CPU seconds so far (its processes, or this one's for the fleet). */
+  cpuSeconds(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export async function startLoad(
+  generator: 'raw' | 'fleet',
+  devices: SimDeviceCredentials[],
+  mqttUrl: string,
+  rate: number,
+  processes: number,
+): Promise<Load & { connected: number }> {
+  if (generator === 'raw') {
+    const u = new URL(mqttUrl);
+    const { load, connected } = await RawLoad.start({
+      host: u.hostname === 'localhost' ? '127.0.0.1' : u.hostname,
+      port: Number(u.port || 1883),
+      devices,
+      ratePerSecond: rate,
+      processes,
+    });
+    load.go();
+    // after stop the processes are gone: their last figures answer
+    let final: RawLoadStats | null = null;
+    const stats = async (): Promise<RawLoadStats> => final ?? (await load.stats());
+    return {
+      connected,
+      sent: async () => (await stats()).sent,
+      acked: async () => (await stats()).acked,
+      failed: () => (final ? final.sent - final.acked : 0),
+      cpuSeconds: async () => (await stats()).cpuSeconds,
+      stop: async () => {
+        final ??= await load.stop();
+      },
+    };
+  }
+  const fleet = loadFleet(devices, mqttUrl, rate);
+  const cpu0 = process.cpuUsage();
+  const connected = await fleet.start(undefined, true);
+  return {
+    connected,
+    sent: () => Promise.resolve(fleet.counters.telemetrySent),
+    acked: () => Promise.resolve(fleet.counters.telemetryAcked),
+    failed: () => fleet.counters.telemetryFailed,
+    cpuSeconds: () => {
+      const c = process.cpuUsage(cpu0);
+      return Promise.resolve((c.user + c.system) / 1e6);
+    },
+    stop: () => fleet.stop(),
   };
 }

@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import type { z } from 'zod';
 import { withoutLeadingDashDash } from '../../cli/cli-args.js';
 
@@ -77,32 +78,113 @@ export class ProcSampler {
   }
 }
 
-function cpuOfComm(names: readonly string[]): Record<string, number> {
-  const totals: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
+/**
+ * CPU of a changing set of processes, tracked per pid and sampled every 250 ms, so a process that
+ * ends during the measurement keeps what it used until its last sample (summing the live set at
+ * the start and the end alone loses it, and can even come out negative).
+ */
+class PidCpuTracker {
+  private readonly first = new Map<number, number>();
+  private readonly last = new Map<number, number>();
+  private readonly groupOf = new Map<number, string>();
+  private readonly start = Date.now();
+  private readonly timer: NodeJS.Timeout;
+  private pending: Promise<void> = Promise.resolve();
+
+  constructor(private readonly pids: () => Promise<Map<number, string>> | Map<number, string>) {
+    this.pending = this.sample();
+    this.timer = setInterval(() => {
+      this.pending = this.pending.then(() => this.sample());
+    }, 250);
+  }
+
+  private async sample(): Promise<void> {
+    let set: Map<number, string>;
+    try {
+      set = await this.pids();
+    } catch {
+      return;
+    }
+    for (const [pid, group] of set) {
+      try {
+        const cpu = procUsage(pid).cpuSeconds;
+        if (!this.first.has(pid)) this.first.set(pid, cpu);
+        this.last.set(pid, cpu);
+        this.groupOf.set(pid, group);
+      } catch {
+        // it ended meanwhile: its last sample stands
+      }
+    }
+  }
+
+  /** Cores in use per group since construction. */
+  async finish(): Promise<Record<string, number>> {
+    clearInterval(this.timer);
+    await this.pending;
+    await this.sample();
+    const s = Math.max(0.001, (Date.now() - this.start) / 1000);
+    const out: Record<string, number> = {};
+    for (const [pid, group] of this.groupOf) out[group] = (out[group] ?? 0) + ((this.last.get(pid) ?? 0) - (this.first.get(pid) ?? 0)) / s;
+    return out;
+  }
+}
+
+function processesNamed(names: readonly string[]): Map<number, string> {
+  const found = new Map<number, string>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
-      if (names.includes(comm)) totals[comm] = (totals[comm] ?? 0) + procUsage(Number(entry)).cpuSeconds;
+      if (names.includes(comm)) found.set(Number(entry), comm);
     } catch {
       // the process ended meanwhile
     }
   }
-  return totals;
+  return found;
 }
 
 /** CPU (cores in use) of every process with one of these command names (e.g. all postgres backends). */
 export class CommSampler {
-  private readonly start = Date.now();
-  private readonly before: Record<string, number>;
+  private readonly tracker: PidCpuTracker;
 
   constructor(private readonly names: readonly string[]) {
-    this.before = cpuOfComm(names);
+    this.tracker = new PidCpuTracker(() => processesNamed(names));
   }
 
-  finish(): Record<string, number> {
-    const now = cpuOfComm(this.names);
-    const s = Math.max(0.001, (Date.now() - this.start) / 1000);
-    return Object.fromEntries(this.names.map((n) => [n, ((now[n] ?? 0) - (this.before[n] ?? 0)) / s]));
+  async finish(): Promise<Record<string, number>> {
+    const cores = await this.tracker.finish();
+    return Object.fromEntries(this.names.map((n) => [n, cores[n] ?? 0]));
+  }
+}
+
+/**
+ * CPU of the Postgres processes that serve one database: its backends (from pg_stat_activity),
+ * plus the server's shared background processes (WAL writer, checkpointer, background writer),
+ * which on a machine shared with other databases also work for them (say so where it matters).
+ */
+export class PostgresSampler {
+  private readonly tracker: PidCpuTracker;
+  private readonly client: pg.Client;
+
+  constructor(dbUrl: string) {
+    this.client = new pg.Client({ connectionString: dbUrl });
+    const connected = this.client.connect();
+    this.tracker = new PidCpuTracker(async () => {
+      await connected;
+      const r = await this.client.query<{ pid: number; kind: string }>(
+        `SELECT pid, CASE WHEN datname = current_database() THEN 'backends' ELSE 'background' END AS kind
+           FROM pg_stat_activity
+          WHERE pid <> pg_backend_pid()
+            AND (datname = current_database() OR backend_type IN ('walwriter', 'checkpointer', 'background writer'))`,
+      );
+      return new Map(r.rows.map((row) => [row.pid, row.kind]));
+    });
+  }
+
+  /** Cores: `backends` (this database's connections) and `background` (shared writers). */
+  async finish(): Promise<{ backends: number; background: number }> {
+    const cores = await this.tracker.finish();
+    await this.client.end().catch(() => undefined);
+    return { backends: cores.backends ?? 0, background: cores.background ?? 0 };
   }
 }
