@@ -82,7 +82,7 @@ export type Decision =
 const BITS: Record<Precision, number> = { fp32: 32, fp16: 16, int8: 8, int4: 4 };
 const IN_EFFECT: readonly RemediationStatus[] = ['applied', 'helped', 'escalated'];
 const REMEDIES: readonly RemediationKind[] = ['precision_step_down', 'smaller_variant', 'rate_reduction', 'low_power'];
-/** A step-up that had to be taken back doubles the next hold-off, up to this many times. */
+/** A step-up that had to be taken back doubles the next hold-off, up to this many times; one more and the device stays put. */
 const MAX_BACKOFF_DOUBLINGS = 3;
 const DAY_MS = 86_400_000;
 
@@ -158,7 +158,8 @@ function firstRemedy(s: DeviceSituation, alert: AlertInfo, now: OverrideState): 
  * version left behind; judge a remedy whose check window has ended (helped, the next rung of the
  * power ladder, or reverted as failed); wait while a suggestion or a check is open; remedy a firing
  * alert once per episode; undo the latest remedy once every remediable alert has been clear for
- * the hold-off (doubled for each step-up of the last day: flapping input cannot make it oscillate).
+ * the hold-off (doubled for each step-up of the last day that the condition came back after, and
+ * no step-up after the third such: flapping input cannot make it oscillate).
  */
 export function decide(s: DeviceSituation, now: Date, newRemedies: boolean): Decision | null {
   if (s.inRollout) return null;
@@ -229,7 +230,9 @@ export function decide(s: DeviceSituation, now: Date, newRemedies: boolean): Dec
   const takenBack = stepUps.filter(
     (u) => u.status === 'applied' && s.actions.some((a) => REMEDIES.includes(a.kind) && a.createdAt > u.createdAt),
   ).length;
-  const holdOffMs = s.settings.holdOffSeconds * 1_000 * 2 ** Math.min(MAX_BACKOFF_DOUBLINGS, takenBack);
+  // past the last doubling the device stays remediated until the day's history is clear
+  if (takenBack > MAX_BACKOFF_DOUBLINGS) return null;
+  const holdOffMs = s.settings.holdOffSeconds * 1_000 * 2 ** takenBack;
   const alert = alertOf(latest);
   const clearSince = Math.max(alert?.resolvedAt?.getTime() ?? 0, ...s.actions.map((a) => (a.appliedAt ?? a.createdAt).getTime()));
   if (now.getTime() - clearSince < holdOffMs) return null;

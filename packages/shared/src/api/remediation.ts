@@ -48,7 +48,11 @@ export const RemediationSettingsSchema = z.strictObject({
   /** At most this many devices of the scenario changed by remediation in any hour. */
   maxDevicesPerHour: z.int('maxDevicesPerHour must be a whole number').min(0).max(100_000),
   /** And at most this share (percent) of the scenario's devices in any hour (at least one device); null: no share limit. */
-  maxPercentPerHour: z.number().min(0, 'maxPercentPerHour must be between 0 and 100').max(100, 'maxPercentPerHour must be between 0 and 100').nullable(),
+  maxPercentPerHour: z
+    .number()
+    .min(0, 'maxPercentPerHour must be between 0 and 100')
+    .max(100, 'maxPercentPerHour must be between 0 and 100')
+    .nullable(),
   /** How long the condition must have been clear before a remedy is undone (doubled after each step-up that came back). */
   holdOffSeconds: seconds('holdOffSeconds', 1, 7 * 86_400),
   /** How long a remedy has to end its alert before it counts as not helping. */
