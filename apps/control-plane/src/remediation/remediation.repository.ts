@@ -198,7 +198,8 @@ export class RemediationRepository {
       tx,
       `INSERT INTO "RemediationAction" (id, "deviceId", scenario, kind, status, rule, "alertId", episode, reason, before, after, "figuresBefore",
                                         undoes, "createdAt", "appliedAt", "checkAt", "decidedBy", "decidedAt")
-       VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7::uuid, $8, $9, $10, $11, $12, $13::uuid, $14, $15, $16, $17, CASE WHEN $17::text IS NULL THEN NULL ELSE $14 END)`,
+       VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7::uuid, $8::timestamptz, $9, $10::jsonb, $11::jsonb, $12::jsonb, $13::uuid,
+               $14::timestamptz, $15::timestamptz, $16::timestamptz, $17::text, CASE WHEN $17::text IS NULL THEN NULL ELSE $14::timestamptz END)`,
       [
         a.id,
         a.deviceId,
@@ -233,11 +234,12 @@ export class RemediationRepository {
     if (ids.length === 0) return;
     await txExecute(
       tx,
-      `UPDATE "RemediationAction" SET status = $2,
+      `UPDATE "RemediationAction" SET status = $2::text,
               "figuresAfter" = COALESCE($3::jsonb, "figuresAfter"),
-              "decidedBy" = COALESCE($4, "decidedBy"), "decidedAt" = CASE WHEN $4::text IS NULL THEN "decidedAt" ELSE $5 END,
-              "appliedAt" = COALESCE($6, "appliedAt"), "checkAt" = COALESCE($7, "checkAt"),
-              "outcomeAt" = CASE WHEN $2 IN ('helped', 'failed', 'escalated', 'reverted', 'superseded', 'expired', 'rejected') THEN $5 ELSE "outcomeAt" END
+              "decidedBy" = COALESCE($4::text, "decidedBy"), "decidedAt" = CASE WHEN $4::text IS NULL THEN "decidedAt" ELSE $5::timestamptz END,
+              "appliedAt" = COALESCE($6::timestamptz, "appliedAt"), "checkAt" = COALESCE($7::timestamptz, "checkAt"),
+              "outcomeAt" = CASE WHEN $2::text IN ('helped', 'failed', 'escalated', 'reverted', 'superseded', 'expired', 'rejected')
+                                 THEN $5::timestamptz ELSE "outcomeAt" END
         WHERE id = ANY($1::uuid[])`,
       [
         ids,

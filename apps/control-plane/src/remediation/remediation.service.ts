@@ -334,7 +334,7 @@ export class RemediationService {
   private async insert(tx: BulkTx, s: DeviceSituation, a: NewAction, auditAction: string): Promise<void> {
     const withPrecision = (o: OverrideState) => ({
       ...o,
-      precision: s.variants.find((v) => v.id === (o.variantId ?? s.current?.variantId))?.precision ?? null,
+      precision: s.variants.find((v) => v.id === (o.variantId ?? s.override?.baseVariantId ?? s.current?.variantId))?.precision ?? null,
     });
     const row = { ...a, before: withPrecision(a.before), after: withPrecision(a.after) };
     await this.repo.insertAction(tx, row, {
