@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ScenarioSchema } from '../schemas.js';
+import { wholeSeconds } from './alerts.js';
 
 /** `off`: nothing; `suggest`: a pending action an operator approves or rejects; `auto`: applied at once. */
 export const RemediationModeSchema = z.enum(['off', 'suggest', 'auto']);
@@ -35,13 +36,6 @@ export const RemediationStatusSchema = z.enum([
 ]);
 export type RemediationStatus = z.infer<typeof RemediationStatusSchema>;
 
-const seconds = (what: string, min: number, max: number) =>
-  z
-    .number({ error: `${what} must be a number of seconds` })
-    .int(`${what} must be whole seconds`)
-    .min(min, `${what} must be at least ${min} s`)
-    .max(max, `${what} must be at most ${max} s`);
-
 /** A scenario's remediation settings as an operator writes them (REST body, tRPC input). */
 export const RemediationSettingsSchema = z.strictObject({
   mode: RemediationModeSchema,
@@ -54,9 +48,9 @@ export const RemediationSettingsSchema = z.strictObject({
     .max(100, 'maxPercentPerHour must be between 0 and 100')
     .nullable(),
   /** How long the condition must have been clear before a remedy is undone (doubled after each step-up that came back). */
-  holdOffSeconds: seconds('holdOffSeconds', 1, 7 * 86_400),
+  holdOffSeconds: wholeSeconds('holdOffSeconds', 1, 7 * 86_400),
   /** How long a remedy has to end its alert before it counts as not helping. */
-  checkWindowSeconds: seconds('checkWindowSeconds', 1, 86_400),
+  checkWindowSeconds: wholeSeconds('checkWindowSeconds', 1, 86_400),
   /** The rate a power remedy leaves, as a share of the device's rate. */
   rateFactor: z.number().gt(0, 'rateFactor must be above 0').lt(1, 'rateFactor must be below 1'),
   /** The low-power mode's duty cycle. */
