@@ -111,6 +111,11 @@ export class RemediationRepository {
     });
   }
 
+  /** Waits for the pass lock: an operator's decision and a pass never interleave on one device. */
+  async lockPass(tx: AnyTx): Promise<void> {
+    await txQuery(tx, `SELECT pg_advisory_xact_lock(hashtext('edge-fleet.remediation'))::text AS locked`);
+  }
+
   /** Takes the pass for this transaction without waiting: false when another replica's pass holds it. */
   async tryLockPass(tx: AnyTx): Promise<boolean> {
     const [lock] = await txQuery<{ ok: boolean }>(tx, `SELECT pg_try_advisory_xact_lock(hashtext('edge-fleet.remediation')) AS ok`);

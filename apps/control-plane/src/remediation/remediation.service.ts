@@ -141,6 +141,7 @@ export class RemediationService {
   async approve(id: string, actor: string, comment?: string): Promise<RemediationActionView> {
     await this.desired.assertCanNotify();
     const states = await this.uow.runBulk(async (tx) => {
+      await this.repo.lockPass(tx);
       const a = await this.repo.lockAction(tx, id);
       if (!a) throw new AppError('not_found', `remediation action ${id} not found`);
       if (a.status !== 'pending') throw new AppError('conflict', `remediation action ${id} is ${a.status}, not pending`);
@@ -176,6 +177,7 @@ export class RemediationService {
   /** An operator rejects a suggested action: nothing changes, and that alert episode is not suggested again. */
   async reject(id: string, actor: string, comment?: string): Promise<RemediationActionView> {
     await this.uow.runBulk(async (tx) => {
+      await this.repo.lockPass(tx);
       const a = await this.repo.lockAction(tx, id);
       if (!a) throw new AppError('not_found', `remediation action ${id} not found`);
       if (a.status !== 'pending') throw new AppError('conflict', `remediation action ${id} is ${a.status}, not pending`);
