@@ -1,3 +1,4 @@
+import { mulberry32 } from '@edge-fleet/shared';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonPost, startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
@@ -293,6 +294,33 @@ describe('automated remediation (M14)', () => {
     // a decided action cannot be decided again
     expect((await json('POST', `/api/v1/remediation/actions/${pending?.id}/reject`, {})).status).toBe(409);
   }, 60_000);
+
+  it('hysteresis: a seeded flapping latency pattern does not make remediation oscillate (each step-up waits twice as long)', async () => {
+    const S = 'autonomous_driving'; // p95 < 5 ms
+    const SEED = 1_306;
+    await setPolicy(S, { precisionOrder: ['fp16', 'int8'], accuracyFloor: 0.98 });
+    await setModel(S);
+    await setRemediation(S, { holdOffSeconds: 2, checkWindowSeconds: 2 });
+    let flapping = false;
+    const rnd = mulberry32(SEED); // FP16 windows: 3 or 8 ms at random (seeded) around the 5 ms target; INT8: 1 ms
+    const d = await start(S, 'edge-dsa-vehicle', {
+      latencyMs: (v) => (precisionOf.get(v) !== 'fp16' ? 1 : flapping && rnd() < 0.5 ? 8 : 3),
+    });
+    expect(runs(d)).toBe('fp16');
+    flapping = true;
+    await ticks(16);
+    const log = (await actionsOf(d.id)).reverse();
+    const downs = log.filter((a) => a.kind === 'precision_step_down');
+    const ups = log.filter((a) => a.kind === 'step_up');
+    expect(downs.length, `seed ${SEED}: ${log.map((a) => a.kind).join(', ')}`).toBeGreaterThanOrEqual(1);
+    // never two step-downs without a step-up between them, and never two step-ups in a row
+    expect(downs.length - ups.length).toBeGreaterThanOrEqual(0);
+    expect(downs.length - ups.length).toBeLessThanOrEqual(1);
+    // the hold-off each step-up waited for doubles when the condition came back: 2 s, 4 s, 8 s, then it stays down
+    const holdOffs = ups.map((u) => Number(/hold-off (\d+) s/.exec(u.reason)?.[1]));
+    expect(holdOffs).toEqual([2, 4, 8].slice(0, holdOffs.length));
+    expect(ups.length).toBeLessThanOrEqual(3);
+  }, 90_000);
 
   it('bad settings are a 400 naming the field, and nothing is stored', async () => {
     const before = await (await h.api('/api/v1/remediation/settings')).json();
