@@ -10,7 +10,7 @@ import type {
 } from '@edge-fleet/shared/api';
 import type { Pool } from 'pg';
 import { iso } from '../alerts/sql.js';
-import { appendAudit, type AuditInput } from '../infra/audit.repository.js';
+import { appendAudit, appendAudits, type AuditInput } from '../infra/audit.repository.js';
 import type { JsonValue } from '../infra/json.js';
 import { PG_POOL } from '../infra/tokens.js';
 import { txExecute, txQuery, type AnyTx } from '../infra/unit-of-work.js';
@@ -198,7 +198,7 @@ export class RemediationRepository {
     return row ?? { changed: 0, devices: 0 };
   }
 
-  async insertAction(tx: AnyTx, a: NewAction, audit: AuditInput): Promise<void> {
+  async insertAction(tx: AnyTx, a: NewAction): Promise<void> {
     await txExecute(
       tx,
       `INSERT INTO "RemediationAction" (id, "deviceId", scenario, kind, status, rule, "alertId", episode, reason, before, after, "figuresBefore",
@@ -225,7 +225,6 @@ export class RemediationRepository {
         a.decidedBy,
       ],
     );
-    await appendAudit(tx, audit);
   }
 
   /** Moves actions to a new status (an outcome, a decision), with the figures at that moment. */
@@ -277,8 +276,9 @@ export class RemediationRepository {
     return row ?? null;
   }
 
-  async audit(tx: AnyTx, e: AuditInput): Promise<void> {
-    await appendAudit(tx, e);
+  /** The events of a pass or a decision, appended to the audit chain in one go. */
+  async auditMany(tx: AnyTx, events: readonly AuditInput[]): Promise<void> {
+    await appendAudits(tx, events);
   }
 
   async clearOverride(tx: AnyTx, deviceId: string): Promise<void> {

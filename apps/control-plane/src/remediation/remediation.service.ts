@@ -13,6 +13,7 @@ import type { Config } from '../config.js';
 import { DesiredStateRepository } from '../desired-state/desired-state.repository.js';
 import { DesiredStateService } from '../desired-state/desired-state.service.js';
 import { AppError } from '../errors.js';
+import type { AuditInput } from '../infra/audit.repository.js';
 import type { JsonValue } from '../infra/json.js';
 import type { Logger } from '../infra/logger.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
@@ -30,6 +31,16 @@ export interface RemediationPass {
 }
 
 const SYSTEM = 'system:remediation';
+
+/**
+ * What a transaction's decisions write at its end, set-based: the audit events (one chain append)
+ * and the desired states to issue (one issue for every device; per device it cost ~50 ms).
+ */
+interface Batch {
+  audits: AuditInput[];
+  issues: { s: DeviceSituation; baseVariantId: string; reason: string }[];
+}
+const newBatch = (): Batch => ({ audits: [], issues: [] });
 const HOUR_MS = 3_600_000;
 
 function figuresOf(a: AlertInfo | null): Record<string, JsonValue> {
@@ -115,7 +126,7 @@ export class RemediationService {
       if (!(await this.repo.tryLockPass(tx))) return null;
       const situations = await this.situations(tx, now);
       const budget = new HourlyBudget(this.repo, tx, now);
-      const states: DesiredState[] = [];
+      const batch = newBatch();
       const decisions: RemediationPass['decisions'] = [];
       let deferred = 0;
       for (const s of situations) {
@@ -126,10 +137,10 @@ export class RemediationService {
           deferred++;
           continue;
         }
-        states.push(...(await this.execute(tx, s, d, now)));
+        await this.execute(tx, batch, s, d, now);
         decisions.push({ deviceId: s.deviceId, type: d.type, ...('kind' in d ? { kind: d.kind } : {}) });
       }
-      return { states, decisions, deferred };
+      return { states: await this.flush(tx, batch), decisions, deferred };
     });
     if (!out) return { ran: false, decisions: [], deferred: 0 };
     if (out.states.length) await this.desired.notifyIssued(out.states);
@@ -158,7 +169,8 @@ export class RemediationService {
       const checkAt = a.kind === 'step_up' ? undefined : new Date(now.getTime() + s.settings.checkWindowSeconds * 1_000);
       await this.repo.setStatus(tx, [id], 'applied', now, { decidedBy: actor, appliedAt: now, ...(checkAt ? { checkAt } : {}) });
       if (a.kind === 'step_up' && a.undoes) await this.repo.setStatus(tx, [a.undoes], 'reverted', now);
-      await this.audit(tx, s, 'remediation.approved', actor, {
+      const batch = newBatch();
+      this.audit(batch, s.deviceId, 'remediation.approved', actor, {
         actionId: id,
         kind: a.kind,
         rule: a.rule,
@@ -168,7 +180,8 @@ export class RemediationService {
         figuresBefore: a.figuresBefore,
         ...(comment ? { comment } : {}),
       });
-      return this.override(tx, s, a.after, id, `remediation ${a.kind} approved by ${actor}: ${a.reason}`);
+      await this.override(tx, batch, s, a.after, id, `remediation ${a.kind} approved by ${actor}: ${a.reason}`);
+      return this.flush(tx, batch);
     });
     await this.desired.notifyIssued(states);
     return this.get(id);
@@ -183,13 +196,15 @@ export class RemediationService {
       if (a.status !== 'pending') throw new AppError('conflict', `remediation action ${id} is ${a.status}, not pending`);
       const now = new Date();
       await this.repo.setStatus(tx, [id], 'rejected', now, { decidedBy: actor });
-      await this.auditRaw(tx, a.deviceId, 'remediation.rejected', actor, {
+      const batch = newBatch();
+      this.audit(batch, a.deviceId, 'remediation.rejected', actor, {
         actionId: id,
         kind: a.kind,
         rule: a.rule,
         reason: a.reason,
         ...(comment ? { comment } : {}),
       });
+      await this.flush(tx, batch);
     });
     return this.get(id);
   }
@@ -241,7 +256,7 @@ export class RemediationService {
   }
 
   /** Writes one decision (and its audit event); returns the desired state it issued, if any. */
-  private async execute(tx: BulkTx, s: DeviceSituation, d: Decision, now: Date): Promise<DesiredState[]> {
+  private async execute(tx: BulkTx, batch: Batch, s: DeviceSituation, d: Decision, now: Date): Promise<void> {
     const current: OverrideState = s.override
       ? { variantId: s.override.variantId, maxRateHz: s.override.maxRateHz, dutyCycle: s.override.dutyCycle }
       : NO_OVERRIDE;
@@ -278,48 +293,51 @@ export class RemediationService {
         const a = action(d.kind, auto ? 'applied' : 'pending', d.alert, d.reason, d.after, {
           checkAt: auto ? new Date(now.getTime() + s.settings.checkWindowSeconds * 1_000) : null,
         });
-        await this.insert(tx, s, a, auto ? 'remediation.applied' : 'remediation.suggested');
+        await this.insert(tx, batch, s, a, auto ? 'remediation.applied' : 'remediation.suggested');
         if (d.escalates) {
           await this.repo.setStatus(tx, [d.escalates], 'escalated', now, { figuresAfter: figuresOf(d.alert) });
-          await this.auditRaw(tx, s.deviceId, 'remediation.escalated', SYSTEM, {
+          this.audit(batch, s.deviceId, 'remediation.escalated', SYSTEM, {
             actionId: d.escalates,
             next: a.id,
             figuresAfter: figuresOf(d.alert),
           });
         }
-        return auto ? this.override(tx, s, d.after, a.id, `remediation ${d.kind}: ${d.reason}`) : [];
+        if (auto) await this.override(tx, batch, s, d.after, a.id, `remediation ${d.kind}: ${d.reason}`);
+        return;
       }
       case 'skip': {
         const a = action(d.kind, 'skipped', d.alert, d.reason, current);
-        await this.insert(tx, s, a, 'remediation.skipped');
-        return [];
+        await this.insert(tx, batch, s, a, 'remediation.skipped');
+        return;
       }
       case 'helped':
         await this.repo.setStatus(tx, [d.action.id], 'helped', now, { figuresAfter: figuresOf(d.alert) });
-        await this.auditRaw(tx, s.deviceId, 'remediation.helped', SYSTEM, {
+        this.audit(batch, s.deviceId, 'remediation.helped', SYSTEM, {
           actionId: d.action.id,
           kind: d.action.kind,
           figuresAfter: figuresOf(d.alert),
         });
-        return [];
+        return;
       case 'fail': {
         await this.repo.setStatus(tx, d.chain.length ? d.chain : [d.action.id], 'failed', now, { figuresAfter: figuresOf(d.alert) });
         const a = action('revert', 'applied', d.alert, d.reason, d.restore, { undoes: d.action.id });
-        await this.insert(tx, s, a, 'remediation.failed');
-        return this.override(tx, s, d.restore, a.id, `remediation reverted: ${d.reason}`);
+        await this.insert(tx, batch, s, a, 'remediation.failed');
+        await this.override(tx, batch, s, d.restore, a.id, `remediation reverted: ${d.reason}`);
+        return;
       }
       case 'step_up': {
         const suggest = s.settings.mode === 'suggest';
         const a = action('step_up', suggest ? 'pending' : 'applied', d.alert, d.reason, d.restore, { undoes: d.undoes.id });
-        await this.insert(tx, s, a, suggest ? 'remediation.suggested' : 'remediation.step_up');
-        if (suggest) return [];
+        await this.insert(tx, batch, s, a, suggest ? 'remediation.suggested' : 'remediation.step_up');
+        if (suggest) return;
         await this.repo.setStatus(tx, [d.undoes.id], 'reverted', now);
-        return this.override(tx, s, d.restore, a.id, `remediation step-up: ${d.reason}`);
+        await this.override(tx, batch, s, d.restore, a.id, `remediation step-up: ${d.reason}`);
+        return;
       }
       case 'expire':
         await this.repo.setStatus(tx, [d.action.id], 'expired', now);
-        await this.auditRaw(tx, s.deviceId, 'remediation.expired', SYSTEM, { actionId: d.action.id, reason: d.reason });
-        return [];
+        this.audit(batch, s.deviceId, 'remediation.expired', SYSTEM, { actionId: d.action.id, reason: d.reason });
+        return;
       case 'supersede':
         await this.repo.setStatus(
           tx,
@@ -328,50 +346,51 @@ export class RemediationService {
           now,
         );
         await this.repo.clearOverride(tx, s.deviceId);
-        await this.auditRaw(tx, s.deviceId, 'remediation.superseded', SYSTEM, { actions: d.actions.map((a) => a.id), reason: d.reason });
-        return [];
+        this.audit(batch, s.deviceId, 'remediation.superseded', SYSTEM, { actions: d.actions.map((a) => a.id), reason: d.reason });
+        return;
     }
   }
 
-  private async insert(tx: BulkTx, s: DeviceSituation, a: NewAction, auditAction: string): Promise<void> {
+  private async insert(tx: BulkTx, batch: Batch, s: DeviceSituation, a: NewAction, auditAction: string): Promise<void> {
     const withPrecision = (o: OverrideState) => ({
       ...o,
       precision: s.variants.find((v) => v.id === (o.variantId ?? s.override?.baseVariantId ?? s.current?.variantId))?.precision ?? null,
     });
     const row = { ...a, before: withPrecision(a.before), after: withPrecision(a.after) };
-    await this.repo.insertAction(tx, row, {
-      actor: a.decidedBy ?? SYSTEM,
-      action: auditAction,
-      targetType: 'device',
-      targetId: s.deviceId,
-      details: {
-        actionId: a.id,
-        kind: a.kind,
-        rule: a.rule,
-        reason: a.reason,
-        before: row.before,
-        after: row.after,
-        figuresBefore: a.figuresBefore,
-        undoes: a.undoes,
-      },
+    await this.repo.insertAction(tx, row);
+    this.audit(batch, s.deviceId, auditAction, a.decidedBy ?? SYSTEM, {
+      actionId: a.id,
+      kind: a.kind,
+      rule: a.rule,
+      reason: a.reason,
+      before: row.before,
+      after: row.after,
+      figuresBefore: a.figuresBefore,
+      undoes: a.undoes,
     });
   }
 
-  private audit(tx: BulkTx, s: DeviceSituation, action: string, actor: string, details: Record<string, unknown>): Promise<void> {
-    return this.auditRaw(tx, s.deviceId, action, actor, details);
+  private audit(batch: Batch, deviceId: string, action: string, actor: string, details: Record<string, unknown>): void {
+    batch.audits.push({ actor, action, targetType: 'device', targetId: deviceId, details: details as JsonValue });
   }
 
-  private async auditRaw(tx: BulkTx, deviceId: string, action: string, actor: string, details: Record<string, unknown>): Promise<void> {
-    await this.repo.audit(tx, { actor, action, targetType: 'device', targetId: deviceId, details: details as JsonValue });
-  }
-
-  /** Puts `o` on the device and issues its desired state on top of the variant it ran before any remedy. */
-  private async override(tx: BulkTx, s: DeviceSituation, o: OverrideState, actionId: string, reason: string): Promise<DesiredState[]> {
-    if (!s.current) return [];
+  /** Puts `o` on the device; its desired state is issued, on top of the variant it ran before any remedy, when the batch is flushed. */
+  private async override(tx: BulkTx, batch: Batch, s: DeviceSituation, o: OverrideState, actionId: string, reason: string): Promise<void> {
+    if (!s.current) return;
     const baseVariantId = s.override?.baseVariantId ?? s.current.variantId;
     await this.repo.setOverride(tx, s.deviceId, o, { modelVersionId: s.current.modelVersionId, baseVariantId, actionId });
-    const base = (await this.desiredRepo.choicesOf([baseVariantId])).get(baseVariantId);
-    if (!base) return [];
-    return this.desired.issue(tx, [{ device: { id: s.deviceId, scenario: s.scenario as Scenario }, choice: base, reason }], SYSTEM);
+    batch.issues.push({ s, baseVariantId, reason });
+  }
+
+  /** Appends the batch's audit events and issues its desired states (in the caller's transaction); returns them to publish. */
+  private async flush(tx: BulkTx, batch: Batch): Promise<DesiredState[]> {
+    await this.repo.auditMany(tx, batch.audits);
+    if (batch.issues.length === 0) return [];
+    const bases = await this.desiredRepo.choicesOf([...new Set(batch.issues.map((i) => i.baseVariantId))]);
+    const items = batch.issues.flatMap((i) => {
+      const choice = bases.get(i.baseVariantId);
+      return choice ? [{ device: { id: i.s.deviceId, scenario: i.s.scenario as Scenario }, choice, reason: i.reason }] : [];
+    });
+    return this.desired.issue(tx, items, SYSTEM);
   }
 }
