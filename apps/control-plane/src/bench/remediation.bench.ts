@@ -87,6 +87,13 @@ try {
       n: number;
     }
   ).n;
+  // what the busy pass decided, as stored, and the variants it could choose from
+  const byStatus = await db.query<{ kind: string; status: string; n: number }>(
+    `SELECT kind, status, count(*)::int AS n FROM "RemediationAction" GROUP BY 1, 2 ORDER BY 1, 2`,
+  );
+  const variants = await db.query<{ method: string; status: string }>(`SELECT method, status FROM "ModelVariant" ORDER BY method`);
+  console.log(`actions: ${byStatus.rows.map((r) => `${r.kind} ${r.status} ${r.n}`).join(', ')}`);
+  console.log(`variants: ${variants.rows.map((v) => `${v.method} ${v.status}`).join(', ')}`);
   await db.end();
   console.log(
     `machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length}, load average ${loadavg()
@@ -97,7 +104,7 @@ try {
     `devices: ${n} (${String(assigned.assigned)} assigned FP16); alert pass: ${alertMs.toFixed(0)} ms, ${alerts.transitions.length} transitions`,
   );
   console.log(
-    `remediation pass deciding and applying ${busy.decisions} step-downs (${steppedDown} stored): ${busy.ms.toFixed(0)} ms, control-plane CPU ${busy.cpuMs.toFixed(0)} ms`,
+    `remediation pass with ${busy.decisions} decisions (${steppedDown} step-downs applied): ${busy.ms.toFixed(0)} ms, control-plane CPU ${busy.cpuMs.toFixed(0)} ms`,
   );
   console.log(
     `idle remediation pass (${idle.decisions} decisions): ${idle.ms.toFixed(0)} ms, control-plane CPU ${idle.cpuMs.toFixed(0)} ms`,
