@@ -265,6 +265,33 @@ describe('automated remediation (M14)', () => {
     expect(((await (await h.api(`/api/v1/rollouts/${id}`)).json()) as { status: string }).status).toBe('running');
   }, 60_000);
 
+  it('a model that fails to load: a smaller variant, and the update_failed alert resolves', async () => {
+    const S = 'content_generation_agent'; // on a hardware class no window speaks for yet
+    await setPolicy(S, { precisionOrder: ['fp32', 'int8'], accuracyFloor: 0.98 });
+    await setModel(S);
+    await setRemediation(S, { holdOffSeconds: 3_600 });
+    await setRule('update_failed', { forSeconds: 0 });
+    const d = await VirtualDevice.start(h, S, 'cloud-gpu-node', {
+      failUpdate: 'load_failed',
+      failVariant: (v) => precisionOf.get(v) === 'fp32',
+    });
+    devices.push(d);
+    await waitFor(() => d.lastUpdate?.outcome === 'failed', 20_000, 'the FP32 load failed');
+    expect(d.active).toBeNull();
+    await ticks(2);
+    await waitFor(() => runs(d) === 'int8', 10_000, 'a smaller variant loaded');
+    const [act] = await actionsOf(d.id);
+    expect(act).toMatchObject({
+      kind: 'smaller_variant',
+      rule: 'update_failed',
+      before: { precision: 'fp32' },
+      after: { precision: 'int8' },
+    });
+    await ticks(4);
+    expect(await alertState(d.id, 'update_failed')).toBe('resolved');
+    expect((await actionsOf(d.id))[0]).toMatchObject({ kind: 'smaller_variant', status: 'helped' });
+  }, 60_000);
+
   it('suggest: nothing changes until an operator approves; the approval is audited with the operator', async () => {
     const S = 'financial_trading'; // p99 < 10 ms
     await setPolicy(S, { precisionOrder: ['fp16', 'int8'], accuracyFloor: 0.98 });

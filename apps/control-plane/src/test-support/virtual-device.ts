@@ -24,6 +24,8 @@ export interface VirtualDeviceBehaviour {
   powerW?: (variantId: string, runtime: RuntimeSettings | undefined) => number;
   /** Fails every update with this reason instead of applying it. */
   failUpdate?: UpdateOutcome['reasonCode'];
+  /** With `failUpdate`: fails only the updates to variants this picks (a model too large for the device, say). */
+  failVariant?: (variantId: string) => boolean;
   /** Applies updates but sends no telemetry. */
   silent?: boolean;
   windowMs?: number;
@@ -146,7 +148,7 @@ export class VirtualDevice {
 
   private install(model: NonNullable<DesiredStatePayload['model']>): InstallResult {
     const reasonCode = this.behaviour.failUpdate;
-    if (reasonCode && model.variantId !== this.device.active?.variantId)
+    if (reasonCode && model.variantId !== this.device.active?.variantId && (this.behaviour.failVariant?.(model.variantId) ?? true))
       return { outcome: 'failed', reasonCode, message: `virtual device told to fail with ${reasonCode}` };
     return { outcome: 'ok' };
   }
