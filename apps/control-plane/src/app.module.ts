@@ -8,6 +8,7 @@ import { DesiredStateProcessor } from './assignments/desired-state.processor.js'
 import { DESIRED_STATE } from './desired-state/desired-state.queue.js';
 import { AuthModule } from './auth/auth.module.js';
 import { EnergyModule } from './energy/energy.module.js';
+import { RemediationModule } from './remediation/remediation.module.js';
 import { DevicesModule } from './devices/devices.module.js';
 import { FleetModule } from './fleet/fleet.module.js';
 import { HealthModule } from './health/health.module.js';
@@ -41,6 +42,7 @@ const DOMAIN_MODULES = [
   FleetModule,
   AlertsModule,
   EnergyModule,
+  RemediationModule,
 ];
 
 export type Role = 'api' | 'worker';

@@ -45,6 +45,7 @@ import { RolloutsService } from './rollouts/rollouts.service.js';
 import { SigningService } from './signing/signing.service.js';
 import { TelemetryIngestService } from './telemetry/telemetry-ingest.service.js';
 import { EnergyService } from './energy/energy.service.js';
+import { RemediationService } from './remediation/remediation.service.js';
 import { TelemetryQueries } from './telemetry/telemetry.queries.js';
 import { buildRouter } from './trpc/router.js';
 import { scheduleMaintenance } from './worker/maintenance.queue.js';
@@ -187,6 +188,7 @@ export async function startControlPlane(
     rollouts: app.get(RolloutsService),
     alerts: app.get(AlertsService),
     energy: app.get(EnergyService),
+    remediation: app.get(RemediationService),
     revocation: app.get(DeviceRevocationService),
   });
   const databaseBreaker = new DatabaseBreaker(() => infra.pgPool.query('SELECT 1'), logger.child('database'));

@@ -18,6 +18,7 @@ import { cacheHitRate, windowSourceLabel } from '@/lib/telemetry-source';
 import { POLL_INTERVAL_MS } from '@/lib/live';
 import { useTRPC, type DeviceDetail as Detail, type TelemetryPoint } from '@/lib/trpc';
 import { DeviceAccess } from './device-access';
+import { DeviceRemediation } from './device-remediation';
 import { CHART_WINDOW_MINUTES, DeviceCharts } from './device-charts';
 import { QueryStatus, RefreshError } from './query-status';
 import { StatusBadge } from './status-badge';
@@ -50,6 +51,7 @@ export function DeviceDetail({ id }: { id: string }) {
         <StatePanel d={device} now={at} />
         <MeasuredPanel d={device} now={at} />
       </div>
+      <DeviceRemediation id={device.id} />
     </>
   );
 }

@@ -11,6 +11,7 @@ const LINKS = [
   { href: '/rollouts', label: 'Rollouts' },
   { href: '/policies', label: 'Policies' },
   { href: '/alerts', label: 'Alerts' },
+  { href: '/remediation', label: 'Remediation' },
   { href: '/energy', label: 'Energy' },
 ] as const;
 

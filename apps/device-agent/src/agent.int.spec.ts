@@ -270,4 +270,32 @@ describe('device agent against Mosquitto', () => {
     expect(ReportedStateSchema.parse(report.payload).active?.sha256).toBe(model.sha256);
     expect(server.requests).toBe(requestsBefore);
   });
+
+  it('honours a remediation rate cap from its desired state (over the target rate) and reports it', async () => {
+    const from = probe.messages.length;
+    const actionId = randomUUID();
+    // the fixture's target rate is 50 Hz; the cap binds even though the target was not lowered with it
+    const caps = { actionId, maxRateHz: 4, dutyCycle: null, dutyPeriodSeconds: 60 };
+    await probe.publish(topics.desired(deviceId), signer.desired(desired(40, {}, { remediation: caps })), true);
+    const reported = await probe.waitFor(
+      reportedWhere((r) => r.remediation?.actionId === actionId),
+      20_000,
+      from,
+    );
+    expect(ReportedStateSchema.parse(reported.payload).remediation).toEqual({
+      actionId,
+      maxRateHz: 4,
+      dutyCycle: null,
+      effectiveRateHz: 4,
+    });
+    const after = probe.messages.length;
+    const windows = () => probe.messages.slice(after).filter((x) => is('telemetry', x));
+    await probe.waitFor(() => windows().length >= 4, 20_000, after);
+    // 1 s windows after the one the cap arrived in: 4–5 runs each at the cap, instead of ~50
+    const counts = windows()
+      .slice(1)
+      .map((x) => TelemetryWindowSchema.parse(x.payload).inferences);
+    for (const n of counts) expect(n).toBeLessThanOrEqual(6);
+    expect(counts.some((n) => n > 0)).toBe(true);
+  });
 });

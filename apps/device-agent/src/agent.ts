@@ -6,6 +6,7 @@ import {
   CommandSchema,
   type DesiredModel,
   type DeviceBenchmark,
+  type RemediationRuntime,
   type DesiredStatePayload,
   defaultPolicy,
   type ReportedState,
@@ -93,6 +94,8 @@ export class DeviceAgent {
   private activeModel: DesiredModel | null = null;
   private readonly referenceBenchmark: ReferenceBenchmark;
   private benchmark: DeviceBenchmark | null = null;
+  /** What a remediation caps (M14), and the probe rate that leaves; null: nothing capped. */
+  private remediation: { caps: RemediationRuntime; effectiveRateHz: number } | null = null;
   /** Applications' inference requests; null when the agent serves none. */
   readonly inference: LocalInferenceService | null;
 
@@ -200,7 +203,14 @@ export class DeviceAgent {
           this.inference?.setActive(engine, model, creds.scenario);
         },
         onRuntime: (runtime) => {
-          this.generator.setRate(runtime.targetRateHz);
+          // a remediation's rate cap binds even where the target rate was not lowered with it
+          const caps = runtime.remediation ?? null;
+          const rateHz = Math.min(runtime.targetRateHz, caps?.maxRateHz ?? Infinity);
+          this.generator.setRate(rateHz);
+          this.generator.setDutyCycle(caps?.dutyCycle ? { duty: caps.dutyCycle, periodMs: caps.dutyPeriodSeconds * 1_000 } : null);
+          const changed = (this.remediation?.caps.actionId ?? null) !== (caps?.actionId ?? null);
+          this.remediation = caps ? { caps, effectiveRateHz: rateHz * (caps.dutyCycle ?? 1) } : null;
+          if (changed) void this.publishReported();
           this.telemetry.setWindowSeconds(runtime.windowSeconds);
         },
         onChange: () => void this.publishReported(),
@@ -306,6 +316,16 @@ export class DeviceAgent {
       ...(executor?.state.measured.length ? { measuredLatency: executor.state.measured } : {}),
       ...(this.benchmark === null ? {} : { benchmark: this.benchmark }),
       ...(this.outbox.droppedWindows > 0 ? { telemetryDroppedWindows: this.outbox.droppedWindows } : {}),
+      ...(this.remediation === null
+        ? {}
+        : {
+            remediation: {
+              actionId: this.remediation.caps.actionId,
+              maxRateHz: this.remediation.caps.maxRateHz,
+              dutyCycle: this.remediation.caps.dutyCycle,
+              effectiveRateHz: this.remediation.effectiveRateHz,
+            },
+          }),
     });
   }
 

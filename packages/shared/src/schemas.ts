@@ -81,6 +81,23 @@ export const HealthTargetsSchema = z.strictObject({
 });
 export type HealthTargets = z.infer<typeof HealthTargetsSchema>;
 
+/**
+ * What an automated remediation (M14) asks of this device on top of its model: an inference-rate
+ * cap (the probe and the local inference API together) and a low-power duty cycle (the device works
+ * `dutyCycle` of every `dutyPeriodSeconds` and idles the rest). The control plane also lowers
+ * `targetRateHz` to the cap, so an agent that predates this field still runs the reduced rate.
+ */
+export const RemediationRuntimeSchema = z.strictObject({
+  /** The remediation action that set these caps (its audit trail explains them). */
+  actionId: z.uuid(),
+  /** Most inferences per second; null: no cap. */
+  maxRateHz: finite.min(0.01).max(10_000).nullable(),
+  /** Share of each period the device works, in (0, 1]; null: always on. */
+  dutyCycle: z.number().min(0.05).max(1).nullable(),
+  dutyPeriodSeconds: z.int().min(1).max(3_600),
+});
+export type RemediationRuntime = z.infer<typeof RemediationRuntimeSchema>;
+
 export const RuntimeSettingsSchema = z.strictObject({
   /** Inferences per second the workload generator drives. */
   targetRateHz: finite.min(0.1).max(10_000),
@@ -88,6 +105,8 @@ export const RuntimeSettingsSchema = z.strictObject({
   intraOpThreads: z.int().min(1).max(64),
   /** Absent from older control planes: the agent then falls back to the default policy of its scenario. */
   health: HealthTargetsSchema.optional(),
+  /** Absent unless a remediation caps this device (M14). */
+  remediation: RemediationRuntimeSchema.optional(),
 });
 export type RuntimeSettings = z.infer<typeof RuntimeSettingsSchema>;
 
@@ -286,6 +305,18 @@ export const ReportedStateSchema = z.strictObject({
    * nothing was dropped.
    */
   telemetryDroppedWindows: z.int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  /**
+   * The remediation caps the agent applies now (M14): the action that set them, the rate cap and
+   * duty cycle, and the probe rate they leave. Absent from older agents and while nothing is capped.
+   */
+  remediation: z
+    .strictObject({
+      actionId: storableText(64).min(1),
+      maxRateHz: finite.min(0).max(10_000).nullable(),
+      dutyCycle: z.number().min(0).max(1).nullable(),
+      effectiveRateHz: finite.min(0).max(10_000),
+    })
+    .optional(),
 });
 export type ReportedState = z.infer<typeof ReportedStateSchema>;
 

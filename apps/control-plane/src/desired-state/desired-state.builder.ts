@@ -1,5 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { PrecisionSchema, type DesiredState, type HealthTargets, type InputSpec, type Scenario } from '@edge-fleet/shared';
+import {
+  PrecisionSchema,
+  type DesiredState,
+  type HealthTargets,
+  type InputSpec,
+  type RemediationRuntime,
+  type Scenario,
+} from '@edge-fleet/shared';
 import type { Config } from '../config.js';
 import { CONFIG, SIGNING } from '../infra/tokens.js';
 import type { SigningService } from '../signing/signing.service.js';
@@ -33,8 +40,17 @@ export class DesiredStateBuilder {
     @Inject(SIGNING) private readonly signing: SigningService,
   ) {}
 
-  /** The full desired state of one device: Postgres keeps it, MQTT carries a retained copy. */
-  build(deviceId: string, version: number, item: AssignmentItem, health: HealthTargets | null): DesiredState {
+  /**
+   * The full desired state of one device: Postgres keeps it, MQTT carries a retained copy. A
+   * remediation's caps lower the target rate too, so an agent that predates them still slows down.
+   */
+  build(
+    deviceId: string,
+    version: number,
+    item: AssignmentItem,
+    health: HealthTargets | null,
+    remediation: RemediationRuntime | null = null,
+  ): DesiredState {
     const issuedAt = new Date();
     const c = item.choice;
     const model = c
@@ -73,10 +89,11 @@ export class DesiredStateBuilder {
       reason: item.reason,
       model,
       runtime: {
-        targetRateHz: this.config.DEVICE_RATE_HZ,
+        targetRateHz: Math.min(this.config.DEVICE_RATE_HZ, remediation?.maxRateHz ?? Infinity),
         windowSeconds: this.config.TELEMETRY_WINDOW_SECONDS,
         intraOpThreads: 1,
         ...(health ? { health } : {}),
+        ...(remediation ? { remediation } : {}),
       },
     };
   }

@@ -29,6 +29,17 @@ export interface DueAssignment {
   reason: string;
 }
 
+/** What remediation (M14) puts on top of a device's assignment, for the builder to honour. */
+export interface DeviceOverride {
+  deviceId: string;
+  modelVersionId: string;
+  baseVariantId: string;
+  variantId: string | null;
+  maxRateHz: number | null;
+  dutyCycle: number | null;
+  actionId: string;
+}
+
 /** Rows per statement: one JSON parameter, unpacked by Postgres. */
 const INSERT_BATCH = 2_000;
 
@@ -55,6 +66,25 @@ export class DesiredStateRepository {
         [JSON.stringify(rows.slice(i, i + INSERT_BATCH)), actor],
       );
     }
+  }
+
+  /**
+   * The remediation overrides of these devices, leaving out devices in an active rollout: a rollout
+   * on the device wins, whatever remediation had put on it.
+   */
+  async overridesOf(tx: AnyTx, deviceIds: readonly string[]): Promise<Map<string, DeviceOverride>> {
+    if (deviceIds.length === 0) return new Map();
+    const rows = await txQuery<DeviceOverride>(
+      tx,
+      `SELECT o."deviceId"::text AS "deviceId", o."modelVersionId"::text AS "modelVersionId", o."baseVariantId"::text AS "baseVariantId",
+              o."variantId"::text AS "variantId", o."maxRateHz", o."dutyCycle", o."actionId"::text AS "actionId"
+         FROM "DeviceOverride" o
+        WHERE o."deviceId" = ANY($1::uuid[])
+          AND NOT EXISTS (SELECT 1 FROM "RolloutDevice" rd JOIN "Rollout" r ON r.id = rd."rolloutId"
+                           WHERE rd."deviceId" = o."deviceId" AND r.status = ANY($2::text[]))`,
+      [deviceIds, [...ACTIVE_ROLLOUT_STATUSES]],
+    );
+    return new Map(rows.map((r) => [r.deviceId, r]));
   }
 
   /** Takes the manifest refresh for this transaction, without waiting: false when another replica holds it. */

@@ -1,15 +1,38 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { DesiredState, HealthTargets } from '@edge-fleet/shared';
+import type { DesiredState, HealthTargets, RemediationRuntime } from '@edge-fleet/shared';
 import type { Config } from '../config.js';
 import { DeviceRepository } from '../devices/device.repository.js';
 import type { Logger } from '../infra/logger.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
 import { UnitOfWork, type AnyTx } from '../infra/unit-of-work.js';
 import { PolicyRepository } from '../policies/policy.repository.js';
-import { DesiredStateBuilder, type AssignmentItem } from './desired-state.builder.js';
+import { DesiredStateBuilder, type AssignmentItem, type VariantChoice } from './desired-state.builder.js';
 import { DesiredStatePublisher } from './desired-state.publisher.js';
 import { DesiredStateQueue, type PublishDesiredJob } from './desired-state.queue.js';
-import { DesiredStateRepository, type NewAssignment, type PublishableDesired } from './desired-state.repository.js';
+import { DesiredStateRepository, type DeviceOverride, type NewAssignment, type PublishableDesired } from './desired-state.repository.js';
+
+/** How long one low-power cycle lasts (the device works `dutyCycle` of it). */
+export const LOW_POWER_PERIOD_SECONDS = 60;
+
+/**
+ * A remediation override applies to the model version it was made for: a new model version (an
+ * assignment, a rollout) leaves it behind. It replaces the variant where it names one and adds its caps.
+ */
+function withOverride(
+  item: AssignmentItem,
+  o: DeviceOverride | undefined,
+  variants: ReadonlyMap<string, VariantChoice>,
+): { item: AssignmentItem; remediation: RemediationRuntime | null } {
+  if (!o || item.choice?.modelVersionId !== o.modelVersionId) return { item, remediation: null };
+  const choice = (o.variantId && variants.get(o.variantId)) || item.choice;
+  const caps = o.maxRateHz !== null || o.dutyCycle !== null;
+  return {
+    item: choice === item.choice ? item : { ...item, choice },
+    remediation: caps
+      ? { actionId: o.actionId, maxRateHz: o.maxRateHz, dutyCycle: o.dutyCycle, dutyPeriodSeconds: LOW_POWER_PERIOD_SECONDS }
+      : null,
+  };
+}
 
 /** The publish jobs of desired states just issued. */
 export function publishJobs(states: readonly DesiredState[]): PublishDesiredJob[] {
@@ -49,11 +72,17 @@ export class DesiredStateService {
     const versionOf = await this.devices.nextAssignmentVersions(tx, ids);
     // the scenario's tier targets travel with the desired state: the device's smoke test and watchdog use them
     const healthOf = ids.length ? await this.policies.healthTargets(tx) : new Map<string, HealthTargets>();
+    // remediation (M14): a device's override is honoured by every issuer but a rollout on the device
+    const overrides = await this.repo.overridesOf(tx, ids);
+    const overrideVariants = await this.repo.choicesOf([
+      ...new Set([...overrides.values()].flatMap((o) => (o.variantId ? [o.variantId] : []))),
+    ]);
     const rows: NewAssignment[] = [];
-    for (const item of items) {
-      const version = versionOf.get(item.device.id);
+    for (const given of items) {
+      const version = versionOf.get(given.device.id);
       if (version === undefined) continue; // deleted meanwhile
-      const desired = this.builder.build(item.device.id, version, item, healthOf.get(item.device.scenario) ?? null);
+      const { item, remediation } = withOverride(given, overrides.get(given.device.id), overrideVariants);
+      const desired = this.builder.build(item.device.id, version, item, healthOf.get(item.device.scenario) ?? null, remediation);
       rows.push({ deviceId: item.device.id, version, modelVariantId: item.choice?.variantId ?? null, reason: item.reason, desired });
     }
     await this.repo.insert(tx, rows, actor);

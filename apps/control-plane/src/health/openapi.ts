@@ -1,6 +1,7 @@
 import { createDocument, type oas32, type ZodOpenApiPathsObject } from 'zod-openapi';
 import { alertsPaths } from '../alerts/alerts.openapi.js';
 import { energyPaths } from '../energy/energy.openapi.js';
+import { remediationPaths } from '../remediation/remediation.openapi.js';
 import { auditPaths } from '../audit/audit.openapi.js';
 import { devicesPaths } from '../devices/devices.openapi.js';
 import { modelsPaths } from '../models/models.openapi.js';
@@ -21,6 +22,7 @@ export const apiPaths = joinPaths(
   auditPaths,
   alertsPaths,
   energyPaths,
+  remediationPaths,
   healthPaths,
 );
 

@@ -1,4 +1,12 @@
-import type { DesiredStatePayload, EnrollResponse, HardwarePresetName, Scenario, SparseHistogram, UpdateOutcome } from '@edge-fleet/shared';
+import type {
+  DesiredStatePayload,
+  EnrollResponse,
+  HardwarePresetName,
+  RuntimeSettings,
+  Scenario,
+  SparseHistogram,
+  UpdateOutcome,
+} from '@edge-fleet/shared';
 import {
   brokerAddress,
   type InstallResult,
@@ -12,8 +20,12 @@ import { openSignedDesired } from './signed-desired.js';
 export interface VirtualDeviceBehaviour {
   /** Latency the device reports for a variant (ms at every percentile). */
   latencyMs?: (variantId: string) => number;
+  /** Power the device reports (W), given the runtime settings of its latest desired state; 3 W unless told. */
+  powerW?: (variantId: string, runtime: RuntimeSettings | undefined) => number;
   /** Fails every update with this reason instead of applying it. */
   failUpdate?: UpdateOutcome['reasonCode'];
+  /** With `failUpdate`: fails only the updates to variants this picks (a model too large for the device, say). */
+  failVariant?: (variantId: string) => boolean;
   /** Applies updates but sends no telemetry. */
   silent?: boolean;
   windowMs?: number;
@@ -136,7 +148,7 @@ export class VirtualDevice {
 
   private install(model: NonNullable<DesiredStatePayload['model']>): InstallResult {
     const reasonCode = this.behaviour.failUpdate;
-    if (reasonCode && model.variantId !== this.device.active?.variantId)
+    if (reasonCode && model.variantId !== this.device.active?.variantId && (this.behaviour.failVariant?.(model.variantId) ?? true))
       return { outcome: 'failed', reasonCode, message: `virtual device told to fail with ${reasonCode}` };
     return { outcome: 'ok' };
   }
@@ -159,7 +171,11 @@ export class VirtualDevice {
       inferences: h?.inferences ?? 20,
       errors: 0,
       latencyMs: { p50: ms, p95: ms, p99: ms, max: ms },
-      power: { watts: 3, source: 'simulated', detail: 'virtual device in a test' },
+      power: {
+        watts: this.behaviour.powerW?.(active.variantId, this.device.received.at(-1)?.runtime) ?? 3,
+        source: 'simulated',
+        detail: 'virtual device in a test',
+      },
       memory: { rssMb: 50, heapUsedMb: 10 },
       ...(h ? { latencyHistogram: h.histogram } : {}),
     };

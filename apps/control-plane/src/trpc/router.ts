@@ -21,6 +21,15 @@ import {
   PolicyViewSchema,
   PolicyYamlExportSchema,
   PolicyYamlImportInputSchema,
+  RemediationActionListSchema,
+  RemediationActionViewSchema,
+  RemediationDecisionInputSchema,
+  RemediationIdParamsSchema,
+  RemediationListQuerySchema,
+  RemediationSettingsListSchema,
+  RemediationSettingsUpdateInputSchema,
+  RemediationSettingsViewSchema,
+  DeviceRemediationSchema,
   RolloutActionParamsSchema,
   RolloutIdParamsSchema,
 } from '@edge-fleet/shared/api';
@@ -31,6 +40,7 @@ import type { Operator } from '../auth/api-token.repository.js';
 import { forbiddenMessage, hasRole } from '../auth/roles.js';
 import { AppError } from '../errors.js';
 import type { EnergyService } from '../energy/energy.service.js';
+import type { RemediationService } from '../remediation/remediation.service.js';
 import type { FleetService } from '../fleet/fleet.service.js';
 import type { ModelsService } from '../models/models.service.js';
 import type { PoliciesService } from '../policies/policies.service.js';
@@ -79,6 +89,7 @@ export interface RouterDeps {
   rollouts: RolloutsService;
   alerts: AlertsService;
   energy: EnergyService;
+  remediation: RemediationService;
   revocation: DeviceRevocationService;
 }
 
@@ -161,6 +172,34 @@ export function buildRouter(d: RouterDeps) {
         .input(EnergyQuerySchema)
         .output(EnergyReportSchema)
         .query(({ input }) => d.energy.report(input)),
+    }),
+    // the same service methods as /api/v1/remediation/…
+    remediation: t.router({
+      settings: operatorProcedure.output(RemediationSettingsListSchema).query(async () => ({ items: await d.remediation.settings() })),
+      updateSettings: operatorProcedure
+        .input(RemediationSettingsUpdateInputSchema)
+        .output(RemediationSettingsViewSchema)
+        .mutation(({ input, ctx }) => d.remediation.updateSettings(input.scenario, input.settings, actor(ctx.operator))),
+      actions: operatorProcedure
+        .input(RemediationListQuerySchema)
+        .output(RemediationActionListSchema)
+        .query(({ input }) => d.remediation.list(input)),
+      action: operatorProcedure
+        .input(RemediationIdParamsSchema)
+        .output(RemediationActionViewSchema)
+        .query(({ input }) => d.remediation.get(input.id)),
+      approve: operatorProcedure
+        .input(RemediationDecisionInputSchema)
+        .output(RemediationActionViewSchema)
+        .mutation(({ input, ctx }) => d.remediation.approve(input.id, actor(ctx.operator), input.comment)),
+      reject: operatorProcedure
+        .input(RemediationDecisionInputSchema)
+        .output(RemediationActionViewSchema)
+        .mutation(({ input, ctx }) => d.remediation.reject(input.id, actor(ctx.operator), input.comment)),
+      device: operatorProcedure
+        .input(DeviceIdParamsSchema)
+        .output(DeviceRemediationSchema)
+        .query(({ input }) => d.remediation.device(input.id)),
     }),
   });
 }

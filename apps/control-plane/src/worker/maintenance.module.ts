@@ -2,11 +2,12 @@ import { Module } from '@nestjs/common';
 import { AlertsModule } from '../alerts/alerts.module.js';
 import { DesiredStateModule } from '../desired-state/desired-state.module.js';
 import { MqttModule } from '../mqtt/mqtt.module.js';
+import { RemediationModule } from '../remediation/remediation.module.js';
 import { RolloutsModule } from '../rollouts/rollouts.module.js';
 import { MaintenanceProcessor } from './maintenance.processor.js';
 
 @Module({
-  imports: [AlertsModule, DesiredStateModule, MqttModule, RolloutsModule],
+  imports: [AlertsModule, DesiredStateModule, MqttModule, RemediationModule, RolloutsModule],
   providers: [MaintenanceProcessor],
   exports: [MaintenanceProcessor],
 })

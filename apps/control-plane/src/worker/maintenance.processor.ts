@@ -3,6 +3,7 @@ import { AlertEvaluator } from '../alerts/alert-evaluator.service.js';
 import { DesiredStateService } from '../desired-state/desired-state.service.js';
 import type { JobHandlers, JobProcessor } from '../infra/jobs.js';
 import { PresenceService } from '../mqtt/presence.service.js';
+import { RemediationService } from '../remediation/remediation.service.js';
 import { RolloutsService } from '../rollouts/rollouts.service.js';
 import { MAINTENANCE } from './maintenance.queue.js';
 
@@ -16,6 +17,7 @@ export class MaintenanceProcessor implements JobProcessor<typeof MAINTENANCE> {
     @Inject(DesiredStateService) private readonly desired: DesiredStateService,
     @Inject(PresenceService) private readonly presence: PresenceService,
     @Inject(AlertEvaluator) private readonly alerts: AlertEvaluator,
+    @Inject(RemediationService) private readonly remediation: RemediationService,
   ) {}
 
   readonly handlers: JobHandlers<typeof MAINTENANCE> = {
@@ -23,6 +25,11 @@ export class MaintenanceProcessor implements JobProcessor<typeof MAINTENANCE> {
     'refresh-manifests': async () => void (await this.desired.refreshExpiringManifests()),
     'sweep-presence': () => this.presence.sweepStale(),
     // "now" is the job's run time: a pass reads only what is stored, so a late job is still right
-    'evaluate-alerts': async () => void (await this.alerts.evaluate(new Date())),
+    // remediation (M14) decides from the alerts the same pass just stored, at the same "now"
+    'evaluate-alerts': async () => {
+      const now = new Date();
+      await this.alerts.evaluate(now);
+      await this.remediation.pass(now);
+    },
   };
 }

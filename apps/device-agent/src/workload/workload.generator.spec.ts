@@ -88,6 +88,23 @@ describe('WorkloadGenerator', () => {
     expect(gen.behind).toBeGreaterThan(50);
   });
 
+  it('low-power mode: with a duty cycle of 0.25 the probe runs a quarter of each period, then at full rate again when lifted', async () => {
+    const { clock, records, gen } = setup(10);
+    gen.setEngine(new TimedEngine(clock, 1));
+    gen.setDutyCycle({ duty: 0.25, periodMs: 4_000 });
+    gen.start();
+    await clock.advance(8_000);
+    // 2 periods × 1 s of work at 10 Hz
+    expect(records.length).toBeGreaterThanOrEqual(18);
+    expect(records.length).toBeLessThanOrEqual(22);
+    expect(gen.behind).toBe(0);
+    gen.setDutyCycle(null);
+    const before = records.length;
+    await clock.advance(2_000);
+    await gen.stop();
+    expect(records.length - before).toBeGreaterThanOrEqual(19);
+  });
+
   it('records failed runs as errors, and a throwing engine too', async () => {
     const { clock, records, gen } = setup(10);
     gen.setEngine(new TimedEngine(clock, 1, { ok: false, error: 'non-finite output' }));

@@ -6,10 +6,17 @@ export interface RunSink {
   record(latencyMs: number | null, ok: boolean): void;
 }
 
+/** Low-power mode (remediation, M14): the probe works `duty` of every `periodMs` and idles the rest. */
+export interface DutyCycle {
+  duty: number;
+  periodMs: number;
+}
+
 /**
  * Drives `run()` at a target rate with never more than one inference in flight. When a run
  * overruns its slot the missed slots are counted in `behind` and the schedule restarts from now,
- * so a slow model never causes a burst of catch-up runs.
+ * so a slow model never causes a burst of catch-up runs. A duty cycle confines runs to the start
+ * of each period (aligned on the clock), so the device idles the rest.
  */
 export class WorkloadGenerator {
   private engine: InferenceEngine | null = null;
@@ -20,6 +27,7 @@ export class WorkloadGenerator {
   private timer: TimerHandle | null = null;
   /** Whether the probe may run now (false while applications' traffic speaks for the device). */
   private gate: () => boolean = () => true;
+  private dutyCycle: DutyCycle | null = null;
   /** Schedule slots skipped because the previous run was still going. */
   behind = 0;
 
@@ -58,6 +66,20 @@ export class WorkloadGenerator {
     this.intervalMs = 1000 / rateHz;
   }
 
+  /** null: always on. */
+  setDutyCycle(d: DutyCycle | null): void {
+    this.dutyCycle = d !== null && d.duty < 1 ? d : null;
+    this.interrupt();
+  }
+
+  /** Milliseconds until the next working phase begins; 0 while in one. */
+  private offFor(now: number): number {
+    const d = this.dutyCycle;
+    if (d === null) return 0;
+    const phase = now % d.periodMs;
+    return phase < d.duty * d.periodMs ? 0 : d.periodMs - phase;
+  }
+
   private async loop(): Promise<void> {
     let next = this.clock.now();
     while (this.running) {
@@ -69,6 +91,13 @@ export class WorkloadGenerator {
       }
       if (!this.gate()) {
         await this.waitFor(this.intervalMs);
+        next = this.clock.now();
+        continue;
+      }
+      const off = this.offFor(this.clock.now());
+      if (off > 0) {
+        // asleep for the rest of the period: not "behind", the schedule restarts when it wakes
+        await this.waitFor(off);
         next = this.clock.now();
         continue;
       }

@@ -33,7 +33,8 @@ export const AlertSeveritySchema = z.enum(['critical', 'warning', 'info']);
 export const AlertStateSchema = z.enum(['inactive', 'pending', 'firing', 'resolved']);
 export type AlertState = z.infer<typeof AlertStateSchema>;
 
-const seconds = (what: string, min: number, max: number) =>
+/** A whole number of seconds in [min, max], its errors naming the field. */
+export const wholeSeconds = (what: string, min: number, max: number) =>
   z
     .number({ error: `${what} must be a number of seconds` })
     .int(`${what} must be whole seconds`)
@@ -56,9 +57,9 @@ export const AlertRuleSettingsSchema = z
     /** Latency rules only; null: the policy's tier percentile. */
     percentile: z.enum(['p50', 'p95', 'p99']).nullable().default(null),
     /** How long the condition must hold before the alert fires. */
-    forSeconds: seconds('forSeconds', 0, 86_400).default(60),
+    forSeconds: wholeSeconds('forSeconds', 0, 86_400).default(60),
     /** Which windows a pass reads: those that ended within this many seconds before now. */
-    lookbackSeconds: seconds('lookbackSeconds', 1, 86_400).default(60),
+    lookbackSeconds: wholeSeconds('lookbackSeconds', 1, 86_400).default(60),
     /** A firing alert resolves only once the value is this fraction on the good side of the threshold. */
     hysteresis: z.number().min(0, 'hysteresis must be between 0 and 0.9').max(0.9, 'hysteresis must be between 0 and 0.9').default(0.1),
     severity: AlertSeveritySchema.default('warning'),
@@ -156,7 +157,7 @@ export const SilenceMatcherSchema = z.strictObject({
 export const CreateSilenceSchema = z.strictObject({
   matchers: z.array(SilenceMatcherSchema).min(1, 'a silence needs at least one matcher').max(10),
   /** How long from now the silence holds. */
-  durationSeconds: seconds('durationSeconds', 60, 90 * 86_400),
+  durationSeconds: wholeSeconds('durationSeconds', 60, 90 * 86_400),
   comment: z.string().min(1, 'say why (comment)').max(500),
 });
 export type CreateSilence = z.infer<typeof CreateSilenceSchema>;

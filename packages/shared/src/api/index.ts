@@ -11,3 +11,4 @@ export * from './errors.js';
 export * from './audit.js';
 export * from './alerts.js';
 export * from './energy.js';
+export * from './remediation.js';

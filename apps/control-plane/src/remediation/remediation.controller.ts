@@ -1,0 +1,61 @@
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put, Query, Req, UseGuards } from '@nestjs/common';
+import {
+  DeviceIdParamsSchema,
+  RemediationDecisionSchema,
+  RemediationIdParamsSchema,
+  RemediationListQuerySchema,
+  RemediationScenarioParamsSchema,
+} from '@edge-fleet/shared/api';
+import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
+import { parseInput } from '../infra/validate.js';
+import { RemediationService } from './remediation.service.js';
+
+const actor = (req: OperatorRequest) => `operator:${operatorOf(req).tokenId}`;
+
+@Controller('api/v1/remediation')
+@UseGuards(OperatorGuard)
+export class RemediationController {
+  constructor(@Inject(RemediationService) private readonly remediation: RemediationService) {}
+
+  @Get('settings')
+  async settings() {
+    return { items: await this.remediation.settings() };
+  }
+
+  @Put('settings/:scenario')
+  async updateSettings(@Param() params: unknown, @Body() body: unknown, @Req() req: OperatorRequest) {
+    const { scenario } = parseInput(RemediationScenarioParamsSchema, params, 'scenario');
+    return this.remediation.updateSettings(scenario, body, actor(req));
+  }
+
+  /** The remediation log, newest first. */
+  @Get('actions')
+  async list(@Query() query: unknown) {
+    return this.remediation.list(parseInput(RemediationListQuerySchema, query, 'query'));
+  }
+
+  @Get('actions/:id')
+  async get(@Param() params: unknown) {
+    return this.remediation.get(parseInput(RemediationIdParamsSchema, params, 'remediation action id').id);
+  }
+
+  @Post('actions/:id/approve')
+  @HttpCode(200)
+  async approve(@Param() params: unknown, @Body() body: unknown, @Req() req: OperatorRequest) {
+    const { id } = parseInput(RemediationIdParamsSchema, params, 'remediation action id');
+    return this.remediation.approve(id, actor(req), parseInput(RemediationDecisionSchema, body ?? {}, 'decision').comment);
+  }
+
+  @Post('actions/:id/reject')
+  @HttpCode(200)
+  async reject(@Param() params: unknown, @Body() body: unknown, @Req() req: OperatorRequest) {
+    const { id } = parseInput(RemediationIdParamsSchema, params, 'remediation action id');
+    return this.remediation.reject(id, actor(req), parseInput(RemediationDecisionSchema, body ?? {}, 'decision').comment);
+  }
+
+  /** What remediation has put on one device now, and its latest actions (the device page). */
+  @Get('devices/:id')
+  async device(@Param() params: unknown) {
+    return this.remediation.device(parseInput(DeviceIdParamsSchema, params, 'device id').id);
+  }
+}

@@ -1,0 +1,5 @@
+import { RemediationLog } from '@/components/remediation-log';
+
+export default function RemediationPage() {
+  return <RemediationLog />;
+}
