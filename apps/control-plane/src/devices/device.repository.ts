@@ -175,6 +175,9 @@ export class DeviceRepository {
           enrollmentTokenId: token.id,
         },
       });
+      await beforeCommit();
+      // last: appending takes the audit chain's lock until the commit, so no other audited change of
+      // the fleet waits behind this enrollment's broker round trip (enrollment bursts timed out on it)
       await appendAudit(asTx(tx), {
         actor: `enrollment_token:${token.id}`,
         action: 'device.enroll',
@@ -182,7 +185,6 @@ export class DeviceRepository {
         targetId: d.id,
         details: { scenario: token.scenario, hardwareClass: d.hardwareProfile.hardwareClass },
       });
-      await beforeCommit();
       return { scenario: token.scenario as Scenario };
     });
   }

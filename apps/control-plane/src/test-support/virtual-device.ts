@@ -118,7 +118,11 @@ export class VirtualDevice {
     preset: HardwarePresetName,
     behaviour: VirtualDeviceBehaviour = {},
   ): Promise<VirtualDevice> {
-    const e = await enrollDevice(h, scenario, preset);
+    return VirtualDevice.connect(h, await enrollDevice(h, scenario, preset), behaviour);
+  }
+
+  /** Connects an enrolled device (many enrolled with one token, say); resolves once it has subscribed and said `online`. */
+  static async connect(h: Pick<ApiTarget, 'config'>, e: EnrollResponse, behaviour: VirtualDeviceBehaviour = {}): Promise<VirtualDevice> {
     const d = new VirtualDevice(e, h.config.mqttUrl, behaviour);
     d.device.start();
     if (!(await d.device.connectedOnce())) {
