@@ -173,6 +173,7 @@ export async function startControlPlane(
         password: config.MQTT_PASSWORD,
         filters: [filters.telemetry, filters.reported, filters.status].map((f) => filters.shared(SHARE_GROUP, f)),
         log: logger.child('mqtt-bus'),
+        pubackTimeoutMs: config.MQTT_PUBACK_TIMEOUT_MS,
       });
   const brokerAccess = brokerAccessFor(config, broker, logger);
   const infra = await openInfra(config, databaseUrl, logger, bus, brokerAccess, roles.includes('worker') ? 'all' : 'api');

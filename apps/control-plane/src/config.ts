@@ -21,6 +21,8 @@ export const ConfigSchema = z.object({
    * managed elsewhere; an anonymous broker lets any client forge any device).
    */
   MQTT_PROVISIONING: z.enum(['dynsec', 'none']).default('dynsec'),
+  /** External broker: how long a publish (a desired state) waits for its PUBACK before the connection is replaced and the publish retried. */
+  MQTT_PUBACK_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   MQTT_EMBEDDED_HOST: z.string().default('127.0.0.1'),
   MQTT_EMBEDDED_PORT: port.default(1884),
   /**
