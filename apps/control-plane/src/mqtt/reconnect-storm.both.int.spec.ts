@@ -1,9 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { randomUUID } from 'node:crypto';
 import { hardwarePreset, type EnrollResponse, type Scenario } from '@edge-fleet/shared';
 import { TcpProxy } from '@edge-fleet/test-utils';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { jsonPost, setScenarioModel, startHarness, uploadMlp, waitFor, type ApiTarget, type Harness } from '../test-support/harness.js';
+import { hashSecret, newSecret, sha256Hex } from '../infra/secrets.js';
+import type { BrokerAccess } from '../devices/broker-access.js';
+import { BROKER_ACCESS } from '../infra/tokens.js';
+import { enrollDevice } from '../test-support/device-client.js';
+import { setScenarioModel, startHarness, uploadMlp, waitFor, type ApiTarget, type Harness } from '../test-support/harness.js';
 import { Mosquitto } from '../test-support/mosquitto.js';
 import { VirtualDevice } from '../test-support/virtual-device.js';
 
@@ -30,31 +35,37 @@ afterAll(async () => {
 });
 
 /**
- * Enrolls `n` devices and connects them, `parallel` at a time, each worker with a token of its own:
- * enrollments with one token wait for each other on its row (see the report of issue 12).
+ * `n` devices stored as enrollment stores them (one SQL insert: enrolling a thousand devices over
+ * HTTP takes minutes on a loaded test machine, and the storm is not about enrollment), told to the
+ * broker through the control plane's own BrokerAccess (dynamic security on Mosquitto), then
+ * connected `parallel` at a time.
  */
-async function startFleet(target: ApiTarget, n: number, parallel = 4): Promise<VirtualDevice[]> {
-  const tokenFor = async (): Promise<string> => {
-    const res = await jsonPost(target, '/api/v1/enrollment-tokens', { scenario: SCENARIO, maxUses: Math.ceil(n / parallel) + 1 });
-    expect(res.status).toBe(201);
-    return ((await res.json()) as { token: string }).token;
-  };
+async function startFleet(h: Harness, db: pg.Client, target: ApiTarget, n: number, parallel = 50): Promise<VirtualDevice[]> {
+  const profile = hardwarePreset('cloud-cpu-node');
+  const profileId = sha256Hex(JSON.stringify(profile));
+  await db.query(
+    'INSERT INTO "HardwareProfile" (id, "hardwareClass", accelerator, spec) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING',
+    [profileId, profile.hardwareClass, profile.accelerator, JSON.stringify(profile)],
+  );
+  const secret = newSecret();
+  const ids = Array.from({ length: n }, () => randomUUID());
+  await db.query(
+    `INSERT INTO "Device" (id, name, scenario, "hardwareProfileId", "secretHash")
+     SELECT id, 'storm-' || ord, $2, $3, $4 FROM unnest($1::uuid[]) WITH ORDINALITY AS u(id, ord)`,
+    [ids, SCENARIO, profileId, hashSecret(secret)],
+  );
+  const access = h.cp.app.get<BrokerAccess>(BROKER_ACCESS);
+  for (const id of ids) await access.deviceEnrolled(id, secret);
+  const { rootPublicKey } = await enrollDevice(h, SCENARIO, 'cloud-cpu-node');
   const out: VirtualDevice[] = [];
   let next = 0;
   await Promise.all(
     Array.from({ length: parallel }, async () => {
-      const token = await tokenFor();
       while (next < n) {
-        next += 1;
-        const enrolled = await jsonPost(
-          target,
-          '/api/v1/devices/enroll',
-          { token, hardwareProfile: hardwarePreset('cloud-cpu-node') },
-          false,
-        );
-        if (enrolled.status !== 201) throw new Error(`enroll: ${enrolled.status} ${await enrolled.text()}`);
+        const deviceId = ids[next++] ?? '';
+        const enrollment = { deviceId, deviceSecret: secret, rootPublicKey } as EnrollResponse;
         out.push(
-          await VirtualDevice.connect(target, (await enrolled.json()) as EnrollResponse, {
+          await VirtualDevice.connect(target, enrollment, {
             reconnect: true,
             reconnectPeriodMs: RECONNECT_BASE_MS + Math.round(Math.random() * 2 * RECONNECT_BASE_MS),
             // one window every 10 s per device: telemetry flows through the storm without being the load
@@ -120,16 +131,20 @@ async function storm(
   await db.connect();
   cleanup.push(() => db.end());
   const model = await uploadMlp(h, `storm-${kind}`, '1', 7);
-  await setScenarioModel(h, SCENARIO, model.id);
-
   const t0 = Date.now();
-  const fleet = await startFleet(target, DEVICES);
+  const fleet = await startFleet(h, db, target, DEVICES);
+  // every device of the scenario gets its desired state (the assignment, signed, published)
+  await setScenarioModel(h, SCENARIO, model.id);
   cleanup.push(() => Promise.all(fleet.map((d) => d.stop())));
   await waitFor(() => fleet.every((d) => d.active?.variantId === model.variant), 60_000, 'every device runs the model');
   const enrolledS = (Date.now() - t0) / 1_000;
 
-  // reported states Postgres holds that differ from what the device runs, before the storm (see below)
-  const staleBefore = new Set(await mismatchesOf(db, fleet));
+  // reported states Postgres holds that differ from what the device runs, once the reports have
+  // settled (10 s at most), before the storm (see below)
+  let settled = await mismatchesOf(db, fleet);
+  for (const until = Date.now() + 10_000; settled.length > 0 && Date.now() < until; settled = await mismatchesOf(db, fleet))
+    await sleep(200);
+  const staleBefore = new Set(settled);
   const probe = probeApi(h, fleet[0]?.id ?? '');
   await outage.down();
   await waitFor(() => fleet.every((d) => !d.connected), 15_000, 'every device disconnected');
