@@ -324,6 +324,17 @@ export class DeviceRepository {
     );
   }
 
+  /** Many devices' connection state in one statement (a reconnect storm); a revoked device stays revoked. */
+  async setPresenceMany(events: readonly { id: string; state: 'online' | 'offline'; at: Date }[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.pool.query(
+      `UPDATE "Device" d SET status = v.status, "lastSeenAt" = v.at AT TIME ZONE 'UTC'
+         FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS v(id, status, at)
+        WHERE d.id = v.id AND d.status <> 'revoked'`,
+      [events.map((e) => e.id), events.map((e) => e.state), events.map((e) => e.at)],
+    );
+  }
+
   /** Devices heard from (their telemetry committed in the same transaction). */
   async markSeen(tx: AnyTx, ids: readonly string[]): Promise<void> {
     await txExecute(tx, 'UPDATE "Device" SET "lastSeenAt" = now() WHERE id = ANY($1::uuid[])', [ids]);

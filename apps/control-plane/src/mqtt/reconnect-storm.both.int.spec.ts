@@ -40,7 +40,7 @@ afterAll(async () => {
  * broker through the control plane's own BrokerAccess (dynamic security on Mosquitto), then
  * connected `parallel` at a time.
  */
-async function startFleet(h: Harness, db: pg.Client, target: ApiTarget, n: number, parallel = 50): Promise<VirtualDevice[]> {
+async function startFleet(h: Harness, db: pg.Client, target: ApiTarget, n: number, parallel = 10): Promise<VirtualDevice[]> {
   const profile = hardwarePreset('cloud-cpu-node');
   const profileId = sha256Hex(JSON.stringify(profile));
   await db.query(
