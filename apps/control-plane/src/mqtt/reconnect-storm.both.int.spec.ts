@@ -26,8 +26,10 @@ import { VirtualDevice } from '../test-support/virtual-device.js';
 const DEVICES = Number(process.env.STORM_DEVICES ?? 1_000);
 const SCENARIO: Scenario = 'data_analysis_agent';
 const OUTAGE_MS = 3_000;
-/** The agent's reconnect period: base..3×base, per connection (device-agent DeviceMqttSession). */
+/** The agent's reconnect period after a drop: base..3×base, per connection (device-agent DeviceMqttSession). */
 const RECONNECT_BASE_MS = 500;
+/** The agent caps at 60 s (RECONNECT_CAP_MS); a smaller cap keeps the test within its minute. */
+const RECONNECT_CAP_MS = 8_000;
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
@@ -68,6 +70,11 @@ async function startFleet(h: Harness, db: pg.Client, target: ApiTarget, n: numbe
           await VirtualDevice.connect(target, enrollment, {
             reconnect: true,
             reconnectPeriodMs: RECONNECT_BASE_MS + Math.round(Math.random() * 2 * RECONNECT_BASE_MS),
+            // then, as the agent: each failed attempt waits half to all of a ceiling doubling up to the cap
+            reconnectBackoffMs: (n) => {
+              const ceiling = Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * 2 ** n);
+              return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+            },
             // one window every 10 s per device: telemetry flows through the storm without being the load
             windowMs: 10_000,
           }),
@@ -176,8 +183,11 @@ async function storm(
   // the API kept answering throughout
   expect(api.failed).toEqual([]);
   expect(api.answered).toBeGreaterThan(10);
-  // one new connection each: nobody was taken over or flapped
-  expect(fleet.filter((d) => d.connections !== 2).map((d) => `${d.id}: ${d.connections} connections`)).toEqual([]);
+  // one or two new connections each (a CONNACK that came just after the device gave up on it), never
+  // more: nobody was taken over again and again or flapped
+  const extra = fleet.filter((d) => d.connections > 2).length;
+  expect(fleet.filter((d) => d.connections < 2 || d.connections > 3).map((d) => `${d.id}: ${d.connections} connections`)).toEqual([]);
+  process.stdout.write(`row 21 (${kind}): devices that connected twice after the outage: ${extra}\n`);
   // every device runs what Postgres says, and reported it; no desired state was refused
   const latest = new Map(
     (

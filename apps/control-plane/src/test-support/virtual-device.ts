@@ -32,6 +32,8 @@ export interface VirtualDeviceBehaviour {
    */
   reconnect?: boolean;
   reconnectPeriodMs?: number;
+  /** With `reconnect`: the wait after the n-th failed attempt in a row (the agent's backoff); otherwise `reconnectPeriodMs` each time. */
+  reconnectBackoffMs?: (attempt: number) => number;
 }
 
 /**
@@ -60,6 +62,7 @@ export class VirtualDevice {
       agentVersion: 'virtual-device',
       connectTimeoutMs: 5_000,
       reconnectPeriodMs: () => reconnectPeriodMs,
+      ...(behaviour.reconnect && behaviour.reconnectBackoffMs ? { reconnectBackoffMs: behaviour.reconnectBackoffMs } : {}),
       behaviour: {
         readDesired: (payload) => openSignedDesired(payload, enrollment.rootPublicKey),
         install: (model) => Promise.resolve(this.install(model)),
