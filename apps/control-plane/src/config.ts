@@ -21,6 +21,8 @@ export const ConfigSchema = z.object({
    * managed elsewhere; an anonymous broker lets any client forge any device).
    */
   MQTT_PROVISIONING: z.enum(['dynsec', 'none']).default('dynsec'),
+  /** External broker: how long a publish (a desired state) waits for its PUBACK before the connection is replaced and the publish retried. */
+  MQTT_PUBACK_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   MQTT_EMBEDDED_HOST: z.string().default('127.0.0.1'),
   MQTT_EMBEDDED_PORT: port.default(1884),
   /**
@@ -108,6 +110,26 @@ export const ConfigSchema = z.object({
     .string()
     .regex(/^[A-Z]{3}$/, 'ENERGY_CURRENCY must be a three-letter ISO 4217 code such as EUR')
     .default('EUR'),
+  /**
+   * Operator API (REST and tRPC) requests per second per operator token, per device (artifact
+   * downloads), or per address for requests without a credential; bursts of RATE_LIMIT_BURST. Counted
+   * in Redis, so shared by every api replica. 0: no limit.
+   */
+  RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).max(1_000_000).default(20),
+  RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(200),
+  /** Enrollment requests per second per address, bursts of RATE_LIMIT_ENROLL_BURST (a provisioning line enrolls many devices from one address). 0: no limit. */
+  RATE_LIMIT_ENROLL_PER_SECOND: z.coerce.number().min(0).max(1_000_000).default(50),
+  RATE_LIMIT_ENROLL_BURST: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
+  /** Failed credentials (operator token, enrollment token, device secret) from one address (or for one device) within LOCKOUT_WINDOW_SECONDS that lock it out. */
+  LOCKOUT_FAILURES: z.coerce.number().int().min(1).max(1_000_000).default(10),
+  LOCKOUT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
+  /** How long a lockout lasts: every request with that kind of credential from the address is answered 429 with Retry-After. */
+  LOCKOUT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+  /**
+   * Express's `trust proxy`: whose X-Forwarded-For names the client address the limits count.
+   * Default `loopback` (a proxy or the dashboard on this machine); a list of addresses/CIDRs, or `false`.
+   */
+  TRUST_PROXY: z.string().min(1).default('loopback'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 

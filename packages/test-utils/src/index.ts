@@ -2,3 +2,4 @@ export { freePort } from './free-port.js';
 export { TcpProxy, type CutMode } from './tcp-proxy.js';
 export { waitFor, type WaitForOptions } from './wait-for.js';
 export { startNodeProcess, type Proc, type StartProcessOptions } from './child-process.js';
+export { WithholdingBroker, type ReceivedPublish, type WithholdingBrokerOptions } from './withholding-broker.js';

@@ -89,6 +89,11 @@ export interface VirtualDeviceOptions<D extends VirtualDesired> {
   behaviour: VirtualDeviceBehaviour<D>;
   /** Time before each reconnect, asked again on every connect (jitter); 0: the device never reconnects. */
   reconnectPeriodMs: () => number;
+  /**
+   * The wait after the `attempt`-th failed reconnection attempt in a row (the agent's doubling,
+   * jittered, capped backoff); without it every attempt waits `reconnectPeriodMs()`.
+   */
+  reconnectBackoffMs?: (attempt: number) => number;
   keepaliveSeconds?: number;
   connectTimeoutMs?: number;
   /** Report downloading/verifying/loading as the real agent does (default true). */

@@ -75,6 +75,15 @@ export class VirtualDevice<D extends VirtualDesired> {
     });
     this.client = client;
     client.on('close', () => this.onClose());
+    // like the agent: each attempt that fails (no connection, or no CONNACK in time) waits longer
+    let attempts = 0;
+    client.on('reconnect', () => {
+      const backoff = this.o.reconnectBackoffMs;
+      if (backoff) client.options.reconnectPeriod = backoff(++attempts);
+    });
+    client.on('connect', () => {
+      attempts = 0;
+    });
     client.on('error', (err) => {
       this.error(`mqtt: ${err.message}`);
       this.o.events?.error?.(err);

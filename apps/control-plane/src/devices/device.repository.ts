@@ -175,6 +175,9 @@ export class DeviceRepository {
           enrollmentTokenId: token.id,
         },
       });
+      await beforeCommit();
+      // last: appending takes the audit chain's lock until the commit, so no other audited change of
+      // the fleet waits behind this enrollment's broker round trip (enrollment bursts timed out on it)
       await appendAudit(asTx(tx), {
         actor: `enrollment_token:${token.id}`,
         action: 'device.enroll',
@@ -182,7 +185,6 @@ export class DeviceRepository {
         targetId: d.id,
         details: { scenario: token.scenario, hardwareClass: d.hardwareProfile.hardwareClass },
       });
-      await beforeCommit();
       return { scenario: token.scenario as Scenario };
     });
   }
@@ -319,6 +321,17 @@ export class DeviceRepository {
     await this.pool.query(
       `UPDATE "Device" SET status = COALESCE($2, status), "lastSeenAt" = $3::timestamptz AT TIME ZONE 'UTC', "bootId" = COALESCE($4, "bootId") WHERE id = $1 AND status <> 'revoked'`,
       [id, status, at, bootId],
+    );
+  }
+
+  /** Many devices' connection state in one statement (a reconnect storm); a revoked device stays revoked. */
+  async setPresenceMany(events: readonly { id: string; state: 'online' | 'offline'; at: Date }[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.pool.query(
+      `UPDATE "Device" d SET status = v.status, "lastSeenAt" = v.at AT TIME ZONE 'UTC'
+         FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS v(id, status, at)
+        WHERE d.id = v.id AND d.status <> 'revoked'`,
+      [events.map((e) => e.id), events.map((e) => e.state), events.map((e) => e.at)],
     );
   }
 

@@ -29,6 +29,7 @@ export const devicesPaths: ZodOpenApiPathsObject = {
         '201': { description: 'device credentials', content: json(EnrollResponseSchema) },
         '400': errorResponse('invalid request'),
         '401': errorResponse('unknown, used-up or expired enrollment token'),
+        '429': errorResponse('too many enrollments, or too many failed enrollment tokens, from this address (see Retry-After)'),
       },
     },
   },

@@ -4,7 +4,8 @@ import type { AuditPage, AuditQuery, AuditVerification } from '@edge-fleet/share
 import type { Pool } from 'pg';
 import { PG_POOL } from './tokens.js';
 import type { JsonValue } from './json.js';
-import { txExecute, txQuery, type AnyTx } from './unit-of-work.js';
+import { withTransaction } from './pg-transaction.js';
+import { asBulkTx, txExecute, txQuery, type AnyTx } from './unit-of-work.js';
 
 export interface AuditInput {
   actor: string;
@@ -32,6 +33,11 @@ const COLUMNS = `id::text AS id, at, actor, action, "targetType", "targetId", de
 @Injectable()
 export class AuditRepository {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
+
+  /** An event that goes with no change of its own (a refused login, a lockout): appended in a transaction of its own. */
+  async record(e: AuditInput): Promise<void> {
+    await withTransaction(this.pool, (client) => appendAudit(asBulkTx(client), e));
+  }
 
   /** Newest first, filtered, `before` an id (keyset paging). */
   async list(q: AuditQuery): Promise<AuditPage> {

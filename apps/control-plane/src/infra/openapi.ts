@@ -15,4 +15,5 @@ export const errorResponse = (description: string) => ({ description, content: j
 export const operatorErrors: ZodOpenApiResponsesObject = {
   '400': errorResponse('invalid request (the message names the field)'),
   '401': errorResponse('missing or invalid operator token'),
+  '429': errorResponse('too many requests for this token, or too many failed credentials from this address (see Retry-After)'),
 };

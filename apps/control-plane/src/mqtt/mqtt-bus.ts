@@ -10,7 +10,15 @@ export interface MqttBusOptions {
   /** Filters to subscribe to (QoS 1); re-subscribed on every reconnect. */
   filters: string[];
   log: Logger;
+  /**
+   * How long a publish waits for its PUBACK. Past it the publish is refused (its caller retries) and
+   * the connection, on which the broker answers nothing more, is replaced (RELIABILITY row 22).
+   */
+  pubackTimeoutMs?: number;
 }
+
+/** Default wait for a PUBACK (MQTT_PUBACK_TIMEOUT_MS). */
+export const PUBACK_TIMEOUT_MS = 10_000;
 
 /**
  * How each of the control plane's own connections to an external broker connects: a clean session
@@ -105,7 +113,20 @@ export class MqttBus implements MessageBus {
       throw new Error(
         `MQTT broker at ${this.o.url} is not connected (or its subscriptions are not renewed yet): publish refused, to be retried`,
       );
-    await client.publishAsync(topic, payload, { qos: opts.qos ?? 1, retain: opts.retain ?? false });
+    const limit = this.o.pubackTimeoutMs ?? PUBACK_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      client.publishAsync(topic, payload, { qos: opts.qos ?? 1, retain: opts.retain ?? false }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          // a broker that withholds a PUBACK: a new connection (clean session) takes over, and the
+          // caller publishes again; the old publish, resent by MQTT.js, is the same full state
+          this.o.log.warn('no PUBACK: replacing the connection to the broker', { topic, waitedMs: limit });
+          if (this.client === client) client.stream.destroy();
+          reject(new Error(`MQTT broker at ${this.o.url} did not acknowledge a publish to ${topic} within ${limit} ms: to be retried`));
+        }, limit);
+      }),
+    ]).finally(() => clearTimeout(timer));
   }
 
   async stop(): Promise<void> {

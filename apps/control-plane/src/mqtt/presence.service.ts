@@ -9,6 +9,11 @@ import { DeadLetterRepository } from '../infra/dead-letter.repository.js';
 
 type Presence = 'online' | 'offline';
 
+/** Presence events written in one statement at most. */
+const PRESENCE_BATCH = 500;
+/** Tries of one presence batch before it is given up (logged); waits double from 200 ms up to 5 s between them. */
+const PRESENCE_ATTEMPTS = 8;
+
 /**
  * Whether a device is online. On the embedded broker that is the connection itself (issue 10
  * item 5): its authenticated CONNECT makes it online, the end of the connection (clean or not)
@@ -35,13 +40,65 @@ export class PresenceService {
     this.refusals = new RateLimitedLog(this.log);
   }
 
-  /** A connection event of the embedded broker. Never rejects: a failed write is logged. */
+  /**
+   * A connection event of the embedded broker. Events are written in batches (RELIABILITY row 21):
+   * a thousand devices reconnecting at once are a few multi-row updates, not a thousand queries
+   * queued on the pool (which timed out and lost presence); each device's latest event in a batch
+   * wins, batches are written one after another, a failed batch is tried again. Resolves once the
+   * event is written (or given up on, logged); never rejects.
+   */
   connection(deviceId: string, state: Presence): Promise<void> {
-    return this.inOrder(deviceId, async () => {
-      await this.devices.setPresence(deviceId, state, null, new Date());
-      // a device coming online gets its desired state again (the retained copy may be missing)
-      if (state === 'online') await this.assign.republish(deviceId);
+    return new Promise<void>((resolve) => {
+      const waiting = this.pendingPresence.get(deviceId)?.waiters ?? [];
+      this.pendingPresence.set(deviceId, { state, at: new Date(), waiters: [...waiting, resolve] });
+      this.flushPresence();
     });
+  }
+
+  private readonly pendingPresence = new Map<string, { state: Presence; at: Date; waiters: (() => void)[] }>();
+  private presenceFlushing = false;
+
+  private flushPresence(): void {
+    if (this.presenceFlushing || this.pendingPresence.size === 0) return;
+    this.presenceFlushing = true;
+    void (async () => {
+      try {
+        while (this.pendingPresence.size > 0) {
+          const batch = [...this.pendingPresence].slice(0, PRESENCE_BATCH);
+          for (const [id] of batch) this.pendingPresence.delete(id);
+          await this.writePresence(batch.map(([id, e]) => ({ id, state: e.state, at: e.at })));
+          for (const [, e] of batch) for (const done of e.waiters) done();
+        }
+      } finally {
+        this.presenceFlushing = false;
+        this.flushPresence();
+      }
+    })();
+  }
+
+  /** One batch: its presence rows, then the desired states of those that came online (the retained copy may be missing). */
+  private async writePresence(batch: { id: string; state: Presence; at: Date }[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.devices.setPresenceMany(batch);
+        break;
+      } catch (e) {
+        const error = e instanceof Error ? e.message : String(e);
+        if (attempt >= PRESENCE_ATTEMPTS) {
+          this.log.error('presence not stored', { devices: batch.length, attempts: attempt, error });
+          return;
+        }
+        this.log.warn('presence batch not stored; trying again', { devices: batch.length, attempt, error });
+        await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)));
+      }
+    }
+    const online = batch.filter((b) => b.state === 'online').map((b) => b.id);
+    if (online.length > 0)
+      await this.assign
+        .republishMany(online)
+        .catch((e: unknown) =>
+          this.log.warn('desired states not republished', { devices: online.length, error: e instanceof Error ? e.message : String(e) }),
+        );
   }
 
   /** A `status` message a device (or the broker, as its Last Will) published, parsed against the contract. */

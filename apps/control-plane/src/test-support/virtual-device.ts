@@ -44,6 +44,8 @@ export interface VirtualDeviceBehaviour {
    */
   reconnect?: boolean;
   reconnectPeriodMs?: number;
+  /** With `reconnect`: the wait after the n-th failed attempt in a row (the agent's backoff); otherwise `reconnectPeriodMs` each time. */
+  reconnectBackoffMs?: (attempt: number) => number;
 }
 
 /**
@@ -72,6 +74,7 @@ export class VirtualDevice {
       agentVersion: 'virtual-device',
       connectTimeoutMs: 5_000,
       reconnectPeriodMs: () => reconnectPeriodMs,
+      ...(behaviour.reconnect && behaviour.reconnectBackoffMs ? { reconnectBackoffMs: behaviour.reconnectBackoffMs } : {}),
       behaviour: {
         readDesired: (payload) => openSignedDesired(payload, enrollment.rootPublicKey),
         install: (model) => Promise.resolve(this.install(model)),
@@ -130,7 +133,11 @@ export class VirtualDevice {
     preset: HardwarePresetName,
     behaviour: VirtualDeviceBehaviour = {},
   ): Promise<VirtualDevice> {
-    const e = await enrollDevice(h, scenario, preset);
+    return VirtualDevice.connect(h, await enrollDevice(h, scenario, preset), behaviour);
+  }
+
+  /** Connects an enrolled device (many enrolled with one token, say); resolves once it has subscribed and said `online`. */
+  static async connect(h: Pick<ApiTarget, 'config'>, e: EnrollResponse, behaviour: VirtualDeviceBehaviour = {}): Promise<VirtualDevice> {
     const d = new VirtualDevice(e, h.config.mqttUrl, behaviour);
     d.device.start();
     if (!(await d.device.connectedOnce())) {

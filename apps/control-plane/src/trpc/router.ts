@@ -60,6 +60,7 @@ const TRPC_CODE = {
   conflict: 'CONFLICT',
   payload_too_large: 'PAYLOAD_TOO_LARGE',
   range_not_satisfiable: 'BAD_REQUEST',
+  rate_limited: 'TOO_MANY_REQUESTS',
   unavailable: 'SERVICE_UNAVAILABLE',
 } as const;
 

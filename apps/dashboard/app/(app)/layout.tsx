@@ -1,5 +1,5 @@
 import type { ReactNode } from 'react';
-import { cookies } from 'next/headers';
+import { cookies, headers } from 'next/headers';
 import { redirect } from 'next/navigation';
 import { NavBar } from '@/components/nav-bar';
 import { QueryProvider } from '@/components/query-provider';
@@ -13,7 +13,7 @@ import { SESSION_COOKIE } from '@/server/session';
 export default async function OperatorLayout({ children }: { children: ReactNode }) {
   const token = (await cookies()).get(SESSION_COOKIE)?.value;
   if (!token) redirect('/login');
-  const check = await checkOperatorToken(token);
+  const check = await checkOperatorToken(token, (await headers()).get('x-forwarded-for'));
   if (check === 'invalid') redirect('/login');
   return (
     <QueryProvider>

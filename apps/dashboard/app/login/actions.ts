@@ -15,10 +15,12 @@ const INVALID_TOKEN_MESSAGE = 'That operator token is not valid';
 export async function login(_prev: LoginState, form: FormData): Promise<LoginState> {
   const raw = form.get('token');
   const token = typeof raw === 'string' ? raw.trim() : '';
-  const check = await checkOperatorToken(token);
+  const check = await checkOperatorToken(token, (await headers()).get('x-forwarded-for'));
   switch (check) {
     case 'invalid':
       return { error: INVALID_TOKEN_MESSAGE };
+    case 'rate_limited':
+      return { error: 'Too many failed sign-ins from this address; try again in a few minutes' };
     case 'unreachable':
       return { error: 'The control plane cannot be reached; try again in a moment' };
     case 'valid':

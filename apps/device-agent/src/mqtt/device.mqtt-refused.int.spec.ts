@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../core/clock.js';
-import { silentLogger } from '../core/logger.js';
-import { DeviceMqttSession, refusedBackoffMs } from './device.mqtt-session.js';
+import { testSession } from '../test-support/mqtt.session.js';
+import { refusedBackoffMs } from './device.mqtt-session.js';
 
 /**
  * A broker that answers each CONNECT with a CONNACK: "not authorized" (5) for the first `refuse`
@@ -44,18 +42,7 @@ describe('a broker that refuses the device', () => {
 
   it('retries a refused CONNECT with a growing wait and connects once the broker accepts it (a re-enabled device)', async () => {
     const broker = await refusingBroker(4);
-    const session = new DeviceMqttSession({
-      url: broker.url,
-      deviceId: randomUUID(),
-      deviceSecret: 'x'.repeat(43),
-      bootId: randomUUID(),
-      clock: systemClock,
-      logger: silentLogger,
-      onMessage: () => undefined,
-      onConnected: () => Promise.resolve(),
-      reconnectBaseMs: 100,
-      refusedBackoffCapMs: 400,
-    });
+    const session = testSession(broker.url, { reconnectBaseMs: 100, refusedBackoffCapMs: 400 });
     stop = async () => {
       await broker.close();
       await session.stop();

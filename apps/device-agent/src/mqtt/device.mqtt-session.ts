@@ -33,7 +33,28 @@ export interface MqttSessionOptions {
   reconnectBaseMs?: number;
   /** Longest wait between CONNECTs the broker refuses (revoked, not provisioned yet): the backoff doubles up to it. */
   refusedBackoffCapMs?: number;
+  /**
+   * Longest wait between connection attempts that fail otherwise (the broker down, or accepting TCP
+   * but never answering CONNECT): the backoff doubles from the base up to it, jittered.
+   */
+  reconnectCapMs?: number;
+  /** How long a CONNECT may wait for its CONNACK before the attempt counts as failed. */
+  connectTimeoutMs?: number;
+  /**
+   * How long a QoS 1 publish may wait for its PUBACK on an open connection before the connection is
+   * taken for dead and replaced: MQTT resends unacknowledged publishes (same packet id, DUP) only
+   * on a new connection, so a broker that withholds PUBACKs would otherwise hold them forever.
+   */
+  pubackTimeoutMs?: number;
+  /** Keepalive in seconds (a broker that stops answering PINGREQ is left after 1.5× this). */
+  keepaliveSeconds?: number;
 }
+
+/** Default cap of the backoff after failed (not refused) connection attempts. */
+export const RECONNECT_CAP_MS = 60_000;
+
+/** Default wait for a PUBACK before the connection is replaced. */
+export const PUBACK_TIMEOUT_MS = 30_000;
 
 /** Default cap of the backoff after refused CONNECTs: a revoked device asks about every 5 minutes. */
 export const REFUSED_BACKOFF_CAP_MS = 5 * 60_000;
@@ -52,6 +73,8 @@ export class DeviceMqttSession {
   private client: MqttClient | null = null;
   /** CONNECTs refused in a row (CONNACK with an error code); reset by an accepted one. */
   private refusals = 0;
+  /** Connection attempts since the last accepted CONNECT (refused, timed out, or no TCP connection). */
+  private attempts = 0;
 
   constructor(private readonly options: MqttSessionOptions) {}
 
@@ -67,8 +90,8 @@ export class DeviceMqttSession {
       username: o.deviceId,
       password: o.deviceSecret,
       clean: true,
-      keepalive: 30,
-      connectTimeout: 10_000,
+      keepalive: o.keepaliveSeconds ?? 30,
+      connectTimeout: o.connectTimeoutMs ?? 10_000,
       reconnectPeriod: this.jitteredPeriod(),
       // MQTT.js gives up for good on a refused CONNECT by default: a device revoked and enabled
       // again, or provisioned after it enrolled, stayed disconnected until restarted
@@ -93,7 +116,14 @@ export class DeviceMqttSession {
       o.logger.warn('mqtt error', { error: err.message });
     });
     client.on('offline', () => o.logger.warn('mqtt offline'));
-    client.on('reconnect', () => o.logger.info('mqtt reconnecting'));
+    client.on('reconnect', () => {
+      // the wait after this attempt, should it fail too (a broker down or restarting, or one that
+      // never answers CONNECT): doubling from the base up to the cap, jittered, so a fleet that lost
+      // its broker neither hammers it nor comes back in step (RELIABILITY rows 21, 22). MQTT.js reads
+      // the period when the attempt's connection closes; a refused CONNACK sets its own (above).
+      client.options.reconnectPeriod = refusedBackoffMs(++this.attempts, o.reconnectBaseMs ?? 1_000, o.reconnectCapMs ?? RECONNECT_CAP_MS);
+      o.logger.info('mqtt reconnecting', { attempt: this.attempts, retryInMs: client.options.reconnectPeriod });
+    });
   }
 
   /**
@@ -104,7 +134,32 @@ export class DeviceMqttSession {
     const client = this.client;
     if (client === null) throw new Error('mqtt session not started');
     const valid: unknown = mqttContract[kind].schema.parse(payload);
-    await client.publishAsync(topicOf(kind, this.options.deviceId), encodeJson(valid), publishOptions(kind));
+    const sent = client.publishAsync(topicOf(kind, this.options.deviceId), encodeJson(valid), publishOptions(kind));
+    if (publishOptions(kind).qos === 0) return void (await sent);
+    await this.untilAcknowledged(client, sent);
+  }
+
+  /**
+   * Waits for a QoS 1 publish's PUBACK. Each time it has waited `pubackTimeoutMs` on a connection
+   * that is still open, that connection is dropped: the reconnect (with backoff) resends the publish
+   * with its packet id, and the same promise settles with that PUBACK (RELIABILITY row 22).
+   */
+  private async untilAcknowledged(client: MqttClient, sent: Promise<unknown>): Promise<void> {
+    const limit = this.options.pubackTimeoutMs ?? PUBACK_TIMEOUT_MS;
+    let settled = false;
+    const done = sent.finally(() => {
+      settled = true;
+    });
+    const timer = setInterval(() => {
+      if (settled || !client.connected) return;
+      this.options.logger.warn('no PUBACK: dropping the connection so that the publish is sent again on a new one', { waitedMs: limit });
+      client.stream.destroy();
+    }, limit);
+    try {
+      await done;
+    } finally {
+      clearInterval(timer);
+    }
   }
 
   /** Publishes `offline` (retained) while still connected, then disconnects cleanly. */
@@ -127,6 +182,7 @@ export class DeviceMqttSession {
     const o = this.options;
     client.options.reconnectPeriod = this.jitteredPeriod();
     this.refusals = 0;
+    this.attempts = 0;
     o.logger.info('mqtt connected', { url: o.url });
     try {
       const online = publishArgs('status', o.deviceId, { state: 'online', bootId: o.bootId, at: this.nowIso() });

@@ -10,6 +10,8 @@ export class ControlPlaneClient {
   constructor(
     readonly baseUrl: string,
     private readonly operatorToken: string | null,
+    /** Longest total wait on 429 answers (their Retry-After) before a request fails. */
+    private readonly maxRateLimitWaitMs = 600_000,
   ) {}
 
   async createEnrollmentToken(scenario: Scenario, maxUses: number): Promise<string> {
@@ -38,10 +40,21 @@ export class ControlPlaneClient {
       headers.authorization = `Bearer ${this.operatorToken}`;
     }
     let res: Response;
-    try {
-      res = await fetch(`${this.baseUrl}${p}`, { method, headers, body: body === undefined ? null : JSON.stringify(body) });
-    } catch (e) {
-      throw new Error(`control plane at ${this.baseUrl} did not answer ${method} ${p}: ${e instanceof Error ? e.message : String(e)}`);
+    let waited = 0;
+    for (;;) {
+      try {
+        res = await fetch(`${this.baseUrl}${p}`, { method, headers, body: body === undefined ? null : JSON.stringify(body) });
+      } catch (e) {
+        throw new Error(`control plane at ${this.baseUrl} did not answer ${method} ${p}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      // rate limited (enrolling a large fleet from one address): wait as told, with jitter so that
+      // concurrent enrollments do not come back at the same instant
+      const retryAfter = Number(res.headers.get('retry-after'));
+      if (res.status !== 429 || !(retryAfter > 0) || waited + retryAfter * 1000 > this.maxRateLimitWaitMs) break;
+      await res.body?.cancel();
+      const delay = retryAfter * 1000 * (1 + Math.random() * 0.5);
+      waited += delay;
+      await new Promise((r) => setTimeout(r, delay));
     }
     const text = await res.text();
     const json: unknown = text.length > 0 ? safeJson(text) : null;

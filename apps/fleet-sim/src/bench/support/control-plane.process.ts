@@ -57,6 +57,10 @@ export async function startControlPlaneProcess(o: StartOptions = {}): Promise<Co
     LOG_LEVEL: 'warn',
     EMBEDDED_POSTGRES: 'never',
     START_REDIS: 'never',
+    // one token (or one address) drives thousands of requests or enrollments per second here: the
+    // benches measure throughput, not the abuse limits (their test is auth/abuse-limits.int.spec.ts)
+    RATE_LIMIT_PER_SECOND: '0',
+    RATE_LIMIT_ENROLL_PER_SECOND: '0',
     // the machine's anonymous Mosquitto provisions nothing (README, "Running with Mosquitto"): it
     // measures the broker's throughput; its ACLs are not the benchmark's subject
     ...(o.mqttUrl ? { MQTT_URL: o.mqttUrl, MQTT_PROVISIONING: 'none' } : {}),

@@ -1,5 +1,5 @@
 import type { NextRequest } from 'next/server';
-import { isProcedurePath, trpcUrl } from '@/server/control-plane';
+import { clientAddressHeaders, isProcedurePath, trpcUrl } from '@/server/control-plane';
 import { SESSION_COOKIE } from '@/server/session';
 
 const UPSTREAM_TIMEOUT_MS = 10_000;
@@ -38,7 +38,7 @@ async function forward(req: NextRequest, ctx: RouteContext<'/api/trpc/[trpc]'>):
   if (req.method === 'POST' && !sameOrigin(req))
     return trpcError(403, 'FORBIDDEN', 'a change must come from a page of this dashboard (the Origin header does not match)');
 
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  const headers: Record<string, string> = { authorization: `Bearer ${token}`, ...clientAddressHeaders(req.headers.get('x-forwarded-for')) };
   const contentType = req.headers.get('content-type');
   if (contentType) headers['content-type'] = contentType;
   try {
