@@ -56,6 +56,8 @@ export class ServingSlot {
   private inFlight = 0;
   /** Mean inference time, for the Retry-After estimate. */
   private meanInferenceMs = 1;
+  /** Mean wall time of a dispatched run (crossing to the worker included), for the hybrid latency rule. */
+  private meanServiceMs = 0;
 
   constructor(
     private readonly limits: SlotLimits,
@@ -74,6 +76,14 @@ export class ServingSlot {
 
   get queued(): number {
     return this.waiting.length;
+  }
+
+  /**
+   * What a request arriving now would take, by the mean run time so far: the requests ahead of it
+   * (waiting and running) spread over the runs at once, then its own run.
+   */
+  predictedMs(): number {
+    return this.meanServiceMs * (1 + (this.waiting.length + this.inFlight) / this.limits.maxInFlight);
   }
 
   submit(inputs: Record<string, ServedTensor>, deadlineMs: number): Promise<Served> {
@@ -111,7 +121,9 @@ export class ServingSlot {
       // requests go to the new session while the old one finishes what it already runs
       const by = this.active;
       if (by === null) throw new ServeError(503, 'no model is loaded');
+      const started = performance.now();
       const result = await this.run(by, ticket.inputs);
+      this.meanServiceMs = this.meanServiceMs * 0.9 + (performance.now() - started) * 0.1;
       if (result.latencyMs !== null) this.meanInferenceMs = this.meanInferenceMs * 0.9 + result.latencyMs * 0.1;
       this.onDone({ ok: result.ok, queueMs, inferenceMs: result.latencyMs });
       if (ticket.settled) return;
