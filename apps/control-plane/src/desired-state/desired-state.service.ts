@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { DesiredState, HealthTargets } from '@edge-fleet/shared';
 import type { Config } from '../config.js';
 import { DeviceRepository } from '../devices/device.repository.js';
+import { HybridPlacementService } from '../hybrid/hybrid-placement.service.js';
 import type { Logger } from '../infra/logger.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
 import { UnitOfWork, type AnyTx } from '../infra/unit-of-work.js';
@@ -34,6 +35,7 @@ export class DesiredStateService {
     @Inject(DesiredStateQueue) private readonly queue: DesiredStateQueue,
     @Inject(UnitOfWork) private readonly uow: UnitOfWork,
     @Inject(CONFIG) private readonly config: Config,
+    @Inject(HybridPlacementService) private readonly hybrid: HybridPlacementService,
     @Inject(LOGGER) logger: Logger,
   ) {
     this.log = logger.child('desired-state');
@@ -140,5 +142,21 @@ export class DesiredStateService {
       this.log.info('manifests refreshed', { devices: states.length });
     }
     return states.length;
+  }
+
+  /**
+   * Re-publishes the stored desired state of every device that forwards to cloud nodes, each with a
+   * fresh forwarding grant and the cloud nodes known now (same assignment number: nothing new to
+   * apply, only the placement changes). Run by the worker every third of the grant's life.
+   */
+  async refreshHybridGrants(): Promise<number> {
+    let published = 0;
+    for await (const ids of this.hybrid.hybridDevicePages()) {
+      const states = await this.repo.latestMany(ids);
+      await this.publisher.publishSigned(states);
+      published += states.length;
+    }
+    if (published) this.log.info('hybrid grants refreshed', { devices: published });
+    return published;
   }
 }

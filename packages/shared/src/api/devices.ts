@@ -66,6 +66,11 @@ export const TelemetryPointSchema = z.object({
   queueP99: z.number().nullable(),
   /** Requests answered from the agent's result cache (not counted in `inferences`). */
   cacheHits: z.number(),
+  /** Hybrid devices: requests forwarded to a cloud node (attempts; not counted in `inferences`), those unanswered, and their round trip. */
+  remoteInferences: z.number(),
+  remoteErrors: z.number(),
+  remoteP50: z.number().nullable(),
+  remoteP99: z.number().nullable(),
 });
 export type TelemetryPoint = z.infer<typeof TelemetryPointSchema>;
 
