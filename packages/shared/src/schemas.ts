@@ -38,8 +38,9 @@ export const InferenceUrlSchema = z
   .url({ protocol: /^https?$/ })
   .max(512)
   .refine((u) => {
-    const url = new URL(u);
-    return url.username === '' && url.password === '' && url.search === '' && url.hash === '';
+    // zod runs this refinement on a string that failed the URL check too
+    const url = URL.canParse(u) ? new URL(u) : null;
+    return url !== null && url.username === '' && url.password === '' && url.search === '' && url.hash === '';
   }, 'an inference URL carries no credentials, query or fragment');
 
 /** What a device's hardware can do; decides which variant it may run. */

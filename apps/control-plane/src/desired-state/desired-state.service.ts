@@ -149,14 +149,26 @@ export class DesiredStateService {
    * fresh forwarding grant and the cloud nodes known now (same assignment number: nothing new to
    * apply, only the placement changes). Run by the worker every third of the grant's life.
    */
-  async refreshHybridGrants(): Promise<number> {
+  async refreshHybridGrants(scenario: string | null = null): Promise<number> {
     let published = 0;
-    for await (const ids of this.hybrid.hybridDevicePages()) {
+    for await (const ids of this.hybrid.hybridDevicePages(scenario)) {
       const states = await this.repo.latestMany(ids);
       await this.publisher.publishSigned(states);
       published += states.length;
     }
     if (published) this.log.info('hybrid grants refreshed', { devices: published });
     return published;
+  }
+
+  /**
+   * A cloud node reported its address: when it is new (the node's first report, or it moved), its
+   * scenario's hybrid devices get their states re-published now, naming it, rather than at the
+   * next grant refresh. Not awaited by the report's handler: a scenario may have many devices.
+   */
+  async cloudNodeReported(deviceId: string, inferenceUrl: string): Promise<void> {
+    const scenario = await this.hybrid.announce(deviceId, inferenceUrl);
+    if (scenario === null) return;
+    const n = await this.refreshHybridGrants(scenario);
+    this.log.info('cloud node announced to its hybrid devices', { deviceId, scenario, devices: n });
   }
 }

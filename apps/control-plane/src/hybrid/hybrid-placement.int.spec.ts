@@ -12,7 +12,7 @@ import { VirtualDevice } from '../test-support/virtual-device.js';
  * desired state of a device whose scenario's policy location is hybrid names the scenario's cloud
  * nodes (from their reports) and carries a signed, short-lived grant, re-issued before it expires;
  * windows with forwarded requests are stored and shown apart from the local runs.
- * Grants live 30 s here (a re-publication every 10 s); 15 minutes in production.
+ * Grants live 60 s here (a re-publication every 20 s); 15 minutes in production.
  */
 const CLOUD_URL = 'http://127.0.0.1:18701';
 let h: Harness;
@@ -28,7 +28,7 @@ function publish(client: MqttClient, topic: string, payload: unknown, retain = f
 }
 
 beforeAll(async () => {
-  h = await startHarness({ HYBRID_GRANT_TTL_SECONDS: '30', HYBRID_FORWARD_ON_LATENCY: 'on' });
+  h = await startHarness({ HYBRID_GRANT_TTL_SECONDS: '60', HYBRID_FORWARD_ON_LATENCY: 'on' });
   // a cloud node of robotic_manipulation (a hybrid tier): it reports the address it serves on
   cloud = await enrollDevice(h, 'robotic_manipulation', 'cloud-cpu-node');
   cloudClient = await connectDevice(h, cloud);
@@ -85,7 +85,7 @@ describe('hybrid placement in the desired state', () => {
     expect(placement.latencyTargetMs).toBe(20);
     const grant = openSignedGrant(placement.grant, hybrid.enrollment.rootPublicKey);
     expect(grant).toMatchObject({ kind: 'oip-forward', scenario: 'robotic_manipulation', deviceId: hybrid.id });
-    expect(Date.parse(grant.expiresAt) - Date.parse(grant.issuedAt)).toBe(30_000);
+    expect(Date.parse(grant.expiresAt) - Date.parse(grant.issuedAt)).toBe(60_000);
     // an edge-tier device, and the cloud node itself, are told of no cloud node
     await waitFor(() => Promise.resolve(edgeOnly.received.length > 0 || undefined), 10_000, 'the edge device desired state');
     expect(edgeOnly.received.every((s) => s.hybrid === undefined)).toBe(true);
@@ -98,13 +98,49 @@ describe('hybrid placement in the desired state', () => {
     if (first === undefined) throw new Error('no grant yet');
     const next = await waitFor(
       () => Promise.resolve(grants().find((x) => Date.parse(x.g.issuedAt) > Date.parse(first.g.issuedAt))),
-      20_000,
+      30_000,
       'a re-issued grant',
     );
     expect(next.s.assignmentVersion).toBe(first.s.assignmentVersion);
     // re-issued a third of the way into the grant's life, long before the old one expires
-    expect(Date.parse(next.g.issuedAt)).toBeLessThan(Date.parse(first.g.expiresAt) - 10_000);
+    expect(Date.parse(next.g.issuedAt)).toBeLessThan(Date.parse(first.g.expiresAt) - 30_000);
     expect(Date.parse(next.g.expiresAt)).toBeGreaterThan(Date.parse(first.g.expiresAt));
+  }, 40_000);
+
+  it('a cloud node that reports a new address is named to its hybrid devices at once, not at the next grant refresh', async () => {
+    const url = 'http://127.0.0.1:18702';
+    const second = await enrollDevice(h, 'robotic_manipulation', 'cloud-gpu-node');
+    const client = await connectDevice(h, second);
+    await publish(client, topics.status(second.deviceId), { state: 'online' }, true);
+    await waitFor(
+      async () =>
+        ((await (await h.api(`/api/v1/devices/${second.deviceId}`)).json()) as { status?: string }).status === 'online' || undefined,
+      10_000,
+      'the second cloud node online',
+    );
+    const from = hybrid.received.length;
+    const reportedAt = Date.now();
+    await publish(client, topics.reported(second.deviceId), {
+      schema: 1,
+      deviceId: second.deviceId,
+      bootId: '5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f',
+      phase: 'idle',
+      appliedAssignmentVersion: null,
+      active: null,
+      lastUpdate: null,
+      agentVersion: 'test',
+      reportedAt: new Date().toISOString(),
+      inferenceUrl: url,
+    } satisfies ReportedState);
+    const named = await waitFor(
+      () => Promise.resolve(hybrid.received.slice(from).find((s) => s.hybrid?.nodes.some((n) => n.url === url))),
+      10_000,
+      'a desired state naming the second node',
+    );
+    client.end(true);
+    // the grant refresh runs every 20 s here: a state within 3 s of the report is the announcement
+    expect(Date.now() - reportedAt).toBeLessThan(3_000);
+    expect(named.hybrid?.nodes.map((n) => n.deviceId).sort()).toEqual([cloud.deviceId, second.deviceId].sort());
   }, 30_000);
 
   it('stores windows with forwarded requests and shows them apart from local runs in the device telemetry API', async () => {

@@ -39,19 +39,29 @@ export class HybridPlacementRepository {
     return r.rows;
   }
 
-  /** A page of the devices that forward, by id (the grant refresh walks them all). */
-  async hybridPage(afterId: string | null, limit: number): Promise<string[]> {
+  /** A page of the devices that forward, by id (the grant refresh walks them all); `scenario` narrows it to one. */
+  async hybridPage(afterId: string | null, limit: number, scenario: string | null = null): Promise<string[]> {
     const r = await this.pool.query<{ id: string }>(
       `SELECT d.id::text AS id
          FROM "Device" d
          JOIN "Policy" p ON p.scenario = d.scenario
          JOIN "HardwareProfile" h ON h.id = d."hardwareProfileId"
         WHERE d.status <> 'revoked' AND p.location = ANY($1::text[]) AND h.spec->>'location' IS DISTINCT FROM 'cloud'
-          AND ($2::uuid IS NULL OR d.id > $2::uuid)
+          AND ($2::uuid IS NULL OR d.id > $2::uuid) AND ($4::text IS NULL OR d.scenario = $4::text)
         ORDER BY d.id LIMIT $3`,
-      [FORWARDING_LOCATIONS, afterId, limit],
+      [FORWARDING_LOCATIONS, afterId, limit, scenario],
     );
     return r.rows.map((x) => x.id);
+  }
+
+  /** The scenario a cloud node serves; null when the device is no cloud node. */
+  async cloudNodeScenario(deviceId: string): Promise<string | null> {
+    const r = await this.pool.query<{ scenario: string }>(
+      `SELECT d.scenario FROM "Device" d JOIN "HardwareProfile" h ON h.id = d."hardwareProfileId"
+        WHERE d.id = $1::uuid AND h.spec->>'location' = 'cloud'`,
+      [deviceId],
+    );
+    return r.rows[0]?.scenario ?? null;
   }
 
   /** The online cloud nodes of each scenario that report an inference address, most recently seen first. */

@@ -11,8 +11,13 @@ import { HybridPlacementRepository } from './hybrid-placement.repository.js';
  * (scenario + device + expiry, signed with the manifest signing key). Minted, never stored: the
  * worker re-publishes hybrid devices' states before their grants expire (`refreshGrants`).
  */
+/** Cloud-node addresses remembered per replica; past it the memory starts over. */
+const MAX_ANNOUNCED = 10_000;
+
 @Injectable()
 export class HybridPlacementService {
+  private readonly announced = new Map<string, string>();
+
   constructor(
     @Inject(HybridPlacementRepository) private readonly repo: HybridPlacementRepository,
     @Inject(SIGNING) private readonly signing: SigningService,
@@ -44,11 +49,25 @@ export class HybridPlacementService {
     return out;
   }
 
-  /** Every device that forwards, page by page (the grant refresh re-publishes their states). */
-  async *hybridDevicePages(pageSize = 1_000): AsyncGenerator<string[]> {
+  /**
+   * The scenario whose hybrid devices must hear of a cloud node's address now: when a cloud node
+   * reports an address this replica has not seen from it (its first report, or a move). Null
+   * otherwise, and for devices that are no cloud node. The memory is per replica and bounded; a
+   * replica that restarts announces each node once more, which is harmless.
+   */
+  async announce(deviceId: string, url: string): Promise<string | null> {
+    if (this.announced.get(deviceId) === url) return null;
+    const scenario = await this.repo.cloudNodeScenario(deviceId);
+    if (this.announced.size >= MAX_ANNOUNCED) this.announced.clear();
+    this.announced.set(deviceId, url);
+    return scenario;
+  }
+
+  /** Every device that forwards (of `scenario` only, when given), page by page: the grant refresh re-publishes their states. */
+  async *hybridDevicePages(scenario: string | null = null, pageSize = 1_000): AsyncGenerator<string[]> {
     let after: string | null = null;
     for (;;) {
-      const page = await this.repo.hybridPage(after, pageSize);
+      const page = await this.repo.hybridPage(after, pageSize, scenario);
       if (page.length === 0) return;
       yield page;
       after = page[page.length - 1] ?? null;
