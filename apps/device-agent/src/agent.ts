@@ -330,10 +330,12 @@ export class DeviceAgent {
   /** A cloud node's advertised inference address (null elsewhere, or while it has none). */
   private inferenceUrl(): string | null {
     if (this.options.credentials.hardwareProfile.location !== 'cloud') return null;
+    // no TCP listener (off, or its port in use): nothing to send hybrid devices to
+    const port = this.inference?.port ?? null;
+    if (port === null) return null;
     if (this.options.inferenceUrl !== undefined) return this.options.inferenceUrl;
     const host = this.options.serve?.host;
-    const port = this.inference?.port ?? null;
-    if (host === undefined || port === null || host === '0.0.0.0' || host === '::') return null;
+    if (host === undefined || host === '0.0.0.0' || host === '::') return null;
     return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   }
 

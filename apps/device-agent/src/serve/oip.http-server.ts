@@ -39,7 +39,20 @@ export class OipHttpServer {
       if (!isLoopback(host) && token === null && this.grants === null)
         throw new Error(`serving inference on ${host} needs a bearer token (--serve-token)`);
       const server = this.create(token !== null || this.grants !== null);
-      await listen(server, (done) => server.listen(port, host, done));
+      try {
+        await listen(server, (done) => server.listen(port, host, done));
+      } catch (err) {
+        if (!isAddressInUse(err)) throw err;
+        // two agents on one host both default to 8701: the second still serves its socket, and says how to fix it
+        this.servers.splice(this.servers.indexOf(server), 1);
+        this.logger.warn('inference API TCP port in use; serving on the Unix socket only', {
+          host,
+          port,
+          socket: socketPath,
+          fix: 'another agent or program holds this port: give this agent its own --serve-port <n>, or --serve-port 0 to pick a free one (logged here)',
+        });
+        return;
+      }
       this.tcp = server.address() as AddressInfo;
       this.logger.info('inference API listening', {
         host,
@@ -136,6 +149,10 @@ function tooLarge(req: IncomingMessage, res: ServerResponse, max: number, what: 
   const reply = errorReply(new ServeError(413, `request body too large: ${what}, the limit is ${max} bytes`, { connection: 'close' }));
   res.on('finish', () => req.socket.destroy());
   send(res, reply);
+}
+
+function isAddressInUse(err: unknown): boolean {
+  return err instanceof Error && 'code' in err && err.code === 'EADDRINUSE';
 }
 
 function listen(server: Server, start: (done: () => void) => void): Promise<void> {
