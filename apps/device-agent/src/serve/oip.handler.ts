@@ -92,7 +92,8 @@ export class OipHandler {
         this.options.onCacheHit?.();
         return inferReply(name, request, { result: { ok: true, latencyMs: 0, outputs: cached }, by: active, queueMs: 0 }, true);
       }
-      if (this.overBudget()) {
+      // a full queue (asked first: a refused request counts as a failed local one) or the latency rule
+      if (slot.full() || this.overBudget()) {
         const remote = await this.forward(path, headers, body);
         if (remote !== null) return remote;
       }
@@ -100,8 +101,8 @@ export class OipHandler {
       try {
         served = await slot.submit(request.inputs, this.options.deadlineMs(active.scenario));
       } catch (err) {
-        // a full queue (429) or a model unloaded meanwhile (503): a cloud node may still answer; if none does, the local error stands
-        if (!(err instanceof ServeError) || (err.status !== 429 && err.status !== 503)) throw err;
+        // the model unloaded meanwhile (503): a cloud node may still answer; if none does, the local error stands
+        if (!(err instanceof ServeError) || err.status !== 503) throw err;
         const remote = await this.forward(path, headers, body);
         if (remote !== null) return remote;
         throw err;
