@@ -197,6 +197,9 @@ function StatePanel({ d, now }: { d: Detail; now: number }) {
     ['Active model', d.active ? `${d.active.name} ${d.active.version} (${d.active.precision})` : 'none'],
     ['Last update', outcome],
     ['Metadata', metadataLabel(r?.staleMetadata, r !== null)],
+    ...(d.hardwareProfile.location === 'cloud'
+      ? ([['Serves hybrid devices at', r?.inferenceUrl ?? 'no address reported (no TCP listener)']] as [string, string][])
+      : []),
     ['Reported', r ? formatAgo(r.reportedAt, now) : 'never'],
     ['Last seen', formatAgo(d.lastSeenAt, now)],
     ['Telemetry over quota', overQuotaLabel(d.telemetryOverQuota)],

@@ -49,11 +49,12 @@ beforeAll(async () => {
   await waitFor(
     async () => {
       const res = await h.api(`/api/v1/devices/${cloud.deviceId}`);
-      const body = (await res.json()) as { status?: string; reported?: object | null };
-      return body.status === 'online' && body.reported != null ? true : undefined;
+      const body = (await res.json()) as { status?: string; reported?: { inferenceUrl: string | null } | null };
+      // the device API shows a cloud node's address (the dashboard's device page too)
+      return body.status === 'online' && body.reported?.inferenceUrl === CLOUD_URL ? true : undefined;
     },
     10_000,
-    'the cloud node online with its report stored',
+    'the cloud node online with its address stored',
   );
   // each scenario runs a model, so its devices are issued desired states
   const v = await uploadMlp(h, 'hybrid', '1', 18);

@@ -113,6 +113,8 @@ export const DeviceSummarySchema = z.object({
       // as stored: the device's message was repaired on the way in, so here it is plain text
       lastUpdate: UpdateOutcomeSchema.extend({ message: z.string().optional() }).nullable(),
       staleMetadata: StaleMetadataSchema.nullable(),
+      /** Cloud nodes: the inference address they report, to which hybrid devices are sent; null elsewhere. */
+      inferenceUrl: z.string().nullable(),
     })
     .nullable(),
 });
