@@ -139,7 +139,7 @@ export class OipHandler {
     return f.forwarder.forward(path, headers, body, f.deadlineMs);
   }
 
-  /** The policy's latency rule (off by default): the local queue and mean run time say this request would miss the tier's target. */
+  /** The policy's latency rule (off by default): the requests ahead and the recent runs' median say this one would miss the tier's target. */
   private overBudget(): boolean {
     const limit = this.options.forwarding?.forwarder.latencyRuleMs() ?? null;
     if (limit === null || this.options.slot.predictedMs() <= limit) {

@@ -87,7 +87,7 @@ export class ServingSlot {
   }
 
   /**
-   * What a request arriving now would take, by the mean run time so far: the requests ahead of it
+   * What a request arriving now would take, by the median wall time of the recent runs: the requests ahead of it
    * (waiting and running) spread over the runs at once, then its own run.
    */
   predictedMs(): number {
