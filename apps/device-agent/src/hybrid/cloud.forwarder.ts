@@ -1,4 +1,5 @@
 import { Agent, request } from 'node:http';
+import { Agent as TlsAgent, request as tlsRequest } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import {
   type CloudNodeRef,
@@ -70,6 +71,7 @@ export class CloudForwarder {
   private placement: Placement | null = null;
   private readonly health = new Map<string, NodeHealth>();
   private readonly httpAgent = new Agent({ keepAlive: true, maxSockets: 32 });
+  private readonly tlsAgent = new TlsAgent({ keepAlive: true, maxSockets: 32 });
   private readonly backoff: BackoffSettings;
   private readonly random: () => number;
 
@@ -162,6 +164,7 @@ export class CloudForwarder {
 
   stop(): void {
     this.httpAgent.destroy();
+    this.tlsAgent.destroy();
   }
 
   private standing(url: string): NodeHealth {
@@ -206,7 +209,10 @@ export class CloudForwarder {
     const binaryHeader = single(headers[INFERENCE_HEADER_CONTENT_LENGTH]);
     if (binaryHeader !== undefined) out[INFERENCE_HEADER_CONTENT_LENGTH] = binaryHeader;
     return new Promise((resolve, reject) => {
-      const req = request(url, { method: 'POST', headers: out, agent: this.httpAgent, timeout: deadlineMs }, (res) => {
+      // an https:// node is reached over TLS, checked against the system's CAs
+      const tls = url.protocol === 'https:';
+      const send = tls ? tlsRequest : request;
+      const req = send(url, { method: 'POST', headers: out, agent: tls ? this.tlsAgent : this.httpAgent, timeout: deadlineMs }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
