@@ -5,7 +5,8 @@
 // Expects a built workspace (scripts/start.sh builds it first).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -136,12 +137,24 @@ async function demoFleet(token) {
       '--serve-port',
       String(8701 + i),
     ];
+    // cloud nodes (cloud presets) serve TCP only with a forwarding grant or this operator token: the demo's traffic uses the token
+    if (d.profile.startsWith('cloud-')) args.push('--serve-token-file', await demoToken(dataDir));
     if (!existsSync(path.join(dataDir, 'credentials.json'))) {
       const t = await api(token, 'POST', '/api/v1/enrollment-tokens', { scenario: d.scenario, labels: { demo: 'true' } });
       args.push('--token', t.token, '--profile', d.profile, '--name', d.name);
     }
     run(`agent ${d.name}`, args);
   }
+}
+
+/** A cloud node's bearer token for the demo's traffic, kept in its data dir (mode 0600) and reused on restart. */
+async function demoToken(dataDir) {
+  const file = path.join(dataDir, 'demo-serve-token');
+  if (!existsSync(file)) {
+    await mkdir(dataDir, { recursive: true });
+    await writeFile(file, randomBytes(24).toString('hex'), { mode: 0o600 });
+  }
+  return file;
 }
 
 /**
@@ -152,12 +165,17 @@ async function demoFleet(token) {
 async function demoTraffic(token) {
   const { items } = await api(token, 'GET', '/api/v1/policies');
   const tierOf = new Map(items.map((p) => [p.scenario, p.tier]));
-  const targets = DEMO_FLEET.map((d, i) => ({
-    name: d.name,
-    baseUrl: `http://127.0.0.1:${8701 + i}`,
-    model: d.scenario,
-    tier: tierOf.get(d.scenario) ?? 'low',
-  }));
+  const targets = await Promise.all(
+    DEMO_FLEET.map(async (d, i) => ({
+      name: d.name,
+      baseUrl: `http://127.0.0.1:${8701 + i}`,
+      model: d.scenario,
+      tier: tierOf.get(d.scenario) ?? 'low',
+      ...(d.profile.startsWith('cloud-')
+        ? { token: (await readFile(await demoToken(path.join(DATA_DIR, 'demo-agents', d.name)), 'utf8')).trim() }
+        : {}),
+    })),
+  );
   run('demo-traffic', ['apps/fleet-sim/dist/traffic/demo-traffic.cli.js', JSON.stringify(targets)]);
 }
 

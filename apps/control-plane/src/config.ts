@@ -94,6 +94,17 @@ export const ConfigSchema = z.object({
   TELEMETRY_STALL_SECONDS: z.coerce.number().min(0.1).max(3_600).default(30),
   /** The worker does not migrate: it waits this long for the api (or main) to have applied every migration it knows. */
   SCHEMA_WAIT_SECONDS: z.coerce.number().int().min(0).max(3_600).default(120),
+  /**
+   * Hybrid placement: how long a forwarding grant (a hybrid device's pass to its scenario's cloud
+   * nodes) stays valid. The worker re-publishes hybrid devices' desired states with fresh grants every
+   * third of it, so a device holds a valid one while the control plane is up, and a leaked one soon dies.
+   */
+  HYBRID_GRANT_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
+  /**
+   * Hybrid devices also forward a request when their local queue and run time say it would break the
+   * tier's latency target (besides model not ready and queue full, which always forward). Off by default.
+   */
+  HYBRID_FORWARD_ON_LATENCY: z.enum(['on', 'off']).default('off'),
   /** How often the worker evaluates the alert rules over the stored windows (one pass per interval for all workers); 0: never. */
   ALERT_EVAL_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
   /** Addresses (CIDRs, comma-separated) webhooks may reach although internal (loopback, private, link-local); empty: none. */

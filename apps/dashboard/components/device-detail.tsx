@@ -14,7 +14,7 @@ import {
 } from '@/lib/format';
 import { metadataLabel, overQuotaLabel } from '@/lib/device-runs';
 import { measuredRows } from '@/lib/measured';
-import { cacheHitRate, windowSourceLabel } from '@/lib/telemetry-source';
+import { cacheHitRate, type ForwardedShare, forwardedShare, windowSourceLabel } from '@/lib/telemetry-source';
 import { POLL_INTERVAL_MS } from '@/lib/live';
 import { useTRPC, type DeviceDetail as Detail, type TelemetryPoint } from '@/lib/trpc';
 import { DeviceAccess } from './device-access';
@@ -39,7 +39,7 @@ export function DeviceDetail({ id }: { id: string }) {
       <RefreshError error={detail.error ?? telemetry.error} />
       <DeviceHeader d={device} />
       <DeviceAccess id={device.id} name={device.name} revoked={device.status === 'revoked'} />
-      <LatestFigures latest={points.at(-1) ?? null} cacheRate={cacheHitRate(points)} />
+      <LatestFigures latest={points.at(-1) ?? null} cacheRate={cacheHitRate(points)} forwarded={forwardedShare(points)} />
       <DeviceCharts
         points={points}
         now={at}
@@ -68,7 +68,15 @@ function DeviceHeader({ d }: { d: Detail }) {
   );
 }
 
-function LatestFigures({ latest, cacheRate }: { latest: TelemetryPoint | null; cacheRate: number | null }) {
+function LatestFigures({
+  latest,
+  cacheRate,
+  forwarded,
+}: {
+  latest: TelemetryPoint | null;
+  cacheRate: number | null;
+  forwarded: ForwardedShare | null;
+}) {
   return (
     <section className="stats">
       <div className="stat">
@@ -104,6 +112,26 @@ function LatestFigures({ latest, cacheRate }: { latest: TelemetryPoint | null; c
           <span className="stat-label">Queue wait p99 (last window)</span>
           <span className="stat-value" data-testid="latest-queue-p99">
             {formatMs(latest.queueP99)}
+          </span>
+        </div>
+      )}
+      {forwarded !== null && (
+        <div className="stat">
+          <span className="stat-label">Forwarded to cloud nodes ({CHART_WINDOW_MINUTES} min)</span>
+          <span
+            className="stat-value"
+            data-testid="forwarded-share"
+            title={`${forwarded.local} local runs, ${forwarded.remote} forwarded; latency figures above are the local runs'`}
+          >
+            {formatPercent(forwarded.share)} ({forwarded.remoteErrors} failed)
+          </span>
+        </div>
+      )}
+      {latest !== null && latest.remoteInferences > 0 && (
+        <div className="stat">
+          <span className="stat-label">Cloud round trip p50 / p99 (last window)</span>
+          <span className="stat-value" data-testid="latest-remote-latency">
+            {formatMs(latest.remoteP50)} / {formatMs(latest.remoteP99)}
           </span>
         </div>
       )}
@@ -171,6 +199,9 @@ function StatePanel({ d, now }: { d: Detail; now: number }) {
     ['Active model', d.active ? `${d.active.name} ${d.active.version} (${d.active.precision})` : 'none'],
     ['Last update', outcome],
     ['Metadata', metadataLabel(r?.staleMetadata, r !== null)],
+    ...(d.hardwareProfile.location === 'cloud'
+      ? ([['Serves hybrid devices at', r?.inferenceUrl ?? 'no address reported (no TCP listener)']] as [string, string][])
+      : []),
     ['Reported', r ? formatAgo(r.reportedAt, now) : 'never'],
     ['Last seen', formatAgo(d.lastSeenAt, now)],
     ['Telemetry over quota', overQuotaLabel(d.telemetryOverQuota)],

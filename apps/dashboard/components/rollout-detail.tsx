@@ -229,6 +229,13 @@ function GateResult({ gate, waveDevices, devices }: { gate: RolloutGate; waveDev
         {SUMMARY[verdictOf(gate)]} — {gate.judged} of {gate.devices} {gate.devices === 1 ? 'device' : 'devices'} judged,{' '}
         {formatDateTime(gate.evaluatedAt)}
       </p>
+      {gate.remote && (
+        <p className="muted" data-testid="gate-remote-share">
+          Hybrid placement: {formatPercent(gate.remote.share)} of the wave&apos;s requests ({gate.remote.remote} on {gate.remote.devices}{' '}
+          {gate.remote.devices === 1 ? 'device' : 'devices'}) were forwarded to cloud nodes; the gates judge the {gate.remote.local} local
+          runs.
+        </p>
+      )}
       <table className="gates" data-testid="gate-table">
         <thead>
           <tr>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cacheHitRate, chartSources, windowSourceLabel } from './telemetry-source';
+import { cacheHitRate, chartSources, forwardedShare, windowSourceLabel } from './telemetry-source';
 
 const traffic = (inferences: number, cacheHits = 0) => ({ source: 'traffic' as const, inferences, cacheHits });
 const probe = (inferences: number) => ({ source: 'probe' as const, inferences, cacheHits: 0 });
@@ -24,5 +24,22 @@ describe('telemetry source on the device page (issue 18)', () => {
     expect(cacheHitRate([])).toBeNull();
     // every request of the window hit, so the agent reported the probe's runs for it
     expect(cacheHitRate([{ source: 'probe', inferences: 500, cacheHits: 10 }, traffic(30, 10)])).toBe(0.4);
+  });
+
+  it('hybrid devices: counts forwarded requests in the label and gives the forwarded share over the range, none when nothing was forwarded', () => {
+    const hybrid = (inferences: number, remoteInferences: number, remoteErrors = 0) => ({
+      ...traffic(inferences),
+      remoteInferences,
+      remoteErrors,
+    });
+    expect(windowSourceLabel(hybrid(20, 80))).toBe('traffic: 100 requests (80 forwarded to a cloud node)');
+    expect(windowSourceLabel(hybrid(0, 1))).toBe('traffic: 1 request (1 forwarded to a cloud node)');
+    expect(forwardedShare([hybrid(30, 10, 1), probe(500), hybrid(30, 30, 2)])).toEqual({
+      local: 60,
+      remote: 40,
+      remoteErrors: 3,
+      share: 0.4,
+    });
+    expect(forwardedShare([traffic(60), hybrid(10, 0)])).toBeNull();
   });
 });

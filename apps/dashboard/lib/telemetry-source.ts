@@ -1,8 +1,9 @@
 import type { TelemetryPoint } from './api-types';
 import { DASH } from './format';
 
-/** What these helpers read of a telemetry point. */
-export type SourcedWindow = Pick<TelemetryPoint, 'source' | 'inferences' | 'cacheHits'>;
+/** What these helpers read of a telemetry point (hybrid figures absent: nothing forwarded). */
+export type SourcedWindow = Pick<TelemetryPoint, 'source' | 'inferences' | 'cacheHits'> &
+  Partial<Pick<TelemetryPoint, 'remoteInferences' | 'remoteErrors'>>;
 
 /**
  * Whose work a window's figures describe. An operator judging a device must know whether the latency is
@@ -11,8 +12,32 @@ export type SourcedWindow = Pick<TelemetryPoint, 'source' | 'inferences' | 'cach
 export function windowSourceLabel(w: SourcedWindow | null): string {
   if (w === null) return DASH;
   if (w.source === 'probe') return 'probe (no traffic)';
-  const requests = w.inferences + w.cacheHits;
-  return `traffic: ${requests} ${requests === 1 ? 'request' : 'requests'}`;
+  const remote = w.remoteInferences ?? 0;
+  const requests = w.inferences + w.cacheHits + remote;
+  const label = `traffic: ${requests} ${requests === 1 ? 'request' : 'requests'}`;
+  return remote > 0 ? `${label} (${remote} forwarded to a cloud node)` : label;
+}
+
+/** A hybrid device's requests over the range: how many ran locally and on cloud nodes, and the forwarded share. */
+export interface ForwardedShare {
+  local: number;
+  remote: number;
+  /** Forwarding attempts that got no answer (node down, refused, timed out). */
+  remoteErrors: number;
+  share: number;
+}
+
+/** Null when nothing was forwarded in the range (an edge-only device, or a hybrid one whose model kept up). */
+export function forwardedShare(points: readonly SourcedWindow[]): ForwardedShare | null {
+  let local = 0;
+  let remote = 0;
+  let remoteErrors = 0;
+  for (const p of points) {
+    if (p.source === 'traffic') local += p.inferences;
+    remote += p.remoteInferences ?? 0;
+    remoteErrors += p.remoteErrors ?? 0;
+  }
+  return remote === 0 ? null : { local, remote, remoteErrors, share: remote / (local + remote) };
 }
 
 /** The sources in the charted range, in order of appearance: "traffic", "probe", or "traffic / probe". */

@@ -33,6 +33,7 @@ import { DEFAULT_WATCHDOG, ModelWatchdog, type WatchdogConfig, type WatchdogPoli
 import { Reconciler } from './reconcile/reconciler.js';
 import { LocalInferenceService } from './serve/local-inference.service.js';
 import type { ServeConfig } from './serve/serve.settings.js';
+import type { BackoffSettings } from './hybrid/cloud.forwarder.js';
 import { type ProbeMode, probeGate, TrafficMeter } from './serve/traffic.meter.js';
 import { StepExecutor } from './reconcile/step.executor.js';
 import { AgentStateStore } from './storage/agent-state.store.js';
@@ -74,6 +75,14 @@ export interface AgentOptions {
   benchmark?: boolean;
   /** Caps of the on-disk telemetry outbox (10 MiB, 24 h by default). */
   outbox?: Partial<OutboxLimits>;
+  /**
+   * Cloud nodes: the base URL hybrid devices reach this agent's inference API at, reported to the
+   * control plane (`--serve-public-url`); by default `http://<serve host>:<bound port>` unless the
+   * host is a wildcard address (then nothing is reported and no device is sent here).
+   */
+  inferenceUrl?: string;
+  /** Hybrid devices: how long a failed cloud node is skipped (0.5 s doubling to 30 s by default). */
+  forwardBackoff?: BackoffSettings;
 }
 
 /** One device: MQTT presence, desired-state reconcile loop, workload and telemetry. */
@@ -116,6 +125,14 @@ export class DeviceAgent {
             (r) => traffic.record(r),
             () => traffic.recordCacheHit(),
             this.clock,
+            creds.hardwareProfile.location === 'cloud'
+              ? { kind: 'cloud', scenario: creds.scenario, rootPublicKey: creds.rootPublicKey }
+              : {
+                  kind: 'device',
+                  scenario: creds.scenario,
+                  onRemote: (a) => traffic.recordRemote(a),
+                  ...(options.forwardBackoff ? { backoff: options.forwardBackoff } : {}),
+                },
           );
     this.referenceBenchmark = new ReferenceBenchmark(options.dataDir, () => this.clock.now());
     this.generator = new WorkloadGenerator(this.clock, this.latency, this.logger, DEFAULT_RUNTIME.targetRateHz);
@@ -326,7 +343,20 @@ export class DeviceAgent {
               effectiveRateHz: this.remediation.effectiveRateHz,
             },
           }),
+      ...(this.inferenceUrl() === null ? {} : { inferenceUrl: this.inferenceUrl() }),
     });
+  }
+
+  /** A cloud node's advertised inference address (null elsewhere, or while it has none). */
+  private inferenceUrl(): string | null {
+    if (this.options.credentials.hardwareProfile.location !== 'cloud') return null;
+    // no TCP listener (off, or its port in use): nothing to send hybrid devices to
+    const port = this.inference?.port ?? null;
+    if (port === null) return null;
+    if (this.options.inferenceUrl !== undefined) return this.options.inferenceUrl;
+    const host = this.options.serve?.host;
+    if (host === undefined || host === '0.0.0.0' || host === '::') return null;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   }
 
   /** Times the reference benchmark (at first start and on the `benchmark` command) and keeps the result. */
@@ -415,7 +445,11 @@ export class DeviceAgent {
     }
     this.logger.info('desired state received', { assignmentVersion: desired.assignmentVersion, sha256: desired.model?.sha256 ?? null });
     // a state refused as older than the watermark (a replay) is not held, so it has no say in freshness
-    if (this.reconciler?.setTarget(desired) === true) this.freshness.hold(desired.model, desired.assignmentVersion);
+    if (this.reconciler?.setTarget(desired) === true) {
+      this.freshness.hold(desired.model, desired.assignmentVersion);
+      // the cloud nodes and grant of the newest state; re-published states carry fresh grants
+      this.inference?.setHybrid(desired.hybrid ?? null);
+    }
   }
 
   private async onCommand(raw: unknown): Promise<void> {

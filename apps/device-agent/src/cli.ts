@@ -43,6 +43,7 @@ async function main(argv: readonly string[]): Promise<number> {
     download: { stallTimeoutMs: args.value.downloadStallTimeoutS * 1000, deadlineMs: args.value.downloadDeadlineS * 1000 },
     watchdog: { windows: args.value.watchdogWindows, breachesToRollback: args.value.watchdogBreaches },
     serve: serve.value,
+    ...(args.value.servePublicUrl !== undefined ? { inferenceUrl: args.value.servePublicUrl } : {}),
     probe: args.value.probe,
     outbox: { maxBytes: Math.round(args.value.outboxMaxMb * 1024 * 1024), maxAgeMs: Math.round(args.value.outboxMaxAgeHours * 3_600_000) },
   });

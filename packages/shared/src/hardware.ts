@@ -70,6 +70,7 @@ export const HARDWARE_PRESETS = {
     activePowerW: 320,
     precisions: ['fp32', 'fp16', 'int8', 'int4'],
     cpuCores: 32,
+    location: 'cloud',
   },
   'cloud-cpu-node': {
     name: 'Cloud CPU node',
@@ -83,6 +84,7 @@ export const HARDWARE_PRESETS = {
     activePowerW: 150,
     precisions: ['fp32', 'int8'],
     cpuCores: 16,
+    location: 'cloud',
   },
 } as const satisfies Record<string, HardwareProfile>;
 

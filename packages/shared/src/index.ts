@@ -11,3 +11,4 @@ export * from './float16.js';
 export * from './histogram.js';
 export * from './gate-stats.js';
 export * from './latency-gates.js';
+export * from './hybrid.js';

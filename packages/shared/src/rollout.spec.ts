@@ -90,6 +90,19 @@ describe('CreateRolloutSchema', () => {
 });
 
 describe('evaluateGates', () => {
+  it('hybrid placement: judges the local runs as before and reports the share of requests forwarded to cloud nodes', () => {
+    const local = evaluateGates([dev({ deviceId: 'a' }), dev({ deviceId: 'b', latencyMs: 6 })], DEFAULT_GATES, noBaseline, at);
+    const hybrid = evaluateGates(
+      [dev({ deviceId: 'a', remoteInferences: 700 }), dev({ deviceId: 'b', latencyMs: 6 })],
+      DEFAULT_GATES,
+      noBaseline,
+      at,
+    );
+    expect(local.remote).toBeUndefined();
+    expect(hybrid.remote).toEqual({ local: 600, remote: 700, share: 700 / 1300, devices: 1 });
+    // the verdicts are the local model's: forwarded requests neither help nor hurt them
+    expect(hybrid.gates).toEqual(local.gates);
+  });
   it('passes a healthy wave and records the figures', () => {
     const r = evaluateGates([dev({ deviceId: 'a' }), dev({ deviceId: 'b', latencyMs: 6 })], DEFAULT_GATES, noBaseline, at);
     expect(r.passed).toBe(true);

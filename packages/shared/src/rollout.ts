@@ -185,6 +185,11 @@ export interface DeviceEvidence {
   windows: number;
   inferences: number;
   errors: number;
+  /**
+   * Hybrid devices: requests forwarded to a cloud node over the same windows (not in `inferences`:
+   * the gates judge the local model's runs, and report this share beside them).
+   */
+  remoteInferences?: number;
   /** Legacy agents: median over its windows of the latency at the tier percentile, ms (approximate). */
   latencyMs: number | null;
   /** Its windows' latency histograms merged (null: no window carried one). */
@@ -235,6 +240,12 @@ export interface GateResult {
   devices: number;
   judged: number;
   gates: GateOutcome[];
+  /**
+   * Hybrid placement: of the requests the wave's devices took, those forwarded to cloud nodes. The
+   * gates judge local runs only; this says how much of the traffic they did not see. Absent when
+   * no device forwarded.
+   */
+  remote?: { local: number; remote: number; share: number; devices: number };
 }
 
 const median = (xs: number[]): number | null => {
@@ -446,6 +457,8 @@ export function evaluateGates(
     : outcomes.some((o) => o.outcome === 'insufficient_evidence')
       ? 'insufficient_evidence'
       : 'passed';
+  const local = evidence.reduce((n, d) => n + d.inferences, 0);
+  const remote = evidence.reduce((n, d) => n + (d.remoteInferences ?? 0), 0);
   return {
     outcome: overall,
     passed: overall === 'passed',
@@ -453,6 +466,16 @@ export function evaluateGates(
     devices: evidence.length,
     judged: judgedAll.length,
     gates: outcomes,
+    ...(remote > 0
+      ? {
+          remote: {
+            local,
+            remote,
+            share: remote / (local + remote),
+            devices: evidence.filter((d) => (d.remoteInferences ?? 0) > 0).length,
+          },
+        }
+      : {}),
   };
 }
 

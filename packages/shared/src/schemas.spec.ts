@@ -7,6 +7,7 @@ import {
   StatusMessageSchema,
   StoredReportedStateSchema,
   TelemetryWindowSchema,
+  InferenceUrlSchema,
 } from './schemas.js';
 import { hardwarePreset, HARDWARE_PRESETS } from './hardware.js';
 import { DEFAULT_POLICIES } from './policy.js';
@@ -122,6 +123,13 @@ describe('contracts reject bad payloads', () => {
     ['unknown power source', { ...telemetry, power: { ...telemetry.power, source: 'guess' } }, 'power.source'],
     ['extra field', { ...telemetry, admin: true }, ''],
     ['device id that is not a uuid', { ...telemetry, deviceId: '#' }, 'deviceId'],
+    [
+      'more remote errors than forwarded requests',
+      { ...telemetry, remote: { inferences: 2, errors: 3, latencyMs: null } },
+      'remote.errors',
+    ],
+    ['negative forwarded count', { ...telemetry, remote: { inferences: -1, errors: 0, latencyMs: null } }, 'remote.inferences'],
+    ['extra field in remote', { ...telemetry, remote: { inferences: 1, errors: 0, latencyMs: null, node: 'x' } }, 'remote'],
   ])('telemetry: %s', (_name, value, path) => {
     const r = TelemetryWindowSchema.safeParse(value);
     expect(r.success).toBe(false);
@@ -134,6 +142,13 @@ describe('contracts reject bad payloads', () => {
     const q = { p50: 0.1, p95: 0.2, p99: 0.3, max: 0.4 };
     expect(TelemetryWindowSchema.parse({ ...telemetry, source: 'traffic', queueMs: q })).toMatchObject({ source: 'traffic', queueMs: q });
     expect(TelemetryWindowSchema.safeParse({ ...telemetry, source: 'users' }).success).toBe(false);
+  });
+
+  it('hybrid placement: a cloud node address is an http(s) base URL without credentials; a reported state carries it only as such', () => {
+    expect(InferenceUrlSchema.safeParse('http://10.0.0.5:8701').success).toBe(true);
+    expect(InferenceUrlSchema.safeParse('https://node.example/').success).toBe(true);
+    for (const bad of ['ftp://node:21', 'http://user:pw@node:8701', 'http://node:8701/?x=1', 'http://node#f', 'node:8701', 'x'.repeat(600)])
+      expect(InferenceUrlSchema.safeParse(bad).success, bad).toBe(false);
   });
 
   it('desired state: refuses a model without a signed manifest', () => {

@@ -33,6 +33,16 @@ const finite = z.number().refine(Number.isFinite, 'must be a finite number');
 const nonNeg = finite.refine((n) => n >= 0, 'must be >= 0');
 const isoDate = z.iso.datetime({ offset: true });
 
+/** A cloud node's inference base URL: http(s), a host, an optional port, no credentials, no query. */
+export const InferenceUrlSchema = z
+  .url({ protocol: /^https?$/ })
+  .max(512)
+  .refine((u) => {
+    // zod runs this refinement on a string that failed the URL check too
+    const url = URL.canParse(u) ? new URL(u) : null;
+    return url !== null && url.username === '' && url.password === '' && url.search === '' && url.hash === '';
+  }, 'an inference URL carries no credentials, query or fragment');
+
 /** What a device's hardware can do; decides which variant it may run. */
 export const HardwareProfileSchema = z.strictObject({
   name: z.string().min(1).max(64),
@@ -46,6 +56,11 @@ export const HardwareProfileSchema = z.strictObject({
   activePowerW: nonNeg.max(10_000),
   precisions: z.array(PrecisionSchema).min(1).max(4),
   cpuCores: z.int().min(1).max(1024),
+  /**
+   * `cloud`: a cloud node, an agent that serves its scenario's model on a network address to the
+   * fleet's hybrid devices (README "Hybrid placement"). Absent: an edge device.
+   */
+  location: z.enum(['edge', 'cloud']).optional(),
 });
 export type HardwareProfile = z.infer<typeof HardwareProfileSchema>;
 
@@ -187,6 +202,57 @@ export const DesiredStateSchema = z.strictObject({
 export type DesiredState = z.infer<typeof DesiredStateSchema>;
 
 /**
+ * What a hybrid device shows a cloud node to be served (README "Hybrid placement"): issued to one
+ * device for one scenario, short-lived, signed by the control plane's signing key like manifests
+ * and desired states, so a cloud node checks it with the root key it got at enrollment.
+ */
+export const ForwardingGrantPayloadSchema = z.strictObject({
+  schema: z.literal(1),
+  kind: z.literal('oip-forward'),
+  scenario: ScenarioSchema,
+  /** The hybrid device it was issued to. */
+  deviceId: DeviceIdSchema,
+  issuedAt: isoDate,
+  expiresAt: isoDate,
+});
+export type ForwardingGrantPayload = z.infer<typeof ForwardingGrantPayloadSchema>;
+
+/** A forwarding grant as signed: base64 of the payload's JSON bytes, the signature, the certified signing key. */
+export const SignedForwardingGrantSchema = z.strictObject({
+  payload: base64Of(4_096),
+  signature: base64,
+  signingKey: SigningKeyCertSchema,
+});
+export type SignedForwardingGrant = z.infer<typeof SignedForwardingGrantSchema>;
+
+/** A cloud node serving the device's scenario, as the control plane knows it from the node's reports. */
+export const CloudNodeRefSchema = z.strictObject({
+  deviceId: DeviceIdSchema,
+  url: InferenceUrlSchema,
+});
+export type CloudNodeRef = z.infer<typeof CloudNodeRefSchema>;
+
+/**
+ * Hybrid placement, in the signed desired state of a device whose scenario's policy location is
+ * `hybrid` or `cloud` (and that is no cloud node itself): where to forward, with what, and when.
+ * Minted at every publication and never stored: the grant is re-issued (the state re-published)
+ * before it expires.
+ */
+export const HybridPlacementSchema = z.strictObject({
+  /** Cloud nodes of the scenario, tried in order; empty while none reports an address. */
+  nodes: z.array(CloudNodeRefSchema).max(16),
+  grant: SignedForwardingGrantSchema,
+  /**
+   * Forward also when the local model's latency (queue wait included) would break the tier's
+   * latency target; off by default (README: HYBRID_FORWARD_ON_LATENCY).
+   */
+  forwardOnLatency: z.boolean(),
+  /** The tier's latency target the rule above compares with, ms. */
+  latencyTargetMs: z.number().positive().max(3_600_000),
+});
+export type HybridPlacement = z.infer<typeof HybridPlacementSchema>;
+
+/**
  * What the control plane signs when it publishes a desired state: the whole state (model or none,
  * runtime settings, assignment number, device), when it was signed and until when it may be
  * acted on, and the device's assignment high-water mark at signing time. An agent takes no number
@@ -197,6 +263,8 @@ export const DesiredStatePayloadSchema = DesiredStateSchema.extend({
   highWaterMark: z.int().min(0),
   signedAt: isoDate,
   expiresAt: isoDate,
+  /** Hybrid devices only: the cloud nodes of their scenario and a grant for them (absent elsewhere and from older control planes). */
+  hybrid: HybridPlacementSchema.optional(),
 });
 export type DesiredStatePayload = z.infer<typeof DesiredStatePayloadSchema>;
 
@@ -317,6 +385,12 @@ export const ReportedStateSchema = z.strictObject({
       effectiveRateHz: finite.min(0).max(10_000),
     })
     .optional(),
+  /**
+   * Cloud nodes only: the address at which hybrid devices reach its Open Inference Protocol
+   * endpoint (an `http(s)://host:port` base URL). The control plane names it in the desired state
+   * of its scenario's hybrid devices. Absent from edge devices and older agents.
+   */
+  inferenceUrl: InferenceUrlSchema.optional(),
 });
 export type ReportedState = z.infer<typeof ReportedStateSchema>;
 
@@ -376,6 +450,21 @@ export const TelemetryWindowSchema = z
      * are then all there is (approximate: percentiles of percentiles once merged).
      */
     latencyHistogram: SparseHistogramSchema.nullable().optional(),
+    /**
+     * Hybrid devices: the requests of the window that were forwarded to a cloud node (its counts
+     * are apart from `inferences`, which are the device's own runs; `latencyMs` stays local).
+     * `errors`: forwarded requests that got no answer (node down, refused, timed out);
+     * `latencyMs`: the round trip of those answered. Absent from agents that forward nothing.
+     */
+    remote: z
+      .strictObject({
+        inferences: z.int().min(0).max(1e9),
+        errors: z.int().min(0).max(1e9),
+        latencyMs: z.strictObject({ p50: latencyMs, p95: latencyMs, p99: latencyMs, max: latencyMs }).nullable(),
+      })
+      .refine((r) => r.errors <= r.inferences, { message: 'remote errors exceed remote inferences', path: ['errors'] })
+      .nullable()
+      .optional(),
   })
   .refine((w) => Date.parse(w.windowEnd) >= Date.parse(w.windowStart), {
     message: 'windowEnd must not be before windowStart',

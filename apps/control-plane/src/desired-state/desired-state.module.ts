@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DeviceDataModule } from '../devices/device-data.module.js';
+import { HybridModule } from '../hybrid/hybrid.module.js';
 import { PoliciesModule } from '../policies/policies.module.js';
 import { DesiredStateBuilder } from './desired-state.builder.js';
 import { DesiredStatePublisher } from './desired-state.publisher.js';
@@ -13,7 +14,7 @@ import { DesiredStateService } from './desired-state.service.js';
  * whose republish decides a device's state when it has none yet.
  */
 @Module({
-  imports: [DeviceDataModule, PoliciesModule],
+  imports: [DeviceDataModule, PoliciesModule, HybridModule],
   providers: [DesiredStateRepository, DesiredStateBuilder, DesiredStatePublisher, DesiredStateService, DesiredStateQueue],
   exports: [DesiredStateService, DesiredStateRepository, DesiredStateQueue],
 })

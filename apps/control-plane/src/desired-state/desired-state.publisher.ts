@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { publishArgs, type PublishArgs } from '@edge-fleet/shared';
 import type { Config } from '../config.js';
+import { HybridPlacementService } from '../hybrid/hybrid-placement.service.js';
 import { CONFIG, MQTT_BUS, SIGNING } from '../infra/tokens.js';
 import type { SigningService } from '../signing/signing.service.js';
 import type { PublishableDesired } from './desired-state.repository.js';
@@ -15,7 +16,8 @@ export interface RetainedPublisher {
  * device's high-water mark and an expiry, so a device can refuse anything forged, meant for another
  * device, replayed past its expiry, or numbered beyond what this control plane ever issued. Postgres
  * keeps the plain state; every publish (assignment, rollout wave or rollback, refresh, republish on
- * reconnect) comes through here.
+ * reconnect) comes through here. A hybrid device's state also names its scenario's cloud nodes and
+ * carries a fresh forwarding grant, minted here and never stored.
  */
 @Injectable()
 export class DesiredStatePublisher {
@@ -23,18 +25,25 @@ export class DesiredStatePublisher {
     @Inject(MQTT_BUS) private readonly bus: RetainedPublisher,
     @Inject(SIGNING) private readonly signing: SigningService,
     @Inject(CONFIG) private readonly config: Config,
+    @Inject(HybridPlacementService) private readonly hybrid: HybridPlacementService,
   ) {}
 
   async publishSigned(states: readonly PublishableDesired[]): Promise<void> {
     const signedAt = new Date();
     const expiresAt = new Date(signedAt.getTime() + this.config.MANIFEST_TTL_SECONDS * 1_000).toISOString();
+    const placements = await this.hybrid.placementsFor(
+      states.map((s) => s.desired.deviceId),
+      signedAt,
+    );
     await Promise.all(
       states.map(({ desired, highWaterMark }) => {
+        const hybrid = placements.get(desired.deviceId);
         const signed = this.signing.signDesired({
           ...desired,
           highWaterMark,
           signedAt: signedAt.toISOString(),
           expiresAt,
+          ...(hybrid === undefined ? {} : { hybrid }),
         });
         const m = publishArgs('desired', desired.deviceId, signed);
         return this.bus.publish(m.topic, m.payload, m.options);

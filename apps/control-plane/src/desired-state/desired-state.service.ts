@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { DesiredState, HealthTargets, RemediationRuntime } from '@edge-fleet/shared';
 import type { Config } from '../config.js';
 import { DeviceRepository } from '../devices/device.repository.js';
+import { HybridPlacementService } from '../hybrid/hybrid-placement.service.js';
 import type { Logger } from '../infra/logger.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
 import { UnitOfWork, type AnyTx } from '../infra/unit-of-work.js';
@@ -57,6 +58,7 @@ export class DesiredStateService {
     @Inject(DesiredStateQueue) private readonly queue: DesiredStateQueue,
     @Inject(UnitOfWork) private readonly uow: UnitOfWork,
     @Inject(CONFIG) private readonly config: Config,
+    @Inject(HybridPlacementService) private readonly hybrid: HybridPlacementService,
     @Inject(LOGGER) logger: Logger,
   ) {
     this.log = logger.child('desired-state');
@@ -169,5 +171,33 @@ export class DesiredStateService {
       this.log.info('manifests refreshed', { devices: states.length });
     }
     return states.length;
+  }
+
+  /**
+   * Re-publishes the stored desired state of every device that forwards to cloud nodes, each with a
+   * fresh forwarding grant and the cloud nodes known now (same assignment number: nothing new to
+   * apply, only the placement changes). Run by the worker every third of the grant's life.
+   */
+  async refreshHybridGrants(scenario: string | null = null): Promise<number> {
+    let published = 0;
+    for await (const ids of this.hybrid.hybridDevicePages(scenario)) {
+      const states = await this.repo.latestMany(ids);
+      await this.publisher.publishSigned(states);
+      published += states.length;
+    }
+    if (published) this.log.info('hybrid grants refreshed', { devices: published });
+    return published;
+  }
+
+  /**
+   * A cloud node reported its address: when it is new (the node's first report, or it moved), its
+   * scenario's hybrid devices get their states re-published now, naming it, rather than at the
+   * next grant refresh. Not awaited by the report's handler: a scenario may have many devices.
+   */
+  async cloudNodeReported(deviceId: string, inferenceUrl: string): Promise<void> {
+    const scenario = await this.hybrid.announce(deviceId, inferenceUrl);
+    if (scenario === null) return;
+    const n = await this.refreshHybridGrants(scenario);
+    this.log.info('cloud node announced to its hybrid devices', { deviceId, scenario, devices: n });
   }
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  InferenceUrlSchema,
   ReportedStateSchema,
   UpdateOutcomeSchema,
   type CreateEnrollmentToken,
@@ -56,6 +57,8 @@ export function toDeviceSummary(r: DeviceSummaryRow): DeviceSummary {
             lastUpdate: valid(UpdateOutcomeSchema, r.lastUpdate),
             /** The agent's stale-metadata alarm (its desired-state manifest expired), or null. */
             staleMetadata: valid(StaleMetadataSchema, r.staleMetadata),
+            /** Cloud nodes: the address hybrid devices are sent to, or null. */
+            inferenceUrl: valid(InferenceUrlSchema, r.inferenceUrl),
           }
         : null,
   };

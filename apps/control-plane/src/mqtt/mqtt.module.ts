@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AssignmentsModule } from '../assignments/assignments.module.js';
+import { DesiredStateModule } from '../desired-state/desired-state.module.js';
 import { DevicesModule } from '../devices/devices.module.js';
 import { RolloutsModule } from '../rollouts/rollouts.module.js';
 import { TelemetryModule } from '../telemetry/telemetry.module.js';
@@ -13,7 +14,7 @@ import { ReportedStateRepository } from '../reported/reported-state.repository.j
  * to the service that owns it; presence. The broker itself and the bus are infrastructure.
  */
 @Module({
-  imports: [AssignmentsModule, DevicesModule, RolloutsModule, TelemetryModule],
+  imports: [AssignmentsModule, DesiredStateModule, DevicesModule, RolloutsModule, TelemetryModule],
   providers: [DeviceMessagesHandler, PresenceService, ReportedIngestService, ReportedStateRepository],
   exports: [DeviceMessagesHandler, PresenceService],
 })

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { RateLimitedLog, type Logger } from '../infra/logger.js';
 import { errorText, isDataError } from '../infra/pg-errors.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
+import { DesiredStateService } from '../desired-state/desired-state.service.js';
 import { issuesText } from '../infra/validate.js';
 import { RolloutsService } from '../rollouts/rollouts.service.js';
 import { DeadLetterRepository } from '../infra/dead-letter.repository.js';
@@ -24,6 +25,7 @@ export class ReportedIngestService {
     @Inject(ReportedStateRepository) private readonly reports: ReportedStateRepository,
     @Inject(RolloutsService) private readonly rollouts: RolloutsService,
     @Inject(DeadLetterRepository) private readonly deadLetters: DeadLetterRepository,
+    @Inject(DesiredStateService) private readonly desired: DesiredStateService,
     @Inject(CONFIG) private readonly config: Config,
     @Inject(LOGGER) logger: Logger,
   ) {
@@ -62,6 +64,11 @@ export class ReportedIngestService {
       activeVariantId: s.active?.variantId ?? null,
       lastUpdate: s.lastUpdate,
     });
+    // a cloud node's (new) address reaches its scenario's hybrid devices now, not at the next grant refresh
+    if (s.inferenceUrl !== undefined)
+      void this.desired
+        .cloudNodeReported(deviceId, s.inferenceUrl)
+        .catch((e: unknown) => this.log.warn('cloud node not announced; the grant refresh will', { deviceId, error: errorText(e) }));
   }
 
   /** Why the report cannot be true of this device, or null. */

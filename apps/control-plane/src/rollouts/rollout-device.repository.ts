@@ -153,6 +153,7 @@ export class RolloutDeviceRepository {
         windows: bigint;
         inferences: bigint | null;
         errors: bigint | null;
+        remote: bigint | null;
         latency: number | null;
         power: number | null;
         powerSource: string | null;
@@ -161,7 +162,7 @@ export class RolloutDeviceRepository {
       }[]
     >`
       SELECT rd."deviceId"::text AS "deviceId", hp."hardwareClass", d.scenario, rd.state, rd.reason, rd.late,
-             count(t.id) AS windows, sum(t.inferences) AS inferences, sum(t.errors) AS errors,
+             count(t.id) AS windows, sum(t.inferences) AS inferences, sum(t.errors) AS errors, sum(t."remoteInferences") AS remote,
              percentile_cont(0.5) WITHIN GROUP (ORDER BY CASE p."latencyPercentile" WHEN 'p50' THEN t."latencyP50Ms" WHEN 'p95' THEN t."latencyP95Ms" ELSE t."latencyP99Ms" END) AS latency,
              avg(t."powerW") AS power, max(t."powerSource") AS "powerSource",
              jsonb_agg(t."latencyHistogram") FILTER (WHERE t."latencyHistogram" IS NOT NULL) AS histograms,
@@ -184,6 +185,7 @@ export class RolloutDeviceRepository {
       windows: Number(r.windows),
       inferences: Number(r.inferences ?? 0),
       errors: Number(r.errors ?? 0),
+      remoteInferences: Number(r.remote ?? 0),
       latencyMs: r.latency,
       histogram: r.histograms ? LatencyHistogram.merged(r.histograms).toSparse() : null,
       histogramWindows: Number(r.histogramWindows),

@@ -256,6 +256,9 @@ function figuresOf(evidence: DeviceEvidence[]): Map<string, JsonValue> {
         windows: e.windows,
         inferences: e.inferences,
         errors: e.errors,
+        // hybrid devices: requests a cloud node took, which the gates above did not judge
+        remoteInferences: e.remoteInferences ?? 0,
+        remoteShare: (e.remoteInferences ?? 0) > 0 ? (e.remoteInferences ?? 0) / (e.inferences + (e.remoteInferences ?? 0)) : 0,
         // from the merged histogram; old agents' median of window percentiles is marked approximate
         latencyMs: e.histogram ? LatencyHistogram.fromSparse(e.histogram).quantile(quantileOf(e.policy.latencyPercentile)) : e.latencyMs,
         latencyApproximate: e.histogram === null && e.latencyMs !== null,

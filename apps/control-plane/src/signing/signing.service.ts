@@ -1,7 +1,15 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { DesiredStatePayload, ManifestPayload, SignedDesiredState, SignedManifest, SigningKeyCert } from '@edge-fleet/shared';
+import type {
+  DesiredStatePayload,
+  ForwardingGrantPayload,
+  ManifestPayload,
+  SignedDesiredState,
+  SignedForwardingGrant,
+  SignedManifest,
+  SigningKeyCert,
+} from '@edge-fleet/shared';
 
 const SIGNING_KEY_DAYS = 365;
 
@@ -65,6 +73,11 @@ export class SigningService {
 
   /** A whole desired state, as published: devices act only on the signed bytes. */
   signDesired(payload: DesiredStatePayload): SignedDesiredState {
+    return this.signJson(payload);
+  }
+
+  /** A hybrid device's pass to its scenario's cloud nodes, which check it with the same root key. */
+  signForwardingGrant(payload: ForwardingGrantPayload): SignedForwardingGrant {
     return this.signJson(payload);
   }
 

@@ -35,6 +35,12 @@ const COLUMNS = [
   ['queueP99Ms', 'float8'],
   ['queueMaxMs', 'float8'],
   ['latencyHistogram', 'jsonb'],
+  ['remoteInferences', 'int4'],
+  ['remoteErrors', 'int4'],
+  ['remoteP50Ms', 'float8'],
+  ['remoteP95Ms', 'float8'],
+  ['remoteP99Ms', 'float8'],
+  ['remoteMaxMs', 'float8'],
 ] as const;
 
 /** One multi-row statement per batch: unnest of one array per column, idempotent on (device, boot, seq). */
@@ -73,6 +79,12 @@ function toColumns(rows: TelemetryWindow[]): unknown[][] {
       w.queueMs?.p99 ?? null,
       w.queueMs?.max ?? null,
       w.latencyHistogram ? JSON.stringify(w.latencyHistogram) : null,
+      w.remote?.inferences ?? 0,
+      w.remote?.errors ?? 0,
+      w.remote?.latencyMs?.p50 ?? null,
+      w.remote?.latencyMs?.p95 ?? null,
+      w.remote?.latencyMs?.p99 ?? null,
+      w.remote?.latencyMs?.max ?? null,
     ];
     values.forEach((v, i) => cols[i]?.push(v));
   }
@@ -118,7 +130,8 @@ export class TelemetryRepository {
       `SELECT "windowStart", "windowEnd", "modelVersionId", "variantId", "precision", "inferences", "errors",
               "latencyP50Ms" AS p50, "latencyP95Ms" AS p95, "latencyP99Ms" AS p99, "latencyMaxMs" AS max,
               "powerW", "powerSource", "powerDetail", "rssMb", "source",
-              "queueP50Ms" AS "queueP50", "queueP99Ms" AS "queueP99", "cacheHits"
+              "queueP50Ms" AS "queueP50", "queueP99Ms" AS "queueP99", "cacheHits",
+              "remoteInferences", "remoteErrors", "remoteP50Ms" AS "remoteP50", "remoteP99Ms" AS "remoteP99"
          FROM "TelemetryWindow" WHERE "deviceId" = $1 AND "windowEnd" >= $2
         ORDER BY "windowEnd" DESC LIMIT $3`,
       [deviceId, since, limit],
@@ -141,7 +154,8 @@ export class TelemetryRepository {
       `SELECT ids.id AS "deviceId", w."windowStart", w."windowEnd", w."modelVersionId", w."variantId", w."precision",
               w."inferences", w."errors", w."latencyP50Ms" AS p50, w."latencyP95Ms" AS p95, w."latencyP99Ms" AS p99,
               w."latencyMaxMs" AS max, w."powerW", w."powerSource", w."powerDetail", w."rssMb",
-              w."source", w."queueP50Ms" AS "queueP50", w."queueP99Ms" AS "queueP99", w."cacheHits"
+              w."source", w."queueP50Ms" AS "queueP50", w."queueP99Ms" AS "queueP99", w."cacheHits",
+              w."remoteInferences", w."remoteErrors", w."remoteP50Ms" AS "remoteP50", w."remoteP99Ms" AS "remoteP99"
          FROM unnest($1::uuid[]) AS ids(id)
          CROSS JOIN LATERAL (
            SELECT * FROM "TelemetryWindow" t WHERE t."deviceId" = ids.id ORDER BY t."windowEnd" DESC LIMIT 1

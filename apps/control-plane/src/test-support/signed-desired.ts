@@ -1,5 +1,12 @@
 import { createPublicKey, verify } from 'node:crypto';
-import { DesiredStatePayloadSchema, SignedDesiredStateSchema, type DesiredStatePayload } from '@edge-fleet/shared';
+import {
+  DesiredStatePayloadSchema,
+  ForwardingGrantPayloadSchema,
+  SignedDesiredStateSchema,
+  type DesiredStatePayload,
+  type ForwardingGrantPayload,
+  type SignedForwardingGrant,
+} from '@edge-fleet/shared';
 
 const spki = (b64: string) => createPublicKey({ key: Buffer.from(b64, 'base64'), format: 'der', type: 'spki' });
 const checks = (data: string | Buffer, signature: string, keyB64: string): boolean =>
@@ -17,4 +24,13 @@ export function openSignedDesired(message: Buffer, rootPublicKey: string): Desir
   const bytes = Buffer.from(envelope.payload, 'base64');
   if (!checks(bytes, envelope.signature, publicKey)) throw new Error('desired state signature does not verify');
   return DesiredStatePayloadSchema.parse(JSON.parse(bytes.toString('utf8')));
+}
+
+/** A hybrid device's forwarding grant checked as a cloud node checks it (chain up to the root, then the payload). */
+export function openSignedGrant(grant: SignedForwardingGrant, rootPublicKey: string): ForwardingGrantPayload {
+  const { publicKey, expiresAt, rootSignature } = grant.signingKey;
+  if (!checks(`${publicKey}.${expiresAt}`, rootSignature, rootPublicKey)) throw new Error('signing key not certified by the root');
+  const bytes = Buffer.from(grant.payload, 'base64');
+  if (!checks(bytes, grant.signature, publicKey)) throw new Error('forwarding grant signature does not verify');
+  return ForwardingGrantPayloadSchema.parse(JSON.parse(bytes.toString('utf8')));
 }

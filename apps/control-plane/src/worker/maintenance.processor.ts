@@ -23,6 +23,7 @@ export class MaintenanceProcessor implements JobProcessor<typeof MAINTENANCE> {
   readonly handlers: JobHandlers<typeof MAINTENANCE> = {
     'sweep-rollouts': () => this.rollouts.sweep(),
     'refresh-manifests': async () => void (await this.desired.refreshExpiringManifests()),
+    'refresh-hybrid-grants': async () => void (await this.desired.refreshHybridGrants()),
     'sweep-presence': () => this.presence.sweepStale(),
     // "now" is the job's run time: a pass reads only what is stored, so a late job is still right
     // remediation (M14) decides from the alerts the same pass just stored, at the same "now"

@@ -10,7 +10,13 @@ const Nothing = z.strictObject({});
  */
 export const MAINTENANCE = defineQueue({
   name: 'maintenance',
-  jobs: { 'sweep-rollouts': Nothing, 'refresh-manifests': Nothing, 'sweep-presence': Nothing, 'evaluate-alerts': Nothing },
+  jobs: {
+    'sweep-rollouts': Nothing,
+    'refresh-manifests': Nothing,
+    'sweep-presence': Nothing,
+    'evaluate-alerts': Nothing,
+    'refresh-hybrid-grants': Nothing,
+  },
   // a missed run is the next interval's: no retries piling up behind the schedule
   defaults: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
 });
@@ -19,6 +25,8 @@ export const MAINTENANCE = defineQueue({
 export async function scheduleMaintenance(jobs: JobQueues, config: Config): Promise<void> {
   await jobs.schedule(MAINTENANCE, 'sweep-rollouts', config.ROLLOUT_SWEEP_MS, {});
   await jobs.schedule(MAINTENANCE, 'refresh-manifests', config.MANIFEST_REFRESH_INTERVAL_MS, {});
+  // hybrid devices' forwarding grants: re-issued every third of their life (HYBRID_GRANT_TTL_SECONDS)
+  await jobs.schedule(MAINTENANCE, 'refresh-hybrid-grants', Math.round((config.HYBRID_GRANT_TTL_SECONDS * 1_000) / 3), {});
   if (config.ALERT_EVAL_INTERVAL_MS > 0) await jobs.schedule(MAINTENANCE, 'evaluate-alerts', config.ALERT_EVAL_INTERVAL_MS, {});
   else await jobs.unschedule(MAINTENANCE, 'evaluate-alerts');
   // only an external broker needs it: the embedded one sees every connection end

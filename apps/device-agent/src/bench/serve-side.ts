@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { InputSpecListSchema, ScenarioSchema } from '@edge-fleet/shared';
+import { HybridPlacementSchema, InputSpecListSchema, ScenarioSchema } from '@edge-fleet/shared';
 import { z } from 'zod';
 import { silentLogger } from '../core/logger.js';
 import { createWorkerEngine } from '../engine/worker-inference.engine.js';
@@ -28,6 +28,10 @@ const ServeSideOptionsSchema = z.strictObject({
   scenario: ScenarioSchema.default('data_analysis_agent'),
   /** false: listen with no model until `activate` arrives. */
   activate: z.boolean().default(true),
+  /** A cloud node: TCP requests need a forwarding grant signed under this root key (base64 SPKI). */
+  cloudRootPublicKey: z.string().min(1).optional(),
+  /** A hybrid device: its cloud nodes and grant, as a desired state would bring them. */
+  hybrid: HybridPlacementSchema.optional(),
 });
 export type ServeSideOptions = z.input<typeof ServeSideOptionsSchema>;
 
@@ -49,7 +53,13 @@ const service = new LocalInferenceService(
   },
   silentLogger,
   (r) => (r.ok ? served.ok++ : served.failed++),
+  undefined,
+  undefined,
+  o.cloudRootPublicKey === undefined
+    ? { kind: 'device', scenario: o.scenario }
+    : { kind: 'cloud', scenario: o.scenario, rootPublicKey: o.cloudRootPublicKey },
 );
+if (o.hybrid !== undefined) service.setHybrid(o.hybrid);
 await service.start();
 const activate = (): void =>
   service.setActive(

@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { HARDWARE_PRESETS, type HardwareProfile, HardwareProfileSchema, hardwarePreset, isHardwarePreset } from '@edge-fleet/shared';
+import {
+  HARDWARE_PRESETS,
+  type HardwareProfile,
+  HardwareProfileSchema,
+  hardwarePreset,
+  InferenceUrlSchema,
+  isHardwarePreset,
+} from '@edge-fleet/shared';
 import { z } from 'zod';
 import { CrashPointSchema } from '../core/crash-points.js';
 import { LogLevelSchema } from '../core/logger.js';
@@ -55,6 +62,8 @@ export const CliArgsSchema = z
       .default(DEFAULT_SERVE_PORT),
     serveHost: z.string().min(1).max(255).default('127.0.0.1'),
     serveTokenFile: z.string().min(1).optional(),
+    /** Cloud nodes: the base URL hybrid devices reach this agent at (reported to the control plane). */
+    servePublicUrl: InferenceUrlSchema.optional(),
     serveQueue: z.coerce.number().int().min(1, '--serve-queue must be at least 1').max(100_000).default(DEFAULT_QUEUE_DEPTH),
     serveDeadlineMs: z.coerce.number().int().min(1, '--serve-deadline-ms must be at least 1').max(3_600_000).optional(),
     serveMaxBodyMb: z.coerce
@@ -89,8 +98,9 @@ export const CliArgsSchema = z
     message: '--watchdog-breaches must not exceed --watchdog-windows',
     path: ['watchdogBreaches'],
   })
-  .refine((a) => a.servePort === 'off' || isLoopback(a.serveHost) || a.serveTokenFile !== undefined, {
-    message: '--serve-host other than loopback needs --serve-token-file (a bearer token)',
+  // a cloud node (--serve-public-url) is guarded by the control plane's forwarding grants; the agent refuses to listen if its profile is no cloud node's
+  .refine((a) => a.servePort === 'off' || isLoopback(a.serveHost) || a.serveTokenFile !== undefined || a.servePublicUrl !== undefined, {
+    message: '--serve-host other than loopback needs --serve-token-file (a bearer token), or --serve-public-url on a cloud node',
     path: ['serveHost'],
   });
 export type CliArgs = z.infer<typeof CliArgsSchema>;
@@ -101,7 +111,7 @@ export const USAGE =
   'usage: fleet-agent --url <controlPlaneUrl> --data-dir <dir> [--token <enrollmentToken>] ' +
   '[--profile <preset|profile.json>] [--name <name>] [--mqtt-url <url>] [--log-level info] [--seed <n>] ' +
   '[--download-stall-timeout <s>] [--download-deadline <s>] [--watchdog-windows <n>] [--watchdog-breaches <n>] ' +
-  '[--serve-socket <path|off>] [--serve-port <n|off>] [--serve-host <addr>] [--serve-token-file <path>] [--serve-queue <n>] ' +
+  '[--serve-socket <path|off>] [--serve-port <n|off>] [--serve-host <addr>] [--serve-token-file <path>] [--serve-public-url <url>] [--serve-queue <n>] ' +
   '[--serve-deadline-ms <n>] [--serve-max-body-mb <n>] [--probe idle|always|off] ' +
   '[--serve-cache-entries <n>] [--serve-cache-ttl-ms <n>] [--outbox-max-mb <MiB>] [--outbox-max-age-hours <h>]';
 
@@ -133,6 +143,7 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
         'serve-port': { type: 'string' },
         'serve-host': { type: 'string' },
         'serve-token-file': { type: 'string' },
+        'serve-public-url': { type: 'string' },
         'serve-queue': { type: 'string' },
         'serve-deadline-ms': { type: 'string' },
         'serve-max-body-mb': { type: 'string' },
@@ -163,6 +174,7 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
     servePort: values['serve-port'],
     serveHost: values['serve-host'],
     serveTokenFile: values['serve-token-file'],
+    servePublicUrl: values['serve-public-url'],
     serveQueue: values['serve-queue'],
     serveDeadlineMs: values['serve-deadline-ms'],
     serveMaxBodyMb: values['serve-max-body-mb'],

@@ -1,8 +1,10 @@
-import type { Scenario } from '@edge-fleet/shared';
+import type { HybridPlacement, Scenario } from '@edge-fleet/shared';
 import { type Clock, systemClock } from '../core/clock.js';
 import { errorMessage, type Logger } from '../core/logger.js';
 import { AGENT_VERSION } from '../core/version.js';
 import type { InferenceEngine } from '../engine/inference.engine.js';
+import { type BackoffSettings, CloudForwarder, type NodeHealth, type RemoteAttempt } from '../hybrid/cloud.forwarder.js';
+import { ForwardingGrantVerifier } from '../hybrid/forwarding-grant.verifier.js';
 import { OipHandler } from './oip.handler.js';
 import { OipHttpServer } from './oip.http-server.js';
 import { ResultCache } from './result.cache.js';
@@ -12,10 +14,20 @@ import { type ServedModelInfo, type ServedRequest, ServingSlot } from './serving
 /** Requests handed to the engine at once: one running, the next already crossing to the worker. */
 const MAX_IN_FLIGHT = 2;
 
+/**
+ * Where the agent stands in hybrid placement (README "Hybrid placement"). `device`: an edge device,
+ * which forwards to cloud nodes once a desired state names them (`setHybrid`); `cloud`: a cloud node,
+ * which serves hybrid devices on its TCP listener against forwarding grants signed by the control plane.
+ */
+export type ServiceRole =
+  | { kind: 'device'; scenario: Scenario; onRemote?: (a: RemoteAttempt) => void; backoff?: BackoffSettings }
+  | { kind: 'cloud'; scenario: Scenario; rootPublicKey: string };
+
 /** The agent's local inference API: the serving slot the reconcile loop swaps, and its listeners. */
 export class LocalInferenceService {
   readonly slot: ServingSlot;
   private readonly server: OipHttpServer;
+  private readonly forwarder: CloudForwarder | null;
 
   constructor(
     config: ServeConfig,
@@ -23,7 +35,17 @@ export class LocalInferenceService {
     onRequest?: (r: ServedRequest) => void,
     onCacheHit?: () => void,
     clock: Clock = systemClock,
+    role: ServiceRole | null = null,
   ) {
+    this.forwarder =
+      role?.kind === 'device'
+        ? new CloudForwarder({
+            clock,
+            logger,
+            onAttempt: role.onRemote ?? (() => undefined),
+            ...(role.backoff ? { backoff: role.backoff } : {}),
+          })
+        : null;
     this.slot = new ServingSlot({ queueDepth: config.queueDepth, maxInFlight: MAX_IN_FLIGHT }, onRequest);
     const handler = new OipHandler({
       slot: this.slot,
@@ -33,8 +55,21 @@ export class LocalInferenceService {
       cache:
         (config.cacheEntries ?? 0) > 0 ? new ResultCache(config.cacheEntries ?? 0, config.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS, clock) : null,
       ...(onCacheHit === undefined ? {} : { onCacheHit }),
+      forwarding:
+        this.forwarder === null || role === null ? null : { forwarder: this.forwarder, deadlineMs: serveDeadlineMs(config, role.scenario) },
     });
-    this.server = new OipHttpServer(config, handler, logger);
+    const grants = role?.kind === 'cloud' ? new ForwardingGrantVerifier(role.rootPublicKey, role.scenario, clock) : null;
+    this.server = new OipHttpServer(config, handler, logger, grants);
+  }
+
+  /** From each verified desired state of a hybrid device: its cloud nodes and grant (null: none). Ignored on a cloud node. */
+  setHybrid(placement: HybridPlacement | null): void {
+    this.forwarder?.setPlacement(placement);
+  }
+
+  /** The cloud nodes' standing as this device sees them (empty when it forwards nowhere). */
+  cloudNodes(): NodeHealth[] {
+    return this.forwarder?.nodes() ?? [];
   }
 
   /** Called on every activation, rollback and unload: new requests go to this engine from now on. */
@@ -56,6 +91,7 @@ export class LocalInferenceService {
   }
 
   async stop(): Promise<void> {
+    this.forwarder?.stop();
     await this.server.stop();
   }
 }

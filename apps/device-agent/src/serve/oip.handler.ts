@@ -8,6 +8,7 @@ import {
   INFERENCE_HEADER_CONTENT_LENGTH,
 } from '@edge-fleet/shared';
 import type { ModelSignature, ServedTensor, TensorSignature } from '../engine/served-tensor.js';
+import type { CloudForwarder } from '../hybrid/cloud.forwarder.js';
 import { type DecodedRequest, decodeInferRequest } from './oip.request.js';
 import { ResultCache } from './result.cache.js';
 import { BadRequest, NotFound, ServeError } from './serve.errors.js';
@@ -29,12 +30,20 @@ export interface OipHandlerOptions {
   /** Answers of repeated inputs; null = off. */
   cache?: ResultCache | null;
   onCacheHit?: () => void;
+  /** A hybrid device's cloud nodes, and the deadline of a forwarded request; absent elsewhere. */
+  forwarding?: { forwarder: CloudForwarder; deadlineMs: number } | null;
 }
+
+/** While the latency rule forwards, one request in this many still runs locally. */
+export const LOCAL_SAMPLE_EVERY = 10;
 
 const MODEL_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer)?$/;
 
 /** The Open Inference Protocol's REST routes over the serving slot; transport-free, so every answer is testable. */
 export class OipHandler {
+  /** Requests the latency rule sent away in a row: every LOCAL_SAMPLE_EVERY-th still runs here. */
+  private overBudgetRun = 0;
+
   constructor(private readonly options: OipHandlerOptions) {}
 
   async handle(
@@ -68,6 +77,11 @@ export class OipHandler {
     const action = match[3];
     if (action === '/infer') {
       if (method !== 'POST') throw new ServeError(405, `${path} takes POST, not ${method}`);
+      // a hybrid device whose model is not ready (none yet, or mid-load) has a cloud node answer
+      if (!this.ready()) {
+        const remote = await this.forward(path, headers, body);
+        if (remote !== null) return remote;
+      }
       const active = this.resolve(name, version);
       const signature = signatureOf(active);
       const request = decodeInferRequest(body, headerLength(headers), signature);
@@ -78,7 +92,21 @@ export class OipHandler {
         this.options.onCacheHit?.();
         return inferReply(name, request, { result: { ok: true, latencyMs: 0, outputs: cached }, by: active, queueMs: 0 }, true);
       }
-      const served = await slot.submit(request.inputs, this.options.deadlineMs(active.scenario));
+      // a full queue (asked first: a refused request counts as a failed local one) or the latency rule
+      if (slot.full() || this.overBudget()) {
+        const remote = await this.forward(path, headers, body);
+        if (remote !== null) return remote;
+      }
+      let served: Served;
+      try {
+        served = await slot.submit(request.inputs, this.options.deadlineMs(active.scenario));
+      } catch (err) {
+        // the model unloaded meanwhile (503): a cloud node may still answer; if none does, the local error stands
+        if (!(err instanceof ServeError) || err.status !== 503) throw err;
+        const remote = await this.forward(path, headers, body);
+        if (remote !== null) return remote;
+        throw err;
+      }
       const outputs = served.result.outputs;
       // an answer from a model that replaced the one keyed is not stored under the old key
       if (key !== null && served.result.ok && outputs !== undefined && served.by.model.sha256 === active.model.sha256)
@@ -98,6 +126,28 @@ export class OipHandler {
   private cacheKey(active: ActiveServing, inputs: Record<string, ServedTensor>): string | null {
     if (this.options.cache == null || active.model.inputs.some((i) => i.stateFrom !== undefined)) return null;
     return ResultCache.key(active.model.sha256, inputs);
+  }
+
+  /** The cloud node's answer, or null: not a hybrid device, no node to try, or none answered. */
+  private async forward(
+    path: string,
+    headers: Readonly<Record<string, string | string[] | undefined>>,
+    body: Buffer,
+  ): Promise<OipReply | null> {
+    const f = this.options.forwarding;
+    if (f == null || !f.forwarder.canForward()) return null;
+    return f.forwarder.forward(path, headers, body, f.deadlineMs);
+  }
+
+  /** The policy's latency rule (off by default): the requests ahead and the recent runs' median say this one would miss the tier's target. */
+  private overBudget(): boolean {
+    const limit = this.options.forwarding?.forwarder.latencyRuleMs() ?? null;
+    if (limit === null || this.options.slot.predictedMs() <= limit) {
+      this.overBudgetRun = 0;
+      return false;
+    }
+    // one in LOCAL_SAMPLE_EVERY stays: the local model keeps being measured, so forwarding stops once it is fast again
+    return ++this.overBudgetRun % LOCAL_SAMPLE_EVERY !== 0;
   }
 
   private ready(): boolean {

@@ -4,12 +4,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { errorMessage, type Logger } from '../core/logger.js';
 import { errorReply, type OipHandler, type OipReply } from './oip.handler.js';
+import type { ForwardingGrantVerifier } from '../hybrid/forwarding-grant.verifier.js';
 import type { ServeConfig } from './serve.settings.js';
 import { ServeError } from './serve.errors.js';
 
 /**
  * The local inference API's listeners: a Unix socket (mode 0660: the device's own applications, by
- * group) and TCP on 127.0.0.1; TCP on any other address only with a bearer token. Bodies are
+ * group) and TCP on 127.0.0.1; TCP on any other address only with a bearer token (the static
+ * token, or on a cloud node a forwarding grant signed by the control plane). Bodies are
  * limited while they stream, so an oversized or endless upload never sits in memory.
  */
 export class OipHttpServer {
@@ -20,6 +22,8 @@ export class OipHttpServer {
     private readonly config: ServeConfig,
     private readonly handler: OipHandler,
     private readonly logger: Logger,
+    /** A cloud node's check of hybrid devices' forwarding grants; null elsewhere. */
+    private readonly grants: ForwardingGrantVerifier | null = null,
   ) {}
 
   async start(): Promise<void> {
@@ -32,11 +36,30 @@ export class OipHttpServer {
       this.logger.info('inference API listening', { socket: socketPath });
     }
     if (port !== null) {
-      if (!isLoopback(host) && token === null) throw new Error(`serving inference on ${host} needs a bearer token (--serve-token)`);
-      const server = this.create(token !== null);
-      await listen(server, (done) => server.listen(port, host, done));
+      if (!isLoopback(host) && token === null && this.grants === null)
+        throw new Error(`serving inference on ${host} needs a bearer token (--serve-token)`);
+      const server = this.create(token !== null || this.grants !== null);
+      try {
+        await listen(server, (done) => server.listen(port, host, done));
+      } catch (err) {
+        if (!isAddressInUse(err)) throw err;
+        // two agents on one host both default to 8701: the second still serves its socket, and says how to fix it
+        this.servers.splice(this.servers.indexOf(server), 1);
+        this.logger.warn('inference API TCP port in use; serving on the Unix socket only', {
+          host,
+          port,
+          socket: socketPath,
+          fix: 'another agent or program holds this port: give this agent its own --serve-port <n>, or --serve-port 0 to pick a free one (logged here)',
+        });
+        return;
+      }
       this.tcp = server.address() as AddressInfo;
-      this.logger.info('inference API listening', { host, port: this.tcp.port, bearerToken: token !== null });
+      this.logger.info('inference API listening', {
+        host,
+        port: this.tcp.port,
+        bearerToken: token !== null,
+        forwardingGrants: this.grants !== null,
+      });
     }
   }
 
@@ -58,18 +81,16 @@ export class OipHttpServer {
     if (this.config.socketPath !== null) await unlink(this.config.socketPath).catch(() => undefined);
   }
 
-  private create(requireToken: boolean): Server {
-    const server = createServer((req, res) => this.onRequest(req, res, requireToken));
+  private create(guarded: boolean): Server {
+    const server = createServer((req, res) => this.onRequest(req, res, guarded));
     this.servers.push(server);
     return server;
   }
 
-  private onRequest(req: IncomingMessage, res: ServerResponse, requireToken: boolean): void {
-    if (requireToken && !this.authorised(req)) {
-      send(
-        res,
-        errorReply(new ServeError(401, 'a bearer token is required (Authorization: Bearer <token>)', { 'www-authenticate': 'Bearer' })),
-      );
+  private onRequest(req: IncomingMessage, res: ServerResponse, guarded: boolean): void {
+    const refusal = guarded ? this.refusal(req) : null;
+    if (refusal !== null) {
+      send(res, errorReply(refusal));
       req.resume();
       return;
     }
@@ -104,12 +125,16 @@ export class OipHttpServer {
     });
   }
 
-  private authorised(req: IncomingMessage): boolean {
+  /** Null: the static token or (on a cloud node) a valid forwarding grant; else why not. */
+  private refusal(req: IncomingMessage): ServeError | null {
     const token = this.config.token;
-    if (token === null) return true;
-    const given = Buffer.from(req.headers.authorization ?? '', 'utf8');
-    const wanted = Buffer.from(`Bearer ${token}`, 'utf8');
-    return given.length === wanted.length && timingSafeEqual(given, wanted);
+    if (token !== null) {
+      const given = Buffer.from(req.headers.authorization ?? '', 'utf8');
+      const wanted = Buffer.from(`Bearer ${token}`, 'utf8');
+      if (given.length === wanted.length && timingSafeEqual(given, wanted)) return null;
+    }
+    if (this.grants !== null) return this.grants.check(req.headers.authorization);
+    return new ServeError(401, 'a bearer token is required (Authorization: Bearer <token>)', { 'www-authenticate': 'Bearer' });
   }
 }
 
@@ -124,6 +149,10 @@ function tooLarge(req: IncomingMessage, res: ServerResponse, max: number, what: 
   const reply = errorReply(new ServeError(413, `request body too large: ${what}, the limit is ${max} bytes`, { connection: 'close' }));
   res.on('finish', () => req.socket.destroy());
   send(res, reply);
+}
+
+function isAddressInUse(err: unknown): boolean {
+  return err instanceof Error && 'code' in err && err.code === 'EADDRINUSE';
 }
 
 function listen(server: Server, start: (done: () => void) => void): Promise<void> {

@@ -27,6 +27,9 @@ export interface Served {
   queueMs: number;
 }
 
+/** Runs whose wall time the hybrid latency rule looks at. */
+const RECENT_RUNS = 16;
+
 export interface SlotLimits {
   /** Requests waiting for the session beyond those running; one more is answered 429. */
   queueDepth: number;
@@ -56,6 +59,13 @@ export class ServingSlot {
   private inFlight = 0;
   /** Mean inference time, for the Retry-After estimate. */
   private meanInferenceMs = 1;
+  /**
+   * Wall times of the latest dispatched runs (crossing to the worker included), for the hybrid
+   * latency rule: their median, so one slow warm-up run or scheduling hiccup does not send the
+   * following requests away.
+   */
+  private readonly recentServiceMs: number[] = [];
+  private recentAt = 0;
 
   constructor(
     private readonly limits: SlotLimits,
@@ -76,9 +86,24 @@ export class ServingSlot {
     return this.waiting.length;
   }
 
+  /**
+   * What a request arriving now would take, by the median wall time of the recent runs: the requests ahead of it
+   * (waiting and running) spread over the runs at once, then its own run.
+   */
+  predictedMs(): number {
+    const sorted = [...this.recentServiceMs].sort((a, b) => a - b);
+    const median = sorted[sorted.length >> 1] ?? 0;
+    return median * (1 + (this.waiting.length + this.inFlight) / this.limits.maxInFlight);
+  }
+
+  /** A request submitted now would be refused 429 (and counted as a failed request). */
+  full(): boolean {
+    return this.waiting.length >= this.limits.queueDepth && this.inFlight >= this.limits.maxInFlight;
+  }
+
   submit(inputs: Record<string, ServedTensor>, deadlineMs: number): Promise<Served> {
     if (this.active === null) return Promise.reject(new ServeError(503, 'no model is loaded yet'));
-    if (this.waiting.length >= this.limits.queueDepth && this.inFlight >= this.limits.maxInFlight) {
+    if (this.full()) {
       const seconds = Math.max(1, Math.ceil((this.waiting.length * this.meanInferenceMs) / this.limits.maxInFlight / 1000));
       this.onDone({ ok: false, queueMs: 0, inferenceMs: null });
       return Promise.reject(
@@ -111,7 +136,10 @@ export class ServingSlot {
       // requests go to the new session while the old one finishes what it already runs
       const by = this.active;
       if (by === null) throw new ServeError(503, 'no model is loaded');
+      const started = performance.now();
       const result = await this.run(by, ticket.inputs);
+      this.recentServiceMs[this.recentAt] = performance.now() - started;
+      this.recentAt = (this.recentAt + 1) % RECENT_RUNS;
       if (result.latencyMs !== null) this.meanInferenceMs = this.meanInferenceMs * 0.9 + result.latencyMs * 0.1;
       this.onDone({ ok: result.ok, queueMs, inferenceMs: result.latencyMs });
       if (ticket.settled) return;

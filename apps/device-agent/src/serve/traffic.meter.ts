@@ -7,6 +7,8 @@ export interface TrafficWindow {
   queueMs: LatencySummary | null;
   /** Requests answered from the result cache (no run). */
   cacheHits: number;
+  /** Hybrid devices: attempts to have a cloud node answer (errors: no answer), with the round trips of the answered ones. */
+  remote: { inferences: number; errors: number; latencyMs: LatencySummary | null } | null;
 }
 
 /**
@@ -17,6 +19,7 @@ export interface TrafficWindow {
 export class TrafficMeter {
   private readonly inference = new LatencyWindow();
   private readonly queue = new LatencyWindow();
+  private readonly remote = new LatencyWindow();
   private lastAt = Number.NEGATIVE_INFINITY;
   private cacheHits = 0;
 
@@ -26,6 +29,12 @@ export class TrafficMeter {
     this.lastAt = this.clock.now();
     this.inference.record(r.inferenceMs, r.ok);
     this.queue.record(r.queueMs, true);
+  }
+
+  /** One forwarding attempt to a cloud node (RemoteAttempt): kept apart from local runs, whose latency the gates judge. */
+  recordRemote(a: { ok: boolean; ms: number | null }): void {
+    this.lastAt = this.clock.now();
+    this.remote.record(a.ms, a.ok);
   }
 
   recordCacheHit(): void {
@@ -41,7 +50,13 @@ export class TrafficMeter {
   drain(): TrafficWindow {
     const cacheHits = this.cacheHits;
     this.cacheHits = 0;
-    return { stats: this.inference.drain(), queueMs: this.queue.drain().latencyMs, cacheHits };
+    const remote = this.remote.drain();
+    return {
+      stats: this.inference.drain(),
+      queueMs: this.queue.drain().latencyMs,
+      cacheHits,
+      remote: remote.inferences > 0 ? { inferences: remote.inferences, errors: remote.errors, latencyMs: remote.latencyMs } : null,
+    };
   }
 }
 

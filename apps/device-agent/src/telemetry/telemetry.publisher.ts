@@ -1,7 +1,8 @@
 import { type DesiredModel, type TelemetryWindow, TelemetryWindowSchema } from '@edge-fleet/shared';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { errorMessage, type Logger } from '../core/logger.js';
-import type { LatencySummary, LatencyWindow, WindowStats } from './latency.window.js';
+import type { TrafficWindow } from '../serve/traffic.meter.js';
+import type { LatencySummary, LatencyWindow } from './latency.window.js';
 import type { PowerMeter } from './power.meter.js';
 
 export interface TelemetryDeps {
@@ -19,7 +20,7 @@ export interface TelemetryDeps {
   onWindow?: (msg: TelemetryWindow) => void;
   memory?: () => { rss: number; heapUsed: number };
   /** Applications' requests in this window; when there were any, the window reports them instead of the probe. */
-  traffic?: { drain(): { stats: WindowStats; queueMs: LatencySummary | null; cacheHits: number } };
+  traffic?: { drain(): TrafficWindow };
 }
 
 const MB = 1024 * 1024;
@@ -65,7 +66,9 @@ export class TelemetryPublisher {
     const probe = d.window.drain();
     const traffic = d.traffic?.drain() ?? null;
     // gates and the watchdog judge real traffic whenever there is any; the probe only speaks for an idle device
-    const fromTraffic = traffic !== null && traffic.stats.inferences > 0;
+    const remote = traffic?.remote ?? null;
+    // a window whose requests all went to a cloud node is traffic too (its local figures are then empty)
+    const fromTraffic = traffic !== null && (traffic.stats.inferences > 0 || remote !== null);
     const stats = fromTraffic ? traffic.stats : probe;
     const seconds = (end - this.windowStart) / 1000;
     // both loaded the device, so both count for the power estimate
@@ -89,10 +92,12 @@ export class TelemetryPublisher {
       power: d.power.end(seconds, utilisation),
       memory: { rssMb: round(mem.rss / MB), heapUsedMb: round(mem.heapUsed / MB) },
       cacheHits: traffic?.cacheHits ?? 0,
-      fallbacks: 0,
+      // requests forwarded to a cloud node (attempts), detailed in `remote`
+      fallbacks: remote?.inferences ?? 0,
       source: fromTraffic ? 'traffic' : 'probe',
       ...(fromTraffic ? { queueMs: roundLatency(traffic.queueMs) } : {}),
       latencyHistogram: stats.histogram,
+      ...(remote === null ? {} : { remote: { ...remote, latencyMs: roundLatency(remote.latencyMs) } }),
     });
     this.seq++;
     this.windowStart = end;

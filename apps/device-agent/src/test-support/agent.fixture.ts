@@ -117,6 +117,8 @@ export interface AgentFixtureOptions<K extends string> {
   preset?: HardwarePresetName;
   /** Fills the device secret (40 of it): tests on the shared broker tell their devices apart by it too. */
   secretChar?: string;
+  /** The control plane's keys: devices of one fleet (a cloud node and its hybrid devices) share them. */
+  signer?: TestSigner;
 }
 
 /**
@@ -126,7 +128,7 @@ export interface AgentFixtureOptions<K extends string> {
  */
 export class AgentFixture<K extends string> {
   readonly deviceId = randomUUID();
-  readonly signer = new TestSigner();
+  readonly signer: TestSigner;
   readonly probe = new MqttProbe();
   readonly served: ServedModels<K>;
   /** Every served model file by key, once `setUp()` ran. */
@@ -137,6 +139,7 @@ export class AgentFixture<K extends string> {
   private creds: StoredCredentials | null = null;
 
   constructor(private readonly o: AgentFixtureOptions<K>) {
+    this.signer = o.signer ?? new TestSigner();
     this.served = new ServedModels(o.models);
     this.models = this.served.models;
   }

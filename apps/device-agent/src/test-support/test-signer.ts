@@ -3,8 +3,10 @@ import type {
   DesiredModel,
   DesiredState,
   DesiredStatePayload,
+  ForwardingGrantPayload,
   ManifestPayload,
   SignedDesiredState,
+  SignedForwardingGrant,
   SignedManifest,
 } from '@edge-fleet/shared';
 
@@ -41,6 +43,20 @@ export class TestSigner {
       ...over,
     };
     return this.envelope(payload, keyExpiresAt);
+  }
+
+  /** A forwarding grant for a hybrid device, signed as the control plane signs it (`over` forges or expires it). */
+  grant(deviceId: string, scenario: ForwardingGrantPayload['scenario'], over: Partial<ForwardingGrantPayload> = {}): SignedForwardingGrant {
+    const now = Date.now();
+    return this.envelope({
+      schema: 1,
+      kind: 'oip-forward',
+      scenario,
+      deviceId,
+      issuedAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + 600_000).toISOString(),
+      ...over,
+    });
   }
 
   private envelope(value: unknown, keyExpiresAt = new Date(Date.now() + 86_400_000).toISOString()): SignedManifest {

@@ -1,10 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
+import { createPublicKey, generateKeyPairSync, type KeyObject, randomUUID, sign } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { attr, buildMlpClassifier, type GeneratedModel, GraphBuilder } from '@edge-fleet/onnx-builder';
+import type { HybridPlacement, SignedForwardingGrant } from '@edge-fleet/shared';
 import { z } from 'zod';
 import { fmt, summarize } from '../core/stats.js';
 import { forkAgentEntry, type AgentEntry } from './support/agent-entry.js';
@@ -138,6 +140,99 @@ function row(label: string, base: number[], ms: number[]): string {
   return `${label.padEnd(34)} p50 ${fmt(s.p50 * 1000, 0).padStart(6)} µs  p99 ${fmt(s.p99 * 1000, 0).padStart(6)} µs   added p50 ${fmt((s.p50 - r.p50) * 1000, 0).padStart(6)} µs  p99 ${fmt((s.p99 - r.p99) * 1000, 0).padStart(6)} µs`;
 }
 
+/**
+ * A forwarding grant signed the way the control plane signs one (a root key certifying a signing
+ * key, Ed25519 over the payload's exact bytes): the cloud node under measurement checks it per request.
+ */
+function benchGrant(scenario: string, deviceId: string): { rootPublicKey: string; grant: SignedForwardingGrant } {
+  const spki = (k: KeyObject): string => createPublicKey(k).export({ type: 'spki', format: 'der' }).toString('base64');
+  const root = generateKeyPairSync('ed25519').privateKey;
+  const signing = generateKeyPairSync('ed25519').privateKey;
+  const now = Date.now();
+  const keyExpiresAt = new Date(now + 86_400_000).toISOString();
+  const publicKey = spki(signing);
+  const payload = Buffer.from(
+    JSON.stringify({
+      schema: 1,
+      kind: 'oip-forward',
+      scenario,
+      deviceId,
+      issuedAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + 3_600_000).toISOString(),
+    }),
+  );
+  return {
+    rootPublicKey: spki(root),
+    grant: {
+      payload: payload.toString('base64'),
+      signature: sign(null, payload, signing).toString('base64'),
+      signingKey: {
+        publicKey,
+        expiresAt: keyExpiresAt,
+        rootSignature: sign(null, Buffer.from(`${publicKey}.${keyExpiresAt}`), root).toString('base64'),
+      },
+    },
+  };
+}
+
+/**
+ * Hybrid placement: an application's request to a hybrid device answered by a cloud node over
+ * loopback TCP (grant checked, answer re-labelled) vs the same request answered by the device's own
+ * session. Both agents are real serving stacks in processes of their own, with the same MLP.
+ */
+async function hybrid(): Promise<void> {
+  const model = buildMlpClassifier({ seed: 1 });
+  const modelFile = path.join(dir, 'hybrid.onnx');
+  const inputsFile = path.join(dir, 'hybrid.json');
+  await writeFile(modelFile, model.bytes);
+  await writeFile(inputsFile, JSON.stringify(model.inputs));
+  const scenario = 'robotic_manipulation';
+  const deviceId = randomUUID();
+  const { rootPublicKey, grant } = benchGrant(scenario, deviceId);
+  const cloud = await start('serve-side', [
+    JSON.stringify({
+      model: modelFile,
+      inputs: inputsFile,
+      socketPath: path.join(dir, 'cloud.sock'),
+      threads: a.threads,
+      scenario,
+      cloudRootPublicKey: rootPublicKey,
+    }),
+  ]);
+  const placement: HybridPlacement = {
+    nodes: [{ deviceId: randomUUID(), url: `http://127.0.0.1:${Number(cloud.ready.port)}` }],
+    grant,
+    forwardOnLatency: false,
+    latencyTargetMs: 20,
+  };
+  const deviceSock = path.join(dir, 'hybrid.sock');
+  // no local model yet: every request is forwarded; then `activate` and every request runs locally
+  const device = await start('serve-side', [
+    JSON.stringify({
+      model: modelFile,
+      inputs: inputsFile,
+      socketPath: deviceSock,
+      threads: a.threads,
+      scenario,
+      activate: false,
+      hybrid: placement,
+    }),
+  ]);
+  const call = jsonCall('input', [1, 64]);
+  const forwarded = await latencies({ socketPath: deviceSock }, call, a.runs);
+  await new Promise<void>((resolve) => {
+    device.child.once('message', () => resolve());
+    device.child.send({ type: 'activate' });
+  });
+  const local = await latencies({ socketPath: deviceSock }, call, a.runs);
+  out();
+  out(`hybrid placement, MLP 1×64 JSON from an application over the device's Unix socket (cloud node: a second agent on loopback TCP):`);
+  out(row('  answered by the device itself', local, local));
+  out(row('  forwarded to the cloud node', local, forwarded));
+  device.child.kill('SIGTERM');
+  cloud.child.kill('SIGTERM');
+}
+
 out(machineLine());
 // figures from a busy machine are the machine's, not the code's: say how busy it was
 out(
@@ -208,6 +303,7 @@ for (const c of cases) {
     cached.child.kill('SIGTERM');
   }
 }
+await hybrid();
 out();
 out(
   `load average ${loadavg()

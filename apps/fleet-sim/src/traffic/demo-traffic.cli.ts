@@ -5,12 +5,20 @@ import { driveTraffic, TIER_RATE_PER_SECOND, type TrafficCounts } from './device
 
 /**
  * The demo's applications: one process driving every demo agent's local inference API at its tier's
- * rate (scripts/start.mjs starts it with the fleet). argv[2]: JSON list of { name, baseUrl, model, tier }.
+ * rate (scripts/start.mjs starts it with the fleet). argv[2]: JSON list of { name, baseUrl, model, tier, token? }.
  * Stops on SIGINT/SIGTERM, and by itself when the process that started it is gone, so it never
  * outlives the demo.
  */
 const TargetsSchema = z
-  .array(z.strictObject({ name: z.string().min(1), baseUrl: z.url(), model: z.string().min(1), tier: TierSchema }))
+  .array(
+    z.strictObject({
+      name: z.string().min(1),
+      baseUrl: z.url(),
+      model: z.string().min(1),
+      tier: TierSchema,
+      token: z.string().min(16).optional(),
+    }),
+  )
   .min(1);
 
 const parsed = TargetsSchema.safeParse(JSON.parse(process.argv[2] ?? '[]'));

@@ -20,6 +20,8 @@ export interface TrafficTarget {
   /** Scenario or registered model name, as the agent addresses the model. */
   model: string;
   ratePerSecond: number;
+  /** The agent's bearer token (`--serve-token-file`), for agents that require one on TCP: cloud nodes. */
+  token?: string;
 }
 
 export interface TrafficCounts {
@@ -46,10 +48,11 @@ export async function driveTraffic(target: TrafficTarget, signal: AbortSignal, s
   const counts: TrafficCounts = { ok: 0, refused: 0, failed: 0, skipped: 0 };
   const rand = createPrng(seed);
   const url = `${target.baseUrl}/v2/models/${encodeURIComponent(target.model)}`;
+  const auth: Record<string, string> = target.token === undefined ? {} : { authorization: `Bearer ${target.token}` };
   const intervalMs = 1000 / target.ratePerSecond;
   const open = new Set<Promise<void>>();
   while (!signal.aborted) {
-    const metadata = await readMetadata(url, signal);
+    const metadata = await readMetadata(url, auth, signal);
     if (metadata === null) {
       await sleep(1_000, signal);
       continue;
@@ -61,7 +64,7 @@ export async function driveTraffic(target: TrafficTarget, signal: AbortSignal, s
       if (open.size >= MAX_IN_FLIGHT) counts.skipped++;
       else {
         const body = JSON.stringify({ id: `demo-${counts.ok + counts.failed + counts.refused}`, inputs: exampleInputs(metadata, rand) });
-        const p = send(`${url}/infer`, body, signal).then((status) => {
+        const p = send(`${url}/infer`, body, auth, signal).then((status) => {
           // a request cut off by the stop is the client's doing, not the agent's failure
           if (status === 0 && signal.aborted) return;
           if (status === 200) counts.ok++;
@@ -82,11 +85,11 @@ export async function driveTraffic(target: TrafficTarget, signal: AbortSignal, s
   return counts;
 }
 
-async function readMetadata(url: string, signal: AbortSignal) {
+async function readMetadata(url: string, headers: Record<string, string>, signal: AbortSignal) {
   try {
-    const ready = await fetch(`${url}/ready`, { signal });
+    const ready = await fetch(`${url}/ready`, { headers, signal });
     if (ready.status !== 200) return null;
-    const res = await fetch(url, { signal });
+    const res = await fetch(url, { headers, signal });
     return res.status === 200 ? OipModelMetadataSchema.parse(await res.json()) : null;
   } catch {
     // the agent is starting, restarting or stopped: the caller polls again
@@ -95,9 +98,9 @@ async function readMetadata(url: string, signal: AbortSignal) {
 }
 
 /** The answer's status; 0 when there was none (connection refused, aborted). */
-async function send(url: string, body: string, signal: AbortSignal): Promise<number> {
+async function send(url: string, body: string, headers: Record<string, string>, signal: AbortSignal): Promise<number> {
   try {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal });
+    const res = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body, signal });
     await res.arrayBuffer();
     return res.status;
   } catch {

@@ -66,6 +66,11 @@ export const TelemetryPointSchema = z.object({
   queueP99: z.number().nullable(),
   /** Requests answered from the agent's result cache (not counted in `inferences`). */
   cacheHits: z.number(),
+  /** Hybrid devices: requests forwarded to a cloud node (attempts; not counted in `inferences`), those unanswered, and their round trip. */
+  remoteInferences: z.number(),
+  remoteErrors: z.number(),
+  remoteP50: z.number().nullable(),
+  remoteP99: z.number().nullable(),
 });
 export type TelemetryPoint = z.infer<typeof TelemetryPointSchema>;
 
@@ -108,6 +113,8 @@ export const DeviceSummarySchema = z.object({
       // as stored: the device's message was repaired on the way in, so here it is plain text
       lastUpdate: UpdateOutcomeSchema.extend({ message: z.string().optional() }).nullable(),
       staleMetadata: StaleMetadataSchema.nullable(),
+      /** Cloud nodes: the inference address they report, to which hybrid devices are sent; null elsewhere. */
+      inferenceUrl: z.string().nullable(),
     })
     .nullable(),
 });
