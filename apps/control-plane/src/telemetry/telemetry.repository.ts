@@ -6,6 +6,8 @@ import { DeviceRepository } from '../devices/device.repository.js';
 import { withTransaction } from '../infra/pg-transaction.js';
 import { PG_POOL } from '../infra/tokens.js';
 import { asBulkTx } from '../infra/unit-of-work.js';
+import { TelemetryRollupRepository } from './telemetry-rollup.repository.js';
+import { rollupWindows } from './telemetry-rollup.js';
 
 const COLUMNS = [
   ['deviceId', 'uuid'],
@@ -37,10 +39,25 @@ const COLUMNS = [
   ['latencyHistogram', 'jsonb'],
 ] as const;
 
-/** One multi-row statement per batch: unnest of one array per column, idempotent on (device, boot, seq). */
+/**
+ * One multi-row statement per batch: unnest of one array per column, idempotent on (device, boot,
+ * seq). The table is partitioned by day on windowStart, and Postgres wants the partition key in
+ * every unique key, so the key holds windowStart too: a redelivered window (a QoS 1 resend, the
+ * agent's outbox after a restart) is the stored message again, same start, and is ignored. The
+ * rows that were new come back, and only they are added to the rollups.
+ */
 const INSERT_SQL = `INSERT INTO "TelemetryWindow" (${COLUMNS.map(([c]) => `"${c}"`).join(', ')})
 SELECT * FROM unnest(${COLUMNS.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')})
-ON CONFLICT ("deviceId", "bootId", "seq") DO NOTHING`;
+ON CONFLICT ("deviceId", "bootId", "seq", "windowStart") DO NOTHING
+RETURNING "deviceId", "bootId", "seq"::text AS seq`;
+
+const windowKey = (w: { deviceId: string; bootId: string; seq: number | string }) => `${w.deviceId}|${w.bootId}|${w.seq}`;
+
+/** The windows of `rows` the insert stored (the first of any repeated within the batch). */
+function insertedOf(rows: TelemetryWindow[], returned: { deviceId: string; bootId: string; seq: string }[]): TelemetryWindow[] {
+  const keys = new Set(returned.map(windowKey));
+  return rows.filter((w) => keys.delete(windowKey(w)));
+}
 
 function toColumns(rows: TelemetryWindow[]): unknown[][] {
   const cols: unknown[][] = COLUMNS.map(() => []);
@@ -90,7 +107,11 @@ export class TelemetryRepository {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(DeviceRepository) private readonly devices: DeviceRepository,
+    @Inject(TelemetryRollupRepository) private readonly rollups: TelemetryRollupRepository,
   ) {}
+
+  /** Off only in the storage benchmark, to measure what keeping the rollups costs the insert. */
+  maintainRollups = true;
 
   /**
    * Inserts a batch and marks its devices as seen, in one transaction; returns how many rows were
@@ -99,8 +120,16 @@ export class TelemetryRepository {
   async insertBatch(rows: TelemetryWindow[]): Promise<number> {
     if (rows.length === 0) return 0;
     return withTransaction(this.pool, async (client) => {
-      const res = await client.query(INSERT_SQL, toColumns(rows));
-      await this.devices.markSeen(asBulkTx(client), [...new Set(rows.map((r) => r.deviceId))]);
+      const res = await client.query<{ deviceId: string; bootId: string; seq: string }>(INSERT_SQL, toColumns(rows));
+      const deviceIds = [...new Set(rows.map((r) => r.deviceId))];
+      await this.devices.markSeen(asBulkTx(client), deviceIds);
+      if (this.maintainRollups && res.rows.length > 0) {
+        const groups = await this.rollups.groupsOf(client, deviceIds);
+        await this.rollups.add(
+          client,
+          rollupWindows(insertedOf(rows, res.rows), (id) => groups.get(id)),
+        );
+      }
       return res.rowCount ?? 0;
     });
   }

@@ -3,10 +3,11 @@ import { AlertsModule } from '../alerts/alerts.module.js';
 import { DesiredStateModule } from '../desired-state/desired-state.module.js';
 import { MqttModule } from '../mqtt/mqtt.module.js';
 import { RolloutsModule } from '../rollouts/rollouts.module.js';
+import { TelemetryModule } from '../telemetry/telemetry.module.js';
 import { MaintenanceProcessor } from './maintenance.processor.js';
 
 @Module({
-  imports: [AlertsModule, DesiredStateModule, MqttModule, RolloutsModule],
+  imports: [AlertsModule, DesiredStateModule, MqttModule, RolloutsModule, TelemetryModule],
   providers: [MaintenanceProcessor],
   exports: [MaintenanceProcessor],
 })

@@ -30,12 +30,13 @@ async function schedulerIds(prefix: string): Promise<string[]> {
 describe('maintenance job schedulers (BullMQ on real Redis)', () => {
   it('runs each scheduled job once per interval for two worker replicas together, not once per replica', async () => {
     const prefix = `ef-test-${randomBytes(4).toString('hex')}`;
-    const runs = { 'sweep-rollouts': 0, 'refresh-manifests': 0, 'sweep-presence': 0, 'evaluate-alerts': 0 };
+    const runs = { 'sweep-rollouts': 0, 'refresh-manifests': 0, 'sweep-presence': 0, 'evaluate-alerts': 0, 'telemetry-retention': 0 };
     const handlers: JobHandlers<typeof MAINTENANCE> = {
       'sweep-rollouts': () => Promise.resolve(void runs['sweep-rollouts']++),
       'refresh-manifests': () => Promise.resolve(void runs['refresh-manifests']++),
       'sweep-presence': () => Promise.resolve(void runs['sweep-presence']++),
       'evaluate-alerts': () => Promise.resolve(void runs['evaluate-alerts']++),
+      'telemetry-retention': () => Promise.resolve(void runs['telemetry-retention']++),
     };
     const c = config({
       QUEUE_PREFIX: prefix,
@@ -64,9 +65,10 @@ describe('maintenance job schedulers (BullMQ on real Redis)', () => {
     // an interval of a minute: its first run comes at once, and only one
     expect(runs['refresh-manifests']).toBe(1);
     expect(runs['evaluate-alerts']).toBe(1);
+    expect(runs['telemetry-retention']).toBe(1);
     // MQTT_URL unset (the embedded broker): there is no presence sweep to run
     expect(runs['sweep-presence']).toBe(0);
-    expect(await schedulerIds(prefix)).toEqual(['evaluate-alerts', 'refresh-manifests', 'sweep-rollouts']);
+    expect(await schedulerIds(prefix)).toEqual(['evaluate-alerts', 'refresh-manifests', 'sweep-rollouts', 'telemetry-retention']);
   });
 
   it('schedules the presence sweep on an external broker, and removes it when the broker is embedded again', async () => {
@@ -75,11 +77,17 @@ describe('maintenance job schedulers (BullMQ on real Redis)', () => {
     await jobs.start();
     stops.push(() => jobs.stop());
     await scheduleMaintenance(jobs, config({ QUEUE_PREFIX: prefix, MQTT_URL: 'mqtt://127.0.0.1:1883', MQTT_PROVISIONING: 'none' }));
-    expect(await schedulerIds(prefix)).toEqual(['evaluate-alerts', 'refresh-manifests', 'sweep-presence', 'sweep-rollouts']);
+    expect(await schedulerIds(prefix)).toEqual([
+      'evaluate-alerts',
+      'refresh-manifests',
+      'sweep-presence',
+      'sweep-rollouts',
+      'telemetry-retention',
+    ]);
     await scheduleMaintenance(jobs, config({ QUEUE_PREFIX: prefix }));
-    expect(await schedulerIds(prefix)).toEqual(['evaluate-alerts', 'refresh-manifests', 'sweep-rollouts']);
+    expect(await schedulerIds(prefix)).toEqual(['evaluate-alerts', 'refresh-manifests', 'sweep-rollouts', 'telemetry-retention']);
     // alert evaluation off (interval 0): its scheduler is removed
     await scheduleMaintenance(jobs, config({ QUEUE_PREFIX: prefix, ALERT_EVAL_INTERVAL_MS: '0' }));
-    expect(await schedulerIds(prefix)).toEqual(['refresh-manifests', 'sweep-rollouts']);
+    expect(await schedulerIds(prefix)).toEqual(['refresh-manifests', 'sweep-rollouts', 'telemetry-retention']);
   });
 });

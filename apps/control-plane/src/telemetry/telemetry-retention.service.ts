@@ -1,0 +1,71 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Config } from '../config.js';
+import { Logger } from '../infra/logger.js';
+import { CONFIG, LOGGER } from '../infra/tokens.js';
+import { type Day, TelemetryPartitionRepository } from './telemetry-partition.repository.js';
+
+/** Partitions are made this many days ahead of today (and for yesterday, for late windows). */
+export const PARTITION_DAYS_AHEAD = 7;
+
+const dayOf = (t: number): Day => new Date(t).toISOString().slice(0, 10);
+
+/**
+ * Which day partitions to create and which to drop at `now`: every day from yesterday to
+ * {@link PARTITION_DAYS_AHEAD} ahead must exist; a day is dropped once all of it is older than the
+ * retention (its end is at or before now − retention).
+ */
+export function partitionPlan(existing: readonly Day[], now: Date, retentionDays: number): { create: Day[]; drop: Day[] } {
+  const today = Date.parse(`${dayOf(now.getTime())}T00:00:00Z`);
+  const want: Day[] = [];
+  for (let d = -1; d <= PARTITION_DAYS_AHEAD; d++) want.push(dayOf(today + d * 86_400_000));
+  const have = new Set(existing);
+  const cutoff = now.getTime() - retentionDays * 86_400_000;
+  return {
+    create: want.filter((d) => !have.has(d)),
+    drop: existing.filter((d) => Date.parse(`${d}T00:00:00Z`) + 86_400_000 <= cutoff),
+  };
+}
+
+export interface RetentionPass {
+  created: Day[];
+  dropped: Day[];
+  /** Windows moved out of the default partition into a day just created. */
+  moved: number;
+  /** Windows past retention deleted from the default partition. */
+  deletedDefault: number;
+  deletedMinuteRollups: number;
+  deletedHourRollups: number;
+}
+
+/** The telemetry retention job: partitions created ahead, old ones dropped, old rollups deleted. */
+@Injectable()
+export class TelemetryRetentionService {
+  constructor(
+    @Inject(TelemetryPartitionRepository) private readonly partitions: TelemetryPartitionRepository,
+    @Inject(CONFIG) private readonly config: Config,
+    @Inject(LOGGER) private readonly log: Logger,
+  ) {}
+
+  /** One pass at `now` (the job's run time; tests pass their own). Idempotent. */
+  async run(now: Date): Promise<RetentionPass> {
+    const retention = this.config.TELEMETRY_RETENTION_DAYS;
+    const plan = partitionPlan(await this.partitions.days(), now, retention);
+    let moved = 0;
+    for (const day of plan.create) moved += await this.partitions.createDay(day);
+    for (const day of plan.drop) await this.partitions.dropDay(day);
+    const cutoff = new Date(now.getTime() - retention * 86_400_000);
+    const pass: RetentionPass = {
+      created: plan.create,
+      dropped: plan.drop,
+      moved,
+      deletedDefault: await this.partitions.deleteDefaultBefore(cutoff),
+      deletedMinuteRollups: await this.partitions.deleteRollupsBefore(60, cutoff),
+      deletedHourRollups: await this.partitions.deleteRollupsBefore(
+        3_600,
+        new Date(now.getTime() - this.config.TELEMETRY_ROLLUP_RETENTION_DAYS * 86_400_000),
+      ),
+    };
+    if (pass.created.length + pass.dropped.length + pass.moved + pass.deletedDefault > 0) this.log.info('telemetry retention', { ...pass });
+    return pass;
+  }
+}
