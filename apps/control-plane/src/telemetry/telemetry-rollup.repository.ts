@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool, PoolClient } from 'pg';
-import type { DeviceGroup, DeviceRollup, GroupRollup, RollupBucketSeconds, RollupStats } from './telemetry-rollup.js';
+import type { DeviceGroup, DeviceRollup, GroupRollup, RollupBucketSeconds, RollupStats, StoredStats } from './telemetry-rollup.js';
 import { PG_POOL } from '../infra/tokens.js';
 
 type Col = readonly [name: string, type: string, merge: 'key' | 'sum' | 'min' | 'max' | 'hist' | 'latest', value: (r: never) => unknown];
@@ -110,30 +110,25 @@ const groupKey = (r: GroupRollup) =>
   `${r.scenario}|${r.bucketSeconds}|${r.bucketStart.toISOString()}|${r.variantId}|${r.hardwareClass}|${r.source}`;
 
 /** A stored rollup row as readers get it (sums as numbers: they stay far below 2^53). */
-export interface StoredRollup {
+export interface StoredRollup extends StoredStats {
   bucketSeconds: RollupBucketSeconds;
   bucketStart: Date;
   source: string;
   variantId: string;
   modelVersionId: string | null;
   precision: string | null;
-  windows: number;
-  inferences: number;
-  errors: number;
   cacheHits: number;
-  latencyHistogram: [number, number][] | null;
-  approxInferences: number;
-  approxP50Sum: number;
-  approxP95Sum: number;
-  approxP99Sum: number;
-  latencyMaxMs: number | null;
   queueP99MaxMs: number | null;
-  powerSumW: number;
-  energyJ: number;
   durationS: number;
   powerSource: string;
   firstWindowStart: Date;
   lastWindowEnd: Date;
+}
+
+/** A device's rollup: what a chart point needs besides. */
+export interface StoredDeviceRollup extends StoredRollup {
+  rssMaxMb: number;
+  powerDetail: string;
 }
 
 const READ_COLUMNS = `"bucketSeconds", "bucketStart", "source", "variantId", "modelVersionId", "precision", "windows",
@@ -164,9 +159,9 @@ export class TelemetryRollupRepository {
   }
 
   /** A device's rollups of one resolution whose bucket ends after `since`, oldest first, at most `limit` (the newest). */
-  async deviceRange(deviceId: string, bucketSeconds: RollupBucketSeconds, since: Date, limit: number): Promise<StoredRollup[]> {
-    const r = await this.pool.query<StoredRollup>(
-      `SELECT ${READ_COLUMNS} FROM "TelemetryDeviceRollup"
+  async deviceRange(deviceId: string, bucketSeconds: RollupBucketSeconds, since: Date, limit: number): Promise<StoredDeviceRollup[]> {
+    const r = await this.pool.query<StoredDeviceRollup>(
+      `SELECT ${READ_COLUMNS}, "rssMaxMb", "powerDetail" FROM "TelemetryDeviceRollup"
         WHERE "deviceId" = $1::uuid AND "bucketSeconds" = $2 AND "bucketStart" > $3::timestamptz - make_interval(secs => $2)
         ORDER BY "bucketStart" DESC, "source", "variantId" LIMIT $4`,
       [deviceId, bucketSeconds, since, limit],
@@ -174,16 +169,15 @@ export class TelemetryRollupRepository {
     return r.rows.reverse();
   }
 
-  /** A scenario's rollups of one resolution since `since`, every variant and hardware class. */
-  async scenarioRange(
-    scenario: string,
+  /** Every scenario's rollups of one resolution whose bucket started at or after `since` (every variant, class and source). */
+  async groupsSince(
     bucketSeconds: RollupBucketSeconds,
     since: Date,
-  ): Promise<(StoredRollup & { hardwareClass: string })[]> {
-    const r = await this.pool.query<StoredRollup & { hardwareClass: string }>(
-      `SELECT ${READ_COLUMNS}, "hardwareClass" FROM "TelemetryGroupRollup"
-        WHERE "scenario" = $1 AND "bucketSeconds" = $2 AND "bucketStart" >= $3 ORDER BY "bucketStart"`,
-      [scenario, bucketSeconds, since],
+  ): Promise<(StoredRollup & { scenario: string; hardwareClass: string })[]> {
+    const r = await this.pool.query<StoredRollup & { scenario: string; hardwareClass: string }>(
+      `SELECT ${READ_COLUMNS}, "scenario", "hardwareClass" FROM "TelemetryGroupRollup"
+        WHERE "bucketSeconds" = $1 AND "bucketStart" >= $2`,
+      [bucketSeconds, since],
     );
     return r.rows;
   }

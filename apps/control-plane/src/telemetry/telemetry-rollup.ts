@@ -1,4 +1,5 @@
 import type { TelemetryWindow } from '@edge-fleet/shared';
+import { LatencyHistogram } from '@edge-fleet/shared/histogram';
 
 /** Rollup resolutions: one minute and one hour. A window counts in the bucket its start falls in. */
 export const ROLLUP_BUCKET_SECONDS = [60, 3_600] as const;
@@ -171,4 +172,67 @@ export function rollupWindows(
     }
   }
   return { devices: [...devices.values()], groups: [...groups.values()] };
+}
+
+/** The figures a set of rollups stands for, read off their merged statistics. */
+export interface RollupFigures {
+  windows: number;
+  inferences: number;
+  errors: number;
+  errorRate: number;
+  /** From the merged histogram; for windows without one, inference-weighted window percentiles (approximate). */
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  max: number | null;
+  /** Mean of the windows' power. */
+  powerW: number | null;
+  energyWh: number;
+}
+
+/** A stored rollup's statistics as they come back from Postgres (the histogram as its sparse JSON). */
+export interface StoredStats {
+  windows: number;
+  inferences: number;
+  errors: number;
+  latencyHistogram: [number, number][] | null;
+  approxInferences: number;
+  approxP50Sum: number;
+  approxP95Sum: number;
+  approxP99Sum: number;
+  latencyMaxMs: number | null;
+  powerSumW: number;
+  energyJ: number;
+}
+
+/** Merges stored rollups (any number, any resolution) into their figures. */
+export function figuresOf(rows: readonly StoredStats[]): RollupFigures {
+  const hist = new LatencyHistogram();
+  const f = { windows: 0, inferences: 0, errors: 0, approx: 0, p50: 0, p95: 0, p99: 0, max: null as number | null, power: 0, energyJ: 0 };
+  for (const r of rows) {
+    if (r.latencyHistogram) hist.addSparse(r.latencyHistogram);
+    f.windows += r.windows;
+    f.inferences += r.inferences;
+    f.errors += r.errors;
+    f.approx += r.approxInferences;
+    f.p50 += r.approxP50Sum;
+    f.p95 += r.approxP95Sum;
+    f.p99 += r.approxP99Sum;
+    f.max = r.latencyMaxMs === null ? f.max : Math.max(f.max ?? 0, r.latencyMaxMs);
+    f.power += r.powerSumW;
+    f.energyJ += r.energyJ;
+  }
+  const pct = (q: number, approxSum: number) => (hist.count > 0 ? hist.quantile(q) : f.approx > 0 ? approxSum / f.approx : null);
+  return {
+    windows: f.windows,
+    inferences: f.inferences,
+    errors: f.errors,
+    errorRate: f.inferences > 0 ? f.errors / f.inferences : 0,
+    p50: pct(0.5, f.p50),
+    p95: pct(0.95, f.p95),
+    p99: pct(0.99, f.p99),
+    max: f.max,
+    powerW: f.windows > 0 ? f.power / f.windows : null,
+    energyWh: f.energyJ / 3_600,
+  };
 }

@@ -148,7 +148,9 @@ export class TelemetryRepository {
               "latencyP50Ms" AS p50, "latencyP95Ms" AS p95, "latencyP99Ms" AS p99, "latencyMaxMs" AS max,
               "powerW", "powerSource", "powerDetail", "rssMb", "source",
               "queueP50Ms" AS "queueP50", "queueP99Ms" AS "queueP99", "cacheHits"
-         FROM "TelemetryWindow" WHERE "deviceId" = $1 AND "windowEnd" >= $2
+         FROM "TelemetryWindow"
+        -- windowStart bounds which day partitions are read: no window spans more than a day (TELEMETRY_MAX_WINDOW_SECONDS)
+        WHERE "deviceId" = $1 AND "windowEnd" >= $2 AND "windowStart" >= $2::timestamptz - interval '1 day'
         ORDER BY "windowEnd" DESC LIMIT $3`,
       [deviceId, since, limit],
     );
