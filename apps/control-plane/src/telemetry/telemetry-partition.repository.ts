@@ -75,6 +75,15 @@ export class TelemetryPartitionRepository {
     return r.rowCount ?? 0;
   }
 
+  /** The days of the windows the default partition holds that started at or after `since`. */
+  async defaultDays(since: Date): Promise<Day[]> {
+    const r = await this.pool.query<{ day: string }>(
+      `SELECT DISTINCT to_char("windowStart" AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day FROM "${DEFAULT_PARTITION}" WHERE "windowStart" >= $1`,
+      [since],
+    );
+    return r.rows.map((x) => x.day).sort();
+  }
+
   /** Windows in the default partition (a day without its partition): 0 when the job keeps up. */
   async defaultCount(): Promise<number> {
     const r = await this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM "${DEFAULT_PARTITION}"`);

@@ -9,20 +9,28 @@ export const PARTITION_DAYS_AHEAD = 7;
 
 const dayOf = (t: number): Day => new Date(t).toISOString().slice(0, 10);
 
+const endOf = (day: Day) => Date.parse(`${day}T00:00:00Z`) + 86_400_000;
+
 /**
  * Which day partitions to create and which to drop at `now`: every day from yesterday to
- * {@link PARTITION_DAYS_AHEAD} ahead must exist; a day is dropped once all of it is older than the
- * retention (its end is at or before now − retention).
+ * {@link PARTITION_DAYS_AHEAD} ahead must exist, and every day within retention that the default
+ * partition holds windows of (`defaultDays`: their rows move in); a day is dropped once all of it
+ * is older than the retention (its end is at or before now − retention).
  */
-export function partitionPlan(existing: readonly Day[], now: Date, retentionDays: number): { create: Day[]; drop: Day[] } {
+export function partitionPlan(
+  existing: readonly Day[],
+  defaultDays: readonly Day[],
+  now: Date,
+  retentionDays: number,
+): { create: Day[]; drop: Day[] } {
   const today = Date.parse(`${dayOf(now.getTime())}T00:00:00Z`);
-  const want: Day[] = [];
-  for (let d = -1; d <= PARTITION_DAYS_AHEAD; d++) want.push(dayOf(today + d * 86_400_000));
-  const have = new Set(existing);
   const cutoff = now.getTime() - retentionDays * 86_400_000;
+  const want = new Set(defaultDays.filter((d) => endOf(d) > cutoff));
+  for (let d = -1; d <= PARTITION_DAYS_AHEAD; d++) want.add(dayOf(today + d * 86_400_000));
+  const have = new Set(existing);
   return {
-    create: want.filter((d) => !have.has(d)),
-    drop: existing.filter((d) => Date.parse(`${d}T00:00:00Z`) + 86_400_000 <= cutoff),
+    create: [...want].filter((d) => !have.has(d)).sort(),
+    drop: existing.filter((d) => endOf(d) <= cutoff),
   };
 }
 
@@ -49,11 +57,11 @@ export class TelemetryRetentionService {
   /** One pass at `now` (the job's run time; tests pass their own). Idempotent. */
   async run(now: Date): Promise<RetentionPass> {
     const retention = this.config.TELEMETRY_RETENTION_DAYS;
-    const plan = partitionPlan(await this.partitions.days(), now, retention);
+    const cutoff = new Date(now.getTime() - retention * 86_400_000);
+    const plan = partitionPlan(await this.partitions.days(), await this.partitions.defaultDays(cutoff), now, retention);
     let moved = 0;
     for (const day of plan.create) moved += await this.partitions.createDay(day);
     for (const day of plan.drop) await this.partitions.dropDay(day);
-    const cutoff = new Date(now.getTime() - retention * 86_400_000);
     const pass: RetentionPass = {
       created: plan.create,
       dropped: plan.drop,

@@ -1,5 +1,5 @@
 import type { TelemetryWindow } from '@edge-fleet/shared';
-import { LatencyHistogram } from '@edge-fleet/shared/histogram';
+import { LatencyHistogram, sparseQuantile } from '@edge-fleet/shared/histogram';
 
 /** Rollup resolutions: one minute and one hour. A window counts in the bucket its start falls in. */
 export const ROLLUP_BUCKET_SECONDS = [60, 3_600] as const;
@@ -210,7 +210,7 @@ export function figuresOf(rows: readonly StoredStats[]): RollupFigures {
   const hist = new LatencyHistogram();
   const f = { windows: 0, inferences: 0, errors: 0, approx: 0, p50: 0, p95: 0, p99: 0, max: null as number | null, power: 0, energyJ: 0 };
   for (const r of rows) {
-    if (r.latencyHistogram) hist.addSparse(r.latencyHistogram);
+    if (r.latencyHistogram && rows.length > 1) hist.addSparse(r.latencyHistogram);
     f.windows += r.windows;
     f.inferences += r.inferences;
     f.errors += r.errors;
@@ -222,7 +222,16 @@ export function figuresOf(rows: readonly StoredStats[]): RollupFigures {
     f.power += r.powerSumW;
     f.energyJ += r.energyJ;
   }
-  const pct = (q: number, approxSum: number) => (hist.count > 0 ? hist.quantile(q) : f.approx > 0 ? approxSum / f.approx : null);
+  // one stored histogram (a chart point) is read as it is; several are merged first
+  const single = rows.length === 1 ? rows[0]?.latencyHistogram : null;
+  const pct = (q: number, approxSum: number) =>
+    single && single.length > 0
+      ? sparseQuantile(single, q)
+      : hist.count > 0
+        ? hist.quantile(q)
+        : f.approx > 0
+          ? approxSum / f.approx
+          : null;
   return {
     windows: f.windows,
     inferences: f.inferences,

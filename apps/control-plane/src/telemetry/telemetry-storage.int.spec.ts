@@ -167,30 +167,35 @@ describe('telemetry storage: rollups and partitions (real Postgres, real ingest)
       }
     }
 
-    // the device page's 24 h chart: one point per minute, source and variant, its figures those of the windows it merges
+    // the device page's long charts: one point per minute (6 h) or per hour (24 h), per source and variant, its figures those of the windows it merges
     const d0 = devices[0];
     if (!d0) throw new Error('no device');
-    const res = await h.api(`/api/v1/devices/${d0.deviceId}/telemetry?sinceMinutes=1440&limit=5000`);
-    expect(res.status).toBe(200);
-    const chart = (await res.json()) as DeviceTelemetry;
-    const perMinute = groupBy(
-      raw.filter((r) => r.deviceId === d0.deviceId),
-      (r) => `${bucket(r.windowStart, 60)}|${r.source}|${r.variantId ?? ''}`,
-    );
-    expect(chart.points).toHaveLength(perMinute.size);
-    for (const p of chart.points) {
-      const rows = perMinute.get(`${bucket(new Date(p.windowStart), 60)}|${p.source}|${p.variantId ?? ''}`) ?? [];
-      const want = fromRaw(rows);
-      expect({ inferences: p.inferences, errors: p.errors }).toEqual({ inferences: want.inferences, errors: want.errors });
-      // exact from a histogram; inference-weighted window percentiles (float sums) when no window had one
-      for (const [got, exp] of [
-        [p.p50, want.p50],
-        [p.p99, want.p99],
-      ] as const) {
-        if (exp === null) expect(got).toBeNull();
-        else expect(got).toBeCloseTo(exp, 9);
+    for (const [minutes, s] of [
+      [360, 60],
+      [1_440, 3_600],
+    ] as const) {
+      const res = await h.api(`/api/v1/devices/${d0.deviceId}/telemetry?sinceMinutes=${minutes}&limit=5000`);
+      expect(res.status).toBe(200);
+      const chart = (await res.json()) as DeviceTelemetry;
+      const perBucket = groupBy(
+        raw.filter((r) => r.deviceId === d0.deviceId),
+        (r) => `${bucket(r.windowStart, s)}|${r.source}|${r.variantId ?? ''}`,
+      );
+      expect(chart.points).toHaveLength(perBucket.size);
+      for (const p of chart.points) {
+        const rows = perBucket.get(`${bucket(new Date(p.windowStart), s)}|${p.source}|${p.variantId ?? ''}`) ?? [];
+        const want = fromRaw(rows);
+        expect({ inferences: p.inferences, errors: p.errors }).toEqual({ inferences: want.inferences, errors: want.errors });
+        // exact from a histogram; inference-weighted window percentiles (float sums) when no window had one
+        for (const [got, exp] of [
+          [p.p50, want.p50],
+          [p.p99, want.p99],
+        ] as const) {
+          if (exp === null) expect(got).toBeNull();
+          else expect(got).toBeCloseTo(exp, 9);
+        }
+        expect(p.powerW).toBeCloseTo(want.powerW, 9);
       }
-      expect(p.powerW).toBeCloseTo(want.powerW, 9);
     }
     // shorter ranges are still read window by window
     const short = (await (await h.api(`/api/v1/devices/${d0.deviceId}/telemetry?sinceMinutes=60&limit=5000`)).json()) as DeviceTelemetry;
@@ -206,7 +211,7 @@ describe('telemetry storage: rollups and partitions (real Postgres, real ingest)
     expect(overview.scenarios.find((s) => s.scenario === 'data_analysis_agent')?.last24h).toBeNull();
   }, 120_000);
 
-  it('the retention job creates day partitions ahead, moves windows out of the default partition, drops days past TELEMETRY_RETENTION_DAYS with their 1-minute rollups, and keeps hourly rollups', async () => {
+  it('the retention job creates day partitions ahead and for the days the default partition holds (moving their windows in), drops days past TELEMETRY_RETENTION_DAYS with their 1-minute rollups, and keeps hourly rollups', async () => {
     const retention = h.cp.app.get(TelemetryRetentionService);
     const repo = h.cp.app.get(TelemetryRepository);
     const partitionOf = async (seq: number) =>
@@ -234,17 +239,18 @@ describe('telemetry storage: rollups and partitions (real Postgres, real ingest)
     expect(await partitionOf(1_000_001)).toEqual(['"TelemetryWindow_default"']);
 
     const first = await retention.run(now);
-    expect(first.created).toEqual(Array.from({ length: 9 }, (_, i) => day(i - 1)));
-    expect(first.moved).toBe(1);
+    // yesterday to a week ahead, and the day of the window nine days ahead that waited in the default partition
+    expect(first.created).toEqual([...Array.from({ length: 9 }, (_, i) => day(i - 1)), day(9)]);
+    expect(first.moved).toBe(2);
     expect(await partitionOf(1_000_001)).toEqual([pName(0)]);
-    expect(await partitionOf(1_000_002)).toEqual(['"TelemetryWindow_default"']);
+    expect(await partitionOf(1_000_002)).toEqual([pName(9)]);
     // idempotent: a second pass at the same time changes nothing of its own (the control plane's own
     // scheduled pass, on the real clock, may have made today's days again meanwhile: those it drops)
     const again = await retention.run(now);
     expect(again).toMatchObject({ created: [], moved: 0, deletedDefault: 0 });
     expect(again.dropped.filter((x) => x >= day(-1))).toEqual([]);
 
-    // five days later: the window nine days ahead gets its day, and the days up to two days ahead are past retention (3 days)
+    // five days later: the days up to two days ahead are past retention (3 days), their windows and minute rollups go
     const later = new Date(now.getTime() + 5 * DAY);
     const count = async (sql: string) => Number((await db.query<{ n: string }>(sql)).rows[0]?.n);
     const hourRollups = `SELECT count(*) AS n FROM "TelemetryDeviceRollup" WHERE "bucketSeconds" = 3600`;
@@ -252,7 +258,7 @@ describe('telemetry storage: rollups and partitions (real Postgres, real ingest)
     const pass = await retention.run(later);
     expect(pass.dropped).toEqual(expect.arrayContaining([day(-1), day(0), day(1)]));
     expect(pass.dropped).not.toContain(day(2));
-    expect(pass.created).toContain(day(9));
+    expect(pass.created).toContain(day(12));
     expect(await partitionOf(1_000_002)).toEqual([pName(9)]);
     expect(await partitionOf(1_000_001)).toEqual([]);
     expect(

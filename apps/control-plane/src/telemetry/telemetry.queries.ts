@@ -7,8 +7,12 @@ import { TelemetryRepository } from './telemetry.repository.js';
 
 /** Ranges up to this long are read window by window; longer ones from the rollups. */
 export const RAW_RANGE_MAX_MINUTES = 60;
-/** Ranges up to this long are read from 1-minute rollups; longer ones from 1-hour rollups. */
-export const MINUTE_ROLLUP_RANGE_MAX_MINUTES = 24 * 60;
+/**
+ * Ranges up to this long are read from 1-minute rollups (at most 360 points a source); longer ones
+ * from 1-hour rollups (a day is 24 points): a day of minutes, 1,440 points, is some 600 KB of JSON
+ * a request, which 32 connections cannot get within 50 ms on two cores (pnpm bench:telemetry-storage).
+ */
+export const MINUTE_ROLLUP_RANGE_MAX_MINUTES = 6 * 60;
 /** The scenario overview's period: the last 24 h, to whole hours (hourly rollups). */
 export const OVERVIEW_HOURS = 24;
 
@@ -50,8 +54,8 @@ export class TelemetryQueries {
   /**
    * A device's telemetry of the last `sinceMinutes`, oldest first, at most `limit` points (the
    * newest); an unknown device is `not_found`. Up to an hour: its windows. Longer: one point per
-   * minute (up to a day) or per hour, per source and variant, from the rollups, so a 24 h chart
-   * reads 1,440 rows per source, not every window.
+   * minute (up to 6 h) or per hour, per source and variant, from the rollups, so a 24 h chart reads
+   * 24 rows per source and variant, not every window.
    */
   async deviceTelemetry(deviceId: string, q: TelemetryQuery): Promise<DeviceTelemetry> {
     if ((await this.telemetry.enrolledAt(deviceId)) === null) throw new AppError('not_found', `device ${deviceId} not found`);
