@@ -3,9 +3,9 @@
 -- 1 hour) are kept beside it. Hand-written: Prisma cannot describe partitioning.
 --
 -- Postgres wants every unique constraint of a partitioned table to hold the partition key, so the
--- the ingest idempotency key becomes (deviceId, bootId, seq, windowStart). A redelivered window is the
--- same message (the outbox of the agent resends the stored window, the same start), so it still meets its
--- first copy and is ignored (see telemetry.repository.ts).
+-- ingest idempotency key (deviceId, bootId, seq) moves to its own narrow table, TelemetryWindowKey,
+-- that the ingest inserts into first in the same statement: a window whose key is there is not
+-- stored again, whatever start it claims (see telemetry.repository.ts).
 --
 -- The table is rebuilt with LIKE, so columns added by migrations before this one come along.
 
@@ -18,7 +18,6 @@ ALTER INDEX "TelemetryWindow_deviceId_windowEnd_idx" RENAME TO "TelemetryWindow_
 CREATE TABLE "TelemetryWindow" (LIKE "TelemetryWindow_unpartitioned" INCLUDING DEFAULTS) PARTITION BY RANGE ("windowStart");
 ALTER SEQUENCE "TelemetryWindow_id_seq" OWNED BY "TelemetryWindow"."id";
 ALTER TABLE "TelemetryWindow" ADD CONSTRAINT "TelemetryWindow_pkey" PRIMARY KEY ("id", "windowStart");
-CREATE UNIQUE INDEX "TelemetryWindow_deviceId_bootId_seq_windowStart_key" ON "TelemetryWindow"("deviceId", "bootId", "seq", "windowStart");
 CREATE INDEX "TelemetryWindow_deviceId_windowEnd_idx" ON "TelemetryWindow"("deviceId", "windowEnd");
 
 -- A window whose day has no partition lands here instead of failing its batch. The day partitions
@@ -30,6 +29,22 @@ CREATE INDEX "TelemetryWindow_deviceId_windowEnd_idx" ON "TelemetryWindow"("devi
 CREATE TABLE "TelemetryWindow_default" PARTITION OF "TelemetryWindow" DEFAULT;
 
 INSERT INTO "TelemetryWindow" SELECT * FROM "TelemetryWindow_unpartitioned";
+
+-- CreateTable
+CREATE TABLE "TelemetryWindowKey" (
+    "deviceId" UUID NOT NULL,
+    "bootId" UUID NOT NULL,
+    "seq" BIGINT NOT NULL,
+    "windowStart" TIMESTAMPTZ(3) NOT NULL,
+
+    CONSTRAINT "TelemetryWindowKey_pkey" PRIMARY KEY ("deviceId","bootId","seq")
+);
+
+-- CreateIndex
+CREATE INDEX "TelemetryWindowKey_windowStart_idx" ON "TelemetryWindowKey"("windowStart");
+
+INSERT INTO "TelemetryWindowKey" ("deviceId", "bootId", "seq", "windowStart")
+SELECT "deviceId", "bootId", "seq", min("windowStart") FROM "TelemetryWindow" GROUP BY 1, 2, 3;
 DROP TABLE "TelemetryWindow_unpartitioned";
 
 -- CreateTable

@@ -69,6 +69,15 @@ export class TelemetryPartitionRepository {
     });
   }
 
+  /**
+   * Deletes the idempotency keys of windows that started before `cutoff` (their windows are gone,
+   * and the ingest refuses a window that old); returns how many.
+   */
+  async deleteKeysBefore(cutoff: Date): Promise<number> {
+    const r = await this.pool.query(`DELETE FROM "TelemetryWindowKey" WHERE "windowStart" < $1`, [cutoff]);
+    return r.rowCount ?? 0;
+  }
+
   /** Deletes the default partition's windows that started before `cutoff`; returns how many. */
   async deleteDefaultBefore(cutoff: Date): Promise<number> {
     const r = await this.pool.query(`DELETE FROM "${DEFAULT_PARTITION}" WHERE "windowStart" < $1`, [cutoff]);

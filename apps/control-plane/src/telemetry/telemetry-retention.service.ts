@@ -41,6 +41,8 @@ export interface RetentionPass {
   moved: number;
   /** Windows past retention deleted from the default partition. */
   deletedDefault: number;
+  /** Idempotency keys of windows past retention. */
+  deletedKeys: number;
   deletedMinuteRollups: number;
   deletedHourRollups: number;
 }
@@ -67,6 +69,7 @@ export class TelemetryRetentionService {
       dropped: plan.drop,
       moved,
       deletedDefault: await this.partitions.deleteDefaultBefore(cutoff),
+      deletedKeys: await this.partitions.deleteKeysBefore(cutoff),
       deletedMinuteRollups: await this.partitions.deleteRollupsBefore(60, cutoff),
       deletedHourRollups: await this.partitions.deleteRollupsBefore(
         3_600,

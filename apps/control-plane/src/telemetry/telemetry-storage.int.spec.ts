@@ -267,6 +267,8 @@ describe('telemetry storage: rollups and partitions (real Postgres, real ingest)
       ),
     ).toBe(0);
     expect(pass.deletedMinuteRollups).toBeGreaterThan(0);
+    expect(await count(`SELECT count(*) AS n FROM "TelemetryWindowKey" WHERE seq = 1000001`)).toBe(0);
+    expect(await count(`SELECT count(*) AS n FROM "TelemetryWindowKey" WHERE seq = 1000002`)).toBe(1);
     expect(
       await count(`SELECT count(*) AS n FROM "TelemetryDeviceRollup" WHERE "bucketSeconds" = 60 AND "bucketStart" < '${day(2)}'`),
     ).toBe(0);

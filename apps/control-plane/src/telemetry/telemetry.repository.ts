@@ -39,16 +39,27 @@ const COLUMNS = [
   ['latencyHistogram', 'jsonb'],
 ] as const;
 
+const NAMES = COLUMNS.map(([c]) => `"${c}"`).join(', ');
+
 /**
- * One multi-row statement per batch: unnest of one array per column, idempotent on (device, boot,
- * seq). The table is partitioned by day on windowStart, and Postgres wants the partition key in
- * every unique key, so the key holds windowStart too: a redelivered window (a QoS 1 resend, the
- * agent's outbox after a restart) is the stored message again, same start, and is ignored. The
- * rows that were new come back, and only they are added to the rollups.
+ * One statement per batch: unnest of one array per column, idempotent on (device, boot, seq). The
+ * window table is partitioned by day and Postgres wants the partition key in every unique key, so
+ * the idempotency key has its own table: the batch's keys go there first (ON CONFLICT DO NOTHING)
+ * and only the windows whose key was new are stored, whatever start a redelivery claims; the
+ * first of a key repeated within the batch wins. The new rows come back, and only they are added
+ * to the rollups.
  */
-const INSERT_SQL = `INSERT INTO "TelemetryWindow" (${COLUMNS.map(([c]) => `"${c}"`).join(', ')})
-SELECT * FROM unnest(${COLUMNS.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')})
-ON CONFLICT ("deviceId", "bootId", "seq", "windowStart") DO NOTHING
+const INSERT_SQL = `WITH input AS (
+  SELECT DISTINCT ON ("deviceId", "bootId", "seq") * FROM unnest(${COLUMNS.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')})
+    WITH ORDINALITY AS t(${NAMES}, ord)
+   ORDER BY "deviceId", "bootId", "seq", ord
+), fresh AS (
+  INSERT INTO "TelemetryWindowKey" ("deviceId", "bootId", "seq", "windowStart")
+  SELECT "deviceId", "bootId", "seq", "windowStart" FROM input ON CONFLICT DO NOTHING
+  RETURNING "deviceId", "bootId", "seq"
+)
+INSERT INTO "TelemetryWindow" (${NAMES})
+SELECT ${COLUMNS.map(([c]) => `input."${c}"`).join(', ')} FROM input JOIN fresh USING ("deviceId", "bootId", "seq")
 RETURNING "deviceId", "bootId", "seq"::text AS seq`;
 
 const windowKey = (w: { deviceId: string; bootId: string; seq: number | string }) => `${w.deviceId}|${w.bootId}|${w.seq}`;
