@@ -20,7 +20,7 @@ import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { LatencyHistogram, type TelemetryWindow } from '@edge-fleet/shared';
+import { LatencyHistogram, ScenarioSchema, type TelemetryWindow } from '@edge-fleet/shared';
 import pg from 'pg';
 import { freshDatabase, startHarness } from '../test-support/harness.js';
 import { TelemetryPartitionRepository } from '../telemetry/telemetry-partition.repository.js';
@@ -112,19 +112,7 @@ try {
   );
   await insertBenchProfile(c);
   const ids = Array.from({ length: n }, () => randomUUID());
-  await insertBenchDevices(
-    c,
-    ids,
-    [
-      'financial_trading',
-      'autonomous_driving',
-      'customer_support_agent',
-      'robotic_manipulation',
-      'content_generation_agent',
-      'data_analysis_agent',
-    ],
-    Math.ceil(24 * (days + 1)),
-  );
+  await insertBenchDevices(c, ids, ScenarioSchema.options, Math.ceil(24 * (days + 1)));
 
   // history: D days of 1-minute windows per device, a day partition at a time
   const partitions = new TelemetryPartitionRepository(pool);
