@@ -90,6 +90,10 @@ export const ConfigSchema = z.object({
   TELEMETRY_MAX_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(3_600),
   /** Per-device quota: how many windows per expected window a device may send for one period (of max(60 s, the window length)). */
   TELEMETRY_QUOTA_SLACK: z.coerce.number().min(1).max(1_000).default(2),
+  /** Raw windows and 1-minute rollups are kept this long (whole days: a day's partition is dropped at once). */
+  TELEMETRY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(30),
+  /** 1-hour rollups are kept this long; at least TELEMETRY_RETENTION_DAYS (checked below). */
+  TELEMETRY_ROLLUP_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(400),
   /** /readyz reports the ingest as not committing when a window has waited this long for its commit. */
   TELEMETRY_STALL_SECONDS: z.coerce.number().min(0.1).max(3_600).default(30),
   /** The worker does not migrate: it waits this long for the api (or main) to have applied every migration it knows. */
@@ -170,6 +174,10 @@ export function deriveConfig(raw: RawConfig): Config {
   if (raw.MQTT_URL !== undefined && raw.MQTT_PROVISIONING === 'dynsec' && (!raw.MQTT_USERNAME || !raw.MQTT_PASSWORD))
     throw new Error(
       'invalid configuration:\n  MQTT_USERNAME, MQTT_PASSWORD: required with MQTT_URL, as the dynamic-security admin the control plane provisions devices with (or set MQTT_PROVISIONING=none)',
+    );
+  if (raw.TELEMETRY_ROLLUP_RETENTION_DAYS < raw.TELEMETRY_RETENTION_DAYS)
+    throw new Error(
+      `invalid configuration:\n  TELEMETRY_ROLLUP_RETENTION_DAYS: ${raw.TELEMETRY_ROLLUP_RETENTION_DAYS} is shorter than TELEMETRY_RETENTION_DAYS (${raw.TELEMETRY_RETENTION_DAYS}): hourly rollups must outlive the raw windows`,
     );
   const embeddedUrl = `mqtt://${raw.MQTT_EMBEDDED_HOST}:${raw.MQTT_EMBEDDED_PORT}`;
   return {

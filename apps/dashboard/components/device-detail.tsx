@@ -127,7 +127,7 @@ function LatestFigures({
           </span>
         </div>
       )}
-      {latest !== null && latest.remoteInferences > 0 && (
+      {latest !== null && (latest.remoteInferences ?? 0) > 0 && (
         <div className="stat">
           <span className="stat-label">Cloud round trip p50 / p99 (last window)</span>
           <span className="stat-value" data-testid="latest-remote-latency">

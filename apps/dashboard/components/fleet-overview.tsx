@@ -2,7 +2,7 @@
 
 import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
-import { formatLatencyTarget, humanize } from '@/lib/format';
+import { formatLatencyTarget, formatMs, formatPercent, humanize } from '@/lib/format';
 import { POLL_INTERVAL_MS } from '@/lib/live';
 import { useTRPC, type FleetOverview as Overview } from '@/lib/trpc';
 import { QueryStatus, RefreshError } from './query-status';
@@ -64,6 +64,11 @@ function OverviewView({ data, error, firing }: { data: Overview; error: unknown;
               <th>Model</th>
               <th className="num">Devices</th>
               <th className="num">Online</th>
+              <th className="num" title="the last 24 h, to whole hours, every device and variant (hourly rollups)">
+                Inferences 24 h
+              </th>
+              <th className="num">Errors 24 h</th>
+              <th className="num">p99 24 h</th>
             </tr>
           </thead>
           <tbody>
@@ -81,6 +86,11 @@ function OverviewView({ data, error, firing }: { data: Overview; error: unknown;
                 <td>{s.model ? `${s.model.name} ${s.model.version}` : <span className="muted">no model</span>}</td>
                 <td className="num">{s.total}</td>
                 <td className="num">{s.online}</td>
+                <td className="num" data-testid={`scenario-inferences-24h-${s.scenario}`}>
+                  {s.last24h ? s.last24h.inferences.toLocaleString('en-US') : <span className="muted">none</span>}
+                </td>
+                <td className="num">{s.last24h ? formatPercent(s.last24h.errorRate) : ''}</td>
+                <td className="num">{s.last24h ? formatMs(s.last24h.p99) : ''}</td>
               </tr>
             ))}
           </tbody>

@@ -7,6 +7,7 @@ import {
   HISTOGRAM_RELATIVE_ERROR,
   LatencyHistogram,
   SparseHistogramSchema,
+  sparseQuantile,
 } from './histogram.js';
 import { mulberry32 } from './random.js';
 import { percentile } from './stats.js';
@@ -57,6 +58,16 @@ describe('LatencyHistogram', () => {
         if (!within(got, want)) throw new Error(`seed ${seed}: p${p} ${got} vs raw ${want}`);
       }
     }
+  });
+
+  it('sparseQuantile reads a sparse histogram exactly as the dense one reads (seeded)', () => {
+    const rand = mulberry32(11);
+    for (let k = 0; k < 50; k++) {
+      const h = new LatencyHistogram();
+      for (const ms of samples(rand, 1 + Math.floor(rand() * 2_000), 0.1 + rand() * 50, 0.2 + rand())) h.record(ms);
+      for (const q of [0, 0.01, 0.5, 0.95, 0.99, 0.999, 1]) expect(sparseQuantile(h.toSparse(), q)).toBe(h.quantile(q));
+    }
+    expect(sparseQuantile([], 0.5)).toBeNaN();
   });
 
   it('stays bounded whatever it is fed, and reads NaN when empty', () => {

@@ -124,7 +124,14 @@ describe('two api processes and one worker process', () => {
       const q = new Queue(MAINTENANCE.name, { connection, prefix });
       const schedulers = (await q.getJobSchedulers()).map((s) => s.key).sort();
       await q.close();
-      expect(schedulers).toEqual(['evaluate-alerts', 'refresh-hybrid-grants', 'refresh-manifests', 'sweep-presence', 'sweep-rollouts']);
+      expect(schedulers).toEqual([
+        'evaluate-alerts',
+        'refresh-hybrid-grants',
+        'refresh-manifests',
+        'sweep-presence',
+        'sweep-rollouts',
+        'telemetry-retention',
+      ]);
     } finally {
       connection.disconnect();
     }

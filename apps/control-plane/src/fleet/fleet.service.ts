@@ -5,6 +5,7 @@ import { DesiredStateRepository } from '../desired-state/desired-state.repositor
 import { DeviceRepository, type DeviceListQuery } from '../devices/device.repository.js';
 import { DevicesService } from '../devices/devices.service.js';
 import { PolicyRepository } from '../policies/policy.repository.js';
+import { TelemetryQueries } from '../telemetry/telemetry.queries.js';
 import { TelemetryRepository } from '../telemetry/telemetry.repository.js';
 
 /** Read models for the dashboard: fleet overview and the device list with live figures. */
@@ -17,13 +18,15 @@ export class FleetService {
     @Inject(TelemetryRepository) private readonly telemetry: TelemetryRepository,
     @Inject(AssignmentRepository) private readonly assignments: AssignmentRepository,
     @Inject(DesiredStateRepository) private readonly desiredStates: DesiredStateRepository,
+    @Inject(TelemetryQueries) private readonly telemetryQueries: TelemetryQueries,
   ) {}
 
   async overview() {
-    const [byStatusRows, byScenarioRows, policies] = await Promise.all([
+    const [byStatusRows, byScenarioRows, policies, figures] = await Promise.all([
       this.deviceRepo.countsByStatus(),
       this.deviceRepo.countsByScenario(),
       this.policies.list(),
+      this.telemetryQueries.scenarioFigures(new Date()),
     ]);
     const byStatus: Record<DeviceStatus, number> = { pending: 0, online: 0, offline: 0, revoked: 0 };
     for (const r of byStatusRows) if (r.status in byStatus) byStatus[r.status as DeviceStatus] = r.count;
@@ -33,6 +36,8 @@ export class FleetService {
         ...p,
         total: rows.reduce((a, r) => a + r.count, 0),
         online: rows.find((r) => r.status === 'online')?.count ?? 0,
+        /** The scenario's telemetry of the last 24 h (whole hours), every device and variant; null: none. */
+        last24h: figures.get(p.scenario) ?? null,
       };
     });
     return { total: Object.values(byStatus).reduce((a, b) => a + b, 0), byStatus, scenarios };

@@ -159,7 +159,7 @@ describe('hybrid placement in the desired state', () => {
       async () => {
         const res = await h.api(`/api/v1/devices/${other.deviceId}/telemetry`);
         const t = DeviceTelemetrySchema.parse(await res.json());
-        return t.points.find((p) => p.remoteInferences > 0);
+        return t.points.find((p) => (p.remoteInferences ?? 0) > 0);
       },
       10_000,
       'the stored window',

@@ -82,6 +82,7 @@ export class TelemetryIngestService {
       beforeEnrollmentMs: config.TELEMETRY_PRE_ENROLL_SECONDS * 1000,
       futureSkewMs: config.TELEMETRY_FUTURE_SKEW_SECONDS * 1000,
       maxWindowMs: config.TELEMETRY_MAX_WINDOW_SECONDS * 1000,
+      retentionMs: config.TELEMETRY_RETENTION_DAYS * 86_400_000,
     };
     this.quota = new WindowQuota(config.TELEMETRY_WINDOW_SECONDS, config.TELEMETRY_QUOTA_SLACK);
   }

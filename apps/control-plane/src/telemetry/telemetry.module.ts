@@ -3,6 +3,9 @@ import { DeviceDataModule } from '../devices/device-data.module.js';
 import { TelemetryQueries } from './telemetry.queries.js';
 import { TelemetryIngestService } from './telemetry-ingest.service.js';
 import { TelemetryRepository } from './telemetry.repository.js';
+import { TelemetryPartitionRepository } from './telemetry-partition.repository.js';
+import { TelemetryRetentionService } from './telemetry-retention.service.js';
+import { TelemetryRollupRepository } from './telemetry-rollup.repository.js';
 
 /**
  * Telemetry windows (ingest, queries). The ingest buffers and commits only where it is started (the
@@ -10,7 +13,14 @@ import { TelemetryRepository } from './telemetry.repository.js';
  */
 @Module({
   imports: [DeviceDataModule],
-  providers: [TelemetryQueries, TelemetryRepository, TelemetryIngestService],
-  exports: [TelemetryQueries, TelemetryRepository, TelemetryIngestService],
+  providers: [
+    TelemetryQueries,
+    TelemetryRepository,
+    TelemetryRollupRepository,
+    TelemetryPartitionRepository,
+    TelemetryRetentionService,
+    TelemetryIngestService,
+  ],
+  exports: [TelemetryQueries, TelemetryRepository, TelemetryRollupRepository, TelemetryRetentionService, TelemetryIngestService],
 })
 export class TelemetryModule {}

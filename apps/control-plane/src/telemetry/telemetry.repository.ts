@@ -6,6 +6,8 @@ import { DeviceRepository } from '../devices/device.repository.js';
 import { withTransaction } from '../infra/pg-transaction.js';
 import { PG_POOL } from '../infra/tokens.js';
 import { asBulkTx } from '../infra/unit-of-work.js';
+import { TelemetryRollupRepository } from './telemetry-rollup.repository.js';
+import { rollupWindows } from './telemetry-rollup.js';
 
 const COLUMNS = [
   ['deviceId', 'uuid'],
@@ -43,10 +45,36 @@ const COLUMNS = [
   ['remoteMaxMs', 'float8'],
 ] as const;
 
-/** One multi-row statement per batch: unnest of one array per column, idempotent on (device, boot, seq). */
-const INSERT_SQL = `INSERT INTO "TelemetryWindow" (${COLUMNS.map(([c]) => `"${c}"`).join(', ')})
-SELECT * FROM unnest(${COLUMNS.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')})
-ON CONFLICT ("deviceId", "bootId", "seq") DO NOTHING`;
+const NAMES = COLUMNS.map(([c]) => `"${c}"`).join(', ');
+
+/**
+ * One statement per batch: unnest of one array per column, idempotent on (device, boot, seq). The
+ * window table is partitioned by day and Postgres wants the partition key in every unique key, so
+ * the idempotency key has its own table: the batch's keys go there first (ON CONFLICT DO NOTHING)
+ * and only the windows whose key was new are stored, whatever start a redelivery claims; the
+ * first of a key repeated within the batch wins. The new rows come back, and only they are added
+ * to the rollups.
+ */
+const INSERT_SQL = `WITH input AS (
+  SELECT DISTINCT ON ("deviceId", "bootId", "seq") * FROM unnest(${COLUMNS.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')})
+    WITH ORDINALITY AS t(${NAMES}, ord)
+   ORDER BY "deviceId", "bootId", "seq", ord
+), fresh AS (
+  INSERT INTO "TelemetryWindowKey" ("deviceId", "bootId", "seq", "windowStart")
+  SELECT "deviceId", "bootId", "seq", "windowStart" FROM input ON CONFLICT DO NOTHING
+  RETURNING "deviceId", "bootId", "seq"
+)
+INSERT INTO "TelemetryWindow" (${NAMES})
+SELECT ${COLUMNS.map(([c]) => `input."${c}"`).join(', ')} FROM input JOIN fresh USING ("deviceId", "bootId", "seq")
+RETURNING "deviceId", "bootId", "seq"::text AS seq`;
+
+const windowKey = (w: { deviceId: string; bootId: string; seq: number | string }) => `${w.deviceId}|${w.bootId}|${w.seq}`;
+
+/** The windows of `rows` the insert stored (the first of any repeated within the batch). */
+function insertedOf(rows: TelemetryWindow[], returned: { deviceId: string; bootId: string; seq: string }[]): TelemetryWindow[] {
+  const keys = new Set(returned.map(windowKey));
+  return rows.filter((w) => keys.delete(windowKey(w)));
+}
 
 function toColumns(rows: TelemetryWindow[]): unknown[][] {
   const cols: unknown[][] = COLUMNS.map(() => []);
@@ -102,7 +130,11 @@ export class TelemetryRepository {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(DeviceRepository) private readonly devices: DeviceRepository,
+    @Inject(TelemetryRollupRepository) private readonly rollups: TelemetryRollupRepository,
   ) {}
+
+  /** Off only in the storage benchmark, to measure what keeping the rollups costs the insert. */
+  maintainRollups = true;
 
   /**
    * Inserts a batch and marks its devices as seen, in one transaction; returns how many rows were
@@ -111,8 +143,16 @@ export class TelemetryRepository {
   async insertBatch(rows: TelemetryWindow[]): Promise<number> {
     if (rows.length === 0) return 0;
     return withTransaction(this.pool, async (client) => {
-      const res = await client.query(INSERT_SQL, toColumns(rows));
-      await this.devices.markSeen(asBulkTx(client), [...new Set(rows.map((r) => r.deviceId))]);
+      const res = await client.query<{ deviceId: string; bootId: string; seq: string }>(INSERT_SQL, toColumns(rows));
+      const deviceIds = [...new Set(rows.map((r) => r.deviceId))];
+      await this.devices.markSeen(asBulkTx(client), deviceIds);
+      if (this.maintainRollups && res.rows.length > 0) {
+        const groups = await this.rollups.groupsOf(client, deviceIds);
+        await this.rollups.add(
+          client,
+          rollupWindows(insertedOf(rows, res.rows), (id) => groups.get(id)),
+        );
+      }
       return res.rowCount ?? 0;
     });
   }
@@ -132,7 +172,9 @@ export class TelemetryRepository {
               "powerW", "powerSource", "powerDetail", "rssMb", "source",
               "queueP50Ms" AS "queueP50", "queueP99Ms" AS "queueP99", "cacheHits",
               "remoteInferences", "remoteErrors", "remoteP50Ms" AS "remoteP50", "remoteP99Ms" AS "remoteP99"
-         FROM "TelemetryWindow" WHERE "deviceId" = $1 AND "windowEnd" >= $2
+         FROM "TelemetryWindow"
+        -- windowStart bounds which day partitions are read: no window spans more than a day (TELEMETRY_MAX_WINDOW_SECONDS)
+        WHERE "deviceId" = $1 AND "windowEnd" >= $2 AND "windowStart" >= $2::timestamptz - interval '1 day'
         ORDER BY "windowEnd" DESC LIMIT $3`,
       [deviceId, since, limit],
     );

@@ -5,6 +5,8 @@ export interface TimeLimits {
   beforeEnrollmentMs: number;
   futureSkewMs: number;
   maxWindowMs: number;
+  /** Raw windows are kept this long (TELEMETRY_RETENTION_DAYS): an older one would be deleted unseen. */
+  retentionMs: number;
 }
 
 /**
@@ -18,6 +20,8 @@ export function timestampProblem(w: TelemetryWindow, enrolledAt: Date, now: numb
   const earliest = enrolledAt.getTime() - limits.beforeEnrollmentMs;
   if (start < earliest)
     return `windowStart ${w.windowStart} is before the device's enrollment (${enrolledAt.toISOString()}) minus ${limits.beforeEnrollmentMs / 1000} s`;
+  if (start < now - limits.retentionMs)
+    return `windowStart ${w.windowStart} is older than the telemetry retention (${limits.retentionMs / 86_400_000} days)`;
   if (end > now + limits.futureSkewMs) return `windowEnd ${w.windowEnd} is in the future (more than ${limits.futureSkewMs / 1000} s ahead)`;
   if (end - start > limits.maxWindowMs) return `window spans ${(end - start) / 1000} s, more than ${limits.maxWindowMs / 1000} s`;
   return null;

@@ -7,7 +7,9 @@ export async function enrollDevice(
   scenario: Scenario,
   preset: HardwarePresetName = 'edge-npu-trading',
 ): Promise<EnrollResponse> {
-  const tok = (await (await jsonPost(h, '/api/v1/enrollment-tokens', { scenario })).json()) as { token: string };
+  const created = await jsonPost(h, '/api/v1/enrollment-tokens', { scenario });
+  if (created.status !== 201) throw new Error(`enrollment token not created: ${created.status} ${await created.text()}`);
+  const tok = (await created.json()) as { token: string };
   const res = await jsonPost(h, '/api/v1/devices/enroll', { token: tok.token, hardwareProfile: hardwarePreset(preset) }, false);
   if (res.status !== 201) throw new Error(`enroll failed: ${res.status} ${await res.text()}`);
   return (await res.json()) as EnrollResponse;

@@ -4,10 +4,11 @@ import { DesiredStateModule } from '../desired-state/desired-state.module.js';
 import { MqttModule } from '../mqtt/mqtt.module.js';
 import { RemediationModule } from '../remediation/remediation.module.js';
 import { RolloutsModule } from '../rollouts/rollouts.module.js';
+import { TelemetryModule } from '../telemetry/telemetry.module.js';
 import { MaintenanceProcessor } from './maintenance.processor.js';
 
 @Module({
-  imports: [AlertsModule, DesiredStateModule, MqttModule, RemediationModule, RolloutsModule],
+  imports: [AlertsModule, DesiredStateModule, MqttModule, RemediationModule, RolloutsModule, TelemetryModule],
   providers: [MaintenanceProcessor],
   exports: [MaintenanceProcessor],
 })

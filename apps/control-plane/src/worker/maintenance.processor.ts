@@ -5,6 +5,7 @@ import type { JobHandlers, JobProcessor } from '../infra/jobs.js';
 import { PresenceService } from '../mqtt/presence.service.js';
 import { RemediationService } from '../remediation/remediation.service.js';
 import { RolloutsService } from '../rollouts/rollouts.service.js';
+import { TelemetryRetentionService } from '../telemetry/telemetry-retention.service.js';
 import { MAINTENANCE } from './maintenance.queue.js';
 
 @Injectable()
@@ -18,6 +19,7 @@ export class MaintenanceProcessor implements JobProcessor<typeof MAINTENANCE> {
     @Inject(PresenceService) private readonly presence: PresenceService,
     @Inject(AlertEvaluator) private readonly alerts: AlertEvaluator,
     @Inject(RemediationService) private readonly remediation: RemediationService,
+    @Inject(TelemetryRetentionService) private readonly retention: TelemetryRetentionService,
   ) {}
 
   readonly handlers: JobHandlers<typeof MAINTENANCE> = {
@@ -32,5 +34,6 @@ export class MaintenanceProcessor implements JobProcessor<typeof MAINTENANCE> {
       await this.alerts.evaluate(now);
       await this.remediation.pass(now);
     },
+    'telemetry-retention': async () => void (await this.retention.run(new Date())),
   };
 }

@@ -30,13 +30,21 @@ async function schedulerIds(prefix: string): Promise<string[]> {
 describe('maintenance job schedulers (BullMQ on real Redis)', () => {
   it('runs each scheduled job once per interval for two worker replicas together, not once per replica', async () => {
     const prefix = `ef-test-${randomBytes(4).toString('hex')}`;
-    const runs = { 'sweep-rollouts': 0, 'refresh-manifests': 0, 'sweep-presence': 0, 'evaluate-alerts': 0, 'refresh-hybrid-grants': 0 };
+    const runs = {
+      'sweep-rollouts': 0,
+      'refresh-manifests': 0,
+      'sweep-presence': 0,
+      'evaluate-alerts': 0,
+      'refresh-hybrid-grants': 0,
+      'telemetry-retention': 0,
+    };
     const handlers: JobHandlers<typeof MAINTENANCE> = {
       'sweep-rollouts': () => Promise.resolve(void runs['sweep-rollouts']++),
       'refresh-manifests': () => Promise.resolve(void runs['refresh-manifests']++),
       'sweep-presence': () => Promise.resolve(void runs['sweep-presence']++),
       'evaluate-alerts': () => Promise.resolve(void runs['evaluate-alerts']++),
       'refresh-hybrid-grants': () => Promise.resolve(void runs['refresh-hybrid-grants']++),
+      'telemetry-retention': () => Promise.resolve(void runs['telemetry-retention']++),
     };
     const c = config({
       QUEUE_PREFIX: prefix,
@@ -67,9 +75,16 @@ describe('maintenance job schedulers (BullMQ on real Redis)', () => {
     expect(runs['evaluate-alerts']).toBe(1);
     // a third of the 15-minute grant life: the first run at once, and only one
     expect(runs['refresh-hybrid-grants']).toBe(1);
+    expect(runs['telemetry-retention']).toBe(1);
     // MQTT_URL unset (the embedded broker): there is no presence sweep to run
     expect(runs['sweep-presence']).toBe(0);
-    expect(await schedulerIds(prefix)).toEqual(['evaluate-alerts', 'refresh-hybrid-grants', 'refresh-manifests', 'sweep-rollouts']);
+    expect(await schedulerIds(prefix)).toEqual([
+      'evaluate-alerts',
+      'refresh-hybrid-grants',
+      'refresh-manifests',
+      'sweep-rollouts',
+      'telemetry-retention',
+    ]);
   });
 
   it('schedules the presence sweep on an external broker, and removes it when the broker is embedded again', async () => {
@@ -84,11 +99,18 @@ describe('maintenance job schedulers (BullMQ on real Redis)', () => {
       'refresh-manifests',
       'sweep-presence',
       'sweep-rollouts',
+      'telemetry-retention',
     ]);
     await scheduleMaintenance(jobs, config({ QUEUE_PREFIX: prefix }));
-    expect(await schedulerIds(prefix)).toEqual(['evaluate-alerts', 'refresh-hybrid-grants', 'refresh-manifests', 'sweep-rollouts']);
+    expect(await schedulerIds(prefix)).toEqual([
+      'evaluate-alerts',
+      'refresh-hybrid-grants',
+      'refresh-manifests',
+      'sweep-rollouts',
+      'telemetry-retention',
+    ]);
     // alert evaluation off (interval 0): its scheduler is removed
     await scheduleMaintenance(jobs, config({ QUEUE_PREFIX: prefix, ALERT_EVAL_INTERVAL_MS: '0' }));
-    expect(await schedulerIds(prefix)).toEqual(['refresh-hybrid-grants', 'refresh-manifests', 'sweep-rollouts']);
+    expect(await schedulerIds(prefix)).toEqual(['refresh-hybrid-grants', 'refresh-manifests', 'sweep-rollouts', 'telemetry-retention']);
   });
 });

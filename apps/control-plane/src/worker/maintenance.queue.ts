@@ -16,10 +16,14 @@ export const MAINTENANCE = defineQueue({
     'sweep-presence': Nothing,
     'evaluate-alerts': Nothing,
     'refresh-hybrid-grants': Nothing,
+    'telemetry-retention': Nothing,
   },
   // a missed run is the next interval's: no retries piling up behind the schedule
   defaults: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
 });
+
+/** Telemetry partitions are made a week ahead: an hourly pass is plenty, and soon after a worker starts. */
+export const TELEMETRY_RETENTION_INTERVAL_MS = 3_600_000;
 
 /** Upserts the schedulers (idempotent: every worker replica does it at start, and the last settings win). */
 export async function scheduleMaintenance(jobs: JobQueues, config: Config): Promise<void> {
@@ -29,6 +33,7 @@ export async function scheduleMaintenance(jobs: JobQueues, config: Config): Prom
   await jobs.schedule(MAINTENANCE, 'refresh-hybrid-grants', Math.round((config.HYBRID_GRANT_TTL_SECONDS * 1_000) / 3), {});
   if (config.ALERT_EVAL_INTERVAL_MS > 0) await jobs.schedule(MAINTENANCE, 'evaluate-alerts', config.ALERT_EVAL_INTERVAL_MS, {});
   else await jobs.unschedule(MAINTENANCE, 'evaluate-alerts');
+  await jobs.schedule(MAINTENANCE, 'telemetry-retention', TELEMETRY_RETENTION_INTERVAL_MS, {});
   // only an external broker needs it: the embedded one sees every connection end
   if (config.embeddedBroker) await jobs.unschedule(MAINTENANCE, 'sweep-presence');
   else await jobs.schedule(MAINTENANCE, 'sweep-presence', Math.max(500, (config.PRESENCE_STALE_SECONDS * 1_000) / 4), {});

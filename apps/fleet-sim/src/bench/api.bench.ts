@@ -5,7 +5,7 @@ import { fmt } from '../core/stats.js';
 import { startControlPlaneProcess } from './support/control-plane.process.js';
 import { haveWrk, httpLoad, wrkLoad, type LoadResult } from './support/http-load.js';
 import { benchArgs, CommSampler, machineLine, out, ProcSampler } from './support/report.js';
-import { seedDevices } from './support/seed.js';
+import { seedDevices, seedTelemetryRollups } from './support/seed.js';
 
 const Args = z.object({
   devices: z.coerce.number().int().min(100).max(1_000_000).default(100_000),
@@ -47,6 +47,7 @@ try {
        FROM generate_series(0, 2879) AS g`,
     [first],
   );
+  await seedTelemetryRollups(db);
   // what autovacuum does on a live system: statistics and the visibility map that index-only scans need
   await db.query('VACUUM ANALYZE');
   const total = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM "Device"')).rows[0]?.n ?? 0);

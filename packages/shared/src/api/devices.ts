@@ -66,9 +66,13 @@ export const TelemetryPointSchema = z.object({
   queueP99: z.number().nullable(),
   /** Requests answered from the agent's result cache (not counted in `inferences`). */
   cacheHits: z.number(),
-  /** Hybrid devices: requests forwarded to a cloud node (attempts; not counted in `inferences`), those unanswered, and their round trip. */
-  remoteInferences: z.number(),
-  remoteErrors: z.number(),
+  /**
+   * Hybrid devices: requests forwarded to a cloud node (attempts; not counted in `inferences`), those
+   * unanswered, and their round trip. Null in points read from the rollups (ranges over an hour),
+   * which do not keep forwarded requests yet: not measured there, not zero.
+   */
+  remoteInferences: z.number().nullable(),
+  remoteErrors: z.number().nullable(),
   remoteP50: z.number().nullable(),
   remoteP99: z.number().nullable(),
 });

@@ -1,4 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { hardwarePreset, type HardwarePresetName, type Scenario } from '@edge-fleet/shared';
 import pg from 'pg';
 import type { SimDeviceCredentials } from '../../sim/credentials.file.js';
@@ -52,4 +55,23 @@ export async function seedDevices(
   } finally {
     await c.end();
   }
+}
+
+/**
+ * Telemetry windows seeded with SQL have no rollups, which the control plane's long telemetry reads
+ * use (over an hour: prisma/migrations/20261206024500_telemetry_partitions): this runs that
+ * migration's own rollup statements (its last four, over every stored window) and writes the
+ * idempotency keys, as the ingest would have.
+ */
+export async function seedTelemetryRollups(db: pg.Client): Promise<void> {
+  const file = path.resolve(
+    path.dirname(fileURLToPath(import.meta.url)),
+    '../../../../../prisma/migrations/20261206024500_telemetry_partitions/migration.sql',
+  );
+  const sql = await readFile(file, 'utf8');
+  const tail = sql.slice(sql.indexOf('-- The rollups of the windows stored so far'));
+  await db.query(
+    `INSERT INTO "TelemetryWindowKey" ("deviceId", "bootId", seq, "windowStart") SELECT "deviceId", "bootId", seq, "windowStart" FROM "TelemetryWindow" ON CONFLICT DO NOTHING`,
+  );
+  for (const statement of tail.split(/;\s*\n/).filter((x) => /^\s*(INSERT|UPDATE)/m.test(x))) await db.query(statement);
 }

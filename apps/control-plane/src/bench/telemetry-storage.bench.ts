@@ -1,0 +1,270 @@
+/**
+ * `pnpm bench:telemetry-storage [devices] [days] [seconds]`: telemetry storage at fleet scale (issue
+ * 15, M12). On a dedicated database (dropped at the end): N devices over the six scenarios, each with
+ * D days of 1-minute windows (inserted with SQL, a day partition at a time, with a small latency
+ * histogram each) and their rollups (one SQL aggregate of the loaded history, as the migration
+ * computes them for existing rows; from then on the ingest keeps them). Then, in the same run:
+ * - the reads: the device page's 24 h chart and the scenario overview, raw (the windows, as before
+ *   this change) and from the rollups, each a few times alone; then through the real API (REST
+ *   `GET /api/v1/devices/:id/telemetry?sinceMinutes=1440`, tRPC `fleet.overview`) at 32 keep-alive
+ *   connections for `seconds` each: p50/p99 and req/s;
+ * - the insert rate of the ingest's repository (batches of 1,000 windows, one a device) with the
+ *   rollups kept and without, alternating;
+ * - disk per million windows (the partitions, indexes included) and the rollups' size.
+ * The control plane runs in this process (so does the load generator: figures are rough).
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import { cpus, loadavg } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { LatencyHistogram, ScenarioSchema, type TelemetryWindow } from '@edge-fleet/shared';
+import pg from 'pg';
+import { freshDatabase, startHarness } from '../test-support/harness.js';
+import { TelemetryPartitionRepository } from '../telemetry/telemetry-partition.repository.js';
+import { TelemetryRollupRepository } from '../telemetry/telemetry-rollup.repository.js';
+import { TelemetryRepository } from '../telemetry/telemetry.repository.js';
+import { insertBenchDevices, insertBenchProfile } from './bench-devices.js';
+
+const n = Number(process.argv[2] ?? 2_000);
+const days = Number(process.argv[3] ?? 3);
+const seconds = Number(process.argv[4] ?? 10);
+const CONNECTIONS = 32;
+const DAY = 86_400_000;
+
+const fmt = (x: number, d = 1) => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN;
+const log = (s: string) => process.stdout.write(`${s}\n`);
+
+async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
+  const t = performance.now();
+  const r = await f();
+  return [r, performance.now() - t];
+}
+
+/** A closed loop: `CONNECTIONS` keep-alive connections, each sending its next request once the last is answered. */
+async function load(
+  base: string,
+  token: string,
+  pathFor: () => string,
+): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  const u = new URL(base);
+  const lat: number[] = [];
+  let errors = 0;
+  const until = performance.now() + seconds * 1_000;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const t = performance.now();
+      const req = http.request(
+        { host: u.hostname, port: u.port, path: pathFor(), agent, headers: { authorization: `Bearer ${token}` } },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            if ((res.statusCode ?? 500) >= 400) errors++;
+            lat.push(performance.now() - t);
+            resolve();
+          });
+        },
+      );
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end();
+    });
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from(
+      { length: CONNECTIONS },
+      async () =>
+        void (await (async () => {
+          while (performance.now() < until) await one();
+        })()),
+    ),
+  );
+  agent.destroy();
+  return { rps: lat.length / ((performance.now() - t0) / 1_000), p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), errors };
+}
+
+/** The migration's own rollup statements (its last four: the rollups of the rows it found). */
+async function backfillStatements(): Promise<string[]> {
+  const file = path.resolve(
+    path.dirname(fileURLToPath(import.meta.url)),
+    '../../../../prisma/migrations/20261206024500_telemetry_partitions/migration.sql',
+  );
+  const sql = await readFile(file, 'utf8');
+  const tail = sql.slice(sql.indexOf('-- The rollups of the windows stored so far'));
+  return tail.split(/;\s*\n/).filter((s) => /^\s*(INSERT|UPDATE)/m.test(s));
+}
+
+const db = await freshDatabase('ef_bench_storage');
+const c = new pg.Client({ connectionString: db.url });
+const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+try {
+  await c.connect();
+  log(
+    `machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg()
+      .map((x) => fmt(x, 2))
+      .join(' ')} at start`,
+  );
+  await insertBenchProfile(c);
+  const ids = Array.from({ length: n }, () => randomUUID());
+  await insertBenchDevices(c, ids, ScenarioSchema.options, Math.ceil(24 * (days + 1)));
+
+  // history: D days of 1-minute windows per device, a day partition at a time
+  const partitions = new TelemetryPartitionRepository(pool);
+  const now = Date.now();
+  const first = Math.floor((now - days * DAY) / 60_000) * 60_000;
+  const minutes = Math.floor((now - 60_000 - first) / 60_000);
+  const [, loadMs] = await timed(async () => {
+    for (let d = 0; d * 1_440 < minutes; d++) {
+      const from = first + d * 1_440 * 60_000;
+      const count = Math.min(1_440, minutes - d * 1_440);
+      for (const day of new Set([new Date(from).toISOString().slice(0, 10), new Date(from + count * 60_000).toISOString().slice(0, 10)]))
+        await partitions.createDay(day);
+      await c.query(
+        `INSERT INTO "TelemetryWindow" ("deviceId", "bootId", seq, "windowStart", "windowEnd", "variantId", "modelVersionId", "precision",
+           inferences, errors, "latencyP50Ms", "latencyP95Ms", "latencyP99Ms", "latencyMaxMs", "powerW", "powerSource", "powerDetail",
+           "rssMb", "heapUsedMb", source, "latencyHistogram")
+         SELECT id, id, $2::int + g, to_timestamp(($1::bigint + g * 60000) / 1000.0), to_timestamp(($1::bigint + g * 60000 + 60000) / 1000.0),
+                'bench-variant', 'bench-version', 'fp32', 600, (g % 7 = 0)::int, 2.0, 3.5, 4.2, 6.0, 3 + (ord % 5) * 0.5, 'simulated', 'bench', 60, 20, 'probe',
+                jsonb_build_array(jsonb_build_array(1600 + (ord % 8), 200), jsonb_build_array(1620 + (g % 8), 200), jsonb_build_array(1660, 120),
+                                  jsonb_build_array(1700 + (ord % 3), 50), jsonb_build_array(1740, 24), jsonb_build_array(1790 + (g % 4), 6))
+           FROM unnest($3::uuid[]) WITH ORDINALITY AS u(id, ord), generate_series(0, $4::int - 1) AS g`,
+        [from, d * 1_440, ids, count],
+      );
+      // their idempotency keys, as the ingest writes them
+      await c.query(
+        `INSERT INTO "TelemetryWindowKey" ("deviceId", "bootId", seq, "windowStart")
+         SELECT "deviceId", "bootId", seq, "windowStart" FROM "TelemetryWindow" WHERE "windowStart" >= to_timestamp($1::bigint / 1000.0) AND seq >= $2`,
+        [from, d * 1_440],
+      );
+      process.stdout.write(`  loaded day ${d + 1}/${Math.ceil(minutes / 1_440)}\r`);
+    }
+  });
+  const windows = Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM "TelemetryWindow"')).rows[0]?.n);
+  log(
+    `loaded ${fmt(windows, 0)} windows (${fmt(n, 0)} devices × ${days} days of 1-minute windows) in ${fmt(loadMs / 1_000)} s (${fmt(windows / (loadMs / 1_000), 0)} windows/s, bulk SQL)`,
+  );
+
+  // the rollups of that history, as the migration computes them for existing rows
+  const [, rollupMs] = await timed(async () => {
+    for (const sql of await backfillStatements()) await c.query(sql);
+  });
+  log(`rollups of the history computed in ${fmt(rollupMs / 1_000)} s (one aggregate; the ingest adds each new window)`);
+  // the backfill's UPDATE leaves a dead copy of every rollup row: measure the live size
+  await c.query('VACUUM FULL "TelemetryDeviceRollup", "TelemetryGroupRollup"');
+  await c.query('VACUUM ANALYZE');
+
+  const size = async (sql: string) => Number((await c.query<{ b: string }>(sql)).rows[0]?.b);
+  const rawBytes =
+    (await size(`SELECT sum(pg_total_relation_size(relid)) AS b FROM pg_partition_tree('"TelemetryWindow"') WHERE isleaf`)) +
+    (await size(`SELECT pg_total_relation_size('"TelemetryWindowKey"') AS b`));
+  const rollupBytes = await size(
+    `SELECT pg_total_relation_size('"TelemetryDeviceRollup"') + pg_total_relation_size('"TelemetryGroupRollup"') AS b`,
+  );
+  const rollupRows = await size(
+    `SELECT (SELECT count(*) FROM "TelemetryDeviceRollup") + (SELECT count(*) FROM "TelemetryGroupRollup") AS b`,
+  );
+  log(
+    `disk: raw windows ${fmt(rawBytes / 1e9, 2)} GB = ${fmt(((rawBytes / windows) * 1e6) / 1e6, 0)} MB per million windows (indexes and the idempotency key included); rollups ${fmt(rollupBytes / 1e6, 0)} MB in ${fmt(rollupRows, 0)} rows (${fmt(((rollupBytes / windows) * 1e6) / 1e6, 0)} MB per million windows)`,
+  );
+
+  const h = await startHarness({ LOG_LEVEL: 'error', ALERT_EVAL_INTERVAL_MS: '0' }, { dbUrl: db.url });
+  try {
+    const repo = h.cp.app.get(TelemetryRepository);
+    const rollups = h.cp.app.get(TelemetryRollupRepository);
+    const pick = () => ids[Math.floor(Math.random() * ids.length)] ?? '';
+    const since = new Date(Date.now() - DAY);
+
+    // one request alone, five times each: raw windows (before) vs rollups (after)
+    const alone = async (f: () => Promise<unknown>) => {
+      const ms: number[] = [];
+      for (let i = 0; i < 5; i++) ms.push((await timed(f))[1]);
+      return quantile(ms, 0.5);
+    };
+    const rawChart = await alone(() => repo.range(pick(), since, 5_000));
+    const rollupChart = await alone(() => rollups.deviceRange(pick(), 3_600, since, 5_000));
+    const minuteChart = await alone(() => rollups.deviceRange(pick(), 60, since, 5_000));
+    const rawOverview = await alone(() =>
+      c.query(
+        `SELECT d.scenario, count(*), sum(w.inferences), sum(w.errors), avg(w."powerW"), jsonb_agg(w."latencyHistogram")
+           FROM "TelemetryWindow" w JOIN "Device" d ON d.id = w."deviceId" WHERE w."windowStart" >= $1 GROUP BY 1`,
+        [since],
+      ),
+    );
+    const rollupOverview = await alone(() =>
+      rollups.groupsSince(3_600, new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 23 * 3_600_000)),
+    );
+    log(
+      `one read alone (median of 5): device 24 h chart raw (1,440 windows) ${fmt(rawChart)} ms vs hourly rollups ${fmt(rollupChart)} ms (${fmt(rawChart / rollupChart)}×; 1,440 minute rollups ${fmt(minuteChart)} ms); scenario overview raw (windows of 24 h, histograms not even merged) ${fmt(rawOverview)} ms vs rollups ${fmt(rollupOverview)} ms (${fmt(rawOverview / rollupOverview)}×)`,
+    );
+
+    const token = h.cp.operatorToken;
+    const chart = await load(h.cp.url, token, () => `/api/v1/devices/${pick()}/telemetry?sinceMinutes=1440&limit=5000`);
+    log(
+      `API, ${CONNECTIONS} connections, ${seconds} s: device 24 h chart (24 hourly points): ${fmt(chart.rps, 0)} req/s, p50 ${fmt(chart.p50)} ms, p99 ${fmt(chart.p99)} ms, errors ${chart.errors} (goal p99 ≤ 50 ms)`,
+    );
+    const overview = await load(h.cp.url, token, () => `/trpc/fleet.overview`);
+    log(
+      `API, ${CONNECTIONS} connections, ${seconds} s: scenario overview (fleet.overview, 24 h per scenario): ${fmt(overview.rps, 0)} req/s, p50 ${fmt(overview.p50)} ms, p99 ${fmt(overview.p99)} ms, errors ${overview.errors} (goal p99 ≤ 50 ms)`,
+    );
+
+    // insert rate through the ingest's repository: batches of 1,000 windows (one a device), rollups on and off in turn
+    const hist = new LatencyHistogram();
+    for (let i = 0; i < 600; i++) hist.record(1 + (i % 50) / 10);
+    const boot = randomUUID();
+    let seq = 0;
+    const batch = (): TelemetryWindow[] => {
+      const at = new Date();
+      seq++;
+      return ids.slice(0, 1_000).map((deviceId) => ({
+        schema: 1,
+        deviceId,
+        bootId: boot,
+        seq,
+        windowStart: new Date(at.getTime() - 60_000).toISOString(),
+        windowEnd: at.toISOString(),
+        modelVersionId: 'bench-version',
+        variantId: 'bench-variant',
+        precision: 'fp32',
+        inferences: 600,
+        errors: 0,
+        latencyMs: { p50: 2, p95: 3.5, p99: 4.2, max: 6 },
+        power: { watts: 3, source: 'simulated', detail: 'bench' },
+        memory: { rssMb: 60, heapUsedMb: 20 },
+        cacheHits: 0,
+        fallbacks: 0,
+        source: 'probe',
+        latencyHistogram: hist.toSparse(),
+      }));
+    };
+    const rate = { on: [] as number[], off: [] as number[] };
+    for (let round = 0; round < 16; round++) {
+      const on = round % 2 === 0;
+      repo.maintainRollups = on;
+      const rows = batch();
+      const [, ms] = await timed(() => repo.insertBatch(rows));
+      if (round >= 2) (on ? rate.on : rate.off).push((rows.length / ms) * 1_000);
+    }
+    repo.maintainRollups = true;
+    const med = (xs: number[]) => quantile(xs, 0.5);
+    log(
+      `insert (batches of 1,000 windows of 1,000 devices, median of ${rate.on.length}): with rollups ${fmt(med(rate.on), 0)} windows/s, without ${fmt(med(rate.off), 0)} windows/s (${fmt(med(rate.on) / med(rate.off), 2)}×)`,
+    );
+  } finally {
+    await h.cp.stop();
+  }
+  log(
+    `load average at the end: ${loadavg()
+      .map((x) => fmt(x, 2))
+      .join(' ')}`,
+  );
+} finally {
+  await c.end().catch(() => undefined);
+  await pool.end();
+  await db.drop();
+}
