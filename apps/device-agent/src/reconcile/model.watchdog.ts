@@ -37,7 +37,7 @@ export type WatchdogVerdict =
   { kind: 'idle' } | { kind: 'watching'; judged: number; breaches: number } | { kind: 'passed' } | { kind: 'rollback'; reason: string };
 
 /** The runs of a stretch of windows: merged latency histogram and error counts. */
-class Record {
+class RunRecord {
   readonly histogram = new LatencyHistogram();
   inferences = 0;
   errors = 0;
@@ -64,9 +64,9 @@ interface Watch {
   judged: number;
   /** Hung windows and (legacy) windows over a target. */
   breaches: string[];
-  runs: Record;
+  runs: RunRecord;
   /** The previous model's record on this device when the new one was armed. */
-  baseline: Record | null;
+  baseline: RunRecord | null;
 }
 
 /**
@@ -91,13 +91,22 @@ export class ModelWatchdog {
   /** Starts judging windows that open at or after `since` (a window spanning the swap says little). */
   arm(model: { variantId: string; sha256: string }, policy: WatchdogPolicy, since: number): void {
     const previous = this.history.filter((h) => h.variantId !== model.variantId);
-    let baseline: Record | null = null;
+    let baseline: RunRecord | null = null;
     if (previous.length > 0) {
-      baseline = new Record();
+      baseline = new RunRecord();
       for (const h of previous) baseline.add(h.window, h.histogram);
     }
     this.history.length = 0;
-    this.watch = { variantId: model.variantId, sha256: model.sha256, since, policy, judged: 0, breaches: [], runs: new Record(), baseline };
+    this.watch = {
+      variantId: model.variantId,
+      sha256: model.sha256,
+      since,
+      policy,
+      judged: 0,
+      breaches: [],
+      runs: new RunRecord(),
+      baseline,
+    };
   }
 
   disarm(): void {
