@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { filters, type ReportedState, ReportedStateSchema, TelemetryWindowSchema, topics } from '@edge-fleet/shared';
 import { TcpProxy, waitFor } from '@edge-fleet/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { saveCredentials } from './storage/credentials.store.js';
-import { testCredentials, testDesired } from './test-support/agent.fixture.js';
+import { installTestCredentials, testCredentials, testDesired } from './test-support/agent.fixture.js';
 import { ArtifactServer } from './test-support/artifact.server.js';
 import { type CliRun, logLines, runCli, withDeadline } from './test-support/cli.process.js';
 import { type ModelFile, writeModel } from './test-support/models.js';
@@ -79,7 +78,7 @@ async function outageWithTwoKills(extraArgs: string[], windowsPerRun: number) {
   const deviceId = randomUUID();
   cleanup.push(deviceId);
   const dataDir = await mkdtemp(join(tmpdir(), 'agent-outbox-'));
-  await saveCredentials(dataDir, testCredentials(deviceId, signer, 'data_analysis_agent', 'robot-npu-arm', 'o'));
+  await installTestCredentials(dataDir, testCredentials(deviceId, signer, 'data_analysis_agent', 'robot-npu-arm', 'o'));
   const served = { key: 'mlp', file: mlp, url: server.url('/a/mlp.onnx') };
   const state = testDesired(signer, deviceId, 1, served, {
     scenario: 'data_analysis_agent',

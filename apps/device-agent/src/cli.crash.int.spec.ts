@@ -12,8 +12,7 @@ import { sha256File } from './artifact/artifact.downloader.js';
 import type { CrashPoint } from './core/crash-points.js';
 import { PROBATION_CRASH_LIMIT } from './reconcile/step.executor.js';
 import { AgentStateStore, type PersistedState } from './storage/agent-state.store.js';
-import { saveCredentials } from './storage/credentials.store.js';
-import { testCredentials, testDesired } from './test-support/agent.fixture.js';
+import { installTestCredentials, testCredentials, testDesired } from './test-support/agent.fixture.js';
 import { ArtifactServer } from './test-support/artifact.server.js';
 import { type ModelFile, writeModel } from './test-support/models.js';
 import { MqttProbe, type Received } from './test-support/mqtt.probe.js';
@@ -75,7 +74,7 @@ async function newDevice(): Promise<{ deviceId: string; dataDir: string; store: 
   const deviceId = randomUUID();
   cleanup.push(deviceId);
   const dataDir = await mkdtemp(join(tmpdir(), 'agent-crash-'));
-  await saveCredentials(dataDir, testCredentials(deviceId, signer, 'data_analysis_agent', 'robot-npu-arm', 'z'));
+  await installTestCredentials(dataDir, testCredentials(deviceId, signer, 'data_analysis_agent', 'robot-npu-arm', 'z'));
   return { deviceId, dataDir, store: new AgentStateStore(dataDir) };
 }
 

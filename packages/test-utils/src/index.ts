@@ -3,3 +3,5 @@ export { TcpProxy, type CutMode } from './tcp-proxy.js';
 export { waitFor, type WaitForOptions } from './wait-for.js';
 export { startNodeProcess, type Proc, type StartProcessOptions } from './child-process.js';
 export { WithholdingBroker, type ReceivedPublish, type WithholdingBrokerOptions } from './withholding-broker.js';
+export { ChildServer } from './child-server.js';
+export { Mosquitto, provisionBrokerDevice, type BrokerAdmin } from './mosquitto.js';

@@ -3,10 +3,11 @@ import { ReportedStateSchema, topics, type ReportedState } from '@edge-fleet/sha
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokerAddress, VirtualDevice, type InstallResult, type VirtualDesired, type VirtualModel } from './virtual-device.js';
+import { Mosquitto } from './mosquitto.js';
 import { waitFor } from './wait-for.js';
 
-// The local Mosquitto (anonymous), as in the other int specs; the probe plays the control plane.
-const BROKER_URL = process.env.TEST_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
+// A private Mosquitto with dynamic security: the device is provisioned as enrollment would; the probe plays the control plane.
+let broker: Mosquitto;
 const deviceId = randomUUID();
 const seen: { topic: string; payload: string; retain: boolean }[] = [];
 const installs: number[] = [];
@@ -35,13 +36,16 @@ const report = (what: string, pred: (r: ReportedState) => boolean): Promise<Repo
   waitFor(() => reports().find(pred), 5_000, what, { intervalMs: 20 });
 
 beforeAll(async () => {
-  probe = await mqtt.connectAsync(BROKER_URL, { protocolVersion: 4, reconnectPeriod: 0 });
+  broker = await Mosquitto.create('dynsec');
+  await broker.start();
+  await broker.provisionDevice(deviceId, 's'.repeat(40));
+  probe = await mqtt.connectAsync(broker.url, { protocolVersion: 4, reconnectPeriod: 0, ...(await broker.observer()) });
   probe.on('message', (topic, payload, packet) => seen.push({ topic, payload: payload.toString(), retain: packet.retain }));
   await probe.subscribeAsync(`${topics.deviceRoot(deviceId)}#`, { qos: 1 });
   device = new VirtualDevice<VirtualDesired>({
     deviceId,
     deviceSecret: 's'.repeat(40),
-    broker: brokerAddress(BROKER_URL),
+    broker: brokerAddress(broker.url),
     agentVersion: 'virtual-device-test',
     reconnectPeriodMs: () => 0,
     connectTimeoutMs: 5_000,
@@ -62,9 +66,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await device.stop({ clean: false });
-  await probe.publishAsync(topics.desired(deviceId), '', { qos: 1, retain: true });
-  await probe.publishAsync(topics.status(deviceId), '', { qos: 1, retain: true });
   await probe.endAsync();
+  await broker.close();
 });
 
 describe('VirtualDevice (shared by the control-plane tests and the fleet simulator)', () => {

@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { Logger } from '../infra/logger.js';
 import { DynsecBrokerAccess } from '../mqtt/dynsec-broker-access.js';
 import { DynsecClient } from '../mqtt/dynsec-client.js';
-import { Mosquitto } from '../test-support/mosquitto.js';
+import { Mosquitto } from '@edge-fleet/test-utils';
 
 const n = Number(process.argv[2] ?? 2_000);
 const samples = Number(process.argv[3] ?? 50);

@@ -12,7 +12,7 @@ import { DESIRED_STATE } from '../desired-state/desired-state.queue.js';
 import { ROLLOUT_STEPS } from '../rollouts/rollout.queue.js';
 import { DIST, startControlPlaneProcess as start, type Proc } from '../test-support/control-plane-process.js';
 import { freePort, freshDatabase, jsonPost, TEST_REDIS_URL, uploadMlp, waitFor, type ApiTarget } from '../test-support/harness.js';
-import { Mosquitto } from '../test-support/mosquitto.js';
+import { Mosquitto } from '@edge-fleet/test-utils';
 import { VirtualDevice } from '../test-support/virtual-device.js';
 import { MAINTENANCE } from '../worker/maintenance.queue.js';
 

@@ -9,7 +9,7 @@ import { Logger } from '../infra/logger.js';
 import { MQTT_BUS } from '../infra/tokens.js';
 import { connectDevice, enrollDevice, telemetryWindow } from '../test-support/device-client.js';
 import { startHarness, waitFor, type Harness } from '../test-support/harness.js';
-import { Mosquitto } from '../test-support/mosquitto.js';
+import { Mosquitto } from '@edge-fleet/test-utils';
 import { DynsecClient } from './dynsec-client.js';
 import type { MessageBus } from './mqtt-bus.js';
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '@edge-fleet/shared';
 import { connectDevice, enrollDevice } from '../test-support/device-client.js';
 import { startHarness, type Harness } from '../test-support/harness.js';
-import { Mosquitto } from '../test-support/mosquitto.js';
+import { Mosquitto } from '@edge-fleet/test-utils';
 import { Logger } from '../infra/logger.js';
 import { DynsecClient } from './dynsec-client.js';
 

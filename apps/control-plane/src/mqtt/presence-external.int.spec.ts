@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics, type EnrollResponse } from '@edge-fleet/shared';
 import { enrollDevice, telemetryWindow } from '../test-support/device-client.js';
 import { startHarness, waitFor, type Harness } from '../test-support/harness.js';
-import { Mosquitto } from '../test-support/mosquitto.js';
+import { Mosquitto } from '@edge-fleet/test-utils';
 
 /** The control plane on a private Mosquitto with dynamic security: it sees messages, never connections. */
 let mosquitto: Mosquitto;

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { hardwarePreset, type EnrollResponse, type Scenario } from '@edge-fleet/shared';
-import { TcpProxy } from '@edge-fleet/test-utils';
+import { Mosquitto, TcpProxy } from '@edge-fleet/test-utils';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hashSecret, newSecret, sha256Hex } from '../infra/secrets.js';
@@ -9,7 +9,6 @@ import type { BrokerAccess } from '../devices/broker-access.js';
 import { BROKER_ACCESS } from '../infra/tokens.js';
 import { enrollDevice } from '../test-support/device-client.js';
 import { setScenarioModel, startHarness, uploadMlp, waitFor, type ApiTarget, type Harness } from '../test-support/harness.js';
-import { Mosquitto } from '../test-support/mosquitto.js';
 import { VirtualDevice } from '../test-support/virtual-device.js';
 
 /**

@@ -4,7 +4,7 @@ import type { Scenario } from '@edge-fleet/shared';
 import pg from 'pg';
 import { jsonPost, setScenarioModel, startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
 import { checkRollout, modelViolations } from '../test-support/history.js';
-import { Mosquitto } from '../test-support/mosquitto.js';
+import { Mosquitto } from '@edge-fleet/test-utils';
 import { untilRollout } from '../test-support/rollout-client.js';
 import { VirtualDevice } from '../test-support/virtual-device.js';
 import type { RolloutView } from './rollouts.service.js';

@@ -7,7 +7,7 @@ import { topics } from '@edge-fleet/shared';
 import { VariantBuildQueue } from '../models/variant-build.queue.js';
 import { enrollDevice, telemetryWindow } from '../test-support/device-client.js';
 import { jsonPost, startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
-import { Mosquitto } from '../test-support/mosquitto.js';
+import { Mosquitto } from '@edge-fleet/test-utils';
 import { VirtualDevice } from '../test-support/virtual-device.js';
 
 /**

@@ -2,9 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort, waitFor } from '@edge-fleet/test-utils';
+import { ChildServer, freePort, waitFor } from '@edge-fleet/test-utils';
 import { redisAnswers } from '../infra/services.js';
-import { ChildServer } from './child-process.js';
 
 /**
  * A private `redis-server` on a free loopback port, with its own data directory, configured as

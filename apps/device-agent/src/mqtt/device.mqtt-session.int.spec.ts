@@ -4,12 +4,13 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../core/clock.js';
 import { silentLogger } from '../core/logger.js';
-import { BROKER_URL } from '../test-support/mqtt.probe.js';
+import { BROKER_URL, observerOptions, provisionTestDevice } from '../test-support/mqtt.probe.js';
 import { DeviceMqttSession, type InboundMessage } from './device.mqtt-session.js';
 import { idleWindow } from '../test-support/telemetry.windows.js';
 
 const deviceId = randomUUID();
 const bootId = randomUUID();
+const deviceSecret = randomUUID();
 const inbound: InboundMessage[] = [];
 /** What the device published, as the control plane parses it, with the retain flag it arrived with. */
 const upstream: { parsed: ParsedMessage; retain: boolean }[] = [];
@@ -18,7 +19,7 @@ let cloud: MqttClient;
 
 /** The retained status as a new subscriber gets it (the broker sets `retain` only then). */
 async function retainedStatus(): Promise<{ parsed: ParsedMessage; retain: boolean }> {
-  const c = await mqtt.connectAsync(BROKER_URL, { protocolVersion: 4, clean: true, reconnectPeriod: 0 });
+  const c = await mqtt.connectAsync(BROKER_URL, observerOptions());
   const got = new Promise<{ parsed: ParsedMessage; retain: boolean }>((resolve) =>
     c.once('message', (topic, payload, packet) => resolve({ parsed: parseMessage(topic, payload), retain: packet.retain })),
   );
@@ -39,14 +40,15 @@ async function until<T>(what: string, find: () => T | undefined): Promise<T> {
 }
 
 beforeAll(async () => {
-  cloud = await mqtt.connectAsync(BROKER_URL, { protocolVersion: 4, clean: true, reconnectPeriod: 0 });
+  await provisionTestDevice(deviceId, deviceSecret);
+  cloud = await mqtt.connectAsync(BROKER_URL, observerOptions());
   cloud.on('message', (topic, payload, packet) => upstream.push({ parsed: parseMessage(topic, payload), retain: packet.retain }));
   await cloud.subscribeAsync([topics.status(deviceId), topics.telemetry(deviceId), topics.reported(deviceId)], { qos: 1 });
   await new Promise<void>((connected) => {
     session = new DeviceMqttSession({
       url: BROKER_URL,
       deviceId,
-      deviceSecret: 'unused on an anonymous broker',
+      deviceSecret,
       bootId,
       clock: systemClock,
       logger: silentLogger,
@@ -64,6 +66,26 @@ afterAll(async () => {
 });
 
 describe('the agent’s MQTT session speaks the shared contract', () => {
+  it('runs on a broker with dynamic security: an unprovisioned identity, a wrong secret and another device’s topics are refused', async () => {
+    const stranger = randomUUID();
+    await expect(
+      mqtt.connectAsync(BROKER_URL, { clientId: stranger, username: stranger, password: 'x', reconnectPeriod: 0 }),
+    ).rejects.toThrow(/Not authorized|Bad username or password/i);
+    await expect(
+      mqtt.connectAsync(BROKER_URL, { clientId: deviceId, username: deviceId, password: 'wrong', reconnectPeriod: 0 }),
+    ).rejects.toThrow(/Not authorized|Bad username or password/i);
+    // a device's role grants its own topics only: a subscription to another device's desired state is refused
+    const otherId = randomUUID();
+    await provisionTestDevice(otherId, deviceSecret);
+    const other = await mqtt.connectAsync(BROKER_URL, { clientId: otherId, username: otherId, password: deviceSecret, reconnectPeriod: 0 });
+    try {
+      // mqtt.js turns the broker's SUBACK failure code (0x80) into a rejection
+      await expect(other.subscribeAsync(topics.desired(deviceId), { qos: 1 })).rejects.toThrow(/Subscribe error/);
+    } finally {
+      await other.endAsync();
+    }
+  });
+
   it('announces itself online, retained, in the contract’s status shape', async () => {
     await until('online', () => upstream.find((u) => u.parsed.kind === 'status'));
     const online = await retainedStatus();

@@ -31,7 +31,8 @@ function slowRequest(): { body: Buffer; headers: Record<string, string> } {
 
 describe('local inference API: bounded queue, deadline, bearer token (row 28)', () => {
   it('row 28: beyond the queue 429 with Retry-After; every accepted request is answered', async () => {
-    const { service, socketPath } = await startService({ queueDepth: 2 });
+    // the deadline is not what this test is about: the tier's 1 s would cut the queued runs on a loaded machine
+    const { service, socketPath } = await startService({ queueDepth: 2, deadlineMs: 60_000 });
     // a gate in front of the real engine holds the runs, so the queue is full when the next request
     // arrives whatever the machine's speed; the runs themselves are the real model's
     let open!: () => void;

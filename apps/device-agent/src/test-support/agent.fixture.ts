@@ -18,7 +18,7 @@ import { type AgentOptions, DeviceAgent } from '../agent.js';
 import { silentLogger } from '../core/logger.js';
 import { saveCredentials, type StoredCredentials } from '../storage/credentials.store.js';
 import type { ModelFile, ModelName } from './models.js';
-import { BROKER_URL, MqttProbe, type Received } from './mqtt.probe.js';
+import { BROKER_URL, MqttProbe, provisionTestDevice, type Received } from './mqtt.probe.js';
 import { type ServedModel, ServedModels } from './served-models.js';
 import { TestSigner } from './test-signer.js';
 
@@ -44,6 +44,12 @@ export function testCredentials(
     hardwareProfile: hardwarePreset(preset),
     profileLabel: preset,
   };
+}
+
+/** Saves `creds` in `dataDir` and lets the device onto the test broker: what enrollment leaves behind. */
+export async function installTestCredentials(dataDir: string, creds: StoredCredentials): Promise<void> {
+  await saveCredentials(dataDir, creds);
+  await provisionTestDevice(creds.deviceId, creds.deviceSecret);
 }
 
 /** Clears what a test left retained for its device on the shared broker, then disconnects the probe. */
@@ -163,7 +169,7 @@ export class AgentFixture<K extends string> {
     await this.served.start();
     this.dir = await mkdtemp(join(tmpdir(), this.o.dataDirPrefix));
     this.creds = testCredentials(this.deviceId, this.signer, this.o.scenario, this.o.preset, this.o.secretChar);
-    await saveCredentials(this.dir, this.creds);
+    await installTestCredentials(this.dir, this.creds);
     await this.probe.connect(`${topics.deviceRoot(this.deviceId)}#`);
   }
 

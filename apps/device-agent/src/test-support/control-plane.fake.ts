@@ -1,3 +1,4 @@
+import { provisionTestDevice } from './mqtt.probe.js';
 import { TestSigner } from './test-signer.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -30,8 +31,10 @@ export class FakeControlPlane {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const [status, body] = this.handle(req.method, req.url, Buffer.concat(chunks).toString('utf8'));
-        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+        void this.handle(req.method, req.url, Buffer.concat(chunks).toString('utf8')).then(
+          ([status, body]) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body)),
+          (e: unknown) => res.writeHead(500).end(String(e)),
+        );
       });
     });
     this.server = server;
@@ -44,7 +47,7 @@ export class FakeControlPlane {
     if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  private handle(method: string | undefined, url: string | undefined, text: string): [number, unknown] {
+  private async handle(method: string | undefined, url: string | undefined, text: string): Promise<[number, unknown]> {
     if (method !== 'POST' || url !== '/api/v1/devices/enroll') return [404, apiError('not_found', 'no such route')];
     let raw: unknown;
     try {
@@ -66,6 +69,8 @@ export class FakeControlPlane {
       rootPublicKey: new TestSigner().rootPublicKey,
       mqtt: { url: this.mqttUrl, username: deviceId, clientId: deviceId },
     };
+    // the real control plane creates the device's broker client at enrollment
+    await provisionTestDevice(deviceId, response.deviceSecret);
     this.enrolled.push(response);
     return [201, response];
   }

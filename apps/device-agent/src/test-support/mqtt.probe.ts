@@ -1,6 +1,30 @@
-import mqtt, { type MqttClient } from 'mqtt';
+import { type BrokerAdmin, provisionBrokerDevice } from '@edge-fleet/test-utils';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 
-export const BROKER_URL = process.env.TEST_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
+/**
+ * The agent's tests run against a private Mosquitto with dynamic security, started by the global
+ * setup (never an anonymous broker): each test device is provisioned with exactly its own ACLs, and
+ * the test itself plays the control plane as an observer client allowed on every device topic.
+ */
+function fromSetup(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: the agent's tests run under their vitest global setup`);
+  return v;
+}
+
+export const BROKER_URL = fromSetup('TEST_MQTT_URL');
+const admin = JSON.parse(fromSetup('TEST_MQTT_ADMIN')) as BrokerAdmin;
+const observer = JSON.parse(fromSetup('TEST_MQTT_OBSERVER')) as BrokerAdmin;
+
+/** Connect options for a test client acting as the control plane (publishes desired states, reads everything). */
+export function observerOptions(): IClientOptions {
+  return { protocolVersion: 4, clean: true, reconnectPeriod: 0, username: observer.username, password: observer.password };
+}
+
+/** Lets `deviceId` connect with `secret` (its credentials as enrollment would leave them). */
+export function provisionTestDevice(deviceId: string, secret: string): Promise<void> {
+  return provisionBrokerDevice(BROKER_URL, admin, deviceId, secret);
+}
 
 export interface Received {
   topic: string;
@@ -14,7 +38,7 @@ export class MqttProbe {
   private client: MqttClient | null = null;
 
   async connect(filter: string): Promise<void> {
-    const client = await mqtt.connectAsync(BROKER_URL, { protocolVersion: 4, clean: true, reconnectPeriod: 0 });
+    const client = await mqtt.connectAsync(BROKER_URL, observerOptions());
     this.client = client;
     client.on('message', (topic, payload, packet) => {
       const text = payload.toString('utf8');

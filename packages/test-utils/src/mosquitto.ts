@@ -7,8 +7,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { freePort } from '@edge-fleet/test-utils';
-import { ChildServer } from './child-process.js';
+import { DYNSEC_RESPONSE_TOPIC, DYNSEC_TOPIC, DynsecResponsesSchema, deviceBrokerAcls, TOPIC_ROOT } from '@edge-fleet/shared';
+import mqtt from 'mqtt';
+import { freePort } from './free-port.js';
+import { ChildServer } from './child-server.js';
 
 /**
  * A private Mosquitto on a free loopback port, configured as README ("Running with Mosquitto")
@@ -46,6 +48,8 @@ export class Mosquitto extends ChildServer {
   ) {
     super(dir, port);
   }
+
+  private observerCreds: BrokerAdmin | null = null;
 
   /** What the control plane needs to use this broker: its URL and, with dynamic security, the admin's credentials. */
   get controlPlaneEnv(): Record<string, string> {
@@ -99,6 +103,40 @@ export class Mosquitto extends ChildServer {
     return m;
   }
 
+  /** See `provisionBrokerDevice`. */
+  provisionDevice(deviceId: string, password: string): Promise<void> {
+    return provisionBrokerDevice(this.url, this.requireAdmin(), deviceId, password);
+  }
+
+  /**
+   * A client that may publish and subscribe to every device topic: what a test uses in place of the
+   * control plane to send desired states and watch what devices send. Created once per broker.
+   */
+  async observer(): Promise<BrokerAdmin> {
+    if (this.observerCreds) return this.observerCreds;
+    const creds = { username: 'test-observer', password: randomBytes(18).toString('base64url') };
+    const all = `${TOPIC_ROOT}/#`;
+    await dynsecCommands(this.url, this.requireAdmin(), [
+      {
+        command: 'createRole',
+        rolename: 'test-observer',
+        acls: [
+          { acltype: 'publishClientSend', topic: all, allow: true },
+          { acltype: 'publishClientReceive', topic: all, allow: true },
+          { acltype: 'subscribePattern', topic: all, allow: true },
+        ],
+      },
+      { command: 'createClient', username: creds.username, password: creds.password, roles: [{ rolename: 'test-observer' }] },
+    ]);
+    this.observerCreds = creds;
+    return creds;
+  }
+
+  private requireAdmin(): BrokerAdmin {
+    if (!this.admin) throw new Error('an anonymous broker has no dynamic security');
+    return this.admin;
+  }
+
   /** Starts the broker and resolves once it accepts TCP connections. */
   async start(): Promise<void> {
     if (this.proc) throw new Error('mosquitto is already running');
@@ -146,5 +184,39 @@ export class Mosquitto extends ChildServer {
         resolve(false);
       });
     });
+  }
+}
+
+/**
+ * Lets a device connect as the control plane's dynamic-security provisioning would (username =
+ * client id = device id, a role with exactly the device's ACLs from the shared contract), for tests
+ * that run an agent without a control plane. Idempotent: an existing client gets the new password.
+ */
+export async function provisionBrokerDevice(url: string, admin: BrokerAdmin, deviceId: string, password: string): Promise<void> {
+  const role = `test-device-${deviceId}`;
+  await dynsecCommands(
+    url,
+    admin,
+    [
+      { command: 'createRole', rolename: role, acls: deviceBrokerAcls(deviceId) },
+      { command: 'createClient', username: deviceId, clientid: deviceId, password, roles: [{ rolename: role }] },
+      { command: 'setClientPassword', username: deviceId, password },
+    ],
+    'already exists',
+  );
+}
+
+/** Sends dynamic-security commands as the admin; an answer with an error (other than `tolerated`) throws. */
+async function dynsecCommands(url: string, admin: BrokerAdmin, commands: Record<string, unknown>[], tolerated?: string): Promise<void> {
+  const client = await mqtt.connectAsync(url, { ...admin, reconnectPeriod: 0, connectTimeout: 5_000 });
+  try {
+    const answered = new Promise<Buffer>((resolve) => client.once('message', (_t, payload) => resolve(payload)));
+    await client.subscribeAsync(DYNSEC_RESPONSE_TOPIC, { qos: 1 });
+    await client.publishAsync(DYNSEC_TOPIC, JSON.stringify({ commands }), { qos: 1 });
+    const { responses } = DynsecResponsesSchema.parse(JSON.parse((await answered).toString('utf8')));
+    const failed = responses.find((r) => r.error !== undefined && !(tolerated !== undefined && r.error.includes(tolerated)));
+    if (failed) throw new Error(`mosquitto refused ${failed.command}: ${failed.error ?? ''}`);
+  } finally {
+    await client.endAsync();
   }
 }
