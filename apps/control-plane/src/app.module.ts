@@ -22,6 +22,7 @@ import { PoliciesModule } from './policies/policies.module.js';
 import { RolloutProcessor } from './rollouts/rollout.processor.js';
 import { ROLLOUT_STEPS } from './rollouts/rollout.queue.js';
 import { RolloutsModule } from './rollouts/rollouts.module.js';
+import { SigningModule } from './signing/signing.module.js';
 import { TelemetryModule } from './telemetry/telemetry.module.js';
 import { MaintenanceModule } from './worker/maintenance.module.js';
 import { MaintenanceProcessor } from './worker/maintenance.processor.js';
@@ -63,7 +64,7 @@ export const ROLE_PROCESSORS: Record<Role, readonly Type<JobProcessor>[]> = {
 };
 
 /** The modules only one side needs: the HTTP edge, or the maintenance schedules. */
-const ROLE_MODULES: Record<Role, readonly Type[]> = { api: [HealthModule, AuditModule], worker: [MaintenanceModule] };
+const ROLE_MODULES: Record<Role, readonly Type[]> = { api: [HealthModule, AuditModule, SigningModule], worker: [MaintenanceModule] };
 
 /**
  * The control plane's composition root, immich-style: one module graph for every process, the

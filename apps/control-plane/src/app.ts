@@ -44,7 +44,7 @@ import { PresenceService } from './mqtt/presence.service.js';
 import { PoliciesService } from './policies/policies.service.js';
 import { RolloutRepository } from './rollouts/rollout.repository.js';
 import { RolloutsService } from './rollouts/rollouts.service.js';
-import { SigningService } from './signing/signing.service.js';
+import { REFRESH_MS, SigningService } from './signing/signing.service.js';
 import { TelemetryIngestService } from './telemetry/telemetry-ingest.service.js';
 import { EnergyService } from './energy/energy.service.js';
 import { RemediationService } from './remediation/remediation.service.js';
@@ -85,7 +85,9 @@ async function openInfra(
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: false });
   redisLog.watch('probe', redis);
   const jobs = new JobQueues({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, redisLog });
+  let signingRefresh: NodeJS.Timeout | undefined;
   const close = async (): Promise<void> => {
+    clearInterval(signingRefresh);
     await jobs.stop();
     redis.disconnect();
     await pgPool.end();
@@ -94,6 +96,14 @@ async function openInfra(
   try {
     await jobs.start();
     const signing = await SigningService.open(config.signingKeysDir);
+    // a rotation made through another replica is adopted within a second (see SigningService.refresh)
+    const signingLog = logger.child('signing');
+    signingRefresh = setInterval(() => {
+      signing
+        .refresh()
+        .catch((e: unknown) => signingLog.warn('signing key not reloaded', { error: e instanceof Error ? e.message : String(e) }));
+    }, REFRESH_MS);
+    signingRefresh.unref();
     return { config, prisma, pgPool, redis, redisLog, bus, brokerAccess, logger, signing, jobs, metrics: new Metrics(role), close };
   } catch (e) {
     await close().catch(() => undefined);

@@ -13,8 +13,11 @@ import {
   ReportedStateSchema,
   type RuntimeSettings,
   type Scenario,
+  SignedDesiredStateSchema,
+  signingKeySerial,
   type TelemetryWindow,
 } from '@edge-fleet/shared';
+import { KeyFloor } from './artifact/key-floor.js';
 import { ArtifactDownloader, ArtifactError } from './artifact/artifact.downloader.js';
 import { verifyDesiredState } from './artifact/desired-state.verifier.js';
 import { authenticateManifest, verifyManifest } from './artifact/manifest.verifier.js';
@@ -107,6 +110,8 @@ export class DeviceAgent {
   private remediation: { caps: RemediationRuntime; effectiveRateHz: number } | null = null;
   /** Applications' inference requests; null when the agent serves none. */
   readonly inference: LocalInferenceService | null;
+  /** The lowest signing-key serial still trusted (raised by each accepted desired state). */
+  private readonly keyFloor: KeyFloor;
 
   constructor(private readonly options: AgentOptions) {
     const creds = options.credentials;
@@ -115,6 +120,7 @@ export class DeviceAgent {
     this.deviceId = creds.deviceId;
     this.logger = options.logger.child({ deviceId: creds.deviceId, bootId: this.bootId });
     this.watchdog = new ModelWatchdog(options.watchdog ?? DEFAULT_WATCHDOG);
+    this.keyFloor = new KeyFloor(options.dataDir, this.logger);
     const traffic = new TrafficMeter(this.clock);
     this.inference =
       options.serve === undefined
@@ -126,7 +132,7 @@ export class DeviceAgent {
             () => traffic.recordCacheHit(),
             this.clock,
             creds.hardwareProfile.location === 'cloud'
-              ? { kind: 'cloud', scenario: creds.scenario, rootPublicKey: creds.rootPublicKey }
+              ? { kind: 'cloud', scenario: creds.scenario, rootPublicKey: creds.rootPublicKey, minKeySerial: () => this.keyFloor.value }
               : {
                   kind: 'device',
                   scenario: creds.scenario,
@@ -182,6 +188,7 @@ export class DeviceAgent {
 
   async start(): Promise<void> {
     const creds = this.options.credentials;
+    await this.keyFloor.load();
     const store = new AgentStateStore(this.options.dataDir);
     const downloader = new ArtifactDownloader({
       modelsDir: join(this.options.dataDir, 'models'),
@@ -286,7 +293,14 @@ export class DeviceAgent {
     this.outbox.stop();
     await this.session.stop();
     await this.executor?.close();
+    await this.keyFloor.flushed();
     this.logger.info('agent stopped');
+  }
+
+  /** The trusted signing-key serial once it is on disk (tests). */
+  async keyFloorFlushed(): Promise<number> {
+    await this.keyFloor.flushed();
+    return this.keyFloor.value;
   }
 
   /** Resolves when no reconcile pass is running (tests). */
@@ -437,7 +451,13 @@ export class DeviceAgent {
     const { rootPublicKey } = this.options.credentials;
     let desired: DesiredStatePayload;
     try {
-      desired = verifyDesiredState(raw, { rootPublicKey, deviceId: this.deviceId, now: new Date(this.clock.now()) });
+      desired = verifyDesiredState(raw, {
+        rootPublicKey,
+        deviceId: this.deviceId,
+        now: new Date(this.clock.now()),
+        minKeySerial: this.keyFloor.value,
+      });
+      this.keyFloor.raise(signingKeySerial(SignedDesiredStateSchema.parse(raw).signingKey));
     } catch (err) {
       // anything the verifier could not vouch for is refused: an MQTT handler must not throw
       this.logger.warn('desired state refused', { reason: errorMessage(err) });

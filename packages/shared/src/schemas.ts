@@ -155,10 +155,26 @@ export const SigningKeyCertSchema = z.strictObject({
   /** base64 of the DER (SPKI) Ed25519 public key. */
   publicKey: base64,
   expiresAt: isoDate,
-  /** Root signature over `${publicKey}.${expiresAt}`. */
+  /**
+   * Which signing key this is: each rotation certifies the next serial, and a device that has
+   * accepted a state signed under serial N refuses every key below N (TUF's version rule: rotating
+   * revokes the keys before). Absent on certificates from before rotation existed: serial 1.
+   */
+  serial: z.int().min(1).max(1_000_000_000).optional(),
+  /** Root signature over `signingKeyCertMessage(cert)`. */
   rootSignature: base64,
 });
 export type SigningKeyCert = z.infer<typeof SigningKeyCertSchema>;
+
+/** What the root key signs (as UTF-8) to certify a signing key: its key, its expiry and (when given) its serial. */
+export function signingKeyCertMessage(cert: Pick<SigningKeyCert, 'publicKey' | 'expiresAt' | 'serial'>): string {
+  return cert.serial === undefined ? `${cert.publicKey}.${cert.expiresAt}` : `${cert.publicKey}.${cert.expiresAt}.${cert.serial}`;
+}
+
+/** A certificate's serial (1 for one from before rotation existed). */
+export function signingKeySerial(cert: Pick<SigningKeyCert, 'serial'>): number {
+  return cert.serial ?? 1;
+}
 
 /**
  * A manifest signed with Ed25519 by the control plane's online signing key, whose public key is

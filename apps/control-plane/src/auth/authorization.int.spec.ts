@@ -80,6 +80,8 @@ const MATRIX: { method: string; path: string; needs: Role | 'device' | 'public';
   { method: 'POST', path: '/api/v1/remediation/actions/{id}/approve', needs: 'operator', body: '{}' },
   { method: 'POST', path: '/api/v1/remediation/actions/{id}/reject', needs: 'operator', body: '{}' },
   { method: 'GET', path: '/api/v1/remediation/devices/{id}', needs: 'viewer' },
+  { method: 'GET', path: '/api/v1/signing-key', needs: 'viewer' },
+  { method: 'POST', path: '/api/v1/signing-key/rotate', needs: 'admin', body: '{}' },
   { method: 'GET', path: '/healthz', needs: 'public' },
   { method: 'GET', path: '/readyz', needs: 'public' },
   { method: 'GET', path: '/metrics', needs: 'public' },

@@ -29,6 +29,8 @@ export class DesiredStatePublisher {
   ) {}
 
   async publishSigned(states: readonly PublishableDesired[]): Promise<void> {
+    // a key rotated through another replica a moment ago signs this publish already
+    await this.signing.refresh();
     const signedAt = new Date();
     const expiresAt = new Date(signedAt.getTime() + this.config.MANIFEST_TTL_SECONDS * 1_000).toISOString();
     const placements = await this.hybrid.placementsFor(

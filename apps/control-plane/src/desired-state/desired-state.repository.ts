@@ -171,6 +171,17 @@ export class DesiredStateRepository {
     return res.rows;
   }
 
+  /** A page of devices (not revoked) that have a desired state, by id after `after`: what a key rotation re-signs. */
+  async publishedPage(after: string | null, pageSize: number): Promise<string[]> {
+    const res = await this.pool.query<{ id: string }>(
+      `SELECT id::text AS id FROM "Device"
+        WHERE status <> 'revoked' AND "assignmentVersion" > 0 AND ($1::uuid IS NULL OR id > $1::uuid)
+        ORDER BY id LIMIT $2`,
+      [after, pageSize],
+    );
+    return res.rows.map((r) => r.id);
+  }
+
   async latest(deviceId: string): Promise<DesiredState | null> {
     const res = await this.pool.query<{ desired: DesiredState }>(
       'SELECT desired FROM "Assignment" WHERE "deviceId" = $1 ORDER BY version DESC LIMIT 1',

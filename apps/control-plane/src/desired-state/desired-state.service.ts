@@ -174,6 +174,24 @@ export class DesiredStateService {
   }
 
   /**
+   * Re-publishes every device's stored desired state (revoked devices aside), signed now: after a
+   * signing-key rotation, so each device accepts a state under the new key and from then on refuses
+   * the old one. Same assignment numbers: nothing new to apply.
+   */
+  async republishAll(pageSize = 500): Promise<number> {
+    let published = 0;
+    for (let after: string | null = null; ;) {
+      const ids = await this.repo.publishedPage(after, pageSize);
+      if (ids.length === 0) break;
+      await this.publisher.publishSigned(await this.repo.latestMany(ids));
+      published += ids.length;
+      after = ids[ids.length - 1] ?? null;
+    }
+    this.log.info('desired states re-signed and published', { devices: published });
+    return published;
+  }
+
+  /**
    * Re-publishes the stored desired state of every device that forwards to cloud nodes, each with a
    * fresh forwarding grant and the cloud nodes known now (same assignment number: nothing new to
    * apply, only the placement changes). Run by the worker every third of the grant's life.

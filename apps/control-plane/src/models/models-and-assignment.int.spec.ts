@@ -2,7 +2,7 @@ import { createPublicKey, randomUUID, verify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMlpClassifier, buildMultiInput } from '@edge-fleet/onnx-builder';
 import { decodeModel, encodeOnnxModel } from '@edge-fleet/onnx-quant';
-import { ManifestPayloadSchema, topics, type DesiredStatePayload, type InputSpec } from '@edge-fleet/shared';
+import { ManifestPayloadSchema, signingKeyCertMessage, topics, type DesiredStatePayload, type InputSpec } from '@edge-fleet/shared';
 import type { MqttClient } from 'mqtt';
 import { connectDevice, enrollDevice } from '../test-support/device-client.js';
 import { startHarness, type Harness } from '../test-support/harness.js';
@@ -154,7 +154,7 @@ describe('scenario assignment', () => {
     const manifest = d.model?.manifest;
     if (!manifest) throw new Error('desired model without a manifest');
     const key = (b64: string) => createPublicKey({ key: Buffer.from(b64, 'base64'), format: 'der', type: 'spki' });
-    const cert = Buffer.from(`${manifest.signingKey.publicKey}.${manifest.signingKey.expiresAt}`);
+    const cert = Buffer.from(signingKeyCertMessage(manifest.signingKey));
     expect(verify(null, cert, key(e.rootPublicKey), Buffer.from(manifest.signingKey.rootSignature, 'base64'))).toBe(true);
     const payload = Buffer.from(manifest.payload, 'base64');
     expect(verify(null, payload, key(manifest.signingKey.publicKey), Buffer.from(manifest.signature, 'base64'))).toBe(true);

@@ -3,7 +3,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DesiredStatePayloadSchema, SignedDesiredStateSchema } from '@edge-fleet/shared';
+import { DesiredStatePayloadSchema, SignedDesiredStateSchema, signingKeyCertMessage } from '@edge-fleet/shared';
 import { SigningService } from './signing.service.js';
 
 const dirs: string[] = [];
@@ -49,7 +49,7 @@ describe('SigningService', () => {
     dirs.push(dir);
     const s = await SigningService.open(dir);
     const m = s.signManifest(payload);
-    const cert = Buffer.from(`${m.signingKey.publicKey}.${m.signingKey.expiresAt}`);
+    const cert = Buffer.from(signingKeyCertMessage(m.signingKey));
     expect(verify(null, cert, key(s.rootPublicKey), Buffer.from(m.signingKey.rootSignature, 'base64'))).toBe(true);
     const bytes = Buffer.from(m.payload, 'base64');
     expect(verify(null, bytes, key(m.signingKey.publicKey), Buffer.from(m.signature, 'base64'))).toBe(true);
@@ -80,5 +80,29 @@ describe('SigningService', () => {
     expect(verify(null, bytes, key(signed.signingKey.publicKey), Buffer.from(signed.signature, 'base64'))).toBe(true);
     expect(DesiredStatePayloadSchema.parse(JSON.parse(bytes.toString()))).toEqual(desired);
     expect(signed.signingKey).toEqual(s.signManifest(payload).signingKey);
+  });
+
+  it('rotates to a new key under the next serial, certified by the same root; a replica sharing the directory adopts it', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'ef-keys-'));
+    dirs.push(dir);
+    const a = await SigningService.open(dir);
+    const b = await SigningService.open(dir);
+    expect(a.serial).toBe(1);
+    const before = a.signManifest(payload).signingKey;
+    const cert = await a.rotate();
+    expect(cert.serial).toBe(2);
+    expect(cert.publicKey).not.toBe(before.publicKey);
+    expect(verify(null, Buffer.from(signingKeyCertMessage(cert)), key(a.rootPublicKey), Buffer.from(cert.rootSignature, 'base64'))).toBe(
+      true,
+    );
+    const m = a.signManifest(payload);
+    expect(m.signingKey).toEqual(cert);
+    expect(verify(null, Buffer.from(m.payload, 'base64'), key(cert.publicKey), Buffer.from(m.signature, 'base64'))).toBe(true);
+    // the other replica still signs with serial 1 until it refreshes, then with serial 2; a restart opens serial 2
+    expect(b.signManifest(payload).signingKey.serial).toBe(1);
+    await b.refresh(true);
+    expect(b.signManifest(payload).signingKey).toEqual(cert);
+    expect((await SigningService.open(dir)).serial).toBe(2);
+    expect((await stat(path.join(dir, 'signing.pem'))).mode & 0o777).toBe(0o600);
   });
 });

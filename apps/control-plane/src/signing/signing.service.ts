@@ -1,17 +1,45 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type {
-  DesiredStatePayload,
-  ForwardingGrantPayload,
-  ManifestPayload,
-  SignedDesiredState,
-  SignedForwardingGrant,
-  SignedManifest,
-  SigningKeyCert,
+import {
+  SigningKeyCertSchema,
+  signingKeyCertMessage,
+  signingKeySerial,
+  type DesiredStatePayload,
+  type ForwardingGrantPayload,
+  type ManifestPayload,
+  type SignedDesiredState,
+  type SignedForwardingGrant,
+  type SignedManifest,
+  type SigningKeyCert,
 } from '@edge-fleet/shared';
 
 const SIGNING_KEY_DAYS = 365;
+/** How often a replica looks for a rotation made by another (see SigningService.refresh). */
+export const REFRESH_MS = 1_000;
+
+const certPath = (dir: string): string => path.join(dir, 'signing-cert.json');
+
+async function readCert(dir: string): Promise<SigningKeyCert | null> {
+  const text = await readFile(certPath(dir), 'utf8').catch(() => null);
+  if (text === null) return null;
+  const parsed = SigningKeyCertSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new Error(`${certPath(dir)} is not a signing key certificate: ${parsed.error.issues[0]?.message ?? ''}`);
+  return parsed.data;
+}
+
+function certify(root: KeyObject, publicKey: string, serial: number, now: Date): SigningKeyCert {
+  const expiresAt = new Date(now.getTime() + SIGNING_KEY_DAYS * 86_400_000).toISOString();
+  const unsigned = { publicKey, expiresAt, serial };
+  return { ...unsigned, rootSignature: sign(null, Buffer.from(signingKeyCertMessage(unsigned)), root).toString('base64') };
+}
+
+/** Writes a secret file whole or not at all: a temporary file (0600) renamed over it. */
+async function replaceFile(file: string, content: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, content, { mode: 0o600 });
+  await rename(tmp, file);
+}
 
 function spkiBase64(key: KeyObject): string {
   return createPublicKey(key).export({ type: 'spki', format: 'der' }).toString('base64');
@@ -34,13 +62,19 @@ async function loadOrCreateKey(file: string): Promise<KeyObject> {
 /**
  * Ed25519 manifest signing, TUF-shaped but minimal: a root key (kept under SIGNING_KEYS_DIR and
  * movable offline) certifies an online signing key for a year; devices get the root public key
- * at enrollment and check the chain before they parse any artifact.
+ * at enrollment and check the chain before they parse any artifact. `rotate` certifies a new
+ * signing key under the next serial; devices refuse every key below the highest serial they have
+ * accepted, so a rotation also revokes a leaked key. Replicas sharing the key directory pick a
+ * rotation up within REFRESH_MS (`refresh`).
  */
 export class SigningService {
+  private checkedAt = 0;
+
   private constructor(
+    private readonly dir: string,
     private readonly root: KeyObject,
-    private readonly signing: KeyObject,
-    private readonly cert: SigningKeyCert,
+    private signing: KeyObject,
+    private cert: SigningKeyCert,
   ) {}
 
   /** `dir` holds the keys (SIGNING_KEYS_DIR): replicas that sign for one fleet must share it. */
@@ -48,19 +82,57 @@ export class SigningService {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const root = await loadOrCreateKey(path.join(dir, 'root.pem'));
     const signing = await loadOrCreateKey(path.join(dir, 'signing.pem'));
-    const certFile = path.join(dir, 'signing-cert.json');
-    const existing = await readFile(certFile, 'utf8').then(
-      (s) => JSON.parse(s) as SigningKeyCert,
-      () => null,
-    );
+    const existing = await readCert(dir);
     const publicKey = spkiBase64(signing);
     if (existing && existing.publicKey === publicKey && Date.parse(existing.expiresAt) > now.getTime() + 86_400_000) {
-      return new SigningService(root, signing, existing);
+      return new SigningService(dir, root, signing, existing);
     }
-    const expiresAt = new Date(now.getTime() + SIGNING_KEY_DAYS * 86_400_000).toISOString();
-    const cert = { publicKey, expiresAt, rootSignature: sign(null, Buffer.from(`${publicKey}.${expiresAt}`), root).toString('base64') };
-    await writeFile(certFile, JSON.stringify(cert), { mode: 0o600 });
-    return new SigningService(root, signing, cert);
+    // a new key directory starts at serial 1; renewing a key's expiry keeps its serial
+    const cert = certify(root, publicKey, existing?.publicKey === publicKey ? signingKeySerial(existing) : 1, now);
+    await writeFile(certPath(dir), JSON.stringify(cert), { mode: 0o600 });
+    return new SigningService(dir, root, signing, cert);
+  }
+
+  /** The serial of the key signing now. */
+  get serial(): number {
+    return signingKeySerial(this.cert);
+  }
+
+  /** The certificate of the key signing now (public: devices get it with everything signed). */
+  get certificate(): SigningKeyCert {
+    return this.cert;
+  }
+
+  /**
+   * Certifies a new signing key under the next serial and signs with it from now on; the old
+   * private key is overwritten. The key file is replaced before the certificate, each by a rename,
+   * so a replica reading between the two sees a key that does not match the certificate and waits.
+   */
+  async rotate(now = new Date()): Promise<SigningKeyCert> {
+    await this.refresh(true);
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const cert = certify(this.root, spkiBase64(privateKey), this.serial + 1, now);
+    await replaceFile(path.join(this.dir, 'signing.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+    await replaceFile(certPath(this.dir), JSON.stringify(cert));
+    this.signing = privateKey;
+    this.cert = cert;
+    return cert;
+  }
+
+  /**
+   * Adopts a rotation made by another replica: reads the certificate (at most every REFRESH_MS
+   * unless `force`) and, when it names a higher serial whose key file matches it, signs with that.
+   */
+  async refresh(force = false): Promise<void> {
+    const at = Date.now();
+    if (!force && at - this.checkedAt < REFRESH_MS) return;
+    this.checkedAt = at;
+    const cert = await readCert(this.dir);
+    if (!cert || signingKeySerial(cert) <= this.serial) return;
+    const key = createPrivateKey(await readFile(path.join(this.dir, 'signing.pem'), 'utf8'));
+    if (spkiBase64(key) !== cert.publicKey) return; // mid-rotation: the next refresh finds both
+    this.signing = key;
+    this.cert = cert;
   }
 
   get rootPublicKey(): string {

@@ -3,6 +3,8 @@ import {
   DesiredStatePayloadSchema,
   ForwardingGrantPayloadSchema,
   SignedDesiredStateSchema,
+  signingKeyCertMessage,
+  signingKeySerial,
   type DesiredStatePayload,
   type ForwardingGrantPayload,
   type SignedForwardingGrant,
@@ -19,8 +21,9 @@ const checks = (data: string | Buffer, signature: string, keyB64: string): boole
  */
 export function openSignedDesired(message: Buffer, rootPublicKey: string): DesiredStatePayload {
   const envelope = SignedDesiredStateSchema.parse(JSON.parse(message.toString('utf8')));
-  const { publicKey, expiresAt, rootSignature } = envelope.signingKey;
-  if (!checks(`${publicKey}.${expiresAt}`, rootSignature, rootPublicKey)) throw new Error('signing key not certified by the root');
+  const { publicKey, rootSignature } = envelope.signingKey;
+  if (!checks(signingKeyCertMessage(envelope.signingKey), rootSignature, rootPublicKey))
+    throw new Error('signing key not certified by the root');
   const bytes = Buffer.from(envelope.payload, 'base64');
   if (!checks(bytes, envelope.signature, publicKey)) throw new Error('desired state signature does not verify');
   return DesiredStatePayloadSchema.parse(JSON.parse(bytes.toString('utf8')));
@@ -28,9 +31,15 @@ export function openSignedDesired(message: Buffer, rootPublicKey: string): Desir
 
 /** A hybrid device's forwarding grant checked as a cloud node checks it (chain up to the root, then the payload). */
 export function openSignedGrant(grant: SignedForwardingGrant, rootPublicKey: string): ForwardingGrantPayload {
-  const { publicKey, expiresAt, rootSignature } = grant.signingKey;
-  if (!checks(`${publicKey}.${expiresAt}`, rootSignature, rootPublicKey)) throw new Error('signing key not certified by the root');
+  const { publicKey, rootSignature } = grant.signingKey;
+  if (!checks(signingKeyCertMessage(grant.signingKey), rootSignature, rootPublicKey))
+    throw new Error('signing key not certified by the root');
   const bytes = Buffer.from(grant.payload, 'base64');
   if (!checks(bytes, grant.signature, publicKey)) throw new Error('forwarding grant signature does not verify');
   return ForwardingGrantPayloadSchema.parse(JSON.parse(bytes.toString('utf8')));
+}
+
+/** The serial of the signing key a desired-state message was signed with (after `openSignedDesired` accepted it). */
+export function desiredKeySerial(message: Buffer): number {
+  return signingKeySerial(SignedDesiredStateSchema.parse(JSON.parse(message.toString('utf8'))).signingKey);
 }

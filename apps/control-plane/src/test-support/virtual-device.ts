@@ -15,7 +15,7 @@ import {
 } from '@edge-fleet/test-utils/virtual-device';
 import { enrollDevice } from './device-client.js';
 import type { ApiTarget } from './harness.js';
-import { openSignedDesired } from './signed-desired.js';
+import { desiredKeySerial, openSignedDesired } from './signed-desired.js';
 
 export interface VirtualDeviceBehaviour {
   /** Latency the device reports for a variant (ms at every percentile). */
@@ -59,6 +59,8 @@ export class VirtualDevice {
   private readonly device: ProtocolDevice<DesiredStatePayload>;
   /** When each desired state reached the device (`Date.now()` on arrival) and the variant it named, in order. */
   readonly deliveries: { assignmentVersion: number; variantId: string | null; at: number }[] = [];
+  /** The signing-key serial of each desired state accepted, in order (see key rotation). */
+  readonly keySerials: number[] = [];
 
   private constructor(
     readonly enrollment: EnrollResponse,
@@ -76,7 +78,11 @@ export class VirtualDevice {
       reconnectPeriodMs: () => reconnectPeriodMs,
       ...(behaviour.reconnect && behaviour.reconnectBackoffMs ? { reconnectBackoffMs: behaviour.reconnectBackoffMs } : {}),
       behaviour: {
-        readDesired: (payload) => openSignedDesired(payload, enrollment.rootPublicKey),
+        readDesired: (payload) => {
+          const d = openSignedDesired(payload, enrollment.rootPublicKey);
+          this.keySerials.push(desiredKeySerial(payload));
+          return d;
+        },
         install: (model) => Promise.resolve(this.install(model)),
         window: (w) => this.window(w, windowMs()),
         windowMs,

@@ -84,3 +84,26 @@ const modelFields = {
   sizeBytes: 10,
   inputs: [{ name: 'x', dtype: 'float32' as const, shape: [1, 4] }],
 };
+
+describe('signing-key rotation: keys below the device’s floor are refused', () => {
+  const rotated = signer.rotated();
+
+  it('a state under the rotated key (serial 2) is accepted, with or without a floor', () => {
+    expect(rotated.serial).toBe(2);
+    expect(verifyDesiredState(rotated.desired(state(5)), { ...ctx, minKeySerial: 2 }).assignmentVersion).toBe(5);
+    expect(verifyDesiredState(rotated.desired(state(5)), ctx).assignmentVersion).toBe(5);
+  });
+
+  it('once the device trusts serial 2, a genuine state under the old key (a certificate without a serial = 1) is refused', () => {
+    expect(verifyDesiredState(signer.desired(state(6)), { ...ctx, minKeySerial: 1 }).assignmentVersion).toBe(6);
+    expect(() => verifyDesiredState(signer.desired(state(6)), { ...ctx, minKeySerial: 2 })).toThrow(
+      /signed by key serial 1, rotated out: this device trusts serial 2 and later/,
+    );
+  });
+
+  it('a serial cannot be raised without the root: editing it breaks the certificate’s root signature', () => {
+    const msg = signer.desired(state(7));
+    const forged = { ...msg, signingKey: { ...msg.signingKey, serial: 9 } };
+    expect(() => verifyDesiredState(forged, { ...ctx, minKeySerial: 2 })).toThrow(/root signature\) does not verify/);
+  });
+});

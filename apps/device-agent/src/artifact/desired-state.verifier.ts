@@ -19,10 +19,12 @@ function refuse(reason: string): never {
  * broker (issue 10 item 4): it is signed as a whole by a key the root from enrollment certified,
  * the state is read only from the signed bytes, it is for this device, it has not expired, and its
  * assignment number is not above the high-water mark the control plane signed with it — so not even
- * a genuine key can be made to raise the watermark past what the control plane issued. Ordering
- * against the watermark is the reconciler's job (`acceptDesired`). Throws DesiredStateRefused.
+ * a genuine key can be made to raise the watermark past what the control plane issued, and its key
+ * is not one rotated out (`minKeySerial`, see KeyFloor). Manifests are not held to the floor: they
+ * are trusted only inside a desired state that was. Ordering against the watermark is the
+ * reconciler's job (`acceptDesired`). Throws DesiredStateRefused.
  */
-export function verifyDesiredState(message: unknown, ctx: TrustContext & { now: Date }): DesiredStatePayload {
+export function verifyDesiredState(message: unknown, ctx: TrustContext & { now: Date; minKeySerial?: number }): DesiredStatePayload {
   const envelope = SignedDesiredStateSchema.safeParse(message);
   if (!envelope.success) {
     return refuse(
@@ -32,7 +34,7 @@ export function verifyDesiredState(message: unknown, ctx: TrustContext & { now: 
     );
   }
   const now = ctx.now.getTime();
-  const d = readSignedJson(envelope.data, DesiredStatePayloadSchema, ctx.rootPublicKey, now, 'desired state', refuse);
+  const d = readSignedJson(envelope.data, DesiredStatePayloadSchema, ctx.rootPublicKey, now, 'desired state', refuse, ctx.minKeySerial);
   if (d.deviceId !== ctx.deviceId) refuse(`the desired state was signed for another device (${d.deviceId})`);
   if (Date.parse(d.expiresAt) <= now) refuse(`the desired state expired at ${d.expiresAt}`);
   if (d.assignmentVersion > d.highWaterMark) {

@@ -1,5 +1,5 @@
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import type { SigningKeyCert } from '@edge-fleet/shared';
+import { signingKeyCertMessage, signingKeySerial, type SigningKeyCert } from '@edge-fleet/shared';
 import type { z } from 'zod';
 
 /** Anything the control plane signs: base64 of the exact JSON bytes, their signature, and the certified signing key. */
@@ -15,8 +15,9 @@ function publicKey(base64Der: string): KeyObject {
 
 /**
  * The signed bytes of an envelope, once its chain checks out: the signing key is certified by the
- * root key from enrollment (and not expired, unless `now` is null), and the payload is signed by it.
- * `what` names the envelope in messages; `fail` throws the caller's error with the reason.
+ * root key from enrollment (and not expired, unless `now` is null), its serial is not below
+ * `minKeySerial` (a rotated-out key), and the payload is signed by it. `what` names the envelope in
+ * messages; `fail` throws the caller's error with the reason.
  */
 export function openSignedEnvelope(
   envelope: SignedEnvelope,
@@ -24,6 +25,7 @@ export function openSignedEnvelope(
   now: number | null,
   what: string,
   fail: (reason: string) => never,
+  minKeySerial = 0,
 ): Buffer {
   const { signingKey } = envelope;
   let root: KeyObject;
@@ -44,12 +46,15 @@ export function openSignedEnvelope(
     if (!ok) fail(`${label} does not verify`);
   };
   checkSignature(
-    Buffer.from(`${signingKey.publicKey}.${signingKey.expiresAt}`),
+    Buffer.from(signingKeyCertMessage(signingKey)),
     signingKey.rootSignature,
     root,
     'the signing key certificate (root signature)',
   );
   if (now !== null && Date.parse(signingKey.expiresAt) <= now) fail(`the signing key expired at ${signingKey.expiresAt}`);
+  const serial = signingKeySerial(signingKey);
+  if (serial < minKeySerial)
+    fail(`the ${what} is signed by key serial ${serial}, rotated out: this device trusts serial ${minKeySerial} and later`);
   const bytes = Buffer.from(envelope.payload, 'base64');
   checkSignature(bytes, envelope.signature, signer, `the ${what} signature`);
   return bytes;
@@ -63,8 +68,9 @@ export function readSignedJson<S extends z.ZodType>(
   now: number | null,
   what: string,
   fail: (reason: string) => never,
+  minKeySerial = 0,
 ): z.infer<S> {
-  const bytes = openSignedEnvelope(envelope, rootPublicKey, now, what, fail);
+  const bytes = openSignedEnvelope(envelope, rootPublicKey, now, what, fail, minKeySerial);
   let parsed: unknown;
   try {
     parsed = JSON.parse(bytes.toString('utf8'));

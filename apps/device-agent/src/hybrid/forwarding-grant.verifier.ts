@@ -22,6 +22,8 @@ export class ForwardingGrantVerifier {
     private readonly rootPublicKey: string,
     private readonly scenario: Scenario,
     private readonly clock: Clock,
+    /** The device's key floor (see KeyFloor): a grant signed by a rotated-out key is refused. */
+    private readonly minKeySerial: () => number = () => 0,
   ) {}
 
   /** Null when the `Authorization` header carries a valid grant; else the error to answer with. */
@@ -34,7 +36,15 @@ export class ForwardingGrantVerifier {
     if (envelope === null) return unauthorized('the bearer token is not a forwarding grant');
     const now = this.clock.now();
     try {
-      const grant = readSignedJson(envelope, ForwardingGrantPayloadSchema, this.rootPublicKey, now, 'forwarding grant', refuse);
+      const grant = readSignedJson(
+        envelope,
+        ForwardingGrantPayloadSchema,
+        this.rootPublicKey,
+        now,
+        'forwarding grant',
+        refuse,
+        this.minKeySerial(),
+      );
       if (Date.parse(grant.expiresAt) <= now) return unauthorized(`the forwarding grant expired at ${grant.expiresAt}`);
       if (grant.scenario !== this.scenario)
         return new ServeError(403, `the forwarding grant is for scenario "${grant.scenario}"; this cloud node serves "${this.scenario}"`);

@@ -21,7 +21,7 @@ const MAX_IN_FLIGHT = 2;
  */
 export type ServiceRole =
   | { kind: 'device'; scenario: Scenario; onRemote?: (a: RemoteAttempt) => void; backoff?: BackoffSettings }
-  | { kind: 'cloud'; scenario: Scenario; rootPublicKey: string };
+  | { kind: 'cloud'; scenario: Scenario; rootPublicKey: string; minKeySerial?: () => number };
 
 /** The agent's local inference API: the serving slot the reconcile loop swaps, and its listeners. */
 export class LocalInferenceService {
@@ -58,7 +58,7 @@ export class LocalInferenceService {
       forwarding:
         this.forwarder === null || role === null ? null : { forwarder: this.forwarder, deadlineMs: serveDeadlineMs(config, role.scenario) },
     });
-    const grants = role?.kind === 'cloud' ? new ForwardingGrantVerifier(role.rootPublicKey, role.scenario, clock) : null;
+    const grants = role?.kind === 'cloud' ? new ForwardingGrantVerifier(role.rootPublicKey, role.scenario, clock, role.minKeySerial) : null;
     this.server = new OipHttpServer(config, handler, logger, grants);
   }
 

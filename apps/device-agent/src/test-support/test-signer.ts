@@ -1,21 +1,33 @@
 import { createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import type {
-  DesiredModel,
-  DesiredState,
-  DesiredStatePayload,
-  ForwardingGrantPayload,
-  ManifestPayload,
-  SignedDesiredState,
-  SignedForwardingGrant,
-  SignedManifest,
+import {
+  signingKeyCertMessage,
+  signingKeySerial,
+  type DesiredModel,
+  type DesiredState,
+  type DesiredStatePayload,
+  type ForwardingGrantPayload,
+  type ManifestPayload,
+  type SignedDesiredState,
+  type SignedForwardingGrant,
+  type SignedManifest,
 } from '@edge-fleet/shared';
 
 const spki = (k: KeyObject): string => createPublicKey(k).export({ type: 'spki', format: 'der' }).toString('base64');
 
 /** A root and signing key pair that sign manifests the way the control plane does. */
 export class TestSigner {
-  readonly root = generateKeyPairSync('ed25519').privateKey;
   readonly signing = generateKeyPairSync('ed25519').privateKey;
+
+  /** `serial` undefined: a certificate from before key rotation existed (serial 1). */
+  constructor(
+    readonly root = generateKeyPairSync('ed25519').privateKey,
+    readonly serial?: number,
+  ) {}
+
+  /** The control plane after a key rotation: the same root, a new signing key under the next serial. */
+  rotated(): TestSigner {
+    return new TestSigner(this.root, signingKeySerial({ serial: this.serial }) + 1);
+  }
 
   get rootPublicKey(): string {
     return spki(this.root);
@@ -68,7 +80,12 @@ export class TestSigner {
       signingKey: {
         publicKey,
         expiresAt: keyExpiresAt,
-        rootSignature: sign(null, Buffer.from(`${publicKey}.${keyExpiresAt}`), this.root).toString('base64'),
+        ...(this.serial === undefined ? {} : { serial: this.serial }),
+        rootSignature: sign(
+          null,
+          Buffer.from(signingKeyCertMessage({ publicKey, expiresAt: keyExpiresAt, serial: this.serial })),
+          this.root,
+        ).toString('base64'),
       },
     };
   }

@@ -6,7 +6,7 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { attr, buildMlpClassifier, type GeneratedModel, GraphBuilder } from '@edge-fleet/onnx-builder';
-import type { HybridPlacement, SignedForwardingGrant } from '@edge-fleet/shared';
+import { signingKeyCertMessage, type HybridPlacement, type SignedForwardingGrant } from '@edge-fleet/shared';
 import { z } from 'zod';
 import { fmt, summarize } from '../core/stats.js';
 import { forkAgentEntry, type AgentEntry } from './support/agent-entry.js';
@@ -169,7 +169,7 @@ function benchGrant(scenario: string, deviceId: string): { rootPublicKey: string
       signingKey: {
         publicKey,
         expiresAt: keyExpiresAt,
-        rootSignature: sign(null, Buffer.from(`${publicKey}.${keyExpiresAt}`), root).toString('base64'),
+        rootSignature: sign(null, Buffer.from(signingKeyCertMessage({ publicKey, expiresAt: keyExpiresAt })), root).toString('base64'),
       },
     },
   };
