@@ -150,7 +150,7 @@ function AlertGroups({ groups }: { groups: AlertGroup[] }) {
   return (
     <>
       {groups.map((g) => (
-        <section key={g.key} data-testid="alert-group">
+        <section key={g.key} data-testid="alert-group" data-rule={g.ruleName}>
           <h3>
             {g.scenario ? humanize(g.scenario) : 'Fleet-wide'} · {g.ruleName}{' '}
             <span className="muted">
