@@ -13,16 +13,14 @@ import {
 describe('alert rule form', () => {
   it('sends an empty threshold and percentile as null (the policy gives them) and typed numbers as numbers', () => {
     const r = ruleInput({ ...NEW_RULE, name: ' slow ', forSeconds: '30' });
-    expect(r).toEqual({
-      ok: true,
-      input: expect.objectContaining({
-        name: 'slow',
-        threshold: null,
-        percentile: null,
-        scenario: null,
-        forSeconds: 30,
-        lookbackSeconds: 60,
-      }),
+    expect(r.ok).toBe(true);
+    expect(r.ok && r.input).toMatchObject({
+      name: 'slow',
+      threshold: null,
+      percentile: null,
+      scenario: null,
+      forSeconds: 30,
+      lookbackSeconds: 60,
     });
   });
 
@@ -69,10 +67,8 @@ describe('silence form', () => {
 
   it('refuses a matcher that is not label=value or names an unknown label', () => {
     expect(silenceInput({ matchers: 'alertname', durationHours: '1', comment: 'x' })).toMatchObject({ ok: false, field: 'matchers' });
-    expect(silenceInput({ matchers: 'colour=red', durationHours: '1', comment: 'x' })).toMatchObject({
-      ok: false,
-      message: expect.stringMatching(/unknown label "colour"/),
-    });
+    const unknown = silenceInput({ matchers: 'colour=red', durationHours: '1', comment: 'x' });
+    expect(unknown.ok === false && unknown.message).toMatch(/unknown label "colour"/);
     expect(silenceInput({ matchers: '', durationHours: '1', comment: 'x' })).toMatchObject({ ok: false, field: 'matchers' });
   });
 });

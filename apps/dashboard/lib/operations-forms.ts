@@ -1,4 +1,12 @@
-import { ALERT_LABELS, ALERT_METRICS, AlertSeveritySchema, BOOLEAN_METRICS, RemediationModeSchema } from '@edge-fleet/shared/api';
+import {
+  ALERT_LABELS,
+  ALERT_METRICS,
+  ALERT_RULE_FIELDS,
+  AlertSeveritySchema,
+  BOOLEAN_METRICS,
+  REMEDIATION_SETTINGS_FIELDS,
+  RemediationModeSchema,
+} from '@edge-fleet/shared/api';
 import { ScenarioSchema } from '@edge-fleet/shared/schemas';
 import type { AlertRule, RemediationSettings } from './api-types';
 
@@ -24,18 +32,7 @@ export interface RuleDraft {
   enabled: boolean;
 }
 
-export const RULE_FIELDS = [
-  'name',
-  'metric',
-  'scenario',
-  'threshold',
-  'percentile',
-  'forSeconds',
-  'lookbackSeconds',
-  'hysteresis',
-  'severity',
-  'enabled',
-] as const;
+export const RULE_FIELDS = ALERT_RULE_FIELDS;
 export type RuleField = (typeof RULE_FIELDS)[number];
 
 export const NEW_RULE: RuleDraft = {
@@ -153,15 +150,7 @@ export function silenceInput(
 }
 
 export type RemediationField = Exclude<keyof RemediationSettings, 'scenario' | 'updatedBy' | 'updatedAt'>;
-export const REMEDIATION_FIELDS: readonly RemediationField[] = [
-  'mode',
-  'maxDevicesPerHour',
-  'maxPercentPerHour',
-  'holdOffSeconds',
-  'checkWindowSeconds',
-  'rateFactor',
-  'dutyCycle',
-];
+export const REMEDIATION_FIELDS: readonly RemediationField[] = REMEDIATION_SETTINGS_FIELDS;
 export type RemediationDraft = Record<RemediationField, string>;
 
 export function draftFromSettings(s: RemediationSettings): RemediationDraft {
@@ -186,5 +175,5 @@ export function remediationInput(d: RemediationDraft): FormResult<Record<Remedia
     else if (n === null) return { ok: false, field: f, message: 'enter a number' };
     else out[f] = n;
   }
-  return { ok: true, input: out as Record<RemediationField, unknown> };
+  return { ok: true, input: out };
 }

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { AlertRuleSettings, AlertRuleView } from '@edge-fleet/shared/api';
+import { ALERT_RULE_FIELDS, type AlertRuleSettings, type AlertRuleView } from '@edge-fleet/shared/api';
 import type { Pool } from 'pg';
 import { appendAudit, appendAudits, type AuditInput } from '../infra/audit.repository.js';
 import { withTransaction } from '../infra/pg-transaction.js';
@@ -10,22 +10,22 @@ import { iso } from './sql.js';
 const VIEW = `id, name, metric, scenario, threshold, percentile, "forSeconds", "lookbackSeconds", hysteresis, severity, enabled, origin,
   ${iso('"updatedAt"')} AS "updatedAt"`;
 
-const SETTINGS = [
-  'name',
-  'metric',
-  'scenario',
-  'threshold',
-  'percentile',
-  'forSeconds',
-  'lookbackSeconds',
-  'hysteresis',
-  'severity',
-  'enabled',
-] as const;
+const SETTINGS = ALERT_RULE_FIELDS;
 
 // explicit casts: the same statements run on a Prisma transaction too, whose raw parameters carry no column types
-const CASTS = ['text', 'text', 'text', 'float8', 'text', 'int', 'int', 'float8', 'text', 'boolean'] as const;
-const param = (i: number, at: number) => `$${at}::${CASTS[i] ?? 'text'}`;
+const CASTS: Record<(typeof SETTINGS)[number], string> = {
+  name: 'text',
+  metric: 'text',
+  scenario: 'text',
+  threshold: 'float8',
+  percentile: 'text',
+  forSeconds: 'int',
+  lookbackSeconds: 'int',
+  hysteresis: 'float8',
+  severity: 'text',
+  enabled: 'boolean',
+};
+const param = (i: number, at: number) => `$${at}::${CASTS[SETTINGS[i] ?? 'name']}`;
 const INSERT = `INSERT INTO "AlertRule" (id, ${SETTINGS.map((c) => `"${c}"`).join(', ')}, origin, "createdBy")
   VALUES (gen_random_uuid(), ${SETTINGS.map((_, i) => param(i, i + 1)).join(', ')}, 'operator', $${SETTINGS.length + 1}::text)`;
 const UPDATE = `UPDATE "AlertRule" SET ${SETTINGS.map((c, i) => `"${c}" = ${param(i, i + 2)}`).join(', ')}, "updatedAt" = now() WHERE id = $1::uuid`;

@@ -1,7 +1,9 @@
 import { PolicySettingsSchema, ScenarioSchema, TierSchema, type PolicySettings, type Scenario } from '@edge-fleet/shared';
 import { parse, stringify } from 'yaml';
 import {
+  ALERT_RULE_FIELDS,
   AlertRuleSettingsSchema,
+  REMEDIATION_SETTINGS_FIELDS,
   POLICY_YAML_LATENCY as LATENCY,
   PolicyYamlDocumentSchema as DocumentSchema,
   RemediationSettingsSchema,
@@ -34,26 +36,8 @@ function snakeKeys(o: Record<string, unknown>, keys: readonly string[]): Record<
   return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [snake(k), o[k]]));
 }
 
-const RULE_KEYS = [
-  'name',
-  'metric',
-  'threshold',
-  'percentile',
-  'forSeconds',
-  'lookbackSeconds',
-  'hysteresis',
-  'severity',
-  'enabled',
-] as const;
-const REMEDIATION_KEYS = [
-  'mode',
-  'maxDevicesPerHour',
-  'maxPercentPerHour',
-  'holdOffSeconds',
-  'checkWindowSeconds',
-  'rateFactor',
-  'dutyCycle',
-] as const;
+// the scenario is where a rule sits in the document, not one of its keys
+const RULE_KEYS = ALERT_RULE_FIELDS.filter((k) => k !== 'scenario');
 
 function ruleToYaml(r: AlertRuleView): Record<string, unknown> {
   // null threshold/percentile: the policy's; left out so the document reads as the policy does
@@ -83,7 +67,7 @@ export function policiesToYaml(policies: PolicyView[], rules: AlertRuleView[], r
         .filter((r) => r.scenario === p.scenario)
         .sort(byName)
         .map(ruleToYaml),
-      ...(rem ? { remediation: snakeKeys(rem, REMEDIATION_KEYS) } : {}),
+      ...(rem ? { remediation: snakeKeys(rem, REMEDIATION_SETTINGS_FIELDS) } : {}),
     };
   }
   return stringify({

@@ -91,6 +91,8 @@ export const AlertRuleSettingsSchema = z
     else if (r.metric === 'latency_ms' && t > 3_600_000) bad('a latency threshold above an hour cannot be measured', 'threshold');
   });
 export type AlertRuleSettings = z.infer<typeof AlertRuleSettingsSchema>;
+/** A rule's settings fields, in the schema's order: the repository's columns, the YAML's keys, the form's fields. */
+export const ALERT_RULE_FIELDS = Object.keys(AlertRuleSettingsSchema.shape) as (keyof AlertRuleSettings)[];
 export type AlertRuleSettingsInput = z.input<typeof AlertRuleSettingsSchema>;
 
 export const AlertRuleViewSchema = z.object({
