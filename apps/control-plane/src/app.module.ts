@@ -19,6 +19,7 @@ import { VariantBuildProcessor } from './models/variant-build.processor.js';
 import { VARIANT_BUILDS } from './models/variant-build.queue.js';
 import { MqttModule } from './mqtt/mqtt.module.js';
 import { PoliciesModule } from './policies/policies.module.js';
+import { PolicyDocumentModule } from './policy-document/policy-document.module.js';
 import { RolloutProcessor } from './rollouts/rollout.processor.js';
 import { ROLLOUT_STEPS } from './rollouts/rollout.queue.js';
 import { RolloutsModule } from './rollouts/rollouts.module.js';
@@ -44,6 +45,7 @@ const DOMAIN_MODULES = [
   AlertsModule,
   EnergyModule,
   RemediationModule,
+  PolicyDocumentModule,
 ];
 
 export type Role = 'api' | 'worker';

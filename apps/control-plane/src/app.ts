@@ -42,6 +42,7 @@ import { EmbeddedBroker } from './mqtt/embedded-broker.js';
 import { MqttBus, type MessageBus } from './mqtt/mqtt-bus.js';
 import { PresenceService } from './mqtt/presence.service.js';
 import { PoliciesService } from './policies/policies.service.js';
+import { PolicyDocumentService } from './policy-document/policy-document.service.js';
 import { RolloutRepository } from './rollouts/rollout.repository.js';
 import { RolloutsService } from './rollouts/rollouts.service.js';
 import { REFRESH_MS, SigningService } from './signing/signing.service.js';
@@ -197,6 +198,7 @@ export async function startControlPlane(
     models: app.get(ModelsService),
     telemetry: app.get(TelemetryQueries),
     policies: app.get(PoliciesService),
+    policyDocument: app.get(PolicyDocumentService),
     assignments: app.get(AssignmentsService),
     rollouts: app.get(RolloutsService),
     alerts: app.get(AlertsService),

@@ -18,6 +18,7 @@ import { cacheHitRate, type ForwardedShare, forwardedShare, windowSourceLabel } 
 import { POLL_INTERVAL_MS } from '@/lib/live';
 import { useTRPC, type DeviceDetail as Detail, type TelemetryPoint } from '@/lib/trpc';
 import { DeviceAccess } from './device-access';
+import { DeviceEnergy } from './device-energy';
 import { DeviceRemediation } from './device-remediation';
 import { CHART_WINDOW_MINUTES, DeviceCharts } from './device-charts';
 import { QueryStatus, RefreshError } from './query-status';
@@ -51,6 +52,7 @@ export function DeviceDetail({ id }: { id: string }) {
         <StatePanel d={device} now={at} />
         <MeasuredPanel d={device} now={at} />
       </div>
+      <DeviceEnergy id={device.id} />
       <DeviceRemediation id={device.id} />
     </>
   );

@@ -188,7 +188,8 @@ export function PolicyForm({ policy, onCancel, onSaved }: { policy: Policy; onCa
   );
 }
 
-function Labelled({ label, invalid, children }: { label: string; invalid: boolean; children: ReactNode }) {
+/** A form field with its label, marked when the server named it in a refusal. */
+export function Labelled({ label, invalid, children }: { label: string; invalid: boolean; children: ReactNode }) {
   return (
     <label className={invalid ? 'field invalid' : 'field'}>
       <span className="field-label">{label}</span>

@@ -8,7 +8,7 @@ import { errorCode, errorMessage, useTRPCClient, type Policy } from '@/lib/trpc'
 /** The API's limit on an imported document. */
 const MAX_YAML_CHARS = 262_144;
 
-type ImportOutcome = { ok: true; updated: string[] } | { ok: false; error: string };
+type ImportOutcome = { ok: true; updated: string[]; rules: string; remediation: string[] } | { ok: false; error: string };
 
 /** Export the whole policy set as YAML, and import one back (all or nothing: the server applies every scenario or none). */
 export function PolicyYaml({ onImported }: { onImported: (items: Policy[], updated: string[]) => void }) {
@@ -52,7 +52,13 @@ export function PolicyYaml({ onImported }: { onImported: (items: Policy[], updat
     setImporting(false);
     if (!r) return;
     if (r.ok) {
-      setOutcome({ ok: true, updated: r.value.updated });
+      const { created, updated, deleted } = r.value.alertRules;
+      setOutcome({
+        ok: true,
+        updated: r.value.updated,
+        rules: `${created.length} created, ${updated.length} changed, ${deleted.length} deleted`,
+        remediation: r.value.remediation,
+      });
       onImported(r.value.items, r.value.updated);
     } else setOutcome({ ok: false, error: r.error });
   };
@@ -130,7 +136,8 @@ export function PolicyYaml({ onImported }: { onImported: (items: Policy[], updat
           </button>
           {outcome?.ok === true && (
             <p className="success" role="status" data-testid="policy-import-result">
-              Imported {outcome.updated.length} {outcome.updated.length === 1 ? 'scenario' : 'scenarios'}: {outcome.updated.join(', ')}
+              Imported {outcome.updated.length} {outcome.updated.length === 1 ? 'scenario' : 'scenarios'}: {outcome.updated.join(', ')}.
+              Alert rules: {outcome.rules}. Remediation changed: {outcome.remediation.length ? outcome.remediation.join(', ') : 'none'}.
             </p>
           )}
           {outcome?.ok === false && (

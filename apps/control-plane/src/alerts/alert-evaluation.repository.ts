@@ -67,7 +67,7 @@ export interface CommittedTransition {
 /** Passes of several worker replicas never overlap: each takes this lock for its transaction. */
 const EVALUATION_LOCK = 7_428_190_513;
 
-const WINDOW_METRICS = `('latency_ms', 'error_rate', 'power_w', 'throughput_ips', 'memory_rss_mb')`;
+const WINDOW_METRICS = `('latency_ms', 'error_rate', 'power_w', 'throughput_ips', 'memory_rss_mb', 'memory_headroom_mb')`;
 
 /**
  * One statement measures every enabled rule against every subject at `$1` (set-based: the cost is
@@ -81,9 +81,12 @@ WITH r AS (SELECT * FROM "AlertRule" WHERE enabled),
 win AS (
   SELECT r.id AS "ruleId", d.id::text AS subject, 'device' AS "subjectKind", d.scenario,
     CASE r.metric WHEN 'latency_ms' THEN agg.latency WHEN 'error_rate' THEN agg.errors WHEN 'power_w' THEN agg.power
-      WHEN 'throughput_ips' THEN agg.ips WHEN 'memory_rss_mb' THEN agg.rss END AS value,
+      WHEN 'throughput_ips' THEN agg.ips WHEN 'memory_rss_mb' THEN agg.rss
+      -- the profile's DRAM (0: not declared, no headroom measured) minus the agent's largest RSS
+      WHEN 'memory_headroom_mb' THEN (SELECT NULLIF((hp.spec ->> 'dramMb')::float8, 0) FROM "HardwareProfile" hp WHERE hp.id = d."hardwareProfileId") - agg.rss
+    END AS value,
     COALESCE(r.threshold, CASE r.metric WHEN 'latency_ms' THEN p."latencyTargetMs" WHEN 'error_rate' THEN p."errorRateMax" WHEN 'power_w' THEN p."powerBudgetW" END) AS threshold,
-    agg.windows, r.metric = 'throughput_ips' AS floor, r.hysteresis
+    agg.windows, r.metric IN ('throughput_ips', 'memory_headroom_mb') AS floor, r.hysteresis
   FROM r
   JOIN "Device" d ON (r.scenario IS NULL OR d.scenario = r.scenario) AND d.status <> 'revoked'
   LEFT JOIN "Policy" p ON p.scenario = d.scenario

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { MEMORY_HEADROOM_BASIS } from '@edge-fleet/shared/api';
 import type { Config } from '../config.js';
 import { JobQueues } from '../infra/jobs.js';
 import type { Logger } from '../infra/logger.js';
@@ -82,7 +83,15 @@ export class AlertEvaluator {
           labels: labelsOf(o),
           transition: step.transition && {
             ...step.transition,
-            figures: { metric: o.metric, value: o.value, threshold: o.threshold, breach: o.breach, clear: o.clear, windows: o.windows },
+            figures: {
+              metric: o.metric,
+              value: o.value,
+              threshold: o.threshold,
+              breach: o.breach,
+              clear: o.clear,
+              windows: o.windows,
+              ...(o.metric === 'memory_headroom_mb' ? { basis: MEMORY_HEADROOM_BASIS } : {}),
+            },
           },
         });
       }

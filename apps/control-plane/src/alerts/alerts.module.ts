@@ -17,8 +17,8 @@ import { WebhookRepository } from './webhook.repository.js';
 
 /**
  * Alerts (M15). Exports the evaluator (the maintenance schedule runs it), the webhook processor (the
- * worker runs it), the service (tRPC calls it) and AlertEvents (where other modules subscribe to
- * alert transitions).
+ * worker runs it), the service (tRPC calls it), AlertEvents (where other modules subscribe to
+ * alert transitions) and the rule repository (the policy document writes rules in its transaction).
  */
 @Module({
   imports: [AuthModule],
@@ -36,6 +36,6 @@ import { WebhookRepository } from './webhook.repository.js';
     { provide: UrlGuard, useFactory: (c: Config) => new UrlGuard(parseAllowList(c.WEBHOOK_ALLOWED_CIDRS)), inject: [CONFIG] },
     { provide: WebhookSecrets, useFactory: (c: Config) => WebhookSecrets.open(c.signingKeysDir), inject: [CONFIG] },
   ],
-  exports: [AlertsService, AlertEvaluator, AlertEvents, AlertWebhookProcessor],
+  exports: [AlertsService, AlertEvaluator, AlertEvents, AlertWebhookProcessor, AlertRuleRepository],
 })
 export class AlertsModule {}

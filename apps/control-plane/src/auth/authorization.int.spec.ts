@@ -73,6 +73,7 @@ const MATRIX: { method: string; path: string; needs: Role | 'device' | 'public';
   { method: 'DELETE', path: '/api/v1/webhooks/{id}', needs: 'admin' },
   { method: 'GET', path: '/api/v1/webhooks/{id}/deliveries', needs: 'viewer' },
   { method: 'GET', path: '/api/v1/energy', needs: 'viewer' },
+  { method: 'GET', path: '/api/v1/energy/devices/{id}', needs: 'viewer' },
   { method: 'GET', path: '/api/v1/remediation/settings', needs: 'viewer' },
   { method: 'PUT', path: '/api/v1/remediation/settings/{scenario}', needs: 'operator', body: '{}' },
   { method: 'GET', path: '/api/v1/remediation/actions', needs: 'viewer' },

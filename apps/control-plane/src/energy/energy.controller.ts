@@ -1,5 +1,5 @@
-import { Controller, Get, Inject, Query, UseGuards } from '@nestjs/common';
-import { EnergyQuerySchema } from '@edge-fleet/shared/api';
+import { Controller, Get, Inject, Param, Query, UseGuards } from '@nestjs/common';
+import { DeviceEnergyQuerySchema, DeviceIdParamsSchema, EnergyQuerySchema } from '@edge-fleet/shared/api';
 import { OperatorGuard } from '../auth/operator.guard.js';
 import { parseInput } from '../infra/validate.js';
 import { EnergyService } from './energy.service.js';
@@ -12,5 +12,11 @@ export class EnergyController {
   @Get()
   async report(@Query() query: unknown) {
     return this.energy.report(parseInput(EnergyQuerySchema, query, 'query'));
+  }
+
+  @Get('devices/:id')
+  async device(@Param() params: unknown, @Query() query: unknown) {
+    const { id } = parseInput(DeviceIdParamsSchema, params, 'device id');
+    return this.energy.deviceReport(id, parseInput(DeviceEnergyQuerySchema, query, 'query').sinceHours);
   }
 }

@@ -3,7 +3,7 @@ import type { MqttClient } from 'mqtt';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '@edge-fleet/shared';
-import type { EnergyReport, ScenarioEnergy, VariantEnergy } from '@edge-fleet/shared/api';
+import type { DeviceEnergy, EnergyReport, ScenarioEnergy, VariantEnergy } from '@edge-fleet/shared/api';
 import { connectDevice, enrollDevice, telemetryWindow } from '../test-support/device-client.js';
 import { startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
 
@@ -33,14 +33,18 @@ const win = (seq: number, endsAgo: number, variantId: string, precision: string,
   seq,
 });
 
-async function device(windows: ReturnType<typeof win>[]): Promise<void> {
+async function device(windows: ReturnType<typeof win>[]): Promise<string> {
   const e = await enrollDevice(h, SCENARIO);
   const c = await connectDevice(h, e);
   clients.push(c);
   for (const w of windows) {
     await c.publishAsync(topics.telemetry(e.deviceId), JSON.stringify(telemetryWindow(e.deviceId, BOOT, w.seq, w)), { qos: 1 });
   }
+  return e.deviceId;
 }
+let fp32Device: string;
+let int8Device: string;
+let simDevice: string;
 
 const report = async (q = ''): Promise<EnergyReport> => {
   const res = await h.api(`/api/v1/energy${q}`);
@@ -79,16 +83,16 @@ beforeAll(async () => {
     [int8, fp16, up.id],
   );
   // FP32, one device, sensor power: 3 contiguous windows of 5 s, 4 W, 6 W, 5 W, 100 inferences each
-  await device([
+  fp32Device = await device([
     win(0, 0, fp32, 'fp32', 5, 'sensor', 100),
     win(1, 5, fp32, 'fp32', 6, 'sensor', 100),
     win(2, 10, fp32, 'fp32', 4, 'sensor', 100),
   ]);
   // INT8, two devices: one sensor (2 W over 2 windows, 200 inferences each), one estimate (3 W, 100 inferences)
   await device([win(0, 0, int8, 'int8', 2, 'sensor', 200), win(1, 5, int8, 'int8', 2, 'sensor', 200)]);
-  await device([win(0, 0, int8, 'int8', 3, 'estimate', 100)]);
+  int8Device = await device([win(0, 0, int8, 'int8', 3, 'estimate', 100)]);
   // FP32 in the fleet simulator: 10 W, kept apart; and a window two hours old, outside the default 1 h query below
-  await device([win(0, 0, fp32, 'fp32', 10, 'simulated', 50), win(1, 7_200, fp32, 'fp32', 1_000, 'sensor', 1)]);
+  simDevice = await device([win(0, 0, fp32, 'fp32', 10, 'simulated', 50), win(1, 7_200, fp32, 'fp32', 1_000, 'sensor', 1)]);
   await waitFor(
     async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM "TelemetryWindow"')).rows[0]?.n === 8,
     20_000,
@@ -198,5 +202,64 @@ describe('energy report', () => {
     const body = (await res.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe('invalid_request');
     expect(body.error.message).toMatch(message);
+  });
+});
+
+describe('energy per device', () => {
+  const deviceReport = async (id: string, q = '') => {
+    const res = await h.api(`/api/v1/energy/devices/${id}${q}`);
+    expect(res.status, await res.clone().text()).toBe(200);
+    return (await res.json()) as DeviceEnergy;
+  };
+
+  it("gives one device's energy per inference and per day per variant and in all, measured from its own windows", async () => {
+    const r = await deviceReport(fp32Device, '?sinceHours=1');
+    expect(r).toMatchObject({ deviceId: fp32Device, scenario: SCENARIO, sinceHours: 1, tariff: { perKwh: 0.25, currency: 'EUR' } });
+    expect(r.variants.map((v) => v.variantId)).toEqual([fp32]);
+    const v = r.variants[0]?.observed;
+    // its 3 windows: 75 J, 300 inferences over 15 s
+    expect(v).toMatchObject({ basis: 'measured', windows: 3, devices: 1, inferences: 300 });
+    expect(v?.energyPerInferenceMj).toBeCloseTo(250, 6);
+    expect(v?.kwhPerDay).toBeCloseTo((5 * 86_400) / 3_600_000, 9);
+    expect(r.total.observed).toEqual(v);
+    expect(r.total.simulated.basis).toBeNull();
+  });
+
+  it("labels the device's figures estimated when its power came from the profile's estimate", async () => {
+    const r = await deviceReport(int8Device, '?sinceHours=1');
+    expect(r.variants[0]).toMatchObject({ variantId: int8, precision: 'int8', storageBytes: 1234 });
+    expect(r.total.observed).toMatchObject({ basis: 'estimated', estimateWindows: 1, inferences: 100 });
+    expect(r.total.observed.energyPerInferenceMj).toBeCloseTo(150, 6); // 3 W × 5 s / 100
+  });
+
+  it('keeps simulated windows apart, and counts only the period', async () => {
+    const hour = await deviceReport(simDevice, '?sinceHours=1');
+    expect(hour.total.observed).toMatchObject({ basis: null, windows: 0 });
+    expect(hour.total.observed.reason).toMatch(/no sensor or estimated power windows/);
+    expect(hour.total.simulated).toMatchObject({ basis: 'simulated', windows: 1, inferences: 50 });
+    const day = await deviceReport(simDevice);
+    expect(day.sinceHours).toBe(24);
+    expect(day.total.observed).toMatchObject({ basis: 'measured', windows: 1, inferences: 1 });
+  });
+
+  it('answers the same over tRPC', async () => {
+    const input = encodeURIComponent(JSON.stringify({ id: fp32Device, sinceHours: 1 }));
+    const res = await fetch(`${h.cp.url}/trpc/energy.device?input=${input}`, {
+      headers: { authorization: `Bearer ${h.cp.operatorToken}` },
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { result: { data: DeviceEnergy } };
+    expect(body.result.data.variants).toEqual((await deviceReport(fp32Device, '?sinceHours=1')).variants);
+  });
+
+  it.each([
+    ['not-a-uuid', '', 400, /id/],
+    [randomUUID(), '?sinceHours=0', 400, /sinceHours must be at least 1/],
+    [randomUUID(), '?scenario=financial_trading', 400, /scenario/],
+    [randomUUID(), '', 404, /not found/],
+  ])('refuses device %s%s with %i naming the problem', async (id, q, status, message) => {
+    const res = await h.api(`/api/v1/energy/devices/${id}${q}`);
+    expect(res.status).toBe(status);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(message);
   });
 });

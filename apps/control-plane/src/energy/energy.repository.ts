@@ -32,6 +32,17 @@ export interface VariantEnergyRow {
   simulated: WindowSums | null;
 }
 
+/** The sums of a group of windows `t` (one variant's, simulated or not): what every energy figure derives from. */
+const WINDOW_SUMS = `(t."powerSource" = 'simulated') AS sim, max(t.precision) AS precision,
+  count(*)::int AS windows,
+  (count(*) FILTER (WHERE t."powerSource" = 'sensor'))::int AS sensor,
+  (count(*) FILTER (WHERE t."powerSource" = 'estimate'))::int AS estimate,
+  (count(*) FILTER (WHERE t."powerSource" = 'simulated'))::int AS simulated,
+  sum(t.inferences)::float8 AS inferences,
+  sum(t."powerW" * extract(epoch FROM t."windowEnd" - t."windowStart"))::float8 AS energy,
+  sum(extract(epoch FROM t."windowEnd" - t."windowStart"))::float8 AS seconds,
+  min(t."windowStart") AS first, max(t."windowEnd") AS last`;
+
 /**
  * One statement: the windows that ended after `$1` of devices in the scenario (`$2`, null: all),
  * summed per device first (each device's windows are read through its (deviceId, windowEnd) index,
@@ -43,15 +54,7 @@ WITH per_device AS (
   SELECT d.scenario, x.*
     FROM "Device" d
    CROSS JOIN LATERAL (
-     SELECT t."variantId", (t."powerSource" = 'simulated') AS sim, max(t.precision) AS precision,
-            count(*)::int AS windows,
-            (count(*) FILTER (WHERE t."powerSource" = 'sensor'))::int AS sensor,
-            (count(*) FILTER (WHERE t."powerSource" = 'estimate'))::int AS estimate,
-            (count(*) FILTER (WHERE t."powerSource" = 'simulated'))::int AS simulated,
-            sum(t.inferences)::float8 AS inferences,
-            sum(t."powerW" * extract(epoch FROM t."windowEnd" - t."windowStart"))::float8 AS energy,
-            sum(extract(epoch FROM t."windowEnd" - t."windowStart"))::float8 AS seconds,
-            min(t."windowStart") AS first, max(t."windowEnd") AS last
+     SELECT t."variantId", ${WINDOW_SUMS}
        FROM "TelemetryWindow" t
       WHERE t."deviceId" = d.id AND t."windowEnd" > $1 AND t."variantId" IS NOT NULL
       GROUP BY t."variantId", sim
@@ -95,6 +98,41 @@ SELECT l.scenario, l."variantId",
   LEFT JOIN w ws ON ws.scenario = l.scenario AND ws."variantId" = l."variantId" AND ws.sim
  ORDER BY l.scenario, "current" DESC, mv."createdAt", l."variantId"`;
 
+/** One device's sums per (variant, simulated or not), with when its windows began and ended (epoch seconds). */
+export interface DeviceVariantRow {
+  variantId: string;
+  sim: boolean;
+  precision: string | null;
+  method: string | null;
+  status: string | null;
+  sizeBytes: number | null;
+  modelName: string | null;
+  modelVersion: string | null;
+  sums: WindowSums;
+  firstS: number;
+  lastS: number;
+}
+
+/** The device's windows that ended after `$2`, through its (deviceId, windowEnd) index, per variant and class. */
+export const DEVICE_ENERGY_SQL = `
+WITH x AS (
+  SELECT t."variantId", ${WINDOW_SUMS}
+    FROM "TelemetryWindow" t
+   WHERE t."deviceId" = $1::uuid AND t."windowEnd" > $2 AND t."variantId" IS NOT NULL
+   GROUP BY t."variantId", sim
+)
+SELECT x."variantId", x.sim, coalesce(v.precision, x.precision) AS precision, v.method, v.status, v."sizeBytes",
+       m.name AS "modelName", mv.version AS "modelVersion",
+       extract(epoch FROM x.first)::float8 AS "firstS", extract(epoch FROM x.last)::float8 AS "lastS",
+       json_build_object('windows', x.windows, 'sensorWindows', x.sensor, 'estimateWindows', x.estimate,
+         'simulatedWindows', x.simulated, 'devices', 1, 'inferences', x.inferences, 'energyJ', x.energy,
+         'windowSeconds', x.seconds, 'spanSeconds', extract(epoch FROM x.last - x.first)) AS sums
+  FROM x
+  LEFT JOIN "ModelVariant" v ON v.id::text = x."variantId"
+  LEFT JOIN "ModelVersion" mv ON mv.id = v."modelVersionId"
+  LEFT JOIN "Model" m ON m.id = mv."modelId"
+ ORDER BY x."variantId", x.sim`;
+
 /** Energy figures' SQL (M20): the sums per variant the service turns into figures. */
 @Injectable()
 export class EnergyRepository {
@@ -102,5 +140,16 @@ export class EnergyRepository {
 
   async variantSums(since: Date, scenario: string | null): Promise<VariantEnergyRow[]> {
     return (await this.pool.query<VariantEnergyRow>(ENERGY_SQL, [since, scenario])).rows;
+  }
+
+  async device(deviceId: string): Promise<{ name: string; scenario: string } | null> {
+    const r = await this.pool.query<{ name: string; scenario: string }>('SELECT name, scenario FROM "Device" WHERE id = $1::uuid', [
+      deviceId,
+    ]);
+    return r.rows[0] ?? null;
+  }
+
+  async deviceSums(deviceId: string, since: Date): Promise<DeviceVariantRow[]> {
+    return (await this.pool.query<DeviceVariantRow>(DEVICE_ENERGY_SQL, [deviceId, since])).rows;
   }
 }

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   noEnergyFigures,
+  type DeviceEnergy,
   type EnergyBasis,
   type EnergyComparison,
   type EnergyFigures,
@@ -12,7 +13,8 @@ import {
 import { PrecisionSchema, type Precision } from '@edge-fleet/shared';
 import type { Config } from '../config.js';
 import { CONFIG } from '../infra/tokens.js';
-import { EnergyRepository, type VariantEnergyRow, type WindowSums } from './energy.repository.js';
+import { AppError } from '../errors.js';
+import { EnergyRepository, type DeviceVariantRow, type VariantEnergyRow, type WindowSums } from './energy.repository.js';
 
 const DAY_S = 86_400;
 const J_PER_KWH = 3_600_000;
@@ -119,6 +121,23 @@ export function compare(v: VariantEnergy, base: VariantEnergy, kind: 'observed' 
   };
 }
 
+/** One device's rows of a class summed: its span runs from the first window's start to the last one's end. */
+export function sumDeviceRows(rows: readonly DeviceVariantRow[]): WindowSums | null {
+  if (rows.length === 0) return null;
+  const total = (k: keyof WindowSums) => rows.reduce((acc, r) => acc + r.sums[k], 0);
+  return {
+    windows: total('windows'),
+    sensorWindows: total('sensorWindows'),
+    estimateWindows: total('estimateWindows'),
+    simulatedWindows: total('simulatedWindows'),
+    devices: 1,
+    inferences: total('inferences'),
+    energyJ: total('energyJ'),
+    windowSeconds: total('windowSeconds'),
+    spanSeconds: Math.max(...rows.map((r) => r.lastS)) - Math.min(...rows.map((r) => r.firstS)),
+  };
+}
+
 const rank = (p: string | null) => {
   const i = PRECISION_ORDER.indexOf(p as Precision);
   return i < 0 ? PRECISION_ORDER.length : i;
@@ -163,7 +182,53 @@ export class EnergyService {
     return { from: since.toISOString(), to: now.toISOString(), sinceHours: q.sinceHours, tariff, scenarios };
   }
 
-  private variantOf(r: VariantEnergyRow, tariff: Tariff): VariantEnergy {
+  /** One device's energy per variant it ran and in all (M20 per device); a device that does not exist is a 404. */
+  async deviceReport(deviceId: string, sinceHours: number, now = new Date()): Promise<DeviceEnergy> {
+    const device = await this.repo.device(deviceId);
+    if (!device) throw new AppError('not_found', `device ${deviceId} not found`);
+    const since = new Date(now.getTime() - sinceHours * 3_600_000);
+    const rows = await this.repo.deviceSums(deviceId, since);
+    const tariff = this.tariff;
+    const ids = [...new Set(rows.map((r) => r.variantId))];
+    const variants = ids
+      .map((id) => {
+        const of = rows.filter((r) => r.variantId === id);
+        const observed = of.find((r) => !r.sim) ?? null;
+        const simulated = of.find((r) => r.sim) ?? null;
+        const head = observed ?? simulated;
+        return this.variantOf(
+          {
+            variantId: id,
+            precision: head?.precision ?? null,
+            method: head?.method ?? null,
+            status: head?.status ?? null,
+            sizeBytes: head?.sizeBytes ?? null,
+            modelName: head?.modelName ?? null,
+            modelVersion: head?.modelVersion ?? null,
+            observed: observed?.sums ?? null,
+            simulated: simulated?.sums ?? null,
+          },
+          tariff,
+        );
+      })
+      .sort((a, b) => rank(a.precision) - rank(b.precision) || a.variantId.localeCompare(b.variantId));
+    return {
+      deviceId,
+      deviceName: device.name,
+      scenario: device.scenario,
+      from: since.toISOString(),
+      to: now.toISOString(),
+      sinceHours,
+      tariff,
+      total: {
+        observed: figuresOf(sumDeviceRows(rows.filter((r) => !r.sim)), tariff, 'observed'),
+        simulated: figuresOf(sumDeviceRows(rows.filter((r) => r.sim)), tariff, 'simulated'),
+      },
+      variants,
+    };
+  }
+
+  private variantOf(r: Omit<VariantEnergyRow, 'scenario' | 'current'>, tariff: Tariff): VariantEnergy {
     const precision = PrecisionSchema.safeParse(r.precision);
     return {
       variantId: r.variantId,

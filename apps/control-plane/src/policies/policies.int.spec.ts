@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { startHarness, type Harness } from '../test-support/harness.js';
 
 let h: Harness;
@@ -85,5 +86,159 @@ describe('risk-tier policies', () => {
     expect((await yaml('deployment_strategy:\n  extreme_risk: {}\n')).status).toBe(400);
     expect(await errorOf(await yaml(': : :'))).toMatch(/invalid policy YAML/);
     expect(await list()).toEqual(before); // the valid financial_trading entry of the refused document was not applied
+  });
+});
+
+interface RuleRow {
+  id: string;
+  name: string;
+  metric: string;
+  scenario: string | null;
+  threshold: number | null;
+  forSeconds: number;
+  enabled: boolean;
+}
+interface RemediationRow {
+  scenario: string;
+  mode: string;
+  maxDevicesPerHour: number;
+  holdOffSeconds: number;
+}
+interface Doc {
+  deployment_strategy: Record<string, Record<string, Record<string, unknown> & { alerts: Record<string, unknown>[] }>>;
+  alerts: Record<string, unknown>[];
+}
+const rules = async () => ((await (await h.api('/api/v1/alert-rules')).json()) as { items: RuleRow[] }).items;
+const remediation = async () => ((await (await h.api('/api/v1/remediation/settings')).json()) as { items: RemediationRow[] }).items;
+const exported = async (): Promise<Doc> => parseYaml(await (await h.api('/api/v1/policies/export.yaml')).text()) as Doc;
+const robot = (d: Doc) => {
+  const s = d.deployment_strategy.medium_risk?.robotic_manipulation;
+  if (!s) throw new Error('no robotic_manipulation in the export');
+  return s;
+};
+
+describe('alert rules and remediation in the policy YAML', () => {
+  it('round trip: the export carries every rule and every remediation setting, and re-importing it changes nothing', async () => {
+    const doc = await exported();
+    expect(doc.alerts.map((r) => r.name)).toContain('latency_over_target');
+    expect(doc.alerts.find((r) => r.name === 'telemetry_silent')).toMatchObject({ metric: 'telemetry_silent_s', threshold: 300 });
+    expect(robot(doc)).toMatchObject({ alerts: [], remediation: { mode: 'off', max_devices_per_hour: 10, hold_off_seconds: 900 } });
+    const [beforeRules, beforeRem] = [await rules(), await remediation()];
+    const res = await yaml(stringifyYaml(doc));
+    expect(res.status, await res.clone().text()).toBe(201);
+    expect(await res.json()).toMatchObject({ alertRules: { created: [], updated: [], deleted: [] }, remediation: [] });
+    expect(await rules()).toEqual(beforeRules);
+    expect(await remediation()).toEqual(beforeRem);
+  });
+
+  it("applies a scenario's rules and remediation with the policies (audited), exports them back, and deletes a rule left out", async () => {
+    const doc = await exported();
+    robot(doc).alerts = [
+      { name: 'robot_memory_headroom', metric: 'memory_headroom_mb', threshold: 256, for_seconds: 120, severity: 'critical' },
+    ];
+    robot(doc).remediation = { mode: 'suggest', max_devices_per_hour: 3 };
+    const offline = doc.alerts.find((r) => r.name === 'device_offline');
+    if (offline) offline.for_seconds = 300;
+    const res = await yaml(stringifyYaml(doc));
+    expect(res.status, await res.clone().text()).toBe(201);
+    expect(await res.json()).toMatchObject({
+      alertRules: { created: ['robot_memory_headroom'], updated: ['device_offline'], deleted: [] },
+      remediation: ['robotic_manipulation'],
+    });
+    expect((await rules()).find((r) => r.name === 'robot_memory_headroom')).toMatchObject({
+      metric: 'memory_headroom_mb',
+      scenario: 'robotic_manipulation',
+      threshold: 256,
+      forSeconds: 120,
+      enabled: true,
+    });
+    expect((await rules()).find((r) => r.name === 'device_offline')).toMatchObject({ forSeconds: 300, scenario: null });
+    // the keys the document left out keep their value
+    expect((await remediation()).find((r) => r.scenario === 'robotic_manipulation')).toMatchObject({
+      mode: 'suggest',
+      maxDevicesPerHour: 3,
+      holdOffSeconds: 900,
+    });
+    const again = robot(await exported());
+    expect(again.alerts).toEqual([
+      {
+        name: 'robot_memory_headroom',
+        metric: 'memory_headroom_mb',
+        threshold: 256,
+        for_seconds: 120,
+        lookback_seconds: 60,
+        hysteresis: 0.1,
+        severity: 'critical',
+        enabled: true,
+      },
+    ]);
+    expect(again.remediation).toMatchObject({ mode: 'suggest', max_devices_per_hour: 3 });
+    const c = new pg.Client({ connectionString: h.dbUrl });
+    await c.connect();
+    const audit = await c.query<{ action: string; targetId: string }>(
+      `SELECT action, "targetId" FROM "AuditEvent" WHERE action IN ('alert_rule.create', 'alert_rule.update', 'remediation.settings') ORDER BY id`,
+    );
+    expect(audit.rows.map((r) => r.action)).toEqual(['alert_rule.create', 'alert_rule.update', 'remediation.settings']);
+    // a declared list is the whole list: the rule left out of it is deleted
+    const without = await exported();
+    robot(without).alerts = [];
+    const del = await yaml(stringifyYaml(without));
+    expect(await del.json()).toMatchObject({ alertRules: { created: [], updated: [], deleted: ['robot_memory_headroom'] } });
+    expect((await rules()).some((r) => r.name === 'robot_memory_headroom')).toBe(false);
+    const deleted = await c.query(`SELECT 1 FROM "AuditEvent" WHERE action = 'alert_rule.delete'`);
+    await c.end();
+    expect(deleted.rowCount).toBe(1);
+  });
+
+  it('a bad rule or remediation setting refuses the whole document with a 400 naming its path, and nothing is stored', async () => {
+    const [policiesBefore, rulesBefore, remBefore] = [await list(), await rules(), await remediation()];
+    const good = { name: 'robot_latency', metric: 'latency_ms', threshold: 15 };
+    const cases: [(d: Doc) => void, RegExp][] = [
+      [
+        (d) => (robot(d).alerts = [good, { name: 'robot_temp', metric: 'temperature', threshold: 80 }]),
+        /deployment_strategy\.medium_risk\.robotic_manipulation\.alerts\.1\.metric: unknown metric "temperature"/,
+      ],
+      [(d) => (robot(d).alerts = [{ ...good, for_seconds: 100_000 }]), /robotic_manipulation\.alerts\.0\.for_seconds: .*at most 86400 s/],
+      [
+        (d) => (robot(d).alerts = [{ ...good, threshold: -3 }]),
+        /robotic_manipulation\.alerts\.0\.threshold: a latency_ms threshold must be above 0/,
+      ],
+      [(d) => (robot(d).alerts = [{ ...good, colour: 'red' }]), /robotic_manipulation\.alerts\.0: Unrecognized key: "colour"/],
+      [(d) => (robot(d).remediation = { mode: 'sometimes' }), /robotic_manipulation\.remediation\.mode:/],
+      [(d) => (robot(d).remediation = { rate_factor: 2 }), /robotic_manipulation\.remediation\.rate_factor: rateFactor must be below 1/],
+      [
+        (d) => d.alerts.push({ name: 'power', metric: 'memory_headroom_mb', threshold: 0 }),
+        /alerts\.\d+\.threshold: a memory headroom floor/,
+      ],
+      [(d) => (robot(d).alerts = [{ ...good, name: 'device_offline' }]), /alert rule device_offline appears more than once/],
+    ];
+    for (const [change, message] of cases) {
+      const doc = await exported();
+      // a valid change beside the bad one: it must not be applied either
+      const trading = doc.deployment_strategy.high_risk?.financial_trading;
+      if (trading) trading.latency_target = 'p99 < 7ms';
+      change(doc);
+      const r = await yaml(stringifyYaml(doc));
+      expect(r.status, message.source).toBe(400);
+      expect(await errorOf(r)).toMatch(message);
+    }
+    expect(await list()).toEqual(policiesBefore);
+    expect(await rules()).toEqual(rulesBefore);
+    expect(await remediation()).toEqual(remBefore);
+  });
+
+  it('tRPC exports and imports the same document', async () => {
+    const call = (p: string, init?: RequestInit) => h.api(`/trpc/${p}`, init);
+    const got = (await (await call('policies.exportYaml')).json()) as { result: { data: { yaml: string } } };
+    expect(got.result.data.yaml).toBe(await (await h.api('/api/v1/policies/export.yaml')).text());
+    const doc = parseYaml(got.result.data.yaml) as Doc;
+    robot(doc).alerts = [{ name: 'robot_bad', metric: 'error_rate', threshold: 3 }];
+    const bad = await call('policies.importYaml', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ yaml: stringifyYaml(doc) }),
+    });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(await bad.json())).toMatch(/robotic_manipulation\.alerts\.0\.threshold: an error rate threshold is a fraction/);
   });
 });

@@ -3,7 +3,7 @@ import type { HealthTargets, PolicySettings, Scenario } from '@edge-fleet/shared
 import type { PolicyView } from '@edge-fleet/shared/api';
 import { z } from 'zod';
 import { appendAudit } from '../infra/audit.repository.js';
-import { asTx, txExecute, txQuery, type AnyTx } from '../infra/unit-of-work.js';
+import { asTx, prismaOf, txExecute, txQuery, type AnyTx, type Tx } from '../infra/unit-of-work.js';
 import type { Db } from '../infra/prisma.js';
 import { PRISMA } from '../infra/tokens.js';
 
@@ -44,24 +44,24 @@ export class PolicyRepository {
     }));
   }
 
-  /** Replaces the settings of several scenarios in one transaction, each change audited. */
-  async update(changes: { scenario: Scenario; settings: PolicySettings }[], actor: string): Promise<void> {
-    await this.db.$transaction(async (tx) => {
-      for (const { scenario, settings } of changes) {
-        const before = await tx.policy.findUnique({
-          where: { scenario },
-          select: SETTINGS,
-        });
-        await tx.policy.update({ where: { scenario }, data: settings });
-        await appendAudit(asTx(tx), {
-          actor,
-          action: 'policy.update',
-          targetType: 'scenario',
-          targetId: scenario,
-          details: { before, after: settings },
-        });
-      }
-    });
+  /** Replaces the settings of several scenarios in one transaction (the caller's, if given), each change audited. */
+  async update(changes: { scenario: Scenario; settings: PolicySettings }[], actor: string, within?: Tx): Promise<void> {
+    if (!within) return this.db.$transaction((tx) => this.update(changes, actor, asTx(tx)));
+    const tx = prismaOf(within);
+    for (const { scenario, settings } of changes) {
+      const before = await tx.policy.findUnique({
+        where: { scenario },
+        select: SETTINGS,
+      });
+      await tx.policy.update({ where: { scenario }, data: settings });
+      await appendAudit(within, {
+        actor,
+        action: 'policy.update',
+        targetType: 'scenario',
+        targetId: scenario,
+        details: { before, after: settings },
+      });
+    }
   }
 
   /** Points a scenario at a model version (its devices' assignments are written in the same transaction). */

@@ -97,6 +97,13 @@ describe('remediation planner (M14)', () => {
     expect(d).toMatchObject({ type: 'propose', kind: 'smaller_variant', after: { variantId: 'v16' } });
   });
 
+  it('memory headroom below its floor: a smaller variant, the reason saying the headroom is below the floor', () => {
+    const low = alert('memory_headroom_mb', 'firing', { value: 12, threshold: 64 });
+    const d = decide(situation({ alerts: [low], current: { modelVersionId: 'mv', variantId: 'v32' } }), at(60), true);
+    expect(d).toMatchObject({ type: 'propose', kind: 'smaller_variant', after: { variantId: 'v16' } });
+    expect(d?.type === 'propose' && d.reason).toMatch(/memory_headroom_mb 12 below 64: fp32 → fp16/);
+  });
+
   it('power over budget: the rate is reduced first, then low-power mode when the check finds it still firing', () => {
     const power = alert('power_w', 'firing', { value: 8, threshold: 5 });
     expect(decide(situation({ alerts: [power] }), at(60), true)).toMatchObject({

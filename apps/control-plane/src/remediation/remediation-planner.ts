@@ -1,5 +1,11 @@
 import type { Precision } from '@edge-fleet/shared';
-import type { AlertState, RemediationKind, RemediationSettings, RemediationStatus } from '@edge-fleet/shared/api';
+import {
+  FLOOR_METRICS,
+  type AlertState,
+  type RemediationKind,
+  type RemediationSettings,
+  type RemediationStatus,
+} from '@edge-fleet/shared/api';
 
 /** What remediation puts on a device (all null: nothing, the assignment as issued). */
 export interface OverrideState {
@@ -10,7 +16,7 @@ export interface OverrideState {
 export const NO_OVERRIDE: OverrideState = { variantId: null, maxRateHz: null, dutyCycle: null };
 
 /** The alert metrics remediation acts on, in the order it acts on them (one remedy per device per pass). */
-export const REMEDIABLE_METRICS = ['update_failed', 'memory_rss_mb', 'latency_ms', 'power_w'] as const;
+export const REMEDIABLE_METRICS = ['update_failed', 'memory_rss_mb', 'memory_headroom_mb', 'latency_ms', 'power_w'] as const;
 export type RemediableMetric = (typeof REMEDIABLE_METRICS)[number];
 
 export interface VariantInfo {
@@ -115,7 +121,7 @@ function variantChoice(s: DeviceSituation, kind: 'precision_step_down' | 'smalle
 }
 
 function figures(a: AlertInfo): string {
-  return `${a.rule}: ${a.metric} ${a.value ?? 'n/a'} over ${a.threshold ?? 'n/a'}`;
+  return `${a.rule}: ${a.metric} ${a.value ?? 'n/a'} ${FLOOR_METRICS.includes(a.metric) ? 'below' : 'over'} ${a.threshold ?? 'n/a'}`;
 }
 
 /** The first remedy for a firing alert, or why there is none. */
@@ -123,7 +129,8 @@ function firstRemedy(s: DeviceSituation, alert: AlertInfo, now: OverrideState): 
   switch (alert.metric) {
     case 'latency_ms':
     case 'update_failed':
-    case 'memory_rss_mb': {
+    case 'memory_rss_mb':
+    case 'memory_headroom_mb': {
       const kind = alert.metric === 'latency_ms' ? 'precision_step_down' : 'smaller_variant';
       const c = variantChoice(s, kind);
       if ('reason' in c) return { type: 'skip', kind, alert, reason: `${figures(alert)}; ${c.reason}` };

@@ -7,12 +7,12 @@ import { RemediationService } from './remediation.service.js';
 
 /**
  * Automated remediation (M14). Exports the service: the maintenance schedule runs its pass after
- * each alert evaluation, tRPC calls it.
+ * each alert evaluation, tRPC calls it; and the repository (the policy document writes settings in its transaction).
  */
 @Module({
   imports: [AuthModule, DesiredStateModule],
   controllers: [RemediationController],
   providers: [RemediationService, RemediationRepository],
-  exports: [RemediationService],
+  exports: [RemediationService, RemediationRepository],
 })
 export class RemediationModule {}

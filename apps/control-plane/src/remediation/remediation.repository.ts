@@ -1,12 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ACTIVE_ROLLOUT_STATUSES, ScenarioSchema, type Precision } from '@edge-fleet/shared';
-import type {
-  RemediationActionView,
-  RemediationKind,
-  RemediationListQuery,
-  RemediationSettings,
-  RemediationSettingsView,
-  RemediationStatus,
+import {
+  REMEDIATION_SETTINGS_FIELDS,
+  type RemediationActionView,
+  type RemediationKind,
+  type RemediationListQuery,
+  type RemediationSettings,
+  type RemediationSettingsView,
+  type RemediationStatus,
 } from '@edge-fleet/shared/api';
 import type { Pool } from 'pg';
 import { iso } from '../alerts/sql.js';
@@ -27,15 +28,7 @@ export const DEFAULT_REMEDIATION: RemediationSettings = {
   dutyCycle: 0.5,
 };
 
-const SETTINGS = [
-  'mode',
-  'maxDevicesPerHour',
-  'maxPercentPerHour',
-  'holdOffSeconds',
-  'checkWindowSeconds',
-  'rateFactor',
-  'dutyCycle',
-] as const;
+const SETTINGS = REMEDIATION_SETTINGS_FIELDS;
 const REMEDY_KINDS: readonly RemediationKind[] = ['precision_step_down', 'smaller_variant', 'rate_reduction', 'low_power'];
 const OPEN_STATUSES: readonly RemediationStatus[] = ['pending', 'applied', 'helped', 'escalated'];
 

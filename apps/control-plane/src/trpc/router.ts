@@ -12,6 +12,8 @@ import {
   DeviceIdParamsSchema,
   DeviceTelemetryInputSchema,
   DeviceTelemetrySchema,
+  DeviceEnergyInputSchema,
+  DeviceEnergySchema,
   EnergyQuerySchema,
   EnergyReportSchema,
   ListDevicesQuerySchema,
@@ -44,6 +46,7 @@ import type { RemediationService } from '../remediation/remediation.service.js';
 import type { FleetService } from '../fleet/fleet.service.js';
 import type { ModelsService } from '../models/models.service.js';
 import type { PoliciesService } from '../policies/policies.service.js';
+import type { PolicyDocumentService } from '../policy-document/policy-document.service.js';
 import type { RolloutsService } from '../rollouts/rollouts.service.js';
 import type { TelemetryQueries } from '../telemetry/telemetry.queries.js';
 
@@ -86,6 +89,7 @@ export interface RouterDeps {
   models: ModelsService;
   telemetry: TelemetryQueries;
   policies: PoliciesService;
+  policyDocument: PolicyDocumentService;
   assignments: AssignmentsService;
   rollouts: RolloutsService;
   alerts: AlertsService;
@@ -126,11 +130,11 @@ export function buildRouter(d: RouterDeps) {
         .input(PolicyUpdateInputSchema)
         .output(PolicyViewSchema)
         .mutation(({ input: { scenario, ...settings }, ctx }) => d.policies.update(scenario, settings, actor(ctx.operator))),
-      exportYaml: operatorProcedure.output(PolicyYamlExportSchema).query(async () => ({ yaml: await d.policies.exportYaml() })),
+      exportYaml: operatorProcedure.output(PolicyYamlExportSchema).query(async () => ({ yaml: await d.policyDocument.exportYaml() })),
       importYaml: operatorProcedure
         .input(PolicyYamlImportInputSchema)
         .output(PolicyImportResultSchema)
-        .mutation(({ input, ctx }) => d.policies.importYaml(input.yaml, actor(ctx.operator))),
+        .mutation(({ input, ctx }) => d.policyDocument.importYaml(input.yaml, actor(ctx.operator))),
     }),
     assignments: t.router({
       preview: operatorProcedure
@@ -173,6 +177,10 @@ export function buildRouter(d: RouterDeps) {
         .input(EnergyQuerySchema)
         .output(EnergyReportSchema)
         .query(({ input }) => d.energy.report(input)),
+      device: operatorProcedure
+        .input(DeviceEnergyInputSchema)
+        .output(DeviceEnergySchema)
+        .query(({ input }) => d.energy.deviceReport(input.id, input.sinceHours)),
     }),
     // the same service methods as /api/v1/remediation/…
     remediation: t.router({

@@ -11,6 +11,7 @@ export const ALERT_METRICS = [
   'power_w',
   'throughput_ips',
   'memory_rss_mb',
+  'memory_headroom_mb',
   'device_offline',
   'telemetry_silent_s',
   'update_failed',
@@ -26,8 +27,15 @@ export type AlertMetric = z.infer<typeof AlertMetricSchema>;
 export const POLICY_METRICS: readonly AlertMetric[] = ['latency_ms', 'error_rate', 'power_w'];
 /** Conditions that are true or false: no threshold, no hysteresis band. */
 export const BOOLEAN_METRICS: readonly AlertMetric[] = ['device_offline', 'update_failed', 'stale_metadata', 'rollout_failed'];
-/** The one floor: the alert is about a value too low; every other metric alerts above its threshold. */
-export const FLOOR_METRICS: readonly AlertMetric[] = ['throughput_ips'];
+/** Floors: the alert is about a value too low; every other metric alerts above its threshold. */
+export const FLOOR_METRICS: readonly AlertMetric[] = ['throughput_ips', 'memory_headroom_mb'];
+
+/**
+ * How `memory_headroom_mb` is measured: the DRAM the device's hardware profile declares minus the
+ * agent's largest RSS in the rule's lookback (the agent measures its own RSS; what other processes on
+ * the device use is not reported, so the headroom is an upper bound).
+ */
+export const MEMORY_HEADROOM_BASIS = 'hardware profile dramMb minus the agent RSS (max over the lookback)';
 
 export const AlertSeveritySchema = z.enum(['critical', 'warning', 'info']);
 export const AlertStateSchema = z.enum(['inactive', 'pending', 'firing', 'resolved']);
@@ -76,11 +84,15 @@ export const AlertRuleSettingsSchema = z
     if (t === null) return;
     if (r.metric === 'error_rate' && (t < 0 || t >= 1)) bad('an error rate threshold is a fraction in [0, 1)', 'threshold');
     else if (r.metric === 'throughput_ips' && t <= 0) bad('a throughput floor must be above 0 inferences/s', 'threshold');
+    else if (r.metric === 'memory_headroom_mb' && (t <= 0 || t > 4_194_304))
+      bad('a memory headroom floor must be above 0 and at most 4194304 MB', 'threshold');
     else if (t <= 0 && r.metric !== 'telemetry_silent_s') bad(`a ${r.metric} threshold must be above 0`, 'threshold');
     else if (r.metric === 'telemetry_silent_s' && (t < 1 || t > 86_400)) bad('telemetry_silent_s must be 1 to 86400 s', 'threshold');
     else if (r.metric === 'latency_ms' && t > 3_600_000) bad('a latency threshold above an hour cannot be measured', 'threshold');
   });
 export type AlertRuleSettings = z.infer<typeof AlertRuleSettingsSchema>;
+/** A rule's settings fields, in the schema's order: the repository's columns, the YAML's keys, the form's fields. */
+export const ALERT_RULE_FIELDS = Object.keys(AlertRuleSettingsSchema.shape) as (keyof AlertRuleSettings)[];
 export type AlertRuleSettingsInput = z.input<typeof AlertRuleSettingsSchema>;
 
 export const AlertRuleViewSchema = z.object({

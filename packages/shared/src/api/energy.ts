@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PrecisionSchema, ScenarioSchema } from '../schemas.js';
+import { DeviceIdSchema, PrecisionSchema, ScenarioSchema } from '../schemas.js';
 
 /** REST `GET /api/v1/energy` query and the tRPC `energy.report` input. */
 export const EnergyQuerySchema = z.strictObject({
@@ -121,3 +121,26 @@ export function noEnergyFigures(reason: string): EnergyFigures {
     reason,
   };
 }
+
+/** REST `GET /api/v1/energy/devices/{id}` query; tRPC `energy.device` adds the id. */
+export const DeviceEnergyQuerySchema = EnergyQuerySchema.pick({ sinceHours: true });
+export const DeviceEnergyInputSchema = DeviceEnergyQuerySchema.extend({ id: DeviceIdSchema });
+
+/**
+ * One device's energy over the period (M20 "per device"): per variant it ran, and all its windows
+ * together; the same figures and bases as the scenario report. Windows without a loaded model are
+ * not counted (as in the scenario report).
+ */
+export const DeviceEnergySchema = z.object({
+  deviceId: z.string(),
+  deviceName: z.string(),
+  scenario: z.string(),
+  from: z.string(),
+  to: z.string(),
+  sinceHours: z.number().int(),
+  tariff: EnergyReportSchema.shape.tariff,
+  /** Every variant's windows of the device together (each class apart). */
+  total: z.object({ observed: EnergyFiguresSchema, simulated: EnergyFiguresSchema }),
+  variants: z.array(VariantEnergySchema),
+});
+export type DeviceEnergy = z.infer<typeof DeviceEnergySchema>;

@@ -57,6 +57,8 @@ export const RemediationSettingsSchema = z.strictObject({
   dutyCycle: z.number().min(0.05, 'dutyCycle must be at least 0.05').lt(1, 'dutyCycle must be below 1'),
 });
 export type RemediationSettings = z.infer<typeof RemediationSettingsSchema>;
+/** The settings fields, in the schema's order: the repository's columns, the YAML's keys, the form's fields. */
+export const REMEDIATION_SETTINGS_FIELDS = Object.keys(RemediationSettingsSchema.shape) as (keyof RemediationSettings)[];
 
 export const RemediationSettingsViewSchema = RemediationSettingsSchema.extend({
   scenario: ScenarioSchema,
