@@ -38,7 +38,8 @@ export class KeyFloor {
     if (serial <= this.serial) return;
     const from = this.serial;
     this.serial = serial;
-    this.logger.info('signing key rotated: keys below this serial are no longer trusted', { minKeySerial: serial, was: from });
+    if (from > 0)
+      this.logger.info('signing key rotated: keys below this serial are no longer trusted', { minKeySerial: serial, was: from });
     this.writes = this.writes
       .then(() => writeJsonAtomic(this.path, { schema: 1, minKeySerial: this.serial }))
       .catch((e: unknown) => this.logger.error('key floor not saved', { error: e instanceof Error ? e.message : String(e) }));
