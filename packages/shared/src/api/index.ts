@@ -12,3 +12,4 @@ export * from './audit.js';
 export * from './alerts.js';
 export * from './energy.js';
 export * from './remediation.js';
+export * from './tokens.js';
