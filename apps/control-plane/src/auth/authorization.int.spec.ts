@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiPaths } from '../health/openapi.js';
 import { newSecret, sha256Hex } from '../infra/secrets.js';
 import { startHarness, type Harness } from '../test-support/harness.js';
+import { buildRouter, type RouterDeps } from '../trpc/router.js';
 import { ApiTokenRepository } from './api-token.repository.js';
 import type { Role } from './roles.js';
 
@@ -208,5 +209,52 @@ describe('authorization matrix', () => {
     expect((await mutation(tokens.operator, 'tokens.revoke', { id: ID })).status).toBe(403);
     expect((await mutation(tokens.admin, 'tokens.revoke', { id: ID })).status).toBe(404);
     for (const token of [tokens.revoked, tokens.expired]) expect((await call('GET', query, token)).status).toBe(401);
+  });
+
+  /** The tRPC procedures that need more than their kind's default (a query: viewer, a mutation: operator). */
+  const TRPC_NEEDS: Record<string, Role> = {
+    'audit.list': 'auditor',
+    'audit.verify': 'auditor',
+    'tokens.list': 'admin',
+    'tokens.create': 'admin',
+    'tokens.rotate': 'admin',
+    'tokens.revoke': 'admin',
+  };
+
+  it('tRPC: every procedure × every role, a scoped token, and revoked, expired, unknown and missing credentials', async () => {
+    // the router's shape only: no procedure runs here, so it needs none of its services
+    const table: object = buildRouter({} as RouterDeps)._def.procedures;
+    const procedures = Object.entries(table).map(([path, p]) => [path, p as { _def: { type: string } }] as const);
+    expect(procedures.length).toBeGreaterThan(30);
+    const callTrpc = (path: string, type: string, token: string | null) =>
+      fetch(`${h.cp.url}/trpc/${path}`, {
+        method: type === 'mutation' ? 'POST' : 'GET',
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(type === 'mutation' ? { 'content-type': 'application/json' } : {}),
+        },
+        // an empty input: refused by validation (400) once past authorization, so nothing changes
+        body: type === 'mutation' ? '{}' : undefined,
+      });
+    const wrong: string[] = [];
+    for (const [path, proc] of procedures) {
+      const type = proc._def.type;
+      const needs = TRPC_NEEDS[path] ?? (type === 'mutation' ? 'operator' : 'viewer');
+      const cells: [string, string | null, boolean | 401][] = [
+        ...ROLES.map((role): [string, string, boolean] => [role, tokens[role], PASSES[needs].includes(role)]),
+        // a scoped operator: reads as an operator; no mutation here names a scenario of its scope
+        ['scoped', tokens.scoped, type !== 'mutation' && PASSES[needs].includes('operator')],
+        ['revoked', tokens.revoked, 401],
+        ['expired', tokens.expired, 401],
+        ['unknown', `eft_op_${newSecret()}`, 401],
+        ['missing', null, 401],
+      ];
+      for (const [who, token, expected] of cells) {
+        const status = (await callTrpc(path, type, token)).status;
+        const ok = expected === 401 ? status === 401 : expected ? status !== 401 && status !== 403 : status === 403;
+        if (!ok) wrong.push(`${path} (${type}, needs ${needs}) as ${who}: ${status}`);
+      }
+    }
+    expect(wrong).toEqual([]);
   });
 });
