@@ -40,7 +40,9 @@ describe('dashboard security', () => {
 
   it('refuses a change whose Origin is another site, and nothing changes; its own pages still work under the CSP', async () => {
     if (!cp || !browser) throw new Error('not started');
-    const cookie = `ef_operator=${cp.token}`;
+    // a signed-in browser's cookie: a session the control plane issued for the token
+    const { session } = await callApi<{ session: string }>(cp.api, cp.token, 'POST', '/api/v1/sessions');
+    const cookie = `ef_session=${session}`;
     const before = await callApi<{ items: { scenario: string; latencyTargetMs: number }[] }>(cp.api, cp.token, 'GET', '/api/v1/policies');
     const target = before.items.find((p) => p.scenario === 'robotic_manipulation');
     const change = (origin: string | null) =>

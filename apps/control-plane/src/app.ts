@@ -13,7 +13,9 @@ import { AppModule, ROLE_PROCESSORS, ROLE_QUEUES, type Infra, type Role } from '
 import { AlertsService } from './alerts/alerts.service.js';
 import { AssignmentsService } from './assignments/assignments.service.js';
 import { AbuseLimits } from './auth/abuse-limits.js';
+import { ApiTokensService } from './auth/api-tokens.service.js';
 import { OperatorAuthService } from './auth/operator-auth.service.js';
+import { AuditService } from './audit/audit.service.js';
 import type { Config } from './config.js';
 import { DeviceAuthService } from './devices/device-auth.service.js';
 import { DeviceRepository } from './devices/device.repository.js';
@@ -205,6 +207,9 @@ export async function startControlPlane(
     energy: app.get(EnergyService),
     remediation: app.get(RemediationService),
     revocation: app.get(DeviceRevocationService),
+    tokens: app.get(ApiTokensService),
+    audit: app.get(AuditService),
+    auth,
   });
   const databaseBreaker = new DatabaseBreaker(() => infra.pgPool.query('SELECT 1'), logger.child('database'));
   app.useGlobalFilters(new HttpErrorFilter(logger.child('http'), databaseBreaker));
@@ -280,7 +285,10 @@ export async function startControlPlane(
     '/trpc',
     createExpressMiddleware({
       router,
-      createContext: async ({ req }) => ({ operator: await auth.authenticate(req.headers.authorization).catch(() => null) }),
+      createContext: async ({ req }) => ({
+        operator: await auth.authenticate(req.headers.authorization).catch(() => null),
+        denied: (op, what, reason) => auth.denied(op, what, reason),
+      }),
     }),
   );
   // written before the API answers, so whoever sees /readyz succeed can read the token

@@ -140,6 +140,8 @@ export const ConfigSchema = z.object({
   LOCKOUT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
   /** How long a lockout lasts: every request with that kind of credential from the address is answered 429 with Retry-After. */
   LOCKOUT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+  /** How long a dashboard session lasts after sign-in; signing out, or revoking or rotating its token, ends it sooner. */
+  OPERATOR_SESSION_HOURS: z.coerce.number().min(0.01).max(720).default(12),
   /**
    * Express's `trust proxy`: whose X-Forwarded-For names the client address the limits count.
    * Default `loopback` (a proxy or the dashboard on this machine); a list of addresses/CIDRs, or `false`.

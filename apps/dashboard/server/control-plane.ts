@@ -1,4 +1,5 @@
 import 'server-only';
+import { OperatorSessionSchema } from '@edge-fleet/shared/api';
 import { getConfig } from './config';
 
 export type TokenCheck = 'valid' | 'invalid' | 'rate_limited' | 'unreachable';
@@ -27,7 +28,7 @@ export function clientAddressHeaders(forwardedFor: string | null | undefined): R
   return forwardedFor ? { 'x-forwarded-for': forwardedFor } : {};
 }
 
-/** Asks the control plane whether a token is an operator token, by calling `fleet.overview` with it (on behalf of `forwardedFor`). */
+/** Asks the control plane whether a session (or token) is still valid, by calling `fleet.overview` with it (on behalf of `forwardedFor`). */
 export async function checkOperatorToken(token: string, forwardedFor?: string | null): Promise<TokenCheck> {
   if (token.length === 0 || token.length > 512) return 'invalid';
   try {
@@ -36,11 +37,54 @@ export async function checkOperatorToken(token: string, forwardedFor?: string | 
       cache: 'no-store',
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
-    if (res.ok) return 'valid';
-    if (res.status === 401 || res.status === 403) return 'invalid';
-    if (res.status === 429) return 'rate_limited';
-    return 'unreachable';
+    return checkOf(res.status);
   } catch {
     return 'unreachable';
+  }
+}
+
+function checkOf(status: number): TokenCheck {
+  if (status >= 200 && status < 300) return 'valid';
+  if (status === 401 || status === 403) return 'invalid';
+  if (status === 429) return 'rate_limited';
+  return 'unreachable';
+}
+
+export type SignIn = { check: 'valid'; session: string; expiresAt: Date } | { check: Exclude<TokenCheck, 'valid'> };
+
+/**
+ * Sign-in: exchanges the operator token for a session at the control plane (POST /api/v1/sessions).
+ * The token is used this once and never kept; only the session id goes into the cookie.
+ */
+export async function openSession(token: string, forwardedFor?: string | null): Promise<SignIn> {
+  if (token.length === 0 || token.length > 512) return { check: 'invalid' };
+  try {
+    const res = await fetch(`${getConfig().CONTROL_PLANE_URL}/api/v1/sessions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, ...clientAddressHeaders(forwardedFor) },
+      cache: 'no-store',
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+    const check = checkOf(res.status);
+    if (check !== 'valid') return { check };
+    const body = OperatorSessionSchema.safeParse(await res.json());
+    return body.success ? { check, session: body.data.session, expiresAt: new Date(body.data.expiresAt) } : { check: 'unreachable' };
+  } catch {
+    return { check: 'unreachable' };
+  }
+}
+
+/** Sign-out: ends the session at the control plane (DELETE /api/v1/sessions/current); true when it is over (ended now or before). */
+export async function closeSession(session: string, forwardedFor?: string | null): Promise<boolean> {
+  try {
+    const res = await fetch(`${getConfig().CONTROL_PLANE_URL}/api/v1/sessions/current`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${session}`, ...clientAddressHeaders(forwardedFor) },
+      cache: 'no-store',
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+    return res.status === 204 || res.status === 401;
+  } catch {
+    return false;
   }
 }

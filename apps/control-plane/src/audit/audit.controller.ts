@@ -5,10 +5,10 @@ import { NeedsRole } from '../auth/roles.js';
 import { parseInput } from '../infra/validate.js';
 import { AuditService } from './audit.service.js';
 
-/** Who did what: every route needs the admin role (the log names every token and device acted on). */
+/** Who did what: every route needs the auditor or admin role (the log names every token and device acted on). */
 @Controller('api/v1/audit')
 @UseGuards(OperatorGuard)
-@NeedsRole('admin')
+@NeedsRole('auditor')
 export class AuditController {
   constructor(@Inject(AuditService) private readonly audit: AuditService) {}
 

@@ -2,11 +2,11 @@ import { AuditPageSchema, AuditQuerySchema, AuditVerificationSchema } from '@edg
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
 import { json, operatorErrors, operatorSecurity } from '../infra/openapi.js';
 
-/** The routes of audit.controller.ts (admin role). */
+/** The routes of audit.controller.ts (auditor or admin role). */
 export const auditPaths: ZodOpenApiPathsObject = {
   '/api/v1/audit': {
     get: {
-      summary: 'Audit events, newest first, filtered by actor, action or target (admin)',
+      summary: 'Audit events, newest first, filtered by actor, action, target or time range (auditor, admin)',
       security: operatorSecurity,
       requestParams: { query: AuditQuerySchema },
       responses: { '200': { description: 'a page of events', content: json(AuditPageSchema) }, ...operatorErrors },
@@ -14,7 +14,7 @@ export const auditPaths: ZodOpenApiPathsObject = {
   },
   '/api/v1/audit/verify': {
     get: {
-      summary: 'Recompute the hash chain of the audit log; names the first broken link (admin)',
+      summary: 'Recompute the hash chain of the audit log; names the first broken link (auditor, admin)',
       security: operatorSecurity,
       responses: { '200': { description: 'the verification', content: json(AuditVerificationSchema) }, ...operatorErrors },
     },

@@ -37,7 +37,7 @@ afterAll(async () => {
 
 async function newToken(role: 'admin' | 'viewer' = 'admin'): Promise<string> {
   const token = `eft_op_${newSecret()}`;
-  await h1.cp.app.get(ApiTokenRepository).create(`abuse test ${role}`, sha256Hex(token), role);
+  await h1.cp.app.get(ApiTokenRepository).create({ name: `abuse test ${role}`, tokenHash: sha256Hex(token), role });
   return token;
 }
 

@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { OperatorRoleSchema, type ApiTokenView, type OperatorRole } from '@edge-fleet/shared/api';
 import type { Pool } from 'pg';
 import { appendAudit } from '../infra/audit.repository.js';
+import type { JsonValue } from '../infra/json.js';
 import type { Db } from '../infra/prisma.js';
 import { PG_POOL, PRISMA } from '../infra/tokens.js';
 import { asTx } from '../infra/unit-of-work.js';
@@ -8,9 +10,56 @@ import { asTx } from '../infra/unit-of-work.js';
 export interface Operator {
   tokenId: string;
   name: string;
-  role: 'admin' | 'operator' | 'viewer';
+  role: OperatorRole;
+  /** The scenarios the token may change; empty: the whole fleet. */
+  scenarios: string[];
+  /** The dashboard session the request came with; null for the token itself. */
+  sessionId: string | null;
 }
 
+export interface NewApiToken {
+  name: string;
+  tokenHash: string;
+  role: OperatorRole;
+  scenarios?: string[];
+  prefix?: string;
+  expiresAt?: Date | null;
+}
+
+/** A token's last use is written at most this often: a write per request would double the API's database load. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+const ACTIVE = `t."revokedAt" IS NULL AND (t."expiresAt" IS NULL OR t."expiresAt" > now())`;
+
+const VIEW_SELECT = {
+  id: true,
+  name: true,
+  role: true,
+  scenarios: true,
+  prefix: true,
+  createdAt: true,
+  expiresAt: true,
+  rotatedAt: true,
+  lastUsedAt: true,
+  revokedAt: true,
+} as const;
+
+type ViewRow = {
+  id: string;
+  name: string;
+  role: string;
+  scenarios: string[];
+  prefix: string;
+  createdAt: Date;
+  expiresAt: Date | null;
+  rotatedAt: Date | null;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+};
+
+type OperatorRow = { id: string; name: string; role: OperatorRole; scenarios: string[] | null; lastUsedAt: Date | null };
+
+/** Operator API tokens and the dashboard sessions exchanged for them; every change audited in its transaction. */
 @Injectable()
 export class ApiTokenRepository {
   constructor(
@@ -21,38 +70,153 @@ export class ApiTokenRepository {
   /**
    * Runs on every operator request, so it is one plain query on the pg pool: through Prisma it
    * cost about 1 ms of control-plane CPU per request (`pnpm bench:api`). Not cached, so a revoked
-   * token stops working on its next request.
+   * or expired token stops working on its next request.
    */
   async findActive(tokenHash: string): Promise<Operator | null> {
-    const res = await this.pool.query<{ id: string; name: string; role: Operator['role'] }>(
-      'SELECT id, name, role FROM "ApiToken" WHERE "tokenHash" = $1 AND "revokedAt" IS NULL',
+    const res = await this.pool.query<OperatorRow>(
+      `SELECT t.id, t.name, t.role, t.scenarios, t."lastUsedAt" FROM "ApiToken" t WHERE t."tokenHash" = $1 AND ${ACTIVE}`,
       [tokenHash],
     );
-    const row = res.rows[0];
-    return row ? { tokenId: row.id, name: row.name, role: row.role } : null;
+    return this.used(res.rows[0], null);
   }
 
-  async create(name: string, tokenHash: string, role: Operator['role']): Promise<string> {
+  /** A session's operator: the session is neither revoked nor expired, nor is the token it was exchanged for. */
+  async findSession(sessionHash: string): Promise<Operator | null> {
+    const res = await this.pool.query<OperatorRow & { sessionId: string }>(
+      `SELECT t.id, t.name, t.role, t.scenarios, t."lastUsedAt", s.id AS "sessionId"
+         FROM "OperatorSession" s JOIN "ApiToken" t ON t.id = s."tokenId"
+        WHERE s."sessionHash" = $1 AND s."revokedAt" IS NULL AND s."expiresAt" > now() AND ${ACTIVE}`,
+      [sessionHash],
+    );
+    const row = res.rows[0];
+    return this.used(row, row?.sessionId ?? null);
+  }
+
+  private used(row: OperatorRow | undefined, sessionId: string | null): Operator | null {
+    if (!row) return null;
+    if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS)
+      // not awaited: a lost update only makes "last used" a minute older
+      this.pool.query('UPDATE "ApiToken" SET "lastUsedAt" = now() WHERE id = $1', [row.id]).catch(() => undefined);
+    return { tokenId: row.id, name: row.name, role: row.role, scenarios: row.scenarios ?? [], sessionId };
+  }
+
+  async create(t: NewApiToken, actor = 'system'): Promise<string> {
     return this.db.$transaction(async (tx) => {
-      const row = await tx.apiToken.create({ data: { name, tokenHash, role }, select: { id: true } });
+      const row = await tx.apiToken.create({
+        data: {
+          name: t.name,
+          tokenHash: t.tokenHash,
+          role: t.role,
+          scenarios: t.scenarios ?? [],
+          prefix: t.prefix ?? '',
+          expiresAt: t.expiresAt ?? null,
+        },
+        select: { id: true },
+      });
+      const details: JsonValue = {
+        name: t.name,
+        role: t.role,
+        scenarios: t.scenarios ?? [],
+        expiresAt: t.expiresAt?.toISOString() ?? null,
+      };
+      await appendAudit(asTx(tx), { actor, action: 'api_token.create', targetType: 'api_token', targetId: row.id, details });
+      return row.id;
+    });
+  }
+
+  async list(): Promise<ApiTokenView[]> {
+    const rows = await this.db.apiToken.findMany({ select: VIEW_SELECT, orderBy: { createdAt: 'desc' } });
+    return rows.map(view);
+  }
+
+  async get(id: string): Promise<ApiTokenView | null> {
+    const row = await this.db.apiToken.findUnique({ where: { id }, select: VIEW_SELECT });
+    return row ? view(row) : null;
+  }
+
+  /**
+   * A new secret for an active token: the old one stops working at once, and so do the dashboard
+   * sessions exchanged for it. Null when the token is not active (revoked, expired or unknown).
+   */
+  async rotate(id: string, tokenHash: string, prefix: string, actor: string): Promise<ApiTokenView | null> {
+    return this.db.$transaction(async (tx) => {
+      const now = new Date();
+      const { count } = await tx.apiToken.updateMany({
+        where: { id, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
+        data: { tokenHash, prefix, rotatedAt: now },
+      });
+      if (count === 0) return null;
+      const ended = await tx.operatorSession.updateMany({ where: { tokenId: id, revokedAt: null }, data: { revokedAt: now } });
       await appendAudit(asTx(tx), {
-        actor: 'system',
-        action: 'api_token.create',
+        actor,
+        action: 'api_token.rotate',
         targetType: 'api_token',
+        targetId: id,
+        details: { sessionsEnded: ended.count },
+      });
+      const row = await tx.apiToken.findUniqueOrThrow({ where: { id }, select: VIEW_SELECT });
+      return view(row);
+    });
+  }
+
+  /** Revokes a token and its sessions (its next request is refused), audited in the same transaction; false when it was not active. */
+  async revoke(id: string, actor = 'system'): Promise<boolean> {
+    return this.db.$transaction(async (tx) => {
+      const now = new Date();
+      const { count } = await tx.apiToken.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: now } });
+      if (count === 0) return false;
+      const ended = await tx.operatorSession.updateMany({ where: { tokenId: id, revokedAt: null }, data: { revokedAt: now } });
+      await appendAudit(asTx(tx), {
+        actor,
+        action: 'api_token.revoke',
+        targetType: 'api_token',
+        targetId: id,
+        details: { sessionsEnded: ended.count },
+      });
+      return true;
+    });
+  }
+
+  /** A dashboard session for an active token, audited as a sign-in. */
+  async createSession(tokenId: string, sessionHash: string, expiresAt: Date, address: string): Promise<string> {
+    return this.db.$transaction(async (tx) => {
+      const row = await tx.operatorSession.create({ data: { tokenId, sessionHash, expiresAt }, select: { id: true } });
+      await appendAudit(asTx(tx), {
+        actor: `operator:${tokenId}`,
+        action: 'session.create',
+        targetType: 'session',
         targetId: row.id,
-        details: { name, role },
+        details: { expiresAt: expiresAt.toISOString(), address },
       });
       return row.id;
     });
   }
 
-  /** Revokes a token (its next request is refused), audited in the same transaction; false when it was not active. */
-  async revoke(id: string, actor = 'system'): Promise<boolean> {
+  /** Ends a session (sign-out): its id is refused from then on. False when it had ended already. */
+  async revokeSession(sessionId: string, actor: string): Promise<boolean> {
     return this.db.$transaction(async (tx) => {
-      const { count } = await tx.apiToken.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
+      const { count } = await tx.operatorSession.updateMany({ where: { id: sessionId, revokedAt: null }, data: { revokedAt: new Date() } });
       if (count === 0) return false;
-      await appendAudit(asTx(tx), { actor, action: 'api_token.revoke', targetType: 'api_token', targetId: id, details: {} });
+      await appendAudit(asTx(tx), { actor, action: 'session.revoke', targetType: 'session', targetId: sessionId, details: {} });
       return true;
     });
   }
+}
+
+function view(r: ViewRow): ApiTokenView {
+  const iso = (d: Date | null) => d?.toISOString() ?? null;
+  const status = r.revokedAt ? 'revoked' : r.expiresAt && r.expiresAt.getTime() <= Date.now() ? 'expired' : 'active';
+  return {
+    id: r.id,
+    name: r.name,
+    role: OperatorRoleSchema.parse(r.role),
+    scenarios: r.scenarios,
+    prefix: r.prefix,
+    status,
+    createdAt: r.createdAt.toISOString(),
+    expiresAt: iso(r.expiresAt),
+    rotatedAt: iso(r.rotatedAt),
+    lastUsedAt: iso(r.lastUsedAt),
+    revokedAt: iso(r.revokedAt),
+  };
 }

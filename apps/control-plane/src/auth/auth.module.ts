@@ -1,11 +1,14 @@
 import { Module } from '@nestjs/common';
 import { ApiTokenRepository } from './api-token.repository.js';
+import { ApiTokensService } from './api-tokens.service.js';
 import { OperatorAuthService } from './operator-auth.service.js';
 import { OperatorGuard } from './operator.guard.js';
+import { SessionsController, TokensController } from './tokens.controller.js';
 
-/** Operators and their API tokens; the guard every operator route uses. */
+/** Operators, their API tokens and dashboard sessions; the guard every operator route uses. */
 @Module({
-  providers: [ApiTokenRepository, OperatorAuthService, OperatorGuard],
-  exports: [OperatorAuthService, OperatorGuard],
+  controllers: [TokensController, SessionsController],
+  providers: [ApiTokenRepository, OperatorAuthService, OperatorGuard, ApiTokensService],
+  exports: [OperatorAuthService, OperatorGuard, ApiTokensService],
 })
 export class AuthModule {}

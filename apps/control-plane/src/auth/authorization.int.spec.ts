@@ -3,28 +3,34 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiPaths } from '../health/openapi.js';
 import { newSecret, sha256Hex } from '../infra/secrets.js';
 import { startHarness, type Harness } from '../test-support/harness.js';
+import { buildRouter, type RouterDeps } from '../trpc/router.js';
 import { ApiTokenRepository } from './api-token.repository.js';
 import type { Role } from './roles.js';
 
 /**
- * The authorization matrix: every operator route of the REST API and a query and a mutation of
- * tRPC, called with a token of each role, a revoked token, an unknown one and none. Exactly the
- * cells the route's role allows get past authorization (any answer but 401/403: the bodies here are
- * deliberately incomplete, so nothing is changed); every other cell is 401 or 403 naming the role.
+ * The authorization matrix: every operator route of the REST API and tRPC procedures, called with a
+ * token of each role, a scenario-scoped token, a revoked, an expired, an unknown token, a device
+ * credential and none. Exactly the cells the route's role (and scope) allows get past authorization
+ * (any answer but 401/403: the bodies here are deliberately incomplete, so nothing is changed);
+ * every other cell is 401, or 403 naming the role or the scope.
  */
 let h: Harness;
-const tokens = {} as Record<Role | 'revoked', string>;
+type Kind = Role | 'scoped' | 'revoked' | 'expired';
+const tokens = {} as Record<Kind, string>;
+/** The scoped token's one scenario; the routes below name another (data_analysis_agent) in their path. */
+const SCOPE = 'robotic_manipulation';
 
 beforeAll(async () => {
   h = await startHarness();
   const repo = h.cp.app.get(ApiTokenRepository);
-  for (const role of ['viewer', 'operator', 'admin'] as const) {
-    tokens[role] = `eft_op_${newSecret()}`;
-    await repo.create(`test ${role}`, sha256Hex(tokens[role]), role);
-  }
-  tokens.revoked = `eft_op_${newSecret()}`;
-  const id = await repo.create('test revoked', sha256Hex(tokens.revoked), 'admin');
-  await repo.revoke(id);
+  const add = async (kind: Kind, role: Role, more: { scenarios?: string[]; expiresAt?: Date } = {}) => {
+    tokens[kind] = `eft_op_${newSecret()}`;
+    return repo.create({ name: `test ${kind}`, tokenHash: sha256Hex(tokens[kind]), role, ...more });
+  };
+  for (const role of ROLES) await add(role, role);
+  await add('scoped', 'operator', { scenarios: [SCOPE] });
+  await add('expired', 'admin', { expiresAt: new Date(Date.now() - 1_000) });
+  await repo.revoke(await add('revoked', 'admin'));
 }, 60_000);
 
 afterAll(async () => {
@@ -57,8 +63,14 @@ const MATRIX: { method: string; path: string; needs: Role | 'device' | 'public';
   { method: 'GET', path: '/api/v1/devices/{id}/telemetry', needs: 'viewer' },
   { method: 'POST', path: '/api/v1/devices/{id}/revoke', needs: 'operator', body: '{}' },
   { method: 'POST', path: '/api/v1/devices/{id}/enable', needs: 'operator', body: '{}' },
-  { method: 'GET', path: '/api/v1/audit', needs: 'admin' },
-  { method: 'GET', path: '/api/v1/audit/verify', needs: 'admin' },
+  { method: 'GET', path: '/api/v1/audit', needs: 'auditor' },
+  { method: 'GET', path: '/api/v1/audit/verify', needs: 'auditor' },
+  { method: 'GET', path: '/api/v1/tokens', needs: 'admin' },
+  { method: 'POST', path: '/api/v1/tokens', needs: 'admin', body: '{}' },
+  { method: 'POST', path: '/api/v1/tokens/{id}/rotate', needs: 'admin', body: '{}' },
+  { method: 'POST', path: '/api/v1/tokens/{id}/revoke', needs: 'admin', body: '{}' },
+  { method: 'POST', path: '/api/v1/sessions', needs: 'viewer', body: '{}' },
+  { method: 'DELETE', path: '/api/v1/sessions/current', needs: 'viewer' },
   { method: 'GET', path: '/api/v1/alerts', needs: 'viewer' },
   { method: 'GET', path: '/api/v1/alerts/{id}', needs: 'viewer' },
   { method: 'GET', path: '/api/v1/alert-rules', needs: 'viewer' },
@@ -89,18 +101,36 @@ const MATRIX: { method: string; path: string; needs: Role | 'device' | 'public';
   { method: 'GET', path: '/api/v1/openapi.json', needs: 'public' },
 ];
 
-const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
+const ROLES = ['viewer', 'auditor', 'operator', 'admin'] as const;
+
+/** Who passes a route that needs a role: written out here, not taken from roles.ts, so a change there shows. */
+const PASSES: Record<Role, readonly Role[]> = {
+  viewer: ['viewer', 'auditor', 'operator', 'admin'],
+  auditor: ['auditor', 'admin'],
+  operator: ['operator', 'admin'],
+  admin: ['admin'],
+};
 
 function concrete(path: string): string {
   return path.replace('{scenario}', 'data_analysis_agent').replace('{sha256}', SHA).replace('{action}', 'pause').replace('{id}', ID);
 }
 
-async function call(method: string, path: string, token: string | null, body?: string): Promise<Response> {
+async function call(method: string, path: string, token: string | null, body?: string, authorization?: string): Promise<Response> {
+  const auth = authorization ?? (token ? `Bearer ${token}` : undefined);
   return fetch(`${h.cp.url}${concrete(path)}`, {
     method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+    headers: { ...(auth ? { authorization: auth } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
     body,
   });
+}
+
+/** A device's credential (Basic id:secret) is never an operator's. */
+const DEVICE_BASIC = `Basic ${Buffer.from(`${randomUUID()}:${newSecret()}`).toString('base64')}`;
+
+async function expectForbidden(res: Response, who: string, text: string): Promise<void> {
+  expect(res.status, `${who} got past`).toBe(403);
+  const body = (await res.json()) as { error: { code: string; message: string } };
+  expect(body.error).toEqual({ code: 'forbidden', message: expect.stringContaining(text) as string });
 }
 
 describe('authorization matrix', () => {
@@ -114,41 +144,120 @@ describe('authorization matrix', () => {
   });
 
   for (const route of MATRIX.filter((r) => r.needs !== 'device' && r.needs !== 'public')) {
-    it(`${route.method} ${route.path}: ${route.needs} and above pass; lower roles get 403, revoked, unknown and missing tokens 401`, async () => {
-      const needs = route.needs as Role;
-      for (const role of ['viewer', 'operator', 'admin'] as const) {
+    const needs = route.needs as Role;
+    const changes = needs === 'operator' || needs === 'admin';
+    it(`${route.method} ${route.path}: ${PASSES[needs].join(', ')} pass; other roles${changes ? ' and a token scoped to another scenario' : ''} get 403; revoked, expired, unknown, device and missing credentials 401`, async () => {
+      for (const role of ROLES) {
         const res = await call(route.method, route.path, tokens[role], route.body);
-        if (RANK[role] >= RANK[needs]) expect([401, 403], `${role} was refused`).not.toContain(res.status);
-        else {
-          expect(res.status, `${role} got past`).toBe(403);
-          const body = (await res.json()) as { error: { code: string; message: string } };
-          expect(body.error).toEqual({ code: 'forbidden', message: expect.stringContaining(`needs the ${needs} role`) as string });
-        }
+        if (PASSES[needs].includes(role)) expect([401, 403], `${role} was refused`).not.toContain(res.status);
+        else await expectForbidden(res, role, `needs the ${needs} role`);
       }
-      for (const token of [tokens.revoked, `eft_op_${newSecret()}`, null])
+      // an operator token scoped to SCOPE: reads pass; a change of another scenario, or of no scenario, does not
+      const scoped = await call(route.method, route.path, tokens.scoped, route.body);
+      if (needs === 'admin' || needs === 'auditor') await expectForbidden(scoped, 'scoped operator', `needs the ${needs} role`);
+      else if (needs === 'operator') await expectForbidden(scoped, 'scoped operator', `scoped to ${SCOPE}`);
+      else expect([401, 403], 'scoped operator was refused a read').not.toContain(scoped.status);
+      for (const token of [tokens.revoked, tokens.expired, `eft_op_${newSecret()}`, `eft_ses_${newSecret()}`, null])
         expect((await call(route.method, route.path, token, route.body)).status).toBe(401);
+      expect((await call(route.method, route.path, null, route.body, DEVICE_BASIC)).status).toBe(401);
     });
   }
+
+  it('a scoped token passes the routes whose subject scenario is in its scope', async () => {
+    // past authorization, refused by validation: nothing changed
+    for (const [method, path] of [
+      ['PUT', `/api/v1/policies/${SCOPE}`],
+      ['PUT', `/api/v1/scenarios/${SCOPE}/model`],
+      ['PUT', `/api/v1/remediation/settings/${SCOPE}`],
+    ] as const)
+      expect((await call(method, path, tokens.scoped, '{}')).status, `${method} ${path}`).toBe(400);
+    const rollout = (scenario: string) => call('POST', '/api/v1/rollouts', tokens.scoped, JSON.stringify({ target: { scenario } }));
+    expect((await rollout(SCOPE)).status).toBe(400);
+    await expectForbidden(await rollout('data_analysis_agent'), 'scoped rollout', 'this request is for data_analysis_agent');
+  });
 
   it('a device route and the probes take no operator token', async () => {
     expect((await call('POST', '/api/v1/devices/enroll', null, '{}')).status).toBe(400);
     for (const path of ['/healthz', '/readyz', '/api/v1/openapi.json']) expect((await call('GET', path, null)).status).toBe(200);
   });
 
-  it('tRPC: every role reads, a viewer cannot change, an operator can', async () => {
+  it("tRPC: every role reads, a viewer or auditor cannot change, an operator can; the audit is the auditor's and admin's, tokens the admin's", async () => {
     const query = `/trpc/policies.list`;
-    for (const role of ['viewer', 'operator', 'admin'] as const) expect((await call('GET', query, tokens[role])).status).toBe(200);
-    const mutation = (token: string) =>
-      fetch(`${h.cp.url}/trpc/policies.update`, {
+    for (const role of ROLES) expect((await call('GET', query, tokens[role])).status).toBe(200);
+    const mutation = (token: string, path = 'policies.update', input: unknown = { scenario: 'data_analysis_agent' }) =>
+      fetch(`${h.cp.url}/trpc/${path}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ scenario: 'data_analysis_agent' }),
+        body: JSON.stringify(input),
       });
-    const refused = await mutation(tokens.viewer);
-    expect(refused.status).toBe(403);
-    expect(JSON.stringify(await refused.json())).toContain('needs the operator role');
+    for (const role of ['viewer', 'auditor'] as const) {
+      const refused = await mutation(tokens[role]);
+      expect(refused.status).toBe(403);
+      expect(JSON.stringify(await refused.json())).toContain('needs the operator role');
+    }
     // past authorization, refused by input validation instead: nothing changed either way
     expect((await mutation(tokens.operator)).status).toBe(400);
-    expect((await call('GET', query, tokens.revoked)).status).toBe(401);
+    expect((await mutation(tokens.scoped, 'policies.update', { scenario: SCOPE })).status).toBe(400);
+    const outOfScope = await mutation(tokens.scoped);
+    expect(outOfScope.status).toBe(403);
+    expect(JSON.stringify(await outOfScope.json())).toContain(`scoped to ${SCOPE}`);
+    // a mutation with no scenario subject is refused to a scoped token
+    expect((await mutation(tokens.scoped, 'devices.revoke', { id: ID })).status).toBe(403);
+    for (const role of ROLES) {
+      const audit = (await call('GET', '/trpc/audit.verify', tokens[role])).status;
+      expect(audit, `${role} audit.verify`).toBe(PASSES.auditor.includes(role) ? 200 : 403);
+      const list = (await call('GET', '/trpc/tokens.list', tokens[role])).status;
+      expect(list, `${role} tokens.list`).toBe(role === 'admin' ? 200 : 403);
+    }
+    expect((await mutation(tokens.operator, 'tokens.revoke', { id: ID })).status).toBe(403);
+    expect((await mutation(tokens.admin, 'tokens.revoke', { id: ID })).status).toBe(404);
+    for (const token of [tokens.revoked, tokens.expired]) expect((await call('GET', query, token)).status).toBe(401);
+  });
+
+  /** The tRPC procedures that need more than their kind's default (a query: viewer, a mutation: operator). */
+  const TRPC_NEEDS: Record<string, Role> = {
+    'audit.list': 'auditor',
+    'audit.verify': 'auditor',
+    'tokens.list': 'admin',
+    'tokens.create': 'admin',
+    'tokens.rotate': 'admin',
+    'tokens.revoke': 'admin',
+  };
+
+  it('tRPC: every procedure × every role, a scoped token, and revoked, expired, unknown and missing credentials', async () => {
+    // the router's shape only: no procedure runs here, so it needs none of its services
+    const table: object = buildRouter({} as RouterDeps)._def.procedures;
+    const procedures = Object.entries(table).map(([path, p]) => [path, p as { _def: { type: string } }] as const);
+    expect(procedures.length).toBeGreaterThan(30);
+    const callTrpc = (path: string, type: string, token: string | null) =>
+      fetch(`${h.cp.url}/trpc/${path}`, {
+        method: type === 'mutation' ? 'POST' : 'GET',
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(type === 'mutation' ? { 'content-type': 'application/json' } : {}),
+        },
+        // an empty input: refused by validation (400) once past authorization, so nothing changes
+        body: type === 'mutation' ? '{}' : undefined,
+      });
+    const wrong: string[] = [];
+    for (const [path, proc] of procedures) {
+      const type = proc._def.type;
+      const needs = TRPC_NEEDS[path] ?? (type === 'mutation' ? 'operator' : 'viewer');
+      const cells: [string, string | null, boolean | 401][] = [
+        ...ROLES.map((role): [string, string, boolean] => [role, tokens[role], PASSES[needs].includes(role)]),
+        // a scoped operator: reads as an operator; no mutation here names a scenario of its scope
+        ['scoped', tokens.scoped, type !== 'mutation' && PASSES[needs].includes('operator')],
+        ['revoked', tokens.revoked, 401],
+        ['expired', tokens.expired, 401],
+        ['unknown', `eft_op_${newSecret()}`, 401],
+        ['missing', null, 401],
+      ];
+      for (const [who, token, expected] of cells) {
+        const status = (await callTrpc(path, type, token)).status;
+        const ok = expected === 401 ? status === 401 : expected ? status !== 401 && status !== 403 : status === 403;
+        if (!ok) wrong.push(`${path} (${type}, needs ${needs}) as ${who}: ${status}`);
+      }
+    }
+    expect(wrong).toEqual([]);
   });
 });

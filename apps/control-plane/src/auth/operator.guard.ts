@@ -1,15 +1,19 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
+import { AppError } from '../errors.js';
 import type { Operator } from './api-token.repository.js';
 import { OperatorAuthService } from './operator-auth.service.js';
 import { defaultRole, requireRole, ROLE_KEY, type Role } from './roles.js';
+import { pick, requireScope, SCENARIO_SUBJECT_KEY } from './scope.js';
 
 export type OperatorRequest = Request & { operator?: Operator };
 
 /**
- * Every operator route needs a valid bearer token (device credentials never pass here) whose role
- * is at least the route's: `@NeedsRole` on the handler or its controller, else its method's default.
+ * Every operator route needs a valid bearer token or session (device credentials never pass here)
+ * whose role passes the route's (`@NeedsRole` on the handler or its controller, else its method's
+ * default), and, for a scenario-scoped token, a subject scenario in its scope (`@ScenarioSubject`).
+ * A refusal for role or scope is audited.
  */
 @Injectable()
 export class OperatorGuard implements CanActivate {
@@ -21,9 +25,20 @@ export class OperatorGuard implements CanActivate {
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const req = ctx.switchToHttp().getRequest<OperatorRequest>();
     const operator = await this.auth.authenticate(req.headers.authorization);
-    const needed =
-      this.reflector.getAllAndOverride<Role | undefined>(ROLE_KEY, [ctx.getHandler(), ctx.getClass()]) ?? defaultRole(req.method);
-    requireRole(operator, needed);
+    const targets = [ctx.getHandler(), ctx.getClass()];
+    const needed = this.reflector.getAllAndOverride<Role | undefined>(ROLE_KEY, targets) ?? defaultRole(req.method);
+    const subject = this.reflector.get<string | undefined>(SCENARIO_SUBJECT_KEY, ctx.getHandler());
+    try {
+      requireRole(operator, needed);
+      // a route open to viewers (or auditors) changes nothing
+      requireScope(operator, needed === 'operator' || needed === 'admin', {
+        declared: subject !== undefined,
+        scenario: subject === undefined ? undefined : pick({ params: req.params, body: req.body as unknown }, subject),
+      });
+    } catch (e) {
+      if (e instanceof AppError) await this.auth.denied(operator, `${req.method} ${req.originalUrl.split('?')[0] ?? ''}`, e.message);
+      throw e;
+    }
     req.operator = operator;
     return true;
   }

@@ -1,23 +1,34 @@
 import { SetMetadata } from '@nestjs/common';
+import type { OperatorRole } from '@edge-fleet/shared/api';
 import { AppError } from '../errors.js';
 import type { Operator } from './api-token.repository.js';
 
-export type Role = Operator['role'];
+export type Role = OperatorRole;
 
-/** Each role may do what the roles below it may: a viewer reads, an operator changes the fleet, an admin also creates credentials. */
-const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
+/**
+ * Which roles pass a route that needs a role: a viewer reads, an auditor reads and reads the audit,
+ * an operator changes the fleet, an admin also creates credentials and reads the audit. Not a
+ * ladder: an auditor changes nothing, an operator does not read the audit.
+ */
+const ALLOWED: Record<Role, readonly Role[]> = {
+  viewer: ['viewer', 'auditor', 'operator', 'admin'],
+  auditor: ['auditor', 'admin'],
+  operator: ['operator', 'admin'],
+  admin: ['admin'],
+};
 
 export function hasRole(op: Operator, needed: Role): boolean {
-  return RANK[op.role] >= RANK[needed];
+  return ALLOWED[needed].includes(op.role);
 }
 
-/** Throws `forbidden` naming the role needed when `op`'s role is below it. */
+/** Throws `forbidden` naming the role needed when `op`'s role does not pass. */
 export function requireRole(op: Operator, needed: Role): void {
   if (!hasRole(op, needed)) throw new AppError('forbidden', forbiddenMessage(op, needed));
 }
 
 export function forbiddenMessage(op: Operator, needed: Role): string {
-  return `this needs the ${needed} role; the token "${op.name}" has the ${op.role} role`;
+  const also = needed === 'auditor' ? ' (or admin)' : '';
+  return `this needs the ${needed} role${also}; the token "${op.name}" has the ${op.role} role`;
 }
 
 export const ROLE_KEY = 'edge-fleet:role';

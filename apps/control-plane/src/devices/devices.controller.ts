@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req, UseGu
 import { CreateEnrollmentTokenSchema, EnrollRequestSchema } from '@edge-fleet/shared';
 import { DeviceIdParamsSchema, ListDevicesQuerySchema, TelemetryQuerySchema } from '@edge-fleet/shared/api';
 import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
+import { ScenarioSubject } from '../auth/scope.js';
 import { NeedsRole } from '../auth/roles.js';
 import { parseInput } from '../infra/validate.js';
 import { TelemetryQueries } from '../telemetry/telemetry.queries.js';
@@ -20,6 +21,7 @@ export class DevicesController {
   @Post('enrollment-tokens')
   @UseGuards(OperatorGuard)
   @NeedsRole('admin')
+  @ScenarioSubject('body.scenario')
   async createToken(@Body() body: unknown, @Req() req: OperatorRequest) {
     const input = parseInput(CreateEnrollmentTokenSchema, body, 'enrollment token request');
     return this.devices.createEnrollmentToken(input, `operator:${operatorOf(req).tokenId}`);

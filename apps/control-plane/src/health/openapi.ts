@@ -3,6 +3,7 @@ import { alertsPaths } from '../alerts/alerts.openapi.js';
 import { energyPaths } from '../energy/energy.openapi.js';
 import { remediationPaths } from '../remediation/remediation.openapi.js';
 import { auditPaths } from '../audit/audit.openapi.js';
+import { authPaths } from '../auth/auth.openapi.js';
 import { devicesPaths } from '../devices/devices.openapi.js';
 import { modelsPaths } from '../models/models.openapi.js';
 import { policiesPaths } from '../policies/policies.openapi.js';
@@ -21,6 +22,7 @@ export const apiPaths = joinPaths(
   policiesPaths,
   rolloutsPaths,
   auditPaths,
+  authPaths,
   alertsPaths,
   energyPaths,
   remediationPaths,
@@ -50,7 +52,11 @@ export function openApiDocument(): OpenApiDocument {
     info: { title: 'Edge Fleet control plane', version: '0.1.0' },
     components: {
       securitySchemes: {
-        operatorToken: { type: 'http', scheme: 'bearer', description: 'operator API token' },
+        operatorToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'operator API token, or a dashboard session from POST /api/v1/sessions',
+        },
         deviceBasic: { type: 'http', scheme: 'basic', description: 'device id and per-device secret' },
       },
     },

@@ -51,6 +51,8 @@ export class AuditRepository {
     if (q.action !== undefined) add('action = ?', q.action);
     if (q.targetType !== undefined) add('"targetType" = ?', q.targetType);
     if (q.targetId !== undefined) add('"targetId" = ?', q.targetId);
+    if (q.from !== undefined) add('at >= ?', q.from);
+    if (q.to !== undefined) add('at < ?', q.to);
     if (q.before !== undefined) add('id < ?', q.before);
     params.push(q.limit + 1);
     const rows = (

@@ -24,6 +24,7 @@ import {
 } from '@edge-fleet/shared/api';
 import { AssignmentsService } from '../assignments/assignments.service.js';
 import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
+import { ScenarioSubject } from '../auth/scope.js';
 import { NeedsRole } from '../auth/roles.js';
 import { OperatorAuthService } from '../auth/operator-auth.service.js';
 import { DeviceAuthService } from '../devices/device-auth.service.js';
@@ -76,6 +77,7 @@ export class ModelsController {
   }
 
   @Put('scenarios/:scenario/model')
+  @ScenarioSubject('params.scenario')
   @UseGuards(OperatorGuard)
   async assign(@Param() params: unknown, @Body() body: unknown, @Req() req: OperatorRequest) {
     const { scenario } = parseInput(ScenarioParamsSchema, params, 'scenario');

@@ -2,6 +2,7 @@ import { Body, Controller, Get, Inject, Param, Put, Req, UseGuards } from '@nest
 import { PolicySettingsSchema } from '@edge-fleet/shared';
 import { ScenarioParamsSchema } from '@edge-fleet/shared/api';
 import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
+import { ScenarioSubject } from '../auth/scope.js';
 import { parseInput } from '../infra/validate.js';
 import { PoliciesService } from './policies.service.js';
 
@@ -17,6 +18,7 @@ export class PoliciesController {
   }
 
   @Put(':scenario')
+  @ScenarioSubject('params.scenario')
   async update(@Param() params: unknown, @Body() body: unknown, @Req() req: OperatorRequest) {
     const { scenario } = parseInput(ScenarioParamsSchema, params, 'scenario');
     const settings = parseInput(PolicySettingsSchema, body, 'policy');

@@ -7,6 +7,7 @@ import {
   RemediationScenarioParamsSchema,
 } from '@edge-fleet/shared/api';
 import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
+import { ScenarioSubject } from '../auth/scope.js';
 import { parseInput } from '../infra/validate.js';
 import { RemediationService } from './remediation.service.js';
 
@@ -23,6 +24,7 @@ export class RemediationController {
   }
 
   @Put('settings/:scenario')
+  @ScenarioSubject('params.scenario')
   async updateSettings(@Param() params: unknown, @Body() body: unknown, @Req() req: OperatorRequest) {
     const { scenario } = parseInput(RemediationScenarioParamsSchema, params, 'scenario');
     return this.remediation.updateSettings(scenario, body, actor(req));

@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post, Req, UseGuards } 
 import { CreateRolloutSchema } from '@edge-fleet/shared';
 import { RolloutActionParamsSchema, RolloutIdParamsSchema } from '@edge-fleet/shared/api';
 import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
+import { ScenarioSubject } from '../auth/scope.js';
 import { parseInput } from '../infra/validate.js';
 import { RolloutsService } from './rollouts.service.js';
 
@@ -12,6 +13,7 @@ export class RolloutsController {
 
   @Post()
   @HttpCode(201)
+  @ScenarioSubject('body.target.scenario')
   async create(@Body() body: unknown, @Req() req: OperatorRequest) {
     return this.rollouts.create(parseInput(CreateRolloutSchema, body, 'rollout'), `operator:${operatorOf(req).tokenId}`);
   }

@@ -34,12 +34,25 @@ import {
   DeviceRemediationSchema,
   RolloutActionParamsSchema,
   RolloutIdParamsSchema,
+  ApiTokenIdParamsSchema,
+  ApiTokenListSchema,
+  ApiTokenSecretSchema,
+  ApiTokenViewSchema,
+  AuditPageSchema,
+  AuditQuerySchema,
+  AuditVerificationSchema,
+  CreateApiTokenSchema,
+  WhoAmISchema,
 } from '@edge-fleet/shared/api';
 import type { AlertsService } from '../alerts/alerts.service.js';
 import type { AssignmentsService } from '../assignments/assignments.service.js';
 import type { DeviceRevocationService } from '../devices/device-revocation.service.js';
 import type { Operator } from '../auth/api-token.repository.js';
-import { forbiddenMessage, hasRole } from '../auth/roles.js';
+import type { ApiTokensService } from '../auth/api-tokens.service.js';
+import { actorOf as actor, type OperatorAuthService } from '../auth/operator-auth.service.js';
+import { forbiddenMessage, hasRole, type Role } from '../auth/roles.js';
+import { pick, requireScope, TRPC_SCENARIO_SUBJECT } from '../auth/scope.js';
+import type { AuditService } from '../audit/audit.service.js';
 import { AppError } from '../errors.js';
 import type { EnergyService } from '../energy/energy.service.js';
 import type { RemediationService } from '../remediation/remediation.service.js';
@@ -52,6 +65,8 @@ import type { TelemetryQueries } from '../telemetry/telemetry.queries.js';
 
 export interface TrpcContext {
   operator: Operator | null;
+  /** Audits a refusal for role or scope (OperatorAuthService.denied). */
+  denied: (op: Operator, what: string, reason: string) => Promise<void>;
 }
 
 const TRPC_CODE = {
@@ -70,19 +85,46 @@ const TRPC_CODE = {
 // isDev false: error responses carry a code and message, never a stack trace.
 const t = initTRPC.context<TrpcContext>().create({ isDev: false });
 
-/** Typed errors become tRPC errors once, here. */
-const operatorProcedure = t.procedure.use(async ({ ctx, next, type }) => {
-  if (!ctx.operator) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'an operator token is required' });
-  // as on REST: a query is open to every role, a mutation needs at least `operator`
-  if (type === 'mutation' && !hasRole(ctx.operator, 'operator'))
-    throw new TRPCError({ code: 'FORBIDDEN', message: forbiddenMessage(ctx.operator, 'operator') });
+/**
+ * Typed errors become tRPC errors once, here. As on REST: a query is open to every role, a mutation
+ * needs at least `operator` (and `.use(needs(role))` more), a scenario-scoped token changes only its
+ * scenarios (TRPC_SCENARIO_SUBJECT), and each refusal for role or scope is audited.
+ */
+const operatorProcedure = t.procedure.use(async ({ ctx, next, type, path, getRawInput }) => {
+  const op = ctx.operator;
+  if (!op) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'an operator token is required' });
+  try {
+    if (type === 'mutation') {
+      if (!hasRole(op, 'operator')) throw new AppError('forbidden', forbiddenMessage(op, 'operator'));
+      const subject = TRPC_SCENARIO_SUBJECT[path];
+      requireScope(op, true, {
+        declared: subject !== undefined,
+        scenario: subject === undefined ? undefined : pick(await getRawInput(), subject),
+      });
+    }
+  } catch (e) {
+    if (!(e instanceof AppError)) throw e;
+    await ctx.denied(op, `trpc ${path}`, e.message);
+    throw new TRPCError({ code: 'FORBIDDEN', message: e.message });
+  }
   // tRPC 11 hands resolver errors back as a result (not a throw); an AppError inside becomes its code here.
-  const result = await next({ ctx: { operator: ctx.operator } });
+  const result = await next({ ctx: { operator: op } });
   if (!result.ok && result.error.cause instanceof AppError) {
     throw new TRPCError({ code: TRPC_CODE[result.error.cause.code], message: result.error.cause.message, cause: result.error.cause });
   }
   return result;
 });
+
+/** A procedure that needs more than its kind's default role (the audit: auditor; credentials: admin). */
+const needs = (role: Role) =>
+  operatorProcedure.use(async ({ ctx, next, path }) => {
+    if (!hasRole(ctx.operator, role)) {
+      const message = forbiddenMessage(ctx.operator, role);
+      await ctx.denied(ctx.operator, `trpc ${path}`, message);
+      throw new TRPCError({ code: 'FORBIDDEN', message });
+    }
+    return next();
+  });
 
 export interface RouterDeps {
   fleet: FleetService;
@@ -96,6 +138,9 @@ export interface RouterDeps {
   energy: EnergyService;
   remediation: RemediationService;
   revocation: DeviceRevocationService;
+  tokens: ApiTokensService;
+  audit: AuditService;
+  auth: OperatorAuthService;
 }
 
 /**
@@ -103,8 +148,43 @@ export interface RouterDeps {
  * comes from `@edge-fleet/shared/api`, and each procedure calls the service method its REST route calls.
  */
 export function buildRouter(d: RouterDeps) {
-  const actor = (o: Operator) => `operator:${o.tokenId}`;
   return t.router({
+    session: t.router({
+      me: operatorProcedure.output(WhoAmISchema).query(({ ctx: { operator: o } }) => ({
+        name: o.name,
+        role: o.role,
+        scenarios: o.scenarios,
+        via: o.sessionId ? ('session' as const) : ('token' as const),
+      })),
+    }),
+    // the same service methods as /api/v1/tokens…
+    tokens: t.router({
+      list: needs('admin')
+        .output(ApiTokenListSchema)
+        .query(async () => ({ items: await d.tokens.list() })),
+      create: needs('admin')
+        .input(CreateApiTokenSchema)
+        .output(ApiTokenSecretSchema)
+        .mutation(({ input, ctx }) => d.tokens.create(input, actor(ctx.operator))),
+      rotate: needs('admin')
+        .input(ApiTokenIdParamsSchema)
+        .output(ApiTokenSecretSchema)
+        .mutation(({ input, ctx }) => d.tokens.rotate(input.id, actor(ctx.operator))),
+      revoke: needs('admin')
+        .input(ApiTokenIdParamsSchema)
+        .output(ApiTokenViewSchema)
+        .mutation(({ input, ctx }) => d.tokens.revoke(input.id, actor(ctx.operator))),
+    }),
+    // the same service methods as /api/v1/audit…
+    audit: t.router({
+      list: needs('auditor')
+        .input(AuditQuerySchema)
+        .output(AuditPageSchema)
+        .query(({ input }) => d.audit.list(input)),
+      verify: needs('auditor')
+        .output(AuditVerificationSchema)
+        .query(() => d.audit.verify()),
+    }),
     fleet: t.router({
       overview: operatorProcedure.query(() => d.fleet.overview()),
     }),

@@ -2,8 +2,8 @@
 
 import { cookies, headers } from 'next/headers';
 import { redirect } from 'next/navigation';
-import { checkOperatorToken } from '@/server/control-plane';
-import { SESSION_COOKIE, sessionCookieOptions } from '@/server/session';
+import { closeSession, openSession } from '@/server/control-plane';
+import { isSessionCredential, SESSION_COOKIE, sessionCookieOptions } from '@/server/session';
 
 export interface LoginState {
   error: string | null;
@@ -11,12 +11,13 @@ export interface LoginState {
 
 const INVALID_TOKEN_MESSAGE = 'That operator token is not valid';
 
-/** Validates the token against the control plane and, if it is an operator token, keeps it in the session cookie. */
+/** Exchanges the operator token for a server-side session at the control plane; the cookie holds only the session id. */
 export async function login(_prev: LoginState, form: FormData): Promise<LoginState> {
   const raw = form.get('token');
   const token = typeof raw === 'string' ? raw.trim() : '';
-  const check = await checkOperatorToken(token, (await headers()).get('x-forwarded-for'));
-  switch (check) {
+  const h = await headers();
+  const signIn = await openSession(token, h.get('x-forwarded-for'));
+  switch (signIn.check) {
     case 'invalid':
       return { error: INVALID_TOKEN_MESSAGE };
     case 'rate_limited':
@@ -27,12 +28,16 @@ export async function login(_prev: LoginState, form: FormData): Promise<LoginSta
       break;
   }
   // Secure cookies only over https, so a loopback http deployment still works.
-  const secure = (await headers()).get('x-forwarded-proto') === 'https';
-  (await cookies()).set(SESSION_COOKIE, token, sessionCookieOptions(secure));
+  const secure = h.get('x-forwarded-proto') === 'https';
+  (await cookies()).set(SESSION_COOKIE, signIn.session, sessionCookieOptions(secure, signIn.expiresAt));
   redirect('/');
 }
 
+/** Ends the session at the control plane (a copy of the cookie is refused from then on), then drops the cookie. */
 export async function logout(): Promise<void> {
-  (await cookies()).delete(SESSION_COOKIE);
+  const jar = await cookies();
+  const session = jar.get(SESSION_COOKIE)?.value;
+  if (isSessionCredential(session)) await closeSession(session, (await headers()).get('x-forwarded-for'));
+  jar.delete(SESSION_COOKIE);
   redirect('/login');
 }

@@ -6,6 +6,8 @@ export const AuditQuerySchema = z.strictObject({
   action: z.string().min(1).max(200).optional().describe('e.g. rollout.approve, policy.update'),
   targetType: z.string().min(1).max(100).optional(),
   targetId: z.string().min(1).max(200).optional(),
+  from: z.iso.datetime({ offset: true }).optional().describe('events at or after this time'),
+  to: z.iso.datetime({ offset: true }).optional().describe('events before this time'),
   before: z.coerce.number().int().min(1).optional().describe("keyset paging: the previous page's nextBefore"),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });

@@ -13,3 +13,4 @@ export * from './alerts.js';
 export * from './energy.js';
 export * from './remediation.js';
 export * from './signing.js';
+export * from './tokens.js';

@@ -1,6 +1,6 @@
 import type { NextRequest } from 'next/server';
 import { clientAddressHeaders, isProcedurePath, trpcUrl } from '@/server/control-plane';
-import { SESSION_COOKIE } from '@/server/session';
+import { isSessionCredential, SESSION_COOKIE } from '@/server/session';
 
 const UPSTREAM_TIMEOUT_MS = 10_000;
 
@@ -26,19 +26,22 @@ function sameOrigin(req: NextRequest): boolean {
 }
 
 /**
- * Same-origin tRPC endpoint for the browser: forwards the call to the control plane with the operator's
- * token from the httpOnly cookie, so the token never reaches page scripts and the control plane is
- * never called cross-origin.
+ * Same-origin tRPC endpoint for the browser: forwards the call to the control plane with the
+ * operator's session id from the httpOnly cookie, so no credential reaches page scripts and the
+ * control plane is never called cross-origin.
  */
 async function forward(req: NextRequest, ctx: RouteContext<'/api/trpc/[trpc]'>): Promise<Response> {
   const { trpc: path } = await ctx.params;
   if (!isProcedurePath(path)) return trpcError(404, 'NOT_FOUND', 'unknown procedure path');
-  const token = req.cookies.get(SESSION_COOKIE)?.value;
-  if (!token) return trpcError(401, 'UNAUTHORIZED', 'not signed in');
+  const session = req.cookies.get(SESSION_COOKIE)?.value;
+  if (!isSessionCredential(session)) return trpcError(401, 'UNAUTHORIZED', 'not signed in');
   if (req.method === 'POST' && !sameOrigin(req))
     return trpcError(403, 'FORBIDDEN', 'a change must come from a page of this dashboard (the Origin header does not match)');
 
-  const headers: Record<string, string> = { authorization: `Bearer ${token}`, ...clientAddressHeaders(req.headers.get('x-forwarded-for')) };
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${session}`,
+    ...clientAddressHeaders(req.headers.get('x-forwarded-for')),
+  };
   const contentType = req.headers.get('content-type');
   if (contentType) headers['content-type'] = contentType;
   try {
