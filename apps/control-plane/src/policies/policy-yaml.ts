@@ -20,6 +20,7 @@ export function policiesToYaml(policies: PolicyView[]): string {
       error_rate_max: p.errorRateMax,
       power_budget_w: p.powerBudgetW,
       accuracy_floor: p.accuracyFloor,
+      result_cache: { entries: p.resultCache.entries, ttl_ms: p.resultCache.ttlMs },
     };
   }
   return stringify({ deployment_strategy: strategy });
@@ -63,6 +64,7 @@ export function policiesFromYaml(text: string): { scenario: Scenario; settings: 
         errorRateMax: s.error_rate_max,
         powerBudgetW: s.power_budget_w ?? null,
         accuracyFloor: s.accuracy_floor,
+        ...(s.result_cache === undefined ? {} : { resultCache: { entries: s.result_cache.entries, ttlMs: s.result_cache.ttl_ms } }),
       });
       if (!settings.success)
         fail(`deployment_strategy.${tierKey}.${name}: ${settings.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);

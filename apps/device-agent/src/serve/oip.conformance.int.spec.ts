@@ -89,6 +89,9 @@ describe('local inference API: Open Inference Protocol conformance (real onnxrun
       ]);
       expect(meta.outputs).toEqual([{ name: 'score', datatype: 'FP32', shape: [-1, 1] }]);
       expect(meta.parameters).toMatchObject({ precision: 'fp32', variant_id: s.model.variantId, sha256: s.model.sha256 });
+      // where the model runs, and the measured figures that decided it (an extra parameter: the shape stays the protocol's)
+      expect(meta.parameters?.placement).toMatch(/^(inline|worker)$/);
+      expect(meta.parameters?.placement_basis).toMatch(/^(inline|worker): .*timed runs|load/);
     }
     expect((await oipRequest(socket, 'GET', '/v2/models/multi/ready')).status).toBe(200);
     expect((await oipRequest(socket, 'GET', '/v2/models/multi/versions/1.0.0/ready')).status).toBe(200);
