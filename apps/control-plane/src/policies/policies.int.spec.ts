@@ -139,6 +139,8 @@ describe('issue 18: the result cache per scenario in the policy', () => {
   });
 
   it('travels in the desired state of the scenario’s devices; a scenario whose cache is off sends none', async () => {
+    const on = { ...(await settingsOf('data_analysis_agent')), resultCache: { entries: 64, ttlMs: 5_000 } };
+    expect((await put('data_analysis_agent', on)).status).toBe(200);
     const db = new pg.Client({ connectionString: h.dbUrl });
     await db.connect();
     const spec = hardwarePreset('cloud-cpu-node');
