@@ -10,8 +10,8 @@ import {
 } from '@edge-fleet/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WatchdogPolicy } from './reconcile/model.watchdog.js';
-import { DEFAULT_MAX_BODY_BYTES } from './serve/serve.settings.js';
 import { AgentFixture } from './test-support/agent.fixture.js';
+import { socketServe } from './test-support/serve.fixture.js';
 import { oipRequest } from './test-support/oip.client.js';
 
 // issue 18: the result cache comes with the scenario's policy in the signed desired state; a newer
@@ -56,15 +56,7 @@ beforeAll(async () => {
     benchmark: false,
     watchdogPolicy: () => LENIENT,
     injectLatency: { latencyMs: INJECTED_MS, afterMs: 0 },
-    serve: {
-      socketPath,
-      host: '127.0.0.1',
-      port: null,
-      token: null,
-      maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
-      queueDepth: 64,
-      deadlineMs: 10_000,
-    },
+    serve: socketServe(socketPath),
   });
   firstReport = await fx.nextReport((r) => r.phase === 'running' && r.active?.sha256 === fx.models.mlp.sha256, from);
 }, 60_000);

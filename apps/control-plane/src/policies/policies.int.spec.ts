@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildMlpClassifier } from '@edge-fleet/onnx-builder';
 import { hardwarePreset } from '@edge-fleet/shared';
 import pg from 'pg';
-import { startHarness, type Harness } from '../test-support/harness.js';
+import { setScenarioModel, startHarness, uploadMlp, type Harness } from '../test-support/harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -156,21 +155,8 @@ describe('issue 18: the result cache per scenario in the policy', () => {
        VALUES ($1, 'cached', 'data_analysis_agent', 'cache-hw', 'x'), ($2, 'uncached', 'content_generation_agent', 'cache-hw', 'x')`,
       [cached, uncached],
     );
-    const m = buildMlpClassifier({ seed: 8 });
-    const form = new FormData();
-    form.set('file', new Blob([Buffer.from(m.bytes)]), 'mlp.onnx');
-    form.set('name', 'cache-policy');
-    form.set('version', '1');
-    form.set('inputs', JSON.stringify(m.inputs));
-    const v = (await (await h.api('/api/v1/models', { method: 'POST', body: form })).json()) as { id: string };
-    for (const scenario of ['data_analysis_agent', 'content_generation_agent']) {
-      const res = await h.api(`/api/v1/scenarios/${scenario}/model`, {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ modelVersionId: v.id }),
-      });
-      expect(res.status).toBe(200);
-    }
+    const v = await uploadMlp(h, 'cache-policy', '1', 8);
+    for (const scenario of ['data_analysis_agent', 'content_generation_agent']) await setScenarioModel(h, scenario, v.id);
     const runtimeOf = async (id: string) =>
       (await db.query<{ desired: { runtime: Record<string, unknown> } }>('SELECT desired FROM "Assignment" WHERE "deviceId" = $1', [id]))
         .rows[0]?.desired.runtime;
