@@ -75,7 +75,7 @@ describe('local inference API: Open Inference Protocol conformance (real onnxrun
     expect((await stat(socketPath)).mode & 0o777).toBe(0o660);
   });
 
-  it('model metadata by model name and by scenario, with version: -1 for dynamic dims, platform onnx_onnxv1, the precision named', async () => {
+  it('model metadata by model name and by scenario, with version: -1 for dynamic dims, platform onnx_onnxv1, the precision and placement named', async () => {
     const s = await serve('multi');
     for (const path of ['/v2/models/multi', `/v2/models/${SCENARIO}`, '/v2/models/multi/versions/1.0.0']) {
       const res = await oipRequest(socket, 'GET', path);
