@@ -20,6 +20,15 @@ const DEMO = (env.DEMO ?? 'on') !== 'off';
 /** DEMO_TRAFFIC=off leaves the demo agents without applications: their windows are then the probe's. */
 const TRAFFIC = (env.DEMO_TRAFFIC ?? 'on') !== 'off';
 const API = `http://${HOST}:${PORT}`;
+/** The demo agents' local inference API ports: this one and the next ones, one per agent. */
+const SERVE_PORT_BASE = Number(env.DEMO_SERVE_PORT_BASE ?? 8701);
+/**
+ * The demo's slowed hybrid device: from this many seconds after it starts (after its model's
+ * probation), every run of its model takes DEMO_SLOW_MS longer (the agent's --inject-latency-ms fault
+ * injection), so its forwarded share rises on the dashboard. DEMO_SLOW_MS=0 leaves it alone.
+ */
+const SLOW_MS = Number(env.DEMO_SLOW_MS ?? 80);
+const SLOW_AFTER_S = Number(env.DEMO_SLOW_AFTER_S ?? 90);
 
 /** One device per scenario of the default policy set, each on different hardware. */
 const DEMO_FLEET = [
@@ -29,7 +38,11 @@ const DEMO_FLEET = [
   { scenario: 'robotic_manipulation', profile: 'robot-npu-arm', name: 'arm-03', model: 'convnet' },
   { scenario: 'content_generation_agent', profile: 'cloud-gpu-node', name: 'gpu-node-a', model: 'mlp' },
   { scenario: 'data_analysis_agent', profile: 'cloud-cpu-node', name: 'cpu-node-b', model: 'mlp' },
+  // the cloud node of the hybrid kiosk's scenario: kiosk-12 forwards here once its own model is slowed
+  { scenario: 'customer_support_agent', profile: 'cloud-cpu-node', name: 'support-cloud-01', model: 'mlp' },
 ];
+/** The hybrid device the demo slows (fault injection), and whose forwarded share the dashboard then shows rising. */
+const SLOWED = 'kiosk-12';
 
 const children = [];
 function run(name, args, extraEnv = {}) {
@@ -135,8 +148,10 @@ async function demoFleet(token) {
       '--data-dir',
       dataDir,
       '--serve-port',
-      String(8701 + i),
+      String(SERVE_PORT_BASE + i),
     ];
+    if (d.name === SLOWED && SLOW_MS > 0)
+      args.push('--inject-latency-ms', String(SLOW_MS), '--inject-latency-after-s', String(SLOW_AFTER_S));
     // cloud nodes (cloud presets) serve TCP only with a forwarding grant or this operator token: the demo's traffic uses the token
     if (d.profile.startsWith('cloud-')) args.push('--serve-token-file', await demoToken(dataDir));
     if (!existsSync(path.join(dataDir, 'credentials.json'))) {
@@ -168,7 +183,7 @@ async function demoTraffic(token) {
   const targets = await Promise.all(
     DEMO_FLEET.map(async (d, i) => ({
       name: d.name,
-      baseUrl: `http://127.0.0.1:${8701 + i}`,
+      baseUrl: `http://127.0.0.1:${SERVE_PORT_BASE + i}`,
       model: d.scenario,
       tier: tierOf.get(d.scenario) ?? 'low',
       ...(d.profile.startsWith('cloud-')
@@ -180,7 +195,12 @@ async function demoTraffic(token) {
 }
 
 async function main() {
-  run('control-plane', ['apps/control-plane/dist/main.js']);
+  // the demo's hybrid device forwards when its slowed model would miss the tier's latency target
+  run(
+    'control-plane',
+    ['apps/control-plane/dist/main.js'],
+    DEMO ? { HYBRID_FORWARD_ON_LATENCY: env.HYBRID_FORWARD_ON_LATENCY ?? 'on' } : {},
+  );
   await waitReady(`${API}/readyz`, 180_000);
   const token = (await readFile(path.join(DATA_DIR, 'operator-token'), 'utf8')).trim();
   run(
@@ -202,8 +222,17 @@ async function main() {
       `  Operator token: ${token}   (also in ${path.join(DATA_DIR, 'operator-token')})`,
       `  API:            ${API}/api/v1   (OpenAPI: ${API}/api/v1/openapi.json)`,
       `  MQTT:           ${env.MQTT_URL ?? `mqtt://127.0.0.1:${env.MQTT_EMBEDDED_PORT ?? 1884}`}`,
-      DEMO ? `  Demo fleet:     ${DEMO_FLEET.length} agents, one per scenario` : '  Demo fleet:     off (DEMO=off)',
-      ...(DEMO && TRAFFIC ? ["  Demo traffic:   inference requests to ports 8701-8706 at each tier's rate (DEMO_TRAFFIC=off: none)"] : []),
+      DEMO
+        ? `  Demo fleet:     ${DEMO_FLEET.length} agents: one per scenario, and a cloud node for the hybrid kiosk`
+        : '  Demo fleet:     off (DEMO=off)',
+      ...(DEMO && TRAFFIC
+        ? [
+            `  Demo traffic:   inference requests to ports ${SERVE_PORT_BASE}-${SERVE_PORT_BASE + DEMO_FLEET.length - 1} at each tier's rate (DEMO_TRAFFIC=off: none)`,
+          ]
+        : []),
+      ...(DEMO && SLOW_MS > 0
+        ? [`  Fault injection: ${SLOWED} slowed by ${SLOW_MS} ms a run from ${SLOW_AFTER_S} s after start: watch its forwarded share rise`]
+        : []),
       'Press Ctrl+C to stop.',
       '',
     ].join('\n'),

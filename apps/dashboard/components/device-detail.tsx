@@ -14,7 +14,7 @@ import {
 } from '@/lib/format';
 import { metadataLabel, overQuotaLabel } from '@/lib/device-runs';
 import { measuredRows } from '@/lib/measured';
-import { cacheHitRate, type ForwardedShare, forwardedShare, windowSourceLabel } from '@/lib/telemetry-source';
+import { cacheHitRate, cacheSavedMs, type ForwardedShare, forwardedShare, windowSourceLabel } from '@/lib/telemetry-source';
 import { POLL_INTERVAL_MS } from '@/lib/live';
 import { useTRPC, type DeviceDetail as Detail, type TelemetryPoint } from '@/lib/trpc';
 import { DeviceAccess } from './device-access';
@@ -40,7 +40,11 @@ export function DeviceDetail({ id }: { id: string }) {
       <RefreshError error={detail.error ?? telemetry.error} />
       <DeviceHeader d={device} />
       <DeviceAccess id={device.id} name={device.name} revoked={device.status === 'revoked'} />
-      <LatestFigures latest={points.at(-1) ?? null} cacheRate={cacheHitRate(points)} forwarded={forwardedShare(points)} />
+      <LatestFigures
+        latest={points.at(-1) ?? null}
+        cache={{ rate: cacheHitRate(points), savedMs: cacheSavedMs(points) }}
+        forwarded={forwardedShare(points)}
+      />
       <DeviceCharts
         points={points}
         now={at}
@@ -72,11 +76,11 @@ function DeviceHeader({ d }: { d: Detail }) {
 
 function LatestFigures({
   latest,
-  cacheRate,
+  cache,
   forwarded,
 }: {
   latest: TelemetryPoint | null;
-  cacheRate: number | null;
+  cache: { rate: number | null; savedMs: number | null };
   forwarded: ForwardedShare | null;
 }) {
   return (
@@ -137,11 +141,23 @@ function LatestFigures({
           </span>
         </div>
       )}
-      {cacheRate !== null && (
+      {cache.rate !== null && (
         <div className="stat">
           <span className="stat-label">Cache hit rate ({CHART_WINDOW_MINUTES} min)</span>
           <span className="stat-value" data-testid="cache-hit-rate">
-            {formatPercent(cacheRate)}
+            {formatPercent(cache.rate)}
+          </span>
+        </div>
+      )}
+      {cache.savedMs !== null && (
+        <div className="stat">
+          <span className="stat-label">Inference time saved by the cache ({CHART_WINDOW_MINUTES} min)</span>
+          <span
+            className="stat-value"
+            data-testid="cache-saved"
+            title="estimated by the agent from measured runs: each hit saved the run time of the run whose answer it reused"
+          >
+            {formatMs(cache.savedMs)} (estimated)
           </span>
         </div>
       )}
@@ -176,6 +192,7 @@ function PolicyPanel({ d }: { d: Detail }) {
     ['Memory placement', p.memoryPlacement],
     ['Max error rate', formatPercent(p.errorRateMax)],
     ['Power budget', p.powerBudgetW === null ? 'hardware budget' : `${p.powerBudgetW} W`],
+    ['Result cache', p.resultCache.entries > 0 ? `${p.resultCache.entries} answers for ${formatMs(p.resultCache.ttlMs)}` : 'off'],
     ['Model', p.model ? `${p.model.name} ${p.model.version}` : 'no model'],
   ];
   return <KeyValuePanel title="Policy target" rows={rows} testId="policy-table" />;
@@ -201,6 +218,8 @@ function StatePanel({ d, now }: { d: Detail; now: number }) {
     ['Active model', d.active ? `${d.active.name} ${d.active.version} (${d.active.precision})` : 'none'],
     ['Last update', outcome],
     ['Metadata', metadataLabel(r?.staleMetadata, r !== null)],
+    ['Model runs', r?.placement ? `${r.placement.runsOn} — ${r.placement.basis}` : 'not reported'],
+    ...(r?.faultInjection ? ([['Fault injection', faultInjectionLabel(r.faultInjection, now)]] as [string, string][]) : []),
     ...(d.hardwareProfile.location === 'cloud'
       ? ([['Serves hybrid devices at', r?.inferenceUrl ?? 'no address reported (no TCP listener)']] as [string, string][])
       : []),
@@ -210,6 +229,12 @@ function StatePanel({ d, now }: { d: Detail; now: number }) {
     ['Enrolled', formatDateTime(d.enrolledAt)],
   ];
   return <KeyValuePanel title="Desired / reported" rows={rows} testId="state-table" />;
+}
+
+/** Fault injection on (a test or demo slows the model on purpose): the figures above are not the model's own. */
+function faultInjectionLabel(f: { latencyMs: number; since: string }, now: number): string {
+  const when = Date.parse(f.since) > now ? `from ${formatDateTime(f.since)}` : `started ${formatAgo(f.since, now)}`;
+  return `ON: every run slowed by ${f.latencyMs} ms on purpose (${when})`;
 }
 
 /** What the device measured itself: the first bases of every latency prediction for it ("Why" states which one was used). */

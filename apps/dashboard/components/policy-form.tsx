@@ -165,6 +165,33 @@ export function PolicyForm({ policy, onCancel, onSaved }: { policy: Policy; onCa
             onChange={(e) => set('accuracyFloor', e.target.value)}
           />
         </Labelled>
+        <Labelled label="Result cache (answers kept, 0 = off; for ms)" invalid={invalid('resultCache')}>
+          <span className="inline-inputs">
+            <input
+              type="number"
+              step="1"
+              min="0"
+              inputMode="numeric"
+              aria-label="Result cache entries"
+              data-testid="policy-field-cacheEntries"
+              value={draft.cacheEntries}
+              aria-invalid={invalid('resultCache')}
+              onChange={(e) => set('cacheEntries', e.target.value)}
+            />
+            <input
+              type="number"
+              step="1"
+              min="1000"
+              inputMode="numeric"
+              aria-label="Result cache TTL in milliseconds"
+              data-testid="policy-field-cacheTtlMs"
+              value={draft.cacheTtlMs}
+              aria-invalid={invalid('resultCache')}
+              onChange={(e) => set('cacheTtlMs', e.target.value)}
+            />
+            <span>ms</span>
+          </span>
+        </Labelled>
       </div>
       <PrecisionPicker
         order={draft.precisionOrder}

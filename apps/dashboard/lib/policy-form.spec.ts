@@ -21,6 +21,7 @@ const trading: PolicyRow = {
   errorRateMax: 0.0001,
   powerBudgetW: null,
   accuracyFloor: 0.999,
+  resultCache: { entries: 0, ttlMs: 60_000 },
 };
 
 describe('precision order editing', () => {
@@ -48,6 +49,15 @@ describe('precision order editing', () => {
 });
 
 describe('inputFromDraft', () => {
+  it('sends the result cache as numbers, and names the field when it is not one', () => {
+    const on = inputFromDraft('financial_trading', { ...draftFromPolicy(trading), cacheEntries: '256', cacheTtlMs: '30000' });
+    expect(on).toMatchObject({ ok: true, input: { resultCache: { entries: 256, ttlMs: 30_000 } } });
+    expect(inputFromDraft('financial_trading', { ...draftFromPolicy(trading), cacheEntries: '' })).toMatchObject({
+      ok: false,
+      field: 'resultCache',
+    });
+  });
+
   it('round-trips a policy through the form unchanged, with an empty power budget meaning none', () => {
     const draft = draftFromPolicy(trading);
     expect(draft.powerBudgetW).toBe('');

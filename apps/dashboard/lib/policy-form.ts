@@ -23,6 +23,9 @@ export interface PolicyDraft {
   /** Empty: no policy budget, the device's own hardware budget applies. */
   powerBudgetW: string;
   accuracyFloor: string;
+  /** The agents' result cache: answers kept ("0" = off) and for how many milliseconds. */
+  cacheEntries: string;
+  cacheTtlMs: string;
 }
 
 export const FIELD_LABELS: Record<keyof PolicySettings, string> = {
@@ -35,6 +38,7 @@ export const FIELD_LABELS: Record<keyof PolicySettings, string> = {
   errorRateMax: 'Max error rate',
   powerBudgetW: 'Power budget',
   accuracyFloor: 'Accuracy floor',
+  resultCache: 'Result cache',
 };
 
 export function draftFromPolicy(p: PolicyRow): PolicyDraft {
@@ -49,6 +53,8 @@ export function draftFromPolicy(p: PolicyRow): PolicyDraft {
     errorRateMax: String(p.errorRateMax),
     powerBudgetW: p.powerBudgetW === null ? '' : String(p.powerBudgetW),
     accuracyFloor: String(p.accuracyFloor),
+    cacheEntries: String(p.resultCache.entries),
+    cacheTtlMs: String(p.resultCache.ttlMs),
   };
 }
 
@@ -84,6 +90,10 @@ export function inputFromDraft(scenario: string, d: PolicyDraft): DraftResult {
   const powerBudgetW = noBudget ? null : parseNumber(d.powerBudgetW);
   if (!noBudget && powerBudgetW === null)
     return { ok: false, field: 'powerBudgetW', message: 'enter a number of watts, or leave it empty' };
+  const entries = parseNumber(d.cacheEntries);
+  const ttlMs = parseNumber(d.cacheTtlMs);
+  if (entries === null || ttlMs === null)
+    return { ok: false, field: 'resultCache', message: 'enter the answers to keep (0 = off) and how long, in ms' };
   return {
     ok: true,
     input: {
@@ -97,6 +107,7 @@ export function inputFromDraft(scenario: string, d: PolicyDraft): DraftResult {
       errorRateMax,
       powerBudgetW,
       accuracyFloor,
+      resultCache: { entries, ttlMs },
     },
   };
 }

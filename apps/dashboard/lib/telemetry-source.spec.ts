@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cacheHitRate, chartSources, forwardedShare, windowSourceLabel } from './telemetry-source';
+import { cacheHitRate, cacheSavedMs, chartSources, forwardedShare, windowSourceLabel } from './telemetry-source';
 
 const traffic = (inferences: number, cacheHits = 0) => ({ source: 'traffic' as const, inferences, cacheHits });
 const probe = (inferences: number) => ({ source: 'probe' as const, inferences, cacheHits: 0 });
@@ -24,6 +24,11 @@ describe('telemetry source on the device page (issue 18)', () => {
     expect(cacheHitRate([])).toBeNull();
     // every request of the window hit, so the agent reported the probe's runs for it
     expect(cacheHitRate([{ source: 'probe', inferences: 500, cacheHits: 10 }, traffic(30, 10)])).toBe(0.4);
+  });
+
+  it('sums the inference time the cache hits saved over the range, none when no window says', () => {
+    expect(cacheSavedMs([{ cacheSavedMs: 12.5 }, { cacheSavedMs: null }, {}, { cacheSavedMs: 7.5 }])).toBe(20);
+    expect(cacheSavedMs([{ cacheSavedMs: null }, {}])).toBeNull();
   });
 
   it('hybrid devices: counts forwarded requests in the label and gives the forwarded share over the range, none when nothing was forwarded', () => {

@@ -61,3 +61,14 @@ export function cacheHitRate(points: readonly SourcedWindow[]): number | null {
   }
   return hits === 0 ? null : hits / requests;
 }
+
+/**
+ * Inference time the range's cache hits saved, as the agents estimated it from measured runs (each hit:
+ * the run time of the run whose answer it reused). Null when no window carries the figure (no hit, an
+ * agent that predates it, or points from the rollups).
+ */
+export function cacheSavedMs(points: readonly { cacheSavedMs?: number | null }[]): number | null {
+  let saved: number | null = null;
+  for (const p of points) if (p.cacheSavedMs != null) saved = (saved ?? 0) + p.cacheSavedMs;
+  return saved;
+}

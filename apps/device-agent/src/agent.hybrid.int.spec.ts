@@ -11,7 +11,7 @@ import {
   topics,
 } from '@edge-fleet/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InferenceEngine, EngineOptions } from './engine/inference.engine.js';
+import { withInjectedLatency } from './engine/injected-latency.engine.js';
 import { createWorkerEngine } from './engine/worker-inference.engine.js';
 import { DEFAULT_MAX_BODY_BYTES, type ServeConfig } from './serve/serve.settings.js';
 import { AgentFixture } from './test-support/agent.fixture.js';
@@ -44,26 +44,8 @@ const edge = new AgentFixture({
 
 /** Extra milliseconds every local run of the hybrid device takes (and reports), to slow its model. */
 let slowByMs = 0;
-/** The real worker engine, slowed by `slowByMs`: what a throttled or overloaded device looks like to the agent. */
-function slowedEngine(options: EngineOptions): InferenceEngine {
-  const real = createWorkerEngine(options);
-  const pause = (): Promise<void> => new Promise((r) => setTimeout(r, slowByMs));
-  return {
-    load: (path, inputs) => real.load(path, inputs),
-    dispose: () => real.dispose(),
-    signature: () => real.signature(),
-    run: async (o) => {
-      const r = await real.run(o);
-      await pause();
-      return { ...r, latencyMs: r.latencyMs === null ? null : r.latencyMs + slowByMs };
-    },
-    infer: async (inputs) => {
-      const r = await real.infer(inputs);
-      await pause();
-      return { ...r, latencyMs: r.latencyMs === null ? null : r.latencyMs + slowByMs };
-    },
-  };
-}
+/** The real worker engine, slowed by `slowByMs` (the agent's fault injection): what a throttled or overloaded device looks like to the agent. */
+const slowedEngine = withInjectedLatency(createWorkerEngine, () => slowByMs);
 
 const serveOn = (socketPath: string | null, port: number | null, queueDepth = 256): ServeConfig => ({
   socketPath,

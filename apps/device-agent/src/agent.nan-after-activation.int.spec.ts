@@ -3,8 +3,8 @@ import { GraphBuilder } from '@edge-fleet/onnx-builder';
 import { type DesiredState, OipInferResponseSchema, ReportedStateSchema, type Scenario, topics } from '@edge-fleet/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WatchdogPolicy } from './reconcile/model.watchdog.js';
-import { DEFAULT_MAX_BODY_BYTES } from './serve/serve.settings.js';
 import { AgentFixture } from './test-support/agent.fixture.js';
+import { socketServe } from './test-support/serve.fixture.js';
 import { type ModelFile, sha256 } from './test-support/models.js';
 import { oipRequest } from './test-support/oip.client.js';
 
@@ -62,15 +62,7 @@ beforeAll(async () => {
     seed: 7,
     watchdog: { windows: 4, breachesToRollback: 2 },
     watchdogPolicy: () => POLICY,
-    serve: {
-      socketPath,
-      host: '127.0.0.1',
-      port: null,
-      token: null,
-      maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
-      queueDepth: 64,
-      deadlineMs: 10_000,
-    },
+    serve: socketServe(socketPath),
   });
 });
 

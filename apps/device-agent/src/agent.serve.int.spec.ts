@@ -12,8 +12,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentOptions, DeviceAgent } from './agent.js';
 import type { WatchdogPolicy } from './reconcile/model.watchdog.js';
-import { DEFAULT_MAX_BODY_BYTES } from './serve/serve.settings.js';
 import { AgentFixture } from './test-support/agent.fixture.js';
+import { socketServe } from './test-support/serve.fixture.js';
 import { type ModelFile, sha256 } from './test-support/models.js';
 import { oipRequest } from './test-support/oip.client.js';
 
@@ -52,15 +52,7 @@ const agentOptions = (): Partial<AgentOptions> => ({
   seed: 5,
   watchdog: { windows: 2, breachesToRollback: 2 },
   watchdogPolicy: () => (++activations === 2 ? IMPOSSIBLE : LENIENT),
-  serve: {
-    socketPath,
-    host: '127.0.0.1',
-    port: null,
-    token: null,
-    maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
-    queueDepth: 256,
-    deadlineMs: 10_000,
-  },
+  serve: socketServe(socketPath, 256),
 });
 
 beforeAll(async () => {

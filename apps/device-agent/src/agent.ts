@@ -27,7 +27,8 @@ import { type Clock, systemClock } from './core/clock.js';
 import { type CrashPoint, crashNow } from './core/crash-points.js';
 import { errorMessage, type Logger } from './core/logger.js';
 import { AGENT_VERSION } from './core/version.js';
-import type { EngineFactory } from './engine/inference.engine.js';
+import type { EngineFactory, InferenceEngine } from './engine/inference.engine.js';
+import { withInjectedLatency } from './engine/injected-latency.engine.js';
 import { createChildVetter, type ModelVetter } from './engine/model-vetting.js';
 import { ReferenceBenchmark } from './engine/reference-benchmark.js';
 import { createWorkerEngine } from './engine/worker-inference.engine.js';
@@ -86,6 +87,11 @@ export interface AgentOptions {
   inferenceUrl?: string;
   /** Hybrid devices: how long a failed cloud node is skipped (0.5 s doubling to 30 s by default). */
   forwardBackoff?: BackoffSettings;
+  /**
+   * Fault injection (`--inject-latency-ms`, `--inject-latency-after-s`; off by default): every run of
+   * the model takes `latencyMs` longer from `afterMs` after the agent started. Logged and reported.
+   */
+  injectLatency?: { latencyMs: number; afterMs: number };
 }
 
 /** One device: MQTT presence, desired-state reconcile loop, workload and telemetry. */
@@ -112,6 +118,10 @@ export class DeviceAgent {
   readonly inference: LocalInferenceService | null;
   /** The lowest signing-key serial still trusted (raised by each accepted desired state). */
   private readonly keyFloor: KeyFloor;
+  /** The engine of the active model: where it runs is reported. */
+  private activeEngine: InferenceEngine | null = null;
+  /** Fault injection, when on: how much slower every run is, from when (epoch ms). */
+  private readonly injection: { latencyMs: number; since: number } | null;
 
   constructor(private readonly options: AgentOptions) {
     const creds = options.credentials;
@@ -129,7 +139,7 @@ export class DeviceAgent {
             options.serve,
             this.logger,
             (r) => traffic.record(r),
-            () => traffic.recordCacheHit(),
+            (savedMs) => traffic.recordCacheHit(savedMs),
             this.clock,
             creds.hardwareProfile.location === 'cloud'
               ? { kind: 'cloud', scenario: creds.scenario, rootPublicKey: creds.rootPublicKey, minKeySerial: () => this.keyFloor.value }
@@ -140,6 +150,8 @@ export class DeviceAgent {
                   ...(options.forwardBackoff ? { backoff: options.forwardBackoff } : {}),
                 },
           );
+    const inject = options.injectLatency;
+    this.injection = inject && inject.latencyMs > 0 ? { latencyMs: inject.latencyMs, since: this.clock.now() + inject.afterMs } : null;
     this.referenceBenchmark = new ReferenceBenchmark(options.dataDir, () => this.clock.now());
     this.generator = new WorkloadGenerator(this.clock, this.latency, this.logger, DEFAULT_RUNTIME.targetRateHz);
     this.generator.setGate(probeGate(options.probe ?? 'idle', traffic));
@@ -202,7 +214,7 @@ export class DeviceAgent {
     const executor = new StepExecutor(
       {
         downloader,
-        createEngine: this.options.createEngine ?? createWorkerEngine,
+        createEngine: this.engineFactory(),
         vetModel: this.options.vetModel ?? createChildVetter(),
         store,
         clock: this.clock,
@@ -223,6 +235,7 @@ export class DeviceAgent {
         },
         onEngine: (engine, model) => {
           this.activeModel = model;
+          this.activeEngine = engine;
           this.generator.setEngine(engine);
           this.inference?.setActive(engine, model, creds.scenario);
         },
@@ -236,6 +249,7 @@ export class DeviceAgent {
           this.remediation = caps ? { caps, effectiveRateHz: rateHz * (caps.dutyCycle ?? 1) } : null;
           if (changed) void this.publishReported();
           this.telemetry.setWindowSeconds(runtime.windowSeconds);
+          this.inference?.setResultCache(runtime.resultCache ?? null);
         },
         onChange: () => void this.publishReported(),
         onProbation: (model, scenario, since, health) => {
@@ -272,6 +286,29 @@ export class DeviceAgent {
     await this.outbox.open();
     this.telemetry.start();
     this.session.start();
+  }
+
+  /** The engines models load into: slowed on purpose while fault injection is on (never by default). */
+  private engineFactory(): EngineFactory {
+    const create = this.options.createEngine ?? createWorkerEngine;
+    const injection = this.injection;
+    if (injection === null) return create;
+    this.logger.warn(
+      'FAULT INJECTION ON: every run of the model will take longer on purpose; this device’s figures are not its model’s own',
+      {
+        latencyMs: injection.latencyMs,
+        from: new Date(injection.since).toISOString(),
+      },
+    );
+    let announced = false;
+    return withInjectedLatency(create, () => {
+      if (this.clock.now() < injection.since) return 0;
+      if (!announced) {
+        announced = true;
+        this.logger.warn('FAULT INJECTION ACTIVE: runs are now slowed', { latencyMs: injection.latencyMs });
+      }
+      return injection.latencyMs;
+    });
   }
 
   /** Graceful: finish the reconcile step and the in-flight run, flush telemetry, go offline, release engines. */
@@ -358,6 +395,10 @@ export class DeviceAgent {
             },
           }),
       ...(this.inferenceUrl() === null ? {} : { inferenceUrl: this.inferenceUrl() }),
+      ...placementOf(active === null ? null : this.activeEngine),
+      ...(this.injection === null
+        ? {}
+        : { faultInjection: { latencyMs: this.injection.latencyMs, since: new Date(this.injection.since).toISOString() } }),
     });
   }
 
@@ -456,6 +497,9 @@ export class DeviceAgent {
         deviceId: this.deviceId,
         now: new Date(this.clock.now()),
         minKeySerial: this.keyFloor.value,
+        // a newer control plane's setting this agent predates: ignored, the rest applies
+        onUnknownRuntimeFields: (fields) =>
+          this.logger.debug('desired state: runtime settings this agent does not know, ignored', { fields }),
       });
       this.keyFloor.raise(signingKeySerial(SignedDesiredStateSchema.parse(raw).signingKey));
     } catch (err) {
@@ -512,6 +556,13 @@ export class DeviceAgent {
       this.logger.warn('command ack not published', { error: errorMessage(err) });
     }
   }
+}
+
+/** Where the active model runs and why, for the report; nothing while no engine says. */
+function placementOf(engine: InferenceEngine | null): { placement?: { runsOn: 'inline' | 'worker'; basis: string } } {
+  const runsOn = engine?.placement ?? null;
+  const basis = engine?.placementBasis?.() ?? null;
+  return runsOn === null || basis === null ? {} : { placement: { runsOn, basis: basis.slice(0, 512) } };
 }
 
 function pickPolicy(p: WatchdogPolicy): WatchdogPolicy {

@@ -45,6 +45,9 @@ async function main(argv: readonly string[]): Promise<number> {
     serve: serve.value,
     ...(args.value.servePublicUrl !== undefined ? { inferenceUrl: args.value.servePublicUrl } : {}),
     probe: args.value.probe,
+    ...(args.value.injectLatencyMs === undefined
+      ? {}
+      : { injectLatency: { latencyMs: args.value.injectLatencyMs, afterMs: args.value.injectLatencyAfterS * 1_000 } }),
     outbox: { maxBytes: Math.round(args.value.outboxMaxMb * 1024 * 1024), maxAgeMs: Math.round(args.value.outboxMaxAgeHours * 3_600_000) },
   });
   await agent.start();

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   LocationSchema,
   PrecisionSchema,
+  ResultCacheSettingsSchema,
   ScenarioSchema,
   TierSchema,
   type Location,
@@ -47,6 +48,8 @@ export const PolicySettingsSchema = z.strictObject({
   errorRateMax: z.number().min(0).max(1),
   powerBudgetW: z.number().positive().max(10_000).nullable(),
   accuracyFloor: z.number().min(0).max(1),
+  /** The agents' result cache for this scenario (off by default); absent in an update: left as it is. */
+  resultCache: ResultCacheSettingsSchema.optional(),
 });
 export type PolicySettings = z.infer<typeof PolicySettingsSchema>;
 

@@ -113,6 +113,24 @@ export const RemediationRuntimeSchema = z.strictObject({
 });
 export type RemediationRuntime = z.infer<typeof RemediationRuntimeSchema>;
 
+/**
+ * The result cache of a scenario's policy (README "Result cache"): how many answers the agent keeps
+ * and for how long. `entries: 0` is off, the default; models with state inputs are never cached.
+ */
+export const ResultCacheSettingsSchema = z.strictObject({
+  entries: z.int().min(0).max(100_000),
+  ttlMs: z.int().min(1_000).max(86_400_000),
+});
+export type ResultCacheSettings = z.infer<typeof ResultCacheSettingsSchema>;
+
+/** Off: what a scenario's policy says until an operator turns the cache on. */
+export const RESULT_CACHE_OFF: ResultCacheSettings = Object.freeze({ entries: 0, ttlMs: 60_000 });
+
+/**
+ * What the control plane tells an agent about how to run. Fields are only ever added as optional
+ * ones an agent may ignore: agents strip runtime fields they do not know (with a debug log), so a
+ * newer control plane never bricks an older agent.
+ */
 export const RuntimeSettingsSchema = z.strictObject({
   /** Inferences per second the workload generator drives. */
   targetRateHz: finite.min(0.1).max(10_000),
@@ -122,6 +140,8 @@ export const RuntimeSettingsSchema = z.strictObject({
   health: HealthTargetsSchema.optional(),
   /** Absent unless a remediation caps this device (M14). */
   remediation: RemediationRuntimeSchema.optional(),
+  /** The scenario policy's result cache; absent from older control planes (the agent's own flags then decide). */
+  resultCache: ResultCacheSettingsSchema.optional(),
 });
 export type RuntimeSettings = z.infer<typeof RuntimeSettingsSchema>;
 
@@ -407,6 +427,17 @@ export const ReportedStateSchema = z.strictObject({
    * of its scenario's hybrid devices. Absent from edge devices and older agents.
    */
   inferenceUrl: InferenceUrlSchema.optional(),
+  /**
+   * Where the active model runs (`inline` on the agent's main thread or in its inference `worker`)
+   * and the measured figures that decided it. Absent from older agents and while nothing is loaded.
+   */
+  placement: z.strictObject({ runsOn: z.enum(['inline', 'worker']), basis: repairedText(512) }).optional(),
+  /**
+   * Fault injection is on (a test or demo slows the local model on purpose: `--inject-latency-ms`):
+   * every run takes `latencyMs` longer from `since` (which may lie ahead), so from then on this
+   * device's figures are not its model's own. Absent while off and from older agents.
+   */
+  faultInjection: z.strictObject({ latencyMs: z.int().min(1).max(60_000), since: isoDate }).optional(),
 });
 export type ReportedState = z.infer<typeof ReportedStateSchema>;
 
@@ -455,6 +486,11 @@ export const TelemetryWindowSchema = z
     }),
     memory: z.strictObject({ rssMb: nonNeg.max(1e7), heapUsedMb: nonNeg.max(1e7) }),
     cacheHits: z.int().min(0).max(1e9).default(0),
+    /**
+     * Estimated inference time the window's cache hits saved: the sum of the measured run times of
+     * the runs whose answers they reused. Absent from agents that predate it and while nothing hit.
+     */
+    cacheSavedMs: nonNeg.max(1e12).optional(),
     fallbacks: z.int().min(0).max(1e9).default(0),
     /** Whose work the figures describe; windows from agents that predate the field were all the probe's. */
     source: TelemetrySourceSchema.default('probe'),
@@ -487,6 +523,10 @@ export const TelemetryWindowSchema = z
     path: ['windowEnd'],
   })
   .refine((w) => w.errors <= w.inferences, { message: 'errors exceed inferences', path: ['errors'] })
+  .refine((w) => w.cacheHits > 0 || (w.cacheSavedMs ?? 0) === 0, {
+    message: 'cache time saved without a cache hit',
+    path: ['cacheSavedMs'],
+  })
   .refine((w) => (w.latencyHistogram ?? []).reduce((s, [, c]) => s + c, 0) <= w.inferences, {
     message: 'the latency histogram counts more inferences than the window has',
     path: ['latencyHistogram'],

@@ -1,13 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  PrecisionSchema,
-  type DesiredState,
-  type HealthTargets,
-  type InputSpec,
-  type RemediationRuntime,
-  type Scenario,
-} from '@edge-fleet/shared';
+import { PrecisionSchema, type DesiredState, type InputSpec, type RemediationRuntime, type Scenario } from '@edge-fleet/shared';
 import type { Config } from '../config.js';
+import type { ScenarioRuntimePolicy } from '../policies/policy.repository.js';
 import { CONFIG, SIGNING } from '../infra/tokens.js';
 import type { SigningService } from '../signing/signing.service.js';
 
@@ -48,7 +42,7 @@ export class DesiredStateBuilder {
     deviceId: string,
     version: number,
     item: AssignmentItem,
-    health: HealthTargets | null,
+    policy: ScenarioRuntimePolicy | null,
     remediation: RemediationRuntime | null = null,
   ): DesiredState {
     const issuedAt = new Date();
@@ -92,7 +86,9 @@ export class DesiredStateBuilder {
         targetRateHz: Math.min(this.config.DEVICE_RATE_HZ, remediation?.maxRateHz ?? Infinity),
         windowSeconds: this.config.TELEMETRY_WINDOW_SECONDS,
         intraOpThreads: 1,
-        ...(health ? { health } : {}),
+        ...(policy ? { health: policy.health } : {}),
+        // left out while off: an agent without the field (or a cache) behaves the same, and states stay as they were
+        ...(policy && policy.resultCache.entries > 0 ? { resultCache: policy.resultCache } : {}),
         ...(remediation ? { remediation } : {}),
       },
     };

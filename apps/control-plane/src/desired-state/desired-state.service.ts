@@ -1,12 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { DesiredState, HealthTargets, RemediationRuntime } from '@edge-fleet/shared';
+import type { DesiredState, RemediationRuntime } from '@edge-fleet/shared';
 import type { Config } from '../config.js';
 import { DeviceRepository } from '../devices/device.repository.js';
 import { HybridPlacementService } from '../hybrid/hybrid-placement.service.js';
 import type { Logger } from '../infra/logger.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
 import { UnitOfWork, type AnyTx } from '../infra/unit-of-work.js';
-import { PolicyRepository } from '../policies/policy.repository.js';
+import { PolicyRepository, type ScenarioRuntimePolicy } from '../policies/policy.repository.js';
 import { DesiredStateBuilder, type AssignmentItem, type VariantChoice } from './desired-state.builder.js';
 import { DesiredStatePublisher } from './desired-state.publisher.js';
 import { DesiredStateQueue, type PublishDesiredJob } from './desired-state.queue.js';
@@ -73,7 +73,7 @@ export class DesiredStateService {
     const ids = items.map((c) => c.device.id);
     const versionOf = await this.devices.nextAssignmentVersions(tx, ids);
     // the scenario's tier targets travel with the desired state: the device's smoke test and watchdog use them
-    const healthOf = ids.length ? await this.policies.healthTargets(tx) : new Map<string, HealthTargets>();
+    const policyOf = ids.length ? await this.policies.runtimePolicies(tx) : new Map<string, ScenarioRuntimePolicy>();
     // remediation (M14): a device's override is honoured by every issuer but a rollout on the device
     const overrides = await this.repo.overridesOf(tx, ids);
     const overrideVariants = await this.repo.choicesOf([
@@ -84,7 +84,7 @@ export class DesiredStateService {
       const version = versionOf.get(given.device.id);
       if (version === undefined) continue; // deleted meanwhile
       const { item, remediation } = withOverride(given, overrides.get(given.device.id), overrideVariants);
-      const desired = this.builder.build(item.device.id, version, item, healthOf.get(item.device.scenario) ?? null, remediation);
+      const desired = this.builder.build(item.device.id, version, item, policyOf.get(item.device.scenario) ?? null, remediation);
       rows.push({ deviceId: item.device.id, version, modelVariantId: item.choice?.variantId ?? null, reason: item.reason, desired });
     }
     await this.repo.insert(tx, rows, actor);

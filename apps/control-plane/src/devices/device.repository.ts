@@ -71,17 +71,20 @@ export interface DeviceSummaryRow {
   lastUpdate: unknown;
   staleMetadata: unknown;
   inferenceUrl: string | null;
+  placement: unknown;
+  faultInjection: unknown;
 }
 
 // Prisma's DateTime columns are UTC `timestamp(3)`: read them as timestamptz so pg builds the right
-// Date whatever the process's time zone; only three fields of the report's payload are read
+// Date whatever the process's time zone; only a few fields of the report's payload are read
 const SUMMARY_SQL = `
   SELECT d.id, d.name, d.scenario, d.status, d.labels, d."assignmentVersion",
          d."enrolledAt" AT TIME ZONE 'UTC' AS "enrolledAt", d."lastSeenAt" AT TIME ZONE 'UTC' AS "lastSeenAt",
          h."hardwareClass", h.accelerator, h.spec AS "hardwareProfile",
          r.phase, r."activeVariantId", r."appliedAssignmentVersion", r."reportedAt" AT TIME ZONE 'UTC' AS "reportedAt",
          r.payload -> 'lastUpdate' AS "lastUpdate", r.payload -> 'staleMetadata' AS "staleMetadata",
-         r.payload ->> 'inferenceUrl' AS "inferenceUrl"
+         r.payload ->> 'inferenceUrl' AS "inferenceUrl", r.payload -> 'placement' AS placement,
+         r.payload -> 'faultInjection' AS "faultInjection"
     FROM "Device" d
     JOIN "HardwareProfile" h ON h.id = d."hardwareProfileId"
     LEFT JOIN "ReportedState" r ON r."deviceId" = d.id`;

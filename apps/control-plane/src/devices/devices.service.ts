@@ -24,6 +24,8 @@ import { DeviceRepository, type DeviceListQuery, type DeviceSummaryRow } from '.
 
 const VariantIdSchema = z.uuid();
 const StaleMetadataSchema = ReportedStateSchema.shape.staleMetadata.unwrap().unwrap();
+const PlacementSchema = ReportedStateSchema.shape.placement.unwrap();
+const FaultInjectionSchema = ReportedStateSchema.shape.faultInjection.unwrap();
 
 /** A stored field that fails its schema (rows written before it was checked) is shown as null, never passed on. */
 function valid<T>(schema: z.ZodType<T>, value: unknown): T | null {
@@ -59,6 +61,8 @@ export function toDeviceSummary(r: DeviceSummaryRow): DeviceSummary {
             staleMetadata: valid(StaleMetadataSchema, r.staleMetadata),
             /** Cloud nodes: the address hybrid devices are sent to, or null. */
             inferenceUrl: valid(InferenceUrlSchema, r.inferenceUrl),
+            placement: valid(PlacementSchema, r.placement),
+            faultInjection: valid(FaultInjectionSchema, r.faultInjection),
           }
         : null,
   };

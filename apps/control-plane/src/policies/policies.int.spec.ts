@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hardwarePreset } from '@edge-fleet/shared';
 import pg from 'pg';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { startHarness, type Harness } from '../test-support/harness.js';
+import { setScenarioModel, startHarness, uploadMlp, type Harness } from '../test-support/harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -17,6 +19,8 @@ interface Policy {
   precisionOrder: string[];
   accuracyFloor: number;
   powerBudgetW: number | null;
+  resultCache: { entries: number; ttlMs: number };
+  model?: unknown;
 }
 const list = async () => ((await (await h.api('/api/v1/policies')).json()) as { items: Policy[] }).items;
 const yaml = (body: string) => h.api('/api/v1/policies/import', { method: 'POST', headers: { 'content-type': 'application/yaml' }, body });
@@ -240,5 +244,79 @@ describe('alert rules and remediation in the policy YAML', () => {
     });
     expect(bad.status).toBe(400);
     expect(JSON.stringify(await bad.json())).toMatch(/robotic_manipulation\.alerts\.0\.threshold: an error rate threshold is a fraction/);
+  });
+});
+
+describe('issue 18: the result cache per scenario in the policy', () => {
+  const cacheOf = async (scenario: string) => (await list()).find((p) => p.scenario === scenario)?.resultCache;
+  const put = (scenario: string, body: unknown) =>
+    h.api(`/api/v1/policies/${scenario}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  /** A scenario's policy as an update body: everything but its name and model. */
+  const settingsOf = async (scenario: string) => {
+    const p = (await list()).find((x) => x.scenario === scenario);
+    if (p === undefined) throw new Error(`no policy ${scenario}`);
+    const { scenario: _s, model: _m, ...settings } = p;
+    return settings;
+  };
+
+  it('is off by default, set over REST, kept by an update that does not name it, and exported and imported as YAML', async () => {
+    expect(await cacheOf('data_analysis_agent')).toEqual({ entries: 0, ttlMs: 60_000 });
+    const res = await put('data_analysis_agent', {
+      ...(await settingsOf('data_analysis_agent')),
+      resultCache: { entries: 128, ttlMs: 30_000 },
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ resultCache: { entries: 128, ttlMs: 30_000 } });
+    const { resultCache: _c, ...withoutCache } = await settingsOf('data_analysis_agent');
+    expect((await put('data_analysis_agent', withoutCache)).status).toBe(200);
+    expect(await cacheOf('data_analysis_agent')).toEqual({ entries: 128, ttlMs: 30_000 });
+    const text = await (await h.api('/api/v1/policies/export.yaml')).text();
+    expect(text).toMatch(/\n {4}data_analysis_agent:\n(?: {6}.*\n)*? {6}result_cache:\n {8}entries: 128\n {8}ttl_ms: 30000\n/);
+    const edited = text.replace(/entries: 128\n {8}ttl_ms: 30000/, 'entries: 64\n        ttl_ms: 5000');
+    expect((await yaml(edited)).status).toBe(201);
+    expect(await cacheOf('data_analysis_agent')).toEqual({ entries: 64, ttlMs: 5_000 });
+  });
+
+  it('refuses a bad cache setting naming the field, and changes nothing', async () => {
+    const before = await list();
+    const bad = await put('data_analysis_agent', {
+      ...(await settingsOf('data_analysis_agent')),
+      resultCache: { entries: -1, ttlMs: 5_000 },
+    });
+    expect(bad.status).toBe(400);
+    expect(await errorOf(bad)).toMatch(/resultCache\.entries/);
+    const text = (await (await h.api('/api/v1/policies/export.yaml')).text()).replace(/ttl_ms: 5000/, 'ttl_ms: 10');
+    const r = await yaml(text);
+    expect(r.status).toBe(400);
+    expect(await errorOf(r)).toMatch(/data_analysis_agent: resultCache\.ttlMs/);
+    expect(await list()).toEqual(before);
+  });
+
+  it('travels in the desired state of the scenario’s devices; a scenario whose cache is off sends none', async () => {
+    const on = { ...(await settingsOf('data_analysis_agent')), resultCache: { entries: 64, ttlMs: 5_000 } };
+    expect((await put('data_analysis_agent', on)).status).toBe(200);
+    const db = new pg.Client({ connectionString: h.dbUrl });
+    await db.connect();
+    const spec = hardwarePreset('cloud-cpu-node');
+    await db.query(`INSERT INTO "HardwareProfile" (id, "hardwareClass", accelerator, spec) VALUES ('cache-hw', $1, $2, $3)`, [
+      spec.hardwareClass,
+      spec.accelerator,
+      spec,
+    ]);
+    const cached = randomUUID();
+    const uncached = randomUUID();
+    await db.query(
+      `INSERT INTO "Device" (id, name, scenario, "hardwareProfileId", "secretHash")
+       VALUES ($1, 'cached', 'data_analysis_agent', 'cache-hw', 'x'), ($2, 'uncached', 'content_generation_agent', 'cache-hw', 'x')`,
+      [cached, uncached],
+    );
+    const v = await uploadMlp(h, 'cache-policy', '1', 8);
+    for (const scenario of ['data_analysis_agent', 'content_generation_agent']) await setScenarioModel(h, scenario, v.id);
+    const runtimeOf = async (id: string) =>
+      (await db.query<{ desired: { runtime: Record<string, unknown> } }>('SELECT desired FROM "Assignment" WHERE "deviceId" = $1', [id]))
+        .rows[0]?.desired.runtime;
+    expect(await runtimeOf(cached)).toMatchObject({ resultCache: { entries: 64, ttlMs: 5_000 } });
+    expect(await runtimeOf(uncached)).not.toHaveProperty('resultCache');
+    await db.end();
   });
 });

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { HealthTargets, PolicySettings, Scenario } from '@edge-fleet/shared';
+import type { HealthTargets, PolicySettings, ResultCacheSettings, Scenario } from '@edge-fleet/shared';
 import type { PolicyView } from '@edge-fleet/shared/api';
 import { z } from 'zod';
 import { appendAudit } from '../infra/audit.repository.js';
@@ -23,7 +23,20 @@ const SETTINGS = {
   errorRateMax: true,
   powerBudgetW: true,
   accuracyFloor: true,
+  resultCacheEntries: true,
+  resultCacheTtlMs: true,
 } as const;
+
+/** What a scenario's policy puts into its devices' runtime settings. */
+export interface ScenarioRuntimePolicy {
+  health: HealthTargets;
+  resultCache: ResultCacheSettings;
+}
+
+/** The columns an update writes: the result cache only when the update names it. */
+function settingsData({ resultCache, ...rest }: PolicySettings) {
+  return resultCache === undefined ? rest : { ...rest, resultCacheEntries: resultCache.entries, resultCacheTtlMs: resultCache.ttlMs };
+}
 
 @Injectable()
 export class PolicyRepository {
@@ -38,8 +51,9 @@ export class PolicyRepository {
         modelVersion: { select: { id: true, version: true, model: { select: { name: true } } } },
       },
     });
-    return rows.map(({ modelVersion, ...p }) => ({
+    return rows.map(({ modelVersion, resultCacheEntries, resultCacheTtlMs, ...p }) => ({
       ...p,
+      resultCache: { entries: resultCacheEntries, ttlMs: resultCacheTtlMs },
       model: modelVersion ? { modelVersionId: modelVersion.id, name: modelVersion.model.name, version: modelVersion.version } : null,
     }));
   }
@@ -53,7 +67,7 @@ export class PolicyRepository {
         where: { scenario },
         select: SETTINGS,
       });
-      await tx.policy.update({ where: { scenario }, data: settings });
+      await tx.policy.update({ where: { scenario }, data: settingsData(settings) });
       await appendAudit(within, {
         actor,
         action: 'policy.update',
@@ -72,19 +86,29 @@ export class PolicyRepository {
     ]);
   }
 
-  /** Each scenario's tier targets, read in the transaction that writes desired states carrying them. */
-  async healthTargets(tx: AnyTx): Promise<Map<string, HealthTargets>> {
-    const rows = await txQuery<{ scenario: string; latencyTargetMs: number; latencyPercentile: string; errorRateMax: number }>(
+  /** Each scenario's tier targets and result cache, read in the transaction that writes desired states carrying them. */
+  async runtimePolicies(tx: AnyTx): Promise<Map<string, ScenarioRuntimePolicy>> {
+    const rows = await txQuery<{
+      scenario: string;
+      latencyTargetMs: number;
+      latencyPercentile: string;
+      errorRateMax: number;
+      resultCacheEntries: number;
+      resultCacheTtlMs: number;
+    }>(
       tx,
-      'SELECT scenario, "latencyTargetMs", "latencyPercentile", "errorRateMax" FROM "Policy"',
+      'SELECT scenario, "latencyTargetMs", "latencyPercentile", "errorRateMax", "resultCacheEntries", "resultCacheTtlMs" FROM "Policy"',
     );
     return new Map(
       rows.map((p) => [
         p.scenario,
         {
-          latencyTargetMs: p.latencyTargetMs,
-          latencyPercentile: p.latencyPercentile as HealthTargets['latencyPercentile'],
-          errorRateMax: p.errorRateMax,
+          health: {
+            latencyTargetMs: p.latencyTargetMs,
+            latencyPercentile: p.latencyPercentile as HealthTargets['latencyPercentile'],
+            errorRateMax: p.errorRateMax,
+          },
+          resultCache: { entries: p.resultCacheEntries, ttlMs: p.resultCacheTtlMs },
         },
       ]),
     );

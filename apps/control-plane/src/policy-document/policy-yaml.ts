@@ -63,6 +63,7 @@ export function policiesToYaml(policies: PolicyView[], rules: AlertRuleView[], r
       error_rate_max: p.errorRateMax,
       power_budget_w: p.powerBudgetW,
       accuracy_floor: p.accuracyFloor,
+      result_cache: { entries: p.resultCache.entries, ttl_ms: p.resultCache.ttlMs },
       alerts: rules
         .filter((r) => r.scenario === p.scenario)
         .sort(byName)
@@ -142,6 +143,7 @@ export function policiesFromYaml(text: string): PolicyDocument {
         errorRateMax: s.error_rate_max,
         powerBudgetW: s.power_budget_w ?? null,
         accuracyFloor: s.accuracy_floor,
+        ...(s.result_cache === undefined ? {} : { resultCache: { entries: s.result_cache.entries, ttlMs: s.result_cache.ttl_ms } }),
       });
       if (!settings.success) fail(`${place}: ${settings.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       out.policies.push({ scenario: scenario.data, settings: settings.data });

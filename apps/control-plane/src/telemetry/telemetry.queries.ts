@@ -40,6 +40,8 @@ function rollupPoint(r: StoredDeviceRollup): TelemetryPoint {
     queueP50: null,
     queueP99: r.queueP99MaxMs,
     cacheHits: r.cacheHits,
+    // nor the time cache hits saved
+    cacheSavedMs: null,
     // the rollups do not keep forwarded requests (hybrid placement landed beside them): unknown, not 0
     remoteInferences: null,
     remoteErrors: null,

@@ -43,6 +43,7 @@ const COLUMNS = [
   ['remoteP95Ms', 'float8'],
   ['remoteP99Ms', 'float8'],
   ['remoteMaxMs', 'float8'],
+  ['cacheSavedMs', 'float8'],
 ] as const;
 
 const NAMES = COLUMNS.map(([c]) => `"${c}"`).join(', ');
@@ -113,6 +114,7 @@ function toColumns(rows: TelemetryWindow[]): unknown[][] {
       w.remote?.latencyMs?.p95 ?? null,
       w.remote?.latencyMs?.p99 ?? null,
       w.remote?.latencyMs?.max ?? null,
+      w.cacheSavedMs ?? null,
     ];
     values.forEach((v, i) => cols[i]?.push(v));
   }
@@ -171,7 +173,7 @@ export class TelemetryRepository {
               "latencyP50Ms" AS p50, "latencyP95Ms" AS p95, "latencyP99Ms" AS p99, "latencyMaxMs" AS max,
               "powerW", "powerSource", "powerDetail", "rssMb", "source",
               "queueP50Ms" AS "queueP50", "queueP99Ms" AS "queueP99", "cacheHits",
-              "remoteInferences", "remoteErrors", "remoteP50Ms" AS "remoteP50", "remoteP99Ms" AS "remoteP99"
+              "remoteInferences", "remoteErrors", "remoteP50Ms" AS "remoteP50", "remoteP99Ms" AS "remoteP99", "cacheSavedMs"
          FROM "TelemetryWindow"
         -- windowStart bounds which day partitions are read: no window spans more than a day (TELEMETRY_MAX_WINDOW_SECONDS)
         WHERE "deviceId" = $1 AND "windowEnd" >= $2 AND "windowStart" >= $2::timestamptz - interval '1 day'
@@ -197,7 +199,8 @@ export class TelemetryRepository {
               w."inferences", w."errors", w."latencyP50Ms" AS p50, w."latencyP95Ms" AS p95, w."latencyP99Ms" AS p99,
               w."latencyMaxMs" AS max, w."powerW", w."powerSource", w."powerDetail", w."rssMb",
               w."source", w."queueP50Ms" AS "queueP50", w."queueP99Ms" AS "queueP99", w."cacheHits",
-              w."remoteInferences", w."remoteErrors", w."remoteP50Ms" AS "remoteP50", w."remoteP99Ms" AS "remoteP99"
+              w."remoteInferences", w."remoteErrors", w."remoteP50Ms" AS "remoteP50", w."remoteP99Ms" AS "remoteP99",
+              w."cacheSavedMs"
          FROM unnest($1::uuid[]) AS ids(id)
          CROSS JOIN LATERAL (
            SELECT * FROM "TelemetryWindow" t WHERE t."deviceId" = ids.id ORDER BY t."windowEnd" DESC LIMIT 1

@@ -33,6 +33,22 @@ describe('issue 10 item 4: desired-state verifier', () => {
     expect(got).toMatchObject({ deviceId, assignmentVersion: 4, highWaterMark: 4, model: { sha256: modelFields.sha256 } });
   });
 
+  it('a runtime setting this agent does not know (a newer control plane’s) is stripped and named, not a refusal', () => {
+    const newer = state(4);
+    const runtime = { ...newer.runtime, futureKnob: { level: 3 }, anotherOne: true };
+    const seen: string[][] = [];
+    const got = verifyDesiredState(signer.desired({ ...newer, runtime }), {
+      ...ctx,
+      onUnknownRuntimeFields: (f) => seen.push(f),
+    });
+    expect(got.runtime).toEqual(newer.runtime);
+    expect(seen).toEqual([['futureKnob', 'anotherOne']]);
+  });
+
+  it('an unknown field outside the runtime settings is still refused (only runtime fields are optional by contract)', () => {
+    expect(() => verifyDesiredState(signer.desired({ ...state(4), surprise: 1 } as DesiredState), ctx)).toThrow(/surprise|unrecognized/i);
+  });
+
   it('accepts a number at or below the signed high-water mark', () => {
     expect(verifyDesiredState(signer.desired(state(3), { highWaterMark: 9 }), ctx).assignmentVersion).toBe(3);
   });

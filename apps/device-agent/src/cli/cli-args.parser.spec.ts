@@ -53,8 +53,7 @@ describe('parseCliArgs', () => {
         serveQueue: 64,
         serveMaxBodyMb: 64,
         probe: 'idle',
-        serveCacheEntries: 0,
-        serveCacheTtlMs: 60_000,
+        injectLatencyAfterS: 0,
         outboxMaxMb: 10,
         outboxMaxAgeHours: 24,
       },
@@ -74,13 +73,30 @@ describe('parseCliArgs', () => {
         maxBodyBytes: 64 * 1024 * 1024,
         queueDepth: 64,
         deadlineMs: null,
-        cacheEntries: 0,
-        cacheTtlMs: 60_000,
       },
     });
     const off = parseCliArgs([...base, '--serve-socket', 'off', '--serve-port', 'off']);
     if (!off.ok) throw new Error(off.message);
     expect(serveConfigFrom(off.value)).toMatchObject({ ok: true, value: { socketPath: null, port: null } });
+  });
+
+  it('fault injection is off unless --inject-latency-ms is given, and a bad value is named', () => {
+    const off = parseCliArgs(base);
+    expect(off.ok && off.value.injectLatencyMs).toBeUndefined();
+    const on = parseCliArgs([...base, '--inject-latency-ms', '80', '--inject-latency-after-s', '90']);
+    expect(on).toMatchObject({ ok: true, value: { injectLatencyMs: 80, injectLatencyAfterS: 90 } });
+    expect(parseCliArgs([...base, '--inject-latency-ms', '0'])).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/--inject-latency-ms must be at least 1/) as unknown,
+    });
+  });
+
+  it('the result cache flags are caps, absent unless given', () => {
+    const r = parseCliArgs([...base, '--serve-cache-entries', '32']);
+    if (!r.ok) throw new Error(r.message);
+    const serve = serveConfigFrom(r.value);
+    expect(serve.ok && serve.value.cacheEntries).toBe(32);
+    expect(serve.ok && 'cacheTtlMs' in serve.value).toBe(false);
   });
 
   it('serving on another address needs a bearer token file, read from the file', () => {

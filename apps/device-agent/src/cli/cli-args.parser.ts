@@ -14,7 +14,6 @@ import { CrashPointSchema } from '../core/crash-points.js';
 import { LogLevelSchema } from '../core/logger.js';
 import { isLoopback } from '../serve/oip.http-server.js';
 import {
-  DEFAULT_CACHE_TTL_MS,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_QUEUE_DEPTH,
   DEFAULT_SERVE_PORT,
@@ -71,13 +70,9 @@ export const CliArgsSchema = z
       .positive('--serve-max-body-mb must be > 0')
       .max(4_096)
       .default(DEFAULT_MAX_BODY_BYTES / 1024 / 1024),
-    serveCacheEntries: z.coerce.number().int().min(0, '--serve-cache-entries must be 0 (off) or more').max(1_000_000).default(0),
-    serveCacheTtlMs: z.coerce
-      .number()
-      .int()
-      .min(1, '--serve-cache-ttl-ms must be at least 1')
-      .max(86_400_000)
-      .default(DEFAULT_CACHE_TTL_MS),
+    /** Caps the scenario policy's result cache (README "Result cache"); absent: no cap. */
+    serveCacheEntries: z.coerce.number().int().min(0, '--serve-cache-entries must be 0 (off) or more').max(1_000_000).optional(),
+    serveCacheTtlMs: z.coerce.number().int().min(1, '--serve-cache-ttl-ms must be at least 1').max(86_400_000).optional(),
     probe: z.enum(['idle', 'always', 'off'], { error: '--probe must be idle, always or off' }).default('idle'),
     /** Disk the telemetry outbox may take while the broker is unreachable; past it the oldest windows are dropped. */
     outboxMaxMb: z.coerce
@@ -91,6 +86,10 @@ export const CliArgsSchema = z
       .positive('--outbox-max-age-hours must be > 0')
       .max(8_760)
       .default(24),
+    /** Fault injection (demos, tests): every run of the model this much slower; absent: off. */
+    injectLatencyMs: z.coerce.number().int().min(1, '--inject-latency-ms must be at least 1').max(60_000).optional(),
+    /** Seconds after start the injected latency begins (after a new model's probation, say). */
+    injectLatencyAfterS: z.coerce.number().int().min(0, '--inject-latency-after-s must be 0 or more').max(86_400).default(0),
     /** From FLEET_AGENT_CRASH_AT (crash-safety tests only). */
     crashAt: CrashPointSchema.optional(),
   })
@@ -113,7 +112,8 @@ export const USAGE =
   '[--download-stall-timeout <s>] [--download-deadline <s>] [--watchdog-windows <n>] [--watchdog-breaches <n>] ' +
   '[--serve-socket <path|off>] [--serve-port <n|off>] [--serve-host <addr>] [--serve-token-file <path>] [--serve-public-url <url>] [--serve-queue <n>] ' +
   '[--serve-deadline-ms <n>] [--serve-max-body-mb <n>] [--probe idle|always|off] ' +
-  '[--serve-cache-entries <n>] [--serve-cache-ttl-ms <n>] [--outbox-max-mb <MiB>] [--outbox-max-age-hours <h>]';
+  '[--serve-cache-entries <n>] [--serve-cache-ttl-ms <n>] [--outbox-max-mb <MiB>] [--outbox-max-age-hours <h>] ' +
+  '[--inject-latency-ms <n> [--inject-latency-after-s <s>]]';
 
 /** The one environment variable the agent reads (tests kill it at a chosen step). */
 export const CRASH_ENV = 'FLEET_AGENT_CRASH_AT';
@@ -152,6 +152,8 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
         'serve-cache-ttl-ms': { type: 'string' },
         'outbox-max-mb': { type: 'string' },
         'outbox-max-age-hours': { type: 'string' },
+        'inject-latency-ms': { type: 'string' },
+        'inject-latency-after-s': { type: 'string' },
       },
     }).values;
   } catch (err) {
@@ -183,6 +185,8 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
     serveCacheTtlMs: values['serve-cache-ttl-ms'],
     outboxMaxMb: values['outbox-max-mb'],
     outboxMaxAgeHours: values['outbox-max-age-hours'],
+    injectLatencyMs: values['inject-latency-ms'],
+    injectLatencyAfterS: values['inject-latency-after-s'],
     crashAt: env[CRASH_ENV] === '' ? undefined : env[CRASH_ENV],
   });
   if (!parsed.success) return { ok: false, message: `${formatIssues(parsed.error)}\n${USAGE}` };
@@ -251,8 +255,8 @@ export function serveConfigFrom(args: CliArgs, readText: (path: string) => strin
       maxBodyBytes: Math.round(args.serveMaxBodyMb * 1024 * 1024),
       queueDepth: args.serveQueue,
       deadlineMs: args.serveDeadlineMs ?? null,
-      cacheEntries: args.serveCacheEntries,
-      cacheTtlMs: args.serveCacheTtlMs,
+      ...(args.serveCacheEntries === undefined ? {} : { cacheEntries: args.serveCacheEntries }),
+      ...(args.serveCacheTtlMs === undefined ? {} : { cacheTtlMs: args.serveCacheTtlMs }),
     },
   };
 }

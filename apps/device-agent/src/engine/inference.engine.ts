@@ -28,6 +28,8 @@ export interface InferenceEngine {
   signature?(): ModelSignature | null;
   /** Where the model runs and the figures that decided it (null before load). */
   placementBasis?(): string | null;
+  /** Where the model runs now (it may leave the main thread later); null before load and after dispose. */
+  readonly placement?: 'inline' | 'worker' | null;
 }
 
 export interface EngineOptions {

@@ -1,4 +1,4 @@
-import type { HybridPlacement, Scenario } from '@edge-fleet/shared';
+import type { HybridPlacement, ResultCacheSettings, Scenario } from '@edge-fleet/shared';
 import { type Clock, systemClock } from '../core/clock.js';
 import { errorMessage, type Logger } from '../core/logger.js';
 import { AGENT_VERSION } from '../core/version.js';
@@ -8,7 +8,7 @@ import { ForwardingGrantVerifier } from '../hybrid/forwarding-grant.verifier.js'
 import { OipHandler } from './oip.handler.js';
 import { OipHttpServer } from './oip.http-server.js';
 import { ResultCache } from './result.cache.js';
-import { DEFAULT_CACHE_TTL_MS, type ServeConfig, serveDeadlineMs } from './serve.settings.js';
+import { effectiveResultCache, type ServeConfig, serveDeadlineMs } from './serve.settings.js';
 import { type ServedModelInfo, type ServedRequest, ServingSlot } from './serving.slot.js';
 
 /** Requests handed to the engine at once: one running, the next already crossing to the worker. */
@@ -28,13 +28,14 @@ export class LocalInferenceService {
   readonly slot: ServingSlot;
   private readonly server: OipHttpServer;
   private readonly forwarder: CloudForwarder | null;
+  private readonly handler: OipHandler;
 
   constructor(
-    config: ServeConfig,
+    private readonly config: ServeConfig,
     private readonly logger: Logger,
     onRequest?: (r: ServedRequest) => void,
-    onCacheHit?: () => void,
-    clock: Clock = systemClock,
+    onCacheHit?: (savedMs: number) => void,
+    private readonly clock: Clock = systemClock,
     role: ServiceRole | null = null,
   ) {
     this.forwarder =
@@ -47,19 +48,34 @@ export class LocalInferenceService {
           })
         : null;
     this.slot = new ServingSlot({ queueDepth: config.queueDepth, maxInFlight: MAX_IN_FLIGHT }, onRequest);
+    // until a desired state brings the scenario policy's setting, the device's own flags decide
+    const cache = effectiveResultCache(null, config);
     const handler = new OipHandler({
       slot: this.slot,
       serverName: 'edge-fleet-agent',
       serverVersion: AGENT_VERSION,
       deadlineMs: (scenario) => serveDeadlineMs(config, scenario),
-      cache:
-        (config.cacheEntries ?? 0) > 0 ? new ResultCache(config.cacheEntries ?? 0, config.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS, clock) : null,
+      cache: cache === null ? null : new ResultCache(cache.entries, cache.ttlMs, clock),
       ...(onCacheHit === undefined ? {} : { onCacheHit }),
       forwarding:
         this.forwarder === null || role === null ? null : { forwarder: this.forwarder, deadlineMs: serveDeadlineMs(config, role.scenario) },
     });
     const grants = role?.kind === 'cloud' ? new ForwardingGrantVerifier(role.rootPublicKey, role.scenario, clock, role.minKeySerial) : null;
+    this.handler = handler;
     this.server = new OipHttpServer(config, handler, logger, grants);
+  }
+
+  /**
+   * The scenario policy's result cache from each applied desired state (null: the control plane sent
+   * none), capped by the device's own flags (effectiveResultCache). An unchanged setting keeps the
+   * cache and its entries; a changed one starts an empty cache.
+   */
+  setResultCache(policy: ResultCacheSettings | null): void {
+    const next = effectiveResultCache(policy, this.config);
+    const current = this.handler.resultCache;
+    if (next === null ? current === null : current?.sameAs(next.entries, next.ttlMs) === true) return;
+    this.handler.setCache(next === null ? null : new ResultCache(next.entries, next.ttlMs, this.clock));
+    this.logger.info('result cache', next === null ? { entries: 0 } : { ...next, policy: policy ?? 'none (device flags)' });
   }
 
   /** From each verified desired state of a hybrid device: its cloud nodes and grant (null: none). Ignored on a cloud node. */

@@ -75,7 +75,7 @@ describe('local inference API: Open Inference Protocol conformance (real onnxrun
     expect((await stat(socketPath)).mode & 0o777).toBe(0o660);
   });
 
-  it('model metadata by model name and by scenario, with version: -1 for dynamic dims, platform onnx_onnxv1, the precision named', async () => {
+  it('model metadata by model name and by scenario, with version: -1 for dynamic dims, platform onnx_onnxv1, the precision and placement named', async () => {
     const s = await serve('multi');
     for (const path of ['/v2/models/multi', `/v2/models/${SCENARIO}`, '/v2/models/multi/versions/1.0.0']) {
       const res = await oipRequest(socket, 'GET', path);
@@ -89,6 +89,9 @@ describe('local inference API: Open Inference Protocol conformance (real onnxrun
       ]);
       expect(meta.outputs).toEqual([{ name: 'score', datatype: 'FP32', shape: [-1, 1] }]);
       expect(meta.parameters).toMatchObject({ precision: 'fp32', variant_id: s.model.variantId, sha256: s.model.sha256 });
+      // where the model runs, and the measured figures that decided it (an extra parameter: the shape stays the protocol's)
+      expect(meta.parameters?.placement).toMatch(/^(inline|worker)$/);
+      expect(meta.parameters?.placement_basis).toMatch(/^(inline|worker): .*timed runs|load/);
     }
     expect((await oipRequest(socket, 'GET', '/v2/models/multi/ready')).status).toBe(200);
     expect((await oipRequest(socket, 'GET', '/v2/models/multi/versions/1.0.0/ready')).status).toBe(200);

@@ -7,6 +7,7 @@ import {
   type Scenario,
   INFERENCE_HEADER_CONTENT_LENGTH,
 } from '@edge-fleet/shared';
+import type { InferenceEngine } from '../engine/inference.engine.js';
 import type { ModelSignature, ServedTensor, TensorSignature } from '../engine/served-tensor.js';
 import type { CloudForwarder } from '../hybrid/cloud.forwarder.js';
 import { type DecodedRequest, decodeInferRequest } from './oip.request.js';
@@ -27,9 +28,10 @@ export interface OipHandlerOptions {
   serverVersion: string;
   /** Per-request deadline for the scenario now served. */
   deadlineMs: (scenario: Scenario) => number;
-  /** Answers of repeated inputs; null = off. */
+  /** Answers of repeated inputs; null = off (setCache replaces it). */
   cache?: ResultCache | null;
-  onCacheHit?: () => void;
+  /** A request answered from the cache; `savedMs`: the measured run time of the run whose answer it reused. */
+  onCacheHit?: (savedMs: number) => void;
   /** A hybrid device's cloud nodes, and the deadline of a forwarded request; absent elsewhere. */
   forwarding?: { forwarder: CloudForwarder; deadlineMs: number } | null;
 }
@@ -44,7 +46,20 @@ export class OipHandler {
   /** Requests the latency rule sent away in a row: every LOCAL_SAMPLE_EVERY-th still runs here. */
   private overBudgetRun = 0;
 
-  constructor(private readonly options: OipHandlerOptions) {}
+  private cache: ResultCache | null;
+
+  constructor(private readonly options: OipHandlerOptions) {
+    this.cache = options.cache ?? null;
+  }
+
+  /** The scenario policy's cache arrived or changed (null: off); in-flight requests finish with the one they took. */
+  setCache(cache: ResultCache | null): void {
+    this.cache = cache;
+  }
+
+  get resultCache(): ResultCache | null {
+    return this.cache;
+  }
 
   async handle(
     method: string,
@@ -86,11 +101,12 @@ export class OipHandler {
       const signature = signatureOf(active);
       const request = decodeInferRequest(body, headerLength(headers), signature);
       // keyed before the run: the engine takes the input buffers
-      const key = this.cacheKey(active, request.inputs);
-      const cached = key === null ? null : (this.options.cache?.get(key) ?? null);
+      const cache = this.cache;
+      const key = this.cacheKey(cache, active, request.inputs);
+      const cached = key === null ? null : (cache?.get(key) ?? null);
       if (cached !== null) {
-        this.options.onCacheHit?.();
-        return inferReply(name, request, { result: { ok: true, latencyMs: 0, outputs: cached }, by: active, queueMs: 0 }, true);
+        this.options.onCacheHit?.(cached.inferenceMs);
+        return inferReply(name, request, { result: { ok: true, latencyMs: 0, outputs: cached.outputs }, by: active, queueMs: 0 }, true);
       }
       // a full queue (asked first: a refused request counts as a failed local one) or the latency rule
       if (slot.full() || this.overBudget()) {
@@ -110,7 +126,7 @@ export class OipHandler {
       const outputs = served.result.outputs;
       // an answer from a model that replaced the one keyed is not stored under the old key
       if (key !== null && served.result.ok && outputs !== undefined && served.by.model.sha256 === active.model.sha256)
-        this.options.cache?.set(key, outputs);
+        cache?.set(key, outputs, served.result.latencyMs ?? 0);
       return inferReply(name, request, served, false);
     }
     if (action === '/ready') {
@@ -123,8 +139,8 @@ export class OipHandler {
   }
 
   /** Null when the cache is off or the model has state inputs (its answer depends on state the key cannot see). */
-  private cacheKey(active: ActiveServing, inputs: Record<string, ServedTensor>): string | null {
-    if (this.options.cache == null || active.model.inputs.some((i) => i.stateFrom !== undefined)) return null;
+  private cacheKey(cache: ResultCache | null, active: ActiveServing, inputs: Record<string, ServedTensor>): string | null {
+    if (cache === null || active.model.inputs.some((i) => i.stateFrom !== undefined)) return null;
     return ResultCache.key(active.model.sha256, inputs);
   }
 
@@ -213,9 +229,24 @@ function modelMetadata(name: string, active: ActiveServing): OipModelMetadata {
     platform: 'onnx_onnxv1',
     inputs: signature.inputs.map(tensorMetadata).filter((t) => t !== null),
     outputs: signature.outputs.map(tensorMetadata).filter((t) => t !== null),
-    // which build of the model answers: the fleet may serve a quantized variant of the registered version
-    parameters: { model_name: model.name, scenario, variant_id: model.variantId, precision: model.precision, sha256: model.sha256 },
+    // which build of the model answers: the fleet may serve a quantized variant of the registered version;
+    // and where it runs (the agent's main thread or its inference worker) with the measured figures that decided it
+    parameters: {
+      model_name: model.name,
+      scenario,
+      variant_id: model.variantId,
+      precision: model.precision,
+      sha256: model.sha256,
+      ...placementParameters(active.engine),
+    },
   };
+}
+
+/** Extra parameters (the protocol allows any): nothing when the engine does not say where it runs. */
+function placementParameters(engine: InferenceEngine): { placement?: string; placement_basis?: string } {
+  const placement = engine.placement ?? null;
+  const basis = engine.placementBasis?.() ?? null;
+  return placement === null ? {} : { placement, ...(basis === null ? {} : { placement_basis: basis }) };
 }
 
 function inferReply(name: string, request: DecodedRequest, served: Served, cacheHit: boolean): OipReply {

@@ -22,14 +22,20 @@ describe('ResultCache', () => {
   it('keeps the most recently used entries up to its size, and serves none older than the TTL', async () => {
     const clock = new FakeClock();
     const cache = new ResultCache(2, 1_000, clock);
-    cache.set('a', { y: t([1]) });
-    cache.set('b', { y: t([2]) });
+    cache.set('a', { y: t([1]) }, 0.5);
+    cache.set('b', { y: t([2]) }, 0.5);
     expect(cache.get('a')).not.toBeNull(); // a is now the most recent
-    cache.set('c', { y: t([3]) });
+    cache.set('c', { y: t([3]) }, 0.5);
     expect(cache.get('b')).toBeNull();
     expect(cache.get('a')).not.toBeNull();
     expect(cache.size).toBe(2);
     await clock.advance(1_001);
     expect(cache.get('c')).toBeNull();
+  });
+
+  it('a hit returns the measured run time of the run whose answer it reuses (what the hit saved)', () => {
+    const cache = new ResultCache(4, 1_000, new FakeClock());
+    cache.set('a', { y: t([1]) }, 3.25);
+    expect(cache.get('a')).toMatchObject({ inferenceMs: 3.25 });
   });
 });

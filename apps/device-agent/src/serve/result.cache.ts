@@ -2,8 +2,13 @@ import { createHash } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { ServedTensor } from '../engine/served-tensor.js';
 
-interface Entry {
+/** A cached answer, and the measured run time of the run that produced it: what a hit saves (estimated). */
+export interface CachedAnswer {
   outputs: Record<string, ServedTensor>;
+  inferenceMs: number;
+}
+
+interface Entry extends CachedAnswer {
   at: number;
 }
 
@@ -32,22 +37,27 @@ export class ResultCache {
     return h.digest('hex');
   }
 
-  get(key: string): Record<string, ServedTensor> | null {
+  get(key: string): CachedAnswer | null {
     const entry = this.entries.get(key);
     if (entry === undefined) return null;
     this.entries.delete(key);
     if (this.clock.now() - entry.at > this.ttlMs) return null;
     this.entries.set(key, entry); // most recently used last
-    return entry.outputs;
+    return entry;
   }
 
-  set(key: string, outputs: Record<string, ServedTensor>): void {
+  set(key: string, outputs: Record<string, ServedTensor>, inferenceMs: number): void {
     this.entries.delete(key);
-    this.entries.set(key, { outputs, at: this.clock.now() });
+    this.entries.set(key, { outputs, inferenceMs, at: this.clock.now() });
     for (const oldest of this.entries.keys()) {
       if (this.entries.size <= this.maxEntries) break;
       this.entries.delete(oldest);
     }
+  }
+
+  /** The settings it was made with: an unchanged setting keeps the cache (and its entries). */
+  sameAs(maxEntries: number, ttlMs: number): boolean {
+    return maxEntries === this.maxEntries && ttlMs === this.ttlMs;
   }
 
   get size(): number {

@@ -1,4 +1,4 @@
-import { defaultPolicy, type Scenario } from '@edge-fleet/shared';
+import { defaultPolicy, type ResultCacheSettings, type Scenario } from '@edge-fleet/shared';
 
 /** The local inference API's settings (README: "Local inference API"). */
 export interface ServeConfig {
@@ -14,10 +14,28 @@ export interface ServeConfig {
   queueDepth: number;
   /** Per-request deadline; null = from the tier's latency budget (serveDeadlineMs). */
   deadlineMs: number | null;
-  /** Result cache entries; 0 or absent = off (always off for models with state inputs). */
+  /**
+   * The device's own limit on the result cache (`--serve-cache-entries`): caps the entries the
+   * scenario's policy asks for, and is the size itself while no policy setting has arrived (no desired
+   * state yet, or a control plane that predates the setting). 0 = never cache; absent = no cap.
+   */
   cacheEntries?: number;
-  /** How long a cached answer is served (60 s by default). */
+  /** Likewise for how long a cached answer is served (`--serve-cache-ttl-ms`; 60 s when nothing sets it). */
   cacheTtlMs?: number;
+}
+
+/**
+ * The result cache the agent runs: the policy's (null: none sent) capped by the device's own flags;
+ * null = off. The policy decides whether the cache is on, the device how much memory it may take.
+ * Models with state inputs are never cached, whatever this says (OipHandler).
+ */
+export function effectiveResultCache(
+  policy: ResultCacheSettings | null,
+  local: Pick<ServeConfig, 'cacheEntries' | 'cacheTtlMs'>,
+): ResultCacheSettings | null {
+  const entries = policy === null ? (local.cacheEntries ?? 0) : Math.min(policy.entries, local.cacheEntries ?? Infinity);
+  const ttlMs = policy === null ? (local.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS) : Math.min(policy.ttlMs, local.cacheTtlMs ?? Infinity);
+  return entries > 0 ? { entries, ttlMs } : null;
 }
 
 export const DEFAULT_CACHE_TTL_MS = 60_000;

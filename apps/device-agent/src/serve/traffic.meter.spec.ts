@@ -38,7 +38,7 @@ describe('telemetry from real traffic', () => {
     traffic.record({ ok: true, queueMs: 0.5, inferenceMs: 2 });
     traffic.record({ ok: true, queueMs: 1.5, inferenceMs: 4 });
     traffic.record({ ok: false, queueMs: 3, inferenceMs: null });
-    traffic.recordCacheHit();
+    traffic.recordCacheHit(2);
     await clock.advance(1_000);
     expect(published[0]).toMatchObject({
       source: 'traffic',
@@ -47,7 +47,17 @@ describe('telemetry from real traffic', () => {
       latencyMs: { p50: 2, max: 4 },
       queueMs: { p50: 1.5, max: 3 },
       cacheHits: 1,
+      cacheSavedMs: 2,
     });
+  });
+
+  it('a window whose requests were all cache hits is traffic (not probe), with the run time the hits saved', async () => {
+    const { clock, probe, traffic, published } = setup();
+    probe.record(9, true);
+    traffic.recordCacheHit(1.25);
+    traffic.recordCacheHit(0.75);
+    await clock.advance(1_000);
+    expect(published[0]).toMatchObject({ source: 'traffic', inferences: 0, latencyMs: null, cacheHits: 2, cacheSavedMs: 2 });
   });
 
   it('a window without requests is the probe’s, with no queue figures', async () => {
@@ -56,6 +66,7 @@ describe('telemetry from real traffic', () => {
     await clock.advance(1_000);
     expect(published[0]).toMatchObject({ source: 'probe', inferences: 1, latencyMs: { p50: 9 } });
     expect(published[0]?.queueMs).toBeUndefined();
+    expect(published[0]?.cacheSavedMs).toBeUndefined();
   });
 
   it('the idle probe stands aside while requests come and resumes PROBE_IDLE_MS after the last', async () => {

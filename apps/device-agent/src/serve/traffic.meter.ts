@@ -7,6 +7,8 @@ export interface TrafficWindow {
   queueMs: LatencySummary | null;
   /** Requests answered from the result cache (no run). */
   cacheHits: number;
+  /** The measured run times of the runs whose answers those hits reused: the inference time they saved (estimated). */
+  cacheSavedMs: number;
   /** Hybrid devices: attempts to have a cloud node answer (errors: no answer), with the round trips of the answered ones. */
   remote: { inferences: number; errors: number; latencyMs: LatencySummary | null } | null;
 }
@@ -22,6 +24,7 @@ export class TrafficMeter {
   private readonly remote = new LatencyWindow();
   private lastAt = Number.NEGATIVE_INFINITY;
   private cacheHits = 0;
+  private cacheSavedMs = 0;
 
   constructor(private readonly clock: Clock) {}
 
@@ -37,9 +40,10 @@ export class TrafficMeter {
     this.remote.record(a.ms, a.ok);
   }
 
-  recordCacheHit(): void {
+  recordCacheHit(savedMs: number): void {
     this.lastAt = this.clock.now();
     this.cacheHits++;
+    this.cacheSavedMs += savedMs;
   }
 
   /** Milliseconds since the last request (Infinity before the first). */
@@ -48,13 +52,15 @@ export class TrafficMeter {
   }
 
   drain(): TrafficWindow {
-    const cacheHits = this.cacheHits;
+    const { cacheHits, cacheSavedMs } = this;
     this.cacheHits = 0;
+    this.cacheSavedMs = 0;
     const remote = this.remote.drain();
     return {
       stats: this.inference.drain(),
       queueMs: this.queue.drain().latencyMs,
       cacheHits,
+      cacheSavedMs,
       remote: remote.inferences > 0 ? { inferences: remote.inferences, errors: remote.errors, latencyMs: remote.latencyMs } : null,
     };
   }

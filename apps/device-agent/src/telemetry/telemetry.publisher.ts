@@ -67,8 +67,8 @@ export class TelemetryPublisher {
     const traffic = d.traffic?.drain() ?? null;
     // gates and the watchdog judge real traffic whenever there is any; the probe only speaks for an idle device
     const remote = traffic?.remote ?? null;
-    // a window whose requests all went to a cloud node is traffic too (its local figures are then empty)
-    const fromTraffic = traffic !== null && (traffic.stats.inferences > 0 || remote !== null);
+    // a window whose requests were all answered by a cloud node or from the cache is traffic too (its local figures are then empty)
+    const fromTraffic = traffic !== null && (traffic.stats.inferences > 0 || remote !== null || traffic.cacheHits > 0);
     const stats = fromTraffic ? traffic.stats : probe;
     const seconds = (end - this.windowStart) / 1000;
     // both loaded the device, so both count for the power estimate
@@ -92,6 +92,8 @@ export class TelemetryPublisher {
       power: d.power.end(seconds, utilisation),
       memory: { rssMb: round(mem.rss / MB), heapUsedMb: round(mem.heapUsed / MB) },
       cacheHits: traffic?.cacheHits ?? 0,
+      // estimated from measured runs: each hit saved the run time of the run whose answer it reused
+      ...(traffic !== null && traffic.cacheHits > 0 ? { cacheSavedMs: round(traffic.cacheSavedMs) } : {}),
       // requests forwarded to a cloud node (attempts), detailed in `remote`
       fallbacks: remote?.inferences ?? 0,
       source: fromTraffic ? 'traffic' : 'probe',

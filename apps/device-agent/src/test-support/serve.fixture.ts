@@ -14,6 +14,11 @@ import { TestSigner } from './test-signer.js';
 const signer = new TestSigner();
 const deviceId = randomUUID();
 
+/** An agent's inference API on a Unix socket only (no TCP), with a 10 s deadline: what the agent int tests serve on. */
+export function socketServe(socketPath: string, queueDepth = 64): ServeConfig {
+  return { socketPath, host: '127.0.0.1', port: null, token: null, maxBodyBytes: DEFAULT_MAX_BODY_BYTES, queueDepth, deadlineMs: 10_000 };
+}
+
 /** A budget no run meets: the model stays in the worker thread. */
 export const WORKER_ONLY: InlineBudget = { ...INLINE_BUDGET, runMs: 0, warmupCeilingMs: 0 };
 

@@ -67,6 +67,12 @@ export const TelemetryPointSchema = z.object({
   /** Requests answered from the agent's result cache (not counted in `inferences`). */
   cacheHits: z.number(),
   /**
+   * Inference time those hits saved, estimated by the agent from measured runs (the run times of the
+   * runs whose answers they reused). Null when the window had no hit or its agent predates the figure,
+   * and in points read from the rollups (ranges over an hour), which do not keep it.
+   */
+  cacheSavedMs: z.number().nullable(),
+  /**
    * Hybrid devices: requests forwarded to a cloud node (attempts; not counted in `inferences`), those
    * unanswered, and their round trip. Null in points read from the rollups (ranges over an hour),
    * which do not keep forwarded requests yet: not measured there, not zero.
@@ -119,6 +125,10 @@ export const DeviceSummarySchema = z.object({
       staleMetadata: StaleMetadataSchema.nullable(),
       /** Cloud nodes: the inference address they report, to which hybrid devices are sent; null elsewhere. */
       inferenceUrl: z.string().nullable(),
+      /** Where the active model runs and the measured figures that decided it; null: not reported. */
+      placement: z.object({ runsOn: z.string(), basis: z.string() }).nullable(),
+      /** Fault injection the agent reports (its model slowed on purpose, from `since`); null: off. */
+      faultInjection: z.object({ latencyMs: z.number(), since: z.string() }).nullable(),
     })
     .nullable(),
 });

@@ -13,6 +13,8 @@ export const PolicyViewSchema = z.object({
   errorRateMax: z.number(),
   powerBudgetW: z.number().nullable(),
   accuracyFloor: z.number(),
+  /** The agents' result cache for the scenario; `entries: 0` is off. */
+  resultCache: z.object({ entries: z.number(), ttlMs: z.number() }),
   model: z.object({ modelVersionId: z.string(), name: z.string(), version: z.string() }).nullable(),
 });
 export type PolicyView = z.infer<typeof PolicyViewSchema>;
@@ -74,6 +76,8 @@ export const PolicyYamlScenarioSchema = z.strictObject({
   error_rate_max: z.number(),
   power_budget_w: z.number().nullable().optional(),
   accuracy_floor: z.number(),
+  /** Absent: the scenario's cache is left as it is. */
+  result_cache: z.strictObject({ entries: z.number(), ttl_ms: z.number() }).optional(),
   /** The scenario's alert rules: when present, the whole list (rules of the scenario not named are deleted). */
   alerts: yamlRules.optional(),
   remediation: PolicyYamlRemediationSchema.optional(),
