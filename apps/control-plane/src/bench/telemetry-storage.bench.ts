@@ -261,6 +261,15 @@ try {
       rate[mode].push((rows.length / ms) * 1_000);
       if (mode === 'fold') rate.folding.push((folded.folded / foldMs) * 1_000);
     }
+    // a fold finding several windows per device and bucket merges them before its upsert: four
+    // batches, then one fold (as when a fold interval spans four of a device's windows)
+    const folding4: number[] = [];
+    repo.rollups = 'fold';
+    for (let round = 0; round < 4; round++) {
+      for (let b = 0; b < 4; b++) await repo.insertBatch(batch());
+      const [folded, foldMs] = await timed(() => folds.drain());
+      folding4.push((folded.folded / foldMs) * 1_000);
+    }
     repo.rollups = h.config.TELEMETRY_ROLLUPS;
     const med = (xs: number[]) => quantile(xs, 0.5);
     const [before, after, fold, bare] = [med(rate.ingest), med(rate.fold), med(rate.folding), med(rate.none)];
@@ -268,6 +277,9 @@ try {
     const afterWithFold = 1 / (1 / after + 1 / fold);
     log(
       `insert (batches of 1,000 windows of 1,000 devices, median of ${rate.ingest.length} each, in turn): before, rollups in the insert's transaction ${fmt(before, 0)} windows/s; after, insert with the pending row ${fmt(after, 0)} windows/s (${fmt(after / before, 2)}×) and the worker's fold ${fmt(fold, 0)} windows/s (both together ${fmt(afterWithFold, 0)} windows/s, ${fmt(afterWithFold / before, 2)}×); no rollups at all ${fmt(bare, 0)} windows/s`,
+    );
+    log(
+      `fold with 4 windows per device and bucket (4 batches, then one fold; median of ${folding4.length}): ${fmt(med(folding4), 0)} windows/s (${fmt(med(folding4) / fold, 2)}× the fold of one window per device)`,
     );
   } finally {
     await h.cp.stop();

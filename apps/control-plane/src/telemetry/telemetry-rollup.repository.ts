@@ -168,18 +168,9 @@ SELECT w.* FROM taken t LEFT JOIN LATERAL (
    WHERE w.id = t."windowId" AND w."windowStart" = t."windowStart"
 ) w ON true`;
 
-interface PendingRow {
+/** A taken window's row: the stored columns of the contract window's nested fields, and its device's group (null: the window is gone). */
+type PendingRow = Omit<RollupInput, 'deviceId' | 'latencyMs' | 'latencyHistogram' | 'queueMs' | 'power' | 'memory'> & {
   deviceId: string | null;
-  windowStart: Date;
-  windowEnd: Date;
-  modelVersionId: string | null;
-  variantId: string | null;
-  precision: string | null;
-  inferences: number;
-  errors: number;
-  cacheHits: number;
-  fallbacks: number;
-  source: string;
   latencyP50Ms: number | null;
   latencyP95Ms: number | null;
   latencyP99Ms: number | null;
@@ -192,7 +183,7 @@ interface PendingRow {
   rssMb: number;
   scenario: string | null;
   hardwareClass: string | null;
-}
+};
 
 /** A stored window as the rollups read it (the columns the contract window's fields were stored in). */
 function rollupInputOf(r: PendingRow & { deviceId: string }): RollupInput {
