@@ -25,6 +25,8 @@ import { ROLLOUT_STEPS } from './rollouts/rollout.queue.js';
 import { RolloutsModule } from './rollouts/rollouts.module.js';
 import { SigningModule } from './signing/signing.module.js';
 import { TelemetryModule } from './telemetry/telemetry.module.js';
+import { TelemetryRollupProcessor } from './telemetry/telemetry-rollup.processor.js';
+import { ROLLUP_FOLDS } from './telemetry/telemetry-rollup.queue.js';
 import { MaintenanceModule } from './worker/maintenance.module.js';
 import { MaintenanceProcessor } from './worker/maintenance.processor.js';
 import { MAINTENANCE } from './worker/maintenance.queue.js';
@@ -57,12 +59,12 @@ export type Role = 'api' | 'worker';
  */
 export const ROLE_QUEUES: Record<Role, readonly QueueDefinition[]> = {
   api: [DESIRED_STATE],
-  worker: [ROLLOUT_STEPS, VARIANT_BUILDS, MAINTENANCE, ALERT_WEBHOOKS],
+  worker: [ROLLOUT_STEPS, VARIANT_BUILDS, MAINTENANCE, ALERT_WEBHOOKS, ROLLUP_FOLDS],
 };
 
 export const ROLE_PROCESSORS: Record<Role, readonly Type<JobProcessor>[]> = {
   api: [DesiredStateProcessor],
-  worker: [RolloutProcessor, VariantBuildProcessor, MaintenanceProcessor, AlertWebhookProcessor],
+  worker: [RolloutProcessor, VariantBuildProcessor, MaintenanceProcessor, AlertWebhookProcessor, TelemetryRollupProcessor],
 };
 
 /** The modules only one side needs: the HTTP edge, or the maintenance schedules. */

@@ -94,6 +94,14 @@ export const ConfigSchema = z.object({
   TELEMETRY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(30),
   /** 1-hour rollups are kept this long; at least TELEMETRY_RETENTION_DAYS (checked below). */
   TELEMETRY_ROLLUP_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(400),
+  /**
+   * Where the rollups are kept: `fold` (the worker adds committed windows every
+   * TELEMETRY_ROLLUP_FOLD_MS, so rollup reads may lag by that much) or `ingest` (in the windows'
+   * own transaction: never behind, at more ingest CPU per window; see README Performance).
+   */
+  TELEMETRY_ROLLUPS: z.enum(['fold', 'ingest']).default('fold'),
+  /** How often the worker folds newly stored windows into the rollups (TELEMETRY_ROLLUPS=fold). */
+  TELEMETRY_ROLLUP_FOLD_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
   /** /readyz reports the ingest as not committing when a window has waited this long for its commit. */
   TELEMETRY_STALL_SECONDS: z.coerce.number().min(0.1).max(3_600).default(30),
   /** The worker does not migrate: it waits this long for the api (or main) to have applied every migration it knows. */

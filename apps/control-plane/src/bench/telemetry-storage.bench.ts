@@ -3,13 +3,14 @@
  * 15, M12). On a dedicated database (dropped at the end): N devices over the six scenarios, each with
  * D days of 1-minute windows (inserted with SQL, a day partition at a time, with a small latency
  * histogram each) and their rollups (one SQL aggregate of the loaded history, as the migration
- * computes them for existing rows; from then on the ingest keeps them). Then, in the same run:
+ * computes them for existing rows; from then on the fold keeps them). Then, in the same run:
  * - the reads: the device page's 24 h chart and the scenario overview, raw (the windows, as before
  *   this change) and from the rollups, each a few times alone; then through the real API (REST
  *   `GET /api/v1/devices/:id/telemetry?sinceMinutes=1440`, tRPC `fleet.overview`) at 32 keep-alive
  *   connections for `seconds` each: p50/p99 and req/s;
  * - the insert rate of the ingest's repository (batches of 1,000 windows, one a device) with the
- *   rollups kept and without, alternating;
+ *   rollups kept in the insert's transaction (before), with the windows left pending and the fold's
+ *   rate apart (after), and with no rollups at all, in turn;
  * - disk per million windows (the partitions, indexes included) and the rollups' size.
  * The control plane runs in this process (so does the load generator: figures are rough).
  */
@@ -24,6 +25,7 @@ import { LatencyHistogram, ScenarioSchema, type TelemetryWindow } from '@edge-fl
 import pg from 'pg';
 import { freshDatabase, startHarness } from '../test-support/harness.js';
 import { TelemetryPartitionRepository } from '../telemetry/telemetry-partition.repository.js';
+import { TelemetryRollupFoldService } from '../telemetry/telemetry-rollup-fold.service.js';
 import { TelemetryRollupRepository } from '../telemetry/telemetry-rollup.repository.js';
 import { TelemetryRepository } from '../telemetry/telemetry.repository.js';
 import { insertBenchDevices, insertBenchProfile } from './bench-devices.js';
@@ -154,7 +156,7 @@ try {
   const [, rollupMs] = await timed(async () => {
     for (const sql of await backfillStatements()) await c.query(sql);
   });
-  log(`rollups of the history computed in ${fmt(rollupMs / 1_000)} s (one aggregate; the ingest adds each new window)`);
+  log(`rollups of the history computed in ${fmt(rollupMs / 1_000)} s (one aggregate; from then on the fold adds each new window)`);
   // the backfill's UPDATE leaves a dead copy of every rollup row: measure the live size
   await c.query('VACUUM FULL "TelemetryDeviceRollup", "TelemetryGroupRollup"');
   await c.query('VACUUM ANALYZE');
@@ -173,7 +175,8 @@ try {
     `disk: raw windows ${fmt(rawBytes / 1e9, 2)} GB = ${fmt(((rawBytes / windows) * 1e6) / 1e6, 0)} MB per million windows (indexes and the idempotency key included); rollups ${fmt(rollupBytes / 1e6, 0)} MB in ${fmt(rollupRows, 0)} rows (${fmt(((rollupBytes / windows) * 1e6) / 1e6, 0)} MB per million windows)`,
   );
 
-  const h = await startHarness({ LOG_LEVEL: 'error', ALERT_EVAL_INTERVAL_MS: '0' }, { dbUrl: db.url });
+  // the scheduled fold runs at start and then once a minute: the insert rounds time their own folds
+  const h = await startHarness({ LOG_LEVEL: 'error', ALERT_EVAL_INTERVAL_MS: '0', TELEMETRY_ROLLUP_FOLD_MS: '60000' }, { dbUrl: db.url });
   try {
     const repo = h.cp.app.get(TelemetryRepository);
     const rollups = h.cp.app.get(TelemetryRollupRepository);
@@ -242,18 +245,41 @@ try {
         latencyHistogram: hist.toSparse(),
       }));
     };
-    const rate = { on: [] as number[], off: [] as number[] };
-    for (let round = 0; round < 16; round++) {
-      const on = round % 2 === 0;
-      repo.maintainRollups = on;
+    // before: rollups in the insert's transaction (TELEMETRY_ROLLUPS=ingest); after: the insert
+    // leaves the windows pending (fold), and the worker's fold adds them, timed apart; and the insert alone
+    const modes = ['ingest', 'fold', 'none'] as const;
+    const rate = { ingest: [] as number[], fold: [] as number[], none: [] as number[], folding: [] as number[] };
+    const folds = h.cp.app.get(TelemetryRollupFoldService);
+    await folds.drain();
+    for (let round = 0; round < 8 * modes.length; round++) {
+      const mode = modes[round % modes.length] ?? 'fold';
+      repo.rollups = mode;
       const rows = batch();
       const [, ms] = await timed(() => repo.insertBatch(rows));
-      if (round >= 2) (on ? rate.on : rate.off).push((rows.length / ms) * 1_000);
+      const [folded, foldMs] = await timed(() => folds.drain());
+      if (round < 2 * modes.length) continue; // warm-up
+      rate[mode].push((rows.length / ms) * 1_000);
+      if (mode === 'fold') rate.folding.push((folded.folded / foldMs) * 1_000);
     }
-    repo.maintainRollups = true;
+    // a fold finding several windows per device and bucket merges them before its upsert: four
+    // batches, then one fold (as when a fold interval spans four of a device's windows)
+    const folding4: number[] = [];
+    repo.rollups = 'fold';
+    for (let round = 0; round < 4; round++) {
+      for (let b = 0; b < 4; b++) await repo.insertBatch(batch());
+      const [folded, foldMs] = await timed(() => folds.drain());
+      folding4.push((folded.folded / foldMs) * 1_000);
+    }
+    repo.rollups = h.config.TELEMETRY_ROLLUPS;
     const med = (xs: number[]) => quantile(xs, 0.5);
+    const [before, after, fold, bare] = [med(rate.ingest), med(rate.fold), med(rate.folding), med(rate.none)];
+    // the windows' own insert and their fold, one after the other: what the pair costs a window
+    const afterWithFold = 1 / (1 / after + 1 / fold);
     log(
-      `insert (batches of 1,000 windows of 1,000 devices, median of ${rate.on.length}): with rollups ${fmt(med(rate.on), 0)} windows/s, without ${fmt(med(rate.off), 0)} windows/s (${fmt(med(rate.on) / med(rate.off), 2)}×)`,
+      `insert (batches of 1,000 windows of 1,000 devices, median of ${rate.ingest.length} each, in turn): before, rollups in the insert's transaction ${fmt(before, 0)} windows/s; after, insert with the pending row ${fmt(after, 0)} windows/s (${fmt(after / before, 2)}×) and the worker's fold ${fmt(fold, 0)} windows/s (both together ${fmt(afterWithFold, 0)} windows/s, ${fmt(afterWithFold / before, 2)}×); no rollups at all ${fmt(bare, 0)} windows/s`,
+    );
+    log(
+      `fold with 4 windows per device and bucket (4 batches, then one fold; median of ${folding4.length}): ${fmt(med(folding4), 0)} windows/s (${fmt(med(folding4) / fold, 2)}× the fold of one window per device)`,
     );
   } finally {
     await h.cp.stop();

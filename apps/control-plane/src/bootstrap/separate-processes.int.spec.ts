@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALERT_WEBHOOKS } from '../alerts/alert-webhook.queue.js';
+import { ROLLUP_FOLDS } from '../telemetry/telemetry-rollup.queue.js';
 import { DESIRED_STATE } from '../desired-state/desired-state.queue.js';
 import { ROLLOUT_STEPS } from '../rollouts/rollout.queue.js';
 import { DIST, startControlPlaneProcess as start, type Proc } from '../test-support/control-plane-process.js';
@@ -121,6 +122,10 @@ describe('two api processes and one worker process', () => {
       expect(await count(ROLLOUT_STEPS.name)).toBe(1);
       expect(await count(MAINTENANCE.name)).toBe(1);
       expect(await count(ALERT_WEBHOOKS.name)).toBe(1);
+      expect(await count(ROLLUP_FOLDS.name)).toBe(1);
+      const folds = new Queue(ROLLUP_FOLDS.name, { connection, prefix });
+      expect((await folds.getJobSchedulers()).map((s) => s.key)).toEqual(['fold-telemetry-rollups']);
+      await folds.close();
       const q = new Queue(MAINTENANCE.name, { connection, prefix });
       const schedulers = (await q.getJobSchedulers()).map((s) => s.key).sort();
       await q.close();

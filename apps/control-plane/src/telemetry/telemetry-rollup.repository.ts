@@ -1,7 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool, PoolClient } from 'pg';
-import type { DeviceGroup, DeviceRollup, GroupRollup, RollupBucketSeconds, RollupStats, StoredStats } from './telemetry-rollup.js';
+import { withTransaction } from '../infra/pg-transaction.js';
 import { PG_POOL } from '../infra/tokens.js';
+import {
+  type DeviceGroup,
+  type DeviceRollup,
+  type GroupRollup,
+  type RollupBucketSeconds,
+  type RollupInput,
+  type RollupStats,
+  type StoredStats,
+  rollupWindows,
+} from './telemetry-rollup.js';
 
 type Col = readonly [name: string, type: string, merge: 'key' | 'sum' | 'min' | 'max' | 'hist' | 'latest', value: (r: never) => unknown];
 
@@ -136,7 +146,64 @@ const READ_COLUMNS = `"bucketSeconds", "bucketStart", "source", "variantId", "mo
   "approxInferences"::float8 AS "approxInferences", "approxP50Sum", "approxP95Sum", "approxP99Sum", "latencyMaxMs",
   "queueP99MaxMs", "powerSumW", "energyJ", "durationS", "powerSource", "firstWindowStart", "lastWindowEnd"`;
 
-/** The rollup tables: written in ingest's transaction, read by charts and overviews. */
+/** Only one fold at a time, whichever worker runs it (a second one finds the lock taken and leaves). */
+const FOLD_LOCK = 0x7e1e_0002;
+
+/**
+ * Takes (deletes) the oldest pending windows and returns what their rollups need, each with its
+ * device's group as it is now. LATERAL makes every lookup an index probe of one day partition (by
+ * the window's start); a window whose partition retention dropped meanwhile comes back empty.
+ */
+const TAKE_PENDING_SQL = `WITH taken AS (
+  DELETE FROM "TelemetryRollupPending"
+   WHERE "windowId" IN (SELECT "windowId" FROM "TelemetryRollupPending" ORDER BY "windowId" LIMIT $1)
+  RETURNING "windowId", "windowStart"
+)
+SELECT w.* FROM taken t LEFT JOIN LATERAL (
+  SELECT w."deviceId", w."windowStart", w."windowEnd", w."modelVersionId", w."variantId", w."precision", w."inferences", w."errors",
+         w."cacheHits", w."fallbacks", w."source", w."latencyP50Ms", w."latencyP95Ms", w."latencyP99Ms", w."latencyMaxMs",
+         w."latencyHistogram", w."queueP99Ms", w."powerW", w."powerSource", w."powerDetail", w."rssMb", d."scenario", hp."hardwareClass"
+    FROM "TelemetryWindow" w
+    LEFT JOIN "Device" d ON d.id = w."deviceId" LEFT JOIN "HardwareProfile" hp ON hp.id = d."hardwareProfileId"
+   WHERE w.id = t."windowId" AND w."windowStart" = t."windowStart"
+) w ON true`;
+
+/** A taken window's row: the stored columns of the contract window's nested fields, and its device's group (null: the window is gone). */
+type PendingRow = Omit<RollupInput, 'deviceId' | 'latencyMs' | 'latencyHistogram' | 'queueMs' | 'power' | 'memory'> & {
+  deviceId: string | null;
+  latencyP50Ms: number | null;
+  latencyP95Ms: number | null;
+  latencyP99Ms: number | null;
+  latencyMaxMs: number | null;
+  latencyHistogram: [number, number][] | null;
+  queueP99Ms: number | null;
+  powerW: number;
+  powerSource: string;
+  powerDetail: string;
+  rssMb: number;
+  scenario: string | null;
+  hardwareClass: string | null;
+};
+
+/** A stored window as the rollups read it (the columns the contract window's fields were stored in). */
+function rollupInputOf(r: PendingRow & { deviceId: string }): RollupInput {
+  const p = [r.latencyP50Ms, r.latencyP95Ms, r.latencyP99Ms, r.latencyMaxMs] as const;
+  return {
+    ...r,
+    latencyMs: p[0] === null ? null : { p50: p[0], p95: p[1] ?? 0, p99: p[2] ?? 0, max: p[3] ?? 0 },
+    queueMs: r.queueP99Ms === null ? null : { p99: r.queueP99Ms },
+    power: { watts: r.powerW, source: r.powerSource, detail: r.powerDetail },
+    memory: { rssMb: r.rssMb },
+  };
+}
+
+/** What one fold did: windows taken off the pending table, and those of them still stored (and so added). */
+export interface FoldResult {
+  taken: number;
+  folded: number;
+}
+
+/** The rollup tables: kept by the fold (or in the ingest's transaction), read by charts and overviews. */
 @Injectable()
 export class TelemetryRollupRepository {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
@@ -151,11 +218,41 @@ export class TelemetryRollupRepository {
     return new Map(r.rows.map((x) => [x.id, { scenario: x.scenario, hardwareClass: x.hardwareClass }]));
   }
 
-  /** Adds the rollups of newly stored windows to the stored ones (inside the windows' transaction). */
+  /** Adds the rollups of newly stored windows to the stored ones (inside the caller's transaction). */
   async add(client: PoolClient, rollups: { devices: DeviceRollup[]; groups: GroupRollup[] }): Promise<void> {
     if (rollups.devices.length > 0)
       await client.query(DEVICE_UPSERT, toColumns([...rollups.devices].sort(byKey(deviceKey)), DEVICE_COLUMNS));
     if (rollups.groups.length > 0) await client.query(GROUP_UPSERT, toColumns([...rollups.groups].sort(byKey(groupKey)), GROUP_COLUMNS));
+  }
+
+  /**
+   * Folds up to `limit` pending windows into the rollups, oldest first, and deletes them from the
+   * pending table in the same transaction: a crash or a refused upsert leaves both as they were, so
+   * every window is added exactly once. Null when another fold holds the lock.
+   */
+  async foldPending(limit: number): Promise<FoldResult | null> {
+    return withTransaction(this.pool, async (client) => {
+      const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [FOLD_LOCK]);
+      if (!lock.rows[0]?.ok) return null;
+      const r = await client.query<PendingRow>(TAKE_PENDING_SQL, [limit]);
+      const stored = r.rows.filter((x): x is PendingRow & { deviceId: string } => x.deviceId !== null);
+      const groups = new Map<string, DeviceGroup>();
+      for (const x of stored)
+        if (x.scenario !== null && x.hardwareClass !== null)
+          groups.set(x.deviceId, { scenario: x.scenario, hardwareClass: x.hardwareClass });
+      if (stored.length > 0)
+        await this.add(
+          client,
+          rollupWindows(stored.map(rollupInputOf), (id) => groups.get(id)),
+        );
+      return { taken: r.rows.length, folded: stored.length };
+    });
+  }
+
+  /** How many stored windows wait to be folded in. */
+  async pendingCount(): Promise<number> {
+    const r = await this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM "TelemetryRollupPending"`);
+    return Number(r.rows[0]?.n ?? 0);
   }
 
   /** A device's rollups of one resolution whose bucket ends after `since`, oldest first, at most `limit` (the newest). */

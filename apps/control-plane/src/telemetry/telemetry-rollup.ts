@@ -1,4 +1,3 @@
-import type { TelemetryWindow } from '@edge-fleet/shared';
 import { LatencyHistogram, sparseQuantile } from '@edge-fleet/shared/histogram';
 
 /** Rollup resolutions: one minute and one hour. A window counts in the bucket its start falls in. */
@@ -73,7 +72,30 @@ export function bucketStartOf(at: Date, bucketSeconds: number): Date {
   return new Date(Math.floor(at.getTime() / ms) * ms);
 }
 
-function statsOf(w: TelemetryWindow): RollupStats {
+/**
+ * What a rollup needs of a window: a contract window (the ingest's), or a stored one read back by
+ * the fold (telemetry-rollup.repository.ts).
+ */
+export interface RollupInput {
+  deviceId: string;
+  windowStart: string | Date;
+  windowEnd: string | Date;
+  modelVersionId: string | null;
+  variantId: string | null;
+  precision: string | null;
+  inferences: number;
+  errors: number;
+  cacheHits: number;
+  fallbacks: number;
+  source: string;
+  latencyMs: { p50: number; p95: number; p99: number; max: number } | null;
+  latencyHistogram?: readonly (readonly [number, number])[] | null | undefined;
+  queueMs?: { p99: number } | null | undefined;
+  power: { watts: number; source: string; detail: string };
+  memory: { rssMb: number };
+}
+
+function statsOf(w: RollupInput): RollupStats {
   const start = new Date(w.windowStart);
   const end = new Date(w.windowEnd);
   const durationS = Math.max(0, (end.getTime() - start.getTime()) / 1_000);
@@ -150,7 +172,7 @@ export function mergeStats(a: RollupStats, b: RollupStats): RollupStats {
  * rolled up per device only.
  */
 export function rollupWindows(
-  windows: readonly TelemetryWindow[],
+  windows: readonly RollupInput[],
   groupOf: (deviceId: string) => DeviceGroup | undefined,
 ): { devices: DeviceRollup[]; groups: GroupRollup[] } {
   const devices = new Map<string, DeviceRollup>();
@@ -158,17 +180,21 @@ export function rollupWindows(
   for (const w of windows) {
     const variantId = w.variantId ?? '';
     const group = groupOf(w.deviceId);
+    // one window's statistics, merged into four rollups (mergeStats leaves its second argument
+    // alone; a new rollup gets its own copy, histogram included)
+    const stats = statsOf(w);
+    const copy = (): RollupStats => ({ ...stats, histogram: stats.histogram && new Map(stats.histogram) });
     for (const bucketSeconds of ROLLUP_BUCKET_SECONDS) {
-      const bucketStart = bucketStartOf(new Date(w.windowStart), bucketSeconds);
+      const bucketStart = bucketStartOf(stats.firstWindowStart, bucketSeconds);
       const dk = `${w.deviceId}|${bucketSeconds}|${bucketStart.getTime()}|${w.source}|${variantId}`;
       const d = devices.get(dk);
-      if (d) mergeStats(d, statsOf(w));
-      else devices.set(dk, { deviceId: w.deviceId, bucketSeconds, bucketStart, source: w.source, variantId, ...statsOf(w) });
+      if (d) mergeStats(d, stats);
+      else devices.set(dk, { deviceId: w.deviceId, bucketSeconds, bucketStart, source: w.source, variantId, ...copy() });
       if (!group) continue;
       const gk = `${group.scenario}|${group.hardwareClass}|${variantId}|${w.source}|${bucketSeconds}|${bucketStart.getTime()}`;
       const g = groups.get(gk);
-      if (g) mergeStats(g, statsOf(w));
-      else groups.set(gk, { ...group, variantId, source: w.source, bucketSeconds, bucketStart, ...statsOf(w) });
+      if (g) mergeStats(g, stats);
+      else groups.set(gk, { ...group, variantId, source: w.source, bucketSeconds, bucketStart, ...copy() });
     }
   }
   return { devices: [...devices.values()], groups: [...groups.values()] };

@@ -6,6 +6,8 @@ import { TelemetryRepository } from './telemetry.repository.js';
 import { TelemetryPartitionRepository } from './telemetry-partition.repository.js';
 import { TelemetryRetentionService } from './telemetry-retention.service.js';
 import { TelemetryRollupRepository } from './telemetry-rollup.repository.js';
+import { TelemetryRollupFoldService } from './telemetry-rollup-fold.service.js';
+import { TelemetryRollupProcessor } from './telemetry-rollup.processor.js';
 
 /**
  * Telemetry windows (ingest, queries). The ingest buffers and commits only where it is started (the
@@ -20,7 +22,17 @@ import { TelemetryRollupRepository } from './telemetry-rollup.repository.js';
     TelemetryPartitionRepository,
     TelemetryRetentionService,
     TelemetryIngestService,
+    TelemetryRollupFoldService,
+    TelemetryRollupProcessor,
   ],
-  exports: [TelemetryQueries, TelemetryRepository, TelemetryRollupRepository, TelemetryRetentionService, TelemetryIngestService],
+  exports: [
+    TelemetryQueries,
+    TelemetryRepository,
+    TelemetryRollupRepository,
+    TelemetryRetentionService,
+    TelemetryIngestService,
+    TelemetryRollupFoldService,
+    TelemetryRollupProcessor,
+  ],
 })
 export class TelemetryModule {}

@@ -4,7 +4,8 @@ import type { TelemetryWindow } from '@edge-fleet/shared';
 import type { TelemetryPoint } from '@edge-fleet/shared/api';
 import { DeviceRepository } from '../devices/device.repository.js';
 import { withTransaction } from '../infra/pg-transaction.js';
-import { PG_POOL } from '../infra/tokens.js';
+import type { Config } from '../config.js';
+import { CONFIG, PG_POOL } from '../infra/tokens.js';
 import { asBulkTx } from '../infra/unit-of-work.js';
 import { TelemetryRollupRepository } from './telemetry-rollup.repository.js';
 import { rollupWindows } from './telemetry-rollup.js';
@@ -53,10 +54,9 @@ const NAMES = COLUMNS.map(([c]) => `"${c}"`).join(', ');
  * window table is partitioned by day and Postgres wants the partition key in every unique key, so
  * the idempotency key has its own table: the batch's keys go there first (ON CONFLICT DO NOTHING)
  * and only the windows whose key was new are stored, whatever start a redelivery claims; the
- * first of a key repeated within the batch wins. The new rows come back, and only they are added
- * to the rollups.
+ * first of a key repeated within the batch wins.
  */
-const INSERT_SQL = `WITH input AS (
+const NEW_WINDOWS = `input AS (
   SELECT DISTINCT ON ("deviceId", "bootId", "seq") * FROM unnest(${COLUMNS.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')})
     WITH ORDINALITY AS t(${NAMES}, ord)
    ORDER BY "deviceId", "bootId", "seq", ord
@@ -64,10 +64,25 @@ const INSERT_SQL = `WITH input AS (
   INSERT INTO "TelemetryWindowKey" ("deviceId", "bootId", "seq", "windowStart")
   SELECT "deviceId", "bootId", "seq", "windowStart" FROM input ON CONFLICT DO NOTHING
   RETURNING "deviceId", "bootId", "seq"
-)
-INSERT INTO "TelemetryWindow" (${NAMES})
-SELECT ${COLUMNS.map(([c]) => `input."${c}"`).join(', ')} FROM input JOIN fresh USING ("deviceId", "bootId", "seq")
+)`;
+const STORE = `INSERT INTO "TelemetryWindow" (${NAMES})
+SELECT ${COLUMNS.map(([c]) => `input."${c}"`).join(', ')} FROM input JOIN fresh USING ("deviceId", "bootId", "seq")`;
+
+/** TELEMETRY_ROLLUPS=ingest: the new rows' keys come back, and only those windows are added to the rollups. */
+const INSERT_SQL = `WITH ${NEW_WINDOWS}
+${STORE}
 RETURNING "deviceId", "bootId", "seq"::text AS seq`;
+
+/**
+ * TELEMETRY_ROLLUPS=fold: each new row's id goes to the pending table in the same statement (and
+ * so the same transaction), for the worker's fold to add to the rollups; a window is pending
+ * exactly when it is stored.
+ */
+const INSERT_PENDING_SQL = `WITH ${NEW_WINDOWS}, stored AS (
+${STORE}
+RETURNING "id", "windowStart"
+)
+INSERT INTO "TelemetryRollupPending" ("windowId", "windowStart") SELECT "id", "windowStart" FROM stored`;
 
 const windowKey = (w: { deviceId: string; bootId: string; seq: number | string }) => `${w.deviceId}|${w.bootId}|${w.seq}`;
 
@@ -132,11 +147,18 @@ export class TelemetryRepository {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(DeviceRepository) private readonly devices: DeviceRepository,
-    @Inject(TelemetryRollupRepository) private readonly rollups: TelemetryRollupRepository,
-  ) {}
+    @Inject(TelemetryRollupRepository) private readonly rollupTables: TelemetryRollupRepository,
+    @Inject(CONFIG) config: Config,
+  ) {
+    this.rollups = config.TELEMETRY_ROLLUPS;
+  }
 
-  /** Off only in the storage benchmark, to measure what keeping the rollups costs the insert. */
-  maintainRollups = true;
+  /**
+   * How new windows reach the rollups (TELEMETRY_ROLLUPS): `fold` (pending, folded in by the
+   * worker) or `ingest` (in the insert's transaction). `none` only in the storage benchmark, to
+   * measure the insert alone.
+   */
+  rollups: Config['TELEMETRY_ROLLUPS'] | 'none';
 
   /**
    * Inserts a batch and marks its devices as seen, in one transaction; returns how many rows were
@@ -145,12 +167,17 @@ export class TelemetryRepository {
   async insertBatch(rows: TelemetryWindow[]): Promise<number> {
     if (rows.length === 0) return 0;
     return withTransaction(this.pool, async (client) => {
-      const res = await client.query<{ deviceId: string; bootId: string; seq: string }>(INSERT_SQL, toColumns(rows));
       const deviceIds = [...new Set(rows.map((r) => r.deviceId))];
+      if (this.rollups === 'fold') {
+        const res = await client.query(INSERT_PENDING_SQL, toColumns(rows));
+        await this.devices.markSeen(asBulkTx(client), deviceIds);
+        return res.rowCount ?? 0;
+      }
+      const res = await client.query<{ deviceId: string; bootId: string; seq: string }>(INSERT_SQL, toColumns(rows));
       await this.devices.markSeen(asBulkTx(client), deviceIds);
-      if (this.maintainRollups && res.rows.length > 0) {
-        const groups = await this.rollups.groupsOf(client, deviceIds);
-        await this.rollups.add(
+      if (this.rollups === 'ingest' && res.rows.length > 0) {
+        const groups = await this.rollupTables.groupsOf(client, deviceIds);
+        await this.rollupTables.add(
           client,
           rollupWindows(insertedOf(rows, res.rows), (id) => groups.get(id)),
         );

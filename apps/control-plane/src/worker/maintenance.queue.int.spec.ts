@@ -6,6 +6,7 @@ import { ConfigSchema, deriveConfig } from '../config.js';
 import { JobQueues, JobWorkers, type JobHandlers } from '../infra/jobs.js';
 import { Logger } from '../infra/logger.js';
 import { TEST_REDIS_URL } from '../test-support/harness.js';
+import { ROLLUP_FOLDS } from '../telemetry/telemetry-rollup.queue.js';
 import { MAINTENANCE, scheduleMaintenance } from './maintenance.queue.js';
 
 const log = new Logger('test', 'error');
@@ -16,9 +17,9 @@ afterAll(async () => {
 
 const config = (env: Record<string, string>) => deriveConfig(ConfigSchema.parse({ REDIS_URL: TEST_REDIS_URL, ...env }));
 
-async function schedulerIds(prefix: string): Promise<string[]> {
+async function schedulerIds(prefix: string, queue = MAINTENANCE.name): Promise<string[]> {
   const connection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
-  const q = new Queue(MAINTENANCE.name, { connection, prefix });
+  const q = new Queue(queue, { connection, prefix });
   try {
     return (await q.getJobSchedulers()).map((s) => s.key).sort();
   } finally {
@@ -93,6 +94,8 @@ describe('maintenance job schedulers (BullMQ on real Redis)', () => {
     await jobs.start();
     stops.push(() => jobs.stop());
     await scheduleMaintenance(jobs, config({ QUEUE_PREFIX: prefix, MQTT_URL: 'mqtt://127.0.0.1:1883', MQTT_PROVISIONING: 'none' }));
+    // the rollup fold, on its own queue so that no maintenance pass holds it up
+    expect(await schedulerIds(prefix, ROLLUP_FOLDS.name)).toEqual(['fold-telemetry-rollups']);
     expect(await schedulerIds(prefix)).toEqual([
       'evaluate-alerts',
       'refresh-hybrid-grants',

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import { defineQueue, type JobQueues } from '../infra/jobs.js';
+import { scheduleRollupFold } from '../telemetry/telemetry-rollup.queue.js';
 
 const Nothing = z.strictObject({});
 
@@ -25,7 +26,7 @@ export const MAINTENANCE = defineQueue({
 /** Telemetry partitions are made a week ahead: an hourly pass is plenty, and soon after a worker starts. */
 export const TELEMETRY_RETENTION_INTERVAL_MS = 3_600_000;
 
-/** Upserts the schedulers (idempotent: every worker replica does it at start, and the last settings win). */
+/** Upserts the schedulers, the rollup fold's included (idempotent: every worker replica does it at start, and the last settings win). */
 export async function scheduleMaintenance(jobs: JobQueues, config: Config): Promise<void> {
   await jobs.schedule(MAINTENANCE, 'sweep-rollouts', config.ROLLOUT_SWEEP_MS, {});
   await jobs.schedule(MAINTENANCE, 'refresh-manifests', config.MANIFEST_REFRESH_INTERVAL_MS, {});
@@ -34,6 +35,8 @@ export async function scheduleMaintenance(jobs: JobQueues, config: Config): Prom
   if (config.ALERT_EVAL_INTERVAL_MS > 0) await jobs.schedule(MAINTENANCE, 'evaluate-alerts', config.ALERT_EVAL_INTERVAL_MS, {});
   else await jobs.unschedule(MAINTENANCE, 'evaluate-alerts');
   await jobs.schedule(MAINTENANCE, 'telemetry-retention', TELEMETRY_RETENTION_INTERVAL_MS, {});
+  // on its own queue (telemetry-rollup.queue.ts), so a fold every few seconds waits for no maintenance pass
+  await scheduleRollupFold(jobs, config);
   // only an external broker needs it: the embedded one sees every connection end
   if (config.embeddedBroker) await jobs.unschedule(MAINTENANCE, 'sweep-presence');
   else await jobs.schedule(MAINTENANCE, 'sweep-presence', Math.max(500, (config.PRESENCE_STALE_SECONDS * 1_000) / 4), {});

@@ -15,10 +15,16 @@ const Args = z.object({
   mqttUrl: z.string().default('mqtt://127.0.0.1:1883'),
   generator: z.enum(['raw', 'fleet']).default('raw'),
   processes: z.coerce.number().int().min(1).max(16).default(2),
+  // where the control plane keeps the rollups (TELEMETRY_ROLLUPS): each in turn, same load, same run
+  rollups: z
+    .string()
+    .default('ingest,fold')
+    .transform((x) => x.split(','))
+    .pipe(z.array(z.enum(['ingest', 'fold'])).min(1)),
 });
 const a = benchArgs(
   Args,
-  'usage: bench:ingest [--devices 500] [--rate 5000 msg/s offered in total] [--seconds 60] [--baseline-seconds 15] [--broker embedded|mosquitto] [--mqtt-url mqtt://127.0.0.1:1883] [--generator raw|fleet] [--processes 2]',
+  'usage: bench:ingest [--devices 500] [--rate 5000 msg/s offered in total] [--seconds 60] [--baseline-seconds 15] [--broker embedded|mosquitto] [--mqtt-url mqtt://127.0.0.1:1883] [--generator raw|fleet] [--processes 2] [--rollups ingest,fold]',
 );
 
 out(machineLine());
@@ -51,82 +57,121 @@ const WINDOW_SECONDS = 5;
 const quotaSlack =
   process.env.TELEMETRY_QUOTA_SLACK ?? String(Math.min(1_000, Math.max(2, Math.ceil((a.rate / a.devices) * WINDOW_SECONDS * 2))));
 out(`quota: TELEMETRY_QUOTA_SLACK ${quotaSlack} (windows per device per ${WINDOW_SECONDS} s period)`);
-const cp = await startControlPlaneProcess({
-  mqttUrl: a.broker === 'mosquitto' ? a.mqttUrl : undefined,
-  dbPrefix: 'ef_bench_ingest',
-  env: { TELEMETRY_WINDOW_SECONDS: String(WINDOW_SECONDS), TELEMETRY_QUOTA_SLACK: quotaSlack },
-});
-const db = new pg.Client({ connectionString: cp.dbUrl });
-try {
-  await db.connect();
-  const creds = await seedDevices(cp.dbUrl, a.devices, 'financial_trading');
-  const t = Date.now();
-  const load = await startLoad(a.generator, creds, cp.mqttUrl, a.rate, a.processes);
-  out(`connected ${load.connected}/${a.devices} devices in ${fmt((Date.now() - t) / 1000)} s`);
-  await sleep(3_000); // warm-up
-  const cpu = new ProcSampler(cp.pid);
-  const pgCpu = new PostgresSampler(cp.dbUrl);
-  const brokerCpu = a.broker === 'mosquitto' ? new CommSampler(['mosquitto']) : null;
-  const c0 = { sent: await load.sent(), acked: await load.acked(), cpu: await load.cpuSeconds() };
-  const t0 = new Date();
-  await sleep(a.seconds * 1000);
-  const t1 = new Date();
-  const c1 = { sent: await load.sent(), acked: await load.acked(), cpu: await load.cpuSeconds() };
-  const cpStats = cpu.finish();
-  const pgCores = await pgCpu.finish();
-  const mosquittoCores = brokerCpu ? ((await brokerCpu.finish()).mosquitto ?? 0) : null;
-  await load.stop();
-  const ackedTotal = await load.acked();
-  // wait for ingest to drain: rows stop growing (or reach the acked count)
-  let rows = 0;
-  for (let i = 0, stable = 0; i < 120 && stable < 6; i++) {
-    const n = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM "TelemetryWindow"')).rows[0]?.n ?? 0);
-    stable = n === rows ? stable + 1 : 0;
-    rows = n;
-    if (rows >= ackedTotal) break;
-    await sleep(500);
-  }
-  const committedRows = Number(
-    (await db.query<{ n: string }>('SELECT count(*) AS n FROM "TelemetryWindow" WHERE "receivedAt" >= $1 AND "receivedAt" < $2', [t0, t1]))
-      .rows[0]?.n ?? 0,
-  );
-  const win = await db.query<{ n: string; p50: number | null; p99: number | null }>(
-    `SELECT count(*) AS n,
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM "receivedAt" - "windowEnd") * 1000) AS p50,
-            percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM "receivedAt" - "windowEnd") * 1000) AS p99
-       FROM "TelemetryWindow" WHERE "windowEnd" >= $1 AND "windowEnd" < $2`,
-    [t0, t1],
-  );
-  const committed = committedRows / a.seconds;
-  const offered = (c1.sent - c0.sent) / a.seconds;
-  const acked = (c1.acked - c0.acked) / a.seconds;
-  const rejected = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM "RejectedMessage"')).rows[0]?.n ?? 0);
-  out(
-    `offered ${fmt(offered, 0)} msg/s, PUBACKed ${fmt(acked, 0)} msg/s, committed ${fmt(committed, 0)} msg/s (rows committed during the ${a.seconds} s window)`,
-  );
-  out(`ingest lag (publish → row committed): p50 ${fmt(win.rows[0]?.p50 ?? Number.NaN)} ms, p99 ${fmt(win.rows[0]?.p99 ?? Number.NaN)} ms`);
-  // more rows than PUBACKs is no loss: windows committed whose PUBACK had not reached the device yet
-  const lost = Math.max(0, ackedTotal - rows);
-  out(
-    `rows lost: ${lost} (PUBACKed ${ackedTotal}, rows ${rows}${rows > ackedTotal ? `, of which ${rows - ackedTotal} committed with their PUBACK still on the way` : ''}, rejected ${rejected}, publish errors or unacknowledged ${load.failed()})`,
-  );
-  const generatorCores = (c1.cpu - c0.cpu) / a.seconds;
-  out(
-    `control plane: ${fmt(cpStats.cores, 2)} cores CPU, peak RSS ${fmt(cpStats.peakRssMb, 0)} MB; load generator: ${fmt(generatorCores, 2)} cores (${fmt(((c1.cpu - c0.cpu) / Math.max(1, c1.sent - c0.sent)) * 1e6, 1)} µs per message)`,
-  );
-  // CPU per committed window, from /proc: what the goal (≤ 60 µs for control plane + Postgres) is about
-  const perWindowUs = (cores: number): number => ((cores * a.seconds) / Math.max(1, committedRows)) * 1e6;
-  const cpUs = perWindowUs(cpStats.cores);
-  const pgUs = perWindowUs(pgCores.backends + pgCores.background);
-  out(
-    `CPU per committed window: control plane ${fmt(cpUs, 1)} µs${a.broker === 'embedded' ? ' (its embedded broker included)' : ''}, Postgres ${fmt(pgUs, 1)} µs, together ${fmt(cpUs + pgUs, 1)} µs (goal ≤ 60 µs)${mosquittoCores !== null ? `; Mosquitto ${fmt(perWindowUs(mosquittoCores), 1)} µs` : ''}`,
-  );
-  out(
-    `  Postgres: this database's backends ${fmt(perWindowUs(pgCores.backends), 1)} µs, the shared WAL writer, checkpointer and background writer ${fmt(perWindowUs(pgCores.background), 1)} µs (they also serve any other database on the server)`,
-  );
-  out(`goal (10 min): ≥ 25,000 msg/s committed, p99 lag ≤ 500 ms, 0 lost`);
-} finally {
-  await db.end().catch(() => undefined);
-  await cp.stop();
+interface RunFigures {
+  cpUs: number;
+  pgUs: number;
+  committed: number;
+  lagP99: number;
+  lost: number;
 }
+
+/** One measured stretch against a fresh control plane keeping its rollups as `rollups` says. */
+async function measure(rollups: 'ingest' | 'fold'): Promise<RunFigures> {
+  out(
+    rollups === 'ingest'
+      ? 'rollups: TELEMETRY_ROLLUPS=ingest (before: kept in the ingest transaction)'
+      : 'rollups: TELEMETRY_ROLLUPS=fold (after: windows left pending, folded by the worker job in the same process every 2 s)',
+  );
+  const cp = await startControlPlaneProcess({
+    mqttUrl: a.broker === 'mosquitto' ? a.mqttUrl : undefined,
+    dbPrefix: 'ef_bench_ingest',
+    env: { TELEMETRY_WINDOW_SECONDS: String(WINDOW_SECONDS), TELEMETRY_QUOTA_SLACK: quotaSlack, TELEMETRY_ROLLUPS: rollups },
+  });
+  const db = new pg.Client({ connectionString: cp.dbUrl });
+  const pending = async () => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM "TelemetryRollupPending"')).rows[0]?.n ?? 0);
+  try {
+    await db.connect();
+    const creds = await seedDevices(cp.dbUrl, a.devices, 'financial_trading');
+    const t = Date.now();
+    const load = await startLoad(a.generator, creds, cp.mqttUrl, a.rate, a.processes);
+    out(`connected ${load.connected}/${a.devices} devices in ${fmt((Date.now() - t) / 1000)} s`);
+    await sleep(3_000); // warm-up
+    const cpu = new ProcSampler(cp.pid);
+    const pgCpu = new PostgresSampler(cp.dbUrl);
+    const brokerCpu = a.broker === 'mosquitto' ? new CommSampler(['mosquitto']) : null;
+    const c0 = { sent: await load.sent(), acked: await load.acked(), cpu: await load.cpuSeconds(), pending: await pending() };
+    const t0 = new Date();
+    await sleep(a.seconds * 1000);
+    const t1 = new Date();
+    const c1 = { sent: await load.sent(), acked: await load.acked(), cpu: await load.cpuSeconds(), pending: await pending() };
+    const cpStats = cpu.finish();
+    const pgCores = await pgCpu.finish();
+    const mosquittoCores = brokerCpu ? ((await brokerCpu.finish()).mosquitto ?? 0) : null;
+    await load.stop();
+    const ackedTotal = await load.acked();
+    // wait for ingest to drain: rows stop growing (or reach the acked count)
+    let rows = 0;
+    for (let i = 0, stable = 0; i < 120 && stable < 6; i++) {
+      const n = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM "TelemetryWindow"')).rows[0]?.n ?? 0);
+      stable = n === rows ? stable + 1 : 0;
+      rows = n;
+      if (rows >= ackedTotal) break;
+      await sleep(500);
+    }
+    const committedRows = Number(
+      (
+        await db.query<{ n: string }>('SELECT count(*) AS n FROM "TelemetryWindow" WHERE "receivedAt" >= $1 AND "receivedAt" < $2', [
+          t0,
+          t1,
+        ])
+      ).rows[0]?.n ?? 0,
+    );
+    const win = await db.query<{ n: string; p50: number | null; p99: number | null }>(
+      `SELECT count(*) AS n,
+              percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM "receivedAt" - "windowEnd") * 1000) AS p50,
+              percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM "receivedAt" - "windowEnd") * 1000) AS p99
+         FROM "TelemetryWindow" WHERE "windowEnd" >= $1 AND "windowEnd" < $2`,
+      [t0, t1],
+    );
+    const committed = committedRows / a.seconds;
+    const offered = (c1.sent - c0.sent) / a.seconds;
+    const acked = (c1.acked - c0.acked) / a.seconds;
+    const rejected = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM "RejectedMessage"')).rows[0]?.n ?? 0);
+    out(
+      `offered ${fmt(offered, 0)} msg/s, PUBACKed ${fmt(acked, 0)} msg/s, committed ${fmt(committed, 0)} msg/s (rows committed during the ${a.seconds} s window)`,
+    );
+    const lagP99 = win.rows[0]?.p99 ?? Number.NaN;
+    out(`ingest lag (publish → row committed): p50 ${fmt(win.rows[0]?.p50 ?? Number.NaN)} ms, p99 ${fmt(lagP99)} ms`);
+    // more rows than PUBACKs is no loss: windows committed whose PUBACK had not reached the device yet
+    const lost = Math.max(0, ackedTotal - rows);
+    out(
+      `rows lost: ${lost} (PUBACKed ${ackedTotal}, rows ${rows}${rows > ackedTotal ? `, of which ${rows - ackedTotal} committed with their PUBACK still on the way` : ''}, rejected ${rejected}, publish errors or unacknowledged ${load.failed()})`,
+    );
+    if (rollups === 'fold') {
+      // the fold's work belongs in the figure: pending windows growing over the stretch would be work left out of it
+      const t2 = Date.now();
+      while ((await pending()) > 0 && Date.now() - t2 < 60_000) await sleep(200);
+      out(
+        `rollup fold: pending windows ${c0.pending} at the start of the stretch, ${c1.pending} at its end (the fold kept up when they stay below a fold interval's windows); all folded ${fmt((Date.now() - t2) / 1000)} s after the load stopped`,
+      );
+    }
+    const generatorCores = (c1.cpu - c0.cpu) / a.seconds;
+    out(
+      `control plane: ${fmt(cpStats.cores, 2)} cores CPU, peak RSS ${fmt(cpStats.peakRssMb, 0)} MB; load generator: ${fmt(generatorCores, 2)} cores (${fmt(((c1.cpu - c0.cpu) / Math.max(1, c1.sent - c0.sent)) * 1e6, 1)} µs per message)`,
+    );
+    // CPU per committed window, from /proc: what the goal (≤ 60 µs for control plane + Postgres) is about
+    const perWindowUs = (cores: number): number => ((cores * a.seconds) / Math.max(1, committedRows)) * 1e6;
+    const cpUs = perWindowUs(cpStats.cores);
+    const pgUs = perWindowUs(pgCores.backends + pgCores.background);
+    out(
+      `CPU per committed window: control plane ${fmt(cpUs, 1)} µs${a.broker === 'embedded' ? ' (its embedded broker included)' : ''}, Postgres ${fmt(pgUs, 1)} µs, together ${fmt(cpUs + pgUs, 1)} µs (goal ≤ 60 µs)${mosquittoCores !== null ? `; Mosquitto ${fmt(perWindowUs(mosquittoCores), 1)} µs` : ''}`,
+    );
+    out(
+      `  Postgres: this database's backends ${fmt(perWindowUs(pgCores.backends), 1)} µs, the shared WAL writer, checkpointer and background writer ${fmt(perWindowUs(pgCores.background), 1)} µs (they also serve any other database on the server)`,
+    );
+    return { cpUs, pgUs, committed, lagP99, lost };
+  } finally {
+    await db.end().catch(() => undefined);
+    await cp.stop();
+  }
+}
+
+const figures = new Map<string, RunFigures>();
+for (const mode of a.rollups) figures.set(mode, await measure(mode));
+const [before, after] = [figures.get('ingest'), figures.get('fold')];
+if (before && after)
+  out(
+    `rollups in the ingest transaction (before) vs folded by the worker (after), same run: control plane ${fmt(before.cpUs, 1)} → ${fmt(after.cpUs, 1)} µs per committed window, Postgres ${fmt(before.pgUs, 1)} → ${fmt(after.pgUs, 1)} µs, together ${fmt(before.cpUs + before.pgUs, 1)} → ${fmt(after.cpUs + after.pgUs, 1)} µs (${fmt((after.cpUs + after.pgUs) / (before.cpUs + before.pgUs), 2)}×); committed ${fmt(before.committed, 0)} → ${fmt(after.committed, 0)} msg/s; lag p99 ${fmt(before.lagP99)} → ${fmt(after.lagP99)} ms; lost ${before.lost} / ${after.lost}`,
+  );
+out(`goal (10 min): ≥ 25,000 msg/s committed, p99 lag ≤ 500 ms, 0 lost`);
 process.exit(0);

@@ -32,7 +32,15 @@ export type DeviceIdParams = z.infer<typeof DeviceIdParamsSchema>;
 
 /** REST `GET /api/v1/devices/{id}/telemetry` query. */
 export const TelemetryQuerySchema = z.strictObject({
-  sinceMinutes: z.coerce.number().int().min(1).max(10_080).default(15).describe('windows that ended in the last N minutes'),
+  sinceMinutes: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10_080)
+    .default(15)
+    .describe(
+      'windows that ended in the last N minutes; over 60 one point per minute (up to 6 h) or per hour, from the rollups, which the worker folds new windows into every TELEMETRY_ROLLUP_FOLD_MS (2 s by default): they may lag the newest windows by that much',
+    ),
   limit: z.coerce.number().int().min(1).max(5_000).default(500).describe('at most this many, the newest'),
 });
 export type TelemetryQuery = z.infer<typeof TelemetryQuerySchema>;
