@@ -36,6 +36,9 @@ export function EnergyTable({ rows }: { rows: readonly EnergyRow[] }) {
           <th className="num">Per inference</th>
           <th className="num">Per day</th>
           <th className="num">Cost per day</th>
+          <th className="num" title="request and answer bodies forwarded to cloud nodes, measured by the devices">
+            Forwarded traffic
+          </th>
           <th>Basis</th>
         </tr>
       </thead>
@@ -50,6 +53,7 @@ export function EnergyTable({ rows }: { rows: readonly EnergyRow[] }) {
             <td className="num">{r.perInference}</td>
             <td className="num">{r.perDay}</td>
             <td className="num">{r.costPerDay}</td>
+            <td className="num">{r.traffic}</td>
             <td className="wrap">
               {r.basis}
               {r.note ? <span className="muted"> · {r.note}</span> : null}

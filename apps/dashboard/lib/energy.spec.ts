@@ -50,6 +50,13 @@ describe('energy page rows', () => {
     expect(row?.basis).toBe('no data: no sensor or estimated power windows in the period');
   });
 
+  it('shows the traffic forwarded to cloud nodes as measured bytes sent and received, a dash where none was reported', () => {
+    const [hybrid] = energyRows([variant({ observed: some({ trafficBytesSent: 4096, trafficBytesReceived: 800 }) })], 'EUR');
+    expect(hybrid?.traffic).toBe('4.0 KB ↑ / 800 B ↓');
+    const [local] = energyRows([variant({ observed: some({}) })], 'EUR');
+    expect(local?.traffic).toBe('—');
+  });
+
   it('puts simulated figures on a row of their own', () => {
     const rows = energyRows([variant({ observed: some({}), simulated: some({ basis: 'simulated', simulatedWindows: 1 }) })], 'EUR');
     expect(rows.map((r) => [r.kind, r.perInference, r.costPerDay, r.storage])).toEqual([

@@ -23,6 +23,12 @@ export function variantName(v: VariantEnergy): string {
   return `${precision}${v.method && v.method !== v.precision ? ` (${v.method})` : ''}${v.modelName ? ` · ${v.modelName} ${v.modelVersion ?? ''}`.trimEnd() : ''}`;
 }
 
+/** Hybrid placement's traffic: `sent ↑ / received ↓`, measured; a dash when no window reported any. */
+export function trafficLabel(f: EnergyFigures): string {
+  if (f.trafficBytesSent === null && f.trafficBytesReceived === null) return DASH;
+  return `${formatBytes(f.trafficBytesSent)} ↑ / ${formatBytes(f.trafficBytesReceived)} ↓`;
+}
+
 export interface EnergyRow {
   key: string;
   variant: string;
@@ -34,6 +40,8 @@ export interface EnergyRow {
   perInference: string;
   perDay: string;
   costPerDay: string;
+  /** Bytes forwarded to cloud nodes and received back (measured by the devices); a dash where none were reported. */
+  traffic: string;
   basis: string;
   /** A figure is missing: why (no windows, no inferences, no tariff). */
   note: string | null;
@@ -60,6 +68,7 @@ export function energyRows(variants: readonly VariantEnergy[], currency: string 
         perInference: sig(f.energyPerInferenceMj, 'mJ'),
         perDay: sig(f.kwhPerDay, 'kWh/day'),
         costPerDay: currency === null ? DASH : sig(f.costPerDay, `${currency}/day`),
+        traffic: trafficLabel(f),
         basis: basisLabel(f),
         note: f.basis === null ? null : f.reason,
       });

@@ -211,6 +211,11 @@ describe('hybrid placement: a hybrid device forwards to a cloud node', () => {
     expect(windows.reduce((n, w) => n + w.inferences, 0)).toBe(0);
     expect(windows.every((w) => w.fallbacks === (w.remote?.inferences ?? 0))).toBe(true);
     expect(windows.some((w) => (w.remote?.latencyMs?.p50 ?? 0) > 0)).toBe(true);
+    // the traffic forwarding costs (M20): every forwarded request body went out, every answer body came back
+    const sent = windows.reduce((n, w) => n + (w.remote?.bytesSent ?? 0), 0);
+    const received = windows.reduce((n, w) => n + (w.remote?.bytesReceived ?? 0), 0);
+    expect(sent).toBeGreaterThanOrEqual(answers.length * 100);
+    expect(received).toBeGreaterThanOrEqual(answers.length * 50);
   }, 60_000);
 
   it('a slowed local model makes the forwarded share rise under the latency rule, and telemetry shows local and remote apart', async () => {

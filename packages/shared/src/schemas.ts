@@ -513,6 +513,9 @@ export const TelemetryWindowSchema = z
         inferences: z.int().min(0).max(1e9),
         errors: z.int().min(0).max(1e9),
         latencyMs: z.strictObject({ p50: latencyMs, p95: latencyMs, p99: latencyMs, max: latencyMs }).nullable(),
+        /** Request bodies sent to cloud nodes (every attempt) and answer bodies received, in bytes: the traffic hybrid placement costs. */
+        bytesSent: z.int().min(0).max(1e12).optional(),
+        bytesReceived: z.int().min(0).max(1e12).optional(),
       })
       .refine((r) => r.errors <= r.inferences, { message: 'remote errors exceed remote inferences', path: ['errors'] })
       .nullable()

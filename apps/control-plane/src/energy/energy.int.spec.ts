@@ -225,6 +225,28 @@ describe('energy per device', () => {
     expect(r.total.simulated.basis).toBeNull();
   });
 
+  it('reports the traffic a hybrid device forwarded to cloud nodes as measured bytes beside its energy; none reported is null, not 0', async () => {
+    const remote = (bytesSent: number, bytesReceived: number) => ({
+      remote: { inferences: 4, errors: 0, latencyMs: null, bytesSent, bytesReceived },
+    });
+    const hybrid = await device([
+      Object.assign(win(0, 0, fp16, 'fp16', 2, 'sensor', 50), remote(1_000, 200)),
+      Object.assign(win(1, 5, fp16, 'fp16', 2, 'sensor', 50), remote(3_000, 600)),
+    ]);
+    await waitFor(
+      async () =>
+        (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM "TelemetryWindow" WHERE "deviceId" = $1', [hybrid])).rows[0]?.n ===
+          2 || undefined,
+      20_000,
+      'the hybrid device windows stored',
+    );
+    const r = await deviceReport(hybrid, '?sinceHours=1');
+    expect(r.total.observed).toMatchObject({ trafficBytesSent: 4_000, trafficBytesReceived: 800 });
+    const v = variantOf(scenarioOf(await report('?sinceHours=1')), fp16);
+    expect(v.observed).toMatchObject({ trafficBytesSent: 4_000, trafficBytesReceived: 800 });
+    expect((await deviceReport(fp32Device, '?sinceHours=1')).total.observed.trafficBytesSent).toBeNull();
+  });
+
   it("labels the device's figures estimated when its power came from the profile's estimate", async () => {
     const r = await deviceReport(int8Device, '?sinceHours=1');
     expect(r.variants[0]).toMatchObject({ variantId: int8, precision: 'int8', storageBytes: 1234 });

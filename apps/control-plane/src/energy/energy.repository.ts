@@ -13,6 +13,9 @@ export interface WindowSums {
   energyJ: number;
   windowSeconds: number;
   spanSeconds: number;
+  /** Hybrid placement's traffic to cloud nodes (request and answer bodies); null: no window reported any. */
+  bytesSent: number | null;
+  bytesReceived: number | null;
 }
 
 /** A (scenario, variant) pair: listed by the scenario's policy, or seen in its devices' windows. */
@@ -41,6 +44,7 @@ const WINDOW_SUMS = `(t."powerSource" = 'simulated') AS sim, max(t.precision) AS
   sum(t.inferences)::float8 AS inferences,
   sum(t."powerW" * extract(epoch FROM t."windowEnd" - t."windowStart"))::float8 AS energy,
   sum(extract(epoch FROM t."windowEnd" - t."windowStart"))::float8 AS seconds,
+  sum(t."remoteBytesSent")::float8 AS "bytesSent", sum(t."remoteBytesReceived")::float8 AS "bytesReceived",
   min(t."windowStart") AS first, max(t."windowEnd") AS last`;
 
 /**
@@ -66,7 +70,8 @@ w AS (
          sum(windows)::int AS windows, sum(sensor)::int AS "sensorWindows", sum(estimate)::int AS "estimateWindows",
          sum(simulated)::int AS "simulatedWindows", count(*)::int AS devices, sum(inferences)::float8 AS inferences,
          sum(energy)::float8 AS "energyJ", sum(seconds)::float8 AS "windowSeconds",
-         extract(epoch FROM max(last) - min(first))::float8 AS "spanSeconds"
+         extract(epoch FROM max(last) - min(first))::float8 AS "spanSeconds",
+         sum("bytesSent")::float8 AS "bytesSent", sum("bytesReceived")::float8 AS "bytesReceived"
     FROM per_device
    GROUP BY scenario, "variantId", sim
 ),
@@ -84,11 +89,13 @@ SELECT l.scenario, l."variantId",
        CASE WHEN wo.windows IS NULL THEN NULL ELSE json_build_object(
          'windows', wo.windows, 'sensorWindows', wo."sensorWindows", 'estimateWindows', wo."estimateWindows",
          'simulatedWindows', wo."simulatedWindows", 'devices', wo.devices, 'inferences', wo.inferences,
-         'energyJ', wo."energyJ", 'windowSeconds', wo."windowSeconds", 'spanSeconds', wo."spanSeconds") END AS observed,
+         'energyJ', wo."energyJ", 'windowSeconds', wo."windowSeconds", 'spanSeconds', wo."spanSeconds",
+         'bytesSent', wo."bytesSent", 'bytesReceived', wo."bytesReceived") END AS observed,
        CASE WHEN ws.windows IS NULL THEN NULL ELSE json_build_object(
          'windows', ws.windows, 'sensorWindows', ws."sensorWindows", 'estimateWindows', ws."estimateWindows",
          'simulatedWindows', ws."simulatedWindows", 'devices', ws.devices, 'inferences', ws.inferences,
-         'energyJ', ws."energyJ", 'windowSeconds', ws."windowSeconds", 'spanSeconds', ws."spanSeconds") END AS simulated
+         'energyJ', ws."energyJ", 'windowSeconds', ws."windowSeconds", 'spanSeconds', ws."spanSeconds",
+         'bytesSent', ws."bytesSent", 'bytesReceived', ws."bytesReceived") END AS simulated
   FROM listed l
   LEFT JOIN "ModelVariant" v ON v.id::text = l."variantId"
   LEFT JOIN "ModelVersion" mv ON mv.id = v."modelVersionId"
@@ -126,7 +133,8 @@ SELECT x."variantId", x.sim, coalesce(v.precision, x.precision) AS precision, v.
        extract(epoch FROM x.first)::float8 AS "firstS", extract(epoch FROM x.last)::float8 AS "lastS",
        json_build_object('windows', x.windows, 'sensorWindows', x.sensor, 'estimateWindows', x.estimate,
          'simulatedWindows', x.simulated, 'devices', 1, 'inferences', x.inferences, 'energyJ', x.energy,
-         'windowSeconds', x.seconds, 'spanSeconds', extract(epoch FROM x.last - x.first)) AS sums
+         'windowSeconds', x.seconds, 'spanSeconds', extract(epoch FROM x.last - x.first),
+         'bytesSent', x."bytesSent", 'bytesReceived', x."bytesReceived") AS sums
   FROM x
   LEFT JOIN "ModelVariant" v ON v.id::text = x."variantId"
   LEFT JOIN "ModelVersion" mv ON mv.id = v."modelVersionId"

@@ -13,6 +13,8 @@ const sums = (over: Partial<WindowSums> = {}): WindowSums => ({
   energyJ: 20,
   windowSeconds: 10,
   spanSeconds: 10,
+  bytesSent: null,
+  bytesReceived: null,
   ...over,
 });
 const TARIFF = { perKwh: 0.3, currency: 'EUR' };

@@ -56,6 +56,8 @@ export function figuresOf(s: WindowSums | null, tariff: Tariff, kind: 'observed'
     ratePerSecond,
     kwhPerDay,
     costPerDay,
+    trafficBytesSent: s.bytesSent,
+    trafficBytesReceived: s.bytesReceived,
     reason: reasons.length > 0 ? reasons.join('; ') : null,
   };
 }
@@ -124,7 +126,9 @@ export function compare(v: VariantEnergy, base: VariantEnergy, kind: 'observed' 
 /** One device's rows of a class summed: its span runs from the first window's start to the last one's end. */
 export function sumDeviceRows(rows: readonly DeviceVariantRow[]): WindowSums | null {
   if (rows.length === 0) return null;
-  const total = (k: keyof WindowSums) => rows.reduce((acc, r) => acc + r.sums[k], 0);
+  const total = (k: Exclude<keyof WindowSums, 'bytesSent' | 'bytesReceived'>) => rows.reduce((acc, r) => acc + r.sums[k], 0);
+  const bytes = (k: 'bytesSent' | 'bytesReceived') =>
+    rows.some((r) => r.sums[k] !== null) ? rows.reduce((acc, r) => acc + (r.sums[k] ?? 0), 0) : null;
   return {
     windows: total('windows'),
     sensorWindows: total('sensorWindows'),
@@ -135,6 +139,8 @@ export function sumDeviceRows(rows: readonly DeviceVariantRow[]): WindowSums | n
     energyJ: total('energyJ'),
     windowSeconds: total('windowSeconds'),
     spanSeconds: Math.max(...rows.map((r) => r.lastS)) - Math.min(...rows.map((r) => r.firstS)),
+    bytesSent: bytes('bytesSent'),
+    bytesReceived: bytes('bytesReceived'),
   };
 }
 

@@ -45,6 +45,8 @@ const COLUMNS = [
   ['remoteP99Ms', 'float8'],
   ['remoteMaxMs', 'float8'],
   ['cacheSavedMs', 'float8'],
+  ['remoteBytesSent', 'int8'],
+  ['remoteBytesReceived', 'int8'],
 ] as const;
 
 const NAMES = COLUMNS.map(([c]) => `"${c}"`).join(', ');
@@ -130,6 +132,8 @@ function toColumns(rows: TelemetryWindow[]): unknown[][] {
       w.remote?.latencyMs?.p99 ?? null,
       w.remote?.latencyMs?.max ?? null,
       w.cacheSavedMs ?? null,
+      w.remote?.bytesSent ?? null,
+      w.remote?.bytesReceived ?? null,
     ];
     values.forEach((v, i) => cols[i]?.push(v));
   }

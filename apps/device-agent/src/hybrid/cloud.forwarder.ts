@@ -17,6 +17,9 @@ import type { OipReply } from '../serve/oip.handler.js';
 export interface RemoteAttempt {
   ok: boolean;
   ms: number | null;
+  /** The request body sent (0 when the node was never reached) and the answer body received. */
+  bytesSent: number;
+  bytesReceived: number;
 }
 
 export interface BackoffSettings {
@@ -139,24 +142,25 @@ export class CloudForwarder {
       try {
         answer = await this.post(node.url, path, headers, body, p.token, deadlineMs);
       } catch (err) {
-        this.failed(h, node, errorMessage(err));
+        this.failed(h, node, errorMessage(err), { bytesSent: body.length, bytesReceived: 0 });
         continue;
       }
       const ms = performance.now() - started;
+      const bytes = { bytesSent: body.length, bytesReceived: answer.body.length };
       if (answer.status >= 500 || answer.status === 429 || answer.status === 401 || answer.status === 403) {
-        this.failed(h, node, `HTTP ${answer.status}: ${answer.body.toString('utf8').slice(0, 200)}`);
+        this.failed(h, node, `HTTP ${answer.status}: ${answer.body.toString('utf8').slice(0, 200)}`, bytes);
         continue;
       }
       let reply: OipReply;
       try {
         reply = answer.status === 200 ? markRemote(answer, node) : nodeError(answer);
       } catch (err) {
-        this.failed(h, node, errorMessage(err));
+        this.failed(h, node, errorMessage(err), bytes);
         continue;
       }
       h.failuresInRow = 0;
       h.skippedUntil = 0;
-      this.o.onAttempt({ ok: answer.status === 200, ms });
+      this.o.onAttempt({ ok: answer.status === 200, ms, ...bytes });
       return reply;
     }
     return null;
@@ -176,13 +180,13 @@ export class CloudForwarder {
     return h;
   }
 
-  private failed(h: NodeHealth, node: CloudNodeRef, reason: string): void {
+  private failed(h: NodeHealth, node: CloudNodeRef, reason: string, bytes: { bytesSent: number; bytesReceived: number }): void {
     h.failuresInRow++;
     const wait = Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** Math.min(h.failuresInRow - 1, 30));
     // jittered in [wait/2, wait): hybrid devices that lost the same node do not come back in step
     const skipMs = wait * (0.5 + this.random() / 2);
     h.skippedUntil = this.o.clock.now() + skipMs;
-    this.o.onAttempt({ ok: false, ms: null });
+    this.o.onAttempt({ ok: false, ms: null, ...bytes });
     this.o.logger.warn('cloud node failed; skipped for a while', {
       node: node.deviceId,
       url: node.url,

@@ -10,7 +10,7 @@ export interface TrafficWindow {
   /** The measured run times of the runs whose answers those hits reused: the inference time they saved (estimated). */
   cacheSavedMs: number;
   /** Hybrid devices: attempts to have a cloud node answer (errors: no answer), with the round trips of the answered ones. */
-  remote: { inferences: number; errors: number; latencyMs: LatencySummary | null } | null;
+  remote: { inferences: number; errors: number; latencyMs: LatencySummary | null; bytesSent: number; bytesReceived: number } | null;
 }
 
 /**
@@ -22,6 +22,8 @@ export class TrafficMeter {
   private readonly inference = new LatencyWindow();
   private readonly queue = new LatencyWindow();
   private readonly remote = new LatencyWindow();
+  private remoteBytesSent = 0;
+  private remoteBytesReceived = 0;
   private lastAt = Number.NEGATIVE_INFINITY;
   private cacheHits = 0;
   private cacheSavedMs = 0;
@@ -35,9 +37,11 @@ export class TrafficMeter {
   }
 
   /** One forwarding attempt to a cloud node (RemoteAttempt): kept apart from local runs, whose latency the gates judge. */
-  recordRemote(a: { ok: boolean; ms: number | null }): void {
+  recordRemote(a: { ok: boolean; ms: number | null; bytesSent: number; bytesReceived: number }): void {
     this.lastAt = this.clock.now();
     this.remote.record(a.ms, a.ok);
+    this.remoteBytesSent += a.bytesSent;
+    this.remoteBytesReceived += a.bytesReceived;
   }
 
   recordCacheHit(savedMs: number): void {
@@ -56,12 +60,18 @@ export class TrafficMeter {
     this.cacheHits = 0;
     this.cacheSavedMs = 0;
     const remote = this.remote.drain();
+    const { remoteBytesSent: bytesSent, remoteBytesReceived: bytesReceived } = this;
+    this.remoteBytesSent = 0;
+    this.remoteBytesReceived = 0;
     return {
       stats: this.inference.drain(),
       queueMs: this.queue.drain().latencyMs,
       cacheHits,
       cacheSavedMs,
-      remote: remote.inferences > 0 ? { inferences: remote.inferences, errors: remote.errors, latencyMs: remote.latencyMs } : null,
+      remote:
+        remote.inferences > 0
+          ? { inferences: remote.inferences, errors: remote.errors, latencyMs: remote.latencyMs, bytesSent, bytesReceived }
+          : null,
     };
   }
 }

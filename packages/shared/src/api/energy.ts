@@ -45,6 +45,9 @@ export const EnergyFiguresSchema = z.object({
   /** The energy of the span projected to 24 h at the observed rate. */
   kwhPerDay: z.number().nullable(),
   costPerDay: z.number().nullable().describe('null without a configured tariff'),
+  /** Measured by the devices: request bodies forwarded to cloud nodes (hybrid placement) and answer bodies received. */
+  trafficBytesSent: z.number().nullable().describe('null: no window reported forwarded traffic'),
+  trafficBytesReceived: z.number().nullable(),
   reason: z.string().nullable().describe('why figures are null'),
 });
 export type EnergyFigures = z.infer<typeof EnergyFiguresSchema>;
@@ -118,6 +121,8 @@ export function noEnergyFigures(reason: string): EnergyFigures {
     ratePerSecond: null,
     kwhPerDay: null,
     costPerDay: null,
+    trafficBytesSent: null,
+    trafficBytesReceived: null,
     reason,
   };
 }
