@@ -53,6 +53,7 @@ export class TelemetryIngestService {
   private failures = 0;
   private retryAt = 0;
   private readonly enrolled = new Map<string, Date>();
+  private readonly enrolling = new Map<string, Promise<Date | null>>();
   private readonly limits: TimeLimits;
   private readonly quota: WindowQuota;
   private readonly boots = new BootInterleave();
@@ -176,7 +177,14 @@ export class TelemetryIngestService {
   private async enrolledAt(deviceId: string): Promise<Date | null> {
     const cached = this.enrolled.get(deviceId);
     if (cached) return cached;
-    const at = await this.repo.enrolledAt(deviceId);
+    // one lookup per device however many of its windows arrive before it answers (a broker handing
+    // over a thousand unacknowledged windows at once took every connection of the pool, and timed out)
+    let lookup = this.enrolling.get(deviceId);
+    if (!lookup) {
+      lookup = this.repo.enrolledAt(deviceId).finally(() => this.enrolling.delete(deviceId));
+      this.enrolling.set(deviceId, lookup);
+    }
+    const at = await lookup;
     if (at) {
       if (this.enrolled.size >= ENROLLMENT_CACHE_MAX) this.enrolled.clear();
       this.enrolled.set(deviceId, at);
