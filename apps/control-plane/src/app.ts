@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { INestApplicationContext } from '@nestjs/common';
@@ -17,6 +16,7 @@ import { ApiTokensService } from './auth/api-tokens.service.js';
 import { OperatorAuthService } from './auth/operator-auth.service.js';
 import { AuditService } from './audit/audit.service.js';
 import type { Config } from './config.js';
+import { CloneAlarmService } from './devices/clone-alarm.service.js';
 import { DeviceAuthService } from './devices/device-auth.service.js';
 import { DeviceRepository } from './devices/device.repository.js';
 import { DeviceRevocationService } from './devices/device-revocation.service.js';
@@ -174,6 +174,11 @@ export async function startControlPlane(
         host: config.MQTT_EMBEDDED_HOST,
         port: config.MQTT_EMBEDDED_PORT,
         maxPacketBytes: config.MQTT_MAX_PACKET_KB * 1024,
+        takeovers: {
+          limit: config.CLONE_TAKEOVERS,
+          windowMs: config.CLONE_WINDOW_SECONDS * 1_000,
+          holdOffMs: config.CLONE_HOLDOFF_SECONDS * 1_000,
+        },
         log: logger.child('broker'),
       })
     : null;
@@ -182,7 +187,7 @@ export async function startControlPlane(
     ? broker.inProcessBus([filters.reported, filters.status], logger.child('mqtt-bus'))
     : new MqttBus({
         url: config.mqttUrl,
-        clientId: `control-plane-${randomUUID()}`,
+        clientId: config.mqttClientId,
         username: config.MQTT_USERNAME,
         password: config.MQTT_PASSWORD,
         filters: [filters.telemetry, filters.reported, filters.status].map((f) => filters.shared(SHARE_GROUP, f)),
@@ -256,10 +261,12 @@ export async function startControlPlane(
   try {
     if (broker) {
       const deviceAuth = app.get(DeviceAuthService);
+      const cloneAlarm = app.get(CloneAlarmService);
       await presence.noDeviceConnectedYet();
       await broker.start({
         verifyDevice: (id, secret) => deviceAuth.verify(id, secret),
         presence: (id, state) => void track(presence.connection(id, state)),
+        cloneSuspected: (id, reason) => void track(cloneAlarm.raise(id, 'takeover_storm', reason)),
         // telemetry is committed before the device's PUBACK (RELIABILITY row 18)
         ackAfter: { matches: (topic) => parseTopic(topic)?.kind === 'telemetry', handle: messages.handle },
       });
@@ -268,7 +275,10 @@ export async function startControlPlane(
     await brokerAccess.start();
     await brokerAccess.reconcile(await app.get(DeviceRepository).accessList());
     ingest.start();
-    bus.onMessage((topic, payload) => (accepting ? track(messages.handle(topic, payload)) : Promise.resolve()));
+    // once stopping, a message is refused, not acknowledged: an external broker sends it again later
+    bus.onMessage((topic, payload) =>
+      accepting ? track(messages.handle(topic, payload)) : Promise.reject(new Error('control plane stopping')),
+    );
     await bus.start();
     workers = await startProcessors(app, infra, roles);
   } catch (e) {

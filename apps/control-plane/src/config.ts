@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -16,6 +17,14 @@ export const ConfigSchema = z.object({
   MQTT_USERNAME: z.string().optional(),
   MQTT_PASSWORD: z.string().optional(),
   /**
+   * External broker: the ingest's client id, fixed per replica and unique among them (its session is
+   * persistent: what it has not acknowledged is sent to it again after a crash). Default: from the host name.
+   */
+  MQTT_CLIENT_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'MQTT_CLIENT_ID: 1-64 letters, digits, dots, dashes or underscores')
+    .optional(),
+  /**
    * External broker only: `dynsec` provisions every device on Mosquitto's dynamic-security plugin
    * (MQTT_USERNAME/MQTT_PASSWORD are its admin); `none` provisions nothing (the broker's ACLs are
    * managed elsewhere; an anonymous broker lets any client forge any device).
@@ -30,6 +39,14 @@ export const ConfigSchema = z.object({
    * (status or telemetry) longer ago than this is shown offline, whatever `online` it sent.
    */
   PRESENCE_STALE_SECONDS: z.coerce.number().int().min(2).max(86_400).default(60),
+  /**
+   * Embedded broker (RELIABILITY row 13): a device identity whose sessions take each other over more
+   * than CLONE_TAKEOVERS times within CLONE_WINDOW_SECONDS is a clone: its alarm is raised and every
+   * CONNECT of it is refused for CLONE_HOLDOFF_SECONDS, doubled per repeat (up to 64×).
+   */
+  CLONE_TAKEOVERS: z.coerce.number().int().min(1).max(1_000).default(3),
+  CLONE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+  CLONE_HOLDOFF_SECONDS: z.coerce.number().int().min(1).max(86_400).default(30),
   /** Largest MQTT packet an authenticated device may send to the embedded broker (before authentication: 8 KiB). */
   MQTT_MAX_PACKET_KB: z.coerce.number().int().min(16).max(262_144).default(256),
   /** Base URL devices use for artifact downloads. */
@@ -167,6 +184,8 @@ export interface Config extends RawConfig {
   mqttPublicUrl: string;
   /** The URL the control plane's own MQTT client connects to. */
   mqttUrl: string;
+  /** The ingest's client id on an external broker (MQTT_CLIENT_ID or from the host name). */
+  mqttClientId: string;
   embeddedBroker: boolean;
 }
 
@@ -197,6 +216,7 @@ export function deriveConfig(raw: RawConfig): Config {
     publicUrl: (raw.PUBLIC_URL ?? `http://${raw.HOST}:${raw.PORT}`).replace(/\/$/, ''),
     mqttPublicUrl: raw.MQTT_PUBLIC_URL ?? raw.MQTT_URL ?? embeddedUrl,
     mqttUrl: raw.MQTT_URL ?? embeddedUrl,
+    mqttClientId: raw.MQTT_CLIENT_ID ?? `edge-fleet-cp-${hostname().replace(/[^A-Za-z0-9._-]/g, '-')}`.slice(0, 64),
     embeddedBroker: raw.MQTT_URL === undefined,
   };
 }

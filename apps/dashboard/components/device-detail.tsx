@@ -39,6 +39,7 @@ export function DeviceDetail({ id }: { id: string }) {
     <>
       <RefreshError error={detail.error ?? telemetry.error} />
       <DeviceHeader d={device} />
+      <CloneAlarmBanner d={device} />
       <DeviceAccess id={device.id} name={device.name} revoked={device.status === 'revoked'} />
       <LatestFigures
         latest={points.at(-1) ?? null}
@@ -71,6 +72,18 @@ function DeviceHeader({ d }: { d: Detail }) {
       {d.policy && <span className={`badge tier-${d.policy.tier}`}>{d.policy.tier} tier</span>}
       <code className="muted">{d.id}</code>
     </header>
+  );
+}
+
+/** Two clients with this device's identity were seen (RELIABILITY row 13): what was seen and what to do. */
+function CloneAlarmBanner({ d }: { d: Detail }) {
+  const a = d.cloneAlarm;
+  if (!a) return null;
+  return (
+    <p className="banner error" role="alert" data-testid="clone-alarm">
+      Clone suspected since {formatDateTime(a.suspectedAt)} ({a.detections} {a.detections === 1 ? 'detection' : 'detections'}): {a.reason}.
+      Revoke the device and enroll the genuine one again; enabling it again clears this alarm.
+    </p>
   );
 }
 

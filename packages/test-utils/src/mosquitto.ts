@@ -96,6 +96,10 @@ export class Mosquitto extends ChildServer {
         ...security,
         'persistence false',
         'max_packet_size 262144',
+        // the control plane acknowledges a window only once committed: room for a flush's worth in
+        // flight, and for what arrives while a replica restarts (README, "Running with Mosquitto")
+        'max_inflight_messages 1000',
+        'max_queued_messages 100000',
         'set_tcp_nodelay true',
         '',
       ].join('\n'),

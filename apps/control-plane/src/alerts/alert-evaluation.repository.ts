@@ -112,6 +112,7 @@ fleet AS (
       WHEN 'device_offline' THEN (d.status = 'offline')::int::float8
       WHEN 'update_failed' THEN (COALESCE(rs.phase = 'failed' OR rs.payload #>> '{lastUpdate,outcome}' = 'failed', false))::int::float8
       WHEN 'stale_metadata' THEN (COALESCE(jsonb_typeof(rs.payload -> 'staleMetadata') = 'object', false))::int::float8
+      WHEN 'clone_suspected' THEN (d."cloneSuspectedAt" IS NOT NULL)::int::float8
       WHEN 'telemetry_silent_s' THEN extract(epoch FROM $1::timestamptz - COALESCE(
         (SELECT max(t."windowEnd") FROM "TelemetryWindow" t WHERE t."deviceId" = d.id), d."enrolledAt" AT TIME ZONE 'UTC'))
     END AS value,
@@ -122,7 +123,7 @@ fleet AS (
    -- a device that never connected is not silent; an offline one has its own rule
    AND (r.metric <> 'telemetry_silent_s' OR d.status = 'online')
   LEFT JOIN "ReportedState" rs ON rs."deviceId" = d.id
-  WHERE r.metric IN ('device_offline', 'update_failed', 'stale_metadata', 'telemetry_silent_s')
+  WHERE r.metric IN ('device_offline', 'update_failed', 'stale_metadata', 'telemetry_silent_s', 'clone_suspected')
 ),
 rollouts AS (
   SELECT r.id AS "ruleId", ro.id::text AS subject, 'rollout' AS "subjectKind", ro.target ->> 'scenario' AS scenario,

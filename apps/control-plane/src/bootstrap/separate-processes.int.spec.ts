@@ -37,7 +37,8 @@ let api2: ApiTarget;
 
 async function startApi(env: Record<string, string>): Promise<ApiTarget> {
   const port = await freePort();
-  const p = start('api', { ...env, PORT: String(port) });
+  // each replica its own ingest session on the broker (MQTT_CLIENT_ID), as in a deployment
+  const p = start('api', { ...env, PORT: String(port), MQTT_CLIENT_ID: `ef-split-api-${port}` });
   procs.push(p);
   const url = `http://127.0.0.1:${port}`;
   let lastAnswer = 'no answer yet';

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { CloneAlarmService } from './clone-alarm.service.js';
 import { DeviceRepository } from './device.repository.js';
 
 /**
@@ -6,5 +7,5 @@ import { DeviceRepository } from './device.repository.js';
  * through it without importing the devices module (whose enrollment tells rollouts, so importing it
  * from there would be a cycle).
  */
-@Module({ providers: [DeviceRepository], exports: [DeviceRepository] })
+@Module({ providers: [DeviceRepository, CloneAlarmService], exports: [DeviceRepository, CloneAlarmService] })
 export class DeviceDataModule {}

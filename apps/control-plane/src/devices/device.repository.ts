@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { AppError } from '../errors.js';
 import { appendAudit } from '../infra/audit.repository.js';
-import { asTx, txExecute, txQuery, type AnyTx } from '../infra/unit-of-work.js';
+import { withTransaction } from '../infra/pg-transaction.js';
+import { asBulkTx, asTx, txExecute, txQuery, type AnyTx } from '../infra/unit-of-work.js';
 import type { Db } from '../infra/prisma.js';
 import { sha256Hex } from '../infra/secrets.js';
 import { PG_POOL, PRISMA } from '../infra/tokens.js';
@@ -16,6 +17,14 @@ export interface NewEnrollmentToken {
   maxUses: number;
   expiresAt: Date;
   createdBy: string;
+}
+
+/** What a clone detection saw (RELIABILITY row 13). */
+export interface CloneEvidence {
+  kind: 'takeover_storm' | 'interleaved_boots';
+  reason: string;
+  /** Detections this event stands for (several coalesced into one audit event). */
+  detections: number;
 }
 
 export interface NewDevice {
@@ -303,7 +312,8 @@ export class DeviceRepository {
       tx,
       revoked
         ? `UPDATE "Device" SET status = 'revoked', "revokedAt" = now() WHERE id = $1::uuid`
-        : `UPDATE "Device" SET status = 'offline', "revokedAt" = NULL WHERE id = $1::uuid`,
+        : // enabled again after a revocation: a clone alarm raised before it is answered
+          `UPDATE "Device" SET status = 'offline', "revokedAt" = NULL, "cloneSuspectedAt" = NULL, "cloneReason" = NULL, "cloneDetections" = 0 WHERE id = $1::uuid`,
       [id],
     );
     await appendAudit(tx, {
@@ -314,6 +324,42 @@ export class DeviceRepository {
       details: { previousStatus: row.status },
     });
     return row.status;
+  }
+
+  /**
+   * Raises (or keeps) a device's clone alarm with its audit event, in one transaction (RELIABILITY
+   * row 13): the first detection sets when, each one counts and replaces the evidence. False for an
+   * unknown device.
+   */
+  async raiseCloneAlarm(id: string, evidence: CloneEvidence): Promise<boolean> {
+    return withTransaction(this.pool, async (client) => {
+      const tx = asBulkTx(client);
+      const [row] = await txQuery<{ id: string }>(
+        tx,
+        `UPDATE "Device" SET "cloneSuspectedAt" = COALESCE("cloneSuspectedAt", now()), "cloneReason" = $2,
+           "cloneDetections" = "cloneDetections" + $3 WHERE id = $1::uuid RETURNING id::text AS id`,
+        [id, evidence.reason, evidence.detections],
+      );
+      if (!row) return false;
+      await appendAudit(tx, {
+        actor: 'system:clone-detection',
+        action: 'device.clone_suspected',
+        targetType: 'device',
+        targetId: id,
+        details: { kind: evidence.kind, reason: evidence.reason, detections: evidence.detections },
+      });
+      return true;
+    });
+  }
+
+  /** A device's clone alarm, or null when none is raised (or the device is unknown). */
+  async cloneAlarm(id: string): Promise<{ suspectedAt: Date; reason: string; detections: number } | null> {
+    const res = await this.pool.query<{ suspectedAt: Date; reason: string; detections: number }>(
+      `SELECT "cloneSuspectedAt" AT TIME ZONE 'UTC' AS "suspectedAt", "cloneReason" AS reason, "cloneDetections" AS detections
+         FROM "Device" WHERE id = $1::uuid AND "cloneSuspectedAt" IS NOT NULL`,
+      [id],
+    );
+    return res.rows[0] ?? null;
   }
 
   /** Swaps a device's stored hash, only if it is still the one that was checked. */

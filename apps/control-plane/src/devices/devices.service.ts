@@ -10,7 +10,7 @@ import {
   type EnrollResponse,
   type HardwareProfile,
 } from '@edge-fleet/shared';
-import type { DeviceSummary } from '@edge-fleet/shared/api';
+import type { Device, DeviceSummary } from '@edge-fleet/shared/api';
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
@@ -153,10 +153,18 @@ export class DevicesService {
     };
   }
 
-  async get(id: string): Promise<DeviceSummary & { telemetryOverQuota: number }> {
-    const [row, overQuota] = await Promise.all([this.repo.get(id), this.deadLetters.countFor(id, 'quota')]);
+  async get(id: string): Promise<Device> {
+    const [row, overQuota, clone] = await Promise.all([
+      this.repo.get(id),
+      this.deadLetters.countFor(id, 'quota'),
+      this.repo.cloneAlarm(id),
+    ]);
     if (!row) throw new AppError('not_found', `device ${id} not found`);
     /** Telemetry windows dead-lettered because the device sent more than its quota. */
-    return { ...toDeviceSummary(row), telemetryOverQuota: overQuota };
+    return {
+      ...toDeviceSummary(row),
+      telemetryOverQuota: overQuota,
+      cloneAlarm: clone && { suspectedAt: clone.suspectedAt.toISOString(), reason: clone.reason, detections: clone.detections },
+    };
   }
 }

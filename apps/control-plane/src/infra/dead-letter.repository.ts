@@ -4,7 +4,7 @@ import { toStorableText } from '@edge-fleet/shared';
 import { PG_POOL } from './tokens.js';
 
 /** Why a message became a dead letter, as a class; the reason says the rest in words. */
-export type DeadLetterCode = 'invalid' | 'timestamp' | 'poison' | 'quota' | 'reported' | 'status';
+export type DeadLetterCode = 'invalid' | 'timestamp' | 'poison' | 'quota' | 'reported' | 'status' | 'interleaved';
 
 export interface DeadLetter {
   topic: string;

@@ -16,6 +16,7 @@ export interface IngestFigures {
     rejected: number;
     poison: number;
     overQuota: number;
+    interleaved: number;
     refusedFull: number;
   };
 }
@@ -82,7 +83,7 @@ export class Metrics {
     // the ingest keeps plain counters on its hot path; a scrape copies them (a reset then the total)
     const windows: Counter = new Counter({
       name: 'edge_fleet_ingest_windows_total',
-      help: 'Telemetry windows by outcome: inserted, duplicate, rejected (dead-lettered), poison, over_quota, refused_buffer_full',
+      help: 'Telemetry windows by outcome: inserted, duplicate, rejected (dead-lettered), poison, over_quota, interleaved (a second boot beside the first: a clone), refused_buffer_full',
       labelNames: ['outcome'],
       registers,
       collect: () => {
@@ -95,6 +96,7 @@ export class Metrics {
           ['rejected', s.rejected],
           ['poison', s.poison],
           ['over_quota', s.overQuota],
+          ['interleaved', s.interleaved],
           ['refused_buffer_full', s.refusedFull],
         ];
         for (const [outcome, n] of outcomes) windows.inc({ outcome }, n);

@@ -6,14 +6,20 @@ import { RateLimitedLog, type Logger } from '../infra/logger.js';
 import { mayPublish, maySubscribe } from './broker-acl.js';
 import type { MessageBus, MessageHandler } from './mqtt-bus.js';
 import { PacketSizeGuard, guardSocket } from './packet-size-guard.js';
+import { TakeoverGuard, type TakeoverLimits } from './takeover-guard.js';
 
 export interface BrokerOptions {
   host: string;
   port: number;
   /** Largest packet (remaining length) an authenticated device may send; before authentication a few KiB. */
   maxPacketBytes?: number;
+  /** When one identity's sessions taking each other over is a clone, and how long its CONNECTs are then refused (RELIABILITY row 13). */
+  takeovers?: TakeoverLimits;
   log: Logger;
 }
+
+/** Default takeover limits (CLONE_TAKEOVERS, CLONE_WINDOW_SECONDS, CLONE_HOLDOFF_SECONDS). */
+export const DEFAULT_TAKEOVER_LIMITS: TakeoverLimits = { limit: 3, windowMs: 60_000, holdOffMs: 30_000 };
 
 /** The control plane's services the broker calls; given at `start`, once they exist. */
 export interface DeviceHooks {
@@ -30,9 +36,11 @@ export interface DeviceHooks {
    * ends, cleanly or not: presence comes from the connection, not from what the device says.
    */
   presence?: (deviceId: string, state: 'online' | 'offline') => void;
+  /** Two clients with one identity: their sessions took each other over past the limit (RELIABILITY row 13). */
+  cloneSuspected?: (deviceId: string, reason: string) => void;
 }
 
-function authError(message: string, returnCode: 2 | 4 | 5): AuthenticateError {
+function authError(message: string, returnCode: 2 | 3 | 4 | 5): AuthenticateError {
   const e: AuthenticateError = Object.assign(new Error(message), { returnCode });
   return e;
 }
@@ -107,12 +115,14 @@ export class EmbeddedBroker {
   private readonly guards = new WeakMap<object, PacketSizeGuard>();
 
   private hooks: DeviceHooks = { verifyDevice: () => Promise.resolve(false) };
+  private readonly takeovers: TakeoverGuard;
 
   /** Publishes left unacknowledged (the ingest buffer full, the database away) happen per message: rate-limited per client. */
   private readonly unhandled: RateLimitedLog;
 
   constructor(private readonly o: BrokerOptions) {
     this.unhandled = new RateLimitedLog(o.log);
+    this.takeovers = new TakeoverGuard(o.takeovers ?? DEFAULT_TAKEOVER_LIMITS);
   }
 
   /** Clients connected now (devices and any other authenticated client). */
@@ -204,8 +214,34 @@ export class EmbeddedBroker {
     if (client.id !== username) throw authError('client id must equal the device id', 2);
     if (!isCanonicalDeviceId(username)) throw authError('the device id must be given as issued (a lowercase UUID)', 2);
     if (!(await this.hooks.verifyDevice(username, secret))) throw authError('bad credentials', 4);
+    this.admitSession(client, username);
     this.identities.set(client, username);
     this.guards.get(client.conn)?.authenticate();
+  }
+
+  /**
+   * A CONNECT whose identity has a live session takes that session over (MQTT-3.1.4-2): once, a
+   * device reconnecting over its own half-open connection; again and again, two clients with one
+   * identity (a clone) knocking each other off. Past the limit the identity's CONNECTs are refused
+   * with "server unavailable" for a growing hold-off, and the clone alarm is raised.
+   */
+  private admitSession(client: Client, deviceId: string): void {
+    const live = (this.aedes as unknown as { clients: Record<string, Client | undefined> } | null)?.clients[deviceId];
+    const verdict = this.takeovers.connect(deviceId, live !== undefined && live !== client);
+    if (verdict.admit) {
+      if (verdict.takeover) this.o.log.info('device session taken over by a new connection', { deviceId });
+      return;
+    }
+    const seconds = Math.ceil(verdict.retryAfterMs / 1_000);
+    if (verdict.storm) {
+      const reason = `its sessions took each other over ${verdict.takeovers} times within ${this.takeoverWindowSeconds} s on the embedded broker; its CONNECTs are refused for ${seconds} s`;
+      this.hooks.cloneSuspected?.(deviceId, reason);
+    }
+    throw authError(`this device's sessions keep taking each other over (a cloned identity?): CONNECT refused for ${seconds} s`, 3);
+  }
+
+  private get takeoverWindowSeconds(): number {
+    return (this.o.takeovers ?? DEFAULT_TAKEOVER_LIMITS).windowMs / 1_000;
   }
 
   /**

@@ -126,8 +126,16 @@ describe('poison isolation in telemetry ingest', () => {
 
   it('issue 10 item 1: one poison window in a 1,000-window batch is isolated and the other 999 commit (timed)', async () => {
     const senders = await Promise.all(Array.from({ length: 50 }, () => device()));
+    // each round is a new boot of the devices: its windows come after the previous boot's (windows of
+    // two boots covering the same time are a clone's, refused as interleaved: RELIABILITY row 13)
+    let roundEnd = Date.now() - 300_000;
     const round = async (poisonAt: number | null) => {
       const boot = randomUUID();
+      const end = (roundEnd += 150_000);
+      const at = (seq: number) => ({
+        windowStart: new Date(end - (seq + 1) * 5_000).toISOString(),
+        windowEnd: new Date(end - seq * 5_000).toISOString(),
+      });
       const started = performance.now();
       await Promise.all(
         senders.flatMap((s, d) =>
@@ -138,7 +146,7 @@ describe('poison isolation in telemetry ingest', () => {
                 s.deviceId,
                 boot,
                 seq,
-                d * 20 + seq === poisonAt ? { power: { watts: 1, source: 'sensor', detail: 'poison-by-constraint' } } : {},
+                d * 20 + seq === poisonAt ? { ...at(seq), power: { watts: 1, source: 'sensor', detail: 'poison-by-constraint' } } : at(seq),
               ),
             ),
           ),

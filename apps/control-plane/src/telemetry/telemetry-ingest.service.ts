@@ -6,6 +6,8 @@ import { Metrics } from '../infra/metrics.js';
 import { errorText, isDataError } from '../infra/pg-errors.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
 import { DeadLetterRepository, type DeadLetterCode } from '../infra/dead-letter.repository.js';
+import { CloneAlarmService } from '../devices/clone-alarm.service.js';
+import { BootInterleave } from './boot-interleave.js';
 import { TelemetryRepository } from './telemetry.repository.js';
 import { timestampProblem, type TimeLimits } from './window-checks.js';
 import { WindowQuota } from './window-quota.js';
@@ -51,8 +53,10 @@ export class TelemetryIngestService {
   private failures = 0;
   private retryAt = 0;
   private readonly enrolled = new Map<string, Date>();
+  private readonly enrolling = new Map<string, Promise<Date | null>>();
   private readonly limits: TimeLimits;
   private readonly quota: WindowQuota;
+  private readonly boots = new BootInterleave();
   private readonly log: Logger;
   /** A refused window is a dead letter whatever happens; its log line is rate-limited per device. */
   private readonly refusals: RateLimitedLog;
@@ -65,6 +69,8 @@ export class TelemetryIngestService {
     refusedFull: 0,
     poison: 0,
     overQuota: 0,
+    /** Windows of a second boot running beside the first (a cloned identity, RELIABILITY row 13). */
+    interleaved: 0,
     /** Insert attempts spent on parts of refused batches: the price of isolating poison. */
     splitInserts: 0,
   };
@@ -75,6 +81,7 @@ export class TelemetryIngestService {
     @Inject(CONFIG) private readonly config: Config,
     @Inject(LOGGER) logger: Logger,
     @Inject(Metrics) private readonly metrics: Metrics,
+    @Inject(CloneAlarmService) private readonly clones: CloneAlarmService,
   ) {
     this.log = logger.child('telemetry-ingest');
     this.refusals = new RateLimitedLog(this.log);
@@ -111,6 +118,8 @@ export class TelemetryIngestService {
     }
     const late = enrolledAt ? timestampProblem(w, enrolledAt, now, this.limits) : 'the device is not enrolled';
     if (late !== null) return this.refuse({ topic, deviceId: topicDeviceId, code: 'timestamp', reason: late, payload });
+    const other = this.boots.check(topicDeviceId, w.bootId, Date.parse(w.windowStart), Date.parse(w.windowEnd));
+    if (other !== null) return this.interleaved(topic, topicDeviceId, w.bootId, other, payload);
     if (this.buffer.length >= this.config.TELEMETRY_BUFFER_MAX) return this.refuseFull();
     if (!this.quota.admit(w)) {
       this.stats.overQuota += 1;
@@ -131,8 +140,8 @@ export class TelemetryIngestService {
     reason: string;
     payload: Buffer;
   }): Promise<IngestResult> {
-    // quota refusals are counted apart (overQuota), so the outcomes in /metrics do not overlap
-    if (l.code !== 'quota') this.stats.rejected += 1;
+    // quota and interleaving refusals are counted apart, so the outcomes in /metrics do not overlap
+    if (l.code !== 'quota' && l.code !== 'interleaved') this.stats.rejected += 1;
     this.refusals.warn(l.deviceId, 'telemetry rejected', { deviceId: l.deviceId, code: l.code, reason: l.reason });
     try {
       await this.deadLetters.add(l);
@@ -141,6 +150,14 @@ export class TelemetryIngestService {
       this.log.error('could not keep rejected message; the device will send it again', { error: errorText(e) });
       return { ok: false, reason: l.reason, retry: true };
     }
+  }
+
+  /** A window of a boot running beside another of the same device: kept apart as a dead letter, and the clone alarm raised. */
+  private async interleaved(topic: string, deviceId: string, bootId: string, other: string, payload: Buffer): Promise<IngestResult> {
+    this.stats.interleaved += 1;
+    const reason = `windows of boot ${bootId} interleave with those of boot ${other}: two agents with one identity`;
+    void this.clones.raise(deviceId, 'interleaved_boots', reason);
+    return this.refuse({ topic, deviceId, code: 'interleaved', reason, payload });
   }
 
   private refuseFull(): IngestResult {
@@ -160,7 +177,14 @@ export class TelemetryIngestService {
   private async enrolledAt(deviceId: string): Promise<Date | null> {
     const cached = this.enrolled.get(deviceId);
     if (cached) return cached;
-    const at = await this.repo.enrolledAt(deviceId);
+    // one lookup per device however many of its windows arrive before it answers (a broker handing
+    // over a thousand unacknowledged windows at once took every connection of the pool, and timed out)
+    let lookup = this.enrolling.get(deviceId);
+    if (!lookup) {
+      lookup = this.repo.enrolledAt(deviceId).finally(() => this.enrolling.delete(deviceId));
+      this.enrolling.set(deviceId, lookup);
+    }
+    const at = await lookup;
     if (at) {
       if (this.enrolled.size >= ENROLLMENT_CACHE_MAX) this.enrolled.clear();
       this.enrolled.set(deviceId, at);

@@ -107,6 +107,8 @@ async function startOnFreePorts(
         LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
         TELEMETRY_FLUSH_MS: '20',
         QUEUE_PREFIX: `ef-test-${randomBytes(4).toString('hex')}`,
+        // the ingest's session on an external broker is persistent: each replica of a test its own
+        MQTT_CLIENT_ID: `ef-test-cp-${randomBytes(4).toString('hex')}`,
         VARIANT_BUILD: 'off',
         // VirtualDevice sends a window every 200 ms against the 5 s window of the configuration: a
         // quota wide enough for that; the quota's own test sets the production slack

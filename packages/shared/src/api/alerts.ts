@@ -17,6 +17,7 @@ export const ALERT_METRICS = [
   'update_failed',
   'stale_metadata',
   'rollout_failed',
+  'clone_suspected',
 ] as const;
 export const AlertMetricSchema = z.enum(ALERT_METRICS, {
   error: (i) => `unknown metric ${JSON.stringify(i.input)}; use one of ${ALERT_METRICS.join(', ')}`,
@@ -26,7 +27,13 @@ export type AlertMetric = z.infer<typeof AlertMetricSchema>;
 /** Metrics whose threshold the scenario's policy gives when the rule sets none. */
 export const POLICY_METRICS: readonly AlertMetric[] = ['latency_ms', 'error_rate', 'power_w'];
 /** Conditions that are true or false: no threshold, no hysteresis band. */
-export const BOOLEAN_METRICS: readonly AlertMetric[] = ['device_offline', 'update_failed', 'stale_metadata', 'rollout_failed'];
+export const BOOLEAN_METRICS: readonly AlertMetric[] = [
+  'device_offline',
+  'update_failed',
+  'stale_metadata',
+  'rollout_failed',
+  'clone_suspected',
+];
 /** Floors: the alert is about a value too low; every other metric alerts above its threshold. */
 export const FLOOR_METRICS: readonly AlertMetric[] = ['throughput_ips', 'memory_headroom_mb'];
 

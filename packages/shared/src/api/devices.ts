@@ -142,10 +142,25 @@ export const DeviceSummarySchema = z.object({
 });
 export type DeviceSummary = z.infer<typeof DeviceSummarySchema>;
 
+/**
+ * A device's clone alarm (RELIABILITY row 13): two clients with its identity were seen at once (its
+ * sessions taking each other over, or windows of two boots interleaving). Cleared when the device is
+ * enabled again after a revocation.
+ */
+export const CloneAlarmSchema = z.object({
+  suspectedAt: z.iso.datetime(),
+  /** The latest evidence, in words. */
+  reason: z.string(),
+  detections: z.number().int(),
+});
+export type CloneAlarm = z.infer<typeof CloneAlarmSchema>;
+
 /** REST `GET /api/v1/devices/{id}` result. */
 export const DeviceSchema = DeviceSummarySchema.extend({
   /** Telemetry windows dead-lettered because the device sent more than its quota. */
   telemetryOverQuota: z.number().int(),
+  /** Null unless two clients with this device's identity were detected. */
+  cloneAlarm: CloneAlarmSchema.nullable(),
 });
 export type Device = z.infer<typeof DeviceSchema>;
 

@@ -64,6 +64,8 @@ export async function startControlPlaneProcess(o: StartOptions = {}): Promise<Co
     // the machine's anonymous Mosquitto provisions nothing (README, "Running with Mosquitto"): it
     // measures the broker's throughput; its ACLs are not the benchmark's subject
     ...(o.mqttUrl ? { MQTT_URL: o.mqttUrl, MQTT_PROVISIONING: 'none' } : {}),
+    // a persistent session per run: another bench's control plane on the same host must not take it over
+    MQTT_CLIENT_ID: `ef-bench-${randomBytes(4).toString('hex')}`,
     ...o.env,
   };
   const nodeArgs = [...(o.nodeArgs ?? []), ...(process.env.BENCH_CP_NODE_ARGS ?? '').split(' ').filter(Boolean)];
