@@ -8,7 +8,7 @@ import pg from 'pg';
 import { AlertEvaluator } from '../alerts/alert-evaluator.service.js';
 import { enrollDevice, telemetryWindow } from '../test-support/device-client.js';
 import { startHarness, waitFor, type Harness } from '../test-support/harness.js';
-import { Mosquitto } from '../test-support/mosquitto.js';
+import { Mosquitto } from '@edge-fleet/test-utils';
 
 /**
  * RELIABILITY row 13: two clients with one device identity. On both brokers windows of a second

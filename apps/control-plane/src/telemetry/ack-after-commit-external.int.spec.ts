@@ -10,7 +10,7 @@ import pg from 'pg';
 import { startControlPlaneProcess, type Proc } from '../test-support/control-plane-process.js';
 import { enrollDevice, telemetryWindow } from '../test-support/device-client.js';
 import { freePort, freshDatabase, TEST_REDIS_URL, waitFor, type ApiTarget } from '../test-support/harness.js';
-import { Mosquitto } from '../test-support/mosquitto.js';
+import { Mosquitto } from '@edge-fleet/test-utils';
 
 /**
  * RELIABILITY row 18 on the external broker: devices publish telemetry through Mosquitto (dynamic
