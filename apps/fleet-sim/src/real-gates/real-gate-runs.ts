@@ -208,7 +208,12 @@ export async function runGateTrials(
     const version = `${i + 2}-${kind}`;
     const next = await fleet.upload(kind === 'identical' ? fleet.identical() : fleet.slow(), version);
     const r = await runRollout(fleet, kind, i + 1, next, current, plan);
-    if (r.status === 'completed') current = next;
+    if (r.status === 'completed' && kind === 'identical') current = next;
+    else if (r.status === 'completed') {
+      // a slow model let through: back to the base model, so the next runs start where the others did
+      await fleet.assign(current);
+      await fleet.allRunning(current.variantId);
+    }
     records.push(r);
     onRun(r);
   }
