@@ -28,7 +28,7 @@ const Args = z.object({
 });
 const a = benchArgs(
   Args,
-  'usage: bench:gates-real [--identical 5] [--slow 5] [--agents 6] [--canary 2] [--rate-hz 100] [--soak-seconds 15] [--target-ms 50] [--hidden 1024] [--slow-factor 4]',
+  'usage: bench:gates-real [--identical 5] [--slow 5] [--agents 6] [--canary 2] [--rate-hz 100] [--soak-seconds 15] [--target-ms 0 (policy)] [--hidden 1024] [--slow-factor 3.5]',
 );
 if (a.canary >= a.agents) {
   process.stderr.write('--canary must be smaller than --agents: the rest of the fleet is the baseline\n');
