@@ -159,3 +159,19 @@ describe('multi-input dynamic dims', () => {
     }
   });
 });
+
+describe('re-versioned MLP (another doc string)', () => {
+  it('has other bytes but the same graph and weights: the same outputs for the same inputs', async () => {
+    const a = buildMlpClassifier({ seed: 5, batch: 4 });
+    const b = buildMlpClassifier({ seed: 5, batch: 4, docString: 'release 2' });
+    expect(Buffer.from(a.bytes).equals(Buffer.from(b.bytes))).toBe(false);
+    expect(b.inputs).toEqual(a.inputs);
+    const [sa, sb] = await Promise.all([InferenceSession.create(Buffer.from(a.bytes)), InferenceSession.create(Buffer.from(b.bytes))]);
+    try {
+      const feeds = feedsFor(a.inputs);
+      expect(floats((await sb.run(feeds)).probabilities)).toEqual(floats((await sa.run(feeds)).probabilities));
+    } finally {
+      await Promise.all([sa.release(), sb.release()]);
+    }
+  });
+});

@@ -108,9 +108,15 @@ describe('predictLatency (issue 16: latency measured where it runs)', () => {
   const own = { det: { p50: 40, p95: 45, p99: 47, runs: 10, executionProvider: 'cpu' } };
   const bench = { model: 'convnet-seed1', p50Ms: 3 }; // twice as slow as the builder
 
-  it("uses this device's own measurement of the variant first", () => {
+  it("uses this device's own measurement of the variant first (10 smoke runs show its median only)", () => {
     const p = predictLatency(detector, vehicle, 'p95', { variants: own, benchmark: bench });
-    expect(p).toEqual({ ms: 45, source: 'device', basis: 'p95 measured on this device over 10 smoke runs (cpu)' });
+    expect(p).toEqual({
+      ms: 40,
+      source: 'device',
+      basis: 'p50 measured on this device over 10 smoke runs (cpu); 10 run(s) show no p95: their p50, a lower bound',
+    });
+    const many = { det: { ...own.det, runs: 200 } };
+    expect(predictLatency(detector, vehicle, 'p95', { variants: many })).toMatchObject({ ms: 45, source: 'device' });
   });
 
   it("then the fleet's measurement on the same hardware class", () => {
@@ -137,6 +143,25 @@ describe('predictLatency (issue 16: latency measured where it runs)', () => {
     });
   });
 
+  it('reads no tail percentile from too few reference runs: 20 runs stand for their p50, a lower bound (issue 17)', () => {
+    // the upload's 20 timed runs on a loaded control plane: one hiccup is their "p99"
+    const uploaded = v('up', 'fp32', { reference: { p50: 0.2, p95: 51, p99: 51, machine: 'cp-cpu, 1 thread(s)', runs: 20 } });
+    const p = predictLatency(uploaded, vehicle, 'p99');
+    expect(p).toMatchObject({ ms: 0.2, source: 'unmeasured' });
+    expect(p?.basis).toMatch(/reference p50 0\.20 ms .*; 20 run\(s\) show no p99: their p50, a lower bound$/);
+    const trading = defaultPolicy('financial_trading');
+    expect(chooseVariant(hardwarePreset('edge-npu-trading'), { ...trading, precisionOrder: ['fp32'] }, [uploaded], ctx).kind).toBe(
+      'assign',
+    );
+    // 200 runs show a p95, not a p99; 1,000 show the p99 itself
+    const builder = { ...uploaded, reference: { p50: 1, p95: 2, p99: 3, machine: 'builder', runs: 200 } };
+    expect(predictLatency(builder, vehicle, 'p99')?.ms).toBe(2);
+    expect(predictLatency({ ...builder, reference: { ...builder.reference, runs: 1_000 } }, vehicle, 'p99')?.ms).toBe(3);
+    // a median over the target still refuses before download
+    const slow = v('slow', 'fp32', { reference: { p50: 12, p95: 51, p99: 51, machine: 'cp-cpu', runs: 20 } });
+    expect(chooseVariant(hardwarePreset('edge-npu-trading'), { ...trading, precisionOrder: ['fp32'] }, [slow], ctx).kind).toBe('refuse');
+  });
+
   it('does not compare benchmarks of different models', () => {
     const p = predictLatency({ ...detector, fleet: {} }, vehicle, 'p95', { benchmark: { model: 'mlp-seed1', p50Ms: 0.1 } });
     expect(p).toMatchObject({ ms: 56.9, source: 'unmeasured' });
@@ -148,6 +173,6 @@ describe('predictLatency (issue 16: latency measured where it runs)', () => {
     const d = chooseVariant(vehicle, driving, [detector], ctx, { variants: own });
     expect(d.kind).toBe('refuse');
     if (d.kind === 'refuse')
-      expect(d.reason).toMatch(/p95 45\.00 ms is over the 5 ms target \(p95 measured on this device over 10 smoke runs/);
+      expect(d.reason).toMatch(/p95 40\.00 ms is over the 5 ms target \(p50 measured on this device over 10 smoke runs/);
   });
 });

@@ -1,3 +1,5 @@
+import { defaultEvidence } from './gate-stats.js';
+import { quantileOf } from './latency-gates.js';
 import type { LatencyPercentile, ScenarioPolicy } from './policy.js';
 import type { HardwareProfile, Precision } from './schemas.js';
 
@@ -26,8 +28,9 @@ export interface VariantCandidate {
   /**
    * Measured on the reference machine by the variant builder; null before measurement. `benchmark`:
    * the reference benchmark timed on that machine in the same build, to scale by a device's own.
+   * `runs`: the timed runs behind the figures, where known (the upload's short measurement has 20).
    */
-  reference: (LatencyFigures & { machine: string; benchmark?: BenchmarkFigure }) | null;
+  reference: (LatencyFigures & { machine: string; benchmark?: BenchmarkFigure; runs?: number }) | null;
   /** Output agreement with FP32 measured by the builder; null for FP32 itself (the reference). */
   agreement?: { cosine: number; top1: number | null } | null;
   /** Measured by the fleet, keyed by hardware class (telemetry rollups); absent where none reported. */
@@ -103,10 +106,11 @@ export function predictLatency(
 ): { ms: number; source: LatencySource; basis: string } | null {
   const own = device.variants?.[v.variantId];
   if (own) {
+    const { read, note } = readablePercentile(pct, own.runs);
     return {
-      ms: own[pct],
+      ms: own[read],
       source: 'device',
-      basis: `${pct} measured on this device over ${own.runs} smoke runs (${own.executionProvider})`,
+      basis: `${read} measured on this device over ${own.runs} smoke runs (${own.executionProvider})${note}`,
     };
   }
   const fleet = v.fleet?.[hw.hardwareClass];
@@ -115,22 +119,40 @@ export function predictLatency(
   }
   const ref = v.reference;
   if (!ref) return null;
+  const { read, note } = readablePercentile(pct, ref.runs);
   const builder = ref.benchmark;
   const bench = device.benchmark;
   if (builder && bench && builder.model === bench.model && builder.p50Ms > 0) {
     const slowdown = bench.p50Ms / builder.p50Ms;
     return {
-      ms: ref[pct] * slowdown,
+      ms: ref[read] * slowdown,
       source: 'speed-factor',
-      basis: `reference ${pct} ${ms(ref[pct])} ms on ${ref.machine} × ${slowdown.toFixed(2)} (${bench.model} benchmark: ${ms(bench.p50Ms)} ms on this device, ${ms(builder.p50Ms)} ms on the builder)`,
+      basis: `reference ${read} ${ms(ref[read])} ms on ${ref.machine} × ${slowdown.toFixed(2)} (${bench.model} benchmark: ${ms(bench.p50Ms)} ms on this device, ${ms(builder.p50Ms)} ms on the builder)${note}`,
     };
   }
   const why = bench ? 'its benchmark cannot be compared with this build' : 'it has not reported a benchmark';
   return {
-    ms: ref[pct],
+    ms: ref[read],
     source: 'unmeasured',
-    basis: `unmeasured device: reference ${pct} ${ms(ref[pct])} ms on ${ref.machine}, not scaled (${why})`,
+    basis: `unmeasured device: reference ${read} ${ms(ref[read])} ms on ${ref.machine}, not scaled (${why})${note}`,
   };
+}
+
+/**
+ * The percentile a measurement of `runs` runs can stand for: `pct` itself with the minimum
+ * evidence the gates ask for it (a p99 needs 1,000 runs), else the highest lower one that has it
+ * (at least the median), a lower bound of `pct`. The upload's 20 timed runs have no p99: their
+ * slowest, one scheduler hiccup on a busy control plane, refused a re-versioned model the fleet
+ * ran at 3 ms as a 51 ms one before any device had tried it, and a device's own 10 smoke runs at
+ * its start kept it from ever taking back the model it then ran for minutes (issue 17's real-agent runs).
+ */
+function readablePercentile(pct: LatencyPercentile, runs: number | undefined): { read: LatencyPercentile; note: string } {
+  if (runs === undefined) return { read: pct, note: '' };
+  const order: LatencyPercentile[] = ['p99', 'p95', 'p50'];
+  const enough = (p: LatencyPercentile): boolean => runs >= defaultEvidence(quantileOf(p)).minInferences;
+  const read = order.slice(order.indexOf(pct)).find(enough) ?? 'p50';
+  if (read === pct) return { read, note: '' };
+  return { read, note: `; ${runs} run(s) show no ${pct}: their ${read}, a lower bound` };
 }
 
 type Check =

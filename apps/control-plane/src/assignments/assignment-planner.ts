@@ -34,6 +34,7 @@ export function candidatesOf(v: VersionVariants, fleet: Map<string, VariantCandi
               p95: m.latencyMs.p95 ?? m.latencyMs.p99,
               p99: m.latencyMs.p99,
               machine: `${m.machine}, ${m.threads} thread(s)`,
+              runs: m.runs,
               ...(m.referenceBenchmark ? { benchmark: { model: m.referenceBenchmark.model, p50Ms: m.referenceBenchmark.p50Ms } } : {}),
             }
           : null,

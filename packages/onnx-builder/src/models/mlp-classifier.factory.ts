@@ -13,6 +13,11 @@ export interface MlpClassifierOptions {
   layers?: 'gemm' | 'matmul';
   /** Batch size the InputSpec fixes the dynamic `N` dimension to; default 1. */
   batch?: number;
+  /**
+   * The model's doc string (default: the description). Another one gives the same graph and
+   * weights in other bytes: a re-versioned identical model, with a new sha256.
+   */
+  docString?: string;
 }
 
 function dense(
@@ -49,7 +54,7 @@ export function buildMlpClassifier(options: MlpClassifierOptions = {}): Generate
   g.output('probabilities', 'float32', ['N', classes]);
   const description = `MLP classifier ${inputSize}→${hidden}→${classes} (${layers}, seed ${seed})`;
   return {
-    bytes: g.build({ docString: description }),
+    bytes: g.build({ docString: options.docString ?? description }),
     inputs: [{ name: 'input', dtype: 'float32', shape: [batch, inputSize], min: -1, max: 1 }],
     description,
   };

@@ -1,4 +1,4 @@
-import { buildMlpClassifier } from '@edge-fleet/onnx-builder';
+import { buildMlpClassifier, type GeneratedModel } from '@edge-fleet/onnx-builder';
 import type { Scenario } from '@edge-fleet/shared';
 import { z } from 'zod';
 
@@ -15,11 +15,15 @@ async function failText(res: Response, what: string): Promise<never> {
 
 /** Generates a small MLP classifier and uploads it through the real multipart route. */
 export async function uploadMlp(url: string, token: string, name: string, seed = 7): Promise<UploadedModel> {
-  const m = buildMlpClassifier({ inputSize: 64, hidden: 128, classes: 10, seed });
+  return uploadModel(url, token, name, `1.0.${seed}`, buildMlpClassifier({ inputSize: 64, hidden: 128, classes: 10, seed }));
+}
+
+/** Uploads a generated model as `name` version `version` through the real multipart route. */
+export async function uploadModel(url: string, token: string, name: string, version: string, m: GeneratedModel): Promise<UploadedModel> {
   const form = new FormData();
   form.append('file', new Blob([m.bytes]), `${name}.onnx`);
   form.append('name', name);
-  form.append('version', `1.0.${seed}`);
+  form.append('version', version);
   form.append('inputs', JSON.stringify(m.inputs));
   const res = await fetch(`${url}/api/v1/models`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
   if (!res.ok) return failText(res, 'model upload');
