@@ -139,10 +139,16 @@ export class TcpProxy {
       client.destroy();
       upstream.destroy();
     };
-    // a close travels behind the bytes still held by a delay or a throttle, as a FIN would; on a
-    // half-open path it does not travel at all (restore() ends the connection)
-    client.on('close', () => this.mode === 'half-open' || this.later(conn, 'up', sever));
-    upstream.on('close', () => this.mode === 'half-open' || this.later(conn, 'down', sever));
+    // a close travels behind the bytes still held by a delay or a throttle, as a FIN would, and
+    // waits for what was written to leave (destroying at once dropped a throttled download's tail
+    // on a loaded machine); on a half-open path it does not travel at all (restore() ends it)
+    const closeBehind = (): void => {
+      this.connections.delete(conn);
+      flushThenDestroy(client);
+      flushThenDestroy(upstream);
+    };
+    client.on('close', () => this.mode === 'half-open' || this.later(conn, 'up', closeBehind));
+    upstream.on('close', () => this.mode === 'half-open' || this.later(conn, 'down', closeBehind));
     this.forward(conn, 'up', sever);
     this.forward(conn, 'down', sever);
   }
@@ -229,4 +235,19 @@ export class TcpProxy {
     if (!server) return;
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+/** Ends a socket once what was written to it has left (at most 5 s: a peer that stops reading is cut). */
+function flushThenDestroy(s: Socket): void {
+  if (s.destroyed) return;
+  if (s.writableLength === 0) {
+    s.destroy();
+    return;
+  }
+  const cut = setTimeout(() => s.destroy(), 5_000);
+  s.once('finish', () => {
+    clearTimeout(cut);
+    s.destroy();
+  });
+  if (!s.writableEnded) s.end();
 }
