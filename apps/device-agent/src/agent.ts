@@ -244,7 +244,18 @@ export class DeviceAgent {
           const caps = runtime.remediation ?? null;
           const rateHz = Math.min(runtime.targetRateHz, caps?.maxRateHz ?? Infinity);
           this.generator.setRate(rateHz);
-          this.generator.setDutyCycle(caps?.dutyCycle ? { duty: caps.dutyCycle, periodMs: caps.dutyPeriodSeconds * 1_000 } : null);
+          const duty = caps?.dutyCycle ? { duty: caps.dutyCycle, periodMs: caps.dutyPeriodSeconds * 1_000 } : null;
+          this.generator.setDutyCycle(duty);
+          // the same caps bind applications' requests, not only the probe
+          this.inference?.setCaps(
+            caps === null
+              ? null
+              : {
+                  actionId: caps.actionId,
+                  ...(caps.maxRateHz === null ? {} : { maxRateHz: caps.maxRateHz }),
+                  ...(duty === null || duty.duty >= 1 ? {} : { dutyCycle: duty }),
+                },
+          );
           const changed = (this.remediation?.caps.actionId ?? null) !== (caps?.actionId ?? null);
           this.remediation = caps ? { caps, effectiveRateHz: rateHz * (caps.dutyCycle ?? 1) } : null;
           if (changed) void this.publishReported();

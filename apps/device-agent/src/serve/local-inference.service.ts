@@ -6,6 +6,7 @@ import type { InferenceEngine } from '../engine/inference.engine.js';
 import { type BackoffSettings, CloudForwarder, type NodeHealth, type RemoteAttempt } from '../hybrid/cloud.forwarder.js';
 import { ForwardingGrantVerifier } from '../hybrid/forwarding-grant.verifier.js';
 import { OipHandler } from './oip.handler.js';
+import { ServingCap, type ServingCapSettings } from './serving-cap.js';
 import { OipHttpServer } from './oip.http-server.js';
 import { ResultCache } from './result.cache.js';
 import { effectiveResultCache, type ServeConfig, serveDeadlineMs } from './serve.settings.js';
@@ -76,6 +77,11 @@ export class LocalInferenceService {
     if (next === null ? current === null : current?.sameAs(next.entries, next.ttlMs) === true) return;
     this.handler.setCache(next === null ? null : new ResultCache(next.entries, next.ttlMs, this.clock));
     this.logger.info('result cache', next === null ? { entries: 0 } : { ...next, policy: policy ?? 'none (device flags)' });
+  }
+
+  /** A remediation's caps from each applied desired state, applied to applications' requests too (null: none). */
+  setCaps(caps: ServingCapSettings | null): void {
+    this.handler.setCap(caps === null ? null : new ServingCap(caps, this.clock));
   }
 
   /** From each verified desired state of a hybrid device: its cloud nodes and grant (null: none). Ignored on a cloud node. */

@@ -12,6 +12,7 @@ import type { ModelSignature, ServedTensor, TensorSignature } from '../engine/se
 import type { CloudForwarder } from '../hybrid/cloud.forwarder.js';
 import { type DecodedRequest, decodeInferRequest } from './oip.request.js';
 import { ResultCache } from './result.cache.js';
+import type { ServingCap } from './serving-cap.js';
 import { BadRequest, NotFound, ServeError } from './serve.errors.js';
 import type { ActiveServing, Served, ServingSlot } from './serving.slot.js';
 import { oipDatatypeOf, toBinary, toJsonData } from './tensor.codec.js';
@@ -47,9 +48,15 @@ export class OipHandler {
   private overBudgetRun = 0;
 
   private cache: ResultCache | null;
+  private cap: ServingCap | null = null;
 
   constructor(private readonly options: OipHandlerOptions) {
     this.cache = options.cache ?? null;
+  }
+
+  /** A remediation's caps on serving (null: none); see ServingCap. */
+  setCap(cap: ServingCap | null): void {
+    this.cap = cap;
   }
 
   /** The scenario policy's cache arrived or changed (null: off); in-flight requests finish with the one they took. */
@@ -107,6 +114,13 @@ export class OipHandler {
       if (cached !== null) {
         this.options.onCacheHit?.(cached.inferenceMs);
         return inferReply(name, request, { result: { ok: true, latencyMs: 0, outputs: cached.outputs }, by: active, queueMs: 0 }, true);
+      }
+      // over a remediation's cap: a hybrid device has the cloud node do the work; else the refusal stands
+      const capped = this.cap?.admit() ?? null;
+      if (capped !== null) {
+        const remote = await this.forward(path, headers, body);
+        if (remote !== null) return remote;
+        throw capped;
       }
       // a full queue (asked first: a refused request counts as a failed local one) or the latency rule
       if (slot.full() || this.overBudget()) {

@@ -61,6 +61,22 @@ describe('local inference API: bounded queue, deadline, bearer token (row 28)', 
     await service.stop();
   });
 
+  it('a remediation rate cap binds applications’ requests: over it 429 with Retry-After naming the action; lifted, served again', async () => {
+    const { service, socketPath } = await startService({ deadlineMs: 60_000 });
+    service.setActive(slow.engine, slow.model, SCENARIO);
+    const { body, headers } = slowRequest();
+    const send = () => oipRequest({ socketPath }, 'POST', '/v2/models/slow/infer', body, headers);
+    service.setCaps({ actionId: '0b8f3c1e-5d2a-4f6b-9c7d-1e2f3a4b5c6d', maxRateHz: 0.1 });
+    expect((await send()).status).toBe(200);
+    const refused = await send();
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(OipErrorSchema.parse(refused.json()).error).toMatch(/capped at 0.1 inferences\/s \(remediation 0b8f3c1e/);
+    service.setCaps(null);
+    expect((await send()).status).toBe(200);
+    await service.stop();
+  });
+
   it('a request past its deadline is answered 504 naming the deadline', async () => {
     const { service, socketPath } = await startService({ deadlineMs: 5 });
     service.setActive(slow.engine, slow.model, SCENARIO);

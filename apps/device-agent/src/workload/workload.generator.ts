@@ -12,6 +12,12 @@ export interface DutyCycle {
   periodMs: number;
 }
 
+/** Milliseconds until `d`'s next working phase begins at `now` (epoch ms); 0 while in one. The probe and the serving cap share it. */
+export function dutyOffFor(d: DutyCycle, now: number): number {
+  const phase = now % d.periodMs;
+  return phase < d.duty * d.periodMs ? 0 : d.periodMs - phase;
+}
+
 /**
  * Drives `run()` at a target rate with never more than one inference in flight. When a run
  * overruns its slot the missed slots are counted in `behind` and the schedule restarts from now,
@@ -74,10 +80,7 @@ export class WorkloadGenerator {
 
   /** Milliseconds until the next working phase begins; 0 while in one. */
   private offFor(now: number): number {
-    const d = this.dutyCycle;
-    if (d === null) return 0;
-    const phase = now % d.periodMs;
-    return phase < d.duty * d.periodMs ? 0 : d.periodMs - phase;
+    return this.dutyCycle === null ? 0 : dutyOffFor(this.dutyCycle, now);
   }
 
   private async loop(): Promise<void> {
