@@ -105,4 +105,18 @@ describe('SigningService', () => {
     expect((await SigningService.open(dir)).serial).toBe(2);
     expect((await stat(path.join(dir, 'signing.pem'))).mode & 0o777).toBe(0o600);
   });
+
+  it('two replicas rotating at once rotate one after the other (serials 2 then 3) and end up signing with the key on disk', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'ef-keys-'));
+    dirs.push(dir);
+    const a = await SigningService.open(dir);
+    const b = await SigningService.open(dir);
+    await Promise.all([a.rotate(), b.rotate()]);
+    await a.refresh(true);
+    await b.refresh(true);
+    const onDisk = (await SigningService.open(dir)).certificate;
+    expect(a.certificate).toEqual(onDisk);
+    expect(b.certificate).toEqual(onDisk);
+    expect(onDisk.serial).toBe(3);
+  });
 });

@@ -1,5 +1,6 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import {
   SigningKeyCertSchema,
@@ -34,9 +35,35 @@ function certify(root: KeyObject, publicKey: string, serial: number, now: Date):
   return { ...unsigned, rootSignature: sign(null, Buffer.from(signingKeyCertMessage(unsigned)), root).toString('base64') };
 }
 
+/**
+ * One rotation at a time across the replicas sharing the key directory (a lock file created
+ * exclusively; one older than 30 s is a crashed rotation's and is taken over), so the key file and
+ * the certificate on disk always belong together.
+ */
+async function withRotationLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const lock = path.join(dir, 'rotate.lock');
+  for (const until = Date.now() + 10_000; ;) {
+    try {
+      await writeFile(lock, String(process.pid), { flag: 'wx', mode: 0o600 });
+      break;
+    } catch (e) {
+      if (!(e instanceof Error && 'code' in e && e.code === 'EEXIST')) throw e;
+      const age = Date.now() - ((await stat(lock).catch(() => null))?.mtimeMs ?? Date.now());
+      if (age > 30_000) await rm(lock, { force: true });
+      else if (Date.now() > until) throw new Error(`another signing-key rotation holds ${lock}`);
+      else await sleep(50);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { force: true });
+  }
+}
+
 /** Writes a secret file whole or not at all: a temporary file (0600) renamed over it. */
 async function replaceFile(file: string, content: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = `${file}.${randomUUID()}.tmp`;
   await writeFile(tmp, content, { mode: 0o600 });
   await rename(tmp, file);
 }
@@ -87,8 +114,9 @@ export class SigningService {
     if (existing && existing.publicKey === publicKey && Date.parse(existing.expiresAt) > now.getTime() + 86_400_000) {
       return new SigningService(dir, root, signing, existing);
     }
-    // a new key directory starts at serial 1; renewing a key's expiry keeps its serial
-    const cert = certify(root, publicKey, existing?.publicKey === publicKey ? signingKeySerial(existing) : 1, now);
+    // a new key directory starts at serial 1
+    // a renewal keeps its serial; so does a key file that no longer matches its certificate (devices may trust that serial already)
+    const cert = certify(root, publicKey, existing ? signingKeySerial(existing) : 1, now);
     await writeFile(certPath(dir), JSON.stringify(cert), { mode: 0o600 });
     return new SigningService(dir, root, signing, cert);
   }
@@ -109,26 +137,30 @@ export class SigningService {
    * so a replica reading between the two sees a key that does not match the certificate and waits.
    */
   async rotate(now = new Date()): Promise<SigningKeyCert> {
-    await this.refresh(true);
-    const { privateKey } = generateKeyPairSync('ed25519');
-    const cert = certify(this.root, spkiBase64(privateKey), this.serial + 1, now);
-    await replaceFile(path.join(this.dir, 'signing.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
-    await replaceFile(certPath(this.dir), JSON.stringify(cert));
-    this.signing = privateKey;
-    this.cert = cert;
-    return cert;
+    return withRotationLock(this.dir, async () => {
+      await this.refresh(true);
+      const { privateKey } = generateKeyPairSync('ed25519');
+      const cert = certify(this.root, spkiBase64(privateKey), this.serial + 1, now);
+      await replaceFile(path.join(this.dir, 'signing.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+      await replaceFile(certPath(this.dir), JSON.stringify(cert));
+      this.signing = privateKey;
+      this.cert = cert;
+      return cert;
+    });
   }
 
   /**
    * Adopts a rotation made by another replica: reads the certificate (at most every REFRESH_MS
-   * unless `force`) and, when it names a higher serial whose key file matches it, signs with that.
+   * unless `force`) and, when it names a higher serial — or the same serial with another key, when
+   * two replicas rotated at once — whose key file matches it, signs with that.
    */
   async refresh(force = false): Promise<void> {
     const at = Date.now();
     if (!force && at - this.checkedAt < REFRESH_MS) return;
     this.checkedAt = at;
     const cert = await readCert(this.dir);
-    if (!cert || signingKeySerial(cert) <= this.serial) return;
+    // a higher serial, or the same serial with another key (two replicas rotated at once: the file's wins)
+    if (!cert || signingKeySerial(cert) < this.serial || cert.publicKey === this.cert.publicKey) return;
     const key = createPrivateKey(await readFile(path.join(this.dir, 'signing.pem'), 'utf8'));
     if (spkiBase64(key) !== cert.publicKey) return; // mid-rotation: the next refresh finds both
     this.signing = key;
