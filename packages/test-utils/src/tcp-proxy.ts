@@ -14,6 +14,17 @@ interface Connection {
   down: number;
   /** When the last delayed chunk each way is due: later chunks never overtake it. */
   due: { up: number; down: number };
+  /**
+   * What each way still holds, in order, run by one timer per way: independent timers due in the
+   * same millisecond may fire out of order (Node orders its timer lists by expiry, then by list),
+   * which let an end overtake the last throttled slice and cut the download short.
+   */
+  held: { up: Held[]; down: Held[] };
+}
+
+interface Held {
+  at: number;
+  fn: () => void;
 }
 
 /**
@@ -132,7 +143,7 @@ export class TcpProxy {
     this.stats.forwarded++;
     const upstream = connect(this.targetPort, this.targetHost);
     upstream.on('error', () => undefined);
-    const conn: Connection = { client, upstream, down: 0, due: { up: 0, down: 0 } };
+    const conn: Connection = { client, upstream, down: 0, due: { up: 0, down: 0 }, held: { up: [], down: [] } };
     this.connections.add(conn);
     const sever = (): void => {
       this.connections.delete(conn);
@@ -198,19 +209,39 @@ export class TcpProxy {
 
   /** Runs `fn` after the delay, never before what was queued before it, and `transferMs` after that. */
   private later(conn: Connection, dir: 'up' | 'down', fn: () => void, transferMs = 0): void {
-    if (this.delayMs === 0 && transferMs === 0 && conn.due[dir] <= Date.now()) return fn();
+    const queue = conn.held[dir];
+    if (this.delayMs === 0 && transferMs === 0 && conn.due[dir] <= Date.now() && queue.length === 0) return fn();
     const at = Math.max(Date.now() + this.delayMs, conn.due[dir]) + transferMs;
     conn.due[dir] = at;
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      fn();
-    }, at - Date.now());
+    queue.push({ at, fn });
+    if (queue.length === 1) this.runHeld(queue);
+  }
+
+  /** Runs what is due at the head of one way's queue, in order, then waits for the next. */
+  private runHeld(queue: Held[]): void {
+    const head = queue[0];
+    if (head === undefined) return;
+    const t = setTimeout(
+      () => {
+        this.timers.delete(t);
+        for (let next = queue[0]; next !== undefined && next.at <= Date.now(); next = queue[0]) {
+          queue.shift();
+          next.fn();
+        }
+        this.runHeld(queue);
+      },
+      Math.max(0, head.at - Date.now()),
+    );
     this.timers.add(t);
   }
 
   private dropInFlight(): void {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    for (const c of this.connections) {
+      c.held.up.length = 0;
+      c.held.down.length = 0;
+    }
   }
 
   private destroyAll(): void {
