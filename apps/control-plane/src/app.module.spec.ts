@@ -9,7 +9,7 @@ describe('queues and their processors', () => {
   it('serves every queue from exactly one role', () => {
     const names = ROLES.flatMap((r) => ROLE_QUEUES[r].map((q) => q.name));
     expect(new Set(names).size).toBe(names.length);
-    expect(names.sort()).toEqual(['alert-webhooks', 'desired-state', 'maintenance', 'rollout-steps', 'variant-build']);
+    expect(names.sort()).toEqual(['alert-webhooks', 'desired-state', 'maintenance', 'rollout-steps', 'telemetry-rollups', 'variant-build']);
   });
 
   it("has a handler for every job name of each role's queues (what each process checks at start)", () => {

@@ -23,7 +23,7 @@ import { PolicyDocumentModule } from './policy-document/policy-document.module.j
 import { RolloutProcessor } from './rollouts/rollout.processor.js';
 import { ROLLOUT_STEPS } from './rollouts/rollout.queue.js';
 import { RolloutsModule } from './rollouts/rollouts.module.js';
-import { SigningModule } from './signing/signing.module.js';
+import { SigningKeysModule } from './signing-keys/signing-keys.module.js';
 import { TelemetryModule } from './telemetry/telemetry.module.js';
 import { TelemetryRollupProcessor } from './telemetry/telemetry-rollup.processor.js';
 import { ROLLUP_FOLDS } from './telemetry/telemetry-rollup.queue.js';
@@ -68,7 +68,7 @@ export const ROLE_PROCESSORS: Record<Role, readonly Type<JobProcessor>[]> = {
 };
 
 /** The modules only one side needs: the HTTP edge, or the maintenance schedules. */
-const ROLE_MODULES: Record<Role, readonly Type[]> = { api: [HealthModule, AuditModule, SigningModule], worker: [MaintenanceModule] };
+const ROLE_MODULES: Record<Role, readonly Type[]> = { api: [HealthModule, AuditModule, SigningKeysModule], worker: [MaintenanceModule] };
 
 /**
  * The control plane's composition root, immich-style: one module graph for every process, the

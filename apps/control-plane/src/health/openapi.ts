@@ -8,7 +8,7 @@ import { devicesPaths } from '../devices/devices.openapi.js';
 import { modelsPaths } from '../models/models.openapi.js';
 import { policiesPaths } from '../policies/policies.openapi.js';
 import { rolloutsPaths } from '../rollouts/rollouts.openapi.js';
-import { signingPaths } from '../signing/signing.openapi.js';
+import { signingPaths } from '../signing-keys/signing-keys.openapi.js';
 import { healthPaths } from './health.openapi.js';
 
 /**

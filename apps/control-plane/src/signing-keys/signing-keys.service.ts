@@ -7,7 +7,7 @@ import type { Logger } from '../infra/logger.js';
 import { LOGGER, SIGNING } from '../infra/tokens.js';
 import { UnitOfWork } from '../infra/unit-of-work.js';
 import { sha256Hex } from '../infra/secrets.js';
-import type { SigningService } from './signing.service.js';
+import type { SigningService } from '../signing/signing.service.js';
 
 /**
  * Rotating the online signing key (M17): a suspected leak or a routine change. The new key is

@@ -10,4 +10,4 @@ import { SigningKeysService } from './signing-keys.service.js';
   controllers: [SigningKeysController],
   providers: [SigningKeysService],
 })
-export class SigningModule {}
+export class SigningKeysModule {}
