@@ -105,7 +105,7 @@ win AS (
       WHEN 'p50' THEN w."latencyP50Ms" WHEN 'p95' THEN w."latencyP95Ms" ELSE w."latencyP99Ms" END AS pct) x
     WHERE w."deviceId" = d.id AND w."windowEnd" > $1::timestamptz - make_interval(secs => r."lookbackSeconds") AND w."windowEnd" <= $1::timestamptz
       -- the day partitions a rule can need ($2, when planning), then this rule's (window-span.ts)
-      AND w."windowStart" > $2::timestamptz AND w."windowStart" > $1::timestamptz - make_interval(secs => r."lookbackSeconds" + 86400)
+      AND w."windowStart" > $2::timestamptz AND w."windowStart" > $1::timestamptz - make_interval(secs => r."lookbackSeconds" + ${WINDOW_SPAN_MAX_MS / 1_000})
   ) agg
   WHERE r.metric IN ${WINDOW_METRICS} AND agg.windows > 0
 ),
