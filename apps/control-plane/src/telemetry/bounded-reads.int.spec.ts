@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { AlertEvaluationRepository } from '../alerts/alert-evaluation.repository.js';
+import { AlertEvaluationRepository, OBSERVE_SQL, observeParams } from '../alerts/alert-evaluation.repository.js';
 import { AssignmentRepository } from '../assignments/assignment.repository.js';
-import { EnergyRepository } from '../energy/energy.repository.js';
+import { ENERGY_SQL, EnergyRepository } from '../energy/energy.repository.js';
+import { txQuery } from '../infra/unit-of-work.js';
 import { RolloutDeviceRepository } from '../rollouts/rollout-device.repository.js';
 import { enrollDevice } from '../test-support/device-client.js';
 import { jsonPost, startHarness, type Harness } from '../test-support/harness.js';
@@ -11,6 +12,7 @@ import { partitionName, TelemetryPartitionRepository } from './telemetry-partiti
 import { TelemetryRollupFoldService } from './telemetry-rollup-fold.service.js';
 import { TAKE_PENDING_SQL } from './telemetry-rollup.repository.js';
 import { TelemetryRepository } from './telemetry.repository.js';
+import { startedAfter, WINDOW_SPAN_MAX_MS } from './window-span.js';
 
 const DAY = 86_400_000;
 const FOLD_LOCK = 0x7e1e_0002;
@@ -200,4 +202,76 @@ describe('bounded telemetry reads: each names the day partitions it needs (issue
       await lock.end();
     }
   }, 60_000);
+
+  it('bounded and unbounded give the same answers: alert pass and energy report over windows of every span up to a day, ending across three days', async () => {
+    // a seeded spread: windows spanning 0 s to a whole day, ending anywhere in the last three days
+    let seed = 7;
+    const rand = () => (seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647;
+    const devices: string[] = [];
+    for (let d = 0; d < 4; d++) devices.push((await enrollDevice(h, 'robotic_manipulation', 'robot-npu-arm')).deviceId);
+    for (const id of devices)
+      for (let i = 0; i < 40; i++) {
+        const end = now.getTime() - Math.floor(rand() * 3 * DAY);
+        const span = i % 2 === 0 ? DAY - Math.floor(rand() * 600_000) : Math.floor(rand() * DAY);
+        await storeWindow(id, end - span, end, { inferences: 1 + Math.floor(rand() * 1_000), errors: Math.floor(rand() * 3) });
+      }
+    await db.query(`UPDATE "Device" SET status = 'online' WHERE id = ANY($1::uuid[])`, [devices]);
+    await h.cp.app.get(TelemetryRollupFoldService).drain();
+    for (const [metric, threshold, lookbackSeconds] of [
+      ['error_rate', 1e-9, 60],
+      ['error_rate', 1e-9, 3_600],
+      ['error_rate', 1e-9, 86_400],
+      ['power_w', 0.001, 7_200],
+      ['throughput_ips', 1e9, 43_200],
+      ['telemetry_silent_s', 1, 60],
+    ] as const) {
+      const res = await jsonPost(h, '/api/v1/alert-rules', {
+        name: `eq-${metric}-${lookbackSeconds}`,
+        metric,
+        threshold,
+        forSeconds: 0,
+        lookbackSeconds,
+      });
+      expect(res.status, await res.text()).toBe(201);
+    }
+
+    // the statements as they were, unbounded (the bounds' parameters kept, unused)
+    const cut = (sql: string, from: string, to: string) => {
+      expect(sql).toContain(from);
+      return sql.replace(from, to);
+    };
+    let unboundedObserve = cut(
+      OBSERVE_SQL,
+      `AND w."windowStart" > $2::timestamptz AND w."windowStart" > $1::timestamptz - make_interval(secs => r."lookbackSeconds" + ${WINDOW_SPAN_MAX_MS / 1_000})`,
+      `AND $2::timestamptz IS NOT NULL`,
+    );
+    unboundedObserve = cut(
+      unboundedObserve,
+      OBSERVE_SQL.slice(OBSERVE_SQL.indexOf('(SELECT m FROM'), OBSERVE_SQL.indexOf(`d."enrolledAt" AT TIME ZONE 'UTC'))`)),
+      `(SELECT max(t."windowEnd") FROM "TelemetryWindow" t WHERE t."deviceId" = d.id AND $3::timestamptz IS NOT NULL AND $4::timestamptz IS NOT NULL), `,
+    );
+    const evaluation = h.cp.app.get(AlertEvaluationRepository);
+    const observed = async (sql: string) =>
+      (
+        (await evaluation.exclusive((tx) =>
+          txQuery<{ ruleId: string; subject: string; value: number | null; windows: number }>(tx, sql, observeParams(now)),
+        )) ?? []
+      )
+        .filter((r) => devices.includes(r.subject))
+        .map((r) => `${r.ruleId} ${r.subject} ${r.windows} ${r.value === null ? 'null' : r.value.toPrecision(9)}`)
+        .sort();
+    const bounded = await observed(OBSERVE_SQL);
+    expect(bounded.length).toBeGreaterThan(devices.length * 3);
+    expect(bounded).toEqual(await observed(unboundedObserve));
+
+    const unboundedEnergy = cut(ENERGY_SQL, `AND t."windowStart" > $3`, `AND $3::timestamptz IS NOT NULL`);
+    for (const hours of [1, 6, 24, 48]) {
+      const since = new Date(now.getTime() - hours * 3_600_000);
+      const sums = async (sql: string) =>
+        (await db.query<{ variantId: string; observed: unknown }>(sql, [since, 'robotic_manipulation', startedAfter(since)])).rows
+          .map((r) => JSON.stringify([r.variantId, r.observed]))
+          .sort();
+      expect(await sums(ENERGY_SQL)).toEqual(await sums(unboundedEnergy));
+    }
+  }, 120_000);
 });
