@@ -298,6 +298,7 @@ export async function startControlPlane(
       createContext: async ({ req }) => ({
         operator: await auth.authenticate(req.headers.authorization).catch(() => null),
         denied: (op, what, reason) => auth.denied(op, what, reason),
+        devicePlace: (id) => auth.devicePlace(id),
       }),
     }),
   );

@@ -18,7 +18,15 @@ export class ApiTokensService {
     if (expiresAt && expiresAt.getTime() <= Date.now()) throw new AppError('invalid_request', 'expiresAt: must be in the future');
     const secret = newOperatorToken();
     const id = await this.tokens.create(
-      { name: input.name, tokenHash: secret.hash, role: input.role, scenarios: input.scenarios, prefix: secret.prefix, expiresAt },
+      {
+        name: input.name,
+        tokenHash: secret.hash,
+        role: input.role,
+        scenarios: input.scenarios,
+        labels: input.labels,
+        prefix: secret.prefix,
+        expiresAt,
+      },
       actor,
     );
     return { token: await this.found(id), secret: secret.secret };
