@@ -214,6 +214,26 @@ export class ApiTokenRepository {
     });
   }
 
+  /**
+   * Deletes the sessions that have ended (expired or revoked) by `now`: they can never be used again,
+   * and the audit keeps their sign-in and sign-out. One audit event for the pass, in its transaction,
+   * when anything was deleted. Returns how many were.
+   */
+  async deleteEndedSessions(now: Date): Promise<number> {
+    return this.db.$transaction(async (tx) => {
+      const { count } = await tx.operatorSession.deleteMany({ where: { OR: [{ expiresAt: { lte: now } }, { revokedAt: { not: null } }] } });
+      if (count > 0)
+        await appendAudit(asTx(tx), {
+          actor: 'system',
+          action: 'session.purge',
+          targetType: 'session',
+          targetId: '*',
+          details: { deleted: count },
+        });
+      return count;
+    });
+  }
+
   /** Ends a session (sign-out): its id is refused from then on. False when it had ended already. */
   async revokeSession(sessionId: string, actor: string): Promise<boolean> {
     return this.db.$transaction(async (tx) => {

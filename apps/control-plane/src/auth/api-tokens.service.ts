@@ -47,6 +47,11 @@ export class ApiTokensService {
     return this.found(id);
   }
 
+  /** Maintenance: ended dashboard sessions are deleted (their history is in the audit). */
+  purgeEndedSessions(now: Date): Promise<number> {
+    return this.tokens.deleteEndedSessions(now);
+  }
+
   private async found(id: string): Promise<ApiTokenView> {
     const token = await this.tokens.get(id);
     if (!token) throw new AppError('not_found', `no API token ${id}`);

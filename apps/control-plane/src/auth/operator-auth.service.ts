@@ -64,7 +64,12 @@ export class OperatorAuthService {
 
   /** A dashboard session for the token `op` presented: only a token opens one, not another session. */
   async openSession(op: Operator, address: string): Promise<OperatorSession> {
-    if (op.sessionId) throw new AppError('forbidden', 'a session cannot open another session: sign in with the operator token');
+    if (op.sessionId) {
+      const reason = 'a session cannot open another session: sign in with the operator token';
+      // audited like the guard's refusals: a stolen session trying to outlive its sign-out shows here
+      await this.denied(op, 'POST /api/v1/sessions', reason);
+      throw new AppError('forbidden', reason);
+    }
     const session = `${SESSION_PREFIX}${newSecret()}`;
     const expiresAt = new Date(Date.now() + this.config.OPERATOR_SESSION_HOURS * 3_600_000);
     await this.tokens.createSession(op.tokenId, sha256Hex(session), expiresAt, address);
