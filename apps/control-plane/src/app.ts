@@ -267,6 +267,9 @@ export async function startControlPlane(
         verifyDevice: (id, secret) => deviceAuth.verify(id, secret),
         presence: (id, state) => void track(presence.connection(id, state)),
         cloneSuspected: (id, reason) => void track(cloneAlarm.raise(id, 'takeover_storm', reason)),
+        // wrong CONNECT passwords lock out like wrong artifact-download secrets (RELIABILITY row 25)
+        lockout: (address, id) => abuse.deviceLockout(address, id),
+        passwordFailed: (address, id) => void track(abuse.deviceFailed(address, id)),
         // telemetry is committed before the device's PUBACK (RELIABILITY row 18)
         ackAfter: { matches: (topic) => parseTopic(topic)?.kind === 'telemetry', handle: messages.handle },
       });
