@@ -20,6 +20,7 @@ import { CloneAlarmService } from './devices/clone-alarm.service.js';
 import { DeviceAuthService } from './devices/device-auth.service.js';
 import { DeviceRepository } from './devices/device.repository.js';
 import { DeviceRevocationService } from './devices/device-revocation.service.js';
+import { DeviceSecretService } from './devices/device-secret.service.js';
 import { FleetService } from './fleet/fleet.service.js';
 import { AuditRepository } from './infra/audit.repository.js';
 import { DatabaseBreaker } from './infra/database-breaker.js';
@@ -212,6 +213,7 @@ export async function startControlPlane(
     energy: app.get(EnergyService),
     remediation: app.get(RemediationService),
     revocation: app.get(DeviceRevocationService),
+    deviceSecrets: app.get(DeviceSecretService),
     tokens: app.get(ApiTokensService),
     audit: app.get(AuditService),
     auth,

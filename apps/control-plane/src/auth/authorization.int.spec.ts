@@ -67,6 +67,7 @@ const MATRIX: { method: string; path: string; needs: Role | 'device' | 'public';
   { method: 'GET', path: '/api/v1/devices/{id}/telemetry', needs: 'viewer', device: true },
   { method: 'POST', path: '/api/v1/devices/{id}/revoke', needs: 'operator', body: '{}', device: true },
   { method: 'POST', path: '/api/v1/devices/{id}/enable', needs: 'operator', body: '{}', device: true },
+  { method: 'POST', path: '/api/v1/devices/{id}/rotate-secret', needs: 'admin', body: '{}', device: true },
   { method: 'GET', path: '/api/v1/audit', needs: 'auditor' },
   { method: 'GET', path: '/api/v1/audit/verify', needs: 'auditor' },
   { method: 'GET', path: '/api/v1/tokens', needs: 'admin' },
@@ -234,6 +235,7 @@ describe('authorization matrix', () => {
     'tokens.create': 'admin',
     'tokens.rotate': 'admin',
     'tokens.revoke': 'admin',
+    'devices.rotateSecret': 'admin',
   };
 
   it('tRPC: every procedure × every role, a scoped token, and revoked, expired, unknown and missing credentials', async () => {

@@ -24,6 +24,7 @@ export const TRPC_DEVICE_SUBJECT: Readonly<Record<string, string>> = {
   'devices.telemetry': 'id',
   'devices.revoke': 'id',
   'devices.enable': 'id',
+  'devices.rotateSecret': 'id',
   'energy.device': 'id',
   'remediation.device': 'id',
 };

@@ -305,6 +305,27 @@ export class DeviceRepository {
   }
 
   /**
+   * Replaces a device's secret hash (the row locked until the commit); `beforeAudit` runs then (the
+   * broker's side) and the audit event is appended last, so the audit chain's lock is not held over
+   * the broker's round trip. Whether the device is revoked, or null for an unknown device.
+   */
+  async replaceSecret(
+    tx: AnyTx,
+    id: string,
+    secretHash: string,
+    actor: string,
+    beforeAudit: (revoked: boolean) => Promise<void>,
+  ): Promise<{ revoked: boolean } | null> {
+    const [row] = await txQuery<{ status: string }>(tx, 'SELECT status FROM "Device" WHERE id = $1::uuid FOR UPDATE', [id]);
+    if (!row) return null;
+    await txExecute(tx, 'UPDATE "Device" SET "secretHash" = $2 WHERE id = $1::uuid', [id, secretHash]);
+    const revoked = row.status === 'revoked';
+    await beforeAudit(revoked);
+    await appendAudit(tx, { actor, action: 'device.rotate_secret', targetType: 'device', targetId: id, details: { status: row.status } });
+    return { revoked };
+  }
+
+  /**
    * Revokes (`revoked`) or enables a device, with its audit event, in one transaction. Returns the
    * status it had, or null for an unknown device; a device already in the asked state is left as it
    * is, unaudited. An enabled device is `offline` until it connects.

@@ -7,6 +7,7 @@ import { NeedsRole } from '../auth/roles.js';
 import { parseInput } from '../infra/validate.js';
 import { TelemetryQueries } from '../telemetry/telemetry.queries.js';
 import { DeviceRevocationService } from './device-revocation.service.js';
+import { DeviceSecretService } from './device-secret.service.js';
 import { DevicesService } from './devices.service.js';
 
 @Controller('api/v1')
@@ -15,6 +16,7 @@ export class DevicesController {
     @Inject(DevicesService) private readonly devices: DevicesService,
     @Inject(TelemetryQueries) private readonly telemetry: TelemetryQueries,
     @Inject(DeviceRevocationService) private readonly revocation: DeviceRevocationService,
+    @Inject(DeviceSecretService) private readonly secrets: DeviceSecretService,
   ) {}
 
   /** Creates device credentials: an admin's act. */
@@ -66,6 +68,17 @@ export class DevicesController {
   async enable(@Param() params: unknown, @Req() req: OperatorRequest) {
     const { id } = parseInput(DeviceIdParamsSchema, params, 'device id');
     return this.revocation.enable(id, `operator:${operatorOf(req).tokenId}`);
+  }
+
+  /** A new device secret, shown once: device credentials are an admin's, as at enrollment. */
+  @Post('devices/:id/rotate-secret')
+  @HttpCode(200)
+  @UseGuards(OperatorGuard)
+  @NeedsRole('admin')
+  @DeviceSubject('params.id')
+  async rotateSecret(@Param() params: unknown, @Req() req: OperatorRequest) {
+    const { id } = parseInput(DeviceIdParamsSchema, params, 'device id');
+    return this.secrets.rotate(id, `operator:${operatorOf(req).tokenId}`);
   }
 
   @Get('devices/:id/telemetry')

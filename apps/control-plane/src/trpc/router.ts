@@ -10,6 +10,7 @@ import {
   CreateSilenceSchema,
   SilenceListSchema,
   DeviceIdParamsSchema,
+  DeviceSecretSchema,
   DeviceTelemetryInputSchema,
   DeviceTelemetrySchema,
   DeviceEnergyInputSchema,
@@ -47,6 +48,7 @@ import {
 import type { AlertsService } from '../alerts/alerts.service.js';
 import type { AssignmentsService } from '../assignments/assignments.service.js';
 import type { DeviceRevocationService } from '../devices/device-revocation.service.js';
+import type { DeviceSecretService } from '../devices/device-secret.service.js';
 import type { Operator } from '../auth/api-token.repository.js';
 import type { ApiTokensService } from '../auth/api-tokens.service.js';
 import { actorOf as actor, type OperatorAuthService } from '../auth/operator-auth.service.js';
@@ -156,6 +158,7 @@ export interface RouterDeps {
   energy: EnergyService;
   remediation: RemediationService;
   revocation: DeviceRevocationService;
+  deviceSecrets: DeviceSecretService;
   tokens: ApiTokensService;
   audit: AuditService;
   auth: OperatorAuthService;
@@ -224,6 +227,11 @@ export function buildRouter(d: RouterDeps) {
       enable: operatorProcedure
         .input(DeviceIdParamsSchema)
         .mutation(({ input, ctx }) => d.revocation.enable(input.id, actor(ctx.operator))),
+      // the same service method as POST /devices/:id/rotate-secret
+      rotateSecret: needs('admin')
+        .input(DeviceIdParamsSchema)
+        .output(DeviceSecretSchema)
+        .mutation(({ input, ctx }) => d.deviceSecrets.rotate(input.id, actor(ctx.operator))),
     }),
     policies: t.router({
       list: operatorProcedure.output(PolicyListSchema).query(async () => ({ items: await d.policies.list() })),
