@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { TestSigner } from '../test-support/test-signer.js';
+import { TestSigner, UNFETCHED_MODEL } from '../test-support/test-signer.js';
 import { ArtifactError } from './artifact.downloader.js';
 import { verifyManifest } from './manifest.verifier.js';
 
@@ -8,18 +8,7 @@ const deviceId = randomUUID();
 const signer = new TestSigner();
 const ctx = { rootPublicKey: signer.rootPublicKey, deviceId, now: new Date(), hardwareClass: 'jetson-orin-nano' };
 
-const modelFields = {
-  modelId: 'm',
-  modelVersionId: 'mv',
-  variantId: 'v',
-  name: 'mlp',
-  version: '1',
-  precision: 'int8' as const,
-  artifactUrl: 'http://127.0.0.1:9/a.onnx',
-  sha256: 'b'.repeat(64),
-  sizeBytes: 10,
-  inputs: [{ name: 'x', dtype: 'float32' as const, shape: [1, 4] }],
-};
+const modelFields = UNFETCHED_MODEL;
 
 function refusal(run: () => unknown): ArtifactError {
   try {
