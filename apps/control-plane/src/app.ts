@@ -20,6 +20,7 @@ import { CloneAlarmService } from './devices/clone-alarm.service.js';
 import { DeviceAuthService } from './devices/device-auth.service.js';
 import { DeviceRepository } from './devices/device.repository.js';
 import { DeviceRevocationService } from './devices/device-revocation.service.js';
+import { DeviceSecretService } from './devices/device-secret.service.js';
 import { FleetService } from './fleet/fleet.service.js';
 import { AuditRepository } from './infra/audit.repository.js';
 import { DatabaseBreaker } from './infra/database-breaker.js';
@@ -213,6 +214,7 @@ export async function startControlPlane(
     energy: app.get(EnergyService),
     remediation: app.get(RemediationService),
     revocation: app.get(DeviceRevocationService),
+    deviceSecrets: app.get(DeviceSecretService),
     tokens: app.get(ApiTokensService),
     audit: app.get(AuditService),
     auth,
@@ -268,6 +270,9 @@ export async function startControlPlane(
         verifyDevice: (id, secret) => deviceAuth.verify(id, secret),
         presence: (id, state) => void track(presence.connection(id, state)),
         cloneSuspected: (id, reason) => void track(cloneAlarm.raise(id, 'takeover_storm', reason)),
+        // wrong CONNECT passwords lock out like wrong artifact-download secrets (RELIABILITY row 25)
+        lockout: (address, id) => abuse.deviceLockout(address, id),
+        passwordFailed: (address, id) => void track(abuse.deviceFailed(address, id)),
         // telemetry is committed before the device's PUBACK (RELIABILITY row 18)
         ackAfter: { matches: (topic) => parseTopic(topic)?.kind === 'telemetry', handle: messages.handle },
       });
@@ -301,6 +306,7 @@ export async function startControlPlane(
       createContext: async ({ req }) => ({
         operator: await auth.authenticate(req.headers.authorization).catch(() => null),
         denied: (op, what, reason) => auth.denied(op, what, reason),
+        devicePlace: (id) => auth.devicePlace(id),
       }),
     }),
   );

@@ -10,6 +10,7 @@ const token: ApiToken = {
   name: 'ci <pipeline>',
   role: 'operator',
   scenarios: ['robotic_manipulation'],
+  labels: { site: 'berlin' },
   prefix: 'eft_op_AbCdE',
   status: 'revoked',
   createdAt: '2026-12-06T06:00:00.000Z',
@@ -23,7 +24,7 @@ describe('tokens page', () => {
   it('lists a token by prefix, role, scope, status, expiry and last use; a revoked token offers no actions', () => {
     const html = renderToStaticMarkup(createElement(TokenTable, { items: [token], onSecret: () => undefined }));
     expect(html).toContain('eft_op_AbCdE…');
-    expect(html).toContain('robotic manipulation');
+    expect(html).toContain('robotic manipulation; devices labelled site=berlin');
     expect(html).toContain('status-revoked');
     expect(html).toContain('never');
     expect(html).toContain('2026-12-06 06:05:00 UTC');

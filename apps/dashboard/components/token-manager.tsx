@@ -9,7 +9,7 @@ import { errorMessage, useTRPC, type ApiToken, type ApiTokenSecret } from '@/lib
 import { QueryStatus, RefreshError } from './query-status';
 import { StatusBadge } from './status-badge';
 
-const EMPTY: TokenDraft = { name: '', role: 'viewer', scenarios: [], expiresLocal: '' };
+const EMPTY: TokenDraft = { name: '', role: 'viewer', scenarios: [], labels: '', expiresLocal: '' };
 
 /** Operator API tokens (admin): create with a role, scope and expiry; rotate; revoke. A secret is shown once. */
 export function TokenManager() {
@@ -110,6 +110,15 @@ function CreateToken({ onCreated }: { onCreated: (s: ApiTokenSecret) => void }) 
               </option>
             ))}
           </select>
+        </label>
+        <label>
+          Device labels (e.g. site=berlin; empty: any device)
+          <input
+            value={draft.labels}
+            placeholder="site=berlin, rack=7"
+            data-testid="token-field-labels"
+            onChange={(e) => setDraft({ ...draft, labels: e.target.value })}
+          />
         </label>
         <label>
           Expires (empty: never)

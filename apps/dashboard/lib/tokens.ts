@@ -11,12 +11,29 @@ export const ROLE_HELP: Record<OperatorRole, string> = {
   admin: 'everything, including tokens, enrollment and the audit log',
 };
 
-/** The create form as the browser holds it: text fields, checked scenarios, a `datetime-local` value (the browser's local time). */
+/**
+ * The create form as the browser holds it: text fields, checked scenarios, device labels as typed
+ * (`site=berlin, rack=7`), a `datetime-local` value (the browser's local time).
+ */
 export interface TokenDraft {
   name: string;
   role: string;
   scenarios: readonly string[];
+  labels: string;
   expiresLocal: string;
+}
+
+/** `key=value` pairs separated by commas (blank: none), or the problem naming the pair that is not one. */
+export function parseLabels(text: string): { labels: Record<string, string> } | { error: string } {
+  const labels: Record<string, string> = {};
+  for (const pair of text.split(',')) {
+    if (pair.trim() === '') continue;
+    const eq = pair.indexOf('=');
+    const key = eq < 0 ? '' : pair.slice(0, eq).trim();
+    if (key === '') return { error: `labels: "${pair.trim()}" is not key=value` };
+    labels[key] = pair.slice(eq + 1).trim();
+  }
+  return { labels };
 }
 
 /**
@@ -31,14 +48,25 @@ export function tokenInput(d: TokenDraft, now = Date.now()): { input: ApiTokenCr
     if (t.getTime() <= now) return { errors: ['expires: must be in the future'] };
     expiresAt = t.toISOString();
   }
-  const parsed = CreateApiTokenSchema.safeParse({ name: d.name, role: d.role, scenarios: [...d.scenarios], expiresAt });
+  const labels = parseLabels(d.labels);
+  if ('error' in labels) return { errors: [labels.error] };
+  const parsed = CreateApiTokenSchema.safeParse({
+    name: d.name,
+    role: d.role,
+    scenarios: [...d.scenarios],
+    labels: labels.labels,
+    expiresAt,
+  });
   if (!parsed.success) return { errors: parsed.error.issues.map((i) => `${i.path.join('.') || 'form'}: ${i.message}`) };
   return { input: parsed.data };
 }
 
-/** "whole fleet" or the scenarios, for the list. */
-export function scopeLabel(t: Pick<ApiToken, 'scenarios'>): string {
-  return t.scenarios.length === 0 ? 'whole fleet' : t.scenarios.map((s) => s.replace(/_/g, ' ')).join(', ');
+/** "whole fleet", or the scenarios and the device labels, for the list. */
+export function scopeLabel(t: Pick<ApiToken, 'scenarios' | 'labels'>): string {
+  const labels = Object.entries(t.labels).map(([k, v]) => `${k}=${v}`);
+  const parts = [t.scenarios.map((s) => s.replace(/_/g, ' ')).join(', '), labels.length > 0 ? `devices labelled ${labels.join(', ')}` : ''];
+  const scope = parts.filter((p) => p !== '').join('; ');
+  return scope === '' ? 'whole fleet' : scope;
 }
 
 /** Only an active token can be rotated or revoked. */

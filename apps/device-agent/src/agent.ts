@@ -224,6 +224,7 @@ export class DeviceAgent {
           const signed = verifyManifest(model, {
             rootPublicKey: creds.rootPublicKey,
             deviceId: creds.deviceId,
+            hardwareClass: creds.hardwareProfile.hardwareClass,
             now: new Date(this.clock.now()),
           });
           // the manifest is bound to the instruction it was issued with: an old genuine manifest cannot ride a new number

@@ -321,7 +321,16 @@ export const UpdateOutcomeSchema = z.strictObject({
   assignmentVersion: z.int().min(0).max(INT4_MAX),
   outcome: z.enum(['ok', 'failed']),
   reasonCode: z
-    .enum(['download_failed', 'size_mismatch', 'hash_mismatch', 'signature_invalid', 'load_failed', 'smoke_failed', 'watchdog_failed'])
+    .enum([
+      'download_failed',
+      'size_mismatch',
+      'hash_mismatch',
+      'signature_invalid',
+      'hardware_mismatch',
+      'load_failed',
+      'smoke_failed',
+      'watchdog_failed',
+    ])
     .optional(),
   message: repairedText(2_000).optional(),
   at: isoDate,

@@ -1,7 +1,10 @@
+import { createConnection } from 'node:net';
 import { hardwarePreset, type EnrollResponse } from '@edge-fleet/shared';
 import { AuditPageSchema, AuditVerificationSchema } from '@edge-fleet/shared/api';
+import { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newSecret, sha256Hex } from '../infra/secrets.js';
+import { enrollDevice } from '../test-support/device-client.js';
 import { jsonPost, startHarness, waitFor, type Harness } from '../test-support/harness.js';
 import { ApiTokenRepository } from './api-token.repository.js';
 
@@ -160,5 +163,59 @@ describe('abuse limits', () => {
     await waitFor(async () => (await download(device.deviceSecret, '198.51.100.70')).status === 429, 5_000);
     const lockout = await waitFor(async () => (await audit('auth.lockout', device.deviceId, admin))[0], 5_000);
     expect(lockout.targetType).toBe('device');
+  });
+});
+
+/**
+ * Row 25 on the embedded broker: wrong CONNECT passwords are counted per client address and per
+ * device id in Redis, so the two replicas (each with its broker) lock out together. The clients
+ * connect from distinct loopback addresses (127.0.0.x, never 127.0.0.1) to tell the address lock
+ * from the device-id lock.
+ */
+/** One CONNECT from `from` to a harness's broker: the CONNACK return code (0: accepted). */
+function connack(h: Harness, deviceId: string, password: string, from: string): Promise<number> {
+  const { hostname, port } = new URL(h.config.mqttUrl);
+  const client = new MqttClient(() => createConnection({ host: hostname, port: Number(port), localAddress: from }), {
+    clientId: deviceId,
+    username: deviceId,
+    password,
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+    connectTimeout: 10_000,
+  });
+  return new Promise<number>((resolve) => {
+    client.once('connect', () => resolve(0));
+    client.once('error', (e) => resolve(typeof (e as { code?: unknown }).code === 'number' ? (e as { code: number }).code : -1));
+  }).finally(() => client.end(true));
+}
+
+describe('row 25: MQTT CONNECT password failures on the embedded broker', () => {
+  it('wrong passwords for one device lock that device id out on both replicas, from any address; audited', async () => {
+    const device = await enrollDevice(h1, 'robotic_manipulation');
+    expect(await connack(h1, device.deviceId, device.deviceSecret, '127.0.0.10')).toBe(0);
+    // three wrong passwords, each from another address: no address reaches the limit, the device id does
+    for (let i = 0; i < 3; i++) expect(await connack(i % 2 ? h2 : h1, device.deviceId, newSecret(), `127.0.0.${21 + i}`)).toBe(4);
+    // the right password, from a clean address, on either replica: "server unavailable" until the lock ends
+    await waitFor(async () => (await connack(h2, device.deviceId, device.deviceSecret, '127.0.0.10')) === 3, 5_000);
+    expect(await connack(h1, device.deviceId, device.deviceSecret, '127.0.0.11')).toBe(3);
+    const failures = await waitFor(async () => {
+      const f = await audit('auth.device_failed', '127.0.0.22', h1.cp.operatorToken);
+      return f.length === 1 && f;
+    }, 5_000);
+    expect(failures[0]?.details).toEqual({ deviceId: device.deviceId, via: 'mqtt' });
+    const lockout = await waitFor(async () => (await audit('auth.lockout', device.deviceId, h1.cp.operatorToken))[0], 5_000);
+    expect(lockout).toMatchObject({ targetType: 'device', details: { credential: 'device', failures: 3, lockSeconds: 120 } });
+  });
+
+  it('wrong passwords from one address lock that address out for every device, and no other address', async () => {
+    const [victim, bystander] = [await enrollDevice(h1, 'robotic_manipulation'), await enrollDevice(h1, 'robotic_manipulation')];
+    const attacker = '127.0.0.50';
+    // each wrong password names another device: no device id reaches the limit, the address does
+    for (const id of [victim.deviceId, bystander.deviceId, victim.deviceId]) expect(await connack(h1, id, newSecret(), attacker)).toBe(4);
+    await waitFor(async () => (await connack(h2, bystander.deviceId, bystander.deviceSecret, attacker)) === 3, 5_000);
+    expect(await connack(h1, bystander.deviceId, bystander.deviceSecret, '127.0.0.51')).toBe(0);
+    expect(await connack(h2, victim.deviceId, victim.deviceSecret, '127.0.0.52')).toBe(0);
+    const lockout = await waitFor(async () => (await audit('auth.lockout', attacker, h1.cp.operatorToken))[0], 5_000);
+    expect(lockout).toMatchObject({ targetType: 'address', details: { credential: 'device' } });
   });
 });

@@ -7,7 +7,8 @@ import { sha256Hex } from '../infra/secrets.js';
 
 /**
  * The kinds of credential whose failures lock an address out (RELIABILITY row 25): operator tokens
- * (Bearer, the dashboard's login), enrollment tokens, and device secrets (Basic, artifact downloads).
+ * (Bearer, the dashboard's login), enrollment tokens, and device secrets (Basic on artifact
+ * downloads, and the password of an MQTT CONNECT to the embedded broker: one credential, one count).
  */
 export type CredentialKind = 'operator' | 'enroll' | 'device';
 
@@ -165,8 +166,30 @@ export class AbuseLimits {
     return null;
   }
 
+  /**
+   * Before the embedded broker checks a CONNECT's password: the ms left of a live lockout of its
+   * address or of its device id (the same locks as artifact downloads'), else null. Redis away or
+   * slow: null (the CONNECT is checked as usual).
+   */
+  async deviceLockout(address: string, deviceId: string): Promise<number | null> {
+    const locks = [this.lockKey('device', `addr:${address}`), this.lockKey('device', `id:${deviceId}`)];
+    // rate 0: only the locks are looked at, no request bucket is taken
+    const answer = await this.withRedis(
+      () => this.redis.eval(CHECK, locks.length + 1, ...locks, `${this.prefix}:rate:none`, locks.length, 0, 0),
+      'lockout check',
+    );
+    if (!Array.isArray(answer)) return null;
+    const [what, ms] = answer as [number, number];
+    return what === 1 ? ms : null;
+  }
+
+  /** A CONNECT refused for its password: counted per address and per device id, audited (`via: mqtt`); a lockout too. */
+  deviceFailed(address: string, deviceId: string): Promise<void> {
+    return this.failed('device', address, deviceId, 'mqtt');
+  }
+
   /** A request that presented a credential was answered 401: audited, counted, and at the limit a lockout (audited too). */
-  private async failed(kind: CredentialKind, address: string, deviceId: string | null): Promise<void> {
+  private async failed(kind: CredentialKind, address: string, deviceId: string | null, via?: 'mqtt'): Promise<void> {
     const c = this.config;
     const subjects = [`addr:${address}`, ...(deviceId ? [`id:${deviceId}`] : [])];
     const lockedNow: string[] = [];
@@ -192,7 +215,7 @@ export class AbuseLimits {
         action: `auth.${kind}_failed`,
         targetType: 'address',
         targetId: address,
-        details: deviceId ? { deviceId } : {},
+        details: { ...(deviceId ? { deviceId } : {}), ...(via ? { via } : {}) },
       });
       for (const who of lockedNow) {
         this.log.warn('credential lockout', { kind, who, seconds: c.LOCKOUT_SECONDS });

@@ -5,14 +5,17 @@ import { appendAudit } from '../infra/audit.repository.js';
 import type { JsonValue } from '../infra/json.js';
 import type { Db } from '../infra/prisma.js';
 import { PG_POOL, PRISMA } from '../infra/tokens.js';
+import type { DevicePlace } from './scope.js';
 import { asTx } from '../infra/unit-of-work.js';
 
 export interface Operator {
   tokenId: string;
   name: string;
   role: OperatorRole;
-  /** The scenarios the token may change; empty: the whole fleet. */
+  /** The scenarios the token may change (and whose devices it reads); empty: the whole fleet. */
   scenarios: string[];
+  /** The labels every device it reads or acts on carries; empty: no label limit. */
+  labels: Record<string, string>;
   /** The dashboard session the request came with; null for the token itself. */
   sessionId: string | null;
 }
@@ -22,6 +25,7 @@ export interface NewApiToken {
   tokenHash: string;
   role: OperatorRole;
   scenarios?: string[];
+  labels?: Record<string, string>;
   prefix?: string;
   expiresAt?: Date | null;
 }
@@ -36,6 +40,7 @@ const VIEW_SELECT = {
   name: true,
   role: true,
   scenarios: true,
+  labels: true,
   prefix: true,
   createdAt: true,
   expiresAt: true,
@@ -49,6 +54,7 @@ type ViewRow = {
   name: string;
   role: string;
   scenarios: string[];
+  labels: unknown;
   prefix: string;
   createdAt: Date;
   expiresAt: Date | null;
@@ -57,7 +63,14 @@ type ViewRow = {
   revokedAt: Date | null;
 };
 
-type OperatorRow = { id: string; name: string; role: OperatorRole; scenarios: string[] | null; lastUsedAt: Date | null };
+type OperatorRow = {
+  id: string;
+  name: string;
+  role: OperatorRole;
+  scenarios: string[] | null;
+  labels: unknown;
+  lastUsedAt: Date | null;
+};
 
 /** Operator API tokens and the dashboard sessions exchanged for them; every change audited in its transaction. */
 @Injectable()
@@ -74,7 +87,7 @@ export class ApiTokenRepository {
    */
   async findActive(tokenHash: string): Promise<Operator | null> {
     const res = await this.pool.query<OperatorRow>(
-      `SELECT t.id, t.name, t.role, t.scenarios, t."lastUsedAt" FROM "ApiToken" t WHERE t."tokenHash" = $1 AND ${ACTIVE}`,
+      `SELECT t.id, t.name, t.role, t.scenarios, t.labels, t."lastUsedAt" FROM "ApiToken" t WHERE t."tokenHash" = $1 AND ${ACTIVE}`,
       [tokenHash],
     );
     return this.used(res.rows[0], null);
@@ -83,7 +96,7 @@ export class ApiTokenRepository {
   /** A session's operator: the session is neither revoked nor expired, nor is the token it was exchanged for. */
   async findSession(sessionHash: string): Promise<Operator | null> {
     const res = await this.pool.query<OperatorRow & { sessionId: string }>(
-      `SELECT t.id, t.name, t.role, t.scenarios, t."lastUsedAt", s.id AS "sessionId"
+      `SELECT t.id, t.name, t.role, t.scenarios, t.labels, t."lastUsedAt", s.id AS "sessionId"
          FROM "OperatorSession" s JOIN "ApiToken" t ON t.id = s."tokenId"
         WHERE s."sessionHash" = $1 AND s."revokedAt" IS NULL AND s."expiresAt" > now() AND ${ACTIVE}`,
       [sessionHash],
@@ -97,7 +110,14 @@ export class ApiTokenRepository {
     if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS)
       // not awaited: a lost update only makes "last used" a minute older
       this.pool.query('UPDATE "ApiToken" SET "lastUsedAt" = now() WHERE id = $1', [row.id]).catch(() => undefined);
-    return { tokenId: row.id, name: row.name, role: row.role, scenarios: row.scenarios ?? [], sessionId };
+    return { tokenId: row.id, name: row.name, role: row.role, scenarios: row.scenarios ?? [], labels: labelsOf(row.labels), sessionId };
+  }
+
+  /** Where a device sits, for a scoped token's check; null when there is no such device (or the id is not one). */
+  async devicePlace(id: string): Promise<DevicePlace | null> {
+    if (!UUID.test(id)) return null;
+    const res = await this.pool.query<DevicePlace>('SELECT scenario, labels FROM "Device" WHERE id = $1::uuid', [id]);
+    return res.rows[0] ?? null;
   }
 
   async create(t: NewApiToken, actor = 'system'): Promise<string> {
@@ -108,6 +128,7 @@ export class ApiTokenRepository {
           tokenHash: t.tokenHash,
           role: t.role,
           scenarios: t.scenarios ?? [],
+          labels: t.labels ?? {},
           prefix: t.prefix ?? '',
           expiresAt: t.expiresAt ?? null,
         },
@@ -117,6 +138,7 @@ export class ApiTokenRepository {
         name: t.name,
         role: t.role,
         scenarios: t.scenarios ?? [],
+        labels: t.labels ?? {},
         expiresAt: t.expiresAt?.toISOString() ?? null,
       };
       await appendAudit(asTx(tx), { actor, action: 'api_token.create', targetType: 'api_token', targetId: row.id, details });
@@ -192,6 +214,26 @@ export class ApiTokenRepository {
     });
   }
 
+  /**
+   * Deletes the sessions that have ended (expired or revoked) by `now`: they can never be used again,
+   * and the audit keeps their sign-in and sign-out. One audit event for the pass, in its transaction,
+   * when anything was deleted. Returns how many were.
+   */
+  async deleteEndedSessions(now: Date): Promise<number> {
+    return this.db.$transaction(async (tx) => {
+      const { count } = await tx.operatorSession.deleteMany({ where: { OR: [{ expiresAt: { lte: now } }, { revokedAt: { not: null } }] } });
+      if (count > 0)
+        await appendAudit(asTx(tx), {
+          actor: 'system',
+          action: 'session.purge',
+          targetType: 'session',
+          targetId: '*',
+          details: { deleted: count },
+        });
+      return count;
+    });
+  }
+
   /** Ends a session (sign-out): its id is refused from then on. False when it had ended already. */
   async revokeSession(sessionId: string, actor: string): Promise<boolean> {
     return this.db.$transaction(async (tx) => {
@@ -203,6 +245,14 @@ export class ApiTokenRepository {
   }
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A stored label map: only string values count (the column is written from a validated body, but is JSON). */
+function labelsOf(value: unknown): Record<string, string> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
+  return Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
 function view(r: ViewRow): ApiTokenView {
   const iso = (d: Date | null) => d?.toISOString() ?? null;
   const status = r.revokedAt ? 'revoked' : r.expiresAt && r.expiresAt.getTime() <= Date.now() ? 'expired' : 'active';
@@ -211,6 +261,7 @@ function view(r: ViewRow): ApiTokenView {
     name: r.name,
     role: OperatorRoleSchema.parse(r.role),
     scenarios: r.scenarios,
+    labels: labelsOf(r.labels),
     prefix: r.prefix,
     status,
     createdAt: r.createdAt.toISOString(),

@@ -18,7 +18,15 @@ export class ApiTokensService {
     if (expiresAt && expiresAt.getTime() <= Date.now()) throw new AppError('invalid_request', 'expiresAt: must be in the future');
     const secret = newOperatorToken();
     const id = await this.tokens.create(
-      { name: input.name, tokenHash: secret.hash, role: input.role, scenarios: input.scenarios, prefix: secret.prefix, expiresAt },
+      {
+        name: input.name,
+        tokenHash: secret.hash,
+        role: input.role,
+        scenarios: input.scenarios,
+        labels: input.labels,
+        prefix: secret.prefix,
+        expiresAt,
+      },
       actor,
     );
     return { token: await this.found(id), secret: secret.secret };
@@ -37,6 +45,11 @@ export class ApiTokensService {
   async revoke(id: string, actor: string): Promise<ApiTokenView> {
     await this.tokens.revoke(id, actor);
     return this.found(id);
+  }
+
+  /** Maintenance: ended dashboard sessions are deleted (their history is in the audit). */
+  purgeEndedSessions(now: Date): Promise<number> {
+    return this.tokens.deleteEndedSessions(now);
   }
 
   private async found(id: string): Promise<ApiTokenView> {

@@ -6,29 +6,33 @@ import { startHarness, type Harness } from '../test-support/harness.js';
 import { buildRouter, type RouterDeps } from '../trpc/router.js';
 import { ApiTokenRepository } from './api-token.repository.js';
 import type { Role } from './roles.js';
+import { TRPC_DEVICE_SUBJECT } from './scope.js';
 
 /**
  * The authorization matrix: every operator route of the REST API and tRPC procedures, called with a
- * token of each role, a scenario-scoped token, a revoked, an expired, an unknown token, a device
+ * token of each role, a scenario-scoped and a label-scoped token, a revoked, an expired, an unknown token, a device
  * credential and none. Exactly the cells the route's role (and scope) allows get past authorization
  * (any answer but 401/403: the bodies here are deliberately incomplete, so nothing is changed);
  * every other cell is 401, or 403 naming the role or the scope.
  */
 let h: Harness;
-type Kind = Role | 'scoped' | 'revoked' | 'expired';
+type Kind = Role | 'scoped' | 'labelled' | 'revoked' | 'expired';
 const tokens = {} as Record<Kind, string>;
 /** The scoped token's one scenario; the routes below name another (data_analysis_agent) in their path. */
 const SCOPE = 'robotic_manipulation';
+/** The label-scoped token's one label; ID below is no device at all, so never in any scope. */
+const LABELS = { site: 'berlin' };
 
 beforeAll(async () => {
   h = await startHarness();
   const repo = h.cp.app.get(ApiTokenRepository);
-  const add = async (kind: Kind, role: Role, more: { scenarios?: string[]; expiresAt?: Date } = {}) => {
+  const add = async (kind: Kind, role: Role, more: { scenarios?: string[]; labels?: Record<string, string>; expiresAt?: Date } = {}) => {
     tokens[kind] = `eft_op_${newSecret()}`;
     return repo.create({ name: `test ${kind}`, tokenHash: sha256Hex(tokens[kind]), role, ...more });
   };
   for (const role of ROLES) await add(role, role);
   await add('scoped', 'operator', { scenarios: [SCOPE] });
+  await add('labelled', 'operator', { labels: LABELS });
   await add('expired', 'admin', { expiresAt: new Date(Date.now() - 1_000) });
   await repo.revoke(await add('revoked', 'admin'));
 }, 60_000);
@@ -41,7 +45,7 @@ const ID = randomUUID();
 const SHA = 'a'.repeat(64);
 
 /** Every route the OpenAPI document lists, with the least role it needs (`device` routes take a device's credentials, not an operator's). */
-const MATRIX: { method: string; path: string; needs: Role | 'device' | 'public'; body?: string }[] = [
+const MATRIX: { method: string; path: string; needs: Role | 'device' | 'public'; body?: string; device?: true }[] = [
   { method: 'GET', path: '/api/v1/policies', needs: 'viewer' },
   { method: 'GET', path: '/api/v1/policies/export.yaml', needs: 'viewer' },
   { method: 'POST', path: '/api/v1/policies/import', needs: 'operator', body: '{}' },
@@ -59,10 +63,11 @@ const MATRIX: { method: string; path: string; needs: Role | 'device' | 'public';
   { method: 'POST', path: '/api/v1/enrollment-tokens', needs: 'admin', body: '{}' },
   { method: 'POST', path: '/api/v1/devices/enroll', needs: 'device', body: '{}' },
   { method: 'GET', path: '/api/v1/devices', needs: 'viewer' },
-  { method: 'GET', path: '/api/v1/devices/{id}', needs: 'viewer' },
-  { method: 'GET', path: '/api/v1/devices/{id}/telemetry', needs: 'viewer' },
-  { method: 'POST', path: '/api/v1/devices/{id}/revoke', needs: 'operator', body: '{}' },
-  { method: 'POST', path: '/api/v1/devices/{id}/enable', needs: 'operator', body: '{}' },
+  { method: 'GET', path: '/api/v1/devices/{id}', needs: 'viewer', device: true },
+  { method: 'GET', path: '/api/v1/devices/{id}/telemetry', needs: 'viewer', device: true },
+  { method: 'POST', path: '/api/v1/devices/{id}/revoke', needs: 'operator', body: '{}', device: true },
+  { method: 'POST', path: '/api/v1/devices/{id}/enable', needs: 'operator', body: '{}', device: true },
+  { method: 'POST', path: '/api/v1/devices/{id}/rotate-secret', needs: 'admin', body: '{}', device: true },
   { method: 'GET', path: '/api/v1/audit', needs: 'auditor' },
   { method: 'GET', path: '/api/v1/audit/verify', needs: 'auditor' },
   { method: 'GET', path: '/api/v1/tokens', needs: 'admin' },
@@ -85,14 +90,14 @@ const MATRIX: { method: string; path: string; needs: Role | 'device' | 'public';
   { method: 'DELETE', path: '/api/v1/webhooks/{id}', needs: 'admin' },
   { method: 'GET', path: '/api/v1/webhooks/{id}/deliveries', needs: 'viewer' },
   { method: 'GET', path: '/api/v1/energy', needs: 'viewer' },
-  { method: 'GET', path: '/api/v1/energy/devices/{id}', needs: 'viewer' },
+  { method: 'GET', path: '/api/v1/energy/devices/{id}', needs: 'viewer', device: true },
   { method: 'GET', path: '/api/v1/remediation/settings', needs: 'viewer' },
   { method: 'PUT', path: '/api/v1/remediation/settings/{scenario}', needs: 'operator', body: '{}' },
   { method: 'GET', path: '/api/v1/remediation/actions', needs: 'viewer' },
   { method: 'GET', path: '/api/v1/remediation/actions/{id}', needs: 'viewer' },
   { method: 'POST', path: '/api/v1/remediation/actions/{id}/approve', needs: 'operator', body: '{}' },
   { method: 'POST', path: '/api/v1/remediation/actions/{id}/reject', needs: 'operator', body: '{}' },
-  { method: 'GET', path: '/api/v1/remediation/devices/{id}', needs: 'viewer' },
+  { method: 'GET', path: '/api/v1/remediation/devices/{id}', needs: 'viewer', device: true },
   { method: 'GET', path: '/api/v1/signing-key', needs: 'viewer' },
   { method: 'POST', path: '/api/v1/signing-key/rotate', needs: 'admin', body: '{}' },
   { method: 'GET', path: '/healthz', needs: 'public' },
@@ -146,17 +151,25 @@ describe('authorization matrix', () => {
   for (const route of MATRIX.filter((r) => r.needs !== 'device' && r.needs !== 'public')) {
     const needs = route.needs as Role;
     const changes = needs === 'operator' || needs === 'admin';
-    it(`${route.method} ${route.path}: ${PASSES[needs].join(', ')} pass; other roles${changes ? ' and a token scoped to another scenario' : ''} get 403; revoked, expired, unknown, device and missing credentials 401`, async () => {
+    const scopedRefused = route.device ? ' and scoped tokens (the device is in no scope)' : changes ? ' and scoped tokens' : '';
+    it(`${route.method} ${route.path}: ${PASSES[needs].join(', ')} pass; other roles${scopedRefused} get 403; revoked, expired, unknown, device and missing credentials 401`, async () => {
       for (const role of ROLES) {
         const res = await call(route.method, route.path, tokens[role], route.body);
         if (PASSES[needs].includes(role)) expect([401, 403], `${role} was refused`).not.toContain(res.status);
         else await expectForbidden(res, role, `needs the ${needs} role`);
       }
-      // an operator token scoped to SCOPE: reads pass; a change of another scenario, or of no scenario, does not
-      const scoped = await call(route.method, route.path, tokens.scoped, route.body);
-      if (needs === 'admin' || needs === 'auditor') await expectForbidden(scoped, 'scoped operator', `needs the ${needs} role`);
-      else if (needs === 'operator') await expectForbidden(scoped, 'scoped operator', `scoped to ${SCOPE}`);
-      else expect([401, 403], 'scoped operator was refused a read').not.toContain(scoped.status);
+      // operator tokens scoped to SCOPE or to LABELS: reads pass, but not of a device outside the scope;
+      // a change of another scenario, of no scenario, or of any scenario for a label scope, does not
+      for (const [kind, scope] of [
+        ['scoped', SCOPE],
+        ['labelled', 'labels site=berlin'],
+      ] as const) {
+        const scoped = await call(route.method, route.path, tokens[kind], route.body);
+        if (needs === 'admin' || needs === 'auditor') await expectForbidden(scoped, kind, `needs the ${needs} role`);
+        else if (route.device) await expectForbidden(scoped, kind, `scoped to ${scope}; device ${ID} is not in its scope`);
+        else if (needs === 'operator') await expectForbidden(scoped, kind, `scoped to ${scope}`);
+        else expect([401, 403], `${kind} operator was refused a read`).not.toContain(scoped.status);
+      }
       for (const token of [tokens.revoked, tokens.expired, `eft_op_${newSecret()}`, `eft_ses_${newSecret()}`, null])
         expect((await call(route.method, route.path, token, route.body)).status).toBe(401);
       expect((await call(route.method, route.path, null, route.body, DEVICE_BASIC)).status).toBe(401);
@@ -222,6 +235,7 @@ describe('authorization matrix', () => {
     'tokens.create': 'admin',
     'tokens.rotate': 'admin',
     'tokens.revoke': 'admin',
+    'devices.rotateSecret': 'admin',
   };
 
   it('tRPC: every procedure × every role, a scoped token, and revoked, expired, unknown and missing credentials', async () => {
@@ -243,10 +257,12 @@ describe('authorization matrix', () => {
     for (const [path, proc] of procedures) {
       const type = proc._def.type;
       const needs = TRPC_NEEDS[path] ?? (type === 'mutation' ? 'operator' : 'viewer');
+      // a scoped operator reads as an operator, but no device (no input names one in its scope); no mutation here names a scenario of its scope
+      const scopedPasses = type !== 'mutation' && PASSES[needs].includes('operator') && TRPC_DEVICE_SUBJECT[path] === undefined;
       const cells: [string, string | null, boolean | 401][] = [
         ...ROLES.map((role): [string, string, boolean] => [role, tokens[role], PASSES[needs].includes(role)]),
-        // a scoped operator: reads as an operator; no mutation here names a scenario of its scope
-        ['scoped', tokens.scoped, type !== 'mutation' && PASSES[needs].includes('operator')],
+        ['scoped', tokens.scoped, scopedPasses],
+        ['labelled', tokens.labelled, scopedPasses],
         ['revoked', tokens.revoked, 401],
         ['expired', tokens.expired, 401],
         ['unknown', `eft_op_${newSecret()}`, 401],

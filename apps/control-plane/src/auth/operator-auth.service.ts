@@ -9,6 +9,7 @@ import type { Logger } from '../infra/logger.js';
 import { newSecret, sha256Hex } from '../infra/secrets.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
 import { ApiTokenRepository, type Operator } from './api-token.repository.js';
+import type { DevicePlace } from './scope.js';
 
 export const OPERATOR_TOKEN_FILE = 'operator-token';
 
@@ -56,9 +57,19 @@ export class OperatorAuthService {
     return op;
   }
 
+  /** Where a device sits (scenario, labels), for a scoped token's check; null when there is none. */
+  devicePlace(id: string): Promise<DevicePlace | null> {
+    return this.tokens.devicePlace(id);
+  }
+
   /** A dashboard session for the token `op` presented: only a token opens one, not another session. */
   async openSession(op: Operator, address: string): Promise<OperatorSession> {
-    if (op.sessionId) throw new AppError('forbidden', 'a session cannot open another session: sign in with the operator token');
+    if (op.sessionId) {
+      const reason = 'a session cannot open another session: sign in with the operator token';
+      // audited like the guard's refusals: a stolen session trying to outlive its sign-out shows here
+      await this.denied(op, 'POST /api/v1/sessions', reason);
+      throw new AppError('forbidden', reason);
+    }
     const session = `${SESSION_PREFIX}${newSecret()}`;
     const expiresAt = new Date(Date.now() + this.config.OPERATOR_SESSION_HOURS * 3_600_000);
     await this.tokens.createSession(op.tokenId, sha256Hex(session), expiresAt, address);
@@ -83,7 +94,7 @@ export class OperatorAuthService {
         action: 'auth.denied',
         targetType: 'request',
         targetId: what.slice(0, 200),
-        details: { role: op.role, scenarios: op.scenarios, reason },
+        details: { role: op.role, scenarios: op.scenarios, labels: op.labels, reason },
       });
     } catch (e) {
       this.log.error('denial not audited', { what, error: e instanceof Error ? e.message : String(e) });

@@ -1,7 +1,9 @@
 import { ApiTokenListSchema, ApiTokenSecretSchema, AuditPageSchema, OperatorSessionSchema } from '@edge-fleet/shared/api';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256Hex } from '../infra/secrets.js';
 import { jsonPost, startHarness, waitFor, type Harness } from '../test-support/harness.js';
+import { MaintenanceProcessor } from '../worker/maintenance.processor.js';
 
 /**
  * Issue 12 (M16): operator API tokens through their lifecycle (create, use, rotate, revoke, expire)
@@ -205,6 +207,43 @@ describe('dashboard sessions', () => {
     expect((await h.api('/api/v1/sessions/current', { method: 'DELETE' })).status).toBe(400);
     await db.query(`UPDATE "OperatorSession" SET "expiresAt" = now() - interval '1 second' WHERE "revokedAt" IS NULL`);
     expect((await asUser(session, '/trpc/fleet.overview')).status).toBe(401);
+  });
+
+  it('a session trying to open a session is refused (403) and audited as a denial', async () => {
+    const session = await signIn(h.cp.operatorToken);
+    const denials = async () => (await audit('action=auth.denied&limit=500')).filter((e) => e.targetId === 'POST /api/v1/sessions');
+    const before = (await denials()).length;
+    const res = await asUser(session, '/api/v1/sessions', { method: 'POST' });
+    expect(res.status).toBe(403);
+    const after = await denials();
+    expect(after.length).toBe(before + 1);
+    expect(after[0]?.details).toMatchObject({ reason: 'a session cannot open another session: sign in with the operator token' });
+  });
+
+  it('the maintenance purge deletes ended sessions (expired, signed out, of a revoked token), keeps live ones, and is audited', async () => {
+    const t = await createToken({ name: 'purge', role: 'viewer' });
+    const [live, expired, signedOut] = [await signIn(t.secret), await signIn(t.secret), await signIn(t.secret)];
+    const gone = await createToken({ name: 'purge revoked', role: 'viewer' });
+    await signIn(gone.secret);
+    await h.api(`/api/v1/tokens/${gone.token.id}/revoke`, { method: 'POST' });
+    expect((await asUser(signedOut, '/api/v1/sessions/current', { method: 'DELETE' })).status).toBe(204);
+    await db.query(`UPDATE "OperatorSession" SET "expiresAt" = now() - interval '1 second' WHERE "sessionHash" = $1`, [sha256Hex(expired)]);
+    const rows = async () =>
+      (
+        await db.query<{ tokenId: string }>(`SELECT "tokenId" FROM "OperatorSession" WHERE "tokenId" = ANY($1::uuid[])`, [
+          [t.token.id, gone.token.id],
+        ])
+      ).rowCount;
+    expect(await rows()).toBe(4);
+    const purges = async () => (await audit('action=session.purge&limit=500')).length;
+    const before = await purges();
+    await h.cp.app.get(MaintenanceProcessor).handlers['purge-sessions']({});
+    expect(await rows()).toBe(1);
+    expect((await asUser(live, '/trpc/fleet.overview')).status).toBe(200);
+    expect(await purges()).toBe(before + 1);
+    // nothing left to delete: no audit event for an empty pass
+    await h.cp.app.get(MaintenanceProcessor).handlers['purge-sessions']({});
+    expect(await purges()).toBe(before + 1);
   });
 
   it('a failed sign-in is audited once (by the abuse limits), naming the address', async () => {

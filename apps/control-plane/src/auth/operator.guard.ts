@@ -5,14 +5,15 @@ import { AppError } from '../errors.js';
 import type { Operator } from './api-token.repository.js';
 import { OperatorAuthService } from './operator-auth.service.js';
 import { defaultRole, requireRole, ROLE_KEY, type Role } from './roles.js';
-import { pick, requireScope, SCENARIO_SUBJECT_KEY } from './scope.js';
+import { DEVICE_SUBJECT_KEY, isScoped, pick, requireDeviceScope, requireScope, SCENARIO_SUBJECT_KEY } from './scope.js';
 
 export type OperatorRequest = Request & { operator?: Operator };
 
 /**
  * Every operator route needs a valid bearer token or session (device credentials never pass here)
  * whose role passes the route's (`@NeedsRole` on the handler or its controller, else its method's
- * default), and, for a scenario-scoped token, a subject scenario in its scope (`@ScenarioSubject`).
+ * default), and, for a scoped token, a subject device in its scope (`@DeviceSubject`) or else a
+ * subject scenario in its scope (`@ScenarioSubject`).
  * A refusal for role or scope is audited.
  */
 @Injectable()
@@ -28,13 +29,20 @@ export class OperatorGuard implements CanActivate {
     const targets = [ctx.getHandler(), ctx.getClass()];
     const needed = this.reflector.getAllAndOverride<Role | undefined>(ROLE_KEY, targets) ?? defaultRole(req.method);
     const subject = this.reflector.get<string | undefined>(SCENARIO_SUBJECT_KEY, ctx.getHandler());
+    const device = this.reflector.get<string | undefined>(DEVICE_SUBJECT_KEY, ctx.getHandler());
+    const where = { params: req.params, body: req.body as unknown };
     try {
       requireRole(operator, needed);
-      // a route open to viewers (or auditors) changes nothing
-      requireScope(operator, needed === 'operator' || needed === 'admin', {
-        declared: subject !== undefined,
-        scenario: subject === undefined ? undefined : pick({ params: req.params, body: req.body as unknown }, subject),
-      });
+      if (device !== undefined) {
+        const id = pick(where, device);
+        if (isScoped(operator)) requireDeviceScope(operator, id, typeof id === 'string' ? await this.auth.devicePlace(id) : null);
+      } else {
+        // a route open to viewers (or auditors) changes nothing
+        requireScope(operator, needed === 'operator' || needed === 'admin', {
+          declared: subject !== undefined,
+          scenario: subject === undefined ? undefined : pick(where, subject),
+        });
+      }
     } catch (e) {
       if (e instanceof AppError) await this.auth.denied(operator, `${req.method} ${req.originalUrl.split('?')[0] ?? ''}`, e.message);
       throw e;

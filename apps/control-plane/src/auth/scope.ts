@@ -3,6 +3,7 @@ import { AppError } from '../errors.js';
 import type { Operator } from './api-token.repository.js';
 
 export const SCENARIO_SUBJECT_KEY = 'edge-fleet:scenario-subject';
+export const DEVICE_SUBJECT_KEY = 'edge-fleet:device-subject';
 
 /**
  * Where a route's subject scenario is in the request (`params.scenario`, `body.target.scenario`):
@@ -10,6 +11,65 @@ export const SCENARIO_SUBJECT_KEY = 'edge-fleet:scenario-subject';
  * without one changes the fleet beyond any scenario and is refused to a scoped token.
  */
 export const ScenarioSubject = (where: string): MethodDecorator => SetMetadata(SCENARIO_SUBJECT_KEY, where);
+
+/**
+ * Where a route's subject device id is (`params.id`): a scoped token (scenario or label scope) reads
+ * and acts on it only when the device is in its scope; routes with a device subject need no scenario one.
+ */
+export const DeviceSubject = (where: string): MethodDecorator => SetMetadata(DEVICE_SUBJECT_KEY, where);
+
+/** The tRPC procedures whose input names one device (as their REST routes declare with @DeviceSubject). */
+export const TRPC_DEVICE_SUBJECT: Readonly<Record<string, string>> = {
+  'devices.get': 'id',
+  'devices.telemetry': 'id',
+  'devices.revoke': 'id',
+  'devices.enable': 'id',
+  'devices.rotateSecret': 'id',
+  'energy.device': 'id',
+  'remediation.device': 'id',
+};
+
+/** What a token reaches: devices of its scenarios (none listed: any) carrying every one of its labels. */
+export interface DeviceScope {
+  scenarios: string[];
+  labels: Record<string, string>;
+}
+
+/** What a device is judged by: its scenario and labels as stored. */
+export interface DevicePlace {
+  scenario: string;
+  labels: unknown;
+}
+
+export function scopeOf(op: Operator): DeviceScope {
+  return { scenarios: op.scenarios, labels: op.labels };
+}
+
+export function isScoped(op: Operator): boolean {
+  return op.scenarios.length > 0 || Object.keys(op.labels).length > 0;
+}
+
+function describeScope(op: Operator): string {
+  const labels = Object.entries(op.labels).map(([k, v]) => `${k}=${v}`);
+  return [op.scenarios.join(', '), labels.length > 0 ? `labels ${labels.join(', ')}` : ''].filter((s) => s !== '').join('; ');
+}
+
+/** Whether a device is in a token's scope: one of its scenarios (if it has any) and every one of its labels. */
+export function inScope(scope: DeviceScope, device: DevicePlace): boolean {
+  if (scope.scenarios.length > 0 && !scope.scenarios.includes(device.scenario)) return false;
+  const labels = typeof device.labels === 'object' && device.labels !== null ? (device.labels as Record<string, unknown>) : {};
+  return Object.entries(scope.labels).every(([k, v]) => labels[k] === v);
+}
+
+/**
+ * Throws `forbidden` when a scoped token names a device outside its scope. An unknown device gets
+ * the same answer as one out of scope, so a scoped token cannot probe which devices exist.
+ */
+export function requireDeviceScope(op: Operator, deviceId: unknown, device: DevicePlace | null): void {
+  if (!isScoped(op) || (device && inScope(scopeOf(op), device))) return;
+  const id = typeof deviceId === 'string' ? deviceId.slice(0, 64) : 'no device';
+  throw new AppError('forbidden', `the token "${op.name}" is scoped to ${describeScope(op)}; device ${id} is not in its scope`);
+}
 
 /** The tRPC mutations whose input names the scenario they change (as their REST routes declare with @ScenarioSubject). */
 export const TRPC_SCENARIO_SUBJECT: Readonly<Record<string, string>> = {
@@ -29,16 +89,17 @@ export function pick(value: unknown, dotted: string): unknown {
 }
 
 /**
- * Throws `forbidden` when a scenario-scoped token asks for a change outside its scope: on a route
- * whose subject scenario (`subject`; `undefined` when the route declares none) is not one of its
- * own, or a change with no scenario subject at all. Reads without a subject and unscoped tokens pass.
+ * Throws `forbidden` when a scoped token asks for a change outside its scope: on a route whose
+ * subject scenario (`subject`; `undefined` when the route declares none) is not one of its own, a
+ * change with no scenario subject at all, or any scenario-wide change by a label-scoped token (it
+ * would reach devices without its labels). Reads without a subject and unscoped tokens pass.
  */
 export function requireScope(op: Operator, isChange: boolean, subject: { declared: boolean; scenario: unknown }): void {
-  if (op.scenarios.length === 0) return;
-  const scope = op.scenarios.join(', ');
-  if (!subject.declared) {
+  if (!isScoped(op)) return;
+  const scope = describeScope(op);
+  if (!subject.declared || Object.keys(op.labels).length > 0) {
     if (!isChange) return;
-    throw new AppError('forbidden', `the token "${op.name}" is scoped to ${scope}: it may not change what is not one of those scenarios`);
+    throw new AppError('forbidden', `the token "${op.name}" is scoped to ${scope}: it may change only the devices in its scope`);
   }
   if (typeof subject.scenario === 'string' && op.scenarios.includes(subject.scenario)) return;
   const asked = typeof subject.scenario === 'string' ? subject.scenario : 'no scenario';

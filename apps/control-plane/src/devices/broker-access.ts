@@ -30,6 +30,12 @@ export interface BrokerAccess {
   deviceRevoked(deviceId: string): Promise<void>;
   /** A revoked device is enabled again. */
   deviceEnabled(deviceId: string): Promise<void>;
+  /**
+   * A device's secret was replaced (called before the change commits): its CONNECTs with the old
+   * one are refused from now on, and its live session ends at once so that it must prove the new one.
+   * A revoked device stays refused.
+   */
+  deviceSecretRotated(deviceId: string, secret: string, revoked: boolean): Promise<void>;
   /** Puts the broker's clients in line with Postgres: missing devices created, revoked ones disabled. */
   reconcile(devices: readonly DeviceAccess[]): Promise<ReconcileReport>;
   stop(): Promise<void>;

@@ -28,9 +28,10 @@ export class DeviceAuthService {
 
   async verify(deviceId: string, secret: string, now = Date.now()): Promise<boolean> {
     if (!isCanonicalDeviceId(deviceId) || secret.length < 32 || secret.length > 256) return false;
-    const key = `${deviceId}:${sha256Hex(secret)}`;
-    const until = this.verified.get(key);
     const cred = await this.devices.credentials(deviceId);
+    // keyed by the stored hash too: a rotated secret (a new hash) misses the cache on every replica at once
+    const key = `${deviceId}:${sha256Hex(secret)}:${cred?.secretHash ?? ''}`;
+    const until = this.verified.get(key);
     if (!cred || cred.status === 'revoked') {
       this.verified.delete(key);
       return false;

@@ -9,6 +9,7 @@ import { asBulkTx, asTx, txExecute, txQuery, type AnyTx } from '../infra/unit-of
 import type { Db } from '../infra/prisma.js';
 import { sha256Hex } from '../infra/secrets.js';
 import { PG_POOL, PRISMA } from '../infra/tokens.js';
+import type { DeviceScope } from '../auth/scope.js';
 
 export interface NewEnrollmentToken {
   tokenHash: string;
@@ -42,6 +43,8 @@ export interface DeviceListQuery {
   scenario?: Scenario | undefined;
   status?: DeviceStatus | undefined;
   search?: string | undefined;
+  /** A scoped token's reach: only devices of these scenarios (if any) carrying all these labels. */
+  scope?: DeviceScope | undefined;
 }
 
 /** A device list page: the devices, the matching total and the cursor of the next page. */
@@ -211,6 +214,8 @@ export class DeviceRepository {
     if (q.status) where.push(`d.status = ${param(q.status)}`);
     // ILIKE with the pattern's own wildcards escaped: a search for "50%" finds "50%", not everything
     if (q.search) where.push(`d.name ILIKE ${param(`%${q.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)}`);
+    if (q.scope && q.scope.scenarios.length > 0) where.push(`d.scenario = ANY(${param(q.scope.scenarios)}::text[])`);
+    if (q.scope && Object.keys(q.scope.labels).length > 0) where.push(`d.labels @> ${param(JSON.stringify(q.scope.labels))}::jsonb`);
     const whereOf = (conditions: string[]): string => (conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '');
     const filter = whereOf(where);
     const filterParams = [...params];
@@ -297,6 +302,27 @@ export class DeviceRepository {
       `SELECT id::text AS id, status = 'revoked' AS revoked FROM "Device"`,
     );
     return res.rows;
+  }
+
+  /**
+   * Replaces a device's secret hash (the row locked until the commit); `beforeAudit` runs then (the
+   * broker's side) and the audit event is appended last, so the audit chain's lock is not held over
+   * the broker's round trip. Whether the device is revoked, or null for an unknown device.
+   */
+  async replaceSecret(
+    tx: AnyTx,
+    id: string,
+    secretHash: string,
+    actor: string,
+    beforeAudit: (revoked: boolean) => Promise<void>,
+  ): Promise<{ revoked: boolean } | null> {
+    const [row] = await txQuery<{ status: string }>(tx, 'SELECT status FROM "Device" WHERE id = $1::uuid FOR UPDATE', [id]);
+    if (!row) return null;
+    await txExecute(tx, 'UPDATE "Device" SET "secretHash" = $2 WHERE id = $1::uuid', [id, secretHash]);
+    const revoked = row.status === 'revoked';
+    await beforeAudit(revoked);
+    await appendAudit(tx, { actor, action: 'device.rotate_secret', targetType: 'device', targetId: id, details: { status: row.status } });
+    return { revoked };
   }
 
   /**

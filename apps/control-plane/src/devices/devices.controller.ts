@@ -2,11 +2,12 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req, UseGu
 import { CreateEnrollmentTokenSchema, EnrollRequestSchema } from '@edge-fleet/shared';
 import { DeviceIdParamsSchema, ListDevicesQuerySchema, TelemetryQuerySchema } from '@edge-fleet/shared/api';
 import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
-import { ScenarioSubject } from '../auth/scope.js';
+import { DeviceSubject, ScenarioSubject, scopeOf } from '../auth/scope.js';
 import { NeedsRole } from '../auth/roles.js';
 import { parseInput } from '../infra/validate.js';
 import { TelemetryQueries } from '../telemetry/telemetry.queries.js';
 import { DeviceRevocationService } from './device-revocation.service.js';
+import { DeviceSecretService } from './device-secret.service.js';
 import { DevicesService } from './devices.service.js';
 
 @Controller('api/v1')
@@ -15,6 +16,7 @@ export class DevicesController {
     @Inject(DevicesService) private readonly devices: DevicesService,
     @Inject(TelemetryQueries) private readonly telemetry: TelemetryQueries,
     @Inject(DeviceRevocationService) private readonly revocation: DeviceRevocationService,
+    @Inject(DeviceSecretService) private readonly secrets: DeviceSecretService,
   ) {}
 
   /** Creates device credentials: an admin's act. */
@@ -34,15 +36,17 @@ export class DevicesController {
     return this.devices.enroll(parseInput(EnrollRequestSchema, body, 'enrollment request'));
   }
 
+  /** A scoped token lists only the devices in its scope. */
   @Get('devices')
   @UseGuards(OperatorGuard)
-  async list(@Query() query: unknown) {
+  async list(@Query() query: unknown, @Req() req: OperatorRequest) {
     const q = parseInput(ListDevicesQuerySchema, query, 'device query');
-    return this.devices.list({ ...q, page: q.page ?? 1 });
+    return this.devices.list({ ...q, page: q.page ?? 1, scope: scopeOf(operatorOf(req)) });
   }
 
   @Get('devices/:id')
   @UseGuards(OperatorGuard)
+  @DeviceSubject('params.id')
   async get(@Param() params: unknown) {
     return this.devices.get(parseInput(DeviceIdParamsSchema, params, 'device id').id);
   }
@@ -51,6 +55,7 @@ export class DevicesController {
   @Post('devices/:id/revoke')
   @HttpCode(200)
   @UseGuards(OperatorGuard)
+  @DeviceSubject('params.id')
   async revoke(@Param() params: unknown, @Req() req: OperatorRequest) {
     const { id } = parseInput(DeviceIdParamsSchema, params, 'device id');
     return this.revocation.revoke(id, `operator:${operatorOf(req).tokenId}`);
@@ -59,13 +64,26 @@ export class DevicesController {
   @Post('devices/:id/enable')
   @HttpCode(200)
   @UseGuards(OperatorGuard)
+  @DeviceSubject('params.id')
   async enable(@Param() params: unknown, @Req() req: OperatorRequest) {
     const { id } = parseInput(DeviceIdParamsSchema, params, 'device id');
     return this.revocation.enable(id, `operator:${operatorOf(req).tokenId}`);
   }
 
+  /** A new device secret, shown once: device credentials are an admin's, as at enrollment. */
+  @Post('devices/:id/rotate-secret')
+  @HttpCode(200)
+  @UseGuards(OperatorGuard)
+  @NeedsRole('admin')
+  @DeviceSubject('params.id')
+  async rotateSecret(@Param() params: unknown, @Req() req: OperatorRequest) {
+    const { id } = parseInput(DeviceIdParamsSchema, params, 'device id');
+    return this.secrets.rotate(id, `operator:${operatorOf(req).tokenId}`);
+  }
+
   @Get('devices/:id/telemetry')
   @UseGuards(OperatorGuard)
+  @DeviceSubject('params.id')
   async deviceTelemetry(@Param() params: unknown, @Query() query: unknown) {
     const { id } = parseInput(DeviceIdParamsSchema, params, 'device id');
     return this.telemetry.deviceTelemetry(id, parseInput(TelemetryQuerySchema, query, 'telemetry query'));

@@ -8,6 +8,7 @@ import { TelemetryModule } from '../telemetry/telemetry.module.js';
 import { DeviceAuthService } from './device-auth.service.js';
 import { DeviceDataModule } from './device-data.module.js';
 import { DeviceRevocationService, type DeviceEnabledListener } from './device-revocation.service.js';
+import { DeviceSecretService } from './device-secret.service.js';
 import { DevicesController } from './devices.controller.js';
 import { DevicesService } from './devices.service.js';
 
@@ -19,6 +20,7 @@ import { DevicesService } from './devices.service.js';
     DeviceAuthService,
     DevicesService,
     DeviceRevocationService,
+    DeviceSecretService,
     // a device enabled again gets its desired state republished (devices' services do not import assignments)
     {
       provide: DEVICE_ENABLED_LISTENER,
@@ -26,6 +28,6 @@ import { DevicesService } from './devices.service.js';
       inject: [AssignmentsService],
     },
   ],
-  exports: [DevicesService, DeviceRevocationService, DeviceAuthService, DeviceDataModule],
+  exports: [DevicesService, DeviceRevocationService, DeviceSecretService, DeviceAuthService, DeviceDataModule],
 })
 export class DevicesModule {}

@@ -2,6 +2,7 @@ import { CreateEnrollmentTokenSchema, EnrollRequestSchema, EnrollResponseSchema 
 import {
   DeviceIdParamsSchema,
   DevicePageSchema,
+  DeviceSecretSchema,
   DeviceSchema,
   DeviceTelemetrySchema,
   EnrollmentTokenCreatedSchema,
@@ -78,6 +79,20 @@ export const devicesPaths: ZodOpenApiPathsObject = {
         ...operatorErrors,
         '404': errorResponse('unknown device'),
         '503': errorResponse('enabled in the database, the broker not updated: repeat the call'),
+      },
+    },
+  },
+  '/api/v1/devices/{id}/rotate-secret': {
+    post: {
+      summary:
+        "Rotate a device's secret (admin): the new one is answered once, stored hashed; the old one is refused at CONNECT (both brokers) and at downloads, and the device's live session ends; audited. Install the new secret on the device.",
+      security: operatorSecurity,
+      requestParams: { path: DeviceIdParamsSchema },
+      responses: {
+        '200': { description: 'the new secret, shown once', content: json(DeviceSecretSchema) },
+        ...operatorErrors,
+        '404': errorResponse('unknown device'),
+        '503': errorResponse('the broker could not be updated: nothing changed, repeat the call'),
       },
     },
   },

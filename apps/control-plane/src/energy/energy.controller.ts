@@ -1,6 +1,7 @@
 import { Controller, Get, Inject, Param, Query, UseGuards } from '@nestjs/common';
 import { DeviceEnergyQuerySchema, DeviceIdParamsSchema, EnergyQuerySchema } from '@edge-fleet/shared/api';
 import { OperatorGuard } from '../auth/operator.guard.js';
+import { DeviceSubject } from '../auth/scope.js';
 import { parseInput } from '../infra/validate.js';
 import { EnergyService } from './energy.service.js';
 
@@ -15,6 +16,7 @@ export class EnergyController {
   }
 
   @Get('devices/:id')
+  @DeviceSubject('params.id')
   async device(@Param() params: unknown, @Query() query: unknown) {
     const { id } = parseInput(DeviceIdParamsSchema, params, 'device id');
     return this.energy.deviceReport(id, parseInput(DeviceEnergyQuerySchema, query, 'query').sinceHours);

@@ -18,6 +18,10 @@ export class UnprovisionedBrokerAccess implements BrokerAccess {
     return Promise.resolve();
   }
 
+  deviceSecretRotated(_deviceId: string, _secret: string, _revoked: boolean): Promise<void> {
+    return Promise.resolve();
+  }
+
   reconcile(): Promise<ReconcileReport> {
     return Promise.resolve({ created: 0, disabled: 0, repaired: 0 });
   }
@@ -34,6 +38,12 @@ export class EmbeddedBrokerAccess extends UnprovisionedBrokerAccess {
   }
 
   override deviceRevoked(deviceId: string): Promise<void> {
+    this.broker.disconnectDevice(deviceId);
+    return Promise.resolve();
+  }
+
+  /** The next CONNECT is checked against the new hash in Postgres; the session proven with the old secret ends. */
+  override deviceSecretRotated(deviceId: string): Promise<void> {
     this.broker.disconnectDevice(deviceId);
     return Promise.resolve();
   }
@@ -62,6 +72,10 @@ export class DetachedBrokerAccess implements BrokerAccess {
   }
 
   deviceEnabled(deviceId: string): Promise<void> {
+    return this.refuse(deviceId);
+  }
+
+  deviceSecretRotated(deviceId: string): Promise<void> {
     return this.refuse(deviceId);
   }
 

@@ -87,6 +87,21 @@ export class DynsecBrokerAccess implements BrokerAccess {
     if (check(r, `enableClient for ${deviceId}`, /not found/i).error !== undefined) await this.createWithoutPassword(deviceId);
   }
 
+  /**
+   * The client's password replaced. Disabling a client ends its live sessions (changing only the
+   * password would leave them running), so: disable, set the password, enable (not a revoked
+   * device's: it stays disabled), in one batch.
+   */
+  async deviceSecretRotated(deviceId: string, secret: string, revoked: boolean): Promise<void> {
+    const commands: DynsecCommand[] = [
+      { command: 'disableClient', username: deviceId },
+      { command: 'modifyClient', username: deviceId, password: secret, ...this.binding(deviceId) },
+      ...(revoked ? [] : [{ command: 'enableClient', username: deviceId }]),
+    ];
+    const answers = await this.dynsec.run(commands);
+    commands.forEach((c, i) => check(answers[i], `${c.command} for ${deviceId}`));
+  }
+
   async reconcile(devices: readonly DeviceAccess[]): Promise<ReconcileReport> {
     const onBroker = new Map((await this.listClients()).map((c) => [c.username, c]));
     const report: ReconcileReport = { created: 0, disabled: 0, repaired: 0 };

@@ -38,6 +38,13 @@ export interface DeviceHooks {
   presence?: (deviceId: string, state: 'online' | 'offline') => void;
   /** Two clients with one identity: their sessions took each other over past the limit (RELIABILITY row 13). */
   cloneSuspected?: (deviceId: string, reason: string) => void;
+  /**
+   * CONNECT password failures (RELIABILITY row 25), counted across replicas in Redis by the abuse
+   * limits: the ms left of a lockout of the client's address or device id, or null to go on.
+   */
+  lockout?: (address: string, deviceId: string) => Promise<number | null>;
+  /** A CONNECT refused for a wrong password: counted (and audited) per address and device id. */
+  passwordFailed?: (address: string, deviceId: string) => void;
 }
 
 function authError(message: string, returnCode: 2 | 3 | 4 | 5): AuthenticateError {
@@ -213,7 +220,18 @@ export class EmbeddedBroker {
     if (!username) throw authError('username required', 4);
     if (client.id !== username) throw authError('client id must equal the device id', 2);
     if (!isCanonicalDeviceId(username)) throw authError('the device id must be given as issued (a lowercase UUID)', 2);
-    if (!(await this.hooks.verifyDevice(username, secret))) throw authError('bad credentials', 4);
+    const address = (client.conn as { remoteAddress?: string }).remoteAddress ?? 'unknown';
+    const lockedMs = (await this.hooks.lockout?.(address, username)) ?? null;
+    // "server unavailable": the agent backs off and tries again, as after a takeover hold-off
+    if (lockedMs !== null)
+      throw authError(
+        `too many failed CONNECTs from this address or for this device; locked out, try again in ${Math.ceil(lockedMs / 1_000)} s`,
+        3,
+      );
+    if (!(await this.hooks.verifyDevice(username, secret))) {
+      this.hooks.passwordFailed?.(address, username);
+      throw authError('bad credentials', 4);
+    }
     this.admitSession(client, username);
     this.identities.set(client, username);
     this.guards.get(client.conn)?.authenticate();

@@ -7,6 +7,7 @@ import {
   RemediationScenarioParamsSchema,
 } from '@edge-fleet/shared/api';
 import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
+import { DeviceSubject } from '../auth/scope.js';
 import { ScenarioSubject } from '../auth/scope.js';
 import { parseInput } from '../infra/validate.js';
 import { RemediationService } from './remediation.service.js';
@@ -57,6 +58,7 @@ export class RemediationController {
 
   /** What remediation has put on one device now, and its latest actions (the device page). */
   @Get('devices/:id')
+  @DeviceSubject('params.id')
   async device(@Param() params: unknown) {
     return this.remediation.device(parseInput(DeviceIdParamsSchema, params, 'device id').id);
   }

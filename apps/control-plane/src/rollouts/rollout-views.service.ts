@@ -1,5 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { evaluateGates } from '@edge-fleet/shared';
+import { RolloutTargetSchema } from '@edge-fleet/shared';
+import { inScope, type DeviceScope } from '../auth/scope.js';
 import { AppError } from '../errors.js';
 import type { RolloutPlan } from './rollout-plan.js';
 import { RolloutDeviceRepository } from './rollout-device.repository.js';
@@ -32,8 +34,8 @@ export class RolloutViewsService {
     @Inject(RolloutDeviceRepository) private readonly members: RolloutDeviceRepository,
   ) {}
 
-  async list(): Promise<RolloutSummary[]> {
-    const rows = await this.rollouts.list();
+  async list(scope?: DeviceScope): Promise<RolloutSummary[]> {
+    const rows = (await this.rollouts.list()).filter((r) => targetInScope(r.target, scope));
     const counts = await this.members.countsByRollout(rows.map((r) => r.id));
     return rows.map((r) => {
       const byState: Record<string, number> = {};
@@ -48,9 +50,10 @@ export class RolloutViewsService {
     });
   }
 
-  async get(id: string) {
+  /** A rollout outside `scope` is answered as one that does not exist: a scoped token cannot probe for it. */
+  async get(id: string, scope?: DeviceScope) {
     const r = await this.rollouts.find(id);
-    if (!r) throw new AppError('not_found', `rollout ${id} not found`);
+    if (!r || !targetInScope(r.target, scope)) throw new AppError('not_found', `rollout ${id} not found`);
     const [waves, counts, devices] = await Promise.all([this.rollouts.waves(id), this.members.counts(id), this.members.states(id)]);
     const plan = r.plan as RolloutPlan;
     return {
@@ -82,6 +85,15 @@ export class RolloutViewsService {
       })),
     };
   }
+}
+
+/** Whether a rollout's target lies inside a token's scope: its scenario one of the token's (if it has any), its labels all of the token's. */
+function targetInScope(target: unknown, scope: DeviceScope | undefined): boolean {
+  if (!scope) return true;
+  const t = RolloutTargetSchema.safeParse(target);
+  // a stored target that no longer parses is shown only to unscoped tokens
+  if (!t.success) return scope.scenarios.length === 0 && Object.keys(scope.labels).length === 0;
+  return inScope(scope, { scenario: t.data.scenario ?? '', labels: t.data.labels ?? {} });
 }
 
 /** What the list and the single view both say of a rollout. */

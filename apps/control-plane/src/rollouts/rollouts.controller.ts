@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post, Req, UseGuards } 
 import { CreateRolloutSchema } from '@edge-fleet/shared';
 import { RolloutActionParamsSchema, RolloutIdParamsSchema } from '@edge-fleet/shared/api';
 import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
-import { ScenarioSubject } from '../auth/scope.js';
+import { ScenarioSubject, scopeOf } from '../auth/scope.js';
 import { parseInput } from '../infra/validate.js';
 import { RolloutsService } from './rollouts.service.js';
 
@@ -18,14 +18,15 @@ export class RolloutsController {
     return this.rollouts.create(parseInput(CreateRolloutSchema, body, 'rollout'), `operator:${operatorOf(req).tokenId}`);
   }
 
+  /** A scoped token sees only the rollouts confined to its scope. */
   @Get()
-  async list() {
-    return { items: await this.rollouts.list() };
+  async list(@Req() req: OperatorRequest) {
+    return { items: await this.rollouts.list(scopeOf(operatorOf(req))) };
   }
 
   @Get(':id')
-  async get(@Param() params: unknown) {
-    return this.rollouts.get(parseInput(RolloutIdParamsSchema, params, 'rollout id').id);
+  async get(@Param() params: unknown, @Req() req: OperatorRequest) {
+    return this.rollouts.get(parseInput(RolloutIdParamsSchema, params, 'rollout id').id, scopeOf(operatorOf(req)));
   }
 
   /** pause | resume | abort | approve */

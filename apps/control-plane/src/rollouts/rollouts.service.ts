@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { DEFAULT_GATES, orderForWaves, planWaveSizes, RolloutPlanError, type CreateRollout, type UpdateOutcome } from '@edge-fleet/shared';
 import { AssignmentRepository } from '../assignments/assignment.repository.js';
+import type { DeviceScope } from '../auth/scope.js';
 import { AppError } from '../errors.js';
 import { AuditRepository } from '../infra/audit.repository.js';
 import type { Logger } from '../infra/logger.js';
@@ -215,12 +216,13 @@ export class RolloutsService {
     return this.sweeper.sweep();
   }
 
-  list(): Promise<RolloutSummary[]> {
-    return this.views.list();
+  /** `scope`: a scoped token's reach; it sees only the rollouts whose target lies inside it. */
+  list(scope?: DeviceScope): Promise<RolloutSummary[]> {
+    return this.views.list(scope);
   }
 
-  get(id: string): Promise<RolloutView> {
-    return this.views.get(id);
+  get(id: string, scope?: DeviceScope): Promise<RolloutView> {
+    return this.views.get(id, scope);
   }
 }
 

@@ -10,6 +10,7 @@ import {
   CreateSilenceSchema,
   SilenceListSchema,
   DeviceIdParamsSchema,
+  DeviceSecretSchema,
   DeviceTelemetryInputSchema,
   DeviceTelemetrySchema,
   DeviceEnergyInputSchema,
@@ -47,11 +48,21 @@ import {
 import type { AlertsService } from '../alerts/alerts.service.js';
 import type { AssignmentsService } from '../assignments/assignments.service.js';
 import type { DeviceRevocationService } from '../devices/device-revocation.service.js';
+import type { DeviceSecretService } from '../devices/device-secret.service.js';
 import type { Operator } from '../auth/api-token.repository.js';
 import type { ApiTokensService } from '../auth/api-tokens.service.js';
 import { actorOf as actor, type OperatorAuthService } from '../auth/operator-auth.service.js';
 import { forbiddenMessage, hasRole, type Role } from '../auth/roles.js';
-import { pick, requireScope, TRPC_SCENARIO_SUBJECT } from '../auth/scope.js';
+import {
+  isScoped,
+  pick,
+  requireDeviceScope,
+  requireScope,
+  scopeOf,
+  TRPC_DEVICE_SUBJECT,
+  TRPC_SCENARIO_SUBJECT,
+  type DevicePlace,
+} from '../auth/scope.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { AppError } from '../errors.js';
 import type { EnergyService } from '../energy/energy.service.js';
@@ -67,6 +78,8 @@ export interface TrpcContext {
   operator: Operator | null;
   /** Audits a refusal for role or scope (OperatorAuthService.denied). */
   denied: (op: Operator, what: string, reason: string) => Promise<void>;
+  /** Where a device sits, for a scoped token's check (OperatorAuthService.devicePlace). */
+  devicePlace: (id: string) => Promise<DevicePlace | null>;
 }
 
 const TRPC_CODE = {
@@ -87,15 +100,22 @@ const t = initTRPC.context<TrpcContext>().create({ isDev: false });
 
 /**
  * Typed errors become tRPC errors once, here. As on REST: a query is open to every role, a mutation
- * needs at least `operator` (and `.use(needs(role))` more), a scenario-scoped token changes only its
- * scenarios (TRPC_SCENARIO_SUBJECT), and each refusal for role or scope is audited.
+ * needs at least `operator` (and `.use(needs(role))` more), a scoped token reads and acts on only the
+ * devices in its scope (TRPC_DEVICE_SUBJECT) and changes only its scenarios (TRPC_SCENARIO_SUBJECT),
+ * and each refusal for role or scope is audited.
  */
 const operatorProcedure = t.procedure.use(async ({ ctx, next, type, path, getRawInput }) => {
   const op = ctx.operator;
   if (!op) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'an operator token is required' });
   try {
-    if (type === 'mutation') {
-      if (!hasRole(op, 'operator')) throw new AppError('forbidden', forbiddenMessage(op, 'operator'));
+    if (type === 'mutation' && !hasRole(op, 'operator')) throw new AppError('forbidden', forbiddenMessage(op, 'operator'));
+    const device = TRPC_DEVICE_SUBJECT[path];
+    if (device !== undefined) {
+      if (isScoped(op)) {
+        const id = pick(await getRawInput(), device);
+        requireDeviceScope(op, id, typeof id === 'string' ? await ctx.devicePlace(id) : null);
+      }
+    } else if (type === 'mutation') {
       const subject = TRPC_SCENARIO_SUBJECT[path];
       requireScope(op, true, {
         declared: subject !== undefined,
@@ -138,6 +158,7 @@ export interface RouterDeps {
   energy: EnergyService;
   remediation: RemediationService;
   revocation: DeviceRevocationService;
+  deviceSecrets: DeviceSecretService;
   tokens: ApiTokensService;
   audit: AuditService;
   auth: OperatorAuthService;
@@ -154,6 +175,7 @@ export function buildRouter(d: RouterDeps) {
         name: o.name,
         role: o.role,
         scenarios: o.scenarios,
+        labels: o.labels,
         via: o.sessionId ? ('session' as const) : ('token' as const),
       })),
     }),
@@ -190,7 +212,9 @@ export function buildRouter(d: RouterDeps) {
     }),
     devices: t.router({
       // the dashboard's read models: the REST device list and device with live figures, reasons and policy added
-      list: operatorProcedure.input(ListDevicesQuerySchema).query(({ input }) => d.fleet.deviceList({ ...input, page: input.page ?? 1 })),
+      list: operatorProcedure
+        .input(ListDevicesQuerySchema)
+        .query(({ input, ctx }) => d.fleet.deviceList({ ...input, page: input.page ?? 1, scope: scopeOf(ctx.operator) })),
       get: operatorProcedure.input(DeviceIdParamsSchema).query(({ input }) => d.fleet.deviceDetail(input.id)),
       telemetry: operatorProcedure
         .input(DeviceTelemetryInputSchema)
@@ -203,6 +227,11 @@ export function buildRouter(d: RouterDeps) {
       enable: operatorProcedure
         .input(DeviceIdParamsSchema)
         .mutation(({ input, ctx }) => d.revocation.enable(input.id, actor(ctx.operator))),
+      // the same service method as POST /devices/:id/rotate-secret
+      rotateSecret: needs('admin')
+        .input(DeviceIdParamsSchema)
+        .output(DeviceSecretSchema)
+        .mutation(({ input, ctx }) => d.deviceSecrets.rotate(input.id, actor(ctx.operator))),
     }),
     policies: t.router({
       list: operatorProcedure.output(PolicyListSchema).query(async () => ({ items: await d.policies.list() })),
@@ -225,8 +254,8 @@ export function buildRouter(d: RouterDeps) {
       list: operatorProcedure.query(async () => ({ items: await d.models.list() })),
     }),
     rollouts: t.router({
-      list: operatorProcedure.query(async () => ({ items: await d.rollouts.list() })),
-      get: operatorProcedure.input(RolloutIdParamsSchema).query(({ input }) => d.rollouts.get(input.id)),
+      list: operatorProcedure.query(async ({ ctx }) => ({ items: await d.rollouts.list(scopeOf(ctx.operator)) })),
+      get: operatorProcedure.input(RolloutIdParamsSchema).query(({ input, ctx }) => d.rollouts.get(input.id, scopeOf(ctx.operator))),
       create: operatorProcedure.input(CreateRolloutSchema).mutation(({ input, ctx }) => d.rollouts.create(input, actor(ctx.operator))),
       act: operatorProcedure
         .input(RolloutActionParamsSchema)

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AlertEvaluator } from '../alerts/alert-evaluator.service.js';
+import { ApiTokensService } from '../auth/api-tokens.service.js';
 import { DesiredStateService } from '../desired-state/desired-state.service.js';
 import type { JobHandlers, JobProcessor } from '../infra/jobs.js';
 import { PresenceService } from '../mqtt/presence.service.js';
@@ -20,6 +21,7 @@ export class MaintenanceProcessor implements JobProcessor<typeof MAINTENANCE> {
     @Inject(AlertEvaluator) private readonly alerts: AlertEvaluator,
     @Inject(RemediationService) private readonly remediation: RemediationService,
     @Inject(TelemetryRetentionService) private readonly retention: TelemetryRetentionService,
+    @Inject(ApiTokensService) private readonly tokens: ApiTokensService,
   ) {}
 
   readonly handlers: JobHandlers<typeof MAINTENANCE> = {
@@ -35,5 +37,6 @@ export class MaintenanceProcessor implements JobProcessor<typeof MAINTENANCE> {
       await this.remediation.pass(now);
     },
     'telemetry-retention': async () => void (await this.retention.run(new Date())),
+    'purge-sessions': async () => void (await this.tokens.purgeEndedSessions(new Date())),
   };
 }

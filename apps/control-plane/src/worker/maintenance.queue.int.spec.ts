@@ -38,6 +38,7 @@ describe('maintenance job schedulers (BullMQ on real Redis)', () => {
       'evaluate-alerts': 0,
       'refresh-hybrid-grants': 0,
       'telemetry-retention': 0,
+      'purge-sessions': 0,
     };
     const handlers: JobHandlers<typeof MAINTENANCE> = {
       'sweep-rollouts': () => Promise.resolve(void runs['sweep-rollouts']++),
@@ -46,6 +47,7 @@ describe('maintenance job schedulers (BullMQ on real Redis)', () => {
       'evaluate-alerts': () => Promise.resolve(void runs['evaluate-alerts']++),
       'refresh-hybrid-grants': () => Promise.resolve(void runs['refresh-hybrid-grants']++),
       'telemetry-retention': () => Promise.resolve(void runs['telemetry-retention']++),
+      'purge-sessions': () => Promise.resolve(void runs['purge-sessions']++),
     };
     const c = config({
       QUEUE_PREFIX: prefix,
@@ -77,10 +79,13 @@ describe('maintenance job schedulers (BullMQ on real Redis)', () => {
     // a third of the 15-minute grant life: the first run at once, and only one
     expect(runs['refresh-hybrid-grants']).toBe(1);
     expect(runs['telemetry-retention']).toBe(1);
+    // hourly: the first run at once, and only one
+    expect(runs['purge-sessions']).toBe(1);
     // MQTT_URL unset (the embedded broker): there is no presence sweep to run
     expect(runs['sweep-presence']).toBe(0);
     expect(await schedulerIds(prefix)).toEqual([
       'evaluate-alerts',
+      'purge-sessions',
       'refresh-hybrid-grants',
       'refresh-manifests',
       'sweep-rollouts',
@@ -98,6 +103,7 @@ describe('maintenance job schedulers (BullMQ on real Redis)', () => {
     expect(await schedulerIds(prefix, ROLLUP_FOLDS.name)).toEqual(['fold-telemetry-rollups']);
     expect(await schedulerIds(prefix)).toEqual([
       'evaluate-alerts',
+      'purge-sessions',
       'refresh-hybrid-grants',
       'refresh-manifests',
       'sweep-presence',
@@ -107,6 +113,7 @@ describe('maintenance job schedulers (BullMQ on real Redis)', () => {
     await scheduleMaintenance(jobs, config({ QUEUE_PREFIX: prefix }));
     expect(await schedulerIds(prefix)).toEqual([
       'evaluate-alerts',
+      'purge-sessions',
       'refresh-hybrid-grants',
       'refresh-manifests',
       'sweep-rollouts',
@@ -114,6 +121,12 @@ describe('maintenance job schedulers (BullMQ on real Redis)', () => {
     ]);
     // alert evaluation off (interval 0): its scheduler is removed
     await scheduleMaintenance(jobs, config({ QUEUE_PREFIX: prefix, ALERT_EVAL_INTERVAL_MS: '0' }));
-    expect(await schedulerIds(prefix)).toEqual(['refresh-hybrid-grants', 'refresh-manifests', 'sweep-rollouts', 'telemetry-retention']);
+    expect(await schedulerIds(prefix)).toEqual([
+      'purge-sessions',
+      'refresh-hybrid-grants',
+      'refresh-manifests',
+      'sweep-rollouts',
+      'telemetry-retention',
+    ]);
   });
 });

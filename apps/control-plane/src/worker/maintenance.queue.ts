@@ -18,6 +18,7 @@ export const MAINTENANCE = defineQueue({
     'evaluate-alerts': Nothing,
     'refresh-hybrid-grants': Nothing,
     'telemetry-retention': Nothing,
+    'purge-sessions': Nothing,
   },
   // a missed run is the next interval's: no retries piling up behind the schedule
   defaults: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
@@ -25,6 +26,9 @@ export const MAINTENANCE = defineQueue({
 
 /** Telemetry partitions are made a week ahead: an hourly pass is plenty, and soon after a worker starts. */
 export const TELEMETRY_RETENTION_INTERVAL_MS = 3_600_000;
+
+/** Ended dashboard sessions are only dead rows: an hourly delete keeps the table at the live ones. */
+export const SESSION_PURGE_INTERVAL_MS = 3_600_000;
 
 /** Upserts the schedulers, the rollup fold's included (idempotent: every worker replica does it at start, and the last settings win). */
 export async function scheduleMaintenance(jobs: JobQueues, config: Config): Promise<void> {
@@ -35,6 +39,7 @@ export async function scheduleMaintenance(jobs: JobQueues, config: Config): Prom
   if (config.ALERT_EVAL_INTERVAL_MS > 0) await jobs.schedule(MAINTENANCE, 'evaluate-alerts', config.ALERT_EVAL_INTERVAL_MS, {});
   else await jobs.unschedule(MAINTENANCE, 'evaluate-alerts');
   await jobs.schedule(MAINTENANCE, 'telemetry-retention', TELEMETRY_RETENTION_INTERVAL_MS, {});
+  await jobs.schedule(MAINTENANCE, 'purge-sessions', SESSION_PURGE_INTERVAL_MS, {});
   // on its own queue (telemetry-rollup.queue.ts), so a fold every few seconds waits for no maintenance pass
   await scheduleRollupFold(jobs, config);
   // only an external broker needs it: the embedded one sees every connection end

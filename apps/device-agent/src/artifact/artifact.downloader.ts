@@ -4,7 +4,7 @@ import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../core/logger.js';
 
-export type ArtifactFailureCode = 'download_failed' | 'size_mismatch' | 'hash_mismatch' | 'signature_invalid';
+export type ArtifactFailureCode = 'download_failed' | 'size_mismatch' | 'hash_mismatch' | 'signature_invalid' | 'hardware_mismatch';
 
 export class ArtifactError extends Error {
   constructor(

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DesiredState } from '@edge-fleet/shared';
 import { describe, expect, it } from 'vitest';
-import { TestSigner } from '../test-support/test-signer.js';
+import { TestSigner, UNFETCHED_MODEL } from '../test-support/test-signer.js';
 import { verifyDesiredState } from './desired-state.verifier.js';
 
 const deviceId = randomUUID();
@@ -88,18 +88,7 @@ describe('issue 10 item 4: desired-state verifier', () => {
   });
 });
 
-const modelFields = {
-  modelId: 'm',
-  modelVersionId: 'mv',
-  variantId: 'v',
-  name: 'mlp',
-  version: '1',
-  precision: 'fp32' as const,
-  artifactUrl: 'http://127.0.0.1:9/a.onnx',
-  sha256: 'a'.repeat(64),
-  sizeBytes: 10,
-  inputs: [{ name: 'x', dtype: 'float32' as const, shape: [1, 4] }],
-};
+const modelFields = UNFETCHED_MODEL;
 
 describe('signing-key rotation: keys below the device’s floor are refused', () => {
   const rotated = signer.rotated();

@@ -15,10 +15,18 @@ export interface TrustContext {
 /**
  * Checks a desired model's signed manifest before anything is downloaded or parsed: the signing
  * key is certified by the root key from enrollment and not expired, the manifest is signed by it,
- * is for this device, has not expired, and names exactly the artifact the desired state points at.
+ * is for this device, has not expired, names exactly the artifact the desired state points at, and
+ * is meant for this device's hardware class (TUF custom target metadata: an empty list means every
+ * class; a list without ours is refused with `hardware_mismatch`, whatever the desired state says).
  */
-export function verifyManifest(model: DesiredModel, ctx: TrustContext & { now: Date }): ManifestPayload {
-  return checkManifest(model, ctx, ctx.now.getTime());
+export function verifyManifest(model: DesiredModel, ctx: TrustContext & { now: Date; hardwareClass: string }): ManifestPayload {
+  const m = checkManifest(model, ctx, ctx.now.getTime());
+  if (m.hardwareClasses.length > 0 && !m.hardwareClasses.includes(ctx.hardwareClass))
+    throw new ArtifactError(
+      'hardware_mismatch',
+      `the signed manifest is for hardware class ${m.hardwareClasses.join(', ')}; this device is ${ctx.hardwareClass}`,
+    );
+  return m;
 }
 
 /**

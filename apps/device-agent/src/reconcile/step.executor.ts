@@ -30,7 +30,7 @@ export interface ExecutorDeps {
   /** The active engine changed (null: nothing runs). */
   onEngine: (engine: InferenceEngine | null, model: DesiredModel | null) => void;
   onRuntime: (runtime: RuntimeSettings) => void;
-  /** Throws an ArtifactError('signature_invalid') unless the model's signed manifest checks out, for this assignment number. */
+  /** Throws an ArtifactError ('signature_invalid', or 'hardware_mismatch' for another hardware class) unless the model's signed manifest checks out, for this assignment number. */
   verifyManifest: (model: DesiredModel, assignmentVersion: number) => void;
   /** Something a reported state shows changed (outcome, watermark, active). */
   onChange: () => void;

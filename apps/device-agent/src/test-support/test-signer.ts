@@ -113,6 +113,20 @@ export class TestSigner {
   }
 }
 
+/** A desired model's fields (no manifest) for verifier tests: its artifact is never fetched. */
+export const UNFETCHED_MODEL: Omit<DesiredModel, 'manifest'> = {
+  modelId: 'm',
+  modelVersionId: 'mv',
+  variantId: 'v',
+  name: 'mlp',
+  version: '1',
+  precision: 'fp32',
+  artifactUrl: 'http://127.0.0.1:9/a.onnx',
+  sha256: 'a'.repeat(64),
+  sizeBytes: 10,
+  inputs: [{ name: 'x', dtype: 'float32', shape: [1, 4] }],
+};
+
 /** A structurally valid manifest for tests that never verify it (planner). */
 export const UNCHECKED_MANIFEST: SignedManifest = {
   payload: 'e30=',

@@ -96,6 +96,17 @@ export type TelemetryPoint = z.infer<typeof TelemetryPointSchema>;
 export const DeviceTelemetrySchema = z.object({ deviceId: DeviceIdSchema, points: z.array(TelemetryPointSchema) });
 export type DeviceTelemetry = z.infer<typeof DeviceTelemetrySchema>;
 
+/**
+ * REST `POST /api/v1/devices/{id}/rotate-secret` and tRPC `devices.rotateSecret` result: the device's
+ * new secret, shown this once (only its hash is kept). The old one is refused from now on.
+ */
+export const DeviceSecretSchema = z.object({
+  deviceId: z.string(),
+  deviceSecret: z.string().describe('the new secret: install it on the device (the agent reads it at start); never shown again'),
+  rotatedAt: z.iso.datetime(),
+});
+export type DeviceSecret = z.infer<typeof DeviceSecretSchema>;
+
 /** REST `POST /api/v1/enrollment-tokens` result: the token is shown once. */
 export const EnrollmentTokenCreatedSchema = z.object({
   id: z.string(),

@@ -8,11 +8,24 @@ import { ScenarioSchema } from '../schemas.js';
 export const OperatorRoleSchema = z.enum(['viewer', 'auditor', 'operator', 'admin']);
 export type OperatorRole = z.infer<typeof OperatorRoleSchema>;
 
+/**
+ * The device labels a token is limited to: it reads and acts on only the devices that carry every
+ * one of them (`{ "site": "berlin" }`), and changes nothing scenario-wide. Empty: no label limit.
+ */
+export const TokenLabelsSchema = z
+  .record(z.string().trim().min(1).max(64), z.string().max(256))
+  .refine((labels) => Object.keys(labels).length <= 20, { message: 'at most 20 labels' });
+
 /** REST `POST /api/v1/tokens` body and tRPC `tokens.create` input. */
 export const CreateApiTokenSchema = z.strictObject({
   name: z.string().trim().min(1).max(100),
   role: OperatorRoleSchema,
-  scenarios: z.array(ScenarioSchema).max(20).default([]).describe('the scenarios the token may change; empty: the whole fleet'),
+  scenarios: z
+    .array(ScenarioSchema)
+    .max(20)
+    .default([])
+    .describe('the scenarios the token may change, and whose devices it reads; empty: the whole fleet'),
+  labels: TokenLabelsSchema.default({}).describe('device labels the token is limited to (a device must carry all); empty: none'),
   expiresAt: z.iso.datetime({ offset: true }).optional().describe('when the token stops working; absent: never'),
 });
 export type CreateApiToken = z.infer<typeof CreateApiTokenSchema>;
@@ -25,6 +38,7 @@ export const ApiTokenViewSchema = z.object({
   name: z.string(),
   role: OperatorRoleSchema,
   scenarios: z.array(z.string()),
+  labels: z.record(z.string(), z.string()),
   prefix: z.string().describe('the first characters of the secret, to recognise it; empty for tokens made before prefixes were kept'),
   status: z.enum(['active', 'expired', 'revoked']),
   createdAt: z.string(),
@@ -56,6 +70,7 @@ export const WhoAmISchema = z.object({
   name: z.string(),
   role: OperatorRoleSchema,
   scenarios: z.array(z.string()),
+  labels: z.record(z.string(), z.string()),
   via: z.enum(['token', 'session']),
 });
 export type WhoAmI = z.infer<typeof WhoAmISchema>;
