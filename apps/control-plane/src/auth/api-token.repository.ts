@@ -5,8 +5,13 @@ import { appendAudit } from '../infra/audit.repository.js';
 import type { JsonValue } from '../infra/json.js';
 import type { Db } from '../infra/prisma.js';
 import { PG_POOL, PRISMA } from '../infra/tokens.js';
-import type { DevicePlace } from './scope.js';
 import { asTx } from '../infra/unit-of-work.js';
+
+/** What a device is judged by for a token's scope: its scenario and labels as stored. */
+export interface DevicePlace {
+  scenario: string;
+  labels: unknown;
+}
 
 export interface Operator {
   tokenId: string;

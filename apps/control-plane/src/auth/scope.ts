@@ -1,6 +1,6 @@
 import { SetMetadata } from '@nestjs/common';
 import { AppError } from '../errors.js';
-import type { Operator } from './api-token.repository.js';
+import type { DevicePlace, Operator } from './api-token.repository.js';
 
 export const SCENARIO_SUBJECT_KEY = 'edge-fleet:scenario-subject';
 export const DEVICE_SUBJECT_KEY = 'edge-fleet:device-subject';
@@ -35,11 +35,7 @@ export interface DeviceScope {
   labels: Record<string, string>;
 }
 
-/** What a device is judged by: its scenario and labels as stored. */
-export interface DevicePlace {
-  scenario: string;
-  labels: unknown;
-}
+export type { DevicePlace };
 
 export function scopeOf(op: Operator): DeviceScope {
   return { scenarios: op.scenarios, labels: op.labels };
