@@ -35,8 +35,8 @@ afterAll(async () => {
 function countPubackWrites(): { writes: number; pubacks: number; restore: () => void } {
   type Chunk = { chunk: Buffer };
   type Proto = {
-    _write(chunk: Buffer, enc: string, cb: () => void): void;
-    _writev(chunks: Chunk[], cb: () => void): void;
+    _write: (this: net.Socket, chunk: Buffer, enc: string, cb: () => void) => void;
+    _writev: (this: net.Socket, chunks: Chunk[], cb: () => void) => void;
   };
   const proto = net.Socket.prototype as unknown as Proto;
   const { _write: write, _writev: writev } = proto;
