@@ -41,13 +41,23 @@ if (a.broker === 'embedded' && a.replicas.some((n) => n > 1)) {
   process.stderr.write('--replicas: more than one replica shares the ingest only on an external broker (--broker mosquitto)\n');
   process.exit(2);
 }
-const mosquitto = a.broker === 'mosquitto' ? await Mosquitto.create() : null;
-await mosquitto?.start();
-const brokerPid = (): number => {
-  const pid = mosquitto?.pid;
-  if (pid == null) throw new Error(`the bench's Mosquitto is not running:\n${mosquitto?.log() ?? ''}`);
+/**
+ * A fresh Mosquitto per stretch: a stopped control plane's persistent session stays a member of the
+ * shared subscription, and Mosquitto goes on handing it its turn (README, "Running with Mosquitto"),
+ * so a second stretch on the same broker saw only half of the windows committed.
+ */
+let mosquitto = null as Mosquitto | null;
+async function freshBroker(): Promise<void> {
+  await mosquitto?.close();
+  mosquitto = a.broker === 'mosquitto' ? await Mosquitto.create() : null;
+  await mosquitto?.start();
+}
+const brokerPid = (m: Mosquitto): number => {
+  const pid = m.pid;
+  if (pid == null) throw new Error(`the bench's Mosquitto is not running:\n${m.log()}`);
   return pid;
 };
+await freshBroker();
 
 out(machineLine());
 out(
@@ -59,6 +69,7 @@ out(
     : 'generator: the simulated fleet (mqtt.js clients, full device behaviour) in this process',
 );
 if (a.baselineSeconds > 0) {
+  const m = mosquitto;
   const b = await measureBaseline(
     mosquitto ? 'external' : 'aedes',
     mosquitto?.url ?? '',
@@ -67,12 +78,12 @@ if (a.baselineSeconds > 0) {
     a.baselineSeconds,
     a.generator,
     a.processes,
-    mosquitto
+    m
       ? {
-          pid: brokerPid(),
-          subscriber: await mosquitto.observer(),
+          pid: brokerPid(m),
+          subscriber: await m.observer(),
           provision: (devices) =>
-            mosquitto.provisionDevices(
+            m.provisionDevices(
               devices.map((d) => d.deviceId),
               devices[0]?.deviceSecret ?? '',
             ),
@@ -105,7 +116,12 @@ interface RunFigures {
  * One measured stretch against fresh control planes (`replicas` of them on one database, splitting
  * the ingest by the shared subscription) keeping their rollups as `rollups` says.
  */
+let measured = 0;
 async function measure(rollups: 'ingest' | 'fold', replicas: number, build: string | undefined): Promise<RunFigures> {
+  // the baseline's broker serves the first stretch; every later one gets its own (see freshBroker)
+  if (measured > 0) await freshBroker();
+  measured += 1;
+  const broker = mosquitto;
   const label = `${build ? 'before (older build), ' : a.beforeBuild ? 'after, ' : ''}rollups ${rollups}, ${replicas} replica${replicas > 1 ? 's' : ''}`;
   out();
   out(`— ${label}${build ? `: ${build}` : ''}`);
@@ -114,16 +130,16 @@ async function measure(rollups: 'ingest' | 'fold', replicas: number, build: stri
       ? 'rollups: TELEMETRY_ROLLUPS=ingest (before: kept in the ingest transaction)'
       : 'rollups: TELEMETRY_ROLLUPS=fold (after: windows left pending, folded by the worker job in the same process every 2 s)',
   );
-  if (mosquitto) out(`control plane: ${replicas} replica(s) (api + worker each) on one database, one shared subscription`);
+  if (broker) out(`control plane: ${replicas} replica(s) (api + worker each) on one database, one shared subscription`);
   const options = {
-    mqttUrl: mosquitto?.url,
+    mqttUrl: broker?.url,
     main: build,
     dbPrefix: 'ef_bench_ingest',
     env: {
       TELEMETRY_WINDOW_SECONDS: String(WINDOW_SECONDS),
       TELEMETRY_QUOTA_SLACK: quotaSlack,
       TELEMETRY_ROLLUPS: rollups,
-      ...(mosquitto ? { ...mosquitto.controlPlaneEnv, MQTT_PROVISIONING: 'dynsec' } : {}),
+      ...(broker ? { ...broker.controlPlaneEnv, MQTT_PROVISIONING: 'dynsec' } : {}),
     },
   };
   const cp = await startControlPlaneProcess(options);
@@ -135,7 +151,7 @@ async function measure(rollups: 'ingest' | 'fold', replicas: number, build: stri
     while (cps.length < replicas) cps.push(await startControlPlaneProcess({ ...options, replicaOf: cp }));
     await db.connect();
     const creds = await seedDevices(cp.dbUrl, a.devices, 'financial_trading');
-    await mosquitto?.provisionDevices(
+    await broker?.provisionDevices(
       creds.map((d) => d.deviceId),
       creds[0]?.deviceSecret ?? '',
     );
@@ -145,7 +161,7 @@ async function measure(rollups: 'ingest' | 'fold', replicas: number, build: stri
     await sleep(3_000); // warm-up
     const cpu = cps.map((c) => new ProcSampler(c.pid));
     const pgCpu = new PostgresSampler(cp.dbUrl);
-    const brokerCpu = mosquitto ? new ProcSampler(brokerPid()) : null;
+    const brokerCpu = broker ? new ProcSampler(brokerPid(broker)) : null;
     const c0 = { sent: await load.sent(), acked: await load.acked(), cpu: await load.cpuSeconds(), pending: await pending() };
     const t0 = new Date();
     await sleep(a.seconds * 1000);
@@ -217,7 +233,7 @@ async function measure(rollups: 'ingest' | 'fold', replicas: number, build: stri
     const cpUs = perWindowUs(cpStats.cores);
     const pgUs = perWindowUs(pgCores.backends + pgCores.background);
     out(
-      `CPU per committed window: control plane ${fmt(cpUs, 1)} µs${mosquitto ? (replicas > 1 ? ` (all ${replicas} replicas)` : '') : ' (its embedded broker included)'}, Postgres ${fmt(pgUs, 1)} µs, together ${fmt(cpUs + pgUs, 1)} µs (goal ≤ 60 µs)${mosquittoCores !== null ? `; Mosquitto ${fmt(perWindowUs(mosquittoCores), 1)} µs` : ''}`,
+      `CPU per committed window: control plane ${fmt(cpUs, 1)} µs${broker ? (replicas > 1 ? ` (all ${replicas} replicas)` : '') : ' (its embedded broker included)'}, Postgres ${fmt(pgUs, 1)} µs, together ${fmt(cpUs + pgUs, 1)} µs (goal ≤ 60 µs)${mosquittoCores !== null ? `; Mosquitto ${fmt(perWindowUs(mosquittoCores), 1)} µs` : ''}`,
     );
     out(
       `  Postgres: this database's backends ${fmt(perWindowUs(pgCores.backends), 1)} µs, the shared WAL writer, checkpointer and background writer ${fmt(perWindowUs(pgCores.background), 1)} µs (they also serve any other database on the server)`,
