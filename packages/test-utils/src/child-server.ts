@@ -17,6 +17,11 @@ export abstract class ChildServer {
     process.once('exit', this.killOnExit);
   }
 
+  /** The running server's process id (null when it is not running), e.g. to read its CPU from /proc. */
+  get pid(): number | null {
+    return this.proc?.pid ?? null;
+  }
+
   /** SIGKILL: no clean shutdown, nothing saved that the server had not written already; resolves once it has exited. */
   async kill(): Promise<void> {
     const proc = this.proc;

@@ -176,12 +176,17 @@ export class TelemetryRepository {
     if (rows.length === 0) return 0;
     return withTransaction(this.pool, async (client) => {
       const deviceIds = [...new Set(rows.map((r) => r.deviceId))];
+      // named: each pooled connection parses and plans the statement once, not once per batch
       if (this.rollups === 'fold') {
-        const res = await client.query(INSERT_PENDING_SQL, toColumns(rows));
+        const res = await client.query({ name: 'telemetry-insert-pending', text: INSERT_PENDING_SQL, values: toColumns(rows) });
         await this.devices.markSeen(asBulkTx(client), deviceIds);
         return res.rowCount ?? 0;
       }
-      const res = await client.query<{ deviceId: string; bootId: string; seq: string }>(INSERT_SQL, toColumns(rows));
+      const res = await client.query<{ deviceId: string; bootId: string; seq: string }>({
+        name: 'telemetry-insert',
+        text: INSERT_SQL,
+        values: toColumns(rows),
+      });
       await this.devices.markSeen(asBulkTx(client), deviceIds);
       if (this.rollups === 'ingest' && res.rows.length > 0) {
         const groups = await this.rollupTables.groupsOf(client, deviceIds);

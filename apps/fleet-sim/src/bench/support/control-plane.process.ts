@@ -30,6 +30,14 @@ export interface StartOptions {
   mqttUrl?: string | undefined;
   env?: Record<string, string>;
   dbPrefix?: string;
+  /**
+   * Another replica: this process uses its database and data directory (keys) and leaves both in
+   * place on stop (the first replica removes them). Start replicas one after another: each applies
+   * the migrations.
+   */
+  replicaOf?: Pick<ControlPlaneProcess, 'dbUrl' | 'dataDir'>;
+  /** Another build's entry point (e.g. a copy of `dist` made before a change, to measure both in one run); default this checkout's. */
+  main?: string;
   /** Node flags for the control plane, e.g. `--cpu-prof`; `BENCH_CP_NODE_ARGS` adds to them, so any bench can profile it. */
   nodeArgs?: string[];
 }
@@ -39,11 +47,12 @@ export interface StartOptions {
  * ports, a fresh database that is dropped on stop, a fresh queue prefix and data dir.
  */
 export async function startControlPlaneProcess(o: StartOptions = {}): Promise<ControlPlaneProcess> {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build the control plane first (pnpm build)`);
+  const main = o.main ?? MAIN;
+  if (!existsSync(main)) throw new Error(`${main} is missing: build the control plane first (pnpm build)`);
   const dbName = `${o.dbPrefix ?? 'ef_bench'}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
-  const dbUrl = new URL(ADMIN_URL);
-  dbUrl.pathname = `/${dbName}`;
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'ef-bench-'));
+  const dbUrl = new URL(o.replicaOf?.dbUrl ?? ADMIN_URL);
+  if (!o.replicaOf) dbUrl.pathname = `/${dbName}`;
+  const dataDir = o.replicaOf?.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'ef-bench-')));
   const port = await freePort();
   const mqttPort = await freePort();
   const env: Record<string, string> = {
@@ -69,7 +78,7 @@ export async function startControlPlaneProcess(o: StartOptions = {}): Promise<Co
     ...o.env,
   };
   const nodeArgs = [...(o.nodeArgs ?? []), ...(process.env.BENCH_CP_NODE_ARGS ?? '').split(' ').filter(Boolean)];
-  const child = spawn(process.execPath, [...nodeArgs, MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];
   const keep = (b: Buffer): void => {
     tail.push(b.toString());
@@ -79,6 +88,7 @@ export async function startControlPlaneProcess(o: StartOptions = {}): Promise<Co
   child.stderr?.on('data', keep);
   const url = `http://127.0.0.1:${port}`;
   const drop = async (): Promise<void> => {
+    if (o.replicaOf) return;
     await admin((c) => c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`)).catch(() => undefined);
     await rm(dataDir, { recursive: true, force: true });
   };

@@ -62,9 +62,20 @@ export interface BaselineResult {
 }
 
 /**
+ * An external broker the bench started itself: its process (whose CPU is read alone, not every
+ * `mosquitto` on the machine) and, with authentication, the bare subscriber's credentials and how
+ * the generated devices get theirs.
+ */
+export interface OwnBroker {
+  pid: number;
+  subscriber?: { username: string; password: string };
+  provision?: (devices: SimDeviceCredentials[]) => Promise<void>;
+}
+
+/**
  * The broker's own delivery rate to a bare QoS 1 subscriber under the same load: a bare aedes
  * in a child process (the embedded broker's library, without auth, ACL or ingest), or an external
- * broker as it is.
+ * broker as it is (`own` when the bench started it).
  */
 export async function measureBaseline(
   kind: 'aedes' | 'external',
@@ -74,9 +85,10 @@ export async function measureBaseline(
   seconds: number,
   generator: 'raw' | 'fleet' = 'fleet',
   processes = 2,
+  own?: OwnBroker,
 ): Promise<BaselineResult> {
   let url = externalUrl;
-  let brokerPid: number | null = null;
+  let brokerPid: number | null = own?.pid ?? null;
   let stopBroker = (): Promise<void> => Promise.resolve();
   if (kind === 'aedes') {
     const port = await freePort();
@@ -94,10 +106,11 @@ export async function measureBaseline(
   }
   const fleetDevices = fakeDevices(devices);
   const mine = new Set(fleetDevices.map((d) => d.deviceId));
+  await own?.provision?.(fleetDevices);
   const lags: number[] = [];
   let delivered = 0;
   let counting = false;
-  const sub = await mqtt.connectAsync(url, { clientId: `bench-sub-${randomUUID()}`, clean: true, protocolVersion: 4 });
+  const sub = await mqtt.connectAsync(url, { clientId: `bench-sub-${randomUUID()}`, clean: true, protocolVersion: 4, ...own?.subscriber });
   await sub.subscribeAsync(filters.telemetry, { qos: 1 });
   sub.on('message', (topic, payload) => {
     const t = parseTopic(topic);
