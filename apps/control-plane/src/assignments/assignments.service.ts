@@ -81,7 +81,12 @@ export class AssignmentsService {
    * all (all or nothing), its devices notified through the queue after it commits (the path before
    * issue 15, kept for that guarantee and as the fan-out benchmark's baseline).
    */
-  async assignScenario(scenario: Scenario, modelVersionId: string, actor: string, commit: AssignCommit = 'chunks'): Promise<AssignmentSummary> {
+  async assignScenario(
+    scenario: Scenario,
+    modelVersionId: string,
+    actor: string,
+    commit: AssignCommit = 'chunks',
+  ): Promise<AssignmentSummary> {
     const busy = await this.repo.devicesInActiveRollouts(scenario);
     if (busy.length > 0) {
       throw new AppError(

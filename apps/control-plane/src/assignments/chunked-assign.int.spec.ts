@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hardwarePreset, topics } from '@edge-fleet/shared';
 import mqtt from 'mqtt';
 import pg from 'pg';
+import { DESIRED_STATE } from '../desired-state/desired-state.queue.js';
+import { JobQueues } from '../infra/jobs.js';
 import { hashSecret, newSecret } from '../infra/secrets.js';
 import { SigningService } from '../signing/signing.service.js';
 import { startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
@@ -87,7 +90,9 @@ describe('scenario assignment committed per chunk', () => {
     };
     expect(res.status, JSON.stringify(body)).toBe(500);
     expect(body.error.code).toBe('incomplete');
-    expect(body.error.message).toMatch(/stopped at chunk 3 of 4: 10 device\(s\) of chunks 1–2 were assigned.*10 device\(s\) are unchanged.*injected failure/);
+    expect(body.error.message).toMatch(
+      /stopped at chunk 3 of 4: 10 device\(s\) of chunks 1–2 were assigned.*10 device\(s\) are unchanged.*injected failure/,
+    );
     expect(body.error.details).toMatchObject({ failedChunk: 3, chunks: 4, scenarioModelSet: true });
     expect(body.error.details.assigned).toEqual(ids.slice(0, 2 * CHUNK));
     expect(body.error.details.unchanged).toEqual(ids.slice(2 * CHUNK));
@@ -114,7 +119,7 @@ describe('scenario assignment committed per chunk', () => {
     for (const id of ids.slice(2 * CHUNK)) expect(v.get(id)).toEqual({ device: 1, rows: 1 });
   });
 
-  it("publishes a committed chunk's desired states before the later chunks are written (a device of chunk 1 hears of it before the PUT is answered)", async () => {
+  it("publishes a committed chunk's desired states from memory before the later chunks are written (a device of chunk 1 hears of it before the PUT is answered; no publish job queued to re-read them)", async () => {
     const secret = newSecret();
     await db.query('UPDATE "Device" SET "secretHash" = $2 WHERE id = $1', [ids[0], hashSecret(secret)]);
     const first = ids[0] ?? '';
@@ -134,12 +139,22 @@ describe('scenario assignment committed per chunk', () => {
       await client.subscribeAsync(topics.desired(first), { qos: 1 });
       // the last chunk takes 2 s to write
       await onAssignmentOf(ids[4 * CHUNK - 1] ?? '', 'slow');
+      const queue = h.cp.app.get(JobQueues);
+      // the device's own connect queues a republish: let it finish first
+      const idle = async () => {
+        const c = await queue.counts(DESIRED_STATE);
+        return (c.active ?? 0) + (c.waiting ?? 0) + (c.delayed ?? 0) === 0 ? c : null;
+      };
+      await sleep(500);
+      const jobsBefore = await waitFor(idle, 10_000, 'the desired-state queue idle');
       const res = await putModel(v1);
       const answeredAt = Date.now();
       await clearFault();
       expect(res.status).toBe(200);
       await waitFor(() => Number.isFinite(heardAt) || null, 10_000, 'desired state 3 of the first device');
       expect(heardAt).toBeLessThan(answeredAt - 1_000);
+      // published straight from the states written: the queue that re-reads Postgres was not used
+      expect(await queue.counts(DESIRED_STATE)).toEqual(jobsBefore);
     } finally {
       await client.endAsync();
     }

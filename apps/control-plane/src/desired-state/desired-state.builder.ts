@@ -42,7 +42,9 @@ export interface BuildInput {
   remediation?: RemediationRuntime | null;
 }
 
-type Unsigned = Omit<DesiredState, 'model'> & { model: (Omit<NonNullable<DesiredState['model']>, 'manifest'> & { manifest: ManifestPayload }) | null };
+type Unsigned = Omit<DesiredState, 'model'> & {
+  model: (Omit<NonNullable<DesiredState['model']>, 'manifest'> & { manifest: ManifestPayload }) | null;
+};
 
 /** Builds a device's full desired state for one assignment number, with the model's signed manifest. */
 @Injectable()

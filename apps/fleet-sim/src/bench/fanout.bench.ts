@@ -43,7 +43,11 @@ interface Run {
 }
 
 out(machineLine());
-out(`load average at start: ${loadavg().map((x) => fmt(x, 2)).join(' ')}`);
+out(
+  `load average at start: ${loadavg()
+    .map((x) => fmt(x, 2))
+    .join(' ')}`,
+);
 const cp = await startControlPlaneProcess({ mqttUrl: a.broker === 'mosquitto' ? a.mqttUrl : undefined, dbPrefix: 'ef_bench_fanout' });
 const db = new pg.Client({ connectionString: cp.dbUrl });
 try {
@@ -92,7 +96,11 @@ try {
     await sleep(2_000);
     notified.clear();
     target = version;
-    out(`[${path}] load average before: ${loadavg().map((x) => fmt(x, 2)).join(' ')}`);
+    out(
+      `[${path}] load average before: ${loadavg()
+        .map((x) => fmt(x, 2))
+        .join(' ')}`,
+    );
     const cpu = new ProcSampler(cp.pid);
     const pgCpu = new CommSampler(['postgres']);
     const simCpu0 = process.cpuUsage();
@@ -110,10 +118,10 @@ try {
     const pgStats = await pgCpu.finish();
     const simCpu = process.cpuUsage(simCpu0);
     const times = [...notified.values()].map((t) => t - t0).sort((x, y) => x - y);
-    const ackRows = await db.query<{ ms: number }>(`SELECT extract(epoch FROM "receivedAt") * 1000 - $2::float8 AS ms ${acked} ORDER BY 1`, [
-      version,
-      t0,
-    ]);
+    const ackRows = await db.query<{ ms: number }>(
+      `SELECT extract(epoch FROM "receivedAt") * 1000 - $2::float8 AS ms ${acked} ORDER BY 1`,
+      [version, t0],
+    );
     const ackMs = ackRows.rows.map((r) => Number(r.ms));
     const at = (xs: number[], share: number): number =>
       xs.length >= Math.ceil(share * assigned) ? (xs[Math.ceil(share * assigned) - 1] ?? Number.NaN) : Number.NaN;
@@ -162,7 +170,11 @@ try {
         `100 % ${ratio(base.acks.all, next.acks.all)}`,
     );
   }
-  out(`load average at end: ${loadavg().map((x) => fmt(x, 2)).join(' ')}`);
+  out(
+    `load average at end: ${loadavg()
+      .map((x) => fmt(x, 2))
+      .join(' ')}`,
+  );
   await fleet.stop();
 } catch (e) {
   // the control plane's own last words say more than the bench's
