@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hardwarePreset, topics } from '@edge-fleet/shared';
-import mqtt from 'mqtt';
+import { topics } from '@edge-fleet/shared';
 import pg from 'pg';
 import { DESIRED_STATE } from '../desired-state/desired-state.queue.js';
 import { JobQueues } from '../infra/jobs.js';
 import { hashSecret, newSecret } from '../infra/secrets.js';
+import { connectDevice } from '../test-support/device-client.js';
 import { SigningService } from '../signing/signing.service.js';
-import { startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
+import { insertHardwareProfile, startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
 import { openSignedDesired } from '../test-support/signed-desired.js';
 
 const CHUNK = 5;
@@ -20,12 +20,7 @@ beforeAll(async () => {
   h = await startHarness({ ASSIGNMENT_CHUNK_SIZE: String(CHUNK) });
   db = new pg.Client({ connectionString: h.dbUrl });
   await db.connect();
-  const spec = hardwarePreset('cloud-cpu-node');
-  await db.query(`INSERT INTO "HardwareProfile" (id, "hardwareClass", accelerator, spec) VALUES ('chunked', $1, $2, $3)`, [
-    spec.hardwareClass,
-    spec.accelerator,
-    spec,
-  ]);
+  await insertHardwareProfile(db, 'chunked', 'cloud-cpu-node');
 }, 120_000);
 afterAll(async () => {
   await db.end();
@@ -124,13 +119,7 @@ describe('scenario assignment committed per chunk', () => {
     await db.query('UPDATE "Device" SET "secretHash" = $2 WHERE id = $1', [ids[0], hashSecret(secret)]);
     const first = ids[0] ?? '';
     const { rootPublicKey } = await SigningService.open(h.config.signingKeysDir);
-    const client = await mqtt.connectAsync(h.config.mqttUrl, {
-      clientId: first,
-      username: first,
-      password: secret,
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-    });
+    const client = await connectDevice(h, { deviceId: first, deviceSecret: secret }, { will: false });
     try {
       let heardAt = Number.POSITIVE_INFINITY;
       client.on('message', (_t, payload) => {
