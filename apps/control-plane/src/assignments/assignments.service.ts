@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import type { DesiredState, Scenario, VariantCandidate } from '@edge-fleet/shared';
 import type { AssignmentDecision as DecisionView, AssignmentSummary } from '@edge-fleet/shared/api';
@@ -6,6 +7,7 @@ import type { AssignmentItem } from '../desired-state/desired-state.builder.js';
 import { DesiredStateService } from '../desired-state/desired-state.service.js';
 import { AppError } from '../errors.js';
 import { AuditRepository, type AuditInput } from '../infra/audit.repository.js';
+import { isDatabaseUnreachable } from '../infra/pg-errors.js';
 import type { Logger } from '../infra/logger.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
 import { UnitOfWork } from '../infra/unit-of-work.js';
@@ -126,10 +128,12 @@ export class AssignmentsService {
       const { chosen, refused } = split(decisions.slice(c * size, (c + 1) * size));
       let states: DesiredState[];
       try {
-        states = await this.write(scenario, c === 0 ? modelVersionId : null, chosen, refused, actor, {
-          auditModel: modelVersionId,
-          ...(chunks > 1 ? { chunk: { index: c + 1, of: chunks } } : {}),
-        });
+        states = await this.retryUnreachable(`chunk ${c + 1} of ${chunks}`, () =>
+          this.write(scenario, c === 0 ? modelVersionId : null, chosen, refused, actor, {
+            auditModel: modelVersionId,
+            ...(chunks > 1 ? { chunk: { index: c + 1, of: chunks } } : {}),
+          }),
+        );
       } catch (e) {
         await Promise.all(publishing);
         throw incomplete({ scenario, modelVersionId, decisions, assigned, failed: c, size, chunks }, e);
@@ -139,6 +143,28 @@ export class AssignmentsService {
       publishing.push(this.desired.publishCommitted(states));
     }
     await Promise.all(publishing);
+  }
+
+  /**
+   * A chunk's transaction again after Postgres could not be reached (a connection not had within the
+   * pool's timeout under load, a restart): twenty transactions meet such a moment more often than one,
+   * and a chunk that did not commit is whole to write again. A retried commit whose first outcome was
+   * unknown at worst gives its devices one more assignment number for the same model.
+   */
+  private async retryUnreachable<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (attempt >= CHUNK_ATTEMPTS || !isDatabaseUnreachable(e)) throw e;
+        this.log.warn('assignment chunk: database unreachable, trying again', {
+          what,
+          attempt,
+          error: e instanceof Error ? e.message : String(e),
+        });
+        await sleep(CHUNK_RETRY_MS * attempt);
+      }
+    }
   }
 
   /** republish() for many devices: their latest desired states read in one query and published together. */
@@ -209,6 +235,10 @@ export class AssignmentsService {
 
 /** How a scenario assignment commits: per chunk (default) or all in one transaction. */
 export type AssignCommit = 'chunks' | 'whole';
+
+/** Tries of one chunk when Postgres is unreachable, the waits between them growing by CHUNK_RETRY_MS. */
+const CHUNK_ATTEMPTS = 3;
+const CHUNK_RETRY_MS = 500;
 
 function split(decisions: readonly DeviceDecision[]): {
   chosen: (AssignmentItem & { device: AssignableDevice })[];

@@ -49,6 +49,15 @@ async function onAssignmentOf(deviceId: string, what: 'fail' | 'slow'): Promise<
   await db.query(`CREATE OR REPLACE TRIGGER chunk_fault BEFORE INSERT ON "Assignment" FOR EACH ROW EXECUTE FUNCTION chunk_fault()`);
 }
 
+/** The first statement writing `deviceId`'s assignment fails as a database that cannot take connections now (57P03); later ones pass. */
+async function unreachableOnceFor(deviceId: string): Promise<void> {
+  await db.query('CREATE SEQUENCE IF NOT EXISTS chunk_fault_once');
+  await db.query(`CREATE OR REPLACE FUNCTION chunk_fault() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN IF NEW."deviceId" = '${deviceId}'::uuid AND nextval('chunk_fault_once') = 1 THEN
+      RAISE EXCEPTION 'the database system is starting up' USING ERRCODE = '57P03'; END IF; RETURN NEW; END $$`);
+  await db.query(`CREATE OR REPLACE TRIGGER chunk_fault BEFORE INSERT ON "Assignment" FOR EACH ROW EXECUTE FUNCTION chunk_fault()`);
+}
+
 async function clearFault(): Promise<void> {
   await db.query('DROP TRIGGER IF EXISTS chunk_fault ON "Assignment"');
 }
@@ -147,5 +156,18 @@ describe('scenario assignment committed per chunk', () => {
     } finally {
       await client.endAsync();
     }
+  });
+
+  it('a chunk that meets an unreachable database is written again, whole, and the assignment completes', async () => {
+    await unreachableOnceFor(ids[3 * CHUNK] ?? '');
+    const before = await versions(ids);
+    const res = await putModel(v1);
+    await clearFault();
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(await res.json()).toMatchObject({ assigned: 4 * CHUNK, refused: 0 });
+    const after = await versions(ids);
+    // every device exactly one assignment further: the retried chunk wrote once
+    for (const id of ids)
+      expect(after.get(id)).toEqual({ device: (before.get(id)?.device ?? 0) + 1, rows: (before.get(id)?.rows ?? 0) + 1 });
   });
 });

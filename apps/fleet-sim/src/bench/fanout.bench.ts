@@ -35,6 +35,8 @@ const LABEL: Record<Path, string> = {
 interface Run {
   path: Path;
   devices: number;
+  /** Devices assigned and connected: the base of every share. */
+  reachable: number;
   putMs: number;
   notified: { p50: number; p99: number; all: number; n: number };
   acks: { p50: number; p99: number; all: number; n: number };
@@ -107,11 +109,13 @@ try {
     const t0 = Date.now();
     const assigned = await assignScenario(cp.url, cp.operatorToken, 'autonomous_driving', modelId, path);
     const putMs = Date.now() - t0;
+    // a device that never connected cannot hear of it: shares are of the connected ones
+    const reachable = Math.min(assigned, connected);
     const deadline = t0 + a.timeoutSeconds * 1000;
     const acked = `FROM "ReportedState" WHERE "appliedAssignmentVersion" >= $1 AND "activeVariantId" IS NOT NULL`;
     while (Date.now() < deadline) {
       const acks = Number((await db.query<{ n: string }>(`SELECT count(*) AS n ${acked}`, [version])).rows[0]?.n ?? 0);
-      if (acks >= assigned && notified.size >= assigned) break;
+      if (acks >= reachable && notified.size >= reachable) break;
       await sleep(250);
     }
     const stats = cpu.finish();
@@ -124,10 +128,11 @@ try {
     );
     const ackMs = ackRows.rows.map((r) => Number(r.ms));
     const at = (xs: number[], share: number): number =>
-      xs.length >= Math.ceil(share * assigned) ? (xs[Math.ceil(share * assigned) - 1] ?? Number.NaN) : Number.NaN;
+      xs.length >= Math.ceil(share * reachable) ? (xs[Math.ceil(share * reachable) - 1] ?? Number.NaN) : Number.NaN;
     return {
       path,
       devices: assigned,
+      reachable,
       putMs,
       notified: { p50: at(times, 0.5), p99: at(times, 0.99), all: at(times, 1), n: notified.size },
       acks: { p50: at(ackMs, 0.5), p99: at(ackMs, 0.99), all: at(ackMs, 1), n: ackMs.length },
@@ -150,10 +155,10 @@ try {
     out(`[${path}] ${LABEL[path]}`);
     out(`[${path}] PUT /api/v1/scenarios/autonomous_driving/model answered in ${fmt(r.putMs, 0)} ms for ${r.devices} devices`);
     out(
-      `[${path}] desired state received: 50 % ${s(r.notified.p50)}, 99 % ${s(r.notified.p99)}, all ${s(r.notified.all)} (${r.notified.n}/${r.devices}); goal all ≤ 3 s at 10,000`,
+      `[${path}] desired state received: 50 % ${s(r.notified.p50)}, 99 % ${s(r.notified.p99)}, all ${s(r.notified.all)} (${r.notified.n}/${r.reachable} connected); goal all ≤ 3 s at 10,000`,
     );
     out(
-      `[${path}] acknowledgements stored (reported state with the new model): 50 % ${s(r.acks.p50)}, 99 % ${s(r.acks.p99)}, 100 % ${s(r.acks.all)} (${r.acks.n}/${r.devices}); goal 99 % ≤ 10 s at 10,000`,
+      `[${path}] acknowledgements stored (reported state with the new model): 50 % ${s(r.acks.p50)}, 99 % ${s(r.acks.p99)}, 100 % ${s(r.acks.all)} (${r.acks.n}/${r.reachable} connected); goal 99 % ≤ 10 s at 10,000`,
     );
     // the simulator's own receive times are the notify figures: on a shared box its CPU bounds them too
     out(
