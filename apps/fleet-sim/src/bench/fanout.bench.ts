@@ -14,6 +14,8 @@ const Args = z.object({
   timeoutSeconds: z.coerce.number().min(5).max(3_600).default(120),
   broker: z.enum(['embedded', 'mosquitto']).default('embedded'),
   mqttUrl: z.string().default('mqtt://127.0.0.1:1883'),
+  /** After each run, wait at most this long for its last acknowledgements (not measured) before the next. */
+  settleSeconds: z.coerce.number().min(0).max(3_600).default(180),
   /** The assignment paths measured, in this order, one after the other on the same connected fleet. */
   paths: z
     .string()
@@ -23,7 +25,7 @@ const Args = z.object({
 });
 const a = benchArgs(
   Args,
-  'usage: bench:fanout [--devices 1000] [--timeout-seconds 120] [--broker embedded|mosquitto] [--mqtt-url mqtt://127.0.0.1:1883] [--paths whole,chunks]',
+  'usage: bench:fanout [--devices 1000] [--timeout-seconds 120] [--broker embedded|mosquitto] [--mqtt-url mqtt://127.0.0.1:1883] [--paths whole,chunks] [--settle-seconds 180]',
 );
 type Path = z.infer<typeof Args>['paths'][number];
 const LABEL: Record<Path, string> = {
@@ -127,6 +129,17 @@ try {
       [version, t0],
     );
     const ackMs = ackRows.rows.map((r) => Number(r.ms));
+    // the next run must not inherit this one's backlog (updates still applying, reports still arriving)
+    const settleFrom = Date.now();
+    let settled = false;
+    while (Date.now() - settleFrom < a.settleSeconds * 1000) {
+      const acks = Number((await db.query<{ n: string }>(`SELECT count(*) AS n ${acked}`, [version])).rows[0]?.n ?? 0);
+      if ((settled = acks >= reachable)) break;
+      await sleep(1_000);
+    }
+    out(
+      `[${path}] settled before the next run: ${settled ? `yes, ${fmt((Date.now() - settleFrom) / 1000)} s after the measurement ended` : `no, after ${a.settleSeconds} s`}`,
+    );
     const at = (xs: number[], share: number): number =>
       xs.length >= Math.ceil(share * reachable) ? (xs[Math.ceil(share * reachable) - 1] ?? Number.NaN) : Number.NaN;
     return {
