@@ -91,8 +91,10 @@ async function openInfra(
   redisLog.watch('probe', redis);
   const jobs = new JobQueues({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, redisLog });
   let signingRefresh: NodeJS.Timeout | undefined;
+  let signingService: SigningService | undefined;
   const close = async (): Promise<void> => {
     clearInterval(signingRefresh);
+    await signingService?.close();
     await jobs.stop();
     redis.disconnect();
     await pgPool.end();
@@ -101,6 +103,8 @@ async function openInfra(
   try {
     await jobs.start();
     const signing = await SigningService.open(config.signingKeysDir);
+    signingService = signing;
+    signing.startPool(config.SIGNING_WORKERS);
     // a rotation made through another replica is adopted within a second (see SigningService.refresh)
     const signingLog = logger.child('signing');
     signingRefresh = setInterval(() => {

@@ -1,4 +1,4 @@
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -56,6 +56,21 @@ export const ConfigSchema = z.object({
   DATA_DIR: z.string().default('.data'),
   /** The root and signing keys; every replica of one fleet must read the same keys (a shared mount). */
   SIGNING_KEYS_DIR: z.string().min(1).optional(),
+  /**
+   * Threads that sign desired states and manifests in batches (a fan-out signs two per device);
+   * 0 signs on the event loop. Default: one fewer than the machine's cores (at least 1, at most 4).
+   */
+  SIGNING_WORKERS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(64)
+    .default(Math.max(1, Math.min(4, availableParallelism() - 1))),
+  /**
+   * Devices per transaction of a scenario assignment: each chunk commits (its devices, their audit)
+   * and is published at once, before the next is written.
+   */
+  ASSIGNMENT_CHUNK_SIZE: z.coerce.number().int().min(1).max(100_000).default(500),
   MAX_UPLOAD_MB: z.coerce.number().int().min(1).max(4_096).default(256),
   /** Start an embedded Postgres when DATABASE_URL does not answer. */
   EMBEDDED_POSTGRES: z.enum(['auto', 'never']).default('auto'),

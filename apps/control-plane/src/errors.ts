@@ -10,6 +10,8 @@ export const ERROR_STATUS = {
   range_not_satisfiable: 416,
   rate_limited: 429,
   unavailable: 503,
+  /** Part of a change was applied and the rest was not; the details say exactly which part. */
+  incomplete: 500,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -22,6 +24,8 @@ export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** Structured facts for the caller (no secrets), returned beside the message. */
+    readonly details?: Record<string, unknown>,
   ) {
     super(message);
     this.name = 'AppError';

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import type { DesiredState, Scenario, VariantCandidate } from '@edge-fleet/shared';
 import type { AssignmentDecision as DecisionView, AssignmentSummary } from '@edge-fleet/shared/api';
@@ -6,6 +7,7 @@ import type { AssignmentItem } from '../desired-state/desired-state.builder.js';
 import { DesiredStateService } from '../desired-state/desired-state.service.js';
 import { AppError } from '../errors.js';
 import { AuditRepository, type AuditInput } from '../infra/audit.repository.js';
+import { isDatabaseUnreachable } from '../infra/pg-errors.js';
 import type { Logger } from '../infra/logger.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
 import { UnitOfWork } from '../infra/unit-of-work.js';
@@ -74,11 +76,19 @@ export class AssignmentsService {
   }
 
   /**
-   * Gives the scenario this model version: each device gets the variant that fits it (committed
-   * in one transaction, then published retained through the queue); a device for which nothing
-   * fits is refused with the reason and keeps what it runs.
+   * Gives the scenario this model version: each device gets the variant that fits it; a device for
+   * which nothing fits is refused with the reason and keeps what it runs. `chunks` (the default):
+   * ASSIGNMENT_CHUNK_SIZE devices per transaction, each chunk's devices published from the states
+   * just written as soon as it commits, while the next one is written. `whole`: one transaction for
+   * all (all or nothing), its devices notified through the queue after it commits (the path before
+   * issue 15, kept for that guarantee and as the fan-out benchmark's baseline).
    */
-  async assignScenario(scenario: Scenario, modelVersionId: string, actor: string): Promise<AssignmentSummary> {
+  async assignScenario(
+    scenario: Scenario,
+    modelVersionId: string,
+    actor: string,
+    commit: AssignCommit = 'chunks',
+  ): Promise<AssignmentSummary> {
     const busy = await this.repo.devicesInActiveRollouts(scenario);
     if (busy.length > 0) {
       throw new AppError(
@@ -90,14 +100,71 @@ export class AssignmentsService {
       );
     }
     const decisions = await this.decide(scenario, modelVersionId, await this.repo.scenarioDevices(scenario));
-    const chosen = decisions.flatMap((d) => (d.choice ? [{ device: d.device, choice: d.choice, reason: d.decision.reason }] : []));
-    const refused = decisions.filter((d) => !d.choice).map((d) => ({ device: d.device, reason: d.decision.reason }));
     // Redis away: 503 now, nothing written (issue 14: the request waited for the whole outage)
     await this.desired.assertCanNotify();
-    const states = await this.write(scenario, modelVersionId, chosen, refused, actor);
-    await this.desired.notifyIssued(states);
-    this.log.info('scenario assigned', { scenario, modelVersionId, assigned: chosen.length, refused: refused.length });
-    return this.summary(scenario, modelVersionId, decisions);
+    if (commit === 'whole') {
+      const { chosen, refused } = split(decisions);
+      const states = await this.write(scenario, modelVersionId, chosen, refused, actor, { inlineSigning: true });
+      await this.desired.notifyIssued(states);
+    } else {
+      await this.writeInChunks(scenario, modelVersionId, decisions, actor);
+    }
+    const summary = this.summary(scenario, modelVersionId, decisions);
+    this.log.info('scenario assigned', { scenario, modelVersionId, commit, assigned: summary.assigned, refused: summary.refused });
+    return summary;
+  }
+
+  /**
+   * One transaction per chunk, in device order; the first also points the scenario at the model
+   * version. A chunk that fails stops the assignment: the chunks before it stay committed and
+   * published, it and those after are untouched, and the error says which devices are which.
+   */
+  private async writeInChunks(scenario: Scenario, modelVersionId: string, decisions: DeviceDecision[], actor: string): Promise<void> {
+    const size = this.config.ASSIGNMENT_CHUNK_SIZE;
+    const chunks = Math.max(1, Math.ceil(decisions.length / size));
+    const publishing: Promise<void>[] = [];
+    const assigned: string[] = [];
+    for (let c = 0; c < chunks; c++) {
+      const { chosen, refused } = split(decisions.slice(c * size, (c + 1) * size));
+      let states: DesiredState[];
+      try {
+        states = await this.retryUnreachable(`chunk ${c + 1} of ${chunks}`, () =>
+          this.write(scenario, c === 0 ? modelVersionId : null, chosen, refused, actor, {
+            auditModel: modelVersionId,
+            ...(chunks > 1 ? { chunk: { index: c + 1, of: chunks } } : {}),
+          }),
+        );
+      } catch (e) {
+        await Promise.all(publishing);
+        throw incomplete({ scenario, modelVersionId, decisions, assigned, failed: c, size, chunks }, e);
+      }
+      for (const st of states) assigned.push(st.deviceId);
+      // not awaited here: the next chunk is written while this one is published
+      publishing.push(this.desired.publishCommitted(states));
+    }
+    await Promise.all(publishing);
+  }
+
+  /**
+   * A chunk's transaction again after Postgres could not be reached (a connection not had within the
+   * pool's timeout under load, a restart): twenty transactions meet such a moment more often than one,
+   * and a chunk that did not commit is whole to write again. A retried commit whose first outcome was
+   * unknown at worst gives its devices one more assignment number for the same model.
+   */
+  private async retryUnreachable<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (attempt >= CHUNK_ATTEMPTS || !isDatabaseUnreachable(e)) throw e;
+        this.log.warn('assignment chunk: database unreachable, trying again', {
+          what,
+          attempt,
+          error: e instanceof Error ? e.message : String(e),
+        });
+        await sleep(CHUNK_RETRY_MS * attempt);
+      }
+    }
   }
 
   /** republish() for many devices: their latest desired states read in one query and published together. */
@@ -128,8 +195,9 @@ export class AssignmentsService {
 
   /**
    * Writes a new, higher-numbered assignment for each chosen device, points the scenario at the
-   * model version (when given), and audits every refusal, in one transaction; set-based, on the pg
-   * driver (see BulkTx). Returns the desired states to publish.
+   * model version (when given), and audits every refusal and the assignment (`auditModel`, of this
+   * chunk when `chunk`), in one transaction; set-based, on the pg driver (see BulkTx). Returns the
+   * desired states to publish.
    */
   private write(
     scenario: Scenario,
@@ -137,28 +205,89 @@ export class AssignmentsService {
     chosen: (AssignmentItem & { device: AssignableDevice })[],
     refused: { device: AssignableDevice; reason: string }[],
     actor: string,
+    o: { auditModel?: string; chunk?: { index: number; of: number }; inlineSigning?: boolean } = {},
   ): Promise<DesiredState[]> {
+    const auditModel = o.auditModel ?? modelVersionId;
     return this.uow.runBulk(async (tx) => {
       if (modelVersionId) await this.policies.setScenarioModel(tx, scenario, modelVersionId);
-      const states = await this.desired.issue(tx, chosen, actor);
+      const states = await this.desired.issue(tx, chosen, actor, { inlineSigning: o.inlineSigning ?? false });
       const audits: AuditInput[] = refused.map((r) => ({
         actor,
         action: 'assignment.refused',
         targetType: 'device',
         targetId: r.device.id,
-        details: { scenario, modelVersionId, reason: r.reason },
+        details: { scenario, modelVersionId: auditModel, reason: r.reason },
       }));
-      if (modelVersionId) {
+      if (auditModel) {
         audits.push({
           actor,
           action: 'scenario.assign_model',
           targetType: 'scenario',
           targetId: scenario,
-          details: { modelVersionId, assigned: states.length, refused: refused.length },
+          details: { modelVersionId: auditModel, assigned: states.length, refused: refused.length, ...(o.chunk ? { chunk: o.chunk } : {}) },
         });
       }
       await this.audit.appendMany(tx, audits);
       return states;
     });
   }
+}
+
+/** How a scenario assignment commits: per chunk (default) or all in one transaction. */
+export type AssignCommit = 'chunks' | 'whole';
+
+/** Tries of one chunk when Postgres is unreachable, the waits between them growing by CHUNK_RETRY_MS. */
+const CHUNK_ATTEMPTS = 3;
+const CHUNK_RETRY_MS = 500;
+
+function split(decisions: readonly DeviceDecision[]): {
+  chosen: (AssignmentItem & { device: AssignableDevice })[];
+  refused: { device: AssignableDevice; reason: string }[];
+} {
+  return {
+    chosen: decisions.flatMap((d) => (d.choice ? [{ device: d.device, choice: d.choice, reason: d.decision.reason }] : [])),
+    refused: decisions.flatMap((d) => (d.choice ? [] : [{ device: d.device, reason: d.decision.reason }])),
+  };
+}
+
+/**
+ * The answer to an assignment stopped by a failed chunk: which devices were assigned (and notified),
+ * which were not, by id, and whether the scenario already points at the model version.
+ */
+function incomplete(
+  at: {
+    scenario: Scenario;
+    modelVersionId: string;
+    decisions: readonly DeviceDecision[];
+    /** The devices the committed chunks wrote a new assignment for (one deleted meanwhile is not among them). */
+    assigned: readonly string[];
+    failed: number;
+    size: number;
+    chunks: number;
+  },
+  cause: unknown,
+): AppError {
+  const { scenario, modelVersionId, decisions, failed, size, chunks } = at;
+  const applied = at.assigned;
+  const done = new Set(applied);
+  const committed = decisions.slice(0, failed * size);
+  const refused = committed.filter((d) => !d.choice).map((d) => d.device.id);
+  const unchanged = decisions.filter((d) => d.choice && !done.has(d.device.id)).map((d) => d.device.id);
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new AppError(
+    'incomplete',
+    `assignment of ${modelVersionId} to ${scenario} stopped at chunk ${failed + 1} of ${chunks}: ${applied.length} device(s) of chunks 1–${failed} ` +
+      `were assigned and their states published (${refused.length} refused there); ${unchanged.length} device(s) are unchanged` +
+      `${failed === 0 ? ' and the scenario still points at its previous model version' : ''} (${why}); repeat the assignment to finish it`,
+    {
+      scenario,
+      modelVersionId,
+      chunks,
+      failedChunk: failed + 1,
+      scenarioModelSet: failed > 0,
+      assigned: applied,
+      refused,
+      unchanged,
+    },
+  );
 }

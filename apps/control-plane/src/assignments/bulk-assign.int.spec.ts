@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMlpClassifier } from '@edge-fleet/onnx-builder';
-import { hardwarePreset, topics, type DesiredStatePayload } from '@edge-fleet/shared';
+import { topics, type DesiredStatePayload } from '@edge-fleet/shared';
 import pg from 'pg';
 import mqtt from 'mqtt';
 import { hashSecret, newSecret } from '../infra/secrets.js';
 import { SigningService } from '../signing/signing.service.js';
-import { startHarness, waitFor, type Harness } from '../test-support/harness.js';
+import { insertHardwareProfile, startHarness, waitFor, type Harness } from '../test-support/harness.js';
 import { openSignedDesired } from '../test-support/signed-desired.js';
 import { AssignmentsService } from './assignments.service.js';
 
@@ -51,12 +51,7 @@ describe('assignment at fleet scale', () => {
     const n = 4_000;
     const db = new pg.Client({ connectionString: h.dbUrl });
     await db.connect();
-    const spec = hardwarePreset('cloud-cpu-node');
-    await db.query(`INSERT INTO "HardwareProfile" (id, "hardwareClass", accelerator, spec) VALUES ('bulk', $1, $2, $3)`, [
-      spec.hardwareClass,
-      spec.accelerator,
-      spec,
-    ]);
+    await insertHardwareProfile(db, 'bulk', 'cloud-cpu-node');
     const ids = Array.from({ length: n }, () => randomUUID());
     await db.query(
       `INSERT INTO "Device" (id, name, scenario, "hardwareProfileId", "secretHash") SELECT id, 'bulk-' || id, 'data_analysis_agent', 'bulk', 'x' FROM unnest($1::uuid[]) AS id`,

@@ -1,5 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { PrecisionSchema, type DesiredState, type InputSpec, type RemediationRuntime, type Scenario } from '@edge-fleet/shared';
+import {
+  PrecisionSchema,
+  type DesiredState,
+  type InputSpec,
+  type ManifestPayload,
+  type RemediationRuntime,
+  type Scenario,
+} from '@edge-fleet/shared';
 import type { Config } from '../config.js';
 import type { ScenarioRuntimePolicy } from '../policies/policy.repository.js';
 import { CONFIG, SIGNING } from '../infra/tokens.js';
@@ -26,6 +33,19 @@ export interface AssignmentItem {
   reason: string;
 }
 
+/** One desired state to build: the device, its assignment number, what it runs and under which policy. */
+export interface BuildInput {
+  deviceId: string;
+  version: number;
+  item: AssignmentItem;
+  policy: ScenarioRuntimePolicy | null;
+  remediation?: RemediationRuntime | null;
+}
+
+type Unsigned = Omit<DesiredState, 'model'> & {
+  model: (Omit<NonNullable<DesiredState['model']>, 'manifest'> & { manifest: ManifestPayload }) | null;
+};
+
 /** Builds a device's full desired state for one assignment number, with the model's signed manifest. */
 @Injectable()
 export class DesiredStateBuilder {
@@ -37,6 +57,7 @@ export class DesiredStateBuilder {
   /**
    * The full desired state of one device: Postgres keeps it, MQTT carries a retained copy. A
    * remediation's caps lower the target rate too, so an agent that predates them still slows down.
+   * Signs its manifest on the caller's thread.
    */
   build(
     deviceId: string,
@@ -45,6 +66,24 @@ export class DesiredStateBuilder {
     policy: ScenarioRuntimePolicy | null,
     remediation: RemediationRuntime | null = null,
   ): DesiredState {
+    const u = this.unsigned({ deviceId, version, item, policy, remediation });
+    return { ...u, model: u.model ? { ...u.model, manifest: this.signing.signManifest(u.model.manifest) } : null };
+  }
+
+  /** build() for many devices, their manifests signed together (on the signing threads when there are). */
+  async buildMany(inputs: readonly BuildInput[]): Promise<DesiredState[]> {
+    const unsigned = inputs.map((i) => this.unsigned(i));
+    const manifests = await this.signing.signManifests(unsigned.flatMap((u) => (u.model ? [u.model.manifest] : [])));
+    let next = 0;
+    return unsigned.map((u) => {
+      if (!u.model) return { ...u, model: null };
+      const manifest = manifests[next++];
+      if (!manifest) throw new Error(`manifest ${next - 1} of ${manifests.length} missing from the signing threads' answer`);
+      return { ...u, model: { ...u.model, manifest } };
+    });
+  }
+
+  private unsigned({ deviceId, version, item, policy, remediation = null }: BuildInput): Unsigned {
     const issuedAt = new Date();
     const c = item.choice;
     const model = c
@@ -59,8 +98,8 @@ export class DesiredStateBuilder {
           sha256: c.sha256,
           sizeBytes: c.sizeBytes,
           inputs: c.inputs,
-          manifest: this.signing.signManifest({
-            schema: 1,
+          manifest: {
+            schema: 1 as const,
             deviceId,
             modelVersionId: c.modelVersionId,
             variantId: c.variantId,
@@ -71,7 +110,7 @@ export class DesiredStateBuilder {
             hardwareClasses: [],
             issuedAt: issuedAt.toISOString(),
             expiresAt: new Date(issuedAt.getTime() + this.config.MANIFEST_TTL_SECONDS * 1_000).toISOString(),
-          }),
+          },
         }
       : null;
     return {

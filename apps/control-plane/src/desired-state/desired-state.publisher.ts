@@ -37,17 +37,18 @@ export class DesiredStatePublisher {
       states.map((s) => s.desired.deviceId),
       signedAt,
     );
-    await Promise.all(
+    // signed together: on the signing threads for a batch, so the event loop keeps serving the broker
+    const signed = await this.signing.signDesiredMany(
       states.map(({ desired, highWaterMark }) => {
         const hybrid = placements.get(desired.deviceId);
-        const signed = this.signing.signDesired({
-          ...desired,
-          highWaterMark,
-          signedAt: signedAt.toISOString(),
-          expiresAt,
-          ...(hybrid === undefined ? {} : { hybrid }),
-        });
-        const m = publishArgs('desired', desired.deviceId, signed);
+        return { ...desired, highWaterMark, signedAt: signedAt.toISOString(), expiresAt, ...(hybrid === undefined ? {} : { hybrid }) };
+      }),
+    );
+    await Promise.all(
+      states.map(({ desired }, i) => {
+        const envelope = signed[i];
+        if (!envelope) throw new Error(`desired state of ${desired.deviceId} missing from the signed batch`);
+        const m = publishArgs('desired', desired.deviceId, envelope);
         return this.bus.publish(m.topic, m.payload, m.options);
       }),
     );

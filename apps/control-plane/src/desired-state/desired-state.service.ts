@@ -7,7 +7,7 @@ import type { Logger } from '../infra/logger.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
 import { UnitOfWork, type AnyTx } from '../infra/unit-of-work.js';
 import { PolicyRepository, type ScenarioRuntimePolicy } from '../policies/policy.repository.js';
-import { DesiredStateBuilder, type AssignmentItem, type VariantChoice } from './desired-state.builder.js';
+import { DesiredStateBuilder, type AssignmentItem, type BuildInput, type VariantChoice } from './desired-state.builder.js';
 import { DesiredStatePublisher } from './desired-state.publisher.js';
 import { DesiredStateQueue, type PublishDesiredJob } from './desired-state.queue.js';
 import { DesiredStateRepository, type DeviceOverride, type NewAssignment, type PublishableDesired } from './desired-state.repository.js';
@@ -67,9 +67,9 @@ export class DesiredStateService {
   /**
    * Gives each device a new, higher-numbered assignment inside the caller's transaction, set-based
    * (a fixed number of statements per 1,000 devices). Returns the desired states to publish once
-   * the transaction has committed.
+   * the transaction has committed. Manifests are signed on the signing threads unless `inlineSigning`.
    */
-  async issue(tx: AnyTx, items: readonly AssignmentItem[], actor: string): Promise<DesiredState[]> {
+  async issue(tx: AnyTx, items: readonly AssignmentItem[], actor: string, { inlineSigning = false } = {}): Promise<DesiredState[]> {
     const ids = items.map((c) => c.device.id);
     const versionOf = await this.devices.nextAssignmentVersions(tx, ids);
     // the scenario's tier targets travel with the desired state: the device's smoke test and watchdog use them
@@ -79,16 +79,23 @@ export class DesiredStateService {
     const overrideVariants = await this.repo.choicesOf([
       ...new Set([...overrides.values()].flatMap((o) => (o.variantId ? [o.variantId] : []))),
     ]);
-    const rows: NewAssignment[] = [];
+    const inputs: BuildInput[] = [];
     for (const given of items) {
       const version = versionOf.get(given.device.id);
       if (version === undefined) continue; // deleted meanwhile
       const { item, remediation } = withOverride(given, overrides.get(given.device.id), overrideVariants);
-      const desired = this.builder.build(item.device.id, version, item, policyOf.get(item.device.scenario) ?? null, remediation);
-      rows.push({ deviceId: item.device.id, version, modelVariantId: item.choice?.variantId ?? null, reason: item.reason, desired });
+      inputs.push({ deviceId: item.device.id, version, item, policy: policyOf.get(item.device.scenario) ?? null, remediation });
     }
+    const states = inlineSigning
+      ? inputs.map((i) => this.builder.build(i.deviceId, i.version, i.item, i.policy, i.remediation))
+      : await this.builder.buildMany(inputs);
+    const rows = inputs.map((i, n): NewAssignment => {
+      const desired = states[n];
+      if (!desired) throw new Error(`desired state of ${i.deviceId} missing from the built batch`);
+      return { deviceId: i.deviceId, version: i.version, modelVariantId: i.item.choice?.variantId ?? null, reason: i.item.reason, desired };
+    });
     await this.repo.insert(tx, rows, actor);
-    return rows.map((r) => r.desired);
+    return states;
   }
 
   /** Queues publications (after the transaction that issued them committed); retried until the broker takes them. */
@@ -119,6 +126,29 @@ export class DesiredStateService {
         error: e instanceof Error ? e.message : String(e),
       });
       await this.publishIssued(states);
+    }
+  }
+
+  /**
+   * Publishes states whose transaction has just committed straight from memory (no re-read), so
+   * their devices hear of them while the next chunk is written; should the broker refuse them, they
+   * are queued instead (the queue retries, reading Postgres). Does not throw: the change is stored,
+   * and a device also gets its state from Postgres when it next comes online.
+   */
+  async publishCommitted(states: readonly DesiredState[]): Promise<void> {
+    try {
+      await this.publishIssued(states);
+    } catch (e) {
+      this.log.warn('could not publish desired states just committed; queueing them', {
+        devices: states.length,
+        error: e instanceof Error ? e.message : String(e),
+      });
+      await this.queue.enqueue(publishJobs(states)).catch((q: unknown) =>
+        this.log.error('desired states committed but neither published nor queued: their devices get them when they next connect', {
+          devices: states.length,
+          error: q instanceof Error ? q.message : String(q),
+        }),
+      );
     }
   }
 

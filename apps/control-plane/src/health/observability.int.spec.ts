@@ -35,7 +35,8 @@ describe('observability', () => {
     const given = await h.api('/api/v1/scenarios/customer_support_agent/model', {
       method: 'PUT',
       headers: { 'content-type': 'application/json', 'x-request-id': 'op-assign-42' },
-      body: JSON.stringify({ modelVersionId: id }),
+      // `whole` notifies through the desired-state queue, whose job metrics the Prometheus test reads
+      body: JSON.stringify({ modelVersionId: id, commit: 'whole' }),
     });
     expect(given.status).toBe(200);
     expect(given.headers.get('x-request-id')).toBe('op-assign-42');

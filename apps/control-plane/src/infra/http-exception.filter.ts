@@ -29,7 +29,7 @@ export class HttpErrorFilter implements ExceptionFilter {
     // answered already (an upload cut at its limit): the parser's late error has nothing left to say
     if (res.headersSent) return;
     if (e instanceof AppError) {
-      res.status(e.status).json({ error: { code: e.code, message: e.message } });
+      res.status(e.status).json({ error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } });
       return;
     }
     if (e instanceof HttpException) {

@@ -81,8 +81,8 @@ export class ModelsController {
   @UseGuards(OperatorGuard)
   async assign(@Param() params: unknown, @Body() body: unknown, @Req() req: OperatorRequest) {
     const { scenario } = parseInput(ScenarioParamsSchema, params, 'scenario');
-    const { modelVersionId } = parseInput(AssignScenarioModelSchema, body, 'assignment');
-    return this.assignments.assignScenario(scenario, modelVersionId, `operator:${operatorOf(req).tokenId}`);
+    const { modelVersionId, commit } = parseInput(AssignScenarioModelSchema, body, 'assignment');
+    return this.assignments.assignScenario(scenario, modelVersionId, `operator:${operatorOf(req).tokenId}`, commit);
   }
 
   /** What each device of a scenario would run with this model version, and why; changes nothing. */

@@ -56,6 +56,9 @@ export const modelsPaths: ZodOpenApiPathsObject = {
         ...operatorErrors,
         '404': errorResponse('unknown model version'),
         '409': errorResponse('devices of the scenario are in an active rollout (named)'),
+        '500': errorResponse(
+          'code `incomplete`: a chunk failed part way (`commit: chunks`); `error.details` names the devices assigned, refused and unchanged',
+        ),
       },
     },
   },

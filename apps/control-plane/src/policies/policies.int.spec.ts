@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hardwarePreset } from '@edge-fleet/shared';
 import pg from 'pg';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { setScenarioModel, startHarness, uploadMlp, type Harness } from '../test-support/harness.js';
+import { insertHardwareProfile, setScenarioModel, startHarness, uploadMlp, type Harness } from '../test-support/harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -297,12 +296,7 @@ describe('issue 18: the result cache per scenario in the policy', () => {
     expect((await put('data_analysis_agent', on)).status).toBe(200);
     const db = new pg.Client({ connectionString: h.dbUrl });
     await db.connect();
-    const spec = hardwarePreset('cloud-cpu-node');
-    await db.query(`INSERT INTO "HardwareProfile" (id, "hardwareClass", accelerator, spec) VALUES ('cache-hw', $1, $2, $3)`, [
-      spec.hardwareClass,
-      spec.accelerator,
-      spec,
-    ]);
+    await insertHardwareProfile(db, 'cache-hw', 'cloud-cpu-node');
     const cached = randomUUID();
     const uncached = randomUUID();
     await db.query(

@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sig
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
+import { SigningPool } from './signing-pool.js';
 import {
   SigningKeyCertSchema,
   signingKeyCertMessage,
@@ -16,6 +17,8 @@ import {
 } from '@edge-fleet/shared';
 
 const SIGNING_KEY_DAYS = 365;
+/** Smallest batch worth sending to the signing threads. */
+export const POOL_MIN = 32;
 /** How often a replica looks for a rotation made by another (see SigningService.refresh). */
 export const REFRESH_MS = 1_000;
 
@@ -96,6 +99,7 @@ async function loadOrCreateKey(file: string): Promise<KeyObject> {
  */
 export class SigningService {
   private checkedAt = 0;
+  private pool: SigningPool | null = null;
 
   private constructor(
     private readonly dir: string,
@@ -167,6 +171,22 @@ export class SigningService {
     this.cert = cert;
   }
 
+  /**
+   * Signs batches on `workers` threads from now on (0: on the caller's thread). Each thread holds a
+   * copy of the signing key, handed over once and again after a rotation.
+   */
+  startPool(workers: number): void {
+    if (this.pool || workers < 1) return;
+    this.pool = new SigningPool(workers);
+  }
+
+  /** Ends the signing threads (at shutdown). */
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = null;
+    await pool?.close();
+  }
+
   get rootPublicKey(): string {
     return spkiBase64(this.root);
   }
@@ -183,6 +203,28 @@ export class SigningService {
   /** A hybrid device's pass to its scenario's cloud nodes, which check it with the same root key. */
   signForwardingGrant(payload: ForwardingGrantPayload): SignedForwardingGrant {
     return this.signJson(payload);
+  }
+
+  /** Many manifests at once: on the signing threads when there are (see startPool), else inline. */
+  signManifests(payloads: readonly ManifestPayload[]): Promise<SignedManifest[]> {
+    return this.signMany(payloads);
+  }
+
+  /** Many whole desired states at once, as signDesired each. */
+  signDesiredMany(payloads: readonly DesiredStatePayload[]): Promise<SignedDesiredState[]> {
+    return this.signMany(payloads);
+  }
+
+  /**
+   * Batches below POOL_MIN are signed inline: a round trip to a thread costs more than the few
+   * signatures (a single device coming online, a rollout's paced notifications).
+   */
+  private async signMany(values: readonly unknown[]): Promise<{ payload: string; signature: string; signingKey: SigningKeyCert }[]> {
+    // the key and its certificate are taken together, before any await: a rotation meanwhile signs the next batch
+    const key = this.signing;
+    const signingKey = this.cert;
+    if (!this.pool || values.length < POOL_MIN) return values.map((v) => this.signJson(v));
+    return (await this.pool.sign(values, key)).map((s) => ({ ...s, signingKey }));
   }
 
   /** Signs the exact JSON bytes and ships them as base64, so the verifier never re-serialises. */

@@ -18,7 +18,7 @@ export async function enrollDevice(
 /** Connects as a device; resolves with the client or rejects with the broker's refusal. */
 export async function connectDevice(
   h: ApiTarget,
-  e: EnrollResponse,
+  e: Pick<EnrollResponse, 'deviceId' | 'deviceSecret'>,
   opts: { password?: string; clientId?: string; will?: boolean } = {},
 ): Promise<MqttClient> {
   const client = mqtt.connect(h.config.mqttUrl, {

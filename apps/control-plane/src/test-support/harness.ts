@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildMlpClassifier } from '@edge-fleet/onnx-builder';
+import { hardwarePreset, type HardwarePresetName } from '@edge-fleet/shared';
 import { freePort } from '@edge-fleet/test-utils';
 import pg from 'pg';
 import { startControlPlane, type ControlPlane } from '../app.js';
@@ -197,6 +198,17 @@ export async function uploadMlp(h: ApiTarget, name: string, version: string, see
   const fp32 = v.variants.find((x) => x.precision === 'fp32');
   if (!fp32) throw new Error(`upload of ${name} ${version} has no FP32 variant`);
   return { id: v.id, variant: fp32.id };
+}
+
+/** Inserts a hardware profile of a preset under `id` by SQL, for tests that insert their devices by SQL too. */
+export async function insertHardwareProfile(db: pg.Client, id: string, preset: HardwarePresetName): Promise<void> {
+  const spec = hardwarePreset(preset);
+  await db.query(`INSERT INTO "HardwareProfile" (id, "hardwareClass", accelerator, spec) VALUES ($1, $2, $3, $4)`, [
+    id,
+    spec.hardwareClass,
+    spec.accelerator,
+    spec,
+  ]);
 }
 
 /** Gives a scenario a model version (what its devices run before a rollout); throws unless the API accepts it. */

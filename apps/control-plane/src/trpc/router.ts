@@ -93,6 +93,7 @@ const TRPC_CODE = {
   range_not_satisfiable: 'BAD_REQUEST',
   rate_limited: 'TOO_MANY_REQUESTS',
   unavailable: 'SERVICE_UNAVAILABLE',
+  incomplete: 'INTERNAL_SERVER_ERROR',
 } as const;
 
 // isDev false: error responses carry a code and message, never a stack trace.

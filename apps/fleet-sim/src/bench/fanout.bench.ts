@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import pg from 'pg';
 import { z } from 'zod';
 import { fmt, sleep } from '../core/stats.js';
@@ -13,19 +14,52 @@ const Args = z.object({
   timeoutSeconds: z.coerce.number().min(5).max(3_600).default(120),
   broker: z.enum(['embedded', 'mosquitto']).default('embedded'),
   mqttUrl: z.string().default('mqtt://127.0.0.1:1883'),
+  /** After each run, wait at most this long for its last acknowledgements (not measured) before the next. */
+  settleSeconds: z.coerce.number().min(0).max(3_600).default(180),
+  /** The assignment paths measured, in this order, one after the other on the same connected fleet. */
+  paths: z
+    .string()
+    .default('whole,chunks')
+    .transform((v) => v.split(','))
+    .pipe(z.array(z.enum(['whole', 'chunks'])).min(1)),
 });
 const a = benchArgs(
   Args,
-  'usage: bench:fanout [--devices 1000] [--timeout-seconds 120] [--broker embedded|mosquitto] [--mqtt-url mqtt://127.0.0.1:1883]',
+  'usage: bench:fanout [--devices 1000] [--timeout-seconds 120] [--broker embedded|mosquitto] [--mqtt-url mqtt://127.0.0.1:1883] [--paths whole,chunks] [--settle-seconds 180]',
 );
+type Path = z.infer<typeof Args>['paths'][number];
+const LABEL: Record<Path, string> = {
+  whole: 'whole (one transaction, queued publish re-reading Postgres; the path before issue 15)',
+  chunks: 'chunks (a transaction per chunk, published from the states just written, signed on threads)',
+};
+
+/** What one assignment measured, in ms from the PUT (NaN: not reached). */
+interface Run {
+  path: Path;
+  devices: number;
+  /** Devices assigned and connected: the base of every share. */
+  reachable: number;
+  putMs: number;
+  notified: { p50: number; p99: number; all: number; n: number };
+  acks: { p50: number; p99: number; all: number; n: number };
+  cores: { controlPlane: number; postgres: number; simulator: number };
+  peakRssMb: number;
+}
 
 out(machineLine());
+out(
+  `load average at start: ${loadavg()
+    .map((x) => fmt(x, 2))
+    .join(' ')}`,
+);
 const cp = await startControlPlaneProcess({ mqttUrl: a.broker === 'mosquitto' ? a.mqttUrl : undefined, dbPrefix: 'ef_bench_fanout' });
 const db = new pg.Client({ connectionString: cp.dbUrl });
 try {
   await db.connect();
-  const model = await uploadMlp(cp.url, cp.operatorToken, 'fanout-mlp');
   const creds = await seedDevices(cp.dbUrl, a.devices, 'autonomous_driving', 'edge-dsa-vehicle');
+  // each run gives the fleet a model it does not run yet, so every run moves every device
+  const models = [];
+  for (const [i, path] of a.paths.entries()) models.push(await uploadMlp(cp.url, cp.operatorToken, `fanout-${path}-${i}`, 7 + i));
   const notified = new Map<string, number>();
   let target = Number.POSITIVE_INFINITY;
   const fleet = new Fleet({
@@ -60,50 +94,104 @@ try {
     if (n >= connected) break;
     await sleep(500);
   }
-  await sleep(1_000);
-  target = 1; // the first assignment of every device
-  const cpu = new ProcSampler(cp.pid);
-  const pgCpu = new CommSampler(['postgres']);
-  const simCpu0 = process.cpuUsage();
-  const t0 = Date.now();
-  const assigned = await assignScenario(cp.url, cp.operatorToken, 'autonomous_driving', model.id);
-  const putMs = Date.now() - t0;
-  const deadline = t0 + a.timeoutSeconds * 1000;
-  let acks = 0;
-  while (Date.now() < deadline) {
-    acks = Number(
-      (
-        await db.query<{ n: string }>(
-          'SELECT count(*) AS n FROM "ReportedState" WHERE "appliedAssignmentVersion" >= 1 AND "activeVariantId" IS NOT NULL',
-        )
-      ).rows[0]?.n ?? 0,
+
+  /** One assignment of the scenario to `modelId` over `path`, measured until every device acknowledged it. */
+  async function measure(path: Path, modelId: string, version: number): Promise<Run> {
+    await sleep(2_000);
+    notified.clear();
+    target = version;
+    out(
+      `[${path}] load average before: ${loadavg()
+        .map((x) => fmt(x, 2))
+        .join(' ')}`,
     );
-    if (acks >= assigned && notified.size >= assigned) break;
-    await sleep(250);
+    const cpu = new ProcSampler(cp.pid);
+    const pgCpu = new CommSampler(['postgres']);
+    const simCpu0 = process.cpuUsage();
+    const t0 = Date.now();
+    const assigned = await assignScenario(cp.url, cp.operatorToken, 'autonomous_driving', modelId, path);
+    const putMs = Date.now() - t0;
+    // a device that never connected cannot hear of it: shares are of the connected ones
+    const reachable = Math.min(assigned, connected);
+    const deadline = t0 + a.timeoutSeconds * 1000;
+    const acked = `FROM "ReportedState" WHERE "appliedAssignmentVersion" >= $1 AND "activeVariantId" IS NOT NULL`;
+    while (Date.now() < deadline) {
+      const acks = Number((await db.query<{ n: string }>(`SELECT count(*) AS n ${acked}`, [version])).rows[0]?.n ?? 0);
+      if (acks >= reachable && notified.size >= reachable) break;
+      await sleep(250);
+    }
+    const stats = cpu.finish();
+    const pgStats = await pgCpu.finish();
+    const simCpu = process.cpuUsage(simCpu0);
+    const times = [...notified.values()].map((t) => t - t0).sort((x, y) => x - y);
+    const ackRows = await db.query<{ ms: number }>(
+      `SELECT extract(epoch FROM "receivedAt") * 1000 - $2::float8 AS ms ${acked} ORDER BY 1`,
+      [version, t0],
+    );
+    const ackMs = ackRows.rows.map((r) => Number(r.ms));
+    // the next run must not inherit this one's backlog (updates still applying, reports still arriving)
+    const settleFrom = Date.now();
+    let settled = false;
+    while (Date.now() - settleFrom < a.settleSeconds * 1000) {
+      const acks = Number((await db.query<{ n: string }>(`SELECT count(*) AS n ${acked}`, [version])).rows[0]?.n ?? 0);
+      if ((settled = acks >= reachable)) break;
+      await sleep(1_000);
+    }
+    out(
+      `[${path}] settled before the next run: ${settled ? `yes, ${fmt((Date.now() - settleFrom) / 1000)} s after the measurement ended` : `no, after ${a.settleSeconds} s`}`,
+    );
+    const at = (xs: number[], share: number): number =>
+      xs.length >= Math.ceil(share * reachable) ? (xs[Math.ceil(share * reachable) - 1] ?? Number.NaN) : Number.NaN;
+    return {
+      path,
+      devices: assigned,
+      reachable,
+      putMs,
+      notified: { p50: at(times, 0.5), p99: at(times, 0.99), all: at(times, 1), n: notified.size },
+      acks: { p50: at(ackMs, 0.5), p99: at(ackMs, 0.99), all: at(ackMs, 1), n: ackMs.length },
+      cores: {
+        controlPlane: stats.cores,
+        postgres: pgStats.postgres ?? 0,
+        simulator: (simCpu.user + simCpu.system) / 1e6 / ((Date.now() - t0) / 1000),
+      },
+      peakRssMb: stats.peakRssMb,
+    };
   }
-  const stats = cpu.finish();
-  const pgStats = await pgCpu.finish();
-  const simCpu = process.cpuUsage(simCpu0);
-  const times = [...notified.values()].map((t) => t - t0).sort((x, y) => x - y);
-  const ackRows = await db.query<{ ms: number }>(
-    `SELECT extract(epoch FROM "receivedAt") * 1000 - $1::float8 AS ms FROM "ReportedState" WHERE "appliedAssignmentVersion" >= 1 AND "activeVariantId" IS NOT NULL ORDER BY 1`,
-    [t0],
-  );
-  const ackMs = ackRows.rows.map((r) => Number(r.ms));
-  const at = (xs: number[], share: number): number =>
-    xs.length >= Math.ceil(share * assigned) ? (xs[Math.ceil(share * assigned) - 1] ?? Number.NaN) : Number.NaN;
+
   const s = (ms: number): string => (Number.isFinite(ms) ? `${fmt(ms / 1000, 2)} s` : 'not reached');
-  out(`PUT /api/v1/scenarios/autonomous_driving/model answered in ${fmt(putMs, 0)} ms for ${assigned} devices`);
+  const runs: Run[] = [];
+  for (const [i, path] of a.paths.entries()) {
+    const model = models[i];
+    if (!model) break;
+    const r = await measure(path, model.id, i + 1);
+    runs.push(r);
+    out(`[${path}] ${LABEL[path]}`);
+    out(`[${path}] PUT /api/v1/scenarios/autonomous_driving/model answered in ${fmt(r.putMs, 0)} ms for ${r.devices} devices`);
+    out(
+      `[${path}] desired state received: 50 % ${s(r.notified.p50)}, 99 % ${s(r.notified.p99)}, all ${s(r.notified.all)} (${r.notified.n}/${r.reachable} connected); goal all ≤ 3 s at 10,000`,
+    );
+    out(
+      `[${path}] acknowledgements stored (reported state with the new model): 50 % ${s(r.acks.p50)}, 99 % ${s(r.acks.p99)}, 100 % ${s(r.acks.all)} (${r.acks.n}/${r.reachable} connected); goal 99 % ≤ 10 s at 10,000`,
+    );
+    // the simulator's own receive times are the notify figures: on a shared box its CPU bounds them too
+    out(
+      `[${path}] during fan-out: control plane ${fmt(r.cores.controlPlane, 2)} cores, peak RSS ${fmt(r.peakRssMb, 0)} MB; simulator ${fmt(r.cores.simulator, 2)} cores; postgres ${fmt(r.cores.postgres, 2)} cores`,
+    );
+  }
+  const base = runs.find((r) => r.path === 'whole');
+  const next = runs.find((r) => r.path === 'chunks');
+  if (base && next) {
+    const ratio = (x: number, y: number): string => (Number.isFinite(x) && Number.isFinite(y) && x > 0 ? `×${fmt(y / x, 2)}` : 'n/a');
+    out(
+      `chunks / whole, same run and fleet: PUT answered ${ratio(base.putMs, next.putMs)}, all notified ${ratio(base.notified.all, next.notified.all)}, ` +
+        `99 % notified ${ratio(base.notified.p99, next.notified.p99)}, acks 50 % ${ratio(base.acks.p50, next.acks.p50)}, 99 % ${ratio(base.acks.p99, next.acks.p99)}, ` +
+        `100 % ${ratio(base.acks.all, next.acks.all)}`,
+    );
+  }
   out(
-    `desired state received: 50 % ${s(at(times, 0.5))}, 99 % ${s(at(times, 0.99))}, all ${s(at(times, 1))} (${notified.size}/${assigned}); goal all ≤ 3 s at 10,000`,
-  );
-  out(
-    `acknowledgements stored (reported state with the new model): 50 % ${s(at(ackMs, 0.5))}, 99 % ${s(at(ackMs, 0.99))}, 100 % ${s(at(ackMs, 1))} (${ackMs.length}/${assigned}); goal 99 % ≤ 10 s at 10,000`,
-  );
-  const simCores = (simCpu.user + simCpu.system) / 1e6 / ((Date.now() - t0) / 1000);
-  // the simulator's own receive times are the notify figures: on a shared box its CPU bounds them too
-  out(
-    `during fan-out: control plane ${fmt(stats.cores, 2)} cores, peak RSS ${fmt(stats.peakRssMb, 0)} MB; simulator ${fmt(simCores, 2)} cores; postgres ${fmt(pgStats.postgres ?? 0, 2)} cores`,
+    `load average at end: ${loadavg()
+      .map((x) => fmt(x, 2))
+      .join(' ')}`,
   );
   await fleet.stop();
 } catch (e) {

@@ -1,7 +1,16 @@
 import { z } from 'zod';
 
 /** Every REST error answer: a stable code (`invalid_request`, `not_found`, …) and a message for people. */
-export const ApiErrorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) }).meta({ id: 'ApiError' });
+export const ApiErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      /** Structured facts where the message alone would not do (e.g. which devices a stopped assignment changed). */
+      details: z.record(z.string(), z.unknown()).optional(),
+    }),
+  })
+  .meta({ id: 'ApiError' });
 export type ApiError = z.infer<typeof ApiErrorSchema>;
 
 /**

@@ -18,7 +18,15 @@ export const ScenarioParamsSchema = z.strictObject({ scenario: ScenarioSchema })
 export type ScenarioParams = z.infer<typeof ScenarioParamsSchema>;
 
 /** REST `PUT /api/v1/scenarios/{scenario}/model` body. */
-export const AssignScenarioModelSchema = z.strictObject({ modelVersionId: z.uuid() });
+export const AssignScenarioModelSchema = z.strictObject({
+  modelVersionId: z.uuid(),
+  /**
+   * `chunks` (default): devices are committed and notified a chunk at a time (fastest; a failure
+   * part way leaves earlier chunks applied and says which devices are which). `whole`: one
+   * transaction, all devices or none, notified after it commits.
+   */
+  commit: z.enum(['chunks', 'whole']).default('chunks'),
+});
 export type AssignScenarioModel = z.infer<typeof AssignScenarioModelSchema>;
 
 /** REST `POST /api/v1/assignments/preview` body and tRPC `assignments.preview` input. */

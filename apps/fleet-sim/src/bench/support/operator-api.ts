@@ -31,11 +31,17 @@ export async function uploadModel(url: string, token: string, name: string, vers
 }
 
 /** PUT /api/v1/scenarios/:s/model; returns how many devices got a new assignment. */
-export async function assignScenario(url: string, token: string, scenario: Scenario, modelVersionId: string): Promise<number> {
+export async function assignScenario(
+  url: string,
+  token: string,
+  scenario: Scenario,
+  modelVersionId: string,
+  commit?: 'chunks' | 'whole',
+): Promise<number> {
   const res = await fetch(`${url}/api/v1/scenarios/${scenario}/model`, {
     method: 'PUT',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ modelVersionId }),
+    body: JSON.stringify({ modelVersionId, ...(commit ? { commit } : {}) }),
   });
   if (!res.ok) return failText(res, `assigning a model to ${scenario}`);
   return z.object({ devices: z.number() }).parse(await res.json()).devices;

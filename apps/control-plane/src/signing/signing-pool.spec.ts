@@ -1,0 +1,102 @@
+import { createPublicKey, verify } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ManifestPayloadSchema, type DesiredStatePayload, type ManifestPayload } from '@edge-fleet/shared';
+import { openSignedDesired } from '../test-support/signed-desired.js';
+import { POOL_MIN, SigningService } from './signing.service.js';
+
+const dirs: string[] = [];
+const services: SigningService[] = [];
+afterAll(async () => {
+  for (const s of services) await s.close();
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+async function pooled(workers: number): Promise<SigningService> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'ef-keys-'));
+  dirs.push(dir);
+  const s = await SigningService.open(dir);
+  s.startPool(workers);
+  services.push(s);
+  return s;
+}
+
+const deviceId = (i: number) => `3f0e4a52-8a9c-4d1e-9f57-${i.toString(16).padStart(12, '0')}`;
+
+function manifest(i: number): ManifestPayload {
+  return {
+    schema: 1,
+    deviceId: deviceId(i),
+    modelVersionId: 'mv',
+    variantId: 'v',
+    precision: 'fp32',
+    sha256: 'a'.repeat(64),
+    sizeBytes: 10 + i,
+    version: 1,
+    hardwareClasses: [],
+    issuedAt: '2026-11-29T10:00:00.000Z',
+    expiresAt: '2099-12-29T10:00:00.000Z',
+  };
+}
+
+function desired(i: number): DesiredStatePayload {
+  return {
+    schema: 1,
+    deviceId: deviceId(i),
+    assignmentVersion: 3,
+    issuedAt: '2026-11-29T10:00:00.000Z',
+    scenario: 'financial_trading',
+    reason: `device ${i}`,
+    model: null,
+    runtime: { targetRateHz: 10, windowSeconds: 5, intraOpThreads: 1 },
+    highWaterMark: 3,
+    signedAt: '2026-11-29T10:00:00.000Z',
+    expiresAt: '2099-12-29T10:00:00.000Z',
+  };
+}
+
+const spki = (b64: string) => createPublicKey({ key: Buffer.from(b64, 'base64'), format: 'der', type: 'spki' });
+
+describe('signing on worker threads', () => {
+  it('signs a batch of whole desired states, in order, that a device accepts (chain to the root, then the exact bytes)', async () => {
+    const s = await pooled(2);
+    const n = POOL_MIN * 4 + 3;
+    const signed = await s.signDesiredMany(Array.from({ length: n }, (_, i) => desired(i)));
+    expect(signed).toHaveLength(n);
+    signed.forEach((env, i) => {
+      const opened = openSignedDesired(Buffer.from(JSON.stringify(env)), s.rootPublicKey);
+      expect(opened).toEqual(desired(i));
+    });
+  });
+
+  it('signs manifests that verify against the root-certified signing key', async () => {
+    const s = await pooled(1);
+    const signed = await s.signManifests(Array.from({ length: POOL_MIN }, (_, i) => manifest(i)));
+    signed.forEach((m, i) => {
+      const bytes = Buffer.from(m.payload, 'base64');
+      expect(verify(null, bytes, spki(m.signingKey.publicKey), Buffer.from(m.signature, 'base64'))).toBe(true);
+      expect(ManifestPayloadSchema.parse(JSON.parse(bytes.toString()))).toEqual(manifest(i));
+    });
+  });
+
+  it('after a key rotation the threads sign with the new key (they are handed it), under its certificate', async () => {
+    const s = await pooled(2);
+    const before = await s.signDesiredMany(Array.from({ length: POOL_MIN }, (_, i) => desired(i)));
+    const cert = await s.rotate();
+    const after = await s.signDesiredMany(Array.from({ length: POOL_MIN }, (_, i) => desired(i)));
+    expect(before[0]?.signingKey.serial).toBe(1);
+    for (const env of after) {
+      expect(env.signingKey).toEqual(cert);
+      expect(openSignedDesired(Buffer.from(JSON.stringify(env)), s.rootPublicKey).deviceId).toMatch(/^3f0e4a52/);
+    }
+  });
+
+  it('once its threads are closed (shutdown) a batch is signed inline, not lost', async () => {
+    const s = await pooled(1);
+    await s.close();
+    const signed = await s.signDesiredMany(Array.from({ length: POOL_MIN }, (_, i) => desired(i)));
+    expect(openSignedDesired(Buffer.from(JSON.stringify(signed[0])), s.rootPublicKey)).toEqual(desired(0));
+  });
+});
