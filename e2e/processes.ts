@@ -7,6 +7,7 @@ import { freePort, startNodeProcess, waitFor, type Proc, type WaitForOptions } f
 export type { Proc } from '@edge-fleet/test-utils';
 import pg from 'pg';
 import { chromium, type Browser } from 'playwright-core';
+import { Agent, fetch as undiciFetch } from 'undici';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -25,8 +26,12 @@ const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@
 /** A control plane running as a real process on a database and a data directory of its own. */
 export interface E2eControlPlane {
   proc: Proc;
-  /** Its base URL, http://127.0.0.1:<port>. */
+  /** Its base URL, http://127.0.0.1:<port> (https with TLS=on). */
   api: string;
+  /** fetch that trusts its CA (with TLS=on; the platform's fetch otherwise). */
+  fetch: typeof fetch;
+  /** With TLS=on: the CA it generated, which devices and the dashboard trust. */
+  caFile: string;
   /** The operator token it wrote at first start. */
   token: string;
   dataDir: string;
@@ -45,7 +50,10 @@ export async function startE2eControlPlane(name: string, env: Record<string, str
   const dbName = `${name.replaceAll('-', '_')}_${Date.now().toString(36)}`;
   const db = new URL(ADMIN_URL);
   db.pathname = `/${dbName}`;
-  const api = `http://127.0.0.1:${await freePort()}`;
+  const tls = env.TLS === 'on';
+  const api = `${tls ? 'https' : 'http'}://127.0.0.1:${await freePort()}`;
+  const caFile = path.join(dataDir, '.data', 'tls', 'ca.pem');
+  let fetchApi: typeof fetch = fetch;
   const proc = startProcess(['apps/control-plane/dist/main.js'], {
     PORT: new URL(api).port,
     MQTT_EMBEDDED_PORT: String(await freePort()),
@@ -65,9 +73,18 @@ export async function startE2eControlPlane(name: string, env: Record<string, str
     await rm(dataDir, { recursive: true, force: true });
   };
   try {
-    await waitFor(async () => (await fetch(`${api}/readyz`)).ok, 120_000, 'control plane ready', polling(proc));
+    await waitFor(
+      async () => {
+        // the CA is written before the API listens
+        if (tls && fetchApi === fetch) fetchApi = trustingFetch(await readFile(caFile, 'utf8'));
+        return (await fetchApi(`${api}/readyz`)).ok;
+      },
+      120_000,
+      'control plane ready',
+      polling(proc),
+    );
     const token = (await readFile(path.join(dataDir, '.data', 'operator-token'), 'utf8')).trim();
-    return { proc, api, token, dataDir, dbUrl: db.toString(), stop };
+    return { proc, api, fetch: fetchApi, caFile, token, dataDir, dbUrl: db.toString(), stop };
   } catch (err) {
     await stop();
     throw err;
@@ -91,15 +108,29 @@ export async function startDashboard(api: string): Promise<{ proc: Proc; web: st
   return { proc, web };
 }
 
+/** fetch trusting `caPem` alone (a control plane with TLS=on and its generated CA). */
+export function trustingFetch(caPem: string): typeof fetch {
+  const dispatcher = new Agent({ connect: { ca: caPem } });
+  return ((url: string, init?: RequestInit) =>
+    undiciFetch(url, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher })) as unknown as typeof fetch;
+}
+
 /** A call to the control plane's REST API with the operator token; an error status throws with the body. */
-export async function callApi<T>(api: string, token: string, method: string, p: string, body?: unknown): Promise<T> {
+export async function callApi<T>(
+  api: string,
+  token: string,
+  method: string,
+  p: string,
+  body?: unknown,
+  fetchWith: typeof fetch = fetch,
+): Promise<T> {
   const init: RequestInit = { method, headers: { authorization: `Bearer ${token}` } };
   if (body instanceof FormData) init.body = body;
   else if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers = { ...init.headers, 'content-type': 'application/json' };
   }
-  const res = await fetch(`${api}${p}`, init);
+  const res = await fetchWith(`${api}${p}`, init);
   if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
