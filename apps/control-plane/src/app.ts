@@ -158,7 +158,7 @@ const SHARE_GROUP = 'edge-fleet';
  * every CONNECT), the dynamic-security plugin on an external Mosquitto, or nobody when
  * MQTT_PROVISIONING=none (the broker's ACLs are someone else's, and the log says so).
  */
-function brokerAccessFor(config: Config, broker: EmbeddedBroker | null, logger: Logger): BrokerAccess {
+function brokerAccessFor(config: Config, broker: EmbeddedBroker | null, logger: Logger, ca: string | undefined): BrokerAccess {
   if (broker) return new EmbeddedBrokerAccess(broker);
   if (config.MQTT_PROVISIONING === 'none' || config.MQTT_USERNAME === undefined || config.MQTT_PASSWORD === undefined) {
     logger.warn(
@@ -170,7 +170,7 @@ function brokerAccessFor(config: Config, broker: EmbeddedBroker | null, logger: 
     return new UnprovisionedBrokerAccess();
   }
   const log = logger.child('broker-access');
-  const dynsec = new DynsecClient({ url: config.mqttUrl, username: config.MQTT_USERNAME, password: config.MQTT_PASSWORD, log });
+  const dynsec = new DynsecClient({ url: config.mqttUrl, username: config.MQTT_USERNAME, password: config.MQTT_PASSWORD, ca, log });
   return new DynsecBrokerAccess(dynsec, config.MQTT_USERNAME, SHARE_GROUP, log);
 }
 
@@ -204,6 +204,8 @@ export async function startControlPlane(
         log: logger.child('broker'),
       })
     : null;
+  // an external broker over mqtts presents a certificate of the CA devices pin (README "TLS")
+  const externalCa = tls !== null && config.mqttUrl.startsWith('mqtts:') ? tls.caPem : undefined;
   // The embedded broker is served in process: no loopback MQTT client between it and the ingest.
   const bus: MessageBus = broker
     ? broker.inProcessBus([filters.reported, filters.status], logger.child('mqtt-bus'))
@@ -215,8 +217,9 @@ export async function startControlPlane(
         filters: [filters.telemetry, filters.reported, filters.status].map((f) => filters.shared(SHARE_GROUP, f)),
         log: logger.child('mqtt-bus'),
         pubackTimeoutMs: config.MQTT_PUBACK_TIMEOUT_MS,
+        ca: externalCa,
       });
-  const brokerAccess = brokerAccessFor(config, broker, logger);
+  const brokerAccess = brokerAccessFor(config, broker, logger, externalCa);
   const infra = await openInfra(config, databaseUrl, logger, bus, brokerAccess, roles.includes('worker') ? 'all' : 'api', {
     caPem: tls?.caPem ?? null,
   });

@@ -45,8 +45,16 @@ export class Mosquitto extends ChildServer {
     port: number,
     /** Null on an anonymous broker. */
     readonly admin: BrokerAdmin | null,
+    /** The mqtts listener's port, when created with `tls`. */
+    readonly tlsPort: number | null = null,
   ) {
     super(dir, port);
+  }
+
+  /** The mqtts listener (created with `tls`): mqtts://127.0.0.1:<tlsPort>. */
+  get tlsUrl(): string {
+    if (this.tlsPort === null) throw new Error('this broker has no TLS listener');
+    return `mqtts://127.0.0.1:${this.tlsPort}`;
   }
 
   private observerCreds: BrokerAdmin | null = null;
@@ -73,10 +81,24 @@ export class Mosquitto extends ChildServer {
    * init` and no anonymous access, as deploy/mosquitto/mosquitto.conf; `anonymous`: anyone connects
    * and publishes anywhere (only for tests of what a broker does with packets before any identity).
    */
-  static async create(mode: 'dynsec' | 'anonymous' = 'dynsec'): Promise<Mosquitto> {
+  static async create(mode: 'dynsec' | 'anonymous' = 'dynsec', tls?: { cert: string; key: string; ca: string }): Promise<Mosquitto> {
     const dir = await mkdtemp(path.join(tmpdir(), 'ef-mosquitto-'));
     const admin = mode === 'dynsec' ? { username: 'edge-fleet-admin', password: randomBytes(18).toString('base64url') } : null;
-    const m = new Mosquitto(dir, await freePort(), admin);
+    const m = new Mosquitto(dir, await freePort(), admin, tls ? await freePort() : null);
+    // `tls`: a second listener, mqtts, as deploy/mosquitto/tls.conf (the plain one stays for the test's own clients)
+    const tlsListener: string[] = [];
+    if (tls && m.tlsPort !== null) {
+      const files = {
+        certfile: path.join(dir, 'tls-cert.pem'),
+        keyfile: path.join(dir, 'tls-key.pem'),
+        cafile: path.join(dir, 'tls-ca.pem'),
+      };
+      await writeFile(files.certfile, tls.cert);
+      await writeFile(files.keyfile, tls.key, { mode: 0o600 });
+      await writeFile(files.cafile, tls.ca);
+      await handToBrokerUser(files.certfile, files.keyfile, files.cafile);
+      tlsListener.push(`listener ${m.tlsPort} 127.0.0.1`, ...Object.entries(files).map(([k, v]) => `${k} ${v}`), 'tls_version tlsv1.2');
+    }
     const dynsecFile = path.join(dir, 'dynamic-security.json');
     if (admin) {
       await promisify(execFile)(MOSQUITTO_CTRL, ['dynsec', 'init', dynsecFile, admin.username, admin.password]);
@@ -93,6 +115,7 @@ export class Mosquitto extends ChildServer {
       [
         'per_listener_settings false',
         `listener ${m.port} 127.0.0.1`,
+        ...tlsListener,
         ...security,
         'persistence false',
         'max_packet_size 262144',
