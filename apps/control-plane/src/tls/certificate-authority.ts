@@ -25,7 +25,7 @@ export const SERVER_VALIDITY_DAYS = 397;
 const crypto = webcrypto;
 
 async function newKeyPair(): Promise<webcrypto.CryptoKeyPair> {
-  return (await crypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  return await crypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify']);
 }
 
 async function keyPem(key: webcrypto.CryptoKey): Promise<string> {
@@ -65,7 +65,7 @@ export async function issueServerCertificate(ca: PemPair, hostnames: readonly st
   const caKey = await crypto.subtle.importKey(
     'pkcs8',
     x509.PemConverter.decodeFirst(ca.keyPem),
-    { ...KEY_ALGORITHM, hash: 'SHA-256' } as webcrypto.EcKeyImportParams,
+    { ...KEY_ALGORITHM, hash: 'SHA-256' },
     false,
     ['sign'],
   );

@@ -71,5 +71,5 @@ export async function readCaFile(file: string): Promise<string> {
 export function trustedFetch(caPem: string | null): Fetch {
   if (caPem === null) return (url, init) => fetch(url, init);
   const dispatcher = new Agent({ connect: { ca: caPem, rejectUnauthorized: true } });
-  return (url, init) => undiciFetch(url, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher }) as unknown as Promise<Response>;
+  return (url, init) => undiciFetch(url, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher });
 }
