@@ -7,7 +7,7 @@ import { freePort, startNodeProcess, waitFor, type Proc, type WaitForOptions } f
 export type { Proc } from '@edge-fleet/test-utils';
 import pg from 'pg';
 import { chromium, type Browser } from 'playwright-core';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { Agent, FormData as UndiciFormData, fetch as undiciFetch } from 'undici';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -106,6 +106,56 @@ export async function startDashboard(api: string): Promise<{ proc: Proc; web: st
     throw err;
   }
   return { proc, web };
+}
+
+/** The part of packages/onnx-builder the e2e tests use (loaded from its build, as the start script does). */
+interface OnnxBuilder {
+  buildMlpClassifier: (o: { seed: number }) => { bytes: Uint8Array; inputs: unknown[] };
+}
+
+/**
+ * Uploads a generated MLP classifier (version 1.0.0) through `fetchWith` (undici's fetch and
+ * FormData, so a control plane with TLS=on is reached the same way); returns the version and its variants.
+ */
+export async function uploadMlp(
+  api: string,
+  token: string,
+  name: string,
+  seed: number,
+  fetchWith: typeof fetch = undiciFetch as unknown as typeof fetch,
+): Promise<{ id: string; variants: { id: string }[] }> {
+  const { buildMlpClassifier } = (await import(path.join(ROOT, 'packages/onnx-builder/dist/index.js'))) as OnnxBuilder;
+  const model = buildMlpClassifier({ seed });
+  const form = new UndiciFormData();
+  form.set('file', new Blob([Buffer.from(model.bytes)]), `${name}.onnx`);
+  form.set('name', name);
+  form.set('version', '1.0.0');
+  form.set('inputs', JSON.stringify(model.inputs));
+  const res = await fetchWith(`${api}/api/v1/models`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+    body: form as unknown as BodyInit,
+  });
+  if (res.status !== 201) throw new Error(`upload of ${name}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { id: string; variants: { id: string }[] };
+}
+
+/** Waits until the device reports `variantId` active and running (downloaded, verified, smoke-tested, swapped). */
+export async function waitForActiveVariant(
+  call: <T>(method: string, p: string) => Promise<T>,
+  deviceId: string,
+  variantId: string | undefined,
+  proc: Proc,
+): Promise<{ reported: { phase: string; activeVariantId: string | null } | null }> {
+  return waitFor(
+    async () => {
+      const d = await call<{ reported: { phase: string; activeVariantId: string | null } | null }>('GET', `/api/v1/devices/${deviceId}`);
+      return d.reported?.phase === 'running' && d.reported.activeVariantId === variantId ? d : null;
+    },
+    90_000,
+    'agent running the assigned model',
+    polling(proc),
+  );
 }
 
 /** fetch trusting `caPem` alone (a control plane with TLS=on and its generated CA). */

@@ -1,9 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FormData } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@edge-fleet/test-utils';
-import { callApi, type E2eControlPlane, polling, ROOT, startE2eControlPlane, startProcess, type Proc } from './processes.js';
+import {
+  callApi,
+  type E2eControlPlane,
+  polling,
+  startE2eControlPlane,
+  startProcess,
+  type Proc,
+  uploadMlp,
+  waitForActiveVariant,
+} from './processes.js';
 
 const procs: Proc[] = [];
 let run: E2eControlPlane | undefined;
@@ -24,10 +32,6 @@ function cp(): E2eControlPlane {
 }
 
 const call = <T>(method: string, p: string, body?: unknown): Promise<T> => callApi<T>(cp().api, cp().token, method, p, body, cp().fetch);
-
-interface OnnxBuilder {
-  buildMlpClassifier: (o: { seed: number }) => { bytes: Uint8Array; inputs: unknown[] };
-}
 
 interface Device {
   id: string;
@@ -83,30 +87,9 @@ describe('TLS end to end: https API, mqtts broker, the CA pinned by the agent', 
     expect(creds.mqtt.url).toMatch(/^mqtts:\/\//);
     expect(creds.tls?.caCertificate).toBe(await readFile(cp().caFile, 'utf8'));
 
-    const { buildMlpClassifier } = (await import(path.join(ROOT, 'packages/onnx-builder/dist/index.js'))) as OnnxBuilder;
-    const model = buildMlpClassifier({ seed: 7 });
-    const form = new FormData();
-    form.set('file', new Blob([Buffer.from(model.bytes)]), 'mlp.onnx');
-    form.set('name', 'tls-mlp');
-    form.set('version', '1.0.0');
-    form.set('inputs', JSON.stringify(model.inputs));
-    const upload = await cp().fetch(`${cp().api}/api/v1/models`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${cp().token}` },
-      body: form as unknown as BodyInit,
-    });
-    expect(upload.status).toBe(201);
-    const version = (await upload.json()) as { id: string; variants: { id: string }[] };
+    const version = await uploadMlp(cp().api, cp().token, 'tls-mlp', 7, cp().fetch);
     await call('PUT', '/api/v1/scenarios/robotic_manipulation/model', { modelVersionId: version.id });
-    const running = await waitFor(
-      async () => {
-        const d = await call<Device>('GET', `/api/v1/devices/${device.id}`);
-        return d.reported?.phase === 'running' && d.reported.activeVariantId === version.variants[0]?.id ? d : null;
-      },
-      90_000,
-      'agent running the model it downloaded over https',
-      polling(a),
-    );
+    const running = await waitForActiveVariant(call, device.id, version.variants[0]?.id, a);
     expect(running.reported?.activeVariantId).toBe(version.variants[0]?.id);
   });
 

@@ -2,12 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { EnrollResponseSchema, hardwarePreset, topics } from '@edge-fleet/shared';
+import { topics } from '@edge-fleet/shared';
 import { Mosquitto } from '@edge-fleet/test-utils';
-import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, waitFor, type Harness } from '../test-support/harness.js';
-import { httpsCall } from '../test-support/https-client.js';
+import { connectOverTls, enrollOverHttps, httpsCall } from '../test-support/tls-client.js';
 import { generateCa, issueServerCertificate, type PemPair } from './certificate-authority.js';
 
 /** Mosquitto serving mqtts (deploy/mosquitto/tls.conf) with the certificate of the operator's CA, which the control plane hands devices. */
@@ -49,25 +48,11 @@ describe('TLS with Mosquitto', () => {
     if (!h) throw new Error('control plane not started');
     const cp = h.cp;
     const auth = { authorization: `Bearer ${cp.operatorToken}` };
-    const created = await httpsCall('POST', `${cp.url}/api/v1/enrollment-tokens`, ca.certPem, { scenario: 'robotic_manipulation' }, auth);
-    expect(created.status).toBe(201);
-    const enrolled = await httpsCall('POST', `${cp.url}/api/v1/devices/enroll`, ca.certPem, {
-      token: (JSON.parse(created.body) as { token: string }).token,
-      hardwareProfile: hardwarePreset('robot-npu-arm'),
-    });
-    expect(enrolled.status, enrolled.body).toBe(201);
-    const device = EnrollResponseSchema.parse(JSON.parse(enrolled.body));
+    const device = await enrollOverHttps(cp, ca.certPem);
     expect(device.mqtt.url).toBe(mosquitto.tlsUrl);
     expect(device.tls?.caCertificate).toBe(ca.certPem);
 
-    const client = await mqtt.connectAsync(device.mqtt.url, {
-      clientId: device.deviceId,
-      username: device.deviceId,
-      password: device.deviceSecret,
-      ca: device.tls?.caCertificate,
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-    });
+    const client = await connectOverTls(device);
     await client.publishAsync(topics.status(device.deviceId), JSON.stringify({ state: 'online', bootId: randomUUID() }), {
       qos: 1,
       retain: true,

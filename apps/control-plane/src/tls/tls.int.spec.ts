@@ -1,11 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import path from 'node:path';
-import { EnrollResponseSchema, hardwarePreset } from '@edge-fleet/shared';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startHarness, type Harness } from '../test-support/harness.js';
-import { httpsCall as https } from '../test-support/https-client.js';
+import { connectOverTls, enrollOverHttps, httpsCall as https } from '../test-support/tls-client.js';
 import { generateCa } from './certificate-authority.js';
 
 let h: Harness;
@@ -45,17 +44,7 @@ function outcome(url: string, options: mqtt.IClientOptions): Promise<string> {
   });
 }
 
-async function enroll(): Promise<ReturnType<typeof EnrollResponseSchema.parse>> {
-  const auth = { authorization: `Bearer ${h.cp.operatorToken}` };
-  const token = await https('POST', `${h.cp.url}/api/v1/enrollment-tokens`, ca, { scenario: 'robotic_manipulation' }, auth);
-  expect(token.status).toBe(201);
-  const enrolled = await https('POST', `${h.cp.url}/api/v1/devices/enroll`, ca, {
-    token: (JSON.parse(token.body) as { token: string }).token,
-    hardwareProfile: hardwarePreset('robot-npu-arm'),
-  });
-  expect(enrolled.status).toBe(201);
-  return EnrollResponseSchema.parse(JSON.parse(enrolled.body));
-}
+const enroll = () => enrollOverHttps(h.cp, ca);
 
 describe('TLS=on with a generated CA', () => {
   it('serves the API over HTTPS only: a client trusting the CA is answered, plain HTTP on the port is not', async () => {
@@ -72,14 +61,7 @@ describe('TLS=on with a generated CA', () => {
     const device = await enroll();
     expect(device.tls).toEqual({ caCertificate: ca, apiUrl: h.cp.url });
     expect(device.mqtt.url).toBe(`mqtts://127.0.0.1:${tlsPort}`);
-    const client = await mqtt.connectAsync(device.mqtt.url, {
-      clientId: device.deviceId,
-      username: device.deviceId,
-      password: device.deviceSecret,
-      ca: device.tls?.caCertificate,
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-    });
+    const client = await connectOverTls(device);
     expect(client.connected).toBe(true);
     await client.endAsync();
   });
