@@ -91,12 +91,12 @@ export async function startE2eControlPlane(name: string, env: Record<string, str
   }
 }
 
-/** The dashboard (its production build) against the control plane at `api`; resolves with its process and URL once it serves. */
-export async function startDashboard(api: string): Promise<{ proc: Proc; web: string }> {
+/** The dashboard (its production build) against the control plane at `api` (`env` adds to its environment); resolves with its process and URL once it serves. */
+export async function startDashboard(api: string, env: Record<string, string> = {}): Promise<{ proc: Proc; web: string }> {
   const port = await freePort();
   const proc = startProcess(
     ['apps/dashboard/node_modules/next/dist/bin/next', 'start', 'apps/dashboard', '-p', String(port), '-H', '127.0.0.1'],
-    { CONTROL_PLANE_URL: api, NEXT_TELEMETRY_DISABLED: '1' },
+    { CONTROL_PLANE_URL: api, NEXT_TELEMETRY_DISABLED: '1', ...env },
   );
   const web = `http://127.0.0.1:${port}`;
   try {

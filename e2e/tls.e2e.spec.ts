@@ -1,9 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
 import { waitFor } from '@edge-fleet/test-utils';
 import {
   callApi,
+  launchBrowser,
+  startDashboard,
   type E2eControlPlane,
   polling,
   startE2eControlPlane,
@@ -15,6 +18,7 @@ import {
 
 const procs: Proc[] = [];
 let run: E2eControlPlane | undefined;
+let browser: Browser | null = null;
 
 beforeAll(async () => {
   // zero setup with TLS: the control plane generates its CA and server certificate
@@ -22,6 +26,7 @@ beforeAll(async () => {
 }, 150_000);
 
 afterAll(async () => {
+  await browser?.close();
   for (const p of procs.reverse()) await p.stop();
   await run?.stop();
 });
@@ -104,5 +109,18 @@ describe('TLS end to end: https API, mqtts broker, the CA pinned by the agent', 
     expect(wrong).toMatch(/--ca-file .*server\.pem is not a CA certificate/);
     const { items } = await call<{ items: Device[] }>('GET', '/api/v1/devices?search=tls-');
     expect(items.map((d) => d.id)).toHaveLength(1);
+  });
+
+  it('the dashboard trusts the control plane CA (NODE_EXTRA_CA_CERTS) and signs an operator in over https', async () => {
+    const { proc, web } = await startDashboard(cp().api, { NODE_EXTRA_CA_CERTS: cp().caFile });
+    procs.push(proc);
+    browser = await launchBrowser();
+    const page = await browser.newPage();
+    await page.goto(`${web}/login`);
+    await page.fill('[data-testid="token-input"]', cp().token);
+    await page.click('[data-testid="login-submit"]');
+    await page.waitForURL((u) => !u.pathname.startsWith('/login'));
+    await page.goto(`${web}/devices`);
+    await page.waitForSelector('text=tls-arm');
   });
 });
