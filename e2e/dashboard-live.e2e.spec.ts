@@ -1,39 +1,29 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { callApi, launchBrowser, startDashboard, startE2eControlPlane, type E2eControlPlane, type Proc } from './processes.js';
+import { callApi, signIn as signInAt, startDashboardStack, type DashboardStack } from './processes.js';
 
 /**
  * The dashboard's data layer (TanStack Query through tRPC): a save shows at once, a change made
  * elsewhere shows without a reload, and an expired session goes to sign-in from any live view.
  */
-let cp: E2eControlPlane | null = null;
-let dash: Proc | null = null;
+let stack: DashboardStack | null = null;
 let api = '';
 let web = '';
 let token = '';
 let browser: Browser | null = null;
 
 beforeAll(async () => {
-  cp = await startE2eControlPlane('ef-e2e-live');
-  api = cp.api;
-  token = cp.token;
-  const d = await startDashboard(api);
-  dash = d.proc;
-  web = d.web;
-  browser = await launchBrowser();
+  stack = await startDashboardStack('ef-e2e-live');
+  ({ api, token } = stack.cp);
+  ({ web, browser } = stack);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await dash?.stop();
-  await cp?.stop();
+  await stack?.stop();
 });
 
 async function signIn(page: Page): Promise<void> {
-  await page.goto(`${web}/login`);
-  await page.fill('[data-testid="token-input"]', token);
-  await page.click('[data-testid="login-submit"]');
-  await page.waitForURL((u) => !u.pathname.startsWith('/login'));
+  await signInAt(page, web, token);
 }
 
 const row = '[data-testid="policy-row-robotic_manipulation"]';

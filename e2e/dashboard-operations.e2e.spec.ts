@@ -1,8 +1,16 @@
 import { waitFor } from '@edge-fleet/test-utils';
-import { brokerAddress, VirtualDevice, type VirtualDesired, type WindowContext } from '@edge-fleet/test-utils/virtual-device';
+import type { VirtualDesired, VirtualDevice } from '@edge-fleet/test-utils/virtual-device';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callApi, launchBrowser, polling, startDashboard, startE2eControlPlane, type E2eControlPlane, type Proc } from './processes.js';
+import {
+  callApi,
+  enrollWindowedDevice,
+  polling,
+  signIn,
+  startDashboardStack,
+  type DashboardStack,
+  type E2eControlPlane,
+} from './processes.js';
 
 /**
  * The operator's pages that change things (issue 13), in a real browser against the real control
@@ -12,8 +20,8 @@ import { callApi, launchBrowser, polling, startDashboard, startE2eControlPlane, 
 const SCENARIO = 'robotic_manipulation';
 const DRAM_MB = 4096;
 const RSS_MB = 4000; // 96 MB of headroom: under the rule's 256 MB floor
+let stack: DashboardStack | null = null;
 let cp: E2eControlPlane | null = null;
-let dash: Proc | null = null;
 let web = '';
 let browser: Browser | null = null;
 let device: VirtualDevice<VirtualDesired> | null = null;
@@ -21,65 +29,39 @@ let deviceId = '';
 
 beforeAll(async () => {
   // a pass every second, so the rule the test creates fires within seconds
-  cp = await startE2eControlPlane('ef-e2e-operations', { ALERT_EVAL_INTERVAL_MS: '1000', ENERGY_TARIFF_PER_KWH: '0.3' });
-  const d = await startDashboard(cp.api);
-  dash = d.proc;
-  web = d.web;
-  browser = await launchBrowser();
-  const { token } = await callApi<{ token: string }>(cp.api, cp.token, 'POST', '/api/v1/enrollment-tokens', { scenario: SCENARIO });
-  const enrolled = await fetch(`${cp.api}/api/v1/devices/enroll`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      token,
-      name: 'e2e-arm',
-      hardwareProfile: {
-        name: 'Robot arm NPU',
-        hardwareClass: 'robot-npu-8t',
-        accelerator: 'npu',
-        tops: 8,
-        sramMb: 2,
-        dramMb: DRAM_MB,
-        powerBudgetW: 5,
-        idlePowerW: 1,
-        activePowerW: 3,
-        precisions: ['fp32', 'int8'],
-        cpuCores: 4,
-      },
+  stack = await startDashboardStack('ef-e2e-operations', { ALERT_EVAL_INTERVAL_MS: '1000', ENERGY_TARIFF_PER_KWH: '0.3' });
+  ({ cp, web, browser } = stack);
+  // one-second windows: 100 inferences on an INT8 variant at an estimated 2 W, the agent at 4000 MB RSS
+  const enrolled = await enrollWindowedDevice(cp, {
+    scenario: SCENARIO,
+    name: 'e2e-arm',
+    agentVersion: 'e2e-operations',
+    hardwareProfile: {
+      name: 'Robot arm NPU',
+      hardwareClass: 'robot-npu-8t',
+      accelerator: 'npu',
+      tops: 8,
+      sramMb: 2,
+      dramMb: DRAM_MB,
+      powerBudgetW: 5,
+      idlePowerW: 1,
+      activePowerW: 3,
+      precisions: ['fp32', 'int8'],
+      cpuCores: 4,
+    },
+    window: () => ({
+      modelVersionId: 'e2e-model',
+      variantId: 'e2e-int8',
+      precision: 'int8',
+      inferences: 100,
+      errors: 0,
+      latencyMs: { p50: 2, p95: 3, p99: 4, max: 5 },
+      power: { watts: 2, source: 'estimate', detail: 'profile estimate' },
+      memory: { rssMb: RSS_MB, heapUsedMb: 10 },
     }),
   });
-  expect(enrolled.status).toBe(201);
-  const creds = (await enrolled.json()) as { deviceId: string; deviceSecret: string; mqtt: { url: string } };
-  deviceId = creds.deviceId;
-  // one-second windows: 100 inferences on an INT8 variant at an estimated 2 W, the agent at 4000 MB RSS
-  device = new VirtualDevice<VirtualDesired>({
-    deviceId: creds.deviceId,
-    deviceSecret: creds.deviceSecret,
-    broker: brokerAddress(creds.mqtt.url),
-    agentVersion: 'e2e-operations',
-    reconnectPeriodMs: () => 500,
-    behaviour: {
-      readDesired: () => null,
-      install: () => Promise.resolve({ outcome: 'ok' }),
-      windowMs: () => 1_000,
-      window: (w: WindowContext<VirtualDesired>) => ({
-        schema: 1,
-        deviceId: w.deviceId,
-        bootId: w.bootId,
-        seq: w.seq,
-        windowStart: new Date(w.startMs).toISOString(),
-        windowEnd: new Date(w.endMs).toISOString(),
-        modelVersionId: 'e2e-model',
-        variantId: 'e2e-int8',
-        precision: 'int8',
-        inferences: 100,
-        errors: 0,
-        latencyMs: { p50: 2, p95: 3, p99: 4, max: 5 },
-        power: { watts: 2, source: 'estimate', detail: 'profile estimate' },
-        memory: { rssMb: RSS_MB, heapUsedMb: 10 },
-      }),
-    },
-  });
+  deviceId = enrolled.deviceId;
+  device = enrolled.device;
   device.start();
   device.startTelemetry(200);
   await waitFor(() => device?.connected ?? false, 20_000, 'device connected', polling());
@@ -87,18 +69,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await device?.stop();
-  await browser?.close();
-  await dash?.stop();
-  await cp?.stop();
+  await stack?.stop();
 });
 
 async function signedIn(): Promise<Page> {
   if (!browser || !cp) throw new Error('not started');
   const page = await browser.newPage();
-  await page.goto(`${web}/login`);
-  await page.fill('[data-testid="token-input"]', cp.token);
-  await page.click('[data-testid="login-submit"]');
-  await page.waitForURL((u) => !u.pathname.startsWith('/login'));
+  await signIn(page, web, cp.token);
   return page;
 }
 

@@ -1,31 +1,26 @@
 import { waitFor } from '@edge-fleet/test-utils';
-import { brokerAddress, VirtualDevice, type VirtualDesired, type WindowContext } from '@edge-fleet/test-utils/virtual-device';
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callApi, launchBrowser, polling, startDashboard, startE2eControlPlane, type E2eControlPlane, type Proc } from './processes.js';
+import { callApi, enrollWindowedDevice, polling, signIn, startDashboardStack, type DashboardStack } from './processes.js';
 
 /** The dashboard's own walls: security headers on every page, and changes only from its own pages. */
-let cp: E2eControlPlane | null = null;
-let dash: Proc | null = null;
-let web = '';
-let browser: Browser | null = null;
+let stack: DashboardStack | null = null;
+
+function started(): DashboardStack {
+  if (!stack) throw new Error('not started');
+  return stack;
+}
 
 beforeAll(async () => {
-  cp = await startE2eControlPlane('ef-e2e-security');
-  const d = await startDashboard(cp.api);
-  dash = d.proc;
-  web = d.web;
-  browser = await launchBrowser();
+  stack = await startDashboardStack('ef-e2e-security');
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await dash?.stop();
-  await cp?.stop();
+  await stack?.stop();
 });
 
 describe('dashboard security', () => {
   it('sends CSP with frame-ancestors none, nosniff, DENY framing and no Referer on its pages', async () => {
+    const { web } = started();
     for (const path of ['/login', '/']) {
       const res = await fetch(`${web}${path}`, { redirect: 'manual' });
       const csp = res.headers.get('content-security-policy') ?? '';
@@ -39,7 +34,7 @@ describe('dashboard security', () => {
   });
 
   it('refuses a change whose Origin is another site, and nothing changes; its own pages still work under the CSP', async () => {
-    if (!cp || !browser) throw new Error('not started');
+    const { cp, browser, web } = started();
     // a signed-in browser's cookie: a session the control plane issued for the token
     const { session } = await callApi<{ session: string }>(cp.api, cp.token, 'POST', '/api/v1/sessions');
     const cookie = `ef_session=${session}`;
@@ -65,10 +60,7 @@ describe('dashboard security', () => {
     page.on('console', (m) => {
       if (/Content Security Policy|Refused to/i.test(m.text())) refused.push(m.text());
     });
-    await page.goto(`${web}/login`);
-    await page.fill('[data-testid="token-input"]', cp.token);
-    await page.click('[data-testid="login-submit"]');
-    await page.waitForURL((u) => !u.pathname.startsWith('/login'));
+    await signIn(page, web, cp.token);
     // a live page (it polls, so the network is never idle): its rows come from tRPC through the proxy
     await page.goto(`${web}/policies`);
     await page.waitForSelector('[data-testid="policy-row-robotic_manipulation"]');
@@ -77,7 +69,7 @@ describe('dashboard security', () => {
   });
 
   it('row 15: shows the strings a device sends (name, hardware, update message, power basis) as text, never as markup', async () => {
-    if (!cp || !browser) throw new Error('not started');
+    const { cp, browser, web } = started();
     // Each string would run script if it reached the page as HTML; each sets its own marker.
     const hostile = {
       name: `<img src=x onerror="window.__xss='name'">`,
@@ -85,59 +77,33 @@ describe('dashboard security', () => {
       message: `</td><script>window.__xss='message'</script><img src=x onerror="window.__xss='message-img'">`,
       detail: `"><img src=x onerror="window.__xss='detail'">`,
     };
-    const { token } = await callApi<{ token: string }>(cp.api, cp.token, 'POST', '/api/v1/enrollment-tokens', {
+    const { deviceId, device } = await enrollWindowedDevice(cp, {
       scenario: 'robotic_manipulation',
-    });
-    const enrolled = await fetch(`${cp.api}/api/v1/devices/enroll`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        token,
-        name: hostile.name,
-        hardwareProfile: {
-          name: hostile.hardware,
-          hardwareClass: 'edge-npu-40t',
-          accelerator: 'npu',
-          tops: 40,
-          sramMb: 32,
-          dramMb: 4096,
-          powerBudgetW: 5,
-          idlePowerW: 1.2,
-          activePowerW: 4.5,
-          precisions: ['fp32'],
-          cpuCores: 4,
-        },
-      }),
-    });
-    expect(enrolled.status).toBe(201);
-    const creds = (await enrolled.json()) as { deviceId: string; deviceSecret: string; mqtt: { url: string } };
-    const device = new VirtualDevice<VirtualDesired>({
-      deviceId: creds.deviceId,
-      deviceSecret: creds.deviceSecret,
-      broker: brokerAddress(creds.mqtt.url),
+      name: hostile.name,
       agentVersion: 'e2e-hostile',
-      reconnectPeriodMs: () => 500,
-      behaviour: {
-        readDesired: () => null,
-        install: () => Promise.resolve({ outcome: 'ok' }),
-        windowMs: () => 1_000,
-        window: (w: WindowContext<VirtualDesired>) => ({
-          schema: 1,
-          deviceId: w.deviceId,
-          bootId: w.bootId,
-          seq: w.seq,
-          windowStart: new Date(w.startMs).toISOString(),
-          windowEnd: new Date(w.endMs).toISOString(),
-          modelVersionId: null,
-          variantId: null,
-          precision: null,
-          inferences: 0,
-          errors: 0,
-          latencyMs: null,
-          power: { watts: 1.5, source: 'estimate', detail: hostile.detail },
-          memory: { rssMb: 50, heapUsedMb: 10 },
-        }),
+      hardwareProfile: {
+        name: hostile.hardware,
+        hardwareClass: 'edge-npu-40t',
+        accelerator: 'npu',
+        tops: 40,
+        sramMb: 32,
+        dramMb: 4096,
+        powerBudgetW: 5,
+        idlePowerW: 1.2,
+        activePowerW: 4.5,
+        precisions: ['fp32'],
+        cpuCores: 4,
       },
+      window: () => ({
+        modelVersionId: null,
+        variantId: null,
+        precision: null,
+        inferences: 0,
+        errors: 0,
+        latencyMs: null,
+        power: { watts: 1.5, source: 'estimate', detail: hostile.detail },
+        memory: { rssMb: 50, heapUsedMb: 10 },
+      }),
     });
     // reported on connect, as an agent reports the outcome of its last update after a restart
     device.lastUpdate = {
@@ -152,11 +118,8 @@ describe('dashboard security', () => {
     try {
       await waitFor(() => device.connected, 20_000, 'device connected', polling());
       const page = await browser.newPage();
-      await page.goto(`${web}/login`);
-      await page.fill('[data-testid="token-input"]', cp.token);
-      await page.click('[data-testid="login-submit"]');
-      await page.waitForURL((u) => !u.pathname.startsWith('/login'));
-      await page.goto(`${web}/devices/${creds.deviceId}`);
+      await signIn(page, web, cp.token);
+      await page.goto(`${web}/devices/${deviceId}`);
       const text = async (testId: string) => (await page.textContent(`[data-testid="${testId}"]`)) ?? '';
       // positive controls: every hostile string arrived and is on the page, character for character
       await page

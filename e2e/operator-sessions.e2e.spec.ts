@@ -1,46 +1,34 @@
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callApi, launchBrowser, startDashboard, startE2eControlPlane, type E2eControlPlane, type Proc } from './processes.js';
+import { callApi, signIn, startDashboardStack, type DashboardStack } from './processes.js';
 
 /**
  * Issue 12 (M16) in a real browser: sign-in leaves only a session id in the cookie, the tokens page
  * creates a token whose secret works once shown, and sign-out ends the session server-side, so the
  * same cookie replayed afterwards is refused.
  */
-let cp: E2eControlPlane | null = null;
-let dash: Proc | null = null;
-let web = '';
-let browser: Browser | null = null;
+let stack: DashboardStack | null = null;
 
 beforeAll(async () => {
-  cp = await startE2eControlPlane('ef-e2e-sessions');
-  const d = await startDashboard(cp.api);
-  dash = d.proc;
-  web = d.web;
-  browser = await launchBrowser();
+  stack = await startDashboardStack('ef-e2e-sessions');
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await dash?.stop();
-  await cp?.stop();
+  await stack?.stop();
 });
 
 describe('operator sessions in the dashboard', () => {
   it('sign in → tokens page → create a token → sign out; the replayed session cookie is refused', async () => {
-    if (!cp || !browser) throw new Error('not started');
+    if (!stack) throw new Error('not started');
+    const { cp, browser, web } = stack;
     const context = await browser.newContext();
     const page = await context.newPage();
-    await page.goto(`${web}/login`);
-    await page.fill('[data-testid="token-input"]', cp.token);
-    await page.click('[data-testid="login-submit"]');
-    await page.waitForURL((u) => !u.pathname.startsWith('/login'));
+    await signIn(page, web, cp.token);
 
     const [cookie] = (await context.cookies()).filter((c) => c.name === 'ef_session');
     expect(cookie?.value).toMatch(/^eft_ses_/);
     expect(cookie?.value).not.toContain(cp.token);
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
-    expect((await context.cookies()).some((c) => c.value.includes(cp?.token ?? '-'))).toBe(false);
+    expect((await context.cookies()).some((c) => c.value.includes(cp.token))).toBe(false);
 
     await page.click('a[href="/tokens"]');
     await page.waitForSelector('[data-testid="token-table"]');

@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, startNodeProcess, waitFor, type Proc, type WaitForOptions } from '@edge-fleet/test-utils';
+import { brokerAddress, VirtualDevice, type VirtualDesired, type WindowContext } from '@edge-fleet/test-utils/virtual-device';
 
 export type { Proc } from '@edge-fleet/test-utils';
 import pg from 'pg';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { Agent, FormData as UndiciFormData, fetch as undiciFetch } from 'undici';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -203,4 +204,94 @@ export function launchBrowser(): Promise<Browser> {
       '--disable-sync',
     ],
   });
+}
+
+/** A control plane, its dashboard and a browser, started together for a browser test. */
+export interface DashboardStack {
+  cp: E2eControlPlane;
+  dash: Proc;
+  web: string;
+  browser: Browser;
+  /** Closes the browser, then stops the dashboard and the control plane. */
+  stop: () => Promise<void>;
+}
+
+/** Starts {@link startE2eControlPlane} (with `env`), the dashboard against it and Chromium. */
+export async function startDashboardStack(name: string, env: Record<string, string> = {}): Promise<DashboardStack> {
+  const cp = await startE2eControlPlane(name, env);
+  let dash: Proc | null = null;
+  try {
+    const d = await startDashboard(cp.api);
+    dash = d.proc;
+    const browser = await launchBrowser();
+    const stop = async (): Promise<void> => {
+      await browser.close();
+      await d.proc.stop();
+      await cp.stop();
+    };
+    return { cp, dash: d.proc, web: d.web, browser, stop };
+  } catch (err) {
+    await dash?.stop();
+    await cp.stop();
+    throw err;
+  }
+}
+
+/** Signs `page` in on the dashboard at `web` with `token` and waits until it has left the sign-in page. */
+export async function signIn(page: Page, web: string, token: string): Promise<void> {
+  await page.goto(`${web}/login`);
+  await page.fill('[data-testid="token-input"]', token);
+  await page.click('[data-testid="login-submit"]');
+  await page.waitForURL((u) => !u.pathname.startsWith('/login'));
+}
+
+export type TelemetryWindowBody = Record<string, unknown>;
+
+/**
+ * Enrolls a device named `name` with `hardwareProfile` into `scenario` and returns a virtual device
+ * (not yet started) for it that reports one-second windows: the window's identity and times, then
+ * `window`'s fields.
+ */
+export async function enrollWindowedDevice(
+  cp: E2eControlPlane,
+  opts: {
+    scenario: string;
+    name: string;
+    agentVersion: string;
+    hardwareProfile: Record<string, unknown>;
+    window: (w: WindowContext<VirtualDesired>) => TelemetryWindowBody;
+  },
+): Promise<{ deviceId: string; device: VirtualDevice<VirtualDesired> }> {
+  const { token } = await callApi<{ token: string }>(cp.api, cp.token, 'POST', '/api/v1/enrollment-tokens', {
+    scenario: opts.scenario,
+  });
+  const enrolled = await fetch(`${cp.api}/api/v1/devices/enroll`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token, name: opts.name, hardwareProfile: opts.hardwareProfile }),
+  });
+  if (enrolled.status !== 201) throw new Error(`enroll ${opts.name}: ${enrolled.status} ${await enrolled.text()}`);
+  const creds = (await enrolled.json()) as { deviceId: string; deviceSecret: string; mqtt: { url: string } };
+  const device = new VirtualDevice<VirtualDesired>({
+    deviceId: creds.deviceId,
+    deviceSecret: creds.deviceSecret,
+    broker: brokerAddress(creds.mqtt.url),
+    agentVersion: opts.agentVersion,
+    reconnectPeriodMs: () => 500,
+    behaviour: {
+      readDesired: () => null,
+      install: () => Promise.resolve({ outcome: 'ok' }),
+      windowMs: () => 1_000,
+      window: (w: WindowContext<VirtualDesired>) => ({
+        schema: 1,
+        deviceId: w.deviceId,
+        bootId: w.bootId,
+        seq: w.seq,
+        windowStart: new Date(w.startMs).toISOString(),
+        windowEnd: new Date(w.endMs).toISOString(),
+        ...opts.window(w),
+      }),
+    },
+  });
+  return { deviceId: creds.deviceId, device };
 }

@@ -7,6 +7,7 @@ import {
   callApi,
   type E2eControlPlane,
   launchBrowser,
+  signIn,
   polling,
   ROOT,
   startDashboard,
@@ -261,10 +262,7 @@ describe('staged rollouts on real agents', () => {
     procs.push(dash);
     browser = await launchBrowser();
     const page = await browser.newPage();
-    await page.goto(`${web}/login`);
-    await page.fill('[data-testid="token-input"]', token);
-    await page.click('[data-testid="login-submit"]');
-    await page.waitForURL((u) => !u.pathname.startsWith('/login'));
+    await signIn(page, web, token);
     await page.goto(`${web}/rollouts`);
     await page.waitForSelector('[data-testid="rollout-row"]');
     expect(await page.locator('[data-testid="rollout-row"]').count()).toBe(3);

@@ -6,6 +6,7 @@ import { waitFor } from '@edge-fleet/test-utils';
 import {
   callApi,
   launchBrowser,
+  signIn,
   startDashboard,
   type E2eControlPlane,
   polling,
@@ -116,10 +117,7 @@ describe('TLS end to end: https API, mqtts broker, the CA pinned by the agent', 
     procs.push(proc);
     browser = await launchBrowser();
     const page = await browser.newPage();
-    await page.goto(`${web}/login`);
-    await page.fill('[data-testid="token-input"]', cp().token);
-    await page.click('[data-testid="login-submit"]');
-    await page.waitForURL((u) => !u.pathname.startsWith('/login'));
+    await signIn(page, web, cp().token);
     await page.goto(`${web}/devices`);
     await page.waitForSelector('text=tls-arm');
   });

@@ -53,6 +53,7 @@ import { TelemetryIngestService } from './telemetry/telemetry-ingest.service.js'
 import { EnergyService } from './energy/energy.service.js';
 import { RemediationService } from './remediation/remediation.service.js';
 import { TelemetryQueries } from './telemetry/telemetry.queries.js';
+import { TelemetryRollupRepository } from './telemetry/telemetry-rollup.repository.js';
 import { buildRouter } from './trpc/router.js';
 import { loadTlsMaterial, type DeviceTrust, type TlsMaterial } from './tls/tls-material.js';
 import { scheduleMaintenance } from './worker/maintenance.queue.js';
@@ -318,6 +319,8 @@ export async function startControlPlane(
   infra.metrics.watchConnections(() => (broker ? broker.connectedClients : bus.connected ? 1 : 0));
   const rolloutRepo = app.get(RolloutRepository);
   infra.metrics.watchRollouts(() => rolloutRepo.countByStatus());
+  const rollupRepo = app.get(TelemetryRollupRepository);
+  infra.metrics.watchRollupPending(() => rollupRepo.pendingCount());
 
   app.use('/trpc', trpcBatchLimit());
   app.use(
@@ -368,6 +371,8 @@ export async function startWorker(
     workers = await startProcessors(app, infra, ['worker']);
     const rolloutRepo = app.get(RolloutRepository);
     infra.metrics.watchRollouts(() => rolloutRepo.countByStatus());
+    const rollupRepo = app.get(TelemetryRollupRepository);
+    infra.metrics.watchRollupPending(() => rollupRepo.pendingCount());
     // the worker has no API: its /metrics and /readyz are a bare HTTP server of its own
     const database = new HealthRepository(infra.prisma);
     const readiness = async () => {

@@ -7,7 +7,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { DYNSEC_RESPONSE_TOPIC, DYNSEC_TOPIC, DynsecResponsesSchema, deviceBrokerAcls, TOPIC_ROOT } from '@edge-fleet/shared';
+import {
+  DYNSEC_RESPONSE_TOPIC,
+  DYNSEC_TOPIC,
+  DynsecResponsesSchema,
+  deviceBrokerAcls,
+  mqttContract,
+  TOPIC_KINDS,
+  topicOf,
+  TOPIC_ROOT,
+} from '@edge-fleet/shared';
 import mqtt from 'mqtt';
 import { freePort } from './free-port.js';
 import { ChildServer } from './child-server.js';
@@ -18,6 +27,7 @@ import { ChildServer } from './child-server.js';
  */
 const MOSQUITTO_BIN = '/usr/sbin/mosquitto';
 const MOSQUITTO_CTRL = '/usr/bin/mosquitto_ctrl';
+const MOSQUITTO_PASSWD = '/usr/bin/mosquitto_passwd';
 const DYNSEC_PLUGIN = '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so';
 
 /** The dynamic-security admin that `mosquitto_ctrl dynsec init` creates; the control plane connects as it. */
@@ -104,18 +114,47 @@ export class Mosquitto extends ChildServer {
       await promisify(execFile)(MOSQUITTO_CTRL, ['dynsec', 'init', dynsecFile, admin.username, admin.password]);
       await handToBrokerUser(dir, dynsecFile);
     }
-    // max_packet_size: the bound README recommends (issue 10 item 3), so no packet is buffered past it;
-    // no persistence: a restart loses sessions and retained messages (the dynamic-security file stays);
-    // set_tcp_nodelay: without it each answer of the plugin waits ~40 ms behind its PUBACK (Nagle + delayed ACK)
     const security = admin
       ? ['allow_anonymous false', `plugin ${DYNSEC_PLUGIN}`, `plugin_opt_config_file ${dynsecFile}`]
       : ['allow_anonymous true'];
+    await m.writeConf(security, tlsListener);
+    return m;
+  }
+
+  /**
+   * A broker for a fleet too large to provision one by one through dynamic security (its file is
+   * rewritten after every command): a password file holding `devices` (username = device id,
+   * hashed by `mosquitto_passwd`) and an ACL file whose patterns give each username exactly the
+   * device topics the shared contract gives it (`%u` in place of the device id). No anonymous access.
+   * `observer`, if given, may publish and read every device topic (what a test uses to watch).
+   */
+  static async withPasswordFile(devices: readonly BrokerAdmin[], observer?: BrokerAdmin): Promise<Mosquitto> {
+    const dir = await mkdtemp(path.join(tmpdir(), 'ef-mosquitto-'));
+    const m = new Mosquitto(dir, await freePort(), null);
+    const passwords = path.join(dir, 'passwords');
+    const acl = path.join(dir, 'acl');
+    const users = observer ? [...devices, observer] : devices;
+    await writeFile(passwords, users.map((d) => `${d.username}:${d.password}\n`).join(''), { mode: 0o600 });
+    await promisify(execFile)(MOSQUITTO_PASSWD, ['-U', passwords]);
+    const watch = observer ? [`user ${observer.username}`, `topic readwrite ${TOPIC_ROOT}/#`] : [];
+    // patterns first: a `user` line scopes the `topic` lines after it
+    await writeFile(acl, [...deviceAclPatterns(), ...watch, ''].join('\n'));
+    await handToBrokerUser(dir, passwords, acl);
+    await m.writeConf(['allow_anonymous false', `password_file ${passwords}`, `acl_file ${acl}`]);
+    return m;
+  }
+
+  /** `extraListeners`: lines of further listeners (the mqtts one of `create`), after the plain one. */
+  private async writeConf(security: string[], extraListeners: string[] = []): Promise<void> {
+    // max_packet_size: the bound README recommends (issue 10 item 3), so no packet is buffered past it;
+    // no persistence: a restart loses sessions and retained messages (the dynamic-security file stays);
+    // set_tcp_nodelay: without it each answer of the plugin waits ~40 ms behind its PUBACK (Nagle + delayed ACK)
     await writeFile(
-      m.conf,
+      this.conf,
       [
         'per_listener_settings false',
-        `listener ${m.port} 127.0.0.1`,
-        ...tlsListener,
+        `listener ${this.port} 127.0.0.1`,
+        ...extraListeners,
         ...security,
         'persistence false',
         'max_packet_size 262144',
@@ -127,7 +166,6 @@ export class Mosquitto extends ChildServer {
         '',
       ].join('\n'),
     );
-    return m;
   }
 
   /** See `provisionBrokerDevice`. */
@@ -212,6 +250,14 @@ export class Mosquitto extends ChildServer {
       });
     });
   }
+}
+
+/** Mosquitto ACL-file patterns equal to `deviceBrokerAcls` for the connecting username (`%u`). */
+export function deviceAclPatterns(): string[] {
+  return TOPIC_KINDS.map((kind) => {
+    const access = mqttContract[kind].direction === 'device->cloud' ? 'write' : 'read';
+    return `pattern ${access} ${topicOf(kind, '%u')}`;
+  });
 }
 
 /**

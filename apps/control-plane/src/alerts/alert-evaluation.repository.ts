@@ -4,6 +4,7 @@ import type { Pool } from 'pg';
 import { withTransaction } from '../infra/pg-transaction.js';
 import { PG_POOL } from '../infra/tokens.js';
 import { asBulkTx, txExecute, txQuery, type BulkTx } from '../infra/unit-of-work.js';
+import { startedAfter, WINDOW_SPAN_MAX_MS } from '../telemetry/window-span.js';
 
 /** One measured (rule, subject) pair of a pass, with the stored alert of the pair if any. */
 export interface ObservationRow {
@@ -103,6 +104,8 @@ win AS (
     CROSS JOIN LATERAL (SELECT CASE COALESCE(r.percentile, p."latencyPercentile")
       WHEN 'p50' THEN w."latencyP50Ms" WHEN 'p95' THEN w."latencyP95Ms" ELSE w."latencyP99Ms" END AS pct) x
     WHERE w."deviceId" = d.id AND w."windowEnd" > $1::timestamptz - make_interval(secs => r."lookbackSeconds") AND w."windowEnd" <= $1::timestamptz
+      -- the day partitions a rule can need ($2, when planning), then this rule's (window-span.ts)
+      AND w."windowStart" > $2::timestamptz AND w."windowStart" > $1::timestamptz - make_interval(secs => r."lookbackSeconds" + ${WINDOW_SPAN_MAX_MS / 1_000})
   ) agg
   WHERE r.metric IN ${WINDOW_METRICS} AND agg.windows > 0
 ),
@@ -113,8 +116,13 @@ fleet AS (
       WHEN 'update_failed' THEN (COALESCE(rs.phase = 'failed' OR rs.payload #>> '{lastUpdate,outcome}' = 'failed', false))::int::float8
       WHEN 'stale_metadata' THEN (COALESCE(jsonb_typeof(rs.payload -> 'staleMetadata') = 'object', false))::int::float8
       WHEN 'clone_suspected' THEN (d."cloneSuspectedAt" IS NOT NULL)::int::float8
+      -- the last window's end: among the last two days' windows when one ended within the last day
+      -- ($3, $4; no earlier start ends later), else the device's newest hourly rollup's
       WHEN 'telemetry_silent_s' THEN extract(epoch FROM $1::timestamptz - COALESCE(
-        (SELECT max(t."windowEnd") FROM "TelemetryWindow" t WHERE t."deviceId" = d.id), d."enrolledAt" AT TIME ZONE 'UTC'))
+        (SELECT m FROM (SELECT max(t."windowEnd") AS m FROM "TelemetryWindow" t WHERE t."deviceId" = d.id AND t."windowStart" > $3::timestamptz) x
+          WHERE m > $4::timestamptz),
+        (SELECT max(ru."lastWindowEnd") FROM "TelemetryDeviceRollup" ru WHERE ru."deviceId" = d.id AND ru."bucketSeconds" = 3600),
+        d."enrolledAt" AT TIME ZONE 'UTC'))
     END AS value,
     CASE WHEN r.metric = 'telemetry_silent_s' THEN r.threshold ELSE 0.5 END AS threshold,
     0 AS windows, false AS floor, 0::float8 AS hysteresis
@@ -147,6 +155,25 @@ SELECT obs."ruleId", r.name AS "ruleName", r.metric, r.severity, r."forSeconds",
   LEFT JOIN "Alert" a ON a.fingerprint = obs.fingerprint
  WHERE obs.breach OR a.state IN ('pending', 'firing')`;
 
+/** The longest lookback a rule may have (the shared AlertRuleSchema's cap). */
+export const LOOKBACK_MAX_SECONDS = 86_400;
+
+/**
+ * OBSERVE_SQL's parameters at `now`: the windowStart bounds as values (so Postgres prunes and
+ * locks only the day partitions they reach when it plans: window-span.ts), for the window metrics
+ * (the longest lookback back from now) and for the silence (the last two days, sure of the latest
+ * when it ended within the last one).
+ */
+export function observeParams(now: Date): [Date, Date, Date, Date] {
+  const recent = new Date(now.getTime() - 2 * WINDOW_SPAN_MAX_MS);
+  return [
+    now,
+    startedAfter(new Date(now.getTime() - LOOKBACK_MAX_SECONDS * 1000)),
+    recent,
+    new Date(recent.getTime() + WINDOW_SPAN_MAX_MS),
+  ];
+}
+
 @Injectable()
 export class AlertEvaluationRepository {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
@@ -167,7 +194,7 @@ export class AlertEvaluationRepository {
   }
 
   async observe(tx: BulkTx, now: Date): Promise<ObservationRow[]> {
-    return txQuery<ObservationRow>(tx, OBSERVE_SQL, [now]);
+    return txQuery<ObservationRow>(tx, OBSERVE_SQL, observeParams(now));
   }
 
   /** Pending and firing alerts, with whether their rule or device is gone. */

@@ -16,6 +16,7 @@ import {
 import type { Db } from '../infra/prisma.js';
 import { PG_POOL, PRISMA } from '../infra/tokens.js';
 import { measurementsOf } from './device-measurements.js';
+import { startedAfter } from '../telemetry/window-span.js';
 
 /** A model version with every variant the builder produced, as the assignment logic needs it. */
 export interface VersionVariants {
@@ -136,6 +137,8 @@ export class AssignmentRepository {
   async fleetLatency(variantIds: string[]): Promise<Map<string, Record<string, LatencyFigures & { windows: number }>>> {
     const out = new Map<string, Record<string, LatencyFigures & { windows: number }>>();
     if (variantIds.length === 0) return out;
+    // values, not now() - interval: Postgres prunes the day partitions only by values it knows when planning (window-span.ts)
+    const since = new Date(Date.now() - 86_400_000);
     const rows = await this.db.$queryRaw<
       { variantId: string; hardwareClass: string; windows: bigint; p50: number; p95: number; p99: number }[]
     >`
@@ -146,7 +149,7 @@ export class AssignmentRepository {
         FROM "TelemetryWindow" t
         JOIN "Device" d ON d.id = t."deviceId"
         JOIN "HardwareProfile" hp ON hp.id = d."hardwareProfileId"
-       WHERE t."variantId" = ANY(${variantIds}::text[]) AND t."windowEnd" > now() - interval '1 day' AND t.inferences > 0
+       WHERE t."variantId" = ANY(${variantIds}::text[]) AND t."windowEnd" > ${since} AND t."windowStart" > ${startedAfter(since)} AND t.inferences > 0
        GROUP BY 1, 2`;
     for (const r of rows) {
       const byClass = out.get(r.variantId) ?? {};

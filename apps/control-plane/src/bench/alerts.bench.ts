@@ -9,7 +9,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { OBSERVE_SQL } from '../alerts/alert-evaluation.repository.js';
+import { OBSERVE_SQL, observeParams } from '../alerts/alert-evaluation.repository.js';
 import { AlertEvaluator } from '../alerts/alert-evaluator.service.js';
 import { startHarness } from '../test-support/harness.js';
 import { openBenchFleet } from './bench-devices.js';
@@ -60,7 +60,7 @@ try {
   await db.query('ANALYZE');
   // EXPLAIN=1: the plan of the measuring statement, as Postgres runs it on this data
   if (process.env.EXPLAIN) {
-    const plan = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${OBSERVE_SQL}`, [new Date()]);
+    const plan = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${OBSERVE_SQL}`, observeParams(new Date()));
     console.log(plan.rows.map((r) => r['QUERY PLAN']).join('\n'));
   }
 

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { ENERGY_SQL } from '../energy/energy.repository.js';
+import { startedAfter } from '../telemetry/window-span.js';
 import { EnergyService } from '../energy/energy.service.js';
 import { startHarness } from '../test-support/harness.js';
 import { openBenchFleet } from './bench-devices.js';
@@ -41,6 +42,7 @@ try {
     const plan = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${ENERGY_SQL}`, [
       new Date(Date.now() - 3_600_000),
       null,
+      startedAfter(new Date(Date.now() - 3_600_000)),
     ]);
     console.log(plan.rows.map((r) => r['QUERY PLAN']).join('\n'));
   }

@@ -21,7 +21,7 @@ export interface NewEnrollmentToken {
 
 /** What a clone detection saw (RELIABILITY row 13). */
 export interface CloneEvidence {
-  kind: 'takeover_storm' | 'interleaved_boots';
+  kind: 'takeover_storm' | 'interleaved_boots' | 'returning_boots';
   reason: string;
   /** Detections this event stands for (several coalesced into one audit event). */
   detections: number;

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { PG_POOL } from '../infra/tokens.js';
+import { startedAfter } from '../telemetry/window-span.js';
 
 /** One class of a variant's windows (real: sensor or estimate; or simulated), summed over the period. */
 export interface WindowSums {
@@ -48,7 +49,8 @@ const WINDOW_SUMS = `(t."powerSource" = 'simulated') AS sim, max(t.precision) AS
   min(t."windowStart") AS first, max(t."windowEnd") AS last`;
 
 /**
- * One statement: the windows that ended after `$1` of devices in the scenario (`$2`, null: all),
+ * One statement: the windows that ended after `$1` (and so started after `$3`, which names the day
+ * partitions to read: window-span.ts) of devices in the scenario (`$2`, null: all),
  * summed per device first (each device's windows are read through its (deviceId, windowEnd) index,
  * not a scan of the table), then per (scenario, variant, simulated or not), joined with the variants of each scenario's
  * policy model version so a variant without windows is still listed.
@@ -60,7 +62,7 @@ WITH per_device AS (
    CROSS JOIN LATERAL (
      SELECT t."variantId", ${WINDOW_SUMS}
        FROM "TelemetryWindow" t
-      WHERE t."deviceId" = d.id AND t."windowEnd" > $1 AND t."variantId" IS NOT NULL
+      WHERE t."deviceId" = d.id AND t."windowEnd" > $1 AND t."windowStart" > $3 AND t."variantId" IS NOT NULL
       GROUP BY t."variantId", sim
    ) x
    WHERE $2::text IS NULL OR d.scenario = $2
@@ -120,12 +122,12 @@ export interface DeviceVariantRow {
   lastS: number;
 }
 
-/** The device's windows that ended after `$2`, through its (deviceId, windowEnd) index, per variant and class. */
+/** The device's windows that ended after `$2` (started after `$3`: window-span.ts), through its (deviceId, windowEnd) index, per variant and class. */
 export const DEVICE_ENERGY_SQL = `
 WITH x AS (
   SELECT t."variantId", ${WINDOW_SUMS}
     FROM "TelemetryWindow" t
-   WHERE t."deviceId" = $1::uuid AND t."windowEnd" > $2 AND t."variantId" IS NOT NULL
+   WHERE t."deviceId" = $1::uuid AND t."windowEnd" > $2 AND t."windowStart" > $3 AND t."variantId" IS NOT NULL
    GROUP BY t."variantId", sim
 )
 SELECT x."variantId", x.sim, coalesce(v.precision, x.precision) AS precision, v.method, v.status, v."sizeBytes",
@@ -147,7 +149,7 @@ export class EnergyRepository {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
   async variantSums(since: Date, scenario: string | null): Promise<VariantEnergyRow[]> {
-    return (await this.pool.query<VariantEnergyRow>(ENERGY_SQL, [since, scenario])).rows;
+    return (await this.pool.query<VariantEnergyRow>(ENERGY_SQL, [since, scenario, startedAfter(since)])).rows;
   }
 
   async device(deviceId: string): Promise<{ name: string; scenario: string } | null> {
@@ -158,6 +160,6 @@ export class EnergyRepository {
   }
 
   async deviceSums(deviceId: string, since: Date): Promise<DeviceVariantRow[]> {
-    return (await this.pool.query<DeviceVariantRow>(DEVICE_ENERGY_SQL, [deviceId, since])).rows;
+    return (await this.pool.query<DeviceVariantRow>(DEVICE_ENERGY_SQL, [deviceId, since, startedAfter(since)])).rows;
   }
 }

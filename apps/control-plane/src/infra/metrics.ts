@@ -40,6 +40,7 @@ export class Metrics {
   private readonly queues = new Map<string, QueueCounts>();
   private connections: (() => number) | null = null;
   private rolloutStates: (() => Promise<Record<string, number>>) | null = null;
+  private rollupPending: (() => Promise<number>) | null = null;
   private readonly commitLag: Histogram;
   private readonly jobDuration: Histogram;
   private readonly httpDuration: Histogram;
@@ -150,6 +151,16 @@ export class Metrics {
         for (const [status, n] of Object.entries(byStatus)) rollouts.set({ status }, n);
       },
     });
+    const pending: Gauge = new Gauge({
+      name: 'edge_fleet_telemetry_rollups_pending_windows',
+      help: 'Stored telemetry windows waiting for the fold to add them to the rollups (rollup reads lag by these)',
+      registers,
+      collect: async () => {
+        if (!this.rollupPending) return;
+        const n = await this.rollupPending().catch(() => null);
+        if (n !== null) pending.set(n);
+      },
+    });
     this.httpDuration = new Histogram({
       name: 'edge_fleet_http_request_duration_seconds',
       help: 'HTTP request duration by method, route and status',
@@ -175,6 +186,11 @@ export class Metrics {
 
   watchRollouts(byStatus: () => Promise<Record<string, number>>): void {
     this.rolloutStates = byStatus;
+  }
+
+  /** The telemetry rollup fold's backlog (TelemetryRollupPending's rows), read at each scrape. */
+  watchRollupPending(count: () => Promise<number>): void {
+    this.rollupPending = count;
   }
 
   /** Windows just committed, each with the time it reached the control plane. */

@@ -125,6 +125,45 @@ describe.each<BrokerKind>(['embedded', 'mosquitto'])('cloned device identity on 
     expect((await device(h, e.deviceId)).cloneAlarm).toBeNull();
   });
 
+  it('row 13: an old boot coming online again after a newer one, twice, is alarmed; reboots and a late Last Will are not', async () => {
+    const e = await enrollDevice(h, 'autonomous_driving', 'edge-dsa-vehicle');
+    const other = await enrollDevice(h, 'autonomous_driving', 'edge-dsa-vehicle');
+    const status = (state: 'online' | 'offline', bootId: string) => JSON.stringify({ state, bootId, at: new Date().toISOString() });
+    const [a, b, c, d] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    // the genuine device: three reboots, the first boot's Last Will arriving after the second boot's online
+    const g = connectAs(h, other);
+    await new Promise((resolve, reject) => g.once('connect', resolve).once('error', reject));
+    try {
+      for (const [state, boot] of [
+        ['online', c],
+        ['online', d],
+        ['offline', c],
+        ['online', randomUUID()],
+      ] as const)
+        await g.publishAsync(topics.status(other.deviceId), status(state, boot), { qos: 1 });
+    } finally {
+      await g.endAsync();
+    }
+    // two agents with one identity, announcing their boots in turns
+    const cl = connectAs(h, e);
+    await new Promise((resolve, reject) => cl.once('connect', resolve).once('error', reject));
+    try {
+      for (const boot of [a, b, a, b]) await cl.publishAsync(topics.status(e.deviceId), status('online', boot), { qos: 1 });
+    } finally {
+      await cl.endAsync();
+    }
+    const alarm = await waitFor(async () => (await device(h, e.deviceId)).cloneAlarm, 10_000, 'clone alarm on the device');
+    expect(alarm.reason).toContain(`boot ${b} came online again after boot ${a}`);
+    const audit = await query<{ details: { kind: string } }>(
+      h,
+      `SELECT details FROM "AuditEvent" WHERE "targetId" = $1 AND action = 'device.clone_suspected'`,
+      [e.deviceId],
+    );
+    expect(audit.map((x) => x.details.kind)).toEqual(['returning_boots']);
+    // the genuine device's messages were handled before the clone's (one replica, in order): no alarm
+    expect((await device(h, other.deviceId)).cloneAlarm).toBeNull();
+  });
+
   it.runIf(kind === 'embedded')(
     'row 13: two clients with one identity taking each other over are held off after the limit, and alarmed',
     async () => {

@@ -2,10 +2,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import { formatIssues, type Parsed } from '@edge-fleet/shared';
 import { AssignmentsService } from '../assignments/assignments.service.js';
 import type { Config } from '../config.js';
+import { CloneAlarmService } from '../devices/clone-alarm.service.js';
 import { DeviceRepository } from '../devices/device.repository.js';
 import { RateLimitedLog, type Logger } from '../infra/logger.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
 import { DeadLetterRepository } from '../infra/dead-letter.repository.js';
+import { ReturningBoots } from './returning-boots.js';
 
 type Presence = 'online' | 'offline';
 
@@ -28,9 +30,12 @@ export class PresenceService {
   private readonly refusals: RateLimitedLog;
   /** Per device, the last presence write: the next waits for it, so writes land in event order. */
   private readonly chains = new Map<string, Promise<void>>();
+  /** Old boots announcing themselves again: a clone (this replica's share of the status messages). */
+  private readonly boots = new ReturningBoots();
 
   constructor(
     @Inject(DeviceRepository) private readonly devices: DeviceRepository,
+    @Inject(CloneAlarmService) private readonly clones: CloneAlarmService,
     @Inject(AssignmentsService) private readonly assign: AssignmentsService,
     @Inject(DeadLetterRepository) private readonly deadLetters: DeadLetterRepository,
     @Inject(CONFIG) private readonly config: Config,
@@ -114,6 +119,13 @@ export class PresenceService {
       return;
     }
     const { state, bootId } = m.payload;
+    const newer = state === 'online' && bootId !== undefined ? this.boots.online(deviceId, bootId) : null;
+    if (newer !== null)
+      void this.clones.raise(
+        deviceId,
+        'returning_boots',
+        `boot ${bootId ?? ''} came online again after boot ${newer} had: two agents with one identity taking turns`,
+      );
     // on the embedded broker the connection says online/offline (and its 'online' republished the
     // desired state already); the message keeps only its boot id
     const embedded = this.config.embeddedBroker;

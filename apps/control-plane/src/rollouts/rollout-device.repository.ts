@@ -13,6 +13,7 @@ import type { JsonValue } from '../infra/json.js';
 import type { Db } from '../infra/prisma.js';
 import { PG_POOL, PRISMA } from '../infra/tokens.js';
 import { prismaOf, type Tx } from '../infra/unit-of-work.js';
+import { startedAfter } from '../telemetry/window-span.js';
 
 const ACTIVE = [...ACTIVE_ROLLOUT_STATUSES];
 /** States of a device the rollout changed (told to update): a rollback takes these back. */
@@ -142,6 +143,13 @@ export class RolloutDeviceRepository {
    * after its report, so none mixes old and new runs), latency at its scenario's tier percentile.
    */
   async evidence(rolloutId: string, wave: number): Promise<(Omit<DeviceEvidence, 'policy'> & { scenario: Scenario })[]> {
+    // the wave's earliest start of evidence, as a value: Postgres then plans (and locks) only the day
+    // partitions from there on, not every one of the retention (each device's own start is a row's value)
+    const [first] = await this.db.$queryRaw<{ at: Date | null }[]>`
+      SELECT min(COALESCE("appliedAt", "notifiedAt"))::timestamptz AS at FROM "RolloutDevice"
+       WHERE "rolloutId" = ${rolloutId}::uuid AND wave = ${wave} AND state IN ('notified', 'applied', 'failed')`;
+    // none notified yet: no window can count (the join's own condition is null), so no partition is needed
+    const from = first?.at ?? new Date();
     const rows = await this.db.$queryRaw<
       {
         deviceId: string;
@@ -172,7 +180,7 @@ export class RolloutDeviceRepository {
         JOIN "HardwareProfile" hp ON hp.id = d."hardwareProfileId"
         JOIN "Policy" p ON p.scenario = d.scenario
         LEFT JOIN "TelemetryWindow" t ON t."deviceId" = rd."deviceId" AND t."variantId" = rd."targetVariantId"::text
-             AND t."windowStart" >= COALESCE(rd."appliedAt", rd."notifiedAt") AND t.inferences > 0
+             AND t."windowStart" >= COALESCE(rd."appliedAt", rd."notifiedAt") AND t."windowStart" >= ${from} AND t.inferences > 0
        WHERE rd."rolloutId" = ${rolloutId}::uuid AND rd.wave = ${wave} AND rd.state IN ('notified', 'applied', 'failed')
        GROUP BY rd."deviceId", hp."hardwareClass", d.scenario, rd.state, rd.reason, rd.late`;
     return rows.map((r) => ({
@@ -196,6 +204,8 @@ export class RolloutDeviceRepository {
 
   /** Devices of the rollout still on the old model (later waves), per hardware class, over the same period. */
   async baseline(rolloutId: string, since: Date): Promise<Map<string, BaselineFigures>> {
+    // the day partitions the period reaches, as a value so that Postgres prunes the others when planning (window-span.ts)
+    const started = startedAfter(since);
     const rows = await this.db.$queryRaw<
       { hardwareClass: string; devices: bigint; latency: number | null; inferences: bigint | null; errors: bigint | null }[]
     >`
@@ -206,7 +216,7 @@ export class RolloutDeviceRepository {
         JOIN "Device" d ON d.id = rd."deviceId"
         JOIN "HardwareProfile" hp ON hp.id = d."hardwareProfileId"
         JOIN "Policy" p ON p.scenario = d.scenario
-        JOIN "TelemetryWindow" t ON t."deviceId" = rd."deviceId" AND t."windowEnd" > ${since} AND t.inferences > 0
+        JOIN "TelemetryWindow" t ON t."deviceId" = rd."deviceId" AND t."windowEnd" > ${since} AND t."windowStart" > ${started} AND t.inferences > 0
        WHERE rd."rolloutId" = ${rolloutId}::uuid AND rd.state = 'pending'
        GROUP BY hp."hardwareClass"`;
     const perDevice = await this.db.$queryRaw<
@@ -216,7 +226,7 @@ export class RolloutDeviceRepository {
         FROM "RolloutDevice" rd
         JOIN "Device" d ON d.id = rd."deviceId"
         JOIN "HardwareProfile" hp ON hp.id = d."hardwareProfileId"
-        JOIN "TelemetryWindow" t ON t."deviceId" = rd."deviceId" AND t."windowEnd" > ${since} AND t.inferences > 0
+        JOIN "TelemetryWindow" t ON t."deviceId" = rd."deviceId" AND t."windowEnd" > ${since} AND t."windowStart" > ${started} AND t.inferences > 0
              AND t."latencyHistogram" IS NOT NULL
        WHERE rd."rolloutId" = ${rolloutId}::uuid AND rd.state = 'pending'
        GROUP BY t."deviceId", hp."hardwareClass"`;

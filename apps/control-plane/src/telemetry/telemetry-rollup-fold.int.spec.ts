@@ -95,6 +95,30 @@ describe('telemetry rollups folded by the worker, off the ingest transaction (is
     ]);
   }, 60_000);
 
+  it('/metrics reports the fold backlog: edge_fleet_telemetry_rollups_pending_windows counts the windows waiting for the fold', async () => {
+    const d = await enrollDevice(h, 'robotic_manipulation', 'robot-npu-arm');
+    const scrape = async () => {
+      const text = await (await fetch(`${h.cp.url}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith('edge_fleet_telemetry_rollups_pending_windows{'));
+      return line === undefined ? Number.NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
+    };
+    const lock = new pg.Client({ connectionString: h.dbUrl });
+    await lock.connect();
+    try {
+      await lock.query('SELECT pg_advisory_lock($1)', [FOLD_LOCK]);
+      await sendWindows(d, randomUUID(), 0, 7);
+      // every pending row of the database (other tests' windows may wait too), read at the scrape
+      const total = Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM "TelemetryRollupPending"`)).rows[0]?.n);
+      expect(total).toBeGreaterThanOrEqual(7);
+      expect(await scrape()).toBe(total);
+    } finally {
+      await lock.query('SELECT pg_advisory_unlock($1)', [FOLD_LOCK]);
+      await lock.end();
+    }
+    await folds.drain();
+    expect(await scrape()).toBe(0);
+  }, 60_000);
+
   it('a fold whose rollup upsert the database refuses changes nothing: its windows stay pending, and once it can, the next fold adds each exactly once', async () => {
     const d = await enrollDevice(h, 'financial_trading', 'edge-npu-trading');
     const boot = randomUUID();

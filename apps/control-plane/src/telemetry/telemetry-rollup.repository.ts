@@ -150,27 +150,30 @@ const READ_COLUMNS = `"bucketSeconds", "bucketStart", "source", "variantId", "mo
 const FOLD_LOCK = 0x7e1e_0002;
 
 /**
- * Takes (deletes) the oldest pending windows and returns what their rollups need, each with its
- * device's group as it is now. LATERAL makes every lookup an index probe of one day partition (by
- * the window's start); a window whose partition retention dropped meanwhile comes back empty.
+ * Takes (deletes) the oldest pending windows. The ids come as an array (an InitPlan), so the delete
+ * is `windowId = ANY(…)` on the primary key: as a join, Postgres hashed them and scanned the whole
+ * pending table, a backlog's worth of rows per fold.
  */
-const TAKE_PENDING_SQL = `WITH taken AS (
-  DELETE FROM "TelemetryRollupPending"
-   WHERE "windowId" IN (SELECT "windowId" FROM "TelemetryRollupPending" ORDER BY "windowId" LIMIT $1)
-  RETURNING "windowId", "windowStart"
-)
-SELECT w.* FROM taken t LEFT JOIN LATERAL (
-  SELECT w."deviceId", w."windowStart", w."windowEnd", w."modelVersionId", w."variantId", w."precision", w."inferences", w."errors",
-         w."cacheHits", w."fallbacks", w."source", w."latencyP50Ms", w."latencyP95Ms", w."latencyP99Ms", w."latencyMaxMs",
-         w."latencyHistogram", w."queueP99Ms", w."powerW", w."powerSource", w."powerDetail", w."rssMb", d."scenario", hp."hardwareClass"
-    FROM "TelemetryWindow" w
-    LEFT JOIN "Device" d ON d.id = w."deviceId" LEFT JOIN "HardwareProfile" hp ON hp.id = d."hardwareProfileId"
-   WHERE w.id = t."windowId" AND w."windowStart" = t."windowStart"
-) w ON true`;
+export const TAKE_PENDING_SQL = `DELETE FROM "TelemetryRollupPending"
+ WHERE "windowId" = ANY(ARRAY(SELECT "windowId" FROM "TelemetryRollupPending" ORDER BY "windowId" LIMIT $1))
+RETURNING "windowId", "windowStart"`;
 
-/** A taken window's row: the stored columns of the contract window's nested fields, and its device's group (null: the window is gone). */
-type PendingRow = Omit<RollupInput, 'deviceId' | 'latencyMs' | 'latencyHistogram' | 'queueMs' | 'power' | 'memory'> & {
-  deviceId: string | null;
+/**
+ * What the rollups need of the taken windows, each with its device's group as it is now. The
+ * taken windows' earliest and latest starts come as values, so Postgres plans (and locks) only the
+ * day partitions between them, each probed by its primary key; a window whose partition retention
+ * dropped meanwhile is simply not found. (A LATERAL probe per window pruned at run time: every
+ * partition planned and locked, and a fold waited for the retention job's drop of an old day.)
+ */
+export const PENDING_WINDOWS_SQL = `SELECT w."deviceId", w."windowStart", w."windowEnd", w."modelVersionId", w."variantId", w."precision", w."inferences",
+       w."errors", w."cacheHits", w."fallbacks", w."source", w."latencyP50Ms", w."latencyP95Ms", w."latencyP99Ms", w."latencyMaxMs",
+       w."latencyHistogram", w."queueP99Ms", w."powerW", w."powerSource", w."powerDetail", w."rssMb", d."scenario", hp."hardwareClass"
+  FROM "TelemetryWindow" w
+  LEFT JOIN "Device" d ON d.id = w."deviceId" LEFT JOIN "HardwareProfile" hp ON hp.id = d."hardwareProfileId"
+ WHERE w.id = ANY($1::bigint[]) AND w."windowStart" >= $2 AND w."windowStart" <= $3`;
+
+/** A taken window's row: the stored columns of the contract window's nested fields, and its device's group. */
+type PendingRow = Omit<RollupInput, 'latencyMs' | 'latencyHistogram' | 'queueMs' | 'power' | 'memory'> & {
   latencyP50Ms: number | null;
   latencyP95Ms: number | null;
   latencyP99Ms: number | null;
@@ -186,7 +189,7 @@ type PendingRow = Omit<RollupInput, 'deviceId' | 'latencyMs' | 'latencyHistogram
 };
 
 /** A stored window as the rollups read it (the columns the contract window's fields were stored in). */
-function rollupInputOf(r: PendingRow & { deviceId: string }): RollupInput {
+function rollupInputOf(r: PendingRow): RollupInput {
   const p = [r.latencyP50Ms, r.latencyP95Ms, r.latencyP99Ms, r.latencyMaxMs] as const;
   return {
     ...r,
@@ -234,8 +237,12 @@ export class TelemetryRollupRepository {
     return withTransaction(this.pool, async (client) => {
       const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [FOLD_LOCK]);
       if (!lock.rows[0]?.ok) return null;
-      const r = await client.query<PendingRow>(TAKE_PENDING_SQL, [limit]);
-      const stored = r.rows.filter((x): x is PendingRow & { deviceId: string } => x.deviceId !== null);
+      const taken = await client.query<{ windowId: string; windowStart: Date }>(TAKE_PENDING_SQL, [limit]);
+      if (taken.rows.length === 0) return { taken: 0, folded: 0 };
+      let [first, last] = [Infinity, -Infinity];
+      for (const t of taken.rows) [first, last] = [Math.min(first, t.windowStart.getTime()), Math.max(last, t.windowStart.getTime())];
+      const ids = taken.rows.map((t) => t.windowId);
+      const stored = (await client.query<PendingRow>(PENDING_WINDOWS_SQL, [ids, new Date(first), new Date(last)])).rows;
       const groups = new Map<string, DeviceGroup>();
       for (const x of stored)
         if (x.scenario !== null && x.hardwareClass !== null)
@@ -245,7 +252,7 @@ export class TelemetryRollupRepository {
           client,
           rollupWindows(stored.map(rollupInputOf), (id) => groups.get(id)),
         );
-      return { taken: r.rows.length, folded: stored.length };
+      return { taken: taken.rows.length, folded: stored.length };
     });
   }
 

@@ -9,6 +9,10 @@ import { CONFIG, PG_POOL } from '../infra/tokens.js';
 import { asBulkTx } from '../infra/unit-of-work.js';
 import { TelemetryRollupRepository } from './telemetry-rollup.repository.js';
 import { rollupWindows } from './telemetry-rollup.js';
+import { startedAfter, WINDOW_SPAN_MAX_MS } from './window-span.js';
+
+/** The fleet list's latest windows are looked for in this many days' partitions first. */
+export const LATEST_RECENT_DAYS = 2;
 
 const COLUMNS = [
   ['deviceId', 'uuid'],
@@ -206,10 +210,10 @@ export class TelemetryRepository {
               "queueP50Ms" AS "queueP50", "queueP99Ms" AS "queueP99", "cacheHits",
               "remoteInferences", "remoteErrors", "remoteP50Ms" AS "remoteP50", "remoteP99Ms" AS "remoteP99", "cacheSavedMs"
          FROM "TelemetryWindow"
-        -- windowStart bounds which day partitions are read: no window spans more than a day (TELEMETRY_MAX_WINDOW_SECONDS)
-        WHERE "deviceId" = $1 AND "windowEnd" >= $2 AND "windowStart" >= $2::timestamptz - interval '1 day'
+        -- windowStart bounds which day partitions are read (window-span.ts)
+        WHERE "deviceId" = $1 AND "windowEnd" >= $2 AND "windowStart" >= $4
         ORDER BY "windowEnd" DESC LIMIT $3`,
-      [deviceId, since, limit],
+      [deviceId, since, limit, startedAfter(since)],
     );
     return res.rows.reverse().map((r) => ({
       ...r,
@@ -221,10 +225,24 @@ export class TelemetryRepository {
 
   /**
    * Latest window per device, for the fleet list: one index probe per device (LATERAL … LIMIT 1
-   * on (deviceId, windowEnd)); DISTINCT ON read every window the page's devices ever sent.
+   * on (deviceId, windowEnd); DISTINCT ON read every window the page's devices ever sent) of the
+   * last {@link LATEST_RECENT_DAYS} days' partitions only. A window found there that ended in the
+   * last day is the latest of all (an older start ends before it: window-span.ts); a device with
+   * none (silent for a day) is looked up again over every partition, in a second statement, so the
+   * usual page plans, locks and probes two or three partitions, not the whole retention.
    */
-  async latestFor(deviceIds: string[]): Promise<Map<string, TelemetryPoint>> {
+  async latestFor(deviceIds: string[], now = new Date()): Promise<Map<string, TelemetryPoint>> {
     if (deviceIds.length === 0) return new Map();
+    const recent = new Date(now.getTime() - LATEST_RECENT_DAYS * WINDOW_SPAN_MAX_MS);
+    const found = await this.latestOf(deviceIds, `AND t."windowStart" >= $2`, [recent]);
+    const sure = new Date(recent.getTime() + WINDOW_SPAN_MAX_MS);
+    for (const [id, p] of found) if (Date.parse(p.windowEnd) < sure.getTime()) found.delete(id);
+    const rest = deviceIds.filter((id) => !found.has(id));
+    if (rest.length > 0) for (const [id, p] of await this.latestOf(rest, '', [])) found.set(id, p);
+    return found;
+  }
+
+  private async latestOf(deviceIds: string[], bound: string, params: unknown[]): Promise<Map<string, TelemetryPoint>> {
     const res = await this.pool.query<PointRow & { deviceId: string }>(
       `SELECT ids.id AS "deviceId", w."windowStart", w."windowEnd", w."modelVersionId", w."variantId", w."precision",
               w."inferences", w."errors", w."latencyP50Ms" AS p50, w."latencyP95Ms" AS p95, w."latencyP99Ms" AS p99,
@@ -234,9 +252,9 @@ export class TelemetryRepository {
               w."cacheSavedMs"
          FROM unnest($1::uuid[]) AS ids(id)
          CROSS JOIN LATERAL (
-           SELECT * FROM "TelemetryWindow" t WHERE t."deviceId" = ids.id ORDER BY t."windowEnd" DESC LIMIT 1
+           SELECT * FROM "TelemetryWindow" t WHERE t."deviceId" = ids.id ${bound} ORDER BY t."windowEnd" DESC LIMIT 1
          ) w`,
-      [deviceIds],
+      [deviceIds, ...params],
     );
     return new Map(
       res.rows.map((r) => [
