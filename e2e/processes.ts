@@ -8,6 +8,7 @@ import { brokerAddress, VirtualDevice, type VirtualDesired, type WindowContext }
 export type { Proc } from '@edge-fleet/test-utils';
 import pg from 'pg';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { Agent, FormData as UndiciFormData, fetch as undiciFetch } from 'undici';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -26,8 +27,12 @@ const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@
 /** A control plane running as a real process on a database and a data directory of its own. */
 export interface E2eControlPlane {
   proc: Proc;
-  /** Its base URL, http://127.0.0.1:<port>. */
+  /** Its base URL, http://127.0.0.1:<port> (https with TLS=on). */
   api: string;
+  /** fetch that trusts its CA (with TLS=on; the platform's fetch otherwise). */
+  fetch: typeof fetch;
+  /** With TLS=on: the CA it generated, which devices and the dashboard trust. */
+  caFile: string;
   /** The operator token it wrote at first start. */
   token: string;
   dataDir: string;
@@ -46,7 +51,10 @@ export async function startE2eControlPlane(name: string, env: Record<string, str
   const dbName = `${name.replaceAll('-', '_')}_${Date.now().toString(36)}`;
   const db = new URL(ADMIN_URL);
   db.pathname = `/${dbName}`;
-  const api = `http://127.0.0.1:${await freePort()}`;
+  const tls = env.TLS === 'on';
+  const api = `${tls ? 'https' : 'http'}://127.0.0.1:${await freePort()}`;
+  const caFile = path.join(dataDir, '.data', 'tls', 'ca.pem');
+  let fetchApi: typeof fetch = fetch;
   const proc = startProcess(['apps/control-plane/dist/main.js'], {
     PORT: new URL(api).port,
     MQTT_EMBEDDED_PORT: String(await freePort()),
@@ -66,21 +74,30 @@ export async function startE2eControlPlane(name: string, env: Record<string, str
     await rm(dataDir, { recursive: true, force: true });
   };
   try {
-    await waitFor(async () => (await fetch(`${api}/readyz`)).ok, 120_000, 'control plane ready', polling(proc));
+    await waitFor(
+      async () => {
+        // the CA is written before the API listens
+        if (tls && fetchApi === fetch) fetchApi = trustingFetch(await readFile(caFile, 'utf8'));
+        return (await fetchApi(`${api}/readyz`)).ok;
+      },
+      120_000,
+      'control plane ready',
+      polling(proc),
+    );
     const token = (await readFile(path.join(dataDir, '.data', 'operator-token'), 'utf8')).trim();
-    return { proc, api, token, dataDir, dbUrl: db.toString(), stop };
+    return { proc, api, fetch: fetchApi, caFile, token, dataDir, dbUrl: db.toString(), stop };
   } catch (err) {
     await stop();
     throw err;
   }
 }
 
-/** The dashboard (its production build) against the control plane at `api`; resolves with its process and URL once it serves. */
-export async function startDashboard(api: string): Promise<{ proc: Proc; web: string }> {
+/** The dashboard (its production build) against the control plane at `api` (`env` adds to its environment); resolves with its process and URL once it serves. */
+export async function startDashboard(api: string, env: Record<string, string> = {}): Promise<{ proc: Proc; web: string }> {
   const port = await freePort();
   const proc = startProcess(
     ['apps/dashboard/node_modules/next/dist/bin/next', 'start', 'apps/dashboard', '-p', String(port), '-H', '127.0.0.1'],
-    { CONTROL_PLANE_URL: api, NEXT_TELEMETRY_DISABLED: '1' },
+    { CONTROL_PLANE_URL: api, NEXT_TELEMETRY_DISABLED: '1', ...env },
   );
   const web = `http://127.0.0.1:${port}`;
   try {
@@ -92,15 +109,79 @@ export async function startDashboard(api: string): Promise<{ proc: Proc; web: st
   return { proc, web };
 }
 
+/** The part of packages/onnx-builder the e2e tests use (loaded from its build, as the start script does). */
+interface OnnxBuilder {
+  buildMlpClassifier: (o: { seed: number }) => { bytes: Uint8Array; inputs: unknown[] };
+}
+
+/**
+ * Uploads a generated MLP classifier (version 1.0.0) through `fetchWith` (undici's fetch and
+ * FormData, so a control plane with TLS=on is reached the same way); returns the version and its variants.
+ */
+export async function uploadMlp(
+  api: string,
+  token: string,
+  name: string,
+  seed: number,
+  fetchWith: typeof fetch = undiciFetch as unknown as typeof fetch,
+): Promise<{ id: string; variants: { id: string }[] }> {
+  const { buildMlpClassifier } = (await import(path.join(ROOT, 'packages/onnx-builder/dist/index.js'))) as OnnxBuilder;
+  const model = buildMlpClassifier({ seed });
+  const form = new UndiciFormData();
+  form.set('file', new Blob([Buffer.from(model.bytes)]), `${name}.onnx`);
+  form.set('name', name);
+  form.set('version', '1.0.0');
+  form.set('inputs', JSON.stringify(model.inputs));
+  const res = await fetchWith(`${api}/api/v1/models`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+    body: form as unknown as BodyInit,
+  });
+  if (res.status !== 201) throw new Error(`upload of ${name}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { id: string; variants: { id: string }[] };
+}
+
+/** Waits until the device reports `variantId` active and running (downloaded, verified, smoke-tested, swapped). */
+export async function waitForActiveVariant(
+  call: <T>(method: string, p: string) => Promise<T>,
+  deviceId: string,
+  variantId: string | undefined,
+  proc: Proc,
+): Promise<{ reported: { phase: string; activeVariantId: string | null } | null }> {
+  return waitFor(
+    async () => {
+      const d = await call<{ reported: { phase: string; activeVariantId: string | null } | null }>('GET', `/api/v1/devices/${deviceId}`);
+      return d.reported?.phase === 'running' && d.reported.activeVariantId === variantId ? d : null;
+    },
+    90_000,
+    'agent running the assigned model',
+    polling(proc),
+  );
+}
+
+/** fetch trusting `caPem` alone (a control plane with TLS=on and its generated CA). */
+export function trustingFetch(caPem: string): typeof fetch {
+  const dispatcher = new Agent({ connect: { ca: caPem } });
+  return ((url: string, init?: RequestInit) =>
+    undiciFetch(url, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher })) as unknown as typeof fetch;
+}
+
 /** A call to the control plane's REST API with the operator token; an error status throws with the body. */
-export async function callApi<T>(api: string, token: string, method: string, p: string, body?: unknown): Promise<T> {
+export async function callApi<T>(
+  api: string,
+  token: string,
+  method: string,
+  p: string,
+  body?: unknown,
+  fetchWith: typeof fetch = fetch,
+): Promise<T> {
   const init: RequestInit = { method, headers: { authorization: `Bearer ${token}` } };
   if (body instanceof FormData) init.body = body;
   else if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers = { ...init.headers, 'content-type': 'application/json' };
   }
-  const res = await fetch(`${api}${p}`, init);
+  const res = await fetchWith(`${api}${p}`, init);
   if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }

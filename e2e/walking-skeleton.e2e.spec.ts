@@ -8,11 +8,12 @@ import {
   type E2eControlPlane,
   launchBrowser,
   polling,
-  ROOT,
   startDashboard,
   startE2eControlPlane,
   startProcess,
   type Proc,
+  uploadMlp,
+  waitForActiveVariant,
 } from './processes.js';
 
 const procs: Proc[] = [];
@@ -34,11 +35,6 @@ afterAll(async () => {
   for (const p of procs.reverse()) await p.stop();
   await run?.stop();
 });
-
-/** The part of packages/onnx-builder this test uses (loaded from its build, as the start script does). */
-interface OnnxBuilder {
-  buildMlpClassifier: (o: { seed: number }) => { bytes: Uint8Array; inputs: unknown[] };
-}
 
 interface Device {
   id: string;
@@ -83,25 +79,10 @@ describe('the whole loop on real processes', () => {
     );
     expect(device.hardwareClass).toBe('edge-npu-10t');
 
-    const { buildMlpClassifier } = (await import(path.join(ROOT, 'packages/onnx-builder/dist/index.js'))) as OnnxBuilder;
-    const model = buildMlpClassifier({ seed: 5 });
-    const form = new FormData();
-    form.set('file', new Blob([Buffer.from(model.bytes)]), 'mlp.onnx');
-    form.set('name', 'e2e-mlp');
-    form.set('version', '1.0.0');
-    form.set('inputs', JSON.stringify(model.inputs));
-    const version = await call<{ id: string; variants: { id: string }[] }>('POST', '/api/v1/models', form);
+    const version = await uploadMlp(api, token, 'e2e-mlp', 5);
     await call('PUT', '/api/v1/scenarios/robotic_manipulation/model', { modelVersionId: version.id });
 
-    const running = await waitFor(
-      async () => {
-        const d = await call<Device>('GET', `/api/v1/devices/${device.id}`);
-        return d.reported?.phase === 'running' && d.reported.activeVariantId === version.variants[0]?.id ? d : null;
-      },
-      90_000,
-      'agent running the assigned model',
-      polling(agent),
-    );
+    const running = await waitForActiveVariant(call, device.id, version.variants[0]?.id, agent);
     expect(running.reported?.activeVariantId).toBe(version.variants[0]?.id);
 
     const points = await waitFor(

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -55,6 +56,7 @@ import { RemediationService } from './remediation/remediation.service.js';
 import { TelemetryQueries } from './telemetry/telemetry.queries.js';
 import { TelemetryRollupRepository } from './telemetry/telemetry-rollup.repository.js';
 import { buildRouter } from './trpc/router.js';
+import { loadTlsMaterial, type DeviceTrust, type TlsMaterial } from './tls/tls-material.js';
 import { scheduleMaintenance } from './worker/maintenance.queue.js';
 
 export interface ControlPlane {
@@ -80,6 +82,7 @@ async function openInfra(
   bus: MessageBus,
   brokerAccess: BrokerAccess,
   role: ProcessRole,
+  deviceTrust: DeviceTrust = { caPem: null },
 ): Promise<Infra & { close(): Promise<void> }> {
   const prisma = createPrisma(databaseUrl);
   // a connection attempt that gets no answer (a partition) fails after 5 s instead of hanging a request
@@ -113,7 +116,21 @@ async function openInfra(
         .catch((e: unknown) => signingLog.warn('signing key not reloaded', { error: e instanceof Error ? e.message : String(e) }));
     }, REFRESH_MS);
     signingRefresh.unref();
-    return { config, prisma, pgPool, redis, redisLog, bus, brokerAccess, logger, signing, jobs, metrics: new Metrics(role), close };
+    return {
+      config,
+      prisma,
+      pgPool,
+      redis,
+      redisLog,
+      bus,
+      brokerAccess,
+      logger,
+      signing,
+      jobs,
+      metrics: new Metrics(role),
+      deviceTrust,
+      close,
+    };
   } catch (e) {
     await close().catch(() => undefined);
     throw e;
@@ -147,7 +164,7 @@ const SHARE_GROUP = 'edge-fleet';
  * every CONNECT), the dynamic-security plugin on an external Mosquitto, or nobody when
  * MQTT_PROVISIONING=none (the broker's ACLs are someone else's, and the log says so).
  */
-function brokerAccessFor(config: Config, broker: EmbeddedBroker | null, logger: Logger): BrokerAccess {
+function brokerAccessFor(config: Config, broker: EmbeddedBroker | null, logger: Logger, ca: string | undefined): BrokerAccess {
   if (broker) return new EmbeddedBrokerAccess(broker);
   if (config.MQTT_PROVISIONING === 'none' || config.MQTT_USERNAME === undefined || config.MQTT_PASSWORD === undefined) {
     logger.warn(
@@ -159,7 +176,7 @@ function brokerAccessFor(config: Config, broker: EmbeddedBroker | null, logger: 
     return new UnprovisionedBrokerAccess();
   }
   const log = logger.child('broker-access');
-  const dynsec = new DynsecClient({ url: config.mqttUrl, username: config.MQTT_USERNAME, password: config.MQTT_PASSWORD, log });
+  const dynsec = new DynsecClient({ url: config.mqttUrl, username: config.MQTT_USERNAME, password: config.MQTT_PASSWORD, ca, log });
   return new DynsecBrokerAccess(dynsec, config.MQTT_USERNAME, SHARE_GROUP, log);
 }
 
@@ -175,10 +192,15 @@ export async function startControlPlane(
   logger = new Logger('control-plane', config.LOG_LEVEL),
   roles: readonly Role[] = ['api', 'worker'],
 ): Promise<ControlPlane> {
+  // read (or generated) before anything listens: a bad certificate stops the start, naming the file
+  const tls: TlsMaterial | null = config.tls ? await loadTlsMaterial(config.tls, logger.child('tls')) : null;
   const broker = config.embeddedBroker
     ? new EmbeddedBroker({
         host: config.MQTT_EMBEDDED_HOST,
         port: config.MQTT_EMBEDDED_PORT,
+        ...(tls
+          ? { tls: { port: config.MQTT_EMBEDDED_TLS_PORT, cert: tls.cert, key: tls.key, plain: config.TLS_PLAIN_MQTT === 'on' } }
+          : {}),
         maxPacketBytes: config.MQTT_MAX_PACKET_KB * 1024,
         takeovers: {
           limit: config.CLONE_TAKEOVERS,
@@ -188,6 +210,8 @@ export async function startControlPlane(
         log: logger.child('broker'),
       })
     : null;
+  // an external broker over mqtts presents a certificate of the CA devices pin (README "TLS")
+  const externalCa = tls !== null && config.mqttUrl.startsWith('mqtts:') ? tls.caPem : undefined;
   // The embedded broker is served in process: no loopback MQTT client between it and the ingest.
   const bus: MessageBus = broker
     ? broker.inProcessBus([filters.reported, filters.status], logger.child('mqtt-bus'))
@@ -199,11 +223,16 @@ export async function startControlPlane(
         filters: [filters.telemetry, filters.reported, filters.status].map((f) => filters.shared(SHARE_GROUP, f)),
         log: logger.child('mqtt-bus'),
         pubackTimeoutMs: config.MQTT_PUBACK_TIMEOUT_MS,
+        ca: externalCa,
       });
-  const brokerAccess = brokerAccessFor(config, broker, logger);
-  const infra = await openInfra(config, databaseUrl, logger, bus, brokerAccess, roles.includes('worker') ? 'all' : 'api');
+  const brokerAccess = brokerAccessFor(config, broker, logger, externalCa);
+  const infra = await openInfra(config, databaseUrl, logger, bus, brokerAccess, roles.includes('worker') ? 'all' : 'api', {
+    caPem: tls?.caPem ?? null,
+  });
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoles(infra, ['api', ...roles.filter((r) => r !== 'api')]), {
     logger: new NestLogs(logger),
+    // TLS=on: the API port speaks HTTPS only (no plain listener beside it)
+    ...(tls ? { httpsOptions: { cert: tls.cert, key: tls.key } } : {}),
   });
   const auth = app.get(OperatorAuthService);
   const router = buildRouter({
@@ -326,7 +355,7 @@ export async function startControlPlane(
   answerLivenessFirst(app.getHttpServer());
   const addr = app.getHttpServer().address() as AddressInfo;
 
-  return { url: `http://${config.HOST}:${addr.port}`, operatorToken, app, ingest, stop };
+  return { url: `${tls ? 'https' : 'http'}://${config.HOST}:${addr.port}`, operatorToken, app, ingest, stop };
 }
 
 /**
@@ -376,7 +405,7 @@ const LIVENESS_BODY = JSON.stringify({ status: 'ok' });
  * every load balancer costs next to nothing (pnpm bench:api: ~6k req/s through Express + Nest on
  * one core of the bench machine, several times that here). Everything else goes to Express as before.
  */
-export function answerLivenessFirst(server: HttpServer): void {
+export function answerLivenessFirst(server: HttpServer | HttpsServer): void {
   const handlers = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {

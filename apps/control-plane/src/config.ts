@@ -187,6 +187,22 @@ export const ConfigSchema = z.object({
    * Default `loopback` (a proxy or the dashboard on this machine); a list of addresses/CIDRs, or `false`.
    */
   TRUST_PROXY: z.string().min(1).default('loopback'),
+  /**
+   * TLS (README "TLS"): `on` serves the HTTP API over HTTPS only and the embedded broker over mqtts
+   * on MQTT_EMBEDDED_TLS_PORT, with TLS_CERT_FILE/TLS_KEY_FILE/TLS_CA_FILE or, without them, a CA and
+   * server certificate generated once into DATA_DIR/tls. Enrollment hands devices the CA to pin.
+   */
+  TLS: z.enum(['off', 'on']).default('off'),
+  /** The server certificate (PEM, may carry its chain) and its private key; both or neither. */
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
+  /** The CA certificate (PEM) devices pin; required with TLS_CERT_FILE. */
+  TLS_CA_FILE: z.string().min(1).optional(),
+  /** Extra DNS names or IP addresses (comma-separated) for the generated server certificate. */
+  TLS_HOSTNAMES: z.string().default(''),
+  MQTT_EMBEDDED_TLS_PORT: port.default(8883),
+  /** With TLS=on, also keep the embedded broker's plain listener (MQTT_EMBEDDED_PORT) open: a migration aid, off by default. */
+  TLS_PLAIN_MQTT: z.enum(['off', 'on']).default('off'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 
@@ -202,6 +218,16 @@ export interface Config extends RawConfig {
   /** The ingest's client id on an external broker (MQTT_CLIENT_ID or from the host name). */
   mqttClientId: string;
   embeddedBroker: boolean;
+  /** TLS=on: where its certificate comes from, and the names a generated server certificate covers. */
+  tls: TlsSettings | null;
+}
+
+export interface TlsSettings {
+  /** The operator's files, or null: a CA and server certificate generated into `dir`. */
+  files: { cert: string; key: string; ca: string } | null;
+  dir: string;
+  /** DNS names and IP addresses the generated server certificate is valid for. */
+  hostnames: string[];
 }
 
 /** Parses the environment; a bad value stops the process with a message naming the variable. */
@@ -223,15 +249,60 @@ export function deriveConfig(raw: RawConfig): Config {
     throw new Error(
       `invalid configuration:\n  TELEMETRY_ROLLUP_RETENTION_DAYS: ${raw.TELEMETRY_ROLLUP_RETENTION_DAYS} is shorter than TELEMETRY_RETENTION_DAYS (${raw.TELEMETRY_RETENTION_DAYS}): hourly rollups must outlive the raw windows`,
     );
+  const tls = tlsSettings(raw);
   const embeddedUrl = `mqtt://${raw.MQTT_EMBEDDED_HOST}:${raw.MQTT_EMBEDDED_PORT}`;
+  // devices are sent to the TLS listener once there is one
+  const deviceEmbeddedUrl = tls ? `mqtts://${raw.MQTT_EMBEDDED_HOST}:${raw.MQTT_EMBEDDED_TLS_PORT}` : embeddedUrl;
   return {
     ...raw,
     dataDir: path.resolve(raw.DATA_DIR),
     signingKeysDir: path.resolve(raw.SIGNING_KEYS_DIR ?? path.join(raw.DATA_DIR, 'keys')),
-    publicUrl: (raw.PUBLIC_URL ?? `http://${raw.HOST}:${raw.PORT}`).replace(/\/$/, ''),
-    mqttPublicUrl: raw.MQTT_PUBLIC_URL ?? raw.MQTT_URL ?? embeddedUrl,
+    publicUrl: (raw.PUBLIC_URL ?? `${tls ? 'https' : 'http'}://${raw.HOST}:${raw.PORT}`).replace(/\/$/, ''),
+    mqttPublicUrl: raw.MQTT_PUBLIC_URL ?? raw.MQTT_URL ?? deviceEmbeddedUrl,
     mqttUrl: raw.MQTT_URL ?? embeddedUrl,
     mqttClientId: raw.MQTT_CLIENT_ID ?? `edge-fleet-cp-${hostname().replace(/[^A-Za-z0-9._-]/g, '-')}`.slice(0, 64),
     embeddedBroker: raw.MQTT_URL === undefined,
+    tls,
+  };
+}
+
+/** Addresses a server listens on but nobody connects to: never a name in a certificate. */
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]', '']);
+
+function tlsSettings(raw: RawConfig): TlsSettings | null {
+  const files = [raw.TLS_CERT_FILE, raw.TLS_KEY_FILE, raw.TLS_CA_FILE];
+  if (raw.TLS === 'off') {
+    if (files.some((f) => f !== undefined))
+      throw new Error(
+        'invalid configuration:\n  TLS: TLS_CERT_FILE, TLS_KEY_FILE or TLS_CA_FILE is set but TLS=off; set TLS=on to serve TLS',
+      );
+    return null;
+  }
+  const [cert, key, ca] = files;
+  if ((cert === undefined) !== (key === undefined))
+    throw new Error('invalid configuration:\n  TLS_CERT_FILE, TLS_KEY_FILE: give both (the certificate and its private key) or neither');
+  if (cert !== undefined && ca === undefined)
+    throw new Error('invalid configuration:\n  TLS_CA_FILE: required with TLS_CERT_FILE (the CA certificate devices pin)');
+  if (cert === undefined && ca !== undefined)
+    throw new Error('invalid configuration:\n  TLS_CA_FILE: only with TLS_CERT_FILE and TLS_KEY_FILE (without them a CA is generated)');
+  if (raw.PUBLIC_URL !== undefined && !raw.PUBLIC_URL.startsWith('https://'))
+    throw new Error('invalid configuration:\n  PUBLIC_URL: must be an https:// URL with TLS=on (the API serves HTTPS only)');
+  const fromUrls = [raw.PUBLIC_URL, raw.MQTT_PUBLIC_URL].flatMap((u) =>
+    u === undefined ? [] : [new URL(u).hostname.replace(/^\[|\]$/g, '')],
+  );
+  const names = [
+    'localhost',
+    '127.0.0.1',
+    '::1',
+    hostname(),
+    raw.HOST,
+    raw.MQTT_EMBEDDED_HOST,
+    ...fromUrls,
+    ...raw.TLS_HOSTNAMES.split(','),
+  ].map((n) => n.trim().toLowerCase());
+  return {
+    files: cert !== undefined && key !== undefined && ca !== undefined ? { cert, key, ca } : null,
+    dir: path.resolve(raw.DATA_DIR, 'tls'),
+    hostnames: [...new Set(names.filter((n) => !WILDCARD_HOSTS.has(n)))],
   };
 }

@@ -26,6 +26,7 @@ import { withTimeout } from './core/async.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { type CrashPoint, crashNow } from './core/crash-points.js';
 import { errorMessage, type Logger } from './core/logger.js';
+import { trustedFetch } from './core/tls-trust.js';
 import { AGENT_VERSION } from './core/version.js';
 import type { EngineFactory, InferenceEngine } from './engine/inference.engine.js';
 import { withInjectedLatency } from './engine/injected-latency.engine.js';
@@ -185,6 +186,7 @@ export class DeviceAgent {
     });
     this.session = new DeviceMqttSession({
       url: options.mqttUrl ?? creds.mqtt.url,
+      ...(creds.tls ? { caPem: creds.tls.caCertificate } : {}),
       deviceId: creds.deviceId,
       deviceSecret: creds.deviceSecret,
       bootId: this.bootId,
@@ -206,6 +208,7 @@ export class DeviceAgent {
       modelsDir: join(this.options.dataDir, 'models'),
       username: creds.deviceId,
       password: creds.deviceSecret,
+      fetch: trustedFetch(creds.tls?.caCertificate ?? null),
       ...this.options.download,
       onProgress: (have, ref) => {
         if (have * 2 >= ref.sizeBytes) this.crashPoint('mid-download');

@@ -582,6 +582,19 @@ export const EnrollResponseSchema = z.strictObject({
   /** The trust anchor: base64 DER (SPKI) of the root Ed25519 public key that certifies signing keys. */
   rootPublicKey: base64,
   mqtt: z.strictObject({ url: z.string().min(1), username: z.string(), clientId: z.string() }),
+  /**
+   * With TLS on at the control plane: the CA certificate (PEM) the device then trusts, and nothing
+   * else, for the API over HTTPS and the broker over mqtts; and the API's HTTPS base URL.
+   */
+  tls: z
+    .strictObject({
+      caCertificate: z
+        .string()
+        .max(65_536)
+        .regex(/^-----BEGIN CERTIFICATE-----/, 'a PEM certificate'),
+      apiUrl: z.url({ protocol: /^https$/ }),
+    })
+    .optional(),
 });
 export type EnrollResponse = z.infer<typeof EnrollResponseSchema>;
 

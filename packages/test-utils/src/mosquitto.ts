@@ -55,8 +55,16 @@ export class Mosquitto extends ChildServer {
     port: number,
     /** Null on an anonymous broker. */
     readonly admin: BrokerAdmin | null,
+    /** The mqtts listener's port, when created with `tls`. */
+    readonly tlsPort: number | null = null,
   ) {
     super(dir, port);
+  }
+
+  /** The mqtts listener (created with `tls`): mqtts://127.0.0.1:<tlsPort>. */
+  get tlsUrl(): string {
+    if (this.tlsPort === null) throw new Error('this broker has no TLS listener');
+    return `mqtts://127.0.0.1:${this.tlsPort}`;
   }
 
   private observerCreds: BrokerAdmin | null = null;
@@ -83,10 +91,24 @@ export class Mosquitto extends ChildServer {
    * init` and no anonymous access, as deploy/mosquitto/mosquitto.conf; `anonymous`: anyone connects
    * and publishes anywhere (only for tests of what a broker does with packets before any identity).
    */
-  static async create(mode: 'dynsec' | 'anonymous' = 'dynsec'): Promise<Mosquitto> {
+  static async create(mode: 'dynsec' | 'anonymous' = 'dynsec', tls?: { cert: string; key: string; ca: string }): Promise<Mosquitto> {
     const dir = await mkdtemp(path.join(tmpdir(), 'ef-mosquitto-'));
     const admin = mode === 'dynsec' ? { username: 'edge-fleet-admin', password: randomBytes(18).toString('base64url') } : null;
-    const m = new Mosquitto(dir, await freePort(), admin);
+    const m = new Mosquitto(dir, await freePort(), admin, tls ? await freePort() : null);
+    // `tls`: a second listener, mqtts, as deploy/mosquitto/tls.conf (the plain one stays for the test's own clients)
+    const tlsListener: string[] = [];
+    if (tls && m.tlsPort !== null) {
+      const files = {
+        certfile: path.join(dir, 'tls-cert.pem'),
+        keyfile: path.join(dir, 'tls-key.pem'),
+        cafile: path.join(dir, 'tls-ca.pem'),
+      };
+      await writeFile(files.certfile, tls.cert);
+      await writeFile(files.keyfile, tls.key, { mode: 0o600 });
+      await writeFile(files.cafile, tls.ca);
+      await handToBrokerUser(files.certfile, files.keyfile, files.cafile);
+      tlsListener.push(`listener ${m.tlsPort} 127.0.0.1`, ...Object.entries(files).map(([k, v]) => `${k} ${v}`), 'tls_version tlsv1.2');
+    }
     const dynsecFile = path.join(dir, 'dynamic-security.json');
     if (admin) {
       await promisify(execFile)(MOSQUITTO_CTRL, ['dynsec', 'init', dynsecFile, admin.username, admin.password]);
@@ -95,7 +117,7 @@ export class Mosquitto extends ChildServer {
     const security = admin
       ? ['allow_anonymous false', `plugin ${DYNSEC_PLUGIN}`, `plugin_opt_config_file ${dynsecFile}`]
       : ['allow_anonymous true'];
-    await m.writeConf(security);
+    await m.writeConf(security, tlsListener);
     return m;
   }
 
@@ -122,7 +144,8 @@ export class Mosquitto extends ChildServer {
     return m;
   }
 
-  private async writeConf(security: string[]): Promise<void> {
+  /** `extraListeners`: lines of further listeners (the mqtts one of `create`), after the plain one. */
+  private async writeConf(security: string[], extraListeners: string[] = []): Promise<void> {
     // max_packet_size: the bound README recommends (issue 10 item 3), so no packet is buffered past it;
     // no persistence: a restart loses sessions and retained messages (the dynamic-security file stays);
     // set_tcp_nodelay: without it each answer of the plugin waits ~40 ms behind its PUBACK (Nagle + delayed ACK)
@@ -131,6 +154,7 @@ export class Mosquitto extends ChildServer {
       [
         'per_listener_settings false',
         `listener ${this.port} 127.0.0.1`,
+        ...extraListeners,
         ...security,
         'persistence false',
         'max_packet_size 262144',

@@ -16,7 +16,8 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { hashSecret, newSecret, sha256Hex } from '../infra/secrets.js';
 import type { Logger } from '../infra/logger.js';
-import { BROKER_ACCESS, CONFIG, ENROLLMENT_LISTENER, LOGGER, SIGNING } from '../infra/tokens.js';
+import { BROKER_ACCESS, CONFIG, DEVICE_TRUST, ENROLLMENT_LISTENER, LOGGER, SIGNING } from '../infra/tokens.js';
+import type { DeviceTrust } from '../tls/tls-material.js';
 import type { BrokerAccess } from './broker-access.js';
 import type { SigningService } from '../signing/signing.service.js';
 import { DeadLetterRepository } from '../infra/dead-letter.repository.js';
@@ -86,6 +87,7 @@ export class DevicesService {
     @Inject(LOGGER) private readonly log: Logger,
     @Inject(DeadLetterRepository) private readonly deadLetters: DeadLetterRepository,
     @Inject(BROKER_ACCESS) private readonly broker: BrokerAccess,
+    @Inject(DEVICE_TRUST) private readonly trust: DeviceTrust,
   ) {}
 
   async createEnrollmentToken(input: CreateEnrollmentToken, actor: string) {
@@ -137,6 +139,7 @@ export class DevicesService {
       scenario,
       rootPublicKey: this.signing.rootPublicKey,
       mqtt: { url: this.config.mqttPublicUrl, username: deviceId, clientId: deviceId },
+      ...(this.trust.caPem === null ? {} : { tls: { caCertificate: this.trust.caPem, apiUrl: this.config.publicUrl } }),
     };
   }
 

@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import type { BrokerAccess } from '../devices/broker-access.js';
 import type { MessageBus } from '../mqtt/mqtt-bus.js';
 import type { SigningService } from '../signing/signing.service.js';
+import type { DeviceTrust } from '../tls/tls-material.js';
 import { AuditRepository } from './audit.repository.js';
 import { DeadLetterRepository } from './dead-letter.repository.js';
 import { JobQueues } from './jobs.js';
@@ -13,7 +14,7 @@ import { Metrics } from './metrics.js';
 import type { Db } from './prisma.js';
 import type { RedisConnectionLog } from './redis-connection.js';
 import { UnitOfWork } from './unit-of-work.js';
-import { BROKER_ACCESS, CONFIG, LOGGER, MQTT_BUS, PG_POOL, PRISMA, REDIS, SIGNING, provideValue } from './tokens.js';
+import { BROKER_ACCESS, CONFIG, DEVICE_TRUST, LOGGER, MQTT_BUS, PG_POOL, PRISMA, REDIS, SIGNING, provideValue } from './tokens.js';
 
 /** The process's connections and shared objects, made by the entry point before Nest is built. */
 export interface Infra {
@@ -33,6 +34,8 @@ export interface Infra {
   jobs: JobQueues;
   /** The process's Prometheus registry (one per process: api, worker, or both). */
   metrics: Metrics;
+  /** The CA enrollment hands devices to pin (TLS=on); none otherwise and in the worker. */
+  deviceTrust: DeviceTrust;
 }
 
 /**
@@ -51,6 +54,7 @@ export class InfraModule {
       provideValue(BROKER_ACCESS, infra.brokerAccess),
       provideValue(LOGGER, infra.logger),
       provideValue(SIGNING, infra.signing),
+      provideValue(DEVICE_TRUST, infra.deviceTrust),
       { provide: JobQueues, useValue: infra.jobs },
       { provide: Metrics, useValue: infra.metrics },
     ];

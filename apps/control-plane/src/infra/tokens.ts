@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { BrokerAccess } from '../devices/broker-access.js';
 import type { MessageBus } from '../mqtt/mqtt-bus.js';
 import type { SigningService } from '../signing/signing.service.js';
+import type { DeviceTrust } from '../tls/tls-material.js';
 import type { Logger } from './logger.js';
 import type { Db } from './prisma.js';
 
@@ -26,6 +27,7 @@ export const MQTT_BUS = token<MessageBus>('MQTT_BUS');
 export const REDIS = token<Redis>('REDIS');
 export const BROKER_ACCESS = token<BrokerAccess>('BROKER_ACCESS');
 export const SIGNING = token<SigningService>('SIGNING');
+export const DEVICE_TRUST = token<DeviceTrust>('DEVICE_TRUST');
 
 export function provideValue<T>(provide: Token<T>, useValue: NoInfer<T>): { provide: Token<T>; useValue: T } {
   return { provide, useValue };

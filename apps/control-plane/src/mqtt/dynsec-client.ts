@@ -14,6 +14,8 @@ export interface DynsecClientOptions {
   url: string;
   username: string;
   password: string;
+  /** mqtts: the CA (PEM) the broker's certificate must chain to. */
+  ca?: string | undefined;
   log: Logger;
   /** How long a request waits for the plugin's answers. */
   timeoutMs?: number;

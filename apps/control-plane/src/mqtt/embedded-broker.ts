@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { Readable } from 'node:stream';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
 import { isCanonicalDeviceId } from '../devices/device-auth.service.js';
@@ -15,6 +16,11 @@ export interface BrokerOptions {
   maxPacketBytes?: number;
   /** When one identity's sessions taking each other over is a clone, and how long its CONNECTs are then refused (RELIABILITY row 13). */
   takeovers?: TakeoverLimits;
+  /**
+   * TLS=on: mqtts on `port` with this certificate; the plain listener (`BrokerOptions.port`) stays
+   * closed unless `plain` (a migration aid: device secrets would cross it in clear).
+   */
+  tls?: { port: number; cert: string; key: string; plain: boolean };
   log: Logger;
 }
 
@@ -115,7 +121,7 @@ export class Limiter {
  */
 export class EmbeddedBroker {
   private aedes: Aedes | null = null;
-  private server: Server | null = null;
+  private servers: Server[] = [];
   /** The device id each authenticated connection proved. */
   private readonly identities = new WeakMap<Client, string>();
   /** The packet-size guard of each connection, raised to the full limit once it authenticates. */
@@ -182,19 +188,33 @@ export class EmbeddedBroker {
       this.o.log.debug('mqtt client error', { clientId: client.id, error: err.message }),
     );
     const maxPacketBytes = this.o.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
-    this.server = createServer((socket: Socket) => {
+    const connection = (socket: Socket): void => {
       const guard = new PacketSizeGuard(maxPacketBytes);
       this.guards.set(socket, guard);
       guardSocket(socket, guard, (reason) =>
         this.o.log.warn('mqtt connection closed: packet too large', { remote: socket.remoteAddress, reason }),
       );
       aedes.handle(socket);
-    });
+    };
+    const tls = this.o.tls;
+    if (tls) {
+      // a client that does not speak TLS, or does not trust us, fails the handshake before aedes sees a byte
+      const server = createTlsServer({ cert: tls.cert, key: tls.key }, connection);
+      server.on('tlsClientError', (err, socket) =>
+        this.o.log.debug('mqtts handshake failed', { remote: socket.remoteAddress, error: err.message }),
+      );
+      await this.listen(server, tls.port, `mqtts://${this.o.host}:${tls.port}`);
+    }
+    if (!tls || tls.plain) await this.listen(createServer(connection), this.o.port, `mqtt://${this.o.host}:${this.o.port}`);
+  }
+
+  private async listen(server: Server, port: number, url: string): Promise<void> {
+    this.servers.push(server);
     await new Promise<void>((resolve, reject) => {
-      this.server?.once('error', reject);
-      this.server?.listen(this.o.port, this.o.host, () => resolve());
+      server.once('error', reject);
+      server.listen(port, this.o.host, () => resolve());
     });
-    this.o.log.info('embedded MQTT broker listening', { url: `mqtt://${this.o.host}:${this.o.port}` });
+    this.o.log.info('embedded MQTT broker listening', { url });
   }
 
   /**
@@ -314,8 +334,8 @@ export class EmbeddedBroker {
 
   async stop(): Promise<void> {
     await new Promise<void>((resolve) => (this.aedes ? this.aedes.close(() => resolve()) : resolve()));
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     this.aedes = null;
-    this.server = null;
+    this.servers = [];
   }
 }

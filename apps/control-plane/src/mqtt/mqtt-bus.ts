@@ -14,6 +14,8 @@ export interface MqttBusOptions {
   clientId: string;
   /** Filters to subscribe to (QoS 1); re-subscribed on every reconnect. */
   filters: string[];
+  /** mqtts: the CA (PEM) the broker's certificate must chain to (TLS=on: the one devices pin); default the system's roots. */
+  ca?: string | undefined;
   log: Logger;
   /**
    * How long a publish waits for its PUBACK. Past it the publish is refused (its caller retries) and
@@ -54,8 +56,10 @@ export function controlPlaneClientOptions(o: {
   username?: string | undefined;
   password?: string | undefined;
   persistent?: boolean;
+  ca?: string | undefined;
 }) {
   return {
+    ...(o.ca === undefined ? {} : { ca: o.ca }),
     clientId: o.clientId,
     username: o.username,
     password: o.password,

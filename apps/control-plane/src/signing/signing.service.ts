@@ -65,7 +65,7 @@ async function withRotationLock<T>(dir: string, fn: () => Promise<T>): Promise<T
 }
 
 /** Writes a secret file whole or not at all: a temporary file (0600) renamed over it. */
-async function replaceFile(file: string, content: string): Promise<void> {
+export async function replaceFile(file: string, content: string): Promise<void> {
   const tmp = `${file}.${randomUUID()}.tmp`;
   await writeFile(tmp, content, { mode: 0o600 });
   await rename(tmp, file);

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../core/logger.js';
+import { describeConnectionError, type Fetch } from '../core/tls-trust.js';
 
 export type ArtifactFailureCode = 'download_failed' | 'size_mismatch' | 'hash_mismatch' | 'signature_invalid' | 'hardware_mismatch';
 
@@ -32,6 +33,8 @@ export interface DownloaderOptions {
   deadlineMs?: number;
   /** Called after each chunk is written with the bytes now on disk (crash points, progress). */
   onProgress?: (bytesOnDisk: number, ref: ArtifactRef) => void;
+  /** How requests are made: trusting only the CA pinned at enrollment (`trustedFetch`); default the platform's fetch. */
+  fetch?: Fetch;
 }
 
 export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
@@ -122,7 +125,8 @@ export class ArtifactDownloader {
       // An empty partial file is worth nothing; a non-empty one is resumed next time.
       if ((await this.partialSize(ref.sha256)) === 0) await rm(tmp, { force: true });
       if (err instanceof ArtifactError) throw err;
-      throw new ArtifactError('download_failed', `download of ${ref.url} failed: ${errorMessage(err)}`);
+      // a server whose certificate does not verify is named as such, not as a network failure
+      throw new ArtifactError('download_failed', `download of ${ref.url} failed: ${describeConnectionError(err)}`);
     }
   }
 
@@ -216,7 +220,7 @@ export class ArtifactDownloader {
   private request(ref: ArtifactRef, from: number, signal: AbortSignal): Promise<Response> {
     const headers: Record<string, string> = { authorization: this.authHeader };
     if (from > 0) headers.range = `bytes=${from}-`;
-    return fetch(ref.url, { headers, signal });
+    return (this.options.fetch ?? fetch)(ref.url, { headers, signal });
   }
 }
 

@@ -28,6 +28,8 @@ export const CliArgsSchema = z
     token: z.string().min(16, '--token looks too short (at least 16 characters)').max(256).optional(),
     profile: z.string().min(1).optional(),
     name: z.string().min(1).max(128).optional(),
+    /** The CA (PEM) an https control plane is verified against at enrollment (no trust on first use). */
+    caFile: z.string().min(1, '--ca-file must name a file').optional(),
     mqttUrl: z
       .string()
       .regex(/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/, '--mqtt-url must look like mqtt://host:port')
@@ -108,7 +110,7 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 
 export const USAGE =
   'usage: fleet-agent --url <controlPlaneUrl> --data-dir <dir> [--token <enrollmentToken>] ' +
-  '[--profile <preset|profile.json>] [--name <name>] [--mqtt-url <url>] [--log-level info] [--seed <n>] ' +
+  '[--profile <preset|profile.json>] [--name <name>] [--ca-file <ca.pem>] [--mqtt-url <url>] [--log-level info] [--seed <n>] ' +
   '[--download-stall-timeout <s>] [--download-deadline <s>] [--watchdog-windows <n>] [--watchdog-breaches <n>] ' +
   '[--serve-socket <path|off>] [--serve-port <n|off>] [--serve-host <addr>] [--serve-token-file <path>] [--serve-public-url <url>] [--serve-queue <n>] ' +
   '[--serve-deadline-ms <n>] [--serve-max-body-mb <n>] [--probe idle|always|off] ' +
@@ -132,6 +134,7 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
         token: { type: 'string' },
         profile: { type: 'string' },
         name: { type: 'string' },
+        'ca-file': { type: 'string' },
         'mqtt-url': { type: 'string' },
         'log-level': { type: 'string' },
         seed: { type: 'string' },
@@ -165,6 +168,7 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
     token: values.token,
     profile: values.profile,
     name: values.name,
+    caFile: values['ca-file'],
     mqttUrl: values['mqtt-url'],
     logLevel: values['log-level'],
     seed: values.seed,

@@ -1,4 +1,5 @@
 import { enroll } from '../enrollment/enrollment.client.js';
+import { readCaFile, trustedFetch } from '../core/tls-trust.js';
 import type { Logger } from '../core/logger.js';
 import { loadCredentials, saveCredentials, type StoredCredentials } from '../storage/credentials.store.js';
 import type { CliArgs, Parsed, ResolvedProfile } from './cli-args.parser.js';
@@ -25,14 +26,28 @@ export async function ensureEnrolled(
   }
   const profile: Parsed<ResolvedProfile> = resolveProfile(args.profile);
   if (!profile.ok) return profile;
-  const response = await enroll(args.url, {
-    token: args.token,
-    hardwareProfile: profile.value.profile,
-    ...(args.name !== undefined ? { name: args.name } : {}),
-  });
+  // the first connection is verified too: against --ca-file, or the system's roots (no trust on first use)
+  const caFile = args.caFile === undefined ? null : await readCaFile(args.caFile);
+  const { tls, ...response } = await enroll(
+    args.url,
+    {
+      token: args.token,
+      hardwareProfile: profile.value.profile,
+      ...(args.name !== undefined ? { name: args.name } : {}),
+    },
+    undefined,
+    trustedFetch(caFile),
+  );
+  // from now on only the CA the control plane named (or, without one, --ca-file) is trusted
+  const pinned = tls?.caCertificate ?? caFile;
+  if (tls !== undefined && !args.url.startsWith('https:'))
+    logger.warn('enrolled over plain http: the CA now pinned came without verification; enroll over https with --ca-file', {
+      url: args.url,
+    });
   const creds: StoredCredentials = {
     schema: 1,
     ...response,
+    ...(pinned === null ? {} : { tls: { caCertificate: pinned } }),
     controlPlaneUrl: args.url,
     enrolledAt: now().toISOString(),
     hardwareProfile: profile.value.profile,

@@ -1,6 +1,6 @@
 import { type EnrollRequest, EnrollRequestSchema, type EnrollResponse, EnrollResponseSchema } from '@edge-fleet/shared';
 import { z } from 'zod';
-import { errorMessage } from '../core/logger.js';
+import { describeConnectionError, type Fetch } from '../core/tls-trust.js';
 
 const ApiErrorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 
@@ -14,19 +14,28 @@ export class EnrollmentError extends Error {
   }
 }
 
-/** POST /api/v1/devices/enroll; every failure becomes an EnrollmentError with a readable message. */
-export async function enroll(controlPlaneUrl: string, request: EnrollRequest, timeoutMs = 15_000): Promise<EnrollResponse> {
+/**
+ * POST /api/v1/devices/enroll; every failure becomes an EnrollmentError with a readable message.
+ * Over https, `fetchWith` decides whom to trust (`trustedFetch` with --ca-file): no certificate is
+ * ever trusted because it was the first one seen.
+ */
+export async function enroll(
+  controlPlaneUrl: string,
+  request: EnrollRequest,
+  timeoutMs = 15_000,
+  fetchWith: Fetch = (url, init) => fetch(url, init),
+): Promise<EnrollResponse> {
   const url = new URL('api/v1/devices/enroll', controlPlaneUrl.endsWith('/') ? controlPlaneUrl : `${controlPlaneUrl}/`);
   let res: Response;
   try {
-    res = await fetch(url, {
+    res = await fetchWith(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
       body: JSON.stringify(EnrollRequestSchema.parse(request)),
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
-    throw new EnrollmentError(`cannot reach the control plane at ${url.origin}: ${errorMessage(err)}`, 'unreachable');
+    throw new EnrollmentError(`cannot reach the control plane at ${url.origin}: ${describeConnectionError(err)}`, 'unreachable');
   }
   const body: unknown = await res.json().catch(() => null);
   if (!res.ok) {

@@ -15,12 +15,15 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { withTimeout } from '../core/async.js';
 import type { Clock } from '../core/clock.js';
 import { errorMessage, type Logger } from '../core/logger.js';
+import { tlsRefusal } from '../core/tls-trust.js';
 
 /** A message on one of the device's own downstream topics, parsed against the MQTT contract (or why it was refused). */
 export type InboundMessage = Parsed<'desired'> | Parsed<'commands'>;
 
 export interface MqttSessionOptions {
   url: string;
+  /** mqtts: the CA certificate (PEM) pinned at enrollment, trusted alone; the host name is checked as always. */
+  caPem?: string;
   deviceId: string;
   deviceSecret: string;
   bootId: string;
@@ -97,6 +100,8 @@ export class DeviceMqttSession {
       // again, or provisioned after it enrolled, stayed disconnected until restarted
       reconnectOnConnackError: true,
       will: lastWill(o.deviceId),
+      // only the pinned CA, not the system's roots; MQTT.js refuses an unverified server by default, said here for the reader
+      ...(o.caPem === undefined ? {} : { ca: o.caPem, rejectUnauthorized: true }),
     });
     this.client = client;
     client.on('connect', () => void this.onConnect(client));
@@ -113,7 +118,10 @@ export class DeviceMqttSession {
         o.logger.warn('mqtt connection refused by the broker', { error: err.message, retryInMs: client.options.reconnectPeriod });
         return;
       }
-      o.logger.warn('mqtt error', { error: err.message });
+      const refusal = tlsRefusal(err);
+      // the credentials are not sent to a server that does not prove it is ours; this repeats until it does
+      if (refusal !== null) o.logger.error(`mqtt broker refused: ${refusal}`, { url: o.url });
+      else o.logger.warn('mqtt error', { error: err.message });
     });
     client.on('offline', () => o.logger.warn('mqtt offline'));
     client.on('reconnect', () => {

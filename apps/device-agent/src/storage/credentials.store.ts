@@ -12,6 +12,8 @@ export const StoredCredentialsSchema = z.strictObject({
   mqtt: EnrollResponseSchema.shape.mqtt,
   /** Trust anchor for signed manifests, received at enrollment. */
   rootPublicKey: EnrollResponseSchema.shape.rootPublicKey,
+  /** TLS: the CA certificate (PEM) trusted, alone, for the control plane's HTTPS and the broker's mqtts. */
+  tls: z.strictObject({ caCertificate: z.string().min(1) }).optional(),
   controlPlaneUrl: z.url(),
   enrolledAt: z.iso.datetime({ offset: true }),
   hardwareProfile: HardwareProfileSchema,
