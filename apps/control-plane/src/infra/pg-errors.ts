@@ -8,7 +8,18 @@
  */
 export function isDataError(e: unknown): boolean {
   const code = typeof e === 'object' && e !== null && 'code' in e ? e.code : undefined;
-  return typeof code === 'string' && /^(22|23|54)[0-9A-Z]{3}$/.test(code);
+  return typeof code === 'string' && /^(22|23|54)[0-9A-Z]{3}$/.test(code) && !isPartitionMapChanged(e);
+}
+
+/**
+ * A row inserted through a partitioned table that Postgres routed to its default partition while a
+ * partition for the row was being attached (ATTACH PARTITION lets inserts run beside it): the insert
+ * then meets the default partition's new constraint, 23514 "violates partition constraint". Nothing
+ * is wrong with the row: the same insert, planned again, goes to the new partition.
+ */
+export function isPartitionMapChanged(e: unknown): boolean {
+  const code = typeof e === 'object' && e !== null && 'code' in e ? e.code : undefined;
+  return code === '23514' && /violates partition constraint/.test(errorText(e));
 }
 
 /** The database's own words for an error, for a dead letter or a log line. */

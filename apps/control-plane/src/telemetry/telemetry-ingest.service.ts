@@ -3,7 +3,7 @@ import type { Parsed, TelemetryWindow } from '@edge-fleet/shared';
 import type { Config } from '../config.js';
 import { RateLimitedLog, type Logger } from '../infra/logger.js';
 import { Metrics } from '../infra/metrics.js';
-import { errorText, isDataError } from '../infra/pg-errors.js';
+import { errorText, isDataError, isPartitionMapChanged } from '../infra/pg-errors.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
 import { DeadLetterRepository, type DeadLetterCode } from '../infra/dead-letter.repository.js';
 import { CloneAlarmService } from '../devices/clone-alarm.service.js';
@@ -13,6 +13,8 @@ import { timestampProblem, type TimeLimits } from './window-checks.js';
 import { WindowQuota } from './window-quota.js';
 
 const MAX_BATCH = 1_000;
+/** Inserts of one flush tried again because a day partition was attached under them (one per attach). */
+const MAX_REPLANS = 3;
 /** Retry backoff while Postgres is unavailable: doubles per failed flush up to this. */
 const MAX_BACKOFF_MS = 5_000;
 const ENROLLMENT_CACHE_MAX = 100_000;
@@ -241,6 +243,7 @@ export class TelemetryIngestService {
    */
   private async commit(batch: Pending[]): Promise<unknown> {
     const parts: Pending[][] = [batch];
+    let replans = 0;
     for (let part = parts.pop(); part; part = parts.pop()) {
       if (part !== batch) this.stats.splitInserts += 1;
       try {
@@ -250,6 +253,12 @@ export class TelemetryIngestService {
         this.metrics.committed(part.map((p) => p.receivedAt));
         for (const p of part) settle(p, { ok: true });
       } catch (e) {
+        // a day partition attached under the insert: the same rows again go where they belong
+        if (isPartitionMapChanged(e) && replans < MAX_REPLANS) {
+          replans += 1;
+          parts.push(part);
+          continue;
+        }
         if (!isDataError(e)) return e;
         const [only] = part;
         if (part.length === 1 && only) {
