@@ -47,6 +47,16 @@ describe('Mosquitto with a password file', () => {
     await ok.endAsync();
   });
 
+  it('takes a device added to the password file while it runs, and refuses one taken out', async () => {
+    const c = { username: randomUUID(), password: 'secret-c-0123456789' };
+    await expect(connect(c)).rejects.toThrow(/Not authorized|Bad username or password/);
+    await broker.setPasswordFile([b, c], observer);
+    const ok = await connect(c);
+    await ok.endAsync();
+    await expect(connect(a)).rejects.toThrow(/Not authorized|Bad username or password/);
+    await broker.setPasswordFile([a, b], observer);
+  });
+
   it('delivers a device only its own desired state, and passes on only what it publishes on its own topics', async () => {
     const watch = await connect(observer);
     const dev = await connect(a);

@@ -131,17 +131,48 @@ export class Mosquitto extends ChildServer {
   static async withPasswordFile(devices: readonly BrokerAdmin[], observer?: BrokerAdmin): Promise<Mosquitto> {
     const dir = await mkdtemp(path.join(tmpdir(), 'ef-mosquitto-'));
     const m = new Mosquitto(dir, await freePort(), null);
-    const passwords = path.join(dir, 'passwords');
-    const acl = path.join(dir, 'acl');
+    await m.setPasswordFile(devices, observer);
+    await m.writeConf(['allow_anonymous false', `password_file ${m.passwordFile}`, `acl_file ${m.aclFile}`]);
+    return m;
+  }
+
+  private get passwordFile(): string {
+    return path.join(this.dir, 'passwords');
+  }
+
+  private get aclFile(): string {
+    return path.join(this.dir, 'acl');
+  }
+
+  /**
+   * Writes the password and ACL files of a broker made by {@link withPasswordFile} (`devices`
+   * replace those before); a running broker reloads them (SIGHUP) before this resolves.
+   */
+  async setPasswordFile(devices: readonly BrokerAdmin[], observer?: BrokerAdmin): Promise<void> {
     const users = observer ? [...devices, observer] : devices;
-    await writeFile(passwords, users.map((d) => `${d.username}:${d.password}\n`).join(''), { mode: 0o600 });
-    await promisify(execFile)(MOSQUITTO_PASSWD, ['-U', passwords]);
+    await writeFile(this.passwordFile, users.map((d) => `${d.username}:${d.password}\n`).join(''), { mode: 0o600 });
+    await promisify(execFile)(MOSQUITTO_PASSWD, ['-U', this.passwordFile]);
     const watch = observer ? [`user ${observer.username}`, `topic readwrite ${TOPIC_ROOT}/#`] : [];
     // patterns first: a `user` line scopes the `topic` lines after it
-    await writeFile(acl, [...deviceAclPatterns(), ...watch, ''].join('\n'));
-    await handToBrokerUser(dir, passwords, acl);
-    await m.writeConf(['allow_anonymous false', `password_file ${passwords}`, `acl_file ${acl}`]);
-    return m;
+    await writeFile(this.aclFile, [...deviceAclPatterns(), ...watch, ''].join('\n'));
+    await handToBrokerUser(this.dir, this.passwordFile, this.aclFile);
+    if (this.proc) {
+      const reloads = (): number => {
+        try {
+          return readFileSync(this.logFile, 'utf8').split('Reloading config').length;
+        } catch {
+          return 0;
+        }
+      };
+      const before = reloads();
+      this.proc.kill('SIGHUP');
+      // Mosquitto logs the reload once it has read the files again
+      const until = Date.now() + 5_000;
+      while (reloads() === before) {
+        if (Date.now() > until) throw new Error(`mosquitto did not reload its password file within 5 s:\n${this.log()}`);
+        await sleep(25);
+      }
+    }
   }
 
   /** `extraListeners`: lines of further listeners (the mqtts one of `create`), after the plain one. */

@@ -42,11 +42,8 @@ describe('telemetry ingest while a day partition is attached', () => {
       // the insert waits on the default partition the attach holds
       await waitFor(
         async () =>
-          (
-            await look.query(
-              `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'WITH input AS%'`,
-            )
-          ).rowCount === 1,
+          (await look.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'WITH input AS%'`)).rowCount ===
+          1,
         20_000,
         'the insert waiting on the attach',
       );

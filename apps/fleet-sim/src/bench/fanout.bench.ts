@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
+import { Mosquitto } from '@edge-fleet/test-utils';
 import pg from 'pg';
 import { z } from 'zod';
 import { fmt, sleep } from '../core/stats.js';
@@ -12,8 +14,11 @@ import { seedDevices } from './support/seed.js';
 const Args = z.object({
   devices: z.coerce.number().int().min(1).max(50_000).default(1_000),
   timeoutSeconds: z.coerce.number().min(5).max(3_600).default(120),
+  /**
+   * mosquitto: a private Mosquitto started here with a password file (the seeded devices, each
+   * restricted to its own topics, and the control plane's account), never an anonymous broker.
+   */
   broker: z.enum(['embedded', 'mosquitto']).default('embedded'),
-  mqttUrl: z.string().default('mqtt://127.0.0.1:1883'),
   /** After each run, wait at most this long for its last acknowledgements (not measured) before the next. */
   settleSeconds: z.coerce.number().min(0).max(3_600).default(180),
   /** The assignment paths measured, in this order, one after the other on the same connected fleet. */
@@ -25,7 +30,7 @@ const Args = z.object({
 });
 const a = benchArgs(
   Args,
-  'usage: bench:fanout [--devices 1000] [--timeout-seconds 120] [--broker embedded|mosquitto] [--mqtt-url mqtt://127.0.0.1:1883] [--paths whole,chunks] [--settle-seconds 180]',
+  'usage: bench:fanout [--devices 1000] [--timeout-seconds 120] [--broker embedded|mosquitto] [--paths whole,chunks] [--settle-seconds 180]',
 );
 type Path = z.infer<typeof Args>['paths'][number];
 const LABEL: Record<Path, string> = {
@@ -52,11 +57,23 @@ out(
     .map((x) => fmt(x, 2))
     .join(' ')}`,
 );
-const cp = await startControlPlaneProcess({ mqttUrl: a.broker === 'mosquitto' ? a.mqttUrl : undefined, dbPrefix: 'ef_bench_fanout' });
+// the devices are seeded once the control plane has migrated its database: the broker starts with its account alone
+const cpAccount = { username: 'edge-fleet-control-plane', password: randomBytes(18).toString('base64url') };
+const broker = a.broker === 'mosquitto' ? await Mosquitto.withPasswordFile([], cpAccount) : null;
+await broker?.start();
+const cp = await startControlPlaneProcess({
+  mqttUrl: broker?.url,
+  dbPrefix: 'ef_bench_fanout',
+  env: broker ? { MQTT_USERNAME: cpAccount.username, MQTT_PASSWORD: cpAccount.password } : {},
+});
 const db = new pg.Client({ connectionString: cp.dbUrl });
 try {
   await db.connect();
   const creds = await seedDevices(cp.dbUrl, a.devices, 'autonomous_driving', 'edge-dsa-vehicle');
+  await broker?.setPasswordFile(
+    creds.map((c) => ({ username: c.deviceId, password: c.deviceSecret })),
+    cpAccount,
+  );
   // each run gives the fleet a model it does not run yet, so every run moves every device
   const models = [];
   for (const [i, path] of a.paths.entries()) models.push(await uploadMlp(cp.url, cp.operatorToken, `fanout-${path}-${i}`, 7 + i));
@@ -86,7 +103,7 @@ try {
   const tc = Date.now();
   const connected = await fleet.start();
   out(
-    `fan-out: ${connected}/${a.devices} devices connected in ${fmt((Date.now() - tc) / 1000)} s; broker ${a.broker === 'embedded' ? 'embedded aedes' : a.mqttUrl}`,
+    `fan-out: ${connected}/${a.devices} devices connected in ${fmt((Date.now() - tc) / 1000)} s; broker ${broker ? `private Mosquitto ${broker.url} (password file, per-device ACLs)` : 'embedded aedes'}`,
   );
   // let the online → republish traffic settle
   for (let i = 0; i < 60; i++) {
@@ -201,5 +218,6 @@ try {
 } finally {
   await db.end().catch(() => undefined);
   await cp.stop();
+  await broker?.close();
 }
 process.exit(process.exitCode ?? 0);
