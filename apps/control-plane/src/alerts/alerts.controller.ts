@@ -3,6 +3,7 @@ import { AlertIdParamsSchema, AlertListQuerySchema, CreateSilenceSchema, CreateW
 import { z } from 'zod';
 import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
 import { NeedsRole } from '../auth/roles.js';
+import { FleetWideRead } from '../auth/scope.js';
 import { parseInput } from '../infra/validate.js';
 import { AlertsService } from './alerts.service.js';
 
@@ -12,6 +13,7 @@ const SilenceListQuerySchema = z.strictObject({ expired: z.enum(['true', 'false'
 
 @Controller('api/v1/alerts')
 @UseGuards(OperatorGuard)
+@FleetWideRead()
 export class AlertsController {
   constructor(@Inject(AlertsService) private readonly alerts: AlertsService) {}
 
@@ -103,6 +105,7 @@ export class WebhooksController {
   }
 
   @Get(':id/deliveries')
+  @FleetWideRead()
   async deliveries(@Param() params: unknown) {
     return { items: await this.alerts.deliveries(idOf(params, 'webhook id')) };
   }

@@ -2,6 +2,7 @@ import { Controller, Get, Inject, Query, UseGuards } from '@nestjs/common';
 import { AuditQuerySchema } from '@edge-fleet/shared/api';
 import { OperatorGuard } from '../auth/operator.guard.js';
 import { NeedsRole } from '../auth/roles.js';
+import { FleetWideRead } from '../auth/scope.js';
 import { parseInput } from '../infra/validate.js';
 import { AuditService } from './audit.service.js';
 
@@ -9,6 +10,7 @@ import { AuditService } from './audit.service.js';
 @Controller('api/v1/audit')
 @UseGuards(OperatorGuard)
 @NeedsRole('auditor')
+@FleetWideRead()
 export class AuditController {
   constructor(@Inject(AuditService) private readonly audit: AuditService) {}
 

@@ -6,7 +6,7 @@ import { startHarness, type Harness } from '../test-support/harness.js';
 import { buildRouter, type RouterDeps } from '../trpc/router.js';
 import { ApiTokenRepository } from './api-token.repository.js';
 import type { Role } from './roles.js';
-import { TRPC_DEVICE_SUBJECT } from './scope.js';
+import { TRPC_DEVICE_SUBJECT, TRPC_FLEET_WIDE_READ } from './scope.js';
 
 /**
  * The authorization matrix: every operator route of the REST API and tRPC procedures, called with a
@@ -45,7 +45,7 @@ const ID = randomUUID();
 const SHA = 'a'.repeat(64);
 
 /** Every route the OpenAPI document lists, with the least role it needs (`device` routes take a device's credentials, not an operator's). */
-const MATRIX: { method: string; path: string; needs: Role | 'device' | 'public'; body?: string; device?: true }[] = [
+const MATRIX: { method: string; path: string; needs: Role | 'device' | 'public'; body?: string; device?: true; fleetWide?: true }[] = [
   { method: 'GET', path: '/api/v1/policies', needs: 'viewer' },
   { method: 'GET', path: '/api/v1/policies/export.yaml', needs: 'viewer' },
   { method: 'POST', path: '/api/v1/policies/import', needs: 'operator', body: '{}' },
@@ -68,16 +68,16 @@ const MATRIX: { method: string; path: string; needs: Role | 'device' | 'public';
   { method: 'POST', path: '/api/v1/devices/{id}/revoke', needs: 'operator', body: '{}', device: true },
   { method: 'POST', path: '/api/v1/devices/{id}/enable', needs: 'operator', body: '{}', device: true },
   { method: 'POST', path: '/api/v1/devices/{id}/rotate-secret', needs: 'admin', body: '{}', device: true },
-  { method: 'GET', path: '/api/v1/audit', needs: 'auditor' },
-  { method: 'GET', path: '/api/v1/audit/verify', needs: 'auditor' },
+  { method: 'GET', path: '/api/v1/audit', needs: 'auditor', fleetWide: true },
+  { method: 'GET', path: '/api/v1/audit/verify', needs: 'auditor', fleetWide: true },
   { method: 'GET', path: '/api/v1/tokens', needs: 'admin' },
   { method: 'POST', path: '/api/v1/tokens', needs: 'admin', body: '{}' },
   { method: 'POST', path: '/api/v1/tokens/{id}/rotate', needs: 'admin', body: '{}' },
   { method: 'POST', path: '/api/v1/tokens/{id}/revoke', needs: 'admin', body: '{}' },
   { method: 'POST', path: '/api/v1/sessions', needs: 'viewer', body: '{}' },
   { method: 'DELETE', path: '/api/v1/sessions/current', needs: 'viewer' },
-  { method: 'GET', path: '/api/v1/alerts', needs: 'viewer' },
-  { method: 'GET', path: '/api/v1/alerts/{id}', needs: 'viewer' },
+  { method: 'GET', path: '/api/v1/alerts', needs: 'viewer', fleetWide: true },
+  { method: 'GET', path: '/api/v1/alerts/{id}', needs: 'viewer', fleetWide: true },
   { method: 'GET', path: '/api/v1/alert-rules', needs: 'viewer' },
   { method: 'POST', path: '/api/v1/alert-rules', needs: 'operator', body: '{}' },
   { method: 'PUT', path: '/api/v1/alert-rules/{id}', needs: 'operator', body: '{}' },
@@ -88,13 +88,13 @@ const MATRIX: { method: string; path: string; needs: Role | 'device' | 'public';
   { method: 'GET', path: '/api/v1/webhooks', needs: 'viewer' },
   { method: 'POST', path: '/api/v1/webhooks', needs: 'admin', body: '{}' },
   { method: 'DELETE', path: '/api/v1/webhooks/{id}', needs: 'admin' },
-  { method: 'GET', path: '/api/v1/webhooks/{id}/deliveries', needs: 'viewer' },
-  { method: 'GET', path: '/api/v1/energy', needs: 'viewer' },
+  { method: 'GET', path: '/api/v1/webhooks/{id}/deliveries', needs: 'viewer', fleetWide: true },
+  { method: 'GET', path: '/api/v1/energy', needs: 'viewer', fleetWide: true },
   { method: 'GET', path: '/api/v1/energy/devices/{id}', needs: 'viewer', device: true },
   { method: 'GET', path: '/api/v1/remediation/settings', needs: 'viewer' },
   { method: 'PUT', path: '/api/v1/remediation/settings/{scenario}', needs: 'operator', body: '{}' },
-  { method: 'GET', path: '/api/v1/remediation/actions', needs: 'viewer' },
-  { method: 'GET', path: '/api/v1/remediation/actions/{id}', needs: 'viewer' },
+  { method: 'GET', path: '/api/v1/remediation/actions', needs: 'viewer', fleetWide: true },
+  { method: 'GET', path: '/api/v1/remediation/actions/{id}', needs: 'viewer', fleetWide: true },
   { method: 'POST', path: '/api/v1/remediation/actions/{id}/approve', needs: 'operator', body: '{}' },
   { method: 'POST', path: '/api/v1/remediation/actions/{id}/reject', needs: 'operator', body: '{}' },
   { method: 'GET', path: '/api/v1/remediation/devices/{id}', needs: 'viewer', device: true },
@@ -151,7 +151,11 @@ describe('authorization matrix', () => {
   for (const route of MATRIX.filter((r) => r.needs !== 'device' && r.needs !== 'public')) {
     const needs = route.needs as Role;
     const changes = needs === 'operator' || needs === 'admin';
-    const scopedRefused = route.device ? ' and scoped tokens (the device is in no scope)' : changes ? ' and scoped tokens' : '';
+    const scopedRefused = route.device
+      ? ' and scoped tokens (the device is in no scope)'
+      : changes || route.fleetWide
+        ? ' and scoped tokens'
+        : '';
     it(`${route.method} ${route.path}: ${PASSES[needs].join(', ')} pass; other roles${scopedRefused} get 403; revoked, expired, unknown, device and missing credentials 401`, async () => {
       for (const role of ROLES) {
         const res = await call(route.method, route.path, tokens[role], route.body);
@@ -167,6 +171,7 @@ describe('authorization matrix', () => {
         const scoped = await call(route.method, route.path, tokens[kind], route.body);
         if (needs === 'admin' || needs === 'auditor') await expectForbidden(scoped, kind, `needs the ${needs} role`);
         else if (route.device) await expectForbidden(scoped, kind, `scoped to ${scope}; device ${ID} is not in its scope`);
+        else if (route.fleetWide) await expectForbidden(scoped, kind, `scoped to ${scope}: this read covers the whole fleet`);
         else if (needs === 'operator') await expectForbidden(scoped, kind, `scoped to ${scope}`);
         else expect([401, 403], `${kind} operator was refused a read`).not.toContain(scoped.status);
       }
@@ -243,6 +248,9 @@ describe('authorization matrix', () => {
     const table: object = buildRouter({} as RouterDeps)._def.procedures;
     const procedures = Object.entries(table).map(([path, p]) => [path, p as { _def: { type: string } }] as const);
     expect(procedures.length).toBeGreaterThan(30);
+    // the scope tables name procedures that exist: a renamed one would lose its check silently
+    const paths = procedures.map(([path]) => path);
+    for (const path of [...TRPC_FLEET_WIDE_READ, ...Object.keys(TRPC_DEVICE_SUBJECT)]) expect(paths).toContain(path);
     const callTrpc = (path: string, type: string, token: string | null) =>
       fetch(`${h.cp.url}/trpc/${path}`, {
         method: type === 'mutation' ? 'POST' : 'GET',
@@ -258,7 +266,12 @@ describe('authorization matrix', () => {
       const type = proc._def.type;
       const needs = TRPC_NEEDS[path] ?? (type === 'mutation' ? 'operator' : 'viewer');
       // a scoped operator reads as an operator, but no device (no input names one in its scope); no mutation here names a scenario of its scope
-      const scopedPasses = type !== 'mutation' && PASSES[needs].includes('operator') && TRPC_DEVICE_SUBJECT[path] === undefined;
+      // nor a read over the whole fleet (TRPC_FLEET_WIDE_READ)
+      const scopedPasses =
+        type !== 'mutation' &&
+        PASSES[needs].includes('operator') &&
+        TRPC_DEVICE_SUBJECT[path] === undefined &&
+        !TRPC_FLEET_WIDE_READ.has(path);
       const cells: [string, string | null, boolean | 401][] = [
         ...ROLES.map((role): [string, string, boolean] => [role, tokens[role], PASSES[needs].includes(role)]),
         ['scoped', tokens.scoped, scopedPasses],

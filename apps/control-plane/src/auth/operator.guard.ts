@@ -5,7 +5,16 @@ import { AppError } from '../errors.js';
 import type { Operator } from './api-token.repository.js';
 import { OperatorAuthService } from './operator-auth.service.js';
 import { defaultRole, requireRole, ROLE_KEY, type Role } from './roles.js';
-import { DEVICE_SUBJECT_KEY, isScoped, pick, requireDeviceScope, requireScope, SCENARIO_SUBJECT_KEY } from './scope.js';
+import {
+  DEVICE_SUBJECT_KEY,
+  FLEET_WIDE_KEY,
+  isScoped,
+  pick,
+  refuseFleetWide,
+  requireDeviceScope,
+  requireScope,
+  SCENARIO_SUBJECT_KEY,
+} from './scope.js';
 
 export type OperatorRequest = Request & { operator?: Operator };
 
@@ -30,9 +39,11 @@ export class OperatorGuard implements CanActivate {
     const needed = this.reflector.getAllAndOverride<Role | undefined>(ROLE_KEY, targets) ?? defaultRole(req.method);
     const subject = this.reflector.get<string | undefined>(SCENARIO_SUBJECT_KEY, ctx.getHandler());
     const device = this.reflector.get<string | undefined>(DEVICE_SUBJECT_KEY, ctx.getHandler());
+    const fleetWide = this.reflector.getAllAndOverride<boolean | undefined>(FLEET_WIDE_KEY, targets) === true;
     const where = { params: req.params, body: req.body as unknown };
     try {
       requireRole(operator, needed);
+      if (fleetWide) refuseFleetWide(operator);
       if (device !== undefined) {
         const id = pick(where, device);
         if (isScoped(operator)) requireDeviceScope(operator, id, typeof id === 'string' ? await this.auth.devicePlace(id) : null);

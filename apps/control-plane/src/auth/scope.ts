@@ -4,6 +4,7 @@ import type { DevicePlace, Operator } from './api-token.repository.js';
 
 export const SCENARIO_SUBJECT_KEY = 'edge-fleet:scenario-subject';
 export const DEVICE_SUBJECT_KEY = 'edge-fleet:device-subject';
+export const FLEET_WIDE_KEY = 'edge-fleet:fleet-wide';
 
 /**
  * Where a route's subject scenario is in the request (`params.scenario`, `body.target.scenario`):
@@ -17,6 +18,34 @@ export const ScenarioSubject = (where: string): MethodDecorator => SetMetadata(S
  * and acts on it only when the device is in its scope; routes with a device subject need no scenario one.
  */
 export const DeviceSubject = (where: string): MethodDecorator => SetMetadata(DEVICE_SUBJECT_KEY, where);
+
+/**
+ * A read whose answer covers the whole fleet's data (alerts, energy, remediation actions, webhook
+ * deliveries, the audit, the overview) and is not filtered by a token's scope: a scoped token is
+ * refused it rather than shown what lies beyond its scope.
+ */
+export const FleetWideRead = (): MethodDecorator & ClassDecorator => SetMetadata(FLEET_WIDE_KEY, true);
+
+/** The tRPC procedures that answer as a {@link FleetWideRead} route does. */
+export const TRPC_FLEET_WIDE_READ: ReadonlySet<string> = new Set([
+  'fleet.overview',
+  'alerts.list',
+  'alerts.get',
+  'energy.report',
+  'remediation.actions',
+  'remediation.action',
+  'audit.list',
+  'audit.verify',
+]);
+
+/** Throws `forbidden` for a scoped token asking for a {@link FleetWideRead}. */
+export function refuseFleetWide(op: Operator): void {
+  if (!isScoped(op)) return;
+  throw new AppError(
+    'forbidden',
+    `the token "${op.name}" is scoped to ${describeScope(op)}: this read covers the whole fleet, which only an unscoped token may read`,
+  );
+}
 
 /** The tRPC procedures whose input names one device (as their REST routes declare with @DeviceSubject). */
 export const TRPC_DEVICE_SUBJECT: Readonly<Record<string, string>> = {

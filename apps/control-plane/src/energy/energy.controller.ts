@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, Param, Query, UseGuards } from '@nestjs/common';
 import { DeviceEnergyQuerySchema, DeviceIdParamsSchema, EnergyQuerySchema } from '@edge-fleet/shared/api';
 import { OperatorGuard } from '../auth/operator.guard.js';
-import { DeviceSubject } from '../auth/scope.js';
+import { DeviceSubject, FleetWideRead } from '../auth/scope.js';
 import { parseInput } from '../infra/validate.js';
 import { EnergyService } from './energy.service.js';
 
@@ -11,6 +11,7 @@ export class EnergyController {
   constructor(@Inject(EnergyService) private readonly energy: EnergyService) {}
 
   @Get()
+  @FleetWideRead()
   async report(@Query() query: unknown) {
     return this.energy.report(parseInput(EnergyQuerySchema, query, 'query'));
   }

@@ -7,8 +7,7 @@ import {
   RemediationScenarioParamsSchema,
 } from '@edge-fleet/shared/api';
 import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
-import { DeviceSubject } from '../auth/scope.js';
-import { ScenarioSubject } from '../auth/scope.js';
+import { DeviceSubject, FleetWideRead, ScenarioSubject } from '../auth/scope.js';
 import { parseInput } from '../infra/validate.js';
 import { RemediationService } from './remediation.service.js';
 
@@ -33,11 +32,13 @@ export class RemediationController {
 
   /** The remediation log, newest first. */
   @Get('actions')
+  @FleetWideRead()
   async list(@Query() query: unknown) {
     return this.remediation.list(parseInput(RemediationListQuerySchema, query, 'query'));
   }
 
   @Get('actions/:id')
+  @FleetWideRead()
   async get(@Param() params: unknown) {
     return this.remediation.get(parseInput(RemediationIdParamsSchema, params, 'remediation action id').id);
   }

@@ -57,9 +57,11 @@ import {
   isScoped,
   pick,
   requireDeviceScope,
+  refuseFleetWide,
   requireScope,
   scopeOf,
   TRPC_DEVICE_SUBJECT,
+  TRPC_FLEET_WIDE_READ,
   TRPC_SCENARIO_SUBJECT,
   type DevicePlace,
 } from '../auth/scope.js';
@@ -110,6 +112,7 @@ const operatorProcedure = t.procedure.use(async ({ ctx, next, type, path, getRaw
   if (!op) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'an operator token is required' });
   try {
     if (type === 'mutation' && !hasRole(op, 'operator')) throw new AppError('forbidden', forbiddenMessage(op, 'operator'));
+    if (TRPC_FLEET_WIDE_READ.has(path)) refuseFleetWide(op);
     const device = TRPC_DEVICE_SUBJECT[path];
     if (device !== undefined) {
       if (isScoped(op)) {
