@@ -77,17 +77,17 @@ export class AssignmentsService {
 
   /**
    * Gives the scenario this model version: each device gets the variant that fits it; a device for
-   * which nothing fits is refused with the reason and keeps what it runs. `chunks` (the default):
-   * ASSIGNMENT_CHUNK_SIZE devices per transaction, each chunk's devices published from the states
-   * just written as soon as it commits, while the next one is written. `whole`: one transaction for
-   * all (all or nothing), its devices notified through the queue after it commits (the path before
-   * issue 15, kept for that guarantee and as the fan-out benchmark's baseline).
+   * which nothing fits is refused with the reason and keeps what it runs. `whole` (the default):
+   * one transaction for all (all or nothing), its devices notified through the queue after it
+   * commits. `chunks`: ASSIGNMENT_CHUNK_SIZE devices per transaction, each chunk's devices published
+   * from the states just written as soon as it commits, while the next one is written; measured
+   * slower to notify the whole fleet on 2 cores (README, Performance), so not the default.
    */
   async assignScenario(
     scenario: Scenario,
     modelVersionId: string,
     actor: string,
-    commit: AssignCommit = 'chunks',
+    commit: AssignCommit = 'whole',
   ): Promise<AssignmentSummary> {
     const busy = await this.repo.devicesInActiveRollouts(scenario);
     if (busy.length > 0) {

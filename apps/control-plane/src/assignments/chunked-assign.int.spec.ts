@@ -66,7 +66,7 @@ const putModel = (modelVersionId: string) =>
   h.api(`/api/v1/scenarios/${SCENARIO}/model`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ modelVersionId }),
+    body: JSON.stringify({ modelVersionId, commit: 'chunks' }),
   });
 
 async function versions(ids: string[]): Promise<Map<string, { device: number; rows: number }>> {
