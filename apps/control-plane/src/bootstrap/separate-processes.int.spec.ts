@@ -132,6 +132,7 @@ describe('two api processes and one worker process', () => {
       await q.close();
       expect(schedulers).toEqual([
         'evaluate-alerts',
+        'purge-sessions',
         'refresh-hybrid-grants',
         'refresh-manifests',
         'sweep-presence',
