@@ -64,6 +64,8 @@ export interface ControlPlane {
   operatorToken: string;
   app: NestExpressApplication;
   ingest: TelemetryIngestService;
+  /** Empties and removes this replica's session on the external broker (see MqttBus.drain). */
+  drainSession(o: { quietMs: number; timeoutMs: number }): Promise<{ handled: number }>;
   stop(): Promise<void>;
 }
 
@@ -355,7 +357,11 @@ export async function startControlPlane(
   answerLivenessFirst(app.getHttpServer());
   const addr = app.getHttpServer().address() as AddressInfo;
 
-  return { url: `${tls ? 'https' : 'http'}://${config.HOST}:${addr.port}`, operatorToken, app, ingest, stop };
+  const drainSession = (o: { quietMs: number; timeoutMs: number }) =>
+    bus instanceof MqttBus
+      ? bus.drain(o)
+      : Promise.reject(new Error('the embedded broker keeps no session to drain (MQTT_URL is not set)'));
+  return { url: `${tls ? 'https' : 'http'}://${config.HOST}:${addr.port}`, operatorToken, app, ingest, drainSession, stop };
 }
 
 /**

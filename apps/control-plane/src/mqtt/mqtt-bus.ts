@@ -103,6 +103,13 @@ export class MqttBus implements MessageBus {
   private readonly refusals: RateLimitedLog;
   /** The connection whose PUBACKs are being gathered into one write (see `acknowledge`). */
   private corked: MqttClient['stream'] | null = null;
+  /** Set by `drain`: the subscriptions are given up, not renewed, on a (re)connect. */
+  private draining = false;
+  /** Device messages received and not yet handled (their handler has not resolved). */
+  private unhandled = 0;
+  /** Device messages handled since start, and when the last one arrived (`drain` waits for quiet). */
+  private handled = 0;
+  private lastArrival = 0;
 
   constructor(private readonly o: MqttBusOptions) {
     this.refusals = new RateLimitedLog(o.log);
@@ -122,6 +129,11 @@ export class MqttBus implements MessageBus {
     client.handleMessage = (packet, done) => this.receive(client, packet, done);
     const ready = new Promise<void>((resolve) => {
       client.on('connect', () => {
+        if (this.draining) {
+          // a persistent session keeps its subscriptions: a drain that reconnected gives them up again
+          client.unsubscribe(this.o.filters, (err) => err && this.o.log.warn('unsubscribe failed', { error: err.message }));
+          return;
+        }
         client.subscribe(this.o.filters, { qos: 1 }, (err) => {
           if (err) {
             this.o.log.error('subscribe failed', { error: err.message });
@@ -182,7 +194,12 @@ export class MqttBus implements MessageBus {
   private receive(client: MqttClient, packet: IPublishPacket, done: (error?: Error) => void): void {
     const stream = client.stream;
     done(ACK_DEFERRED);
-    void this.handleUntilDone(client, stream, packet);
+    this.unhandled++;
+    this.lastArrival = Date.now();
+    void this.handleUntilDone(client, stream, packet).finally(() => {
+      this.unhandled--;
+      this.handled++;
+    });
   }
 
   /**
@@ -232,6 +249,39 @@ export class MqttBus implements MessageBus {
       });
     }
     stream.write(pubackPacket(id));
+  }
+
+  /**
+   * Empties this client id's persistent session and removes it from the broker (the `drain-session`
+   * command, for a replica removed for good; README "Acknowledged means stored"): gives up the shared
+   * subscriptions, so the broker routes no new device message to this session, handles what the
+   * session held until no message has arrived for `quietMs` and every one received is handled
+   * (acknowledged after its commit, as always), then ends the session by connecting once more under
+   * the same id with a clean session. Past `timeoutMs` it stops and leaves the session in place.
+   */
+  async drain(o: { quietMs: number; timeoutMs: number }): Promise<{ handled: number }> {
+    const client = this.client;
+    if (!client) throw new Error('MQTT bus not started');
+    this.draining = true;
+    this.subscribed = false;
+    await client.unsubscribeAsync(this.o.filters);
+    const until = Date.now() + o.timeoutMs;
+    this.lastArrival = Math.max(this.lastArrival, Date.now());
+    while (this.unhandled > 0 || Date.now() - this.lastArrival < o.quietMs) {
+      if (Date.now() > until)
+        throw new Error(
+          `session ${this.o.clientId} not drained within ${o.timeoutMs} ms: ${this.unhandled} message(s) still unhandled; the session is left on the broker`,
+        );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await client.endAsync();
+    this.client = null;
+    const cleaner = await mqtt.connectAsync(this.o.url, {
+      ...controlPlaneClientOptions({ ...this.o, persistent: false }),
+      reconnectPeriod: 0,
+    });
+    await cleaner.endAsync();
+    return { handled: this.handled };
   }
 
   async stop(): Promise<void> {

@@ -212,4 +212,49 @@ describe('acknowledged means stored on the external broker (RELIABILITY row 18)'
     expect(acked).toBeGreaterThan(50);
     expect(lost, `of ${acked} acknowledged windows`).toEqual({});
   }, 300_000);
+
+  it('row 18: a replica removed for good: drain-session stores what its session held and removes the session', async () => {
+    const e = env();
+    const a = await start('ef-drain-a', e);
+    const b = await start('ef-drain-b', e);
+    const devices = await Promise.all([0, 1, 2].map(() => CountingDevice.start(a.target)));
+    try {
+      await waitFor(async () => buffered(await b.metrics()) >= 1, 30_000, 'windows reaching replica b');
+      // b is gone for good; the broker goes on handing its session b's turn of the shared subscription
+      await kill(b);
+      running.splice(running.indexOf(b), 1);
+      await sleep(2_000);
+    } finally {
+      await Promise.all(devices.map((d) => d.stop()));
+    }
+    const acked = devices.reduce((n, d) => n + d.acked.size, 0);
+    const stranded = await ackedButNotStored(client, devices, 5_000);
+    expect(Object.keys(stranded).length, 'windows acknowledged and held in the removed replica session').toBeGreaterThan(0);
+
+    const drain = startControlPlaneProcess('drain-session', { ...e, DATA_DIR: dir, LOG_LEVEL: 'info' }, [
+      'ef-drain-b',
+      '--quiet-seconds',
+      '2',
+    ]);
+    const code = await new Promise<number | null>((resolve) => drain.child.once('exit', resolve));
+    expect(code, drain.output().slice(-3_000)).toBe(0);
+    expect(drain.output()).toContain('session drained and removed from the broker');
+    expect(await ackedButNotStored(client, devices, 10_000), `of ${acked} acknowledged windows`).toEqual({});
+
+    // the session is gone: connecting under its id finds none
+    const probe = mqtt.connect(mosquitto.url, {
+      clientId: 'ef-drain-b',
+      username: e.MQTT_USERNAME,
+      password: e.MQTT_PASSWORD,
+      protocolVersion: 4,
+      clean: false,
+      reconnectPeriod: 0,
+    });
+    const sessionPresent = await new Promise<boolean>((resolve, reject) => {
+      probe.once('connect', (ack) => resolve(ack.sessionPresent));
+      probe.once('error', reject);
+    });
+    await probe.endAsync(true);
+    expect(sessionPresent).toBe(false);
+  }, 300_000);
 });

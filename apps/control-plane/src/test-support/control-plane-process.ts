@@ -12,9 +12,13 @@ export const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 const KEPT_OUTPUT = 4 * 1024 * 1024;
 
 /** Starts an entry point of the built control plane (dist/<entry>.js) as a real process with `env` added. */
-export function startControlPlaneProcess(entry: 'main' | 'api' | 'worker', env: Record<string, string>): Proc {
+export function startControlPlaneProcess(
+  entry: 'main' | 'api' | 'worker' | 'drain-session',
+  env: Record<string, string>,
+  args: string[] = [],
+): Proc {
   const file = path.join(DIST, `${entry}.js`);
   if (!existsSync(file))
     throw new Error(`${file} is missing: build the control plane first (pnpm --filter @edge-fleet/control-plane run build)`);
-  return startNodeProcess([file], { env, keepChars: KEPT_OUTPUT });
+  return startNodeProcess([file, ...args], { env, keepChars: KEPT_OUTPUT });
 }
