@@ -15,8 +15,8 @@ export function lockoutAddress(raw: string): string {
   if (isIPv4(unzoned)) return unzoned;
   if (!isIPv6(unzoned)) return raw;
   const groups = ipv6Groups(unzoned);
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff)
-    return [groups[6]! >> 8, groups[6]! & 0xff, groups[7]! >> 8, groups[7]! & 0xff].join('.');
+  const [, , , , , mapped = 0, hi = 0, lo = 0] = groups;
+  if (groups.slice(0, 5).every((g) => g === 0) && mapped === 0xffff) return [hi >> 8, hi & 0xff, lo >> 8, lo & 0xff].join('.');
   // the WHATWG URL parser writes an IPv6 address in its canonical (RFC 5952) form
   const prefix = new URL(
     `http://[${groups
