@@ -19,6 +19,20 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+/** A window of a device that runs no model: no inferences, an estimated 1.5 W with `detail` as its basis. */
+function idleWindow(detail: string) {
+  return {
+    modelVersionId: null,
+    variantId: null,
+    precision: null,
+    inferences: 0,
+    errors: 0,
+    latencyMs: null,
+    power: { watts: 1.5, source: 'estimate', detail },
+    memory: { rssMb: 50, heapUsedMb: 10 },
+  };
+}
+
 describe('dashboard security', () => {
   it('sends CSP with frame-ancestors none, nosniff, DENY framing and no Referer on its pages', async () => {
     const { web } = started();
@@ -83,16 +97,7 @@ describe('dashboard security', () => {
       name: hostile.name,
       agentVersion: 'e2e-hostile',
       hardwareProfile: { ...hardwarePreset('edge-npu-trading'), name: hostile.hardware },
-      window: () => ({
-        modelVersionId: null,
-        variantId: null,
-        precision: null,
-        inferences: 0,
-        errors: 0,
-        latencyMs: null,
-        power: { watts: 1.5, source: 'estimate', detail: hostile.detail },
-        memory: { rssMb: 50, heapUsedMb: 10 },
-      }),
+      window: () => idleWindow(hostile.detail),
     });
     // reported on connect, as an agent reports the outcome of its last update after a restart
     device.lastUpdate = {
@@ -152,16 +157,7 @@ describe('device secret rotation on the device page', () => {
       name: 'e2e-rotate',
       agentVersion: 'e2e-rotate',
       hardwareProfile: hardwarePreset('edge-npu-trading'),
-      window: () => ({
-        modelVersionId: null,
-        variantId: null,
-        precision: null,
-        inferences: 0,
-        errors: 0,
-        latencyMs: null,
-        power: { watts: 1.5, source: 'estimate', detail: 'profile estimate' },
-        memory: { rssMb: 50, heapUsedMb: 10 },
-      }),
+      window: () => idleWindow('profile estimate'),
     });
     // an artifact download with the device's Basic credential: 401 when the credential is refused
     // (no such artifact: any other answer means the secret was accepted)
