@@ -1,3 +1,4 @@
+import { hardwarePreset } from '@edge-fleet/shared';
 import { waitFor } from '@edge-fleet/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callApi, enrollWindowedDevice, polling, signIn, startDashboardStack, type DashboardStack } from './processes.js';
@@ -17,6 +18,20 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
+
+/** A window of a device that runs no model: no inferences, an estimated 1.5 W with `detail` as its basis. */
+function idleWindow(detail: string) {
+  return {
+    modelVersionId: null,
+    variantId: null,
+    precision: null,
+    inferences: 0,
+    errors: 0,
+    latencyMs: null,
+    power: { watts: 1.5, source: 'estimate', detail },
+    memory: { rssMb: 50, heapUsedMb: 10 },
+  };
+}
 
 describe('dashboard security', () => {
   it('sends CSP with frame-ancestors none, nosniff, DENY framing and no Referer on its pages', async () => {
@@ -81,29 +96,8 @@ describe('dashboard security', () => {
       scenario: 'robotic_manipulation',
       name: hostile.name,
       agentVersion: 'e2e-hostile',
-      hardwareProfile: {
-        name: hostile.hardware,
-        hardwareClass: 'edge-npu-40t',
-        accelerator: 'npu',
-        tops: 40,
-        sramMb: 32,
-        dramMb: 4096,
-        powerBudgetW: 5,
-        idlePowerW: 1.2,
-        activePowerW: 4.5,
-        precisions: ['fp32'],
-        cpuCores: 4,
-      },
-      window: () => ({
-        modelVersionId: null,
-        variantId: null,
-        precision: null,
-        inferences: 0,
-        errors: 0,
-        latencyMs: null,
-        power: { watts: 1.5, source: 'estimate', detail: hostile.detail },
-        memory: { rssMb: 50, heapUsedMb: 10 },
-      }),
+      hardwareProfile: { ...hardwarePreset('edge-npu-trading'), name: hostile.hardware },
+      window: () => idleWindow(hostile.detail),
     });
     // reported on connect, as an agent reports the outcome of its last update after a restart
     device.lastUpdate = {
@@ -145,6 +139,89 @@ describe('dashboard security', () => {
       expect(await page.evaluate(() => (window as unknown as { __xss?: string }).__xss)).toBeUndefined();
       expect(await page.locator('img[src="x"]').count()).toBe(0);
       await page.close();
+    } finally {
+      await device.stop();
+    }
+  });
+});
+
+describe('device secret rotation on the device page', () => {
+  it('an admin rotates a device secret: asked first, the new secret shown once with a copy button, the old one refused; a viewer has no control', async () => {
+    const { cp, browser, web } = started();
+    const {
+      deviceId,
+      deviceSecret: old,
+      device,
+    } = await enrollWindowedDevice(cp, {
+      scenario: 'robotic_manipulation',
+      name: 'e2e-rotate',
+      agentVersion: 'e2e-rotate',
+      hardwareProfile: hardwarePreset('edge-npu-trading'),
+      window: () => idleWindow('profile estimate'),
+    });
+    // an artifact download with the device's Basic credential: 401 when the credential is refused
+    // (no such artifact: any other answer means the secret was accepted)
+    const download = async (secret: string) =>
+      (
+        await fetch(`${cp.api}/api/v1/artifacts/${'a'.repeat(64)}`, {
+          headers: { authorization: `Basic ${Buffer.from(`${deviceId}:${secret}`).toString('base64')}` },
+        })
+      ).status;
+    expect(await download(old)).not.toBe(401);
+    device.start();
+    try {
+      await waitFor(() => device.connected, 20_000, 'device connected', polling());
+
+      // a viewer sees the device, and neither rotation nor revocation
+      const { secret: viewerToken } = await callApi<{ secret: string }>(cp.api, cp.token, 'POST', '/api/v1/tokens', {
+        name: 'e2e viewer',
+        role: 'viewer',
+      });
+      const viewing = await browser.newContext();
+      const viewer = await viewing.newPage();
+      await signIn(viewer, web, viewerToken);
+      await viewer.goto(`${web}/devices/${deviceId}`);
+      await viewer.waitForSelector('[data-testid="device-name"]');
+      // the role is known (the controls wait for it)
+      await viewer.waitForFunction(() => document.querySelector('[data-testid="nav-who"]')?.textContent?.includes('viewer') === true);
+      expect(await viewer.locator('[data-testid="device-rotate-secret"], [data-testid="device-revoke"]').count()).toBe(0);
+      await viewing.close();
+
+      // the admin: asked first, with what happens to the device
+      const admin = await browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });
+      const page = await admin.newPage();
+      await signIn(page, web, cp.token);
+      await page.goto(`${web}/devices/${deviceId}`);
+      await page.click('[data-testid="device-rotate-secret"]');
+      const question = (await page.textContent('[data-testid="device-rotate-confirm"]')) ?? '';
+      expect(question).toContain('live session ends at once');
+      expect(question).toContain('out of band');
+      expect(await download(old)).not.toBe(401);
+      await page.click('[data-testid="device-rotate-yes"]');
+      await page.waitForSelector('[data-testid="device-secret-value"]');
+      const fresh = ((await page.textContent('[data-testid="device-secret-value"]')) ?? '').trim();
+      expect(fresh.length).toBeGreaterThanOrEqual(32);
+      expect(fresh).not.toBe(old);
+      expect(await page.textContent('[data-testid="device-secret"]')).toContain('not shown again');
+
+      // from now on the old secret is refused and the new one accepted; the live session ended
+      expect(await download(old)).toBe(401);
+      expect(await download(fresh)).not.toBe(401);
+      await waitFor(() => !device.connected, 20_000, 'the session on the old secret ended', polling());
+      // (its reconnects with the old secret would go on counting as failures)
+      await device.stop();
+
+      await page.click('[data-testid="device-secret-copy"]');
+      expect(await page.textContent('[data-testid="device-secret-copied"]')).toContain('Copied');
+      expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(fresh);
+
+      // shown once: "Done" drops it, and the page never gets it again
+      await page.click('[data-testid="device-secret-done"]');
+      expect(await page.locator('[data-testid="device-secret-value"]').count()).toBe(0);
+      await page.reload();
+      await page.waitForSelector('[data-testid="device-rotate-secret"]');
+      expect(await page.content()).not.toContain(fresh);
+      await admin.close();
     } finally {
       await device.stop();
     }

@@ -248,9 +248,9 @@ export async function signIn(page: Page, web: string, token: string): Promise<vo
 export type TelemetryWindowBody = Record<string, unknown>;
 
 /**
- * Enrolls a device named `name` with `hardwareProfile` into `scenario` and returns a virtual device
- * (not yet started) for it that reports one-second windows: the window's identity and times, then
- * `window`'s fields.
+ * Enrolls a device named `name` with `hardwareProfile` into `scenario` and returns its id, its secret
+ * and a virtual device (not yet started) for it that reports one-second windows: the window's
+ * identity and times, then `window`'s fields.
  */
 export async function enrollWindowedDevice(
   cp: E2eControlPlane,
@@ -261,7 +261,7 @@ export async function enrollWindowedDevice(
     hardwareProfile: Record<string, unknown>;
     window: (w: WindowContext<VirtualDesired>) => TelemetryWindowBody;
   },
-): Promise<{ deviceId: string; device: VirtualDevice<VirtualDesired> }> {
+): Promise<{ deviceId: string; deviceSecret: string; device: VirtualDevice<VirtualDesired> }> {
   const { token } = await callApi<{ token: string }>(cp.api, cp.token, 'POST', '/api/v1/enrollment-tokens', {
     scenario: opts.scenario,
   });
@@ -293,5 +293,5 @@ export async function enrollWindowedDevice(
       }),
     },
   });
-  return { deviceId: creds.deviceId, device };
+  return { deviceId: creds.deviceId, deviceSecret: creds.deviceSecret, device };
 }

@@ -4,6 +4,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { ACTION_DONE, ACTION_LABELS, abortQuestion, rolloutActions, sumByState, type RolloutAction } from '@/lib/rollouts';
 import { errorMessage, useTRPC, type RolloutView } from '@/lib/trpc';
+import { ConfirmDialog } from './confirm-dialog';
 
 type Outcome = { ok: true; text: string } | { ok: false; text: string };
 
@@ -57,29 +58,17 @@ export function RolloutControls({ view }: { view: RolloutView }) {
         </div>
       )}
       {confirmingAbort && actions.includes('abort') && (
-        <div className="confirm" role="alertdialog" aria-label="Confirm abort" data-testid="rollout-abort-confirm">
+        <ConfirmDialog
+          testId="rollout-abort"
+          label="Confirm abort"
+          yes={{ label: 'Yes, abort the rollout', pending: 'Aborting…' }}
+          pending={pending === 'abort'}
+          busy={pending !== null}
+          onYes={() => run('abort')}
+          onNo={() => setConfirmingAbort(false)}
+        >
           <p>{abortQuestion(view.name, sumByState(view.waves.map((w) => w.byState)))}</p>
-          <div className="form-actions">
-            <button
-              type="button"
-              className="button danger"
-              disabled={pending !== null}
-              data-testid="rollout-abort-yes"
-              onClick={() => run('abort')}
-            >
-              {pending === 'abort' ? 'Aborting…' : 'Yes, abort the rollout'}
-            </button>
-            <button
-              type="button"
-              className="button"
-              disabled={pending !== null}
-              data-testid="rollout-abort-no"
-              onClick={() => setConfirmingAbort(false)}
-            >
-              Cancel
-            </button>
-          </div>
-        </div>
+        </ConfirmDialog>
       )}
       {outcome &&
         (outcome.ok ? (

@@ -3,7 +3,7 @@ import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
 import type { ApiToken } from '@/lib/api-types';
 import { AuditTable, VerifyResult } from './audit-log';
-import { SecretOnce, TokenTable } from './token-manager';
+import { TokenSecret, TokenTable } from './token-manager';
 
 const token: ApiToken = {
   id: '6f1c2d1e-0000-4000-8000-000000000001',
@@ -34,7 +34,7 @@ describe('tokens page', () => {
 
   it('shows a new secret once, in full', () => {
     const html = renderToStaticMarkup(
-      createElement(SecretOnce, { created: { token, secret: 'eft_op_AbCdEfGh' }, onDone: () => undefined }),
+      createElement(TokenSecret, { created: { token, secret: 'eft_op_AbCdEfGh' }, onDone: () => undefined }),
     );
     expect(html).toContain('eft_op_AbCdEfGh');
     expect(html).toContain('not shown again');

@@ -7,6 +7,7 @@ import { SCENARIOS } from '@/lib/rollout-form';
 import { canChange, ROLE_HELP, ROLES, scopeLabel, tokenInput, type TokenDraft } from '@/lib/tokens';
 import { errorMessage, useTRPC, type ApiToken, type ApiTokenSecret } from '@/lib/trpc';
 import { QueryStatus, RefreshError } from './query-status';
+import { SecretOnce } from './secret-once';
 import { StatusBadge } from './status-badge';
 
 const EMPTY: TokenDraft = { name: '', role: 'viewer', scenarios: [], labels: '', expiresLocal: '' };
@@ -25,7 +26,7 @@ export function TokenManager() {
         Tokens for scripts and people. Only a hash of each secret is kept: a new secret is shown once, here. Rotating gives a token a new
         secret and ends the old one and its dashboard sessions at once; revoking ends the token.
       </p>
-      {secret && <SecretOnce created={secret} onDone={() => setSecret(null)} />}
+      {secret && <TokenSecret created={secret} onDone={() => setSecret(null)} />}
       <CreateToken onCreated={setSecret} />
       <h2>Tokens</h2>
       {tokens.data !== undefined ? (
@@ -40,22 +41,14 @@ export function TokenManager() {
   );
 }
 
-/** The new secret, once: the page does not keep it after "Done". */
-export function SecretOnce({ created, onDone }: { created: ApiTokenSecret; onDone: () => void }) {
+/** A token's new secret, once: the page does not keep it after "Done". */
+export function TokenSecret({ created, onDone }: { created: ApiTokenSecret; onDone: () => void }) {
   return (
-    <div className="banner success" role="status" data-testid="token-secret">
+    <SecretOnce testId="token-secret" secret={created.secret} onDone={onDone}>
       <p>
-        The secret of <strong>{created.token.name}</strong>; copy it now, it is not shown again:
+        The secret of <strong>{created.token.name}</strong>:
       </p>
-      <code className="secret" data-testid="token-secret-value">
-        {created.secret}
-      </code>
-      <div className="form-actions">
-        <button type="button" className="button small" onClick={onDone} data-testid="token-secret-done">
-          Done
-        </button>
-      </div>
-    </div>
+    </SecretOnce>
   );
 }
 

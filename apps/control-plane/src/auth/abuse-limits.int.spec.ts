@@ -102,6 +102,25 @@ describe('abuse limits', () => {
     expect(v.ok).toBe(true);
   });
 
+  it('row 25: an IPv4 address and its IPv4-mapped IPv6 form are one address; an IPv6 address counts by its /64', async () => {
+    const good = await newToken();
+    // two failures as ::ffff:203.0.113.9 (a dual-stack listener's view of an IPv4 client), the third as 203.0.113.9
+    for (const from of ['::ffff:203.0.113.9', '::FFFF:203.0.113.9', '203.0.113.9'])
+      expect((await get(h1, '/api/v1/devices', `eft_op_${newSecret()}`, from)).status).toBe(401);
+    await waitFor(async () => (await get(h1, '/api/v1/devices', good, '203.0.113.9')).status === 429, 5_000);
+    expect((await get(h2, '/api/v1/devices', good, '::ffff:203.0.113.9')).status).toBe(429);
+    expect((await get(h2, '/api/v1/devices', good, '203.0.113.10')).status).toBe(200);
+
+    // three addresses of one /64 lock the /64; the next /64 is another client
+    for (const from of ['2001:db8:7:1::1', '2001:db8:7:1::2', '2001:db8:7:1:a:b:c:d'])
+      expect((await get(h1, '/api/v1/devices', `eft_op_${newSecret()}`, from)).status).toBe(401);
+    await waitFor(async () => (await get(h1, '/api/v1/devices', good, '2001:db8:7:1::99')).status === 429, 5_000);
+    expect((await get(h2, '/api/v1/devices', good, '2001:db8:7:2::1')).status).toBe(200);
+    const reader = await newToken();
+    const lockout = await waitFor(async () => (await audit('auth.lockout', '2001:db8:7:1::/64', reader))[0], 5_000);
+    expect(lockout).toMatchObject({ targetType: 'address', details: { credential: 'operator' } });
+  });
+
   it("row 25: one token's request rate is counted across both api replicas; another token is not slowed", async () => {
     const greedy = await newToken('viewer');
     const calm = await newToken('viewer');

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { AuditRepository } from '../infra/audit.repository.js';
 import type { Logger } from '../infra/logger.js';
 import { sha256Hex } from '../infra/secrets.js';
+import { lockoutAddress } from './client-address.js';
 
 /**
  * The kinds of credential whose failures lock an address out (RELIABILITY row 25): operator tokens
@@ -92,7 +93,7 @@ export class AbuseLimits {
   middleware(protocol: 'rest' | 'trpc'): Middleware {
     return (req, res, next) => {
       const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
-      const cls = this.classify(req, address);
+      const cls = this.classify(req, lockoutAddress(address));
       void this.check(cls, address).then((refusal) => {
         if (refusal) return refuse(res, protocol, refusal.retryMs, refusal.message);
         if (cls.kind) {
@@ -145,7 +146,7 @@ export class AbuseLimits {
   }
 
   private async check(cls: RequestClass, address: string): Promise<{ retryMs: number; message: string } | null> {
-    const locks = cls.kind ? [this.lockKey(cls.kind, `addr:${address}`)] : [];
+    const locks = cls.kind ? [this.lockKey(cls.kind, `addr:${lockoutAddress(address)}`)] : [];
     if (cls.kind === 'device' && cls.deviceId) locks.push(this.lockKey('device', `id:${cls.deviceId}`));
     const answer = await this.withRedis(
       () => this.redis.eval(CHECK, locks.length + 1, ...locks, `${this.prefix}:rate:${cls.bucket}`, locks.length, cls.rate, cls.burst),
@@ -172,7 +173,7 @@ export class AbuseLimits {
    * slow: null (the CONNECT is checked as usual).
    */
   async deviceLockout(address: string, deviceId: string): Promise<number | null> {
-    const locks = [this.lockKey('device', `addr:${address}`), this.lockKey('device', `id:${deviceId}`)];
+    const locks = [this.lockKey('device', `addr:${lockoutAddress(address)}`), this.lockKey('device', `id:${deviceId}`)];
     // rate 0: only the locks are looked at, no request bucket is taken
     const answer = await this.withRedis(
       () => this.redis.eval(CHECK, locks.length + 1, ...locks, `${this.prefix}:rate:none`, locks.length, 0, 0),
@@ -191,7 +192,7 @@ export class AbuseLimits {
   /** A request that presented a credential was answered 401: audited, counted, and at the limit a lockout (audited too). */
   private async failed(kind: CredentialKind, address: string, deviceId: string | null, via?: 'mqtt'): Promise<void> {
     const c = this.config;
-    const subjects = [`addr:${address}`, ...(deviceId ? [`id:${deviceId}`] : [])];
+    const subjects = [`addr:${lockoutAddress(address)}`, ...(deviceId ? [`id:${deviceId}`] : [])];
     const lockedNow: string[] = [];
     for (const who of subjects) {
       const locked = await this.withRedis(
