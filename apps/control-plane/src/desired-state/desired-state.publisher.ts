@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { publishArgs, type PublishArgs } from '@edge-fleet/shared';
+import { publishOptions, topicOf, type PublishArgs } from '@edge-fleet/shared';
 import type { Config } from '../config.js';
 import { HybridPlacementService } from '../hybrid/hybrid-placement.service.js';
 import type { Logger } from '../infra/logger.js';
@@ -10,7 +10,7 @@ import { PublishedVersions } from './published-versions.js';
 
 /** What publishing needs of the broker connection (the MQTT bus provides it). */
 export interface RetainedPublisher {
-  publish(topic: string, payload: string, opts: PublishArgs['options']): Promise<void>;
+  publish(topic: string, payload: string | Buffer, opts: PublishArgs['options']): Promise<void>;
 }
 
 /**
@@ -56,8 +56,8 @@ export class DesiredStatePublisher {
       states.map((s) => s.desired.deviceId),
       signedAt,
     );
-    // signed together: on the signing threads for a batch, so the event loop keeps serving the broker
-    const signed = await this.signing.signDesiredMany(
+    // signed together, each envelope's bytes written on the signing threads for a batch, so the event loop keeps serving the broker
+    const envelopes = await this.signing.signDesiredEnvelopes(
       states.map(({ desired, highWaterMark }) => {
         const hybrid = placements.get(desired.deviceId);
         return { ...desired, highWaterMark, signedAt: signedAt.toISOString(), expiresAt, ...(hybrid === undefined ? {} : { hybrid }) };
@@ -66,13 +66,13 @@ export class DesiredStatePublisher {
     const versions = states.map(({ desired }) => ({ deviceId: desired.deviceId, version: desired.assignmentVersion }));
     // claimed right before the publish: a newer state claimed by anyone since we read ours wins
     const admitted = await this.published.claim(versions);
+    const options = publishOptions('desired');
     await Promise.all(
       states.map(({ desired }, i) => {
         if (!admitted[i]) return undefined;
-        const envelope = signed[i];
+        const envelope = envelopes[i];
         if (!envelope) throw new Error(`desired state of ${desired.deviceId} missing from the signed batch`);
-        const m = publishArgs('desired', desired.deviceId, envelope);
-        return this.bus.publish(m.topic, m.payload, m.options);
+        return this.bus.publish(topicOf('desired', desired.deviceId), envelope, options);
       }),
     );
     // a newer state claimed between our claim and our publish may have reached the broker first
