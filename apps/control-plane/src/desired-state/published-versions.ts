@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
+import { settlesWithin } from '../infra/jobs.js';
 import type { Logger } from '../infra/logger.js';
 import { CONFIG, LOGGER, REDIS } from '../infra/tokens.js';
 
@@ -94,26 +95,23 @@ export class PublishedVersions {
     return states.filter((s, i) => Number(marks[i] ?? 0) > s.version).map((s) => s.deviceId);
   }
 
+  /** The answer of a Redis call, or null (warned at most every 10 s) when Redis fails or does not answer in time. */
   private async withRedis<T>(fn: () => Promise<T>, what: string): Promise<T | null> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        fn(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no answer in ${REDIS_TIMEOUT_MS} ms`)), REDIS_TIMEOUT_MS);
-        }),
-      ]);
-    } catch (e) {
-      const now = Date.now();
-      if (now - this.lastWarning > 10_000) {
-        this.lastWarning = now;
-        this.log.warn(`published-version ${what} skipped: Redis did not answer; desired states are published unguarded`, {
-          error: e instanceof Error ? e.message : String(e),
-        });
+    const call = fn();
+    let failure: unknown = `no answer in ${REDIS_TIMEOUT_MS} ms`;
+    if (await settlesWithin(call, REDIS_TIMEOUT_MS)) {
+      try {
+        return await call;
+      } catch (e) {
+        failure = e;
       }
-      return null;
-    } finally {
-      clearTimeout(timer);
+    } else call.catch(() => undefined);
+    if (Date.now() - this.lastWarning > 10_000) {
+      this.lastWarning = Date.now();
+      this.log.warn(`published-version ${what} skipped: Redis did not answer; desired states are published unguarded`, {
+        error: failure instanceof Error ? failure.message : String(failure),
+      });
     }
+    return null;
   }
 }
