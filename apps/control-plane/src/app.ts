@@ -331,7 +331,7 @@ export async function startControlPlane(
   const rolloutRepo = app.get(RolloutRepository);
   infra.metrics.watchRollouts(() => rolloutRepo.countByStatus());
   const rollupRepo = app.get(TelemetryRollupRepository);
-  infra.metrics.watchRollupPending(() => rollupRepo.pendingCount());
+  infra.metrics.watchRollupPending((cap) => rollupRepo.pendingCountUpTo(cap));
 
   app.use('/trpc', trpcBatchLimit());
   app.use(
@@ -388,7 +388,7 @@ export async function startWorker(
     const rolloutRepo = app.get(RolloutRepository);
     infra.metrics.watchRollouts(() => rolloutRepo.countByStatus());
     const rollupRepo = app.get(TelemetryRollupRepository);
-    infra.metrics.watchRollupPending(() => rollupRepo.pendingCount());
+    infra.metrics.watchRollupPending((cap) => rollupRepo.pendingCountUpTo(cap));
     // the worker has no API: its /metrics and /readyz are a bare HTTP server of its own
     const database = new HealthRepository(infra.prisma);
     const readiness = async () => {

@@ -7,6 +7,7 @@ import { DesiredStatePublisher } from './desired-state.publisher.js';
 import { DesiredStateQueue } from './desired-state.queue.js';
 import { DesiredStateRepository } from './desired-state.repository.js';
 import { DesiredStateService } from './desired-state.service.js';
+import { PublishedVersions } from './published-versions.js';
 
 /**
  * Desired states end to end: issuing (numbered, built, manifest signed, stored), queueing, publishing
@@ -15,7 +16,14 @@ import { DesiredStateService } from './desired-state.service.js';
  */
 @Module({
   imports: [DeviceDataModule, PoliciesModule, HybridModule],
-  providers: [DesiredStateRepository, DesiredStateBuilder, DesiredStatePublisher, DesiredStateService, DesiredStateQueue],
+  providers: [
+    DesiredStateRepository,
+    DesiredStateBuilder,
+    DesiredStatePublisher,
+    PublishedVersions,
+    DesiredStateService,
+    DesiredStateQueue,
+  ],
   exports: [DesiredStateService, DesiredStateRepository, DesiredStateQueue],
 })
 export class DesiredStateModule {}

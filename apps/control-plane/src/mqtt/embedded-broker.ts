@@ -318,7 +318,8 @@ export class EmbeddedBroker {
         const packet = {
           cmd: 'publish' as const,
           topic,
-          payload: Buffer.from(payload),
+          // a Buffer (a desired state's envelope, written on a signing thread) goes to aedes as it is
+          payload: typeof payload === 'string' ? Buffer.from(payload) : payload,
           qos: opts.qos ?? 1,
           retain: opts.retain ?? false,
           dup: false,

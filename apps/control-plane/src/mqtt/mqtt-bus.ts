@@ -79,7 +79,7 @@ export interface MessageBus {
   readonly connected: boolean;
   start(): Promise<void>;
   /** QoS 1 and not retained unless `opts` says otherwise (`publishArgs` gives a kind's options). */
-  publish(topic: string, payload: string, opts?: Partial<PublishOptions>): Promise<void>;
+  publish(topic: string, payload: string | Buffer, opts?: Partial<PublishOptions>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -160,7 +160,7 @@ export class MqttBus implements MessageBus {
     ]).finally(() => clearTimeout(timer));
   }
 
-  async publish(topic: string, payload: string, opts: Partial<PublishOptions> = {}): Promise<void> {
+  async publish(topic: string, payload: string | Buffer, opts: Partial<PublishOptions> = {}): Promise<void> {
     const client = this.client;
     if (!client) throw new Error('MQTT bus not started');
     if (!this.connected)

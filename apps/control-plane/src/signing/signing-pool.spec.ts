@@ -60,15 +60,17 @@ function desired(i: number): DesiredStatePayload {
 const spki = (b64: string) => createPublicKey({ key: Buffer.from(b64, 'base64'), format: 'der', type: 'spki' });
 
 describe('signing on worker threads', () => {
-  it('signs a batch of whole desired states, in order, that a device accepts (chain to the root, then the exact bytes)', async () => {
+  it('signs a batch of whole desired states into envelope bytes, in order, that a device accepts (chain to the root, then the exact bytes), on the threads as inline', async () => {
     const s = await pooled(2);
-    const n = POOL_MIN * 4 + 3;
-    const signed = await s.signDesiredMany(Array.from({ length: n }, (_, i) => desired(i)));
-    expect(signed).toHaveLength(n);
-    signed.forEach((env, i) => {
-      const opened = openSignedDesired(Buffer.from(JSON.stringify(env)), s.rootPublicKey);
-      expect(opened).toEqual(desired(i));
-    });
+    for (const n of [POOL_MIN * 4 + 3, POOL_MIN - 1]) {
+      const envelopes = await s.signDesiredEnvelopes(Array.from({ length: n }, (_, i) => desired(i)));
+      expect(envelopes).toHaveLength(n);
+      envelopes.forEach((bytes, i) => {
+        expect(openSignedDesired(bytes, s.rootPublicKey)).toEqual(desired(i));
+        // exactly the envelope's JSON: nothing of a neighbour in the shared buffer
+        expect(Object.keys(JSON.parse(bytes.toString('utf8')) as object).sort()).toEqual(['payload', 'signature', 'signingKey']);
+      });
+    }
   });
 
   it('signs manifests that verify against the root-certified signing key', async () => {
@@ -83,20 +85,21 @@ describe('signing on worker threads', () => {
 
   it('after a key rotation the threads sign with the new key (they are handed it), under its certificate', async () => {
     const s = await pooled(2);
-    const before = await s.signDesiredMany(Array.from({ length: POOL_MIN }, (_, i) => desired(i)));
+    const envelope = (b: Buffer | undefined) => JSON.parse(b?.toString('utf8') ?? 'null') as { signingKey: unknown };
+    const before = await s.signDesiredEnvelopes(Array.from({ length: POOL_MIN }, (_, i) => desired(i)));
     const cert = await s.rotate();
-    const after = await s.signDesiredMany(Array.from({ length: POOL_MIN }, (_, i) => desired(i)));
-    expect(before[0]?.signingKey.serial).toBe(1);
-    for (const env of after) {
-      expect(env.signingKey).toEqual(cert);
-      expect(openSignedDesired(Buffer.from(JSON.stringify(env)), s.rootPublicKey).deviceId).toMatch(/^3f0e4a52/);
+    const after = await s.signDesiredEnvelopes(Array.from({ length: POOL_MIN }, (_, i) => desired(i)));
+    expect(envelope(before[0]).signingKey).toMatchObject({ serial: 1 });
+    for (const bytes of after) {
+      expect(envelope(bytes).signingKey).toEqual(cert);
+      expect(openSignedDesired(bytes, s.rootPublicKey).deviceId).toMatch(/^3f0e4a52/);
     }
   });
 
   it('once its threads are closed (shutdown) a batch is signed inline, not lost', async () => {
     const s = await pooled(1);
     await s.close();
-    const signed = await s.signDesiredMany(Array.from({ length: POOL_MIN }, (_, i) => desired(i)));
-    expect(openSignedDesired(Buffer.from(JSON.stringify(signed[0])), s.rootPublicKey)).toEqual(desired(0));
+    const [first] = await s.signDesiredEnvelopes(Array.from({ length: POOL_MIN }, (_, i) => desired(i)));
+    expect(first && openSignedDesired(first, s.rootPublicKey)).toEqual(desired(0));
   });
 });

@@ -7,12 +7,17 @@ export interface SignedBytes {
   signature: string;
 }
 
-type Request = { kind: 'key'; key: KeyObject } | { kind: 'sign'; id: number; values: unknown[] };
-type Reply = { id: number; signed: SignedBytes[] } | { id: number; error: string };
+type Request =
+  | { kind: 'key'; key: KeyObject }
+  | { kind: 'sign'; id: number; values: unknown[] }
+  | { kind: 'envelopes'; id: number; values: unknown[]; signingKey: unknown };
+type Reply = { id: number; signed: SignedBytes[] } | { id: number; envelopes: Uint8Array[] } | { id: number; error: string };
 
 // Plain JavaScript evaluated in the thread (`eval: true`): the same source runs from `dist` and from
 // vitest's TypeScript, with no worker file to locate. It only stringifies and signs: the bytes it
-// signs are the bytes it returns, as SigningService.signJson does inline.
+// signs are the bytes it returns, as SigningService.signJson does inline. An `envelopes` request also writes
+// each whole envelope's JSON ({ payload, signature, signingKey }) into a buffer handed over (not
+// copied) to the caller: the bytes a publish sends, with no JSON or copy left on the event loop.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { sign } = require('node:crypto');
@@ -25,7 +30,15 @@ parentPort.on('message', (m) => {
       const bytes = Buffer.from(JSON.stringify(v));
       return { payload: bytes.toString('base64'), signature: sign(null, bytes, key).toString('base64') };
     });
-    parentPort.postMessage({ id: m.id, signed });
+    if (m.kind === 'sign') return parentPort.postMessage({ id: m.id, signed });
+    // each envelope in a buffer of its own, handed over: a retained message keeps only its own bytes alive
+    const envelopes = signed.map((s) => {
+      const text = JSON.stringify({ payload: s.payload, signature: s.signature, signingKey: m.signingKey });
+      const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+      bytes.write(text);
+      return bytes;
+    });
+    parentPort.postMessage({ id: m.id, envelopes }, envelopes.map((b) => b.buffer));
   } catch (e) {
     parentPort.postMessage({ id: m.id, error: e instanceof Error ? e.message : String(e) });
   }
@@ -47,7 +60,7 @@ interface Thread {
  */
 export class SigningPool {
   private readonly threads: Thread[];
-  private readonly pending = new Map<number, { resolve: (s: SignedBytes[]) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   private nextId = 0;
   private closed = false;
 
@@ -69,7 +82,7 @@ export class SigningPool {
       if (!p) return;
       this.pending.delete(r.id);
       if ('error' in r) p.reject(new Error(`signing thread: ${r.error}`));
-      else p.resolve(r.signed);
+      else p.resolve(r);
     });
     worker.on('error', (e) => this.fail(e));
     worker.on('exit', (code) => {
@@ -89,29 +102,44 @@ export class SigningPool {
    * the order of `values`.
    */
   async sign(values: readonly unknown[], key: KeyObject): Promise<SignedBytes[]> {
+    const replies = await this.split(values, key, (id, part) => ({ kind: 'sign', id, values: part }));
+    return replies.flatMap((r) => ('signed' in r ? r.signed : []));
+  }
+
+  /**
+   * Signs each value as `sign` does and answers each whole envelope's JSON bytes
+   * (`{ payload, signature, signingKey }`), ready to publish: each in a buffer of its own, handed
+   * over from the thread without a copy.
+   */
+  async envelopes(values: readonly unknown[], key: KeyObject, signingKey: unknown): Promise<Buffer[]> {
+    const replies = await this.split(values, key, (id, part) => ({ kind: 'envelopes', id, values: part, signingKey }));
+    return replies.flatMap((r) => ('envelopes' in r ? r.envelopes.map((u) => Buffer.from(u.buffer, u.byteOffset, u.byteLength)) : []));
+  }
+
+  private async split(values: readonly unknown[], key: KeyObject, request: (id: number, part: unknown[]) => Request): Promise<Reply[]> {
     if (this.closed) throw new Error('the signing pool is closed');
     if (values.length === 0) return [];
     const per = Math.ceil(values.length / this.threads.length);
-    const parts: Promise<SignedBytes[]>[] = [];
+    const parts: Promise<Reply>[] = [];
     const byLoad = [...this.threads].sort((x, y) => x.load - y.load);
     for (let i = 0, t = 0; i < values.length; i += per, t++) {
       const thread = byLoad[t % byLoad.length];
       if (!thread) break;
-      parts.push(this.post(thread, values.slice(i, i + per), key));
+      parts.push(this.post(thread, values.slice(i, i + per), key, request));
     }
-    return (await Promise.all(parts)).flat();
+    return Promise.all(parts);
   }
 
-  private post(thread: Thread, values: unknown[], key: KeyObject): Promise<SignedBytes[]> {
+  private post(thread: Thread, values: unknown[], key: KeyObject, request: (id: number, part: unknown[]) => Request): Promise<Reply> {
     if (thread.key !== key) {
       thread.worker.postMessage({ kind: 'key', key } satisfies Request);
       thread.key = key;
     }
     const id = this.nextId++;
     thread.load += values.length;
-    return new Promise<SignedBytes[]>((resolve, reject) => {
+    return new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      thread.worker.postMessage({ kind: 'sign', id, values } satisfies Request);
+      thread.worker.postMessage(request(id, values));
     }).finally(() => {
       thread.load -= values.length;
     });

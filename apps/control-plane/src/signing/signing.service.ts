@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { SigningPool } from './signing-pool.js';
 import {
+  encodeMessage,
   SigningKeyCertSchema,
   signingKeyCertMessage,
   signingKeySerial,
@@ -210,9 +211,16 @@ export class SigningService {
     return this.signMany(payloads);
   }
 
-  /** Many whole desired states at once, as signDesired each. */
-  signDesiredMany(payloads: readonly DesiredStatePayload[]): Promise<SignedDesiredState[]> {
-    return this.signMany(payloads);
+  /**
+   * Many whole desired states at once, each answered as the JSON bytes of its signed envelope (what
+   * `encodeMessage('desired', signDesired(p))` gives): on the signing threads, which also write the
+   * envelope, so a fan-out leaves neither JSON nor copy per device on the event loop; inline below POOL_MIN.
+   */
+  async signDesiredEnvelopes(payloads: readonly DesiredStatePayload[]): Promise<Buffer[]> {
+    const key = this.signing;
+    const signingKey = this.cert;
+    if (!this.pool || payloads.length < POOL_MIN) return payloads.map((p) => Buffer.from(encodeMessage('desired', this.signDesired(p))));
+    return this.pool.envelopes(payloads, key, signingKey);
   }
 
   /**

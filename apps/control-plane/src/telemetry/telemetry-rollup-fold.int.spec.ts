@@ -6,6 +6,7 @@ import pg from 'pg';
 import { enrollDevice, telemetryWindow } from '../test-support/device-client.js';
 import { startHarness, type Harness } from '../test-support/harness.js';
 import { type FoldPass, TelemetryRollupFoldService } from './telemetry-rollup-fold.service.js';
+import { TelemetryRollupRepository } from './telemetry-rollup.repository.js';
 
 const FOLD_LOCK = 0x7e1e_0002;
 let h: Harness;
@@ -117,6 +118,25 @@ describe('telemetry rollups folded by the worker, off the ingest transaction (is
     }
     await folds.drain();
     expect(await scrape()).toBe(0);
+  }, 60_000);
+
+  it('the fold-backlog gauge counts at most its cap: a backlog above it reads as the cap, one below it exactly', async () => {
+    const d = await enrollDevice(h, 'robotic_manipulation', 'robot-npu-arm');
+    const rollups = h.cp.app.get(TelemetryRollupRepository);
+    const lock = new pg.Client({ connectionString: h.dbUrl });
+    await lock.connect();
+    try {
+      await lock.query('SELECT pg_advisory_lock($1)', [FOLD_LOCK]);
+      await sendWindows(d, randomUUID(), 0, 5);
+      const total = Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM "TelemetryRollupPending"`)).rows[0]?.n);
+      expect(total).toBeGreaterThanOrEqual(5);
+      expect(await rollups.pendingCountUpTo(3)).toBe(3);
+      expect(await rollups.pendingCountUpTo(total + 10)).toBe(total);
+    } finally {
+      await lock.query('SELECT pg_advisory_unlock($1)', [FOLD_LOCK]);
+      await lock.end();
+    }
+    await folds.drain();
   }, 60_000);
 
   it('a fold whose rollup upsert the database refuses changes nothing: its windows stay pending, and once it can, the next fold adds each exactly once', async () => {

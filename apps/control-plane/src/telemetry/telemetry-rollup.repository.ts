@@ -262,6 +262,15 @@ export class TelemetryRollupRepository {
     return Number(r.rows[0]?.n ?? 0);
   }
 
+  /**
+   * How many stored windows wait to be folded in, counted up to `cap` (the answer is `cap` when at
+   * least that many wait): what a scrape reads, its cost bounded however far the fold falls behind.
+   */
+  async pendingCountUpTo(cap: number): Promise<number> {
+    const r = await this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM (SELECT 1 FROM "TelemetryRollupPending" LIMIT $1) p`, [cap]);
+    return Number(r.rows[0]?.n ?? 0);
+  }
+
   /** A device's rollups of one resolution whose bucket ends after `since`, oldest first, at most `limit` (the newest). */
   async deviceRange(deviceId: string, bucketSeconds: RollupBucketSeconds, since: Date, limit: number): Promise<StoredDeviceRollup[]> {
     const r = await this.pool.query<StoredDeviceRollup>(
