@@ -5,7 +5,7 @@ import { appendAudit } from '../infra/audit.repository.js';
 import { withTransaction } from '../infra/pg-transaction.js';
 import { PG_POOL } from '../infra/tokens.js';
 import { asBulkTx, txQuery } from '../infra/unit-of-work.js';
-import { sqlParams, type DeviceScope } from '../auth/scope-sql.js';
+import { sqlParams, type DeviceScope } from '../infra/scope-sql.js';
 import { alertInScope, iso } from './sql.js';
 
 /** An active silence whose matchers all match the alert's labels (`a` is the alert). */

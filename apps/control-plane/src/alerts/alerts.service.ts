@@ -11,7 +11,7 @@ import {
   type WebhookDeliveryView,
   type WebhookView,
 } from '@edge-fleet/shared/api';
-import type { DeviceScope } from '../auth/scope-sql.js';
+import type { DeviceScope } from '../infra/scope-sql.js';
 import { AppError } from '../errors.js';
 import { newSecret } from '../infra/secrets.js';
 import { parseInput } from '../infra/validate.js';

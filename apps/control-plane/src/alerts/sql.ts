@@ -1,4 +1,4 @@
-import { limits, scopedDeviceIds, scopedRolloutIds, type DeviceScope } from '../auth/scope-sql.js';
+import { limits, scopedDeviceIds, scopedRolloutIds, type DeviceScope } from '../infra/scope-sql.js';
 
 /** A timestamptz column as the API's ISO-8601 UTC text with milliseconds. */
 export const iso = (col: string): string => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;

@@ -5,7 +5,7 @@ import { appendAudit } from '../infra/audit.repository.js';
 import { withTransaction } from '../infra/pg-transaction.js';
 import { PG_POOL } from '../infra/tokens.js';
 import { asBulkTx, txQuery } from '../infra/unit-of-work.js';
-import { limits, sqlParams, type DeviceScope } from '../auth/scope-sql.js';
+import { limits, sqlParams, type DeviceScope } from '../infra/scope-sql.js';
 import { alertInScope, iso } from './sql.js';
 
 const VIEW = `id, name, url, enabled, ${iso('"createdAt"')} AS "createdAt"`;

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AuditPage, AuditQuery, AuditVerification } from '@edge-fleet/shared/api';
-import type { DeviceScope } from '../auth/scope-sql.js';
+import type { DeviceScope } from '../infra/scope-sql.js';
 import { AuditRepository } from '../infra/audit.repository.js';
 
 /** The audit log as an admin reads it: filtered pages, and the verification of its hash chain. */

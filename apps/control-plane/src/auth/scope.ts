@@ -1,7 +1,7 @@
 import { SetMetadata } from '@nestjs/common';
 import { AppError } from '../errors.js';
 import type { DevicePlace, Operator } from './api-token.repository.js';
-import type { DeviceScope } from './scope-sql.js';
+import type { DeviceScope } from '../infra/scope-sql.js';
 
 export const SCENARIO_SUBJECT_KEY = 'edge-fleet:scenario-subject';
 export const DEVICE_SUBJECT_KEY = 'edge-fleet:device-subject';

@@ -9,7 +9,7 @@ import { asBulkTx, asTx, txExecute, txQuery, type AnyTx } from '../infra/unit-of
 import type { Db } from '../infra/prisma.js';
 import { sha256Hex } from '../infra/secrets.js';
 import { PG_POOL, PRISMA } from '../infra/tokens.js';
-import { deviceColumns, limits, scopeCondition, sqlParams, type DeviceScope } from '../auth/scope-sql.js';
+import { deviceColumns, limits, scopeCondition, sqlParams, type DeviceScope } from '../infra/scope-sql.js';
 
 export interface NewEnrollmentToken {
   tokenHash: string;

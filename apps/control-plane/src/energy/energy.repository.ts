@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
-import { deviceColumns, scopeCondition, sqlParams, type DeviceScope } from '../auth/scope-sql.js';
+import { deviceColumns, scopeCondition, sqlParams, type DeviceScope } from '../infra/scope-sql.js';
 import { PG_POOL } from '../infra/tokens.js';
 import { startedAfter } from '../telemetry/window-span.js';
 

@@ -11,7 +11,7 @@ import {
   type VariantEnergy,
 } from '@edge-fleet/shared/api';
 import { PrecisionSchema, type Precision } from '@edge-fleet/shared';
-import type { DeviceScope } from '../auth/scope-sql.js';
+import type { DeviceScope } from '../infra/scope-sql.js';
 import type { Config } from '../config.js';
 import { CONFIG } from '../infra/tokens.js';
 import { AppError } from '../errors.js';

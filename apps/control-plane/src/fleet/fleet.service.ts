@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { DeviceStatus } from '@edge-fleet/shared';
-import { limits, type DeviceScope } from '../auth/scope-sql.js';
+import { limits, type DeviceScope } from '../infra/scope-sql.js';
 import { AssignmentRepository } from '../assignments/assignment.repository.js';
 import { DesiredStateRepository } from '../desired-state/desired-state.repository.js';
 import { DeviceRepository, type DeviceListQuery } from '../devices/device.repository.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { AuditPage, AuditQuery, AuditVerification } from '@edge-fleet/shared/api';
 import type { Pool } from 'pg';
-import { limits, scopeCondition, scopedDeviceIds, scopedRolloutIds, type DeviceScope } from '../auth/scope-sql.js';
+import { limits, scopeCondition, scopedDeviceIds, scopedRolloutIds, type DeviceScope } from './scope-sql.js';
 import { PG_POOL } from './tokens.js';
 import type { JsonValue } from './json.js';
 import { withTransaction } from './pg-transaction.js';

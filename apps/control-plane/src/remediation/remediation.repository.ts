@@ -11,7 +11,7 @@ import {
 } from '@edge-fleet/shared/api';
 import type { Pool } from 'pg';
 import { iso } from '../alerts/sql.js';
-import { deviceColumns, scopeCondition, type DeviceScope } from '../auth/scope-sql.js';
+import { deviceColumns, scopeCondition, type DeviceScope } from '../infra/scope-sql.js';
 import { appendAudit, appendAudits, type AuditInput } from '../infra/audit.repository.js';
 import type { JsonValue } from '../infra/json.js';
 import { PG_POOL } from '../infra/tokens.js';

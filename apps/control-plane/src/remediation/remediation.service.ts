@@ -9,7 +9,7 @@ import {
   type RemediationListQuery,
   type RemediationSettingsView,
 } from '@edge-fleet/shared/api';
-import type { DeviceScope } from '../auth/scope-sql.js';
+import type { DeviceScope } from '../infra/scope-sql.js';
 import type { Config } from '../config.js';
 import { DesiredStateRepository } from '../desired-state/desired-state.repository.js';
 import { DesiredStateService } from '../desired-state/desired-state.service.js';

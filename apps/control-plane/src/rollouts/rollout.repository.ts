@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ACTIVE_ROLLOUT_STATUSES, type HardwareProfile, type RolloutTarget, type Scenario } from '@edge-fleet/shared';
-import { limits, rolloutColumns, scopeCondition, sqlParams, type DeviceScope } from '../auth/scope-sql.js';
+import { limits, rolloutColumns, scopeCondition, sqlParams, type DeviceScope } from '../infra/scope-sql.js';
 import type { AssignableDevice } from '../assignments/assignment.repository.js';
 import { measurementsOf } from '../assignments/device-measurements.js';
 import { Prisma } from '../generated/prisma/client.js';
