@@ -346,6 +346,14 @@ describe('issue 12: fleet-wide reads cut to the token scope', () => {
 
   it('fleet overview: a scoped token counts its devices and sees its scenarios; a label scope gets no scenario-wide telemetry', async () => {
     type Overview = { total: number; byStatus: Record<string, number>; scenarios: { scenario: string; total: number; last24h: unknown }[] };
+    // one hour of robotic_manipulation rollups: per (scenario, hardware class), not per device
+    await db.query(
+      `INSERT INTO "TelemetryGroupRollup" (scenario, "variantId", "hardwareClass", source, "bucketSeconds", "bucketStart", windows, inferences,
+         errors, "cacheHits", fallbacks, "approxInferences", "approxP50Sum", "approxP95Sum", "approxP99Sum", "powerSumW", "powerMinW",
+         "powerMaxW", "energyJ", "durationS", "powerSource", "firstWindowStart", "lastWindowEnd")
+       VALUES ('robotic_manipulation', 'v-scope', 'cloud-cpu', 'probe', 3600, date_trunc('hour', now()), 1, 100, 0, 0, 0, 100, 2, 3, 4,
+         3, 3, 3, 180, 60, 'sensor', date_trunc('hour', now()), date_trunc('hour', now()) + interval '1 minute')`,
+    );
     const all = await data<Overview>(await h.api('/trpc/fleet.overview'));
     const berlin = await data<Overview>(await as(token.berlin, '/trpc/fleet.overview'));
     const arm = await data<Overview>(await as(token.arm, '/trpc/fleet.overview'));
@@ -356,6 +364,9 @@ describe('issue 12: fleet-wide reads cut to the token scope', () => {
       robotic_manipulation: 1,
       data_analysis_agent: 1,
     });
+    const last24h = (o: Overview) => o.scenarios.find((s) => s.scenario === 'robotic_manipulation')?.last24h ?? null;
+    expect(last24h(all)).not.toBeNull();
+    expect(last24h(arm)).toEqual(last24h(all));
     expect(berlin.scenarios.every((s) => s.last24h === null)).toBe(true);
     expect(arm.total).toBe(2);
     expect(arm.scenarios.map((s) => s.scenario)).toEqual(['robotic_manipulation']);
