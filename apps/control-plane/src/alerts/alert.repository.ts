@@ -5,7 +5,8 @@ import { appendAudit } from '../infra/audit.repository.js';
 import { withTransaction } from '../infra/pg-transaction.js';
 import { PG_POOL } from '../infra/tokens.js';
 import { asBulkTx, txQuery } from '../infra/unit-of-work.js';
-import { iso } from './sql.js';
+import { sqlParams, type DeviceScope } from '../infra/scope-sql.js';
+import { alertInScope, iso } from './sql.js';
 
 /** An active silence whose matchers all match the alert's labels (`a` is the alert). */
 const SILENCED_BY = `(SELECT s.id::text FROM "Silence" s
@@ -48,26 +49,32 @@ const SILENCE_VIEW = `id, matchers, ${iso('"startsAt"')} AS "startsAt", ${iso('"
 export class AlertRepository {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
-  async list(q: AlertListQuery, now: Date): Promise<{ items: AlertView[]; firing: number; pending: number }> {
+  /** The alerts of `scope` (none: every alert), with the counts of its firing and pending ones. */
+  async list(q: AlertListQuery, now: Date, scope?: DeviceScope): Promise<{ items: AlertView[]; firing: number; pending: number }> {
+    const listed = sqlParams([now, STATES[q.state], q.limit]);
     const items = await this.pool.query<AlertView>(
       `SELECT ${ALERT_VIEW} FROM "Alert" a JOIN "AlertRule" r ON r.id = a."ruleId"
-        WHERE a.state = ANY($2::text[])
+        WHERE a.state = ANY($2::text[]) AND ${alertInScope(scope, 'a', listed.param)}
         ORDER BY CASE a.state WHEN 'firing' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, a.scenario NULLS LAST, r.name, a."activeAt" DESC
         LIMIT $3`,
-      [now, STATES[q.state], q.limit],
+      listed.params,
     );
+    const counted = sqlParams();
     const counts = await this.pool.query<{ firing: number; pending: number }>(
-      `SELECT count(*) FILTER (WHERE state = 'firing')::int AS firing, count(*) FILTER (WHERE state = 'pending')::int AS pending
-         FROM "Alert" WHERE state IN ('firing', 'pending')`,
+      `SELECT count(*) FILTER (WHERE a.state = 'firing')::int AS firing, count(*) FILTER (WHERE a.state = 'pending')::int AS pending
+         FROM "Alert" a WHERE a.state IN ('firing', 'pending') AND ${alertInScope(scope, 'a', counted.param)}`,
+      counted.params,
     );
     return { items: items.rows, firing: counts.rows[0]?.firing ?? 0, pending: counts.rows[0]?.pending ?? 0 };
   }
 
-  async detail(id: string, now: Date): Promise<AlertDetail | null> {
+  /** One alert with its transitions; null: no such alert, or one outside `scope`. */
+  async detail(id: string, now: Date, scope?: DeviceScope): Promise<AlertDetail | null> {
+    const one = sqlParams([now, id]);
     const [alert] = (
       await this.pool.query<AlertView>(
-        `SELECT ${ALERT_VIEW} FROM "Alert" a JOIN "AlertRule" r ON r.id = a."ruleId" WHERE a.id = $2::uuid`,
-        [now, id],
+        `SELECT ${ALERT_VIEW} FROM "Alert" a JOIN "AlertRule" r ON r.id = a."ruleId" WHERE a.id = $2::uuid AND ${alertInScope(scope, 'a', one.param)}`,
+        one.params,
       )
     ).rows;
     if (!alert) return null;

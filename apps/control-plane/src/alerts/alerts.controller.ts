@@ -3,7 +3,7 @@ import { AlertIdParamsSchema, AlertListQuerySchema, CreateSilenceSchema, CreateW
 import { z } from 'zod';
 import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
 import { NeedsRole } from '../auth/roles.js';
-import { FleetWideRead } from '../auth/scope.js';
+import { scopeOf } from '../auth/scope.js';
 import { parseInput } from '../infra/validate.js';
 import { AlertsService } from './alerts.service.js';
 
@@ -11,20 +11,20 @@ const actor = (req: OperatorRequest) => `operator:${operatorOf(req).tokenId}`;
 const idOf = (params: unknown, what: string) => parseInput(AlertIdParamsSchema, params, what).id;
 const SilenceListQuerySchema = z.strictObject({ expired: z.enum(['true', 'false']).default('false') });
 
+/** Alerts of the token's scope: a scoped token sees those of its devices and rollouts only. */
 @Controller('api/v1/alerts')
 @UseGuards(OperatorGuard)
-@FleetWideRead()
 export class AlertsController {
   constructor(@Inject(AlertsService) private readonly alerts: AlertsService) {}
 
   @Get()
-  async list(@Query() query: unknown) {
-    return this.alerts.list(parseInput(AlertListQuerySchema, query, 'query'));
+  async list(@Query() query: unknown, @Req() req: OperatorRequest) {
+    return this.alerts.list(parseInput(AlertListQuerySchema, query, 'query'), scopeOf(operatorOf(req)));
   }
 
   @Get(':id')
-  async get(@Param() params: unknown) {
-    return this.alerts.get(idOf(params, 'alert id'));
+  async get(@Param() params: unknown, @Req() req: OperatorRequest) {
+    return this.alerts.get(idOf(params, 'alert id'), scopeOf(operatorOf(req)));
   }
 }
 
@@ -104,9 +104,9 @@ export class WebhooksController {
     await this.alerts.deleteWebhook(idOf(params, 'webhook id'), actor(req));
   }
 
+  /** A scoped token sees the deliveries of its scope's alerts only. */
   @Get(':id/deliveries')
-  @FleetWideRead()
-  async deliveries(@Param() params: unknown) {
-    return { items: await this.alerts.deliveries(idOf(params, 'webhook id')) };
+  async deliveries(@Param() params: unknown, @Req() req: OperatorRequest) {
+    return { items: await this.alerts.deliveries(idOf(params, 'webhook id'), scopeOf(operatorOf(req))) };
   }
 }

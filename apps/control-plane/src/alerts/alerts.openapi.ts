@@ -24,7 +24,8 @@ const path = { path: AlertIdParamsSchema };
 export const alertsPaths: ZodOpenApiPathsObject = {
   '/api/v1/alerts': {
     get: {
-      summary: 'Alerts (default: pending and firing), with the firing and pending counts',
+      summary:
+        'Alerts (default: pending and firing), with the firing and pending counts; a scoped token: those of its devices and rollouts',
       security: operatorSecurity,
       requestParams: { query: AlertListQuerySchema },
       responses: { '200': { description: 'alerts', content: json(AlertListSchema) }, ...operatorErrors },
@@ -32,7 +33,7 @@ export const alertsPaths: ZodOpenApiPathsObject = {
   },
   '/api/v1/alerts/{id}': {
     get: {
-      summary: 'One alert with every transition and the figures that caused it',
+      summary: "One alert with every transition and the figures that caused it; outside a scoped token's scope: 404",
       security: operatorSecurity,
       requestParams: path,
       responses: { '200': { description: 'the alert', content: json(AlertDetailSchema) }, ...operatorErrors, ...notFound },
@@ -117,7 +118,7 @@ export const alertsPaths: ZodOpenApiPathsObject = {
   },
   '/api/v1/webhooks/{id}/deliveries': {
     get: {
-      summary: "A receiver's delivery attempts, newest first",
+      summary: "A receiver's delivery attempts, newest first; a scoped token: those of its scope's alerts",
       security: operatorSecurity,
       requestParams: path,
       responses: { '200': { description: 'attempts', content: json(WebhookDeliveryListSchema) }, ...operatorErrors, ...notFound },

@@ -11,6 +11,7 @@ import {
   type WebhookDeliveryView,
   type WebhookView,
 } from '@edge-fleet/shared/api';
+import type { DeviceScope } from '../infra/scope-sql.js';
 import { AppError } from '../errors.js';
 import { newSecret } from '../infra/secrets.js';
 import { parseInput } from '../infra/validate.js';
@@ -56,12 +57,14 @@ export class AlertsService {
     if (!(await this.rules.remove(id, actor))) throw new AppError('not_found', `alert rule ${id} not found`);
   }
 
-  list(q: AlertListQuery): Promise<AlertList> {
-    return this.alerts.list(q, new Date());
+  /** The alerts of a token's `scope` (none: every alert). */
+  list(q: AlertListQuery, scope?: DeviceScope): Promise<AlertList> {
+    return this.alerts.list(q, new Date(), scope);
   }
 
-  async get(id: string): Promise<AlertDetail> {
-    const a = await this.alerts.detail(id, new Date());
+  /** An alert outside `scope` is answered as one that does not exist: a scoped token cannot probe for it. */
+  async get(id: string, scope?: DeviceScope): Promise<AlertDetail> {
+    const a = await this.alerts.detail(id, new Date(), scope);
     if (!a) throw new AppError('not_found', `alert ${id} not found`);
     return a;
   }
@@ -96,8 +99,9 @@ export class AlertsService {
     if (!(await this.webhooks.remove(id, actor))) throw new AppError('not_found', `webhook ${id} not found`);
   }
 
-  async deliveries(id: string, limit = 200): Promise<WebhookDeliveryView[]> {
+  /** The receiver's deliveries of the alerts in `scope` (none: all). */
+  async deliveries(id: string, scope?: DeviceScope, limit = 200): Promise<WebhookDeliveryView[]> {
     if (!(await this.webhooks.exists(id))) throw new AppError('not_found', `webhook ${id} not found`);
-    return this.webhooks.deliveries(id, limit);
+    return this.webhooks.deliveries(id, limit, scope);
   }
 }

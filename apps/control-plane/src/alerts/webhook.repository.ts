@@ -5,7 +5,8 @@ import { appendAudit } from '../infra/audit.repository.js';
 import { withTransaction } from '../infra/pg-transaction.js';
 import { PG_POOL } from '../infra/tokens.js';
 import { asBulkTx, txQuery } from '../infra/unit-of-work.js';
-import { iso } from './sql.js';
+import { limits, sqlParams, type DeviceScope } from '../infra/scope-sql.js';
+import { alertInScope, iso } from './sql.js';
 
 const VIEW = `id, name, url, enabled, ${iso('"createdAt"')} AS "createdAt"`;
 
@@ -98,12 +99,15 @@ export class WebhookRepository {
     );
   }
 
-  async deliveries(receiverId: string, limit: number): Promise<WebhookDeliveryView[]> {
+  /** The receiver's latest deliveries, of the alerts in `scope` only (none: all). */
+  async deliveries(receiverId: string, limit: number, scope?: DeviceScope): Promise<WebhookDeliveryView[]> {
+    const q = sqlParams([receiverId, limit]);
+    const inScope = limits(scope) ? `AND "alertId" IN (SELECT a.id FROM "Alert" a WHERE ${alertInScope(scope, 'a', q.param)})` : '';
     return (
       await this.pool.query<WebhookDeliveryView>(
         `SELECT id::text AS id, "receiverId", "alertId", status, attempt, outcome, "httpStatus", error, "durationMs", ${iso('at')} AS at
-           FROM "WebhookDelivery" WHERE "receiverId" = $1::uuid ORDER BY id DESC LIMIT $2`,
-        [receiverId, limit],
+           FROM "WebhookDelivery" WHERE "receiverId" = $1::uuid ${inScope} ORDER BY id DESC LIMIT $2`,
+        q.params,
       )
     ).rows;
   }

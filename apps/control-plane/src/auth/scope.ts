@@ -1,6 +1,7 @@
 import { SetMetadata } from '@nestjs/common';
 import { AppError } from '../errors.js';
 import type { DevicePlace, Operator } from './api-token.repository.js';
+import type { DeviceScope } from '../infra/scope-sql.js';
 
 export const SCENARIO_SUBJECT_KEY = 'edge-fleet:scenario-subject';
 export const DEVICE_SUBJECT_KEY = 'edge-fleet:device-subject';
@@ -20,23 +21,17 @@ export const ScenarioSubject = (where: string): MethodDecorator => SetMetadata(S
 export const DeviceSubject = (where: string): MethodDecorator => SetMetadata(DEVICE_SUBJECT_KEY, where);
 
 /**
- * A read whose answer covers the whole fleet's data (alerts, energy, remediation actions, webhook
- * deliveries, the audit, the overview) and is not filtered by a token's scope: a scoped token is
- * refused it rather than shown what lies beyond its scope.
+ * A read whose answer covers the whole fleet and cannot be cut to a token's scope: a scoped token is
+ * refused it rather than shown what lies beyond its scope. The fleet overview, alerts, the energy
+ * report, remediation actions, webhook deliveries (each is one alert's) and the audit list are
+ * filtered in SQL instead (scope-sql.ts). What stays refused: `audit verify`, which walks and reports
+ * on the whole hash chain: each link hashes the previous event whatever its target, so a chain cut to
+ * a scope cannot be verified, and the answer (the first broken link, counts) describes every event.
  */
 export const FleetWideRead = (): MethodDecorator & ClassDecorator => SetMetadata(FLEET_WIDE_KEY, true);
 
 /** The tRPC procedures that answer as a {@link FleetWideRead} route does. */
-export const TRPC_FLEET_WIDE_READ: ReadonlySet<string> = new Set([
-  'fleet.overview',
-  'alerts.list',
-  'alerts.get',
-  'energy.report',
-  'remediation.actions',
-  'remediation.action',
-  'audit.list',
-  'audit.verify',
-]);
+export const TRPC_FLEET_WIDE_READ: ReadonlySet<string> = new Set(['audit.verify']);
 
 /** Throws `forbidden` for a scoped token asking for a {@link FleetWideRead}. */
 export function refuseFleetWide(op: Operator): void {
@@ -58,13 +53,7 @@ export const TRPC_DEVICE_SUBJECT: Readonly<Record<string, string>> = {
   'remediation.device': 'id',
 };
 
-/** What a token reaches: devices of its scenarios (none listed: any) carrying every one of its labels. */
-export interface DeviceScope {
-  scenarios: string[];
-  labels: Record<string, string>;
-}
-
-export type { DevicePlace };
+export type { DevicePlace, DeviceScope };
 
 export function scopeOf(op: Operator): DeviceScope {
   return { scenarios: op.scenarios, labels: op.labels };

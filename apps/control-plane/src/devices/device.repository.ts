@@ -9,7 +9,7 @@ import { asBulkTx, asTx, txExecute, txQuery, type AnyTx } from '../infra/unit-of
 import type { Db } from '../infra/prisma.js';
 import { sha256Hex } from '../infra/secrets.js';
 import { PG_POOL, PRISMA } from '../infra/tokens.js';
-import type { DeviceScope } from '../auth/scope.js';
+import { deviceColumns, limits, scopeCondition, sqlParams, type DeviceScope } from '../infra/scope-sql.js';
 
 export interface NewEnrollmentToken {
   tokenHash: string;
@@ -214,8 +214,7 @@ export class DeviceRepository {
     if (q.status) where.push(`d.status = ${param(q.status)}`);
     // ILIKE with the pattern's own wildcards escaped: a search for "50%" finds "50%", not everything
     if (q.search) where.push(`d.name ILIKE ${param(`%${q.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)}`);
-    if (q.scope && q.scope.scenarios.length > 0) where.push(`d.scenario = ANY(${param(q.scope.scenarios)}::text[])`);
-    if (q.scope && Object.keys(q.scope.labels).length > 0) where.push(`d.labels @> ${param(JSON.stringify(q.scope.labels))}::jsonb`);
+    if (limits(q.scope)) where.push(scopeCondition(q.scope, deviceColumns('d'), param));
     const whereOf = (conditions: string[]): string => (conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '');
     const filter = whereOf(where);
     const filterParams = [...params];
@@ -441,13 +440,22 @@ export class DeviceRepository {
     return res.rowCount ?? 0;
   }
 
-  async countsByStatus(): Promise<{ status: string; count: number }[]> {
-    const rows = await this.db.device.groupBy({ by: ['status'], _count: { _all: true } });
-    return rows.map((r) => ({ status: r.status, count: r._count._all }));
+  /** Devices per status, of `scope` only (none: the fleet). */
+  async countsByStatus(scope?: DeviceScope): Promise<{ status: string; count: number }[]> {
+    return (await this.countsBy('status', scope)).map(({ status, count }) => ({ status, count }));
   }
 
-  async countsByScenario(): Promise<{ scenario: string; status: string; count: number }[]> {
-    const rows = await this.db.device.groupBy({ by: ['scenario', 'status'], _count: { _all: true } });
-    return rows.map((r) => ({ scenario: r.scenario, status: r.status, count: r._count._all }));
+  /** Devices per scenario and status, of `scope` only (none: the fleet). */
+  async countsByScenario(scope?: DeviceScope): Promise<{ scenario: string; status: string; count: number }[]> {
+    return this.countsBy('scenario, d.status', scope);
+  }
+
+  private async countsBy(columns: string, scope: DeviceScope | undefined): Promise<{ scenario: string; status: string; count: number }[]> {
+    const q = sqlParams();
+    const r = await this.pool.query<{ scenario: string; status: string; count: number }>(
+      `SELECT d.${columns}, count(*)::int AS count FROM "Device" d WHERE ${scopeCondition(scope, deviceColumns('d'), q.param)} GROUP BY d.${columns}`,
+      q.params,
+    );
+    return r.rows;
   }
 }

@@ -1,7 +1,7 @@
-import { Controller, Get, Inject, Param, Query, UseGuards } from '@nestjs/common';
+import { Controller, Get, Inject, Param, Query, Req, UseGuards } from '@nestjs/common';
 import { DeviceEnergyQuerySchema, DeviceIdParamsSchema, EnergyQuerySchema } from '@edge-fleet/shared/api';
-import { OperatorGuard } from '../auth/operator.guard.js';
-import { DeviceSubject, FleetWideRead } from '../auth/scope.js';
+import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
+import { DeviceSubject, scopeOf } from '../auth/scope.js';
 import { parseInput } from '../infra/validate.js';
 import { EnergyService } from './energy.service.js';
 
@@ -10,10 +10,10 @@ import { EnergyService } from './energy.service.js';
 export class EnergyController {
   constructor(@Inject(EnergyService) private readonly energy: EnergyService) {}
 
+  /** A scoped token's report sums its devices only. */
   @Get()
-  @FleetWideRead()
-  async report(@Query() query: unknown) {
-    return this.energy.report(parseInput(EnergyQuerySchema, query, 'query'));
+  async report(@Query() query: unknown, @Req() req: OperatorRequest) {
+    return this.energy.report(parseInput(EnergyQuerySchema, query, 'query'), scopeOf(operatorOf(req)));
   }
 
   @Get('devices/:id')

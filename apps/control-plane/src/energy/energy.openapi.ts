@@ -12,7 +12,8 @@ import { json, operatorErrors, operatorSecurity } from '../infra/openapi.js';
 export const energyPaths: ZodOpenApiPathsObject = {
   '/api/v1/energy': {
     get: {
-      summary: 'Energy and cost per scenario and variant over the last sinceHours, each figure with its basis, and variant comparisons',
+      summary:
+        'Energy and cost per scenario and variant over the last sinceHours, each figure with its basis, and variant comparisons; a scoped token: over its devices only',
       security: operatorSecurity,
       requestParams: { query: EnergyQuerySchema },
       responses: { '200': { description: 'the energy report', content: json(EnergyReportSchema) }, ...operatorErrors },

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
+import { deviceColumns, scopeCondition, sqlParams, type DeviceScope } from '../infra/scope-sql.js';
 import { PG_POOL } from '../infra/tokens.js';
 import { startedAfter } from '../telemetry/window-span.js';
 
@@ -53,9 +54,10 @@ const WINDOW_SUMS = `(t."powerSource" = 'simulated') AS sim, max(t.precision) AS
  * partitions to read: window-span.ts) of devices in the scenario (`$2`, null: all),
  * summed per device first (each device's windows are read through its (deviceId, windowEnd) index,
  * not a scan of the table), then per (scenario, variant, simulated or not), joined with the variants of each scenario's
- * policy model version so a variant without windows is still listed.
+ * policy model version so a variant without windows is still listed. `devices` and `scenarios` are
+ * the conditions of a token's scope on the device `d` and the policy `p` (scope-sql.ts).
  */
-export const ENERGY_SQL = `
+export const energySql = (devices = 'TRUE', scenarios = 'TRUE'): string => `
 WITH per_device AS (
   SELECT d.scenario, x.*
     FROM "Device" d
@@ -65,7 +67,7 @@ WITH per_device AS (
       WHERE t."deviceId" = d.id AND t."windowEnd" > $1 AND t."windowStart" > $3 AND t."variantId" IS NOT NULL
       GROUP BY t."variantId", sim
    ) x
-   WHERE $2::text IS NULL OR d.scenario = $2
+   WHERE ($2::text IS NULL OR d.scenario = $2) AND ${devices}
 ),
 w AS (
   SELECT scenario, "variantId", sim, max(precision) AS precision,
@@ -80,7 +82,7 @@ w AS (
 listed AS (
   SELECT p.scenario, v.id::text AS "variantId"
     FROM "Policy" p JOIN "ModelVariant" v ON v."modelVersionId" = p."modelVersionId"
-   WHERE $2::text IS NULL OR p.scenario = $2
+   WHERE ($2::text IS NULL OR p.scenario = $2) AND ${scenarios}
   UNION
   SELECT scenario, "variantId" FROM w
 )
@@ -106,6 +108,9 @@ SELECT l.scenario, l."variantId",
   LEFT JOIN w wo ON wo.scenario = l.scenario AND wo."variantId" = l."variantId" AND NOT wo.sim
   LEFT JOIN w ws ON ws.scenario = l.scenario AND ws."variantId" = l."variantId" AND ws.sim
  ORDER BY l.scenario, "current" DESC, mv."createdAt", l."variantId"`;
+
+/** The report's SQL for the whole fleet. */
+export const ENERGY_SQL = energySql();
 
 /** One device's sums per (variant, simulated or not), with when its windows began and ended (epoch seconds). */
 export interface DeviceVariantRow {
@@ -148,8 +153,17 @@ SELECT x."variantId", x.sim, coalesce(v.precision, x.precision) AS precision, v.
 export class EnergyRepository {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
-  async variantSums(since: Date, scenario: string | null): Promise<VariantEnergyRow[]> {
-    return (await this.pool.query<VariantEnergyRow>(ENERGY_SQL, [since, scenario, startedAfter(since)])).rows;
+  /**
+   * The sums of the devices in `scope` only (none: every device); the policy variants listed without
+   * windows are those of the scope's scenarios (any, for a scope of labels alone).
+   */
+  async variantSums(since: Date, scenario: string | null, scope?: DeviceScope): Promise<VariantEnergyRow[]> {
+    const q = sqlParams([since, scenario, startedAfter(since)]);
+    const sql = energySql(
+      scopeCondition(scope, deviceColumns('d'), q.param),
+      scopeCondition(scope && { scenarios: scope.scenarios, labels: {} }, { scenario: 'p.scenario' }, q.param),
+    );
+    return (await this.pool.query<VariantEnergyRow>(sql, q.params)).rows;
   }
 
   async device(deviceId: string): Promise<{ name: string; scenario: string } | null> {

@@ -11,6 +11,7 @@ import {
   type VariantEnergy,
 } from '@edge-fleet/shared/api';
 import { PrecisionSchema, type Precision } from '@edge-fleet/shared';
+import type { DeviceScope } from '../infra/scope-sql.js';
 import type { Config } from '../config.js';
 import { CONFIG } from '../infra/tokens.js';
 import { AppError } from '../errors.js';
@@ -162,9 +163,10 @@ export class EnergyService {
     return perKwh === undefined ? null : { perKwh, currency: this.config.ENERGY_CURRENCY };
   }
 
-  async report(q: EnergyQuery, now = new Date()): Promise<EnergyReport> {
+  /** Over the devices of a token's `scope` only (none: the whole fleet): every sum and comparison is theirs. */
+  async report(q: EnergyQuery, scope?: DeviceScope, now = new Date()): Promise<EnergyReport> {
     const since = new Date(now.getTime() - q.sinceHours * 3_600_000);
-    const rows = await this.repo.variantSums(since, q.scenario ?? null);
+    const rows = await this.repo.variantSums(since, q.scenario ?? null, scope);
     const tariff = this.tariff;
     const byScenario = new Map<string, VariantEnergyRow[]>();
     for (const r of rows) byScenario.set(r.scenario, [...(byScenario.get(r.scenario) ?? []), r]);

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { DeviceStatus } from '@edge-fleet/shared';
+import { limits, type DeviceScope } from '../infra/scope-sql.js';
 import { AssignmentRepository } from '../assignments/assignment.repository.js';
 import { DesiredStateRepository } from '../desired-state/desired-state.repository.js';
 import { DeviceRepository, type DeviceListQuery } from '../devices/device.repository.js';
@@ -21,25 +22,34 @@ export class FleetService {
     @Inject(TelemetryQueries) private readonly telemetryQueries: TelemetryQueries,
   ) {}
 
-  async overview() {
+  /**
+   * Device counts and each scenario's figures. With a `scope`, the counts are of its devices only and
+   * the scenarios are its own (every one, for a scope of labels alone). A scenario's last 24 h come
+   * from rollups per (scenario, hardware class), which do not know a device's labels: a label scope
+   * gets null there rather than figures of devices outside it.
+   */
+  async overview(scope?: DeviceScope) {
     const [byStatusRows, byScenarioRows, policies, figures] = await Promise.all([
-      this.deviceRepo.countsByStatus(),
-      this.deviceRepo.countsByScenario(),
+      this.deviceRepo.countsByStatus(scope),
+      this.deviceRepo.countsByScenario(scope),
       this.policies.list(),
       this.telemetryQueries.scenarioFigures(new Date()),
     ]);
     const byStatus: Record<DeviceStatus, number> = { pending: 0, online: 0, offline: 0, revoked: 0 };
     for (const r of byStatusRows) if (r.status in byStatus) byStatus[r.status as DeviceStatus] = r.count;
-    const scenarios = policies.map((p) => {
-      const rows = byScenarioRows.filter((r) => r.scenario === p.scenario);
-      return {
-        ...p,
-        total: rows.reduce((a, r) => a + r.count, 0),
-        online: rows.find((r) => r.status === 'online')?.count ?? 0,
-        /** The scenario's telemetry of the last 24 h (whole hours), every device and variant; null: none. */
-        last24h: figures.get(p.scenario) ?? null,
-      };
-    });
+    const labelled = limits(scope) && Object.keys(scope.labels).length > 0;
+    const scenarios = policies
+      .filter((p) => !scope || scope.scenarios.length === 0 || scope.scenarios.includes(p.scenario))
+      .map((p) => {
+        const rows = byScenarioRows.filter((r) => r.scenario === p.scenario);
+        return {
+          ...p,
+          total: rows.reduce((a, r) => a + r.count, 0),
+          online: rows.find((r) => r.status === 'online')?.count ?? 0,
+          /** The scenario's telemetry of the last 24 h (whole hours), every device and variant; null: none, or a label scope. */
+          last24h: labelled ? null : (figures.get(p.scenario) ?? null),
+        };
+      });
     return { total: Object.values(byStatus).reduce((a, b) => a + b, 0), byStatus, scenarios };
   }
 

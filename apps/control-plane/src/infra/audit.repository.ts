@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { AuditPage, AuditQuery, AuditVerification } from '@edge-fleet/shared/api';
 import type { Pool } from 'pg';
+import { limits, scopeCondition, scopedDeviceIds, scopedRolloutIds, type DeviceScope } from './scope-sql.js';
 import { PG_POOL } from './tokens.js';
 import type { JsonValue } from './json.js';
 import { withTransaction } from './pg-transaction.js';
@@ -40,13 +41,24 @@ export class AuditRepository {
   }
 
   /** Newest first, filtered, `before` an id (keyset paging). */
-  async list(q: AuditQuery): Promise<AuditPage> {
+  /**
+   * A page of events, newest first. With a `scope`, only events whose target lies in it: a device
+   * in the scope, a rollout whose target lies in it, or a scenario of a scenario scope. Other
+   * targets (tokens, rules, requests, other devices) are another scope's or the whole fleet's.
+   */
+  async list(q: AuditQuery, scope?: DeviceScope): Promise<AuditPage> {
     const where: string[] = [];
     const params: unknown[] = [];
     const add = (sql: string, v: unknown) => {
       params.push(v);
       where.push(sql.replace('?', `$${params.length}`));
     };
+    if (limits(scope)) {
+      const param = (v: unknown) => `$${params.push(v)}`;
+      where.push(`(("targetType" = 'device' AND "targetId" IN (${scopedDeviceIds(scope, param)}))
+        OR ("targetType" = 'rollout' AND "targetId" IN (${scopedRolloutIds(scope, param)}))
+        OR ("targetType" = 'scenario' AND ${scopeCondition(scope, { scenario: '"targetId"' }, param)}))`);
+    }
     if (q.actor !== undefined) add('actor = ?', q.actor);
     if (q.action !== undefined) add('action = ?', q.action);
     if (q.targetType !== undefined) add('"targetType" = ?', q.targetType);

@@ -7,7 +7,7 @@ import {
   RemediationScenarioParamsSchema,
 } from '@edge-fleet/shared/api';
 import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
-import { DeviceSubject, FleetWideRead, ScenarioSubject } from '../auth/scope.js';
+import { DeviceSubject, ScenarioSubject, scopeOf } from '../auth/scope.js';
 import { parseInput } from '../infra/validate.js';
 import { RemediationService } from './remediation.service.js';
 
@@ -30,17 +30,15 @@ export class RemediationController {
     return this.remediation.updateSettings(scenario, body, actor(req));
   }
 
-  /** The remediation log, newest first. */
+  /** The remediation log, newest first: a scoped token's devices only. */
   @Get('actions')
-  @FleetWideRead()
-  async list(@Query() query: unknown) {
-    return this.remediation.list(parseInput(RemediationListQuerySchema, query, 'query'));
+  async list(@Query() query: unknown, @Req() req: OperatorRequest) {
+    return this.remediation.list(parseInput(RemediationListQuerySchema, query, 'query'), scopeOf(operatorOf(req)));
   }
 
   @Get('actions/:id')
-  @FleetWideRead()
-  async get(@Param() params: unknown) {
-    return this.remediation.get(parseInput(RemediationIdParamsSchema, params, 'remediation action id').id);
+  async get(@Param() params: unknown, @Req() req: OperatorRequest) {
+    return this.remediation.get(parseInput(RemediationIdParamsSchema, params, 'remediation action id').id, scopeOf(operatorOf(req)));
   }
 
   @Post('actions/:id/approve')

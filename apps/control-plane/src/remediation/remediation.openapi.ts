@@ -49,7 +49,8 @@ export const remediationPaths: ZodOpenApiPathsObject = {
   },
   '/api/v1/remediation/actions': {
     get: {
-      summary: 'The remediation log, newest first: what was changed on which device, why, with the figures before and after',
+      summary:
+        'The remediation log, newest first: what was changed on which device, why, with the figures before and after; a scoped token: its devices only',
       security: operatorSecurity,
       requestParams: { query: RemediationListQuerySchema },
       responses: { '200': { description: 'actions', content: json(RemediationActionListSchema) }, ...operatorErrors },
@@ -57,7 +58,7 @@ export const remediationPaths: ZodOpenApiPathsObject = {
   },
   '/api/v1/remediation/actions/{id}': {
     get: {
-      summary: 'One remediation action',
+      summary: "One remediation action; on a device outside a scoped token's scope: 404",
       security: operatorSecurity,
       requestParams: { path: RemediationIdParamsSchema },
       responses: { '200': { description: 'the action', content: json(RemediationActionViewSchema) }, ...operatorErrors, ...notFound },

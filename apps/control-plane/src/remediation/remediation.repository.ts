@@ -11,6 +11,7 @@ import {
 } from '@edge-fleet/shared/api';
 import type { Pool } from 'pg';
 import { iso } from '../alerts/sql.js';
+import { deviceColumns, scopeCondition, type DeviceScope } from '../infra/scope-sql.js';
 import { appendAudit, appendAudits, type AuditInput } from '../infra/audit.repository.js';
 import type { JsonValue } from '../infra/json.js';
 import { PG_POOL } from '../infra/tokens.js';
@@ -299,30 +300,31 @@ export class RemediationRepository {
     );
   }
 
-  async list(q: RemediationListQuery): Promise<RemediationActionView[]> {
+  /** The remediation log, newest first: of the devices in `scope` only (none: every device). */
+  async list(q: RemediationListQuery, scope?: DeviceScope): Promise<RemediationActionView[]> {
     const where: string[] = [];
     const params: unknown[] = [];
-    const add = (sql: string, v: unknown) => {
-      params.push(v);
-      where.push(sql.replace('?', `$${params.length}`));
-    };
-    if (q.deviceId !== undefined) add('a."deviceId" = ?::uuid', q.deviceId);
-    if (q.scenario !== undefined) add('a.scenario = ?', q.scenario);
-    if (q.status !== undefined) add('a.status = ?', q.status);
-    params.push(q.limit);
+    const param = (v: unknown) => `$${params.push(v)}`;
+    if (q.deviceId !== undefined) where.push(`a."deviceId" = ${param(q.deviceId)}::uuid`);
+    if (q.scenario !== undefined) where.push(`a.scenario = ${param(q.scenario)}`);
+    if (q.status !== undefined) where.push(`a.status = ${param(q.status)}`);
+    where.push(scopeCondition(scope, deviceColumns('d'), param));
     return (
       await this.pool.query<RemediationActionView>(
         `SELECT ${ACTION_VIEW} FROM "RemediationAction" a LEFT JOIN "Device" d ON d.id = a."deviceId"
-          ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY a."createdAt" DESC, a.id DESC LIMIT $${params.length}`,
+          WHERE ${where.join(' AND ')} ORDER BY a."createdAt" DESC, a.id DESC LIMIT ${param(q.limit)}`,
         params,
       )
     ).rows;
   }
 
-  async get(id: string): Promise<RemediationActionView | null> {
+  /** One action; null: no such action, or one on a device outside `scope`. */
+  async get(id: string, scope?: DeviceScope): Promise<RemediationActionView | null> {
+    const params: unknown[] = [id];
     const res = await this.pool.query<RemediationActionView>(
-      `SELECT ${ACTION_VIEW} FROM "RemediationAction" a LEFT JOIN "Device" d ON d.id = a."deviceId" WHERE a.id = $1::uuid`,
-      [id],
+      `SELECT ${ACTION_VIEW} FROM "RemediationAction" a LEFT JOIN "Device" d ON d.id = a."deviceId"
+        WHERE a.id = $1::uuid AND ${scopeCondition(scope, deviceColumns('d'), (v) => `$${params.push(v)}`)}`,
+      params,
     );
     return res.rows[0] ?? null;
   }

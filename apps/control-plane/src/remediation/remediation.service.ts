@@ -9,6 +9,7 @@ import {
   type RemediationListQuery,
   type RemediationSettingsView,
 } from '@edge-fleet/shared/api';
+import type { DeviceScope } from '../infra/scope-sql.js';
 import type { Config } from '../config.js';
 import { DesiredStateRepository } from '../desired-state/desired-state.repository.js';
 import { DesiredStateService } from '../desired-state/desired-state.service.js';
@@ -104,12 +105,14 @@ export class RemediationService {
     return view ?? { scenario, ...DEFAULT_REMEDIATION, updatedBy: null, updatedAt: null };
   }
 
-  async list(q: RemediationListQuery): Promise<RemediationActionList> {
-    return { items: await this.repo.list(q) };
+  /** The remediation log of the devices in a token's `scope` (none: the whole fleet). */
+  async list(q: RemediationListQuery, scope?: DeviceScope): Promise<RemediationActionList> {
+    return { items: await this.repo.list(q, scope) };
   }
 
-  async get(id: string): Promise<RemediationActionView> {
-    const a = await this.repo.get(id);
+  /** An action on a device outside `scope` is answered as one that does not exist. */
+  async get(id: string, scope?: DeviceScope): Promise<RemediationActionView> {
+    const a = await this.repo.get(id, scope);
     if (!a) throw new AppError('not_found', `remediation action ${id} not found`);
     return a;
   }

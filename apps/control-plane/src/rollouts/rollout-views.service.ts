@@ -35,7 +35,7 @@ export class RolloutViewsService {
   ) {}
 
   async list(scope?: DeviceScope): Promise<RolloutSummary[]> {
-    const rows = (await this.rollouts.list()).filter((r) => targetInScope(r.target, scope));
+    const rows = await this.rollouts.list(scope);
     const counts = await this.members.countsByRollout(rows.map((r) => r.id));
     return rows.map((r) => {
       const byState: Record<string, number> = {};

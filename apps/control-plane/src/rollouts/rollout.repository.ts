@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ACTIVE_ROLLOUT_STATUSES, type HardwareProfile, type RolloutTarget, type Scenario } from '@edge-fleet/shared';
+import { limits, rolloutColumns, scopeCondition, sqlParams, type DeviceScope } from '../infra/scope-sql.js';
 import type { AssignableDevice } from '../assignments/assignment.repository.js';
 import { measurementsOf } from '../assignments/device-measurements.js';
 import { Prisma } from '../generated/prisma/client.js';
@@ -38,6 +39,9 @@ export interface WaveRow {
   evaluatedAt: Date | null;
   gate: unknown;
 }
+
+/** The most rollouts a list shows. */
+const LIST_LIMIT = 200;
 
 /** A rollout row with the name of its model version, as the views show it. */
 export interface RolloutWithModel extends RolloutRow {
@@ -202,10 +206,25 @@ export class RolloutRepository {
   }
 
   /** The latest 200 rollouts, newest first, with their number of waves. */
-  async list(): Promise<(RolloutWithModel & { waves: number })[]> {
+  /**
+   * The latest 200 rollouts, of those whose target lies in `scope` (none: all): picked in SQL before
+   * the cap, so a scoped token sees its own even behind 200 newer ones outside its scope.
+   */
+  async list(scope?: DeviceScope): Promise<(RolloutWithModel & { waves: number })[]> {
+    let ids: string[] | undefined;
+    if (limits(scope)) {
+      const q = sqlParams();
+      const where = scopeCondition(scope, rolloutColumns('r'), q.param);
+      const picked = await this.db.$queryRawUnsafe<{ id: string }[]>(
+        `SELECT r.id::text AS id FROM "Rollout" r WHERE ${where} ORDER BY r."createdAt" DESC LIMIT ${LIST_LIMIT}`,
+        ...q.params,
+      );
+      ids = picked.map((r) => r.id);
+    }
     const rows = await this.db.rollout.findMany({
+      ...(ids ? { where: { id: { in: ids } } } : {}),
       orderBy: { createdAt: 'desc' },
-      take: 200,
+      take: LIST_LIMIT,
       include: { ...WITH_MODEL, _count: { select: { waves: true } } },
     });
     return rows.map(({ modelVersion, _count, ...r }) => ({

@@ -206,13 +206,13 @@ export function buildRouter(d: RouterDeps) {
       list: needs('auditor')
         .input(AuditQuerySchema)
         .output(AuditPageSchema)
-        .query(({ input }) => d.audit.list(input)),
+        .query(({ input, ctx }) => d.audit.list(input, scopeOf(ctx.operator))),
       verify: needs('auditor')
         .output(AuditVerificationSchema)
         .query(() => d.audit.verify()),
     }),
     fleet: t.router({
-      overview: operatorProcedure.query(() => d.fleet.overview()),
+      overview: operatorProcedure.query(({ ctx }) => d.fleet.overview(scopeOf(ctx.operator))),
     }),
     devices: t.router({
       // the dashboard's read models: the REST device list and device with live figures, reasons and policy added
@@ -269,8 +269,8 @@ export function buildRouter(d: RouterDeps) {
       list: operatorProcedure
         .input(AlertListQuerySchema)
         .output(AlertListSchema)
-        .query(({ input }) => d.alerts.list(input)),
-      get: operatorProcedure.input(AlertIdParamsSchema).query(({ input }) => d.alerts.get(input.id)),
+        .query(({ input, ctx }) => d.alerts.list(input, scopeOf(ctx.operator))),
+      get: operatorProcedure.input(AlertIdParamsSchema).query(({ input, ctx }) => d.alerts.get(input.id, scopeOf(ctx.operator))),
       rules: operatorProcedure.output(AlertRuleListSchema).query(async () => ({ items: await d.alerts.listRules() })),
       // the rule body is validated by the service, so REST and tRPC name a bad field alike
       createRule: operatorProcedure.input((v: unknown) => v).mutation(({ input, ctx }) => d.alerts.createRule(input, actor(ctx.operator))),
@@ -289,7 +289,7 @@ export function buildRouter(d: RouterDeps) {
       report: operatorProcedure
         .input(EnergyQuerySchema)
         .output(EnergyReportSchema)
-        .query(({ input }) => d.energy.report(input)),
+        .query(({ input, ctx }) => d.energy.report(input, scopeOf(ctx.operator))),
       device: operatorProcedure
         .input(DeviceEnergyInputSchema)
         .output(DeviceEnergySchema)
@@ -305,11 +305,11 @@ export function buildRouter(d: RouterDeps) {
       actions: operatorProcedure
         .input(RemediationListQuerySchema)
         .output(RemediationActionListSchema)
-        .query(({ input }) => d.remediation.list(input)),
+        .query(({ input, ctx }) => d.remediation.list(input, scopeOf(ctx.operator))),
       action: operatorProcedure
         .input(RemediationIdParamsSchema)
         .output(RemediationActionViewSchema)
-        .query(({ input }) => d.remediation.get(input.id)),
+        .query(({ input, ctx }) => d.remediation.get(input.id, scopeOf(ctx.operator))),
       approve: operatorProcedure
         .input(RemediationDecisionInputSchema)
         .output(RemediationActionViewSchema)
