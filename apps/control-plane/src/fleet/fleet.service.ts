@@ -4,6 +4,7 @@ import { AssignmentRepository } from '../assignments/assignment.repository.js';
 import { DesiredStateRepository } from '../desired-state/desired-state.repository.js';
 import { DeviceRepository, type DeviceListQuery } from '../devices/device.repository.js';
 import { DevicesService } from '../devices/devices.service.js';
+import { SharedRead } from '../infra/shared-read.js';
 import { PolicyRepository } from '../policies/policy.repository.js';
 import { TelemetryQueries } from '../telemetry/telemetry.queries.js';
 import { TelemetryRepository } from '../telemetry/telemetry.repository.js';
@@ -21,15 +22,26 @@ export class FleetService {
     @Inject(TelemetryQueries) private readonly telemetryQueries: TelemetryQueries,
   ) {}
 
-  async overview() {
-    const [byStatusRows, byScenarioRows, policies, figures] = await Promise.all([
-      this.deviceRepo.countsByStatus(),
+  /** Concurrent overview requests share one read (see SharedRead); the key is what the answer depends on. */
+  private readonly overviews = new SharedRead(() => this.readOverview());
+
+  /**
+   * Device counts per status and per scenario, each scenario's policy and its last 24 h of
+   * telemetry: three reads side by side (device counts per scenario and status, one index-only scan,
+   * give the per-status totals too; the telemetry is one aggregate of the hourly group rollups).
+   */
+  overview() {
+    return this.overviews.get('fleet');
+  }
+
+  private async readOverview() {
+    const [byScenarioRows, policies, figures] = await Promise.all([
       this.deviceRepo.countsByScenario(),
       this.policies.list(),
       this.telemetryQueries.scenarioFigures(new Date()),
     ]);
     const byStatus: Record<DeviceStatus, number> = { pending: 0, online: 0, offline: 0, revoked: 0 };
-    for (const r of byStatusRows) if (r.status in byStatus) byStatus[r.status as DeviceStatus] = r.count;
+    for (const r of byScenarioRows) if (r.status in byStatus) byStatus[r.status as DeviceStatus] += r.count;
     const scenarios = policies.map((p) => {
       const rows = byScenarioRows.filter((r) => r.scenario === p.scenario);
       return {
