@@ -218,6 +218,72 @@ describe('telemetry storage: rollups and partitions (real Postgres, real ingest)
     expect(overview.scenarios.find((s) => s.scenario === 'data_analysis_agent')?.last24h).toBeNull();
   }, 120_000);
 
+  it('the scenario overview (tRPC fleet.overview, merged in Postgres) gives each scenario what its raw windows of the last 24 h (whole hours) give, every device, class, variant and source together; older windows are left out', async () => {
+    const seed = Number(process.env.STORAGE_SEED ?? Date.now() % 100_000);
+    console.log(`scenario overview property test: STORAGE_SEED=${seed}`);
+    const rnd = mulberry32(seed);
+    const devices = await Promise.all([
+      enrollDevice(h, 'customer_support_agent', 'edge-gpu-kiosk'),
+      enrollDevice(h, 'customer_support_agent', 'edge-npu-trading'),
+      enrollDevice(h, 'content_generation_agent', 'edge-gpu-kiosk'),
+    ]);
+    const now = Date.now();
+    for (const d of devices) {
+      const boot = randomUUID();
+      const sent = await Promise.all(
+        Array.from({ length: 80 }, (_, seq) => {
+          const w = randomWindow(rnd, d.deviceId, boot, seq, now);
+          // a third start 20 to 30 h ago: around the overview's first hour, some inside, some before
+          if (rnd() < 0.33) {
+            const start = now - 20 * 3_600_000 - Math.floor(rnd() * 10 * 3_600_000);
+            const length = new Date(String(w.windowEnd)).getTime() - new Date(String(w.windowStart)).getTime();
+            Object.assign(w, { windowStart: new Date(start).toISOString(), windowEnd: new Date(start + length).toISOString() });
+          }
+          return send(d, w);
+        }),
+      );
+      expect(sent.every((r) => r.ok)).toBe(true);
+    }
+    await h.cp.app.get(TelemetryRollupFoldService).drain();
+    const since = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 23 * 3_600_000;
+    const raw = (
+      await db.query<RawRow>(
+        `SELECT d.scenario, w."windowStart", w."windowEnd", w.inferences, w.errors, w."powerW", w."latencyP50Ms", w."latencyP99Ms",
+                w."latencyHistogram"
+           FROM "TelemetryWindow" w JOIN "Device" d ON d.id = w."deviceId" WHERE w."windowStart" >= $1`,
+        [new Date(since)],
+      )
+    ).rows;
+    const res = await h.api('/trpc/fleet.overview');
+    expect(res.status).toBe(200);
+    const overview = ((await res.json()) as { result: { data: Awaited<ReturnType<FleetService['overview']>> } }).result.data;
+    const byScenario = groupBy(raw, (r) => r.scenario);
+    expect(byScenario.has('customer_support_agent') && byScenario.has('content_generation_agent')).toBe(true);
+    for (const s of overview.scenarios) {
+      const rows = byScenario.get(s.scenario);
+      if (!rows) {
+        expect(s.last24h).toBeNull();
+        continue;
+      }
+      const want = fromRaw(rows);
+      const got = s.last24h;
+      expect({ windows: got?.windows, inferences: got?.inferences, errors: got?.errors }).toEqual({
+        windows: want.windows,
+        inferences: want.inferences,
+        errors: want.errors,
+      });
+      for (const [g, w] of [
+        [got?.p50, want.p50],
+        [got?.p99, want.p99],
+      ] as const) {
+        if (w === null) expect(g).toBeNull();
+        else expect(g).toBeCloseTo(w, 9);
+      }
+      expect(got?.powerW).toBeCloseTo(want.powerW, 9);
+      expect(got?.energyWh).toBeCloseTo(want.energyJ / 3_600, 9);
+    }
+  }, 120_000);
+
   it('the retention job creates day partitions ahead and for the days the default partition holds (moving their windows in), drops days past TELEMETRY_RETENTION_DAYS with their 1-minute rollups, and keeps hourly rollups', async () => {
     const retention = h.cp.app.get(TelemetryRetentionService);
     const repo = h.cp.app.get(TelemetryRepository);

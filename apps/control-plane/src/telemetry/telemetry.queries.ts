@@ -73,12 +73,13 @@ export class TelemetryQueries {
     return { deviceId, points: rows.map(rollupPoint) };
   }
 
-  /** Per scenario, the figures of the last {@link OVERVIEW_HOURS} hours (whole hours), from the hourly rollups. */
+  /**
+   * Per scenario, the figures of the last {@link OVERVIEW_HOURS} hours (whole hours), from the hourly
+   * rollups, merged in Postgres: one row a scenario, whatever its variants, classes and sources.
+   */
   async scenarioFigures(now: Date): Promise<Map<string, RollupFigures>> {
     const since = new Date(Math.floor(now.getTime() / 3_600_000) * 3_600_000 - (OVERVIEW_HOURS - 1) * 3_600_000);
-    const rows = await this.rollups.groupsSince(3_600, since);
-    const byScenario = new Map<string, typeof rows>();
-    for (const r of rows) byScenario.set(r.scenario, [...(byScenario.get(r.scenario) ?? []), r]);
-    return new Map([...byScenario].map(([s, rs]) => [s, figuresOf(rs)]));
+    const rows = await this.rollups.scenarioTotalsSince(3_600, since);
+    return new Map(rows.map((r) => [r.scenario, figuresOf([r])]));
   }
 }
