@@ -104,13 +104,18 @@ function groupBy<T>(rows: T[], key: (r: T) => string): Map<string, T[]> {
   return m;
 }
 
+/** A seeded generator, its seed logged (STORAGE_SEED=<seed> replays a failure). */
+function seededRandom(what: string): Random {
+  const seed = Number(process.env.STORAGE_SEED ?? Date.now() % 100_000);
+  console.log(`${what}: STORAGE_SEED=${seed}`);
+  return mulberry32(seed);
+}
+
 const bucket = (t: Date, s: number) => Math.floor(t.getTime() / (s * 1_000)) * s * 1_000;
 
 describe('telemetry storage: rollups and partitions (real Postgres, real ingest)', () => {
   it('rollups per device and per scenario/variant/hardware class, 1 min and 1 h, equal what the raw windows give once folded, histogram percentiles included, whether kept in the ingest transaction or folded by the worker (mixed); redelivered windows count once (row 18: seeded)', async () => {
-    const seed = Number(process.env.STORAGE_SEED ?? Date.now() % 100_000);
-    console.log(`telemetry rollup property test: STORAGE_SEED=${seed}`);
-    const rnd = mulberry32(seed);
+    const rnd = seededRandom('telemetry rollup property test');
     const devices = await Promise.all([
       enrollDevice(h, 'financial_trading', 'edge-npu-trading'),
       enrollDevice(h, 'financial_trading', 'edge-gpu-kiosk'),
@@ -219,9 +224,7 @@ describe('telemetry storage: rollups and partitions (real Postgres, real ingest)
   }, 120_000);
 
   it('the scenario overview (tRPC fleet.overview, merged in Postgres) gives each scenario what its raw windows of the last 24 h (whole hours) give, every device, class, variant and source together; older windows are left out', async () => {
-    const seed = Number(process.env.STORAGE_SEED ?? Date.now() % 100_000);
-    console.log(`scenario overview property test: STORAGE_SEED=${seed}`);
-    const rnd = mulberry32(seed);
+    const rnd = seededRandom('scenario overview property test');
     const devices = await Promise.all([
       enrollDevice(h, 'customer_support_agent', 'edge-gpu-kiosk'),
       enrollDevice(h, 'customer_support_agent', 'edge-npu-trading'),
