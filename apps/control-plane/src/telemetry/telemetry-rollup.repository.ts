@@ -284,15 +284,28 @@ export class TelemetryRollupRepository {
     return Number(r.rows[0]?.n ?? 0);
   }
 
-  /** A device's rollups of one resolution whose bucket ends after `since`, oldest first, at most `limit` (the newest). */
-  async deviceRange(deviceId: string, bucketSeconds: RollupBucketSeconds, since: Date, limit: number): Promise<StoredDeviceRollup[]> {
-    const r = await this.pool.query<StoredDeviceRollup>(
-      `SELECT ${READ_COLUMNS}, "rssMaxMb", "powerDetail" FROM "TelemetryDeviceRollup"
-        WHERE "deviceId" = $1::uuid AND "bucketSeconds" = $2 AND "bucketStart" > $3::timestamptz - make_interval(secs => $2)
-        ORDER BY "bucketStart" DESC, "source", "variantId" LIMIT $4`,
+  /**
+   * A device's rollups of one resolution whose bucket ends after `since`, oldest first, at most
+   * `limit` (the newest); null when there is no such device. One statement: the device's row (its
+   * primary key) and its rollups (their primary key, backwards), so a chart is one round trip.
+   */
+  async deviceRange(
+    deviceId: string,
+    bucketSeconds: RollupBucketSeconds,
+    since: Date,
+    limit: number,
+  ): Promise<StoredDeviceRollup[] | null> {
+    const r = await this.pool.query<StoredDeviceRollup & { device: string }>(
+      `SELECT d.id AS device, r.* FROM "Device" d LEFT JOIN LATERAL (
+         SELECT ${READ_COLUMNS}, "rssMaxMb", "powerDetail" FROM "TelemetryDeviceRollup"
+          WHERE "deviceId" = d.id AND "bucketSeconds" = $2 AND "bucketStart" > $3::timestamptz - make_interval(secs => $2)
+          ORDER BY "bucketStart" DESC, "source", "variantId" LIMIT $4) r ON true
+        WHERE d.id = $1::uuid`,
       [deviceId, bucketSeconds, since, limit],
     );
-    return r.rows.reverse();
+    if (r.rows.length === 0) return null;
+    // a device without rollups in the range: its one row has no rollup columns
+    return r.rows.filter((x) => x.bucketStart !== null).reverse();
   }
 
   /**

@@ -287,6 +287,20 @@ describe('telemetry storage: rollups and partitions (real Postgres, real ingest)
     }
   }, 120_000);
 
+  it("a long chart (from the rollups, one statement with the device's row) of an unknown device is not_found; a device without rollups in the range gets no points", async () => {
+    for (const minutes of [360, 1_440]) {
+      const unknown = await h.api(`/api/v1/devices/${randomUUID()}/telemetry?sinceMinutes=${minutes}`);
+      expect(unknown.status).toBe(404);
+      expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('not_found');
+    }
+    const quiet = await enrollDevice(h, 'data_analysis_agent', 'edge-gpu-kiosk');
+    for (const minutes of [360, 1_440]) {
+      const res = await h.api(`/api/v1/devices/${quiet.deviceId}/telemetry?sinceMinutes=${minutes}`);
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as DeviceTelemetry).points).toEqual([]);
+    }
+  });
+
   it('the retention job creates day partitions ahead and for the days the default partition holds (moving their windows in), drops days past TELEMETRY_RETENTION_DAYS with their 1-minute rollups, and keeps hourly rollups', async () => {
     const retention = h.cp.app.get(TelemetryRetentionService);
     const repo = h.cp.app.get(TelemetryRepository);

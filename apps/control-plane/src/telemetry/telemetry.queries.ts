@@ -65,11 +65,16 @@ export class TelemetryQueries {
    * 24 rows per source and variant, not every window.
    */
   async deviceTelemetry(deviceId: string, q: TelemetryQuery): Promise<DeviceTelemetry> {
-    if ((await this.telemetry.enrolledAt(deviceId)) === null) throw new AppError('not_found', `device ${deviceId} not found`);
+    const notFound = () => new AppError('not_found', `device ${deviceId} not found`);
     const since = new Date(Date.now() - q.sinceMinutes * 60_000);
-    if (q.sinceMinutes <= RAW_RANGE_MAX_MINUTES) return { deviceId, points: await this.telemetry.range(deviceId, since, q.limit) };
+    if (q.sinceMinutes <= RAW_RANGE_MAX_MINUTES) {
+      if ((await this.telemetry.enrolledAt(deviceId)) === null) throw notFound();
+      return { deviceId, points: await this.telemetry.range(deviceId, since, q.limit) };
+    }
     const resolution: RollupBucketSeconds = q.sinceMinutes <= MINUTE_ROLLUP_RANGE_MAX_MINUTES ? 60 : 3_600;
+    // one round trip: the device's existence and its rollups
     const rows = await this.rollups.deviceRange(deviceId, resolution, since, q.limit);
+    if (rows === null) throw notFound();
     return { deviceId, points: rows.map(rollupPoint) };
   }
 
