@@ -124,8 +124,8 @@ try {
            "rssMb", "heapUsedMb", source, "latencyHistogram")
          SELECT id, id, $2::int + g, to_timestamp(($1::bigint + g * 60000) / 1000.0), to_timestamp(($1::bigint + g * 60000 + 60000) / 1000.0),
                 'bench-variant', 'bench-version', 'fp32', 600, (g % 7 = 0)::int, 2.0, 3.5, 4.2, 6.0, 3 + (ord % 5) * 0.5, 'simulated', 'bench', 60, 20, 'probe',
-                jsonb_build_array(jsonb_build_array(1600 + (ord % 8), 200), jsonb_build_array(1620 + (g % 8), 200), jsonb_build_array(1660, 120),
-                                  jsonb_build_array(1700 + (ord % 3), 50), jsonb_build_array(1740, 24), jsonb_build_array(1790 + (g % 4), 6))
+                jsonb_build_array(jsonb_build_array(380 + (ord % 8), 200), jsonb_build_array(390 + (g % 8), 200), jsonb_build_array(400, 120),
+                                  jsonb_build_array(410 + (ord % 3), 50), jsonb_build_array(420, 24), jsonb_build_array(430 + (g % 4), 6))
            FROM unnest($3::uuid[]) WITH ORDINALITY AS u(id, ord), generate_series(0, $4::int - 1) AS g`,
         [from, d * 1_440, ids, count],
       );
