@@ -1,5 +1,5 @@
 /**
- * `pnpm bench:telemetry-storage [devices] [days] [seconds]`: telemetry storage at fleet scale (issue
+ * `pnpm bench:telemetry-storage [devices] [days] [seconds] [fleet]`: telemetry storage at fleet scale (issue
  * 15, M12). On a dedicated database (dropped at the end): N devices over the six scenarios, each with
  * D days of 1-minute windows (inserted with SQL, a day partition at a time, with a small latency
  * histogram each) and their rollups (one SQL aggregate of the loaded history, as the migration
@@ -12,27 +12,30 @@
  *   rollups kept in the insert's transaction (before), with the windows left pending and the fold's
  *   rate apart (after), and with no rollups at all, in turn;
  * - disk per million windows (the partitions, indexes included) and the rollups' size.
- * The control plane runs in this process (so does the load generator: figures are rough).
+ * The control plane runs in this process, the load generator in a child (closed-loop-load.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import http from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { LatencyHistogram, ScenarioSchema, type TelemetryWindow } from '@edge-fleet/shared';
 import pg from 'pg';
+import { FleetService } from '../fleet/fleet.service.js';
 import { freshDatabase, startHarness } from '../test-support/harness.js';
+import { figuresOf, type StoredStats } from '../telemetry/telemetry-rollup.js';
 import { TelemetryPartitionRepository } from '../telemetry/telemetry-partition.repository.js';
 import { TelemetryRollupFoldService } from '../telemetry/telemetry-rollup-fold.service.js';
 import { PENDING_WINDOWS_SQL, TAKE_PENDING_SQL, TelemetryRollupRepository } from '../telemetry/telemetry-rollup.repository.js';
 import { TelemetryRepository } from '../telemetry/telemetry.repository.js';
 import { insertBenchDevices, insertBenchProfile } from './bench-devices.js';
+import { loadInChild } from './closed-loop-load.js';
 
 const n = Number(process.argv[2] ?? 2_000);
 const days = Number(process.argv[3] ?? 3);
 const seconds = Number(process.argv[4] ?? 10);
+const fleetSize = Number(process.argv[5] ?? 0);
 const CONNECTIONS = 32;
 const DAY = 86_400_000;
 
@@ -55,6 +58,10 @@ SELECT w.* FROM taken t LEFT JOIN LATERAL (
    WHERE w.id = t."windowId" AND w."windowStart" = t."windowStart"
 ) w ON true`;
 const FOLD_LOCK = 0x7e1e_0002;
+/** The overview's rollup read before issue 15's read work: every group rollup row of the period (merged in the control plane). */
+const OVERVIEW_BEFORE_SQL = `SELECT "scenario", "windows", "inferences"::float8 AS inferences, "errors"::float8 AS errors, "latencyHistogram",
+  "approxInferences"::float8 AS "approxInferences", "approxP50Sum", "approxP95Sum", "approxP99Sum", "latencyMaxMs", "powerSumW", "energyJ"
+  FROM "TelemetryGroupRollup" WHERE "bucketSeconds" = 3600 AND "bucketStart" >= $1`;
 const CLAIM_BACKLOG = 100_000;
 
 const fmt = (x: number, d = 1) => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -65,51 +72,6 @@ async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   const t = performance.now();
   const r = await f();
   return [r, performance.now() - t];
-}
-
-/** A closed loop: `CONNECTIONS` keep-alive connections, each sending its next request once the last is answered. */
-async function load(
-  base: string,
-  token: string,
-  pathFor: () => string,
-): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
-  const u = new URL(base);
-  const lat: number[] = [];
-  let errors = 0;
-  const until = performance.now() + seconds * 1_000;
-  const one = () =>
-    new Promise<void>((resolve) => {
-      const t = performance.now();
-      const req = http.request(
-        { host: u.hostname, port: u.port, path: pathFor(), agent, headers: { authorization: `Bearer ${token}` } },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            if ((res.statusCode ?? 500) >= 400) errors++;
-            lat.push(performance.now() - t);
-            resolve();
-          });
-        },
-      );
-      req.on('error', () => {
-        errors++;
-        resolve();
-      });
-      req.end();
-    });
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from(
-      { length: CONNECTIONS },
-      async () =>
-        void (await (async () => {
-          while (performance.now() < until) await one();
-        })()),
-    ),
-  );
-  agent.destroy();
-  return { rps: lat.length / ((performance.now() - t0) / 1_000), p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), errors };
 }
 
 /** The migration's own rollup statements (its last four: the rollups of the rows it found). */
@@ -136,6 +98,14 @@ try {
   await insertBenchProfile(c);
   const ids = Array.from({ length: n }, () => randomUUID());
   await insertBenchDevices(c, ids, ScenarioSchema.options, Math.ceil(24 * (days + 1)));
+  // devices that send nothing in the period (idle, retired): the overview still counts them
+  const idle = Math.max(0, fleetSize - n);
+  await insertBenchDevices(
+    c,
+    Array.from({ length: idle }, () => randomUUID()),
+    ScenarioSchema.options,
+    Math.ceil(24 * (days + 1)),
+  );
 
   // history: D days of 1-minute windows per device, a day partition at a time
   const partitions = new TelemetryPartitionRepository(pool);
@@ -154,8 +124,8 @@ try {
            "rssMb", "heapUsedMb", source, "latencyHistogram")
          SELECT id, id, $2::int + g, to_timestamp(($1::bigint + g * 60000) / 1000.0), to_timestamp(($1::bigint + g * 60000 + 60000) / 1000.0),
                 'bench-variant', 'bench-version', 'fp32', 600, (g % 7 = 0)::int, 2.0, 3.5, 4.2, 6.0, 3 + (ord % 5) * 0.5, 'simulated', 'bench', 60, 20, 'probe',
-                jsonb_build_array(jsonb_build_array(1600 + (ord % 8), 200), jsonb_build_array(1620 + (g % 8), 200), jsonb_build_array(1660, 120),
-                                  jsonb_build_array(1700 + (ord % 3), 50), jsonb_build_array(1740, 24), jsonb_build_array(1790 + (g % 4), 6))
+                jsonb_build_array(jsonb_build_array(380 + (ord % 8), 200), jsonb_build_array(390 + (g % 8), 200), jsonb_build_array(400, 120),
+                                  jsonb_build_array(410 + (ord % 3), 50), jsonb_build_array(420, 24), jsonb_build_array(430 + (g % 4), 6))
            FROM unnest($3::uuid[]) WITH ORDINALITY AS u(id, ord), generate_series(0, $4::int - 1) AS g`,
         [from, d * 1_440, ids, count],
       );
@@ -220,22 +190,44 @@ try {
         [since],
       ),
     );
-    const rollupOverview = await alone(() =>
-      rollups.groupsSince(3_600, new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 23 * 3_600_000)),
-    );
+    const overviewSince = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 23 * 3_600_000);
+    // before: every group rollup row of the period, merged in the control plane; after: one row a scenario, merged in Postgres
+    const rollupOverviewBefore = await alone(async () => {
+      const rows = (await c.query<StoredStats & { scenario: string }>(OVERVIEW_BEFORE_SQL, [overviewSince])).rows;
+      const byScenario = new Map<string, StoredStats[]>();
+      for (const r of rows) byScenario.set(r.scenario, [...(byScenario.get(r.scenario) ?? []), r]);
+      return [...byScenario.values()].map((rs) => figuresOf(rs));
+    });
+    const rollupOverview = await alone(async () => (await rollups.scenarioTotalsSince(3_600, overviewSince)).map((r) => figuresOf([r])));
+    const fleetOverview = await alone(() => h.cp.app.get(FleetService).overview());
     log(
-      `one read alone (median of 5): device 24 h chart raw (1,440 windows) ${fmt(rawChart)} ms vs hourly rollups ${fmt(rollupChart)} ms (${fmt(rawChart / rollupChart)}×; 1,440 minute rollups ${fmt(minuteChart)} ms); scenario overview raw (windows of 24 h, histograms not even merged) ${fmt(rawOverview)} ms vs rollups ${fmt(rollupOverview)} ms (${fmt(rawOverview / rollupOverview)}×)`,
+      `one read alone (median of 5): device 24 h chart raw (1,440 windows) ${fmt(rawChart)} ms vs hourly rollups ${fmt(rollupChart)} ms (${fmt(rawChart / rollupChart)}×; 1,440 minute rollups ${fmt(minuteChart)} ms); scenario figures raw (windows of 24 h, histograms not even merged) ${fmt(rawOverview)} ms vs hourly group rollups merged in the control plane (before) ${fmt(rollupOverviewBefore)} ms vs merged in Postgres (after) ${fmt(rollupOverview)} ms (${fmt(rollupOverviewBefore / rollupOverview)}×); the whole overview (FleetService.overview) ${fmt(fleetOverview)} ms`,
     );
 
+    // through the real API, the load generator in a child process: the device page's procedure
+    // (tRPC devices.telemetry, as the dashboard asks it: the last 15 min), the 24 h chart (REST and
+    // tRPC), and the overview (tRPC fleet.overview, as the dashboard polls it)
     const token = h.cp.operatorToken;
-    const chart = await load(h.cp.url, token, () => `/api/v1/devices/${pick()}/telemetry?sinceMinutes=1440&limit=5000`);
-    log(
-      `API, ${CONNECTIONS} connections, ${seconds} s: device 24 h chart (24 hourly points): ${fmt(chart.rps, 0)} req/s, p50 ${fmt(chart.p50)} ms, p99 ${fmt(chart.p99)} ms, errors ${chart.errors} (goal p99 ≤ 50 ms)`,
-    );
-    const overview = await load(h.cp.url, token, () => `/trpc/fleet.overview`);
-    log(
-      `API, ${CONNECTIONS} connections, ${seconds} s: scenario overview (fleet.overview, 24 h per scenario): ${fmt(overview.rps, 0)} req/s, p50 ${fmt(overview.p50)} ms, p99 ${fmt(overview.p99)} ms, errors ${overview.errors} (goal p99 ≤ 50 ms)`,
-    );
+    const sample = Array.from({ length: 2_000 }, pick);
+    const trpcTelemetry = (sinceMinutes: number, limit: number) =>
+      sample.map((id) => `/trpc/devices.telemetry?input=${encodeURIComponent(JSON.stringify({ id, sinceMinutes, limit }))}`);
+    const routes: [string, string[]][] = [
+      [
+        'device 24 h chart, REST GET /api/v1/devices/:id/telemetry?sinceMinutes=1440',
+        sample.map((id) => `/api/v1/devices/${id}/telemetry?sinceMinutes=1440&limit=5000`),
+      ],
+      ['device 24 h chart, tRPC devices.telemetry {sinceMinutes: 1440}', trpcTelemetry(1_440, 5_000)],
+      ["device page's tRPC devices.telemetry {sinceMinutes: 15, limit: 1000}", trpcTelemetry(15, 1_000)],
+      ['scenario overview, tRPC fleet.overview', ['/trpc/fleet.overview']],
+    ];
+    for (const [name, paths] of routes) {
+      const r = await loadInChild({ base: h.cp.url, token, paths, connections: CONNECTIONS, seconds });
+      log(
+        `API, ${CONNECTIONS} connections, ${seconds} s (load generator in its own process), ${name}: ${fmt(r.rps, 0)} req/s, p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms, errors ${r.errors} (goal p99 ≤ 50 ms); load average ${loadavg()
+          .map((x) => fmt(x, 2))
+          .join(' ')}`,
+      );
+    }
 
     // insert rate through the ingest's repository: batches of 1,000 windows (one a device), rollups on and off in turn
     const hist = new LatencyHistogram();

@@ -440,20 +440,11 @@ export class DeviceRepository {
     return res.rowCount ?? 0;
   }
 
-  /** Devices per status, of `scope` only (none: the fleet). */
-  async countsByStatus(scope?: DeviceScope): Promise<{ status: string; count: number }[]> {
-    return (await this.countsBy('status', scope)).map(({ status, count }) => ({ status, count }));
-  }
-
-  /** Devices per scenario and status, of `scope` only (none: the fleet). */
+  /** Devices per scenario and status, of `scope` only (none: the fleet); the overview's per-status totals are their sums. */
   async countsByScenario(scope?: DeviceScope): Promise<{ scenario: string; status: string; count: number }[]> {
-    return this.countsBy('scenario, d.status', scope);
-  }
-
-  private async countsBy(columns: string, scope: DeviceScope | undefined): Promise<{ scenario: string; status: string; count: number }[]> {
     const q = sqlParams();
     const r = await this.pool.query<{ scenario: string; status: string; count: number }>(
-      `SELECT d.${columns}, count(*)::int AS count FROM "Device" d WHERE ${scopeCondition(scope, deviceColumns('d'), q.param)} GROUP BY d.${columns}`,
+      `SELECT d.scenario, d.status, count(*)::int AS count FROM "Device" d WHERE ${scopeCondition(scope, deviceColumns('d'), q.param)} GROUP BY d.scenario, d.status`,
       q.params,
     );
     return r.rows;

@@ -5,6 +5,7 @@ import { AssignmentRepository } from '../assignments/assignment.repository.js';
 import { DesiredStateRepository } from '../desired-state/desired-state.repository.js';
 import { DeviceRepository, type DeviceListQuery } from '../devices/device.repository.js';
 import { DevicesService } from '../devices/devices.service.js';
+import { SharedRead } from '../infra/shared-read.js';
 import { PolicyRepository } from '../policies/policy.repository.js';
 import { TelemetryQueries } from '../telemetry/telemetry.queries.js';
 import { TelemetryRepository } from '../telemetry/telemetry.repository.js';
@@ -22,21 +23,29 @@ export class FleetService {
     @Inject(TelemetryQueries) private readonly telemetryQueries: TelemetryQueries,
   ) {}
 
+  /** Concurrent overview requests share one read (see SharedRead), one per scope: the key is what the answer depends on. */
+  private readonly overviews = new SharedRead((key) => this.readOverview(key === UNSCOPED ? undefined : (JSON.parse(key) as DeviceScope)));
+
   /**
    * Device counts and each scenario's figures. With a `scope`, the counts are of its devices only and
    * the scenarios are its own (every one, for a scope of labels alone). A scenario's last 24 h come
    * from rollups per (scenario, hardware class), which do not know a device's labels: a label scope
-   * gets null there rather than figures of devices outside it.
+   * gets null there rather than figures of devices outside it. Three reads side by side (device
+   * counts per scenario and status, one index-only scan, give the per-status totals too; the
+   * telemetry is one aggregate of the hourly group rollups).
    */
-  async overview(scope?: DeviceScope) {
-    const [byStatusRows, byScenarioRows, policies, figures] = await Promise.all([
-      this.deviceRepo.countsByStatus(scope),
+  overview(scope?: DeviceScope) {
+    return this.overviews.get(scopeKey(scope));
+  }
+
+  private async readOverview(scope: DeviceScope | undefined) {
+    const [byScenarioRows, policies, figures] = await Promise.all([
       this.deviceRepo.countsByScenario(scope),
       this.policies.list(),
       this.telemetryQueries.scenarioFigures(new Date()),
     ]);
     const byStatus: Record<DeviceStatus, number> = { pending: 0, online: 0, offline: 0, revoked: 0 };
-    for (const r of byStatusRows) if (r.status in byStatus) byStatus[r.status as DeviceStatus] = r.count;
+    for (const r of byScenarioRows) if (r.status in byStatus) byStatus[r.status as DeviceStatus] += r.count;
     const labelled = limits(scope) && Object.keys(scope.labels).length > 0;
     const scenarios = policies
       .filter((p) => !scope || scope.scenarios.length === 0 || scope.scenarios.includes(p.scenario))
@@ -115,4 +124,14 @@ export class FleetService {
         : null,
     };
   }
+}
+
+/** The overview read's key of an unscoped token. */
+const UNSCOPED = 'fleet';
+
+/** One key per scope, whatever the order its scenarios and labels were given in. */
+function scopeKey(scope: DeviceScope | undefined): string {
+  if (!limits(scope)) return UNSCOPED;
+  const labels = Object.fromEntries(Object.entries(scope.labels).sort(([a], [b]) => a.localeCompare(b)));
+  return JSON.stringify({ scenarios: [...scope.scenarios].sort(), labels });
 }

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool, PoolClient } from 'pg';
+import { HISTOGRAM_MAX_BUCKETS } from '@edge-fleet/shared/histogram';
 import { withTransaction } from '../infra/pg-transaction.js';
 import { PG_POOL } from '../infra/tokens.js';
 import {
@@ -146,6 +147,27 @@ const READ_COLUMNS = `"bucketSeconds", "bucketStart", "source", "variantId", "mo
   "approxInferences"::float8 AS "approxInferences", "approxP50Sum", "approxP95Sum", "approxP99Sum", "latencyMaxMs",
   "queueP99MaxMs", "powerSumW", "energyJ", "durationS", "powerSource", "firstWindowStart", "lastWindowEnd"`;
 
+/**
+ * Per scenario, the merged statistics of its group rollups of one resolution since a time. A scope
+ * condition on the scenario goes in the CTE's WHERE (both parts read only its rows).
+ */
+export const SCENARIO_TOTALS_SQL = `WITH r AS (
+  SELECT "scenario", "windows", "inferences", "errors", "latencyHistogram", "approxInferences", "approxP50Sum", "approxP95Sum",
+         "approxP99Sum", "latencyMaxMs", "powerSumW", "energyJ"
+    FROM "TelemetryGroupRollup" WHERE "bucketSeconds" = $1 AND "bucketStart" >= $2
+), h AS (
+  SELECT r."scenario", (e->>0)::int AS k, sum((e->>1)::float8) AS c
+    FROM r CROSS JOIN LATERAL jsonb_array_elements(r."latencyHistogram") e
+   WHERE (e->>0)::int >= 0 AND (e->>0)::int < $3
+   GROUP BY 1, 2 HAVING sum((e->>1)::float8) > 0
+)
+SELECT t.*, (SELECT jsonb_agg(jsonb_build_array(h.k, h.c) ORDER BY h.k) FROM h WHERE h."scenario" = t."scenario") AS "latencyHistogram"
+  FROM (SELECT "scenario", sum("windows")::float8 AS windows, sum("inferences")::float8 AS inferences, sum("errors")::float8 AS errors,
+               sum("approxInferences")::float8 AS "approxInferences", sum("approxP50Sum") AS "approxP50Sum",
+               sum("approxP95Sum") AS "approxP95Sum", sum("approxP99Sum") AS "approxP99Sum", max("latencyMaxMs") AS "latencyMaxMs",
+               sum("powerSumW") AS "powerSumW", sum("energyJ") AS "energyJ"
+          FROM r GROUP BY "scenario") t`;
+
 /** Only one fold at a time, whichever worker runs it (a second one finds the lock taken and leaves). */
 const FOLD_LOCK = 0x7e1e_0002;
 
@@ -271,27 +293,39 @@ export class TelemetryRollupRepository {
     return Number(r.rows[0]?.n ?? 0);
   }
 
-  /** A device's rollups of one resolution whose bucket ends after `since`, oldest first, at most `limit` (the newest). */
-  async deviceRange(deviceId: string, bucketSeconds: RollupBucketSeconds, since: Date, limit: number): Promise<StoredDeviceRollup[]> {
-    const r = await this.pool.query<StoredDeviceRollup>(
-      `SELECT ${READ_COLUMNS}, "rssMaxMb", "powerDetail" FROM "TelemetryDeviceRollup"
-        WHERE "deviceId" = $1::uuid AND "bucketSeconds" = $2 AND "bucketStart" > $3::timestamptz - make_interval(secs => $2)
-        ORDER BY "bucketStart" DESC, "source", "variantId" LIMIT $4`,
-      [deviceId, bucketSeconds, since, limit],
-    );
-    return r.rows.reverse();
-  }
-
-  /** Every scenario's rollups of one resolution whose bucket started at or after `since` (every variant, class and source). */
-  async groupsSince(
+  /**
+   * A device's rollups of one resolution whose bucket ends after `since`, oldest first, at most
+   * `limit` (the newest); null when there is no such device. One statement: the device's row (its
+   * primary key) and its rollups (their primary key, backwards), so a chart is one round trip.
+   */
+  async deviceRange(
+    deviceId: string,
     bucketSeconds: RollupBucketSeconds,
     since: Date,
-  ): Promise<(StoredRollup & { scenario: string; hardwareClass: string })[]> {
-    const r = await this.pool.query<StoredRollup & { scenario: string; hardwareClass: string }>(
-      `SELECT ${READ_COLUMNS}, "scenario", "hardwareClass" FROM "TelemetryGroupRollup"
-        WHERE "bucketSeconds" = $1 AND "bucketStart" >= $2`,
-      [bucketSeconds, since],
+    limit: number,
+  ): Promise<StoredDeviceRollup[] | null> {
+    const r = await this.pool.query<StoredDeviceRollup & { device: string }>(
+      `SELECT d.id AS device, r.* FROM "Device" d LEFT JOIN LATERAL (
+         SELECT ${READ_COLUMNS}, "rssMaxMb", "powerDetail" FROM "TelemetryDeviceRollup"
+          WHERE "deviceId" = d.id AND "bucketSeconds" = $2 AND "bucketStart" > $3::timestamptz - make_interval(secs => $2)
+          ORDER BY "bucketStart" DESC, "source", "variantId" LIMIT $4) r ON true
+        WHERE d.id = $1::uuid`,
+      [deviceId, bucketSeconds, since, limit],
     );
+    if (r.rows.length === 0) return null;
+    // a device without rollups in the range: its one row has no rollup columns
+    return r.rows.filter((x) => x.bucketStart !== null).reverse();
+  }
+
+  /**
+   * Each scenario's rollups of one resolution whose bucket started at or after `since`, merged in
+   * Postgres into one row a scenario (every variant, class and source): sums, max, and the histogram
+   * added bucket by bucket (in-range buckets with counts, in order), so {@link figuresOf} of the row
+   * gives what it gives of the rows it merges. Read through the ("bucketSeconds", "bucketStart")
+   * index: one resolution's rows of the period, not the other's too.
+   */
+  async scenarioTotalsSince(bucketSeconds: RollupBucketSeconds, since: Date): Promise<(StoredStats & { scenario: string })[]> {
+    const r = await this.pool.query<StoredStats & { scenario: string }>(SCENARIO_TOTALS_SQL, [bucketSeconds, since, HISTOGRAM_MAX_BUCKETS]);
     return r.rows;
   }
 }

@@ -104,13 +104,18 @@ function groupBy<T>(rows: T[], key: (r: T) => string): Map<string, T[]> {
   return m;
 }
 
+/** A seeded generator, its seed logged (STORAGE_SEED=<seed> replays a failure). */
+function seededRandom(what: string): Random {
+  const seed = Number(process.env.STORAGE_SEED ?? Date.now() % 100_000);
+  console.log(`${what}: STORAGE_SEED=${seed}`);
+  return mulberry32(seed);
+}
+
 const bucket = (t: Date, s: number) => Math.floor(t.getTime() / (s * 1_000)) * s * 1_000;
 
 describe('telemetry storage: rollups and partitions (real Postgres, real ingest)', () => {
   it('rollups per device and per scenario/variant/hardware class, 1 min and 1 h, equal what the raw windows give once folded, histogram percentiles included, whether kept in the ingest transaction or folded by the worker (mixed); redelivered windows count once (row 18: seeded)', async () => {
-    const seed = Number(process.env.STORAGE_SEED ?? Date.now() % 100_000);
-    console.log(`telemetry rollup property test: STORAGE_SEED=${seed}`);
-    const rnd = mulberry32(seed);
+    const rnd = seededRandom('telemetry rollup property test');
     const devices = await Promise.all([
       enrollDevice(h, 'financial_trading', 'edge-npu-trading'),
       enrollDevice(h, 'financial_trading', 'edge-gpu-kiosk'),
@@ -217,6 +222,84 @@ describe('telemetry storage: rollups and partitions (real Postgres, real ingest)
     expect(trading?.last24h).toMatchObject({ windows: want.windows, inferences: want.inferences, errors: want.errors, p99: want.p99 });
     expect(overview.scenarios.find((s) => s.scenario === 'data_analysis_agent')?.last24h).toBeNull();
   }, 120_000);
+
+  it('the scenario overview (tRPC fleet.overview, merged in Postgres) gives each scenario what its raw windows of the last 24 h (whole hours) give, every device, class, variant and source together; older windows are left out', async () => {
+    const rnd = seededRandom('scenario overview property test');
+    const devices = await Promise.all([
+      enrollDevice(h, 'customer_support_agent', 'edge-gpu-kiosk'),
+      enrollDevice(h, 'customer_support_agent', 'edge-npu-trading'),
+      enrollDevice(h, 'content_generation_agent', 'edge-gpu-kiosk'),
+    ]);
+    const now = Date.now();
+    for (const d of devices) {
+      const boot = randomUUID();
+      const sent = await Promise.all(
+        Array.from({ length: 80 }, (_, seq) => {
+          const w = randomWindow(rnd, d.deviceId, boot, seq, now);
+          // a third start 20 to 30 h ago: around the overview's first hour, some inside, some before
+          if (rnd() < 0.33) {
+            const start = now - 20 * 3_600_000 - Math.floor(rnd() * 10 * 3_600_000);
+            const length = new Date(String(w.windowEnd)).getTime() - new Date(String(w.windowStart)).getTime();
+            Object.assign(w, { windowStart: new Date(start).toISOString(), windowEnd: new Date(start + length).toISOString() });
+          }
+          return send(d, w);
+        }),
+      );
+      expect(sent.every((r) => r.ok)).toBe(true);
+    }
+    await h.cp.app.get(TelemetryRollupFoldService).drain();
+    const since = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 23 * 3_600_000;
+    const raw = (
+      await db.query<RawRow>(
+        `SELECT d.scenario, w."windowStart", w."windowEnd", w.inferences, w.errors, w."powerW", w."latencyP50Ms", w."latencyP99Ms",
+                w."latencyHistogram"
+           FROM "TelemetryWindow" w JOIN "Device" d ON d.id = w."deviceId" WHERE w."windowStart" >= $1`,
+        [new Date(since)],
+      )
+    ).rows;
+    const res = await h.api('/trpc/fleet.overview');
+    expect(res.status).toBe(200);
+    const overview = ((await res.json()) as { result: { data: Awaited<ReturnType<FleetService['overview']>> } }).result.data;
+    const byScenario = groupBy(raw, (r) => r.scenario);
+    expect(byScenario.has('customer_support_agent') && byScenario.has('content_generation_agent')).toBe(true);
+    for (const s of overview.scenarios) {
+      const rows = byScenario.get(s.scenario);
+      if (!rows) {
+        expect(s.last24h).toBeNull();
+        continue;
+      }
+      const want = fromRaw(rows);
+      const got = s.last24h;
+      expect({ windows: got?.windows, inferences: got?.inferences, errors: got?.errors }).toEqual({
+        windows: want.windows,
+        inferences: want.inferences,
+        errors: want.errors,
+      });
+      for (const [g, w] of [
+        [got?.p50, want.p50],
+        [got?.p99, want.p99],
+      ] as const) {
+        if (w === null) expect(g).toBeNull();
+        else expect(g).toBeCloseTo(w, 9);
+      }
+      expect(got?.powerW).toBeCloseTo(want.powerW, 9);
+      expect(got?.energyWh).toBeCloseTo(want.energyJ / 3_600, 9);
+    }
+  }, 120_000);
+
+  it("a long chart (from the rollups, one statement with the device's row) of an unknown device is not_found; a device without rollups in the range gets no points", async () => {
+    for (const minutes of [360, 1_440]) {
+      const unknown = await h.api(`/api/v1/devices/${randomUUID()}/telemetry?sinceMinutes=${minutes}`);
+      expect(unknown.status).toBe(404);
+      expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('not_found');
+    }
+    const quiet = await enrollDevice(h, 'data_analysis_agent', 'edge-gpu-kiosk');
+    for (const minutes of [360, 1_440]) {
+      const res = await h.api(`/api/v1/devices/${quiet.deviceId}/telemetry?sinceMinutes=${minutes}`);
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as DeviceTelemetry).points).toEqual([]);
+    }
+  });
 
   it('the retention job creates day partitions ahead and for the days the default partition holds (moving their windows in), drops days past TELEMETRY_RETENTION_DAYS with their 1-minute rollups, and keeps hourly rollups', async () => {
     const retention = h.cp.app.get(TelemetryRetentionService);

@@ -65,20 +65,26 @@ export class TelemetryQueries {
    * 24 rows per source and variant, not every window.
    */
   async deviceTelemetry(deviceId: string, q: TelemetryQuery): Promise<DeviceTelemetry> {
-    if ((await this.telemetry.enrolledAt(deviceId)) === null) throw new AppError('not_found', `device ${deviceId} not found`);
+    const notFound = () => new AppError('not_found', `device ${deviceId} not found`);
     const since = new Date(Date.now() - q.sinceMinutes * 60_000);
-    if (q.sinceMinutes <= RAW_RANGE_MAX_MINUTES) return { deviceId, points: await this.telemetry.range(deviceId, since, q.limit) };
+    if (q.sinceMinutes <= RAW_RANGE_MAX_MINUTES) {
+      if ((await this.telemetry.enrolledAt(deviceId)) === null) throw notFound();
+      return { deviceId, points: await this.telemetry.range(deviceId, since, q.limit) };
+    }
     const resolution: RollupBucketSeconds = q.sinceMinutes <= MINUTE_ROLLUP_RANGE_MAX_MINUTES ? 60 : 3_600;
+    // one round trip: the device's existence and its rollups
     const rows = await this.rollups.deviceRange(deviceId, resolution, since, q.limit);
+    if (rows === null) throw notFound();
     return { deviceId, points: rows.map(rollupPoint) };
   }
 
-  /** Per scenario, the figures of the last {@link OVERVIEW_HOURS} hours (whole hours), from the hourly rollups. */
+  /**
+   * Per scenario, the figures of the last {@link OVERVIEW_HOURS} hours (whole hours), from the hourly
+   * rollups, merged in Postgres: one row a scenario, whatever its variants, classes and sources.
+   */
   async scenarioFigures(now: Date): Promise<Map<string, RollupFigures>> {
     const since = new Date(Math.floor(now.getTime() / 3_600_000) * 3_600_000 - (OVERVIEW_HOURS - 1) * 3_600_000);
-    const rows = await this.rollups.groupsSince(3_600, since);
-    const byScenario = new Map<string, typeof rows>();
-    for (const r of rows) byScenario.set(r.scenario, [...(byScenario.get(r.scenario) ?? []), r]);
-    return new Map([...byScenario].map(([s, rs]) => [s, figuresOf(rs)]));
+    const rows = await this.rollups.scenarioTotalsSince(3_600, since);
+    return new Map(rows.map((r) => [r.scenario, figuresOf([r])]));
   }
 }
