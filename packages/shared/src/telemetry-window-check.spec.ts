@@ -197,7 +197,7 @@ describe('checkTelemetryWindow, the hand-written check of the ingest hot path', 
   });
 
   it('the contract takes the window through the check: defaults filled in and unstorable text repaired in place', () => {
-    const w = { ...validWindow(mulberry32(3)), power: { watts: 1, source: 'sensor', detail: 'a\u0000b' } };
+    const w: Record<string, unknown> = { ...validWindow(mulberry32(3)), power: { watts: 1, source: 'sensor', detail: 'a\u0000b' } };
     delete w.cacheHits;
     delete w.cacheSavedMs;
     delete w.fallbacks;
