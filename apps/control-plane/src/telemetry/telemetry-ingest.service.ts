@@ -56,6 +56,8 @@ export class TelemetryIngestService {
   private retryAt = 0;
   private readonly enrolled = new Map<string, Date>();
   private readonly enrolling = new Map<string, Promise<Date | null>>();
+  /** Devices waiting for the next batched enrollment lookup. */
+  private unlooked = new Map<string, { resolve: (at: Date | null) => void; reject: (e: unknown) => void }>();
   private readonly limits: TimeLimits;
   private readonly quota: WindowQuota;
   private readonly boots = new BootInterleave();
@@ -183,7 +185,7 @@ export class TelemetryIngestService {
     // over a thousand unacknowledged windows at once took every connection of the pool, and timed out)
     let lookup = this.enrolling.get(deviceId);
     if (!lookup) {
-      lookup = this.repo.enrolledAt(deviceId).finally(() => this.enrolling.delete(deviceId));
+      lookup = this.lookUp(deviceId).finally(() => this.enrolling.delete(deviceId));
       this.enrolling.set(deviceId, lookup);
     }
     const at = await lookup;
@@ -192,6 +194,29 @@ export class TelemetryIngestService {
       this.enrolled.set(deviceId, at);
     }
     return at;
+  }
+
+  /**
+   * The devices first seen in one turn of the event loop are looked up together, in one query: the
+   * broker hands over a socket read of windows at once, and 300 new devices looked up one by one
+   * timed out on the pool of a loaded box (README, Performance), their windows left unacknowledged.
+   */
+  private lookUp(deviceId: string): Promise<Date | null> {
+    return new Promise((resolve, reject) => {
+      this.unlooked.set(deviceId, { resolve, reject });
+      if (this.unlooked.size === 1) setImmediate(() => void this.lookUpAll());
+    });
+  }
+
+  private async lookUpAll(): Promise<void> {
+    const waiting = this.unlooked;
+    this.unlooked = new Map();
+    try {
+      const found = await this.repo.enrolledAtOf([...waiting.keys()]);
+      for (const [id, w] of waiting) w.resolve(found.get(id) ?? null);
+    } catch (e) {
+      for (const w of waiting.values()) w.reject(e);
+    }
   }
 
   health(now = Date.now()): IngestHealth {

@@ -207,6 +207,16 @@ export class TelemetryRepository {
     return r.rows[0]?.at ?? null;
   }
 
+  /** When each of the devices enrolled, in one query; a device that does not exist is absent. */
+  async enrolledAtOf(deviceIds: readonly string[]): Promise<Map<string, Date>> {
+    const r = await this.pool.query<{ id: string; at: Date }>({
+      name: 'telemetry-enrolled-at',
+      text: `SELECT id::text AS id, "enrolledAt" AT TIME ZONE 'UTC' AS at FROM "Device" WHERE id = ANY($1::uuid[])`,
+      values: [deviceIds],
+    });
+    return new Map(r.rows.map((x) => [x.id, x.at]));
+  }
+
   async range(deviceId: string, since: Date, limit: number): Promise<TelemetryPoint[]> {
     const res = await this.pool.query<PointRow>(
       `SELECT "windowStart", "windowEnd", "modelVersionId", "variantId", "precision", "inferences", "errors",
