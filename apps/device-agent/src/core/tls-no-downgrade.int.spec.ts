@@ -98,7 +98,7 @@ describe('no downgrade: with a pinned CA the agent talks TLS or not at all', () 
     for (const url of [`mqtt://127.0.0.1:${port}`, `ws://127.0.0.1:${port}`]) {
       const { logger, logs } = captureLogs<{ msg: string; level: string; url: string }>('info');
       expect(() => testSession(url, { caPem: pinned, logger })).toThrow(/MQTT broker URL .* refused: a CA is pinned/);
-      expect(logs).toContainEqual(expect.objectContaining({ level: 'error', url, msg: expect.stringMatching(/refused: a CA is pinned/) }));
+      expect(logs.filter((l) => l.level === 'error' && l.url === url && /refused: a CA is pinned/.test(l.msg))).toHaveLength(1);
     }
     // mqtts is accepted (it is the pinned CA that then checks the broker); unpinned, plain mqtt is as before
     expect(() => testSession(`mqtts://127.0.0.1:${port}`, { caPem: pinned })).not.toThrow();
