@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer as createTcpServer, type AddressInfo, type Server } from 'node:net';
+import { createServer as createTcpServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hardwarePreset, type HybridPlacement } from '@edge-fleet/shared';
@@ -13,13 +13,14 @@ import { enroll } from '../enrollment/enrollment.client.js';
 import { CloudForwarder, type RemoteAttempt } from '../hybrid/cloud.forwarder.js';
 import { testCredentials } from '../test-support/agent.fixture.js';
 import { captureLogs } from '../test-support/log.capture.js';
+import { LoopbackServers } from '../test-support/loopback.js';
 import { testSession } from '../test-support/mqtt.session.js';
 import { TestSigner } from '../test-support/test-signer.js';
 import { makeTestCa, type TestCert } from '../test-support/tls.certs.js';
 import { systemClock } from './clock.js';
 import { trustedFetch } from './tls-trust.js';
 
-const servers: Server[] = [];
+const servers = new LoopbackServers();
 let pinned = '';
 let good: TestCert; // signed by the pinned CA, for 127.0.0.1
 let foreign: TestCert; // another CA's, for 127.0.0.1
@@ -34,15 +35,11 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const s of servers) s.close();
+  servers.close();
   await rm(work, { recursive: true, force: true });
 });
 
-async function listen(server: Server): Promise<number> {
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return (server.address() as AddressInfo).port;
-}
+const listen = (server: Server): Promise<number> => servers.listen(server);
 
 /** A plain-HTTP server counting the requests that reached it; answers every one with `body`. */
 async function plainHttp(body: Buffer | string): Promise<{ url: string; requests: () => number }> {
