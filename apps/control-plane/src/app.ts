@@ -57,6 +57,7 @@ import { TelemetryQueries } from './telemetry/telemetry.queries.js';
 import { TelemetryRollupRepository } from './telemetry/telemetry-rollup.repository.js';
 import { buildRouter } from './trpc/router.js';
 import { loadTlsMaterial, type DeviceTrust, type TlsMaterial } from './tls/tls-material.js';
+import { TlsReloader } from './tls/tls-reloader.js';
 import { scheduleMaintenance } from './worker/maintenance.queue.js';
 
 export interface ControlPlane {
@@ -283,7 +284,9 @@ export async function startControlPlane(
   const messages = app.get(DeviceMessagesHandler);
   const ingest = app.get(TelemetryIngestService);
   let workers: JobWorkers | null = null;
+  let reloader: TlsReloader | null = null;
   const stop = async (): Promise<void> => {
+    await reloader?.stop();
     // job processors first (a running job finishes), then no new device messages, then what is in flight
     await workers?.stop();
     await bus.stop();
@@ -355,6 +358,18 @@ export async function startControlPlane(
     throw e;
   }
   answerLivenessFirst(app.getHttpServer());
+  if (tls && config.tls) {
+    // a renewed certificate is served to new connections without a restart (README "TLS")
+    const https = app.getHttpServer() as HttpsServer;
+    reloader = new TlsReloader(
+      config.tls,
+      tls,
+      [(pair) => https.setSecureContext(pair), ...(broker ? [(pair: { cert: string; key: string }) => broker.setCertificate(pair)] : [])],
+      logger.child('tls'),
+      config.TLS_RELOAD_CHECK_SECONDS * 1_000,
+    );
+    reloader.start();
+  }
   const addr = app.getHttpServer().address() as AddressInfo;
 
   const drainSession = (o: { quietMs: number; timeoutMs: number }) =>

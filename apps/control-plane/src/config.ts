@@ -201,6 +201,11 @@ export const ConfigSchema = z.object({
   /** Extra DNS names or IP addresses (comma-separated) for the generated server certificate. */
   TLS_HOSTNAMES: z.string().default(''),
   MQTT_EMBEDDED_TLS_PORT: port.default(8883),
+  /**
+   * With TLS=on: how often (seconds) the certificate and key are re-read; a changed, valid pair is
+   * served to new connections without a restart (SIGHUP re-reads at once). 0: on SIGHUP only.
+   */
+  TLS_RELOAD_CHECK_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
   /** With TLS=on, also keep the embedded broker's plain listener (MQTT_EMBEDDED_PORT) open: a migration aid, off by default. */
   TLS_PLAIN_MQTT: z.enum(['off', 'on']).default('off'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),

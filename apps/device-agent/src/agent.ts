@@ -148,6 +148,7 @@ export class DeviceAgent {
                   kind: 'device',
                   scenario: creds.scenario,
                   onRemote: (a) => traffic.recordRemote(a),
+                  caPem: creds.tls?.caCertificate ?? null,
                   ...(options.forwardBackoff ? { backoff: options.forwardBackoff } : {}),
                 },
           );
@@ -208,7 +209,7 @@ export class DeviceAgent {
       modelsDir: join(this.options.dataDir, 'models'),
       username: creds.deviceId,
       password: creds.deviceSecret,
-      fetch: trustedFetch(creds.tls?.caCertificate ?? null),
+      fetch: trustedFetch(creds.tls?.caCertificate ?? null, 'artifact URL'),
       ...this.options.download,
       onProgress: (have, ref) => {
         if (have * 2 >= ref.sizeBytes) this.crashPoint('mid-download');

@@ -41,6 +41,8 @@ export interface AssignableDevice {
   id: string;
   name: string;
   scenario: Scenario;
+  /** The profile's class (its column, not its spec): what the device's manifests are signed for. */
+  hardwareClass: string;
   assignmentVersion: number;
   hardwareProfile: HardwareProfile;
   /** What the device measured itself (its latest reported state); absent where not read. */
@@ -54,7 +56,7 @@ function assignable({ measuredLatency, benchmark, ...d }: DeviceRow): Assignable
 }
 
 /** The device columns assignment reads, with its own measurements from the latest reported state. */
-const DEVICE_COLUMNS = `d.id::text AS id, d.name, d.scenario, d."assignmentVersion", h.spec AS "hardwareProfile",
+const DEVICE_COLUMNS = `d.id::text AS id, d.name, d.scenario, h."hardwareClass", d."assignmentVersion", h.spec AS "hardwareProfile",
   r.payload->'measuredLatency' AS "measuredLatency", r.payload->'benchmark' AS "benchmark"`;
 const DEVICE_FROM = `"Device" d JOIN "HardwareProfile" h ON h.id = d."hardwareProfileId" LEFT JOIN "ReportedState" r ON r."deviceId" = d.id`;
 

@@ -27,7 +27,8 @@ export interface VariantChoice {
 
 /** What a device is to run, and why: the input of one new assignment. */
 export interface AssignmentItem {
-  device: { id: string; scenario: Scenario };
+  /** `hardwareClass`: signed into the manifest, so the agent refuses a model meant for other hardware. */
+  device: { id: string; scenario: Scenario; hardwareClass: string };
   /** null: the device is told to run no model. */
   choice: VariantChoice | null;
   reason: string;
@@ -107,7 +108,7 @@ export class DesiredStateBuilder {
             sha256: c.sha256,
             sizeBytes: c.sizeBytes,
             version,
-            hardwareClasses: [],
+            hardwareClasses: [item.device.hardwareClass],
             issuedAt: issuedAt.toISOString(),
             expiresAt: new Date(issuedAt.getTime() + this.config.MANIFEST_TTL_SECONDS * 1_000).toISOString(),
           },

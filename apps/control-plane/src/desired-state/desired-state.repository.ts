@@ -25,6 +25,7 @@ export interface NewAssignment {
 export interface DueAssignment {
   deviceId: string;
   scenario: string;
+  hardwareClass: string;
   modelVariantId: string;
   reason: string;
 }
@@ -100,8 +101,9 @@ export class DesiredStateRepository {
   async dueForRefresh(tx: Tx, cutoff: Date): Promise<DueAssignment[]> {
     return txQuery<DueAssignment>(
       tx,
-      `SELECT a."deviceId"::text AS "deviceId", d.scenario, a."modelVariantId"::text AS "modelVariantId", a.reason
+      `SELECT a."deviceId"::text AS "deviceId", d.scenario, h."hardwareClass", a."modelVariantId"::text AS "modelVariantId", a.reason
          FROM "Device" d JOIN "Assignment" a ON a."deviceId" = d.id AND a.version = d."assignmentVersion"
+         JOIN "HardwareProfile" h ON h.id = d."hardwareProfileId"
         WHERE d.status <> 'revoked' AND a."modelVariantId" IS NOT NULL AND a."createdAt" < $1::timestamptz AT TIME ZONE 'UTC'
           AND NOT EXISTS (SELECT 1 FROM "RolloutDevice" rd JOIN "Rollout" r ON r.id = rd."rolloutId"
                            WHERE rd."deviceId" = d.id AND r.status = ANY($2::text[]))

@@ -189,7 +189,13 @@ export class DesiredStateService {
         const items = due.flatMap((d): AssignmentItem[] => {
           const choice = choices.get(d.modelVariantId);
           return choice
-            ? [{ device: { id: d.deviceId, scenario: d.scenario as AssignmentItem['device']['scenario'] }, choice, reason: d.reason }]
+            ? [
+                {
+                  device: { id: d.deviceId, scenario: d.scenario as AssignmentItem['device']['scenario'], hardwareClass: d.hardwareClass },
+                  choice,
+                  reason: d.reason,
+                },
+              ]
             : [];
         });
         return this.issue(tx, items, 'system:manifest-refresh');

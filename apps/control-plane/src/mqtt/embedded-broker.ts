@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { Readable } from 'node:stream';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
 import { isCanonicalDeviceId } from '../devices/device-auth.service.js';
@@ -122,6 +122,8 @@ export class Limiter {
 export class EmbeddedBroker {
   private aedes: Aedes | null = null;
   private servers: Server[] = [];
+  /** The mqtts listener (TLS on): its certificate can be swapped without a restart. */
+  private tlsServer: TlsServer | null = null;
   /** The device id each authenticated connection proved. */
   private readonly identities = new WeakMap<Client, string>();
   /** The packet-size guard of each connection, raised to the full limit once it authenticates. */
@@ -200,6 +202,7 @@ export class EmbeddedBroker {
     if (tls) {
       // a client that does not speak TLS, or does not trust us, fails the handshake before aedes sees a byte
       const server = createTlsServer({ cert: tls.cert, key: tls.key }, connection);
+      this.tlsServer = server;
       server.on('tlsClientError', (err, socket) =>
         this.o.log.debug('mqtts handshake failed', { remote: socket.remoteAddress, error: err.message }),
       );
@@ -215,6 +218,11 @@ export class EmbeddedBroker {
       server.listen(port, this.o.host, () => resolve());
     });
     this.o.log.info('embedded MQTT broker listening', { url });
+  }
+
+  /** Serves `pair` to the next mqtts handshakes; sessions already open keep theirs (the TLS certificate reload). */
+  setCertificate(pair: { cert: string; key: string }): void {
+    this.tlsServer?.setSecureContext(pair);
   }
 
   /**

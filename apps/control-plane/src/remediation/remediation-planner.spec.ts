@@ -26,6 +26,7 @@ function situation(o: Partial<DeviceSituation> = {}): DeviceSituation {
   return {
     deviceId: 'd1',
     scenario: 'robotic_manipulation',
+    hardwareClass: 'rpi5',
     inRollout: false,
     hardwarePrecisions: ['fp32', 'fp16', 'int8'],
     policy: { precisionOrder: ['fp16', 'int8', 'fp32'], accuracyFloor: 0.99 },

@@ -59,6 +59,7 @@ export interface ActionInfo {
 export interface DeviceSituation {
   deviceId: string;
   scenario: string;
+  hardwareClass: string;
   inRollout: boolean;
   hardwarePrecisions: readonly Precision[];
   policy: { precisionOrder: readonly Precision[]; accuracyFloor: number };

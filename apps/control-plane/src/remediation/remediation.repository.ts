@@ -37,6 +37,7 @@ const OPEN_STATUSES: readonly RemediationStatus[] = ['pending', 'applied', 'help
 export interface DeviceRow {
   deviceId: string;
   scenario: string;
+  hardwareClass: string;
   precisions: Precision[];
   modelVersionId: string | null;
   variantId: string | null;
@@ -123,7 +124,7 @@ export class RemediationRepository {
   async devices(tx: AnyTx, activeScenarios: readonly string[]): Promise<DeviceRow[]> {
     return txQuery<DeviceRow>(
       tx,
-      `SELECT d.id::text AS "deviceId", d.scenario, ARRAY(SELECT jsonb_array_elements_text(h.spec->'precisions')) AS precisions,
+      `SELECT d.id::text AS "deviceId", d.scenario, h."hardwareClass", ARRAY(SELECT jsonb_array_elements_text(h.spec->'precisions')) AS precisions,
               v."modelVersionId"::text AS "modelVersionId", a."modelVariantId"::text AS "variantId",
               EXISTS (SELECT 1 FROM "RolloutDevice" rd JOIN "Rollout" r ON r.id = rd."rolloutId"
                        WHERE rd."deviceId" = d.id AND r.status = ANY($2::text[])) AS "inRollout",

@@ -236,6 +236,7 @@ export class RemediationService {
       return {
         deviceId: d.deviceId,
         scenario: d.scenario,
+        hardwareClass: d.hardwareClass,
         inRollout: d.inRollout,
         hardwarePrecisions: d.precisions,
         policy: { precisionOrder: d.precisionOrder ?? [], accuracyFloor: d.accuracyFloor ?? 1 },
@@ -392,7 +393,9 @@ export class RemediationService {
     const bases = await this.desiredRepo.choicesOf([...new Set(batch.issues.map((i) => i.baseVariantId))]);
     const items = batch.issues.flatMap((i) => {
       const choice = bases.get(i.baseVariantId);
-      return choice ? [{ device: { id: i.s.deviceId, scenario: i.s.scenario as Scenario }, choice, reason: i.reason }] : [];
+      return choice
+        ? [{ device: { id: i.s.deviceId, scenario: i.s.scenario as Scenario, hardwareClass: i.s.hardwareClass }, choice, reason: i.reason }]
+        : [];
     });
     return this.desired.issue(tx, items, SYSTEM);
   }

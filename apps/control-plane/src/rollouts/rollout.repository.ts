@@ -9,9 +9,7 @@ import type { Db } from '../infra/prisma.js';
 import { PRISMA } from '../infra/tokens.js';
 import { prismaOf, type Tx } from '../infra/unit-of-work.js';
 
-export interface TargetDevice extends AssignableDevice {
-  hardwareClass: string;
-}
+export type TargetDevice = AssignableDevice;
 
 export interface RolloutRow {
   id: string;

@@ -36,7 +36,7 @@ export async function ensureEnrolled(
       ...(args.name !== undefined ? { name: args.name } : {}),
     },
     undefined,
-    trustedFetch(caFile),
+    trustedFetch(caFile, 'control plane URL'),
   );
   // from now on only the CA the control plane named (or, without one, --ca-file) is trusted
   const pinned = tls?.caCertificate ?? caFile;

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Server } from 'node:net';
+import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
@@ -10,12 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArtifactDownloader } from '../artifact/artifact.downloader.js';
 import { enroll } from '../enrollment/enrollment.client.js';
 import { captureLogs } from '../test-support/log.capture.js';
+import { LoopbackServers } from '../test-support/loopback.js';
 import { testSession } from '../test-support/mqtt.session.js';
 import { makeTestCa, type TestCert } from '../test-support/tls.certs.js';
 import { readCaFile, trustedFetch } from './tls-trust.js';
 
 const ARTIFACT = randomBytes(4_096);
-const servers: Server[] = [];
+const servers = new LoopbackServers();
 let pinned = ''; // the CA the device was handed at enrollment
 let pinnedFile = '';
 let good: TestCert; // ours, for 127.0.0.1
@@ -33,15 +34,11 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const s of servers) s.close();
+  servers.close();
   await rm(work, { recursive: true, force: true });
 });
 
-async function listen(server: Server): Promise<number> {
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return (server.address() as AddressInfo).port;
-}
+const listen = (server: Server): Promise<number> => servers.listen(server);
 
 /** An HTTPS control plane stand-in: artifacts on GET, an API error on POST; counts the requests that reached it. */
 async function httpsServer(c: TestCert): Promise<{ url: string; requests: () => number }> {

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { Agent, fetch as undiciFetch } from 'undici';
 
 /** The part of `fetch` the agent uses towards the control plane (enrollment, artifact downloads). */
@@ -64,12 +65,58 @@ export async function readCaFile(file: string): Promise<string> {
   return pem;
 }
 
+/** URL schemes whose traffic is encrypted (and, with a pinned CA, verified against it). */
+const ENCRYPTED_SCHEMES = new Set(['https:', 'mqtts:', 'wss:']);
+
+/** A loopback host (127.0.0.0/8, ::1, localhost): traffic to it never leaves the machine. */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === '::1') return true;
+  return isIP(h) === 4 && h.startsWith('127.');
+}
+
+/** A plain-text URL refused because a CA is pinned: the agent does not downgrade to clear text. */
+export class PlainTextRefused extends Error {
+  constructor(what: string, url: string) {
+    const scheme = url.slice(0, url.indexOf(':') + 1) || url;
+    super(
+      `${what} ${url} refused: a CA is pinned (enrollment or --ca-file), so the agent speaks only TLS and sends nothing over ${scheme}// in clear`,
+    );
+    this.name = 'PlainTextRefused';
+  }
+}
+
+/**
+ * No downgrade: with a pinned CA (`caPem`), throws PlainTextRefused for a URL that is not https/mqtts/wss
+ * (`what` names it: "artifact URL", "MQTT broker URL"...). `loopback`: a plain URL to this machine is let through.
+ */
+export function assertEncrypted(url: string | URL, caPem: string | null, what: string, { loopback = false } = {}): void {
+  if (caPem === null) return;
+  const u = typeof url === 'string' ? new URL(url) : url;
+  if (ENCRYPTED_SCHEMES.has(u.protocol)) return;
+  if (loopback && isLoopbackHost(u.hostname)) return;
+  throw new PlainTextRefused(what, u.href);
+}
+
+/** TLS client options trusting `caPem` alone (the system's public roots are not consulted), host name checked as always. */
+export function pinnedTlsOptions(caPem: string): { ca: string; rejectUnauthorized: true } {
+  return { ca: caPem, rejectUnauthorized: true };
+}
+
 /**
  * `fetch` that trusts `caPem` and nothing else (the system's public roots are not consulted), and
- * checks the host name as always; without a CA, the platform's fetch with the system's roots.
+ * checks the host name as always; with it, an http:// URL is refused (PlainTextRefused) before any
+ * connection. Without a CA, the platform's fetch with the system's roots.
  */
-export function trustedFetch(caPem: string | null): Fetch {
+export function trustedFetch(caPem: string | null, what = 'URL'): Fetch {
   if (caPem === null) return (url, init) => fetch(url, init);
-  const dispatcher = new Agent({ connect: { ca: caPem, rejectUnauthorized: true } });
-  return (url, init) => undiciFetch(url, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher });
+  const dispatcher = new Agent({ connect: pinnedTlsOptions(caPem) });
+  return (url, init) => {
+    try {
+      assertEncrypted(url, caPem, what);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    return undiciFetch(url, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher });
+  };
 }

@@ -11,6 +11,7 @@ import {
 } from '@edge-fleet/shared';
 import type { Clock } from '../core/clock.js';
 import { errorMessage, type Logger } from '../core/logger.js';
+import { assertEncrypted, pinnedTlsOptions } from '../core/tls-trust.js';
 import type { OipReply } from '../serve/oip.handler.js';
 
 /** One forwarding attempt, for the telemetry window: answered or not, and its round trip. */
@@ -38,6 +39,11 @@ export interface CloudForwarderOptions {
   backoff?: BackoffSettings;
   /** Jitter source in [0, 1) (tests pass a fixed one). */
   random?: () => number;
+  /**
+   * The CA pinned at enrollment (null: none): https nodes are checked against it instead of the
+   * system's roots, and a plain http node is refused (not contacted) unless it is on loopback.
+   */
+  caPem?: string | null;
 }
 
 /** A node's standing: attempts made, failures in a row, and until when it is skipped. */
@@ -74,13 +80,18 @@ export class CloudForwarder {
   private placement: Placement | null = null;
   private readonly health = new Map<string, NodeHealth>();
   private readonly httpAgent = new Agent({ keepAlive: true, maxSockets: 32 });
-  private readonly tlsAgent = new TlsAgent({ keepAlive: true, maxSockets: 32 });
+  private readonly tlsAgent: TlsAgent;
   private readonly backoff: BackoffSettings;
   private readonly random: () => number;
+  private readonly caPem: string | null;
+  /** Node URLs refused for plain text, each logged once while it stays in the placement. */
+  private readonly refused = new Set<string>();
 
   constructor(private readonly o: CloudForwarderOptions) {
     this.backoff = o.backoff ?? DEFAULT_FORWARD_BACKOFF;
     this.random = o.random ?? Math.random;
+    this.caPem = o.caPem ?? null;
+    this.tlsAgent = new TlsAgent({ keepAlive: true, maxSockets: 32, ...(this.caPem === null ? {} : pinnedTlsOptions(this.caPem)) });
   }
 
   /** From each verified desired state: the nodes and grant replace the previous ones; null = not a hybrid device (any more). */
@@ -92,7 +103,7 @@ export class CloudForwarder {
     // the grant came inside a verified desired state: its payload is read only for its expiry
     const payload = ForwardingGrantPayloadSchema.safeParse(safeJson(Buffer.from(p.grant.payload, 'base64').toString('utf8')));
     this.placement = {
-      nodes: p.nodes,
+      nodes: this.usable(p.nodes),
       token: forwardingToken(p.grant),
       grantExpiresAt: payload.success ? Date.parse(payload.data.expiresAt) : 0,
       forwardOnLatency: p.forwardOnLatency,
@@ -100,6 +111,24 @@ export class CloudForwarder {
     };
     const urls = new Set(p.nodes.map((n) => n.url));
     for (const url of this.health.keys()) if (!urls.has(url)) this.health.delete(url);
+  }
+
+  /** The nodes that may be contacted: with a pinned CA, plain http ones (loopback aside) are dropped, each logged once. */
+  private usable(nodes: readonly CloudNodeRef[]): CloudNodeRef[] {
+    const kept: CloudNodeRef[] = [];
+    const refusedNow = new Set<string>();
+    for (const n of nodes) {
+      try {
+        assertEncrypted(n.url, this.caPem, `cloud node ${n.deviceId} URL`, { loopback: true });
+        kept.push(n);
+      } catch (err) {
+        refusedNow.add(n.url);
+        if (!this.refused.has(n.url)) this.o.logger.error(errorMessage(err), { node: n.deviceId, url: n.url });
+      }
+    }
+    this.refused.clear();
+    for (const url of refusedNow) this.refused.add(url);
+    return kept;
   }
 
   /** The latency rule's target (ms) when the policy turns it on; null when it is off or nothing can be forwarded. */
@@ -213,7 +242,7 @@ export class CloudForwarder {
     const binaryHeader = single(headers[INFERENCE_HEADER_CONTENT_LENGTH]);
     if (binaryHeader !== undefined) out[INFERENCE_HEADER_CONTENT_LENGTH] = binaryHeader;
     return new Promise((resolve, reject) => {
-      // an https:// node is reached over TLS, checked against the system's CAs
+      // an https:// node is reached over TLS, checked against the pinned CA (the system's CAs without one)
       const tls = url.protocol === 'https:';
       const send = tls ? tlsRequest : request;
       const req = send(url, { method: 'POST', headers: out, agent: tls ? this.tlsAgent : this.httpAgent, timeout: deadlineMs }, (res) => {

@@ -15,7 +15,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { withTimeout } from '../core/async.js';
 import type { Clock } from '../core/clock.js';
 import { errorMessage, type Logger } from '../core/logger.js';
-import { tlsRefusal } from '../core/tls-trust.js';
+import { assertEncrypted, pinnedTlsOptions, tlsRefusal } from '../core/tls-trust.js';
 
 /** A message on one of the device's own downstream topics, parsed against the MQTT contract (or why it was refused). */
 export type InboundMessage = Parsed<'desired'> | Parsed<'commands'>;
@@ -79,7 +79,15 @@ export class DeviceMqttSession {
   /** Connection attempts since the last accepted CONNECT (refused, timed out, or no TCP connection). */
   private attempts = 0;
 
-  constructor(private readonly options: MqttSessionOptions) {}
+  /** Throws PlainTextRefused (logged) for an mqtt:// or ws:// broker when a CA is pinned: the device secret never crosses in clear. */
+  constructor(private readonly options: MqttSessionOptions) {
+    try {
+      assertEncrypted(options.url, options.caPem ?? null, 'MQTT broker URL');
+    } catch (e) {
+      options.logger.error(errorMessage(e), { url: options.url });
+      throw e;
+    }
+  }
 
   get connected(): boolean {
     return this.client?.connected ?? false;
@@ -101,7 +109,7 @@ export class DeviceMqttSession {
       reconnectOnConnackError: true,
       will: lastWill(o.deviceId),
       // only the pinned CA, not the system's roots; MQTT.js refuses an unverified server by default, said here for the reader
-      ...(o.caPem === undefined ? {} : { ca: o.caPem, rejectUnauthorized: true }),
+      ...(o.caPem === undefined ? {} : pinnedTlsOptions(o.caPem)),
     });
     this.client = client;
     client.on('connect', () => void this.onConnect(client));

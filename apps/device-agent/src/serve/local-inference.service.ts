@@ -21,7 +21,14 @@ const MAX_IN_FLIGHT = 2;
  * which serves hybrid devices on its TCP listener against forwarding grants signed by the control plane.
  */
 export type ServiceRole =
-  | { kind: 'device'; scenario: Scenario; onRemote?: (a: RemoteAttempt) => void; backoff?: BackoffSettings }
+  | {
+      kind: 'device';
+      scenario: Scenario;
+      onRemote?: (a: RemoteAttempt) => void;
+      backoff?: BackoffSettings;
+      /** The CA pinned at enrollment: https cloud nodes are checked against it, plain http ones refused (loopback aside). */
+      caPem?: string | null;
+    }
   | { kind: 'cloud'; scenario: Scenario; rootPublicKey: string; minKeySerial?: () => number };
 
 /** The agent's local inference API: the serving slot the reconcile loop swaps, and its listeners. */
@@ -46,6 +53,7 @@ export class LocalInferenceService {
             logger,
             onAttempt: role.onRemote ?? (() => undefined),
             ...(role.backoff ? { backoff: role.backoff } : {}),
+            caPem: role.caPem ?? null,
           })
         : null;
     this.slot = new ServingSlot({ queueDepth: config.queueDepth, maxInFlight: MAX_IN_FLIGHT }, onRequest);
