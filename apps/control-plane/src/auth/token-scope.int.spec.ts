@@ -370,6 +370,16 @@ describe('issue 12: fleet-wide reads cut to the token scope', () => {
     expect(berlin.scenarios.every((s) => s.last24h === null)).toBe(true);
     expect(arm.total).toBe(2);
     expect(arm.scenarios.map((s) => s.scenario)).toEqual(['robotic_manipulation']);
+    // concurrent overviews share one read per scope, never one scope's answer with another
+    for (let round = 0; round < 5; round++) {
+      const answers = await Promise.all(
+        [undefined, token.berlin, token.arm, undefined, token.berlin, token.arm].map(async (t) =>
+          data<Overview>(await (t === undefined ? h.api('/trpc/fleet.overview') : as(t, '/trpc/fleet.overview'))),
+        ),
+      );
+      expect(answers.map((o) => o.total)).toEqual([3, 2, 2, 3, 2, 2]);
+      expect(answers.map((o) => o.scenarios.length)).toEqual([all, berlin, arm, all, berlin, arm].map((o) => o.scenarios.length));
+    }
   });
 
   it("audit: a scoped auditor lists the events of its scope's devices, rollouts and scenarios only; verifying the chain stays refused", async () => {

@@ -68,11 +68,11 @@ export class DesiredStatePublisher {
     const admitted = await this.published.claim(versions);
     const options = publishOptions('desired');
     await Promise.all(
-      states.map(({ desired }, i) => {
-        if (!admitted[i]) return undefined;
+      states.flatMap(({ desired }, i) => {
+        if (!admitted[i]) return [];
         const envelope = envelopes[i];
         if (!envelope) throw new Error(`desired state of ${desired.deviceId} missing from the signed batch`);
-        return this.bus.publish(topicOf('desired', desired.deviceId), envelope, options);
+        return [this.bus.publish(topicOf('desired', desired.deviceId), envelope, options)];
       }),
     );
     // a newer state claimed between our claim and our publish may have reached the broker first
