@@ -217,6 +217,8 @@ describe('device secret rotation on the device page', () => {
 
       // shown once: "Done" drops it, and the page never gets it again
       await page.click('[data-testid="device-secret-done"]');
+      // React renders after the click returns: wait for the secret to leave (a timeout if it stays)
+      await page.locator('[data-testid="device-secret-value"]').waitFor({ state: 'detached', timeout: 10_000 });
       expect(await page.locator('[data-testid="device-secret-value"]').count()).toBe(0);
       await page.reload();
       await page.waitForSelector('[data-testid="device-rotate-secret"]');
