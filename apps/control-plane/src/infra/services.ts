@@ -96,8 +96,26 @@ async function assertReachableByPostgresUser(dir: string): Promise<void> {
   }
 }
 
-/** Applies the Prisma migrations (`prisma migrate deploy` over the WASM engine and pg adapter). */
+/** How long a replica waits, in all, for another one that is migrating the same database. */
+const MIGRATION_LOCK_WAIT_MS = 180_000;
+
+/**
+ * Applies the Prisma migrations (`prisma migrate deploy` over the WASM engine and pg adapter).
+ * Replicas started together all migrate; Prisma serialises them with an advisory lock but gives
+ * up after 10 s, so a replica whose lock wait timed out tries again while another one migrates.
+ */
 export async function migrate(databaseUrl: string, log: Logger): Promise<void> {
+  const until = Date.now() + MIGRATION_LOCK_WAIT_MS;
+  for (;;) {
+    const { code, output } = await migrateDeploy(databaseUrl);
+    if (code === 0) break;
+    if (!/advisory lock/i.test(output) || Date.now() > until) throw new Error(`migrations failed:\n${output.slice(-2_000)}`);
+    log.info('another process holds the migration lock (a replica migrating); trying again');
+  }
+  log.info('migrations applied');
+}
+
+async function migrateDeploy(databaseUrl: string): Promise<{ code: number | null; output: string }> {
   const bin = path.join(APP_DIR, 'node_modules', '.bin', 'prisma');
   const output: string[] = [];
   const code = await new Promise<number | null>((resolve, reject) => {
@@ -110,8 +128,7 @@ export async function migrate(databaseUrl: string, log: Logger): Promise<void> {
     child.on('error', reject);
     child.on('exit', resolve);
   });
-  if (code !== 0) throw new Error(`migrations failed:\n${output.join('').slice(-2_000)}`);
-  log.info('migrations applied');
+  return { code, output: output.join('') };
 }
 
 const MIGRATIONS_DIR = path.resolve(APP_DIR, '../../prisma/migrations');
