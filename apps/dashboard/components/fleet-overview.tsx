@@ -2,7 +2,7 @@
 
 import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
-import { formatLatencyTarget, formatMs, formatPercent, humanize } from '@/lib/format';
+import { formatDateTime, formatLatencyTarget, formatMs, formatPercent, humanize } from '@/lib/format';
 import { POLL_INTERVAL_MS } from '@/lib/live';
 import { useTRPC, type FleetOverview as Overview } from '@/lib/trpc';
 import { QueryStatus, RefreshError } from './query-status';
@@ -44,6 +44,9 @@ function OverviewView({ data, error, firing }: { data: Overview; error: unknown;
           </div>
         ))}
       </section>
+      <p className="muted" data-testid="counted-at">
+        Device counts as of {formatDateTime(data.countedAt)}
+      </p>
       {data.total === 0 && (
         <p className="empty-state">
           No devices have enrolled yet. Create an enrollment token and start a device agent; it will appear here within seconds.

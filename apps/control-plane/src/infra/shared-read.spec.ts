@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { SharedRead } from './shared-read.js';
+import { SharedRead, type SharedReadOptions } from './shared-read.js';
 
 /** A read whose runs the test finishes by hand, answering the value stored when each run started. */
-function manualRead() {
+function manualRead(options: SharedReadOptions = {}) {
   const runs: { key: string; value: number; finish: () => void; fail: (e: Error) => void }[] = [];
   let stored = 0;
   const shared = new SharedRead<number>(
@@ -11,6 +11,7 @@ function manualRead() {
         const value = stored;
         runs.push({ key, value, finish: () => resolve(value), fail: reject });
       }),
+    options,
   );
   return { shared, runs, write: (v: number) => (stored = v) };
 }
@@ -64,5 +65,65 @@ describe('SharedRead: concurrent callers share one run, never an answer older th
     await runsBegun(runs, 2);
     runs[1]?.finish();
     expect(await second).toBe(0);
+  });
+});
+
+describe('SharedRead with reuse: a slow read answers the callers of the next moments, within a bound', () => {
+  /** Reads taking 100 ms or more are reused for 5 of their durations. */
+  function slowRead() {
+    let clock = 0;
+    const read = manualRead({ reuseFor: (took) => (took >= 100 ? 5 * took : 0), now: () => clock });
+    return { ...read, advance: (ms: number) => (clock += ms) };
+  }
+
+  it('a caller within the bound gets the latest answer without waiting; past half the bound it also starts the next run in the background', async () => {
+    const { shared, runs, write, advance } = slowRead();
+    const first = shared.get('k');
+    await runsBegun(runs, 1);
+    advance(200); // the run took 200 ms: reusable until 1,000 ms after it began, refreshed after 500
+    runs[0]?.finish();
+    expect(await first).toBe(0);
+    write(1);
+    advance(100); // 300 ms after the run began
+    expect(await shared.get('k')).toBe(0);
+    await tick();
+    expect(runs).toHaveLength(1); // under half the bound: no new run
+    advance(300); // 600 ms: past half the bound, still within it
+    expect(await shared.get('k')).toBe(0);
+    await runsBegun(runs, 2);
+    advance(150);
+    runs[1]?.finish();
+    await tick();
+    expect(await shared.get('k')).toBe(1); // the background run's answer, with no wait
+    expect(runs).toHaveLength(2);
+  });
+
+  it('past the bound a caller waits for a run begun after its call: never an answer older than the bound', async () => {
+    const { shared, runs, write, advance } = slowRead();
+    const first = shared.get('k');
+    await runsBegun(runs, 1);
+    advance(200);
+    runs[0]?.finish();
+    await first;
+    write(7);
+    advance(900); // 1,100 ms after the run began: past its 1,000 ms
+    const late = shared.get('k');
+    await runsBegun(runs, 2);
+    runs[1]?.finish();
+    expect(await late).toBe(7);
+  });
+
+  it('a fast read is not reused: every caller after it gets a fresh run', async () => {
+    const { shared, runs, write, advance } = slowRead();
+    const first = shared.get('k');
+    await runsBegun(runs, 1);
+    advance(10);
+    runs[0]?.finish();
+    await first;
+    write(3);
+    const next = shared.get('k');
+    await runsBegun(runs, 2);
+    runs[1]?.finish();
+    expect(await next).toBe(3);
   });
 });

@@ -5,13 +5,53 @@
  * callers the read runs at most once at a time per key, not N times side by side, at the price of
  * waiting out at most one run begun before the call (issue 15: 32 dashboards polling the fleet
  * overview queued 32 scans of the device table on two cores).
+ *
+ * A slow read may also serve callers arriving shortly after it (`reuseFor`): then a caller gets the
+ * latest answer at once when its run began at most `reuseFor(run's duration)` ms before the call,
+ * and a caller past half that age starts the next run in the background, so callers polling all the
+ * time never wait and never see an answer older than the bound. A read of 200 ms reused for 1 s
+ * serves 32 pollers at the cost of one run a half-second instead of every caller waiting 200–400 ms.
  */
-export class SharedRead<T> {
-  private readonly runs = new Map<string, { current: Promise<T>; next: Promise<T> | null; begun: boolean }>();
+export interface SharedReadOptions {
+  /** For how long after it began an answer that took `tookMs` may serve later callers (0: never). */
+  reuseFor?: (tookMs: number) => number;
+  /** The clock, ms (tests). */
+  now?: () => number;
+}
 
-  constructor(private readonly read: (key: string) => Promise<T>) {}
+interface Run<T> {
+  current: Promise<T>;
+  next: Promise<T> | null;
+  begun: boolean;
+}
+
+export class SharedRead<T> {
+  private readonly runs = new Map<string, Run<T>>();
+  private readonly latest = new Map<string, { value: T; begunAt: number; reusableUntil: number; refreshAfter: number }>();
+  private readonly now: () => number;
+
+  constructor(
+    private readonly read: (key: string) => Promise<T>,
+    private readonly options: SharedReadOptions = {},
+  ) {
+    this.now = options.now ?? (() => performance.now());
+  }
 
   get(key: string): Promise<T> {
+    const latest = this.latest.get(key);
+    if (latest) {
+      const t = this.now();
+      if (t <= latest.reusableUntil) {
+        if (t > latest.refreshAfter && !this.runs.has(key)) this.fresh(key).catch(() => undefined);
+        return Promise.resolve(latest.value);
+      }
+      this.latest.delete(key);
+    }
+    return this.fresh(key);
+  }
+
+  /** An answer from a run begun after this call. */
+  private fresh(key: string): Promise<T> {
     const state = this.runs.get(key);
     if (!state) return this.start(key);
     // a run not begun yet reads after this call: join it
@@ -26,10 +66,13 @@ export class SharedRead<T> {
    * sockets in this turn all join it.
    */
   private start(key: string): Promise<T> {
-    const state: { current: Promise<T>; next: Promise<T> | null; begun: boolean } = {
-      current: new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+    const state: Run<T> = {
+      current: new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
         state.begun = true;
-        return this.read(key);
+        const begunAt = this.now();
+        const value = await this.read(key);
+        this.remember(key, value, begunAt);
+        return value;
       }),
       next: null,
       begun: false,
@@ -40,5 +83,14 @@ export class SharedRead<T> {
     };
     state.current.then(done, done);
     return state.current;
+  }
+
+  private remember(key: string, value: T, begunAt: number): void {
+    const reuse = this.options.reuseFor?.(this.now() - begunAt) ?? 0;
+    if (!(reuse > 0)) return void this.latest.delete(key);
+    const held = this.latest.get(key);
+    // runs of one key end in the order they began; keep the newest whatever the order
+    if (held && held.begunAt > begunAt) return;
+    this.latest.set(key, { value, begunAt, reusableUntil: begunAt + reuse, refreshAfter: begunAt + reuse / 2 });
   }
 }
