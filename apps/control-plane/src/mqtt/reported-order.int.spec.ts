@@ -19,6 +19,7 @@ describe('reported state', () => {
     const bootId = randomUUID();
     const at = (ms: number) => new Date(Date.parse('2026-11-29T10:00:00.000Z') + ms);
     const report = (phase: string, ms: number) => ({
+      deviceId: e.deviceId,
       bootId,
       phase,
       appliedAssignmentVersion: 1,
@@ -27,11 +28,11 @@ describe('reported state', () => {
       payload: { phase },
       reportedAt: at(ms),
     });
-    await repo.saveReported(e.deviceId, report('running', 20));
-    await repo.saveReported(e.deviceId, report('loading', 10)); // older, arrives late
+    await repo.saveReported([report('running', 20)]);
+    await repo.saveReported([report('loading', 10)]); // older, arrives late
     const d = (await (await h.api(`/api/v1/devices/${e.deviceId}`)).json()) as { reported: { phase: string } };
     expect(d.reported.phase).toBe('running');
-    await repo.saveReported(e.deviceId, report('failed', 30));
+    await repo.saveReported([report('failed', 30)]);
     const d2 = (await (await h.api(`/api/v1/devices/${e.deviceId}`)).json()) as { reported: { phase: string } };
     expect(d2.reported.phase).toBe('failed');
   });

@@ -8,7 +8,33 @@ import { DesiredStateService } from '../desired-state/desired-state.service.js';
 import { issuesText } from '../infra/validate.js';
 import { RolloutsService } from '../rollouts/rollouts.service.js';
 import { DeadLetterRepository } from '../infra/dead-letter.repository.js';
-import { ReportedStateRepository } from './reported-state.repository.js';
+import { TurnBatch, roundsByKey } from '../infra/turn-batch.js';
+import { ReportedStateRepository, type StoredReport } from './reported-state.repository.js';
+
+/** Reports stored in one batch at most (a socket read of 10,000 devices' acknowledgements is several). */
+const REPORT_BATCH_MAX = 1_000;
+
+/** A report that passed the checks of its own content, waiting for its batch. */
+interface Report {
+  topic: string;
+  deviceId: string;
+  s: ReportedState;
+  payload: Buffer;
+}
+
+/** A report as the repository stores it. */
+function stored(x: Report): StoredReport & { deviceId: string } {
+  return {
+    deviceId: x.deviceId,
+    bootId: x.s.bootId,
+    phase: x.s.phase,
+    appliedAssignmentVersion: x.s.appliedAssignmentVersion,
+    activeVariantId: x.s.active?.variantId ?? null,
+    activeSha256: x.s.active?.sha256 ?? null,
+    payload: x.s,
+    reportedAt: new Date(x.s.reportedAt),
+  };
+}
 
 /**
  * Reported states: every field the control plane stores or shows is checked to its type and
@@ -33,7 +59,14 @@ export class ReportedIngestService {
     this.refusals = new RateLimitedLog(this.log);
   }
 
-  /** Handles one MQTT reported state, parsed against the contract; its device is the topic's (the authenticated one). */
+  /** Reports handed in during one turn of the event loop are checked and stored together (see TurnBatch). */
+  private readonly batch = new TurnBatch<Report, void>((items) => this.storeAll(items), REPORT_BATCH_MAX);
+
+  /**
+   * Handles one MQTT reported state, parsed against the contract; its device is the topic's (the
+   * authenticated one). Resolves once it is stored or refused (a dead letter); throws, so the
+   * message is not taken as handled, when the database is away.
+   */
   async accept(topic: string, m: Parsed<'reported'>, payload: Buffer, now = Date.now()): Promise<void> {
     const deviceId = m.deviceId;
     if (!m.ok) return this.refuse(topic, deviceId, m.error.reason, payload);
@@ -42,41 +75,81 @@ export class ReportedIngestService {
     const r = StoredReportedStateSchema.safeParse(m.payload);
     if (!r.success) return this.refuse(topic, deviceId, `schema: ${issuesText(r.error.issues, 5)}`, payload);
     const s = r.data;
-    const problem = await this.problem(deviceId, s, now);
-    if (problem) return this.refuse(topic, deviceId, problem, payload);
-    try {
-      await this.reports.saveReported(deviceId, {
-        bootId: s.bootId,
-        phase: s.phase,
-        appliedAssignmentVersion: s.appliedAssignmentVersion,
-        activeVariantId: s.active?.variantId ?? null,
-        activeSha256: s.active?.sha256 ?? null,
-        payload: s,
-        reportedAt: new Date(s.reportedAt),
-      });
-    } catch (e) {
-      // the database is away: thrown, so the message is not taken as handled
-      if (!isDataError(e)) throw e;
-      return this.refuse(topic, deviceId, `database refused the report: ${errorText(e)}`, payload);
-    }
-    await this.rollouts.onReported(deviceId, {
-      appliedAssignmentVersion: s.appliedAssignmentVersion,
-      activeVariantId: s.active?.variantId ?? null,
-      lastUpdate: s.lastUpdate,
-    });
-    // a cloud node's (new) address reaches its scenario's hybrid devices now, not at the next grant refresh
-    if (s.inferenceUrl !== undefined)
-      void this.desired
-        .cloudNodeReported(deviceId, s.inferenceUrl)
-        .catch((e: unknown) => this.log.warn('cloud node not announced; the grant refresh will', { deviceId, error: errorText(e) }));
-  }
-
-  /** Why the report cannot be true of this device, or null. */
-  private async problem(deviceId: string, s: ReportedState, now: number): Promise<string | null> {
     const skewMs = this.config.TELEMETRY_FUTURE_SKEW_SECONDS * 1000;
     // a report dated ahead would win the newest-report-wins ordering and freeze the stored state
-    if (Date.parse(s.reportedAt) > now + skewMs) return `reportedAt ${s.reportedAt} is in the future`;
-    const refs = await this.reports.reportRefs(deviceId, s.active);
+    if (Date.parse(s.reportedAt) > now + skewMs)
+      return this.refuse(topic, deviceId, `reportedAt ${s.reportedAt} is in the future`, payload);
+    return this.batch.add({ topic, deviceId, s, payload });
+  }
+
+  /**
+   * A batch of reports: a device that reported more than once in it has its reports handled in
+   * turn, in arrival order (round k holds each device's k-th report), so each round names a device
+   * once and takes three statements (checks, store, rollout states) whatever its size.
+   */
+  private async storeAll(items: readonly Report[]): Promise<PromiseSettledResult<void>[]> {
+    // a throw (the database away) fails the whole batch, stored rounds too: sent again, they are stored again alike
+    for (const round of roundsByKey(items, (x) => x.deviceId)) await this.storeRound(round.map((x) => x.item));
+    return items.map(() => ({ status: 'fulfilled', value: undefined }));
+  }
+
+  private async storeRound(round: readonly Report[]): Promise<void> {
+    const refs = await this.reports.reportRefs(round.map((x) => ({ deviceId: x.deviceId, active: x.s.active })));
+    const valid: Report[] = [];
+    const refusals: Promise<void>[] = [];
+    round.forEach((x, i) => {
+      const problem = this.problem(x.s, refs[i] ?? null);
+      if (problem) refusals.push(this.refuse(x.topic, x.deviceId, problem, x.payload));
+      else valid.push(x);
+    });
+    await Promise.all(refusals);
+    const saved = await this.save(valid);
+    await this.rollouts.onReported(
+      saved.map((x) => ({
+        deviceId: x.deviceId,
+        appliedAssignmentVersion: x.s.appliedAssignmentVersion,
+        activeVariantId: x.s.active?.variantId ?? null,
+        lastUpdate: x.s.lastUpdate,
+      })),
+    );
+    for (const x of saved) {
+      // a cloud node's (new) address reaches its scenario's hybrid devices now, not at the next grant refresh
+      if (x.s.inferenceUrl !== undefined)
+        void this.desired
+          .cloudNodeReported(x.deviceId, x.s.inferenceUrl)
+          .catch((e: unknown) =>
+            this.log.warn('cloud node not announced; the grant refresh will', { deviceId: x.deviceId, error: errorText(e) }),
+          );
+    }
+  }
+
+  /**
+   * Stores the reports in one statement; one the database refuses (a data error) fails that
+   * statement, so then each is stored alone and the refused ones become dead letters. Returns the
+   * reports stored. Any other error (the database away) is thrown: nothing is taken as handled.
+   */
+  private async save(valid: readonly Report[]): Promise<Report[]> {
+    try {
+      await this.reports.saveReported(valid.map(stored));
+      return [...valid];
+    } catch (e) {
+      if (!isDataError(e)) throw e;
+    }
+    const saved: Report[] = [];
+    for (const x of valid) {
+      try {
+        await this.reports.saveReported([stored(x)]);
+        saved.push(x);
+      } catch (e) {
+        if (!isDataError(e)) throw e;
+        await this.refuse(x.topic, x.deviceId, `database refused the report: ${errorText(e)}`, x.payload);
+      }
+    }
+    return saved;
+  }
+
+  /** Why the report cannot be true of this device (checked against `refs`, null: not enrolled), or null. */
+  private problem(s: ReportedState, refs: { assignmentVersion: number; activeExists: boolean } | null): string | null {
     if (!refs) return 'the device is not enrolled';
     for (const [field, n] of [
       ['appliedAssignmentVersion', s.appliedAssignmentVersion],

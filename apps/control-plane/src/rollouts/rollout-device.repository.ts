@@ -258,38 +258,50 @@ export class RolloutDeviceRepository {
   }
 
   /**
-   * A device's report moves its rollout state: failed when it reports a failed update of the
+   * Devices' reports move their rollout states: failed when a device reports a failed update of the
    * rollout's assignment (also after applying it: the local watchdog sent it back), applied when it
    * runs the rollout's variant at (or past) that assignment. Runs for every reported state of every
-   * device, so on the pg pool: through Prisma each statement cost ~1 ms of control-plane CPU, which
-   * bounded how fast 10,000 devices' acknowledgements landed.
+   * device, so on the pg pool (through Prisma each statement cost ~1 ms of control-plane CPU) and for
+   * a batch of reports at once (one by one, 10,000 acknowledgements queued 20,000 statements).
    */
-  async recordReport(
-    deviceId: string,
-    r: {
+  async recordReports(
+    reports: readonly {
+      deviceId: string;
       applied: number | null;
       activeVariantId: string | null;
       lastUpdate: { assignmentVersion: number; outcome: string; reasonCode?: string | undefined; message?: string | undefined } | null;
-    },
+    }[],
   ): Promise<void> {
-    const lu = r.lastUpdate;
-    if (lu?.outcome === 'failed') {
-      const why = `${lu.reasonCode ?? 'failed'}${lu.message ? `: ${lu.message}` : ''}`.slice(0, 2_000);
+    // one statement per kind for any number of devices, each at most once (see ReportedIngestService)
+    const failed = reports.flatMap((r) => {
+      const lu = r.lastUpdate;
+      return lu?.outcome === 'failed'
+        ? [
+            {
+              deviceId: r.deviceId,
+              why: `${lu.reasonCode ?? 'failed'}${lu.message ? `: ${lu.message}` : ''}`.slice(0, 2_000),
+              version: lu.assignmentVersion,
+            },
+          ]
+        : [];
+    });
+    if (failed.length > 0) {
       await this.pool.query(
-        `UPDATE "RolloutDevice" rd SET state = 'failed', reason = $2
-           FROM "Rollout" r
-          WHERE r.id = rd."rolloutId" AND r.status = ANY($3::text[]) AND rd."deviceId" = $1::uuid
-            AND rd.state IN ('notified', 'applied') AND rd."assignmentVersion" = $4`,
-        [deviceId, why, ACTIVE, lu.assignmentVersion],
+        `UPDATE "RolloutDevice" rd SET state = 'failed', reason = u.why
+           FROM "Rollout" r, unnest($1::uuid[], $2::text[], $3::int4[]) AS u(device, why, version)
+          WHERE r.id = rd."rolloutId" AND r.status = ANY($4::text[]) AND rd."deviceId" = u.device
+            AND rd.state IN ('notified', 'applied') AND rd."assignmentVersion" = u.version`,
+        [failed.map((f) => f.deviceId), failed.map((f) => f.why), failed.map((f) => f.version), ACTIVE],
       );
     }
-    if (r.applied !== null && r.activeVariantId !== null) {
+    const applied = reports.filter((r) => r.applied !== null && r.activeVariantId !== null);
+    if (applied.length > 0) {
       await this.pool.query(
         `UPDATE "RolloutDevice" rd SET state = 'applied', "appliedAt" = now()
-           FROM "Rollout" r
-          WHERE r.id = rd."rolloutId" AND r.status = ANY($2::text[]) AND rd."deviceId" = $1::uuid
-            AND rd.state = 'notified' AND rd."assignmentVersion" <= $3 AND rd."targetVariantId"::text = $4`,
-        [deviceId, ACTIVE, r.applied, r.activeVariantId],
+           FROM "Rollout" r, unnest($1::uuid[], $2::int4[], $3::text[]) AS u(device, applied, variant)
+          WHERE r.id = rd."rolloutId" AND r.status = ANY($4::text[]) AND rd."deviceId" = u.device
+            AND rd.state = 'notified' AND rd."assignmentVersion" <= u.applied AND rd."targetVariantId"::text = u.variant`,
+        [applied.map((r) => r.deviceId), applied.map((r) => r.applied), applied.map((r) => r.activeVariantId), ACTIVE],
       );
     }
   }

@@ -20,16 +20,23 @@ export class RolloutReportsService {
     @Inject(AuditRepository) private readonly audit: AuditRepository,
   ) {}
 
-  /** A report from a device moves its state in its active rollout (applied, or failed with the reason). */
+  /** Reports from devices (each device once) move their states in their active rollouts (applied, or failed with the reason). */
   async onReported(
-    deviceId: string,
-    r: { appliedAssignmentVersion: number | null; activeVariantId: string | null; lastUpdate: UpdateOutcome | null },
+    reports: readonly {
+      deviceId: string;
+      appliedAssignmentVersion: number | null;
+      activeVariantId: string | null;
+      lastUpdate: UpdateOutcome | null;
+    }[],
   ): Promise<void> {
-    await this.members.recordReport(deviceId, {
-      applied: r.appliedAssignmentVersion,
-      activeVariantId: r.activeVariantId,
-      lastUpdate: r.lastUpdate,
-    });
+    await this.members.recordReports(
+      reports.map((r) => ({
+        deviceId: r.deviceId,
+        applied: r.appliedAssignmentVersion,
+        activeVariantId: r.activeVariantId,
+        lastUpdate: r.lastUpdate,
+      })),
+    );
   }
 
   /** The enrollment hook (see EnrollmentListener): a new device may belong to an active rollout. */

@@ -206,10 +206,14 @@ export class RolloutsService {
   readonly advance = (job: { rolloutId: string; step: number }): Promise<void> => this.steps.advance(job);
 
   onReported(
-    deviceId: string,
-    r: { appliedAssignmentVersion: number | null; activeVariantId: string | null; lastUpdate: UpdateOutcome | null },
+    reports: readonly {
+      deviceId: string;
+      appliedAssignmentVersion: number | null;
+      activeVariantId: string | null;
+      lastUpdate: UpdateOutcome | null;
+    }[],
   ): Promise<void> {
-    return this.reports.onReported(deviceId, r);
+    return this.reports.onReported(reports);
   }
 
   sweep(): Promise<void> {
