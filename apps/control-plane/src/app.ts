@@ -32,7 +32,7 @@ import { Logger, NestLogs, requestLogging } from './infra/logger.js';
 import { Metrics, serveWorkerHttp, type ProcessRole } from './infra/metrics.js';
 import { probe } from './infra/probe.js';
 import { HealthRepository } from './health/health.repository.js';
-import { createPrisma } from './infra/prisma.js';
+import { CONNECTION_WAIT_MS, createPrisma } from './infra/prisma.js';
 import { RedisConnectionLog } from './infra/redis-connection.js';
 import { ModelsService } from './models/models.service.js';
 import { limitUploadBody } from './models/upload-limit.middleware.js';
@@ -88,8 +88,8 @@ async function openInfra(
   deviceTrust: DeviceTrust = { caPem: null },
 ): Promise<Infra & { close(): Promise<void> }> {
   const prisma = createPrisma(databaseUrl);
-  // a connection attempt that gets no answer (a partition) fails after 5 s instead of hanging a request
-  const pgPool = new pg.Pool({ connectionString: databaseUrl, max: 10, connectionTimeoutMillis: 5_000 });
+  // a connection attempt that gets no answer (a partition) fails instead of hanging a request
+  const pgPool = new pg.Pool({ connectionString: databaseUrl, max: 10, connectionTimeoutMillis: CONNECTION_WAIT_MS });
   // an idle client dropped by the server (Postgres restarted or away) is an event, not an uncaught exception
   pgPool.on('error', (e: Error) => logger.warn('postgres pool: idle connection lost', { error: e.message }));
   const redisLog = new RedisConnectionLog(logger.child('redis'));

@@ -125,12 +125,24 @@ describe('abuse limits', () => {
     const greedy = await newToken('viewer');
     const calm = await newToken('viewer');
     const answers: number[] = [];
+    const started = Date.now();
     // 40 requests alternating between the replicas: 20 each, under the burst of 30 on either one alone
     for (let i = 0; i < 40; i++) answers.push((await get(i % 2 ? h2 : h1, '/api/v1/policies', greedy, '192.0.2.1')).status);
+    // the bucket refills while the requests run (seconds on a loaded machine): each refilled token serves one more
+    const refilled = Math.floor(((Date.now() - started) / 1_000) * Number(LIMITS.RATE_LIMIT_PER_SECOND));
+    expect(refilled, 'requests too slow for the bucket to be seen').toBeLessThan(10);
     expect(answers.slice(0, 30)).toEqual(Array.from({ length: 30 }, () => 200));
-    expect(answers.slice(30)).toEqual(Array.from({ length: 10 }, () => 429));
-    const refused = await get(h1, '/api/v1/policies', greedy, '192.0.2.99');
-    expect(refused.status).toBe(429);
+    // counted on each replica alone, all 40 would be served
+    expect(answers.filter((s) => s === 200).length).toBeLessThanOrEqual(30 + refilled);
+    // from another address too (anything refilled meanwhile is spent first)
+    const refused = await waitFor(
+      async () => {
+        const r = await get(h1, '/api/v1/policies', greedy, '192.0.2.99');
+        return r.status === 429 && r;
+      },
+      10_000,
+      'the greedy token refused from another address',
+    );
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(((await refused.json()) as { error: { message: string } }).error.message).toContain('per operator token');
     // the same address with another token, on both replicas

@@ -38,7 +38,7 @@ export async function runProcess(kind: ProcessKind): Promise<void> {
     await assertRedisKeepsJobs(config.REDIS_URL);
     await waitForMigrations(config.DATABASE_URL, config.SCHEMA_WAIT_SECONDS * 1_000, log);
     const w = await startWorker(config, config.DATABASE_URL, log);
-    log.info('worker ready', { queuePrefix: config.QUEUE_PREFIX });
+    log.info('worker ready', { queuePrefix: config.QUEUE_PREFIX, metricsPort: w.metricsPort });
     stopControlPlane = () => w.stop();
   } else {
     // Redis first: an evicting one is refused before Postgres is started or migrated

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,8 +12,8 @@ import { ALERT_WEBHOOKS } from '../alerts/alert-webhook.queue.js';
 import { ROLLUP_FOLDS } from '../telemetry/telemetry-rollup.queue.js';
 import { DESIRED_STATE } from '../desired-state/desired-state.queue.js';
 import { ROLLOUT_STEPS } from '../rollouts/rollout.queue.js';
-import { DIST, startControlPlaneProcess as start, type Proc } from '../test-support/control-plane-process.js';
-import { freePort, freshDatabase, jsonPost, TEST_REDIS_URL, uploadMlp, waitFor, type ApiTarget } from '../test-support/harness.js';
+import { DIST, startControlPlaneProcess as start, startListening, type Proc } from '../test-support/control-plane-process.js';
+import { freshDatabase, jsonPost, TEST_REDIS_URL, uploadMlp, waitFor, type ApiTarget } from '../test-support/harness.js';
 import { Mosquitto } from '@edge-fleet/test-utils';
 import { VirtualDevice } from '../test-support/virtual-device.js';
 import { MAINTENANCE } from '../worker/maintenance.queue.js';
@@ -34,26 +35,16 @@ let worker: Proc;
 let workerMetrics = '';
 let api1: ApiTarget;
 let api2: ApiTarget;
+/** What every process of the test is started with. */
+let env: Record<string, string> = {};
 
 async function startApi(env: Record<string, string>): Promise<ApiTarget> {
-  const port = await freePort();
   // each replica its own ingest session on the broker (MQTT_CLIENT_ID), as in a deployment
-  const p = start('api', { ...env, PORT: String(port), MQTT_CLIENT_ID: `ef-split-api-${port}` });
-  procs.push(p);
-  const url = `http://127.0.0.1:${port}`;
-  let lastAnswer = 'no answer yet';
-  await waitFor(
-    async () => {
-      if (p.child.exitCode !== null) throw new Error(`api on ${port} exited with code ${p.child.exitCode}:\n${p.output().slice(-3_000)}`);
-      const res = await fetch(`${url}/readyz`).catch((e: unknown) => String(e));
-      if (typeof res === 'string') return void (lastAnswer = res);
-      lastAnswer = `${res.status} ${await res.text()}`;
-      return res.ok;
-    },
-    90_000,
-    `api on ${port} ready`,
-    { detail: () => `last /readyz: ${lastAnswer}\nexit code ${String(p.child.exitCode)}\n${p.output().slice(-3_000)}` },
-  );
+  const { proc, url } = await startListening('api', (port) => ({ ...env, PORT: String(port), MQTT_CLIENT_ID: `ef-split-api-${port}` }), {
+    what: 'api',
+    readyWithinMs: 90_000,
+  });
+  procs.push(proc);
   // written before the api listens (both apis share DATA_DIR)
   const operatorToken = (await readFile(path.join(dir, 'operator-token'), 'utf8')).trim();
   return {
@@ -72,7 +63,7 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'ef-split-'));
   db = await freshDatabase('ef_test_split');
   prefix = `ef-split-${randomBytes(4).toString('hex')}`;
-  const env = {
+  env = {
     DATABASE_URL: db.url,
     REDIS_URL: TEST_REDIS_URL,
     ...mosquitto.controlPlaneEnv,
@@ -86,13 +77,21 @@ beforeAll(async () => {
     ROLLOUT_SWEEP_MS: '500',
     LOG_LEVEL: 'info',
   };
-  workerMetrics = `http://127.0.0.1:${await freePort()}/metrics`;
-  worker = start('worker', { ...env, WORKER_METRICS_PORT: new URL(workerMetrics).port });
+  // the worker binds a port of its choosing for its /metrics and says which: no port to lose to another process
+  worker = start('worker', { ...env, WORKER_METRICS_PORT: '0' });
   procs.push(worker);
   // started together, as replicas are: each migrates (Prisma's lock makes that safe) and may write
   // the bootstrap token file; whichever token the file ends with is valid for both (one database)
   [api1, api2] = await Promise.all([startApi(env), startApi(env)]);
-  await waitFor(() => /worker ready/.test(worker.output()), 30_000, 'worker ready', { detail: () => worker.output().slice(-3_000) });
+  const metricsPort = await waitFor(
+    () => /"metricsPort":(\d+)[^\n]*"msg":"worker ready"/.exec(worker.output())?.[1],
+    30_000,
+    'worker ready',
+    {
+      detail: () => worker.output().slice(-3_000),
+    },
+  );
+  workerMetrics = `http://127.0.0.1:${metricsPort}/metrics`;
 }, 240_000);
 
 afterAll(async () => {
@@ -204,6 +203,32 @@ describe('two api processes and one worker process', () => {
       await Promise.all(devices.map((d) => d.stop()));
     }
   }, 120_000);
+
+  it('an api whose port another process takes before it binds starts again on a new port; that process answering /readyz is not taken for it', async () => {
+    let stranger: Server | null = null;
+    let taken = 0;
+    const { proc, url } = await startListening(
+      'api',
+      (port) => {
+        if (!stranger) {
+          // another process on the port by the time the api binds it, and it answers /readyz with 200
+          stranger = createServer((_req, res) => res.writeHead(200).end('{"status":"ready"}')).listen(port, '127.0.0.1');
+          taken = port;
+        }
+        return { ...env, PORT: String(port), MQTT_CLIENT_ID: `ef-split-api-${port}` };
+      },
+      { what: 'third api', readyWithinMs: 90_000 },
+    );
+    try {
+      expect(taken).toBeGreaterThan(0);
+      expect(url).not.toBe(`http://127.0.0.1:${taken}`);
+      expect(proc.child.exitCode).toBeNull();
+      expect((await fetch(`${url}/api/v1/openapi.json`)).status).toBe(200);
+    } finally {
+      await proc.stop();
+      await new Promise((resolve) => stranger?.close(resolve));
+    }
+  }, 240_000); // two starts of an api: 77 s seen at load average 11
 
   it('stops each process cleanly on SIGTERM (job processors first, then the connections)', async () => {
     for (const p of procs) {

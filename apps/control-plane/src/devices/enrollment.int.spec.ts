@@ -2,8 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hardwarePreset, type EnrollResponse } from '@edge-fleet/shared';
 import { randomBytes, scryptSync } from 'node:crypto';
 import pg from 'pg';
+import { CHAIN_LOCK } from '../infra/audit.repository.js';
+import { CONNECTION_WAIT_MS, PRISMA_CONNECTIONS, TRANSACTION_DEFAULTS, type Db } from '../infra/prisma.js';
+import { PRISMA } from '../infra/tokens.js';
 import { connectDevice, enrollDevice } from '../test-support/device-client.js';
-import { jsonPost, startHarness, type Harness } from '../test-support/harness.js';
+import { jsonPost, startHarness, waitFor, type Harness } from '../test-support/harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -144,5 +147,76 @@ describe('enrollment', () => {
     const badQuery = await h.api('/api/v1/devices?scenario=mining');
     expect(badQuery.status).toBe(400);
     expect(((await badQuery.json()) as { error: { message: string } }).error.message).toMatch(/scenario/);
+  });
+});
+
+/** Prisma's own defaults for an interactive transaction, which a loaded machine outran: 2 s to get a connection, 5 s to run. */
+const PRISMA_MAX_WAIT_MS = 2_000;
+const PRISMA_TIMEOUT_MS = 5_000;
+
+describe('enrollment on a busy control plane', () => {
+  const enrollOne = async (): Promise<Response> =>
+    jsonPost(h, '/api/v1/devices/enroll', { token: await token(), hardwareProfile: hardwarePreset('edge-gpu-kiosk') }, false);
+
+  async function enrolled(res: Response): Promise<boolean> {
+    const c = new pg.Client({ connectionString: h.dbUrl });
+    await c.connect();
+    try {
+      const { deviceId } = (await res.json()) as EnrollResponse;
+      return (await c.query('SELECT 1 FROM "Device" WHERE id = $1', [deviceId])).rowCount === 1;
+    } finally {
+      await c.end();
+    }
+  }
+
+  it('a device enrolling while every database connection is busy waits for one (within the pool bound) instead of getting 500', async () => {
+    const holdMs = PRISMA_MAX_WAIT_MS + 1_500;
+    expect(holdMs).toBeLessThan(CONNECTION_WAIT_MS);
+    const t = await token();
+    const db = h.cp.app.get<Db>(PRISMA);
+    // a burst of other work on every connection of the control plane's pool
+    const busy = Promise.all(Array.from({ length: PRISMA_CONNECTIONS }, () => db.$executeRawUnsafe(`SELECT pg_sleep(${holdMs / 1_000})`)));
+    const watch = new pg.Client({ connectionString: h.dbUrl });
+    await watch.connect();
+    try {
+      await waitFor(
+        async () =>
+          (
+            await watch.query<{ n: number }>(
+              "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep%'",
+            )
+          ).rows[0]?.n === PRISMA_CONNECTIONS,
+        holdMs,
+        'every pool connection busy',
+      );
+    } finally {
+      await watch.end();
+    }
+    const res = await jsonPost(h, '/api/v1/devices/enroll', { token: t, hardwareProfile: hardwarePreset('edge-gpu-kiosk') }, false);
+    await busy;
+    expect(res.status, await res.clone().text()).toBe(201);
+    expect(await enrolled(res)).toBe(true);
+  });
+
+  it('a device enrolling while another change holds the audit chain longer than 5 s is enrolled once the chain is free, not refused with 500', async () => {
+    const holdMs = PRISMA_TIMEOUT_MS + 1_000;
+    expect(holdMs).toBeLessThan(TRANSACTION_DEFAULTS.timeout);
+    const t = await token();
+    // another audited change (a large rollout, say) holds the chain's lock until it commits
+    const other = new pg.Client({ connectionString: h.dbUrl });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
+      const pending = jsonPost(h, '/api/v1/devices/enroll', { token: t, hardwareProfile: hardwarePreset('edge-gpu-kiosk') }, false);
+      await new Promise((resolve) => setTimeout(resolve, holdMs));
+      await other.query('COMMIT');
+      const res = await pending;
+      expect(res.status, await res.clone().text()).toBe(201);
+      expect(await enrolled(res)).toBe(true);
+    } finally {
+      await other.end();
+    }
+    expect((await enrollOne()).status).toBe(201);
   });
 });

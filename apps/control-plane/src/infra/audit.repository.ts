@@ -136,7 +136,7 @@ export async function appendAudit(tx: AnyTx, e: AuditInput): Promise<void> {
 }
 
 /** Serialises appends until the transaction ends: each event's hash needs the one before it. */
-const CHAIN_LOCK = 7_428_190_311;
+export const CHAIN_LOCK = 7_428_190_311;
 
 /**
  * Appends events to the hash chain: under the chain's lock, the last hash is read, each event gets

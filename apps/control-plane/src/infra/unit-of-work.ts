@@ -30,9 +30,9 @@ export type AnyTx = Tx | BulkTx;
 type Handle = { kind: 'prisma'; client: Prisma.TransactionClient } | { kind: 'pg'; client: PoolClient };
 
 export interface TxOptions {
-  /** How long the transaction may run (Prisma's default is 5 s). */
+  /** How long the transaction may run (default: TRANSACTION_DEFAULTS in prisma.ts). */
   timeoutMs?: number;
-  /** How long to wait for a connection (Prisma's default is 2 s). */
+  /** How long to wait for a connection (default: TRANSACTION_DEFAULTS in prisma.ts). */
   maxWaitMs?: number;
 }
 

@@ -53,7 +53,7 @@ export class ModelRepository {
   constructor(@Inject(PRISMA) private readonly db: Db) {}
 
   async createVersion(v: NewModelVersion): Promise<ModelVersionRow> {
-    return this.db.$transaction(async (tx) => {
+    const id = await this.db.$transaction(async (tx) => {
       const model = await tx.model.upsert({ where: { name: v.name }, create: { name: v.name }, update: {}, select: { id: true } });
       const clash = await tx.modelVersion.findUnique({
         where: { modelId_version: { modelId: model.id, version: v.version } },
@@ -75,7 +75,10 @@ export class ModelRepository {
             ],
           },
         },
-        select: versionSelect,
+        // only the id: Prisma reads a select's relations concurrently, and a transaction's queries all go
+        // through its one pg connection, which would then be handed a query while it runs another
+        // (deprecated by pg 8, refused by pg 9); the whole row is read once the version is committed
+        select: { id: true },
       });
       await appendAudit(asTx(tx), {
         actor: v.createdBy,
@@ -84,8 +87,11 @@ export class ModelRepository {
         targetId: created.id,
         details: { name: v.name, version: v.version, sha256: v.sha256, sizeBytes: v.sizeBytes },
       });
-      return created;
+      return created.id;
     });
+    const row = await this.getVersion(id);
+    if (!row) throw new AppError('not_found', `model version ${id} was removed as it was being created`);
+    return row;
   }
 
   async listVersions(): Promise<ModelVersionRow[]> {

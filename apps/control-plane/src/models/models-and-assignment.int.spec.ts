@@ -6,6 +6,7 @@ import { ManifestPayloadSchema, signingKeyCertMessage, topics, type DesiredState
 import type { MqttClient } from 'mqtt';
 import { connectDevice, enrollDevice } from '../test-support/device-client.js';
 import { startHarness, type Harness } from '../test-support/harness.js';
+import { watchOverlappingQueries } from '../test-support/overlapping-queries.js';
 import { openSignedDesired } from '../test-support/signed-desired.js';
 
 let h: Harness;
@@ -53,6 +54,21 @@ describe('model registry', () => {
     const res = await upload(m.bytes, 'ranker', '1.0.0', m.inputs);
     expect(res.status).toBe(201);
     const v = (await res.json()) as Version;
+    expect(v.variants).toEqual([expect.objectContaining({ precision: 'fp32', sizeBytes: m.bytes.length })]);
+  });
+
+  it("registers a version without handing its transaction's connection a query while it runs another, and answers the whole version", async () => {
+    const m = buildMlpClassifier({ seed: 5 });
+    const watch = watchOverlappingQueries();
+    let res: Response;
+    try {
+      res = await upload(m.bytes, 'one-query-at-a-time', '1', m.inputs);
+    } finally {
+      expect(watch.stop()).toEqual([]);
+    }
+    expect(res.status, await res.clone().text()).toBe(201);
+    const v = (await res.json()) as Version;
+    expect(v).toMatchObject({ name: 'one-query-at-a-time', version: '1' });
     expect(v.variants).toEqual([expect.objectContaining({ precision: 'fp32', sizeBytes: m.bytes.length })]);
   });
 

@@ -144,7 +144,8 @@ describe('automated remediation (M14)', () => {
       const [act] = await actionsOf(d.id);
       expect(act).toMatchObject({
         kind: 'precision_step_down',
-        status: 'applied',
+        // or already checked and found to have helped: the INT8 windows may have resolved the alert by this tick
+        status: expect.stringMatching(/^(applied|helped)$/) as unknown,
         rule: 'latency_over_target',
         before: { precision: 'fp16' },
         after: { precision: 'int8' },
@@ -152,12 +153,22 @@ describe('automated remediation (M14)', () => {
       expect(act?.figuresBefore).toMatchObject({ metric: 'latency_ms', value: 40, threshold: 20 });
       expect(act?.reason).toMatch(/fp16 → int8/);
     }
-    // INT8 is fast: the alert resolves, and the check marks the remedy as having helped
-    await ticks(4);
-    for (const d of changed) {
-      expect(await alertState(d.id, 'latency_over_target')).toBe('resolved');
+    // INT8 is fast: the alert resolves, and the check marks the remedy as having helped (ticks until
+    // then: on a loaded machine the devices' INT8 windows take longer to cover the lookback)
+    await waitFor(
+      async () => {
+        await ticks(1);
+        for (const d of changed) {
+          if ((await alertState(d.id, 'latency_over_target')) !== 'resolved') return false;
+          if ((await actionsOf(d.id))[0]?.status !== 'helped') return false;
+        }
+        return true;
+      },
+      30_000,
+      'alerts resolved and remedies marked helped',
+    );
+    for (const d of changed)
       expect((await actionsOf(d.id))[0]).toMatchObject({ status: 'helped', figuresAfter: { alertState: 'resolved' } });
-    }
     const audit = await db.query<{ action: string; actor: string; details: { rule: string; reason: string } }>(
       `SELECT action, actor, details FROM "AuditEvent" WHERE "targetId" = $1 AND action LIKE 'remediation.%' ORDER BY id`,
       [changed[0]?.id],

@@ -7,9 +7,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import { topics } from '@edge-fleet/shared';
 import pg from 'pg';
-import { startControlPlaneProcess, type Proc } from '../test-support/control-plane-process.js';
+import { startControlPlaneProcess, startListening, type Proc } from '../test-support/control-plane-process.js';
 import { enrollDevice, telemetryWindow } from '../test-support/device-client.js';
-import { freePort, freshDatabase, TEST_REDIS_URL, waitFor, type ApiTarget } from '../test-support/harness.js';
+import { freshDatabase, TEST_REDIS_URL, waitFor, type ApiTarget } from '../test-support/harness.js';
 import { Mosquitto } from '@edge-fleet/test-utils';
 
 /**
@@ -28,18 +28,11 @@ interface Replica {
 
 /** One control-plane process (api + worker) on the shared database, broker and data directory. */
 async function startReplica(env: Record<string, string>, dir: string, clientId: string, mqttUrl: string): Promise<Replica> {
-  const port = await freePort();
-  const proc = startControlPlaneProcess('main', { ...env, DATA_DIR: dir, PORT: String(port), MQTT_CLIENT_ID: clientId });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(
-    async () => {
-      if (proc.child.exitCode !== null)
-        throw new Error(`control plane exited with ${proc.child.exitCode}:\n${proc.output().slice(-3_000)}`);
-      return (await fetch(`${url}/readyz`).catch(() => null))?.ok === true;
-    },
-    120_000,
-    `control plane ${clientId} ready`,
-    { detail: () => proc.output().slice(-3_000) },
+  const { proc, url } = await startListening(
+    'main',
+    // info: the line saying it listens is what tells its /readyz from another process's on the port
+    (port) => ({ ...env, DATA_DIR: dir, PORT: String(port), MQTT_CLIENT_ID: clientId, LOG_LEVEL: 'info' }),
+    { what: `control plane ${clientId}`, readyWithinMs: 120_000 },
   );
   const token = (await readFile(path.join(dir, 'operator-token'), 'utf8')).trim();
   const api = (p: string, init: RequestInit = {}) =>
