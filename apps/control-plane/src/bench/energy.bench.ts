@@ -1,7 +1,8 @@
 /**
  * `pnpm bench:energy [devices] [hours]`: the energy report over a fleet's stored windows. N devices
  * (inserted with SQL, spread over the six scenarios, each running one of two variants, a third of
- * them with sensor power) each have `hours` of 60 s telemetry windows, and their rollups as the
+ * them with sensor power) each have `hours` of 60 s telemetry windows (each with a latency histogram,
+ * as current agents send), and their rollups as the
  * migrations compute them; then the report is asked for the whole fleet and for one scenario, five
  * times each, over the last 24 h and over the last hour. Then, in the same run, the report's sums
  * and the rollout gates' baseline (every device a pending baseline device) over the last 24 h, read
@@ -32,10 +33,12 @@ try {
   // device `ord` runs variant 2 × its scenario + (ord / 6) % 2; a third have a sensor
   await db.query(
     `INSERT INTO "TelemetryWindow" ("deviceId", "bootId", seq, "windowStart", "windowEnd", "variantId", precision, inferences, errors,
-       "latencyP50Ms", "latencyP95Ms", "latencyP99Ms", "latencyMaxMs", "powerW", "powerSource", "powerDetail", "rssMb", "heapUsedMb")
+       "latencyP50Ms", "latencyP95Ms", "latencyP99Ms", "latencyMaxMs", "powerW", "powerSource", "powerDetail", "rssMb", "heapUsedMb",
+       "latencyHistogram")
      SELECT id, id, k, now() - (k + 1) * interval '${WINDOW_S} seconds', now() - k * interval '${WINDOW_S} seconds',
             ($2::text[])[1 + 2 * (ord % 6) + (ord / 6) % 2], CASE WHEN (ord / 6) % 2 = 0 THEN 'fp32' ELSE 'int8' END, 600, 0,
-            2, 3, 4, 5, 2 + (ord % 7) * 0.5, CASE WHEN ord % 3 = 0 THEN 'sensor' ELSE 'estimate' END, 'bench', 60, 20
+            2, 3, 4, 5, 2 + (ord % 7) * 0.5, CASE WHEN ord % 3 = 0 THEN 'sensor' ELSE 'estimate' END, 'bench', 60, 20,
+            jsonb_build_array(jsonb_build_array(380 + (ord % 8), 300), jsonb_build_array(390 + (k % 8), 200), jsonb_build_array(400, 100))
        FROM unnest($1::uuid[]) WITH ORDINALITY AS u(id, ord), generate_series(0, $3::int - 1) AS k`,
     [ids, variants, Math.round((hours * 3_600) / WINDOW_S)],
   );

@@ -69,6 +69,15 @@ const PART_SUMS = `max(precision) AS precision, sum(windows)::int AS windows, su
   sum("bytesReceived")::float8 AS "bytesReceived", min(first) AS first, max(last) AS last`;
 
 /**
+ * The last end of device `device`'s hourly rollups of the edge ([`$5`, `$4`)) that hold a window ending
+ * after `$1`: no folded window of the edge ends later (rollup-span.ts). A value joined LATERAL before
+ * the raw read, so that it bounds the (deviceId, windowEnd) index scan: as a subquery in the WHERE,
+ * Postgres scanned every window since `$1` and filtered.
+ */
+export const EDGE_BOUND = (device: string): string => `SELECT max(e."lastWindowEnd") AS bound FROM "TelemetryDeviceRollup" e
+  WHERE e."deviceId" = ${device} AND e."bucketSeconds" = 3600 AND e."bucketStart" >= $5 AND e."bucketStart" < $4 AND e."lastWindowEnd" > $1`;
+
+/**
  * The windows of device `d` that ended after `$1` (rollup-span.ts: `$3` started after, `$4` whole
  * hours from, `$5` edge buckets from), as parts: its hourly rollups from `$4` on, and its folded windows that
  * started before `$4`, read raw through its (deviceId, windowEnd) index up to the last end of its
@@ -79,12 +88,12 @@ export const DEVICE_PARTS = `
    WHERE r."deviceId" = d.id AND r."bucketSeconds" = 3600 AND r."bucketStart" >= $4 AND r."variantId" <> '' AND c.windows > 0
   UNION ALL
   SELECT ${WINDOW_PART}
-    FROM "TelemetryWindow" t
-   WHERE t."deviceId" = d.id AND t."windowEnd" > $1 AND t."windowStart" > $3 AND t."windowStart" < $4 AND t."variantId" IS NOT NULL
-     AND t."windowEnd" <= (SELECT max(e."lastWindowEnd") FROM "TelemetryDeviceRollup" e
-                            WHERE e."deviceId" = d.id AND e."bucketSeconds" = 3600 AND e."bucketStart" >= $5 AND e."bucketStart" < $4
-                              AND e."lastWindowEnd" > $1)
-     AND NOT EXISTS (SELECT 1 FROM "TelemetryRollupPending" p WHERE p."windowId" = t.id)`;
+    FROM (${EDGE_BOUND('d.id')}) u
+   CROSS JOIN LATERAL (
+     SELECT * FROM "TelemetryWindow" t
+      WHERE t."deviceId" = d.id AND t."windowEnd" > $1 AND t."windowEnd" <= u.bound AND t."windowStart" > $3 AND t."windowStart" < $4
+        AND t."variantId" IS NOT NULL) t
+   WHERE NOT EXISTS (SELECT 1 FROM "TelemetryRollupPending" p WHERE p."windowId" = t.id)`;
 
 /** The windows not folded yet that ended after `$1` (started after `$3`), read raw, each with its device. */
 export const PENDING_PARTS = `SELECT t."deviceId", ${WINDOW_PART}

@@ -76,12 +76,14 @@ parts AS (
        WHERE r."deviceId" = m."deviceId" AND r."bucketSeconds" = 3600 AND r."bucketStart" >= $4 AND r."activeWindows" > 0
       UNION ALL
       SELECT t.inferences, t.errors, t."latencyHistogram", (t."latencyHistogram" IS NOT NULL)::int
-        FROM "TelemetryWindow" t
-       WHERE t."deviceId" = m."deviceId" AND t."windowEnd" > $2 AND t."windowStart" > $3 AND t."windowStart" < $4 AND t.inferences > 0
-         AND t."windowEnd" <= (SELECT max(e."lastWindowEnd") FROM "TelemetryDeviceRollup" e
-                                WHERE e."deviceId" = m."deviceId" AND e."bucketSeconds" = 3600 AND e."bucketStart" >= $5
-                                  AND e."bucketStart" < $4 AND e."lastWindowEnd" > $2)
-         AND NOT EXISTS (SELECT 1 FROM "TelemetryRollupPending" p WHERE p."windowId" = t.id)
+        FROM (SELECT max(e."lastWindowEnd") AS bound FROM "TelemetryDeviceRollup" e
+               WHERE e."deviceId" = m."deviceId" AND e."bucketSeconds" = 3600 AND e."bucketStart" >= $5
+                 AND e."bucketStart" < $4 AND e."lastWindowEnd" > $2) u
+       CROSS JOIN LATERAL (
+         SELECT * FROM "TelemetryWindow" t
+          WHERE t."deviceId" = m."deviceId" AND t."windowEnd" > $2 AND t."windowEnd" <= u.bound AND t."windowStart" > $3
+            AND t."windowStart" < $4 AND t.inferences > 0) t
+       WHERE NOT EXISTS (SELECT 1 FROM "TelemetryRollupPending" p WHERE p."windowId" = t.id)
     ) x
   UNION ALL
   SELECT m."deviceId", m."hardwareClass", pw.inferences, pw.errors, pw.histogram, pw."histogramWindows"
