@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { hardwarePreset, ScenarioSchema } from '@edge-fleet/shared';
 import pg from 'pg';
 
@@ -41,4 +44,18 @@ export async function openBenchFleet(
   const scenarios = ScenarioSchema.options;
   await insertBenchDevices(db, ids, scenarios, enrolledHoursAgo);
   return { db, ids, scenarios };
+}
+
+/**
+ * The statements that compute the rollups of windows already stored, as the migrations do: the
+ * original backfill (20261206024500) and the energy and baseline sums' (20261206140000). Benches
+ * that insert windows with SQL run them to have the rollups the fold would have kept.
+ */
+export async function rollupBackfillStatements(): Promise<string[]> {
+  const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../prisma/migrations');
+  const original = await readFile(path.join(dir, '20261206024500_telemetry_partitions/migration.sql'), 'utf8');
+  const sums = await readFile(path.join(dir, '20261206140000_rollup_energy_sums/migration.sql'), 'utf8');
+  return [original.slice(original.indexOf('-- The rollups of the windows stored so far')), sums]
+    .flatMap((sql) => sql.split(/;\s*\n/))
+    .filter((s) => /^\s*(INSERT|UPDATE)/m.test(s));
 }

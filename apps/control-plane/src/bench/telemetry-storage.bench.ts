@@ -15,10 +15,7 @@
  * The control plane runs in this process, the load generator in a child (closed-loop-load.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { LatencyHistogram, ScenarioSchema, type TelemetryWindow } from '@edge-fleet/shared';
 import pg from 'pg';
@@ -29,7 +26,7 @@ import { TelemetryPartitionRepository } from '../telemetry/telemetry-partition.r
 import { TelemetryRollupFoldService } from '../telemetry/telemetry-rollup-fold.service.js';
 import { PENDING_WINDOWS_SQL, TAKE_PENDING_SQL, TelemetryRollupRepository } from '../telemetry/telemetry-rollup.repository.js';
 import { TelemetryRepository } from '../telemetry/telemetry.repository.js';
-import { insertBenchDevices, insertBenchProfile } from './bench-devices.js';
+import { insertBenchDevices, insertBenchProfile, rollupBackfillStatements } from './bench-devices.js';
 import { loadInChild } from './closed-loop-load.js';
 
 const n = Number(process.argv[2] ?? 2_000);
@@ -72,17 +69,6 @@ async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   const t = performance.now();
   const r = await f();
   return [r, performance.now() - t];
-}
-
-/** The migration's own rollup statements (its last four: the rollups of the rows it found). */
-async function backfillStatements(): Promise<string[]> {
-  const file = path.resolve(
-    path.dirname(fileURLToPath(import.meta.url)),
-    '../../../../prisma/migrations/20261206024500_telemetry_partitions/migration.sql',
-  );
-  const sql = await readFile(file, 'utf8');
-  const tail = sql.slice(sql.indexOf('-- The rollups of the windows stored so far'));
-  return tail.split(/;\s*\n/).filter((s) => /^\s*(INSERT|UPDATE)/m.test(s));
 }
 
 const db = await freshDatabase('ef_bench_storage');
@@ -145,7 +131,7 @@ try {
 
   // the rollups of that history, as the migration computes them for existing rows
   const [, rollupMs] = await timed(async () => {
-    for (const sql of await backfillStatements()) await c.query(sql);
+    for (const sql of await rollupBackfillStatements()) await c.query(sql);
   });
   log(`rollups of the history computed in ${fmt(rollupMs / 1_000)} s (one aggregate; from then on the fold adds each new window)`);
   // the backfill's UPDATE leaves a dead copy of every rollup row: measure the live size

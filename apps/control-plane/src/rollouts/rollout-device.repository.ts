@@ -4,7 +4,6 @@ import {
   ACTIVE_ROLLOUT_STATUSES,
   LatencyHistogram,
   type BaselineFigures,
-  type DeviceDistribution,
   type DeviceEvidence,
   type Scenario,
   type SparseHistogram,
@@ -13,7 +12,7 @@ import type { JsonValue } from '../infra/json.js';
 import type { Db } from '../infra/prisma.js';
 import { PG_POOL, PRISMA } from '../infra/tokens.js';
 import { prismaOf, type Tx } from '../infra/unit-of-work.js';
-import { startedAfter } from '../telemetry/window-span.js';
+import { rollupSplit } from '../telemetry/rollup-span.js';
 
 const ACTIVE = [...ACTIVE_ROLLOUT_STATUSES];
 /** States of a device the rollout changed (told to update): a rollback takes these back. */
@@ -39,6 +38,61 @@ export interface Notified {
   assignmentVersion: number;
   variantId: string | null;
 }
+
+/** A baseline device's windows that ran an inference: their sums, and the histograms of those that carried one. */
+interface BaselineDeviceRow {
+  deviceId: string;
+  hardwareClass: string;
+  inferences: number;
+  errors: number;
+  histograms: SparseHistogram[] | null;
+  histogramWindows: number;
+}
+
+/**
+ * Per pending device of rollout `$1`, its windows that ran an inference and ended after `$2`, split
+ * as rollup-span.ts says (`$3` started after, `$4` whole hours from, `$5` edge buckets from): its
+ * hourly rollups from `$4` on, its folded windows that started before `$4` read raw (up to the last
+ * end of its edge buckets), and its windows not folded yet read raw. A window without an inference
+ * has no errors and no histogram counts (the contract: errors ≤ inferences, histogram ≤
+ * inferences), so a rollup's sums and histogram are those of its windows that ran one.
+ */
+const BASELINE_SQL = `
+WITH members AS MATERIALIZED (
+  SELECT rd."deviceId", hp."hardwareClass"
+    FROM "RolloutDevice" rd JOIN "Device" d ON d.id = rd."deviceId" JOIN "HardwareProfile" hp ON hp.id = d."hardwareProfileId"
+   WHERE rd."rolloutId" = $1::uuid AND rd.state = 'pending'
+),
+pending AS MATERIALIZED (
+  SELECT t."deviceId", t.inferences, t.errors, t."latencyHistogram" AS histogram, (t."latencyHistogram" IS NOT NULL)::int AS "histogramWindows"
+    FROM "TelemetryRollupPending" p JOIN "TelemetryWindow" t ON t.id = p."windowId" AND t."windowStart" = p."windowStart"
+   WHERE p."windowStart" > $3 AND t."windowStart" > $3 AND t."windowEnd" > $2 AND t.inferences > 0
+),
+parts AS (
+  SELECT m."deviceId", m."hardwareClass", x.*
+    FROM members m CROSS JOIN LATERAL (
+      SELECT r.inferences, r.errors, r."latencyHistogram" AS histogram, r."activeHistogramWindows" AS "histogramWindows"
+        FROM "TelemetryDeviceRollup" r
+       WHERE r."deviceId" = m."deviceId" AND r."bucketSeconds" = 3600 AND r."bucketStart" >= $4 AND r."activeWindows" > 0
+      UNION ALL
+      SELECT t.inferences, t.errors, t."latencyHistogram", (t."latencyHistogram" IS NOT NULL)::int
+        FROM (SELECT max(e."lastWindowEnd") AS bound FROM "TelemetryDeviceRollup" e
+               WHERE e."deviceId" = m."deviceId" AND e."bucketSeconds" = 3600 AND e."bucketStart" >= $5
+                 AND e."bucketStart" < $4 AND e."lastWindowEnd" > $2) u
+       CROSS JOIN LATERAL (
+         SELECT * FROM "TelemetryWindow" t
+          WHERE t."deviceId" = m."deviceId" AND t."windowEnd" > $2 AND t."windowEnd" <= u.bound AND t."windowStart" > $3
+            AND t."windowStart" < $4 AND t.inferences > 0) t
+       WHERE NOT EXISTS (SELECT 1 FROM "TelemetryRollupPending" p WHERE p."windowId" = t.id)
+    ) x
+  UNION ALL
+  SELECT m."deviceId", m."hardwareClass", pw.inferences, pw.errors, pw.histogram, pw."histogramWindows"
+    FROM pending pw JOIN members m ON m."deviceId" = pw."deviceId"
+)
+SELECT "deviceId"::text AS "deviceId", "hardwareClass", sum(inferences)::float8 AS inferences, sum(errors)::float8 AS errors,
+       jsonb_agg(histogram) FILTER (WHERE histogram IS NOT NULL AND "histogramWindows" > 0) AS histograms,
+       sum("histogramWindows")::int AS "histogramWindows"
+  FROM parts GROUP BY 1, 2`;
 
 /** The "RolloutDevice" table: each device's place and progress in a rollout. */
 @Injectable()
@@ -202,47 +256,55 @@ export class RolloutDeviceRepository {
     }));
   }
 
-  /** Devices of the rollout still on the old model (later waves), per hardware class, over the same period. */
+  /**
+   * Devices of the rollout still on the old model (later waves), per hardware class, over the same
+   * period: their windows that ran an inference and ended after `since`. Devices, inferences,
+   * errors and each device's merged histogram come from the hourly rollups and the edges read raw
+   * ({@link BASELINE_SQL}); the legacy latency, a median of the windows' percentiles, cannot be
+   * merged from rollups and is read raw.
+   */
   async baseline(rolloutId: string, since: Date): Promise<Map<string, BaselineFigures>> {
     // the day partitions the period reaches, as a value so that Postgres prunes the others when planning (window-span.ts)
-    const started = startedAfter(since);
-    const rows = await this.db.$queryRaw<
-      { hardwareClass: string; devices: bigint; latency: number | null; inferences: bigint | null; errors: bigint | null }[]
-    >`
-      SELECT hp."hardwareClass", count(DISTINCT t."deviceId") AS devices,
-             percentile_cont(0.5) WITHIN GROUP (ORDER BY CASE p."latencyPercentile" WHEN 'p50' THEN t."latencyP50Ms" WHEN 'p95' THEN t."latencyP95Ms" ELSE t."latencyP99Ms" END) AS latency,
-             sum(t.inferences) AS inferences, sum(t.errors) AS errors
+    const split = rollupSplit(since);
+    const devices = (
+      await this.pool.query<BaselineDeviceRow>(BASELINE_SQL, [rolloutId, since, split.startedAfter, split.wholeFrom, split.edgeFrom])
+    ).rows.sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
+    const latency = await this.db.$queryRaw<{ hardwareClass: string; latency: number | null }[]>`
+      SELECT hp."hardwareClass",
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY CASE p."latencyPercentile" WHEN 'p50' THEN t."latencyP50Ms" WHEN 'p95' THEN t."latencyP95Ms" ELSE t."latencyP99Ms" END) AS latency
         FROM "RolloutDevice" rd
         JOIN "Device" d ON d.id = rd."deviceId"
         JOIN "HardwareProfile" hp ON hp.id = d."hardwareProfileId"
         JOIN "Policy" p ON p.scenario = d.scenario
-        JOIN "TelemetryWindow" t ON t."deviceId" = rd."deviceId" AND t."windowEnd" > ${since} AND t."windowStart" > ${started} AND t.inferences > 0
+        JOIN "TelemetryWindow" t ON t."deviceId" = rd."deviceId" AND t."windowEnd" > ${since} AND t."windowStart" > ${split.startedAfter} AND t.inferences > 0
        WHERE rd."rolloutId" = ${rolloutId}::uuid AND rd.state = 'pending'
        GROUP BY hp."hardwareClass"`;
-    const perDevice = await this.db.$queryRaw<
-      { deviceId: string; hardwareClass: string; histograms: SparseHistogram[]; windows: bigint }[]
-    >`
-      SELECT t."deviceId"::text AS "deviceId", hp."hardwareClass", jsonb_agg(t."latencyHistogram") AS histograms, count(*) AS windows
-        FROM "RolloutDevice" rd
-        JOIN "Device" d ON d.id = rd."deviceId"
-        JOIN "HardwareProfile" hp ON hp.id = d."hardwareProfileId"
-        JOIN "TelemetryWindow" t ON t."deviceId" = rd."deviceId" AND t."windowEnd" > ${since} AND t."windowStart" > ${started} AND t.inferences > 0
-             AND t."latencyHistogram" IS NOT NULL
-       WHERE rd."rolloutId" = ${rolloutId}::uuid AND rd.state = 'pending'
-       GROUP BY t."deviceId", hp."hardwareClass"`;
-    const distributions = (hc: string): DeviceDistribution[] =>
-      perDevice
-        .filter((d) => d.hardwareClass === hc)
-        .map((d) => ({ deviceId: d.deviceId, histogram: LatencyHistogram.merged(d.histograms).toSparse(), windows: Number(d.windows) }));
+    const medians = new Map(latency.map((r) => [r.hardwareClass, r.latency]));
+    const classes = new Map<string, BaselineFigures & { inferences: number; errors: number }>();
+    for (const d of devices) {
+      const c = classes.get(d.hardwareClass) ?? {
+        devices: 0,
+        latencyMs: null,
+        errorRate: null,
+        distributions: [],
+        inferences: 0,
+        errors: 0,
+      };
+      classes.set(d.hardwareClass, c);
+      c.devices += 1;
+      c.inferences += d.inferences;
+      c.errors += d.errors;
+      if (d.histogramWindows > 0 && d.histograms)
+        c.distributions.push({
+          deviceId: d.deviceId,
+          histogram: LatencyHistogram.merged(d.histograms).toSparse(),
+          windows: d.histogramWindows,
+        });
+    }
     return new Map(
-      rows.map((r) => [
-        r.hardwareClass,
-        {
-          devices: Number(r.devices),
-          latencyMs: r.latency,
-          errorRate: r.inferences ? Number(r.errors ?? 0) / Number(r.inferences) : null,
-          distributions: distributions(r.hardwareClass),
-        },
+      [...classes].map(([hc, { inferences, errors, ...c }]) => [
+        hc,
+        { ...c, latencyMs: medians.get(hc) ?? null, errorRate: inferences ? errors / inferences : null },
       ]),
     );
   }

@@ -9,12 +9,18 @@ import {
   type GroupRollup,
   type RollupBucketSeconds,
   type RollupInput,
+  type ClassSums,
   type RollupStats,
   type StoredStats,
   rollupWindows,
 } from './telemetry-rollup.js';
 
-type Col = readonly [name: string, type: string, merge: 'key' | 'sum' | 'min' | 'max' | 'hist' | 'latest', value: (r: never) => unknown];
+type Col = readonly [
+  name: string,
+  type: string,
+  merge: 'key' | 'sum' | 'nsum' | 'min' | 'max' | 'hist' | 'latest',
+  value: (r: never) => unknown,
+];
 
 const stat =
   <K extends keyof RollupStats>(k: K) =>
@@ -51,6 +57,32 @@ const STAT_COLUMNS: readonly Col[] = [
 // the 'latest' columns follow the window that ended last (SET expressions read the stored row's values)
 const LAST: Col = ['lastWindowEnd', 'timestamptz', 'max', stat('lastWindowEnd')];
 
+const sum =
+  <K extends keyof ClassSums>(k: K) =>
+  (r: RollupStats) =>
+    r.sums[k];
+/** What the energy report and the gate baseline read (telemetry-rollup.ts ClassSums); LEAST/GREATEST skip NULLs. */
+const CLASS_SUM_COLUMNS: readonly Col[] = [
+  ['simWindows', 'int4', 'sum', sum('simWindows')],
+  ['simInferences', 'int8', 'sum', sum('simInferences')],
+  ['simEnergyJ', 'float8', 'sum', sum('simEnergyJ')],
+  ['simDurationS', 'float8', 'sum', sum('simDurationS')],
+  ['simRemoteBytesSent', 'int8', 'nsum', sum('simBytesSent')],
+  ['simRemoteBytesReceived', 'int8', 'nsum', sum('simBytesReceived')],
+  ['simPrecision', 'text', 'max', sum('simPrecision')],
+  ['simFirstWindowStart', 'timestamptz', 'min', sum('simFirstWindowStart')],
+  ['simLastWindowEnd', 'timestamptz', 'max', sum('simLastWindowEnd')],
+  ['sensorWindows', 'int4', 'sum', sum('sensorWindows')],
+  ['estimateWindows', 'int4', 'sum', sum('estimateWindows')],
+  ['realRemoteBytesSent', 'int8', 'nsum', sum('realBytesSent')],
+  ['realRemoteBytesReceived', 'int8', 'nsum', sum('realBytesReceived')],
+  ['realPrecision', 'text', 'max', sum('realPrecision')],
+  ['realFirstWindowStart', 'timestamptz', 'min', sum('realFirstWindowStart')],
+  ['realLastWindowEnd', 'timestamptz', 'max', sum('realLastWindowEnd')],
+  ['activeWindows', 'int4', 'sum', sum('activeWindows')],
+  ['activeHistogramWindows', 'int4', 'sum', sum('activeHistogramWindows')],
+];
+
 const DEVICE_COLUMNS: readonly Col[] = [
   ['deviceId', 'uuid', 'key', (r: DeviceRollup) => r.deviceId],
   ['bucketSeconds', 'int4', 'key', (r: DeviceRollup) => r.bucketSeconds],
@@ -60,6 +92,7 @@ const DEVICE_COLUMNS: readonly Col[] = [
   ...STAT_COLUMNS,
   ['rssMaxMb', 'float8', 'max', stat('rssMaxMb')],
   ['powerDetail', 'text', 'latest', stat('powerDetail')],
+  ...CLASS_SUM_COLUMNS,
   LAST,
 ];
 
@@ -82,6 +115,9 @@ function mergeSql(name: string, merge: Col[2], table: string): string {
       return '';
     case 'sum':
       return `${old} + ${add}`;
+    case 'nsum':
+      // NULL while neither side has any (a plain + would turn one side's NULL into NULL)
+      return `COALESCE(${old} + ${add}, ${old}, ${add})`;
     case 'min':
       return `LEAST(${old}, ${add})`;
     case 'max':
@@ -189,13 +225,16 @@ RETURNING "windowId", "windowStart"`;
  */
 export const PENDING_WINDOWS_SQL = `SELECT w."deviceId", w."windowStart", w."windowEnd", w."modelVersionId", w."variantId", w."precision", w."inferences",
        w."errors", w."cacheHits", w."fallbacks", w."source", w."latencyP50Ms", w."latencyP95Ms", w."latencyP99Ms", w."latencyMaxMs",
-       w."latencyHistogram", w."queueP99Ms", w."powerW", w."powerSource", w."powerDetail", w."rssMb", d."scenario", hp."hardwareClass"
+       w."latencyHistogram", w."queueP99Ms", w."powerW", w."powerSource", w."powerDetail", w."rssMb",
+       w."remoteBytesSent"::float8 AS "remoteBytesSent", w."remoteBytesReceived"::float8 AS "remoteBytesReceived", d."scenario", hp."hardwareClass"
   FROM "TelemetryWindow" w
   LEFT JOIN "Device" d ON d.id = w."deviceId" LEFT JOIN "HardwareProfile" hp ON hp.id = d."hardwareProfileId"
  WHERE w.id = ANY($1::bigint[]) AND w."windowStart" >= $2 AND w."windowStart" <= $3`;
 
 /** A taken window's row: the stored columns of the contract window's nested fields, and its device's group. */
-type PendingRow = Omit<RollupInput, 'latencyMs' | 'latencyHistogram' | 'queueMs' | 'power' | 'memory'> & {
+type PendingRow = Omit<RollupInput, 'latencyMs' | 'latencyHistogram' | 'queueMs' | 'power' | 'memory' | 'remote'> & {
+  remoteBytesSent: number | null;
+  remoteBytesReceived: number | null;
   latencyP50Ms: number | null;
   latencyP95Ms: number | null;
   latencyP99Ms: number | null;
@@ -219,6 +258,7 @@ function rollupInputOf(r: PendingRow): RollupInput {
     queueMs: r.queueP99Ms === null ? null : { p99: r.queueP99Ms },
     power: { watts: r.powerW, source: r.powerSource, detail: r.powerDetail },
     memory: { rssMb: r.rssMb },
+    remote: { bytesSent: r.remoteBytesSent ?? undefined, bytesReceived: r.remoteBytesReceived ?? undefined },
   };
 }
 

@@ -38,6 +38,36 @@ export interface RollupStats {
   precision: string | null;
   powerSource: string;
   powerDetail: string;
+  /** What the energy report and the gate baseline sum (per-device rollups only: {@link ClassSums}). */
+  sums: ClassSums;
+}
+
+/**
+ * The sums the energy report keeps apart for simulated power (`sim*`) and for the rest (`real*`;
+ * the report's observed figures), and what the rollout gates' baseline counts: windows that ran
+ * an inference (`active*`). The real class's windows, inferences, energy and seconds are the
+ * totals less the simulated ones. Bytes are null while no window of the class reported any;
+ * precisions are the greatest the class's windows reported (what `max(precision)` reads raw).
+ */
+export interface ClassSums {
+  simWindows: number;
+  simInferences: number;
+  simEnergyJ: number;
+  simDurationS: number;
+  simBytesSent: number | null;
+  simBytesReceived: number | null;
+  simPrecision: string | null;
+  simFirstWindowStart: Date | null;
+  simLastWindowEnd: Date | null;
+  sensorWindows: number;
+  estimateWindows: number;
+  realBytesSent: number | null;
+  realBytesReceived: number | null;
+  realPrecision: string | null;
+  realFirstWindowStart: Date | null;
+  realLastWindowEnd: Date | null;
+  activeWindows: number;
+  activeHistogramWindows: number;
 }
 
 export interface DeviceRollupKey {
@@ -93,6 +123,61 @@ export interface RollupInput {
   queueMs?: { p99: number } | null | undefined;
   power: { watts: number; source: string; detail: string };
   memory: { rssMb: number };
+  remote?: { bytesSent?: number | undefined; bytesReceived?: number | undefined } | null | undefined;
+}
+
+/** One window's {@link ClassSums}. */
+function classSumsOf(w: RollupInput, start: Date, end: Date, durationS: number, hasHistogram: boolean): ClassSums {
+  const sim = w.power.source === 'simulated';
+  const [ifSim, ifReal] = [<T>(v: T) => (sim ? v : null), <T>(v: T) => (sim ? null : v)];
+  const [sent, received] = [w.remote?.bytesSent ?? null, w.remote?.bytesReceived ?? null];
+  return {
+    simWindows: sim ? 1 : 0,
+    simInferences: sim ? w.inferences : 0,
+    simEnergyJ: sim ? w.power.watts * durationS : 0,
+    simDurationS: sim ? durationS : 0,
+    simBytesSent: ifSim(sent),
+    simBytesReceived: ifSim(received),
+    simPrecision: ifSim(w.precision),
+    simFirstWindowStart: ifSim(start),
+    simLastWindowEnd: ifSim(end),
+    sensorWindows: w.power.source === 'sensor' ? 1 : 0,
+    estimateWindows: w.power.source === 'estimate' ? 1 : 0,
+    realBytesSent: ifReal(sent),
+    realBytesReceived: ifReal(received),
+    realPrecision: ifReal(w.precision),
+    realFirstWindowStart: ifReal(start),
+    realLastWindowEnd: ifReal(end),
+    activeWindows: w.inferences > 0 ? 1 : 0,
+    activeHistogramWindows: w.inferences > 0 && hasHistogram ? 1 : 0,
+  };
+}
+
+const sumOrNull = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : a + b);
+const pick = <T>(a: T | null, b: T | null, bWins: (a: T, b: T) => boolean): T | null =>
+  a === null ? b : b === null ? a : bWins(a, b) ? b : a;
+
+/** The class sums of the union of `a`'s and `b`'s windows (a is changed and returned). */
+function mergeClassSums(a: ClassSums, b: ClassSums): ClassSums {
+  a.simWindows += b.simWindows;
+  a.simInferences += b.simInferences;
+  a.simEnergyJ += b.simEnergyJ;
+  a.simDurationS += b.simDurationS;
+  a.sensorWindows += b.sensorWindows;
+  a.estimateWindows += b.estimateWindows;
+  a.activeWindows += b.activeWindows;
+  a.activeHistogramWindows += b.activeHistogramWindows;
+  a.simBytesSent = sumOrNull(a.simBytesSent, b.simBytesSent);
+  a.simBytesReceived = sumOrNull(a.simBytesReceived, b.simBytesReceived);
+  a.realBytesSent = sumOrNull(a.realBytesSent, b.realBytesSent);
+  a.realBytesReceived = sumOrNull(a.realBytesReceived, b.realBytesReceived);
+  a.simPrecision = pick(a.simPrecision, b.simPrecision, (x, y) => y > x);
+  a.realPrecision = pick(a.realPrecision, b.realPrecision, (x, y) => y > x);
+  a.simFirstWindowStart = pick(a.simFirstWindowStart, b.simFirstWindowStart, (x, y) => y < x);
+  a.realFirstWindowStart = pick(a.realFirstWindowStart, b.realFirstWindowStart, (x, y) => y < x);
+  a.simLastWindowEnd = pick(a.simLastWindowEnd, b.simLastWindowEnd, (x, y) => y > x);
+  a.realLastWindowEnd = pick(a.realLastWindowEnd, b.realLastWindowEnd, (x, y) => y > x);
+  return a;
 }
 
 function statsOf(w: RollupInput): RollupStats {
@@ -126,6 +211,7 @@ function statsOf(w: RollupInput): RollupStats {
     precision: w.precision,
     powerSource: w.power.source,
     powerDetail: w.power.detail,
+    sums: classSumsOf(w, start, end, durationS, hist !== null),
   };
 }
 
@@ -156,6 +242,7 @@ export function mergeStats(a: RollupStats, b: RollupStats): RollupStats {
   a.durationS += b.durationS;
   a.rssMaxMb = Math.max(a.rssMaxMb, b.rssMaxMb);
   if (b.firstWindowStart < a.firstWindowStart) a.firstWindowStart = b.firstWindowStart;
+  mergeClassSums(a.sums, b.sums);
   if (bLater) {
     a.lastWindowEnd = b.lastWindowEnd;
     a.modelVersionId = b.modelVersionId;
@@ -183,7 +270,7 @@ export function rollupWindows(
     // one window's statistics, merged into four rollups (mergeStats leaves its second argument
     // alone; a new rollup gets its own copy, histogram included)
     const stats = statsOf(w);
-    const copy = (): RollupStats => ({ ...stats, histogram: stats.histogram && new Map(stats.histogram) });
+    const copy = (): RollupStats => ({ ...stats, histogram: stats.histogram && new Map(stats.histogram), sums: { ...stats.sums } });
     for (const bucketSeconds of ROLLUP_BUCKET_SECONDS) {
       const bucketStart = bucketStartOf(stats.firstWindowStart, bucketSeconds);
       const dk = `${w.deviceId}|${bucketSeconds}|${bucketStart.getTime()}|${w.source}|${variantId}`;
