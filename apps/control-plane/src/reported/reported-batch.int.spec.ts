@@ -4,6 +4,7 @@ import { topicOf, type EnrollResponse } from '@edge-fleet/shared';
 import pg from 'pg';
 import { DeviceMessagesHandler } from '../mqtt/device-messages.handler.js';
 import { enrollDevice } from '../test-support/device-client.js';
+import { reportedFixture } from '../test-support/reported-fixture.js';
 import { startHarness, type Harness } from '../test-support/harness.js';
 import { ReportedStateRepository } from './reported-state.repository.js';
 
@@ -21,20 +22,7 @@ afterAll(async () => {
   await h.close();
 });
 
-function report(deviceId: string, over: Record<string, unknown> = {}) {
-  return {
-    schema: 1,
-    deviceId,
-    bootId: randomUUID(),
-    phase: 'running',
-    appliedAssignmentVersion: null,
-    active: null,
-    lastUpdate: null,
-    agentVersion: '0.1.0',
-    reportedAt: new Date().toISOString(),
-    ...over,
-  };
-}
+const report = reportedFixture;
 
 /** Hands the reports to the device-message handler in one turn of the event loop, as a socket read from the broker does. */
 function arriveTogether(reports: Record<string, unknown>[]): Promise<void[]> {

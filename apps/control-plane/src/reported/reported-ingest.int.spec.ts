@@ -4,6 +4,7 @@ import { topics, type EnrollResponse } from '@edge-fleet/shared';
 import type { MqttClient } from 'mqtt';
 import pg from 'pg';
 import { connectDevice, enrollDevice } from '../test-support/device-client.js';
+import { reportedFixture } from '../test-support/reported-fixture.js';
 import { startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
 
 let h: Harness;
@@ -18,20 +19,7 @@ afterAll(async () => {
   await h.close();
 });
 
-function report(deviceId: string, over: Record<string, unknown> = {}) {
-  return {
-    schema: 1,
-    deviceId,
-    bootId: randomUUID(),
-    phase: 'running',
-    appliedAssignmentVersion: null,
-    active: null,
-    lastUpdate: null,
-    agentVersion: '0.1.0',
-    reportedAt: new Date().toISOString(),
-    ...over,
-  };
-}
+const report = reportedFixture;
 const letters = async (deviceId: string) =>
   (
     await db.query<{ reason: string; payload: string }>(
