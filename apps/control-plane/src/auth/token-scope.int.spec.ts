@@ -229,17 +229,21 @@ describe('issue 12: fleet-wide reads cut to the token scope', () => {
          VALUES ($1, $2, 'robotic_manipulation', 'rate_reduction', 'pending', 'scope reads', 'test', $3, $3, now())`,
         [id, deviceId, JSON.stringify({ variantId: null, precision: null, maxRateHz: null, dutyCycle: null })],
       );
-    // one window each in the last hour: 100 inferences on berlin-arm, 200 on paris-arm, same variant
+    // one window each in the last hour: 100 inferences on berlin-arm, 200 on paris-arm, same variant;
+    // stored as the ingest stores a window, pending the rollup fold (the energy report reads those raw)
     const start = new Date(Date.now() - 20 * 60_000);
     for (const [deviceId, inferences] of [
       [device.berlinArm, 100],
       [device.parisArm, 200],
     ] as const)
       await db.query(
-        `INSERT INTO "TelemetryWindow" ("deviceId", "bootId", seq, "windowStart", "windowEnd", "variantId", "modelVersionId", precision,
-           inferences, errors, "latencyP50Ms", "latencyP95Ms", "latencyP99Ms", "latencyMaxMs", "powerW", "powerSource", "powerDetail",
-           "rssMb", "heapUsedMb", source)
-         VALUES ($1, $1, 1, $2, $3, 'v-scope', 'mv-scope', 'fp32', $4, 0, 2, 3, 4, 5, 3, 'sensor', 'test', 60, 20, 'probe')`,
+        `WITH stored AS (
+           INSERT INTO "TelemetryWindow" ("deviceId", "bootId", seq, "windowStart", "windowEnd", "variantId", "modelVersionId", precision,
+             inferences, errors, "latencyP50Ms", "latencyP95Ms", "latencyP99Ms", "latencyMaxMs", "powerW", "powerSource", "powerDetail",
+             "rssMb", "heapUsedMb", source)
+           VALUES ($1, $1, 1, $2, $3, 'v-scope', 'mv-scope', 'fp32', $4, 0, 2, 3, 4, 5, 3, 'sensor', 'test', 60, 20, 'probe')
+           RETURNING id, "windowStart")
+         INSERT INTO "TelemetryRollupPending" ("windowId", "windowStart") SELECT id, "windowStart" FROM stored`,
         [deviceId, start, new Date(start.getTime() + 60_000), inferences],
       );
     for (const [targetType, targetId] of [
