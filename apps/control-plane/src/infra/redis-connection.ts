@@ -15,12 +15,17 @@ export function isConnectionError(e: unknown): boolean {
  * The one place a process's Redis clients report their connection errors. ioredis emits an
  * 'error' on every reconnect attempt and, on a client without a listener, prints each as a
  * multi-line stack trace on stderr (180 lines in 9 s of outage, issue 14); here an outage is one
- * JSON line when the first client loses Redis and one when the last gets it back, and a flapping
- * Redis is held to a few lines a minute (the next line written says how many were not).
+ * JSON line when the first client loses Redis and one when the first gets it back (Redis answers
+ * again; the other clients follow on their own backoff), and a flapping Redis is held to a few
+ * lines a minute (the next line written says how many were not).
  */
 export class RedisConnectionLog {
-  /** Clients that have lost Redis and not yet got it back, with when the outage began. */
+  /**
+   * Clients that have lost Redis and not yet got it back. After an outage ends, the ones still on
+   * their reconnect backoff stay here: their attempts before they return are not a new outage.
+   */
   private readonly down = new Set<string>();
+  private outage = false;
   private since = 0;
   private readonly out: RateLimitedLog;
 
@@ -48,15 +53,17 @@ export class RedisConnectionLog {
 
   private lost(name: string, e: Error): void {
     if (this.down.has(name)) return;
-    if (this.down.size === 0) {
-      this.since = Date.now();
-      this.out.warn('redis', 'redis unreachable', { client: name, error: e.message });
-    }
     this.down.add(name);
+    if (this.outage) return;
+    this.outage = true;
+    this.since = Date.now();
+    this.out.warn('redis', 'redis unreachable', { client: name, error: e.message });
   }
 
   private back(name: string): void {
-    if (!this.down.delete(name) || this.down.size > 0) return;
-    this.out.info('redis', 'redis reachable again', { downMs: Date.now() - this.since });
+    this.down.delete(name);
+    if (!this.outage) return;
+    this.outage = false;
+    this.out.info('redis', 'redis reachable again', { client: name, downMs: Date.now() - this.since });
   }
 }
