@@ -71,6 +71,11 @@ export const ConfigSchema = z.object({
    * and is published at once, before the next is written.
    */
   ASSIGNMENT_CHUNK_SIZE: z.coerce.number().int().min(1).max(100_000).default(500),
+  /**
+   * An assignment publishes its states itself once they are committed, and queues, delayed by this
+   * long, a job that publishes any of them still not published then (the process stopped part way).
+   */
+  PUBLISH_FALLBACK_SECONDS: z.coerce.number().min(1).max(3_600).default(30),
   MAX_UPLOAD_MB: z.coerce.number().int().min(1).max(4_096).default(256),
   /** Start an embedded Postgres when DATABASE_URL does not answer. */
   EMBEDDED_POSTGRES: z.enum(['auto', 'never']).default('auto'),

@@ -4,6 +4,7 @@ import type { DesiredState, Scenario, VariantCandidate } from '@edge-fleet/share
 import type { AssignmentDecision as DecisionView, AssignmentSummary } from '@edge-fleet/shared/api';
 import type { Config } from '../config.js';
 import type { AssignmentItem } from '../desired-state/desired-state.builder.js';
+import type { PreparedPublish } from '../desired-state/desired-state.publisher.js';
 import { DesiredStateService } from '../desired-state/desired-state.service.js';
 import { AppError } from '../errors.js';
 import { AuditRepository, type AuditInput } from '../infra/audit.repository.js';
@@ -78,8 +79,9 @@ export class AssignmentsService {
   /**
    * Gives the scenario this model version: each device gets the variant that fits it; a device for
    * which nothing fits is refused with the reason and keeps what it runs. `whole` (the default):
-   * one transaction for all (all or nothing), its devices notified through the queue after it
-   * commits. `chunks`: ASSIGNMENT_CHUNK_SIZE devices per transaction, each chunk's devices published
+   * one transaction for all (all or nothing); its states are signed for publishing on the signing
+   * threads while it writes and commits them, and published from memory once it has, before the
+   * answer (a delayed fallback job publishes any the process did not, PUBLISH_FALLBACK_SECONDS). `chunks`: ASSIGNMENT_CHUNK_SIZE devices per transaction, each chunk's devices published
    * from the states just written as soon as it commits, while the next one is written; measured
    * slower to notify the whole fleet on 2 cores (README, Performance), so not the default.
    */
@@ -89,6 +91,7 @@ export class AssignmentsService {
     actor: string,
     commit: AssignCommit = 'whole',
   ): Promise<AssignmentSummary> {
+    const t0 = performance.now();
     const busy = await this.repo.devicesInActiveRollouts(scenario);
     if (busy.length > 0) {
       throw new AppError(
@@ -99,18 +102,48 @@ export class AssignmentsService {
           .join(', ')}${busy.length > 10 ? ', …' : ''}); finish or abort the rollout first`,
       );
     }
-    const decisions = await this.decide(scenario, modelVersionId, await this.repo.scenarioDevices(scenario));
+    const devices = await this.repo.scenarioDevices(scenario);
+    const tRead = performance.now();
+    const decisions = await this.decide(scenario, modelVersionId, devices);
     // Redis away: 503 now, nothing written (issue 14: the request waited for the whole outage)
     await this.desired.assertCanNotify();
+    const tDecided = performance.now();
+    let tWritten = tDecided;
     if (commit === 'whole') {
       const { chosen, refused } = split(decisions);
-      const states = await this.write(scenario, modelVersionId, chosen, refused, actor, { inlineSigning: true });
-      await this.desired.notifyIssued(states);
+      // the envelopes are signed on the signing threads while the transaction writes and commits the states
+      const next: { publish?: Promise<PreparedPublish> } = {};
+      const states = await this.write(scenario, modelVersionId, chosen, refused, actor, {
+        inlineSigning: true,
+        onBuilt: (built) => {
+          next.publish = this.desired.prepareIssued(built);
+          next.publish.catch(() => undefined); // a transaction that fails publishes nothing
+        },
+      });
+      tWritten = performance.now();
+      await this.desired.publishCommitted(states, next.publish);
     } else {
       await this.writeInChunks(scenario, modelVersionId, decisions, actor);
+      tWritten = performance.now(); // each chunk is published as the next one is written
     }
+    const tDone = performance.now();
     const summary = this.summary(scenario, modelVersionId, decisions);
-    this.log.info('scenario assigned', { scenario, modelVersionId, commit, assigned: summary.assigned, refused: summary.refused });
+    // where an assignment's time went, for the operator who wonders why a fleet-wide one took seconds
+    const ms = (a: number, b: number): number => Math.round(b - a);
+    this.log.info('scenario assigned', {
+      scenario,
+      modelVersionId,
+      commit,
+      assigned: summary.assigned,
+      refused: summary.refused,
+      ms: {
+        read: ms(t0, tRead),
+        decide: ms(tRead, tDecided),
+        write: ms(tDecided, tWritten),
+        publish: ms(tWritten, tDone),
+        total: ms(t0, tDone),
+      },
+    });
     return summary;
   }
 
@@ -167,6 +200,11 @@ export class AssignmentsService {
     }
   }
 
+  /** The devices among these whose state of that number was not claimed for publishing (see PublishedVersions). */
+  unpublished(devices: readonly { deviceId: string; assignmentVersion: number }[]): Promise<string[]> {
+    return this.desired.unpublished(devices);
+  }
+
   /** republish() for many devices: their latest desired states read in one query and published together. */
   async republishMany(deviceIds: string[]): Promise<void> {
     const states = await this.desired.stored(deviceIds);
@@ -205,12 +243,20 @@ export class AssignmentsService {
     chosen: (AssignmentItem & { device: AssignableDevice })[],
     refused: { device: AssignableDevice; reason: string }[],
     actor: string,
-    o: { auditModel?: string; chunk?: { index: number; of: number }; inlineSigning?: boolean } = {},
+    o: {
+      auditModel?: string;
+      chunk?: { index: number; of: number };
+      inlineSigning?: boolean;
+      onBuilt?: (states: readonly DesiredState[]) => void;
+    } = {},
   ): Promise<DesiredState[]> {
     const auditModel = o.auditModel ?? modelVersionId;
     return this.uow.runBulk(async (tx) => {
       if (modelVersionId) await this.policies.setScenarioModel(tx, scenario, modelVersionId);
-      const states = await this.desired.issue(tx, chosen, actor, { inlineSigning: o.inlineSigning ?? false });
+      const states = await this.desired.issue(tx, chosen, actor, {
+        inlineSigning: o.inlineSigning ?? false,
+        ...(o.onBuilt ? { onBuilt: o.onBuilt } : {}),
+      });
       const audits: AuditInput[] = refused.map((r) => ({
         actor,
         action: 'assignment.refused',

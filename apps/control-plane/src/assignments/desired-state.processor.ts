@@ -12,10 +12,15 @@ export class DesiredStateProcessor implements JobProcessor<typeof DESIRED_STATE>
   readonly queue = DESIRED_STATE;
   readonly concurrency = 50;
 
-  constructor(@Inject(AssignmentsService) private readonly assignments: Pick<AssignmentsService, 'republish' | 'republishMany'>) {}
+  constructor(
+    @Inject(AssignmentsService) private readonly assignments: Pick<AssignmentsService, 'republish' | 'republishMany' | 'unpublished'>,
+  ) {}
 
   readonly handlers: JobHandlers<typeof DESIRED_STATE> = {
-    'publish-desired': (job) =>
-      'devices' in job ? this.assignments.republishMany(job.devices.map((d) => d.deviceId)) : this.assignments.republish(job.deviceId),
+    'publish-desired': async (job) => {
+      if (!('devices' in job)) return this.assignments.republish(job.deviceId);
+      const ids = job.unlessPublished ? await this.assignments.unpublished(job.devices) : job.devices.map((d) => d.deviceId);
+      if (ids.length > 0) await this.assignments.republishMany(ids);
+    },
   };
 }

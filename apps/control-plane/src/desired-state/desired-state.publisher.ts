@@ -13,6 +13,15 @@ export interface RetainedPublisher {
   publish(topic: string, payload: string | Buffer, opts: PublishArgs['options']): Promise<void>;
 }
 
+/** States signed for publishing (prepare()), each with its envelope's bytes, not yet published (deliver()). */
+export interface PreparedPublish {
+  states: readonly PublishableDesired[];
+  envelopes: readonly Buffer[];
+}
+
+/** Times a publish overtaken by a newer one publishes the devices' latest states again before it gives up (logged). */
+const MAX_REPUBLISH_ROUNDS = 3;
+
 /**
  * The only way a desired state reaches the broker: signed as a whole at publish time, with the
  * device's high-water mark and an expiry, so a device can refuse anything forged, meant for another
@@ -21,9 +30,6 @@ export interface RetainedPublisher {
  * reconnect) comes through here. A hybrid device's state also names its scenario's cloud nodes and
  * carries a fresh forwarding grant, minted here and never stored.
  */
-/** Times a publish overtaken by a newer one publishes the devices' latest states again before it gives up (logged). */
-const MAX_REPUBLISH_ROUNDS = 3;
-
 @Injectable()
 export class DesiredStatePublisher {
   private readonly log: Logger;
@@ -48,6 +54,15 @@ export class DesiredStatePublisher {
    * device's latest state.
    */
   async publishSigned(states: readonly PublishableDesired[], round = 0): Promise<void> {
+    await this.deliver(await this.prepare(states), round);
+  }
+
+  /**
+   * Signs these states for publishing without publishing them: a caller can have the signing
+   * threads do it while its transaction commits, and deliver() once it has (prepare nothing that
+   * may not commit: a prepared state is only published by deliver()).
+   */
+  async prepare(states: readonly PublishableDesired[]): Promise<PreparedPublish> {
     // a key rotated through another replica a moment ago signs this publish already
     await this.signing.refresh();
     const signedAt = new Date();
@@ -63,6 +78,11 @@ export class DesiredStatePublisher {
         return { ...desired, highWaterMark, signedAt: signedAt.toISOString(), expiresAt, ...(hybrid === undefined ? {} : { hybrid }) };
       }),
     );
+    return { states, envelopes };
+  }
+
+  /** Publishes (retained) states prepared by prepare(), never one older than a state of the same device already published. */
+  async deliver({ states, envelopes }: PreparedPublish, round = 0): Promise<void> {
     const versions = states.map(({ desired }) => ({ deviceId: desired.deviceId, version: desired.assignmentVersion }));
     // claimed right before the publish: a newer state claimed by anyone since we read ours wins
     const admitted = await this.published.claim(versions);

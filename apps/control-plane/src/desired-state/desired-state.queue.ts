@@ -14,7 +14,13 @@ const OneSchema = z.strictObject({ deviceId: z.uuid(), assignmentVersion: z.int(
  */
 export const DESIRED_STATE = defineQueue({
   name: 'desired-state',
-  jobs: { 'publish-desired': z.union([OneSchema, z.strictObject({ devices: z.array(OneSchema).min(1).max(1_000) })]) },
+  jobs: {
+    'publish-desired': z.union([
+      OneSchema,
+      // unlessPublished: a fallback, publishing only the devices whose number was not claimed for publishing meanwhile
+      z.strictObject({ devices: z.array(OneSchema).min(1).max(1_000), unlessPublished: z.literal(true).optional() }),
+    ]),
+  },
   defaults: {
     attempts: 10,
     backoff: { type: 'exponential', delay: 500 },
@@ -47,16 +53,31 @@ export class DesiredStateQueue {
     const delayed = jobs.filter((j) => j.delayMs);
     const now = jobs.filter((j) => !j.delayMs).map(({ deviceId, assignmentVersion }) => ({ deviceId, assignmentVersion }));
     const batches = [];
-    for (let i = 0; i < now.length; i += PUBLISH_BATCH) {
-      const devices = now.slice(i, i + PUBLISH_BATCH);
+    for (const devices of inBatches(now)) {
       // the id names exactly this set of (device, version) pairs
       const id =
-        devices.length === 1
-          ? `desired-${devices[0]?.deviceId}-${devices[0]?.assignmentVersion}`
-          : `desired-batch-${sha256Hex(devices.map((d) => `${d.deviceId}:${d.assignmentVersion}`).join(','))}`;
+        devices.length === 1 ? `desired-${devices[0]?.deviceId}-${devices[0]?.assignmentVersion}` : `desired-batch-${pairsHash(devices)}`;
       batches.push({ id, data: devices.length === 1 && devices[0] ? devices[0] : { devices } });
     }
     return this.jobs.add(DESIRED_STATE, 'publish-desired', [...batches, ...delayed.map(oneJob)]);
+  }
+
+  /**
+   * Queues, `delayMs` from now, the publication of those of these states whose number has not been
+   * claimed for publishing by then: the fallback of a caller that publishes them itself, should it
+   * stop part way (a crash, a deploy). Devices published meanwhile cost a Redis read, not a publish.
+   */
+  enqueueFallback(jobs: readonly PublishDesiredJob[], delayMs: number): Promise<void> {
+    const pairs = jobs.map(({ deviceId, assignmentVersion }) => ({ deviceId, assignmentVersion }));
+    return this.jobs.add(
+      DESIRED_STATE,
+      'publish-desired',
+      inBatches(pairs).map((devices) => ({
+        id: `desired-fallback-${pairsHash(devices)}`,
+        data: { devices, unlessPublished: true as const },
+        delayMs,
+      })),
+    );
   }
 
   /**
@@ -68,6 +89,16 @@ export class DesiredStateQueue {
   enqueueEach(jobs: PublishDesiredJob[]): Promise<void> {
     return this.jobs.add(DESIRED_STATE, 'publish-desired', jobs.map(oneJob));
   }
+}
+
+function inBatches<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += PUBLISH_BATCH) out.push(items.slice(i, i + PUBLISH_BATCH));
+  return out;
+}
+
+function pairsHash(devices: readonly z.infer<typeof OneSchema>[]): string {
+  return sha256Hex(devices.map((d) => `${d.deviceId}:${d.assignmentVersion}`).join(','));
 }
 
 function oneJob({ delayMs, ...data }: PublishDesiredJob): { id: string; data: z.infer<typeof OneSchema>; delayMs?: number } {

@@ -8,8 +8,9 @@ import { CONFIG, LOGGER } from '../infra/tokens.js';
 import { UnitOfWork, type AnyTx } from '../infra/unit-of-work.js';
 import { PolicyRepository, type ScenarioRuntimePolicy } from '../policies/policy.repository.js';
 import { DesiredStateBuilder, type AssignmentItem, type BuildInput, type VariantChoice } from './desired-state.builder.js';
-import { DesiredStatePublisher } from './desired-state.publisher.js';
+import { DesiredStatePublisher, type PreparedPublish } from './desired-state.publisher.js';
 import { DesiredStateQueue, type PublishDesiredJob } from './desired-state.queue.js';
+import { PublishedVersions } from './published-versions.js';
 import { DesiredStateRepository, type DeviceOverride, type NewAssignment, type PublishableDesired } from './desired-state.repository.js';
 
 /** How long one low-power cycle lasts (the device works `dutyCycle` of it). */
@@ -33,6 +34,11 @@ function withOverride(
       ? { actionId: o.actionId, maxRateHz: o.maxRateHz, dutyCycle: o.dutyCycle, dutyPeriodSeconds: LOW_POWER_PERIOD_SECONDS }
       : null,
   };
+}
+
+/** States just issued, to publish: their number is each device's high-water mark. */
+function asIssued(states: readonly DesiredState[]): PublishableDesired[] {
+  return states.map((desired) => ({ desired, highWaterMark: desired.assignmentVersion }));
 }
 
 /** The publish jobs of desired states just issued. */
@@ -59,6 +65,7 @@ export class DesiredStateService {
     @Inject(UnitOfWork) private readonly uow: UnitOfWork,
     @Inject(CONFIG) private readonly config: Config,
     @Inject(HybridPlacementService) private readonly hybrid: HybridPlacementService,
+    @Inject(PublishedVersions) private readonly published: PublishedVersions,
     @Inject(LOGGER) logger: Logger,
   ) {
     this.log = logger.child('desired-state');
@@ -69,7 +76,12 @@ export class DesiredStateService {
    * (a fixed number of statements per 1,000 devices). Returns the desired states to publish once
    * the transaction has committed. Manifests are signed on the signing threads unless `inlineSigning`.
    */
-  async issue(tx: AnyTx, items: readonly AssignmentItem[], actor: string, { inlineSigning = false } = {}): Promise<DesiredState[]> {
+  async issue(
+    tx: AnyTx,
+    items: readonly AssignmentItem[],
+    actor: string,
+    { inlineSigning = false, onBuilt }: { inlineSigning?: boolean; onBuilt?: (states: readonly DesiredState[]) => void } = {},
+  ): Promise<DesiredState[]> {
     const ids = items.map((c) => c.device.id);
     const versionOf = await this.devices.nextAssignmentVersions(tx, ids);
     // the scenario's tier targets travel with the desired state: the device's smoke test and watchdog use them
@@ -89,6 +101,8 @@ export class DesiredStateService {
     const states = inlineSigning
       ? inputs.map((i) => this.builder.build(i.deviceId, i.version, i.item, i.policy, i.remediation))
       : await this.builder.buildMany(inputs);
+    // before the rows are written: what the caller starts now runs while they are written and committed
+    onBuilt?.(states);
     const rows = inputs.map((i, n): NewAssignment => {
       const desired = states[n];
       if (!desired) throw new Error(`desired state of ${i.deviceId} missing from the built batch`);
@@ -135,9 +149,17 @@ export class DesiredStateService {
    * are queued instead (the queue retries, reading Postgres). Does not throw: the change is stored,
    * and a device also gets its state from Postgres when it next comes online.
    */
-  async publishCommitted(states: readonly DesiredState[]): Promise<void> {
+  async publishCommitted(states: readonly DesiredState[], prepared?: Promise<PreparedPublish>): Promise<void> {
+    // should this process stop part way, another (or this one restarted) publishes what it did not
+    await this.queue.enqueueFallback(publishJobs(states), this.config.PUBLISH_FALLBACK_SECONDS * 1_000).catch((e: unknown) =>
+      this.log.warn('could not queue the fallback of desired states about to be published', {
+        devices: states.length,
+        error: e instanceof Error ? e.message : String(e),
+      }),
+    );
     try {
-      await this.publishIssued(states);
+      if (prepared) await this.publisher.deliver(await prepared);
+      else await this.publishIssued(states);
     } catch (e) {
       this.log.warn('could not publish desired states just committed; queueing them', {
         devices: states.length,
@@ -150,6 +172,11 @@ export class DesiredStateService {
         }),
       );
     }
+  }
+
+  /** The devices among these whose state of that number was not claimed for publishing (see PublishedVersions). */
+  unpublished(devices: readonly { deviceId: string; assignmentVersion: number }[]): Promise<string[]> {
+    return this.published.unpublished(devices.map((d) => ({ deviceId: d.deviceId, version: d.assignmentVersion })));
   }
 
   /** Queues each device's publication under its own job id: one already queued or done is not repeated. */
@@ -169,7 +196,15 @@ export class DesiredStateService {
 
   /** Publishes states just issued: their number is the device's high-water mark. */
   publishIssued(states: readonly DesiredState[]): Promise<void> {
-    return this.publisher.publishSigned(states.map((desired) => ({ desired, highWaterMark: desired.assignmentVersion })));
+    return this.publisher.publishSigned(asIssued(states));
+  }
+
+  /**
+   * Signs states just built (issue's `onBuilt`) for publishing while their transaction writes and
+   * commits them; publishCommitted() publishes them once it has. Nothing is published here.
+   */
+  prepareIssued(states: readonly DesiredState[]): Promise<PreparedPublish> {
+    return this.publisher.prepare(asIssued(states));
   }
 
   /**

@@ -95,6 +95,17 @@ export class PublishedVersions {
     return states.filter((s, i) => Number(marks[i] ?? 0) > s.version).map((s) => s.deviceId);
   }
 
+  /**
+   * The devices among these whose mark is below the number given (or absent): their state was not
+   * claimed for publishing. Redis away: all of them (publishing again is the safe side).
+   */
+  async unpublished(states: readonly PublishedVersion[]): Promise<string[]> {
+    if (states.length === 0) return [];
+    const marks = await this.withRedis(() => this.redis.mget(states.map((s) => this.key(s.deviceId))), 'check');
+    if (!marks) return states.map((s) => s.deviceId);
+    return states.filter((s, i) => Number(marks[i] ?? 0) < s.version).map((s) => s.deviceId);
+  }
+
   /** The answer of a Redis call, or null (warned at most every 10 s) when Redis fails or does not answer in time. */
   private async withRedis<T>(fn: () => Promise<T>, what: string): Promise<T | null> {
     const call = fn();

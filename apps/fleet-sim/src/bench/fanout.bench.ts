@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
 import { Mosquitto } from '@edge-fleet/test-utils';
 import pg from 'pg';
 import { z } from 'zod';
@@ -21,6 +22,8 @@ const Args = z.object({
   broker: z.enum(['embedded', 'mosquitto']).default('embedded'),
   /** After each run, wait at most this long for its last acknowledgements (not measured) before the next. */
   settleSeconds: z.coerce.number().min(0).max(3_600).default(180),
+  /** Another build's control plane (e.g. a copy of apps/control-plane/dist made before a change), to compare runs of both. */
+  main: z.string().optional(),
   /** The assignment paths measured, in this order, one after the other on the same connected fleet. */
   paths: z
     .string()
@@ -30,11 +33,11 @@ const Args = z.object({
 });
 const a = benchArgs(
   Args,
-  'usage: bench:fanout [--devices 1000] [--timeout-seconds 120] [--broker embedded|mosquitto] [--paths whole,chunks] [--settle-seconds 180]',
+  'usage: bench:fanout [--devices 1000] [--timeout-seconds 120] [--broker embedded|mosquitto] [--paths whole,chunks] [--settle-seconds 180] [--main apps/control-plane/dist-before/main.js]',
 );
 type Path = z.infer<typeof Args>['paths'][number];
 const LABEL: Record<Path, string> = {
-  whole: 'whole (one transaction, queued publish re-reading Postgres; the path before issue 15)',
+  whole: 'whole (one transaction; its states signed for publishing while it commits, then published from memory)',
   chunks: 'chunks (a transaction per chunk, published from the states just written, signed on threads)',
 };
 
@@ -49,6 +52,8 @@ interface Run {
   acks: { p50: number; p99: number; all: number; n: number };
   cores: { controlPlane: number; postgres: number; simulator: number };
   peakRssMb: number;
+  /** Transactions committed in the control plane's database from the PUT to the last ack. */
+  transactions: number;
 }
 
 out(machineLine());
@@ -64,7 +69,10 @@ await broker?.start();
 const cp = await startControlPlaneProcess({
   mqttUrl: broker?.url,
   dbPrefix: 'ef_bench_fanout',
-  env: broker ? { MQTT_USERNAME: cpAccount.username, MQTT_PASSWORD: cpAccount.password } : {},
+  ...(a.main ? { main: resolve(a.main) } : {}),
+  // info: the assignment's own line says where its time went (read, decide, write, notify)
+  env: { LOG_LEVEL: 'info', ...(broker ? { MQTT_USERNAME: cpAccount.username, MQTT_PASSWORD: cpAccount.password } : {}) },
+  keepLines: /"msg":"scenario assigned"/,
 });
 const db = new pg.Client({ connectionString: cp.dbUrl });
 try {
@@ -122,6 +130,13 @@ try {
         .map((x) => fmt(x, 2))
         .join(' ')}`,
     );
+    const pgCounts = async (): Promise<{ commits: number }> => {
+      const r = await db.query<{ commits: string }>(
+        `SELECT xact_commit::text AS commits FROM pg_stat_database WHERE datname = current_database()`,
+      );
+      return { commits: Number(r.rows[0]?.commits ?? 0) };
+    };
+    const pg0 = await pgCounts();
     const cpu = new ProcSampler(cp.pid);
     const pgCpu = new CommSampler(['postgres']);
     const simCpu0 = process.cpuUsage();
@@ -138,6 +153,9 @@ try {
       await sleep(250);
     }
     const stats = cpu.finish();
+    // Postgres flushes these counters about once a second: read them after it has
+    await sleep(1_500);
+    const pg1 = await pgCounts();
     const pgStats = await pgCpu.finish();
     const simCpu = process.cpuUsage(simCpu0);
     const times = [...notified.values()].map((t) => t - t0).sort((x, y) => x - y);
@@ -172,6 +190,8 @@ try {
         simulator: (simCpu.user + simCpu.system) / 1e6 / ((Date.now() - t0) / 1000),
       },
       peakRssMb: stats.peakRssMb,
+      // the bench's own few count queries are among them
+      transactions: pg1.commits - pg0.commits,
     };
   }
 
@@ -184,6 +204,8 @@ try {
     runs.push(r);
     out(`[${path}] ${LABEL[path]}`);
     out(`[${path}] PUT /api/v1/scenarios/autonomous_driving/model answered in ${fmt(r.putMs, 0)} ms for ${r.devices} devices`);
+    const stages = (JSON.parse(cp.keptLines()[i] ?? '{}') as { ms?: Record<string, number> }).ms;
+    if (stages) out(`[${path}] of which, by the control plane's log (ms): ${JSON.stringify(stages)}`);
     out(
       `[${path}] desired state received: 50 % ${s(r.notified.p50)}, 99 % ${s(r.notified.p99)}, all ${s(r.notified.all)} (${r.notified.n}/${r.reachable} connected); goal all ≤ 3 s at 10,000`,
     );
@@ -192,7 +214,8 @@ try {
     );
     // the simulator's own receive times are the notify figures: on a shared box its CPU bounds them too
     out(
-      `[${path}] during fan-out: control plane ${fmt(r.cores.controlPlane, 2)} cores, peak RSS ${fmt(r.peakRssMb, 0)} MB; simulator ${fmt(r.cores.simulator, 2)} cores; postgres ${fmt(r.cores.postgres, 2)} cores`,
+      `[${path}] during fan-out: control plane ${fmt(r.cores.controlPlane, 2)} cores, peak RSS ${fmt(r.peakRssMb, 0)} MB; simulator ${fmt(r.cores.simulator, 2)} cores; postgres ${fmt(r.cores.postgres, 2)} cores; ` +
+        `${r.transactions} Postgres transactions (${fmt(r.transactions / Math.max(1, r.reachable), 2)} per device)`,
     );
   }
   const base = runs.find((r) => r.path === 'whole');

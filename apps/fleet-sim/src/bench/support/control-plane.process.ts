@@ -22,6 +22,8 @@ export interface ControlPlaneProcess {
   dataDir: string;
   /** The control plane's own stderr/stdout tail, for error messages. */
   logTail: () => string;
+  /** Every stdout line so far that matched StartOptions.keepLines (e.g. a log line with timings). */
+  keptLines: () => string[];
   stop: () => Promise<void>;
 }
 
@@ -38,6 +40,8 @@ export interface StartOptions {
   replicaOf?: Pick<ControlPlaneProcess, 'dbUrl' | 'dataDir'>;
   /** Another build's entry point (e.g. a copy of `dist` made before a change, to measure both in one run); default this checkout's. */
   main?: string;
+  /** Stdout lines to keep whole, beyond the tail (see keptLines). */
+  keepLines?: RegExp;
   /** Node flags for the control plane, e.g. `--cpu-prof`; `BENCH_CP_NODE_ARGS` adds to them, so any bench can profile it. */
   nodeArgs?: string[];
 }
@@ -85,6 +89,16 @@ export async function startControlPlaneProcess(o: StartOptions = {}): Promise<Co
     if (tail.length > 50) tail.shift();
   };
   child.stdout?.on('data', keep);
+  const kept: string[] = [];
+  let partial = '';
+  if (o.keepLines) {
+    const pattern = o.keepLines;
+    child.stdout?.on('data', (b: Buffer) => {
+      const lines = (partial + b.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) if (pattern.test(l)) kept.push(l);
+    });
+  }
   child.stderr?.on('data', keep);
   const url = `http://127.0.0.1:${port}`;
   const drop = async (): Promise<void> => {
@@ -108,6 +122,7 @@ export async function startControlPlaneProcess(o: StartOptions = {}): Promise<Co
     pid: child.pid ?? -1,
     mqttUrl: o.mqttUrl ?? `mqtt://127.0.0.1:${mqttPort}`,
     logTail: () => tail.join('').slice(-4_000),
+    keptLines: () => [...kept],
     stop: async () => {
       await stopChild(child);
       await drop();
