@@ -111,12 +111,13 @@ export class AssignmentsService {
     let tWritten = tDecided;
     if (commit === 'whole') {
       const { chosen, refused } = split(decisions);
-      // the envelopes are signed on the signing threads while the transaction writes and commits the states
+      // this thread signs beside the signing threads (it would only wait for them), and their
+      // envelopes are signed while the transaction writes and commits the states (it waits on Postgres)
       const next: { publish?: Promise<PreparedPublish> } = {};
       const states = await this.write(scenario, modelVersionId, chosen, refused, actor, {
-        inlineSigning: true,
+        shareSigning: true,
         onBuilt: (built) => {
-          next.publish = this.desired.prepareIssued(built);
+          next.publish = this.desired.prepareIssued(built, { shareEventLoop: true });
           next.publish.catch(() => undefined); // a transaction that fails publishes nothing
         },
       });
@@ -246,7 +247,7 @@ export class AssignmentsService {
     o: {
       auditModel?: string;
       chunk?: { index: number; of: number };
-      inlineSigning?: boolean;
+      shareSigning?: boolean;
       onBuilt?: (states: readonly DesiredState[]) => void;
     } = {},
   ): Promise<DesiredState[]> {
@@ -254,7 +255,7 @@ export class AssignmentsService {
     return this.uow.runBulk(async (tx) => {
       if (modelVersionId) await this.policies.setScenarioModel(tx, scenario, modelVersionId);
       const states = await this.desired.issue(tx, chosen, actor, {
-        inlineSigning: o.inlineSigning ?? false,
+        shareSigning: o.shareSigning ?? false,
         ...(o.onBuilt ? { onBuilt: o.onBuilt } : {}),
       });
       const audits: AuditInput[] = refused.map((r) => ({

@@ -10,7 +10,7 @@ import {
 import type { Config } from '../config.js';
 import type { ScenarioRuntimePolicy } from '../policies/policy.repository.js';
 import { CONFIG, SIGNING } from '../infra/tokens.js';
-import type { SigningService } from '../signing/signing.service.js';
+import type { SigningService, SigningShare } from '../signing/signing.service.js';
 
 /** A concrete variant a device is given. */
 export interface VariantChoice {
@@ -47,7 +47,7 @@ type Unsigned = Omit<DesiredState, 'model'> & {
   model: (Omit<NonNullable<DesiredState['model']>, 'manifest'> & { manifest: ManifestPayload }) | null;
 };
 
-/** Builds a device's full desired state for one assignment number, with the model's signed manifest. */
+/** Builds devices' full desired states for one assignment number each, with the model's signed manifest. */
 @Injectable()
 export class DesiredStateBuilder {
   constructor(
@@ -56,25 +56,17 @@ export class DesiredStateBuilder {
   ) {}
 
   /**
-   * The full desired state of one device: Postgres keeps it, MQTT carries a retained copy. A
-   * remediation's caps lower the target rate too, so an agent that predates them still slows down.
-   * Signs its manifest on the caller's thread.
+   * The full desired states of these devices (Postgres keeps each, MQTT carries a retained copy),
+   * their manifests signed together (on the signing threads when there are; `o`: the caller's thread
+   * signs a share too). A remediation's caps lower the target rate too, so an agent that predates
+   * them still slows down.
    */
-  build(
-    deviceId: string,
-    version: number,
-    item: AssignmentItem,
-    policy: ScenarioRuntimePolicy | null,
-    remediation: RemediationRuntime | null = null,
-  ): DesiredState {
-    const u = this.unsigned({ deviceId, version, item, policy, remediation });
-    return { ...u, model: u.model ? { ...u.model, manifest: this.signing.signManifest(u.model.manifest) } : null };
-  }
-
-  /** build() for many devices, their manifests signed together (on the signing threads when there are). */
-  async buildMany(inputs: readonly BuildInput[]): Promise<DesiredState[]> {
+  async buildMany(inputs: readonly BuildInput[], o: SigningShare = {}): Promise<DesiredState[]> {
     const unsigned = inputs.map((i) => this.unsigned(i));
-    const manifests = await this.signing.signManifests(unsigned.flatMap((u) => (u.model ? [u.model.manifest] : [])));
+    const manifests = await this.signing.signManifests(
+      unsigned.flatMap((u) => (u.model ? [u.model.manifest] : [])),
+      o,
+    );
     let next = 0;
     return unsigned.map((u) => {
       if (!u.model) return { ...u, model: null };

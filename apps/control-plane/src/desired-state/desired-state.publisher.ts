@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import { HybridPlacementService } from '../hybrid/hybrid-placement.service.js';
 import type { Logger } from '../infra/logger.js';
 import { CONFIG, LOGGER, MQTT_BUS, SIGNING } from '../infra/tokens.js';
-import type { SigningService } from '../signing/signing.service.js';
+import type { SigningService, SigningShare } from '../signing/signing.service.js';
 import { DesiredStateRepository, type PublishableDesired } from './desired-state.repository.js';
 import { PublishedVersions } from './published-versions.js';
 
@@ -62,7 +62,7 @@ export class DesiredStatePublisher {
    * threads do it while its transaction commits, and deliver() once it has (prepare nothing that
    * may not commit: a prepared state is only published by deliver()).
    */
-  async prepare(states: readonly PublishableDesired[]): Promise<PreparedPublish> {
+  async prepare(states: readonly PublishableDesired[], o: SigningShare = {}): Promise<PreparedPublish> {
     // a key rotated through another replica a moment ago signs this publish already
     await this.signing.refresh();
     const signedAt = new Date();
@@ -77,6 +77,7 @@ export class DesiredStatePublisher {
         const hybrid = placements.get(desired.deviceId);
         return { ...desired, highWaterMark, signedAt: signedAt.toISOString(), expiresAt, ...(hybrid === undefined ? {} : { hybrid }) };
       }),
+      o,
     );
     return { states, envelopes };
   }

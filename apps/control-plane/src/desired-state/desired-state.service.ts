@@ -5,6 +5,7 @@ import { DeviceRepository } from '../devices/device.repository.js';
 import { HybridPlacementService } from '../hybrid/hybrid-placement.service.js';
 import type { Logger } from '../infra/logger.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
+import type { SigningShare } from '../signing/signing.service.js';
 import { UnitOfWork, type AnyTx } from '../infra/unit-of-work.js';
 import { PolicyRepository, type ScenarioRuntimePolicy } from '../policies/policy.repository.js';
 import { DesiredStateBuilder, type AssignmentItem, type BuildInput, type VariantChoice } from './desired-state.builder.js';
@@ -74,13 +75,14 @@ export class DesiredStateService {
   /**
    * Gives each device a new, higher-numbered assignment inside the caller's transaction, set-based
    * (a fixed number of statements per 1,000 devices). Returns the desired states to publish once
-   * the transaction has committed. Manifests are signed on the signing threads unless `inlineSigning`.
+   * the transaction has committed. Manifests are signed on the signing threads, and with
+   * `shareSigning` on this thread too (a caller that has nothing else to do meanwhile).
    */
   async issue(
     tx: AnyTx,
     items: readonly AssignmentItem[],
     actor: string,
-    { inlineSigning = false, onBuilt }: { inlineSigning?: boolean; onBuilt?: (states: readonly DesiredState[]) => void } = {},
+    { shareSigning = false, onBuilt }: { shareSigning?: boolean; onBuilt?: (states: readonly DesiredState[]) => void } = {},
   ): Promise<DesiredState[]> {
     const ids = items.map((c) => c.device.id);
     const versionOf = await this.devices.nextAssignmentVersions(tx, ids);
@@ -98,9 +100,7 @@ export class DesiredStateService {
       const { item, remediation } = withOverride(given, overrides.get(given.device.id), overrideVariants);
       inputs.push({ deviceId: item.device.id, version, item, policy: policyOf.get(item.device.scenario) ?? null, remediation });
     }
-    const states = inlineSigning
-      ? inputs.map((i) => this.builder.build(i.deviceId, i.version, i.item, i.policy, i.remediation))
-      : await this.builder.buildMany(inputs);
+    const states = await this.builder.buildMany(inputs, { shareEventLoop: shareSigning });
     // before the rows are written: what the caller starts now runs while they are written and committed
     onBuilt?.(states);
     const rows = inputs.map((i, n): NewAssignment => {
@@ -203,8 +203,8 @@ export class DesiredStateService {
    * Signs states just built (issue's `onBuilt`) for publishing while their transaction writes and
    * commits them; publishCommitted() publishes them once it has. Nothing is published here.
    */
-  prepareIssued(states: readonly DesiredState[]): Promise<PreparedPublish> {
-    return this.publisher.prepare(asIssued(states));
+  prepareIssued(states: readonly DesiredState[], o: SigningShare = {}): Promise<PreparedPublish> {
+    return this.publisher.prepare(asIssued(states), o);
   }
 
   /**

@@ -2,9 +2,10 @@ import { createPublicKey, verify } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { ManifestPayloadSchema, type DesiredStatePayload, type ManifestPayload } from '@edge-fleet/shared';
 import { openSignedDesired } from '../test-support/signed-desired.js';
+import { SigningPool } from './signing-pool.js';
 import { POOL_MIN, SigningService } from './signing.service.js';
 
 const dirs: string[] = [];
@@ -70,6 +71,35 @@ describe('signing on worker threads', () => {
         // exactly the envelope's JSON: nothing of a neighbour in the shared buffer
         expect(Object.keys(JSON.parse(bytes.toString('utf8')) as object).sort()).toEqual(['payload', 'signature', 'signingKey']);
       });
+    }
+  });
+
+  it('with shareEventLoop the calling thread signs an equal share beside the threads; the answer is the same, in order', async () => {
+    const s = await pooled(1);
+    const n = POOL_MIN * 4 + 3;
+    const spy = vi.spyOn(SigningPool.prototype, 'sign');
+    const envelopesSpy = vi.spyOn(SigningPool.prototype, 'envelopes');
+    try {
+      const manifests = await s.signManifests(
+        Array.from({ length: n }, (_, i) => manifest(i)),
+        { shareEventLoop: true },
+      );
+      manifests.forEach((m, i) => {
+        const bytes = Buffer.from(m.payload, 'base64');
+        expect(verify(null, bytes, spki(m.signingKey.publicKey), Buffer.from(m.signature, 'base64'))).toBe(true);
+        expect(ManifestPayloadSchema.parse(JSON.parse(bytes.toString()))).toEqual(manifest(i));
+      });
+      const envelopes = await s.signDesiredEnvelopes(
+        Array.from({ length: n }, (_, i) => desired(i)),
+        { shareEventLoop: true },
+      );
+      envelopes.forEach((bytes, i) => expect(openSignedDesired(bytes, s.rootPublicKey)).toEqual(desired(i)));
+      // one thread and the caller: the thread was handed the second half only
+      expect(spy.mock.calls.map((c) => c[0].length)).toEqual([n - Math.floor(n / 2)]);
+      expect(envelopesSpy.mock.calls.map((c) => c[0].length)).toEqual([n - Math.floor(n / 2)]);
+    } finally {
+      spy.mockRestore();
+      envelopesSpy.mockRestore();
     }
   });
 

@@ -20,6 +20,11 @@ import {
 const SIGNING_KEY_DAYS = 365;
 /** Smallest batch worth sending to the signing threads. */
 export const POOL_MIN = 32;
+
+/** `shareEventLoop`: the calling thread signs an equal share beside the signing threads (it has nothing else to do meanwhile). */
+export interface SigningShare {
+  shareEventLoop?: boolean;
+}
 /** How often a replica looks for a rotation made by another (see SigningService.refresh). */
 export const REFRESH_MS = 1_000;
 
@@ -206,9 +211,13 @@ export class SigningService {
     return this.signJson(payload);
   }
 
-  /** Many manifests at once: on the signing threads when there are (see startPool), else inline. */
-  signManifests(payloads: readonly ManifestPayload[]): Promise<SignedManifest[]> {
-    return this.signMany(payloads);
+  /**
+   * Many manifests at once: on the signing threads when there are (see startPool), else inline.
+   * `shareEventLoop`: the caller's thread signs a share too, while the threads sign the rest (a
+   * caller that would only wait for them meanwhile).
+   */
+  signManifests(payloads: readonly ManifestPayload[], o: SigningShare = {}): Promise<SignedManifest[]> {
+    return this.signMany(payloads, o);
   }
 
   /**
@@ -216,23 +225,40 @@ export class SigningService {
    * `encodeMessage('desired', signDesired(p))` gives): on the signing threads, which also write the
    * envelope, so a fan-out leaves neither JSON nor copy per device on the event loop; inline below POOL_MIN.
    */
-  async signDesiredEnvelopes(payloads: readonly DesiredStatePayload[]): Promise<Buffer[]> {
+  async signDesiredEnvelopes(payloads: readonly DesiredStatePayload[], o: SigningShare = {}): Promise<Buffer[]> {
     const key = this.signing;
     const signingKey = this.cert;
-    if (!this.pool || payloads.length < POOL_MIN) return payloads.map((p) => Buffer.from(encodeMessage('desired', this.signDesired(p))));
-    return this.pool.envelopes(payloads, key, signingKey);
+    const inline = (p: DesiredStatePayload): Buffer => Buffer.from(encodeMessage('desired', this.signDesired(p)));
+    if (!this.pool || payloads.length < POOL_MIN) return payloads.map(inline);
+    const own = this.ownShare(payloads.length, o);
+    // posted first: the threads sign their part while this thread signs its own
+    const pooled = this.pool.envelopes(payloads.slice(own), key, signingKey);
+    const mine = payloads.slice(0, own).map(inline);
+    return [...mine, ...(await pooled)];
+  }
+
+  /** How many of `n` signatures the caller's thread takes: an equal share beside each signing thread's, when lent. */
+  private ownShare(n: number, o: SigningShare): number {
+    return o.shareEventLoop && this.pool ? Math.floor(n / (this.pool.size + 1)) : 0;
   }
 
   /**
    * Batches below POOL_MIN are signed inline: a round trip to a thread costs more than the few
    * signatures (a single device coming online, a rollout's paced notifications).
    */
-  private async signMany(values: readonly unknown[]): Promise<{ payload: string; signature: string; signingKey: SigningKeyCert }[]> {
+  private async signMany(
+    values: readonly unknown[],
+    o: SigningShare = {},
+  ): Promise<{ payload: string; signature: string; signingKey: SigningKeyCert }[]> {
     // the key and its certificate are taken together, before any await: a rotation meanwhile signs the next batch
     const key = this.signing;
     const signingKey = this.cert;
     if (!this.pool || values.length < POOL_MIN) return values.map((v) => this.signJson(v));
-    return (await this.pool.sign(values, key)).map((s) => ({ ...s, signingKey }));
+    const own = this.ownShare(values.length, o);
+    // posted first: the threads sign their part while this thread signs its own (with the same key: no await between)
+    const pooled = this.pool.sign(values.slice(own), key);
+    const mine = values.slice(0, own).map((v) => this.signJson(v));
+    return [...mine, ...(await pooled).map((s) => ({ ...s, signingKey }))];
   }
 
   /** Signs the exact JSON bytes and ships them as base64, so the verifier never re-serialises. */
