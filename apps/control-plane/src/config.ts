@@ -74,8 +74,9 @@ export const ConfigSchema = z.object({
   /**
    * An assignment publishes its states itself once they are committed, and queues, delayed by this
    * long, a job that publishes any of them still not published then (the process stopped part way).
+   * At most 10 minutes: the marks that tell published from not last 15 (PUBLISHED_MARK_TTL_MS).
    */
-  PUBLISH_FALLBACK_SECONDS: z.coerce.number().min(1).max(3_600).default(30),
+  PUBLISH_FALLBACK_SECONDS: z.coerce.number().min(1).max(600).default(30),
   MAX_UPLOAD_MB: z.coerce.number().int().min(1).max(4_096).default(256),
   /** Start an embedded Postgres when DATABASE_URL does not answer. */
   EMBEDDED_POSTGRES: z.enum(['auto', 'never']).default('auto'),
