@@ -10,7 +10,7 @@ import {
   TelemetryWindowSchema,
   topics,
 } from '@edge-fleet/shared';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { AgentOptions, DeviceAgent } from './agent.js';
 import type { EngineFactory } from './engine/inference.engine.js';
 import { withInjectedLatency } from './engine/injected-latency.engine.js';
@@ -125,6 +125,11 @@ describe('updates under traffic (row 28)', () => {
     let sent = 0;
     const clients = Array.from({ length: 16 }, async () => {
       while (!stop) answers.push(await infer(sent++));
+    });
+    // when a wait below fails, the clients stop with the test instead of running on into the next one
+    onTestFinished(async () => {
+      stop = true;
+      await Promise.allSettled(clients);
     });
     const seen = (v: Version, after = 0): boolean => answers.slice(after).some((a) => a.version === v);
     const waitFor = async (what: string, pred: () => boolean): Promise<void> => {
