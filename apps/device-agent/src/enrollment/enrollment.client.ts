@@ -4,6 +4,15 @@ import { describeConnectionError, type Fetch } from '../core/tls-trust.js';
 
 const ApiErrorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 
+/**
+ * How long the agent waits for the control plane's answer to its enrollment. Longer than the
+ * server's worst case on a loaded machine: its enrollment transaction may wait 5 s for a database
+ * connection and then run up to 15 s (control plane `TRANSACTION_DEFAULTS`), ~20 s in all. Giving
+ * up sooner abandons an enrollment the server may still complete, using the token up without the
+ * device ever receiving its credentials.
+ */
+export const ENROLL_TIMEOUT_MS = 30_000;
+
 export class EnrollmentError extends Error {
   constructor(
     message: string,
@@ -22,7 +31,7 @@ export class EnrollmentError extends Error {
 export async function enroll(
   controlPlaneUrl: string,
   request: EnrollRequest,
-  timeoutMs = 15_000,
+  timeoutMs = ENROLL_TIMEOUT_MS,
   fetchWith: Fetch = (url, init) => fetch(url, init),
 ): Promise<EnrollResponse> {
   const url = new URL('api/v1/devices/enroll', controlPlaneUrl.endsWith('/') ? controlPlaneUrl : `${controlPlaneUrl}/`);
@@ -35,6 +44,12 @@ export async function enroll(
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
+    if (err instanceof Error && err.name === 'TimeoutError')
+      throw new EnrollmentError(
+        `no answer from the control plane at ${url.origin} within ${timeoutMs / 1000} s; it may still have enrolled the ` +
+          'device and used the token up: check the device list before enrolling again',
+        'timeout',
+      );
     throw new EnrollmentError(`cannot reach the control plane at ${url.origin}: ${describeConnectionError(err)}`, 'unreachable');
   }
   const body: unknown = await res.json().catch(() => null);
