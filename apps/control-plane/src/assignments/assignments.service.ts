@@ -80,8 +80,8 @@ export class AssignmentsService {
    * Gives the scenario this model version: each device gets the variant that fits it; a device for
    * which nothing fits is refused with the reason and keeps what it runs. `whole` (the default):
    * one transaction for all (all or nothing); its states are signed for publishing on the signing
-   * threads while it writes and commits them, and published from memory once it has, before the
-   * answer (a delayed fallback job publishes any the process did not, PUBLISH_FALLBACK_SECONDS). `chunks`: ASSIGNMENT_CHUNK_SIZE devices per transaction, each chunk's devices published
+   * threads while it writes and commits them, and published from memory once it has, as the answer
+   * goes (a delayed fallback job publishes any the process did not, PUBLISH_FALLBACK_SECONDS). `chunks`: ASSIGNMENT_CHUNK_SIZE devices per transaction, each chunk's devices published
    * from the states just written as soon as it commits, while the next one is written; measured
    * slower to notify the whole fleet on 2 cores (README, Performance), so not the default.
    */
@@ -122,7 +122,16 @@ export class AssignmentsService {
         },
       });
       tWritten = performance.now();
-      await this.desired.publishCommitted(states, next.publish);
+      // answered once committed (and its fallback queued): its devices are sent their states meanwhile
+      const { delivered } = await this.desired.publishCommitted(states, next.publish);
+      void delivered.then(() =>
+        this.log.info('scenario published', {
+          scenario,
+          modelVersionId,
+          devices: states.length,
+          ms: Math.round(performance.now() - tWritten),
+        }),
+      );
     } else {
       await this.writeInChunks(scenario, modelVersionId, decisions, actor);
       tWritten = performance.now(); // each chunk is published as the next one is written
@@ -141,7 +150,8 @@ export class AssignmentsService {
         read: ms(t0, tRead),
         decide: ms(tRead, tDecided),
         write: ms(tDecided, tWritten),
-        publish: ms(tWritten, tDone),
+        // whole: queueing the fallback (publishing goes on: "scenario published"); chunks: the last chunk's publish
+        afterWrite: ms(tWritten, tDone),
         total: ms(t0, tDone),
       },
     });
@@ -174,7 +184,7 @@ export class AssignmentsService {
       }
       for (const st of states) assigned.push(st.deviceId);
       // not awaited here: the next chunk is written while this one is published
-      publishing.push(this.desired.publishCommitted(states));
+      publishing.push(this.desired.publishCommitted(states).then((p) => p.delivered));
     }
     await Promise.all(publishing);
   }

@@ -146,17 +146,22 @@ export class DesiredStateService {
   /**
    * Publishes states whose transaction has just committed straight from memory (no re-read), so
    * their devices hear of them while the next chunk is written; should the broker refuse them, they
-   * are queued instead (the queue retries, reading Postgres). Does not throw: the change is stored,
-   * and a device also gets its state from Postgres when it next comes online.
+   * are queued instead (the queue retries, reading Postgres). Resolves once a delayed fallback is
+   * queued (should this process stop part way, another, or this one restarted, publishes what it
+   * did not), with `delivered`, which settles once they are published or queued and never rejects:
+   * the change is stored, and a device also gets its state from Postgres when it next comes online.
    */
-  async publishCommitted(states: readonly DesiredState[], prepared?: Promise<PreparedPublish>): Promise<void> {
-    // should this process stop part way, another (or this one restarted) publishes what it did not
+  async publishCommitted(states: readonly DesiredState[], prepared?: Promise<PreparedPublish>): Promise<{ delivered: Promise<void> }> {
     await this.queue.enqueueFallback(publishJobs(states), this.config.PUBLISH_FALLBACK_SECONDS * 1_000).catch((e: unknown) =>
       this.log.warn('could not queue the fallback of desired states about to be published', {
         devices: states.length,
         error: e instanceof Error ? e.message : String(e),
       }),
     );
+    return { delivered: this.deliverCommitted(states, prepared) };
+  }
+
+  private async deliverCommitted(states: readonly DesiredState[], prepared?: Promise<PreparedPublish>): Promise<void> {
     try {
       if (prepared) await this.publisher.deliver(await prepared);
       else await this.publishIssued(states);
