@@ -111,13 +111,14 @@ export class AssignmentsService {
     let tWritten = tDecided;
     if (commit === 'whole') {
       const { chosen, refused } = split(decisions);
-      // this thread signs beside the signing threads (it would only wait for them), and their
-      // envelopes are signed while the transaction writes and commits the states (it waits on Postgres)
+      // this thread signs manifests beside the signing threads (it would only wait for them); the
+      // envelopes are signed on the threads alone while the transaction writes and commits the states
+      // (measured: sharing those too was slower, Postgres needs the other core then)
       const next: { publish?: Promise<PreparedPublish> } = {};
       const states = await this.write(scenario, modelVersionId, chosen, refused, actor, {
         shareSigning: true,
         onBuilt: (built) => {
-          next.publish = this.desired.prepareIssued(built, { shareEventLoop: true });
+          next.publish = this.desired.prepareIssued(built);
           next.publish.catch(() => undefined); // a transaction that fails publishes nothing
         },
       });
