@@ -9,7 +9,8 @@ let device: VirtualDevice;
 
 beforeAll(async () => {
   const sink = { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) };
-  h = await startHarness({}, undefined, new Logger('test', 'debug', createRootPino('debug', sink)));
+  // the assignment's delayed fallback job (a desired-state job whose metrics the Prometheus test reads) runs a second after it
+  h = await startHarness({ PUBLISH_FALLBACK_SECONDS: '1' }, undefined, new Logger('test', 'debug', createRootPino('debug', sink)));
   device = await VirtualDevice.start(h, 'customer_support_agent', 'edge-gpu-kiosk');
 }, 60_000);
 
@@ -35,7 +36,7 @@ describe('observability', () => {
     const given = await h.api('/api/v1/scenarios/customer_support_agent/model', {
       method: 'PUT',
       headers: { 'content-type': 'application/json', 'x-request-id': 'op-assign-42' },
-      // `whole` notifies through the desired-state queue, whose job metrics the Prometheus test reads
+      // `whole` queues a delayed fallback on the desired-state queue, whose job metrics the Prometheus test reads
       body: JSON.stringify({ modelVersionId: id, commit: 'whole' }),
     });
     expect(given.status).toBe(200);
@@ -68,10 +69,11 @@ describe('observability', () => {
     const text = await waitFor(
       async () => {
         const t = await scrape();
-        return value(t, 'edge_fleet_ingest_commit_lag_seconds_count{role="all"}') > 0 ? t : null;
+        const job = 'edge_fleet_job_duration_seconds_count{role="all",queue="desired-state",job="publish-desired",outcome="completed"}';
+        return value(t, 'edge_fleet_ingest_commit_lag_seconds_count{role="all"}') > 0 && value(t, job) > 0 ? t : null;
       },
       20_000,
-      'a committed telemetry window',
+      'a committed telemetry window and a completed desired-state job',
     );
     expect(value(text, 'edge_fleet_ingest_windows_total{outcome="inserted",role="all"}')).toBeGreaterThan(0);
     expect(value(text, 'edge_fleet_ingest_committing{role="all"}')).toBe(1);
