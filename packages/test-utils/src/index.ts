@@ -5,3 +5,4 @@ export { startNodeProcess, type Proc, type StartProcessOptions } from './child-p
 export { WithholdingBroker, type ReceivedPublish, type WithholdingBrokerOptions } from './withholding-broker.js';
 export { ChildServer } from './child-server.js';
 export { Mosquitto, provisionBrokerDevice, type BrokerAdmin } from './mosquitto.js';
+export { haveWrk, parseWrk, wrkLoad, type WrkFigures } from './wrk-load.js';

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { haveWrk, wrkLoad } from '@edge-fleet/test-utils';
 
 export interface LoadSpec {
   base: string;
@@ -69,6 +70,17 @@ async function run(spec: LoadSpec): Promise<LoadFigures> {
     p99: quantile(lat, 0.99),
     errors,
   };
+}
+
+/**
+ * The closed loop, driven by wrk when it is installed (`apt-get install wrk`: a C generator, a
+ * fraction of the CPU per request, so fewer of its own stalls are counted as the server's), else by
+ * Node's http client in a child process (loadInChild); `generator` says which.
+ */
+export async function closedLoopLoad(spec: LoadSpec): Promise<LoadFigures & { generator: string }> {
+  if (!haveWrk()) return { ...(await loadInChild(spec)), generator: "Node's http client in its own process" };
+  const f = await wrkLoad(spec.base, spec.paths, { authorization: `Bearer ${spec.token}` }, spec.connections, spec.seconds);
+  return { ...f, generator: 'wrk, one thread' };
 }
 
 /** Runs the load in a child process (this file) and returns its figures. */

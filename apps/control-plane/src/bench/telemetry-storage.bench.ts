@@ -12,11 +12,12 @@
  *   rollups kept in the insert's transaction (before), with the windows left pending and the fold's
  *   rate apart (after), and with no rollups at all, in turn;
  * - disk per million windows (the partitions, indexes included) and the rollups' size.
- * The control plane runs in this process, the load generator in a child (closed-loop-load.ts).
+ * The control plane runs in this process, the load generator in another (wrk when installed, else
+ * Node's http client in a child: closed-loop-load.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { LatencyHistogram, ScenarioSchema, type TelemetryWindow } from '@edge-fleet/shared';
 import pg from 'pg';
 import { DeviceRepository } from '../devices/device.repository.js';
@@ -28,7 +29,7 @@ import { TelemetryRollupFoldService } from '../telemetry/telemetry-rollup-fold.s
 import { PENDING_WINDOWS_SQL, TAKE_PENDING_SQL, TelemetryRollupRepository } from '../telemetry/telemetry-rollup.repository.js';
 import { TelemetryRepository } from '../telemetry/telemetry.repository.js';
 import { insertBenchDevices, insertBenchProfile, rollupBackfillStatements } from './bench-devices.js';
-import { loadInChild } from './closed-loop-load.js';
+import { closedLoopLoad } from './closed-loop-load.js';
 
 const n = Number(process.argv[2] ?? 2_000);
 const days = Number(process.argv[3] ?? 3);
@@ -210,9 +211,13 @@ try {
       ['scenario overview, tRPC fleet.overview', ['/trpc/fleet.overview']],
     ];
     for (const [name, paths] of routes) {
-      const r = await loadInChild({ base: h.cp.url, token, paths, connections: CONNECTIONS, seconds });
+      // the control plane runs in this process: its event loop's stalls are the requests' too
+      const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+      loopDelay.enable();
+      const r = await closedLoopLoad({ base: h.cp.url, token, paths, connections: CONNECTIONS, seconds });
+      loopDelay.disable();
       log(
-        `API, ${CONNECTIONS} connections, ${seconds} s (load generator in its own process), ${name}: ${fmt(r.rps, 0)} req/s, p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms, errors ${r.errors} (goal p99 ≤ 50 ms); load average ${loadavg()
+        `API, ${CONNECTIONS} connections, ${seconds} s (load generator: ${r.generator}), ${name}: ${fmt(r.rps, 0)} req/s, p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms, errors ${r.errors} (goal p99 ≤ 50 ms); control plane's event-loop delay p99 ${fmt(loopDelay.percentile(99) / 1e6)} ms, max ${fmt(loopDelay.max / 1e6)} ms; load average ${loadavg()
           .map((x) => fmt(x, 2))
           .join(' ')}`,
       );

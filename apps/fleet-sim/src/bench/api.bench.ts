@@ -1,9 +1,10 @@
 import { ScenarioSchema } from '@edge-fleet/shared';
+import { haveWrk, wrkLoad } from '@edge-fleet/test-utils';
 import pg from 'pg';
 import { z } from 'zod';
 import { fmt } from '../core/stats.js';
 import { startControlPlaneProcess } from './support/control-plane.process.js';
-import { haveWrk, httpLoad, wrkLoad, type LoadResult } from './support/http-load.js';
+import { fromWrk, httpLoad, type LoadResult } from './support/http-load.js';
 import { benchArgs, CommSampler, machineLine, out, ProcSampler } from './support/report.js';
 import { seedDevices, seedTelemetryRollups } from './support/seed.js';
 
@@ -95,7 +96,7 @@ try {
   // latency figure from a saturated closed loop is mostly queueing (Little's law: connections / req/s)
   const load = (paths: string[], headers: Record<string, string>, c: number, seconds: number): Promise<LoadResult> =>
     generator === 'wrk'
-      ? wrkLoad(cp.url, paths, headers, c, seconds)
+      ? wrkLoad(cp.url, paths, headers, c, seconds).then(fromWrk)
       : httpLoad(cp.url, () => paths[Math.floor(Math.random() * paths.length)] ?? paths[0] ?? '/', headers, c, seconds);
   for (const [name, paths, headers, goal] of routes.filter(([name]) => !a.only || name.includes(a.only))) {
     // a route's first seconds are JIT compilation and cold caches: measured, the route that happens to
