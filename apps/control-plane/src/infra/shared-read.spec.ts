@@ -113,6 +113,47 @@ describe('SharedRead with reuse: a slow read answers the callers of the next mom
     expect(await late).toBe(7);
   });
 
+  it('past the bound a caller joins a run under way that began within the bound of its call, instead of waiting for the next', async () => {
+    const { shared, runs, write, advance } = slowRead();
+    const first = shared.get('k');
+    await runsBegun(runs, 1);
+    advance(200);
+    runs[0]?.finish(); // reusable for 1,000 ms after it began, refreshed after 500
+    await first;
+    write(1);
+    advance(400); // 600 ms: starts the background run
+    expect(await shared.get('k')).toBe(0);
+    await runsBegun(runs, 2);
+    write(2);
+    advance(500); // 1,100 ms: past the bound; the background run began 500 ms ago, within it
+    const late = shared.get('k');
+    await tick();
+    expect(runs).toHaveLength(2); // no third run: it joined the one under way
+    runs[1]?.finish();
+    // without the join it would wait for a third run
+    expect(await Promise.race([late, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 50))])).toBe(1);
+  });
+
+  it('a run under way that began longer ago than the bound is not joined: the caller waits for one begun after its call', async () => {
+    const { shared, runs, write, advance } = slowRead();
+    const first = shared.get('k');
+    await runsBegun(runs, 1);
+    advance(200);
+    runs[0]?.finish(); // bound: 1,000 ms after it began
+    await first;
+    advance(400); // 600 ms: the background run begins
+    expect(await shared.get('k')).toBe(0);
+    await runsBegun(runs, 2);
+    write(5);
+    advance(1_100); // the background run began 1,100 ms ago: past the bound
+    const late = shared.get('k');
+    await tick();
+    runs[1]?.finish();
+    await runsBegun(runs, 3);
+    runs[2]?.finish();
+    expect(await late).toBe(5);
+  });
+
   it('a fast read is not reused: every caller after it gets a fresh run', async () => {
     const { shared, runs, write, advance } = slowRead();
     const first = shared.get('k');
