@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { Mosquitto } from '@edge-fleet/test-utils';
 import pg from 'pg';
@@ -50,7 +50,9 @@ interface Run {
   putMs: number;
   notified: { p50: number; p99: number; all: number; n: number };
   acks: { p50: number; p99: number; all: number; n: number };
-  cores: { controlPlane: number; postgres: number; simulator: number };
+  cores: { controlPlane: number; postgres: number; simulator: number; broker: number };
+  /** Seconds the CPU figures cover (the PUT to the last ack). */
+  sampledSeconds: number;
   peakRssMb: number;
   /** Transactions committed in the control plane's database from the PUT to the last ack. */
   transactions: number;
@@ -138,7 +140,7 @@ try {
     };
     const pg0 = await pgCounts();
     const cpu = new ProcSampler(cp.pid);
-    const pgCpu = new CommSampler(['postgres']);
+    const pgCpu = new CommSampler(['postgres', 'mosquitto']);
     const simCpu0 = process.cpuUsage();
     const t0 = Date.now();
     const assigned = await assignScenario(cp.url, cp.operatorToken, 'autonomous_driving', modelId, path);
@@ -153,6 +155,7 @@ try {
       await sleep(250);
     }
     const stats = cpu.finish();
+    const sampledSeconds = (Date.now() - t0) / 1000;
     // Postgres flushes these counters about once a second: read them after it has
     await sleep(1_500);
     const pg1 = await pgCounts();
@@ -188,7 +191,9 @@ try {
         controlPlane: stats.cores,
         postgres: pgStats.postgres ?? 0,
         simulator: (simCpu.user + simCpu.system) / 1e6 / ((Date.now() - t0) / 1000),
+        broker: pgStats.mosquitto ?? 0,
       },
+      sampledSeconds,
       peakRssMb: stats.peakRssMb,
       // the bench's own few count queries are among them
       transactions: pg1.commits - pg0.commits,
@@ -224,6 +229,15 @@ try {
     out(
       `[${path}] during fan-out: control plane ${fmt(r.cores.controlPlane, 2)} cores, peak RSS ${fmt(r.peakRssMb, 0)} MB; simulator ${fmt(r.cores.simulator, 2)} cores; postgres ${fmt(r.cores.postgres, 2)} cores; ` +
         `${r.transactions} Postgres transactions (${fmt(r.transactions / Math.max(1, r.reachable), 2)} per device)`,
+    );
+    // the CPU the fan-out cost, as core-seconds: the least wall time this machine's cores need for it
+    const work = (c: number): number => c * r.sampledSeconds;
+    const server = work(r.cores.controlPlane) + work(r.cores.postgres) + work(r.cores.broker);
+    const all = server + work(r.cores.simulator);
+    out(
+      `[${path}] work, in core-seconds (the PUT to the last ack): control plane ${fmt(work(r.cores.controlPlane), 1)}, postgres ${fmt(work(r.cores.postgres), 1)}` +
+        `${a.broker === 'mosquitto' ? `, mosquitto ${fmt(work(r.cores.broker), 1)}` : ''}, simulator ${fmt(work(r.cores.simulator), 1)}; ` +
+        `on ${cpus().length} cores that is at least ${fmt(all / cpus().length, 1)} s with the simulator, ${fmt(server / cpus().length, 1)} s for the server side alone`,
     );
   }
   const base = runs.find((r) => r.path === 'whole');
