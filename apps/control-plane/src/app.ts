@@ -13,10 +13,12 @@ import { AppModule, ROLE_PROCESSORS, ROLE_QUEUES, type Infra, type Role } from '
 import { AlertsService } from './alerts/alerts.service.js';
 import { AssignmentsService } from './assignments/assignments.service.js';
 import { AbuseLimits } from './auth/abuse-limits.js';
+import type { Operator } from './auth/api-token.repository.js';
 import { ApiTokensService } from './auth/api-tokens.service.js';
 import { OperatorAuthService } from './auth/operator-auth.service.js';
 import { AuditService } from './audit/audit.service.js';
 import type { Config } from './config.js';
+import type { AppError } from './errors.js';
 import { CloneAlarmService } from './devices/clone-alarm.service.js';
 import { DeviceAuthService } from './devices/device-auth.service.js';
 import { DeviceRepository } from './devices/device.repository.js';
@@ -30,6 +32,7 @@ import { JobQueues, JobWorkers } from './infra/jobs.js';
 import { securityHeaders, trpcBatchLimit } from './infra/http-hardening.js';
 import { Logger, NestLogs, requestLogging } from './infra/logger.js';
 import { Metrics, serveWorkerHttp, type ProcessRole } from './infra/metrics.js';
+import { databaseUnavailable, errorText } from './infra/pg-errors.js';
 import { probe } from './infra/probe.js';
 import { HealthRepository } from './health/health.repository.js';
 import { CONNECTION_WAIT_MS, createPrisma } from './infra/prisma.js';
@@ -256,6 +259,12 @@ export async function startControlPlane(
     auth,
   });
   const databaseBreaker = new DatabaseBreaker(() => infra.pgPool.query('SELECT 1'), logger.child('database'));
+  /** tRPC's side of HttpErrorFilter: the database away answers 503 and opens the breaker. */
+  const databaseTrouble = (e: unknown): AppError | null => {
+    const unavailable = databaseUnavailable(e);
+    if (unavailable) databaseBreaker.tripped(errorText(e));
+    return unavailable;
+  };
   app.useGlobalFilters(new HttpErrorFilter(logger.child('http'), databaseBreaker));
   // first: every later middleware and handler runs inside the request's context (its reqId)
   app.use(requestLogging(logger));
@@ -341,11 +350,20 @@ export async function startControlPlane(
     '/trpc',
     createExpressMiddleware({
       router,
-      createContext: async ({ req }) => ({
-        operator: await auth.authenticate(req.headers.authorization).catch(() => null),
-        denied: (op, what, reason) => auth.denied(op, what, reason),
-        devicePlace: (id) => auth.devicePlace(id),
-      }),
+      createContext: async ({ req }) => {
+        let unavailable: AppError | null = null;
+        const operator = await auth.authenticate(req.headers.authorization).catch((e: unknown) => {
+          unavailable = databaseTrouble(e);
+          return null;
+        });
+        return {
+          operator,
+          unavailable,
+          databaseTrouble,
+          denied: (op: Operator, what: string, reason: string) => auth.denied(op, what, reason),
+          devicePlace: (id: string) => auth.devicePlace(id),
+        };
+      },
     }),
   );
   // written before the API answers, so whoever sees /readyz succeed can read the token

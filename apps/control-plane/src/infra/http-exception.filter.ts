@@ -3,7 +3,7 @@ import type { Response } from 'express';
 import { AppError, UPLOAD_TOO_LARGE } from '../errors.js';
 import type { DatabaseBreaker } from './database-breaker.js';
 import type { Logger } from './logger.js';
-import { isDatabaseUnreachable } from './pg-errors.js';
+import { databaseUnavailable } from './pg-errors.js';
 
 const CODE_BY_STATUS: Record<number, string> = {
   400: 'invalid_request',
@@ -41,13 +41,16 @@ export class HttpErrorFilter implements ExceptionFilter {
       return;
     }
     const msg = e instanceof Error ? e.message : String(e);
-    const dbDown = isDatabaseUnreachable(e);
-    if (dbDown) this.breaker?.tripped(msg);
+    const unavailable = databaseUnavailable(e);
+    if (unavailable) this.breaker?.tripped(msg);
     // named from the response: a read runs outside the request context (see requestLogging)
     const reqId = res.getHeader('x-request-id');
     this.log.error('request failed', { error: msg, ...(typeof reqId === 'string' ? { reqId } : {}) });
-    res
-      .status(dbDown ? 503 : 500)
-      .json({ error: { code: dbDown ? 'unavailable' : 'internal', message: dbDown ? 'the database is not reachable' : 'internal error' } });
+    if (unavailable)
+      res
+        .status(503)
+        .set('Retry-After', '1')
+        .json({ error: { code: unavailable.code, message: unavailable.message } });
+    else res.status(500).json({ error: { code: 'internal', message: 'internal error' } });
   }
 }

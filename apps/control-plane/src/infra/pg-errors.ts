@@ -1,3 +1,5 @@
+import { AppError } from '../errors.js';
+
 /**
  * Whether a Postgres error is about the data itself (this row can never be stored as it is) rather
  * than about reaching the database. SQLSTATE class 22 is "data exception" (bad byte sequence, date
@@ -38,4 +40,13 @@ export function isDatabaseUnreachable(e: unknown): boolean {
   return /ECONNREFUSED|ECONNRESET|Connection terminated|connect ETIMEDOUT|DatabaseNotReachable|Can't reach database server|timeout exceeded when trying to connect|the database system is (starting up|shutting down)/i.test(
     errorText(e),
   );
+}
+
+/**
+ * The answer an API request gets when it failed because the database cannot be reached: 503
+ * `unavailable`, to be retried shortly (the caller also opens the database breaker); null: the
+ * error is the request's own (a 500 stays a 500). One answer for REST (HttpErrorFilter) and tRPC.
+ */
+export function databaseUnavailable(e: unknown): AppError | null {
+  return isDatabaseUnreachable(e) ? new AppError('unavailable', 'the database is not reachable; retry shortly') : null;
 }

@@ -78,6 +78,10 @@ import type { TelemetryQueries } from '../telemetry/telemetry.queries.js';
 
 export interface TrpcContext {
   operator: Operator | null;
+  /** Why the credential could not be checked (the database away): 503, not "a token is required". */
+  unavailable: AppError | null;
+  /** The 503 an error from the database gets (and the breaker opened when it is away); null: not such an error. */
+  databaseTrouble: (e: unknown) => AppError | null;
   /** Audits a refusal for role or scope (OperatorAuthService.denied). */
   denied: (op: Operator, what: string, reason: string) => Promise<void>;
   /** Where a device sits, for a scoped token's check (OperatorAuthService.devicePlace). */
@@ -108,6 +112,8 @@ const t = initTRPC.context<TrpcContext>().create({ isDev: false });
  * and each refusal for role or scope is audited.
  */
 const operatorProcedure = t.procedure.use(async ({ ctx, next, type, path, getRawInput }) => {
+  const unavailable = (e: AppError) => new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: e.message, cause: e });
+  if (ctx.unavailable) throw unavailable(ctx.unavailable);
   const op = ctx.operator;
   if (!op) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'an operator token is required' });
   try {
@@ -127,7 +133,10 @@ const operatorProcedure = t.procedure.use(async ({ ctx, next, type, path, getRaw
       });
     }
   } catch (e) {
-    if (!(e instanceof AppError)) throw e;
+    if (!(e instanceof AppError)) {
+      const trouble = ctx.databaseTrouble(e);
+      throw trouble ? unavailable(trouble) : e;
+    }
     await ctx.denied(op, `trpc ${path}`, e.message);
     throw new TRPCError({ code: 'FORBIDDEN', message: e.message });
   }
@@ -136,6 +145,9 @@ const operatorProcedure = t.procedure.use(async ({ ctx, next, type, path, getRaw
   if (!result.ok && result.error.cause instanceof AppError) {
     throw new TRPCError({ code: TRPC_CODE[result.error.cause.code], message: result.error.cause.message, cause: result.error.cause });
   }
+  // as on REST (HttpErrorFilter): the database away is a 503 to retry, not a 500
+  const trouble = result.ok ? null : ctx.databaseTrouble(result.error.cause);
+  if (trouble) throw unavailable(trouble);
   return result;
 });
 
