@@ -1,6 +1,6 @@
-import { TcpProxy } from '@edge-fleet/test-utils';
+import type { TcpProxy } from '@edge-fleet/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase, startHarness, type Harness } from '../test-support/harness.js';
+import { startHarnessBehindProxy, type Harness } from '../test-support/harness.js';
 
 /**
  * Postgres refusing connections: the dashboard's tRPC calls used to answer 401 "an operator token is
@@ -8,25 +8,15 @@ import { freshDatabase, startHarness, type Harness } from '../test-support/harne
  * database failure inside a procedure 500, where REST answered 503 and opened the database breaker.
  */
 describe('the database away is a 503 to retry, on REST and tRPC alike (RELIABILITY row 19)', () => {
-  let db: { url: string; drop: () => Promise<void> };
   let proxy: TcpProxy;
   let h: Harness;
+  let close: () => Promise<void>;
 
   beforeAll(async () => {
-    db = await freshDatabase();
-    const target = new URL(db.url);
-    proxy = await TcpProxy.start(target.hostname, Number(target.port || 5432));
-    const proxied = new URL(db.url);
-    proxied.port = String(proxy.port);
-    h = await startHarness({}, { dbUrl: proxied.toString() });
+    ({ h, proxy, close } = await startHarnessBehindProxy());
   }, 60_000);
 
-  afterAll(async () => {
-    await proxy.restore().catch(() => undefined);
-    await h.close();
-    await proxy.close();
-    await db.drop();
-  }, 30_000);
+  afterAll(() => close(), 30_000);
 
   it('a tRPC call whose token cannot be checked answers 503 unavailable, not "a token is required", and opens the breaker', async () => {
     expect((await h.api('/trpc/fleet.overview')).status).toBe(200);

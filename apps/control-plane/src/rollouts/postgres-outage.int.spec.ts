@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GateResult, Scenario } from '@edge-fleet/shared';
 import pg from 'pg';
 import { PG_POOL } from '../infra/tokens.js';
-import { freshDatabase, jsonPost, setScenarioModel, startHarness, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
-import { TcpProxy } from '@edge-fleet/test-utils';
+import { jsonPost, setScenarioModel, startHarnessBehindProxy, uploadMlp, waitFor, type Harness } from '../test-support/harness.js';
+import type { TcpProxy } from '@edge-fleet/test-utils';
 import { checkRollout, checkTelemetry, modelViolations } from '../test-support/history.js';
 import { VirtualDevice } from '../test-support/virtual-device.js';
 import type { RolloutView } from './rollouts.service.js';
@@ -29,21 +29,17 @@ const FAST_MS = 2_000;
 /** The pool's connect timeout (`infra/prisma.ts`). */
 const CONNECT_TIMEOUT_MS = 5_000;
 
-let db: { url: string; drop: () => Promise<void> };
 let proxy: TcpProxy;
 let h: Harness;
+let closeHarness: () => Promise<void>;
 let direct: pg.Client;
 const devices: VirtualDevice[] = [];
 let v1: { id: string; variant: string };
 let v2: { id: string; variant: string };
 
 beforeAll(async () => {
-  db = await freshDatabase();
-  const target = new URL(db.url);
-  proxy = await TcpProxy.start(target.hostname, Number(target.port || 5432));
-  const proxied = new URL(db.url);
-  proxied.port = String(proxy.port);
-  h = await startHarness({ ROLLOUT_SWEEP_MS: '500' }, { dbUrl: proxied.toString() });
+  let db: { url: string };
+  ({ h, proxy, db, close: closeHarness } = await startHarnessBehindProxy({ ROLLOUT_SWEEP_MS: '500' }));
   direct = new pg.Client({ connectionString: db.url });
   await direct.connect();
   v1 = await uploadMlp(h, 'detector', '1', 1);
@@ -54,9 +50,7 @@ afterAll(async () => {
   await proxy.restore().catch(() => undefined); // should a failed test leave it cut, let the control plane stop cleanly
   await Promise.all(devices.map((d) => d.stop()));
   await direct.end().catch(() => undefined);
-  await h.close();
-  await proxy.close();
-  await db.drop();
+  await closeHarness();
 }, 30_000);
 
 const view = async (id: string) => (await (await h.api(`/api/v1/rollouts/${id}`)).json()) as RolloutView;

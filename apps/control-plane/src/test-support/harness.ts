@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildMlpClassifier } from '@edge-fleet/onnx-builder';
 import { hardwarePreset, type HardwarePresetName } from '@edge-fleet/shared';
-import { freePort } from '@edge-fleet/test-utils';
+import { freePort, TcpProxy } from '@edge-fleet/test-utils';
 import pg from 'pg';
 import { startControlPlane, type ControlPlane } from '../app.js';
 import { ConfigSchema, deriveConfig, type Config } from '../config.js';
@@ -164,6 +164,32 @@ export async function startHarness(
       await cp.stop();
       await db.drop();
       await rm(path.dirname(dataDir), { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A control plane that reaches its fresh database only through a TCP proxy the test can cut and
+ * restore (Postgres away, RELIABILITY row 19); the test's own checks can use `db.url` directly.
+ */
+export async function startHarnessBehindProxy(
+  env: Record<string, string> = {},
+): Promise<{ h: Harness; proxy: TcpProxy; db: { url: string; drop: () => Promise<void> }; close: () => Promise<void> }> {
+  const db = await freshDatabase();
+  const target = new URL(db.url);
+  const proxy = await TcpProxy.start(target.hostname, Number(target.port || 5432));
+  const proxied = new URL(db.url);
+  proxied.port = String(proxy.port);
+  const h = await startHarness(env, { dbUrl: proxied.toString() });
+  return {
+    h,
+    proxy,
+    db,
+    close: async () => {
+      await proxy.restore().catch(() => undefined); // a failed test may leave it cut: let the control plane stop cleanly
+      await h.close();
+      await proxy.close();
+      await db.drop();
     },
   };
 }
