@@ -12,9 +12,19 @@ export abstract class ChildServer {
 
   protected constructor(
     readonly dir: string,
-    readonly port: number,
+    private listenPort: number,
   ) {
     process.once('exit', this.killOnExit);
+  }
+
+  /** The port it listens on; it stays the same across restarts (clients come back to it). */
+  get port(): number {
+    return this.listenPort;
+  }
+
+  /** Another port, before the first start only: one found free was taken before the server could bind it. */
+  protected moveTo(port: number): void {
+    this.listenPort = port;
   }
 
   /** The running server's process id (null when it is not running), e.g. to read its CPU from /proc. */

@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
 import { chown, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -56,10 +56,19 @@ export class Mosquitto extends ChildServer {
     /** Null on an anonymous broker. */
     readonly admin: BrokerAdmin | null,
     /** The mqtts listener's port, when created with `tls`. */
-    readonly tlsPort: number | null = null,
+    private mqttsPort: number | null = null,
   ) {
     super(dir, port);
   }
+
+  /** The mqtts listener's port, when created with `tls`. */
+  get tlsPort(): number | null {
+    return this.mqttsPort;
+  }
+
+  /** What writeConf wrote, to write it again on other ports (see start). */
+  private confInput: { security: string[]; tlsFiles: string[] } = { security: [], tlsFiles: [] };
+  private started = false;
 
   /** The mqtts listener (created with `tls`): mqtts://127.0.0.1:<tlsPort>. */
   get tlsUrl(): string {
@@ -107,7 +116,7 @@ export class Mosquitto extends ChildServer {
       await writeFile(files.keyfile, tls.key, { mode: 0o600 });
       await writeFile(files.cafile, tls.ca);
       await handToBrokerUser(files.certfile, files.keyfile, files.cafile);
-      tlsListener.push(`listener ${m.tlsPort} 127.0.0.1`, ...Object.entries(files).map(([k, v]) => `${k} ${v}`), 'tls_version tlsv1.2');
+      tlsListener.push(...Object.entries(files).map(([k, v]) => `${k} ${v}`), 'tls_version tlsv1.2');
     }
     const dynsecFile = path.join(dir, 'dynamic-security.json');
     if (admin) {
@@ -175,8 +184,10 @@ export class Mosquitto extends ChildServer {
     }
   }
 
-  /** `extraListeners`: lines of further listeners (the mqtts one of `create`), after the plain one. */
-  private async writeConf(security: string[], extraListeners: string[] = []): Promise<void> {
+  /** `tlsFiles`: the mqtts listener's settings (`create` with `tls`), written after its `listener` line. */
+  private async writeConf(security: string[], tlsFiles: string[] = []): Promise<void> {
+    this.confInput = { security, tlsFiles };
+    const extraListeners = this.mqttsPort === null ? [] : [`listener ${this.mqttsPort} 127.0.0.1`, ...tlsFiles];
     // max_packet_size: the bound README recommends (issue 10 item 3), so no packet is buffered past it;
     // no persistence: a restart loses sessions and retained messages (the dynamic-security file stays);
     // set_tcp_nodelay: without it each answer of the plugin waits ~40 ms behind its PUBACK (Nagle + delayed ACK)
@@ -248,9 +259,30 @@ export class Mosquitto extends ChildServer {
     return this.admin;
   }
 
-  /** Starts the broker and resolves once it accepts TCP connections. */
+  /**
+   * Starts the broker and resolves once it accepts TCP connections. A port that freePort() found
+   * free can be taken by another process before the broker binds it: on a first start the broker
+   * then moves to other ports (a restart keeps its own, for its clients to come back to).
+   */
   async start(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.startOnce();
+        this.started = true;
+        return;
+      } catch (e) {
+        if (this.started || attempt >= 3 || !(e instanceof PortTaken)) throw e;
+        this.moveTo(await freePort());
+        if (this.mqttsPort !== null) this.mqttsPort = await freePort();
+        await this.writeConf(this.confInput.security, this.confInput.tlsFiles);
+      }
+    }
+  }
+
+  private async startOnce(): Promise<void> {
     if (this.proc) throw new Error('mosquitto is already running');
+    // this start's own lines: the log file is kept across restarts
+    const logFrom = existsSync(this.logFile) ? statSync(this.logFile).size : 0;
     const log = openSync(this.logFile, 'a');
     const status: { exited: string | null } = { exited: null };
     try {
@@ -267,9 +299,20 @@ export class Mosquitto extends ChildServer {
       closeSync(log);
     }
     const until = Date.now() + 5_000;
+    const since = () => {
+      try {
+        return readFileSync(this.logFile).subarray(logFrom).toString('utf8');
+      } catch {
+        return '';
+      }
+    };
     for (;;) {
-      if (status.exited) throw new Error(`mosquitto ${status.exited}:\n${this.log()}`);
-      if (await this.accepts()) return;
+      if (status.exited) {
+        if (/Address already in use/.test(since())) throw new PortTaken(`mosquitto could not bind its port ${this.port}:\n${this.log()}`);
+        throw new Error(`mosquitto ${status.exited}:\n${this.log()}`);
+      }
+      // "running": bound every listener (whatever answers on the port may be another process's)
+      if (/ running$/m.test(since()) && (await this.accepts())) return;
       if (Date.now() > until) throw new Error(`mosquitto did not accept connections on ${this.port} within 5 s:\n${this.log()}`);
       await sleep(25);
     }
@@ -297,6 +340,9 @@ export class Mosquitto extends ChildServer {
     });
   }
 }
+
+/** A first start found its port taken (see Mosquitto.start). */
+class PortTaken extends Error {}
 
 /** Mosquitto ACL-file patterns equal to `deviceBrokerAcls` for the connecting username (`%u`). */
 export function deviceAclPatterns(): string[] {
