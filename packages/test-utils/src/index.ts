@@ -6,3 +6,4 @@ export { WithholdingBroker, type ReceivedPublish, type WithholdingBrokerOptions 
 export { ChildServer } from './child-server.js';
 export { Mosquitto, provisionBrokerDevice, type BrokerAdmin } from './mosquitto.js';
 export { haveWrk, parseWrk, wrkLoad, type WrkFigures } from './wrk-load.js';
+export { occupyPort } from './occupy-port.js';

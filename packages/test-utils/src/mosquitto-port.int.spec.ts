@@ -1,17 +1,7 @@
-import { createServer, type Server } from 'node:net';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
+import { occupyPort } from './occupy-port.js';
 import { Mosquitto } from './mosquitto.js';
-
-/** Takes `port` on 127.0.0.1 with a listener that accepts connections and never answers (as another test's server might). */
-async function occupy(port: number): Promise<Server> {
-  const server = createServer(() => undefined);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', resolve);
-  });
-  return server;
-}
 
 const closing: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -23,8 +13,8 @@ describe('test Mosquitto: a port taken between freePort() and the broker binding
     const broker = await Mosquitto.create('dynsec', undefined);
     closing.push(() => broker.close());
     const taken = broker.port;
-    const squatter = await occupy(taken);
-    closing.push(() => new Promise((resolve) => squatter.close(resolve)));
+    const squatter = await occupyPort(taken);
+    closing.push(() => squatter.close());
     await broker.start();
     expect(broker.port).not.toBe(taken);
     // the admin's CONNECT is answered: this is the broker, not the squatter
@@ -38,8 +28,8 @@ describe('test Mosquitto: a port taken between freePort() and the broker binding
     await broker.start();
     const port = broker.port;
     await broker.kill();
-    const squatter = await occupy(port);
-    closing.push(() => new Promise((resolve) => squatter.close(resolve)));
+    const squatter = await occupyPort(port);
+    closing.push(() => squatter.close());
     await expect(broker.start()).rejects.toThrow(/could not bind its port/);
     expect(broker.port).toBe(port);
   }, 30_000);
