@@ -14,7 +14,7 @@
  * Past the bound, a caller joins a run already under way when that run began within the bound of
  * its call (the answer is then no older than a reused one could be): under load a background run can
  * outlast the bound, and the callers of that moment used to wait for it to end and then for a whole
- * run more (issue 15: the overview's p99 at 32 connections was two such runs, ~230 ms, at a p50 of 28 ms).
+ * run more (issue 15; measured on the overview at 32 connections, the p99 moved within the noise).
  */
 export interface SharedReadOptions {
   /** For how long after it began an answer that took `tookMs` may serve later callers (0: never). */
