@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hardwarePreset, ScenarioSchema } from '@edge-fleet/shared';
+import { hardwarePreset, LatencyHistogram, ScenarioSchema, type TelemetryWindow } from '@edge-fleet/shared';
 import pg from 'pg';
 
 /** The hardware profile bench devices share (`id` 'bench'), inserted with SQL. */
@@ -58,4 +58,40 @@ export async function rollupBackfillStatements(): Promise<string[]> {
   return [original.slice(original.indexOf('-- The rollups of the windows stored so far')), sums]
     .flatMap((sql) => sql.split(/;\s*\n/))
     .filter((s) => /^\s*(INSERT|UPDATE)/m.test(s));
+}
+
+/**
+ * A maker of ingest batches for bench devices: each call gives one 1-minute window a device, ending
+ * now, all of one boot with the next sequence number, each with a 600-run latency histogram.
+ */
+export function benchWindowBatches(ids: readonly string[], detail = 'bench'): () => TelemetryWindow[] {
+  const hist = new LatencyHistogram();
+  for (let i = 0; i < 600; i++) hist.record(1 + (i % 50) / 10);
+  const latencyHistogram = hist.toSparse();
+  const boot = randomUUID();
+  let seq = 0;
+  return () => {
+    const at = new Date();
+    seq++;
+    return ids.map((deviceId) => ({
+      schema: 1,
+      deviceId,
+      bootId: boot,
+      seq,
+      windowStart: new Date(at.getTime() - 60_000).toISOString(),
+      windowEnd: at.toISOString(),
+      modelVersionId: 'bench-version',
+      variantId: 'bench-variant',
+      precision: 'fp32',
+      inferences: 600,
+      errors: 0,
+      latencyMs: { p50: 2, p95: 3.5, p99: 4.2, max: 6 },
+      power: { watts: 3, source: 'simulated', detail },
+      memory: { rssMb: 60, heapUsedMb: 20 },
+      cacheHits: 0,
+      fallbacks: 0,
+      source: 'probe',
+      latencyHistogram,
+    }));
+  };
 }

@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { LatencyHistogram, ScenarioSchema, type TelemetryWindow } from '@edge-fleet/shared';
+import { ScenarioSchema } from '@edge-fleet/shared';
 import pg from 'pg';
 import { DeviceRepository } from '../devices/device.repository.js';
 import { FleetService } from '../fleet/fleet.service.js';
@@ -28,7 +28,7 @@ import { TelemetryPartitionRepository } from '../telemetry/telemetry-partition.r
 import { TelemetryRollupFoldService } from '../telemetry/telemetry-rollup-fold.service.js';
 import { PENDING_WINDOWS_SQL, TAKE_PENDING_SQL, TelemetryRollupRepository } from '../telemetry/telemetry-rollup.repository.js';
 import { TelemetryRepository } from '../telemetry/telemetry.repository.js';
-import { insertBenchDevices, insertBenchProfile, rollupBackfillStatements } from './bench-devices.js';
+import { benchWindowBatches, insertBenchDevices, insertBenchProfile, rollupBackfillStatements } from './bench-devices.js';
 import { closedLoopLoad } from './closed-loop-load.js';
 
 const n = Number(process.argv[2] ?? 2_000);
@@ -224,34 +224,7 @@ try {
     }
 
     // insert rate through the ingest's repository: batches of 1,000 windows (one a device), rollups on and off in turn
-    const hist = new LatencyHistogram();
-    for (let i = 0; i < 600; i++) hist.record(1 + (i % 50) / 10);
-    const boot = randomUUID();
-    let seq = 0;
-    const batch = (): TelemetryWindow[] => {
-      const at = new Date();
-      seq++;
-      return ids.slice(0, 1_000).map((deviceId) => ({
-        schema: 1,
-        deviceId,
-        bootId: boot,
-        seq,
-        windowStart: new Date(at.getTime() - 60_000).toISOString(),
-        windowEnd: at.toISOString(),
-        modelVersionId: 'bench-version',
-        variantId: 'bench-variant',
-        precision: 'fp32',
-        inferences: 600,
-        errors: 0,
-        latencyMs: { p50: 2, p95: 3.5, p99: 4.2, max: 6 },
-        power: { watts: 3, source: 'simulated', detail: 'bench' },
-        memory: { rssMb: 60, heapUsedMb: 20 },
-        cacheHits: 0,
-        fallbacks: 0,
-        source: 'probe',
-        latencyHistogram: hist.toSparse(),
-      }));
-    };
+    const batch = benchWindowBatches(ids.slice(0, 1_000));
     // before: rollups in the insert's transaction (TELEMETRY_ROLLUPS=ingest); after: the insert
     // leaves the windows pending (fold), and the worker's fold adds them, timed apart; and the insert alone
     const modes = ['ingest', 'fold', 'none'] as const;

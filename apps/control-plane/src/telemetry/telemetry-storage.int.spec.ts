@@ -223,6 +223,47 @@ describe('telemetry storage: rollups and partitions (real Postgres, real ingest)
     expect(overview.scenarios.find((s) => s.scenario === 'data_analysis_agent')?.last24h).toBeNull();
   }, 120_000);
 
+  it("a window's strings are stored exactly as sent, even with what COPY's text format treats specially (tab, newline, carriage return, backslash, a literal \\N); a batch that repeats a key stores its first", async () => {
+    const d = await enrollDevice(h, 'financial_trading', 'edge-npu-trading');
+    const boot = randomUUID();
+    const detail = 'idle\t1.2 W\nactive\r\\N \\ ende, ünïcode';
+    const w = telemetryWindow(d.deviceId, boot, 0, {
+      power: { watts: 1.5, source: 'estimate', detail },
+      latencyHistogram: [[3, 4]],
+      variantId: 'variant\\tab\t',
+      modelVersionId: 'mv\\N',
+      precision: 'fp32',
+    });
+    expect((await send(d, w)).ok).toBe(true);
+    const repo = h.cp.app.get(TelemetryRepository);
+    // as the ingest hands windows to the repository: parsed, defaults filled in
+    const first = telemetryWindow(d.deviceId, boot, 1, {
+      inferences: 7,
+      cacheHits: 0,
+      fallbacks: 0,
+      source: 'probe',
+    }) as unknown as TelemetryWindow;
+    const second = { ...first, inferences: 8 };
+    expect(await repo.insertBatch([first, second])).toBe(1);
+    const rows = (
+      await db.query<{
+        seq: string;
+        powerDetail: string;
+        variantId: string;
+        modelVersionId: string;
+        inferences: number;
+        latencyHistogram: unknown;
+      }>(
+        `SELECT seq::text, "powerDetail", "variantId", "modelVersionId", inferences, "latencyHistogram" FROM "TelemetryWindow" WHERE "deviceId" = $1 ORDER BY seq`,
+        [d.deviceId],
+      )
+    ).rows;
+    expect(rows).toEqual([
+      { seq: '0', powerDetail: detail, variantId: 'variant\\tab\t', modelVersionId: 'mv\\N', inferences: 10, latencyHistogram: [[3, 4]] },
+      { seq: '1', powerDetail: 'test', variantId: null, modelVersionId: null, inferences: 7, latencyHistogram: null },
+    ]);
+  });
+
   it('the scenario overview (tRPC fleet.overview, merged in Postgres) gives each scenario what its raw windows of the last 24 h (whole hours) give, every device, class, variant and source together; older windows are left out', async () => {
     const rnd = seededRandom('scenario overview property test');
     const devices = await Promise.all([
