@@ -212,11 +212,6 @@ export class AssignmentsService {
     }
   }
 
-  /** The devices among these whose state of that number was not claimed for publishing (see PublishedVersions). */
-  unpublished(devices: readonly { deviceId: string; assignmentVersion: number }[]): Promise<string[]> {
-    return this.desired.unpublished(devices);
-  }
-
   /** republish() for many devices: their latest desired states read in one query and published together. */
   async republishMany(deviceIds: string[]): Promise<void> {
     const states = await this.desired.stored(deviceIds);

@@ -24,6 +24,6 @@ import { PublishedVersions } from './published-versions.js';
     DesiredStateService,
     DesiredStateQueue,
   ],
-  exports: [DesiredStateService, DesiredStateRepository, DesiredStateQueue],
+  exports: [DesiredStateService, DesiredStateRepository, DesiredStateQueue, PublishedVersions],
 })
 export class DesiredStateModule {}

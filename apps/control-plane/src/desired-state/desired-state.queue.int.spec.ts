@@ -17,17 +17,16 @@ async function desiredQueue(publish: {
   publishLatest: (deviceId: string) => Promise<void>;
   publishLatestMany: (deviceIds: string[]) => Promise<void>;
   /** What a fallback job asks: the devices not published meanwhile (default: all). */
-  unpublished?: (devices: readonly { deviceId: string; assignmentVersion: number }[]) => Promise<string[]>;
+  unpublished?: PublishedVersions['unpublished'];
 }): Promise<DesiredStateQueue & { stop: () => Promise<void> }> {
   const o = { redisUrl: TEST_REDIS_URL, prefix: `ef-test-${randomBytes(4).toString('hex')}` };
   const jobs = new JobQueues(o);
   const workers = new JobWorkers({ ...o, log });
   await jobs.start();
-  const processor = new DesiredStateProcessor({
-    republish: publish.publishLatest,
-    republishMany: publish.publishLatestMany,
-    unpublished: publish.unpublished ?? ((devices) => Promise.resolve(devices.map((d) => d.deviceId))),
-  });
+  const processor = new DesiredStateProcessor(
+    { republish: publish.publishLatest, republishMany: publish.publishLatestMany },
+    { unpublished: publish.unpublished ?? ((states) => Promise.resolve(states.map((s) => s.deviceId))) },
+  );
   await workers.start([processor], [DESIRED_STATE]);
   return Object.assign(new DesiredStateQueue(jobs), {
     stop: async () => {
@@ -102,7 +101,7 @@ describe('desired-state queue (BullMQ on real Redis)', () => {
         published.push([...ids].sort());
         return Promise.resolve();
       },
-      unpublished: (devices) => marks.unpublished(devices.map((d) => ({ deviceId: d.deviceId, version: d.assignmentVersion }))),
+      unpublished: (states) => marks.unpublished(states),
     });
     try {
       const [done, older, never] = [randomUUID(), randomUUID(), randomUUID()];
@@ -136,11 +135,10 @@ describe('desired-state queue (BullMQ on real Redis)', () => {
     await expect(jobs.start()).rejects.toThrow(/maxmemory-policy is "allkeys-lru".*noeviction/);
     await jobs.stop();
     const workers = new JobWorkers({ redisUrl: url, prefix: 'ef-evict', log });
-    const processor = new DesiredStateProcessor({
-      republish: () => Promise.resolve(),
-      republishMany: () => Promise.resolve(),
-      unpublished: () => Promise.resolve([]),
-    });
+    const processor = new DesiredStateProcessor(
+      { republish: () => Promise.resolve(), republishMany: () => Promise.resolve() },
+      { unpublished: () => Promise.resolve([]) },
+    );
     await expect(workers.start([processor], [DESIRED_STATE])).rejects.toThrow(/noeviction/);
     await workers.stop();
     await server.close();

@@ -11,7 +11,6 @@ import { PolicyRepository, type ScenarioRuntimePolicy } from '../policies/policy
 import { DesiredStateBuilder, type AssignmentItem, type BuildInput, type VariantChoice } from './desired-state.builder.js';
 import { DesiredStatePublisher, type PreparedPublish } from './desired-state.publisher.js';
 import { DesiredStateQueue, type PublishDesiredJob } from './desired-state.queue.js';
-import { PublishedVersions } from './published-versions.js';
 import { DesiredStateRepository, type DeviceOverride, type NewAssignment, type PublishableDesired } from './desired-state.repository.js';
 
 /** How long one low-power cycle lasts (the device works `dutyCycle` of it). */
@@ -66,7 +65,6 @@ export class DesiredStateService {
     @Inject(UnitOfWork) private readonly uow: UnitOfWork,
     @Inject(CONFIG) private readonly config: Config,
     @Inject(HybridPlacementService) private readonly hybrid: HybridPlacementService,
-    @Inject(PublishedVersions) private readonly published: PublishedVersions,
     @Inject(LOGGER) logger: Logger,
   ) {
     this.log = logger.child('desired-state');
@@ -177,11 +175,6 @@ export class DesiredStateService {
         }),
       );
     }
-  }
-
-  /** The devices among these whose state of that number was not claimed for publishing (see PublishedVersions). */
-  unpublished(devices: readonly { deviceId: string; assignmentVersion: number }[]): Promise<string[]> {
-    return this.published.unpublished(devices.map((d) => ({ deviceId: d.deviceId, version: d.assignmentVersion })));
   }
 
   /** Queues each device's publication under its own job id: one already queued or done is not repeated. */
