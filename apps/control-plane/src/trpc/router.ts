@@ -102,6 +102,9 @@ const TRPC_CODE = {
   incomplete: 'INTERNAL_SERVER_ERROR',
 } as const;
 
+/** A typed error as tRPC's: its code mapped, its message kept (the database away is `unavailable`: 503). */
+const trpcErrorOf = (e: AppError): TRPCError => new TRPCError({ code: TRPC_CODE[e.code], message: e.message, cause: e });
+
 // isDev false: error responses carry a code and message, never a stack trace.
 const t = initTRPC.context<TrpcContext>().create({ isDev: false });
 
@@ -112,8 +115,7 @@ const t = initTRPC.context<TrpcContext>().create({ isDev: false });
  * and each refusal for role or scope is audited.
  */
 const operatorProcedure = t.procedure.use(async ({ ctx, next, type, path, getRawInput }) => {
-  const unavailable = (e: AppError) => new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: e.message, cause: e });
-  if (ctx.unavailable) throw unavailable(ctx.unavailable);
+  if (ctx.unavailable) throw trpcErrorOf(ctx.unavailable);
   const op = ctx.operator;
   if (!op) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'an operator token is required' });
   try {
@@ -135,7 +137,7 @@ const operatorProcedure = t.procedure.use(async ({ ctx, next, type, path, getRaw
   } catch (e) {
     if (!(e instanceof AppError)) {
       const trouble = ctx.databaseTrouble(e);
-      throw trouble ? unavailable(trouble) : e;
+      throw trouble ? trpcErrorOf(trouble) : e;
     }
     await ctx.denied(op, `trpc ${path}`, e.message);
     throw new TRPCError({ code: 'FORBIDDEN', message: e.message });
@@ -143,11 +145,11 @@ const operatorProcedure = t.procedure.use(async ({ ctx, next, type, path, getRaw
   // tRPC 11 hands resolver errors back as a result (not a throw); an AppError inside becomes its code here.
   const result = await next({ ctx: { operator: op } });
   if (!result.ok && result.error.cause instanceof AppError) {
-    throw new TRPCError({ code: TRPC_CODE[result.error.cause.code], message: result.error.cause.message, cause: result.error.cause });
+    throw trpcErrorOf(result.error.cause);
   }
   // as on REST (HttpErrorFilter): the database away is a 503 to retry, not a 500
   const trouble = result.ok ? null : ctx.databaseTrouble(result.error.cause);
-  if (trouble) throw unavailable(trouble);
+  if (trouble) throw trpcErrorOf(trouble);
   return result;
 });
 
