@@ -115,7 +115,7 @@ const COPY_SPECIAL = /[\\\t\n\r]/g;
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 
 /** A value in COPY's text format: \N for null; backslash, tab, newline and carriage return escaped. */
-export function copyText(v: TelemetryValue): string {
+function copyText(v: TelemetryValue): string {
   if (v === null) return '\\N';
   const s = typeof v === 'string' ? v : String(v);
   COPY_SPECIAL.lastIndex = 0;
