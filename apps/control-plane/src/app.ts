@@ -26,6 +26,7 @@ import { DeviceRevocationService } from './devices/device-revocation.service.js'
 import { DeviceSecretService } from './devices/device-secret.service.js';
 import { FleetService } from './fleet/fleet.service.js';
 import { AuditRepository } from './infra/audit.repository.js';
+import { ChangeNotices } from './infra/change-notices.js';
 import { DatabaseBreaker } from './infra/database-breaker.js';
 import { HttpErrorFilter } from './infra/http-exception.filter.js';
 import { JobQueues, JobWorkers } from './infra/jobs.js';
@@ -99,18 +100,21 @@ async function openInfra(
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: false });
   redisLog.watch('probe', redis);
   const jobs = new JobQueues({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, redisLog });
+  const notices = new ChangeNotices(redis, config.QUEUE_PREFIX, redisLog, logger.child('notices'));
   let signingRefresh: NodeJS.Timeout | undefined;
   let signingService: SigningService | undefined;
   const close = async (): Promise<void> => {
     clearInterval(signingRefresh);
     await signingService?.close();
     await jobs.stop();
+    notices.close();
     redis.disconnect();
     await pgPool.end();
     await prisma.$disconnect();
   };
   try {
     await jobs.start();
+    await notices.start();
     const signing = await SigningService.open(config.signingKeysDir);
     signingService = signing;
     signing.startPool(config.SIGNING_WORKERS);
@@ -133,6 +137,7 @@ async function openInfra(
       logger,
       signing,
       jobs,
+      notices,
       metrics: new Metrics(role),
       deviceTrust,
       close,

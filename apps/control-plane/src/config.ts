@@ -189,6 +189,12 @@ export const ConfigSchema = z.object({
   /** How long a dashboard session lasts after sign-in; signing out, or revoking or rotating its token, ends it sooner. */
   OPERATOR_SESSION_HOURS: z.coerce.number().min(0.01).max(720).default(12),
   /**
+   * How long a replica trusts an operator credential it has checked without asking Postgres again
+   * (0: every request asks). Revoking, rotating and signing out through any replica end it at once on
+   * every replica; only a change made behind the API's back (SQL by hand) waits this long.
+   */
+  OPERATOR_AUTH_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2_000),
+  /**
    * Express's `trust proxy`: whose X-Forwarded-For names the client address the limits count.
    * Default `loopback` (a proxy or the dashboard on this machine); a list of addresses/CIDRs, or `false`.
    */

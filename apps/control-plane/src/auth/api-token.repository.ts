@@ -25,6 +25,12 @@ export interface Operator {
   sessionId: string | null;
 }
 
+/** An operator as found for a credential, and until when the credential itself is valid (null: no expiry). */
+export interface VerifiedOperator {
+  operator: Operator;
+  endsAt: Date | null;
+}
+
 export interface NewApiToken {
   name: string;
   tokenHash: string;
@@ -75,6 +81,8 @@ type OperatorRow = {
   scenarios: string[] | null;
   labels: unknown;
   lastUsedAt: Date | null;
+  /** When the credential expires (a session: the earlier of its own and its token's expiry); null: never. */
+  endsAt: Date | null;
 };
 
 /** Operator API tokens and the dashboard sessions exchanged for them; every change audited in its transaction. */
@@ -86,22 +94,22 @@ export class ApiTokenRepository {
   ) {}
 
   /**
-   * Runs on every operator request, so it is one plain query on the pg pool: through Prisma it
-   * cost about 1 ms of control-plane CPU per request (`pnpm bench:api`). Not cached, so a revoked
-   * or expired token stops working on its next request.
+   * Runs on every operator request the CredentialCache does not answer, so it is one plain query on
+   * the pg pool: through Prisma it cost about 1 ms of control-plane CPU per request (`pnpm bench:api`).
    */
-  async findActive(tokenHash: string): Promise<Operator | null> {
+  async findActive(tokenHash: string): Promise<VerifiedOperator | null> {
     const res = await this.pool.query<OperatorRow>(
-      `SELECT t.id, t.name, t.role, t.scenarios, t.labels, t."lastUsedAt" FROM "ApiToken" t WHERE t."tokenHash" = $1 AND ${ACTIVE}`,
+      `SELECT t.id, t.name, t.role, t.scenarios, t.labels, t."lastUsedAt", t."expiresAt" AS "endsAt"
+         FROM "ApiToken" t WHERE t."tokenHash" = $1 AND ${ACTIVE}`,
       [tokenHash],
     );
     return this.used(res.rows[0], null);
   }
 
   /** A session's operator: the session is neither revoked nor expired, nor is the token it was exchanged for. */
-  async findSession(sessionHash: string): Promise<Operator | null> {
+  async findSession(sessionHash: string): Promise<VerifiedOperator | null> {
     const res = await this.pool.query<OperatorRow & { sessionId: string }>(
-      `SELECT t.id, t.name, t.role, t.scenarios, t.labels, t."lastUsedAt", s.id AS "sessionId"
+      `SELECT t.id, t.name, t.role, t.scenarios, t.labels, t."lastUsedAt", s.id AS "sessionId", LEAST(s."expiresAt", t."expiresAt") AS "endsAt"
          FROM "OperatorSession" s JOIN "ApiToken" t ON t.id = s."tokenId"
         WHERE s."sessionHash" = $1 AND s."revokedAt" IS NULL AND s."expiresAt" > now() AND ${ACTIVE}`,
       [sessionHash],
@@ -110,12 +118,20 @@ export class ApiTokenRepository {
     return this.used(row, row?.sessionId ?? null);
   }
 
-  private used(row: OperatorRow | undefined, sessionId: string | null): Operator | null {
+  private used(row: OperatorRow | undefined, sessionId: string | null): VerifiedOperator | null {
     if (!row) return null;
     if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS)
       // not awaited: a lost update only makes "last used" a minute older
       this.pool.query('UPDATE "ApiToken" SET "lastUsedAt" = now() WHERE id = $1', [row.id]).catch(() => undefined);
-    return { tokenId: row.id, name: row.name, role: row.role, scenarios: row.scenarios ?? [], labels: labelsOf(row.labels), sessionId };
+    const operator = {
+      tokenId: row.id,
+      name: row.name,
+      role: row.role,
+      scenarios: row.scenarios ?? [],
+      labels: labelsOf(row.labels),
+      sessionId,
+    };
+    return { operator, endsAt: row.endsAt };
   }
 
   /** Where a device sits, for a scoped token's check; null when there is no such device (or the id is not one). */

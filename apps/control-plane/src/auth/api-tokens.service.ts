@@ -2,12 +2,16 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ApiTokenSecret, ApiTokenView, CreateApiToken } from '@edge-fleet/shared/api';
 import { AppError } from '../errors.js';
 import { ApiTokenRepository } from './api-token.repository.js';
+import { CredentialCache } from './credential-cache.js';
 import { newOperatorToken } from './operator-auth.service.js';
 
 /** Operator API tokens as an admin manages them: the secret is shown once (create, rotate) and only its hash is kept. */
 @Injectable()
 export class ApiTokensService {
-  constructor(@Inject(ApiTokenRepository) private readonly tokens: ApiTokenRepository) {}
+  constructor(
+    @Inject(ApiTokenRepository) private readonly tokens: ApiTokenRepository,
+    @Inject(CredentialCache) private readonly credentials: CredentialCache,
+  ) {}
 
   list(): Promise<ApiTokenView[]> {
     return this.tokens.list();
@@ -36,14 +40,17 @@ export class ApiTokensService {
   async rotate(id: string, actor: string): Promise<ApiTokenSecret> {
     const secret = newOperatorToken();
     const token = await this.tokens.rotate(id, secret.hash, secret.prefix, actor);
-    if (token) return { token, secret: secret.secret };
+    if (token) {
+      await this.credentials.forgetAll();
+      return { token, secret: secret.secret };
+    }
     const current = await this.found(id);
     throw new AppError('conflict', `token ${id} is ${current.status}: only an active token can be rotated; create a new one`);
   }
 
   /** Idempotent: revoking a revoked token answers it as it is. */
   async revoke(id: string, actor: string): Promise<ApiTokenView> {
-    await this.tokens.revoke(id, actor);
+    if (await this.tokens.revoke(id, actor)) await this.credentials.forgetAll();
     return this.found(id);
   }
 

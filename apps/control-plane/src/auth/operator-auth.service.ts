@@ -9,6 +9,7 @@ import type { Logger } from '../infra/logger.js';
 import { newSecret, sha256Hex } from '../infra/secrets.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
 import { ApiTokenRepository, type Operator } from './api-token.repository.js';
+import { CredentialCache } from './credential-cache.js';
 import type { DevicePlace } from './scope.js';
 
 export const OPERATOR_TOKEN_FILE = 'operator-token';
@@ -32,6 +33,7 @@ export class OperatorAuthService {
 
   constructor(
     private readonly tokens: ApiTokenRepository,
+    @Inject(CredentialCache) private readonly credentials: CredentialCache,
     @Inject(AuditRepository) private readonly audit: AuditRepository,
     @Inject(CONFIG) private readonly config: Config,
     @Inject(LOGGER) logger: Logger,
@@ -47,14 +49,21 @@ export class OperatorAuthService {
     const m = /^Bearer ([A-Za-z0-9_-]{16,256})$/.exec(header ?? '');
     if (!m?.[1]) throw new AppError('unauthorized', 'an operator token is required: Authorization: Bearer <token>');
     const credential = m[1];
-    if (credential.startsWith(SESSION_PREFIX)) {
-      const op = await this.tokens.findSession(sha256Hex(credential));
-      if (!op) throw new AppError('unauthorized', 'the session has ended (signed out, expired, or its token was revoked or rotated)');
-      return op;
-    }
-    const op = await this.tokens.findActive(sha256Hex(credential));
-    if (!op) throw new AppError('unauthorized', 'operator token is not valid (unknown, revoked or expired)');
-    return op;
+    const hash = sha256Hex(credential);
+    const known = this.credentials.get(hash);
+    if (known) return known;
+    const stamp = this.credentials.stamp();
+    const session = credential.startsWith(SESSION_PREFIX);
+    const found = session ? await this.tokens.findSession(hash) : await this.tokens.findActive(hash);
+    if (!found)
+      throw new AppError(
+        'unauthorized',
+        session
+          ? 'the session has ended (signed out, expired, or its token was revoked or rotated)'
+          : 'operator token is not valid (unknown, revoked or expired)',
+      );
+    this.credentials.keep(hash, found, stamp);
+    return found.operator;
   }
 
   /** Where a device sits (scenario, labels), for a scoped token's check; null when there is none. */
@@ -81,6 +90,7 @@ export class OperatorAuthService {
     if (!op.sessionId)
       throw new AppError('invalid_request', 'Authorization: this is an operator token, not a session; revoke a token instead');
     await this.tokens.revokeSession(op.sessionId, actorOf(op));
+    await this.credentials.forgetAll();
   }
 
   /**

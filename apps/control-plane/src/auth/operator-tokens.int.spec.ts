@@ -201,11 +201,16 @@ describe('dashboard sessions', () => {
     expect((await asUser(sb, '/trpc/fleet.overview')).status).toBe(401);
   });
 
-  it('an expired session is refused; a session cannot open another; a token cannot be signed out as a session', async () => {
+  it('an expired session is refused, even just after the replica verified it; a session cannot open another; a token cannot be signed out as a session', async () => {
     const session = await signIn(h.cp.operatorToken);
+    // it ends within the replica's OPERATOR_AUTH_CACHE_MS of its first use: the expiry, not the bound, ends it
+    const endsAt = Date.now() + 1_000;
+    expect(h.config.OPERATOR_AUTH_CACHE_MS).toBeGreaterThan(1_500);
+    await db.query(`UPDATE "OperatorSession" SET "expiresAt" = $2 WHERE "sessionHash" = $1`, [sha256Hex(session), new Date(endsAt)]);
     expect((await asUser(session, '/api/v1/sessions', { method: 'POST' })).status).toBe(403);
     expect((await h.api('/api/v1/sessions/current', { method: 'DELETE' })).status).toBe(400);
-    await db.query(`UPDATE "OperatorSession" SET "expiresAt" = now() - interval '1 second' WHERE "revokedAt" IS NULL`);
+    expect((await asUser(session, '/trpc/fleet.overview')).status).toBe(200);
+    await new Promise((r) => setTimeout(r, endsAt + 50 - Date.now()));
     expect((await asUser(session, '/trpc/fleet.overview')).status).toBe(401);
   });
 

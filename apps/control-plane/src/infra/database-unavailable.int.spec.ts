@@ -1,6 +1,7 @@
+import { ApiTokenSecretSchema } from '@edge-fleet/shared/api';
 import type { TcpProxy } from '@edge-fleet/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHarnessBehindProxy, type Harness } from '../test-support/harness.js';
+import { jsonPost, startHarnessBehindProxy, type Harness } from '../test-support/harness.js';
 
 /**
  * Postgres refusing connections: the dashboard's tRPC calls used to answer 401 "an operator token is
@@ -20,10 +21,17 @@ describe('the database away is a 503 to retry, on REST and tRPC alike (RELIABILI
 
   it('a tRPC call whose token cannot be checked answers 503 unavailable, not "a token is required", and opens the breaker', async () => {
     expect((await h.api('/trpc/fleet.overview')).status).toBe(200);
+    // a token never used yet: no replica has checked it, so its check needs the database
+    const created = await jsonPost(h, '/api/v1/tokens', { name: 'unchecked', role: 'viewer' });
+    expect(created.status).toBe(201);
+    const { secret } = ApiTokenSecretSchema.parse(await created.json());
     await proxy.cut('refuse');
     try {
       // the first call meets the failure itself (the breaker is still closed): tRPC's own path
-      const first = await h.api('/trpc/fleet.overview', { signal: AbortSignal.timeout(15_000) });
+      const first = await fetch(`${h.cp.url}/trpc/fleet.overview`, {
+        headers: { authorization: `Bearer ${secret}` },
+        signal: AbortSignal.timeout(15_000),
+      });
       const body = await first.text();
       expect(first.status, body).toBe(503);
       expect(body).toContain('SERVICE_UNAVAILABLE');

@@ -7,6 +7,7 @@ import type { MessageBus } from '../mqtt/mqtt-bus.js';
 import type { SigningService } from '../signing/signing.service.js';
 import type { DeviceTrust } from '../tls/tls-material.js';
 import { AuditRepository } from './audit.repository.js';
+import { ChangeNotices } from './change-notices.js';
 import { DeadLetterRepository } from './dead-letter.repository.js';
 import { JobQueues } from './jobs.js';
 import type { Logger } from './logger.js';
@@ -32,6 +33,8 @@ export interface Infra {
   signing: SigningService;
   /** The producer side of every BullMQ queue. */
   jobs: JobQueues;
+  /** Notices between replicas (a copy one keeps is changed by another: see ChangeNotices). */
+  notices: ChangeNotices;
   /** The process's Prometheus registry (one per process: api, worker, or both). */
   metrics: Metrics;
   /** The CA enrollment hands devices to pin (TLS=on); none otherwise and in the worker. */
@@ -56,6 +59,7 @@ export class InfraModule {
       provideValue(SIGNING, infra.signing),
       provideValue(DEVICE_TRUST, infra.deviceTrust),
       { provide: JobQueues, useValue: infra.jobs },
+      { provide: ChangeNotices, useValue: infra.notices },
       { provide: Metrics, useValue: infra.metrics },
     ];
     // the data layer's shared parts: transactions across repositories, the audit log, dead letters
