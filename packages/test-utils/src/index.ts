@@ -7,3 +7,4 @@ export { ChildServer } from './child-server.js';
 export { Mosquitto, provisionBrokerDevice, type BrokerAdmin } from './mosquitto.js';
 export { haveWrk, parseWrk, wrkLoad, type WrkFigures } from './wrk-load.js';
 export { occupyPort } from './occupy-port.js';
+export { cpuSecondsNamed, procUsage, processesNamed } from './proc-usage.js';

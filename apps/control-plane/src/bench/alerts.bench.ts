@@ -6,9 +6,9 @@
  * time per pass, the lag (how old the newest window a pass saw was when the pass ended), and the CPU
  * of this process and of Postgres (all its processes, from /proc) per pass.
  */
-import { readdir, readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { cpuSecondsNamed } from '@edge-fleet/test-utils';
 import { OBSERVE_SQL, observeParams } from '../alerts/alert-evaluation.repository.js';
 import { AlertEvaluator } from '../alerts/alert-evaluator.service.js';
 import { startHarness } from '../test-support/harness.js';
@@ -17,25 +17,6 @@ import { openBenchFleet } from './bench-devices.js';
 const n = Number(process.argv[2] ?? 10_000);
 const seconds = Number(process.argv[3] ?? 30);
 const WINDOW_S = 5;
-
-/** CPU seconds (user + system) of every process whose name is `postgres`. */
-async function postgresCpuSeconds(): Promise<number> {
-  const tick = 100; // USER_HZ on Linux
-  let total = 0;
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-      const name = /\(([^)]*)\)/.exec(stat)?.[1] ?? '';
-      if (!name.startsWith('postgres')) continue;
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / tick;
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return total;
-}
 
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN;
 
@@ -89,14 +70,14 @@ try {
   while (Date.now() < until) {
     const seen = newest;
     const c0 = process.cpuUsage();
-    const p0 = await postgresCpuSeconds();
+    const p0 = cpuSecondsNamed('postgres');
     const t0 = performance.now();
     const r = await evaluator.evaluate(new Date());
     passMs.push(performance.now() - t0);
     lagMs.push(Date.now() - seen);
     const c = process.cpuUsage(c0);
     nodeCpu.push((c.user + c.system) / 1_000);
-    pgCpu.push(((await postgresCpuSeconds()) - p0) * 1_000);
+    pgCpu.push((cpuSecondsNamed('postgres') - p0) * 1_000);
     transitions += r.transitions.length;
     observed = r.observed;
   }

@@ -12,10 +12,10 @@
  * WAL writer works for every database on the machine and is left out); this process's from
  * `process.cpuUsage`.
  */
-import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { TelemetryWindow } from '@edge-fleet/shared';
+import { procUsage } from '@edge-fleet/test-utils';
 import pg from 'pg';
 import { DeviceRepository } from '../devices/device.repository.js';
 import { withTransaction } from '../infra/pg-transaction.js';
@@ -33,13 +33,6 @@ const BATCHES_PER_ROUND = 20;
 const log = (s: string) => process.stdout.write(`${s}\n`);
 const fmt = (x: number, d = 1) => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-
-/** CPU seconds (user + system) of one process, from /proc (USER_HZ 100). */
-function cpuSecondsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 const NAMES = TELEMETRY_COLUMNS.map(([c]) => `"${c}"`).join(', ');
 const UNNEST_INPUT = `unnest(${TELEMETRY_COLUMNS.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')}) WITH ORDINALITY AS t(${NAMES}, ord)`;
@@ -84,14 +77,14 @@ try {
   for (let round = -1; round < rounds; round++) {
     for (const way of ['unnest', 'copy'] as const) {
       const batches = Array.from({ length: BATCHES_PER_ROUND }, batch);
-      const pg0 = cpuSecondsOf(backend);
+      const pg0 = procUsage(backend).cpuSeconds;
       const cp0 = process.cpuUsage();
       const t0 = performance.now();
       let stored = 0;
       for (const rows of batches) stored += await ways[way](rows);
       const wall = performance.now() - t0;
       const cpu = process.cpuUsage(cp0);
-      const pgSeconds = cpuSecondsOf(backend) - pg0;
+      const pgSeconds = procUsage(backend).cpuSeconds - pg0;
       if (stored !== devices * BATCHES_PER_ROUND) throw new Error(`${way}: stored ${stored} of ${devices * BATCHES_PER_ROUND}`);
       await folds.drain();
       if (round < 0) continue;

@@ -7,10 +7,11 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { attr, buildMlpClassifier, type GeneratedModel, GraphBuilder } from '@edge-fleet/onnx-builder';
 import { signingKeyCertMessage, type HybridPlacement, type SignedForwardingGrant } from '@edge-fleet/shared';
+import { procUsage } from '@edge-fleet/test-utils';
 import { z } from 'zod';
 import { fmt, summarize } from '../core/stats.js';
 import { forkAgentEntry, type AgentEntry } from './support/agent-entry.js';
-import { benchArgs, machineLine, out, procUsage } from './support/report.js';
+import { benchArgs, machineLine, out } from './support/report.js';
 
 const Args = z.object({
   runs: z.coerce.number().int().min(50).max(1_000_000).default(2_000),

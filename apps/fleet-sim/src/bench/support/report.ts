@@ -1,6 +1,6 @@
 import { cpus } from 'node:os';
-import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { procUsage, processesNamed } from '@edge-fleet/test-utils';
 import pg from 'pg';
 import type { z } from 'zod';
 import { withoutLeadingDashDash } from '../../cli/cli-args.js';
@@ -34,17 +34,6 @@ export function benchArgs<S extends z.ZodObject>(schema: S, usage: string): z.in
     process.exit(2);
   }
   return r.data;
-}
-
-/** CPU seconds (user + system) and RSS of a process, from /proc. */
-export function procUsage(pid: number): { cpuSeconds: number; rssMb: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // fields after the command name, which may contain spaces: utime and stime are fields 14 and 15
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(rest[11]) + Number(rest[12]);
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return { cpuSeconds: ticks / 100, rssMb: rssKb / 1024 };
 }
 
 /** Samples a process's CPU (as cores in use) and peak RSS over an interval. */
@@ -127,20 +116,6 @@ class PidCpuTracker {
     for (const [pid, group] of this.groupOf) out[group] = (out[group] ?? 0) + ((this.last.get(pid) ?? 0) - (this.first.get(pid) ?? 0)) / s;
     return out;
   }
-}
-
-function processesNamed(names: readonly string[]): Map<number, string> {
-  const found = new Map<number, string>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
-      if (names.includes(comm)) found.set(Number(entry), comm);
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return found;
 }
 
 /** CPU (cores in use) of every process with one of these command names (e.g. all postgres backends). */
