@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import type { AuditRepository } from '../infra/audit.repository.js';
 import type { Logger } from '../infra/logger.js';
+import { RedisScript } from '../infra/redis-script.js';
 import { sha256Hex } from '../infra/secrets.js';
 import { lockoutAddress } from './client-address.js';
 
@@ -28,7 +29,7 @@ interface RequestClass {
  * request takes a token from the GCRA bucket KEYS[n+1] (rate ARGV[2]/s, burst ARGV[3]), or {2, ms
  * until one is free}. Redis's clock, so every replica counts on the same time.
  */
-const CHECK = `
+const CHECK = new RedisScript(`
 local n = tonumber(ARGV[1])
 for i = 1, n do
   local ttl = redis.call('PTTL', KEYS[i])
@@ -47,10 +48,10 @@ local allowAt = nextTat - interval * tonumber(ARGV[3])
 if allowAt > now then return {2, math.ceil(allowAt - now)} end
 redis.call('SET', key, string.format('%.3f', nextTat), 'PX', math.ceil(nextTat - now))
 return {0, 0}
-`;
+`);
 
 /** Counts one failure in KEYS[1] (window ARGV[2] ms); at ARGV[1] failures KEYS[2] locks for ARGV[3] ms: answers 1. */
-const FAIL = `
+const FAIL = new RedisScript(`
 local c = redis.call('INCR', KEYS[1])
 if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 if c >= tonumber(ARGV[1]) then
@@ -59,7 +60,7 @@ if c >= tonumber(ARGV[1]) then
   return 1
 end
 return 0
-`;
+`);
 
 /** A Redis answer slower than this lets the request through (and is logged): the API does not stall on Redis. */
 const REDIS_TIMEOUT_MS = 500;
@@ -149,7 +150,7 @@ export class AbuseLimits {
     const locks = cls.kind ? [this.lockKey(cls.kind, `addr:${lockoutAddress(address)}`)] : [];
     if (cls.kind === 'device' && cls.deviceId) locks.push(this.lockKey('device', `id:${cls.deviceId}`));
     const answer = await this.withRedis(
-      () => this.redis.eval(CHECK, locks.length + 1, ...locks, `${this.prefix}:rate:${cls.bucket}`, locks.length, cls.rate, cls.burst),
+      () => CHECK.run(this.redis, [...locks, `${this.prefix}:rate:${cls.bucket}`], [locks.length, cls.rate, cls.burst]),
       'rate limit check',
     );
     if (!Array.isArray(answer)) return null;
@@ -176,7 +177,7 @@ export class AbuseLimits {
     const locks = [this.lockKey('device', `addr:${lockoutAddress(address)}`), this.lockKey('device', `id:${deviceId}`)];
     // rate 0: only the locks are looked at, no request bucket is taken
     const answer = await this.withRedis(
-      () => this.redis.eval(CHECK, locks.length + 1, ...locks, `${this.prefix}:rate:none`, locks.length, 0, 0),
+      () => CHECK.run(this.redis, [...locks, `${this.prefix}:rate:none`], [locks.length, 0, 0]),
       'lockout check',
     );
     if (!Array.isArray(answer)) return null;
@@ -197,14 +198,10 @@ export class AbuseLimits {
     for (const who of subjects) {
       const locked = await this.withRedis(
         () =>
-          this.redis.eval(
-            FAIL,
-            2,
-            `${this.prefix}:fail:${kind}:${who}`,
-            this.lockKey(kind, who),
-            c.LOCKOUT_FAILURES,
-            c.LOCKOUT_WINDOW_SECONDS * 1000,
-            c.LOCKOUT_SECONDS * 1000,
+          FAIL.run(
+            this.redis,
+            [`${this.prefix}:fail:${kind}:${who}`, this.lockKey(kind, who)],
+            [c.LOCKOUT_FAILURES, c.LOCKOUT_WINDOW_SECONDS * 1000, c.LOCKOUT_SECONDS * 1000],
           ),
         'failure count',
       );

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { settlesWithin } from '../infra/jobs.js';
 import type { Logger } from '../infra/logger.js';
+import { RedisScript } from '../infra/redis-script.js';
 import { CONFIG, LOGGER, REDIS } from '../infra/tokens.js';
 
 /** A device's desired state about to be published (or just published) under this assignment number. */
@@ -26,7 +27,7 @@ const REDIS_TIMEOUT_MS = 2_000;
  * to it (1), with the TTL. An equal number passes: a re-signed or re-sent state of the same
  * assignment (key rotation, grant refresh, reconnect) is not older.
  */
-const CLAIM = `
+const CLAIM = new RedisScript(`
 local out = {}
 for i, key in ipairs(KEYS) do
   local v = tonumber(ARGV[i + 1])
@@ -38,7 +39,7 @@ for i, key in ipairs(KEYS) do
     out[i] = 1
   end
 end
-return out`;
+return out`);
 
 /**
  * The highest assignment number published per device, in Redis so it holds across replicas: the
@@ -75,12 +76,10 @@ export class PublishedVersions {
     if (states.length === 0) return [];
     const answer = await this.withRedis(
       () =>
-        this.redis.eval(
-          CLAIM,
-          states.length,
-          ...states.map((s) => this.key(s.deviceId)),
-          PUBLISHED_MARK_TTL_MS,
-          ...states.map((s) => s.version),
+        CLAIM.run(
+          this.redis,
+          states.map((s) => this.key(s.deviceId)),
+          [PUBLISHED_MARK_TTL_MS, ...states.map((s) => s.version)],
         ),
       'claim',
     );
