@@ -148,7 +148,17 @@ describe('telemetry rollups folded by the worker, off the ingest transaction (is
     await db.query(`UPDATE "TelemetryDeviceRollup" SET windows = 2147483646 WHERE "deviceId" = $1 AND "bucketSeconds" = 60`, [d.deviceId]);
     const groupsBefore = (await db.query(`SELECT * FROM "TelemetryGroupRollup" ORDER BY 1, 2, 3, 4, 5, 6`)).rows;
     const deviceBefore = await rollupsOf(d.deviceId);
-    await sendWindows(d, boot, 3, 2);
+    // both windows stored before any fold sees them: a scheduled fold between the two would add the
+    // first alone (int4's last value, no overflow) and leave one pending (a CI failure of stop 21)
+    const lock = new pg.Client({ connectionString: h.dbUrl });
+    await lock.connect();
+    try {
+      await lock.query('SELECT pg_advisory_lock($1)', [FOLD_LOCK]);
+      await sendWindows(d, boot, 3, 2);
+    } finally {
+      await lock.query('SELECT pg_advisory_unlock($1)', [FOLD_LOCK]);
+      await lock.end();
+    }
     await expect(foldOnce()).rejects.toThrow(/out of range/);
     // nothing of the refused fold stayed: the windows are still pending, no rollup moved
     expect(await pendingOf(d.deviceId)).toBe(2);
