@@ -59,7 +59,8 @@ export class ChangeNotices {
 
   /**
    * Tells every replica (this one first, synchronously). A Redis that is away is logged, not thrown:
-   * the change has been made; the other replicas have lost their subscription too and keep no copy.
+   * the change has been made. Replicas that lost Redis too keep no copy; one that still hears Redis
+   * while this one does not is not told, and must bound its copies in time (see CredentialCache).
    */
   async publish(topic: string): Promise<void> {
     this.tell(topic, 'notice');
