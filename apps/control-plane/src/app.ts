@@ -349,6 +349,7 @@ export async function startControlPlane(
   infra.metrics.watchRollouts(() => rolloutRepo.countByStatus());
   const rollupRepo = app.get(TelemetryRollupRepository);
   infra.metrics.watchRollupPending((cap) => rollupRepo.pendingCountUpTo(cap));
+  infra.metrics.watchRollupParked((cap) => rollupRepo.parkedCountUpTo(cap));
 
   app.use('/trpc', trpcBatchLimit());
   app.use(
@@ -427,6 +428,7 @@ export async function startWorker(
     infra.metrics.watchRollouts(() => rolloutRepo.countByStatus());
     const rollupRepo = app.get(TelemetryRollupRepository);
     infra.metrics.watchRollupPending((cap) => rollupRepo.pendingCountUpTo(cap));
+    infra.metrics.watchRollupParked((cap) => rollupRepo.parkedCountUpTo(cap));
     // the worker has no API: its /metrics and /readyz are a bare HTTP server of its own
     const database = new HealthRepository(infra.prisma);
     const readiness = async () => {

@@ -46,6 +46,7 @@ export class Metrics {
   private connections: (() => number) | null = null;
   private rolloutStates: (() => Promise<Record<string, number>>) | null = null;
   private rollupPending: ((cap: number) => Promise<number>) | null = null;
+  private rollupParked: ((cap: number) => Promise<number>) | null = null;
   private readonly commitLag: Histogram;
   private readonly jobDuration: Histogram;
   private readonly httpDuration: Histogram;
@@ -166,6 +167,16 @@ export class Metrics {
         if (n !== null) pending.set(n);
       },
     });
+    const parked: Gauge = new Gauge({
+      name: 'edge_fleet_telemetry_rollups_parked_windows',
+      help: `Stored telemetry windows the fold set aside because the database refused their rollup (TelemetryRollupParked: in no rollup until moved back by hand); exact up to ${ROLLUP_PENDING_CAP}`,
+      registers,
+      collect: async () => {
+        if (!this.rollupParked) return;
+        const n = await this.rollupParked(ROLLUP_PENDING_CAP).catch(() => null);
+        if (n !== null) parked.set(n);
+      },
+    });
     this.httpDuration = new Histogram({
       name: 'edge_fleet_http_request_duration_seconds',
       help: 'HTTP request duration by method, route and status',
@@ -196,6 +207,11 @@ export class Metrics {
   /** The telemetry rollup fold's backlog (TelemetryRollupPending's rows, counted up to ROLLUP_PENDING_CAP), read at each scrape. */
   watchRollupPending(count: (cap: number) => Promise<number>): void {
     this.rollupPending = count;
+  }
+
+  /** The windows the fold set aside (TelemetryRollupParked's rows, counted up to ROLLUP_PENDING_CAP), read at each scrape. */
+  watchRollupParked(count: (cap: number) => Promise<number>): void {
+    this.rollupParked = count;
   }
 
   /** Windows just committed, each with the time it reached the control plane. */

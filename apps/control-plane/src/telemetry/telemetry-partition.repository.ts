@@ -78,6 +78,12 @@ export class TelemetryPartitionRepository {
     return r.rowCount ?? 0;
   }
 
+  /** Deletes the parked windows (TelemetryRollupParked) that started before `cutoff`: their windows are gone; returns how many. */
+  async deleteParkedBefore(cutoff: Date): Promise<number> {
+    const r = await this.pool.query(`DELETE FROM "TelemetryRollupParked" WHERE "windowStart" < $1`, [cutoff]);
+    return r.rowCount ?? 0;
+  }
+
   /** Deletes the default partition's windows that started before `cutoff`; returns how many. */
   async deleteDefaultBefore(cutoff: Date): Promise<number> {
     const r = await this.pool.query(`DELETE FROM "${DEFAULT_PARTITION}" WHERE "windowStart" < $1`, [cutoff]);

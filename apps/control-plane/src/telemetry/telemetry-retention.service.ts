@@ -43,6 +43,8 @@ export interface RetentionPass {
   deletedDefault: number;
   /** Idempotency keys of windows past retention. */
   deletedKeys: number;
+  /** Parked windows (the fold set them aside) past retention, deleted with their windows. */
+  deletedParked: number;
   deletedMinuteRollups: number;
   deletedHourRollups: number;
 }
@@ -70,6 +72,7 @@ export class TelemetryRetentionService {
       moved,
       deletedDefault: await this.partitions.deleteDefaultBefore(cutoff),
       deletedKeys: await this.partitions.deleteKeysBefore(cutoff),
+      deletedParked: await this.partitions.deleteParkedBefore(cutoff),
       deletedMinuteRollups: await this.partitions.deleteRollupsBefore(60, cutoff),
       deletedHourRollups: await this.partitions.deleteRollupsBefore(
         3_600,

@@ -49,15 +49,31 @@ const rollupsOf = async (deviceId: string) =>
     )
   ).rows.map((r) => ({ ...r, inferences: Number(r.inferences) }));
 
-const pendingOf = async (deviceId: string) =>
+/** A device's windows in one of the fold's tables (waiting for it, or set aside by it). */
+const windowsIn = (table: 'TelemetryRollupPending' | 'TelemetryRollupParked') => async (deviceId: string) =>
   Number(
     (
       await db.query<{ n: string }>(
-        `SELECT count(*) AS n FROM "TelemetryRollupPending" p JOIN "TelemetryWindow" w ON w.id = p."windowId" WHERE w."deviceId" = $1`,
+        `SELECT count(*) AS n FROM "${table}" p JOIN "TelemetryWindow" w ON w.id = p."windowId" WHERE w."deviceId" = $1`,
         [deviceId],
       )
     ).rows[0]?.n,
   );
+const pendingOf = windowsIn('TelemetryRollupPending');
+const parkedOf = windowsIn('TelemetryRollupParked');
+
+/** Runs `fn` while the fold's advisory lock is held, as another worker's fold in progress holds it. */
+async function whileFoldLocked(fn: () => Promise<void>): Promise<void> {
+  const lock = new pg.Client({ connectionString: h.dbUrl });
+  await lock.connect();
+  try {
+    await lock.query('SELECT pg_advisory_lock($1)', [FOLD_LOCK]);
+    await fn();
+  } finally {
+    await lock.query('SELECT pg_advisory_unlock($1)', [FOLD_LOCK]);
+    await lock.end();
+  }
+}
 
 /** One fold of our own, trying again while the worker's scheduled fold holds the lock. */
 async function foldOnce(): Promise<FoldPass> {
@@ -71,22 +87,16 @@ async function foldOnce(): Promise<FoldPass> {
 describe('telemetry rollups folded by the worker, off the ingest transaction (issue 15)', () => {
   it('a stored window waits in the pending table until a fold adds it; a fold finding another one running leaves everything to it', async () => {
     const d = await enrollDevice(h, 'robotic_manipulation', 'robot-npu-arm');
-    const lock = new pg.Client({ connectionString: h.dbUrl });
-    await lock.connect();
-    try {
+    await whileFoldLocked(async () => {
       // another worker's fold in progress: its advisory lock held
-      await lock.query('SELECT pg_advisory_lock($1)', [FOLD_LOCK]);
       await sendWindows(d, randomUUID(), 0, 4);
       expect(await pendingOf(d.deviceId)).toBe(4);
       // the windows are stored (and acknowledged) before any rollup has them: readers lag until the fold
       expect(await rollupsOf(d.deviceId)).toEqual([]);
-      expect(await folds.fold()).toEqual({ taken: 0, folded: 0, locked: true });
+      expect(await folds.fold()).toEqual({ taken: 0, folded: 0, parked: 0, locked: true });
       expect(await pendingOf(d.deviceId)).toBe(4);
       expect(await rollupsOf(d.deviceId)).toEqual([]);
-    } finally {
-      await lock.query('SELECT pg_advisory_unlock($1)', [FOLD_LOCK]);
-      await lock.end();
-    }
+    });
     await folds.drain();
     expect(await pendingOf(d.deviceId)).toBe(0);
     const inferences = 10 + 11 + 12 + 13;
@@ -103,19 +113,13 @@ describe('telemetry rollups folded by the worker, off the ingest transaction (is
       const line = text.split('\n').find((l) => l.startsWith('edge_fleet_telemetry_rollups_pending_windows{'));
       return line === undefined ? Number.NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
     };
-    const lock = new pg.Client({ connectionString: h.dbUrl });
-    await lock.connect();
-    try {
-      await lock.query('SELECT pg_advisory_lock($1)', [FOLD_LOCK]);
+    await whileFoldLocked(async () => {
       await sendWindows(d, randomUUID(), 0, 7);
       // every pending row of the database (other tests' windows may wait too), read at the scrape
       const total = Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM "TelemetryRollupPending"`)).rows[0]?.n);
       expect(total).toBeGreaterThanOrEqual(7);
       expect(await scrape()).toBe(total);
-    } finally {
-      await lock.query('SELECT pg_advisory_unlock($1)', [FOLD_LOCK]);
-      await lock.end();
-    }
+    });
     await folds.drain();
     expect(await scrape()).toBe(0);
   }, 60_000);
@@ -123,56 +127,99 @@ describe('telemetry rollups folded by the worker, off the ingest transaction (is
   it('the fold-backlog gauge counts at most its cap: a backlog above it reads as the cap, one below it exactly', async () => {
     const d = await enrollDevice(h, 'robotic_manipulation', 'robot-npu-arm');
     const rollups = h.cp.app.get(TelemetryRollupRepository);
-    const lock = new pg.Client({ connectionString: h.dbUrl });
-    await lock.connect();
-    try {
-      await lock.query('SELECT pg_advisory_lock($1)', [FOLD_LOCK]);
+    await whileFoldLocked(async () => {
       await sendWindows(d, randomUUID(), 0, 5);
       const total = Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM "TelemetryRollupPending"`)).rows[0]?.n);
       expect(total).toBeGreaterThanOrEqual(5);
       expect(await rollups.pendingCountUpTo(3)).toBe(3);
       expect(await rollups.pendingCountUpTo(total + 10)).toBe(total);
-    } finally {
-      await lock.query('SELECT pg_advisory_unlock($1)', [FOLD_LOCK]);
-      await lock.end();
-    }
+    });
     await folds.drain();
   }, 60_000);
 
-  it('a fold whose rollup upsert the database refuses changes nothing: its windows stay pending, and once it can, the next fold adds each exactly once', async () => {
-    const d = await enrollDevice(h, 'financial_trading', 'edge-npu-trading');
+  it('row 26 (the fold): a window whose rollup the database refuses is set aside with the reason, and every other window is folded; moved back once fixed, each counts exactly once', async () => {
+    const poisoned = await enrollDevice(h, 'financial_trading', 'edge-npu-trading');
+    const other = await enrollDevice(h, 'robotic_manipulation', 'robot-npu-arm');
     const boot = randomUUID();
-    await sendWindows(d, boot, 0, 3);
+    await sendWindows(poisoned, boot, 0, 3);
     await folds.drain();
-    // the device's minute rollup one window short of int4's end: adding two more overflows it
-    await db.query(`UPDATE "TelemetryDeviceRollup" SET windows = 2147483646 WHERE "deviceId" = $1 AND "bucketSeconds" = 60`, [d.deviceId]);
-    const groupsBefore = (await db.query(`SELECT * FROM "TelemetryGroupRollup" ORDER BY 1, 2, 3, 4, 5, 6`)).rows;
-    const deviceBefore = await rollupsOf(d.deviceId);
-    // both windows stored before any fold sees them: a scheduled fold between the two would add the
-    // first alone (int4's last value, no overflow) and leave one pending (a CI failure of stop 21)
-    const lock = new pg.Client({ connectionString: h.dbUrl });
-    await lock.connect();
-    try {
-      await lock.query('SELECT pg_advisory_lock($1)', [FOLD_LOCK]);
-      await sendWindows(d, boot, 3, 2);
-    } finally {
-      await lock.query('SELECT pg_advisory_unlock($1)', [FOLD_LOCK]);
-      await lock.end();
-    }
-    await expect(foldOnce()).rejects.toThrow(/out of range/);
-    // nothing of the refused fold stayed: the windows are still pending, no rollup moved
-    expect(await pendingOf(d.deviceId)).toBe(2);
-    expect(await rollupsOf(d.deviceId)).toEqual(deviceBefore);
-    expect((await db.query(`SELECT * FROM "TelemetryGroupRollup" ORDER BY 1, 2, 3, 4, 5, 6`)).rows).toEqual(groupsBefore);
+    // the device's minute rollup at int4's last value: any window more overflows it (no real device
+    // gets there under the quota; a hand-edited or corrupted row does)
+    await db.query(`UPDATE "TelemetryDeviceRollup" SET windows = 2147483647 WHERE "deviceId" = $1 AND "bucketSeconds" = 60`, [
+      poisoned.deviceId,
+    ]);
+    const groupsOf = async (scenario: string) =>
+      (
+        await db.query<Record<string, unknown>>(`SELECT * FROM "TelemetryGroupRollup" WHERE scenario = $1 ORDER BY 1, 2, 3, 4, 5, 6`, [
+          scenario,
+        ])
+      ).rows;
+    const groupsBefore = await groupsOf('financial_trading');
+    const deviceBefore = await rollupsOf(poisoned.deviceId);
+    // both devices' windows stored before any fold sees them, so that one fold meets them together
+    await whileFoldLocked(async () => {
+      await sendWindows(poisoned, boot, 3, 2);
+      await sendWindows(other, randomUUID(), 0, 2);
+    });
+    // (the worker's scheduled fold may be the one that meets them)
+    expect((await folds.drain()).taken).toBeGreaterThanOrEqual(0);
+    // the other device's windows are folded beside them
+    expect(await rollupsOf(other.deviceId)).toEqual([
+      { bucketSeconds: 60, windows: 2, inferences: 21 },
+      { bucketSeconds: 3_600, windows: 2, inferences: 21 },
+    ]);
+    // the refused windows are in no rollup and no longer pending: parked, with the database's reason
+    expect(await rollupsOf(poisoned.deviceId)).toEqual(deviceBefore);
+    expect(await groupsOf('financial_trading')).toEqual(groupsBefore);
+    expect(await pendingOf(poisoned.deviceId)).toBe(0);
+    const parked = await db.query<{ reason: string }>(
+      `SELECT p.reason FROM "TelemetryRollupParked" p JOIN "TelemetryWindow" w ON w.id = p."windowId" WHERE w."deviceId" = $1`,
+      [poisoned.deviceId],
+    );
+    expect(parked.rows).toHaveLength(2);
+    for (const r of parked.rows) expect(r.reason).toMatch(/out of range/);
+    const text = await (await fetch(`${h.cp.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('edge_fleet_telemetry_rollups_parked_windows{'));
+    expect(Number(line?.slice(line.lastIndexOf(' ') + 1))).toBeGreaterThanOrEqual(2);
+    // later folds go on: nothing stays stuck behind the refused windows
+    await sendWindows(other, randomUUID(), 10, 1);
+    await folds.drain();
+    expect((await rollupsOf(other.deviceId))[0]?.windows).toBe(3);
 
-    await db.query(`UPDATE "TelemetryDeviceRollup" SET windows = 3 WHERE "deviceId" = $1 AND "bucketSeconds" = 60`, [d.deviceId]);
+    // the cause fixed, the README's statement moves them back, and the next fold adds each once
+    await db.query(`UPDATE "TelemetryDeviceRollup" SET windows = 3 WHERE "deviceId" = $1 AND "bucketSeconds" = 60`, [poisoned.deviceId]);
+    await db.query(`WITH moved AS (DELETE FROM "TelemetryRollupParked" RETURNING "windowId", "windowStart")
+INSERT INTO "TelemetryRollupPending" ("windowId", "windowStart") SELECT "windowId", "windowStart" FROM moved ON CONFLICT DO NOTHING`);
     await folds.drain();
     const inferences = [0, 1, 2, 3, 4].reduce((s, seq) => s + 10 + seq, 0);
-    expect(await rollupsOf(d.deviceId)).toEqual([
+    expect(await rollupsOf(poisoned.deviceId)).toEqual([
       { bucketSeconds: 60, windows: 5, inferences },
       { bucketSeconds: 3_600, windows: 5, inferences },
     ]);
-    expect(await pendingOf(d.deviceId)).toBe(0);
+    expect(await pendingOf(poisoned.deviceId)).toBe(0);
+    expect(await parkedOf(poisoned.deviceId)).toBe(0);
+  }, 60_000);
+
+  it('a fold that fails for any other reason than its data (a missing table here) changes nothing and sets nothing aside; the next fold adds each window once', async () => {
+    const d = await enrollDevice(h, 'customer_support_agent', 'edge-gpu-kiosk');
+    await whileFoldLocked(async () => {
+      await sendWindows(d, randomUUID(), 0, 2);
+      // the group rollups' table out of reach: the upsert fails on the statement, not on a row
+      await db.query(`ALTER TABLE "TelemetryGroupRollup" RENAME TO "TelemetryGroupRollupAway"`);
+    });
+    try {
+      await expect(foldOnce()).rejects.toThrow(/does not exist/);
+      expect(await pendingOf(d.deviceId)).toBe(2);
+      expect(await rollupsOf(d.deviceId)).toEqual([]);
+      expect(await parkedOf(d.deviceId)).toBe(0);
+    } finally {
+      await db.query(`ALTER TABLE "TelemetryGroupRollupAway" RENAME TO "TelemetryGroupRollup"`);
+    }
+    await folds.drain();
+    expect(await rollupsOf(d.deviceId)).toEqual([
+      { bucketSeconds: 60, windows: 2, inferences: 21 },
+      { bucketSeconds: 3_600, windows: 2, inferences: 21 },
+    ]);
   }, 60_000);
 
   it("the worker's scheduled fold-telemetry-rollups job folds new windows on its own, every TELEMETRY_ROLLUP_FOLD_MS", async () => {

@@ -33,13 +33,19 @@ export class TelemetryRollupFoldService {
 
   /** One job's pass: batch after batch until nothing is pending or the budget is spent. */
   async fold(budgetMs = FOLD_BUDGET_MS): Promise<FoldPass> {
-    const pass: FoldPass = { taken: 0, folded: 0, locked: false };
+    const pass: FoldPass = { taken: 0, folded: 0, parked: 0, locked: false };
     const until = Date.now() + budgetMs;
     for (;;) {
       const r = await this.rollups.foldPending(FOLD_BATCH);
       if (r === null) return { ...pass, locked: true };
       pass.taken += r.taken;
       pass.folded += r.folded;
+      pass.parked += r.parked;
+      if (r.parked > 0)
+        this.log.error('telemetry rollups: windows the database refused to fold were set aside in TelemetryRollupParked', {
+          parked: r.parked,
+          folded: r.folded,
+        });
       if (r.taken < FOLD_BATCH) return pass;
       if (Date.now() >= until) {
         this.log.warn('telemetry rollups behind: pending windows left for the next fold', {
@@ -53,13 +59,14 @@ export class TelemetryRollupFoldService {
 
   /** Folds until nothing is pending, waiting out another worker's fold: what tests and benchmarks read after. */
   async drain(timeoutMs = 120_000): Promise<FoldResult> {
-    const total: FoldResult = { taken: 0, folded: 0 };
+    const total: FoldResult = { taken: 0, folded: 0, parked: 0 };
     const until = Date.now() + timeoutMs;
     while ((await this.rollups.pendingCount()) > 0) {
       if (Date.now() > until) throw new Error(`telemetry rollups: still pending after ${timeoutMs} ms`);
       const r = await this.fold();
       total.taken += r.taken;
       total.folded += r.folded;
+      total.parked += r.parked;
       if (r.locked) await new Promise((resolve) => setTimeout(resolve, 50));
     }
     return total;

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool, PoolClient } from 'pg';
 import { HISTOGRAM_MAX_BUCKETS } from '@edge-fleet/shared/histogram';
+import { errorText, isDataError } from '../infra/pg-errors.js';
 import { withTransaction } from '../infra/pg-transaction.js';
 import { PG_POOL } from '../infra/tokens.js';
 import {
@@ -223,7 +224,7 @@ RETURNING "windowId", "windowStart"`;
  * dropped meanwhile is simply not found. (A LATERAL probe per window pruned at run time: every
  * partition planned and locked, and a fold waited for the retention job's drop of an old day.)
  */
-export const PENDING_WINDOWS_SQL = `SELECT w."deviceId", w."windowStart", w."windowEnd", w."modelVersionId", w."variantId", w."precision", w."inferences",
+export const PENDING_WINDOWS_SQL = `SELECT w.id AS "windowId", w."deviceId", w."windowStart", w."windowEnd", w."modelVersionId", w."variantId", w."precision", w."inferences",
        w."errors", w."cacheHits", w."fallbacks", w."source", w."latencyP50Ms", w."latencyP95Ms", w."latencyP99Ms", w."latencyMaxMs",
        w."latencyHistogram", w."queueP99Ms", w."powerW", w."powerSource", w."powerDetail", w."rssMb",
        w."remoteBytesSent"::float8 AS "remoteBytesSent", w."remoteBytesReceived"::float8 AS "remoteBytesReceived", d."scenario", hp."hardwareClass"
@@ -233,6 +234,7 @@ export const PENDING_WINDOWS_SQL = `SELECT w."deviceId", w."windowStart", w."win
 
 /** A taken window's row: the stored columns of the contract window's nested fields, and its device's group. */
 type PendingRow = Omit<RollupInput, 'latencyMs' | 'latencyHistogram' | 'queueMs' | 'power' | 'memory' | 'remote'> & {
+  windowId: string;
   remoteBytesSent: number | null;
   remoteBytesReceived: number | null;
   latencyP50Ms: number | null;
@@ -262,11 +264,24 @@ function rollupInputOf(r: PendingRow): RollupInput {
   };
 }
 
-/** What one fold did: windows taken off the pending table, and those of them still stored (and so added). */
+/**
+ * What one fold did: windows taken off the pending table, those of them still stored and added to
+ * the rollups, and those set aside because the database refused their rollup.
+ */
 export interface FoldResult {
   taken: number;
   folded: number;
+  parked: number;
 }
+
+/** A window the fold set aside, and the database's reason. */
+interface Refused {
+  row: PendingRow;
+  reason: string;
+}
+
+const PARK_SQL = `INSERT INTO "TelemetryRollupParked" ("windowId", "windowStart", "reason")
+SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[]) ON CONFLICT ("windowId") DO NOTHING`;
 
 /** The rollup tables: kept by the fold (or in the ingest's transaction), read by charts and overviews. */
 @Injectable()
@@ -291,16 +306,48 @@ export class TelemetryRollupRepository {
   }
 
   /**
+   * Adds the rollups of `rows` under a savepoint; when the database refuses them for their data (a
+   * sum past its column's range, say), splits the rows in halves and tries each, down to the single
+   * windows it refuses, which it returns instead of adding. Any other error (the connection, a
+   * timeout) is thrown: it says nothing about the rows. k refused windows of n cost O(k log n) tries.
+   */
+  private async addIsolating(client: PoolClient, rows: PendingRow[], groups: Map<string, DeviceGroup>): Promise<Refused[]> {
+    await client.query('SAVEPOINT fold_part');
+    try {
+      await this.add(
+        client,
+        rollupWindows(rows.map(rollupInputOf), (id) => groups.get(id)),
+      );
+      await client.query('RELEASE SAVEPOINT fold_part');
+      return [];
+    } catch (e) {
+      if (!isDataError(e)) throw e;
+      await client.query('ROLLBACK TO SAVEPOINT fold_part');
+      await client.query('RELEASE SAVEPOINT fold_part');
+      const [row] = rows;
+      if (rows.length === 1 && row) return [{ row, reason: errorText(e) }];
+      const half = Math.ceil(rows.length / 2);
+      return [
+        ...(await this.addIsolating(client, rows.slice(0, half), groups)),
+        ...(await this.addIsolating(client, rows.slice(half), groups)),
+      ];
+    }
+  }
+
+  /**
    * Folds up to `limit` pending windows into the rollups, oldest first, and deletes them from the
-   * pending table in the same transaction: a crash or a refused upsert leaves both as they were, so
-   * every window is added exactly once. Null when another fold holds the lock.
+   * pending table in the same transaction: a crash leaves both as they were, so every window is
+   * added exactly once. A window whose rollup the database refuses is set aside in
+   * TelemetryRollupParked with the reason, in the same transaction, and the others are folded: one
+   * such window would otherwise fail every fold of every device from then on. Null when another
+   * fold holds the lock.
    */
   async foldPending(limit: number): Promise<FoldResult | null> {
     return withTransaction(this.pool, async (client) => {
       const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [FOLD_LOCK]);
       if (!lock.rows[0]?.ok) return null;
       const taken = await client.query<{ windowId: string; windowStart: Date }>(TAKE_PENDING_SQL, [limit]);
-      if (taken.rows.length === 0) return { taken: 0, folded: 0 };
+      if (taken.rows.length === 0) return { taken: 0, folded: 0, parked: 0 };
       let [first, last] = [Infinity, -Infinity];
       for (const t of taken.rows) [first, last] = [Math.min(first, t.windowStart.getTime()), Math.max(last, t.windowStart.getTime())];
       const ids = taken.rows.map((t) => t.windowId);
@@ -309,18 +356,26 @@ export class TelemetryRollupRepository {
       for (const x of stored)
         if (x.scenario !== null && x.hardwareClass !== null)
           groups.set(x.deviceId, { scenario: x.scenario, hardwareClass: x.hardwareClass });
-      if (stored.length > 0)
-        await this.add(
-          client,
-          rollupWindows(stored.map(rollupInputOf), (id) => groups.get(id)),
-        );
-      return { taken: taken.rows.length, folded: stored.length };
+      const refused = stored.length > 0 ? await this.addIsolating(client, stored, groups) : [];
+      if (refused.length > 0)
+        await client.query(PARK_SQL, [
+          refused.map((r) => r.row.windowId),
+          refused.map((r) => r.row.windowStart),
+          refused.map((r) => r.reason),
+        ]);
+      return { taken: taken.rows.length, folded: stored.length - refused.length, parked: refused.length };
     });
   }
 
   /** How many stored windows wait to be folded in. */
   async pendingCount(): Promise<number> {
     const r = await this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM "TelemetryRollupPending"`);
+    return Number(r.rows[0]?.n ?? 0);
+  }
+
+  /** How many windows the fold set aside (TelemetryRollupParked), counted up to `cap`, as {@link pendingCountUpTo}. */
+  async parkedCountUpTo(cap: number): Promise<number> {
+    const r = await this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM (SELECT 1 FROM "TelemetryRollupParked" LIMIT $1) p`, [cap]);
     return Number(r.rows[0]?.n ?? 0);
   }
 

@@ -388,6 +388,9 @@ describe('telemetry storage: rollups and partitions (real Postgres, real ingest)
     const count = async (sql: string) => Number((await db.query<{ n: string }>(sql)).rows[0]?.n);
     const hourRollups = `SELECT count(*) AS n FROM "TelemetryDeviceRollup" WHERE "bucketSeconds" = 3600`;
     const hourRollupsBefore = await count(hourRollups);
+    // both windows as if the fold had set them aside: a parked window goes with its day
+    await db.query(`INSERT INTO "TelemetryRollupParked" ("windowId", "windowStart", "reason")
+      SELECT id, "windowStart", 'test' FROM "TelemetryWindow" WHERE seq IN (1000001, 1000002)`);
     const pass = await retention.run(later);
     expect(pass.dropped).toEqual(expect.arrayContaining([day(-1), day(0), day(1)]));
     expect(pass.dropped).not.toContain(day(2));
@@ -402,6 +405,9 @@ describe('telemetry storage: rollups and partitions (real Postgres, real ingest)
     expect(pass.deletedMinuteRollups).toBeGreaterThan(0);
     expect(await count(`SELECT count(*) AS n FROM "TelemetryWindowKey" WHERE seq = 1000001`)).toBe(0);
     expect(await count(`SELECT count(*) AS n FROM "TelemetryWindowKey" WHERE seq = 1000002`)).toBe(1);
+    expect(pass.deletedParked).toBe(1);
+    expect(await count(`SELECT count(*) AS n FROM "TelemetryRollupParked" WHERE reason = 'test'`)).toBe(1);
+    await db.query(`DELETE FROM "TelemetryRollupParked" WHERE reason = 'test'`);
     expect(
       await count(`SELECT count(*) AS n FROM "TelemetryDeviceRollup" WHERE "bucketSeconds" = 60 AND "bucketStart" < '${day(2)}'`),
     ).toBe(0);
