@@ -227,20 +227,31 @@ try {
     const batch = benchWindowBatches(ids.slice(0, 1_000));
     // before: rollups in the insert's transaction (TELEMETRY_ROLLUPS=ingest); after: the insert
     // leaves the windows pending (fold), and the worker's fold adds them, timed apart; and the insert alone
-    const modes = ['ingest', 'fold', 'none'] as const;
-    const rate = { ingest: [] as number[], fold: [] as number[], none: [] as number[], folding: [] as number[] };
+    // ('fold-sql': the same, the fold merging stored histograms in SQL as before stop 22)
+    const modes = ['ingest', 'fold', 'fold-sql', 'none'] as const;
+    const rate = {
+      ingest: [] as number[],
+      fold: [] as number[],
+      'fold-sql': [] as number[],
+      none: [] as number[],
+      folding: [] as number[],
+      foldingSql: [] as number[],
+    };
     const folds = h.cp.app.get(TelemetryRollupFoldService);
     await folds.drain();
     for (let round = 0; round < 8 * modes.length; round++) {
       const mode = modes[round % modes.length] ?? 'fold';
-      repo.rollups = mode;
+      repo.rollups = mode === 'fold-sql' ? 'fold' : mode;
+      rollups.foldMergesHere = mode !== 'fold-sql';
       const rows = batch();
       const [, ms] = await timed(() => repo.insertBatch(rows));
       const [folded, foldMs] = await timed(() => folds.drain());
       if (round < 2 * modes.length) continue; // warm-up
       rate[mode].push((rows.length / ms) * 1_000);
       if (mode === 'fold') rate.folding.push((folded.folded / foldMs) * 1_000);
+      if (mode === 'fold-sql') rate.foldingSql.push((folded.folded / foldMs) * 1_000);
     }
+    rollups.foldMergesHere = true;
     // a fold finding several windows per device and bucket merges them before its upsert: four
     // batches, then one fold (as when a fold interval spans four of a device's windows)
     const folding4: number[] = [];
@@ -257,6 +268,9 @@ try {
     const afterWithFold = 1 / (1 / after + 1 / fold);
     log(
       `insert (batches of 1,000 windows of 1,000 devices, median of ${rate.ingest.length} each, in turn): before, rollups in the insert's transaction ${fmt(before, 0)} windows/s; after, insert with the pending row ${fmt(after, 0)} windows/s (${fmt(after / before, 2)}×) and the worker's fold ${fmt(fold, 0)} windows/s (both together ${fmt(afterWithFold, 0)} windows/s, ${fmt(afterWithFold / before, 2)}×); no rollups at all ${fmt(bare, 0)} windows/s`,
+    );
+    log(
+      `the fold's histogram merge (same rounds): stored histograms read and merged in the worker ${fmt(fold, 0)} windows/s vs merged in SQL by the upsert (before stop 22) ${fmt(med(rate.foldingSql), 0)} windows/s (${fmt(fold / med(rate.foldingSql), 2)}×)`,
     );
     log(
       `fold with 4 windows per device and bucket (4 batches, then one fold; median of ${folding4.length}): ${fmt(med(folding4), 0)} windows/s (${fmt(med(folding4) / fold, 2)}× the fold of one window per device)`,

@@ -328,6 +328,12 @@ SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[]) ON CONFLICT ("
 export class TelemetryRollupRepository {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
+  /**
+   * Whether the fold merges stored histograms in the worker ({@link add}'s `mergeHere`). Always in
+   * the product; false only in the storage benchmark, to time the SQL merge beside it in one run.
+   */
+  foldMergesHere = true;
+
   /** Scenario and hardware class of each device, the group its windows roll up into. */
   async groupsOf(client: PoolClient, deviceIds: string[]): Promise<Map<string, DeviceGroup>> {
     const r = await client.query<{ id: string; scenario: string; hardwareClass: string }>(
@@ -396,7 +402,7 @@ export class TelemetryRollupRepository {
       await this.add(
         client,
         rollupWindows(rows.map(rollupInputOf), (id) => groups.get(id)),
-        true,
+        this.foldMergesHere,
       );
       await client.query('RELEASE SAVEPOINT fold_part');
       return [];
