@@ -26,6 +26,7 @@ import { RolloutsModule } from './rollouts/rollouts.module.js';
 import { SigningKeysModule } from './signing-keys/signing-keys.module.js';
 import { TelemetryModule } from './telemetry/telemetry.module.js';
 import { TelemetryRollupProcessor } from './telemetry/telemetry-rollup.processor.js';
+import { TelemetryRollupsModule } from './telemetry/telemetry-rollups.module.js';
 import { ROLLUP_FOLDS } from './telemetry/telemetry-rollup.queue.js';
 import { MaintenanceModule } from './worker/maintenance.module.js';
 import { MaintenanceProcessor } from './worker/maintenance.processor.js';
@@ -68,7 +69,10 @@ export const ROLE_PROCESSORS: Record<Role, readonly Type<JobProcessor>[]> = {
 };
 
 /** The modules only one side needs: the HTTP edge, or the maintenance schedules. */
-const ROLE_MODULES: Record<Role, readonly Type[]> = { api: [HealthModule, AuditModule, SigningKeysModule], worker: [MaintenanceModule] };
+const ROLE_MODULES: Record<Role, readonly Type[]> = {
+  api: [HealthModule, AuditModule, SigningKeysModule, TelemetryRollupsModule],
+  worker: [MaintenanceModule],
+};
 
 /**
  * The control plane's composition root, immich-style: one module graph for every process, the

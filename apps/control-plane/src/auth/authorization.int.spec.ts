@@ -100,6 +100,8 @@ const MATRIX: { method: string; path: string; needs: Role | 'device' | 'public';
   { method: 'GET', path: '/api/v1/remediation/devices/{id}', needs: 'viewer', device: true },
   { method: 'GET', path: '/api/v1/signing-key', needs: 'viewer' },
   { method: 'POST', path: '/api/v1/signing-key/rotate', needs: 'admin', body: '{}' },
+  { method: 'GET', path: '/api/v1/telemetry/rollups/parked', needs: 'viewer', fleetWide: true },
+  { method: 'POST', path: '/api/v1/telemetry/rollups/parked/requeue', needs: 'admin', body: '{}' },
   { method: 'GET', path: '/healthz', needs: 'public' },
   { method: 'GET', path: '/readyz', needs: 'public' },
   { method: 'GET', path: '/metrics', needs: 'public' },

@@ -9,6 +9,7 @@ import { modelsPaths } from '../models/models.openapi.js';
 import { policiesPaths } from '../policies/policies.openapi.js';
 import { rolloutsPaths } from '../rollouts/rollouts.openapi.js';
 import { signingPaths } from '../signing-keys/signing-keys.openapi.js';
+import { telemetryRollupPaths } from '../telemetry/telemetry-rollups.openapi.js';
 import { healthPaths } from './health.openapi.js';
 
 /**
@@ -27,6 +28,7 @@ export const apiPaths = joinPaths(
   energyPaths,
   remediationPaths,
   signingPaths,
+  telemetryRollupPaths,
   healthPaths,
 );
 

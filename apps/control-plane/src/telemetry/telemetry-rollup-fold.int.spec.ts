@@ -3,8 +3,11 @@ import { waitFor } from '@edge-fleet/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePayload, topics, type EnrollResponse } from '@edge-fleet/shared';
 import pg from 'pg';
+import { AuditPageSchema, ParkedWindowsSchema, RequeuedParkedSchema } from '@edge-fleet/shared/api';
+import { ApiTokenRepository } from '../auth/api-token.repository.js';
+import { newSecret, sha256Hex } from '../infra/secrets.js';
 import { enrollDevice, telemetryWindow } from '../test-support/device-client.js';
-import { startHarness, type Harness } from '../test-support/harness.js';
+import { jsonPost, startHarness, type Harness } from '../test-support/harness.js';
 import { type FoldPass, TelemetryRollupFoldService } from './telemetry-rollup-fold.service.js';
 import { TelemetryRollupRepository } from './telemetry-rollup.repository.js';
 
@@ -186,10 +189,9 @@ describe('telemetry rollups folded by the worker, off the ingest transaction (is
     await folds.drain();
     expect((await rollupsOf(other.deviceId))[0]?.windows).toBe(3);
 
-    // the cause fixed, the README's statement moves them back, and the next fold adds each once
+    // the cause fixed, the requeue (what the API's runs) moves them back, and the next fold adds each once
     await db.query(`UPDATE "TelemetryDeviceRollup" SET windows = 3 WHERE "deviceId" = $1 AND "bucketSeconds" = 60`, [poisoned.deviceId]);
-    await db.query(`WITH moved AS (DELETE FROM "TelemetryRollupParked" RETURNING "windowId", "windowStart")
-INSERT INTO "TelemetryRollupPending" ("windowId", "windowStart") SELECT "windowId", "windowStart" FROM moved ON CONFLICT DO NOTHING`);
+    expect((await folds.requeueParked('test', 'rollup row repaired')).requeued).toBeGreaterThanOrEqual(2);
     await folds.drain();
     const inferences = [0, 1, 2, 3, 4].reduce((s, seq) => s + 10 + seq, 0);
     expect(await rollupsOf(poisoned.deviceId)).toEqual([
@@ -198,6 +200,60 @@ INSERT INTO "TelemetryRollupPending" ("windowId", "windowStart") SELECT "windowI
     ]);
     expect(await pendingOf(poisoned.deviceId)).toBe(0);
     expect(await parkedOf(poisoned.deviceId)).toBe(0);
+  }, 60_000);
+
+  it('the parked windows through the API: an unscoped reader sees how many and why; only an admin moves them back (audited), and the next fold adds each once', async () => {
+    const d = await enrollDevice(h, 'autonomous_driving', 'edge-dsa-vehicle');
+    // two windows as the fold sets aside a refused one: off the pending table, into the parked one
+    await whileFoldLocked(async () => {
+      await sendWindows(d, randomUUID(), 0, 2);
+      await db.query(
+        `WITH p AS (DELETE FROM "TelemetryRollupPending" WHERE "windowId" IN (SELECT id FROM "TelemetryWindow" WHERE "deviceId" = $1) RETURNING *)
+        INSERT INTO "TelemetryRollupParked" ("windowId", "windowStart", reason) SELECT "windowId", "windowStart", 'integer out of range (test)' FROM p`,
+        [d.deviceId],
+      );
+    });
+    const tokens = h.cp.app.get(ApiTokenRepository);
+    const token = async (role: 'operator' | 'admin', scenarios?: string[]) => {
+      const t = `eft_op_${newSecret()}`;
+      await tokens.create({ name: `parked ${role} ${randomUUID()}`, tokenHash: sha256Hex(t), role, scenarios });
+      return (path: string, init: RequestInit = {}) =>
+        fetch(`${h.cp.url}${path}`, {
+          ...init,
+          headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+        });
+    };
+    const operator = await token('operator');
+    const scopedAdmin = await token('admin', ['autonomous_driving']);
+
+    const read = await operator('/api/v1/telemetry/rollups/parked');
+    expect(read.status).toBe(200);
+    const parked = ParkedWindowsSchema.parse(await read.json());
+    expect(parked.windows).toBeGreaterThanOrEqual(2);
+    expect(parked.reasons).toContainEqual(expect.objectContaining({ reason: 'integer out of range (test)', windows: 2 }));
+    // windows of any device: a scoped token reads none of them, and moves none back
+    expect((await scopedAdmin('/api/v1/telemetry/rollups/parked')).status).toBe(403);
+    const requeue = '/api/v1/telemetry/rollups/parked/requeue';
+    const body = JSON.stringify({ reason: 'rollup row repaired' });
+    expect((await scopedAdmin(requeue, { method: 'POST', body })).status).toBe(403);
+    expect((await operator(requeue, { method: 'POST', body })).status).toBe(403);
+    const bad = await jsonPost(h, requeue, {});
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toMatch(/reason/);
+    expect(await parkedOf(d.deviceId)).toBe(2);
+    expect(await rollupsOf(d.deviceId)).toEqual([]);
+
+    const done = await jsonPost(h, requeue, { reason: 'rollup row repaired' });
+    expect(done.status).toBe(200);
+    expect(RequeuedParkedSchema.parse(await done.json()).requeued).toBeGreaterThanOrEqual(2);
+    expect(await parkedOf(d.deviceId)).toBe(0);
+    await folds.drain();
+    expect(await rollupsOf(d.deviceId)).toEqual([
+      { bucketSeconds: 60, windows: 2, inferences: 21 },
+      { bucketSeconds: 3_600, windows: 2, inferences: 21 },
+    ]);
+    const audit = AuditPageSchema.parse(await (await h.api('/api/v1/audit?action=telemetry.rollups_requeued')).json());
+    expect(audit.items[0]?.details).toMatchObject({ reason: 'rollup row repaired' });
   }, 60_000);
 
   it('a fold that fails for any other reason than its data (a missing table here) changes nothing and sets nothing aside; the next fold adds each window once', async () => {

@@ -1,6 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { ParkedWindows, RequeuedParked } from '@edge-fleet/shared/api';
+import { AuditRepository } from '../infra/audit.repository.js';
 import type { Logger } from '../infra/logger.js';
 import { LOGGER } from '../infra/tokens.js';
+import { UnitOfWork } from '../infra/unit-of-work.js';
 import { type FoldResult, TelemetryRollupRepository } from './telemetry-rollup.repository.js';
 
 /** Windows folded per transaction: big enough to merge many windows into each rollup row, small enough to hold locks briefly. */
@@ -26,6 +29,8 @@ export class TelemetryRollupFoldService {
 
   constructor(
     @Inject(TelemetryRollupRepository) private readonly rollups: TelemetryRollupRepository,
+    @Inject(UnitOfWork) private readonly uow: UnitOfWork,
+    @Inject(AuditRepository) private readonly audit: AuditRepository,
     @Inject(LOGGER) logger: Logger,
   ) {
     this.log = logger.child('telemetry-rollups');
@@ -55,6 +60,31 @@ export class TelemetryRollupFoldService {
         return pass;
       }
     }
+  }
+
+  /** The windows set aside because the database refused their rollups (`GET /api/v1/telemetry/rollups/parked`). */
+  parked(): Promise<ParkedWindows> {
+    return this.rollups.parkedSummary();
+  }
+
+  /**
+   * Moves every parked window back to the pending table, with an audit event, in one transaction:
+   * the operator fixed the cause, and the next scheduled fold adds each window once (or parks it again).
+   */
+  async requeueParked(actor: string, reason: string): Promise<RequeuedParked> {
+    const requeued = await this.uow.run(async (tx) => {
+      const n = await this.rollups.requeueParked(tx);
+      await this.audit.append(tx, {
+        actor,
+        action: 'telemetry.rollups_requeued',
+        targetType: 'telemetry_rollups',
+        targetId: 'parked',
+        details: { requeued: n, reason },
+      });
+      return n;
+    });
+    this.log.warn('parked telemetry windows moved back for the fold', { requeued, reason });
+    return { requeued };
   }
 
   /** Folds until nothing is pending, waiting out another worker's fold: what tests and benchmarks read after. */

@@ -1,8 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool, PoolClient } from 'pg';
+import type { ParkedWindows } from '@edge-fleet/shared/api';
 import { HISTOGRAM_MAX_BUCKETS } from '@edge-fleet/shared/histogram';
 import { errorText, isDataError } from '../infra/pg-errors.js';
 import { withTransaction } from '../infra/pg-transaction.js';
+import { type AnyTx, txExecute } from '../infra/unit-of-work.js';
 import { PG_POOL } from '../infra/tokens.js';
 import {
   type DeviceGroup,
@@ -457,6 +459,40 @@ export class TelemetryRollupRepository {
   async pendingCount(): Promise<number> {
     const r = await this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM "TelemetryRollupPending"`);
     return Number(r.rows[0]?.n ?? 0);
+  }
+
+  /** The windows the fold set aside: how many, the oldest start, and the most frequent reasons (at most 20). */
+  async parkedSummary(): Promise<ParkedWindows> {
+    const total = await this.pool.query<{ n: number; oldest: Date | null }>(
+      `SELECT count(*)::int AS n, min("windowStart") AS oldest FROM "TelemetryRollupParked"`,
+    );
+    const reasons = await this.pool.query<{ reason: string; windows: number; first: Date; last: Date }>(
+      `SELECT reason, count(*)::int AS windows, min("parkedAt") AS first, max("parkedAt") AS last
+         FROM "TelemetryRollupParked" GROUP BY reason ORDER BY count(*) DESC, reason LIMIT 20`,
+    );
+    const oldest = total.rows[0]?.oldest ?? null;
+    return {
+      windows: total.rows[0]?.n ?? 0,
+      oldestWindowStart: oldest === null ? null : oldest.toISOString(),
+      reasons: reasons.rows.map((r) => ({
+        reason: r.reason,
+        windows: r.windows,
+        firstParkedAt: r.first.toISOString(),
+        lastParkedAt: r.last.toISOString(),
+      })),
+    };
+  }
+
+  /**
+   * Moves every parked window back to the pending table (in the caller's transaction), so that the
+   * next fold tries it again; returns how many. A window still refused is parked again.
+   */
+  async requeueParked(tx: AnyTx): Promise<number> {
+    return txExecute(
+      tx,
+      `WITH moved AS (DELETE FROM "TelemetryRollupParked" RETURNING "windowId", "windowStart")
+       INSERT INTO "TelemetryRollupPending" ("windowId", "windowStart") SELECT "windowId", "windowStart" FROM moved ON CONFLICT DO NOTHING`,
+    );
   }
 
   /** How many windows the fold set aside (TelemetryRollupParked), counted up to `cap`, as {@link pendingCountUpTo}. */

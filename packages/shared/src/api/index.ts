@@ -13,4 +13,5 @@ export * from './alerts.js';
 export * from './energy.js';
 export * from './remediation.js';
 export * from './signing.js';
+export * from './telemetry-rollups.js';
 export * from './tokens.js';
