@@ -431,6 +431,23 @@ export class TelemetryRollupRepository {
    * fold holds the lock.
    */
   async foldPending(limit: number): Promise<FoldResult | null> {
+    try {
+      return await this.foldTaken(limit, false);
+    } catch (e) {
+      // the whole fold rolled back: take the same windows again, this time isolating the refused ones
+      if (!isDataError(e)) throw e;
+      return this.foldTaken(limit, true);
+    }
+  }
+
+  /**
+   * One fold's transaction. Without `isolate` the rollups are written as they are (a refused one
+   * fails the fold); with it, under savepoints that isolate and park the refused windows. Only a fold
+   * that failed on its data isolates: savepoints on every fold made the row 19 blackhole test
+   * (postgres-outage.int.spec.ts) fail in 4 of 8 runs on this machine, against 0 of 4 without (cause
+   * not found; see the issue 15 note of stop 22).
+   */
+  private async foldTaken(limit: number, isolate: boolean): Promise<FoldResult | null> {
     return withTransaction(this.pool, async (client) => {
       const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [FOLD_LOCK]);
       if (!lock.rows[0]?.ok) return null;
@@ -444,6 +461,15 @@ export class TelemetryRollupRepository {
       for (const x of stored)
         if (x.scenario !== null && x.hardwareClass !== null)
           groups.set(x.deviceId, { scenario: x.scenario, hardwareClass: x.hardwareClass });
+      if (!isolate) {
+        if (stored.length > 0)
+          await this.add(
+            client,
+            rollupWindows(stored.map(rollupInputOf), (id) => groups.get(id)),
+            this.foldMergesHere,
+          );
+        return { taken: taken.rows.length, folded: stored.length, parked: 0 };
+      }
       const refused = stored.length > 0 ? await this.addIsolating(client, stored, groups) : [];
       if (refused.length > 0)
         await client.query(PARK_SQL, [
