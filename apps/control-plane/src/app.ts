@@ -348,8 +348,7 @@ export async function startControlPlane(
   const rolloutRepo = app.get(RolloutRepository);
   infra.metrics.watchRollouts(() => rolloutRepo.countByStatus());
   const rollupRepo = app.get(TelemetryRollupRepository);
-  infra.metrics.watchRollupPending((cap) => rollupRepo.pendingCountUpTo(cap));
-  infra.metrics.watchRollupParked((cap) => rollupRepo.parkedCountUpTo(cap));
+  infra.metrics.watchRollupWindows((which, cap) => rollupRepo.windowsUpTo(which, cap));
 
   app.use('/trpc', trpcBatchLimit());
   app.use(
@@ -427,8 +426,7 @@ export async function startWorker(
     const rolloutRepo = app.get(RolloutRepository);
     infra.metrics.watchRollouts(() => rolloutRepo.countByStatus());
     const rollupRepo = app.get(TelemetryRollupRepository);
-    infra.metrics.watchRollupPending((cap) => rollupRepo.pendingCountUpTo(cap));
-    infra.metrics.watchRollupParked((cap) => rollupRepo.parkedCountUpTo(cap));
+    infra.metrics.watchRollupWindows((which, cap) => rollupRepo.windowsUpTo(which, cap));
     // the worker has no API: its /metrics and /readyz are a bare HTTP server of its own
     const database = new HealthRepository(infra.prisma);
     const readiness = async () => {

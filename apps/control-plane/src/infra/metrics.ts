@@ -32,6 +32,9 @@ const JOB_BUCKETS = [0.005, 0.025, 0.1, 0.5, 1, 5, 15, 60, 300];
  * seconds of Postgres per scrape, just when the fold is behind; this many is already an alarm.
  */
 export const ROLLUP_PENDING_CAP = 100_000;
+
+/** The telemetry fold's two tables of windows: those waiting to be folded, those it set aside. */
+export type RollupWindowTable = 'pending' | 'parked';
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'prioritized', 'waiting-children'] as const;
 
 /**
@@ -45,8 +48,7 @@ export class Metrics {
   private readonly queues = new Map<string, QueueCounts>();
   private connections: (() => number) | null = null;
   private rolloutStates: (() => Promise<Record<string, number>>) | null = null;
-  private rollupPending: ((cap: number) => Promise<number>) | null = null;
-  private rollupParked: ((cap: number) => Promise<number>) | null = null;
+  private rollupWindows: ((which: RollupWindowTable, cap: number) => Promise<number>) | null = null;
   private readonly commitLag: Histogram;
   private readonly jobDuration: Histogram;
   private readonly httpDuration: Histogram;
@@ -157,26 +159,29 @@ export class Metrics {
         for (const [status, n] of Object.entries(byStatus)) rollouts.set({ status }, n);
       },
     });
-    const pending: Gauge = new Gauge({
-      name: 'edge_fleet_telemetry_rollups_pending_windows',
-      help: `Stored telemetry windows waiting for the fold to add them to the rollups (rollup reads lag by these); a bounded count: exact up to ${ROLLUP_PENDING_CAP}, which reads "at least ${ROLLUP_PENDING_CAP}"`,
-      registers,
-      collect: async () => {
-        if (!this.rollupPending) return;
-        const n = await this.rollupPending(ROLLUP_PENDING_CAP).catch(() => null);
-        if (n !== null) pending.set(n);
-      },
-    });
-    const parked: Gauge = new Gauge({
-      name: 'edge_fleet_telemetry_rollups_parked_windows',
-      help: `Stored telemetry windows the fold set aside because the database refused their rollup (TelemetryRollupParked: in no rollup until moved back by hand); exact up to ${ROLLUP_PENDING_CAP}`,
-      registers,
-      collect: async () => {
-        if (!this.rollupParked) return;
-        const n = await this.rollupParked(ROLLUP_PENDING_CAP).catch(() => null);
-        if (n !== null) parked.set(n);
-      },
-    });
+    // the fold's two tables, each counted up to ROLLUP_PENDING_CAP at a scrape: a bounded cost however far behind
+    const rollupWindows = (name: string, help: string, which: RollupWindowTable): void => {
+      const gauge: Gauge = new Gauge({
+        name,
+        help: `${help}; a bounded count: exact up to ${ROLLUP_PENDING_CAP}, which reads "at least ${ROLLUP_PENDING_CAP}"`,
+        registers,
+        collect: async () => {
+          if (!this.rollupWindows) return;
+          const n = await this.rollupWindows(which, ROLLUP_PENDING_CAP).catch(() => null);
+          if (n !== null) gauge.set(n);
+        },
+      });
+    };
+    rollupWindows(
+      'edge_fleet_telemetry_rollups_pending_windows',
+      'Stored telemetry windows waiting for the fold to add them to the rollups (rollup reads lag by these)',
+      'pending',
+    );
+    rollupWindows(
+      'edge_fleet_telemetry_rollups_parked_windows',
+      'Stored telemetry windows the fold set aside because the database refused their rollup (in no rollup until an admin requeues them: POST /api/v1/telemetry/rollups/parked/requeue)',
+      'parked',
+    );
     this.httpDuration = new Histogram({
       name: 'edge_fleet_http_request_duration_seconds',
       help: 'HTTP request duration by method, route and status',
@@ -204,14 +209,12 @@ export class Metrics {
     this.rolloutStates = byStatus;
   }
 
-  /** The telemetry rollup fold's backlog (TelemetryRollupPending's rows, counted up to ROLLUP_PENDING_CAP), read at each scrape. */
-  watchRollupPending(count: (cap: number) => Promise<number>): void {
-    this.rollupPending = count;
-  }
-
-  /** The windows the fold set aside (TelemetryRollupParked's rows, counted up to ROLLUP_PENDING_CAP), read at each scrape. */
-  watchRollupParked(count: (cap: number) => Promise<number>): void {
-    this.rollupParked = count;
+  /**
+   * The fold's windows read at each scrape, counted up to ROLLUP_PENDING_CAP: its backlog
+   * (TelemetryRollupPending) and the windows it set aside (TelemetryRollupParked).
+   */
+  watchRollupWindows(count: (which: RollupWindowTable, cap: number) => Promise<number>): void {
+    this.rollupWindows = count;
   }
 
   /** Windows just committed, each with the time it reached the control plane. */

@@ -134,8 +134,8 @@ describe('telemetry rollups folded by the worker, off the ingest transaction (is
       await sendWindows(d, randomUUID(), 0, 5);
       const total = Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM "TelemetryRollupPending"`)).rows[0]?.n);
       expect(total).toBeGreaterThanOrEqual(5);
-      expect(await rollups.pendingCountUpTo(3)).toBe(3);
-      expect(await rollups.pendingCountUpTo(total + 10)).toBe(total);
+      expect(await rollups.windowsUpTo('pending', 3)).toBe(3);
+      expect(await rollups.windowsUpTo('pending', total + 10)).toBe(total);
     });
     await folds.drain();
   }, 60_000);

@@ -5,6 +5,7 @@ import { HISTOGRAM_MAX_BUCKETS } from '@edge-fleet/shared/histogram';
 import { errorText, isDataError } from '../infra/pg-errors.js';
 import { withTransaction } from '../infra/pg-transaction.js';
 import { type AnyTx, txExecute } from '../infra/unit-of-work.js';
+import type { RollupWindowTable } from '../infra/metrics.js';
 import { PG_POOL } from '../infra/tokens.js';
 import {
   type DeviceGroup,
@@ -521,18 +522,14 @@ export class TelemetryRollupRepository {
     );
   }
 
-  /** How many windows the fold set aside (TelemetryRollupParked), counted up to `cap`, as {@link pendingCountUpTo}. */
-  async parkedCountUpTo(cap: number): Promise<number> {
-    const r = await this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM (SELECT 1 FROM "TelemetryRollupParked" LIMIT $1) p`, [cap]);
-    return Number(r.rows[0]?.n ?? 0);
-  }
-
   /**
-   * How many stored windows wait to be folded in, counted up to `cap` (the answer is `cap` when at
-   * least that many wait): what a scrape reads, its cost bounded however far the fold falls behind.
+   * How many stored windows wait to be folded in ('pending') or were set aside by the fold
+   * ('parked'), counted up to `cap` (the answer is `cap` when at least that many): what a scrape
+   * reads, its cost bounded however far the fold falls behind.
    */
-  async pendingCountUpTo(cap: number): Promise<number> {
-    const r = await this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM (SELECT 1 FROM "TelemetryRollupPending" LIMIT $1) p`, [cap]);
+  async windowsUpTo(which: RollupWindowTable, cap: number): Promise<number> {
+    const table = which === 'pending' ? '"TelemetryRollupPending"' : '"TelemetryRollupParked"';
+    const r = await this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM (SELECT 1 FROM ${table} LIMIT $1) p`, [cap]);
     return Number(r.rows[0]?.n ?? 0);
   }
 
