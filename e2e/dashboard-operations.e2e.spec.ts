@@ -1,5 +1,6 @@
 import { waitFor } from '@edge-fleet/test-utils';
 import type { VirtualDesired, VirtualDevice } from '@edge-fleet/test-utils/virtual-device';
+import pg from 'pg';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -15,7 +16,8 @@ import {
 /**
  * The operator's pages that change things (issue 13), in a real browser against the real control
  * plane: alert rules and silences from the Alerts page, a rule firing on a device's telemetry, the
- * Energy page and the device's energy, remediation settings from the Remediation page.
+ * Energy page and the device's energy, remediation settings from the Remediation page, and the
+ * telemetry windows the rollup fold set aside, requeued by an admin from the overview.
  */
 const SCENARIO = 'robotic_manipulation';
 const DRAM_MB = 4096;
@@ -186,5 +188,39 @@ describe('dashboard operations', () => {
     expect(await untilText(page, `[data-testid="remediation-settings-row"][data-scenario="${SCENARIO}"]`, /suggest/)).toMatch(/suggest.*3/);
     expect(await settings()).toMatchObject({ mode: 'suggest', maxDevicesPerHour: 3 });
     await page.close();
+  });
+
+  it("row 26 (the fold): the overview shows windows set aside with the database's reason; an admin requeues them with a reason once the cause is fixed", async () => {
+    if (!cp) throw new Error('not started');
+    const db = new pg.Client({ connectionString: cp.dbUrl });
+    await db.connect();
+    const parked = () =>
+      callApi<{ windows: number }>(cp?.api ?? '', cp?.token ?? '', 'GET', '/api/v1/telemetry/rollups/parked').then((r) => r.windows);
+    try {
+      // the device's rollups at int4's last window count: each new window of it overflows them, so the fold sets it aside
+      await db.query(`UPDATE "TelemetryDeviceRollup" SET windows = 2147483647 WHERE "deviceId" = $1`, [deviceId]);
+      const page = await signedIn();
+      await page.goto(web);
+      expect(await untilText(page, '[data-testid="parked-telemetry-count"]', /telemetry windows are in no rollup/)).toMatch(
+        /the database refused their rollup/,
+      );
+      expect(await page.textContent('[data-testid="parked-telemetry-reasons"]')).toMatch(/out of range/);
+      expect(await parked()).toBeGreaterThan(0);
+
+      // the cause fixed, the admin requeues them from the overview, with a reason the audit keeps
+      await db.query(`UPDATE "TelemetryDeviceRollup" SET windows = 1 WHERE "deviceId" = $1`, [deviceId]);
+      await page.fill('[data-testid="parked-telemetry-reason"]', 'e2e: rollup rows repaired');
+      await page.click('[data-testid="parked-telemetry-requeue"]');
+      expect(await untilText(page, '[data-testid="parked-telemetry-outcome"]', /went back to the fold/)).toMatch(/^\d[\d,]* windows/);
+      await waitFor(async () => (await parked()) === 0, 20_000, 'the requeued windows folded', polling());
+      await page.waitForSelector('[data-testid="parked-telemetry-count"]', { state: 'detached', timeout: 20_000 });
+      const audit = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM "AuditEvent" WHERE action = 'telemetry.rollups_requeued' AND details::text LIKE '%rollup rows repaired%'`,
+      );
+      expect(audit.rows[0]?.n).toBe(1);
+      await page.close();
+    } finally {
+      await db.end();
+    }
   });
 });

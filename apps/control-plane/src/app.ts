@@ -58,6 +58,7 @@ import { TelemetryIngestService } from './telemetry/telemetry-ingest.service.js'
 import { EnergyService } from './energy/energy.service.js';
 import { RemediationService } from './remediation/remediation.service.js';
 import { TelemetryQueries } from './telemetry/telemetry.queries.js';
+import { TelemetryRollupFoldService } from './telemetry/telemetry-rollup-fold.service.js';
 import { TelemetryRollupRepository } from './telemetry/telemetry-rollup.repository.js';
 import { buildRouter } from './trpc/router.js';
 import { loadTlsMaterial, type DeviceTrust, type TlsMaterial } from './tls/tls-material.js';
@@ -250,6 +251,7 @@ export async function startControlPlane(
     fleet: app.get(FleetService),
     models: app.get(ModelsService),
     telemetry: app.get(TelemetryQueries),
+    folds: app.get(TelemetryRollupFoldService),
     policies: app.get(PoliciesService),
     policyDocument: app.get(PolicyDocumentService),
     assignments: app.get(AssignmentsService),

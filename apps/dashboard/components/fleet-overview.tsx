@@ -5,6 +5,7 @@ import Link from 'next/link';
 import { formatDateTime, formatLatencyTarget, formatMs, formatPercent, humanize } from '@/lib/format';
 import { POLL_INTERVAL_MS } from '@/lib/live';
 import { useTRPC, type FleetOverview as Overview } from '@/lib/trpc';
+import { ParkedTelemetry } from './parked-telemetry';
 import { QueryStatus, RefreshError } from './query-status';
 
 const STATUSES = ['online', 'offline', 'pending', 'revoked'] as const;
@@ -22,6 +23,7 @@ function OverviewView({ data, error, firing }: { data: Overview; error: unknown;
     <>
       <h1>Fleet overview</h1>
       <RefreshError error={error} />
+      <ParkedTelemetry />
       <section className="stats">
         <div className="stat">
           <span className="stat-label">Devices</span>

@@ -244,6 +244,7 @@ describe('authorization matrix', () => {
     'tokens.rotate': 'admin',
     'tokens.revoke': 'admin',
     'devices.rotateSecret': 'admin',
+    'telemetry.requeueParked': 'admin',
   };
 
   it('tRPC: every procedure × every role, a scoped token, and revoked, expired, unknown and missing credentials', async () => {

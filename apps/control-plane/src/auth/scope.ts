@@ -26,12 +26,14 @@ export const DeviceSubject = (where: string): MethodDecorator => SetMetadata(DEV
  * report, remediation actions, webhook deliveries (each is one alert's) and the audit list are
  * filtered in SQL instead (scope-sql.ts). What stays refused: `audit verify`, which walks and reports
  * on the whole hash chain: each link hashes the previous event whatever its target, so a chain cut to
- * a scope cannot be verified, and the answer (the first broken link, counts) describes every event.
+ * a scope cannot be verified, and the answer (the first broken link, counts) describes every event;
+ * and the telemetry windows the rollup fold set aside, which are of any device and come back (or
+ * not) only all together.
  */
 export const FleetWideRead = (): MethodDecorator & ClassDecorator => SetMetadata(FLEET_WIDE_KEY, true);
 
 /** The tRPC procedures that answer as a {@link FleetWideRead} route does. */
-export const TRPC_FLEET_WIDE_READ: ReadonlySet<string> = new Set(['audit.verify']);
+export const TRPC_FLEET_WIDE_READ: ReadonlySet<string> = new Set(['audit.verify', 'telemetry.parked']);
 
 /** Throws `forbidden` for a scoped token asking for a {@link FleetWideRead}. */
 export function refuseFleetWide(op: Operator): void {

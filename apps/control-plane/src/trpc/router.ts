@@ -43,6 +43,9 @@ import {
   AuditQuerySchema,
   AuditVerificationSchema,
   CreateApiTokenSchema,
+  ParkedWindowsSchema,
+  RequeueParkedSchema,
+  RequeuedParkedSchema,
   WhoAmISchema,
 } from '@edge-fleet/shared/api';
 import type { AlertsService } from '../alerts/alerts.service.js';
@@ -74,6 +77,7 @@ import type { ModelsService } from '../models/models.service.js';
 import type { PoliciesService } from '../policies/policies.service.js';
 import type { PolicyDocumentService } from '../policy-document/policy-document.service.js';
 import type { RolloutsService } from '../rollouts/rollouts.service.js';
+import type { TelemetryRollupFoldService } from '../telemetry/telemetry-rollup-fold.service.js';
 import type { TelemetryQueries } from '../telemetry/telemetry.queries.js';
 
 export interface TrpcContext {
@@ -168,6 +172,7 @@ export interface RouterDeps {
   fleet: FleetService;
   models: ModelsService;
   telemetry: TelemetryQueries;
+  folds: TelemetryRollupFoldService;
   policies: PoliciesService;
   policyDocument: PolicyDocumentService;
   assignments: AssignmentsService;
@@ -224,6 +229,14 @@ export function buildRouter(d: RouterDeps) {
       verify: needs('auditor')
         .output(AuditVerificationSchema)
         .query(() => d.audit.verify()),
+    }),
+    // the same service methods as GET /api/v1/telemetry/rollups/parked and POST …/parked/requeue
+    telemetry: t.router({
+      parked: operatorProcedure.output(ParkedWindowsSchema).query(() => d.folds.parked()),
+      requeueParked: needs('admin')
+        .input(RequeueParkedSchema)
+        .output(RequeuedParkedSchema)
+        .mutation(({ input, ctx }) => d.folds.requeueParked(actor(ctx.operator), input.reason)),
     }),
     fleet: t.router({
       overview: operatorProcedure.query(({ ctx }) => d.fleet.overview(scopeOf(ctx.operator))),
