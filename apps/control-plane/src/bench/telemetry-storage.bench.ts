@@ -26,7 +26,7 @@ import { freshDatabase, startHarness } from '../test-support/harness.js';
 import { figuresOf, type StoredStats } from '../telemetry/telemetry-rollup.js';
 import { TelemetryPartitionRepository } from '../telemetry/telemetry-partition.repository.js';
 import { TelemetryRollupFoldService } from '../telemetry/telemetry-rollup-fold.service.js';
-import { PENDING_WINDOWS_SQL, TAKE_PENDING_SQL, TelemetryRollupRepository } from '../telemetry/telemetry-rollup.repository.js';
+import { PENDING_WINDOWS_SQL, TAKE_PENDING_SQL, TelemetryRollupRepository, takePending } from '../telemetry/telemetry-rollup.repository.js';
 import { TelemetryRepository } from '../telemetry/telemetry.repository.js';
 import { benchWindowBatches, insertBenchDevices, insertBenchProfile, rollupBackfillStatements } from './bench-devices.js';
 import { closedLoopLoad } from './closed-loop-load.js';
@@ -298,13 +298,9 @@ try {
       return (p?.['Planning Time'] ?? NaN) + (p?.['Execution Time'] ?? NaN);
     };
     const takeAfter = async () => {
-      const taken = await c.query<{ windowId: string; windowStart: Date }>(TAKE_PENDING_SQL, [5_000]);
-      const starts = taken.rows.map((t) => t.windowStart.getTime());
-      return [
-        taken.rows.map((t) => t.windowId),
-        new Date(starts.reduce((a, b) => Math.min(a, b))),
-        new Date(starts.reduce((a, b) => Math.max(a, b))),
-      ];
+      const taken = await takePending(c, 5_000);
+      if (!taken) throw new Error('no pending windows to take');
+      return [taken.ids, taken.first, taken.last];
     };
     const rolledBack = async <T>(f: () => Promise<T>): Promise<T> => {
       await c.query('BEGIN');
