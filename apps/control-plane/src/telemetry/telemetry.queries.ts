@@ -68,8 +68,10 @@ export class TelemetryQueries {
     const notFound = () => new AppError('not_found', `device ${deviceId} not found`);
     const since = new Date(Date.now() - q.sinceMinutes * 60_000);
     if (q.sinceMinutes <= RAW_RANGE_MAX_MINUTES) {
-      if ((await this.telemetry.enrolledAt(deviceId)) === null) throw notFound();
-      return { deviceId, points: await this.telemetry.range(deviceId, since, q.limit) };
+      // one round trip: the device's existence and its windows
+      const points = await this.telemetry.range(deviceId, since, q.limit);
+      if (points === null) throw notFound();
+      return { deviceId, points };
     }
     const resolution: RollupBucketSeconds = q.sinceMinutes <= MINUTE_ROLLUP_RANGE_MAX_MINUTES ? 60 : 3_600;
     // one round trip: the device's existence and its rollups

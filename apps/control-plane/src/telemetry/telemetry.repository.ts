@@ -243,14 +243,6 @@ export class TelemetryRepository {
     });
   }
 
-  /** When the device enrolled (null: no such device), the floor of its believable window dates. */
-  async enrolledAt(deviceId: string): Promise<Date | null> {
-    const r = await this.pool.query<{ at: Date }>(`SELECT "enrolledAt" AT TIME ZONE 'UTC' AS at FROM "Device" WHERE id = $1::uuid`, [
-      deviceId,
-    ]);
-    return r.rows[0]?.at ?? null;
-  }
-
   /** When each of the devices enrolled, in one query; a device that does not exist is absent. */
   async enrolledAtOf(deviceIds: readonly string[]): Promise<Map<string, Date>> {
     const r = await this.pool.query<{ id: string; at: Date }>({
@@ -261,20 +253,30 @@ export class TelemetryRepository {
     return new Map(r.rows.map((x) => [x.id, x.at]));
   }
 
-  async range(deviceId: string, since: Date, limit: number): Promise<TelemetryPoint[]> {
-    const res = await this.pool.query<PointRow>(
-      `SELECT "windowStart", "windowEnd", "modelVersionId", "variantId", "precision", "inferences", "errors",
-              "latencyP50Ms" AS p50, "latencyP95Ms" AS p95, "latencyP99Ms" AS p99, "latencyMaxMs" AS max,
-              "powerW", "powerSource", "powerDetail", "rssMb", "source",
-              "queueP50Ms" AS "queueP50", "queueP99Ms" AS "queueP99", "cacheHits",
-              "remoteInferences", "remoteErrors", "remoteP50Ms" AS "remoteP50", "remoteP99Ms" AS "remoteP99", "cacheSavedMs"
-         FROM "TelemetryWindow"
-        -- windowStart bounds which day partitions are read (window-span.ts)
-        WHERE "deviceId" = $1 AND "windowEnd" >= $2 AND "windowStart" >= $4
-        ORDER BY "windowEnd" DESC LIMIT $3`,
+  /**
+   * A device's windows that ended at or after `since`, oldest first, at most `limit` (the newest);
+   * null when there is no such device. One statement: the device's row (its primary key) and its
+   * windows, so the device page's chart is one round trip (it was two: the device, then its windows).
+   */
+  async range(deviceId: string, since: Date, limit: number): Promise<TelemetryPoint[] | null> {
+    const res = await this.pool.query<{ [K in keyof PointRow]: PointRow[K] | null }>(
+      `SELECT w.* FROM "Device" d LEFT JOIN LATERAL (
+         SELECT "windowStart", "windowEnd", "modelVersionId", "variantId", "precision", "inferences", "errors",
+                "latencyP50Ms" AS p50, "latencyP95Ms" AS p95, "latencyP99Ms" AS p99, "latencyMaxMs" AS max,
+                "powerW", "powerSource", "powerDetail", "rssMb", "source",
+                "queueP50Ms" AS "queueP50", "queueP99Ms" AS "queueP99", "cacheHits",
+                "remoteInferences", "remoteErrors", "remoteP50Ms" AS "remoteP50", "remoteP99Ms" AS "remoteP99", "cacheSavedMs"
+           FROM "TelemetryWindow"
+          -- windowStart bounds which day partitions are read (window-span.ts)
+          WHERE "deviceId" = d.id AND "windowEnd" >= $2 AND "windowStart" >= $4
+          ORDER BY "windowEnd" DESC LIMIT $3) w ON true
+        WHERE d.id = $1::uuid`,
       [deviceId, since, limit, startedAfter(since)],
     );
-    return res.rows.reverse().map((r) => ({
+    if (res.rows.length === 0) return null;
+    // a device without windows in the range is one row of nulls
+    const rows = res.rows.filter((r): r is PointRow => r.windowStart !== null);
+    return rows.reverse().map((r) => ({
       ...r,
       windowStart: r.windowStart.toISOString(),
       windowEnd: r.windowEnd.toISOString(),
