@@ -24,6 +24,8 @@ let db: pg.Client;
 const now = new Date();
 /** A day partition far outside every read's range (six days back): the retention job's kind of target. */
 const OLD_DAY = dayOf(now.getTime() - 6 * DAY);
+/** A day partition created ahead (the retention job keeps PARTITION_DAYS_AHEAD of them) that no stored window can reach yet. */
+const AHEAD_DAY = dayOf(now.getTime() + 5 * DAY);
 
 /** Stores one window (SQL, as the ingest stores it) and leaves it pending for the fold. */
 async function storeWindow(deviceId: string, start: number, end: number, over: { inferences?: number; errors?: number } = {}) {
@@ -39,16 +41,16 @@ async function storeWindow(deviceId: string, start: number, end: number, over: {
 }
 
 /**
- * Runs `read` while another session holds an ACCESS EXCLUSIVE lock on OLD_DAY's partition (as the
- * retention job's DROP does): 'done' when the read never needed that partition, 'blocked' as soon
- * as it waits for the lock (seen in pg_locks, no timing involved).
+ * Runs `read` while another session holds an ACCESS EXCLUSIVE lock on `day`'s partition (OLD_DAY: as
+ * the retention job's DROP does): 'done' when the read never needed that partition, 'blocked' as
+ * soon as it waits for the lock (seen in pg_locks, no timing involved).
  */
-async function besideOldDayDrop(read: () => Promise<unknown>): Promise<'done' | 'blocked'> {
+async function besideLockedDay(read: () => Promise<unknown>, day = OLD_DAY): Promise<'done' | 'blocked'> {
   const locker = new pg.Client({ connectionString: h.dbUrl });
   await locker.connect();
   try {
     await locker.query('BEGIN');
-    await locker.query(`LOCK TABLE "${partitionName(OLD_DAY)}" IN ACCESS EXCLUSIVE MODE`);
+    await locker.query(`LOCK TABLE "${partitionName(day)}" IN ACCESS EXCLUSIVE MODE`);
     let settled = false;
     const running = read().finally(() => (settled = true));
     for (;;) {
@@ -58,7 +60,7 @@ async function besideOldDayDrop(read: () => Promise<unknown>): Promise<'done' | 
       }
       const waiting = await db.query(
         `SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE NOT l.granted AND c.relname = $1`,
-        [partitionName(OLD_DAY)],
+        [partitionName(day)],
       );
       if (waiting.rowCount) {
         await locker.query('ROLLBACK');
@@ -82,7 +84,7 @@ beforeAll(async () => {
   db = new pg.Client({ connectionString: h.dbUrl });
   await db.connect();
   const partitions = h.cp.app.get(TelemetryPartitionRepository);
-  for (let d = 12; d >= 0; d--) await partitions.createDay(dayOf(now.getTime() - d * DAY));
+  for (let d = 12; d >= -7; d--) await partitions.createDay(dayOf(now.getTime() - d * DAY));
   const enroll = async () => (await enrollDevice(h, 'robotic_manipulation', 'robot-npu-arm')).deviceId;
   [active, quiet, longWindow] = [await enroll(), await enroll(), await enroll()];
   const t = now.getTime();
@@ -106,7 +108,7 @@ afterAll(async () => {
 describe('bounded telemetry reads: each names the day partitions it needs (issue 15)', () => {
   it("the fleet list's latest window per device: an active device's is read from the recent partitions alone; a device silent for days still gets its last window", async () => {
     const repo = h.cp.app.get(TelemetryRepository);
-    expect(await besideOldDayDrop(() => repo.latestFor([active, longWindow], now))).toBe('done');
+    expect(await besideLockedDay(() => repo.latestFor([active, longWindow], now))).toBe('done');
     const latest = await repo.latestFor([active, quiet, longWindow], now);
     expect(latest.get(active)?.windowEnd).toBe(new Date(now.getTime() - 10_000).toISOString());
     expect(latest.get(longWindow)?.windowEnd).toBe(new Date(now.getTime() - 10_000).toISOString());
@@ -114,9 +116,10 @@ describe('bounded telemetry reads: each names the day partitions it needs (issue
     expect(latest.get(quiet)?.windowEnd).toBe(new Date(now.getTime() - 5 * DAY + 5_000).toISOString());
   }, 60_000);
 
-  it("a device's raw range (up to an hour) reads only the partitions its start reaches", async () => {
+  it("a device's raw range (up to an hour) reads only the partitions its start reaches, and none of those created ahead", async () => {
     const repo = h.cp.app.get(TelemetryRepository);
-    expect(await besideOldDayDrop(() => repo.range(active, new Date(now.getTime() - 3_600_000), 100))).toBe('done');
+    expect(await besideLockedDay(() => repo.range(active, new Date(now.getTime() - 3_600_000), 100))).toBe('done');
+    expect(await besideLockedDay(() => repo.range(active, new Date(now.getTime() - 3_600_000), 100), AHEAD_DAY)).toBe('done');
     expect((await repo.range(active, new Date(now.getTime() - 3_600_000), 100))?.length).toBe(6);
   }, 60_000);
 
@@ -128,7 +131,7 @@ describe('bounded telemetry reads: each names the day partitions it needs (issue
       expect((await jsonPost(h, '/api/v1/alert-rules', rule)).status).toBe(201);
     const evaluation = h.cp.app.get(AlertEvaluationRepository);
     const observe = () => evaluation.exclusive((tx) => evaluation.observe(tx, now));
-    expect(await besideOldDayDrop(observe)).toBe('done');
+    expect(await besideLockedDay(observe)).toBe('done');
     const rows = (await observe()) ?? [];
     const value = (metric: string, subject: string) => rows.find((r) => r.metric === metric && r.subject === subject)?.value;
     // the windows that ended in the last 60 s: active's 10 s, 20 s, … 60 s ago ones but the 60 s one (not after now - 60 s)
@@ -141,8 +144,8 @@ describe('bounded telemetry reads: each names the day partitions it needs (issue
   it('the energy report (fleet and device) reads only the partitions its period reaches', async () => {
     const energy = h.cp.app.get(EnergyRepository);
     const since = new Date(now.getTime() - DAY);
-    expect(await besideOldDayDrop(() => energy.variantSums(since, null))).toBe('done');
-    expect(await besideOldDayDrop(() => energy.deviceSums(active, since))).toBe('done');
+    expect(await besideLockedDay(() => energy.variantSums(since, null))).toBe('done');
+    expect(await besideLockedDay(() => energy.deviceSums(active, since))).toBe('done');
     const device = await energy.deviceSums(active, since);
     expect(device.map((r) => r.sums.windows)).toEqual([6]);
     const fleet = await energy.variantSums(since, null);
@@ -152,10 +155,10 @@ describe('bounded telemetry reads: each names the day partitions it needs (issue
 
   it("a rollout gate's evidence and baseline, and the assignment's fleet latency, read only the partitions their periods reach", async () => {
     const members = h.cp.app.get(RolloutDeviceRepository);
-    expect(await besideOldDayDrop(() => members.baseline(randomUUID(), new Date(now.getTime() - 3_600_000)))).toBe('done');
-    expect(await besideOldDayDrop(() => members.evidence(randomUUID(), 0))).toBe('done');
+    expect(await besideLockedDay(() => members.baseline(randomUUID(), new Date(now.getTime() - 3_600_000)))).toBe('done');
+    expect(await besideLockedDay(() => members.evidence(randomUUID(), 0))).toBe('done');
     const assignments = h.cp.app.get(AssignmentRepository);
-    expect(await besideOldDayDrop(() => assignments.fleetLatency(['v-bounded']))).toBe('done');
+    expect(await besideLockedDay(() => assignments.fleetLatency(['v-bounded']))).toBe('done');
     const fleet = await assignments.fleetLatency(['v-bounded']);
     // the windows that ended in the last day: active's six and the near-day one
     expect(Object.values(fleet.get('v-bounded') ?? {}).reduce((s, c) => s + c.windows, 0)).toBe(7);
@@ -164,7 +167,7 @@ describe('bounded telemetry reads: each names the day partitions it needs (issue
   it("the fold finds its windows in the partitions of their starts alone: it never waits for the retention job's drop of an old day", async () => {
     const folds = h.cp.app.get(TelemetryRollupFoldService);
     await storeWindow(active, now.getTime() - 4_000, now.getTime() - 1_000);
-    expect(await besideOldDayDrop(() => folds.drain())).toBe('done');
+    expect(await besideLockedDay(() => folds.drain())).toBe('done');
     const [row] = (
       await db.query<{ windows: number }>(
         `SELECT sum(windows)::int AS windows FROM "TelemetryDeviceRollup" WHERE "deviceId" = $1 AND "bucketSeconds" = 3600`,

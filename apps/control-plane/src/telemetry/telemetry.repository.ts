@@ -10,7 +10,7 @@ import { CONFIG, PG_POOL } from '../infra/tokens.js';
 import { asBulkTx } from '../infra/unit-of-work.js';
 import { TelemetryRollupRepository } from './telemetry-rollup.repository.js';
 import { rollupWindows } from './telemetry-rollup.js';
-import { startedAfter, WINDOW_SPAN_MAX_MS } from './window-span.js';
+import { startedAfter, startedBefore, WINDOW_SPAN_MAX_MS } from './window-span.js';
 
 /** The fleet list's latest windows are looked for in this many days' partitions first. */
 export const LATEST_RECENT_DAYS = 2;
@@ -267,11 +267,11 @@ export class TelemetryRepository {
                 "queueP50Ms" AS "queueP50", "queueP99Ms" AS "queueP99", "cacheHits",
                 "remoteInferences", "remoteErrors", "remoteP50Ms" AS "remoteP50", "remoteP99Ms" AS "remoteP99", "cacheSavedMs"
            FROM "TelemetryWindow"
-          -- windowStart bounds which day partitions are read (window-span.ts)
-          WHERE "deviceId" = d.id AND "windowEnd" >= $2 AND "windowStart" >= $4
+          -- windowStart bounds which day partitions are planned and read, on both sides (window-span.ts)
+          WHERE "deviceId" = d.id AND "windowEnd" >= $2 AND "windowStart" >= $4 AND "windowStart" < $5
           ORDER BY "windowEnd" DESC LIMIT $3) w ON true
         WHERE d.id = $1::uuid`,
-      [deviceId, since, limit, startedAfter(since)],
+      [deviceId, since, limit, startedAfter(since), startedBefore(new Date())],
     );
     if (res.rows.length === 0) return null;
     // a device without windows in the range is one row of nulls

@@ -2,7 +2,7 @@ import { AlertRuleSettingsSchema } from '@edge-fleet/shared/api';
 import { describe, expect, it } from 'vitest';
 import { LOOKBACK_MAX_SECONDS } from '../alerts/alert-evaluation.repository.js';
 import { loadConfig } from '../config.js';
-import { WINDOW_SPAN_MAX_MS } from './window-span.js';
+import { FUTURE_START_MAX_MS, WINDOW_SPAN_MAX_MS } from './window-span.js';
 
 // the bounded reads (bounded-reads.int.spec.ts) are exact only while these caps hold
 describe('the caps the bounded telemetry reads rest on', () => {
@@ -11,6 +11,12 @@ describe('the caps the bounded telemetry reads rest on', () => {
     expect(() => loadConfig({ TELEMETRY_MAX_WINDOW_SECONDS: String(WINDOW_SPAN_MAX_MS / 1_000 + 1) })).toThrow(
       /TELEMETRY_MAX_WINDOW_SECONDS/,
     );
+  });
+
+  it('no window the ingest accepts starts FUTURE_START_MAX_MS ahead: the config refuses a TELEMETRY_FUTURE_SKEW_SECONDS that would let one, a day kept for clocks', () => {
+    const cap = FUTURE_START_MAX_MS / 1_000 - 86_400;
+    expect(loadConfig({ TELEMETRY_FUTURE_SKEW_SECONDS: String(cap) }).TELEMETRY_FUTURE_SKEW_SECONDS).toBe(cap);
+    expect(() => loadConfig({ TELEMETRY_FUTURE_SKEW_SECONDS: String(cap + 1) })).toThrow(/TELEMETRY_FUTURE_SKEW_SECONDS/);
   });
 
   it("no alert rule looks back further than the alert pass's partition bound (LOOKBACK_MAX_SECONDS)", () => {

@@ -15,3 +15,20 @@ export const WINDOW_SPAN_MAX_MS = 86_400_000;
 export function startedAfter(endedAfter: Date): Date {
   return new Date(endedAfter.getTime() - WINDOW_SPAN_MAX_MS);
 }
+
+/**
+ * No stored window starts later than this after the clock of the replica that accepted it: the
+ * ingest refuses a window that ends more than TELEMETRY_FUTURE_SKEW_SECONDS ahead (the config caps
+ * it at a day), or that ends before it starts. A day more covers a replica whose clock ran ahead
+ * of the reader's.
+ */
+export const FUTURE_START_MAX_MS = 2 * 86_400_000;
+
+/**
+ * The `windowStart` bound no stored window reaches, as of `now`. Passed as a query parameter, it
+ * keeps Postgres from planning the day partitions created ahead (PARTITION_DAYS_AHEAD): for the
+ * device page's read, 0.6–0.7 → 0.3 ms of planning and 2.0 → 1.3 ms a query with 38 day partitions.
+ */
+export function startedBefore(now: Date): Date {
+  return new Date(now.getTime() + FUTURE_START_MAX_MS);
+}
