@@ -48,7 +48,9 @@ export function ParkedTelemetry() {
       {data.windows > 0 && (
         <div className="banner error" role="alert">
           <p data-testid="parked-telemetry-count">
-            <strong>{data.windows.toLocaleString('en-US')} telemetry windows are in no rollup</strong>
+            <strong>
+              {data.windows.toLocaleString('en-US')} telemetry {data.windows === 1 ? 'window is' : 'windows are'} in no rollup
+            </strong>
             {data.oldestWindowStart && <> (the oldest from {formatDateTime(data.oldestWindowStart)})</>}: the database refused their rollup,
             so the 24 h figures, the charts longer than an hour, the alerts and the rollout gates&apos; baselines leave them out. They are
             stored; fix the cause, then requeue them.
