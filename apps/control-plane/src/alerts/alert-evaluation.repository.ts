@@ -4,7 +4,7 @@ import type { Pool } from 'pg';
 import { withTransaction } from '../infra/pg-transaction.js';
 import { PG_POOL } from '../infra/tokens.js';
 import { asBulkTx, txExecute, txQuery, type BulkTx } from '../infra/unit-of-work.js';
-import { startedAfter, WINDOW_SPAN_MAX_MS } from '../telemetry/window-span.js';
+import { startedAfter, startedBefore, WINDOW_SPAN_MAX_MS } from '../telemetry/window-span.js';
 
 /** One measured (rule, subject) pair of a pass, with the stored alert of the pair if any. */
 export interface ObservationRow {
@@ -106,6 +106,7 @@ win AS (
     WHERE w."deviceId" = d.id AND w."windowEnd" > $1::timestamptz - make_interval(secs => r."lookbackSeconds") AND w."windowEnd" <= $1::timestamptz
       -- the day partitions a rule can need ($2, when planning), then this rule's (window-span.ts)
       AND w."windowStart" > $2::timestamptz AND w."windowStart" > $1::timestamptz - make_interval(secs => r."lookbackSeconds" + ${WINDOW_SPAN_MAX_MS / 1_000})
+      AND w."windowStart" < $5::timestamptz
   ) agg
   WHERE r.metric IN ${WINDOW_METRICS} AND agg.windows > 0
 ),
@@ -119,7 +120,7 @@ fleet AS (
       -- the last window's end: among the last two days' windows when one ended within the last day
       -- ($3, $4; no earlier start ends later), else the device's newest hourly rollup's
       WHEN 'telemetry_silent_s' THEN extract(epoch FROM $1::timestamptz - COALESCE(
-        (SELECT m FROM (SELECT max(t."windowEnd") AS m FROM "TelemetryWindow" t WHERE t."deviceId" = d.id AND t."windowStart" > $3::timestamptz) x
+        (SELECT m FROM (SELECT max(t."windowEnd") AS m FROM "TelemetryWindow" t WHERE t."deviceId" = d.id AND t."windowStart" > $3::timestamptz AND t."windowStart" < $5::timestamptz) x
           WHERE m > $4::timestamptz),
         (SELECT max(ru."lastWindowEnd") FROM "TelemetryDeviceRollup" ru WHERE ru."deviceId" = d.id AND ru."bucketSeconds" = 3600),
         d."enrolledAt" AT TIME ZONE 'UTC'))
@@ -162,15 +163,16 @@ export const LOOKBACK_MAX_SECONDS = 86_400;
  * OBSERVE_SQL's parameters at `now`: the windowStart bounds as values (so Postgres prunes and
  * locks only the day partitions they reach when it plans: window-span.ts), for the window metrics
  * (the longest lookback back from now) and for the silence (the last two days, sure of the latest
- * when it ended within the last one).
+ * when it ended within the last one), and the start no stored window reaches (the partitions ahead).
  */
-export function observeParams(now: Date): [Date, Date, Date, Date] {
+export function observeParams(now: Date): [Date, Date, Date, Date, Date] {
   const recent = new Date(now.getTime() - 2 * WINDOW_SPAN_MAX_MS);
   return [
     now,
     startedAfter(new Date(now.getTime() - LOOKBACK_MAX_SECONDS * 1000)),
     recent,
     new Date(recent.getTime() + WINDOW_SPAN_MAX_MS),
+    startedBefore(now),
   ];
 }
 

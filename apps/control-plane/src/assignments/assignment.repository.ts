@@ -16,7 +16,7 @@ import {
 import type { Db } from '../infra/prisma.js';
 import { PG_POOL, PRISMA } from '../infra/tokens.js';
 import { measurementsOf } from './device-measurements.js';
-import { startedAfter } from '../telemetry/window-span.js';
+import { startedAfter, startedBefore } from '../telemetry/window-span.js';
 
 /** A model version with every variant the builder produced, as the assignment logic needs it. */
 export interface VersionVariants {
@@ -151,7 +151,8 @@ export class AssignmentRepository {
         FROM "TelemetryWindow" t
         JOIN "Device" d ON d.id = t."deviceId"
         JOIN "HardwareProfile" hp ON hp.id = d."hardwareProfileId"
-       WHERE t."variantId" = ANY(${variantIds}::text[]) AND t."windowEnd" > ${since} AND t."windowStart" > ${startedAfter(since)} AND t.inferences > 0
+       WHERE t."variantId" = ANY(${variantIds}::text[]) AND t."windowEnd" > ${since} AND t."windowStart" > ${startedAfter(since)}
+         AND t."windowStart" < ${startedBefore(new Date())} AND t.inferences > 0
        GROUP BY 1, 2`;
     for (const r of rows) {
       const byClass = out.get(r.variantId) ?? {};

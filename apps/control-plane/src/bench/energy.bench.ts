@@ -73,6 +73,7 @@ try {
       split.startedAfter,
       split.wholeFrom,
       split.edgeFrom,
+      split.startedBefore,
     ]);
     console.log(plan.rows.map((r) => r['QUERY PLAN']).join('\n'));
   }

@@ -95,10 +95,11 @@ export const DEVICE_PARTS = `
         AND t."variantId" IS NOT NULL) t
    WHERE NOT EXISTS (SELECT 1 FROM "TelemetryRollupPending" p WHERE p."windowId" = t.id)`;
 
-/** The windows not folded yet that ended after `$1` (started after `$3`), read raw, each with its device. */
+/** The windows not folded yet that ended after `$1` (started after `$3` and before `$6`), read raw, each with its device. */
 export const PENDING_PARTS = `SELECT t."deviceId", ${WINDOW_PART}
     FROM "TelemetryRollupPending" p JOIN "TelemetryWindow" t ON t.id = p."windowId" AND t."windowStart" = p."windowStart"
-   WHERE p."windowStart" > $3 AND t."windowStart" > $3 AND t."windowEnd" > $1 AND t."variantId" IS NOT NULL`;
+   WHERE p."windowStart" > $3 AND t."windowStart" > $3 AND p."windowStart" < $6 AND t."windowStart" < $6
+     AND t."windowEnd" > $1 AND t."variantId" IS NOT NULL`;
 
 /**
  * One statement: the windows that ended after `$1` of devices in the scenario (`$2`, null: all),
@@ -182,7 +183,7 @@ export interface DeviceVariantRow {
   lastS: number;
 }
 
-/** Device `$2`'s windows that ended after `$1` (rollup-span.ts: `$3`, `$4`, `$5`), per variant and class, as {@link energySql} reads them. */
+/** Device `$2`'s windows that ended after `$1` (rollup-span.ts: `$3`, `$4`, `$5`, `$6`), per variant and class, as {@link energySql} reads them. */
 export const DEVICE_ENERGY_SQL = `
 WITH pending AS MATERIALIZED (${PENDING_PARTS} AND t."deviceId" = $2::uuid),
 x AS (
@@ -216,7 +217,7 @@ export class EnergyRepository {
    */
   async variantSums(since: Date, scenario: string | null, scope?: DeviceScope): Promise<VariantEnergyRow[]> {
     const split = rollupSplit(since);
-    const q = sqlParams([since, scenario, split.startedAfter, split.wholeFrom, split.edgeFrom]);
+    const q = sqlParams([since, scenario, split.startedAfter, split.wholeFrom, split.edgeFrom, split.startedBefore]);
     const sql = energySql(
       scopeCondition(scope, deviceColumns('d'), q.param),
       scopeCondition(scope && { scenarios: scope.scenarios, labels: {} }, { scenario: 'p.scenario' }, q.param),
@@ -234,7 +235,14 @@ export class EnergyRepository {
   async deviceSums(deviceId: string, since: Date): Promise<DeviceVariantRow[]> {
     const split = rollupSplit(since);
     return (
-      await this.pool.query<DeviceVariantRow>(DEVICE_ENERGY_SQL, [since, deviceId, split.startedAfter, split.wholeFrom, split.edgeFrom])
+      await this.pool.query<DeviceVariantRow>(DEVICE_ENERGY_SQL, [
+        since,
+        deviceId,
+        split.startedAfter,
+        split.wholeFrom,
+        split.edgeFrom,
+        split.startedBefore,
+      ])
     ).rows;
   }
 }

@@ -13,6 +13,7 @@ import type { Db } from '../infra/prisma.js';
 import { PG_POOL, PRISMA } from '../infra/tokens.js';
 import { prismaOf, type Tx } from '../infra/unit-of-work.js';
 import { rollupSplit } from '../telemetry/rollup-span.js';
+import { startedBefore } from '../telemetry/window-span.js';
 
 const ACTIVE = [...ACTIVE_ROLLOUT_STATUSES];
 /** States of a device the rollout changed (told to update): a rollback takes these back. */
@@ -66,7 +67,8 @@ WITH members AS MATERIALIZED (
 pending AS MATERIALIZED (
   SELECT t."deviceId", t.inferences, t.errors, t."latencyHistogram" AS histogram, (t."latencyHistogram" IS NOT NULL)::int AS "histogramWindows"
     FROM "TelemetryRollupPending" p JOIN "TelemetryWindow" t ON t.id = p."windowId" AND t."windowStart" = p."windowStart"
-   WHERE p."windowStart" > $3 AND t."windowStart" > $3 AND t."windowEnd" > $2 AND t.inferences > 0
+   WHERE p."windowStart" > $3 AND t."windowStart" > $3 AND p."windowStart" < $6 AND t."windowStart" < $6
+     AND t."windowEnd" > $2 AND t.inferences > 0
 ),
 parts AS (
   SELECT m."deviceId", m."hardwareClass", x.*
@@ -234,7 +236,8 @@ export class RolloutDeviceRepository {
         JOIN "HardwareProfile" hp ON hp.id = d."hardwareProfileId"
         JOIN "Policy" p ON p.scenario = d.scenario
         LEFT JOIN "TelemetryWindow" t ON t."deviceId" = rd."deviceId" AND t."variantId" = rd."targetVariantId"::text
-             AND t."windowStart" >= COALESCE(rd."appliedAt", rd."notifiedAt") AND t."windowStart" >= ${from} AND t.inferences > 0
+             AND t."windowStart" >= COALESCE(rd."appliedAt", rd."notifiedAt") AND t."windowStart" >= ${from}
+             AND t."windowStart" < ${startedBefore(new Date())} AND t.inferences > 0
        WHERE rd."rolloutId" = ${rolloutId}::uuid AND rd.wave = ${wave} AND rd.state IN ('notified', 'applied', 'failed')
        GROUP BY rd."deviceId", hp."hardwareClass", d.scenario, rd.state, rd.reason, rd.late`;
     return rows.map((r) => ({
@@ -267,7 +270,14 @@ export class RolloutDeviceRepository {
     // the day partitions the period reaches, as a value so that Postgres prunes the others when planning (window-span.ts)
     const split = rollupSplit(since);
     const devices = (
-      await this.pool.query<BaselineDeviceRow>(BASELINE_SQL, [rolloutId, since, split.startedAfter, split.wholeFrom, split.edgeFrom])
+      await this.pool.query<BaselineDeviceRow>(BASELINE_SQL, [
+        rolloutId,
+        since,
+        split.startedAfter,
+        split.wholeFrom,
+        split.edgeFrom,
+        split.startedBefore,
+      ])
     ).rows.sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
     const latency = await this.db.$queryRaw<{ hardwareClass: string; latency: number | null }[]>`
       SELECT hp."hardwareClass",
@@ -276,7 +286,8 @@ export class RolloutDeviceRepository {
         JOIN "Device" d ON d.id = rd."deviceId"
         JOIN "HardwareProfile" hp ON hp.id = d."hardwareProfileId"
         JOIN "Policy" p ON p.scenario = d.scenario
-        JOIN "TelemetryWindow" t ON t."deviceId" = rd."deviceId" AND t."windowEnd" > ${since} AND t."windowStart" > ${split.startedAfter} AND t.inferences > 0
+        JOIN "TelemetryWindow" t ON t."deviceId" = rd."deviceId" AND t."windowEnd" > ${since} AND t."windowStart" > ${split.startedAfter}
+             AND t."windowStart" < ${split.startedBefore} AND t.inferences > 0
        WHERE rd."rolloutId" = ${rolloutId}::uuid AND rd.state = 'pending'
        GROUP BY hp."hardwareClass"`;
     const medians = new Map(latency.map((r) => [r.hardwareClass, r.latency]));

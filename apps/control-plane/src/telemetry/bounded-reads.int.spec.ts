@@ -109,6 +109,7 @@ describe('bounded telemetry reads: each names the day partitions it needs (issue
   it("the fleet list's latest window per device: an active device's is read from the recent partitions alone; a device silent for days still gets its last window", async () => {
     const repo = h.cp.app.get(TelemetryRepository);
     expect(await besideLockedDay(() => repo.latestFor([active, longWindow], now))).toBe('done');
+    expect(await besideLockedDay(() => repo.latestFor([active, longWindow], now), AHEAD_DAY)).toBe('done');
     const latest = await repo.latestFor([active, quiet, longWindow], now);
     expect(latest.get(active)?.windowEnd).toBe(new Date(now.getTime() - 10_000).toISOString());
     expect(latest.get(longWindow)?.windowEnd).toBe(new Date(now.getTime() - 10_000).toISOString());
@@ -132,6 +133,7 @@ describe('bounded telemetry reads: each names the day partitions it needs (issue
     const evaluation = h.cp.app.get(AlertEvaluationRepository);
     const observe = () => evaluation.exclusive((tx) => evaluation.observe(tx, now));
     expect(await besideLockedDay(observe)).toBe('done');
+    expect(await besideLockedDay(observe, AHEAD_DAY)).toBe('done');
     const rows = (await observe()) ?? [];
     const value = (metric: string, subject: string) => rows.find((r) => r.metric === metric && r.subject === subject)?.value;
     // the windows that ended in the last 60 s: active's 10 s, 20 s, … 60 s ago ones but the 60 s one (not after now - 60 s)
@@ -146,6 +148,8 @@ describe('bounded telemetry reads: each names the day partitions it needs (issue
     const since = new Date(now.getTime() - DAY);
     expect(await besideLockedDay(() => energy.variantSums(since, null))).toBe('done');
     expect(await besideLockedDay(() => energy.deviceSums(active, since))).toBe('done');
+    expect(await besideLockedDay(() => energy.variantSums(since, null), AHEAD_DAY)).toBe('done');
+    expect(await besideLockedDay(() => energy.deviceSums(active, since), AHEAD_DAY)).toBe('done');
     const device = await energy.deviceSums(active, since);
     expect(device.map((r) => r.sums.windows)).toEqual([6]);
     const fleet = await energy.variantSums(since, null);
@@ -157,8 +161,11 @@ describe('bounded telemetry reads: each names the day partitions it needs (issue
     const members = h.cp.app.get(RolloutDeviceRepository);
     expect(await besideLockedDay(() => members.baseline(randomUUID(), new Date(now.getTime() - 3_600_000)))).toBe('done');
     expect(await besideLockedDay(() => members.evidence(randomUUID(), 0))).toBe('done');
+    expect(await besideLockedDay(() => members.baseline(randomUUID(), new Date(now.getTime() - 3_600_000)), AHEAD_DAY)).toBe('done');
+    expect(await besideLockedDay(() => members.evidence(randomUUID(), 0), AHEAD_DAY)).toBe('done');
     const assignments = h.cp.app.get(AssignmentRepository);
     expect(await besideLockedDay(() => assignments.fleetLatency(['v-bounded']))).toBe('done');
+    expect(await besideLockedDay(() => assignments.fleetLatency(['v-bounded']), AHEAD_DAY)).toBe('done');
     const fleet = await assignments.fleetLatency(['v-bounded']);
     // the windows that ended in the last day: active's six and the near-day one
     expect(Object.values(fleet.get('v-bounded') ?? {}).reduce((s, c) => s + c.windows, 0)).toBe(7);
@@ -249,6 +256,7 @@ describe('bounded telemetry reads: each names the day partitions it needs (issue
       `AND w."windowStart" > $2::timestamptz AND w."windowStart" > $1::timestamptz - make_interval(secs => r."lookbackSeconds" + ${WINDOW_SPAN_MAX_MS / 1_000})`,
       `AND $2::timestamptz IS NOT NULL`,
     );
+    unboundedObserve = cut(unboundedObserve, `AND w."windowStart" < $5::timestamptz`, `AND $5::timestamptz IS NOT NULL`);
     unboundedObserve = cut(
       unboundedObserve,
       OBSERVE_SQL.slice(OBSERVE_SQL.indexOf('(SELECT m FROM'), OBSERVE_SQL.indexOf(`d."enrolledAt" AT TIME ZONE 'UTC'))`)),
@@ -270,10 +278,14 @@ describe('bounded telemetry reads: each names the day partitions it needs (issue
 
     // every raw part of the statement (edge windows, windows not folded yet) unbounded
     expect(ENERGY_SQL.split(`AND t."windowStart" > $3`).length).toBe(3);
-    const unboundedEnergy = ENERGY_SQL.replaceAll(`AND t."windowStart" > $3`, `AND $3::timestamptz IS NOT NULL`);
+    const unboundedEnergy = cut(
+      ENERGY_SQL.replaceAll(`AND t."windowStart" > $3`, `AND $3::timestamptz IS NOT NULL`),
+      `AND p."windowStart" < $6 AND t."windowStart" < $6`,
+      `AND $6::timestamptz IS NOT NULL`,
+    );
     for (const hours of [1, 6, 24, 48]) {
       const split = rollupSplit(new Date(now.getTime() - hours * 3_600_000));
-      const params = [split.since, 'robotic_manipulation', split.startedAfter, split.wholeFrom, split.edgeFrom];
+      const params = [split.since, 'robotic_manipulation', split.startedAfter, split.wholeFrom, split.edgeFrom, split.startedBefore];
       const sums = async (sql: string) =>
         (await db.query<{ variantId: string; observed: unknown }>(sql, params)).rows
           .map((r) => JSON.stringify([r.variantId, r.observed]))

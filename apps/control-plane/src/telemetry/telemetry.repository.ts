@@ -290,20 +290,23 @@ export class TelemetryRepository {
    * last {@link LATEST_RECENT_DAYS} days' partitions only. A window found there that ended in the
    * last day is the latest of all (an older start ends before it: window-span.ts); a device with
    * none (silent for a day) is looked up again over every partition, in a second statement, so the
-   * usual page plans, locks and probes two or three partitions, not the whole retention.
+   * usual page plans, locks and probes two or three partitions, not the whole retention. Neither
+   * plans the partitions created ahead, where no stored window starts (window-span.ts).
    */
   async latestFor(deviceIds: string[], now = new Date()): Promise<Map<string, TelemetryPoint>> {
     if (deviceIds.length === 0) return new Map();
     const recent = new Date(now.getTime() - LATEST_RECENT_DAYS * WINDOW_SPAN_MAX_MS);
-    const found = await this.latestOf(deviceIds, `AND t."windowStart" >= $2`, [recent]);
+    const before = startedBefore(now);
+    const found = await this.latestOf(deviceIds, recent, before);
     const sure = new Date(recent.getTime() + WINDOW_SPAN_MAX_MS);
     for (const [id, p] of found) if (Date.parse(p.windowEnd) < sure.getTime()) found.delete(id);
     const rest = deviceIds.filter((id) => !found.has(id));
-    if (rest.length > 0) for (const [id, p] of await this.latestOf(rest, '', [])) found.set(id, p);
+    if (rest.length > 0) for (const [id, p] of await this.latestOf(rest, '-infinity', before)) found.set(id, p);
     return found;
   }
 
-  private async latestOf(deviceIds: string[], bound: string, params: unknown[]): Promise<Map<string, TelemetryPoint>> {
+  /** Each device's latest window among those that started in [`from`, `before`): values, so that Postgres prunes the partitions when it plans. */
+  private async latestOf(deviceIds: string[], from: Date | '-infinity', before: Date): Promise<Map<string, TelemetryPoint>> {
     const res = await this.pool.query<PointRow & { deviceId: string }>(
       `SELECT ids.id AS "deviceId", w."windowStart", w."windowEnd", w."modelVersionId", w."variantId", w."precision",
               w."inferences", w."errors", w."latencyP50Ms" AS p50, w."latencyP95Ms" AS p95, w."latencyP99Ms" AS p99,
@@ -313,9 +316,11 @@ export class TelemetryRepository {
               w."cacheSavedMs"
          FROM unnest($1::uuid[]) AS ids(id)
          CROSS JOIN LATERAL (
-           SELECT * FROM "TelemetryWindow" t WHERE t."deviceId" = ids.id ${bound} ORDER BY t."windowEnd" DESC LIMIT 1
+           SELECT * FROM "TelemetryWindow" t
+            WHERE t."deviceId" = ids.id AND t."windowStart" >= $2 AND t."windowStart" < $3
+            ORDER BY t."windowEnd" DESC LIMIT 1
          ) w`,
-      [deviceIds, ...params],
+      [deviceIds, from, before],
     );
     return new Map(
       res.rows.map((r) => [
