@@ -1,13 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query, Req, UseGuards } from '@nestjs/common';
 import { AlertIdParamsSchema, AlertListQuerySchema, CreateSilenceSchema, CreateWebhookSchema } from '@edge-fleet/shared/api';
 import { z } from 'zod';
-import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
+import { actorOfRequest, OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
 import { NeedsRole } from '../auth/roles.js';
 import { scopeOf } from '../auth/scope.js';
 import { parseInput } from '../infra/validate.js';
 import { AlertsService } from './alerts.service.js';
 
-const actor = (req: OperatorRequest) => `operator:${operatorOf(req).tokenId}`;
 const idOf = (params: unknown, what: string) => parseInput(AlertIdParamsSchema, params, what).id;
 const SilenceListQuerySchema = z.strictObject({ expired: z.enum(['true', 'false']).default('false') });
 
@@ -41,18 +40,18 @@ export class AlertRulesController {
   @Post()
   @HttpCode(201)
   async create(@Body() body: unknown, @Req() req: OperatorRequest) {
-    return this.alerts.createRule(body, actor(req));
+    return this.alerts.createRule(body, actorOfRequest(req));
   }
 
   @Put(':id')
   async update(@Param() params: unknown, @Body() body: unknown, @Req() req: OperatorRequest) {
-    return this.alerts.updateRule(idOf(params, 'alert rule id'), body, actor(req));
+    return this.alerts.updateRule(idOf(params, 'alert rule id'), body, actorOfRequest(req));
   }
 
   @Delete(':id')
   @HttpCode(204)
   async remove(@Param() params: unknown, @Req() req: OperatorRequest): Promise<void> {
-    await this.alerts.deleteRule(idOf(params, 'alert rule id'), actor(req));
+    await this.alerts.deleteRule(idOf(params, 'alert rule id'), actorOfRequest(req));
   }
 }
 
@@ -69,13 +68,13 @@ export class SilencesController {
   @Post()
   @HttpCode(201)
   async create(@Body() body: unknown, @Req() req: OperatorRequest) {
-    return this.alerts.createSilence(parseInput(CreateSilenceSchema, body, 'silence'), actor(req));
+    return this.alerts.createSilence(parseInput(CreateSilenceSchema, body, 'silence'), actorOfRequest(req));
   }
 
   /** Expires the silence now; it stays listed (with `?expired=true`). */
   @Delete(':id')
   async expire(@Param() params: unknown, @Req() req: OperatorRequest) {
-    return this.alerts.expireSilence(idOf(params, 'silence id'), actor(req));
+    return this.alerts.expireSilence(idOf(params, 'silence id'), actorOfRequest(req));
   }
 }
 
@@ -94,14 +93,14 @@ export class WebhooksController {
   @HttpCode(201)
   @NeedsRole('admin')
   async create(@Body() body: unknown, @Req() req: OperatorRequest) {
-    return this.alerts.createWebhook(parseInput(CreateWebhookSchema, body, 'webhook'), actor(req));
+    return this.alerts.createWebhook(parseInput(CreateWebhookSchema, body, 'webhook'), actorOfRequest(req));
   }
 
   @Delete(':id')
   @HttpCode(204)
   @NeedsRole('admin')
   async remove(@Param() params: unknown, @Req() req: OperatorRequest): Promise<void> {
-    await this.alerts.deleteWebhook(idOf(params, 'webhook id'), actor(req));
+    await this.alerts.deleteWebhook(idOf(params, 'webhook id'), actorOfRequest(req));
   }
 
   /** A scoped token sees the deliveries of its scope's alerts only. */

@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { AppError } from '../errors.js';
 import type { Operator } from './api-token.repository.js';
-import { OperatorAuthService } from './operator-auth.service.js';
+import { actorOf, OperatorAuthService } from './operator-auth.service.js';
 import { defaultRole, requireRole, ROLE_KEY, type Role } from './roles.js';
 import {
   DEVICE_SUBJECT_KEY,
@@ -66,4 +66,9 @@ export class OperatorGuard implements CanActivate {
 export function operatorOf(req: OperatorRequest): Operator {
   if (!req.operator) throw new Error('OperatorGuard did not run');
   return req.operator;
+}
+
+/** How the audit names the operator of a request the guard let through (actorOf). */
+export function actorOfRequest(req: OperatorRequest): string {
+  return actorOf(operatorOf(req));
 }

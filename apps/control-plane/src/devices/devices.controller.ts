@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req, UseGuards } from '@nestjs/common';
 import { CreateEnrollmentTokenSchema, EnrollRequestSchema } from '@edge-fleet/shared';
 import { DeviceIdParamsSchema, ListDevicesQuerySchema, TelemetryQuerySchema } from '@edge-fleet/shared/api';
-import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
+import { actorOfRequest, OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
 import { DeviceSubject, ScenarioSubject, scopeOf } from '../auth/scope.js';
 import { NeedsRole } from '../auth/roles.js';
 import { parseInput } from '../infra/validate.js';
@@ -26,7 +26,7 @@ export class DevicesController {
   @ScenarioSubject('body.scenario')
   async createToken(@Body() body: unknown, @Req() req: OperatorRequest) {
     const input = parseInput(CreateEnrollmentTokenSchema, body, 'enrollment token request');
-    return this.devices.createEnrollmentToken(input, `operator:${operatorOf(req).tokenId}`);
+    return this.devices.createEnrollmentToken(input, actorOfRequest(req));
   }
 
   /** Device side: authenticated by the enrollment token in the body. */
@@ -58,7 +58,7 @@ export class DevicesController {
   @DeviceSubject('params.id')
   async revoke(@Param() params: unknown, @Req() req: OperatorRequest) {
     const { id } = parseInput(DeviceIdParamsSchema, params, 'device id');
-    return this.revocation.revoke(id, `operator:${operatorOf(req).tokenId}`);
+    return this.revocation.revoke(id, actorOfRequest(req));
   }
 
   @Post('devices/:id/enable')
@@ -67,7 +67,7 @@ export class DevicesController {
   @DeviceSubject('params.id')
   async enable(@Param() params: unknown, @Req() req: OperatorRequest) {
     const { id } = parseInput(DeviceIdParamsSchema, params, 'device id');
-    return this.revocation.enable(id, `operator:${operatorOf(req).tokenId}`);
+    return this.revocation.enable(id, actorOfRequest(req));
   }
 
   /** A new device secret, shown once: device credentials are an admin's, as at enrollment. */
@@ -78,7 +78,7 @@ export class DevicesController {
   @DeviceSubject('params.id')
   async rotateSecret(@Param() params: unknown, @Req() req: OperatorRequest) {
     const { id } = parseInput(DeviceIdParamsSchema, params, 'device id');
-    return this.secrets.rotate(id, `operator:${operatorOf(req).tokenId}`);
+    return this.secrets.rotate(id, actorOfRequest(req));
   }
 
   @Get('devices/:id/telemetry')

@@ -23,7 +23,7 @@ import {
   ScenarioParamsSchema,
 } from '@edge-fleet/shared/api';
 import { AssignmentsService } from '../assignments/assignments.service.js';
-import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
+import { actorOfRequest, OperatorGuard, type OperatorRequest } from '../auth/operator.guard.js';
 import { ScenarioSubject } from '../auth/scope.js';
 import { NeedsRole } from '../auth/roles.js';
 import { OperatorAuthService } from '../auth/operator-auth.service.js';
@@ -61,7 +61,7 @@ export class ModelsController {
     @Body() body: Record<string, unknown>,
     @Req() req: OperatorRequest,
   ) {
-    return this.models.upload(files?.file?.[0]?.buffer, body ?? {}, `operator:${operatorOf(req).tokenId}`, files?.calibration?.[0]?.buffer);
+    return this.models.upload(files?.file?.[0]?.buffer, body ?? {}, actorOfRequest(req), files?.calibration?.[0]?.buffer);
   }
 
   @Get('models')
@@ -82,7 +82,7 @@ export class ModelsController {
   async assign(@Param() params: unknown, @Body() body: unknown, @Req() req: OperatorRequest) {
     const { scenario } = parseInput(ScenarioParamsSchema, params, 'scenario');
     const { modelVersionId, commit } = parseInput(AssignScenarioModelSchema, body, 'assignment');
-    return this.assignments.assignScenario(scenario, modelVersionId, `operator:${operatorOf(req).tokenId}`, commit);
+    return this.assignments.assignScenario(scenario, modelVersionId, actorOfRequest(req), commit);
   }
 
   /** What each device of a scenario would run with this model version, and why; changes nothing. */

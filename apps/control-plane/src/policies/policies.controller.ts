@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Inject, Param, Put, Req, UseGuards } from '@nestjs/common';
 import { PolicySettingsSchema } from '@edge-fleet/shared';
 import { ScenarioParamsSchema } from '@edge-fleet/shared/api';
-import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
+import { actorOfRequest, OperatorGuard, type OperatorRequest } from '../auth/operator.guard.js';
 import { ScenarioSubject } from '../auth/scope.js';
 import { parseInput } from '../infra/validate.js';
 import { PoliciesService } from './policies.service.js';
@@ -22,6 +22,6 @@ export class PoliciesController {
   async update(@Param() params: unknown, @Body() body: unknown, @Req() req: OperatorRequest) {
     const { scenario } = parseInput(ScenarioParamsSchema, params, 'scenario');
     const settings = parseInput(PolicySettingsSchema, body, 'policy');
-    return this.policies.update(scenario, settings, `operator:${operatorOf(req).tokenId}`);
+    return this.policies.update(scenario, settings, actorOfRequest(req));
   }
 }

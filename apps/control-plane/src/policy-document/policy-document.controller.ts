@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Header, Inject, Post, Req, UseGuards } from '@nestjs/common';
 import { PolicyYamlSchema } from '@edge-fleet/shared/api';
-import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
+import { actorOfRequest, OperatorGuard, type OperatorRequest } from '../auth/operator.guard.js';
 import { AppError } from '../errors.js';
 import { PolicyDocumentService } from './policy-document.service.js';
 
@@ -22,6 +22,6 @@ export class PolicyDocumentController {
     const yaml = PolicyYamlSchema.safeParse(body);
     if (!yaml.success)
       throw new AppError('invalid_request', 'send the policy YAML as the request body with Content-Type: application/yaml');
-    return this.document.importYaml(yaml.data, `operator:${operatorOf(req).tokenId}`);
+    return this.document.importYaml(yaml.data, actorOfRequest(req));
   }
 }

@@ -6,12 +6,10 @@ import {
   RemediationListQuerySchema,
   RemediationScenarioParamsSchema,
 } from '@edge-fleet/shared/api';
-import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
+import { actorOfRequest, OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
 import { DeviceSubject, ScenarioSubject, scopeOf } from '../auth/scope.js';
 import { parseInput } from '../infra/validate.js';
 import { RemediationService } from './remediation.service.js';
-
-const actor = (req: OperatorRequest) => `operator:${operatorOf(req).tokenId}`;
 
 @Controller('api/v1/remediation')
 @UseGuards(OperatorGuard)
@@ -27,7 +25,7 @@ export class RemediationController {
   @ScenarioSubject('params.scenario')
   async updateSettings(@Param() params: unknown, @Body() body: unknown, @Req() req: OperatorRequest) {
     const { scenario } = parseInput(RemediationScenarioParamsSchema, params, 'scenario');
-    return this.remediation.updateSettings(scenario, body, actor(req));
+    return this.remediation.updateSettings(scenario, body, actorOfRequest(req));
   }
 
   /** The remediation log, newest first: a scoped token's devices only. */
@@ -45,14 +43,14 @@ export class RemediationController {
   @HttpCode(200)
   async approve(@Param() params: unknown, @Body() body: unknown, @Req() req: OperatorRequest) {
     const { id } = parseInput(RemediationIdParamsSchema, params, 'remediation action id');
-    return this.remediation.approve(id, actor(req), parseInput(RemediationDecisionSchema, body ?? {}, 'decision').comment);
+    return this.remediation.approve(id, actorOfRequest(req), parseInput(RemediationDecisionSchema, body ?? {}, 'decision').comment);
   }
 
   @Post('actions/:id/reject')
   @HttpCode(200)
   async reject(@Param() params: unknown, @Body() body: unknown, @Req() req: OperatorRequest) {
     const { id } = parseInput(RemediationIdParamsSchema, params, 'remediation action id');
-    return this.remediation.reject(id, actor(req), parseInput(RemediationDecisionSchema, body ?? {}, 'decision').comment);
+    return this.remediation.reject(id, actorOfRequest(req), parseInput(RemediationDecisionSchema, body ?? {}, 'decision').comment);
   }
 
   /** What remediation has put on one device now, and its latest actions (the device page). */

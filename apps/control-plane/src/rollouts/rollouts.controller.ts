@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Req, UseGuards } from '@nestjs/common';
 import { CreateRolloutSchema } from '@edge-fleet/shared';
 import { RolloutActionParamsSchema, RolloutIdParamsSchema } from '@edge-fleet/shared/api';
-import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
+import { actorOfRequest, OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
 import { ScenarioSubject, scopeOf } from '../auth/scope.js';
 import { parseInput } from '../infra/validate.js';
 import { RolloutsService } from './rollouts.service.js';
@@ -15,7 +15,7 @@ export class RolloutsController {
   @HttpCode(201)
   @ScenarioSubject('body.target.scenario')
   async create(@Body() body: unknown, @Req() req: OperatorRequest) {
-    return this.rollouts.create(parseInput(CreateRolloutSchema, body, 'rollout'), `operator:${operatorOf(req).tokenId}`);
+    return this.rollouts.create(parseInput(CreateRolloutSchema, body, 'rollout'), actorOfRequest(req));
   }
 
   /** A scoped token sees only the rollouts confined to its scope. */
@@ -34,6 +34,6 @@ export class RolloutsController {
   @HttpCode(200)
   async act(@Param() params: unknown, @Req() req: OperatorRequest) {
     const { id, action } = parseInput(RolloutActionParamsSchema, params, 'rollout action');
-    return this.rollouts[action](id, `operator:${operatorOf(req).tokenId}`);
+    return this.rollouts[action](id, actorOfRequest(req));
   }
 }

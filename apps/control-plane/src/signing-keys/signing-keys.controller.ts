@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Inject, Post, Req, UseGuards } from '@nestjs/common';
 import { RotateSigningKeySchema } from '@edge-fleet/shared/api';
-import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
+import { actorOfRequest, OperatorGuard, type OperatorRequest } from '../auth/operator.guard.js';
 import { NeedsRole } from '../auth/roles.js';
 import { parseInput } from '../infra/validate.js';
 import { SigningKeysService } from './signing-keys.service.js';
@@ -21,6 +21,6 @@ export class SigningKeysController {
   @NeedsRole('admin')
   async rotate(@Body() body: unknown, @Req() req: OperatorRequest) {
     const { reason } = parseInput(RotateSigningKeySchema, body, 'signing-key rotation');
-    return this.keys.rotate(`operator:${operatorOf(req).tokenId}`, reason);
+    return this.keys.rotate(actorOfRequest(req), reason);
   }
 }

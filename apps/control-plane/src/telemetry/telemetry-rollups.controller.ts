@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Inject, Post, Req, UseGuards } from '@nestjs/common';
 import { RequeueParkedSchema } from '@edge-fleet/shared/api';
-import { OperatorGuard, operatorOf, type OperatorRequest } from '../auth/operator.guard.js';
+import { actorOfRequest, OperatorGuard, type OperatorRequest } from '../auth/operator.guard.js';
 import { NeedsRole } from '../auth/roles.js';
 import { FleetWideRead } from '../auth/scope.js';
 import { parseInput } from '../infra/validate.js';
@@ -25,6 +25,6 @@ export class TelemetryRollupsController {
   @NeedsRole('admin')
   async requeue(@Body() body: unknown, @Req() req: OperatorRequest) {
     const { reason } = parseInput(RequeueParkedSchema, body, 'requeue of parked telemetry windows');
-    return this.folds.requeueParked(`operator:${operatorOf(req).tokenId}`, reason);
+    return this.folds.requeueParked(actorOfRequest(req), reason);
   }
 }
