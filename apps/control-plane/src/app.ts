@@ -5,7 +5,6 @@ import type { AddressInfo } from 'node:net';
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import { filters, parseTopic } from '@edge-fleet/shared';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -60,6 +59,7 @@ import { RemediationService } from './remediation/remediation.service.js';
 import { TelemetryQueries } from './telemetry/telemetry.queries.js';
 import { TelemetryRollupFoldService } from './telemetry/telemetry-rollup-fold.service.js';
 import { TelemetryRollupRepository } from './telemetry/telemetry-rollup.repository.js';
+import { trpcHandler } from './trpc/express-handler.js';
 import { buildRouter } from './trpc/router.js';
 import { loadTlsMaterial, type DeviceTrust, type TlsMaterial } from './tls/tls-material.js';
 import { TlsReloader } from './tls/tls-reloader.js';
@@ -355,9 +355,9 @@ export async function startControlPlane(
   app.use('/trpc', trpcBatchLimit());
   app.use(
     '/trpc',
-    createExpressMiddleware({
+    trpcHandler({
       router,
-      createContext: async ({ req }) => {
+      createContext: async (req) => {
         let unavailable: AppError | null = null;
         const operator = await auth.authenticate(req.headers.authorization).catch((e: unknown) => {
           unavailable = databaseTrouble(e);

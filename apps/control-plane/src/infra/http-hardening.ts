@@ -1,4 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { TRPCError } from '@trpc/server';
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
+import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import { MAX_TRPC_BATCH } from '@edge-fleet/shared/api';
 
 type Middleware = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
@@ -23,8 +26,17 @@ export function trpcBatchLimit(max = MAX_TRPC_BATCH): Middleware {
     const names = (req.url ?? '').replace(/^\//, '').split('?', 1)[0] ?? '';
     const count = names === '' ? 0 : names.split(',').length;
     if (count <= max) return next();
-    const message = `a tRPC batch may call at most ${max} procedures; this one calls ${count}`;
-    res.writeHead(400, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ error: { message, code: -32600, data: { code: 'BAD_REQUEST', httpStatus: 400 } } }));
+    writeTrpcError(
+      res,
+      new TRPCError({ code: 'BAD_REQUEST', message: `a tRPC batch may call at most ${max} procedures; this one calls ${count}` }),
+    );
   };
+}
+
+/** Answers a request refused before tRPC ran it with the error in tRPC's shape (what its client reads). */
+export function writeTrpcError(res: ServerResponse, error: TRPCError): void {
+  const httpStatus = getHTTPStatusCodeFromError(error);
+  res.writeHead(httpStatus, { 'content-type': 'application/json' });
+  const data = { code: error.code, httpStatus };
+  res.end(JSON.stringify({ error: { message: error.message, code: TRPC_ERROR_CODES_BY_KEY[error.code], data } }));
 }

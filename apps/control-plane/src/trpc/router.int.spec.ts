@@ -142,3 +142,41 @@ describe('one operation, one service method: tRPC answers as REST does', () => {
     expect((await h.api(`/api/v1/devices/${unknown}/telemetry`)).status).toBe(404);
   });
 });
+
+describe('the tRPC handler (trpc/express-handler.ts)', () => {
+  it('hands tRPC a request without an abort signal that follows the client (no finalizer a call), and still serves batches', async () => {
+    const Native = globalThis.Request;
+    const withSignal: string[] = [];
+    globalThis.Request = class extends Native {
+      constructor(input: Request | string | URL, init?: RequestInit) {
+        super(input, init);
+        const url = input instanceof Native ? input.url : String(input);
+        // the client's own fetch passes no signal; a server-side request for the batch must not either
+        if (init?.signal && url.includes('fleet.overview')) withSignal.push(url);
+      }
+    };
+    try {
+      const res = await trpc(
+        `fleet.overview,devices.list?batch=1&input=${encodeURIComponent(JSON.stringify({ 0: {}, 1: {} }))}`,
+        h.cp.operatorToken,
+      );
+      expect(res.status).toBe(200);
+      expect((await res.json()) as unknown[]).toHaveLength(2);
+    } finally {
+      globalThis.Request = Native;
+    }
+    expect(withSignal).toEqual([]);
+  });
+
+  it('bounds a body no parser of the app read (here octet-stream) at 1 MiB: 413, and the call never runs', async () => {
+    const before = await (await trpc('policies.list', h.cp.operatorToken)).text();
+    const res = await fetch(`${h.cp.url}/trpc/policies.update`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${h.cp.operatorToken}`, 'content-type': 'application/octet-stream' },
+      body: Buffer.alloc(2 * 1024 * 1024, 0x20),
+    });
+    expect(res.status).toBe(413);
+    expect(await res.text()).toContain('a tRPC request body may be at most 1048576 bytes');
+    expect(await (await trpc('policies.list', h.cp.operatorToken)).text()).toBe(before);
+  });
+});
