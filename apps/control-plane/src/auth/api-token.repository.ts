@@ -225,7 +225,7 @@ export class ApiTokenRepository {
     return this.db.$transaction(async (tx) => {
       const row = await tx.operatorSession.create({ data: { tokenId, sessionHash, expiresAt }, select: { id: true } });
       await appendAudit(asTx(tx), {
-        actor: `operator:${tokenId}`,
+        actor: actorOfToken(tokenId),
         action: 'session.create',
         targetType: 'session',
         targetId: row.id,
@@ -291,4 +291,9 @@ function view(r: ViewRow): ApiTokenView {
     lastUsedAt: iso(r.lastUsedAt),
     revokedAt: iso(r.revokedAt),
   };
+}
+
+/** How the audit names an operator: by token id (names are not unique and can be reused). */
+export function actorOfToken(tokenId: string): string {
+  return `operator:${tokenId}`;
 }

@@ -8,7 +8,7 @@ import { AuditRepository } from '../infra/audit.repository.js';
 import type { Logger } from '../infra/logger.js';
 import { newSecret, sha256Hex } from '../infra/secrets.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
-import { ApiTokenRepository, type Operator } from './api-token.repository.js';
+import { actorOfToken, ApiTokenRepository, type Operator } from './api-token.repository.js';
 import { CredentialCache } from './credential-cache.js';
 import type { DevicePlace } from './scope.js';
 
@@ -130,7 +130,7 @@ export class OperatorAuthService {
   }
 }
 
-/** How the audit names an operator: by token id (names are not unique and can be reused). */
+/** How the audit names an operator (actorOfToken). */
 export function actorOf(op: Operator): string {
-  return `operator:${op.tokenId}`;
+  return actorOfToken(op.tokenId);
 }
