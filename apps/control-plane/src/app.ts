@@ -59,7 +59,7 @@ import { RemediationService } from './remediation/remediation.service.js';
 import { TelemetryQueries } from './telemetry/telemetry.queries.js';
 import { TelemetryRollupFoldService } from './telemetry/telemetry-rollup-fold.service.js';
 import { TelemetryRollupRepository } from './telemetry/telemetry-rollup.repository.js';
-import { trpcHandler } from './trpc/express-handler.js';
+import { API_BODY_MAX, trpcHandler } from './trpc/express-handler.js';
 import { buildRouter } from './trpc/router.js';
 import { loadTlsMaterial, type DeviceTrust, type TlsMaterial } from './tls/tls-material.js';
 import { TlsReloader } from './tls/tls-reloader.js';
@@ -284,7 +284,7 @@ export async function startControlPlane(
   const abuse = new AbuseLimits(infra.redis, config, app.get(AuditRepository), logger.child('abuse'));
   app.use('/api/v1', abuse.middleware('rest'));
   app.use('/trpc', abuse.middleware('trpc'));
-  app.useBodyParser('json', { limit: '1mb' });
+  app.useBodyParser('json', { limit: API_BODY_MAX });
   app.use('/api/v1/models', limitUploadBody(config.MAX_UPLOAD_MB * 1024 * 1024));
   app.useBodyParser('text', { limit: '256kb', type: ['application/yaml', 'text/yaml', 'text/plain'] });
 

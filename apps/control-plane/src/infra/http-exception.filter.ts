@@ -34,7 +34,7 @@ export class HttpErrorFilter implements ExceptionFilter {
     }
     if (e instanceof HttpException) {
       const status = e.getStatus();
-      const message = status === 413 ? UPLOAD_TOO_LARGE : e.message;
+      const message = status === 413 ? tooLargeMessage(e) : e.message;
       // an upload cut at the limit: closing the connection stops the server reading (multer drains) the rest
       if (status === 413) res.set('Connection', 'close');
       res.status(status).json({ error: { code: CODE_BY_STATUS[status] ?? 'error', message } });
@@ -53,4 +53,15 @@ export class HttpErrorFilter implements ExceptionFilter {
         .json({ error: { code: unavailable.code, message: unavailable.message } });
     else res.status(500).json({ error: { code: 'internal', message: 'internal error' } });
   }
+}
+
+/**
+ * A 413's message: a JSON or text body over the API's limit (body-parser's error, the cause) says
+ * so with the limit; any other is a model upload over MAX_UPLOAD_MB (multer's file limit).
+ */
+function tooLargeMessage(e: HttpException): string {
+  const cause = e.cause as { type?: unknown; limit?: unknown } | undefined;
+  if (cause?.type === 'entity.too.large' && typeof cause.limit === 'number')
+    return `the request body is larger than ${cause.limit} bytes, the API's limit for a JSON or text body`;
+  return UPLOAD_TOO_LARGE;
 }

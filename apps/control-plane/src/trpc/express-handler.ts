@@ -3,8 +3,8 @@ import { getTRPCErrorFromUnknown, TRPCError, type AnyTRPCRouter, type inferRoute
 import { resolveResponse } from '@trpc/server/http';
 import { writeTrpcError } from '../infra/http-hardening.js';
 
-/** A request body tRPC reads when no parser of the app's did (a JSON parser's limit, the same). */
-export const TRPC_RAW_BODY_MAX = 1024 * 1024;
+/** The largest JSON body the API parses, and the largest other body the tRPC handler reads (1 MiB). */
+export const API_BODY_MAX = 1024 * 1024;
 
 type NodeRequest = IncomingMessage & { body?: unknown; originalUrl?: string; path?: string };
 
@@ -68,7 +68,7 @@ async function serve<TRouter extends AnyTRPCRouter>(
 
 /**
  * The body as the app's parsers left it (parsed JSON, text), or read here up to
- * {@link TRPC_RAW_BODY_MAX} bytes. A longer one is read to its end and dropped before the 413, as
+ * {@link API_BODY_MAX} bytes. A longer one is read to its end and dropped before the 413, as
  * the app's JSON parser does: answering while the client still sends would reset the connection
  * under the answer.
  */
@@ -80,13 +80,13 @@ function bodyOf(req: NodeRequest): Promise<string | Buffer | undefined> | string
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= TRPC_RAW_BODY_MAX) chunks.push(chunk);
+      if (size <= API_BODY_MAX) chunks.push(chunk);
       else chunks.length = 0;
     });
     req.once('error', reject);
     req.once('end', () => {
-      if (size <= TRPC_RAW_BODY_MAX) return resolve(Buffer.concat(chunks));
-      reject(new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: `a tRPC request body may be at most ${TRPC_RAW_BODY_MAX} bytes` }));
+      if (size <= API_BODY_MAX) return resolve(Buffer.concat(chunks));
+      reject(new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: `a tRPC request body may be at most ${API_BODY_MAX} bytes` }));
     });
   });
 }
