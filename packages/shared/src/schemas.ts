@@ -572,6 +572,13 @@ export const EnrollRequestSchema = z.strictObject({
   token: z.string().min(16).max(256),
   name: z.string().min(1).max(128).optional(),
   hardwareProfile: HardwareProfileSchema,
+  /**
+   * The device's own id for this enrollment, the same on every try of it (the agent keeps it on disk
+   * until it has its credentials). A try whose answer was lost is repeated with the same token and
+   * id: the control plane answers with the same device and a new secret, using no further use of the
+   * token, as long as that device has never connected. Without it every try is a new enrollment.
+   */
+  requestId: z.uuid().optional(),
 });
 export type EnrollRequest = z.infer<typeof EnrollRequestSchema>;
 

@@ -158,41 +158,75 @@ export class DeviceRepository {
    * Consumes one use of the token and creates the device, atomically. `beforeCommit` runs inside
    * the transaction once the token is accepted (the broker is told of the device): if it fails,
    * nothing is stored and the token keeps its use.
+   *
+   * A try that names the `requestId` of an earlier enrollment with this token is that enrollment
+   * again (its answer was lost on the way): the same device gets `d.secretHash` in place of its
+   * secret, no use of the token is taken, and `retried` says so; refused once that device has
+   * connected (its credentials reached it), is revoked, or the try names other hardware.
    */
   async enroll(
     tokenHash: string,
-    d: NewDevice,
+    d: NewDevice & { requestId?: string | undefined },
     now: Date,
-    beforeCommit: () => Promise<void> = () => Promise.resolve(),
-  ): Promise<{ scenario: Scenario }> {
+    beforeCommit: (e: { deviceId: string; retried: boolean }) => Promise<void> = () => Promise.resolve(),
+  ): Promise<{ scenario: Scenario; deviceId: string; retried: boolean }> {
     return this.db.$transaction(async (tx) => {
       const token = await tx.enrollmentToken.findUnique({ where: { tokenHash } });
       if (!token) throw new AppError('unauthorized', 'enrollment token is not valid');
       if (token.revokedAt) throw new AppError('unauthorized', 'enrollment token has been revoked');
       if (token.expiresAt <= now) throw new AppError('unauthorized', 'enrollment token has expired');
+      const profileId = sha256Hex(JSON.stringify(d.hardwareProfile));
+      if (d.requestId !== undefined) {
+        // locked: two tries of one enrollment at once take turns, and the second sees the first's secret
+        const [prior] = await tx.$queryRaw<{ id: string; status: string; lastSeenAt: Date | null; hardwareProfileId: string }[]>`
+          SELECT id::text AS id, status, "lastSeenAt", "hardwareProfileId" FROM "Device"
+           WHERE "enrollmentTokenId" = ${token.id}::uuid AND "enrollmentRequestId" = ${d.requestId}::uuid
+           FOR UPDATE`;
+        if (prior) {
+          const refuse = (why: string) =>
+            new AppError('conflict', `enrollment ${d.requestId} made device ${prior.id} already, ${why}`, {
+              deviceId: prior.id,
+              requestId: d.requestId,
+            });
+          if (prior.status === 'revoked') throw refuse('which is revoked: it is enrolled again only with a new token and a new requestId');
+          if (prior.lastSeenAt !== null)
+            throw refuse(
+              'which has connected since, so its credentials reached it: they are in its data directory (an admin can rotate its secret)',
+            );
+          if (prior.hardwareProfileId !== profileId) throw refuse('with another hardware profile: a repeated try sends the same one');
+          await tx.$executeRaw`UPDATE "Device" SET "secretHash" = ${d.secretHash} WHERE id = ${prior.id}::uuid`;
+          await beforeCommit({ deviceId: prior.id, retried: true });
+          await appendAudit(asTx(tx), {
+            actor: `enrollment_token:${token.id}`,
+            action: 'device.enroll_retry',
+            targetType: 'device',
+            targetId: prior.id,
+            details: { scenario: token.scenario, requestId: d.requestId },
+          });
+          return { scenario: token.scenario as Scenario, deviceId: prior.id, retried: true };
+        }
+      }
       const used = await tx.enrollmentToken.updateMany({
         where: { id: token.id, uses: { lt: token.maxUses } },
         data: { uses: { increment: 1 } },
       });
       if (used.count === 0) throw new AppError('unauthorized', 'enrollment token has already been used');
-      const profileId = sha256Hex(JSON.stringify(d.hardwareProfile));
       // devices with the same hardware enrolling at the same moment: an upsert would race on the key
       await tx.$executeRaw`
         INSERT INTO "HardwareProfile" (id, "hardwareClass", accelerator, spec)
         VALUES (${profileId}, ${d.hardwareProfile.hardwareClass}, ${d.hardwareProfile.accelerator}, ${JSON.stringify(d.hardwareProfile)}::jsonb)
         ON CONFLICT (id) DO NOTHING`;
-      await tx.device.create({
-        data: {
-          id: d.id,
-          name: d.name,
-          scenario: token.scenario,
-          labels: token.labels ?? {},
-          secretHash: d.secretHash,
-          hardwareProfileId: profileId,
-          enrollmentTokenId: token.id,
-        },
-      });
-      await beforeCommit();
+      // a first try racing another of the same requestId: the loser is refused, its next try is a retry
+      const created = await tx.$executeRaw`
+        INSERT INTO "Device" (id, name, scenario, labels, "secretHash", "hardwareProfileId", "enrollmentTokenId", "enrollmentRequestId", "enrolledAt")
+        VALUES (${d.id}::uuid, ${d.name}, ${token.scenario}, ${JSON.stringify(token.labels ?? {})}::jsonb, ${d.secretHash},
+                ${profileId}, ${token.id}::uuid, ${d.requestId ?? null}::uuid, ${now}::timestamptz AT TIME ZONE 'UTC')
+        ON CONFLICT ("enrollmentTokenId", "enrollmentRequestId") DO NOTHING`;
+      if (created === 0)
+        throw new AppError('conflict', `enrollment ${d.requestId} is under way in another request: try again in a moment`, {
+          requestId: d.requestId,
+        });
+      await beforeCommit({ deviceId: d.id, retried: false });
       // last: appending takes the audit chain's lock until the commit, so no other audited change of
       // the fleet waits behind this enrollment's broker round trip (enrollment bursts timed out on it)
       await appendAudit(asTx(tx), {
@@ -202,7 +236,7 @@ export class DeviceRepository {
         targetId: d.id,
         details: { scenario: token.scenario, hardwareClass: d.hardwareProfile.hardwareClass },
       });
-      return { scenario: token.scenario as Scenario };
+      return { scenario: token.scenario as Scenario, deviceId: d.id, retried: false };
     });
   }
 

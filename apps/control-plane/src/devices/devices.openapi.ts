@@ -24,12 +24,16 @@ export const devicesPaths: ZodOpenApiPathsObject = {
   },
   '/api/v1/devices/enroll': {
     post: {
-      summary: 'Enroll a device with an enrollment token',
+      summary:
+        'Enroll a device with an enrollment token; a try repeating an earlier requestId whose answer was lost gets the same device with a new secret, using no further use of the token',
       requestBody: { content: json(EnrollRequestSchema) },
       responses: {
         '201': { description: 'device credentials', content: json(EnrollResponseSchema) },
         '400': errorResponse('invalid request'),
         '401': errorResponse('unknown, used-up or expired enrollment token'),
+        '409': errorResponse(
+          'the requestId names an enrollment whose device has connected since, is revoked, or has another hardware profile; or the same requestId is being enrolled in another request',
+        ),
         '429': errorResponse('too many enrollments, or too many failed enrollment tokens, from this address (see Retry-After)'),
       },
     },

@@ -104,35 +104,46 @@ export class DevicesService {
     return { id: row.id, token, scenario: input.scenario, maxUses: input.maxUses, expiresAt: row.expiresAt.toISOString() };
   }
 
+  /**
+   * A new device for the token, or, for a try that repeats an earlier one's `requestId` (its answer
+   * was lost), the device that try made with a new secret (see DeviceRepository.enroll).
+   */
   async enroll(req: EnrollRequest): Promise<EnrollResponse> {
-    const deviceId = randomUUID();
     const deviceSecret = newSecret();
-    const { scenario } = await this.repo.enroll(
+    const fresh = randomUUID();
+    const { scenario, deviceId, retried } = await this.repo.enroll(
       sha256Hex(req.token),
       {
-        id: deviceId,
-        name: req.name ?? `${req.hardwareProfile.hardwareClass}-${deviceId.slice(0, 8)}`,
+        id: fresh,
+        name: req.name ?? `${req.hardwareProfile.hardwareClass}-${fresh.slice(0, 8)}`,
         secretHash: hashSecret(deviceSecret),
         hardwareProfile: req.hardwareProfile,
+        requestId: req.requestId,
       },
       new Date(),
       // the broker learns the device (and its secret, known in clear only here) before the enrollment
-      // commits: a broker that refuses leaves no device it would not let in
-      () =>
-        this.broker.deviceEnrolled(deviceId, deviceSecret).catch((e: unknown) => {
+      // commits: a broker that refuses leaves no device it would not let in, and a retry's old secret working
+      (e) =>
+        (e.retried
+          ? this.broker.deviceSecretRotated(e.deviceId, deviceSecret, false)
+          : this.broker.deviceEnrolled(e.deviceId, deviceSecret)
+        ).catch((err: unknown) => {
           this.log.error('device not provisioned on the broker; enrollment refused', {
-            deviceId,
-            error: e instanceof Error ? e.message : String(e),
+            deviceId: e.deviceId,
+            retried: e.retried,
+            error: err instanceof Error ? err.message : String(err),
           });
           throw new AppError('unavailable', 'the MQTT broker could not be told of the device; enroll again later');
         }),
     );
+    if (retried) this.log.info('enrollment tried again: same device, new secret', { deviceId, requestId: req.requestId });
     // a device enrolled into an active rollout's target joins its current wave; enrollment stands either way
-    await this.enrolled
-      .deviceEnrolled(deviceId)
-      .catch((e: unknown) =>
-        this.log.warn('enrolled device could not join its rollout', { deviceId, error: e instanceof Error ? e.message : String(e) }),
-      );
+    else
+      await this.enrolled
+        .deviceEnrolled(deviceId)
+        .catch((e: unknown) =>
+          this.log.warn('enrolled device could not join its rollout', { deviceId, error: e instanceof Error ? e.message : String(e) }),
+        );
     return {
       deviceId,
       deviceSecret,

@@ -1,9 +1,8 @@
 import { DeviceSecretSchema } from '@edge-fleet/shared/api';
-import { Mosquitto } from '@edge-fleet/test-utils';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDevice, enrollDevice } from '../test-support/device-client.js';
-import { jsonPost, startHarness, waitFor, type Harness } from '../test-support/harness.js';
+import { jsonPost, startHarnessOn, waitFor, type Harness } from '../test-support/harness.js';
 
 /**
  * Issue 12: rotating a device's secret (REST and tRPC, admin only). The new secret is answered
@@ -16,14 +15,9 @@ for (const kind of ['embedded', 'mosquitto'] as const)
   describe(`issue 12: device secret rotation (${kind} broker)`, () => {
     let h: Harness;
     let db: pg.Client;
-    let mosquitto: Mosquitto | null = null;
 
     beforeAll(async () => {
-      if (kind === 'mosquitto') {
-        mosquitto = await Mosquitto.create('dynsec');
-        await mosquitto.start();
-      }
-      h = await startHarness(mosquitto?.controlPlaneEnv ?? {});
+      h = await startHarnessOn(kind);
       db = new pg.Client({ connectionString: h.dbUrl });
       await db.connect();
     }, 90_000);
@@ -31,7 +25,6 @@ for (const kind of ['embedded', 'mosquitto'] as const)
     afterAll(async () => {
       await db?.end();
       await h?.close();
-      await mosquitto?.close();
     });
 
     rotationTests(() => ({ h, db }));

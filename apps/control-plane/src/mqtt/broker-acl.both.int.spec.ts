@@ -4,11 +4,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DYNSEC_RESPONSE_TOPIC, DYNSEC_TOPIC, filters, topics, type EnrollResponse } from '@edge-fleet/shared';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import pg from 'pg';
 import { Logger } from '../infra/logger.js';
 import { MQTT_BUS } from '../infra/tokens.js';
 import { connectDevice, enrollDevice, telemetryWindow } from '../test-support/device-client.js';
-import { startHarness, waitFor, type Harness } from '../test-support/harness.js';
+import { queryRows, startHarness, startHarnessOn, waitFor, type BrokerKind, type Harness } from '../test-support/harness.js';
 import { Mosquitto } from '@edge-fleet/test-utils';
 import { DynsecClient } from './dynsec-client.js';
 import type { MessageBus } from './mqtt-bus.js';
@@ -18,33 +17,12 @@ import type { MessageBus } from './mqtt-bus.js';
  * (which checks identities and ACLs itself) and Mosquitto with the dynamic-security plugin, no
  * anonymous access, every device provisioned by the control plane through the plugin's control topic.
  */
-type BrokerKind = 'embedded' | 'mosquitto';
-
 interface Setup {
   h: Harness;
-  mosquitto: Mosquitto | null;
-}
-
-async function setUp(kind: BrokerKind): Promise<Setup> {
-  if (kind === 'embedded') return { h: await startHarness(), mosquitto: null };
-  const mosquitto = await Mosquitto.create('dynsec');
-  await mosquitto.start();
-  try {
-    return { h: await startHarness(mosquitto.controlPlaneEnv), mosquitto };
-  } catch (e) {
-    await mosquitto.close();
-    throw e;
-  }
 }
 
 async function count(h: Harness, sql: string, params: unknown[]): Promise<number> {
-  const c = new pg.Client({ connectionString: h.dbUrl });
-  await c.connect();
-  try {
-    return ((await c.query(sql, params)).rows[0] as { n: number }).n;
-  } finally {
-    await c.end();
-  }
+  return (await queryRows<{ n: number }>(h, sql, params))[0]?.n ?? 0;
 }
 
 const telemetryRows = (h: Harness, deviceId: string) =>
@@ -89,12 +67,11 @@ describe.each<BrokerKind>(['embedded', 'mosquitto'])('broker ACLs on the %s brok
   let s: Setup;
   let bus: MessageBus;
   beforeAll(async () => {
-    s = await setUp(kind);
+    s = { h: await startHarnessOn(kind) };
     bus = s.h.cp.app.get<MessageBus>(MQTT_BUS);
   }, 60_000);
   afterAll(async () => {
     await s.h.close();
-    await s.mosquitto?.close();
   });
 
   it("row 11: device A cannot publish as B, nor reach the broker's control topic; no forged row reaches Postgres", async () => {

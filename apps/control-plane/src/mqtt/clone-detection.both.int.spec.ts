@@ -4,11 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics, type EnrollResponse } from '@edge-fleet/shared';
 import type { AlertList, Device } from '@edge-fleet/shared/api';
 import mqtt, { type MqttClient } from 'mqtt';
-import pg from 'pg';
 import { AlertEvaluator } from '../alerts/alert-evaluator.service.js';
 import { enrollDevice, telemetryWindow } from '../test-support/device-client.js';
-import { startHarness, waitFor, type Harness } from '../test-support/harness.js';
-import { Mosquitto } from '@edge-fleet/test-utils';
+import { queryRows, startHarnessOn, waitFor, type BrokerKind, type Harness } from '../test-support/harness.js';
 
 /**
  * RELIABILITY row 13: two clients with one device identity. On both brokers windows of a second
@@ -16,17 +14,8 @@ import { Mosquitto } from '@edge-fleet/test-utils';
  * (API, fleet alert, audit). On the embedded broker the takeover ping-pong itself is detected and
  * rate-limited; Mosquitto offers no hook for it (README, "Cloned identities").
  */
-type BrokerKind = 'embedded' | 'mosquitto';
 
-async function query<T>(h: Harness, sql: string, params: unknown[]): Promise<T[]> {
-  const c = new pg.Client({ connectionString: h.dbUrl });
-  await c.connect();
-  try {
-    return (await c.query(sql, params)).rows as T[];
-  } finally {
-    await c.end();
-  }
-}
+const query = queryRows;
 
 async function device(h: Harness, id: string): Promise<Device> {
   return (await (await h.api(`/api/v1/devices/${id}`)).json()) as Device;
@@ -45,17 +34,11 @@ function connectAs(h: Harness, e: EnrollResponse, reconnectPeriod = 0): MqttClie
 
 describe.each<BrokerKind>(['embedded', 'mosquitto'])('cloned device identity on the %s broker', (kind) => {
   let h: Harness;
-  let mosquitto: Mosquitto | null = null;
   beforeAll(async () => {
-    if (kind === 'mosquitto') {
-      mosquitto = await Mosquitto.create('dynsec');
-      await mosquitto.start();
-    }
-    h = await startHarness({ ...(mosquitto?.controlPlaneEnv ?? {}), CLONE_TAKEOVERS: '3', CLONE_HOLDOFF_SECONDS: '30' });
+    h = await startHarnessOn(kind, { CLONE_TAKEOVERS: '3', CLONE_HOLDOFF_SECONDS: '30' });
   }, 120_000);
   afterAll(async () => {
     await h.close();
-    await mosquitto?.close();
   });
 
   it('row 13: windows of a second boot interleaving with the first are dead letters, not rows, and the clone is alarmed', async () => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildMlpClassifier } from '@edge-fleet/onnx-builder';
 import { hardwarePreset, type HardwarePresetName } from '@edge-fleet/shared';
-import { freePort, TcpProxy } from '@edge-fleet/test-utils';
+import { freePort, Mosquitto, TcpProxy } from '@edge-fleet/test-utils';
 import pg from 'pg';
 import { startControlPlane, type ControlPlane } from '../app.js';
 import { ConfigSchema, deriveConfig, type Config } from '../config.js';
@@ -166,6 +166,43 @@ export async function startHarness(
       await rm(path.dirname(dataDir), { recursive: true, force: true });
     },
   };
+}
+
+/** The rows of one statement on the harness's database, on a connection of its own. */
+export async function queryRows<T>(h: Pick<Harness, 'dbUrl'>, sql: string, params: unknown[] = []): Promise<T[]> {
+  const c = new pg.Client({ connectionString: h.dbUrl });
+  await c.connect();
+  try {
+    return (await c.query(sql, params)).rows as T[];
+  } finally {
+    await c.end();
+  }
+}
+
+/** The two brokers every device-facing security test runs on (STYLE: an anonymous broker is never relied on). */
+export type BrokerKind = 'embedded' | 'mosquitto';
+
+/**
+ * A harness on the embedded broker, or on a private Mosquitto with dynamic security started for it;
+ * its `close` stops both.
+ */
+export async function startHarnessOn(kind: BrokerKind, env: Record<string, string> = {}): Promise<Harness> {
+  if (kind === 'embedded') return startHarness(env);
+  const mosquitto = await Mosquitto.create('dynsec');
+  await mosquitto.start();
+  try {
+    const h = await startHarness({ ...mosquitto.controlPlaneEnv, ...env });
+    return {
+      ...h,
+      close: async () => {
+        await h.close();
+        await mosquitto.close();
+      },
+    };
+  } catch (e) {
+    await mosquitto.close();
+    throw e;
+  }
 }
 
 /**

@@ -1,13 +1,21 @@
 import { enroll } from '../enrollment/enrollment.client.js';
 import { readCaFile, trustedFetch } from '../core/tls-trust.js';
 import type { Logger } from '../core/logger.js';
-import { loadCredentials, saveCredentials, type StoredCredentials } from '../storage/credentials.store.js';
+import {
+  enrollmentFinished,
+  enrollmentRequestId,
+  loadCredentials,
+  saveCredentials,
+  type StoredCredentials,
+} from '../storage/credentials.store.js';
 import type { CliArgs, Parsed, ResolvedProfile } from './cli-args.parser.js';
 import { resolveProfile } from './cli-args.parser.js';
 
 /**
  * Reuses `<dataDir>/credentials.json` when present; otherwise enrolls with --token and --profile
- * and stores the credentials (0600). Failures come back as a message for the operator.
+ * and stores the credentials (0600). Failures come back as a message for the operator; a try that
+ * failed without an answer is repeated safely by running the agent again with the same token (the
+ * enrollment's requestId waits in `<dataDir>/enrollment-pending.json`).
  */
 export async function ensureEnrolled(
   args: CliArgs,
@@ -28,12 +36,15 @@ export async function ensureEnrolled(
   if (!profile.ok) return profile;
   // the first connection is verified too: against --ca-file, or the system's roots (no trust on first use)
   const caFile = args.caFile === undefined ? null : await readCaFile(args.caFile);
+  // on disk before the first try: a try whose answer is lost is repeated as the same enrollment
+  const requestId = await enrollmentRequestId(args.dataDir, args.token, now());
   const { tls, ...response } = await enroll(
     args.url,
     {
       token: args.token,
       hardwareProfile: profile.value.profile,
       ...(args.name !== undefined ? { name: args.name } : {}),
+      requestId,
     },
     undefined,
     trustedFetch(caFile, 'control plane URL'),
@@ -54,6 +65,7 @@ export async function ensureEnrolled(
     profileLabel: profile.value.label,
   };
   await saveCredentials(args.dataDir, creds);
+  await enrollmentFinished(args.dataDir);
   logger.info('enrolled', { deviceId: creds.deviceId, scenario: creds.scenario });
   return { ok: true, value: creds };
 }

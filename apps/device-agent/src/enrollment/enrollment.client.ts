@@ -35,6 +35,11 @@ export async function enroll(
   fetchWith: Fetch = (url, init) => fetch(url, init),
 ): Promise<EnrollResponse> {
   const url = new URL('api/v1/devices/enroll', controlPlaneUrl.endsWith('/') ? controlPlaneUrl : `${controlPlaneUrl}/`);
+  // the control plane may have enrolled the device without its answer arriving whole
+  const again =
+    request.requestId === undefined
+      ? 'it may still have enrolled the device and used the token up: check the device list before enrolling again'
+      : `run the agent again with the same token: the control plane recognises this enrollment (${request.requestId}) if it made the device`;
   let res: Response;
   try {
     res = await fetchWith(url, {
@@ -45,12 +50,8 @@ export async function enroll(
     });
   } catch (err) {
     if (err instanceof Error && err.name === 'TimeoutError')
-      throw new EnrollmentError(
-        `no answer from the control plane at ${url.origin} within ${timeoutMs / 1000} s; it may still have enrolled the ` +
-          'device and used the token up: check the device list before enrolling again',
-        'timeout',
-      );
-    throw new EnrollmentError(`cannot reach the control plane at ${url.origin}: ${describeConnectionError(err)}`, 'unreachable');
+      throw new EnrollmentError(`no answer from the control plane at ${url.origin} within ${timeoutMs / 1000} s; ${again}`, 'timeout');
+    throw new EnrollmentError(`cannot reach the control plane at ${url.origin}: ${describeConnectionError(err)}; ${again}`, 'unreachable');
   }
   const body: unknown = await res.json().catch(() => null);
   if (!res.ok) {
@@ -62,6 +63,6 @@ export async function enroll(
     throw new EnrollmentError(`enrollment failed with HTTP ${res.status}`, `http_${res.status}`);
   }
   const parsed = EnrollResponseSchema.safeParse(body);
-  if (!parsed.success) throw new EnrollmentError('the control plane sent an invalid enrollment response', 'bad_response');
+  if (!parsed.success) throw new EnrollmentError(`the control plane sent an invalid or cut enrollment response; ${again}`, 'bad_response');
   return parsed.data;
 }
