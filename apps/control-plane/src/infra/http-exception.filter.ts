@@ -34,9 +34,11 @@ export class HttpErrorFilter implements ExceptionFilter {
     }
     if (e instanceof HttpException) {
       const status = e.getStatus();
-      const message = status === 413 ? tooLargeMessage(e) : e.message;
-      // an upload cut at the limit: closing the connection stops the server reading (multer drains) the rest
-      if (status === 413) res.set('Connection', 'close');
+      const parsed = status === 413 ? parserLimitOf(e) : null;
+      const message = status !== 413 ? e.message : parsed === null ? UPLOAD_TOO_LARGE : bodyTooLarge(parsed);
+      // an upload cut at its limit: closing the connection stops the server reading the rest (multer
+      // would drain it); a JSON or text body over its limit was read to its end, the connection stays
+      if (status === 413 && parsed === null) res.set('Connection', 'close');
       res.status(status).json({ error: { code: CODE_BY_STATUS[status] ?? 'error', message } });
       return;
     }
@@ -56,12 +58,13 @@ export class HttpErrorFilter implements ExceptionFilter {
 }
 
 /**
- * A 413's message: a JSON or text body over the API's limit (body-parser's error, the cause) says
- * so with the limit; any other is a model upload over MAX_UPLOAD_MB (multer's file limit).
+ * The limit of a 413 from the app's JSON or text parser (body-parser's error, the cause: it read
+ * the body to its end), or null for any other 413: a model upload over MAX_UPLOAD_MB (multer's file
+ * limit, the upload cut mid-stream).
  */
-function tooLargeMessage(e: HttpException): string {
+function parserLimitOf(e: HttpException): number | null {
   const cause = e.cause as { type?: unknown; limit?: unknown } | undefined;
-  if (cause?.type === 'entity.too.large' && typeof cause.limit === 'number')
-    return `the request body is larger than ${cause.limit} bytes, the API's limit for a JSON or text body`;
-  return UPLOAD_TOO_LARGE;
+  return cause?.type === 'entity.too.large' && typeof cause.limit === 'number' ? cause.limit : null;
 }
+
+const bodyTooLarge = (limit: number) => `the request body is larger than ${limit} bytes, the API's limit for a JSON or text body`;

@@ -6,6 +6,9 @@ import { MAX_TRPC_BATCH } from '@edge-fleet/shared/api';
 
 type Middleware = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
 
+/** The largest JSON or text body the API parses, and the largest other body the tRPC handler reads (1 MiB). */
+export const API_BODY_MAX = 1024 * 1024;
+
 /**
  * Headers on every API response: nothing it answers is a page to render, frame or sniff as another
  * type, and no URL of it leaks to another site through Referer.

@@ -1,10 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getTRPCErrorFromUnknown, TRPCError, type AnyTRPCRouter, type inferRouterContext } from '@trpc/server';
 import { resolveResponse } from '@trpc/server/http';
-import { writeTrpcError } from '../infra/http-hardening.js';
-
-/** The largest JSON body the API parses, and the largest other body the tRPC handler reads (1 MiB). */
-export const API_BODY_MAX = 1024 * 1024;
+import { API_BODY_MAX, writeTrpcError } from '../infra/http-hardening.js';
 
 type NodeRequest = IncomingMessage & { body?: unknown; originalUrl?: string; path?: string };
 

@@ -182,12 +182,14 @@ describe('the tRPC handler (trpc/express-handler.ts)', () => {
 });
 
 describe('the API body bound (API_BODY_MAX, 1 MiB)', () => {
-  it('refuses a JSON body over 1 MiB with 413 naming the limit (not the model upload limit) on REST and tRPC, and changes nothing', async () => {
+  it('refuses a JSON body over 1 MiB with 413 naming the limit (not the model upload limit) on REST and tRPC, keeps the connection, and changes nothing', async () => {
     const before = await (await h.api('/api/v1/policies')).text();
     const big = JSON.stringify({ scenario: 'data_analysis_agent', latencyTargetMs: 99, pad: 'x'.repeat(1024 * 1024) });
     const headers = { authorization: `Bearer ${h.cp.operatorToken}`, 'content-type': 'application/json' };
     const rest = await fetch(`${h.cp.url}/api/v1/policies/data_analysis_agent`, { method: 'PUT', headers, body: big });
     expect(rest.status).toBe(413);
+    // read to its end by the parser: nothing left to cut, the connection is kept (uploads close theirs)
+    expect(rest.headers.get('connection')).not.toBe('close');
     expect(await rest.text()).toContain('the request body is larger than 1048576 bytes');
     const viaTrpc = await fetch(`${h.cp.url}/trpc/policies.update`, { method: 'POST', headers, body: big });
     expect(viaTrpc.status).toBe(413);
