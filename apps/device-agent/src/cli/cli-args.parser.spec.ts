@@ -56,6 +56,7 @@ describe('parseCliArgs', () => {
         injectLatencyAfterS: 0,
         outboxMaxMb: 10,
         outboxMaxAgeHours: 24,
+        enrollAttempts: 0,
       },
     });
   });
@@ -139,6 +140,15 @@ describe('parseCliArgs', () => {
     expect(parseCliArgs([...base, '--outbox-max-age-hours', 'soon'])).toEqual({
       ok: false,
       message: expect.stringContaining('--outbox-max-age-hours must be a number of hours') as unknown,
+    });
+  });
+
+  it('tries an unanswered enrollment until it succeeds unless --enroll-attempts bounds it; a bad count is named', () => {
+    expect(parseCliArgs(base)).toMatchObject({ ok: true, value: { enrollAttempts: 0 } });
+    expect(parseCliArgs([...base, '--enroll-attempts', '3'])).toMatchObject({ ok: true, value: { enrollAttempts: 3 } });
+    expect(parseCliArgs([...base, '--enroll-attempts=-1'])).toEqual({
+      ok: false,
+      message: expect.stringContaining('--enroll-attempts must be 0 (no limit) or more') as unknown,
     });
   });
 

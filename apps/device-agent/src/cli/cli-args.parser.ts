@@ -30,6 +30,13 @@ export const CliArgsSchema = z
     name: z.string().min(1).max(128).optional(),
     /** The CA (PEM) an https control plane is verified against at enrollment (no trust on first use). */
     caFile: z.string().min(1, '--ca-file must name a file').optional(),
+    /** Tries of an enrollment that got no answer or a transient refusal (0: until it succeeds). */
+    enrollAttempts: z.coerce
+      .number({ error: '--enroll-attempts must be a whole number' })
+      .int('--enroll-attempts must be a whole number')
+      .min(0, '--enroll-attempts must be 0 (no limit) or more')
+      .max(1_000_000)
+      .default(0),
     mqttUrl: z
       .string()
       .regex(/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/, '--mqtt-url must look like mqtt://host:port')
@@ -110,7 +117,7 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 
 export const USAGE =
   'usage: fleet-agent --url <controlPlaneUrl> --data-dir <dir> [--token <enrollmentToken>] ' +
-  '[--profile <preset|profile.json>] [--name <name>] [--ca-file <ca.pem>] [--mqtt-url <url>] [--log-level info] [--seed <n>] ' +
+  '[--profile <preset|profile.json>] [--name <name>] [--ca-file <ca.pem>] [--enroll-attempts <n>] [--mqtt-url <url>] [--log-level info] [--seed <n>] ' +
   '[--download-stall-timeout <s>] [--download-deadline <s>] [--watchdog-windows <n>] [--watchdog-breaches <n>] ' +
   '[--serve-socket <path|off>] [--serve-port <n|off>] [--serve-host <addr>] [--serve-token-file <path>] [--serve-public-url <url>] [--serve-queue <n>] ' +
   '[--serve-deadline-ms <n>] [--serve-max-body-mb <n>] [--probe idle|always|off] ' +
@@ -135,6 +142,7 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
         profile: { type: 'string' },
         name: { type: 'string' },
         'ca-file': { type: 'string' },
+        'enroll-attempts': { type: 'string' },
         'mqtt-url': { type: 'string' },
         'log-level': { type: 'string' },
         seed: { type: 'string' },
@@ -169,6 +177,7 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
     profile: values.profile,
     name: values.name,
     caFile: values['ca-file'],
+    enrollAttempts: values['enroll-attempts'],
     mqttUrl: values['mqtt-url'],
     logLevel: values['log-level'],
     seed: values.seed,

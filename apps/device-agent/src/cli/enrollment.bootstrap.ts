@@ -1,4 +1,5 @@
-import { enroll } from '../enrollment/enrollment.client.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { enroll, isTransientEnrollmentError } from '../enrollment/enrollment.client.js';
 import { readCaFile, trustedFetch } from '../core/tls-trust.js';
 import type { Logger } from '../core/logger.js';
 import {
@@ -13,9 +14,10 @@ import { resolveProfile } from './cli-args.parser.js';
 
 /**
  * Reuses `<dataDir>/credentials.json` when present; otherwise enrolls with --token and --profile
- * and stores the credentials (0600). Failures come back as a message for the operator; a try that
- * failed without an answer is repeated safely by running the agent again with the same token (the
- * enrollment's requestId waits in `<dataDir>/enrollment-pending.json`).
+ * and stores the credentials (0600). A try that got no answer or a transient refusal is tried again
+ * (--enroll-attempts, default until it succeeds), and so is one the agent is run again for: the
+ * enrollment's requestId waits in `<dataDir>/enrollment-pending.json`. Other failures come back as a
+ * message for the operator.
  */
 export async function ensureEnrolled(
   args: CliArgs,
@@ -38,16 +40,14 @@ export async function ensureEnrolled(
   const caFile = args.caFile === undefined ? null : await readCaFile(args.caFile);
   // on disk before the first try: a try whose answer is lost is repeated as the same enrollment
   const requestId = await enrollmentRequestId(args.dataDir, args.token, now());
-  const { tls, ...response } = await enroll(
-    args.url,
-    {
-      token: args.token,
-      hardwareProfile: profile.value.profile,
-      ...(args.name !== undefined ? { name: args.name } : {}),
-      requestId,
-    },
-    undefined,
-    trustedFetch(caFile, 'control plane URL'),
+  const request = {
+    token: args.token,
+    hardwareProfile: profile.value.profile,
+    ...(args.name !== undefined ? { name: args.name } : {}),
+    requestId,
+  };
+  const { tls, ...response } = await untilAnswered(args.enrollAttempts, logger, () =>
+    enroll(args.url, request, undefined, trustedFetch(caFile, 'control plane URL')),
   );
   // from now on only the CA the control plane named (or, without one, --ca-file) is trusted
   const pinned = tls?.caCertificate ?? caFile;
@@ -68,4 +68,26 @@ export async function ensureEnrolled(
   await enrollmentFinished(args.dataDir);
   logger.info('enrolled', { deviceId: creds.deviceId, scenario: creds.scenario });
   return { ok: true, value: creds };
+}
+
+/** First wait before an enrollment is tried again; it doubles per try up to ENROLL_RETRY_MAX_MS. */
+export const ENROLL_RETRY_FIRST_MS = 1_000;
+export const ENROLL_RETRY_MAX_MS = 60_000;
+
+/**
+ * Tries the enrollment until it is answered, at most `attempts` times (0: no limit), waiting longer
+ * after each try a transient failure ended; every try is the same enrollment (one requestId), so a
+ * try whose answer was lost costs nothing. Anything else (a refused token, a conflict) ends it at once.
+ */
+async function untilAnswered<T>(attempts: number, logger: Logger, attempt: () => Promise<T>): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!isTransientEnrollmentError(err) || n === attempts) throw err;
+      const retryInMs = Math.min(ENROLL_RETRY_MAX_MS, ENROLL_RETRY_FIRST_MS * 2 ** (n - 1));
+      logger.warn('enrollment not answered; trying it again', { attempt: n, retryInMs, error: err.message });
+      await sleep(retryInMs);
+    }
+  }
 }

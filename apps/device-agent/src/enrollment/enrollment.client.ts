@@ -1,6 +1,6 @@
 import { type EnrollRequest, EnrollRequestSchema, type EnrollResponse, EnrollResponseSchema } from '@edge-fleet/shared';
 import { z } from 'zod';
-import { describeConnectionError, type Fetch } from '../core/tls-trust.js';
+import { describeConnectionError, tlsRefusal, type Fetch } from '../core/tls-trust.js';
 
 const ApiErrorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 
@@ -12,6 +12,18 @@ const ApiErrorSchema = z.object({ error: z.object({ code: z.string(), message: z
  * device ever receiving its credentials.
  */
 export const ENROLL_TIMEOUT_MS = 30_000;
+
+/**
+ * Failures another try of the same enrollment may get past: no answer or a cut one, the control
+ * plane (or its database or broker) away or busy. A refused token, a conflict, an invalid request or
+ * an untrusted certificate is answered the same way every time.
+ */
+export function isTransientEnrollmentError(e: unknown): e is EnrollmentError {
+  if (!(e instanceof EnrollmentError)) return false;
+  return (
+    ['timeout', 'unreachable', 'bad_response', 'unavailable', 'rate_limited', 'internal'].includes(e.code) || /^http_5\d\d$/.test(e.code)
+  );
+}
 
 export class EnrollmentError extends Error {
   constructor(
@@ -51,6 +63,9 @@ export async function enroll(
   } catch (err) {
     if (err instanceof Error && err.name === 'TimeoutError')
       throw new EnrollmentError(`no answer from the control plane at ${url.origin} within ${timeoutMs / 1000} s; ${again}`, 'timeout');
+    // a certificate the trusted CA did not sign is refused again on every try: not worth another
+    if (tlsRefusal(err) !== null)
+      throw new EnrollmentError(`cannot reach the control plane at ${url.origin}: ${describeConnectionError(err)}`, 'untrusted');
     throw new EnrollmentError(`cannot reach the control plane at ${url.origin}: ${describeConnectionError(err)}; ${again}`, 'unreachable');
   }
   const body: unknown = await res.json().catch(() => null);
