@@ -76,18 +76,26 @@ export const ENROLL_RETRY_MAX_MS = 60_000;
 
 /**
  * Tries the enrollment until it is answered, at most `attempts` times (0: no limit), waiting longer
- * after each try a transient failure ended; every try is the same enrollment (one requestId), so a
- * try whose answer was lost costs nothing. Anything else (a refused token, a conflict) ends it at once.
+ * after each try a transient failure ended, and at least as long as the control plane asked
+ * (Retry-After: a provisioning line over its enrollment rate); every try is the same enrollment (one
+ * requestId), so a try whose answer was lost costs nothing. Anything else (a refused token, a
+ * conflict) ends it at once.
  */
-async function untilAnswered<T>(attempts: number, logger: Logger, attempt: () => Promise<T>): Promise<T> {
+export async function untilAnswered<T>(
+  attempts: number,
+  logger: Logger,
+  attempt: () => Promise<T>,
+  wait: (ms: number) => Promise<unknown> = sleep,
+): Promise<T> {
   for (let n = 1; ; n++) {
     try {
       return await attempt();
     } catch (err) {
       if (!isTransientEnrollmentError(err) || n === attempts) throw err;
-      const retryInMs = Math.min(ENROLL_RETRY_MAX_MS, ENROLL_RETRY_FIRST_MS * 2 ** (n - 1));
+      const backoff = Math.min(ENROLL_RETRY_MAX_MS, ENROLL_RETRY_FIRST_MS * 2 ** (n - 1));
+      const retryInMs = Math.max(backoff, err.retryAfterMs ?? 0);
       logger.warn('enrollment not answered; trying it again', { attempt: n, retryInMs, error: err.message });
-      await sleep(retryInMs);
+      await wait(retryInMs);
     }
   }
 }

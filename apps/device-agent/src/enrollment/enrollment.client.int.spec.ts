@@ -60,3 +60,35 @@ describe('enrollment request timeout', () => {
     expect(err.code).toBe('unreachable');
   });
 });
+
+describe("the control plane's Retry-After", () => {
+  it('is read from a 429 (seconds) and a 503 (an HTTP date), and absent when the answer names none', async () => {
+    const answers = [
+      { status: 429, headers: { 'retry-after': '7' }, code: 'rate_limited' },
+      { status: 503, headers: { 'retry-after': new Date(Date.now() + 60_000).toUTCString() }, code: 'unavailable' },
+      { status: 503, headers: {}, code: 'unavailable' },
+    ];
+    let i = 0;
+    const server = new LoopbackServers();
+    const port = await server.listen(
+      createServer((_req, res) => {
+        const a = answers[i++] ?? answers[0];
+        if (!a) return void res.end();
+        res.writeHead(a.status, { 'content-type': 'application/json', ...a.headers });
+        res.end(JSON.stringify({ error: { code: a.code, message: 'try later' } }));
+      }),
+    );
+    try {
+      const rateLimited = await failure(enroll(`http://127.0.0.1:${port}`, REQUEST, 5_000));
+      expect({ code: rateLimited.code, wait: rateLimited.retryAfterMs }).toEqual({ code: 'rate_limited', wait: 7_000 });
+      const dated = await failure(enroll(`http://127.0.0.1:${port}`, REQUEST, 5_000));
+      expect(dated.code).toBe('unavailable');
+      // an HTTP date has whole seconds: within a few of the minute asked
+      expect(dated.retryAfterMs).toBeGreaterThan(55_000);
+      expect(dated.retryAfterMs).toBeLessThanOrEqual(60_000);
+      expect((await failure(enroll(`http://127.0.0.1:${port}`, REQUEST, 5_000))).retryAfterMs).toBeUndefined();
+    } finally {
+      server.close();
+    }
+  });
+});

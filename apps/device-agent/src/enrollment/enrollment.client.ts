@@ -29,10 +29,22 @@ export class EnrollmentError extends Error {
   constructor(
     message: string,
     readonly code: string,
+    /** How long the control plane asked to be left alone (its Retry-After), when it said. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'EnrollmentError';
   }
+}
+
+/** Longest Retry-After the agent takes at its word (a lockout of an address lasts minutes, not days). */
+const RETRY_AFTER_MAX_MS = 3_600_000;
+
+/** A Retry-After header (seconds, or an HTTP date) as ms from `now`; undefined when absent or unreadable. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  if (header === null || header.trim() === '') return undefined;
+  const ms = /^\d+$/.test(header.trim()) ? Number(header) * 1_000 : Date.parse(header) - now;
+  return Number.isFinite(ms) ? Math.min(RETRY_AFTER_MAX_MS, Math.max(0, ms)) : undefined;
 }
 
 /**
@@ -71,11 +83,12 @@ export async function enroll(
   const body: unknown = await res.json().catch(() => null);
   if (!res.ok) {
     const apiError = ApiErrorSchema.safeParse(body);
+    const wait = retryAfterMs(res.headers.get('retry-after'));
     if (apiError.success) {
       const { code, message } = apiError.data.error;
-      throw new EnrollmentError(`enrollment refused (HTTP ${res.status} ${code}): ${message}`, code);
+      throw new EnrollmentError(`enrollment refused (HTTP ${res.status} ${code}): ${message}`, code, wait);
     }
-    throw new EnrollmentError(`enrollment failed with HTTP ${res.status}`, `http_${res.status}`);
+    throw new EnrollmentError(`enrollment failed with HTTP ${res.status}`, `http_${res.status}`, wait);
   }
   const parsed = EnrollResponseSchema.safeParse(body);
   if (!parsed.success) throw new EnrollmentError(`the control plane sent an invalid or cut enrollment response; ${again}`, 'bad_response');
