@@ -59,6 +59,7 @@ import { RemediationService } from './remediation/remediation.service.js';
 import { TelemetryQueries } from './telemetry/telemetry.queries.js';
 import { TelemetryRollupFoldService } from './telemetry/telemetry-rollup-fold.service.js';
 import { TelemetryRollupRepository } from './telemetry/telemetry-rollup.repository.js';
+import { TelemetryRetentionService } from './telemetry/telemetry-retention.service.js';
 import { trpcHandler } from './trpc/express-handler.js';
 import { buildRouter } from './trpc/router.js';
 import { loadTlsMaterial, type DeviceTrust, type TlsMaterial } from './tls/tls-material.js';
@@ -316,6 +317,8 @@ export async function startControlPlane(
     await infra.close();
   };
   try {
+    // the day partitions exist before a window arrives (the worker's job keeps them a week ahead)
+    await app.get(TelemetryRetentionService).ensureDays(new Date());
     if (broker) {
       const deviceAuth = app.get(DeviceAuthService);
       const cloneAlarm = app.get(CloneAlarmService);

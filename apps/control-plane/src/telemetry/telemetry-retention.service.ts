@@ -58,6 +58,20 @@ export class TelemetryRetentionService {
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
 
+  /**
+   * Creates the missing day partitions from yesterday to {@link PARTITION_DAYS_AHEAD} ahead, and
+   * nothing else; returns the days created. An api replica does this before it accepts a window:
+   * left to the worker's first pass, the first windows of a new database went to the default
+   * partition and were moved out under readers, and a read planned before the move's commit and run
+   * after it missed them (telemetry-rollup-fold.int.spec.ts read 0 of 4 pending windows so in CI).
+   */
+  async ensureDays(now: Date): Promise<Day[]> {
+    const plan = partitionPlan(await this.partitions.days(), [], now, this.config.TELEMETRY_RETENTION_DAYS);
+    for (const day of plan.create) await this.partitions.createDay(day);
+    if (plan.create.length > 0) this.log.info('telemetry partitions created at start', { created: plan.create });
+    return plan.create;
+  }
+
   /** One pass at `now` (the job's run time; tests pass their own). Idempotent. */
   async run(now: Date): Promise<RetentionPass> {
     const retention = this.config.TELEMETRY_RETENTION_DAYS;

@@ -6,7 +6,7 @@ import { mulberry32, type Random } from '@edge-fleet/shared/random';
 import pg from 'pg';
 import { FleetService } from '../fleet/fleet.service.js';
 import { enrollDevice, telemetryWindow } from '../test-support/device-client.js';
-import { startHarness, type Harness } from '../test-support/harness.js';
+import { queryRows, startHarness, type Harness } from '../test-support/harness.js';
 import { TelemetryRetentionService } from './telemetry-retention.service.js';
 import { TelemetryRollupFoldService } from './telemetry-rollup-fold.service.js';
 import { TelemetryRepository } from './telemetry.repository.js';
@@ -412,6 +412,37 @@ describe('telemetry storage: rollups and partitions (real Postgres, real ingest)
       await count(`SELECT count(*) AS n FROM "TelemetryDeviceRollup" WHERE "bucketSeconds" = 60 AND "bucketStart" < '${day(2)}'`),
     ).toBe(0);
     expect(await count(hourRollups)).toBe(hourRollupsBefore);
+  }, 60_000);
+
+  it('an api replica starts with the day partitions from yesterday to a week ahead, before any window can arrive: the first windows of a new database go to their day, not the default partition', async () => {
+    // api only: no worker, so no retention job to make them
+    const api = await startHarness({}, { roles: ['api'] });
+    try {
+      const days = await queryRows<{ name: string }>(
+        api,
+        `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = '"TelemetryWindow"'::regclass ORDER BY 1`,
+      );
+      const today = Date.parse(new Date().toISOString().slice(0, 10));
+      const want = Array.from(
+        { length: 9 },
+        (_, i) => `TelemetryWindow_p${new Date(today + (i - 1) * DAY).toISOString().slice(0, 10).replaceAll('-', '')}`,
+      );
+      expect(days.map((d) => d.name)).toEqual([...want, 'TelemetryWindow_default'].sort());
+      const d = await enrollDevice(api, 'robotic_manipulation', 'robot-npu-arm');
+      const w = telemetryWindow(d.deviceId, randomUUID(), 0);
+      const bytes = Buffer.from(JSON.stringify(w));
+      expect(await api.cp.ingest.accept(topics.telemetry(d.deviceId), parsePayload('telemetry', d.deviceId, bytes), bytes)).toEqual({
+        ok: true,
+      });
+      const stored = await queryRows<{ p: string }>(
+        api,
+        `SELECT tableoid::regclass::text AS p FROM "TelemetryWindow" WHERE "deviceId" = $1`,
+        [d.deviceId],
+      );
+      expect(stored.map((r) => r.p)).toEqual([`"TelemetryWindow_p${String(w.windowStart).slice(0, 10).replaceAll('-', '')}"`]);
+    } finally {
+      await api.close();
+    }
   }, 60_000);
 
   it('a window older than TELEMETRY_RETENTION_DAYS is refused with a reason and kept as a dead letter, not stored to be dropped unseen (row 15)', async () => {

@@ -8,6 +8,7 @@ import { hardwarePreset, type HardwarePresetName } from '@edge-fleet/shared';
 import { freePort, Mosquitto, TcpProxy } from '@edge-fleet/test-utils';
 import pg from 'pg';
 import { startControlPlane, type ControlPlane } from '../app.js';
+import type { Role } from '../app.module.js';
 import { ConfigSchema, deriveConfig, type Config } from '../config.js';
 import { Logger } from '../infra/logger.js';
 import { ensureDatabase, migrate } from '../infra/services.js';
@@ -93,6 +94,7 @@ async function startOnFreePorts(
   dbUrl: string,
   dataDir: string,
   logger: Logger,
+  roles?: readonly Role[],
 ): Promise<{ cp: ControlPlane; config: Config }> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
@@ -123,7 +125,7 @@ async function startOnFreePorts(
       }),
     );
     try {
-      return { cp: await startControlPlane(config, dbUrl, logger), config };
+      return { cp: await startControlPlane(config, dbUrl, logger, roles), config };
     } catch (e) {
       const inUse = e instanceof Error && 'code' in e && e.code === 'EADDRINUSE';
       if (!inUse || attempt >= 3 || env.PORT !== undefined || env.MQTT_EMBEDDED_PORT !== undefined) throw e;
@@ -141,17 +143,20 @@ export interface Harness {
 }
 
 /** The real control plane on a fresh database, an embedded broker on a free port, real Redis. */
-/** `shared`: run against another harness's database (a second replica); it is dropped by its owner. */
+/**
+ * `opts.dbUrl`: run against another harness's database (a second replica); it is dropped by its
+ * owner. `opts.roles`: the process's roles (default api and worker, as `main` runs them).
+ */
 /** `logger`: where the control plane's log lines go (default: errors only, to stdout). */
 export async function startHarness(
   env: Record<string, string> = {},
-  shared?: { dbUrl: string },
+  opts: { dbUrl?: string; roles?: readonly Role[] } = {},
   logger = new Logger('test', 'error'),
 ): Promise<Harness> {
-  const db = shared ? { url: shared.dbUrl, drop: () => Promise.resolve() } : await freshDatabase();
+  const db = opts.dbUrl !== undefined ? { url: opts.dbUrl, drop: () => Promise.resolve() } : await freshDatabase();
   // like the default DATA_DIR (.data), the path has a dot-directory in it
   const dataDir = path.join(await mkdtemp(path.join(tmpdir(), 'ef-cp-')), '.data');
-  const { cp, config } = await startOnFreePorts(env, db.url, dataDir, logger);
+  const { cp, config } = await startOnFreePorts(env, db.url, dataDir, logger, opts.roles);
   const api = (p: string, init: RequestInit = {}) =>
     fetch(`${cp.url}${p}`, { ...init, headers: { authorization: `Bearer ${cp.operatorToken}`, ...(init.headers ?? {}) } });
   return {
