@@ -88,13 +88,14 @@ function split(s: string, marker: string): [string, string] {
   return [s.slice(0, i), s.slice(i + marker.length)];
 }
 
-/** What the broker sent back, read off a byte stream: CONNACK return codes and PUBACK counts. */
-export class AckReader {
+/**
+ * Whole MQTT packets read off a byte stream: each handed on as its first byte (type and flags) and
+ * its body (what follows the remaining length), a packet split across reads kept until it is whole.
+ */
+export class PacketStream {
   private buf: Buffer = Buffer.alloc(0);
-  connack: number | null = null;
-  pubacks = 0;
 
-  push(chunk: Buffer): void {
+  push(chunk: Buffer, onPacket: (first: number, body: Buffer) => void): void {
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
     for (;;) {
       if (this.buf.length < 2) return;
@@ -110,10 +111,53 @@ export class AckReader {
       }
       const total = i + 1 + len;
       if (this.buf.length < total) return;
-      const type = (this.buf[0] ?? 0) >> 4;
-      if (type === 2) this.connack = this.buf[i + 2] ?? 255;
-      else if (type === 4) this.pubacks += 1;
+      const first = this.buf[0] ?? 0;
+      const body = this.buf.subarray(i + 1, total);
       this.buf = this.buf.subarray(total);
+      onPacket(first, body);
     }
   }
+}
+
+/** What the broker sent back: CONNACK return codes and PUBACK counts. */
+export class AckReader {
+  private readonly stream = new PacketStream();
+  connack: number | null = null;
+  pubacks = 0;
+
+  push(chunk: Buffer): void {
+    this.stream.push(chunk, (first, body) => {
+      const type = first >> 4;
+      if (type === 2) this.connack = body[1] ?? 255;
+      else if (type === 4) this.pubacks += 1;
+    });
+  }
+}
+
+/** SUBSCRIBE to one topic at QoS 1. */
+export function subscribePacket(packetId: number, topic: string): Buffer {
+  const body = Buffer.concat([Buffer.from([packetId >> 8, packetId & 0xff]), utf8(topic), Buffer.from([1])]);
+  return Buffer.concat([Buffer.from([0x82]), remainingLength(body.length), body]);
+}
+
+/** PUBLISH at QoS 1, retained or not. */
+export function publishPacket(packetId: number, topic: string, payload: string, retain = false): Buffer {
+  const body = Buffer.concat([utf8(topic), Buffer.from([packetId >> 8, packetId & 0xff]), Buffer.from(payload, 'utf8')]);
+  return Buffer.concat([Buffer.from([retain ? 0x33 : 0x32]), remainingLength(body.length), body]);
+}
+
+/** PUBACK of an incoming QoS 1 PUBLISH. */
+export function pubackPacket(packetId: number): Buffer {
+  return Buffer.from([0x40, 2, packetId >> 8, packetId & 0xff]);
+}
+
+/** An incoming PUBLISH's topic, packet id (0 at QoS 0) and payload, from its first byte and body. */
+export function readPublish(first: number, body: Buffer): { topic: string; packetId: number; payload: Buffer } {
+  const topicLength = body.readUInt16BE(0);
+  const topic = body.toString('utf8', 2, 2 + topicLength);
+  const qos = (first >> 1) & 3;
+  const at = 2 + topicLength;
+  return qos > 0
+    ? { topic, packetId: body.readUInt16BE(at), payload: body.subarray(at + 2) }
+    : { topic, packetId: 0, payload: body.subarray(at) };
 }

@@ -1,26 +1,20 @@
-import { createServer, type Server } from 'node:net';
 import { TelemetryWindowSchema } from '@edge-fleet/shared';
-import { freePort, waitFor } from '@edge-fleet/test-utils';
-import { Aedes } from 'aedes';
+import { waitFor } from '@edge-fleet/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deviceBroker } from './device-broker.js';
 import { RawLoad } from './raw-load.js';
 
 const DEVICES = Array.from({ length: 6 }, (_, i) => ({ deviceId: `00000000-0000-4000-8000-00000000000${i}`, deviceSecret: `secret-${i}` }));
 
-let broker: Aedes;
-let server: Server;
+let close: () => Promise<void>;
 let port = 0;
 const received = new Map<string, number[]>();
 const invalid: string[] = [];
 
 beforeAll(async () => {
-  broker = await Aedes.createBroker();
-  // a real broker that checks each device's own credentials, as the control plane's does
-  broker.authenticate = (client, username, password, done) => {
-    const d = DEVICES.find((x) => x.deviceId === client.id);
-    done(null, d !== undefined && username === d.deviceId && password?.toString() === d.deviceSecret);
-  };
-  broker.on('publish', (packet, client) => {
+  const b = await deviceBroker(DEVICES);
+  ({ port, close } = b);
+  b.broker.on('publish', (packet, client) => {
     if (!client) return;
     const parsed = TelemetryWindowSchema.safeParse(JSON.parse(packet.payload.toString()));
     if (!parsed.success || parsed.data.deviceId !== client.id || packet.topic !== `fleet/v1/devices/${client.id}/telemetry`) {
@@ -29,15 +23,9 @@ beforeAll(async () => {
     }
     received.set(client.id, [...(received.get(client.id) ?? []), parsed.data.seq]);
   });
-  port = await freePort();
-  server = createServer(broker.handle);
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
 });
 
-afterAll(async () => {
-  await new Promise<void>((resolve) => broker.close(() => resolve()));
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
+afterAll(() => close());
 
 describe('the raw ingest load generator', () => {
   it('connects each device with its own credentials and publishes valid windows in sequence, each PUBACKed', async () => {
