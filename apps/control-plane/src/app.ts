@@ -28,7 +28,7 @@ import { AuditRepository } from './infra/audit.repository.js';
 import { ChangeNotices } from './infra/change-notices.js';
 import { DatabaseBreaker } from './infra/database-breaker.js';
 import { HttpErrorFilter } from './infra/http-exception.filter.js';
-import { JobQueues, JobWorkers } from './infra/jobs.js';
+import { JobQueues, JobWorkers, settlesWithin } from './infra/jobs.js';
 import { API_BODY_MAX, securityHeaders, trpcBatchLimit } from './infra/http-hardening.js';
 import { Logger, NestLogs, requestLogging } from './infra/logger.js';
 import { Metrics, serveWorkerHttp, type ProcessRole } from './infra/metrics.js';
@@ -111,8 +111,12 @@ async function openInfra(
     await jobs.stop();
     notices.close();
     redis.disconnect();
-    await pgPool.end();
-    await prisma.$disconnect();
+    // a query still running (a lock it waits on, a database that stopped answering) is not waited
+    // for: the process ends, and its connection with it
+    if (!(await settlesWithin(pgPool.end(), SHUTDOWN_GRACE_MS)))
+      logger.warn('postgres: queries still running at shutdown were left to end with the process', { graceMs: SHUTDOWN_GRACE_MS });
+    if (!(await settlesWithin(prisma.$disconnect(), SHUTDOWN_GRACE_MS)))
+      logger.warn('prisma: not disconnected within the grace; left to end with the process', { graceMs: SHUTDOWN_GRACE_MS });
   };
   try {
     await jobs.start();
@@ -313,7 +317,7 @@ export async function startControlPlane(
     await Promise.allSettled([...inflight]);
     await ingest.stop();
     await databaseBreaker.stop();
-    await app.close();
+    await closeWithin(app, SHUTDOWN_GRACE_MS, logger);
     await infra.close();
   };
   try {
@@ -447,6 +451,23 @@ export async function startWorker(
 }
 
 const LIVENESS_BODY = JSON.stringify({ status: 'ok' });
+
+/**
+ * How long a stopping process waits for what it cannot finish itself: requests still being
+ * answered, and queries still running. Past it, their connections are closed: a SIGTERM while a
+ * request waits on a lock or an unanswering database ends the process rather than hanging it.
+ */
+export const SHUTDOWN_GRACE_MS = 5_000;
+
+/** Closes the Nest application; requests still running after `graceMs` have their connections closed. */
+async function closeWithin(app: NestExpressApplication, graceMs: number, logger: Logger): Promise<void> {
+  const closing = app.close();
+  if (!(await settlesWithin(closing, graceMs))) {
+    logger.warn('requests still running at shutdown: their connections closed', { graceMs });
+    app.getHttpServer().closeAllConnections();
+  }
+  await closing;
+}
 
 /**
  * `GET /healthz` (liveness: the process answers) is served by the HTTP server before Express and

@@ -98,7 +98,7 @@ try {
   const onDesired = (id: string, version: number, at: number): void => {
     if (version >= target && !notified.has(id)) notified.set(id, at);
   };
-  const { host, port } = new URL(cp.mqttUrl);
+  const { hostname: host, port } = new URL(cp.mqttUrl);
   const fleet =
     a.sim === 'raw'
       ? new RawFleet({
