@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
-import { settlesWithin } from '../infra/jobs.js';
+import { settlesWithin } from '../infra/settles-within.js';
 import type { Logger } from '../infra/logger.js';
 import { RedisScript } from '../infra/redis-script.js';
 import { CONFIG, LOGGER, REDIS } from '../infra/tokens.js';

@@ -5,27 +5,10 @@ import { AppError } from '../errors.js';
 import { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { RedisConnectionLog } from './redis-connection.js';
+import { settlesWithin } from './settles-within.js';
 
 /** How long a shutdown waits for BullMQ to close on a Redis that answers; on one that does not, it does not wait. */
 const CLOSE_GRACE_MS = 10_000;
-
-/** Whether the promise settled within `ms` and before `giveUp` resolved (it is left to run either way). */
-export async function settlesWithin(p: Promise<unknown>, ms: number, giveUp?: Promise<void>): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([
-      p.then(
-        () => true,
-        () => true,
-      ),
-      late,
-      ...(giveUp ? [giveUp.then(() => false as const)] : []),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** What an enqueue answers while Redis is away: an `unavailable` (503 at the edges) naming Redis. */
 function redisUnavailable(detail: string): AppError {
