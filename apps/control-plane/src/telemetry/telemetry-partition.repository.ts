@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
+import { errorText } from '../infra/pg-errors.js';
 import { withTransaction } from '../infra/pg-transaction.js';
 import { PG_POOL } from '../infra/tokens.js';
 
@@ -42,21 +43,47 @@ export class TelemetryPartitionRepository {
    * Creates the partition of `day`, moving into it the rows the default partition holds for that day
    * (Postgres refuses a new partition while the default one has rows in its range); returns how many
    * were moved. Nothing happens when it exists already.
+   *
+   * A move keeps every other session off the table until it commits: a read planned before the
+   * commit (the default partition alone) and run after it (the rows gone from the default) saw
+   * neither copy, and a rollup fold reading the windows it had just taken lost them for good. The
+   * lock is only taken when there are rows to move; a window of the day that arrives after that
+   * look makes the attach fail, and the day is then created again, locked.
    */
   async createDay(day: Day): Promise<number> {
+    try {
+      return await this.createDayOnce(day, false);
+    } catch (e) {
+      if (!isDefaultPartitionViolated(e)) throw e;
+      return this.createDayOnce(day, true);
+    }
+  }
+
+  private createDayOnce(day: Day, lockReaders: boolean): Promise<number> {
     const name = partitionName(day);
     const [from, to] = [`${day}T00:00:00Z`, `${nextDay(day)}T00:00:00Z`];
+    const attach = `ALTER TABLE "TelemetryWindow" ATTACH PARTITION "${name}" FOR VALUES FROM ('${from}') TO ('${to}')`;
     return withTransaction(this.pool, async (c) => {
       await c.query('SELECT pg_advisory_xact_lock($1)', [PARTITION_LOCK]);
       const exists = await c.query(`SELECT 1 FROM pg_class WHERE relname = $1`, [name]);
       if (exists.rowCount) return 0;
+      const waiting = await c.query(`SELECT 1 FROM "${DEFAULT_PARTITION}" WHERE "windowStart" >= $1 AND "windowStart" < $2 LIMIT 1`, [
+        from,
+        to,
+      ]);
       await c.query(`CREATE TABLE "${name}" (LIKE "TelemetryWindow" INCLUDING DEFAULTS)`);
+      if (!lockReaders && waiting.rowCount === 0) {
+        await c.query(attach);
+        return 0;
+      }
+      // the parent first, as every statement on the table locks it: readers and writers wait for the commit
+      await c.query('LOCK TABLE "TelemetryWindow" IN ACCESS EXCLUSIVE MODE');
       const moved = await c.query(
         `WITH moved AS (DELETE FROM "${DEFAULT_PARTITION}" WHERE "windowStart" >= $1 AND "windowStart" < $2 RETURNING *)
          INSERT INTO "${name}" SELECT * FROM moved`,
         [from, to],
       );
-      await c.query(`ALTER TABLE "TelemetryWindow" ATTACH PARTITION "${name}" FOR VALUES FROM ('${from}') TO ('${to}')`);
+      await c.query(attach);
       return moved.rowCount ?? 0;
     });
   }
@@ -114,4 +141,10 @@ export class TelemetryPartitionRepository {
     }
     return n;
   }
+}
+
+/** ATTACH PARTITION refused because the default partition holds a row of the new partition's range (23514). */
+function isDefaultPartitionViolated(e: unknown): boolean {
+  const code = typeof e === 'object' && e !== null && 'code' in e ? e.code : undefined;
+  return code === '23514' && /default partition .* would be violated/.test(errorText(e));
 }
