@@ -167,4 +167,23 @@ describe('SharedRead with reuse: a slow read answers the callers of the next mom
     runs[1]?.finish();
     expect(await next).toBe(3);
   });
+
+  it('answers past their bound are dropped when the next answer is stored: keys read once are not held for good', async () => {
+    const { shared, runs, advance } = slowRead();
+    for (const key of ['a', 'b', 'c']) {
+      const got = shared.get(key);
+      await runsBegun(runs, runs.length + 1);
+      advance(200); // reusable for 1,000 ms after it began
+      runs.at(-1)?.finish();
+      await got;
+    }
+    expect(shared.held).toBe(3); // a, b and c began at 0, 200 and 400 ms: reusable until 1,000, 1,200 and 1,400
+    advance(500);
+    const d = shared.get('d');
+    await runsBegun(runs, 4);
+    advance(150); // d stored at 1,250 ms: a and b are past their bounds by then, c is not
+    runs[3]?.finish();
+    await d;
+    expect(shared.held).toBe(2); // c and d
+  });
 });

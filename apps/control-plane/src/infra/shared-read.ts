@@ -92,8 +92,17 @@ export class SharedRead<T> {
     return state.current;
   }
 
+  /** How many answers are held for reuse: one per key read within its bound, no more (see remember). */
+  get held(): number {
+    return this.latest.size;
+  }
+
   private remember(key: string, value: T, begunAt: number): void {
-    const reuse = this.options.reuseFor?.(this.now() - begunAt) ?? 0;
+    const now = this.now();
+    // answers past their bound serve nobody: dropped here, so keys read once (a scope's token used
+    // once) do not hold their answers for the life of the process
+    for (const [k, l] of this.latest) if (l.reusableUntil < now) this.latest.delete(k);
+    const reuse = this.options.reuseFor?.(now - begunAt) ?? 0;
     if (!(reuse > 0)) return void this.latest.delete(key);
     const held = this.latest.get(key);
     // runs of one key end in the order they began; keep the newest whatever the order
