@@ -5,7 +5,7 @@ import type { AssignmentDecision as DecisionView, AssignmentSummary } from '@edg
 import type { Config } from '../config.js';
 import type { AssignmentItem } from '../desired-state/desired-state.builder.js';
 import type { PreparedPublish } from '../desired-state/desired-state.publisher.js';
-import { DesiredStateService } from '../desired-state/desired-state.service.js';
+import { DesiredStateService, type IssueStages } from '../desired-state/desired-state.service.js';
 import { AppError } from '../errors.js';
 import { AuditRepository, type AuditInput } from '../infra/audit.repository.js';
 import { isDatabaseUnreachable } from '../infra/pg-errors.js';
@@ -109,17 +109,21 @@ export class AssignmentsService {
     await this.desired.assertCanNotify();
     const tDecided = performance.now();
     let tWritten = tDecided;
+    const writeStages: IssueStages = {};
     if (commit === 'whole') {
       const { chosen, refused } = split(decisions);
       // this thread signs manifests beside the signing threads (it would only wait for them); the
       // envelopes are signed on the threads alone while the transaction writes and commits the states
       // (measured: sharing those too was slower, Postgres needs the other core then)
-      const next: { publish?: Promise<PreparedPublish> } = {};
+      const next: { publish?: Promise<PreparedPublish>; signedMs?: number } = {};
       const states = await this.write(scenario, modelVersionId, chosen, refused, actor, {
         shareSigning: true,
+        stages: writeStages,
         onBuilt: (built) => {
+          const t = performance.now();
           next.publish = this.desired.prepareIssued(built);
-          next.publish.catch(() => undefined); // a transaction that fails publishes nothing
+          // a transaction that fails publishes nothing
+          next.publish.then(() => (next.signedMs = Math.round(performance.now() - t))).catch(() => undefined);
         },
       });
       tWritten = performance.now();
@@ -131,6 +135,8 @@ export class AssignmentsService {
           modelVersionId,
           devices: states.length,
           ms: Math.round(performance.now() - tWritten),
+          // the envelopes, signed on the signing threads from when the states were built (during the write)
+          envelopesSignedMs: next.signedMs,
         }),
       );
     } else {
@@ -151,6 +157,8 @@ export class AssignmentsService {
         read: ms(t0, tRead),
         decide: ms(tRead, tDecided),
         write: ms(tDecided, tWritten),
+        // whole: the write's parts (IssueStages); the rest of it is the audit and the commit
+        ...(commit === 'whole' ? { writeStages } : {}),
         // whole: queueing the fallback (publishing goes on: "scenario published"); chunks: the last chunk's publish
         afterWrite: ms(tWritten, tDone),
         total: ms(t0, tDone),
@@ -255,6 +263,7 @@ export class AssignmentsService {
       chunk?: { index: number; of: number };
       shareSigning?: boolean;
       onBuilt?: (states: readonly DesiredState[]) => void;
+      stages?: IssueStages;
     } = {},
   ): Promise<DesiredState[]> {
     const auditModel = o.auditModel ?? modelVersionId;
@@ -263,6 +272,7 @@ export class AssignmentsService {
       const states = await this.desired.issue(tx, chosen, actor, {
         shareSigning: o.shareSigning ?? false,
         ...(o.onBuilt ? { onBuilt: o.onBuilt } : {}),
+        ...(o.stages ? { stages: o.stages } : {}),
       });
       const audits: AuditInput[] = refused.map((r) => ({
         actor,

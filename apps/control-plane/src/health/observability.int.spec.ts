@@ -31,7 +31,7 @@ function value(text: string, series: string): number {
 }
 
 describe('observability', () => {
-  it('echoes a plain X-Request-Id, makes one otherwise, and every log line of that request carries it', async () => {
+  it("echoes a plain X-Request-Id, makes one otherwise, and every log line of that request carries it; the assignment's lines say where its write and signing time went", async () => {
     const { id } = await uploadMlp(h, 'classifier', '1.0.0', 3);
     const given = await h.api('/api/v1/scenarios/customer_support_agent/model', {
       method: 'PUT',
@@ -44,6 +44,11 @@ describe('observability', () => {
     // a service's own line, written while the request ran, names the request
     const assigned = lines.find((l) => l.msg === 'scenario assigned');
     expect(assigned).toMatchObject({ reqId: 'op-assign-42', level: 'info', component: 'assignments' });
+    // where the write's time went, and how long the envelopes took to sign: what an operator (and bench:fanout) reads
+    const ms = expect.any(Number) as unknown;
+    expect(assigned).toMatchObject({ ms: { write: ms, writeStages: { number: ms, read: ms, build: ms, insert: ms } } });
+    await waitFor(() => lines.some((l) => l.msg === 'scenario published'), 10_000, 'the published line');
+    expect(lines.find((l) => l.msg === 'scenario published')).toMatchObject({ devices: 1, envelopesSignedMs: ms });
     expect(lines.find((l) => l.msg === 'request completed' && l.reqId === 'op-assign-42')).toMatchObject({ res: { statusCode: 200 } });
 
     // a caller's id that is too long or not plain is not echoed into logs: a new one is made

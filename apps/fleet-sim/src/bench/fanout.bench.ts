@@ -227,15 +227,20 @@ try {
     runs.push(r);
     out(`[${path}] ${LABEL[path]}`);
     out(`[${path}] PUT /api/v1/scenarios/autonomous_driving/model answered in ${fmt(r.putMs, 0)} ms for ${r.devices} devices`);
-    const logged = cp.keptLines().map((l) => JSON.parse(l) as { msg?: string; ms?: unknown });
+    const logged = cp.keptLines().map((l) => JSON.parse(l) as { msg?: string; ms?: unknown; envelopesSignedMs?: unknown });
     const stages = logged.filter((l) => l.msg === 'scenario assigned')[i]?.ms as Record<string, number> | undefined;
     if (stages) out(`[${path}] of which, by the control plane's log (ms): ${JSON.stringify(stages)}`);
     // whole only: its states are published from memory after the write stage, while the PUT is answered
     const wholeRuns = runs.filter((x) => x.path === 'whole').length;
-    const published = logged.filter((l) => l.msg === 'scenario published')[wholeRuns - 1]?.ms;
+    const publishedLine = logged.filter((l) => l.msg === 'scenario published')[wholeRuns - 1];
+    const published = publishedLine?.ms;
     if (path === 'whole' && stages && typeof published === 'number') {
       const from = (stages.read ?? 0) + (stages.decide ?? 0) + (stages.write ?? 0);
       out(`[${path}] every state handed to the broker ${s(from + published)} after the PUT began (control plane's log)`);
+      if (typeof publishedLine?.envelopesSignedMs === 'number')
+        out(
+          `[${path}] envelopes signed on the signing threads in ${fmt(publishedLine.envelopesSignedMs, 0)} ms, from when the states were built`,
+        );
     }
     out(
       `[${path}] desired state received: 50 % ${s(r.notified.p50)}, 99 % ${s(r.notified.p99)}, all ${s(r.notified.all)} (${r.notified.n}/${r.reachable} connected); goal all ≤ 3 s at 10,000`,
