@@ -24,6 +24,12 @@ export function isPartitionMapChanged(e: unknown): boolean {
   return code === '23514' && /violates partition constraint/.test(errorText(e));
 }
 
+/** A statement that gave up waiting for a lock (`lock_timeout`): 55P03 "lock_not_available". */
+export function isLockTimeout(e: unknown): boolean {
+  const code = typeof e === 'object' && e !== null && 'code' in e ? e.code : undefined;
+  return code === '55P03';
+}
+
 /** The database's own words for an error, for a dead letter or a log line. */
 export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

@@ -5,7 +5,8 @@ import { parsePayload, topics } from '@edge-fleet/shared';
 import pg from 'pg';
 import { enrollDevice, telemetryWindow } from '../test-support/device-client.js';
 import { startHarness, waitFor, type Harness } from '../test-support/harness.js';
-import { DEFAULT_PARTITION, partitionName, TelemetryPartitionRepository } from './telemetry-partition.repository.js';
+import { DEFAULT_PARTITION, MOVE_LOCK_WAIT_MS, partitionName, TelemetryPartitionRepository } from './telemetry-partition.repository.js';
+import { TelemetryRetentionService } from './telemetry-retention.service.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -164,6 +165,55 @@ describe('telemetry ingest while a day partition is attached', () => {
       await late.query('ROLLBACK').catch(() => undefined);
       await late.end();
       await look.end();
+    }
+  });
+
+  it('row 18: a move waits for the table at most MOVE_LOCK_WAIT_MS behind a long read: the pass leaves the day for the next one, its windows read in the default partition meanwhile', async () => {
+    const d = await enrollDevice(h, 'robotic_manipulation', 'robot-npu-arm');
+    const retention = h.cp.app.get(TelemetryRetentionService);
+    const day = new Date(Date.now() - 9 * 86_400_000).toISOString().slice(0, 10);
+    const bootId = randomUUID();
+    for (let i = 0; i < 2; i++) {
+      const start = Date.parse(`${day}T06:00:00Z`) + i * 10_000;
+      const w = telemetryWindow(d.deviceId, bootId, i, {
+        windowStart: new Date(start).toISOString(),
+        windowEnd: new Date(start + 10_000).toISOString(),
+      });
+      const bytes = Buffer.from(JSON.stringify(w));
+      expect(await h.cp.ingest.accept(topics.telemetry(d.deviceId), parsePayload('telemetry', d.deviceId, bytes), bytes)).toEqual({
+        ok: true,
+      });
+    }
+    const reader = new pg.Client({ connectionString: h.dbUrl });
+    await reader.connect();
+    try {
+      // a long read: its transaction holds the table until it ends
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM "TelemetryWindow"');
+      const t0 = Date.now();
+      const pass = await retention.run(new Date());
+      const waited = Date.now() - t0;
+      expect(pass.deferred).toEqual([day]);
+      expect(pass.created).not.toContain(day);
+      expect(waited, 'the pass gave up after about MOVE_LOCK_WAIT_MS').toBeGreaterThanOrEqual(MOVE_LOCK_WAIT_MS);
+      expect(waited).toBeLessThan(MOVE_LOCK_WAIT_MS + 5_000);
+      const still = await reader.query<{ part: string }>(
+        `SELECT tableoid::regclass::text AS part FROM "TelemetryWindow" WHERE "deviceId" = $1`,
+        [d.deviceId],
+      );
+      expect(still.rows.map((r) => r.part)).toEqual([`"${DEFAULT_PARTITION}"`, `"${DEFAULT_PARTITION}"`]);
+      await reader.query('COMMIT');
+      const next = await retention.run(new Date());
+      expect(next.deferred).toEqual([]);
+      expect(next.created).toContain(day);
+      const moved = await reader.query<{ part: string }>(
+        `SELECT tableoid::regclass::text AS part FROM "TelemetryWindow" WHERE "deviceId" = $1`,
+        [d.deviceId],
+      );
+      expect(moved.rows.map((r) => r.part)).toEqual([`"${partitionName(day)}"`, `"${partitionName(day)}"`]);
+    } finally {
+      await reader.query('ROLLBACK').catch(() => undefined);
+      await reader.end();
     }
   });
 });

@@ -22,6 +22,9 @@ function dayOfPartition(name: string): Day | null {
 
 const nextDay = (day: Day): Day => new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 
+/** How long a day's move waits for the table's readers and writers before it gives up (55P03), ms. */
+export const MOVE_LOCK_WAIT_MS = 2_000;
+
 // every partition DDL of the table takes this lock first: two workers (or a worker and a test) never interleave them
 const PARTITION_LOCK = 0x7e1e_0001;
 
@@ -76,7 +79,10 @@ export class TelemetryPartitionRepository {
         await c.query(attach);
         return 0;
       }
-      // the parent first, as every statement on the table locks it: readers and writers wait for the commit
+      // the parent first, as every statement on the table locks it: readers and writers wait for the
+      // commit. Not behind a long read for more than MOVE_LOCK_WAIT: the ingest queues behind this
+      // lock meanwhile, and the rows can as well wait in the default partition, read there, for the next pass
+      await c.query(`SET LOCAL lock_timeout = ${MOVE_LOCK_WAIT_MS}`);
       await c.query('LOCK TABLE "TelemetryWindow" IN ACCESS EXCLUSIVE MODE');
       const moved = await c.query(
         `WITH moved AS (DELETE FROM "${DEFAULT_PARTITION}" WHERE "windowStart" >= $1 AND "windowStart" < $2 RETURNING *)

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Config } from '../config.js';
 import { Logger } from '../infra/logger.js';
+import { errorText, isLockTimeout } from '../infra/pg-errors.js';
 import { CONFIG, LOGGER } from '../infra/tokens.js';
 import { type Day, TelemetryPartitionRepository } from './telemetry-partition.repository.js';
 
@@ -36,6 +37,8 @@ export function partitionPlan(
 
 export interface RetentionPass {
   created: Day[];
+  /** Days not created because their move could not have the table in time: tried again at the next pass. */
+  deferred: Day[];
   dropped: Day[];
   /** Windows moved out of the default partition into a day just created. */
   moved: number;
@@ -67,9 +70,33 @@ export class TelemetryRetentionService {
    */
   async ensureDays(now: Date): Promise<Day[]> {
     const plan = partitionPlan(await this.partitions.days(), [], now, this.config.TELEMETRY_RETENTION_DAYS);
-    for (const day of plan.create) await this.partitions.createDay(day);
-    if (plan.create.length > 0) this.log.info('telemetry partitions created at start', { created: plan.create });
-    return plan.create;
+    const { created } = await this.createDays(plan.create);
+    if (created.length > 0) this.log.info('telemetry partitions created at start', { created });
+    return created;
+  }
+
+  /**
+   * Creates these days, moving in what the default partition holds of them. A day whose move could
+   * not have the table within MOVE_LOCK_WAIT_MS (a long read or write on it) is left for the next
+   * pass, its windows read in the default partition meanwhile (`deferred`), rather than failing the
+   * pass or an api replica's start.
+   */
+  private async createDays(days: readonly Day[]): Promise<{ created: Day[]; moved: number; deferred: Day[] }> {
+    const out = { created: [] as Day[], moved: 0, deferred: [] as Day[] };
+    for (const day of days) {
+      try {
+        out.moved += await this.partitions.createDay(day);
+        out.created.push(day);
+      } catch (e) {
+        if (!isLockTimeout(e)) throw e;
+        this.log.warn('telemetry partition not created: its windows wait in the default partition for the next pass', {
+          day,
+          error: errorText(e),
+        });
+        out.deferred.push(day);
+      }
+    }
+    return out;
   }
 
   /** One pass at `now` (the job's run time; tests pass their own). Idempotent. */
@@ -77,11 +104,11 @@ export class TelemetryRetentionService {
     const retention = this.config.TELEMETRY_RETENTION_DAYS;
     const cutoff = new Date(now.getTime() - retention * 86_400_000);
     const plan = partitionPlan(await this.partitions.days(), await this.partitions.defaultDays(cutoff), now, retention);
-    let moved = 0;
-    for (const day of plan.create) moved += await this.partitions.createDay(day);
+    const { created, moved, deferred } = await this.createDays(plan.create);
     for (const day of plan.drop) await this.partitions.dropDay(day);
     const pass: RetentionPass = {
-      created: plan.create,
+      created,
+      deferred,
       dropped: plan.drop,
       moved,
       deletedDefault: await this.partitions.deleteDefaultBefore(cutoff),
@@ -93,7 +120,8 @@ export class TelemetryRetentionService {
         new Date(now.getTime() - this.config.TELEMETRY_ROLLUP_RETENTION_DAYS * 86_400_000),
       ),
     };
-    if (pass.created.length + pass.dropped.length + pass.moved + pass.deletedDefault > 0) this.log.info('telemetry retention', { ...pass });
+    if (pass.created.length + pass.deferred.length + pass.dropped.length + pass.moved + pass.deletedDefault > 0)
+      this.log.info('telemetry retention', { ...pass });
     return pass;
   }
 }
