@@ -47,11 +47,6 @@ export function publishJobs(states: readonly DesiredState[]): PublishDesiredJob[
 }
 
 /**
- * Desired states, end to end: issuing them (a new assignment number, the state built and its
- * manifest signed, stored), queueing and publishing them signed, and refreshing manifests before
- * they expire. Postgres keeps every state; MQTT carries a retained, signed copy.
- */
-/**
  * Where issue()'s time went, in ms (for a caller that logs it): the devices' new assignment numbers,
  * the policies and overrides read, the states built with their manifests signed, the rows inserted.
  */
@@ -62,6 +57,11 @@ export interface IssueStages {
   insert?: number;
 }
 
+/**
+ * Desired states, end to end: issuing them (a new assignment number, the state built and its
+ * manifest signed, stored), queueing and publishing them signed, and refreshing manifests before
+ * they expire. Postgres keeps every state; MQTT carries a retained, signed copy.
+ */
 @Injectable()
 export class DesiredStateService {
   private readonly log: Logger;

@@ -80,7 +80,7 @@ export class TelemetryPartitionRepository {
         return 0;
       }
       // the parent first, as every statement on the table locks it: readers and writers wait for the
-      // commit. Not behind a long read for more than MOVE_LOCK_WAIT: the ingest queues behind this
+      // commit. Not behind a long read for more than MOVE_LOCK_WAIT_MS: the ingest queues behind this
       // lock meanwhile, and the rows can as well wait in the default partition, read there, for the next pass
       await c.query(`SET LOCAL lock_timeout = ${MOVE_LOCK_WAIT_MS}`);
       await c.query('LOCK TABLE "TelemetryWindow" IN ACCESS EXCLUSIVE MODE');
